@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "lrm",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lrm", targets: ["lrm"]),
+        .library(name: "LRMFormat", targets: ["LRMFormat"]),
+        .library(name: "LRMRuntime", targets: ["LRMRuntime"]),
+        .library(name: "LRMKeras", targets: ["LRMKeras"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // C shims: every raw C call of the package goes through one of these.
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CLinearAlgebra", path: "Sources/CLinearAlgebra",
+                cSettings: [.unsafeFlags(["-I/usr/include/x86_64-linux-gnu/openblas-pthread", "-I/usr/include/x86_64-linux-gnu", "-I/usr/include/aarch64-linux-gnu/openblas-pthread", "-I/usr/include/aarch64-linux-gnu"])],
+                linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("lapacke"), .linkedLibrary("dl"),
+                                 .unsafeFlags(["-L/usr/lib/x86_64-linux-gnu/openblas-pthread", "-L/usr/lib/aarch64-linux-gnu/openblas-pthread"])]),
+
+        // Pure Swift: the container format and the in-memory model. No C.
+        .target(name: "LRMFormat", swiftSettings: swiftSettings),
+        // BLAS/LAPACK wrappers: matrix products, SVD, QR.
+        .target(name: "LRMLinearAlgebra", dependencies: ["CLinearAlgebra"], swiftSettings: swiftSettings),
+        // Running a model: the forward pass over a container model.
+        .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
+        // Keras HDF5 import (legacy .h5, .weights.h5, .keras).
+        // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation).
+        .target(name: "LRMNumPy", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: swiftSettings),
+        .target(name: "LRMKeras", dependencies: ["LRMFormat", "CHDF5", "LRMNumPy",
+                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "lrm", dependencies: [
+            "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+
+        // Benchmarks: scripts in tools/ run this and print figures (never timed unit tests).
+        .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
+                          swiftSettings: swiftSettings),
+
+        .testTarget(name: "LRMFormatTests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMRuntimeTests", dependencies: ["LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
+    ]
+)
+
+var swiftSettings: [SwiftSetting] {
+    [.enableUpcomingFeature("InternalImportsByDefault")]
+}

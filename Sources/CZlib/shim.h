@@ -1,0 +1,4 @@
+#ifndef LRM_CZLIB_SHIM_H
+#define LRM_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

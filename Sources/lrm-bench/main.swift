@@ -1,0 +1,1 @@
+print("lrm-bench: no benchmarks yet")
