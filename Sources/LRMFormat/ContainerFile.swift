@@ -1,0 +1,184 @@
+/// An open, validated `.lrm` file, memory-mapped.
+///
+/// Opening reads and checks the preamble, the header (its checksum and every structural rule of
+/// `spec/FORMAT.md`) and the padding, in time that depends on the header, not on the data size.
+/// Tensor data is read in place, without copying; tensor checksums are verified on demand.
+public final class ContainerFile: Sendable {
+    public let path: String
+    public let majorVersion: UInt16
+    public let minorVersion: UInt16
+    public let header: ContainerHeader
+    /// Size of the whole file in bytes.
+    public let fileByteCount: Int
+    /// Absolute offset of the data section (the header's end rounded up to the alignment).
+    public let dataOffset: Int
+    /// Bytes of the header proper (after the 32-byte preamble).
+    public let headerByteCount: Int
+    private let mapping: MappedFile
+
+    public init(path: String) throws {
+        self.path = path
+        do {
+            mapping = try MappedFile(path: path)
+            let bytes = mapping.bytes
+            let preamble = try Self.readPreamble(bytes)
+            majorVersion = preamble.major
+            minorVersion = preamble.minor
+            headerByteCount = preamble.headerByteCount
+            fileByteCount = bytes.count
+            let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[Container.preambleByteCount..<(Container.preambleByteCount + preamble.headerByteCount)])
+            let crc = CRC32.checksum(headerBytes)
+            guard crc == preamble.headerCRC else {
+                throw ContainerError(.headerChecksum, "header checksum is \(hex(crc)), the preamble says \(hex(preamble.headerCRC))",
+                                     byteOffset: Container.preambleByteCount)
+            }
+            header = try ContainerHeader.decode(headerBytes, baseOffset: Container.preambleByteCount, alignment: preamble.alignment)
+            let headerEnd = Container.preambleByteCount + preamble.headerByteCount
+            guard let dataStart = alignUp(headerEnd, to: preamble.alignment) else {
+                throw ContainerError(.limitExceeded, "header end overflows")
+            }
+            dataOffset = dataStart
+            let (expectedSize, overflow) = dataStart.addingReportingOverflow(header.dataByteCount)
+            guard !overflow, expectedSize == bytes.count else {
+                let kind: ContainerError.Kind = (!overflow && bytes.count < expectedSize) ? .truncated : .fileSize
+                throw ContainerError(kind, "file is \(bytes.count) bytes, its header describes \(overflow ? "more than 2⁶³" : String(expectedSize))")
+            }
+            try Self.checkZero(bytes, from: headerEnd, to: dataStart, what: "padding after the header")
+            for (index, tensor) in header.tensors.enumerated() {
+                let end = dataStart + tensor.byteOffset + tensor.byteCount
+                let next = index + 1 < header.tensors.count ? dataStart + header.tensors[index + 1].byteOffset : end
+                try Self.checkZero(bytes, from: end, to: next, what: "padding after tensor '\(escaped(tensor.name))'")
+            }
+        } catch let error as ContainerError {
+            throw error.at(path: path)
+        }
+    }
+
+    private struct Preamble {
+        var major: UInt16, minor: UInt16, alignment: Int, headerByteCount: Int, headerCRC: UInt32
+    }
+
+    private static func readPreamble(_ bytes: UnsafeRawBufferPointer) throws -> Preamble {
+        let magic = Container.magic
+        let shown = min(bytes.count, magic.count)
+        guard zip(bytes.prefix(shown), magic).allSatisfy({ $0 == $1 }) else {
+            let found = bytes.prefix(shown).map { hex2($0) }.joined(separator: " ")
+            throw ContainerError(.badMagic, "not a .lrm file: starts with \(found.isEmpty ? "nothing" : found), expected 89 4C 52 4D 0D 0A 1A 0A",
+                                 byteOffset: 0)
+        }
+        guard bytes.count >= Container.preambleByteCount else {
+            throw ContainerError(.truncated, bytes.count == 0 ? "file is empty" :
+                                    "file is \(bytes.count) bytes, shorter than the \(Container.preambleByteCount)-byte preamble")
+        }
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<Container.preambleByteCount]), baseOffset: 0)
+        _ = try r.readUInt64("magic")
+        let major = try r.readUInt16("major version")
+        let minor = try r.readUInt16("minor version")
+        let alignment = try r.readUInt32("alignment")
+        let headerByteCount = try r.readUInt64("header byte count")
+        let headerCRC = try r.readUInt32("header checksum")
+        let preambleCRC = try r.readUInt32("preamble checksum")
+        let actual = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28]))
+        guard actual == preambleCRC else {
+            throw ContainerError(.preambleChecksum, "preamble checksum is \(hex(actual)), the file says \(hex(preambleCRC))", byteOffset: 28)
+        }
+        guard major == Container.majorVersion else {
+            throw ContainerError(.unsupportedVersion, "format version \(major).\(minor) is not supported; this reader reads \(Container.majorVersion).x",
+                                 byteOffset: 8)
+        }
+        guard alignment >= Container.Limits.minAlignment, alignment <= Container.Limits.maxAlignment,
+              alignment & (alignment - 1) == 0 else {
+            throw ContainerError(.badPreamble, "alignment is \(alignment), expected a power of two from \(Container.Limits.minAlignment) to \(Container.Limits.maxAlignment)",
+                                 byteOffset: 12)
+        }
+        guard headerByteCount <= UInt64(Container.Limits.maxHeaderByteCount) else {
+            throw ContainerError(.limitExceeded, "header is \(headerByteCount) bytes, more than the limit \(Container.Limits.maxHeaderByteCount)", byteOffset: 16)
+        }
+        guard Int(headerByteCount) <= bytes.count - Container.preambleByteCount else {
+            throw ContainerError(.truncated, "header is \(headerByteCount) bytes but the file has only \(bytes.count - Container.preambleByteCount) after the preamble",
+                                 byteOffset: 16)
+        }
+        return Preamble(major: major, minor: minor, alignment: Int(alignment), headerByteCount: Int(headerByteCount), headerCRC: headerCRC)
+    }
+
+    private static func checkZero(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, what: String) throws {
+        guard start < end else { return }
+        for offset in start..<end where bytes[offset] != 0 {
+            throw ContainerError(.nonZeroPadding, "\(what) holds byte \(hex2(bytes[offset])), expected 0", byteOffset: offset)
+        }
+    }
+
+    // MARK: Tensor data
+
+    /// Index of the tensor called `name`, if any.
+    public func tensorIndex(named name: String) -> Int? {
+        header.tensors.firstIndex { $0.name == name }
+    }
+
+    /// Calls `body` with the stored (little-endian) bytes of tensor `index`, in place in the
+    /// mapping: no copy. The pointer must not escape `body`.
+    public func withTensorBytes<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let info = header.tensors[index]
+        let start = dataOffset + info.byteOffset
+        return try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)]))
+    }
+
+    /// Calls `body` with tensor `index` as float32 values in place, when it is stored as f32 on a
+    /// little-endian machine (the data section is aligned, so the pointer is too); nil otherwise.
+    public func withFloat32Values<R>(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R? {
+        #if _endian(little)
+        guard header.tensors[index].dtype == .float32 else { return nil }
+        return try withTensorBytes(index) { raw in
+            guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+            // The mapping is read-only and outlives `body`; binding the whole tensor as Float is
+            // valid because f32 tensors are 4-aligned by construction of the layout.
+            return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: raw.count / 4))
+        }
+        #else
+        return nil
+        #endif
+    }
+
+    /// Tensor `index` decoded into memory, in its stored dtype.
+    public func tensor(_ index: Int) -> Tensor {
+        let info = header.tensors[index]
+        return withTensorBytes(index) { Tensor.decode($0, dtype: info.dtype, shape: info.shape) }
+    }
+
+    /// Checks tensor `index`'s bytes against its CRC-32.
+    public func verifyChecksum(_ index: Int) throws {
+        let info = header.tensors[index]
+        let crc = withTensorBytes(index) { CRC32.checksum($0) }
+        guard crc == info.crc32 else {
+            throw ContainerError(.tensorChecksum, "tensor '\(escaped(info.name))' has checksum \(hex(crc)), the header says \(hex(info.crc32))",
+                                 path: path, byteOffset: dataOffset + info.byteOffset)
+        }
+    }
+
+    /// Checks every tensor's checksum; throws at the first mismatch.
+    public func verifyAllChecksums() throws {
+        for index in header.tensors.indices { try verifyChecksum(index) }
+    }
+
+    /// The whole model in memory (tensors copied out of the mapping), checksums verified first
+    /// unless `verifyChecksums` is false.
+    public func loadModel(verifyChecksums: Bool = true) throws -> Model {
+        if verifyChecksums { try verifyAllChecksums() }
+        let description = header.model
+        let layers = description.layers.map { layer in
+            Layer(name: layer.name, operation: layer.operation.map { index, _ in tensor(index) })
+        }
+        return Model(name: description.name, input: description.input, classNames: description.classNames,
+                     layers: layers, metadata: header.metadata, userMetadata: header.userMetadata)
+    }
+}
+
+func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16, uppercase: false)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+func hex2(_ byte: UInt8) -> String {
+    let digits = String(byte, radix: 16, uppercase: true)
+    return digits.count == 1 ? "0" + digits : digits
+}

@@ -1,0 +1,218 @@
+extension ContainerHeader {
+    /// Decodes and validates header bytes (everything after the preamble, `baseOffset` bytes
+    /// into the file). Rejects anything that is not the canonical encoding.
+    static func decode(_ bytes: UnsafeRawBufferPointer, baseOffset: Int, alignment: Int) throws -> ContainerHeader {
+        var r = ByteReader(bytes, baseOffset: baseOffset)
+        let metadata = try decodeMetadata(&r)
+        let userMetadata = try decodeUserMetadata(&r)
+
+        let tensorCount = try r.readCount("tensor count", limit: Container.Limits.maxTensors, minimumElementBytes: 26)
+        var tensors: [TensorInfo] = []
+        tensors.reserveCapacity(tensorCount)
+        var names = Set<String>()
+        for index in 0..<tensorCount {
+            let start = r.fileOffset
+            let name = try r.readName("name of tensor \(index)")
+            guard names.insert(name).inserted else {
+                throw r.error(.badTensor, "tensor \(index) repeats the name '\(escaped(name))'", at: start)
+            }
+            let dtypeAt = r.fileOffset
+            let code = try r.readUInt8("dtype of tensor '\(escaped(name))'")
+            guard let dtype = DType(rawValue: code) else {
+                throw r.error(.badTensor, "tensor '\(escaped(name))' has unknown dtype code \(code)", at: dtypeAt)
+            }
+            let shape = try r.readDimensions("tensor '\(escaped(name))'")
+            let offset = try r.readSize("offset of tensor '\(escaped(name))'", limit: 1 << 62)
+            let countAt = r.fileOffset
+            let byteCount = try r.readSize("byte count of tensor '\(escaped(name))'", limit: 1 << 62)
+            let crc = try r.readUInt32("checksum of tensor '\(escaped(name))'")
+            guard let elements = TensorInfo.elementCount(shape),
+                  case let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteCount),
+                  !overflow, expected == byteCount else {
+                throw r.error(.badTensor, "tensor '\(escaped(name))' has byte count \(byteCount), expected "
+                              + "\(shape.map(String.init).joined(separator: "×")) × \(dtype.byteCount)", at: countAt)
+            }
+            tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, byteOffset: offset,
+                                      byteCount: byteCount, crc32: crc))
+        }
+
+        let model = try decodeModel(&r)
+        guard r.remaining == 0 else {
+            throw r.error(.malformedHeader, "\(r.remaining) bytes after the end of the model section")
+        }
+        let header = ContainerHeader(alignment: alignment, metadata: metadata, userMetadata: userMetadata,
+                                     tensors: tensors, model: model)
+        try header.validate()
+        return header
+    }
+
+    private static func decodeMetadata(_ r: inout ByteReader) throws -> [String: MetadataValue] {
+        let count = try r.readCount("metadata count", limit: Container.Limits.maxMetadataEntries, minimumElementBytes: 6)
+        var metadata: [String: MetadataValue] = [:]
+        var previous: [UInt8]? = nil
+        for _ in 0..<count {
+            let start = r.fileOffset
+            let key = try r.readString("metadata key", limit: 128)
+            guard MetadataKey.isWellFormed(key) else {
+                throw r.error(.badMetadata, "metadata key '\(escaped(key))' is not 1 to 128 characters of [a-z0-9_.]", at: start)
+            }
+            let keyBytes = Array(key.utf8)
+            if let previous, !previous.lexicographicallyPrecedes(keyBytes) {
+                throw r.error(.badMetadata, "metadata key '\(key)' is out of order or repeated (keys must ascend)", at: start)
+            }
+            previous = keyBytes
+            let typeAt = r.fileOffset
+            let type = try r.readUInt8("type of metadata '\(key)'")
+            let value: MetadataValue
+            switch type {
+            case 1: value = .string(try r.readString("metadata '\(key)'"))
+            case 2: value = .int(try r.readInt64("metadata '\(key)'"))
+            case 3: value = .float(try r.readFloat64("metadata '\(key)'"))
+            case 4:
+                let at = r.fileOffset
+                let byte = try r.readUInt8("metadata '\(key)'")
+                guard byte <= 1 else { throw r.error(.badMetadata, "metadata '\(key)' is a bool stored as \(byte), expected 0 or 1", at: at) }
+                value = .bool(byte == 1)
+            case 5:
+                let n = try r.readCount("count of metadata '\(key)'", limit: Container.Limits.maxArrayCount, minimumElementBytes: 4)
+                var texts: [String] = []
+                for _ in 0..<n { texts.append(try r.readString("metadata '\(key)'")) }
+                value = .strings(texts)
+            case 6:
+                let n = try r.readCount("count of metadata '\(key)'", limit: Container.Limits.maxArrayCount, minimumElementBytes: 8)
+                var numbers: [Int64] = []
+                for _ in 0..<n { numbers.append(try r.readInt64("metadata '\(key)'")) }
+                value = .ints(numbers)
+            case 7:
+                value = .floats(try r.readFloat64Array("metadata '\(key)'"))
+            default:
+                throw r.error(.badMetadata, "metadata '\(key)' has unknown type code \(type)", at: typeAt)
+            }
+            if let required = MetadataKey.standardTypes[key], required != value.typeName {
+                throw r.error(.badMetadata, "metadata '\(key)' is a \(value.typeName), expected \(required)", at: typeAt)
+            }
+            metadata[key] = value
+        }
+        return metadata
+    }
+
+    private static func decodeUserMetadata(_ r: inout ByteReader) throws -> [String: String] {
+        let count = try r.readCount("user metadata count", limit: Container.Limits.maxMetadataEntries, minimumElementBytes: 8)
+        var result: [String: String] = [:]
+        var previous: [UInt8]? = nil
+        for _ in 0..<count {
+            let start = r.fileOffset
+            let key = try r.readName("user metadata key")
+            let keyBytes = Array(key.utf8)
+            if let previous, !previous.lexicographicallyPrecedes(keyBytes) {
+                throw r.error(.badMetadata, "user metadata key '\(escaped(key))' is out of order or repeated (keys must ascend)", at: start)
+            }
+            previous = keyBytes
+            result[key] = try r.readString("user metadata '\(escaped(key))'")
+        }
+        return result
+    }
+
+    private static func decodeModel(_ r: inout ByteReader) throws -> ModelDescription {
+        let name = try r.readString("model name", limit: Container.Limits.maxNameByteCount)
+        let shape = try r.readDimensions("model input")
+        let layoutAt = r.fileOffset
+        let layoutCode = try r.readUInt8("input layout")
+        guard let layout = InputLayout(rawValue: layoutCode) else {
+            throw r.error(.badModel, "input layout code \(layoutCode) is unknown, expected 0 (features), 1 (hwc) or 2 (chw)", at: layoutAt)
+        }
+        let scale = try r.readFloat64Array("input scale")
+        let offset = try r.readFloat64Array("input offset")
+        let classCount = try r.readCount("class name count", limit: Container.Limits.maxClassNames, minimumElementBytes: 4)
+        var classNames: [String] = []
+        for _ in 0..<classCount { classNames.append(try r.readString("class name", limit: Container.Limits.maxNameByteCount)) }
+
+        let layerCount = try r.readCount("layer count", limit: Container.Limits.maxLayers, minimumElementBytes: 9)
+        var layers: [Layer<Int>] = []
+        for index in 0..<layerCount {
+            let recordAt = r.fileOffset
+            let length = Int(try r.readUInt32("length of layer record \(index)"))
+            guard length <= r.remaining else {
+                throw r.error(.malformedHeader, "layer record \(index) claims \(length) bytes, only \(r.remaining) remain", at: recordAt)
+            }
+            let start = r.index
+            layers.append(try decodeLayer(&r, index: index))
+            guard r.index - start == length else {
+                throw r.error(.malformedHeader, "layer record \(index) says it is \(length) bytes, but its fields take \(r.index - start)", at: recordAt)
+            }
+        }
+        let input = InputSpec(shape: shape, layout: layout, scale: scale, offset: offset)
+        return ModelDescription(name: name, input: input, classNames: classNames, layers: layers)
+    }
+
+    private static func decodeLayer(_ r: inout ByteReader, index: Int) throws -> Layer<Int> {
+        let kindAt = r.fileOffset
+        let kind = try r.readUInt8("kind of layer \(index)")
+        let name = try r.readName("name of layer \(index)")
+        let label = "layer '\(escaped(name))'"
+        func ref(_ role: String) throws -> Int { Int(try r.readUInt32("\(role) of \(label)")) }
+        func optionalRef(_ role: String) throws -> Int? {
+            let raw = try r.readUInt32("\(role) of \(label)")
+            return raw == Container.noTensor ? nil : Int(raw)
+        }
+        func activation() throws -> Activation {
+            let at = r.fileOffset
+            let code = try r.readUInt8("activation of \(label)")
+            guard let value = Activation(rawValue: code) else {
+                throw r.error(.unsupportedFeature, "\(label) has unknown activation code \(code)", at: at)
+            }
+            return value
+        }
+        let operation: LayerOperation<Int>
+        switch kind {
+        case 1:
+            operation = .dense(kernel: try ref("kernel"), bias: try optionalRef("bias"), activation: try activation())
+        case 2:
+            let us = try ref("us"), vt = try ref("vt"), bias = try optionalRef("bias"), act = try activation()
+            let inFeatures = try r.readSize("input features of \(label)", limit: Int(Int32.max))
+            let outFeatures = try r.readSize("output features of \(label)", limit: Int(Int32.max))
+            let rank = try r.readSize("rank of \(label)", limit: Int(Int32.max))
+            let energy = try r.readFloat64("retained energy of \(label)")
+            let error = try r.readFloat64("relative error of \(label)")
+            let policy = try r.readString("policy of \(label)", limit: Container.Limits.maxNameByteCount)
+            let parameter = try r.readFloat64("policy parameter of \(label)")
+            let method = try r.readString("method of \(label)", limit: Container.Limits.maxNameByteCount)
+            let singularValues = try r.readFloat64Array("singular values of \(label)")
+            let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: rank,
+                                              retainedEnergy: energy, relativeError: error, policy: policy,
+                                              policyParameter: parameter, method: method, singularValues: singularValues)
+            operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act, factorization: factorization)
+        case 3:
+            operation = .activation(try activation())
+        case 4:
+            operation = .flatten
+        case 5:
+            operation = .reshape(try r.readDimensions("target shape of \(label)"))
+        case 6:
+            operation = .scaleShift(scale: try ref("scale"), shift: try optionalRef("shift"))
+        default:
+            throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)", at: kindAt)
+        }
+        return Layer(name: name, operation: operation)
+    }
+}
+
+/// A name with control characters escaped (\n, \t, \u{…}), for messages and tables.
+public func escaped(_ text: String) -> String {
+    var result = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": result += "\\n"
+        case "\t": result += "\\t"
+        case "\r": result += "\\r"
+        case "\\": result += "\\\\"
+        default:
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format {
+                result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return result
+}

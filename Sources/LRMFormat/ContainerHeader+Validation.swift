@@ -1,0 +1,139 @@
+extension ContainerHeader {
+    /// Checks everything that can be checked without the data: alignment, the tiling of the
+    /// tensor table, tensor references and shapes, factorization records, preprocessing, and that
+    /// the layers chain from the input shape to the output. Throws `.badLayout` or `.badModel`.
+    public func validate() throws {
+        guard alignment >= Container.Limits.minAlignment, alignment <= Container.Limits.maxAlignment,
+              alignment & (alignment - 1) == 0 else {
+            throw ContainerError(.badPreamble, "alignment \(alignment) is not a power of two from "
+                                 + "\(Container.Limits.minAlignment) to \(Container.Limits.maxAlignment)")
+        }
+        try validateModel()
+        try validateTiling()
+    }
+
+    /// Tensors must tile the data section: the first at offset 0, each next one at the end of
+    /// the previous one rounded up to the alignment. No holes, no overlaps.
+    func validateTiling() throws {
+        var expected = 0
+        var names = Set<String>()
+        for tensor in tensors {
+            guard names.insert(tensor.name).inserted else {
+                throw ContainerError(.badTensor, "tensor name '\(escaped(tensor.name))' appears twice")
+            }
+            guard tensor.byteOffset == expected else {
+                throw ContainerError(.badLayout, "tensor '\(escaped(tensor.name))' has offset \(tensor.byteOffset), expected \(expected)")
+            }
+            guard let end = Optional(tensor.byteOffset.addingReportingOverflow(tensor.byteCount)).flatMap({ $0.overflow ? nil : $0.partialValue }),
+                  let next = alignUp(end, to: alignment) else {
+                throw ContainerError(.limitExceeded, "tensor '\(escaped(tensor.name))' ends beyond any possible file size")
+            }
+            expected = next
+        }
+    }
+
+    private func modelError(_ message: String) -> ContainerError { ContainerError(.badModel, message) }
+
+    func validateModel() throws {
+        let input = model.input
+        guard let inputCount = TensorInfo.elementCount(input.shape) else {
+            throw modelError("input shape \(input.shape) has too many elements")
+        }
+        switch input.layout {
+        case .features: break
+        case .hwc, .chw:
+            guard input.shape.count == 3 else {
+                throw modelError("input layout \(input.layout.name) needs a 3-dimensional input shape, found \(input.shape)")
+            }
+        }
+        for (label, values) in [("scale", input.scale), ("offset", input.offset)] {
+            let allowed = Set([0, 1, input.channelCount ?? 1, inputCount])
+            guard allowed.contains(values.count) else {
+                throw modelError("input \(label) has \(values.count) values, expected 0, 1, one per channel or \(inputCount)")
+            }
+            guard values.allSatisfy(\.isFinite) else { throw modelError("input \(label) holds a non-finite value") }
+        }
+
+        var used = [Bool](repeating: false, count: tensors.count)
+        var layerNames = Set<String>()
+        var shape = input.shape
+        for layer in model.layers {
+            let label = "layer '\(escaped(layer.name))'"
+            guard layerNames.insert(layer.name).inserted else { throw modelError("\(label) appears twice") }
+            var shapes: [String: [Int]] = [:]
+            for (role, index) in layer.operation.tensors {
+                guard index >= 0, index < tensors.count else {
+                    throw modelError("\(label) refers to tensor \(index) as its \(role), but there are \(tensors.count) tensors")
+                }
+                used[index] = true
+                shapes[role] = tensors[index].shape
+            }
+            shape = try outputShape(of: layer.operation, label: label, input: shape, shapes: shapes)
+        }
+        if let unused = used.firstIndex(of: false) {
+            throw modelError("tensor '\(escaped(tensors[unused].name))' is not used by any layer")
+        }
+        if !model.classNames.isEmpty, model.classNames.count != shape.reduce(1, *) {
+            throw modelError("\(model.classNames.count) class names for \(shape.reduce(1, *)) outputs")
+        }
+    }
+
+    private func outputShape(of operation: LayerOperation<Int>, label: String, input shape: [Int],
+                             shapes: [String: [Int]]) throws -> [Int] {
+        let features = shape.last ?? 0
+        func expectShape(_ role: String, _ expected: [Int]) throws {
+            let found = shapes[role] ?? []
+            guard found == expected else {
+                throw modelError("\(label) has \(role) of shape \(found), expected \(expected)")
+            }
+        }
+        switch operation {
+        case .dense:
+            guard let kernel = shapes["kernel"], kernel.count == 2 else {
+                throw modelError("\(label) has a kernel of shape \(shapes["kernel"] ?? []), expected 2 dimensions")
+            }
+            guard kernel[0] == features else {
+                throw modelError("\(label) has a \(kernel[0])×\(kernel[1]) kernel but receives \(features) features")
+            }
+            if shapes["bias"] != nil { try expectShape("bias", [kernel[1]]) }
+            return shape.dropLast() + [kernel[1]]
+        case let .factorizedDense(_, _, _, _, f):
+            guard f.inFeatures == features else {
+                throw modelError("\(label) was factorized from \(f.inFeatures) inputs but receives \(features) features")
+            }
+            guard f.rank >= 1, f.rank <= min(f.inFeatures, f.outFeatures) else {
+                throw modelError("\(label) has rank \(f.rank), expected 1 to min(\(f.inFeatures), \(f.outFeatures))")
+            }
+            try expectShape("us", [f.inFeatures, f.rank])
+            try expectShape("vt", [f.rank, f.outFeatures])
+            if shapes["bias"] != nil { try expectShape("bias", [f.outFeatures]) }
+            guard f.retainedEnergy >= 0, f.retainedEnergy <= 1 else {
+                throw modelError("\(label) has retained energy \(f.retainedEnergy), expected 0 to 1")
+            }
+            guard f.relativeError >= 0, f.relativeError.isFinite else {
+                throw modelError("\(label) has relative error \(f.relativeError), expected a finite value ≥ 0")
+            }
+            let values = f.singularValues
+            guard values.count >= f.rank, values.count <= min(f.inFeatures, f.outFeatures) else {
+                throw modelError("\(label) lists \(values.count) singular values, expected \(f.rank) to \(min(f.inFeatures, f.outFeatures))")
+            }
+            guard values.allSatisfy({ $0.isFinite && $0 >= 0 }), zip(values, values.dropFirst()).allSatisfy({ $0 >= $1 }) else {
+                throw modelError("\(label) has singular values that are not finite, non-negative and descending")
+            }
+            return shape.dropLast() + [f.outFeatures]
+        case .activation:
+            return shape
+        case .flatten:
+            return [shape.reduce(1, *)]
+        case .reshape(let target):
+            guard TensorInfo.elementCount(target) == shape.reduce(1, *) else {
+                throw modelError("\(label) reshapes \(shape) (\(shape.reduce(1, *)) elements) to \(target)")
+            }
+            return target
+        case .scaleShift:
+            try expectShape("scale", [features])
+            if shapes["shift"] != nil { try expectShape("shift", [features]) }
+            return shape
+        }
+    }
+}

@@ -1,0 +1,86 @@
+/// A typed metadata value. The raw type codes are in `spec/FORMAT.md` ("Metadata").
+public enum MetadataValue: Sendable, Equatable, CustomStringConvertible {
+    case string(String)
+    case int(Int64)
+    case float(Double)
+    case bool(Bool)
+    case strings([String])
+    case ints([Int64])
+    case floats([Double])
+
+    /// Type code stored in the file.
+    var typeCode: UInt8 {
+        switch self {
+        case .string: 1
+        case .int: 2
+        case .float: 3
+        case .bool: 4
+        case .strings: 5
+        case .ints: 6
+        case .floats: 7
+        }
+    }
+
+    /// The spec's name of the type: string, int, float, bool, string[], int[], float[].
+    public var typeName: String {
+        switch self {
+        case .string: "string"
+        case .int: "int"
+        case .float: "float"
+        case .bool: "bool"
+        case .strings: "string[]"
+        case .ints: "int[]"
+        case .floats: "float[]"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .string(let value): value
+        case .int(let value): String(value)
+        case .float(let value): String(value)
+        case .bool(let value): String(value)
+        case .strings(let values): "[" + values.joined(separator: ", ") + "]"
+        case .ints(let values): "[" + values.map(String.init).joined(separator: ", ") + "]"
+        case .floats(let values): "[" + values.map { String($0) }.joined(separator: ", ") + "]"
+        }
+    }
+}
+
+/// The standard metadata keys, defined in one place. Keys are lowercase ASCII letters, digits,
+/// `_` and `.`; a standard key must hold its stated type. Files may carry other keys; readers keep
+/// them. Free-form text belongs in the user metadata instead.
+public enum MetadataKey {
+    /// string: the software that wrote the file, e.g. "lrm 0.1.0".
+    public static let writer = "lrm.writer"
+    /// string: base name of the model file this one was made from.
+    public static let sourceFile = "source.file"
+    /// string: what the source was: keras-h5, keras-weights-h5, keras-v3-weights, keras-zip, lrm, random.
+    public static let sourceFormat = "source.format"
+    /// string: sha256 of the source file, lowercase hex.
+    public static let sourceSHA256 = "source.sha256"
+    /// string: version of Keras that wrote the source, when it says.
+    public static let sourceKerasVersion = "source.keras_version"
+    /// string: the rank policy used for the whole model, e.g. "energy".
+    public static let conversionPolicy = "conversion.policy"
+    /// float: its parameter (τ, ε, k or r).
+    public static let conversionParameter = "conversion.parameter"
+    /// string: storage dtype of factor tensors.
+    public static let conversionFactorDType = "conversion.factor_dtype"
+    /// int: random seed used (randomized SVD, calibration sampling).
+    public static let conversionSeed = "conversion.seed"
+
+    /// Type each standard key must have.
+    public static let standardTypes: [String: String] = [
+        writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
+        sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
+        conversionFactorDType: "string", conversionSeed: "int",
+    ]
+
+    /// Whether `key` is a well-formed key: 1 to 128 bytes of [a-z0-9_.].
+    public static func isWellFormed(_ key: String) -> Bool {
+        let utf8 = key.utf8
+        guard (1...128).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2E }
+    }
+}

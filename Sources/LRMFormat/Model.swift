@@ -1,0 +1,54 @@
+/// A whole model in memory: what a `.lrm` file holds, with tensors inline.
+///
+/// The writer turns it into a header and a data section; the reader's `loadModel()` gives it back.
+public struct Model: Sendable, Equatable {
+    public var name: String
+    public var input: InputSpec
+    /// Empty, or one name per output unit.
+    public var classNames: [String]
+    public var layers: [Layer<Tensor>]
+    /// Typed metadata; see `MetadataKey` for the standard keys.
+    public var metadata: [String: MetadataValue]
+    /// Free-form user metadata.
+    public var userMetadata: [String: String]
+
+    public init(name: String, input: InputSpec, classNames: [String] = [], layers: [Layer<Tensor>],
+                metadata: [String: MetadataValue] = [:], userMetadata: [String: String] = [:]) {
+        self.name = name
+        self.input = input
+        self.classNames = classNames
+        self.layers = layers
+        self.metadata = metadata
+        self.userMetadata = userMetadata
+    }
+
+    /// The tensor table and model description this model is written as, before offsets and
+    /// checksums are known. Tensors are named `<layer>/<role>` in layer order.
+    public func plan(alignment: Int = Container.defaultAlignment) throws -> (tensors: [Tensor], header: ContainerHeader) {
+        var tensors: [Tensor] = []
+        var infos: [TensorInfo] = []
+        var described: [Layer<Int>] = []
+        for layer in layers {
+            let operation = layer.operation.map { tensor, role -> Int in
+                tensors.append(tensor)
+                infos.append(TensorInfo(name: "\(layer.name)/\(role)", dtype: tensor.dtype, shape: tensor.shape,
+                                        byteCount: tensor.byteCount))
+                return infos.count - 1
+            }
+            described.append(Layer(name: layer.name, operation: operation))
+        }
+        var offset = 0
+        for index in infos.indices {
+            infos[index].byteOffset = offset
+            guard let next = alignUp(offset + infos[index].byteCount, to: alignment) else {
+                throw ContainerError(.limitExceeded, "tensor data larger than the address space")
+            }
+            offset = next
+        }
+        let description = ModelDescription(name: name, input: input, classNames: classNames, layers: described)
+        let header = ContainerHeader(alignment: alignment, metadata: metadata, userMetadata: userMetadata,
+                                     tensors: infos, model: description)
+        try header.validate()
+        return (tensors, header)
+    }
+}

@@ -1,0 +1,190 @@
+/// How a model's input is laid out and normalised before the first layer.
+///
+/// Preprocessing is `x' = x · scale + offset`, element-wise. `scale` and `offset` each hold
+/// 0 values (identity), 1 value (for all elements), one value per channel (`layout` HWC or CHW),
+/// or one value per input element.
+public struct InputSpec: Sendable, Equatable {
+    /// Shape of one sample, without the batch axis, row-major.
+    public var shape: [Int]
+    public var layout: InputLayout
+    public var scale: [Double]
+    public var offset: [Double]
+
+    public init(shape: [Int], layout: InputLayout = .features, scale: [Double] = [], offset: [Double] = []) {
+        self.shape = shape
+        self.layout = layout
+        self.scale = scale
+        self.offset = offset
+    }
+
+    /// Number of scalars in one sample.
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// Number of channels under `layout`, or nil for `.features`.
+    public var channelCount: Int? {
+        switch layout {
+        case .features: nil
+        case .hwc: shape.last
+        case .chw: shape.first
+        }
+    }
+}
+
+/// Meaning of the input axes. Keras image models see height × width × channels (HWC); CIFAR's
+/// files store channel planes (CHW).
+public enum InputLayout: UInt8, Sendable, CaseIterable {
+    /// A plain feature vector or tensor with no image meaning.
+    case features = 0
+    case hwc = 1
+    case chw = 2
+
+    public var name: String {
+        switch self {
+        case .features: "features"
+        case .hwc: "hwc"
+        case .chw: "chw"
+        }
+    }
+
+    public init?(name: String) {
+        guard let match = InputLayout.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
+/// How a factorized layer was made: what `spec/FORMAT.md` calls the factorization record.
+public struct Factorization: Sendable, Equatable {
+    /// Rows of the original kernel W (input features).
+    public var inFeatures: Int
+    /// Columns of the original kernel W (output features).
+    public var outFeatures: Int
+    /// k: columns of U·Σ and rows of Vᵀ.
+    public var rank: Int
+    /// Σᵢ≤ₖ σᵢ² / Σ σᵢ² in 0…1 (in the metric the policy used; see `policy`).
+    public var retainedEnergy: Double
+    /// ‖W − (UΣ)Vᵀ‖_F / ‖W‖_F.
+    public var relativeError: Double
+    /// The rank policy that chose k, e.g. "energy", "entropy", "rank", "ratio", "error".
+    public var policy: String
+    /// Its parameter (τ, k, r, ε).
+    public var policyParameter: Double
+    /// How the factors were computed, e.g. "gesdd-f32", "gesdd-f64", "randomized".
+    public var method: String
+    /// Singular values of W that are known, in descending order: at least k, at most min(in, out).
+    public var singularValues: [Double]
+
+    public init(inFeatures: Int, outFeatures: Int, rank: Int, retainedEnergy: Double, relativeError: Double,
+                policy: String, policyParameter: Double, method: String, singularValues: [Double]) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.rank = rank
+        self.retainedEnergy = retainedEnergy
+        self.relativeError = relativeError
+        self.policy = policy
+        self.policyParameter = policyParameter
+        self.method = method
+        self.singularValues = singularValues
+    }
+
+    /// Parameters of the dense kernel: in·out.
+    public var denseParameterCount: Int { inFeatures * outFeatures }
+    /// Parameters of the two factors: k·(in + out).
+    public var factorParameterCount: Int { rank * (inFeatures + outFeatures) }
+}
+
+/// What one layer does. `T` is how tensors are referred to: `Int` (an index into the tensor
+/// table) in a file's header, `Tensor` in a model held in memory.
+public enum LayerOperation<T: Sendable>: Sendable {
+    /// y = activation(x · kernel + bias); kernel is in × out.
+    case dense(kernel: T, bias: T?, activation: Activation)
+    /// y = activation((x · us) · vt + bias); `us` is U·Σ, in × k; `vt` is Vᵀ, k × out.
+    case factorizedDense(us: T, vt: T, bias: T?, activation: Activation, factorization: Factorization)
+    case activation(Activation)
+    /// Collapses all axes of a sample into one.
+    case flatten
+    /// Reinterprets a sample's elements (row-major) with a new shape of the same element count.
+    case reshape([Int])
+    /// y = x · scale + shift over the last axis (a folded normalisation).
+    case scaleShift(scale: T, shift: T?)
+
+    /// The code of this kind in the file.
+    public var kindCode: UInt8 {
+        switch self {
+        case .dense: 1
+        case .factorizedDense: 2
+        case .activation: 3
+        case .flatten: 4
+        case .reshape: 5
+        case .scaleShift: 6
+        }
+    }
+
+    /// The spec's name of this kind.
+    public var kindName: String {
+        switch self {
+        case .dense: "dense"
+        case .factorizedDense: "factorized_dense"
+        case .activation: "activation"
+        case .flatten: "flatten"
+        case .reshape: "reshape"
+        case .scaleShift: "scale_shift"
+        }
+    }
+
+    /// The same operation with every tensor reference transformed.
+    public func map<U>(_ transform: (T, String) throws -> U) rethrows -> LayerOperation<U> {
+        switch self {
+        case let .dense(kernel, bias, activation):
+            return .dense(kernel: try transform(kernel, "kernel"), bias: try bias.map { try transform($0, "bias") },
+                          activation: activation)
+        case let .factorizedDense(us, vt, bias, activation, factorization):
+            return .factorizedDense(us: try transform(us, "us"), vt: try transform(vt, "vt"),
+                                    bias: try bias.map { try transform($0, "bias") },
+                                    activation: activation, factorization: factorization)
+        case .activation(let activation): return .activation(activation)
+        case .flatten: return .flatten
+        case .reshape(let shape): return .reshape(shape)
+        case let .scaleShift(scale, shift):
+            return .scaleShift(scale: try transform(scale, "scale"), shift: try shift.map { try transform($0, "shift") })
+        }
+    }
+
+    /// The tensors this operation uses, with their roles, in the order of the record.
+    public var tensors: [(role: String, tensor: T)] {
+        var result: [(String, T)] = []
+        _ = map { tensor, role -> T in result.append((role, tensor)); return tensor }
+        return result
+    }
+}
+
+/// One named layer.
+public struct Layer<T: Sendable>: Sendable {
+    public var name: String
+    public var operation: LayerOperation<T>
+
+    public init(name: String, operation: LayerOperation<T>) {
+        self.name = name
+        self.operation = operation
+    }
+}
+
+/// The model section of a header: input, class names and the ordered layers, with tensors
+/// referred to by their index in the tensor table.
+public struct ModelDescription: Sendable {
+    public var name: String
+    public var input: InputSpec
+    /// Empty, or one name per output unit.
+    public var classNames: [String]
+    public var layers: [Layer<Int>]
+
+    public init(name: String, input: InputSpec, classNames: [String] = [], layers: [Layer<Int>]) {
+        self.name = name
+        self.input = input
+        self.classNames = classNames
+        self.layers = layers
+    }
+}
+
+extension LayerOperation: Equatable where T: Equatable {}
+extension Layer: Equatable where T: Equatable {}
+extension ModelDescription: Equatable {}
