@@ -7,7 +7,7 @@ enum Defect: String, CaseIterable {
     case headerTooLarge, headerPastEnd, headerChecksum, truncatedData, trailingBytes
     case headerPaddingNonZero, tensorPaddingNonZero, tensorChecksum
     case metadataOutOfOrder, metadataDuplicate, metadataBadKey, metadataWrongStandardType, metadataUnknownType
-    case metadataBadBool, invalidUTF8Name, emptyTensorName, nameTooLong, duplicateTensorName, unknownDType
+    case metadataBadBool, invalidUtf8Name, emptyTensorName, nameTooLong, duplicateTensorName, unknownDtype
     case zeroDimension, tooManyDimensions, byteCountMismatch, offsetBeyondLimit, tensorOverlap, tensorHole
     case tensorCountBeyondLimit, tensorCountPastHeader, trailingHeaderBytes, layerRecordLength
     case unknownLayerKind, unknownActivation, tensorReferenceOutOfRange, kernelShapeMismatch, rankTooLarge
@@ -28,8 +28,8 @@ enum Defect: String, CaseIterable {
         case .tensorChecksum: .tensorChecksum
         case .metadataOutOfOrder, .metadataDuplicate, .metadataBadKey, .metadataWrongStandardType,
              .metadataUnknownType, .metadataBadBool: .badMetadata
-        case .invalidUTF8Name, .emptyTensorName: .invalidString
-        case .duplicateTensorName, .unknownDType, .zeroDimension, .tooManyDimensions, .byteCountMismatch: .badTensor
+        case .invalidUtf8Name, .emptyTensorName: .invalidString
+        case .duplicateTensorName, .unknownDtype, .zeroDimension, .tooManyDimensions, .byteCountMismatch: .badTensor
         case .tensorOverlap, .tensorHole: .badLayout
         case .tensorCountPastHeader, .trailingHeaderBytes, .layerRecordLength: .malformedHeader
         case .unknownLayerKind, .unknownActivation: .unsupportedFeature
@@ -100,11 +100,11 @@ enum Defect: String, CaseIterable {
         case .metadataWrongStandardType: parts.replace(string: "lrm.writer", with: Array("conversion.seed".utf8))
         case .metadataUnknownType: parts.header[parts.after(string: "lrm.writer")] = 9
         case .metadataBadBool: parts.header[parts.after(string: "lrm.writer")] = 4
-        case .invalidUTF8Name: parts.replace(string: "fc1/bias", with: [0x66, 0xC3, 0x28])
+        case .invalidUtf8Name: parts.replace(string: "fc1/bias", with: [0x66, 0xC3, 0x28])
         case .emptyTensorName: parts.replace(string: "fc1/bias", with: [])
         case .nameTooLong: parts.replace(string: "fc1/bias", with: [UInt8](repeating: 0x61, count: 1025))
         case .duplicateTensorName: return try editHeader { $0.tensors[1].name = "fc1/kernel" }
-        case .unknownDType: parts.header[kernelName] = 9
+        case .unknownDtype: parts.header[kernelName] = 9
         case .zeroDimension: parts.setUInt64(0, at: kernelName + 2)
         case .tooManyDimensions: parts.header[kernelName + 1] = 9
         case .byteCountMismatch: return try editHeader { $0.tensors[0].byteCount = 28 }

@@ -1,0 +1,99 @@
+extension MetadataValue {
+    /// `{"type": …, "value": …}` as in `spec/vectors/README.md`.
+    public var json: JSONValue {
+        let value: JSONValue
+        switch self {
+        case .string(let text): value = .string(text)
+        case .int(let number): value = .int(number)
+        case .float(let number): value = .number(number)
+        case .bool(let flag): value = .bool(flag)
+        case .strings(let texts): value = JSONValue(texts)
+        case .ints(let numbers): value = .array(numbers.map { .int($0) })
+        case .floats(let numbers): value = JSONValue(numbers)
+        }
+        return .object([("type", .string(typeName)), ("value", value)])
+    }
+}
+
+extension ContainerHeader {
+    /// The metadata as a JSON object, keys in ascending byte order.
+    public var metadataJSON: JSONValue {
+        .object(metadata.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            .map { ($0, metadata[$0]!.json) })
+    }
+
+    public var userMetadataJSON: JSONValue {
+        .object(userMetadata.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            .map { ($0, .string(userMetadata[$0]!)) })
+    }
+
+    /// The model section in the JSON form of `spec/vectors/README.md`.
+    public var modelJSON: JSONValue {
+        let input = model.input
+        let layers: [JSONValue] = model.layers.map { layer in
+            var members: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.operation.kindName))]
+            let ref: (Int?) -> JSONValue = { $0.map { .int(Int64($0)) } ?? .null }
+            switch layer.operation {
+            case let .dense(kernel, bias, activation):
+                members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name))]
+            case let .factorizedDense(us, vt, bias, activation, f):
+                members += [("us", ref(us)), ("vt", ref(vt)), ("bias", ref(bias)), ("activation", .string(activation.name)),
+                            ("factorization", .object([
+                                ("in_features", .int(Int64(f.inFeatures))), ("out_features", .int(Int64(f.outFeatures))),
+                                ("rank", .int(Int64(f.rank))), ("retained_energy", .number(f.retainedEnergy)),
+                                ("relative_error", .number(f.relativeError)), ("policy", .string(f.policy)),
+                                ("policy_parameter", .number(f.policyParameter)), ("method", .string(f.method)),
+                                ("singular_values", JSONValue(f.singularValues)),
+                            ]))]
+            case .activation(let activation):
+                members.append(("activation", .string(activation.name)))
+            case .flatten:
+                break
+            case .reshape(let target):
+                members.append(("target", JSONValue(target)))
+            case let .scaleShift(scale, shift):
+                members += [("scale", ref(scale)), ("shift", ref(shift))]
+            }
+            return .object(members)
+        }
+        return .object([
+            ("name", .string(model.name)),
+            ("input", .object([("shape", JSONValue(input.shape)), ("layout", .string(input.layout.name)),
+                               ("scale", JSONValue(input.scale)), ("offset", JSONValue(input.offset))])),
+            ("class_names", JSONValue(model.classNames)),
+            ("layers", .array(layers)),
+        ])
+    }
+}
+
+extension ContainerFile {
+    /// The decoded content in the JSON form of `spec/vectors/README.md`; tensor values are
+    /// included when `includeValues` is true.
+    public func contentJSON(includeValues: Bool = true) -> JSONValue {
+        let tensors: [JSONValue] = header.tensors.indices.map { index in
+            let info = header.tensors[index]
+            var members: [(String, JSONValue)] = [
+                ("name", .string(info.name)), ("dtype", .string(info.dtype.name)), ("shape", JSONValue(info.shape)),
+                ("offset", .int(Int64(info.byteOffset))), ("byte_count", .int(Int64(info.byteCount))),
+                ("crc32", .int(Int64(info.crc32))),
+            ]
+            if includeValues {
+                let values: [Double]
+                switch tensor(index).storage {
+                case .float64(let doubles): values = doubles
+                default: values = tensor(index).floats().map(Double.init)
+                }
+                members.append(("values", JSONValue(values)))
+            }
+            return .object(members)
+        }
+        return .object([
+            ("version", .array([.int(Int64(majorVersion)), .int(Int64(minorVersion))])),
+            ("alignment", .int(Int64(header.alignment))),
+            ("metadata", header.metadataJSON),
+            ("user_metadata", header.userMetadataJSON),
+            ("tensors", .array(tensors)),
+            ("model", header.modelJSON),
+        ])
+    }
+}

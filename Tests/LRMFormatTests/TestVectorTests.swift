@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import LRMFormat
+
+/// The valid vectors of `spec/vectors/valid/`: a name, a model and how it is written.
+enum ValidVector: String, CaseIterable {
+    case tiny, example, allDTypes = "all_dtypes", image, noLayers = "no_layers", futureMinor = "future_minor"
+    case alignment8 = "alignment_8", alignment4096 = "alignment_4096"
+
+    func bytes() throws -> [UInt8] {
+        switch self {
+        case .tiny: return try ContainerWriter.encode(TinyModel.make())
+        case .example:
+            return try ContainerWriter.encode(ExampleModel.make(seed: 5, inputFeatures: 12, hidden: 8, rank: 3, classes: 4))
+        case .allDTypes:
+            var model = TinyModel.make()
+            let dtypes: [DType] = [.float16, .bfloat16, .float64, .float32]
+            var counter = 0
+            model.layers = model.layers.map { layer in
+                Layer(name: layer.name, operation: layer.operation.map { tensor, _ in
+                    defer { counter += 1 }
+                    return tensor.converted(to: dtypes[counter % dtypes.count])
+                })
+            }
+            return try ContainerWriter.encode(model)
+        case .image:
+            var rng = SeededGenerator(seed: 11)
+            let values = { (n: Int) in (0..<n).map { _ in rng.nextSymmetricFloat() } }
+            let layers: [Layer<Tensor>] = [
+                Layer(name: "norm", operation: .scaleShift(scale: Tensor(shape: [3], floats: [2, 1, 0.5]), shift: nil)),
+                Layer(name: "flatten", operation: .flatten),
+                Layer(name: "dense", operation: .dense(kernel: Tensor(shape: [12, 4], floats: values(48)), bias: nil, activation: .gelu)),
+                Layer(name: "reshape", operation: .reshape([2, 2])),
+                Layer(name: "per_row", operation: .dense(kernel: Tensor(shape: [2, 3], floats: values(6)),
+                                                          bias: Tensor(shape: [3], floats: values(3)), activation: .linear)),
+                Layer(name: "flatten_out", operation: .flatten),
+                Layer(name: "probabilities", operation: .activation(.softmax)),
+            ]
+            let model = Model(name: "image ✓", input: InputSpec(shape: [2, 2, 3], layout: .hwc, scale: [1.0 / 255.0],
+                                                                 offset: [-0.5, -0.25, 0]),
+                              classNames: ["a", "b", "c", "d", "e", "f"], layers: layers,
+                              metadata: [MetadataKey.writer: .string("lrm 0.1.0"), "x.bool": .bool(true), "x.float": .float(-2.5),
+                                         "x.floats": .floats([0.25, 1e-300]), "x.int": .int(-7), "x.ints": .ints([Int64.min, 0, Int64.max]),
+                                         "x.strings": .strings(["", "δ"])],
+                              userMetadata: ["author": "Ада", "line\tbreak": "a\nb"])
+            return try ContainerWriter.encode(model)
+        case .noLayers:
+            return try ContainerWriter.encode(Model(name: "", input: InputSpec(shape: [5]), layers: []))
+        case .futureMinor:
+            var parts = try FileParts(try ContainerWriter.encode(TinyModel.make()))
+            parts.minor = 7
+            return parts.assemble()
+        case .alignment8: return try ContainerWriter.encode(TinyModel.make(), alignment: 8)
+        case .alignment4096: return try ContainerWriter.encode(TinyModel.make(), alignment: 4096)
+        }
+    }
+}
+
+private let vectorsDirectory = packageRoot + "/spec/vectors"
+private let regenerate = ProcessInfo.processInfo.environment["LRM_REGENERATE_VECTORS"] == "1"
+
+private func invalidManifest() -> String {
+    let entries: [JSONValue] = Defect.allCases.map { defect in
+        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
+                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.rawValue))])
+    }
+    return JSONValue.array(entries).serialized(indent: 2) + "\n"
+}
+
+/// Writes `bytes` when regenerating; otherwise checks the committed file is identical.
+private func check(_ bytes: [UInt8], at path: String) throws {
+    if regenerate {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    } else {
+        let committed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(committed == bytes, "\(path) differs from what the generator makes; run with LRM_REGENERATE_VECTORS=1")
+    }
+}
+
+@Suite("Test vectors")
+struct TestVectorTests {
+    @Test("valid vectors are what the writer makes, and decode to their JSON", arguments: ValidVector.allCases)
+    func valid(_ vector: ValidVector) throws {
+        let bytes = try vector.bytes()
+        let path = "\(vectorsDirectory)/valid/\(vector.rawValue).lrm"
+        try check(bytes, at: path)
+        let file = try ContainerFile(path: path)
+        try file.verifyAllChecksums()
+        let json = file.contentJSON().serialized(indent: 2) + "\n"
+        try check(Array(json.utf8), at: "\(vectorsDirectory)/valid/\(vector.rawValue).json")
+    }
+
+    @Test("invalid vectors are the corruption catalogue, each with its error kind", arguments: Defect.allCases)
+    func invalid(_ defect: Defect) throws {
+        let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
+        try check(try defect.apply(), at: path)
+        let directory = try TemporaryDirectory()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
+    }
+
+    @Test("the invalid manifest lists every defect")
+    func manifest() throws {
+        try check(Array(invalidManifest().utf8), at: "\(vectorsDirectory)/invalid/manifest.json")
+    }
+
+    @Test("spec/TINY.md shows the tiny file byte for byte")
+    func tinyDocument() throws {
+        let document = try TinyDocument.render()
+        try check(Array(document.utf8), at: packageRoot + "/spec/TINY.md")
+    }
+}
