@@ -2,7 +2,12 @@ import ArgumentParser
 
 @main
 struct LRM: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "lrm",
-        abstract: "Low-rank compressed neural networks: convert, inspect and verify .lrm files.")
+        abstract: "Low-rank compressed neural networks: convert, inspect and verify .lrm files.",
+        discussion: ExitStatus.helpText,
+        version: version,
+        subcommands: [Inspect.self, Example.self])
 }

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+
+/// The exit codes of every `lrm` command, documented in `--help` and README.md.
+enum ExitStatus: Int32 {
+    case success = 0
+    /// A check (verify threshold, checksum) failed on a well-formed input.
+    case checkFailed = 1
+    /// Bad command line (ArgumentParser's own code for validation errors).
+    case usage = 64
+    /// An input file is invalid, corrupt or unsupported.
+    case invalidInput = 65
+    /// An input file is missing or unreadable.
+    case missingInput = 66
+    /// Output could not be written.
+    case cannotWrite = 73
+
+    static let helpText = """
+        Exit codes: 0 success; 1 a check failed (a verify threshold was missed, a checksum did not match); \
+        64 bad command line; 65 an input file is invalid, corrupt or unsupported; 66 an input file is missing \
+        or unreadable; 73 the output could not be written.
+        """
+}
+
+/// An error already explained in one line, with its exit status.
+struct CommandFailure: Error, CustomStringConvertible {
+    var status: ExitStatus
+    var message: String
+    var description: String { message }
+}
+
+/// Runs `body`; any error is printed as one line `lrm: error: …` on stderr and turned into the
+/// matching exit code. Nothing else ever ends a command.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let failure as CommandFailure {
+        printError(failure.message)
+        throw ExitCode(failure.status.rawValue)
+    } catch let error as ContainerError {
+        printError(error.description)
+        let status: ExitStatus
+        switch error.kind {
+        case .io: status = error.message.hasPrefix("cannot open") || error.message.contains("directory") ? .missingInput : .cannotWrite
+        case .tensorChecksum: status = .checkFailed
+        default: status = .invalidInput
+        }
+        throw ExitCode(status.rawValue)
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printError(String(describing: error))
+        throw ExitCode(ExitStatus.invalidInput.rawValue)
+    }
+}
+
+func printError(_ message: String) {
+    let line = message.replacingOccurrences(of: "\n", with: " ")
+    FileHandle.standardError.write(Data("lrm: error: \(line)\n".utf8))
+}
+
+/// Whether stderr is a terminal (progress is shown only then).
+var standardErrorIsTerminal: Bool { isatty(2) == 1 }

@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+
+extension LRM {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a .lrm file: summary, metadata, layers and tensors.",
+            discussion: "Opening validates the whole structure; --verify also checks every tensor's CRC-32. " + ExitStatus.helpText)
+
+        @Argument(help: "The .lrm file.")
+        var file: String
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        @Flag(help: "Check every tensor's checksum (reads all data).")
+        var verify = false
+
+        func run() throws {
+            try reportingErrors {
+                let container = try ContainerFile(path: file)
+                var checksumFailure: ContainerError?
+                var checksums = "not verified (use --verify)"
+                if verify {
+                    do {
+                        try container.verifyAllChecksums()
+                        checksums = "all \(container.header.tensors.count) verified"
+                    } catch let error as ContainerError {
+                        checksumFailure = error
+                        checksums = "MISMATCH: \(error.message)"
+                    }
+                }
+                let summary = ModelSummary(header: container.header)
+                if json {
+                    print(InspectReport.json(container, summary: summary, verified: verify, failure: checksumFailure).serialized(indent: 2))
+                } else {
+                    print(InspectReport.text(container, summary: summary, checksums: checksums))
+                }
+                if let checksumFailure { throw checksumFailure }
+            }
+        }
+    }
+}
+
+/// The text and JSON renderings of `lrm inspect`.
+enum InspectReport {
+    static func dtypeTotals(_ header: ContainerHeader) -> [(DType, parameters: Int, bytes: Int)] {
+        DType.allCases.compactMap { dtype in
+            let tensors = header.tensors.filter { $0.dtype == dtype }
+            guard !tensors.isEmpty else { return nil }
+            return (dtype, tensors.reduce(0) { $0 + ($1.elementCount ?? 0) }, tensors.reduce(0) { $0 + $1.byteCount })
+        }
+    }
+
+    static func text(_ file: ContainerFile, summary: ModelSummary, checksums: String) -> String {
+        let header = file.header
+        var out: [String] = []
+        out.append("\(escaped(file.path)): lrm format \(file.majorVersion).\(file.minorVersion), "
+                   + "\(Format.bytes(file.fileByteCount)) (\(Format.count(file.fileByteCount)) bytes), alignment \(header.alignment)")
+        let dtypes = dtypeTotals(header).map { "\($0.0.name) \(Format.count($0.parameters)) (\(Format.bytes($0.bytes)))" }
+        out.append("  tensors:     \(header.tensors.count)" + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", ")))
+        out.append("  parameters:  \(Format.count(summary.parametersAfter)) stored, \(Format.count(summary.parametersBefore)) "
+                   + "in the original dense layers: compression \(Format.ratio(summary.compressionRatio))")
+        out.append("  header:      \(Format.count(file.headerByteCount)) bytes; data section at byte \(file.dataOffset)")
+        out.append("  checksums:   \(checksums)")
+
+        let input = header.model.input
+        var inputText = "\(input.shape.map(String.init).joined(separator: "×")) \(input.layout.name)"
+        if !input.scale.isEmpty { inputText += ", scale " + describe(input.scale) }
+        if !input.offset.isEmpty { inputText += ", offset " + describe(input.offset) }
+        out.append("")
+        out.append("Model \"\(escaped(header.model.name))\": input \(inputText)"
+                   + (header.model.classNames.isEmpty ? "" : ", \(header.model.classNames.count) classes"))
+        if !header.model.classNames.isEmpty {
+            let shown = header.model.classNames.prefix(10).map { escaped($0) }.joined(separator: ", ")
+            out.append("  classes: \(shown)\(header.model.classNames.count > 10 ? ", …" : "")")
+        }
+
+        if !header.metadata.isEmpty || !header.userMetadata.isEmpty {
+            out.append("")
+            out.append("Metadata")
+            var table = TextTable(["key", "type", "value"])
+            for key in header.metadata.keys.sorted() {
+                let value = header.metadata[key]!
+                table.add([escaped(key), value.typeName, truncate(escaped(value.description))])
+            }
+            for key in header.userMetadata.keys.sorted() {
+                table.add([escaped(key), "user", truncate(escaped(header.userMetadata[key]!))])
+            }
+            out.append(table.render())
+        }
+
+        out.append("")
+        out.append("Layers")
+        var layers = TextTable(["#", "name", "kind", "in→out", "rank", "energy", "rel. error", "params before", "params after", "ratio"],
+                               rightAligned: [0, 4, 5, 6, 7, 8, 9])
+        for (index, row) in summary.layers.enumerated() {
+            var kind = row.kind
+            if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
+            let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
+            let f = row.factorization
+            layers.add([String(index), escaped(row.name), kind, shape, f.map { "\($0.rank)" } ?? "",
+                        f.map { Format.fixed($0.retainedEnergy, 4) } ?? "", f.map { Format.fixed($0.relativeError, 4) } ?? "",
+                        row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore),
+                        row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter),
+                        row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio)])
+        }
+        layers.add(["", "total", "", "", "", "", "", Format.count(summary.parametersBefore), Format.count(summary.parametersAfter),
+                    Format.ratio(summary.compressionRatio)])
+        out.append(layers.render())
+
+        let factorized = summary.layers.compactMap { row in row.factorization.map { (row.name, $0) } }
+        if !factorized.isEmpty {
+            out.append("")
+            out.append("Factorizations")
+            var table = TextTable(["layer", "policy", "method", "k / min(in,out)", "σ₁", "σₖ", "σ known"], rightAligned: [3, 4, 5, 6])
+            for (name, f) in factorized {
+                table.add([escaped(name), "\(escaped(f.policy)) \(shortNumber(f.policyParameter))", escaped(f.method),
+                           "\(f.rank) / \(min(f.inFeatures, f.outFeatures))",
+                           shortNumber(f.singularValues.first ?? 0), shortNumber(f.singularValues[f.rank - 1]),
+                           String(f.singularValues.count)])
+            }
+            out.append(table.render())
+        }
+
+        out.append("")
+        out.append("Tensors")
+        var tensors = TextTable(["name", "dtype", "shape", "offset", "bytes", "crc32"], rightAligned: [3, 4])
+        for tensor in header.tensors {
+            tensors.add([escaped(tensor.name), tensor.dtype.name, tensor.shape.map(String.init).joined(separator: "×"),
+                         Format.count(file.dataOffset + tensor.byteOffset), Format.count(tensor.byteCount),
+                         String(format: "%08x", tensor.crc32)])
+        }
+        out.append(tensors.render())
+        return out.joined(separator: "\n")
+    }
+
+    static func json(_ file: ContainerFile, summary: ModelSummary, verified: Bool, failure: ContainerError?) -> JSONValue {
+        let header = file.header
+        let layers: [JSONValue] = summary.layers.map { row in
+            var members: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind))]
+            if let activation = row.activation { members.append(("activation", .string(activation.name))) }
+            if let inFeatures = row.inFeatures { members.append(("in_features", .int(Int64(inFeatures)))) }
+            if let outFeatures = row.outFeatures { members.append(("out_features", .int(Int64(outFeatures)))) }
+            if let f = row.factorization {
+                members += [("rank", .int(Int64(f.rank))), ("retained_energy", .number(f.retainedEnergy)),
+                            ("relative_error", .number(f.relativeError)), ("policy", .string(f.policy)),
+                            ("policy_parameter", .number(f.policyParameter)), ("method", .string(f.method)),
+                            ("singular_values", JSONValue(f.singularValues))]
+            }
+            members += [("parameters_before", .int(Int64(row.parametersBefore))), ("parameters_after", .int(Int64(row.parametersAfter))),
+                        ("compression_ratio", .number(row.compressionRatio))]
+            return .object(members)
+        }
+        let checksumState: String = !verified ? "not_verified" : (failure == nil ? "verified" : "mismatch")
+        let tensors: [JSONValue] = header.tensors.map { t in
+            .object([("name", .string(t.name)), ("dtype", .string(t.dtype.name)), ("shape", JSONValue(t.shape)),
+                     ("offset", .int(Int64(t.byteOffset))), ("file_offset", .int(Int64(file.dataOffset + t.byteOffset))),
+                     ("byte_count", .int(Int64(t.byteCount))), ("crc32", .int(Int64(t.crc32)))])
+        }
+        var members: [(String, JSONValue)] = [
+            ("file", .string(file.path)),
+            ("format_version", .string("\(file.majorVersion).\(file.minorVersion)")),
+            ("file_byte_count", .int(Int64(file.fileByteCount))),
+            ("header_byte_count", .int(Int64(file.headerByteCount))),
+            ("alignment", .int(Int64(header.alignment))),
+            ("tensor_count", .int(Int64(header.tensors.count))),
+            ("dtypes", .object(dtypeTotals(header).map { ($0.0.name, .object([("parameters", .int(Int64($0.parameters))), ("bytes", .int(Int64($0.bytes)))])) })),
+            ("parameters_before", .int(Int64(summary.parametersBefore))),
+            ("parameters_after", .int(Int64(summary.parametersAfter))),
+            ("compression_ratio", .number(summary.compressionRatio)),
+            ("checksums", .string(checksumState)),
+        ]
+        if let failure { members.append(("checksum_error", .string(failure.description))) }
+        members += [("metadata", header.metadataJSON), ("user_metadata", header.userMetadataJSON), ("model", header.modelJSON),
+                    ("layers", .array(layers)), ("tensors", .array(tensors))]
+        return .object(members)
+    }
+
+    static func describe(_ values: [Double]) -> String {
+        if values.count == 1, values[0] != 0, abs(1 / values[0] - (1 / values[0]).rounded()) < 1e-9 {
+            return "1/\(Int((1 / values[0]).rounded()))"
+        }
+        let shown = values.prefix(4).map(shortNumber).joined(separator: ", ")
+        return values.count == 1 ? shown : "[\(shown)\(values.count > 4 ? ", …" : "")]"
+    }
+
+    static func shortNumber(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e9 { return String(Int64(value)) }
+        return String(format: "%.4g", value)
+    }
+
+    static func truncate(_ text: String, limit: Int = 60) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the native libraries lrm builds against (Debian/Ubuntu), only those missing.
+# Idempotent and quiet when everything is present. Python's numpy is needed by the tests'
+# second reader (tools/lrm_reader.py).
+set -euo pipefail
+
+packages=(libhdf5-dev zlib1g-dev liblapacke-dev libopenblas-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import numpy' 2>/dev/null; then
+  echo "install-deps: installing numpy for the test tools" >&2
+  python3 -m pip install -q numpy
+fi
