@@ -1,0 +1,187 @@
+public import LRMFormat
+import LRMLinearAlgebra
+
+/// A model prepared for running: weights converted to float32 once, layers turned into steps.
+///
+/// `run` takes raw inputs (as they come from the data: pixels 0–255, say), applies the model's
+/// preprocessing `x · scale + offset`, then the layers, batched through BLAS `sgemm`. Inputs and
+/// outputs are row-major: sample after sample, each in the model's input (output) shape.
+public final class InferenceModel: Sendable {
+    enum Step: Sendable {
+        /// y = act(x · kernel + bias), kernel in × out.
+        case dense(kernel: [Float], inFeatures: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
+        /// y = act((x · us) · vt + bias), us in × k, vt k × out.
+        case factorized(us: [Float], vt: [Float], inFeatures: Int, rank: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
+        case activation(Activation)
+        /// y = x · scale + shift over the last axis.
+        case scaleShift(scale: [Float], shift: [Float]?)
+        /// Only the sample's shape changes (flatten, reshape).
+        case reshape([Int])
+    }
+
+    public let name: String
+    /// Shape of one input sample.
+    public let inputShape: [Int]
+    /// Shape of one output sample.
+    public let outputShape: [Int]
+    public let classNames: [String]
+    public let input: InputSpec
+    let steps: [Step]
+    /// Preprocessing expanded to one scale and offset per input element (nil: identity).
+    let scale: [Float]?
+    let offset: [Float]?
+
+    public var inputElementCount: Int { inputShape.reduce(1, *) }
+    public var outputElementCount: Int { outputShape.reduce(1, *) }
+
+    public init(_ model: Model) throws {
+        name = model.name
+        input = model.input
+        inputShape = model.input.shape
+        classNames = model.classNames
+        var shape = model.input.shape
+        var steps: [Step] = []
+        for layer in model.layers {
+            let features = shape.last ?? 0
+            switch layer.operation {
+            case let .dense(kernel, bias, activation):
+                guard kernel.shape.count == 2, kernel.shape[0] == features else {
+                    throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': kernel \(kernel.shape) does not take \(features) features")
+                }
+                steps.append(.dense(kernel: kernel.floats(), inFeatures: features, outFeatures: kernel.shape[1],
+                                    bias: bias?.floats(), activation: activation))
+                shape = shape.dropLast() + [kernel.shape[1]]
+            case let .factorizedDense(us, vt, bias, activation, f):
+                guard us.shape == [features, f.rank], vt.shape == [f.rank, f.outFeatures] else {
+                    throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': factors \(us.shape), \(vt.shape) do not take \(features) features")
+                }
+                steps.append(.factorized(us: us.floats(), vt: vt.floats(), inFeatures: features, rank: f.rank,
+                                         outFeatures: f.outFeatures, bias: bias?.floats(), activation: activation))
+                shape = shape.dropLast() + [f.outFeatures]
+            case .activation(let activation):
+                steps.append(.activation(activation))
+            case let .scaleShift(scaleTensor, shiftTensor):
+                steps.append(.scaleShift(scale: scaleTensor.floats(), shift: shiftTensor?.floats()))
+            case .flatten:
+                shape = [shape.reduce(1, *)]
+                steps.append(.reshape(shape))
+            case .reshape(let target):
+                shape = target
+                steps.append(.reshape(shape))
+            }
+        }
+        self.steps = steps
+        outputShape = shape
+        (scale, offset) = InferenceModel.expandPreprocessing(model.input)
+    }
+
+    /// One value per input element for `scale` and `offset`, following the broadcasting rules of
+    /// the spec (0, 1, per channel, per element).
+    static func expandPreprocessing(_ input: InputSpec) -> ([Float]?, [Float]?) {
+        let count = input.elementCount
+        func expand(_ values: [Double]) -> [Float]? {
+            switch values.count {
+            case 0: return nil
+            case 1: return [Float](repeating: Float(values[0]), count: count)
+            case count: return values.map(Float.init)
+            default:
+                // One per channel.
+                var out = [Float](repeating: 0, count: count)
+                let channels = values.count
+                for i in 0..<count {
+                    let channel = input.layout == .chw ? i / (count / channels) : i % channels
+                    out[i] = Float(values[channel])
+                }
+                return out
+            }
+        }
+        return (expand(input.scale), expand(input.offset))
+    }
+
+    /// Runs `sampleCount` samples from `inputs` (raw, row-major), in batches of at most
+    /// `batchSize`, and returns the outputs (row-major, `outputElementCount` per sample).
+    /// With `preprocess` false the inputs are taken as already preprocessed.
+    public func run(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool = true,
+                    batchSize: Int = 1024) throws -> [Float] {
+        let inWidth = inputElementCount
+        guard inputs.count == sampleCount * inWidth else {
+            throw RuntimeError(.inputShape, "got \(inputs.count) input values for \(sampleCount) samples of shape \(inputShape) (\(inWidth) each)")
+        }
+        var outputs = [Float](repeating: 0, count: sampleCount * outputElementCount)
+        var start = 0
+        while start < sampleCount {
+            let count = min(batchSize, sampleCount - start)
+            let batch = try runBatch(UnsafeBufferPointer(rebasing: inputs[(start * inWidth)..<((start + count) * inWidth)]),
+                                     sampleCount: count, preprocess: preprocess)
+            outputs.replaceSubrange((start * outputElementCount)..<((start + count) * outputElementCount), with: batch)
+            start += count
+        }
+        return outputs
+    }
+
+    /// Convenience for arrays.
+    public func run(_ inputs: [Float], sampleCount: Int, preprocess: Bool = true) throws -> [Float] {
+        try inputs.withUnsafeBufferPointer { try run($0, sampleCount: sampleCount, preprocess: preprocess) }
+    }
+
+    private func runBatch(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool) throws -> [Float] {
+        var current = Array(inputs)
+        let width = inputElementCount
+        if preprocess {
+            if let scale {
+                for s in 0..<sampleCount { for i in 0..<width { current[s * width + i] *= scale[i] } }
+            }
+            if let offset {
+                for s in 0..<sampleCount { for i in 0..<width { current[s * width + i] += offset[i] } }
+            }
+        }
+        var shape = inputShape
+        for step in steps {
+            let features = shape.last ?? 1
+            let rows = current.count / max(features, 1)
+            switch step {
+            case let .dense(kernel, inFeatures, outFeatures, bias, activation):
+                current = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, kernel, outFeatures: outFeatures, bias: bias)
+                current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
+                shape = shape.dropLast() + [outFeatures]
+            case let .factorized(us, vt, inFeatures, rank, outFeatures, bias, activation):
+                let middle = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, us, outFeatures: rank, bias: nil)
+                current = try InferenceModel.affine(middle, rows: rows, inFeatures: rank, vt, outFeatures: outFeatures, bias: bias)
+                current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
+                shape = shape.dropLast() + [outFeatures]
+            case .activation(let activation):
+                current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: features) }
+            case let .scaleShift(scale, shift):
+                for r in 0..<rows {
+                    for c in 0..<features { current[r * features + c] = current[r * features + c] * scale[c] + (shift?[c] ?? 0) }
+                }
+            case .reshape(let target):
+                shape = target
+            }
+        }
+        return current
+    }
+
+    /// x (rows × in) · w (in × out) + bias, through sgemm (bias broadcast first, beta = 1).
+    static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: [Float], outFeatures: Int, bias: [Float]?) throws -> [Float] {
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        if let bias {
+            for r in 0..<rows { for c in 0..<outFeatures { y[r * outFeatures + c] = bias[c] } }
+        }
+        do {
+            try x.withUnsafeBufferPointer { xp in
+                try w.withUnsafeBufferPointer { wp in
+                    try y.withUnsafeMutableBufferPointer { yp in
+                        try GEMM.multiply(xp, shape: MatrixShape(rows: rows, columns: inFeatures),
+                                          wp, shape: MatrixShape(rows: inFeatures, columns: outFeatures),
+                                          into: yp, shape: MatrixShape(rows: rows, columns: outFeatures),
+                                          alpha: 1, beta: bias == nil ? 0 : 1)
+                    }
+                }
+            }
+        } catch {
+            throw RuntimeError(.computation, "matrix product failed: \(error)")
+        }
+        return y
+    }
+}

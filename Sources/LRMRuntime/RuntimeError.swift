@@ -1,0 +1,21 @@
+/// Why a model could not be prepared or run.
+public struct RuntimeError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The input does not have the model's input shape.
+        case inputShape = "input_shape"
+        /// A layer or tensor is not usable (e.g. non-finite weights when those are refused).
+        case invalidModel = "invalid_model"
+        /// A matrix product failed.
+        case computation = "computation"
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
