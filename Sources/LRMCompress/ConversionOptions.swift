@@ -1,0 +1,63 @@
+public import LRMFormat
+public import LRMLinearAlgebra
+
+/// What `Converter` does: the rank policy, per-layer overrides, rounding, storage and SVD method.
+public struct ConversionOptions: Sendable {
+    /// A per-layer rule: layers whose name matches `pattern` use `policy`, or stay dense if nil.
+    public struct Override: Sendable, Equatable {
+        public var pattern: NamePattern
+        public var policy: RankPolicy?
+        public init(pattern: NamePattern, policy: RankPolicy?) {
+            self.pattern = pattern
+            self.policy = policy
+        }
+    }
+
+    /// How singular values are computed.
+    public enum SVDMethod: String, Sendable, CaseIterable {
+        /// Exact divide and conquer for most layers; randomized for large layers when the
+        /// policy does not need the full spectrum.
+        case auto
+        /// Always LAPACK's `gesdd`.
+        case exact
+        /// Randomized range finder whenever the policy allows.
+        case randomized
+    }
+
+    public var policy: RankPolicy
+    /// First match wins.
+    public var overrides: [Override]
+    /// Round every chosen rank up to a multiple of this (1: no rounding), capped at min(in, out).
+    public var rankMultiple: Int
+    /// Storage dtype of U·Σ and Vᵀ.
+    public var factorDType: DType
+    /// LAPACK precision of the exact SVD.
+    public var precision: Precision
+    public var svdMethod: SVDMethod
+    /// Layers with min(in, out) at least this use the randomized SVD under `.auto`.
+    public var randomizedThreshold: Int
+    /// Seed of the randomized SVD.
+    public var seed: UInt64
+    /// Layers factorized at once (1: one at a time).
+    public var parallelLayers: Int
+
+    public init(policy: RankPolicy = .energy(0.95), overrides: [Override] = [], rankMultiple: Int = 1,
+                factorDType: DType = .float32, precision: Precision = .single, svdMethod: SVDMethod = .auto,
+                randomizedThreshold: Int = 2048, seed: UInt64 = 0x5EED, parallelLayers: Int = 2) {
+        self.policy = policy
+        self.overrides = overrides
+        self.rankMultiple = rankMultiple
+        self.factorDType = factorDType
+        self.precision = precision
+        self.svdMethod = svdMethod
+        self.randomizedThreshold = randomizedThreshold
+        self.seed = seed
+        self.parallelLayers = parallelLayers
+    }
+
+    /// The policy for layer `name`, or nil if it is excluded.
+    public func policy(forLayer name: String) -> RankPolicy? {
+        for override in overrides where override.pattern.matches(name) { return override.policy }
+        return policy
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+public import LRMFormat
+public import LRMLinearAlgebra
+
+/// The outcome of a conversion: the new model and what happened to each layer.
+public struct ConversionResult: Sendable {
+    public var model: Model
+    public var decisions: [LayerDecision]
+}
+
+/// Replaces dense layers by low-rank factors where the rank policy and the break-even rule say so.
+///
+/// For each dense layer with kernel W (in × out) the policy chooses k from W's singular values;
+/// k is rounded up to `rankMultiple`; the layer is factorized only if k·(in + out) < in·out
+/// (otherwise it stays dense and the decision says why; this is what keeps most output layers
+/// dense). The factors are U_k·Σ_k (in × k) and V_kᵀ (k × out), the best rank-k approximation
+/// (Eckart–Young); the converter checks that their measured relative Frobenius error equals
+/// √(Σᵢ>ₖ σᵢ² / Σ σᵢ²) and refuses to produce a model where it does not.
+public enum Converter {
+    public static func convert(_ model: Model, options: ConversionOptions) throws -> ConversionResult {
+        var decisions = [LayerDecision?](repeating: nil, count: model.layers.count)
+        var layers = model.layers
+        var jobs: [Int] = []
+        for (index, layer) in model.layers.enumerated() {
+            guard case .dense = layer.operation else {
+                decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
+                                                 parametersBefore: parameterCount(layer), parametersAfter: parameterCount(layer),
+                                                 seconds: 0, reason: layer.operation.kindName == "factorized_dense" ? "already factorized" : "no weights to factorize")
+                continue
+            }
+            jobs.append(index)
+        }
+        let work = jobs
+        let results = ResultBox(count: work.count)
+        let workers = max(1, min(options.parallelLayers, jobs.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for job in stride(from: worker, to: work.count, by: workers) {
+                let layer = model.layers[work[job]]
+                results.set(job, Result { try convertLayer(layer, options: options) })
+            }
+        }
+        for (job, index) in jobs.enumerated() {
+            let (layer, decision) = try results.get(job).get()
+            layers[index] = layer
+            decisions[index] = decision
+        }
+        var converted = model
+        converted.layers = layers
+        converted.metadata[MetadataKey.conversionPolicy] = .string(options.policy.name)
+        converted.metadata[MetadataKey.conversionParameter] = .float(options.policy.parameter)
+        converted.metadata[MetadataKey.conversionFactorDType] = .string(options.factorDType.name)
+        converted.metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: options.seed))
+        return ConversionResult(model: converted, decisions: decisions.compactMap { $0 })
+    }
+
+    static func parameterCount(_ layer: Layer<Tensor>) -> Int {
+        layer.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount }
+    }
+
+    /// Converts one dense layer.
+    static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        guard case let .dense(kernel, bias, activation) = layer.operation else { preconditionFailure("dense layers only") }
+        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
+        let dense = parameterCount(layer)
+        let biasCount = bias?.elementCount ?? 0
+        var decision = LayerDecision(name: layer.name, kind: "dense", outcome: .excluded, inFeatures: inFeatures,
+                                     outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
+                                     seconds: 0, reason: "excluded by an override")
+        guard let policy = options.policy(forLayer: layer.name) else { return (layer, decision) }
+        decision.policy = policy
+
+        let values = kernel.floats()
+        guard values.allSatisfy(\.isFinite) else {
+            throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the kernel holds NaN or infinite values")
+        }
+        let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
+        let spectrum: LayerSpectrum
+        do {
+            spectrum = try LayerSpectrum.compute(name: layer.name, kernel: matrix, policy: policy, options: options)
+        } catch {
+            throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
+        }
+        let full = min(inFeatures, outFeatures)
+        let chosen = spectrum.rank(for: policy)
+        let multiple = max(1, options.rankMultiple)
+        let rank = min(full, (chosen + multiple - 1) / multiple * multiple)
+        decision.policyRank = chosen
+        decision.rank = rank
+        decision.method = spectrum.method
+        decision.seconds = spectrum.seconds
+        decision.retainedEnergy = spectrum.retainedEnergy(rank: rank)
+        decision.relativeError = spectrum.tailFraction(rank: rank).squareRoot()
+
+        let factorCost = rank * (inFeatures + outFeatures)
+        guard factorCost < inFeatures * outFeatures else {
+            decision.outcome = .notWorthIt
+            decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(inFeatures * outFeatures): kept dense"
+            return (layer, decision)
+        }
+
+        let (us, vt) = try spectrum.factors(rank: rank)
+        let predicted = spectrum.tailFraction(rank: rank).squareRoot()
+        let measured = try relativeError(of: us, vt, against: matrix)
+        // Eckart–Young: the factors' error is the tail of the spectrum. Float32 reconstruction
+        // noise is about 1e-7·√max(in, out) relative; allow 0.2% of the error or 2e-6·√max(in, out).
+        let tolerance = max(2e-3 * predicted, 2e-6 * Double(max(inFeatures, outFeatures)).squareRoot())
+        guard abs(measured - predicted) <= tolerance else {
+            throw ConversionError(kind: .eckartYoung, layer: layer.name,
+                                  message: "factors have relative error \(measured), Eckart–Young predicts \(predicted) (tolerance \(tolerance)); refusing to write")
+        }
+        let usTensor = Tensor(shape: [inFeatures, rank], floats: us.values, dtype: options.factorDType)
+        let vtTensor = Tensor(shape: [rank, outFeatures], floats: vt.values, dtype: options.factorDType)
+        var storedError = measured
+        if options.factorDType != .float32 {
+            storedError = try relativeError(of: try Matrix(rows: inFeatures, columns: rank, values: usTensor.floats()),
+                                            try Matrix(rows: rank, columns: outFeatures, values: vtTensor.floats()), against: matrix)
+        }
+        let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: rank,
+                                          retainedEnergy: decision.retainedEnergy ?? 0, relativeError: storedError,
+                                          policy: policy.name, policyParameter: policy.parameter, method: spectrum.method,
+                                          singularValues: spectrum.singularValues)
+        decision.outcome = .factorized
+        decision.relativeError = storedError
+        decision.parametersAfter = factorCost + biasCount
+        decision.reason = rank == chosen ? "\(policy) chose k = \(rank) of \(full)"
+                                         : "\(policy) chose k = \(chosen), rounded up to \(rank) of \(full)"
+        let operation = LayerOperation<Tensor>.factorizedDense(us: usTensor, vt: vtTensor, bias: bias, activation: activation,
+                                                               factorization: factorization)
+        return (Layer(name: layer.name, operation: operation), decision)
+    }
+
+    /// ‖W − us·vt‖_F / ‖W‖_F, computed in float32 with the difference accumulated in Double.
+    static func relativeError(of us: Matrix, _ vt: Matrix, against w: Matrix) throws -> Double {
+        let product = try Matrix.product(us, vt)
+        var difference = 0.0, norm = 0.0
+        for (a, b) in zip(product.values, w.values) {
+            difference += Double(a - b) * Double(a - b)
+            norm += Double(b) * Double(b)
+        }
+        return norm > 0 ? (difference / norm).squareRoot() : 0
+    }
+}
+
+/// Results written by concurrent workers, each to its own index.
+private final class ResultBox: @unchecked Sendable {
+    private var results: [Result<(Layer<Tensor>, LayerDecision), Error>?]
+    private let lock = NSLock()
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ result: Result<(Layer<Tensor>, LayerDecision), Error>) {
+        lock.lock(); results[index] = result; lock.unlock()
+    }
+    func get(_ index: Int) -> Result<(Layer<Tensor>, LayerDecision), Error> {
+        lock.lock(); defer { lock.unlock() }
+        return results[index] ?? .failure(ConversionError(kind: .decomposition, layer: "?", message: "no result"))
+    }
+}

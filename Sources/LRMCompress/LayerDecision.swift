@@ -1,0 +1,34 @@
+public import LRMFormat
+
+/// What the converter did with one layer, for the report.
+public struct LayerDecision: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        /// Stored as U·Σ and Vᵀ of rank k.
+        case factorized
+        /// Kept dense because k·(in + out) ≥ in·out (factoring does not pay).
+        case notWorthIt
+        /// Excluded by an override.
+        case excluded
+        /// Not a dense layer, or already factorized.
+        case notApplicable
+    }
+
+    public var name: String
+    public var kind: String
+    public var outcome: Outcome
+    public var inFeatures: Int?
+    public var outFeatures: Int?
+    /// The rank the policy chose (before rounding), and the rank stored (after rounding).
+    public var policyRank: Int?
+    public var rank: Int?
+    public var policy: RankPolicy?
+    /// Retained energy and relative error of the rank that was considered (k), whether or not stored.
+    public var retainedEnergy: Double?
+    public var relativeError: Double?
+    public var parametersBefore: Int
+    public var parametersAfter: Int
+    public var method: String?
+    public var seconds: Double
+    /// Why the layer is as it is, in words.
+    public var reason: String
+}

@@ -1,0 +1,131 @@
+import Foundation
+import LRMFormat
+import LRMLinearAlgebra
+import LRMRuntime
+import Testing
+@testable import LRMCompress
+
+/// Kernels with a chosen spectrum: W = U·diag(σ)·Vᵀ with orthonormal U, V taken from the SVD of
+/// random matrices.
+enum SyntheticKernel {
+    static func make(rows: Int, columns: Int, sigma: [Double], seed: UInt64) throws -> [Float] {
+        var rng = SeededGenerator(seed: seed)
+        let r = min(rows, columns)
+        let a = try Matrix(rows: rows, columns: r, values: (0..<(rows * r)).map { _ in rng.nextSymmetricFloat() })
+        let b = try Matrix(rows: columns, columns: r, values: (0..<(columns * r)).map { _ in rng.nextSymmetricFloat() })
+        let u = try SVD.compute(a, precision: .double).u, v = try SVD.compute(b, precision: .double).u
+        var w = [Double](repeating: 0, count: rows * columns)
+        for i in 0..<rows { for j in 0..<columns { for k in 0..<r { w[i * columns + j] += Double(u[i, k]) * sigma[k] * Double(v[j, k]) } } }
+        return w.map(Float.init)
+    }
+
+    static func model(hidden: [Double], seed: UInt64 = 1) throws -> Model {
+        var rng = SeededGenerator(seed: seed)
+        let k1 = try make(rows: 64, columns: 32, sigma: hidden, seed: seed)
+        let k2 = (0..<(32 * 10)).map { _ in 0.3 * rng.nextSymmetricFloat() }
+        return Model(name: "m", input: InputSpec(shape: [64]), layers: [
+            Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [64, 32], floats: k1),
+                                                    bias: Tensor(shape: [32], floats: (0..<32).map { _ in rng.nextSymmetricFloat() }), activation: .relu)),
+            Layer(name: "output", operation: .dense(kernel: Tensor(shape: [32, 10], floats: k2), bias: nil, activation: .softmax)),
+        ])
+    }
+}
+
+@Suite("Converter")
+struct ConverterTests {
+    // σᵢ = 0.8^i: energy of the first k is (1 − 0.64^k) / (1 − 0.64^32).
+    let sigma = (0..<32).map { pow(0.8, Double($0)) }
+
+    @Test("energy τ picks the paper's k, the factors meet Eckart–Young, the output layer stays dense", arguments: [0.8, 0.9, 0.95, 0.99])
+    func energy(tau: Double) throws {
+        let model = try SyntheticKernel.model(hidden: sigma)
+        let result = try Converter.convert(model, options: ConversionOptions(policy: .energy(tau)))
+        let total = sigma.reduce(0) { $0 + $1 * $1 }
+        var expected = 1
+        while sigma.prefix(expected).reduce(0, { $0 + $1 * $1 }) / total < tau { expected += 1 }
+        let hidden = result.decisions[0]
+        #expect(hidden.outcome == .factorized)
+        #expect(hidden.rank == expected)
+        guard case let .factorizedDense(us, vt, _, _, f) = result.model.layers[0].operation else { Issue.record("not factorized"); return }
+        #expect(us.shape == [64, expected] && vt.shape == [expected, 32])
+        #expect(f.retainedEnergy >= tau)
+        #expect(abs(f.relativeError - (1 - f.retainedEnergy).squareRoot()) < 1e-3)
+        #expect(f.singularValues.count == 32)
+        for (got, want) in zip(f.singularValues, sigma) { #expect(abs(got - want) < 1e-5) }
+        // 32 × 10 output: the break-even rule alone decides (k·42 < 320 needs k ≤ 7).
+        let output = result.decisions[1]
+        let k = try #require(output.rank)
+        #expect(output.outcome == (k * 42 < 320 ? .factorized : .notWorthIt))
+        if k * 42 >= 320 { #expect(output.reason.contains("kept dense")) }
+        if tau >= 0.95 { #expect(output.outcome == .notWorthIt) }
+    }
+
+    @Test("τ = 1 keeps every layer dense and the outputs identical")
+    func fullEnergy() throws {
+        let model = try SyntheticKernel.model(hidden: sigma)
+        let result = try Converter.convert(model, options: ConversionOptions(policy: .energy(1.0)))
+        #expect(result.decisions.allSatisfy { $0.outcome == .notWorthIt })
+        #expect(result.model.layers == model.layers)
+    }
+
+    @Test("ranks round up to a multiple, overrides exclude layers or change their policy")
+    func roundingAndOverrides() throws {
+        let model = try SyntheticKernel.model(hidden: sigma)
+        let rounded = try Converter.convert(model, options: ConversionOptions(policy: .rank(3), rankMultiple: 8))
+        #expect(rounded.decisions[0].policyRank == 3 && rounded.decisions[0].rank == 8)
+        let excluded = try Converter.convert(model, options: ConversionOptions(
+            policy: .rank(3), overrides: [.init(pattern: NamePattern("hid*"), policy: nil)]))
+        #expect(excluded.decisions[0].outcome == .excluded)
+        let overridden = try Converter.convert(model, options: ConversionOptions(
+            policy: .rank(3), overrides: [.init(pattern: NamePattern("output"), policy: .rank(2))]))
+        #expect(overridden.decisions[1].outcome == .factorized && overridden.decisions[1].rank == 2)
+    }
+
+    @Test("the converted model runs close to the original when little energy is dropped")
+    func outputsClose() throws {
+        let model = try SyntheticKernel.model(hidden: sigma)
+        let result = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9999)))
+        var rng = SeededGenerator(seed: 3)
+        let x = (0..<(64 * 50)).map { _ in rng.nextSymmetricFloat() }
+        let a = try InferenceModel(model).run(x, sampleCount: 50)
+        let b = try InferenceModel(result.model).run(x, sampleCount: 50)
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-2)
+    }
+
+    @Test("the output is byte-identical with one or two layers at a time")
+    func deterministic() throws {
+        var model = try SyntheticKernel.model(hidden: sigma)
+        model.layers.insert(Layer(name: "second", operation: .dense(
+            kernel: Tensor(shape: [64, 64], floats: try SyntheticKernel.make(rows: 64, columns: 64, sigma: (0..<64).map { 1 / Double($0 + 1) }, seed: 9)),
+            bias: nil, activation: .tanh)), at: 0)
+        let one = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 1))
+        let two = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 2))
+        #expect(try ContainerWriter.encode(one.model) == ContainerWriter.encode(two.model))
+    }
+
+    @Test("the randomized SVD honours the energy threshold exactly on a large layer")
+    func randomized() throws {
+        let n = 96
+        let spectrum = (0..<n).map { pow(0.9, Double($0)) }
+        let kernel = try SyntheticKernel.make(rows: 400, columns: n, sigma: spectrum, seed: 4)
+        let model = Model(name: "big", input: InputSpec(shape: [400]), layers: [
+            Layer(name: "big", operation: .dense(kernel: Tensor(shape: [400, n], floats: kernel), bias: nil, activation: .linear))])
+        let options = ConversionOptions(policy: .energy(0.95), svdMethod: .randomized)
+        let result = try Converter.convert(model, options: options)
+        let decision = result.decisions[0]
+        #expect(decision.method == "randomized")
+        #expect(decision.outcome == .factorized)
+        #expect((decision.retainedEnergy ?? 0) >= 0.95)
+        // The exact optimum is 15 (0.9^30 = 0.042 < 0.05); the sketch may need a little more.
+        #expect((15...18).contains(decision.rank ?? 0))
+    }
+
+    @Test("NaN weights are refused with the layer named")
+    func nonFinite() throws {
+        var model = try SyntheticKernel.model(hidden: sigma)
+        model.layers[0] = Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [64, 32], floats: [Float](repeating: .nan, count: 2048)),
+                                                                  bias: nil, activation: .relu))
+        let error = try #require(throws: ConversionError.self) { try Converter.convert(model, options: ConversionOptions()) }
+        #expect(error.kind == .nonFiniteWeights && error.layer == "hidden")
+    }
+}
