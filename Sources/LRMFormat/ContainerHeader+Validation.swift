@@ -36,15 +36,15 @@ extension ContainerHeader {
 
     func validateModel() throws {
         let input = model.input
-        guard let inputCount = TensorInfo.elementCount(input.shape) else {
-            throw modelError("input shape \(input.shape) has too many elements")
-        }
         switch input.layout {
         case .features: break
         case .hwc, .chw:
             guard input.shape.count == 3 else {
                 throw modelError("input layout \(input.layout.name) needs a 3-dimensional input shape, found \(input.shape)")
             }
+        }
+        guard let inputCount = TensorInfo.elementCount(input.shape), inputCount <= Int(Int32.max) else {
+            throw modelError("input shape \(input.shape) has more than \(Int32.max) elements")
         }
         for (label, values) in [("scale", input.scale), ("offset", input.offset)] {
             let allowed = Set([0, 1, input.channelCount ?? 1, inputCount])
@@ -69,6 +69,9 @@ extension ContainerHeader {
                 shapes[role] = tensors[index].shape
             }
             shape = try outputShape(of: layer.operation, label: label, input: shape, shapes: shapes)
+            guard let count = TensorInfo.elementCount(shape), count <= Int(Int32.max) else {
+                throw modelError("\(label) produces samples of shape \(shape), more than \(Int32.max) elements")
+            }
         }
         if let unused = used.firstIndex(of: false) {
             throw modelError("tensor '\(escaped(tensors[unused].name))' is not used by any layer")
@@ -124,6 +127,7 @@ extension ContainerHeader {
         case .activation:
             return shape
         case .flatten:
+            // Every shape in the chain has at most 2³¹−1 elements (checked for the input), so this is a valid dimension.
             return [shape.reduce(1, *)]
         case .reshape(let target):
             guard TensorInfo.elementCount(target) == shape.reduce(1, *) else {

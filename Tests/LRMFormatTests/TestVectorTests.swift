@@ -5,7 +5,8 @@ import Testing
 /// The valid vectors of `spec/vectors/valid/`: a name, a model and how it is written.
 enum ValidVector: String, CaseIterable {
     case tiny, example, allDTypes = "all_dtypes", image, noLayers = "no_layers", futureMinor = "future_minor"
-    case alignment8 = "alignment_8", alignment4096 = "alignment_4096"
+    case alignment8 = "alignment_8", alignment4096 = "alignment_4096", alignment65536 = "alignment_65536"
+    case chw, sharedTensor = "shared_tensor"
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -51,6 +52,36 @@ enum ValidVector: String, CaseIterable {
             parts.minor = 7
             return parts.assemble()
         case .alignment8: return try ContainerWriter.encode(TinyModel.make(), alignment: 8)
+        case .alignment65536:
+            let model = Model(name: "one", input: InputSpec(shape: [2]), layers: [
+                Layer(name: "only", operation: .dense(kernel: Tensor(shape: [2, 2], floats: [1, 2, 3, 4]), bias: nil, activation: .linear))])
+            return try ContainerWriter.encode(model, alignment: 65536)
+        case .chw:
+            // CHW input with per-channel scale and per-element offset, a scale-shift without shift,
+            // a dense layer without bias, empty model and class names, non-ASCII names.
+            let model = Model(name: "", input: InputSpec(shape: [3, 1, 2], layout: .chw, scale: [1, 0.5, 0.25],
+                                                          offset: [0, 1, 2, 3, 4, 5]),
+                              classNames: ["", "ß", "猫"], layers: [
+                Layer(name: "flatten", operation: .flatten),
+                Layer(name: "größe", operation: .scaleShift(scale: Tensor(shape: [6], floats: [1, -1, 2, -2, 0.5, -0.5]), shift: nil)),
+                Layer(name: "密集", operation: .dense(kernel: Tensor(shape: [6, 3], floats: (0..<18).map { Float($0) / 8 - 1 }),
+                                                     bias: nil, activation: .sigmoid)),
+            ], metadata: [MetadataKey.writer: .string("lrm 0.1.0")], userMetadata: ["ключ": "значение"])
+            return try ContainerWriter.encode(model)
+        case .sharedTensor:
+            // Two layers refer to the same tensor (allowed: every tensor is used at least once).
+            let tensors = [TensorInfo(name: "shared/kernel", dtype: .float32, shape: [2, 2], byteOffset: 0, byteCount: 16)]
+            var header = ContainerHeader(alignment: 64, metadata: [:], userMetadata: [:], tensors: tensors, model: ModelDescription(
+                name: "shared", input: InputSpec(shape: [2]), layers: [
+                    Layer(name: "a", operation: .dense(kernel: 0, bias: nil, activation: .tanh)),
+                    Layer(name: "b", operation: .dense(kernel: 0, bias: nil, activation: .linear))]))
+            let data: [Float] = [0.5, -0.5, 0.25, 1]
+            header.tensors[0].crc32 = data.withUnsafeBytes { CRC32.checksum($0) }
+            let headerBytes = header.encode()
+            var bytes = ContainerWriter.preamble(header: header, headerBytes: headerBytes) + headerBytes
+            bytes += [UInt8](repeating: 0, count: alignUp(bytes.count, to: 64)! - bytes.count)
+            data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            return bytes
         case .alignment4096: return try ContainerWriter.encode(TinyModel.make(), alignment: 4096)
         }
     }
@@ -62,7 +93,7 @@ private let regenerate = ProcessInfo.processInfo.environment["LRM_REGENERATE_VEC
 private func invalidManifest() -> String {
     let entries: [JSONValue] = Defect.allCases.map { defect in
         .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
-                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.rawValue))])
+                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
     }
     return JSONValue.array(entries).serialized(indent: 2) + "\n"
 }
