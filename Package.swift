@@ -18,7 +18,7 @@ let package = Package(
         // C shims: every raw C call of the package goes through one of these.
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+        .systemLibrary(name: "LRMZlib", path: "Sources/LRMZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CLinearAlgebra", path: "Sources/CLinearAlgebra",
                 cSettings: [.unsafeFlags(["-I/usr/include/x86_64-linux-gnu/openblas-pthread", "-I/usr/include/x86_64-linux-gnu", "-I/usr/include/aarch64-linux-gnu/openblas-pthread", "-I/usr/include/aarch64-linux-gnu"])],
@@ -28,18 +28,26 @@ let package = Package(
         // Pure Swift: the container format and the in-memory model. No C.
         .target(name: "LRMFormat", swiftSettings: swiftSettings),
         // BLAS/LAPACK wrappers: matrix products, SVD, QR.
-        .target(name: "LRMLinearAlgebra", dependencies: ["CLinearAlgebra"], swiftSettings: swiftSettings),
+        .target(name: "LRMLinearAlgebra", dependencies: ["CLinearAlgebra"], exclude: ["README.md"],
+                swiftSettings: swiftSettings),
         // Running a model: the forward pass over a container model.
         .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
         // Keras HDF5 import (legacy .h5, .weights.h5, .keras).
         // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation).
         .target(name: "LRMNumPy", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
-                swiftSettings: swiftSettings),
+                exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "LRMKeras", dependencies: ["LRMFormat", "CHDF5", "LRMNumPy",
                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        // The converter: rank policies, SVD factorization, the conversion report.
+        .target(name: "LRMCompress", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
+        // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder.
+        .target(name: "LRMDatasets", dependencies: ["LRMZlib"], swiftSettings: swiftSettings),
+        // Fidelity metrics and the verifier.
+        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "lrm", dependencies: [
-            "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy",
+            "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 
@@ -49,9 +57,15 @@ let package = Package(
 
         .testTarget(name: "LRMFormatTests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMCompressTests", dependencies: ["LRMCompress", "LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "LRMDatasetsTests", dependencies: ["LRMDatasets"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMVerifyTests", dependencies: ["LRMVerify", "LRMDatasets", "LRMRuntime", "LRMFormat"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "LRMRuntimeTests", dependencies: ["LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
-        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LRMFormat
+import LRMKeras
 
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
 enum ExitStatus: Int32 {
@@ -47,6 +48,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
         default: status = .invalidInput
         }
         throw ExitCode(status.rawValue)
+    } catch let error as KerasImportError {
+        printError(error.description)
+        let missing = error.kind == .fileNotFound || error.kind == .notAFile
+        throw ExitCode((missing ? ExitStatus.missingInput : .invalidInput).rawValue)
     } catch let exit as ExitCode {
         throw exit
     } catch {

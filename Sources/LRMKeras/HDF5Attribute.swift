@@ -1,0 +1,129 @@
+import CHDF5
+import Foundation
+
+/// The value of an HDF5 attribute, converted to Swift types.
+enum HDF5AttributeValue: Equatable {
+    /// Strings of any HDF5 encoding: variable-length or fixed-length (NUL-terminated, NUL-padded or
+    /// space-padded; a name filling the whole width has no terminator), ASCII or UTF-8 (both decoded as
+    /// UTF-8, since h5py stores UTF-8 bytes under the ASCII tag). `isScalar` is true for a scalar dataspace.
+    case strings([String], isScalar: Bool)
+    /// Floating-point values of any width, converted to `Double`, with their shape (`[]` for a scalar).
+    case floats([Double], shape: [Int])
+    /// Integers of any width up to 64 bits, converted to `Int64`, with their shape.
+    case integers([Int64], shape: [Int])
+}
+
+extension HDF5Object {
+    /// Whether the object has an attribute called `name`. The corresponding C function is `H5Aexists`.
+    func hasAttribute(_ name: String) throws(HDF5Error) -> Bool {
+        try HDF5Library.check(.readFailed, at: location, "could not look up the attribute '\(name)'") {
+            H5Aexists(handle.id, name)
+        } > 0
+    }
+
+    /// Reads the attribute `name`, checking its size against the file's limits before allocating.
+    /// The corresponding C function is `H5Aread`.
+    func readAttribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue {
+        let where_ = HDF5Location(file: location.file, objectPath: "\(location.objectPath)@\(name)")
+        guard try hasAttribute(name) else { throw where_.error(.notFound, "no such attribute") }
+        let attribute = try HDF5Library.open(.readFailed, at: where_, "could not open the attribute", close: H5Aclose) {
+            H5Aopen(handle.id, name, lrm_h5p_default())
+        }
+        let type = try HDF5Library.open(.readFailed, at: where_, "could not read the attribute's type", close: H5Tclose) {
+            H5Aget_type(attribute.id)
+        }
+        let space = try HDF5Library.open(.readFailed, at: where_, "could not read the attribute's dataspace", close: H5Sclose) {
+            H5Aget_space(attribute.id)
+        }
+        let (shape, count) = try HDF5Library.extent(of: space.id, at: where_, limits: file.limits)
+        let isScalar = shape.isEmpty
+        let typeClass = H5Tget_class(type.id)
+        switch typeClass {
+        case H5T_STRING:
+            let strings = try readStrings(attribute: attribute.id, type: type.id, space: space.id, count: count, at: where_)
+            return .strings(strings, isScalar: isScalar)
+        case H5T_FLOAT:
+            var values = [Double](repeating: 0, count: count)
+            if count > 0 {
+                _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
+                    values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_double(), $0.baseAddress) }
+                }
+            }
+            return .floats(values, shape: shape)
+        case H5T_INTEGER:
+            var values = [Int64](repeating: 0, count: count)
+            if count > 0 {
+                _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
+                    values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_int64(), $0.baseAddress) }
+                }
+            }
+            return .integers(values, shape: shape)
+        default:
+            throw where_.error(.unsupportedType, "attribute has HDF5 type class \(typeClass.rawValue), expected a string or a number")
+        }
+    }
+
+    private func readStrings(attribute: hid_t, type: hid_t, space: hid_t, count: Int,
+                             at where_: HDF5Location) throws(HDF5Error) -> [String] {
+        guard count > 0 else { return [] }
+        let isVariable = try HDF5Library.check(.readFailed, at: where_, "could not read the string type") {
+            H5Tis_variable_str(type)
+        } > 0
+        let charset = H5Tget_cset(type)
+        if isVariable {
+            let memoryType = try HDF5Library.open(.readFailed, at: where_, "could not make a string type", close: H5Tclose) {
+                H5Tcopy(lrm_h5t_c_s1())
+            }
+            _ = try HDF5Library.check(.readFailed, at: where_, "could not make a string type") {
+                H5Tset_size(memoryType.id, lrm_h5t_variable())
+            }
+            _ = try HDF5Library.check(.readFailed, at: where_, "could not make a string type") {
+                H5Tset_cset(memoryType.id, charset)
+            }
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
+                pointers.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+            }
+            defer {
+                pointers.withUnsafeMutableBytes { _ = lrm_h5_reclaim_vlen(memoryType.id, space, $0.baseAddress) }
+            }
+            var strings: [String] = []
+            strings.reserveCapacity(count)
+            for (index, pointer) in pointers.enumerated() {
+                guard let pointer else { strings.append(""); continue }
+                guard let text = HDF5Library.utf8(UnsafeBufferPointer(start: pointer, count: strlen(pointer)).map { UInt8(bitPattern: $0) }) else {
+                    throw where_.error(.invalidString, "string \(index) is not valid UTF-8")
+                }
+                strings.append(text)
+            }
+            return strings
+        }
+        let width = H5Tget_size(type)
+        guard width > 0, width <= file.limits.maxStringByteCount,
+              let total = HDF5Library.checkedProduct([width, count]), total <= file.limits.maxByteCount else {
+            throw where_.error(.tooLarge, "\(count) strings of \(width) bytes exceed the limits")
+        }
+        let padding = H5Tget_strpad(type)
+        let memoryType = try HDF5Library.open(.readFailed, at: where_, "could not copy the string type", close: H5Tclose) {
+            H5Tcopy(type)
+        }
+        var bytes = [UInt8](repeating: 0, count: total)
+        _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
+            bytes.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+        }
+        var strings: [String] = []
+        strings.reserveCapacity(count)
+        for index in 0..<count {
+            var field = bytes[(index * width)..<((index + 1) * width)]
+            if let end = field.firstIndex(of: 0) { field = field[..<end] }  // a full-width name has no NUL
+            if padding == H5T_STR_SPACEPAD {
+                while let last = field.last, last == 0x20 { field = field.dropLast() }
+            }
+            guard let text = HDF5Library.utf8(field) else {
+                throw where_.error(.invalidString, "string \(index) is not valid UTF-8")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+}

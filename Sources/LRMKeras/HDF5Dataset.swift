@@ -1,0 +1,138 @@
+import CHDF5
+
+/// The element types a dataset can be read from, all converted to `Float` by ``HDF5Dataset/readFloats()``.
+enum HDF5ElementType: Equatable {
+    /// IEEE binary16 / binary32 / binary64, in either byte order.
+    case float16(bigEndian: Bool), float32, float64
+    /// bfloat16: a 2-byte opaque type with the dataset attribute `dtype = "bfloat16"` (how Keras 3 stores it),
+    /// little-endian.
+    case bfloat16
+    /// Integers up to 8 bytes (converted by HDF5 to `Int64`, then rounded to `Float`).
+    case integer(signed: Bool, byteCount: Int)
+
+    /// Bytes per stored element.
+    var byteCount: Int {
+        switch self {
+        case .float16, .bfloat16: 2
+        case .float32: 4
+        case .float64: 8
+        case .integer(_, let byteCount): byteCount
+        }
+    }
+}
+
+/// An HDF5 dataset whose shape and element type were checked when it was opened.
+final class HDF5Dataset: HDF5Object {
+    /// Dimensions, outermost first (`[]` for a scalar); row-major, as HDF5 stores them.
+    let shape: [Int]
+    /// The number of elements, at most ``HDF5Limits/maxElementCount``.
+    let count: Int
+    /// The stored element type.
+    let elementType: HDF5ElementType
+    private let fileType: HDF5Handle
+
+    init(opening handle: HDF5Handle, file: HDF5File, location: HDF5Location) throws(HDF5Error) {
+        let space = try HDF5Library.open(.readFailed, at: location, "could not read the dataspace", close: H5Sclose) {
+            H5Dget_space(handle.id)
+        }
+        (shape, count) = try HDF5Library.extent(of: space.id, at: location, limits: file.limits)
+        fileType = try HDF5Library.open(.readFailed, at: location, "could not read the datatype", close: H5Tclose) {
+            H5Dget_type(handle.id)
+        }
+        elementType = try HDF5Dataset.classify(fileType.id, dataset: handle, file: file, at: location)
+        super.init(handle: handle, file: file, location: location)
+        try checkStorage()
+    }
+
+    /// Reads every element, converted to `Float` (float64 and integers rounded to nearest; float16 and
+    /// bfloat16 exactly), in row-major order. The corresponding C function is `H5Dread`.
+    func readFloats() throws(HDF5Error) -> [Float] {
+        guard count > 0 else { return [] }
+        switch elementType {
+        case .float32:
+            return try read(as: Float.self, memoryType: lrm_h5t_native_float())
+        case .float64:
+            return try read(as: Double.self, memoryType: lrm_h5t_native_double()).map { Float($0) }
+        case .integer:
+            return try read(as: Int64.self, memoryType: lrm_h5t_native_int64()).map { Float($0) }
+        case .float16(let bigEndian):
+            let raw = try read(as: UInt16.self, memoryType: fileType.id)  // no conversion: the stored bits
+            return raw.map { HalfPrecision.float(fromBits: bigEndian ? $0.byteSwapped : $0) }
+        case .bfloat16:
+            let raw = try read(as: UInt16.self, memoryType: fileType.id)
+            return raw.map { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }
+        }
+    }
+
+    private func read<T: Numeric>(as: T.Type, memoryType: hid_t) throws(HDF5Error) -> [T] {
+        var values = [T](repeating: 0, count: count)
+        _ = try HDF5Library.check(.readFailed, at: location, "could not read the dataset") {
+            values.withUnsafeMutableBytes {
+                H5Dread(handle.id, memoryType, lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress)
+            }
+        }
+        return values
+    }
+
+    /// Refuses external and virtual storage, and checks that contiguous or compact data is all there.
+    private func checkStorage() throws(HDF5Error) {
+        let plist = try HDF5Library.open(.readFailed, at: location, "could not read the creation properties", close: H5Pclose) {
+            H5Dget_create_plist(handle.id)
+        }
+        let external = try HDF5Library.check(.readFailed, at: location, "could not read the external storage count") {
+            H5Pget_external_count(plist.id)
+        }
+        guard external == 0 else {
+            throw location.error(.refusedIndirection, "dataset keeps its data in \(external) external file(s); never read")
+        }
+        let layout = H5Pget_layout(plist.id)
+        guard layout == H5D_COMPACT || layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED else {
+            throw location.error(.refusedIndirection, "dataset layout \(layout.rawValue) (virtual?) is not read")
+        }
+        guard let byteCount = HDF5Library.checkedProduct([count, elementType.byteCount]),
+              byteCount <= file.limits.maxByteCount else {
+            throw location.error(.tooLarge, "dataset needs more than \(file.limits.maxByteCount) bytes")
+        }
+        if layout != H5D_CHUNKED, count > 0 {
+            HDF5Library.silenceErrorPrinting()
+            let stored = H5Dget_storage_size(handle.id)
+            guard stored >= UInt64(byteCount) else {
+                throw location.error(.truncatedData, "dataset stores \(stored) bytes, expected \(byteCount) for its shape")
+            }
+        }
+    }
+
+    /// Maps the stored datatype to an ``HDF5ElementType``, checking float layouts field by field.
+    private static func classify(_ type: hid_t, dataset: HDF5Handle, file: HDF5File,
+                                 at location: HDF5Location) throws(HDF5Error) -> HDF5ElementType {
+        HDF5Library.silenceErrorPrinting()
+        let typeClass = H5Tget_class(type)
+        let size = H5Tget_size(type)
+        switch typeClass {
+        case H5T_FLOAT:
+            var signPosition = 0, exponentPosition = 0, exponentSize = 0, mantissaPosition = 0, mantissaSize = 0
+            _ = try HDF5Library.check(.readFailed, at: location, "could not read the float layout") {
+                H5Tget_fields(type, &signPosition, &exponentPosition, &exponentSize, &mantissaPosition, &mantissaSize)
+            }
+            let fields = [signPosition, exponentPosition, exponentSize, mantissaPosition, mantissaSize]
+            let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
+            switch (size, fields) {
+            case (2, [15, 10, 5, 0, 10]): return .float16(bigEndian: bigEndian)
+            case (4, [31, 23, 8, 0, 23]): return .float32
+            case (8, [63, 52, 11, 0, 52]): return .float64
+            default:
+                throw location.error(.unsupportedType, "float of \(size) bytes with fields \(fields) is not IEEE binary16/32/64")
+            }
+        case H5T_INTEGER where size >= 1 && size <= 8:
+            return .integer(signed: H5Tget_sign(type) != H5T_SGN_NONE, byteCount: size)
+        case H5T_OPAQUE where size == 2:
+            let probe = HDF5Object(handle: dataset, file: file, location: location)
+            if try probe.hasAttribute("dtype"), case .strings(let tags, _) = try probe.readAttribute("dtype"), tags == ["bfloat16"] {
+                return .bfloat16
+            }
+            throw location.error(.unsupportedType, "2-byte opaque type without the attribute dtype=\"bfloat16\"")
+        default:
+            throw location.error(.unsupportedType, "HDF5 type class \(typeClass.rawValue) of \(size) bytes, expected a float or an integer")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import ZIPFoundation
+
+/// A `.keras` file: a ZIP archive with `config.json` (the architecture), `metadata.json` (Keras version)
+/// and `model.weights.h5` (weights in the Keras 3 layout). Members are read by name only; nothing is
+/// extracted to a path taken from the archive.
+struct KerasArchive {
+    /// The largest `config.json` / `metadata.json` read, in bytes.
+    static let maxJSONByteCount: UInt64 = 1 << 26
+    /// The largest `model.weights.h5` extracted, in bytes.
+    static let maxWeightsByteCount: UInt64 = 1 << 36
+
+    let path: String
+    private let archive: Archive
+
+    init(path: String) throws(KerasImportError) {
+        self.path = path
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
+            throw KerasImportError(.invalidArchive, file: path, "not a readable ZIP archive (\(error))")
+        }
+    }
+
+    /// The architecture from `config.json`, with the Keras version from `metadata.json` when present.
+    func architecture() throws(KerasImportError) -> KerasArchitecture {
+        guard let configData = try member("config.json") else {
+            throw KerasImportError(.invalidArchive, file: path, "the archive has no 'config.json', expected a .keras file")
+        }
+        var architecture = try KerasConfigParser.parse(configData, source: "\(path): config.json")
+        if let metadataData = try member("metadata.json"), let metadata = try? JSONValue.parse(metadataData) {
+            architecture.kerasVersion = metadata["keras_version"]?.string
+            architecture.backend = metadata["backend"]?.string
+        }
+        return architecture
+    }
+
+    /// Extracts `model.weights.h5` into a new file in the temporary directory and returns its path.
+    /// The caller removes it.
+    func extractWeights() throws(KerasImportError) -> String {
+        let name = "model.weights.h5"
+        guard let entry = archive[name], entry.type == .file else {
+            throw KerasImportError(.invalidArchive, file: path, "the archive has no '\(name)'")
+        }
+        guard entry.uncompressedSize <= KerasArchive.maxWeightsByteCount else {
+            throw KerasImportError(.invalidArchive, file: path, location: name,
+                                   "member claims \(entry.uncompressedSize) bytes, expected at most \(KerasArchive.maxWeightsByteCount)")
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-keras-\(UUID().uuidString).weights.h5")
+        guard FileManager.default.createFile(atPath: url.path, contents: nil),
+              let handle = try? FileHandle(forWritingTo: url) else {
+            throw KerasImportError(.invalidArchive, file: path, location: name, "could not create a temporary file at \(url.path)")
+        }
+        defer { try? handle.close() }
+        var written: UInt64 = 0
+        do {
+            let checksum = try archive.extract(entry) { chunk in
+                written += UInt64(chunk.count)
+                guard written <= entry.uncompressedSize else {
+                    throw KerasImportError(.invalidArchive, file: path, location: name, "member inflates past its declared size")
+                }
+                try handle.write(contentsOf: chunk)
+            }
+            guard checksum == entry.checksum, written == entry.uncompressedSize else {
+                throw KerasImportError(.invalidArchive, file: path, location: name, "member is corrupt (CRC-32 or size mismatch)")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            if let error = error as? KerasImportError { throw error }
+            throw KerasImportError(.invalidArchive, file: path, location: name, "could not extract the member (\(error))")
+        }
+        return url.path
+    }
+
+    /// The bytes of a small member, or `nil` when the archive has no such member.
+    private func member(_ name: String) throws(KerasImportError) -> Data? {
+        guard let entry = archive[name], entry.type == .file else { return nil }
+        guard entry.uncompressedSize <= KerasArchive.maxJSONByteCount else {
+            throw KerasImportError(.invalidArchive, file: path, location: name, "member is \(entry.uncompressedSize) bytes, expected at most \(KerasArchive.maxJSONByteCount)")
+        }
+        var data = Data()
+        do {
+            let checksum = try archive.extract(entry) { chunk in
+                guard UInt64(data.count + chunk.count) <= entry.uncompressedSize else {
+                    throw KerasImportError(.invalidArchive, file: path, location: name, "member inflates past its declared size")
+                }
+                data.append(chunk)
+            }
+            guard checksum == entry.checksum else {
+                throw KerasImportError(.invalidArchive, file: path, location: name, "member is corrupt (CRC-32 mismatch)")
+            }
+        } catch {
+            if let error = error as? KerasImportError { throw error }
+            throw KerasImportError(.invalidArchive, file: path, location: name, "could not read the member (\(error))")
+        }
+        return data
+    }
+}

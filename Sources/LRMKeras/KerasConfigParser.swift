@@ -1,0 +1,168 @@
+import Foundation
+
+/// Turns a Keras model config (the JSON in `config.json`, the `model_config` attribute, or
+/// `model.to_json()`) into a ``KerasArchitecture``.
+///
+/// Accepts `Sequential` models, and `Functional` models whose layers form a simple chain (each layer
+/// takes the previous one's single output); nested `Sequential`/`Functional` models are expanded.
+/// Everything else is refused with a typed error naming the layer.
+enum KerasConfigParser {
+    static let modelClassNames: Set<String> = ["Sequential", "Functional", "Model"]
+
+    /// Parses config JSON text; `source` names the file in errors.
+    static func parse(_ data: Data, source: String) throws(KerasImportError) -> KerasArchitecture {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(data)
+        } catch {
+            throw KerasImportError(.invalidConfig, file: source, "the model config is not valid JSON (\(error))")
+        }
+        return try parse(json, source: source)
+    }
+
+    static func parse(_ json: JSONValue, source: String) throws(KerasImportError) -> KerasArchitecture {
+        guard let className = json["class_name"]?.string else {
+            throw KerasImportError(.invalidConfig, file: source, "the model config has no 'class_name', expected a Keras model config")
+        }
+        guard modelClassNames.contains(className) else {
+            throw KerasImportError(.unsupportedTopology, file: source,
+                                   "the model class is '\(className)', expected Sequential or Functional (subclassed models have no readable architecture)")
+        }
+        let model = try parseModel(json, className: className, parentPath: [], source: source)
+        var inputShape: [Int?]?
+        if case .layer(.inputLayer(let shape)) = model.children.first?.content {
+            inputShape = shape
+        } else if let build = json["config"]?["build_input_shape"]?.array, !build.isEmpty {
+            inputShape = build.dropFirst().map(\.integer)
+        } else if let first = json["config"]?["layers"]?.array?.first?["config"]?["batch_input_shape"]?.array {
+            inputShape = first.dropFirst().map(\.integer)
+        }
+        return KerasArchitecture(name: model.name, className: className,
+                                 dtypePolicy: try dtypePolicy(json["config"]?["dtype"], location: "model", source: source),
+                                 inputShape: inputShape, nodes: model.children)
+    }
+
+    /// Parses a (possibly nested) model entry into its name and ordered children.
+    private static func parseModel(_ json: JSONValue, className: String, parentPath: [String],
+                                   source: String) throws(KerasImportError) -> (name: String, children: [KerasArchitecture.Node]) {
+        let config = json["config"] ?? .null
+        // Keras 2.2-era Sequential configs are a bare list of layers.
+        let layerList = config.array ?? config["layers"]?.array
+        let name = config["name"]?.string ?? json["name"]?.string ?? className.lowercased()
+        guard let layerList else {
+            throw KerasImportError(.invalidConfig, file: source, location: KerasImportError.layerLocation(name, className),
+                                   "the model config has no 'layers' list")
+        }
+        var children: [KerasArchitecture.Node] = []
+        for entry in layerList {
+            children.append(try parseNode(entry, parentPath: parentPath, source: source))
+        }
+        if className != "Sequential" {
+            try checkChain(json, layers: layerList, nodes: children, modelName: name, source: source)
+        }
+        return (name, children)
+    }
+
+    private static func parseNode(_ entry: JSONValue, parentPath: [String],
+                                  source: String) throws(KerasImportError) -> KerasArchitecture.Node {
+        guard let className = entry["class_name"]?.string, let config = entry["config"] else {
+            throw KerasImportError(.invalidConfig, file: source, "a layer entry lacks 'class_name' or 'config': \(entry.brief)")
+        }
+        let name = config["name"]?.string ?? entry["name"]?.string ?? ""
+        let location = KerasImportError.layerLocation(name, className)
+        if let registered = entry["registered_name"]?.string, registered != className {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "custom layer class (registered as '\(registered)'); custom code is never executed")
+        }
+        if let module = entry["module"]?.string, !(module.hasPrefix("keras") || module.hasPrefix("tf_keras")) {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "layer class from module '\(module)', expected a built-in Keras layer; custom code is never executed")
+        }
+        let policy = try dtypePolicy(config["dtype"], location: location, source: source)
+        if modelClassNames.contains(className) {
+            let nested = try parseModel(entry, className: className, parentPath: parentPath + [name], source: source)
+            return .init(name: name, className: className, content: .model(children: nested.children),
+                         dtypePolicy: policy, parentPath: parentPath)
+        }
+        let layerConfig = try KerasLayerConfig.parse(className: className, config: config, name: name, source: source)
+        return .init(name: name, className: className, content: .layer(layerConfig), dtypePolicy: policy, parentPath: parentPath)
+    }
+
+    /// Reads a dtype policy: a string (tf-keras), or an object whose `config.name` names it (Keras 3, tf-keras
+    /// mixed precision). Quantized policies are refused.
+    static func dtypePolicy(_ value: JSONValue?, location: String, source: String) throws(KerasImportError) -> KerasDTypePolicy? {
+        guard let value, !value.isNull else { return nil }
+        if let name = value.string { return KerasDTypePolicy(name: name) }
+        if let className = value["class_name"]?.string, className.contains("Quantized") {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "quantized dtype policy '\(className)' is not supported")
+        }
+        if let name = value["config"]?["name"]?.string { return KerasDTypePolicy(name: name) }
+        throw KerasImportError(.invalidConfig, file: source, location: location,
+                               "config field 'dtype': expected a policy name or object, found \(value.brief)")
+    }
+
+    /// Checks that a functional model is a simple chain: one input (the first layer), one output (the
+    /// last), and each other layer called once on the previous layer's output.
+    private static func checkChain(_ json: JSONValue, layers: [JSONValue], nodes: [KerasArchitecture.Node],
+                                   modelName: String, source: String) throws(KerasImportError) {
+        let modelLocation = "model '\(modelName)'"
+        func refuse(_ location: String, _ message: String) -> KerasImportError {
+            KerasImportError(.unsupportedTopology, file: source, location: location, message + "; only simple chains of layers are imported")
+        }
+        let inputs = endpointNames(json["config"]?["input_layers"])
+        let outputs = endpointNames(json["config"]?["output_layers"])
+        guard inputs.count == 1, outputs.count == 1 else {
+            throw refuse(modelLocation, "the model has \(inputs.count) input(s) and \(outputs.count) output(s), expected 1 and 1")
+        }
+        guard let first = nodes.first, let last = nodes.last, first.name == inputs[0], last.name == outputs[0] else {
+            throw refuse(modelLocation, "input '\(inputs[0])' and output '\(outputs[0])' are not the first and last layers")
+        }
+        for (index, entry) in layers.enumerated() {
+            let node = nodes[index]
+            let inbound = entry["inbound_nodes"]?.array ?? []
+            if index == 0 {
+                guard inbound.isEmpty else { throw refuse(node.location, "the first layer takes inputs") }
+                continue
+            }
+            let expected = nodes[index - 1].name
+            guard inbound.count == 1 else {
+                throw refuse(node.location, "the layer is called \(inbound.count) times, expected once")
+            }
+            let sources = inboundLayerNames(inbound[0])
+            guard sources == [expected] else {
+                let found = sources.isEmpty ? "no input" : sources.map { "'\($0)'" }.joined(separator: ", ")
+                throw refuse(node.location, "the layer takes its input from \(found), expected the previous layer '\(expected)'")
+            }
+        }
+    }
+
+    /// Names in `input_layers`/`output_layers`: `["x", 0, 0]` (Keras 3, one endpoint) or `[["x", 0, 0], …]`.
+    private static func endpointNames(_ value: JSONValue?) -> [String] {
+        guard let items = value?.array else { return [] }
+        if let name = items.first?.string { return [name] }
+        return items.compactMap { $0.array?.first?.string }
+    }
+
+    /// The layer names feeding one inbound node, in either format:
+    /// Keras 3 `{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [name, n, t]}}], "kwargs": {…}}`
+    /// or tf-keras `[[name, n, t, kwargs], …]`.
+    private static func inboundLayerNames(_ node: JSONValue) -> [String] {
+        if node["args"] != nil || node["kwargs"] != nil {
+            var names: [String] = []
+            func collect(_ value: JSONValue) {
+                if let history = value["config"]?["keras_history"]?.array, let name = history.first?.string {
+                    names.append(name)
+                } else if let items = value.array {
+                    items.forEach(collect)
+                } else if case .object(let members) = value {
+                    members.keys.sorted().compactMap { members[$0] }.forEach(collect)
+                }
+            }
+            collect(node["args"] ?? .null)
+            collect(node["kwargs"] ?? .null)
+            return names
+        }
+        return (node.array ?? []).compactMap { $0.array?.first?.string }
+    }
+}

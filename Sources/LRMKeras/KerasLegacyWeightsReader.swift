@@ -1,0 +1,95 @@
+/// Reads weights stored in the legacy HDF5 layout (`model.save("x.h5")`'s `model_weights` group, or the root
+/// of a tf-keras `save_weights("x.h5")` file).
+///
+/// The group's `layer_names` attribute (possibly split into `layer_names0`, `layer_names1`, …) lists the
+/// layers in model order; each layer's group has a `weight_names` attribute whose entries are dataset
+/// paths relative to that group (`dense/kernel:0`, `<model>/dense/kernel`). Only these attributes are
+/// followed: no path is guessed and link order is never used.
+enum KerasLegacyWeightsReader {
+    /// Returns each layer's weights keyed by ``KerasArchitecture/Node/key``.
+    static func read(_ weightsRoot: HDF5Group, architecture: KerasArchitecture,
+                     source: String) throws(KerasImportError) -> [[String]: [KerasWeight]] {
+        let names: [String]?
+        do {
+            names = try weightsRoot.kerasStringList("layer_names")
+        } catch {
+            throw KerasImportError(error)
+        }
+        guard let layerNames = names else {
+            throw KerasImportError(.unrecognizedLayout, file: source, location: weightsRoot.path,
+                                   "no 'layer_names' attribute, expected the legacy Keras weights layout")
+        }
+        var result: [[String]: [KerasWeight]] = [:]
+        var seen: Set<String> = []
+        for layerName in layerNames {
+            guard seen.insert(layerName).inserted else {
+                throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
+                                       "layer '\(layerName)' appears twice in 'layer_names'")
+            }
+            guard let node = architecture.node(named: layerName) else {
+                throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
+                                       "the file has weights for layer '\(layerName)', which the architecture does not have; is it the right architecture?")
+            }
+            let weights = try readLayer(weightsRoot, layerName: layerName, source: source)
+            try distribute(weights, over: node, into: &result, source: source)
+        }
+        for leaf in architecture.leaves where !leaf.expectedWeightNames.isEmpty && result[leaf.key] == nil {
+            throw KerasImportError(.missingWeights, file: source, location: leaf.location,
+                                   "no weights in the file, expected \(leaf.expectedWeightNames.joined(separator: ", ")); 'layer_names' does not list the layer")
+        }
+        return result
+    }
+
+    /// Reads the datasets a layer group's `weight_names` lists, in that order.
+    private static func readLayer(_ weightsRoot: HDF5Group, layerName: String,
+                                  source: String) throws(KerasImportError) -> [(fileName: String, weight: KerasWeight)] {
+        do {
+            let group = try weightsRoot.openGroup(layerName)
+            let names = try group.kerasStringList("weight_names") ?? []
+            var weights: [(String, KerasWeight)] = []
+            for name in names {
+                let dataset = try group.openDataset(name)
+                weights.append((name, try dataset.kerasWeight(named: variableName(name))))
+            }
+            return weights
+        } catch {
+            throw KerasImportError(error)
+        }
+    }
+
+    /// Hands a top-level layer's weights to its leaves in order: a plain layer takes them all, a nested
+    /// model's layers take as many as each expects. Every variable name must match what Keras stores.
+    private static func distribute(_ weights: [(fileName: String, weight: KerasWeight)], over node: KerasArchitecture.Node,
+                                   into result: inout [[String]: [KerasWeight]], source: String) throws(KerasImportError) {
+        var remaining = weights[...]
+        for leaf in node.leaves {
+            let expected = leaf.expectedWeightNames
+            guard !expected.isEmpty else { continue }
+            guard remaining.count >= expected.count else {
+                throw KerasImportError(.missingWeights, file: source, location: leaf.location,
+                                       "expected weights \(expected.joined(separator: ", ")), found \(remaining.count) left in 'weight_names' of '\(node.name)'")
+            }
+            let taken = remaining.prefix(expected.count)
+            remaining = remaining.dropFirst(expected.count)
+            for (entry, name) in zip(taken, expected) where entry.weight.name != name {
+                throw KerasImportError(.unexpectedWeights, file: source, location: leaf.location,
+                                       "weight '\(entry.fileName)' is not the expected variable, expected '\(name)', found '\(entry.weight.name)'")
+            }
+            result[leaf.key] = taken.map(\.weight)
+        }
+        if let extra = remaining.first {
+            throw KerasImportError(.unexpectedWeights, file: source, location: node.location,
+                                   "the file has \(remaining.count) more weight(s) than the layer config accounts for, starting with '\(extra.fileName)'")
+        }
+    }
+
+    /// The variable name in a weight path: the last component without a `:0` suffix
+    /// (`dense/kernel:0` → `kernel`, `model/dense/bias` → `bias`).
+    static func variableName(_ path: String) -> String {
+        let last = path.split(separator: "/").last.map(String.init) ?? path
+        if let colon = last.lastIndex(of: ":"), last[last.index(after: colon)...].allSatisfy(\.isNumber) {
+            return String(last[..<colon])
+        }
+        return last
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+public import LRMFormat
+
+extension KerasImporter {
+    /// Imports `path` and maps it to a container model (see ``KerasModel/containerModel(sourcePath:)``).
+    public static func loadModel(path: String, architecture: String? = nil) throws -> Model {
+        let keras = try load(path: path, architecture: architecture)
+        return try keras.containerModel(sourcePath: path)
+    }
+}
+
+extension KerasModel {
+    /// The model as lrm stores and runs it.
+    ///
+    /// - Dense layers keep their kernels (in × out) and biases; Keras activations map to lrm's.
+    /// - Dropout and InputLayer vanish (identity at inference).
+    /// - A leading Rescaling (before any weighted layer) becomes the input preprocessing; later
+    ///   ones, and Normalization, become scale-shift layers.
+    /// - BatchNormalization is folded exactly (s = γ/√(var + ε), t = β − mean·s): into the Dense
+    ///   before it when that Dense has no activation and nothing stands between them
+    ///   (W' = W·diag(s), b' = b·s + t); otherwise into the Dense after it when only Dropout stands
+    ///   between (W' = diag(s)·W, b' = t·W + b); otherwise it is kept as a scale-shift layer.
+    /// - Anything without an exact lrm equivalent is refused with the layer named.
+    public func containerModel(sourcePath: String) throws(KerasImportError) -> Model {
+        var builder = ContainerModelBuilder(model: self, source: sourcePath)
+        return try builder.build()
+    }
+}
+
+/// Maps a ``KerasModel`` layer by layer, tracking the feature width.
+struct ContainerModelBuilder {
+    let model: KerasModel
+    let source: String
+    var layers: [Layer<Tensor>] = []
+    var input: InputSpec
+    /// A BatchNormalization waiting to be folded into the next Dense: its scale and shift.
+    var pendingNormalization: (name: String, scale: [Double], shift: [Double])?
+
+    init(model: KerasModel, source: String) {
+        self.model = model
+        self.source = source
+        var shape = (model.inputShape ?? []).compactMap { $0 }
+        if shape.isEmpty || shape.count != (model.inputShape ?? []).count {
+            // Open or missing input shape: take it from the first Dense.
+            shape = model.layers.lazy.compactMap { $0.weight(named: "kernel")?.shape.first }.first.map { [$0] } ?? []
+        }
+        let layout: InputLayout = shape.count == 3 && [1, 3, 4].contains(shape[2]) ? .hwc : .features
+        input = InputSpec(shape: shape, layout: layout)
+    }
+
+    func fail(_ layer: KerasLayer, _ message: String) -> KerasImportError {
+        KerasImportError(.unsupportedLayer, file: source, location: "layer '\(layer.name)' (\(layer.className))", message)
+    }
+
+    mutating func build() throws(KerasImportError) -> Model {
+        guard !input.shape.isEmpty else {
+            throw KerasImportError(.invalidConfig, file: source, "the model's input shape is unknown; give it with --input-shape")
+        }
+        let kerasLayers = model.layers
+        for (index, layer) in kerasLayers.enumerated() {
+            try add(layer, next: kerasLayers[(index + 1)...])
+        }
+        if let pending = pendingNormalization {
+            layers.append(scaleShift(name: pending.name, scale: pending.scale, shift: pending.shift))
+        }
+        var metadata: [String: MetadataValue] = [
+            MetadataKey.sourceFile: .string((source as NSString).lastPathComponent),
+            MetadataKey.sourceFormat: .string(formatName),
+        ]
+        if let version = model.kerasVersion { metadata[MetadataKey.sourceKerasVersion] = .string(version) }
+        return Model(name: model.name, input: input, layers: layers, metadata: metadata)
+    }
+
+    var formatName: String {
+        switch model.layout {
+        case .legacyFullModel: "keras-h5"
+        case .legacyWeightsOnly: "keras-weights-h5"
+        case .kerasWeights: "keras-v3-weights"
+        case .kerasArchive: "keras-zip"
+        }
+    }
+
+    var hasWeightedLayer: Bool { !layers.isEmpty && layers.contains { !$0.operation.tensors.isEmpty } }
+
+    mutating func add(_ layer: KerasLayer, next: ArraySlice<KerasLayer>) throws(KerasImportError) {
+        switch layer.config {
+        case .inputLayer, .dropout:
+            return
+        case let .dense(units, activation, useBias):
+            guard let kernel = layer.weight(named: "kernel"), kernel.shape.count == 2, kernel.shape[1] == units else {
+                throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Dense)", "no kernel of shape [in, \(units)]")
+            }
+            let bias = useBias ? layer.weight(named: "bias") : nil
+            var w = kernel.values.map(Double.init)
+            var b = bias.map { $0.values.map(Double.init) } ?? [Double](repeating: 0, count: units)
+            var hasBias = bias != nil
+            if let pending = pendingNormalization {
+                // y = (x·s + t)·W + b = x·(diag(s)·W) + (t·W + b)
+                let rows = kernel.shape[0]
+                guard pending.scale.count == rows else {
+                    throw fail(layer, "BatchNormalization '\(pending.name)' has \(pending.scale.count) features, the Dense takes \(rows)")
+                }
+                for j in 0..<units {
+                    var extra = 0.0
+                    for i in 0..<rows { extra += pending.shift[i] * w[i * units + j] }
+                    b[j] += extra
+                }
+                for i in 0..<rows { for j in 0..<units { w[i * units + j] *= pending.scale[i] } }
+                hasBias = true
+                pendingNormalization = nil
+            }
+            layers.append(Layer(name: layer.name, operation: .dense(
+                kernel: tensor(kernel.shape, w, like: kernel),
+                bias: hasBias ? tensor([units], b, like: kernel) : nil,
+                activation: try lrmActivation(activation, layer))))
+        case .activation(let activation):
+            layers.append(Layer(name: layer.name, operation: .activation(try lrmActivation(activation, layer))))
+        case let .relu(maxValue, negativeSlope, threshold):
+            guard negativeSlope == 0, threshold == 0, maxValue == nil || maxValue == 6 else {
+                throw fail(layer, "ReLU with max_value \(maxValue.map { String($0) } ?? "None"), negative_slope \(negativeSlope), threshold \(threshold) has no exact lrm equivalent")
+            }
+            layers.append(Layer(name: layer.name, operation: .activation(maxValue == 6 ? .relu6 : .relu)))
+        case .softmax(let axis):
+            guard axis == -1 || axis == currentShape().count else { throw fail(layer, "softmax over axis \(axis) is not supported, only the last axis") }
+            layers.append(Layer(name: layer.name, operation: .activation(.softmax)))
+        case .flatten:
+            layers.append(Layer(name: layer.name, operation: .flatten))
+        case .reshape(let target):
+            var shape = target
+            let total = currentShape().reduce(1, *)
+            if let open = shape.firstIndex(of: -1) {
+                let known = shape.filter { $0 != -1 }.reduce(1, *)
+                guard known > 0, total % known == 0 else { throw fail(layer, "cannot reshape \(total) elements to \(target)") }
+                shape[open] = total / known
+            }
+            layers.append(Layer(name: layer.name, operation: .reshape(shape)))
+        case let .rescaling(scale, offset):
+            if !hasWeightedLayer && layers.isEmpty {
+                // Fold into the input preprocessing: (x·s₀ + o₀)·s + o.
+                let s0 = input.scale.first ?? 1, o0 = input.offset.first ?? 0
+                guard input.scale.count <= 1, input.offset.count <= 1 else { throw fail(layer, "cannot fold a second per-channel rescaling") }
+                input.scale = [s0 * scale]
+                input.offset = o0 * scale + offset == 0 ? [] : [o0 * scale + offset]
+                if input.scale == [1] { input.scale = [] }
+            } else {
+                let width = currentShape().last ?? 1
+                layers.append(scaleShift(name: layer.name, scale: Array(repeating: scale, count: width),
+                                         shift: Array(repeating: offset, count: width)))
+            }
+        case let .normalization(_, mean, variance, invert):
+            let width = currentShape().last ?? 1
+            guard let m = mean ?? layer.weight(named: "mean")?.values.map(Double.init),
+                  let v = variance ?? layer.weight(named: "variance")?.values.map(Double.init) else {
+                throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Normalization)", "no mean and variance")
+            }
+            let mm = m.count == 1 ? Array(repeating: m[0], count: width) : m
+            let vv = v.count == 1 ? Array(repeating: v[0], count: width) : v
+            guard mm.count == width, vv.count == width else { throw fail(layer, "normalizes \(mm.count) features, the input has \(width)") }
+            // Keras: (x − mean) / max(√var, ε) with ε = 1e-7 (backend epsilon).
+            let sd = vv.map { max($0.squareRoot(), 1e-7) }
+            let scale = invert ? sd : sd.map { 1 / $0 }
+            let shift = invert ? mm : zip(mm, sd).map { -$0 / $1 }
+            layers.append(scaleShift(name: layer.name, scale: scale, shift: shift))
+        case let .batchNormalization(_, epsilon, center, scaleEnabled):
+            let (s, t) = try batchNormalization(layer, epsilon: epsilon, center: center, scale: scaleEnabled)
+            if let last = layers.last, case let .dense(kernel, bias, .linear) = last.operation, s.count == kernel.shape[1] {
+                // Fold into the preceding Dense: W' = W·diag(s), b' = b·s + t.
+                let (rows, cols) = (kernel.shape[0], kernel.shape[1])
+                var w = kernel.floats().map(Double.init)
+                for i in 0..<rows { for j in 0..<cols { w[i * cols + j] *= s[j] } }
+                let b = bias?.floats().map(Double.init) ?? Array(repeating: 0, count: cols)
+                let folded = (0..<cols).map { b[$0] * s[$0] + t[$0] }
+                layers[layers.count - 1] = Layer(name: last.name, operation: .dense(
+                    kernel: Tensor(shape: kernel.shape, floats: w.map(Float.init), dtype: kernel.dtype),
+                    bias: Tensor(shape: [cols], floats: folded.map(Float.init), dtype: kernel.dtype), activation: .linear))
+            } else if next.first(where: { if case .dropout = $0.config { return false }; return true }).map({ if case .dense = $0.config { return true }; return false }) == true {
+                pendingNormalization = (layer.name, s, t)
+            } else {
+                layers.append(scaleShift(name: layer.name, scale: s, shift: t))
+            }
+        }
+    }
+
+    func batchNormalization(_ layer: KerasLayer, epsilon: Double, center: Bool, scale: Bool) throws(KerasImportError) -> ([Double], [Double]) {
+        guard let mean = layer.weight(named: "moving_mean")?.values, let variance = layer.weight(named: "moving_variance")?.values else {
+            throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (BatchNormalization)", "no moving mean and variance")
+        }
+        let gamma = scale ? layer.weight(named: "gamma")?.values : nil
+        let beta = center ? layer.weight(named: "beta")?.values : nil
+        let s = (0..<mean.count).map { Double(gamma?[$0] ?? 1) / (Double(variance[$0]) + epsilon).squareRoot() }
+        let t = (0..<mean.count).map { Double(beta?[$0] ?? 0) - Double(mean[$0]) * s[$0] }
+        return (s, t)
+    }
+
+    func scaleShift(name: String, scale: [Double], shift: [Double]) -> Layer<Tensor> {
+        Layer(name: name, operation: .scaleShift(scale: Tensor(shape: [scale.count], floats: scale.map(Float.init)),
+                                                  shift: Tensor(shape: [shift.count], floats: shift.map(Float.init))))
+    }
+
+    /// A tensor in the storage precision of the Keras weight it came from.
+    func tensor(_ shape: [Int], _ values: [Double], like weight: KerasWeight) -> Tensor {
+        switch weight.sourceDType {
+        case .float64: Tensor(shape: shape, storage: .float64(values))
+        case .float16: Tensor(shape: shape, floats: values.map(Float.init), dtype: .float16)
+        case .bfloat16: Tensor(shape: shape, floats: values.map(Float.init), dtype: .bfloat16)
+        default: Tensor(shape: shape, floats: values.map(Float.init))
+        }
+    }
+
+    /// The sample shape after the layers mapped so far.
+    func currentShape() -> [Int] {
+        var shape = input.shape
+        for layer in layers {
+            switch layer.operation {
+            case .dense(let kernel, _, _): shape = shape.dropLast() + [kernel.shape[1]]
+            case .factorizedDense(_, _, _, _, let f): shape = shape.dropLast() + [f.outFeatures]
+            case .flatten: shape = [shape.reduce(1, *)]
+            case .reshape(let target): shape = target
+            case .activation, .scaleShift: break
+            }
+        }
+        return shape
+    }
+
+    func lrmActivation(_ activation: KerasActivation, _ layer: KerasLayer) throws(KerasImportError) -> Activation {
+        switch activation {
+        case .linear: return .linear
+        case .relu: return .relu
+        case .relu6: return .relu6
+        case .sigmoid: return .sigmoid
+        case .tanh: return .tanh
+        case .softmax: return .softmax
+        case .softplus: return .softplus
+        case .softsign: return .softsign
+        case .elu: return .elu
+        case .selu: return .selu
+        case .gelu: return .gelu
+        case .silu: return .silu
+        case .exponential: return .exponential
+        case .hardSigmoid:
+            // Keras 3: relu6(x + 3) / 6; Keras 2 used clip(0.2·x + 0.5, 0, 1).
+            if model.kerasVersion?.hasPrefix("2.") == true {
+                throw fail(layer, "Keras 2's hard_sigmoid (clip(0.2x + 0.5)) has no exact lrm equivalent")
+            }
+            return .hardSigmoid
+        case .mish, .leakyRelu, .logSoftmax, .hardSilu:
+            throw fail(layer, "activation '\(activation.rawValue)' is not supported by lrm")
+        }
+    }
+}

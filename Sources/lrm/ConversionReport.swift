@@ -1,0 +1,77 @@
+import Foundation
+import LRMCompress
+import LRMFormat
+
+/// The table `lrm convert` prints, and its JSON form.
+struct ConversionReport {
+    var input: String
+    var output: String?
+    var decisions: [LayerDecision]
+    var inputBytes: Int?
+    var outputBytes: Int?
+    var seconds: Double
+
+    var parametersBefore: Int { decisions.reduce(0) { $0 + $1.parametersBefore } }
+    var parametersAfter: Int { decisions.reduce(0) { $0 + $1.parametersAfter } }
+    var ratio: Double { parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter) }
+
+    func outcomeName(_ outcome: LayerDecision.Outcome) -> String {
+        switch outcome {
+        case .factorized: "factorized"
+        case .notWorthIt: "dense (does not pay)"
+        case .excluded: "dense (excluded)"
+        case .notApplicable: "-"
+        }
+    }
+
+    func text() -> String {
+        var table = TextTable(["layer", "in×out", "k", "energy", "rel. error", "params before", "params after", "ratio", "result"],
+                              rightAligned: [2, 3, 4, 5, 6, 7])
+        for d in decisions where d.outcome != .notApplicable || d.parametersBefore > 0 {
+            let shape = d.inFeatures.map { "\($0)×\(d.outFeatures ?? 0)" } ?? ""
+            table.add([escaped(d.name), shape, d.rank.map(String.init) ?? "", d.retainedEnergy.map { Format.fixed($0, 4) } ?? "",
+                       d.relativeError.map { Format.fixed($0, 4) } ?? "", Format.count(d.parametersBefore), Format.count(d.parametersAfter),
+                       Format.ratio(d.parametersAfter == 0 ? 1 : Double(d.parametersBefore) / Double(d.parametersAfter)),
+                       outcomeName(d.outcome)])
+        }
+        table.add(["total", "", "", "", "", Format.count(parametersBefore), Format.count(parametersAfter), Format.ratio(ratio), ""])
+        var lines = [table.render(indent: "")]
+        lines.append("")
+        for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded {
+            lines.append("\(escaped(d.name)): \(d.reason)")
+        }
+        var totals = "parameters \(Format.count(parametersBefore)) → \(Format.count(parametersAfter)), compression \(Format.ratio(ratio))"
+        if let inputBytes, let outputBytes {
+            totals += "; bytes on disk \(Format.bytes(inputBytes)) → \(Format.bytes(outputBytes))"
+        }
+        lines.append(totals)
+        lines.append(output.map { "wrote \($0) in \(Format.fixed(seconds, 2)) s" } ?? "dry run: nothing written (\(Format.fixed(seconds, 2)) s)")
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> JSONValue {
+        let layers: [JSONValue] = decisions.map { d in
+            var members: [(String, JSONValue)] = [("name", .string(d.name)), ("kind", .string(d.kind)),
+                                                  ("result", .string(outcomeName(d.outcome)))]
+            if let i = d.inFeatures, let o = d.outFeatures { members += [("in_features", .int(Int64(i))), ("out_features", .int(Int64(o)))] }
+            if let p = d.policy { members += [("policy", .string(p.name)), ("policy_parameter", .number(p.parameter))] }
+            if let k = d.policyRank { members.append(("policy_rank", .int(Int64(k)))) }
+            if let k = d.rank { members.append(("rank", .int(Int64(k)))) }
+            if let e = d.retainedEnergy { members.append(("retained_energy", .number(e))) }
+            if let e = d.relativeError { members.append(("relative_error", .number(e))) }
+            if let m = d.method { members += [("method", .string(m)), ("svd_seconds", .number(d.seconds))] }
+            members += [("parameters_before", .int(Int64(d.parametersBefore))), ("parameters_after", .int(Int64(d.parametersAfter))),
+                        ("reason", .string(d.reason))]
+            return .object(members)
+        }
+        var members: [(String, JSONValue)] = [("input", .string(input)), ("output", output.map { .string($0) } ?? .null),
+                                              ("layers", .array(layers)),
+                                              ("parameters_before", .int(Int64(parametersBefore))),
+                                              ("parameters_after", .int(Int64(parametersAfter))),
+                                              ("compression_ratio", .number(ratio))]
+        if let inputBytes { members.append(("input_bytes", .int(Int64(inputBytes)))) }
+        if let outputBytes { members.append(("output_bytes", .int(Int64(outputBytes)))) }
+        members.append(("seconds", .number(seconds)))
+        return .object(members)
+    }
+}

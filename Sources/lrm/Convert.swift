@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import LRMCompress
+import LRMFormat
+import LRMLinearAlgebra
+
+extension LRM {
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Factorize a model's dense layers by SVD, choosing each layer's rank by a policy.",
+            discussion: """
+                Policies: energy:τ (ARSVD, the default energy:0.95: smallest k keeping a fraction τ of Σσ²), \
+                entropy:τ (ARSVD's later version: partial spectral entropy reaches τ·H), erank (k = ⌈exp H⌉), \
+                error:ε (relative Frobenius error at most ε), rank:k (fixed), ratio:r (keep a fraction r of each \
+                layer's parameters). A layer is factorized only when k·(in + out) < in·out; otherwise it stays \
+                dense and the report says why. Every factorized layer is checked against Eckart–Young (its \
+                relative error equals √(1 − retained energy)) before anything is written. \
+                Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
+                """ + " " + ExitStatus.helpText)
+
+        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file.")
+        var input: String
+
+        @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run).")
+        var output: String?
+
+        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r.", valueName: "policy"))
+        var policy: String = "energy:0.95"
+
+        @Option(name: .customLong("layer"), help: ArgumentHelp("Per-layer policy, PATTERN=POLICY (glob * and ?); repeatable; first match wins.", valueName: "pattern=policy"))
+        var layerPolicies: [String] = []
+
+        @Option(name: .customLong("exclude"), help: ArgumentHelp("Keep layers matching PATTERN dense; repeatable.", valueName: "pattern"))
+        var excluded: [String] = []
+
+        @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
+        var roundRank: Int = 1
+
+        @Option(help: "Storage dtype of the factors: f32, f16, bf16 or f64.")
+        var factorDtype: String = "f32"
+
+        @Option(help: "SVD method: auto (randomized for large layers when the policy allows), exact, randomized.")
+        var svd: String = "auto"
+
+        @Option(help: "LAPACK precision of the exact SVD: single or double.")
+        var precision: String = "single"
+
+        @Option(help: "Seed of the randomized SVD.")
+        var seed: UInt64 = 0x5EED
+
+        @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
+        var config: String?
+
+        @OptionGroup var preprocessing: PreprocessingOptions
+
+        @Flag(help: "Plan and report without writing.")
+        var dryRun = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func validate() throws {
+            if output == nil && !dryRun { throw ValidationError("give an output file with -o, or --dry-run") }
+            if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
+            _ = try options()
+        }
+
+        func options() throws -> ConversionOptions {
+            do {
+                var overrides: [ConversionOptions.Override] = []
+                for spec in layerPolicies {
+                    guard let equals = spec.firstIndex(of: "=") else {
+                        throw ValidationError("--layer needs PATTERN=POLICY, found '\(spec)'")
+                    }
+                    overrides.append(.init(pattern: NamePattern(String(spec[..<equals])),
+                                           policy: try RankPolicy(parsing: String(spec[spec.index(after: equals)...]))))
+                }
+                overrides += excluded.map { .init(pattern: NamePattern($0), policy: nil) }
+                guard let dtype = DType(name: factorDtype) else {
+                    throw ValidationError("--factor-dtype must be f32, f16, bf16 or f64, found '\(factorDtype)'")
+                }
+                guard let method = ConversionOptions.SVDMethod(rawValue: svd) else {
+                    throw ValidationError("--svd must be auto, exact or randomized, found '\(svd)'")
+                }
+                guard let lapackPrecision = Precision(rawValue: precision) else {
+                    throw ValidationError("--precision must be single or double, found '\(precision)'")
+                }
+                return ConversionOptions(policy: try RankPolicy(parsing: policy), overrides: overrides, rankMultiple: roundRank,
+                                         factorDType: dtype, precision: lapackPrecision, svdMethod: method, seed: seed,
+                                         parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
+            } catch let error as PolicyError {
+                throw ValidationError(error.description)
+            }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let started = Date()
+                let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
+                if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
+                let result: ConversionResult
+                do {
+                    result = try Converter.convert(model, options: try options())
+                } catch let error as ConversionError {
+                    throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
+                }
+                if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
+                var converted = result.model
+                converted.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                var outputBytes: Int?
+                if let output, !dryRun {
+                    do {
+                        try ContainerWriter.write(converted, to: output)
+                    } catch let error as ContainerError where error.kind == .io {
+                        throw CommandFailure(status: .cannotWrite, message: error.description)
+                    }
+                    outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+                }
+                let report = ConversionReport(input: input, output: dryRun ? nil : output, decisions: result.decisions,
+                                              inputBytes: (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil,
+                                              outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
+                print(json ? report.json().serialized(indent: 2) : report.text())
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+
+extension LRM {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store a Keras model as a .lrm file, losslessly (dense layers as they are).",
+            discussion: "BatchNormalization is folded into the neighbouring Dense layer exactly; Dropout is dropped "
+                + "(identity at inference); a leading Rescaling becomes the input preprocessing. " + ExitStatus.helpText)
+
+        @Argument(help: "A Keras model: legacy .h5, .weights.h5 or .keras.")
+        var input: String
+
+        @Option(name: .shortAndLong, help: "Output .lrm file.")
+        var output: String
+
+        @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
+        var config: String?
+
+        @OptionGroup var preprocessing: PreprocessingOptions
+
+        func run() throws {
+            try reportingErrors {
+                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
+                model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                do {
+                    try ContainerWriter.write(model, to: output)
+                } catch let error as ContainerError where error.kind == .io {
+                    throw CommandFailure(status: .cannotWrite, message: error.description)
+                }
+                let summary = ModelSummary(header: try ContainerFile(path: output).header)
+                print("wrote \(output): \(model.layers.count) layers, \(Format.count(summary.parametersAfter)) parameters")
+            }
+        }
+    }
+}

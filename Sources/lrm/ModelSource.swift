@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+import LRMKeras
+
+/// Where a model comes from: a `.lrm` file or any Keras file lrm reads (sniffed by content).
+enum ModelSource {
+    enum Kind { case container, keras }
+
+    static func kind(of path: String) -> Kind {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return .container }
+        defer { try? handle.close() }
+        let prefix = (try? handle.read(upToCount: 8)) ?? Data()
+        return Array(prefix) == Container.magic ? .container : .keras
+    }
+
+    /// Loads `path` into memory. Keras files need `architecture` when they hold only weights.
+    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions) throws -> Model {
+        var model: Model
+        switch kind(of: path) {
+        case .container:
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CommandFailure(status: .missingInput, message: "\(path): no such file")
+            }
+            model = try ContainerFile(path: path).loadModel()
+        case .keras:
+            model = try KerasImporter.loadModel(path: path, architecture: architecture)
+        }
+        try preprocessing.apply(to: &model)
+        return model
+    }
+}
+
+/// Input preprocessing given on the command line: recorded in the output, used by verify.
+struct PreprocessingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Input scale: a number or fraction (1/255), or comma-separated per channel.", valueName: "scale"))
+    var inputScale: String?
+
+    @Option(help: ArgumentHelp("Input offset, added after scaling: a number, or comma-separated per channel.", valueName: "offset"))
+    var inputOffset: String?
+
+    @Option(help: ArgumentHelp("Meaning of the input axes: features, hwc or chw.", valueName: "layout"))
+    var inputLayout: String?
+
+    @Option(help: ArgumentHelp("Shape of one input sample, e.g. 32,32,3 (when the model file does not say).", valueName: "shape"))
+    var inputShape: String?
+
+    func validate() throws {
+        for (flag, value) in [("--input-scale", inputScale), ("--input-offset", inputOffset)] {
+            if let value { _ = try Self.parseNumbers(value, flag: flag) }
+        }
+        if let inputLayout, InputLayout(name: inputLayout) == nil {
+            throw ValidationError("--input-layout must be features, hwc or chw, found '\(inputLayout)'")
+        }
+        if let inputShape { _ = try Self.parseShape(inputShape) }
+    }
+
+    static func parseNumbers(_ text: String, flag: String) throws -> [Double] {
+        try text.split(separator: ",").map { part -> Double in
+            let piece = part.trimmingCharacters(in: .whitespaces)
+            if let slash = piece.firstIndex(of: "/") {
+                guard let a = Double(piece[..<slash]), let b = Double(piece[piece.index(after: slash)...]), b != 0 else {
+                    throw ValidationError("\(flag): '\(piece)' is not a number or fraction")
+                }
+                return a / b
+            }
+            guard let value = Double(piece), value.isFinite else { throw ValidationError("\(flag): '\(piece)' is not a number") }
+            return value
+        }
+    }
+
+    static func parseShape(_ text: String) throws -> [Int] {
+        let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--input-shape must be positive whole numbers separated by commas, found '\(text)'")
+        }
+        return dims.compactMap { $0 }
+    }
+
+    var isEmpty: Bool { inputScale == nil && inputOffset == nil && inputLayout == nil && inputShape == nil }
+
+    /// Overrides the model's recorded preprocessing with what was given.
+    func apply(to model: inout Model) throws {
+        if let inputShape { model.input.shape = try Self.parseShape(inputShape) }
+        if let inputLayout, let layout = InputLayout(name: inputLayout) { model.input.layout = layout }
+        if let inputScale { model.input.scale = try Self.parseNumbers(inputScale, flag: "--input-scale") }
+        if let inputOffset { model.input.offset = try Self.parseNumbers(inputOffset, flag: "--input-offset") }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMRuntime
+
+extension LRM {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a model on inputs from a .npy file and write the outputs as .npy.",
+            discussion: "Inputs are float32 or float64 arrays in C order, of shape [N, …sample shape] (or one sample). "
+                + "They are taken as raw data: the model's preprocessing (scale, offset) is applied unless --no-preprocess. "
+                + ExitStatus.helpText)
+
+        @Argument(help: "A .lrm file or a Keras model.")
+        var model: String
+
+        @Option(help: "Input .npy file.")
+        var input: String
+
+        @Option(name: .shortAndLong, help: "Output .npy file (float32).")
+        var output: String
+
+        @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
+        var config: String?
+
+        @Flag(help: "Feed the inputs to the first layer as they are, without the model's preprocessing.")
+        var noPreprocess = false
+
+        @OptionGroup var preprocessing: PreprocessingOptions
+
+        func run() throws {
+            try reportingErrors {
+                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
+                let runner = try InferenceModel(loaded)
+                let array: NumPyArray
+                do { array = try NPY.read(path: input) } catch {
+                    throw CommandFailure(status: FileManager.default.fileExists(atPath: input) ? .invalidInput : .missingInput,
+                                         message: String(describing: error))
+                }
+                let sampleShape = runner.inputShape
+                let samples: Int
+                if array.shape == sampleShape {
+                    samples = 1
+                } else if array.shape.count == sampleShape.count + 1, Array(array.shape.dropFirst()) == sampleShape {
+                    samples = array.shape[0]
+                } else if array.shape.count == 2, array.shape[1] == runner.inputElementCount {
+                    samples = array.shape[0]
+                } else {
+                    throw CommandFailure(status: .invalidInput, message: "\(input): input of shape \(array.shape) does not fit the model's "
+                                         + "sample shape \(sampleShape); expected [N, \(sampleShape.map(String.init).joined(separator: ", "))]")
+                }
+                let outputs: [Float]
+                do {
+                    outputs = try runner.run(array.floatValues(), sampleCount: samples, preprocess: !noPreprocess)
+                } catch let error as RuntimeError {
+                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                }
+                let result = try NumPyArray(shape: [samples] + runner.outputShape, float32: outputs)
+                do { try NPY.write(result, to: output) } catch {
+                    throw CommandFailure(status: .cannotWrite, message: String(describing: error))
+                }
+                print("wrote \(output): \(samples) × \(runner.outputShape.map(String.init).joined(separator: "×"))")
+            }
+        }
+    }
+}

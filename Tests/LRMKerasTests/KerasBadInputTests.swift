@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+@testable import LRMKeras
+
+/// Serializes stderr captures: two overlapping redirections of descriptor 2 would restore each other's files.
+private let standardErrorLock = NSLock()
+
+/// Runs `body` with file descriptor 2 redirected to a temporary file and returns what was written there.
+///
+/// Other tests run concurrently and may write to stderr in the meantime (Swift Testing reports there), so
+/// the captured text is written back to stderr afterwards, and callers look for HDF5's own marker
+/// (`HDF5-DIAG`) rather than expecting silence from the whole process.
+func capturingStandardError(_ body: () throws -> Void) throws -> String {
+    standardErrorLock.lock()
+    defer { standardErrorLock.unlock() }
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-stderr-\(UUID().uuidString).txt")
+    _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let capture = try FileHandle(forWritingTo: url)
+    fflush(nil)
+    let saved = dup(2)
+    dup2(capture.fileDescriptor, 2)
+    var bodyError: Error?
+    do { try body() } catch { bodyError = error }
+    fflush(nil)
+    dup2(saved, 2)
+    close(saved)
+    try? capture.close()
+    let captured = (try? Data(contentsOf: url)) ?? Data()
+    FileHandle.standardError.write(captured)
+    if let bodyError { throw bodyError }
+    return String(decoding: captured, as: UTF8.self)
+}
+
+/// Inputs that are not Keras files; each must fail with exactly its predicted error kind.
+enum BadInput: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case missingFile, directory, emptyFile, randomBytes, pngRenamed, truncatedHDF5, hdf5SignatureOnly
+    case zipWithoutConfig, truncatedKeras, hdf5WithoutKerasLayout, jsonRenamed
+
+    var testDescription: String { rawValue }
+
+    var expectedKind: KerasImportError.Kind {
+        switch self {
+        case .missingFile: .fileNotFound
+        case .directory: .notAFile
+        case .emptyFile: .emptyFile
+        case .randomBytes, .pngRenamed, .jsonRenamed: .unrecognizedFormat
+        case .truncatedHDF5, .hdf5SignatureOnly: .hdf5
+        case .zipWithoutConfig, .truncatedKeras: .invalidArchive
+        case .hdf5WithoutKerasLayout: .unrecognizedLayout
+        }
+    }
+
+    /// Creates the input in `directory` and returns its path.
+    func make(in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("\(rawValue).h5").path
+        var generator = SplitMix64(seed: 42)
+        switch self {
+        case .missingFile:
+            return path
+        case .directory:
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        case .emptyFile:
+            return try write(Data(), to: path)
+        case .randomBytes:
+            return try write(Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: generator.next()) }), to: path)
+        case .pngRenamed:
+            let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
+            return try write(Data(png + [UInt8](repeating: 0, count: 200)), to: path)
+        case .truncatedHDF5:
+            let full = try Data(contentsOf: TestData.fixtures.appendingPathComponent("mlp.h5"))
+            return try write(full.prefix(full.count / 3), to: path)
+        case .hdf5SignatureOnly:
+            return try write(Data(FileSignature.hdf5Magic + [UInt8](repeating: 0xFF, count: 100)), to: path)
+        case .zipWithoutConfig:
+            let zip: [UInt8] = [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)  // an empty archive
+            return try write(Data(zip), to: path.replacingOccurrences(of: ".h5", with: ".keras"))
+        case .truncatedKeras:
+            let full = try Data(contentsOf: TestData.fixtures.appendingPathComponent("mlp.keras"))
+            return try write(full.prefix(full.count / 2), to: path.replacingOccurrences(of: ".h5", with: ".keras"))
+        case .hdf5WithoutKerasLayout:
+            return TestData.fixture("attributes.h5")
+        case .jsonRenamed:
+            return try write(Data(#"{"class_name": "Sequential"}"#.utf8), to: path)
+        }
+    }
+
+    private func write(_ data: Data, to path: String) throws -> String {
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
+
+/// A small seeded generator, so that "random" inputs are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Bad input: typed errors, no crash, no HDF5 output on stderr")
+struct KerasBadInputTests {
+    @Test("each bad input fails with its predicted error kind and prints nothing from HDF5", arguments: BadInput.allCases)
+    func badInput(_ input: BadInput) throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try input.make(in: directory)
+        var caught: KerasImportError?
+        let output = try capturingStandardError {
+            do throws(KerasImportError) {
+                _ = try KerasImporter.load(path: path)
+            } catch {
+                caught = error
+            }
+        }
+        #expect(caught?.kind == input.expectedKind, "\(caught.map(String.init(describing:)) ?? "no error")")
+        #expect(caught?.file == path || caught?.file.hasPrefix(path) == true)
+        #expect(!output.contains("HDF5-DIAG"), "HDF5 printed: \(output.prefix(300))")
+    }
+
+    @Test("a truncated HDF5 file carries HDF5's innermost message")
+    func truncatedMessage() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try BadInput.truncatedHDF5.make(in: directory)
+        let error = #expect(throws: KerasImportError.self) { try KerasImporter.load(path: path) }
+        #expect(error?.hdf5Error?.libraryMessage?.isEmpty == false)
+    }
+
+    @Test("a fixture truncated at every 1/16 of its length never crashes and never lets HDF5 print")
+    func truncationSweep() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for name in ["mlp.h5", "mlp.weights.h5", "nested.keras", "tfk_style_weights.h5"] {
+            let full = try Data(contentsOf: TestData.fixtures.appendingPathComponent(name))
+            for sixteenth in 1..<16 {
+                let path = directory.appendingPathComponent("\(sixteenth)-\(name)").path
+                try full.prefix(full.count * sixteenth / 16).write(to: URL(fileURLWithPath: path))
+                let output = try capturingStandardError {
+                    #expect(throws: KerasImportError.self) {
+                        try KerasImporter.load(path: path, architecture: TestData.fixture(name.hasPrefix("tfk") ? "tfk_style.json" : "mlp.keras"))
+                    }
+                }
+                #expect(!output.contains("HDF5-DIAG"), "\(name) cut at \(sixteenth)/16: HDF5 printed")
+            }
+        }
+    }
+
+    @Test("HDF5 stays silent on fresh threads too (its print setting is per thread)")
+    func silentOnOtherThreads() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try BadInput.truncatedHDF5.make(in: directory)
+        let output = try capturingStandardError {
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                let thread = Thread { _ = try? KerasImporter.load(path: path) }
+                let done = DispatchSemaphore(value: 0)
+                let waiter = Thread {
+                    _ = try? KerasImporter.load(path: path)
+                    done.signal()
+                }
+                thread.start()
+                waiter.start()
+                done.wait()
+            }
+        }
+        #expect(!output.contains("HDF5-DIAG"))
+    }
+
+    @Test("weights-only files given an architecture that is not one fail clearly")
+    func badArchitectureSources() throws {
+        let weights = TestData.fixture("mlp_weights.h5")
+        let missing = #expect(throws: KerasImportError.self) { try KerasImporter.load(path: weights, architecture: "/no/such/file.keras") }
+        #expect(missing?.kind == .fileNotFound)
+        #expect(missing?.file == "/no/such/file.keras")
+        let weightsAsArchitecture = #expect(throws: KerasImportError.self) {
+            try KerasImporter.load(path: weights, architecture: TestData.fixture("mlp.weights.h5"))
+        }
+        #expect(weightsAsArchitecture?.kind == .missingArchitecture)
+        let npzAsArchitecture = #expect(throws: KerasImportError.self) {
+            try KerasImporter.load(path: weights, architecture: TestData.fixture("mlp.pred.npz"))
+        }
+        #expect(npzAsArchitecture?.kind == .invalidArchive)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMRuntime
+import Testing
+@testable import LRMKeras
+
+/// Runs an imported model on a `NAME.pred.npz` file's `x` and returns (outputs, Keras's `y`).
+func predictions(_ path: String, architecture: String?, pred: String, throughContainer: Bool) throws -> (got: [Float], want: [Float]) {
+    var model = try KerasImporter.loadModel(path: path, architecture: architecture)
+    if throughContainer {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("m.lrm").path
+        try ContainerWriter.write(model, to: file)
+        model = try ContainerFile(path: file).loadModel()
+    }
+    let arrays = try NPZ.read(path: pred)
+    let x = try #require(arrays["x"]), y = try #require(arrays["y"])
+    let runner = try InferenceModel(model)
+    let got = try runner.run(x.floatValues(), sampleCount: x.shape[0])
+    return (got, y.floatValues())
+}
+
+/// 1e-5 absolute for float32 and float64 models; 1e-3 for models Keras computes in float16 (float16 and
+/// mixed_float16 policies); 0.02 for bfloat16 (8 significant bits: Keras rounds every layer's output to
+/// bfloat16, an ulp is 0.0078 at 1.4), while lrm computes in float32.
+func tolerance(for model: String) -> Float {
+    if model.contains("bf16") { return 0.02 }
+    return model.contains("fp16") || model.contains("mixed16") ? 1e-3 : 1e-5
+}
+
+@Suite("Real data: predictions on the shared Keras corpus match Keras (skipped when ../shared/keras-corpus is absent)",
+       .enabled(if: TestData.corpus != nil, "../shared/keras-corpus not found"))
+struct KerasCorpusPredictionTests {
+    @Test("real-data: every corpus MLP, in every layout, reproduces Keras's y directly and through .lrm",
+          arguments: CorpusCase.all().filter { !$0.model.contains("conv") })
+    func predictionsMatch(_ corpusCase: CorpusCase) throws {
+        for throughContainer in [false, true] {
+            let (got, want) = try predictions(corpusCase.path, architecture: corpusCase.architecture,
+                                              pred: corpusCase.stem + ".pred.npz", throughContainer: throughContainer)
+            #expect(got.count == want.count)
+            let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= tolerance(for: corpusCase.model),
+                    "\(corpusCase.file) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
+        }
+    }
+
+    @Test("real-data: the conv model is refused with a message naming the Conv2D layer",
+          arguments: CorpusCase.all().filter { $0.model.contains("conv") })
+    func convRefused(_ corpusCase: CorpusCase) throws {
+        let error = try #require(throws: KerasImportError.self) {
+            try KerasImporter.loadModel(path: corpusCase.path, architecture: corpusCase.architecture)
+        }
+        #expect(error.kind == .unsupportedLayer)
+        #expect(error.description.contains("Conv2D"))
+    }
+}
+
+@Suite("Predictions on the committed fixtures match Keras")
+struct KerasFixturePredictionTests {
+    @Test("fixture models reproduce Keras's y in every layout, directly and through .lrm",
+          arguments: ["mlp", "fp16", "bf16", "nested", "norm"])
+    func fixtures(_ name: String) throws {
+        let keras = TestData.fixture("\(name).keras")
+        var layouts: [(String, String?)] = [("\(name).keras", nil)]
+        for (file, needsArchitecture) in [("\(name).h5", false), ("\(name).weights.h5", true), ("\(name)_weights.h5", true)]
+        where FileManager.default.fileExists(atPath: TestData.fixture(file)) {
+            layouts.append((file, needsArchitecture ? keras : nil))
+        }
+        for (file, architecture) in layouts {
+            for throughContainer in [false, true] {
+                let (got, want) = try predictions(TestData.fixture(file), architecture: architecture,
+                                                  pred: TestData.fixture("\(name).pred.npz"), throughContainer: throughContainer)
+                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(got.count == want.count && worst <= tolerance(for: name), "\(file): max |Δ| = \(worst) \(got.prefix(4)) \(want.prefix(4))")
+            }
+        }
+    }
+
+    @Test("a leaky ReLU6 (no exact lrm activation) is refused with the layer named")
+    func leakyRelu6Refused() throws {
+        let error = try #require(throws: KerasImportError.self) { try KerasImporter.loadModel(path: TestData.fixture("shapes.keras")) }
+        #expect(error.kind == .unsupportedLayer && error.description.contains("relu6ish"))
+    }
+}
