@@ -40,7 +40,7 @@ let package = Package(
                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         // The converter: rank policies, SVD factorization, the conversion report.
-        .target(name: "LRMCompress", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
+        .target(name: "LRMCompress", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"], swiftSettings: swiftSettings),
         // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder.
         .target(name: "LRMDatasets", dependencies: ["LRMZlib"], swiftSettings: swiftSettings),
         // Fidelity metrics and the verifier.

@@ -24,7 +24,27 @@ public struct ConversionOptions: Sendable {
         case randomized
     }
 
+    /// Which truncation metric to use; the data-aware ones need `calibration`.
+    public enum MetricChoice: Sendable, Equatable {
+        case plain
+        /// Ridge λ relative to the mean diagonal of XᵀX (λ = ridge · mean XᵀXⱼⱼ).
+        case whitened(ridge: Double)
+        /// Exponent α of the ASVD scales (mean |xⱼ|)^α.
+        case activationScaled(alpha: Double)
+
+        public var name: String {
+            switch self {
+            case .plain: "plain"
+            case .whitened: "whitened"
+            case .activationScaled: "activation-scaled"
+            }
+        }
+    }
+
     public var policy: RankPolicy
+    public var metric: MetricChoice = .plain
+    /// Input statistics of the original model's dense layers, for the data-aware metrics.
+    public var calibration: CalibrationStatistics?
     /// First match wins.
     public var overrides: [Override]
     /// Round every chosen rank up to a multiple of this (1: no rounding), capped at min(in, out).

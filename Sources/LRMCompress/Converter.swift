@@ -50,6 +50,15 @@ public enum Converter {
         converted.metadata[MetadataKey.conversionParameter] = .float(options.policy.parameter)
         converted.metadata[MetadataKey.conversionFactorDType] = .string(options.factorDType.name)
         converted.metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: options.seed))
+        converted.metadata[MetadataKey.conversionMetric] = .string(options.metric.name)
+        if options.metric != .plain, let source = options.calibration?.source {
+            converted.metadata[MetadataKey.calibrationDataset] = .string(source.dataset)
+            converted.metadata[MetadataKey.calibrationSplit] = .string(source.split)
+            converted.metadata[MetadataKey.calibrationCount] = .int(Int64(source.count))
+            converted.metadata[MetadataKey.calibrationSeed] = .int(Int64(bitPattern: source.seed))
+            if case .whitened(let ridge) = options.metric { converted.metadata[MetadataKey.calibrationRidge] = .float(ridge) }
+            if case .activationScaled(let alpha) = options.metric { converted.metadata[MetadataKey.calibrationAlpha] = .float(alpha) }
+        }
         return ConversionResult(model: converted, decisions: decisions.compactMap { $0 })
     }
 
@@ -76,7 +85,10 @@ public enum Converter {
         let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
         let spectrum: LayerSpectrum
         do {
-            spectrum = try LayerSpectrum.compute(name: layer.name, kernel: matrix, policy: policy, options: options)
+            let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
+            spectrum = try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options)
+        } catch let error as ConversionError {
+            throw error
         } catch {
             throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
         }
@@ -100,17 +112,20 @@ public enum Converter {
 
         let (us, vt) = try spectrum.factors(rank: rank)
         let predicted = spectrum.tailFraction(rank: rank).squareRoot()
-        let measured = try relativeError(of: us, vt, against: matrix)
-        // Eckart–Young: the factors' error is the tail of the spectrum. Float32 reconstruction
-        // noise is about 1e-7·√max(in, out) relative; allow 0.2% of the error or 2e-6·√max(in, out).
-        let tolerance = max(2e-3 * predicted, 2e-6 * Double(max(inFeatures, outFeatures)).squareRoot())
+        let measured = try spectrum.metricError(us: us, vt: vt)
+        // Eckart–Young (in the layer's metric): the factors' error is the tail of the spectrum.
+        // Float32 reconstruction noise is about 1e-7·√max(in, out) relative (more in the whitened
+        // metric, whose transform is ill-conditioned); allow 0.2% of the error or 2e-6·√max(in, out).
+        var tolerance = max(2e-3 * predicted, 2e-6 * Double(max(inFeatures, outFeatures)).squareRoot())
+        if case .plain = spectrum.metric {} else { tolerance = max(tolerance, 1e-3) }
         guard abs(measured - predicted) <= tolerance else {
             throw ConversionError(kind: .eckartYoung, layer: layer.name,
-                                  message: "factors have relative error \(measured), Eckart–Young predicts \(predicted) (tolerance \(tolerance)); refusing to write")
+                                  message: "factors have relative error \(measured) in the \(spectrum.metric.name) metric, Eckart–Young predicts \(predicted) (tolerance \(tolerance)); refusing to write")
         }
+        let plainError = try relativeError(of: us, vt, against: matrix)
         let usTensor = Tensor(shape: [inFeatures, rank], floats: us.values, dtype: options.factorDType)
         let vtTensor = Tensor(shape: [rank, outFeatures], floats: vt.values, dtype: options.factorDType)
-        var storedError = measured
+        var storedError = plainError
         if options.factorDType != .float32 {
             storedError = try relativeError(of: try Matrix(rows: inFeatures, columns: rank, values: usTensor.floats()),
                                             try Matrix(rows: rank, columns: outFeatures, values: vtTensor.floats()), against: matrix)
@@ -127,6 +142,42 @@ public enum Converter {
         let operation = LayerOperation<Tensor>.factorizedDense(us: usTensor, vt: vtTensor, bias: bias, activation: activation,
                                                                factorization: factorization)
         return (Layer(name: layer.name, operation: operation), decision)
+    }
+
+    /// The truncation metric of one layer: the option's choice, built from its calibration statistics.
+    static func truncationMetric(forLayer name: String, inFeatures: Int, options: ConversionOptions) throws -> TruncationMetric {
+        switch options.metric {
+        case .plain:
+            return .plain
+        case .whitened(let ridge):
+            guard let statistics = options.calibration?.layers[name], statistics.features == inFeatures else {
+                throw ConversionError(kind: .decomposition, layer: name, message: "no calibration statistics for this layer's \(inFeatures) inputs")
+            }
+            let meanDiagonal = (0..<inFeatures).reduce(0.0) { $0 + statistics.gram[$1 * inFeatures + $1] } / Double(inFeatures)
+            var lambda = ridge * (meanDiagonal > 0 ? meanDiagonal : 1)
+            // λ keeps rank-deficient inputs (MNIST's always-zero border pixels) positive definite;
+            // if rounding still defeats the factorization, grow it tenfold (at most 6 times).
+            for _ in 0..<6 {
+                var regularized = statistics.gram
+                for i in 0..<inFeatures { regularized[i * inFeatures + i] += lambda }
+                do {
+                    let lower = try Cholesky.factor(try Matrix(rows: inFeatures, columns: inFeatures, values: regularized.map(Float.init)),
+                                                    precision: .double).lower
+                    return .whitened(lower: lower, ridge: lambda)
+                } catch let error as LinearAlgebraError {
+                    guard case .notPositiveDefinite = error.kind else { throw error }
+                    lambda *= 10
+                }
+            }
+            throw ConversionError(kind: .decomposition, layer: name, message: "XᵀX + λI is not positive definite even with λ = \(lambda)")
+        case .activationScaled(let alpha):
+            guard let statistics = options.calibration?.layers[name], statistics.features == inFeatures else {
+                throw ConversionError(kind: .decomposition, layer: name, message: "no calibration statistics for this layer's \(inFeatures) inputs")
+            }
+            // Features that are always zero get the smallest positive scale seen, so T stays invertible.
+            let positive = statistics.meanAbsolute.filter { $0 > 0 }.min() ?? 1
+            return .activationScaled(scales: statistics.meanAbsolute.map { Float(pow(max($0, positive), alpha)) }, alpha: alpha)
+        }
     }
 
     /// ‖W − us·vt‖_F / ‖W‖_F, computed in float32 with the difference accumulated in Double.

@@ -2,18 +2,43 @@ import Foundation
 public import LRMFormat
 public import LRMLinearAlgebra
 
-/// One dense kernel W (in × out) and its singular value decomposition, computed once so that
-/// several rank choices can be tried on it (convert, sweep).
+/// The metric in which a layer's truncation error is measured.
+///
+/// Every metric ends with the same form, W_k = W·V_k·V_kᵀ (factors W·V_k, in × k, and V_kᵀ, k × out);
+/// they differ in which right subspace V_k they keep: the leading right singular vectors of
+/// T·W for a transform T of the input space.
+public enum TruncationMetric: Sendable {
+    /// T = I: plain SVD of W, the factors U_k·Σ_k and V_kᵀ (Eckart–Young in Frobenius norm).
+    case plain
+    /// T = Lᵀ with XᵀX + λI = L·Lᵀ (SVD-LLM): minimises ‖X·W − X·W_k‖_F over the calibration inputs X.
+    case whitened(lower: Matrix, ridge: Double)
+    /// T = diag(sⱼ) with sⱼ = (mean |xⱼ|)^α (ASVD): input features weighted by their typical size.
+    case activationScaled(scales: [Float], alpha: Double)
+
+    public var name: String {
+        switch self {
+        case .plain: "plain"
+        case .whitened: "whitened"
+        case .activationScaled: "activation-scaled"
+        }
+    }
+}
+
+/// One dense kernel W (in × out) and the singular value decomposition of its transform T·W in the
+/// chosen metric, computed once so that several rank choices can be tried on it (convert, sweep).
 public struct LayerSpectrum: Sendable {
     public let name: String
     public let kernel: Matrix
-    /// The decomposition: all min(in, out) triplets (exact) or the leading ones (randomized).
+    public let metric: TruncationMetric
+    /// T·W (the kernel itself for the plain metric).
+    public let transformed: Matrix
+    /// The decomposition of T·W: all min(in, out) triplets (exact) or the leading ones (randomized).
     public let svd: SVD
-    /// ‖W‖²_F, exact.
+    /// ‖T·W‖²_F, exact.
     public let totalEnergy: Double
     /// Whether `svd` holds every singular value.
     public let isComplete: Bool
-    /// "gesdd-f32", "gesdd-f64" or "randomized".
+    /// "gesdd-f32", "gesdd-f64" or "randomized", prefixed by the metric unless plain.
     public let method: String
     public let seconds: Double
 
@@ -21,18 +46,26 @@ public struct LayerSpectrum: Sendable {
     public var outFeatures: Int { kernel.columns }
     public var singularValues: [Double] { svd.s }
 
-    /// Energy denominator: Σσ² when every σ is known (so energy + tail = 1 exactly), else ‖W‖²_F.
+    /// Energy denominator: Σσ² when every σ is known (so energy + tail = 1 exactly), else ‖T·W‖²_F.
     var energyDenominator: Double { isComplete ? Spectrum.energy(svd.s) : totalEnergy }
 
-    /// Decomposes `kernel` for `policy`: exact, or randomized (when allowed and worthwhile),
-    /// growing the sketch until the policy's threshold is met with exact energy accounting.
-    public static func compute(name: String, kernel: Matrix, policy: RankPolicy, options: ConversionOptions) throws -> LayerSpectrum {
+    /// Decomposes `kernel` for `policy` in `metric`: exact, or (plain metric only) randomized when
+    /// allowed and worthwhile, growing the sketch until the policy's threshold is met with exact
+    /// energy accounting (‖W − Q·Qᵀ·W‖² = ‖W‖² − ‖Qᵀ·W‖²).
+    public static func compute(name: String, kernel: Matrix, metric: TruncationMetric = .plain, policy: RankPolicy,
+                               options: ConversionOptions) throws -> LayerSpectrum {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        let total = kernel.values.reduce(0.0) { $0 + Double($1) * Double($1) }
+        let transformed = try transform(kernel, metric)
+        let total = transformed.values.reduce(0.0) { $0 + Double($1) * Double($1) }
         let full = min(kernel.rows, kernel.columns)
-        let randomizedAllowed = !policy.needsFullSpectrum && (options.svdMethod == .randomized
+        let prefix = { (method: String) -> String in
+            if case .plain = metric { return method }
+            return "\(metric.name) \(method)"
+        }
+        var randomizedAllowed = !policy.needsFullSpectrum && (options.svdMethod == .randomized
             || (options.svdMethod == .auto && full >= options.randomizedThreshold))
+        if case .plain = metric {} else { randomizedAllowed = false }
         if randomizedAllowed {
             var sketch: Int
             switch policy {
@@ -42,18 +75,32 @@ public struct LayerSpectrum: Sendable {
                 sketch = max(32, full / 16)
             }
             while sketch <= full / 2 {
-                let svd = try SVD.randomized(kernel, rank: sketch, seed: options.seed)
-                let candidate = LayerSpectrum(name: name, kernel: kernel, svd: svd, totalEnergy: total, isComplete: false,
-                                              method: "randomized", seconds: elapsed())
+                let svd = try SVD.randomized(transformed, rank: sketch, seed: options.seed)
+                let candidate = LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd,
+                                              totalEnergy: total, isComplete: false, method: prefix("randomized"), seconds: elapsed())
                 let rank = policy.chooseRank(singularValues: svd.s, totalEnergy: total, inFeatures: kernel.rows, outFeatures: kernel.columns)
-                let reached = Spectrum.smallestRank(keepingEnergy: candidate.thresholdEnergy(policy) ?? 0, singularValues: svd.s, totalEnergy: total) != nil
+                let reached = Spectrum.smallestRank(keepingEnergy: candidate.thresholdEnergy(policy) ?? 0, singularValues: svd.s,
+                                                    totalEnergy: total) != nil
                 if rank <= svd.rank && reached { return candidate }
                 sketch *= 2
             }
         }
-        let svd = try SVD.compute(kernel, precision: options.precision)
-        return LayerSpectrum(name: name, kernel: kernel, svd: svd, totalEnergy: total, isComplete: true,
-                             method: options.precision == .single ? "gesdd-f32" : "gesdd-f64", seconds: elapsed())
+        let svd = try SVD.compute(transformed, precision: options.precision)
+        return LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
+                             isComplete: true, method: prefix(options.precision == .single ? "gesdd-f32" : "gesdd-f64"),
+                             seconds: elapsed())
+    }
+
+    /// T·W for the metric.
+    static func transform(_ w: Matrix, _ metric: TruncationMetric) throws -> Matrix {
+        switch metric {
+        case .plain: return w
+        case .whitened(let lower, _): return try Matrix.product(lower, w, transposeA: true)
+        case .activationScaled(let scales, _):
+            var values = w.values
+            for i in 0..<w.rows { for j in 0..<w.columns { values[i * w.columns + j] *= scales[i] } }
+            return try Matrix(rows: w.rows, columns: w.columns, values: values)
+        }
     }
 
     /// The energy fraction an energy-type policy must reach (nil for the others).
@@ -70,19 +117,38 @@ public struct LayerSpectrum: Sendable {
         policy.chooseRank(singularValues: svd.s, totalEnergy: energyDenominator, inFeatures: inFeatures, outFeatures: outFeatures)
     }
 
-    /// Σᵢ≤ₖ σᵢ² over the energy denominator.
+    /// Σᵢ≤ₖ σᵢ² over the energy denominator, in this metric.
     public func retainedEnergy(rank: Int) -> Double {
         1 - tailFraction(rank: rank)
     }
 
-    /// Squared relative Frobenius error of the rank-k truncation.
+    /// Squared relative error of the rank-k truncation, in this metric.
     public func tailFraction(rank: Int) -> Double {
         Spectrum.tailEnergyFraction(rank: rank, singularValues: svd.s, totalEnergy: energyDenominator, complete: isComplete)
     }
 
-    /// The factors U_k·Σ_k (in × k) and V_kᵀ (k × out).
+    /// The factors (in × k and k × out). Plain: U_k·Σ_k and V_kᵀ. Other metrics: W·V_k and V_kᵀ.
     public func factors(rank: Int) throws -> (us: Matrix, vt: Matrix) {
         let truncated = try svd.truncated(to: rank)
-        return (try truncated.u.scalingColumns(by: truncated.s.map { Float($0) }), truncated.vt)
+        if case .plain = metric {
+            return (try truncated.u.scalingColumns(by: truncated.s.map { Float($0) }), truncated.vt)
+        }
+        return (try Matrix.product(kernel, truncated.vt, transposeB: true), truncated.vt)
     }
+
+    /// ‖T·(W − us·vt)‖_F / ‖T·W‖_F: the error in this metric, measured on the factors.
+    public func metricError(us: Matrix, vt: Matrix) throws -> Double {
+        let approximation = try LayerSpectrum.transform(try Matrix.product(us, vt), metric)
+        return relativeDistance(approximation, transformed)
+    }
+}
+
+/// ‖a − b‖_F / ‖b‖_F with the sums in Double.
+func relativeDistance(_ a: Matrix, _ b: Matrix) -> Double {
+    var difference = 0.0, norm = 0.0
+    for (x, y) in zip(a.values, b.values) {
+        difference += Double(x - y) * Double(x - y)
+        norm += Double(y) * Double(y)
+    }
+    return norm > 0 ? (difference / norm).squareRoot() : 0
 }

@@ -70,11 +70,28 @@ public enum MetadataKey {
     /// int: random seed used (randomized SVD, calibration sampling).
     public static let conversionSeed = "conversion.seed"
 
+    /// string: truncation metric: plain, whitened or activation-scaled.
+    public static let conversionMetric = "conversion.metric"
+    /// string: data set of the calibration inputs (data-aware metrics).
+    public static let calibrationDataset = "calibration.dataset"
+    /// string: its split (always a training split).
+    public static let calibrationSplit = "calibration.split"
+    /// int: number of calibration samples.
+    public static let calibrationCount = "calibration.count"
+    /// int: seed that chose them.
+    public static let calibrationSeed = "calibration.seed"
+    /// float: ridge λ relative to the mean diagonal of XᵀX (whitened metric).
+    public static let calibrationRidge = "calibration.ridge"
+    /// float: exponent α of the activation scales (activation-scaled metric).
+    public static let calibrationAlpha = "calibration.alpha"
+
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
-        conversionFactorDType: "string", conversionSeed: "int",
+        conversionFactorDType: "string", conversionSeed: "int", conversionMetric: "string",
+        calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
+        calibrationRidge: "float", calibrationAlpha: "float",
     ]
 
     /// Whether `key` is a well-formed key: 1 to 128 bytes of [a-z0-9_.].

@@ -102,7 +102,7 @@ public final class InferenceModel: Sendable {
     /// `batchSize`, and returns the outputs (row-major, `outputElementCount` per sample).
     /// With `preprocess` false the inputs are taken as already preprocessed.
     public func run(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool = true,
-                    batchSize: Int = 1024) throws -> [Float] {
+                    batchSize: Int = 1024, observe: LayerObserver? = nil) throws -> [Float] {
         let inWidth = inputElementCount
         guard inputs.count == sampleCount * inWidth else {
             throw RuntimeError(.inputShape, "got \(inputs.count) input values for \(sampleCount) samples of shape \(inputShape) (\(inWidth) each)")
@@ -112,7 +112,7 @@ public final class InferenceModel: Sendable {
         while start < sampleCount {
             let count = min(batchSize, sampleCount - start)
             let batch = try runBatch(UnsafeBufferPointer(rebasing: inputs[(start * inWidth)..<((start + count) * inWidth)]),
-                                     sampleCount: count, preprocess: preprocess)
+                                     sampleCount: count, preprocess: preprocess, observe: observe)
             outputs.replaceSubrange((start * outputElementCount)..<((start + count) * outputElementCount), with: batch)
             start += count
         }
@@ -124,7 +124,12 @@ public final class InferenceModel: Sendable {
         try inputs.withUnsafeBufferPointer { try run($0, sampleCount: sampleCount, preprocess: preprocess) }
     }
 
-    private func runBatch(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool) throws -> [Float] {
+    /// Called with the index of a model layer and that layer's input for one batch: `rows` rows of
+    /// `features` values (row-major). The buffer is valid only during the call.
+    public typealias LayerObserver = (_ layer: Int, _ inputs: UnsafeBufferPointer<Float>, _ rows: Int, _ features: Int) -> Void
+
+    private func runBatch(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool,
+                          observe: LayerObserver? = nil) throws -> [Float] {
         var current = Array(inputs)
         let width = inputElementCount
         if preprocess {
@@ -136,9 +141,10 @@ public final class InferenceModel: Sendable {
             }
         }
         var shape = inputShape
-        for step in steps {
+        for (layerIndex, step) in steps.enumerated() {
             let features = shape.last ?? 1
             let rows = current.count / max(features, 1)
+            if let observe { current.withUnsafeBufferPointer { observe(layerIndex, $0, rows, features) } }
             switch step {
             case let .dense(kernel, inFeatures, outFeatures, bias, activation):
                 current = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, kernel, outFeatures: outFeatures, bias: bias)
