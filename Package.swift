@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["lrm", "LRMFormat", "LRMNumPy"], swiftSettings: swiftSettings),
     ]
 )
 

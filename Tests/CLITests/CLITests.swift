@@ -1,0 +1,160 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import Testing
+
+/// One line on stderr, `lrm: error: …`, naming `subject`.
+func expectOneLineError(_ result: CLIResult, status: Int32, naming subject: String, _ comment: Comment? = nil) {
+    #expect(result.status == status, comment)
+    let lines = result.stderr.split(separator: "\n")
+    #expect(lines.count == 1, "stderr: \(result.stderr)")
+    #expect(result.stderr.hasPrefix("lrm: error: ") || result.stderr.hasPrefix("Error: "), "stderr: \(result.stderr)")
+    #expect(result.stderr.contains(subject), "stderr should name \(subject): \(result.stderr)")
+}
+
+@Suite("The lrm command line")
+struct CLITests {
+    @Test("help lists the commands and documents exit codes")
+    func help() throws {
+        let result = try CLI.run(["--help"])
+        #expect(result.status == 0)
+        for command in ["convert", "import", "predict", "inspect", "example"] { #expect(result.stdout.contains(command)) }
+        #expect(result.stdout.contains("Exit codes"))
+    }
+
+    @Test("inspect: missing file 66, directory 66, invalid file 65 with the file named, checksum mismatch 1")
+    func inspectErrors() throws {
+        let scratch = try Scratch()
+        expectOneLineError(try CLI.run(["inspect", scratch.file("nope.lrm")]), status: 66, naming: "nope.lrm")
+        expectOneLineError(try CLI.run(["inspect", scratch.path]), status: 66, naming: scratch.path)
+        let overlap = CLI.packageRoot + "/spec/vectors/invalid/tensor_overlap.lrm"
+        expectOneLineError(try CLI.run(["inspect", overlap]), status: 65, naming: "tensor_overlap.lrm")
+        let flipped = CLI.packageRoot + "/spec/vectors/invalid/tensor_checksum.lrm"
+        #expect(try CLI.run(["inspect", flipped]).status == 0, "opening does not read the data")
+        let verify = try CLI.run(["inspect", "--verify", flipped])
+        #expect(verify.status == 1 && verify.stderr.contains("checksum"))
+        let empty = scratch.file("empty.lrm")
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        expectOneLineError(try CLI.run(["inspect", empty]), status: 65, naming: "empty.lrm")
+    }
+
+    @Test("inspect --json agrees with the file, and escapes control characters in text")
+    func inspectJSON() throws {
+        let vector = CLI.packageRoot + "/spec/vectors/valid/tiny.lrm"
+        let result = try CLI.run(["inspect", "--json", "--verify", vector])
+        #expect(result.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["checksums"] as? String == "verified")
+        #expect(object["tensor_count"] as? Int == 5)
+        #expect(object["parameters_before"] as? Int == 9 + 8)  // fc1 2×3 + 3; fc2 as dense 3×2 + 2
+        #expect(object["parameters_after"] as? Int == 9 + 3 + 2 + 2)  // fc1; fc2 us 3×1, vt 1×2, bias 2
+        let image = try CLI.run(["inspect", CLI.packageRoot + "/spec/vectors/valid/image.lrm"])
+        #expect(image.stdout.contains("line\\tbreak") && image.stdout.contains("a\\nb"))
+    }
+
+    @Test("bad options exit 64 and write nothing")
+    func badOptions() throws {
+        let scratch = try Scratch()
+        let example = scratch.file("e.lrm")
+        try CLI.run(["example", "-o", example])
+        for arguments in [["convert", example, "-o", scratch.file("o.lrm"), "--policy", "energy:1.5"],
+                          ["convert", example, "-o", scratch.file("o.lrm"), "--policy", "magic"],
+                          ["convert", example, "-o", scratch.file("o.lrm"), "--factor-dtype", "f8"],
+                          ["convert", example, "-o", scratch.file("o.lrm"), "--round-rank", "0"],
+                          ["convert", example],
+                          ["convert", example, "-o", scratch.file("o.lrm"), "--input-scale", "1/0"]] {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.isEmpty)
+        }
+        #expect(scratch.contents() == ["e.lrm"])
+    }
+
+    @Test("convert: missing input 66, unwritable output 73, nothing left behind")
+    func convertErrors() throws {
+        let scratch = try Scratch()
+        expectOneLineError(try CLI.run(["convert", scratch.file("missing.h5"), "-o", scratch.file("o.lrm")]), status: 66, naming: "missing.h5")
+        let example = scratch.file("e.lrm")
+        try CLI.run(["example", "-o", example])
+        let unwritable = try CLI.run(["convert", example, "-o", scratch.file("no/such/dir/o.lrm"), "--policy", "rank:4"])
+        #expect(unwritable.status == 73, "\(unwritable.stderr)")
+        #expect(scratch.contents() == ["e.lrm"])
+    }
+
+    @Test("convert writes the report and a file inspect accepts; the same input gives the same bytes with 1 or 2 BLAS threads")
+    func convertReproducible() throws {
+        let scratch = try Scratch()
+        let example = scratch.file("e.lrm")
+        try CLI.run(["example", "-o", example])
+        let one = try CLI.run(["convert", example, "-o", scratch.file("a.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        let two = try CLI.run(["convert", example, "-o", scratch.file("b.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "2"])
+        #expect(one.status == 0 && two.status == 0, "\(one.stderr) \(two.stderr)")
+        #expect(one.stdout.contains("compression"))
+        let a = try Data(contentsOf: URL(fileURLWithPath: scratch.file("a.lrm")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: scratch.file("b.lrm")))
+        #expect(a == b)
+        #expect(try CLI.run(["inspect", "--verify", scratch.file("a.lrm")]).status == 0)
+        let dry = try CLI.run(["convert", example, "--dry-run", "--json", "--policy", "rank:4"])
+        #expect(dry.status == 0)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        #expect((report["compression_ratio"] as? Double ?? 0) > 1)
+        #expect(!scratch.contents().contains("c.lrm"))
+    }
+
+    @Test("Keras-side bad input: a PNG renamed .h5, random bytes, an empty file, a truncated file, a directory")
+    func kerasBadInput() throws {
+        let scratch = try Scratch()
+        let png = scratch.file("image.h5")
+        FileManager.default.createFile(atPath: png, contents: Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 100)))
+        var rng = SeededGenerator(seed: 5)
+        let random = scratch.file("random.h5")
+        FileManager.default.createFile(atPath: random, contents: Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
+        let empty = scratch.file("empty.h5")
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        var cases: [(String, Int32)] = [(png, 65), (random, 65), (empty, 65), (scratch.path, 66), (scratch.file("missing.h5"), 66)]
+        if let corpus {
+            let whole = try Data(contentsOf: URL(fileURLWithPath: corpus + "/keras3/k3_nobias.h5"))
+            let truncated = scratch.file("truncated.h5")
+            FileManager.default.createFile(atPath: truncated, contents: whole.prefix(whole.count / 2))
+            cases.append((truncated, 65))
+        }
+        for (file, status) in cases {
+            for command in ["import", "convert"] {
+                let result = try CLI.run([command, file, "-o", scratch.file("out.lrm")])
+                expectOneLineError(result, status: status, naming: (file as NSString).lastPathComponent, "\(command) \(file)")
+                #expect(!result.stderr.contains("HDF5-DIAG"))
+            }
+        }
+        #expect(!scratch.contents().contains("out.lrm"))
+    }
+
+    @Test("real-data: import and predict reproduce Keras's outputs; a weights-only file without --config says what is missing",
+          .enabled(if: corpus != nil))
+    func importPredict() throws {
+        let scratch = try Scratch()
+        let model = corpus! + "/keras3/k3_nobias.h5"
+        let pred = try NPZ.read(path: corpus! + "/keras3/k3_nobias.pred.npz")
+        try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
+        #expect(try CLI.run(["import", model, "-o", scratch.file("m.lrm")]).status == 0)
+        for source in [model, scratch.file("m.lrm")] {
+            let result = try CLI.run(["predict", source, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
+            #expect(result.status == 0, "\(result.stderr)")
+            let y = try NPY.read(path: scratch.file("y.npy")).floatValues()
+            let want = try #require(pred["y"]).floatValues()
+            #expect(zip(y, want).map { abs($0 - $1) }.max()! <= 1e-5)
+        }
+        let weightsOnly = try CLI.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "-o", scratch.file("w.lrm")])
+        #expect(weightsOnly.status == 65)
+        #expect(weightsOnly.stderr.contains("architecture") || weightsOnly.stderr.contains("--config"))
+        let withConfig = try CLI.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "--config", corpus! + "/keras3/k3_nobias.keras",
+                                      "-o", scratch.file("w.lrm")])
+        #expect(withConfig.status == 0, "\(withConfig.stderr)")
+        let conv = try CLI.run(["import", corpus! + "/keras3/k3_conv.h5", "-o", scratch.file("c.lrm")])
+        expectOneLineError(conv, status: 65, naming: "Conv2D")
+        let wrongShape = scratch.file("bad.npy")
+        try NPY.write(try NumPyArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6]), to: wrongShape)
+        expectOneLineError(try CLI.run(["predict", scratch.file("m.lrm"), "--input", wrongShape, "-o", scratch.file("z.npy")]),
+                           status: 65, naming: "bad.npy")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("z.npy")))
+    }
+}
