@@ -15,10 +15,18 @@ Command line:
 
     python3 tools/lrm_reader.py FILE [--verify] [--json]
 
-Where the spec leaves the order of checks open, this reader checks each field
-as soon as it has been read and everything the check needs is known
-("streaming" order), then the rules of section 4 bullet by bullet, then the
-class count (which needs the output shape), then the data section (section 5).
+`--json` writes the decoded content in the JSON shape of spec/vectors/README.md,
+with its conventions: a non-finite number is written as null, -0 as 0.
+
+The first failed check is reported, in the order of FORMAT.md section 2
+("Order of checks"): the preamble; then the header decoded field by field,
+each field's own rules checked as soon as it has been read (limits, encoding,
+counts against the bytes left, codes, metadata key rules, tensor name
+uniqueness, a tensor's byte count once its entry is read, a layer record's
+length once the record is read), then no trailing header bytes; then the model
+rules of section 4 in their listed order (input, preprocessing, each layer:
+name, trefs, shape rules, sample size; orphans; class count); then the data
+section rules of section 5 in their listed order.
 """
 
 import json
@@ -30,7 +38,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "ERROR_KINDS"]
+__all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "json_safe", "ERROR_KINDS"]
 
 # --------------------------------------------------------------------------- constants
 
@@ -53,6 +61,7 @@ MAX_DIMS = 8
 MAX_DIM = 2 ** 31 - 1
 MAX_OFFSET = 2 ** 62                   # "above 2^62" is an error, 2^62 itself is not
 MAX_FACT = 2 ** 31 - 1
+MAX_SAMPLE = 2 ** 31 - 1               # elements of a sample: the input, and after every layer
 U64_MAX = 2 ** 64 - 1
 NONE_TREF = 0xFFFFFFFF
 
@@ -93,13 +102,17 @@ ACTIVATIONS = {
     12: "relu6", 13: "hard_sigmoid", 14: "exponential",
 }
 
-# Minimum encoded size of one element of each counted list, from the grammar
-# (used to reject a count that cannot fit in the bytes left, before allocating).
-MIN_META_ENTRY = 4 + 1 + 1             # str key (may be empty as far as the grammar goes), u8 type, smallest value (bool)
-MIN_USER_ENTRY = (4 + 1) + 4           # name key (>= 1 byte), str value
-MIN_TENSOR_ENTRY = (4 + 1) + 1 + (1 + 8) + 8 + 8 + 4
-MIN_CLASS_NAME = 4
-MIN_LAYER = 4 + 1 + (4 + 1)            # record_length, kind, name (flatten has no payload)
+# Minimum bytes of one counted element: the table of FORMAT.md section 3. A count
+# whose elements cannot fit in the bytes left after it is malformed_header,
+# before anything is allocated. (The table counts every str as its 4-byte
+# length and a dims as its 1-byte count: the per-field rules come later.)
+MIN_META_ENTRY = 6                     # u32 key length, u8 type, 1-byte value
+MIN_USER_ENTRY = 8                     # u32 key length, u32 value length
+MIN_TENSOR_ENTRY = 26                  # u32 name length, u8 dtype, u8 dims count, u64 offset, u64 byte_count, u32 crc32
+MIN_CLASS_NAME = 4                     # u32 length
+MIN_LAYER = 9                          # u32 record_length, u8 kind, u32 name length
+MIN_STRING_ELEMENT = 4                 # element of a string[] value
+MIN_F64_ELEMENT = 8                    # element of an int[] value or of f64s
 
 
 # --------------------------------------------------------------------------- errors
@@ -251,24 +264,28 @@ class _HeaderReader:
         return self.raw_str(MAX_NAME, what, empty_kind="invalid_string")[0]
 
     def f64s(self, what):
-        n = self.count(MAX_ARRAY, 8, what)
+        n = self.count(MAX_ARRAY, MIN_F64_ELEMENT, what)
         vals = struct.unpack_from("<%dd" % n, self.buf, self.pos)
         self.pos += 8 * n
         return list(vals)
 
     def dims(self, what):
+        """`dims`: u8 count (1 to 8), then each u64 dimension (1 to 2^31-1), each checked as it is
+        read. Errors are bad_tensor wherever a dims appears (tensor shape, input shape, reshape target)."""
         pos = self.pos
         d = self.u8(what, " dimension count")
         if not 1 <= d <= MAX_DIMS:
             raise self.err("bad_tensor", "%s has %d dimensions, must be 1 to %d" % (_w(what), d, MAX_DIMS), pos)
-        self.need(8 * d, what)
         p = self.pos
-        out = list(struct.unpack_from("<%dQ" % d, self.buf, p))
-        self.pos = p + 8 * d
+        have = min(d, (self.end - p) // 8)       # dimensions wholly inside the header
+        out = list(struct.unpack_from("<%dQ" % have, self.buf, p))
         for i, v in enumerate(out):
             if not 1 <= v <= MAX_DIM:
                 raise self.err("bad_tensor", "%s dimension %d is %d, must be 1 to %d"
                                % (_w(what), i, v, MAX_DIM), p + 8 * i)
+        self.pos = p + 8 * have
+        if have < d:                              # the next dimension runs past the header
+            self.need(8, what, " dimension %d" % have)
         return out
 
     def tref(self, what):
@@ -316,7 +333,7 @@ FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy"
 
 class _Layer(_Record):
     __slots__ = ("name", "kind", "kernel", "bias", "us", "vt", "scale", "shift", "activation", "target",
-                 "factorization", "_refs", "_pos")
+                 "factorization", "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -455,6 +472,8 @@ class LrmFile:
         out = {}
         prev = None
         for i in range(n):
+            # section 3.1, in this order: key length (limit_exceeded), UTF-8 (invalid_string),
+            # key form, key order, type code known, value decodes, standard key's type.
             key, raw, kpos = r.raw_str(MAX_META_KEY, ("metadata key %d", i))
             if not raw:
                 raise r.err("bad_metadata", "metadata key %d is empty (must be 1 to 128 bytes)" % i, kpos)
@@ -471,10 +490,6 @@ class LrmFile:
             tname = META_TYPES.get(code)
             if tname is None:
                 raise r.err("bad_metadata", "metadata %r has unknown type code %d" % (key, code), tpos)
-            want = STANDARD_KEYS.get(key)
-            if want is not None and want != tname:
-                raise r.err("bad_metadata", "standard metadata key %r has type %s, expected %s"
-                            % (key, tname, want), tpos)
             what = ("metadata %r value", key)
             if code == 1:
                 value = r.str(what)
@@ -489,15 +504,19 @@ class LrmFile:
                     raise r.err("bad_metadata", "bool metadata %r is %d, must be 0 or 1" % (key, b), bpos)
                 value = bool(b)
             elif code == 5:
-                m = r.count(MAX_ARRAY, 4, what)
+                m = r.count(MAX_ARRAY, MIN_STRING_ELEMENT, what)
                 value = [r.str(("metadata %r value[%d]", key, j)) for j in range(m)]
             elif code == 6:
-                m = r.count(MAX_ARRAY, 8, what)
+                m = r.count(MAX_ARRAY, MIN_F64_ELEMENT, what)
                 r.need(8 * m, what)
                 value = [int(v) for v in struct.unpack_from("<%dq" % m, r.buf, r.pos)]
                 r.pos += 8 * m
             else:
                 value = r.f64s(what)
+            want = STANDARD_KEYS.get(key)
+            if want is not None and want != tname:
+                raise r.err("bad_metadata", "standard metadata key %r has type %s, expected %s"
+                            % (key, tname, want), tpos)
             out[key] = {"type": tname, "value": value}
         return out
 
@@ -539,11 +558,13 @@ class LrmFile:
             if byte_count > MAX_OFFSET:
                 raise r.err("limit_exceeded", "tensor %r byte count is %d, the limit is 2^62"
                             % (name, byte_count), bpos)
+            crc = r.u32(("tensor %r crc32", name))
+            # once the whole entry has been read: byte_count against the shape (an overflow of
+            # the checked product cannot equal a byte count <= 2^62, so it is this rule's error)
             expected = _product(shape) * esize
             if expected > U64_MAX or byte_count != expected:
                 raise r.err("bad_tensor", "tensor %r (%s %s) has byte count %d, expected %d"
                             % (name, dname, "x".join(map(str, shape)), byte_count, expected), bpos)
-            crc = r.u32(("tensor %r crc32", name))
             t = _Tensor()
             t.name, t.dtype, t.shape, t.offset, t.byte_count, t.crc32 = name, dname, shape, offset, byte_count, crc
             t._code, t._entry, t._offset_field = code, PREAMBLE_SIZE + epos, PREAMBLE_SIZE + opos
@@ -551,51 +572,32 @@ class LrmFile:
         return tensors
 
     def _decode_model(self, r):
+        """Section 3.4, field-level rules only; the model rules (section 4) come after decoding."""
         name = r.str("model name", MAX_NAME)
+        spos = r.pos
         shape = r.dims("model input shape")
         lpos = r.pos
         lcode = r.u8("model input layout")
         if lcode not in LAYOUTS:
             raise r.err("bad_model", "input layout code %d is unknown (0 features, 1 hwc, 2 chw)" % lcode, lpos)
         layout = LAYOUTS[lcode]
-        if layout != "features" and len(shape) != 3:
-            raise r.err("bad_model", "input layout %s needs a 3-dimensional shape, the shape is %s"
-                        % (layout, shape), lpos)
-        # The element count is needed by the "one value per element" rule: an overflow of the
-        # 64-bit checked arithmetic of section 7 is limit_exceeded.
-        elements = _product(shape)
-        if elements > U64_MAX:
-            raise r.err("limit_exceeded", "input shape %s has %d elements, more than 2^64-1" % (shape, elements), lpos)
-        allowed = {0, 1, elements}
-        if layout == "hwc":
-            allowed.add(shape[-1])
-        elif layout == "chw":
-            allowed.add(shape[0])
-        pre = {}
+        pre, pre_pos = {}, {}
         for what in ("scale", "offset"):
-            ppos = r.pos
-            vals = r.f64s("input " + what)
-            if len(vals) not in allowed:
-                raise r.err("bad_model", "input %s has %d values; for shape %s (%s) it may have %s"
-                            % (what, len(vals), shape, layout, sorted(allowed)), ppos)
-            for j, v in enumerate(vals):
-                if not _finite(v):
-                    raise r.err("bad_model", "input %s value %d is %r, must be finite" % (what, j, v),
-                                ppos + 4 + 8 * j)
-            pre[what] = vals
+            pre_pos[what] = PREAMBLE_SIZE + r.pos
+            pre[what] = r.f64s("input " + what)
         cpos = r.pos
         ncls = r.count(MAX_CLASSES, MIN_CLASS_NAME, "class name")
         class_names = [r.str(("class name %d", j), MAX_NAME) for j in range(ncls)]
         nlay = r.count(MAX_LAYERS, MIN_LAYER, "layer")
-        layers = []
-        lnames = set()
-        for i in range(nlay):
-            layers.append(self._decode_layer(r, i, lnames))
+        layers = [self._decode_layer(r, i) for i in range(nlay)]
         return {
             "name": name,
             "input": {"shape": shape, "layout": layout, "scale": pre["scale"], "offset": pre["offset"]},
             "class_names": class_names,
             "layers": layers,
+            "_input_pos": PREAMBLE_SIZE + spos,
+            "_layout_pos": PREAMBLE_SIZE + lpos,
+            "_pre_pos": pre_pos,
             "_class_count_pos": PREAMBLE_SIZE + cpos,
         }
 
@@ -606,7 +608,7 @@ class LrmFile:
             raise r.err("unsupported_feature", "layer %r has unknown activation code %d" % (lname, code), pos)
         return ACTIVATIONS[code]
 
-    def _decode_layer(self, r, index, lnames):
+    def _decode_layer(self, r, index):
         rpos = r.pos
         rlen = r.u32(("layer %d record length", index))
         if rlen > r.remaining():
@@ -619,9 +621,6 @@ class LrmFile:
             raise r.err("unsupported_feature", "layer %d has unknown kind code %d" % (index, kcode), kpos)
         kind = LAYER_KINDS[kcode]
         lname, _, npos = r.raw_str(MAX_NAME, ("layer %d name", index), empty_kind="invalid_string")
-        if lname in lnames:
-            raise r.err("bad_model", "layer name %r is repeated" % lname, npos)
-        lnames.add(lname)
         layer = _Layer()
         layer.name, layer.kind = lname, kind
         refs = []   # (field, index or None, optional, position)
@@ -670,51 +669,68 @@ class LrmFile:
                         % (lname, rlen, used), rpos)
         layer._refs = tuple(refs) if refs else _NO_REFS
         layer._pos = PREAMBLE_SIZE + rpos
+        layer._name_pos = PREAMBLE_SIZE + npos
         return layer
 
-    # --- section 4: rules of the model (and the class count of section 3.4)
+    # --- section 4: rules of the model, checked after decoding, in the listed order
     def _check_model_rules(self):
         tensors = self.tensors
         nt = len(tensors)
-        layers = self.model["layers"]
-        # every tref is valid
-        for layer in layers:
-            for field, v, optional, pos in layer["_refs"]:
-                if v is None:
-                    if not optional:
-                        raise self._err("bad_model", "layer %r %s is 'none' but is required"
-                                        % (layer["name"], field), pos)
-                elif v >= nt:
-                    raise self._err("bad_model", "layer %r %s refers to tensor %d, there are %d tensors"
-                                    % (layer["name"], field, v, nt), pos)
-        # no orphan tensors
-        used = set()
-        for layer in layers:
-            for _, v, _, _ in layer["_refs"]:
-                if v is not None:
-                    used.add(v)
-        for i, t in enumerate(tensors):
-            if i not in used:
-                raise self._err("bad_model", "tensor %d %r is not used by any layer" % (i, t["name"]), t["_entry"])
+        model = self.model
+        inp = model["input"]
 
-        # shapes chain
-        shape = list(self.model["input"]["shape"])
+        # 1. the input: hwc/chw need 3 dimensions; at most 2^31-1 elements
+        shape = list(inp["shape"])
+        layout = inp["layout"]
+        if layout != "features" and len(shape) != 3:
+            raise self._err("bad_model", "input layout %s needs a 3-dimensional shape, the shape is %s"
+                            % (layout, shape), model["_layout_pos"])
+        elements = _product(shape)
+        if elements > MAX_SAMPLE:
+            raise self._err("bad_model", "input shape %s has %d elements, the limit is 2^31-1"
+                            % (shape, elements), model["_input_pos"])
 
+        # 2. the preprocessing: scale, then offset; each an allowed count, then finite values
+        allowed = {0, 1, elements}
+        if layout == "hwc":
+            allowed.add(shape[-1])
+        elif layout == "chw":
+            allowed.add(shape[0])
+        for what in ("scale", "offset"):
+            vals = inp[what]
+            ppos = model["_pre_pos"][what]
+            if len(vals) not in allowed:
+                raise self._err("bad_model", "input %s has %d values; for shape %s (%s) it may have %s"
+                                % (what, len(vals), shape, layout, sorted(allowed)), ppos)
+            for j, v in enumerate(vals):
+                if not _finite(v):
+                    raise self._err("bad_model", "input %s value %d is %r, must be finite" % (what, j, v),
+                                    ppos + 4 + 8 * j)
+
+        # 3. the layers, one after the other
         def tshape(idx):
             return tensors[idx]["shape"]
 
-        def fail(layer, text):
-            return self._err("bad_model", "layer %r (%s): %s" % (layer["name"], layer["kind"], text), layer["_pos"])
+        def fail(layer, text, pos=None):
+            return self._err("bad_model", "layer %r (%s): %s" % (layer["name"], layer["kind"], text),
+                             layer["_pos"] if pos is None else pos)
 
-        def checked_product(layer, s, what):
-            p = _product(s)
-            if p > U64_MAX:
-                raise self._err("limit_exceeded", "layer %r: the element count of %s %s overflows 64 bits"
-                                % (layer["name"], what, s), layer["_pos"])
-            return p
-
-        for layer in layers:
+        seen = set()
+        for layer in model["layers"]:
             kind = layer["kind"]
+            # its name differs from every earlier layer's
+            if layer["name"] in seen:
+                raise fail(layer, "the name is repeated", layer["_name_pos"])
+            seen.add(layer["name"])
+            # its trefs, in record order
+            for field, v, optional, pos in layer["_refs"]:
+                if v is None:
+                    if not optional:
+                        raise fail(layer, "%s is 0xFFFFFFFF (none) but is required, there are %d tensors"
+                                   % (field, nt), pos)
+                elif v >= nt:
+                    raise fail(layer, "%s refers to tensor %d, there are %d tensors" % (field, v, nt), pos)
+            # its shape rules, in the order given
             f = shape[-1]
             if kind == "dense":
                 k = tshape(layer["kernel"])
@@ -762,11 +778,13 @@ class LrmFile:
             elif kind == "activation":
                 pass
             elif kind == "flatten":
-                shape = [checked_product(layer, shape, "the shape")]
+                shape = [_product(shape)]
             elif kind == "reshape":
+                # Python integers do not overflow; a target product beyond 64 bits cannot equal
+                # the current product (<= 2^31-1), so it is this rule's error (section 7)
                 target = layer["target"]
-                cur = checked_product(layer, shape, "the shape")
-                tp = checked_product(layer, target, "the target")
+                cur = _product(shape)
+                tp = _product(target)
                 if tp != cur:
                     raise fail(layer, "target %s has %d elements, the input %s has %d" % (target, tp, shape, cur))
                 shape = list(target)
@@ -777,12 +795,29 @@ class LrmFile:
                 if layer["shift"] is not None and tshape(layer["shift"]) != [f]:
                     raise fail(layer, "shift %r has shape %s, expected [%d]"
                                % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
+            # the sample it produces has at most 2^31-1 elements
+            n = _product(shape)
+            if n > MAX_SAMPLE:
+                raise fail(layer, "its output %s has %d elements, the limit is 2^31-1" % (shape, n))
+
+        # 4. no orphan tensors
+        used = bytearray(nt)
+        for layer in model["layers"]:
+            for _, v, _, _ in layer["_refs"]:
+                if v is not None:    # checked above: < nt, or None in an optional field
+                    used[v] = 1
+        if nt and not all(used):
+            i = used.index(0)
+            raise self._err("bad_model", "tensor %d %r is not used by any layer" % (i, tensors[i]["name"]),
+                            tensors[i]["_entry"])
+
+        # 5. the class count
         self.output_shape = shape
-        ncls = len(self.model["class_names"])
+        ncls = len(model["class_names"])
         nout = _product(shape)
         if ncls != 0 and ncls != nout:
             raise self._err("bad_model", "%d class names, the model's output %s has %d elements"
-                            % (ncls, shape, nout), self.model["_class_count_pos"])
+                            % (ncls, shape, nout), model["_class_count_pos"])
 
     # --- section 5: data section
     def _check_data_section(self):
@@ -934,6 +969,20 @@ def tensor_array(path, name, verify=False):
 
 # --------------------------------------------------------------------------- command line
 
+def json_safe(value):
+    """The value with the JSON conventions of spec/vectors/README.md (those of `lrm inspect --json`):
+    a non-finite number becomes None (null) and -0.0 becomes 0.0; the output is then strict JSON."""
+    if isinstance(value, float):
+        if not _finite(value):
+            return None
+        return 0.0 if value == 0.0 else value
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _short(value, limit=72):
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -1010,7 +1059,7 @@ def main(argv=None):
             if verify:
                 f.verify()
             if as_json:
-                text = json.dumps(f.to_dict(values=True), indent=1)
+                text = json.dumps(json_safe(f.to_dict(values=True)), indent=1, allow_nan=False)
             else:
                 text = _summary(f) + ("\n  all tensor checksums match" if verify else "")
     except LrmError as e:

@@ -4,7 +4,9 @@
     python3 tools/test_lrm_reader.py [VECTORS_DIR]
 
 - every valid/NAME.lrm: read(path, verify=True) equals valid/NAME.json
-  (numbers by value, floats exactly, NaN equal to NaN, booleans only equal booleans);
+  (numbers by value, floats exactly, NaN equal to NaN, booleans only equal booleans;
+  a JSON null where a number is decoded matches only a non-finite number, the
+  convention of spec/vectors/README.md), and NAME.json holds only finite numbers;
 - every entry of invalid/manifest.json: stage "open" -> read(path) raises LrmError
   of the listed kind; stage "verify" -> read(path) succeeds and read(path, verify=True)
   raises LrmError of the listed kind.
@@ -39,6 +41,8 @@ def diff(a, b, path="$"):
         if isinstance(a, bool) and isinstance(b, bool) and a == b:
             return None
         return "%s: got %r, expected %r" % (path, a, b)
+    if b is None and isinstance(a, float) and not math.isfinite(a):
+        return None   # README: a non-finite number is written as null
     if _is_num(a) and _is_num(b):
         if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
             return None
@@ -67,6 +71,23 @@ def diff(a, b, path="$"):
     if a is None and b is None:
         return None
     return "%s: got %r, expected %r" % (path, a, b)
+
+
+def non_finite(x, path="$"):
+    """Path of the first non-finite number in a decoded JSON value, or None."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return path
+    if isinstance(x, dict):
+        items = x.items()
+    elif isinstance(x, list):
+        items = enumerate(x)
+    else:
+        return None
+    for k, v in items:
+        p = non_finite(v, "%s.%s" % (path, k) if isinstance(x, dict) else "%s[%d]" % (path, k))
+        if p:
+            return p
+    return None
 
 
 def run(vectors=DEFAULT_VECTORS, out=sys.stdout):
@@ -101,6 +122,10 @@ def run(vectors=DEFAULT_VECTORS, out=sys.stdout):
             continue
         with open(jpath, encoding="utf-8") as fh:
             expected = json.load(fh)
+        nf = non_finite(expected)
+        if nf:
+            bad(label, "the JSON holds a non-finite number at %s (the README says the vectors hold none)" % nf)
+            continue
         try:
             got = read(path, verify=True)
         except LrmError as e:
@@ -161,7 +186,7 @@ def run(vectors=DEFAULT_VECTORS, out=sys.stdout):
         so, se = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
             rc = lrm_reader.main([p, "--verify", "--json"])
-        if rc != 0 or diff(json.loads(so.getvalue()), read(p, verify=True)) is not None:
+        if rc != 0 or diff(json.loads(so.getvalue()), lrm_reader.json_safe(read(p, verify=True))) is not None:
             bad("cli " + valid[0], "exit %d or JSON output differs from read()" % rc)
         else:
             ok()
