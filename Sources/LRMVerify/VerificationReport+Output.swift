@@ -1,0 +1,77 @@
+import Foundation
+public import LRMFormat
+
+extension VerificationReport {
+    /// The report as JSON: result, data set, samples, checks, layers, and for each model the
+    /// metrics of `ClassificationMetrics.json` (macro-F1 is the unweighted mean over classes;
+    /// weighted-F1 weights classes by support), plus the comparison between the two models.
+    public func json() -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("result", .string(passed ? "pass" : "fail")),
+            ("dataset", .string(dataset)),
+            ("samples", .int(Int64(sampleCount))),
+            ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
+            ("layers", .array(layers.map { layer in
+                var entry: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.kind)),
+                                                     ("in_features", .int(Int64(layer.inFeatures))), ("out_features", .int(Int64(layer.outFeatures)))]
+                if let rank = layer.rank { entry.append(("rank", .int(Int64(rank)))) }
+                entry += [("relative_error", .number(layer.relativeError)), ("retained_energy", .number(layer.retainedEnergy)),
+                          ("bias_max_difference", .number(layer.biasMaxDifference))]
+                if let recorded = layer.recordedRelativeError { entry.append(("recorded_relative_error", .number(recorded))) }
+                if let recorded = layer.recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
+                if let metric = layer.recordedMetric { entry.append(("recorded_metric", .string(metric))) }
+                if let agrees = layer.agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
+                return .object(entry)
+            })),
+            ("compressed", candidate.json(classNames: classNames)),
+        ]
+        if let reference { members.append(("reference", reference.json(classNames: classNames))) }
+        if let comparison {
+            members.append(("comparison", .object([
+                ("agreement", .number(comparison.sampleCount > 0 ? Double(comparison.agreementCount) / Double(comparison.sampleCount) : 0)),
+                ("agreeing_samples", .int(Int64(comparison.agreementCount))),
+                ("max_abs_difference", .number(comparison.maxAbsoluteDifference)),
+                ("mean_abs_difference", .number(comparison.sampleCount > 0
+                    ? comparison.absoluteDifferenceSum / Double(comparison.sampleCount * comparison.classCount) : 0)),
+            ])))
+        }
+        members.append(("seconds", .number(seconds)))
+        return .object(members)
+    }
+
+    /// JUnit XML: one test suite, one test case per check (and one for the run itself), failures
+    /// with their detail, so CI systems can display the outcome.
+    public func junit(suiteName: String = "lrm verify") -> String {
+        func escape(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&apos;"
+                default:
+                    // XML 1.0 forbids most control characters.
+                    if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { out += "?" } else { out.unicodeScalars.append(scalar) }
+                }
+            }
+            return out
+        }
+        let cases: [(String, Bool, String)] = [("evaluate \(dataset)", true, "\(sampleCount) samples")] + checks.map { ($0.name, $0.passed, $0.detail) }
+        let failures = cases.filter { !$0.1 }.count
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        xml += "  <testsuite name=\"\(escape(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"0\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        for (name, passed, detail) in cases {
+            xml += "    <testcase classname=\"lrm.verify\" name=\"\(escape(name))\">"
+            if passed {
+                xml += "<system-out>\(escape(detail))</system-out></testcase>\n"
+            } else {
+                xml += "<failure message=\"\(escape(detail))\" type=\"threshold\">\(escape(detail))</failure></testcase>\n"
+            }
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+}

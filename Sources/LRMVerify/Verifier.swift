@@ -1,0 +1,137 @@
+import Foundation
+public import LRMDatasets
+public import LRMFormat
+public import LRMRuntime
+
+/// Thresholds a verification must meet; each is optional. Percentages are in points (0–100).
+public struct VerificationThresholds: Sendable, Equatable {
+    /// Largest allowed drop of accuracy, reference − compressed, in percentage points.
+    public var maxAccuracyDrop: Double?
+    /// Largest allowed drop of macro-F1, in percentage points.
+    public var maxF1Drop: Double?
+    /// Smallest allowed fraction (0–1) of identical top-1 predictions.
+    public var minAgreement: Double?
+    /// Smallest allowed measured retained energy (0–1) of every factorized layer.
+    public var minEnergy: Double?
+
+    public init(maxAccuracyDrop: Double? = nil, maxF1Drop: Double? = nil, minAgreement: Double? = nil, minEnergy: Double? = nil) {
+        self.maxAccuracyDrop = maxAccuracyDrop
+        self.maxF1Drop = maxF1Drop
+        self.minAgreement = minAgreement
+        self.minEnergy = minEnergy
+    }
+
+    public var needsReference: Bool { maxAccuracyDrop != nil || maxF1Drop != nil || minAgreement != nil || minEnergy != nil }
+}
+
+/// One threshold check and its outcome.
+public struct VerificationCheck: Sendable {
+    public var name: String
+    public var passed: Bool
+    /// e.g. "accuracy dropped 0.36 pp (36 of 10,000 images), limit 1.0 pp".
+    public var detail: String
+}
+
+/// Everything `lrm verify` found.
+public struct VerificationReport: Sendable {
+    public var dataset: String
+    public var sampleCount: Int
+    public var classNames: [String]
+    public var layers: [LayerFidelity]
+    public var candidate: ClassificationMetrics
+    public var reference: ClassificationMetrics?
+    public var comparison: MetricsComparison?
+    public var checks: [VerificationCheck]
+    public var seconds: Double
+
+    public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
+}
+
+/// Evaluates a compressed model (and optionally its reference) on a data set and checks thresholds.
+public enum Verifier {
+    /// The sample order a model's input layout needs from a data set. A flat `features` input on
+    /// colour images is taken to be Keras's flattened HWC, unless `override` says otherwise.
+    public static func sampleLayout(for input: InputSpec, override: SampleLayout? = nil) -> SampleLayout {
+        if let override { return override }
+        switch input.layout {
+        case .chw: return .chw
+        case .hwc, .features: return .hwc
+        }
+    }
+
+    public static func verify(candidate: Model, reference: Model?, dataset: Dataset, thresholds: VerificationThresholds,
+                              layout: SampleLayout? = nil, batchSize: Int = 1000) throws -> VerificationReport {
+        let started = Date()
+        if thresholds.needsReference && reference == nil {
+            throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
+        }
+        let layers = try reference.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
+        let runner = try InferenceModel(candidate)
+        let referenceRunner = try reference.map { try InferenceModel($0) }
+        let sampleLayout = sampleLayout(for: candidate.input, override: layout)
+        for model in [runner] + (referenceRunner.map { [$0] } ?? []) {
+            guard model.inputElementCount == dataset.featureCount else {
+                throw VerificationError(.inputMismatch, "the model '\(escaped(model.name))' takes \(model.inputElementCount) values per sample "
+                                        + "(shape \(model.inputShape)), \(dataset.name.rawValue) samples have \(dataset.featureCount)")
+            }
+            guard model.outputElementCount == dataset.classCount else {
+                throw VerificationError(.outputMismatch, "the model '\(escaped(model.name))' has \(model.outputElementCount) outputs, "
+                                        + "\(dataset.name.rawValue) has \(dataset.classCount) classes")
+            }
+        }
+        var candidateMetrics = try MetricsAccumulator(classCount: dataset.classCount)
+        var referenceMetrics = try referenceRunner.map { _ in try MetricsAccumulator(classCount: dataset.classCount) }
+        var comparison = try referenceRunner.map { _ in try MetricsComparison(classCount: dataset.classCount) }
+        try dataset.forEachBatch(size: batchSize, layout: sampleLayout) { batch in
+            let outputs = try runner.run(batch.pixels, sampleCount: batch.count)
+            try candidateMetrics.add(outputs: outputs, labels: batch.labels)
+            if let referenceRunner {
+                let expected = try referenceRunner.run(batch.pixels, sampleCount: batch.count)
+                try referenceMetrics?.add(outputs: expected, labels: batch.labels)
+                try comparison?.add(reference: expected, candidate: outputs)
+            }
+        }
+        let candidateResult = try candidateMetrics.metrics()
+        let referenceResult = try referenceMetrics?.metrics()
+        let checks = makeChecks(thresholds, candidate: candidateResult, reference: referenceResult, comparison: comparison, layers: layers)
+        return VerificationReport(dataset: dataset.description, sampleCount: candidateResult.sampleCount, classNames: dataset.classNames,
+                                  layers: layers, candidate: candidateResult, reference: referenceResult, comparison: comparison,
+                                  checks: checks, seconds: Date().timeIntervalSince(started))
+    }
+
+    static func makeChecks(_ t: VerificationThresholds, candidate: ClassificationMetrics, reference: ClassificationMetrics?,
+                           comparison: MetricsComparison?, layers: [LayerFidelity]) -> [VerificationCheck] {
+        var checks: [VerificationCheck] = []
+        let n = candidate.sampleCount
+        if let limit = t.maxAccuracyDrop, let reference {
+            let drop = (reference.accuracy - candidate.accuracy) * 100
+            let images = reference.confusion.correct - candidate.confusion.correct
+            checks.append(VerificationCheck(name: "max-accuracy-drop", passed: drop <= limit + 1e-9,
+                                            detail: String(format: "accuracy dropped %.2f pp (%d of %d images), limit %.2f pp", drop, images, n, limit)))
+        }
+        if let limit = t.maxF1Drop, let reference {
+            let drop = (reference.macroF1 - candidate.macroF1) * 100
+            checks.append(VerificationCheck(name: "max-f1-drop", passed: drop <= limit + 1e-9,
+                                            detail: String(format: "macro-F1 dropped %.2f pp, limit %.2f pp", drop, limit)))
+        }
+        if let limit = t.minAgreement, let comparison {
+            let agreement = comparison.sampleCount > 0 ? Double(comparison.agreementCount) / Double(comparison.sampleCount) : 0
+            checks.append(VerificationCheck(name: "min-agreement", passed: agreement >= limit - 1e-12,
+                                            detail: String(format: "%.4f of predictions agree (%d of %d), minimum %.4f",
+                                                           agreement, comparison.agreementCount, comparison.sampleCount, limit)))
+        }
+        if let limit = t.minEnergy {
+            for layer in layers where layer.kind == "factorized_dense" {
+                checks.append(VerificationCheck(name: "min-energy \(layer.name)", passed: layer.retainedEnergy >= limit - 1e-12,
+                                                detail: String(format: "layer '%@' keeps %.4f of its energy, minimum %.4f",
+                                                               escaped(layer.name), layer.retainedEnergy, limit)))
+            }
+        }
+        for layer in layers where layer.agreesWithRecord == false {
+            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false,
+                                            detail: String(format: "layer '%@': measured relative error %.6f, the file records %.6f",
+                                                           escaped(layer.name), layer.relativeError, layer.recordedRelativeError ?? .nan)))
+        }
+        return checks
+    }
+}
