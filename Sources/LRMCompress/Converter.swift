@@ -68,34 +68,56 @@ public enum Converter {
 
     /// Converts one dense layer.
     static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
-        guard case let .dense(kernel, bias, activation) = layer.operation else { preconditionFailure("dense layers only") }
-        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
-        let dense = parameterCount(layer)
-        let biasCount = bias?.elementCount ?? 0
-        var decision = LayerDecision(name: layer.name, kind: "dense", outcome: .excluded, inFeatures: inFeatures,
-                                     outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
-                                     seconds: 0, reason: "excluded by an override")
-        guard let policy = options.policy(forLayer: layer.name) else { return (layer, decision) }
-        decision.policy = policy
+        guard case let .dense(kernel, _, _) = layer.operation else { preconditionFailure("dense layers only") }
+        guard let policy = options.policy(forLayer: layer.name) else {
+            let dense = parameterCount(layer)
+            return (layer, LayerDecision(name: layer.name, kind: "dense", outcome: .excluded, inFeatures: kernel.shape[0],
+                                         outFeatures: kernel.shape[1], parametersBefore: dense, parametersAfter: dense,
+                                         seconds: 0, reason: "excluded by an override"))
+        }
+        let spectrum = try spectrum(of: layer, policy: policy, options: options)
+        return try apply(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
+                         policyParameter: policy.parameter, policyDescription: policy.description, options: options)
+    }
 
+    /// The decomposition of a dense layer's kernel in the metric `options` asks for.
+    public static func spectrum(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions) throws -> LayerSpectrum {
+        guard case let .dense(kernel, _, _) = layer.operation else {
+            throw ConversionError(kind: .decomposition, layer: layer.name, message: "not a dense layer")
+        }
+        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
         let values = kernel.floats()
         guard values.allSatisfy(\.isFinite) else {
             throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the kernel holds NaN or infinite values")
         }
-        let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
-        let spectrum: LayerSpectrum
         do {
+            let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
             let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
-            spectrum = try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options)
+            return try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options)
         } catch let error as ConversionError {
             throw error
         } catch {
             throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
         }
+    }
+
+    /// The layer truncated to `chosen` (rounded up to `options.rankMultiple`), or kept dense when
+    /// factoring does not pay; the factors are checked against Eckart–Young in the spectrum's metric.
+    public static func apply(_ spectrum: LayerSpectrum, to layer: Layer<Tensor>, rank chosen: Int, policyName: String,
+                             policyParameter: Double, policyDescription: String,
+                             options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        guard case let .dense(_, bias, activation) = layer.operation else { preconditionFailure("dense layers only") }
+        let (inFeatures, outFeatures) = (spectrum.inFeatures, spectrum.outFeatures)
+        let matrix = spectrum.kernel
+        let dense = parameterCount(layer)
+        let biasCount = bias?.elementCount ?? 0
+        var decision = LayerDecision(name: layer.name, kind: "dense", outcome: .notWorthIt, inFeatures: inFeatures,
+                                     outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
+                                     seconds: 0, reason: "")
+        decision.policy = try? RankPolicy(parsing: policyName == "erank" ? "erank" : "\(policyName):\(policyParameter)")
         let full = min(inFeatures, outFeatures)
-        let chosen = spectrum.rank(for: policy)
         let multiple = max(1, options.rankMultiple)
-        let rank = min(full, (chosen + multiple - 1) / multiple * multiple)
+        let rank = min(full, max(1, (chosen + multiple - 1) / multiple * multiple))
         decision.policyRank = chosen
         decision.rank = rank
         decision.method = spectrum.method
@@ -105,7 +127,6 @@ public enum Converter {
 
         let factorCost = rank * (inFeatures + outFeatures)
         guard factorCost < inFeatures * outFeatures else {
-            decision.outcome = .notWorthIt
             decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(inFeatures * outFeatures): kept dense"
             return (layer, decision)
         }
@@ -132,13 +153,13 @@ public enum Converter {
         }
         let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: rank,
                                           retainedEnergy: decision.retainedEnergy ?? 0, relativeError: storedError,
-                                          policy: policy.name, policyParameter: policy.parameter, method: spectrum.method,
+                                          policy: policyName, policyParameter: policyParameter, method: spectrum.method,
                                           singularValues: spectrum.singularValues)
         decision.outcome = .factorized
         decision.relativeError = storedError
         decision.parametersAfter = factorCost + biasCount
-        decision.reason = rank == chosen ? "\(policy) chose k = \(rank) of \(full)"
-                                         : "\(policy) chose k = \(chosen), rounded up to \(rank) of \(full)"
+        decision.reason = rank == chosen ? "\(policyDescription) chose k = \(rank) of \(full)"
+                                         : "\(policyDescription) chose k = \(chosen), rounded up to \(rank) of \(full)"
         let operation = LayerOperation<Tensor>.factorizedDense(us: usTensor, vt: vtTensor, bias: bias, activation: activation,
                                                                factorization: factorization)
         return (Layer(name: layer.name, operation: operation), decision)

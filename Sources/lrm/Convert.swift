@@ -51,6 +51,23 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset.", valueName: "metric"))
+        var metric: String?
+
+        @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX.", valueName: "λ"))
+        var ridge: Double = 1e-6
+
+        @Option(help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α.", valueName: "α"))
+        var alpha: Double = 0.5
+
+        @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset.", valueName: "X"))
+        var targetAccuracyDrop: Double?
+
+        @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
+        var targetRatio: Double?
+
+        @OptionGroup var dataOptions: DataOptions
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         @Flag(help: "Plan and report without writing.")
@@ -59,8 +76,39 @@ extension LRM {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
+        /// `--policy whitened:τ` and `activation-scaled:τ` name the energy rule in that metric.
+        var policyAndMetric: (policy: String, metric: String) {
+            for prefix in ["whitened", "activation-scaled"] where policy == prefix || policy.hasPrefix(prefix + ":") || policy.hasPrefix(prefix + "=") {
+                let rest = policy.dropFirst(prefix.count)
+                return ("energy" + (rest.isEmpty ? ":0.95" : String(rest)), prefix)
+            }
+            let searching = targetAccuracyDrop != nil || targetRatio != nil
+            return (policy, metric ?? (searching ? "whitened" : "plain"))
+        }
+
+        var metricChoice: ConversionOptions.MetricChoice {
+            switch policyAndMetric.metric {
+            case "whitened": .whitened(ridge: ridge)
+            case "activation-scaled": .activationScaled(alpha: alpha)
+            default: .plain
+            }
+        }
+
         func validate() throws {
             if output == nil && !dryRun { throw ValidationError("give an output file with -o, or --dry-run") }
+            if let metric, !["plain", "whitened", "activation-scaled"].contains(metric) {
+                throw ValidationError("--metric must be plain, whitened or activation-scaled, found '\(metric)'")
+            }
+            if metricChoice != .plain && dataOptions.dataset == nil {
+                throw ValidationError("the \(policyAndMetric.metric) metric needs calibration data: give --dataset")
+            }
+            if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
+                throw ValidationError("--target-accuracy-drop and --target-ratio need --dataset")
+            }
+            if targetAccuracyDrop != nil && targetRatio != nil { throw ValidationError("give --target-accuracy-drop or --target-ratio, not both") }
+            if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
+            if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
+            if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
             if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
             _ = try options()
         }
@@ -85,9 +133,11 @@ extension LRM {
                 guard let lapackPrecision = Precision(rawValue: precision) else {
                     throw ValidationError("--precision must be single or double, found '\(precision)'")
                 }
-                return ConversionOptions(policy: try RankPolicy(parsing: policy), overrides: overrides, rankMultiple: roundRank,
+                var options = ConversionOptions(policy: try RankPolicy(parsing: policyAndMetric.policy), overrides: overrides, rankMultiple: roundRank,
                                          factorDType: dtype, precision: lapackPrecision, svdMethod: method, seed: seed,
                                          parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
+                options.metric = metricChoice
+                return options
             } catch let error as PolicyError {
                 throw ValidationError(error.description)
             }
@@ -98,9 +148,18 @@ extension LRM {
                 let started = Date()
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
-                let result: ConversionResult
+                var result: ConversionResult
+                var searchSummary: String?
                 do {
-                    result = try Converter.convert(model, options: try options())
+                    var options = try options()
+                    if targetAccuracyDrop != nil || targetRatio != nil {
+                        (result, searchSummary) = try search(model, options: options)
+                    } else {
+                        if options.metric != .plain {
+                            options.calibration = try dataOptions.calibrate(model, on: try dataOptions.trainingSubsets().calibration)
+                        }
+                        result = try Converter.convert(model, options: options)
+                    }
                 } catch let error as ConversionError {
                     throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
                 }
@@ -120,6 +179,7 @@ extension LRM {
                                               inputBytes: (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
                 print(json ? report.json().serialized(indent: 2) : report.text())
+                if let searchSummary, !json { print(searchSummary) }
             }
         }
     }

@@ -1,0 +1,61 @@
+public import LRMDatasets
+public import LRMFormat
+import LRMRuntime
+
+/// A data set split held in memory, for evaluating many candidate models on the same samples
+/// (rank search, sweeps). The samples are in the order and layout the models need, unscaled
+/// (each model applies its own preprocessing).
+public struct EvaluationSet: Sendable {
+    public let pixels: [Float]
+    public let labels: [Int]
+    public let featureCount: Int
+    public let classCount: Int
+    public let classNames: [String]
+    public let description: String
+
+    public var sampleCount: Int { labels.count }
+
+    public init(_ dataset: Dataset, layout: SampleLayout, batchSize: Int = 2000) throws {
+        var pixels: [Float] = []
+        var labels: [Int] = []
+        pixels.reserveCapacity(dataset.sampleCount * dataset.featureCount)
+        try dataset.forEachBatch(size: batchSize, layout: layout) { batch in
+            pixels += batch.pixels
+            labels += batch.labels
+        }
+        self.pixels = pixels
+        self.labels = labels
+        featureCount = dataset.featureCount
+        classCount = dataset.classCount
+        classNames = dataset.classNames
+        description = dataset.description
+    }
+
+    /// The model's outputs on every sample (row-major).
+    public func outputs(of model: Model) throws -> [Float] {
+        let runner = try InferenceModel(model)
+        guard runner.inputElementCount == featureCount, runner.outputElementCount == classCount else {
+            throw VerificationError(.inputMismatch, "the model takes \(runner.inputElementCount) values and gives \(runner.outputElementCount); "
+                                    + "the data has \(featureCount) values per sample and \(classCount) classes")
+        }
+        return try runner.run(pixels, sampleCount: sampleCount)
+    }
+
+    /// Accuracy, F1 and the rest, for `model` on every sample.
+    public func metrics(of model: Model) throws -> ClassificationMetrics {
+        try ClassificationMetrics(outputs: try outputs(of: model), labels: labels, classCount: classCount)
+    }
+
+    /// Top-1 accuracy (0–1) of `model`.
+    public func accuracy(of model: Model) throws -> Double {
+        let outputs = try outputs(of: model)
+        var correct = 0
+        outputs.withUnsafeBufferPointer { all in
+            for (index, label) in labels.enumerated() {
+                let row = UnsafeBufferPointer(rebasing: all[(index * classCount)..<((index + 1) * classCount)])
+                if ClassificationMetrics.argmax(row) == label { correct += 1 }
+            }
+        }
+        return sampleCount > 0 ? Double(correct) / Double(sampleCount) : 0
+    }
+}

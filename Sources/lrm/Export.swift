@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+import LRMKeras
+
+extension LRM {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a .lrm model in another framework's format (Keras legacy .h5).",
+            discussion: "--to keras writes what Keras's model.save(\"x.h5\") writes, loadable with "
+                + "keras.models.load_model(path) without custom code. Each factorized layer becomes two Dense layers: "
+                + "'<name>_factor_u' (in → k, kernel U·Σ, linear, no bias), then '<name>' (k → out, kernel Vᵀ, with the "
+                + "bias and activation). Dense, activation, flatten and reshape layers become Dense, Activation, Flatten and "
+                + "Reshape; a scale_shift layer becomes a BatchNormalization that computes x · scale + shift (moving mean 0, "
+                + "moving variance 1 − ε). Weights are written as float32. The input preprocessing (x · scale + offset) is "
+                + "NOT part of the Keras model: feed it inputs that are already scaled (what `lrm predict --no-preprocess` "
+                + "takes). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "and is refused. " + ExitStatus.helpText)
+
+        /// The formats `--to` accepts.
+        enum TargetFormat: String, ExpressibleByArgument, CaseIterable {
+            /// Keras legacy full-model HDF5.
+            case keras
+        }
+
+        @Argument(help: "A .lrm file (or a Keras model lrm reads).")
+        var model: String
+
+        @Option(help: "The output format.")
+        var to: TargetFormat
+
+        @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (the extension Keras's load_model expects).")
+        var output: String
+
+        func validate() throws {
+            let lowered = output.lowercased()
+            guard lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5") else {
+                throw ValidationError("--output must end in .h5 or .hdf5 (keras.models.load_model picks its HDF5 loader by the extension), found '\(output)'")
+            }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let loaded = try load()
+                let summary: KerasExportSummary
+                do {
+                    summary = try KerasExporter.write(loaded, to: output)
+                } catch let error as KerasExportError {
+                    throw CommandFailure(status: error.kind == .writeFailed ? .cannotWrite : .invalidInput,
+                                         message: error.description)
+                }
+                let split = summary.layers.count - loaded.layers.count
+                print("wrote \(output): Keras Sequential '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
+                      + "\(summary.layers.count) layers (\(split) factorized layer(s) split in two), "
+                      + "\(Format.count(summary.parameterCount)) parameters")
+                if !loaded.input.scale.isEmpty || !loaded.input.offset.isEmpty {
+                    let note = "note: the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
+                        + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model; feed it scaled inputs\n"
+                    FileHandle.standardError.write(Data(("lrm: " + note).utf8))
+                }
+            }
+        }
+
+        /// Up to four values, for the preprocessing note.
+        private static func describe(_ values: [Double]) -> String {
+            values.isEmpty ? "none" : values.prefix(4).map { String($0) }.joined(separator: ", ") + (values.count > 4 ? ", …" : "")
+        }
+
+        /// The model in `model`: a `.lrm` container, or any Keras file lrm imports.
+        private func load() throws -> Model {
+            switch ModelSource.kind(of: model) {
+            case .container:
+                guard FileManager.default.fileExists(atPath: model) else {
+                    throw CommandFailure(status: .missingInput, message: "\(model): no such file")
+                }
+                return try ContainerFile(path: model).loadModel()
+            case .keras:
+                return try KerasImporter.loadModel(path: model)
+            }
+        }
+    }
+}
