@@ -44,7 +44,7 @@ let package = Package(
         // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder.
         .target(name: "LRMDatasets", dependencies: ["LRMZlib"], swiftSettings: swiftSettings),
         // Fidelity metrics and the verifier.
-        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
+        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra", "LRMCompress"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "lrm", dependencies: [
             "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify",
