@@ -12,6 +12,8 @@ static inline hid_t lrm_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t lrm_h5t_native_uint16(void) { return H5T_NATIVE_UINT16; }
 static inline hid_t lrm_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t lrm_h5t_c_s1(void) { return H5T_C_S1; }
+static inline hid_t lrm_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t lrm_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 
 static inline unsigned lrm_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned lrm_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }

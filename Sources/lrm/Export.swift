@@ -26,7 +26,7 @@ extension LRM {
         @Argument(help: "A .lrm file (or a Keras model lrm reads).")
         var model: String
 
-        @Option(help: "The output format.")
+        @Option(help: ArgumentHelp("The output format.", valueName: "format"))
         var to: TargetFormat
 
         @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (the extension Keras's load_model expects).")
@@ -50,9 +50,9 @@ extension LRM {
                                          message: error.description)
                 }
                 let split = summary.layers.count - loaded.layers.count
+                let splitNote = split > 0 ? " (\(split) factorized layer\(split == 1 ? "" : "s") split in two)" : ""
                 print("wrote \(output): Keras Sequential '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
-                      + "\(summary.layers.count) layers (\(split) factorized layer(s) split in two), "
-                      + "\(Format.count(summary.parameterCount)) parameters")
+                      + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters")
                 if !loaded.input.scale.isEmpty || !loaded.input.offset.isEmpty {
                     let note = "note: the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
                         + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model; feed it scaled inputs\n"

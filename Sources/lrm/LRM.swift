@@ -9,5 +9,5 @@ struct LRM: ParsableCommand {
         abstract: "Low-rank compressed neural networks: convert, inspect and verify .lrm files.",
         discussion: ExitStatus.helpText,
         version: version,
-        subcommands: [Convert.self, Verify.self, Import.self, Export.self, Predict.self, Inspect.self, Example.self])
+        subcommands: [Convert.self, Verify.self, Sweep.self, Report.self, Import.self, Export.self, Predict.self, Inspect.self, Example.self])
 }

@@ -1,0 +1,263 @@
+import LRMFormat
+
+/// The JSON of a Keras config (LRMFormat's writer: keys in insertion order, one serialisation).
+/// This module's own `JSONValue` is the reader's.
+typealias KerasConfigJSON = LRMFormat.JSONValue
+
+/// One Keras layer of an exported model.
+public struct KerasExportedLayer: Sendable, Equatable {
+    /// The Keras layer name: unique in the model, without `/` (Keras 3 refuses it in names).
+    public var name: String
+    /// The Keras class: `Dense`, `Activation`, `Flatten`, `Reshape` or `BatchNormalization`.
+    public var className: String
+    /// The name of the lrm layer it comes from.
+    public var sourceLayer: String
+    /// How many weight values the layer stores (all float32).
+    public var parameterCount: Int
+}
+
+/// What ``KerasExporter/write(_:to:)`` wrote.
+public struct KerasExportSummary: Sendable, Equatable {
+    /// The Keras model name.
+    public var modelName: String
+    /// The `InputLayer`'s shape, without the batch axis: the lrm model's input shape.
+    public var inputShape: [Int]
+    /// The layers after the `InputLayer`, in order; a factorized layer gives two Dense layers.
+    public var layers: [KerasExportedLayer]
+
+    /// Weight values in the file.
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+}
+
+/// A ``Model`` mapped to a Keras `Sequential` model: layer configs, weights in Keras's variable order,
+/// and the names under which they are stored. Building it checks the whole model, so that nothing is
+/// written for a model that cannot be exported.
+struct KerasExportPlan {
+    struct Weight {
+        /// The Keras variable name: `kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`.
+        var variable: String
+        /// Row-major; a Dense kernel is `[in, out]`.
+        var shape: [Int]
+        var values: [Float]
+    }
+
+    struct PlannedLayer {
+        var name: String
+        var className: String
+        var sourceLayer: String
+        /// The layer's `config` object after `name`, `trainable` and `dtype`.
+        var settings: [(String, KerasConfigJSON)]
+        /// In Keras's legacy order: trainable variables first, then non-trainable ones.
+        var weights: [Weight]
+    }
+
+    /// BatchNormalization's ε for a scale_shift layer.
+    static let scaleShiftEpsilon = 1e-3
+    /// The moving variance stored for a scale_shift layer: 1 − ε rounded to float32, chosen so that
+    /// Keras's `moving_variance + epsilon` is exactly 1 in float32 (0.999000013 + 0.001000000047 rounds
+    /// to 1), making the layer `x · gamma + beta` up to the rounding of `rsqrt(1)`.
+    static let scaleShiftVariance = Float(1 - scaleShiftEpsilon)
+    /// Suffix of the first Dense layer of a factorized layer (kernel U·Σ, in × k).
+    static let factorSuffix = "_factor_u"
+    /// Layer names the legacy loader gives a meaning of its own.
+    static let reservedNames: Set<String> = ["top_level_model_weights"]
+
+    var modelName: String
+    var inputName: String
+    var inputShape: [Int]
+    var layers: [PlannedLayer] = []
+
+    /// Maps `model`, checking every layer's tensors against the features that reach it.
+    /// `file` names the output in errors.
+    init(_ model: Model, file: String) throws(KerasExportError) {
+        guard !model.input.shape.isEmpty, model.input.shape.allSatisfy({ $0 > 0 }) else {
+            throw KerasExportError(.invalidModel, file: file, location: "input",
+                                   "the input shape is \(model.input.shape), expected one or more positive dimensions")
+        }
+        var names = NameAllocator(reserved: Self.reservedNames)
+        let kerasNames = model.layers.enumerated().map { index, layer in
+            names.claim(Self.kerasName(layer.name, fallback: "layer_\(index)"))
+        }
+        modelName = Self.kerasName(model.name, fallback: "model")
+        inputName = names.claim("input_layer")
+        inputShape = model.input.shape
+        var shape = model.input.shape
+        for (layer, name) in zip(model.layers, kerasNames) {
+            let mapper = LayerMapper(layer: layer, name: name, file: file)
+            let features = shape.last ?? 0
+            switch layer.operation {
+            case let .dense(kernel, bias, activation):
+                let out = try mapper.matrix(kernel, "kernel", rows: features)
+                layers.append(try mapper.dense(units: out, activation: activation, kernel: kernel, bias: bias))
+                shape = shape.dropLast() + [out]
+            case let .factorizedDense(us, vt, bias, activation, _):
+                let rank = try mapper.matrix(us, "us", rows: features)
+                let out = try mapper.matrix(vt, "vt", rows: rank)
+                var first = mapper
+                first.name = names.claim(name + Self.factorSuffix)
+                layers.append(try first.dense(units: rank, activation: .linear, kernel: us, bias: nil))
+                layers.append(try mapper.dense(units: out, activation: activation, kernel: vt, bias: bias))
+                shape = shape.dropLast() + [out]
+            case .activation(let activation):
+                layers.append(mapper.planned("Activation", [("activation", .string(try mapper.kerasActivation(activation)))]))
+            case .flatten:
+                layers.append(mapper.planned("Flatten", [("data_format", .string("channels_last"))]))
+                shape = [shape.reduce(1, *)]
+            case .reshape(let target):
+                let count = shape.reduce(1, *)
+                guard !target.isEmpty, target.allSatisfy({ $0 > 0 }), target.reduce(1, *) == count else {
+                    throw mapper.invalid("the target shape \(target) does not hold the \(count) elements of shape \(shape)")
+                }
+                layers.append(mapper.planned("Reshape", [("target_shape", KerasConfigJSON(target))]))
+                shape = target
+            case let .scaleShift(scale, shift):
+                layers.append(try mapper.batchNormalization(scale: scale, shift: shift, features: features))
+            }
+        }
+    }
+
+    /// The `model_config` attribute: a `Sequential` config in the legacy (tf-keras) form, which Keras 3
+    /// reads too: `batch_input_shape` on the InputLayer and dtypes as plain strings.
+    var modelConfig: KerasConfigJSON {
+        let input = KerasConfigJSON.object([
+            ("class_name", .string("InputLayer")),
+            ("config", .object([
+                ("batch_input_shape", .array([.null] + inputShape.map { .int(Int64($0)) })),
+                ("dtype", .string("float32")), ("sparse", .bool(false)), ("ragged", .bool(false)),
+                ("name", .string(inputName)),
+            ])),
+        ])
+        let entries = layers.map { layer in
+            KerasConfigJSON.object([
+                ("class_name", .string(layer.className)),
+                ("config", .object([("name", .string(layer.name)), ("trainable", .bool(true)),
+                                    ("dtype", .string("float32"))] + layer.settings)),
+            ])
+        }
+        return .object([
+            ("class_name", .string("Sequential")),
+            ("config", .object([("name", .string(modelName)), ("layers", .array([input] + entries))])),
+        ])
+    }
+
+    var summary: KerasExportSummary {
+        KerasExportSummary(modelName: modelName, inputShape: inputShape, layers: layers.map {
+            KerasExportedLayer(name: $0.name, className: $0.className, sourceLayer: $0.sourceLayer,
+                               parameterCount: $0.weights.reduce(0) { $0 + $1.values.count })
+        })
+    }
+
+    /// A name Keras 3 accepts and HDF5 can store as one link: `/` and NUL become `_`; an empty name, `.` or
+    /// `..` becomes `fallback`.
+    static func kerasName(_ name: String, fallback: String) -> String {
+        let cleaned = String(name.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? fallback : cleaned
+    }
+}
+
+/// Hands out unique names: a name already taken gets `_2`, `_3`, … appended.
+struct NameAllocator {
+    private var used: Set<String>
+
+    init(reserved: Set<String> = []) {
+        used = reserved
+    }
+
+    mutating func claim(_ preferred: String) -> String {
+        var candidate = preferred
+        var counter = 2
+        while used.contains(candidate) {
+            candidate = "\(preferred)_\(counter)"
+            counter += 1
+        }
+        used.insert(candidate)
+        return candidate
+    }
+}
+
+/// Maps one lrm layer, with errors naming it.
+private struct LayerMapper {
+    let source: Layer<Tensor>
+    /// The Keras name of the layer being made.
+    var name: String
+    let file: String
+
+    init(layer: Layer<Tensor>, name: String, file: String) {
+        self.source = layer
+        self.name = name
+        self.file = file
+    }
+
+    func invalid(_ message: String) -> KerasExportError {
+        KerasExportError(.invalidModel, file: file, location: location, message)
+    }
+
+    var location: String { "layer '\(source.name)' (\(source.operation.kindName))" }
+
+    func planned(_ className: String, _ settings: [(String, KerasConfigJSON)],
+               weights: [KerasExportPlan.Weight] = []) -> KerasExportPlan.PlannedLayer {
+        KerasExportPlan.PlannedLayer(name: name, className: className, sourceLayer: source.name, settings: settings, weights: weights)
+    }
+
+    /// Checks that `tensor` is a `[rows, n]` matrix holding its values, and returns n.
+    func matrix(_ tensor: Tensor, _ role: String, rows: Int) throws(KerasExportError) -> Int {
+        guard tensor.shape.count == 2, tensor.shape[0] == rows, tensor.shape[1] > 0 else {
+            throw invalid("\(role) has shape \(tensor.shape), expected [\(rows), n] for the \(rows) features reaching it")
+        }
+        try checkCount(tensor, role)
+        return tensor.shape[1]
+    }
+
+    func checkCount(_ tensor: Tensor, _ role: String) throws(KerasExportError) {
+        guard tensor.elementCount == tensor.shape.reduce(1, *) else {
+            throw invalid("\(role) has shape \(tensor.shape) but \(tensor.elementCount) values")
+        }
+    }
+
+    /// A Dense layer: kernel `[in, units]`, then the bias `[units]` when there is one.
+    func dense(units: Int, activation: Activation, kernel: Tensor, bias: Tensor?) throws(KerasExportError) -> KerasExportPlan.PlannedLayer {
+        var weights = [KerasExportPlan.Weight(variable: "kernel", shape: kernel.shape, values: kernel.floats())]
+        if let bias {
+            guard bias.shape == [units] else { throw invalid("bias has shape \(bias.shape), expected [\(units)]") }
+            try checkCount(bias, "bias")
+            weights.append(.init(variable: "bias", shape: [units], values: bias.floats()))
+        }
+        return planned("Dense", [("units", .int(Int64(units))), ("activation", .string(try kerasActivation(activation))),
+                               ("use_bias", .bool(bias != nil))], weights: weights)
+    }
+
+    /// A BatchNormalization computing `x · scale + shift` over the last axis: gamma = scale, beta = shift
+    /// (`center` false without one), moving mean 0, moving variance 1 − ε.
+    func batchNormalization(scale: Tensor, shift: Tensor?, features: Int) throws(KerasExportError) -> KerasExportPlan.PlannedLayer {
+        func perFeature(_ tensor: Tensor, _ role: String) throws(KerasExportError) -> [Float] {
+            guard features > 0, tensor.shape == [features] else {
+                throw invalid("\(role) has shape \(tensor.shape), expected [\(features)] (one value per feature of the last axis)")
+            }
+            try checkCount(tensor, role)
+            return tensor.floats()
+        }
+        var weights = [KerasExportPlan.Weight(variable: "gamma", shape: [features], values: try perFeature(scale, "scale"))]
+        if let shift {
+            weights.append(.init(variable: "beta", shape: [features], values: try perFeature(shift, "shift")))
+        }
+        weights.append(.init(variable: "moving_mean", shape: [features], values: Array(repeating: 0, count: features)))
+        weights.append(.init(variable: "moving_variance", shape: [features],
+                             values: Array(repeating: KerasExportPlan.scaleShiftVariance, count: features)))
+        return planned("BatchNormalization", [
+            ("axis", .int(-1)), ("momentum", .number(0.99)), ("epsilon", .number(KerasExportPlan.scaleShiftEpsilon)),
+            ("center", .bool(shift != nil)), ("scale", .bool(true)),
+        ], weights: weights)
+    }
+
+    /// The Keras name of an lrm activation (the same function in Keras 3; see ``KerasExporter`` for tf-keras).
+    func kerasActivation(_ activation: Activation) throws(KerasExportError) -> String {
+        switch activation {
+        case .geluTanh:
+            throw KerasExportError(.unsupportedActivation, file: file, location: location,
+                                   "activation 'gelu_tanh' (GELU's tanh approximation) has no built-in Keras equivalent; Keras's 'gelu' is the exact erf form")
+        case .linear, .relu, .sigmoid, .tanh, .softmax, .gelu, .silu, .elu, .selu, .softplus, .softsign, .relu6,
+             .hardSigmoid, .exponential:
+            return activation.name
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import LRMFormat
+import LRMVerify
+
+/// The page `lrm report` writes.
+struct HTMLReport {
+    var file: ContainerFile
+    var model: Model
+    var verification: VerificationReport?
+    var sweep: [(method: String, ratio: Double, accuracy: Double)]
+    var sweepBaseline: Double?
+    var reference: String?
+
+    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    func e(_ text: String) -> String { SVGChart.escape(text) }
+
+    func render() -> String {
+        let summary = ModelSummary(header: file.header)
+        var body = ""
+        body += "<h1>\(e(model.name.isEmpty ? (file.path as NSString).lastPathComponent : model.name))</h1>"
+        body += "<p class=\"sub\">\(e(file.path)) · lrm format \(file.majorVersion).\(file.minorVersion) · \(Format.bytes(file.fileByteCount)) · "
+            + "\(Format.count(summary.parametersAfter)) parameters stored of \(Format.count(summary.parametersBefore)) "
+            + "(compression \(Format.ratio(summary.compressionRatio)))</p>"
+        body += layerTable(summary)
+        for row in summary.layers {
+            guard let f = row.factorization else { continue }
+            body += "<section><h2>Layer \(e(row.name)): \(f.inFeatures)×\(f.outFeatures) → rank \(f.rank)</h2>"
+            body += "<p>policy \(e(f.policy)) \(e(InspectReport.shortNumber(f.policyParameter))), \(e(f.method)); retained energy "
+                + "\(Format.fixed(f.retainedEnergy, 4)), relative error \(Format.fixed(f.relativeError, 4)); parameters "
+                + "\(Format.count(row.parametersBefore)) → \(Format.count(row.parametersAfter)) (\(Format.ratio(row.compressionRatio)))</p>"
+            body += "<div class=\"charts\">" + spectrumChart(f) + energyChart(f) + "</div></section>"
+        }
+        if let verification { body += verifySection(verification) }
+        if !sweep.isEmpty { body += sweepSection() }
+        body += "<p class=\"foot\">Made by lrm \(LRM.version). Compression ratio = original parameters ÷ stored parameters, every weight and bias counted.</p>"
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>lrm report: \(e(model.name))</title>
+            <style>
+            body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px 32px; color: #222; max-width: 1300px; }
+            h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 16px; margin: 22px 0 4px; }
+            .sub, .foot { color: #666; font-size: 13px; } table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+            th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; } th { background: #f2f2f2; }
+            td.l, th.l { text-align: left; } .charts { display: flex; flex-wrap: wrap; gap: 12px; }
+            .pass { color: #2ca02c; font-weight: bold; } .fail { color: #d62728; font-weight: bold; }
+            </style></head><body>
+            \(body)
+            </body></html>
+
+            """
+    }
+
+    func layerTable(_ summary: ModelSummary) -> String {
+        var html = "<h2>Layers</h2><table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>in→out</th><th>rank</th>"
+            + "<th>energy</th><th>rel. error</th><th>params before</th><th>params after</th><th>ratio</th></tr>"
+        for row in summary.layers {
+            let f = row.factorization
+            html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")</td>"
+                + "<td>\(row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? "")</td><td>\(f.map { String($0.rank) } ?? "")</td>"
+                + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
+                + "<td>\(row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore))</td>"
+                + "<td>\(row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter))</td>"
+                + "<td>\(row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio))</td></tr>"
+        }
+        html += "<tr><th class=\"l\">total</th><th></th><th></th><th></th><th></th><th></th><th>\(Format.count(summary.parametersBefore))</th>"
+            + "<th>\(Format.count(summary.parametersAfter))</th><th>\(Format.ratio(summary.compressionRatio))</th></tr></table>"
+        return html
+    }
+
+    func spectrumChart(_ f: Factorization) -> String {
+        let points = f.singularValues.enumerated().map { (x: Double($0.offset + 1), y: $0.element) }
+        var chart = SVGChart(title: "Singular values (log scale)", xLabel: "index i", yLabel: "σᵢ",
+                             series: [.init(name: "σ", points: points, color: HTMLReport.palette[0])], logY: true)
+        chart.verticalMarkers = [(Double(f.rank), "cut k = \(f.rank)")]
+        return chart.render()
+    }
+
+    func energyChart(_ f: Factorization) -> String {
+        let total = f.singularValues.reduce(0) { $0 + $1 * $1 }
+        var cumulative = 0.0
+        let points = f.singularValues.enumerated().map { index, sigma -> (x: Double, y: Double) in
+            cumulative += sigma * sigma
+            return (Double(index + 1), total > 0 ? cumulative / total : 0)
+        }
+        var chart = SVGChart(title: "Cumulative energy Σᵢ≤ₖ σᵢ² / Σ σᵢ²", xLabel: "rank k", yLabel: "energy kept",
+                             series: [.init(name: "energy", points: points, color: HTMLReport.palette[2])], yRange: 0...1)
+        chart.verticalMarkers = [(Double(f.rank), "k = \(f.rank)")]
+        if f.policy == "energy" || f.policy == "error" {
+            let tau = f.policy == "energy" ? f.policyParameter : 1 - f.policyParameter * f.policyParameter
+            chart.horizontalMarkers = [(tau, "τ = \(InspectReport.shortNumber(tau))")]
+        } else {
+            chart.horizontalMarkers = [(f.retainedEnergy, "kept \(Format.fixed(f.retainedEnergy, 3))")]
+        }
+        return chart.render()
+    }
+
+    func verifySection(_ r: VerificationReport) -> String {
+        var html = "<h2>Verification on \(e(r.dataset))</h2>"
+        html += "<p>Result: <span class=\"\(r.passed ? "pass" : "fail")\">\(r.passed ? "PASS" : "FAIL")</span>"
+            + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+        html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
+        func row(_ name: String, _ pick: (ClassificationMetrics) -> Double?) {
+            guard let value = pick(r.candidate) else { return }
+            html += "<tr><td class=\"l\">\(name)</td>" + (r.reference.flatMap(pick).map { "<td>\(Format.fixed($0 * 100, 2))%</td>" } ?? "")
+                + "<td>\(Format.fixed(value * 100, 2))%</td></tr>"
+        }
+        row("accuracy") { $0.accuracy }
+        row("macro-F1") { $0.macroF1 }
+        row("weighted-F1") { $0.weightedF1 }
+        row("top-5 accuracy") { $0.top5Accuracy }
+        html += "</table>"
+        if let c = r.comparison {
+            html += "<p>Agreement: \(Format.fixed(Double(c.agreementCount) / Double(max(1, c.sampleCount)) * 100, 2))% of top-1 predictions "
+                + "identical (\(Format.count(c.agreementCount)) of \(Format.count(c.sampleCount))); largest |Δ output| "
+                + "\(String(format: "%.3g", c.maxAbsoluteDifference)).</p>"
+        }
+        if !r.layers.isEmpty {
+            html += "<table><tr><th class=\"l\">layer</th><th>rank</th><th>rel. error</th><th>energy (measured)</th><th>agrees with file</th></tr>"
+            for l in r.layers {
+                html += "<tr><td class=\"l\">\(e(l.name))</td><td>\(l.rank.map(String.init) ?? "dense")</td><td>\(Format.fixed(l.relativeError, 4))</td>"
+                    + "<td>\(Format.fixed(l.retainedEnergy, 4))</td><td>\(l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? "")</td></tr>"
+            }
+            html += "</table>"
+        }
+        return html
+    }
+
+    func sweepSection() -> String {
+        var methods: [String] = []
+        for p in sweep where !methods.contains(p.method) { methods.append(p.method) }
+        let series = methods.enumerated().map { index, method in
+            SVGChart.Series(name: method, points: sweep.filter { $0.method == method }.map { (x: $0.ratio, y: $0.accuracy * 100) }
+                .sorted { $0.x < $1.x }, color: HTMLReport.palette[index % HTMLReport.palette.count], markers: true)
+        }
+        var chart = SVGChart(title: "Accuracy against compression ratio", xLabel: "compression ratio (original ÷ stored parameters)",
+                             yLabel: "accuracy (%)", series: series, width: 760, height: 380)
+        if let sweepBaseline { chart.horizontalMarkers = [(sweepBaseline * 100, "original \(Format.fixed(sweepBaseline * 100, 2))%")] }
+        return "<h2>Sweep</h2>" + chart.render()
+    }
+}

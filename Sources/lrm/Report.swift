@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import LRMCompress
+import LRMDatasets
+import LRMFormat
+import LRMVerify
+
+extension LRM {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a self-contained HTML report of a .lrm file: spectra, energy curves, sizes, and verify metrics.",
+            discussion: "The page has inline SVG only: no scripts, no external files. With --reference and --dataset it includes "
+                + "the verify metrics; with --sweep (the JSON of `lrm sweep --json`) it plots accuracy against compression ratio. "
+                + ExitStatus.helpText)
+
+        @Argument(help: "A .lrm file.")
+        var model: String
+
+        @Option(name: .shortAndLong, help: "Output .html file.")
+        var output: String
+
+        @Option(help: ArgumentHelp("The original model, for the verify section.", valueName: "file"))
+        var reference: String?
+
+        @Option(help: ArgumentHelp("Data set for the verify section.", valueName: "name"))
+        var dataset: String?
+
+        @Option(help: ArgumentHelp("Folder with the data sets.", valueName: "dir"))
+        var data: String?
+
+        @Option(help: ArgumentHelp("JSON written by `lrm sweep --json`, to plot accuracy against compression.", valueName: "file"))
+        var sweep: String?
+
+        func validate() throws {
+            if let dataset, DatasetName(rawValue: dataset) == nil { throw ValidationError("unknown data set '\(dataset)'") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let file = try ContainerFile(path: model)
+                let loaded = try file.loadModel()
+                var verification: VerificationReport?
+                if let dataset, let name = DatasetName(rawValue: dataset) {
+                    let referenceModel = try reference.map { path -> Model in
+                        var m = try ModelSource.load(path, architecture: nil, preprocessing: PreprocessingOptions())
+                        m.input.scale = loaded.input.scale
+                        m.input.offset = loaded.input.offset
+                        m.input.layout = loaded.input.layout
+                        return m
+                    }
+                    let test: Dataset
+                    do { test = try Dataset.open(name, split: .test, in: DataFolder.resolve(flag: data)) } catch let error as DatasetError {
+                        throw CommandFailure(status: .missingInput, message: error.description)
+                    }
+                    do {
+                        verification = try Verifier.verify(candidate: loaded, reference: referenceModel, dataset: test,
+                                                           thresholds: VerificationThresholds())
+                    } catch let error as VerificationError {
+                        throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                    }
+                }
+                var sweepPoints: [(method: String, ratio: Double, accuracy: Double)] = []
+                var sweepBaseline: Double?
+                if let sweep {
+                    guard let data = FileManager.default.contents(atPath: sweep),
+                          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                          let points = object["points"] as? [[String: Any]] else {
+                        throw CommandFailure(status: FileManager.default.fileExists(atPath: sweep) ? .invalidInput : .missingInput,
+                                             message: "\(sweep): not the JSON of `lrm sweep --json`")
+                    }
+                    sweepBaseline = (object["original"] as? [String: Any])?["accuracy"] as? Double
+                    for p in points {
+                        guard let method = p["method"] as? String, let ratio = p["compression_ratio"] as? Double,
+                              let accuracy = p["accuracy"] as? Double else { continue }
+                        sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
+                    }
+                }
+                let html = HTMLReport(file: file, model: loaded, verification: verification, sweep: sweepPoints,
+                                      sweepBaseline: sweepBaseline, reference: reference).render()
+                do {
+                    try Data(html.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                } catch {
+                    throw CommandFailure(status: .cannotWrite, message: "\(output): cannot write: \(error.localizedDescription)")
+                }
+                print("wrote \(output)")
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// A small line/scatter chart rendered as inline SVG (no scripts, no external assets).
+struct SVGChart {
+    struct Series {
+        var name: String
+        var points: [(x: Double, y: Double)]
+        var color: String
+        var markers = false
+        var line = true
+    }
+
+    var title: String
+    var xLabel: String
+    var yLabel: String
+    var series: [Series] = []
+    var logY = false
+    /// Vertical marker lines: (x, label).
+    var verticalMarkers: [(Double, String)] = []
+    /// Horizontal marker lines: (y, label).
+    var horizontalMarkers: [(Double, String)] = []
+    var width = 600.0
+    var height = 300.0
+    var yRange: ClosedRange<Double>?
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// "Nice" tick values covering lo…hi.
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        guard hi > lo else { return [lo] }
+        let raw = (hi - lo) / Double(count)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var values: [Double] = []
+        var v = (lo / step).rounded(.up) * step
+        while v <= hi + step * 1e-9 { values.append(v); v += step }
+        return values
+    }
+
+    static func label(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        if abs(v) >= 1e4 || abs(v) < 1e-3 { return String(format: "%.0e", v) }
+        if v == v.rounded() { return String(Int(v)) }
+        return String(format: "%g", (v * 1000).rounded() / 1000)
+    }
+
+    func render() -> String {
+        let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+        guard !all.isEmpty else { return "<p>(no data for \(SVGChart.escape(title)))</p>" }
+        var xLo = all.map(\.x).min()!, xHi = all.map(\.x).max()!
+        if xHi == xLo { xHi = xLo + 1 }
+        for (x, _) in verticalMarkers { xLo = min(xLo, x); xHi = max(xHi, x) }
+        var yLo: Double, yHi: Double
+        if let yRange { (yLo, yHi) = (yRange.lowerBound, yRange.upperBound) } else {
+            yLo = all.map(\.y).min()!; yHi = all.map(\.y).max()!
+            for (y, _) in horizontalMarkers { yLo = min(yLo, y); yHi = max(yHi, y) }
+        }
+        if logY { yLo = pow(10, floor(log10(yLo))); yHi = pow(10, ceil(log10(yHi))) }
+        if yHi == yLo { yHi = yLo + 1 }
+        func px(_ x: Double) -> Double { left + (x - xLo) / (xHi - xLo) * plotW }
+        func py(_ y: Double) -> Double {
+            let t = logY ? (log10(y) - log10(yLo)) / (log10(yHi) - log10(yLo)) : (y - yLo) / (yHi - yLo)
+            return top + (1 - t) * plotH
+        }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
+        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(SVGChart.escape(title))</text>"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
+        for t in SVGChart.ticks(xLo, xHi) {
+            let x = px(t)
+            svg += "<line x1=\"\(x)\" y1=\"\(top + plotH)\" x2=\"\(x)\" y2=\"\(top + plotH + 4)\" stroke=\"#666\"/>"
+            svg += "<text x=\"\(x)\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(SVGChart.label(t))</text>"
+        }
+        let yTicks: [Double] = logY ? stride(from: log10(yLo), through: log10(yHi), by: max(1, ((log10(yHi) - log10(yLo)) / 5).rounded(.up))).map { pow(10, $0) }
+                                    : SVGChart.ticks(yLo, yHi)
+        for t in yTicks {
+            let y = py(t)
+            svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotW)\" y2=\"\(y)\" stroke=\"#e4e4e4\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(SVGChart.label(t))</text>"
+        }
+        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(SVGChart.escape(xLabel))</text>"
+        svg += "<text transform=\"translate(14,\(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(SVGChart.escape(yLabel))</text>"
+        for (x, text) in verticalMarkers {
+            svg += "<line x1=\"\(px(x))\" y1=\"\(top)\" x2=\"\(px(x))\" y2=\"\(top + plotH)\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>"
+            let anchor = px(x) > left + plotW * 0.7 ? "end" : "start"
+            let dx = anchor == "end" ? -4.0 : 4.0
+            svg += "<text x=\"\(px(x) + dx)\" y=\"\(top + 12)\" fill=\"#d62728\" text-anchor=\"\(anchor)\">\(SVGChart.escape(text))</text>"
+        }
+        for (y, text) in horizontalMarkers where (!logY || y > 0) {
+            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(left + plotW)\" y2=\"\(py(y))\" stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>"
+            svg += "<text x=\"\(left + plotW - 4)\" y=\"\(py(y) + 14)\" fill=\"#2ca02c\" text-anchor=\"end\">\(SVGChart.escape(text))</text>"
+        }
+        for s in series {
+            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+            if s.line, pts.count > 1 {
+                let path = pts.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
+                svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\" points=\"\(path)\"/>"
+            }
+            if s.markers || pts.count == 1 {
+                for p in pts { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"/>", px(p.x), py(p.y), s.color) }
+            }
+        }
+        if series.count > 1 {
+            var y = top + 8
+            for s in series {
+                svg += "<rect x=\"\(left + 8)\" y=\"\(y)\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/>"
+                svg += "<text x=\"\(left + 22)\" y=\"\(y + 9)\">\(SVGChart.escape(s.name))</text>"
+                y += 15
+            }
+        }
+        svg += "</svg>"
+        return svg
+    }
+}
