@@ -1,0 +1,92 @@
+public import Foundation
+
+/// A checksum list in `sha256sum` format: one `<64 hex digits><space><space or *><path>` line per
+/// file, paths relative to the list's folder. Blank lines and lines starting with `#` are skipped.
+public struct SHA256Sums: Sendable, Equatable {
+    /// One listed file.
+    public struct Entry: Sendable, Equatable {
+        /// Path relative to the folder of the list, with `/` separators.
+        public var path: String
+        /// Lower-case hex SHA-256.
+        public var digest: String
+    }
+
+    /// The listed files, in file order.
+    public var entries: [Entry]
+
+    /// The largest list read (bytes).
+    static let maximumFileByteCount = 1 << 20
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    /// Parses the text of a list; `source` names it in errors.
+    /// - Throws: `DatasetError.badChecksumList` naming the line.
+    public static func parse(_ text: String, source: String) throws -> SHA256Sums {
+        var entries: [Entry] = []
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
+            let hexDigits = line.prefix(64)
+            let rest = line.dropFirst(64)
+            guard hexDigits.count == 64, hexDigits.allSatisfy(\.isHexDigit),
+                  rest.hasPrefix("  ") || rest.hasPrefix(" *"), rest.count > 2 else {
+                throw DatasetError(.badChecksumList, "line \(number + 1)", path: source,
+                                   expected: "<64 hex digits>  <path>", found: "\"\(line.prefix(100))\"")
+            }
+            entries.append(Entry(path: String(rest.dropFirst(2)), digest: hexDigits.lowercased()))
+        }
+        return SHA256Sums(entries: entries)
+    }
+
+    /// Reads and parses a list file.
+    public static func read(from url: URL) throws -> SHA256Sums {
+        let bytes = try FileByteStream.readAll(url, limit: maximumFileByteCount)
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
+            throw DatasetError(.badChecksumList, "not UTF-8 text", path: url.path)
+        }
+        return try parse(text, source: url.path)
+    }
+
+    /// The listed digest of `path` (relative, `/` separators), if listed.
+    public func digest(for path: String) -> String? {
+        entries.first { $0.path == path }?.digest
+    }
+}
+
+/// The outcome of checking one file against `SHA256SUMS`.
+public struct ChecksumResult: Sendable, Equatable {
+    /// Path relative to the data folder.
+    public var path: String
+    /// The listed digest, or `nil` when the file is not listed.
+    public var expected: String?
+    /// The digest computed from the file.
+    public var actual: String
+
+    /// `true` when listed and equal, `false` when listed and different, `nil` when not listed.
+    public var matches: Bool? { expected.map { $0 == actual } }
+}
+
+extension DataFolder {
+    /// Hashes each of `dataset.files` and compares it with `<root>/SHA256SUMS`.
+    ///
+    /// - Returns: one result per file, in the data set's file order; files not in the list
+    ///   come back with `expected == nil` (unverified, not an error).
+    /// - Throws: `.notFound` if `SHA256SUMS` is missing, `.badChecksumList`, `.io`.
+    public func checksums(of dataset: Dataset) throws -> [ChecksumResult] {
+        let sums = try SHA256Sums.read(from: checksumsFile)
+        return try dataset.files.map { file in
+            let path = relativePath(of: file) ?? file.path
+            return ChecksumResult(path: path, expected: sums.digest(for: path), actual: try SHA256.hexDigest(ofFileAt: file))
+        }
+    }
+
+    /// Like `checksums(of:)`, but throws `.checksumMismatch` for the first file whose digest
+    /// differs from the list, or that the list does not name.
+    public func verifyChecksums(of dataset: Dataset) throws {
+        for result in try checksums(of: dataset) where result.matches != true {
+            throw DatasetError(.checksumMismatch, result.expected == nil ? "file not listed in SHA256SUMS" : "SHA-256",
+                               path: root.appendingPathComponent(result.path).path,
+                               expected: result.expected ?? "an entry in \(checksumsFile.path)", found: result.actual,
+                               hint: "the file differs from the one the checksums were made for; fetch it again")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+public import LRMCompress
+public import LRMFormat
+
+/// One evaluated point of a sweep.
+public struct SweepPoint: Sendable {
+    /// "energy", "entropy", "rank", "ratio", "whitened", "activation-scaled".
+    public var method: String
+    public var parameter: Double
+    /// Per dense layer, in model order: the stored rank, or nil when the layer stays dense.
+    public var ranks: [(layer: String, rank: Int?)]
+    public var parameters: Int
+    public var originalParameters: Int
+    public var hiddenFraction: Double
+    public var accuracy: Double
+    public var macroF1: Double
+    public var agreement: Double
+    public var correct: Int
+
+    public var compressionRatio: Double { parameters > 0 ? Double(originalParameters) / Double(parameters) : 1 }
+}
+
+/// Evaluates many rank choices on one model, each layer's SVD computed once per metric.
+///
+/// ARSVD points (energy τ, entropy τ) come from the policies; the static baselines (one rank k for
+/// every layer, one parameter ratio r for every layer) are placed at the same total parameter
+/// budget as each ARSVD point (the largest k, or r, whose model is no larger).
+public struct SweepRunner {
+    public let model: Model
+    public let evaluation: EvaluationSet
+    public let options: ConversionOptions
+    let denseLayers: [Layer<Tensor>]
+    let originalParameters: Int
+    let referencePredictions: [Int]
+    public let original: ClassificationMetrics
+
+    public init(model: Model, evaluation: EvaluationSet, options: ConversionOptions) throws {
+        self.model = model
+        self.evaluation = evaluation
+        self.options = options
+        denseLayers = model.layers.filter { if case .dense = $0.operation { return true }; return false }
+        originalParameters = model.layers.reduce(0) { $0 + $1.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount } }
+        let outputs = try evaluation.outputs(of: model)
+        referencePredictions = try ClassificationMetrics.predictions(outputs: outputs, classCount: evaluation.classCount)
+        original = try ClassificationMetrics(outputs: outputs, labels: evaluation.labels, classCount: evaluation.classCount)
+    }
+
+    /// Spectra of every dense layer in `metric` (calibration in `options` when data-aware).
+    public func spectra(metric: ConversionOptions.MetricChoice, calibration: CalibrationStatistics?) throws -> [String: LayerSpectrum] {
+        var options = self.options
+        options.metric = metric
+        options.calibration = calibration
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in denseLayers {
+            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        }
+        return spectra
+    }
+
+    /// Ranks chosen by `policy` on each spectrum.
+    public func ranks(_ policy: RankPolicy, spectra: [String: LayerSpectrum]) -> [String: Int] {
+        var ranks: [String: Int] = [:]
+        for layer in denseLayers { if let s = spectra[layer.name] { ranks[layer.name] = s.rank(for: policy) } }
+        return ranks
+    }
+
+    /// The model with `ranks` applied (break-even rule included) and its size.
+    public func build(_ ranks: [String: Int], spectra: [String: LayerSpectrum], method: String, parameter: Double) throws -> (Model, Int) {
+        var built = model
+        for (index, layer) in model.layers.enumerated() {
+            guard let rank = ranks[layer.name], let spectrum = spectra[layer.name] else { continue }
+            built.layers[index] = try Converter.apply(spectrum, to: layer, rank: rank, policyName: method, policyParameter: parameter,
+                                                      policyDescription: method, options: options).0
+        }
+        let size = built.layers.reduce(0) { $0 + $1.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount } }
+        return (built, size)
+    }
+
+    /// Total stored parameters for `ranks`, without building the factors.
+    public func size(_ ranks: [String: Int], spectra: [String: LayerSpectrum]) -> Int {
+        var total = originalParameters
+        for layer in denseLayers {
+            guard let k = ranks[layer.name], let s = spectra[layer.name] else { continue }
+            let (m, n) = (s.inFeatures, s.outFeatures)
+            let rounded = min(min(m, n), max(1, (k + options.rankMultiple - 1) / max(1, options.rankMultiple) * max(1, options.rankMultiple)))
+            if rounded * (m + n) < m * n { total -= m * n - rounded * (m + n) }
+        }
+        return total
+    }
+
+    /// Kept fraction of the hidden layers' kernel parameters (every dense layer but the last).
+    public func hiddenFraction(_ model: Model) -> Double {
+        var kept = 0.0, total = 0.0
+        var dense = 0
+        let count = denseLayers.count
+        for layer in model.layers {
+            switch layer.operation {
+            case let .dense(kernel, _, _):
+                dense += 1
+                if dense < count { kept += Double(kernel.elementCount); total += Double(kernel.elementCount) }
+            case let .factorizedDense(us, vt, _, _, f):
+                dense += 1
+                if dense < count { kept += Double(us.elementCount + vt.elementCount); total += Double(f.denseParameterCount) }
+            default: break
+            }
+        }
+        return total > 0 ? kept / total : 1
+    }
+
+    /// Evaluates the model with `ranks`.
+    public func evaluate(_ ranks: [String: Int], spectra: [String: LayerSpectrum], method: String, parameter: Double) throws -> SweepPoint {
+        let (built, size) = try build(ranks, spectra: spectra, method: method, parameter: parameter)
+        let outputs = try evaluation.outputs(of: built)
+        let metrics = try ClassificationMetrics(outputs: outputs, labels: evaluation.labels, classCount: evaluation.classCount)
+        let predictions = try ClassificationMetrics.predictions(outputs: outputs, classCount: evaluation.classCount)
+        let agreeing = zip(predictions, referencePredictions).filter { $0 == $1 }.count
+        let stored: [(String, Int?)] = built.layers.compactMap { layer in
+            switch layer.operation {
+            case .dense: return (layer.name, nil)
+            case let .factorizedDense(_, _, _, _, f): return (layer.name, f.rank)
+            default: return nil
+            }
+        }
+        return SweepPoint(method: method, parameter: parameter, ranks: stored, parameters: size, originalParameters: originalParameters,
+                          hiddenFraction: hiddenFraction(built), accuracy: metrics.accuracy, macroF1: metrics.macroF1,
+                          agreement: Double(agreeing) / Double(max(1, predictions.count)), correct: metrics.confusion.correct)
+    }
+
+    /// One rank for every layer, the largest whose model has at most `budget` parameters.
+    public func fixedRank(budget: Int, spectra: [String: LayerSpectrum]) -> Int {
+        let largest = denseLayers.compactMap { spectra[$0.name].map { min($0.inFeatures, $0.outFeatures) } }.max() ?? 1
+        var best = 1
+        for k in 1...max(1, largest) {
+            var ranks: [String: Int] = [:]
+            for layer in denseLayers { ranks[layer.name] = k }
+            if size(ranks, spectra: spectra) <= budget { best = k }
+        }
+        return best
+    }
+
+    /// One parameter ratio for every layer, the largest whose model has at most `budget` parameters.
+    public func fixedRatio(budget: Int, spectra: [String: LayerSpectrum]) -> Double {
+        var low = 0.0, high = 1.0
+        for _ in 0..<40 {
+            let middle = (low + high) / 2
+            if size(ranks(.ratio(max(middle, 1e-9)), spectra: spectra), spectra: spectra) <= budget { low = middle } else { high = middle }
+        }
+        return max(low, 1e-9)
+    }
+}
