@@ -6,6 +6,20 @@ public struct RankAssignment: Sendable, Equatable {
     public var ranks: [String: Int]
     public var hiddenFraction: Double
     public var validationAccuracy: Double
+    /// Standard error of the paired accuracy difference to the original model on the validation samples.
+    public var standardError: Double = 0
+}
+
+/// A candidate's validation accuracy and the standard error of its paired difference to the
+/// original: with n₁₀ samples only the original gets right and n₀₁ only the candidate,
+/// d = (n₁₀ − n₀₁)/n and SE = √((n₁₀ + n₀₁)/n² − d²/n).
+public struct ValidationScore: Sendable {
+    public var accuracy: Double
+    public var standardError: Double
+    public init(accuracy: Double, standardError: Double) {
+        self.accuracy = accuracy
+        self.standardError = standardError
+    }
 }
 
 /// The outcome of a search: the chosen assignment and every candidate evaluated, in order.
@@ -34,14 +48,16 @@ public struct RankSearch {
     public let spectra: [String: LayerSpectrum]
     /// Hidden dense layers, in model order.
     public let hiddenLayers: [String]
-    /// Validation accuracy (0–1) of a candidate model.
-    public let evaluate: (Model) throws -> Double
+    /// Validation accuracy (0–1) of a candidate model and the standard error of its drop.
+    public let evaluate: (Model) throws -> ValidationScore
+    /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
+    public var confidence: Double = 1
     public let options: ConversionOptions
     public let policyName: String
     public let policyParameter: Double
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, policyName: String,
-                policyParameter: Double, evaluate: @escaping (Model) throws -> Double) {
+                policyParameter: Double, evaluate: @escaping (Model) throws -> ValidationScore) {
         self.model = model
         self.spectra = spectra
         self.options = options
@@ -108,25 +124,37 @@ public struct RankSearch {
     }
 
     func score(_ ranks: [String: Int], into log: inout [RankAssignment]) throws -> RankAssignment {
-        let assignment = RankAssignment(ranks: ranks, hiddenFraction: hiddenFraction(ranks), validationAccuracy: try evaluate(try build(ranks)))
+        let result = try evaluate(try build(ranks))
+        let assignment = RankAssignment(ranks: ranks, hiddenFraction: hiddenFraction(ranks), validationAccuracy: result.accuracy,
+                                        standardError: result.standardError)
         log.append(assignment)
         return assignment
     }
 
-    /// The smallest model whose validation accuracy is at least `baseline − maxDrop` (fractions 0–1).
+    /// Whether `candidate` keeps accuracy within `maxDrop` of `baseline`, allowing for sampling noise.
+    func meets(_ candidate: RankAssignment, baseline: Double, maxDrop: Double) -> Bool {
+        baseline - candidate.validationAccuracy + confidence * candidate.standardError <= maxDrop + 1e-12
+    }
+
+    /// The smallest model whose validation accuracy drop, plus `confidence` standard errors, is at
+    /// most `maxDrop` (fractions 0–1).
     public func targetAccuracy(baseline: Double, maxDrop: Double, maxEvaluations: Int = 200) throws -> RankSearchResult {
-        let floor = baseline - maxDrop
         var log: [RankAssignment] = []
         // Phase 1: bisection on u = log10(1 − τ) in [−6, log10 0.6]; larger u compresses more.
         var good = -6.0, bad = log10(0.6)
         var best = try score(ranks(threshold: 1 - pow(10, good)), into: &log)
-        if best.validationAccuracy < floor { best.ranks = [:]; best.hiddenFraction = 1 }  // even τ ≈ 1 misses: keep dense
+        if !meets(best, baseline: baseline, maxDrop: maxDrop) {  // even τ ≈ 1 misses: keep dense
+            best.ranks = [:]
+            best.hiddenFraction = 1
+            best.validationAccuracy = baseline
+            best.standardError = 0
+        }
         let loosest = try score(ranks(threshold: 1 - pow(10, bad)), into: &log)
-        if loosest.validationAccuracy >= floor { good = bad; best = loosest }
+        if meets(loosest, baseline: baseline, maxDrop: maxDrop) { good = bad; best = loosest }
         for _ in 0..<14 where bad - good > 0.01 {
             let middle = (good + bad) / 2
             let candidate = try score(ranks(threshold: 1 - pow(10, middle)), into: &log)
-            if candidate.validationAccuracy >= floor { good = middle; best = candidate } else { bad = middle }
+            if meets(candidate, baseline: baseline, maxDrop: maxDrop) { good = middle; best = candidate } else { bad = middle }
         }
         let threshold = 1 - pow(10, good)
         // Phase 2: greedy, most parameters saved per accuracy lost.
@@ -141,7 +169,7 @@ public struct RankSearch {
                 var ranks = current.ranks
                 ranks[name] = next
                 let candidate = try score(ranks, into: &log)
-                guard candidate.validationAccuracy >= floor else { continue }
+                guard meets(candidate, baseline: baseline, maxDrop: maxDrop) else { continue }
                 let saved = current.hiddenFraction - candidate.hiddenFraction
                 guard saved > 0 else { continue }
                 let lost = max(current.validationAccuracy - candidate.validationAccuracy, 1e-6)

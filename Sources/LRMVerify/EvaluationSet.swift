@@ -58,4 +58,30 @@ public struct EvaluationSet: Sendable {
         }
         return sampleCount > 0 ? Double(correct) / Double(sampleCount) : 0
     }
+
+    /// Whether `model` gets each sample right.
+    public func correctness(of model: Model) throws -> [Bool] {
+        let outputs = try outputs(of: model)
+        return outputs.withUnsafeBufferPointer { all in
+            labels.enumerated().map { index, label in
+                ClassificationMetrics.argmax(UnsafeBufferPointer(rebasing: all[(index * classCount)..<((index + 1) * classCount)])) == label
+            }
+        }
+    }
+
+    /// Accuracy of `model` and the standard error of its paired accuracy difference to a reference
+    /// whose per-sample correctness is `reference`: d = (n₁₀ − n₀₁)/n, SE = √((n₁₀ + n₀₁)/n² − d²/n).
+    public func pairedAccuracy(of model: Model, reference: [Bool]) throws -> (accuracy: Double, standardError: Double) {
+        let mine = try correctness(of: model)
+        let n = Double(max(1, mine.count))
+        var onlyReference = 0.0, onlyCandidate = 0.0, correct = 0.0
+        for (a, b) in zip(reference, mine) {
+            if b { correct += 1 }
+            if a && !b { onlyReference += 1 }
+            if b && !a { onlyCandidate += 1 }
+        }
+        let d = (onlyReference - onlyCandidate) / n
+        let variance = max(0, (onlyReference + onlyCandidate) / (n * n) - d * d / n)
+        return (correct / n, variance.squareRoot())
+    }
 }

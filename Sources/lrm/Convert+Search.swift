@@ -19,12 +19,15 @@ extension LRM.Convert {
         }
         let layout = dataOptions.layout(for: model)
         let validation = try EvaluationSet(validationSet, layout: layout)
-        let baseline = try validation.accuracy(of: model)
+        let referenceCorrect = try validation.correctness(of: model)
+        let baseline = Double(referenceCorrect.filter { $0 }.count) / Double(max(1, referenceCorrect.count))
         let policyName = targetAccuracyDrop != nil ? "target-accuracy-drop" : "target-ratio"
         let parameter = targetAccuracyDrop ?? targetRatio ?? 0
-        let search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
-            try validation.accuracy(of: $0)
+        var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
+            let (accuracy, error) = try validation.pairedAccuracy(of: $0, reference: referenceCorrect)
+            return ValidationScore(accuracy: accuracy, standardError: error)
         }
+        search.confidence = confidence
         let found = try targetAccuracyDrop.map { try search.targetAccuracy(baseline: baseline, maxDrop: $0 / 100) }
             ?? search.targetRatio(targetRatio ?? 1, baseline: baseline)
         var result = try search.buildWithDecisions(found.best.ranks)
@@ -46,9 +49,10 @@ extension LRM.Convert {
         let drop = (reference.accuracy - candidate.accuracy) * 100
         var lines = [
             "",
-            "search (\(options.metric.name) spectra, \(found.evaluations.count) candidates on \(Format.count(validation.sampleCount)) validation samples from the training split):",
-            String(format: "  validation accuracy %.2f%% → %.2f%%, hidden-parameter fraction %.3f, energy threshold %.6f",
-                   baseline * 100, found.best.validationAccuracy * 100, found.best.hiddenFraction, found.threshold),
+            "search (\(options.metric.name) spectra, \(found.evaluations.count) candidates on \(Format.count(validation.sampleCount)) validation samples, the \(dataOptions.validation == "last" ? "last" : "seeded random") records of the training split):",
+            String(format: "  validation accuracy %.2f%% → %.2f%% (standard error of the drop %.2f pp; accepted when drop + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
+                   baseline * 100, found.best.validationAccuracy * 100, found.best.standardError * 100, confidence,
+                   found.best.hiddenFraction, found.threshold),
             String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
                    reference.accuracy * 100, candidate.accuracy * 100, -drop, candidate.confusion.correct - reference.confusion.correct,
                    candidate.sampleCount, reference.macroF1 * 100, candidate.macroF1 * 100),

@@ -66,6 +66,9 @@ extension LRM {
         @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
         var targetRatio: Double?
 
+        @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
+        var confidence: Double = 1
+
         @OptionGroup var dataOptions: DataOptions
 
         @OptionGroup var preprocessing: PreprocessingOptions

@@ -19,6 +19,9 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search.", valueName: "N"))
     var validationSamples: Int = 5000
 
+    @Option(help: ArgumentHelp("Which training samples validate a rank search: last (the final N records, which Keras's validation_split holds out from training) or random (a seeded sample).", valueName: "where"))
+    var validation: String = "last"
+
     @Option(help: ArgumentHelp("Seed that picks the calibration and validation samples.", valueName: "seed"))
     var dataSeed: UInt64 = 1
 
@@ -32,6 +35,7 @@ struct DataOptions: ParsableArguments {
         if let dataLayout, SampleLayout(rawValue: dataLayout) == nil {
             throw ValidationError("--data-layout must be hwc, chw or features, found '\(dataLayout)'")
         }
+        if !["last", "random"].contains(validation) { throw ValidationError("--validation must be last or random, found '\(validation)'") }
         if calibrationSamples < 1 || validationSamples < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }
     }
 
@@ -55,9 +59,15 @@ struct DataOptions: ParsableArguments {
             throw CommandFailure(status: .usage, message: "the training split has \(train.sampleCount) samples, fewer than "
                                  + "--calibration-samples + --validation-samples")
         }
+        if validation == "last" {
+            let split = train.sampleCount - validationSamples
+            let held = try train.subset(.indices(Array(split..<train.sampleCount)))
+            let rest = try train.subset(.first(split))
+            return (try rest.subset(.seededSample(count: calibrationSamples, seed: dataSeed)), held)
+        }
         let (calibration, rest) = try train.partition(sampleCount: calibrationSamples, seed: dataSeed)
-        let (validation, _) = try rest.partition(sampleCount: validationSamples, seed: dataSeed &+ 1)
-        return (calibration, validation)
+        let (validationSet, _) = try rest.partition(sampleCount: validationSamples, seed: dataSeed &+ 1)
+        return (calibration, validationSet)
     }
 
     func layout(for model: Model) -> SampleLayout {

@@ -15,7 +15,7 @@ enum ModelSource {
     }
 
     /// Loads `path` into memory. Keras files need `architecture` when they hold only weights.
-    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions) throws -> Model {
+    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions?) throws -> Model {
         var model: Model
         switch kind(of: path) {
         case .container:
@@ -26,7 +26,7 @@ enum ModelSource {
         case .keras:
             model = try KerasImporter.loadModel(path: path, architecture: architecture)
         }
-        try preprocessing.apply(to: &model)
+        try preprocessing?.apply(to: &model)
         return model
     }
 }

@@ -42,7 +42,7 @@ extension LRM {
                 var verification: VerificationReport?
                 if let dataset, let name = DatasetName(rawValue: dataset) {
                     let referenceModel = try reference.map { path -> Model in
-                        var m = try ModelSource.load(path, architecture: nil, preprocessing: PreprocessingOptions())
+                        var m = try ModelSource.load(path, architecture: nil, preprocessing: nil)
                         m.input.scale = loaded.input.scale
                         m.input.offset = loaded.input.offset
                         m.input.layout = loaded.input.layout

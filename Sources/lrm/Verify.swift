@@ -100,7 +100,7 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing)
-                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, preprocessing: PreprocessingOptions()) }
+                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, preprocessing: nil) }
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout
