@@ -152,7 +152,7 @@ extension LRM {
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
                 var result: ConversionResult
-                var searchSummary: String?
+                var searchSummary: SearchSummary?
                 do {
                     var options = try options()
                     if targetAccuracyDrop != nil || targetRatio != nil {
@@ -181,8 +181,13 @@ extension LRM {
                 let report = ConversionReport(input: input, output: dryRun ? nil : output, decisions: result.decisions,
                                               inputBytes: (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
-                print(json ? report.json().serialized(indent: 2) : report.text())
-                if let searchSummary, !json { print(searchSummary) }
+                var reportJSON = report.json()
+                if let searchSummary, case .object(var members) = reportJSON {
+                    members.append(("search", searchSummary.json))
+                    reportJSON = .object(members)
+                }
+                print(json ? reportJSON.serialized(indent: 2) : report.text())
+                if let searchSummary, !json { print(searchSummary.text) }
             }
         }
     }

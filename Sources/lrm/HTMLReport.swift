@@ -70,10 +70,17 @@ struct HTMLReport {
 
     func spectrumChart(_ f: Factorization) -> String {
         let points = f.singularValues.enumerated().map { (x: Double($0.offset + 1), y: $0.element) }
-        var chart = SVGChart(title: "Singular values (log scale)", xLabel: "index i", yLabel: "σᵢ",
+        var chart = SVGChart(title: "Singular values\(metricSuffix(f)) (log scale)", xLabel: "index i", yLabel: "σᵢ",
                              series: [.init(name: "σ", points: points, color: HTMLReport.palette[0])], logY: true)
         chart.verticalMarkers = [(Double(f.rank), "cut k = \(f.rank)")]
         return chart.render()
+    }
+
+    /// " of Lᵀ·W (whitened)" and the like, when the spectrum is not W's own.
+    func metricSuffix(_ f: Factorization) -> String {
+        if f.method.hasPrefix("whitened") { return " of Lᵀ·W (whitened)" }
+        if f.method.hasPrefix("activation-scaled") { return " of S·W (activation-scaled)" }
+        return ""
     }
 
     func energyChart(_ f: Factorization) -> String {
@@ -83,8 +90,9 @@ struct HTMLReport {
             cumulative += sigma * sigma
             return (Double(index + 1), total > 0 ? cumulative / total : 0)
         }
-        var chart = SVGChart(title: "Cumulative energy Σᵢ≤ₖ σᵢ² / Σ σᵢ²", xLabel: "rank k", yLabel: "energy kept",
+        var chart = SVGChart(title: "Cumulative energy Σᵢ≤ₖ σᵢ² / Σ σᵢ²\(metricSuffix(f))", xLabel: "rank k", yLabel: "energy kept",
                              series: [.init(name: "energy", points: points, color: HTMLReport.palette[2])], yRange: 0...1)
+        chart.markerLabelsAtBottom = true
         chart.verticalMarkers = [(Double(f.rank), "k = \(f.rank)")]
         if f.policy == "energy" || f.policy == "error" {
             let tau = f.policy == "energy" ? f.policyParameter : 1 - f.policyParameter * f.policyParameter

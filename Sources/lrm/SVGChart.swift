@@ -22,6 +22,8 @@ struct SVGChart {
     var width = 600.0
     var height = 300.0
     var yRange: ClosedRange<Double>?
+    /// Put the vertical markers' labels at the bottom of the plot (when the curve runs along the top).
+    var markerLabelsAtBottom = false
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -88,7 +90,8 @@ struct SVGChart {
             svg += "<line x1=\"\(px(x))\" y1=\"\(top)\" x2=\"\(px(x))\" y2=\"\(top + plotH)\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>"
             let anchor = px(x) > left + plotW * 0.7 ? "end" : "start"
             let dx = anchor == "end" ? -4.0 : 4.0
-            svg += "<text x=\"\(px(x) + dx)\" y=\"\(top + 12)\" fill=\"#d62728\" text-anchor=\"\(anchor)\">\(SVGChart.escape(text))</text>"
+            let labelY = markerLabelsAtBottom ? top + plotH - 6 : top + 12
+            svg += "<text x=\"\(px(x) + dx)\" y=\"\(labelY)\" fill=\"#d62728\" text-anchor=\"\(anchor)\">\(SVGChart.escape(text))</text>"
         }
         for (y, text) in horizontalMarkers where (!logY || y > 0) {
             svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(left + plotW)\" y2=\"\(py(y))\" stroke=\"#2ca02c\" stroke-dasharray=\"4 3\"/>"

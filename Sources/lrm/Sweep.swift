@@ -101,7 +101,8 @@ extension LRM {
             let calibration = try dataOptions.calibrate(original, on: try dataOptions.trainingSubsets().calibration)
             let whitened = try runner.spectra(metric: .whitened(ridge: 1e-6), calibration: calibration)
             let scaled = try runner.spectra(metric: .activationScaled(alpha: 0.5), calibration: calibration)
-            let energies = [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.999]
+            let energies = [0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.993, 0.995, 0.997, 0.998,
+                            0.9985, 0.999, 0.9995, 0.9999]
             let ratios = [0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
             let largest = plain.values.map { min($0.inFeatures, $0.outFeatures) }.max() ?? 1
             var ranks = [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512].filter { $0 <= largest }

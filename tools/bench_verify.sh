@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `lrm verify` (two models: compressed and original, over the whole test set, data read and
+# preprocessed, all metrics) against Keras's own `model.evaluate` of the original alone, alternating,
+# medians. Target: lrm verify faster than Keras alone.
+# Usage: tools/bench_verify.sh [SAMPLE] [DATASET] [RUNS]   (default: cifar10_mlp cifar-10 5)
+# Needs a Python with keras + jax (PYTHON=…; e.g. a venv from tools/requirements-train.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sample=${1:-cifar10_mlp}; dataset=${2:-cifar-10}; runs=${3:-5}
+python=${PYTHON:-python3}
+data=${LRM_DATA:-../shared/datasets}
+swift build -c release --product lrm >/dev/null
+lrm=.build/release/lrm
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+"$lrm" convert "samples/$sample.h5" --input-scale 1/255 --policy rank:64 -o "$tmp/m.lrm" >/dev/null
+lrm_times=(); keras_times=(); keras_all=()
+for i in $(seq "$runs"); do
+  s=$(date +%s.%N)
+  "$lrm" verify "$tmp/m.lrm" --reference "samples/$sample.h5" --dataset "$dataset" --data "$data" >/dev/null || true
+  lrm_times+=("$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
+  line=$("$python" tools/keras_evaluate.py "samples/$sample.h5" "$dataset" "$data" 2>/dev/null | tail -1)
+  keras_times+=("$(echo "$line" | sed -E 's/.*evaluate: ([0-9.]+) s.*/\1/')")
+  keras_all+=("$(echo "$line" | sed -E 's/.*whole script ([0-9.]+) s.*/\1/')")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "$sample on $dataset test ($runs alternating runs, medians; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
+printf "  %-58s %8.3f s\n" "lrm verify (both models, whole process)" "$(median "${lrm_times[@]}")"
+printf "  %-58s %8.3f s\n" "keras model.evaluate (original only, the call alone)" "$(median "${keras_times[@]}")"
+printf "  %-58s %8.3f s\n" "keras script (import, load data and model, evaluate)" "$(median "${keras_all[@]}")"

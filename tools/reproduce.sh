@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Regenerates docs/RESULTS.md: for the three bundled samples, the ARSVD grid against static-rank
+# baselines, a fine grid of every method (the smallest model within 0.5 and 1 point), and the
+# accuracy-targeted search. Every number in docs/RESULTS.md comes from the JSON this writes to
+# out/results/. Takes a few minutes on 2 cores.
+# Usage: tools/reproduce.sh [--data DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product lrm >/dev/null
+lrm=.build/release/lrm
+out=out/results
+mkdir -p "$out" docs
+# sample dataset validation-samples (the last 10% of the training records, held out when the samples were trained)
+samples=("mnist_mlp mnist 6000" "cifar10_mlp cifar-10 2000" "cifar100_mlp cifar-100 2500")
+for entry in "${samples[@]}"; do
+  set -- $entry
+  name=$1 dataset=$2 validation=$3
+  common=(--input-scale 1/255 --dataset "$dataset" --validation-samples "$validation")
+  echo "== $name: paper grid" >&2
+  "$lrm" sweep "samples/$name.h5" "${common[@]}" --json "${@:4}" > "$out/$name-grid.json"
+  echo "== $name: fine grid" >&2
+  "$lrm" sweep "samples/$name.h5" "${common[@]}" --fine --json "${@:4}" > "$out/$name-fine.json"
+  for drop in 0.5 1.0; do
+    echo "== $name: accuracy-targeted search, $drop pp" >&2
+    "$lrm" convert "samples/$name.h5" "${common[@]}" --target-accuracy-drop "$drop" --json \
+      -o "$out/$name-target-$drop.lrm" "${@:4}" > "$out/$name-target-$drop.json"
+  done
+done
+"$lrm" report "$out/mnist_mlp-target-0.5.lrm" --reference samples/mnist_mlp.h5 --dataset mnist \
+  --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" >/dev/null
+python3 tools/results_markdown.py "$out" > docs/RESULTS.md
+echo "wrote docs/RESULTS.md" >&2
