@@ -1,0 +1,88 @@
+import Foundation
+import LRMFormat
+import LRMLinearAlgebra
+import LRMRuntime
+import Testing
+@testable import LRMCompress
+
+@Suite("Rank search")
+struct RankSearchTests {
+    /// A 3-layer MLP with decaying spectra; "labels" are the original model's own top-1 answers on
+    /// random inputs, so accuracy is agreement with the original (baseline 1).
+    func setUp() throws -> (Model, [Float], [Int]) {
+        let k1 = try SyntheticKernel.make(rows: 48, columns: 40, sigma: (0..<40).map { pow(0.85, Double($0)) * 3 }, seed: 31)
+        let k2 = try SyntheticKernel.make(rows: 40, columns: 32, sigma: (0..<32).map { pow(0.8, Double($0)) * 3 }, seed: 32)
+        var rng = SeededGenerator(seed: 33)
+        let k3 = (0..<(32 * 6)).map { _ in rng.nextSymmetricFloat() }
+        let model = Model(name: "s", input: InputSpec(shape: [48]), layers: [
+            Layer(name: "h1", operation: .dense(kernel: Tensor(shape: [48, 40], floats: k1), bias: nil, activation: .tanh)),
+            Layer(name: "h2", operation: .dense(kernel: Tensor(shape: [40, 32], floats: k2), bias: nil, activation: .tanh)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [32, 6], floats: k3), bias: nil, activation: .softmax)),
+        ])
+        let samples = 800
+        let x = (0..<(samples * 48)).map { _ in rng.nextSymmetricFloat() }
+        let y = try InferenceModel(model).run(x, sampleCount: samples)
+        let labels = (0..<samples).map { s in (0..<6).max { y[s * 6 + $0] < y[s * 6 + $1] }! }
+        return (model, x, labels)
+    }
+
+    func search(_ model: Model, _ x: [Float], _ labels: [Int], confidence: Double) throws -> RankSearch {
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in model.layers { spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: ConversionOptions()) }
+        var search = RankSearch(model: model, spectra: spectra, options: ConversionOptions(), policyName: "target-accuracy-drop",
+                                policyParameter: 5) { candidate in
+            let y = try InferenceModel(candidate).run(x, sampleCount: labels.count)
+            var correct = 0.0, flips = 0.0
+            for (s, label) in labels.enumerated() {
+                let predicted = (0..<6).max { y[s * 6 + $0] < y[s * 6 + $1] }!
+                if predicted == label { correct += 1 } else { flips += 1 }
+            }
+            let n = Double(labels.count), d = flips / n
+            return ValidationScore(accuracy: correct / n, standardError: max(0, flips / (n * n) - d * d / n).squareRoot())
+        }
+        search.confidence = confidence
+        return search
+    }
+
+    @Test("the chosen model meets the budget on the validation data, and is smaller than dense", arguments: [0.0, 1.0])
+    func meetsBudget(confidence: Double) throws {
+        let (model, x, labels) = try setUp()
+        let search = try search(model, x, labels, confidence: confidence)
+        #expect(search.hiddenLayers == ["h1", "h2"], "the output layer is not searched")
+        let result = try search.targetAccuracy(baseline: 1, maxDrop: 0.05)
+        let best = result.best
+        #expect(1 - best.validationAccuracy + confidence * best.standardError <= 0.05 + 1e-12)
+        #expect(best.hiddenFraction < 1)
+        // The reported accuracy is what the built model really scores.
+        let rebuilt = try search.build(best.ranks)
+        let y = try InferenceModel(rebuilt).run(x, sampleCount: labels.count)
+        let correct = labels.enumerated().filter { s, label in (0..<6).max { y[s * 6 + $0] < y[s * 6 + $1] }! == label }.count
+        #expect(abs(Double(correct) / Double(labels.count) - best.validationAccuracy) < 1e-12)
+        // Every candidate that met the budget was at least as large as the one chosen... or evaluated later in greedy.
+        let qualifying = result.evaluations.filter { 1 - $0.validationAccuracy + confidence * $0.standardError <= 0.05 + 1e-12 }
+        #expect(qualifying.map(\.hiddenFraction).min() ?? 1 >= best.hiddenFraction - 1e-12)
+    }
+
+    @Test("a tighter budget never gives a smaller model; counting noise does not give a markedly smaller one (greedy steps differ)")
+    func monotone() throws {
+        let (model, x, labels) = try setUp()
+        let loose = try search(model, x, labels, confidence: 0).targetAccuracy(baseline: 1, maxDrop: 0.10)
+        let tight = try search(model, x, labels, confidence: 0).targetAccuracy(baseline: 1, maxDrop: 0.01)
+        let careful = try search(model, x, labels, confidence: 1).targetAccuracy(baseline: 1, maxDrop: 0.10)
+        #expect(tight.best.hiddenFraction >= loose.best.hiddenFraction - 1e-12)
+        #expect(careful.best.hiddenFraction >= loose.best.hiddenFraction - 0.05)
+    }
+
+    @Test("a size target gives a model within the size")
+    func ratio() throws {
+        let (model, x, labels) = try setUp()
+        let search = try search(model, x, labels, confidence: 0)
+        for target in [0.5, 0.25] {
+            let result = try search.targetRatio(target, baseline: 1)
+            #expect(result.best.hiddenFraction <= target + 1e-12)
+            let (built, decisions) = (try search.buildWithDecisions(result.best.ranks).model, try search.buildWithDecisions(result.best.ranks).decisions)
+            #expect(decisions.contains { $0.outcome == .factorized })
+            #expect(built.layers.count == model.layers.count)
+        }
+    }
+}
