@@ -55,6 +55,8 @@ let package = Package(
         .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
                           swiftSettings: swiftSettings),
 
+        .executableTarget(name: "FuzzContainer", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
+
         .testTarget(name: "LRMFormatTests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMCompressTests", dependencies: ["LRMCompress", "LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
@@ -66,7 +68,7 @@ let package = Package(
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["lrm", "LRMFormat", "LRMNumPy"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["lrm", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
     ]
 )
 

@@ -1,0 +1,95 @@
+import Foundation
+import LRMDatasets
+import LRMFormat
+import LRMNumPy
+import Testing
+
+/// ../shared/datasets, if present.
+let datasets: String? = {
+    let path = CLI.packageRoot + "/../shared/datasets"
+    return FileManager.default.fileExists(atPath: path + "/mnist") ? path : nil
+}()
+
+func jsonObject(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+}
+
+@Suite("End to end on the samples and the corpus")
+struct EndToEndTests {
+    @Test("real-data: a deliberately over-compressed model fails verify with exit 1 and a failed JUnit case",
+          .enabled(if: datasets != nil))
+    func overCompressed() throws {
+        let scratch = try Scratch()
+        let small = scratch.file("rank1.lrm")
+        #expect(try CLI.run(["convert", CLI.packageRoot + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:1",
+                             "-o", small]).status == 0)
+        let junit = scratch.file("verify.xml")
+        let result = try CLI.run(["verify", small, "--reference", CLI.packageRoot + "/samples/mnist_mlp.h5", "--dataset", "mnist",
+                                  "--max-accuracy-drop", "1.0", "--junit", junit])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("FAIL"))
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("<failure") && xml.contains("max-accuracy-drop"))
+    }
+
+    @Test("real-data: a model imported from a Keras file verifies against that file with agreement 1 and no change",
+          .enabled(if: datasets != nil))
+    func importedAgrees() throws {
+        let scratch = try Scratch()
+        let imported = scratch.file("mnist.lrm")
+        #expect(try CLI.run(["import", CLI.packageRoot + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "-o", imported]).status == 0)
+        let result = try CLI.run(["verify", imported, "--reference", CLI.packageRoot + "/samples/mnist_mlp.h5", "--dataset", "mnist",
+                                  "--max-accuracy-drop", "0", "--min-agreement", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try jsonObject(result.stdout)
+        let comparison = try #require(report["comparison"] as? [String: Any])
+        #expect(comparison["agreement"] as? Double == 1)
+        let compressed = try #require(report["compressed"] as? [String: Any]), reference = try #require(report["reference"] as? [String: Any])
+        #expect(compressed["accuracy"] as? Double == reference["accuracy"] as? Double)
+        // Keras measured 98.05% on the same 10,000 images (samples/mnist_mlp.json).
+        #expect(abs((compressed["accuracy"] as? Double ?? 0) - 0.9805) < 1e-9)
+    }
+
+    @Test("real-data: CIFAR records turned to HWC are exactly the images Keras saw, and the sample's outputs match Keras",
+          .enabled(if: datasets != nil))
+    func cifarLayout() throws {
+        let pred = try NPZ.read(path: CLI.packageRoot + "/samples/cifar10_mlp.pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let test = try Dataset.open(.cifar10, split: .test, in: DataFolder(root: URL(fileURLWithPath: datasets!)))
+        var first: [Float] = []
+        try test.subset(.first(x.shape[0])).forEachBatch(size: 64, layout: .hwc) { first += $0.pixels }
+        #expect(first == x.floatValues(), "the HWC order of lrm's reader is Keras's (32, 32, 3)")
+        let scratch = try Scratch()
+        try NPY.write(x, to: scratch.file("x.npy"))
+        let result = try CLI.run(["predict", CLI.packageRoot + "/samples/cifar10_mlp.h5", "--input-scale", "1/255",
+                                  "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let got = try NPY.read(path: scratch.file("y.npy")).floatValues()
+        #expect(zip(got, y.floatValues()).map { abs($0 - $1) }.max()! <= 1e-5)
+    }
+
+    @Test("real-data: corpus MLPs at τ = 1 reproduce their outputs; at τ = 0.9 every factorized layer keeps ≥ 0.9 of its energy",
+          .enabled(if: corpus != nil), arguments: ["k3_nobias", "k3_fp64", "k3_bn", "k3_nested", "tfk_names", "tfk_mixed16"])
+    func corpusConvert(_ name: String) throws {
+        let directory = corpus! + (name.hasPrefix("k3") ? "/keras3/" : "/tf-keras/")
+        let scratch = try Scratch()
+        let pred = try NPZ.read(path: directory + name + ".pred.npz")
+        try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
+        let full = try CLI.run(["convert", directory + name + ".h5", "--policy", "energy:1.0", "-o", scratch.file("full.lrm")])
+        #expect(full.status == 0, "\(full.stderr)")
+        let original = try CLI.run(["predict", directory + name + ".h5", "--input", scratch.file("x.npy"), "-o", scratch.file("y0.npy")])
+        let converted = try CLI.run(["predict", scratch.file("full.lrm"), "--input", scratch.file("x.npy"), "-o", scratch.file("y1.npy")])
+        #expect(original.status == 0 && converted.status == 0)
+        let a = try NPY.read(path: scratch.file("y0.npy")).floatValues(), b = try NPY.read(path: scratch.file("y1.npy")).floatValues()
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-4)
+        let partial = try CLI.run(["convert", directory + name + ".h5", "--policy", "energy:0.9", "--json", "-o", scratch.file("p.lrm")])
+        #expect(partial.status == 0, "\(partial.stderr)")
+        let layers = try #require(try jsonObject(partial.stdout)["layers"] as? [[String: Any]])
+        for layer in layers where layer["result"] as? String == "factorized" {
+            #expect((layer["retained_energy"] as? Double ?? 0) >= 0.9)
+            let energy = layer["retained_energy"] as? Double ?? 0, error = layer["relative_error"] as? Double ?? 1
+            #expect(abs(error - (1 - energy).squareRoot()) < 1e-3, "Eckart–Young: e = √(1 − energy)")
+        }
+        #expect(try CLI.run(["inspect", "--verify", scratch.file("p.lrm")]).status == 0)
+    }
+}
