@@ -25,6 +25,9 @@ for entry in "${samples[@]}"; do
     "$lrm" convert "samples/$name.h5" "${common[@]}" --target-accuracy-drop "$drop" --json \
       -o "$out/$name-target-$drop.lrm" "${@:4}" > "$out/$name-target-$drop.json"
   done
+  echo "== $name: accuracy-targeted search, 0.5 pp, validation drop alone (--confidence 0)" >&2
+  "$lrm" convert "samples/$name.h5" "${common[@]}" --target-accuracy-drop 0.5 --confidence 0 --json \
+    -o "$out/$name-target-0.5-z0.lrm" "${@:4}" > "$out/$name-target-0.5-z0.json"
 done
 "$lrm" report "$out/mnist_mlp-target-0.5.lrm" --reference samples/mnist_mlp.h5 --dataset mnist \
   --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" >/dev/null
