@@ -55,7 +55,6 @@ let package = Package(
         .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
                           swiftSettings: swiftSettings),
 
-        .executableTarget(name: "FuzzContainer", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
 
         .testTarget(name: "LRMFormatTests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
