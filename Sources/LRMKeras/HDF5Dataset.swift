@@ -64,6 +64,13 @@ final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// The elements as `Double`, exactly, for float64 datasets (nil for other types).
+    func readDoubles() throws(HDF5Error) -> [Double]? {
+        guard case .float64 = elementType else { return nil }
+        guard count > 0 else { return [] }
+        return try read(as: Double.self, memoryType: lrm_h5t_native_double())
+    }
+
     private func read<T: Numeric>(as: T.Type, memoryType: hid_t) throws(HDF5Error) -> [T] {
         var values = [T](repeating: 0, count: count)
         _ = try HDF5Library.check(.readFailed, at: location, "could not read the dataset") {

@@ -59,6 +59,8 @@ extension HDF5Dataset {
             case (false, _): .uint64
             }
         }
-        return KerasWeight(name: name, shape: shape, values: try readFloats(), sourceDType: dtype, sourcePath: path)
+        var weight = KerasWeight(name: name, shape: shape, values: try readFloats(), sourceDType: dtype, sourcePath: path)
+        weight.doubleValues = try readDoubles()
+        return weight
     }
 }

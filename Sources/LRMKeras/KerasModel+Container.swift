@@ -91,8 +91,8 @@ struct ContainerModelBuilder {
                 throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Dense)", "no kernel of shape [in, \(units)]")
             }
             let bias = useBias ? layer.weight(named: "bias") : nil
-            var w = kernel.values.map(Double.init)
-            var b = bias.map { $0.values.map(Double.init) } ?? [Double](repeating: 0, count: units)
+            var w = kernel.doubleValues ?? kernel.values.map(Double.init)
+            var b = bias.map { $0.doubleValues ?? $0.values.map(Double.init) } ?? [Double](repeating: 0, count: units)
             var hasBias = bias != nil
             if let pending = pendingNormalization {
                 // y = (x·s + t)·W + b = x·(diag(s)·W) + (t·W + b)
@@ -166,13 +166,20 @@ struct ContainerModelBuilder {
             if let last = layers.last, case let .dense(kernel, bias, .linear) = last.operation, s.count == kernel.shape[1] {
                 // Fold into the preceding Dense: W' = W·diag(s), b' = b·s + t.
                 let (rows, cols) = (kernel.shape[0], kernel.shape[1])
-                var w = kernel.floats().map(Double.init)
+                func doubles(_ t: Tensor) -> [Double] {
+                    if case .float64(let values) = t.storage { return values }
+                    return t.floats().map(Double.init)
+                }
+                var w = doubles(kernel)
                 for i in 0..<rows { for j in 0..<cols { w[i * cols + j] *= s[j] } }
-                let b = bias?.floats().map(Double.init) ?? Array(repeating: 0, count: cols)
+                let b = bias.map(doubles) ?? Array(repeating: 0, count: cols)
                 let folded = (0..<cols).map { b[$0] * s[$0] + t[$0] }
+                let stored = { (shape: [Int], values: [Double]) -> Tensor in
+                    kernel.dtype == .float64 ? Tensor(shape: shape, storage: .float64(values))
+                                             : Tensor(shape: shape, floats: values.map(Float.init), dtype: kernel.dtype)
+                }
                 layers[layers.count - 1] = Layer(name: last.name, operation: .dense(
-                    kernel: Tensor(shape: kernel.shape, floats: w.map(Float.init), dtype: kernel.dtype),
-                    bias: Tensor(shape: [cols], floats: folded.map(Float.init), dtype: kernel.dtype), activation: .linear))
+                    kernel: stored(kernel.shape, w), bias: stored([cols], folded), activation: .linear))
             } else if next.first(where: { if case .dropout = $0.config { return false }; return true }).map({ if case .dense = $0.config { return true }; return false }) == true {
                 pendingNormalization = (layer.name, s, t)
             } else {
@@ -182,13 +189,16 @@ struct ContainerModelBuilder {
     }
 
     func batchNormalization(_ layer: KerasLayer, epsilon: Double, center: Bool, scale: Bool) throws(KerasImportError) -> ([Double], [Double]) {
-        guard let mean = layer.weight(named: "moving_mean")?.values, let variance = layer.weight(named: "moving_variance")?.values else {
+        func exact(_ name: String) -> [Double]? {
+            layer.weight(named: name).map { $0.doubleValues ?? $0.values.map(Double.init) }
+        }
+        guard let mean = exact("moving_mean"), let variance = exact("moving_variance") else {
             throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (BatchNormalization)", "no moving mean and variance")
         }
-        let gamma = scale ? layer.weight(named: "gamma")?.values : nil
-        let beta = center ? layer.weight(named: "beta")?.values : nil
-        let s = (0..<mean.count).map { Double(gamma?[$0] ?? 1) / (Double(variance[$0]) + epsilon).squareRoot() }
-        let t = (0..<mean.count).map { Double(beta?[$0] ?? 0) - Double(mean[$0]) * s[$0] }
+        let gamma = scale ? exact("gamma") : nil
+        let beta = center ? exact("beta") : nil
+        let s = (0..<mean.count).map { (gamma?[$0] ?? 1) / (variance[$0] + epsilon).squareRoot() }
+        let t = (0..<mean.count).map { (beta?[$0] ?? 0) - mean[$0] * s[$0] }
         return (s, t)
     }
 

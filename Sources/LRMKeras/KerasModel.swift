@@ -101,6 +101,8 @@ public struct KerasWeight: Sendable, Equatable {
     /// The elements in row-major order, converted to `Float` (exact from float16, bfloat16 and float32;
     /// rounded to nearest from float64 and integers).
     public var values: [Float]
+    /// The elements exactly as stored, for float64 weights (nil otherwise), so float64 models import losslessly.
+    public var doubleValues: [Double]?
     /// The element type stored in the file.
     public var sourceDType: KerasDType
     /// Where the values were read: the HDF5 path inside the file (for `.keras`, inside `model.weights.h5`).

@@ -84,3 +84,20 @@ struct KerasFixturePredictionTests {
         #expect(error.kind == .unsupportedLayer && error.description.contains("relu6ish"))
     }
 }
+
+@Suite("Real data: lossless import (skipped when ../shared/keras-corpus is absent)",
+       .enabled(if: TestData.corpus != nil, "../shared/keras-corpus not found"))
+struct LosslessImportTests {
+    @Test("real-data: a float64 model's kernels are stored as f64, bit for bit those Keras wrote",
+          arguments: ["keras3/k3_fp64", "tf-keras/tfk_fp64"])
+    func float64(_ stem: String) throws {
+        let base = TestData.corpus!.appendingPathComponent(stem).path
+        let model = try KerasImporter.loadModel(path: base + ".h5")
+        let reference = try NPZ.read(path: base + ".ref.npz")
+        guard case let .dense(kernel, _, _) = model.layers[0].operation, case .float64(let values) = kernel.storage else {
+            Issue.record("the first kernel is not stored as float64")
+            return
+        }
+        #expect(values == (try #require(reference["w000"])).doubleValues())
+    }
+}
