@@ -141,8 +141,8 @@ struct HTMLReport {
             SVGChart.Series(name: method, points: sweep.filter { $0.method == method }.map { (x: $0.ratio, y: $0.accuracy * 100) }
                 .sorted { $0.x < $1.x }, color: HTMLReport.palette[index % HTMLReport.palette.count], markers: true)
         }
-        var chart = SVGChart(title: "Accuracy against compression ratio", xLabel: "compression ratio (original ÷ stored parameters)",
-                             yLabel: "accuracy (%)", series: series, width: 760, height: 380)
+        var chart = SVGChart(title: "Accuracy against compression ratio (log scale)", xLabel: "compression ratio (original ÷ stored parameters)",
+                             yLabel: "accuracy (%)", series: series, logX: true, width: 860, height: 400)
         if let sweepBaseline { chart.horizontalMarkers = [(sweepBaseline * 100, "original \(Format.fixed(sweepBaseline * 100, 2))%")] }
         return "<h2>Sweep</h2>" + chart.render()
     }

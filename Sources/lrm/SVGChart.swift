@@ -15,6 +15,7 @@ struct SVGChart {
     var yLabel: String
     var series: [Series] = []
     var logY = false
+    var logX = false
     /// Vertical marker lines: (x, label).
     var verticalMarkers: [(Double, String)] = []
     /// Horizontal marker lines: (y, label).
@@ -50,9 +51,11 @@ struct SVGChart {
     }
 
     func render() -> String {
-        let left = 64.0, right = 16.0, top = 34.0, bottom = 48.0
+        // A legend, when there is one, sits outside the plot on the right so it never hides data.
+        let legendWidth = series.count > 1 ? 16.0 + 7.0 * Double(series.map(\.name.count).max() ?? 0) : 0
+        let left = 64.0, right = 16.0 + legendWidth, top = 34.0, bottom = 48.0
         let plotW = width - left - right, plotH = height - top - bottom
-        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) && (!logX || $0.x > 0) }
         guard !all.isEmpty else { return "<p>(no data for \(SVGChart.escape(title)))</p>" }
         var xLo = all.map(\.x).min()!, xHi = all.map(\.x).max()!
         if xHi == xLo { xHi = xLo + 1 }
@@ -63,8 +66,11 @@ struct SVGChart {
             for (y, _) in horizontalMarkers { yLo = min(yLo, y); yHi = max(yHi, y) }
         }
         if logY { yLo = pow(10, floor(log10(yLo))); yHi = pow(10, ceil(log10(yHi))) }
+        if logX { xLo = max(xLo, 1e-12); xHi = max(xHi, xLo * 1.0001) }
         if yHi == yLo { yHi = yLo + 1 }
-        func px(_ x: Double) -> Double { left + (x - xLo) / (xHi - xLo) * plotW }
+        func px(_ x: Double) -> Double {
+            logX ? left + (log10(x) - log10(xLo)) / (log10(xHi) - log10(xLo)) * plotW : left + (x - xLo) / (xHi - xLo) * plotW
+        }
         func py(_ y: Double) -> Double {
             let t = logY ? (log10(y) - log10(yLo)) / (log10(yHi) - log10(yLo)) : (y - yLo) / (yHi - yLo)
             return top + (1 - t) * plotH
@@ -72,7 +78,10 @@ struct SVGChart {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
         svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(SVGChart.escape(title))</text>"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
-        for t in SVGChart.ticks(xLo, xHi) {
+        let xTicks: [Double] = logX
+            ? (-3...6).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, Double(e)) } }.filter { $0 >= xLo * 0.999 && $0 <= xHi * 1.001 }
+            : SVGChart.ticks(xLo, xHi)
+        for t in xTicks {
             let x = px(t)
             svg += "<line x1=\"\(x)\" y1=\"\(top + plotH)\" x2=\"\(x)\" y2=\"\(top + plotH + 4)\" stroke=\"#666\"/>"
             svg += "<text x=\"\(x)\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(SVGChart.label(t))</text>"
@@ -98,7 +107,7 @@ struct SVGChart {
             svg += "<text x=\"\(left + plotW - 4)\" y=\"\(py(y) + 14)\" fill=\"#2ca02c\" text-anchor=\"end\">\(SVGChart.escape(text))</text>"
         }
         for s in series {
-            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) && (!logX || $0.x > 0) }
             if s.line, pts.count > 1 {
                 let path = pts.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
                 svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\" points=\"\(path)\"/>"
@@ -108,10 +117,11 @@ struct SVGChart {
             }
         }
         if series.count > 1 {
-            var y = top + 8
+            var y = top + 4
+            let x = left + plotW + 12
             for s in series {
-                svg += "<rect x=\"\(left + 8)\" y=\"\(y)\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/>"
-                svg += "<text x=\"\(left + 22)\" y=\"\(y + 9)\">\(SVGChart.escape(s.name))</text>"
+                svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/>"
+                svg += "<text x=\"\(x + 14)\" y=\"\(y + 9)\">\(SVGChart.escape(s.name))</text>"
                 y += 15
             }
         }
