@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
         // Keras HDF5 import (legacy .h5, .weights.h5, .keras).
         // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation).
-        .target(name: "LRMNumPy", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+        .target(name: "LRMNumPy", dependencies: ["LRMFormat", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "LRMKeras", dependencies: ["LRMFormat", "CHDF5", "LRMNumPy",
                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")],

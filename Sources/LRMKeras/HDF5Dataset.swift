@@ -1,4 +1,5 @@
 import CHDF5
+import LRMFormat
 
 /// The element types a dataset can be read from, all converted to `Float` by ``HDF5Dataset/readFloats()``.
 enum HDF5ElementType: Equatable {
@@ -57,7 +58,7 @@ final class HDF5Dataset: HDF5Object {
             return try read(as: Int64.self, memoryType: lrm_h5t_native_int64()).map { Float($0) }
         case .float16(let bigEndian):
             let raw = try read(as: UInt16.self, memoryType: fileType.id)  // no conversion: the stored bits
-            return raw.map { HalfPrecision.float(fromBits: bigEndian ? $0.byteSwapped : $0) }
+            return raw.map { HalfPrecision.float(fromHalf: bigEndian ? $0.byteSwapped : $0) }
         case .bfloat16:
             let raw = try read(as: UInt16.self, memoryType: fileType.id)
             return raw.map { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }

@@ -1,3 +1,5 @@
+import LRMFormat
+
 /// An n-dimensional array as stored in a `.npy` file: a shape, an element type and the elements in
 /// C (row-major) order, last index fastest.
 ///
@@ -78,7 +80,7 @@ public struct NumPyArray: Sendable, Equatable {
     /// The elements converted to `Float` (float64 and integers are rounded to nearest; booleans are 0 or 1).
     public func floatValues() -> [Float] {
         switch storage {
-        case .float16(let bits): bits.map(HalfPrecision.float(fromBits:))
+        case .float16(let bits): bits.map(HalfPrecision.float(fromHalf:))
         case .float32(let v): v
         case .float64(let v): v.map { Float($0) }
         case .int32(let v): v.map { Float($0) }
@@ -91,7 +93,7 @@ public struct NumPyArray: Sendable, Equatable {
     /// The elements converted to `Double` (exact for every type except int64 beyond 2⁵³).
     public func doubleValues() -> [Double] {
         switch storage {
-        case .float16(let bits): bits.map { Double(HalfPrecision.float(fromBits: $0)) }
+        case .float16(let bits): bits.map { Double(HalfPrecision.float(fromHalf: $0)) }
         case .float32(let v): v.map { Double($0) }
         case .float64(let v): v
         case .int32(let v): v.map { Double($0) }
