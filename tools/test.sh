@@ -6,3 +6,4 @@ tools/install-deps.sh
 swift build --build-tests
 swift test --skip-build
 python3 tools/test_lrm_reader.py
+python3 tools/test_fetch_datasets.py
