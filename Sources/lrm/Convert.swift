@@ -12,7 +12,9 @@ extension LRM {
                 Policies: energy:τ (ARSVD, the default energy:0.95: smallest k keeping a fraction τ of Σσ²), \
                 entropy:τ (ARSVD's later version: partial spectral entropy reaches τ·H), erank (k = ⌈exp H⌉), \
                 error:ε (relative Frobenius error at most ε), rank:k (fixed), ratio:r (keep a fraction r of each \
-                layer's parameters). A layer is factorized only when k·(in + out) < in·out; otherwise it stays \
+                layer's parameters); whitened:τ and activation-scaled:τ apply the energy rule to the spectrum of \
+                the kernel measured on the layer's real inputs (calibrated on --dataset's training split). With \
+                --target-accuracy-drop or --target-ratio every layer's rank is searched instead. A layer is factorized only when k·(in + out) < in·out; otherwise it stays \
                 dense and the report says why. Every factorized layer is checked against Eckart–Young (its \
                 relative error equals √(1 − retained energy)) before anything is written. \
                 Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
@@ -24,7 +26,7 @@ extension LRM {
         @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run).")
         var output: String?
 
-        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r.", valueName: "policy"))
+        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset).", valueName: "policy"))
         var policy: String = "energy:0.95"
 
         @Option(name: .customLong("layer"), help: ArgumentHelp("Per-layer policy, PATTERN=POLICY (glob * and ?); repeatable; first match wins.", valueName: "pattern=policy"))
