@@ -54,6 +54,18 @@ def main():
     w("- **macro-F1**: unweighted mean of per-class F1 (the paper's \"F1\" is most likely this); weighted-F1 is in the JSON;")
     w("- **agree**: fraction of test images whose top-1 class is the original model's.")
     w("")
+    w("The exact commands `tools/reproduce.sh` runs, for each sample (`mnist_mlp` with `mnist` and 6000 validation")
+    w("samples, `cifar10_mlp` with `cifar-10` and 2000, `cifar100_mlp` with `cifar-100` and 2500: the last 10% of each")
+    w("training split, which the samples were not trained on):")
+    w("")
+    w("```sh")
+    w("lrm sweep samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --json > out/results/NAME-grid.json")
+    w("lrm sweep samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --fine --json > out/results/NAME-fine.json")
+    w("lrm convert samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --target-accuracy-drop 0.5 --json -o out/results/NAME-target-0.5.lrm")
+    w("lrm convert samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --target-accuracy-drop 1.0 --json -o out/results/NAME-target-1.0.lrm")
+    w("lrm convert samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --target-accuracy-drop 0.5 --confidence 0 --json -o out/results/NAME-target-0.5-z0.lrm")
+    w("```")
+    w("")
     reading = []
     for name, title, arch in SAMPLES:
         try:
