@@ -55,6 +55,15 @@ let package = Package(
         .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
                           swiftSettings: swiftSettings),
 
+        // Fuzzing (issue 8): tools/fuzz.sh builds one of the Fuzz* executables with -DLRM_FUZZING and
+        // -sanitize=fuzzer,address; a normal build makes them replay the input files they are given.
+        .systemLibrary(name: "FuzzEngine", path: "Sources/FuzzEngine"),
+        .target(name: "FuzzTargets", dependencies: ["FuzzEngine", "LRMFormat", "LRMKeras", "LRMNumPy", "LRMDatasets"],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzContainer", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzKerasConfig", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzNPY", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzDatasets", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
 
         .testTarget(name: "LRMFormatTests", dependencies: ["LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
@@ -68,6 +77,9 @@ let package = Package(
         .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["lrm", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
+        // Issue 8: fuzz crashers replayed, hostile HDF5, resource limits, NaN weights, kills, reproducibility, CLI robustness.
+        .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMNumPy", "LRMDatasets", "CHDF5"],
+                    exclude: ["Crashers"], swiftSettings: swiftSettings),
     ]
 )
 

@@ -16,10 +16,27 @@ public final class ContainerFile: Sendable {
     public let headerByteCount: Int
     private let mapping: MappedFile
 
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
+        let mapping: MappedFile
         do {
             mapping = try MappedFile(path: path)
+        } catch let error as ContainerError {
+            throw error.at(path: path)
+        }
+        try self.init(mapping: mapping)
+    }
+
+    /// Opens a copy of `bytes` as if it were the file `path` (which is only used in messages).
+    /// Validation is the same as for a file on disk; this is the entry point of the fuzz target.
+    package convenience init(bytes: UnsafeRawBufferPointer, path: String) throws {
+        try self.init(mapping: MappedFile(copying: bytes, path: path))
+    }
+
+    private init(mapping: MappedFile) throws {
+        let path = mapping.path
+        self.path = path
+        self.mapping = mapping
+        do {
             let bytes = mapping.bytes
             let preamble = try Self.readPreamble(bytes)
             majorVersion = preamble.major

@@ -1,13 +1,15 @@
 extension ContainerHeader {
-    /// Checks everything that can be checked without the data: alignment, the tiling of the
-    /// tensor table, tensor references and shapes, factorization records, preprocessing, and that
-    /// the layers chain from the input shape to the output. Throws `.badLayout` or `.badModel`.
+    /// Checks everything that can be checked without the data: alignment, the reader's limits
+    /// (``validateLimits()``), the tiling of the tensor table, tensor references and shapes,
+    /// factorization records, preprocessing, and that the layers chain from the input shape to the
+    /// output. Throws `.badLayout` or `.badModel` (or the limit's own kind).
     public func validate() throws {
         guard alignment >= Container.Limits.minAlignment, alignment <= Container.Limits.maxAlignment,
               alignment & (alignment - 1) == 0 else {
             throw ContainerError(.badPreamble, "alignment \(alignment) is not a power of two from "
                                  + "\(Container.Limits.minAlignment) to \(Container.Limits.maxAlignment)")
         }
+        try validateLimits()
         try validateModel()
         try validateTiling()
     }

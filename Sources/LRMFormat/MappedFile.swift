@@ -11,9 +11,12 @@ final class MappedFile: @unchecked Sendable {
     let path: String
     /// The file's bytes; valid until deinit. Never written through (PROT_READ).
     let bytes: UnsafeRawBufferPointer
+    /// True when `bytes` is a heap copy (``init(copying:path:)``) rather than a mapping.
+    private let isHeapCopy: Bool
 
     init(path: String) throws {
         self.path = path
+        isHeapCopy = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw MappedFile.ioError(path, "cannot open", errno) }
         defer { close(fd) }
@@ -34,8 +37,26 @@ final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// A heap copy of `source`, aligned like a mapping's start (64 bytes), standing in for a file
+    /// called `path`: how the fuzz target hands bytes to the reader. Unlike a page-granular
+    /// mapping, an address sanitizer sees a read one byte past the end.
+    init(copying source: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        isHeapCopy = true
+        guard source.count > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.count, alignment: 64)
+        copy.copyMemory(from: source)
+        bytes = UnsafeRawBufferPointer(copy)
+    }
+
     deinit {
-        if let base = bytes.baseAddress {
+        guard let base = bytes.baseAddress else { return }
+        if isHeapCopy {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }

@@ -38,6 +38,13 @@ extension HDF5Object {
         let (shape, count) = try HDF5Library.extent(of: space.id, at: where_, limits: file.limits)
         let isScalar = shape.isEmpty
         let typeClass = H5Tget_class(type.id)
+        // An attribute's values are stored in the file (in its object header or dense storage), at least
+        // one byte each and the type's size for fixed-size types: a larger claim is refused before anything
+        // is allocated.
+        let elementBytes = max(1, H5Tget_size(type.id))
+        guard let claimed = HDF5Library.checkedProduct([count, elementBytes]), claimed <= file.byteCount else {
+            throw where_.error(.tooLarge, "attribute claims \(count) values of \(elementBytes) bytes, more than the file's \(file.byteCount) bytes")
+        }
         switch typeClass {
         case H5T_STRING:
             let strings = try readStrings(attribute: attribute.id, type: type.id, space: space.id, count: count, at: where_)

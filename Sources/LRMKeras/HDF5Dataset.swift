@@ -82,7 +82,11 @@ final class HDF5Dataset: HDF5Object {
         return values
     }
 
-    /// Refuses external and virtual storage, and checks that contiguous or compact data is all there.
+    /// deflate's largest possible expansion, the bound on a chunked dataset's size relative to what it stores.
+    static let maxCompressionRatio = 1032
+
+    /// Refuses external and virtual storage, and checks that the data the shape needs is in the file:
+    /// all of it for contiguous or compact layouts, at least 1/1032 of it (deflate's limit) for chunks.
     private func checkStorage() throws(HDF5Error) {
         let plist = try HDF5Library.open(.readFailed, at: location, "could not read the creation properties", close: H5Pclose) {
             H5Dget_create_plist(handle.id)
@@ -101,11 +105,25 @@ final class HDF5Dataset: HDF5Object {
               byteCount <= file.limits.maxByteCount else {
             throw location.error(.tooLarge, "dataset needs more than \(file.limits.maxByteCount) bytes")
         }
-        if layout != H5D_CHUNKED, count > 0 {
-            HDF5Library.silenceErrorPrinting()
-            let stored = H5Dget_storage_size(handle.id)
+        guard count > 0 else { return }
+        // The sizes above come from the file's headers; nothing is allocated until the data they claim
+        // is known to be in the file. The corresponding C function is `H5Dget_storage_size`.
+        HDF5Library.silenceErrorPrinting()
+        let stored = H5Dget_storage_size(handle.id)
+        guard stored <= UInt64(file.byteCount) else {
+            throw location.error(.truncatedData, "dataset claims to store \(stored) bytes in a file of \(file.byteCount) bytes")
+        }
+        if layout != H5D_CHUNKED {
             guard stored >= UInt64(byteCount) else {
                 throw location.error(.truncatedData, "dataset stores \(stored) bytes, expected \(byteCount) for its shape")
+            }
+        } else {
+            // Chunks may be compressed, at most by deflate's 1032:1; chunks never written (read as the
+            // fill value) would let a few bytes stand for gigabytes, and Keras writes every chunk.
+            let (capacity, overflow) = Int(stored).multipliedReportingOverflow(by: HDF5Dataset.maxCompressionRatio)
+            guard overflow || byteCount <= capacity else {
+                throw location.error(.tooLarge, "dataset's shape needs \(byteCount) bytes but its chunks store \(stored), "
+                                     + "more than deflate's \(HDF5Dataset.maxCompressionRatio):1 can expand")
             }
         }
     }

@@ -12,6 +12,9 @@ final class HDF5File {
     let name: String
     /// Caps applied to every dataset and attribute read from this file.
     let limits: HDF5Limits
+    /// The file's size in bytes when it was opened: no dataset or attribute can hold more than this
+    /// (compressed chunks aside, see ``HDF5Dataset``), whatever sizes its headers claim.
+    let byteCount: Int
     let handle: HDF5Handle
 
     /// Opens `path` read-only.
@@ -28,6 +31,7 @@ final class HDF5File {
             throw HDF5Error(.fileNotFound, file: name, "no such file")
         }
         guard !isDirectory.boolValue else { throw HDF5Error(.notAFile, file: name, "is a directory, expected an HDF5 file") }
+        byteCount = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
         switch try FileSignature.sniff(path: path) {
         case .hdf5: break
         case .empty: throw HDF5Error(.notHDF5, file: name, "the file is empty, expected an HDF5 file")

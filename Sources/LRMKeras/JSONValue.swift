@@ -28,6 +28,9 @@ enum JSONValue: Decodable, Equatable {
 
     /// Parses UTF-8 JSON text. Python's `NaN`/`Infinity` tokens are accepted as numbers.
     static func parse(_ data: Data) throws -> JSONValue {
+        // Foundation's JSON5 scanner traps (instead of throwing) on a byte that is not UTF-8 where it
+        // expects an unquoted key; JSON text is UTF-8 (RFC 8259), so anything else is refused first.
+        guard String(validating: data, as: UTF8.self) != nil else { throw InvalidUTF8() }
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true  // tolerates NaN/Infinity, which Python's json module writes
         return try decoder.decode(JSONValue.self, from: data)
@@ -77,4 +80,9 @@ enum JSONValue: Decodable, Equatable {
         case .object(let members): "{" + members.keys.sorted().prefix(4).joined(separator: ", ") + (members.count > 4 ? ", …}" : "}")
         }
     }
+}
+
+/// JSON text that is not UTF-8.
+struct InvalidUTF8: Error, CustomStringConvertible {
+    var description: String { "the text is not valid UTF-8" }
 }

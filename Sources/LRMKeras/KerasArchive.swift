@@ -9,6 +9,19 @@ struct KerasArchive {
     static let maxJSONByteCount: UInt64 = 1 << 26
     /// The largest `model.weights.h5` extracted, in bytes.
     static let maxWeightsByteCount: UInt64 = 1 << 36
+    /// deflate's largest possible expansion: no member can hold more than this many times its compressed size.
+    static let maxCompressionRatio: UInt64 = 1032
+
+    /// Refuses a member whose declared size no compressed stream of its length can produce, before anything
+    /// is extracted.
+    private func checkRatio(_ entry: Entry, _ name: String) throws(KerasImportError) {
+        let (capacity, overflow) = max(entry.compressedSize, 1).multipliedReportingOverflow(by: KerasArchive.maxCompressionRatio)
+        guard overflow || entry.uncompressedSize <= capacity else {
+            throw KerasImportError(.invalidArchive, file: path, location: name,
+                                   "member claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed, "
+                                   + "more than deflate's \(KerasArchive.maxCompressionRatio):1 can expand")
+        }
+    }
 
     let path: String
     private let archive: Archive
@@ -46,6 +59,7 @@ struct KerasArchive {
             throw KerasImportError(.invalidArchive, file: path, location: name,
                                    "member claims \(entry.uncompressedSize) bytes, expected at most \(KerasArchive.maxWeightsByteCount)")
         }
+        try checkRatio(entry, name)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-keras-\(UUID().uuidString).weights.h5")
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
               let handle = try? FileHandle(forWritingTo: url) else {
@@ -78,6 +92,7 @@ struct KerasArchive {
         guard entry.uncompressedSize <= KerasArchive.maxJSONByteCount else {
             throw KerasImportError(.invalidArchive, file: path, location: name, "member is \(entry.uncompressedSize) bytes, expected at most \(KerasArchive.maxJSONByteCount)")
         }
+        try checkRatio(entry, name)
         var data = Data()
         do {
             let checksum = try archive.extract(entry) { chunk in

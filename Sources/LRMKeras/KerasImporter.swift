@@ -137,7 +137,7 @@ public enum KerasImporter {
     }
 
     /// Attaches weights to the architecture's layers and checks every weight's shape against its layer.
-    private static func assemble(_ architecture: KerasArchitecture, weights: [[String]: [KerasWeight]],
+    static func assemble(_ architecture: KerasArchitecture, weights: [[String]: [KerasWeight]],
                                  layout: KerasFileLayout, source: String) throws(KerasImportError) -> KerasModel {
         var layers: [KerasLayer] = []
         for leaf in architecture.leaves {

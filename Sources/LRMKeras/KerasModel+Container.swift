@@ -21,9 +21,21 @@ extension KerasModel {
     ///   (W' = W·diag(s), b' = b·s + t); otherwise into the Dense after it when only Dropout stands
     ///   between (W' = diag(s)·W, b' = t·W + b); otherwise it is kept as a scale-shift layer.
     /// - Anything without an exact lrm equivalent is refused with the layer named.
+    /// - Throws: ``KerasImportError`` naming the layer for anything without an exact lrm equivalent, and
+    ///   for a result the container would refuse (layers that do not chain, a name lrm cannot store):
+    ///   the returned model always passes `ContainerHeader.validate()`, so it can be run or written as is.
     public func containerModel(sourcePath: String) throws(KerasImportError) -> Model {
         var builder = ContainerModelBuilder(model: self, source: sourcePath)
-        return try builder.build()
+        let model = try builder.build()
+        do {
+            _ = try model.plan()
+        } catch let error as ContainerError {
+            let kind: KerasImportError.Kind = error.kind == .badModel || error.kind == .badTensor ? .shapeMismatch : .invalidConfig
+            throw KerasImportError(kind, file: sourcePath, "the model cannot be stored as lrm: \(error.message)")
+        } catch {
+            throw KerasImportError(.invalidConfig, file: sourcePath, "the model cannot be stored as lrm: \(error)")
+        }
+        return model
     }
 }
 
@@ -52,9 +64,20 @@ struct ContainerModelBuilder {
         KerasImportError(.unsupportedLayer, file: source, location: "layer '\(layer.name)' (\(layer.className))", message)
     }
 
+    /// The longest scale or shift vector made from a config value alone (a Rescaling after the first
+    /// weighted layer, a Normalization with scalar mean and variance): nothing in the file backs its size.
+    static let maxConfigVectorLength = 1 << 24
+
     mutating func build() throws(KerasImportError) -> Model {
         guard !input.shape.isEmpty else {
             throw KerasImportError(.invalidConfig, file: source, "the model's input shape is unknown; give it with --input-shape")
+        }
+        // The container's rule for every sample shape, checked here so that no later arithmetic on a
+        // shape from the config can overflow.
+        guard input.shape.allSatisfy({ (1...Int(Int32.max)).contains($0) }),
+              let count = Self.elementCount(input.shape), count <= Int(Int32.max) else {
+            throw KerasImportError(.invalidConfig, file: source,
+                                   "the input shape \(input.shape) is not supported, expected dimensions from 1 to \(Int32.max) and at most \(Int32.max) elements")
         }
         let kerasLayers = model.layers
         for (index, layer) in kerasLayers.enumerated() {
@@ -127,11 +150,16 @@ struct ContainerModelBuilder {
             layers.append(Layer(name: layer.name, operation: .flatten))
         case .reshape(let target):
             var shape = target
-            let total = currentShape().reduce(1, *)
+            let total = Self.elementCount(currentShape()) ?? Int.max
+            guard target.allSatisfy({ $0 == -1 || $0 >= 1 }), target.filter({ $0 == -1 }).count <= 1,
+                  let known = Self.elementCount(target.filter { $0 != -1 }) else {
+                throw fail(layer, "target shape \(target) is not positive dimensions with at most one -1")
+            }
             if let open = shape.firstIndex(of: -1) {
-                let known = shape.filter { $0 != -1 }.reduce(1, *)
-                guard known > 0, total % known == 0 else { throw fail(layer, "cannot reshape \(total) elements to \(target)") }
+                guard total % known == 0 else { throw fail(layer, "cannot reshape \(total) elements to \(target)") }
                 shape[open] = total / known
+            } else if known != total {
+                throw fail(layer, "cannot reshape \(total) elements to \(target)")
             }
             layers.append(Layer(name: layer.name, operation: .reshape(shape)))
         case let .rescaling(scale, offset):
@@ -143,12 +171,12 @@ struct ContainerModelBuilder {
                 input.offset = o0 * scale + offset == 0 ? [] : [o0 * scale + offset]
                 if input.scale == [1] { input.scale = [] }
             } else {
-                let width = currentShape().last ?? 1
+                let width = try configVectorLength(layer)
                 layers.append(scaleShift(name: layer.name, scale: Array(repeating: scale, count: width),
                                          shift: Array(repeating: offset, count: width)))
             }
         case let .normalization(_, mean, variance, invert):
-            let width = currentShape().last ?? 1
+            let width = try configVectorLength(layer)
             guard let m = mean ?? layer.weight(named: "mean")?.values.map(Double.init),
                   let v = variance ?? layer.weight(named: "variance")?.values.map(Double.init) else {
                 throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Normalization)", "no mean and variance")
@@ -217,6 +245,26 @@ struct ContainerModelBuilder {
         }
     }
 
+    /// The width (last dimension) of the current sample, for a vector made from a config value alone.
+    func configVectorLength(_ layer: KerasLayer) throws(KerasImportError) -> Int {
+        let width = currentShape().last ?? 1
+        guard width <= Self.maxConfigVectorLength else {
+            throw fail(layer, "the layer would apply to \(width) features, more than the \(Self.maxConfigVectorLength) lrm accepts for a layer without weights")
+        }
+        return width
+    }
+
+    /// The product of `shape`, or nil if it overflows.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var product = 1
+        for dimension in shape {
+            let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            product = next
+        }
+        return product
+    }
+
     /// The sample shape after the layers mapped so far.
     func currentShape() -> [Int] {
         var shape = input.shape
@@ -224,7 +272,7 @@ struct ContainerModelBuilder {
             switch layer.operation {
             case .dense(let kernel, _, _): shape = shape.dropLast() + [kernel.shape[1]]
             case .factorizedDense(_, _, _, _, let f): shape = shape.dropLast() + [f.outFeatures]
-            case .flatten: shape = [shape.reduce(1, *)]
+            case .flatten: shape = [Self.elementCount(shape) ?? Int.max]
             case .reshape(let target): shape = target
             case .activation, .scaleShift: break
             }

@@ -52,10 +52,20 @@ public enum NPZ {
         }
     }
 
+    /// deflate's largest possible expansion: no entry can hold more than this many times its compressed size.
+    static let maxCompressionRatio: UInt64 = 1032
+
     private static func extract(_ entry: Entry, from archive: Archive, file: String) throws(NumPyError) -> Data {
         guard entry.uncompressedSize <= maxEntryByteCount else {
             throw NumPyError(.tooLarge, file: file, location: entry.path,
                              "entry claims \(entry.uncompressedSize) bytes, expected at most \(maxEntryByteCount)")
+        }
+        // Checked before anything is inflated: a size no compressed stream of this length can produce.
+        let (capacity, overflow) = max(entry.compressedSize, 1).multipliedReportingOverflow(by: maxCompressionRatio)
+        guard overflow || entry.uncompressedSize <= capacity else {
+            throw NumPyError(.tooLarge, file: file, location: entry.path,
+                             "entry claims \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed, "
+                             + "more than deflate's \(maxCompressionRatio):1 can expand")
         }
         var data = Data()
         do {

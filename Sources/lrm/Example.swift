@@ -18,7 +18,11 @@ extension LRM {
             try reportingErrors {
                 var model = ExampleModel.make(seed: seed)
                 model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
-                try ContainerWriter.write(model, to: output)
+                do {
+                    try ContainerWriter.write(model, to: output)
+                } catch let error as ContainerError where error.kind == .io {
+                    throw CommandFailure(status: .cannotWrite, message: error.description)
+                }
                 print("wrote \(output)")
             }
         }

@@ -43,7 +43,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
         printError(error.description)
         let status: ExitStatus
         switch error.kind {
-        case .io: status = error.message.hasPrefix("cannot open") || error.message.contains("directory") ? .missingInput : .cannotWrite
+        case .io:
+            // AtomicFileWriter's failures are the output's; every other I/O error (MappedFile: cannot open,
+            // stat or map; a directory or a device) is the input's.
+            let writing = ["cannot create a temporary file", "cannot write", "cannot sync", "cannot rename"].contains { error.message.hasPrefix($0) }
+            status = writing ? .cannotWrite : .missingInput
         case .tensorChecksum: status = .checkFailed
         default: status = .invalidInput
         }

@@ -66,17 +66,9 @@ extension LRM {
             values.isEmpty ? "none" : values.prefix(4).map { String($0) }.joined(separator: ", ") + (values.count > 4 ? ", …" : "")
         }
 
-        /// The model in `model`: a `.lrm` container, or any Keras file lrm imports.
+        /// The model in `model`: a `.lrm` container, or any Keras file lrm imports (read in a child process).
         private func load() throws -> Model {
-            switch ModelSource.kind(of: model) {
-            case .container:
-                guard FileManager.default.fileExists(atPath: model) else {
-                    throw CommandFailure(status: .missingInput, message: "\(model): no such file")
-                }
-                return try ContainerFile(path: model).loadModel()
-            case .keras:
-                return try KerasImporter.loadModel(path: model)
-            }
+            try ModelSource.load(model, architecture: nil, preprocessing: nil, nonFinite: .accept)
         }
     }
 }

@@ -20,9 +20,14 @@ extension LRM {
 
         @OptionGroup var preprocessing: PreprocessingOptions
 
+        @Flag(help: "Store NaN or infinite weights as they are (by default they are refused, naming the layer).")
+        var allowNonFinite = false
+
         func run() throws {
             try reportingErrors {
-                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
+                let policy: ModelSource.NonFinitePolicy = allowNonFinite ? .accept
+                    : .refuse(hint: "lrm convert cannot factorize them; import them anyway with --allow-non-finite")
+                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, nonFinite: policy)
                 model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
                 do {
                     try ContainerWriter.write(model, to: output)

@@ -14,8 +14,23 @@ enum ModelSource {
         return Array(prefix) == Container.magic ? .container : .keras
     }
 
-    /// Loads `path` into memory. Keras files need `architecture` when they hold only weights.
-    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions?) throws -> Model {
+    /// What to do with NaN or infinite weights.
+    enum NonFinitePolicy {
+        /// Load the model as it is (predict, verify, export: the numbers are the user's).
+        case accept
+        /// Refuse with exit 65, naming the layer; `hint` ends the message.
+        case refuse(hint: String)
+
+        /// The policy of the commands that factorize (convert, sweep).
+        static let factorizing = NonFinitePolicy.refuse(hint: "singular value decomposition cannot factorize non-finite weights")
+    }
+
+    /// Loads `path` into memory. Keras files need `architecture` when they hold only weights; they are
+    /// read in a child process (``KerasSubprocess``). Preprocessing options are applied and then checked
+    /// against the model (exit 64 when they do not fit); non-finite weights are refused unless `nonFinite`
+    /// is `.accept`.
+    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions?,
+                     nonFinite: NonFinitePolicy = .factorizing) throws -> Model {
         var model: Model
         switch kind(of: path) {
         case .container:
@@ -24,9 +39,21 @@ enum ModelSource {
             }
             model = try ContainerFile(path: path).loadModel()
         case .keras:
-            model = try KerasImporter.loadModel(path: path, architecture: architecture)
+            model = try KerasSubprocess.load(path, architecture: architecture)
         }
-        try preprocessing?.apply(to: &model)
+        if let preprocessing, !preprocessing.isEmpty {
+            try preprocessing.apply(to: &model)
+            do {
+                _ = try model.plan()
+            } catch let error as ContainerError {
+                throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+            }
+        }
+        if case .refuse(let hint) = nonFinite, let first = model.nonFiniteWeights.first {
+            let others = model.nonFiniteWeights.count - 1
+            throw CommandFailure(status: .invalidInput, message: "\(path): \(first)"
+                                 + (others > 0 ? " (and \(others) more tensor\(others == 1 ? "" : "s"))" : "") + "; \(hint)")
+        }
         return model
     }
 }

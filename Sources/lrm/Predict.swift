@@ -31,11 +31,11 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
+                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept)
                 let runner = try InferenceModel(loaded)
                 let array: NumPyArray
                 do { array = try NPY.read(path: input) } catch {
-                    throw CommandFailure(status: FileManager.default.fileExists(atPath: input) ? .invalidInput : .missingInput,
+                    throw CommandFailure(status: (error as? NumPyError)?.kind == .unreadable ? .missingInput : .invalidInput,
                                          message: String(describing: error))
                 }
                 let sampleShape = runner.inputShape

@@ -42,7 +42,7 @@ extension LRM {
                 var verification: VerificationReport?
                 if let dataset, let name = DatasetName(rawValue: dataset) {
                     let referenceModel = try reference.map { path -> Model in
-                        var m = try ModelSource.load(path, architecture: nil, preprocessing: nil)
+                        var m = try ModelSource.load(path, architecture: nil, preprocessing: nil, nonFinite: .accept)
                         m.input.scale = loaded.input.scale
                         m.input.offset = loaded.input.offset
                         m.input.layout = loaded.input.layout
@@ -62,6 +62,11 @@ extension LRM {
                 var sweepPoints: [(method: String, ratio: Double, accuracy: Double)] = []
                 var sweepBaseline: Double?
                 if let sweep {
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue,
+                          FileManager.default.isReadableFile(atPath: sweep) else {
+                        throw CommandFailure(status: .missingInput, message: "\(sweep): \(isDirectory.boolValue ? "is a directory, expected" : "cannot read") the JSON of `lrm sweep --json`")
+                    }
                     guard let data = FileManager.default.contents(atPath: sweep),
                           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                           let points = object["points"] as? [[String: Any]] else {

@@ -99,8 +99,8 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
-                let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing)
-                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, preprocessing: nil) }
+                let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing, nonFinite: .accept)
+                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, preprocessing: nil, nonFinite: .accept) }
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout

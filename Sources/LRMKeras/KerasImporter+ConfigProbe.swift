@@ -1,0 +1,39 @@
+import Foundation
+package import LRMFormat
+
+extension KerasImporter {
+    /// The largest Dense width for which ``probeConfig(_:)`` makes stand-in weights.
+    static let probeMaxUnits = 512
+
+    /// Parses a model config (the UTF-8 JSON of `config.json` or `model_config`), gives every layer stand-in
+    /// weights of the shapes its config implies (Dense kernels 4 × units, vectors of 4 for the
+    /// normalisations), and maps the result to a container model exactly as an import would.
+    ///
+    /// This is the entry point of the config fuzz target: it reaches the JSON parser, the layer-config
+    /// parser, the weight validator and the container mapping without an HDF5 file. Not for production use.
+    /// - Throws: ``KerasImportError`` for anything the importer refuses.
+    package static func probeConfig(_ bytes: [UInt8]) throws(KerasImportError) -> Model {
+        let source = "probe.json"
+        let architecture = try KerasConfigParser.parse(Data(bytes), source: source)
+        var weights: [[String]: [KerasWeight]] = [:]
+        for leaf in architecture.leaves {
+            guard case .layer(let config) = leaf.content else { continue }
+            var made: [KerasWeight] = []
+            for name in config.expectedWeightNames {
+                var shape = [4]
+                if case .dense(let units, _, _) = config {
+                    guard units <= probeMaxUnits else {
+                        throw KerasImportError(.invalidConfig, file: source, location: leaf.location, "probe: \(units) units are too many for stand-in weights")
+                    }
+                    shape = name == "kernel" ? [4, units] : [units]
+                }
+                let count = shape.reduce(1, *)
+                let values = (0..<count).map { Float($0 % 7) * 0.25 + (name.contains("variance") ? 1 : 0) }
+                made.append(KerasWeight(name: name, shape: shape, values: values, sourceDType: .float32, sourcePath: "/probe/\(name)"))
+            }
+            weights[leaf.key] = made
+        }
+        let model = try assemble(architecture, weights: weights, layout: .kerasArchive, source: source)
+        return try model.containerModel(sourcePath: source)
+    }
+}

@@ -1,0 +1,109 @@
+import CHDF5
+import Foundation
+
+/// Writes small HDF5 files whose headers claim more than they hold, with the C API directly (the
+/// package's writer only makes well-formed files).
+enum HDF5Craft {
+    struct Failure: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "HDF5 could not \(what)" }
+    }
+
+    @discardableResult
+    static func check(_ value: Int64, _ what: String) throws -> Int64 {
+        guard value >= 0 else { throw Failure(what: what) }
+        return value
+    }
+
+    /// A legacy (tf-keras `save_weights`) weights-only file: root attribute `layer_names` = [layer], a group
+    /// `layer` with `weight_names` = [layer/kernel:0, layer/bias:0], a float32 `kernel:0` of `kernelShape`
+    /// stored as `layout` says and never written, and a written `bias:0` of `kernelShape[1]` values.
+    enum KernelLayout { case chunked, contiguous }
+
+    static func legacyWeights(at path: String, layer: String, kernelShape: [UInt64], layout: KernelLayout) throws {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let file = try check(H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), lrm_h5p_default()), "create \(path)")
+        defer { _ = H5Fclose(file) }
+        try writeStrings(file, "layer_names", [layer])
+        let group = try check(H5Gcreate2(file, layer, lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
+        defer { _ = H5Gclose(group) }
+        try writeStrings(group, "weight_names", ["\(layer)/kernel:0", "\(layer)/bias:0"])
+        let inner = try check(H5Gcreate2(group, layer, lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
+        defer { _ = H5Gclose(inner) }
+
+        let space = try check(H5Screate_simple(Int32(kernelShape.count), kernelShape, nil), "make a dataspace")
+        defer { _ = H5Sclose(space) }
+        // A dataset creation property list, taken from a throwaway dataset (the class id is a C global that
+        // Swift 6 will not read outside an actor).
+        var one: UInt64 = 1
+        let scratchSpace = try check(H5Screate_simple(1, &one, nil), "make a dataspace")
+        let scratch = try check(H5Dcreate2(file, "scratch", lrm_h5t_ieee_f32le(), scratchSpace, lrm_h5p_default(), lrm_h5p_default(),
+                                           lrm_h5p_default()), "create a dataset")
+        let properties = try check(H5Dget_create_plist(scratch), "make dataset properties")
+        _ = H5Dclose(scratch)
+        _ = H5Sclose(scratchSpace)
+        _ = H5Ldelete(file, "scratch", lrm_h5p_default())
+        defer { _ = H5Pclose(properties) }
+        if layout == .chunked {
+            let chunk = kernelShape.map { min($0, 1024) }
+            try check(Int64(H5Pset_chunk(properties, Int32(chunk.count), chunk)), "set the chunk size")
+        }
+        let kernel = try check(H5Dcreate2(inner, "kernel:0", lrm_h5t_ieee_f32le(), space, lrm_h5p_default(), properties,
+                                          lrm_h5p_default()), "create the kernel")
+        _ = H5Dclose(kernel)
+
+        var biasLength = [kernelShape[1]]
+        let biasSpace = try check(H5Screate_simple(1, &biasLength, nil), "make a dataspace")
+        defer { _ = H5Sclose(biasSpace) }
+        let bias = try check(H5Dcreate2(inner, "bias:0", lrm_h5t_ieee_f32le(), biasSpace, lrm_h5p_default(), lrm_h5p_default(),
+                                        lrm_h5p_default()), "create the bias")
+        defer { _ = H5Dclose(bias) }
+        if kernelShape[1] <= 1 << 16 {
+            let values = [Float](repeating: 0.5, count: Int(kernelShape[1]))
+            try check(Int64(values.withUnsafeBytes { H5Dwrite(bias, lrm_h5t_native_float(), lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress) }),
+                      "write the bias")
+        }
+    }
+
+    /// A file with one float64 attribute `values` of `count` elements on the root group.
+    static func float64Attribute(at path: String, count: Int) throws {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let file = try check(H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), lrm_h5p_default()), "create \(path)")
+        defer { _ = H5Fclose(file) }
+        var dims = [UInt64(count)]
+        let space = try check(H5Screate_simple(1, &dims, nil), "make a dataspace")
+        defer { _ = H5Sclose(space) }
+        let attribute = try check(H5Acreate2(file, "values", lrm_h5t_ieee_f64le(), space, lrm_h5p_default(), lrm_h5p_default()),
+                                  "create the attribute")
+        defer { _ = H5Aclose(attribute) }
+        let values = (0..<count).map(Double.init)
+        try check(Int64(values.withUnsafeBytes { H5Awrite(attribute, lrm_h5t_native_double(), $0.baseAddress) }), "write the attribute")
+    }
+
+    /// A fixed-length string array attribute.
+    private static func writeStrings(_ object: Int64, _ name: String, _ values: [String]) throws {
+        let width = max(1, values.map(\.utf8.count).max() ?? 1)
+        let type = try check(H5Tcopy(lrm_h5t_c_s1()), "copy the string type")
+        defer { _ = H5Tclose(type) }
+        try check(Int64(H5Tset_size(type, width)), "size the string type")
+        var dims = [UInt64(values.count)]
+        let space = try check(H5Screate_simple(1, &dims, nil), "make a dataspace")
+        defer { _ = H5Sclose(space) }
+        let attribute = try check(H5Acreate2(object, name, type, space, lrm_h5p_default(), lrm_h5p_default()), "create \(name)")
+        defer { _ = H5Aclose(attribute) }
+        var bytes = [UInt8](repeating: 0, count: width * values.count)
+        for (index, value) in values.enumerated() { for (k, byte) in value.utf8.enumerated() { bytes[index * width + k] = byte } }
+        try check(Int64(bytes.withUnsafeBytes { H5Awrite(attribute, type, $0.baseAddress) }), "write \(name)")
+    }
+
+    /// A Keras config JSON for one Dense layer of `units` on `features` inputs.
+    static func denseConfig(layer: String, features: Int, units: Int) -> String {
+        """
+        {"class_name": "Sequential", "config": {"name": "claims", "layers": [
+          {"class_name": "InputLayer", "config": {"name": "input", "batch_shape": [null, \(features)]}},
+          {"class_name": "Dense", "config": {"name": "\(layer)", "units": \(units), "activation": "linear", "use_bias": true}}]}}
+        """
+    }
+}
