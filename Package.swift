@@ -76,9 +76,11 @@ let package = Package(
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["lrm", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
+        // What the CLI and reliability tests share: running the built lrm as a child process, scratch folders.
+        .target(name: "LRMTestSupport", path: "Tests/LRMTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["lrm", "LRMTestSupport", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
         // Issue 8: fuzz crashers replayed, hostile HDF5, resource limits, NaN weights, kills, reproducibility, CLI robustness.
-        .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMNumPy", "LRMDatasets", "CHDF5"],
+        .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "LRMTestSupport", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMNumPy", "LRMDatasets", "CHDF5"],
                     exclude: ["Crashers"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,10 +1,11 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import LRMNumPy
 import Testing
 
 /// One line on stderr, `lrm: error: …`, naming `subject`.
-func expectOneLineError(_ result: CLIResult, status: Int32, naming subject: String, _ comment: Comment? = nil) {
+func expectOneLineError(_ result: RunResult, status: Int32, naming subject: String, _ comment: Comment? = nil) {
     #expect(result.status == status, comment)
     let lines = result.stderr.split(separator: "\n")
     #expect(lines.count == 1, "stderr: \(result.stderr)")
@@ -16,7 +17,7 @@ func expectOneLineError(_ result: CLIResult, status: Int32, naming subject: Stri
 struct CLITests {
     @Test("help lists the commands and documents exit codes")
     func help() throws {
-        let result = try CLI.run(["--help"])
+        let result = try ChildProcess.run(["--help"])
         #expect(result.status == 0)
         for command in ["convert", "import", "predict", "inspect", "example"] { #expect(result.stdout.contains(command)) }
         #expect(result.stdout.contains("Exit codes"))
@@ -25,30 +26,30 @@ struct CLITests {
     @Test("inspect: missing file 66, directory 66, invalid file 65 with the file named, checksum mismatch 1")
     func inspectErrors() throws {
         let scratch = try Scratch()
-        expectOneLineError(try CLI.run(["inspect", scratch.file("nope.lrm")]), status: 66, naming: "nope.lrm")
-        expectOneLineError(try CLI.run(["inspect", scratch.path]), status: 66, naming: scratch.path)
-        let overlap = CLI.packageRoot + "/spec/vectors/invalid/tensor_overlap.lrm"
-        expectOneLineError(try CLI.run(["inspect", overlap]), status: 65, naming: "tensor_overlap.lrm")
-        let flipped = CLI.packageRoot + "/spec/vectors/invalid/tensor_checksum.lrm"
-        #expect(try CLI.run(["inspect", flipped]).status == 0, "opening does not read the data")
-        let verify = try CLI.run(["inspect", "--verify", flipped])
+        expectOneLineError(try ChildProcess.run(["inspect", scratch.file("nope.lrm")]), status: 66, naming: "nope.lrm")
+        expectOneLineError(try ChildProcess.run(["inspect", scratch.path]), status: 66, naming: scratch.path)
+        let overlap = TestPackage.root + "/spec/vectors/invalid/tensor_overlap.lrm"
+        expectOneLineError(try ChildProcess.run(["inspect", overlap]), status: 65, naming: "tensor_overlap.lrm")
+        let flipped = TestPackage.root + "/spec/vectors/invalid/tensor_checksum.lrm"
+        #expect(try ChildProcess.run(["inspect", flipped]).status == 0, "opening does not read the data")
+        let verify = try ChildProcess.run(["inspect", "--verify", flipped])
         #expect(verify.status == 1 && verify.stderr.contains("checksum"))
         let empty = scratch.file("empty.lrm")
         FileManager.default.createFile(atPath: empty, contents: Data())
-        expectOneLineError(try CLI.run(["inspect", empty]), status: 65, naming: "empty.lrm")
+        expectOneLineError(try ChildProcess.run(["inspect", empty]), status: 65, naming: "empty.lrm")
     }
 
     @Test("inspect --json agrees with the file, and escapes control characters in text")
     func inspectJSON() throws {
-        let vector = CLI.packageRoot + "/spec/vectors/valid/tiny.lrm"
-        let result = try CLI.run(["inspect", "--json", "--verify", vector])
+        let vector = TestPackage.root + "/spec/vectors/valid/tiny.lrm"
+        let result = try ChildProcess.run(["inspect", "--json", "--verify", vector])
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["checksums"] as? String == "verified")
         #expect(object["tensor_count"] as? Int == 5)
         #expect(object["parameters_before"] as? Int == 9 + 8)  // fc1 2×3 + 3; fc2 as dense 3×2 + 2
         #expect(object["parameters_after"] as? Int == 9 + 3 + 2 + 2)  // fc1; fc2 us 3×1, vt 1×2, bias 2
-        let image = try CLI.run(["inspect", CLI.packageRoot + "/spec/vectors/valid/image.lrm"])
+        let image = try ChildProcess.run(["inspect", TestPackage.root + "/spec/vectors/valid/image.lrm"])
         #expect(image.stdout.contains("line\\tbreak") && image.stdout.contains("a\\nb"))
     }
 
@@ -56,14 +57,14 @@ struct CLITests {
     func badOptions() throws {
         let scratch = try Scratch()
         let example = scratch.file("e.lrm")
-        try CLI.run(["example", "-o", example])
+        try ChildProcess.run(["example", "-o", example])
         for arguments in [["convert", example, "-o", scratch.file("o.lrm"), "--policy", "energy:1.5"],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--policy", "magic"],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--factor-dtype", "f8"],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--round-rank", "0"],
                           ["convert", example],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--input-scale", "1/0"]] {
-            let result = try CLI.run(arguments)
+            let result = try ChildProcess.run(arguments)
             #expect(result.status == 64, "\(arguments): \(result.stderr)")
             #expect(!result.stderr.isEmpty)
         }
@@ -73,10 +74,10 @@ struct CLITests {
     @Test("convert: missing input 66, unwritable output 73, nothing left behind")
     func convertErrors() throws {
         let scratch = try Scratch()
-        expectOneLineError(try CLI.run(["convert", scratch.file("missing.h5"), "-o", scratch.file("o.lrm")]), status: 66, naming: "missing.h5")
+        expectOneLineError(try ChildProcess.run(["convert", scratch.file("missing.h5"), "-o", scratch.file("o.lrm")]), status: 66, naming: "missing.h5")
         let example = scratch.file("e.lrm")
-        try CLI.run(["example", "-o", example])
-        let unwritable = try CLI.run(["convert", example, "-o", scratch.file("no/such/dir/o.lrm"), "--policy", "rank:4"])
+        try ChildProcess.run(["example", "-o", example])
+        let unwritable = try ChildProcess.run(["convert", example, "-o", scratch.file("no/such/dir/o.lrm"), "--policy", "rank:4"])
         #expect(unwritable.status == 73, "\(unwritable.stderr)")
         #expect(scratch.contents() == ["e.lrm"])
     }
@@ -85,16 +86,16 @@ struct CLITests {
     func convertReproducible() throws {
         let scratch = try Scratch()
         let example = scratch.file("e.lrm")
-        try CLI.run(["example", "-o", example])
-        let one = try CLI.run(["convert", example, "-o", scratch.file("a.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "1"])
-        let two = try CLI.run(["convert", example, "-o", scratch.file("b.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "2"])
+        try ChildProcess.run(["example", "-o", example])
+        let one = try ChildProcess.run(["convert", example, "-o", scratch.file("a.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        let two = try ChildProcess.run(["convert", example, "-o", scratch.file("b.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "2"])
         #expect(one.status == 0 && two.status == 0, "\(one.stderr) \(two.stderr)")
         #expect(one.stdout.contains("compression"))
         let a = try Data(contentsOf: URL(fileURLWithPath: scratch.file("a.lrm")))
         let b = try Data(contentsOf: URL(fileURLWithPath: scratch.file("b.lrm")))
         #expect(a == b)
-        #expect(try CLI.run(["inspect", "--verify", scratch.file("a.lrm")]).status == 0)
-        let dry = try CLI.run(["convert", example, "--dry-run", "--json", "--policy", "rank:4"])
+        #expect(try ChildProcess.run(["inspect", "--verify", scratch.file("a.lrm")]).status == 0)
+        let dry = try ChildProcess.run(["convert", example, "--dry-run", "--json", "--policy", "rank:4"])
         #expect(dry.status == 0)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
         #expect((report["compression_ratio"] as? Double ?? 0) > 1)
@@ -120,7 +121,7 @@ struct CLITests {
         }
         for (file, status) in cases {
             for command in ["import", "convert"] {
-                let result = try CLI.run([command, file, "-o", scratch.file("out.lrm")])
+                let result = try ChildProcess.run([command, file, "-o", scratch.file("out.lrm")])
                 expectOneLineError(result, status: status, naming: (file as NSString).lastPathComponent, "\(command) \(file)")
                 #expect(!result.stderr.contains("HDF5-DIAG"))
             }
@@ -135,25 +136,25 @@ struct CLITests {
         let model = corpus! + "/keras3/k3_nobias.h5"
         let pred = try NPZ.read(path: corpus! + "/keras3/k3_nobias.pred.npz")
         try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
-        #expect(try CLI.run(["import", model, "-o", scratch.file("m.lrm")]).status == 0)
+        #expect(try ChildProcess.run(["import", model, "-o", scratch.file("m.lrm")]).status == 0)
         for source in [model, scratch.file("m.lrm")] {
-            let result = try CLI.run(["predict", source, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
+            let result = try ChildProcess.run(["predict", source, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
             #expect(result.status == 0, "\(result.stderr)")
             let y = try NPY.read(path: scratch.file("y.npy")).floatValues()
             let want = try #require(pred["y"]).floatValues()
             #expect(zip(y, want).map { abs($0 - $1) }.max()! <= 1e-5)
         }
-        let weightsOnly = try CLI.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "-o", scratch.file("w.lrm")])
+        let weightsOnly = try ChildProcess.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "-o", scratch.file("w.lrm")])
         #expect(weightsOnly.status == 65)
         #expect(weightsOnly.stderr.contains("architecture") || weightsOnly.stderr.contains("--config"))
-        let withConfig = try CLI.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "--config", corpus! + "/keras3/k3_nobias.keras",
+        let withConfig = try ChildProcess.run(["import", corpus! + "/keras3/k3_nobias.weights.h5", "--config", corpus! + "/keras3/k3_nobias.keras",
                                       "-o", scratch.file("w.lrm")])
         #expect(withConfig.status == 0, "\(withConfig.stderr)")
-        let conv = try CLI.run(["import", corpus! + "/keras3/k3_conv.h5", "-o", scratch.file("c.lrm")])
+        let conv = try ChildProcess.run(["import", corpus! + "/keras3/k3_conv.h5", "-o", scratch.file("c.lrm")])
         expectOneLineError(conv, status: 65, naming: "Conv2D")
         let wrongShape = scratch.file("bad.npy")
         try NPY.write(try NumPyArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6]), to: wrongShape)
-        expectOneLineError(try CLI.run(["predict", scratch.file("m.lrm"), "--input", wrongShape, "-o", scratch.file("z.npy")]),
+        expectOneLineError(try ChildProcess.run(["predict", scratch.file("m.lrm"), "--input", wrongShape, "-o", scratch.file("z.npy")]),
                            status: 65, naming: "bad.npy")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("z.npy")))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMDatasets
 import LRMFormat
 import LRMNumPy
@@ -6,7 +7,7 @@ import Testing
 
 /// ../shared/datasets, if present.
 let datasets: String? = {
-    let path = CLI.packageRoot + "/../shared/datasets"
+    let path = TestPackage.shared + "/datasets"
     return FileManager.default.fileExists(atPath: path + "/mnist") ? path : nil
 }()
 
@@ -21,10 +22,10 @@ struct EndToEndTests {
     func overCompressed() throws {
         let scratch = try Scratch()
         let small = scratch.file("rank1.lrm")
-        #expect(try CLI.run(["convert", CLI.packageRoot + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:1",
+        #expect(try ChildProcess.run(["convert", TestPackage.root + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:1",
                              "-o", small]).status == 0)
         let junit = scratch.file("verify.xml")
-        let result = try CLI.run(["verify", small, "--reference", CLI.packageRoot + "/samples/mnist_mlp.h5", "--dataset", "mnist",
+        let result = try ChildProcess.run(["verify", small, "--reference", TestPackage.root + "/samples/mnist_mlp.h5", "--dataset", "mnist",
                                   "--max-accuracy-drop", "1.0", "--junit", junit])
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stdout.contains("FAIL"))
@@ -37,8 +38,8 @@ struct EndToEndTests {
     func importedAgrees() throws {
         let scratch = try Scratch()
         let imported = scratch.file("mnist.lrm")
-        #expect(try CLI.run(["import", CLI.packageRoot + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "-o", imported]).status == 0)
-        let result = try CLI.run(["verify", imported, "--reference", CLI.packageRoot + "/samples/mnist_mlp.h5", "--dataset", "mnist",
+        #expect(try ChildProcess.run(["import", TestPackage.root + "/samples/mnist_mlp.h5", "--input-scale", "1/255", "-o", imported]).status == 0)
+        let result = try ChildProcess.run(["verify", imported, "--reference", TestPackage.root + "/samples/mnist_mlp.h5", "--dataset", "mnist",
                                   "--max-accuracy-drop", "0", "--min-agreement", "1", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try jsonObject(result.stdout)
@@ -53,7 +54,7 @@ struct EndToEndTests {
     @Test("real-data: CIFAR records turned to HWC are exactly the images Keras saw, and the sample's outputs match Keras",
           .enabled(if: datasets != nil))
     func cifarLayout() throws {
-        let pred = try NPZ.read(path: CLI.packageRoot + "/samples/cifar10_mlp.pred.npz")
+        let pred = try NPZ.read(path: TestPackage.root + "/samples/cifar10_mlp.pred.npz")
         let x = try #require(pred["x"]), y = try #require(pred["y"])
         let test = try Dataset.open(.cifar10, split: .test, in: DataFolder(root: URL(fileURLWithPath: datasets!)))
         var first: [Float] = []
@@ -61,7 +62,7 @@ struct EndToEndTests {
         #expect(first == x.floatValues(), "the HWC order of lrm's reader is Keras's (32, 32, 3)")
         let scratch = try Scratch()
         try NPY.write(x, to: scratch.file("x.npy"))
-        let result = try CLI.run(["predict", CLI.packageRoot + "/samples/cifar10_mlp.h5", "--input-scale", "1/255",
+        let result = try ChildProcess.run(["predict", TestPackage.root + "/samples/cifar10_mlp.h5", "--input-scale", "1/255",
                                   "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
         #expect(result.status == 0, "\(result.stderr)")
         let got = try NPY.read(path: scratch.file("y.npy")).floatValues()
@@ -75,14 +76,14 @@ struct EndToEndTests {
         let scratch = try Scratch()
         let pred = try NPZ.read(path: directory + name + ".pred.npz")
         try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
-        let full = try CLI.run(["convert", directory + name + ".h5", "--policy", "energy:1.0", "-o", scratch.file("full.lrm")])
+        let full = try ChildProcess.run(["convert", directory + name + ".h5", "--policy", "energy:1.0", "-o", scratch.file("full.lrm")])
         #expect(full.status == 0, "\(full.stderr)")
-        let original = try CLI.run(["predict", directory + name + ".h5", "--input", scratch.file("x.npy"), "-o", scratch.file("y0.npy")])
-        let converted = try CLI.run(["predict", scratch.file("full.lrm"), "--input", scratch.file("x.npy"), "-o", scratch.file("y1.npy")])
+        let original = try ChildProcess.run(["predict", directory + name + ".h5", "--input", scratch.file("x.npy"), "-o", scratch.file("y0.npy")])
+        let converted = try ChildProcess.run(["predict", scratch.file("full.lrm"), "--input", scratch.file("x.npy"), "-o", scratch.file("y1.npy")])
         #expect(original.status == 0 && converted.status == 0)
         let a = try NPY.read(path: scratch.file("y0.npy")).floatValues(), b = try NPY.read(path: scratch.file("y1.npy")).floatValues()
         #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-4)
-        let partial = try CLI.run(["convert", directory + name + ".h5", "--policy", "energy:0.9", "--json", "-o", scratch.file("p.lrm")])
+        let partial = try ChildProcess.run(["convert", directory + name + ".h5", "--policy", "energy:0.9", "--json", "-o", scratch.file("p.lrm")])
         #expect(partial.status == 0, "\(partial.stderr)")
         let layers = try #require(try jsonObject(partial.stdout)["layers"] as? [[String: Any]])
         for layer in layers where layer["result"] as? String == "factorized" {
@@ -90,6 +91,6 @@ struct EndToEndTests {
             let energy = layer["retained_energy"] as? Double ?? 0, error = layer["relative_error"] as? Double ?? 1
             #expect(abs(error - (1 - energy).squareRoot()) < 1e-3, "Eckart–Young: e = √(1 − energy)")
         }
-        #expect(try CLI.run(["inspect", "--verify", scratch.file("p.lrm")]).status == 0)
+        #expect(try ChildProcess.run(["inspect", "--verify", scratch.file("p.lrm")]).status == 0)
     }
 }

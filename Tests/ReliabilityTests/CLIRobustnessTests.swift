@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import LRMNumPy
 import Testing
@@ -125,7 +126,7 @@ struct CLIRobustnessTests {
         let scratch = try Scratch()
         let arguments = try Self.prepare(row, in: scratch)
         let before = Set(scratch.contents())
-        let result = try LRM.run(arguments, timeout: 60)
+        let result = try ChildProcess.run(arguments, timeout: 60)
         #expect(result.status == row.status, "\(row): \(result)")
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1 && result.stderr.hasPrefix("lrm: error: "), "\(row): \(result.stderr)")

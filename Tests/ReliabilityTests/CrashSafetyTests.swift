@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import Testing
 
@@ -55,7 +56,7 @@ struct CrashSafetyTests {
             writeEnd = Date()
         }
         watcher.start()
-        let uncut = try LRM.run(["convert", input, "-o", reference] + options, timeout: 600)
+        let uncut = try ChildProcess.run(["convert", input, "-o", reference] + options, timeout: 600)
         #expect(uncut.status == 0, "\(uncut)")
         while writeEnd == nil { usleep(1000) }
         let expected = try Data(contentsOf: URL(fileURLWithPath: reference))
@@ -72,7 +73,7 @@ struct CrashSafetyTests {
             try Data(old).write(to: URL(fileURLWithPath: scratch.file(target)))
             let targeted = round % 2 == 1
             let fraction = Double(rng.next() % 1000) / 1000
-            let result = try LRM.run(arguments, timeout: 600) { pid in
+            let result = try ChildProcess.run(arguments, timeout: 600) { pid in
                 if targeted {
                     // Wait for the temporary file, then kill somewhere inside the write.
                     DispatchQueue.global().async {
@@ -145,7 +146,7 @@ struct CrashSafetyTests {
             status = 73
         }
         let before = Set(scratch.contents())
-        let result = try LRM.run(arguments)
+        let result = try ChildProcess.run(arguments)
         #expect(result.status == status, "\(result)")
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
         let after = Set(scratch.contents())

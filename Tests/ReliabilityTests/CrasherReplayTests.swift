@@ -1,11 +1,12 @@
 import Foundation
+import LRMTestSupport
 import FuzzTargets
 import Testing
 
 /// Every kept crasher, replayed through its fuzz target in this process.
 @Suite("Fuzz crashers stay fixed")
 struct CrasherReplayTests {
-    static let directory = LRM.packageRoot + "/Tests/ReliabilityTests/Crashers"
+    static let directory = TestPackage.root + "/Tests/ReliabilityTests/Crashers"
 
     static let folders = ["container", "datasets", "keras-config", "npy"]
 
@@ -39,7 +40,7 @@ struct CrasherReplayTests {
     func seeds() throws {
         var count = 0
         for kind in ["valid", "invalid"] {
-            let folder = LRM.packageRoot + "/spec/vectors/" + kind
+            let folder = TestPackage.root + "/spec/vectors/" + kind
             for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".lrm") {
                 let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
                 #expect(bytes.withUnsafeBytes { ContainerFuzzTarget.run($0) } == [], "\(name)")

@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import Testing
 
@@ -37,6 +38,8 @@ struct HostileHDF5Tests {
         var imports = 0, cleanErrors = 0, crashes = 0, hangs = 0, unclean = 0
         /// Clean errors that were the reader's child process crashing or being stopped by the watchdog.
         var containedCrashes = 0, containedHangs = 0
+        /// What the runs left in their temporary folder.
+        var temporaryLeftovers: [String] = []
         var byMutation: [String: [String: Int]] = [:]
         var failures: [String] = []
         var total: Int { imports + cleanErrors + crashes + hangs + unclean }
@@ -88,6 +91,9 @@ struct HostileHDF5Tests {
     /// Runs `count` mutants from `seed`; returns the tally.
     static func sweep(count: Int, seed: UInt64, inProcess: Bool = false) throws -> Tally {
         let scratch = try Scratch()
+        // The runs' own temporary folder, so that what they leave behind is theirs (other tests run lrm too).
+        let temporary = scratch.file("tmp")
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         var rng = SeededGenerator(seed: seed)
         var originals: [String: [UInt8]] = [:]
         for (file, _) in cases { originals[file] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(file)))) }
@@ -98,7 +104,8 @@ struct HostileHDF5Tests {
             let mutant = try scratch.write(mutate(originals[file]!, mutation, &rng), to: "m\(index)-" + file)
             let output = scratch.file("out.lrm")
             let arguments = ["import", mutant, "-o", output] + (config.map { ["--config", Fixtures.path($0)] } ?? [])
-            let result = try LRM.run(arguments, environment: ["LRM_KERAS_TIMEOUT": "5", "LRM_KERAS_IN_PROCESS": inProcess ? "1" : "0"],
+            let result = try ChildProcess.run(arguments, environment: ["LRM_KERAS_TIMEOUT": "5", "LRM_KERAS_IN_PROCESS": inProcess ? "1" : "0",
+                                                              "TMPDIR": temporary + "/"],
                                      timeout: inProcess ? 10 : 30)
             let outcome: String
             switch result.ending {
@@ -134,13 +141,14 @@ struct HostileHDF5Tests {
             try? FileManager.default.removeItem(atPath: output)
         }
         #expect(scratch.contents().filter { $0.contains(".tmp-") }.isEmpty, "temporary files left: \(scratch.contents())")
+        tally.temporaryLeftovers = (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
         return tally
     }
 
     @Test("every mutated fixture imports or fails cleanly (exit 65/66, one line); none crashes or hangs")
     func mutationSweep() throws {
         let environment = ProcessInfo.processInfo.environment
-        let count = environment["LRM_HOSTILE_COUNT"].flatMap(Int.init) ?? 150
+        let count = environment["LRM_HOSTILE_COUNT"].flatMap(Int.init) ?? 100
         let seed = environment["LRM_HOSTILE_SEED"].flatMap(UInt64.init) ?? 8
         let inProcess = environment["LRM_HOSTILE_IN_PROCESS"] == "1"
         let tally = try Self.sweep(count: count, seed: seed, inProcess: inProcess)
@@ -154,8 +162,7 @@ struct HostileHDF5Tests {
         }
         #expect(tally.crashes == 0 && tally.hangs == 0 && tally.unclean == 0, "\(tally.failures.joined(separator: "\n"))")
         #expect(tally.imports + tally.cleanErrors == count)
-        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("lrm-read-keras-") }
-        #expect(leftovers.isEmpty, "child temporary folders left behind: \(leftovers)")
+        #expect(tally.temporaryLeftovers.isEmpty, "left in the temporary folder: \(tally.temporaryLeftovers)")
     }
 
     /// Mutants the sweep found that crash or hang libhdf5 1.10 itself, with the architecture each needs.
@@ -168,15 +175,15 @@ struct HostileHDF5Tests {
     func libraryCrashIsContained(_ file: String) throws {
         let scratch = try Scratch()
         let config = Self.libraryCrashers.first { $0.file == file }?.config
-        let path = LRM.packageRoot + "/Tests/ReliabilityTests/Crashers/hdf5/" + file
+        let path = TestPackage.root + "/Tests/ReliabilityTests/Crashers/hdf5/" + file
         let arguments = ["import", path, "-o", scratch.file("o.lrm")] + (config.map { ["--config", Fixtures.path($0)] } ?? [])
-        let isolated = try LRM.run(arguments, environment: ["LRM_KERAS_TIMEOUT": "3"], timeout: 30)
+        let isolated = try ChildProcess.run(arguments, environment: ["LRM_KERAS_TIMEOUT": "3"], timeout: 30)
         #expect(isolated.isCleanError, "\(isolated)")
         #expect(isolated.stderr.contains(file))
         #expect(isolated.stderr.contains("did not finish") || isolated.stderr.contains("crashed"), "\(isolated.stderr)")
         #expect(scratch.contents().isEmpty)
         // What the same read does in-process, for the record (libhdf5 may be fixed one day).
-        let direct = try LRM.run(arguments, environment: ["LRM_KERAS_IN_PROCESS": "1"], timeout: 4)
+        let direct = try ChildProcess.run(arguments, environment: ["LRM_KERAS_IN_PROCESS": "1"], timeout: 4)
         print("\(file): in-process \(direct.ending), isolated: \(isolated.stderr.trimmingCharacters(in: .newlines))")
     }
 }

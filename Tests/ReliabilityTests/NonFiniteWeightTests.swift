@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import Testing
 
@@ -21,7 +22,7 @@ struct NonFiniteWeightTests {
         let lrm = scratch.file("nan.lrm")
         try ContainerWriter.write(model, to: lrm)
         let keras = scratch.file("nan.h5")
-        let export = try LRM.run(["export", lrm, "--to", "keras", "-o", keras])
+        let export = try ChildProcess.run(["export", lrm, "--to", "keras", "-o", keras])
         #expect(export.status == 0, "\(export)")
         return (lrm, keras)
     }
@@ -30,7 +31,7 @@ struct NonFiniteWeightTests {
     func importRefuses() throws {
         let scratch = try Scratch()
         let (_, keras) = try Self.files(in: scratch)
-        let result = try LRM.run(["import", keras, "-o", scratch.file("out.lrm")])
+        let result = try ChildProcess.run(["import", keras, "-o", scratch.file("out.lrm")])
         #expect(result.isCleanError && result.status == 65, "\(result)")
         for part in ["nan.h5", "layer 'dense_0'", "kernel", "[1, 2]", "nan", "and 1 more tensor", "--allow-non-finite"] {
             #expect(result.stderr.contains(part), "\(part): \(result.stderr)")
@@ -43,7 +44,7 @@ struct NonFiniteWeightTests {
     func importAllows() throws {
         let scratch = try Scratch()
         let (_, keras) = try Self.files(in: scratch)
-        let result = try LRM.run(["import", keras, "-o", scratch.file("out.lrm"), "--allow-non-finite"])
+        let result = try ChildProcess.run(["import", keras, "-o", scratch.file("out.lrm"), "--allow-non-finite"])
         #expect(result.status == 0, "\(result)")
         let stored = try ContainerFile(path: scratch.file("out.lrm")).loadModel().nonFiniteWeights
         #expect(stored.map(\.layer) == ["dense_0", "dense_1"])
@@ -56,7 +57,7 @@ struct NonFiniteWeightTests {
         let scratch = try Scratch()
         let files = try Self.files(in: scratch)
         let input = source == "keras" ? files.keras : files.lrm
-        let result = try LRM.run(["convert", input, "-o", scratch.file("out.lrm"), "--policy", "rank:2"])
+        let result = try ChildProcess.run(["convert", input, "-o", scratch.file("out.lrm"), "--policy", "rank:2"])
         #expect(result.isCleanError && result.status == 65, "\(result)")
         for part in [(input as NSString).lastPathComponent, "layer 'dense_0'", "kernel", "cannot factorize"] {
             #expect(result.stderr.contains(part), "\(part): \(result.stderr)")

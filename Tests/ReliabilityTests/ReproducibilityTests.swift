@@ -1,19 +1,20 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import Testing
 
 /// The same input and options give byte-identical `.lrm` files across runs and BLAS thread counts.
 @Suite("Reproducible: the same input gives the same bytes, whatever the BLAS thread count")
 struct ReproducibilityTests {
-    static let sample = LRM.packageRoot + "/samples/mnist_mlp.h5"
-    static let datasets = LRM.packageRoot + "/../shared/datasets"
+    static let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+    static let datasets = TestPackage.shared + "/datasets"
     static let hasMNIST = FileManager.default.fileExists(atPath: datasets + "/mnist")
 
     /// Runs `lrm convert` under each environment; returns each output's bytes.
     static func outputs(_ arguments: [String], environments: [[String: String]], in scratch: Scratch) throws -> [Data] {
         try environments.enumerated().map { index, environment in
             let output = scratch.file("out\(index).lrm")
-            let result = try LRM.run(["convert", sample, "-o", output] + arguments, environment: environment, timeout: 300)
+            let result = try ChildProcess.run(["convert", sample, "-o", output] + arguments, environment: environment, timeout: 300)
             #expect(result.status == 0, "\(environment): \(result)")
             return try Data(contentsOf: URL(fileURLWithPath: output))
         }
@@ -44,7 +45,7 @@ struct ReproducibilityTests {
     func importTwice() throws {
         let scratch = try Scratch()
         for name in ["a.lrm", "b.lrm"] {
-            #expect(try LRM.run(["import", Self.sample, "-o", scratch.file(name), "--input-scale", "1/255"]).status == 0)
+            #expect(try ChildProcess.run(["import", Self.sample, "-o", scratch.file(name), "--input-scale", "1/255"]).status == 0)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.file("a.lrm"))) == Data(contentsOf: URL(fileURLWithPath: scratch.file("b.lrm"))))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 @testable import LRMDatasets
 import LRMFormat
 @testable import LRMKeras
@@ -72,7 +73,7 @@ struct ResourceLimitTests {
         // The same through lrm import, with a config that agrees with the claim.
         let config = scratch.file("config.json")
         try HDF5Craft.denseConfig(layer: "dense", features: 1 << 15, units: 1 << 15).write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try LRM.run(["import", path, "--config", config, "-o", scratch.file("o.lrm")], timeout: 60)
+        let result = try ChildProcess.run(["import", path, "--config", config, "-o", scratch.file("o.lrm")], timeout: 60)
         #expect(result.isCleanError && result.stderr.contains("chunks store"), "\(result)")
         #expect(result.seconds < 20)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LRMTestSupport
 import LRMFormat
 import LRMNumPy
 import Testing
@@ -75,12 +76,12 @@ struct UnusualModelTests {
             ["convert", path, "--dry-run", "--json", "--policy", "energy:0.5", "--factor-dtype", "f16"],
         ]
         for arguments in runs {
-            let result = try LRM.run(arguments, timeout: 60)
+            let result = try ChildProcess.run(arguments, timeout: 60)
             #expect(result.status == 0 || result.isCleanError, "seed \(seed), lrm \(arguments.first!): \(result)")
         }
         // What export wrote, lrm reads back (in its child process) with the same outputs.
         if FileManager.default.fileExists(atPath: scratch.file("e.h5")) {
-            let back = try LRM.run(["predict", scratch.file("e.h5"), "--input", scratch.file("x.npy"), "-o", scratch.file("z.npy"),
+            let back = try ChildProcess.run(["predict", scratch.file("e.h5"), "--input", scratch.file("x.npy"), "-o", scratch.file("z.npy"),
                                     "--no-preprocess"], timeout: 60)
             #expect(back.status == 0 || back.isCleanError, "seed \(seed), predict on the export: \(back)")
         }
