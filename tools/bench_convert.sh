@@ -4,9 +4,10 @@
 # Prints wall time of each, their ratio (target: lrm at most half the Python time on an MNIST-sized
 # MLP), per-layer SVD times and peak memory (max RSS from /usr/bin/time).
 # Usage: tools/bench_convert.sh [MODEL.h5] [RUNS]   (default: samples/mnist_mlp.h5, 5 runs)
-# Needs python3 with numpy and h5py (PYTHON=/path/to/python to choose one). THREADS=N sets
-# OPENBLAS_NUM_THREADS for both sides (a fair comparison on a busy machine, where a second BLAS thread
-# fights other work).
+# Needs python3 with numpy and h5py (PYTHON=/path/to/python to choose one). `lrm convert` pins BLAS to
+# one thread (reproducible output; it factorizes layers in parallel instead); THREADS=N gives both sides
+# N BLAS threads (LRM_BLAS_THREADS for lrm, OPENBLAS_NUM_THREADS for numpy). Without THREADS, numpy
+# uses OpenBLAS's default (one thread per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-samples/mnist_mlp.h5}
@@ -16,8 +17,8 @@ swift build -c release --product lrm >/dev/null
 lrm=.build/release/lrm
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-if [ -n "${THREADS:-}" ]; then export OPENBLAS_NUM_THREADS=$THREADS; fi
-echo "model: $model ($runs alternating runs; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-default})"
+if [ -n "${THREADS:-}" ]; then export OPENBLAS_NUM_THREADS=$THREADS LRM_BLAS_THREADS=$THREADS; fi
+echo "model: $model ($runs alternating runs; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-default}, LRM_BLAS_THREADS=${LRM_BLAS_THREADS:-1})"
 
 lrm_times=(); py_times=(); lrm_rss=(); py_rss=()
 for i in $(seq "$runs"); do

@@ -18,7 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# numpy: from pip where pip may install (a virtualenv, pyenv), else Debian's python3-numpy (Debian 12's
+# own python3 is "externally managed" and refuses pip installs).
 if ! python3 -c 'import numpy' 2>/dev/null; then
   echo "install-deps: installing numpy for the test tools" >&2
-  python3 -m pip install -q numpy
+  if ! python3 -m pip install -q numpy 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-numpy >/dev/null
+  fi
+  python3 -c 'import numpy' || { echo "install-deps: numpy is still missing for $(command -v python3)" >&2; exit 1; }
 fi

@@ -3,8 +3,9 @@
 # baselines, a fine grid of every method (the smallest model within 0.5 and 1 point), and the
 # accuracy-targeted search. Every number in docs/RESULTS.md comes from the JSON this writes to
 # out/results/. Takes a few minutes on 2 cores.
-# Usage: tools/reproduce.sh [--data DIR]
+# Usage: tools/reproduce.sh [--data DIR]   (the data folder; else $LRM_DATA, else ../shared/datasets)
 set -euo pipefail
+extra=("$@")
 cd "$(dirname "$0")/.."
 swift build -c release --product lrm >/dev/null
 lrm=.build/release/lrm
@@ -17,19 +18,19 @@ for entry in "${samples[@]}"; do
   name=$1 dataset=$2 validation=$3
   common=(--input-scale 1/255 --dataset "$dataset" --validation-samples "$validation")
   echo "== $name: paper grid" >&2
-  "$lrm" sweep "samples/$name.h5" "${common[@]}" --json "${@:4}" > "$out/$name-grid.json"
+  "$lrm" sweep "samples/$name.h5" "${common[@]}" --json "${extra[@]}" > "$out/$name-grid.json"
   echo "== $name: fine grid" >&2
-  "$lrm" sweep "samples/$name.h5" "${common[@]}" --fine --json "${@:4}" > "$out/$name-fine.json"
+  "$lrm" sweep "samples/$name.h5" "${common[@]}" --fine --json "${extra[@]}" > "$out/$name-fine.json"
   for drop in 0.5 1.0; do
     echo "== $name: accuracy-targeted search, $drop pp" >&2
     "$lrm" convert "samples/$name.h5" "${common[@]}" --target-accuracy-drop "$drop" --json \
-      -o "$out/$name-target-$drop.lrm" "${@:4}" > "$out/$name-target-$drop.json"
+      -o "$out/$name-target-$drop.lrm" "${extra[@]}" > "$out/$name-target-$drop.json"
   done
   echo "== $name: accuracy-targeted search, 0.5 pp, validation drop alone (--confidence 0)" >&2
   "$lrm" convert "samples/$name.h5" "${common[@]}" --target-accuracy-drop 0.5 --confidence 0 --json \
-    -o "$out/$name-target-0.5-z0.lrm" "${@:4}" > "$out/$name-target-0.5-z0.json"
+    -o "$out/$name-target-0.5-z0.lrm" "${extra[@]}" > "$out/$name-target-0.5-z0.json"
 done
 "$lrm" report "$out/mnist_mlp-target-0.5.lrm" --reference samples/mnist_mlp.h5 --dataset mnist \
-  --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" >/dev/null
+  --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" "${extra[@]}" >/dev/null
 python3 tools/results_markdown.py "$out" > docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

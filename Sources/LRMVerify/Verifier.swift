@@ -122,9 +122,13 @@ public enum Verifier {
         }
         if let limit = t.minEnergy {
             for layer in layers where layer.kind == "factorized_dense" {
+                var detail = String(format: "layer '%@' keeps %.4f of its weights' energy (measured against the reference), minimum %.4f",
+                                    escaped(layer.name), layer.retainedEnergy, limit)
+                if let metric = layer.recordedMetric, metric != "plain", let recorded = layer.recordedRetainedEnergy {
+                    detail += String(format: "; it was truncated in the %@ metric, where it keeps %.4f", metric, recorded)
+                }
                 checks.append(VerificationCheck(name: "min-energy \(layer.name)", passed: layer.retainedEnergy >= limit - 1e-12,
-                                                detail: String(format: "layer '%@' keeps %.4f of its energy, minimum %.4f",
-                                                               escaped(layer.name), layer.retainedEnergy, limit)))
+                                                detail: detail))
             }
         }
         for layer in layers where layer.agreesWithRecord == false {

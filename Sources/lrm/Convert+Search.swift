@@ -34,13 +34,7 @@ extension LRM.Convert {
         result.model.metadata[MetadataKey.conversionPolicy] = .string(policyName)
         result.model.metadata[MetadataKey.conversionParameter] = .float(parameter)
         result.model.metadata[MetadataKey.conversionFactorDType] = .string(options.factorDType.name)
-        result.model.metadata[MetadataKey.conversionMetric] = .string(options.metric.name)
-        if let source = options.calibration?.source {
-            result.model.metadata[MetadataKey.calibrationDataset] = .string(source.dataset)
-            result.model.metadata[MetadataKey.calibrationSplit] = .string(source.split)
-            result.model.metadata[MetadataKey.calibrationCount] = .int(Int64(source.count))
-            result.model.metadata[MetadataKey.calibrationSeed] = .int(Int64(bitPattern: source.seed))
-        }
+        Converter.recordMetric(of: options, in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
         let test = try dataOptions.open(.test)
         let verified = try Verifier.verify(candidate: result.model, reference: model, dataset: test, thresholds: VerificationThresholds(),

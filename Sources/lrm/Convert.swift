@@ -15,8 +15,9 @@ extension LRM {
                 layer's parameters); whitened:τ and activation-scaled:τ apply the energy rule to the spectrum of \
                 the kernel measured on the layer's real inputs (calibrated on --dataset's training split). With \
                 --target-accuracy-drop or --target-ratio every layer's rank is searched instead. A layer is factorized only when k·(in + out) < in·out; otherwise it stays \
-                dense and the report says why. Every factorized layer is checked against Eckart–Young (its \
-                relative error equals √(1 − retained energy)) before anything is written. \
+                dense and the report says why. Every factorized layer is checked against Eckart–Young in the \
+                metric it was truncated in (its relative error there equals √(1 − retained energy)) before \
+                anything is written. \
                 Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
                 """ + " " + ExitStatus.helpText)
 
@@ -104,11 +105,11 @@ extension LRM {
             if let metric, !["plain", "whitened", "activation-scaled"].contains(metric) {
                 throw ValidationError("--metric must be plain, whitened or activation-scaled, found '\(metric)'")
             }
+            if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
+                throw ValidationError("--target-accuracy-drop and --target-ratio need a data set to validate on: give --dataset")
+            }
             if metricChoice != .plain && dataOptions.dataset == nil {
                 throw ValidationError("the \(policyAndMetric.metric) metric needs calibration data: give --dataset")
-            }
-            if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
-                throw ValidationError("--target-accuracy-drop and --target-ratio need --dataset")
             }
             if targetAccuracyDrop != nil && targetRatio != nil { throw ValidationError("give --target-accuracy-drop or --target-ratio, not both") }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }

@@ -126,7 +126,7 @@ enum InspectReport {
 
         out.append("")
         out.append("Tensors")
-        var tensors = TextTable(["name", "dtype", "shape", "offset", "bytes", "crc32"], rightAligned: [3, 4])
+        var tensors = TextTable(["name", "dtype", "shape", "file offset", "bytes", "crc32"], rightAligned: [3, 4])
         for tensor in header.tensors {
             tensors.add([escaped(tensor.name), tensor.dtype.name, tensor.shape.map(String.init).joined(separator: "×"),
                          Format.count(file.dataOffset + tensor.byteOffset), Format.count(tensor.byteCount),

@@ -19,14 +19,17 @@ import LRMKeras
 enum KerasSubprocess {
     static let subcommand = "read-keras"
 
-    static func load(_ path: String, architecture: String?) throws -> Model {
+    /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`). `architectureOption` is the
+    /// option that gives the architecture in the command the user ran, named when a weights-only file
+    /// comes without one.
+    static func load(_ path: String, architecture: String?, architectureOption: String = "--config") throws -> Model {
         let environment = ProcessInfo.processInfo.environment
         if environment["LRM_KERAS_IN_PROCESS"] == "1" {
-            return try KerasImporter.loadModel(path: path, architecture: architecture)
+            return try importModel(path, architecture: architecture, architectureOption: architectureOption)
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
-        process.arguments = [subcommand, path] + (architecture.map { ["--config", $0] } ?? [])
+        process.arguments = [subcommand, path, "--architecture-option", architectureOption] + (architecture.map { ["--config", $0] } ?? [])
         // The child's temporary files (a .keras archive's extracted weights) go to a folder of our own,
         // removed whatever happens to the child.
         let temporary = NSTemporaryDirectory() + "lrm-read-keras-" + UUID().uuidString
@@ -118,12 +121,26 @@ extension LRM {
 
         @Option var config: String?
 
+        @Option(parsing: .unconditional) var architectureOption = "--config"
+
         func run() throws {
             try reportingErrors {
-                let model = try KerasImporter.loadModel(path: input, architecture: config)
+                let model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption)
                 let bytes = try ContainerWriter.encode(model)
                 FileHandle.standardOutput.write(Data(bytes))
             }
+        }
+    }
+}
+
+extension KerasSubprocess {
+    /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
+    static func importModel(_ path: String, architecture: String?, architectureOption: String) throws -> Model {
+        do {
+            return try KerasImporter.loadModel(path: path, architecture: architecture)
+        } catch var error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
+            error.message += " (give it with \(architectureOption) FILE)"
+            throw error
         }
     }
 }

@@ -15,7 +15,10 @@ struct LRM: ParsableCommand {
     /// ArgumentParser's entry point, except that a bad command line is reported like every other error:
     /// one line `lrm: error: …` (naming the option) and exit 64, instead of the message and the usage.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let subcommand = arguments.first { !$0.hasPrefix("-") }.flatMap(Self.subcommand(named:))
         do {
+            if let problem = Self.commandLineProblem(arguments) { throw ValidationError(problem) }
             var command = try parseAsRoot()
             if command is Convert || command is Sweep { BLASThreads.pinForReproducibleResults() }
             try command.run()
@@ -23,10 +26,53 @@ struct LRM: ParsableCommand {
             Self.exit(withError: exit)
         } catch {
             guard exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
-            let message = message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
-            let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
-            printError("\(message) (see lrm\(command) --help)")
+            // ArgumentParser runs a command's own checks before it reports unknown options; the option
+            // the user mistyped is the more useful message.
+            let message = subcommand.flatMap { Self.unknownOption(in: arguments, for: $0) }.map { "Unknown option '\($0)'" }
+                ?? message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
+            printError("\(message) (see \(help))")
             Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
         }
+    }
+
+    /// The subcommands (the hidden `read-keras` included), by name.
+    static func subcommand(named name: String) -> ParsableCommand.Type? {
+        configuration.subcommands.first { $0._commandName == name }
+    }
+
+    static var commandNames: String {
+        configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }.joined(separator: ", ")
+    }
+
+    /// An unknown command (`lrm nosuch`, `lrm help nosuch`), which ArgumentParser reports as an unexpected
+    /// argument or answers with the general help and exit 0.
+    static func commandLineProblem(_ arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        if first == "help" {
+            guard arguments.count > 1, !arguments[1].hasPrefix("-") else { return nil }
+            return subcommand(named: arguments[1]) == nil ? "unknown command '\(arguments[1])'; the commands are \(commandNames)" : nil
+        }
+        return subcommand(named: first) == nil ? "unknown command '\(first)'; the commands are \(commandNames)" : nil
+    }
+
+    /// The first option in `arguments` that `command` does not define (read from its help text), if any.
+    /// Values that look like numbers (`--input-offset -0.5`) are not options.
+    static func unknownOption(in arguments: [String], for command: ParsableCommand.Type) -> String? {
+        let help = helpMessage(for: command, columns: 10_000)
+        var known: Set<String> = ["-h", "--help", "--version"]
+        var index = help.startIndex
+        while let dash = help[index...].firstIndex(of: "-") {
+            var end = help.index(after: dash)
+            while end < help.endIndex, help[end].isLetter || help[end].isNumber || help[end] == "-" { end = help.index(after: end) }
+            known.insert(String(help[dash..<end]))
+            index = end
+        }
+        for argument in arguments.prefix(while: { $0 != "--" }) where argument.hasPrefix("-") && argument.count > 1 {
+            let name = String(argument.prefix { $0 != "=" })
+            if Double(name) != nil || name.dropFirst().first?.isNumber == true || name.dropFirst().first == "." { continue }
+            if !known.contains(name) { return name }
+        }
+        return nil
     }
 }

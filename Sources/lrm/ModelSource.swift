@@ -29,7 +29,7 @@ enum ModelSource {
     /// read in a child process (``KerasSubprocess``). Preprocessing options are applied and then checked
     /// against the model (exit 64 when they do not fit); non-finite weights are refused unless `nonFinite`
     /// is `.accept`.
-    static func load(_ path: String, architecture: String?, preprocessing: PreprocessingOptions?,
+    static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
                      nonFinite: NonFinitePolicy = .factorizing) throws -> Model {
         var model: Model
         switch kind(of: path) {
@@ -39,7 +39,7 @@ enum ModelSource {
             }
             model = try ContainerFile(path: path).loadModel()
         case .keras:
-            model = try KerasSubprocess.load(path, architecture: architecture)
+            model = try KerasSubprocess.load(path, architecture: architecture, architectureOption: architectureOption)
         }
         if let preprocessing, !preprocessing.isEmpty {
             try preprocessing.apply(to: &model)
@@ -63,7 +63,7 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Input scale: a number or fraction (1/255), or comma-separated per channel.", valueName: "scale"))
     var inputScale: String?
 
-    @Option(help: ArgumentHelp("Input offset, added after scaling: a number, or comma-separated per channel.", valueName: "offset"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Input offset, added after scaling: a number, or comma-separated per channel (a negative one may follow the option: --input-offset -0.5).", valueName: "offset"))
     var inputOffset: String?
 
     @Option(help: ArgumentHelp("Meaning of the input axes: features, hwc or chw.", valueName: "layout"))

@@ -33,6 +33,9 @@ extension LRM {
 
         func validate() throws {
             if let dataset, DatasetName(rawValue: dataset) == nil { throw ValidationError("unknown data set '\(dataset)'") }
+            if reference != nil && dataset == nil {
+                throw ValidationError("--reference is compared on a data set: give --dataset too (or leave --reference out)")
+            }
         }
 
         func run() throws {

@@ -60,7 +60,7 @@ extension LRM {
         @Option(help: ArgumentHelp("Fail if fewer than this fraction (0–1) of top-1 predictions agree.", valueName: "fraction"))
         var minAgreement: Double?
 
-        @Option(help: ArgumentHelp("Fail if a factorized layer keeps less than this fraction (0–1) of its energy.", valueName: "fraction"))
+        @Option(help: ArgumentHelp("Fail if a factorized layer keeps less than this fraction (0–1) of its weight matrix's energy, measured against --reference: 1 − ‖Ŵ − W‖²/‖W‖² (Frobenius). Data-aware conversions (whitened, activation-scaled, the accuracy search) keep much less of it by design; the energy they record is in their own metric.", valueName: "fraction"))
         var minEnergy: Double?
 
         @Flag(help: "Print the report as JSON.")
@@ -100,7 +100,7 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing, nonFinite: .accept)
-                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, preprocessing: nil, nonFinite: .accept) }
+                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept) }
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout

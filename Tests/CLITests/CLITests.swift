@@ -23,6 +23,43 @@ struct CLITests {
         #expect(result.stdout.contains("Exit codes"))
     }
 
+    @Test("command-line mistakes: unknown commands and options are named before any other complaint, exit 64")
+    func commandLineMistakes() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        expectOneLineError(try ChildProcess.run(["nosuch"]), status: 64, naming: "unknown command 'nosuch'")
+        let help = try ChildProcess.run(["help", "nosuch"])
+        expectOneLineError(help, status: 64, naming: "unknown command 'nosuch'")
+        #expect(help.stdout.isEmpty)
+        #expect(try ChildProcess.run(["help", "convert"]).status == 0)
+        // convert's own check (no -o) would fire first; the mistyped option is what the user needs to hear.
+        expectOneLineError(try ChildProcess.run(["convert", "--bogus", model]), status: 64, naming: "'--bogus'")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--datset", "mnist"]), status: 64, naming: "'--datset'")
+        // A negative value may follow --input-offset; one given with = still works.
+        #expect(try ChildProcess.run(["convert", model, "--dry-run", "--input-offset", "-0.5"]).status == 0)
+        #expect(try ChildProcess.run(["convert", model, "--dry-run", "--input-offset=-0.5", "--policy=rank:2"]).status == 0)
+        // report: a reference without a data set would silently leave the verify section out.
+        expectOneLineError(try ChildProcess.run(["report", model, "--reference", model, "-o", scratch.file("r.html")]),
+                           status: 64, naming: "--dataset")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")))
+        expectOneLineError(try ChildProcess.run(["convert", model, "--target-accuracy-drop", "0.5", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--target-accuracy-drop and --target-ratio need a data set")
+    }
+
+    @Test("a weights-only Keras file without its architecture: the error names the option that gives it")
+    func weightsOnlyNamesTheOption() throws {
+        let weights = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/bf16.weights.h5"
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        expectOneLineError(try ChildProcess.run(["import", weights, "-o", scratch.file("w.lrm")]), status: 65, naming: "give it with --config FILE")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--reference", weights, "--dataset", "mnist"]), status: 65,
+                           naming: "give it with --reference-config FILE")
+        expectOneLineError(try ChildProcess.run(["import", weights, "-o", scratch.file("w.lrm")], environment: ["LRM_KERAS_IN_PROCESS": "1"]),
+                           status: 65, naming: "give it with --config FILE")
+    }
+
     @Test("inspect: missing file 66, directory 66, invalid file 65 with the file named, checksum mismatch 1")
     func inspectErrors() throws {
         let scratch = try Scratch()

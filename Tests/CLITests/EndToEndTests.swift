@@ -33,6 +33,35 @@ struct EndToEndTests {
         #expect(xml.contains("<failure") && xml.contains("max-accuracy-drop"))
     }
 
+    @Test("real-data: the accuracy search meets its budget on validation and records its metric and calibration",
+          .enabled(if: datasets != nil))
+    func accuracySearch() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("search.lrm")
+        let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+        let result = try ChildProcess.run(["convert", sample, "--input-scale", "1/255", "--dataset", "mnist", "--target-accuracy-drop", "1.0",
+                                           "--validation-samples", "2000", "--calibration-samples", "1000", "--json", "-o", output], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        let original = try #require(search["validation_accuracy_original"] as? Double)
+        let found = try #require(search["validation_accuracy"] as? Double)
+        let error = try #require(search["validation_drop_standard_error"] as? Double)
+        // The contract: drop + 1 standard error within 1 point on the validation split; and it did compress.
+        #expect(original - found + error <= 0.01 + 1e-9, "\(search)")
+        #expect(try #require(search["hidden_fraction"] as? Double) < 0.5)
+        let inspected = try ChildProcess.run(["inspect", output, "--json"])
+        let metadata = try #require(try jsonObject(inspected.stdout)["metadata"] as? [String: Any])
+        func value(_ key: String) -> Any? { (metadata[key] as? [String: Any])?["value"] }
+        #expect(value("conversion.metric") as? String == "whitened")
+        #expect(value("calibration.dataset") as? String == "mnist")
+        #expect(value("calibration.count") as? Int == 1000)
+        #expect(value("calibration.ridge") is Double, "\(metadata.keys.sorted())")
+        // Its weights keep little of their plain energy; verify's failure says so and names the metric.
+        let verify = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--limit", "500", "--min-energy", "0.9"])
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("truncated in the whitened metric"), "\(verify.stdout)")
+    }
+
     @Test("real-data: a model imported from a Keras file verifies against that file with agreement 1 and no change",
           .enabled(if: datasets != nil))
     func importedAgrees() throws {
