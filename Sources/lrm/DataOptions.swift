@@ -55,7 +55,7 @@ struct DataOptions: ParsableArguments {
     /// Disjoint calibration and validation subsets of the training split.
     func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
         let train = try open(.train)
-        guard train.sampleCount > calibrationSamples + validationSamples else {
+        guard train.sampleCount >= calibrationSamples + validationSamples else {
             throw CommandFailure(status: .usage, message: "the training split has \(train.sampleCount) samples, fewer than "
                                  + "--calibration-samples + --validation-samples")
         }
