@@ -18,14 +18,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# numpy: from pip where pip may install (a virtualenv, pyenv), else Debian's python3-numpy (Debian 12's
-# own python3 is "externally managed" and refuses pip installs).
-if ! python3 -c 'import numpy' 2>/dev/null; then
-  echo "install-deps: installing numpy for the test tools" >&2
-  if ! python3 -m pip install -q numpy 2>/dev/null; then
+# Python modules of the test tools: numpy (the second reader, tools/lrm_reader.py) and h5py (the independent
+# whitening check, tools/check_whitened_reference.py). From pip where pip may install (a virtualenv, pyenv),
+# else Debian's packages (Debian 12's own python3 is "externally managed" and refuses pip installs).
+for module in numpy h5py; do
+  python3 -c "import $module" 2>/dev/null && continue
+  echo "install-deps: installing $module for the test tools" >&2
+  if ! python3 -m pip install -q "$module" 2>/dev/null; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-numpy >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "python3-$module" >/dev/null
   fi
-  python3 -c 'import numpy' || { echo "install-deps: numpy is still missing for $(command -v python3)" >&2; exit 1; }
-fi
+  python3 -c "import $module" || { echo "install-deps: $module is still missing for $(command -v python3)" >&2; exit 1; }
+done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the Swift test suite and the independent Python reader's vector tests.
+# Runs every test: the Swift test suite, the independent Python reader's vector tests, the fetch script's
+# offline tests, and (where the MNIST data is) the independent numpy check of a whitened conversion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -7,3 +8,15 @@ swift build --build-tests
 swift test --skip-build
 python3 tools/test_lrm_reader.py
 python3 tools/test_fetch_datasets.py
+
+data=${LRM_DATA:-../shared/datasets}
+if [ -d "$data/mnist" ]; then
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  echo "test.sh: whitened conversion of the MNIST sample against tools/check_whitened_reference.py" >&2
+  .build/debug/lrm convert samples/mnist_mlp.h5 --input-scale 1/255 --dataset mnist --data "$data" \
+    --validation-samples 6000 --calibration-samples 54000 --policy whitened:0.9 -o "$out/whitened.lrm" >/dev/null
+  python3 tools/check_whitened_reference.py samples/mnist_mlp.h5 "$out/whitened.lrm" --data "$data" --validation-samples 6000
+else
+  echo "test.sh: no MNIST data in $data: skipping the whitening reference check" >&2
+fi
