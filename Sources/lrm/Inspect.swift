@@ -6,10 +6,17 @@ extension LRM {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Describe a .lrm file: summary, metadata, layers and tensors.",
-            discussion: "Opening validates the whole structure; --verify also checks every tensor's CRC-32. " + ExitStatus.helpText)
+            discussion: """
+                Opening validates the whole structure; --verify also checks every tensor's CRC-32. A Keras \
+                file (.h5, .weights.h5 with --config, .keras) is described as `lrm import` would store it: \
+                its layers, shapes, parameters and tensors, with nothing written.
+                """ + " " + ExitStatus.helpText)
 
-        @Argument(help: "The .lrm file.")
+        @Argument(help: "The .lrm file, or a Keras model.")
         var file: String
+
+        @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for a weights-only Keras file.", valueName: "file"))
+        var config: String?
 
         @Flag(help: "Print JSON instead of text.")
         var json = false
@@ -17,8 +24,29 @@ extension LRM {
         @Flag(help: "Check every tensor's checksum (reads all data).")
         var verify = false
 
+        func validate() throws {
+            if ModelSource.looksLikeKeras(file) && verify {
+                throw ValidationError("--verify checks a .lrm file's checksums; \(file) is a Keras file")
+            }
+            if config != nil && !ModelSource.looksLikeKeras(file) {
+                throw ValidationError("--config gives a Keras weights-only file its architecture; \(file) is not a Keras file")
+            }
+        }
+
         func run() throws {
             try reportingErrors {
+                if ModelSource.looksLikeKeras(file) {
+                    // What `lrm import` would store, encoded in memory and read back through the container reader.
+                    let model = try ModelSource.load(file, architecture: config, preprocessing: nil, nonFinite: .accept)
+                    let container = try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: file) }
+                    let summary = ModelSummary(header: container.header)
+                    if json {
+                        print(InspectReport.json(container, summary: summary, verified: false, failure: nil, keras: true).serialized(indent: 2))
+                    } else {
+                        print(InspectReport.text(container, summary: summary, checksums: "", keras: true))
+                    }
+                    return
+                }
                 let container = try ContainerFile(path: file)
                 var checksumFailure: ContainerError?
                 var checksums = "not verified (use --verify)"
@@ -53,17 +81,26 @@ enum InspectReport {
         }
     }
 
-    static func text(_ file: ContainerFile, summary: ModelSummary, checksums: String) -> String {
+    /// `keras`: `file` is a Keras model encoded in memory, so its sizes, offsets and checksums are not the file's.
+    static func text(_ file: ContainerFile, summary: ModelSummary, checksums: String, keras: Bool = false) -> String {
         let header = file.header
         var out: [String] = []
-        out.append("\(escaped(file.path)): lrm format \(file.majorVersion).\(file.minorVersion), "
-                   + "\(Format.bytes(file.fileByteCount)) (\(Format.count(file.fileByteCount)) bytes), alignment \(header.alignment)")
+        if keras {
+            let format = header.metadata[MetadataKey.sourceFormat].map { " (\($0.description))" } ?? ""
+            out.append("\(escaped(file.path)): Keras model\(format), described as lrm import would store it (nothing written); "
+                       + "as .lrm \(Format.bytes(file.fileByteCount))")
+        } else {
+            out.append("\(escaped(file.path)): lrm format \(file.majorVersion).\(file.minorVersion), "
+                       + "\(Format.bytes(file.fileByteCount)) (\(Format.count(file.fileByteCount)) bytes), alignment \(header.alignment)")
+        }
         let dtypes = dtypeTotals(header).map { "\($0.0.name) \(Format.count($0.parameters)) (\(Format.bytes($0.bytes)))" }
         out.append("  tensors:     \(header.tensors.count)" + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", ")))
         out.append("  parameters:  \(Format.count(summary.parametersAfter)) stored, \(Format.count(summary.parametersBefore)) "
                    + "in the original dense layers: compression \(Format.ratio(summary.compressionRatio))")
-        out.append("  header:      \(Format.count(file.headerByteCount)) bytes; data section at byte \(file.dataOffset)")
-        out.append("  checksums:   \(checksums)")
+        if !keras {
+            out.append("  header:      \(Format.count(file.headerByteCount)) bytes; data section at byte \(file.dataOffset)")
+            out.append("  checksums:   \(checksums)")
+        }
 
         let input = header.model.input
         var inputText = "\(input.shape.map(String.init).joined(separator: "×")) \(input.layout.name)"
@@ -126,17 +163,21 @@ enum InspectReport {
 
         out.append("")
         out.append("Tensors")
-        var tensors = TextTable(["name", "dtype", "shape", "file offset", "bytes", "crc32"], rightAligned: [3, 4])
+        var tensors = keras ? TextTable(["name", "dtype", "shape", "bytes"], rightAligned: [3])
+            : TextTable(["name", "dtype", "shape", "file offset", "bytes", "crc32"], rightAligned: [3, 4])
         for tensor in header.tensors {
-            tensors.add([escaped(tensor.name), tensor.dtype.name, tensor.shape.map(String.init).joined(separator: "×"),
-                         Format.count(file.dataOffset + tensor.byteOffset), Format.count(tensor.byteCount),
-                         String(format: "%08x", tensor.crc32)])
+            let shape = tensor.shape.map(String.init).joined(separator: "×")
+            tensors.add(keras ? [escaped(tensor.name), tensor.dtype.name, shape, Format.count(tensor.byteCount)]
+                : [escaped(tensor.name), tensor.dtype.name, shape, Format.count(file.dataOffset + tensor.byteOffset),
+                   Format.count(tensor.byteCount), String(format: "%08x", tensor.crc32)])
         }
         out.append(tensors.render())
         return out.joined(separator: "\n")
     }
 
-    static func json(_ file: ContainerFile, summary: ModelSummary, verified: Bool, failure: ContainerError?) -> JSONValue {
+    /// `keras`: `file` is a Keras model encoded in memory: the JSON says so (`"source": "keras"`) and leaves out
+    /// what belongs to a .lrm file (format version, sizes, offsets, checksums).
+    static func json(_ file: ContainerFile, summary: ModelSummary, verified: Bool, failure: ContainerError?, keras: Bool = false) -> JSONValue {
         let header = file.header
         let layers: [JSONValue] = summary.layers.map { row in
             var members: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind))]
@@ -155,23 +196,30 @@ enum InspectReport {
         }
         let checksumState: String = !verified ? "not_verified" : (failure == nil ? "verified" : "mismatch")
         let tensors: [JSONValue] = header.tensors.map { t in
-            .object([("name", .string(t.name)), ("dtype", .string(t.dtype.name)), ("shape", JSONValue(t.shape)),
-                     ("offset", .int(Int64(t.byteOffset))), ("file_offset", .int(Int64(file.dataOffset + t.byteOffset))),
-                     ("byte_count", .int(Int64(t.byteCount))), ("crc32", .int(Int64(t.crc32)))])
+            keras ? .object([("name", .string(t.name)), ("dtype", .string(t.dtype.name)), ("shape", JSONValue(t.shape)),
+                             ("byte_count", .int(Int64(t.byteCount)))])
+                : .object([("name", .string(t.name)), ("dtype", .string(t.dtype.name)), ("shape", JSONValue(t.shape)),
+                           ("offset", .int(Int64(t.byteOffset))), ("file_offset", .int(Int64(file.dataOffset + t.byteOffset))),
+                           ("byte_count", .int(Int64(t.byteCount))), ("crc32", .int(Int64(t.crc32)))])
         }
-        var members: [(String, JSONValue)] = [
-            ("file", .string(file.path)),
-            ("format_version", .string("\(file.majorVersion).\(file.minorVersion)")),
-            ("file_byte_count", .int(Int64(file.fileByteCount))),
-            ("header_byte_count", .int(Int64(file.headerByteCount))),
-            ("alignment", .int(Int64(header.alignment))),
+        var members: [(String, JSONValue)] = [("file", .string(file.path))]
+        if keras {
+            members += [("source", .string("keras")), ("lrm_byte_count", .int(Int64(file.fileByteCount)))]
+        } else {
+            members += [("source", .string("lrm")),
+                        ("format_version", .string("\(file.majorVersion).\(file.minorVersion)")),
+                        ("file_byte_count", .int(Int64(file.fileByteCount))),
+                        ("header_byte_count", .int(Int64(file.headerByteCount))),
+                        ("alignment", .int(Int64(header.alignment)))]
+        }
+        members += [
             ("tensor_count", .int(Int64(header.tensors.count))),
             ("dtypes", .object(dtypeTotals(header).map { ($0.0.name, .object([("parameters", .int(Int64($0.parameters))), ("bytes", .int(Int64($0.bytes)))])) })),
             ("parameters_before", .int(Int64(summary.parametersBefore))),
             ("parameters_after", .int(Int64(summary.parametersAfter))),
             ("compression_ratio", .number(summary.compressionRatio)),
-            ("checksums", .string(checksumState)),
         ]
+        if !keras { members.append(("checksums", .string(checksumState))) }
         if let failure { members.append(("checksum_error", .string(failure.description))) }
         members += [("metadata", header.metadataJSON), ("user_metadata", header.userMetadataJSON), ("model", header.modelJSON),
                     ("layers", .array(layers)), ("tensors", .array(tensors))]

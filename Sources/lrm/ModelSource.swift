@@ -7,6 +7,14 @@ import LRMKeras
 enum ModelSource {
     enum Kind { case container, keras }
 
+    /// Whether `path` starts like a Keras file: the HDF5 signature, or a ZIP archive (`.keras`).
+    static func looksLikeKeras(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let prefix = Array((try? handle.read(upToCount: 8)) ?? Data())
+        return prefix == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] || prefix.starts(with: [0x50, 0x4B, 0x03, 0x04])
+    }
+
     static func kind(of path: String) -> Kind {
         guard let handle = FileHandle(forReadingAtPath: path) else { return .container }
         defer { try? handle.close() }

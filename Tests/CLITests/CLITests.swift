@@ -47,6 +47,36 @@ struct CLITests {
                            status: 64, naming: "--target-accuracy-drop and --target-ratio need a data set")
     }
 
+    @Test("inspect describes a Keras file as import would store it, writing nothing; --verify is for .lrm files")
+    func inspectKeras() throws {
+        let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+        let text = try ChildProcess.run(["inspect", sample])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("Keras model (keras-h5)") && text.stdout.contains("nothing written"))
+        for name in ["dense_1/kernel", "784×512", "535,818"] { #expect(text.stdout.contains(name), "\(name) missing: \(text.stdout)") }
+        #expect(!text.stdout.contains("crc32") && !text.stdout.contains("checksums"))
+        let json = try jsonObject(try ChildProcess.run(["inspect", sample, "--json"]).stdout)
+        #expect(json["source"] as? String == "keras")
+        #expect(json["parameters_after"] as? Int == 535_818)
+        #expect(json["checksums"] == nil && json["format_version"] == nil)
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        #expect(layers.map { $0["name"] as? String } == ["flatten", "dense_1", "dense_2", "output"])
+        // The same description as the imported file's, layer for layer.
+        let scratch = try Scratch()
+        #expect(try ChildProcess.run(["import", sample, "-o", scratch.file("m.lrm")]).status == 0)
+        let imported = try jsonObject(try ChildProcess.run(["inspect", scratch.file("m.lrm"), "--json"]).stdout)
+        #expect(imported["source"] as? String == "lrm")
+        #expect(NSDictionary(dictionary: ["l": imported["layers"] as Any, "m": imported["model"] as Any])
+                == NSDictionary(dictionary: ["l": json["layers"] as Any, "m": json["model"] as Any]))
+        expectOneLineError(try ChildProcess.run(["inspect", sample, "--verify"]), status: 64, naming: "--verify")
+        let weights = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/bf16.weights.h5"
+        expectOneLineError(try ChildProcess.run(["inspect", weights]), status: 65, naming: "give it with --config FILE")
+        // Not a Keras file either: the .lrm reader's message, as before.
+        let junk = try scratch.write(Array("hello, world\n".utf8), to: "junk.lrm")
+        expectOneLineError(try ChildProcess.run(["inspect", junk]), status: 65, naming: "not a .lrm file")
+        #expect(scratch.contents().sorted() == ["junk.lrm", "m.lrm"])
+    }
+
     @Test("a weights-only Keras file without its architecture: the error names the option that gives it")
     func weightsOnlyNamesTheOption() throws {
         let weights = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/bf16.weights.h5"
