@@ -37,6 +37,8 @@ enum KerasSubprocess {
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         var childEnvironment = environment
         childEnvironment["SWIFT_BACKTRACE"] = "enable=no"  // a crash report is not shown; don't spend time on it
+        // The child does no linear algebra: no OpenBLAS worker threads (they would spin beside the reader).
+        childEnvironment["OPENBLAS_NUM_THREADS"] = "1"
         childEnvironment["TMPDIR"] = temporary
         process.environment = childEnvironment
         let output = Pipe(), errors = Pipe()
