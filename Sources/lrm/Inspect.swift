@@ -25,10 +25,11 @@ extension LRM {
         var verify = false
 
         func validate() throws {
-            if ModelSource.looksLikeKeras(file) && verify {
+            let keras = ModelSource.looksLikeKeras(file)
+            if keras && verify {
                 throw ValidationError("--verify checks a .lrm file's checksums; \(file) is a Keras file")
             }
-            if config != nil && !ModelSource.looksLikeKeras(file) {
+            if config != nil && !keras {
                 throw ValidationError("--config gives a Keras weights-only file its architecture; \(file) is not a Keras file")
             }
         }

@@ -7,19 +7,24 @@ import LRMKeras
 enum ModelSource {
     enum Kind { case container, keras }
 
+    /// The first 8 bytes of `path` (fewer for a shorter file); nil when it cannot be opened.
+    static func signature(of path: String) -> [UInt8]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return Array((try? handle.read(upToCount: 8)) ?? Data())
+    }
+
     /// Whether `path` starts like a Keras file: the HDF5 signature, or a ZIP archive (`.keras`).
     static func looksLikeKeras(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        let prefix = Array((try? handle.read(upToCount: 8)) ?? Data())
+        guard let prefix = signature(of: path) else { return false }
         return prefix == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] || prefix.starts(with: [0x50, 0x4B, 0x03, 0x04])
     }
 
+    /// A `.lrm` file when it starts with the container's magic (or cannot be read: the container reader
+    /// then says why); anything else goes to the Keras importer, whose errors name the format it expected.
     static func kind(of path: String) -> Kind {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return .container }
-        defer { try? handle.close() }
-        let prefix = (try? handle.read(upToCount: 8)) ?? Data()
-        return Array(prefix) == Container.magic ? .container : .keras
+        guard let prefix = signature(of: path) else { return .container }
+        return prefix == Container.magic ? .container : .keras
     }
 
     /// What to do with NaN or infinite weights.
