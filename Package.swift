@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LRMFormat", targets: ["LRMFormat"]),
         .library(name: "LRMRuntime", targets: ["LRMRuntime"]),
         .library(name: "LRMKeras", targets: ["LRMKeras"]),
+        .library(name: "LRMPipeline", targets: ["LRMPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,10 +45,16 @@ let package = Package(
         // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder.
         .target(name: "LRMDatasets", dependencies: ["LRMZlib"], swiftSettings: swiftSettings),
         // Fidelity metrics and the verifier.
-        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra", "LRMCompress"],
+        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
                 swiftSettings: swiftSettings),
+        // The conversion pipeline: a model and a request in, a converted model with its decisions,
+        // provenance and (for a search) validation and test figures out; the sweep. Above the converter
+        // and the verifier; what `lrm convert` and `lrm sweep` run, and what other packages call.
+        .target(name: "LRMPipeline", dependencies: ["LRMFormat", "LRMCompress", "LRMDatasets", "LRMVerify"],
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        // The command line: parsing options and printing reports; no pipeline logic.
         .executableTarget(name: "lrm", dependencies: [
-            "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify",
+            "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify", "LRMPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

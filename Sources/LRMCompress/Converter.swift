@@ -46,25 +46,8 @@ public enum Converter {
         }
         var converted = model
         converted.layers = layers
-        converted.metadata[MetadataKey.conversionPolicy] = .string(options.policy.name)
-        converted.metadata[MetadataKey.conversionParameter] = .float(options.policy.parameter)
-        converted.metadata[MetadataKey.conversionFactorDType] = .string(options.factorDType.name)
-        converted.metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: options.seed))
-        recordMetric(of: options, in: &converted.metadata)
+        ConversionProvenance(options: options).record(in: &converted.metadata)
         return ConversionResult(model: converted, decisions: decisions.compactMap { $0 })
-    }
-
-    /// Records the truncation metric and, for a data-aware one, its calibration (data set, split, count,
-    /// seed, and the whitening ridge λ or the activation exponent α) in a model's metadata.
-    public static func recordMetric(of options: ConversionOptions, in metadata: inout [String: MetadataValue]) {
-        metadata[MetadataKey.conversionMetric] = .string(options.metric.name)
-        guard options.metric != .plain, let source = options.calibration?.source else { return }
-        metadata[MetadataKey.calibrationDataset] = .string(source.dataset)
-        metadata[MetadataKey.calibrationSplit] = .string(source.split)
-        metadata[MetadataKey.calibrationCount] = .int(Int64(source.count))
-        metadata[MetadataKey.calibrationSeed] = .int(Int64(bitPattern: source.seed))
-        if case .whitened(let ridge) = options.metric { metadata[MetadataKey.calibrationRidge] = .float(ridge) }
-        if case .activationScaled(let alpha) = options.metric { metadata[MetadataKey.calibrationAlpha] = .float(alpha) }
     }
 
     static func parameterCount(_ layer: Layer<Tensor>) -> Int {

@@ -3,6 +3,7 @@ import Foundation
 import LRMCompress
 import LRMFormat
 import LRMLinearAlgebra
+import LRMPipeline
 
 extension LRM {
     struct Convert: ParsableCommand {
@@ -149,29 +150,25 @@ extension LRM {
             }
         }
 
+        /// The library request these options describe.
+        func request() throws -> ConversionRequest {
+            let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetRatio.map { .ratio($0) } ?? .policy
+            return ConversionRequest(options: try options(), target: target, data: dataOptions.selection, confidence: confidence)
+        }
+
         func run() throws {
             try reportingErrors {
                 let started = Date()
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
-                var result: ConversionResult
-                var searchSummary: SearchSummary?
+                let result: PipelineResult
                 do {
-                    var options = try options()
-                    if targetAccuracyDrop != nil || targetRatio != nil {
-                        (result, searchSummary) = try search(model, options: options)
-                    } else {
-                        if options.metric != .plain {
-                            options.calibration = try dataOptions.calibrate(model, on: try dataOptions.trainingSubsets().calibration)
-                        }
-                        result = try Converter.convert(model, options: options)
-                    }
+                    result = try ConversionPipeline.run(model, request: try request())
                 } catch let error as ConversionError {
                     throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
                 }
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
-                var converted = result.model
-                converted.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                let converted = result.model
                 var outputBytes: Int?
                 if let output, !dryRun {
                     do {
@@ -185,12 +182,12 @@ extension LRM {
                                               inputBytes: (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
                 var reportJSON = report.json()
-                if let searchSummary, case .object(var members) = reportJSON {
-                    members.append(("search", searchSummary.json))
+                if let search = result.search, case .object(var members) = reportJSON {
+                    members.append(("search", search.json))
                     reportJSON = .object(members)
                 }
                 print(json ? reportJSON.serialized(indent: 2) : report.text())
-                if let searchSummary, !json { print(searchSummary.text) }
+                if let search = result.search, !json { print(search.text) }
             }
         }
     }

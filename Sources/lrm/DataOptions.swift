@@ -1,9 +1,8 @@
 import ArgumentParser
 import Foundation
-import LRMCompress
 import LRMDatasets
 import LRMFormat
-import LRMVerify
+import LRMPipeline
 
 /// Where data for calibration, validation and testing comes from.
 struct DataOptions: ParsableArguments {
@@ -35,52 +34,16 @@ struct DataOptions: ParsableArguments {
         if let dataLayout, SampleLayout(rawValue: dataLayout) == nil {
             throw ValidationError("--data-layout must be hwc, chw or features, found '\(dataLayout)'")
         }
-        if !["last", "random"].contains(validation) { throw ValidationError("--validation must be last or random, found '\(validation)'") }
+        if ValidationPlacement(rawValue: validation) == nil { throw ValidationError("--validation must be last or random, found '\(validation)'") }
         if calibrationSamples < 1 || validationSamples < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }
     }
 
     var name: DatasetName? { dataset.flatMap(DatasetName.init(rawValue:)) }
 
-    func open(_ split: DatasetSplit) throws -> Dataset {
-        guard let name else { throw CommandFailure(status: .usage, message: "this needs a data set: give it with --dataset") }
-        let folder = DataFolder.resolve(flag: data)
-        do {
-            return try Dataset.open(name, split: split, in: folder)
-        } catch let error as DatasetError {
-            let missing = !FileManager.default.fileExists(atPath: folder.directory(for: name).path)
-            throw CommandFailure(status: missing ? .missingInput : .invalidInput, message: error.description)
-        }
-    }
-
-    /// Disjoint calibration and validation subsets of the training split.
-    func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
-        let train = try open(.train)
-        guard train.sampleCount >= calibrationSamples + validationSamples else {
-            throw CommandFailure(status: .usage, message: "the training split has \(train.sampleCount) samples, fewer than "
-                                 + "--calibration-samples + --validation-samples")
-        }
-        if validation == "last" {
-            let split = train.sampleCount - validationSamples
-            let held = try train.subset(.indices(Array(split..<train.sampleCount)))
-            let rest = try train.subset(.first(split))
-            return (try rest.subset(.seededSample(count: calibrationSamples, seed: dataSeed)), held)
-        }
-        let (calibration, rest) = try train.partition(sampleCount: calibrationSamples, seed: dataSeed)
-        let (validationSet, _) = try rest.partition(sampleCount: validationSamples, seed: dataSeed &+ 1)
-        return (calibration, validationSet)
-    }
-
-    func layout(for model: Model) -> SampleLayout {
-        Verifier.sampleLayout(for: model.input, override: dataLayout.flatMap(SampleLayout.init(rawValue:)))
-    }
-
-    /// Streams `dataset` through the original model and collects its dense layers' input statistics.
-    func calibrate(_ model: Model, on dataset: Dataset) throws -> CalibrationStatistics {
-        let accumulator = try CalibrationAccumulator(model: model)
-        try dataset.forEachBatch(size: 500, layout: layout(for: model)) { batch in
-            try accumulator.add(batch.pixels, sampleCount: batch.count)
-        }
-        return accumulator.finish(source: CalibrationSource(dataset: dataset.name.rawValue, split: "train",
-                                                            count: dataset.sampleCount, seed: dataSeed))
+    /// The library's description of the data these options select.
+    var selection: DataSelection {
+        DataSelection(dataset: name, folder: data, calibrationSamples: calibrationSamples, validationSamples: validationSamples,
+                      placement: ValidationPlacement(rawValue: validation) ?? .last, seed: dataSeed,
+                      layout: dataLayout.flatMap(SampleLayout.init(rawValue:)))
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMFormat
 import LRMKeras
+import LRMPipeline
 
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
 enum ExitStatus: Int32 {
@@ -56,6 +57,15 @@ func reportingErrors(_ body: () throws -> Void) throws {
         printError(error.description)
         let missing = error.kind == .fileNotFound || error.kind == .notAFile
         throw ExitCode((missing ? ExitStatus.missingInput : .invalidInput).rawValue)
+    } catch let error as PipelineError {
+        printError(error.description)
+        let status: ExitStatus
+        switch error.kind {
+        case .badRequest: status = .usage
+        case .dataMissing: status = .missingInput
+        case .dataInvalid: status = .invalidInput
+        }
+        throw ExitCode(status.rawValue)
     } catch let exit as ExitCode {
         throw exit
     } catch {

@@ -1,8 +1,9 @@
 import ArgumentParser
+import LRMPipeline
 
 @main
 struct LRM: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = ConversionPipeline.version
 
     static let configuration = CommandConfiguration(
         commandName: "lrm",

@@ -3,6 +3,7 @@ import Foundation
 import LRMCompress
 import LRMDatasets
 import LRMFormat
+import LRMPipeline
 import LRMVerify
 
 extension LRM {
@@ -57,14 +58,16 @@ extension LRM {
             try reportingErrors {
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
-                let evaluation = try EvaluationSet(try dataOptions.open(DatasetSplit(rawValue: split)!), layout: dataOptions.layout(for: original))
+                let data = dataOptions.selection
+                let evaluation = try EvaluationSet(try data.open(DatasetSplit(rawValue: split)!), layout: data.layout(for: original))
                 let runner: SweepRunner
                 do {
                     runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact))
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
-                let points = try fine ? fineGrid(runner, original) : paperGrid(runner)
+                let points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original))
+                                      : runner.paperGrid(thresholds: thresholds)
                 if let csv {
                     do { try Data(SweepReport.csv(points).utf8).write(to: URL(fileURLWithPath: csv), options: .atomic) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(error.localizedDescription)")
@@ -74,53 +77,6 @@ extension LRM {
                                          seconds: Date().timeIntervalSince(started))
                 print(json ? report.json().serialized(indent: 2) : report.text(summary: fine))
             }
-        }
-
-        /// The paper's grid: energy and entropy τ, with rank and ratio baselines at each ARSVD point's budget.
-        func paperGrid(_ runner: SweepRunner) throws -> [SweepPoint] {
-            let spectra = try runner.spectra(metric: .plain, calibration: nil)
-            var points: [SweepPoint] = []
-            for (name, make) in [("energy", RankPolicy.energy), ("entropy", RankPolicy.entropy)] {
-                for tau in thresholds {
-                    let point = try runner.evaluate(runner.ranks(make(tau), spectra: spectra), spectra: spectra, method: name, parameter: tau)
-                    points.append(point)
-                    let k = runner.fixedRank(budget: point.parameters, spectra: spectra)
-                    points.append(try runner.evaluate(runner.ranks(.rank(k), spectra: spectra), spectra: spectra,
-                                                      method: "rank (= \(name) \(tau))", parameter: Double(k)))
-                    let r = runner.fixedRatio(budget: point.parameters, spectra: spectra)
-                    points.append(try runner.evaluate(runner.ranks(.ratio(r), spectra: spectra), spectra: spectra,
-                                                      method: "ratio (= \(name) \(tau))", parameter: r))
-                }
-            }
-            return points
-        }
-
-        /// Every method on a dense grid.
-        func fineGrid(_ runner: SweepRunner, _ original: Model) throws -> [SweepPoint] {
-            let plain = try runner.spectra(metric: .plain, calibration: nil)
-            let calibration = try dataOptions.calibrate(original, on: try dataOptions.trainingSubsets().calibration)
-            let whitened = try runner.spectra(metric: .whitened(ridge: 1e-6), calibration: calibration)
-            let scaled = try runner.spectra(metric: .activationScaled(alpha: 0.5), calibration: calibration)
-            let energies = [0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.993, 0.995, 0.997, 0.998,
-                            0.9985, 0.999, 0.9995, 0.9999]
-            let ratios = [0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
-            let largest = plain.values.map { min($0.inFeatures, $0.outFeatures) }.max() ?? 1
-            var ranks = [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512].filter { $0 <= largest }
-            if ranks.last != largest { ranks.append(largest) }
-            var points: [SweepPoint] = []
-            for tau in energies {
-                points.append(try runner.evaluate(runner.ranks(.energy(tau), spectra: plain), spectra: plain, method: "energy", parameter: tau))
-                points.append(try runner.evaluate(runner.ranks(.entropy(tau), spectra: plain), spectra: plain, method: "entropy", parameter: tau))
-                points.append(try runner.evaluate(runner.ranks(.energy(tau), spectra: whitened), spectra: whitened, method: "whitened", parameter: tau))
-                points.append(try runner.evaluate(runner.ranks(.energy(tau), spectra: scaled), spectra: scaled, method: "activation-scaled", parameter: tau))
-            }
-            for k in ranks {
-                points.append(try runner.evaluate(runner.ranks(.rank(k), spectra: plain), spectra: plain, method: "rank", parameter: Double(k)))
-            }
-            for r in ratios {
-                points.append(try runner.evaluate(runner.ranks(.ratio(r), spectra: plain), spectra: plain, method: "ratio", parameter: r))
-            }
-            return points
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 public import LRMCompress
 public import LRMFormat
+public import LRMVerify
 
 /// One evaluated point of a sweep.
 public struct SweepPoint: Sendable {

@@ -1,0 +1,52 @@
+public import LRMFormat
+
+/// What a converted file records about how it was made: every metadata key a conversion writes is
+/// written here and nowhere else (policy, parameter, factor dtype, seed, metric, calibration source,
+/// ridge or α, and the writer).
+public struct ConversionProvenance: Sendable, Equatable {
+    /// The policy's name (`energy`, …, or `target-accuracy-drop` / `target-ratio` for a search).
+    public var policy: String
+    public var parameter: Double
+    public var factorDType: DType
+    /// Seed of the randomized SVD; nil leaves `conversion.seed` unwritten.
+    public var seed: UInt64?
+    public var metric: ConversionOptions.MetricChoice
+    /// Where the calibration data came from (data-aware metrics only).
+    public var calibration: CalibrationSource?
+    /// `lrm.writer`, e.g. "lrm 0.1.0"; nil leaves it as it is.
+    public var writer: String?
+
+    public init(policy: String, parameter: Double, factorDType: DType, seed: UInt64?, metric: ConversionOptions.MetricChoice,
+                calibration: CalibrationSource?, writer: String? = nil) {
+        self.policy = policy
+        self.parameter = parameter
+        self.factorDType = factorDType
+        self.seed = seed
+        self.metric = metric
+        self.calibration = calibration
+        self.writer = writer
+    }
+
+    /// The provenance of a conversion by `options`' policy.
+    public init(options: ConversionOptions) {
+        self.init(policy: options.policy.name, parameter: options.policy.parameter, factorDType: options.factorDType,
+                  seed: options.seed, metric: options.metric, calibration: options.calibration?.source)
+    }
+
+    /// Writes every key into `metadata`.
+    public func record(in metadata: inout [String: MetadataValue]) {
+        metadata[MetadataKey.conversionPolicy] = .string(policy)
+        metadata[MetadataKey.conversionParameter] = .float(parameter)
+        metadata[MetadataKey.conversionFactorDType] = .string(factorDType.name)
+        if let seed { metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: seed)) }
+        if let writer { metadata[MetadataKey.writer] = .string(writer) }
+        metadata[MetadataKey.conversionMetric] = .string(metric.name)
+        guard metric != .plain, let calibration else { return }
+        metadata[MetadataKey.calibrationDataset] = .string(calibration.dataset)
+        metadata[MetadataKey.calibrationSplit] = .string(calibration.split)
+        metadata[MetadataKey.calibrationCount] = .int(Int64(calibration.count))
+        metadata[MetadataKey.calibrationSeed] = .int(Int64(bitPattern: calibration.seed))
+        if case .whitened(let ridge) = metric { metadata[MetadataKey.calibrationRidge] = .float(ridge) }
+        if case .activationScaled(let alpha) = metric { metadata[MetadataKey.calibrationAlpha] = .float(alpha) }
+    }
+}

@@ -1,0 +1,35 @@
+public import LRMCompress
+public import LRMFormat
+public import LRMVerify
+
+/// Scores candidate models during a rank search. The search asks it nothing else, so another data
+/// source, another metric, or a candidate refit before scoring plugs in here.
+public protocol CandidateEvaluator {
+    /// The original model's score on the same samples (0–1).
+    var baselineAccuracy: Double { get }
+    /// Samples each candidate is scored on.
+    var sampleCount: Int { get }
+    /// The candidate's accuracy (0–1) and the standard error of its paired drop from the original.
+    func score(_ candidate: Model) throws -> ValidationScore
+}
+
+/// Top-1 accuracy on samples held in memory, paired with the original model's per-sample correctness.
+public struct PairedAccuracyEvaluator: CandidateEvaluator {
+    public let samples: EvaluationSet
+    public let referenceCorrect: [Bool]
+    public let baselineAccuracy: Double
+
+    /// Runs `reference` (the original model) once on `samples`.
+    public init(reference: Model, samples: EvaluationSet) throws {
+        self.samples = samples
+        referenceCorrect = try samples.correctness(of: reference)
+        baselineAccuracy = Double(referenceCorrect.filter { $0 }.count) / Double(max(1, referenceCorrect.count))
+    }
+
+    public var sampleCount: Int { samples.sampleCount }
+
+    public func score(_ candidate: Model) throws -> ValidationScore {
+        let (accuracy, error) = try samples.pairedAccuracy(of: candidate, reference: referenceCorrect)
+        return ValidationScore(accuracy: accuracy, standardError: error)
+    }
+}

@@ -1,0 +1,167 @@
+public import LRMCompress
+public import LRMDatasets
+public import LRMFormat
+import LRMVerify
+
+/// What to convert for: a policy applied layer by layer, or a search for every layer's rank.
+public enum ConversionTarget: Sendable, Equatable {
+    /// `ConversionOptions.policy` and its overrides, layer by layer.
+    case policy
+    /// The smallest model whose validation accuracy drops at most this many percentage points
+    /// (plus `ConversionRequest.confidence` standard errors of the drop).
+    case accuracyDrop(Double)
+    /// The most accurate model keeping at most this fraction (0–1] of the hidden layers' kernel parameters.
+    case ratio(Double)
+
+    /// The name recorded as `conversion.policy` for a search.
+    var searchPolicyName: String? {
+        switch self {
+        case .policy: nil
+        case .accuracyDrop: "target-accuracy-drop"
+        case .ratio: "target-ratio"
+        }
+    }
+}
+
+/// Everything a conversion needs besides the model.
+public struct ConversionRequest: Sendable {
+    public var options: ConversionOptions
+    public var target: ConversionTarget
+    /// Calibration (data-aware metrics), validation (search) and test data (the search's report).
+    public var data: DataSelection
+    /// In an accuracy search, a candidate counts as within budget when its drop plus this many
+    /// standard errors of the drop is (0: the drop alone).
+    public var confidence: Double
+    /// Recorded as `lrm.writer` (nil: not written).
+    public var writer: String?
+
+    public init(options: ConversionOptions = ConversionOptions(), target: ConversionTarget = .policy,
+                data: DataSelection = DataSelection(), confidence: Double = 1, writer: String? = ConversionPipeline.writer) {
+        self.options = options
+        self.target = target
+        self.data = data
+        self.confidence = confidence
+        self.writer = writer
+    }
+
+    /// Whether the request reads a data set (a data-aware metric or a search).
+    public var needsData: Bool { target != .policy || options.metric != .plain }
+}
+
+/// What a rank search found, measured on validation (chosen on) and test (never seen) data.
+public struct SearchOutcome: Sendable {
+    public var metric: String
+    public var candidates: Int
+    public var validationSamples: Int
+    public var validationPlacement: ValidationPlacement
+    public var validationBaseline: Double
+    public var validationAccuracy: Double
+    public var standardError: Double
+    public var confidence: Double
+    public var hiddenFraction: Double
+    public var threshold: Double
+    public var testSamples: Int
+    public var testReference: Double
+    public var testAccuracy: Double
+    public var testImagesChange: Int
+    public var testReferenceF1: Double
+    public var testF1: Double
+    /// The accuracy budget in percentage points (nil for a size target).
+    public var budget: Double?
+}
+
+/// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
+/// was made, and for a search what it found.
+public struct PipelineResult: Sendable {
+    public var model: Model
+    public var decisions: [LayerDecision]
+    public var provenance: ConversionProvenance
+    public var search: SearchOutcome?
+}
+
+/// A model in, a converted model out: calibration, the search when one is asked for, the rebuild of
+/// the chosen ranks, and the metadata.
+public enum ConversionPipeline {
+    /// This library's version, recorded as `lrm.writer`.
+    public static let version = "0.1.0"
+    public static let writer = "lrm \(version)"
+
+    /// Converts `model` as `request` says.
+    public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
+        switch request.target {
+        case .policy:
+            var options = request.options
+            if options.metric != .plain { options.calibration = try request.data.calibration(for: model) }
+            var result = try Converter.convert(model, options: options)
+            var provenance = ConversionProvenance(options: options)
+            provenance.writer = request.writer
+            provenance.record(in: &result.model.metadata)
+            return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
+        case .accuracyDrop, .ratio:
+            return try search(model, request: request)
+        }
+    }
+
+    /// Spectra of every dense layer the options do not exclude, computed once for a search.
+    public static func searchSpectra(_ model: Model, options: ConversionOptions) throws -> [String: LayerSpectrum] {
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in model.layers {
+            guard case .dense = layer.operation, options.policy(forLayer: layer.name) != nil else { continue }
+            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        }
+        return spectra
+    }
+
+    /// Rank search for an accuracy or size budget: calibration and validation from the training
+    /// split, every dense layer's spectrum computed once, candidates scored on validation (by
+    /// `evaluator`, else paired accuracy), and the result verified on the test split.
+    public static func search(_ model: Model, request: ConversionRequest,
+                              evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
+        guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
+        var options = request.options
+        let data = request.data
+        let (calibrationSet, validationSet) = try data.trainingSubsets()
+        if options.metric != .plain { options.calibration = try data.calibrate(model, on: calibrationSet) }
+        let spectra = try searchSpectra(model, options: options)
+        let layout = data.layout(for: model)
+        let scorer = try evaluator ?? PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        let baseline = scorer.baselineAccuracy
+        let parameter: Double
+        switch request.target {
+        case .accuracyDrop(let drop): parameter = drop
+        case .ratio(let ratio): parameter = ratio
+        case .policy: preconditionFailure("not a search")
+        }
+        let confidence = request.confidence
+        var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
+            try scorer.score($0)
+        }
+        search.confidence = confidence
+        let found: RankSearchResult
+        if case .accuracyDrop(let drop) = request.target {
+            found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)
+        } else {
+            found = try search.targetRatio(parameter, baseline: baseline)
+        }
+        var result = try search.buildWithDecisions(found.best.ranks)
+        var provenance = ConversionProvenance(policy: policyName, parameter: parameter, factorDType: options.factorDType, seed: nil,
+                                              metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
+        provenance.record(in: &result.model.metadata)
+        // The reported numbers: the test split, never seen by the search.
+        let test = try data.open(.test)
+        let verified = try Verifier.verify(candidate: result.model, reference: model, dataset: test, thresholds: VerificationThresholds(),
+                                           layout: layout)
+        let candidate = verified.candidate
+        guard let reference = verified.reference else { preconditionFailure("verify was given a reference") }
+        let outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
+                                    validationSamples: scorer.sampleCount, validationPlacement: data.placement,
+                                    validationBaseline: baseline, validationAccuracy: found.best.validationAccuracy,
+                                    standardError: found.best.standardError, confidence: confidence,
+                                    hiddenFraction: found.best.hiddenFraction, threshold: found.threshold,
+                                    testSamples: candidate.sampleCount, testReference: reference.accuracy, testAccuracy: candidate.accuracy,
+                                    testImagesChange: candidate.confusion.correct - reference.confusion.correct,
+                                    testReferenceF1: reference.macroF1, testF1: candidate.macroF1,
+                                    budget: { if case .accuracyDrop(let drop) = request.target { return drop }; return nil }())
+        return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+public import LRMCompress
+public import LRMDatasets
+public import LRMFormat
+import LRMVerify
+
+/// Which training records validate a rank search.
+public enum ValidationPlacement: String, Sendable, CaseIterable {
+    /// The final N records of the training split (what Keras's `validation_split` holds out from training).
+    case last
+    /// A seeded random sample.
+    case random
+}
+
+/// Where calibration, validation and test data come from, and how much of it.
+public struct DataSelection: Sendable {
+    /// The data set; nil when the request needs no data.
+    public var dataset: DatasetName?
+    /// The data folder given explicitly (else `$LRM_DATA`, `../shared/datasets`, `./data`: ``DataFolder/resolve(flag:environment:)``).
+    public var folder: String?
+    /// Training samples used for calibration statistics.
+    public var calibrationSamples: Int
+    /// Training samples (disjoint from calibration) that check candidates in a rank search.
+    public var validationSamples: Int
+    public var placement: ValidationPlacement
+    /// Seed that picks the calibration and validation samples.
+    public var seed: UInt64
+    /// Sample order fed to the model; nil: from the model.
+    public var layout: SampleLayout?
+
+    public init(dataset: DatasetName? = nil, folder: String? = nil, calibrationSamples: Int = 5000, validationSamples: Int = 5000,
+                placement: ValidationPlacement = .last, seed: UInt64 = 1, layout: SampleLayout? = nil) {
+        self.dataset = dataset
+        self.folder = folder
+        self.calibrationSamples = calibrationSamples
+        self.validationSamples = validationSamples
+        self.placement = placement
+        self.seed = seed
+        self.layout = layout
+    }
+
+    /// One split of the data set.
+    public func open(_ split: DatasetSplit) throws -> Dataset {
+        guard let dataset else { throw PipelineError(.badRequest, "this needs a data set: give it with --dataset") }
+        let folder = DataFolder.resolve(flag: self.folder)
+        do {
+            return try Dataset.open(dataset, split: split, in: folder)
+        } catch let error as DatasetError {
+            let missing = !FileManager.default.fileExists(atPath: folder.directory(for: dataset).path)
+            throw PipelineError(missing ? .dataMissing : .dataInvalid, error.description, cause: error)
+        }
+    }
+
+    /// Disjoint calibration and validation subsets of the training split.
+    public func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
+        let train = try open(.train)
+        guard train.sampleCount >= calibrationSamples + validationSamples else {
+            throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, fewer than "
+                                + "--calibration-samples + --validation-samples")
+        }
+        switch placement {
+        case .last:
+            let split = train.sampleCount - validationSamples
+            let held = try train.subset(.indices(Array(split..<train.sampleCount)))
+            let rest = try train.subset(.first(split))
+            return (try rest.subset(.seededSample(count: calibrationSamples, seed: seed)), held)
+        case .random:
+            let (calibration, rest) = try train.partition(sampleCount: calibrationSamples, seed: seed)
+            let (validationSet, _) = try rest.partition(sampleCount: validationSamples, seed: seed &+ 1)
+            return (calibration, validationSet)
+        }
+    }
+
+    /// The sample order `model` is fed.
+    public func layout(for model: Model) -> SampleLayout {
+        Verifier.sampleLayout(for: model.input, override: layout)
+    }
+
+    /// Streams `dataset` through the original model and collects its dense layers' input statistics.
+    public func calibrate(_ model: Model, on dataset: Dataset) throws -> CalibrationStatistics {
+        let accumulator = try CalibrationAccumulator(model: model)
+        try dataset.forEachBatch(size: 500, layout: layout(for: model)) { batch in
+            try accumulator.add(batch.pixels, sampleCount: batch.count)
+        }
+        return accumulator.finish(source: CalibrationSource(dataset: dataset.name.rawValue, split: "train",
+                                                            count: dataset.sampleCount, seed: seed))
+    }
+
+    /// Calibration statistics of `model` on the calibration subset of the training split.
+    public func calibration(for model: Model) throws -> CalibrationStatistics {
+        try calibrate(model, on: try trainingSubsets().calibration)
+    }
+}
