@@ -103,9 +103,9 @@ public enum Converter {
                                      outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
                                      seconds: 0, reason: "")
         decision.policy = try? RankPolicy(parsing: policyName == "erank" ? "erank" : "\(policyName):\(policyParameter)")
-        let full = min(inFeatures, outFeatures)
-        let multiple = max(1, options.rankMultiple)
-        let rank = min(full, max(1, (chosen + multiple - 1) / multiple * multiple))
+        let cost = FactorizationCost(inFeatures: inFeatures, outFeatures: outFeatures)
+        let full = cost.fullRank
+        let rank = cost.roundedRank(chosen, multiple: options.rankMultiple)
         decision.policyRank = chosen
         decision.rank = rank
         decision.method = spectrum.method
@@ -113,9 +113,9 @@ public enum Converter {
         decision.retainedEnergy = spectrum.retainedEnergy(rank: rank)
         decision.relativeError = spectrum.tailFraction(rank: rank).squareRoot()
 
-        let factorCost = rank * (inFeatures + outFeatures)
-        guard factorCost < inFeatures * outFeatures else {
-            decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(inFeatures * outFeatures): kept dense"
+        let factorCost = cost.factorParameters(rank: rank)
+        guard cost.pays(rank: rank) else {
+            decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(cost.denseParameters): kept dense"
             return (layer, decision)
         }
 

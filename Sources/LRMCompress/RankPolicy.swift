@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 
 /// How a layer's rank k is chosen from its singular values σ₁ ≥ σ₂ ≥ … (recorded in the file
 /// as `policy` and `policy_parameter`).
@@ -111,8 +112,7 @@ public enum RankPolicy: Sendable, Equatable, CustomStringConvertible {
         case .rank(let k):
             return min(full, max(1, k))
         case .ratio(let r):
-            let budget = r * Double(inFeatures) * Double(outFeatures) / Double(inFeatures + outFeatures)
-            return min(full, max(1, Int(budget.rounded(.down))))
+            return FactorizationCost(inFeatures: inFeatures, outFeatures: outFeatures).rank(keepingFraction: r)
         }
     }
 }

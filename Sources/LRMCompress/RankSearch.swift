@@ -73,13 +73,9 @@ public struct RankSearch {
         var kept = 0.0, total = 0.0
         for name in hiddenLayers {
             guard let s = spectra[name] else { continue }
-            let dense = Double(s.inFeatures * s.outFeatures)
-            total += dense
-            if let k = ranks[name], k * (s.inFeatures + s.outFeatures) < s.inFeatures * s.outFeatures {
-                kept += Double(k * (s.inFeatures + s.outFeatures))
-            } else {
-                kept += dense
-            }
+            let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+            total += Double(cost.denseParameters)
+            kept += Double(cost.storedParameters(rank: ranks[name]))
         }
         return total > 0 ? kept / total : 1
     }
@@ -164,7 +160,7 @@ public struct RankSearch {
             for name in hiddenLayers {
                 guard let k = current.ranks[name], k > 1, let s = spectra[name] else { continue }
                 // A rank that does not pay is dense; its first useful step is the break-even rank.
-                let breakEven = (s.inFeatures * s.outFeatures - 1) / (s.inFeatures + s.outFeatures)
+                let breakEven = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).breakEvenRank
                 let next = min(k - 1, max(1, min(breakEven, Int(Double(k) * 0.85))))
                 var ranks = current.ranks
                 ranks[name] = next
@@ -204,7 +200,8 @@ public struct RankSearch {
             var ranks = best.ranks
             for name in hiddenLayers {
                 guard let s = spectra[name] else { continue }
-                ranks[name] = max(1, Int(ratio * Double(s.inFeatures * s.outFeatures) / Double(s.inFeatures + s.outFeatures)))
+                ranks[name] = max(1, Int(ratio * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
+                                         / Double(s.inFeatures + s.outFeatures)))
             }
             best = try score(ranks, into: &log)
         }

@@ -87,9 +87,9 @@ public struct Factorization: Sendable, Equatable {
     }
 
     /// Parameters of the dense kernel: in·out.
-    public var denseParameterCount: Int { inFeatures * outFeatures }
+    public var denseParameterCount: Int { cost.denseParameters }
     /// Parameters of the two factors: k·(in + out).
-    public var factorParameterCount: Int { rank * (inFeatures + outFeatures) }
+    public var factorParameterCount: Int { cost.factorParameters(rank: rank) }
 }
 
 /// What one layer does. `T` is how tensors are referred to: `Int` (an index into the tensor

@@ -82,9 +82,8 @@ public struct SweepRunner {
         var total = originalParameters
         for layer in denseLayers {
             guard let k = ranks[layer.name], let s = spectra[layer.name] else { continue }
-            let (m, n) = (s.inFeatures, s.outFeatures)
-            let rounded = min(min(m, n), max(1, (k + options.rankMultiple - 1) / max(1, options.rankMultiple) * max(1, options.rankMultiple)))
-            if rounded * (m + n) < m * n { total -= m * n - rounded * (m + n) }
+            let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+            total -= cost.denseParameters - cost.storedParameters(rank: cost.roundedRank(k, multiple: options.rankMultiple))
         }
         return total
     }
