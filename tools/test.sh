@@ -7,6 +7,7 @@ tools/install-deps.sh
 swift build --build-tests
 swift test --skip-build
 python3 tools/test_lrm_reader.py
+LRM_BIN=.build/debug/lrm LRM_REQUIRE_BIN=1 PYTHONPATH=tools/python python3 -m unittest discover -s tools/python/tests
 python3 tools/test_fetch_datasets.py
 
 data=${LRM_DATA:-../shared/datasets}

@@ -1,0 +1,260 @@
+"""A `.lrm` file loaded into memory, and its forward pass in numpy.
+
+    model = lrm.load("small.lrm")
+    model.layers[0].name, model.layers[0].kind, model.layers[0].weights["kernel"]
+    model.metadata["conversion.policy"]
+    y = model.predict(x)          # x raw, as the data comes: the file's preprocessing is applied
+
+The forward pass follows spec/FORMAT.md section 3 ("computes" column, activation table) in float32, as
+`lrm predict` does; preprocessing is `x * scale + offset` with the spec's broadcasting rules.
+"""
+
+import math
+
+import numpy as np
+
+from .reader import LrmError, LrmFile
+
+__all__ = ["Layer", "Model", "load", "ACTIVATION_FUNCTIONS"]
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _softmax(x):
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _sigmoid(x):
+    # 1 / (1 + e^-x) without overflow warnings for large |x|
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+ACTIVATION_FUNCTIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softmax": _softmax,
+    "gelu": lambda x: x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))),
+    "silu": lambda x: x * _sigmoid(x),
+    "elu": _elu,
+    "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0, 6) / 6.0,
+    "exponential": np.exp,
+}
+
+
+def _activate(name, x):
+    """The activation in float64 (for erf and stable exponentials), returned as float32."""
+    return ACTIVATION_FUNCTIONS[name](x.astype(np.float64)).astype(np.float32)
+
+
+class Layer:
+    """One layer of the model.
+
+    `name`, `kind` (`dense`, `factorized_dense`, `activation`, `flatten`, `reshape`, `scale_shift`),
+    `activation` (name, or None for kinds without one), `weights` (tensor field -> float32 array: `kernel`,
+    `bias`, `us`, `vt`, `scale`, `shift`; absent optional tensors are left out), `factorization` (dict of
+    spec/vectors/README.md, factorized layers only) and `target` (reshape only).
+    """
+
+    def __init__(self, name, kind, activation=None, weights=None, factorization=None, target=None):
+        self.name = name
+        self.kind = kind
+        self.activation = activation
+        self.weights = weights or {}
+        self.factorization = factorization
+        self.target = target
+
+    @property
+    def rank(self):
+        """k of a factorized layer, else None."""
+        return self.factorization["rank"] if self.factorization else None
+
+    def parameter_count(self):
+        return sum(int(w.size) for w in self.weights.values())
+
+    def dense_kernel(self):
+        """The layer's in × out kernel: stored (dense) or the product us·vt (factorized); None otherwise."""
+        if self.kind == "dense":
+            return self.weights["kernel"]
+        if self.kind == "factorized_dense":
+            return self.weights["us"] @ self.weights["vt"]
+        return None
+
+    def __repr__(self):
+        extra = ""
+        if self.activation is not None:
+            extra += ", activation=%r" % self.activation
+        if self.factorization:
+            extra += ", rank=%d" % self.rank
+        return "Layer(%r, %r%s)" % (self.name, self.kind, extra)
+
+
+class Model:
+    """A `.lrm` model in memory.
+
+    `name`, `input_shape` (one sample), `layout` (`features`, `hwc`, `chw`), `scale` and `offset` (the
+    preprocessing, as stored: 0, 1, per-channel or per-element values), `class_names`, `layers`,
+    `metadata` (key -> value; `metadata_types` gives each key's type), `user_metadata` (str -> str),
+    `output_shape`, `version`, `path`.
+    """
+
+    def __init__(self, path, version, name, input_shape, layout, scale, offset, class_names, layers,
+                 metadata, metadata_types, user_metadata, output_shape):
+        self.path = path
+        self.version = version
+        self.name = name
+        self.input_shape = list(input_shape)
+        self.layout = layout
+        self.scale = list(scale)
+        self.offset = list(offset)
+        self.class_names = list(class_names)
+        self.layers = layers
+        self.metadata = metadata
+        self.metadata_types = metadata_types
+        self.user_metadata = user_metadata
+        self.output_shape = list(output_shape)
+
+    # --- description
+    def layer(self, name):
+        """The layer with this name; KeyError when there is none."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError("%s: no layer named %r" % (self.path, name))
+
+    def parameter_count(self):
+        """Stored weights and biases of every layer (the count lrm's compression ratio uses)."""
+        return sum(layer.parameter_count() for layer in self.layers)
+
+    def __repr__(self):
+        return "Model(%r, input %s %s, %d layers, output %s)" % (
+            self.name, self.input_shape, self.layout, len(self.layers), self.output_shape)
+
+    # --- running
+    def _expanded(self, values):
+        """One preprocessing value per input element (None: identity), as FORMAT.md section 3 broadcasts them."""
+        count = int(np.prod(self.input_shape, dtype=np.int64))
+        n = len(values)
+        if n == 0:
+            return None
+        v = np.asarray(values, dtype=np.float64).astype(np.float32)
+        if n == 1:
+            return np.full(count, v[0], dtype=np.float32)
+        if n == count:
+            return v
+        # one value per channel: the last axis (hwc) or the first (chw)
+        if self.layout == "chw":
+            return np.repeat(v, count // n)
+        return np.tile(v, count // n)
+
+    def preprocess(self, x):
+        """`x * scale + offset` on a float32 batch of shape (N, elements)."""
+        scale, offset = self._expanded(self.scale), self._expanded(self.offset)
+        if scale is not None:
+            x = x * scale
+        if offset is not None:
+            x = x + offset
+        return x
+
+    def _batch(self, x):
+        """The inputs as a float32 (N, elements) array: one sample, (N, *input_shape) or (N, elements)."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise ValueError("inputs of dtype %s are not numbers" % x.dtype)
+        shape = list(x.shape)
+        count = int(np.prod(self.input_shape, dtype=np.int64))
+        if shape == self.input_shape:
+            n = 1
+        elif len(shape) == len(self.input_shape) + 1 and shape[1:] == self.input_shape:
+            n = shape[0]
+        elif len(shape) == 2 and shape[1] == count:
+            n = shape[0]
+        else:
+            raise ValueError("inputs of shape %s do not fit the model's sample shape %s; expected (N, %s)"
+                             % (tuple(shape), self.input_shape, ", ".join(map(str, self.input_shape))))
+        return np.ascontiguousarray(x, dtype=np.float32).reshape(n, count)
+
+    def predict(self, x, preprocess=True, batch_size=1024):
+        """Run the model: `x` raw inputs (one sample, or a batch shaped (N, *input_shape) or (N, elements)).
+
+        The file's preprocessing is applied unless `preprocess` is False. Returns float32 outputs of shape
+        (N, *output_shape).
+        """
+        batch = self._batch(x)
+        outputs = []
+        for start in range(0, batch.shape[0], max(1, int(batch_size))):
+            outputs.append(self._run(batch[start:start + batch_size], preprocess))
+        if not outputs:
+            return np.zeros([0] + self.output_shape, dtype=np.float32)
+        return np.concatenate(outputs).reshape([batch.shape[0]] + self.output_shape)
+
+    def _run(self, x, preprocess):
+        n = x.shape[0]
+        if preprocess:
+            x = self.preprocess(x)
+        x = x.reshape([n] + self.input_shape)
+        for layer in self.layers:
+            w = layer.weights
+            if layer.kind == "dense":
+                x = x @ w["kernel"]
+                if "bias" in w:
+                    x = x + w["bias"]
+                x = _activate(layer.activation, x)
+            elif layer.kind == "factorized_dense":
+                x = (x @ w["us"]) @ w["vt"]
+                if "bias" in w:
+                    x = x + w["bias"]
+                x = _activate(layer.activation, x)
+            elif layer.kind == "activation":
+                x = _activate(layer.activation, x)
+            elif layer.kind == "scale_shift":
+                x = x * w["scale"]
+                if "shift" in w:
+                    x = x + w["shift"]
+            elif layer.kind == "flatten":
+                x = x.reshape(n, -1)
+            elif layer.kind == "reshape":
+                x = x.reshape([n] + list(layer.target))
+            else:
+                raise LrmError("unsupported_feature", "layer %r of kind %r cannot be run by this package"
+                               % (layer.name, layer.kind), self.path)
+            x = x.astype(np.float32, copy=False)
+        return x
+
+
+def load(path, verify=False):
+    """Read a `.lrm` file into memory: its metadata, preprocessing, layers and weights (float32 arrays).
+
+    With `verify`, every tensor's CRC-32 is checked too. Raises `LrmError` (with the spec's error `kind`) for
+    a missing, corrupt or unsupported file; the file is closed when this returns.
+    """
+    with LrmFile(path) as f:
+        if verify:
+            f.verify()
+        arrays = [f.tensor_array(i) for i in range(len(f.tensors))]
+        layers = []
+        for record in f.model["layers"]:
+            fields = record.public()
+            # every tensor reference of the record, whatever the kind (the reader knows the payloads)
+            weights = {field: arrays[index] for field, index, _, _ in record._refs if index is not None}
+            layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
+                                fields.get("factorization"), fields.get("target")))
+        inp = f.model["input"]
+        return Model(path=f.path, version=tuple(f.version), name=f.model["name"], input_shape=inp["shape"],
+                     layout=inp["layout"], scale=inp["scale"], offset=inp["offset"],
+                     class_names=f.model["class_names"], layers=layers,
+                     metadata={k: v["value"] for k, v in f.metadata.items()},
+                     metadata_types={k: v["type"] for k, v in f.metadata.items()},
+                     user_metadata=dict(f.user_metadata), output_shape=f.output_shape)

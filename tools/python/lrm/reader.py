@@ -1,0 +1,1073 @@
+#!/usr/bin/env python3
+"""Independent reader for the `.lrm` container, version 1.x.
+
+Written from `spec/FORMAT.md` and `spec/vectors/README.md` alone (not from the
+Swift sources), so that disagreements between the two readers point at
+ambiguities in the spec or at bugs in one of them.
+
+Python 3 standard library + numpy only.
+
+    read(path, verify=False) -> dict        decoded content, JSON shape of spec/vectors/README.md
+    tensor_array(path, name) -> np.ndarray  one tensor as float32 with its shape
+    open_lrm(path) -> LrmFile               the opened (checked) file; data is not read
+
+Command line:
+
+    python3 tools/lrm_reader.py FILE [--verify] [--json]     (or python3 -m lrm.reader, or lrm-read)
+
+`--json` writes the decoded content in the JSON shape of spec/vectors/README.md,
+with its conventions: a non-finite number is written as null, -0 as 0.
+
+The first failed check is reported, in the order of FORMAT.md section 2
+("Order of checks"): the preamble; then the header decoded field by field,
+each field's own rules checked as soon as it has been read (limits, encoding,
+counts against the bytes left, codes, metadata key rules, tensor name
+uniqueness, a tensor's byte count once its entry is read, a layer record's
+length once the record is read), then no trailing header bytes; then the model
+rules of section 4 in their listed order (input, preprocessing, each layer:
+name, trefs, shape rules, sample size; orphans; class count); then the data
+section rules of section 5 in their listed order.
+"""
+
+import json
+import mmap
+import os
+import struct
+import sys
+import zlib
+
+import numpy as np
+
+__all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "json_safe", "ERROR_KINDS"]
+
+# --------------------------------------------------------------------------- constants
+
+MAGIC = b"\x89LRM\r\n\x1a\n"
+PREAMBLE_SIZE = 32
+SUPPORTED_MAJOR = 1
+
+MAX_HEADER = 64 * 1024 * 1024          # 67,108,864
+MIN_ALIGN, MAX_ALIGN = 8, 65536
+MAX_STR = 1024 * 1024                  # 1,048,576
+MAX_NAME = 1024
+MAX_META_KEY = 128
+MAX_META_ENTRIES = 65536
+MAX_USER_ENTRIES = 65536
+MAX_ARRAY = 16 * 1024 * 1024           # 16,777,216
+MAX_TENSORS = 1024 * 1024              # 1,048,576
+MAX_LAYERS = 1024 * 1024
+MAX_CLASSES = 1024 * 1024
+MAX_DIMS = 8
+MAX_DIM = 2 ** 31 - 1
+MAX_OFFSET = 2 ** 62                   # "above 2^62" is an error, 2^62 itself is not
+MAX_FACT = 2 ** 31 - 1
+MAX_SAMPLE = 2 ** 31 - 1               # elements of a sample: the input, and after every layer
+U64_MAX = 2 ** 64 - 1
+NONE_TREF = 0xFFFFFFFF
+
+ERROR_KINDS = (
+    "io", "truncated", "bad_magic", "unsupported_version", "bad_preamble",
+    "preamble_checksum", "header_checksum", "limit_exceeded", "malformed_header",
+    "invalid_string", "bad_metadata", "bad_tensor", "bad_layout", "nonzero_padding",
+    "file_size", "bad_model", "tensor_checksum", "unsupported_feature",
+)
+
+META_TYPES = {1: "string", 2: "int", 3: "float", 4: "bool", 5: "string[]", 6: "int[]", 7: "float[]"}
+STANDARD_KEYS = {
+    "lrm.writer": "string",
+    "source.file": "string",
+    "source.format": "string",
+    "source.sha256": "string",
+    "source.keras_version": "string",
+    "conversion.policy": "string",
+    "conversion.parameter": "float",
+    "conversion.factor_dtype": "string",
+    "conversion.seed": "int",
+}
+META_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.")
+
+# code -> (name, element size, numpy little-endian dtype of the stored element)
+DTYPES = {
+    1: ("f32", 4, "<f4"),
+    2: ("f16", 2, "<f2"),
+    3: ("bf16", 2, "<u2"),
+    4: ("f64", 8, "<f8"),
+}
+LAYOUTS = {0: "features", 1: "hwc", 2: "chw"}
+LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
+               5: "reshape", 6: "scale_shift"}
+ACTIVATIONS = {
+    0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax", 5: "gelu",
+    6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
+    12: "relu6", 13: "hard_sigmoid", 14: "exponential",
+}
+
+# Minimum bytes of one counted element: the table of FORMAT.md section 3. A count
+# whose elements cannot fit in the bytes left after it is malformed_header,
+# before anything is allocated. (The table counts every str as its 4-byte
+# length and a dims as its 1-byte count: the per-field rules come later.)
+MIN_META_ENTRY = 6                     # u32 key length, u8 type, 1-byte value
+MIN_USER_ENTRY = 8                     # u32 key length, u32 value length
+MIN_TENSOR_ENTRY = 26                  # u32 name length, u8 dtype, u8 dims count, u64 offset, u64 byte_count, u32 crc32
+MIN_CLASS_NAME = 4                     # u32 length
+MIN_LAYER = 9                          # u32 record_length, u8 kind, u32 name length
+MIN_STRING_ELEMENT = 4                 # element of a string[] value
+MIN_F64_ELEMENT = 8                    # element of an int[] value or of f64s
+
+
+# --------------------------------------------------------------------------- errors
+
+class LrmError(Exception):
+    """An invalid or unreadable `.lrm` file.
+
+    `kind` is one of ERROR_KINDS (the spec's "Errors" table), `file` the path,
+    `offset` the absolute byte offset in the file where known (else None) and
+    `detail` what was wrong vs what was expected.
+    """
+
+    def __init__(self, kind, detail, file=None, offset=None):
+        assert kind in ERROR_KINDS, kind
+        self.kind = kind
+        self.detail = detail
+        self.file = file
+        self.offset = offset
+        super().__init__(self._text())
+
+    def _text(self):
+        parts = []
+        if self.file is not None:
+            parts.append(str(self.file))
+        if self.offset is not None:
+            parts.append("byte %d" % self.offset)
+        parts.append(self.detail)
+        return ": ".join(parts)
+
+    def line(self):
+        """`FILE: KIND: message` for the command line (message without the file)."""
+        where = ("byte %d: " % self.offset) if self.offset is not None else ""
+        return "%s: %s: %s%s" % (self.file, self.kind, where, self.detail)
+
+
+def _align_up(x, a):
+    return (x + a - 1) // a * a
+
+
+def _product(values):
+    p = 1
+    for v in values:
+        p *= v
+    return p
+
+
+def _finite(x):
+    return x == x and x not in (float("inf"), float("-inf"))
+
+
+# --------------------------------------------------------------------------- header reader
+
+def _w(what, suffix=""):
+    """Descriptions are built only when an error is reported: a str or (format, args...)."""
+    if isinstance(what, tuple):
+        what = what[0] % what[1:]
+    return what + suffix
+
+
+class _HeaderReader:
+    """Bounds-checked little-endian reader over the header bytes.
+
+    `what` arguments describe the field for error messages: a str, or a tuple
+    (format, args...) formatted only when an error is raised."""
+
+    _U8, _U32, _U64, _I64, _F64 = (struct.Struct(f) for f in ("<B", "<I", "<Q", "<q", "<d"))
+
+    def __init__(self, buf, fname):
+        self.buf = buf
+        self.pos = 0
+        self.end = len(buf)
+        self.fname = fname
+
+    def at(self, pos=None):
+        """Absolute file offset of a header position."""
+        return PREAMBLE_SIZE + (self.pos if pos is None else pos)
+
+    def err(self, kind, detail, pos=None):
+        return LrmError(kind, detail, self.fname, self.at(pos))
+
+    def remaining(self):
+        return self.end - self.pos
+
+    def need(self, n, what, suffix=""):
+        if n > self.end - self.pos:
+            raise self.err("malformed_header",
+                           "%s needs %d bytes but only %d are left in the header"
+                           % (_w(what, suffix), n, self.end - self.pos))
+
+    def _get(self, st, what, suffix=""):
+        p = self.pos
+        if st.size > self.end - p:
+            self.need(st.size, what, suffix)
+        self.pos = p + st.size
+        return st.unpack_from(self.buf, p)[0]
+
+    def u8(self, what, suffix=""):
+        return self._get(self._U8, what, suffix)
+
+    def u32(self, what, suffix=""):
+        return self._get(self._U32, what, suffix)
+
+    def u64(self, what, suffix=""):
+        return self._get(self._U64, what, suffix)
+
+    def i64(self, what, suffix=""):
+        return self._get(self._I64, what, suffix)
+
+    def f64(self, what, suffix=""):
+        return self._get(self._F64, what, suffix)
+
+    def count(self, limit, min_size, what):
+        """u32 count, checked against its limit, then against the bytes left."""
+        pos = self.pos
+        n = self.u32(what, " count")
+        if n > limit:
+            raise self.err("limit_exceeded", "%s count is %d, the limit is %d" % (_w(what), n, limit), pos)
+        if n * min_size > self.end - self.pos:
+            raise self.err("malformed_header",
+                           "%s count is %d (at least %d bytes) but only %d bytes are left in the header"
+                           % (_w(what), n, n * min_size, self.end - self.pos), pos)
+        return n
+
+    def raw_str(self, limit, what, empty_kind=None):
+        """`str`: u32 length, then UTF-8. Returns (text, raw bytes, position of the length).
+
+        With empty_kind set, an empty string is that error (a `name`)."""
+        pos = self.pos
+        n = self.u32(what, " length")
+        if n == 0 and empty_kind is not None:
+            raise self.err(empty_kind, "%s is empty (must be 1 to %d bytes)" % (_w(what), limit), pos)
+        if n > limit:
+            raise self.err("limit_exceeded", "%s is %d bytes long, the limit is %d" % (_w(what), n, limit), pos)
+        p = self.pos
+        if n > self.end - p:
+            self.need(n, what)
+        raw = bytes(self.buf[p:p + n])
+        try:
+            text = raw.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise self.err("invalid_string", "%s is not valid UTF-8 (%s)" % (_w(what), e.reason), p + e.start)
+        self.pos = p + n
+        return text, raw, pos
+
+    def str(self, what, limit=MAX_STR):
+        return self.raw_str(limit, what)[0]
+
+    def name(self, what):
+        return self.raw_str(MAX_NAME, what, empty_kind="invalid_string")[0]
+
+    def f64s(self, what):
+        n = self.count(MAX_ARRAY, MIN_F64_ELEMENT, what)
+        vals = struct.unpack_from("<%dd" % n, self.buf, self.pos)
+        self.pos += 8 * n
+        return list(vals)
+
+    def dims(self, what):
+        """`dims`: u8 count (1 to 8), then each u64 dimension (1 to 2^31-1), each checked as it is
+        read. Errors are bad_tensor wherever a dims appears (tensor shape, input shape, reshape target)."""
+        pos = self.pos
+        d = self.u8(what, " dimension count")
+        if not 1 <= d <= MAX_DIMS:
+            raise self.err("bad_tensor", "%s has %d dimensions, must be 1 to %d" % (_w(what), d, MAX_DIMS), pos)
+        p = self.pos
+        have = min(d, (self.end - p) // 8)       # dimensions wholly inside the header
+        out = list(struct.unpack_from("<%dQ" % have, self.buf, p))
+        for i, v in enumerate(out):
+            if not 1 <= v <= MAX_DIM:
+                raise self.err("bad_tensor", "%s dimension %d is %d, must be 1 to %d"
+                               % (_w(what), i, v, MAX_DIM), p + 8 * i)
+        self.pos = p + 8 * have
+        if have < d:                              # the next dimension runs past the header
+            self.need(8, what, " dimension %d" % have)
+        return out
+
+    def tref(self, what):
+        pos = self.pos
+        v = self.u32(what)
+        return (None if v == NONE_TREF else v), pos
+
+
+# --------------------------------------------------------------------------- decoded records
+
+class _Record:
+    """Compact record (a hostile header may hold a million of them); indexable like a dict."""
+    __slots__ = ()
+    PUBLIC = ()
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        setattr(self, key, value)
+
+
+class _Tensor(_Record):
+    __slots__ = ("name", "dtype", "shape", "offset", "byte_count", "crc32", "_code", "_entry", "_offset_field")
+    PUBLIC = ("name", "dtype", "shape", "offset", "byte_count", "crc32")
+
+    def public(self):
+        d = {k: getattr(self, k) for k in self.PUBLIC}
+        d["shape"] = list(self.shape)
+        return d
+
+
+# JSON fields of each layer kind after "name" and "kind" (spec/vectors/README.md)
+LAYER_FIELDS = {
+    "dense": ("kernel", "bias", "activation"),
+    "factorized_dense": ("us", "vt", "bias", "activation", "factorization"),
+    "activation": ("activation",),
+    "flatten": (),
+    "reshape": ("target",),
+    "scale_shift": ("scale", "shift"),
+}
+FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
+                        "policy", "policy_parameter", "method", "singular_values")
+
+
+class _Layer(_Record):
+    __slots__ = ("name", "kind", "kernel", "bias", "us", "vt", "scale", "shift", "activation", "target",
+                 "factorization", "_refs", "_pos", "_name_pos")
+
+    def __contains__(self, key):
+        return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
+
+    def public(self):
+        d = {"name": self.name, "kind": self.kind}
+        for k in LAYER_FIELDS[self.kind]:
+            v = getattr(self, k)
+            if k == "factorization":
+                v = {f: v[f] for f in FACTORIZATION_FIELDS}
+            elif k == "target":
+                v = list(v)
+            d[k] = v
+        return d
+
+
+_NO_REFS = ()
+
+
+# --------------------------------------------------------------------------- the opened file
+
+class LrmFile:
+    """An `.lrm` file that passed every open-time check (sections 2 to 5 except checksums).
+
+    Attributes: path, size, version, alignment, header_size, data_start (D),
+    metadata, user_metadata, tensors (records indexable like dicts, without values),
+    model, output_shape.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._mm = None
+        self._fh = None
+        try:
+            self._fh = open(self.path, "rb")
+            self.size = os.fstat(self._fh.fileno()).st_size
+            self._open()
+        except OSError as e:
+            self.close()
+            raise LrmError("io", "cannot read the file: %s" % (e.strerror or e), self.path) from None
+        except BaseException:
+            self.close()
+            raise
+
+    # --- context manager / cleanup
+    def close(self):
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:
+                pass
+            self._mm = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _err(self, kind, detail, offset=None):
+        return LrmError(kind, detail, self.path, offset)
+
+    def _read_at(self, offset, n):
+        self._fh.seek(offset)
+        data = self._fh.read(n)
+        if len(data) != n:
+            raise self._err("io", "short read of %d bytes at %d (got %d)" % (n, offset, len(data)), offset)
+        return data
+
+    def _data(self):
+        """Read-only memory map of the whole file (created on first use)."""
+        if self._mm is None:
+            self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._mm
+
+    # --- section 2: preamble
+    def _open(self):
+        size = self.size
+        head = self._read_at(0, min(size, PREAMBLE_SIZE))
+        # magic
+        if len(head) < len(MAGIC):
+            if head != MAGIC[:len(head)]:
+                raise self._err("bad_magic", "the first %d bytes are %s, expected the start of the magic %s"
+                                % (len(head), head.hex(" "), MAGIC.hex(" ")), 0)
+            raise self._err("truncated", "the file is %d bytes long, shorter than the 8-byte magic" % size, size)
+        if head[:8] != MAGIC:
+            raise self._err("bad_magic", "magic is %s, expected %s" % (head[:8].hex(" "), MAGIC.hex(" ")), 0)
+        if size < PREAMBLE_SIZE:
+            raise self._err("truncated", "the file is %d bytes long, shorter than the 32-byte preamble" % size, size)
+        major, minor, align, hsize, hcrc, pcrc = struct.unpack_from("<HHIQII", head, 8)
+        actual = zlib.crc32(head[:28]) & 0xFFFFFFFF
+        if actual != pcrc:
+            raise self._err("preamble_checksum", "preamble CRC-32 is 0x%08x, the bytes [0, 28) give 0x%08x"
+                            % (pcrc, actual), 28)
+        if major != SUPPORTED_MAJOR:
+            raise self._err("unsupported_version", "major version is %d (version %d.%d), this reader reads %d"
+                            % (major, major, minor, SUPPORTED_MAJOR), 8)
+        if align < MIN_ALIGN or align > MAX_ALIGN or align & (align - 1):
+            raise self._err("bad_preamble", "alignment is %d, must be a power of two from %d to %d"
+                            % (align, MIN_ALIGN, MAX_ALIGN), 12)
+        if hsize > MAX_HEADER:
+            raise self._err("limit_exceeded", "header byte count is %d, the limit is %d" % (hsize, MAX_HEADER), 16)
+        if hsize > size - PREAMBLE_SIZE:
+            raise self._err("truncated", "header byte count is %d but only %d bytes follow the preamble"
+                            % (hsize, size - PREAMBLE_SIZE), 16)
+        header = self._read_at(PREAMBLE_SIZE, hsize)
+        actual = zlib.crc32(header) & 0xFFFFFFFF
+        if actual != hcrc:
+            raise self._err("header_checksum", "header CRC-32 is 0x%08x, the bytes [32, %d) give 0x%08x"
+                            % (hcrc, 32 + hsize, actual), 24)
+        self.version = (major, minor)
+        self.alignment = align
+        self.header_size = hsize
+        self.data_start = _align_up(PREAMBLE_SIZE + hsize, align)
+
+        r = _HeaderReader(header, self.path)
+        self._decode_header(r)
+        self._check_model_rules()
+        self._check_data_section()
+
+    # --- section 3: header
+    def _decode_header(self, r):
+        self.metadata = self._decode_metadata(r)
+        self.user_metadata = self._decode_user_metadata(r)
+        self.tensors = self._decode_tensor_table(r)
+        self.model = self._decode_model(r)
+        if r.remaining() != 0:
+            raise r.err("malformed_header", "%d bytes are left after the model section (header is %d bytes)"
+                        % (r.remaining(), r.end))
+
+    def _decode_metadata(self, r):
+        n = r.count(MAX_META_ENTRIES, MIN_META_ENTRY, "metadata")
+        out = {}
+        prev = None
+        for i in range(n):
+            # section 3.1, in this order: key length (limit_exceeded), UTF-8 (invalid_string),
+            # key form, key order, type code known, value decodes, standard key's type.
+            key, raw, kpos = r.raw_str(MAX_META_KEY, ("metadata key %d", i))
+            if not raw:
+                raise r.err("bad_metadata", "metadata key %d is empty (must be 1 to 128 bytes)" % i, kpos)
+            bad = [c for c in raw if c not in META_KEY_CHARS]
+            if bad:
+                raise r.err("bad_metadata", "metadata key %r has byte 0x%02x; keys are made of [a-z0-9_.]"
+                            % (key, bad[0]), kpos)
+            if prev is not None and raw <= prev:
+                raise r.err("bad_metadata", "metadata key %r is not after %r in byte order%s"
+                            % (key, prev.decode(), " (repeated)" if raw == prev else ""), kpos)
+            prev = raw
+            tpos = r.pos
+            code = r.u8(("metadata %r type", key))
+            tname = META_TYPES.get(code)
+            if tname is None:
+                raise r.err("bad_metadata", "metadata %r has unknown type code %d" % (key, code), tpos)
+            what = ("metadata %r value", key)
+            if code == 1:
+                value = r.str(what)
+            elif code == 2:
+                value = r.i64(what)
+            elif code == 3:
+                value = r.f64(what)
+            elif code == 4:
+                bpos = r.pos
+                b = r.u8(what)
+                if b not in (0, 1):
+                    raise r.err("bad_metadata", "bool metadata %r is %d, must be 0 or 1" % (key, b), bpos)
+                value = bool(b)
+            elif code == 5:
+                m = r.count(MAX_ARRAY, MIN_STRING_ELEMENT, what)
+                value = [r.str(("metadata %r value[%d]", key, j)) for j in range(m)]
+            elif code == 6:
+                m = r.count(MAX_ARRAY, MIN_F64_ELEMENT, what)
+                r.need(8 * m, what)
+                value = [int(v) for v in struct.unpack_from("<%dq" % m, r.buf, r.pos)]
+                r.pos += 8 * m
+            else:
+                value = r.f64s(what)
+            want = STANDARD_KEYS.get(key)
+            if want is not None and want != tname:
+                raise r.err("bad_metadata", "standard metadata key %r has type %s, expected %s"
+                            % (key, tname, want), tpos)
+            out[key] = {"type": tname, "value": value}
+        return out
+
+    def _decode_user_metadata(self, r):
+        n = r.count(MAX_USER_ENTRIES, MIN_USER_ENTRY, "user metadata")
+        out = {}
+        prev = None
+        for i in range(n):
+            key, raw, kpos = r.raw_str(MAX_NAME, ("user metadata key %d", i), empty_kind="invalid_string")
+            if prev is not None and raw <= prev:
+                raise r.err("bad_metadata", "user metadata key %r is not after %r in byte order%s"
+                            % (key, prev.decode(), " (repeated)" if raw == prev else ""), kpos)
+            prev = raw
+            out[key] = r.str(("user metadata %r value", key))
+        return out
+
+    def _decode_tensor_table(self, r):
+        n = r.count(MAX_TENSORS, MIN_TENSOR_ENTRY, "tensor")
+        tensors = []
+        names = set()
+        for i in range(n):
+            epos = r.pos
+            name, _, npos = r.raw_str(MAX_NAME, ("tensor %d name", i), empty_kind="invalid_string")
+            if name in names:
+                raise r.err("bad_tensor", "tensor %d name %r is repeated" % (i, name), npos)
+            names.add(name)
+            dpos = r.pos
+            code = r.u8(("tensor %r dtype", name))
+            if code not in DTYPES:
+                raise r.err("bad_tensor", "tensor %r has unknown dtype code %d" % (name, code), dpos)
+            dname, esize, _ = DTYPES[code]
+            shape = r.dims(("tensor %r shape", name))
+            opos = r.pos
+            offset = r.u64(("tensor %r offset", name))
+            if offset > MAX_OFFSET:
+                raise r.err("limit_exceeded", "tensor %r offset is %d, the limit is 2^62" % (name, offset), opos)
+            bpos = r.pos
+            byte_count = r.u64(("tensor %r byte count", name))
+            if byte_count > MAX_OFFSET:
+                raise r.err("limit_exceeded", "tensor %r byte count is %d, the limit is 2^62"
+                            % (name, byte_count), bpos)
+            crc = r.u32(("tensor %r crc32", name))
+            # once the whole entry has been read: byte_count against the shape (an overflow of
+            # the checked product cannot equal a byte count <= 2^62, so it is this rule's error)
+            expected = _product(shape) * esize
+            if expected > U64_MAX or byte_count != expected:
+                raise r.err("bad_tensor", "tensor %r (%s %s) has byte count %d, expected %d"
+                            % (name, dname, "x".join(map(str, shape)), byte_count, expected), bpos)
+            t = _Tensor()
+            t.name, t.dtype, t.shape, t.offset, t.byte_count, t.crc32 = name, dname, shape, offset, byte_count, crc
+            t._code, t._entry, t._offset_field = code, PREAMBLE_SIZE + epos, PREAMBLE_SIZE + opos
+            tensors.append(t)
+        return tensors
+
+    def _decode_model(self, r):
+        """Section 3.4, field-level rules only; the model rules (section 4) come after decoding."""
+        name = r.str("model name", MAX_NAME)
+        spos = r.pos
+        shape = r.dims("model input shape")
+        lpos = r.pos
+        lcode = r.u8("model input layout")
+        if lcode not in LAYOUTS:
+            raise r.err("bad_model", "input layout code %d is unknown (0 features, 1 hwc, 2 chw)" % lcode, lpos)
+        layout = LAYOUTS[lcode]
+        pre, pre_pos = {}, {}
+        for what in ("scale", "offset"):
+            pre_pos[what] = PREAMBLE_SIZE + r.pos
+            pre[what] = r.f64s("input " + what)
+        cpos = r.pos
+        ncls = r.count(MAX_CLASSES, MIN_CLASS_NAME, "class name")
+        class_names = [r.str(("class name %d", j), MAX_NAME) for j in range(ncls)]
+        nlay = r.count(MAX_LAYERS, MIN_LAYER, "layer")
+        layers = [self._decode_layer(r, i) for i in range(nlay)]
+        return {
+            "name": name,
+            "input": {"shape": shape, "layout": layout, "scale": pre["scale"], "offset": pre["offset"]},
+            "class_names": class_names,
+            "layers": layers,
+            "_input_pos": PREAMBLE_SIZE + spos,
+            "_layout_pos": PREAMBLE_SIZE + lpos,
+            "_pre_pos": pre_pos,
+            "_class_count_pos": PREAMBLE_SIZE + cpos,
+        }
+
+    def _activation(self, r, lname):
+        pos = r.pos
+        code = r.u8(("layer %r activation", lname))
+        if code not in ACTIVATIONS:
+            raise r.err("unsupported_feature", "layer %r has unknown activation code %d" % (lname, code), pos)
+        return ACTIVATIONS[code]
+
+    def _decode_layer(self, r, index):
+        rpos = r.pos
+        rlen = r.u32(("layer %d record length", index))
+        if rlen > r.remaining():
+            raise r.err("malformed_header", "layer %d record length is %d but only %d bytes are left in the header"
+                        % (index, rlen, r.remaining()), rpos)
+        start = r.pos
+        kpos = r.pos
+        kcode = r.u8(("layer %d kind", index))
+        if kcode not in LAYER_KINDS:
+            raise r.err("unsupported_feature", "layer %d has unknown kind code %d" % (index, kcode), kpos)
+        kind = LAYER_KINDS[kcode]
+        lname, _, npos = r.raw_str(MAX_NAME, ("layer %d name", index), empty_kind="invalid_string")
+        layer = _Layer()
+        layer.name, layer.kind = lname, kind
+        refs = []   # (field, index or None, optional, position)
+
+        def tref(field, optional):
+            v, p = r.tref(("layer %r %s", lname, field))
+            refs.append((field, v, optional, PREAMBLE_SIZE + p))
+            layer[field] = v
+
+        if kind == "dense":
+            tref("kernel", False)
+            tref("bias", True)
+            layer["activation"] = self._activation(r, lname)
+        elif kind == "factorized_dense":
+            tref("us", False)
+            tref("vt", False)
+            tref("bias", True)
+            layer["activation"] = self._activation(r, lname)
+            f = {}
+            for field in ("in_features", "out_features", "rank"):
+                p = r.pos
+                v = r.u64(("layer %r %s", lname, field))
+                if v > MAX_FACT:
+                    raise r.err("limit_exceeded", "layer %r %s is %d, the limit is 2^31-1" % (lname, field, v), p)
+                f[field] = v
+            f["_pos"] = PREAMBLE_SIZE + r.pos
+            f["retained_energy"] = r.f64(("layer %r retained_energy", lname))
+            f["relative_error"] = r.f64(("layer %r relative_error", lname))
+            f["policy"] = r.str(("layer %r policy", lname), MAX_NAME)
+            f["policy_parameter"] = r.f64(("layer %r policy_parameter", lname))
+            f["method"] = r.str(("layer %r method", lname), MAX_NAME)
+            f["singular_values"] = r.f64s(("layer %r singular_values", lname))
+            layer["factorization"] = f
+        elif kind == "activation":
+            layer["activation"] = self._activation(r, lname)
+        elif kind == "flatten":
+            pass
+        elif kind == "reshape":
+            layer["target"] = r.dims(("layer %r reshape target", lname))
+        elif kind == "scale_shift":
+            tref("scale", False)
+            tref("shift", True)
+        used = r.pos - start
+        if used != rlen:
+            raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
+                        % (lname, rlen, used), rpos)
+        layer._refs = tuple(refs) if refs else _NO_REFS
+        layer._pos = PREAMBLE_SIZE + rpos
+        layer._name_pos = PREAMBLE_SIZE + npos
+        return layer
+
+    # --- section 4: rules of the model, checked after decoding, in the listed order
+    def _check_model_rules(self):
+        tensors = self.tensors
+        nt = len(tensors)
+        model = self.model
+        inp = model["input"]
+
+        # 1. the input: hwc/chw need 3 dimensions; at most 2^31-1 elements
+        shape = list(inp["shape"])
+        layout = inp["layout"]
+        if layout != "features" and len(shape) != 3:
+            raise self._err("bad_model", "input layout %s needs a 3-dimensional shape, the shape is %s"
+                            % (layout, shape), model["_layout_pos"])
+        elements = _product(shape)
+        if elements > MAX_SAMPLE:
+            raise self._err("bad_model", "input shape %s has %d elements, the limit is 2^31-1"
+                            % (shape, elements), model["_input_pos"])
+
+        # 2. the preprocessing: scale, then offset; each an allowed count, then finite values
+        allowed = {0, 1, elements}
+        if layout == "hwc":
+            allowed.add(shape[-1])
+        elif layout == "chw":
+            allowed.add(shape[0])
+        for what in ("scale", "offset"):
+            vals = inp[what]
+            ppos = model["_pre_pos"][what]
+            if len(vals) not in allowed:
+                raise self._err("bad_model", "input %s has %d values; for shape %s (%s) it may have %s"
+                                % (what, len(vals), shape, layout, sorted(allowed)), ppos)
+            for j, v in enumerate(vals):
+                if not _finite(v):
+                    raise self._err("bad_model", "input %s value %d is %r, must be finite" % (what, j, v),
+                                    ppos + 4 + 8 * j)
+
+        # 3. the layers, one after the other
+        def tshape(idx):
+            return tensors[idx]["shape"]
+
+        def fail(layer, text, pos=None):
+            return self._err("bad_model", "layer %r (%s): %s" % (layer["name"], layer["kind"], text),
+                             layer["_pos"] if pos is None else pos)
+
+        seen = set()
+        for layer in model["layers"]:
+            kind = layer["kind"]
+            # its name differs from every earlier layer's
+            if layer["name"] in seen:
+                raise fail(layer, "the name is repeated", layer["_name_pos"])
+            seen.add(layer["name"])
+            # its trefs, in record order
+            for field, v, optional, pos in layer["_refs"]:
+                if v is None:
+                    if not optional:
+                        raise fail(layer, "%s is 0xFFFFFFFF (none) but is required, there are %d tensors"
+                                   % (field, nt), pos)
+                elif v >= nt:
+                    raise fail(layer, "%s refers to tensor %d, there are %d tensors" % (field, v, nt), pos)
+            # its shape rules, in the order given
+            f = shape[-1]
+            if kind == "dense":
+                k = tshape(layer["kernel"])
+                if len(k) != 2 or k[0] != f:
+                    raise fail(layer, "kernel %r has shape %s, expected [%d, out] for input shape %s"
+                               % (tensors[layer["kernel"]]["name"], k, f, shape))
+                out = k[1]
+                if layer["bias"] is not None and tshape(layer["bias"]) != [out]:
+                    raise fail(layer, "bias %r has shape %s, expected [%d]"
+                               % (tensors[layer["bias"]]["name"], tshape(layer["bias"]), out))
+                shape = shape[:-1] + [out]
+            elif kind == "factorized_dense":
+                fz = layer["factorization"]
+                i_f, o_f, k = fz["in_features"], fz["out_features"], fz["rank"]
+                if i_f != f:
+                    raise fail(layer, "in_features is %d, the input's last dimension is %d" % (i_f, f))
+                if not 1 <= k <= min(i_f, o_f):
+                    raise fail(layer, "rank is %d, must be 1 to min(%d, %d)" % (k, i_f, o_f))
+                if tshape(layer["us"]) != [i_f, k]:
+                    raise fail(layer, "us %r has shape %s, expected [%d, %d]"
+                               % (tensors[layer["us"]]["name"], tshape(layer["us"]), i_f, k))
+                if tshape(layer["vt"]) != [k, o_f]:
+                    raise fail(layer, "vt %r has shape %s, expected [%d, %d]"
+                               % (tensors[layer["vt"]]["name"], tshape(layer["vt"]), k, o_f))
+                if layer["bias"] is not None and tshape(layer["bias"]) != [o_f]:
+                    raise fail(layer, "bias %r has shape %s, expected [%d]"
+                               % (tensors[layer["bias"]]["name"], tshape(layer["bias"]), o_f))
+                re_ = fz["retained_energy"]
+                if not (0.0 <= re_ <= 1.0):
+                    raise fail(layer, "retained_energy is %r, must be from 0 to 1" % re_)
+                er = fz["relative_error"]
+                if not (_finite(er) and er >= 0.0):
+                    raise fail(layer, "relative_error is %r, must be finite and >= 0" % er)
+                sv = fz["singular_values"]
+                mn = min(i_f, o_f)
+                if not k <= len(sv) <= mn:
+                    raise fail(layer, "%d singular values, expected %d to %d" % (len(sv), k, mn))
+                for j, s in enumerate(sv):
+                    if not (_finite(s) and s >= 0.0):
+                        raise fail(layer, "singular value %d is %r, must be finite and >= 0" % (j, s))
+                    if j and s > sv[j - 1]:
+                        raise fail(layer, "singular value %d (%r) is larger than the one before (%r)"
+                                   % (j, s, sv[j - 1]))
+                shape = shape[:-1] + [o_f]
+            elif kind == "activation":
+                pass
+            elif kind == "flatten":
+                shape = [_product(shape)]
+            elif kind == "reshape":
+                # Python integers do not overflow; a target product beyond 64 bits cannot equal
+                # the current product (<= 2^31-1), so it is this rule's error (section 7)
+                target = layer["target"]
+                cur = _product(shape)
+                tp = _product(target)
+                if tp != cur:
+                    raise fail(layer, "target %s has %d elements, the input %s has %d" % (target, tp, shape, cur))
+                shape = list(target)
+            elif kind == "scale_shift":
+                if tshape(layer["scale"]) != [f]:
+                    raise fail(layer, "scale %r has shape %s, expected [%d]"
+                               % (tensors[layer["scale"]]["name"], tshape(layer["scale"]), f))
+                if layer["shift"] is not None and tshape(layer["shift"]) != [f]:
+                    raise fail(layer, "shift %r has shape %s, expected [%d]"
+                               % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
+            # the sample it produces has at most 2^31-1 elements
+            n = _product(shape)
+            if n > MAX_SAMPLE:
+                raise fail(layer, "its output %s has %d elements, the limit is 2^31-1" % (shape, n))
+
+        # 4. no orphan tensors
+        used = bytearray(nt)
+        for layer in model["layers"]:
+            for _, v, _, _ in layer["_refs"]:
+                if v is not None:    # checked above: < nt, or None in an optional field
+                    used[v] = 1
+        if nt and not all(used):
+            i = used.index(0)
+            raise self._err("bad_model", "tensor %d %r is not used by any layer" % (i, tensors[i]["name"]),
+                            tensors[i]["_entry"])
+
+        # 5. the class count
+        self.output_shape = shape
+        ncls = len(model["class_names"])
+        nout = _product(shape)
+        if ncls != 0 and ncls != nout:
+            raise self._err("bad_model", "%d class names, the model's output %s has %d elements"
+                            % (ncls, shape, nout), model["_class_count_pos"])
+
+    # --- section 5: data section
+    def _check_data_section(self):
+        A = self.alignment
+        D = self.data_start
+        expected = 0
+        prev_end = 0
+        for i, t in enumerate(self.tensors):
+            if i:
+                expected = _align_up(prev_end, A)
+            if t["offset"] != expected:
+                raise self._err("bad_layout", "tensor %r has offset %d, expected %d"
+                                % (t["name"], t["offset"], expected), t["_offset_field"])
+            prev_end = t["offset"] + t["byte_count"]
+        end = D + prev_end
+        if self.size < end:
+            raise self._err("truncated", "the file is %d bytes long, its tensors end at %d" % (self.size, end),
+                            self.size)
+        if self.size > end:
+            raise self._err("file_size", "the file is %d bytes long, %d bytes after the last tensor's end at %d"
+                            % (self.size, self.size - end, end), end)
+        # padding: [32 + H, D), then between tensors
+        gaps = [(PREAMBLE_SIZE + self.header_size, D)]
+        for i in range(1, len(self.tensors)):
+            p = self.tensors[i - 1]
+            gaps.append((D + p["offset"] + p["byte_count"], D + self.tensors[i]["offset"]))
+        mm = None
+        for a, b in gaps:
+            if b > a:
+                if mm is None:
+                    mm = self._data()
+                chunk = mm[a:b]
+                if chunk.count(0) != len(chunk):
+                    j = next(k for k, c in enumerate(chunk) if c)
+                    raise self._err("nonzero_padding", "padding byte is 0x%02x, expected 0x00" % chunk[j], a + j)
+
+    # --- data access
+    def tensor_index(self, name):
+        for i, t in enumerate(self.tensors):
+            if t["name"] == name:
+                return i
+        raise KeyError("%s: no tensor named %r" % (self.path, name))
+
+    def _tensor_bytes(self, i):
+        t = self.tensors[i]
+        start = self.data_start + t["offset"]
+        return memoryview(self._data())[start:start + t["byte_count"]]
+
+    def verify_tensor(self, i):
+        t = self.tensors[i]
+        mv = self._tensor_bytes(i)
+        try:
+            crc = 0
+            step = 1 << 24
+            for a in range(0, len(mv), step):
+                crc = zlib.crc32(mv[a:a + step], crc)
+            crc &= 0xFFFFFFFF
+        finally:
+            mv.release()
+        if crc != t["crc32"]:
+            raise self._err("tensor_checksum", "tensor %r CRC-32 is 0x%08x in the table, its bytes give 0x%08x"
+                            % (t["name"], t["crc32"], crc), self.data_start + t["offset"])
+
+    def verify(self):
+        for i in range(len(self.tensors)):
+            self.verify_tensor(i)
+
+    def tensor_values64(self, i):
+        """The tensor's elements as a float64 numpy array (exact widening), with its shape."""
+        t = self.tensors[i]
+        _, esize, npdt = DTYPES[t["_code"]]
+        mv = self._tensor_bytes(i)
+        try:
+            raw = np.frombuffer(mv, dtype=npdt).copy()
+        finally:
+            mv.release()
+        if t["dtype"] == "bf16":
+            arr = (raw.astype(np.uint32) << np.uint32(16)).view(np.float32).astype(np.float64)
+        else:
+            arr = raw.astype(np.float64)
+        return arr.reshape(t["shape"])
+
+    def tensor_array(self, name_or_index):
+        """float32 array with the tensor's shape (f64 tensors are rounded to float32)."""
+        i = name_or_index if isinstance(name_or_index, int) else self.tensor_index(name_or_index)
+        t = self.tensors[i]
+        _, esize, npdt = DTYPES[t["_code"]]
+        mv = self._tensor_bytes(i)
+        try:
+            raw = np.frombuffer(mv, dtype=npdt).copy()
+        finally:
+            mv.release()
+        if t["dtype"] == "bf16":
+            arr = (raw.astype(np.uint32) << np.uint32(16)).view(np.float32)
+        else:
+            arr = raw.astype(np.float32)
+        return arr.reshape(t["shape"])
+
+    def to_dict(self, values=True):
+        """The decoded content in the JSON shape of spec/vectors/README.md."""
+        tensors = []
+        for i, t in enumerate(self.tensors):
+            d = t.public()
+            if values:
+                d["values"] = [float(v) for v in self.tensor_values64(i).ravel().tolist()]
+            tensors.append(d)
+        layers = []
+        for layer in self.model["layers"]:
+            layers.append(layer.public())
+        model = {
+            "name": self.model["name"],
+            "input": {k: (list(v) if isinstance(v, list) else v) for k, v in self.model["input"].items()},
+            "class_names": list(self.model["class_names"]),
+            "layers": layers,
+        }
+        return {
+            "version": list(self.version),
+            "alignment": self.alignment,
+            "metadata": self.metadata,
+            "user_metadata": self.user_metadata,
+            "tensors": tensors,
+            "model": model,
+        }
+
+
+# --------------------------------------------------------------------------- API
+
+def open_lrm(path):
+    """Open and check a file (no tensor checksums, no data read). Close it when done."""
+    return LrmFile(path)
+
+
+def read(path, verify=False):
+    """Decoded content of the file as a dict (see spec/vectors/README.md); raises LrmError."""
+    with LrmFile(path) as f:
+        if verify:
+            f.verify()
+        return f.to_dict(values=True)
+
+
+def tensor_array(path, name, verify=False):
+    """One tensor as a float32 numpy array with its shape; raises LrmError, KeyError for an unknown name."""
+    with LrmFile(path) as f:
+        i = f.tensor_index(name)
+        if verify:
+            f.verify_tensor(i)
+        return f.tensor_array(i)
+
+
+# --------------------------------------------------------------------------- command line
+
+def json_safe(value):
+    """The value with the JSON conventions of spec/vectors/README.md (those of `lrm inspect --json`):
+    a non-finite number becomes None (null) and -0.0 becomes 0.0; the output is then strict JSON."""
+    if isinstance(value, float):
+        if not _finite(value):
+            return None
+        return 0.0 if value == 0.0 else value
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _short(value, limit=72):
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _summary(f, max_items=40):
+    """A short human-readable description (long lists are cut)."""
+    lines = []
+
+    def listing(items, fmt):
+        for i, item in enumerate(items):
+            if i == max_items:
+                lines.append("    … %d more" % (len(items) - max_items))
+                break
+            lines.append(fmt(item))
+
+    lines.append("%s: lrm %d.%d, alignment %d, header %d bytes, data at %d, file %d bytes"
+                 % (f.path, f.version[0], f.version[1], f.alignment, f.header_size, f.data_start, f.size))
+    lines.append("  %d metadata entries" % len(f.metadata))
+    listing(list(f.metadata.items()), lambda kv: "    %s (%s) = %s" % (kv[0], kv[1]["type"], _short(kv[1]["value"])))
+    lines.append("  %d user metadata entries" % len(f.user_metadata))
+    listing(list(f.user_metadata.items()), lambda kv: "    %s = %s" % (_short(kv[0], 40), _short(kv[1])))
+    total = sum(t.byte_count for t in f.tensors)
+    lines.append("  %d tensors, %d bytes" % (len(f.tensors), total))
+    listing(f.tensors, lambda t: "    %-32s %-4s %-16s offset %d, %d bytes, crc 0x%08x"
+            % (t.name, t.dtype, "x".join(map(str, t.shape)), t.offset, t.byte_count, t.crc32))
+    m = f.model
+    inp = m["input"]
+    lines.append("  model %s: input %s %s, scale %d values, offset %d values, %d classes, %d layers, output %s"
+                 % (_short(m["name"], 40), "x".join(map(str, inp["shape"])), inp["layout"], len(inp["scale"]),
+                    len(inp["offset"]), len(m["class_names"]), len(m["layers"]),
+                    "x".join(map(str, f.output_shape))))
+
+    def layer_line(layer):
+        extra = []
+        if "activation" in layer:
+            extra.append(layer.activation)
+        if "factorization" in layer:
+            fz = layer.factorization
+            extra.append("%dx%d rank %d, policy %s %g, retained energy %g, relative error %g, method %s"
+                         % (fz["in_features"], fz["out_features"], fz["rank"], fz["policy"],
+                            fz["policy_parameter"], fz["retained_energy"], fz["relative_error"], fz["method"]))
+        if "target" in layer:
+            extra.append("to " + "x".join(map(str, layer.target)))
+        return "    %-24s %-16s %s" % (layer.name, layer.kind, ", ".join(extra))
+
+    listing(m["layers"], layer_line)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    usage = "usage: lrm_reader.py FILE [--verify] [--json]"
+    files, verify, as_json = [], False, False
+    for a in argv:
+        if a == "--verify":
+            verify = True
+        elif a == "--json":
+            as_json = True
+        elif a in ("-h", "--help"):
+            print(usage)
+            return 0
+        elif a.startswith("-") and a != "-":
+            print("%s\nunknown option %s" % (usage, a), file=sys.stderr)
+            return 2
+        else:
+            files.append(a)
+    if len(files) != 1:
+        print(usage, file=sys.stderr)
+        return 2
+    path = files[0]
+    try:
+        with LrmFile(path) as f:
+            if verify:
+                f.verify()
+            if as_json:
+                text = json.dumps(json_safe(f.to_dict(values=True)), indent=1, allow_nan=False)
+            else:
+                text = _summary(f) + ("\n  all tensor checksums match" if verify else "")
+    except LrmError as e:
+        print(e.line(), file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

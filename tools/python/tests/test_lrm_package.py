@@ -1,0 +1,285 @@
+"""Tests of the `lrm` Python package: `lrm.load` and `Model.predict`.
+
+- against the spec's vectors (spec/vectors): every valid file loads with the layers, weights, metadata and
+  preprocessing its JSON lists, and `predict` equals a float64 forward pass computed here from the JSON alone;
+  every invalid file raises `LrmError` of its listed kind;
+- against lrm's own outputs: when an `lrm` binary is found (`$LRM_BIN`, else `.build/debug/lrm` of the
+  repository), `lrm predict` and `Model.predict` agree on lrm's example model and on the MNIST sample
+  converted with f16 factors, and the imported sample's predictions equal the Keras outputs stored in
+  samples/mnist_mlp.pred.npz. `LRM_REQUIRE_BIN=1` (set by tools/test.sh) makes a missing binary a failure.
+
+    PYTHONPATH=tools/python python3 -m unittest discover -s tools/python/tests -v
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import lrm  # noqa: E402
+
+VECTORS = os.path.join(REPO, "spec", "vectors")
+
+# The spec's activation table (FORMAT.md section 3), one scalar at a time with the math module.
+SPEC_ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: max(x, 0.0),
+    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)),
+    "tanh": math.tanh,
+    "gelu": lambda x: x * 0.5 * (1.0 + math.erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))),
+    "silu": lambda x: x / (1.0 + math.exp(-x)),
+    "elu": lambda x: x if x > 0 else math.exp(x) - 1.0,
+    "selu": lambda x: 1.0507009873554805 * (x if x > 0 else 1.6732632423543772 * (math.exp(x) - 1.0)),
+    "softplus": lambda x: math.log(1.0 + math.exp(x)),
+    "softsign": lambda x: x / (1.0 + abs(x)),
+    "relu6": lambda x: min(max(x, 0.0), 6.0),
+    "hard_sigmoid": lambda x: min(max(x + 3.0, 0.0), 6.0) / 6.0,
+    "exponential": math.exp,
+}
+
+
+def _vector_names():
+    return sorted(f[:-4] for f in os.listdir(os.path.join(VECTORS, "valid")) if f.endswith(".lrm"))
+
+
+def _reference_forward(doc, x):
+    """Forward pass of a vector's JSON in float64, written from FORMAT.md section 3 with plain loops."""
+    model = doc["model"]
+    tensors = [np.array(t["values"], dtype=np.float64).reshape(t["shape"]) for t in doc["tensors"]]
+    shape = list(model["input"]["shape"])
+    count = int(np.prod(shape))
+    layout = model["input"]["layout"]
+
+    def per_element(values):
+        if not values:
+            return None
+        if len(values) == 1:
+            return [values[0]] * count
+        if len(values) == count:
+            return list(values)
+        n = len(values)
+        return [values[(i // (count // n)) if layout == "chw" else (i % n)] for i in range(count)]
+
+    scale, offset = per_element(model["input"]["scale"]), per_element(model["input"]["offset"])
+    outputs = []
+    for sample in x.reshape(x.shape[0], count).astype(np.float64):
+        v = [sample[i] * (scale[i] if scale else 1.0) + (offset[i] if offset else 0.0) for i in range(count)]
+        a = np.array(v).reshape(shape)
+
+        def act(name, y):
+            if name == "softmax":
+                e = np.exp(y - y.max(axis=-1, keepdims=True))
+                return e / e.sum(axis=-1, keepdims=True)
+            return np.vectorize(SPEC_ACTIVATIONS[name])(y)
+
+        for layer in model["layers"]:
+            kind = layer["kind"]
+            if kind == "dense":
+                a = a @ tensors[layer["kernel"]]
+                if layer["bias"] is not None:
+                    a = a + tensors[layer["bias"]]
+                a = act(layer["activation"], a)
+            elif kind == "factorized_dense":
+                a = (a @ tensors[layer["us"]]) @ tensors[layer["vt"]]
+                if layer["bias"] is not None:
+                    a = a + tensors[layer["bias"]]
+                a = act(layer["activation"], a)
+            elif kind == "activation":
+                a = act(layer["activation"], a)
+            elif kind == "scale_shift":
+                a = a * tensors[layer["scale"]]
+                if layer["shift"] is not None:
+                    a = a + tensors[layer["shift"]]
+            elif kind == "flatten":
+                a = a.reshape(-1)
+            elif kind == "reshape":
+                a = a.reshape(layer["target"])
+            else:
+                raise AssertionError("vector layer kind %r has no reference here" % kind)
+        outputs.append(a)
+    return np.array(outputs)
+
+
+class VectorTests(unittest.TestCase):
+    def test_every_valid_vector_loads_with_its_layers_weights_metadata_and_preprocessing(self):
+        names = _vector_names()
+        self.assertGreater(len(names), 5)
+        for name in names:
+            with self.subTest(vector=name):
+                with open(os.path.join(VECTORS, "valid", name + ".json")) as fh:
+                    doc = json.load(fh)
+                m = lrm.load(os.path.join(VECTORS, "valid", name + ".lrm"), verify=True)
+                self.assertEqual(m.version[0], doc["version"][0])
+                self.assertEqual(m.name, doc["model"]["name"])
+                self.assertEqual(m.input_shape, doc["model"]["input"]["shape"])
+                self.assertEqual(m.layout, doc["model"]["input"]["layout"])
+                self.assertEqual(m.scale, doc["model"]["input"]["scale"])
+                self.assertEqual(m.offset, doc["model"]["input"]["offset"])
+                self.assertEqual(m.class_names, doc["model"]["class_names"])
+                self.assertEqual(m.metadata, {k: v["value"] for k, v in doc["metadata"].items()})
+                self.assertEqual(m.metadata_types, {k: v["type"] for k, v in doc["metadata"].items()})
+                self.assertEqual(m.user_metadata, doc["user_metadata"])
+                self.assertEqual([(l.name, l.kind) for l in m.layers],
+                                 [(l["name"], l["kind"]) for l in doc["model"]["layers"]])
+                for layer, expected in zip(m.layers, doc["model"]["layers"]):
+                    self.assertEqual(layer.activation, expected.get("activation"))
+                    self.assertEqual(layer.factorization, expected.get("factorization"))
+                    for field in ("kernel", "bias", "us", "vt", "scale", "shift"):
+                        index = expected.get(field)
+                        if index is None:
+                            self.assertNotIn(field, layer.weights)
+                            continue
+                        t = doc["tensors"][index]
+                        want = np.array(t["values"], dtype=np.float64).astype(np.float32).reshape(t["shape"])
+                        self.assertEqual(layer.weights[field].dtype, np.float32)
+                        np.testing.assert_array_equal(layer.weights[field], want)
+
+    def test_predict_matches_a_float64_forward_pass_of_each_vectors_json(self):
+        rng = np.random.default_rng(7)
+        checked = 0
+        for name in _vector_names():
+            with open(os.path.join(VECTORS, "valid", name + ".json")) as fh:
+                doc = json.load(fh)
+            if not doc["model"]["layers"]:
+                continue
+            m = lrm.load(os.path.join(VECTORS, "valid", name + ".lrm"))
+            x = rng.uniform(-3, 3, size=[5] + m.input_shape).astype(np.float32)
+            if m.scale and abs(m.scale[0]) < 0.01:     # pixel-like models: raw 0-255 inputs
+                x = rng.uniform(0, 255, size=[5] + m.input_shape).astype(np.float32)
+            with self.subTest(vector=name):
+                got = m.predict(x)
+                want = _reference_forward(doc, x)
+                self.assertEqual(got.shape, want.shape)
+                self.assertEqual(got.dtype, np.float32)
+                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+                checked += 1
+        self.assertGreaterEqual(checked, 8)
+
+    def test_every_invalid_vector_raises_its_error_kind(self):
+        with open(os.path.join(VECTORS, "invalid", "manifest.json")) as fh:
+            manifest = json.load(fh)
+        self.assertGreater(len(manifest), 20)
+        for entry in manifest:
+            path = os.path.join(VECTORS, "invalid", entry["file"])
+            with self.subTest(file=entry["file"]):
+                if entry["stage"] == "verify":
+                    lrm.load(path)   # opens; only the checksums are wrong
+                with self.assertRaises(lrm.LrmError) as caught:
+                    lrm.load(path, verify=True)
+                self.assertEqual(caught.exception.kind, entry["error"])
+
+    def test_a_missing_file_is_an_io_error_naming_it(self):
+        with self.assertRaises(lrm.LrmError) as caught:
+            lrm.load("/nonexistent/model.lrm")
+        self.assertEqual(caught.exception.kind, "io")
+        self.assertIn("/nonexistent/model.lrm", str(caught.exception))
+
+
+class PredictTests(unittest.TestCase):
+    def setUp(self):
+        self.model = lrm.load(os.path.join(VECTORS, "valid", "image.lrm"))
+
+    def test_batch_flat_and_single_sample_inputs_give_the_same_outputs(self):
+        x = np.random.default_rng(1).uniform(0, 255, size=[4] + self.model.input_shape).astype(np.float32)
+        batch = self.model.predict(x)
+        flat = self.model.predict(x.reshape(4, -1))
+        single = self.model.predict(x[2])
+        np.testing.assert_array_equal(batch, flat)
+        np.testing.assert_allclose(single[0], batch[2], rtol=1e-6, atol=1e-7)
+        small_batches = self.model.predict(x, batch_size=3)
+        np.testing.assert_allclose(small_batches, batch, rtol=1e-6, atol=1e-7)
+
+    def test_no_preprocess_feeds_the_inputs_unchanged(self):
+        x = np.random.default_rng(2).uniform(0, 255, size=[3] + self.model.input_shape).astype(np.float32)
+        pre = self.model.preprocess(x.reshape(3, -1)).reshape(x.shape)
+        np.testing.assert_allclose(self.model.predict(pre, preprocess=False), self.model.predict(x), rtol=1e-6, atol=1e-7)
+        self.assertFalse(np.allclose(self.model.predict(x, preprocess=False), self.model.predict(x)))
+
+    def test_inputs_of_the_wrong_shape_are_refused_with_the_expected_shape(self):
+        with self.assertRaises(ValueError) as caught:
+            self.model.predict(np.zeros((2, 5), dtype=np.float32))
+        self.assertIn("(N, 2, 2, 3)", str(caught.exception))
+
+    def test_every_activation_of_the_spec_matches_its_definition(self):
+        x = np.linspace(-6, 6, 49)
+        self.assertEqual(set(lrm.ACTIVATION_FUNCTIONS) - {"softmax"}, set(SPEC_ACTIVATIONS))
+        for name, f in SPEC_ACTIVATIONS.items():
+            with self.subTest(activation=name):
+                got = lrm.model._activate(name, x.astype(np.float32))
+                want = np.array([f(float(np.float32(v))) for v in x])
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+
+
+def _lrm_binary():
+    path = os.environ.get("LRM_BIN") or os.path.join(REPO, ".build", "debug", "lrm")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+class AgainstLrmTests(unittest.TestCase):
+    """The package and the `lrm` command on the same files."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = _lrm_binary()
+        if cls.binary is None:
+            if os.environ.get("LRM_REQUIRE_BIN") == "1":
+                raise AssertionError("LRM_REQUIRE_BIN=1 but no lrm binary at $LRM_BIN or .build/debug/lrm")
+            raise unittest.SkipTest("no lrm binary (set LRM_BIN or build the package)")
+        cls.tmp = tempfile.mkdtemp(prefix="lrm-python-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def lrm(self, *args):
+        done = subprocess.run([self.binary] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=300)
+        self.assertEqual(done.returncode, 0, "lrm %s: %s" % (" ".join(args), done.stderr))
+        return done.stdout
+
+    def lrm_predict(self, model_path, x):
+        xin, yout = os.path.join(self.tmp, "x.npy"), os.path.join(self.tmp, "y.npy")
+        np.save(xin, x)
+        self.lrm("predict", model_path, "--input", xin, "-o", yout)
+        return np.load(yout)
+
+    def test_example_model_predictions_equal_lrm_predict(self):
+        path = os.path.join(self.tmp, "example.lrm")
+        self.lrm("example", "-o", path)
+        m = lrm.load(path, verify=True)
+        x = np.random.default_rng(3).uniform(0, 255, size=[50] + m.input_shape).astype(np.float32)
+        np.testing.assert_allclose(m.predict(x), self.lrm_predict(path, x), rtol=1e-5, atol=1e-6)
+
+    def test_mnist_sample_imported_matches_keras_and_converted_f16_matches_lrm_predict(self):
+        sample = np.load(os.path.join(REPO, "samples", "mnist_mlp.pred.npz"))
+        x, keras_y = sample["x"], sample["y"]
+        imported = os.path.join(self.tmp, "mnist.lrm")
+        self.lrm("import", os.path.join(REPO, "samples", "mnist_mlp.h5"), "--input-scale", "1/255", "-o", imported)
+        m = lrm.load(imported)
+        self.assertEqual([l.kind for l in m.layers], ["flatten", "dense", "dense", "dense"])
+        np.testing.assert_allclose(m.predict(x), keras_y, rtol=1e-4, atol=1e-5)
+
+        converted = os.path.join(self.tmp, "mnist_f16.lrm")
+        self.lrm("convert", os.path.join(REPO, "samples", "mnist_mlp.h5"), "--input-scale", "1/255",
+                 "--policy", "energy:0.9", "--factor-dtype", "f16", "-o", converted)
+        c = lrm.load(converted, verify=True)
+        ranks = [l.rank for l in c.layers if l.kind == "factorized_dense"]
+        self.assertTrue(ranks, "the conversion factorized no layer")
+        self.assertLess(c.parameter_count(), m.parameter_count())
+        np.testing.assert_allclose(c.predict(x), self.lrm_predict(converted, x), rtol=1e-4, atol=1e-5)
+        self.assertEqual(c.metadata["conversion.policy"], "energy")
+
+
+if __name__ == "__main__":
+    unittest.main()
