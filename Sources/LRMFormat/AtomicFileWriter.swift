@@ -25,17 +25,61 @@ public final class AtomicFileWriter {
 
     public init(path: String) throws {
         self.path = path
+        (fd, temporaryPath) = try Self.makeTemporary(for: path)
+    }
+
+    /// Creates `.<name>.tmp-XXXXXX` next to `path` (mode 0644), open for writing.
+    private static func makeTemporary(for path: String) throws -> (descriptor: Int32, path: String) {
+        let (directory, base) = split(path)
+        var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else {
+            throw MappedFile.ioError(path, .createTemporary, "cannot create a temporary file in \(directory)", errno)
+        }
+        _ = fchmod(descriptor, 0o644)
+        return (descriptor, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+
+    /// The directory (`/` or `.` when the path has none) and the file name of `path`.
+    private static func split(_ path: String) -> (directory: String, base: String) {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).tmp-XXXXXX".utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else {
-            throw MappedFile.ioError(path, "cannot create a temporary file in \(directory)", errno)
+        return (directory.isEmpty ? "/" : directory, base)
+    }
+
+    /// Renames the finished temporary file over `path` (removing it if that fails) and syncs the directory.
+    private static func moveIntoPlace(_ temporaryPath: String, _ path: String) throws {
+        guard rename(temporaryPath, path) == 0 else {
+            let code = errno
+            unlink(temporaryPath)
+            throw MappedFile.ioError(path, .rename, "cannot rename the finished file into place", code)
         }
-        fd = descriptor
-        temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        _ = fchmod(fd, 0o644)
+        let dirfd = open(split(path).directory, O_RDONLY | O_DIRECTORY)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            close(dirfd)
+        }
+    }
+
+    /// Writes `path` with a library that creates its files by name (libhdf5): `body` fills the file at a
+    /// fresh temporary path in the same directory (and closes it); the file is then synced and renamed
+    /// over `path`, and the directory synced. If anything fails, `body` included, the temporary file is
+    /// removed and `path` is left as it was. Errors from `body` pass through unchanged.
+    public static func replace(_ path: String, by body: (_ temporaryPath: String) throws -> Void) throws {
+        let (descriptor, temporaryPath) = try makeTemporary(for: path)
+        close(descriptor)
+        var placed = false
+        defer { if !placed { unlink(temporaryPath) } }
+        try body(temporaryPath)
+        let readBack = open(temporaryPath, O_RDONLY)
+        guard readBack >= 0 else { throw MappedFile.ioError(path, .sync, "cannot reopen the written file to sync it", errno) }
+        let synced = fsync(readBack)
+        let syncError = errno
+        close(readBack)
+        guard synced == 0 else { throw MappedFile.ioError(path, .sync, "cannot sync the written file", syncError) }
+        placed = true  // moveIntoPlace removes the temporary file itself when the rename fails
+        try moveIntoPlace(temporaryPath, path)
     }
 
     deinit { abandon() }
@@ -47,7 +91,7 @@ public final class AtomicFileWriter {
             let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw MappedFile.ioError(path, "cannot write", errno)
+                throw MappedFile.ioError(path, .write, "cannot write", errno)
             }
             done += n
         }
@@ -71,7 +115,7 @@ public final class AtomicFileWriter {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw MappedFile.ioError(path, "cannot write", errno)
+                throw MappedFile.ioError(path, .write, "cannot write", errno)
             }
             done += n
         }
@@ -79,22 +123,11 @@ public final class AtomicFileWriter {
 
     /// Syncs the data, renames the temporary file to `path` and syncs the directory.
     public func commit() throws {
-        guard fsync(fd) == 0 else { throw MappedFile.ioError(path, "cannot sync", errno) }
+        guard fsync(fd) == 0 else { throw MappedFile.ioError(path, .sync, "cannot sync", errno) }
         close(fd)
         fd = -1
-        guard rename(temporaryPath, path) == 0 else {
-            let code = errno
-            unlink(temporaryPath)
-            throw MappedFile.ioError(path, "cannot rename the finished file into place", code)
-        }
-        committed = true
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let dirfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
-        }
+        committed = true  // moveIntoPlace removes the temporary file itself when the rename fails
+        try Self.moveIntoPlace(temporaryPath, path)
     }
 
     /// Removes the temporary file (done automatically unless committed).

@@ -24,6 +24,22 @@ public struct ContainerError: Error, Sendable, Equatable, CustomStringConvertibl
         case unsupportedFeature = "unsupported_feature"
     }
 
+    /// For `.io` errors from a system call: which operation failed. Whether it was the input or the
+    /// output that failed is decided from this, never from the message.
+    public enum Operation: String, Sendable, CaseIterable {
+        case open, stat, map
+        case createTemporary = "create_temporary"
+        case write, sync, rename
+
+        /// Whether the operation was writing an output file (the others read an input).
+        public var isWriting: Bool {
+            switch self {
+            case .open, .stat, .map: false
+            case .createTemporary, .write, .sync, .rename: true
+            }
+        }
+    }
+
     public var kind: Kind
     /// What is wrong, e.g. "tensor 'fc1/us' has offset 1234, expected 1280".
     public var message: String
@@ -31,12 +47,19 @@ public struct ContainerError: Error, Sendable, Equatable, CustomStringConvertibl
     public var path: String?
     /// The absolute byte offset in the file where the defect was found, when known.
     public var byteOffset: Int?
+    /// The system call that failed (`.io` errors from one).
+    public var operation: Operation?
+    /// The `errno` it failed with.
+    public var errorNumber: Int32?
 
-    public init(_ kind: Kind, _ message: String, path: String? = nil, byteOffset: Int? = nil) {
+    public init(_ kind: Kind, _ message: String, path: String? = nil, byteOffset: Int? = nil,
+                operation: Operation? = nil, errorNumber: Int32? = nil) {
         self.kind = kind
         self.message = message
         self.path = path
         self.byteOffset = byteOffset
+        self.operation = operation
+        self.errorNumber = errorNumber
     }
 
     /// Returns the error with the file path filled in (context is added on the way up).

@@ -18,13 +18,13 @@ final class MappedFile: @unchecked Sendable {
         self.path = path
         isHeapCopy = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MappedFile.ioError(path, "cannot open", errno) }
+        guard fd >= 0 else { throw MappedFile.ioError(path, .open, "cannot open", errno) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw MappedFile.ioError(path, "cannot stat", errno) }
+        guard fstat(fd, &info) == 0 else { throw MappedFile.ioError(path, .stat, "cannot stat", errno) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             let what = (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file"
-            throw ContainerError(.io, "\(what), expected a .lrm file", path: path)
+            throw ContainerError(.io, "\(what), expected a .lrm file", path: path, operation: .open)
         }
         let size = Int(info.st_size)
         if size == 0 {
@@ -32,7 +32,7 @@ final class MappedFile: @unchecked Sendable {
             return
         }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
-            throw MappedFile.ioError(path, "cannot map", errno)
+            throw MappedFile.ioError(path, .map, "cannot map", errno)
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
@@ -61,7 +61,7 @@ final class MappedFile: @unchecked Sendable {
         }
     }
 
-    static func ioError(_ path: String, _ action: String, _ code: Int32) -> ContainerError {
-        ContainerError(.io, "\(action): \(String(cString: strerror(code)))", path: path)
+    static func ioError(_ path: String, _ operation: ContainerError.Operation, _ action: String, _ code: Int32) -> ContainerError {
+        ContainerError(.io, "\(action): \(String(cString: strerror(code)))", path: path, operation: operation, errorNumber: code)
     }
 }

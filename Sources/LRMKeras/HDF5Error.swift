@@ -11,7 +11,9 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         case fileNotFound
         /// The path names a directory or another non-regular file.
         case notAFile
-        /// The file is empty, or does not carry the HDF5 signature.
+        /// The file is empty.
+        case emptyFile
+        /// The file does not carry the HDF5 signature.
         case notHDF5
         /// The HDF5 library could not open the file (truncated, corrupt, unreadable).
         case openFailed

@@ -20,7 +20,7 @@ final class HDF5File {
     /// Opens `path` read-only.
     ///
     /// The corresponding C function is `H5Fopen` with `H5F_ACC_RDONLY`.
-    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `notHDF5` or `openFailed`.
+    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5` or `openFailed`.
     init(path: String, limits: HDF5Limits = .standard, displayName: String? = nil) throws(HDF5Error) {
         self.path = path
         let name = displayName ?? path
@@ -34,7 +34,7 @@ final class HDF5File {
         byteCount = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
         switch try FileSignature.sniff(path: path) {
         case .hdf5: break
-        case .empty: throw HDF5Error(.notHDF5, file: name, "the file is empty, expected an HDF5 file")
+        case .empty: throw HDF5Error(.emptyFile, file: name, "the file is empty, expected an HDF5 file")
         case .zip: throw HDF5Error(.notHDF5, file: name, "not an HDF5 file, found a ZIP archive")
         case .other(let found): throw HDF5Error(.notHDF5, file: name, "not an HDF5 file (no HDF5 signature), found \(found)")
         }

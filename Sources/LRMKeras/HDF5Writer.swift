@@ -1,19 +1,6 @@
 import CHDF5
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// `close(2)`, named apart from ``HDF5FileWriter/close()``.
-private func closeDescriptor(_ descriptor: Int32) {
-    #if canImport(Glibc)
-    _ = Glibc.close(descriptor)
-    #else
-    _ = Darwin.close(descriptor)
-    #endif
-}
+import LRMFormat
 
 /// An HDF5 file being created. Write it through ``HDF5FileWriter/writeAtomically(to:_:)``, which is the
 /// only way this module makes one: the target path never holds a partial file.
@@ -76,44 +63,21 @@ final class HDF5FileWriter {
     /// was. The corresponding C functions are `mkstemp`, `H5Fcreate`, `H5Fclose`, `fsync` and `rename`.
     static func writeAtomically(to path: String,
                                 _ body: (HDF5GroupWriter) throws(HDF5WriteError) -> Void) throws(HDF5WriteError) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty else { throw HDF5WriteError(file: path, "the output path names a directory, expected a file") }
-        var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else {
-            throw HDF5WriteError(file: path, "cannot create a temporary file in \(directory) (\(systemMessage(errno)))")
+        do {
+            try AtomicFileWriter.replace(path) { temporaryPath in
+                let file = try HDF5FileWriter(path: temporaryPath, displayName: path)
+                try body(try file.rootGroup())
+                try file.close()
+            }
+        } catch let error as HDF5WriteError {
+            throw error
+        } catch let error as ContainerError {
+            throw HDF5WriteError(file: path, error.message)
+        } catch {
+            throw HDF5WriteError(file: path, "\(error)")
         }
-        _ = fchmod(descriptor, 0o644)
-        closeDescriptor(descriptor)
-        let temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var renamed = false
-        defer { if !renamed { _ = unlink(temporaryPath) } }
-
-        let file = try HDF5FileWriter(path: temporaryPath, displayName: path)
-        try body(try file.rootGroup())
-        try file.close()
-
-        let readBack = open(temporaryPath, O_RDONLY)
-        guard readBack >= 0 else { throw HDF5WriteError(file: path, "cannot reopen the written file to sync it (\(systemMessage(errno)))") }
-        let synced = fsync(readBack)
-        let syncError = errno
-        closeDescriptor(readBack)
-        guard synced == 0 else { throw HDF5WriteError(file: path, "cannot sync the written file (\(systemMessage(syncError)))") }
-        guard rename(temporaryPath, path) == 0 else {
-            throw HDF5WriteError(file: path, "cannot rename the finished file into place (\(systemMessage(errno)))")
-        }
-        renamed = true
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            closeDescriptor(directoryDescriptor)
-        }
-    }
-
-    private static func systemMessage(_ code: Int32) -> String {
-        "errno \(code): \(String(cString: strerror(code)))"
     }
 }
 

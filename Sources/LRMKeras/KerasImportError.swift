@@ -60,7 +60,8 @@ public struct KerasImportError: Error, Sendable, Equatable, CustomStringConverti
         let kind: Kind = switch error.kind {
         case .fileNotFound: .fileNotFound
         case .notAFile: .notAFile
-        case .notHDF5: error.message.contains("empty") ? .emptyFile : .unrecognizedFormat
+        case .emptyFile: .emptyFile
+        case .notHDF5: .unrecognizedFormat
         default: .hdf5
         }
         var message = error.message

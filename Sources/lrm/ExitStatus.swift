@@ -45,10 +45,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
         let status: ExitStatus
         switch error.kind {
         case .io:
-            // AtomicFileWriter's failures are the output's; every other I/O error (MappedFile: cannot open,
-            // stat or map; a directory or a device) is the input's.
-            let writing = ["cannot create a temporary file", "cannot write", "cannot sync", "cannot rename"].contains { error.message.hasPrefix($0) }
-            status = writing ? .cannotWrite : .missingInput
+            // Writing an output (AtomicFileWriter) fails with 73; every other I/O error (cannot open, stat
+            // or map; a directory or a device) is the input's.
+            status = error.operation?.isWriting == true ? .cannotWrite : .missingInput
         case .tensorChecksum: status = .checkFailed
         default: status = .invalidInput
         }
