@@ -28,11 +28,13 @@ extension LRM {
         @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run).")
         var output: String?
 
-        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset).", valueName: "policy"))
-        var policy: String = "energy:0.95"
+        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset).", valueName: "policy"),
+                transform: PolicyArgument.init(parsing:))
+        var policy = PolicyArgument.default
 
-        @Option(name: .customLong("layer"), help: ArgumentHelp("Per-layer policy, PATTERN=POLICY (glob * and ?); repeatable; first match wins.", valueName: "pattern=policy"))
-        var layerPolicies: [String] = []
+        @Option(name: .customLong("layer"), help: ArgumentHelp("Per-layer policy, PATTERN=POLICY (glob * and ?); repeatable; first match wins.", valueName: "pattern=policy"),
+                transform: LayerPolicyArgument.init(parsing:))
+        var layerPolicies: [LayerPolicyArgument] = []
 
         @Option(name: .customLong("exclude"), help: ArgumentHelp("Keep layers matching PATTERN dense; repeatable.", valueName: "pattern"))
         var excluded: [String] = []
@@ -40,14 +42,14 @@ extension LRM {
         @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
         var roundRank: Int = 1
 
-        @Option(help: "Storage dtype of the factors: f32, f16, bf16 or f64.")
-        var factorDtype: String = "f32"
+        @Option(help: "Storage dtype of the factors.")
+        var factorDtype: DTypeName = .f32
 
         @Option(help: "SVD method: auto (randomized for large layers when the policy allows), exact, randomized.")
-        var svd: String = "auto"
+        var svd: ConversionOptions.SVDMethod = .auto
 
-        @Option(help: "LAPACK precision of the exact SVD: single or double.")
-        var precision: String = "single"
+        @Option(help: "LAPACK precision of the exact SVD.")
+        var precision: Precision = .single
 
         @Option(help: "Seed of the randomized SVD.")
         var seed: UInt64 = 0x5EED
@@ -56,7 +58,7 @@ extension LRM {
         var config: String?
 
         @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset.", valueName: "metric"))
-        var metric: String?
+        var metric: MetricName?
 
         @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX.", valueName: "λ"))
         var ridge: Double = 1e-6
@@ -83,77 +85,48 @@ extension LRM {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
-        /// `--policy whitened:τ` and `activation-scaled:τ` name the energy rule in that metric.
-        var policyAndMetric: (policy: String, metric: String) {
-            for prefix in ["whitened", "activation-scaled"] where policy == prefix || policy.hasPrefix(prefix + ":") || policy.hasPrefix(prefix + "=") {
-                let rest = policy.dropFirst(prefix.count)
-                return ("energy" + (rest.isEmpty ? ":0.95" : String(rest)), prefix)
-            }
-            let searching = targetAccuracyDrop != nil || targetRatio != nil
-            return (policy, metric ?? (searching ? "whitened" : "plain"))
+        /// The metric: the one `--policy whitened:τ` or `activation-scaled:τ` names, else `--metric`, else
+        /// whitened for a search and plain otherwise.
+        var metricName: MetricName {
+            policy.metric ?? metric ?? (targetAccuracyDrop != nil || targetRatio != nil ? .whitened : .plain)
         }
 
         var metricChoice: ConversionOptions.MetricChoice {
-            switch policyAndMetric.metric {
-            case "whitened": .whitened(ridge: ridge)
-            case "activation-scaled": .activationScaled(alpha: alpha)
-            default: .plain
+            switch metricName {
+            case .whitened: .whitened(ridge: ridge)
+            case .activationScaled: .activationScaled(alpha: alpha)
+            case .plain: .plain
             }
         }
 
         func validate() throws {
             if output == nil && !dryRun { throw ValidationError("give an output file with -o, or --dry-run") }
-            if let metric, !["plain", "whitened", "activation-scaled"].contains(metric) {
-                throw ValidationError("--metric must be plain, whitened or activation-scaled, found '\(metric)'")
-            }
             if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
                 throw ValidationError("--target-accuracy-drop and --target-ratio need a data set to validate on: give --dataset")
             }
             if metricChoice != .plain && dataOptions.dataset == nil {
-                throw ValidationError("the \(policyAndMetric.metric) metric needs calibration data: give --dataset")
+                throw ValidationError("the \(metricName.rawValue) metric needs calibration data: give --dataset")
             }
             if targetAccuracyDrop != nil && targetRatio != nil { throw ValidationError("give --target-accuracy-drop or --target-ratio, not both") }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
             if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
-            _ = try options()
         }
 
-        func options() throws -> ConversionOptions {
-            do {
-                var overrides: [ConversionOptions.Override] = []
-                for spec in layerPolicies {
-                    guard let equals = spec.firstIndex(of: "=") else {
-                        throw ValidationError("--layer needs PATTERN=POLICY, found '\(spec)'")
-                    }
-                    overrides.append(.init(pattern: NamePattern(String(spec[..<equals])),
-                                           policy: try RankPolicy(parsing: String(spec[spec.index(after: equals)...]))))
-                }
-                overrides += excluded.map { .init(pattern: NamePattern($0), policy: nil) }
-                guard let dtype = DType(name: factorDtype) else {
-                    throw ValidationError("--factor-dtype must be f32, f16, bf16 or f64, found '\(factorDtype)'")
-                }
-                guard let method = ConversionOptions.SVDMethod(rawValue: svd) else {
-                    throw ValidationError("--svd must be auto, exact or randomized, found '\(svd)'")
-                }
-                guard let lapackPrecision = Precision(rawValue: precision) else {
-                    throw ValidationError("--precision must be single or double, found '\(precision)'")
-                }
-                var options = ConversionOptions(policy: try RankPolicy(parsing: policyAndMetric.policy), overrides: overrides, rankMultiple: roundRank,
-                                         factorDType: dtype, precision: lapackPrecision, svdMethod: method, seed: seed,
-                                         parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
-                options.metric = metricChoice
-                return options
-            } catch let error as PolicyError {
-                throw ValidationError(error.description)
-            }
+        func options() -> ConversionOptions {
+            let overrides = layerPolicies.map(\.override) + excluded.map { ConversionOptions.Override(pattern: NamePattern($0), policy: nil) }
+            var options = ConversionOptions(policy: policy.policy, overrides: overrides, rankMultiple: roundRank, factorDType: factorDtype.dtype,
+                                            precision: precision, svdMethod: svd, seed: seed,
+                                            parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
+            options.metric = metricChoice
+            return options
         }
 
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
             let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetRatio.map { .ratio($0) } ?? .policy
-            return ConversionRequest(options: try options(), target: target, data: dataOptions.selection, confidence: confidence)
+            return ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
         }
 
         func run() throws {

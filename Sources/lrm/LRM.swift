@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LRMPipeline
 
 @main
@@ -57,23 +58,36 @@ struct LRM: ParsableCommand {
         return subcommand(named: first) == nil ? "unknown command '\(first)'; the commands are \(commandNames)" : nil
     }
 
-    /// The first option in `arguments` that `command` does not define (read from its help text), if any.
-    /// Values that look like numbers (`--input-offset -0.5`) are not options.
+    /// The first option in `arguments` that `command` does not define, if any. The defined names come
+    /// from argument-parser's structured description of the command (`--experimental-dump-help`'s
+    /// JSON), never from its help text. Values that look like numbers (`--input-offset -0.5`) are not options.
     static func unknownOption(in arguments: [String], for command: ParsableCommand.Type) -> String? {
-        let help = helpMessage(for: command, columns: 10_000)
-        var known: Set<String> = ["-h", "--help", "--version"]
-        var index = help.startIndex
-        while let dash = help[index...].firstIndex(of: "-") {
-            var end = help.index(after: dash)
-            while end < help.endIndex, help[end].isLetter || help[end].isNumber || help[end] == "-" { end = help.index(after: end) }
-            known.insert(String(help[dash..<end]))
-            index = end
-        }
+        let defined = optionNames(of: command)
+        guard !defined.isEmpty else { return nil }  // no description: leave the report to argument-parser
+        let known = defined.union(["-h", "--help", "--version"])
         for argument in arguments.prefix(while: { $0 != "--" }) where argument.hasPrefix("-") && argument.count > 1 {
             let name = String(argument.prefix { $0 != "=" })
             if Double(name) != nil || name.dropFirst().first?.isNumber == true || name.dropFirst().first == "." { continue }
             if !known.contains(name) { return name }
         }
         return nil
+    }
+
+    /// The option names (`-o`, `--output`, …) `command` defines.
+    static func optionNames(of command: ParsableCommand.Type) -> Set<String> {
+        struct Dump: Decodable {
+            struct Command: Decodable { var arguments: [Argument]? }
+            struct Argument: Decodable { var names: [Name]? }
+            struct Name: Decodable { var kind: String; var name: String }
+            var command: Command
+        }
+        guard let dump = try? JSONDecoder().decode(Dump.self, from: Data(command._dumpHelp().utf8)) else { return [] }
+        var names: Set<String> = []
+        for argument in dump.command.arguments ?? [] {
+            for name in argument.names ?? [] {
+                names.insert(name.kind == "long" ? "--" + name.name : "-" + name.name)
+            }
+        }
+        return names
     }
 }

@@ -79,8 +79,8 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Input offset, added after scaling: a number, or comma-separated per channel (a negative one may follow the option: --input-offset -0.5).", valueName: "offset"))
     var inputOffset: String?
 
-    @Option(help: ArgumentHelp("Meaning of the input axes: features, hwc or chw.", valueName: "layout"))
-    var inputLayout: String?
+    @Option(help: ArgumentHelp("Meaning of the input axes.", valueName: "layout"))
+    var inputLayout: InputLayoutName?
 
     @Option(help: ArgumentHelp("Shape of one input sample, e.g. 32,32,3 (when the model file does not say).", valueName: "shape"))
     var inputShape: String?
@@ -88,9 +88,6 @@ struct PreprocessingOptions: ParsableArguments {
     func validate() throws {
         for (flag, value) in [("--input-scale", inputScale), ("--input-offset", inputOffset)] {
             if let value { _ = try Self.parseNumbers(value, flag: flag) }
-        }
-        if let inputLayout, InputLayout(name: inputLayout) == nil {
-            throw ValidationError("--input-layout must be features, hwc or chw, found '\(inputLayout)'")
         }
         if let inputShape { _ = try Self.parseShape(inputShape) }
     }
@@ -122,7 +119,7 @@ struct PreprocessingOptions: ParsableArguments {
     /// Overrides the model's recorded preprocessing with what was given.
     func apply(to model: inout Model) throws {
         if let inputShape { model.input.shape = try Self.parseShape(inputShape) }
-        if let inputLayout, let layout = InputLayout(name: inputLayout) { model.input.layout = layout }
+        if let inputLayout { model.input.layout = inputLayout.layout }
         if let inputScale { model.input.scale = try Self.parseNumbers(inputScale, flag: "--input-scale") }
         if let inputOffset { model.input.offset = try Self.parseNumbers(inputOffset, flag: "--input-offset") }
     }

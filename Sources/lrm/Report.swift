@@ -22,8 +22,8 @@ extension LRM {
         @Option(help: ArgumentHelp("The original model, for the verify section.", valueName: "file"))
         var reference: String?
 
-        @Option(help: ArgumentHelp("Data set for the verify section.", valueName: "name"))
-        var dataset: String?
+        @Option(help: ArgumentHelp("Data set for the verify section.", valueName: "dataset"))
+        var dataset: DatasetName?
 
         @Option(help: ArgumentHelp("Folder with the data sets.", valueName: "dir"))
         var data: String?
@@ -32,7 +32,6 @@ extension LRM {
         var sweep: String?
 
         func validate() throws {
-            if let dataset, DatasetName(rawValue: dataset) == nil { throw ValidationError("unknown data set '\(dataset)'") }
             if reference != nil && dataset == nil {
                 throw ValidationError("--reference is compared on a data set: give --dataset too (or leave --reference out)")
             }
@@ -43,7 +42,7 @@ extension LRM {
                 let file = try ContainerFile(path: model)
                 let loaded = try file.loadModel()
                 var verification: VerificationReport?
-                if let dataset, let name = DatasetName(rawValue: dataset) {
+                if let name = dataset {
                     let referenceModel = try reference.map { path -> Model in
                         var m = try ModelSource.load(path, architecture: nil, preprocessing: nil, nonFinite: .accept)
                         m.input.scale = loaded.input.scale

@@ -22,8 +22,8 @@ extension LRM {
         @Argument(help: "A Keras model or a .lrm file (its dense layers are swept).")
         var model: String
 
-        @Option(help: "Split to evaluate on: test or train.")
-        var split: String = "test"
+        @Option(help: "Split to evaluate on.")
+        var split: DatasetSplit = .test
 
         @Option(help: ArgumentHelp("Energy / entropy thresholds, comma-separated.", valueName: "list"))
         var taus: String = "0.80,0.85,0.90,0.95,0.99"
@@ -47,7 +47,6 @@ extension LRM {
 
         func validate() throws {
             guard dataOptions.dataset != nil else { throw ValidationError("give the data set with --dataset") }
-            guard DatasetSplit(rawValue: split) != nil else { throw ValidationError("--split must be test or train") }
             let values = taus.split(separator: ",")
             guard !values.isEmpty, thresholds.count == values.count, thresholds.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
                 throw ValidationError("--taus must be numbers in (0, 1], comma-separated, found '\(taus)'")
@@ -59,7 +58,7 @@ extension LRM {
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
                 let data = dataOptions.selection
-                let evaluation = try EvaluationSet(try data.open(DatasetSplit(rawValue: split)!), layout: data.layout(for: original))
+                let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original))
                 let runner: SweepRunner
                 do {
                     runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMDatasets
 import LRMFormat
+import LRMPipeline
 import LRMVerify
 
 extension LRM {
@@ -28,23 +29,16 @@ extension LRM {
         @Option(help: ArgumentHelp("The original model to compare with (Keras file or .lrm).", valueName: "file"))
         var reference: String?
 
-        @Option(help: "Data set: mnist, fashion-mnist, cifar-10, cifar-100, cifar-100-coarse.")
-        var dataset: String
+        @OptionGroup var dataSet: DataSetOptions
 
-        @Option(help: "Split: test or train.")
-        var split: String = "test"
-
-        @Option(help: ArgumentHelp("Folder with the data sets.", valueName: "dir"))
-        var data: String?
+        @Option(help: "Split.")
+        var split: DatasetSplit = .test
 
         @Option(help: ArgumentHelp("Use only the first N samples.", valueName: "N"))
         var limit: Int?
 
         @Option(help: "Samples per batch (memory stays bounded whatever the data set size).")
         var batchSize: Int = 1000
-
-        @Option(help: ArgumentHelp("Sample order fed to the models: hwc, chw or features (default: from the model; flat models on colour images get Keras's HWC).", valueName: "layout"))
-        var dataLayout: String?
 
         @Option(help: ArgumentHelp("Architecture (Keras config JSON or .keras) for a weights-only reference.", valueName: "file"))
         var referenceConfig: String?
@@ -77,13 +71,7 @@ extension LRM {
         }
 
         func validate() throws {
-            guard DatasetName(rawValue: dataset) != nil else {
-                throw ValidationError("unknown data set '\(dataset)'; expected one of \(DatasetName.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard DatasetSplit(rawValue: split) != nil else { throw ValidationError("--split must be test or train, found '\(split)'") }
-            if let dataLayout, SampleLayout(rawValue: dataLayout) == nil {
-                throw ValidationError("--data-layout must be hwc, chw or features, found '\(dataLayout)'")
-            }
+            guard dataSet.dataset != nil else { throw ValidationError("give the data set with --dataset") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
             for (flag, value) in [("--max-accuracy-drop", maxAccuracyDrop), ("--max-f1-drop", maxF1Drop)] {
@@ -104,19 +92,12 @@ extension LRM {
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout
-                let folder = DataFolder.resolve(flag: data)
-                var data: Dataset
-                do {
-                    data = try Dataset.open(DatasetName(rawValue: dataset)!, split: DatasetSplit(rawValue: split)!, in: folder)
-                    if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
-                } catch let error as DatasetError {
-                    let missing = !FileManager.default.fileExists(atPath: folder.directory(for: DatasetName(rawValue: dataset)!).path)
-                    throw CommandFailure(status: missing ? .missingInput : .invalidInput, message: error.description)
-                }
+                var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
+                if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
                 let report: VerificationReport
                 do {
                     report = try Verifier.verify(candidate: candidate, reference: referenceModel, dataset: data, thresholds: thresholds,
-                                                 layout: dataLayout.flatMap(SampleLayout.init(rawValue:)), batchSize: batchSize)
+                                                 layout: dataSet.dataLayout, batchSize: batchSize)
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 } catch let error as DatasetError {

@@ -1,0 +1,93 @@
+public import ArgumentParser
+public import LRMCompress
+public import LRMDatasets
+public import LRMFormat
+public import LRMLinearAlgebra
+public import LRMPipeline
+
+// Option values as types: argument-parser lists the legal values in `--help` and reports a bad one
+// (exit 64), so no command keeps its own list of names.
+
+extension DatasetName: ExpressibleByArgument {}
+extension DatasetSplit: ExpressibleByArgument {}
+extension SampleLayout: ExpressibleByArgument {}
+extension ValidationPlacement: ExpressibleByArgument {}
+extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
+
+/// `--factor-dtype`: a storage dtype by its name in the spec.
+enum DTypeName: String, CaseIterable, ExpressibleByArgument {
+    case f32, f16, bf16, f64
+
+    var dtype: DType {
+        switch self {
+        case .f32: .float32
+        case .f16: .float16
+        case .bf16: .bfloat16
+        case .f64: .float64
+        }
+    }
+}
+
+/// `--input-layout`: what the input axes mean, by the name in the spec.
+enum InputLayoutName: String, CaseIterable, ExpressibleByArgument {
+    case features, hwc, chw
+
+    var layout: InputLayout {
+        switch self {
+        case .features: .features
+        case .hwc: .hwc
+        case .chw: .chw
+        }
+    }
+}
+
+/// `--metric`: the space a layer's truncation error is measured in.
+enum MetricName: String, CaseIterable, ExpressibleByArgument {
+    case plain
+    case whitened
+    case activationScaled = "activation-scaled"
+}
+
+/// `--policy`: a rank policy, or `whitened:τ` / `activation-scaled:τ`, the energy rule in a data-aware metric.
+struct PolicyArgument: CustomStringConvertible {
+    var policy: RankPolicy
+    /// The metric the policy's name asks for (nil: `--metric` decides).
+    var metric: MetricName?
+    var text: String
+
+    /// ARSVD's energy rule at 0.95.
+    static let `default` = PolicyArgument(policy: .energy(0.95), metric: nil, text: "energy:0.95")
+
+    init(policy: RankPolicy, metric: MetricName?, text: String) {
+        self.policy = policy
+        self.metric = metric
+        self.text = text
+    }
+
+    init(parsing text: String) throws {
+        self.text = text
+        for name in [MetricName.whitened, .activationScaled] {
+            let prefix = name.rawValue
+            guard text == prefix || text.hasPrefix(prefix + ":") || text.hasPrefix(prefix + "=") else { continue }
+            let rest = text.dropFirst(prefix.count)
+            policy = try RankPolicy(parsing: "energy" + (rest.isEmpty ? ":0.95" : String(rest)))
+            metric = name
+            return
+        }
+        policy = try RankPolicy(parsing: text)
+        metric = nil
+    }
+
+    var description: String { text }
+}
+
+/// `--layer PATTERN=POLICY`.
+struct LayerPolicyArgument {
+    var override: ConversionOptions.Override
+
+    init(parsing spec: String) throws {
+        guard let equals = spec.firstIndex(of: "=") else { throw PolicyError("--layer needs PATTERN=POLICY, found '\(spec)'") }
+        override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try RankPolicy(parsing: String(spec[spec.index(after: equals)...])))
+    }
+}
