@@ -10,6 +10,8 @@ struct ByteReader {
     private(set) var index = 0
     /// The error kind reported when the bytes run out.
     var shortKind: ContainerError.Kind = .malformedHeader
+    /// The minor format version of the file being read, for messages about codes this reader does not know.
+    var fileMinorVersion: UInt16 = 0
 
     init(_ bytes: UnsafeRawBufferPointer, baseOffset: Int) {
         self.bytes = bytes

@@ -3,9 +3,10 @@ public enum Container {
     /// The 8 magic bytes: `89 4C 52 4D 0D 0A 1A 0A` ("\x89LRM\r\n\x1a\n"). The high byte catches
     /// 7-bit transfers, CR LF and the lone LF catch newline translation, 0x1A stops `type` on DOS.
     public static let magic: [UInt8] = [0x89, 0x4C, 0x52, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A]
-    /// The format version this library writes, and the newest it reads.
+    /// The format version this library reads (every minor version up to `minorVersion`). Files are
+    /// written with the lowest minor version that has every code they use (``ContainerHeader/minorVersion``).
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 0
+    public static let minorVersion: UInt16 = 1
     /// Size of the fixed preamble before the header.
     public static let preambleByteCount = 32
     /// Default tensor alignment in bytes (a power of two).

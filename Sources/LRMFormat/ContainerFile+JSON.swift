@@ -15,6 +15,27 @@ extension MetadataValue {
     }
 }
 
+extension Factorization {
+    /// The factorization record in the JSON form of `spec/vectors/README.md`.
+    public var json: JSONValue {
+        .object([
+            ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures))),
+            ("rank", .int(Int64(rank))), ("retained_energy", .number(retainedEnergy)),
+            ("relative_error", .number(relativeError)), ("policy", .string(policy)),
+            ("policy_parameter", .number(policyParameter)), ("method", .string(method)),
+            ("singular_values", JSONValue(singularValues)),
+        ])
+    }
+}
+
+extension ConvGeometry {
+    /// `strides`, `dilation` and `padding` as JSON members.
+    var jsonMembers: [(String, JSONValue)] {
+        [("strides", JSONValue([strideH, strideW])), ("dilation", JSONValue([dilationH, dilationW])),
+         ("padding", .string(padding.name))]
+    }
+}
+
 extension ContainerHeader {
     /// The metadata as a JSON object, keys in ascending byte order.
     public var metadataJSON: JSONValue {
@@ -38,13 +59,7 @@ extension ContainerHeader {
                 members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name))]
             case let .factorizedDense(us, vt, bias, activation, f):
                 members += [("us", ref(us)), ("vt", ref(vt)), ("bias", ref(bias)), ("activation", .string(activation.name)),
-                            ("factorization", .object([
-                                ("in_features", .int(Int64(f.inFeatures))), ("out_features", .int(Int64(f.outFeatures))),
-                                ("rank", .int(Int64(f.rank))), ("retained_energy", .number(f.retainedEnergy)),
-                                ("relative_error", .number(f.relativeError)), ("policy", .string(f.policy)),
-                                ("policy_parameter", .number(f.policyParameter)), ("method", .string(f.method)),
-                                ("singular_values", JSONValue(f.singularValues)),
-                            ]))]
+                            ("factorization", f.json)]
             case .activation(let activation):
                 members.append(("activation", .string(activation.name)))
             case .flatten:
@@ -53,6 +68,23 @@ extension ContainerHeader {
                 members.append(("target", JSONValue(target)))
             case let .scaleShift(scale, shift):
                 members += [("scale", ref(scale)), ("shift", ref(shift))]
+            case let .conv2D(kernel, bias, activation, geometry), let .depthwiseConv2D(kernel, bias, activation, geometry):
+                members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name))]
+                members += geometry.jsonMembers
+            case let .factorizedConv2D(first, second, bias, activation, form, geometry, f):
+                members += [("first", ref(first)), ("second", ref(second)), ("bias", ref(bias)),
+                            ("activation", .string(activation.name)), ("form", .string(form.name))]
+                members += geometry.jsonMembers
+                members.append(("factorization", f.json))
+            case .pool2D(let p):
+                members += [("mode", .string(p.mode.name)), ("pool", JSONValue([p.poolH, p.poolW])),
+                            ("strides", JSONValue([p.strideH, p.strideW])), ("padding", .string(p.padding.name))]
+            case .globalPool2D(let mode):
+                members.append(("mode", .string(mode.name)))
+            case .pad2D(let m), .crop2D(let m):
+                members.append(("margins", JSONValue([m.top, m.bottom, m.left, m.right])))
+            case .permute(let axes):
+                members.append(("axes", JSONValue(axes)))
             }
             return .object(members)
         }

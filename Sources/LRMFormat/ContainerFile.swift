@@ -49,7 +49,8 @@ public final class ContainerFile: Sendable {
                 throw ContainerError(.headerChecksum, "header checksum is \(hex(crc)), the preamble says \(hex(preamble.headerCRC))",
                                      byteOffset: Container.preambleByteCount)
             }
-            header = try ContainerHeader.decode(headerBytes, baseOffset: Container.preambleByteCount, alignment: preamble.alignment)
+            header = try ContainerHeader.decode(headerBytes, baseOffset: Container.preambleByteCount, alignment: preamble.alignment,
+                                                minorVersion: preamble.minor)
             let headerEnd = Container.preambleByteCount + preamble.headerByteCount
             guard let dataStart = alignUp(headerEnd, to: preamble.alignment) else {
                 throw ContainerError(.limitExceeded, "header end overflows")

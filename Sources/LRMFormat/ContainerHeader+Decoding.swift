@@ -1,8 +1,10 @@
 extension ContainerHeader {
     /// Decodes and validates header bytes (everything after the preamble, `baseOffset` bytes
     /// into the file). Rejects anything that is not the canonical encoding.
-    static func decode(_ bytes: UnsafeRawBufferPointer, baseOffset: Int, alignment: Int) throws -> ContainerHeader {
+    static func decode(_ bytes: UnsafeRawBufferPointer, baseOffset: Int, alignment: Int,
+                       minorVersion: UInt16 = 0) throws -> ContainerHeader {
         var r = ByteReader(bytes, baseOffset: baseOffset)
+        r.fileMinorVersion = minorVersion
         let metadata = try decodeMetadata(&r)
         let userMetadata = try decodeUserMetadata(&r)
 
@@ -169,19 +171,8 @@ extension ContainerHeader {
             operation = .dense(kernel: try ref("kernel"), bias: try optionalRef("bias"), activation: try activation())
         case 2:
             let us = try ref("us"), vt = try ref("vt"), bias = try optionalRef("bias"), act = try activation()
-            let inFeatures = try r.readSize("input features of \(label)", limit: Int(Int32.max))
-            let outFeatures = try r.readSize("output features of \(label)", limit: Int(Int32.max))
-            let rank = try r.readSize("rank of \(label)", limit: Int(Int32.max))
-            let energy = try r.readFloat64("retained energy of \(label)")
-            let error = try r.readFloat64("relative error of \(label)")
-            let policy = try r.readString("policy of \(label)", limit: Container.Limits.maxNameByteCount)
-            let parameter = try r.readFloat64("policy parameter of \(label)")
-            let method = try r.readString("method of \(label)", limit: Container.Limits.maxNameByteCount)
-            let singularValues = try r.readFloat64Array("singular values of \(label)")
-            let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: rank,
-                                              retainedEnergy: energy, relativeError: error, policy: policy,
-                                              policyParameter: parameter, method: method, singularValues: singularValues)
-            operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act, factorization: factorization)
+            operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act,
+                                         factorization: try r.readFactorization(label))
         case 3:
             operation = .activation(try activation())
         case 4:
@@ -190,10 +181,89 @@ extension ContainerHeader {
             operation = .reshape(try r.readDimensions("target shape of \(label)"))
         case 6:
             operation = .scaleShift(scale: try ref("scale"), shift: try optionalRef("shift"))
+        case 7:
+            let kernel = try ref("kernel"), bias = try optionalRef("bias"), act = try activation()
+            operation = .conv2D(kernel: kernel, bias: bias, activation: act, geometry: try r.readGeometry(label))
+        case 8:
+            let first = try ref("first"), second = try ref("second"), bias = try optionalRef("bias"), act = try activation()
+            let formAt = r.fileOffset
+            let code = try r.readUInt8("factorization form of \(label)")
+            guard let form = ConvFactorizationForm(rawValue: code) else {
+                throw r.error(.badModel, "\(label) has factorization form code \(code), expected 0 (channel) or 1 (spatial)", at: formAt)
+            }
+            let geometry = try r.readGeometry(label)
+            operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: act, form: form,
+                                          geometry: geometry, factorization: try r.readFactorization(label))
+        case 9:
+            let kernel = try ref("kernel"), bias = try optionalRef("bias"), act = try activation()
+            operation = .depthwiseConv2D(kernel: kernel, bias: bias, activation: act, geometry: try r.readGeometry(label))
+        case 10:
+            let mode = try r.readPoolMode(label)
+            let sizes = try (0..<4).map { _ in Int(try r.readUInt32("window of \(label)")) }
+            operation = .pool2D(Pooling(mode: mode, poolH: sizes[0], poolW: sizes[1], strideH: sizes[2], strideW: sizes[3],
+                                        padding: try r.readPadding(label)))
+        case 11:
+            operation = .globalPool2D(try r.readPoolMode(label))
+        case 12, 13:
+            let m = try (0..<4).map { _ in Int(try r.readUInt32("margins of \(label)")) }
+            let margins = Margins(top: m[0], bottom: m[1], left: m[2], right: m[3])
+            operation = kind == 12 ? .pad2D(margins) : .crop2D(margins)
+        case 14:
+            let countAt = r.fileOffset
+            let count = Int(try r.readUInt8("axis count of \(label)"))
+            guard (1...Container.Limits.maxDimensions).contains(count) else {
+                throw r.error(.badModel, "\(label) permutes \(count) axes, expected 1 to \(Container.Limits.maxDimensions)", at: countAt)
+            }
+            operation = .permute(try (0..<count).map { _ in Int(try r.readUInt8("axis of \(label)")) })
         default:
-            throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)", at: kindAt)
+            let newer = r.fileMinorVersion > Container.minorVersion
+                ? " (the file is format 1.\(r.fileMinorVersion); this reader reads up to 1.\(Container.minorVersion))" : ""
+            throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)\(newer)", at: kindAt)
         }
         return Layer(name: name, operation: operation)
+    }
+}
+
+extension ByteReader {
+    /// The `factorization` record of `label`.
+    mutating func readFactorization(_ label: String) throws -> Factorization {
+        let inFeatures = try readSize("input features of \(label)", limit: Int(Int32.max))
+        let outFeatures = try readSize("output features of \(label)", limit: Int(Int32.max))
+        let rank = try readSize("rank of \(label)", limit: Int(Int32.max))
+        let energy = try readFloat64("retained energy of \(label)")
+        let error = try readFloat64("relative error of \(label)")
+        let policy = try readString("policy of \(label)", limit: Container.Limits.maxNameByteCount)
+        let parameter = try readFloat64("policy parameter of \(label)")
+        let method = try readString("method of \(label)", limit: Container.Limits.maxNameByteCount)
+        let singularValues = try readFloat64Array("singular values of \(label)")
+        return Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, retainedEnergy: energy,
+                             relativeError: error, policy: policy, policyParameter: parameter, method: method,
+                             singularValues: singularValues)
+    }
+
+    /// `conv_geometry`: four u32 (strides, dilations) and the padding code.
+    mutating func readGeometry(_ label: String) throws -> ConvGeometry {
+        let values = try (0..<4).map { _ in Int(try readUInt32("geometry of \(label)")) }
+        return ConvGeometry(strideH: values[0], strideW: values[1], dilationH: values[2], dilationW: values[3],
+                            padding: try readPadding(label))
+    }
+
+    mutating func readPadding(_ label: String) throws -> WindowPadding {
+        let at = fileOffset
+        let code = try readUInt8("padding of \(label)")
+        guard let padding = WindowPadding(rawValue: code) else {
+            throw error(.badModel, "\(label) has padding code \(code), expected 0 (valid) or 1 (same)", at: at)
+        }
+        return padding
+    }
+
+    mutating func readPoolMode(_ label: String) throws -> PoolMode {
+        let at = fileOffset
+        let code = try readUInt8("pooling mode of \(label)")
+        guard let mode = PoolMode(rawValue: code) else {
+            throw error(.badModel, "\(label) has pooling mode code \(code), expected 0 (max) or 1 (average)", at: at)
+        }
+        return mode
     }
 }
 

@@ -74,7 +74,7 @@ extension ContainerHeader {
             switch layer.operation {
             case .reshape(let target):
                 try dims(target, "target shape of \(label)")
-            case let .factorizedDense(_, _, _, _, f):
+            case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f):
                 for (value, what) in [(f.inFeatures, "input features"), (f.outFeatures, "output features"), (f.rank, "rank")]
                 where !(0...Int(Int32.max)).contains(value) {
                     throw ContainerError(.limitExceeded, "\(what) of \(label) is \(value), expected 0 to \(Int32.max)")
@@ -82,7 +82,8 @@ extension ContainerHeader {
                 try string(f.policy, "policy of \(label)", limit: Limits.maxNameByteCount)
                 try string(f.method, "method of \(label)", limit: Limits.maxNameByteCount)
                 try count(f.singularValues.count, "count of singular values of \(label)", limit: Limits.maxArrayCount)
-            case .dense, .activation, .flatten, .scaleShift:
+            case .dense, .activation, .flatten, .scaleShift, .conv2D, .depthwiseConv2D, .pool2D, .globalPool2D,
+                 .pad2D, .crop2D, .permute:
                 break
             }
         }

@@ -34,7 +34,7 @@ extension ContainerHeader {
         }
     }
 
-    private func modelError(_ message: String) -> ContainerError { ContainerError(.badModel, message) }
+    func modelError(_ message: String) -> ContainerError { ContainerError(.badModel, message) }
 
     func validateModel() throws {
         let input = model.input
@@ -83,7 +83,20 @@ extension ContainerHeader {
         }
     }
 
-    private func outputShape(of operation: LayerOperation<Int>, label: String, input shape: [Int],
+    /// The sample shape after each layer, in layer order (the header must be valid).
+    public func layerOutputShapes() throws -> [[Int]] {
+        var shape = model.input.shape
+        var result: [[Int]] = []
+        for layer in model.layers {
+            var shapes: [String: [Int]] = [:]
+            for (role, index) in layer.operation.tensors where tensors.indices.contains(index) { shapes[role] = tensors[index].shape }
+            shape = try outputShape(of: layer.operation, label: "layer '\(escaped(layer.name))'", input: shape, shapes: shapes)
+            result.append(shape)
+        }
+        return result
+    }
+
+    func outputShape(of operation: LayerOperation<Int>, label: String, input shape: [Int],
                              shapes: [String: [Int]]) throws -> [Int] {
         let features = shape.last ?? 0
         func expectShape(_ role: String, _ expected: [Int]) throws {
@@ -106,24 +119,10 @@ extension ContainerHeader {
             guard f.inFeatures == features else {
                 throw modelError("\(label) was factorized from \(f.inFeatures) inputs but receives \(features) features")
             }
-            guard f.rank >= 1, f.rank <= min(f.inFeatures, f.outFeatures) else {
-                throw modelError("\(label) has rank \(f.rank), expected 1 to min(\(f.inFeatures), \(f.outFeatures))")
-            }
-            try expectShape("us", [f.inFeatures, f.rank])
-            try expectShape("vt", [f.rank, f.outFeatures])
-            if shapes["bias"] != nil { try expectShape("bias", [f.outFeatures]) }
-            guard f.retainedEnergy >= 0, f.retainedEnergy <= 1 else {
-                throw modelError("\(label) has retained energy \(f.retainedEnergy), expected 0 to 1")
-            }
-            guard f.relativeError >= 0, f.relativeError.isFinite else {
-                throw modelError("\(label) has relative error \(f.relativeError), expected a finite value ≥ 0")
-            }
-            let values = f.singularValues
-            guard values.count >= f.rank, values.count <= min(f.inFeatures, f.outFeatures) else {
-                throw modelError("\(label) lists \(values.count) singular values, expected \(f.rank) to \(min(f.inFeatures, f.outFeatures))")
-            }
-            guard values.allSatisfy({ $0.isFinite && $0 >= 0 }), zip(values, values.dropFirst()).allSatisfy({ $0 >= $1 }) else {
-                throw modelError("\(label) has singular values that are not finite, non-negative and descending")
+            try validateFactorizationRecord(f, label: label) {
+                try expectShape("us", [f.inFeatures, f.rank])
+                try expectShape("vt", [f.rank, f.outFeatures])
+                if shapes["bias"] != nil { try expectShape("bias", [f.outFeatures]) }
             }
             return shape.dropLast() + [f.outFeatures]
         case .activation:
@@ -140,6 +139,42 @@ extension ContainerHeader {
             try expectShape("scale", [features])
             if shapes["shift"] != nil { try expectShape("shift", [features]) }
             return shape
+        case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
+            return try spatialOutputShape(of: operation, label: label, input: shape, shapes: shapes)
         }
+    }
+
+    /// The rules of a factorization record, in the spec's order: the rank, then the layer's own
+    /// tensor shapes (`tensorShapes`), then energy, error and the spectrum.
+    func validateFactorizationRecord(_ f: Factorization, label: String, tensorShapes: () throws -> Void) throws {
+        guard f.rank >= 1, f.rank <= min(f.inFeatures, f.outFeatures) else {
+            throw modelError("\(label) has rank \(f.rank), expected 1 to min(\(f.inFeatures), \(f.outFeatures))")
+        }
+        try tensorShapes()
+        guard f.retainedEnergy >= 0, f.retainedEnergy <= 1 else {
+            throw modelError("\(label) has retained energy \(f.retainedEnergy), expected 0 to 1")
+        }
+        guard f.relativeError >= 0, f.relativeError.isFinite else {
+            throw modelError("\(label) has relative error \(f.relativeError), expected a finite value ≥ 0")
+        }
+        let values = f.singularValues
+        guard values.count >= f.rank, values.count <= min(f.inFeatures, f.outFeatures) else {
+            throw modelError("\(label) lists \(values.count) singular values, expected \(f.rank) to \(min(f.inFeatures, f.outFeatures))")
+        }
+        guard values.allSatisfy({ $0.isFinite && $0 >= 0 }), zip(values, values.dropFirst()).allSatisfy({ $0 >= $1 }) else {
+            throw modelError("\(label) has singular values that are not finite, non-negative and descending")
+        }
+    }
+}
+
+extension Layer where T == Tensor {
+    /// The sample shape this layer produces from samples of shape `input`, checked by the rules a
+    /// reader applies to a file (`spec/FORMAT.md` section 4). Throws `ContainerError` `.badModel`.
+    public func outputShape(input: [Int]) throws -> [Int] {
+        var shapes: [String: [Int]] = [:]
+        let described = operation.map { tensor, role -> Int in shapes[role] = tensor.shape; return 0 }
+        let scratch = ContainerHeader(alignment: Container.defaultAlignment, metadata: [:], userMetadata: [:], tensors: [],
+                                      model: ModelDescription(name: "", input: InputSpec(shape: input), layers: []))
+        return try scratch.outputShape(of: described, label: "layer '\(escaped(name))'", input: input, shapes: shapes)
     }
 }

@@ -17,6 +17,11 @@ public struct ContainerHeader: Sendable, Equatable {
         self.model = model
     }
 
+    /// The lowest format minor version that has every layer kind of the model: what a writer records.
+    public var minorVersion: UInt16 {
+        model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
+    }
+
     /// Bytes of the data section: from its start to the end of the last tensor.
     public var dataByteCount: Int {
         guard let last = tensors.last else { return 0 }
@@ -77,10 +82,7 @@ public struct ContainerHeader: Sendable, Equatable {
                 record.write(ref(kernel)); record.write(ref(bias)); record.write(activation.rawValue)
             case let .factorizedDense(us, vt, bias, activation, f):
                 record.write(ref(us)); record.write(ref(vt)); record.write(ref(bias)); record.write(activation.rawValue)
-                record.writeSize(f.inFeatures); record.writeSize(f.outFeatures); record.writeSize(f.rank)
-                record.write(f.retainedEnergy); record.write(f.relativeError)
-                record.write(f.policy); record.write(f.policyParameter); record.write(f.method)
-                record.write(f.singularValues)
+                record.write(f)
             case .activation(let activation):
                 record.write(activation.rawValue)
             case .flatten:
@@ -89,10 +91,45 @@ public struct ContainerHeader: Sendable, Equatable {
                 record.writeDimensions(shape)
             case let .scaleShift(scale, shift):
                 record.write(ref(scale)); record.write(ref(shift))
+            case let .conv2D(kernel, bias, activation, geometry), let .depthwiseConv2D(kernel, bias, activation, geometry):
+                record.write(ref(kernel)); record.write(ref(bias)); record.write(activation.rawValue)
+                record.write(geometry)
+            case let .factorizedConv2D(first, second, bias, activation, form, geometry, f):
+                record.write(ref(first)); record.write(ref(second)); record.write(ref(bias)); record.write(activation.rawValue)
+                record.write(form.rawValue)
+                record.write(geometry)
+                record.write(f)
+            case .pool2D(let p):
+                record.write(p.mode.rawValue)
+                for value in [p.poolH, p.poolW, p.strideH, p.strideW] { record.write(UInt32(truncatingIfNeeded: value)) }
+                record.write(p.padding.rawValue)
+            case .globalPool2D(let mode):
+                record.write(mode.rawValue)
+            case .pad2D(let m), .crop2D(let m):
+                for value in [m.top, m.bottom, m.left, m.right] { record.write(UInt32(truncatingIfNeeded: value)) }
+            case .permute(let axes):
+                record.write(UInt8(truncatingIfNeeded: axes.count))
+                for axis in axes { record.write(UInt8(truncatingIfNeeded: axis)) }
             }
             w.writeCount(record.bytes.count)
             w.append(record.bytes)
         }
         return w.bytes
+    }
+}
+
+extension ByteWriter {
+    /// `conv_geometry`: u32 stride_h, stride_w, dilation_h, dilation_w, u8 padding.
+    mutating func write(_ g: ConvGeometry) {
+        for value in [g.strideH, g.strideW, g.dilationH, g.dilationW] { write(UInt32(truncatingIfNeeded: value)) }
+        write(g.padding.rawValue)
+    }
+
+    /// The `factorization` record.
+    mutating func write(_ f: Factorization) {
+        writeSize(f.inFeatures); writeSize(f.outFeatures); writeSize(f.rank)
+        write(f.retainedEnergy); write(f.relativeError)
+        write(f.policy); write(f.policyParameter); write(f.method)
+        write(f.singularValues)
     }
 }

@@ -64,7 +64,7 @@ public enum ContainerWriter {
         var w = ByteWriter()
         w.append(Container.magic)
         w.write(Container.majorVersion)
-        w.write(Container.minorVersion)
+        w.write(header.minorVersion)
         w.write(UInt32(header.alignment))
         w.write(UInt64(headerBytes.count))
         w.write(CRC32.checksum(headerBytes))

@@ -106,6 +106,26 @@ public enum LayerOperation<T: Sendable>: Sendable {
     case reshape([Int])
     /// y = x · scale + shift over the last axis (a folded normalisation).
     case scaleShift(scale: T, shift: T?)
+    /// 2-D convolution of an [h, w, cin] sample; kernel [kh, kw, cin, cout], bias [cout] (format 1.1).
+    case conv2D(kernel: T, bias: T?, activation: Activation, geometry: ConvGeometry)
+    /// A convolution stored as two (format 1.1): `first` then `second`, then bias and activation.
+    /// Channel form: first [kh, kw, cin, k] with `geometry`, second [1, 1, k, cout].
+    /// Spatial form: first [kh, 1, cin, k] with the height half of `geometry`, second [1, kw, k, cout]
+    /// with the width half. `factorization` describes the matrix that was split.
+    case factorizedConv2D(first: T, second: T, bias: T?, activation: Activation, form: ConvFactorizationForm,
+                          geometry: ConvGeometry, factorization: Factorization)
+    /// Depthwise convolution; kernel [kh, kw, cin, m], output channel ci·m + j, bias [cin·m] (format 1.1).
+    case depthwiseConv2D(kernel: T, bias: T?, activation: Activation, geometry: ConvGeometry)
+    /// Max or average pooling over height and width (format 1.1).
+    case pool2D(Pooling)
+    /// Max or mean over height and width: [h, w, c] → [c] (format 1.1).
+    case globalPool2D(PoolMode)
+    /// Zero rows and columns added around an [h, w, c] sample (format 1.1).
+    case pad2D(Margins)
+    /// Rows and columns removed from the borders of an [h, w, c] sample (format 1.1).
+    case crop2D(Margins)
+    /// Reorders the sample's axes: output axis i is input axis `axes[i]` (numpy's transpose) (format 1.1).
+    case permute([Int])
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -116,8 +136,19 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .flatten: 4
         case .reshape: 5
         case .scaleShift: 6
+        case .conv2D: 7
+        case .factorizedConv2D: 8
+        case .depthwiseConv2D: 9
+        case .pool2D: 10
+        case .globalPool2D: 11
+        case .pad2D: 12
+        case .crop2D: 13
+        case .permute: 14
         }
     }
+
+    /// The lowest format minor version that has this kind.
+    public var minimumMinorVersion: UInt16 { kindCode <= 6 ? 0 : 1 }
 
     /// The spec's name of this kind.
     public var kindName: String {
@@ -128,6 +159,14 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .flatten: "flatten"
         case .reshape: "reshape"
         case .scaleShift: "scale_shift"
+        case .conv2D: "conv2d"
+        case .factorizedConv2D: "factorized_conv2d"
+        case .depthwiseConv2D: "depthwise_conv2d"
+        case .pool2D: "pool2d"
+        case .globalPool2D: "global_pool2d"
+        case .pad2D: "pad2d"
+        case .crop2D: "crop2d"
+        case .permute: "permute"
         }
     }
 
@@ -146,6 +185,21 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .reshape(let shape): return .reshape(shape)
         case let .scaleShift(scale, shift):
             return .scaleShift(scale: try transform(scale, "scale"), shift: try shift.map { try transform($0, "shift") })
+        case let .conv2D(kernel, bias, activation, geometry):
+            return .conv2D(kernel: try transform(kernel, "kernel"), bias: try bias.map { try transform($0, "bias") },
+                           activation: activation, geometry: geometry)
+        case let .factorizedConv2D(first, second, bias, activation, form, geometry, factorization):
+            return .factorizedConv2D(first: try transform(first, "first"), second: try transform(second, "second"),
+                                     bias: try bias.map { try transform($0, "bias") }, activation: activation,
+                                     form: form, geometry: geometry, factorization: factorization)
+        case let .depthwiseConv2D(kernel, bias, activation, geometry):
+            return .depthwiseConv2D(kernel: try transform(kernel, "kernel"), bias: try bias.map { try transform($0, "bias") },
+                                    activation: activation, geometry: geometry)
+        case .pool2D(let pooling): return .pool2D(pooling)
+        case .globalPool2D(let mode): return .globalPool2D(mode)
+        case .pad2D(let margins): return .pad2D(margins)
+        case .crop2D(let margins): return .crop2D(margins)
+        case .permute(let axes): return .permute(axes)
         }
     }
 

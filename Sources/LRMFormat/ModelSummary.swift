@@ -15,6 +15,11 @@ public struct ModelSummary: Sendable {
         public var factorization: Factorization?
         public var parametersBefore: Int
         public var parametersAfter: Int
+        /// The sample shape this layer produces (empty when the header's shapes do not chain).
+        public var outputShape: [Int] = []
+        /// Multiply-accumulates per sample of the original layer and of the stored one.
+        public var macsBefore: Int = 0
+        public var macsAfter: Int = 0
         public var compressionRatio: Double {
             parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter)
         }
@@ -23,6 +28,10 @@ public struct ModelSummary: Sendable {
     public var layers: [LayerRow]
     public var parametersBefore: Int { layers.reduce(0) { $0 + $1.parametersBefore } }
     public var parametersAfter: Int { layers.reduce(0) { $0 + $1.parametersAfter } }
+    public var macsBefore: Int { layers.reduce(0) { $0 + $1.macsBefore } }
+    public var macsAfter: Int { layers.reduce(0) { $0 + $1.macsAfter } }
+    /// The model's input shape, and every layer's output shape is in its row.
+    public var inputShape: [Int]
     public var compressionRatio: Double {
         parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter)
     }
@@ -30,7 +39,10 @@ public struct ModelSummary: Sendable {
     public init(header: ContainerHeader) {
         let tensors = header.tensors
         func count(_ index: Int?) -> Int { index.map { tensors[$0].elementCount ?? 0 } ?? 0 }
-        layers = header.model.layers.map { layer in
+        let modelInput = header.model.input.shape
+        inputShape = modelInput
+        let outputShapes = (try? header.layerOutputShapes()) ?? []
+        layers = header.model.layers.enumerated().map { index, layer in
             var row = LayerRow(name: layer.name, kind: layer.operation.kindName, parametersBefore: 0, parametersAfter: 0)
             switch layer.operation {
             case let .dense(kernel, bias, activation):
@@ -51,10 +63,61 @@ public struct ModelSummary: Sendable {
             case let .scaleShift(scale, shift):
                 row.parametersBefore = count(scale) + count(shift)
                 row.parametersAfter = row.parametersBefore
-            case .flatten, .reshape:
+            case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
                 break
+            case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _):
+                row.activation = activation
+                row.parametersBefore = count(kernel) + count(bias)
+                row.parametersAfter = row.parametersBefore
+            case let .factorizedConv2D(first, second, bias, activation, _, _, f):
+                row.activation = activation
+                row.inFeatures = f.inFeatures
+                row.outFeatures = f.outFeatures
+                row.factorization = f
+                row.parametersBefore = f.denseParameterCount + count(bias)
+                row.parametersAfter = count(first) + count(second) + count(bias)
+            }
+            if index < outputShapes.count {
+                row.outputShape = outputShapes[index]
+                let input = index == 0 ? modelInput : outputShapes[index - 1]
+                (row.macsBefore, row.macsAfter) = Self.macs(layer.operation, input: input, output: outputShapes[index], tensors: tensors)
             }
             return row
+        }
+    }
+
+    /// Multiply-accumulates per sample (original, stored) of one layer; shapes are the header's, so
+    /// the products fit (every sample has fewer than 2³¹ elements and kernels are in the file).
+    static func macs(_ operation: LayerOperation<Int>, input: [Int], output: [Int], tensors: [TensorInfo]) -> (Int, Int) {
+        /// Products saturate at Int.max instead of trapping: the figures are reports, not sizes.
+        func mul(_ values: Int...) -> Int {
+            var result = 1
+            for value in values {
+                let (next, overflow) = result.multipliedReportingOverflow(by: value)
+                if overflow { return Int.max }
+                result = next
+            }
+            return result
+        }
+        func size(_ index: Int) -> Int { tensors[index].elementCount ?? Int.max }
+        let positions = output.dropLast().reduce(1) { mul($0, $1) }
+        switch operation {
+        case .dense(let kernel, _, _), .conv2D(let kernel, _, _, _), .depthwiseConv2D(let kernel, _, _, _):
+            return (mul(positions, size(kernel)), mul(positions, size(kernel)))
+        case let .factorizedDense(_, _, _, _, f):
+            return (mul(positions, f.inFeatures, f.outFeatures), mul(positions, f.rank, f.inFeatures + f.outFeatures))
+        case let .factorizedConv2D(first, second, _, _, form, _, f):
+            let before = mul(positions, f.inFeatures, f.outFeatures)
+            switch form {
+            case .channel:
+                return (before, mul(positions, size(first) + size(second)))
+            case .spatial:
+                // The first half runs at every output row and every input column (its width is 1, stride 1).
+                let middle = mul(output.first ?? 1, input.count == 3 ? input[1] : 1)
+                return (before, mul(middle, size(first)) + mul(positions, size(second)))
+            }
+        default:
+            return (0, 0)
         }
     }
 }

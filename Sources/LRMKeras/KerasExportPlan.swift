@@ -112,6 +112,8 @@ struct KerasExportPlan {
                 shape = target
             case let .scaleShift(scale, shift):
                 layers.append(try mapper.batchNormalization(scale: scale, shift: shift, features: features))
+            default:
+                throw mapper.invalid("\(layer.operation.kindName) layers cannot be exported to Keras yet")
             }
         }
     }

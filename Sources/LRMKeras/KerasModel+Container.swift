@@ -265,17 +265,14 @@ struct ContainerModelBuilder {
         return product
     }
 
-    /// The sample shape after the layers mapped so far.
+    /// The sample shape after the layers mapped so far (each layer was checked when it was added).
     func currentShape() -> [Int] {
         var shape = input.shape
         for layer in layers {
-            switch layer.operation {
-            case .dense(let kernel, _, _): shape = shape.dropLast() + [kernel.shape[1]]
-            case .factorizedDense(_, _, _, _, let f): shape = shape.dropLast() + [f.outFeatures]
-            case .flatten: shape = [Self.elementCount(shape) ?? Int.max]
-            case .reshape(let target): shape = target
-            case .activation, .scaleShift: break
-            }
+            // Shapes past the container's 2³¹−1 elements stop here (the model is refused when it is stored).
+            guard let next = try? layer.outputShape(input: shape), let count = Self.elementCount(next),
+                  count <= Int(Int32.max) else { return shape }
+            shape = next
         }
         return shape
     }

@@ -17,6 +17,14 @@ public final class InferenceModel: Sendable {
         case scaleShift(scale: [Float], shift: [Float]?)
         /// Only the sample's shape changes (flatten, reshape).
         case reshape([Int])
+        /// Convolutions run one after the other (one, or the two halves of a factorized one).
+        case convolution([ConvolutionPlan])
+        case depthwise(ConvolutionPlan, multiplier: Int)
+        case pool(ConvolutionPlan, PoolMode)
+        case globalPool(input: [Int], PoolMode)
+        /// Zero padding (positive margins) or cropping (negative ones) of [h, w, c] samples.
+        case shift(input: [Int], top: Int, left: Int, outH: Int, outW: Int)
+        case permute(input: [Int], axes: [Int])
     }
 
     public let name: String
@@ -27,6 +35,12 @@ public final class InferenceModel: Sendable {
     public let classNames: [String]
     public let input: InputSpec
     let steps: [Step]
+    /// The sample shape after each step.
+    let stepShapes: [[Int]]
+    /// The most elements any sample has on its way through the model (input included).
+    let largestSampleElementCount: Int
+    /// How many elements a batch may hold in one buffer (64 MiB of floats): batches shrink to fit.
+    static let maxBatchElements = 1 << 24
     /// Preprocessing expanded to one scale and offset per input element (nil: identity).
     let scale: [Float]?
     let offset: [Float]?
@@ -41,9 +55,14 @@ public final class InferenceModel: Sendable {
         classNames = model.classNames
         var shape = model.input.shape
         var steps: [Step] = []
+        var stepShapes: [[Int]] = []
         for layer in model.layers {
             let features = shape.last ?? 0
             switch layer.operation {
+            case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
+                let (step, output) = try InferenceModel.spatialStep(layer, input: shape)
+                steps.append(step)
+                shape = output
             case let .dense(kernel, bias, activation):
                 guard kernel.shape.count == 2, kernel.shape[0] == features else {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': kernel \(kernel.shape) does not take \(features) features")
@@ -69,8 +88,11 @@ public final class InferenceModel: Sendable {
                 shape = target
                 steps.append(.reshape(shape))
             }
+            stepShapes.append(shape)
         }
         self.steps = steps
+        self.stepShapes = stepShapes
+        largestSampleElementCount = ([model.input.shape] + stepShapes).map { $0.reduce(1, *) }.max() ?? 1
         outputShape = shape
         (scale, offset) = InferenceModel.expandPreprocessing(model.input)
     }
@@ -108,6 +130,7 @@ public final class InferenceModel: Sendable {
             throw RuntimeError(.inputShape, "got \(inputs.count) input values for \(sampleCount) samples of shape \(inputShape) (\(inWidth) each)")
         }
         var outputs = [Float](repeating: 0, count: sampleCount * outputElementCount)
+        let batchSize = max(1, min(batchSize, InferenceModel.maxBatchElements / max(largestSampleElementCount, 1)))
         var start = 0
         while start < sampleCount {
             let count = min(batchSize, sampleCount - start)
@@ -149,21 +172,32 @@ public final class InferenceModel: Sendable {
             case let .dense(kernel, inFeatures, outFeatures, bias, activation):
                 current = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, kernel, outFeatures: outFeatures, bias: bias)
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
-                shape = shape.dropLast() + [outFeatures]
             case let .factorized(us, vt, inFeatures, rank, outFeatures, bias, activation):
                 let middle = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, us, outFeatures: rank, bias: nil)
                 current = try InferenceModel.affine(middle, rows: rows, inFeatures: rank, vt, outFeatures: outFeatures, bias: bias)
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
-                shape = shape.dropLast() + [outFeatures]
             case .activation(let activation):
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: features) }
             case let .scaleShift(scale, shift):
                 for r in 0..<rows {
                     for c in 0..<features { current[r * features + c] = current[r * features + c] * scale[c] + (shift?[c] ?? 0) }
                 }
-            case .reshape(let target):
-                shape = target
+            case .reshape:
+                break
+            case .convolution(let plans):
+                for plan in plans { current = try plan.apply(current, samples: sampleCount) }
+            case let .depthwise(plan, multiplier):
+                current = SpatialKernels.depthwise(current, samples: sampleCount, plan: plan, multiplier: multiplier)
+            case let .pool(plan, mode):
+                current = SpatialKernels.pool(current, samples: sampleCount, plan: plan, mode: mode)
+            case let .globalPool(input, mode):
+                current = SpatialKernels.globalPool(current, samples: sampleCount, shape: input, mode: mode)
+            case let .shift(input, top, left, outH, outW):
+                current = SpatialKernels.shift(current, samples: sampleCount, shape: input, top: top, left: left, outH: outH, outW: outW)
+            case let .permute(input, axes):
+                current = SpatialKernels.permute(current, samples: sampleCount, shape: input, axes: axes)
             }
+            shape = stepShapes[layerIndex]
         }
         return current
     }

@@ -7,6 +7,7 @@ enum ValidVector: String, CaseIterable {
     case tiny, example, allDTypes = "all_dtypes", image, noLayers = "no_layers", futureMinor = "future_minor"
     case alignment8 = "alignment_8", alignment4096 = "alignment_4096", alignment65536 = "alignment_65536"
     case chw, sharedTensor = "shared_tensor"
+    case cnn
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -83,6 +84,7 @@ enum ValidVector: String, CaseIterable {
             data.withUnsafeBytes { bytes.append(contentsOf: $0) }
             return bytes
         case .alignment4096: return try ContainerWriter.encode(TinyModel.make(), alignment: 4096)
+        case .cnn: return try ContainerWriter.encode(ConvModel.make())
         }
     }
 }
@@ -94,6 +96,9 @@ private func invalidManifest() -> String {
     let entries: [JSONValue] = Defect.allCases.map { defect in
         .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
                  ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
+    } + ConvDefect.allCases.map { defect in
+        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
+                 ("stage", .string("open")), ("description", .string(defect.summary))])
     }
     return JSONValue.array(entries).serialized(indent: 2) + "\n"
 }
@@ -128,6 +133,28 @@ struct TestVectorTests {
         let directory = try TemporaryDirectory()
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
+    }
+
+    @Test("invalid format 1.1 vectors are the convolution defects, each with its error kind", arguments: ConvDefect.allCases)
+    func invalidConvolution(_ defect: ConvDefect) throws {
+        let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
+        try check(try defect.apply(), at: path)
+        let directory = try TemporaryDirectory()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
+    }
+
+    @Test("a model without format 1.1 layers is written as 1.0, one with them as 1.1; a newer kind names the version")
+    func versionFollowsLayerKinds() throws {
+        #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(TinyModel.make())).minorVersion == 0)
+        #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ConvModel.make())).minorVersion == 1)
+        do {
+            _ = try ContainerFile.decodeForTests(ConvDefect.futureLayerKind.apply())
+            Issue.record("a file with layer kind 15 opened")
+        } catch let error as ContainerError {
+            #expect(error.message.contains("unknown kind code 15"))
+            #expect(error.message.contains("format 1.2"))
+        }
     }
 
     @Test("the invalid manifest lists every defect")

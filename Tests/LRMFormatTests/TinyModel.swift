@@ -26,7 +26,7 @@ enum TinyModel {
 struct FileParts {
     var magic = Container.magic
     var major = Container.majorVersion
-    var minor = Container.minorVersion
+    var minor: UInt16 = 0
     var alignment: UInt32
     var header: [UInt8]
     /// The data section: from D to the end of the file.

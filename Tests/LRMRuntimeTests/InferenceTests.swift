@@ -54,6 +54,7 @@ enum Reference {
                 let sv = s.floats(), tv = t?.floats()
                 x = x.indices.map { x[$0] * Double(sv[$0]) + Double(tv?[$0] ?? 0) }
             case .flatten, .reshape: break
+            default: Issue.record("the dense reference does not run \(layer.operation.kindName)")
             }
         }
         return x

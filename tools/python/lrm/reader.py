@@ -95,7 +95,14 @@ DTYPES = {
 }
 LAYOUTS = {0: "features", 1: "hwc", 2: "chw"}
 LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
-               5: "reshape", 6: "scale_shift"}
+               5: "reshape", 6: "scale_shift",
+               # format 1.1
+               7: "conv2d", 8: "factorized_conv2d", 9: "depthwise_conv2d", 10: "pool2d",
+               11: "global_pool2d", 12: "pad2d", 13: "crop2d", 14: "permute"}
+PADDINGS = {0: "valid", 1: "same"}
+POOL_MODES = {0: "max", 1: "average"}
+FORMS = {0: "channel", 1: "spatial"}
+MAX_WINDOW = 65535                     # strides, dilations, windows, margins (section 4)
 ACTIVATIONS = {
     0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax", 5: "gelu",
     6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
@@ -326,6 +333,15 @@ LAYER_FIELDS = {
     "flatten": (),
     "reshape": ("target",),
     "scale_shift": ("scale", "shift"),
+    "conv2d": ("kernel", "bias", "activation", "strides", "dilation", "padding"),
+    "factorized_conv2d": ("first", "second", "bias", "activation", "form", "strides", "dilation", "padding",
+                          "factorization"),
+    "depthwise_conv2d": ("kernel", "bias", "activation", "strides", "dilation", "padding"),
+    "pool2d": ("mode", "pool", "strides", "padding"),
+    "global_pool2d": ("mode",),
+    "pad2d": ("margins",),
+    "crop2d": ("margins",),
+    "permute": ("axes",),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -333,7 +349,8 @@ FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy"
 
 class _Layer(_Record):
     __slots__ = ("name", "kind", "kernel", "bias", "us", "vt", "scale", "shift", "activation", "target",
-                 "factorization", "_refs", "_pos", "_name_pos")
+                 "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
+                 "margins", "axes", "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -344,13 +361,120 @@ class _Layer(_Record):
             v = getattr(self, k)
             if k == "factorization":
                 v = {f: v[f] for f in FACTORIZATION_FIELDS}
-            elif k == "target":
+            elif k in ("target", "strides", "dilation", "pool", "margins", "axes"):
                 v = list(v)
             d[k] = v
         return d
 
 
 _NO_REFS = ()
+
+
+def _check_spectrum(layer, fz, fail):
+    """Energy, relative error and singular values of a factorization record (section 4)."""
+    i_f, o_f, k = fz["in_features"], fz["out_features"], fz["rank"]
+    re_ = fz["retained_energy"]
+    if not (0.0 <= re_ <= 1.0):
+        raise fail(layer, "retained_energy is %r, must be from 0 to 1" % re_)
+    er = fz["relative_error"]
+    if not (_finite(er) and er >= 0.0):
+        raise fail(layer, "relative_error is %r, must be finite and >= 0" % er)
+    sv = fz["singular_values"]
+    mn = min(i_f, o_f)
+    if not k <= len(sv) <= mn:
+        raise fail(layer, "%d singular values, expected %d to %d" % (len(sv), k, mn))
+    for j, s in enumerate(sv):
+        if not (_finite(s) and s >= 0.0):
+            raise fail(layer, "singular value %d is %r, must be finite and >= 0" % (j, s))
+        if j and s > sv[j - 1]:
+            raise fail(layer, "singular value %d (%r) is larger than the one before (%r)"
+                       % (j, s, sv[j - 1]))
+
+
+def _window(length, window, stride, dilation, padding):
+    """(output length) of one axis, or None when the window does not fit or a parameter is out of range."""
+    if not (1 <= window <= MAX_WINDOW and 1 <= stride <= MAX_WINDOW and 1 <= dilation <= MAX_WINDOW):
+        return None
+    e = (window - 1) * dilation + 1
+    if padding == "valid":
+        return None if e > length else (length - e) // stride + 1
+    return (length + stride - 1) // stride
+
+
+def _spatial_shape(layer, shape, tshape, fail):
+    """The output shape of a format 1.1 layer for input `shape` (section 4's rules, in order)."""
+    kind = layer["kind"]
+    if kind == "permute":
+        axes = layer["axes"]
+        if len(axes) != len(shape) or sorted(axes) != list(range(len(shape))):
+            raise fail(layer, "axes %s are not a permutation of the input's %d axes" % (axes, len(shape)))
+        return [shape[a] for a in axes]
+    if len(shape) != 3:
+        raise fail(layer, "needs an [h, w, c] input, the input is %s" % (shape,))
+    h, w, c = shape
+
+    def fit(kh, kw, strides, dilation, padding):
+        oh = _window(h, kh, strides[0], dilation[0], padding)
+        ow = _window(w, kw, strides[1], dilation[1], padding)
+        if oh is None or ow is None:
+            raise fail(layer, "a %dx%d window with strides %s, dilation %s and %s padding does not fit the %dx%d input"
+                       % (kh, kw, strides, dilation, padding, h, w))
+        return oh, ow
+
+    def expect(field, expected):
+        if layer[field] is not None and tshape(layer[field]) != expected:
+            raise fail(layer, "%s has shape %s, expected %s" % (field, tshape(layer[field]), expected))
+
+    if kind in ("conv2d", "depthwise_conv2d"):
+        k = tshape(layer["kernel"])
+        if len(k) != 4:
+            raise fail(layer, "kernel has shape %s, expected 4 dimensions" % (k,))
+        if k[2] != c:
+            raise fail(layer, "kernel %s is for %d input channels, the input has %d" % (k, k[2], c))
+        cout = k[3] if kind == "conv2d" else k[2] * k[3]
+        if cout > MAX_SAMPLE:
+            raise fail(layer, "%d output channels" % cout)
+        expect("bias", [cout])
+        oh, ow = fit(k[0], k[1], layer["strides"], layer["dilation"], layer["padding"])
+        return [oh, ow, cout]
+    if kind == "factorized_conv2d":
+        a, b = tshape(layer["first"]), tshape(layer["second"])
+        for field, t in (("first", a), ("second", b)):
+            if len(t) != 4:
+                raise fail(layer, "%s has shape %s, expected 4 dimensions" % (field, t))
+        channel = layer["form"] == "channel"
+        kh, kw = (a[0], a[1]) if channel else (a[0], b[1])
+        cout, rank = b[3], a[3]
+        m_in, m_out = (kh * kw * c, cout) if channel else (c * kh, kw * cout)
+        fz = layer["factorization"]
+        if (fz["in_features"], fz["out_features"], fz["rank"]) != (m_in, m_out, rank):
+            raise fail(layer, "the record says %dx%d of rank %d, the %s factors make %dx%d of rank %d"
+                       % (fz["in_features"], fz["out_features"], fz["rank"], layer["form"], m_in, m_out, rank))
+        if not 1 <= rank <= min(m_in, m_out):
+            raise fail(layer, "rank is %d, must be 1 to min(%d, %d)" % (rank, m_in, m_out))
+        if channel:
+            expect("first", [kh, kw, c, rank])
+            expect("second", [1, 1, rank, cout])
+        else:
+            expect("first", [kh, 1, c, rank])
+            expect("second", [1, kw, rank, cout])
+        expect("bias", [cout])
+        _check_spectrum(layer, fz, fail)
+        oh, ow = fit(kh, kw, layer["strides"], layer["dilation"], layer["padding"])
+        return [oh, ow, cout]
+    if kind == "pool2d":
+        oh, ow = fit(layer["pool"][0], layer["pool"][1], layer["strides"], [1, 1], layer["padding"])
+        return [oh, ow, c]
+    if kind == "global_pool2d":
+        return [c]
+    t, b_, l_, r_ = layer["margins"]
+    if any(m > MAX_WINDOW for m in (t, b_, l_, r_)):
+        raise fail(layer, "margins %s, each must be 0 to %d" % (layer["margins"], MAX_WINDOW))
+    if kind == "pad2d":
+        return [h + t + b_, w + l_ + r_, c]
+    if t + b_ >= h or l_ + r_ >= w:
+        raise fail(layer, "cropping %s from a %dx%d input leaves nothing" % (layer["margins"], h, w))
+    return [h - t - b_, w - l_ - r_, c]
 
 
 # --------------------------------------------------------------------------- the opened file
@@ -608,6 +732,33 @@ class LrmFile:
             raise r.err("unsupported_feature", "layer %r has unknown activation code %d" % (lname, code), pos)
         return ACTIVATIONS[code]
 
+    @staticmethod
+    def _code(r, lname, what, table):
+        pos = r.pos
+        code = r.u8(("layer %r %s", lname, what))
+        if code not in table:
+            raise r.err("bad_model", "layer %r has %s code %d, expected one of %s"
+                        % (lname, what, code, sorted(table)), pos)
+        return table[code]
+
+    @staticmethod
+    def _factorization(r, lname):
+        f = {}
+        for field in ("in_features", "out_features", "rank"):
+            p = r.pos
+            v = r.u64(("layer %r %s", lname, field))
+            if v > MAX_FACT:
+                raise r.err("limit_exceeded", "layer %r %s is %d, the limit is 2^31-1" % (lname, field, v), p)
+            f[field] = v
+        f["_pos"] = PREAMBLE_SIZE + r.pos
+        f["retained_energy"] = r.f64(("layer %r retained_energy", lname))
+        f["relative_error"] = r.f64(("layer %r relative_error", lname))
+        f["policy"] = r.str(("layer %r policy", lname), MAX_NAME)
+        f["policy_parameter"] = r.f64(("layer %r policy_parameter", lname))
+        f["method"] = r.str(("layer %r method", lname), MAX_NAME)
+        f["singular_values"] = r.f64s(("layer %r singular_values", lname))
+        return f
+
     def _decode_layer(self, r, index):
         rpos = r.pos
         rlen = r.u32(("layer %d record length", index))
@@ -639,21 +790,7 @@ class LrmFile:
             tref("vt", False)
             tref("bias", True)
             layer["activation"] = self._activation(r, lname)
-            f = {}
-            for field in ("in_features", "out_features", "rank"):
-                p = r.pos
-                v = r.u64(("layer %r %s", lname, field))
-                if v > MAX_FACT:
-                    raise r.err("limit_exceeded", "layer %r %s is %d, the limit is 2^31-1" % (lname, field, v), p)
-                f[field] = v
-            f["_pos"] = PREAMBLE_SIZE + r.pos
-            f["retained_energy"] = r.f64(("layer %r retained_energy", lname))
-            f["relative_error"] = r.f64(("layer %r relative_error", lname))
-            f["policy"] = r.str(("layer %r policy", lname), MAX_NAME)
-            f["policy_parameter"] = r.f64(("layer %r policy_parameter", lname))
-            f["method"] = r.str(("layer %r method", lname), MAX_NAME)
-            f["singular_values"] = r.f64s(("layer %r singular_values", lname))
-            layer["factorization"] = f
+            layer["factorization"] = self._factorization(r, lname)
         elif kind == "activation":
             layer["activation"] = self._activation(r, lname)
         elif kind == "flatten":
@@ -663,6 +800,36 @@ class LrmFile:
         elif kind == "scale_shift":
             tref("scale", False)
             tref("shift", True)
+        elif kind in ("conv2d", "depthwise_conv2d", "factorized_conv2d"):
+            if kind == "factorized_conv2d":
+                tref("first", False)
+                tref("second", False)
+            else:
+                tref("kernel", False)
+            tref("bias", True)
+            layer["activation"] = self._activation(r, lname)
+            if kind == "factorized_conv2d":
+                layer["form"] = self._code(r, lname, "factorization form", FORMS)
+            layer["strides"] = [r.u32(("layer %r strides", lname)), r.u32(("layer %r strides", lname))]
+            layer["dilation"] = [r.u32(("layer %r dilation", lname)), r.u32(("layer %r dilation", lname))]
+            layer["padding"] = self._code(r, lname, "padding", PADDINGS)
+            if kind == "factorized_conv2d":
+                layer["factorization"] = self._factorization(r, lname)
+        elif kind == "pool2d":
+            layer["mode"] = self._code(r, lname, "pooling mode", POOL_MODES)
+            layer["pool"] = [r.u32(("layer %r pool size", lname)), r.u32(("layer %r pool size", lname))]
+            layer["strides"] = [r.u32(("layer %r strides", lname)), r.u32(("layer %r strides", lname))]
+            layer["padding"] = self._code(r, lname, "padding", PADDINGS)
+        elif kind == "global_pool2d":
+            layer["mode"] = self._code(r, lname, "pooling mode", POOL_MODES)
+        elif kind in ("pad2d", "crop2d"):
+            layer["margins"] = [r.u32(("layer %r margins", lname)) for _ in range(4)]
+        elif kind == "permute":
+            p = r.pos
+            n = r.u8(("layer %r axis count", lname))
+            if not 1 <= n <= 8:
+                raise r.err("bad_model", "layer %r permutes %d axes, expected 1 to 8" % (lname, n), p)
+            layer["axes"] = [r.u8(("layer %r axis", lname)) for _ in range(n)]
         used = r.pos - start
         if used != rlen:
             raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
@@ -758,22 +925,7 @@ class LrmFile:
                 if layer["bias"] is not None and tshape(layer["bias"]) != [o_f]:
                     raise fail(layer, "bias %r has shape %s, expected [%d]"
                                % (tensors[layer["bias"]]["name"], tshape(layer["bias"]), o_f))
-                re_ = fz["retained_energy"]
-                if not (0.0 <= re_ <= 1.0):
-                    raise fail(layer, "retained_energy is %r, must be from 0 to 1" % re_)
-                er = fz["relative_error"]
-                if not (_finite(er) and er >= 0.0):
-                    raise fail(layer, "relative_error is %r, must be finite and >= 0" % er)
-                sv = fz["singular_values"]
-                mn = min(i_f, o_f)
-                if not k <= len(sv) <= mn:
-                    raise fail(layer, "%d singular values, expected %d to %d" % (len(sv), k, mn))
-                for j, s in enumerate(sv):
-                    if not (_finite(s) and s >= 0.0):
-                        raise fail(layer, "singular value %d is %r, must be finite and >= 0" % (j, s))
-                    if j and s > sv[j - 1]:
-                        raise fail(layer, "singular value %d (%r) is larger than the one before (%r)"
-                                   % (j, s, sv[j - 1]))
+                _check_spectrum(layer, fz, fail)
                 shape = shape[:-1] + [o_f]
             elif kind == "activation":
                 pass
@@ -795,6 +947,9 @@ class LrmFile:
                 if layer["shift"] is not None and tshape(layer["shift"]) != [f]:
                     raise fail(layer, "shift %r has shape %s, expected [%d]"
                                % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
+            elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
+                          "pad2d", "crop2d", "permute"):
+                shape = _spatial_shape(layer, shape, tshape, fail)
             # the sample it produces has at most 2^31-1 elements
             n = _product(shape)
             if n > MAX_SAMPLE:

@@ -1,0 +1,128 @@
+/// How a convolution or pooling window treats the borders (`spec/FORMAT.md`, section 3.5).
+public enum WindowPadding: UInt8, Sendable, CaseIterable {
+    /// No padding: only windows that lie wholly inside the input; out = ⌊(in − e) / s⌋ + 1, e ≤ in.
+    case valid = 0
+    /// Keras/TensorFlow "same": out = ⌈in / s⌉; pad_total = max((out − 1)·s + e − in, 0), of which
+    /// ⌊pad_total / 2⌋ goes before (top, left) and the rest after. `e` is the dilated window (k − 1)·d + 1.
+    case same = 1
+
+    public var name: String { self == .valid ? "valid" : "same" }
+
+    public init?(name: String) {
+        guard let match = WindowPadding.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
+/// Strides, dilation and padding of a 2-D convolution; the kernel size comes from its tensor.
+public struct ConvGeometry: Sendable, Equatable {
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var padding: WindowPadding
+
+    public init(strideH: Int = 1, strideW: Int = 1, dilationH: Int = 1, dilationW: Int = 1, padding: WindowPadding = .valid) {
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.padding = padding
+    }
+
+    /// Stride 1, dilation 1: what a 1×1 convolution (or the second half of a channel factorization) uses.
+    public static let unit = ConvGeometry()
+}
+
+/// Max or average.
+public enum PoolMode: UInt8, Sendable, CaseIterable {
+    /// The largest element of the window; padded positions never count.
+    case max = 0
+    /// The mean of the window's elements inside the input (padded positions are not counted).
+    case average = 1
+
+    public var name: String { self == .max ? "max" : "average" }
+
+    public init?(name: String) {
+        guard let match = PoolMode.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
+/// A 2-D pooling window over height and width, per channel.
+public struct Pooling: Sendable, Equatable {
+    public var mode: PoolMode
+    public var poolH: Int
+    public var poolW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var padding: WindowPadding
+
+    public init(mode: PoolMode, poolH: Int, poolW: Int, strideH: Int, strideW: Int, padding: WindowPadding) {
+        self.mode = mode
+        self.poolH = poolH
+        self.poolW = poolW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.padding = padding
+    }
+}
+
+/// Rows and columns added (zero padding) or removed (cropping) at each border.
+public struct Margins: Sendable, Equatable {
+    public var top: Int
+    public var bottom: Int
+    public var left: Int
+    public var right: Int
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top
+        self.bottom = bottom
+        self.left = left
+        self.right = right
+    }
+}
+
+/// How a convolution kernel K of shape (kh, kw, cin, cout) was viewed as a matrix and split.
+public enum ConvFactorizationForm: UInt8, Sendable, CaseIterable {
+    /// (kh·kw·cin) × cout: a kh×kw convolution with k filters, then a 1×1 convolution.
+    case channel = 0
+    /// (cin·kh) × (kw·cout): a kh×1 convolution with k filters, then a 1×kw convolution.
+    case spatial = 1
+
+    public var name: String { self == .channel ? "channel" : "spatial" }
+
+    public init?(name: String) {
+        guard let match = ConvFactorizationForm.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
+/// One axis of a sliding window: its output length and the padding before and after.
+public struct WindowAxis: Sendable, Equatable {
+    public var outputLength: Int
+    public var padBefore: Int
+    public var padAfter: Int
+
+    /// The largest stride, dilation, window or margin a file may give (`spec/FORMAT.md`, section 4).
+    public static let maxParameter = 65_535
+
+    /// The axis for input length `length`, window `window`, stride, dilation and padding, or nil when
+    /// the window does not fit (valid padding, dilated window longer than the input) or a parameter
+    /// is outside 1…``maxParameter``.
+    public static func compute(length: Int, window: Int, stride: Int, dilation: Int, padding: WindowPadding) -> WindowAxis? {
+        let range = 1...maxParameter
+        guard length >= 1, range.contains(window), range.contains(stride), range.contains(dilation) else { return nil }
+        // e ≤ 65535² < 2³²: no overflow on 64-bit Int.
+        let effective = (window - 1) * dilation + 1
+        switch padding {
+        case .valid:
+            guard effective <= length else { return nil }
+            return WindowAxis(outputLength: (length - effective) / stride + 1, padBefore: 0, padAfter: 0)
+        case .same:
+            let out = (length + stride - 1) / stride
+            let total = max((out - 1) * stride + effective - length, 0)
+            return WindowAxis(outputLength: out, padBefore: total / 2, padAfter: total - total / 2)
+        }
+    }
+}
