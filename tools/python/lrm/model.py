@@ -68,13 +68,15 @@ class Layer:
     spec/vectors/README.md, factorized layers only) and `target` (reshape only).
     """
 
-    def __init__(self, name, kind, activation=None, weights=None, factorization=None, target=None):
+    def __init__(self, name, kind, activation=None, weights=None, factorization=None, target=None, options=None):
         self.name = name
         self.kind = kind
         self.activation = activation
         self.weights = weights or {}
         self.factorization = factorization
         self.target = target
+        # format 1.1 fields of spec/vectors/README.md: strides, dilation, padding, form, mode, pool, margins, axes
+        self.options = options or {}
 
     @property
     def rank(self):
@@ -227,11 +229,114 @@ class Model:
                 x = x.reshape(n, -1)
             elif layer.kind == "reshape":
                 x = x.reshape([n] + list(layer.target))
+            elif layer.kind in _SPATIAL:
+                x = _SPATIAL[layer.kind](layer, x)
             else:
                 raise LrmError("unsupported_feature", "layer %r of kind %r cannot be run by this package"
                                % (layer.name, layer.kind), self.path)
             x = x.astype(np.float32, copy=False)
         return x
+
+
+def _axis(length, window, stride, dilation, padding):
+    """(out, pad_before, pad_after) of one axis, FORMAT.md section 3.5."""
+    e = (window - 1) * dilation + 1
+    if padding == "valid":
+        return (length - e) // stride + 1, 0, 0
+    out = -(-length // stride)
+    total = max((out - 1) * stride + e - length, 0)
+    return out, total // 2, total - total // 2
+
+
+def _windows(x, kh, kw, strides, dilation, padding, fill=0.0):
+    """Yields (i, j, view) for every kernel position: view is (N, out_h, out_w, C) of the padded input."""
+    n, h, w, c = x.shape
+    oh, top, bottom = _axis(h, kh, strides[0], dilation[0], padding)
+    ow, left, right = _axis(w, kw, strides[1], dilation[1], padding)
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    for i in range(kh):
+        for j in range(kw):
+            r, q = i * dilation[0], j * dilation[1]
+            yield i, j, xp[:, r:r + (oh - 1) * strides[0] + 1:strides[0], q:q + (ow - 1) * strides[1] + 1:strides[1], :]
+
+
+def _conv(x, kernel, strides, dilation, padding):
+    kh, kw, _, cout = kernel.shape
+    out = None
+    for i, j, view in _windows(x, kh, kw, strides, dilation, padding):
+        term = np.tensordot(view, kernel[i, j], axes=([3], [0]))
+        out = term if out is None else out + term
+    return out.astype(np.float32)
+
+
+def _finish(layer, x):
+    if "bias" in layer.weights:
+        x = x + layer.weights["bias"]
+    return _activate(layer.activation, x.astype(np.float32))
+
+
+def _conv2d(layer, x):
+    o = layer.options
+    return _finish(layer, _conv(x, layer.weights["kernel"], o["strides"], o["dilation"], o["padding"]))
+
+
+def _factorized_conv2d(layer, x):
+    o, w = layer.options, layer.weights
+    (sh, sw), (dh, dw) = o["strides"], o["dilation"]
+    if o["form"] == "channel":
+        x = _conv(_conv(x, w["first"], (sh, sw), (dh, dw), o["padding"]), w["second"], (1, 1), (1, 1), "valid")
+    else:
+        x = _conv(_conv(x, w["first"], (sh, 1), (dh, 1), o["padding"]), w["second"], (1, sw), (1, dw), o["padding"])
+    return _finish(layer, x)
+
+
+def _depthwise_conv2d(layer, x):
+    o, k = layer.options, layer.weights["kernel"]
+    kh, kw, c, m = k.shape
+    out = None
+    for i, j, view in _windows(x, kh, kw, o["strides"], o["dilation"], o["padding"]):
+        term = view[..., :, None] * k[i, j]
+        out = term if out is None else out + term
+    return _finish(layer, out.reshape(out.shape[:3] + (c * m,)))
+
+
+def _pool2d(layer, x):
+    o = layer.options
+    kh, kw = o["pool"]
+    if o["mode"] == "max":
+        out = None
+        for _, _, view in _windows(x, kh, kw, o["strides"], (1, 1), o["padding"], fill=-np.inf):
+            out = view if out is None else np.maximum(out, view)
+        return out.astype(np.float32)
+    total = count = None
+    ones = np.ones(x.shape[:3] + (1,), dtype=np.float32)
+    for (_, _, view), (_, _, inside) in zip(_windows(x, kh, kw, o["strides"], (1, 1), o["padding"]),
+                                            _windows(ones, kh, kw, o["strides"], (1, 1), o["padding"])):
+        total = view if total is None else total + view
+        count = inside if count is None else count + inside
+    return (total / count).astype(np.float32)
+
+
+def _global_pool2d(layer, x):
+    return (x.max(axis=(1, 2)) if layer.options["mode"] == "max" else x.mean(axis=(1, 2))).astype(np.float32)
+
+
+def _pad2d(layer, x):
+    t, b, l, r = layer.options["margins"]
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+
+
+def _crop2d(layer, x):
+    t, b, l, r = layer.options["margins"]
+    return x[:, t:x.shape[1] - b, l:x.shape[2] - r, :]
+
+
+def _permute(layer, x):
+    return np.ascontiguousarray(x.transpose([0] + [a + 1 for a in layer.options["axes"]]))
+
+
+_SPATIAL = {"conv2d": _conv2d, "factorized_conv2d": _factorized_conv2d, "depthwise_conv2d": _depthwise_conv2d,
+            "pool2d": _pool2d, "global_pool2d": _global_pool2d, "pad2d": _pad2d, "crop2d": _crop2d, "permute": _permute}
 
 
 def load(path, verify=False):
@@ -249,8 +354,10 @@ def load(path, verify=False):
             fields = record.public()
             # every tensor reference of the record, whatever the kind (the reader knows the payloads)
             weights = {field: arrays[index] for field, index, _, _ in record._refs if index is not None}
+            options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes")
+                       if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
-                                fields.get("factorization"), fields.get("target")))
+                                fields.get("factorization"), fields.get("target"), options))
         inp = f.model["input"]
         return Model(path=f.path, version=tuple(f.version), name=f.model["name"], input_shape=inp["shape"],
                      layout=inp["layout"], scale=inp["scale"], offset=inp["offset"],

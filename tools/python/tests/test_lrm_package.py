@@ -105,10 +105,83 @@ def _reference_forward(doc, x):
                 a = a.reshape(-1)
             elif kind == "reshape":
                 a = a.reshape(layer["target"])
+            elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d", "pad2d",
+                          "crop2d", "permute"):
+                a = _reference_spatial(layer, tensors, a)
+                if "activation" in layer:
+                    a = act(layer["activation"], a)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
     return np.array(outputs)
+
+
+def _reference_window(length, k, s, d, padding):
+    e = (k - 1) * d + 1
+    if padding == "valid":
+        return (length - e) // s + 1, 0
+    out = math.ceil(length / s)
+    return out, max((out - 1) * s + e - length, 0) // 2
+
+
+def _reference_conv(a, kernel, strides, dilation, padding, depthwise=False):
+    """FORMAT.md section 3.5's sum, element by element."""
+    h, w, c = a.shape
+    kh, kw, _, m = kernel.shape
+    oh, top = _reference_window(h, kh, strides[0], dilation[0], padding)
+    ow, left = _reference_window(w, kw, strides[1], dilation[1], padding)
+    cout = c * m if depthwise else m
+    y = np.zeros((oh, ow, cout))
+    for oy in range(oh):
+        for ox in range(ow):
+            for i in range(kh):
+                for j in range(kw):
+                    iy, ix = oy * strides[0] + i * dilation[0] - top, ox * strides[1] + j * dilation[1] - left
+                    if 0 <= iy < h and 0 <= ix < w:
+                        if depthwise:
+                            y[oy, ox] += (a[iy, ix][:, None] * kernel[i, j]).reshape(-1)
+                        else:
+                            y[oy, ox] += a[iy, ix] @ kernel[i, j]
+    return y
+
+
+def _reference_spatial(layer, tensors, a):
+    kind = layer["kind"]
+    bias = tensors[layer["bias"]] if layer.get("bias") is not None else 0.0
+    if kind == "conv2d":
+        return _reference_conv(a, tensors[layer["kernel"]], layer["strides"], layer["dilation"], layer["padding"]) + bias
+    if kind == "depthwise_conv2d":
+        return _reference_conv(a, tensors[layer["kernel"]], layer["strides"], layer["dilation"], layer["padding"],
+                               depthwise=True) + bias
+    if kind == "factorized_conv2d":
+        first, second = tensors[layer["first"]], tensors[layer["second"]]
+        (sh, sw), (dh, dw), pad = layer["strides"], layer["dilation"], layer["padding"]
+        if layer["form"] == "channel":
+            a = _reference_conv(_reference_conv(a, first, (sh, sw), (dh, dw), pad), second, (1, 1), (1, 1), "valid")
+        else:
+            a = _reference_conv(_reference_conv(a, first, (sh, 1), (dh, 1), pad), second, (1, sw), (1, dw), pad)
+        return a + bias
+    if kind == "pool2d":
+        h, w, c = a.shape
+        (kh, kw), (sh, sw), pad = layer["pool"], layer["strides"], layer["padding"]
+        oh, top = _reference_window(h, kh, sh, 1, pad)
+        ow, left = _reference_window(w, kw, sw, 1, pad)
+        y = np.zeros((oh, ow, c))
+        for oy in range(oh):
+            for ox in range(ow):
+                rows = [r for r in range(oy * sh - top, oy * sh - top + kh) if 0 <= r < h]
+                cols = [q for q in range(ox * sw - left, ox * sw - left + kw) if 0 <= q < w]
+                block = a[rows][:, cols].reshape(-1, c)
+                y[oy, ox] = block.max(axis=0) if layer["mode"] == "max" else block.mean(axis=0)
+        return y
+    if kind == "global_pool2d":
+        return a.reshape(-1, a.shape[2]).max(axis=0) if layer["mode"] == "max" else a.reshape(-1, a.shape[2]).mean(axis=0)
+    t, b, l, r = layer.get("margins", (0, 0, 0, 0))
+    if kind == "pad2d":
+        return np.pad(a, ((t, b), (l, r), (0, 0)))
+    if kind == "crop2d":
+        return a[t:a.shape[0] - b, l:a.shape[1] - r]
+    return a.transpose(layer["axes"])
 
 
 class VectorTests(unittest.TestCase):
