@@ -17,45 +17,50 @@ private let systemWrite = Darwin.write
 /// The corresponding C functions are `mkstemp`, `write`, `pwrite`, `fsync` and `rename`.
 public final class AtomicFileWriter {
     public let path: String
+    /// The file replaced: `path`, or the target of the symbolic link `path` is (see ``OutputTarget``).
+    private let target: String
     private let temporaryPath: String
     private var fd: Int32
     private var committed = false
     /// Bytes written so far (the position of the next sequential write).
     public private(set) var byteCount = 0
 
+    /// Opens a temporary file for `path` (see ``OutputTarget`` for where it goes, its name and its
+    /// permissions: a symbolic link is written through, a replaced file keeps its mode, a new one
+    /// follows the umask).
     public init(path: String) throws {
         self.path = path
-        (fd, temporaryPath) = try Self.makeTemporary(for: path)
+        target = try Self.resolve(path)
+        (fd, temporaryPath) = try Self.makeTemporary(for: target, reportedAs: path)
     }
 
-    /// Creates `.<name>.tmp-XXXXXX` next to `path` (mode 0644), open for writing.
-    private static func makeTemporary(for path: String) throws -> (descriptor: Int32, path: String) {
-        let (directory, base) = split(path)
-        var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
+    /// The file `path` replaces, or an error (a symbolic link to a directory or to nothing).
+    private static func resolve(_ path: String) throws -> String {
+        do { return try OutputTarget.resolve(path) } catch {
+            throw ContainerError(.io, "cannot write: \(error.message)", path: path, operation: .createTemporary)
+        }
+    }
+
+    /// Creates `.<name>.tmp-XXXXXX` next to `target` (with the mode ``OutputTarget/mode(replacing:)`` gives), open for writing.
+    private static func makeTemporary(for target: String, reportedAs path: String) throws -> (descriptor: Int32, path: String) {
+        let directory = OutputTarget.split(target).directory
+        var template = Array(OutputTarget.temporaryTemplate(for: target).utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
             throw MappedFile.ioError(path, .createTemporary, "cannot create a temporary file in \(directory)", errno)
         }
-        _ = fchmod(descriptor, 0o644)
+        _ = fchmod(descriptor, mode_t(OutputTarget.mode(replacing: target)))
         return (descriptor, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
-    /// The directory (`/` or `.` when the path has none) and the file name of `path`.
-    private static func split(_ path: String) -> (directory: String, base: String) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        return (directory.isEmpty ? "/" : directory, base)
-    }
-
     /// Renames the finished temporary file over `path` (removing it if that fails) and syncs the directory.
-    private static func moveIntoPlace(_ temporaryPath: String, _ path: String) throws {
-        guard rename(temporaryPath, path) == 0 else {
+    private static func moveIntoPlace(_ temporaryPath: String, _ path: String, target: String) throws {
+        guard rename(temporaryPath, target) == 0 else {
             let code = errno
             unlink(temporaryPath)
             throw MappedFile.ioError(path, .rename, "cannot rename the finished file into place", code)
         }
-        let dirfd = open(split(path).directory, O_RDONLY | O_DIRECTORY)
+        let dirfd = open(OutputTarget.split(target).directory, O_RDONLY | O_DIRECTORY)
         if dirfd >= 0 {
             _ = fsync(dirfd)
             close(dirfd)
@@ -67,7 +72,8 @@ public final class AtomicFileWriter {
     /// over `path`, and the directory synced. If anything fails, `body` included, the temporary file is
     /// removed and `path` is left as it was. Errors from `body` pass through unchanged.
     public static func replace(_ path: String, by body: (_ temporaryPath: String) throws -> Void) throws {
-        let (descriptor, temporaryPath) = try makeTemporary(for: path)
+        let target = try resolve(path)
+        let (descriptor, temporaryPath) = try makeTemporary(for: target, reportedAs: path)
         close(descriptor)
         var placed = false
         defer { if !placed { unlink(temporaryPath) } }
@@ -79,7 +85,7 @@ public final class AtomicFileWriter {
         close(readBack)
         guard synced == 0 else { throw MappedFile.ioError(path, .sync, "cannot sync the written file", syncError) }
         placed = true  // moveIntoPlace removes the temporary file itself when the rename fails
-        try moveIntoPlace(temporaryPath, path)
+        try moveIntoPlace(temporaryPath, path, target: target)
     }
 
     deinit { abandon() }
@@ -100,6 +106,13 @@ public final class AtomicFileWriter {
 
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Writes `bytes` as the whole file at `path`, atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let file = try AtomicFileWriter(path: path)
+        try file.write(bytes)
+        try file.commit()
     }
 
     /// Appends `count` zero bytes.
@@ -127,7 +140,7 @@ public final class AtomicFileWriter {
         close(fd)
         fd = -1
         committed = true  // moveIntoPlace removes the temporary file itself when the rename fails
-        try Self.moveIntoPlace(temporaryPath, path)
+        try Self.moveIntoPlace(temporaryPath, path, target: target)
     }
 
     /// Removes the temporary file (done automatically unless committed).

@@ -17,7 +17,8 @@ final class MappedFile: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         isHeapCopy = false
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw MappedFile.ioError(path, .open, "cannot open", errno) }
         defer { close(fd) }
         var info = stat()

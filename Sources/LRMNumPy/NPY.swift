@@ -1,4 +1,5 @@
 public import Foundation
+import LRMFormat
 
 /// Reading and writing single arrays in NumPy's `.npy` format.
 ///
@@ -110,12 +111,15 @@ public enum NPY {
         return Data(out)
     }
 
-    /// Writes `array` to `path` as a `.npy` file (see ``encode(_:)``), replacing any existing file.
+    /// Writes `array` to `path` as a `.npy` file (see ``encode(_:)``), replacing any existing file
+    /// atomically (``AtomicFileWriter``: a replaced file keeps its mode, a symbolic link is written through).
     public static func write(_ array: NumPyArray, to path: String) throws(NumPyError) {
         do {
-            try encode(array).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFileWriter.write(Array(encode(array)), to: path)
+        } catch let error as ContainerError {
+            throw NumPyError(.writeFailed, file: path, "could not write the file: \(error.message)")
         } catch {
-            throw NumPyError(.writeFailed, file: path, "could not write the file: \(error.localizedDescription)")
+            throw NumPyError(.writeFailed, file: path, "could not write the file: \(error)")
         }
     }
 

@@ -25,8 +25,14 @@ extension LRM {
         @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file.")
         var input: String
 
-        @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run).")
+        @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run or --in-place).")
         var output: String?
+
+        @Flag(help: "Replace the input .lrm file with the converted model (atomically: the input stays whole until the new file is complete).")
+        var inPlace = false
+
+        @Flag(help: "Write the output under a name that does not end in .lrm.")
+        var forceExtension = false
 
         @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset).", valueName: "policy"),
                 transform: PolicyArgument.init(parsing:))
@@ -100,7 +106,8 @@ extension LRM {
         }
 
         func validate() throws {
-            if output == nil && !dryRun { throw ValidationError("give an output file with -o, or --dry-run") }
+            if output == nil && !dryRun && !inPlace { throw ValidationError("give an output file with -o, or --dry-run, or --in-place") }
+            if inPlace && (output != nil || dryRun) { throw ValidationError("--in-place writes over the input: give it without -o and --dry-run") }
             if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
                 throw ValidationError("--target-accuracy-drop and --target-ratio need a data set to validate on: give --dataset")
             }
@@ -112,6 +119,7 @@ extension LRM {
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
             if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
+            if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
         }
 
         func options() -> ConversionOptions {
@@ -129,9 +137,26 @@ extension LRM {
             return ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
         }
 
+        /// Where the converted model goes: `-o`, or the input itself with `--in-place` (nil: not written).
+        var destination: String? { inPlace ? input : dryRun ? nil : output }
+
+        /// Refuses an output that would overwrite an input by accident, and `--in-place` on anything but a `.lrm`.
+        func checkFiles() throws {
+            try InputFiles.requireRegular([input, config])
+            if inPlace {
+                guard ModelSource.kind(of: input) == .container, FileManager.default.fileExists(atPath: input) else {
+                    throw CommandFailure(status: .usage, message: "\(input): --in-place replaces a .lrm input; this is not a .lrm file (give -o)")
+                }
+            } else if let output, !dryRun {
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []),
+                                                        inPlaceHint: "to replace a .lrm input on purpose, give --in-place instead of -o")
+            }
+        }
+
         func run() throws {
             try reportingErrors {
                 let started = Date()
+                try checkFiles()
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
                 let result: PipelineResult
@@ -143,7 +168,8 @@ extension LRM {
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
                 let converted = result.model
                 var outputBytes: Int?
-                if let output, !dryRun {
+                let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil
+                if let output = destination {
                     do {
                         try ContainerWriter.write(converted, to: output)
                     } catch let error as ContainerError where error.kind == .io {
@@ -151,8 +177,8 @@ extension LRM {
                     }
                     outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
                 }
-                let report = ConversionReport(input: input, output: dryRun ? nil : output, decisions: result.decisions,
-                                              inputBytes: (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil,
+                let report = ConversionReport(input: input, output: destination, decisions: result.decisions,
+                                              inputBytes: inputBytes,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
                 var reportJSON = report.json()
                 if let search = result.search, case .object(var members) = reportJSON {

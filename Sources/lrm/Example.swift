@@ -14,6 +14,13 @@ extension LRM {
         @Option(help: "Random seed.")
         var seed: UInt64 = 1
 
+        @Flag(help: "Write the output under a name that does not end in .lrm.")
+        var forceExtension = false
+
+        func validate() throws {
+            try OutputFiles.checkExtension(output, content: .container, force: forceExtension)
+        }
+
         func run() throws {
             try reportingErrors {
                 var model = ExampleModel.make(seed: seed)

@@ -32,15 +32,17 @@ extension LRM {
         @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (the extension Keras's load_model expects).")
         var output: String
 
+        @Flag(help: "Write the output under a name that does not end in .h5 or .hdf5.")
+        var forceExtension = false
+
         func validate() throws {
-            let lowered = output.lowercased()
-            guard lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5") else {
-                throw ValidationError("--output must end in .h5 or .hdf5 (keras.models.load_model picks its HDF5 loader by the extension), found '\(output)'")
-            }
+            try OutputFiles.checkExtension(output, option: "--output", content: .kerasHDF5, force: forceExtension)
         }
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([model])
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model)])
                 let loaded = try load()
                 let summary: KerasExportSummary
                 do {

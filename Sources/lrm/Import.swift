@@ -23,8 +23,17 @@ extension LRM {
         @Flag(help: "Store NaN or infinite weights as they are (by default they are refused, naming the layer).")
         var allowNonFinite = false
 
+        @Flag(help: "Write the output under a name that does not end in .lrm.")
+        var forceExtension = false
+
+        func validate() throws {
+            try OutputFiles.checkExtension(output, content: .container, force: forceExtension)
+        }
+
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([input, config])
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []))
                 let policy: ModelSource.NonFinitePolicy = allowNonFinite ? .accept
                     : .refuse(hint: "lrm convert cannot factorize them; import them anyway with --allow-non-finite")
                 var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, nonFinite: policy)

@@ -36,6 +36,7 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([file, config])
                 if ModelSource.looksLikeKeras(file) {
                     // What `lrm import` would store, encoded in memory and read back through the container reader.
                     let model = try ModelSource.load(file, architecture: config, preprocessing: nil, nonFinite: .accept)

@@ -7,11 +7,17 @@ import LRMKeras
 enum ModelSource {
     enum Kind { case container, keras }
 
-    /// The first 8 bytes of `path` (fewer for a shorter file); nil when it cannot be opened.
+    /// The first 8 bytes of `path` (fewer for a shorter file); nil when it cannot be opened or is not a
+    /// regular file (a FIFO is opened without waiting for a writer, and not read).
     static func signature(of path: String) -> [UInt8]? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        return Array((try? handle.read(upToCount: 8)) ?? Data())
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 8)
+        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 8) }
+        return count >= 0 ? Array(bytes.prefix(count)) : nil
     }
 
     /// Whether `path` starts like a Keras file: the HDF5 signature, or a ZIP archive (`.keras`).

@@ -27,10 +27,20 @@ extension LRM {
         @Flag(help: "Feed the inputs to the first layer as they are, without the model's preprocessing.")
         var noPreprocess = false
 
+        @Flag(help: "Write the output under a name that does not end in .npy.")
+        var forceExtension = false
+
+        func validate() throws {
+            try OutputFiles.checkExtension(output, content: .predictions, force: forceExtension)
+        }
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([model, input, config])
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--input file", input)]
+                                                        + (config.map { [("--config file", $0)] } ?? []))
                 let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept)
                 let runner = try InferenceModel(loaded)
                 let array: NumPyArray

@@ -39,6 +39,9 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([model, reference, sweep])
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model)] + (reference.map { [("--reference file", $0)] } ?? [])
+                                                        + (sweep.map { [("--sweep file", $0)] } ?? []))
                 let file = try ContainerFile(path: model)
                 let loaded = try file.loadModel()
                 var verification: VerificationReport?
@@ -85,9 +88,9 @@ extension LRM {
                 let html = HTMLReport(file: file, model: loaded, verification: verification, sweep: sweepPoints,
                                       sweepBaseline: sweepBaseline, reference: reference).render()
                 do {
-                    try Data(html.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                    try AtomicFileWriter.write(Array(html.utf8), to: output)
                 } catch {
-                    throw CommandFailure(status: .cannotWrite, message: "\(output): cannot write: \(error.localizedDescription)")
+                    throw CommandFailure(status: .cannotWrite, message: "\(output): cannot write: \(OutputFiles.reason(error))")
                 }
                 print("wrote \(output)")
             }

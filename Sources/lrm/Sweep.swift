@@ -55,6 +55,7 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([model, config])
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
                 let data = dataOptions.selection
@@ -68,8 +69,8 @@ extension LRM {
                 let points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original))
                                       : runner.paperGrid(thresholds: thresholds)
                 if let csv {
-                    do { try Data(SweepReport.csv(points).utf8).write(to: URL(fileURLWithPath: csv), options: .atomic) } catch {
-                        throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(error.localizedDescription)")
+                    do { try AtomicFileWriter.write(Array(SweepReport.csv(points).utf8), to: csv) } catch {
+                        throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(OutputFiles.reason(error))")
                     }
                 }
                 let report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,

@@ -87,6 +87,7 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
+                try InputFiles.requireRegular([model, reference, referenceConfig])
                 let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing, nonFinite: .accept)
                 var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept) }
                 referenceModel?.input.scale = candidate.input.scale
@@ -104,8 +105,8 @@ extension LRM {
                     throw CommandFailure(status: .invalidInput, message: error.description)
                 }
                 if let junit {
-                    do { try Data(report.junit().utf8).write(to: URL(fileURLWithPath: junit), options: .atomic) } catch {
-                        throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")
+                    do { try AtomicFileWriter.write(Array(report.junit().utf8), to: junit) } catch {
+                        throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(OutputFiles.reason(error))")
                     }
                 }
                 print(json ? report.json().serialized(indent: 2) : VerifyText.render(report, model: model, reference: reference, perClass: perClass))

@@ -108,7 +108,8 @@ struct CLIRobustnessTests {
             model: scratch.file("model.lrm"), keras: Fixtures.path("mlp.h5"), npy: scratch.file("x.npy"),
             missing: scratch.file("missing.lrm"), directory: scratch.file("folder"), png: scratch.file("image.png"),
             text: scratch.file("notes.txt"), empty: scratch.file("empty.lrm"), unreadable: scratch.file("unreadable.lrm"),
-            out: scratch.file("out"), data: scratch.file("data"),
+            // Ends in .lrm, the extension convert, import and example check; other commands append theirs.
+            out: scratch.file("out.lrm"), data: scratch.file("data"),
         ]
         return row.arguments.map { argument in
             var value = substitutions[argument] ?? argument

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+
+/// What a command writes, for the check of the output's extension against its content.
+enum OutputContent {
+    /// A `.lrm` container (convert, import, example).
+    case container
+    /// A Keras legacy HDF5 file (export): `keras.models.load_model` picks its loader by the extension.
+    case kerasHDF5
+    /// A NumPy array (predict).
+    case predictions
+
+    /// The extensions accepted, lower case, with the dot; the first is the one suggested.
+    var extensions: [String] {
+        switch self {
+        case .container: [".lrm"]
+        case .kerasHDF5: [".h5", ".hdf5"]
+        case .predictions: [".npy"]
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .container: "a .lrm container"
+        case .kerasHDF5: "a Keras legacy HDF5 file (keras.models.load_model picks its HDF5 loader by the extension)"
+        case .predictions: "a NumPy .npy array"
+        }
+    }
+}
+
+/// The checks on a command's output path made before anything is read or written: the extension
+/// matches what is written, and the output is not one of the command's inputs.
+enum OutputFiles {
+    /// Refuses (exit 64) an output whose extension does not match `content`, unless `force`.
+    static func checkExtension(_ output: String, option: String = "-o", content: OutputContent, force: Bool) throws {
+        guard !force else { return }
+        let name = output.lowercased()
+        guard !content.extensions.contains(where: { name.hasSuffix($0) }) else { return }
+        let expected = content.extensions.joined(separator: " or ")
+        throw ValidationError("\(option) '\(escaped(output))': the output is \(content.description); name it with \(expected) "
+                              + "(or give --force-extension to keep this name)")
+    }
+
+    /// Refuses (exit 64) an output that is one of `inputs` (role and path): the same file after following
+    /// symbolic links (hard links included: device and inode compared), or, for an output that does not
+    /// exist yet, the same resolved path. Writing it would destroy the input. `inPlaceHint` ends the message.
+    static func refuseOverwritingInputs(_ output: String, inputs: [(role: String, path: String)], inPlaceHint: String? = nil) throws {
+        for (role, path) in inputs where sameFile(output, path) {
+            let hint = inPlaceHint.map { "; \($0)" } ?? "; choose another output name"
+            throw CommandFailure(status: .usage, message: "\(output): the output is the \(role) \(path) (the same file); "
+                                 + "writing it would replace the \(role)\(hint)")
+        }
+    }
+
+    /// Whether `a` and `b` name one file: equal device and inode when both exist (links followed), else
+    /// equal resolved paths.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        if let first = identity(a), let second = identity(b) { return first == second }
+        guard let first = resolvedPath(a), let second = resolvedPath(b) else { return false }
+        return first == second
+    }
+
+    /// Device and inode of the file `path` names, symbolic links followed.
+    private static func identity(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
+
+    /// The absolute path `path` resolves to: all of it when it exists, else its folder resolved and its name.
+    static func resolvedPath(_ path: String) -> String? {
+        if let full = realpath(path, nil) {
+            defer { free(full) }
+            return String(cString: full)
+        }
+        let (directory, name) = OutputTarget.split(path)
+        guard let folder = realpath(directory, nil) else { return nil }
+        defer { free(folder) }
+        return String(cString: folder) + "/" + name
+    }
+
+    /// A write failure's reason, for a one-line message.
+    static func reason(_ error: Error) -> String {
+        (error as? ContainerError)?.message ?? String(describing: error)
+    }
+}
+
+/// The check on input paths made before any is opened: a FIFO, socket or device would block the open
+/// or never end, so only regular files (and the directories the readers report themselves) go on.
+enum InputFiles {
+    /// Refuses (exit 66) any of `paths` that exists and is neither a regular file nor a directory.
+    static func requireRegular(_ paths: [String?]) throws {
+        for case let path? in paths {
+            var info = stat()
+            guard stat(path, &info) == 0 else { continue }
+            let kind: String
+            switch info.st_mode & S_IFMT {
+            case S_IFREG, S_IFDIR: continue
+            case S_IFIFO: kind = "a FIFO (named pipe)"
+            case S_IFSOCK: kind = "a socket"
+            case S_IFCHR: kind = "a character device"
+            case S_IFBLK: kind = "a block device"
+            default: kind = "not a regular file"
+            }
+            throw CommandFailure(status: .missingInput, message: "\(path): is \(kind), expected a regular file")
+        }
+    }
+}

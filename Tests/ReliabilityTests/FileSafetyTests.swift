@@ -1,0 +1,201 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// "Your files are safe" (docs/RELIABILITY.md): an output never replaces one of the command's inputs by
+/// accident, its name says what it holds, and writing it respects the file it replaces and the user's umask.
+@Suite("File safety: inputs protected, outputs typed")
+struct FileSafetyTests {
+    private func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    private func mode(_ path: String) throws -> Int {
+        try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+    }
+
+    /// Exit 64 with one line naming both files; `path` byte-identical afterwards.
+    private func expectRefusal(_ arguments: [String], protecting path: String, naming names: [String]) throws {
+        let before = try bytes(path)
+        let result = try ChildProcess.run(arguments, timeout: 60)
+        #expect(result.status == 64, "\(arguments): \(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        for name in names { #expect(result.stderr.contains(name), "should name \(name): \(result.stderr)") }
+        #expect(try bytes(path) == before, "\(path) changed")
+    }
+
+    @Test("import X.h5 -o X.h5 leaves X.h5 byte-identical (also with --force-extension), exit 64 naming it")
+    func importOverItsInput() throws {
+        let scratch = try Scratch()
+        let keras = scratch.file("model.h5")
+        try FileManager.default.copyItem(atPath: Fixtures.path("mlp.h5"), toPath: keras)
+        try expectRefusal(["import", keras, "-o", keras], protecting: keras, naming: ["model.h5"])
+        try expectRefusal(["import", keras, "-o", keras, "--force-extension"], protecting: keras, naming: ["model.h5", "the same file"])
+    }
+
+    @Test("convert refuses an output that is its input: same path, hard link, symbolic link, --config file")
+    func convertOverItsInput() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        try FileManager.default.linkItem(atPath: model, toPath: scratch.file("hard.lrm"))
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("soft.lrm"), withDestinationPath: "model.lrm")
+        let rank = ["--policy", "rank:4"]
+        try expectRefusal(["convert", model, "-o", model] + rank, protecting: model, naming: ["model.lrm", "--in-place"])
+        try expectRefusal(["convert", model, "-o", scratch.file("hard.lrm")] + rank, protecting: model, naming: ["model.lrm", "hard.lrm"])
+        try expectRefusal(["convert", scratch.file("soft.lrm"), "-o", model] + rank, protecting: model, naming: ["model.lrm", "soft.lrm"])
+        // Through a path that is spelt differently but resolves to the same file.
+        try expectRefusal(["convert", model, "-o", scratch.path + "/./model.lrm"] + rank, protecting: model, naming: ["model.lrm"])
+        // A weights-only file whose --config is the output.
+        let config = scratch.file("architecture.keras")
+        try FileManager.default.copyItem(atPath: Fixtures.path("mlp.keras"), toPath: config)
+        try expectRefusal(["convert", Fixtures.path("mlp.weights.h5"), "--config", config, "-o", config, "--force-extension"] + rank,
+                          protecting: config, naming: ["architecture.keras", "--config"])
+    }
+
+    @Test("predict and export refuse an output that is the model or the input array")
+    func otherCommandsOverTheirInputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 784], float32: [Float](repeating: 0.5, count: 784)), to: inputs)
+        try expectRefusal(["predict", model, "--input", inputs, "-o", inputs], protecting: inputs, naming: ["x.npy"])
+        try expectRefusal(["predict", model, "--input", inputs, "-o", model, "--force-extension"], protecting: model, naming: ["model.lrm"])
+        let keras = scratch.file("model.h5")
+        try FileManager.default.copyItem(atPath: Fixtures.path("mlp.h5"), toPath: keras)
+        try expectRefusal(["export", keras, "--to", "keras", "-o", keras], protecting: keras, naming: ["model.h5"])
+    }
+
+    @Test("convert --in-place replaces a .lrm input atomically and keeps its mode; refused for a Keras input and with -o")
+    func inPlace() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        chmod(model, 0o600)
+        let before = try bytes(model)
+        let result = try ChildProcess.run(["convert", model, "--in-place", "--policy", "rank:2"], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        #expect(try bytes(model) != before)
+        let converted = try ContainerFile(path: model).loadModel()
+        let ranks = converted.layers.compactMap { layer -> Int? in
+            if case let .factorizedDense(_, _, _, _, f) = layer.operation { return f.rank }
+            return nil
+        }
+        #expect(ranks.contains(2), "\(ranks)")
+        #expect(try mode(model) == 0o600)
+        #expect(scratch.contents() == ["model.lrm"], "temporary files left: \(scratch.contents())")
+
+        let keras = scratch.file("model.h5")
+        try FileManager.default.copyItem(atPath: Fixtures.path("mlp.h5"), toPath: keras)
+        try expectRefusal(["convert", keras, "--in-place"], protecting: keras, naming: ["model.h5", "--in-place"])
+        try expectRefusal(["convert", model, "--in-place", "-o", scratch.file("other.lrm")], protecting: model, naming: ["--in-place"])
+    }
+
+    @Test("an output name that does not match what is written is refused naming the extension; --force-extension writes it")
+    func extensions() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 784], float32: [Float](repeating: 0.5, count: 784)), to: inputs)
+        let cases: [([String], String)] = [
+            (["import", Fixtures.path("mlp.h5"), "-o", scratch.file("copy.h5")], ".lrm"),
+            (["convert", model, "--policy", "rank:4", "-o", scratch.file("small.keras")], ".lrm"),
+            (["example", "-o", scratch.file("example.npy")], ".lrm"),
+            (["export", model, "--to", "keras", "-o", scratch.file("model.keras")], ".h5"),
+            (["export", model, "--to", "keras", "-o", scratch.file("exported.lrm")], ".h5"),
+            (["predict", model, "--input", inputs, "-o", scratch.file("y.csv")], ".npy"),
+        ]
+        for (arguments, expected) in cases {
+            let before = scratch.contents()
+            let refused = try ChildProcess.run(arguments, timeout: 60)
+            #expect(refused.status == 64 && refused.stderr.contains(expected) && refused.stderr.contains("--force-extension"),
+                    "\(arguments): \(refused)")
+            #expect(scratch.contents() == before)
+            let forced = try ChildProcess.run(arguments + ["--force-extension"], timeout: 60)
+            #expect(forced.status == 0, "\(arguments) --force-extension: \(forced)")
+            #expect(scratch.contents().count == before.count + 1, "\(arguments) --force-extension wrote nothing")
+        }
+    }
+
+    @Test("a new output follows the umask; a replaced one keeps its mode (0600 stays 0600)")
+    func permissions() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("private.lrm")
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "umask 077 && exec \"$0\" example -o \"$1\" >/dev/null", TestPackage.lrm, output]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let created = try mode(output)
+        #expect(created == 0o600, "umask 077 should give 0600, got \(String(created, radix: 8))")
+
+        let shared = scratch.file("shared.npy")
+        try NPY.write(try NumPyArray(shape: [1], float32: [1]), to: shared)
+        chmod(shared, 0o640)
+        let model = scratch.file("model.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        chmod(model, 0o600)
+        #expect(try ChildProcess.run(["example", "-o", model, "--seed", "9"]).status == 0)
+        #expect(try mode(model) == 0o600)
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 784], float32: [Float](repeating: 0.5, count: 784)), to: inputs)
+        #expect(try ChildProcess.run(["predict", model, "--input", inputs, "-o", shared]).status == 0)
+        #expect(try mode(shared) == 0o640)
+    }
+
+    @Test("output names of 244 to 255 bytes are written (the temporary name stays short)")
+    func longNames() throws {
+        let scratch = try Scratch()
+        for length in [244, 250, 255] {
+            let name = String(repeating: "n", count: length - 4) + ".lrm"
+            let result = try ChildProcess.run(["example", "-o", scratch.file(name)], timeout: 60)
+            #expect(result.status == 0, "\(length) bytes: \(result)")
+            #expect(FileManager.default.fileExists(atPath: scratch.file(name)))
+        }
+        let npyName = String(repeating: "p", count: 251) + ".npy"
+        let model = scratch.file(String(repeating: "n", count: 251) + ".lrm")
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 784], float32: [Float](repeating: 0.5, count: 784)), to: inputs)
+        let predicted = try ChildProcess.run(["predict", model, "--input", inputs, "-o", scratch.file(npyName)], timeout: 60)
+        #expect(predicted.status == 0, "\(predicted)")
+        let h5Name = String(repeating: "k", count: 252) + ".h5"
+        let exported = try ChildProcess.run(["export", model, "--to", "keras", "-o", scratch.file(h5Name)], timeout: 60)
+        #expect(exported.status == 0, "\(exported)")
+    }
+
+    @Test("an -o symbolic link to a directory is refused (exit 73) and left as it was; a link to a file is written through")
+    func symbolicLinkOutputs() throws {
+        let scratch = try Scratch()
+        try FileManager.default.createDirectory(atPath: scratch.file("folder"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("link.lrm"), withDestinationPath: "folder")
+        let refused = try ChildProcess.run(["example", "-o", scratch.file("link.lrm")], timeout: 60)
+        #expect(refused.status == 73 && refused.stderr.contains("link.lrm") && refused.stderr.contains("directory"), "\(refused)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: scratch.file("link.lrm")) == "folder")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("folder")).isEmpty)
+        #expect(scratch.contents() == ["folder", "link.lrm"])
+
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("to-file.lrm"), withDestinationPath: "real.lrm")
+        try Data("old".utf8).write(to: URL(fileURLWithPath: scratch.file("real.lrm")))
+        #expect(try ChildProcess.run(["example", "-o", scratch.file("to-file.lrm")]).status == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: scratch.file("to-file.lrm")) == "real.lrm")
+        #expect(try ContainerFile(path: scratch.file("real.lrm")).loadModel().layers.count > 0)
+    }
+
+    @Test("a FIFO given as an input is refused at once (exit 66), not waited on")
+    func fifoInputs() throws {
+        let scratch = try Scratch()
+        let fifo = scratch.file("pipe.lrm")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        for arguments in [["inspect", fifo], ["convert", fifo, "-o", scratch.file("o.lrm")], ["export", fifo, "--to", "keras", "-o", scratch.file("o.h5")],
+                          ["predict", model, "--input", fifo, "-o", scratch.file("o.npy")], ["import", fifo, "-o", scratch.file("o.lrm")],
+                          ["verify", model, "--reference", fifo, "--dataset", "mnist"], ["report", fifo, "-o", scratch.file("o.html")]] {
+            let result = try ChildProcess.run(arguments, timeout: 20)
+            #expect(result.status == 66 && result.stderr.contains("pipe.lrm") && result.stderr.contains("FIFO"), "\(arguments): \(result)")
+        }
+    }
+}
