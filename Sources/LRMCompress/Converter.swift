@@ -30,17 +30,22 @@ public enum Converter {
             }
             jobs.append(index)
         }
-        let work = jobs
+        // Layers run in parallel, each on one BLAS thread, so that a layer's result does not depend on
+        // how many run at once. Workers take the largest remaining layer next (cost in·out·min(in, out),
+        // an SVD's), which keeps a big first layer from finishing last.
+        let work = jobs.sorted { svdWork(model.layers[$0]) > svdWork(model.layers[$1]) || (svdWork(model.layers[$0]) == svdWork(model.layers[$1]) && $0 < $1) }
         let results = ResultBox(count: work.count)
         let workers = max(1, min(options.parallelLayers, jobs.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for job in stride(from: worker, to: work.count, by: workers) {
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let job = results.next() {
                 let layer = model.layers[work[job]]
                 results.set(job, Result { try convertLayer(layer, options: options) })
             }
         }
-        for (job, index) in jobs.enumerated() {
-            let (layer, decision) = try results.get(job).get()
+        var byLayer: [Int: Int] = [:]
+        for (job, index) in work.enumerated() { byLayer[index] = job }
+        for index in jobs {
+            let (layer, decision) = try results.get(byLayer[index] ?? 0).get()
             layers[index] = layer
             decisions[index] = decision
         }
@@ -48,6 +53,13 @@ public enum Converter {
         converted.layers = layers
         ConversionProvenance(options: options).record(in: &converted.metadata)
         return ConversionResult(model: converted, decisions: decisions.compactMap { $0 })
+    }
+
+    /// The work of a dense layer's SVD, in·out·min(in, out), for scheduling.
+    static func svdWork(_ layer: Layer<Tensor>) -> Double {
+        guard case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { return 0 }
+        let (rows, columns) = (Double(kernel.shape[0]), Double(kernel.shape[1]))
+        return rows * columns * min(rows, columns)
     }
 
     static func parameterCount(_ layer: Layer<Tensor>) -> Int {
@@ -63,9 +75,90 @@ public enum Converter {
                                          outFeatures: kernel.shape[1], parametersBefore: dense, parametersAfter: dense,
                                          seconds: 0, reason: "excluded by an override"))
         }
+        // Ranks first, vectors second: where the exact SVD would be used, the singular values alone
+        // (gesdd jobz 'N', a fraction of the cost) choose k and decide whether factoring pays; the
+        // vectors are computed only for a layer that will be factorized, by the same thin SVD as
+        // before, so a factorized layer's bytes do not change.
+        var valuesSeconds = 0.0
+        if let values = try singularValuesIfExact(of: layer, policy: policy, options: options) {
+            valuesSeconds = values.seconds
+            let total = Spectrum.energy(values.singularValues)
+            let chosen = policy.chooseRank(singularValues: values.singularValues, totalEnergy: total,
+                                           inFeatures: kernel.shape[0], outFeatures: kernel.shape[1])
+            let outline = outline(of: layer, chosen: chosen, singularValues: values.singularValues, energyDenominator: total,
+                                  isComplete: true, method: values.method, seconds: values.seconds, policy: policy, options: options)
+            if !outline.pays { return (layer, outline.decision) }
+        }
         let spectrum = try spectrum(of: layer, policy: policy, options: options)
-        return try apply(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
-                         policyParameter: policy.parameter, policyDescription: policy.description, options: options)
+        var (converted, decision) = try apply(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
+                                              policyParameter: policy.parameter, policyDescription: policy.description, options: options)
+        decision.seconds += valuesSeconds
+        return (converted, decision)
+    }
+
+    /// The singular values of a dense layer's kernel in the metric `options` asks for, when its
+    /// decomposition would be exact (nil when `LayerSpectrum.compute` would sketch it randomized),
+    /// with the time they took and the method's name.
+    static func singularValuesIfExact(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions) throws
+        -> (singularValues: [Double], method: String, seconds: Double)? {
+        guard case let .dense(kernel, _, _) = layer.operation else { return nil }
+        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
+        let values = kernel.floats()
+        guard values.allSatisfy(\.isFinite) else {
+            throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the kernel holds NaN or infinite values")
+        }
+        do {
+            let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
+            guard !LayerSpectrum.usesRandomizedSVD(rows: inFeatures, columns: outFeatures, metric: metric, policy: policy,
+                                                   options: options) else { return nil }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: values), metric)
+            let singularValues = try SVD.singularValues(of: transformed, precision: options.precision)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return (singularValues, LayerSpectrum.methodName(exact: true, metric: metric, precision: options.precision), seconds)
+        } catch let error as ConversionError {
+            throw error
+        } catch {
+            throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
+        }
+    }
+
+    /// What truncating a dense layer to `chosen` (rounded up to `options.rankMultiple`) would give, and
+    /// whether it pays (k·(in + out) < in·out): the decision of a layer kept dense, complete.
+    static func outline(of layer: Layer<Tensor>, chosen: Int, singularValues: [Double], energyDenominator: Double,
+                        isComplete: Bool, method: String, seconds: Double, policy: RankPolicy,
+                        options: ConversionOptions) -> (decision: LayerDecision, rank: Int, pays: Bool) {
+        outline(of: layer, chosen: chosen, singularValues: singularValues, energyDenominator: energyDenominator,
+                isComplete: isComplete, method: method, seconds: seconds, policyName: policy.name,
+                policyParameter: policy.parameter, options: options)
+    }
+
+    static func outline(of layer: Layer<Tensor>, chosen: Int, singularValues: [Double], energyDenominator: Double,
+                        isComplete: Bool, method: String, seconds: Double, policyName: String, policyParameter: Double,
+                        options: ConversionOptions) -> (decision: LayerDecision, rank: Int, pays: Bool) {
+        guard case let .dense(kernel, _, _) = layer.operation else { preconditionFailure("dense layers only") }
+        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
+        let dense = parameterCount(layer)
+        var decision = LayerDecision(name: layer.name, kind: "dense", outcome: .notWorthIt, inFeatures: inFeatures,
+                                     outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
+                                     seconds: 0, reason: "")
+        decision.policy = try? RankPolicy(parsing: policyName == "erank" ? "erank" : "\(policyName):\(policyParameter)")
+        let cost = FactorizationCost(inFeatures: inFeatures, outFeatures: outFeatures)
+        let rank = cost.roundedRank(chosen, multiple: options.rankMultiple)
+        decision.policyRank = chosen
+        decision.rank = rank
+        decision.method = method
+        decision.seconds = seconds
+        let tail = Spectrum.tailEnergyFraction(rank: rank, singularValues: singularValues, totalEnergy: energyDenominator,
+                                               complete: isComplete)
+        decision.retainedEnergy = 1 - tail
+        decision.relativeError = tail.squareRoot()
+        guard cost.pays(rank: rank) else {
+            let factorCost = cost.factorParameters(rank: rank)
+            decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(cost.denseParameters): kept dense"
+            return (decision, rank, false)
+        }
+        return (decision, rank, true)
     }
 
     /// The decomposition of a dense layer's kernel in the metric `options` asks for.
@@ -97,27 +190,15 @@ public enum Converter {
         guard case let .dense(_, bias, activation) = layer.operation else { preconditionFailure("dense layers only") }
         let (inFeatures, outFeatures) = (spectrum.inFeatures, spectrum.outFeatures)
         let matrix = spectrum.kernel
-        let dense = parameterCount(layer)
         let biasCount = bias?.elementCount ?? 0
-        var decision = LayerDecision(name: layer.name, kind: "dense", outcome: .notWorthIt, inFeatures: inFeatures,
-                                     outFeatures: outFeatures, parametersBefore: dense, parametersAfter: dense,
-                                     seconds: 0, reason: "")
-        decision.policy = try? RankPolicy(parsing: policyName == "erank" ? "erank" : "\(policyName):\(policyParameter)")
         let cost = FactorizationCost(inFeatures: inFeatures, outFeatures: outFeatures)
         let full = cost.fullRank
-        let rank = cost.roundedRank(chosen, multiple: options.rankMultiple)
-        decision.policyRank = chosen
-        decision.rank = rank
-        decision.method = spectrum.method
-        decision.seconds = spectrum.seconds
-        decision.retainedEnergy = spectrum.retainedEnergy(rank: rank)
-        decision.relativeError = spectrum.tailFraction(rank: rank).squareRoot()
-
+        var (decision, rank, pays) = outline(of: layer, chosen: chosen, singularValues: spectrum.singularValues,
+                                             energyDenominator: spectrum.energyDenominator, isComplete: spectrum.isComplete,
+                                             method: spectrum.method, seconds: spectrum.seconds, policyName: policyName,
+                                             policyParameter: policyParameter, options: options)
+        guard pays else { return (layer, decision) }
         let factorCost = cost.factorParameters(rank: rank)
-        guard cost.pays(rank: rank) else {
-            decision.reason = "k·(in+out) = \(rank)·\(inFeatures + outFeatures) = \(factorCost) ≥ in·out = \(cost.denseParameters): kept dense"
-            return (layer, decision)
-        }
 
         let (us, vt) = try spectrum.factors(rank: rank)
         let predicted = spectrum.tailFraction(rank: rank).squareRoot()
@@ -205,7 +286,15 @@ public enum Converter {
 private final class ResultBox: @unchecked Sendable {
     private var results: [Result<(Layer<Tensor>, LayerDecision), Error>?]
     private let lock = NSLock()
+    private var taken = 0
     init(count: Int) { results = Array(repeating: nil, count: count) }
+    /// The next job not yet taken, or nil when all are.
+    func next() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard taken < results.count else { return nil }
+        taken += 1
+        return taken - 1
+    }
     func set(_ index: Int, _ result: Result<(Layer<Tensor>, LayerDecision), Error>) {
         lock.lock(); results[index] = result; lock.unlock()
     }

@@ -59,14 +59,7 @@ public struct LayerSpectrum: Sendable {
         let transformed = try transform(kernel, metric)
         let total = transformed.values.reduce(0.0) { $0 + Double($1) * Double($1) }
         let full = min(kernel.rows, kernel.columns)
-        let prefix = { (method: String) -> String in
-            if case .plain = metric { return method }
-            return "\(metric.name) \(method)"
-        }
-        var randomizedAllowed = !policy.needsFullSpectrum && (options.svdMethod == .randomized
-            || (options.svdMethod == .auto && full >= options.randomizedThreshold))
-        if case .plain = metric {} else { randomizedAllowed = false }
-        if randomizedAllowed {
+        if usesRandomizedSVD(rows: kernel.rows, columns: kernel.columns, metric: metric, policy: policy, options: options) {
             var sketch: Int
             switch policy {
             case .rank, .ratio:
@@ -77,7 +70,8 @@ public struct LayerSpectrum: Sendable {
             while sketch <= full / 2 {
                 let svd = try SVD.randomized(transformed, rank: sketch, seed: options.seed)
                 let candidate = LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd,
-                                              totalEnergy: total, isComplete: false, method: prefix("randomized"), seconds: elapsed())
+                                              totalEnergy: total, isComplete: false, method: methodName(exact: false, metric: metric, precision: .single),
+                                              seconds: elapsed())
                 let rank = policy.chooseRank(singularValues: svd.s, totalEnergy: total, inFeatures: kernel.rows, outFeatures: kernel.columns)
                 let reached = Spectrum.smallestRank(keepingEnergy: candidate.thresholdEnergy(policy) ?? 0, singularValues: svd.s,
                                                     totalEnergy: total) != nil
@@ -87,8 +81,25 @@ public struct LayerSpectrum: Sendable {
         }
         let svd = try SVD.compute(transformed, precision: options.precision)
         return LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
-                             isComplete: true, method: prefix(options.precision == .single ? "gesdd-f32" : "gesdd-f64"),
+                             isComplete: true, method: methodName(exact: true, metric: metric, precision: options.precision),
                              seconds: elapsed())
+    }
+
+    /// Whether ``compute(name:kernel:metric:policy:options:)`` starts with a randomized sketch of an
+    /// in × out kernel (plain metric, a policy that does not need every σ, and `--svd randomized`, or
+    /// `auto` with min(in, out) ≥ the threshold) rather than the exact SVD.
+    static func usesRandomizedSVD(rows: Int, columns: Int, metric: TruncationMetric, policy: RankPolicy,
+                                  options: ConversionOptions) -> Bool {
+        guard case .plain = metric, !policy.needsFullSpectrum else { return false }
+        return options.svdMethod == .randomized
+            || (options.svdMethod == .auto && min(rows, columns) >= options.randomizedThreshold)
+    }
+
+    /// "gesdd-f32", "gesdd-f64" or "randomized", prefixed by the metric unless plain.
+    static func methodName(exact: Bool, metric: TruncationMetric, precision: Precision) -> String {
+        let method = exact ? (precision == .single ? "gesdd-f32" : "gesdd-f64") : "randomized"
+        if case .plain = metric { return method }
+        return "\(metric.name) \(method)"
     }
 
     /// T·W for the metric.

@@ -90,6 +90,22 @@ enum NativeCalls {
         try check(info, routine: "dgesdd", context: context)
     }
 
+    /// Singular values only of the column-major m×n A (destroyed). `LAPACKE_sgesdd`, jobz 'N'.
+    static func gesddValues(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, s: UnsafeMutablePointer<Float>?,
+                            context: String) throws {
+        let info = lrm_sgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
+                                     try int32(max(1, m), context: context), s)
+        try check(info, routine: "sgesdd", context: context)
+    }
+
+    /// Double-precision ``gesddValues(m:n:a:s:context:)``. `LAPACKE_dgesdd`, jobz 'N'.
+    static func gesddValues(m: Int, n: Int, a: UnsafeMutablePointer<Double>?, s: UnsafeMutablePointer<Double>?,
+                            context: String) throws {
+        let info = lrm_dgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
+                                     try int32(max(1, m), context: context), s)
+        try check(info, routine: "dgesdd", context: context)
+    }
+
     /// Householder QR of the column-major m×n A (lda = m) in place. `LAPACKE_sgeqrf`.
     static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, tau: UnsafeMutablePointer<Float>?,
                       context: String) throws {

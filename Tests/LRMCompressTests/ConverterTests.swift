@@ -103,6 +103,49 @@ struct ConverterTests {
         #expect(try ContainerWriter.encode(one.model) == ContainerWriter.encode(two.model))
     }
 
+    @Test("byte-identical for 1, 2, 3 and 8 layers at a time, with layers of different sizes taken largest first")
+    func deterministicAnyWorkerCount() throws {
+        var rng = SeededGenerator(seed: 77)
+        let widths = [48, 96, 90, 80, 40, 10]
+        var layers: [Layer<Tensor>] = []
+        for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+            // Alternate decaying spectra (factorized) and flat random kernels (kept dense).
+            let floats = index.isMultiple(of: 2)
+                ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 3))
+                : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
+            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
+                                                                     bias: nil, activation: .relu)))
+        }
+        let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers)
+        let results = try [1, 2, 3, 8].map { try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: $0)) }
+        let bytes = try results.map { try ContainerWriter.encode($0.model) }
+        #expect(bytes.allSatisfy { $0 == bytes[0] })
+        #expect(results.allSatisfy { $0.decisions.map(\.name) == ["d0", "d1", "d2", "d3", "d4"] })
+        #expect(results[0].decisions.map(\.outcome) == [.factorized, .notWorthIt, .factorized, .notWorthIt, .factorized])
+    }
+
+    @Test("a layer kept dense is decided from its singular values alone, as the full SVD would decide it")
+    func keptDenseFromValues() throws {
+        var rng = SeededGenerator(seed: 5)
+        let (rows, columns) = (60, 40)
+        let floats = (0..<(rows * columns)).map { _ in rng.nextSymmetricFloat() }
+        let layer = Layer(name: "flat", operation: .dense(kernel: Tensor(shape: [rows, columns], floats: floats), bias: nil, activation: .linear))
+        let model = Model(name: "m", input: InputSpec(shape: [rows]), layers: [layer])
+        let options = ConversionOptions(policy: .energy(0.95), svdMethod: .exact)
+        let decision = try Converter.convert(model, options: options).decisions[0]
+        // The reference: the thin SVD's values and the same rule.
+        let s = try SVD.compute(try Matrix(rows: rows, columns: columns, values: floats)).s
+        let k = try #require(Spectrum.smallestRank(keepingEnergy: 0.95, singularValues: s, totalEnergy: Spectrum.energy(s)))
+        #expect(k * (rows + columns) >= rows * columns, "the test needs a layer that does not pay")
+        #expect(decision.outcome == .notWorthIt)
+        #expect(decision.rank == k)
+        #expect(decision.method == "gesdd-f32")
+        // Retained energy from the 'N' values, against the thin SVD's: both within 1e-5 (float σ, relative 1e-6).
+        let expected = 1 - Spectrum.tailEnergyFraction(rank: k, singularValues: s, totalEnergy: Spectrum.energy(s), complete: true)
+        #expect(abs((decision.retainedEnergy ?? 0) - expected) <= 1e-5)
+        #expect(decision.reason.hasSuffix("kept dense"))
+    }
+
     @Test("the randomized SVD honours the energy threshold exactly on a large layer")
     func randomized() throws {
         let n = 96

@@ -139,6 +139,13 @@ int32_t lrm_sgesdd(int32_t m, int32_t n, float *a, int32_t lda, float *s,
 int32_t lrm_dgesdd(int32_t m, int32_t n, double *a, int32_t lda, double *s,
                    double *u, int32_t ldu, double *vt, int32_t ldvt);
 
+/// Singular values only of the column-major m×n A (destroyed): min(m, n) values, descending,
+/// no vectors computed (jobz 'N'). The corresponding C function is `LAPACKE_sgesdd`.
+int32_t lrm_sgesdd_values(int32_t m, int32_t n, float *a, int32_t lda, float *s);
+
+/// Double-precision `lrm_sgesdd_values`. The corresponding C function is `LAPACKE_dgesdd`.
+int32_t lrm_dgesdd_values(int32_t m, int32_t n, double *a, int32_t lda, double *s);
+
 /// QR factorization of the column-major m×n A in place (R above the diagonal,
 /// Householder vectors below, min(m, n) scalars in tau). `LAPACKE_sgeqrf`.
 int32_t lrm_sgeqrf(int32_t m, int32_t n, float *a, int32_t lda, float *tau);
