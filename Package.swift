@@ -9,7 +9,9 @@ let package = Package(
         .library(name: "LRMFormat", targets: ["LRMFormat"]),
         .library(name: "LRMRuntime", targets: ["LRMRuntime"]),
         .library(name: "LRMKeras", targets: ["LRMKeras"]),
-        .library(name: "LRMPipeline", targets: ["LRMPipeline"]),
+        // The pipeline with what its API is made of: options and decisions (LRMCompress), data sets
+        // (LRMDatasets) and metrics (LRMVerify).
+        .library(name: "LRMPipeline", targets: ["LRMPipeline", "LRMCompress", "LRMDatasets", "LRMVerify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,45 +23,59 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "LRMZlib", path: "Sources/LRMZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "CLinearAlgebra", path: "Sources/CLinearAlgebra",
-                cSettings: [.unsafeFlags(["-I/usr/include/x86_64-linux-gnu/openblas-pthread", "-I/usr/include/x86_64-linux-gnu", "-I/usr/include/aarch64-linux-gnu/openblas-pthread", "-I/usr/include/aarch64-linux-gnu"])],
-                linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("lapacke"), .linkedLibrary("dl"),
-                                 .unsafeFlags(["-L/usr/lib/x86_64-linux-gnu/openblas-pthread", "-L/usr/lib/aarch64-linux-gnu/openblas-pthread"])]),
+        // BLAS and LAPACKE through pkg-config (`openblas.pc`, `lapacke.pc`), so the library products carry no
+        // unsafe flags and other packages can depend on them. Where pkg-config does not know them, SwiftPM
+        // warns and the compiler's default paths are tried: see Sources/LRMLinearAlgebra/README.md.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .target(name: "CLinearAlgebra", dependencies: ["COpenBLAS", "CLAPACKE"], path: "Sources/CLinearAlgebra",
+                linkerSettings: [.linkedLibrary("dl")]),
+        // OpenBLAS kernel selection at load time, for lrm's executables only (libraries never run it on
+        // their own; a program embedding them calls BLASRuntime.prepare()). Imports CLinearAlgebra.
+        .target(name: "CKernelSelectionAtLoad", dependencies: ["CLinearAlgebra"], path: "Sources/CKernelSelectionAtLoad"),
 
-        // Pure Swift: the container format and the in-memory model. No C.
-        .target(name: "LRMFormat", swiftSettings: swiftSettings),
-        // BLAS/LAPACK wrappers: matrix products, SVD, QR.
-        .target(name: "LRMLinearAlgebra", dependencies: ["CLinearAlgebra"], exclude: ["README.md"],
+        // Each module's README says what it owns and what it may import; the comments here say the same.
+        // The container format and the in-memory model: pure Swift, imports no other lrm module.
+        .target(name: "LRMFormat", exclude: ["README.md"], swiftSettings: swiftSettings),
+        // BLAS/LAPACK wrappers: matrix products, SVD, QR, Cholesky; the kernel selection on request.
+        // Imports CLinearAlgebra, and LRMFormat for the one seeded generator.
+        .target(name: "LRMLinearAlgebra", dependencies: ["CLinearAlgebra", "LRMFormat"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
-        // Running a model: the forward pass over a container model.
-        .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], swiftSettings: swiftSettings),
-        // Keras HDF5 import (legacy .h5, .weights.h5, .keras).
-        // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation).
+        // Running a model: the forward pass over a container model. Imports LRMFormat, LRMLinearAlgebra.
+        .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        // Keras HDF5 import (legacy .h5, .weights.h5, .keras) and export. Imports LRMFormat, LRMNumPy, CHDF5, ZIPFoundation.
+        // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation). Imports LRMFormat.
         .target(name: "LRMNumPy", dependencies: ["LRMFormat", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "LRMKeras", dependencies: ["LRMFormat", "CHDF5", "LRMNumPy",
                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
-        // The converter: rank policies, SVD factorization, the conversion report.
-        .target(name: "LRMCompress", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"], swiftSettings: swiftSettings),
-        // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder.
-        .target(name: "LRMDatasets", dependencies: ["LRMZlib"], swiftSettings: swiftSettings),
-        // Fidelity metrics and the verifier.
-        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
+        // The converter: rank policies, spectra, factorization, the rank search, provenance.
+        // Imports LRMFormat, LRMLinearAlgebra, LRMRuntime; never data sets or metrics.
+        .target(name: "LRMCompress", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"], exclude: ["README.md"],
                 swiftSettings: swiftSettings),
+        // Data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100) and the data folder. Imports LRMZlib only.
+        .target(name: "LRMDatasets", dependencies: ["LRMZlib"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        // Fidelity metrics and the verifier. Imports LRMFormat, LRMRuntime, LRMLinearAlgebra, LRMDatasets; not the converter.
+        .target(name: "LRMVerify", dependencies: ["LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
+                exclude: ["README.md"], swiftSettings: swiftSettings),
         // The conversion pipeline: a model and a request in, a converted model with its decisions,
         // provenance and (for a search) validation and test figures out; the sweep. Above the converter
         // and the verifier; what `lrm convert` and `lrm sweep` run, and what other packages call.
+        // Imports LRMFormat, LRMCompress, LRMDatasets, LRMVerify; never ArgumentParser.
         .target(name: "LRMPipeline", dependencies: ["LRMFormat", "LRMCompress", "LRMDatasets", "LRMVerify"],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
-        // The command line: parsing options and printing reports; no pipeline logic.
+        // The command line: parsing options and printing reports; no pipeline logic. Imports everything.
         .executableTarget(name: "lrm", dependencies: [
             "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify", "LRMPipeline",
+            "CKernelSelectionAtLoad",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: swiftSettings),
+        ], exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // Benchmarks: scripts in tools/ run this and print figures (never timed unit tests).
-        .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
+        .executableTarget(name: "lrm-bench", dependencies: ["LRMFormat", "LRMLinearAlgebra", "LRMRuntime", "CKernelSelectionAtLoad"],
                           swiftSettings: swiftSettings),
 
         // Fuzzing (issue 8): tools/fuzz.sh builds one of the Fuzz* executables with -DLRM_FUZZING and

@@ -1,4 +1,4 @@
-// Row-major BLAS wrappers. Each runs the kernel selection first (see lrm_kernel_selection.c).
+// Row-major BLAS wrappers. They never run the kernel selection (see lrm_blas_prepare).
 #include "CLinearAlgebra.h"
 
 #include <cblas.h>
@@ -12,7 +12,6 @@ static enum CBLAS_TRANSPOSE transpose_flag(bool transpose) {
 void lrm_sgemm(bool transpose_a, bool transpose_b, int32_t m, int32_t n, int32_t k,
                float alpha, const float *a, int32_t lda, const float *b, int32_t ldb,
                float beta, float *c, int32_t ldc) {
-    lrm_blas_prepare();
     cblas_sgemm(CblasRowMajor, transpose_flag(transpose_a), transpose_flag(transpose_b),
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -20,28 +19,24 @@ void lrm_sgemm(bool transpose_a, bool transpose_b, int32_t m, int32_t n, int32_t
 void lrm_dgemm(bool transpose_a, bool transpose_b, int32_t m, int32_t n, int32_t k,
                double alpha, const double *a, int32_t lda, const double *b, int32_t ldb,
                double beta, double *c, int32_t ldc) {
-    lrm_blas_prepare();
     cblas_dgemm(CblasRowMajor, transpose_flag(transpose_a), transpose_flag(transpose_b),
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void lrm_ssyrk(bool transpose, int32_t n, int32_t k, float alpha, const float *a, int32_t lda,
                float beta, float *c, int32_t ldc) {
-    lrm_blas_prepare();
     cblas_ssyrk(CblasRowMajor, CblasLower, transpose_flag(transpose), n, k, alpha, a, lda,
                 beta, c, ldc);
 }
 
 void lrm_dsyrk(bool transpose, int32_t n, int32_t k, double alpha, const double *a, int32_t lda,
                double beta, double *c, int32_t ldc) {
-    lrm_blas_prepare();
     cblas_dsyrk(CblasRowMajor, CblasLower, transpose_flag(transpose), n, k, alpha, a, lda,
                 beta, c, ldc);
 }
 
 void lrm_strsm(bool right_side, bool transpose_l, int32_t m, int32_t n, float alpha,
                const float *l, int32_t ldl, float *b, int32_t ldb) {
-    lrm_blas_prepare();
     cblas_strsm(CblasRowMajor, right_side ? CblasRight : CblasLeft, CblasLower,
                 transpose_flag(transpose_l), CblasNonUnit, m, n, alpha, l, ldl, b, ldb);
 }

@@ -295,23 +295,12 @@ const lrm_blas_report *lrm_blas_prepare(void) {
     return &report;
 }
 
-/// Runs the selection when the program is loaded, after OpenBLAS's own constructor (shared
-/// libraries are initialised before the objects that depend on them) and before `main` starts
-/// any thread, so the short in-process setenv/unsetenv cannot race with another thread reading
-/// the environment, and no BLAS call can precede the selection. The wrappers still call
-/// lrm_blas_prepare() in case this object is initialised in an unusual order.
-__attribute__((constructor)) static void prepare_at_load(void) {
-    lrm_blas_prepare();
-}
-
 int32_t lrm_blas_thread_count(void) {
-    lrm_blas_prepare();
     int_function get = (int_function)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
     return get != NULL ? (int32_t)get() : -1;
 }
 
 bool lrm_blas_set_thread_count(int32_t count) {
-    lrm_blas_prepare();
     set_threads_function set = (set_threads_function)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
     if (set == NULL || count < 1) return false;
     set((int)count);

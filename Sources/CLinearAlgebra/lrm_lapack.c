@@ -7,13 +7,11 @@ _Static_assert(sizeof(lapack_int) == sizeof(int32_t), "lrm expects a 32-bit-inte
 
 int32_t lrm_sgesdd(int32_t m, int32_t n, float *a, int32_t lda, float *s,
                    float *u, int32_t ldu, float *vt, int32_t ldvt) {
-    lrm_blas_prepare();
     return LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'S', m, n, a, lda, s, u, ldu, vt, ldvt);
 }
 
 int32_t lrm_dgesdd(int32_t m, int32_t n, double *a, int32_t lda, double *s,
                    double *u, int32_t ldu, double *vt, int32_t ldvt) {
-    lrm_blas_prepare();
     return LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, a, lda, s, u, ldu, vt, ldvt);
 }
 
@@ -28,31 +26,25 @@ int32_t lrm_dgesdd_values(int32_t m, int32_t n, double *a, int32_t lda, double *
 }
 
 int32_t lrm_sgeqrf(int32_t m, int32_t n, float *a, int32_t lda, float *tau) {
-    lrm_blas_prepare();
     return LAPACKE_sgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau);
 }
 
 int32_t lrm_dgeqrf(int32_t m, int32_t n, double *a, int32_t lda, double *tau) {
-    lrm_blas_prepare();
     return LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau);
 }
 
 int32_t lrm_sorgqr(int32_t m, int32_t n, int32_t k, float *a, int32_t lda, const float *tau) {
-    lrm_blas_prepare();
     return LAPACKE_sorgqr(LAPACK_COL_MAJOR, m, n, k, a, lda, tau);
 }
 
 int32_t lrm_dorgqr(int32_t m, int32_t n, int32_t k, double *a, int32_t lda, const double *tau) {
-    lrm_blas_prepare();
     return LAPACKE_dorgqr(LAPACK_COL_MAJOR, m, n, k, a, lda, tau);
 }
 
 int32_t lrm_spotrf(bool upper, int32_t n, float *a, int32_t lda) {
-    lrm_blas_prepare();
     return LAPACKE_spotrf(LAPACK_COL_MAJOR, upper ? 'U' : 'L', n, a, lda);
 }
 
 int32_t lrm_dpotrf(bool upper, int32_t n, double *a, int32_t lda) {
-    lrm_blas_prepare();
     return LAPACKE_dpotrf(LAPACK_COL_MAJOR, upper ? 'U' : 'L', n, a, lda);
 }

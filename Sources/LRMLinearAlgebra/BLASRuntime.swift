@@ -1,8 +1,9 @@
 /// The process-wide BLAS: kernel selection, its report and the thread count.
 ///
-/// Every BLAS/LAPACK call of this module runs ``prepare()`` first (it is idempotent and
-/// cheap after the first call), so calling it explicitly is only needed to read the report
-/// early. The kernel selection must happen before any other code in the process uses BLAS.
+/// The kernel selection runs only when a program asks for it: ``prepare()`` (idempotent), called
+/// first thing, before the program starts threads or uses BLAS. The `lrm` and `lrm-bench`
+/// executables run it at load time (the CKernelSelectionAtLoad target); a program that embeds
+/// lrm's libraries and does not call it keeps OpenBLAS's own choice, unchanged.
 ///
 /// Kernel selection (Debian's OpenBLAS 0.3.21 falls back to generic "Prescott" kernels on
 /// CPUs it does not know, 5× slower): if `OPENBLAS_CORETYPE` or `OPENBLAS_L2_SIZE` is set,
@@ -23,7 +24,7 @@ public enum BLASRuntime {
         NativeCalls.prepareKernels()
     }
 
-    /// The kernel selection's report (runs ``prepare()`` if needed).
+    /// The kernel selection's report (runs ``prepare()`` if it has not run: an explicit call).
     public static var report: KernelReport { prepare() }
 
     /// The upgrade rule alone (no switching): the core that replaces `core` on a CPU with

@@ -4,8 +4,10 @@
 // build-dependent typedefs), so every function here takes plain `int32_t` sizes and
 // `int32_t` flags, and the CBLAS/LAPACKE headers are included only by the .c files.
 //
-// Every wrapper first runs `lrm_blas_prepare()` (once per process, see below), so no
-// BLAS or LAPACK call can happen before the kernel selection.
+// The kernel selection (`lrm_blas_prepare()`, below) never runs on its own from a library:
+// a program asks for it, first thing, before it starts threads. The `lrm` and `lrm-bench`
+// executables do so at load time through the CKernelSelectionAtLoad target; a program that
+// embeds lrm's libraries calls `BLASRuntime.prepare()` or keeps OpenBLAS's own choice.
 //
 // Layouts: the `lrm_?gemm`, `lrm_?syrk`, `lrm_?trsm` wrappers are ROW-MAJOR (C order,
 // leading dimension = row stride). The LAPACK wrappers (`gesdd`, `geqrf`, `orgqr`,
@@ -81,8 +83,9 @@ typedef struct lrm_blas_report {
 ///    CPU and OS support AVX-512 → SkylakeX; AVX2+FMA → Zen on AMD/Hygon, Haswell otherwise.
 ///    The switch is verified by reading the core name back and by exact integer-valued
 ///    sgemm/dgemm checks; on failure the previous core is restored.
-/// Runs automatically when the program is loaded (a constructor), before `main`; every
-/// wrapper also calls it first. Must precede any other use of BLAS in the process.
+/// Runs only when called (CKernelSelectionAtLoad calls it at load time in lrm's executables).
+/// Call it before any other use of BLAS and before starting threads: a switch briefly sets
+/// OPENBLAS_CORETYPE in the process environment.
 const lrm_blas_report *lrm_blas_prepare(void);
 
 /// The rule of step 4 alone, for tests: the core to switch to when OpenBLAS uses `core` on
