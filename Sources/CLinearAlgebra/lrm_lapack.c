@@ -16,12 +16,10 @@ int32_t lrm_dgesdd(int32_t m, int32_t n, double *a, int32_t lda, double *s,
 }
 
 int32_t lrm_sgesdd_values(int32_t m, int32_t n, float *a, int32_t lda, float *s) {
-    lrm_blas_prepare();
     return LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'N', m, n, a, lda, s, NULL, 1, NULL, 1);
 }
 
 int32_t lrm_dgesdd_values(int32_t m, int32_t n, double *a, int32_t lda, double *s) {
-    lrm_blas_prepare();
     return LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', m, n, a, lda, s, NULL, 1, NULL, 1);
 }
 
