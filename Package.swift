@@ -64,8 +64,9 @@ let package = Package(
         // The conversion pipeline: a model and a request in, a converted model with its decisions,
         // provenance and (for a search) validation and test figures out; the sweep. Above the converter
         // and the verifier; what `lrm convert` and `lrm sweep` run, and what other packages call.
-        // Imports LRMFormat, LRMCompress, LRMDatasets, LRMVerify; never ArgumentParser.
-        .target(name: "LRMPipeline", dependencies: ["LRMFormat", "LRMCompress", "LRMDatasets", "LRMVerify"],
+        // Imports LRMFormat, LRMCompress, LRMDatasets, LRMVerify, LRMRuntime (scoring own-data tasks) and LRMNumPy
+        // (reading --inputs); never ArgumentParser.
+        .target(name: "LRMPipeline", dependencies: ["LRMFormat", "LRMCompress", "LRMDatasets", "LRMVerify", "LRMRuntime", "LRMNumPy"],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         // The command line: parsing options and printing reports; no pipeline logic. Imports everything.
         .executableTarget(name: "lrm", dependencies: [
@@ -92,7 +93,7 @@ let package = Package(
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMCompressTests", dependencies: ["LRMCompress", "LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "LRMPipelineTests", dependencies: ["LRMPipeline", "LRMCompress", "LRMFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMPipelineTests", dependencies: ["LRMPipeline", "LRMCompress", "LRMFormat", "LRMNumPy", "LRMVerify", "LRMDatasets"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMDatasetsTests", dependencies: ["LRMDatasets"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMVerifyTests", dependencies: ["LRMVerify", "LRMDatasets", "LRMRuntime", "LRMFormat"],
                     swiftSettings: swiftSettings),

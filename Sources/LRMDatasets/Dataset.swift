@@ -7,8 +7,8 @@ public import Foundation
 /// memory stays proportional to the batch size whatever the size of the data set.
 /// Pixel values are the raw bytes 0–255 as `Float` (times `scale`).
 public struct Dataset: Sendable, CustomStringConvertible {
-    /// Which data set.
-    public let name: DatasetName
+    /// Which bundled data set; nil for data given as arrays (`Dataset(arrays:)`).
+    public let name: DatasetName?
     /// Training or test files.
     public let split: DatasetSplit
     /// Class names in label order (`classNames[label]`); `classNames.count` classes.
@@ -27,9 +27,10 @@ public struct Dataset: Sendable, CustomStringConvertible {
     enum Storage: Sendable {
         case idx(IDXStorage)
         case cifar(CIFARStorage)
+        case arrays(ArrayStorage)
     }
 
-    init(name: DatasetName, split: DatasetSplit, classNames: [String], files: [URL], storage: Storage,
+    init(name: DatasetName?, split: DatasetSplit, classNames: [String], files: [URL], storage: Storage,
          description: String) {
         self.name = name
         self.split = split
@@ -40,8 +41,12 @@ public struct Dataset: Sendable, CustomStringConvertible {
         switch storage {
         case .idx(let idx): fileSampleCount = idx.labels.count
         case .cifar(let cifar): fileSampleCount = cifar.sampleCount
+        case .arrays(let arrays): fileSampleCount = arrays.sampleCount
         }
     }
+
+    /// The name used in messages and records: the bundled data set's name, else "own data".
+    public var identifier: String { name?.rawValue ?? "own data" }
 
     /// Number of classes (labels are 0..<classCount).
     public var classCount: Int { classNames.count }
@@ -51,11 +56,17 @@ public struct Dataset: Sendable, CustomStringConvertible {
 
     /// The shape of one sample as stored in the files: [rows, columns] = [28, 28] for MNIST and
     /// Fashion-MNIST, [channels, rows, columns] = [3, 32, 32] for CIFAR.
-    public var storedShape: [Int] { name.storedShape }
+    public var storedShape: [Int] {
+        if case .arrays(let arrays) = storage { return arrays.sampleShape }
+        return name?.storedShape ?? []
+    }
 
     /// The order of a sample's values in the files: `.features` for the single-channel IDX
     /// images (row-major), `.chw` for CIFAR (channel planes).
-    public var storedLayout: SampleLayout { name.storedLayout }
+    public var storedLayout: SampleLayout {
+        if case .arrays = storage { return .features }
+        return name?.storedLayout ?? .features
+    }
 
     /// Values per sample (784 for 28×28, 3,072 for 32×32×3).
     public var featureCount: Int { storedShape.reduce(1, *) }
@@ -81,6 +92,9 @@ public struct Dataset: Sendable, CustomStringConvertible {
                              _ body: (DatasetBatch) throws -> Void) throws {
         guard size >= 1 else {
             throw DatasetError(.invalidArgument, "batch size", expected: "at least 1", found: "\(size)")
+        }
+        if case .arrays(let arrays) = storage {
+            return try arrays.forEachBatch(size: size, selected: selectedIndices, scale: scale, body)
         }
         let reader = makeReader()
         let features = featureCount
@@ -120,6 +134,7 @@ public struct Dataset: Sendable, CustomStringConvertible {
     /// The label of every selected sample, in order. For CIFAR this reads the record files
     /// (labels are interleaved with pixels); for the IDX formats they are already in memory.
     public func labels() throws -> [Int] {
+        if case .arrays(let arrays) = storage { return (0..<sampleCount).map { arrays.labels[selectedIndices?[$0] ?? $0] } }
         let reader = makeReader()
         var labels: [Int] = []
         labels.reserveCapacity(sampleCount)
@@ -132,7 +147,7 @@ public struct Dataset: Sendable, CustomStringConvertible {
     /// How many selected samples carry each label: `counts[label]`, `classCount` entries.
     public func labelCounts() throws -> [Int] {
         var counts = [Int](repeating: 0, count: classCount)
-        for label in try labels() { counts[label] += 1 }
+        for label in try labels() where (0..<classCount).contains(label) { counts[label] += 1 }
         return counts
     }
 
@@ -140,6 +155,7 @@ public struct Dataset: Sendable, CustomStringConvertible {
         switch storage {
         case .idx(let idx): IDXSampleReader(idx)
         case .cifar(let cifar): CIFARSampleReader(cifar)
+        case .arrays: preconditionFailure("array data is read by ArrayStorage.forEachBatch")
         }
     }
 
@@ -166,13 +182,16 @@ public struct DatasetBatch: Sendable {
     public var sampleIndices: [Int]
     /// Values per sample.
     public var featureCount: Int
+    /// Regression targets (`count × targetWidth` values, row-major); empty for classification data.
+    public var targets: [Float]
 
     /// Samples in the batch.
     public var count: Int { labels.count }
 
-    public init(pixels: [Float], labels: [Int], range: Range<Int>, sampleIndices: [Int], featureCount: Int) {
+    public init(pixels: [Float], labels: [Int], range: Range<Int>, sampleIndices: [Int], featureCount: Int, targets: [Float] = []) {
         self.pixels = pixels
         self.labels = labels
+        self.targets = targets
         self.range = range
         self.sampleIndices = sampleIndices
         self.featureCount = featureCount

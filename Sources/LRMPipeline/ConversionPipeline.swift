@@ -1,7 +1,7 @@
 public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
-import LRMVerify
+public import LRMVerify
 
 /// What to convert for: a policy applied layer by layer, or a search for every layer's rank.
 public enum ConversionTarget: Sendable, Equatable {
@@ -12,6 +12,9 @@ public enum ConversionTarget: Sendable, Equatable {
     case accuracyDrop(Double)
     /// The most accurate model keeping at most this fraction (0–1] of the hidden layers' kernel parameters.
     case ratio(Double)
+    /// The smallest model whose validation metric drops at most this much: accuracy points for
+    /// classification, percent of RMSE increase for regression (plus `confidence` standard errors).
+    case metricDrop(Double)
 
     /// The name recorded as `conversion.policy` for a search.
     var searchPolicyName: String? {
@@ -19,6 +22,7 @@ public enum ConversionTarget: Sendable, Equatable {
         case .policy: nil
         case .accuracyDrop: "target-accuracy-drop"
         case .ratio: "target-ratio"
+        case .metricDrop: "target-metric-drop"
         }
     }
 }
@@ -66,8 +70,13 @@ public struct SearchOutcome: Sendable {
     public var testImagesChange: Int
     public var testReferenceF1: Double
     public var testF1: Double
-    /// The accuracy budget in percentage points (nil for a size target).
+    /// The accuracy budget in percentage points (relative RMSE increase in percent for regression; nil for a size target).
     public var budget: Double?
+    /// What the data was scored as.
+    public var task: TaskKind = .multiclass
+    /// Binary and regression tasks: the original's and the result's scores on the test split.
+    public var testReferenceScores: TaskScores?
+    public var testScores: TaskScores?
 }
 
 /// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
@@ -91,13 +100,13 @@ public enum ConversionPipeline {
         switch request.target {
         case .policy:
             var options = request.options
-            if options.metric != .plain { options.calibration = try request.data.calibration(for: model) }
+            if options.metric != .plain { options.calibration = try request.data.resolved(for: model).calibration(for: model) }
             var result = try Converter.convert(model, options: options)
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
             provenance.record(in: &result.model.metadata)
             return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
-        case .accuracyDrop, .ratio:
+        case .accuracyDrop, .ratio, .metricDrop:
             return try search(model, request: request)
         }
     }
@@ -119,16 +128,26 @@ public enum ConversionPipeline {
                               evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
         guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
         var options = request.options
-        let data = request.data
+        let data = try request.data.resolved(for: model)
+        let task = data.task
+        if task == .regression, case .accuracyDrop = request.target {
+            throw PipelineError(.badRequest, "a regression model has no accuracy: budget its RMSE increase with --target-metric-drop (percent)")
+        }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if options.metric != .plain { options.calibration = try data.calibrate(model, on: calibrationSet) }
         let spectra = try searchSpectra(model, options: options)
         let layout = data.layout(for: model)
-        let scorer = try evaluator ?? PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        let scorer: any CandidateEvaluator
+        switch (evaluator, task) {
+        case (let given?, _): scorer = given
+        case (nil, .binary): scorer = try BinaryAccuracyEvaluator(reference: model, dataset: validationSet, threshold: data.ownSplits?.threshold ?? 0.5)
+        case (nil, .regression): scorer = try RegressionErrorEvaluator(reference: model, dataset: validationSet)
+        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        }
         let baseline = scorer.baselineAccuracy
         let parameter: Double
         switch request.target {
-        case .accuracyDrop(let drop): parameter = drop
+        case .accuracyDrop(let drop), .metricDrop(let drop): parameter = drop
         case .ratio(let ratio): parameter = ratio
         case .policy: preconditionFailure("not a search")
         }
@@ -140,6 +159,8 @@ public enum ConversionPipeline {
         let found: RankSearchResult
         if case .accuracyDrop(let drop) = request.target {
             found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)
+        } else if case .metricDrop(let drop) = request.target {
+            found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)
         } else {
             found = try search.targetRatio(parameter, baseline: baseline)
         }
@@ -148,20 +169,19 @@ public enum ConversionPipeline {
                                               metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
-        let test = try data.open(.test)
-        let verified = try Verifier.verify(candidate: result.model, reference: model, dataset: test, thresholds: VerificationThresholds(),
-                                           layout: layout)
-        let candidate = verified.candidate
-        guard let reference = verified.reference else { preconditionFailure("verify was given a reference") }
-        let outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
+        var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
                                     validationSamples: scorer.sampleCount, validationPlacement: data.placement,
                                     validationBaseline: baseline, validationAccuracy: found.best.validationAccuracy,
                                     standardError: found.best.standardError, confidence: confidence,
                                     hiddenFraction: found.best.hiddenFraction, threshold: found.threshold,
-                                    testSamples: candidate.sampleCount, testReference: reference.accuracy, testAccuracy: candidate.accuracy,
-                                    testImagesChange: candidate.confusion.correct - reference.confusion.correct,
-                                    testReferenceF1: reference.macroF1, testF1: candidate.macroF1,
-                                    budget: { if case .accuracyDrop(let drop) = request.target { return drop }; return nil }())
+                                    testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
+                                    budget: {
+                                        switch request.target {
+                                        case .accuracyDrop(let drop), .metricDrop(let drop): return drop
+                                        default: return nil
+                                        }
+                                    }())
+        try outcome.measureTest(result.model, original: model, data: data, layout: layout)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
-import LRMVerify
+public import LRMVerify
 
 /// Which training records validate a rank search.
 public enum ValidationPlacement: String, Sendable, CaseIterable {
@@ -27,6 +27,13 @@ public struct DataSelection: Sendable {
     public var seed: UInt64
     /// Sample order fed to the model; nil: from the model.
     public var layout: SampleLayout?
+    /// The user's own data instead of `dataset` (made into splits for a model by `resolved(for:)`).
+    public var ownData: OwnDataSource?
+    /// `ownData` split for the model being converted or evaluated.
+    public private(set) var ownSplits: OwnDataSplits?
+    /// With own data, ignore `calibrationSamples` and `validationSamples` (defaults the user did not
+    /// choose): validate on a fifth of the training records (at least one) and calibrate on the rest.
+    public var fitsSizesToOwnData = false
 
     public init(dataset: DatasetName? = nil, folder: String? = nil, calibrationSamples: Int = 5000, validationSamples: Int = 5000,
                 placement: ValidationPlacement = .last, seed: UInt64 = 1, layout: SampleLayout? = nil) {
@@ -39,9 +46,25 @@ public struct DataSelection: Sendable {
         self.layout = layout
     }
 
+    /// Whether any data is selected (a bundled data set or own data).
+    public var hasData: Bool { dataset != nil || ownData != nil }
+
+    /// The task the data is scored as: from own data's splits, else multi-class (the bundled sets).
+    public var task: TaskKind { ownSplits?.task ?? .multiclass }
+
+    /// The selection with own data read and split for `model` (unchanged for a bundled data set).
+    public func resolved(for model: Model) throws -> DataSelection {
+        guard let ownData, ownSplits == nil else { return self }
+        var copy = self
+        copy.ownSplits = try ownData.splits(for: model)
+        return copy
+    }
+
     /// One split of the data set.
     public func open(_ split: DatasetSplit) throws -> Dataset {
-        guard let dataset else { throw PipelineError(.badRequest, "this needs a data set: give it with --dataset") }
+        if let ownSplits { return split == .train ? ownSplits.train : ownSplits.test }
+        if ownData != nil { throw PipelineError(.badRequest, "own data is split for a model: call resolved(for:) first") }
+        guard let dataset else { throw PipelineError(.badRequest, "this needs data: give a data set with --dataset, or your own with --inputs and --labels") }
         let folder = DataFolder.resolve(flag: self.folder)
         do {
             return try Dataset.open(dataset, split: split, in: folder)
@@ -54,9 +77,14 @@ public struct DataSelection: Sendable {
     /// Disjoint calibration and validation subsets of the training split.
     public func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
         let train = try open(.train)
+        var calibrationSamples = calibrationSamples, validationSamples = validationSamples
+        if ownSplits != nil && fitsSizesToOwnData {
+            validationSamples = max(1, Int((Double(train.sampleCount) * 0.2).rounded()))
+            calibrationSamples = max(1, train.sampleCount - validationSamples)
+        }
         guard train.sampleCount >= calibrationSamples + validationSamples else {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, fewer than "
-                                + "--calibration-samples + --validation-samples")
+                                + "--calibration-samples + --validation-samples (\(calibrationSamples) + \(validationSamples))")
         }
         switch placement {
         case .last:
@@ -82,7 +110,7 @@ public struct DataSelection: Sendable {
         try dataset.forEachBatch(size: 500, layout: layout(for: model)) { batch in
             try accumulator.add(batch.pixels, sampleCount: batch.count)
         }
-        return accumulator.finish(source: CalibrationSource(dataset: dataset.name.rawValue, split: "train",
+        return accumulator.finish(source: CalibrationSource(dataset: dataset.identifier, split: "train",
                                                             count: dataset.sampleCount, seed: seed))
     }
 

@@ -72,7 +72,12 @@ public struct EvaluationSet: Sendable {
     /// Accuracy of `model` and the standard error of its paired accuracy difference to a reference
     /// whose per-sample correctness is `reference`: d = (n₁₀ − n₀₁)/n, SE = √((n₁₀ + n₀₁)/n² − d²/n).
     public func pairedAccuracy(of model: Model, reference: [Bool]) throws -> (accuracy: Double, standardError: Double) {
-        let mine = try correctness(of: model)
+        EvaluationSet.pairedAccuracy(try correctness(of: model), reference: reference)
+    }
+
+    /// The accuracy of per-sample correctness `mine` and the standard error of its paired difference to
+    /// `reference` (the formula of `pairedAccuracy(of:reference:)`).
+    public static func pairedAccuracy(_ mine: [Bool], reference: [Bool]) -> (accuracy: Double, standardError: Double) {
         let n = Double(max(1, mine.count))
         var onlyReference = 0.0, onlyCandidate = 0.0, correct = 0.0
         for (a, b) in zip(reference, mine) {

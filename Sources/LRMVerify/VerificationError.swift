@@ -9,6 +9,10 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
         case outputMismatch = "output_mismatch"
         /// A threshold needs something that was not given (e.g. a reference model).
         case missingReference = "missing_reference"
+        /// One output without a sigmoid and 0/1 labels: binary (logits) or regression cannot be told apart.
+        case ambiguousTask = "ambiguous_task"
+        /// The task given does not fit the model's outputs or the labels.
+        case taskMismatch = "task_mismatch"
     }
 
     public var kind: Kind

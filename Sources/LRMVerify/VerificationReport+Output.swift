@@ -42,6 +42,12 @@ extension VerificationReport {
     /// JUnit XML: one test suite, one test case per check (and one for the run itself), failures
     /// with their detail, so CI systems can display the outcome.
     public func junit(suiteName: String = "lrm verify") -> String {
+        let cases: [(String, Bool, String)] = [("evaluate \(dataset)", true, "\(sampleCount) samples")] + checks.map { ($0.name, $0.passed, $0.detail) }
+        return VerificationReport.junitXML(suiteName: suiteName, cases: cases, seconds: seconds)
+    }
+
+    /// JUnit XML of `cases` (name, passed, detail): one test suite, failures with their detail.
+    public static func junitXML(suiteName: String, cases: [(String, Bool, String)], seconds: Double) -> String {
         func escape(_ text: String) -> String {
             var out = ""
             for scalar in text.unicodeScalars {
@@ -58,7 +64,6 @@ extension VerificationReport {
             }
             return out
         }
-        let cases: [(String, Bool, String)] = [("evaluate \(dataset)", true, "\(sampleCount) samples")] + checks.map { ($0.name, $0.passed, $0.detail) }
         let failures = cases.filter { !$0.1 }.count
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", seconds))\">\n"

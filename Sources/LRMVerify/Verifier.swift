@@ -72,11 +72,11 @@ public enum Verifier {
         for model in [runner] + (referenceRunner.map { [$0] } ?? []) {
             guard model.inputElementCount == dataset.featureCount else {
                 throw VerificationError(.inputMismatch, "the model '\(escaped(model.name))' takes \(model.inputElementCount) values per sample "
-                                        + "(shape \(model.inputShape)), \(dataset.name.rawValue) samples have \(dataset.featureCount)")
+                                        + "(shape \(model.inputShape)), \(dataset.identifier) samples have \(dataset.featureCount)")
             }
             guard model.outputElementCount == dataset.classCount else {
                 throw VerificationError(.outputMismatch, "the model '\(escaped(model.name))' has \(model.outputElementCount) outputs, "
-                                        + "\(dataset.name.rawValue) has \(dataset.classCount) classes")
+                                        + "\(dataset.identifier) has \(dataset.classCount) classes")
             }
         }
         var candidateMetrics = try MetricsAccumulator(classCount: dataset.classCount)
@@ -120,7 +120,14 @@ public enum Verifier {
                                             detail: String(format: "%.4f of predictions agree (%d of %d), minimum %.4f",
                                                            agreement, comparison.agreementCount, comparison.sampleCount, limit)))
         }
-        if let limit = t.minEnergy {
+        return checks + layerChecks(minEnergy: t.minEnergy, layers: layers)
+    }
+
+    /// The checks on the weights alone: `--min-energy` for every factorized layer, and every layer whose
+    /// measured error disagrees with the file's record.
+    static func layerChecks(minEnergy: Double?, layers: [LayerFidelity]) -> [VerificationCheck] {
+        var checks: [VerificationCheck] = []
+        if let limit = minEnergy {
             for layer in layers where layer.kind == "factorized_dense" {
                 var detail = String(format: "layer '%@' keeps %.4f of its weights' energy (measured against the reference), minimum %.4f",
                                     escaped(layer.name), layer.retainedEnergy, limit)

@@ -4,6 +4,7 @@ public import LRMDatasets
 public import LRMFormat
 public import LRMLinearAlgebra
 public import LRMPipeline
+public import LRMVerify
 
 // Option values as types: argument-parser lists the legal values in `--help` and reports a bad one
 // (exit 64), so no command keeps its own list of names.
@@ -14,6 +15,7 @@ extension SampleLayout: ExpressibleByArgument {}
 extension ValidationPlacement: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension TaskKind: ExpressibleByArgument {}
 
 /// `--factor-dtype`: a storage dtype by its name in the spec.
 enum DTypeName: String, CaseIterable, ExpressibleByArgument {

@@ -75,6 +75,9 @@ extension LRM {
         @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset.", valueName: "X"))
         var targetAccuracyDrop: Double?
 
+        @Option(help: ArgumentHelp("Like --target-accuracy-drop, for any task: accuracy points for a classifier, percent of RMSE increase for a regression model (its validation RMSE may grow by at most X%). Needs data.", valueName: "X"))
+        var targetMetricDrop: Double?
+
         @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
         var targetRatio: Double?
 
@@ -94,7 +97,7 @@ extension LRM {
         /// The metric: the one `--policy whitened:τ` or `activation-scaled:τ` names, else `--metric`, else
         /// whitened for a search and plain otherwise.
         var metricName: MetricName {
-            policy.metric ?? metric ?? (targetAccuracyDrop != nil || targetRatio != nil ? .whitened : .plain)
+            policy.metric ?? metric ?? (targetAccuracyDrop != nil || targetRatio != nil || targetMetricDrop != nil ? .whitened : .plain)
         }
 
         var metricChoice: ConversionOptions.MetricChoice {
@@ -108,13 +111,15 @@ extension LRM {
         func validate() throws {
             if output == nil && !dryRun && !inPlace { throw ValidationError("give an output file with -o, or --dry-run, or --in-place") }
             if inPlace && (output != nil || dryRun) { throw ValidationError("--in-place writes over the input: give it without -o and --dry-run") }
-            if (targetAccuracyDrop != nil || targetRatio != nil) && dataOptions.dataset == nil {
-                throw ValidationError("--target-accuracy-drop and --target-ratio need a data set to validate on: give --dataset")
+            let targets = [targetAccuracyDrop, targetRatio, targetMetricDrop].compactMap { $0 }.count
+            if targets > 0 && !dataOptions.hasData {
+                throw ValidationError("--target-accuracy-drop, --target-metric-drop and --target-ratio need data to validate on: give --dataset, or your own with --inputs")
             }
-            if metricChoice != .plain && dataOptions.dataset == nil {
-                throw ValidationError("the \(metricName.rawValue) metric needs calibration data: give --dataset")
+            if metricChoice != .plain && !dataOptions.hasData {
+                throw ValidationError("the \(metricName.rawValue) metric needs calibration data: give --dataset, or your own with --inputs")
             }
-            if targetAccuracyDrop != nil && targetRatio != nil { throw ValidationError("give --target-accuracy-drop or --target-ratio, not both") }
+            if targets > 1 { throw ValidationError("give one of --target-accuracy-drop, --target-metric-drop and --target-ratio") }
+            if let drop = targetMetricDrop, !(drop >= 0 && drop.isFinite) { throw ValidationError("--target-metric-drop must be a finite number ≥ 0") }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
@@ -133,7 +138,8 @@ extension LRM {
 
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
-            let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetRatio.map { .ratio($0) } ?? .policy
+            let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
+                ?? targetRatio.map { .ratio($0) } ?? .policy
             return ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
         }
 

@@ -4,9 +4,10 @@ import LRMDatasets
 import LRMFormat
 import LRMPipeline
 
-/// Which data set, where, and in which sample order: shared by every command that reads data.
+/// Which data set (bundled, or the user's own files), where, and in which sample order: shared by every
+/// command that reads data.
 struct DataSetOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data set.", valueName: "dataset"))
+    @Option(help: ArgumentHelp("Data set (or your own data with --inputs).", valueName: "dataset"))
     var dataset: DatasetName?
 
     @Option(help: ArgumentHelp("Folder with the data sets (default: $LRM_DATA, else ../shared/datasets, else ./data).", valueName: "dir"))
@@ -14,17 +15,26 @@ struct DataSetOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Sample order fed to the model: hwc, chw or features (default: from the model; flat models on colour images get Keras's HWC).", valueName: "layout"))
     var dataLayout: SampleLayout?
+
+    @OptionGroup var own: OwnDataOptions
+
+    /// Whether data is given: a bundled data set or your own.
+    var hasData: Bool { dataset != nil || own.inputs != nil }
+
+    func validate() throws {
+        if dataset != nil && own.inputs != nil { throw ValidationError("give --dataset or --inputs (your own data), not both") }
+    }
 }
 
 /// Where data for calibration, validation and testing comes from.
 struct DataOptions: ParsableArguments {
     @OptionGroup var dataSet: DataSetOptions
 
-    @Option(help: ArgumentHelp("Training samples used for calibration statistics.", valueName: "N"))
-    var calibrationSamples: Int = 5000
+    @Option(help: ArgumentHelp("Training samples used for calibration statistics (default 5000; with --inputs, every training record not used for validation).", valueName: "N"))
+    var calibrationSamples: Int?
 
-    @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search.", valueName: "N"))
-    var validationSamples: Int = 5000
+    @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search (default 5000; with --inputs, a fifth of the training records).", valueName: "N"))
+    var validationSamples: Int?
 
     @Option(help: ArgumentHelp("Which training samples validate a rank search: last (the final N records, which Keras's validation_split holds out from training) or random (a seeded sample).", valueName: "where"))
     var validation: ValidationPlacement = .last
@@ -33,14 +43,21 @@ struct DataOptions: ParsableArguments {
     var dataSeed: UInt64 = 1
 
     func validate() throws {
-        if calibrationSamples < 1 || validationSamples < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }
+        if (calibrationSamples ?? 1) < 1 || (validationSamples ?? 1) < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }
     }
 
     var dataset: DatasetName? { dataSet.dataset }
 
+    /// Whether data is given: a bundled data set or your own.
+    var hasData: Bool { dataSet.hasData }
+
     /// The library's description of the data these options select.
     var selection: DataSelection {
-        DataSelection(dataset: dataSet.dataset, folder: dataSet.data, calibrationSamples: calibrationSamples, validationSamples: validationSamples,
-                      placement: validation, seed: dataSeed, layout: dataSet.dataLayout)
+        var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, calibrationSamples: calibrationSamples ?? 5000,
+                                      validationSamples: validationSamples ?? 5000, placement: validation, seed: dataSeed,
+                                      layout: dataSet.dataLayout)
+        selection.ownData = dataSet.own.source
+        selection.fitsSizesToOwnData = calibrationSamples == nil && validationSamples == nil
+        return selection
     }
 }

@@ -46,7 +46,7 @@ extension LRM {
         var thresholds: [Double] { taus.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
 
         func validate() throws {
-            guard dataOptions.dataset != nil else { throw ValidationError("give the data set with --dataset") }
+            guard dataOptions.hasData else { throw ValidationError("give the data set with --dataset, or your own with --inputs") }
             let values = taus.split(separator: ",")
             guard !values.isEmpty, thresholds.count == values.count, thresholds.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
                 throw ValidationError("--taus must be numbers in (0, 1], comma-separated, found '\(taus)'")
@@ -58,7 +58,11 @@ extension LRM {
                 try InputFiles.requireRegular([model, config])
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
-                let data = dataOptions.selection
+                let data = try dataOptions.selection.resolved(for: original)
+                guard data.task == .multiclass else {
+                    throw CommandFailure(status: .usage, message: "\(model): sweep scores multi-class accuracy; a \(data.task.rawValue) model is "
+                                         + "converted with --target-metric-drop and checked with lrm verify")
+                }
                 let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original))
                 let runner: SweepRunner
                 do {

@@ -57,6 +57,9 @@ extension LRM {
         @Option(help: ArgumentHelp("Fail if a factorized layer keeps less than this fraction (0–1) of its weight matrix's energy, measured against --reference: 1 − ‖Ŵ − W‖²/‖W‖² (Frobenius). Data-aware conversions (whitened, activation-scaled, the accuracy search) keep much less of it by design; the energy they record is in their own metric.", valueName: "fraction"))
         var minEnergy: Double?
 
+        @Option(help: ArgumentHelp("Regression: fail if the RMSE grows by more than X percent of the reference's.", valueName: "X"))
+        var maxMetricDrop: Double?
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -71,7 +74,9 @@ extension LRM {
         }
 
         func validate() throws {
-            guard dataSet.dataset != nil else { throw ValidationError("give the data set with --dataset") }
+            guard dataSet.hasData else { throw ValidationError("give the data: --dataset NAME, or your own with --inputs (and --labels)") }
+            if let maxMetricDrop, !(maxMetricDrop >= 0 && maxMetricDrop.isFinite) { throw ValidationError("--max-metric-drop must be a finite number ≥ 0") }
+            if maxMetricDrop != nil && reference == nil { throw ValidationError("--max-metric-drop compares with the original: give it with --reference") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
             for (flag, value) in [("--max-accuracy-drop", maxAccuracyDrop), ("--max-f1-drop", maxF1Drop)] {
@@ -93,8 +98,18 @@ extension LRM {
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout
+                if let source = dataSet.own.source {
+                    return try verifyOwnData(source, candidate: candidate, reference: referenceModel)
+                }
                 var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
+                try verifyClasses(data, candidate: candidate, reference: referenceModel)
+            }
+        }
+
+        /// The multi-class verification on `data`: report, JUnit, exit status.
+        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?) throws {
+            do {
                 let report: VerificationReport
                 do {
                     report = try Verifier.verify(candidate: candidate, reference: referenceModel, dataset: data, thresholds: thresholds,

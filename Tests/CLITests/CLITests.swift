@@ -44,7 +44,7 @@ struct CLITests {
                            status: 64, naming: "--dataset")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")))
         expectOneLineError(try ChildProcess.run(["convert", model, "--target-accuracy-drop", "0.5", "-o", scratch.file("x.lrm")]),
-                           status: 64, naming: "--target-accuracy-drop and --target-ratio need a data set")
+                           status: 64, naming: "need data to validate on")
     }
 
     @Test("inspect describes a Keras file as import would store it, writing nothing; --verify is for .lrm files")

@@ -1,0 +1,77 @@
+/// Samples held in memory: data a user gives as arrays (`--inputs X.npy --labels Y.npy`, a CSV file)
+/// rather than one of the bundled data sets. Samples are stored in the order the model takes them (no
+/// layout conversion) and unscaled; each model applies its own preprocessing.
+struct ArrayStorage: Sendable {
+    /// `sampleCount × featureCount` values, row-major.
+    let features: [Float]
+    /// The shape of one sample.
+    let sampleShape: [Int]
+    /// The class of each sample (classification); -1 for every sample of regression data.
+    let labels: [Int]
+    /// `sampleCount × targetWidth` regression targets, row-major; empty for classification.
+    let targets: [Float]
+    let targetWidth: Int
+
+    var sampleCount: Int { labels.count }
+    var featureCount: Int { sampleShape.reduce(1, *) }
+
+    func forEachBatch(size: Int, selected: [Int]?, scale: Float, _ body: (DatasetBatch) throws -> Void) throws {
+        let count = selected?.count ?? sampleCount
+        let width = featureCount
+        var start = 0
+        while start < count {
+            let end = min(count, start + size)
+            var pixels: [Float] = []
+            var labels: [Int] = []
+            var targets: [Float] = []
+            var indices: [Int] = []
+            pixels.reserveCapacity((end - start) * width)
+            for position in start..<end {
+                let index = selected?[position] ?? position
+                indices.append(index)
+                labels.append(self.labels[index])
+                let row = features[(index * width)..<((index + 1) * width)]
+                if scale == 1 { pixels += row } else { pixels += row.map { $0 * scale } }
+                if targetWidth > 0 { targets += self.targets[(index * targetWidth)..<((index + 1) * targetWidth)] }
+            }
+            try body(DatasetBatch(pixels: pixels, labels: labels, range: start..<end, sampleIndices: indices,
+                                  featureCount: width, targets: targets))
+            start = end
+        }
+    }
+}
+
+extension Dataset {
+    /// Data given as arrays: `features` (`labels.count` samples of shape `sampleShape`, row-major, raw as
+    /// the model's preprocessing expects them), with class labels (`0..<classNames.count`) for
+    /// classification, or `targets` (`targetWidth` values per sample) and labels of -1 for regression.
+    /// `description` says where the arrays came from; `split` which part they are.
+    ///
+    /// - Throws: `DatasetError.invalidArgument` when the counts do not fit together or a label is out of range.
+    public init(arrays features: [Float], sampleShape: [Int], labels: [Int], classNames: [String],
+                targets: [Float] = [], targetWidth: Int = 0, split: DatasetSplit, description: String) throws {
+        let width = sampleShape.reduce(1, *)
+        guard width >= 1, features.count == labels.count * width else {
+            throw DatasetError(.invalidArgument, "own data: \(features.count) feature values for \(labels.count) samples",
+                               expected: "\(labels.count) × \(width)", found: "\(features.count)")
+        }
+        guard targets.count == labels.count * targetWidth else {
+            throw DatasetError(.invalidArgument, "own data: \(targets.count) target values for \(labels.count) samples",
+                               expected: "\(labels.count) × \(targetWidth)", found: "\(targets.count)")
+        }
+        if targetWidth == 0 {
+            if let bad = labels.first(where: { !(0..<classNames.count).contains($0) }) {
+                throw DatasetError(.labelOutOfRange, "own data: label", expected: "0...\(classNames.count - 1)", found: "\(bad)")
+            }
+        }
+        let storage = ArrayStorage(features: features, sampleShape: sampleShape, labels: labels, targets: targets,
+                                   targetWidth: targetWidth)
+        self.init(name: nil, split: split, classNames: classNames, files: [], storage: .arrays(storage), description: description)
+    }
+
+    /// Regression targets per sample (0 for classification data).
+    public var targetWidth: Int {
+        if case .arrays(let arrays) = storage { return arrays.targetWidth }
+        return 0
+    }
+}

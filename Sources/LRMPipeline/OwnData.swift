@@ -1,0 +1,111 @@
+public import LRMDatasets
+public import LRMFormat
+public import LRMVerify
+import LRMRuntime
+
+/// Data the user gives as files instead of a bundled data set (`--inputs`, `--labels`, …).
+///
+/// Splitting follows the bundled sets' rules: the test split is `testInputs`/`testLabels` when given,
+/// else the last `testFraction` of the records (the held-out end, as Keras's `validation_split` takes
+/// it); calibration and validation then come from the rest exactly as from a bundled training split
+/// (`DataSelection.trainingSubsets`). Samples are fed as stored (no layout change) and raw: each model
+/// applies its own preprocessing.
+public struct OwnDataSource: Sendable, Equatable {
+    public var inputs: String
+    public var labels: String?
+    public var labelColumn: String?
+    public var testInputs: String?
+    public var testLabels: String?
+    /// The fraction (0–1) of the records held out as the test split when no test files are given.
+    public var testFraction: Double
+    /// The task, else inferred from the model and the labels (`TaskKind.resolve`).
+    public var task: TaskKind?
+    /// Binary tasks: an output at or above this is a positive decision.
+    public var threshold: Double
+
+    public init(inputs: String, labels: String? = nil, labelColumn: String? = nil, testInputs: String? = nil, testLabels: String? = nil,
+                testFraction: Double = 0.2, task: TaskKind? = nil, threshold: Double = 0.5) {
+        self.inputs = inputs
+        self.labels = labels
+        self.labelColumn = labelColumn
+        self.testInputs = testInputs
+        self.testLabels = testLabels
+        self.testFraction = testFraction
+        self.task = task
+        self.threshold = threshold
+    }
+
+    /// Reads the files and makes the training and test splits for `model`, with the task resolved.
+    ///
+    /// - Throws: `PipelineError`: `.dataMissing`, `.dataInvalid` (unreadable files, labels that do not fit
+    ///   the task, samples of another size than the model takes), `.badRequest` (an ambiguous task, too few
+    ///   records to hold out a test split).
+    public func splits(for model: Model) throws -> OwnDataSplits {
+        let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)
+        let train: OwnArrays, test: OwnArrays
+        if let testInputs {
+            test = try OwnDataReader.read(inputs: testInputs, labels: testLabels, labelColumn: labelColumn)
+            guard test.sampleShape.reduce(1, *) == all.sampleShape.reduce(1, *), test.labelWidth == all.labelWidth else {
+                throw PipelineError(.dataInvalid, "\(testInputs): samples of shape \(test.sampleShape) with \(test.labelWidth) label(s) each; "
+                                    + "\(inputs) has \(all.sampleShape) with \(all.labelWidth)")
+            }
+            train = all
+        } else {
+            let held = Int((Double(all.sampleCount) * testFraction).rounded())
+            guard held >= 1, held < all.sampleCount else {
+                throw PipelineError(.badRequest, "\(inputs): \(all.sampleCount) records cannot be split into training and a test fraction of "
+                                    + "\(testFraction); give --test-inputs or another --test-fraction")
+            }
+            let cut = all.sampleCount - held
+            train = all.slice(0..<cut, note: "records 0..<\(cut)")
+            test = all.slice(cut..<all.sampleCount, note: "the last \(held) records held out for testing")
+        }
+        let features = train.sampleShape.reduce(1, *)
+        guard features == model.input.elementCount else {
+            throw PipelineError(.dataInvalid, "\(inputs): samples have \(features) values (shape \(train.sampleShape)); the model '\(model.name)' "
+                                + "takes \(model.input.elementCount) (shape \(model.input.shape))")
+        }
+        let outputs: Int
+        do { outputs = try InferenceModel(model).outputElementCount } catch {
+            throw PipelineError(.dataInvalid, "\(model.name): \(error)", cause: error)
+        }
+        let task: TaskKind
+        do {
+            task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: model.outputActivation,
+                                        labels: train.labels + test.labels)
+        } catch let error as VerificationError {
+            throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
+        }
+        if task == .regression, train.labelWidth != outputs {
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) target(s) per sample; the model has \(outputs) outputs")
+        }
+        if task != .regression, train.labelWidth != 1 {
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) labels per sample; a \(task.rawValue) task takes one class per sample")
+        }
+        func dataset(_ arrays: OwnArrays, _ split: DatasetSplit) throws -> Dataset {
+            let description = "own data \(split.rawValue): \(arrays.sampleCount) samples from \(arrays.source)"
+            do {
+                if task == .regression {
+                    return try Dataset(arrays: arrays.features, sampleShape: model.input.shape, labels: [Int](repeating: -1, count: arrays.sampleCount),
+                                       classNames: [], targets: arrays.labels.map(Float.init), targetWidth: arrays.labelWidth,
+                                       split: split, description: description)
+                }
+                let classes = task == .binary ? 2 : outputs
+                let names = model.classNames.count == classes ? model.classNames : (0..<classes).map(String.init)
+                return try Dataset(arrays: arrays.features, sampleShape: model.input.shape, labels: arrays.labels.map { Int($0) },
+                                   classNames: names, split: split, description: description)
+            } catch let error as DatasetError {
+                throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(error.description)", cause: error)
+            }
+        }
+        return OwnDataSplits(train: try dataset(train, .train), test: try dataset(test, .test), task: task, threshold: threshold)
+    }
+}
+
+/// Own data split for one model.
+public struct OwnDataSplits: Sendable {
+    public var train: Dataset
+    public var test: Dataset
+    public var task: TaskKind
+    public var threshold: Double
+}

@@ -1,0 +1,204 @@
+import Foundation
+import LRMNumPy
+
+/// Samples and labels read from the user's files, before they are split or matched to a model.
+public struct OwnArrays: Sendable {
+    /// `sampleCount × sampleShape.product` values, row-major, as stored.
+    public var features: [Float]
+    /// The shape of one sample (the array's shape without its first axis; `[columns]` for CSV).
+    public var sampleShape: [Int]
+    /// `sampleCount × labelWidth` label values.
+    public var labels: [Double]
+    /// Label values per sample (1 for class labels and single-target regression).
+    public var labelWidth: Int
+    /// Where they came from, e.g. "churn.csv (label column 'churned')".
+    public var source: String
+
+    public var sampleCount: Int { labelWidth > 0 ? labels.count / labelWidth : 0 }
+
+    /// Records `range` (in file order).
+    func slice(_ range: Range<Int>, note: String) -> OwnArrays {
+        let width = sampleShape.reduce(1, *)
+        return OwnArrays(features: Array(features[(range.lowerBound * width)..<(range.upperBound * width)]), sampleShape: sampleShape,
+                         labels: Array(labels[(range.lowerBound * labelWidth)..<(range.upperBound * labelWidth)]),
+                         labelWidth: labelWidth, source: "\(source), \(note)")
+    }
+}
+
+/// Reads `--inputs` / `--labels`: `.npy` (first axis: samples), `.npz` (arrays `x` and `y`, or `inputs` and
+/// `labels`), or CSV with a header row (every column a number; the label column named by `labelColumn`).
+public enum OwnDataReader {
+    /// Reads samples from `inputs` and labels from `labels` (else from the same file: the npz's `y`, the
+    /// CSV's label column).
+    ///
+    /// - Throws: `PipelineError` `.dataMissing` (a file is not there), `.dataInvalid` (unreadable, not numbers,
+    ///   non-finite values, counts that differ), `.badRequest` (a CSV without `labelColumn`, a column not found).
+    public static func read(inputs: String, labels: String?, labelColumn: String?) throws -> OwnArrays {
+        var arrays: OwnArrays
+        if isCSV(inputs) {
+            let table = try CSVTable(path: inputs)
+            if let labels {
+                arrays = OwnArrays(features: table.values.map(Float.init), sampleShape: [table.columns.count], labels: [], labelWidth: 1,
+                                   source: inputs)
+                try attach(labels: labels, column: labelColumn, to: &arrays)
+            } else {
+                guard let labelColumn else {
+                    throw PipelineError(.badRequest, "\(inputs): say which column holds the labels with --label-column (columns: "
+                                        + table.columns.joined(separator: ", ") + ")")
+                }
+                let (features, target) = try table.splitting(column: labelColumn)
+                arrays = OwnArrays(features: features.values.map(Float.init), sampleShape: [features.columns.count], labels: target,
+                                   labelWidth: 1, source: "\(inputs) (label column '\(labelColumn)')")
+            }
+        } else {
+            let (x, y) = try numpyArrays(inputs)
+            guard x.shape.count >= 1, x.shape[0] >= 1 else {
+                throw PipelineError(.dataInvalid, "\(inputs): the inputs have shape \(x.shape); expected [samples, …] with at least one sample")
+            }
+            let sampleShape = x.shape.count == 1 ? [1] : Array(x.shape.dropFirst())
+            arrays = OwnArrays(features: x.floatValues(), sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
+            if let labels {
+                try attach(labels: labels, column: labelColumn, to: &arrays)
+            } else if let y {
+                try setLabels(y, file: inputs, on: &arrays)
+            } else {
+                throw PipelineError(.badRequest, "\(inputs): give the labels with --labels (or store them in an .npz as 'y')")
+            }
+        }
+        let count = arrays.features.count / max(1, arrays.sampleShape.reduce(1, *))
+        guard arrays.sampleCount == count else {
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(arrays.sampleCount) labels for \(count) samples in \(inputs)")
+        }
+        if let index = arrays.features.firstIndex(where: { !$0.isFinite }) {
+            throw PipelineError(.dataInvalid, "\(inputs): sample \(index / max(1, arrays.sampleShape.reduce(1, *))) holds a non-finite value (\(arrays.features[index]))")
+        }
+        if let index = arrays.labels.firstIndex(where: { !$0.isFinite }) {
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \(index / arrays.labelWidth) is not a finite number (\(arrays.labels[index]))")
+        }
+        return arrays
+    }
+
+    static func isCSV(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt")
+    }
+
+    /// The features and (when the file is an npz holding them) the labels.
+    static func numpyArrays(_ path: String) throws -> (NumPyArray, NumPyArray?) {
+        guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(.dataMissing, "\(path): no such file") }
+        do {
+            if path.lowercased().hasSuffix(".npz") {
+                let entries = try NPZ.read(path: path)
+                func pick(_ names: [String]) -> NumPyArray? { names.lazy.compactMap { entries[$0] ?? entries[$0 + ".npy"] }.first }
+                guard let x = pick(["x", "X", "inputs", "features"]) else {
+                    throw PipelineError(.dataInvalid, "\(path): no array named x, X, inputs or features (it holds "
+                                        + entries.keys.sorted().joined(separator: ", ") + ")")
+                }
+                return (x, pick(["y", "Y", "labels", "targets"]))
+            }
+            return (try NPY.read(path: path), nil)
+        } catch let error as NumPyError {
+            throw PipelineError(error.kind == .unreadable ? .dataMissing : .dataInvalid, error.description, cause: error)
+        }
+    }
+
+    static func attach(labels path: String, column: String?, to arrays: inout OwnArrays) throws {
+        if isCSV(path) {
+            let table = try CSVTable(path: path)
+            let values: [Double]
+            if let column {
+                values = try table.splitting(column: column).target
+            } else {
+                guard table.columns.count == 1 else {
+                    throw PipelineError(.badRequest, "\(path): \(table.columns.count) columns; name the label column with --label-column")
+                }
+                values = table.values
+            }
+            arrays.labels = values
+            arrays.labelWidth = 1
+            arrays.source += ", labels \(path)"
+            return
+        }
+        let (y, _) = try numpyArrays(path)
+        try setLabels(y, file: path, on: &arrays)
+        arrays.source += ", labels \(path)"
+    }
+
+    static func setLabels(_ y: NumPyArray, file: String, on arrays: inout OwnArrays) throws {
+        guard y.shape.count == 1 || y.shape.count == 2 else {
+            throw PipelineError(.dataInvalid, "\(file): labels of shape \(y.shape); expected [samples] or [samples, targets]")
+        }
+        arrays.labels = y.doubleValues()
+        arrays.labelWidth = y.shape.count == 2 ? y.shape[1] : 1
+        guard arrays.labelWidth >= 1 else { throw PipelineError(.dataInvalid, "\(file): labels of shape \(y.shape) hold no values") }
+    }
+}
+
+/// A CSV file with a header row and numbers in every other cell (comma-separated; tab for `.tsv`).
+struct CSVTable {
+    var columns: [String]
+    /// Row-major cells.
+    var values: [Double]
+    let path: String
+
+    init(columns: [String], values: [Double], path: String) {
+        self.columns = columns
+        self.values = values
+        self.path = path
+    }
+
+    init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(.dataMissing, "\(path): no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw PipelineError(.dataMissing, "\(path): cannot read the file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw PipelineError(.dataInvalid, "\(path): not UTF-8 text") }
+        let separator: Character = path.lowercased().hasSuffix(".tsv") ? "\t" : ","
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        guard let header = lines.first else { throw PipelineError(.dataInvalid, "\(path): empty file; expected a header row and data rows") }
+        func unquote(_ cell: Substring) -> String {
+            var text = cell.trimmingCharacters(in: .whitespaces)
+            if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
+            return text
+        }
+        columns = header.split(separator: separator, omittingEmptySubsequences: false).map(unquote)
+        if columns.allSatisfy({ Double($0) != nil }) {
+            throw PipelineError(.dataInvalid, "\(path): line 1 holds only numbers; expected a header row naming the columns")
+        }
+        guard lines.count >= 2 else { throw PipelineError(.dataInvalid, "\(path): a header and no data rows") }
+        var values: [Double] = []
+        values.reserveCapacity((lines.count - 1) * columns.count)
+        for (index, line) in lines.dropFirst().enumerated() {
+            let cells = line.split(separator: separator, omittingEmptySubsequences: false)
+            guard cells.count == columns.count else {
+                throw PipelineError(.dataInvalid, "\(path): line \(index + 2): \(cells.count) cells, the header has \(columns.count)")
+            }
+            for (column, cell) in cells.enumerated() {
+                guard let value = Double(unquote(cell)) else {
+                    throw PipelineError(.dataInvalid, "\(path): line \(index + 2), column '\(columns[column])': '\(unquote(cell))' is not a number")
+                }
+                values.append(value)
+            }
+        }
+        self.values = values
+        self.path = path
+    }
+
+    /// The table without `column`, and that column's values.
+    func splitting(column name: String) throws -> (features: CSVTable, target: [Double]) {
+        guard let index = columns.firstIndex(of: name) else {
+            throw PipelineError(.badRequest, "\(path): no column '\(name)' (columns: \(columns.joined(separator: ", ")))")
+        }
+        guard columns.count >= 2 else { throw PipelineError(.badRequest, "\(path): the label column is the only column") }
+        let width = columns.count
+        var features: [Double] = []
+        var target: [Double] = []
+        features.reserveCapacity(values.count - values.count / width)
+        for (position, value) in values.enumerated() {
+            if position % width == index { target.append(value) } else { features.append(value) }
+        }
+        var rest = columns
+        rest.remove(at: index)
+        return (CSVTable(columns: rest, values: features, path: path), target)
+    }
+}

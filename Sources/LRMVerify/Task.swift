@@ -1,0 +1,71 @@
+public import LRMFormat
+
+/// What a model predicts, which decides how it is scored.
+public enum TaskKind: String, Sendable, CaseIterable {
+    /// One of several classes (argmax of the outputs): accuracy, F1, confusion matrix.
+    case multiclass
+    /// Yes or no from one output (a sigmoid probability): accuracy at a threshold, ROC AUC, F1.
+    case binary
+    /// Numbers: mean absolute error, root mean squared error, R².
+    case regression
+
+    /// The task a model and its labels imply, unless `given`:
+    /// - more than one output: `multiclass`;
+    /// - one output ending in a sigmoid: `binary`;
+    /// - one output, other labels than 0 and 1: `regression`;
+    /// - one output without a sigmoid and labels all 0 or 1 (logits, or a regressor of 0/1 targets) is
+    ///   ambiguous: `VerificationError.ambiguousTask`, asking for `--task`.
+    ///
+    /// - Throws: `VerificationError` `.ambiguousTask`, or `.taskMismatch` when `given` cannot fit the model
+    ///   or the labels (binary or multiclass labels that are not whole numbers in range).
+    public static func resolve(given: TaskKind?, outputCount: Int, outputActivation: Activation?, labels: [Double]) throws -> TaskKind {
+        let whole = labels.allSatisfy { $0 == $0.rounded() && $0 >= 0 }
+        let zeroOne = labels.allSatisfy { $0 == 0 || $0 == 1 }
+        let kind: TaskKind
+        if let given {
+            kind = given
+        } else if outputCount > 1 {
+            kind = .multiclass
+        } else if outputActivation == .sigmoid {
+            kind = .binary
+        } else if !zeroOne {
+            kind = .regression
+        } else {
+            throw VerificationError(.ambiguousTask, "the model has one output without a sigmoid and the labels are all 0 or 1: "
+                                    + "give --task binary (outputs thresholded with --threshold) or --task regression")
+        }
+        switch kind {
+        case .binary:
+            guard outputCount == 1 else {
+                throw VerificationError(.taskMismatch, "a binary task needs a model with one output, this one has \(outputCount)")
+            }
+            guard zeroOne else { throw VerificationError(.taskMismatch, "a binary task needs labels 0 and 1; found other values") }
+        case .multiclass:
+            guard whole, labels.allSatisfy({ $0 < Double(outputCount) }) else {
+                throw VerificationError(.taskMismatch, "a multi-class task needs labels 0 to \(outputCount - 1) (one per output); found other values")
+            }
+        case .regression:
+            break
+        }
+        return kind
+    }
+}
+
+extension Model {
+    /// The activation that produces the model's outputs: that of the last layer with one, looking past
+    /// flatten and reshape; linear after a scale-shift; nil when no layer has one.
+    public var outputActivation: Activation? {
+        for layer in layers.reversed() {
+            switch layer.operation {
+            case .dense(_, _, let activation), .factorizedDense(_, _, _, let activation, _), .activation(let activation),
+                 .conv2D(_, _, let activation, _), .factorizedConv2D(_, _, _, let activation, _, _, _), .depthwiseConv2D(_, _, let activation, _):
+                return activation
+            case .scaleShift, .pool2D, .globalPool2D:
+                return .linear
+            case .flatten, .reshape, .pad2D, .crop2D, .permute:
+                continue
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import LRMPipeline
+import LRMVerify
+
+/// The user's own data, wherever a data set is accepted: `--inputs X.npy --labels Y.npy`, an `.npz` with
+/// `x` and `y`, or a CSV with a header and a label column.
+struct OwnDataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Your own samples instead of --dataset: X.npy (first axis: samples, in the model's input shape), an .npz with arrays x and y, or a CSV with a header row (with --label-column). Raw values: the model's preprocessing is applied.", valueName: "file"))
+    var inputs: String?
+
+    @Option(help: ArgumentHelp("Labels for --inputs: Y.npy (class indices, 0/1, or regression targets) or a one-column CSV.", valueName: "file"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("The CSV column holding the labels (the other columns are the features).", valueName: "name"))
+    var labelColumn: String?
+
+    @Option(help: ArgumentHelp("A separate test split (same forms as --inputs); without it the last --test-fraction of the records is held out.", valueName: "file"))
+    var testInputs: String?
+
+    @Option(help: ArgumentHelp("Labels for --test-inputs.", valueName: "file"))
+    var testLabels: String?
+
+    @Option(help: ArgumentHelp("Fraction of --inputs' records (the last ones) held out as the test split when --test-inputs is not given.", valueName: "F"))
+    var testFraction: Double = 0.2
+
+    @Option(help: ArgumentHelp("What the model predicts (default: from the model's output layer and the labels).", valueName: "task"))
+    var task: TaskKind?
+
+    @Option(help: ArgumentHelp("Binary task: an output at or above this is a positive decision.", valueName: "T"))
+    var threshold: Double = 0.5
+
+    func validate() throws {
+        if inputs == nil {
+            for (flag, value) in [("--labels", labels), ("--label-column", labelColumn), ("--test-inputs", testInputs), ("--test-labels", testLabels),
+                                  ("--task", task?.rawValue)]
+            where value != nil {
+                throw ValidationError("\(flag) goes with --inputs (your own data); give --inputs")
+            }
+        }
+        if testLabels != nil && testInputs == nil { throw ValidationError("--test-labels goes with --test-inputs") }
+        if !(testFraction > 0 && testFraction < 1) { throw ValidationError("--test-fraction must be between 0 and 1 (exclusive), found \(testFraction)") }
+        if !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
+    }
+
+    /// The library's description, nil without --inputs.
+    var source: OwnDataSource? {
+        inputs.map {
+            OwnDataSource(inputs: $0, labels: labels, labelColumn: labelColumn, testInputs: testInputs, testLabels: testLabels,
+                          testFraction: testFraction, task: task, threshold: threshold)
+        }
+    }
+}

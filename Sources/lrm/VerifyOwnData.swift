@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import LRMDatasets
+import LRMFormat
+import LRMPipeline
+import LRMVerify
+
+extension LRM.Verify {
+    /// Verification on the user's own data: split as convert splits it (`--split test`: the held-out
+    /// records or --test-inputs), scored as the task the model and labels imply (or --task).
+    func verifyOwnData(_ source: OwnDataSource, candidate: Model, reference referenceModel: Model?) throws {
+        let splits = try source.splits(for: candidate)
+        var data = split == .train ? splits.train : splits.test
+        if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
+        if splits.task == .multiclass {
+            if maxMetricDrop != nil { throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a classifier has --max-accuracy-drop") }
+            return try verifyClasses(data, candidate: candidate, reference: referenceModel)
+        }
+        if splits.task == .regression, maxAccuracyDrop != nil || maxF1Drop != nil || minAgreement != nil {
+            throw CommandFailure(status: .usage, message: "\(model): a regression model has no accuracy, F1 or agreement: check it with --max-metric-drop (percent of RMSE)")
+        }
+        if splits.task == .binary, maxMetricDrop != nil {
+            throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
+        }
+        let report: TaskReport
+        do {
+            report = try TaskVerifier.verify(candidate: candidate, reference: referenceModel, dataset: data, task: splits.task,
+                                             threshold: splits.threshold,
+                                             thresholds: TaskThresholds(maxAccuracyDrop: maxAccuracyDrop, maxF1Drop: maxF1Drop, minAgreement: minAgreement,
+                                                                        minEnergy: minEnergy, maxMetricDrop: maxMetricDrop),
+                                             batchSize: batchSize)
+        } catch let error as VerificationError {
+            throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+        }
+        if let junit {
+            do { try Data(report.junit().utf8).write(to: URL(fileURLWithPath: junit), options: .atomic) } catch {
+                throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")
+            }
+        }
+        print(json ? report.json().serialized(indent: 2) : TaskVerifyText.render(report, model: model, reference: reference))
+        if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+    }
+}
+
+/// The human-readable report of a binary or regression verification.
+enum TaskVerifyText {
+    static func render(_ r: TaskReport, model: String, reference: String?) -> String {
+        var out: [String] = []
+        out.append("lrm verify: \(model)" + (reference.map { " against \($0)" } ?? "") + " on \(r.dataset)")
+        out.append("")
+        let task = r.task == .binary ? "binary classification" : "regression"
+        out.append("Task metrics (\(task), \(Format.count(r.sampleCount)) samples)")
+        var table = TextTable(r.reference == nil ? ["metric", "model"] : ["metric", "reference", "compressed", "change"], rightAligned: [1, 2, 3])
+        func row(_ name: String, _ candidate: Double?, _ reference: Double?, percent: Bool, unit: String = "") {
+            func show(_ value: Double?) -> String {
+                guard let value else { return "n/a" }
+                return percent ? Format.fixed(value * 100, 2) + "%" : String(format: "%.6g", value)
+            }
+            guard r.reference != nil else { table.add([name, show(candidate)]); return }
+            var change = ""
+            if let candidate, let reference {
+                change = percent ? Format.fixed((candidate - reference) * 100, 2) + " pp" : String(format: "%+.4g", candidate - reference)
+                if !unit.isEmpty, reference != 0 { change += String(format: " (%+.2f%%)", (candidate - reference) / reference * 100) }
+            }
+            table.add([name, show(reference), show(candidate), change])
+        }
+        switch (r.candidate, r.reference) {
+        case (.binary(let c), let ref):
+            var base: BinaryMetrics?
+            if case .binary(let b)? = ref { base = b }
+            row(String(format: "accuracy (≥ %g)", c.threshold), c.accuracy, base?.accuracy, percent: true)
+            row("F1 (positive class)", c.f1, base?.f1, percent: true)
+            row("precision", c.precision, base?.precision, percent: true)
+            row("recall", c.recall, base?.recall, percent: true)
+            row("ROC AUC", c.rocAUC, base?.rocAUC, percent: false)
+        case (.regression(let c), let ref):
+            var base: RegressionMetrics?
+            if case .regression(let b)? = ref { base = b }
+            row("MAE", c.meanAbsoluteError, base?.meanAbsoluteError, percent: false, unit: "relative")
+            row("RMSE", c.rootMeanSquaredError, base?.rootMeanSquaredError, percent: false, unit: "relative")
+            row("R²", c.r2, base?.r2, percent: false)
+        }
+        out.append(table.render())
+        if r.reference != nil {
+            if let agreeing = r.agreeingSamples {
+                out.append("  agreement: \(Format.fixed(Double(agreeing) / Double(max(1, r.sampleCount)) * 100, 2))% of decisions identical (\(Format.count(agreeing)) of \(Format.count(r.sampleCount)))")
+            }
+            out.append("  outputs: max |Δ| \(String(format: "%.3g", r.maxAbsoluteDifference)), mean |Δ| \(String(format: "%.3g", r.meanAbsoluteDifference))")
+        }
+        if !r.checks.isEmpty {
+            out.append("")
+            out.append("Checks")
+            for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
+        }
+        out.append("")
+        out.append("result: \(r.passed ? "PASS" : "FAIL") (\(Format.fixed(r.seconds, 2)) s)")
+        return out.joined(separator: "\n")
+    }
+}

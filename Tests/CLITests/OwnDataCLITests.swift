@@ -1,0 +1,122 @@
+import Foundation
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// The own-data samples (samples/churn*, samples/housing*) through convert and verify, as the README shows them.
+@Suite("Own data on the command line")
+struct OwnDataCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    /// The Keras-measured test metrics recorded by tools/make_tabular_samples.py.
+    func kerasRecord() throws -> [String: Any] {
+        try jsonObject(try String(contentsOfFile: samples + "tabular_samples.json", encoding: .utf8))
+    }
+
+    @Test("a binary classifier on a CSV: verify matches Keras's test accuracy; a search converts it; verify checks it with JUnit")
+    func binaryClassifier() throws {
+        let scratch = try Scratch()
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        // The original, scored on the held-out last 20%: the accuracy Keras measured on the same records.
+        let original = try ChildProcess.run(["verify", samples + "churn_mlp.h5"] + data + ["--json"])
+        #expect(original.status == 0, "\(original.stderr)")
+        let report = try jsonObject(original.stdout)
+        #expect(report["task"] as? String == "binary")
+        #expect(report["samples"] as? Int == 400)
+        let keras = try #require(try kerasRecord()["churn"] as? [String: Any])
+        let compressed = try #require(report["compressed"] as? [String: Any])
+        #expect(abs((compressed["accuracy"] as? Double ?? -1) - (keras["test_accuracy"] as? Double ?? 9)) < 1e-9)
+        #expect((compressed["roc_auc"] as? Double ?? 0) > 0.7)
+
+        let output = scratch.file("churn.lrm")
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + data + ["--target-accuracy-drop", "1", "-o", output, "--json"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let search = try #require(try jsonObject(convert.stdout)["search"] as? [String: Any])
+        #expect(search["task"] as? String == "binary")
+        #expect(search["test_samples"] as? Int == 400)
+        #expect((search["hidden_fraction"] as? Double ?? 1) < 1, "the search should find a smaller model: \(search)")
+        #expect(search["test"] is [String: Any] && search["test_original"] is [String: Any])
+
+        let junit = scratch.file("verify.xml")
+        let verify = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data
+                                          + ["--max-accuracy-drop", "5", "--min-agreement", "0.8", "--junit", junit])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        for text in ["binary classification", "ROC AUC", "agreement", "pass  max-accuracy-drop", "result: PASS"] {
+            #expect(verify.stdout.contains(text), "\(text) missing: \(verify.stdout)")
+        }
+        #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("max-accuracy-drop"))
+        // A regression threshold on a classifier is a usage error.
+        let wrong = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--max-metric-drop", "5"])
+        expectOneLineError(wrong, status: 64, naming: "--max-metric-drop")
+    }
+
+    @Test("a regressor on .npy files: verify matches Keras's RMSE; --target-metric-drop searches; --max-metric-drop checks")
+    func regressor() throws {
+        let scratch = try Scratch()
+        let data = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let original = try jsonObject(try ChildProcess.run(["verify", samples + "housing_mlp.h5"] + data + ["--json"]).stdout)
+        #expect(original["task"] as? String == "regression")
+        let keras = try #require(try kerasRecord()["housing"] as? [String: Any])
+        let metrics = try #require(original["compressed"] as? [String: Any])
+        for (ours, theirs) in [("rmse", "test_rmse"), ("mae", "test_mae"), ("r2", "test_r2")] {
+            let a = metrics[ours] as? Double ?? .nan, b = keras[theirs] as? Double ?? .nan
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "\(ours) \(a) vs Keras \(b)")
+        }
+
+        let output = scratch.file("housing.lrm")
+        let convert = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + data + ["--target-metric-drop", "5", "-o", output])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("validation RMSE") && convert.stdout.contains("test (400 samples): RMSE"))
+        let pass = try ChildProcess.run(["verify", output, "--reference", samples + "housing_mlp.h5"] + data + ["--max-metric-drop", "50"])
+        #expect(pass.status == 0, "\(pass.stdout)\(pass.stderr)")
+        #expect(pass.stdout.contains("pass  max-metric-drop: RMSE"))
+        // A budget of 0% fails as soon as the compressed model's RMSE is any higher.
+        let fail = try ChildProcess.run(["verify", output, "--reference", samples + "housing_mlp.h5"] + data + ["--max-metric-drop", "0"])
+        #expect(fail.status == 1, "\(fail.stdout)")
+        #expect(fail.stdout.contains("FAIL  max-metric-drop"))
+
+        expectOneLineError(try ChildProcess.run(["verify", output, "--reference", samples + "housing_mlp.h5"] + data + ["--max-accuracy-drop", "1"]),
+                           status: 64, naming: "regression model has no accuracy")
+        expectOneLineError(try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + data + ["--target-accuracy-drop", "1", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--target-metric-drop")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("x.lrm")))
+    }
+
+    @Test("lrm's outputs on the held-out records match the outputs Keras recorded, sample by sample")
+    func outputsMatchKeras() throws {
+        let scratch = try Scratch()
+        let recorded = try NPZ.read(path: samples + "tabular_samples.pred.npz")
+        // housing: the last 400 rows of housing_x.npy.
+        let x = try NPY.read(path: samples + "housing_x.npy")
+        #expect(x.shape == [2000, 20])
+        let rows = Array(x.floatValues()[(1600 * 20)...])
+        try NPY.write(try NumPyArray(shape: [400, 20], float32: rows), to: scratch.file("hx.npy"))
+        // churn: the last 400 rows of churn.csv without the label column (the last one).
+        let lines = try String(contentsOfFile: samples + "churn.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(lines.count == 2000)
+        let churnRows = lines.suffix(400).flatMap { $0.split(separator: ",").dropLast().map { Float(String($0))! } }
+        try NPY.write(try NumPyArray(shape: [400, 10], float32: churnRows), to: scratch.file("cx.npy"))
+        for (model, input, key) in [("housing_mlp.h5", "hx.npy", "housing"), ("churn_mlp.h5", "cx.npy", "churn")] {
+            let run = try ChildProcess.run(["predict", samples + model, "--input", scratch.file(input), "-o", scratch.file(key + ".npy")])
+            #expect(run.status == 0, "\(run.stderr)")
+            let ours = try NPY.read(path: scratch.file(key + ".npy")).floatValues()
+            let keras = try #require(recorded[key] ?? recorded[key + ".npy"]).floatValues()
+            #expect(ours.count == 400 && keras.count == 400)
+            let worst = zip(ours, keras).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst < 1e-4, "\(model): largest |lrm − Keras| \(worst)")
+        }
+    }
+
+    @Test("own-data mistakes: both data sources, labels without inputs, a missing file, a CSV without its label column")
+    func mistakes() throws {
+        let model = samples + "churn_mlp.h5"
+        expectOneLineError(try ChildProcess.run(["verify", model, "--dataset", "mnist", "--inputs", samples + "churn.csv"]),
+                           status: 64, naming: "not both")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--labels", samples + "housing_y.npy"]), status: 64, naming: "--inputs")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", "/nonexistent/x.csv", "--label-column", "y"]),
+                           status: 66, naming: "/nonexistent/x.csv")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv"]), status: 64, naming: "--label-column")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv", "--label-column", "age"]),
+                           status: 65, naming: "binary task needs labels 0 and 1")
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import LRMDatasets
+import LRMFormat
+import LRMNumPy
+import LRMVerify
+import Testing
+@testable import LRMPipeline
+
+@Suite("Own data: files, splits and tasks")
+struct OwnDataTests {
+    /// A folder removed when the test ends.
+    final class Folder {
+        let path = NSTemporaryDirectory() + "lrm-own-\(UUID().uuidString)"
+        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+        func write(_ name: String, _ text: String) throws -> String {
+            let file = path + "/" + name
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            return file
+        }
+        func npy(_ name: String, shape: [Int], _ values: [Float]) throws -> String {
+            let file = path + "/" + name
+            try NPY.write(try NumPyArray(shape: shape, float32: values), to: file)
+            return file
+        }
+    }
+
+    /// 3 inputs → 4 relu → 1 with `activation` (seeded weights).
+    func model(activation: Activation) -> Model {
+        var rng = SeededGenerator(seed: 3)
+        let k1 = (0..<12).map { _ in rng.nextSymmetricFloat() }
+        let k2 = (0..<4).map { _ in rng.nextSymmetricFloat() }
+        return Model(name: "tab", input: InputSpec(shape: [3]), layers: [
+            Layer(name: "h", operation: .dense(kernel: Tensor(shape: [3, 4], floats: k1), bias: nil, activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [4, 1], floats: k2), bias: nil, activation: activation)),
+        ])
+    }
+
+    @Test("a CSV with a header: the named column is the label, the others the features, in file order")
+    func csvWithLabelColumn() throws {
+        let folder = try Folder()
+        let csv = try folder.write("t.csv", "a,label,b\n1,0,2\n3,1,4.5\r\n-1,1,1e2\n\n")
+        let arrays = try OwnDataReader.read(inputs: csv, labels: nil, labelColumn: "label")
+        #expect(arrays.sampleShape == [2])
+        #expect(arrays.features == [1, 2, 3, 4.5, -1, 100])
+        #expect(arrays.labels == [0, 1, 1])
+        #expect(arrays.source.contains("label column 'label'"))
+    }
+
+    @Test("CSV mistakes name the file, the line and the column; a missing column lists the columns")
+    func csvMistakes() throws {
+        let folder = try Folder()
+        let bad = try folder.write("bad.csv", "a,y\n1,0\n2,x\n")
+        #expect { try OwnDataReader.read(inputs: bad, labels: nil, labelColumn: "y") } throws: {
+            let e = $0 as? PipelineError
+            return e?.kind == .dataInvalid && e!.message.contains("bad.csv: line 3, column 'y': 'x' is not a number")
+        }
+        let ragged = try folder.write("ragged.csv", "a,y\n1,0,5\n")
+        #expect { try OwnDataReader.read(inputs: ragged, labels: nil, labelColumn: "y") } throws: {
+            ($0 as? PipelineError)?.message.contains("line 2: 3 cells, the header has 2") == true
+        }
+        let good = try folder.write("good.csv", "a,y\n1,0\n")
+        #expect { try OwnDataReader.read(inputs: good, labels: nil, labelColumn: "label") } throws: {
+            let e = $0 as? PipelineError
+            return e?.kind == .badRequest && e!.message.contains("no column 'label' (columns: a, y)")
+        }
+        #expect { try OwnDataReader.read(inputs: good, labels: nil, labelColumn: nil) } throws: {
+            ($0 as? PipelineError)?.message.contains("--label-column") == true
+        }
+        let headless = try folder.write("headless.csv", "1,0\n2,1\n")
+        #expect { try OwnDataReader.read(inputs: headless, labels: nil, labelColumn: "y") } throws: {
+            ($0 as? PipelineError)?.message.contains("header row") == true
+        }
+        #expect { try OwnDataReader.read(inputs: folder.path + "/none.csv", labels: nil, labelColumn: "y") } throws: {
+            ($0 as? PipelineError)?.kind == .dataMissing
+        }
+    }
+
+    @Test(".npy inputs with .npy labels, and an .npz with x and y; counts and finiteness are checked")
+    func numpyFiles() throws {
+        let folder = try Folder()
+        let x = try folder.npy("x.npy", shape: [2, 3], [1, 2, 3, 4, 5, 6])
+        let y = try folder.npy("y.npy", shape: [2], [0.5, 1.5])
+        let arrays = try OwnDataReader.read(inputs: x, labels: y, labelColumn: nil)
+        #expect(arrays.sampleShape == [3] && arrays.sampleCount == 2 && arrays.labels == [0.5, 1.5])
+        let npz = folder.path + "/d.npz"
+        try NPZ.write(["x": try NumPyArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6]), "y": try NumPyArray(shape: [2], float32: [1, 0])], to: npz)
+        #expect(try OwnDataReader.read(inputs: npz, labels: nil, labelColumn: nil).labels == [1, 0])
+        let three = try folder.npy("y3.npy", shape: [3], [0, 1, 0])
+        #expect { try OwnDataReader.read(inputs: x, labels: three, labelColumn: nil) } throws: {
+            ($0 as? PipelineError)?.message.contains("3 labels for 2 samples") == true
+        }
+        let nan = try folder.npy("nan.npy", shape: [2, 3], [1, 2, .nan, 4, 5, 6])
+        #expect { try OwnDataReader.read(inputs: nan, labels: y, labelColumn: nil) } throws: {
+            ($0 as? PipelineError)?.message.contains("sample 0 holds a non-finite value") == true
+        }
+        #expect { try OwnDataReader.read(inputs: x, labels: nil, labelColumn: nil) } throws: {
+            ($0 as? PipelineError)?.message.contains("--labels") == true
+        }
+    }
+
+    @Test("the last test fraction is the test split; training keeps file order; the task follows the model")
+    func splitsAndTask() throws {
+        let folder = try Folder()
+        let rows = (0..<10).map { i in "\(i),\(i * 2),\(i * 3),\(i % 2)" }.joined(separator: "\n")
+        let csv = try folder.write("d.csv", "a,b,c,y\n" + rows + "\n")
+        let source = OwnDataSource(inputs: csv, labelColumn: "y", testFraction: 0.2)
+        let splits = try source.splits(for: model(activation: .sigmoid))
+        #expect(splits.task == .binary)
+        #expect(splits.train.sampleCount == 8 && splits.test.sampleCount == 2)
+        #expect(try splits.train.labels() == [0, 1, 0, 1, 0, 1, 0, 1])
+        var firstTest: [Float] = []
+        try splits.test.forEachBatch(size: 10, layout: .hwc) { firstTest += $0.pixels }
+        #expect(firstTest == [8, 16, 24, 9, 18, 27])   // records 8 and 9, unscaled, no layout change
+        // With sizes the user did not choose: a fifth of the training records validate, the rest calibrate.
+        var selection = DataSelection(calibrationSamples: 5000, validationSamples: 5000)
+        selection.ownData = source
+        selection.fitsSizesToOwnData = true
+        let subsets = try selection.resolved(for: model(activation: .sigmoid)).trainingSubsets()
+        #expect(subsets.validation.sampleCount == 2 && subsets.calibration.sampleCount == 6)
+        #expect(try subsets.validation.labels() == [0, 1])   // records 6 and 7: the end of the training split
+        // Labels other than 0/1 on a linear one-output model: regression, targets kept as numbers.
+        let reg = try folder.write("r.csv", "a,b,c,t\n" + (0..<5).map { "\($0),1,2,\(Double($0) + 0.5)" }.joined(separator: "\n") + "\n")
+        let regression = try OwnDataSource(inputs: reg, labelColumn: "t").splits(for: model(activation: .linear))
+        #expect(regression.task == .regression && regression.train.targetWidth == 1)
+        var targets: [Float] = []
+        try regression.train.forEachBatch(size: 3, layout: .features) { targets += $0.targets }
+        #expect(targets == [0.5, 1.5, 2.5, 3.5])
+        // 0/1 labels on a linear one-output model: ambiguous, a bad request asking for --task.
+        #expect { try source.splits(for: model(activation: .linear)) } throws: {
+            let e = $0 as? PipelineError
+            return e?.kind == .badRequest && e!.message.contains("--task")
+        }
+        // Samples of another width than the model takes.
+        let wide = try folder.write("w.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n")
+        #expect { try OwnDataSource(inputs: wide, labelColumn: "y").splits(for: model(activation: .sigmoid)) } throws: {
+            ($0 as? PipelineError)?.message.contains("samples have 2 values") == true
+        }
+    }
+}
