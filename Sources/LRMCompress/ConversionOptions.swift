@@ -45,7 +45,7 @@ public struct ConversionOptions: Sendable {
     public var metric: MetricChoice = .plain
     /// Input statistics of the original model's dense layers, for the data-aware metrics.
     public var calibration: CalibrationStatistics?
-    /// First match wins.
+    /// An exclusion (an override without a policy) that matches wins; otherwise the first match wins.
     public var overrides: [Override]
     /// Round every chosen rank up to a multiple of this (1: no rounding), capped at min(in, out).
     public var rankMultiple: Int
@@ -75,9 +75,11 @@ public struct ConversionOptions: Sendable {
         self.parallelLayers = parallelLayers
     }
 
-    /// The policy for layer `name`, or nil if it is excluded.
+    /// The policy for layer `name`, or nil if it is excluded. An exclusion beats any policy override,
+    /// whatever their order (`--exclude dense_3 --layer 'dense_*=rank:8'` keeps `dense_3` dense).
     public func policy(forLayer name: String) -> RankPolicy? {
-        for override in overrides where override.pattern.matches(name) { return override.policy }
-        return policy
+        let matching = overrides.filter { $0.pattern.matches(name) }
+        if matching.contains(where: { $0.policy == nil }) { return nil }
+        return matching.first?.policy ?? policy
     }
 }

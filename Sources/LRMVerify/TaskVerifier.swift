@@ -60,6 +60,11 @@ public struct TaskReport: Sendable {
     public var seconds: Double
 
     public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
+
+    /// Whether anything was checked (see `VerificationReport.checked`).
+    public var checked: Bool { !checks.isEmpty || layers.contains { $0.agreesWithRecord != nil } }
+
+    public var result: VerificationResult { VerificationResult(passed: passed, checked: checked) }
 }
 
 /// Evaluates binary and regression models on data given as arrays (multi-class models use `Verifier`).
@@ -168,7 +173,7 @@ extension TaskReport {
     /// (`BinaryMetrics.json` or `RegressionMetrics.json`) and the comparison of their outputs.
     public func json() -> JSONValue {
         var members: [(String, JSONValue)] = [
-            ("result", .string(passed ? "pass" : "fail")), ("task", .string(task.rawValue)), ("dataset", .string(dataset)),
+            ("result", .string(result.rawValue)), ("task", .string(task.rawValue)), ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
             ("layers", .array(layers.map { layer in

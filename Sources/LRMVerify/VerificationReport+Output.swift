@@ -7,7 +7,7 @@ extension VerificationReport {
     /// weighted-F1 weights classes by support), plus the comparison between the two models.
     public func json() -> JSONValue {
         var members: [(String, JSONValue)] = [
-            ("result", .string(passed ? "pass" : "fail")),
+            ("result", .string(result.rawValue)),
             ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
@@ -44,6 +44,35 @@ extension VerificationReport {
     public func junit(suiteName: String = "lrm verify") -> String {
         let cases: [(String, Bool, String)] = [("evaluate \(dataset)", true, "\(sampleCount) samples")] + checks.map { ($0.name, $0.passed, $0.detail) }
         return VerificationReport.junitXML(suiteName: suiteName, cases: cases, seconds: seconds)
+    }
+
+    /// JUnit XML for a run an error stopped before any check: one test case in error with the message,
+    /// so CI shows the error instead of nothing.
+    public static func junitError(suiteName: String = "lrm verify", message: String, seconds: Double) -> String {
+        let text = escape(message)
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites tests=\"1\" failures=\"0\" errors=\"1\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        xml += "  <testsuite name=\"\(escape(suiteName))\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        xml += "    <testcase classname=\"lrm.verify\" name=\"verify\"><error message=\"\(text)\" type=\"error\">\(text)</error></testcase>\n"
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+
+    /// Text with XML's special characters escaped and the control characters XML 1.0 forbids replaced.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { out += "?" } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
     }
 
     /// JUnit XML of `cases` (name, passed, detail): one test suite, failures with their detail.

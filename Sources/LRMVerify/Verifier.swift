@@ -45,6 +45,33 @@ public struct VerificationReport: Sendable {
     public var seconds: Double
 
     public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
+
+    /// Whether anything was checked: a threshold, or a layer's weights against the file's record.
+    public var checked: Bool { !checks.isEmpty || layers.contains { $0.agreesWithRecord != nil } }
+
+    /// "pass", "fail", or "no_checks" when nothing was checked (an evaluation alone passes nothing).
+    public var result: VerificationResult { VerificationResult(passed: passed, checked: checked) }
+}
+
+/// The outcome of a verification.
+public enum VerificationResult: String, Sendable {
+    case pass
+    case fail
+    /// The models were evaluated, but no threshold was given and no layer had a record to check.
+    case noChecks = "no_checks"
+
+    public init(passed: Bool, checked: Bool) {
+        self = !passed ? .fail : checked ? .pass : .noChecks
+    }
+
+    /// The last line of the text report.
+    public var text: String {
+        switch self {
+        case .pass: "PASS"
+        case .fail: "FAIL"
+        case .noChecks: "NO CHECKS (nothing was checked; give --max-accuracy-drop, --max-f1-drop, --min-agreement or --min-energy with --reference)"
+        }
+    }
 }
 
 /// Evaluates a compressed model (and optionally its reference) on a data set and checks thresholds.

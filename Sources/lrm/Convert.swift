@@ -42,7 +42,7 @@ extension LRM {
                 transform: LayerPolicyArgument.init(parsing:))
         var layerPolicies: [LayerPolicyArgument] = []
 
-        @Option(name: .customLong("exclude"), help: ArgumentHelp("Keep layers matching PATTERN dense; repeatable.", valueName: "pattern"))
+        @Option(name: .customLong("exclude"), help: ArgumentHelp("Keep layers matching PATTERN dense, whatever --layer says; repeatable.", valueName: "pattern"))
         var excluded: [String] = []
 
         @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
@@ -87,6 +87,8 @@ extension LRM {
         @OptionGroup var dataOptions: DataOptions
 
         @OptionGroup var preprocessing: PreprocessingOptions
+
+        @OptionGroup var checks: ConvertCheckOptions
 
         @Flag(help: "Plan and report without writing.")
         var dryRun = false
@@ -136,6 +138,16 @@ extension LRM {
             return options
         }
 
+        /// A `--layer` or `--exclude` pattern that matches no layer is most likely a typo: say so (with the
+        /// layer names) instead of silently converting every layer by the main policy.
+        func warnAboutUnmatchedPatterns(in model: Model) {
+            let names = model.layers.map(\.name)
+            let patterns = layerPolicies.map { ("--layer", $0.override.pattern) } + excluded.map { ("--exclude", NamePattern($0)) }
+            for (flag, pattern) in patterns where !names.contains(where: pattern.matches) {
+                printWarning("\(flag) '\(escaped(pattern.pattern))' matches no layer of \(input) (layers: \(names.map(escaped).joined(separator: ", ")))")
+            }
+        }
+
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
             let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
@@ -164,6 +176,7 @@ extension LRM {
                 let started = Date()
                 try checkFiles()
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
+                warnAboutUnmatchedPatterns(in: model)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
                 let result: PipelineResult
                 do {
@@ -173,6 +186,7 @@ extension LRM {
                 }
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
                 let converted = result.model
+                let evaluation = try testEvaluation(result, original: model)
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil
                 if let output = destination {
@@ -191,8 +205,14 @@ extension LRM {
                     members.append(("search", search.json))
                     reportJSON = .object(members)
                 }
+                if let evaluation, case .object(var members) = reportJSON {
+                    members.append(("test", evaluation.json))
+                    reportJSON = .object(members)
+                }
                 print(json ? reportJSON.serialized(indent: 2) : report.text())
                 if let search = result.search, !json { print(search.text) }
+                if let evaluation, !json { print(evaluation.text) }
+                try enforceLimit(evaluation, searched: result.search != nil)
             }
         }
     }

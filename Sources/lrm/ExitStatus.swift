@@ -33,44 +33,59 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 /// Runs `body`; any error is printed as one line `lrm: error: …` on stderr and turned into the
-/// matching exit code. Nothing else ever ends a command.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// matching exit code. Nothing else ever ends a command. `onFailure` sees the failure first (verify
+/// writes it into its JUnit file, so CI sees the error).
+func reportingErrors(onFailure: (CommandFailure) -> Void = { _ in }, _ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let failure as CommandFailure {
-        printError(failure.message)
-        throw ExitCode(failure.status.rawValue)
-    } catch let error as ContainerError {
-        printError(error.description)
-        let status: ExitStatus
-        switch error.kind {
-        case .io:
-            // Writing an output (AtomicFileWriter) fails with 73; every other I/O error (cannot open, stat
-            // or map; a directory or a device) is the input's.
-            status = error.operation?.isWriting == true ? .cannotWrite : .missingInput
-        case .tensorChecksum: status = .checkFailed
-        default: status = .invalidInput
-        }
-        throw ExitCode(status.rawValue)
-    } catch let error as KerasImportError {
-        printError(error.description)
-        let missing = error.kind == .fileNotFound || error.kind == .notAFile
-        throw ExitCode((missing ? ExitStatus.missingInput : .invalidInput).rawValue)
-    } catch let error as PipelineError {
-        printError(error.description)
-        let status: ExitStatus
-        switch error.kind {
-        case .badRequest: status = .usage
-        case .dataMissing: status = .missingInput
-        case .dataInvalid: status = .invalidInput
-        }
-        throw ExitCode(status.rawValue)
     } catch let exit as ExitCode {
         throw exit
     } catch {
-        printError(String(describing: error))
-        throw ExitCode(ExitStatus.invalidInput.rawValue)
+        let failure = CommandFailure(explaining: error)
+        onFailure(failure)
+        printError(failure.message)
+        throw ExitCode(failure.status.rawValue)
     }
+}
+
+extension CommandFailure {
+    /// The one-line message and exit status of any error a command can meet.
+    init(explaining error: any Error) {
+        switch error {
+        case let failure as CommandFailure:
+            self = failure
+        case let error as ContainerError:
+            let status: ExitStatus
+            switch error.kind {
+            case .io:
+                // Writing an output (AtomicFileWriter) fails with 73; every other I/O error (cannot open, stat
+                // or map; a directory or a device) is the input's.
+                status = error.operation?.isWriting == true ? .cannotWrite : .missingInput
+            case .tensorChecksum: status = .checkFailed
+            default: status = .invalidInput
+            }
+            self.init(status: status, message: error.description)
+        case let error as KerasImportError:
+            let missing = error.kind == .fileNotFound || error.kind == .notAFile
+            self.init(status: missing ? .missingInput : .invalidInput, message: error.description)
+        case let error as PipelineError:
+            let status: ExitStatus
+            switch error.kind {
+            case .badRequest: status = .usage
+            case .dataMissing: status = .missingInput
+            case .dataInvalid: status = .invalidInput
+            }
+            self.init(status: status, message: error.description)
+        default:
+            self.init(status: .invalidInput, message: String(describing: error))
+        }
+    }
+}
+
+/// One line `lrm: warning: …` on stderr: something the user most likely did not mean, the command goes on.
+func printWarning(_ message: String) {
+    let line = message.replacingOccurrences(of: "\n", with: " ")
+    FileHandle.standardError.write(Data("lrm: warning: \(line)\n".utf8))
 }
 
 func printError(_ message: String) {

@@ -91,7 +91,14 @@ extension LRM {
         }
 
         func run() throws {
-            try reportingErrors {
+            let started = Date()
+            try reportingErrors(onFailure: { failure in
+                // CI reads the JUnit file: an error that stops the run is written there as an error case (never over an input).
+                guard let junit, failure.status != .cannotWrite,
+                      ![model, reference, referenceConfig].compactMap({ $0 }).contains(where: { OutputFiles.sameFile($0, junit) }) else { return }
+                let xml = VerificationReport.junitError(message: "lrm: error: \(failure.message)", seconds: Date().timeIntervalSince(started))
+                try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
+            }) {
                 try InputFiles.requireRegular([model, reference, referenceConfig])
                 let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing, nonFinite: .accept)
                 var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept) }
@@ -189,7 +196,7 @@ enum VerifyText {
             for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         }
         out.append("")
-        out.append("result: \(r.passed ? "PASS" : "FAIL") (\(Format.fixed(r.seconds, 2)) s)")
+        out.append("result: \(r.result.text) (\(Format.fixed(r.seconds, 2)) s)")
         return out.joined(separator: "\n")
     }
 }

@@ -93,7 +93,7 @@ enum TaskVerifyText {
             for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         }
         out.append("")
-        out.append("result: \(r.passed ? "PASS" : "FAIL") (\(Format.fixed(r.seconds, 2)) s)")
+        out.append("result: \(r.result.text) (\(Format.fixed(r.seconds, 2)) s)")
         return out.joined(separator: "\n")
     }
 }

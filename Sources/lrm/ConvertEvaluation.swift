@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import LRMFormat
+import LRMPipeline
+import LRMVerify
+
+/// What convert checks on the test split when it has data.
+struct ConvertCheckOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("With data: exit 1 if accuracy on the test split drops by more than X percentage points (without it, more than 1 point is a warning).", valueName: "X"))
+    var maxAccuracyDrop: Double?
+
+    @Option(help: ArgumentHelp("With data, for a regressor: exit 1 if the test split's RMSE grows by more than X percent (without it, more than 5% is a warning).", valueName: "X"))
+    var maxMetricDrop: Double?
+
+    func validate() throws {
+        if let maxAccuracyDrop, !(maxAccuracyDrop >= 0 && maxAccuracyDrop <= 100) { throw ValidationError("--max-accuracy-drop must be 0 to 100 points") }
+        if let maxMetricDrop, !(maxMetricDrop >= 0 && maxMetricDrop.isFinite) { throw ValidationError("--max-metric-drop must be a finite number ≥ 0") }
+    }
+
+    /// The warning limits used when no limit is given.
+    static let defaultAccuracyDrop = 1.0
+    static let defaultMetricDrop = 5.0
+}
+
+extension TestEvaluation {
+    var text: String {
+        var line = "test split (\(Format.count(samples)) samples, not used to convert): "
+        if let referenceAccuracy, let accuracy {
+            line += String(format: "accuracy %.2f%% → %.2f%% (%+.2f pp)", referenceAccuracy * 100, accuracy * 100, -drop)
+        } else if let referenceRMSE, let rmse {
+            line += String(format: "RMSE %.6g → %.6g (%+.2f%%)", referenceRMSE, rmse, drop)
+        }
+        if let agreement { line += String(format: ", agreement %.2f%%", agreement * 100) }
+        return line
+    }
+
+    var json: JSONValue {
+        var members: [(String, JSONValue)] = [("task", .string(task.rawValue)), ("dataset", .string(dataset)), ("samples", .int(Int64(samples)))]
+        if let referenceAccuracy { members.append(("accuracy_original", .number(referenceAccuracy))) }
+        if let accuracy { members.append(("accuracy", .number(accuracy))) }
+        if let agreement { members.append(("agreement", .number(agreement))) }
+        if let referenceRMSE { members.append(("rmse_original", .number(referenceRMSE))) }
+        if let rmse { members.append(("rmse", .number(rmse))) }
+        members.append(("drop", .number(drop)))
+        members.append(("drop_unit", .string(dropUnit)))
+        return .object(members)
+    }
+}
+
+extension LRM.Convert {
+    /// The converted model against the original on the test split, when there is data.
+    func testEvaluation(_ result: PipelineResult, original: Model) throws -> TestEvaluation? {
+        guard dataOptions.hasData else { return nil }
+        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection)
+    }
+
+    /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report
+    /// and the file, so both can be looked at); past the default limit it is a warning, with the search
+    /// suggested when a plain policy made the model.
+    func enforceLimit(_ evaluation: TestEvaluation?, searched: Bool) throws {
+        guard let evaluation else { return }
+        let regression = evaluation.task == .regression
+        let given = regression ? checks.maxMetricDrop : checks.maxAccuracyDrop
+        let limit = given ?? (regression ? ConvertCheckOptions.defaultMetricDrop : ConvertCheckOptions.defaultAccuracyDrop)
+        guard evaluation.drop > limit + 1e-9 else { return }
+        let what = regression ? String(format: "the test split's RMSE grew %.2f%%", evaluation.drop)
+            : String(format: "accuracy on the test split dropped %.2f pp", evaluation.drop)
+        let unit = regression ? "%" : " pp"
+        if given != nil {
+            FileHandle.standardError.write(Data("lrm: check failed: \(what), limit \(Format.fixed(limit, 2))\(unit)\n".utf8))
+            throw ExitCode(ExitStatus.checkFailed.rawValue)
+        }
+        var message = "\(what), more than \(Format.fixed(limit, 2))\(unit)"
+        if !searched {
+            message += regression ? "; --target-metric-drop X searches for the smallest model within X% instead"
+                : "; --target-accuracy-drop X searches for the smallest model within X points instead"
+        }
+        printWarning(message)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// What CI sees: verify never passes without a check, JUnit is written when an error stops the run,
+/// --exclude wins over --layer, and a pattern that matches nothing is a warning.
+@Suite("CI truthfulness")
+struct TruthfulnessCLITests {
+    let samples = TestPackage.root + "/samples/"
+    var churn: [String] { ["--inputs", samples + "churn.csv", "--label-column", "churned"] }
+
+    @Test("verify without thresholds says nothing was checked (text and JSON), not PASS; with one it passes")
+    func noChecksIsNotPass() throws {
+        let plain = try ChildProcess.run(["verify", samples + "churn_mlp.h5"] + churn)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout.contains("result: NO CHECKS") && !plain.stdout.contains("PASS"), "\(plain.stdout)")
+        let json = try jsonObject(try ChildProcess.run(["verify", samples + "churn_mlp.h5"] + churn + ["--json"]).stdout)
+        #expect(json["result"] as? String == "no_checks")
+        let checked = try ChildProcess.run(["verify", samples + "churn_mlp.h5", "--reference", samples + "churn_mlp.h5"] + churn
+                                           + ["--max-accuracy-drop", "0"])
+        #expect(checked.status == 0 && checked.stdout.contains("result: PASS"), "\(checked.stdout)\(checked.stderr)")
+    }
+
+    @Test("an error that stops verify is written to the JUnit file as an error case with the message")
+    func junitOnError() throws {
+        let scratch = try Scratch()
+        let junit = scratch.file("verify.xml")
+        let run = try ChildProcess.run(["verify", samples + "churn_mlp.h5", "--inputs", scratch.file("missing.csv"), "--label-column", "churned",
+                                        "--junit", junit])
+        expectOneLineError(run, status: 66, naming: "missing.csv")
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("errors=\"1\"") && xml.contains("<error message=\"lrm: error: ") && xml.contains("missing.csv"), "\(xml)")
+    }
+
+    @Test("--exclude wins over a --layer pattern matching the same layer; a pattern matching nothing is a warning")
+    func excludeWins() throws {
+        let model = samples + "housing_mlp.h5"
+        let run = try ChildProcess.run(["convert", model, "--exclude", "dense_2", "--layer", "dense_*=rank:4", "--exclude", "dense_9",
+                                        "--dry-run", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let layers = try #require(try jsonObject(run.stdout)["layers"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: layers.compactMap { layer in (layer["name"] as? String).map { ($0, layer) } })
+        #expect(byName["dense_1"]?["rank"] as? Int == 4, "\(byName)")
+        #expect(byName["dense_2"]?["rank"] == nil, "dense_2 was excluded: \(byName["dense_2"] ?? [:])")
+        #expect(run.stderr.contains("lrm: warning: --exclude 'dense_9' matches no layer"), "\(run.stderr)")
+        #expect(!run.stderr.contains("'dense_2' matches no layer"))
+    }
+
+    @Test("convert with data reports the test split before → after; past the default limit a warning suggests the search; a limit given and missed exits 1")
+    func convertReportsWhatYouGot() throws {
+        let scratch = try Scratch()
+        let plain = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn + ["--policy", "rank:1", "--dry-run"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout.contains("test split (400 samples, not used to convert): accuracy 78.50% → "), "\(plain.stdout)")
+        #expect(plain.stdout.contains("agreement"))
+        #expect(plain.stderr.contains("lrm: warning: accuracy on the test split dropped") && plain.stderr.contains("--target-accuracy-drop"),
+                "\(plain.stderr)")
+        let json = try jsonObject(try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn + ["--policy", "rank:1", "--dry-run", "--json"]).stdout)
+        let test = try #require(json["test"] as? [String: Any])
+        #expect(test["accuracy_original"] as? Double == 0.785 && test["samples"] as? Int == 400)
+
+        let output = scratch.file("h.lrm")
+        let regression = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let missed = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "rank:2", "--max-metric-drop", "10", "-o", output])
+        #expect(missed.status == 1, "\(missed.stdout)\(missed.stderr)")
+        #expect(missed.stdout.contains("RMSE 0.437496 → ") && missed.stderr.contains("lrm: check failed: the test split's RMSE grew"))
+        #expect(FileManager.default.fileExists(atPath: output), "the file is written so that it can be looked at")
+        let met = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "energy:0.999", "--max-metric-drop", "10", "--dry-run"])
+        #expect(met.status == 0 && !met.stderr.contains("warning"), "\(met.stdout)\(met.stderr)")
+        // Without data nothing is evaluated and nothing is claimed.
+        let noData = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:2", "--dry-run"])
+        #expect(noData.status == 0 && !noData.stdout.contains("test split"))
+    }
+}
