@@ -52,13 +52,18 @@ extension ContainerHeader {
     public var modelJSON: JSONValue {
         let input = model.input
         let layers: [JSONValue] = model.layers.map { layer in
-            var members: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.operation.kindName))]
+            var members: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.kindName))]
             let ref: (Int?) -> JSONValue = { $0.map { .int(Int64($0)) } ?? .null }
+            // A quantized weight adds `<role>_scales` and `<role>_group_size` after its reference.
+            func weight(_ index: Int, _ role: String) -> [(String, JSONValue)] {
+                guard let q = layer.quantization[role] else { return [(role, ref(index))] }
+                return [(role, ref(index)), (role + "_scales", ref(q.scales)), (role + "_group_size", .int(Int64(q.groupSize)))]
+            }
             switch layer.operation {
             case let .dense(kernel, bias, activation):
-                members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name))]
+                members += weight(kernel, "kernel") + [("bias", ref(bias)), ("activation", .string(activation.name))]
             case let .factorizedDense(us, vt, bias, activation, f):
-                members += [("us", ref(us)), ("vt", ref(vt)), ("bias", ref(bias)), ("activation", .string(activation.name)),
+                members += weight(us, "us") + weight(vt, "vt") + [("bias", ref(bias)), ("activation", .string(activation.name)),
                             ("factorization", f.json)]
             case .activation(let activation):
                 members.append(("activation", .string(activation.name)))

@@ -173,9 +173,46 @@ public final class ContainerFile: Sendable {
         }
     }
 
-    /// Checks every tensor's checksum; throws at the first mismatch.
+    /// Checks every tensor's checksum, then every quantization scale's value; throws at the first problem.
     public func verifyAllChecksums() throws {
         for index in header.tensors.indices { try verifyChecksum(index) }
+        try verifyScales()
+    }
+
+    /// Checks that every scale of every quantized weight is finite and non-zero (format 1.2):
+    /// [`bad_tensor`] naming the tensor and the first bad position otherwise.
+    public func verifyScales() throws {
+        var checked = Set<Int>()
+        for layer in header.model.layers {
+            for role in layer.quantization.keys.sorted() {
+                guard let q = layer.quantization[role], checked.insert(q.scales).inserted else { continue }
+                try checkScales(q.scales)
+            }
+        }
+    }
+
+    private func checkScales(_ index: Int) throws {
+        let info = header.tensors[index]
+        let values = tensor(index).floats()
+        if let bad = values.firstIndex(where: { !$0.isFinite || $0 == 0 }) {
+            let columns = info.shape.last ?? 1
+            throw ContainerError(.badTensor, "scale tensor '\(escaped(info.name))' holds \(values[bad]) at [\(bad / columns), \(bad % columns)]; "
+                                 + "scales must be finite and non-zero", path: path, byteOffset: dataOffset + info.byteOffset)
+        }
+    }
+
+    /// The codes of tensor `codes` with the scales of `quantization`, after checking the scales' values.
+    public func quantizedValues(codes index: Int, quantization q: WeightQuantization) throws -> QuantizedValues {
+        try checkScales(q.scales)
+        let info = header.tensors[index]
+        let codes: [Int8]
+        switch tensor(index).storage {
+        case .int8(let values), .int4(let values): codes = values
+        default:
+            throw ContainerError(.badModel, "tensor '\(escaped(info.name))' is \(info.dtype.name), not the codes of a quantized weight", path: path)
+        }
+        return QuantizedValues(dtype: info.dtype, rows: info.shape[0], columns: info.shape[1], codes: codes,
+                               scales: tensor(q.scales), groupSize: q.groupSize)
     }
 
     /// The whole model in memory (tensors copied out of the mapping), checksums verified first
@@ -183,8 +220,11 @@ public final class ContainerFile: Sendable {
     public func loadModel(verifyChecksums: Bool = true) throws -> Model {
         if verifyChecksums { try verifyAllChecksums() }
         let description = header.model
-        let layers = description.layers.map { layer in
-            Layer(name: layer.name, operation: layer.operation.map { index, _ in tensor(index) })
+        let layers = try description.layers.map { layer in
+            Layer(name: layer.name, operation: try layer.operation.map { index, role in
+                guard let q = layer.quantization[role] else { return tensor(index) }
+                return Tensor(quantized: try quantizedValues(codes: index, quantization: q))
+            })
         }
         return Model(name: description.name, input: description.input, classNames: description.classNames,
                      layers: layers, metadata: header.metadata, userMetadata: header.userMetadata)

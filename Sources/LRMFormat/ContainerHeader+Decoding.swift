@@ -28,11 +28,14 @@ extension ContainerHeader {
             let countAt = r.fileOffset
             let byteCount = try r.readSize("byte count of tensor '\(escaped(name))'", limit: 1 << 62)
             let crc = try r.readUInt32("checksum of tensor '\(escaped(name))'")
-            guard let elements = TensorInfo.elementCount(shape),
-                  case let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteCount),
-                  !overflow, expected == byteCount else {
+            if dtype == .int4, let elements = TensorInfo.elementCount(shape), elements % 2 != 0 {
+                throw r.error(.badTensor, "tensor '\(escaped(name))' holds \(elements) i4 values, an odd number (i4 packs two per byte)", at: countAt)
+            }
+            guard let elements = TensorInfo.elementCount(shape), let expected = dtype.byteCount(elements: elements),
+                  expected == byteCount else {
+                let size = dtype == .int4 ? "½" : String(dtype.byteCount)
                 throw r.error(.badTensor, "tensor '\(escaped(name))' has byte count \(byteCount), expected "
-                              + "\(shape.map(String.init).joined(separator: "×")) × \(dtype.byteCount)", at: countAt)
+                              + "\(shape.map(String.init).joined(separator: "×")) × \(size)", at: countAt)
             }
             tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, byteOffset: offset,
                                       byteCount: byteCount, crc32: crc))
@@ -165,6 +168,12 @@ extension ContainerHeader {
             }
             return value
         }
+        var quantization: [String: WeightQuantization] = [:]
+        func weightQuantization(_ role: String) throws -> WeightQuantization {
+            let scales = try ref("\(role) scales")
+            let group = try r.readUInt32("\(role) group size of \(label)")
+            return WeightQuantization(scales: scales, groupSize: Int(group))
+        }
         let operation: LayerOperation<Int>
         switch kind {
         case 1:
@@ -215,12 +224,23 @@ extension ContainerHeader {
                 throw r.error(.badModel, "\(label) permutes \(count) axes, expected 1 to \(Container.Limits.maxDimensions)", at: countAt)
             }
             operation = .permute(try (0..<count).map { _ in Int(try r.readUInt8("axis of \(label)")) })
+        case LayerKindCode.quantizedDense:
+            let kernel = try ref("kernel")
+            quantization["kernel"] = try weightQuantization("kernel")
+            operation = .dense(kernel: kernel, bias: try optionalRef("bias"), activation: try activation())
+        case LayerKindCode.quantizedFactorizedDense:
+            let us = try ref("us")
+            quantization["us"] = try weightQuantization("us")
+            let vt = try ref("vt")
+            quantization["vt"] = try weightQuantization("vt")
+            let bias = try optionalRef("bias"), act = try activation()
+            operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act, factorization: try r.readFactorization(label))
         default:
             let newer = r.fileMinorVersion > Container.minorVersion
                 ? " (the file is format 1.\(r.fileMinorVersion); this reader reads up to 1.\(Container.minorVersion))" : ""
             throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)\(newer)", at: kindAt)
         }
-        return Layer(name: name, operation: operation)
+        return Layer(name: name, operation: operation, quantization: quantization)
     }
 }
 

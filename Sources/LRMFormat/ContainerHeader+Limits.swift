@@ -59,6 +59,9 @@ extension ContainerHeader {
         for tensor in tensors {
             try name(tensor.name, "name of tensor '\(escaped(tensor.name))'")
             try dims(tensor.shape, "tensor '\(escaped(tensor.name))'")
+            if tensor.dtype == .int4, let count = tensor.elementCount, count % 2 != 0 {
+                throw ContainerError(.badTensor, "tensor '\(escaped(tensor.name))' holds \(count) i4 values, an odd number (i4 packs two per byte)")
+            }
         }
 
         try string(model.name, "model name", limit: Limits.maxNameByteCount)

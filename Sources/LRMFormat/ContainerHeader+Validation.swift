@@ -63,7 +63,7 @@ extension ContainerHeader {
             let label = "layer '\(escaped(layer.name))'"
             guard layerNames.insert(layer.name).inserted else { throw modelError("\(label) appears twice") }
             var shapes: [String: [Int]] = [:]
-            for (role, index) in layer.operation.tensors {
+            for (role, index) in layer.references {
                 guard index >= 0, index < tensors.count else {
                     throw modelError("\(label) refers to tensor \(index) as its \(role), but there are \(tensors.count) tensors")
                 }
@@ -71,6 +71,7 @@ extension ContainerHeader {
                 shapes[role] = tensors[index].shape
             }
             shape = try outputShape(of: layer.operation, label: label, input: shape, shapes: shapes)
+            try validateQuantization(of: layer, label: label)
             guard let count = TensorInfo.elementCount(shape), count <= Int(Int32.max) else {
                 throw modelError("\(label) produces samples of shape \(shape), more than \(Int32.max) elements")
             }
@@ -94,6 +95,47 @@ extension ContainerHeader {
             result.append(shape)
         }
         return result
+    }
+
+    /// The rules of quantized weights (format 1.2): a quantized record quantizes every weight of its
+    /// kind; codes are `i8`/`i4`, scales `f32`/`f16` of shape `[rows / group_size, columns]` with a group
+    /// size dividing the rows; integer tensors serve only as codes.
+    private func validateQuantization(of layer: Layer<Int>, label: String) throws {
+        let roles = layer.quantizableRoles
+        if layer.isQuantized {
+            for role in layer.quantization.keys.sorted() where !roles.contains(role) {
+                throw modelError("\(label) (\(layer.operation.kindName)) has no weight '\(role)' to quantize")
+            }
+            for role in roles where layer.quantization[role] == nil {
+                throw modelError("\(label) quantizes some of its weights but not its \(role)")
+            }
+        }
+        for (role, index) in layer.operation.tensors {
+            let info = tensors[index]
+            guard let q = layer.quantization[role] else {
+                guard info.dtype.isFloatingPoint else {
+                    throw modelError("\(label) uses the \(info.dtype.name) tensor '\(escaped(info.name))' as its \(role); "
+                                     + "integer tensors are only the codes of a quantized weight")
+                }
+                continue
+            }
+            guard !info.dtype.isFloatingPoint else {
+                throw modelError("\(label) has a quantized \(role) stored as \(info.dtype.name), expected i8 or i4")
+            }
+            let scales = tensors[q.scales]
+            guard scales.dtype == .float32 || scales.dtype == .float16 else {
+                throw modelError("\(label) has \(role) scales stored as \(scales.dtype.name), expected f32 or f16")
+            }
+            // The shape rules made the codes 2-dimensional.
+            let rows = info.shape[0], columns = info.shape[1]
+            guard q.groupSize >= 1, q.groupSize <= rows, rows % q.groupSize == 0 else {
+                throw modelError("\(label) has \(role) group size \(q.groupSize), which does not divide its \(rows) rows")
+            }
+            guard scales.shape == [rows / q.groupSize, columns] else {
+                throw modelError("\(label) has \(role) scales of shape \(scales.shape), expected \([rows / q.groupSize, columns]) "
+                                 + "(\(rows) rows in groups of \(q.groupSize), \(columns) columns)")
+            }
+        }
     }
 
     func outputShape(of operation: LayerOperation<Int>, label: String, input shape: [Int],

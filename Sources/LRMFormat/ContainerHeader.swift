@@ -17,9 +17,12 @@ public struct ContainerHeader: Sendable, Equatable {
         self.model = model
     }
 
-    /// The lowest format minor version that has every layer kind of the model: what a writer records.
+    /// The lowest format minor version that has every code the header uses: what a writer records
+    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers).
     public var minorVersion: UInt16 {
-        model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
+        let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
+        if tensors.contains(where: { !$0.dtype.isFloatingPoint }) || model.layers.contains(where: \.isQuantized) { return max(kinds, 2) }
+        return kinds
     }
 
     /// Bytes of the data section: from its start to the end of the last tensor.
@@ -74,14 +77,22 @@ public struct ContainerHeader: Sendable, Equatable {
         w.writeCount(model.layers.count)
         for layer in model.layers {
             var record = ByteWriter()
-            record.write(layer.operation.kindCode)
+            record.write(layer.kindCode)
             record.write(layer.name)
             let ref: (Int?) -> UInt32 = { $0.map(UInt32.init) ?? Container.noTensor }
+            // A quantized weight is `tref codes, tref scales, u32 group_size` (format 1.2).
+            func weight(_ index: Int, _ role: String) {
+                record.write(ref(index))
+                if let q = layer.quantization[role] {
+                    record.write(ref(q.scales))
+                    record.write(UInt32(clamping: q.groupSize))
+                }
+            }
             switch layer.operation {
             case let .dense(kernel, bias, activation):
-                record.write(ref(kernel)); record.write(ref(bias)); record.write(activation.rawValue)
+                weight(kernel, "kernel"); record.write(ref(bias)); record.write(activation.rawValue)
             case let .factorizedDense(us, vt, bias, activation, f):
-                record.write(ref(us)); record.write(ref(vt)); record.write(ref(bias)); record.write(activation.rawValue)
+                weight(us, "us"); weight(vt, "vt"); record.write(ref(bias)); record.write(activation.rawValue)
                 record.write(f)
             case .activation(let activation):
                 record.write(activation.rawValue)

@@ -67,6 +67,8 @@ public enum MetadataKey {
     public static let conversionParameter = "conversion.parameter"
     /// string: storage dtype of factor tensors.
     public static let conversionFactorDType = "conversion.factor_dtype"
+    /// Rows per scale of quantized factors (format 1.2); 0: one scale per column.
+    public static let conversionGroupSize = "conversion.group_size"
     /// int: random seed used (randomized SVD, calibration sampling).
     public static let conversionSeed = "conversion.seed"
 
@@ -89,7 +91,7 @@ public enum MetadataKey {
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
-        conversionFactorDType: "string", conversionSeed: "int", conversionMetric: "string",
+        conversionFactorDType: "string", conversionGroupSize: "int", conversionSeed: "int", conversionMetric: "string",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float",
     ]

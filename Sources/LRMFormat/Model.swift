@@ -29,13 +29,22 @@ public struct Model: Sendable, Equatable {
         var infos: [TensorInfo] = []
         var described: [Layer<Int>] = []
         for layer in layers {
+            var quantization: [String: WeightQuantization] = [:]
             let operation = layer.operation.map { tensor, role -> Int in
                 tensors.append(tensor)
                 infos.append(TensorInfo(name: "\(layer.name)/\(role)", dtype: tensor.dtype, shape: tensor.shape,
                                         byteCount: tensor.byteCount))
-                return infos.count - 1
+                let index = infos.count - 1
+                if let q = tensor.quantization {
+                    // A quantized weight is written as its codes followed by its scales (format 1.2).
+                    tensors.append(q.scales)
+                    infos.append(TensorInfo(name: "\(layer.name)/\(role)_scales", dtype: q.scales.dtype, shape: q.scales.shape,
+                                            byteCount: q.scales.byteCount))
+                    quantization[role] = WeightQuantization(scales: infos.count - 1, groupSize: q.groupSize)
+                }
+                return index
             }
-            described.append(Layer(name: layer.name, operation: operation))
+            described.append(Layer(name: layer.name, operation: operation, quantization: quantization))
         }
         var offset = 0
         for index in infos.indices {

@@ -211,14 +211,76 @@ public enum LayerOperation<T: Sendable>: Sendable {
     }
 }
 
+/// Where a quantized weight's scales are in a file (format 1.2): the index of the scale tensor in
+/// the tensor table and the number of rows that share a scale.
+public struct WeightQuantization: Sendable, Equatable {
+    public var scales: Int
+    public var groupSize: Int
+
+    public init(scales: Int, groupSize: Int) {
+        self.scales = scales
+        self.groupSize = groupSize
+    }
+}
+
 /// One named layer.
 public struct Layer<T: Sendable>: Sendable {
     public var name: String
     public var operation: LayerOperation<T>
+    /// In a file's header (`Layer<Int>`): the scales of each quantized weight, by role (`kernel`,
+    /// or `us` and `vt`); a layer with any is a `quantized_dense` or `quantized_factorized_dense`
+    /// record. Empty in a model held in memory, whose quantized tensors carry their own scales.
+    public var quantization: [String: WeightQuantization]
 
-    public init(name: String, operation: LayerOperation<T>) {
+    public init(name: String, operation: LayerOperation<T>, quantization: [String: WeightQuantization] = [:]) {
         self.name = name
         self.operation = operation
+        self.quantization = quantization
+    }
+
+    /// Whether the record is one of the quantized kinds.
+    public var isQuantized: Bool { !quantization.isEmpty }
+
+    /// The kind code of the record: the operation's, or 15 / 16 for a quantized dense / factorized layer.
+    public var kindCode: UInt8 {
+        guard isQuantized else { return operation.kindCode }
+        if case .dense = operation { return LayerKindCode.quantizedDense }
+        return LayerKindCode.quantizedFactorizedDense
+    }
+
+    /// The spec's name of the record's kind.
+    public var kindName: String {
+        guard isQuantized else { return operation.kindName }
+        if case .dense = operation { return "quantized_dense" }
+        return "quantized_factorized_dense"
+    }
+
+    /// The weights a quantized record of this operation stores as codes and scales, in record order.
+    public var quantizableRoles: [String] {
+        switch operation {
+        case .dense: ["kernel"]
+        case .factorizedDense: ["us", "vt"]
+        default: []
+        }
+    }
+}
+
+/// Layer kind codes of format 1.2.
+public enum LayerKindCode {
+    public static let quantizedDense: UInt8 = 15
+    public static let quantizedFactorizedDense: UInt8 = 16
+}
+
+extension Layer where T == Int {
+    /// Every tensor the record refers to, with its role, in record order: a quantized weight's
+    /// scales (role `<role>_scales`) follow its codes.
+    public var references: [(role: String, tensor: Int)] {
+        var result: [(role: String, tensor: Int)] = []
+        for (role, index) in operation.tensors {
+            result.append((role, index))
+            if let q = quantization[role] { result.append((role + "_scales", q.scales)) }
+        }
+        return result
     }
 }
 

@@ -46,7 +46,7 @@ enum RandomModels {
         var rng = SeededGenerator(seed: seed)
         func int(_ range: ClosedRange<Int>) -> Int { Int(rng.next() % UInt64(range.count)) + range.lowerBound }
         func floats(_ count: Int) -> [Float] { (0..<count).map { _ in rng.nextSymmetricFloat() } }
-        let dtypes = DType.allCases
+        let dtypes = DType.floatingPoint
         func tensor(_ shape: [Int]) -> Tensor {
             Tensor(shape: shape, floats: floats(shape.reduce(1, *)), dtype: dtypes[int(0...3)])
         }

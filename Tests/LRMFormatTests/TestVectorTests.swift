@@ -8,6 +8,7 @@ enum ValidVector: String, CaseIterable {
     case alignment8 = "alignment_8", alignment4096 = "alignment_4096", alignment65536 = "alignment_65536"
     case chw, sharedTensor = "shared_tensor"
     case cnn
+    case quantized
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -85,6 +86,7 @@ enum ValidVector: String, CaseIterable {
             return bytes
         case .alignment4096: return try ContainerWriter.encode(TinyModel.make(), alignment: 4096)
         case .cnn: return try ContainerWriter.encode(ConvModel.make())
+        case .quantized: return try ContainerWriter.encode(QuantModel.make())
         }
     }
 }
@@ -99,6 +101,9 @@ private func invalidManifest() -> String {
     } + ConvDefect.allCases.map { defect in
         .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
                  ("stage", .string("open")), ("description", .string(defect.summary))])
+    } + QuantDefect.allCases.map { defect in
+        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
+                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
     }
     return JSONValue.array(entries).serialized(indent: 2) + "\n"
 }
@@ -150,11 +155,32 @@ struct TestVectorTests {
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ConvModel.make())).minorVersion == 1)
         do {
             _ = try ContainerFile.decodeForTests(ConvDefect.futureLayerKind.apply())
-            Issue.record("a file with layer kind 15 opened")
+            Issue.record("a file with layer kind 17 opened")
         } catch let error as ContainerError {
-            #expect(error.message.contains("unknown kind code 15"))
-            #expect(error.message.contains("format 1.2"))
+            #expect(error.message.contains("unknown kind code 17"))
+            #expect(error.message.contains("format 1.3"))
         }
+    }
+
+    @Test("invalid format 1.2 vectors are the quantization defects, each with its error kind and stage", arguments: QuantDefect.allCases)
+    func invalidQuantization(_ defect: QuantDefect) throws {
+        let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
+        try check(try defect.apply(), at: path)
+        let directory = try TemporaryDirectory()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(openErrorKind(bytes, in: directory, verify: false) == (defect.foundOnlyByVerify ? nil : defect.expectedKind))
+        #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
+        if defect.foundOnlyByVerify {
+            // Loading the model checks the scales too.
+            let file = try ContainerFile(path: try directory.write(bytes, to: "load.lrm"))
+            #expect(throws: ContainerError.self) { try file.loadModel(verifyChecksums: false) }
+        }
+    }
+
+    @Test("a model without quantized weights is written as 1.0, one with them as 1.2")
+    func versionFollowsQuantization() throws {
+        #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(TinyModel.make())).minorVersion == 0)
+        #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(QuantModel.make())).minorVersion == 2)
     }
 
     @Test("the invalid manifest lists every defect")

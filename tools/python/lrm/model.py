@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .reader import LrmError, LrmFile
+from .reader import QUANTIZED_KINDS, LrmError, LrmFile
 
 __all__ = ["Layer", "Model", "load", "ACTIVATION_FUNCTIONS"]
 
@@ -88,9 +88,9 @@ class Layer:
 
     def dense_kernel(self):
         """The layer's in × out kernel: stored (dense) or the product us·vt (factorized); None otherwise."""
-        if self.kind == "dense":
+        if self.kind in ("dense", "quantized_dense"):
             return self.weights["kernel"]
-        if self.kind == "factorized_dense":
+        if self.kind in ("factorized_dense", "quantized_factorized_dense"):
             return self.weights["us"] @ self.weights["vt"]
         return None
 
@@ -209,12 +209,12 @@ class Model:
         x = x.reshape([n] + self.input_shape)
         for layer in self.layers:
             w = layer.weights
-            if layer.kind == "dense":
+            if layer.kind in ("dense", "quantized_dense"):
                 x = x @ w["kernel"]
                 if "bias" in w:
                     x = x + w["bias"]
                 x = _activate(layer.activation, x)
-            elif layer.kind == "factorized_dense":
+            elif layer.kind in ("factorized_dense", "quantized_factorized_dense"):
                 x = (x @ w["us"]) @ w["vt"]
                 if "bias" in w:
                     x = x + w["bias"]
@@ -348,12 +348,18 @@ def load(path, verify=False):
     with LrmFile(path) as f:
         if verify:
             f.verify()
+        else:
+            f.verify_scales()   # a quantized weight's scales are checked before it is used
         arrays = [f.tensor_array(i) for i in range(len(f.tensors))]
         layers = []
         for record in f.model["layers"]:
             fields = record.public()
             # every tensor reference of the record, whatever the kind (the reader knows the payloads)
             weights = {field: arrays[index] for field, index, _, _ in record._refs if index is not None}
+            # a quantized weight (format 1.2) is given dequantized: codes x scales of its group
+            for field in QUANTIZED_KINDS.get(fields["kind"], (None, ()))[1]:
+                weights[field] = f.dequantized(record, field)
+                weights.pop(field + "_scales", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes")
                        if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,

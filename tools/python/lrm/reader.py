@@ -83,6 +83,7 @@ STANDARD_KEYS = {
     "conversion.parameter": "float",
     "conversion.factor_dtype": "string",
     "conversion.seed": "int",
+    "conversion.group_size": "int",        # format 1.2
 }
 META_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.")
 
@@ -92,17 +93,25 @@ DTYPES = {
     2: ("f16", 2, "<f2"),
     3: ("bf16", 2, "<u2"),
     4: ("f64", 8, "<f8"),
+    5: ("i8", 1, "<i1"),                   # format 1.2: codes of a quantized weight
+    6: ("i4", None, "<u1"),                # format 1.2: two codes per byte, the even element in the low nibble
 }
+INTEGER_DTYPES = ("i8", "i4")
 LAYOUTS = {0: "features", 1: "hwc", 2: "chw"}
 LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                5: "reshape", 6: "scale_shift",
                # format 1.1
                7: "conv2d", 8: "factorized_conv2d", 9: "depthwise_conv2d", 10: "pool2d",
-               11: "global_pool2d", 12: "pad2d", 13: "crop2d", 14: "permute"}
+               11: "global_pool2d", 12: "pad2d", 13: "crop2d", 14: "permute",
+               # format 1.2
+               15: "quantized_dense", 16: "quantized_factorized_dense"}
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
 MAX_WINDOW = 65535                     # strides, dilations, windows, margins (section 4)
+# quantized kind -> (the plain kind it computes, its quantized weights in record order)
+QUANTIZED_KINDS = {"quantized_dense": ("dense", ("kernel",)),
+                   "quantized_factorized_dense": ("factorized_dense", ("us", "vt"))}
 ACTIVATIONS = {
     0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax", 5: "gelu",
     6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
@@ -342,6 +351,9 @@ LAYER_FIELDS = {
     "pad2d": ("margins",),
     "crop2d": ("margins",),
     "permute": ("axes",),
+    "quantized_dense": ("kernel", "kernel_scales", "kernel_group_size", "bias", "activation"),
+    "quantized_factorized_dense": ("us", "us_scales", "us_group_size", "vt", "vt_scales", "vt_group_size",
+                                   "bias", "activation", "factorization"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -350,7 +362,8 @@ FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy"
 class _Layer(_Record):
     __slots__ = ("name", "kind", "kernel", "bias", "us", "vt", "scale", "shift", "activation", "target",
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
-                 "margins", "axes", "_refs", "_pos", "_name_pos")
+                 "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
+                 "vt_scales", "vt_group_size", "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -685,7 +698,13 @@ class LrmFile:
             crc = r.u32(("tensor %r crc32", name))
             # once the whole entry has been read: byte_count against the shape (an overflow of
             # the checked product cannot equal a byte count <= 2^62, so it is this rule's error)
-            expected = _product(shape) * esize
+            if dname == "i4":
+                if _product(shape) % 2:
+                    raise r.err("bad_tensor", "tensor %r holds %d i4 values, an odd number (i4 packs two per byte)"
+                                % (name, _product(shape)), bpos)
+                expected = _product(shape) // 2
+            else:
+                expected = _product(shape) * esize
             if expected > U64_MAX or byte_count != expected:
                 raise r.err("bad_tensor", "tensor %r (%s %s) has byte count %d, expected %d"
                             % (name, dname, "x".join(map(str, shape)), byte_count, expected), bpos)
@@ -781,13 +800,27 @@ class LrmFile:
             refs.append((field, v, optional, PREAMBLE_SIZE + p))
             layer[field] = v
 
+        def qweight(field):
+            # format 1.2: tref codes, tref scales, u32 group_size
+            tref(field, False)
+            tref(field + "_scales", False)
+            layer[field + "_group_size"] = r.u32(("layer %r %s group size", lname, field))
+
         if kind == "dense":
             tref("kernel", False)
             tref("bias", True)
             layer["activation"] = self._activation(r, lname)
-        elif kind == "factorized_dense":
-            tref("us", False)
-            tref("vt", False)
+        elif kind == "quantized_dense":
+            qweight("kernel")
+            tref("bias", True)
+            layer["activation"] = self._activation(r, lname)
+        elif kind in ("factorized_dense", "quantized_factorized_dense"):
+            if kind == "factorized_dense":
+                tref("us", False)
+                tref("vt", False)
+            else:
+                qweight("us")
+                qweight("vt")
             tref("bias", True)
             layer["activation"] = self._activation(r, lname)
             layer["factorization"] = self._factorization(r, lname)
@@ -897,8 +930,9 @@ class LrmFile:
                                    % (field, nt), pos)
                 elif v >= nt:
                     raise fail(layer, "%s refers to tensor %d, there are %d tensors" % (field, v, nt), pos)
-            # its shape rules, in the order given
+            # its shape rules, in the order given (a quantized kind has those of its plain kind)
             f = shape[-1]
+            kind = QUANTIZED_KINDS.get(kind, (kind,))[0]
             if kind == "dense":
                 k = tshape(layer["kernel"])
                 if len(k) != 2 or k[0] != f:
@@ -950,6 +984,8 @@ class LrmFile:
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
                           "pad2d", "crop2d", "permute"):
                 shape = _spatial_shape(layer, shape, tshape, fail)
+            # then the rules of quantized weights (section 3.6)
+            self._check_quantization(layer, fail)
             # the sample it produces has at most 2^31-1 elements
             n = _product(shape)
             if n > MAX_SAMPLE:
@@ -973,6 +1009,31 @@ class LrmFile:
         if ncls != 0 and ncls != nout:
             raise self._err("bad_model", "%d class names, the model's output %s has %d elements"
                             % (ncls, shape, nout), model["_class_count_pos"])
+
+    def _check_quantization(self, layer, fail):
+        tensors = self.tensors
+        quantized = QUANTIZED_KINDS.get(layer["kind"], (None, ()))[1]
+        for field, v, _, _ in layer["_refs"]:
+            if v is None or field.endswith("_scales"):
+                continue
+            t = tensors[v]
+            if field not in quantized:
+                if t["dtype"] in INTEGER_DTYPES:
+                    raise fail(layer, "%s %r is %s; integer tensors are only the codes of a quantized weight"
+                               % (field, t["name"], t["dtype"]))
+                continue
+            if t["dtype"] not in INTEGER_DTYPES:
+                raise fail(layer, "quantized %s %r is %s, expected i8 or i4" % (field, t["name"], t["dtype"]))
+            sc = tensors[layer[field + "_scales"]]
+            if sc["dtype"] not in ("f32", "f16"):
+                raise fail(layer, "%s scales %r are %s, expected f32 or f16" % (field, sc["name"], sc["dtype"]))
+            rows, cols = t["shape"]
+            g = layer[field + "_group_size"]
+            if not (1 <= g <= rows and rows % g == 0):
+                raise fail(layer, "%s group size %d does not divide its %d rows" % (field, g, rows))
+            if list(sc["shape"]) != [rows // g, cols]:
+                raise fail(layer, "%s scales %r have shape %s, expected [%d, %d]"
+                           % (field, sc["name"], list(sc["shape"]), rows // g, cols))
 
     # --- section 5: data section
     def _check_data_section(self):
@@ -1039,6 +1100,26 @@ class LrmFile:
     def verify(self):
         for i in range(len(self.tensors)):
             self.verify_tensor(i)
+        self.verify_scales()
+
+    def verify_scales(self):
+        """Every scale of every quantized weight is finite and non-zero (format 1.2), else bad_tensor."""
+        for layer in self.model["layers"]:
+            for field in QUANTIZED_KINDS.get(layer["kind"], (None, ()))[1]:
+                i = layer[field + "_scales"]
+                values = self.tensor_values64(i).ravel()
+                bad = np.flatnonzero(~np.isfinite(values) | (values == 0))
+                if bad.size:
+                    t = self.tensors[i]
+                    raise self._err("bad_tensor", "scale tensor %r holds %r at element %d; scales must be finite "
+                                    "and non-zero" % (t["name"], float(values[bad[0]]), int(bad[0])),
+                                    self.data_start + t["offset"])
+
+    def dequantized(self, layer, field):
+        """The float32 weight a quantized record's `field` (kernel, us, vt) stands for: codes x scales."""
+        codes = self.tensor_array(layer[field]).astype(np.float32)
+        scales = self.tensor_array(layer[field + "_scales"]).astype(np.float32)
+        return codes * np.repeat(scales, layer[field + "_group_size"], axis=0)
 
     def tensor_values64(self, i):
         """The tensor's elements as a float64 numpy array (exact widening), with its shape."""
@@ -1049,7 +1130,9 @@ class LrmFile:
             raw = np.frombuffer(mv, dtype=npdt).copy()
         finally:
             mv.release()
-        if t["dtype"] == "bf16":
+        if t["dtype"] == "i4":
+            arr = _unpack_i4(raw).astype(np.float64)
+        elif t["dtype"] == "bf16":
             arr = (raw.astype(np.uint32) << np.uint32(16)).view(np.float32).astype(np.float64)
         else:
             arr = raw.astype(np.float64)
@@ -1065,7 +1148,9 @@ class LrmFile:
             raw = np.frombuffer(mv, dtype=npdt).copy()
         finally:
             mv.release()
-        if t["dtype"] == "bf16":
+        if t["dtype"] == "i4":
+            arr = _unpack_i4(raw).astype(np.float32)
+        elif t["dtype"] == "bf16":
             arr = (raw.astype(np.uint32) << np.uint32(16)).view(np.float32)
         else:
             arr = raw.astype(np.float32)
@@ -1096,6 +1181,13 @@ class LrmFile:
             "tensors": tensors,
             "model": model,
         }
+
+
+def _unpack_i4(raw):
+    """Packed i4 bytes -> int8 codes: the low nibble of each byte first, sign-extended."""
+    low = (raw.astype(np.int8) << 4) >> 4
+    high = raw.astype(np.int8) >> 4
+    return np.stack([low, high], axis=1).ravel()
 
 
 # --------------------------------------------------------------------------- API

@@ -53,6 +53,16 @@ def _vector_names():
     return sorted(f[:-4] for f in os.listdir(os.path.join(VECTORS, "valid")) if f.endswith(".lrm"))
 
 
+def _dequantized(doc, layer, field):
+    """A quantized weight of a vector's JSON (format 1.2), W[i, j] = codes[i, j] * scales[i // g, j], with loops."""
+    codes = doc["tensors"][layer[field]]
+    scales = doc["tensors"][layer[field + "_scales"]]
+    rows, cols = codes["shape"]
+    g = layer[field + "_group_size"]
+    return np.array([[codes["values"][i * cols + j] * scales["values"][(i // g) * cols + j] for j in range(cols)]
+                     for i in range(rows)], dtype=np.float64)
+
+
 def _reference_forward(doc, x):
     """Forward pass of a vector's JSON in float64, written from FORMAT.md section 3 with plain loops."""
     model = doc["model"]
@@ -85,7 +95,17 @@ def _reference_forward(doc, x):
 
         for layer in model["layers"]:
             kind = layer["kind"]
-            if kind == "dense":
+            if kind == "quantized_dense":
+                a = a @ _dequantized(doc, layer, "kernel")
+                if layer["bias"] is not None:
+                    a = a + tensors[layer["bias"]]
+                a = act(layer["activation"], a)
+            elif kind == "quantized_factorized_dense":
+                a = (a @ _dequantized(doc, layer, "us")) @ _dequantized(doc, layer, "vt")
+                if layer["bias"] is not None:
+                    a = a + tensors[layer["bias"]]
+                a = act(layer["activation"], a)
+            elif kind == "dense":
                 a = a @ tensors[layer["kernel"]]
                 if layer["bias"] is not None:
                     a = a + tensors[layer["bias"]]
@@ -215,6 +235,8 @@ class VectorTests(unittest.TestCase):
                             continue
                         t = doc["tensors"][index]
                         want = np.array(t["values"], dtype=np.float64).astype(np.float32).reshape(t["shape"])
+                        if field + "_scales" in expected:   # quantized: the weight is given dequantized
+                            want = _dequantized(doc, expected, field).astype(np.float32)
                         self.assertEqual(layer.weights[field].dtype, np.float32)
                         np.testing.assert_array_equal(layer.weights[field], want)
 
@@ -247,7 +269,7 @@ class VectorTests(unittest.TestCase):
             path = os.path.join(VECTORS, "invalid", entry["file"])
             with self.subTest(file=entry["file"]):
                 if entry["stage"] == "verify":
-                    lrm.load(path)   # opens; only the checksums are wrong
+                    lrm.open_lrm(path).close()   # opens; only the data is wrong (checksums, scale values)
                 with self.assertRaises(lrm.LrmError) as caught:
                     lrm.load(path, verify=True)
                 self.assertEqual(caught.exception.kind, entry["error"])
