@@ -7,11 +7,26 @@ import LRMLinearAlgebra
 /// preprocessing `x · scale + offset`, then the layers, batched through BLAS `sgemm`. Inputs and
 /// outputs are row-major: sample after sample, each in the model's input (output) shape.
 public final class InferenceModel: Sendable {
+    /// A weight matrix as the runtime keeps it: float32, or quantized codes with their scales
+    /// (dequantized one block of rows at a time during the product, never as a whole).
+    enum Weights: Sendable {
+        case floats([Float])
+        case quantized(QuantizedValues, scales: [Float])
+
+        init(_ tensor: Tensor) {
+            if let q = tensor.quantization {
+                self = .quantized(q, scales: q.scales.floats())
+            } else {
+                self = .floats(tensor.floats())
+            }
+        }
+    }
+
     enum Step: Sendable {
         /// y = act(x · kernel + bias), kernel in × out.
-        case dense(kernel: [Float], inFeatures: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
+        case dense(kernel: Weights, inFeatures: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
         /// y = act((x · us) · vt + bias), us in × k, vt k × out.
-        case factorized(us: [Float], vt: [Float], inFeatures: Int, rank: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
+        case factorized(us: Weights, vt: Weights, inFeatures: Int, rank: Int, outFeatures: Int, bias: [Float]?, activation: Activation)
         case activation(Activation)
         /// y = x · scale + shift over the last axis.
         case scaleShift(scale: [Float], shift: [Float]?)
@@ -67,14 +82,14 @@ public final class InferenceModel: Sendable {
                 guard kernel.shape.count == 2, kernel.shape[0] == features else {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': kernel \(kernel.shape) does not take \(features) features")
                 }
-                steps.append(.dense(kernel: kernel.floats(), inFeatures: features, outFeatures: kernel.shape[1],
+                steps.append(.dense(kernel: Weights(kernel), inFeatures: features, outFeatures: kernel.shape[1],
                                     bias: bias?.floats(), activation: activation))
                 shape = shape.dropLast() + [kernel.shape[1]]
             case let .factorizedDense(us, vt, bias, activation, f):
                 guard us.shape == [features, f.rank], vt.shape == [f.rank, f.outFeatures] else {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': factors \(us.shape), \(vt.shape) do not take \(features) features")
                 }
-                steps.append(.factorized(us: us.floats(), vt: vt.floats(), inFeatures: features, rank: f.rank,
+                steps.append(.factorized(us: Weights(us), vt: Weights(vt), inFeatures: features, rank: f.rank,
                                          outFeatures: f.outFeatures, bias: bias?.floats(), activation: activation))
                 shape = shape.dropLast() + [f.outFeatures]
             case .activation(let activation):
@@ -202,12 +217,59 @@ public final class InferenceModel: Sendable {
         return current
     }
 
+    /// Elements of one dequantized block of a quantized weight (256 KiB of float32): the block's
+    /// rows are dequantized, multiplied and accumulated before the next block.
+    static let dequantizationBlockElements = 65_536
+
+    /// x (rows × in) · w (in × out) + bias. A quantized w is dequantized in blocks of its rows
+    /// (inputs): y = bias + Σ_blocks x[:, block] · W[block, :], each block through sgemm with beta = 1.
+    static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: Weights, outFeatures: Int, bias: [Float]?) throws -> [Float] {
+        switch w {
+        case .floats(let values):
+            return try affine(x, rows: rows, inFeatures: inFeatures, values, outFeatures: outFeatures, bias: bias)
+        case let .quantized(q, scales):
+            let blockRows = min(inFeatures, max(1, dequantizationBlockElements / max(outFeatures, 1)))
+            if blockRows >= inFeatures {
+                var block = [Float](repeating: 0, count: inFeatures * outFeatures)
+                block.withUnsafeMutableBufferPointer { q.dequantizeRows(0, inFeatures, scales: scales, into: $0.baseAddress!) }
+                return try affine(x, rows: rows, inFeatures: inFeatures, block, outFeatures: outFeatures, bias: bias)
+            }
+            var y = [Float](repeating: 0, count: rows * outFeatures)
+            if let bias {
+                for r in 0..<rows { for c in 0..<outFeatures { y[r * outFeatures + c] = bias[c] } }
+            }
+            var block = [Float](repeating: 0, count: blockRows * outFeatures)
+            var xBlock = [Float](repeating: 0, count: rows * blockRows)
+            var start = 0
+            var first = bias == nil
+            while start < inFeatures {
+                let end = min(inFeatures, start + blockRows)
+                let width = end - start
+                block.withUnsafeMutableBufferPointer { q.dequantizeRows(start, end, scales: scales, into: $0.baseAddress!) }
+                for r in 0..<rows {
+                    for c in 0..<width { xBlock[r * width + c] = x[r * inFeatures + start + c] }
+                }
+                try multiply(xBlock, rows: rows, inner: width, block, outFeatures: outFeatures, into: &y, beta: first ? 0 : 1)
+                first = false
+                start = end
+            }
+            return y
+        }
+    }
+
     /// x (rows × in) · w (in × out) + bias, through sgemm (bias broadcast first, beta = 1).
     static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: [Float], outFeatures: Int, bias: [Float]?) throws -> [Float] {
         var y = [Float](repeating: 0, count: rows * outFeatures)
         if let bias {
             for r in 0..<rows { for c in 0..<outFeatures { y[r * outFeatures + c] = bias[c] } }
         }
+        try multiply(x, rows: rows, inner: inFeatures, w, outFeatures: outFeatures, into: &y, beta: bias == nil ? 0 : 1)
+        return y
+    }
+
+    /// y = x (rows × inner) · w (inner × out) + beta · y, through sgemm.
+    static func multiply(_ x: [Float], rows: Int, inner inFeatures: Int, _ w: [Float], outFeatures: Int,
+                         into y: inout [Float], beta: Float) throws {
         do {
             try x.withUnsafeBufferPointer { xp in
                 try w.withUnsafeBufferPointer { wp in
@@ -215,13 +277,12 @@ public final class InferenceModel: Sendable {
                         try GEMM.multiply(xp, shape: MatrixShape(rows: rows, columns: inFeatures),
                                           wp, shape: MatrixShape(rows: inFeatures, columns: outFeatures),
                                           into: yp, shape: MatrixShape(rows: rows, columns: outFeatures),
-                                          alpha: 1, beta: bias == nil ? 0 : 1)
+                                          alpha: 1, beta: beta)
                     }
                 }
             }
         } catch {
             throw RuntimeError(.computation, "matrix product failed: \(error)")
         }
-        return y
     }
 }
