@@ -49,8 +49,12 @@ public struct ConversionOptions: Sendable {
     public var overrides: [Override]
     /// Round every chosen rank up to a multiple of this (1: no rounding), capped at min(in, out).
     public var rankMultiple: Int
-    /// Storage dtype of U·Σ and Vᵀ.
+    /// Storage dtype of U·Σ and Vᵀ (a float dtype; see `quantization` for integer codes).
     public var factorDType: DType
+    /// Store U·Σ and Vᵀ as integer codes with scales (format 1.2) instead of `factorDType`.
+    public var quantization: QuantizationOptions?
+    /// Also store the kernels of layers that stay dense in `factorDType` (as codes with `quantization`).
+    public var quantizeDenseKernels = false
     /// LAPACK precision of the exact SVD.
     public var precision: Precision
     public var svdMethod: SVDMethod

@@ -15,6 +15,11 @@ public struct ConversionProvenance: Sendable, Equatable {
     public var calibration: CalibrationSource?
     /// `lrm.writer`, e.g. "lrm 0.1.0"; nil leaves it as it is.
     public var writer: String?
+    /// For quantized factors (format 1.2): the requested group size (0: one scale per column);
+    /// nil leaves `conversion.group_size` unwritten.
+    public var groupSize: Int?
+    /// Whether the rounding used the calibration data (recorded as `calibration.*` even with the plain metric).
+    public var roundedWithCalibration = false
 
     public init(policy: String, parameter: Double, factorDType: DType, seed: UInt64?, metric: ConversionOptions.MetricChoice,
                 calibration: CalibrationSource?, writer: String? = nil) {
@@ -29,8 +34,11 @@ public struct ConversionProvenance: Sendable, Equatable {
 
     /// The provenance of a conversion by `options`' policy.
     public init(options: ConversionOptions) {
-        self.init(policy: options.policy.name, parameter: options.policy.parameter, factorDType: options.factorDType,
+        self.init(policy: options.policy.name, parameter: options.policy.parameter,
+                  factorDType: options.quantization?.dtype ?? options.factorDType,
                   seed: options.seed, metric: options.metric, calibration: options.calibration?.source)
+        groupSize = options.quantization.map { $0.groupSize ?? 0 }
+        roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
     }
 
     /// Writes every key into `metadata`.
@@ -41,7 +49,8 @@ public struct ConversionProvenance: Sendable, Equatable {
         if let seed { metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: seed)) }
         if let writer { metadata[MetadataKey.writer] = .string(writer) }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
-        guard metric != .plain, let calibration else { return }
+        if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }
+        guard metric != .plain || roundedWithCalibration, let calibration else { return }
         metadata[MetadataKey.calibrationDataset] = .string(calibration.dataset)
         metadata[MetadataKey.calibrationSplit] = .string(calibration.split)
         metadata[MetadataKey.calibrationCount] = .int(Int64(calibration.count))

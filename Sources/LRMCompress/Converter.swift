@@ -6,6 +6,11 @@ public import LRMLinearAlgebra
 public struct ConversionResult: Sendable {
     public var model: Model
     public var decisions: [LayerDecision]
+
+    package init(model: Model, decisions: [LayerDecision]) {
+        self.model = model
+        self.decisions = decisions
+    }
 }
 
 /// Replaces dense layers by low-rank factors where the rank policy and the break-even rule say so.
@@ -45,7 +50,14 @@ public enum Converter {
         var byLayer: [Int: Int] = [:]
         for (job, index) in work.enumerated() { byLayer[index] = job }
         for index in jobs {
-            let (layer, decision) = try results.get(byLayer[index] ?? 0).get()
+            var (layer, decision) = try results.get(byLayer[index] ?? 0).get()
+            if options.quantizeDenseKernels, decision.outcome == .notWorthIt {
+                if options.quantization != nil {
+                    layer = try quantizedDense(layer, options: options)
+                } else if case let .dense(kernel, bias, activation) = layer.operation {
+                    layer.operation = .dense(kernel: kernel.converted(to: options.factorDType), bias: bias, activation: activation)
+                }
+            }
             layers[index] = layer
             decisions[index] = decision
         }
@@ -62,7 +74,7 @@ public enum Converter {
         return rows * columns * min(rows, columns)
     }
 
-    static func parameterCount(_ layer: Layer<Tensor>) -> Int {
+    package static func parameterCount(_ layer: Layer<Tensor>) -> Int {
         layer.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount }
     }
 
@@ -201,6 +213,11 @@ public enum Converter {
         let factorCost = cost.factorParameters(rank: rank)
 
         let (us, vt) = try spectrum.factors(rank: rank)
+        if let quantization = options.quantization, quantization.dtype == .int4,
+           (inFeatures * rank) % 2 != 0 || (rank * outFeatures) % 2 != 0 {
+            throw ConversionError(kind: .decomposition, layer: layer.name,
+                                  message: "i4 factors need an even number of values: \(inFeatures)×\(rank) and \(rank)×\(outFeatures); choose an even rank (--round-rank 2)")
+        }
         let predicted = spectrum.tailFraction(rank: rank).squareRoot()
         let measured = try spectrum.metricError(us: us, vt: vt)
         // Eckart–Young (in the layer's metric): the factors' error is the tail of the spectrum.
@@ -213,10 +230,18 @@ public enum Converter {
                                   message: "factors have relative error \(measured) in the \(spectrum.metric.name) metric, Eckart–Young predicts \(predicted) (tolerance \(tolerance)); refusing to write")
         }
         let plainError = try relativeError(of: us, vt, against: matrix)
-        let usTensor = Tensor(shape: [inFeatures, rank], floats: us.values, dtype: options.factorDType)
-        let vtTensor = Tensor(shape: [rank, outFeatures], floats: vt.values, dtype: options.factorDType)
+        let usTensor: Tensor, vtTensor: Tensor
+        if let quantization = options.quantization {
+            (usTensor, vtTensor) = try quantizedFactors(us: us.values, vt: vt.values, inFeatures: inFeatures, rank: rank,
+                                                        outFeatures: outFeatures, options: quantization,
+                                                        gram: calibrationGram(forLayer: layer.name, inFeatures: inFeatures, options: options),
+                                                        layer: layer.name)
+        } else {
+            usTensor = Tensor(shape: [inFeatures, rank], floats: us.values, dtype: options.factorDType)
+            vtTensor = Tensor(shape: [rank, outFeatures], floats: vt.values, dtype: options.factorDType)
+        }
         var storedError = plainError
-        if options.factorDType != .float32 {
+        if options.factorDType != .float32 || options.quantization != nil {
             storedError = try relativeError(of: try Matrix(rows: inFeatures, columns: rank, values: usTensor.floats()),
                                             try Matrix(rows: rank, columns: outFeatures, values: vtTensor.floats()), against: matrix)
         }
@@ -232,6 +257,62 @@ public enum Converter {
         let operation = LayerOperation<Tensor>.factorizedDense(us: usTensor, vt: vtTensor, bias: bias, activation: activation,
                                                                factorization: factorization)
         return (Layer(name: layer.name, operation: operation), decision)
+    }
+
+    /// XᵀX of the layer's inputs on the calibration data, when there is some and rounding may use it.
+    static func calibrationGram(forLayer name: String, inFeatures: Int, options: ConversionOptions) -> [Double]? {
+        guard options.quantization?.useCalibration == true, let statistics = options.calibration?.layers[name],
+              statistics.features == inFeatures else { return nil }
+        return statistics.gram
+    }
+
+    /// U·Σ and Vᵀ as integer codes with scales. With calibration data: `us` rounded with error
+    /// feedback against the layer's inputs, Vᵀ refitted to the rounded `us` on the same data, then
+    /// rounded with error feedback against the middle activations x·ûs.
+    static func quantizedFactors(us: [Float], vt: [Float], inFeatures: Int, rank: Int, outFeatures: Int,
+                                 options: QuantizationOptions, gram: [Double]?, layer: String) throws -> (Tensor, Tensor) {
+        do {
+            guard inFeatures % options.groupSize(rows: inFeatures) == 0 else {
+                throw ConversionError(kind: .decomposition, layer: layer,
+                                      message: "group size \(options.groupSize ?? 0) does not divide the layer's \(inFeatures) inputs")
+            }
+            let usQ = try FactorQuantizer.quantize(us, rows: inFeatures, columns: rank, options: options, gram: gram)
+            // Vᵀ's rows are the rank: groups of the requested size where they divide it, else one per column.
+            var vtOptions = options
+            if let g = options.groupSize, rank % g != 0 { vtOptions.groupSize = nil }
+            let vtQ: QuantizedValues
+            if let gram {
+                let rounded = usQ.dequantized()
+                let refitted = FactorQuantizer.refitVT(gram: gram, us: us, roundedUS: rounded, vt: vt, rows: inFeatures,
+                                                       rank: rank, columns: outFeatures)
+                let middle = FactorQuantizer.middleGram(gram, us: rounded, rows: inFeatures, rank: rank)
+                vtQ = try FactorQuantizer.quantize(refitted, rows: rank, columns: outFeatures, options: vtOptions, gram: middle)
+            } else {
+                vtQ = try FactorQuantizer.quantize(vt, rows: rank, columns: outFeatures, options: vtOptions)
+            }
+            return (Tensor(quantized: usQ), Tensor(quantized: vtQ))
+        } catch var error as ConversionError {
+            if error.layer.isEmpty { error.layer = layer }
+            throw error
+        }
+    }
+
+    /// A dense layer's kernel as integer codes with scales (error feedback with calibration data).
+    public static func quantizedDense(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> Layer<Tensor> {
+        guard let quantization = options.quantization, case let .dense(kernel, bias, activation) = layer.operation,
+              kernel.quantization == nil, kernel.shape.count == 2 else { return layer }
+        let (rows, columns) = (kernel.shape[0], kernel.shape[1])
+        if quantization.dtype == .int4, (rows * columns) % 2 != 0 { return layer }
+        var local = quantization
+        if let g = local.groupSize, rows % g != 0 { local.groupSize = nil }
+        do {
+            let q = try FactorQuantizer.quantize(kernel.floats(), rows: rows, columns: columns, options: local,
+                                                 gram: calibrationGram(forLayer: layer.name, inFeatures: rows, options: options))
+            return Layer(name: layer.name, operation: .dense(kernel: Tensor(quantized: q), bias: bias, activation: activation))
+        } catch var error as ConversionError {
+            if error.layer.isEmpty { error.layer = layer.name }
+            throw error
+        }
     }
 
     /// The truncation metric of one layer: the option's choice, built from its calibration statistics.

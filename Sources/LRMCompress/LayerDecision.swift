@@ -31,4 +31,29 @@ public struct LayerDecision: Sendable {
     public var seconds: Double
     /// Why the layer is as it is, in words.
     public var reason: String
+    /// Bytes of the layer's tensors as stored (codes, scales, bias), when known.
+    public var storedBytes: Int? = nil
+    /// The storage dtype of its weights, when known.
+    public var storage: DType? = nil
+
+    package init(name: String, kind: String, outcome: Outcome, inFeatures: Int? = nil, outFeatures: Int? = nil,
+                 policyRank: Int? = nil, rank: Int? = nil, policy: RankPolicy? = nil, retainedEnergy: Double? = nil,
+                 relativeError: Double? = nil, parametersBefore: Int, parametersAfter: Int, method: String? = nil,
+                 seconds: Double, reason: String) {
+        self.name = name
+        self.kind = kind
+        self.outcome = outcome
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.policyRank = policyRank
+        self.rank = rank
+        self.policy = policy
+        self.retainedEnergy = retainedEnergy
+        self.relativeError = relativeError
+        self.parametersBefore = parametersBefore
+        self.parametersAfter = parametersAfter
+        self.method = method
+        self.seconds = seconds
+        self.reason = reason
+    }
 }

@@ -20,8 +20,14 @@ public struct ModelSummary: Sendable {
         /// Multiply-accumulates per sample of the original layer and of the stored one.
         public var macsBefore: Int = 0
         public var macsAfter: Int = 0
+        /// Bytes of the layer's tensors as stored (codes, scales and biases; without alignment padding).
+        public var storedBytes = 0
         public var compressionRatio: Double {
             parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter)
+        }
+        /// Stored bits per stored parameter (scales of quantized weights included), nil without parameters.
+        public var bitsPerParameter: Double? {
+            parametersAfter == 0 ? nil : Double(storedBytes * 8) / Double(parametersAfter)
         }
     }
 
@@ -32,6 +38,11 @@ public struct ModelSummary: Sendable {
     public var macsAfter: Int { layers.reduce(0) { $0 + $1.macsAfter } }
     /// The model's input shape, and every layer's output shape is in its row.
     public var inputShape: [Int]
+    public var storedBytes: Int { layers.reduce(0) { $0 + $1.storedBytes } }
+    /// Stored bits per stored parameter over the whole model (tensor bytes only: no header or padding).
+    public var bitsPerParameter: Double? {
+        parametersAfter == 0 ? nil : Double(storedBytes * 8) / Double(parametersAfter)
+    }
     public var compressionRatio: Double {
         parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter)
     }
@@ -43,7 +54,8 @@ public struct ModelSummary: Sendable {
         inputShape = modelInput
         let outputShapes = (try? header.layerOutputShapes()) ?? []
         layers = header.model.layers.enumerated().map { index, layer in
-            var row = LayerRow(name: layer.name, kind: layer.operation.kindName, parametersBefore: 0, parametersAfter: 0)
+            var row = LayerRow(name: layer.name, kind: layer.kindName, parametersBefore: 0, parametersAfter: 0)
+            row.storedBytes = layer.references.reduce(0) { $0 + tensors[$1.tensor].byteCount }
             switch layer.operation {
             case let .dense(kernel, bias, activation):
                 row.activation = activation

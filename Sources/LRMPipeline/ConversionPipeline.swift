@@ -15,6 +15,12 @@ public enum ConversionTarget: Sendable, Equatable {
     /// The smallest model whose validation metric drops at most this much: accuracy points for
     /// classification, percent of RMSE increase for regression (plus `confidence` standard errors).
     case metricDrop(Double)
+    /// The most accurate model (on validation) whose written file is at most this many bytes, choosing
+    /// every hidden layer's rank and the storage dtypes (``SizeSearch``).
+    case size(Int)
+    /// The smallest file whose validation accuracy drops at most this many percentage points (plus
+    /// `confidence` standard errors), choosing ranks and storage dtypes (``SizeSearch``).
+    case minimizeBytes(Double)
 
     /// The name recorded as `conversion.policy` for a search.
     var searchPolicyName: String? {
@@ -23,6 +29,8 @@ public enum ConversionTarget: Sendable, Equatable {
         case .accuracyDrop: "target-accuracy-drop"
         case .ratio: "target-ratio"
         case .metricDrop: "target-metric-drop"
+        case .size: "target-size"
+        case .minimizeBytes: "target-accuracy-drop-min-bytes"
         }
     }
 }
@@ -50,6 +58,12 @@ public struct ConversionRequest: Sendable {
 
     /// Whether the request reads a data set (a data-aware metric or a search).
     public var needsData: Bool { target != .policy || options.metric != .plain }
+
+    /// Whether calibration statistics are collected: a data-aware metric, or quantized weights
+    /// rounded against calibration data (when a data set is given).
+    var wantsCalibration: Bool {
+        options.metric != .plain || (options.quantization?.useCalibration == true && data.dataset != nil)
+    }
 }
 
 /// What a rank search found, measured on validation (chosen on) and test (never seen) data.
@@ -77,6 +91,9 @@ public struct SearchOutcome: Sendable {
     /// Binary and regression tasks: the original's and the result's scores on the test split.
     public var testReferenceScores: TaskScores?
     public var testScores: TaskScores?
+    /// A size search: bytes of the written file and the storage it chose.
+    public var fileBytes: Int? = nil
+    public var storage: String? = nil
 }
 
 /// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
@@ -100,7 +117,7 @@ public enum ConversionPipeline {
         switch request.target {
         case .policy:
             var options = request.options
-            if options.metric != .plain { options.calibration = try request.data.resolved(for: model).calibration(for: model) }
+            if request.wantsCalibration { options.calibration = try request.data.resolved(for: model).calibration(for: model) }
             var result = try Converter.convert(model, options: options)
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
@@ -108,6 +125,8 @@ public enum ConversionPipeline {
             return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
         case .accuracyDrop, .ratio, .metricDrop:
             return try search(model, request: request)
+        case .size, .minimizeBytes:
+            return try sizeSearch(model, request: request)
         }
     }
 
@@ -134,7 +153,7 @@ public enum ConversionPipeline {
             throw PipelineError(.badRequest, "a regression model has no accuracy: budget its RMSE increase with --target-metric-drop (percent)")
         }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
-        if options.metric != .plain { options.calibration = try data.calibrate(model, on: calibrationSet) }
+        if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet) }
         let spectra = try searchSpectra(model, options: options)
         let layout = data.layout(for: model)
         let scorer: any CandidateEvaluator
@@ -149,7 +168,7 @@ public enum ConversionPipeline {
         switch request.target {
         case .accuracyDrop(let drop), .metricDrop(let drop): parameter = drop
         case .ratio(let ratio): parameter = ratio
-        case .policy: preconditionFailure("not a search")
+        case .policy, .size, .minimizeBytes: return try run(model, request: request)
         }
         let confidence = request.confidence
         var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
@@ -165,8 +184,11 @@ public enum ConversionPipeline {
             found = try search.targetRatio(parameter, baseline: baseline)
         }
         var result = try search.buildWithDecisions(found.best.ranks)
-        var provenance = ConversionProvenance(policy: policyName, parameter: parameter, factorDType: options.factorDType, seed: nil,
+        var provenance = ConversionProvenance(policy: policyName, parameter: parameter,
+                                              factorDType: options.quantization?.dtype ?? options.factorDType, seed: nil,
                                               metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
+        provenance.groupSize = options.quantization.map { $0.groupSize ?? 0 }
+        provenance.roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
         var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,

@@ -19,7 +19,7 @@ extension TaskKind: ExpressibleByArgument {}
 
 /// `--factor-dtype`: a storage dtype by its name in the spec.
 enum DTypeName: String, CaseIterable, ExpressibleByArgument {
-    case f32, f16, bf16, f64
+    case f32, f16, bf16, f64, i8, i4
 
     var dtype: DType {
         switch self {
@@ -27,8 +27,17 @@ enum DTypeName: String, CaseIterable, ExpressibleByArgument {
         case .f16: .float16
         case .bf16: .bfloat16
         case .f64: .float64
+        case .i8: .int8
+        case .i4: .int4
         }
     }
+}
+
+/// `--scale-dtype`: how the scales of quantized factors are stored.
+enum ScaleDTypeName: String, CaseIterable, ExpressibleByArgument {
+    case f16, f32
+
+    var dtype: DType { self == .f16 ? .float16 : .float32 }
 }
 
 /// `--input-layout`: what the input axes mean, by the name in the spec.
@@ -91,5 +100,36 @@ struct LayerPolicyArgument {
     init(parsing spec: String) throws {
         guard let equals = spec.firstIndex(of: "=") else { throw PolicyError("--layer needs PATTERN=POLICY, found '\(spec)'") }
         override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try RankPolicy(parsing: String(spec[spec.index(after: equals)...])))
+    }
+}
+
+/// `--minimize`: what an accuracy-targeted conversion makes smallest.
+enum MinimizeName: String, CaseIterable, ExpressibleByArgument {
+    case parameters, bytes
+}
+
+/// A size in bytes from the command line: a whole number of bytes, or a number with a unit
+/// B, kB/KB (1000), KiB (1024), MB (10⁶), MiB (2²⁰), GB, GiB.
+struct ByteSize: Equatable {
+    var bytes: Int
+
+    static let units: [(String, Double)] = [
+        ("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("KB", 1e3), ("B", 1),
+    ]
+
+    init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var number = trimmed, factor = 1.0
+        for (unit, value) in Self.units where trimmed.hasSuffix(unit) {
+            number = String(trimmed.dropLast(unit.count)).trimmingCharacters(in: .whitespaces)
+            factor = value
+            break
+        }
+        guard let value = Double(number), value.isFinite, value > 0, value * factor < 1e15,
+              number.allSatisfy({ $0.isNumber || $0 == "." }) else {
+            throw ValidationError("'\(text)' is not a size: give bytes, or a number with B, kB, KiB, MB, MiB, GB or GiB (e.g. 40KiB)")
+        }
+        bytes = Int((value * factor).rounded(.down))
+        guard bytes >= 1 else { throw ValidationError("'\(text)' is less than one byte") }
     }
 }

@@ -10,6 +10,20 @@ struct ConversionReport {
     var inputBytes: Int?
     var outputBytes: Int?
     var seconds: Double
+    /// Bytes of each layer's tensors as stored (codes, scales, biases), by layer name.
+    var layerBytes: [String: Int] = [:]
+
+    /// Bytes of every layer's tensors in `model`, as written.
+    static func layerBytes(of model: Model) -> [String: Int] {
+        var bytes: [String: Int] = [:]
+        for layer in model.layers { bytes[layer.name] = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount } }
+        return bytes
+    }
+
+    func bits(_ d: LayerDecision) -> String {
+        guard let bytes = layerBytes[d.name], d.parametersAfter > 0 else { return "" }
+        return String(format: "%.2f", Double(bytes * 8) / Double(d.parametersAfter))
+    }
 
     var parametersBefore: Int { decisions.reduce(0) { $0 + $1.parametersBefore } }
     var parametersAfter: Int { decisions.reduce(0) { $0 + $1.parametersAfter } }
@@ -25,16 +39,18 @@ struct ConversionReport {
     }
 
     func text() -> String {
-        var table = TextTable(["layer", "in×out", "k", "energy", "rel. error", "params before", "params after", "ratio", "result"],
-                              rightAligned: [2, 3, 4, 5, 6, 7])
+        var table = TextTable(["layer", "in×out", "k", "energy", "rel. error", "params before", "params after", "ratio", "bytes", "bits/param", "result"],
+                              rightAligned: [2, 3, 4, 5, 6, 7, 8, 9])
         for d in decisions where d.outcome != .notApplicable || d.parametersBefore > 0 {
             let shape = d.inFeatures.map { "\($0)×\(d.outFeatures ?? 0)" } ?? ""
             table.add([escaped(d.name), shape, d.rank.map(String.init) ?? "", d.retainedEnergy.map { Format.fixed($0, 4) } ?? "",
                        d.relativeError.map { Format.fixed($0, 4) } ?? "", Format.count(d.parametersBefore), Format.count(d.parametersAfter),
                        Format.ratio(d.parametersAfter == 0 ? 1 : Double(d.parametersBefore) / Double(d.parametersAfter)),
-                       outcomeName(d.outcome)])
+                       layerBytes[d.name].map { Format.count($0) } ?? "", bits(d), outcomeName(d.outcome)])
         }
-        table.add(["total", "", "", "", "", Format.count(parametersBefore), Format.count(parametersAfter), Format.ratio(ratio), ""])
+        let totalBytes = layerBytes.values.reduce(0, +)
+        table.add(["total", "", "", "", "", Format.count(parametersBefore), Format.count(parametersAfter), Format.ratio(ratio),
+                   Format.count(totalBytes), parametersAfter == 0 ? "" : String(format: "%.2f", Double(totalBytes * 8) / Double(parametersAfter)), ""])
         var lines = [table.render(indent: "")]
         lines.append("")
         for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded {
@@ -60,8 +76,9 @@ struct ConversionReport {
             if let e = d.retainedEnergy { members.append(("retained_energy", .number(e))) }
             if let e = d.relativeError { members.append(("relative_error", .number(e))) }
             if let m = d.method { members += [("method", .string(m)), ("svd_seconds", .number(d.seconds))] }
-            members += [("parameters_before", .int(Int64(d.parametersBefore))), ("parameters_after", .int(Int64(d.parametersAfter))),
-                        ("reason", .string(d.reason))]
+            members += [("parameters_before", .int(Int64(d.parametersBefore))), ("parameters_after", .int(Int64(d.parametersAfter)))]
+            if let bytes = layerBytes[d.name] { members.append(("stored_bytes", .int(Int64(bytes)))) }
+            members.append(("reason", .string(d.reason)))
             return .object(members)
         }
         var members: [(String, JSONValue)] = [("input", .string(input)), ("output", output.map { .string($0) } ?? .null),

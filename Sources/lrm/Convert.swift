@@ -48,8 +48,17 @@ extension LRM {
         @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
         var roundRank: Int = 1
 
-        @Option(help: "Storage dtype of the factors.")
+        @Option(help: "Storage dtype of the factors; i8 and i4 store integer codes with scales (format 1.2), rounded against the layer's inputs on --dataset's training split when a data set is given (error feedback), else with per-group optimal scales.")
         var factorDtype: DTypeName = .f32
+
+        @Option(help: ArgumentHelp("With --factor-dtype i8/i4: rows (inputs) per scale; it must divide every factorized layer's inputs (the rank too, else Vᵀ gets one scale per column). Default: one scale per output column.", valueName: "N"))
+        var groupSize: Int?
+
+        @Option(help: "With --factor-dtype i8/i4: storage dtype of the scales.")
+        var scaleDtype: ScaleDTypeName = .f16
+
+        @Flag(help: "Also store the kernels of layers that stay dense (their rank does not pay) in --factor-dtype (as integer codes for i8/i4).")
+        var allKernels = false
 
         @Option(help: "SVD method: auto (randomized for large layers when the policy allows), exact, randomized.")
         var svd: ConversionOptions.SVDMethod = .auto
@@ -81,6 +90,13 @@ extension LRM {
         @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
         var targetRatio: Double?
 
+        @Option(help: ArgumentHelp("Search every layer's rank and the storage dtypes (f32, f16, i8, i4) for the most accurate model on a validation split whose written file is at most this size: bytes, or with a unit (40KiB, 2MB, 1.5MiB, 300kB). Needs --dataset.", valueName: "size"),
+                transform: ByteSize.init(parsing:))
+        var targetSize: ByteSize?
+
+        @Option(help: ArgumentHelp("What --target-accuracy-drop makes smallest: parameters (rank search over f32 factors, or --factor-dtype) or bytes (the smallest file: ranks and storage dtypes searched together).", valueName: "what"))
+        var minimize: MinimizeName = .parameters
+
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
@@ -99,7 +115,7 @@ extension LRM {
         /// The metric: the one `--policy whitened:τ` or `activation-scaled:τ` names, else `--metric`, else
         /// whitened for a search and plain otherwise.
         var metricName: MetricName {
-            policy.metric ?? metric ?? (targetAccuracyDrop != nil || targetRatio != nil || targetMetricDrop != nil ? .whitened : .plain)
+            policy.metric ?? metric ?? (targetAccuracyDrop != nil || targetRatio != nil || targetMetricDrop != nil || targetSize != nil ? .whitened : .plain)
         }
 
         var metricChoice: ConversionOptions.MetricChoice {
@@ -120,21 +136,44 @@ extension LRM {
             if metricChoice != .plain && !dataOptions.hasData {
                 throw ValidationError("the \(metricName.rawValue) metric needs calibration data: give --dataset, or your own with --inputs")
             }
-            if targets > 1 { throw ValidationError("give one of --target-accuracy-drop, --target-metric-drop and --target-ratio") }
+            if targets + (targetSize != nil ? 1 : 0) > 1 {
+                throw ValidationError("give one of --target-accuracy-drop, --target-metric-drop, --target-ratio and --target-size")
+            }
             if let drop = targetMetricDrop, !(drop >= 0 && drop.isFinite) { throw ValidationError("--target-metric-drop must be a finite number ≥ 0") }
+            if targetSize != nil && dataOptions.dataset == nil {
+                throw ValidationError("--target-size needs a data set to validate on: give --dataset")
+            }
+            if minimize == .bytes && targetAccuracyDrop == nil {
+                throw ValidationError("--minimize bytes goes with --target-accuracy-drop")
+            }
+            if (targetSize != nil || minimize == .bytes) && factorDtype != .f32 {
+                throw ValidationError("--target-size and --minimize bytes choose the storage dtypes themselves: leave out --factor-dtype")
+            }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
             if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
+            if let groupSize, groupSize < 1 { throw ValidationError("--group-size must be at least 1") }
+            if groupSize != nil && factorDtype.dtype.isFloatingPoint {
+                throw ValidationError("--group-size applies to --factor-dtype i8 or i4")
+            }
         }
 
         func options() -> ConversionOptions {
             let overrides = layerPolicies.map(\.override) + excluded.map { ConversionOptions.Override(pattern: NamePattern($0), policy: nil) }
-            var options = ConversionOptions(policy: policy.policy, overrides: overrides, rankMultiple: roundRank, factorDType: factorDtype.dtype,
+            let quantized = !factorDtype.dtype.isFloatingPoint
+            // i4 packs two codes per byte: an even rank keeps every factor's count even.
+            let multiple = factorDtype == .i4 && roundRank % 2 == 1 ? 2 * roundRank : roundRank
+            var options = ConversionOptions(policy: policy.policy, overrides: overrides, rankMultiple: multiple,
+                                            factorDType: quantized ? .float32 : factorDtype.dtype,
                                             precision: precision, svdMethod: svd, seed: seed,
                                             parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
             options.metric = metricChoice
+            if quantized {
+                options.quantization = QuantizationOptions(dtype: factorDtype.dtype, groupSize: groupSize, scaleDType: scaleDtype.dtype)
+            }
+            options.quantizeDenseKernels = allKernels
             return options
         }
 
@@ -150,8 +189,10 @@ extension LRM {
 
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
-            let target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
+            var target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
                 ?? targetRatio.map { .ratio($0) } ?? .policy
+            if let drop = targetAccuracyDrop, minimize == .bytes { target = .minimizeBytes(drop) }
+            if let targetSize { target = .size(targetSize.bytes) }
             return ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
         }
 
@@ -183,6 +224,8 @@ extension LRM {
                     result = try ConversionPipeline.run(model, request: try request())
                 } catch let error as ConversionError {
                     throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
+                } catch let error as SizeSearchError {
+                    throw CommandFailure(status: .usage, message: "\(input): \(error.description)")
                 }
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
                 let converted = result.model
@@ -199,7 +242,8 @@ extension LRM {
                 }
                 let report = ConversionReport(input: input, output: destination, decisions: result.decisions,
                                               inputBytes: inputBytes,
-                                              outputBytes: outputBytes, seconds: Date().timeIntervalSince(started))
+                                              outputBytes: outputBytes, seconds: Date().timeIntervalSince(started),
+                                              layerBytes: ConversionReport.layerBytes(of: converted))
                 var reportJSON = report.json()
                 if let search = result.search, case .object(var members) = reportJSON {
                     members.append(("search", search.json))

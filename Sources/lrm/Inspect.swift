@@ -99,6 +99,10 @@ enum InspectReport {
         out.append("  tensors:     \(header.tensors.count)" + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", ")))
         out.append("  parameters:  \(Format.count(summary.parametersAfter)) stored, \(Format.count(summary.parametersBefore)) "
                    + "in the original dense layers: compression \(Format.ratio(summary.compressionRatio))")
+        if let bits = summary.bitsPerParameter {
+            out.append("  weights:     \(Format.count(summary.storedBytes)) bytes of tensors, \(String(format: "%.2f", bits)) bits per stored parameter "
+                       + "(quantization scales included)")
+        }
         if !keras {
             out.append("  header:      \(Format.count(file.headerByteCount)) bytes; data section at byte \(file.dataOffset)")
             out.append("  checksums:   \(checksums)")
@@ -132,8 +136,9 @@ enum InspectReport {
 
         out.append("")
         out.append("Layers")
-        var layers = TextTable(["#", "name", "kind", "in→out", "rank", "energy", "rel. error", "params before", "params after", "ratio"],
-                               rightAligned: [0, 4, 5, 6, 7, 8, 9])
+        var layers = TextTable(["#", "name", "kind", "in→out", "rank", "energy", "rel. error", "params before", "params after", "ratio",
+                                "bytes", "bits/param"],
+                               rightAligned: [0, 4, 5, 6, 7, 8, 9, 10, 11])
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
             if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
@@ -143,10 +148,13 @@ enum InspectReport {
                         f.map { Format.fixed($0.retainedEnergy, 4) } ?? "", f.map { Format.fixed($0.relativeError, 4) } ?? "",
                         row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore),
                         row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter),
-                        row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio)])
+                        row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio),
+                        row.storedBytes == 0 ? "" : Format.count(row.storedBytes),
+                        row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
         }
         layers.add(["", "total", "", "", "", "", "", Format.count(summary.parametersBefore), Format.count(summary.parametersAfter),
-                    Format.ratio(summary.compressionRatio)])
+                    Format.ratio(summary.compressionRatio), Format.count(summary.storedBytes),
+                    summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
         out.append(layers.render())
 
         let factorized = summary.layers.compactMap { row in row.factorization.map { (row.name, $0) } }
@@ -193,7 +201,8 @@ enum InspectReport {
                             ("singular_values", JSONValue(f.singularValues))]
             }
             members += [("parameters_before", .int(Int64(row.parametersBefore))), ("parameters_after", .int(Int64(row.parametersAfter))),
-                        ("compression_ratio", .number(row.compressionRatio))]
+                        ("compression_ratio", .number(row.compressionRatio)), ("stored_bytes", .int(Int64(row.storedBytes)))]
+            if let bits = row.bitsPerParameter { members.append(("bits_per_parameter", .number(bits))) }
             return .object(members)
         }
         let checksumState: String = !verified ? "not_verified" : (failure == nil ? "verified" : "mismatch")
@@ -220,7 +229,9 @@ enum InspectReport {
             ("parameters_before", .int(Int64(summary.parametersBefore))),
             ("parameters_after", .int(Int64(summary.parametersAfter))),
             ("compression_ratio", .number(summary.compressionRatio)),
+            ("stored_bytes", .int(Int64(summary.storedBytes))),
         ]
+        if let bits = summary.bitsPerParameter { members.append(("bits_per_parameter", .number(bits))) }
         if !keras { members.append(("checksums", .string(checksumState))) }
         if let failure { members.append(("checksum_error", .string(failure.description))) }
         members += [("metadata", header.metadataJSON), ("user_metadata", header.userMetadataJSON), ("model", header.modelJSON),

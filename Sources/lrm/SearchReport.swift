@@ -20,6 +20,9 @@ extension SearchOutcome {
                 : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
                          testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
         ]
+        if let fileBytes, let storage {
+            lines.append("  file \(Format.count(fileBytes)) bytes on disk, weights stored as \(storage)")
+        }
         if let budget, drop > budget {
             lines.append(String(format: "  note: on the test split the drop (%.2f pp) exceeds the %.2f pp budget met on validation", drop, budget))
         }
@@ -74,6 +77,6 @@ extension SearchOutcome {
             ("test_samples", .int(Int64(testSamples))), ("test_accuracy_original", .number(testReference)),
             ("test_accuracy", .number(testAccuracy)), ("test_images_change", .int(Int64(testImagesChange))),
             ("test_f1_macro_original", .number(testReferenceF1)), ("test_f1_macro", .number(testF1)),
-        ])
+        ] + (fileBytes.map { [("file_bytes", JSONValue.int(Int64($0)))] } ?? []) + (storage.map { [("storage", JSONValue.string($0))] } ?? []))
     }
 }

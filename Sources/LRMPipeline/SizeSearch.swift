@@ -1,0 +1,322 @@
+import Foundation
+public import LRMCompress
+public import LRMFormat
+import LRMVerify
+
+/// How a size-searched model stores its weights: the dtype of the hidden layers (factors, or the
+/// kernel of a hidden layer whose rank does not pay) and of the output layer's kernel.
+public struct StorageChoice: Sendable, Equatable, CustomStringConvertible {
+    public var hidden: DType
+    public var output: DType
+
+    public init(hidden: DType, output: DType) {
+        self.hidden = hidden
+        self.output = output
+    }
+
+    /// The combinations a size search tries.
+    public static let searched: [StorageChoice] = [
+        StorageChoice(hidden: .float32, output: .float32), StorageChoice(hidden: .float16, output: .float16),
+        StorageChoice(hidden: .int8, output: .int8), StorageChoice(hidden: .int8, output: .float16),
+        StorageChoice(hidden: .int4, output: .int8), StorageChoice(hidden: .int4, output: .int4),
+    ]
+
+    public var description: String { hidden == output ? hidden.name : "\(hidden.name) (output \(output.name))" }
+}
+
+/// One candidate of a size search: ranks of the hidden layers, storage, file size and validation score.
+public struct SizeCandidate: Sendable {
+    public var ranks: [String: Int]
+    public var storage: StorageChoice
+    /// Energy threshold τ the ranks came from.
+    public var threshold: Double
+    /// Bytes of the written file.
+    public var bytes: Int
+    public var score: ValidationScore?
+}
+
+/// Chooses every hidden layer's rank and every layer's storage dtype for a file-size budget, or the
+/// smallest file within an accuracy budget, measured on validation data (never the test split).
+///
+/// For each storage combination of ``StorageChoice/searched``: the ranks come from one energy
+/// threshold τ on every hidden layer's spectrum (whitened, when the spectra are); τ is found by
+/// bisection on log(1 − τ) — for a size budget, the largest τ whose file fits (sizes need no scoring:
+/// they are computed exactly from the planned file), for an accuracy budget the smallest model that
+/// keeps it. The best candidate over the combinations wins: the most accurate on validation within
+/// the size, or the smallest within the accuracy drop. Integer weights are rounded against the
+/// calibration data when the options carry it. To keep files small every factorized layer records
+/// only its first k singular values, and biases are stored as f16 when the layer's weights are not f32.
+public struct SizeSearch {
+    public let model: Model
+    public let spectra: [String: LayerSpectrum]
+    public let hiddenLayers: [String]
+    public let outputLayer: String?
+    public let options: ConversionOptions
+    public let provenance: ConversionProvenance
+    public let evaluate: (Model) throws -> ValidationScore
+    /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget.
+    public var confidence: Double = 1
+    public private(set) var log: [SizeCandidate] = []
+
+    public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
+                evaluate: @escaping (Model) throws -> ValidationScore) {
+        self.model = model
+        self.spectra = spectra
+        self.options = options
+        self.provenance = provenance
+        self.evaluate = evaluate
+        let dense = model.layers.filter { if case .dense = $0.operation { return true }; return false }.map(\.name)
+        outputLayer = dense.last
+        hiddenLayers = dense.dropLast().filter { spectra[$0] != nil }
+    }
+
+    /// Ranks from one energy threshold on every hidden layer's spectrum (even for i4 factors of odd shape).
+    public func ranks(threshold tau: Double, storage: StorageChoice) -> [String: Int] {
+        var ranks: [String: Int] = [:]
+        for name in hiddenLayers {
+            guard let s = spectra[name] else { continue }
+            var k = tau <= 0 ? 1 : s.rank(for: .energy(min(1, tau)))
+            if storage.hidden == .int4, (s.inFeatures % 2 == 1 || s.outFeatures % 2 == 1), k % 2 == 1 {
+                k = k + 1 <= min(s.inFeatures, s.outFeatures) ? k + 1 : k - 1
+            }
+            ranks[name] = max(k, 1)
+        }
+        return ranks
+    }
+
+    /// The model with `ranks` and `storage`; integer weights rounded against calibration data when
+    /// `calibrated` (else by per-group optimal scales: same bytes, faster, used for sizing).
+    public func build(_ ranks: [String: Int], storage: StorageChoice, calibrated: Bool) throws -> ConversionResult {
+        var built = model
+        var decisions: [LayerDecision] = []
+        func layerOptions(_ dtype: DType) -> ConversionOptions {
+            var o = options
+            if dtype.isFloatingPoint {
+                o.quantization = nil
+                o.factorDType = dtype
+            } else {
+                var q = options.quantization ?? QuantizationOptions(dtype: dtype)
+                q.dtype = dtype
+                q.useCalibration = calibrated && q.useCalibration
+                o.quantization = q
+            }
+            return o
+        }
+        for (index, layer) in model.layers.enumerated() {
+            guard case let .dense(kernel, bias, activation) = layer.operation else {
+                let count = Converter.parameterCount(layer)
+                decisions.append(LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
+                                               parametersBefore: count, parametersAfter: count, seconds: 0, reason: "no weights to factorize"))
+                continue
+            }
+            let dtype = layer.name == outputLayer ? storage.output : storage.hidden
+            let local = layerOptions(dtype)
+            var converted = layer
+            var decision: LayerDecision
+            if let rank = ranks[layer.name], let spectrum = spectra[layer.name] {
+                (converted, decision) = try Converter.apply(spectrum, to: layer, rank: rank, policyName: provenance.policy,
+                                                            policyParameter: provenance.parameter,
+                                                            policyDescription: "\(provenance.policy) \(provenance.parameter)", options: local)
+            } else {
+                let count = Converter.parameterCount(layer)
+                decision = LayerDecision(name: layer.name, kind: "dense", outcome: .excluded, inFeatures: kernel.shape[0],
+                                         outFeatures: kernel.shape[1], parametersBefore: count, parametersAfter: count, seconds: 0,
+                                         reason: "output layer: kept dense, stored as \(dtype.name)")
+            }
+            if case .dense = converted.operation {
+                if dtype.isFloatingPoint {
+                    converted.operation = .dense(kernel: kernel.converted(to: dtype), bias: bias, activation: activation)
+                } else {
+                    converted = try Converter.quantizedDense(converted, options: local)
+                }
+            }
+            built.layers[index] = Self.compacted(converted, dtype: dtype)
+            decisions.append(decision)
+        }
+        var metadata = built.metadata
+        var recorded = provenance
+        recorded.factorDType = storage.hidden
+        recorded.groupSize = storage.hidden.isFloatingPoint ? nil : (options.quantization?.groupSize ?? 0)
+        recorded.roundedWithCalibration = calibrated && options.calibration != nil && !storage.hidden.isFloatingPoint
+        recorded.record(in: &metadata)
+        built.metadata = metadata
+        return ConversionResult(model: built, decisions: decisions)
+    }
+
+    /// Only the first k singular values, and an f16 bias unless the weights are f32.
+    static func compacted(_ layer: Layer<Tensor>, dtype: DType) -> Layer<Tensor> {
+        var layer = layer
+        let narrow = { (bias: Tensor?) in dtype == .float32 || dtype == .float64 ? bias : bias?.converted(to: .float16) }
+        switch layer.operation {
+        case let .dense(kernel, bias, activation):
+            layer.operation = .dense(kernel: kernel, bias: narrow(bias), activation: activation)
+        case let .factorizedDense(us, vt, bias, activation, f):
+            var record = f
+            record.singularValues = Array(f.singularValues.prefix(f.rank))
+            layer.operation = .factorizedDense(us: us, vt: vt, bias: narrow(bias), activation: activation, factorization: record)
+        default:
+            break
+        }
+        return layer
+    }
+
+    /// Bytes of the file `model` is written as (computed from its plan: exactly what the writer writes).
+    public static func fileSize(_ model: Model, alignment: Int = Container.defaultAlignment) throws -> Int {
+        let (_, header) = try model.plan(alignment: alignment)
+        let headerEnd = Container.preambleByteCount + header.encode().count
+        return (headerEnd + alignment - 1) / alignment * alignment + header.dataByteCount
+    }
+
+    func size(_ ranks: [String: Int], storage: StorageChoice) throws -> Int {
+        try Self.fileSize(try build(ranks, storage: storage, calibrated: false).model)
+    }
+
+    mutating func scored(_ ranks: [String: Int], storage: StorageChoice, threshold: Double) throws -> SizeCandidate {
+        let built = try build(ranks, storage: storage, calibrated: true).model
+        let candidate = SizeCandidate(ranks: ranks, storage: storage, threshold: threshold, bytes: try Self.fileSize(built),
+                                      score: try evaluate(built))
+        log.append(candidate)
+        return candidate
+    }
+
+    /// The smallest file this search can write: every hidden layer at rank 1 (2 for i4 of odd shape), in
+    /// the storage that makes it smallest (for tiny layers the tensors and padding of the scales can
+    /// outweigh what i4 codes save).
+    public func smallestPossible() throws -> Int {
+        try StorageChoice.searched.map { try size(ranks(threshold: 0, storage: $0), storage: $0) }.min() ?? 0
+    }
+
+    /// u = log10(1 − τ) in [−8, log10(0.99)]: larger u, smaller model.
+    static let tightest = -8.0, loosest = log10(0.99)
+
+    /// The most accurate candidate on validation whose file is at most `bytes`; nil if none fits.
+    public mutating func targetSize(_ bytes: Int) throws -> SizeCandidate? {
+        var best: SizeCandidate?
+        for storage in StorageChoice.searched {
+            // The largest τ (smallest u) whose file fits; sizes fall as u grows.
+            var fits = Self.loosest, tooBig = Self.tightest
+            if try size(ranks(threshold: 0, storage: storage), storage: storage) > bytes { continue }
+            if try size(ranks(threshold: 1 - pow(10, fits), storage: storage), storage: storage) > bytes {
+                fits = 0  // τ = 0: the smallest ranks
+            }
+            if try size(ranks(threshold: 1 - pow(10, tooBig), storage: storage), storage: storage) <= bytes { fits = tooBig }
+            for _ in 0..<30 where fits - tooBig > 0.002 {
+                let middle = (fits + tooBig) / 2
+                if try size(ranks(threshold: 1 - pow(10, middle), storage: storage), storage: storage) <= bytes { fits = middle } else { tooBig = middle }
+            }
+            let tau = fits == 0 ? 0 : 1 - pow(10, fits)
+            let candidate = try scored(ranks(threshold: tau, storage: storage), storage: storage, threshold: tau)
+            guard candidate.bytes <= bytes else { continue }
+            if let current = best, let a = current.score?.accuracy, let b = candidate.score?.accuracy,
+               a > b || (a == b && current.bytes <= candidate.bytes) { continue }
+            best = candidate
+        }
+        return best
+    }
+
+    /// The smallest file whose validation accuracy drops at most `maxDrop` (0–1, plus `confidence` SE)
+    /// below `baseline`; nil if no candidate keeps it.
+    public mutating func minimizeBytes(baseline: Double, maxDrop: Double) throws -> SizeCandidate? {
+        var best: SizeCandidate?
+        func meets(_ c: SizeCandidate) -> Bool {
+            guard let s = c.score else { return false }
+            return baseline - s.accuracy + confidence * s.standardError <= maxDrop + 1e-12
+        }
+        for storage in StorageChoice.searched {
+            var good = Self.tightest, bad = Self.loosest
+            var found = try scored(ranks(threshold: 1 - pow(10, good), storage: storage), storage: storage, threshold: 1 - pow(10, good))
+            guard meets(found) else { continue }
+            let loose = try scored(ranks(threshold: 1 - pow(10, bad), storage: storage), storage: storage, threshold: 1 - pow(10, bad))
+            if meets(loose) {
+                found = loose
+            } else {
+                for _ in 0..<14 where bad - good > 0.01 {
+                    let middle = (good + bad) / 2
+                    let candidate = try scored(ranks(threshold: 1 - pow(10, middle), storage: storage), storage: storage,
+                                               threshold: 1 - pow(10, middle))
+                    if meets(candidate) { good = middle; found = candidate } else { bad = middle }
+                }
+            }
+            if let current = best, current.bytes <= found.bytes { continue }
+            best = found
+        }
+        return best
+    }
+}
+
+/// A size search's failure that the caller should report as a bad request.
+public struct SizeSearchError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+extension ConversionPipeline {
+    /// A ``SizeSearch`` for a size or accuracy budget: calibration and validation from the training
+    /// split, the result verified on the test split (never seen by the search).
+    public static func sizeSearch(_ model: Model, request: ConversionRequest,
+                                  evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
+        guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
+        var options = request.options
+        let data = try request.data.resolved(for: model)
+        let task = data.task
+        if task == .regression, case .minimizeBytes = request.target {
+            throw PipelineError(.badRequest, "a regression model has no accuracy: a size search with --minimize bytes needs a classifier")
+        }
+        let (calibrationSet, validationSet) = try data.trainingSubsets()
+        options.calibration = try data.calibrate(model, on: calibrationSet)
+        if options.quantization == nil { options.quantization = QuantizationOptions(dtype: .int8) }
+        let spectra = try searchSpectra(model, options: options)
+        let layout = data.layout(for: model)
+        let scorer: any CandidateEvaluator
+        switch (evaluator, task) {
+        case (let given?, _): scorer = given
+        case (nil, .binary): scorer = try BinaryAccuracyEvaluator(reference: model, dataset: validationSet, threshold: data.ownSplits?.threshold ?? 0.5)
+        case (nil, .regression): scorer = try RegressionErrorEvaluator(reference: model, dataset: validationSet)
+        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        }
+        let baseline = scorer.baselineAccuracy
+        let parameter: Double
+        switch request.target {
+        case .size(let bytes): parameter = Double(bytes)
+        case .minimizeBytes(let drop): parameter = drop
+        default: return try run(model, request: request)
+        }
+        var provenance = ConversionProvenance(policy: policyName, parameter: parameter, factorDType: .float32, seed: nil,
+                                              metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
+        provenance.groupSize = nil
+        var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
+        search.confidence = request.confidence
+        let found: SizeCandidate?
+        switch request.target {
+        case .size(let bytes):
+            found = try search.targetSize(bytes)
+            if found == nil {
+                let smallest = try search.smallestPossible()
+                throw SizeSearchError(message: "no model of at most \(bytes) bytes can be written: the smallest lrm can make of this one is \(smallest) bytes (every hidden layer at rank 1)")
+            }
+        default:
+            found = try search.minimizeBytes(baseline: baseline, maxDrop: parameter / 100)
+            if found == nil {
+                throw SizeSearchError(message: "no candidate keeps the validation accuracy within \(parameter) points (even the largest ranks of every storage)")
+            }
+        }
+        guard let best = found, let score = best.score else { preconditionFailure("a found candidate is scored") }
+        let result = try search.build(best.ranks, storage: best.storage, calibrated: true)
+        var recorded = provenance
+        recorded.factorDType = best.storage.hidden
+        let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
+                                policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
+        // The reported numbers: the test split, never seen by the search.
+        var outcome = SearchOutcome(metric: options.metric.name, candidates: search.log.count,
+                                    validationSamples: scorer.sampleCount, validationPlacement: data.placement,
+                                    validationBaseline: baseline, validationAccuracy: score.accuracy,
+                                    standardError: score.standardError, confidence: request.confidence,
+                                    hiddenFraction: hidden.hiddenFraction(best.ranks), threshold: best.threshold,
+                                    testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
+                                    budget: { if case .minimizeBytes(let drop) = request.target { return drop }; return nil }())
+        try outcome.measureTest(result.model, original: model, data: data, layout: layout)
+        outcome.fileBytes = best.bytes
+        outcome.storage = best.storage.description
+        return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
+    }
+}

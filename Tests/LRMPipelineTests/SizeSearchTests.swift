@@ -1,0 +1,81 @@
+import Foundation
+import LRMCompress
+import LRMFormat
+import LRMRuntime
+import Testing
+@testable import LRMPipeline
+
+@Suite("Size search")
+struct SizeSearchTests {
+    /// A 64 → 48 → 32 → 6 MLP with decaying spectra; accuracy is agreement with the original's answers.
+    func setUp() throws -> (SizeSearch, Model) {
+        var rng = SeededGenerator(seed: 51)
+        func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] {
+            // A sum of rank-one terms with decaying weights.
+            var w = [Float](repeating: 0, count: rows * columns)
+            for r in 0..<min(rows, columns) {
+                let a = (0..<rows).map { _ in rng.nextSymmetricFloat() }, b = (0..<columns).map { _ in rng.nextSymmetricFloat() }
+                let weight = pow(decay, Float(r))
+                for i in 0..<rows { for j in 0..<columns { w[i * columns + j] += weight * a[i] * b[j] } }
+            }
+            return w
+        }
+        let model = Model(name: "s", input: InputSpec(shape: [64]), layers: [
+            Layer(name: "h1", operation: .dense(kernel: Tensor(shape: [64, 48], floats: kernel(64, 48, decay: 0.8)),
+                                                bias: Tensor(shape: [48], floats: [Float](repeating: 0.01, count: 48)), activation: .tanh)),
+            Layer(name: "h2", operation: .dense(kernel: Tensor(shape: [48, 32], floats: kernel(48, 32, decay: 0.75)), bias: nil, activation: .tanh)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [32, 6], floats: kernel(32, 6, decay: 0.9)), bias: nil, activation: .softmax)),
+        ])
+        let samples = 400
+        let x = (0..<(samples * 64)).map { _ in rng.nextSymmetricFloat() }
+        let y = try InferenceModel(model).run(x, sampleCount: samples)
+        let labels = (0..<samples).map { s in (0..<6).max { y[s * 6 + $0] < y[s * 6 + $1] }! }
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in model.layers { spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: ConversionOptions()) }
+        var options = ConversionOptions(parallelLayers: 1)
+        options.quantization = QuantizationOptions(dtype: .int8)
+        let provenance = ConversionProvenance(policy: "target-size", parameter: 0, factorDType: .float32, seed: nil, metric: .plain, calibration: nil)
+        let search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { candidate in
+            let out = try InferenceModel(candidate).run(x, sampleCount: samples)
+            var correct = 0.0
+            for (s, label) in labels.enumerated() where (0..<6).max(by: { out[s * 6 + $0] < out[s * 6 + $1] })! == label { correct += 1 }
+            let n = Double(samples), flips = n - correct, d = flips / n
+            return ValidationScore(accuracy: correct / n, standardError: max(0, flips / (n * n) - d * d / n).squareRoot())
+        }
+        return (search, model)
+    }
+
+    @Test("sizes are the bytes the writer writes")
+    func exactSizes() throws {
+        let (search, model) = try setUp()
+        for storage in StorageChoice.searched {
+            let built = try search.build(search.ranks(threshold: 0.9, storage: storage), storage: storage, calibrated: false).model
+            #expect(try SizeSearch.fileSize(built) == ContainerWriter.encode(built).count, "\(storage)")
+        }
+        #expect(try SizeSearch.fileSize(model) == ContainerWriter.encode(model).count)
+    }
+
+    @Test("a size target gives the most accurate candidate that fits; a tighter one a smaller file; below the smallest, none")
+    func targetSize() throws {
+        var (search, model) = try setUp()
+        let dense = try SizeSearch.fileSize(model)
+        let loose = try #require(try search.targetSize(dense / 3))
+        #expect(loose.bytes <= dense / 3)
+        let tight = try #require(try search.targetSize(dense / 8))
+        #expect(tight.bytes <= dense / 8)
+        #expect((loose.score?.accuracy ?? 0) >= (tight.score?.accuracy ?? 1) - 0.05)
+        #expect(search.log.allSatisfy { $0.score != nil })
+        let smallest = try search.smallestPossible()
+        #expect(try search.targetSize(smallest - 1) == nil)
+        #expect(try search.targetSize(smallest) != nil)
+    }
+
+    @Test("minimizing bytes within an accuracy budget keeps the budget on validation and is smaller than dense")
+    func minimizeBytes() throws {
+        var (search, model) = try setUp()
+        search.confidence = 0
+        let found = try #require(try search.minimizeBytes(baseline: 1, maxDrop: 0.05))
+        #expect(1 - (found.score?.accuracy ?? 0) <= 0.05 + 1e-12)
+        #expect(try found.bytes < SizeSearch.fileSize(model))
+    }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Accuracy against bytes on disk for f32, f16, i8 and i4 factors (docs/RESULTS.md, "Quantized factors").
+
+For each sample and each factor dtype, converts at a grid of whitened energy thresholds (calibrated on the
+training split; i8/i4 rounded with error feedback on the same calibration data; kernels that stay dense stored
+in the same dtype, --all-kernels) and measures the written file's size and its accuracy on the test split
+(lrm verify). The curves are measurements at fixed settings: nothing is chosen on the test split. The smallest
+files within 0.5 and 1 point come from `lrm convert --target-accuracy-drop X --minimize bytes`, which chooses on a
+validation split of the training records and reports the test split.
+
+    python3 tools/quant_curves.py --lrm .build/release/lrm --out out/quant [--samples mnist_mlp,...]
+
+Writes OUT/curves.json and prints the markdown tables.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+SAMPLES = {
+    "mnist_mlp": ("mnist", 6000),
+    "cifar10_mlp": ("cifar-10", 2000),
+    "cifar100_mlp": ("cifar-100", 2500),
+}
+DTYPES = ["f32", "f16", "i8", "i4"]
+TAUS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode not in (0, 1):
+        sys.exit("failed (%d): %s\n%s" % (result.returncode, " ".join(cmd), result.stderr))
+    return result.stdout
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--lrm", default=".build/release/lrm")
+    p.add_argument("--out", default="out/quant")
+    p.add_argument("--samples", default=",".join(SAMPLES))
+    p.add_argument("--taus", default=",".join(map(str, TAUS)))
+    p.add_argument("--skip-targets", action="store_true")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    taus = [float(t) for t in a.taus.split(",")]
+    results = {}
+    for name in a.samples.split(","):
+        dataset, validation = SAMPLES[name]
+        sample = "samples/%s.h5" % name
+        common = ["--input-scale", "1/255", "--dataset", dataset, "--validation-samples", str(validation)]
+        points = []
+        for dtype in DTYPES:
+            for tau in taus:
+                path = os.path.join(a.out, "%s-%s-%g.lrm" % (name, dtype, tau))
+                run([a.lrm, "convert", sample] + common + ["--policy", "whitened:%g" % tau, "--factor-dtype", dtype,
+                                                           "--all-kernels", "-o", path, "--json"])
+                report = json.loads(run([a.lrm, "verify", path, "--reference", sample, "--dataset", dataset, "--json"]))
+                point = {"dtype": dtype, "tau": tau, "bytes": os.path.getsize(path),
+                         "accuracy": report["compressed"]["accuracy"], "reference": report["reference"]["accuracy"]}
+                print(name, point, file=sys.stderr)
+                points.append(point)
+        targets = []
+        if not a.skip_targets:
+            for drop in (0.5, 1.0):
+                path = os.path.join(a.out, "%s-min-bytes-%g.lrm" % (name, drop))
+                out = json.loads(run([a.lrm, "convert", sample] + common + ["--target-accuracy-drop", str(drop), "--minimize", "bytes",
+                                                                            "-o", path, "--json"]))
+                s = out["search"]
+                targets.append({"drop": drop, "bytes": os.path.getsize(path), "storage": s.get("storage"),
+                                "validation_drop": (s["validation_accuracy_original"] - s["validation_accuracy"]) * 100,
+                                "test_accuracy": s["test_accuracy"], "test_reference": s["test_accuracy_original"]})
+                print(name, targets[-1], file=sys.stderr)
+        results[name] = {"points": points, "targets": targets}
+    with open(os.path.join(a.out, "curves.json"), "w") as fh:
+        json.dump(results, fh, indent=1)
+    print(markdown(results))
+
+
+def markdown(results):
+    lines = []
+    for name, r in results.items():
+        ref = r["points"][0]["reference"] * 100
+        lines.append("### %s (original %.2f%%)\n" % (name, ref))
+        lines.append("| τ | " + " | ".join("%s bytes | %s accuracy" % (d, d) for d in DTYPES) + " |")
+        lines.append("|---:|" + "---:|---:|" * len(DTYPES))
+        taus = sorted({p["tau"] for p in r["points"]})
+        for tau in taus:
+            row = ["%g" % tau]
+            for d in DTYPES:
+                p = next(p for p in r["points"] if p["dtype"] == d and p["tau"] == tau)
+                row += ["{:,}".format(p["bytes"]), "%.2f%%" % (p["accuracy"] * 100)]
+            lines.append("| " + " | ".join(row) + " |")
+        # at equal bytes: for every f16 point, the best i8 point no larger
+        checks = []
+        for p in (q for q in r["points"] if q["dtype"] == "f16"):
+            i8 = [q for q in r["points"] if q["dtype"] == "i8" and q["bytes"] <= p["bytes"]]
+            best = max((q["accuracy"] for q in i8), default=None)
+            checks.append(best is not None and best >= p["accuracy"])
+        lines.append("\nAt equal bytes (every f16 point against the best i8 point no larger): i8 at least as accurate in %d of %d."
+                     % (sum(checks), len(checks)))
+        for t in r["targets"]:
+            lines.append("- smallest within %.1f pp (validation): **{:,} bytes** ({}), test %.2f%% → %.2f%% (%+.2f pp)".format(
+                t["bytes"], t["storage"]) % (t["drop"], t["test_reference"] * 100, t["test_accuracy"] * 100,
+                                            (t["test_accuracy"] - t["test_reference"]) * 100))
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
