@@ -1,0 +1,47 @@
+import Foundation
+import LRMTestSupport
+import LRMFormat
+import Testing
+
+@Suite("Quantized factors on the command line")
+struct QuantizedCLITests {
+    @Test("--factor-dtype i8/i4: the file holds codes and scales, inspect shows bytes and bits per parameter, predict runs it")
+    func convertsAndInspects() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), quantized = scratch.file("q.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        // rank:3 is made even for i4 (--round-rank 2), so every factor has an even count.
+        let convert = try ChildProcess.run(["convert", model, "--policy", "rank:3", "--factor-dtype", "i4", "--group-size", "16",
+                                            "--all-kernels", "-o", quantized])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("bits/param"))
+        let file = try ContainerFile(path: quantized)
+        #expect(file.minorVersion == 2)
+        #expect(file.header.model.layers.contains { $0.kindName == "quantized_factorized_dense" })
+        #expect(file.header.tensors.contains { $0.dtype == .int4 } && file.header.tensors.contains { $0.name.hasSuffix("/us_scales") })
+        let inspect = try ChildProcess.run(["inspect", quantized])
+        #expect(inspect.status == 0 && inspect.stdout.contains("bits/param") && inspect.stdout.contains("quantized_factorized_dense"),
+                "\(inspect.stdout)")
+        let json = try ChildProcess.run(["inspect", quantized, "--json"])
+        #expect(json.stdout.contains("\"bits_per_parameter\"") && json.stdout.contains("\"stored_bytes\""))
+        let i8 = try ChildProcess.run(["convert", model, "--policy", "rank:3", "--factor-dtype", "i8", "-o", scratch.file("q8.lrm")])
+        #expect(i8.status == 0, "\(i8.stderr)")
+    }
+
+    @Test("bad quantization requests: one-line errors, exit 64 or 65, nothing written")
+    func badRequests() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), out = scratch.file("out.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        expectOneLineError(try ChildProcess.run(["convert", model, "--policy", "rank:3", "--factor-dtype", "i8", "--group-size", "5", "-o", out]),
+                           status: 65, naming: "group size 5")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--group-size", "4", "-o", out]), status: 64, naming: "--group-size")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--factor-dtype", "i8", "--group-size", "0", "-o", out]),
+                           status: 64, naming: "--group-size")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--target-size", "40KiB", "-o", out]), status: 64, naming: "--dataset")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--target-size", "forty", "--dataset", "mnist", "-o", out]),
+                           status: 64, naming: "forty")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--minimize", "bytes", "-o", out]), status: 64, naming: "--target-accuracy-drop")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
