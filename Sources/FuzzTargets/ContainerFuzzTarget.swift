@@ -7,7 +7,8 @@ import LRMFormat
 /// out of the header decoder; so each input is tried twice: as it is, and with both CRCs recomputed
 /// (when the header length it claims fits in the input).
 ///
-/// Properties checked (a violation traps): a file that opens loads; its model re-encodes to a file that
+/// Properties checked (a violation traps): a file that opens loads (unless its quantization scales are
+/// invalid, and then it does not); its model re-encodes to a file that
 /// opens again; and re-encoding that file's model gives the same bytes (the encoding is canonical).
 public enum ContainerFuzzTarget {
     /// Runs one input; returns the violated properties (empty when all hold).
@@ -28,12 +29,16 @@ public enum ContainerFuzzTarget {
         for index in file.header.tensors.indices {
             _ = file.withFloat32Values(index) { $0.reduce(0, +) }
         }
+        // Quantization scales are data (format 1.2): a file whose scales are zero or not finite opens but
+        // does not load, and must not load.
+        let scalesValid = (try? file.verifyScales()) != nil
         let model: Model
         do {
             model = try file.loadModel(verifyChecksums: false)
         } catch {
-            return ["an opened file does not load: \(error)"]
+            return scalesValid ? ["an opened file does not load: \(error)"] : []
         }
+        if !scalesValid { return ["a file with invalid quantization scales loads"] }
         do {
             let first = try ContainerWriter.encode(model, alignment: file.header.alignment)
             let reopened = try first.withUnsafeBytes { try ContainerFile(bytes: $0, path: "reencoded.lrm") }

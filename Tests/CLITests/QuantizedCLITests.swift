@@ -26,6 +26,20 @@ struct QuantizedCLITests {
         #expect(json.stdout.contains("\"bits_per_parameter\"") && json.stdout.contains("\"stored_bytes\""))
         let i8 = try ChildProcess.run(["convert", model, "--policy", "rank:3", "--factor-dtype", "i8", "-o", scratch.file("q8.lrm")])
         #expect(i8.status == 0, "\(i8.stderr)")
+
+        // export --to keras writes the dequantized weights: importing them back gives codes × scales as floats.
+        let keras = scratch.file("q.h5"), back = scratch.file("back.lrm")
+        let export = try ChildProcess.run(["export", quantized, "--to", "keras", "-o", keras])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(try ChildProcess.run(["import", keras, "-o", back]).status == 0)
+        let original = try file.loadModel(), imported = try ContainerFile(path: back).loadModel()
+        guard let layer = original.layers.first(where: { if case .factorizedDense(let us, _, _, _, _) = $0.operation { return us.quantization != nil }; return false }),
+              case let .factorizedDense(us, vt, _, _, _) = layer.operation else { Issue.record("no quantized layer"); return }
+        let dense = imported.layers.compactMap { layer -> [Float]? in
+            if case let .dense(kernel, _, _) = layer.operation { return kernel.floats() }
+            return nil
+        }
+        #expect(dense.contains(us.floats()) && dense.contains(vt.floats()), "the exported kernels are the dequantized factors")
     }
 
     @Test("bad quantization requests: one-line errors, exit 64 or 65, nothing written")
