@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import ZIPFoundation
 
 /// A `.keras` file: a ZIP archive with `config.json` (the architecture), `metadata.json` (Keras version)

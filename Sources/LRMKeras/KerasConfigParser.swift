@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 
 /// Turns a Keras model config (the JSON in `config.json`, the `model_config` attribute, or
 /// `model.to_json()`) into a ``KerasArchitecture``.
@@ -156,7 +157,7 @@ enum KerasConfigParser {
                 } else if let items = value.array {
                     items.forEach(collect)
                 } else if case .object(let members) = value {
-                    members.keys.sorted().compactMap { members[$0] }.forEach(collect)
+                    members.sorted { $0.0 < $1.0 }.map(\.1).forEach(collect)
                 }
             }
             collect(node["args"] ?? .null)

@@ -1,3 +1,5 @@
+import LRMFormat
+
 /// Reading a ``KerasLayerConfig`` from a layer's JSON config, and what each class stores as weights.
 extension KerasLayerConfig {
     /// The layer classes this importer reads.

@@ -73,15 +73,14 @@ extension LRM {
                         throw CommandFailure(status: .missingInput, message: "\(sweep): \(isDirectory.boolValue ? "is a directory, expected" : "cannot read") the JSON of `lrm sweep --json`")
                     }
                     guard let data = FileManager.default.contents(atPath: sweep),
-                          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                          let points = object["points"] as? [[String: Any]] else {
+                          let object = try? JSONValue.parse(data), let points = object["points"]?.array else {
                         throw CommandFailure(status: FileManager.default.fileExists(atPath: sweep) ? .invalidInput : .missingInput,
                                              message: "\(sweep): not the JSON of `lrm sweep --json`")
                     }
-                    sweepBaseline = (object["original"] as? [String: Any])?["accuracy"] as? Double
+                    sweepBaseline = object["original"]?["accuracy"]?.number
                     for p in points {
-                        guard let method = p["method"] as? String, let ratio = p["compression_ratio"] as? Double,
-                              let accuracy = p["accuracy"] as? Double else { continue }
+                        guard let method = p["method"]?.string, let ratio = p["compression_ratio"]?.number,
+                              let accuracy = p["accuracy"]?.number else { continue }
                         sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
                     }
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import Testing
 @testable import LRMKeras
 

@@ -125,7 +125,7 @@ struct KerasExportLayoutTests {
         let root = try HDF5File(path: path).rootGroup()
         #expect(try root.kerasString("keras_version") == KerasExporter.kerasVersion)
         #expect(try root.kerasString("backend") == KerasExporter.backend)
-        let config = try LRMKeras.JSONValue.parse(Data(try #require(try root.kerasString("model_config")).utf8))
+        let config = try LRMFormat.JSONValue.parse(Data(try #require(try root.kerasString("model_config")).utf8))
         #expect(config["class_name"]?.string == "Sequential")
         let entries = try #require(config["config"]?["layers"]?.array)
         #expect(entries.first?["class_name"]?.string == "InputLayer")
@@ -164,7 +164,7 @@ struct KerasExportLayoutTests {
         #expect(summary.modelName == "model_with_slashes")
         #expect(summary.layers.map(\.name) == ["a_b", "a_b_2", "layer_2", "top_level_model_weights_2", "input_layer",
                                                "x_factor_u", "x_factor_u_2", "x", "x_2"])
-        let config = try LRMKeras.JSONValue.parse(Data(try #require(try HDF5File(path: path).rootGroup().kerasString("model_config")).utf8))
+        let config = try LRMFormat.JSONValue.parse(Data(try #require(try HDF5File(path: path).rootGroup().kerasString("model_config")).utf8))
         #expect(config["config"]?["layers"]?.array?.first?["config"]?["name"]?.string == "input_layer_2")
         #expect(try largestDifference(model, reimported) <= 1e-5)
     }
