@@ -17,6 +17,12 @@ public struct SweepPoint: Sendable {
     public var macroF1: Double
     public var agreement: Double
     public var correct: Int
+    /// Bytes on disk of the point's model as lrm writes it, and of its tensors alone.
+    public var fileBytes: Int = 0
+    public var storedBytes: Int = 0
+
+    /// Stored bits per stored parameter (tensor bytes only).
+    public var bitsPerParameter: Double { parameters > 0 ? Double(storedBytes * 8) / Double(parameters) : 0 }
 
     public var compressionRatio: Double { parameters > 0 ? Double(originalParameters) / Double(parameters) : 1 }
 }
@@ -121,9 +127,12 @@ public struct SweepRunner {
             default: return nil
             }
         }
-        return SweepPoint(method: method, parameter: parameter, ranks: stored, parameters: size, originalParameters: originalParameters,
-                          hiddenFraction: hiddenFraction(built), accuracy: metrics.accuracy, macroF1: metrics.macroF1,
-                          agreement: Double(agreeing) / Double(max(1, predictions.count)), correct: metrics.confusion.correct)
+        var point = SweepPoint(method: method, parameter: parameter, ranks: stored, parameters: size, originalParameters: originalParameters,
+                               hiddenFraction: hiddenFraction(built), accuracy: metrics.accuracy, macroF1: metrics.macroF1,
+                               agreement: Double(agreeing) / Double(max(1, predictions.count)), correct: metrics.confusion.correct)
+        point.fileBytes = (try? SizeSearch.fileSize(built)) ?? 0
+        point.storedBytes = built.layers.reduce(0) { total, layer in total + layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount } }
+        return point
     }
 
     /// One rank for every layer, the largest whose model has at most `budget` parameters.

@@ -53,7 +53,7 @@ struct HTMLReport {
 
     func layerTable(_ summary: ModelSummary) -> String {
         var html = "<h2>Layers</h2><table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>in→out</th><th>rank</th>"
-            + "<th>energy</th><th>rel. error</th><th>params before</th><th>params after</th><th>ratio</th></tr>"
+            + "<th>energy</th><th>rel. error</th><th>params before</th><th>params after</th><th>ratio</th><th>bytes</th><th>bits/param</th></tr>"
         for row in summary.layers {
             let f = row.factorization
             html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")</td>"
@@ -61,10 +61,13 @@ struct HTMLReport {
                 + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
                 + "<td>\(row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore))</td>"
                 + "<td>\(row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter))</td>"
-                + "<td>\(row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio))</td></tr>"
+                + "<td>\(row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio))</td>"
+                + "<td>\(row.storedBytes == 0 ? "" : Format.count(row.storedBytes))</td>"
+                + "<td>\(row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "")</td></tr>"
         }
         html += "<tr><th class=\"l\">total</th><th></th><th></th><th></th><th></th><th></th><th>\(Format.count(summary.parametersBefore))</th>"
-            + "<th>\(Format.count(summary.parametersAfter))</th><th>\(Format.ratio(summary.compressionRatio))</th></tr></table>"
+            + "<th>\(Format.count(summary.parametersAfter))</th><th>\(Format.ratio(summary.compressionRatio))</th>"
+            + "<th>\(Format.count(summary.storedBytes))</th><th>\(summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "")</th></tr></table>"
         return html
     }
 

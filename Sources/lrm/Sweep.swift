@@ -101,12 +101,13 @@ struct SweepReport {
         var out = ["lrm sweep: \(model) on \(dataset)",
                    String(format: "original: accuracy %.2f%%, macro-F1 %.2f%% (%d samples)", original.accuracy * 100, original.macroF1 * 100, original.sampleCount),
                    ""]
-        var table = TextTable(["method", "param", "ranks", "params", "ratio", "hidden", "accuracy", "Δ acc", "macro-F1", "agree"],
-                              rightAligned: [1, 3, 4, 5, 6, 7, 8, 9])
+        var table = TextTable(["method", "param", "ranks", "params", "ratio", "hidden", "bytes", "bits/param", "accuracy", "Δ acc", "macro-F1", "agree"],
+                              rightAligned: [1, 3, 4, 5, 6, 7, 8, 9, 10, 11])
         for p in points {
             let drop = p.correct - original.confusion.correct
             table.add([p.method, InspectReport.shortNumber(p.parameter), SweepReport.rankText(p), Format.count(p.parameters),
-                       Format.ratio(p.compressionRatio), Format.fixed(p.hiddenFraction, 3), Format.fixed(p.accuracy * 100, 2) + "%",
+                       Format.ratio(p.compressionRatio), Format.fixed(p.hiddenFraction, 3), Format.count(p.fileBytes),
+                       Format.fixed(p.bitsPerParameter, 2), Format.fixed(p.accuracy * 100, 2) + "%",
                        String(format: "%+.2f pp (%+d)", (p.accuracy - original.accuracy) * 100, drop),
                        Format.fixed(p.macroF1 * 100, 2) + "%", Format.fixed(p.agreement * 100, 2) + "%"])
         }
@@ -141,17 +142,19 @@ struct SweepReport {
                          ("ranks", .array(p.ranks.map { .object([("layer", .string($0.layer)), ("rank", $0.rank.map { .int(Int64($0)) } ?? .null)]) })),
                          ("parameters", .int(Int64(p.parameters))), ("compression_ratio", .number(p.compressionRatio)),
                          ("hidden_fraction", .number(p.hiddenFraction)), ("accuracy", .number(p.accuracy)),
-                         ("correct", .int(Int64(p.correct))), ("f1_macro", .number(p.macroF1)), ("agreement", .number(p.agreement))])
+                         ("correct", .int(Int64(p.correct))), ("f1_macro", .number(p.macroF1)), ("agreement", .number(p.agreement)),
+                         ("file_bytes", .int(Int64(p.fileBytes))), ("bits_per_parameter", .number(p.bitsPerParameter))])
             })),
             ("seconds", .number(seconds)),
         ])
     }
 
     static func csv(_ points: [SweepPoint]) -> String {
-        var lines = ["method,parameter,ranks,parameters,compression_ratio,hidden_fraction,accuracy,correct,f1_macro,agreement"]
+        var lines = ["method,parameter,ranks,parameters,compression_ratio,hidden_fraction,accuracy,correct,f1_macro,agreement,file_bytes,bits_per_parameter"]
         for p in points {
             lines.append([p.method, String(p.parameter), rankText(p), String(p.parameters), String(p.compressionRatio), String(p.hiddenFraction),
-                          String(p.accuracy), String(p.correct), String(p.macroF1), String(p.agreement)]
+                          String(p.accuracy), String(p.correct), String(p.macroF1), String(p.agreement), String(p.fileBytes),
+                          String(p.bitsPerParameter)]
                 .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
                 .joined(separator: ","))
         }

@@ -131,7 +131,36 @@ extension LRM {
                         throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(OutputFiles.reason(error))")
                     }
                 }
-                print(json ? report.json().serialized(indent: 2) : VerifyText.render(report, model: model, reference: reference, perClass: perClass))
+                // Sizes: bytes on disk of the file, and per layer the bytes and bits per parameter of its tensors.
+                let storage = (try? ContainerFile(path: model)).map { file in (file.fileByteCount, ModelSummary(header: file.header)) }
+                if json {
+                    var output = report.json()
+                    if let (bytes, summary) = storage, case .object(var members) = output {
+                        var sizes: [(String, JSONValue)] = [("file_bytes", .int(Int64(bytes))), ("stored_bytes", .int(Int64(summary.storedBytes)))]
+                        if let bits = summary.bitsPerParameter { sizes.append(("bits_per_parameter", .number(bits))) }
+                        sizes.append(("layers", .array(summary.layers.filter { $0.storedBytes > 0 }.map { row in
+                            var entry: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind)),
+                                                                ("stored_bytes", .int(Int64(row.storedBytes)))]
+                            if let bits = row.bitsPerParameter { entry.append(("bits_per_parameter", .number(bits))) }
+                            return .object(entry)
+                        })))
+                        members.append(("size", .object(sizes)))
+                        output = .object(members)
+                    }
+                    print(output.serialized(indent: 2))
+                } else {
+                    print(VerifyText.render(report, model: model, reference: reference, perClass: perClass))
+                    if let (bytes, summary) = storage {
+                        var table = TextTable(["layer", "kind", "bytes", "bits/param"], rightAligned: [2, 3])
+                        for row in summary.layers where row.storedBytes > 0 {
+                            table.add([escaped(row.name), row.kind, Format.count(row.storedBytes),
+                                       row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
+                        }
+                        print("\nSize: \(Format.count(bytes)) bytes on disk; tensors \(Format.count(summary.storedBytes)) bytes"
+                              + (summary.bitsPerParameter.map { String(format: ", %.2f bits per stored parameter", $0) } ?? ""))
+                        print(table.render())
+                    }
+                }
                 if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }
         }
