@@ -32,5 +32,7 @@ for entry in "${samples[@]}"; do
 done
 "$lrm" report "$out/mnist_mlp-target-0.5.lrm" --reference samples/mnist_mlp.h5 --dataset mnist \
   --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" "${extra[@]}" >/dev/null
+echo "== quantized factors: accuracy against bytes on disk (f32, f16, i8, i4), smallest files within 0.5 and 1 pp" >&2
+python3 tools/quant_curves.py --lrm "$lrm" --out "$out/quant" --markdown "$out/quant.md" "${extra[@]}"
 python3 tools/results_markdown.py "$out" > docs/RESULTS.md
 echo "wrote docs/RESULTS.md" >&2

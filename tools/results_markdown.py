@@ -212,6 +212,12 @@ def main():
               + (lambda t: f"{t['hidden_fraction']:.3f} at {100 * (t['test_accuracy'] - t['test_accuracy_original']):+.2f} pp"
                  )(load(directory, f"{name}-target-1.0.json")["search"]) + ".")
     w("")
+    # Quantized factors (issue 15): written by tools/quant_curves.py when reproduce.sh ran it.
+    quant = os.path.join(directory, "quant.md")
+    if os.path.exists(quant):
+        with open(quant) as f:
+            w(f.read().rstrip("\n"))
+        w("")
     print("\n".join(out))
 
 
