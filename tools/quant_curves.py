@@ -39,6 +39,7 @@ def main():
     p.add_argument("--lrm", default=".build/release/lrm")
     p.add_argument("--out", default="out/quant")
     p.add_argument("--samples", default=",".join(SAMPLES))
+    p.add_argument("--dtypes", default=",".join(DTYPES))
     p.add_argument("--taus", default=",".join(map(str, TAUS)))
     p.add_argument("--skip-targets", action="store_true")
     p.add_argument("--data", help="data folder passed to lrm (else $LRM_DATA, else ../shared/datasets)")
@@ -53,7 +54,7 @@ def main():
         data = ["--data", a.data] if a.data else []
         common = ["--input-scale", "1/255", "--dataset", dataset, "--validation-samples", str(validation)] + data
         points = []
-        for dtype in DTYPES:
+        for dtype in a.dtypes.split(","):
             for tau in taus:
                 path = os.path.join(a.out, "%s-%s-%g.lrm" % (name, dtype, tau))
                 run([a.lrm, "convert", sample] + common + ["--policy", "whitened:%g" % tau, "--factor-dtype", dtype,
@@ -108,12 +109,13 @@ def markdown(results):
     for name, r in results.items():
         ref = r["points"][0]["reference"] * 100
         lines.append("### %s (original %.2f%% on test)\n" % (name, ref))
-        lines.append("| τ | " + " | ".join("%s bytes | %s accuracy" % (d, d) for d in DTYPES) + " |")
-        lines.append("|---:|" + "---:|---:|" * len(DTYPES))
+        dtypes = [d for d in DTYPES if any(p["dtype"] == d for p in r["points"])]
+        lines.append("| τ | " + " | ".join("%s bytes | %s accuracy" % (d, d) for d in dtypes) + " |")
+        lines.append("|---:|" + "---:|---:|" * len(dtypes))
         taus = sorted({p["tau"] for p in r["points"]})
         for tau in taus:
             row = ["%g" % tau]
-            for d in DTYPES:
+            for d in dtypes:
                 p = next(p for p in r["points"] if p["dtype"] == d and p["tau"] == tau)
                 row += ["{:,}".format(p["bytes"]), "%.2f%%" % (p["accuracy"] * 100)]
             lines.append("| " + " | ".join(row) + " |")
