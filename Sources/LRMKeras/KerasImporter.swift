@@ -20,9 +20,10 @@ public enum KerasImporter {
     ///     legacy `.h5`, or a JSON file with the model config (`config.json`, `model.to_json()`). Ignored
     ///     for files that carry their own architecture.
     ///   - limits: caps on dataset sizes, checked before anything is allocated.
+    ///   - match: how a legacy weights-only file's layers find the architecture's (``KerasWeightMatching``).
     /// - Throws: ``KerasImportError`` naming the file, the layer or object, and the problem.
-    public static func load(path: String, architecture: String? = nil,
-                            limits: HDF5Limits = .standard) throws(KerasImportError) -> KerasModel {
+    public static func load(path: String, architecture: String? = nil, limits: HDF5Limits = .standard,
+                            match: KerasWeightMatching = .auto) throws(KerasImportError) -> KerasModel {
         switch try sniff(path) {
         case .zip:
             let archive = try KerasArchive(path: path)
@@ -34,7 +35,7 @@ public enum KerasImporter {
             return try assemble(architecture, weights: weights, layout: .kerasArchive, source: path)
         case .hdf5:
             let root = try openRoot(path, limits: limits, displayName: path)
-            return try loadHDF5(root, path: path, architectureSource: architecture, limits: limits)
+            return try loadHDF5(root, path: path, architectureSource: architecture, limits: limits, match: match)
         case .empty:
             throw KerasImportError(.emptyFile, file: path, "the file is empty, expected an HDF5 file or a .keras archive")
         case .other(let found):
@@ -43,7 +44,7 @@ public enum KerasImporter {
     }
 
     private static func loadHDF5(_ root: HDF5Group, path: String, architectureSource: String?,
-                                 limits: HDF5Limits) throws(KerasImportError) -> KerasModel {
+                                 limits: HDF5Limits, match: KerasWeightMatching) throws(KerasImportError) -> KerasModel {
         let layout: KerasFileLayout
         let configText: String?
         var version: String?, backend: String?
@@ -89,7 +90,7 @@ public enum KerasImporter {
             } catch {
                 throw KerasImportError(error)
             }
-            weights = try KerasLegacyWeightsReader.read(weightsRoot, architecture: architecture, source: path)
+            weights = try KerasLegacyWeightsReader.read(weightsRoot, architecture: architecture, source: path, match: match)
         }
         return try assemble(architecture, weights: weights, layout: layout, source: path)
     }

@@ -1,3 +1,13 @@
+/// How a weights-only file's layers are paired with the architecture's (legacy HDF5 layout).
+public enum KerasWeightMatching: String, Sendable, CaseIterable {
+    /// By name when every file layer with weights has a namesake in the architecture, else by order.
+    case auto
+    /// By layer name.
+    case name
+    /// By position among the layers that hold weights, as Keras's `load_weights` does.
+    case order
+}
+
 /// Reads weights stored in the legacy HDF5 layout (`model.save("x.h5")`'s `model_weights` group, or the root
 /// of a tf-keras `save_weights("x.h5")` file).
 ///
@@ -7,8 +17,15 @@
 /// followed: no path is guessed and link order is never used.
 enum KerasLegacyWeightsReader {
     /// Returns each layer's weights keyed by ``KerasArchitecture/Node/key``.
-    static func read(_ weightsRoot: HDF5Group, architecture: KerasArchitecture,
-                     source: String) throws(KerasImportError) -> [[String]: [KerasWeight]] {
+    ///
+    /// `match` says how the file's layers find the architecture's: `.name` by layer name; `.order` as
+    /// Keras's `load_weights` does for these files (tf-keras and Keras 3 alike): the file's layers that
+    /// hold weights, in `layer_names` order, go to the model's top-level layers that have weights, in
+    /// order, and the counts must agree; `.auto` matches by name when every file layer with weights has a
+    /// namesake in the architecture, else by order. Listed layers without weights (Dropout, Flatten) are
+    /// never matched.
+    static func read(_ weightsRoot: HDF5Group, architecture: KerasArchitecture, source: String,
+                     match: KerasWeightMatching = .auto) throws(KerasImportError) -> [[String]: [KerasWeight]] {
         let names: [String]?
         do {
             names = try weightsRoot.kerasStringList("layer_names")
@@ -19,23 +36,45 @@ enum KerasLegacyWeightsReader {
             throw KerasImportError(.unrecognizedLayout, file: source, location: weightsRoot.path,
                                    "no 'layer_names' attribute, expected the legacy Keras weights layout")
         }
-        var result: [[String]: [KerasWeight]] = [:]
+        var fileLayers: [(name: String, weights: [(fileName: String, weight: KerasWeight)])] = []
         var seen: Set<String> = []
         for layerName in layerNames {
             guard seen.insert(layerName).inserted else {
                 throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
                                        "layer '\(layerName)' appears twice in 'layer_names'")
             }
-            guard let node = architecture.node(named: layerName) else {
-                throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
-                                       "the file has weights for layer '\(layerName)', which the architecture does not have; is it the right architecture?")
-            }
             let weights = try readLayer(weightsRoot, layerName: layerName, source: source)
-            try distribute(weights, over: node, into: &result, source: source)
+            if !weights.isEmpty { fileLayers.append((layerName, weights)) }
+        }
+        let modelLayers = architecture.nodes.filter { node in node.leaves.contains { !$0.expectedWeightNames.isEmpty } }
+        func lists() -> String {
+            "layers with weights: in the file " + (fileLayers.isEmpty ? "none" : fileLayers.map(\.name).joined(separator: ", "))
+                + "; in the architecture " + (modelLayers.isEmpty ? "none" : modelLayers.map(\.name).joined(separator: ", "))
+        }
+        let byName = match == .name || (match == .auto && fileLayers.allSatisfy { architecture.node(named: $0.name) != nil })
+        var result: [[String]: [KerasWeight]] = [:]
+        if byName {
+            for layer in fileLayers {
+                guard let node = architecture.node(named: layer.name) else {
+                    throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
+                                           "the file has weights for layer '\(layer.name)', which the architecture does not have (\(lists())); "
+                                           + "is it the right architecture? --match order pairs them by position, as Keras's load_weights does")
+                }
+                try distribute(layer.weights, over: node, into: &result, source: source)
+            }
+        } else {
+            guard fileLayers.count == modelLayers.count else {
+                throw KerasImportError(.unexpectedWeights, file: source, location: weightsRoot.path,
+                                       "matching by order (as Keras's load_weights): the file has \(fileLayers.count) layers with weights, "
+                                       + "the architecture \(modelLayers.count) (\(lists())); is it the right architecture?")
+            }
+            for (layer, node) in zip(fileLayers, modelLayers) {
+                try distribute(layer.weights, over: node, into: &result, source: source)
+            }
         }
         for leaf in architecture.leaves where !leaf.expectedWeightNames.isEmpty && result[leaf.key] == nil {
             throw KerasImportError(.missingWeights, file: source, location: leaf.location,
-                                   "no weights in the file, expected \(leaf.expectedWeightNames.joined(separator: ", ")); 'layer_names' does not list the layer")
+                                   "no weights in the file, expected \(leaf.expectedWeightNames.joined(separator: ", ")) (\(lists()))")
         }
         return result
     }

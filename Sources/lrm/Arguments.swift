@@ -2,6 +2,7 @@ public import ArgumentParser
 public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
+public import LRMKeras
 public import LRMLinearAlgebra
 public import LRMPipeline
 public import LRMVerify
@@ -16,6 +17,7 @@ extension ValidationPlacement: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension TaskKind: ExpressibleByArgument {}
+extension KerasWeightMatching: ExpressibleByArgument {}
 
 /// `--factor-dtype`: a storage dtype by its name in the spec.
 enum DTypeName: String, CaseIterable, ExpressibleByArgument {

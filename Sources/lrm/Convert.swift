@@ -72,6 +72,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var weights: WeightMatchOptions
+
         @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset.", valueName: "metric"))
         var metric: MetricName?
 
@@ -216,7 +218,7 @@ extension LRM {
             try reportingErrors {
                 let started = Date()
                 try checkFiles()
-                let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing)
+                let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 warnAboutUnmatchedPatterns(in: model)
                 if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
                 let result: PipelineResult

@@ -18,6 +18,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var weights: WeightMatchOptions
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         @Flag(help: "Store NaN or infinite weights as they are (by default they are refused, naming the layer).")
@@ -36,7 +38,7 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []))
                 let policy: ModelSource.NonFinitePolicy = allowNonFinite ? .accept
                     : .refuse(hint: "lrm convert cannot factorize them; import them anyway with --allow-non-finite")
-                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, nonFinite: policy)
+                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, nonFinite: policy, match: weights.match)
                 model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
                 do {
                     try ContainerWriter.write(model, to: output)

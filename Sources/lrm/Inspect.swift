@@ -18,6 +18,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for a weights-only Keras file.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var weights: WeightMatchOptions
+
         @Flag(help: "Print JSON instead of text.")
         var json = false
 
@@ -39,7 +41,7 @@ extension LRM {
                 try InputFiles.requireRegular([file, config])
                 if ModelSource.looksLikeKeras(file) {
                     // What `lrm import` would store, encoded in memory and read back through the container reader.
-                    let model = try ModelSource.load(file, architecture: config, preprocessing: nil, nonFinite: .accept)
+                    let model = try ModelSource.load(file, architecture: config, preprocessing: nil, nonFinite: .accept, match: weights.match)
                     let container = try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: file) }
                     let summary = ModelSummary(header: container.header)
                     if json {

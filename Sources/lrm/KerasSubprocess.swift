@@ -22,14 +22,16 @@ enum KerasSubprocess {
     /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`). `architectureOption` is the
     /// option that gives the architecture in the command the user ran, named when a weights-only file
     /// comes without one.
-    static func load(_ path: String, architecture: String?, architectureOption: String = "--config") throws -> Model {
+    static func load(_ path: String, architecture: String?, architectureOption: String = "--config",
+                     match: KerasWeightMatching = .auto) throws -> Model {
         let environment = ProcessInfo.processInfo.environment
         if environment["LRM_KERAS_IN_PROCESS"] == "1" {
-            return try importModel(path, architecture: architecture, architectureOption: architectureOption)
+            return try importModel(path, architecture: architecture, architectureOption: architectureOption, match: match)
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
-        process.arguments = [subcommand, path, "--architecture-option", architectureOption] + (architecture.map { ["--config", $0] } ?? [])
+        process.arguments = [subcommand, path, "--architecture-option", architectureOption, "--match", match.rawValue]
+            + (architecture.map { ["--config", $0] } ?? [])
         // The child's temporary files (a .keras archive's extracted weights) go to a folder of our own,
         // removed whatever happens to the child.
         let temporary = NSTemporaryDirectory() + "lrm-read-keras-" + UUID().uuidString
@@ -125,9 +127,11 @@ extension LRM {
 
         @Option(parsing: .unconditional) var architectureOption = "--config"
 
+        @Option var match: KerasWeightMatching = .auto
+
         func run() throws {
             try reportingErrors {
-                let model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption)
+                let model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption, match: match)
                 let bytes = try ContainerWriter.encode(model)
                 FileHandle.standardOutput.write(Data(bytes))
             }
@@ -137,9 +141,10 @@ extension LRM {
 
 extension KerasSubprocess {
     /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
-    static func importModel(_ path: String, architecture: String?, architectureOption: String) throws -> Model {
+    static func importModel(_ path: String, architecture: String?, architectureOption: String,
+                            match: KerasWeightMatching = .auto) throws -> Model {
         do {
-            return try KerasImporter.loadModel(path: path, architecture: architecture)
+            return try KerasImporter.loadModel(path: path, architecture: architecture, match: match)
         } catch var error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
             error.message += " (give it with \(architectureOption) FILE)"
             throw error

@@ -49,7 +49,7 @@ enum ModelSource {
     /// against the model (exit 64 when they do not fit); non-finite weights are refused unless `nonFinite`
     /// is `.accept`.
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
-                     nonFinite: NonFinitePolicy = .factorizing) throws -> Model {
+                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> Model {
         var model: Model
         switch kind(of: path) {
         case .container:
@@ -58,14 +58,24 @@ enum ModelSource {
             }
             model = try ContainerFile(path: path).loadModel()
         case .keras:
-            model = try KerasSubprocess.load(path, architecture: architecture, architectureOption: architectureOption)
+            model = try KerasSubprocess.load(path, architecture: architecture, architectureOption: architectureOption, match: match)
         }
         if let preprocessing, !preprocessing.isEmpty {
+            let own = model.input
             try preprocessing.apply(to: &model)
             do {
                 _ = try model.plan()
             } catch let error as ContainerError {
                 throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+            }
+            // The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced, not composed: say so.
+            if preprocessing.inputScale != nil, !own.scale.isEmpty, own.scale != model.input.scale {
+                printWarning("\(path): --input-scale \(preprocessing.inputScale ?? "") replaces the model's own input scale "
+                             + "\(PreprocessingNotes.numbers(own.scale, identity: 1)) (its Rescaling layer or recorded preprocessing); it is not applied on top")
+            }
+            if preprocessing.inputOffset != nil, !own.offset.isEmpty, own.offset != model.input.offset {
+                printWarning("\(path): --input-offset \(preprocessing.inputOffset ?? "") replaces the model's own input offset "
+                             + "\(PreprocessingNotes.numbers(own.offset, identity: 0)); it is not applied on top")
             }
         }
         if case .refuse(let hint) = nonFinite, let first = model.nonFiniteWeights.first {
@@ -129,4 +139,10 @@ struct PreprocessingOptions: ParsableArguments {
         if let inputScale { model.input.scale = try Self.parseNumbers(inputScale, flag: "--input-scale") }
         if let inputOffset { model.input.offset = try Self.parseNumbers(inputOffset, flag: "--input-offset") }
     }
+}
+
+/// `--match`: how a weights-only legacy HDF5 file's layers are paired with the architecture's.
+struct WeightMatchOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Weights-only .h5 files: pair the file's layers with --config's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order).", valueName: "how"))
+    var match: KerasWeightMatching = .auto
 }

@@ -24,6 +24,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var weights: WeightMatchOptions
+
         @Flag(help: "Feed the inputs to the first layer as they are, without the model's preprocessing.")
         var noPreprocess = false
 
@@ -41,7 +43,7 @@ extension LRM {
                 try InputFiles.requireRegular([model, input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--input file", input)]
                                                         + (config.map { [("--config file", $0)] } ?? []))
-                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept)
+                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
                 let runner = try InferenceModel(loaded)
                 let array: NumPyArray
                 do { array = try NPY.read(path: input) } catch {

@@ -3,6 +3,7 @@ import Foundation
 import LRMCompress
 import LRMDatasets
 import LRMFormat
+import LRMPipeline
 import LRMVerify
 
 extension LRM {
@@ -22,44 +23,50 @@ extension LRM {
         @Option(help: ArgumentHelp("The original model, for the verify section.", valueName: "file"))
         var reference: String?
 
-        @Option(help: ArgumentHelp("Data set for the verify section.", valueName: "dataset"))
-        var dataset: DatasetName?
+        @Option(help: ArgumentHelp("Architecture (Keras config JSON or .keras) for a weights-only reference.", valueName: "file"))
+        var referenceConfig: String?
 
-        @Option(help: ArgumentHelp("Folder with the data sets.", valueName: "dir"))
-        var data: String?
+        @OptionGroup var weights: WeightMatchOptions
+
+        @OptionGroup var dataSet: DataSetOptions
 
         @Option(help: ArgumentHelp("JSON written by `lrm sweep --json`, to plot accuracy against compression.", valueName: "file"))
         var sweep: String?
 
         func validate() throws {
-            if reference != nil && dataset == nil {
-                throw ValidationError("--reference is compared on a data set: give --dataset too (or leave --reference out)")
+            if reference != nil && !dataSet.hasData {
+                throw ValidationError("--reference is compared on a data set: give --dataset (or your own with --inputs) too, or leave --reference out")
             }
         }
 
         func run() throws {
             try reportingErrors {
-                try InputFiles.requireRegular([model, reference, sweep])
+                try InputFiles.requireRegular([model, reference, referenceConfig, sweep])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model)] + (reference.map { [("--reference file", $0)] } ?? [])
                                                         + (sweep.map { [("--sweep file", $0)] } ?? []))
                 let file = try ContainerFile(path: model)
                 let loaded = try file.loadModel()
                 var verification: VerificationReport?
-                if let name = dataset {
+                if dataSet.hasData {
                     let referenceModel = try reference.map { path -> Model in
-                        var m = try ModelSource.load(path, architecture: nil, preprocessing: nil, nonFinite: .accept)
+                        var m = try ModelSource.load(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
+                                                     nonFinite: .accept, match: weights.match)
                         m.input.scale = loaded.input.scale
                         m.input.offset = loaded.input.offset
                         m.input.layout = loaded.input.layout
                         return m
                     }
-                    let test: Dataset
-                    do { test = try Dataset.open(name, split: .test, in: DataFolder.resolve(flag: data)) } catch let error as DatasetError {
-                        throw CommandFailure(status: .missingInput, message: error.description)
+                    var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
+                    selection.ownData = dataSet.own.source
+                    selection = try selection.resolved(for: loaded)
+                    guard selection.task == .multiclass else {
+                        throw CommandFailure(status: .usage, message: "\(model): the report's verify section shows classification metrics; "
+                                             + "check a \(selection.task.rawValue) model with lrm verify")
                     }
+                    let test = try selection.open(.test)
                     do {
                         verification = try Verifier.verify(candidate: loaded, reference: referenceModel, dataset: test,
-                                                           thresholds: VerificationThresholds())
+                                                           thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
                     } catch let error as VerificationError {
                         throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                     }

@@ -40,6 +40,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var weights: WeightMatchOptions
+
         @OptionGroup var dataOptions: DataOptions
         @OptionGroup var preprocessing: PreprocessingOptions
 
@@ -57,7 +59,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([model, config])
                 let started = Date()
-                let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing)
+                let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
                 let data = try dataOptions.selection.resolved(for: original)
                 guard data.task == .multiclass else {
                     throw CommandFailure(status: .usage, message: "\(model): sweep scores multi-class accuracy; a \(data.task.rawValue) model is "

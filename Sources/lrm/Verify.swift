@@ -43,6 +43,11 @@ extension LRM {
         @Option(help: ArgumentHelp("Architecture (Keras config JSON or .keras) for a weights-only reference.", valueName: "file"))
         var referenceConfig: String?
 
+        @Option(help: ArgumentHelp("Architecture (Keras config JSON or .keras) when the model itself is a weights-only Keras file.", valueName: "file"))
+        var config: String?
+
+        @OptionGroup var weights: WeightMatchOptions
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         @Option(help: ArgumentHelp("Fail if accuracy drops by more than X percentage points.", valueName: "X"))
@@ -95,13 +100,13 @@ extension LRM {
             try reportingErrors(onFailure: { failure in
                 // CI reads the JUnit file: an error that stops the run is written there as an error case (never over an input).
                 guard let junit, failure.status != .cannotWrite,
-                      ![model, reference, referenceConfig].compactMap({ $0 }).contains(where: { OutputFiles.sameFile($0, junit) }) else { return }
+                      ![model, reference, referenceConfig, config].compactMap({ $0 }).contains(where: { OutputFiles.sameFile($0, junit) }) else { return }
                 let xml = VerificationReport.junitError(message: "lrm: error: \(failure.message)", seconds: Date().timeIntervalSince(started))
                 try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
             }) {
-                try InputFiles.requireRegular([model, reference, referenceConfig])
-                let candidate = try ModelSource.load(model, architecture: nil, preprocessing: preprocessing, nonFinite: .accept)
-                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept) }
+                try InputFiles.requireRegular([model, reference, referenceConfig, config])
+                let candidate = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
+                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept, match: weights.match) }
                 referenceModel?.input.scale = candidate.input.scale
                 referenceModel?.input.offset = candidate.input.offset
                 referenceModel?.input.layout = candidate.input.layout
@@ -132,9 +137,12 @@ extension LRM {
                     }
                 }
                 // Sizes: bytes on disk of the file, and per layer the bytes and bits per parameter of its tensors.
+                var notes = PreprocessingNotes(model: candidate, given: preprocessing, rawPixels: dataSet.dataset != nil)
+                notes.checkChance(accuracy: report.reference?.accuracy ?? report.candidate.accuracy, classCount: data.classCount,
+                                  model: report.reference != nil ? "the reference" : "the model")
                 let storage = (try? ContainerFile(path: model)).map { file in (file.fileByteCount, ModelSummary(header: file.header)) }
                 if json {
-                    var output = report.json()
+                    var output = notes.annotate(report.json())
                     if let (bytes, summary) = storage, case .object(var members) = output {
                         var sizes: [(String, JSONValue)] = [("file_bytes", .int(Int64(bytes))), ("stored_bytes", .int(Int64(summary.storedBytes)))]
                         if let bits = summary.bitsPerParameter { sizes.append(("bits_per_parameter", .number(bits))) }
@@ -149,7 +157,7 @@ extension LRM {
                     }
                     print(output.serialized(indent: 2))
                 } else {
-                    print(VerifyText.render(report, model: model, reference: reference, perClass: perClass))
+                    print(notes.annotate(VerifyText.render(report, model: model, reference: reference, perClass: perClass)))
                     if let (bytes, summary) = storage {
                         var table = TextTable(["layer", "kind", "bytes", "bits/param"], rightAligned: [2, 3])
                         for row in summary.layers where row.storedBytes > 0 {

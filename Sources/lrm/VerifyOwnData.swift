@@ -37,7 +37,8 @@ extension LRM.Verify {
                 throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")
             }
         }
-        print(json ? report.json().serialized(indent: 2) : TaskVerifyText.render(report, model: model, reference: reference))
+        let notes = PreprocessingNotes(model: candidate, given: preprocessing, rawPixels: false)
+        print(json ? notes.annotate(report.json()).serialized(indent: 2) : notes.annotate(TaskVerifyText.render(report, model: model, reference: reference)))
         if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
     }
 }

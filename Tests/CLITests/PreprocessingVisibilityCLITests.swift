@@ -1,0 +1,48 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// Preprocessing is never invisible: verify says what it applied, warns about raw pixels fed to a model
+/// that scales nothing and about a reference at chance level; an option replacing a model's own
+/// Rescaling says so.
+@Suite("Preprocessing you can see")
+struct PreprocessingVisibilityCLITests {
+    let mnist = TestPackage.root + "/samples/mnist_mlp.h5"
+
+    @Test("real-data: verify shows the preprocessing; forgetting --input-scale on raw pixels is a warning, in text and JSON",
+          .enabled(if: datasets != nil))
+    func unscaledPixels() throws {
+        let data = ["--dataset", "mnist", "--data", datasets ?? "", "--limit", "500"]
+        let forgot = try ChildProcess.run(["verify", mnist] + data)
+        #expect(forgot.status == 0, "\(forgot.stderr)")
+        #expect(forgot.stdout.contains("preprocessing: inputs × 1 + 0, layout features (from the model file)"), "\(forgot.stdout)")
+        #expect(forgot.stdout.contains("warning: the images are fed as raw pixels 0–255 and the model scales nothing"))
+        let json = try jsonObject(try ChildProcess.run(["verify", mnist] + data + ["--json"]).stdout)
+        #expect((json["warnings"] as? [String])?.count == 1)
+        let given = try ChildProcess.run(["verify", mnist, "--input-scale", "1/255"] + data + ["--json"])
+        let object = try jsonObject(given.stdout)
+        #expect((object["warnings"] as? [String])?.isEmpty == true, "\(given.stdout)")
+        let preprocessing = try #require(object["preprocessing"] as? [String: Any])
+        #expect(preprocessing["source"] as? String == "--input-scale")
+        #expect(abs(((preprocessing["scale"] as? [Double])?.first ?? 0) - 1.0 / 255) < 1e-9)
+    }
+
+    @Test("real-data: a reference at chance level is flagged", .enabled(if: datasets != nil))
+    func chanceLevel() throws {
+        // An offset that pushes every pixel far negative: every image looks alike, the model answers one class.
+        let run = try ChildProcess.run(["verify", mnist, "--reference", mnist, "--input-scale", "1/255", "--input-offset", "-1000",
+                                        "--dataset", "mnist", "--data", datasets ?? "", "--limit", "500", "--min-agreement", "0.9"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("warning: the reference scores") && run.stdout.contains("chance level for 10 classes"), "\(run.stdout)")
+    }
+
+    @Test("--input-scale replacing a model's own Rescaling says so; matching it says nothing")
+    func replacingRescaling() throws {
+        let fixture = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/mlp.h5"   // Rescaling(0.5, offset=0.25)
+        let replaced = try ChildProcess.run(["convert", fixture, "--input-scale", "1", "--dry-run"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(replaced.stderr.contains("--input-scale 1 replaces the model's own input scale 1/2"), "\(replaced.stderr)")
+        let same = try ChildProcess.run(["convert", fixture, "--input-scale", "0.5", "--dry-run"])
+        #expect(same.status == 0 && !same.stderr.contains("replaces"), "\(same.stderr)")
+    }
+}
