@@ -46,6 +46,8 @@ public struct ConversionRequest: Sendable {
     public var confidence: Double
     /// Recorded as `lrm.writer` (nil: not written).
     public var writer: String?
+    /// Told about each phase, calibration batch and search candidate (nil: nothing reported).
+    public var progress: ProgressHandler?
 
     public init(options: ConversionOptions = ConversionOptions(), target: ConversionTarget = .policy,
                 data: DataSelection = DataSelection(), confidence: Double = 1, writer: String? = ConversionPipeline.writer) {
@@ -117,8 +119,13 @@ public enum ConversionPipeline {
         switch request.target {
         case .policy:
             var options = request.options
-            if request.wantsCalibration { options.calibration = try request.data.resolved(for: model).calibration(for: model) }
+            if request.wantsCalibration {
+                options.calibration = try request.data.resolved(for: model).calibration(for: model, progress: request.progress)
+            }
+            let dense = model.layers.filter { if case .dense = $0.operation { return true } else { return false } }.count
+            request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
             var result = try Converter.convert(model, options: options)
+            request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
             provenance.record(in: &result.model.metadata)
@@ -153,7 +160,8 @@ public enum ConversionPipeline {
             throw PipelineError(.badRequest, "a regression model has no accuracy: budget its RMSE increase with --target-metric-drop (percent)")
         }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
-        if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet) }
+        if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
+        request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
         let spectra = try searchSpectra(model, options: options)
         let layout = data.layout(for: model)
         let scorer: any CandidateEvaluator
@@ -171,8 +179,14 @@ public enum ConversionPipeline {
         case .policy, .size, .minimizeBytes: return try run(model, request: request)
         }
         let confidence = request.confidence
+        let progress = request.progress
+        var candidates = 0
         var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
-            try scorer.score($0)
+            let score = try scorer.score($0)
+            candidates += 1
+            progress?(ProgressEvent(phase: "search", done: candidates,
+                                    message: String(format: "candidate validation score %.4f (original %.4f)", score.accuracy, baseline)))
+            return score
         }
         search.confidence = confidence
         let found: RankSearchResult
@@ -203,6 +217,7 @@ public enum ConversionPipeline {
                                         default: return nil
                                         }
                                     }())
+        request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
     }

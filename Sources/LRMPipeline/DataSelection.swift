@@ -105,17 +105,19 @@ public struct DataSelection: Sendable {
     }
 
     /// Streams `dataset` through the original model and collects its dense layers' input statistics.
-    public func calibrate(_ model: Model, on dataset: Dataset) throws -> CalibrationStatistics {
+    public func calibrate(_ model: Model, on dataset: Dataset, progress: ProgressHandler? = nil) throws -> CalibrationStatistics {
         let accumulator = try CalibrationAccumulator(model: model)
         try dataset.forEachBatch(size: 500, layout: layout(for: model)) { batch in
             try accumulator.add(batch.pixels, sampleCount: batch.count)
+            progress?(ProgressEvent(phase: "calibration", done: batch.range.upperBound, total: dataset.sampleCount,
+                                    message: "input statistics of \(dataset.sampleCount) training samples"))
         }
         return accumulator.finish(source: CalibrationSource(dataset: dataset.identifier, split: "train",
                                                             count: dataset.sampleCount, seed: seed))
     }
 
     /// Calibration statistics of `model` on the calibration subset of the training split.
-    public func calibration(for model: Model) throws -> CalibrationStatistics {
-        try calibrate(model, on: try trainingSubsets().calibration)
+    public func calibration(for model: Model, progress: ProgressHandler? = nil) throws -> CalibrationStatistics {
+        try calibrate(model, on: try trainingSubsets().calibration, progress: progress)
     }
 }

@@ -40,6 +40,16 @@ public struct SweepRunner {
     let originalParameters: Int
     let referencePredictions: [Int]
     public let original: ClassificationMetrics
+    /// Told about each point evaluated (nil: nothing reported).
+    public var progress: ProgressHandler?
+    private let pointCounter = PointCounter()
+
+    /// Counts evaluated points across the value-type runner's copies.
+    final class PointCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func next() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
+    }
 
     public init(model: Model, evaluation: EvaluationSet, options: ConversionOptions) throws {
         self.model = model
@@ -120,6 +130,10 @@ public struct SweepRunner {
         let metrics = try ClassificationMetrics(outputs: outputs, labels: evaluation.labels, classCount: evaluation.classCount)
         let predictions = try ClassificationMetrics.predictions(outputs: outputs, classCount: evaluation.classCount)
         let agreeing = zip(predictions, referencePredictions).filter { $0 == $1 }.count
+        if let progress {
+            progress(ProgressEvent(phase: "sweep", done: pointCounter.next(),
+                                   message: String(format: "%@ %g: accuracy %.2f%%", method, parameter, metrics.accuracy * 100)))
+        }
         let stored: [(String, Int?)] = built.layers.compactMap { layer in
             switch layer.operation {
             case .dense: return (layer.name, nil)

@@ -32,19 +32,23 @@ public struct TestEvaluation: Sendable {
 extension ConversionPipeline {
     /// Runs `converted` and `original` on the test split of `data` (never used to choose anything) and
     /// scores both as the data's task.
-    public static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection) throws -> TestEvaluation {
+    public static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection,
+                                      progress: ProgressHandler? = nil) throws -> TestEvaluation {
+        let report: (Int, Int) -> Void = { done, total in
+            progress?(ProgressEvent(phase: "evaluation", done: done, total: total, message: "original and converted on the test split"))
+        }
         let data = try data.resolved(for: original)
         let test = try data.open(.test)
         switch data.task {
         case .multiclass:
             let report = try Verifier.verify(candidate: converted, reference: original, dataset: test, thresholds: VerificationThresholds(),
-                                             layout: data.layout(for: original))
+                                             layout: data.layout(for: original), progress: report)
             let agreement = report.comparison.map { $0.sampleCount > 0 ? Double($0.agreementCount) / Double($0.sampleCount) : 0 }
             return TestEvaluation(task: .multiclass, dataset: test.description, samples: report.sampleCount,
                                   referenceAccuracy: report.reference?.accuracy, accuracy: report.candidate.accuracy, agreement: agreement)
         case .binary, .regression:
             let report = try TaskVerifier.verify(candidate: converted, reference: original, dataset: test, task: data.task,
-                                                 threshold: data.ownSplits?.threshold ?? 0.5, thresholds: TaskThresholds())
+                                                 threshold: data.ownSplits?.threshold ?? 0.5, thresholds: TaskThresholds(), progress: report)
             var evaluation = TestEvaluation(task: data.task, dataset: test.description, samples: report.sampleCount)
             switch (report.candidate, report.reference) {
             case let (.binary(c), .binary(r)?):

@@ -74,7 +74,7 @@ public enum TaskVerifier {
     /// - Throws: `VerificationError` `.missingReference`, `.inputMismatch`, `.outputMismatch`; a runtime or
     ///   metrics error.
     public static func verify(candidate: Model, reference: Model?, dataset: Dataset, task: TaskKind, threshold: Double = 0.5,
-                              thresholds: TaskThresholds, batchSize: Int = 1000) throws -> TaskReport {
+                              thresholds: TaskThresholds, batchSize: Int = 1000, progress: ((Int, Int) -> Void)? = nil) throws -> TaskReport {
         let started = Date()
         if thresholds.needsReference && reference == nil {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
@@ -99,6 +99,7 @@ public enum TaskVerifier {
             for (index, runner) in runners.enumerated() { outputs[index] += try runner.run(batch.pixels, sampleCount: batch.count) }
             labels += batch.labels
             targets += batch.targets
+            progress?(batch.range.upperBound, dataset.sampleCount)
         }
         func scores(_ values: [Float]) throws -> TaskScores {
             task == .regression ? .regression(try RegressionMetrics(outputs: values, targets: targets, width: width))

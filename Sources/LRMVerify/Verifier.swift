@@ -86,8 +86,10 @@ public enum Verifier {
         }
     }
 
+    /// `progress` is called after each batch with the samples done and the samples in all.
     public static func verify(candidate: Model, reference: Model?, dataset: Dataset, thresholds: VerificationThresholds,
-                              layout: SampleLayout? = nil, batchSize: Int = 1000) throws -> VerificationReport {
+                              layout: SampleLayout? = nil, batchSize: Int = 1000,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
         let started = Date()
         if thresholds.needsReference && reference == nil {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
@@ -117,6 +119,7 @@ public enum Verifier {
                 try referenceMetrics?.add(outputs: expected, labels: batch.labels)
                 try comparison?.add(reference: expected, candidate: outputs)
             }
+            progress?(batch.range.upperBound, dataset.sampleCount)
         }
         let candidateResult = try candidateMetrics.metrics()
         let referenceResult = try referenceMetrics?.metrics()

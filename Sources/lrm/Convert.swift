@@ -108,6 +108,8 @@ extension LRM {
 
         @OptionGroup var checks: ConvertCheckOptions
 
+        @OptionGroup var progressOptions: ProgressOptions
+
         @Flag(help: "Plan and report without writing.")
         var dryRun = false
 
@@ -220,18 +222,22 @@ extension LRM {
                 try checkFiles()
                 let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 warnAboutUnmatchedPatterns(in: model)
-                if standardErrorIsTerminal { FileHandle.standardError.write(Data("lrm: factorizing \(model.layers.count) layers…\r".utf8)) }
+                let printer = progressOptions.printer
+                defer { printer?.finish() }
+                printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layers.count) layers from \(input)"))
                 let result: PipelineResult
                 do {
-                    result = try ConversionPipeline.run(model, request: try request())
+                    var request = try request()
+                    request.progress = printer?.handler
+                    result = try ConversionPipeline.run(model, request: request)
                 } catch let error as ConversionError {
                     throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
                 } catch let error as SizeSearchError {
                     throw CommandFailure(status: .usage, message: "\(input): \(error.description)")
                 }
-                if standardErrorIsTerminal { FileHandle.standardError.write(Data(String(repeating: " ", count: 40).utf8 + Data("\r".utf8))) }
                 let converted = result.model
-                let evaluation = try testEvaluation(result, original: model)
+                let evaluation = try testEvaluation(result, original: model, progress: printer?.handler)
+                printer?.finish()
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil
                 if let output = destination {

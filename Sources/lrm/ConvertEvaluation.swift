@@ -49,9 +49,9 @@ extension TestEvaluation {
 
 extension LRM.Convert {
     /// The converted model against the original on the test split, when there is data.
-    func testEvaluation(_ result: PipelineResult, original: Model) throws -> TestEvaluation? {
+    func testEvaluation(_ result: PipelineResult, original: Model, progress: ProgressHandler? = nil) throws -> TestEvaluation? {
         guard dataOptions.hasData else { return nil }
-        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection)
+        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection, progress: progress)
     }
 
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report

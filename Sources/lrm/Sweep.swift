@@ -40,6 +40,8 @@ extension LRM {
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
 
+        @OptionGroup var progressOptions: ProgressOptions
+
         @OptionGroup var weights: WeightMatchOptions
 
         @OptionGroup var dataOptions: DataOptions
@@ -66,14 +68,18 @@ extension LRM {
                                          + "converted with --target-metric-drop and checked with lrm verify")
                 }
                 let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original))
-                let runner: SweepRunner
+                let sweepPrinter = progressOptions.printer
+                defer { sweepPrinter?.finish() }
+                var runner: SweepRunner
                 do {
                     runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact))
+                    runner.progress = sweepPrinter?.handler
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
                 let points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original))
                                       : runner.paperGrid(thresholds: thresholds)
+                sweepPrinter?.finish()
                 if let csv {
                     do { try AtomicFileWriter.write(Array(SweepReport.csv(points).utf8), to: csv) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(OutputFiles.reason(error))")

@@ -48,6 +48,8 @@ extension LRM {
 
         @OptionGroup var weights: WeightMatchOptions
 
+        @OptionGroup var progressOptions: ProgressOptions
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         @Option(help: ArgumentHelp("Fail if accuracy drops by more than X percentage points.", valueName: "X"))
@@ -124,8 +126,12 @@ extension LRM {
             do {
                 let report: VerificationReport
                 do {
+                    let printer = progressOptions.printer
+                    defer { printer?.finish() }
                     report = try Verifier.verify(candidate: candidate, reference: referenceModel, dataset: data, thresholds: thresholds,
-                                                 layout: dataSet.dataLayout, batchSize: batchSize)
+                                                 layout: dataSet.dataLayout, batchSize: batchSize) { done, total in
+                        printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "\(data.identifier) \(split.rawValue)"))
+                    }
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 } catch let error as DatasetError {

@@ -23,12 +23,17 @@ extension LRM.Verify {
             throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
         }
         let report: TaskReport
+        let printer = progressOptions.printer
+        defer { printer?.finish() }
         do {
             report = try TaskVerifier.verify(candidate: candidate, reference: referenceModel, dataset: data, task: splits.task,
                                              threshold: splits.threshold,
                                              thresholds: TaskThresholds(maxAccuracyDrop: maxAccuracyDrop, maxF1Drop: maxF1Drop, minAgreement: minAgreement,
                                                                         minEnergy: minEnergy, maxMetricDrop: maxMetricDrop),
-                                             batchSize: batchSize)
+                                             batchSize: batchSize) { done, total in
+                printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "own data \(split.rawValue)"))
+            }
+            printer?.finish()
         } catch let error as VerificationError {
             throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
         }

@@ -1,0 +1,42 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// Long work reports itself: per phase, calibration batch, search candidate and evaluation batch, as text
+/// or JSON lines on stderr; nothing when stderr is not a terminal unless asked, nothing with --quiet.
+@Suite("Progress output")
+struct ProgressCLITests {
+    let samples = TestPackage.root + "/samples/"
+    var churn: [String] { ["--inputs", samples + "churn.csv", "--label-column", "churned"] }
+
+    @Test("--progress json: one JSON object a line for every phase of a search; stdout stays the report")
+    func jsonLines() throws {
+        let run = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn + ["--target-accuracy-drop", "1", "--dry-run", "--progress", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stderr.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
+        var phases: [String] = []
+        var candidates = 0
+        for line in lines {
+            let object = try jsonObject(line)
+            let progress = try #require(object["progress"] as? [String: Any], "\(line)")
+            let phase = try #require(progress["phase"] as? String)
+            if phases.last != phase { phases.append(phase) }
+            if phase == "search" { candidates += 1 }
+        }
+        #expect(phases == ["read", "calibration", "spectra", "search", "evaluation"], "\(phases)")
+        #expect(candidates >= 2)
+        #expect(run.stdout.contains("search (whitened spectra, \(candidates) candidates"), "one progress line per candidate: \(run.stdout)")
+    }
+
+    @Test("not a terminal: no progress unless asked; --progress text gives lines; --quiet silences")
+    func textAndQuiet() throws {
+        let base = ["verify", samples + "churn_mlp.h5"] + churn
+        let silent = try ChildProcess.run(base)
+        #expect(silent.status == 0 && silent.stderr.isEmpty, "\(silent.stderr)")
+        let text = try ChildProcess.run(base + ["--progress", "text"])
+        #expect(text.stderr.contains("lrm: evaluation 400/400 (100%): own data test"), "\(text.stderr)")
+        let quiet = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn + ["--target-accuracy-drop", "1", "--dry-run", "--quiet"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("lrm: search"), "\(quiet.stderr)")
+        expectOneLineError(try ChildProcess.run(base + ["--quiet", "--progress", "json"]), status: 64, naming: "--quiet")
+    }
+}
