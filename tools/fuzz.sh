@@ -82,7 +82,8 @@ if target == "container":
     for path in sorted(glob.glob("spec/vectors/*/*.lrm")):
         seed(os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path), open(path, "rb").read())
 elif target == "keras-config":
-    sources = sorted(glob.glob("Tests/LRMKerasTests/Fixtures/*") + glob.glob("../shared/keras-corpus/*/*") + glob.glob("samples/*"))
+    sources = sorted(glob.glob("Tests/LRMKerasTests/Fixtures/*") + glob.glob("Tests/LRMKerasTests/Fixtures/cnn/*")
+                     + glob.glob("../shared/keras-corpus/*/*") + glob.glob("samples/*"))
     seen = set()
     for path in sources:
         base = os.path.basename(path)

@@ -35,7 +35,8 @@ enum KerasConfigParser {
             inputShape = shape
         } else if let build = json["config"]?["build_input_shape"]?.array, !build.isEmpty {
             inputShape = build.dropFirst().map(\.integer)
-        } else if let first = json["config"]?["layers"]?.array?.first?["config"]?["batch_input_shape"]?.array {
+        } else if let first = (json["config"]?.array ?? json["config"]?["layers"]?.array)?.first?["config"]?["batch_input_shape"]?.array {
+            // Keras 2.0-era Sequential: the first layer carries the input shape (and the config may be a bare list).
             inputShape = first.dropFirst().map(\.integer)
         }
         return KerasArchitecture(name: model.name, className: className,

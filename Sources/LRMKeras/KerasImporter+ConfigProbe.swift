@@ -16,9 +16,31 @@ extension KerasImporter {
         let source = "probe.json"
         let architecture = try KerasConfigParser.parse(Data(bytes), source: source)
         var weights: [[String]: [KerasWeight]] = [:]
+        // Convolution kernels take the channels the previous convolution gave (first: the input's last or first axis).
+        let input = architecture.inputShape ?? []
+        var channels = (architecture.leaves.lazy.compactMap { node -> KerasDataFormat? in
+            if case .layer(let config) = node.content { return config.dataFormat }
+            return nil
+        }.first == .channelsFirst ? input.first : input.last).flatMap { $0 } ?? 4
         for leaf in architecture.leaves {
             guard case .layer(let config) = leaf.content else { continue }
             var made: [KerasWeight] = []
+            var convolutionShapes: [String: [Int]] = [:]
+            switch config {
+            case .conv2D(let c):
+                convolutionShapes = ["kernel": [c.kernelH, c.kernelW, channels, c.filters], "bias": [c.filters]]
+                channels = c.filters
+            case .depthwiseConv2D(let c):
+                convolutionShapes = ["depthwise_kernel": [c.kernelH, c.kernelW, channels, c.depthMultiplier],
+                                     "bias": [channels * c.depthMultiplier]]
+                channels *= c.depthMultiplier
+            case .separableConv2D(let c):
+                convolutionShapes = ["depthwise_kernel": [c.kernelH, c.kernelW, channels, c.depthMultiplier],
+                                     "pointwise_kernel": [1, 1, channels * c.depthMultiplier, c.filters], "bias": [c.filters]]
+                channels = c.filters
+            default:
+                break
+            }
             for name in config.expectedWeightNames {
                 var shape = [4]
                 if case .dense(let units, _, _) = config {
@@ -26,6 +48,12 @@ extension KerasImporter {
                         throw KerasImportError(.invalidConfig, file: source, location: leaf.location, "probe: \(units) units are too many for stand-in weights")
                     }
                     shape = name == "kernel" ? [4, units] : [units]
+                }
+                if let convolution = convolutionShapes[name] {
+                    guard convolution.allSatisfy({ $0 > 0 }), ContainerModelBuilder.elementCount(convolution).map({ $0 <= probeMaxUnits * probeMaxUnits }) == true else {
+                        throw KerasImportError(.invalidConfig, file: source, location: leaf.location, "probe: kernel \(convolution) is too large for stand-in weights")
+                    }
+                    shape = convolution
                 }
                 let count = shape.reduce(1, *)
                 let values = (0..<count).map { Float($0 % 7) * 0.25 + (name.contains("variance") ? 1 : 0) }

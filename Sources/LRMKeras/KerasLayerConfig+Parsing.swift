@@ -4,8 +4,15 @@ import LRMFormat
 extension KerasLayerConfig {
     /// The layer classes this importer reads.
     static let supportedClassNames = [
-        "Activation", "BatchNormalization", "Dense", "Dropout", "Flatten", "InputLayer", "LeakyReLU",
-        "Normalization", "ReLU", "Reshape", "Rescaling", "Softmax",
+        "Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Cropping2D", "Dense", "DepthwiseConv2D",
+        "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU", "MaxPooling2D",
+        "Normalization", "Permute", "ReLU", "Reshape", "Rescaling", "SeparableConv2D", "Softmax", "SpatialDropout2D", "ZeroPadding2D",
+    ]
+
+    /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
+    static let classAliases = [
+        "Convolution2D": "Conv2D", "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D",
+        "AvgPool2D": "AveragePooling2D", "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
     ]
 
     /// Parses the `config` object of a layer of class `className`.
@@ -15,7 +22,35 @@ extension KerasLayerConfig {
     static func parse(className: String, config: JSONValue, name: String,
                       source: String) throws(KerasImportError) -> KerasLayerConfig {
         let reader = FieldReader(config: config, location: KerasImportError.layerLocation(name, className), source: source)
-        switch className {
+        switch classAliases[className] ?? className {
+        case "Conv2D", "DepthwiseConv2D", "SeparableConv2D":
+            let convolution = try reader.convolution(className: classAliases[className] ?? className)
+            switch classAliases[className] ?? className {
+            case "Conv2D": return .conv2D(convolution)
+            case "DepthwiseConv2D": return .depthwiseConv2D(convolution)
+            default: return .separableConv2D(convolution)
+            }
+        case "MaxPooling2D", "AveragePooling2D":
+            let pool = try reader.pair("pool_size", default: (2, 2))
+            let strides = try reader.pair("strides", default: pool)
+            return .pooling2D(KerasPooling(mode: (classAliases[className] ?? className) == "MaxPooling2D" ? .max : .average,
+                                           poolH: pool.0, poolW: pool.1, strideH: strides.0, strideW: strides.1,
+                                           padding: try reader.padding(), dataFormat: try reader.dataFormat()))
+        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+            return .globalPooling2D(mode: (classAliases[className] ?? className) == "GlobalMaxPooling2D" ? .max : .average,
+                                    dataFormat: try reader.dataFormat(), keepDims: try reader.bool("keepdims", default: false))
+        case "ZeroPadding2D", "Cropping2D":
+            let crop = className == "Cropping2D"
+            let m = try reader.margins(crop ? "cropping" : "padding")
+            return .margins2D(top: m.top, bottom: m.bottom, left: m.left, right: m.right, crop: crop, dataFormat: try reader.dataFormat())
+        case "Permute":
+            let dims = config["dims"]?.array?.compactMap(\.integer) ?? []
+            guard !dims.isEmpty, dims.count == config["dims"]?.array?.count, Set(dims) == Set(1...dims.count) else {
+                throw reader.invalid("dims", expected: "a permutation of 1…n", found: config["dims"])
+            }
+            return .permute(dims: dims)
+        case "SpatialDropout2D":
+            return .dropout(rate: try reader.optionalNumber("rate") ?? 0)
         case "InputLayer":
             let shape = config["batch_shape"] ?? config["batch_input_shape"]
             return .inputLayer(shape: try shape.map { value throws(KerasImportError) in try reader.batchShape(value) })
@@ -41,7 +76,7 @@ extension KerasLayerConfig {
         case "Dropout":
             return .dropout(rate: try reader.optionalNumber("rate") ?? 0)
         case "Flatten":
-            return .flatten
+            return try reader.dataFormat() == .channelsFirst ? .flattenChannelsFirst : .flatten
         case "Reshape":
             guard let items = config["target_shape"]?.array else {
                 throw reader.invalid("target_shape", expected: "a list of integers", found: config["target_shape"])
@@ -68,6 +103,9 @@ extension KerasLayerConfig {
         case "Lambda":
             throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
                                    "Lambda layers hold Python code, which is never executed; rebuild the model with built-in layers")
+        case "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot":
+            throw KerasImportError(.unsupportedTopology, file: source, location: reader.location,
+                                   "the layer merges several branches; only simple chains of layers are imported")
         default:
             throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
                                    "layer class '\(className)' is not supported, expected one of \(supportedClassNames.joined(separator: ", "))")
@@ -81,8 +119,17 @@ extension KerasLayerConfig {
         case .batchNormalization(_, _, let center, let scale):
             (scale ? ["gamma"] : []) + (center ? ["beta"] : []) + ["moving_mean", "moving_variance"]
         case .normalization(_, let mean, _, _): mean == nil ? ["mean", "variance", "count"] : []
+        case .conv2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]
+        case .depthwiseConv2D(let c): c.useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"]
+        case .separableConv2D(let c): ["depthwise_kernel", "pointwise_kernel"] + (c.useBias ? ["bias"] : [])
         default: []
         }
+    }
+
+    /// Whether a variable stored as `found` is the variable this importer calls `expected`: Keras 3 names a
+    /// DepthwiseConv2D's kernel `kernel` where tf-keras says `depthwise_kernel`.
+    static func weightName(_ found: String, matches expected: String) -> Bool {
+        found == expected || (expected == "depthwise_kernel" && found == "kernel")
     }
 }
 
@@ -145,6 +192,79 @@ private struct FieldReader {
             if axes.count == items.count { return axes }
         }
         throw invalid(field, expected: "an integer or a list of integers", found: value)
+    }
+
+    /// An integer or a list of two (height, width), each in 1…65,535.
+    func pair(_ field: String, default fallback: (Int, Int)? = nil) throws(KerasImportError) -> (Int, Int) {
+        let expected = "a positive integer or a list of two"
+        guard let value = config[field], !value.isNull else {
+            guard let fallback else { throw invalid(field, expected: expected, found: nil) }
+            return fallback
+        }
+        let items = value.array ?? [value]
+        let numbers = items.compactMap(\.integer)
+        let range = 1...65_535
+        guard numbers.count == items.count, numbers.allSatisfy(range.contains) else {
+            throw invalid(field, expected: expected + " from 1 to 65535", found: value)
+        }
+        switch numbers.count {
+        case 1: return (numbers[0], numbers[0])
+        case 2: return (numbers[0], numbers[1])
+        default: throw invalid(field, expected: expected, found: value)
+        }
+    }
+
+    func padding() throws(KerasImportError) -> KerasPadding {
+        guard let value = config["padding"], !value.isNull else { return .valid }
+        guard let name = value.string?.lowercased(), let padding = KerasPadding(rawValue: name) else {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "padding \(value.brief) is not supported, expected 'valid' or 'same'")
+        }
+        return padding
+    }
+
+    /// `data_format`; `null` is Keras's default, channels-last.
+    func dataFormat() throws(KerasImportError) -> KerasDataFormat {
+        guard let value = config["data_format"], !value.isNull else { return .channelsLast }
+        guard let name = value.string, let format = KerasDataFormat(rawValue: name) else {
+            throw invalid("data_format", expected: "'channels_last' or 'channels_first'", found: value)
+        }
+        return format
+    }
+
+    /// ZeroPadding2D's `padding` or Cropping2D's `cropping`: n, (h, w) or ((top, bottom), (left, right)), each 0…65,535.
+    func margins(_ field: String) throws(KerasImportError) -> (top: Int, bottom: Int, left: Int, right: Int) {
+        let expected = "an integer, two integers, or two pairs of integers from 0 to 65535"
+        guard let value = config[field], !value.isNull else { throw invalid(field, expected: expected, found: nil) }
+        let range = 0...65_535
+        if let n = value.integer, range.contains(n) { return (n, n, n, n) }
+        guard let items = value.array, items.count == 2 else { throw invalid(field, expected: expected, found: value) }
+        if let h = items[0].integer, let w = items[1].integer, range.contains(h), range.contains(w) { return (h, h, w, w) }
+        let rows = items[0].array?.compactMap(\.integer) ?? [], columns = items[1].array?.compactMap(\.integer) ?? []
+        guard rows.count == 2, columns.count == 2, (rows + columns).allSatisfy(range.contains) else {
+            throw invalid(field, expected: expected, found: value)
+        }
+        return (rows[0], rows[1], columns[0], columns[1])
+    }
+
+    /// The settings shared by Conv2D, DepthwiseConv2D and SeparableConv2D; grouped convolutions are refused.
+    func convolution(className: String) throws(KerasImportError) -> KerasConvolution {
+        let kernel = try pair("kernel_size")
+        let strides = try pair("strides", default: (1, 1))
+        let dilation = try pair("dilation_rate", default: (1, 1))
+        if let groups = config["groups"], !groups.isNull, groups.integer != 1 {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "grouped convolution (groups \(groups.brief)) has no lrm equivalent, expected groups 1")
+        }
+        let multiplier = className == "Conv2D" ? 1 : (config["depth_multiplier"]?.integer ?? 1)
+        guard (1...65_535).contains(multiplier) else {
+            throw invalid("depth_multiplier", expected: "an integer from 1 to 65535", found: config["depth_multiplier"])
+        }
+        return KerasConvolution(filters: className == "DepthwiseConv2D" ? 0 : try integer("filters"),
+                                kernelH: kernel.0, kernelW: kernel.1, strideH: strides.0, strideW: strides.1,
+                                dilationH: dilation.0, dilationW: dilation.1, padding: try padding(),
+                                dataFormat: try dataFormat(), activation: try activation("activation"),
+                                useBias: try bool("use_bias", default: true), depthMultiplier: multiplier)
     }
 
     func activation(_ field: String) throws(KerasImportError) -> KerasActivation {

@@ -28,6 +28,97 @@ public enum KerasLayerConfig: Sendable, Equatable {
     /// `y = gamma · (x − moving_mean) / sqrt(moving_variance + epsilon) + beta`;
     /// `gamma` is absent (1) when `scale` is false, `beta` absent (0) when `center` is false.
     case batchNormalization(axis: [Int], epsilon: Double, center: Bool, scale: Bool)
+    /// `Conv2D`: kernel `[kh, kw, cin, filters]` (whatever the data format), bias `[filters]` when `useBias`.
+    case conv2D(KerasConvolution)
+    /// `DepthwiseConv2D`: kernel `[kh, kw, cin, depth_multiplier]`, bias `[cin · depth_multiplier]`.
+    case depthwiseConv2D(KerasConvolution)
+    /// `SeparableConv2D`: a depthwise kernel `[kh, kw, cin, depth_multiplier]` (no bias, no activation), then a
+    /// pointwise kernel `[1, 1, cin · depth_multiplier, filters]` with the bias and the activation.
+    case separableConv2D(KerasConvolution)
+    /// `MaxPooling2D` (`mode` max) and `AveragePooling2D` (`mode` average).
+    case pooling2D(KerasPooling)
+    /// `GlobalMaxPooling2D` and `GlobalAveragePooling2D`: `[batch, channels]`, or `[batch, 1, 1, channels]`
+    /// (channels-last) with `keepdims`.
+    case globalPooling2D(mode: KerasPoolMode, dataFormat: KerasDataFormat, keepDims: Bool)
+    /// `ZeroPadding2D` (`crop` false) and `Cropping2D` (`crop` true): rows and columns added or removed.
+    case margins2D(top: Int, bottom: Int, left: Int, right: Int, crop: Bool, dataFormat: KerasDataFormat)
+    /// `Permute`: output axis i is input axis `dims[i]`, axes of the sample numbered from 1.
+    case permute(dims: [Int])
+    /// `Flatten` with `data_format` channels-first: Keras moves axis 1 (the channels) last, then flattens.
+    case flattenChannelsFirst
+}
+
+/// The settings of a Keras `Conv2D`, `DepthwiseConv2D` or `SeparableConv2D`.
+public struct KerasConvolution: Sendable, Equatable {
+    /// Output channels (`filters`); for `DepthwiseConv2D`, `cin · depthMultiplier` is only known from the kernel, so 0.
+    public var filters: Int
+    public var kernelH: Int
+    public var kernelW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var padding: KerasPadding
+    public var dataFormat: KerasDataFormat
+    public var activation: KerasActivation
+    public var useBias: Bool
+    /// `depth_multiplier` of depthwise and separable convolutions (1 for Conv2D).
+    public var depthMultiplier: Int
+
+    public init(filters: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1, dilationH: Int = 1,
+                dilationW: Int = 1, padding: KerasPadding = .valid, dataFormat: KerasDataFormat = .channelsLast,
+                activation: KerasActivation = .linear, useBias: Bool = true, depthMultiplier: Int = 1) {
+        self.filters = filters
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.padding = padding
+        self.dataFormat = dataFormat
+        self.activation = activation
+        self.useBias = useBias
+        self.depthMultiplier = depthMultiplier
+    }
+}
+
+/// Keras's `padding` of convolutions and pooling.
+public enum KerasPadding: String, Sendable, Equatable {
+    case valid, same
+}
+
+/// Keras's `data_format`: where the channel axis is.
+public enum KerasDataFormat: String, Sendable, Equatable {
+    case channelsLast = "channels_last"
+    case channelsFirst = "channels_first"
+}
+
+/// The settings of a Keras `MaxPooling2D` or `AveragePooling2D` (`strides` default to the pool size).
+public struct KerasPooling: Sendable, Equatable {
+    public var mode: KerasPoolMode
+    public var poolH: Int
+    public var poolW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var padding: KerasPadding
+    public var dataFormat: KerasDataFormat
+
+    public init(mode: KerasPoolMode, poolH: Int, poolW: Int, strideH: Int, strideW: Int, padding: KerasPadding,
+                dataFormat: KerasDataFormat) {
+        self.mode = mode
+        self.poolH = poolH
+        self.poolW = poolW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.padding = padding
+        self.dataFormat = dataFormat
+    }
+}
+
+/// Max or average pooling.
+public enum KerasPoolMode: String, Sendable, Equatable {
+    case max, average
 }
 
 /// Keras's built-in activation functions, by their Keras names.

@@ -110,11 +110,17 @@ enum KerasLegacyWeightsReader {
             }
             let taken = remaining.prefix(expected.count)
             remaining = remaining.dropFirst(expected.count)
-            for (entry, name) in zip(taken, expected) where entry.weight.name != name {
-                throw KerasImportError(.unexpectedWeights, file: source, location: leaf.location,
-                                       "weight '\(entry.fileName)' is not the expected variable, expected '\(name)', found '\(entry.weight.name)'")
+            var named: [KerasWeight] = []
+            for (entry, name) in zip(taken, expected) {
+                guard KerasLayerConfig.weightName(entry.weight.name, matches: name) else {
+                    throw KerasImportError(.unexpectedWeights, file: source, location: leaf.location,
+                                           "weight '\(entry.fileName)' is not the expected variable, expected '\(name)', found '\(entry.weight.name)'")
+                }
+                var weight = entry.weight
+                weight.name = name
+                named.append(weight)
             }
-            result[leaf.key] = taken.map(\.weight)
+            result[leaf.key] = named
         }
         if let extra = remaining.first {
             throw KerasImportError(.unexpectedWeights, file: source, location: node.location,

@@ -47,6 +47,9 @@ struct ContainerModelBuilder {
     var input: InputSpec
     /// A BatchNormalization waiting to be folded into the next Dense: its scale and shift.
     var pendingNormalization: (name: String, scale: [Double], shift: [Double])?
+    /// True while Keras's tensor is channels-first ([c, h, w]) but lrm holds it as [h, w, c]: between a
+    /// channels-first spatial layer and the permute that restores Keras's order (see `KerasModel+SpatialLayers`).
+    var channelsFirstView = false
 
     init(model: KerasModel, source: String) {
         self.model = model
@@ -56,7 +59,10 @@ struct ContainerModelBuilder {
             // Open or missing input shape: take it from the first Dense.
             shape = model.layers.lazy.compactMap { $0.weight(named: "kernel")?.shape.first }.first.map { [$0] } ?? []
         }
-        let layout: InputLayout = shape.count == 3 && [1, 3, 4].contains(shape[2]) ? .hwc : .features
+        var layout: InputLayout = shape.count == 3 && [1, 3, 4].contains(shape[2]) ? .hwc : .features
+        if shape.count == 3, let format = model.layers.lazy.compactMap(\.config.dataFormat).first {
+            layout = format == .channelsFirst ? .chw : .hwc
+        }
         input = InputSpec(shape: shape, layout: layout)
     }
 
@@ -106,9 +112,19 @@ struct ContainerModelBuilder {
     var hasWeightedLayer: Bool { !layers.isEmpty && layers.contains { !$0.operation.tensors.isEmpty } }
 
     mutating func add(_ layer: KerasLayer, next: ArraySlice<KerasLayer>) throws(KerasImportError) {
+        if try addSpatial(layer) { return }
+        if channelsFirstView && layer.config.needsKerasOrder {
+            restoreKerasOrder(before: layer)
+        }
         switch layer.config {
         case .inputLayer, .dropout:
             return
+        case .conv2D, .depthwiseConv2D, .separableConv2D, .pooling2D, .globalPooling2D, .margins2D, .flattenChannelsFirst:
+            return  // handled by addSpatial
+        case .permute(let dims):
+            let rank = currentShape().count
+            guard dims.count == rank else { throw fail(layer, "permutes \(dims.count) axes, the sample has \(rank)") }
+            layers.append(Layer(name: layer.name, operation: .permute(dims.map { $0 - 1 })))
         case let .dense(units, activation, useBias):
             guard let kernel = layer.weight(named: "kernel"), kernel.shape.count == 2, kernel.shape[1] == units else {
                 throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Dense)", "no kernel of shape [in, \(units)]")
@@ -189,8 +205,10 @@ struct ContainerModelBuilder {
             let scale = invert ? sd : sd.map { 1 / $0 }
             let shift = invert ? mm : zip(mm, sd).map { -$0 / $1 }
             layers.append(scaleShift(name: layer.name, scale: scale, shift: shift))
-        case let .batchNormalization(_, epsilon, center, scaleEnabled):
+        case let .batchNormalization(axis, epsilon, center, scaleEnabled):
             let (s, t) = try batchNormalization(layer, epsilon: epsilon, center: center, scale: scaleEnabled)
+            try checkNormalizedAxis(axis, layer)
+            if try foldIntoConvolution(layer, scale: s, shift: t) { return }
             if let last = layers.last, case let .dense(kernel, bias, .linear) = last.operation, s.count == kernel.shape[1] {
                 // Fold into the preceding Dense: W' = W·diag(s), b' = b·s + t.
                 let (rows, cols) = (kernel.shape[0], kernel.shape[1])

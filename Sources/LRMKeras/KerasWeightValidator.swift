@@ -13,6 +13,15 @@ enum KerasWeightValidator {
             KerasImportError(.shapeMismatch, file: source, location: location,
                              "weight '\(weight.name)' (\(weight.sourcePath)) has the wrong shape, expected \(expected), found \(format(weight.shape))")
         }
+        /// Every weight has the shape `expected` gives for its name; the input channels (from the first kernel) are positive.
+        func check(_ expected: [String: [Int]], requirePositive channels: Int) throws(KerasImportError) {
+            for weight in layer.weights {
+                guard let shape = expected[weight.name], weight.shape == shape, channels > 0 else {
+                    let wanted = expected[weight.name].map { $0.map { $0 == 0 ? "cin" : String($0) } } ?? []
+                    throw mismatch(weight, expected: "(" + wanted.joined(separator: ", ") + ")")
+                }
+            }
+        }
         switch layer.config {
         case .dense(let units, _, _):
             for weight in layer.weights {
@@ -25,6 +34,17 @@ enum KerasWeightValidator {
                     guard weight.shape == [units] else { throw mismatch(weight, expected: format([units])) }
                 }
             }
+        case .conv2D(let c):
+            let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
+            try check(["kernel": [c.kernelH, c.kernelW, cin, c.filters], "bias": [c.filters]], requirePositive: cin)
+        case .depthwiseConv2D(let c):
+            let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
+            try check(["depthwise_kernel": [c.kernelH, c.kernelW, cin, c.depthMultiplier], "bias": [cin * c.depthMultiplier]],
+                      requirePositive: cin)
+        case .separableConv2D(let c):
+            let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
+            try check(["depthwise_kernel": [c.kernelH, c.kernelW, cin, c.depthMultiplier],
+                       "pointwise_kernel": [1, 1, cin * c.depthMultiplier, c.filters], "bias": [c.filters]], requirePositive: cin)
         case .batchNormalization:
             guard let first = layer.weights.first else { return }
             for weight in layer.weights where weight.shape != first.shape || weight.shape.count != 1 {

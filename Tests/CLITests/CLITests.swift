@@ -218,7 +218,7 @@ struct CLITests {
                                       "-o", scratch.file("w.lrm")])
         #expect(withConfig.status == 0, "\(withConfig.stderr)")
         let conv = try ChildProcess.run(["import", corpus! + "/keras3/k3_conv.h5", "-o", scratch.file("c.lrm")])
-        expectOneLineError(conv, status: 65, naming: "Conv2D")
+        #expect(conv.status == 0, "\(conv.stderr)")
         let wrongShape = scratch.file("bad.npy")
         try NPY.write(try NumPyArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6]), to: wrongShape)
         expectOneLineError(try ChildProcess.run(["predict", scratch.file("m.lrm"), "--input", wrongShape, "-o", scratch.file("z.npy")]),

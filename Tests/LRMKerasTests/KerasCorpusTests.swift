@@ -38,22 +38,19 @@ struct CorpusCase: CustomTestStringConvertible, Sendable {
        .enabled(if: TestData.corpus != nil, "../shared/keras-corpus not found"))
 struct KerasCorpusTests {
     @Test("real-data: every corpus model imports in every layout and matches NAME.ref.npz exactly",
-          arguments: CorpusCase.all().filter { !$0.model.hasSuffix("_conv") })
+          arguments: CorpusCase.all())
     func importsAndMatchesReference(_ corpusCase: CorpusCase) throws {
         let model = try KerasImporter.load(path: corpusCase.path, architecture: corpusCase.architecture)
         let problems = try differences(model, referenceStem: corpusCase.stem)
         #expect(problems.isEmpty, "\(corpusCase.file): \(problems.joined(separator: "; "))")
     }
 
-    @Test("real-data: the conv model is refused with an error naming its Conv2D layer",
+    @Test("real-data: the conv model maps to conv2d, pool2d, flatten and dense layers with its 8×8×1 input",
           arguments: CorpusCase.all().filter { $0.model.hasSuffix("_conv") })
-    func convIsRefused(_ corpusCase: CorpusCase) throws {
-        let error = #expect(throws: KerasImportError.self) {
-            try KerasImporter.load(path: corpusCase.path, architecture: corpusCase.architecture)
-        }
-        #expect(error?.kind == .unsupportedLayer)
-        #expect(error?.location == "layer 'conv' (Conv2D)")
-        #expect(error?.description.contains("Conv2D") == true)
+    func convMaps(_ corpusCase: CorpusCase) throws {
+        let model = try KerasImporter.loadModel(path: corpusCase.path, architecture: corpusCase.architecture)
+        #expect(model.layers.map(\.operation.kindName).prefix(3) == ["conv2d", "pool2d", "flatten"])
+        #expect(model.input.layout == .hwc)
     }
 
     @Test("real-data: a weights-only corpus file without an architecture says what is missing",

@@ -33,8 +33,8 @@ func tolerance(for model: String) -> Float {
 @Suite("Real data: predictions on the shared Keras corpus match Keras (skipped when ../shared/keras-corpus is absent)",
        .enabled(if: TestData.corpus != nil, "../shared/keras-corpus not found"))
 struct KerasCorpusPredictionTests {
-    @Test("real-data: every corpus MLP, in every layout, reproduces Keras's y directly and through .lrm",
-          arguments: CorpusCase.all().filter { !$0.model.contains("conv") })
+    @Test("real-data: every corpus model (MLPs and the CNN), in every layout, reproduces Keras's y directly and through .lrm",
+          arguments: CorpusCase.all())
     func predictionsMatch(_ corpusCase: CorpusCase) throws {
         for throughContainer in [false, true] {
             let (got, want) = try predictions(corpusCase.path, architecture: corpusCase.architecture,
@@ -46,15 +46,6 @@ struct KerasCorpusPredictionTests {
         }
     }
 
-    @Test("real-data: the conv model is refused with a message naming the Conv2D layer",
-          arguments: CorpusCase.all().filter { $0.model.contains("conv") })
-    func convRefused(_ corpusCase: CorpusCase) throws {
-        let error = try #require(throws: KerasImportError.self) {
-            try KerasImporter.loadModel(path: corpusCase.path, architecture: corpusCase.architecture)
-        }
-        #expect(error.kind == .unsupportedLayer)
-        #expect(error.description.contains("Conv2D"))
-    }
 }
 
 @Suite("Predictions on the committed fixtures match Keras")

@@ -1,0 +1,235 @@
+import LRMFormat
+
+/// Mapping Keras's convolution, pooling, padding and cropping layers to lrm's format 1.1 kinds.
+///
+/// lrm runs every spatial layer on `[h, w, c]` samples (NHWC batches). A Keras model whose layers are
+/// `channels_first` sees `[c, h, w]`; the builder then inserts a `permute` [1, 2, 0] before the first such
+/// layer and remembers (``ContainerModelBuilder/channelsFirstView``) that lrm's sample is Keras's transposed,
+/// until a layer that depends on the element order (Flatten, Dense, Reshape, …) needs Keras's own order
+/// back: a `permute` [2, 0, 1] there. Keras's kernels are `[kh, kw, cin, cout]` in both data formats, so
+/// they are stored unchanged.
+extension ContainerModelBuilder {
+    /// Adds `layer` when it is a spatial layer (or Flatten), and says whether it was one.
+    mutating func addSpatial(_ layer: KerasLayer) throws(KerasImportError) -> Bool {
+        switch layer.config {
+        case .conv2D(let c):
+            try enter(c.dataFormat, layer)
+            let kernel = try weight("kernel", of: layer)
+            try checkChannels(kernel.shape[2], layer)
+            let activation = try convActivation(c, layer)
+            layers.append(Layer(name: layer.name, operation: .conv2D(
+                kernel: tensor(kernel.shape, exact(kernel), like: kernel),
+                bias: layer.weight(named: "bias").map { tensor($0.shape, exact($0), like: $0) },
+                activation: activation, geometry: geometry(c))))
+        case .depthwiseConv2D(let c):
+            try enter(c.dataFormat, layer)
+            let kernel = try weight("depthwise_kernel", of: layer)
+            try checkChannels(kernel.shape[2], layer)
+            let activation = try convActivation(c, layer)
+            layers.append(Layer(name: layer.name, operation: .depthwiseConv2D(
+                kernel: tensor(kernel.shape, exact(kernel), like: kernel),
+                bias: layer.weight(named: "bias").map { tensor($0.shape, exact($0), like: $0) },
+                activation: activation, geometry: geometry(c))))
+        case .separableConv2D(let c):
+            // depthwise (no bias, linear) then a 1×1 convolution with the bias and the activation.
+            try enter(c.dataFormat, layer)
+            let depthwise = try weight("depthwise_kernel", of: layer)
+            let pointwise = try weight("pointwise_kernel", of: layer)
+            try checkChannels(depthwise.shape[2], layer)
+            let activation = try convActivation(c, layer)
+            layers.append(Layer(name: layer.name + "/depthwise", operation: .depthwiseConv2D(
+                kernel: tensor(depthwise.shape, exact(depthwise), like: depthwise), bias: nil, activation: .linear,
+                geometry: geometry(c))))
+            layers.append(Layer(name: layer.name, operation: .conv2D(
+                kernel: tensor(pointwise.shape, exact(pointwise), like: pointwise),
+                bias: layer.weight(named: "bias").map { tensor($0.shape, exact($0), like: $0) },
+                activation: activation, geometry: .unit)))
+        case .pooling2D(let p):
+            try enter(p.dataFormat, layer)
+            let shape = currentShape()
+            let pooling = Pooling(mode: p.mode == .max ? .max : .average, poolH: p.poolH, poolW: p.poolW,
+                                  strideH: p.strideH, strideW: p.strideW, padding: p.padding == .same ? .same : .valid)
+            guard p.padding == .same || (p.poolH <= shape[0] && p.poolW <= shape[1]) else {
+                throw shapeError(layer, "pool window \(p.poolH)×\(p.poolW) is larger than its input \(shape[0])×\(shape[1]) (valid padding)")
+            }
+            layers.append(Layer(name: layer.name, operation: .pool2D(pooling)))
+        case let .globalPooling2D(mode, format, keepDims):
+            try enter(format, layer)
+            let channels = currentShape()[2]
+            layers.append(Layer(name: layer.name, operation: .globalPool2D(mode == .max ? .max : .average)))
+            if keepDims {
+                // Keras keeps [1, 1, c] (or [c, 1, 1] channels-first, which lrm holds as [1, 1, c]).
+                layers.append(Layer(name: layer.name + "/keepdims", operation: .reshape([1, 1, channels])))
+            } else {
+                channelsFirstView = false
+            }
+        case let .margins2D(top, bottom, left, right, crop, format):
+            try enter(format, layer)
+            let shape = currentShape()
+            let margins = Margins(top: top, bottom: bottom, left: left, right: right)
+            if crop {
+                guard top + bottom < shape[0], left + right < shape[1] else {
+                    throw shapeError(layer, "cropping \(top)+\(bottom) rows and \(left)+\(right) columns leaves nothing of its \(shape[0])×\(shape[1]) input")
+                }
+            }
+            layers.append(Layer(name: layer.name, operation: crop ? .crop2D(margins) : .pad2D(margins)))
+        case .flatten:
+            // Keras flattens its own order: restore it first.
+            if channelsFirstView { restoreKerasOrder(before: layer) }
+            layers.append(Layer(name: layer.name, operation: .flatten))
+        case .flattenChannelsFirst:
+            // Keras moves axis 1 (the channels) last, then flattens: lrm's [h, w, c] already is that order.
+            if !channelsFirstView {
+                let rank = currentShape().count
+                if rank > 1 {
+                    layers.append(Layer(name: layer.name + "/channels_last", operation: .permute(Array(1..<rank) + [0])))
+                }
+            }
+            channelsFirstView = false
+            layers.append(Layer(name: layer.name, operation: .flatten))
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Brings lrm's sample into the data format a spatial layer expects, after checking it is [h, w, c].
+    mutating func enter(_ format: KerasDataFormat, _ layer: KerasLayer) throws(KerasImportError) {
+        let shape = currentShape()
+        guard shape.count == 3 else {
+            throw shapeError(layer, "the layer takes images ([height, width, channels]), found a sample of shape \(shape)")
+        }
+        switch (format, channelsFirstView) {
+        case (.channelsFirst, false):
+            layers.append(Layer(name: layer.name + "/channels_last", operation: .permute([1, 2, 0])))
+            channelsFirstView = true
+        case (.channelsLast, true):
+            restoreKerasOrder(before: layer)
+        default:
+            break
+        }
+    }
+
+    /// Inserts the permute [2, 0, 1] that gives back Keras's channels-first order.
+    mutating func restoreKerasOrder(before layer: KerasLayer) {
+        layers.append(Layer(name: layer.name + "/channels_first", operation: .permute([2, 0, 1])))
+        channelsFirstView = false
+    }
+
+    /// Checks that a BatchNormalization normalizes the axis lrm's scale-shift acts on (the last one of lrm's
+    /// sample): Keras's channel axis (1) in a channels-first view, else Keras's last axis.
+    func checkNormalizedAxis(_ axes: [Int], _ layer: KerasLayer) throws(KerasImportError) {
+        let rank = currentShape().count + 1  // with the batch axis
+        let normalized = axes.map { $0 < 0 ? $0 + rank : $0 }
+        let expected = channelsFirstView ? 1 : rank - 1
+        guard normalized == [expected] else {
+            throw fail(layer, "normalizes axis \(axes) of a rank-\(rank) tensor; lrm folds or keeps BatchNormalization only over the channel axis (\(expected))")
+        }
+    }
+
+    /// Folds a BatchNormalization (y = x·s + t per channel) into the convolution just before it, when that
+    /// convolution has no activation: K'[…, o] = K[…, o]·s[o], b'[o] = b[o]·s[o] + t[o]. Exact up to rounding.
+    mutating func foldIntoConvolution(_ layer: KerasLayer, scale s: [Double], shift t: [Double]) throws(KerasImportError) -> Bool {
+        guard let last = layers.last else { return false }
+        let kernel: Tensor, bias: Tensor?
+        switch last.operation {
+        case let .conv2D(k, b, .linear, _), let .depthwiseConv2D(k, b, .linear, _):
+            (kernel, bias) = (k, b)
+        default:
+            return false
+        }
+        let channels = isDepthwise(last) ? kernel.shape[2] * kernel.shape[3] : kernel.shape[3]
+        guard s.count == channels else {
+            throw shapeError(layer, "normalizes \(s.count) channels, the convolution '\(last.name)' gives \(channels)")
+        }
+        var w = doubles(kernel)
+        for index in w.indices { w[index] *= s[index % channels] }
+        let b = bias.map(doubles) ?? Array(repeating: 0, count: channels)
+        let folded = (0..<channels).map { b[$0] * s[$0] + t[$0] }
+        let newKernel = stored(kernel.shape, w, like: kernel), newBias = stored([channels], folded, like: kernel)
+        switch last.operation {
+        case let .conv2D(_, _, activation, g):
+            layers[layers.count - 1].operation = .conv2D(kernel: newKernel, bias: newBias, activation: activation, geometry: g)
+        case let .depthwiseConv2D(_, _, activation, g):
+            layers[layers.count - 1].operation = .depthwiseConv2D(kernel: newKernel, bias: newBias, activation: activation, geometry: g)
+        default:
+            return false
+        }
+        return true
+    }
+
+    private func isDepthwise(_ layer: Layer<Tensor>) -> Bool {
+        if case .depthwiseConv2D = layer.operation { return true }
+        return false
+    }
+
+    func doubles(_ t: Tensor) -> [Double] {
+        if case .float64(let values) = t.storage { return values }
+        return t.floats().map(Double.init)
+    }
+
+    /// A tensor in the storage type of `like`.
+    func stored(_ shape: [Int], _ values: [Double], like: Tensor) -> Tensor {
+        like.dtype == .float64 ? Tensor(shape: shape, storage: .float64(values))
+                               : Tensor(shape: shape, floats: values.map(Float.init), dtype: like.dtype)
+    }
+
+    func exact(_ weight: KerasWeight) -> [Double] {
+        weight.doubleValues ?? weight.values.map(Double.init)
+    }
+
+    func weight(_ name: String, of layer: KerasLayer) throws(KerasImportError) -> KerasWeight {
+        guard let weight = layer.weight(named: name), weight.shape.count == 4 else {
+            throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (\(layer.className))",
+                                   "no \(name) of shape [kh, kw, cin, cout]")
+        }
+        return weight
+    }
+
+    func checkChannels(_ kernelChannels: Int, _ layer: KerasLayer) throws(KerasImportError) {
+        let channels = currentShape()[2]
+        guard kernelChannels == channels else {
+            throw shapeError(layer, "the kernel takes \(kernelChannels) input channels, its input has \(channels)")
+        }
+    }
+
+    func convActivation(_ c: KerasConvolution, _ layer: KerasLayer) throws(KerasImportError) -> Activation {
+        if c.activation == .softmax && c.dataFormat == .channelsFirst {
+            throw fail(layer, "softmax over the last (width) axis of a channels-first convolution has no lrm equivalent")
+        }
+        return try lrmActivation(c.activation, layer)
+    }
+
+    func geometry(_ c: KerasConvolution) -> ConvGeometry {
+        ConvGeometry(strideH: c.strideH, strideW: c.strideW, dilationH: c.dilationH, dilationW: c.dilationW,
+                     padding: c.padding == .same ? .same : .valid)
+    }
+
+    func shapeError(_ layer: KerasLayer, _ message: String) -> KerasImportError {
+        KerasImportError(.shapeMismatch, file: source, location: "layer '\(layer.name)' (\(layer.className))", message)
+    }
+}
+
+extension KerasLayerConfig {
+    /// The data format of a spatial layer; nil for layers that have none.
+    var dataFormat: KerasDataFormat? {
+        switch self {
+        case .conv2D(let c), .depthwiseConv2D(let c), .separableConv2D(let c): c.dataFormat
+        case .pooling2D(let p): p.dataFormat
+        case .globalPooling2D(_, let format, _), .margins2D(_, _, _, _, _, let format): format
+        default: nil
+        }
+    }
+
+    /// Whether the layer depends on the order of the sample's elements or axes, so that Keras's own
+    /// (channels-first) order must be restored before it. Elementwise layers and BatchNormalization
+    /// (which ``ContainerModelBuilder/checkNormalizedAxis(_:_:)`` places) do not.
+    var needsKerasOrder: Bool {
+        switch self {
+        case .inputLayer, .dropout, .relu, .batchNormalization: false
+        case .activation(let activation): activation == .softmax || activation == .logSoftmax
+        case .rescaling: false
+        default: true
+        }
+    }
+}
