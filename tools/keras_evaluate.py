@@ -31,6 +31,7 @@ model_path, dataset, root = sys.argv[1:4]
 x, y = load(dataset, root)
 x = x.astype(np.float32) * np.float32(1 / 255)
 model = keras.models.load_model(model_path, compile=False)
+x = x.reshape((-1,) + tuple(model.input_shape[1:]))  # MNIST CNNs take (28, 28, 1)
 model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 start = time.perf_counter()
 _, accuracy = model.evaluate(x, y, batch_size=1000, verbose=0)

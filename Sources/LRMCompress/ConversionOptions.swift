@@ -41,8 +41,22 @@ public struct ConversionOptions: Sendable {
         }
     }
 
+    /// How convolution kernels are factorized (`spec/FORMAT.md` section 3.5).
+    public enum ConvolutionForm: String, Sendable, CaseIterable {
+        /// Per layer, the form that stores fewer parameters at the rank its policy chooses.
+        case auto
+        /// (kh·kw·cin) × cout: a kh×kw convolution with k filters, then a 1×1 convolution.
+        case channel
+        /// (cin·kh) × (kw·cout): a kh×1 convolution with k filters, then a 1×kw convolution.
+        case spatial
+        /// Convolutions are kept as they are.
+        case none
+    }
+
     public var policy: RankPolicy
     public var metric: MetricChoice = .plain
+    /// Which form convolutions are factorized in (`.none`: they are kept).
+    public var convolutions: ConvolutionForm = .auto
     /// Input statistics of the original model's dense layers, for the data-aware metrics.
     public var calibration: CalibrationStatistics?
     /// An exclusion (an override without a policy) that matches wins; otherwise the first match wins.

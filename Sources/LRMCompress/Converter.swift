@@ -27,10 +27,21 @@ public enum Converter {
         var layers = model.layers
         var jobs: [Int] = []
         for (index, layer) in model.layers.enumerated() {
-            guard case .dense = layer.operation else {
+            switch layer.operation {
+            case .dense:
+                break
+            case .conv2D where options.convolutions != .none:
+                break
+            default:
+                let reason = switch layer.operation {
+                case .factorizedDense, .factorizedConv2D: "already factorized"
+                case .conv2D: "convolutions kept (--conv none)"
+                case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
+                default: "no weights to factorize"
+                }
                 decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
                                                  parametersBefore: parameterCount(layer), parametersAfter: parameterCount(layer),
-                                                 seconds: 0, reason: layer.operation.kindName == "factorized_dense" ? "already factorized" : "no weights to factorize")
+                                                 seconds: 0, reason: reason)
                 continue
             }
             jobs.append(index)
@@ -80,6 +91,7 @@ public enum Converter {
 
     /// Converts one dense layer.
     static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        if case .conv2D = layer.operation { return try convertConvolution(layer, options: options) }
         guard case let .dense(kernel, _, _) = layer.operation else { preconditionFailure("dense layers only") }
         guard let policy = options.policy(forLayer: layer.name) else {
             let dense = parameterCount(layer)

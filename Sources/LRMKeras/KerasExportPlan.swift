@@ -8,7 +8,9 @@ typealias KerasConfigJSON = LRMFormat.JSONValue
 public struct KerasExportedLayer: Sendable, Equatable {
     /// The Keras layer name: unique in the model, without `/` (Keras 3 refuses it in names).
     public var name: String
-    /// The Keras class: `Dense`, `Activation`, `Flatten`, `Reshape` or `BatchNormalization`.
+    /// The Keras class: `Dense`, `Activation`, `Flatten`, `Reshape`, `BatchNormalization`, `Conv2D`,
+    /// `DepthwiseConv2D`, `MaxPooling2D`, `AveragePooling2D`, `GlobalMaxPooling2D`, `GlobalAveragePooling2D`,
+    /// `ZeroPadding2D`, `Cropping2D` or `Permute`.
     public var className: String
     /// The name of the lrm layer it comes from.
     public var sourceLayer: String
@@ -85,6 +87,7 @@ struct KerasExportPlan {
         for (layer, name) in zip(model.layers, kerasNames) {
             let mapper = LayerMapper(layer: layer, name: name, file: file)
             let features = shape.last ?? 0
+            let stepInput = shape
             switch layer.operation {
             case let .dense(kernel, bias, activation):
                 let out = try mapper.matrix(kernel, "kernel", rows: features)
@@ -112,8 +115,26 @@ struct KerasExportPlan {
                 shape = target
             case let .scaleShift(scale, shift):
                 layers.append(try mapper.batchNormalization(scale: scale, shift: shift, features: features))
+            case let .factorizedConv2D(first, second, bias, activation, form, geometry, _):
+                // Two Conv2D layers: the first (k filters, no bias, linear), then the second with bias and activation.
+                let (firstGeometry, secondGeometry) = form == .channel
+                    ? (geometry, ConvGeometry.unit)
+                    : (ConvGeometry(strideH: geometry.strideH, strideW: 1, dilationH: geometry.dilationH, dilationW: 1, padding: geometry.padding),
+                       ConvGeometry(strideH: 1, strideW: geometry.strideW, dilationH: 1, dilationW: geometry.dilationW, padding: geometry.padding))
+                var firstMapper = mapper
+                firstMapper.name = names.claim(name + Self.factorSuffix)
+                layers.append(try firstMapper.convolution(kernel: first, bias: nil, activation: .linear, geometry: firstGeometry))
+                layers.append(try mapper.convolution(kernel: second, bias: bias, activation: activation, geometry: secondGeometry))
             default:
-                throw mapper.invalid("\(layer.operation.kindName) layers cannot be exported to Keras yet")
+                guard let spatial = try mapper.spatial(input: shape) else {
+                    throw mapper.invalid("\(layer.operation.kindName) layers cannot be exported to Keras yet")
+                }
+                layers.append(spatial)
+            }
+            do {
+                shape = try layer.outputShape(input: stepInput)
+            } catch {
+                throw mapper.invalid("the layer does not fit its input \(stepInput): \(error)")
             }
         }
     }
@@ -226,6 +247,69 @@ private struct LayerMapper {
         }
         return planned("Dense", [("units", .int(Int64(units))), ("activation", .string(try kerasActivation(activation))),
                                ("use_bias", .bool(bias != nil))], weights: weights)
+    }
+
+    /// `Conv2D` (channels-last): kernel `[kh, kw, cin, filters]` as lrm stores it, then the bias.
+    func convolution(kernel: Tensor, bias: Tensor?, activation: Activation,
+                     geometry: ConvGeometry) throws(KerasExportError) -> KerasExportPlan.PlannedLayer {
+        guard kernel.shape.count == 4 else { throw invalid("kernel has shape \(kernel.shape), expected [kh, kw, cin, cout]") }
+        try checkCount(kernel, "kernel")
+        let filters = kernel.shape[3]
+        var weights = [KerasExportPlan.Weight(variable: "kernel", shape: kernel.shape, values: kernel.floats())]
+        if let bias {
+            guard bias.shape == [filters] else { throw invalid("bias has shape \(bias.shape), expected [\(filters)]") }
+            try checkCount(bias, "bias")
+            weights.append(.init(variable: "bias", shape: [filters], values: bias.floats()))
+        }
+        return planned("Conv2D", [("filters", .int(Int64(filters)))] + Self.window(kernel.shape, geometry) + [
+            ("groups", .int(1)), ("activation", .string(try kerasActivation(activation))), ("use_bias", .bool(bias != nil)),
+        ], weights: weights)
+    }
+
+    /// `kernel_size`, `strides`, `padding`, `data_format`, `dilation_rate` of a convolution.
+    static func window(_ kernelShape: [Int], _ g: ConvGeometry) -> [(String, KerasConfigJSON)] {
+        [("kernel_size", KerasConfigJSON([kernelShape[0], kernelShape[1]])), ("strides", KerasConfigJSON([g.strideH, g.strideW])),
+         ("padding", .string(g.padding.name)), ("data_format", .string("channels_last")),
+         ("dilation_rate", KerasConfigJSON([g.dilationH, g.dilationW]))]
+    }
+
+    /// The Keras layer of a format 1.1 layer other than the (factorized) convolutions, or nil.
+    func spatial(input: [Int]) throws(KerasExportError) -> KerasExportPlan.PlannedLayer? {
+        let channelsLast = ("data_format", KerasConfigJSON.string("channels_last"))
+        switch source.operation {
+        case let .conv2D(kernel, bias, activation, geometry):
+            return try convolution(kernel: kernel, bias: bias, activation: activation, geometry: geometry)
+        case let .depthwiseConv2D(kernel, bias, activation, geometry):
+            guard kernel.shape.count == 4 else { throw invalid("kernel has shape \(kernel.shape), expected [kh, kw, cin, m]") }
+            try checkCount(kernel, "kernel")
+            let outputs = kernel.shape[2] * kernel.shape[3]
+            var weights = [KerasExportPlan.Weight(variable: "depthwise_kernel", shape: kernel.shape, values: kernel.floats())]
+            if let bias {
+                guard bias.shape == [outputs] else { throw invalid("bias has shape \(bias.shape), expected [\(outputs)]") }
+                try checkCount(bias, "bias")
+                weights.append(.init(variable: "bias", shape: [outputs], values: bias.floats()))
+            }
+            return planned("DepthwiseConv2D", Self.window(kernel.shape, geometry) + [
+                ("depth_multiplier", .int(Int64(kernel.shape[3]))), ("activation", .string(try kerasActivation(activation))),
+                ("use_bias", .bool(bias != nil)),
+            ], weights: weights)
+        case .pool2D(let p):
+            return planned(p.mode == .max ? "MaxPooling2D" : "AveragePooling2D", [
+                ("pool_size", KerasConfigJSON([p.poolH, p.poolW])), ("strides", KerasConfigJSON([p.strideH, p.strideW])),
+                ("padding", .string(p.padding.name)), channelsLast,
+            ])
+        case .globalPool2D(let mode):
+            return planned(mode == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D", [channelsLast, ("keepdims", .bool(false))])
+        case .pad2D(let m):
+            return planned("ZeroPadding2D", [("padding", .array([KerasConfigJSON([m.top, m.bottom]), KerasConfigJSON([m.left, m.right])])), channelsLast])
+        case .crop2D(let m):
+            return planned("Cropping2D", [("cropping", .array([KerasConfigJSON([m.top, m.bottom]), KerasConfigJSON([m.left, m.right])])), channelsLast])
+        case .permute(let axes):
+            // Keras's Permute numbers the sample's axes from 1.
+            return planned("Permute", [("dims", KerasConfigJSON(axes.map { $0 + 1 }))])
+        default:
+            return nil
+        }
     }
 
     /// A BatchNormalization computing `x · scale + shift` over the last axis: gamma = scale, beta = shift

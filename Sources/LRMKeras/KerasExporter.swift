@@ -10,6 +10,11 @@ public import LRMFormat
 /// | `activation` | `Activation` |
 /// | `flatten` | `Flatten` (row-major, `channels_last`) |
 /// | `reshape` | `Reshape(target_shape)` |
+/// | `conv2d` | `Conv2D(filters, kernel_size, strides, padding, dilation_rate, channels_last)`, kernel `[kh, kw, cin, cout]` |
+/// | `factorized_conv2d` `c` | `Conv2D` `c_factor_u` (k filters: `first`, no bias, linear; channel form: the layer's geometry, spatial form: its height half), then `Conv2D` `c` (`second` with the bias and activation; channel: 1×1, spatial: the width half) |
+/// | `depthwise_conv2d` | `DepthwiseConv2D(kernel_size, depth_multiplier, …)` |
+/// | `pool2d`, `global_pool2d` | `MaxPooling2D` / `AveragePooling2D`, `GlobalMaxPooling2D` / `GlobalAveragePooling2D` |
+/// | `pad2d`, `crop2d`, `permute` | `ZeroPadding2D`, `Cropping2D`, `Permute(dims)` (1-based) |
 /// | `scale_shift` | `BatchNormalization(axis=-1, epsilon=1e-3)` with gamma = scale, beta = shift (`center` off without one), moving mean 0, moving variance float32(1 − ε), so that it computes `x · scale + shift` |
 ///
 /// The model's input shape becomes the `InputLayer`'s. The input **preprocessing** (`x · scale + offset`)

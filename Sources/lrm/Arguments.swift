@@ -15,6 +15,7 @@ extension DatasetSplit: ExpressibleByArgument {}
 extension SampleLayout: ExpressibleByArgument {}
 extension ValidationPlacement: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
+extension ConversionOptions.ConvolutionForm: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension TaskKind: ExpressibleByArgument {}
 extension KerasWeightMatching: ExpressibleByArgument {}

@@ -25,15 +25,26 @@ struct ConversionReport {
         return String(format: "%.2f", Double(bytes * 8) / Double(d.parametersAfter))
     }
 
+    /// Multiply-accumulates per sample of the original and the converted model, when their shapes chain.
+    var macs: (before: Int, after: Int)?
+
+    /// The per-sample MACs of two models (each counted by `ModelSummary` from its own header).
+    static func macs(before: Model, after: Model) -> (before: Int, after: Int)? {
+        guard let original = try? before.plan().header, let converted = try? after.plan().header else { return nil }
+        let total = ModelSummary(header: original).macsAfter
+        return total > 0 ? (total, ModelSummary(header: converted).macsAfter) : nil
+    }
+
     var parametersBefore: Int { decisions.reduce(0) { $0 + $1.parametersBefore } }
     var parametersAfter: Int { decisions.reduce(0) { $0 + $1.parametersAfter } }
     var ratio: Double { parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter) }
 
-    func outcomeName(_ outcome: LayerDecision.Outcome) -> String {
-        switch outcome {
+    func outcomeName(_ outcome: LayerDecision.Outcome, kind: String = "dense") -> String {
+        let kept = kind == "conv2d" ? "conv2d" : "dense"
+        return switch outcome {
         case .factorized: "factorized"
-        case .notWorthIt: "dense (does not pay)"
-        case .excluded: "dense (excluded)"
+        case .notWorthIt: "\(kept) (does not pay)"
+        case .excluded: "\(kept) (excluded)"
         case .notApplicable: "-"
         }
     }
@@ -46,7 +57,7 @@ struct ConversionReport {
             table.add([escaped(d.name), shape, d.rank.map(String.init) ?? "", d.retainedEnergy.map { Format.fixed($0, 4) } ?? "",
                        d.relativeError.map { Format.fixed($0, 4) } ?? "", Format.count(d.parametersBefore), Format.count(d.parametersAfter),
                        Format.ratio(d.parametersAfter == 0 ? 1 : Double(d.parametersBefore) / Double(d.parametersAfter)),
-                       layerBytes[d.name].map { Format.count($0) } ?? "", bits(d), outcomeName(d.outcome)])
+                       layerBytes[d.name].map { Format.count($0) } ?? "", bits(d), outcomeName(d.outcome, kind: d.kind)])
         }
         let totalBytes = layerBytes.values.reduce(0, +)
         table.add(["total", "", "", "", "", Format.count(parametersBefore), Format.count(parametersAfter), Format.ratio(ratio),
@@ -61,6 +72,7 @@ struct ConversionReport {
             totals += "; bytes on disk \(Format.bytes(inputBytes)) → \(Format.bytes(outputBytes))"
         }
         lines.append(totals)
+        if let macs { lines.append("multiply-accumulates per sample \(Format.count(macs.before)) → \(Format.count(macs.after))") }
         lines.append(output.map { "wrote \($0) in \(Format.fixed(seconds, 2)) s" } ?? "dry run: nothing written (\(Format.fixed(seconds, 2)) s)")
         return lines.joined(separator: "\n")
     }
@@ -68,7 +80,7 @@ struct ConversionReport {
     func json() -> JSONValue {
         let layers: [JSONValue] = decisions.map { d in
             var members: [(String, JSONValue)] = [("name", .string(d.name)), ("kind", .string(d.kind)),
-                                                  ("result", .string(outcomeName(d.outcome)))]
+                                                  ("result", .string(outcomeName(d.outcome, kind: d.kind)))]
             if let i = d.inFeatures, let o = d.outFeatures { members += [("in_features", .int(Int64(i))), ("out_features", .int(Int64(o)))] }
             if let p = d.policy { members += [("policy", .string(p.name)), ("policy_parameter", .number(p.parameter))] }
             if let k = d.policyRank { members.append(("policy_rank", .int(Int64(k)))) }
@@ -88,6 +100,7 @@ struct ConversionReport {
                                               ("compression_ratio", .number(ratio))]
         if let inputBytes { members.append(("input_bytes", .int(Int64(inputBytes)))) }
         if let outputBytes { members.append(("output_bytes", .int(Int64(outputBytes)))) }
+        if let macs { members += [("macs_before", .int(Int64(macs.before))), ("macs_after", .int(Int64(macs.after)))] }
         members.append(("seconds", .number(seconds)))
         return .object(members)
     }

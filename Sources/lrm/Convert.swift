@@ -63,6 +63,9 @@ extension LRM {
         @Option(help: "SVD method: auto (randomized for large layers when the policy allows), exact, randomized.")
         var svd: ConversionOptions.SVDMethod = .auto
 
+        @Option(help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them).", valueName: "form"))
+        var conv: ConversionOptions.ConvolutionForm = .auto
+
         @Option(help: "LAPACK precision of the exact SVD.")
         var precision: Precision = .single
 
@@ -178,6 +181,7 @@ extension LRM {
                 options.quantization = QuantizationOptions(dtype: factorDtype.dtype, groupSize: groupSize, scaleDType: scaleDtype.dtype)
             }
             options.quantizeDenseKernels = allKernels
+            options.convolutions = conv
             return options
         }
 
@@ -251,7 +255,8 @@ extension LRM {
                 let report = ConversionReport(input: input, output: destination, decisions: result.decisions,
                                               inputBytes: inputBytes,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started),
-                                              layerBytes: ConversionReport.layerBytes(of: converted))
+                                              layerBytes: ConversionReport.layerBytes(of: converted),
+                                              macs: ConversionReport.macs(before: model, after: converted))
                 var reportJSON = report.json()
                 if let search = result.search, case .object(var members) = reportJSON {
                     members.append(("search", search.json))

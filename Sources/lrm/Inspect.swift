@@ -100,10 +100,13 @@ enum InspectReport {
         let dtypes = dtypeTotals(header).map { "\($0.0.name) \(Format.count($0.parameters)) (\(Format.bytes($0.bytes)))" }
         out.append("  tensors:     \(header.tensors.count)" + (dtypes.isEmpty ? "" : ": " + dtypes.joined(separator: ", ")))
         out.append("  parameters:  \(Format.count(summary.parametersAfter)) stored, \(Format.count(summary.parametersBefore)) "
-                   + "in the original dense layers: compression \(Format.ratio(summary.compressionRatio))")
+                   + "in the original layers: compression \(Format.ratio(summary.compressionRatio))")
         if let bits = summary.bitsPerParameter {
             out.append("  weights:     \(Format.count(summary.storedBytes)) bytes of tensors, \(String(format: "%.2f", bits)) bits per stored parameter "
                        + "(quantization scales included)")
+        }
+        if summary.macsBefore > 0 {
+            out.append("  MACs/sample: \(Format.count(summary.macsAfter)) stored, \(Format.count(summary.macsBefore)) in the original layers")
         }
         if !keras {
             out.append("  header:      \(Format.count(file.headerByteCount)) bytes; data section at byte \(file.dataOffset)")
@@ -138,25 +141,28 @@ enum InspectReport {
 
         out.append("")
         out.append("Layers")
-        var layers = TextTable(["#", "name", "kind", "in→out", "rank", "energy", "rel. error", "params before", "params after", "ratio",
-                                "bytes", "bits/param"],
-                               rightAligned: [0, 4, 5, 6, 7, 8, 9, 10, 11])
+        var layers = TextTable(["#", "name", "kind", "in→out", "output", "rank", "energy", "rel. error", "params before", "params after",
+                                "ratio", "bytes", "bits/param", "MACs before", "MACs after"],
+                               rightAligned: [0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
             if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
             let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
             let f = row.factorization
-            layers.add([String(index), escaped(row.name), kind, shape, f.map { "\($0.rank)" } ?? "",
+            layers.add([String(index), escaped(row.name), kind, shape, row.outputShape.map(String.init).joined(separator: "×"),
+                        f.map { "\($0.rank)" } ?? "",
                         f.map { Format.fixed($0.retainedEnergy, 4) } ?? "", f.map { Format.fixed($0.relativeError, 4) } ?? "",
                         row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore),
                         row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter),
                         row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio),
                         row.storedBytes == 0 ? "" : Format.count(row.storedBytes),
-                        row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
+                        row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "",
+                        row.macsBefore == 0 ? "" : Format.count(row.macsBefore), row.macsAfter == 0 ? "" : Format.count(row.macsAfter)])
         }
-        layers.add(["", "total", "", "", "", "", "", Format.count(summary.parametersBefore), Format.count(summary.parametersAfter),
+        layers.add(["", "total", "", "", "", "", "", "", Format.count(summary.parametersBefore), Format.count(summary.parametersAfter),
                     Format.ratio(summary.compressionRatio), Format.count(summary.storedBytes),
-                    summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
+                    summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "",
+                    Format.count(summary.macsBefore), Format.count(summary.macsAfter)])
         out.append(layers.render())
 
         let factorized = summary.layers.compactMap { row in row.factorization.map { (row.name, $0) } }

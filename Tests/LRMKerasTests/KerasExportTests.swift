@@ -305,3 +305,37 @@ struct KerasExportCorpusTests {
         #expect(try largestDifference(original, reimported) <= 1e-5)
     }
 }
+
+@Suite("Export of convolutional models (Conv2D, factorized convolutions, depthwise, pooling, padding, permutes)")
+struct KerasExportCNNTests {
+    /// Every conv2d of `model` replaced by a factorized_conv2d of rank 2 in `form`, with seeded factors.
+    static func factorized(_ model: Model, form: ConvFactorizationForm) -> Model {
+        var model = model
+        var rng = SeededGenerator(seed: 11)
+        model.layers = model.layers.map { layer in
+            guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation else { return layer }
+            let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+            let (first, second) = form == .channel
+                ? (seededTensor([kh, kw, cin, 2], &rng), seededTensor([1, 1, 2, cout], &rng))
+                : (seededTensor([kh, 1, cin, 2], &rng), seededTensor([1, kw, 2, cout], &rng))
+            let (rows, columns) = form == .channel ? (kh * kw * cin, cout) : (cin * kh, kw * cout)
+            return Layer(name: layer.name, operation: .factorizedConv2D(
+                first: first, second: second, bias: bias, activation: activation, form: form, geometry: geometry,
+                factorization: factorization(rows, columns, rank: 2)))
+        }
+        return model
+    }
+
+    @Test("every CNN fixture, as imported and with its convolutions factorized in each form, exports and re-imports with the same predictions",
+          arguments: CNNFixture.models)
+    func roundTrip(_ name: String) throws {
+        let original = try KerasImporter.loadModel(path: CNNFixture.path("k3_\(name).keras"))
+        for model in [original, Self.factorized(original, form: .channel), Self.factorized(original, form: .spatial)] {
+            let (reimported, summary, _, directory) = try exportAndReimport(model)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let pairs = model.layers.filter { if case .factorizedConv2D = $0.operation { true } else { false } }.count
+            #expect(summary.layers.count == model.layers.count + pairs)
+            #expect(try largestDifference(model, reimported, sampleCount: 6) <= 1e-5)
+        }
+    }
+}

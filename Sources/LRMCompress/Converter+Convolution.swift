@@ -1,0 +1,96 @@
+public import LRMFormat
+
+/// Factorizing convolutions: a kernel K of shape (kh, kw, cin, cout) is viewed as a matrix in one of two
+/// ways (`spec/FORMAT.md` section 3.5), truncated exactly as a dense kernel is (same policies, overrides,
+/// break-even rule and Eckart–Young check), and stored as a `factorized_conv2d` layer.
+///
+/// - channel: M = K as (kh·kw·cin) × cout, row (i·kw + j)·cin + ci (K's own row-major order). M ≈ A·B gives
+///   `first` = A as [kh, kw, cin, k] and `second` = B as [1, 1, k, cout].
+/// - spatial: M[ci·kh + i, j·cout + o] = K[i, j, ci, o], a (cin·kh) × (kw·cout) matrix. M ≈ A·B gives
+///   `first`[i, 0, ci, r] = A[ci·kh + i, r] and `second`[0, j, r, o] = B[r, j·cout + o], so that
+///   Σ_r first[i, 0, ci, r]·second[0, j, r, o] = M_k[ci·kh + i, j·cout + o].
+///
+/// Convolutions are truncated in the plain metric: calibration statistics (for the whitened and
+/// activation-scaled metrics) are collected for dense layers only.
+extension Converter {
+    static func convertConvolution(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation, kernel.shape.count == 4 else {
+            preconditionFailure("conv2d layers only")
+        }
+        let before = parameterCount(layer)
+        guard let policy = options.policy(forLayer: layer.name) else {
+            return (layer, LayerDecision(name: layer.name, kind: "conv2d", outcome: .excluded, parametersBefore: before,
+                                         parametersAfter: before, seconds: 0, reason: "excluded by an override"))
+        }
+        var plain = options
+        plain.metric = .plain
+        let forms: [ConvFactorizationForm] = switch options.convolutions {
+        case .channel: [.channel]
+        case .spatial: [.spatial]
+        default: [.channel, .spatial]
+        }
+        var best: (layer: Layer<Tensor>, decision: LayerDecision)?
+        for form in forms {
+            let matrix = convolutionMatrix(kernel, form: form)
+            let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(kernel: matrix, bias: bias, activation: activation))
+            let spectrum = try spectrum(of: standIn, policy: policy, options: plain)
+            var (result, decision) = try apply(spectrum, to: standIn, rank: spectrum.rank(for: policy), policyName: policy.name,
+                                               policyParameter: policy.parameter, policyDescription: policy.description, options: plain)
+            decision.kind = "conv2d"
+            decision.reason = "\(form.name) form \(matrix.shape[0])×\(matrix.shape[1]): "
+                + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")
+            if case let .factorizedDense(us, vt, _, _, factorization) = result.operation {
+                let (first, second) = convolutionFactors(us: us, vt: vt, kernelShape: kernel.shape, form: form)
+                result = Layer(name: layer.name, operation: .factorizedConv2D(
+                    first: first, second: second, bias: bias, activation: activation, form: form, geometry: geometry,
+                    factorization: factorization))
+            } else {
+                result = layer
+            }
+            // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
+            if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }
+            best = (result, decision)
+        }
+        guard let best else { preconditionFailure("at least one form is tried") }
+        return best
+    }
+
+    /// The kernel as the matrix that `form` factorizes, in float32 (float64 kernels keep their values as far as float32 does).
+    static func convolutionMatrix(_ kernel: Tensor, form: ConvFactorizationForm) -> Tensor {
+        let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+        let values = kernel.floats()
+        switch form {
+        case .channel:
+            return Tensor(shape: [kh * kw * cin, cout], floats: values)
+        case .spatial:
+            var m = [Float](repeating: 0, count: values.count)
+            for i in 0..<kh { for j in 0..<kw { for ci in 0..<cin { for o in 0..<cout {
+                m[(ci * kh + i) * (kw * cout) + j * cout + o] = values[((i * kw + j) * cin + ci) * cout + o]
+            } } } }
+            return Tensor(shape: [cin * kh, kw * cout], floats: m)
+        }
+    }
+
+    /// `first` and `second` of a factorized convolution from the factors of its matrix (see the type's comment).
+    static func convolutionFactors(us: Tensor, vt: Tensor, kernelShape: [Int], form: ConvFactorizationForm) -> (Tensor, Tensor) {
+        let (kh, kw, cin, cout) = (kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3])
+        let k = us.shape[1]
+        switch form {
+        case .channel:
+            return (Tensor(shape: [kh, kw, cin, k], floats: us.floats(), dtype: us.dtype),
+                    Tensor(shape: [1, 1, k, cout], floats: vt.floats(), dtype: vt.dtype))
+        case .spatial:
+            let a = us.floats(), b = vt.floats()
+            var first = [Float](repeating: 0, count: kh * cin * k)
+            for i in 0..<kh { for ci in 0..<cin { for r in 0..<k {
+                first[(i * cin + ci) * k + r] = a[(ci * kh + i) * k + r]
+            } } }
+            var second = [Float](repeating: 0, count: kw * k * cout)
+            for j in 0..<kw { for r in 0..<k { for o in 0..<cout {
+                second[(j * k + r) * cout + o] = b[r * (kw * cout) + j * cout + o]
+            } } }
+            return (Tensor(shape: [kh, 1, cin, k], floats: first, dtype: us.dtype),
+                    Tensor(shape: [1, kw, k, cout], floats: second, dtype: vt.dtype))
+        }
+    }
+}
