@@ -7,7 +7,8 @@ Usage (from the package root):
     /tmp/lrm-train-venv/bin/python tools/train_samples.py --data ../shared/datasets --out samples
 
 The data folder is read in place (--data, else $LRM_DATA, else ../shared/datasets beside the package root);
-nothing is ever downloaded. For each model NAME (mnist_mlp, cifar10_mlp, cifar100_mlp) it writes into --out:
+nothing is ever downloaded. For each model NAME (mnist_mlp, cifar10_mlp, cifar100_mlp, and the small CNNs mnist_cnn
+and cifar10_cnn) it writes into --out:
     NAME.h5        legacy Keras full-model HDF5 (architecture + weights, no optimizer state)
     NAME.json      dataset, preprocessing (input_scale 1/255, input_layout), accuracies, macro-F1, recipe, versions
     NAME.pred.npz  x = the first 64 raw test images (float32 0-255, HWC) and y = model(x * (1/255)) (float32)
@@ -42,6 +43,12 @@ MODELS = {
     "mnist_mlp": dict(dataset="mnist", hidden=(512, 256), dropout=0.0, lr=5e-4, batch=128, epochs=15),
     "cifar10_mlp": dict(dataset="cifar10", hidden=(512, 256), dropout=0.0, lr=5e-4, batch=128, epochs=20),
     "cifar100_mlp": dict(dataset="cifar100", hidden=(512, 256), dropout=0.0, lr=5e-4, batch=128, epochs=20),
+    # Small CNNs of the kind people save as mnist_cnn.h5 / cifar10_cnn.h5: (filters, pool after) per 3×3 Conv2D
+    # (relu, "same" padding), then Flatten and a Dense head, which holds most of the parameters.
+    "mnist_cnn": dict(dataset="mnist", conv=((16, True), (32, True)), hidden=(128,), dropout=0.25, lr=1e-3, batch=128,
+                      epochs=3),
+    "cifar10_cnn": dict(dataset="cifar10", conv=((16, True), (32, True)), hidden=(128,), dropout=0.25, lr=1e-3,
+                        batch=64, epochs=10),
 }
 VAL_FRACTION = 0.1  # the last 10% of the training records (in file order) are the validation split
 
@@ -123,9 +130,17 @@ def macro_f1(y_true, y_pred, classes):
 
 # ----------------------------------------------------------------------------------------------------------- model
 
-def build(name, input_shape, classes, hidden, dropout):
+def build(name, input_shape, classes, hidden, dropout, conv=()):
     model = keras.Sequential(name=name)
+    if conv and len(input_shape) == 2:
+        input_shape = tuple(input_shape) + (1,)  # MNIST images get their single channel axis
     model.add(keras.Input(shape=input_shape, name="input"))
+    for i, (filters, pool) in enumerate(conv, start=1):
+        model.add(layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{i}"))
+        if pool:
+            model.add(layers.MaxPooling2D(2, name=f"pool_{i}"))
+    if conv and dropout:
+        model.add(layers.Dropout(dropout, name="dropout_conv"))
     model.add(layers.Flatten(name="flatten"))
     for i, units in enumerate(hidden, start=1):
         model.add(layers.Dense(units, activation="relu", name=f"dense_{i}"))
@@ -150,6 +165,8 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
     if epochs_override is not None:
         cfg["epochs"] = epochs_override
     (xtr_raw, ytr), (xte_raw, yte), classes, layout = LOADERS[cfg["dataset"]](data_root)
+    if cfg.get("conv") and xtr_raw.ndim == 3:
+        xtr_raw, xte_raw, layout = xtr_raw[..., None], xte_raw[..., None], "hwc"  # (N, 28, 28) → (N, 28, 28, 1)
     n_val = int(round(len(xtr_raw) * VAL_FRACTION))
     n_fit = len(xtr_raw) - n_val
     x_fit, y_fit = scale(xtr_raw[:n_fit]), ytr[:n_fit].astype(np.int32)
@@ -157,7 +174,7 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
     x_test, y_test = scale(xte_raw), yte.astype(np.int32)
 
     keras.utils.set_random_seed(SEED)
-    model = build(name, xtr_raw.shape[1:], classes, cfg["hidden"], cfg["dropout"])
+    model = build(name, xtr_raw.shape[1:], classes, cfg["hidden"], cfg["dropout"], cfg.get("conv", ()))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg["lr"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
@@ -205,7 +222,8 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
         "input_scale_text": "1/255",
         "input_layout": layout,
         "classes": classes,
-        "architecture": [int(np.prod(xtr_raw.shape[1:]))] + list(cfg["hidden"]) + [classes],
+        "architecture": [int(np.prod(xtr_raw.shape[1:]))] + [f"conv{f}" for f, _ in cfg.get("conv", ())]
+                        + list(cfg["hidden"]) + [classes],
         "parameters": int(model.count_params()),
         "test_accuracy": float(test_acc),
         "test_macro_f1": f1,

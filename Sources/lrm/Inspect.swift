@@ -211,6 +211,10 @@ enum InspectReport {
             members += [("parameters_before", .int(Int64(row.parametersBefore))), ("parameters_after", .int(Int64(row.parametersAfter))),
                         ("compression_ratio", .number(row.compressionRatio)), ("stored_bytes", .int(Int64(row.storedBytes)))]
             if let bits = row.bitsPerParameter { members.append(("bits_per_parameter", .number(bits))) }
+            if !row.outputShape.isEmpty { members.append(("output_shape", JSONValue(row.outputShape))) }
+            if row.macsBefore > 0 {
+                members += [("macs_before", .int(Int64(row.macsBefore))), ("macs_after", .int(Int64(row.macsAfter)))]
+            }
             return .object(members)
         }
         let checksumState: String = !verified ? "not_verified" : (failure == nil ? "verified" : "mismatch")
@@ -238,6 +242,8 @@ enum InspectReport {
             ("parameters_after", .int(Int64(summary.parametersAfter))),
             ("compression_ratio", .number(summary.compressionRatio)),
             ("stored_bytes", .int(Int64(summary.storedBytes))),
+            ("macs_before", .int(Int64(summary.macsBefore))),
+            ("macs_after", .int(Int64(summary.macsAfter))),
         ]
         if let bits = summary.bitsPerParameter { members.append(("bits_per_parameter", .number(bits))) }
         if !keras { members.append(("checksums", .string(checksumState))) }

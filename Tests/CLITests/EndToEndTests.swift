@@ -98,6 +98,21 @@ struct EndToEndTests {
         #expect(zip(got, y.floatValues()).map { abs($0 - $1) }.max()! <= 1e-5)
     }
 
+    @Test("the CNN samples, run by lrm predict from their .h5, reproduce the outputs Keras recorded for 64 test images",
+          arguments: ["mnist_cnn", "cifar10_cnn"])
+    func cnnSamples(_ name: String) throws {
+        let pred = try NPZ.read(path: TestPackage.root + "/samples/\(name).pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let scratch = try Scratch()
+        try NPY.write(x, to: scratch.file("x.npy"))
+        let result = try ChildProcess.run(["predict", TestPackage.root + "/samples/\(name).h5", "--input-scale", "1/255",
+                                           "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let got = try NPY.read(path: scratch.file("y.npy")).floatValues()
+        #expect(got.count == y.floatValues().count)
+        #expect(zip(got, y.floatValues()).map { abs($0 - $1) }.max()! <= 1e-5)
+    }
+
     @Test("real-data: corpus MLPs at τ = 1 reproduce their outputs; at τ = 0.9 every factorized layer keeps ≥ 0.9 of its energy",
           .enabled(if: corpus != nil), arguments: ["k3_nobias", "k3_fp64", "k3_bn", "k3_nested", "tfk_names", "tfk_mixed16"])
     func corpusConvert(_ name: String) throws {

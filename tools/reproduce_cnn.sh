@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The CNN rows of docs/RESULTS.md: for the two CNN samples, the smallest model within 0.5 and 1 point of test
+# accuracy (searched on the validation split) with the dense layers alone compressed (--conv none), and with the
+# convolutions factorized too (first the convolutions at energy 0.95 in the form that stores fewer parameters, then
+# the dense layers searched on that model); every resulting file verified against the original on the full test set.
+# Prints one markdown table row per file; the JSON and .lrm files are left in out/cnn-results/.
+# Usage: tools/reproduce_cnn.sh [--data DIR]   (LRM=path/to/lrm to use another binary)
+set -euo pipefail
+extra=("$@")
+cd "$(dirname "$0")/.."
+if [[ -z "${LRM:-}" ]]; then swift build -c release --product lrm >/dev/null; fi
+lrm=${LRM:-.build/release/lrm}
+out=out/cnn-results
+mkdir -p "$out"
+row() {  # name dataset label file
+  local json
+  json=$("$lrm" verify "$4" --reference "samples/$1.h5" --dataset "$2" --json "${extra[@]}")
+  python3 - "$1" "$3" "$4" "$json" "$lrm" <<'PY'
+import json, subprocess, sys
+name, label, path, text, lrm = sys.argv[1:6]
+report = json.loads(text)
+inspect = json.loads(subprocess.run([lrm, "inspect", path, "--json"], capture_output=True, text=True, check=True).stdout)
+ref, got = report["reference"], report["compressed"]
+params_before = inspect["parameters_before"]; params_after = inspect["parameters_after"]
+macs_before, macs_after = inspect["macs_before"], inspect["macs_after"]
+ranks = "/".join(str(l["rank"]) if l.get("rank") else ("dense" if l["kind"] in ("dense", "conv2d") else "")
+                 for l in inspect["layers"] if l["kind"] in ("dense", "conv2d", "factorized_dense", "factorized_conv2d"))
+print(f"| {name} | {label} | {ranks} | {params_after:,} | {params_before / params_after:.2f}× | "
+      f"{macs_after:,} ({macs_before / macs_after:.2f}×) | {100 * got['accuracy']:.2f}% | "
+      f"{100 * (got['accuracy'] - ref['accuracy']):+.2f} pp | {100 * report['comparison']['agreement']:.2f}% |")
+PY
+}
+echo "| sample | compressed | ranks (conv…/dense…) | params | ratio | MACs/sample (ratio) | test accuracy | Δ | agree |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+for entry in "mnist_cnn mnist 6000" "cifar10_cnn cifar-10 2000"; do
+  set -- $entry
+  name=$1 dataset=$2 validation=$3
+  common=(--dataset "$dataset" --validation-samples "$validation")
+  "$lrm" convert "samples/$name.h5" --input-scale 1/255 --policy energy:0.95 --exclude 'dense_*' --exclude output \
+    --conv auto --json -o "$out/$name-convs.lrm" > "$out/$name-convs.json"
+  for drop in 0.5 1.0; do
+    "$lrm" convert "samples/$name.h5" --input-scale 1/255 "${common[@]}" --target-accuracy-drop "$drop" --conv none --json \
+      -o "$out/$name-dense-$drop.lrm" "${extra[@]}" > "$out/$name-dense-$drop.json"
+    row "$name" "dense only, within $drop pp" "$out/$name-dense-$drop.lrm"
+    "$lrm" convert "$out/$name-convs.lrm" "${common[@]}" --target-accuracy-drop "$drop" --json \
+      -o "$out/$name-convdense-$drop.lrm" "${extra[@]}" > "$out/$name-convdense-$drop.json"
+    row "$name" "convolutions (energy 0.95) + dense, within $drop pp" "$out/$name-convdense-$drop.lrm"
+  done
+done
