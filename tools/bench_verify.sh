@@ -2,15 +2,15 @@
 # `lrm verify` (two models: compressed and original, over the whole test set, data read and
 # preprocessed, all metrics) against Keras's own `model.evaluate` of the original alone, alternating,
 # medians. Target: lrm verify faster than Keras alone.
-# Usage: tools/bench_verify.sh [SAMPLE] [DATASET] [RUNS]   (default: cifar10_mlp cifar-10 5)
+# Usage: tools/bench_verify.sh [SAMPLE] [DATASET] [RUNS]   (default: cifar10_mlp cifar-10 5; the CNN: cifar10_cnn cifar-10)
 # Needs a Python with keras + jax (PYTHON=…; e.g. a venv from tools/requirements-train.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sample=${1:-cifar10_mlp}; dataset=${2:-cifar-10}; runs=${3:-5}
 python=${PYTHON:-python3}
 data=${LRM_DATA:-../shared/datasets}
-swift build -c release --product lrm >/dev/null
-lrm=.build/release/lrm
+if [[ -z "${LRM:-}" ]]; then swift build -c release --product lrm >/dev/null; fi
+lrm=${LRM:-.build/release/lrm}  # LRM=path: a release lrm built elsewhere
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$lrm" convert "samples/$sample.h5" --input-scale 1/255 --policy rank:64 -o "$tmp/m.lrm" >/dev/null
 lrm_times=(); keras_times=(); keras_all=()
