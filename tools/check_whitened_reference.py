@@ -8,7 +8,7 @@ Usage:
 
 CONVERTED.lrm is the output of, e.g. (from the project root):
   lrm convert samples/mnist_mlp.h5 --input-scale 1/255 --dataset mnist --data DIR \\
-      --policy whitened:0.9 --validation-samples 6000 --calibration-samples 54000 \\
+      --policy whitened:0.9 --no-refit --validation-samples 6000 --calibration-samples 54000 \\
       --factor-dtype f64 -o w.lrm
 
 Written from the description of the method (README, `lrm convert --help`, spec/FORMAT.md), not from the

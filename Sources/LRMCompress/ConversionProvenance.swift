@@ -2,7 +2,7 @@ public import LRMFormat
 
 /// What a converted file records about how it was made: every metadata key a conversion writes is
 /// written here and nowhere else (policy, parameter, factor dtype, seed, metric, calibration source,
-/// ridge or α, and the writer).
+/// ridge or α, the refit and the fine-tuning, and the writer).
 public struct ConversionProvenance: Sendable, Equatable {
     /// The policy's name (`energy`, …, or `target-accuracy-drop` / `target-ratio` for a search).
     public var policy: String
@@ -20,6 +20,10 @@ public struct ConversionProvenance: Sendable, Equatable {
     public var groupSize: Int?
     /// Whether the rounding used the calibration data (recorded as `calibration.*` even with the plain metric).
     public var roundedWithCalibration = false
+    /// The least-squares refit after truncation, when one was done.
+    public var refit: RefitRecord?
+    /// The distillation fine-tuning, when one was done.
+    public var finetune: FineTuneRecord?
 
     public init(policy: String, parameter: Double, factorDType: DType, seed: UInt64?, metric: ConversionOptions.MetricChoice,
                 calibration: CalibrationSource?, writer: String? = nil) {
@@ -48,6 +52,19 @@ public struct ConversionProvenance: Sendable, Equatable {
         metadata[MetadataKey.conversionFactorDType] = .string(factorDType.name)
         if let seed { metadata[MetadataKey.conversionSeed] = .int(Int64(bitPattern: seed)) }
         if let writer { metadata[MetadataKey.writer] = .string(writer) }
+        if let refit {
+            metadata[MetadataKey.conversionRefit] = .bool(true)
+            metadata[MetadataKey.refitRidge] = .float(refit.ridge)
+            metadata[MetadataKey.refitCount] = .int(Int64(refit.count))
+        }
+        if let finetune {
+            metadata[MetadataKey.finetuneEpochs] = .int(Int64(finetune.epochs))
+            metadata[MetadataKey.finetuneSeed] = .int(Int64(bitPattern: finetune.seed))
+            metadata[MetadataKey.finetuneData] = .string(finetune.data)
+            metadata[MetadataKey.finetuneSamples] = .int(Int64(finetune.samples))
+            metadata[MetadataKey.finetuneLoss] = .string(finetune.loss)
+            metadata[MetadataKey.finetuneLearningRate] = .float(finetune.learningRate)
+        }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
         if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }
         guard metric != .plain || roundedWithCalibration, let calibration else { return }

@@ -52,6 +52,8 @@ public struct RankSearch {
     public let evaluate: (Model) throws -> ValidationScore
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
     public var confidence: Double = 1
+    /// When set, every candidate is refitted (closed-form least squares) after truncation, before it is judged.
+    public var refitter: Refitter?
     public let options: ConversionOptions
     public let policyName: String
     public let policyParameter: Double
@@ -116,7 +118,9 @@ public struct RankSearch {
             built.layers[index] = converted
             decisions.append(decision)
         }
-        return ConversionResult(model: built, decisions: decisions)
+        var result = ConversionResult(model: built, decisions: decisions)
+        if let refitter { try refitter.apply(to: &result) }
+        return result
     }
 
     func score(_ ranks: [String: Int], into log: inout [RankAssignment]) throws -> RankAssignment {

@@ -87,13 +87,34 @@ public enum MetadataKey {
     /// float: exponent α of the activation scales (activation-scaled metric).
     public static let calibrationAlpha = "calibration.alpha"
 
+    /// bool: the factors were refitted by least squares after truncation (closed-form local update).
+    public static let conversionRefit = "conversion.refit"
+    /// float: ridge of the refit's U·Σ step, relative to the mean diagonal of XᵀX.
+    public static let refitRidge = "refit.ridge"
+    /// int: calibration samples the refit used (the same training records as `calibration.*`).
+    public static let refitCount = "refit.count"
+    /// int: epochs of distillation fine-tuning actually run.
+    public static let finetuneEpochs = "finetune.epochs"
+    /// int: seed of the fine-tuning (initial order of minibatches).
+    public static let finetuneSeed = "finetune.seed"
+    /// string: data set and split fine-tuned on, e.g. "mnist train".
+    public static let finetuneData = "finetune.data"
+    /// int: training samples fine-tuned on.
+    public static let finetuneSamples = "finetune.samples"
+    /// string: the loss, e.g. "kl(T=4)·T² + 0.5·cross-entropy".
+    public static let finetuneLoss = "finetune.loss"
+    /// float: Adam's learning rate.
+    public static let finetuneLearningRate = "finetune.learning_rate"
+
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionSeed: "int", conversionMetric: "string",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
-        calibrationRidge: "float", calibrationAlpha: "float",
+        calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
+        finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
+        finetuneLearningRate: "float",
     ]
 
     /// Whether `key` is a well-formed key: 1 to 128 bytes of [a-z0-9_.].

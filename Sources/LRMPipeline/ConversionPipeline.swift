@@ -48,6 +48,8 @@ public struct ConversionRequest: Sendable {
     public var writer: String?
     /// Told about each phase, calibration batch and search candidate (nil: nothing reported).
     public var progress: ProgressHandler?
+    /// The least-squares refit after truncation, done for data-aware conversions and inside searches (nil: none).
+    public var refit: RefitOptions? = RefitOptions()
 
     public init(options: ConversionOptions = ConversionOptions(), target: ConversionTarget = .policy,
                 data: DataSelection = DataSelection(), confidence: Double = 1, writer: String? = ConversionPipeline.writer) {
@@ -119,8 +121,15 @@ public enum ConversionPipeline {
         switch request.target {
         case .policy:
             var options = request.options
+            var refitter: Refitter?
             if request.wantsCalibration {
-                options.calibration = try request.data.resolved(for: model).calibration(for: model, progress: request.progress)
+                let data = try request.data.resolved(for: model)
+                let calibrationSet = try data.trainingSubsets().calibration
+                options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress)
+                // Quantized factors are stored as codes: the refit (a float least-squares fit) is for float factors only.
+                if options.metric != .plain && options.quantization == nil {
+                    refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+                }
             }
             let dense = model.layers.filter { if case .dense = $0.operation { return true } else { return false } }.count
             request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
@@ -128,6 +137,10 @@ public enum ConversionPipeline {
             request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
+            if let refitter {
+                try refitter.apply(to: &result)
+                provenance.refit = refitter.record
+            }
             provenance.record(in: &result.model.metadata)
             return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
         case .accuracyDrop, .ratio, .metricDrop:
@@ -189,6 +202,9 @@ public enum ConversionPipeline {
             return score
         }
         search.confidence = confidence
+        if options.quantization == nil {
+            search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+        }
         let found: RankSearchResult
         if case .accuracyDrop(let drop) = request.target {
             found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)
@@ -203,6 +219,7 @@ public enum ConversionPipeline {
                                               metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
         provenance.groupSize = options.quantization.map { $0.groupSize ?? 0 }
         provenance.roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
+        provenance.refit = search.refitter?.record
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
         var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,

@@ -105,6 +105,9 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
+        @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
+        var noRefit = false
+
         @OptionGroup var dataOptions: DataOptions
 
         @OptionGroup var preprocessing: PreprocessingOptions
@@ -201,7 +204,9 @@ extension LRM {
                 ?? targetRatio.map { .ratio($0) } ?? .policy
             if let drop = targetAccuracyDrop, minimize == .bytes { target = .minimizeBytes(drop) }
             if let targetSize { target = .size(targetSize.bytes) }
-            return ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
+            var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
+            if noRefit { request.refit = nil }
+            return request
         }
 
         /// Where the converted model goes: `-o`, or the input itself with `--in-place` (nil: not written).

@@ -84,6 +84,22 @@ STANDARD_KEYS = {
     "conversion.factor_dtype": "string",
     "conversion.seed": "int",
     "conversion.group_size": "int",        # format 1.2
+    "conversion.metric": "string",
+    "calibration.dataset": "string",
+    "calibration.split": "string",
+    "calibration.count": "int",
+    "calibration.seed": "int",
+    "calibration.ridge": "float",
+    "calibration.alpha": "float",
+    "conversion.refit": "bool",
+    "refit.ridge": "float",
+    "refit.count": "int",
+    "finetune.epochs": "int",
+    "finetune.seed": "int",
+    "finetune.data": "string",
+    "finetune.samples": "int",
+    "finetune.loss": "string",
+    "finetune.learning_rate": "float",
 }
 META_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.")
 

@@ -1,0 +1,24 @@
+/// A distillation fine-tuning as the file's metadata records it (`finetune.*`).
+public struct FineTuneRecord: Sendable, Equatable {
+    /// Epochs run (after early stopping).
+    public var epochs: Int
+    /// Seed of the minibatch order.
+    public var seed: UInt64
+    /// Data set and split, e.g. "mnist train".
+    public var data: String
+    /// Training samples fine-tuned on.
+    public var samples: Int
+    /// The loss, e.g. "kl(T=2)·T² + 0.5·cross-entropy".
+    public var loss: String
+    /// Adam's step size.
+    public var learningRate: Double
+
+    public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double) {
+        self.epochs = epochs
+        self.seed = seed
+        self.data = data
+        self.samples = samples
+        self.loss = loss
+        self.learningRate = learningRate
+    }
+}

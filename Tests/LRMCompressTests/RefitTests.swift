@@ -1,0 +1,117 @@
+import Foundation
+import LRMFormat
+import LRMRuntime
+import Testing
+@testable import LRMCompress
+
+@Suite("Closed-form refit after truncation")
+struct RefitTests {
+    /// A 24-16-12-5 ReLU MLP with a softmax output, random weights, and 400 random inputs; when `deadUnit`,
+    /// the first layer's unit 3 never fires (its column and bias are very negative), so the second layer's
+    /// input 3 is always zero and its XᵀX is singular.
+    func setUp(deadUnit: Bool = false) -> (Model, [Float], Int) {
+        var rng = SeededGenerator(seed: 7)
+        func tensor(_ shape: [Int], scale: Float = 0.4) -> [Float] { (0..<shape.reduce(1, *)).map { _ in rng.nextSymmetricFloat() * scale } }
+        var k1 = tensor([24, 16]), b1 = tensor([16], scale: 0.1)
+        if deadUnit {
+            for i in 0..<24 { k1[i * 16 + 3] = -0.01 }
+            b1[3] = -50
+        }
+        let model = Model(name: "mlp", input: InputSpec(shape: [24]), layers: [
+            Layer(name: "d1", operation: .dense(kernel: Tensor(shape: [24, 16], floats: k1), bias: Tensor(shape: [16], floats: b1), activation: .relu)),
+            Layer(name: "d2", operation: .dense(kernel: Tensor(shape: [16, 12], floats: tensor([16, 12])), bias: Tensor(shape: [12], floats: tensor([12], scale: 0.1)), activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [12, 5], floats: tensor([12, 5])), bias: Tensor(shape: [5], floats: tensor([5], scale: 0.1)), activation: .softmax)),
+        ])
+        let samples = 400
+        return (model, (0..<(samples * 24)).map { _ in rng.nextSymmetricFloat() + 0.3 }, samples)
+    }
+
+    func truncated(_ model: Model, rank: Int) throws -> Model {
+        let options = ConversionOptions(policy: .rank(rank), overrides: [.init(pattern: NamePattern("out"), policy: nil)])
+        return try Converter.convert(model, options: options).model
+    }
+
+    /// Σ‖f(x) − f_original(x)‖² over the samples, outputs before nothing (softmax probabilities).
+    func outputError(_ a: Model, _ b: Model, _ x: [Float], _ samples: Int) throws -> Double {
+        let p = try InferenceModel(a).run(x, sampleCount: samples), q = try InferenceModel(b).run(x, sampleCount: samples)
+        return zip(p, q).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+    }
+
+    @Test("refit lowers every factorized layer's pre-activation error and the model's output error", arguments: [2, 3, 5])
+    func lowersError(rank: Int) throws {
+        let (model, x, samples) = setUp()
+        let candidate = try truncated(model, rank: rank)
+        let refitter = try Refitter(original: model, calibrationInputs: x, sampleCount: samples)
+        let (refitted, reports) = try refitter.refit(candidate)
+        #expect(reports.map(\.name) == ["d1", "d2"])
+        for report in reports {
+            #expect(report.errorAfter <= report.errorBefore)
+            #expect(report.errorAfter.isFinite)
+        }
+        // d2's inputs come from the truncated d1, so its truncation was not fitted to them: refit must gain.
+        #expect(reports[1].errorAfter < 0.9 * reports[1].errorBefore)
+        let after = try outputError(refitted, model, x, samples), before = try outputError(candidate, model, x, samples)
+        #expect(after < before)
+    }
+
+    @Test("the Vᵀ-and-bias step recovers a layer exactly when its original is rank k and U·Σ is right but Vᵀ and the bias are wrong")
+    func exactRecovery() throws {
+        var rng = SeededGenerator(seed: 11)
+        let (p, q, k, samples) = (10, 8, 3, 200)
+        let us = (0..<(p * k)).map { _ in rng.nextSymmetricFloat() }
+        let vt = (0..<(k * q)).map { _ in rng.nextSymmetricFloat() }
+        let bias = (0..<q).map { _ in rng.nextSymmetricFloat() }
+        var w = [Float](repeating: 0, count: p * q)
+        for i in 0..<p { for j in 0..<q { for r in 0..<k { w[i * q + j] += us[i * k + r] * vt[r * q + j] } } }
+        let original = Model(name: "one", input: InputSpec(shape: [p]), layers: [
+            Layer(name: "fc", operation: .dense(kernel: Tensor(shape: [p, q], floats: w), bias: Tensor(shape: [q], floats: bias), activation: .linear))])
+        let record = Factorization(inFeatures: p, outFeatures: q, rank: k, retainedEnergy: 1, relativeError: 1, policy: "rank",
+                                   policyParameter: Double(k), method: "test", singularValues: [1, 1, 1])
+        let wrong = Model(name: "one", input: InputSpec(shape: [p]), layers: [
+            Layer(name: "fc", operation: .factorizedDense(us: Tensor(shape: [p, k], floats: us), vt: Tensor(shape: [k, q], floats: vt.map { $0 * 0.5 + 0.1 }),
+                                                          bias: Tensor(shape: [q], floats: [Float](repeating: 0, count: q)), activation: .linear, factorization: record))])
+        let x = (0..<(samples * p)).map { _ in rng.nextSymmetricFloat() }
+        let (refitted, reports) = try Refitter(original: original, calibrationInputs: x, sampleCount: samples).refit(wrong)
+        let report = try #require(reports.first)
+        #expect(report.errorBefore > 0.3)
+        #expect(report.errorAfter < 1e-4)
+        guard case let .factorizedDense(_, newVt, newBias, _, f) = refitted.layers[0].operation else { Issue.record("not factorized"); return }
+        for (a, b) in zip(newVt.floats(), vt) { #expect(abs(a - b) < 1e-3) }
+        for (a, b) in zip(try #require(newBias).floats(), bias) { #expect(abs(a - b) < 1e-3) }
+        #expect(f.relativeError < 1e-3)  // the plain error is recomputed for the new factors
+        #expect(f.method == "test+refit")
+    }
+
+    @Test("a dead ReLU unit (an always-zero input, singular XᵀX) is handled by the ridge: finite factors, lower error")
+    func deadUnit() throws {
+        let (model, x, samples) = setUp(deadUnit: true)
+        let candidate = try truncated(model, rank: 3)
+        let (refitted, reports) = try Refitter(original: model, calibrationInputs: x, sampleCount: samples).refit(candidate)
+        let d2 = try #require(reports.last)
+        #expect(d2.name == "d2" && d2.errorAfter < d2.errorBefore)
+        for layer in refitted.layers {
+            for entry in layer.operation.tensors {
+                let finite = entry.tensor.floats().allSatisfy(\.isFinite)
+                #expect(finite)
+            }
+        }
+    }
+
+    @Test("the refit is recorded in the metadata and survives writing and reading")
+    func metadata() throws {
+        let (model, x, samples) = setUp()
+        var result = try Converter.convert(model, options: ConversionOptions(policy: .rank(3)))
+        let refitter = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, options: RefitOptions(ridge: 1e-3))
+        try refitter.apply(to: &result)
+        var provenance = ConversionProvenance(options: ConversionOptions(policy: .rank(3)))
+        provenance.refit = refitter.record
+        provenance.record(in: &result.model.metadata)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("refit-\(UUID().uuidString).lrm")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try ContainerWriter.write(result.model, to: url.path)
+        let read = try ContainerFile(path: url.path).loadModel()
+        #expect(read.metadata[MetadataKey.conversionRefit] == .bool(true))
+        #expect(read.metadata[MetadataKey.refitRidge] == .float(1e-3))
+        #expect(read.metadata[MetadataKey.refitCount] == .int(Int64(samples)))
+    }
+}
