@@ -8,6 +8,13 @@ public struct RankAssignment: Sendable, Equatable {
     public var validationAccuracy: Double
     /// Standard error of the paired accuracy difference to the original model on the validation samples.
     public var standardError: Double = 0
+
+    public init(ranks: [String: Int], hiddenFraction: Double, validationAccuracy: Double, standardError: Double = 0) {
+        self.ranks = ranks
+        self.hiddenFraction = hiddenFraction
+        self.validationAccuracy = validationAccuracy
+        self.standardError = standardError
+    }
 }
 
 /// A candidate's validation accuracy and the standard error of its paired difference to the

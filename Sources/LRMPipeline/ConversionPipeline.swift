@@ -50,6 +50,12 @@ public struct ConversionRequest: Sendable {
     public var progress: ProgressHandler?
     /// The least-squares refit after truncation, done for data-aware conversions and inside searches (nil: none).
     public var refit: RefitOptions? = RefitOptions()
+    /// Which samples a search judges candidates on (`auto`: the validation records, shifted when they look seen in training).
+    public var estimate: EstimateChoice = .auto
+    /// Distillation fine-tuning of the result (and, in an accuracy search, of smaller candidates) (nil: none).
+    public var finetune: FineTuneOptions?
+    /// Told after every fine-tuning epoch.
+    public var finetuneProgress: FineTuneProgress?
 
     public init(options: ConversionOptions = ConversionOptions(), target: ConversionTarget = .policy,
                 data: DataSelection = DataSelection(), confidence: Double = 1, writer: String? = ConversionPipeline.writer) {
@@ -98,6 +104,16 @@ public struct SearchOutcome: Sendable {
     /// A size search: bytes of the written file and the storage it chose.
     public var fileBytes: Int? = nil
     public var storage: String? = nil
+    /// Which samples candidates were judged on.
+    public var estimate: ValidationEstimate = .heldOut
+    /// Whether the validation records looked seen in training (for `--estimate auto`).
+    public var exposure: ExposureCheck?
+    /// Why the estimate is not the one asked for, if it is not.
+    public var estimateNote: String?
+    /// The test samples reported on start at this index (0, or the second half's first for `test-half`).
+    public var testFirstSample = 0
+    /// What fine-tuning did, when it was asked for.
+    public var finetune: FineTuneSummary?
 }
 
 /// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
@@ -107,6 +123,8 @@ public struct PipelineResult: Sendable {
     public var decisions: [LayerDecision]
     public var provenance: ConversionProvenance
     public var search: SearchOutcome?
+    /// The fine-tuning of a policy conversion (a search's is in `search`).
+    public var finetune: FineTuneSummary?
 }
 
 /// A model in, a converted model out: calibration, the search when one is asked for, the rebuild of
@@ -141,8 +159,16 @@ public enum ConversionPipeline {
                 try refitter.apply(to: &result)
                 provenance.refit = refitter.record
             }
+            var summary: FineTuneSummary?
+            if let finetune = request.finetune {
+                let stage = try FineTuneStage(teacher: model, options: finetune, data: try request.data.resolved(for: model),
+                                              progress: request.finetuneProgress)
+                let (tuned, record) = try stage.run(on: &result, label: "")
+                provenance.finetune = record
+                summary = FineTuneSummary(result: tuned, candidates: 1, stage: stage)
+            }
             provenance.record(in: &result.model.metadata)
-            return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
+            return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil, finetune: summary)
         case .accuracyDrop, .ratio, .metricDrop:
             return try search(model, request: request)
         case .size, .minimizeBytes:
@@ -177,12 +203,19 @@ public enum ConversionPipeline {
         request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
         let spectra = try searchSpectra(model, options: options)
         let layout = data.layout(for: model)
+        // Which samples judge candidates (classification only): the validation records, shifted when they look
+        // seen in training, or (opt-in) the first half of the test split.
+        let plan = task == .multiclass && evaluator == nil
+            ? try EstimatePlan.make(request.estimate, model: model, data: data, calibration: calibrationSet, validation: validationSet) : nil
+        if plan == nil && request.estimate != .auto && request.estimate != .heldOut {
+            throw PipelineError(.badRequest, "--estimate \(request.estimate.rawValue) is for classification data sets")
+        }
         let scorer: any CandidateEvaluator
         switch (evaluator, task) {
         case (let given?, _): scorer = given
         case (nil, .binary): scorer = try BinaryAccuracyEvaluator(reference: model, dataset: validationSet, threshold: data.ownSplits?.threshold ?? 0.5)
         case (nil, .regression): scorer = try RegressionErrorEvaluator(reference: model, dataset: validationSet)
-        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: plan?.samples ?? EvaluationSet(validationSet, layout: layout))
         }
         let baseline = scorer.baselineAccuracy
         let parameter: Double
@@ -214,19 +247,30 @@ public enum ConversionPipeline {
             found = try search.targetRatio(parameter, baseline: baseline)
         }
         var result = try search.buildWithDecisions(found.best.ranks)
+        var best = found.best
+        var tuning: (summary: FineTuneSummary, record: FineTuneRecord)?
+        if let finetune = request.finetune {
+            let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
+            var maxDrop: Double?
+            if case .accuracyDrop(let drop) = request.target { maxDrop = drop / 100 }
+            let refined = try refineByFineTuning(search, chosen: found.best, stage: stage, scorer: scorer, baseline: baseline, maxDrop: maxDrop)
+            (result, best) = (refined.result, refined.assignment)
+            tuning = (refined.summary, refined.record)
+        }
         var provenance = ConversionProvenance(policy: policyName, parameter: parameter,
                                               factorDType: options.quantization?.dtype ?? options.factorDType, seed: nil,
                                               metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
         provenance.groupSize = options.quantization.map { $0.groupSize ?? 0 }
         provenance.roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
         provenance.refit = search.refitter?.record
+        provenance.finetune = tuning?.record
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
         var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
                                     validationSamples: scorer.sampleCount, validationPlacement: data.placement,
-                                    validationBaseline: baseline, validationAccuracy: found.best.validationAccuracy,
-                                    standardError: found.best.standardError, confidence: confidence,
-                                    hiddenFraction: found.best.hiddenFraction, threshold: found.threshold,
+                                    validationBaseline: baseline, validationAccuracy: best.validationAccuracy,
+                                    standardError: best.standardError, confidence: confidence,
+                                    hiddenFraction: best.hiddenFraction, threshold: found.threshold,
                                     testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
                                     budget: {
                                         switch request.target {
@@ -234,8 +278,12 @@ public enum ConversionPipeline {
                                         default: return nil
                                         }
                                     }())
+        if let plan {
+            (outcome.estimate, outcome.exposure, outcome.estimateNote) = (plan.estimate, plan.exposure, plan.note)
+        }
+        outcome.finetune = tuning?.summary
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
-        try outcome.measureTest(result.model, original: model, data: data, layout: layout)
+        try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
     }
 }

@@ -9,4 +9,134 @@ extension DataSelection {
         let samples = try EvaluationSet(dataset, layout: layout(for: model))
         return try Refitter(original: model, calibrationInputs: samples.pixels, sampleCount: samples.sampleCount, options: options)
     }
+
+    /// For fine-tuning, in memory in `model`'s layout: the training records the validation does not use, split
+    /// into those trained on and a tenth (at most 5,000) that early stopping watches, so that the validation
+    /// records judge the fine-tuned model independently of when it stopped; and a description such as "mnist train".
+    public func fineTuningSamples(for model: Model) throws -> (training: LabelledSamples, earlyStopping: LabelledSamples, data: String) {
+        let train = try open(.train)
+        guard train.sampleCount > validationSamples else {
+            throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, not more than --validation-samples")
+        }
+        let layout = layout(for: model)
+        func samples(_ sets: [Dataset]) throws -> LabelledSamples {
+            var inputs: [Float] = [], labels: [Int] = []
+            var features = 0
+            for set in sets {
+                let loaded = try EvaluationSet(set, layout: layout)
+                inputs += loaded.pixels
+                labels += loaded.labels
+                features = loaded.featureCount
+            }
+            return LabelledSamples(inputs: inputs, labels: labels, featureCount: features)
+        }
+        let data = "\(train.name?.rawValue ?? "own data") train"
+        switch placement {
+        case .last:
+            let split = train.sampleCount - validationSamples
+            let stop = min(5000, max(1, split / 10))
+            guard split - stop >= 1 else { throw PipelineError(.badRequest, "too few training records outside the validation ones to fine-tune on") }
+            return (try samples([try train.subset(.first(split - stop))]), try samples([try train.subset(.indices(Array((split - stop)..<split)))]), data)
+        case .random:
+            let (calibration, rest) = try train.partition(sampleCount: min(calibrationSamples, train.sampleCount - validationSamples), seed: seed)
+            let (_, remainder) = try rest.partition(sampleCount: validationSamples, seed: seed &+ 1)
+            let stop = min(5000, max(1, (calibration.sampleCount + remainder.sampleCount) / 10))
+            guard remainder.sampleCount > stop else { throw PipelineError(.badRequest, "too few training records outside the validation ones to fine-tune on") }
+            let (watched, trained) = try remainder.partition(sampleCount: stop, seed: seed &+ 2)
+            return (try samples([calibration, trained]), try samples([watched]), data)
+        }
+    }
+}
+
+/// Told after each fine-tuning epoch: which candidate ("" for a policy conversion, else e.g. "hidden fraction 0.061"),
+/// the epoch, and the most epochs it may run.
+public typealias FineTuneProgress = @Sendable (_ candidate: String, _ epoch: FineTuneEpoch, _ epochs: Int) -> Void
+
+/// What fine-tuning did in a conversion: the kept candidate's epochs and how many candidates were fine-tuned.
+public struct FineTuneSummary: Sendable {
+    /// Every epoch of the kept candidate (epoch 0: before fine-tuning).
+    public var epochs: [FineTuneEpoch]
+    /// The epoch whose parameters were kept.
+    public var bestEpoch: Int
+    /// Candidates fine-tuned (a search tries smaller ones after the first).
+    public var candidates: Int
+    /// Validation accuracy of the kept candidate before fine-tuning.
+    public var validationAccuracyBefore: Double { epochs.first?.validationAccuracy ?? 0 }
+    /// Training records trained on, and held out of training for early stopping.
+    public var trainingSamples: Int
+    public var earlyStoppingSamples: Int
+
+    init(result: FineTuneResult, candidates: Int, stage: FineTuneStage) {
+        epochs = result.epochs
+        bestEpoch = result.bestEpoch
+        self.candidates = candidates
+        trainingSamples = stage.training.count
+        earlyStoppingSamples = stage.validation.count
+    }
+}
+
+/// Fine-tuning inside the pipeline: one compressed candidate distilled from the original on the training
+/// records the validation does not use.
+struct FineTuneStage {
+    let teacher: Model
+    let options: FineTuneOptions
+    let training: LabelledSamples
+    var validation: LabelledSamples
+    let data: String
+    let progress: FineTuneProgress?
+
+    init(teacher: Model, options: FineTuneOptions, data selection: DataSelection, progress: FineTuneProgress?) throws {
+        try FineTuner.check(teacher)
+        self.teacher = teacher
+        self.options = options
+        (training, validation, data) = try selection.fineTuningSamples(for: teacher)
+        self.progress = progress
+    }
+
+    /// `result`'s model fine-tuned.
+    func run(on result: inout ConversionResult, label: String) throws -> (FineTuneResult, FineTuneRecord) {
+        let epochs = options.epochs
+        let report = progress
+        let tuned = try FineTuner.fineTune(student: result.model, teacher: teacher, training: training, validation: validation,
+                                           options: options, progress: report.map { report in { report(label, $0, epochs) } })
+        result.model = tuned.model
+        return (tuned, FineTuner.record(tuned, options: options, data: data, samples: training.count))
+    }
+}
+
+extension ConversionPipeline {
+    /// The search's choice fine-tuned; then, for an accuracy budget, smaller models (every searched rank
+    /// scaled by one factor, found by bisection on it: 3 more candidates) are truncated, refitted, fine-tuned
+    /// and kept while the validation drop plus the confidence bound stays within the budget.
+    static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
+                                   baseline: Double, maxDrop: Double?)
+        throws -> (result: ConversionResult, assignment: RankAssignment, summary: FineTuneSummary, record: FineTuneRecord) {
+        func tune(_ ranks: [String: Int]) throws -> (ConversionResult, RankAssignment, FineTuneResult, FineTuneRecord) {
+            var result = try search.buildWithDecisions(ranks)
+            let fraction = search.hiddenFraction(ranks)
+            let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
+            let score = try scorer.score(result.model)
+            return (result, RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
+                                           standardError: score.standardError), tuned, record)
+        }
+        var best = try tune(chosen.ranks)
+        var candidates = 1
+        if let maxDrop, !chosen.ranks.isEmpty {
+            var good = 1.0, bad = 0.15
+            for _ in 0..<3 {
+                let scale = (good * bad).squareRoot()
+                let ranks = chosen.ranks.mapValues { max(1, Int((Double($0) * scale).rounded())) }
+                guard ranks != best.1.ranks else { break }
+                let candidate = try tune(ranks)
+                candidates += 1
+                if baseline - candidate.1.validationAccuracy + search.confidence * candidate.1.standardError <= maxDrop + 1e-12 {
+                    good = scale
+                    best = candidate
+                } else {
+                    bad = scale
+                }
+            }
+        }
+        return (best.0, best.1, FineTuneSummary(result: best.2, candidates: candidates, stage: stage), best.3)
+    }
 }

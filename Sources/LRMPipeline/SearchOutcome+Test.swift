@@ -5,8 +5,12 @@ import LRMVerify
 extension SearchOutcome {
     /// Fills in the test-split figures: `converted` and the `original` model on the test split of `data`
     /// (never seen by the search), scored as the data's task.
-    mutating func measureTest(_ converted: Model, original: Model, data: DataSelection, layout: SampleLayout) throws {
-        let test = try data.open(.test)
+    mutating func measureTest(_ converted: Model, original: Model, data: DataSelection, layout: SampleLayout, range: Range<Int>? = nil) throws {
+        var test = try data.open(.test)
+        if let range {
+            test = try test.subset(.indices(Array(range)))
+            testFirstSample = range.lowerBound
+        }
         task = data.task
         switch data.task {
         case .multiclass:

@@ -1,10 +1,10 @@
 import Foundation
-import LRMFormat
+public import LRMFormat
 
 extension Activation {
     /// Applies the activation in place to `rows` rows of `width` values (row-major); softmax acts
     /// on each row. Definitions are those of `spec/FORMAT.md`.
-    func apply(to values: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int) {
+    public func apply(to values: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int) {
         let count = rows * width
         switch self {
         case .linear:

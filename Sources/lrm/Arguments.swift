@@ -14,6 +14,7 @@ extension DatasetName: ExpressibleByArgument {}
 extension DatasetSplit: ExpressibleByArgument {}
 extension SampleLayout: ExpressibleByArgument {}
 extension ValidationPlacement: ExpressibleByArgument {}
+extension EstimateChoice: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
 extension ConversionOptions.ConvolutionForm: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}

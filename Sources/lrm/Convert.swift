@@ -105,8 +105,20 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
+        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
+        var estimate: EstimateChoice = .auto
+
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
         var noRefit = false
+
+        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned. Needs --dataset.", valueName: "epochs"))
+        var finetune: Int?
+
+        @Option(help: ArgumentHelp("Adam's learning rate for --finetune.", valueName: "rate"))
+        var finetuneLr: Double = 5e-4
+
+        @Option(help: ArgumentHelp("Seed of --finetune's minibatch order.", valueName: "seed"))
+        var finetuneSeed: UInt64 = 1
 
         @OptionGroup var dataOptions: DataOptions
 
@@ -163,6 +175,11 @@ extension LRM {
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
             if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
+            if let finetune {
+                if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
+                if dataOptions.dataset == nil { throw ValidationError("--finetune needs training data: give --dataset") }
+                if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
+            }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
             if let groupSize, groupSize < 1 { throw ValidationError("--group-size must be at least 1") }
             if groupSize != nil && factorDtype.dtype.isFloatingPoint {
@@ -206,6 +223,17 @@ extension LRM {
             if let targetSize { target = .size(targetSize.bytes) }
             var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
             if noRefit { request.refit = nil }
+            request.estimate = estimate
+            if let finetune {
+                request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed)
+                request.finetuneProgress = { candidate, epoch, epochs in
+                    let left = epoch.seconds / Double(epoch.epoch) * Double(epochs - epoch.epoch)
+                    let line = String(format: "lrm: fine-tuning%@ epoch %d/%d: loss %.4f, held-out accuracy %.2f%%, agreement %.2f%%, at most %.0f s left\n",
+                                      candidate.isEmpty ? "" : " (\(candidate))", epoch.epoch, epochs, epoch.loss,
+                                      epoch.validationAccuracy * 100, epoch.validationAgreement * 100, left)
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
             return request
         }
 
@@ -243,6 +271,8 @@ extension LRM {
                     throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
                 } catch let error as SizeSearchError {
                     throw CommandFailure(status: .usage, message: "\(input): \(error.description)")
+                } catch let error as FineTuneError {
+                    throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
                 }
                 let converted = result.model
                 let evaluation = try testEvaluation(result, original: model, progress: printer?.handler)
@@ -271,8 +301,13 @@ extension LRM {
                     members.append(("test", evaluation.json))
                     reportJSON = .object(members)
                 }
+                if let finetune = result.finetune, case .object(var members) = reportJSON {
+                    members.append(("finetune", finetune.json))
+                    reportJSON = .object(members)
+                }
                 print(json ? reportJSON.serialized(indent: 2) : report.text())
                 if let search = result.search, !json { print(search.text) }
+                if let finetune = result.finetune, !json { print(finetune.text) }
                 if let evaluation, !json { print(evaluation.text) }
                 try enforceLimit(evaluation, searched: result.search != nil)
             }

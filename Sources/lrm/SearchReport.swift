@@ -10,7 +10,7 @@ extension SearchOutcome {
         let drop = (testReference - testAccuracy) * 100
         var lines = [
             "",
-            "search (\(metric) spectra, \(candidates) candidates on \(Format.count(validationSamples)) validation samples, the \(validationPlacement == .last ? "last" : "seeded random") records of the training split):",
+            "search (\(metric) spectra, \(candidates) candidates on \(Format.count(validationSamples)) \(samplesDescription)):",
             String(format: "  validation accuracy %.2f%% → %.2f%% (standard error of the drop %.2f pp; accepted when drop + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
                    validationBaseline * 100, validationAccuracy * 100, standardError * 100, confidence, hiddenFraction, threshold),
             task == .binary
@@ -20,13 +20,56 @@ extension SearchOutcome {
                 : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
                          testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
         ]
+        lines.insert(contentsOf: estimateLines, at: 2)
+        if estimate == .testHalf { lines[lines.count - 1] += String(format: " (test samples %d–%d only)", testFirstSample, testFirstSample + testSamples - 1) }
+        if let finetune { lines.append(finetune.text) }
         if let fileBytes, let storage {
             lines.append("  file \(Format.count(fileBytes)) bytes on disk, weights stored as \(storage)")
         }
-        if let budget, drop > budget {
+        if let budget, drop > budget + 1e-9 {
             lines.append(String(format: "  note: on the test split the drop (%.2f pp) exceeds the %.2f pp budget met on validation", drop, budget))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// What the candidates were judged on.
+    var samplesDescription: String {
+        let records = "the \(validationPlacement == .last ? "last" : "seeded random") records of the training split"
+        switch estimate {
+        case .heldOut: return "validation samples, \(records)"
+        case .shifted: return "validation samples, \(records), each image shifted by up to 1 pixel"
+        case .testHalf: return "samples, the first half of the test split (--estimate test-half)"
+        }
+    }
+
+    /// Which estimate was used and why.
+    var estimateLines: [String] {
+        guard let exposure else {
+            switch estimate {
+            case .heldOut: return []
+            case .shifted: return ["  estimate: validation records shifted by up to 1 pixel (--estimate shifted)"]
+            case .testHalf: return ["  estimate: first half of the test split; the test figures below are the second half's, not selected on"]
+            }
+        }
+        let evidence = String(format: "the original's loss on them %.4f vs %.4f on other training records, z = %.1f; accuracy %.2f%% vs %.2f%%",
+                              exposure.validationLoss, exposure.trainingLoss, exposure.z, exposure.validationAccuracy * 100,
+                              exposure.trainingAccuracy * 100)
+        if exposure.looksSeen, estimate == .shifted {
+            return ["  estimate: the validation records look seen in training (\(evidence)), so candidates were judged on them shifted by up to 1 pixel, a proxy for unseen images"]
+        }
+        if exposure.looksSeen {
+            return ["  estimate: the validation records look seen in training (\(evidence)); \(estimateNote ?? "")"]
+        }
+        return ["  estimate: validation records as they are: they look held out from training (\(evidence))"]
+    }
+
+    var exposureJSON: JSONValue {
+        guard let exposure else { return .null }
+        return .object([
+            ("looks_seen", .bool(exposure.looksSeen)), ("validation_loss", .number(exposure.validationLoss)),
+            ("training_loss", .number(exposure.trainingLoss)), ("z", .number(exposure.z)), ("z_threshold", .number(ExposureCheck.threshold)),
+            ("validation_accuracy_original", .number(exposure.validationAccuracy)), ("training_accuracy_original", .number(exposure.trainingAccuracy)),
+        ])
     }
 
     /// ", ROC AUC a → b" for a binary task.
@@ -69,6 +112,7 @@ extension SearchOutcome {
             return .object(members)
         }
         return .object([
+            ("estimate", .string(estimate.rawValue)), ("exposure", exposureJSON), ("test_first_sample", .int(Int64(testFirstSample))),
             ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
             ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
             ("validation_accuracy_original", .number(validationBaseline)), ("validation_accuracy", .number(validationAccuracy)),
@@ -78,5 +122,28 @@ extension SearchOutcome {
             ("test_accuracy", .number(testAccuracy)), ("test_images_change", .int(Int64(testImagesChange))),
             ("test_f1_macro_original", .number(testReferenceF1)), ("test_f1_macro", .number(testF1)),
         ] + (fileBytes.map { [("file_bytes", JSONValue.int(Int64($0)))] } ?? []) + (storage.map { [("storage", JSONValue.string($0))] } ?? []))
+    }
+}
+
+/// The text and JSON forms of a fine-tuning.
+extension FineTuneSummary {
+    var text: String {
+        let kept = epochs.indices.contains(bestEpoch) ? epochs[bestEpoch] : epochs.last
+        return String(format: "  fine-tuned %d candidate%@; the kept one: %d epoch%@ run, epoch %d kept (early stopping on %d held-out training records), their accuracy %.2f%% → %.2f%% (agreement %.2f%%), %.1f s",
+                      candidates, candidates == 1 ? "" : "s", epochs.count - 1, epochs.count == 2 ? "" : "s", bestEpoch, earlyStoppingSamples,
+                      validationAccuracyBefore * 100, (kept?.validationAccuracy ?? 0) * 100, (kept?.validationAgreement ?? 0) * 100,
+                      epochs.last?.seconds ?? 0)
+    }
+
+    var json: JSONValue {
+        .object([
+            ("candidates", .int(Int64(candidates))), ("best_epoch", .int(Int64(bestEpoch))),
+            ("training_samples", .int(Int64(trainingSamples))), ("early_stopping_samples", .int(Int64(earlyStoppingSamples))),
+            ("epochs", .array(epochs.map { epoch in
+                .object([("epoch", .int(Int64(epoch.epoch))), ("loss", .number(epoch.loss)),
+                         ("validation_accuracy", .number(epoch.validationAccuracy)),
+                         ("validation_agreement", .number(epoch.validationAgreement)), ("seconds", .number(epoch.seconds))])
+            })),
+        ])
     }
 }

@@ -37,6 +37,9 @@ extension LRM {
         @Option(help: ArgumentHelp("Use only the first N samples.", valueName: "N"))
         var limit: Int?
 
+        @Option(help: ArgumentHelp("Use only this half of the split: first (samples 0 to n/2 − 1) or second (n/2 to n − 1); a model converted with --estimate test-half was selected on the first half of the test split, so check it on the second.", valueName: "half"))
+        var testHalf: SplitHalf?
+
         @Option(help: "Samples per batch (memory stays bounded whatever the data set size).")
         var batchSize: Int = 1000
 
@@ -116,6 +119,10 @@ extension LRM {
                     return try verifyOwnData(source, candidate: candidate, reference: referenceModel)
                 }
                 var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
+                if let testHalf {
+                    let half = data.sampleCount / 2
+                    data = try data.subset(testHalf == .first ? .first(half) : .indices(Array(half..<data.sampleCount)))
+                }
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
                 try verifyClasses(data, candidate: candidate, reference: referenceModel)
             }
@@ -242,4 +249,9 @@ enum VerifyText {
         out.append("result: \(r.result.text) (\(Format.fixed(r.seconds, 2)) s)")
         return out.joined(separator: "\n")
     }
+}
+
+/// `verify --test-half`.
+enum SplitHalf: String, CaseIterable, ExpressibleByArgument {
+    case first, second
 }

@@ -45,6 +45,17 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")))
         expectOneLineError(try ChildProcess.run(["convert", model, "--target-accuracy-drop", "0.5", "-o", scratch.file("x.lrm")]),
                            status: 64, naming: "need data to validate on")
+        // Fine-tuning: no data to train on, no epochs, a learning rate that is not one, an estimate that does not exist.
+        expectOneLineError(try ChildProcess.run(["convert", model, "--finetune", "3", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--finetune needs training data")
+        for bad in ["0", "-2"] {
+            expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist", "--finetune=\(bad)", "-o", scratch.file("x.lrm")]),
+                               status: 64, naming: "--finetune must be at least 1 epoch")
+        }
+        expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist", "--finetune", "2", "--finetune-lr", "nan", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--finetune-lr must be positive")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--estimate", "tested", "-o", scratch.file("x.lrm")]), status: 64, naming: "tested")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("x.lrm")))
     }
 
     @Test("inspect describes a Keras file as import would store it, writing nothing; --verify is for .lrm files")

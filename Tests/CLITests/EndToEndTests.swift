@@ -49,6 +49,10 @@ struct EndToEndTests {
         // The contract: drop + 1 standard error within 1 point on the validation split; and it did compress.
         #expect(original - found + error <= 0.01 + 1e-9, "\(search)")
         #expect(try #require(search["hidden_fraction"] as? Double) < 0.5)
+        // The sample held its last 10% of training records out: the check sees that and uses them as they are.
+        #expect(search["estimate"] as? String == "held-out")
+        let exposure = try #require(search["exposure"] as? [String: Any])
+        #expect(exposure["looks_seen"] as? Bool == false, "\(exposure)")
         let inspected = try ChildProcess.run(["inspect", output, "--json"])
         let metadata = try #require(try jsonObject(inspected.stdout)["metadata"] as? [String: Any])
         func value(_ key: String) -> Any? { (metadata[key] as? [String: Any])?["value"] }
@@ -60,6 +64,28 @@ struct EndToEndTests {
         let verify = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--limit", "500", "--min-energy", "0.9"])
         #expect(verify.status == 1)
         #expect(verify.stdout.contains("truncated in the whitened metric"), "\(verify.stdout)")
+    }
+
+    @Test("real-data: --estimate test-half selects on the first half of the test split and reports the second, as verify --test-half second measures it",
+          .enabled(if: datasets != nil))
+    func testHalf() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("half.lrm")
+        let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+        let result = try ChildProcess.run(["convert", sample, "--input-scale", "1/255", "--dataset", "mnist", "--target-accuracy-drop", "1.0",
+                                           "--estimate", "test-half", "--calibration-samples", "1000", "--json", "-o", output], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        #expect(search["estimate"] as? String == "test-half")
+        #expect(search["validation_samples"] as? Int == 5000)
+        #expect(search["test_first_sample"] as? Int == 5000)
+        #expect(search["test_samples"] as? Int == 5000)
+        let verify = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--test-half", "second", "--json"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let report = try jsonObject(verify.stdout)
+        #expect(report["samples"] as? Int == 5000)
+        let compressed = try #require(report["compressed"] as? [String: Any])
+        #expect(abs(try #require(compressed["accuracy"] as? Double) - (try #require(search["test_accuracy"] as? Double))) < 1e-12)
     }
 
     @Test("real-data: a model imported from a Keras file verifies against that file with agreement 1 and no change",

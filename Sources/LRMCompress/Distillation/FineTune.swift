@@ -1,0 +1,252 @@
+import Foundation
+public import LRMFormat
+
+/// Settings of distillation fine-tuning.
+public struct FineTuneOptions: Sendable, Equatable {
+    /// Most epochs (passes over the training samples).
+    public var epochs: Int
+    /// Adam's step size.
+    public var learningRate: Double
+    public var batchSize: Int
+    /// Softening temperature T of the KL term.
+    public var temperature: Double
+    /// Weight of the cross-entropy with the labels (the KL term has weight T²).
+    public var labelWeight: Double
+    /// Seed of the minibatch order.
+    public var seed: UInt64
+    /// Stop after this many epochs without a better validation accuracy.
+    public var patience: Int
+
+    public init(epochs: Int, learningRate: Double = 5e-4, batchSize: Int = 128, temperature: Double = 2, labelWeight: Double = 0.5,
+                seed: UInt64 = 1, patience: Int = 2) {
+        self.epochs = epochs
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.temperature = temperature
+        self.labelWeight = labelWeight
+        self.seed = seed
+        self.patience = patience
+    }
+
+    /// The loss, as recorded in the metadata.
+    public var lossDescription: String {
+        "kl(T=\(Self.format(temperature)))·T² + \(Self.format(labelWeight))·cross-entropy"
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+/// Samples held in memory: raw inputs (the model applies its preprocessing) and labels.
+public struct LabelledSamples: Sendable {
+    public var inputs: [Float]
+    public var labels: [Int]
+    public var featureCount: Int
+    public var count: Int { labels.count }
+    public init(inputs: [Float], labels: [Int], featureCount: Int) {
+        self.inputs = inputs
+        self.labels = labels
+        self.featureCount = featureCount
+    }
+}
+
+/// One epoch of fine-tuning (epoch 0: before any step).
+public struct FineTuneEpoch: Sendable, Equatable {
+    public var epoch: Int
+    /// Mean training loss over the epoch (0 for epoch 0).
+    public var loss: Double
+    public var validationAccuracy: Double
+    /// Fraction of validation samples whose top-1 class is the original model's.
+    public var validationAgreement: Double
+    public var seconds: Double
+}
+
+/// What fine-tuning did: the model from the best epoch (by validation accuracy), and every epoch.
+public struct FineTuneResult: Sendable {
+    public var model: Model
+    public var epochs: [FineTuneEpoch]
+    /// The epoch whose parameters were kept (0: fine-tuning never beat the starting point).
+    public var bestEpoch: Int
+}
+
+/// Distillation fine-tuning of a compressed dense model against its original: the compressed model's
+/// factors, kernels and biases are trained with Adam on minibatches of the training samples to minimise
+/// T²·KL(softmax(t/T) ‖ softmax(s/T)) + w·cross-entropy(label, softmax(s)), with s the compressed model's
+/// logits and t the original's. After each epoch the validation accuracy is measured; the best epoch's
+/// parameters are kept and training stops after `patience` epochs without improvement. Deterministic
+/// for a given seed and BLAS thread count.
+public enum FineTuner {
+    /// Throws `FineTuneError` unless `model` can be distilled (dense layers, a softmax or logit output,
+    /// activations the trainer has gradients for).
+    public static func check(_ model: Model) throws {
+        _ = try TrainableNetwork(model)
+    }
+
+    public static func fineTune(student: Model, teacher: Model, training: LabelledSamples, validation: LabelledSamples,
+                                options: FineTuneOptions, progress: ((FineTuneEpoch) -> Void)? = nil) throws -> FineTuneResult {
+        guard options.epochs >= 1 else { throw FineTuneError(.invalidInput, "fine-tuning needs at least 1 epoch, found \(options.epochs)") }
+        guard options.learningRate > 0, options.learningRate.isFinite, options.batchSize >= 1, options.temperature > 0 else {
+            throw FineTuneError(.invalidInput, "fine-tuning needs a positive learning rate, batch size and temperature")
+        }
+        var network = try TrainableNetwork(student)
+        let reference = try TrainableNetwork(teacher)
+        guard network.classCount == reference.classCount else {
+            throw FineTuneError(.invalidInput, "the compressed model has \(network.classCount) outputs, the original \(reference.classCount)")
+        }
+        for samples in [training, validation] {
+            guard samples.featureCount == network.inputWidth, samples.inputs.count == samples.count * samples.featureCount, samples.count > 0 else {
+                throw FineTuneError(.invalidInput, "samples of \(samples.featureCount) values do not fit a model taking \(network.inputWidth)")
+            }
+            guard samples.labels.allSatisfy({ $0 >= 0 && $0 < network.classCount }) else {
+                throw FineTuneError(.invalidInput, "labels outside 0..<\(network.classCount)")
+            }
+        }
+        let classes = network.classCount
+        let teacherLogits = try logits(of: reference, samples: training)
+        let teacherValidation = argmaxes(try logits(of: reference, samples: validation), classes: classes)
+        func score(_ network: TrainableNetwork) throws -> (accuracy: Double, agreement: Double) {
+            let predicted = argmaxes(try logits(of: network, samples: validation), classes: classes)
+            var correct = 0, agree = 0
+            for (i, p) in predicted.enumerated() {
+                if p == validation.labels[i] { correct += 1 }
+                if p == teacherValidation[i] { agree += 1 }
+            }
+            return (Double(correct) / Double(validation.count), Double(agree) / Double(validation.count))
+        }
+
+        let started = Date()
+        let initial = try score(network)
+        var history = [FineTuneEpoch(epoch: 0, loss: 0, validationAccuracy: initial.accuracy, validationAgreement: initial.agreement, seconds: 0)]
+        var best = (epoch: 0, accuracy: initial.accuracy, parameters: network.parameters)
+        var adam = Adam(shapes: network.parameters.map(\.count), learningRate: options.learningRate)
+        var rng = SeededGenerator(seed: options.seed)
+        var order = Array(0..<training.count)
+        let width = training.featureCount
+        for epoch in 1...options.epochs {
+            // Fisher–Yates with the seeded generator: the same order for the same seed.
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var lossSum = 0.0, batches = 0
+            var start = 0
+            while start < order.count {
+                let batch = Array(order[start..<min(start + options.batchSize, order.count)])
+                start += options.batchSize
+                var raw = [Float](repeating: 0, count: batch.count * width)
+                var teacher = [Float](repeating: 0, count: batch.count * classes)
+                var labels = [Int](repeating: 0, count: batch.count)
+                for (row, sample) in batch.enumerated() {
+                    raw.replaceSubrange((row * width)..<((row + 1) * width), with: training.inputs[(sample * width)..<((sample + 1) * width)])
+                    teacher.replaceSubrange((row * classes)..<((row + 1) * classes), with: teacherLogits[(sample * classes)..<((sample + 1) * classes)])
+                    labels[row] = training.labels[sample]
+                }
+                let x = try network.preprocess(raw[...], count: batch.count)
+                let trace = try network.forward(x, count: batch.count, keep: true)
+                let (loss, gradient) = distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: classes, options: options)
+                guard loss.isFinite else {
+                    throw FineTuneError(.diverged, "fine-tuning diverged in epoch \(epoch) (the loss is \(loss)): lower the learning rate (it is \(options.learningRate))")
+                }
+                lossSum += loss
+                batches += 1
+                adam.step(&network.parameters, gradients: try network.backward(trace, logitGradient: gradient))
+            }
+            guard network.parameters.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                throw FineTuneError(.diverged, "fine-tuning diverged in epoch \(epoch) (non-finite weights): lower the learning rate (it is \(options.learningRate))")
+            }
+            let now = try score(network)
+            let record = FineTuneEpoch(epoch: epoch, loss: lossSum / Double(max(1, batches)), validationAccuracy: now.accuracy,
+                                       validationAgreement: now.agreement, seconds: Date().timeIntervalSince(started))
+            history.append(record)
+            progress?(record)
+            if now.accuracy > best.accuracy { best = (epoch, now.accuracy, network.parameters) }
+            if epoch - best.epoch >= options.patience { break }
+        }
+        network.parameters = best.parameters
+        return FineTuneResult(model: network.write(into: student, methodSuffix: "+finetune"), epochs: history, bestEpoch: best.epoch)
+    }
+
+    /// What the metadata records about a fine-tuning on `samples` records of `data` (e.g. "mnist train").
+    public static func record(_ result: FineTuneResult, options: FineTuneOptions, data: String, samples: Int) -> FineTuneRecord {
+        FineTuneRecord(epochs: result.epochs.count - 1, seed: options.seed, data: data, samples: samples, loss: options.lossDescription,
+                       learningRate: options.learningRate)
+    }
+
+    /// The network's logits on every sample, in batches.
+    static func logits(of network: TrainableNetwork, samples: LabelledSamples, batch: Int = 1000) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(samples.count * network.classCount)
+        var start = 0
+        while start < samples.count {
+            let count = min(batch, samples.count - start)
+            let x = try network.preprocess(samples.inputs[(start * samples.featureCount)..<((start + count) * samples.featureCount)], count: count)
+            out += try network.forward(x, count: count, keep: false).logits
+            start += count
+        }
+        return out
+    }
+
+    static func argmaxes(_ logits: [Float], classes: Int) -> [Int] {
+        (0..<(logits.count / classes)).map { row in
+            var best = 0
+            for c in 1..<classes where logits[row * classes + c] > logits[row * classes + best] { best = c }
+            return best
+        }
+    }
+
+    /// Mean over the batch of T²·KL(p_T ‖ q_T) + w·CE, and its gradient with respect to the student's logits:
+    /// T·(q_T − p_T) + w·(softmax(s) − onehot), divided by the batch size.
+    static func distillationLoss(student: [Float], teacher: [Float], labels: [Int], classes: Int,
+                                 options: FineTuneOptions) -> (Double, [Float]) {
+        let rows = labels.count, t = options.temperature, w = options.labelWeight
+        var gradient = [Float](repeating: 0, count: student.count)
+        var total = 0.0
+        for r in 0..<rows {
+            let s = student[(r * classes)..<((r + 1) * classes)].map(Double.init)
+            let z = teacher[(r * classes)..<((r + 1) * classes)].map(Double.init)
+            let logQT = logSoftmax(s.map { $0 / t }), logPT = logSoftmax(z.map { $0 / t }), logQ = logSoftmax(s)
+            var kl = 0.0
+            for c in 0..<classes {
+                let p = exp(logPT[c])
+                kl += p * (logPT[c] - logQT[c])
+                let onehot = c == labels[r] ? 1.0 : 0.0
+                gradient[r * classes + c] = Float((t * (exp(logQT[c]) - p) + w * (exp(logQ[c]) - onehot)) / Double(rows))
+            }
+            total += t * t * kl - w * logQ[labels[r]]
+        }
+        return (total / Double(max(1, rows)), gradient)
+    }
+
+    static func logSoftmax(_ v: [Double]) -> [Double] {
+        let m = v.max() ?? 0
+        let log = m + Foundation.log(v.reduce(0.0) { $0 + exp($1 - m) })
+        return v.map { $0 - log }
+    }
+}
+
+/// Adam (Kingma & Ba) with the usual β₁ = 0.9, β₂ = 0.999, ε = 1e-7 (Keras's).
+struct Adam {
+    var m: [[Float]]
+    var v: [[Float]]
+    var t = 0
+    let learningRate: Double
+    let beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7
+
+    init(shapes: [Int], learningRate: Double) {
+        m = shapes.map { [Float](repeating: 0, count: $0) }
+        v = m
+        self.learningRate = learningRate
+    }
+
+    mutating func step(_ parameters: inout [[Float]], gradients: [[Float]]) {
+        t += 1
+        let correction = learningRate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t)))
+        let (b1, b2, lr, eps) = (Float(beta1), Float(beta2), Float(correction), Float(epsilon))
+        for p in parameters.indices {
+            let g = gradients[p]
+            for i in parameters[p].indices {
+                m[p][i] = b1 * m[p][i] + (1 - b1) * g[i]
+                v[p][i] = b2 * v[p][i] + (1 - b2) * g[i] * g[i]
+                parameters[p][i] -= lr * m[p][i] / (v[p][i].squareRoot() + eps)
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+public import LRMDatasets
+public import LRMFormat
+
+extension EvaluationSet {
+    /// The samples `range` (in order) of this set.
+    public func slice(_ range: Range<Int>) -> EvaluationSet {
+        let lower = max(0, min(range.lowerBound, sampleCount)), upper = max(lower, min(range.upperBound, sampleCount))
+        return EvaluationSet(pixels: Array(pixels[(lower * featureCount)..<(upper * featureCount)]), labels: Array(labels[lower..<upper]),
+                             featureCount: featureCount, classCount: classCount, classNames: classNames,
+                             description: "\(description), samples \(lower)–\(upper - 1)")
+    }
+
+    /// Every image moved by a seeded random whole-pixel shift of up to `maxShift` rows and columns (each
+    /// drawn from −maxShift…maxShift; the uncovered border is 0). Labels are unchanged: a shift of a pixel
+    /// or two keeps a digit or an object what it is, while it takes the image off the exact pixels a
+    /// model may have memorized in training.
+    ///
+    /// - Parameter shape: one sample's shape as its values are ordered: [H, W] (single channel), [H, W, C]
+    ///   (`channelsLast`) or [C, H, W]. Nil when `shape` does not describe `featureCount` values.
+    public func shifted(shape: [Int], channelsLast: Bool, maxShift: Int, seed: UInt64) -> EvaluationSet? {
+        let (height, width, channels): (Int, Int, Int)
+        switch shape.count {
+        case 2: (height, width, channels) = (shape[0], shape[1], 1)
+        case 3 where channelsLast: (height, width, channels) = (shape[0], shape[1], shape[2])
+        case 3: (height, width, channels) = (shape[1], shape[2], shape[0])
+        default: return nil
+        }
+        guard height > 0, width > 0, channels > 0, height * width * channels == featureCount, maxShift >= 0 else { return nil }
+        var state = seed
+        func next() -> UInt64 {  // SplitMix64: the same shifts for the same seed on every platform
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let span = UInt64(2 * maxShift + 1)
+        var out = [Float](repeating: 0, count: pixels.count)
+        for sample in 0..<sampleCount {
+            let dy = Int(next() % span) - maxShift, dx = Int(next() % span) - maxShift
+            let base = sample * featureCount
+            for y in 0..<height {
+                let sourceY = y - dy
+                guard sourceY >= 0, sourceY < height else { continue }
+                for x in 0..<width {
+                    let sourceX = x - dx
+                    guard sourceX >= 0, sourceX < width else { continue }
+                    for c in 0..<channels {
+                        let to = channelsLast ? (y * width + x) * channels + c : (c * height + y) * width + x
+                        let from = channelsLast ? (sourceY * width + sourceX) * channels + c : (c * height + sourceY) * width + sourceX
+                        out[base + to] = pixels[base + from]
+                    }
+                }
+            }
+        }
+        return EvaluationSet(pixels: out, labels: labels, featureCount: featureCount, classCount: classCount, classNames: classNames,
+                             description: "\(description), shifted by up to \(maxShift) pixel\(maxShift == 1 ? "" : "s")")
+    }
+
+    /// Per sample, the cross-entropy −log p(label) of `model`'s output: its outputs when the model ends in
+    /// a softmax (they are probabilities), else their softmax (they are logits). p is floored at 1e-7.
+    public func crossEntropies(of model: Model) throws -> [Double] {
+        let outputs = try outputs(of: model)
+        var endsInSoftmax = false
+        for layer in model.layers.reversed() {
+            switch layer.operation {
+            case .flatten, .reshape: continue
+            case .activation(let a), .dense(_, _, let a), .factorizedDense(_, _, _, let a, _): endsInSoftmax = a == .softmax
+            default: endsInSoftmax = false
+            }
+            break
+        }
+        var losses = [Double](repeating: 0, count: sampleCount)
+        for (index, label) in labels.enumerated() {
+            let row = outputs[(index * classCount)..<((index + 1) * classCount)].map(Double.init)
+            let sum = row.reduce(0, +)
+            let probabilities: [Double]
+            if endsInSoftmax && row.allSatisfy({ $0 >= 0 }) && abs(sum - 1) <= 1e-3 {
+                probabilities = row
+            } else {
+                let top = row.max() ?? 0
+                let exps = row.map { ($0 - top).isFinite ? Foundation.exp($0 - top) : 0 }
+                let total = max(exps.reduce(0, +), 1e-300)
+                probabilities = exps.map { $0 / total }
+            }
+            losses[index] = -Foundation.log(max(probabilities[label], 1e-7))
+        }
+        return losses
+    }
+
+    init(pixels: [Float], labels: [Int], featureCount: Int, classCount: Int, classNames: [String], description: String) {
+        self.pixels = pixels
+        self.labels = labels
+        self.featureCount = featureCount
+        self.classCount = classCount
+        self.classNames = classNames
+        self.description = description
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import LRMFormat
+import LRMRuntime
+import Testing
+@testable import LRMCompress
+
+@Suite("Distillation fine-tuning")
+struct FineTuneTests {
+    /// 6 → dense 5 (hidden activation) → factorized rank 2 to 4 (hidden activation) → activation layer → dense 3 (softmax).
+    func model(_ hidden: Activation, seed: UInt64 = 3) -> Model {
+        var rng = SeededGenerator(seed: seed)
+        func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in rng.nextSymmetricFloat() * 0.8 }) }
+        let f = Factorization(inFeatures: 5, outFeatures: 4, rank: 2, retainedEnergy: 1, relativeError: 0, policy: "rank", policyParameter: 2,
+                              method: "test", singularValues: [1, 1])
+        return Model(name: "tiny", input: InputSpec(shape: [6], scale: [0.5], offset: [0.1]), layers: [
+            Layer(name: "a", operation: .dense(kernel: t([6, 5]), bias: t([5]), activation: hidden)),
+            Layer(name: "b", operation: .factorizedDense(us: t([5, 2]), vt: t([2, 4]), bias: t([4]), activation: .linear, factorization: f)),
+            Layer(name: "b_act", operation: .activation(hidden)),
+            Layer(name: "out", operation: .dense(kernel: t([4, 3]), bias: t([3]), activation: .softmax)),
+        ])
+    }
+
+    func loss(_ network: TrainableNetwork, _ x: [Float], _ teacher: [Float], _ labels: [Int], _ options: FineTuneOptions) throws -> Double {
+        let logits = try network.forward(x, count: labels.count, keep: false).logits
+        return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
+    }
+
+    @Test("every gradient matches central finite differences", arguments: [Activation.relu, .tanh, .sigmoid, .elu, .selu, .softplus, .softsign, .silu, .linear])
+    func gradients(hidden: Activation) throws {
+        var rng = SeededGenerator(seed: 5)
+        let samples = 7
+        var network = try TrainableNetwork(model(hidden))
+        let x = try network.preprocess((0..<(samples * 6)).map { _ in rng.nextSymmetricFloat() * 3 }[...], count: samples)
+        let teacher = (0..<(samples * 3)).map { _ in rng.nextSymmetricFloat() * 4 }
+        let labels = (0..<samples).map { $0 % 3 }
+        let options = FineTuneOptions(epochs: 1, temperature: 2, labelWeight: 0.5)
+        let trace = try network.forward(x, count: samples, keep: true)
+        let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
+        let analytic = try network.backward(trace, logitGradient: logitGradient)
+        #expect(analytic.map(\.count) == network.parameters.map(\.count))
+        let h: Float = 1e-2
+        var checked = 0
+        for p in network.parameters.indices {
+            for i in network.parameters[p].indices {
+                let saved = network.parameters[p][i]
+                network.parameters[p][i] = saved + h
+                let plus = try loss(network, x, teacher, labels, options)
+                network.parameters[p][i] = saved - h
+                let minus = try loss(network, x, teacher, labels, options)
+                network.parameters[p][i] = saved
+                let numeric = (plus - minus) / Double(2 * h)
+                let value = Double(analytic[p][i])
+                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(hidden) parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked == 6 * 5 + 5 + 5 * 2 + 2 * 4 + 4 + 4 * 3 + 3)
+    }
+
+    @Test("the loss gradient with respect to the logits matches finite differences")
+    func logitGradient() {
+        var rng = SeededGenerator(seed: 9)
+        let s = (0..<8).map { _ in rng.nextSymmetricFloat() * 3 }, t = (0..<8).map { _ in rng.nextSymmetricFloat() * 3 }
+        let options = FineTuneOptions(epochs: 1, temperature: 3, labelWeight: 0.7)
+        let (_, g) = FineTuner.distillationLoss(student: s, teacher: t, labels: [1, 3], classes: 4, options: options)
+        for i in s.indices {
+            var plus = s, minus = s
+            plus[i] += 1e-3
+            minus[i] -= 1e-3
+            let numeric = (FineTuner.distillationLoss(student: plus, teacher: t, labels: [1, 3], classes: 4, options: options).0
+                - FineTuner.distillationLoss(student: minus, teacher: t, labels: [1, 3], classes: 4, options: options).0) / 2e-3
+            #expect(abs(Double(g[i]) - numeric) < 1e-3)
+        }
+    }
+
+    /// A teacher MLP, a rank-1 truncated student, and 600 labelled samples (labels: the teacher's classes).
+    func problem() throws -> (teacher: Model, student: Model, training: LabelledSamples, validation: LabelledSamples) {
+        var rng = SeededGenerator(seed: 17)
+        let teacher = model(.relu, seed: 23)
+        let student = try Converter.convert(teacher, options: ConversionOptions(policy: .rank(1))).model
+        func samples(_ n: Int) throws -> LabelledSamples {
+            let x = (0..<(n * 6)).map { _ in rng.nextSymmetricFloat() * 3 }
+            let y = try InferenceModel(teacher).run(x, sampleCount: n)
+            let labels = (0..<n).map { r in (0..<3).max { y[r * 3 + $0] < y[r * 3 + $1] } ?? 0 }
+            return LabelledSamples(inputs: x, labels: labels, featureCount: 6)
+        }
+        return (teacher, student, try samples(600), try samples(300))
+    }
+
+    @Test("fine-tuning lowers the training loss, keeps its best epoch, and is the same for the same seed")
+    func trains() throws {
+        let (teacher, student, training, validation) = try problem()
+        let options = FineTuneOptions(epochs: 6, learningRate: 1e-2, batchSize: 32, seed: 4, patience: 6)
+        let first = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(first.epochs.count >= 2)
+        #expect(first.epochs.last!.loss < first.epochs[1].loss)
+        let best = first.epochs[first.bestEpoch]
+        #expect(first.epochs.allSatisfy { $0.validationAccuracy <= best.validationAccuracy })
+        #expect(best.validationAccuracy > first.epochs[0].validationAccuracy)
+        let again = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(again.model == first.model)
+        guard case let .factorizedDense(_, _, _, _, f) = first.model.layers[1].operation else { Issue.record("not factorized"); return }
+        #expect(f.method.hasSuffix("+finetune"))
+    }
+
+    @Test("bad settings and diverging training are refused with FineTuneError")
+    func refusals() throws {
+        let (teacher, student, training, validation) = try problem()
+        #expect(throws: FineTuneError.self) {
+            try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: FineTuneOptions(epochs: 0))
+        }
+        do {
+            _ = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation,
+                                       options: FineTuneOptions(epochs: 3, learningRate: 1e9))
+            Issue.record("a learning rate of 1e9 trained without diverging")
+        } catch let error as FineTuneError {
+            #expect(error.kind == .diverged)
+        }
+        var sigmoidOut = teacher
+        sigmoidOut.layers[3] = Layer(name: "out", operation: .dense(kernel: Tensor(shape: [4, 3], floats: [Float](repeating: 0.1, count: 12)),
+                                                                    bias: nil, activation: .sigmoid))
+        do {
+            try FineTuner.check(sigmoidOut)
+            Issue.record("a sigmoid output was accepted for distillation")
+        } catch let error as FineTuneError {
+            #expect(error.kind == .noLogits)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue 13's measurements: the accuracy-targeted search on the three samples without the refit, with it (the default)
+# and with distillation fine-tuning, and on MNIST MLPs trained on every training record (old selection vs the default
+# one). Writes JSON to out/results-refit/ and the markdown section docs/RESULTS.md ends with (tools/results_refit.py).
+# Models trained on every record are not in the repository: make them first (a few minutes each on 2 cores) with
+#   python tools/train_samples.py --only mnist_mlp_all --out ALLREC      (784-512-256-10, the sample's recipe)
+#   python tools/train_all_records.py --out ALLREC                       (six more architectures and seeds)
+# Usage: tools/reproduce_refit.sh [ALLREC]   (default /tmp/lrm-allrec; missing models are skipped)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+allrec=${1:-/tmp/lrm-allrec}
+data=${LRM_DATA:-../shared/datasets}
+swift build -c release --product lrm >/dev/null
+lrm=.build/release/lrm
+out=out/results-refit
+mkdir -p "$out"
+run() {  # name model dataset validation drop tag [options...]
+  local name=$1 model=$2 dataset=$3 validation=$4 drop=$5 tag=$6; shift 6
+  echo "== $name $tag" >&2
+  "$lrm" convert "$model" --input-scale 1/255 --dataset "$dataset" --data "$data" --validation-samples "$validation" \
+    --target-accuracy-drop "$drop" "$@" --json -o "$out/$name-$tag.lrm" > "$out/$name-$tag.json" 2> "$out/$name-$tag.log"
+}
+for entry in "mnist_mlp mnist 6000 0.5 5" "cifar10_mlp cifar-10 2000 0.5 3" "cifar100_mlp cifar-100 2500 1.0 3"; do
+  set -- $entry
+  run "$1" "samples/$1.h5" "$2" "$3" "$4" no-refit --no-refit
+  run "$1" "samples/$1.h5" "$2" "$3" "$4" refit
+  run "$1" "samples/$1.h5" "$2" "$3" "$4" finetune --finetune "$5"
+done
+for model in "$allrec"/mnist_mlp_all.h5 "$allrec"/all_*.h5; do
+  [ -f "$model" ] || continue
+  name=$(basename "$model" .h5)
+  run "$name" "$model" mnist 5000 0.5 old --no-refit --estimate held-out
+  run "$name" "$model" mnist 5000 0.5 default
+done
+[ -f "$allrec/mnist_mlp_all.h5" ] && run mnist_mlp_all "$allrec/mnist_mlp_all.h5" mnist 5000 0.5 finetune --finetune 5
+python3 tools/results_refit.py "$out"
