@@ -56,9 +56,13 @@ public final class InferenceModel: Sendable {
     let largestSampleElementCount: Int
     /// How many elements a batch may hold in one buffer (64 MiB of floats): batches shrink to fit.
     static let maxBatchElements = 1 << 24
-    /// Preprocessing expanded to one scale and offset per input element (nil: identity).
-    let scale: [Float]?
-    let offset: [Float]?
+    /// The most elements one sample may have at any step (2²⁸ floats, 1 GiB): a batch holds at least one
+    /// sample, so this bounds what running a model allocates whatever its file claims. A file's shapes
+    /// may claim up to 2³¹−1 elements per sample (8 GiB) from a few bytes (an input shape, zero padding);
+    /// such a model is refused when it is prepared, before any buffer is made.
+    public static let maxSampleElements = 1 << 28
+    /// The recorded preprocessing, broadcast over each sample at run time (never expanded per element).
+    let preprocessing: InputPreprocessing
 
     public var inputElementCount: Int { inputShape.reduce(1, *) }
     public var outputElementCount: Int { outputShape.reduce(1, *) }
@@ -69,6 +73,7 @@ public final class InferenceModel: Sendable {
         inputShape = model.input.shape
         classNames = model.classNames
         var shape = model.input.shape
+        try InferenceModel.checkSampleSize(shape, of: "its input", model: model.name)
         var steps: [Step] = []
         var stepShapes: [[Int]] = []
         for layer in model.layers {
@@ -103,36 +108,29 @@ public final class InferenceModel: Sendable {
                 shape = target
                 steps.append(.reshape(shape))
             }
+            try InferenceModel.checkSampleSize(shape, of: "layer '\(escaped(layer.name))'", model: model.name)
             stepShapes.append(shape)
         }
         self.steps = steps
         self.stepShapes = stepShapes
         largestSampleElementCount = ([model.input.shape] + stepShapes).map { $0.reduce(1, *) }.max() ?? 1
         outputShape = shape
-        (scale, offset) = InferenceModel.expandPreprocessing(model.input)
+        preprocessing = try InputPreprocessing(model.input)
     }
 
-    /// One value per input element for `scale` and `offset`, following the broadcasting rules of
-    /// the spec (0, 1, per channel, per element).
-    static func expandPreprocessing(_ input: InputSpec) -> ([Float]?, [Float]?) {
-        let count = input.elementCount
-        func expand(_ values: [Double]) -> [Float]? {
-            switch values.count {
-            case 0: return nil
-            case 1: return [Float](repeating: Float(values[0]), count: count)
-            case count: return values.map(Float.init)
-            default:
-                // One per channel.
-                var out = [Float](repeating: 0, count: count)
-                let channels = values.count
-                for i in 0..<count {
-                    let channel = input.layout == .chw ? i / (count / channels) : i % channels
-                    out[i] = Float(values[channel])
-                }
-                return out
-            }
+    /// Refuses a sample shape of more than ``maxSampleElements`` elements (`what` names the input or the
+    /// layer producing it), before anything of that size is allocated.
+    static func checkSampleSize(_ shape: [Int], of what: String, model: String) throws(RuntimeError) {
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: max(size, 0))
+            count = overflow ? Int.max : product
         }
-        return (expand(input.scale), expand(input.offset))
+        guard count > maxSampleElements else { return }
+        let gibibytes = Double(count) * 4 / Double(1 << 30)
+        throw RuntimeError(.tooLarge, "model '\(escaped(model))': \(what) has samples of shape \(shape), \(count) elements "
+                           + "(\((gibibytes * 10).rounded() / 10) GiB as float32 for one sample); lrm runs at most "
+                           + "\(maxSampleElements) elements (1 GiB) per sample")
     }
 
     /// Runs `sampleCount` samples from `inputs` (raw, row-major), in batches of at most
@@ -170,13 +168,8 @@ public final class InferenceModel: Sendable {
                           observe: LayerObserver? = nil) throws -> [Float] {
         var current = Array(inputs)
         let width = inputElementCount
-        if preprocess {
-            if let scale {
-                for s in 0..<sampleCount { for i in 0..<width { current[s * width + i] *= scale[i] } }
-            }
-            if let offset {
-                for s in 0..<sampleCount { for i in 0..<width { current[s * width + i] += offset[i] } }
-            }
+        if preprocess && !preprocessing.isIdentity {
+            current.withUnsafeMutableBufferPointer { preprocessing.apply(to: $0, samples: sampleCount, width: width) }
         }
         var shape = inputShape
         for (layerIndex, step) in steps.enumerated() {

@@ -5,6 +5,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         case inputShape = "input_shape"
         /// A layer or tensor is not usable (e.g. non-finite weights when those are refused).
         case invalidModel = "invalid_model"
+        /// A size the model implies is over lrm's limits (one sample of more than 2²⁸ elements).
+        case tooLarge = "too_large"
         /// A matrix product failed.
         case computation = "computation"
     }

@@ -35,6 +35,7 @@ extension VerificationReport {
                     ? comparison.absoluteDifferenceSum / Double(comparison.sampleCount * comparison.classCount) : 0)),
             ])))
         }
+        if !preprocessingNotes.isEmpty { members.append(("preprocessing", .array(preprocessingNotes.map { .string($0) }))) }
         members.append(("seconds", .number(seconds)))
         return .object(members)
     }

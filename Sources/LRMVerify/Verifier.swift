@@ -43,6 +43,8 @@ public struct VerificationReport: Sendable {
     public var comparison: MetricsComparison?
     public var checks: [VerificationCheck]
     public var seconds: Double
+    /// How each model's input preprocessing was chosen, and any difference between the two (set by the caller).
+    public var preprocessingNotes: [String] = []
 
     public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
 

@@ -89,8 +89,7 @@ func printWarning(_ message: String) {
 }
 
 func printError(_ message: String) {
-    let line = message.replacingOccurrences(of: "\n", with: " ")
-    FileHandle.standardError.write(Data("lrm: error: \(line)\n".utf8))
+    FileHandle.standardError.write(Data("lrm: error: \(TerminalText.line(message))\n".utf8))
 }
 
 /// Whether stderr is a terminal (progress is shown only then).

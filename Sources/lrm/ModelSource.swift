@@ -33,6 +33,15 @@ enum ModelSource {
         return prefix == Container.magic ? .container : .keras
     }
 
+    /// Refuses (exit 64) preprocessing from the command line that does not fit `model`.
+    static func checkPreprocessing(_ model: Model, path: String) throws {
+        do {
+            _ = try model.plan()
+        } catch let error as ContainerError {
+            throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+        }
+    }
+
     /// What to do with NaN or infinite weights.
     enum NonFinitePolicy {
         /// Load the model as it is (predict, verify, export: the numbers are the user's).
@@ -63,11 +72,7 @@ enum ModelSource {
         if let preprocessing, !preprocessing.isEmpty {
             let own = model.input
             try preprocessing.apply(to: &model)
-            do {
-                _ = try model.plan()
-            } catch let error as ContainerError {
-                throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
-            }
+            try checkPreprocessing(model, path: path)
             // The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced, not composed: say so.
             if preprocessing.inputScale != nil, !own.scale.isEmpty, own.scale != model.input.scale {
                 printWarning("\(path): --input-scale \(preprocessing.inputScale ?? "") replaces the model's own input scale "

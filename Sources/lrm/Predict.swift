@@ -32,6 +32,9 @@ extension LRM {
         @Flag(help: "Write the output under a name that does not end in .npy.")
         var forceExtension = false
 
+        @Flag(help: "Run inputs that hold NaN or infinite values (by default they are refused, naming the first).")
+        var allowNonFiniteInputs = false
+
         func validate() throws {
             try OutputFiles.checkExtension(output, content: .predictions, force: forceExtension)
         }
@@ -44,7 +47,10 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--input file", input)]
                                                         + (config.map { [("--config file", $0)] } ?? []))
                 let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
-                let runner = try InferenceModel(loaded)
+                let runner: InferenceModel
+                do { runner = try InferenceModel(loaded) } catch let error as RuntimeError {
+                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                }
                 let array: NumPyArray
                 do { array = try NPY.read(path: input) } catch {
                     throw CommandFailure(status: (error as? NumPyError)?.kind == .unreadable ? .missingInput : .invalidInput,
@@ -62,9 +68,15 @@ extension LRM {
                     throw CommandFailure(status: .invalidInput, message: "\(input): input of shape \(array.shape) does not fit the model's "
                                          + "sample shape \(sampleShape); expected [N, \(sampleShape.map(String.init).joined(separator: ", "))]")
                 }
+                let values = array.floatValues()
+                let inputScan = NonFiniteScan(values, width: runner.inputElementCount)
+                if !inputScan.allFinite && !allowNonFiniteInputs {
+                    throw CommandFailure(status: .invalidInput, message: "\(input): \(inputScan.describe(position: "feature")); "
+                                         + "run them anyway with --allow-non-finite-inputs")
+                }
                 let outputs: [Float]
                 do {
-                    outputs = try runner.run(array.floatValues(), sampleCount: samples, preprocess: !noPreprocess)
+                    outputs = try runner.run(values, sampleCount: samples, preprocess: !noPreprocess)
                 } catch let error as RuntimeError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
@@ -73,6 +85,11 @@ extension LRM {
                     throw CommandFailure(status: .cannotWrite, message: String(describing: error))
                 }
                 print("wrote \(output): \(samples) × \(runner.outputShape.map(String.init).joined(separator: "×"))")
+                let outputScan = NonFiniteScan(outputs, width: runner.outputElementCount)
+                if !outputScan.allFinite {
+                    let cause = inputScan.allFinite ? "from finite inputs: the model overflows" : "(the inputs held \(inputScan.count) non-finite values)"
+                    printDiagnostic("warning", "\(output): outputs: \(outputScan.describe(position: "output")) \(cause)")
+                }
             }
         }
     }

@@ -48,14 +48,18 @@ extension LRM {
                 let loaded = try file.loadModel()
                 var verification: VerificationReport?
                 if dataSet.hasData {
-                    let referenceModel = try reference.map { path -> Model in
-                        var m = try ModelSource.load(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                                                     nonFinite: .accept, match: weights.match)
-                        m.input.scale = loaded.input.scale
-                        m.input.offset = loaded.input.offset
-                        m.input.layout = loaded.input.layout
-                        return m
+                    // Each model runs with its own recorded preprocessing; a reference that records none takes the model's.
+                    var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, model: loaded)
+                    var referenceSide = try reference.map { path in
+                        VerifyPreprocessing.Side(role: "reference", path: path, model: try ModelSource.load(
+                            path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
+                            nonFinite: .accept, match: weights.match))
                     }
+                    var choice = VerifyPreprocessing()
+                    choice.resolve(candidate: &candidateSide, reference: &referenceSide, scale: nil, offset: nil)
+                    for note in choice.notes { printDiagnostic("note", note) }
+                    var referenceModel = referenceSide?.model
+                    referenceModel?.input.layout = loaded.input.layout
                     var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
                     selection.ownData = dataSet.own.source
                     selection = try selection.resolved(for: loaded)
@@ -65,8 +69,9 @@ extension LRM {
                     }
                     let test = try selection.open(.test)
                     do {
-                        verification = try Verifier.verify(candidate: loaded, reference: referenceModel, dataset: test,
+                        verification = try Verifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
                                                            thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
+                        verification?.preprocessingNotes = choice.notes
                     } catch let error as VerificationError {
                         throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                     }

@@ -3,6 +3,7 @@ import Foundation
 import LRMDatasets
 import LRMFormat
 import LRMPipeline
+import LRMRuntime
 import LRMVerify
 
 extension LRM {
@@ -15,8 +16,9 @@ extension LRM {
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \
-                Preprocessing comes from the .lrm file unless given with --input-*; the reference is fed exactly the \
-                same inputs. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
+                Preprocessing (x · scale + offset): each model runs with its own recorded one; --input-scale and \
+                --input-offset apply only to a model that records none (a Keras file), which otherwise takes the other \
+                model's; every such choice, and any difference between the two, is shown in the report. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
                 Exit codes: 0 every threshold met; 1 a threshold missed (or a layer disagrees with its record); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
                 (corrupt file, model and data set that do not fit); 66 a file or data set is missing; 73 the report \
@@ -110,11 +112,27 @@ extension LRM {
                 try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
             }) {
                 try InputFiles.requireRegular([model, reference, referenceConfig, config])
-                let candidate = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
-                var referenceModel = try reference.map { try ModelSource.load($0, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept, match: weights.match) }
-                referenceModel?.input.scale = candidate.input.scale
-                referenceModel?.input.offset = candidate.input.offset
+                // --input-shape and --input-layout describe the candidate; scale and offset go to a model that records none.
+                var shapeOptions = preprocessing
+                shapeOptions.inputScale = nil
+                shapeOptions.inputOffset = nil
+                var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, model: try ModelSource.load(
+                    model, architecture: config, preprocessing: shapeOptions, nonFinite: .accept, match: weights.match))
+                var referenceSide = try reference.map { path in
+                    VerifyPreprocessing.Side(role: "reference", path: path, model: try ModelSource.load(
+                        path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept,
+                        match: weights.match))
+                }
+                var choice = VerifyPreprocessing()
+                choice.resolve(candidate: &candidateSide, reference: &referenceSide,
+                               scale: try preprocessing.inputScale.map { try PreprocessingOptions.parseNumbers($0, flag: "--input-scale") },
+                               offset: try preprocessing.inputOffset.map { try PreprocessingOptions.parseNumbers($0, flag: "--input-offset") })
+                try ModelSource.checkPreprocessing(candidateSide.model, path: model)
+                if let referenceSide { try ModelSource.checkPreprocessing(referenceSide.model, path: referenceSide.path) }
+                let candidate = candidateSide.model
+                var referenceModel = referenceSide?.model
                 referenceModel?.input.layout = candidate.input.layout
+                for note in choice.notes { printDiagnostic("note", note) }
                 if let source = dataSet.own.source {
                     return try verifyOwnData(source, candidate: candidate, reference: referenceModel)
                 }
@@ -124,14 +142,15 @@ extension LRM {
                     data = try data.subset(testHalf == .first ? .first(half) : .indices(Array(half..<data.sampleCount)))
                 }
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
-                try verifyClasses(data, candidate: candidate, reference: referenceModel)
+                try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes)
             }
         }
 
-        /// The multi-class verification on `data`: report, JUnit, exit status.
-        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?) throws {
+        /// The multi-class verification on `data`: report, JUnit, exit status. `preprocessingNotes` (how each
+        /// model's preprocessing was chosen, see ``VerifyPreprocessing``) go into the report.
+        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String] = []) throws {
             do {
-                let report: VerificationReport
+                var report: VerificationReport
                 do {
                     let printer = progressOptions.printer
                     defer { printer?.finish() }
@@ -143,7 +162,10 @@ extension LRM {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 } catch let error as DatasetError {
                     throw CommandFailure(status: .invalidInput, message: error.description)
+                } catch let error as RuntimeError {
+                    throw CommandFailure(status: .invalidInput, message: error.description)
                 }
+                report.preprocessingNotes = preprocessingNotes
                 if let junit {
                     do { try AtomicFileWriter.write(Array(report.junit().utf8), to: junit) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(OutputFiles.reason(error))")
@@ -239,6 +261,11 @@ enum VerifyText {
                            percent(m.f1), String(m.support)])
             }
             out.append(table.render())
+        }
+        if !r.preprocessingNotes.isEmpty {
+            out.append("")
+            out.append("Preprocessing (x · scale + offset)")
+            for note in r.preprocessingNotes { out.append("  \(note)") }
         }
         if !r.checks.isEmpty {
             out.append("")

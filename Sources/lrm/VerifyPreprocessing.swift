@@ -1,0 +1,63 @@
+import LRMFormat
+
+/// Which input preprocessing (`x · scale + offset`) each model of a comparison runs with (verify, report).
+///
+/// Each model runs with its own recorded preprocessing. A model that records none takes the command line's
+/// `--input-scale`/`--input-offset` when given, else the other model's (a Keras reference beside the `.lrm`
+/// made from it, the usual case). Command-line values never replace what a model records. Every choice that
+/// is not a model's own, and any difference between the two, is described in a note for the report.
+struct VerifyPreprocessing {
+    /// One model of the comparison: its role in messages ("compressed model", "reference") and its path.
+    struct Side {
+        var role: String
+        var path: String
+        var model: Model
+        var records: Bool { !model.input.scale.isEmpty || !model.input.offset.isEmpty }
+    }
+
+    /// What was decided, for the text and JSON reports.
+    private(set) var notes: [String] = []
+
+    /// Chooses the preprocessing of `candidate` and `reference` (in place). `scale` and `offset` are the
+    /// command line's values, nil when not given.
+    mutating func resolve(candidate: inout Side, reference: inout Side?, scale: [Double]?, offset: [Double]?) {
+        let originalCandidate = candidate, originalReference = reference
+        choose(&candidate, other: originalReference, scale: scale, offset: offset)
+        if var side = reference {
+            choose(&side, other: originalCandidate, scale: scale, offset: offset)
+            reference = side
+        }
+        if originalCandidate.records, let originalReference, originalReference.records,
+           originalCandidate.model.input.scale != originalReference.model.input.scale
+            || originalCandidate.model.input.offset != originalReference.model.input.offset {
+            notes.append("the two models record different preprocessing: the \(candidate.role) \(Self.describe(candidate.model.input)), "
+                         + "the \(originalReference.role) \(Self.describe(originalReference.model.input)); each runs with its own")
+        }
+    }
+
+    private mutating func choose(_ side: inout Side, other: Side?, scale: [Double]?, offset: [Double]?) {
+        let given = scale != nil || offset != nil
+        if side.records {
+            if given {
+                notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.model.input))); "
+                             + "the --input-scale/--input-offset options apply only to a model that records none")
+            }
+        } else if given {
+            side.model.input.scale = scale ?? []
+            side.model.input.offset = offset ?? []
+            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the command line's (\(Self.describe(side.model.input)))")
+        } else if let other, other.records {
+            side.model.input.scale = other.model.input.scale
+            side.model.input.offset = other.model.input.offset
+            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the \(other.role)'s (\(Self.describe(side.model.input)))")
+        }
+    }
+
+    /// "scale 0.00392…, offset none" (at most four values of each).
+    static func describe(_ input: InputSpec) -> String {
+        func values(_ list: [Double]) -> String {
+            list.isEmpty ? "none" : list.prefix(4).map { String($0) }.joined(separator: ", ") + (list.count > 4 ? ", … (\(list.count) values)" : "")
+        }
+        return "scale \(values(input.scale)), offset \(values(input.offset))"
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// ../shared/datasets, when it holds MNIST.
+private let sharedDatasets: String? = {
+    let path = TestPackage.shared + "/datasets"
+    return FileManager.default.fileExists(atPath: path + "/mnist") ? path : nil
+}()
+
+/// Runs `lrm arguments…` under `ulimit -v kilobytes` (through /bin/sh) and returns its exit status and stderr.
+/// A crash shows as the shell's 128 + signal.
+func runUnderMemoryLimit(_ arguments: [String], kilobytes: Int) throws -> (status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", "ulimit -v \(kilobytes) && exec \"$0\" \"$@\"", TestPackage.lrm] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    process.environment = environment
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return (status, String(decoding: data, as: UTF8.self))
+}
+
+/// Issue 19: crafted files and conditions from an outside review.
+@Suite("Hostile files and conditions")
+struct HostileConditionTests {
+    /// A tiny `.lrm` (no tensors, one activation layer) whose input claims 2³¹−1 elements with one scale and
+    /// offset: lrm used to expand the scale to one value per element (16 GiB) while preparing the model.
+    static func hugeInputModel() -> Model {
+        Model(name: "huge-input", input: InputSpec(shape: [Int(Int32.max)], scale: [0.5], offset: [1]),
+              layers: [Layer(name: "act", operation: .activation(.relu))])
+    }
+
+    @Test("a tiny .lrm whose input claims 2³¹−1 elements: predict and verify end in a one-line error, exit 65, under ulimit -v 1 GiB")
+    func hugeInputUnderMemoryLimit() throws {
+        let scratch = try Scratch()
+        let bytes = try ContainerWriter.encode(Self.hugeInputModel())
+        #expect(bytes.count < 512, "\(bytes.count) bytes")
+        let model = try scratch.write(bytes, to: "huge-input.lrm")
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [2, 4], float32: [Float](repeating: 1, count: 8)), to: inputs)
+        var runs: [[String]] = [["predict", model, "--input", inputs, "-o", scratch.file("y.npy")],
+                                ["predict", model, "--input", inputs, "-o", scratch.file("y.npy"), "--no-preprocess"]]
+        if let sharedDatasets { runs.append(["verify", model, "--dataset", "mnist", "--data", sharedDatasets, "--limit", "10"]) }
+        for arguments in runs {
+            let result = try runUnderMemoryLimit(arguments, kilobytes: 1 << 20)
+            #expect(result.status == 65, "\(arguments.first ?? ""): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+    }
+
+    /// A tiny `.lrm` whose one zero-padding layer turns a 1×1×1 input into 46,339×46,339×1 samples
+    /// (2,147,302,921 elements, under the format's 2³¹−1 per shape): 8 GiB per sample from one input value.
+    static func paddingBlowUpModel() -> Model {
+        Model(name: "padding", input: InputSpec(shape: [1, 1, 1], layout: .hwc),
+              layers: [Layer(name: "pad", operation: .pad2D(Margins(top: 23169, bottom: 23169, left: 23169, right: 23169))),
+                       Layer(name: "flat", operation: .flatten)])
+    }
+
+    @Test("a tiny .lrm whose padding claims 8 GiB per sample: predict ends in a one-line error, exit 65, under ulimit -v 1 GiB")
+    func paddingBlowUpUnderMemoryLimit() throws {
+        let scratch = try Scratch()
+        let bytes = try ContainerWriter.encode(Self.paddingBlowUpModel())
+        #expect(bytes.count < 1024, "\(bytes.count) bytes")
+        let model = try scratch.write(bytes, to: "padding.lrm")
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 1, 1, 1], float32: [1]), to: inputs)
+        let result = try runUnderMemoryLimit(["predict", model, "--input", inputs, "-o", scratch.file("y.npy")], kilobytes: 1 << 20)
+        #expect(result.status == 65, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("padding.lrm") && result.stderr.contains("'pad'"), "\(result.stderr)")
+    }
+
+    @Test("predict refuses NaN or infinite inputs naming the first (sample, feature), --allow-non-finite-inputs runs them; overflow is reported")
+    func nonFiniteInputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        var values = [Float](repeating: 0.5, count: 3 * 784)
+        values[784 + 12] = .nan
+        values[2 * 784 + 5] = -.infinity
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [3, 784], float32: values), to: inputs)
+        let output = scratch.file("y.npy")
+        let refused = try ChildProcess.run(["predict", model, "--input", inputs, "-o", output], timeout: 60)
+        #expect(refused.isCleanError && refused.status == 65, "\(refused)")
+        #expect(refused.stderr.contains("x.npy") && refused.stderr.contains("2 of 2352") && refused.stderr.contains("sample 1, feature 12"),
+                "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let allowed = try ChildProcess.run(["predict", model, "--input", inputs, "-o", output, "--allow-non-finite-inputs"], timeout: 60)
+        #expect(allowed.status == 0 && allowed.stderr.contains("warning") && allowed.stderr.contains("non-finite"), "\(allowed)")
+
+        // Finite inputs that overflow: an identity model scaling by 1e30 twice.
+        let overflow = scratch.file("overflow.lrm")
+        try ContainerWriter.write(Model(name: "overflow", input: InputSpec(shape: [2], scale: [1e30]),
+                                        layers: [Layer(name: "s", operation: .scaleShift(scale: Tensor(shape: [2], floats: [1e30, 1]), shift: nil))]),
+                                  to: overflow)
+        let small = scratch.file("small.npy")
+        try NPY.write(try NumPyArray(shape: [1, 2], float32: [10, 1]), to: small)
+        let reported = try ChildProcess.run(["predict", overflow, "--input", small, "-o", scratch.file("o.npy")], timeout: 60)
+        #expect(reported.status == 0 && reported.stderr.contains("from finite inputs") && reported.stderr.contains("output 0"), "\(reported)")
+    }
+
+    @Test("per-channel preprocessing is broadcast at run time: HWC and CHW, one value, per element")
+    func preprocessingBroadcast() throws {
+        let scratch = try Scratch()
+        // An identity model on a 2×2×3 (HWC) or 3×2×2 (CHW) input: outputs are the preprocessed inputs.
+        let cases: [(InputSpec, [Float])] = [
+            (InputSpec(shape: [2, 2, 3], layout: .hwc, scale: [1, 10, 100], offset: [0, 0, 1]),
+             (0..<12).map { i in Float(i + 1) * [1, 10, 100][i % 3] + [0, 0, 1][i % 3] }),
+            (InputSpec(shape: [3, 2, 2], layout: .chw, scale: [1, 10, 100], offset: [0, 0, 1]),
+             (0..<12).map { i in Float(i + 1) * [1, 10, 100][i / 4] + [0, 0, 1][i / 4] }),
+            (InputSpec(shape: [12], scale: [2]), (0..<12).map { Float($0 + 1) * 2 }),
+            (InputSpec(shape: [12], offset: (0..<12).map(Double.init)), (0..<12).map { Float($0 + 1) + Float($0) }),
+        ]
+        for (index, (input, expected)) in cases.enumerated() {
+            let model = scratch.file("m\(index).lrm")
+            try ContainerWriter.write(Model(name: "identity", input: input, layers: [Layer(name: "id", operation: .activation(.linear))]), to: model)
+            let inputs = scratch.file("x\(index).npy")
+            try NPY.write(try NumPyArray(shape: [1] + input.shape, float32: (0..<12).map { Float($0 + 1) }), to: inputs)
+            let result = try ChildProcess.run(["predict", model, "--input", inputs, "-o", scratch.file("y\(index).npy")], timeout: 60)
+            #expect(result.status == 0, "\(result)")
+            let outputs = try NPY.read(path: scratch.file("y\(index).npy")).floatValues()
+            #expect(outputs == expected, "case \(index): \(outputs) vs \(expected)")
+        }
+    }
+
+    @Test("real-data: verify runs each model with its own preprocessing; a candidate imported with --input-scale 0 fails against the good one",
+          .enabled(if: sharedDatasets != nil))
+    func verifyGateBypass() throws {
+        let scratch = try Scratch()
+        let keras = TestPackage.root + "/samples/mnist_mlp.h5"
+        let bad = scratch.file("bad.lrm"), good = scratch.file("good.lrm")
+        #expect(try ChildProcess.run(["import", keras, "--input-scale", "0", "-o", bad]).status == 0)
+        #expect(try ChildProcess.run(["import", keras, "--input-scale", "1/255", "-o", good]).status == 0)
+        let data = try #require(sharedDatasets)
+        let common = ["--dataset", "mnist", "--data", data, "--limit", "500", "--max-accuracy-drop", "1"]
+        // The issue's bypass: both used to run with the candidate's scale 0 (8.92 % each, PASS).
+        let againstGood = try ChildProcess.run(["verify", bad, "--reference", good] + common, timeout: 120)
+        #expect(againstGood.status == 1, "\(againstGood)")
+        #expect(againstGood.stdout.contains("record different preprocessing"), "\(againstGood.stdout)")
+        // A Keras reference records none: the command line's scale is its, and the candidate keeps its own.
+        let againstKeras = try ChildProcess.run(["verify", bad, "--reference", keras, "--input-scale", "1/255"] + common, timeout: 120)
+        #expect(againstKeras.status == 1, "\(againstKeras)")
+        #expect(againstKeras.stderr.contains("records its own preprocessing"), "\(againstKeras.stderr)")
+        // The ordinary case still passes: the Keras reference runs with the good model's recorded scale, and says so.
+        let ordinary = try ChildProcess.run(["verify", good, "--reference", keras] + common, timeout: 120)
+        #expect(ordinary.status == 0, "\(ordinary)")
+        #expect(ordinary.stdout.contains("records no preprocessing; it runs with the compressed model's"), "\(ordinary.stdout)")
+    }
+}
