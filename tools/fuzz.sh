@@ -8,7 +8,8 @@
 # files, class-name files). Everything lives under .build-fuzz/ (git-ignored):
 #
 #   .build-fuzz/work/TARGET/seeds    regenerated on every run from spec/vectors, the Keras fixtures and
-#                                    corpus, the samples' .npz members and small synthetic files
+#                                    corpus, the crafted files of Tests/ReliabilityTests/Crafted, the
+#                                    samples' .npz members and small synthetic files
 #   .build-fuzz/work/TARGET/corpus   the growing corpus, kept between runs
 #   .build-fuzz/work/TARGET/crashes  crash-*, leak-*, timeout-*, oom-* inputs libFuzzer found
 #   .build-fuzz/work/TARGET/log.txt  the run's output (libFuzzer's fuzz-0.log); stat:: figures at the end
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ $# -lt 2 ]]; then
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 64
 fi
 target=$1
@@ -81,9 +82,12 @@ def json_objects(blob):
 if target == "container":
     for path in sorted(glob.glob("spec/vectors/*/*.lrm")):
         seed(os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path), open(path, "rb").read())
+    # Issue 19's crafted files (tiny files claiming huge work), built by CraftedFileTests.
+    for path in sorted(glob.glob("Tests/ReliabilityTests/Crafted/*.lrm")):
+        seed("crafted-" + os.path.basename(path), open(path, "rb").read())
 elif target == "keras-config":
-    sources = sorted(glob.glob("Tests/LRMKerasTests/Fixtures/*") + glob.glob("Tests/LRMKerasTests/Fixtures/cnn/*")
-                     + glob.glob("../shared/keras-corpus/*/*") + glob.glob("samples/*"))
+    sources = sorted(glob.glob("Tests/LRMKerasTests/Fixtures/*") + glob.glob("Tests/LRMKerasTests/Fixtures/cnn/*") + glob.glob("../shared/keras-corpus/*/*") + glob.glob("samples/*")
+                     + glob.glob("Tests/ReliabilityTests/Crafted/*.json"))
     seen = set()
     for path in sources:
         base = os.path.basename(path)

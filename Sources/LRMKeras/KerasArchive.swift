@@ -25,7 +25,7 @@ struct KerasArchive {
     }
 
     let path: String
-    private let archive: Archive
+    let archive: Archive
 
     init(path: String) throws(KerasImportError) {
         self.path = path
@@ -34,6 +34,7 @@ struct KerasArchive {
         } catch {
             throw KerasImportError(.invalidArchive, file: path, "not a readable ZIP archive (\(error))")
         }
+        try refuseDuplicateMembers()
     }
 
     /// The architecture from `config.json`, with the Keras version from `metadata.json` when present.

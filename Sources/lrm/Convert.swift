@@ -173,8 +173,8 @@ extension LRM {
             }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
-            if !(ridge > 0 && ridge.isFinite) || !(alpha > 0 && alpha.isFinite) { throw ValidationError("--ridge and --alpha must be positive") }
-            if roundRank < 1 { throw ValidationError("--round-rank must be at least 1") }
+            try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence)
+            if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
                 if dataOptions.dataset == nil { throw ValidationError("--finetune needs training data: give --dataset") }

@@ -30,8 +30,10 @@ enum KerasSubprocess {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
-        process.arguments = [subcommand, path, "--architecture-option", architectureOption, "--match", match.rawValue]
-            + (architecture.map { ["--config", $0] } ?? [])
+        // Options first, each value joined to its option, then `--`: a file name that starts with `-` is never
+        // taken for an option by the child's argument parser.
+        process.arguments = [subcommand, "--architecture-option=\(architectureOption)", "--match=\(match.rawValue)"] + (architecture.map { ["--config=\($0)"] } ?? [])
+            + ["--", path]
         // The child's temporary files (a .keras archive's extracted weights) go to a folder of our own,
         // removed whatever happens to the child.
         let temporary = NSTemporaryDirectory() + "lrm-read-keras-" + UUID().uuidString

@@ -65,9 +65,12 @@ enum ModelSource {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(status: .missingInput, message: "\(path): no such file")
             }
+            try ArchitectureOption.refuseForContainer(path: path, architecture: architecture, option: architectureOption)
             model = try ContainerFile(path: path).loadModel()
         case .keras:
+            try ArchitectureOption.checkExists(architecture, option: architectureOption)
             model = try KerasSubprocess.load(path, architecture: architecture, architectureOption: architectureOption, match: match)
+            try ArchitectureOption.refuseForFullModel(model, path: path, architecture: architecture, option: architectureOption)
         }
         if let preprocessing, !preprocessing.isEmpty {
             let own = model.input
