@@ -2,19 +2,28 @@ import CHDF5
 import Foundation
 import LRMFormat
 
-/// An HDF5 file being created. Write it through ``HDF5FileWriter/writeAtomically(to:_:)``, which is the
-/// only way this module makes one: the target path never holds a partial file.
+/// An HDF5 file being created, in memory. Write it through ``HDF5FileWriter/writeAtomically(to:_:)``,
+/// which is the only way this module makes one: the target path never holds a partial file.
+///
+/// The file is built with HDF5's in-memory ("core") driver without a backing store, so libhdf5 never
+/// writes to disk: its finished image is written by ``AtomicFileWriter``. A full disk or any other
+/// failure to write is then an error of our own writer (a temporary file removed, the target untouched),
+/// and no HDF5 file is ever left open on an error path (libhdf5 1.10 flushed a file left open after a
+/// failed write again at exit, and crashed: `lrm export` onto a full disk ended in SIGSEGV).
 ///
 /// Files are created with HDF5's default (earliest) format bounds, as h5py does, so any HDF5 1.8+
 /// reader opens them; the close degree is `H5F_CLOSE_STRONG`, so closing the file closes anything
 /// still open in it.
 final class HDF5FileWriter {
-    /// The name used in error messages: the target path, not the temporary file.
+    /// The name used in error messages: the target path.
     let name: String
     private var id: hid_t?
+    /// How much the in-memory file grows at a time (1 MiB).
+    static let memoryIncrement = 1 << 20
 
-    /// Creates (truncating) the file at `path`. The corresponding C function is `H5Fcreate` with `H5F_ACC_TRUNC`.
-    private init(path: String, displayName: String) throws(HDF5WriteError) {
+    /// Creates an empty file in memory. The corresponding C functions are `H5Pset_fapl_core` (no backing
+    /// store) and `H5Fcreate` with `H5F_ACC_TRUNC`.
+    private init(displayName: String) throws(HDF5WriteError) {
         name = displayName
         let location = HDF5Location(file: displayName, objectPath: "")
         let accessList = try HDF5Library.create(at: location, "could not make the file access properties", close: H5Pclose) {
@@ -23,8 +32,12 @@ final class HDF5FileWriter {
         _ = try HDF5Library.checkWrite(at: location, "could not set the file close degree") {
             H5Pset_fclose_degree(accessList.id, H5F_CLOSE_STRONG)
         }
-        id = try HDF5Library.checkWrite(at: location, "HDF5 could not create the file") {
-            H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), accessList.id)
+        _ = try HDF5Library.checkWrite(at: location, "could not choose HDF5's in-memory driver") {
+            H5Pset_fapl_core(accessList.id, HDF5FileWriter.memoryIncrement, false)
+        }
+        // The name only identifies the in-memory file within libhdf5; nothing is created under it.
+        id = try HDF5Library.checkWrite(at: location, "HDF5 could not create the file in memory") {
+            H5Fcreate("lrm-export-\(getpid())-\(UInt64.random(in: 0...UInt64.max))", lrm_h5f_acc_trunc(), lrm_h5p_default(), accessList.id)
         }
     }
 
@@ -45,34 +58,47 @@ final class HDF5FileWriter {
         return HDF5GroupWriter(handle: group, location: location)
     }
 
-    /// Flushes and closes the file, reporting a failure (a full disk shows here).
-    /// The corresponding C function is `H5Fclose`.
-    func close() throws(HDF5WriteError) {
-        guard let id else { return }
-        self.id = nil
-        _ = try HDF5Library.checkWrite(at: HDF5Location(file: name, objectPath: ""), "could not finish writing the file") {
-            H5Fclose(id)
+    /// Flushes the file and returns its bytes, then closes it (in memory: nothing can fail for lack of disk).
+    /// The corresponding C functions are `H5Fflush`, `H5Fget_file_image` and `H5Fclose`.
+    func finish() throws(HDF5WriteError) -> [UInt8] {
+        let location = HDF5Location(file: name, objectPath: "")
+        guard let id else { throw location.writeError("the file is already closed") }
+        defer {
+            self.id = nil
+            HDF5Library.silenceErrorPrinting()
+            _ = H5Fclose(id)
         }
+        _ = try HDF5Library.checkWrite(at: location, "could not finish the file") { H5Fflush(id, H5F_SCOPE_GLOBAL) }
+        let size = try HDF5Library.checkWrite(at: location, "could not measure the finished file") { H5Fget_file_image(id, nil, 0) }
+        var image = [UInt8](repeating: 0, count: Int(size))
+        let copied = try HDF5Library.checkWrite(at: location, "could not copy the finished file") {
+            image.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, $0.count) }
+        }
+        guard copied == size else { throw location.writeError("the finished file has \(copied) bytes, expected \(size)") }
+        return image
     }
 
     /// Writes an HDF5 file at `path` so that `path` never holds a partial file.
     ///
-    /// `body` fills the root group of a new file at a temporary path `.<name>.tmp-XXXXXX` in the same
-    /// directory; the file is then closed, synced (`fsync`) and renamed over `path`, and the directory is
-    /// synced. If anything fails, `body` included, the temporary file is removed and `path` is left as it
-    /// was. The corresponding C functions are `mkstemp`, `H5Fcreate`, `H5Fclose`, `fsync` and `rename`.
+    /// `body` fills the root group of a new file built in memory; its image is then written with
+    /// ``AtomicFileWriter`` (a temporary file `.<name>.tmp-XXXXXX` in the same directory, synced and
+    /// renamed over `path`, the directory synced). If anything fails, `body` included, no temporary file
+    /// remains and `path` is left as it was; every HDF5 handle is closed before this returns or throws.
     static func writeAtomically(to path: String,
                                 _ body: (HDF5GroupWriter) throws(HDF5WriteError) -> Void) throws(HDF5WriteError) {
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty else { throw HDF5WriteError(file: path, "the output path names a directory, expected a file") }
+        let image: [UInt8]
         do {
-            try AtomicFileWriter.replace(path) { temporaryPath in
-                let file = try HDF5FileWriter(path: temporaryPath, displayName: path)
-                try body(try file.rootGroup())
-                try file.close()
+            let file = try HDF5FileWriter(displayName: path)
+            do {
+                let root = try file.rootGroup()
+                try body(root)
             }
-        } catch let error as HDF5WriteError {
-            throw error
+            image = try file.finish()
+        }
+        do {
+            try AtomicFileWriter.write(image, to: path)
         } catch let error as ContainerError {
             throw HDF5WriteError(file: path, error.message)
         } catch {
