@@ -78,22 +78,6 @@ extension VerificationReport {
 
     /// JUnit XML of `cases` (name, passed, detail): one test suite, failures with their detail.
     public static func junitXML(suiteName: String, cases: [(String, Bool, String)], seconds: Double) -> String {
-        func escape(_ text: String) -> String {
-            var out = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "'": out += "&apos;"
-                default:
-                    // XML 1.0 forbids most control characters.
-                    if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { out += "?" } else { out.unicodeScalars.append(scalar) }
-                }
-            }
-            return out
-        }
         let failures = cases.filter { !$0.1 }.count
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", seconds))\">\n"
