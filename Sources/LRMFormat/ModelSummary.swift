@@ -13,6 +13,11 @@ public struct ModelSummary: Sendable {
         public var inFeatures: Int?
         public var outFeatures: Int?
         public var factorization: Factorization?
+        /// A convolution's kernel shape [kh, kw, cin, cout] ([kh, kw, cin, m] depthwise; for a factorized one the
+        /// kernel its two halves stand for); nil for other layers.
+        public var kernelShape: [Int]?
+        /// The form of a factorized convolution.
+        public var convolutionForm: ConvFactorizationForm?
         public var parametersBefore: Int
         public var parametersAfter: Int
         /// The sample shape this layer produces (empty when the header's shapes do not chain).
@@ -79,10 +84,14 @@ public struct ModelSummary: Sendable {
                 break
             case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _):
                 row.activation = activation
+                row.kernelShape = tensors[kernel].shape
                 row.parametersBefore = count(kernel) + count(bias)
                 row.parametersAfter = row.parametersBefore
-            case let .factorizedConv2D(first, second, bias, activation, _, _, f):
+            case let .factorizedConv2D(first, second, bias, activation, form, _, f):
                 row.activation = activation
+                row.convolutionForm = form
+                let (a, b) = (tensors[first].shape, tensors[second].shape)
+                if a.count == 4, b.count == 4 { row.kernelShape = [a[0], form == .channel ? a[1] : b[1], a[2], b[3]] }
                 row.inFeatures = f.inFeatures
                 row.outFeatures = f.outFeatures
                 row.factorization = f

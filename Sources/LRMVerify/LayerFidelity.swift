@@ -3,16 +3,28 @@ import LRMLinearAlgebra
 
 /// How faithfully one layer of a compressed model reproduces the matching layer of the original.
 ///
-/// W is the original kernel, Ŵ the compressed one (U·Σ·Vᵀ for a factorized layer). The relative
-/// Frobenius error is e = ‖Ŵ − W‖_F / ‖W‖_F and the measured retained energy is 1 − e² (for a
-/// truncated SVD this is Σᵢ≤ₖ σᵢ² / Σ σᵢ², the ARSVD quantity).
+/// W is the original kernel, Ŵ the compressed one (U·Σ·Vᵀ for a factorized dense layer; for a factorized
+/// convolution the (kh, kw, cin, cout) kernel its two halves make together, see ``convolutionKernel(first:second:form:)``).
+/// The relative Frobenius error is e = ‖Ŵ − W‖_F / ‖W‖_F and the measured retained energy is 1 − e²
+/// (for a truncated SVD this is Σᵢ≤ₖ σᵢ² / Σ σᵢ², the ARSVD quantity). The Frobenius norm does not depend
+/// on how a kernel's elements are arranged, so a convolution's e is also the error of the matrix its
+/// factorization record describes, whichever form was used.
 public struct LayerFidelity: Sendable {
     public var name: String
-    /// "dense" or "factorized_dense".
+    /// The layer's kind in the file: "dense", "factorized_dense", "conv2d", "factorized_conv2d" or "depthwise_conv2d".
     public var kind: String
     public var rank: Int?
+    /// Rows and columns of the kernel as a matrix: in × out for a dense layer; for a factorized convolution
+    /// the matrix its form split ((kh·kw·cin) × cout for channel, (cin·kh) × (kw·cout) for spatial); for a
+    /// convolution kept whole the channel view (kh·kw·cin) × cout, for a depthwise one (kh·kw) × (cin·m).
     public var inFeatures: Int
     public var outFeatures: Int
+    /// A convolution's kernel shape [kh, kw, cin, cout] ([kh, kw, cin, m] depthwise); nil for dense layers.
+    public var kernelShape: [Int]?
+    /// The form of a factorized convolution; nil otherwise.
+    public var form: ConvFactorizationForm?
+    /// Bytes of the compressed layer's tensors as stored (weights, biases, quantization scales).
+    public var storedBytes: Int = 0
     /// e, measured.
     public var relativeError: Double
     /// 1 − e², measured.
@@ -27,61 +39,87 @@ public struct LayerFidelity: Sendable {
     /// The largest |Δ| of the biases (0 when both have none).
     public var biasMaxDifference: Double
 
+    /// Whether the layer is stored factorized (dense or convolution).
+    public var isFactorized: Bool { kind == "factorized_dense" || kind == "factorized_conv2d" }
+
     /// Tolerance for agreement with the record: 1e-4 absolute plus 0.1% of the error.
     static func agrees(_ measured: Double, _ recorded: Double) -> Bool {
         abs(measured - recorded) <= 1e-4 + 1e-3 * abs(recorded)
     }
 
-    /// Compares the weighted layers of `candidate` with the layers of the same name in `reference`.
-    /// - Throws: `VerificationError` when a layer has no counterpart or the shapes differ.
+    /// A weighted layer's kernel in its original arrangement (dense in × out; convolution [kh, kw, cin, cout]),
+    /// with its bias, the record of its factorization if it has one, and what kind of weight it is.
+    struct Weights {
+        var kernel: Tensor
+        var bias: Tensor?
+        var factorization: Factorization?
+        var form: ConvFactorizationForm?
+        /// "dense" for dense and factorized dense, "conv2d" for plain and factorized convolutions, "depthwise_conv2d".
+        var family: String
+    }
+
+    /// The weights of `layer`, nil for layers without a kernel.
+    static func weights(of layer: Layer<Tensor>) throws -> Weights? {
+        switch layer.operation {
+        case let .dense(kernel, bias, _):
+            return Weights(kernel: kernel, bias: bias, family: "dense")
+        case let .factorizedDense(us, vt, bias, _, f):
+            return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense")
+        case let .conv2D(kernel, bias, _, _):
+            return Weights(kernel: kernel, bias: bias, family: "conv2d")
+        case let .factorizedConv2D(first, second, bias, _, form, _, f):
+            return Weights(kernel: try convolutionKernel(first: first, second: second, form: form, layer: layer.name), bias: bias,
+                           factorization: f, form: form, family: "conv2d")
+        case let .depthwiseConv2D(kernel, bias, _, _):
+            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d")
+        default:
+            return nil
+        }
+    }
+
+    /// Compares the weighted layers of `candidate` (dense, convolutions, factorized or not) with the layers
+    /// of the same name in `reference`.
+    /// - Throws: `VerificationError` when a layer has no counterpart, is of another family (a dense layer
+    ///   against a convolution) or the kernel shapes differ.
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
-        var referenceKernels: [String: (Tensor, Tensor?)] = [:]
+        var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {
-            switch layer.operation {
-            case let .dense(kernel, bias, _):
-                referenceKernels[layer.name] = (kernel, bias)
-            case let .factorizedDense(us, vt, bias, _, _):
-                if let product = try? product(us, vt) { referenceKernels[layer.name] = (product, bias) }
-            default: break
-            }
+            if let weights = try? weights(of: layer) { referenceWeights[layer.name] = weights }
         }
         var results: [LayerFidelity] = []
         for layer in candidate.layers {
-            let kernel: Tensor, bias: Tensor?, kind: String
-            var factorization: Factorization?
-            switch layer.operation {
-            case let .dense(k, b, _):
-                (kernel, bias, kind) = (k, b, "dense")
-            case let .factorizedDense(us, vt, b, _, f):
-                (kernel, bias, kind) = (try product(us, vt), b, "factorized_dense")
-                factorization = f
-            default:
-                continue
-            }
-            guard let (original, originalBias) = referenceKernels[layer.name] else {
+            guard let compressed = try weights(of: layer) else { continue }
+            let kernel = compressed.kernel
+            guard let original = referenceWeights[layer.name] else {
                 throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' has no layer of that name in the reference model")
             }
-            guard original.shape == kernel.shape else {
-                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is \(kernel.shape) but the reference's is \(original.shape)")
+            guard original.family == compressed.family else {
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is a \(compressed.family) layer but the reference's is a \(original.family) layer")
             }
-            let w = original.floats(), compressed = kernel.floats()
+            guard original.kernel.shape == kernel.shape else {
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is \(kernel.shape) but the reference's is \(original.kernel.shape)")
+            }
+            let w = original.kernel.floats(), approximation = kernel.floats()
             var difference = 0.0, norm = 0.0
-            for (a, b) in zip(compressed, w) {
+            for (a, b) in zip(approximation, w) {
                 difference += (Double(a) - Double(b)) * (Double(a) - Double(b))
                 norm += Double(b) * Double(b)
             }
             let error = norm > 0 ? (difference / norm).squareRoot() : (difference > 0 ? .infinity : 0)
-            let candidateBias = bias?.floats() ?? [], referenceBias = originalBias?.floats() ?? []
+            let candidateBias = compressed.bias?.floats() ?? [], referenceBias = original.bias?.floats() ?? []
             var biasDifference = 0.0
             if candidateBias.count == referenceBias.count {
                 for (a, b) in zip(candidateBias, referenceBias) { biasDifference = max(biasDifference, abs(Double(a) - Double(b))) }
             } else {
                 biasDifference = .infinity
             }
-            var fidelity = LayerFidelity(name: layer.name, kind: kind, rank: factorization?.rank, inFeatures: kernel.shape[0],
-                                         outFeatures: kernel.shape[1], relativeError: error, retainedEnergy: max(0, 1 - error * error),
-                                         biasMaxDifference: biasDifference)
-            if let f = factorization {
+            let (rows, columns) = matrixShape(kernel.shape, family: compressed.family, factorization: compressed.factorization)
+            var fidelity = LayerFidelity(name: layer.name, kind: layer.operation.kindName, rank: compressed.factorization?.rank,
+                                         inFeatures: rows, outFeatures: columns,
+                                         kernelShape: compressed.family == "dense" ? nil : kernel.shape, form: compressed.form,
+                                         relativeError: error, retainedEnergy: max(0, 1 - error * error), biasMaxDifference: biasDifference)
+            fidelity.storedBytes = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount }
+            if let f = compressed.factorization {
                 let metric = f.method.hasPrefix("whitened") ? "whitened" : f.method.hasPrefix("activation-scaled") ? "activation-scaled" : "plain"
                 fidelity.recordedRelativeError = f.relativeError
                 fidelity.recordedRetainedEnergy = f.retainedEnergy
@@ -96,10 +134,62 @@ public struct LayerFidelity: Sendable {
         return results
     }
 
+    /// The kernel as a matrix (see ``inFeatures``): the factorization record's shape when there is one.
+    static func matrixShape(_ shape: [Int], family: String, factorization: Factorization?) -> (Int, Int) {
+        if let f = factorization { return (f.inFeatures, f.outFeatures) }
+        guard family != "dense", shape.count == 4 else { return (shape.first ?? 0, shape.last ?? 0) }
+        // The shape is a tensor's in memory, so its products are element counts and cannot overflow.
+        return family == "depthwise_conv2d" ? (shape[0] * shape[1], shape[2] * shape[3]) : (shape[0] * shape[1] * shape[2], shape[3])
+    }
+
     /// us · vt as a dense in × out tensor.
-    static func product(_ us: Tensor, _ vt: Tensor) throws -> Tensor {
+    static func product(_ us: Tensor, _ vt: Tensor, layer: String) throws -> Tensor {
+        guard us.shape.count == 2, vt.shape.count == 2, us.shape[1] == vt.shape[0] else {
+            throw VerificationError(.layerMismatch, "layer '\(escaped(layer))': factors \(us.shape) and \(vt.shape) do not multiply")
+        }
         let a = try Matrix(rows: us.shape[0], columns: us.shape[1], values: us.floats())
         let b = try Matrix(rows: vt.shape[0], columns: vt.shape[1], values: vt.floats())
         return Tensor(shape: [us.shape[0], vt.shape[1]], floats: try Matrix.product(a, b).values)
+    }
+
+    /// The (kh, kw, cin, cout) kernel that a factorized convolution's two halves apply together, row-major:
+    /// - channel: `first` [kh, kw, cin, k] is a (kh·kw·cin) × k matrix and `second` [1, 1, k, cout] a k × cout one;
+    ///   their product is the kernel in its own element order.
+    /// - spatial: K[i, j, ci, o] = Σᵣ first[i, 0, ci, r] · second[0, j, r, o] (`spec/FORMAT.md`, section 3.5).
+    /// - Throws: `VerificationError` when the halves' shapes do not fit together.
+    public static func convolutionKernel(first: Tensor, second: Tensor, form: ConvFactorizationForm, layer: String = "") throws -> Tensor {
+        let a = first.shape, b = second.shape
+        guard a.count == 4, b.count == 4, a[3] == b[2] else {
+            throw VerificationError(.layerMismatch, "layer '\(escaped(layer))': convolution halves \(a) and \(b) do not fit together")
+        }
+        let rank = a[3], outChannels = b[3]
+        switch form {
+        case .channel:
+            guard b[0] == 1, b[1] == 1 else {
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer))': the channel form's second half is \(b), expected [1, 1, \(rank), \(outChannels)]")
+            }
+            let rows = a[0] * a[1] * a[2]
+            let product = try Matrix.product(try Matrix(rows: rows, columns: rank, values: first.floats()),
+                                             try Matrix(rows: rank, columns: outChannels, values: second.floats()))
+            return Tensor(shape: [a[0], a[1], a[2], outChannels], floats: product.values)
+        case .spatial:
+            guard a[1] == 1, b[0] == 1 else {
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer))': the spatial form's halves are \(a) and \(b), expected [kh, 1, cin, k] and [1, kw, k, cout]")
+            }
+            let (kh, kw, inChannels) = (a[0], b[1], a[2])
+            // first is already the (kh·cin) × k matrix A[i·cin + ci, r]; B[r, j·cout + o] = second[0, j, r, o].
+            let values = second.floats()
+            var reordered = [Float](repeating: 0, count: values.count)
+            for j in 0..<kw { for r in 0..<rank { for o in 0..<outChannels {
+                reordered[r * kw * outChannels + j * outChannels + o] = values[(j * rank + r) * outChannels + o]
+            } } }
+            let product = try Matrix.product(try Matrix(rows: kh * inChannels, columns: rank, values: first.floats()),
+                                             try Matrix(rows: rank, columns: kw * outChannels, values: reordered)).values
+            var kernel = [Float](repeating: 0, count: product.count)
+            for i in 0..<kh { for ci in 0..<inChannels { for j in 0..<kw { for o in 0..<outChannels {
+                kernel[((i * kw + j) * inChannels + ci) * outChannels + o] = product[(i * inChannels + ci) * kw * outChannels + j * outChannels + o]
+            } } } }
+            return Tensor(shape: [kh, kw, inChannels, outChannels], floats: kernel)
+        }
     }
 }

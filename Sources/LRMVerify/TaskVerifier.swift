@@ -177,10 +177,7 @@ extension TaskReport {
             ("result", .string(result.rawValue)), ("task", .string(task.rawValue)), ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
-            ("layers", .array(layers.map { layer in
-                .object([("name", .string(layer.name)), ("kind", .string(layer.kind)), ("relative_error", .number(layer.relativeError)),
-                         ("retained_energy", .number(layer.retainedEnergy))])
-            })),
+            ("layers", .array(layers.map(\.json))),
             ("compressed", candidate.json),
         ]
         if let reference {

@@ -11,18 +11,7 @@ extension VerificationReport {
             ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
-            ("layers", .array(layers.map { layer in
-                var entry: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.kind)),
-                                                     ("in_features", .int(Int64(layer.inFeatures))), ("out_features", .int(Int64(layer.outFeatures)))]
-                if let rank = layer.rank { entry.append(("rank", .int(Int64(rank)))) }
-                entry += [("relative_error", .number(layer.relativeError)), ("retained_energy", .number(layer.retainedEnergy)),
-                          ("bias_max_difference", .number(layer.biasMaxDifference))]
-                if let recorded = layer.recordedRelativeError { entry.append(("recorded_relative_error", .number(recorded))) }
-                if let recorded = layer.recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
-                if let metric = layer.recordedMetric { entry.append(("recorded_metric", .string(metric))) }
-                if let agrees = layer.agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
-                return .object(entry)
-            })),
+            ("layers", .array(layers.map(\.json))),
             ("compressed", candidate.json(classNames: classNames)),
         ]
         if let reference { members.append(("reference", reference.json(classNames: classNames))) }
@@ -92,5 +81,39 @@ extension VerificationReport {
         }
         xml += "  </testsuite>\n</testsuites>\n"
         return xml
+    }
+}
+
+extension LayerFidelity {
+    /// One layer of verify's JSON: name, kind, the kernel as a matrix (`in_features` × `out_features`), a
+    /// convolution's `kernel_shape` and factorized `form`, rank, the measured error and energy, stored bytes,
+    /// and what the file's factorization record says.
+    public var json: JSONValue {
+        var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind)),
+                                             ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
+        if let kernelShape { entry.append(("kernel_shape", .array(kernelShape.map { .int(Int64($0)) }))) }
+        if let form { entry.append(("form", .string(form.name))) }
+        if let rank { entry.append(("rank", .int(Int64(rank)))) }
+        entry += [("relative_error", .number(relativeError)), ("retained_energy", .number(retainedEnergy)),
+                  ("bias_max_difference", .number(biasMaxDifference)), ("stored_bytes", .int(Int64(storedBytes)))]
+        if let recorded = recordedRelativeError { entry.append(("recorded_relative_error", .number(recorded))) }
+        if let recorded = recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
+        if let metric = recordedMetric { entry.append(("recorded_metric", .string(metric))) }
+        if let agrees = agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
+        return .object(entry)
+    }
+
+    /// The kernel's shape for people: "784→128" for a dense layer, "3×3×16→32" for a convolution
+    /// (kh×kw×cin→cout; depthwise: kh×kw×cin, ×m).
+    public var shapeText: String {
+        guard let k = kernelShape, k.count == 4 else { return "\(inFeatures)→\(outFeatures)" }
+        if kind == "depthwise_conv2d" { return "\(k[0])×\(k[1])×\(k[2]) depthwise, ×\(k[3])" }
+        return "\(k[0])×\(k[1])×\(k[2])→\(k[3])"
+    }
+
+    /// A factorized convolution's form and the matrix it split ("channel 144×32"); empty otherwise.
+    public var formText: String {
+        guard let form else { return "" }
+        return "\(form.name) \(inFeatures)×\(outFeatures)"
     }
 }

@@ -160,7 +160,7 @@ public enum Verifier {
     static func layerChecks(minEnergy: Double?, layers: [LayerFidelity]) -> [VerificationCheck] {
         var checks: [VerificationCheck] = []
         if let limit = minEnergy {
-            for layer in layers where layer.kind == "factorized_dense" {
+            for layer in layers where layer.isFactorized {
                 var detail = String(format: "layer '%@' keeps %.4f of its weights' energy (measured against the reference), minimum %.4f",
                                     escaped(layer.name), layer.retainedEnergy, limit)
                 if let metric = layer.recordedMetric, metric != "plain", let recorded = layer.recordedRetainedEnergy {

@@ -25,7 +25,9 @@ struct HTMLReport {
         body += layerTable(summary)
         for row in summary.layers {
             guard let f = row.factorization else { continue }
-            body += "<section><h2>Layer \(e(row.name)): \(f.inFeatures)×\(f.outFeatures) → rank \(f.rank)</h2>"
+            let what = row.convolutionForm.map { "convolution \(HTMLReport.shape(row)), \($0.name) form \(f.inFeatures)×\(f.outFeatures)" }
+                ?? "\(f.inFeatures)×\(f.outFeatures)"
+            body += "<section><h2>Layer \(e(row.name)): \(what) → rank \(f.rank)</h2>"
             body += "<p>policy \(e(f.policy)) \(e(InspectReport.shortNumber(f.policyParameter))), \(e(f.method)); retained energy "
                 + "\(Format.fixed(f.retainedEnergy, 4)), relative error \(Format.fixed(f.relativeError, 4)); parameters "
                 + "\(Format.count(row.parametersBefore)) → \(Format.count(row.parametersAfter)) (\(Format.ratio(row.compressionRatio)))</p>"
@@ -51,22 +53,39 @@ struct HTMLReport {
             """
     }
 
+    /// A layer's weights for people: "784→128" for a dense layer, "3×3×16→32" for a convolution (kh×kw×cin→cout),
+    /// "3×3×16 depthwise, ×1" for a depthwise one; empty for layers without weights.
+    static func shape(_ row: ModelSummary.LayerRow) -> String {
+        if let k = row.kernelShape, k.count == 4 {
+            return row.kind == "depthwise_conv2d" ? "\(k[0])×\(k[1])×\(k[2]) depthwise, ×\(k[3])" : "\(k[0])×\(k[1])×\(k[2])→\(k[3])"
+        }
+        return row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
+    }
+
     func layerTable(_ summary: ModelSummary) -> String {
-        var html = "<h2>Layers</h2><table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>in→out</th><th>rank</th>"
-            + "<th>energy</th><th>rel. error</th><th>params before</th><th>params after</th><th>ratio</th><th>bytes</th><th>bits/param</th></tr>"
+        var html = "<h2>Layers</h2><p class=\"sub\">input \(summary.inputShape.map(String.init).joined(separator: "×")); "
+            + "a convolution's kernel is kh×kw×cin→cout; its form is how it was factorized (channel: a kh×kw convolution then a 1×1 one; "
+            + "spatial: kh×1 then 1×kw) and the matrix that was split; MACs are multiply-accumulates per sample</p>"
+        html += "<table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>weights</th><th class=\"l\">form (matrix)</th>"
+            + "<th>output</th><th>rank</th><th>energy</th><th>rel. error</th><th>params before</th><th>params after</th><th>ratio</th>"
+            + "<th>MACs before</th><th>MACs after</th><th>bytes</th><th>bits/param</th></tr>"
         for row in summary.layers {
             let f = row.factorization
+            let form = row.convolutionForm.map { "\($0.name) \(f.map { "\($0.inFeatures)×\($0.outFeatures)" } ?? "")" } ?? ""
             html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")</td>"
-                + "<td>\(row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? "")</td><td>\(f.map { String($0.rank) } ?? "")</td>"
+                + "<td>\(HTMLReport.shape(row))</td><td class=\"l\">\(form)</td><td>\(row.outputShape.map(String.init).joined(separator: "×"))</td>"
+                + "<td>\(f.map { String($0.rank) } ?? "")</td>"
                 + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
                 + "<td>\(row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore))</td>"
                 + "<td>\(row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter))</td>"
                 + "<td>\(row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio))</td>"
+                + "<td>\(row.macsBefore == 0 ? "" : Format.count(row.macsBefore))</td><td>\(row.macsAfter == 0 ? "" : Format.count(row.macsAfter))</td>"
                 + "<td>\(row.storedBytes == 0 ? "" : Format.count(row.storedBytes))</td>"
                 + "<td>\(row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "")</td></tr>"
         }
-        html += "<tr><th class=\"l\">total</th><th></th><th></th><th></th><th></th><th></th><th>\(Format.count(summary.parametersBefore))</th>"
+        html += "<tr><th class=\"l\">total</th><th></th><th></th><th></th><th></th><th></th><th></th><th></th><th>\(Format.count(summary.parametersBefore))</th>"
             + "<th>\(Format.count(summary.parametersAfter))</th><th>\(Format.ratio(summary.compressionRatio))</th>"
+            + "<th>\(summary.macsBefore == 0 ? "" : Format.count(summary.macsBefore))</th><th>\(summary.macsAfter == 0 ? "" : Format.count(summary.macsAfter))</th>"
             + "<th>\(Format.count(summary.storedBytes))</th><th>\(summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "")</th></tr></table>"
         return html
     }
@@ -127,10 +146,13 @@ struct HTMLReport {
                 + "\(String(format: "%.3g", c.maxAbsoluteDifference)).</p>"
         }
         if !r.layers.isEmpty {
-            html += "<table><tr><th class=\"l\">layer</th><th>rank</th><th>rel. error</th><th>energy (measured)</th><th>agrees with file</th></tr>"
+            html += "<table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>weights</th><th class=\"l\">form (matrix)</th><th>rank</th>"
+                + "<th>rel. error</th><th>energy (measured)</th><th>bytes</th><th>agrees with file</th></tr>"
             for l in r.layers {
-                html += "<tr><td class=\"l\">\(e(l.name))</td><td>\(l.rank.map(String.init) ?? "dense")</td><td>\(Format.fixed(l.relativeError, 4))</td>"
-                    + "<td>\(Format.fixed(l.retainedEnergy, 4))</td><td>\(l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? "")</td></tr>"
+                html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(l.kind))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
+                    + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(Format.fixed(l.relativeError, 4))</td>"
+                    + "<td>\(Format.fixed(l.retainedEnergy, 4))</td><td>\(Format.count(l.storedBytes))</td>"
+                    + "<td>\(l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? "")</td></tr>"
             }
             html += "</table>"
         }

@@ -11,8 +11,10 @@ extension LRM {
         static let configuration = CommandConfiguration(
             abstract: "Check a compressed model against its original: layer fidelity and accuracy/F1 on a data set.",
             discussion: """
-                Weights: for each layer, the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the compressed kernel against \
-                the reference's, the retained energy 1 − e², and whether they agree with the file's record. Task: \
+                Weights: for each dense or convolution layer, the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
+                compressed kernel against the reference's (a factorized convolution's two halves measured as the \
+                kh×kw×cin→cout kernel they make together), the retained energy 1 − e², the factorized form and rank, \
+                the bytes stored, and whether they agree with the file's record. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \
@@ -220,12 +222,13 @@ enum VerifyText {
         if !r.layers.isEmpty {
             out.append("")
             out.append("Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)")
-            var table = TextTable(["layer", "kind", "in×out", "rank", "rel. error", "energy", "file says", "agrees"], rightAligned: [3, 4, 5])
+            var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
+                                  rightAligned: [4, 5, 6, 7])
             for l in r.layers {
                 let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
                     + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") } ?? ""
-                table.add([escaped(l.name), l.kind, "\(l.inFeatures)×\(l.outFeatures)", l.rank.map(String.init) ?? "",
-                           Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), record,
+                table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
+                           Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
                            l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? ""])
             }
             out.append(table.render())

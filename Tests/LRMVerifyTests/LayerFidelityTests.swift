@@ -1,0 +1,133 @@
+import LRMFormat
+import Testing
+@testable import LRMVerify
+
+@Suite("Layer fidelity of convolutions")
+struct LayerFidelityTests {
+    static func random(_ shape: [Int], _ rng: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in rng.nextSymmetricFloat() })
+    }
+
+    /// K[i, j, ci, o] = Σ_r first·second, written from the spec's definition of each form (section 3.5),
+    /// independently of `LayerFidelity.convolutionKernel`.
+    static func kernel(first: Tensor, second: Tensor, form: ConvFactorizationForm, shape: [Int]) -> [Float] {
+        let (kh, kw, cin, cout) = (shape[0], shape[1], shape[2], shape[3])
+        let a = first.floats(), b = second.floats(), k = first.shape[3]
+        var kernel = [Float](repeating: 0, count: kh * kw * cin * cout)
+        for i in 0..<kh { for j in 0..<kw { for ci in 0..<cin { for o in 0..<cout {
+            var sum: Float = 0
+            for r in 0..<k {
+                switch form {
+                case .channel: sum += a[((i * kw + j) * cin + ci) * k + r] * b[r * cout + o]
+                case .spatial: sum += a[(i * cin + ci) * k + r] * b[(j * k + r) * cout + o]
+                }
+            }
+            kernel[((i * kw + j) * cin + ci) * cout + o] = sum
+        } } } }
+        return kernel
+    }
+
+    /// A factorized 3×2 convolution (4 → 5 channels, rank 3) in `form`, and its plain counterpart whose kernel is the
+    /// product of the halves plus `perturbation` times a seeded random kernel.
+    static func pair(form: ConvFactorizationForm, perturbation: Float) -> (candidate: Model, reference: Model, perturbation: [Float]) {
+        var rng = SeededGenerator(seed: 12)
+        let shape = [3, 2, 4, 5], rank = 3
+        let first = form == .channel ? random([3, 2, 4, rank], &rng) : random([3, 1, 4, rank], &rng)
+        let second = form == .channel ? random([1, 1, rank, 5], &rng) : random([1, 2, rank, 5], &rng)
+        let bias = random([5], &rng)
+        let noise = (0..<120).map { _ in perturbation * rng.nextSymmetricFloat() }
+        let product = kernel(first: first, second: second, form: form, shape: shape)
+        let matrix = form == .channel ? (24, 5) : (12, 10)
+        let record = Factorization(inFeatures: matrix.0, outFeatures: matrix.1, rank: rank, retainedEnergy: 1, relativeError: 0,
+                                   policy: "rank", policyParameter: 3, method: "gesdd-f32", singularValues: [3, 2, 1])
+        let input = InputSpec(shape: [6, 6, 4], layout: .hwc)
+        let candidate = Model(name: "c", input: input, layers: [
+            Layer(name: "conv", operation: .factorizedConv2D(first: first, second: second, bias: bias, activation: .relu, form: form,
+                                                             geometry: ConvGeometry(padding: .same), factorization: record)),
+        ])
+        let reference = Model(name: "r", input: input, layers: [
+            Layer(name: "conv", operation: .conv2D(kernel: Tensor(shape: shape, floats: zip(product, noise).map { $0 + $1 }), bias: bias,
+                                                   activation: .relu, geometry: ConvGeometry(padding: .same))),
+        ])
+        return (candidate, reference, zip(product, noise).map { $0 + $1 })
+    }
+
+    @Test("a factorized convolution's two halves are measured as the kernel they make together, in both forms",
+          arguments: [ConvFactorizationForm.channel, .spatial])
+    func reconstruction(_ form: ConvFactorizationForm) throws {
+        let (candidate, reference, _) = Self.pair(form: form, perturbation: 0)
+        let layers = try LayerFidelity.compare(candidate: candidate, reference: reference)
+        let layer = try #require(layers.first)
+        #expect(layers.count == 1 && layer.kind == "factorized_conv2d" && layer.form == form && layer.rank == 3)
+        #expect(layer.kernelShape == [3, 2, 4, 5])
+        #expect(layer.inFeatures == (form == .channel ? 24 : 12) && layer.outFeatures == (form == .channel ? 5 : 10))
+        // The same products summed in another order: float32 rounding only.
+        #expect(layer.relativeError < 1e-6, "measured \(layer.relativeError)")
+        #expect(layer.biasMaxDifference == 0)
+        #expect(layer.agreesWithRecord == true)
+        // Stored: first, second and bias in float32.
+        let expectedBytes = 4 * (form == .channel ? 3 * 2 * 4 * 3 + 3 * 5 + 5 : 3 * 4 * 3 + 2 * 3 * 5 + 5)
+        #expect(layer.storedBytes == expectedBytes)
+        #expect(layer.shapeText == "3×2×4→5" && layer.formText == (form == .channel ? "channel 24×5" : "spatial 12×10"))
+    }
+
+    @Test("the error of a factorized convolution is ‖Ŵ − W‖/‖W‖ over the whole kernel, and a record that says otherwise disagrees",
+          arguments: [ConvFactorizationForm.channel, .spatial])
+    func measuredError(_ form: ConvFactorizationForm) throws {
+        let (candidate, reference, kernel) = Self.pair(form: form, perturbation: 0.3)
+        let (_, exact, _) = Self.pair(form: form, perturbation: 0)
+        guard case let .conv2D(clean, _, _, _) = exact.layers[0].operation else { Issue.record("not a conv"); return }
+        var difference = 0.0, norm = 0.0
+        for (w, p) in zip(kernel, clean.floats()) {
+            difference += Double(w - p) * Double(w - p)
+            norm += Double(w) * Double(w)
+        }
+        let expected = (difference / norm).squareRoot()
+        let layer = try #require(try LayerFidelity.compare(candidate: candidate, reference: reference).first)
+        #expect(expected > 0.05)
+        #expect(abs(layer.relativeError - expected) < 1e-5, "measured \(layer.relativeError), expected \(expected)")
+        #expect(abs(layer.retainedEnergy - (1 - expected * expected)) < 1e-5)
+        #expect(layer.agreesWithRecord == false, "the record says e = 0")
+        let checks = Verifier.layerChecks(minEnergy: 0.999, layers: [layer])
+        #expect(checks.contains { $0.name == "min-energy conv" && !$0.passed })
+        #expect(checks.contains { $0.name == "metadata conv" && !$0.passed })
+    }
+
+    @Test("plain and depthwise convolutions are compared too; a convolution against a dense layer of the same name is refused")
+    func plainAndMismatched() throws {
+        var rng = SeededGenerator(seed: 3)
+        let input = InputSpec(shape: [5, 5, 2], layout: .hwc)
+        let conv = Self.random([3, 3, 2, 4], &rng), depthwise = Self.random([3, 3, 4, 2], &rng)
+        let model = Model(name: "m", input: input, layers: [
+            Layer(name: "c", operation: .conv2D(kernel: conv, bias: nil, activation: .linear, geometry: ConvGeometry(padding: .same))),
+            Layer(name: "d", operation: .depthwiseConv2D(kernel: depthwise, bias: nil, activation: .linear, geometry: ConvGeometry(padding: .same))),
+        ])
+        let layers = try LayerFidelity.compare(candidate: model, reference: model)
+        #expect(layers.map(\.kind) == ["conv2d", "depthwise_conv2d"])
+        #expect(layers.map(\.relativeError) == [0, 0])
+        #expect(layers[0].inFeatures == 18 && layers[0].outFeatures == 4 && layers[1].inFeatures == 9 && layers[1].outFeatures == 8)
+        #expect(layers.allSatisfy { $0.rank == nil && $0.form == nil && $0.agreesWithRecord == nil })
+        #expect(layers[1].shapeText == "3×3×4 depthwise, ×2")
+
+        let dense = Model(name: "d", input: InputSpec(shape: [18]), layers: [
+            Layer(name: "c", operation: .dense(kernel: Self.random([18, 4], &rng), bias: nil, activation: .linear)),
+        ])
+        #expect(throws: VerificationError.self) { try LayerFidelity.compare(candidate: model, reference: dense) }
+        do {
+            _ = try LayerFidelity.compare(candidate: model, reference: dense)
+        } catch let error as VerificationError {
+            #expect(error.kind == .layerMismatch && error.message.contains("'c' is a conv2d layer but the reference's is a dense layer"))
+        }
+    }
+
+    @Test("halves whose shapes do not fit together are an error, not a trap")
+    func badHalves() {
+        var rng = SeededGenerator(seed: 4)
+        #expect(throws: VerificationError.self) {
+            try LayerFidelity.convolutionKernel(first: Self.random([3, 3, 2, 4], &rng), second: Self.random([1, 1, 5, 4], &rng), form: .channel)
+        }
+        #expect(throws: VerificationError.self) {
+            try LayerFidelity.convolutionKernel(first: Self.random([3, 3, 2, 4], &rng), second: Self.random([1, 3, 4, 4], &rng), form: .spatial)
+        }
+    }
+}
