@@ -41,9 +41,9 @@ for entry in "mnist_cnn mnist 6000" "cifar10_cnn cifar-10 2000"; do
   for drop in 0.5 1.0; do
     "$lrm" convert "samples/$name.h5" --input-scale 1/255 "${common[@]}" --target-accuracy-drop "$drop" --conv none --json \
       -o "$out/$name-dense-$drop.lrm" "${extra[@]}" > "$out/$name-dense-$drop.json"
-    row "$name" "dense only, within $drop pp" "$out/$name-dense-$drop.lrm"
+    row "$name" "$dataset" "dense only, within $drop pp" "$out/$name-dense-$drop.lrm"
     "$lrm" convert "$out/$name-convs.lrm" "${common[@]}" --target-accuracy-drop "$drop" --json \
       -o "$out/$name-convdense-$drop.lrm" "${extra[@]}" > "$out/$name-convdense-$drop.json"
-    row "$name" "convolutions (energy 0.95) + dense, within $drop pp" "$out/$name-convdense-$drop.lrm"
+    row "$name" "$dataset" "convolutions (energy 0.95) + dense, within $drop pp" "$out/$name-convdense-$drop.lrm"
   done
 done
