@@ -27,7 +27,7 @@ def kernel(rng, rows, cols, spectrum):
         signal = a @ b
         signal *= np.linalg.norm(noise) / max(np.linalg.norm(signal), 1e-30)
         return (noise + signal).astype(np.float32)
-    r = 64
+    r = min(64, rows, cols)
     a = np.linalg.qr(rng.standard_normal((rows, r), dtype=np.float32))[0]
     b = np.linalg.qr(rng.standard_normal((cols, r), dtype=np.float32))[0]
     w = (a * (0.93 ** np.arange(r, dtype=np.float32))) @ b.T

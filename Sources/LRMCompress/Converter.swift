@@ -13,6 +13,43 @@ public struct ConversionResult: Sendable {
     }
 }
 
+/// Where the converter takes layers from, one at a time, so that a model mapped from a file
+/// (``MappedModel``) is never in memory whole.
+public protocol LayerSource: Sendable {
+    var layerCount: Int { get }
+    /// The kernel's shape when layer `index` is one the converter factorizes (a dense layer, or a 2-D
+    /// convolution when `convolutions` is true), nil for any other kind; known without reading the
+    /// layer's data.
+    func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]?
+    /// Layer `index` with its tensors in memory.
+    func layer(_ index: Int) throws -> Layer<Tensor>
+    /// The converter is done with layer `index`'s input (its result holds what the output needs).
+    func release(_ index: Int)
+}
+
+extension Model: LayerSource {
+    public var layerCount: Int { layers.count }
+    public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
+        switch layers[index].operation {
+        case let .dense(kernel, _, _): kernel.shape
+        case let .conv2D(kernel, _, _, _) where convolutions: kernel.shape
+        default: nil
+        }
+    }
+    public func layer(_ index: Int) throws -> Layer<Tensor> { layers[index] }
+    public func release(_ index: Int) {}
+}
+
+extension MappedModel: LayerSource {
+    public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
+        switch layerInfo(index).operation {
+        case let .dense(kernel, _, _): kernel.shape
+        case let .conv2D(kernel, _, _, _) where convolutions: kernel.shape
+        default: nil
+        }
+    }
+}
+
 /// Replaces dense layers by low-rank factors where the rank policy and the break-even rule say so.
 ///
 /// For each dense layer with kernel W (in × out) the policy chooses k from W's singular values;
@@ -23,44 +60,71 @@ public struct ConversionResult: Sendable {
 /// √(Σᵢ>ₖ σᵢ² / Σ σᵢ²) and refuses to produce a model where it does not.
 public enum Converter {
     public static func convert(_ model: Model, options: ConversionOptions) throws -> ConversionResult {
-        var decisions = [LayerDecision?](repeating: nil, count: model.layers.count)
-        var layers = model.layers
-        var jobs: [Int] = []
-        for (index, layer) in model.layers.enumerated() {
-            switch layer.operation {
-            case .dense:
-                break
-            case .conv2D where options.convolutions != .none:
-                break
-            default:
-                let reason = switch layer.operation {
-                case .factorizedDense, .factorizedConv2D: "already factorized"
-                case .conv2D: "convolutions kept (--conv none)"
-                case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
-                default: "no weights to factorize"
-                }
-                decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
-                                                 parametersBefore: parameterCount(layer), parametersAfter: parameterCount(layer),
-                                                 seconds: 0, reason: reason)
+        let (layers, decisions) = try convertLayers(of: model, options: options)
+        var converted = model
+        converted.layers = layers
+        ConversionProvenance(options: options).record(in: &converted.metadata)
+        return ConversionResult(model: converted, decisions: decisions)
+    }
+
+    /// Converts a mapped model one layer at a time: each dense layer is read from the mapping when its
+    /// turn comes and its pages dropped when it is done, so the memory used is about the output plus
+    /// the working sets of the layers in flight (bounded by ``WorkBudget``), not the model.
+    public static func convert(_ model: MappedModel, options: ConversionOptions) throws -> ConversionResult {
+        let (layers, decisions) = try convertLayers(of: model, options: options)
+        var converted = Model(name: model.name, input: model.input, classNames: model.classNames, layers: layers,
+                              metadata: model.metadata, userMetadata: model.userMetadata)
+        ConversionProvenance(options: options).record(in: &converted.metadata)
+        return ConversionResult(model: converted, decisions: decisions)
+    }
+
+    /// Every layer of `source` converted (or passed on) with its decision, in layer order.
+    static func convertLayers(of source: some LayerSource, options: ConversionOptions) throws -> ([Layer<Tensor>], [LayerDecision]) {
+        var layers = [Layer<Tensor>?](repeating: nil, count: source.layerCount)
+        var decisions = [LayerDecision?](repeating: nil, count: source.layerCount)
+        var jobs: [(index: Int, shape: [Int])] = []
+        for index in 0..<source.layerCount {
+            if let shape = source.factorizableKernelShape(index, convolutions: options.convolutions != .none) {
+                jobs.append((index, shape))
                 continue
             }
-            jobs.append(index)
+            let layer = try source.layer(index)
+            source.release(index)
+            let reason = switch layer.operation {
+            case .factorizedDense, .factorizedConv2D: "already factorized"
+            case .conv2D: "convolutions kept (--conv none)"
+            case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
+            default: "no weights to factorize"
+            }
+            decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
+                                             parametersBefore: parameterCount(layer), parametersAfter: parameterCount(layer),
+                                             seconds: 0, reason: reason)
+            layers[index] = layer
         }
         // Layers run in parallel, each on one BLAS thread, so that a layer's result does not depend on
         // how many run at once. Workers take the largest remaining layer next (cost in·out·min(in, out),
-        // an SVD's), which keeps a big first layer from finishing last.
-        let work = jobs.sorted { svdWork(model.layers[$0]) > svdWork(model.layers[$1]) || (svdWork(model.layers[$0]) == svdWork(model.layers[$1]) && $0 < $1) }
+        // an SVD's), which keeps a big first layer from finishing last; a layer starts only when the
+        // working sets in flight leave room for its own (``WorkBudget``).
+        let work = jobs.sorted { svdWork($0.shape) > svdWork($1.shape) || (svdWork($0.shape) == svdWork($1.shape) && $0.index < $1.index) }
         let results = ResultBox(count: work.count)
+        let budget = WorkBudget(limit: max(work.map { workingBytes($0.shape) }.max() ?? 0, WorkBudget.floor))
         let workers = max(1, min(options.parallelLayers, jobs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let job = results.next() {
-                let layer = model.layers[work[job]]
-                results.set(job, Result { try convertLayer(layer, options: options) })
+                let (index, shape) = work[job]
+                let bytes = workingBytes(shape)
+                budget.acquire(bytes)
+                results.set(job, Result {
+                    let layer = try source.layer(index)
+                    defer { source.release(index) }
+                    return try convertLayer(layer, options: options)
+                })
+                budget.release(bytes)
             }
         }
         var byLayer: [Int: Int] = [:]
-        for (job, index) in work.enumerated() { byLayer[index] = job }
-        for index in jobs {
+        for (job, item) in work.enumerated() { byLayer[item.index] = job }
+        for (index, _) in jobs {
             var (layer, decision) = try results.get(byLayer[index] ?? 0).get()
             if options.quantizeDenseKernels, decision.outcome == .notWorthIt {
                 if options.quantization != nil {
@@ -72,17 +136,26 @@ public enum Converter {
             layers[index] = layer
             decisions[index] = decision
         }
-        var converted = model
-        converted.layers = layers
-        ConversionProvenance(options: options).record(in: &converted.metadata)
-        return ConversionResult(model: converted, decisions: decisions.compactMap { $0 })
+        return (layers.compactMap { $0 }, decisions.compactMap { $0 })
     }
 
     /// The work of a dense layer's SVD, in·out·min(in, out), for scheduling.
-    static func svdWork(_ layer: Layer<Tensor>) -> Double {
-        guard case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { return 0 }
-        let (rows, columns) = (Double(kernel.shape[0]), Double(kernel.shape[1]))
+    static func svdWork(_ shape: [Int]) -> Double {
+        guard shape.count == 2 else { return 0 }
+        let (rows, columns) = (Double(shape[0]), Double(shape[1]))
         return rows * columns * min(rows, columns)
+    }
+
+    /// About what converting a layer holds at once: its kernel, a transformed or reconstructed copy,
+    /// and the decomposition's matrices: three float32 kernels.
+    static func workingBytes(_ shape: [Int]) -> Int {
+        var product = 1
+        for dimension in shape {
+            let (next, overflow) = product.multipliedReportingOverflow(by: max(dimension, 0))
+            if overflow || next > Int.max / 12 { return Int.max / 2 }
+            product = next
+        }
+        return product * 12
     }
 
     package static func parameterCount(_ layer: Layer<Tensor>) -> Int {
@@ -372,6 +445,32 @@ public enum Converter {
             norm += Double(b) * Double(b)
         }
         return norm > 0 ? (difference / norm).squareRoot() : 0
+    }
+}
+
+/// Bytes of working sets in flight: a layer starts when its own fits beside those running, or when
+/// nothing runs (so the largest can always start).
+final class WorkBudget: @unchecked Sendable {
+    /// The smallest limit: layers this small run side by side whatever the largest needs.
+    static let floor = 64 << 20
+    let limit: Int
+    private var inFlight = 0
+    private let condition = NSCondition()
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire(_ bytes: Int) {
+        condition.lock()
+        while inFlight > 0 && (inFlight > limit - bytes) { condition.wait() }
+        inFlight += bytes
+        condition.unlock()
+    }
+
+    func release(_ bytes: Int) {
+        condition.lock()
+        inFlight -= bytes
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

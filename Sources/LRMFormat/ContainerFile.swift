@@ -16,14 +16,16 @@ public final class ContainerFile: Sendable {
     public let headerByteCount: Int
     private let mapping: MappedFile
 
-    public convenience init(path: String) throws {
+    /// Opens and maps `path`. `displayPath` (default `path`) is the name errors give the file: the
+    /// input a temporary file was made from.
+    public convenience init(path: String, displayPath: String? = nil) throws {
         let mapping: MappedFile
         do {
             mapping = try MappedFile(path: path)
         } catch let error as ContainerError {
-            throw error.at(path: path)
+            throw error.at(path: displayPath ?? path)
         }
-        try self.init(mapping: mapping)
+        try self.init(mapping: mapping, displayPath: displayPath)
     }
 
     /// Opens a copy of `bytes` as if it were the file `path` (which is only used in messages).
@@ -32,8 +34,8 @@ public final class ContainerFile: Sendable {
         try self.init(mapping: MappedFile(copying: bytes, path: path))
     }
 
-    private init(mapping: MappedFile) throws {
-        let path = mapping.path
+    private init(mapping: MappedFile, displayPath: String? = nil) throws {
+        let path = displayPath ?? mapping.path
         self.path = path
         self.mapping = mapping
         do {
@@ -215,17 +217,49 @@ public final class ContainerFile: Sendable {
                                scales: tensor(q.scales), groupSize: q.groupSize)
     }
 
+    /// Layer `index` of the model in memory: a quantized weight with its scales, every other tensor
+    /// decoded once per `cache` (a tensor several layers use is shared); the mapping's pages of each
+    /// tensor are released once it is copied. Checksums are not checked here.
+    public func loadLayer(_ index: Int, cache: inout [Int: Tensor]) throws -> Layer<Tensor> {
+        let layer = header.model.layers[index]
+        var decoded = cache
+        defer { cache = decoded }
+        return Layer(name: layer.name, operation: try layer.operation.map { tensorIndex, role -> Tensor in
+            if let q = layer.quantization[role] {
+                let value = Tensor(quantized: try quantizedValues(codes: tensorIndex, quantization: q))
+                releasePages(ofTensor: tensorIndex)
+                releasePages(ofTensor: q.scales)
+                return value
+            }
+            if let known = decoded[tensorIndex] { return known }
+            let value = tensor(tensorIndex)
+            releasePages(ofTensor: tensorIndex)
+            decoded[tensorIndex] = value
+            return value
+        })
+    }
+
+    /// Drops the mapping's resident pages of tensor `index` (a file's pages are read again if they
+    /// are touched again): after a tensor is copied out, resident memory holds it once, not twice.
+    public func releasePages(ofTensor index: Int) {
+        let info = header.tensors[index]
+        mapping.release(offset: dataOffset + info.byteOffset, count: info.byteCount)
+    }
+
     /// The whole model in memory (tensors copied out of the mapping), checksums verified first
-    /// unless `verifyChecksums` is false.
+    /// unless `verifyChecksums` is false. A tensor several layers use is decoded once and shared;
+    /// each tensor's pages of the mapping are released once it is copied, so the peak is about one
+    /// copy of the model.
     public func loadModel(verifyChecksums: Bool = true) throws -> Model {
-        if verifyChecksums { try verifyAllChecksums() }
-        let description = header.model
-        let layers = try description.layers.map { layer in
-            Layer(name: layer.name, operation: try layer.operation.map { index, role in
-                guard let q = layer.quantization[role] else { return tensor(index) }
-                return Tensor(quantized: try quantizedValues(codes: index, quantization: q))
-            })
+        if verifyChecksums {
+            for index in header.tensors.indices {
+                try verifyChecksum(index)
+                releasePages(ofTensor: index)
+            }
         }
+        let description = header.model
+        var decoded: [Int: Tensor] = [:]
+        let layers = try description.layers.indices.map { try loadLayer($0, cache: &decoded) }
         return Model(name: description.name, input: description.input, classNames: description.classNames,
                      layers: layers, metadata: header.metadata, userMetadata: header.userMetadata)
     }

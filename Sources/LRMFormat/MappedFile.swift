@@ -53,6 +53,17 @@ final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(copy)
     }
 
+    /// Drops the resident pages of bytes `offset..<offset + count` (`madvise(MADV_DONTNEED)`): the
+    /// mapping is private and never written, so the pages are read again from the file if touched.
+    /// Pages shared with neighbouring bytes are dropped too. Nothing happens for a heap copy.
+    func release(offset: Int, count: Int) {
+        guard !isHeapCopy, count > 0, let base = bytes.baseAddress, offset >= 0, offset <= bytes.count - count else { return }
+        let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE))))
+        let start = (offset / page) * page
+        let end = min(((offset + count + page - 1) / page) * page, ((bytes.count + page - 1) / page) * page)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         guard let base = bytes.baseAddress else { return }
         if isHeapCopy {

@@ -38,7 +38,10 @@ public struct ModelSummary: Sendable {
 
     public var layers: [LayerRow]
     public var parametersBefore: Int { layers.reduce(0) { $0 + $1.parametersBefore } }
-    public var parametersAfter: Int { layers.reduce(0) { $0 + $1.parametersAfter } }
+    /// The parameters stored: every tensor counted once, however many layers use it (the spec lets
+    /// layers share a tensor); for a file without shared tensors, the sum of the layers' counts.
+    public var parametersAfter: Int { storedParameterCount }
+    private var storedParameterCount = 0
     public var macsBefore: Int { layers.reduce(0) { $0 + $1.macsBefore } }
     public var macsAfter: Int { layers.reduce(0) { $0 + $1.macsAfter } }
     /// The model's input shape, and every layer's output shape is in its row.
@@ -58,6 +61,13 @@ public struct ModelSummary: Sendable {
         let modelInput = header.model.input.shape
         inputShape = modelInput
         let outputShapes = (try? header.layerOutputShapes()) ?? []
+        var used = Set<Int>()
+        for layer in header.model.layers {
+            for (_, tensor) in layer.operation.tensors where used.insert(tensor).inserted {
+                let (sum, overflow) = storedParameterCount.addingReportingOverflow(count(tensor))
+                storedParameterCount = overflow ? Int.max : sum
+            }
+        }
         layers = header.model.layers.enumerated().map { index, layer in
             var row = LayerRow(name: layer.name, kind: layer.kindName, parametersBefore: 0, parametersAfter: 0)
             row.storedBytes = layer.references.reduce(0) { $0 + tensors[$1.tensor].byteCount }

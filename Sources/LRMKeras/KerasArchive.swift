@@ -12,6 +12,10 @@ struct KerasArchive {
     static let maxWeightsByteCount: UInt64 = 1 << 36
     /// deflate's largest possible expansion: no member can hold more than this many times its compressed size.
     static let maxCompressionRatio: UInt64 = 1032
+    /// The most `model.weights.h5` may expand to, relative to the whole archive: 64 times (real weights
+    /// compress less than 2:1; Keras stores them uncompressed), but at least ``minExpansionCap`` bytes.
+    static let maxArchiveExpansion: UInt64 = 64
+    static let minExpansionCap: UInt64 = 64 << 20
 
     /// Refuses a member whose declared size no compressed stream of its length can produce, before anything
     /// is extracted.
@@ -62,12 +66,30 @@ struct KerasArchive {
                                    "member claims \(entry.uncompressedSize) bytes, expected at most \(KerasArchive.maxWeightsByteCount)")
         }
         try checkRatio(entry, name)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-keras-\(UUID().uuidString).weights.h5")
-        guard FileManager.default.createFile(atPath: url.path, contents: nil),
-              let handle = try? FileHandle(forWritingTo: url) else {
-            throw KerasImportError(.invalidArchive, file: path, location: name, "could not create a temporary file at \(url.path)")
+        let archiveBytes = UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0)
+        let (scaled, overflow) = archiveBytes.multipliedReportingOverflow(by: KerasArchive.maxArchiveExpansion)
+        let cap = max(overflow ? UInt64.max : scaled, KerasArchive.minExpansionCap)
+        guard entry.uncompressedSize <= cap else {
+            throw KerasImportError(.invalidArchive, file: path, location: name,
+                                   "member claims \(entry.uncompressedSize) bytes from an archive of \(archiveBytes), more than "
+                                   + "\(KerasArchive.maxArchiveExpansion) times its size (real weights compress less than 2:1)")
         }
-        defer { try? handle.close() }
+        let directory = FileManager.default.temporaryDirectory.path
+        var space = statvfs()
+        if statvfs(directory, &space) == 0 {
+            let free = UInt64(space.f_bavail) * UInt64(space.f_frsize)
+            guard entry.uncompressedSize <= free else {
+                throw KerasImportError(.noSpace, file: path, location: name,
+                                       "extracting the weights needs \(entry.uncompressedSize) bytes in \(directory), which has \(free) free")
+            }
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-keras-\(UUID().uuidString).weights.h5")
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw KerasImportError(.noSpace, file: path, location: name,
+                                   "could not create a temporary file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
         var written: UInt64 = 0
         do {
             let checksum = try archive.extract(entry) { chunk in
@@ -75,7 +97,20 @@ struct KerasArchive {
                 guard written <= entry.uncompressedSize else {
                     throw KerasImportError(.invalidArchive, file: path, location: name, "member inflates past its declared size")
                 }
-                try handle.write(contentsOf: chunk)
+                try chunk.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                        if count < 0 && errno == EINTR { continue }
+                        guard count > 0 else {
+                            let code = count < 0 ? errno : ENOSPC
+                            let kind: KerasImportError.Kind = code == ENOSPC || code == EDQUOT ? .noSpace : .invalidArchive
+                            throw KerasImportError(kind, file: path, location: name,
+                                                   "could not write the extracted weights to \(directory): \(String(cString: strerror(code)))")
+                        }
+                        offset += count
+                    }
+                }
             }
             guard checksum == entry.checksum, written == entry.uncompressedSize else {
                 throw KerasImportError(.invalidArchive, file: path, location: name, "member is corrupt (CRC-32 or size mismatch)")

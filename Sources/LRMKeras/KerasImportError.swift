@@ -33,6 +33,8 @@ public struct KerasImportError: Error, Sendable, Equatable, CustomStringConverti
         case invalidArchive
         /// The HDF5 layer failed; ``KerasImportError/hdf5Error`` has the details.
         case hdf5
+        /// A `.keras` archive's weights do not fit in the temporary folder (the disk, not the file).
+        case noSpace
     }
 
     /// What went wrong.

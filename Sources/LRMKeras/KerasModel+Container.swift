@@ -130,6 +130,15 @@ struct ContainerModelBuilder {
                 throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (Dense)", "no kernel of shape [in, \(units)]")
             }
             let bias = useBias ? layer.weight(named: "bias") : nil
+            if pendingNormalization == nil && kernel.doubleValues == nil && bias?.doubleValues == nil {
+                // Nothing to fold: the weights as read (shared, not copied through Double and back,
+                // which gave the same values at three times the memory).
+                layers.append(Layer(name: layer.name, operation: .dense(
+                    kernel: tensor(kernel.shape, kernel.values, like: kernel),
+                    bias: bias.map { tensor([units], $0.values, like: kernel) },
+                    activation: try lrmActivation(activation, layer))))
+                return
+            }
             var w = kernel.doubleValues ?? kernel.values.map(Double.init)
             var b = bias.map { $0.doubleValues ?? $0.values.map(Double.init) } ?? [Double](repeating: 0, count: units)
             var hasBias = bias != nil
@@ -251,6 +260,16 @@ struct ContainerModelBuilder {
     func scaleShift(name: String, scale: [Double], shift: [Double]) -> Layer<Tensor> {
         Layer(name: name, operation: .scaleShift(scale: Tensor(shape: [scale.count], floats: scale.map(Float.init)),
                                                   shift: Tensor(shape: [shift.count], floats: shift.map(Float.init))))
+    }
+
+    /// A tensor in the storage precision of the Keras weight it came from, from values read as `Float`
+    /// (float32 ones are shared, not copied). Not for float64 weights, whose exact values are `Double`.
+    func tensor(_ shape: [Int], _ values: [Float], like weight: KerasWeight) -> Tensor {
+        switch weight.sourceDType {
+        case .float16: Tensor(shape: shape, floats: values, dtype: .float16)
+        case .bfloat16: Tensor(shape: shape, floats: values, dtype: .bfloat16)
+        default: Tensor(shape: shape, floats: values)
+        }
     }
 
     /// A tensor in the storage precision of the Keras weight it came from.

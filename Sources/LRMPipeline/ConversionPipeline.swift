@@ -176,6 +176,23 @@ public enum ConversionPipeline {
         }
     }
 
+    /// Converts a mapped model as `request` says. A policy conversion without calibration data or
+    /// fine-tuning reads one layer at a time (``Converter/convert(_:options:)-(MappedModel,_)``); anything
+    /// else needs the whole model (calibration, the search, fine-tuning) and loads it.
+    public static func run(_ model: MappedModel, request: ConversionRequest) throws -> PipelineResult {
+        guard case .policy = request.target, !request.wantsCalibration, request.finetune == nil else {
+            return try run(try model.loadModel(), request: request)
+        }
+        let dense = (0..<model.layerCount).filter { if case .dense = model.layerInfo($0).operation { true } else { false } }.count
+        request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
+        var result = try Converter.convert(model, options: request.options)
+        request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
+        var provenance = ConversionProvenance(options: request.options)
+        provenance.writer = request.writer
+        provenance.record(in: &result.model.metadata)
+        return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
+    }
+
     /// Spectra of every dense layer the options do not exclude, computed once for a search.
     public static func searchSpectra(_ model: Model, options: ConversionOptions) throws -> [String: LayerSpectrum] {
         var spectra: [String: LayerSpectrum] = [:]

@@ -111,6 +111,7 @@ public final class InferenceModel: Sendable {
             try InferenceModel.checkSampleSize(shape, of: "layer '\(escaped(layer.name))'", model: model.name)
             stepShapes.append(shape)
         }
+        try Self.checkWork(steps, outputShapes: stepShapes)
         self.steps = steps
         self.stepShapes = stepShapes
         largestSampleElementCount = ([model.input.shape] + stepShapes).map { $0.reduce(1, *) }.max() ?? 1

@@ -30,7 +30,13 @@ struct ConversionReport {
 
     /// The per-sample MACs of two models (each counted by `ModelSummary` from its own header).
     static func macs(before: Model, after: Model) -> (before: Int, after: Int)? {
-        guard let original = try? before.plan().header, let converted = try? after.plan().header else { return nil }
+        guard let original = try? before.plan().header else { return nil }
+        return macs(before: original, after: after)
+    }
+
+    /// The same, from the original's header (a mapped model's, already checked).
+    static func macs(before original: ContainerHeader, after: Model) -> (before: Int, after: Int)? {
+        guard let converted = try? after.plan().header else { return nil }
         let total = ModelSummary(header: original).macsAfter
         return total > 0 ? (total, ModelSummary(header: converted).macsAfter) : nil
     }

@@ -207,8 +207,7 @@ extension LRM {
 
         /// A `--layer` or `--exclude` pattern that matches no layer is most likely a typo: say so (with the
         /// layer names) instead of silently converting every layer by the main policy.
-        func warnAboutUnmatchedPatterns(in model: Model) {
-            let names = model.layers.map(\.name)
+        func warnAboutUnmatchedPatterns(in names: [String]) {
             let patterns = layerPolicies.map { ("--layer", $0.override.pattern) } + excluded.map { ("--exclude", NamePattern($0)) }
             for (flag, pattern) in patterns where !names.contains(where: pattern.matches) {
                 printWarning("\(flag) '\(escaped(pattern.pattern))' matches no layer of \(input) (layers: \(names.map(escaped).joined(separator: ", ")))")
@@ -257,11 +256,12 @@ extension LRM {
             try reportingErrors {
                 let started = Date()
                 try checkFiles()
-                let model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, match: weights.match)
-                warnAboutUnmatchedPatterns(in: model)
+                // Mapped, not loaded: a policy conversion reads one layer at a time.
+                let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
+                warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
-                printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layers.count) layers from \(input)"))
+                printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))
                 let result: PipelineResult
                 do {
                     var request = try request()
@@ -275,7 +275,8 @@ extension LRM {
                     throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
                 }
                 let converted = result.model
-                let evaluation = try testEvaluation(result, original: model, progress: printer?.handler)
+                // The original in memory only when there is a data set to compare it on.
+                let evaluation = dataOptions.hasData ? try testEvaluation(result, original: try model.loadModel(), progress: printer?.handler) : nil
                 printer?.finish()
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil
@@ -291,7 +292,7 @@ extension LRM {
                                               inputBytes: inputBytes,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started),
                                               layerBytes: ConversionReport.layerBytes(of: converted),
-                                              macs: ConversionReport.macs(before: model, after: converted))
+                                              macs: ConversionReport.macs(before: model.header, after: converted))
                 var reportJSON = report.json()
                 if let search = result.search, case .object(var members) = reportJSON {
                     members.append(("search", search.json))

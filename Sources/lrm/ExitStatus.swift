@@ -67,7 +67,7 @@ extension CommandFailure {
             self.init(status: status, message: error.description)
         case let error as KerasImportError:
             let missing = error.kind == .fileNotFound || error.kind == .notAFile
-            self.init(status: missing ? .missingInput : .invalidInput, message: error.description)
+            self.init(status: error.kind == .noSpace ? .cannotWrite : missing ? .missingInput : .invalidInput, message: error.description)
         case let error as PipelineError:
             let status: ExitStatus
             switch error.kind {
@@ -79,6 +79,28 @@ extension CommandFailure {
         default:
             self.init(status: .invalidInput, message: String(describing: error))
         }
+    }
+}
+
+extension ErrorRecord {
+    /// The exit status and message of `error` (``CommandFailure/init(explaining:)``), with its kind and
+    /// location: decided by the error's type and kind, never by its text.
+    init(_ error: any Error) {
+        if let exit = error as? ExitCode {
+            self.init(status: exit.rawValue == 0 ? ExitStatus.invalidInput.rawValue : exit.rawValue, kind: "exit", location: "",
+                      message: "exit status \(exit.rawValue)")
+            return
+        }
+        let failure = CommandFailure(explaining: error)
+        var kind = "other", location = ""
+        switch error {
+        case is CommandFailure: kind = "failure"
+        case let error as ContainerError: kind = error.kind.rawValue
+        case let error as KerasImportError: (kind, location) = (error.kind.rawValue, error.location)
+        case let error as PipelineError: kind = error.kind.rawValue
+        default: break
+        }
+        self.init(status: failure.status.rawValue, kind: kind, location: location, message: failure.message)
     }
 }
 

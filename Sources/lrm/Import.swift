@@ -32,21 +32,34 @@ extension LRM {
             try OutputFiles.checkExtension(output, content: .container, force: forceExtension)
         }
 
+        /// Non-finite weights are refused unless `--allow-non-finite`.
+        static let nonFinitePolicy = ModelSource.NonFinitePolicy.refuse(
+            hint: "lrm convert cannot factorize them; import them anyway with --allow-non-finite")
+
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []))
-                let policy: ModelSource.NonFinitePolicy = allowNonFinite ? .accept
-                    : .refuse(hint: "lrm convert cannot factorize them; import them anyway with --allow-non-finite")
-                var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing, nonFinite: policy, match: weights.match)
-                model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
-                do {
-                    try ContainerWriter.write(model, to: output)
-                } catch let error as ContainerError where error.kind == .io {
-                    throw CommandFailure(status: .cannotWrite, message: error.description)
+                if ModelSource.kind(of: input) == .keras && !KerasSubprocess.inProcess {
+                    // The Keras child applies the options and writes the output itself: the model never
+                    // crosses to this process.
+                    try ArchitectureOption.checkExists(config, option: "--config")
+                    try KerasSubprocess.importFile(input, architecture: config, output: output,
+                                                   extra: ["--match=\(weights.match.rawValue)"] + preprocessing.arguments
+                                                       + (allowNonFinite ? ["--allow-non-finite"] : []))
+                } else {
+                    var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing,
+                                                     nonFinite: allowNonFinite ? .accept : Self.nonFinitePolicy, match: weights.match)
+                    model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                    do {
+                        try ContainerWriter.write(model, to: output)
+                    } catch let error as ContainerError where error.kind == .io {
+                        throw CommandFailure(status: .cannotWrite, message: error.description)
+                    }
                 }
-                let summary = ModelSummary(header: try ContainerFile(path: output).header)
-                print("wrote \(output): \(model.layers.count) layers, \(Format.count(summary.parametersAfter)) parameters")
+                let header = try ContainerFile(path: output).header
+                let summary = ModelSummary(header: header)
+                print("wrote \(output): \(header.model.layers.count) layers, \(Format.count(summary.parametersAfter)) parameters")
             }
         }
     }

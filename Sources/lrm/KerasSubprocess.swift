@@ -9,64 +9,107 @@ import LRMKeras
 /// (`docs/RELIABILITY.md`) found files that make it write past a buffer (`H5HG_read`, variable-length
 /// strings in a corrupt global heap) and files that make it loop forever (the same heap's decoder).
 /// Neither can be caught in-process. So every command that reads a Keras file runs `lrm read-keras`
-/// (hidden) on it: the child imports the file and writes the model to its stdout as `.lrm` bytes; the
-/// parent reads them back through the validating container reader. A child that dies from a signal, or
-/// runs past the watchdog, becomes a one-line error with exit status 65; a child's own error is passed
-/// on unchanged, with its exit status.
+/// (hidden) on it.
+///
+/// The protocol: the parent makes a scratch folder (``Scratch``) and passes the child two paths in it.
+/// The child imports the file and writes the model there as a `.lrm` file, tensor by tensor
+/// (``ContainerWriter``), never as one buffer; `import` has the child write the user's output itself.
+/// The parent maps the file (``ContainerFile``): tensors are read from the mapping one layer at a time,
+/// never copied across a pipe. A child that fails writes an error record (JSON: exit status, kind,
+/// location, message) to the other path and exits with that status; the parent rebuilds the error from
+/// the record, never from the text of a message. A child that dies from a signal, writes no record, or
+/// runs past the watchdog becomes a one-line error with exit status 65. SIGINT/SIGTERM in the parent
+/// are forwarded to the child, which is killed and reaped, and the scratch folder removed (exit 130/143).
 ///
 /// `LRM_KERAS_TIMEOUT` sets the watchdog in seconds (default 120 + 1 per MB of input);
 /// `LRM_KERAS_IN_PROCESS=1` reads in-process instead (for debugging).
 enum KerasSubprocess {
     static let subcommand = "read-keras"
 
-    /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`). `architectureOption` is the
-    /// option that gives the architecture in the command the user ran, named when a weights-only file
-    /// comes without one.
+    /// Whether Keras files are read in this process (`LRM_KERAS_IN_PROCESS=1`).
+    static var inProcess: Bool { ProcessInfo.processInfo.environment["LRM_KERAS_IN_PROCESS"] == "1" }
+
+    /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`) as a mapped `.lrm` file.
+    /// `architectureOption` is the option that gives the architecture in the command the user ran, named
+    /// when a weights-only file comes without one.
+    static func open(_ path: String, architecture: String?, architectureOption: String = "--config",
+                     match: KerasWeightMatching = .auto) throws -> ContainerFile {
+        if inProcess {
+            let model = try importModel(path, architecture: architecture, architectureOption: architectureOption, match: match)
+            return try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: path) }
+        }
+        let folder = try Scratch.makeFolder()
+        defer { Scratch.remove(folder) }
+        let output = folder + "/model.lrm"
+        try run(path, architecture: architecture, architectureOption: architectureOption, output: output, folder: folder,
+                extra: ["--match=\(match.rawValue)"])
+        do {
+            // Mapped: the folder may go; the mapping keeps the data until the file is closed.
+            return try ContainerFile(path: output, displayPath: path)
+        } catch let error as ContainerError {
+            throw CommandFailure(status: .invalidInput, message: "\(path): the Keras reader's output is not valid: \(error.message)")
+        }
+    }
+
+    /// The model in `path`, in memory (``open(_:architecture:architectureOption:)`` then `loadModel`).
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config",
                      match: KerasWeightMatching = .auto) throws -> Model {
+        try open(path, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
+    }
+
+    /// Has the child import `path` and write the result to `output` itself (what `lrm import` does):
+    /// `extra` are the child's options for that (preprocessing, `--allow-non-finite`).
+    static func importFile(_ path: String, architecture: String?, output: String, extra: [String]) throws {
+        let folder = try Scratch.makeFolder()
+        defer { Scratch.remove(folder) }
+        try run(path, architecture: architecture, architectureOption: "--config", output: output, folder: folder,
+                extra: ["--import"] + extra)
+    }
+
+    /// Runs the child on `path`, writing to `output`, and turns every way it can fail into a `CommandFailure`.
+    private static func run(_ path: String, architecture: String?, architectureOption: String, output: String,
+                            folder: String, extra: [String]) throws {
         let environment = ProcessInfo.processInfo.environment
-        if environment["LRM_KERAS_IN_PROCESS"] == "1" {
-            return try importModel(path, architecture: architecture, architectureOption: architectureOption, match: match)
-        }
+        let errorFile = folder + "/error.json"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
-        // Options first, each value joined to its option, then `--`: a file name that starts with `-` is never
-        // taken for an option by the child's argument parser.
-        process.arguments = [subcommand, "--architecture-option=\(architectureOption)", "--match=\(match.rawValue)"] + (architecture.map { ["--config=\($0)"] } ?? [])
-            + ["--", path]
-        // The child's temporary files (a .keras archive's extracted weights) go to a folder of our own,
-        // removed whatever happens to the child.
-        let temporary = NSTemporaryDirectory() + "lrm-read-keras-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let messagesFile = folder + "/messages.txt"
+        // Options first, each value joined to its option, and the input after `--`: a file name or value
+        // starting with '-' is never taken for an option.
+        process.arguments = [subcommand, "--output=\(output)", "--error-file=\(errorFile)", "--architecture-option=\(architectureOption)"]
+            + (architecture.map { ["--config=\($0)"] } ?? []) + extra + ["--", path]
         var childEnvironment = environment
         childEnvironment["SWIFT_BACKTRACE"] = "enable=no"  // a crash report is not shown; don't spend time on it
         // The child does no linear algebra: no OpenBLAS worker threads (they would spin beside the reader).
         childEnvironment["OPENBLAS_NUM_THREADS"] = "1"
-        childEnvironment["TMPDIR"] = temporary
+        // Its temporary files (a .keras archive's extracted weights) go to the scratch folder.
+        childEnvironment["TMPDIR"] = folder
         process.environment = childEnvironment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        // The child's messages go to a file; its warnings are shown once it has succeeded.
+        _ = FileManager.default.createFile(atPath: messagesFile, contents: nil)
+        let messages = FileHandle(forWritingAtPath: messagesFile)
+        defer { try? messages?.close() }
+        process.standardError = messages ?? FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
         do {
             try process.run()
         } catch {
             throw CommandFailure(status: .invalidInput, message: "\(path): cannot start the Keras reader: \(error.localizedDescription)")
         }
-        let group = DispatchGroup()
-        nonisolated(unsafe) var bytes = Data(), messages = Data()
-        group.enter()
-        DispatchQueue.global().async { bytes = output.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { messages = errors.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let pid = process.processIdentifier
+        Cleanup.shared.register(child: pid)
+        defer { Cleanup.shared.unregister(child: pid) }
         let seconds = timeout(for: path, environment: environment)
-        let timedOut = group.wait(timeout: .now() + seconds) == .timedOut
+        let timedOut = finished.wait(timeout: .now() + seconds) == .timedOut
         if timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            group.wait()
+            kill(pid, SIGKILL)
+            finished.wait()
         }
         process.waitUntilExit()
+        Cleanup.shared.waitIfTerminating()
 
         if timedOut {
             throw CommandFailure(status: .invalidInput, message: "\(path): reading the file did not finish in \(Int(seconds)) s "
@@ -78,20 +121,22 @@ enum KerasSubprocess {
                                  + "the file is malformed")
         }
         if status != 0 {
-            let text = String(decoding: messages, as: UTF8.self)
-            let prefix = "lrm: error: "
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
-               let exit = ExitStatus(rawValue: status) {
-                throw CommandFailure(status: exit, message: String(line.dropFirst(prefix.count)))
+            if let record = ErrorRecord.read(errorFile) {
+                throw CommandFailure(status: ExitStatus(rawValue: record.status) ?? .invalidInput, message: record.message)
             }
             throw CommandFailure(status: .invalidInput, message: "\(path): the Keras reader failed with exit status \(status)")
         }
-        do {
-            let file = try bytes.withUnsafeBytes { try ContainerFile(bytes: $0, path: path) }
-            return try file.loadModel()
-        } catch let error as ContainerError {
-            throw CommandFailure(status: .invalidInput, message: "\(path): the Keras reader's output is not valid: \(error.message)")
-        }
+        relayWarnings(from: messagesFile)
+    }
+
+    /// Shows the child's warnings (lines `lrm: warning: …`, the first 64 KiB of what it wrote) on this
+    /// process's standard error.
+    private static func relayWarnings(from path: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
+        let warnings = text.split(separator: "\n").filter { $0.hasPrefix("lrm: warning: ") }
+        if !warnings.isEmpty { FileHandle.standardError.write(Data((warnings.joined(separator: "\n") + "\n").utf8)) }
     }
 
     /// `LRM_KERAS_TIMEOUT` seconds, else 120 s plus one per MB of the file.
@@ -114,16 +159,49 @@ enum KerasSubprocess {
     }
 }
 
+/// A failed command's error as data: what the Keras child hands its parent instead of text to search.
+struct ErrorRecord: Equatable {
+    /// The exit status the error maps to (``ExitStatus``).
+    var status: Int32
+    /// The error's kind (`KerasImportError.Kind`, `ContainerError.Kind`, … by name; `failure` for a `CommandFailure`).
+    var kind: String
+    /// Where in the file: a layer, an HDF5 object path, a JSON path (empty for the file as a whole).
+    var location: String
+    /// The one-line message `lrm: error:` prints.
+    var message: String
+
+    /// The record as JSON (`status`, `kind`, `location`, `message`).
+    var data: Data {
+        (try? JSONSerialization.data(withJSONObject: ["status": Int(status), "kind": kind, "location": location,
+                                                       "message": message], options: [.sortedKeys])) ?? Data()
+    }
+
+    /// The record in `path`, or nil when there is none or it is not one.
+    static func read(_ path: String) -> ErrorRecord? {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20,
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let status = object["status"] as? Int, status >= 1, status <= 255,
+              let message = object["message"] as? String else { return nil }
+        return ErrorRecord(status: Int32(status), kind: object["kind"] as? String ?? "", location: object["location"] as? String ?? "",
+                           message: message)
+    }
+}
+
 extension LRM {
-    /// The child side of ``KerasSubprocess``: imports a Keras file and writes the model to stdout as
-    /// `.lrm` bytes. Hidden from `--help`; not meant to be run by hand.
+    /// The child side of ``KerasSubprocess``: imports a Keras file and writes it to `--output` as a
+    /// `.lrm` file; on failure writes an ``ErrorRecord`` to `--error-file`. Hidden from `--help`; not
+    /// meant to be run by hand.
     struct ReadKeras: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: KerasSubprocess.subcommand,
-            abstract: "Import a Keras file and write it to stdout as .lrm bytes (used internally).",
+            abstract: "Import a Keras file into a .lrm file, reporting errors as a record (used internally).",
             shouldDisplay: false)
 
         @Argument var input: String
+
+        @Option var output: String
+
+        @Option var errorFile: String
 
         @Option var config: String?
 
@@ -131,11 +209,39 @@ extension LRM {
 
         @Option var match: KerasWeightMatching = .auto
 
+        /// Do what `lrm import` does before writing: preprocessing, the non-finite check, the writer key.
+        @Flag(name: .customLong("import")) var importing = false
+
+        @OptionGroup var preprocessing: PreprocessingOptions
+
+        @Flag var allowNonFinite = false
+
         func run() throws {
-            try reportingErrors {
-                let model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption, match: match)
-                let bytes = try ContainerWriter.encode(model)
-                FileHandle.standardOutput.write(Data(bytes))
+            // A parent's SIG_IGN would be inherited: forwarded signals must end this process.
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+            var unblocked = sigset_t()
+            sigemptyset(&unblocked)
+            sigaddset(&unblocked, SIGINT)
+            sigaddset(&unblocked, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+            do {
+                var model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption, match: match)
+                if importing {
+                    try ModelSource.prepare(&model, path: input, preprocessing: preprocessing,
+                                            nonFinite: allowNonFinite ? .accept : Import.nonFinitePolicy)
+                    model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                }
+                do {
+                    try ContainerWriter.write(model, to: output)
+                } catch let error as ContainerError where error.kind == .io {
+                    throw CommandFailure(status: .cannotWrite, message: error.description)
+                }
+            } catch {
+                let record = ErrorRecord(error)
+                // If even the record cannot be written, the parent reports the bare exit status.
+                _ = FileManager.default.createFile(atPath: errorFile, contents: record.data)
+                throw ExitCode(record.status)
             }
         }
     }
@@ -143,13 +249,17 @@ extension LRM {
 
 extension KerasSubprocess {
     /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
+    /// A full-model file given an architecture anyway is refused (it would be ignored).
     static func importModel(_ path: String, architecture: String?, architectureOption: String,
                             match: KerasWeightMatching = .auto) throws -> Model {
+        let model: Model
         do {
-            return try KerasImporter.loadModel(path: path, architecture: architecture, match: match)
+            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match)
         } catch var error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
             error.message += " (give it with \(architectureOption) FILE)"
             throw error
         }
+        try ArchitectureOption.refuseForFullModel(model, path: path, architecture: architecture, option: architectureOption)
+        return model
     }
 }

@@ -33,15 +33,6 @@ enum ModelSource {
         return prefix == Container.magic ? .container : .keras
     }
 
-    /// Refuses (exit 64) preprocessing from the command line that does not fit `model`.
-    static func checkPreprocessing(_ model: Model, path: String) throws {
-        do {
-            _ = try model.plan()
-        } catch let error as ContainerError {
-            throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
-        }
-    }
-
     /// What to do with NaN or infinite weights.
     enum NonFinitePolicy {
         /// Load the model as it is (predict, verify, export: the numbers are the user's).
@@ -59,39 +50,98 @@ enum ModelSource {
     /// is `.accept`.
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
                      nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> Model {
-        var model: Model
+        var model = try file(path, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
+        try prepare(&model, path: path, preprocessing: preprocessing, nonFinite: nonFinite)
+        return model
+    }
+
+    /// `path` mapped, as a `.lrm` file (a Keras file is imported into one by the child process first),
+    /// with the same preprocessing and non-finite checks as ``load(_:architecture:architectureOption:preprocessing:nonFinite:)``
+    /// but without reading the model into memory: the non-finite check reads one layer at a time.
+    static func map(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
+                    nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> MappedModel {
+        var model = MappedModel(try file(path, architecture: architecture, architectureOption: architectureOption, match: match))
+        if let preprocessing, !preprocessing.isEmpty {
+            let header = model.header
+            try apply(preprocessing, to: &model.input, path: path) { input in
+                var changed = header
+                changed.model.input = input
+                do {
+                    try changed.validate()
+                } catch let error as ContainerError {
+                    throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+                }
+            }
+        }
+        if case .refuse(let hint) = nonFinite {
+            try refuse(try model.nonFiniteWeights(), path: path, hint: hint)
+        }
+        return model
+    }
+
+    /// The mapped `.lrm` file `path` is, or that its Keras file is imported into.
+    static func file(_ path: String, architecture: String?, architectureOption: String,
+                     match: KerasWeightMatching = .auto) throws -> ContainerFile {
         switch kind(of: path) {
         case .container:
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(status: .missingInput, message: "\(path): no such file")
             }
             try ArchitectureOption.refuseForContainer(path: path, architecture: architecture, option: architectureOption)
-            model = try ContainerFile(path: path).loadModel()
+            return try ContainerFile(path: path)
         case .keras:
             try ArchitectureOption.checkExists(architecture, option: architectureOption)
-            model = try KerasSubprocess.load(path, architecture: architecture, architectureOption: architectureOption, match: match)
-            try ArchitectureOption.refuseForFullModel(model, path: path, architecture: architecture, option: architectureOption)
+            return try KerasSubprocess.open(path, architecture: architecture, architectureOption: architectureOption, match: match)
         }
+    }
+
+    /// Refuses (exit 64) preprocessing from the command line that does not fit `model`.
+    static func checkPreprocessing(_ model: Model, path: String) throws {
+        do {
+            _ = try model.plan()
+        } catch let error as ContainerError {
+            throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+        }
+    }
+
+    /// Applies command-line preprocessing to a model's input description and checks the result with
+    /// `check`. The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced,
+    /// not composed: once the check has passed, a warning says so.
+    static func apply(_ preprocessing: PreprocessingOptions, to input: inout InputSpec, path: String,
+                      check: (InputSpec) throws -> Void) throws {
+        let own = input
+        try preprocessing.apply(to: &input)
+        try check(input)
+        if preprocessing.inputScale != nil, !own.scale.isEmpty, own.scale != input.scale {
+            printWarning("\(path): --input-scale \(preprocessing.inputScale ?? "") replaces the model's own input scale "
+                         + "\(PreprocessingNotes.numbers(own.scale, identity: 1)) (its Rescaling layer or recorded preprocessing); it is not applied on top")
+        }
+        if preprocessing.inputOffset != nil, !own.offset.isEmpty, own.offset != input.offset {
+            printWarning("\(path): --input-offset \(preprocessing.inputOffset ?? "") replaces the model's own input offset "
+                         + "\(PreprocessingNotes.numbers(own.offset, identity: 0)); it is not applied on top")
+        }
+    }
+
+    /// Applies command-line preprocessing to a loaded model and checks it, and refuses non-finite
+    /// weights unless `nonFinite` is `.accept` (what every command does after loading; the Keras child
+    /// does it for `import`).
+    static func prepare(_ model: inout Model, path: String, preprocessing: PreprocessingOptions?, nonFinite: NonFinitePolicy) throws {
         if let preprocessing, !preprocessing.isEmpty {
-            let own = model.input
-            try preprocessing.apply(to: &model)
-            try checkPreprocessing(model, path: path)
-            // The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced, not composed: say so.
-            if preprocessing.inputScale != nil, !own.scale.isEmpty, own.scale != model.input.scale {
-                printWarning("\(path): --input-scale \(preprocessing.inputScale ?? "") replaces the model's own input scale "
-                             + "\(PreprocessingNotes.numbers(own.scale, identity: 1)) (its Rescaling layer or recorded preprocessing); it is not applied on top")
-            }
-            if preprocessing.inputOffset != nil, !own.offset.isEmpty, own.offset != model.input.offset {
-                printWarning("\(path): --input-offset \(preprocessing.inputOffset ?? "") replaces the model's own input offset "
-                             + "\(PreprocessingNotes.numbers(own.offset, identity: 0)); it is not applied on top")
+            let unchanged = model
+            try apply(preprocessing, to: &model.input, path: path) { input in
+                var changed = unchanged
+                changed.input = input
+                try checkPreprocessing(changed, path: path)
             }
         }
-        if case .refuse(let hint) = nonFinite, let first = model.nonFiniteWeights.first {
-            let others = model.nonFiniteWeights.count - 1
-            throw CommandFailure(status: .invalidInput, message: "\(path): \(first)"
-                                 + (others > 0 ? " (and \(others) more tensor\(others == 1 ? "" : "s"))" : "") + "; \(hint)")
-        }
-        return model
+        if case .refuse(let hint) = nonFinite { try refuse(model.nonFiniteWeights, path: path, hint: hint) }
+    }
+
+    private static func refuse(_ found: [NonFiniteWeights], path: String, hint: String) throws {
+        guard let first = found.first else { return }
+        let others = found.count - 1
+        throw CommandFailure(status: .invalidInput, message: "\(path): \(first)"
+                             + (others > 0 ? " (and \(others) more tensor\(others == 1 ? "" : "s"))" : "") + "; \(hint)")
     }
 }
 
@@ -142,10 +192,26 @@ struct PreprocessingOptions: ParsableArguments {
 
     /// Overrides the model's recorded preprocessing with what was given.
     func apply(to model: inout Model) throws {
-        if let inputShape { model.input.shape = try Self.parseShape(inputShape) }
-        if let inputLayout { model.input.layout = inputLayout.layout }
-        if let inputScale { model.input.scale = try Self.parseNumbers(inputScale, flag: "--input-scale") }
-        if let inputOffset { model.input.offset = try Self.parseNumbers(inputOffset, flag: "--input-offset") }
+        try apply(to: &model.input)
+    }
+
+    /// Overrides a recorded input description with what was given.
+    func apply(to input: inout InputSpec) throws {
+        if let inputShape { input.shape = try Self.parseShape(inputShape) }
+        if let inputLayout { input.layout = inputLayout.layout }
+        if let inputScale { input.scale = try Self.parseNumbers(inputScale, flag: "--input-scale") }
+        if let inputOffset { input.offset = try Self.parseNumbers(inputOffset, flag: "--input-offset") }
+    }
+
+    /// These options as command-line arguments (for the Keras child of `import`).
+    var arguments: [String] {
+        var result: [String] = []
+        // Each value joined to its option: a negative offset is never taken for an option.
+        if let inputScale { result.append("--input-scale=\(inputScale)") }
+        if let inputOffset { result.append("--input-offset=\(inputOffset)") }
+        if let inputLayout { result.append("--input-layout=\(inputLayout.rawValue)") }
+        if let inputShape { result.append("--input-shape=\(inputShape)") }
+        return result
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMTestSupport
 import Testing
 
@@ -44,5 +45,12 @@ struct PreprocessingVisibilityCLITests {
         #expect(replaced.stderr.contains("--input-scale 1 replaces the model's own input scale 1/2"), "\(replaced.stderr)")
         let same = try ChildProcess.run(["convert", fixture, "--input-scale", "0.5", "--dry-run"])
         #expect(same.status == 0 && !same.stderr.contains("replaces"), "\(same.stderr)")
+        // import applies the options in the Keras reader's child process: its warning reaches the user too,
+        // and the file records the scale given.
+        let scratch = try Scratch()
+        let imported = try ChildProcess.run(["import", fixture, "--input-scale", "1", "-o", scratch.file("m.lrm")])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stderr.contains("--input-scale 1 replaces the model's own input scale 1/2"), "\(imported.stderr)")
+        #expect(try ContainerFile(path: scratch.file("m.lrm")).header.model.input.scale == [1])
     }
 }

@@ -124,6 +124,54 @@ struct ConverterTests {
         #expect(results[0].decisions.map(\.outcome) == [.factorized, .notWorthIt, .factorized, .notWorthIt, .factorized])
     }
 
+    @Test("a mapped model converts layer by layer to the same bytes as the model in memory, for 1, 2, 3 and 8 workers")
+    func mappedConversion() throws {
+        var rng = SeededGenerator(seed: 78)
+        let widths = [48, 96, 90, 80, 40, 10]
+        var layers: [Layer<Tensor>] = []
+        for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+            let floats = index.isMultiple(of: 2)
+                ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 5))
+                : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
+            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
+                                                                     bias: Tensor(shape: [outputs], floats: (0..<outputs).map { _ in rng.nextSymmetricFloat() }),
+                                                                     activation: .linear)))
+            layers.append(Layer(name: "a\(index)", operation: .activation(.relu)))
+        }
+        let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers, metadata: ["lrm.writer": .string("test")])
+        let path = NSTemporaryDirectory() + "lrm-mapped-\(UUID().uuidString).lrm"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ContainerWriter.write(model, to: path)
+        let mapped = MappedModel(try ContainerFile(path: path))
+        let expected = try ContainerWriter.encode(try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9))).model)
+        for workers in [1, 2, 3, 8] {
+            let options = ConversionOptions(policy: .energy(0.9), parallelLayers: workers)
+            let result = try Converter.convert(mapped, options: options)
+            #expect(try ContainerWriter.encode(result.model) == expected, "\(workers) workers")
+            #expect(result.decisions.map(\.name) == model.layers.map(\.name))
+        }
+    }
+
+    @Test("the work budget lets a layer start beside others only while their working sets fit, and the largest always")
+    func workBudget() async throws {
+        let budget = WorkBudget(limit: 100)
+        budget.acquire(100)  // alone, at the limit
+        let started = ManagedFlag()
+        let waiter = Thread { budget.acquire(10); started.set(); budget.release(10) }
+        waiter.start()
+        try await Task.sleep(nanoseconds: 100_000_000)
+        #expect(!started.value, "10 more bytes do not fit beside 100")
+        budget.release(100)
+        for _ in 0..<100 where !started.value { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(started.value)
+        budget.acquire(60)
+        budget.acquire(40)  // 60 + 40 fit
+        budget.release(60)
+        budget.release(40)
+        budget.acquire(500)  // larger than the limit, but nothing runs
+        budget.release(500)
+    }
+
     @Test("a layer kept dense is decided from its singular values alone, as the full SVD would decide it")
     func keptDenseFromValues() throws {
         var rng = SeededGenerator(seed: 5)
@@ -171,4 +219,12 @@ struct ConverterTests {
         let error = try #require(throws: ConversionError.self) { try Converter.convert(model, options: ConversionOptions()) }
         #expect(error.kind == .nonFiniteWeights && error.layer == "hidden")
     }
+}
+
+/// A flag set by one thread and read by another.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+    func set() { lock.lock(); flag = true; lock.unlock() }
 }

@@ -1,0 +1,98 @@
+import Foundation
+import LRMFormat
+import LRMTestSupport
+import Testing
+
+/// The Keras reader child: its protocol (a mapped .lrm file and an error record, never stderr text),
+/// its scratch folders, and what SIGINT/SIGTERM do to it.
+@Suite("The Keras reader child process")
+struct KerasChildTests {
+    static let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+    static let hanging = TestPackage.root + "/Tests/ReliabilityTests/Crashers/hdf5/heap-loop.bf16.weights.h5"
+
+    /// The command lines of running processes that mention `text`.
+    static func processes(mentioning text: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { Int32($0) != nil }.compactMap { pid -> String? in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(text) ? line : nil
+        }
+    }
+
+    @Test("import through the child writes the same bytes as in-process import")
+    func importThroughChild() throws {
+        let scratch = try Scratch()
+        let viaChild = scratch.file("child.lrm"), direct = scratch.file("direct.lrm")
+        let arguments = ["import", Self.sample, "--input-scale", "1/255", "--input-offset", "-0.5"]
+        let child = try ChildProcess.run(arguments + ["-o", viaChild], environment: ["TMPDIR": scratch.path])
+        #expect(child.status == 0, "\(child)")
+        let inProcess = try ChildProcess.run(arguments + ["-o", direct], environment: ["LRM_KERAS_IN_PROCESS": "1"])
+        #expect(inProcess.status == 0, "\(inProcess)")
+        #expect(FileManager.default.contents(atPath: viaChild) == FileManager.default.contents(atPath: direct))
+        #expect(child.stdout.replacingOccurrences(of: viaChild, with: "X") == inProcess.stdout.replacingOccurrences(of: direct, with: "X"))
+        #expect(scratch.contents().allSatisfy { !$0.hasPrefix("lrm-scratch-") }, "\(scratch.contents())")
+    }
+
+    @Test("the child's errors come back as records: the same line and exit status as in-process")
+    func errorRecords() throws {
+        let scratch = try Scratch()
+        let weightsOnly = Fixtures.path("mlp.weights.h5")
+        let cases: [[String]] = [
+            ["inspect", weightsOnly],                                              // no architecture: 65
+            ["convert", weightsOnly, "--config", Fixtures.path("mlp.weights.h5"), "-o", scratch.file("a.lrm")],  // bad architecture source
+            ["import", Self.sample, "--input-shape", "5,5", "-o", scratch.file("b.lrm")],  // options do not fit: 64
+            ["import", weightsOnly, "-o", scratch.file("c.lrm")],
+        ]
+        for arguments in cases {
+            let child = try ChildProcess.run(arguments, environment: ["TMPDIR": scratch.path])
+            let direct = try ChildProcess.run(arguments, environment: ["LRM_KERAS_IN_PROCESS": "1"])
+            #expect(child.status != 0 && child.status == direct.status, "\(arguments): \(child) vs \(direct)")
+            #expect(child.stderr == direct.stderr, "\(arguments)")
+            #expect(child.stderr.hasPrefix("lrm: error: ") && child.stderr.split(separator: "\n").count == 1, "\(child)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("b.lrm")))
+        #expect(scratch.contents().allSatisfy { !$0.hasPrefix("lrm-scratch-") }, "\(scratch.contents())")
+    }
+
+    @Test("a file name starting with '-' reaches the child as a file name")
+    func dashName() throws {
+        let scratch = try Scratch()
+        let dashed = scratch.file("-model.h5")
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: dashed)
+        let result = try ChildProcess.run(["inspect", "--", dashed], environment: ["TMPDIR": scratch.path])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("dense"))
+    }
+
+    @Test("stale scratch folders of dead processes are removed at start; nothing else is")
+    func staleFolders() throws {
+        let scratch = try Scratch()
+        let pidMax = Int32((try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 4_194_304
+        let dead = "lrm-scratch-\(pidMax + 1)-0a1b2c3d", alive = "lrm-scratch-\(getpid())-0a1b2c3d"
+        let others = ["lrm-scratch-notapid", "lrm-read-keras-0a1b", "mine"]
+        for name in [dead, alive] + others {
+            try FileManager.default.createDirectory(atPath: scratch.file(name), withIntermediateDirectories: false)
+            _ = try scratch.write([1, 2, 3], to: name + "/partial.weights.h5")
+        }
+        let result = try ChildProcess.run(["inspect", Self.sample], environment: ["TMPDIR": scratch.path])
+        #expect(result.status == 0, "\(result)")
+        #expect(scratch.contents() == ([alive] + others).sorted())
+    }
+
+    @Test("SIGINT and SIGTERM during a Keras read: the child is killed and reaped, its folder removed, exit 130/143",
+          arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func signals(_ signal: Int32, _ status: Int32) throws {
+        let scratch = try Scratch()
+        // libhdf5 loops forever on this file: the child would run until the watchdog (60 s here).
+        let arguments = ["inspect", Self.hanging, "--config", Fixtures.path("bf16.keras")]
+        let result = try ChildProcess.run(arguments, environment: ["TMPDIR": scratch.path, "LRM_KERAS_TIMEOUT": "60"], timeout: 30) { pid in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, signal) }
+        }
+        #expect(result.status == status, "\(result)")
+        #expect(result.seconds < 15, "\(result)")
+        #expect(scratch.contents().isEmpty, "\(scratch.contents())")
+        #expect(Self.processes(mentioning: scratch.path).isEmpty, "\(Self.processes(mentioning: scratch.path))")
+    }
+}
