@@ -22,14 +22,18 @@ public final class AtomicFileWriter {
     private let temporaryPath: String
     private var fd: Int32
     private var committed = false
+    /// Whether `commit` syncs the data and the directory (a scratch file that nobody needs after a
+    /// crash need not wait for the disk).
+    private let durable: Bool
     /// Bytes written so far (the position of the next sequential write).
     public private(set) var byteCount = 0
 
     /// Opens a temporary file for `path` (see ``OutputTarget`` for where it goes, its name and its
     /// permissions: a symbolic link is written through, a replaced file keeps its mode, a new one
     /// follows the umask).
-    public init(path: String) throws {
+    public init(path: String, durable: Bool = true) throws {
         self.path = path
+        self.durable = durable
         target = try Self.resolve(path)
         (fd, temporaryPath) = try Self.makeTemporary(for: target, reportedAs: path)
     }
@@ -54,13 +58,13 @@ public final class AtomicFileWriter {
     }
 
     /// Renames the finished temporary file over `path` (removing it if that fails) and syncs the directory.
-    private static func moveIntoPlace(_ temporaryPath: String, _ path: String, target: String) throws {
+    private static func moveIntoPlace(_ temporaryPath: String, _ path: String, target: String, durable: Bool = true) throws {
         guard rename(temporaryPath, target) == 0 else {
             let code = errno
             unlink(temporaryPath)
             throw MappedFile.ioError(path, .rename, "cannot rename the finished file into place", code)
         }
-        let dirfd = open(OutputTarget.split(target).directory, O_RDONLY | O_DIRECTORY)
+        let dirfd = durable ? open(OutputTarget.split(target).directory, O_RDONLY | O_DIRECTORY) : -1
         if dirfd >= 0 {
             _ = fsync(dirfd)
             close(dirfd)
@@ -136,11 +140,11 @@ public final class AtomicFileWriter {
 
     /// Syncs the data, renames the temporary file to `path` and syncs the directory.
     public func commit() throws {
-        guard fsync(fd) == 0 else { throw MappedFile.ioError(path, .sync, "cannot sync", errno) }
+        guard !durable || fsync(fd) == 0 else { throw MappedFile.ioError(path, .sync, "cannot sync", errno) }
         close(fd)
         fd = -1
         committed = true  // moveIntoPlace removes the temporary file itself when the rename fails
-        try Self.moveIntoPlace(temporaryPath, path, target: target)
+        try Self.moveIntoPlace(temporaryPath, path, target: target, durable: durable)
     }
 
     /// Removes the temporary file (done automatically unless committed).

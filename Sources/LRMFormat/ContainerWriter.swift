@@ -3,25 +3,25 @@
 /// in place with the checksums (its length does not change). The file appears at its path only
 /// when complete (see `AtomicFileWriter`).
 public enum ContainerWriter {
-    /// Writes `model` to `path`.
-    public static func write(_ model: Model, to path: String, alignment: Int = Container.defaultAlignment) throws {
+    /// Writes `model` to `path`. `durable: false` skips the syncs (for a scratch file).
+    public static func write(_ model: Model, to path: String, alignment: Int = Container.defaultAlignment, durable: Bool = true) throws {
         let (tensors, header) = try model.plan(alignment: alignment)
         for (tensor, info) in zip(tensors, header.tensors) where tensor.elementCount != info.elementCount {
             throw ContainerError(.badTensor, "tensor '\(escaped(info.name))' has \(tensor.elementCount) values for shape \(info.shape)", path: path)
         }
-        try write(header: header, to: path) { index, emit in
+        try write(header: header, to: path, durable: durable) { index, emit in
             try tensors[index].withLittleEndianBytes { try emit($0) }
         }
     }
 
     /// Writes a file from a planned header (offsets set, checksums ignored) and a provider that
     /// emits each tensor's little-endian bytes, in one or more pieces, when asked.
-    public static func write(header planned: ContainerHeader, to path: String,
+    public static func write(header planned: ContainerHeader, to path: String, durable: Bool = true,
                              tensorData: (_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         do {
             try planned.validate()
             var header = planned
-            let file = try AtomicFileWriter(path: path)
+            let file = try AtomicFileWriter(path: path, durable: durable)
             let headerBytes = header.encode()
             guard headerBytes.count <= Container.Limits.maxHeaderByteCount else {
                 throw ContainerError(.limitExceeded, "header would be \(headerBytes.count) bytes, more than the limit \(Container.Limits.maxHeaderByteCount)")

@@ -233,7 +233,9 @@ extension LRM {
                     model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
                 }
                 do {
-                    try ContainerWriter.write(model, to: output)
+                    // The scratch file is read once and removed: no need to wait for the disk. The user's
+                    // output (import) is synced like every other output.
+                    try ContainerWriter.write(model, to: output, durable: importing)
                 } catch let error as ContainerError where error.kind == .io {
                     throw CommandFailure(status: .cannotWrite, message: error.description)
                 }
