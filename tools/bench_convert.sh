@@ -12,7 +12,8 @@
 # (default /tmp/lrm-bench-models). Targets (issue 14): lrm ≤ 0.5× Python on 535k and 3.7M; 38M under
 # 30 s with peak RSS ≤ 1.5× the input file.
 #
-# Usage: tools/bench_convert.sh [RUNS] [SIZES]   (default 3 runs; SIZES a comma list of 535k,3.7M,38M)
+# Usage: tools/bench_convert.sh [RUNS] [SIZES]   (default 3 runs; SIZES a comma list of 535k,3.7M,38M;
+# LRM=/path/to/lrm uses that binary instead of building .build/release/lrm)
 # Needs python3 with numpy and h5py, scipy optional (PYTHON=/path/to/python to choose one). `lrm convert`
 # runs each layer's BLAS on one thread (reproducible output) and layers in parallel; numpy/scipy use
 # OpenBLAS's default (one thread per core) unless THREADS=N is given (then both get N).
@@ -22,8 +23,8 @@ runs=${1:-3}
 sizes=${2:-535k,3.7M,38M}
 python=${PYTHON:-python3}
 models=${BENCH_DIR:-/tmp/lrm-bench-models}
-swift build -c release --product lrm >/dev/null
-lrm=.build/release/lrm
+if [ -z "${LRM:-}" ]; then swift build -c release --product lrm >/dev/null; fi
+lrm=${LRM:-.build/release/lrm}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mkdir -p "$models"
