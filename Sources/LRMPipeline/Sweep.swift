@@ -13,10 +13,11 @@ public struct SweepPoint: Sendable {
     public var parameters: Int
     public var originalParameters: Int
     public var hiddenFraction: Double
-    public var accuracy: Double
-    public var macroF1: Double
-    public var agreement: Double
-    public var correct: Int
+    /// The point's scores (the task's metrics).
+    public var metrics: SweepMetrics
+    /// Fraction (0–1) of samples whose decision (top-1 class, or binary decision) equals the original's;
+    /// nil for regression.
+    public var agreement: Double?
     /// Bytes on disk of the point's model as lrm writes it, and of its tensors alone.
     public var fileBytes: Int = 0
     public var storedBytes: Int = 0
@@ -38,8 +39,11 @@ public struct SweepRunner {
     public let options: ConversionOptions
     let denseLayers: [Layer<Tensor>]
     let originalParameters: Int
-    let referencePredictions: [Int]
-    public let original: ClassificationMetrics
+    let referenceDecisions: [Int]?
+    /// Binary tasks: an output at or above this is a positive decision.
+    public let threshold: Double
+    /// The original model's scores.
+    public let original: SweepMetrics
     /// Told about each point evaluated (nil: nothing reported).
     public var progress: ProgressHandler?
     private let pointCounter = PointCounter()
@@ -51,15 +55,17 @@ public struct SweepRunner {
         func next() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
     }
 
-    public init(model: Model, evaluation: EvaluationSet, options: ConversionOptions) throws {
+    /// Runs the original `model` once on `evaluation`, scored as `evaluation.task` (binary decisions at `threshold`).
+    public init(model: Model, evaluation: EvaluationSet, options: ConversionOptions, threshold: Double = 0.5) throws {
         self.model = model
         self.evaluation = evaluation
         self.options = options
+        self.threshold = threshold
         denseLayers = model.layers.filter { if case .dense = $0.operation { return true }; return false }
         originalParameters = model.layers.reduce(0) { $0 + $1.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount } }
         let outputs = try evaluation.outputs(of: model)
-        referencePredictions = try ClassificationMetrics.predictions(outputs: outputs, classCount: evaluation.classCount)
-        original = try ClassificationMetrics(outputs: outputs, labels: evaluation.labels, classCount: evaluation.classCount)
+        referenceDecisions = try SweepMetrics.decisions(outputs: outputs, evaluation: evaluation, threshold: threshold)
+        original = try SweepMetrics(outputs: outputs, evaluation: evaluation, threshold: threshold)
     }
 
     /// Spectra of every dense layer in `metric` (calibration in `options` when data-aware).
@@ -127,12 +133,15 @@ public struct SweepRunner {
     public func evaluate(_ ranks: [String: Int], spectra: [String: LayerSpectrum], method: String, parameter: Double) throws -> SweepPoint {
         let (built, size) = try build(ranks, spectra: spectra, method: method, parameter: parameter)
         let outputs = try evaluation.outputs(of: built)
-        let metrics = try ClassificationMetrics(outputs: outputs, labels: evaluation.labels, classCount: evaluation.classCount)
-        let predictions = try ClassificationMetrics.predictions(outputs: outputs, classCount: evaluation.classCount)
-        let agreeing = zip(predictions, referencePredictions).filter { $0 == $1 }.count
+        let metrics = try SweepMetrics(outputs: outputs, evaluation: evaluation, threshold: threshold)
+        var agreement: Double?
+        if let reference = referenceDecisions, let decisions = try SweepMetrics.decisions(outputs: outputs, evaluation: evaluation, threshold: threshold) {
+            agreement = Double(zip(decisions, reference).filter { $0 == $1 }.count) / Double(max(1, decisions.count))
+        }
         if let progress {
-            progress(ProgressEvent(phase: "sweep", done: pointCounter.next(),
-                                   message: String(format: "%@ %g: accuracy %.2f%%", method, parameter, metrics.accuracy * 100)))
+            let score = metrics.rootMeanSquaredError.map { String(format: "RMSE %.4g", $0) }
+                ?? String(format: "accuracy %.2f%%", (metrics.accuracy ?? 0) * 100)
+            progress(ProgressEvent(phase: "sweep", done: pointCounter.next(), message: "\(method) \(String(format: "%g", parameter)): \(score)"))
         }
         let stored: [(String, Int?)] = built.layers.compactMap { layer in
             switch layer.operation {
@@ -142,8 +151,7 @@ public struct SweepRunner {
             }
         }
         var point = SweepPoint(method: method, parameter: parameter, ranks: stored, parameters: size, originalParameters: originalParameters,
-                               hiddenFraction: hiddenFraction(built), accuracy: metrics.accuracy, macroF1: metrics.macroF1,
-                               agreement: Double(agreeing) / Double(max(1, predictions.count)), correct: metrics.confusion.correct)
+                               hiddenFraction: hiddenFraction(built), metrics: metrics, agreement: agreement)
         point.fileBytes = (try? SizeSearch.fileSize(built)) ?? 0
         point.storedBytes = built.layers.reduce(0) { total, layer in total + layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount } }
         return point

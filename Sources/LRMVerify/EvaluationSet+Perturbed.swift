@@ -6,9 +6,14 @@ extension EvaluationSet {
     /// The samples `range` (in order) of this set.
     public func slice(_ range: Range<Int>) -> EvaluationSet {
         let lower = max(0, min(range.lowerBound, sampleCount)), upper = max(lower, min(range.upperBound, sampleCount))
-        return EvaluationSet(pixels: Array(pixels[(lower * featureCount)..<(upper * featureCount)]), labels: Array(labels[lower..<upper]),
-                             featureCount: featureCount, classCount: classCount, classNames: classNames,
-                             description: "\(description), samples \(lower)–\(upper - 1)")
+        var part = EvaluationSet(pixels: Array(pixels[(lower * featureCount)..<(upper * featureCount)]), labels: Array(labels[lower..<upper]),
+                                 featureCount: featureCount, classCount: classCount, classNames: classNames,
+                                 description: "\(description), samples \(lower)–\(upper - 1)", task: task)
+        if task == .regression {
+            part.targets = Array(targets[(lower * targetWidth)..<(upper * targetWidth)])
+            part.targetWidth = targetWidth
+        }
+        return part
     }
 
     /// Every image moved by a seeded random whole-pixel shift of up to `maxShift` rows and columns (each
@@ -89,7 +94,11 @@ extension EvaluationSet {
         return losses
     }
 
-    init(pixels: [Float], labels: [Int], featureCount: Int, classCount: Int, classNames: [String], description: String) {
+    init(pixels: [Float], labels: [Int], featureCount: Int, classCount: Int, classNames: [String], description: String,
+         task: TaskKind = .multiclass) {
+        self.task = task
+        targets = []
+        targetWidth = 0
         self.pixels = pixels
         self.labels = labels
         self.featureCount = featureCount

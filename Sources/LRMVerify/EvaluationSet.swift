@@ -12,31 +12,55 @@ public struct EvaluationSet: Sendable {
     public let classCount: Int
     public let classNames: [String]
     public let description: String
+    /// How the outputs are scored: multi-class (one output per class), binary (one output) or regression.
+    public let task: TaskKind
+    /// Regression targets, `sampleCount × targetWidth` row-major; empty for classification.
+    public internal(set) var targets: [Float]
+    public internal(set) var targetWidth: Int
 
     public var sampleCount: Int { labels.count }
 
-    public init(_ dataset: Dataset, layout: SampleLayout, batchSize: Int = 2000) throws {
+    /// Outputs a model must give per sample: `classCount` for multi-class, 1 for binary, `targetWidth` for regression.
+    public var outputWidth: Int {
+        switch task {
+        case .multiclass: classCount
+        case .binary: 1
+        case .regression: targetWidth
+        }
+    }
+
+    public init(_ dataset: Dataset, layout: SampleLayout, task: TaskKind = .multiclass, batchSize: Int = 2000) throws {
         var pixels: [Float] = []
         var labels: [Int] = []
+        var targets: [Float] = []
         pixels.reserveCapacity(dataset.sampleCount * dataset.featureCount)
         try dataset.forEachBatch(size: batchSize, layout: layout) { batch in
             pixels += batch.pixels
             labels += batch.labels
+            if task == .regression { targets += batch.targets }
         }
         self.pixels = pixels
         self.labels = labels
+        self.targets = targets
+        self.task = task
+        targetWidth = task == .regression ? dataset.targetWidth : 0
         featureCount = dataset.featureCount
         classCount = dataset.classCount
         classNames = dataset.classNames
         description = dataset.description
     }
 
-    /// The model's outputs on every sample (row-major).
+    /// The model's outputs on every sample (row-major, `outputWidth` per sample).
     public func outputs(of model: Model) throws -> [Float] {
         let runner = try InferenceModel(model)
-        guard runner.inputElementCount == featureCount, runner.outputElementCount == classCount else {
+        guard runner.inputElementCount == featureCount, runner.outputElementCount == outputWidth else {
+            let expected = switch task {
+            case .multiclass: "\(classCount) classes"
+            case .binary: "1 output (a binary task)"
+            case .regression: "\(targetWidth) target(s)"
+            }
             throw VerificationError(.inputMismatch, "the model takes \(runner.inputElementCount) values and gives \(runner.outputElementCount); "
-                                    + "the data has \(featureCount) values per sample and \(classCount) classes")
+                                    + "the data has \(featureCount) values per sample and \(expected)")
         }
         return try runner.run(pixels, sampleCount: sampleCount)
     }

@@ -10,6 +10,10 @@ struct HTMLReport {
     var sweep: [(method: String, ratio: Double, accuracy: Double)]
     var sweepBaseline: Double?
     var reference: String?
+    /// The verify section of a binary or regression model (own data).
+    var taskVerification: TaskReport?
+    /// Whether the sweep's values are RMSE (a regression sweep) rather than accuracy (0–1).
+    var sweepRegression = false
 
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -34,6 +38,7 @@ struct HTMLReport {
             body += "<div class=\"charts\">" + spectrumChart(f) + energyChart(f) + "</div></section>"
         }
         if let verification { body += verifySection(verification) }
+        if let taskVerification { body += taskVerifySection(taskVerification) }
         if !sweep.isEmpty { body += sweepSection() }
         body += "<p class=\"foot\">Made by lrm \(LRM.version). Compression ratio = original parameters ÷ stored parameters, every weight and bias counted.</p>"
         return """
@@ -159,16 +164,63 @@ struct HTMLReport {
         return html
     }
 
+    /// The verification of a binary classifier or a regressor: the task's metrics for each model.
+    func taskVerifySection(_ r: TaskReport) -> String {
+        var html = "<h2>Verification on \(e(r.dataset))</h2>"
+        html += "<p>Task: \(r.task == .binary ? "binary classification" : "regression"), \(Format.count(r.sampleCount)) samples"
+            + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+        html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
+        func row(_ name: String, _ candidate: Double?, _ reference: Double?, percent: Bool) {
+            func show(_ value: Double?) -> String {
+                guard let value else { return "n/a" }
+                return percent ? Format.fixed(value * 100, 2) + "%" : String(format: "%.6g", value)
+            }
+            html += "<tr><td class=\"l\">\(e(name))</td>" + (r.reference == nil ? "" : "<td>\(show(reference))</td>") + "<td>\(show(candidate))</td></tr>"
+        }
+        switch (r.candidate, r.reference) {
+        case (.binary(let c), let base):
+            var b: BinaryMetrics?
+            if case .binary(let m)? = base { b = m }
+            row(String(format: "accuracy (output ≥ %g)", c.threshold), c.accuracy, b?.accuracy, percent: true)
+            row("F1 (positive class)", c.f1, b?.f1, percent: true)
+            row("precision", c.precision, b?.precision, percent: true)
+            row("recall", c.recall, b?.recall, percent: true)
+            row("ROC AUC", c.rocAUC, b?.rocAUC, percent: false)
+        case (.regression(let c), let base):
+            var b: RegressionMetrics?
+            if case .regression(let m)? = base { b = m }
+            row("MAE", c.meanAbsoluteError, b?.meanAbsoluteError, percent: false)
+            row("RMSE", c.rootMeanSquaredError, b?.rootMeanSquaredError, percent: false)
+            row("R²", c.r2, b?.r2, percent: false)
+        }
+        html += "</table>"
+        if r.reference != nil {
+            var comparison = "Largest |Δ output| \(String(format: "%.3g", r.maxAbsoluteDifference)), mean \(String(format: "%.3g", r.meanAbsoluteDifference))"
+            if let agreeing = r.agreeingSamples {
+                comparison = "Agreement: \(Format.fixed(Double(agreeing) / Double(max(1, r.sampleCount)) * 100, 2))% of decisions identical "
+                    + "(\(Format.count(agreeing)) of \(Format.count(r.sampleCount))); " + comparison.prefix(1).lowercased() + comparison.dropFirst()
+            }
+            html += "<p>\(comparison).</p>"
+        }
+        return html
+    }
+
     func sweepSection() -> String {
         var methods: [String] = []
         for p in sweep where !methods.contains(p.method) { methods.append(p.method) }
+        // Accuracy is plotted in percent; a regression sweep's RMSE as it is.
+        let factor = sweepRegression ? 1.0 : 100
         let series = methods.enumerated().map { index, method in
-            SVGChart.Series(name: method, points: sweep.filter { $0.method == method }.map { (x: $0.ratio, y: $0.accuracy * 100) }
+            SVGChart.Series(name: method, points: sweep.filter { $0.method == method }.map { (x: $0.ratio, y: $0.accuracy * factor) }
                 .sorted { $0.x < $1.x }, color: HTMLReport.palette[index % HTMLReport.palette.count], markers: true)
         }
-        var chart = SVGChart(title: "Accuracy against compression ratio (log scale)", xLabel: "compression ratio (original ÷ stored parameters)",
-                             yLabel: "accuracy (%)", series: series, logX: true, width: 860, height: 400)
-        if let sweepBaseline { chart.horizontalMarkers = [(sweepBaseline * 100, "original \(Format.fixed(sweepBaseline * 100, 2))%")] }
+        var chart = SVGChart(title: "\(sweepRegression ? "RMSE" : "Accuracy") against compression ratio (log scale)",
+                             xLabel: "compression ratio (original ÷ stored parameters)",
+                             yLabel: sweepRegression ? "RMSE" : "accuracy (%)", series: series, logX: true, width: 860, height: 400)
+        if let sweepBaseline {
+            let label = sweepRegression ? String(format: "original %.4g", sweepBaseline) : "original \(Format.fixed(sweepBaseline * 100, 2))%"
+            chart.horizontalMarkers = [(sweepBaseline * factor, label)]
+        }
         return "<h2>Sweep</h2>" + chart.render()
     }
 }

@@ -11,7 +11,7 @@ extension LRM {
         static let configuration = CommandConfiguration(
             abstract: "Write a self-contained HTML report of a .lrm file: spectra, energy curves, sizes, and verify metrics.",
             discussion: "The page has inline SVG only: no scripts, no external files. With --reference and --dataset it includes "
-                + "the verify metrics; with --sweep (the JSON of `lrm sweep --json`) it plots accuracy against compression ratio. "
+                + "the verify metrics (with your own data, --inputs: the task's metrics, binary or regression too); with --sweep (the JSON of `lrm sweep --json`) it plots accuracy against compression ratio. "
                 + ExitStatus.helpText)
 
         @Argument(help: "A .lrm file.")
@@ -47,6 +47,7 @@ extension LRM {
                 let file = try ContainerFile(path: model)
                 let loaded = try file.loadModel()
                 var verification: VerificationReport?
+                var taskVerification: TaskReport?
                 if dataSet.hasData {
                     // Each model runs with its own recorded preprocessing; a reference that records none takes the model's.
                     var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, model: loaded)
@@ -63,21 +64,24 @@ extension LRM {
                     var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
                     selection.ownData = dataSet.own.source
                     selection = try selection.resolved(for: loaded)
-                    guard selection.task == .multiclass else {
-                        throw CommandFailure(status: .usage, message: "\(model): the report's verify section shows classification metrics; "
-                                             + "check a \(selection.task.rawValue) model with lrm verify")
-                    }
                     let test = try selection.open(.test)
                     do {
-                        verification = try Verifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
-                                                           thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
-                        verification?.preprocessingNotes = choice.notes
+                        if selection.task == .multiclass {
+                            verification = try Verifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
+                                                               thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
+                            verification?.preprocessingNotes = choice.notes
+                        } else {
+                            taskVerification = try TaskVerifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
+                                                                       task: selection.task, threshold: dataSet.own.threshold,
+                                                                       thresholds: TaskThresholds())
+                        }
                     } catch let error as VerificationError {
                         throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                     }
                 }
                 var sweepPoints: [(method: String, ratio: Double, accuracy: Double)] = []
                 var sweepBaseline: Double?
+                var sweepRegression = false
                 if let sweep {
                     var isDirectory: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -89,15 +93,21 @@ extension LRM {
                         throw CommandFailure(status: FileManager.default.fileExists(atPath: sweep) ? .invalidInput : .missingInput,
                                              message: "\(sweep): not the JSON of `lrm sweep --json`")
                     }
-                    sweepBaseline = object["original"]?["accuracy"]?.number
+                    // A regression sweep (`"task": "regression"`) is plotted as RMSE, the others as accuracy.
+                    sweepRegression = object["task"]?.string == TaskKind.regression.rawValue
+                    let key = sweepRegression ? "rmse" : "accuracy"
+                    sweepBaseline = object["original"]?[key]?.number
                     for p in points {
                         guard let method = p["method"]?.string, let ratio = p["compression_ratio"]?.number,
-                              let accuracy = p["accuracy"]?.number else { continue }
+                              let accuracy = p[key]?.number else { continue }
                         sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
                     }
                 }
-                let html = HTMLReport(file: file, model: loaded, verification: verification, sweep: sweepPoints,
-                                      sweepBaseline: sweepBaseline, reference: reference).render()
+                var page = HTMLReport(file: file, model: loaded, verification: verification, sweep: sweepPoints,
+                                      sweepBaseline: sweepBaseline, reference: reference)
+                page.taskVerification = taskVerification
+                page.sweepRegression = sweepRegression
+                let html = page.render()
                 do {
                     try AtomicFileWriter.write(Array(html.utf8), to: output)
                 } catch {

@@ -16,7 +16,10 @@ extension LRM {
                 (ratio). --fine adds a dense grid of every method, including the data-aware whitened and \
                 activation-scaled metrics (calibrated on the training split), and prints the smallest hidden-parameter \
                 fraction each method reaches within 0.5 and 1 point of accuracy. The hidden-parameter fraction counts the \
-                kernels of every dense layer but the last. 
+                kernels of every dense layer but the last. With your own data (--inputs) the task decides the scores: \
+                multi-class accuracy and macro-F1; binary accuracy at --threshold, F1 and ROC AUC; regression RMSE (its \
+                change in percent of the original's, as --target-metric-drop counts it; the summary looks within 1% and 5%), \
+                MAE and R². 
                 """ + ExitStatus.helpText)
 
         @Argument(help: "A Keras model or a .lrm file (its dense layers are swept).")
@@ -63,16 +66,13 @@ extension LRM {
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
                 let data = try dataOptions.selection.resolved(for: original)
-                guard data.task == .multiclass else {
-                    throw CommandFailure(status: .usage, message: "\(model): sweep scores multi-class accuracy; a \(data.task.rawValue) model is "
-                                         + "converted with --target-metric-drop and checked with lrm verify")
-                }
-                let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original))
+                let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original), task: data.task)
                 let sweepPrinter = progressOptions.printer
                 defer { sweepPrinter?.finish() }
                 var runner: SweepRunner
                 do {
-                    runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact))
+                    runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact),
+                                         threshold: dataOptions.dataSet.own.threshold)
                     runner.progress = sweepPrinter?.handler
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
@@ -80,24 +80,26 @@ extension LRM {
                 let points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original))
                                       : runner.paperGrid(thresholds: thresholds)
                 sweepPrinter?.finish()
+                let report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
+                                         seconds: Date().timeIntervalSince(started))
                 if let csv {
-                    do { try AtomicFileWriter.write(Array(SweepReport.csv(points).utf8), to: csv) } catch {
+                    do { try AtomicFileWriter.write(Array(report.csv().utf8), to: csv) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(OutputFiles.reason(error))")
                     }
                 }
-                let report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
-                                         seconds: Date().timeIntervalSince(started))
                 print(json ? report.json().serialized(indent: 2) : report.text(summary: fine))
             }
         }
     }
 }
 
-/// Text, JSON and CSV of a sweep.
+/// Text, JSON and CSV of a sweep. Multi-class sweeps show accuracy and macro-F1; binary ones accuracy at
+/// the threshold, the positive class's F1 and ROC AUC; regression ones RMSE (and its change in percent of
+/// the original's, the unit of `--target-metric-drop`), MAE and R².
 struct SweepReport {
     var model: String
     var dataset: String
-    var original: LRMVerify.ClassificationMetrics
+    var original: SweepMetrics
     var points: [SweepPoint]
     var seconds: Double
 
@@ -105,28 +107,80 @@ struct SweepReport {
         point.ranks.map { $0.rank.map(String.init) ?? "dense" }.joined(separator: "/")
     }
 
+    var task: TaskKind { original.task }
+
+    /// The drops the summary looks within: percentage points of accuracy, or percent of RMSE for regression.
+    var summaryLimits: [Double] { task == .regression ? [1, 5] : [0.5, 1] }
+
+    func percent(_ value: Double?) -> String { value.map { Format.fixed($0 * 100, 2) + "%" } ?? "n/a" }
+
+    func originalLine() -> String {
+        switch original {
+        case .classes(let m):
+            String(format: "original: accuracy %.2f%%, macro-F1 %.2f%% (%d samples)", m.accuracy * 100, m.macroF1 * 100, m.sampleCount)
+        case .binary(let m):
+            String(format: "original: accuracy %.2f%% (output ≥ %g), F1 %.2f%%, ROC AUC %@ (%d samples)", m.accuracy * 100, m.threshold,
+                   m.f1 * 100, m.rocAUC.map { String(format: "%.4f", $0) } ?? "n/a", m.sampleCount)
+        case .regression(let m):
+            String(format: "original: RMSE %.6g, MAE %.6g, R² %@ (%d samples)", m.rootMeanSquaredError, m.meanAbsoluteError,
+                   m.r2.map { String(format: "%.4f", $0) } ?? "n/a", m.sampleCount)
+        }
+    }
+
+    /// The task's metric columns: headers, and a point's cells.
+    var metricHeaders: [String] {
+        switch task {
+        case .multiclass: ["accuracy", "Δ acc", "macro-F1", "agree"]
+        case .binary: ["accuracy", "Δ acc", "F1", "ROC AUC", "agree"]
+        case .regression: ["RMSE", "Δ RMSE", "MAE", "R²"]
+        }
+    }
+
+    func metricCells(_ p: SweepPoint) -> [String] {
+        switch (p.metrics, original) {
+        case (.regression(let m), .regression):
+            return [String(format: "%.6g", m.rootMeanSquaredError), String(format: "%+.2f%%", p.metrics.drop(from: original)),
+                    String(format: "%.6g", m.meanAbsoluteError), m.r2.map { String(format: "%.4f", $0) } ?? "n/a"]
+        default:
+            let accuracy = p.metrics.accuracy ?? 0, baseAccuracy = original.accuracy ?? 0
+            var cells = [Format.fixed(accuracy * 100, 2) + "%",
+                         String(format: "%+.2f pp (%+d)", (accuracy - baseAccuracy) * 100, (p.metrics.correct ?? 0) - (original.correct ?? 0)),
+                         percent(p.metrics.f1)]
+            if case .binary(let m) = p.metrics { cells.append(m.rocAUC.map { String(format: "%.4f", $0) } ?? "n/a") }
+            return cells + [percent(p.agreement)]
+        }
+    }
+
     func text(summary: Bool) -> String {
-        var out = ["lrm sweep: \(model) on \(dataset)",
-                   String(format: "original: accuracy %.2f%%, macro-F1 %.2f%% (%d samples)", original.accuracy * 100, original.macroF1 * 100, original.sampleCount),
-                   ""]
-        var table = TextTable(["method", "param", "ranks", "params", "ratio", "hidden", "bytes", "bits/param", "accuracy", "Δ acc", "macro-F1", "agree"],
-                              rightAligned: [1, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+        var out = ["lrm sweep: \(model) on \(dataset)", originalLine(), ""]
+        let headers = ["method", "param", "ranks", "params", "ratio", "hidden", "bytes", "bits/param"] + metricHeaders
+        var table = TextTable(headers, rightAligned: Set([1] + Array(3..<headers.count)))
         for p in points {
-            let drop = p.correct - original.confusion.correct
             table.add([p.method, InspectReport.shortNumber(p.parameter), SweepReport.rankText(p), Format.count(p.parameters),
                        Format.ratio(p.compressionRatio), Format.fixed(p.hiddenFraction, 3), Format.count(p.fileBytes),
-                       Format.fixed(p.bitsPerParameter, 2), Format.fixed(p.accuracy * 100, 2) + "%",
-                       String(format: "%+.2f pp (%+d)", (p.accuracy - original.accuracy) * 100, drop),
-                       Format.fixed(p.macroF1 * 100, 2) + "%", Format.fixed(p.agreement * 100, 2) + "%"])
+                       Format.fixed(p.bitsPerParameter, 2)] + metricCells(p))
         }
         out.append(table.render(indent: ""))
         if summary {
             out.append("")
-            out.append("smallest hidden-parameter fraction within a drop of (test split, \(original.sampleCount) images: 0.5 pp = \(original.sampleCount / 200) images)")
-            var best = TextTable(["method", "≤ 0.5 pp", "≤ 1 pp"], rightAligned: [1, 2])
+            let n = original.sampleCount
+            switch task {
+            case .multiclass:
+                out.append("smallest hidden-parameter fraction within a drop of (test split, \(n) images: 0.5 pp = \(n / 200) images)")
+            case .binary:
+                out.append("smallest hidden-parameter fraction within an accuracy drop of (\(n) samples: 1 pp = \(Format.fixed(Double(n) / 100, 1)) samples)")
+            case .regression:
+                out.append("smallest hidden-parameter fraction within an RMSE increase of (\(n) samples)")
+            }
+            let unit = task == .regression ? "%" : " pp"
+            var best = TextTable(["method"] + summaryLimits.map { "≤ \(InspectReport.shortNumber($0))\(unit)" }, rightAligned: [1, 2])
             for method in ["energy", "entropy", "rank", "ratio", "whitened", "activation-scaled"] {
-                best.add([method] + [0.5, 1.0].map { limit in
-                    smallest(method: method, limit: limit).map { Format.fixed($0.hiddenFraction, 3) + " (" + String(format: "%+.2f", ($0.accuracy - original.accuracy) * 100) + ")" } ?? "none"
+                best.add([method] + summaryLimits.map { limit in
+                    smallest(method: method, limit: limit).map { point in
+                        let change = task == .regression ? String(format: "%+.2f%%", point.metrics.drop(from: original))
+                            : String(format: "%+.2f", ((point.metrics.accuracy ?? 0) - (original.accuracy ?? 0)) * 100)
+                        return Format.fixed(point.hiddenFraction, 3) + " (" + change + ")"
+                    } ?? "none"
                 })
             }
             out.append(best.render(indent: ""))
@@ -136,33 +190,69 @@ struct SweepReport {
         return out.joined(separator: "\n")
     }
 
+    /// The point of `method` with the smallest hidden fraction whose drop (``SweepMetrics/drop(from:)``) is within `limit`.
     func smallest(method: String, limit: Double) -> SweepPoint? {
-        points.filter { $0.method == method && (original.accuracy - $0.accuracy) * 100 <= limit + 1e-9 }.min { $0.hiddenFraction < $1.hiddenFraction }
+        points.filter { $0.method == method && $0.metrics.drop(from: original) <= limit + 1e-9 }.min { $0.hiddenFraction < $1.hiddenFraction }
+    }
+
+    /// The task's metrics as JSON members (multi-class: accuracy, correct, f1_macro; binary: accuracy,
+    /// correct, f1, roc_auc; regression: rmse, mae, r2).
+    static func metricMembers(_ metrics: SweepMetrics, original: SweepMetrics?, samples: Bool) -> [(String, JSONValue)] {
+        var members: [(String, JSONValue)]
+        switch metrics {
+        case .classes(let m):
+            members = [("accuracy", .number(m.accuracy))] + (samples ? [] : [("correct", .int(Int64(m.confusion.correct)))])
+                + [("f1_macro", .number(m.macroF1))]
+        case .binary(let m):
+            members = [("accuracy", .number(m.accuracy))] + (samples ? [("threshold", .number(m.threshold))] : [("correct", .int(Int64(m.correct)))])
+                + [("f1", .number(m.f1)), ("roc_auc", m.rocAUC.map { .number($0) } ?? .null)]
+        case .regression(let m):
+            members = [("rmse", .number(m.rootMeanSquaredError))]
+            if let original { members.append(("rmse_change_percent", .number(metrics.drop(from: original)))) }
+            members += [("mae", .number(m.meanAbsoluteError)), ("r2", m.r2.map { .number($0) } ?? .null)]
+        }
+        if samples { members.append(("samples", .int(Int64(metrics.sampleCount)))) }
+        return members
     }
 
     func json() -> LRMFormat.JSONValue {
-        .object([
-            ("model", .string(model)), ("dataset", .string(dataset)),
-            ("original", .object([("accuracy", .number(original.accuracy)), ("f1_macro", .number(original.macroF1)),
-                                  ("samples", .int(Int64(original.sampleCount)))])),
-            ("points", .array(points.map { p in
-                .object([("method", .string(p.method)), ("parameter", .number(p.parameter)),
-                         ("ranks", .array(p.ranks.map { .object([("layer", .string($0.layer)), ("rank", $0.rank.map { .int(Int64($0)) } ?? .null)]) })),
-                         ("parameters", .int(Int64(p.parameters))), ("compression_ratio", .number(p.compressionRatio)),
-                         ("hidden_fraction", .number(p.hiddenFraction)), ("accuracy", .number(p.accuracy)),
-                         ("correct", .int(Int64(p.correct))), ("f1_macro", .number(p.macroF1)), ("agreement", .number(p.agreement)),
-                         ("file_bytes", .int(Int64(p.fileBytes))), ("bits_per_parameter", .number(p.bitsPerParameter))])
-            })),
-            ("seconds", .number(seconds)),
-        ])
+        var top: [(String, JSONValue)] = [("model", .string(model)), ("dataset", .string(dataset))]
+        if task != .multiclass { top.append(("task", .string(task.rawValue))) }
+        top.append(("original", .object(SweepReport.metricMembers(original, original: nil, samples: true))))
+        top.append(("points", .array(points.map { p in
+            var members: [(String, JSONValue)] = [
+                ("method", .string(p.method)), ("parameter", .number(p.parameter)),
+                ("ranks", .array(p.ranks.map { .object([("layer", .string($0.layer)), ("rank", $0.rank.map { .int(Int64($0)) } ?? .null)]) })),
+                ("parameters", .int(Int64(p.parameters))), ("compression_ratio", .number(p.compressionRatio)),
+                ("hidden_fraction", .number(p.hiddenFraction))]
+            members += SweepReport.metricMembers(p.metrics, original: original, samples: false)
+            if let agreement = p.agreement { members.append(("agreement", .number(agreement))) }
+            members += [("file_bytes", .int(Int64(p.fileBytes))), ("bits_per_parameter", .number(p.bitsPerParameter))]
+            return .object(members)
+        })))
+        top.append(("seconds", .number(seconds)))
+        return .object(top)
     }
 
-    static func csv(_ points: [SweepPoint]) -> String {
-        var lines = ["method,parameter,ranks,parameters,compression_ratio,hidden_fraction,accuracy,correct,f1_macro,agreement,file_bytes,bits_per_parameter"]
+    func csv() -> String {
+        let metricColumns = switch task {
+        case .multiclass: "accuracy,correct,f1_macro,agreement"
+        case .binary: "accuracy,correct,f1,roc_auc,agreement"
+        case .regression: "rmse,rmse_change_percent,mae,r2"
+        }
+        var lines = ["method,parameter,ranks,parameters,compression_ratio,hidden_fraction," + metricColumns + ",file_bytes,bits_per_parameter"]
         for p in points {
-            lines.append([p.method, String(p.parameter), rankText(p), String(p.parameters), String(p.compressionRatio), String(p.hiddenFraction),
-                          String(p.accuracy), String(p.correct), String(p.macroF1), String(p.agreement), String(p.fileBytes),
-                          String(p.bitsPerParameter)]
+            var metrics: [String]
+            switch p.metrics {
+            case .classes(let m): metrics = [String(m.accuracy), String(m.confusion.correct), String(m.macroF1)]
+            case .binary(let m): metrics = [String(m.accuracy), String(m.correct), String(m.f1), m.rocAUC.map { String($0) } ?? ""]
+            case .regression(let m):
+                metrics = [String(m.rootMeanSquaredError), String(p.metrics.drop(from: original)), String(m.meanAbsoluteError),
+                           m.r2.map { String($0) } ?? ""]
+            }
+            if let agreement = p.agreement { metrics.append(String(agreement)) }
+            lines.append(([p.method, String(p.parameter), SweepReport.rankText(p), String(p.parameters), String(p.compressionRatio),
+                           String(p.hiddenFraction)] + metrics + [String(p.fileBytes), String(p.bitsPerParameter)])
                 .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
                 .joined(separator: ","))
         }
