@@ -3,7 +3,7 @@ public import Foundation
 /// The folder that holds the data sets, one subfolder each:
 ///
 /// ```
-/// <root>/SHA256SUMS                                   (optional; sha256sum format)
+/// <root>/SHA256SUMS                                   (optional; sha256sum format; the files it lists are checked before use)
 /// <root>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 /// <root>/fashion-mnist/   (same names as mnist)
 /// <root>/cifar-10/{data_batch_<N>.bin, test_batch.bin, batches.meta.txt}

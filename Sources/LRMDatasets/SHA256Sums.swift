@@ -90,3 +90,47 @@ extension DataFolder {
         }
     }
 }
+
+extension DataFolder {
+    /// Checks each of `dataset.files` that `<root>/SHA256SUMS` lists against its listed digest, so that
+    /// a changed or damaged data file is never used without a word. Nothing is checked when there is no
+    /// list (it is optional), nor a file the list does not name. A file found equal is not hashed again
+    /// in this process while its size and modification time stay the same.
+    ///
+    /// - Throws: `.checksumMismatch` naming the first listed file whose digest differs, with both digests;
+    ///   `.badChecksumList`; `.io`.
+    public func verifyListedChecksums(of dataset: Dataset) throws {
+        guard FileManager.default.fileExists(atPath: checksumsFile.path) else { return }
+        let sums = try SHA256Sums.read(from: checksumsFile)
+        for file in dataset.files {
+            let path = relativePath(of: file) ?? file.path
+            guard let expected = sums.digest(for: path) else { continue }
+            let stamp = VerifiedFiles.stamp(of: file)
+            if let stamp, VerifiedFiles.shared.contains(stamp) { continue }
+            let actual = try SHA256.hexDigest(ofFileAt: file)
+            guard actual == expected else {
+                throw DatasetError(.checksumMismatch, "SHA-256 differs from \(checksumsFile.path)", path: file.path,
+                                   expected: expected, found: actual,
+                                   hint: "the file is not the one the checksums were made for: fetch it again "
+                                       + "(python3 tools/fetch_datasets.py), or update the list if you changed it on purpose")
+            }
+            if let stamp { VerifiedFiles.shared.insert(stamp) }
+        }
+    }
+}
+
+/// Data files whose digest matched their list in this process, by path, size and modification time.
+final class VerifiedFiles: @unchecked Sendable {
+    static let shared = VerifiedFiles()
+    private let lock = NSLock()
+    private var stamps: Set<String> = []
+
+    static func stamp(of file: URL) -> String? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path),
+              let size = attributes[.size] as? NSNumber, let modified = attributes[.modificationDate] as? Date else { return nil }
+        return "\(file.standardizedFileURL.path)\u{0}\(size)\u{0}\(modified.timeIntervalSince1970)"
+    }
+
+    func contains(_ stamp: String) -> Bool { lock.lock(); defer { lock.unlock() }; return stamps.contains(stamp) }
+    func insert(_ stamp: String) { lock.lock(); defer { lock.unlock() }; stamps.insert(stamp) }
+}

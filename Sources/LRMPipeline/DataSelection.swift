@@ -67,7 +67,12 @@ public struct DataSelection: Sendable {
         guard let dataset else { throw PipelineError(.badRequest, "this needs data: give a data set with --dataset, or your own with --inputs and --labels") }
         let folder = DataFolder.resolve(flag: self.folder)
         do {
-            return try Dataset.open(dataset, split: split, in: folder)
+            let opened = try Dataset.open(dataset, split: split, in: folder)
+            // A data file that differs from its folder's SHA256SUMS is refused, never used silently.
+            try folder.verifyListedChecksums(of: opened)
+            return opened
+        } catch let error as DatasetError where error.kind == .checksumMismatch {
+            throw PipelineError(.dataChecksum, error.description, cause: error)
         } catch let error as DatasetError {
             let missing = !FileManager.default.fileExists(atPath: folder.directory(for: dataset).path)
             throw PipelineError(missing ? .dataMissing : .dataInvalid, error.description, cause: error)

@@ -9,6 +9,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case dataMissing = "data_missing"
         /// A data set is there but cannot be read (corrupt, truncated, wrong checksum layout).
         case dataInvalid = "data_invalid"
+        /// A data file differs from the digest its folder's `SHA256SUMS` lists.
+        case dataChecksum = "data_checksum"
     }
 
     public var kind: Kind

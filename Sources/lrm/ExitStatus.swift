@@ -74,6 +74,7 @@ extension CommandFailure {
             case .badRequest: status = .usage
             case .dataMissing: status = .missingInput
             case .dataInvalid: status = .invalidInput
+            case .dataChecksum: status = .checkFailed
             }
             self.init(status: status, message: error.description)
         default:

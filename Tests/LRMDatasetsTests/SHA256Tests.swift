@@ -91,4 +91,32 @@ struct SHA256Tests {
         let error = #expect(throws: DatasetError.self) { try folder.verifyChecksums(of: dataset) }
         #expect(error?.kind == .checksumMismatch)
     }
+
+    @Test("a listed data file that differs from SHA256SUMS is refused before use, naming it; no list or an unlisted file is not an error")
+    func listedChecksumsBeforeUse() throws {
+        let root = try TestFiles.makeDataFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = DataFolder(root: root)
+        let dataset = try Dataset.open(.cifar10, split: .train, in: folder)
+        // No list: nothing to check against.
+        try folder.verifyListedChecksums(of: dataset)
+        // A list naming only the second file, with its digest: passes.
+        let second = dataset.files[1]
+        try TestFiles.write(Array("\(try SHA256.hexDigest(ofFileAt: second))  cifar-10/data_batch_2.bin\n".utf8), to: folder.checksumsFile)
+        try folder.verifyListedChecksums(of: dataset)
+        // The listed file changed (same size, one bit): refused, naming it and both digests.
+        var bytes = [UInt8](try Data(contentsOf: second))
+        bytes[100] ^= 1
+        try TestFiles.write(bytes, to: second)
+        let changed = try SHA256.hexDigest(ofFileAt: second)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 5)], ofItemAtPath: second.path)
+        let error = #expect(throws: DatasetError.self) { try folder.verifyListedChecksums(of: dataset) }
+        #expect(error?.kind == .checksumMismatch)
+        #expect(error?.description.contains(second.path) == true, "\(String(describing: error))")
+        #expect(error?.description.contains(changed) == true)
+        // The first file is not listed: not checked, not an error (the list is the user's choice).
+        try TestFiles.write(Array("\(changed)  cifar-10/data_batch_2.bin\n".utf8), to: folder.checksumsFile)
+        try folder.verifyListedChecksums(of: dataset)
+    }
 }
+
