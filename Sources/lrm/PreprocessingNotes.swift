@@ -11,16 +11,14 @@ struct PreprocessingNotes {
     var source: String
     var warnings: [String] = []
 
-    /// `model` as it will be evaluated (options applied); `given` the command's preprocessing options;
+    /// `model` as it will be evaluated (options applied); `source` where its scale and offset came from
+    /// (`VerifyPreprocessing.candidateSource`: a model's own record wins over the command line's options);
     /// `rawPixels` when the data are bundled images (bytes 0–255, scaled only by the model).
-    init(model: Model, given: PreprocessingOptions?, rawPixels: Bool) {
+    init(model: Model, source: String, rawPixels: Bool) {
         scale = model.input.scale
         offset = model.input.offset
         layout = model.input.layout
-        var options: [String] = []
-        if given?.inputScale != nil { options.append("--input-scale") }
-        if given?.inputOffset != nil { options.append("--input-offset") }
-        source = options.isEmpty ? "the model file" : options.joined(separator: " and ")
+        self.source = source
         let scales = scale.allSatisfy { $0 == 1 }, shifts = offset.allSatisfy { $0 == 0 }
         if rawPixels && scales && shifts {
             warnings.append("the images are fed as raw pixels 0–255 and the model scales nothing: a model trained on pixels / 255 "

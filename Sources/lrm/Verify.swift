@@ -136,7 +136,8 @@ extension LRM {
                 referenceModel?.input.layout = candidate.input.layout
                 for note in choice.notes { printDiagnostic("note", note) }
                 if let source = dataSet.own.source {
-                    return try verifyOwnData(source, candidate: candidate, reference: referenceModel)
+                    return try verifyOwnData(source, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes,
+                                             preprocessingSource: choice.candidateSource)
                 }
                 var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
                 if let testHalf {
@@ -144,13 +145,16 @@ extension LRM {
                     data = try data.subset(testHalf == .first ? .first(half) : .indices(Array(half..<data.sampleCount)))
                 }
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
-                try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes)
+                try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes,
+                                  preprocessingSource: choice.candidateSource)
             }
         }
 
         /// The multi-class verification on `data`: report, JUnit, exit status. `preprocessingNotes` (how each
         /// model's preprocessing was chosen, see ``VerifyPreprocessing``) go into the report.
-        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String] = []) throws {
+        /// `preprocessingSource` says where the candidate's scale and offset came from (`VerifyPreprocessing.candidateSource`).
+        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String] = [],
+                           preprocessingSource: String = "the model file") throws {
             do {
                 var report: VerificationReport
                 do {
@@ -174,7 +178,7 @@ extension LRM {
                     }
                 }
                 // Sizes: bytes on disk of the file, and per layer the bytes and bits per parameter of its tensors.
-                var notes = PreprocessingNotes(model: candidate, given: preprocessing, rawPixels: dataSet.dataset != nil)
+                var notes = PreprocessingNotes(model: candidate, source: preprocessingSource, rawPixels: dataSet.dataset != nil)
                 notes.checkChance(accuracy: report.reference?.accuracy ?? report.candidate.accuracy, classCount: data.classCount,
                                   model: report.reference != nil ? "the reference" : "the model")
                 let storage = (try? ContainerFile(path: model)).map { file in (file.fileByteCount, ModelSummary(header: file.header)) }

@@ -8,13 +8,15 @@ import LRMVerify
 extension LRM.Verify {
     /// Verification on the user's own data: split as convert splits it (`--split test`: the held-out
     /// records or --test-inputs), scored as the task the model and labels imply (or --task).
-    func verifyOwnData(_ source: OwnDataSource, candidate: Model, reference referenceModel: Model?) throws {
+    func verifyOwnData(_ source: OwnDataSource, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String],
+                       preprocessingSource: String) throws {
         let splits = try source.splits(for: candidate)
         var data = split == .train ? splits.train : splits.test
         if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
         if splits.task == .multiclass {
             if maxMetricDrop != nil { throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a classifier has --max-accuracy-drop") }
-            return try verifyClasses(data, candidate: candidate, reference: referenceModel)
+            return try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: preprocessingNotes,
+                                     preprocessingSource: preprocessingSource)
         }
         if splits.task == .regression, maxAccuracyDrop != nil || maxF1Drop != nil || minAgreement != nil {
             throw CommandFailure(status: .usage, message: "\(model): a regression model has no accuracy, F1 or agreement: check it with --max-metric-drop (percent of RMSE)")
@@ -42,7 +44,7 @@ extension LRM.Verify {
                 throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")
             }
         }
-        let notes = PreprocessingNotes(model: candidate, given: preprocessing, rawPixels: false)
+        let notes = PreprocessingNotes(model: candidate, source: preprocessingSource, rawPixels: false)
         print(json ? notes.annotate(report.json()).serialized(indent: 2) : notes.annotate(TaskVerifyText.render(report, model: model, reference: reference)))
         if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
     }

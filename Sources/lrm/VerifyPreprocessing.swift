@@ -17,14 +17,18 @@ struct VerifyPreprocessing {
 
     /// What was decided, for the text and JSON reports.
     private(set) var notes: [String] = []
+    /// Where the candidate's preprocessing came from, for the report's preprocessing line: "the model file"
+    /// (its own record, or none anywhere), the command line's options ("--input-scale"), or the other model's
+    /// ("the reference").
+    private(set) var candidateSource = "the model file"
 
     /// Chooses the preprocessing of `candidate` and `reference` (in place). `scale` and `offset` are the
     /// command line's values, nil when not given.
     mutating func resolve(candidate: inout Side, reference: inout Side?, scale: [Double]?, offset: [Double]?) {
         let originalCandidate = candidate, originalReference = reference
-        choose(&candidate, other: originalReference, scale: scale, offset: offset)
+        candidateSource = choose(&candidate, other: originalReference, scale: scale, offset: offset)
         if var side = reference {
-            choose(&side, other: originalCandidate, scale: scale, offset: offset)
+            _ = choose(&side, other: originalCandidate, scale: scale, offset: offset)
             reference = side
         }
         if originalCandidate.records, let originalReference, originalReference.records,
@@ -35,22 +39,27 @@ struct VerifyPreprocessing {
         }
     }
 
-    private mutating func choose(_ side: inout Side, other: Side?, scale: [Double]?, offset: [Double]?) {
+    /// Chooses `side`'s preprocessing and returns where it came from (see `candidateSource`).
+    private mutating func choose(_ side: inout Side, other: Side?, scale: [Double]?, offset: [Double]?) -> String {
         let given = scale != nil || offset != nil
         if side.records {
             if given {
                 notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.model.input))); "
                              + "the --input-scale/--input-offset options apply only to a model that records none")
             }
+            return "the model file"
         } else if given {
             side.model.input.scale = scale ?? []
             side.model.input.offset = offset ?? []
             notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the command line's (\(Self.describe(side.model.input)))")
+            return [scale.map { _ in "--input-scale" }, offset.map { _ in "--input-offset" }].compactMap { $0 }.joined(separator: " and ")
         } else if let other, other.records {
             side.model.input.scale = other.model.input.scale
             side.model.input.offset = other.model.input.offset
             notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the \(other.role)'s (\(Self.describe(side.model.input)))")
+            return "the \(other.role)"
         }
+        return "the model file"
     }
 
     /// "scale 0.00392…, offset none" (at most four values of each).

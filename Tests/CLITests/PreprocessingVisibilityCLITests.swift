@@ -53,4 +53,31 @@ struct PreprocessingVisibilityCLITests {
         #expect(imported.stderr.contains("--input-scale 1 replaces the model's own input scale 1/2"), "\(imported.stderr)")
         #expect(try ContainerFile(path: scratch.file("m.lrm")).header.model.input.scale == [1])
     }
+
+    @Test("verify's preprocessing line names where the scale came from: the model's own record wins over --input-scale and says so")
+    func preprocessingSource() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        let data = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let recorded = scratch.file("half.lrm")
+        let convert = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--input-scale", "0.5", "--policy", "energy:0.99", "-o", recorded])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        func source(_ arguments: [String]) throws -> (text: String, json: String?) {
+            let text = try ChildProcess.run(["verify"] + arguments + data)
+            #expect(text.status == 0, "\(text.stderr)")
+            let line = text.stdout.split(separator: "\n").first { $0.hasPrefix("preprocessing: ") }.map(String.init) ?? ""
+            let json = try jsonObject(try ChildProcess.run(["verify"] + arguments + data + ["--json"]).stdout)
+            return (line, (json["preprocessing"] as? [String: Any])?["source"] as? String)
+        }
+        // The file records scale 1/2; --input-scale 2 does not replace it, and the line must not claim it did.
+        let own = try source([recorded, "--input-scale", "2"])
+        #expect(own.text.hasPrefix("preprocessing: inputs × 1/2 + 0") && own.text.hasSuffix("(from the model file)"), "\(own.text)")
+        #expect(own.json == "the model file")
+        // A Keras file records none: the option applies, and the line says so.
+        let option = try source([samples + "housing_mlp.h5", "--input-scale", "2"])
+        #expect(option.text.hasPrefix("preprocessing: inputs × 2 + 0") && option.text.hasSuffix("(from --input-scale)"), "\(option.text)")
+        // A Keras candidate beside a reference that records its scale takes the reference's.
+        let borrowed = try source([samples + "housing_mlp.h5", "--reference", recorded])
+        #expect(borrowed.text.hasSuffix("(from the reference)") && borrowed.json == "the reference", "\(borrowed.text)")
+    }
 }
