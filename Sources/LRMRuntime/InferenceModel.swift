@@ -74,6 +74,7 @@ public final class InferenceModel: Sendable {
         classNames = model.classNames
         var shape = model.input.shape
         try InferenceModel.checkSampleSize(shape, of: "its input", model: model.name)
+        try InferenceModel.checkSpatialWork(model)
         var steps: [Step] = []
         var stepShapes: [[Int]] = []
         for layer in model.layers {

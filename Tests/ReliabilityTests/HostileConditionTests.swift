@@ -80,6 +80,31 @@ struct HostileConditionTests {
         #expect(result.stderr.contains("padding.lrm") && result.stderr.contains("'pad'"), "\(result.stderr)")
     }
 
+    /// A tiny `.lrm` with no tensors whose padding makes a 2049×2049 map of one input value and whose
+    /// 2049×2049 average pooling ('same', stride 1) then reads 2049⁴ ≈ 1.8·10¹³ values per sample: hours of
+    /// work from 300 bytes, in 16 MiB of memory.
+    static func poolWorkModel() -> Model {
+        Model(name: "pool-work", input: InputSpec(shape: [1, 1, 1], layout: .hwc),
+              layers: [Layer(name: "pad", operation: .pad2D(Margins(top: 1024, bottom: 1024, left: 1024, right: 1024))),
+                       Layer(name: "pool", operation: .pool2D(Pooling(mode: .average, poolH: 2049, poolW: 2049, strideH: 1, strideW: 1,
+                                                                      padding: .same))),
+                       Layer(name: "gap", operation: .globalPool2D(.max))])
+    }
+
+    @Test("a tiny .lrm whose pooling claims 1.8·10¹³ reads per sample: predict refuses it at once (exit 65, one line naming the layer)")
+    func poolWorkIsRefused() throws {
+        let scratch = try Scratch()
+        let bytes = try ContainerWriter.encode(Self.poolWorkModel())
+        #expect(bytes.count < 1024, "\(bytes.count) bytes")
+        let model = try scratch.write(bytes, to: "pool.lrm")
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 1, 1, 1], float32: [1]), to: inputs)
+        let result = try ChildProcess.run(["predict", model, "--input", inputs, "-o", scratch.file("y.npy")], timeout: 60)
+        #expect(result.isCleanError && result.status == 65, "\(result)")
+        #expect(result.stderr.contains("pool.lrm") && result.stderr.contains("'pool'") && result.stderr.contains("2³⁶"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("y.npy")))
+    }
+
     @Test("predict refuses NaN or infinite inputs naming the first (sample, feature), --allow-non-finite-inputs runs them; overflow is reported")
     func nonFiniteInputs() throws {
         let scratch = try Scratch()

@@ -19,6 +19,14 @@ struct HostileHDF5Tests {
         ("nested_weights.h5", "nested.keras"), ("norm.weights.h5", "norm.keras"), ("mlp.keras", nil), ("shapes.keras", nil),
     ]
 
+    /// The CNN fixtures (issue 12): convolutions, depthwise and separable, pooling, padding, cropping,
+    /// channels-first permutes, folded BatchNormalization, a Keras 2.0-era config, and a weights-only file.
+    static let cnnCases: [(file: String, config: String?)] = [
+        ("cnn/k3_basic.h5", nil), ("cnn/tfk_geometry.h5", nil), ("cnn/tfk_depthwise.h5", nil), ("cnn/tfk_keras20.h5", nil),
+        ("cnn/k3_depthwise.keras", nil), ("cnn/k3_channels_first.weights.h5", "cnn/k3_channels_first.keras"),
+        ("cnn/tfk_basic_weights.h5", "cnn/tfk_basic.keras"),
+    ]
+
     enum Mutation: String, CaseIterable {
         /// 1 to 8 random bytes XOR-ed with random values.
         case byteFlips = "byte flips"
@@ -88,8 +96,9 @@ struct HostileHDF5Tests {
         return b
     }
 
-    /// Runs `count` mutants from `seed`; returns the tally.
-    static func sweep(count: Int, seed: UInt64, inProcess: Bool = false) throws -> Tally {
+    /// Runs `count` mutants of `cases` from `seed`; returns the tally.
+    static func sweep(count: Int, seed: UInt64, inProcess: Bool = false,
+                      cases: [(file: String, config: String?)] = HostileHDF5Tests.cases) throws -> Tally {
         let scratch = try Scratch()
         // The runs' own temporary folder, so that what they leave behind is theirs (other tests run lrm too).
         let temporary = scratch.file("tmp")
@@ -101,7 +110,8 @@ struct HostileHDF5Tests {
         for index in 0..<count {
             let (file, config) = cases[Int(rng.next() % UInt64(cases.count))]
             let mutation = Mutation.allCases[Int(rng.next() % UInt64(Mutation.allCases.count))]
-            let mutant = try scratch.write(mutate(originals[file]!, mutation, &rng), to: "m\(index)-" + file)
+            let mutant = try scratch.write(mutate(originals[file]!, mutation, &rng),
+                                           to: "m\(index)-" + file.replacingOccurrences(of: "/", with: "_"))
             let output = scratch.file("out.lrm")
             let arguments = ["import", mutant, "-o", output] + (config.map { ["--config", Fixtures.path($0)] } ?? [])
             let result = try ChildProcess.run(arguments, environment: ["LRM_KERAS_TIMEOUT": "5", "LRM_KERAS_IN_PROCESS": inProcess ? "1" : "0",
@@ -162,6 +172,22 @@ struct HostileHDF5Tests {
         }
         #expect(tally.crashes == 0 && tally.hangs == 0 && tally.unclean == 0, "\(tally.failures.joined(separator: "\n"))")
         #expect(tally.imports + tally.cleanErrors == count)
+        #expect(tally.temporaryLeftovers.isEmpty, "left in the temporary folder: \(tally.temporaryLeftovers)")
+    }
+
+    @Test("every mutated CNN fixture imports or fails cleanly (exit 65/66, one line); none crashes or hangs")
+    func cnnMutationSweep() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let count = environment["LRM_HOSTILE_CNN_COUNT"].flatMap(Int.init) ?? 40
+        let seed = environment["LRM_HOSTILE_SEED"].flatMap(UInt64.init) ?? 12
+        let tally = try Self.sweep(count: count, seed: seed, cases: Self.cnnCases)
+        print("hostile HDF5 sweep of the CNN fixtures (seed \(seed)): \(tally)")
+        for (mutation, outcomes) in tally.byMutation.sorted(by: { $0.key < $1.key }) {
+            print("  \(mutation): " + outcomes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        }
+        #expect(tally.crashes == 0 && tally.hangs == 0 && tally.unclean == 0, "\(tally.failures.joined(separator: "\n"))")
+        #expect(tally.imports + tally.cleanErrors == count)
+        #expect(tally.imports > 0 && tally.cleanErrors > 0, "a sweep where every mutant fails (or none does) tests little: \(tally)")
         #expect(tally.temporaryLeftovers.isEmpty, "left in the temporary folder: \(tally.temporaryLeftovers)")
     }
 
