@@ -54,11 +54,14 @@ public final class AtomicFileWriter {
             throw MappedFile.ioError(path, .createTemporary, "cannot create a temporary file in \(directory)", errno)
         }
         _ = fchmod(descriptor, mode_t(OutputTarget.mode(replacing: target)))
-        return (descriptor, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        let temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        InFlightFiles.shared.register(temporaryPath)
+        return (descriptor, temporaryPath)
     }
 
     /// Renames the finished temporary file over `path` (removing it if that fails) and syncs the directory.
     private static func moveIntoPlace(_ temporaryPath: String, _ path: String, target: String, durable: Bool = true) throws {
+        defer { InFlightFiles.shared.unregister(temporaryPath) }
         guard rename(temporaryPath, target) == 0 else {
             let code = errno
             unlink(temporaryPath)
@@ -80,7 +83,12 @@ public final class AtomicFileWriter {
         let (descriptor, temporaryPath) = try makeTemporary(for: target, reportedAs: path)
         close(descriptor)
         var placed = false
-        defer { if !placed { unlink(temporaryPath) } }
+        defer {
+            if !placed {
+                unlink(temporaryPath)
+                InFlightFiles.shared.unregister(temporaryPath)
+            }
+        }
         try body(temporaryPath)
         let readBack = open(temporaryPath, O_RDONLY)
         guard readBack >= 0 else { throw MappedFile.ioError(path, .sync, "cannot reopen the written file to sync it", errno) }
@@ -155,6 +163,7 @@ public final class AtomicFileWriter {
         }
         if !committed {
             unlink(temporaryPath)
+            InFlightFiles.shared.unregister(temporaryPath)
             committed = true
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -93,5 +94,40 @@ private extension Substring {
         while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
         while let last = text.last, last == " " || last == "\t" || last == "\n" { text = text.dropLast() }
         return text
+    }
+}
+
+/// The temporary files ``AtomicFileWriter`` is writing right now, so that a program stopped by a signal
+/// can remove them before it exits (`lrm` does, on SIGINT and SIGTERM): a stopped run then leaves neither
+/// a partial output nor a `.NAME.tmp-XXXXXX` beside it.
+public final class InFlightFiles: @unchecked Sendable {
+    public static let shared = InFlightFiles()
+
+    private let lock = NSLock()
+    private var current: Set<String> = []
+    private var observer: (@Sendable (String) -> Void)?
+
+    /// The temporary files being written, in no particular order.
+    public var paths: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return Array(current)
+    }
+
+    /// `body` is called (on the writing thread) with each temporary file just created: a test can hold
+    /// a write there to stop the program in the middle of it.
+    public func observeCreation(_ body: @escaping @Sendable (String) -> Void) {
+        lock.lock(); observer = body; lock.unlock()
+    }
+
+    func register(_ path: String) {
+        lock.lock()
+        current.insert(path)
+        let observer = observer
+        lock.unlock()
+        observer?(path)
+    }
+
+    func unregister(_ path: String) {
+        lock.lock(); current.remove(path); lock.unlock()
     }
 }

@@ -69,12 +69,30 @@ struct KerasExportPlan {
     var inputShape: [Int]
     var layers: [PlannedLayer] = []
 
+    /// The most bytes of float32 weights an exported Keras file may hold: 16 GiB. Keras stores every
+    /// layer's weights separately, so a small `.lrm` whose layers share one tensor (the spec allows it)
+    /// can describe far more; such a model is refused before anything is written.
+    static let maxWeightBytes = 1 << 34
+
     /// Maps `model`, checking every layer's tensors against the features that reach it.
     /// `file` names the output in errors.
     init(_ model: Model, file: String) throws(KerasExportError) {
         guard !model.input.shape.isEmpty, model.input.shape.allSatisfy({ $0 > 0 }) else {
             throw KerasExportError(.invalidModel, file: file, location: "input",
                                    "the input shape is \(model.input.shape), expected one or more positive dimensions")
+        }
+        var elements = 0
+        for layer in model.layers {
+            for (_, tensor) in layer.operation.tensors {
+                let (sum, overflow) = elements.addingReportingOverflow(tensor.elementCount)
+                elements = overflow ? Int.max : sum
+            }
+        }
+        guard elements <= Self.maxWeightBytes / 4 else {
+            throw KerasExportError(.invalidModel, file: file,
+                                   "the layers' weights, one copy per layer as Keras stores them, would take "
+                                   + "\(elements == Int.max ? "more than 2⁶³" : String(elements)) float32 values, more than the limit of "
+                                   + "\(Self.maxWeightBytes / 4) (16 GiB); the model's layers share tensors that Keras cannot share")
         }
         var names = NameAllocator(reserved: Self.reservedNames)
         let kerasNames = model.layers.enumerated().map { index, layer in

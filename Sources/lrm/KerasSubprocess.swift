@@ -217,14 +217,14 @@ extension LRM {
         @Flag var allowNonFinite = false
 
         func run() throws {
-            // A parent's SIG_IGN would be inherited: forwarded signals must end this process.
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
+            // Forwarded signals must end this process (a parent's blocked mask is inherited), removing the
+            // temporary file of an output it is writing (import writes the user's output here).
             var unblocked = sigset_t()
             sigemptyset(&unblocked)
             sigaddset(&unblocked, SIGINT)
             sigaddset(&unblocked, SIGTERM)
             pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+            Cleanup.shared.installHandlers()
             do {
                 var model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption, match: match)
                 if importing {

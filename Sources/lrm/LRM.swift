@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LRMFormat
 import LRMPipeline
 
 @main
@@ -22,6 +23,8 @@ struct LRM: ParsableCommand {
         do {
             if let problem = Self.commandLineProblem(arguments) { throw ValidationError(problem) }
             var command = try parseAsRoot()
+            if !(command is ReadKeras) { Cleanup.shared.installHandlers() }
+            Self.holdTemporaryFilesForTests()
             if command is Convert || command is Sweep { BLASThreads.pinForReproducibleResults() }
             try command.run()
         } catch let exit as ExitCode {
@@ -36,6 +39,14 @@ struct LRM: ParsableCommand {
             printError("\(message) (see \(help))")
             Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
         }
+    }
+
+    /// `LRM_TEST_HOLD_TEMPORARY_FILES=SECONDS` (for tests only) pauses every write just after its temporary
+    /// file is created, so that a test can stop lrm in the middle of writing an output.
+    static func holdTemporaryFilesForTests() {
+        guard let text = ProcessInfo.processInfo.environment["LRM_TEST_HOLD_TEMPORARY_FILES"],
+              let seconds = Double(text), seconds > 0, seconds <= 600 else { return }
+        InFlightFiles.shared.observeCreation { _ in usleep(UInt32(seconds * 1_000_000)) }
     }
 
     /// The subcommands (the hidden `read-keras` included), by name.

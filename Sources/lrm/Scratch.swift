@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 
 /// Scratch folders and child processes that must not outlive `lrm`.
 ///
@@ -68,7 +69,8 @@ enum Scratch {
     }
 }
 
-/// What SIGINT/SIGTERM must clean up: child processes and scratch folders.
+/// What SIGINT/SIGTERM must clean up: child processes, scratch folders, and the temporary files of
+/// outputs being written (``InFlightFiles``).
 final class Cleanup: @unchecked Sendable {
     static let shared = Cleanup()
 
@@ -114,8 +116,9 @@ final class Cleanup: @unchecked Sendable {
         while waiting { sleep(1) }
     }
 
-    /// Catches SIGINT and SIGTERM (once per process) on a dispatch queue.
-    private func installHandlers() {
+    /// Catches SIGINT and SIGTERM (once per process) on a dispatch queue. `lrm` calls it at start, so
+    /// that a stopped run never leaves a temporary output file behind.
+    func installHandlers() {
         lock.lock(); defer { lock.unlock() }
         guard sources.isEmpty else { return }
         for number in [SIGINT, SIGTERM] {
@@ -134,6 +137,8 @@ final class Cleanup: @unchecked Sendable {
         terminating = true
         let pids = children, paths = folders
         lock.unlock()
+        // Outputs being written are never finished now: their temporary files go first.
+        for path in InFlightFiles.shared.paths { unlink(path) }
         for pid in pids { kill(pid, number) }
         let deadline = DispatchTime.now() + .milliseconds(500)
         var running = Set(pids)

@@ -182,4 +182,60 @@ struct HostileConditionTests {
         #expect(ordinary.status == 0, "\(ordinary)")
         #expect(ordinary.stdout.contains("records no preprocessing; it runs with the compressed model's"), "\(ordinary.stdout)")
     }
+
+    /// A `.lrm` whose `layers` dense layers all use one n×n identity kernel (tensor 0) and one zero bias
+    /// (tensor 1): the spec lets layers share a tensor, so the file holds it once.
+    static func sharedKernelFile(n: Int, layers: Int, to path: String) throws {
+        let kernel = (0..<(n * n)).map { $0 / n == $0 % n ? Float(1) : 0 }
+        let bias = [Float](repeating: 0, count: n)
+        let tensors = [TensorInfo(name: "shared/kernel", dtype: .float32, shape: [n, n], byteOffset: 0, byteCount: 4 * n * n),
+                       TensorInfo(name: "shared/bias", dtype: .float32, shape: [n], byteOffset: 4 * n * n, byteCount: 4 * n)]
+        let described = (0..<layers).map { Layer<Int>(name: "d\($0)", operation: .dense(kernel: 0, bias: 1, activation: .linear)) }
+        let header = ContainerHeader(alignment: 64, metadata: [:], userMetadata: [:], tensors: tensors,
+                                     model: ModelDescription(name: "shared", input: InputSpec(shape: [n]), layers: described))
+        try ContainerWriter.write(header: header, to: path) { index, emit in
+            try (index == 0 ? kernel : bias).withUnsafeBytes { try emit($0) }
+        }
+    }
+
+    @Test("one 1024×1024 kernel shared by 1,000 layers (a 4 MB file): inspect counts it once, predict runs under ulimit -v 1.5 GiB")
+    func sharedKernelDecodedOnce() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("shared.lrm")
+        try Self.sharedKernelFile(n: 1024, layers: 1000, to: model)
+        let inspected = try ChildProcess.run(["inspect", model, "--json"])
+        #expect(inspected.status == 0, "\(inspected)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any])
+        #expect(object["parameters_after"] as? Int == 1024 * 1024 + 1024, "\(inspected.stdout.prefix(600))")
+        // Decoded per layer, the kernel took 4.1 GB; decoded once it is 4 MB.
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [2, 1024], float32: (0..<2048).map { Float($0 % 7) }), to: inputs)
+        let result = try runUnderMemoryLimit(["predict", model, "--input", inputs, "-o", scratch.file("y.npy")], kilobytes: 3 << 19)
+        #expect(result.status == 0, "\(result)")
+        let outputs = try NPY.read(path: scratch.file("y.npy"))
+        #expect(outputs.shape == [2, 1024])
+        #expect(outputs.floatValues() == (0..<2048).map { Float($0 % 7) })   // identity, 1,000 times
+    }
+
+    @Test("a shared kernel used by more layers than the work limit allows: predict, report and export refuse it in one line, exit 65")
+    func sharedKernelWorkLimit() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("many.lrm")
+        // 2¹⁶ + 1 layers of 1024 × 1024 multiply-adds: just over the 2³⁶ per sample the runtime accepts.
+        try Self.sharedKernelFile(n: 1024, layers: (1 << 16) + 1, to: model)
+        let inputs = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [1, 1024], float32: [Float](repeating: 1, count: 1024)), to: inputs)
+        // report runs nothing: it describes the file within the limit (it used to abort).
+        let report = try runUnderMemoryLimit(["report", model, "-o", scratch.file("r.html")], kilobytes: 3 << 19)
+        #expect(report.status == 0, "\(report)")
+        try FileManager.default.removeItem(atPath: scratch.file("r.html"))
+        let runs: [[String]] = [["predict", model, "--input", inputs, "-o", scratch.file("y.npy")],
+                                ["export", model, "--to", "keras", "-o", scratch.file("m.h5")]]
+        for arguments in runs {
+            let result = try runUnderMemoryLimit(arguments, kilobytes: 3 << 19)
+            #expect(result.status == 65, "\(arguments.first ?? ""): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+        #expect(scratch.contents() == ["many.lrm", "x.npy"])
+    }
 }

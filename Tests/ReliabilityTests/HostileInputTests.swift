@@ -70,6 +70,42 @@ struct HostileInputTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test(".keras whose weights member expands past 64 times the archive (and past 64 MiB) is refused before extraction, exit 65")
+    func expansionCap() throws {
+        let scratch = try Scratch()
+        let path = scratch.file("inflating.keras")
+        let source = try Archive(url: URL(fileURLWithPath: Fixtures.path("mlp.keras")), accessMode: .read)
+        let target = try Archive(url: URL(fileURLWithPath: path), accessMode: .create)
+        for entry in source where entry.path != "model.weights.h5" {
+            var data = Data()
+            _ = try source.extract(entry) { data.append($0) }
+            try target.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                data.subdata(in: Int(position)..<(Int(position) + size))
+            }
+        }
+        // 65 MiB of zeros with a pseudo-random byte every 4 KiB: deflate shrinks it about 200:1, well within the
+        // per-member ratio limit (1032:1), so only the cap against the archive's size stops it.
+        let size = 65 << 20
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        try target.addEntry(with: "model.weights.h5", type: .file, uncompressedSize: Int64(size), compressionMethod: .deflate) { position, chunk in
+            var data = Data(count: chunk)
+            var offset = (4096 - Int(position) % 4096) % 4096
+            while offset < chunk {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                data[offset] = UInt8(truncatingIfNeeded: state >> 56)
+                offset += 4096
+            }
+            return data
+        }
+        let archiveBytes = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(archiveBytes * 64 < size && archiveBytes * 1032 > size, "\(archiveBytes) bytes")
+        let temporary = try Scratch()
+        let result = try ChildProcess.run(["inspect", path], environment: ["TMPDIR": temporary.path], timeout: 60)
+        #expect(result.isCleanError && result.status == 65, "\(result)")
+        #expect(result.stderr.contains("more than 64 times its size"), "\(result.stderr)")
+        #expect(temporary.contents().isEmpty, "\(temporary.contents())")
+    }
+
     @Test("a Keras file whose name starts with '-' is read like any other")
     func dashFileName() throws {
         let scratch = try Scratch()

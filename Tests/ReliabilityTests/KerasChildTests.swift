@@ -95,4 +95,31 @@ struct KerasChildTests {
         #expect(scratch.contents().isEmpty, "\(scratch.contents())")
         #expect(Self.processes(mentioning: scratch.path).isEmpty, "\(Self.processes(mentioning: scratch.path))")
     }
+
+    @Test("SIGINT/SIGTERM while an output is being written: exit 130/143, no output and no temporary file left",
+          arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func signalsDuringWrites(_ signal: Int32, _ status: Int32) throws {
+        let scratch = try Scratch()
+        let temporary = try Scratch()
+        let imported = scratch.file("imported.lrm")
+        #expect(try ChildProcess.run(["import", Self.sample, "-o", imported]).status == 0)
+        // Each write pauses just after creating its temporary file; the signal arrives during the pause.
+        // convert writes in this process; import has the Keras child write the user's output.
+        let commands: [(String, [String])] = [
+            ("converted.lrm", ["convert", imported, "--policy", "rank:4"]),
+            ("again.lrm", ["import", Self.sample]),
+        ]
+        for (name, arguments) in commands {
+            let output = scratch.file(name)
+            let result = try ChildProcess.run(arguments + ["-o", output],
+                                              environment: ["TMPDIR": temporary.path, "LRM_TEST_HOLD_TEMPORARY_FILES": "20"],
+                                              timeout: 60) { pid in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 3) { kill(pid, signal) }
+            }
+            #expect(result.status == status, "\(arguments): \(result)")
+            #expect(result.seconds < 15, "\(arguments): \(result)")
+            #expect(scratch.contents() == ["imported.lrm"], "\(arguments): \(scratch.contents())")
+            #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
+        }
+    }
 }
