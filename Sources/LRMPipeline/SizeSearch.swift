@@ -8,11 +8,26 @@ import LRMVerify
 public struct StorageChoice: Sendable, Equatable, CustomStringConvertible {
     public var hidden: DType
     public var output: DType
+    /// Per-layer dtypes chosen by ``LayerAllocation`` (empty: `hidden` and `output` for every layer).
+    public var layers: [String: DType] = [:]
+    /// The layer order, for the description.
+    var order: [String] = []
 
     public init(hidden: DType, output: DType) {
         self.hidden = hidden
         self.output = output
     }
+
+    /// Each layer its own dtype; `hidden` records the dtype holding most of the hidden layers' bytes.
+    public init(layers: [String: DType], order: [String], hidden: DType, output: DType) {
+        self.hidden = hidden
+        self.output = output
+        self.layers = layers
+        self.order = order
+    }
+
+    /// The dtype of layer `name` (`isOutput`: the model's last dense layer).
+    public func dtype(of name: String, isOutput: Bool) -> DType { layers[name] ?? (isOutput ? output : hidden) }
 
     /// The combinations a size search tries.
     public static let searched: [StorageChoice] = [
@@ -21,14 +36,20 @@ public struct StorageChoice: Sendable, Equatable, CustomStringConvertible {
         StorageChoice(hidden: .int4, output: .int8), StorageChoice(hidden: .int4, output: .int4),
     ]
 
-    public var description: String { hidden == output ? hidden.name : "\(hidden.name) (output \(output.name))" }
+    public var description: String {
+        if !layers.isEmpty {
+            return "per layer: " + order.compactMap { name in layers[name].map { "\(name) \($0.name)" } }.joined(separator: ", ")
+        }
+        return hidden == output ? hidden.name : "\(hidden.name) (output \(output.name))"
+    }
 }
 
 /// One candidate of a size search: ranks of the hidden layers, storage, file size and validation score.
 public struct SizeCandidate: Sendable {
     public var ranks: [String: Int]
     public var storage: StorageChoice
-    /// Energy threshold τ the ranks came from.
+    /// Energy threshold τ the ranks came from (for a per-layer choice: the lowest energy any of its
+    /// factorized layers retains).
     public var threshold: Double
     /// Bytes of the written file.
     public var bytes: Int
@@ -57,6 +78,10 @@ public struct SizeSearch {
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget.
     public var confidence: Double = 1
     public private(set) var log: [SizeCandidate] = []
+    /// Whether the searches also try a per-layer choice of rank and dtype (``LayerAllocation``)
+    /// besides the uniform storage combinations of ``StorageChoice/searched``.
+    public var perLayer = true
+    private var allocationTables: LayerAllocation?
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
                 evaluate: @escaping (Model) throws -> ValidationScore) {
@@ -109,7 +134,7 @@ public struct SizeSearch {
                                                parametersBefore: count, parametersAfter: count, seconds: 0, reason: "no weights to factorize"))
                 continue
             }
-            let dtype = layer.name == outputLayer ? storage.output : storage.hidden
+            let dtype = storage.dtype(of: layer.name, isOutput: layer.name == outputLayer)
             let local = layerOptions(dtype)
             var converted = layer
             var decision: LayerDecision
@@ -121,7 +146,8 @@ public struct SizeSearch {
                 let count = Converter.parameterCount(layer)
                 decision = LayerDecision(name: layer.name, kind: "dense", outcome: .excluded, inFeatures: kernel.shape[0],
                                          outFeatures: kernel.shape[1], parametersBefore: count, parametersAfter: count, seconds: 0,
-                                         reason: "output layer: kept dense, stored as \(dtype.name)")
+                                         reason: layer.name == outputLayer ? "output layer: kept dense, stored as \(dtype.name)"
+                                                                           : "kept dense by the per-layer choice, stored as \(dtype.name)")
             }
             if case .dense = converted.operation {
                 if dtype.isFloatingPoint {
@@ -135,9 +161,10 @@ public struct SizeSearch {
         }
         var metadata = built.metadata
         var recorded = provenance
+        let integers = !storage.hidden.isFloatingPoint || storage.layers.values.contains { !$0.isFloatingPoint }
         recorded.factorDType = storage.hidden
-        recorded.groupSize = storage.hidden.isFloatingPoint ? nil : (options.quantization?.groupSize ?? 0)
-        recorded.roundedWithCalibration = calibrated && options.calibration != nil && !storage.hidden.isFloatingPoint
+        recorded.groupSize = integers ? (options.quantization?.groupSize ?? 0) : nil
+        recorded.roundedWithCalibration = calibrated && options.calibration != nil && integers
         recorded.record(in: &metadata)
         built.metadata = metadata
         return ConversionResult(model: built, decisions: decisions)
@@ -181,9 +208,13 @@ public struct SizeSearch {
 
     /// The smallest file this search can write: every hidden layer at rank 1 (2 for i4 of odd shape), in
     /// the storage that makes it smallest (for tiny layers the tensors and padding of the scales can
-    /// outweigh what i4 codes save).
-    public func smallestPossible() throws -> Int {
-        try StorageChoice.searched.map { try size(ranks(threshold: 0, storage: $0), storage: $0) }.min() ?? 0
+    /// outweigh what i4 codes save), or each layer's smallest option of the per-layer choice.
+    public mutating func smallestPossible() throws -> Int {
+        let uniform = try StorageChoice.searched.map { try size(ranks(threshold: 0, storage: $0), storage: $0) }.min() ?? 0
+        guard perLayer else { return uniform }
+        let tables = try allocation()
+        guard !tables.tables.isEmpty else { return uniform }
+        return min(uniform, try exactSize(tables.choose(lambda: pow(10, Self.lambdaRange.1))))
     }
 
     /// u = log10(1 − τ) in [−8, log10(0.99)]: larger u, smaller model.
@@ -211,6 +242,11 @@ public struct SizeSearch {
                a > b || (a == b && current.bytes <= candidate.bytes) { continue }
             best = candidate
         }
+        if perLayer, let mixed = try perLayerTargetSize(bytes) {
+            if let current = best, let a = current.score?.accuracy, let b = mixed.score?.accuracy,
+               a > b || (a == b && current.bytes <= mixed.bytes) { return best }
+            best = mixed
+        }
         return best
     }
 
@@ -218,7 +254,8 @@ public struct SizeSearch {
     /// below `baseline`; nil if no candidate keeps it.
     public mutating func minimizeBytes(baseline: Double, maxDrop: Double) throws -> SizeCandidate? {
         var best: SizeCandidate?
-        func meets(_ c: SizeCandidate) -> Bool {
+        let confidence = self.confidence
+        let meets = { (c: SizeCandidate) -> Bool in
             guard let s = c.score else { return false }
             return baseline - s.accuracy + confidence * s.standardError <= maxDrop + 1e-12
         }
@@ -240,7 +277,99 @@ public struct SizeSearch {
             if let current = best, current.bytes <= found.bytes { continue }
             best = found
         }
+        if perLayer, let mixed = try perLayerMinimizeBytes(meets: meets), (best.map { mixed.bytes < $0.bytes } ?? true) {
+            best = mixed
+        }
         return best
+    }
+
+    // MARK: Per-layer rank and dtype
+
+    /// The option tables of every hidden and output layer (computed once).
+    public mutating func allocation() throws -> LayerAllocation {
+        if let allocationTables { return allocationTables }
+        let tables = try LayerAllocation.tables(model: model, spectra: spectra, hidden: hiddenLayers, output: outputLayer, options: options)
+        allocationTables = tables
+        return tables
+    }
+
+    /// Ranks and storage of a per-layer choice.
+    public func candidate(_ choice: [String: LayerOption]) -> (ranks: [String: Int], storage: StorageChoice, threshold: Double) {
+        var ranks: [String: Int] = [:], dtypes: [String: DType] = [:]
+        var threshold = 1.0
+        var bytesByDType: [DType: Int] = [:]
+        for (name, option) in choice {
+            dtypes[name] = option.dtype
+            if name != outputLayer { bytesByDType[option.dtype, default: 0] += option.bytes }
+            if let rank = option.rank {
+                ranks[name] = rank
+                if let spectrum = spectra[name] { threshold = min(threshold, spectrum.retainedEnergy(rank: rank)) }
+            }
+        }
+        let order = model.layers.map(\.name).filter { dtypes[$0] != nil }
+        let hidden = bytesByDType.max { $0.value < $1.value || ($0.value == $1.value && $0.key.byteCount < $1.key.byteCount) }?.key
+            ?? options.quantization?.dtype ?? .int8
+        let output = outputLayer.flatMap { dtypes[$0] } ?? hidden
+        return (ranks, StorageChoice(layers: dtypes, order: order, hidden: hidden, output: output), threshold)
+    }
+
+    /// λ spans 10^−16 … 10^3 (errors are fractions, costs bytes): the smallest λ keeps every layer's
+    /// most accurate option, the largest its smallest.
+    static let lambdaRange = (-16.0, 3.0)
+
+    func exactSize(_ choice: [String: LayerOption]) throws -> Int {
+        let c = candidate(choice)
+        return try size(c.ranks, storage: c.storage)
+    }
+
+    mutating func scored(_ choice: [String: LayerOption]) throws -> SizeCandidate {
+        let c = candidate(choice)
+        return try scored(c.ranks, storage: c.storage, threshold: c.threshold)
+    }
+
+    /// The per-layer choice with the least predicted error whose written file fits `bytes` (bisection
+    /// on log λ against the exact size), scored on validation; nil if even the smallest does not fit.
+    public mutating func perLayerTargetSize(_ bytes: Int) throws -> SizeCandidate? {
+        let tables = try allocation()
+        guard !tables.tables.isEmpty else { return nil }
+        var (fits, tooBig) = (Self.lambdaRange.1, Self.lambdaRange.0)
+        guard try exactSize(tables.choose(lambda: pow(10, fits))) <= bytes else { return nil }
+        if try exactSize(tables.choose(lambda: pow(10, tooBig))) <= bytes {
+            fits = tooBig
+        } else {
+            for _ in 0..<40 where fits - tooBig > 1e-3 {
+                let middle = (fits + tooBig) / 2
+                if try exactSize(tables.choose(lambda: pow(10, middle))) <= bytes { fits = middle } else { tooBig = middle }
+            }
+        }
+        let found = try scored(tables.choose(lambda: pow(10, fits)))
+        return found.bytes <= bytes ? found : nil
+    }
+
+    /// The smallest per-layer choice that `meets` the accuracy budget on validation: bisection on
+    /// log λ (larger λ, smaller file), each choice scored once; nil if the most accurate choice fails.
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> SizeCandidate? {
+        let tables = try allocation()
+        guard !tables.tables.isEmpty else { return nil }
+        var good = Self.lambdaRange.0, bad = Self.lambdaRange.1
+        var seen: [[String: LayerOption]: SizeCandidate] = [:]
+        func judge(_ lambda: Double, _ search: inout SizeSearch) throws -> SizeCandidate {
+            let choice = tables.choose(lambda: pow(10, lambda))
+            if let known = seen[choice] { return known }
+            let candidate = try search.scored(choice)
+            seen[choice] = candidate
+            return candidate
+        }
+        var found = try judge(good, &self)
+        guard meets(found) else { return nil }
+        let smallest = try judge(bad, &self)
+        if meets(smallest) { return smallest }
+        for _ in 0..<16 where bad - good > 0.02 {
+            let middle = (good + bad) / 2
+            let candidate = try judge(middle, &self)
+            if meets(candidate) { good = middle; found = candidate } else { bad = middle }
+        }
+        return found
     }
 }
 
@@ -292,7 +421,7 @@ extension ConversionPipeline {
             found = try search.targetSize(bytes)
             if found == nil {
                 let smallest = try search.smallestPossible()
-                throw SizeSearchError(message: "no model of at most \(bytes) bytes can be written: the smallest lrm can make of this one is \(smallest) bytes (every hidden layer at rank 1)")
+                throw SizeSearchError(message: "no model of at most \(bytes) bytes can be written: the smallest lrm can make of this one is \(smallest) bytes (every layer in its smallest rank and storage)")
             }
         default:
             found = try search.minimizeBytes(baseline: baseline, maxDrop: parameter / 100)

@@ -8,7 +8,8 @@ import Testing
 @Suite("Size search")
 struct SizeSearchTests {
     /// A 64 → 48 → 32 → 6 MLP with decaying spectra; accuracy is agreement with the original's answers.
-    func setUp() throws -> (SizeSearch, Model) {
+    /// With `outliers`, h1's kernel gets one entry per column 30 times its typical size (hard for i4).
+    func setUp(outliers: Bool = false) throws -> (SizeSearch, Model) {
         var rng = SeededGenerator(seed: 51)
         func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] {
             // A sum of rank-one terms with decaying weights.
@@ -20,8 +21,13 @@ struct SizeSearchTests {
             }
             return w
         }
+        var first = kernel(64, 48, decay: 0.8)
+        if outliers {
+            let typical = (first.reduce(0) { $0 + $1 * $1 } / Float(first.count)).squareRoot()
+            for j in 0..<48 { first[(j * 7 % 64) * 48 + j] = 30 * typical }
+        }
         let model = Model(name: "s", input: InputSpec(shape: [64]), layers: [
-            Layer(name: "h1", operation: .dense(kernel: Tensor(shape: [64, 48], floats: kernel(64, 48, decay: 0.8)),
+            Layer(name: "h1", operation: .dense(kernel: Tensor(shape: [64, 48], floats: first),
                                                 bias: Tensor(shape: [48], floats: [Float](repeating: 0.01, count: 48)), activation: .tanh)),
             Layer(name: "h2", operation: .dense(kernel: Tensor(shape: [48, 32], floats: kernel(48, 32, decay: 0.75)), bias: nil, activation: .tanh)),
             Layer(name: "out", operation: .dense(kernel: Tensor(shape: [32, 6], floats: kernel(32, 6, decay: 0.9)), bias: nil, activation: .softmax)),
