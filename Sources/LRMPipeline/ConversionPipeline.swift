@@ -104,6 +104,8 @@ public struct SearchOutcome: Sendable {
     /// A size search: bytes of the written file and the storage it chose.
     public var fileBytes: Int? = nil
     public var storage: String? = nil
+    /// Size searches: every candidate scored on validation (storage, ranks, bytes, accuracy), in order.
+    public var sizeCandidates: [SizeCandidate] = []
     /// Which samples candidates were judged on.
     public var estimate: ValidationEstimate = .heldOut
     /// Whether the validation records looked seen in training (for `--estimate auto`).

@@ -55,6 +55,37 @@ public struct LayerAllocation: Sendable {
         return chosen
     }
 
+    /// The tables with every layer's errors multiplied by its weight (layers without one keep theirs).
+    public func weighted(_ weights: [String: Double]) -> LayerAllocation {
+        var tables = tables
+        for (name, weight) in weights {
+            tables[name] = tables[name]?.map { var o = $0; o.error *= weight; return o }
+        }
+        return LayerAllocation(tables: tables)
+    }
+
+    /// `choice` grown within `budget` estimated bytes: repeatedly the upgrade (a layer's option with
+    /// less error) that removes the most error per added byte, while it fits.
+    public func filled(_ choice: [String: LayerOption], budget: Int) -> [String: LayerOption] {
+        var choice = choice
+        var used = Self.bytes(choice)
+        while true {
+            var best: (name: String, option: LayerOption, gain: Double)?
+            for (name, options) in tables {
+                guard let current = choice[name] else { continue }
+                for option in options where option.error < current.error {
+                    let added = option.bytes - current.bytes
+                    guard used + added <= budget else { continue }
+                    let gain = added <= 0 ? Double.infinity : (current.error - option.error) / Double(added)
+                    if gain > (best?.gain ?? 0) { best = (name, option, gain) }
+                }
+            }
+            guard let best else { return choice }
+            used += best.option.bytes - choice[best.name]!.bytes
+            choice[best.name] = best.option
+        }
+    }
+
     /// Estimated bytes of a choice (sum over layers).
     public static func bytes(_ choice: [String: LayerOption]) -> Int { choice.values.reduce(0) { $0 + $1.bytes } }
 

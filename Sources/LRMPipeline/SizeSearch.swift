@@ -82,6 +82,7 @@ public struct SizeSearch {
     /// besides the uniform storage combinations of ``StorageChoice/searched``.
     public var perLayer = true
     private var allocationTables: LayerAllocation?
+    private var sensitivityCache: [String: Double]?
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
                 evaluate: @escaping (Model) throws -> ValidationScore) {
@@ -327,11 +328,50 @@ public struct SizeSearch {
         return try scored(c.ranks, storage: c.storage, threshold: c.threshold)
     }
 
-    /// The per-layer choice with the least predicted error whose written file fits `bytes` (bisection
-    /// on log λ against the exact size), scored on validation; nil if even the smallest does not fit.
+    /// How much validation accuracy each layer loses per unit of predicted error: every other layer
+    /// at its most accurate option, the layer at the option whose predicted error is nearest 0.1
+    /// (one scored model per layer). Weights are relative (their mean is 1); nil if no probe says anything.
+    public mutating func layerSensitivities() throws -> [String: Double]? {
+        if let sensitivityCache { return sensitivityCache }
+        let tables = try allocation()
+        let base = tables.choose(lambda: 0)
+        let reference = try scored(base)
+        guard let baseAccuracy = reference.score?.accuracy else { return nil }
+        var raw: [String: Double] = [:]
+        for name in tables.tables.keys.sorted() {
+            let distance = { (o: LayerOption) -> Double in abs(Foundation.log(o.error / 0.1)) }
+            let large: [LayerOption] = (tables.tables[name] ?? []).filter { $0.error >= 0.01 }
+            guard let probe = large.min(by: { distance($0) < distance($1) }) else { continue }
+            var choice = base
+            choice[name] = probe
+            let score = try scored(choice).score
+            let drop = max(baseAccuracy - (score?.accuracy ?? baseAccuracy), 1e-4)
+            raw[name] = drop / probe.error
+        }
+        guard !raw.isEmpty else { return nil }
+        let mean = raw.values.reduce(0, +) / Double(raw.count)
+        let weights = raw.mapValues { $0 / mean }
+        sensitivityCache = weights
+        return weights
+    }
+
+    /// The per-layer choices for a size budget: with the predicted errors as they are and weighted by
+    /// ``layerSensitivities()``; the most accurate on validation (nil if none fits).
     public mutating func perLayerTargetSize(_ bytes: Int) throws -> SizeCandidate? {
         let tables = try allocation()
         guard !tables.tables.isEmpty else { return nil }
+        var best = try perLayerTargetSize(bytes, tables: tables)
+        if let weights = try layerSensitivities(), let weighted = try perLayerTargetSize(bytes, tables: tables.weighted(weights)),
+           (best.map { (weighted.score?.accuracy ?? 0) > ($0.score?.accuracy ?? 0) } ?? true) {
+            best = weighted
+        }
+        return best
+    }
+
+    /// The choice with the least predicted error whose written file fits `bytes` (bisection on log λ
+    /// against the exact size, then the estimated bytes left filled by the best upgrades), scored on
+    /// validation; nil if even the smallest does not fit.
+    mutating func perLayerTargetSize(_ bytes: Int, tables: LayerAllocation) throws -> SizeCandidate? {
         var (fits, tooBig) = (Self.lambdaRange.1, Self.lambdaRange.0)
         guard try exactSize(tables.choose(lambda: pow(10, fits))) <= bytes else { return nil }
         if try exactSize(tables.choose(lambda: pow(10, tooBig))) <= bytes {
@@ -342,7 +382,12 @@ public struct SizeSearch {
                 if try exactSize(tables.choose(lambda: pow(10, middle))) <= bytes { fits = middle } else { tooBig = middle }
             }
         }
-        let found = try scored(tables.choose(lambda: pow(10, fits)))
+        var choice = tables.choose(lambda: pow(10, fits))
+        // The header and padding the estimate leaves out, then the rest of the budget.
+        let overhead = try exactSize(choice) - LayerAllocation.bytes(choice)
+        let grown = tables.filled(choice, budget: bytes - overhead)
+        if grown != choice, try exactSize(grown) <= bytes { choice = grown }
+        let found = try scored(choice)
         return found.bytes <= bytes ? found : nil
     }
 
@@ -351,6 +396,15 @@ public struct SizeSearch {
     mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> SizeCandidate? {
         let tables = try allocation()
         guard !tables.tables.isEmpty else { return nil }
+        var best = try perLayerMinimizeBytes(meets: meets, tables: tables)
+        if let weights = try layerSensitivities(), let weighted = try perLayerMinimizeBytes(meets: meets, tables: tables.weighted(weights)),
+           (best.map { weighted.bytes < $0.bytes } ?? true) {
+            best = weighted
+        }
+        return best
+    }
+
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> SizeCandidate? {
         var good = Self.lambdaRange.0, bad = Self.lambdaRange.1
         var seen: [[String: LayerOption]: SizeCandidate] = [:]
         func judge(_ lambda: Double, _ search: inout SizeSearch) throws -> SizeCandidate {
@@ -446,6 +500,7 @@ extension ConversionPipeline {
         try outcome.measureTest(result.model, original: model, data: data, layout: layout)
         outcome.fileBytes = best.bytes
         outcome.storage = best.storage.description
+        outcome.sizeCandidates = search.log
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
     }
 }

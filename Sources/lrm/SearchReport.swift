@@ -121,7 +121,15 @@ extension SearchOutcome {
             ("test_samples", .int(Int64(testSamples))), ("test_accuracy_original", .number(testReference)),
             ("test_accuracy", .number(testAccuracy)), ("test_images_change", .int(Int64(testImagesChange))),
             ("test_f1_macro_original", .number(testReferenceF1)), ("test_f1_macro", .number(testF1)),
-        ] + (fileBytes.map { [("file_bytes", JSONValue.int(Int64($0)))] } ?? []) + (storage.map { [("storage", JSONValue.string($0))] } ?? []))
+        ] + (fileBytes.map { [("file_bytes", JSONValue.int(Int64($0)))] } ?? []) + (storage.map { [("storage", JSONValue.string($0))] } ?? [])
+          + (sizeCandidates.isEmpty ? [] : [("size_candidates", JSONValue.array(sizeCandidates.map { candidate in
+                JSONValue.object([
+                    ("storage", .string(candidate.storage.description)), ("bytes", .int(Int64(candidate.bytes))),
+                    ("ranks", .object(candidate.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
+                    ("validation_accuracy", candidate.score.map { JSONValue.number($0.accuracy) } ?? .null),
+                    ("validation_drop_standard_error", candidate.score.map { JSONValue.number($0.standardError) } ?? .null),
+                ])
+            }))]))
     }
 }
 
