@@ -1,3 +1,4 @@
+import Foundation
 public import LRMFormat
 import LRMLinearAlgebra
 
@@ -58,7 +59,7 @@ public enum FactorQuantizer {
             return QuantizedValues.rounding(values, shape: [rows, columns], dtype: options.dtype, groupSize: group,
                                             scaleDType: options.scaleDType, clipSearch: true)
         }
-        let u = try inverseUpperCholesky(gram, n: rows)
+        let u = try InverseCholeskyCache.shared.factor(gram, n: rows)
         var w = values
         let maxCode = QuantizedValues.maxCode(options.dtype)
         var codes = [Int8](repeating: 0, count: rows * columns)
@@ -211,5 +212,37 @@ public enum FactorQuantizer {
             }
         }
         return x
+    }
+}
+
+/// The last few factors U of (H + δI)⁻¹ for large Gram matrices, by a hash of H's bytes: a size
+/// search rounds the same layer against the same calibration data for every candidate, and for a
+/// 3072-input layer the inversion costs far more than the rounding.
+final class InverseCholeskyCache: @unchecked Sendable {
+    static let shared = InverseCholeskyCache()
+    /// Smaller matrices are not worth keeping.
+    static let minimumSize = 256
+    static let capacity = 3
+    private let lock = NSLock()
+    private var entries: [(n: Int, hash: Int, u: [Double])] = []
+
+    func factor(_ gram: [Double], n: Int) throws -> [Double] {
+        guard n >= Self.minimumSize else { return try FactorQuantizer.inverseUpperCholesky(gram, n: n) }
+        var hasher = Hasher()
+        hasher.combine(n)
+        gram.withUnsafeBytes { hasher.combine(bytes: $0) }
+        let hash = hasher.finalize()
+        lock.lock()
+        if let hit = entries.first(where: { $0.n == n && $0.hash == hash }) {
+            lock.unlock()
+            return hit.u
+        }
+        lock.unlock()
+        let u = try FactorQuantizer.inverseUpperCholesky(gram, n: n)
+        lock.lock()
+        entries.append((n, hash, u))
+        if entries.count > Self.capacity { entries.removeFirst() }
+        lock.unlock()
+        return u
     }
 }
