@@ -140,3 +140,24 @@ struct QuantizedConversionTests {
         }
     }
 }
+
+@Suite("Inverse Cholesky cache")
+struct InverseCholeskyCacheTests {
+    @Test("a cached factor is the factor of its own Gram matrix, never another's")
+    func cachedFactor() throws {
+        let n = InverseCholeskyCache.minimumSize
+        func gram(seed: UInt64) -> [Double] {
+            let x = QuantizedConversionTests.correlatedInputs(samples: n + 8, features: n, seed: seed)
+            var g = [Double](repeating: 0, count: n * n)
+            for s in 0..<(n + 8) { for i in 0..<n { let xi = Double(x[s * n + i]); for j in 0..<n { g[i * n + j] += xi * Double(x[s * n + j]) } } }
+            return g
+        }
+        let (a, b) = (gram(seed: 1), gram(seed: 2))
+        let cache = InverseCholeskyCache()
+        let direct = try FactorQuantizer.inverseUpperCholesky(a, n: n)
+        #expect(try cache.factor(a, n: n) == direct)
+        #expect(try cache.factor(a, n: n) == direct)   // from the cache
+        #expect(try cache.factor(b, n: n) == FactorQuantizer.inverseUpperCholesky(b, n: n))
+        #expect(try cache.factor(b, n: n) != direct)
+    }
+}
