@@ -10,8 +10,8 @@ import LRMRuntime
 /// i8·i8 products in Int32 (a loop the compiler vectorizes) (the codes of W transposed once, outside the timing),
 /// and scales the sums by the row's and the column's scales. It is plain Swift on one thread; the
 /// runtime path is `InferenceModel` on a one-layer model (sgemm with the process's BLAS threads, so
-/// run with `OPENBLAS_NUM_THREADS=1` to compare one core with one core). Prints the median time per
-/// call of each path for each shape and the largest relative difference between their outputs
+/// run with `OPENBLAS_NUM_THREADS=1` to compare one core with one core). Prints the median process CPU
+/// time per call of each path for each shape and the largest relative difference between their outputs
 /// (the integer path also rounds x).
 enum QuantBenchmark {
     static let usage = "lrm-bench quant [--batch N] [--repeats N]      i8 weights: block dequantization + sgemm against integer products"
@@ -31,7 +31,7 @@ enum QuantBenchmark {
             }
         }
         var rng = SeededGenerator(seed: 15)
-        print("i8 weight product, batch \(batch), median of \(repeats) (BLAS threads from the environment; integer path one thread)")
+        print("i8 weight product, batch \(batch), process CPU time, median of \(repeats) (BLAS threads from the environment; integer path one thread)")
         print("shape        dequant+sgemm ms   integer ms   integer/dequant   max rel. difference")
         for (n, m) in shapes {
             let w = (0..<(n * m)).map { _ in rng.nextSymmetricFloat() }
@@ -115,16 +115,24 @@ enum QuantBenchmark {
         return acc
     }
 
+    /// CPU seconds of the process (all threads) spent in `body`: on a shared machine wall time counts the
+    /// time other processes hold the cores, which grows with the length of the call.
+    static func cpuSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
     static func time(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = cpuSeconds()
         body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return cpuSeconds() - start
     }
 
     static func timeThrowing(_ body: () throws -> Void) throws -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = cpuSeconds()
         try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return cpuSeconds() - start
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
