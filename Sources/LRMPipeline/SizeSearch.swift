@@ -63,8 +63,10 @@ public struct SizeCandidate: Sendable {
 /// threshold τ on every hidden layer's spectrum (whitened, when the spectra are); τ is found by
 /// bisection on log(1 − τ) — for a size budget, the largest τ whose file fits (sizes need no scoring:
 /// they are computed exactly from the planned file), for an accuracy budget the smallest model that
-/// keeps it. The best candidate over the combinations wins: the most accurate on validation within
-/// the size, or the smallest within the accuracy drop. Integer weights are rounded against the
+/// keeps it. Then, with ``perLayer``, each layer its own rank and dtype (``LayerAllocation``: the option
+/// tables' Lagrangian choice for a multiplier λ, bisected against the size or the accuracy budget, once
+/// as predicted and once weighted by each layer's measured sensitivity). The best candidate over all
+/// wins: the most accurate on validation within the size, or the smallest within the accuracy drop. Integer weights are rounded against the
 /// calibration data when the options carry it. To keep files small every factorized layer records
 /// only its first k singular values, and biases are stored as f16 when the layer's weights are not f32.
 public struct SizeSearch {
