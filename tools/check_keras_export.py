@@ -2,11 +2,14 @@
 """Checks a Keras .h5 written by `lrm export --to keras` against `lrm predict` on the .lrm it came from.
 
     check_keras_export.py MODEL.lrm OUT.h5 --lrm .build/debug/lrm [--samples 64] [--framework keras|tf-keras]
+                          [--scale S] [--no-preprocess]
 
 Loads OUT.h5 with `keras.models.load_model` (Keras 3; the backend is $KERAS_BACKEND, else jax) or
 `tf_keras.models.load_model` (--framework tf-keras), runs it on seeded random inputs of the model's input
-shape (standard normal: the inputs are taken as already preprocessed), runs
-`lrm predict MODEL.lrm --no-preprocess` on the same inputs, and compares sample by sample:
+shape (standard normal, times --scale: raw inputs, e.g. --scale 255 for pixel models), runs
+`lrm predict MODEL.lrm` on the same inputs (the export holds the model's preprocessing as its first layer,
+so both take raw inputs; --no-preprocess for a file whose preprocessing the export left out), and compares
+sample by sample:
 a sample passes when every output satisfies |keras - lrm| <= atol + rtol * |lrm| (defaults 1e-5, 1e-5).
 
 Prints the Keras layers, the maximum absolute difference and `N passed, M failed`; exits 0 when all
@@ -29,6 +32,9 @@ def parse_arguments():
     parser.add_argument("--atol", type=float, default=1e-5)
     parser.add_argument("--rtol", type=float, default=1e-5)
     parser.add_argument("--framework", choices=["keras", "tf-keras"], default="keras")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the standard normal inputs by this")
+    parser.add_argument("--no-preprocess", action="store_true",
+                        help="run lrm predict --no-preprocess (the export left the preprocessing out)")
     return parser.parse_args()
 
 
@@ -58,14 +64,16 @@ def main():
 
     sample_shape = tuple(model.input_shape[1:])
     rng = np.random.default_rng(arguments.seed)
-    x = rng.standard_normal((arguments.samples,) + sample_shape).astype(np.float32)
+    x = (rng.standard_normal((arguments.samples,) + sample_shape) * arguments.scale).astype(np.float32)
     keras_y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
     with tempfile.TemporaryDirectory(prefix="lrm-check-export-") as directory:
         inputs = os.path.join(directory, "x.npy")
         outputs = os.path.join(directory, "y.npy")
         np.save(inputs, x)
-        command = [arguments.lrm, "predict", arguments.model, "--input", inputs, "-o", outputs, "--no-preprocess"]
+        command = [arguments.lrm, "predict", arguments.model, "--input", inputs, "-o", outputs]
+        if arguments.no_preprocess:
+            command.append("--no-preprocess")
         run = subprocess.run(command, capture_output=True, text=True)
         if run.returncode != 0:
             print(f"FAIL: lrm predict exited with {run.returncode}: {run.stderr.strip()}")

@@ -24,11 +24,26 @@ public struct KerasExportSummary: Sendable, Equatable {
     public var modelName: String
     /// The `InputLayer`'s shape, without the batch axis: the lrm model's input shape.
     public var inputShape: [Int]
-    /// The layers after the `InputLayer`, in order; a factorized layer gives two Dense layers.
+    /// The layers after the `InputLayer`, in order; a factorized layer gives two Dense layers, and the input
+    /// preprocessing, when there is one, is the first layer.
     public var layers: [KerasExportedLayer]
+    /// How the model's input preprocessing (`x · scale + offset`) was written.
+    public var preprocessing: KerasExportedPreprocessing = .none
 
     /// Weight values in the file.
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+}
+
+/// How an exported model keeps the input preprocessing `x · scale + offset` of the lrm model.
+public enum KerasExportedPreprocessing: Sendable, Equatable {
+    /// The model records none.
+    case none
+    /// A first layer computes it (`Rescaling`, or `BatchNormalization` for per-channel or per-feature values),
+    /// so the Keras model takes the same raw inputs as `lrm predict`.
+    case layer(name: String, className: String)
+    /// It cannot be written as a Keras layer (per-element values over a multi-axis input, per-channel
+    /// values of a channels-first input): the Keras model expects inputs already scaled.
+    case notIncluded(reason: String)
 }
 
 /// A ``Model`` mapped to a Keras `Sequential` model: layer configs, weights in Keras's variable order,
@@ -68,6 +83,11 @@ struct KerasExportPlan {
     var inputName: String
     var inputShape: [Int]
     var layers: [PlannedLayer] = []
+    var preprocessing: KerasExportedPreprocessing = .none
+    /// Name of the layer computing the input preprocessing: `Rescaling` when scale and offset are single
+    /// values, else `BatchNormalization`.
+    static let rescalingName = "input_rescaling"
+    static let normalizationName = "input_normalization"
 
     /// The most bytes of float32 weights an exported Keras file may hold: 16 GiB. Keras stores every
     /// layer's weights separately, so a small `.lrm` whose layers share one tensor (the spec allows it)
@@ -101,6 +121,7 @@ struct KerasExportPlan {
         modelName = Self.kerasName(model.name, fallback: "model")
         inputName = names.claim("input_layer")
         inputShape = model.input.shape
+        try planPreprocessing(model.input, names: &names, file: file)
         var shape = model.input.shape
         for (layer, name) in zip(model.layers, kerasNames) {
             let mapper = LayerMapper(layer: layer, name: name, file: file)
@@ -157,6 +178,43 @@ struct KerasExportPlan {
         }
     }
 
+    /// The first layer, computing the model's input preprocessing `x · scale + offset` (see
+    /// ``KerasExportedPreprocessing``): a `Rescaling(scale, offset)` when each is at most one value; a
+    /// `BatchNormalization` over the last axis (as a `scale_shift` layer is written) when the values are one
+    /// per channel of a channels-last image or one per feature of a vector input.
+    private mutating func planPreprocessing(_ input: InputSpec, names: inout NameAllocator, file: String) throws(KerasExportError) {
+        let scale = input.scale, offset = input.offset
+        guard !scale.isEmpty || !offset.isEmpty else { return }
+        for value in scale + offset where !value.isFinite {
+            throw KerasExportError(.invalidModel, file: file, location: "input", "the input preprocessing holds \(value), expected finite numbers")
+        }
+        if scale.count <= 1 && offset.count <= 1 {
+            let name = names.claim(Self.rescalingName)
+            layers.append(PlannedLayer(name: name, className: "Rescaling", sourceLayer: "(input preprocessing)",
+                                       settings: [("scale", .number(scale.first ?? 1)), ("offset", .number(offset.first ?? 0))], weights: []))
+            preprocessing = .layer(name: name, className: "Rescaling")
+            return
+        }
+        // One value per entry of the last axis: per channel of an HWC image, or per feature of a vector.
+        let last = input.shape.last ?? 0
+        let perLastAxis = input.shape.count == 1 || (input.layout == .hwc && input.shape.count == 3)
+        guard perLastAxis, [scale.count, offset.count].allSatisfy({ $0 <= 1 || $0 == last }) else {
+            preprocessing = .notIncluded(reason: "\(max(scale.count, offset.count)) values over the \(input.layout.name) input \(input.shape) "
+                                         + "are not one per entry of its last axis")
+            return
+        }
+        func expanded(_ values: [Double], identity: Double) -> [Float] {
+            values.count == last ? values.map(Float.init) : Array(repeating: Float(values.first ?? identity), count: last)
+        }
+        let name = names.claim(Self.normalizationName)
+        let gamma = Tensor(shape: [last], floats: expanded(scale, identity: 1)), beta = Tensor(shape: [last], floats: expanded(offset, identity: 0))
+        let layer = Layer(name: name, operation: .scaleShift(scale: gamma, shift: beta))
+        var planned = try LayerMapper(layer: layer, name: name, file: file).batchNormalization(scale: gamma, shift: beta, features: last)
+        planned.sourceLayer = "(input preprocessing)"
+        layers.append(planned)
+        preprocessing = .layer(name: name, className: "BatchNormalization")
+    }
+
     /// The `model_config` attribute: a `Sequential` config in the legacy (tf-keras) form, which Keras 3
     /// reads too: `batch_input_shape` on the InputLayer and dtypes as plain strings.
     var modelConfig: KerasConfigJSON {
@@ -185,7 +243,7 @@ struct KerasExportPlan {
         KerasExportSummary(modelName: modelName, inputShape: inputShape, layers: layers.map {
             KerasExportedLayer(name: $0.name, className: $0.className, sourceLayer: $0.sourceLayer,
                                parameterCount: $0.weights.reduce(0) { $0 + $1.values.count })
-        })
+        }, preprocessing: preprocessing)
     }
 
     /// A name Keras 3 accepts and HDF5 can store as one link: `/` and NUL become `_`; an empty name, `.` or

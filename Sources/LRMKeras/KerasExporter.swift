@@ -18,7 +18,13 @@ public import LRMFormat
 /// | `scale_shift` | `BatchNormalization(axis=-1, epsilon=1e-3)` with gamma = scale, beta = shift (`center` off without one), moving mean 0, moving variance float32(1 − ε), so that it computes `x · scale + shift` |
 ///
 /// The model's input shape becomes the `InputLayer`'s. The input **preprocessing** (`x · scale + offset`)
-/// is not part of the Keras model: it expects inputs already scaled, as `InferenceModel.run(…, preprocess: false)`.
+/// is the first layer, so that the Keras model takes the raw inputs `lrm predict` takes (a drop-in
+/// replacement): `Rescaling(scale, offset)` named `input_rescaling` when each is a single value (what a
+/// Keras `Rescaling` first layer or `--input-scale 1/255` records), else a `BatchNormalization`
+/// `input_normalization` as for `scale_shift` when the values are one per channel of an HWC image or one per
+/// feature of a vector input. Other per-element or channels-first preprocessing cannot be one Keras layer:
+/// the summary says so (``KerasExportedPreprocessing/notIncluded(reason:)``) and that model expects inputs
+/// already scaled, as `InferenceModel.run(…, preprocess: false)`.
 ///
 /// File layout (Keras's `save_model_to_hdf5`, tf-keras naming):
 /// - root attributes `model_config` (the `Sequential` config as JSON), `keras_version`, `backend`;
@@ -37,7 +43,7 @@ public import LRMFormat
 /// it predicts differently there.
 ///
 /// `tools/check_keras_export.py` loads an exported file with `keras.models.load_model` and compares its
-/// predictions with `lrm predict`; checked with Keras 3.15.1 (JAX and TensorFlow backends) and tf-keras 2.21.
+/// predictions with `lrm predict` on the same raw inputs; checked with Keras 3.15.1 (JAX and TensorFlow backends) and tf-keras 2.21.
 public enum KerasExporter {
     /// The `keras_version` written: the Keras API whose layer and activation semantics the file follows.
     public static let kerasVersion = "3.0.0"

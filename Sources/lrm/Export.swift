@@ -12,9 +12,12 @@ extension LRM {
                 + "'<name>_factor_u' (in → k, kernel U·Σ, linear, no bias), then '<name>' (k → out, kernel Vᵀ, with the "
                 + "bias and activation). Dense, activation, flatten and reshape layers become Dense, Activation, Flatten and "
                 + "Reshape; a scale_shift layer becomes a BatchNormalization that computes x · scale + shift (moving mean 0, "
-                + "moving variance 1 − ε). Weights are written as float32. The input preprocessing (x · scale + offset) is "
-                + "NOT part of the Keras model: feed it inputs that are already scaled (what `lrm predict --no-preprocess` "
-                + "takes). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "moving variance 1 − ε). Weights are written as float32. The input preprocessing (x · scale + offset, from a "
+                + "Keras Rescaling or --input-scale) is the first layer: a Rescaling named 'input_rescaling' (single values), "
+                + "or a BatchNormalization 'input_normalization' (one value per channel of an HWC image or per feature), so "
+                + "the Keras model takes the raw inputs `lrm predict` takes; preprocessing no Keras layer can hold (per "
+                + "element of an image, per channel of a CHW input) is left out with a warning: that file expects inputs "
+                + "already scaled (what `lrm predict --no-preprocess` takes). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
         /// The formats `--to` accepts.
@@ -51,14 +54,18 @@ extension LRM {
                     throw CommandFailure(status: error.kind == .writeFailed ? .cannotWrite : .invalidInput,
                                          message: error.description)
                 }
-                let split = summary.layers.count - loaded.layers.count
+                let split = Dictionary(grouping: summary.layers, by: \.sourceLayer).values.filter { $0.count > 1 }.count
                 let splitNote = split > 0 ? " (\(split) factorized layer\(split == 1 ? "" : "s") split in two)" : ""
+                var preprocessingNote = ""
+                if case let .layer(name, className) = summary.preprocessing {
+                    preprocessingNote = "; input preprocessing (scale \(Self.describe(loaded.input.scale)), offset "
+                        + "\(Self.describe(loaded.input.offset))) as its first layer, \(className) '\(name)'"
+                }
                 print("wrote \(output): Keras Sequential '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
-                      + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters")
-                if !loaded.input.scale.isEmpty || !loaded.input.offset.isEmpty {
-                    let note = "note: the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
-                        + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model; feed it scaled inputs\n"
-                    FileHandle.standardError.write(Data(("lrm: " + note).utf8))
+                      + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
+                if case let .notIncluded(reason) = summary.preprocessing {
+                    printWarning("the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
+                                 + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model (\(reason)); feed it scaled inputs")
                 }
             }
         }

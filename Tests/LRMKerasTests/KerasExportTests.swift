@@ -21,13 +21,13 @@ private func exportAndReimport(_ model: Model) throws -> (reimported: Model, sum
     return (try KerasImporter.loadModel(path: path), summary, path, directory)
 }
 
-/// Largest |a − b| between the original (run without its preprocessing, as the Keras model expects) and
-/// the re-imported model on `sampleCount` seeded inputs in [-1, 1).
+/// Largest |a − b| between the original and the re-imported model, each run with its own preprocessing (the
+/// export writes it as the first layer, which the importer folds back), on `sampleCount` seeded raw inputs in [-1, 1).
 private func largestDifference(_ original: Model, _ reimported: Model, sampleCount: Int = 16, seed: UInt64 = 7) throws -> Float {
     var rng = SeededGenerator(seed: seed)
     let inputs = (0..<(sampleCount * original.input.elementCount)).map { _ in rng.nextSymmetricFloat() }
-    let want = try InferenceModel(original).run(inputs, sampleCount: sampleCount, preprocess: false)
-    let got = try InferenceModel(reimported).run(inputs, sampleCount: sampleCount, preprocess: false)
+    let want = try InferenceModel(original).run(inputs, sampleCount: sampleCount)
+    let got = try InferenceModel(reimported).run(inputs, sampleCount: sampleCount)
     #expect(want.count == got.count)
     return zip(want, got).map { abs($0 - $1) }.max() ?? .infinity
 }
@@ -67,12 +67,15 @@ struct KerasExportRoundTripTests {
         let model = ExampleModel.make()
         let (reimported, summary, _, directory) = try exportAndReimport(model)
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(summary.layers.map(\.name) == ["hidden_factor_u", "hidden", "output"])
-        #expect(summary.layers.map(\.className) == ["Dense", "Dense", "Dense"])
+        // The input scale 1/255 is the first layer, a Rescaling the importer folds back into the input.
+        #expect(summary.layers.map(\.name) == ["input_rescaling", "hidden_factor_u", "hidden", "output"])
+        #expect(summary.layers.map(\.className) == ["Rescaling", "Dense", "Dense", "Dense"])
+        #expect(summary.preprocessing == .layer(name: "input_rescaling", className: "Rescaling"))
         #expect(summary.inputShape == [784])
         #expect(summary.parameterCount == 784 * 16 + 16 * 64 + 64 + 64 * 10 + 10)
         #expect(reimported.input.shape == [784])
-        #expect(reimported.input.scale.isEmpty && reimported.input.offset.isEmpty, "preprocessing is not exported")
+        #expect(reimported.input.scale == [Double(Float(1.0 / 255))] || reimported.input.scale == [1.0 / 255], "\(reimported.input)")
+        #expect(reimported.input.offset.isEmpty)
         guard reimported.layers.count == 3,
               case let .dense(uKernel, uBias, uActivation) = reimported.layers[0].operation,
               case let .dense(vKernel, vBias, vActivation) = reimported.layers[1].operation,
@@ -91,9 +94,11 @@ struct KerasExportRoundTripTests {
         let model = everyKindModel()
         let (reimported, summary, _, directory) = try exportAndReimport(model)
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(summary.layers.map(\.className) == ["Dense", "Dense", "BatchNormalization", "Activation", "Reshape",
+        #expect(summary.layers.map(\.className) == ["Rescaling", "Dense", "Dense", "BatchNormalization", "Activation", "Reshape",
                                                      "BatchNormalization", "Flatten", "Dense", "Activation"])
-        #expect(summary.layers.map(\.sourceLayer) == ["project", "project", "norm", "act", "regroup", "halve", "flat", "head", "probs"])
+        #expect(summary.layers.map(\.sourceLayer) == ["(input preprocessing)", "project", "project", "norm", "act", "regroup", "halve", "flat",
+                                                      "head", "probs"])
+        #expect(reimported.input.scale == [2] && reimported.input.offset == [0.5])
         #expect(reimported.input.shape == [3, 4])
         let worst = try largestDifference(model, reimported)
         #expect(worst <= 1e-5, "max |Δ| = \(worst)")
@@ -132,7 +137,11 @@ struct KerasExportLayoutTests {
         #expect(entries.first?["config"]?["batch_input_shape"] == .array([.null, .number(3), .number(4)]))
         let weights = try root.openGroup("model_weights")
         let names = try #require(try weights.kerasStringList("layer_names"))
-        #expect(names == ["project_factor_u", "project", "norm", "act", "regroup", "halve", "flat", "head", "probs"])
+        #expect(names == ["input_rescaling", "project_factor_u", "project", "norm", "act", "regroup", "halve", "flat", "head", "probs"])
+        // The preprocessing x · 2 + 0.5 as Keras's Rescaling config, without weights.
+        #expect(entries.dropFirst().first?["class_name"]?.string == "Rescaling")
+        #expect(entries.dropFirst().first?["config"]?["scale"]?.number == 2 && entries.dropFirst().first?["config"]?["offset"]?.number == 0.5)
+        #expect(try weights.openGroup("input_rescaling").readAttribute("weight_names") == .floats([], shape: [0]))
         #expect(try weights.openGroup("project").kerasStringList("weight_names") == ["project/kernel:0", "project/bias:0"])
         #expect(try weights.openGroup("project_factor_u").kerasStringList("weight_names") == ["project_factor_u/kernel:0"])
         #expect(try weights.openGroup("norm").kerasStringList("weight_names")
@@ -293,10 +302,10 @@ struct KerasExportCorpusTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let factorized = model.layers.filter { if case .factorizedDense = $0.operation { true } else { false } }.count
         #expect(factorized > 0)
-        #expect(summary.layers.count == model.layers.count + factorized)
+        #expect(summary.layers.count == model.layers.count + factorized + (summary.preprocessing == .none ? 0 : 1))
         let arrays = try NPZ.read(path: stem + ".pred.npz")
         let x = try #require(arrays["x"]), y = try #require(arrays["y"])
-        let got = try InferenceModel(reimported).run(x.floatValues(), sampleCount: x.shape[0], preprocess: false)
+        let got = try InferenceModel(reimported).run(x.floatValues(), sampleCount: x.shape[0])
         let want = y.floatValues()
         #expect(got.count == want.count)
         let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
@@ -334,8 +343,69 @@ struct KerasExportCNNTests {
             let (reimported, summary, _, directory) = try exportAndReimport(model)
             defer { try? FileManager.default.removeItem(at: directory) }
             let pairs = model.layers.filter { if case .factorizedConv2D = $0.operation { true } else { false } }.count
-            #expect(summary.layers.count == model.layers.count + pairs)
+            #expect(summary.layers.count == model.layers.count + pairs + (summary.preprocessing == .none ? 0 : 1))
             #expect(try largestDifference(model, reimported, sampleCount: 6) <= 1e-5)
         }
     }
 }
+
+@Suite("Keras export: the input preprocessing as the first layer (a drop-in replacement)")
+struct KerasExportPreprocessingTests {
+    /// A 4-feature MLP, or a 2×2×3 HWC image model, with the given preprocessing.
+    static func model(shape: [Int], layout: InputLayout, scale: [Double], offset: [Double]) -> Model {
+        var rng = SeededGenerator(seed: 5)
+        let features = shape.reduce(1, *)
+        return Model(name: "pre", input: InputSpec(shape: shape, layout: layout, scale: scale, offset: offset), layers: [
+            Layer(name: "flat", operation: .flatten),
+            Layer(name: "dense", operation: .dense(kernel: seededTensor([features, 3], &rng), bias: seededTensor([3], &rng), activation: .tanh)),
+        ])
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var shape: [Int]
+        var layout: InputLayout
+        var scale: [Double]
+        var offset: [Double]
+        var testDescription: String { "\(layout.name) \(shape), scale \(scale), offset \(offset)" }
+    }
+
+    static let cases: [Case] = [
+        Case(shape: [4], layout: .features, scale: [0.5, 2, -1, 4], offset: [1]),
+        Case(shape: [4], layout: .features, scale: [3], offset: [0.1, 0.2, 0.3, 0.4]),
+        Case(shape: [2, 2, 3], layout: .hwc, scale: [1.0 / 255, 2.0 / 255, 3.0 / 255], offset: [-0.5, 0, 0.5]),
+    ]
+
+    @Test("per-feature and per-channel values become a BatchNormalization that computes x · scale + offset; raw inputs give the same outputs",
+          arguments: cases)
+    func perFeature(_ c: Case) throws {
+        let model = Self.model(shape: c.shape, layout: c.layout, scale: c.scale, offset: c.offset)
+        let (reimported, summary, _, directory) = try exportAndReimport(model)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(summary.preprocessing == .layer(name: "input_normalization", className: "BatchNormalization"))
+        #expect(summary.layers.first?.className == "BatchNormalization" && summary.layers.first?.sourceLayer == "(input preprocessing)")
+        // Raw inputs (up to 255, as pixels) through lrm with its preprocessing and through the exported model.
+        var rng = SeededGenerator(seed: 9)
+        let inputs = (0..<(8 * model.input.elementCount)).map { _ in 128 + 127 * rng.nextSymmetricFloat() }
+        let want = try InferenceModel(model).run(inputs, sampleCount: 8)
+        let got = try InferenceModel(reimported).run(inputs, sampleCount: 8)
+        let worst = zip(want, got).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5, "max |Δ| = \(worst)")
+    }
+
+    @Test("a model without preprocessing gets no extra layer; per-channel values of a CHW input are left out and said so")
+    func noneAndNotIncluded() throws {
+        let plain = Self.model(shape: [4], layout: .features, scale: [], offset: [])
+        let (_, summary, _, directory) = try exportAndReimport(plain)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(summary.preprocessing == .none && summary.layers.map(\.name) == ["flat", "dense"])
+        let chw = Self.model(shape: [3, 2, 2], layout: .chw, scale: [1, 2, 3], offset: [])
+        let (_, chwSummary, _, chwDirectory) = try exportAndReimport(chw)
+        defer { try? FileManager.default.removeItem(at: chwDirectory) }
+        guard case .notIncluded(let reason) = chwSummary.preprocessing else {
+            Issue.record("expected notIncluded, found \(chwSummary.preprocessing)")
+            return
+        }
+        #expect(reason.contains("chw") && chwSummary.layers.map(\.name) == ["flat", "dense"])
+    }
+}
+
