@@ -86,12 +86,23 @@ struct PolicyArgument: CustomStringConvertible {
             let prefix = name.rawValue
             guard text == prefix || text.hasPrefix(prefix + ":") || text.hasPrefix(prefix + "=") else { continue }
             let rest = text.dropFirst(prefix.count)
-            policy = try RankPolicy(parsing: "energy" + (rest.isEmpty ? ":0.95" : String(rest)))
+            policy = try Self.rankPolicy("energy" + (rest.isEmpty ? ":0.95" : String(rest)))
             metric = name
             return
         }
-        policy = try RankPolicy(parsing: text)
+        policy = try Self.rankPolicy(text, alsoKnown: [MetricName.whitened.rawValue, MetricName.activationScaled.rawValue])
         metric = nil
+    }
+
+    /// `RankPolicy(parsing:)`, with "did you mean" when the policy's name is a typo of one it knows
+    /// (or of `alsoKnown`).
+    static func rankPolicy(_ text: String, alsoKnown: [String] = []) throws -> RankPolicy {
+        do {
+            return try RankPolicy(parsing: text)
+        } catch let error as PolicyError where error.description.hasPrefix("unknown policy") {
+            let name = String(text.prefix { $0 != ":" && $0 != "=" })
+            throw PolicyError(error.description + Suggestion.clause(for: name, among: ["energy", "entropy", "erank", "error", "rank", "ratio"] + alsoKnown))
+        }
     }
 
     var description: String { text }
@@ -103,7 +114,7 @@ struct LayerPolicyArgument {
 
     init(parsing spec: String) throws {
         guard let equals = spec.firstIndex(of: "=") else { throw PolicyError("--layer needs PATTERN=POLICY, found '\(spec)'") }
-        override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try RankPolicy(parsing: String(spec[spec.index(after: equals)...])))
+        override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try PolicyArgument.rankPolicy(String(spec[spec.index(after: equals)...])))
     }
 }
 

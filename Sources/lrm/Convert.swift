@@ -210,7 +210,8 @@ extension LRM {
         func warnAboutUnmatchedPatterns(in names: [String]) {
             let patterns = layerPolicies.map { ("--layer", $0.override.pattern) } + excluded.map { ("--exclude", NamePattern($0)) }
             for (flag, pattern) in patterns where !names.contains(where: pattern.matches) {
-                printWarning("\(flag) '\(escaped(pattern.pattern))' matches no layer of \(input) (layers: \(names.map(escaped).joined(separator: ", ")))")
+                let guess = Suggestion.closest(to: pattern.pattern, among: names).map { "did you mean '\(escaped($0))'? " } ?? ""
+                printWarning("\(flag) '\(escaped(pattern.pattern))' matches no layer of \(input) (\(guess)layers: \(names.map(escaped).joined(separator: ", ")))")
             }
         }
 

@@ -33,8 +33,13 @@ struct LRM: ParsableCommand {
             guard exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
             // ArgumentParser runs a command's own checks before it reports unknown options; the option
             // the user mistyped is the more useful message.
-            let message = subcommand.flatMap { Self.unknownOption(in: arguments, for: $0) }.map { "Unknown option '\($0)'" }
-                ?? message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            let parserMessage = Self.message(for: error)
+            let message = subcommand.flatMap { command in
+                Self.unknownOption(in: arguments, for: command).map { typed in
+                    "Unknown option '\(typed)'" + Suggestion.clause(for: typed, among: Self.options(of: command).flatMap(\.names).filter { $0.hasPrefix("--") })
+                }
+            } ?? Self.withSuggestion(parserMessage.split(whereSeparator: \.isNewline).joined(separator: "; "),
+                                     subcommand.map { Self.valueSuggestion(for: parserMessage, command: $0) } ?? "")
             let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
             printError("\(message) (see \(help))")
             Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
@@ -64,9 +69,33 @@ struct LRM: ParsableCommand {
         guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
         if first == "help" {
             guard arguments.count > 1, !arguments[1].hasPrefix("-") else { return nil }
-            return subcommand(named: arguments[1]) == nil ? "unknown command '\(arguments[1])'; the commands are \(commandNames)" : nil
+            return subcommand(named: arguments[1]) == nil ? unknownCommand(arguments[1]) : nil
         }
-        return subcommand(named: first) == nil ? "unknown command '\(first)'; the commands are \(commandNames)" : nil
+        return subcommand(named: first) == nil ? unknownCommand(first) : nil
+    }
+
+    /// "unknown command 'conver' (did you mean 'convert'?); the commands are …".
+    static func unknownCommand(_ typed: String) -> String {
+        let names = configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+        let guess = Suggestion.closest(to: typed, among: names).map { " (did you mean '\($0)'?)" } ?? ""
+        return "unknown command '\(typed)'\(guess); the commands are \(commandNames)"
+    }
+
+    /// `message` with `suggestion` ("; did you mean …?") after it, without the sentence's final period.
+    static func withSuggestion(_ message: String, _ suggestion: String) -> String {
+        guard !suggestion.isEmpty else { return message }
+        return (message.hasSuffix(".") ? String(message.dropLast()) : message) + suggestion
+    }
+
+    /// "; did you mean 'mnist'?" for argument-parser's "The value 'mnsit' is invalid for '--dataset <dataset>'",
+    /// from the option's list of values in the command's structured description; "" when nothing is close.
+    static func valueSuggestion(for message: String, command: ParsableCommand.Type) -> String {
+        guard let valueStart = message.range(of: "The value '")?.upperBound,
+              let valueEnd = message.range(of: "' is invalid for '", range: valueStart..<message.endIndex) else { return "" }
+        let typed = String(message[valueStart..<valueEnd.lowerBound])
+        let option = String(message[valueEnd.upperBound...].prefix { $0 != " " && $0 != "'" })
+        guard let values = options(of: command).first(where: { $0.names.contains(option) })?.values, !values.isEmpty else { return "" }
+        return Suggestion.clause(for: typed, among: values)
     }
 
     /// The first option in `arguments` that `command` does not define, if any. The defined names come
@@ -86,19 +115,20 @@ struct LRM: ParsableCommand {
 
     /// The option names (`-o`, `--output`, …) `command` defines.
     static func optionNames(of command: ParsableCommand.Type) -> Set<String> {
+        Set(options(of: command).flatMap(\.names))
+    }
+
+    /// Each option of `command`: its names (`-o`, `--output`) and, for an enumeration, the values it takes.
+    static func options(of command: ParsableCommand.Type) -> [(names: [String], values: [String])] {
         struct Dump: Decodable {
             struct Command: Decodable { var arguments: [Argument]? }
-            struct Argument: Decodable { var names: [Name]? }
+            struct Argument: Decodable { var names: [Name]?; var allValues: [String]? }
             struct Name: Decodable { var kind: String; var name: String }
             var command: Command
         }
         guard let dump = try? JSONDecoder().decode(Dump.self, from: Data(command._dumpHelp().utf8)) else { return [] }
-        var names: Set<String> = []
-        for argument in dump.command.arguments ?? [] {
-            for name in argument.names ?? [] {
-                names.insert(name.kind == "long" ? "--" + name.name : "-" + name.name)
-            }
+        return (dump.command.arguments ?? []).map { argument in
+            ((argument.names ?? []).map { $0.kind == "long" ? "--" + $0.name : "-" + $0.name }, argument.allValues ?? [])
         }
-        return names
     }
 }
