@@ -2,7 +2,8 @@
 # The CNN rows of docs/RESULTS.md: for the two CNN samples, the smallest model within 0.5 and 1 point of test
 # accuracy (searched on the validation split) with the dense layers alone compressed (--conv none), and with the
 # convolutions factorized too (first the convolutions at energy 0.95 in the form that stores fewer parameters, then
-# the dense layers searched on that model); every resulting file verified against the original on the full test set.
+# the dense layers searched on that model: the search's budget is relative to that file, so what the convolutions
+# cost comes on top of it); every resulting file verified against the original on the full test set.
 # Prints one markdown table row per file; the JSON and .lrm files are left in out/cnn-results/.
 # Usage: tools/reproduce_cnn.sh [--data DIR]   (LRM=path/to/lrm to use another binary)
 set -euo pipefail
@@ -23,8 +24,12 @@ inspect = json.loads(subprocess.run([lrm, "inspect", path, "--json"], capture_ou
 ref, got = report["reference"], report["compressed"]
 params_before = inspect["parameters_before"]; params_after = inspect["parameters_after"]
 macs_before, macs_after = inspect["macs_before"], inspect["macs_after"]
-ranks = "/".join(str(l["rank"]) if l.get("rank") else ("dense" if l["kind"] in ("dense", "conv2d") else "")
-                 for l in inspect["layers"] if l["kind"] in ("dense", "conv2d", "factorized_dense", "factorized_conv2d"))
+forms = {l["name"]: l["form"] for l in report["layers"] if l.get("form")}  # verify's per-layer table
+def rank(layer):
+    if layer["kind"] == "factorized_conv2d":
+        return f'{layer["rank"]} ({forms.get(layer["name"], "?")})'
+    return str(layer["rank"]) if layer.get("rank") else ("conv" if layer["kind"] == "conv2d" else "dense")
+ranks = "/".join(rank(l) for l in inspect["layers"] if l["kind"] in ("dense", "conv2d", "factorized_dense", "factorized_conv2d"))
 print(f"| {name} | {label} | {ranks} | {params_after:,} | {params_before / params_after:.2f}× | "
       f"{macs_after:,} ({macs_before / macs_after:.2f}×) | {100 * got['accuracy']:.2f}% | "
       f"{100 * (got['accuracy'] - ref['accuracy']):+.2f} pp | {100 * report['comparison']['agreement']:.2f}% |")
