@@ -159,6 +159,13 @@ public final class ContainerFile: Sendable {
         #endif
     }
 
+    /// Tensor `index` as float32 values in place in the mapping (see ``withFloat32Values(_:_:)``), for a
+    /// caller that keeps this file alive as long as it uses the pointer: the mapping lives as long as
+    /// the `ContainerFile` does. Nil unless the tensor is f32 on a little-endian machine.
+    public func float32Values(inPlace index: Int) -> UnsafeBufferPointer<Float>? {
+        withFloat32Values(index) { $0 }
+    }
+
     /// Tensor `index` decoded into memory, in its stored dtype.
     public func tensor(_ index: Int) -> Tensor {
         let info = header.tensors[index]

@@ -102,7 +102,7 @@ extension InferenceModel {
     /// y[rowOffset…] = x (rows × in) · w (in × out) + bias, through sgemm, into a larger output.
     static func affineInto(_ y: inout [Float], _ x: [Float], rows: Int, inFeatures: Int, _ w: [Float], outFeatures: Int,
                            bias: [Float]?, rowOffset: Int) throws {
-        let part = try affine(x, rows: rows, inFeatures: inFeatures, w, outFeatures: outFeatures, bias: bias)
+        let part = try w.withUnsafeBufferPointer { try affine(x, rows: rows, inFeatures: inFeatures, $0, outFeatures: outFeatures, bias: bias) }
         y.replaceSubrange((rowOffset * outFeatures)..<((rowOffset + rows) * outFeatures), with: part)
     }
 }

@@ -12,6 +12,8 @@ public final class InferenceModel: Sendable {
     enum Weights: Sendable {
         case floats([Float])
         case quantized(QuantizedValues, scales: [Float])
+        /// float32 values used in place in a mapped `.lrm` file (``init(mapped:)``), never copied.
+        case mapped(MappedWeights)
 
         init(_ tensor: Tensor) {
             if let q = tensor.quantization {
@@ -67,7 +69,78 @@ public final class InferenceModel: Sendable {
     public var inputElementCount: Int { inputShape.reduce(1, *) }
     public var outputElementCount: Int { outputShape.reduce(1, *) }
 
-    public init(_ model: Model) throws {
+    /// Weights in a mapped file: the pointer stays valid while `file` lives (the model keeps it).
+    struct MappedWeights: @unchecked Sendable {
+        let values: UnsafeBufferPointer<Float>
+        let file: ContainerFile
+        let tensor: Int
+    }
+
+    /// The mapped file the weights are read from (``init(mapped:)``), kept alive with the model.
+    let file: ContainerFile?
+    /// Whether weights are used in place in a mapped file (``init(mapped:releaseThreshold:)``).
+    public var usesMappedWeights: Bool { file != nil }
+    /// Whether a mapped layer's pages are dropped from resident memory after each use (large models:
+    /// they stay in the page cache and are read again for the next batch).
+    let releasesMappedPages: Bool
+    /// Mapped weights above this many bytes in all are released after each use (by default).
+    public static let releaseThreshold = 64 << 20
+
+    public convenience init(_ model: Model) throws {
+        try self.init(model, file: nil, mapped: [:])
+    }
+
+    /// Runs a model in place from its mapped file: float32 weights of dense and factorized layers are
+    /// used where they lie in the mapping (checked against their checksums once, here), and when they
+    /// add up to more than 64 MiB each layer's pages are released after each use, so resident memory
+    /// holds about one layer's weights at a time rather than the model (`releaseThreshold` sets that
+    /// size). Everything else is loaded.
+    public convenience init(mapped model: MappedModel, releaseThreshold: Int = InferenceModel.releaseThreshold) throws {
+        let file = model.file
+        let header = file.header
+        for index in header.tensors.indices {
+            try file.verifyChecksum(index)
+            file.releasePages(ofTensor: index)
+        }
+        var mapped: [Int: [String: MappedWeights]] = [:]
+        var cache: [Int: Tensor] = [:]
+        var layers: [Layer<Tensor>] = []
+        for (layerIndex, layer) in header.model.layers.enumerated() {
+            var inPlace: [String: MappedWeights] = [:]
+            let operation = try layer.operation.map { tensorIndex, role -> Tensor in
+                let info = header.tensors[tensorIndex]
+                switch layer.operation {
+                case .dense where role == "kernel", .factorizedDense where role == "us" || role == "vt":
+                    if layer.quantization[role] == nil, let values = file.float32Values(inPlace: tensorIndex) {
+                        inPlace[role] = MappedWeights(values: values, file: file, tensor: tensorIndex)
+                        return Tensor(shape: info.shape, storage: .float32([]))
+                    }
+                default:
+                    break
+                }
+                if let q = layer.quantization[role] {
+                    return Tensor(quantized: try file.quantizedValues(codes: tensorIndex, quantization: q))
+                }
+                if let known = cache[tensorIndex] { return known }
+                let value = file.tensor(tensorIndex)
+                file.releasePages(ofTensor: tensorIndex)
+                cache[tensorIndex] = value
+                return value
+            }
+            if !inPlace.isEmpty { mapped[layerIndex] = inPlace }
+            layers.append(Layer(name: layer.name, operation: operation))
+        }
+        let described = Model(name: model.name, input: model.input, classNames: model.classNames, layers: layers,
+                              metadata: model.metadata, userMetadata: model.userMetadata)
+        try self.init(described, file: file, mapped: mapped, releaseThreshold: releaseThreshold)
+    }
+
+    init(_ model: Model, file: ContainerFile?, mapped: [Int: [String: MappedWeights]], releaseThreshold: Int = InferenceModel.releaseThreshold) throws {
+        self.file = file
+        var mappedBytes = 0
+        var counted = Set<Int>()
+        for weights in mapped.values { for w in weights.values where counted.insert(w.tensor).inserted { mappedBytes += w.values.count * 4 } }
+        releasesMappedPages = mappedBytes > releaseThreshold
         name = model.name
         input = model.input
         inputShape = model.input.shape
@@ -77,8 +150,11 @@ public final class InferenceModel: Sendable {
         try InferenceModel.checkSpatialWork(model)
         var steps: [Step] = []
         var stepShapes: [[Int]] = []
-        for layer in model.layers {
+        for (layerIndex, layer) in model.layers.enumerated() {
             let features = shape.last ?? 0
+            func weights(_ tensor: Tensor, _ role: String) -> Weights {
+                mapped[layerIndex]?[role].map(Weights.mapped) ?? Weights(tensor)
+            }
             switch layer.operation {
             case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
                 let (step, output) = try InferenceModel.spatialStep(layer, input: shape)
@@ -88,14 +164,14 @@ public final class InferenceModel: Sendable {
                 guard kernel.shape.count == 2, kernel.shape[0] == features else {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': kernel \(kernel.shape) does not take \(features) features")
                 }
-                steps.append(.dense(kernel: Weights(kernel), inFeatures: features, outFeatures: kernel.shape[1],
+                steps.append(.dense(kernel: weights(kernel, "kernel"), inFeatures: features, outFeatures: kernel.shape[1],
                                     bias: bias?.floats(), activation: activation))
                 shape = shape.dropLast() + [kernel.shape[1]]
             case let .factorizedDense(us, vt, bias, activation, f):
                 guard us.shape == [features, f.rank], vt.shape == [f.rank, f.outFeatures] else {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': factors \(us.shape), \(vt.shape) do not take \(features) features")
                 }
-                steps.append(.factorized(us: Weights(us), vt: Weights(vt), inFeatures: features, rank: f.rank,
+                steps.append(.factorized(us: weights(us, "us"), vt: weights(vt, "vt"), inFeatures: features, rank: f.rank,
                                          outFeatures: f.outFeatures, bias: bias?.floats(), activation: activation))
                 shape = shape.dropLast() + [f.outFeatures]
             case .activation(let activation):
@@ -182,10 +258,13 @@ public final class InferenceModel: Sendable {
             case let .dense(kernel, inFeatures, outFeatures, bias, activation):
                 current = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, kernel, outFeatures: outFeatures, bias: bias)
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
+                release(kernel)
             case let .factorized(us, vt, inFeatures, rank, outFeatures, bias, activation):
                 let middle = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, us, outFeatures: rank, bias: nil)
+                release(us)
                 current = try InferenceModel.affine(middle, rows: rows, inFeatures: rank, vt, outFeatures: outFeatures, bias: bias)
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: outFeatures) }
+                release(vt)
             case .activation(let activation):
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: rows, width: features) }
             case let .scaleShift(scale, shift):
@@ -212,6 +291,12 @@ public final class InferenceModel: Sendable {
         return current
     }
 
+    /// Drops a mapped weight's pages from resident memory when the model is large (see ``releasesMappedPages``).
+    private func release(_ weights: Weights) {
+        guard releasesMappedPages, case .mapped(let m) = weights else { return }
+        m.file.releasePages(ofTensor: m.tensor)
+    }
+
     /// Elements of one dequantized block of a quantized weight (256 KiB of float32): the block's
     /// rows are dequantized, multiplied and accumulated before the next block.
     static let dequantizationBlockElements = 65_536
@@ -221,13 +306,15 @@ public final class InferenceModel: Sendable {
     static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: Weights, outFeatures: Int, bias: [Float]?) throws -> [Float] {
         switch w {
         case .floats(let values):
-            return try affine(x, rows: rows, inFeatures: inFeatures, values, outFeatures: outFeatures, bias: bias)
+            return try values.withUnsafeBufferPointer { try affine(x, rows: rows, inFeatures: inFeatures, $0, outFeatures: outFeatures, bias: bias) }
+        case .mapped(let m):
+            return try affine(x, rows: rows, inFeatures: inFeatures, m.values, outFeatures: outFeatures, bias: bias)
         case let .quantized(q, scales):
             let blockRows = min(inFeatures, max(1, dequantizationBlockElements / max(outFeatures, 1)))
             if blockRows >= inFeatures {
                 var block = [Float](repeating: 0, count: inFeatures * outFeatures)
                 block.withUnsafeMutableBufferPointer { q.dequantizeRows(0, inFeatures, scales: scales, into: $0.baseAddress!) }
-                return try affine(x, rows: rows, inFeatures: inFeatures, block, outFeatures: outFeatures, bias: bias)
+                return try block.withUnsafeBufferPointer { try affine(x, rows: rows, inFeatures: inFeatures, $0, outFeatures: outFeatures, bias: bias) }
             }
             var y = [Float](repeating: 0, count: rows * outFeatures)
             if let bias {
@@ -244,7 +331,7 @@ public final class InferenceModel: Sendable {
                 for r in 0..<rows {
                     for c in 0..<width { xBlock[r * width + c] = x[r * inFeatures + start + c] }
                 }
-                try multiply(xBlock, rows: rows, inner: width, block, outFeatures: outFeatures, into: &y, beta: first ? 0 : 1)
+                try block.withUnsafeBufferPointer { try multiply(xBlock, rows: rows, inner: width, $0, outFeatures: outFeatures, into: &y, beta: first ? 0 : 1) }
                 first = false
                 start = end
             }
@@ -253,7 +340,7 @@ public final class InferenceModel: Sendable {
     }
 
     /// x (rows × in) · w (in × out) + bias, through sgemm (bias broadcast first, beta = 1).
-    static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: [Float], outFeatures: Int, bias: [Float]?) throws -> [Float] {
+    static func affine(_ x: [Float], rows: Int, inFeatures: Int, _ w: UnsafeBufferPointer<Float>, outFeatures: Int, bias: [Float]?) throws -> [Float] {
         var y = [Float](repeating: 0, count: rows * outFeatures)
         if let bias {
             for r in 0..<rows { for c in 0..<outFeatures { y[r * outFeatures + c] = bias[c] } }
@@ -263,17 +350,15 @@ public final class InferenceModel: Sendable {
     }
 
     /// y = x (rows × inner) · w (inner × out) + beta · y, through sgemm.
-    static func multiply(_ x: [Float], rows: Int, inner inFeatures: Int, _ w: [Float], outFeatures: Int,
+    static func multiply(_ x: [Float], rows: Int, inner inFeatures: Int, _ wp: UnsafeBufferPointer<Float>, outFeatures: Int,
                          into y: inout [Float], beta: Float) throws {
         do {
             try x.withUnsafeBufferPointer { xp in
-                try w.withUnsafeBufferPointer { wp in
-                    try y.withUnsafeMutableBufferPointer { yp in
-                        try GEMM.multiply(xp, shape: MatrixShape(rows: rows, columns: inFeatures),
-                                          wp, shape: MatrixShape(rows: inFeatures, columns: outFeatures),
-                                          into: yp, shape: MatrixShape(rows: rows, columns: outFeatures),
-                                          alpha: 1, beta: beta)
-                    }
+                try y.withUnsafeMutableBufferPointer { yp in
+                    try GEMM.multiply(xp, shape: MatrixShape(rows: rows, columns: inFeatures),
+                                      wp, shape: MatrixShape(rows: inFeatures, columns: outFeatures),
+                                      into: yp, shape: MatrixShape(rows: rows, columns: outFeatures),
+                                      alpha: 1, beta: beta)
                 }
             }
         } catch {

@@ -46,9 +46,11 @@ extension LRM {
                 try InputFiles.requireRegular([model, input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--input file", input)]
                                                         + (config.map { [("--config file", $0)] } ?? []))
-                let loaded = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
+                // Mapped, not loaded: the weights are used in place in the file (a Keras file's in the
+                // child's scratch file), so resident memory stays below the file's size.
+                let mapped = try ModelSource.map(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
                 let runner: InferenceModel
-                do { runner = try InferenceModel(loaded) } catch let error as RuntimeError {
+                do { runner = try InferenceModel(mapped: mapped) } catch let error as RuntimeError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
                 let array: NumPyArray
