@@ -81,6 +81,27 @@ public struct LayerFidelity: Sendable {
     /// of the same name in `reference`.
     /// - Throws: `VerificationError` when a layer has no counterpart, is of another family (a dense layer
     ///   against a convolution) or the kernel shapes differ.
+    /// The same for two mapped models, one layer of each in memory at a time (the reference's layer of the
+    /// same name): what `lrm verify` does, so that neither model is ever loaded whole.
+    public static func compare(candidate: MappedModel, reference: MappedModel) throws -> [LayerFidelity] {
+        var byName: [String: Int] = [:]
+        for (index, layer) in reference.file.header.model.layers.enumerated() where byName[layer.name] == nil { byName[layer.name] = index }
+        var results: [LayerFidelity] = []
+        for index in 0..<candidate.layerCount {
+            let layer = try candidate.layer(index)
+            defer { candidate.release(index) }
+            guard try weights(of: layer) != nil else { continue }
+            var original: [Layer<Tensor>] = []
+            if let match = byName[layer.name] {
+                original = [try reference.layer(match)]
+                reference.release(match)
+            }
+            results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: [layer]),
+                                   reference: Model(name: reference.name, input: reference.input, layers: original))
+        }
+        return results
+    }
+
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
         var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {

@@ -97,9 +97,27 @@ public enum Verifier {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
         }
         let layers = try reference.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-        let runner = try InferenceModel(candidate)
-        let referenceRunner = try reference.map { try InferenceModel($0) }
-        let sampleLayout = sampleLayout(for: candidate.input, override: layout)
+        return try evaluate(candidate: try InferenceModel(candidate), reference: try reference.map { try InferenceModel($0) }, layers: layers,
+                            dataset: dataset, thresholds: thresholds, layout: layout, batchSize: batchSize, progress: progress, started: started)
+    }
+
+    /// The same with the models prepared to run (for instance in place from a mapped file,
+    /// ``InferenceModel/init(mapped:releaseThreshold:)``, so that the weights are never loaded whole);
+    /// `layers` is the per-layer comparison (empty without a reference).
+    public static func verify(candidate runner: InferenceModel, reference referenceRunner: InferenceModel?, layers: [LayerFidelity],
+                              dataset: Dataset, thresholds: VerificationThresholds, layout: SampleLayout? = nil, batchSize: Int = 1000,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> VerificationReport {
+        try evaluate(candidate: runner, reference: referenceRunner, layers: layers, dataset: dataset, thresholds: thresholds,
+                     layout: layout, batchSize: batchSize, progress: progress, started: Date())
+    }
+
+    static func evaluate(candidate runner: InferenceModel, reference referenceRunner: InferenceModel?, layers: [LayerFidelity],
+                         dataset: Dataset, thresholds: VerificationThresholds, layout: SampleLayout?, batchSize: Int,
+                         progress: ((Int, Int) -> Void)?, started: Date) throws -> VerificationReport {
+        if thresholds.needsReference && referenceRunner == nil {
+            throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
+        }
+        let sampleLayout = sampleLayout(for: runner.input, override: layout)
         for model in [runner] + (referenceRunner.map { [$0] } ?? []) {
             guard model.inputElementCount == dataset.featureCount else {
                 throw VerificationError(.inputMismatch, "the model '\(escaped(model.name))' takes \(model.inputElementCount) values per sample "

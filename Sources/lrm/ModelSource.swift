@@ -104,6 +104,15 @@ enum ModelSource {
         }
     }
 
+    /// Refuses (exit 64) preprocessing that does not fit a mapped model (its header is checked with it).
+    static func checkPreprocessing(_ model: MappedModel, path: String) throws {
+        do {
+            try model.header.validate()
+        } catch let error as ContainerError {
+            throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
+        }
+    }
+
     /// Applies command-line preprocessing to a model's input description and checks the result with
     /// `check`. The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced,
     /// not composed: once the check has passed, a warning says so.

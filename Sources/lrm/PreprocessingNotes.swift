@@ -15,9 +15,14 @@ struct PreprocessingNotes {
     /// (`VerifyPreprocessing.candidateSource`: a model's own record wins over the command line's options);
     /// `rawPixels` when the data are bundled images (bytes 0–255, scaled only by the model).
     init(model: Model, source: String, rawPixels: Bool) {
-        scale = model.input.scale
-        offset = model.input.offset
-        layout = model.input.layout
+        self.init(input: model.input, source: source, rawPixels: rawPixels)
+    }
+
+    /// The same from the model's input description.
+    init(input: InputSpec, source: String, rawPixels: Bool) {
+        scale = input.scale
+        offset = input.offset
+        layout = input.layout
         self.source = source
         let scales = scale.allSatisfy { $0 == 1 }, shifts = offset.allSatisfy { $0 == 0 }
         if rawPixels && scales && shifts {

@@ -50,16 +50,20 @@ extension LRM {
                 var taskVerification: TaskReport?
                 if dataSet.hasData {
                     // Each model runs with its own recorded preprocessing; a reference that records none takes the model's.
-                    var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, model: loaded)
-                    var referenceSide = try reference.map { path in
-                        VerifyPreprocessing.Side(role: "reference", path: path, model: try ModelSource.load(
-                            path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                            nonFinite: .accept, match: weights.match))
+                    var referenceModel = try reference.map { path in
+                        try ModelSource.load(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
+                                             nonFinite: .accept, match: weights.match)
+                    }
+                    var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, input: loaded.input)
+                    var referenceSide = reference.map { path in
+                        VerifyPreprocessing.Side(role: "reference", path: path, input: referenceModel?.input ?? InputSpec(shape: []))
                     }
                     var choice = VerifyPreprocessing()
                     choice.resolve(candidate: &candidateSide, reference: &referenceSide, scale: nil, offset: nil)
                     for note in choice.notes { printDiagnostic("note", note) }
-                    var referenceModel = referenceSide?.model
+                    var candidateModel = loaded
+                    candidateModel.input = candidateSide.input
+                    if let input = referenceSide?.input { referenceModel?.input = input }
                     referenceModel?.input.layout = loaded.input.layout
                     var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
                     selection.ownData = dataSet.own.source
@@ -67,11 +71,11 @@ extension LRM {
                     let test = try selection.open(.test)
                     do {
                         if selection.task == .multiclass {
-                            verification = try Verifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
+                            verification = try Verifier.verify(candidate: candidateModel, reference: referenceModel, dataset: test,
                                                                thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
                             verification?.preprocessingNotes = choice.notes
                         } else {
-                            taskVerification = try TaskVerifier.verify(candidate: candidateSide.model, reference: referenceModel, dataset: test,
+                            taskVerification = try TaskVerifier.verify(candidate: candidateModel, reference: referenceModel, dataset: test,
                                                                        task: selection.task, threshold: dataSet.own.threshold,
                                                                        thresholds: TaskThresholds())
                         }

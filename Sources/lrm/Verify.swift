@@ -118,21 +118,28 @@ extension LRM {
                 var shapeOptions = preprocessing
                 shapeOptions.inputScale = nil
                 shapeOptions.inputOffset = nil
-                var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, model: try ModelSource.load(
-                    model, architecture: config, preprocessing: shapeOptions, nonFinite: .accept, match: weights.match))
-                var referenceSide = try reference.map { path in
-                    VerifyPreprocessing.Side(role: "reference", path: path, model: try ModelSource.load(
-                        path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil, nonFinite: .accept,
-                        match: weights.match))
+                // Mapped, not loaded: the models run in place from their files (a Keras file's from the child's
+                // scratch file), and the per-layer comparison reads one layer at a time.
+                var candidate = try ModelSource.map(model, architecture: config, preprocessing: shapeOptions, nonFinite: .accept, match: weights.match)
+                var referenceModel = try reference.map { path in
+                    try ModelSource.map(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
+                                        nonFinite: .accept, match: weights.match)
+                }
+                var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, input: candidate.input)
+                var referenceSide = reference.map { path in
+                    VerifyPreprocessing.Side(role: "reference", path: path, input: referenceModel?.input ?? InputSpec(shape: []))
                 }
                 var choice = VerifyPreprocessing()
                 choice.resolve(candidate: &candidateSide, reference: &referenceSide,
                                scale: try preprocessing.inputScale.map { try PreprocessingOptions.parseNumbers($0, flag: "--input-scale") },
                                offset: try preprocessing.inputOffset.map { try PreprocessingOptions.parseNumbers($0, flag: "--input-offset") })
-                try ModelSource.checkPreprocessing(candidateSide.model, path: model)
-                if let referenceSide { try ModelSource.checkPreprocessing(referenceSide.model, path: referenceSide.path) }
-                let candidate = candidateSide.model
-                var referenceModel = referenceSide?.model
+                candidate.input = candidateSide.input
+                try ModelSource.checkPreprocessing(candidate, path: model)
+                if let referenceSide, var chosen = referenceModel {
+                    chosen.input = referenceSide.input
+                    try ModelSource.checkPreprocessing(chosen, path: referenceSide.path)
+                    referenceModel = chosen
+                }
                 referenceModel?.input.layout = candidate.input.layout
                 for note in choice.notes { printDiagnostic("note", note) }
                 if let source = dataSet.own.source {
@@ -153,14 +160,17 @@ extension LRM {
         /// The multi-class verification on `data`: report, JUnit, exit status. `preprocessingNotes` (how each
         /// model's preprocessing was chosen, see ``VerifyPreprocessing``) go into the report.
         /// `preprocessingSource` says where the candidate's scale and offset came from (`VerifyPreprocessing.candidateSource`).
-        func verifyClasses(_ data: Dataset, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String] = [],
+        func verifyClasses(_ data: Dataset, candidate: MappedModel, reference referenceModel: MappedModel?, preprocessingNotes: [String] = [],
                            preprocessingSource: String = "the model file") throws {
             do {
                 var report: VerificationReport
                 do {
                     let printer = progressOptions.printer
                     defer { printer?.finish() }
-                    report = try Verifier.verify(candidate: candidate, reference: referenceModel, dataset: data, thresholds: thresholds,
+                    let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
+                    report = try Verifier.verify(candidate: try InferenceModel(mapped: candidate),
+                                                 reference: try referenceModel.map { try InferenceModel(mapped: $0) }, layers: layers,
+                                                 dataset: data, thresholds: thresholds,
                                                  layout: dataSet.dataLayout, batchSize: batchSize) { done, total in
                         printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "\(data.identifier) \(split.rawValue)"))
                     }
@@ -178,7 +188,7 @@ extension LRM {
                     }
                 }
                 // Sizes: bytes on disk of the file, and per layer the bytes and bits per parameter of its tensors.
-                var notes = PreprocessingNotes(model: candidate, source: preprocessingSource, rawPixels: dataSet.dataset != nil)
+                var notes = PreprocessingNotes(input: candidate.input, source: preprocessingSource, rawPixels: dataSet.dataset != nil)
                 notes.checkChance(accuracy: report.reference?.accuracy ?? report.candidate.accuracy, classCount: data.classCount,
                                   model: report.reference != nil ? "the reference" : "the model")
                 let storage = (try? ContainerFile(path: model)).map { file in (file.fileByteCount, ModelSummary(header: file.header)) }

@@ -8,14 +8,15 @@ import LRMVerify
 extension LRM.Verify {
     /// Verification on the user's own data: split as convert splits it (`--split test`: the held-out
     /// records or --test-inputs), scored as the task the model and labels imply (or --task).
-    func verifyOwnData(_ source: OwnDataSource, candidate: Model, reference referenceModel: Model?, preprocessingNotes: [String],
+    func verifyOwnData(_ source: OwnDataSource, candidate mapped: MappedModel, reference mappedReference: MappedModel?, preprocessingNotes: [String],
                        preprocessingSource: String) throws {
+        let candidate = try mapped.loadModel()
         let splits = try source.splits(for: candidate)
         var data = split == .train ? splits.train : splits.test
         if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
         if splits.task == .multiclass {
             if maxMetricDrop != nil { throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a classifier has --max-accuracy-drop") }
-            return try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: preprocessingNotes,
+            return try verifyClasses(data, candidate: mapped, reference: mappedReference, preprocessingNotes: preprocessingNotes,
                                      preprocessingSource: preprocessingSource)
         }
         if splits.task == .regression, maxAccuracyDrop != nil || maxF1Drop != nil || minAgreement != nil {
@@ -24,6 +25,7 @@ extension LRM.Verify {
         if splits.task == .binary, maxMetricDrop != nil {
             throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
         }
+        let referenceModel = try mappedReference?.loadModel()
         let report: TaskReport
         let printer = progressOptions.printer
         defer { printer?.finish() }

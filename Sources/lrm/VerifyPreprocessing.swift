@@ -11,8 +11,9 @@ struct VerifyPreprocessing {
     struct Side {
         var role: String
         var path: String
-        var model: Model
-        var records: Bool { !model.input.scale.isEmpty || !model.input.offset.isEmpty }
+        /// The model's input description: its recorded preprocessing, replaced by what is chosen.
+        var input: InputSpec
+        var records: Bool { !input.scale.isEmpty || !input.offset.isEmpty }
     }
 
     /// What was decided, for the text and JSON reports.
@@ -32,10 +33,10 @@ struct VerifyPreprocessing {
             reference = side
         }
         if originalCandidate.records, let originalReference, originalReference.records,
-           originalCandidate.model.input.scale != originalReference.model.input.scale
-            || originalCandidate.model.input.offset != originalReference.model.input.offset {
-            notes.append("the two models record different preprocessing: the \(candidate.role) \(Self.describe(candidate.model.input)), "
-                         + "the \(originalReference.role) \(Self.describe(originalReference.model.input)); each runs with its own")
+           originalCandidate.input.scale != originalReference.input.scale
+            || originalCandidate.input.offset != originalReference.input.offset {
+            notes.append("the two models record different preprocessing: the \(candidate.role) \(Self.describe(candidate.input)), "
+                         + "the \(originalReference.role) \(Self.describe(originalReference.input)); each runs with its own")
         }
     }
 
@@ -44,19 +45,19 @@ struct VerifyPreprocessing {
         let given = scale != nil || offset != nil
         if side.records {
             if given {
-                notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.model.input))); "
+                notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.input))); "
                              + "the --input-scale/--input-offset options apply only to a model that records none")
             }
             return "the model file"
         } else if given {
-            side.model.input.scale = scale ?? []
-            side.model.input.offset = offset ?? []
-            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the command line's (\(Self.describe(side.model.input)))")
+            side.input.scale = scale ?? []
+            side.input.offset = offset ?? []
+            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the command line's (\(Self.describe(side.input)))")
             return [scale.map { _ in "--input-scale" }, offset.map { _ in "--input-offset" }].compactMap { $0 }.joined(separator: " and ")
         } else if let other, other.records {
-            side.model.input.scale = other.model.input.scale
-            side.model.input.offset = other.model.input.offset
-            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the \(other.role)'s (\(Self.describe(side.model.input)))")
+            side.input.scale = other.input.scale
+            side.input.offset = other.input.offset
+            notes.append("the \(side.role) \(side.path) records no preprocessing; it runs with the \(other.role)'s (\(Self.describe(side.input)))")
             return "the \(other.role)"
         }
         return "the model file"

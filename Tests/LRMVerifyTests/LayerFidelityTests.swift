@@ -1,3 +1,4 @@
+import Foundation
 import LRMFormat
 import Testing
 @testable import LRMVerify
@@ -129,5 +130,31 @@ struct LayerFidelityTests {
         #expect(throws: VerificationError.self) {
             try LayerFidelity.convolutionKernel(first: Self.random([3, 3, 2, 4], &rng), second: Self.random([1, 3, 4, 4], &rng), form: .spatial)
         }
+    }
+
+    @Test("two mapped files compared one layer at a time give what the loaded models give")
+    func mappedFiles() throws {
+        var rng = SeededGenerator(seed: 4)
+        let (convCandidate, convReference, _) = Self.pair(form: .channel, perturbation: 0.05)
+        // Beside the convolution: a dense layer in both, one only in the reference, and a weightless layer.
+        let dense = Layer(name: "dense", operation: .dense(kernel: Self.random([5, 3], &rng), bias: nil, activation: .linear))
+        let perturbed = Layer(name: "dense", operation: .dense(kernel: Self.random([5, 3], &rng), bias: nil, activation: .linear))
+        var candidate = convCandidate, reference = convReference
+        candidate.layers += [Layer(name: "pool", operation: .globalPool2D(.average)), dense]
+        reference.layers += [Layer(name: "extra", operation: .activation(.relu)), Layer(name: "pool", operation: .globalPool2D(.average)), perturbed]
+        let folder = NSTemporaryDirectory() + "lrm-fidelity-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try ContainerWriter.write(candidate, to: folder + "/c.lrm")
+        try ContainerWriter.write(reference, to: folder + "/r.lrm")
+        let loaded = try LayerFidelity.compare(candidate: try ContainerFile(path: folder + "/c.lrm").loadModel(),
+                                               reference: try ContainerFile(path: folder + "/r.lrm").loadModel())
+        let mapped = try LayerFidelity.compare(candidate: MappedModel(try ContainerFile(path: folder + "/c.lrm")),
+                                               reference: MappedModel(try ContainerFile(path: folder + "/r.lrm")))
+        #expect(loaded.count == 2)
+        #expect(mapped.map(\.name) == loaded.map(\.name))
+        #expect(mapped.map(\.relativeError) == loaded.map(\.relativeError))
+        #expect(mapped.map(\.storedBytes) == loaded.map(\.storedBytes))
+        #expect(loaded.allSatisfy { $0.relativeError > 0 })
     }
 }
