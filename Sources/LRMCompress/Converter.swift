@@ -59,8 +59,12 @@ extension MappedModel: LayerSource {
 /// (Eckart–Young); the converter checks that their measured relative Frobenius error equals
 /// √(Σᵢ>ₖ σᵢ² / Σ σᵢ²) and refuses to produce a model where it does not.
 public enum Converter {
-    public static func convert(_ model: Model, options: ConversionOptions) throws -> ConversionResult {
-        let (layers, decisions) = try convertLayers(of: model, options: options)
+    /// Told about each layer as its conversion finishes (in the order they finish; layers run in
+    /// parallel): its decision, how many of the `total` layers with weights to factorize are done.
+    public typealias LayerProgress = @Sendable (_ decision: LayerDecision, _ done: Int, _ total: Int) -> Void
+
+    public static func convert(_ model: Model, options: ConversionOptions, progress: LayerProgress? = nil) throws -> ConversionResult {
+        let (layers, decisions) = try convertLayers(of: model, options: options, progress: progress)
         var converted = model
         converted.layers = layers
         ConversionProvenance(options: options).record(in: &converted.metadata)
@@ -70,8 +74,8 @@ public enum Converter {
     /// Converts a mapped model one layer at a time: each dense layer is read from the mapping when its
     /// turn comes and its pages dropped when it is done, so the memory used is about the output plus
     /// the working sets of the layers in flight (bounded by ``WorkBudget``), not the model.
-    public static func convert(_ model: MappedModel, options: ConversionOptions) throws -> ConversionResult {
-        let (layers, decisions) = try convertLayers(of: model, options: options)
+    public static func convert(_ model: MappedModel, options: ConversionOptions, progress: LayerProgress? = nil) throws -> ConversionResult {
+        let (layers, decisions) = try convertLayers(of: model, options: options, progress: progress)
         var converted = Model(name: model.name, input: model.input, classNames: model.classNames, layers: layers,
                               metadata: model.metadata, userMetadata: model.userMetadata)
         ConversionProvenance(options: options).record(in: &converted.metadata)
@@ -79,7 +83,8 @@ public enum Converter {
     }
 
     /// Every layer of `source` converted (or passed on) with its decision, in layer order.
-    static func convertLayers(of source: some LayerSource, options: ConversionOptions) throws -> ([Layer<Tensor>], [LayerDecision]) {
+    static func convertLayers(of source: some LayerSource, options: ConversionOptions,
+                              progress: LayerProgress? = nil) throws -> ([Layer<Tensor>], [LayerDecision]) {
         var layers = [Layer<Tensor>?](repeating: nil, count: source.layerCount)
         var decisions = [LayerDecision?](repeating: nil, count: source.layerCount)
         var jobs: [(index: Int, shape: [Int])] = []
@@ -114,12 +119,14 @@ public enum Converter {
                 let (index, shape) = work[job]
                 let bytes = workingBytes(shape)
                 budget.acquire(bytes)
-                results.set(job, Result {
+                let result = Result {
                     let layer = try source.layer(index)
                     defer { source.release(index) }
                     return try convertLayer(layer, options: options)
-                })
+                }
+                let done = results.set(job, result)
                 budget.release(bytes)
+                if let progress, case .success(let (_, decision)) = result { progress(decision, done, work.count) }
             }
         }
         var byLayer: [Int: Int] = [:]
@@ -487,8 +494,14 @@ private final class ResultBox: @unchecked Sendable {
         taken += 1
         return taken - 1
     }
-    func set(_ index: Int, _ result: Result<(Layer<Tensor>, LayerDecision), Error>) {
-        lock.lock(); results[index] = result; lock.unlock()
+    private var finished = 0
+    /// Stores job `index`'s result; returns how many jobs have finished, this one included.
+    @discardableResult
+    func set(_ index: Int, _ result: Result<(Layer<Tensor>, LayerDecision), Error>) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        results[index] = result
+        finished += 1
+        return finished
     }
     func get(_ index: Int) -> Result<(Layer<Tensor>, LayerDecision), Error> {
         lock.lock(); defer { lock.unlock() }

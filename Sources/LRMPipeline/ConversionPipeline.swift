@@ -153,7 +153,7 @@ public enum ConversionPipeline {
             }
             let dense = model.layers.filter { if case .dense = $0.operation { return true } else { return false } }.count
             request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
-            var result = try Converter.convert(model, options: options)
+            var result = try Converter.convert(model, options: options, progress: layerProgress(request.progress))
             request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
@@ -187,7 +187,7 @@ public enum ConversionPipeline {
         }
         let dense = (0..<model.layerCount).filter { if case .dense = model.layerInfo($0).operation { true } else { false } }.count
         request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
-        var result = try Converter.convert(model, options: request.options)
+        var result = try Converter.convert(model, options: request.options, progress: layerProgress(request.progress))
         request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
         var provenance = ConversionProvenance(options: request.options)
         provenance.writer = request.writer
@@ -195,12 +195,35 @@ public enum ConversionPipeline {
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
     }
 
-    /// Spectra of every dense layer the options do not exclude, computed once for a search.
-    public static func searchSpectra(_ model: Model, options: ConversionOptions) throws -> [String: LayerSpectrum] {
+    /// A `factorize` progress event per finished layer: its name, shape and what became of it.
+    static func layerProgress(_ progress: ProgressHandler?) -> Converter.LayerProgress? {
+        guard let progress else { return nil }
+        return { decision, done, total in
+            let shape = decision.inFeatures.map { "\($0)×\(decision.outFeatures ?? 0)" } ?? decision.kind
+            let outcome = switch decision.outcome {
+            case .factorized: "rank \(decision.rank ?? 0)"
+            case .notWorthIt: "kept dense"
+            case .excluded: "excluded"
+            case .notApplicable: "unchanged"
+            }
+            progress(ProgressEvent(phase: "factorize", done: done, total: total,
+                                   message: "\(decision.name) \(shape): \(outcome) (\(String(format: "%.2f", decision.seconds)) s)"))
+        }
+    }
+
+    /// Spectra of every dense layer the options do not exclude, computed once for a search; a `spectra`
+    /// progress event per layer done.
+    public static func searchSpectra(_ model: Model, options: ConversionOptions, progress: ProgressHandler? = nil) throws -> [String: LayerSpectrum] {
         var spectra: [String: LayerSpectrum] = [:]
-        for layer in model.layers {
-            guard case .dense = layer.operation, options.policy(forLayer: layer.name) != nil else { continue }
-            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        let layers = model.layers.filter { layer in
+            if case .dense = layer.operation { return options.policy(forLayer: layer.name) != nil }
+            return false
+        }
+        for (index, layer) in layers.enumerated() {
+            let spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            spectra[layer.name] = spectrum
+            progress?(ProgressEvent(phase: "spectra", done: index + 1, total: layers.count,
+                                    message: "\(layer.name) \(spectrum.inFeatures)×\(spectrum.outFeatures) (\(options.metric.name))"))
         }
         return spectra
     }
@@ -220,7 +243,7 @@ public enum ConversionPipeline {
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
         request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
-        let spectra = try searchSpectra(model, options: options)
+        let spectra = try searchSpectra(model, options: options, progress: request.progress)
         let layout = data.layout(for: model)
         // Which samples judge candidates (classification only): the validation records, shifted when they look
         // seen in training, or (opt-in) the first half of the test split.

@@ -450,7 +450,7 @@ extension ConversionPipeline {
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         options.calibration = try data.calibrate(model, on: calibrationSet)
         if options.quantization == nil { options.quantization = QuantizationOptions(dtype: .int8) }
-        let spectra = try searchSpectra(model, options: options)
+        let spectra = try searchSpectra(model, options: options, progress: request.progress)
         let layout = data.layout(for: model)
         let scorer: any CandidateEvaluator
         switch (evaluator, task) {

@@ -39,4 +39,27 @@ struct ProgressCLITests {
         #expect(quiet.status == 0 && !quiet.stderr.contains("lrm: search"), "\(quiet.stderr)")
         expectOneLineError(try ChildProcess.run(base + ["--quiet", "--progress", "json"]), status: 64, naming: "--quiet")
     }
+
+    @Test("--progress json: a factorize event per layer as it finishes (name, shape, outcome), and a spectra event per layer of a search")
+    func perLayer() throws {
+        func events(_ arguments: [String], phase: String) throws -> [[String: Any]] {
+            let run = try ChildProcess.run(arguments + ["--dry-run", "--progress", "json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            return try run.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+                .compactMap { try jsonObject(String($0))["progress"] as? [String: Any] }.filter { $0["phase"] as? String == phase }
+        }
+        let factorize = try events(["convert", samples + "mnist_mlp.h5", "--policy", "energy:0.95"], phase: "factorize")
+        let perLayer = factorize.filter { ($0["message"] as? String)?.contains(": ") == true }
+        #expect(perLayer.map { $0["done"] as? Int ?? 0 } == [1, 2, 3], "\(factorize)")
+        #expect(perLayer.allSatisfy { $0["total"] as? Int == 3 })
+        let messages = perLayer.compactMap { $0["message"] as? String }
+        for expected in ["dense_1 784×512: ", "dense_2 512×256: ", "output 256×10: "] {
+            #expect(messages.contains { $0.hasPrefix(expected) }, "\(expected) missing: \(messages)")
+        }
+        #expect(messages.allSatisfy { $0.contains("rank ") || $0.contains("kept dense") }, "\(messages)")
+        let spectra = try events(["convert", samples + "churn_mlp.h5"] + churn + ["--target-accuracy-drop", "1"], phase: "spectra")
+        let layers = spectra.compactMap { $0["message"] as? String }.filter { $0.hasSuffix("(whitened)") && !$0.hasPrefix("singular") }
+        #expect(layers == ["dense_1 10×128 (whitened)", "dense_2 128×64 (whitened)", "output 64×1 (whitened)"], "\(spectra)")
+    }
 }
+
