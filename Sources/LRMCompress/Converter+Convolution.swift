@@ -24,6 +24,10 @@ extension Converter {
         }
         var plain = options
         plain.metric = .plain
+        // Format 1.2 stores integer codes for dense kinds only: a factorized convolution keeps float factors
+        // (in --factor-dtype when that is a float type) whatever --factor-dtype i8/i4 asks of the dense layers.
+        let quantized = plain.quantization != nil
+        plain.quantization = nil
         let forms: [ConvFactorizationForm] = switch options.convolutions {
         case .channel: [.channel]
         case .spatial: [.spatial]
@@ -39,6 +43,9 @@ extension Converter {
             decision.kind = "conv2d"
             decision.reason = "\(form.name) form \(matrix.shape[0])×\(matrix.shape[1]): "
                 + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")
+            if quantized, decision.outcome == .factorized {
+                decision.reason += "; factors stored in \(plain.factorDType.name) (integer codes are for dense layers only)"
+            }
             if case let .factorizedDense(us, vt, _, _, factorization) = result.operation {
                 let (first, second) = convolutionFactors(us: us, vt: vt, kernelShape: kernel.shape, form: form)
                 result = Layer(name: layer.name, operation: .factorizedConv2D(

@@ -104,4 +104,34 @@ struct ConvolutionConversionTests {
         #expect(result.decisions[0].outcome == .notWorthIt)
         #expect(result.decisions[0].reason.contains("kept as a convolution"))
     }
+
+    @Test("with i8 or i4 factors the dense layers get integer codes and factorized convolutions keep float factors (format 1.2 quantizes dense kinds only)",
+          arguments: [DType.int8, .int4])
+    func quantizedFactorsSkipConvolutions(_ dtype: DType) throws {
+        let model = Self.model(geometry: ConvGeometry())
+        var options = ConversionOptions(policy: .rank(2))
+        options.convolutions = .channel
+        options.quantization = QuantizationOptions(dtype: dtype)
+        let result = try Converter.convert(model, options: options)
+        guard case let .factorizedConv2D(first, second, _, _, _, _, f) = result.model.layers[0].operation else {
+            Issue.record("conv was not factorized: \(result.decisions[0].reason)")
+            return
+        }
+        #expect(first.dtype == .float32 && second.dtype == .float32 && first.quantization == nil && second.quantization == nil)
+        #expect(result.decisions[0].reason.contains("integer codes are for dense layers only"), "\(result.decisions[0].reason)")
+        guard case let .factorizedDense(us, vt, _, _, _) = result.model.layers[2].operation else {
+            Issue.record("out was not factorized: \(result.decisions[2].reason)")
+            return
+        }
+        #expect(us.dtype == dtype && vt.dtype == dtype && us.quantization != nil)
+        // The header validates (it used to refuse 'first' as a weight a convolution cannot quantize), and the
+        // convolution's record is its float factors' error.
+        _ = try result.model.plan()
+        #expect(result.model.layers.map(\.operation.kindName) == ["factorized_conv2d", "flatten", "factorized_dense"])
+        let kernel = Self.reconstructed(first: first, second: second, form: .channel, kernelShape: [3, 3, 3, 16])
+        guard case let .conv2D(original, _, _, _) = model.layers[0].operation else { return }
+        let w = original.floats()
+        let error = (zip(kernel, w).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / w.map { Double($0 * $0) }.reduce(0, +)).squareRoot()
+        #expect(abs(error - f.relativeError) < 1e-5, "measured \(error), recorded \(f.relativeError)")
+    }
 }
