@@ -12,7 +12,7 @@ struct LRM: ParsableCommand {
         abstract: "Low-rank compressed neural networks: convert, inspect and verify .lrm files.",
         discussion: ExitStatus.helpText,
         version: version,
-        subcommands: [Convert.self, Verify.self, Sweep.self, Report.self, Import.self, Export.self, Predict.self, Inspect.self, Extract.self, Example.self,
+        subcommands: [Convert.self, Verify.self, Sweep.self, Report.self, Import.self, Export.self, Predict.self, Inspect.self, Extract.self, Diff.self, Example.self,
                       ReadKeras.self])
 
     /// ArgumentParser's entry point, except that a bad command line is reported like every other error:
