@@ -45,11 +45,15 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Running a model: the forward pass over a container model. Imports LRMFormat, LRMLinearAlgebra.
         .target(name: "LRMRuntime", dependencies: ["LRMFormat", "LRMLinearAlgebra"], exclude: ["README.md"], swiftSettings: swiftSettings),
-        // Keras HDF5 import (legacy .h5, .weights.h5, .keras) and export. Imports LRMFormat, LRMNumPy, CHDF5, ZIPFoundation.
         // NumPy .npy / .npz reading and writing (pure Swift, .npz through ZIPFoundation). Imports LRMFormat.
         .target(name: "LRMNumPy", dependencies: ["LRMFormat", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "LRMKeras", dependencies: ["LRMFormat", "CHDF5", "LRMNumPy",
+        // HDF5 reading and writing through libhdf5 (files, groups, datasets, attributes; limits against crafted
+        // files; atomic writing), knowing nothing of Keras; its API is package-wide. Imports CHDF5, LRMFormat.
+        .target(name: "LRMHDF5", dependencies: ["CHDF5", "LRMFormat"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        // Keras HDF5 import (legacy .h5, .weights.h5, .keras) and export. Imports LRMFormat, LRMNumPy, LRMHDF5, CHDF5,
+        // ZIPFoundation.
+        .target(name: "LRMKeras", dependencies: ["LRMFormat", "LRMHDF5", "CHDF5", "LRMNumPy",
                                                  .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         // The converter: rank policies, spectra, factorization, the rank search, provenance.
@@ -99,13 +103,13 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "LRMRuntimeTests", dependencies: ["LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
-        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMNumPy", "LRMRuntime", "LRMFormat"],
+        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMHDF5", "LRMNumPy", "LRMRuntime", "LRMFormat"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         // What the CLI and reliability tests share: running the built lrm as a child process, scratch folders.
         .target(name: "LRMTestSupport", path: "Tests/LRMTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["lrm", "LRMTestSupport", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
         // Issue 8: fuzz crashers replayed, hostile HDF5, resource limits, NaN weights, kills, reproducibility, CLI robustness.
-        .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "LRMTestSupport", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMNumPy", "LRMDatasets", "CHDF5",
+        .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "LRMTestSupport", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMHDF5", "LRMNumPy", "LRMDatasets", "CHDF5",
                                                      .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                     exclude: ["Crashers", "Crafted"], swiftSettings: swiftSettings),
     ]

@@ -1,3 +1,4 @@
+import LRMHDF5
 /// Reading attributes and datasets the way Keras writes them.
 extension HDF5Object {
     /// A list of strings stored by Keras under `name`: a string array, a scalar string, an empty float64

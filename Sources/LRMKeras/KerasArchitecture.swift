@@ -1,3 +1,4 @@
+import LRMHDF5
 /// A model's architecture as read from its Keras config: the layer tree, before weights are attached.
 struct KerasArchitecture {
     /// One entry of a model's `layers`: a layer with a typed config, or a nested model.

@@ -1,3 +1,4 @@
+import LRMHDF5
 import LRMFormat
 import ZIPFoundation
 

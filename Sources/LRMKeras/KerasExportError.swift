@@ -1,3 +1,4 @@
+import LRMHDF5
 /// An error exporting a model to a Keras file.
 ///
 /// The description reads `<file>: <where>: <what>[; HDF5: <innermost message>]`, e.g.

@@ -1,3 +1,4 @@
+import LRMHDF5
 import LRMFormat
 
 /// The JSON of a Keras config (LRMFormat's writer: keys in insertion order, one serialisation).

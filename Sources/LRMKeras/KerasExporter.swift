@@ -1,3 +1,4 @@
+import LRMHDF5
 public import LRMFormat
 
 /// Writes a ``Model`` as a Keras legacy full-model `.h5`: what `model.save("x.h5")` writes, loadable

@@ -1,3 +1,4 @@
+public import LRMHDF5
 /// An error importing a Keras model.
 ///
 /// The description reads `<file>: <where>: <what>, expected X, found Y[; hint]`, e.g.

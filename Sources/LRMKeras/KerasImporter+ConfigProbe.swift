@@ -1,3 +1,4 @@
+import LRMHDF5
 import Foundation
 package import LRMFormat
 

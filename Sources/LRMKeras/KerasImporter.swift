@@ -1,3 +1,4 @@
+public import LRMHDF5
 import Foundation
 
 /// Imports Keras models from the files Keras writes, into a ``KerasModel``.

@@ -1,3 +1,4 @@
+import LRMHDF5
 import LRMFormat
 
 /// Reading a ``KerasLayerConfig`` from a layer's JSON config, and what each class stores as weights.

@@ -1,3 +1,4 @@
+import LRMHDF5
 /// The configuration of a supported Keras layer class. Anything else is refused at import with
 /// ``KerasImportError/Kind-swift.enum/unsupportedLayer``.
 public enum KerasLayerConfig: Sendable, Equatable {

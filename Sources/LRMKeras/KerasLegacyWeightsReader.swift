@@ -1,3 +1,4 @@
+import LRMHDF5
 /// How a weights-only file's layers are paired with the architecture's (legacy HDF5 layout).
 public enum KerasWeightMatching: String, Sendable, CaseIterable {
     /// By name when every file layer with weights has a namesake in the architecture, else by order.

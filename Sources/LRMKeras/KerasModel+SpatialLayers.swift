@@ -1,3 +1,4 @@
+import LRMHDF5
 import LRMFormat
 
 /// Mapping Keras's convolution, pooling, padding and cropping layers to lrm's format 1.1 kinds.

@@ -1,3 +1,4 @@
+import LRMHDF5
 /// A Keras model read from a file: its architecture as a flat, ordered list of layers with typed
 /// configurations, and every layer's weights converted to `Float32`.
 ///

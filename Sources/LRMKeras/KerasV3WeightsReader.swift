@@ -1,3 +1,4 @@
+import LRMHDF5
 /// Reads weights stored in the Keras 3 layout (`model.save_weights("x.weights.h5")`, and the
 /// `model.weights.h5` inside a `.keras` archive; tf-keras writes the same layout for these names).
 ///

@@ -1,3 +1,4 @@
+import LRMHDF5
 /// Checks each layer's weights against its config, so that a mapped model can trust the shapes.
 enum KerasWeightValidator {
     /// - Throws: ``KerasImportError`` of kind `shapeMismatch` naming the layer, the weight, and the

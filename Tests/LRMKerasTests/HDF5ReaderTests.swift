@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LRMKeras
+import LRMHDF5
 
 @Suite("HDF5 reader over Fixtures/attributes.h5")
 struct HDF5ReaderTests {

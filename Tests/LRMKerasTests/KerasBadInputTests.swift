@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LRMKeras
+import LRMHDF5
 
 /// Serializes stderr captures: two overlapping redirections of descriptor 2 would restore each other's files.
 private let standardErrorLock = NSLock()

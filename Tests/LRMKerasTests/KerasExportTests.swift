@@ -4,6 +4,7 @@ import LRMNumPy
 import LRMRuntime
 import Testing
 @testable import LRMKeras
+import LRMHDF5
 
 // Round trips without Python: a model is exported, the .h5 re-imported with KerasImporter (which reads
 // the same attributes Keras's legacy loader reads), and both are run by LRMRuntime.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LRMKeras
+import LRMHDF5
 
 /// Weights-only legacy files are paired with their architecture as Keras pairs them: by order
 /// (tf-keras and Keras 3 `load_weights`) when the names differ, by name when they agree.

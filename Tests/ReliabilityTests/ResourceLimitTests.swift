@@ -3,6 +3,7 @@ import LRMTestSupport
 @testable import LRMDatasets
 import LRMFormat
 @testable import LRMKeras
+import LRMHDF5
 import LRMNumPy
 import Testing
 

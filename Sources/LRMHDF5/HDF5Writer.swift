@@ -1,6 +1,6 @@
-import CHDF5
-import Foundation
-import LRMFormat
+package import CHDF5
+package import Foundation
+package import LRMFormat
 
 /// An HDF5 file being created, in memory. Write it through ``HDF5FileWriter/writeAtomically(to:_:)``,
 /// which is the only way this module makes one: the target path never holds a partial file.
@@ -14,12 +14,12 @@ import LRMFormat
 /// Files are created with HDF5's default (earliest) format bounds, as h5py does, so any HDF5 1.8+
 /// reader opens them; the close degree is `H5F_CLOSE_STRONG`, so closing the file closes anything
 /// still open in it.
-final class HDF5FileWriter {
+package final class HDF5FileWriter {
     /// The name used in error messages: the target path.
-    let name: String
+    package let name: String
     private var id: hid_t?
     /// How much the in-memory file grows at a time (1 MiB).
-    static let memoryIncrement = 1 << 20
+    package static let memoryIncrement = 1 << 20
 
     /// Creates an empty file in memory. The corresponding C functions are `H5Pset_fapl_core` (no backing
     /// store) and `H5Fcreate` with `H5F_ACC_TRUNC`.
@@ -49,7 +49,7 @@ final class HDF5FileWriter {
     }
 
     /// The root group `/`. The corresponding C function is `H5Gopen2`.
-    func rootGroup() throws(HDF5WriteError) -> HDF5GroupWriter {
+    package func rootGroup() throws(HDF5WriteError) -> HDF5GroupWriter {
         let location = HDF5Location(file: name, objectPath: "/")
         guard let id else { throw location.writeError("the file is already closed") }
         let group = try HDF5Library.create(at: location, "could not open the root group", close: H5Gclose) {
@@ -60,7 +60,7 @@ final class HDF5FileWriter {
 
     /// Flushes the file and returns its bytes, then closes it (in memory: nothing can fail for lack of disk).
     /// The corresponding C functions are `H5Fflush`, `H5Fget_file_image` and `H5Fclose`.
-    func finish() throws(HDF5WriteError) -> [UInt8] {
+    package func finish() throws(HDF5WriteError) -> [UInt8] {
         let location = HDF5Location(file: name, objectPath: "")
         guard let id else { throw location.writeError("the file is already closed") }
         defer {
@@ -84,7 +84,7 @@ final class HDF5FileWriter {
     /// ``AtomicFileWriter`` (a temporary file `.<name>.tmp-XXXXXX` in the same directory, synced and
     /// renamed over `path`, the directory synced). If anything fails, `body` included, no temporary file
     /// remains and `path` is left as it was; every HDF5 handle is closed before this returns or throws.
-    static func writeAtomically(to path: String,
+    package static func writeAtomically(to path: String,
                                 _ body: (HDF5GroupWriter) throws(HDF5WriteError) -> Void) throws(HDF5WriteError) {
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty else { throw HDF5WriteError(file: path, "the output path names a directory, expected a file") }
@@ -111,18 +111,18 @@ final class HDF5FileWriter {
 ///
 /// Names are single link names: not empty, not `.` or `..`, without `/` or NUL (a `/` would create
 /// nested groups, which callers must ask for explicitly).
-final class HDF5GroupWriter {
-    let handle: HDF5Handle
+package final class HDF5GroupWriter {
+    package let handle: HDF5Handle
     /// The file and object path, for error messages.
-    let location: HDF5Location
+    package let location: HDF5Location
 
-    init(handle: HDF5Handle, location: HDF5Location) {
+    package init(handle: HDF5Handle, location: HDF5Location) {
         self.handle = handle
         self.location = location
     }
 
     /// Creates the child group `name`. The corresponding C function is `H5Gcreate2`.
-    func createGroup(_ name: String) throws(HDF5WriteError) -> HDF5GroupWriter {
+    package func createGroup(_ name: String) throws(HDF5WriteError) -> HDF5GroupWriter {
         let target = try childLocation(name)
         let group = try HDF5Library.create(at: target, "could not create the group", close: H5Gclose) {
             H5Gcreate2(handle.id, name, lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default())
@@ -133,7 +133,7 @@ final class HDF5GroupWriter {
     /// Creates the dataset `name`, stored as little-endian IEEE binary32 (contiguous, uncompressed, as
     /// Keras writes weights), and writes `values`, row-major, into it.
     /// The corresponding C functions are `H5Screate_simple`, `H5Dcreate2` and `H5Dwrite`.
-    func writeFloat32Dataset(_ name: String, shape: [Int], values: [Float]) throws(HDF5WriteError) {
+    package func writeFloat32Dataset(_ name: String, shape: [Int], values: [Float]) throws(HDF5WriteError) {
         let target = try childLocation(name)
         guard let count = HDF5Library.checkedProduct(shape), count == values.count else {
             throw target.writeError("shape \(shape) does not hold \(values.count) values")
@@ -155,18 +155,18 @@ final class HDF5GroupWriter {
 
     /// Writes the attribute `name` as one variable-length UTF-8 string in a scalar dataspace (how h5py
     /// stores a Python `str`). The corresponding C functions are `H5Acreate2` and `H5Awrite`.
-    func writeStringAttribute(_ name: String, _ value: String) throws(HDF5WriteError) {
+    package func writeStringAttribute(_ name: String, _ value: String) throws(HDF5WriteError) {
         try writeStrings(name, [value], scalar: true)
     }
 
     /// Writes the attribute `name` as a one-dimensional array of variable-length UTF-8 strings.
-    func writeStringArrayAttribute(_ name: String, _ values: [String]) throws(HDF5WriteError) {
+    package func writeStringArrayAttribute(_ name: String, _ values: [String]) throws(HDF5WriteError) {
         try writeStrings(name, values, scalar: false)
     }
 
     /// Writes the attribute `name` as float64 values of shape `[values.count]` (`[]`, shape (0,), is
     /// how h5py stores an empty Python list).
-    func writeFloat64ArrayAttribute(_ name: String, _ values: [Double]) throws(HDF5WriteError) {
+    package func writeFloat64ArrayAttribute(_ name: String, _ values: [Double]) throws(HDF5WriteError) {
         let target = attributeLocation(name)
         try checkName(name, at: target)
         var dimension = hsize_t(values.count)

@@ -1,8 +1,8 @@
-import CHDF5
-import Foundation
+package import CHDF5
+package import Foundation
 
 /// The value of an HDF5 attribute, converted to Swift types.
-enum HDF5AttributeValue: Equatable {
+package enum HDF5AttributeValue: Equatable {
     /// Strings of any HDF5 encoding: variable-length or fixed-length (NUL-terminated, NUL-padded or
     /// space-padded; a name filling the whole width has no terminator), ASCII or UTF-8 (both decoded as
     /// UTF-8, since h5py stores UTF-8 bytes under the ASCII tag). `isScalar` is true for a scalar dataspace.
@@ -15,7 +15,7 @@ enum HDF5AttributeValue: Equatable {
 
 extension HDF5Object {
     /// Whether the object has an attribute called `name`. The corresponding C function is `H5Aexists`.
-    func hasAttribute(_ name: String) throws(HDF5Error) -> Bool {
+    package func hasAttribute(_ name: String) throws(HDF5Error) -> Bool {
         try HDF5Library.check(.readFailed, at: location, "could not look up the attribute '\(name)'") {
             H5Aexists(handle.id, name)
         } > 0
@@ -23,7 +23,7 @@ extension HDF5Object {
 
     /// Reads the attribute `name`, checking its size against the file's limits before allocating.
     /// The corresponding C function is `H5Aread`.
-    func readAttribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue {
+    package func readAttribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue {
         let where_ = HDF5Location(file: location.file, objectPath: "\(location.objectPath)@\(name)")
         guard try hasAttribute(name) else { throw where_.error(.notFound, "no such attribute") }
         let attribute = try HDF5Library.open(.readFailed, at: where_, "could not open the attribute", close: H5Aclose) {

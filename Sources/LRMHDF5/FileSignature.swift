@@ -1,7 +1,7 @@
-import Foundation
+package import Foundation
 
 /// What a file is, judged from its first bytes, before any library is handed the file.
-enum FileSignature: Equatable {
+package enum FileSignature: Equatable {
     /// The HDF5 superblock signature at offset 0 or at a user-block offset (512, 1024, 2048, …).
     case hdf5
     /// A ZIP archive (`PK\x03\x04`, or the end record of an empty archive).
@@ -12,10 +12,10 @@ enum FileSignature: Equatable {
     case other(String)
 
     /// The eight bytes that start an HDF5 superblock.
-    static let hdf5Magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+    package static let hdf5Magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Sniffs the file at `path`. The caller has checked that it exists and is a regular file.
-    static func sniff(path: String) throws(HDF5Error) -> FileSignature {
+    package static func sniff(path: String) throws(HDF5Error) -> FileSignature {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw HDF5Error(.openFailed, file: path, "could not open the file for reading")
         }
@@ -43,7 +43,7 @@ enum FileSignature: Equatable {
     }
 
     /// Names common file types, else lists the first bytes in hex.
-    static func describe(_ head: [UInt8]) -> String {
+    package static func describe(_ head: [UInt8]) -> String {
         let known: [([UInt8], String)] = [
             ([0x89, 0x50, 0x4E, 0x47], "a PNG image"), ([0xFF, 0xD8, 0xFF], "a JPEG image"),
             ([0x47, 0x49, 0x46, 0x38], "a GIF image"), ([0x25, 0x50, 0x44, 0x46], "a PDF document"),

@@ -1,27 +1,27 @@
-import CHDF5
-import Foundation
+package import CHDF5
+package import Foundation
 
 /// An HDF5 file opened read-only. Closed when the last reference to it (or to an object in it) goes away.
 ///
 /// Before HDF5 sees the file, its existence, kind and signature are checked so that the common mistakes
 /// (missing file, directory, empty file, another format) get a precise error instead of a library trace.
-final class HDF5File {
+package final class HDF5File {
     /// The path opened.
-    let path: String
+    package let path: String
     /// The name used in error messages (the path, or e.g. `model.keras: model.weights.h5` for an extracted member).
-    let name: String
+    package let name: String
     /// Caps applied to every dataset and attribute read from this file.
-    let limits: HDF5Limits
+    package let limits: HDF5Limits
     /// The file's size in bytes when it was opened: no dataset or attribute can hold more than this
     /// (compressed chunks aside, see ``HDF5Dataset``), whatever sizes its headers claim.
-    let byteCount: Int
-    let handle: HDF5Handle
+    package let byteCount: Int
+    package let handle: HDF5Handle
 
     /// Opens `path` read-only.
     ///
     /// The corresponding C function is `H5Fopen` with `H5F_ACC_RDONLY`.
     /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5` or `openFailed`.
-    init(path: String, limits: HDF5Limits = .standard, displayName: String? = nil) throws(HDF5Error) {
+    package init(path: String, limits: HDF5Limits = .standard, displayName: String? = nil) throws(HDF5Error) {
         self.path = path
         let name = displayName ?? path
         self.name = name
@@ -45,7 +45,7 @@ final class HDF5File {
     }
 
     /// The root group `/`.
-    func rootGroup() throws(HDF5Error) -> HDF5Group {
+    package func rootGroup() throws(HDF5Error) -> HDF5Group {
         let location = HDF5Location(file: name, objectPath: "/")
         let group = try HDF5Library.open(.openFailed, at: location, "could not open the root group", close: H5Gclose) {
             H5Gopen2(handle.id, "/", lrm_h5p_default())

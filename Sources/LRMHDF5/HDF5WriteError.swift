@@ -4,24 +4,24 @@
 /// data goes to first), the object path inside it and, when the HDF5 library itself failed, the innermost
 /// message of its error stack; for a failed system call (creating, syncing or renaming the file), the
 /// `errno` text. The description reads `<file>: <object>: <what>[; HDF5: <innermost message>]`.
-struct HDF5WriteError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct HDF5WriteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The target file, as given by the caller.
-    var file: String
+    package var file: String
     /// The path of the object inside the file (`/model_weights/dense`), or `""` for the file itself.
-    var objectPath: String
+    package var objectPath: String
     /// What failed.
-    var message: String
+    package var message: String
     /// The innermost message on HDF5's error stack, when the library reported the failure.
-    var libraryMessage: String?
+    package var libraryMessage: String?
 
-    init(file: String, objectPath: String = "", _ message: String, libraryMessage: String? = nil) {
+    package init(file: String, objectPath: String = "", _ message: String, libraryMessage: String? = nil) {
         self.file = file
         self.objectPath = objectPath
         self.message = message
         self.libraryMessage = libraryMessage
     }
 
-    var description: String {
+    package var description: String {
         var text = objectPath.isEmpty ? "\(file): \(message)" : "\(file): \(objectPath): \(message)"
         if let libraryMessage { text += "; HDF5: \(libraryMessage)" }
         return text
@@ -30,7 +30,7 @@ struct HDF5WriteError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension HDF5Location {
     /// A write error at this location.
-    func writeError(_ message: String, libraryMessage: String? = nil) -> HDF5WriteError {
+    package func writeError(_ message: String, libraryMessage: String? = nil) -> HDF5WriteError {
         HDF5WriteError(file: file, objectPath: objectPath, message, libraryMessage: libraryMessage)
     }
 }

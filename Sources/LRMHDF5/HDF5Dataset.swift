@@ -1,8 +1,8 @@
-import CHDF5
-import LRMFormat
+package import CHDF5
+package import LRMFormat
 
 /// The element types a dataset can be read from, all converted to `Float` by ``HDF5Dataset/readFloats()``.
-enum HDF5ElementType: Equatable {
+package enum HDF5ElementType: Equatable {
     /// IEEE binary16 / binary32 / binary64, in either byte order.
     case float16(bigEndian: Bool), float32, float64
     /// bfloat16: a 2-byte opaque type with the dataset attribute `dtype = "bfloat16"` (how Keras 3 stores it),
@@ -12,7 +12,7 @@ enum HDF5ElementType: Equatable {
     case integer(signed: Bool, byteCount: Int)
 
     /// Bytes per stored element.
-    var byteCount: Int {
+    package var byteCount: Int {
         switch self {
         case .float16, .bfloat16: 2
         case .float32: 4
@@ -23,16 +23,16 @@ enum HDF5ElementType: Equatable {
 }
 
 /// An HDF5 dataset whose shape and element type were checked when it was opened.
-final class HDF5Dataset: HDF5Object {
+package final class HDF5Dataset: HDF5Object {
     /// Dimensions, outermost first (`[]` for a scalar); row-major, as HDF5 stores them.
-    let shape: [Int]
+    package let shape: [Int]
     /// The number of elements, at most ``HDF5Limits/maxElementCount``.
-    let count: Int
+    package let count: Int
     /// The stored element type.
-    let elementType: HDF5ElementType
+    package let elementType: HDF5ElementType
     private let fileType: HDF5Handle
 
-    init(opening handle: HDF5Handle, file: HDF5File, location: HDF5Location) throws(HDF5Error) {
+    package init(opening handle: HDF5Handle, file: HDF5File, location: HDF5Location) throws(HDF5Error) {
         let space = try HDF5Library.open(.readFailed, at: location, "could not read the dataspace", close: H5Sclose) {
             H5Dget_space(handle.id)
         }
@@ -47,7 +47,7 @@ final class HDF5Dataset: HDF5Object {
 
     /// Reads every element, converted to `Float` (float64 and integers rounded to nearest; float16 and
     /// bfloat16 exactly), in row-major order. The corresponding C function is `H5Dread`.
-    func readFloats() throws(HDF5Error) -> [Float] {
+    package func readFloats() throws(HDF5Error) -> [Float] {
         guard count > 0 else { return [] }
         switch elementType {
         case .float32:
@@ -66,7 +66,7 @@ final class HDF5Dataset: HDF5Object {
     }
 
     /// The elements as `Double`, exactly, for float64 datasets (nil for other types).
-    func readDoubles() throws(HDF5Error) -> [Double]? {
+    package func readDoubles() throws(HDF5Error) -> [Double]? {
         guard case .float64 = elementType else { return nil }
         guard count > 0 else { return [] }
         return try read(as: Double.self, memoryType: lrm_h5t_native_double())
@@ -83,7 +83,7 @@ final class HDF5Dataset: HDF5Object {
     }
 
     /// deflate's largest possible expansion, the bound on a chunked dataset's size relative to what it stores.
-    static let maxCompressionRatio = 1032
+    package static let maxCompressionRatio = 1032
 
     /// Refuses external and virtual storage, and checks that the data the shape needs is in the file:
     /// all of it for contiguous or compact layouts, at least 1/1032 of it (deflate's limit) for chunks.

@@ -1,34 +1,39 @@
-import CHDF5
-import Foundation
+package import CHDF5
+package import Foundation
 
 // Every raw HDF5 call of the package goes through the helpers in this file or is made inside one of
 // their closures, so that HDF5's automatic error printing is off on the calling thread (the setting is
 // per thread) and every failure becomes an `HDF5Error` carrying the innermost message of HDF5's error stack.
 
 /// Where an HDF5 operation happens, for error messages.
-struct HDF5Location {
+package struct HDF5Location {
     /// The file as the caller named it.
-    var file: String
+    package var file: String
     /// The object path inside the file, `""` for the file itself.
-    var objectPath: String
+    package var objectPath: String
 
-    func error(_ kind: HDF5Error.Kind, _ message: String, libraryMessage: String? = nil) -> HDF5Error {
+    package init(file: String, objectPath: String) {
+        self.file = file
+        self.objectPath = objectPath
+    }
+
+    package func error(_ kind: HDF5Error.Kind, _ message: String, libraryMessage: String? = nil) -> HDF5Error {
         HDF5Error(kind, file: file, objectPath: objectPath, message, libraryMessage: libraryMessage)
     }
 
     /// The location of `name` relative to this one.
-    func appending(_ name: String) -> HDF5Location {
+    package func appending(_ name: String) -> HDF5Location {
         let base = objectPath == "/" ? "" : objectPath
         return HDF5Location(file: file, objectPath: base + "/" + name)
     }
 }
 
 /// Owns one HDF5 identifier and closes it with the matching `H5?close` when released.
-final class HDF5Handle {
-    let id: hid_t
+package final class HDF5Handle {
+    package let id: hid_t
     private let close: (hid_t) -> herr_t
 
-    init(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
+    package init(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
         self.id = id
         self.close = close
     }
@@ -39,11 +44,11 @@ final class HDF5Handle {
     }
 }
 
-enum HDF5Library {
+package enum HDF5Library {
     /// Turns off HDF5's automatic error printing for the calling thread.
     ///
     /// The corresponding C function is `H5Eset_auto2(H5E_DEFAULT, NULL, NULL)`.
-    static func silenceErrorPrinting() {
+    package static func silenceErrorPrinting() {
         _ = lrm_h5e_silence()
     }
 
@@ -53,7 +58,7 @@ enum HDF5Library {
     ///   - kind: the error kind to report on failure.
     ///   - location: the file and object being worked on.
     ///   - what: what was being done, e.g. "could not read the attribute 'layer_names'".
-    static func check<R: BinaryInteger>(_ kind: HDF5Error.Kind, at location: HDF5Location,
+    package static func check<R: BinaryInteger>(_ kind: HDF5Error.Kind, at location: HDF5Location,
                                         _ what: @autoclosure () -> String,
                                         _ body: () -> R) throws(HDF5Error) -> R {
         silenceErrorPrinting()
@@ -65,7 +70,7 @@ enum HDF5Library {
     }
 
     /// Runs an HDF5 call returning an identifier and wraps it in a handle closed by `close`.
-    static func open(_ kind: HDF5Error.Kind, at location: HDF5Location, _ what: @autoclosure () -> String,
+    package static func open(_ kind: HDF5Error.Kind, at location: HDF5Location, _ what: @autoclosure () -> String,
                      close: @escaping (hid_t) -> herr_t, _ body: () -> hid_t) throws(HDF5Error) -> HDF5Handle {
         let id = try check(kind, at: location, what(), body)
         return HDF5Handle(id, close: close)
@@ -75,7 +80,7 @@ enum HDF5Library {
     /// that reported it, or `nil` if the stack is empty.
     ///
     /// The corresponding C function is `H5Ewalk2` with `H5E_WALK_UPWARD`, which visits the innermost entry first.
-    static func innermostErrorMessage() -> String? {
+    package static func innermostErrorMessage() -> String? {
         final class Box { var message: String? }
         let box = Box()
         let walker: H5E_walk2_t = { position, entry, clientData in
@@ -94,12 +99,12 @@ enum HDF5Library {
     }
 
     /// `bytes` decoded as UTF-8, or `nil` if they are not valid UTF-8.
-    static func utf8<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
+    package static func utf8<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
         String(bytes: bytes, encoding: .utf8)
     }
 
     /// The product of `dimensions`, or `nil` if it overflows `Int`.
-    static func checkedProduct(_ dimensions: [Int]) -> Int? {
+    package static func checkedProduct(_ dimensions: [Int]) -> Int? {
         var product = 1
         for dimension in dimensions {
             guard dimension >= 0 else { return nil }
@@ -112,7 +117,7 @@ enum HDF5Library {
 
     /// The dimensions of a dataspace, outermost first, and the element count (checked against `limits`):
     /// `[]` and 1 for a scalar, `[0]` and 0 for a null dataspace.
-    static func extent(of space: hid_t, at location: HDF5Location, limits: HDF5Limits) throws(HDF5Error) -> (shape: [Int], count: Int) {
+    package static func extent(of space: hid_t, at location: HDF5Location, limits: HDF5Limits) throws(HDF5Error) -> (shape: [Int], count: Int) {
         let spaceClass = H5Sget_simple_extent_type(space)
         if spaceClass == H5S_NULL { return ([0], 0) }
         if spaceClass == H5S_SCALAR { return ([], 1) }

@@ -1,20 +1,20 @@
-import CHDF5
+package import CHDF5
 
 /// A group or dataset in an open ``HDF5File``. Keeps the file alive and closes its own handle when released.
-class HDF5Object {
-    let handle: HDF5Handle
-    let file: HDF5File
+package class HDF5Object {
+    package let handle: HDF5Handle
+    package let file: HDF5File
     /// The file and object path, for error messages.
-    let location: HDF5Location
+    package let location: HDF5Location
 
-    init(handle: HDF5Handle, file: HDF5File, location: HDF5Location) {
+    package init(handle: HDF5Handle, file: HDF5File, location: HDF5Location) {
         self.handle = handle
         self.file = file
         self.location = location
     }
 
     /// The object's path inside the file, e.g. `/model_weights/dense`.
-    var path: String { location.objectPath }
+    package var path: String { location.objectPath }
 }
 
 /// An HDF5 group: named links to groups and datasets, plus attributes.
@@ -22,13 +22,13 @@ class HDF5Object {
 /// Names are resolved relative to the group and may contain `/` (nested groups, as tf-keras writes for a
 /// layer named `hidden/one`). Only hard links are followed: soft and external links, which Keras never
 /// writes, are refused, so nothing is ever read from outside the file.
-final class HDF5Group: HDF5Object {
+package final class HDF5Group: HDF5Object {
     /// The names of the group's direct children, in no particular order.
     ///
     /// HDF5 lists links alphabetically (`dense_10` before `dense_2`), which says nothing about model order,
     /// so this returns a set; take order from attributes or the model config.
     /// The corresponding C function is `H5Lget_name_by_idx`.
-    func childNames() throws(HDF5Error) -> Set<String> {
+    package func childNames() throws(HDF5Error) -> Set<String> {
         let count = try HDF5Library.check(.readFailed, at: location, "could not count the group's links") {
             lrm_h5g_link_count(handle.id)
         }
@@ -60,12 +60,12 @@ final class HDF5Group: HDF5Object {
 
     /// Whether `name` (a relative path, possibly with `/`) exists below this group.
     /// The corresponding C function is `H5Lexists`, called for each prefix of the path.
-    func contains(_ name: String) throws(HDF5Error) -> Bool {
+    package func contains(_ name: String) throws(HDF5Error) -> Bool {
         try resolve(name) != nil
     }
 
     /// Opens the group at the relative path `name`.
-    func openGroup(_ name: String) throws(HDF5Error) -> HDF5Group {
+    package func openGroup(_ name: String) throws(HDF5Error) -> HDF5Group {
         let (handle, location) = try openObject(name)
         let type = H5Iget_type(handle.id)
         guard type == H5I_GROUP else {
@@ -76,7 +76,7 @@ final class HDF5Group: HDF5Object {
 
     /// Opens the dataset at the relative path `name`, checking its shape and element type against the
     /// file's limits (nothing is read or allocated yet).
-    func openDataset(_ name: String) throws(HDF5Error) -> HDF5Dataset {
+    package func openDataset(_ name: String) throws(HDF5Error) -> HDF5Dataset {
         let (handle, location) = try openObject(name)
         let type = H5Iget_type(handle.id)
         guard type == H5I_DATASET else {
