@@ -83,4 +83,21 @@ struct FullDiskTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: small).isEmpty)
         }
     }
+
+    @Test("a .keras whose weights do not fit in a full temporary folder: exit 73 (a full disk), not 65, and nothing left there",
+          .enabled(if: canMountTmpfs, "needs root to mount a tmpfs"))
+    func fullTemporaryFolder() throws {
+        let scratch = try Scratch()
+        let small = scratch.file("tmp")
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        try #require(run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small]) == 0)
+        defer { run("/bin/umount", [small]) }
+        // Fill the folder but for about 16 KiB: the fixture's weights (27,104 bytes) cannot be extracted.
+        let filler = small + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: Data(count: 48 << 10))
+        let result = try ChildProcess.run(["inspect", Fixtures.path("mlp.keras")], environment: ["TMPDIR": small], timeout: 60)
+        #expect(result.status == 73, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: small) == ["filler"])
+    }
 }
