@@ -62,15 +62,11 @@ enum ModelSource {
                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> MappedModel {
         var model = MappedModel(try file(path, architecture: architecture, architectureOption: architectureOption, match: match))
         if let preprocessing, !preprocessing.isEmpty {
-            let header = model.header
+            let unchanged = model
             try apply(preprocessing, to: &model.input, path: path) { input in
-                var changed = header
-                changed.model.input = input
-                do {
-                    try changed.validate()
-                } catch let error as ContainerError {
-                    throw CommandFailure(status: .usage, message: "\(path): the --input-* options do not fit the model: \(error.message)")
-                }
+                var changed = unchanged
+                changed.input = input
+                try checkPreprocessing(changed, path: path)
             }
         }
         if case .refuse(let hint) = nonFinite {
