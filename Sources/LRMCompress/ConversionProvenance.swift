@@ -18,6 +18,8 @@ public struct ConversionProvenance: Sendable, Equatable {
     /// For quantized factors (format 1.2): the requested group size (0: one scale per column);
     /// nil leaves `conversion.group_size` unwritten.
     public var groupSize: Int?
+    /// Whether integer codes were given zero points (format 1.3): writes `conversion.zero_points` when true.
+    public var zeroPoints = false
     /// Whether the rounding used the calibration data (recorded as `calibration.*` even with the plain metric).
     public var roundedWithCalibration = false
     /// The least-squares refit after truncation, when one was done.
@@ -42,6 +44,7 @@ public struct ConversionProvenance: Sendable, Equatable {
                   factorDType: options.quantization?.dtype ?? options.factorDType,
                   seed: options.seed, metric: options.metric, calibration: options.calibration?.source)
         groupSize = options.quantization.map { $0.groupSize ?? 0 }
+        zeroPoints = options.quantization?.zeroPoints == true
         roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
     }
 
@@ -67,6 +70,7 @@ public struct ConversionProvenance: Sendable, Equatable {
         }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
         if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }
+        if zeroPoints && groupSize != nil { metadata[MetadataKey.conversionZeroPoints] = .bool(true) }
         guard metric != .plain || roundedWithCalibration, let calibration else { return }
         metadata[MetadataKey.calibrationDataset] = .string(calibration.dataset)
         metadata[MetadataKey.calibrationSplit] = .string(calibration.split)

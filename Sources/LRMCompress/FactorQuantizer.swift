@@ -12,22 +12,34 @@ public struct QuantizationOptions: Sendable, Equatable {
     public var scaleDType: DType
     /// Whether to use calibration data, when there is some, for error-feedback rounding.
     public var useCalibration: Bool
+    /// (Format 1.3) Asymmetric codes: a zero point per group beside its scale, the codes spread over
+    /// the group's range instead of symmetrically around zero.
+    public var zeroPoints: Bool
 
-    public init(dtype: DType, groupSize: Int? = nil, scaleDType: DType = .float16, useCalibration: Bool = true) {
+    public init(dtype: DType, groupSize: Int? = nil, scaleDType: DType = .float16, useCalibration: Bool = true,
+                zeroPoints: Bool = false) {
         self.dtype = dtype
         self.groupSize = groupSize
         self.scaleDType = scaleDType
         self.useCalibration = useCalibration
+        self.zeroPoints = zeroPoints
     }
 
     /// The group size used for a weight of `rows` rows: the option, or all rows.
     public func groupSize(rows: Int) -> Int { min(groupSize ?? rows, rows) }
 
-    /// Bytes of a `rows × columns` weight stored this way: codes plus scales (before alignment).
+    /// Bytes of a `rows × columns` weight stored this way: codes plus scales (plus zero points)
+    /// (before alignment).
     public func byteCount(rows: Int, columns: Int) -> Int {
         let codes = dtype == .int4 ? (rows * columns + 1) / 2 : rows * columns
         let groups = rows / max(groupSize(rows: rows), 1)
-        return codes + groups * columns * scaleDType.byteCount
+        var bytes = codes + groups * columns * scaleDType.byteCount
+        if zeroPoints {
+            // i4 zero points when the codes are i4 and their count is even, else i8 (QuantizedValues.zeroPointTensor).
+            let count = groups * columns
+            bytes += dtype == .int4 && count % 2 == 0 ? count / 2 : count
+        }
+        return bytes
     }
 }
 
@@ -57,13 +69,14 @@ public enum FactorQuantizer {
         }
         guard let gram, options.useCalibration, gram.count == rows * rows else {
             return QuantizedValues.rounding(values, shape: [rows, columns], dtype: options.dtype, groupSize: group,
-                                            scaleDType: options.scaleDType, clipSearch: true)
+                                            scaleDType: options.scaleDType, clipSearch: true, zeroPoints: options.zeroPoints)
         }
         let u = try InverseCholeskyCache.shared.factor(gram, n: rows)
         var w = values
         let maxCode = QuantizedValues.maxCode(options.dtype)
         var codes = [Int8](repeating: 0, count: rows * columns)
         var scales = [Float](repeating: 1, count: (rows / group) * columns)
+        var zeros = [Int8](repeating: 0, count: options.zeroPoints ? (rows / group) * columns : 0)
         var error = [Float](repeating: 0, count: columns)
         var column = [Float](repeating: 0, count: group)
         for i in 0..<rows {
@@ -71,14 +84,28 @@ public enum FactorQuantizer {
                 let block = i / group
                 for j in 0..<columns {
                     for r in 0..<group { column[r] = w[(i + r) * columns + j] }
-                    scales[block * columns + j] = QuantizedValues.bestScale(column, dtype: options.dtype,
-                                                                            scaleDType: options.scaleDType, clipSearch: true)
+                    if options.zeroPoints {
+                        let (s, z) = QuantizedValues.bestAsymmetric(column, dtype: options.dtype, scaleDType: options.scaleDType,
+                                                                    clipSearch: true)
+                        scales[block * columns + j] = s
+                        zeros[block * columns + j] = z
+                    } else {
+                        scales[block * columns + j] = QuantizedValues.bestScale(column, dtype: options.dtype,
+                                                                                scaleDType: options.scaleDType, clipSearch: true)
+                    }
                 }
             }
             let scaleRow = (i / group) * columns
             let diagonal = Float(u[i * rows + i])
             for j in 0..<columns {
                 let s = scales[scaleRow + j]
+                if options.zeroPoints {
+                    let z = zeros[scaleRow + j]
+                    let code = QuantizedValues.code(w[i * columns + j], scale: s, zero: z, dtype: options.dtype)
+                    codes[i * columns + j] = code
+                    error[j] = (w[i * columns + j] - Float(Int32(code) - Int32(z)) * s) / diagonal
+                    continue
+                }
                 let code = QuantizedValues.code(w[i * columns + j], scale: s, maxCode: maxCode)
                 codes[i * columns + j] = code
                 error[j] = (w[i * columns + j] - Float(code) * s) / diagonal
@@ -94,7 +121,10 @@ public enum FactorQuantizer {
         }
         return QuantizedValues(dtype: options.dtype, rows: rows, columns: columns, codes: codes,
                                scales: Tensor(shape: [rows / group, columns], floats: scales, dtype: options.scaleDType),
-                               groupSize: group)
+                               groupSize: group,
+                               zeroPoints: options.zeroPoints
+                                   ? QuantizedValues.zeroPointTensor(zeros, groups: rows / group, columns: columns, codes: options.dtype)
+                                   : nil)
     }
 
     /// U, upper triangular with (H + δI)⁻¹ = UᵀU, row-major n × n: with J the reversal of the

@@ -54,10 +54,12 @@ extension ContainerHeader {
         let layers: [JSONValue] = model.layers.map { layer in
             var members: [(String, JSONValue)] = [("name", .string(layer.name)), ("kind", .string(layer.kindName))]
             let ref: (Int?) -> JSONValue = { $0.map { .int(Int64($0)) } ?? .null }
-            // A quantized weight adds `<role>_scales` and `<role>_group_size` after its reference.
+            // A quantized weight adds `<role>_scales`, (1.3) `<role>_zero_points` and `<role>_group_size`
+            // after its reference.
             func weight(_ index: Int, _ role: String) -> [(String, JSONValue)] {
                 guard let q = layer.quantization[role] else { return [(role, ref(index))] }
-                return [(role, ref(index)), (role + "_scales", ref(q.scales)), (role + "_group_size", .int(Int64(q.groupSize)))]
+                let zero: [(String, JSONValue)] = q.zeroPoints.map { [(role + "_zero_points", ref($0))] } ?? []
+                return [(role, ref(index)), (role + "_scales", ref(q.scales))] + zero + [(role + "_group_size", .int(Int64(q.groupSize)))]
             }
             switch layer.operation {
             case let .dense(kernel, bias, activation):

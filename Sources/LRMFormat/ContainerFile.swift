@@ -182,21 +182,39 @@ public final class ContainerFile: Sendable {
         }
     }
 
-    /// Checks every tensor's checksum, then every quantization scale's value; throws at the first problem.
+    /// Checks every tensor's checksum, then every quantization scale's and zero point's value; throws
+    /// at the first problem.
     public func verifyAllChecksums() throws {
         for index in header.tensors.indices { try verifyChecksum(index) }
         try verifyScales()
     }
 
-    /// Checks that every scale of every quantized weight is finite and non-zero (format 1.2):
-    /// [`bad_tensor`] naming the tensor and the first bad position otherwise.
+    /// Checks that every scale of every quantized weight is finite and non-zero (format 1.2), and
+    /// (1.3) that every zero point lies in the range of its weight's codes: [`bad_tensor`] naming the
+    /// tensor and the first bad position otherwise. Weights in record order, scales before zero points.
     public func verifyScales() throws {
         var checked = Set<Int>()
         for layer in header.model.layers {
-            for role in layer.quantization.keys.sorted() {
-                guard let q = layer.quantization[role], checked.insert(q.scales).inserted else { continue }
-                try checkScales(q.scales)
+            for role in layer.quantizableRoles {
+                guard let q = layer.quantization[role] else { continue }
+                if checked.insert(q.scales).inserted { try checkScales(q.scales) }
             }
+            for (role, index) in layer.operation.tensors {
+                guard let q = layer.quantization[role], let zeroPoints = q.zeroPoints else { continue }
+                try checkZeroPoints(zeroPoints, codes: header.tensors[index].dtype)
+            }
+        }
+    }
+
+    private func checkZeroPoints(_ index: Int, codes dtype: DType) throws {
+        let info = header.tensors[index]
+        let range = QuantizedValues.codeRange(dtype)
+        guard case .int8(let values) = tensor(index).storage else { return }   // an i4 zero point is always in range
+        if let bad = values.firstIndex(where: { !range.contains(Int($0)) }) {
+            let columns = info.shape.last ?? 1
+            throw ContainerError(.badTensor, "zero-point tensor '\(escaped(info.name))' holds \(values[bad]) at [\(bad / columns), \(bad % columns)]; "
+                                 + "zero points of \(dtype.name) codes must lie in \(range.lowerBound)…\(range.upperBound)",
+                                 path: path, byteOffset: dataOffset + info.byteOffset)
         }
     }
 
@@ -214,6 +232,7 @@ public final class ContainerFile: Sendable {
     public func quantizedValues(codes index: Int, quantization q: WeightQuantization) throws -> QuantizedValues {
         try checkScales(q.scales)
         let info = header.tensors[index]
+        if let zeroPoints = q.zeroPoints { try checkZeroPoints(zeroPoints, codes: info.dtype) }
         let codes: [Int8]
         switch tensor(index).storage {
         case .int8(let values), .int4(let values): codes = values
@@ -221,7 +240,7 @@ public final class ContainerFile: Sendable {
             throw ContainerError(.badModel, "tensor '\(escaped(info.name))' is \(info.dtype.name), not the codes of a quantized weight", path: path)
         }
         return QuantizedValues(dtype: info.dtype, rows: info.shape[0], columns: info.shape[1], codes: codes,
-                               scales: tensor(q.scales), groupSize: q.groupSize)
+                               scales: tensor(q.scales), groupSize: q.groupSize, zeroPoints: q.zeroPoints.map { tensor($0) })
     }
 
     /// Layer `index` of the model in memory: a quantized weight with its scales, every other tensor
@@ -236,6 +255,7 @@ public final class ContainerFile: Sendable {
                 let value = Tensor(quantized: try quantizedValues(codes: tensorIndex, quantization: q))
                 releasePages(ofTensor: tensorIndex)
                 releasePages(ofTensor: q.scales)
+                if let zeroPoints = q.zeroPoints { releasePages(ofTensor: zeroPoints) }
                 return value
             }
             if let known = decoded[tensorIndex] { return known }

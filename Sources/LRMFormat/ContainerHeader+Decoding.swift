@@ -169,10 +169,11 @@ extension ContainerHeader {
             return value
         }
         var quantization: [String: WeightQuantization] = [:]
-        func weightQuantization(_ role: String) throws -> WeightQuantization {
+        func weightQuantization(_ role: String, zeroPoints: Bool = false) throws -> WeightQuantization {
             let scales = try ref("\(role) scales")
+            let zero = zeroPoints ? try ref("\(role) zero points") : nil
             let group = try r.readUInt32("\(role) group size of \(label)")
-            return WeightQuantization(scales: scales, groupSize: Int(group))
+            return WeightQuantization(scales: scales, groupSize: Int(group), zeroPoints: zero)
         }
         let operation: LayerOperation<Int>
         switch kind {
@@ -224,15 +225,16 @@ extension ContainerHeader {
                 throw r.error(.badModel, "\(label) permutes \(count) axes, expected 1 to \(Container.Limits.maxDimensions)", at: countAt)
             }
             operation = .permute(try (0..<count).map { _ in Int(try r.readUInt8("axis of \(label)")) })
-        case LayerKindCode.quantizedDense:
+        case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
-            quantization["kernel"] = try weightQuantization("kernel")
+            quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)
             operation = .dense(kernel: kernel, bias: try optionalRef("bias"), activation: try activation())
-        case LayerKindCode.quantizedFactorizedDense:
+        case LayerKindCode.quantizedFactorizedDense, LayerKindCode.zeroPointFactorizedDense:
+            let zeroPoints = kind == LayerKindCode.zeroPointFactorizedDense
             let us = try ref("us")
-            quantization["us"] = try weightQuantization("us")
+            quantization["us"] = try weightQuantization("us", zeroPoints: zeroPoints)
             let vt = try ref("vt")
-            quantization["vt"] = try weightQuantization("vt")
+            quantization["vt"] = try weightQuantization("vt", zeroPoints: zeroPoints)
             let bias = try optionalRef("bias"), act = try activation()
             operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act, factorization: try r.readFactorization(label))
         default:

@@ -135,6 +135,18 @@ extension ContainerHeader {
                 throw modelError("\(label) has \(role) scales of shape \(scales.shape), expected \([rows / q.groupSize, columns]) "
                                  + "(\(rows) rows in groups of \(q.groupSize), \(columns) columns)")
             }
+            // (1.3) Zero points: every weight of a record with zero points has them, i8 or i4, one per scale.
+            guard let zeroIndex = q.zeroPoints else {
+                guard !layer.hasZeroPoints else { throw modelError("\(label) has zero points for some of its weights but not its \(role)") }
+                continue
+            }
+            let zero = tensors[zeroIndex]
+            guard !zero.dtype.isFloatingPoint else {
+                throw modelError("\(label) has \(role) zero points stored as \(zero.dtype.name), expected i8 or i4")
+            }
+            guard zero.shape == scales.shape else {
+                throw modelError("\(label) has \(role) zero points of shape \(zero.shape), expected \(scales.shape) (one per scale)")
+            }
         }
     }
 

@@ -18,9 +18,10 @@ public struct ContainerHeader: Sendable, Equatable {
     }
 
     /// The lowest format minor version that has every code the header uses: what a writer records
-    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers).
+    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points).
     public var minorVersion: UInt16 {
         let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
+        if model.layers.contains(where: \.hasZeroPoints) { return max(kinds, 3) }
         if tensors.contains(where: { !$0.dtype.isFloatingPoint }) || model.layers.contains(where: \.isQuantized) { return max(kinds, 2) }
         return kinds
     }
@@ -80,11 +81,14 @@ public struct ContainerHeader: Sendable, Equatable {
             record.write(layer.kindCode)
             record.write(layer.name)
             let ref: (Int?) -> UInt32 = { $0.map(UInt32.init) ?? Container.noTensor }
-            // A quantized weight is `tref codes, tref scales, u32 group_size` (format 1.2).
+            // A quantized weight is `tref codes, tref scales, u32 group_size` (format 1.2), with
+            // zero points `tref codes, tref scales, tref zero_points, u32 group_size` (1.3).
+            let zeroPoints = layer.hasZeroPoints
             func weight(_ index: Int, _ role: String) {
                 record.write(ref(index))
                 if let q = layer.quantization[role] {
                     record.write(ref(q.scales))
+                    if zeroPoints { record.write(ref(q.zeroPoints)) }
                     record.write(UInt32(clamping: q.groupSize))
                 }
             }

@@ -37,7 +37,11 @@ public struct MappedModel: Sendable {
         let layer = file.header.model.layers[index]
         var checked = Set<Int>()
         for (_, tensor) in layer.operation.tensors where checked.insert(tensor).inserted { try file.verifyChecksum(tensor) }
-        for (_, q) in layer.quantization where checked.insert(q.scales).inserted { try file.verifyChecksum(q.scales) }
+        for (_, q) in layer.quantization {
+            for index in [q.scales] + (q.zeroPoints.map { [$0] } ?? []) where checked.insert(index).inserted {
+                try file.verifyChecksum(index)
+            }
+        }
         var cache: [Int: Tensor] = [:]
         return try file.loadLayer(index, cache: &cache)
     }
@@ -47,7 +51,10 @@ public struct MappedModel: Sendable {
     public func release(_ index: Int) {
         let layer = file.header.model.layers[index]
         for (_, tensor) in layer.operation.tensors { file.releasePages(ofTensor: tensor) }
-        for (_, q) in layer.quantization { file.releasePages(ofTensor: q.scales) }
+        for (_, q) in layer.quantization {
+            file.releasePages(ofTensor: q.scales)
+            if let zeroPoints = q.zeroPoints { file.releasePages(ofTensor: zeroPoints) }
+        }
     }
 
     /// The header this model would be checked against: the file's, with this description.

@@ -69,6 +69,8 @@ public enum MetadataKey {
     public static let conversionFactorDType = "conversion.factor_dtype"
     /// Rows per scale of quantized factors (format 1.2); 0: one scale per column.
     public static let conversionGroupSize = "conversion.group_size"
+    /// bool (format 1.3): the integer codes were rounded with zero points (asymmetric); absent: symmetric.
+    public static let conversionZeroPoints = "conversion.zero_points"
     /// int: random seed used (randomized SVD, calibration sampling).
     public static let conversionSeed = "conversion.seed"
 
@@ -110,7 +112,7 @@ public enum MetadataKey {
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
-        conversionFactorDType: "string", conversionGroupSize: "int", conversionSeed: "int", conversionMetric: "string",
+        conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",

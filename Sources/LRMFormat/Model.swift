@@ -40,7 +40,15 @@ public struct Model: Sendable, Equatable {
                     tensors.append(q.scales)
                     infos.append(TensorInfo(name: "\(layer.name)/\(role)_scales", dtype: q.scales.dtype, shape: q.scales.shape,
                                             byteCount: q.scales.byteCount))
-                    quantization[role] = WeightQuantization(scales: infos.count - 1, groupSize: q.groupSize)
+                    var weight = WeightQuantization(scales: infos.count - 1, groupSize: q.groupSize)
+                    if let zeroPoints = q.zeroPoints {
+                        // With zero points (format 1.3), they follow the scales.
+                        tensors.append(zeroPoints)
+                        infos.append(TensorInfo(name: "\(layer.name)/\(role)_zero_points", dtype: zeroPoints.dtype,
+                                                shape: zeroPoints.shape, byteCount: zeroPoints.byteCount))
+                        weight.zeroPoints = infos.count - 1
+                    }
+                    quantization[role] = weight
                 }
                 return index
             }

@@ -212,14 +212,17 @@ public enum LayerOperation<T: Sendable>: Sendable {
 }
 
 /// Where a quantized weight's scales are in a file (format 1.2): the index of the scale tensor in
-/// the tensor table and the number of rows that share a scale.
+/// the tensor table and the number of rows that share a scale; (1.3) the index of its zero points.
 public struct WeightQuantization: Sendable, Equatable {
     public var scales: Int
     public var groupSize: Int
+    /// (1.3) The zero-point tensor, nil for symmetric codes.
+    public var zeroPoints: Int?
 
-    public init(scales: Int, groupSize: Int) {
+    public init(scales: Int, groupSize: Int, zeroPoints: Int? = nil) {
         self.scales = scales
         self.groupSize = groupSize
+        self.zeroPoints = zeroPoints
     }
 }
 
@@ -241,18 +244,23 @@ public struct Layer<T: Sendable>: Sendable {
     /// Whether the record is one of the quantized kinds.
     public var isQuantized: Bool { !quantization.isEmpty }
 
-    /// The kind code of the record: the operation's, or 15 / 16 for a quantized dense / factorized layer.
+    /// Whether the record is one of the quantized kinds with zero points (format 1.3).
+    public var hasZeroPoints: Bool { quantization.values.contains { $0.zeroPoints != nil } }
+
+    /// The kind code of the record: the operation's, or 15 / 16 for a quantized dense / factorized
+    /// layer, 17 / 18 for one with zero points.
     public var kindCode: UInt8 {
         guard isQuantized else { return operation.kindCode }
-        if case .dense = operation { return LayerKindCode.quantizedDense }
-        return LayerKindCode.quantizedFactorizedDense
+        if case .dense = operation { return hasZeroPoints ? LayerKindCode.zeroPointDense : LayerKindCode.quantizedDense }
+        return hasZeroPoints ? LayerKindCode.zeroPointFactorizedDense : LayerKindCode.quantizedFactorizedDense
     }
 
     /// The spec's name of the record's kind.
     public var kindName: String {
         guard isQuantized else { return operation.kindName }
-        if case .dense = operation { return "quantized_dense" }
-        return "quantized_factorized_dense"
+        let suffix = hasZeroPoints ? "_zp" : ""
+        if case .dense = operation { return "quantized_dense" + suffix }
+        return "quantized_factorized_dense" + suffix
     }
 
     /// The weights a quantized record of this operation stores as codes and scales, in record order.
@@ -269,16 +277,22 @@ public struct Layer<T: Sendable>: Sendable {
 public enum LayerKindCode {
     public static let quantizedDense: UInt8 = 15
     public static let quantizedFactorizedDense: UInt8 = 16
+    /// Format 1.3: quantized layers whose weights have zero points.
+    public static let zeroPointDense: UInt8 = 17
+    public static let zeroPointFactorizedDense: UInt8 = 18
 }
 
 extension Layer where T == Int {
     /// Every tensor the record refers to, with its role, in record order: a quantized weight's
-    /// scales (role `<role>_scales`) follow its codes.
+    /// scales (role `<role>_scales`) and (1.3) zero points (`<role>_zero_points`) follow its codes.
     public var references: [(role: String, tensor: Int)] {
         var result: [(role: String, tensor: Int)] = []
         for (role, index) in operation.tensors {
             result.append((role, index))
-            if let q = quantization[role] { result.append((role + "_scales", q.scales)) }
+            if let q = quantization[role] {
+                result.append((role + "_scales", q.scales))
+                if let zeroPoints = q.zeroPoints { result.append((role + "_zero_points", zeroPoints)) }
+            }
         }
         return result
     }

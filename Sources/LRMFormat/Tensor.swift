@@ -77,8 +77,10 @@ public struct Tensor: Sendable, Equatable {
     public var byteCount: Int { dtype == .int4 ? (elementCount + 1) / 2 : elementCount * dtype.byteCount }
 
     /// Bytes this tensor takes in a file's data section before alignment: ``byteCount`` plus, for a
-    /// quantized weight, its scales.
-    public var storedByteCount: Int { byteCount + (quantization?.scales.byteCount ?? 0) }
+    /// quantized weight, its scales (and zero points).
+    public var storedByteCount: Int {
+        byteCount + (quantization?.scales.byteCount ?? 0) + (quantization?.zeroPoints?.byteCount ?? 0)
+    }
 
     /// The values converted to float32.
     public func floats() -> [Float] {

@@ -303,6 +303,7 @@ public enum ConversionPipeline {
                                               factorDType: options.quantization?.dtype ?? options.factorDType, seed: nil,
                                               metric: options.metric, calibration: options.calibration?.source, writer: request.writer)
         provenance.groupSize = options.quantization.map { $0.groupSize ?? 0 }
+        provenance.zeroPoints = options.quantization?.zeroPoints == true
         provenance.roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
         provenance.refit = search.refitter?.record
         provenance.finetune = tuning?.record

@@ -207,18 +207,22 @@ public struct LayerAllocation: Sendable {
     static func storedValues(_ values: [Float], rows: Int, columns: Int, dtype: DType, quantization: QuantizationOptions?) -> [Float] {
         if let q = quantization {
             return QuantizedValues.rounding(values, shape: [rows, columns], dtype: dtype, groupSize: q.groupSize(rows: rows),
-                                            scaleDType: q.scaleDType, clipSearch: true).dequantized()
+                                            scaleDType: q.scaleDType, clipSearch: true, zeroPoints: q.zeroPoints).dequantized()
         }
         return dtype == .float32 ? values : Tensor(shape: [rows, columns], floats: values, dtype: dtype).floats()
     }
 
     static func padded(_ bytes: Int) -> Int { (bytes + Container.defaultAlignment - 1) / Container.defaultAlignment * Container.defaultAlignment }
 
-    /// Bytes of a rows × columns weight stored in `dtype` (codes and scales padded separately).
+    /// Bytes of a rows × columns weight stored in `dtype` (codes, scales and zero points padded separately).
     static func tensorBytes(rows: Int, columns: Int, dtype: DType, quantization: QuantizationOptions?) -> Int {
         guard let q = quantization else { return padded(rows * columns * dtype.byteCount) }
         let codes = dtype == .int4 ? (rows * columns + 1) / 2 : rows * columns
-        return padded(codes) + padded(q.byteCount(rows: rows, columns: columns) - codes)
+        var symmetric = q
+        symmetric.zeroPoints = false
+        let scales = symmetric.byteCount(rows: rows, columns: columns) - codes
+        let zeroPoints = q.byteCount(rows: rows, columns: columns) - codes - scales
+        return padded(codes) + padded(scales) + (zeroPoints > 0 ? padded(zeroPoints) : 0)
     }
 
     /// The bias as the size search stores it: f32 next to f32 weights, else f16.

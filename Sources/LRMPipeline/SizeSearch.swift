@@ -167,6 +167,7 @@ public struct SizeSearch {
         let integers = !storage.hidden.isFloatingPoint || storage.layers.values.contains { !$0.isFloatingPoint }
         recorded.factorDType = storage.hidden
         recorded.groupSize = integers ? (options.quantization?.groupSize ?? 0) : nil
+        recorded.zeroPoints = integers && options.quantization?.zeroPoints == true
         recorded.roundedWithCalibration = calibrated && options.calibration != nil && integers
         recorded.record(in: &metadata)
         built.metadata = metadata

@@ -44,6 +44,11 @@ enum ScaleDTypeName: String, CaseIterable, ExpressibleByArgument {
     var dtype: DType { self == .f16 ? .float16 : .float32 }
 }
 
+/// `--quant-scheme`: integer codes without (format 1.2) or with (1.3) zero points.
+enum QuantSchemeName: String, CaseIterable, ExpressibleByArgument {
+    case symmetric, asymmetric
+}
+
 /// `--input-layout`: what the input axes mean, by the name in the spec.
 enum InputLayoutName: String, CaseIterable, ExpressibleByArgument {
     case features, hwc, chw

@@ -57,6 +57,9 @@ extension LRM {
         @Option(help: "With --factor-dtype i8/i4: storage dtype of the scales.")
         var scaleDtype: ScaleDTypeName = .f16
 
+        @Option(help: ArgumentHelp("With --factor-dtype i8/i4 (or a size search's integer candidates): symmetric codes (code × scale, format 1.2) or asymmetric ones with a zero point per scale ((code − zero) × scale, format 1.3: the codes cover each group's range).", valueName: "scheme"))
+        var quantScheme: QuantSchemeName = .symmetric
+
         @Flag(help: "Also store the kernels of layers that stay dense (their rank does not pay) in --factor-dtype (as integer codes for i8/i4).")
         var allKernels = false
 
@@ -185,7 +188,13 @@ extension LRM {
             if groupSize != nil && factorDtype.dtype.isFloatingPoint {
                 throw ValidationError("--group-size applies to --factor-dtype i8 or i4")
             }
+            if quantScheme == .asymmetric && factorDtype.dtype.isFloatingPoint && !searchesBytes {
+                throw ValidationError("--quant-scheme asymmetric applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
+            }
         }
+
+        /// Whether the target is a search over storage dtypes (--target-size, or --minimize bytes).
+        var searchesBytes: Bool { targetSize != nil || (targetAccuracyDrop != nil && minimize == .bytes) }
 
         func options() -> ConversionOptions {
             let overrides = layerPolicies.map(\.override) + excluded.map { ConversionOptions.Override(pattern: NamePattern($0), policy: nil) }
@@ -198,7 +207,11 @@ extension LRM {
                                             parallelLayers: ProcessInfo.processInfo.activeProcessorCount)
             options.metric = metricChoice
             if quantized {
-                options.quantization = QuantizationOptions(dtype: factorDtype.dtype, groupSize: groupSize, scaleDType: scaleDtype.dtype)
+                options.quantization = QuantizationOptions(dtype: factorDtype.dtype, groupSize: groupSize, scaleDType: scaleDtype.dtype,
+                                                           zeroPoints: quantScheme == .asymmetric)
+            } else if quantScheme == .asymmetric && searchesBytes {
+                // A size search's integer candidates take the scheme from here (their dtype is the search's).
+                options.quantization = QuantizationOptions(dtype: .int8, scaleDType: scaleDtype.dtype, zeroPoints: true)
             }
             options.quantizeDenseKernels = allKernels
             options.convolutions = conv

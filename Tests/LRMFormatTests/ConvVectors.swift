@@ -62,7 +62,7 @@ enum ConvDefect: String, CaseIterable {
         case .factorizedUnknownForm: "a factorized_conv2d with form code 2"
         case .factorizedSecondWrongShape: "a channel factorization whose second kernel is [1, 2, 1, 4], not 1×1"
         case .permuteNotPermutation: "a permute with axes [0, 0, 1]"
-        case .futureLayerKind: "layer kind 17 in a file of format 1.3"
+        case .futureLayerKind: "layer kind 19 in a file of format 1.4"
         }
     }
 
@@ -127,8 +127,8 @@ enum ConvDefect: String, CaseIterable {
         case .factorizedSecondWrongShape: return try tensor("fc_channel/second", shape: [1, 2, 1, 4])
         case .permuteNotPermutation: return try layer("to_chw") { $0 = .permute([0, 0, 1]) }
         case .futureLayerKind:
-            parts.minor = 3
-            parts.header[parts.after(string: "gpool") - 4 - 5 - 1] = 17
+            parts.minor = 4
+            parts.header[parts.after(string: "gpool") - 4 - 5 - 1] = 19
         }
         return parts.assemble()
     }

@@ -93,4 +93,91 @@ struct QuantizationTests {
         half.layers[1].operation = .factorizedDense(us: us, vt: Tensor(shape: vt.shape, floats: vt.floats()), bias: b, activation: a, factorization: f)
         #expect(throws: ContainerError.self) { try ContainerWriter.encode(half) }
     }
+
+    @Test("zero points (1.3): W = (code − zero) · scale exactly, codes in range, each value within half a step", arguments: [DType.int8, .int4])
+    func zeroPointRounding(dtype: DType) {
+        var rng = SeededGenerator(seed: 5)
+        // Skewed columns: mostly positive, where a zero point helps.
+        let values = (0..<(12 * 5)).map { _ in rng.nextSymmetricFloat() + 0.8 }
+        let range = QuantizedValues.codeRange(dtype)
+        for group in [1, 3, 12] {
+            let q = QuantizedValues.rounding(values, shape: [12, 5], dtype: dtype, groupSize: group, zeroPoints: true)
+            guard let zero = q.zeroPointValues else { Issue.record("no zero points"); return }
+            #expect(q.zeroPoints?.shape == [12 / group, 5] && zero.count == 12 / group * 5)
+            let scales = q.scales.floats()
+            let restored = q.dequantized()
+            for i in 0..<12 {
+                for j in 0..<5 {
+                    let g = (i / group) * 5 + j
+                    #expect(range.contains(Int(q.codes[i * 5 + j])) && range.contains(Int(zero[g])))
+                    // The spec's formula, bit for bit: an exact integer difference, one float32 product.
+                    #expect(restored[i * 5 + j].bitPattern == (Float(Int(q.codes[i * 5 + j]) - Int(zero[g])) * scales[g]).bitPattern)
+                    #expect(abs(restored[i * 5 + j] - values[i * 5 + j]) <= scales[g] / 2 * 1.0001)
+                }
+            }
+        }
+    }
+
+    @Test("zero points lower the rounding error of one-sided values, for the same codes and scales")
+    func zeroPointsHelpSkewedValues() {
+        var rng = SeededGenerator(seed: 8)
+        let values = (0..<(64 * 6)).map { _ in abs(rng.nextSymmetricFloat()) }
+        func error(_ q: QuantizedValues) -> Float { zip(q.dequantized(), values).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
+        for dtype in [DType.int8, .int4] {
+            let symmetric = QuantizedValues.rounding(values, shape: [64, 6], dtype: dtype, clipSearch: true)
+            let asymmetric = QuantizedValues.rounding(values, shape: [64, 6], dtype: dtype, clipSearch: true, zeroPoints: true)
+            // All values ≥ 0: symmetric codes use half their levels, zero points all of them (about 4× less squared error).
+            #expect(error(asymmetric) < error(symmetric) / 2)
+        }
+    }
+
+    @Test("zero points are stored as i4 beside i4 codes when their count is even, else as i8")
+    func zeroPointStorage() {
+        let values: [Float] = (0..<12).map { Float($0) / 4 }
+        #expect(QuantizedValues.rounding(values, shape: [3, 4], dtype: .int4, zeroPoints: true).zeroPoints?.dtype == .int4)
+        #expect(QuantizedValues.rounding(values, shape: [4, 3], dtype: .int4, zeroPoints: true).zeroPoints?.dtype == .int8)
+        #expect(QuantizedValues.rounding(values, shape: [3, 4], dtype: .int8, zeroPoints: true).zeroPoints?.dtype == .int8)
+        #expect(QuantizedValues.rounding(values, shape: [3, 4], dtype: .int4).zeroPoints == nil)
+        // An all-zero group: scale 1, zero point 0, codes 0.
+        let zeros = QuantizedValues.rounding([Float](repeating: 0, count: 8), shape: [4, 2], dtype: .int4, zeroPoints: true)
+        #expect(zeros.dequantized() == [Float](repeating: 0, count: 8) && zeros.zeroPointValues == [0, 0])
+    }
+
+    @Test("a model with zero points round-trips as format 1.3: kinds 17 and 18 beside 15, zero points after the scales")
+    func zeroPointRoundTrip() throws {
+        let directory = try TemporaryDirectory()
+        let model = ZeroPointModel.make()
+        let path = directory.file("z.lrm")
+        try ContainerWriter.write(model, to: path)
+        let file = try ContainerFile(path: path)
+        try file.verifyAllChecksums()
+        #expect(file.minorVersion == 3)
+        let loaded = try file.loadModel()
+        #expect(loaded == model)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == (try ContainerWriter.encode(loaded)))
+        #expect(file.header.model.layers.map(\.kindCode) == [17, 18, 15])
+        #expect(file.header.model.layers.map(\.kindName) == ["quantized_dense_zp", "quantized_factorized_dense_zp", "quantized_dense"])
+        #expect(file.header.tensors.map(\.name) == ["z8/kernel", "z8/kernel_scales", "z8/kernel_zero_points", "z8/bias",
+                                                    "z4/us", "z4/us_scales", "z4/us_zero_points",
+                                                    "z4/vt", "z4/vt_scales", "z4/vt_zero_points", "s8/kernel", "s8/kernel_scales", "s8/bias"])
+        #expect(file.header.tensors.map(\.dtype.name)[2] == "i8" && file.header.tensors[6].dtype == .int4 && file.header.tensors[9].dtype == .int8)
+        // Bytes per layer count the zero points (the summary's bits per parameter come from these).
+        let summary = ModelSummary(header: file.header)
+        #expect(summary.layers[0].storedBytes == 24 + 32 + 8 + 16)
+    }
+
+    @Test("the writer refuses zero points for only some of a layer's weights, or of the wrong shape")
+    func zeroPointWriterChecks() throws {
+        var model = ZeroPointModel.make()
+        guard case let .factorizedDense(us, vt, b, a, f) = model.layers[1].operation, var vq = vt.quantization else { return }
+        vq.zeroPoints = nil
+        model.layers[1].operation = .factorizedDense(us: us, vt: Tensor(quantized: vq), bias: b, activation: a, factorization: f)
+        #expect(throws: ContainerError.self) { try ContainerWriter.encode(model) }
+
+        var shape = ZeroPointModel.make()
+        guard case let .dense(kernel, bias, act) = shape.layers[0].operation, var kq = kernel.quantization else { return }
+        kq.zeroPoints = Tensor(shape: [1, 4], storage: .int8([0, 0, 0, 0]))
+        shape.layers[0].operation = .dense(kernel: Tensor(quantized: kq), bias: bias, activation: act)
+        #expect(throws: ContainerError.self) { try ContainerWriter.encode(shape) }
+    }
 }

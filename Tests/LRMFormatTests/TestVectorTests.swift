@@ -9,6 +9,7 @@ enum ValidVector: String, CaseIterable {
     case chw, sharedTensor = "shared_tensor"
     case cnn
     case quantized
+    case quantizedZeroPoints = "quantized_zero_points"
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -87,6 +88,7 @@ enum ValidVector: String, CaseIterable {
         case .alignment4096: return try ContainerWriter.encode(TinyModel.make(), alignment: 4096)
         case .cnn: return try ContainerWriter.encode(ConvModel.make())
         case .quantized: return try ContainerWriter.encode(QuantModel.make())
+        case .quantizedZeroPoints: return try ContainerWriter.encode(ZeroPointModel.make())
         }
     }
 }
@@ -102,6 +104,9 @@ private func invalidManifest() -> String {
         .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
                  ("stage", .string("open")), ("description", .string(defect.summary))])
     } + QuantDefect.allCases.map { defect in
+        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
+                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
+    } + ZeroPointDefect.allCases.map { defect in
         .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
                  ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
     }
@@ -155,10 +160,10 @@ struct TestVectorTests {
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ConvModel.make())).minorVersion == 1)
         do {
             _ = try ContainerFile.decodeForTests(ConvDefect.futureLayerKind.apply())
-            Issue.record("a file with layer kind 17 opened")
+            Issue.record("a file with layer kind 19 opened")
         } catch let error as ContainerError {
-            #expect(error.message.contains("unknown kind code 17"))
-            #expect(error.message.contains("format 1.3"))
+            #expect(error.message.contains("unknown kind code 19"))
+            #expect(error.message.contains("the file is format 1.4; this reader reads up to 1.3"))
         }
     }
 
@@ -177,10 +182,26 @@ struct TestVectorTests {
         }
     }
 
-    @Test("a model without quantized weights is written as 1.0, one with them as 1.2")
+    @Test("a model without quantized weights is written as 1.0, one with them as 1.2, one with zero points as 1.3")
     func versionFollowsQuantization() throws {
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(TinyModel.make())).minorVersion == 0)
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(QuantModel.make())).minorVersion == 2)
+        #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ZeroPointModel.make())).minorVersion == 3)
+    }
+
+    @Test("invalid format 1.3 vectors are the zero-point defects, each with its error kind and stage", arguments: ZeroPointDefect.allCases)
+    func invalidZeroPoints(_ defect: ZeroPointDefect) throws {
+        let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
+        try check(try defect.apply(), at: path)
+        let directory = try TemporaryDirectory()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(openErrorKind(bytes, in: directory, verify: false) == (defect.foundOnlyByVerify ? nil : defect.expectedKind))
+        #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
+        if defect.foundOnlyByVerify {
+            // Loading the model (as the runtime does) checks the scales and zero points too.
+            let file = try ContainerFile(path: try directory.write(bytes, to: "load.lrm"))
+            #expect(throws: ContainerError.self) { try file.loadModel(verifyChecksums: false) }
+        }
     }
 
     @Test("the invalid manifest lists every defect")

@@ -88,9 +88,9 @@ class Layer:
 
     def dense_kernel(self):
         """The layer's in × out kernel: stored (dense) or the product us·vt (factorized); None otherwise."""
-        if self.kind in ("dense", "quantized_dense"):
+        if self.kind in ("dense", "quantized_dense", "quantized_dense_zp"):
             return self.weights["kernel"]
-        if self.kind in ("factorized_dense", "quantized_factorized_dense"):
+        if self.kind in ("factorized_dense", "quantized_factorized_dense", "quantized_factorized_dense_zp"):
             return self.weights["us"] @ self.weights["vt"]
         return None
 
@@ -209,12 +209,12 @@ class Model:
         x = x.reshape([n] + self.input_shape)
         for layer in self.layers:
             w = layer.weights
-            if layer.kind in ("dense", "quantized_dense"):
+            if layer.kind in ("dense", "quantized_dense", "quantized_dense_zp"):
                 x = x @ w["kernel"]
                 if "bias" in w:
                     x = x + w["bias"]
                 x = _activate(layer.activation, x)
-            elif layer.kind in ("factorized_dense", "quantized_factorized_dense"):
+            elif layer.kind in ("factorized_dense", "quantized_factorized_dense", "quantized_factorized_dense_zp"):
                 x = (x @ w["us"]) @ w["vt"]
                 if "bias" in w:
                     x = x + w["bias"]
@@ -357,9 +357,11 @@ def load(path, verify=False):
             # every tensor reference of the record, whatever the kind (the reader knows the payloads)
             weights = {field: arrays[index] for field, index, _, _ in record._refs if index is not None}
             # a quantized weight (format 1.2) is given dequantized: codes x scales of its group
+            # ((codes - zero points) x scales with the zero points of format 1.3)
             for field in QUANTIZED_KINDS.get(fields["kind"], (None, ()))[1]:
                 weights[field] = f.dequantized(record, field)
                 weights.pop(field + "_scales", None)
+                weights.pop(field + "_zero_points", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes")
                        if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,

@@ -45,6 +45,7 @@ __all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "json_safe
 MAGIC = b"\x89LRM\r\n\x1a\n"
 PREAMBLE_SIZE = 32
 SUPPORTED_MAJOR = 1
+SUPPORTED_MINOR = 3                     # the newest minor version whose codes this reader knows
 
 MAX_HEADER = 64 * 1024 * 1024          # 67,108,864
 MIN_ALIGN, MAX_ALIGN = 8, 65536
@@ -109,7 +110,7 @@ DTYPES = {
     2: ("f16", 2, "<f2"),
     3: ("bf16", 2, "<u2"),
     4: ("f64", 8, "<f8"),
-    5: ("i8", 1, "<i1"),                   # format 1.2: codes of a quantized weight
+    5: ("i8", 1, "<i1"),                   # format 1.2: codes of a quantized weight (1.3: or its zero points)
     6: ("i4", None, "<u1"),                # format 1.2: two codes per byte, the even element in the low nibble
 }
 INTEGER_DTYPES = ("i8", "i4")
@@ -120,14 +121,20 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                7: "conv2d", 8: "factorized_conv2d", 9: "depthwise_conv2d", 10: "pool2d",
                11: "global_pool2d", 12: "pad2d", 13: "crop2d", 14: "permute",
                # format 1.2
-               15: "quantized_dense", 16: "quantized_factorized_dense"}
+               15: "quantized_dense", 16: "quantized_factorized_dense",
+               # format 1.3: quantized with zero points
+               17: "quantized_dense_zp", 18: "quantized_factorized_dense_zp"}
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
 MAX_WINDOW = 65535                     # strides, dilations, windows, margins (section 4)
 # quantized kind -> (the plain kind it computes, its quantized weights in record order)
 QUANTIZED_KINDS = {"quantized_dense": ("dense", ("kernel",)),
-                   "quantized_factorized_dense": ("factorized_dense", ("us", "vt"))}
+                   "quantized_factorized_dense": ("factorized_dense", ("us", "vt")),
+                   "quantized_dense_zp": ("dense", ("kernel",)),
+                   "quantized_factorized_dense_zp": ("factorized_dense", ("us", "vt"))}
+ZERO_POINT_KINDS = ("quantized_dense_zp", "quantized_factorized_dense_zp")
+CODE_RANGES = {"i8": (-128, 127), "i4": (-8, 7)}
 ACTIVATIONS = {
     0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax", 5: "gelu",
     6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
@@ -370,6 +377,9 @@ LAYER_FIELDS = {
     "quantized_dense": ("kernel", "kernel_scales", "kernel_group_size", "bias", "activation"),
     "quantized_factorized_dense": ("us", "us_scales", "us_group_size", "vt", "vt_scales", "vt_group_size",
                                    "bias", "activation", "factorization"),
+    "quantized_dense_zp": ("kernel", "kernel_scales", "kernel_zero_points", "kernel_group_size", "bias", "activation"),
+    "quantized_factorized_dense_zp": ("us", "us_scales", "us_zero_points", "us_group_size", "vt", "vt_scales",
+                                      "vt_zero_points", "vt_group_size", "bias", "activation", "factorization"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -379,7 +389,8 @@ class _Layer(_Record):
     __slots__ = ("name", "kind", "kernel", "bias", "us", "vt", "scale", "shift", "activation", "target",
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
-                 "vt_scales", "vt_group_size", "_refs", "_pos", "_name_pos")
+                 "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
+                 "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -804,7 +815,9 @@ class LrmFile:
         kpos = r.pos
         kcode = r.u8(("layer %d kind", index))
         if kcode not in LAYER_KINDS:
-            raise r.err("unsupported_feature", "layer %d has unknown kind code %d" % (index, kcode), kpos)
+            newer = (" (the file is format 1.%d; this reader reads up to 1.%d)" % (self.version[1], SUPPORTED_MINOR)
+                     if self.version[1] > SUPPORTED_MINOR else "")
+            raise r.err("unsupported_feature", "layer %d has unknown kind code %d%s" % (index, kcode, newer), kpos)
         kind = LAYER_KINDS[kcode]
         lname, _, npos = r.raw_str(MAX_NAME, ("layer %d name", index), empty_kind="invalid_string")
         layer = _Layer()
@@ -817,20 +830,23 @@ class LrmFile:
             layer[field] = v
 
         def qweight(field):
-            # format 1.2: tref codes, tref scales, u32 group_size
+            # format 1.2: tref codes, tref scales, u32 group_size; 1.3 (kinds 17, 18): a zero-points tref
+            # between the scales and the group size
             tref(field, False)
             tref(field + "_scales", False)
+            if kind in ZERO_POINT_KINDS:
+                tref(field + "_zero_points", False)
             layer[field + "_group_size"] = r.u32(("layer %r %s group size", lname, field))
 
         if kind == "dense":
             tref("kernel", False)
             tref("bias", True)
             layer["activation"] = self._activation(r, lname)
-        elif kind == "quantized_dense":
+        elif kind in ("quantized_dense", "quantized_dense_zp"):
             qweight("kernel")
             tref("bias", True)
             layer["activation"] = self._activation(r, lname)
-        elif kind in ("factorized_dense", "quantized_factorized_dense"):
+        elif kind in ("factorized_dense", "quantized_factorized_dense", "quantized_factorized_dense_zp"):
             if kind == "factorized_dense":
                 tref("us", False)
                 tref("vt", False)
@@ -1030,7 +1046,7 @@ class LrmFile:
         tensors = self.tensors
         quantized = QUANTIZED_KINDS.get(layer["kind"], (None, ()))[1]
         for field, v, _, _ in layer["_refs"]:
-            if v is None or field.endswith("_scales"):
+            if v is None or field.endswith("_scales") or field.endswith("_zero_points"):
                 continue
             t = tensors[v]
             if field not in quantized:
@@ -1050,6 +1066,13 @@ class LrmFile:
             if list(sc["shape"]) != [rows // g, cols]:
                 raise fail(layer, "%s scales %r have shape %s, expected [%d, %d]"
                            % (field, sc["name"], list(sc["shape"]), rows // g, cols))
+            if layer["kind"] in ZERO_POINT_KINDS:
+                zp = tensors[layer[field + "_zero_points"]]
+                if zp["dtype"] not in INTEGER_DTYPES:
+                    raise fail(layer, "%s zero points %r are %s, expected i8 or i4" % (field, zp["name"], zp["dtype"]))
+                if list(zp["shape"]) != [rows // g, cols]:
+                    raise fail(layer, "%s zero points %r have shape %s, expected [%d, %d]"
+                               % (field, zp["name"], list(zp["shape"]), rows // g, cols))
 
     # --- section 5: data section
     def _check_data_section(self):
@@ -1119,9 +1142,12 @@ class LrmFile:
         self.verify_scales()
 
     def verify_scales(self):
-        """Every scale of every quantized weight is finite and non-zero (format 1.2), else bad_tensor."""
+        """Every scale of every quantized weight is finite and non-zero (format 1.2), and (1.3) every zero
+        point lies in the range of its weight's codes, else bad_tensor. Per layer: the scales of its weights
+        in record order, then their zero points."""
         for layer in self.model["layers"]:
-            for field in QUANTIZED_KINDS.get(layer["kind"], (None, ()))[1]:
+            fields = QUANTIZED_KINDS.get(layer["kind"], (None, ()))[1]
+            for field in fields:
                 i = layer[field + "_scales"]
                 values = self.tensor_values64(i).ravel()
                 bad = np.flatnonzero(~np.isfinite(values) | (values == 0))
@@ -1130,12 +1156,30 @@ class LrmFile:
                     raise self._err("bad_tensor", "scale tensor %r holds %r at element %d; scales must be finite "
                                     "and non-zero" % (t["name"], float(values[bad[0]]), int(bad[0])),
                                     self.data_start + t["offset"])
+            if layer["kind"] not in ZERO_POINT_KINDS:
+                continue
+            for field in fields:
+                i = layer[field + "_zero_points"]
+                lo, hi = CODE_RANGES[self.tensors[layer[field]]["dtype"]]
+                values = self.tensor_values64(i).ravel()
+                bad = np.flatnonzero((values < lo) | (values > hi))
+                if bad.size:
+                    t = self.tensors[i]
+                    raise self._err("bad_tensor", "zero-point tensor %r holds %d at element %d; zero points of %s "
+                                    "codes must lie in %d..%d" % (t["name"], int(values[bad[0]]), int(bad[0]),
+                                                                  self.tensors[layer[field]]["dtype"], lo, hi),
+                                    self.data_start + t["offset"])
 
     def dequantized(self, layer, field):
-        """The float32 weight a quantized record's `field` (kernel, us, vt) stands for: codes x scales."""
-        codes = self.tensor_array(layer[field]).astype(np.float32)
+        """The float32 weight a quantized record's `field` (kernel, us, vt) stands for: codes x scales, or
+        with zero points (format 1.3) (codes - zero points) x scales, the difference exact, one float32 product."""
+        g = layer[field + "_group_size"]
+        codes = self.tensor_array(layer[field]).astype(np.int32)
+        if layer["kind"] in ZERO_POINT_KINDS:
+            zero = self.tensor_array(layer[field + "_zero_points"]).astype(np.int32)
+            codes = codes - np.repeat(zero, g, axis=0)
         scales = self.tensor_array(layer[field + "_scales"]).astype(np.float32)
-        return codes * np.repeat(scales, layer[field + "_group_size"], axis=0)
+        return codes.astype(np.float32) * np.repeat(scales, g, axis=0)
 
     def tensor_values64(self, i):
         """The tensor's elements as a float64 numpy array (exact widening), with its shape."""

@@ -54,13 +54,15 @@ def _vector_names():
 
 
 def _dequantized(doc, layer, field):
-    """A quantized weight of a vector's JSON (format 1.2), W[i, j] = codes[i, j] * scales[i // g, j], with loops."""
+    """A quantized weight of a vector's JSON (format 1.2), W[i, j] = codes[i, j] * scales[i // g, j], or with
+    zero points (1.3) (codes[i, j] - zero_points[i // g, j]) * scales[i // g, j], with loops."""
     codes = doc["tensors"][layer[field]]
     scales = doc["tensors"][layer[field + "_scales"]]
     rows, cols = codes["shape"]
     g = layer[field + "_group_size"]
-    return np.array([[codes["values"][i * cols + j] * scales["values"][(i // g) * cols + j] for j in range(cols)]
-                     for i in range(rows)], dtype=np.float64)
+    zero = doc["tensors"][layer[field + "_zero_points"]]["values"] if field + "_zero_points" in layer else [0] * (rows // g * cols)
+    return np.array([[(codes["values"][i * cols + j] - zero[(i // g) * cols + j]) * scales["values"][(i // g) * cols + j]
+                      for j in range(cols)] for i in range(rows)], dtype=np.float64)
 
 
 def _reference_forward(doc, x):
@@ -95,12 +97,12 @@ def _reference_forward(doc, x):
 
         for layer in model["layers"]:
             kind = layer["kind"]
-            if kind == "quantized_dense":
+            if kind in ("quantized_dense", "quantized_dense_zp"):
                 a = a @ _dequantized(doc, layer, "kernel")
                 if layer["bias"] is not None:
                     a = a + tensors[layer["bias"]]
                 a = act(layer["activation"], a)
-            elif kind == "quantized_factorized_dense":
+            elif kind in ("quantized_factorized_dense", "quantized_factorized_dense_zp"):
                 a = (a @ _dequantized(doc, layer, "us")) @ _dequantized(doc, layer, "vt")
                 if layer["bias"] is not None:
                     a = a + tensors[layer["bias"]]
