@@ -1,6 +1,7 @@
 import Foundation
 import LRMTestSupport
 import LRMFormat
+import LRMNumPy
 import Testing
 
 @Suite("Quantized factors on the command line")
@@ -57,5 +58,54 @@ struct QuantizedCLITests {
                            status: 64, naming: "forty")
         expectOneLineError(try ChildProcess.run(["convert", model, "--minimize", "bytes", "-o", out]), status: 64, naming: "--target-accuracy-drop")
         #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test("--quant-scheme asymmetric: zero points (format 1.3), inspect shows the kinds and bits per parameter, predict runs it")
+    func asymmetric() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), symmetric = scratch.file("s.lrm"), asymmetric = scratch.file("a.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        let common = ["convert", model, "--policy", "rank:4", "--factor-dtype", "i4", "--group-size", "16", "--all-kernels"]
+        #expect(try ChildProcess.run(common + ["-o", symmetric]).status == 0)
+        let convert = try ChildProcess.run(common + ["--quant-scheme", "asymmetric", "-o", asymmetric])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let file = try ContainerFile(path: asymmetric)
+        #expect(file.minorVersion == 3)
+        #expect(file.header.model.layers.contains { $0.kindName == "quantized_factorized_dense_zp" })
+        #expect(file.header.tensors.contains { $0.name.hasSuffix("/us_zero_points") })
+        #expect(file.header.metadata[MetadataKey.conversionZeroPoints] == .bool(true))
+        // The default stays symmetric (format 1.2).
+        #expect(try ContainerFile(path: symmetric).minorVersion == 2)
+        let inspect = try ChildProcess.run(["inspect", asymmetric, "--verify"])
+        #expect(inspect.status == 0 && inspect.stdout.contains("quantized_factorized_dense_zp") && inspect.stdout.contains("bits/param"),
+                "\(inspect.stdout)")
+        // predict and verify run it (the example model takes 784 features; labels 0…9).
+        let x = (0..<(32 * 784)).map { Float(($0 * 7919) % 256) / 255 }
+        try NPY.write(try NumPyArray(shape: [32, 784], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [32], float32: (0..<32).map { Float($0 % 10) }), to: scratch.file("y.npy"))
+        let predict = try ChildProcess.run(["predict", asymmetric, "--input", scratch.file("x.npy"), "--output", scratch.file("p.npy")])
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let verify = try ChildProcess.run(["verify", asymmetric, "--reference", model, "--inputs", scratch.file("x.npy"),
+                                           "--labels", scratch.file("y.npy")])
+        #expect(verify.status == 0 || verify.status == 1, "\(verify.stderr)")
+        #expect(verify.stdout.contains("quantized_factorized_dense_zp"), "\(verify.stdout)")
+    }
+
+    @Test("bad zero-point requests and files: one-line errors, exit 64 or 65, nothing written")
+    func badZeroPoints() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), out = scratch.file("out.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        expectOneLineError(try ChildProcess.run(["convert", model, "--quant-scheme", "asymmetric", "-o", out]), status: 64, naming: "--quant-scheme")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--factor-dtype", "i8", "--quant-scheme", "sideways", "-o", out]),
+                           status: 64, naming: "sideways")
+        for vector in ["zero_points_out_of_range", "zero_points_wrong_shape", "zero_points_missing"] {
+            let path = TestPackage.root + "/spec/vectors/invalid/\(vector).lrm"
+            expectOneLineError(try ChildProcess.run(["convert", path, "--policy", "rank:1", "-o", out]), status: 65, naming: vector)
+            expectOneLineError(try ChildProcess.run(["export", path, "--to", "keras", "-o", scratch.file("out.h5")]), status: 65, naming: vector)
+        }
+        expectOneLineError(try ChildProcess.run(["inspect", TestPackage.root + "/spec/vectors/invalid/zero_points_out_of_range.lrm", "--verify"]),
+                           status: 65, naming: "zero point")
+        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: scratch.file("out.h5")))
     }
 }

@@ -61,6 +61,36 @@ struct QuantizedConversionTests {
         #expect(fedError < 0.8 * plainError, "error feedback \(fedError), round to nearest \(plainError)")
     }
 
+    @Test("error feedback with zero points (1.3): smaller output error than rounding to nearest with zero points, codes and zero points in range",
+          arguments: [DType.int4, .int8])
+    func errorFeedbackWithZeroPoints(dtype: DType) throws {
+        let (samples, rows, columns) = (300, 32, 6)
+        let x = Self.correlatedInputs(samples: samples, features: rows, seed: 4)
+        var rng = SeededGenerator(seed: 8)
+        // Skewed weights (mostly positive), where zero points matter.
+        let w = (0..<(rows * columns)).map { _ in rng.nextSymmetricFloat() + 0.6 }
+        let options = QuantizationOptions(dtype: dtype, groupSize: 8, zeroPoints: true)
+        let plain = try FactorQuantizer.quantize(w, rows: rows, columns: columns, options: options)
+        let gram = Self.gram(x, samples: samples, features: rows)
+        let fed = try FactorQuantizer.quantize(w, rows: rows, columns: columns, options: options, gram: gram)
+        var symmetricOptions = options
+        symmetricOptions.zeroPoints = false
+        let symmetric = try FactorQuantizer.quantize(w, rows: rows, columns: columns, options: symmetricOptions, gram: gram)
+        let range = QuantizedValues.codeRange(dtype)
+        #expect(fed.zeroPoints?.shape == [4, columns] && plain.zeroPoints?.shape == [4, columns] && symmetric.zeroPoints == nil)
+        #expect(fed.codes.allSatisfy { range.contains(Int($0)) } && fed.zeroPointValues?.allSatisfy { range.contains(Int($0)) } == true)
+        #expect(fed.zeroPointValues?.contains { $0 != 0 } == true)
+        let plainError = Self.outputError(x, samples: samples, w, plain.dequantized(), rows: rows, columns: columns)
+        let fedError = Self.outputError(x, samples: samples, w, fed.dequantized(), rows: rows, columns: columns)
+        let symmetricError = Self.outputError(x, samples: samples, w, symmetric.dequantized(), rows: rows, columns: columns)
+        #expect(fedError < 0.8 * plainError, "error feedback \(fedError), round to nearest \(plainError)")
+        // On these one-sided weights zero points also beat symmetric codes under the same error feedback.
+        #expect(fedError < symmetricError, "with zero points \(fedError), symmetric \(symmetricError)")
+        // The byte count the searches use is that of the tensors written.
+        let written = Tensor(quantized: fed)
+        #expect(options.byteCount(rows: rows, columns: columns) == written.storedByteCount)
+    }
+
     @Test("U of (H + δI)⁻¹ = UᵀU is upper triangular and reproduces the inverse")
     func inverseCholesky() throws {
         let n = 12
@@ -120,6 +150,33 @@ struct QuantizedConversionTests {
         try Data(bytes).write(to: URL(fileURLWithPath: directory + "/m.lrm"))
         let loaded = try ContainerFile(path: directory + "/m.lrm").loadModel()
         #expect(loaded == result.model)
+    }
+
+    @Test("asymmetric i4 factors: zero points on every quantized weight, format 1.3, the metadata, a file that reads back")
+    func converterZeroPoints() throws {
+        var options = ConversionOptions(policy: .rank(6), parallelLayers: 1)
+        options.quantization = QuantizationOptions(dtype: .int4, groupSize: 4, zeroPoints: true)
+        options.quantizeDenseKernels = true
+        let result = try Converter.convert(try model(), options: options)
+        guard case let .factorizedDense(us, vt, _, _, _) = result.model.layers[0].operation,
+              case let .dense(kernel, _, _) = result.model.layers[1].operation else { Issue.record("layers"); return }
+        #expect(us.quantization?.zeroPoints?.shape == [6, 6] && us.quantization?.zeroPoints?.dtype == .int4)
+        #expect(vt.quantization?.zeroPoints?.shape == [1, 20] && vt.quantization?.zeroPoints?.dtype == .int4)
+        #expect(kernel.quantization?.zeroPoints?.shape == [5, 4])
+        #expect(result.model.metadata[MetadataKey.conversionZeroPoints] == .bool(true))
+        let directory = NSTemporaryDirectory() + "lrm-qz-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try ContainerWriter.write(result.model, to: directory + "/z.lrm")
+        let file = try ContainerFile(path: directory + "/z.lrm")
+        #expect(file.minorVersion == 3 && file.header.model.layers.map(\.kindCode) == [18, 17])
+        #expect(try file.loadModel() == result.model)
+        // Symmetric options write no zero points and no key (files as before).
+        options.quantization?.zeroPoints = false
+        let symmetric = try Converter.convert(try model(), options: options)
+        #expect(symmetric.model.metadata[MetadataKey.conversionZeroPoints] == nil)
+        try ContainerWriter.write(symmetric.model, to: directory + "/s.lrm")
+        #expect(try ContainerFile(path: directory + "/s.lrm").minorVersion == 2)
     }
 
     @Test("a group size that does not divide a layer's inputs, and i4 factors of odd size, are refused by name")

@@ -9,9 +9,10 @@ import Testing
 @Suite("Per-layer rank and dtype")
 struct LayerAllocationTests {
     /// Measured ‖W − Ŵ‖²/‖W‖² of a built (uncalibrated) layer against the option's prediction.
-    @Test("an option's predicted error is the error of the layer as written (plain metric, no calibration)")
-    func predictedError() throws {
-        let (search, model) = try SizeSearchTests().setUp()
+    @Test("an option's predicted error is the error of the layer as written, with and without zero points (plain metric, no calibration)",
+          arguments: [false, true])
+    func predictedError(zeroPoints: Bool) throws {
+        let (search, model) = try SizeSearchTests().setUp(zeroPoints: zeroPoints)
         var copy = search
         let tables = try copy.allocation()
         for name in ["h1", "h2"] {
@@ -31,6 +32,8 @@ struct LayerAllocationTests {
                 case let .factorizedDense(us, vt, _, _, f):
                     #expect(f.rank == option.rank)
                     #expect(us.dtype == option.dtype)
+                    // Integer factors carry zero points exactly when the search's options ask for them.
+                    #expect(option.dtype.isFloatingPoint || (us.quantization?.zeroPoints != nil) == zeroPoints)
                     stored = try Matrix.product(Matrix(rows: f.inFeatures, columns: f.rank, values: us.floats()),
                                                 Matrix(rows: f.rank, columns: f.outFeatures, values: vt.floats())).values
                 case let .dense(k, _, _):

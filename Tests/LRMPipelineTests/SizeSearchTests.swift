@@ -9,7 +9,7 @@ import Testing
 struct SizeSearchTests {
     /// A 64 → 48 → 32 → 6 MLP with decaying spectra; accuracy is agreement with the original's answers.
     /// With `outliers`, h1's kernel gets one entry per column 30 times its typical size (hard for i4).
-    func setUp(outliers: Bool = false) throws -> (SizeSearch, Model) {
+    func setUp(outliers: Bool = false, zeroPoints: Bool = false) throws -> (SizeSearch, Model) {
         var rng = SeededGenerator(seed: 51)
         func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] {
             // A sum of rank-one terms with decaying weights.
@@ -39,7 +39,7 @@ struct SizeSearchTests {
         var spectra: [String: LayerSpectrum] = [:]
         for layer in model.layers { spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: ConversionOptions()) }
         var options = ConversionOptions(parallelLayers: 1)
-        options.quantization = QuantizationOptions(dtype: .int8)
+        options.quantization = QuantizationOptions(dtype: .int8, zeroPoints: zeroPoints)
         let provenance = ConversionProvenance(policy: "target-size", parameter: 0, factorDType: .float32, seed: nil, metric: .plain, calibration: nil)
         let search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { candidate in
             let out = try InferenceModel(candidate).run(x, sampleCount: samples)
@@ -51,9 +51,9 @@ struct SizeSearchTests {
         return (search, model)
     }
 
-    @Test("sizes are the bytes the writer writes")
-    func exactSizes() throws {
-        let (search, model) = try setUp()
+    @Test("sizes are the bytes the writer writes (integer codes with and without zero points)", arguments: [false, true])
+    func exactSizes(zeroPoints: Bool) throws {
+        let (search, model) = try setUp(zeroPoints: zeroPoints)
         for storage in StorageChoice.searched {
             let built = try search.build(search.ranks(threshold: 0.9, storage: storage), storage: storage, calibrated: false).model
             #expect(try SizeSearch.fileSize(built) == ContainerWriter.encode(built).count, "\(storage)")
