@@ -24,6 +24,7 @@ SAMPLES = {
     "cifar100_mlp": ("cifar-100", 2500),
 }
 DTYPES = ["f32", "f16", "i8", "i4"]
+LABELS = DTYPES + ["i8z", "i4z"]   # i8z/i4z: integer codes with zero points (--quant-scheme asymmetric)
 # The thresholds of the tables in docs/RESULTS.md (whitened thresholds below 0.99 lose more than 10 points on
 # the CIFAR samples).
 TAUS = {
@@ -48,6 +49,8 @@ def main():
     p.add_argument("--dtypes", default=",".join(DTYPES))
     p.add_argument("--taus", help="comma-separated thresholds (default: each sample's in TAUS)")
     p.add_argument("--skip-targets", action="store_true")
+    p.add_argument("--quant-scheme", default="symmetric", choices=["symmetric", "asymmetric"],
+                   help="integer codes without or with zero points (format 1.3); asymmetric points are labelled i8z/i4z")
     p.add_argument("--data", help="data folder passed to lrm (else $LRM_DATA, else ../shared/datasets)")
     p.add_argument("--markdown", help="also write the markdown section to this file")
     a = p.parse_args()
@@ -60,13 +63,16 @@ def main():
         data = ["--data", a.data] if a.data else []
         common = ["--input-scale", "1/255", "--dataset", dataset, "--validation-samples", str(validation)] + data
         points = []
+        scheme = ["--quant-scheme", a.quant_scheme] if a.quant_scheme != "symmetric" else []
         for dtype in a.dtypes.split(","):
+            integer = dtype in ("i8", "i4")
+            label = dtype + ("z" if integer and scheme else "")
             for tau in taus:
-                path = os.path.join(a.out, "%s-%s-%g.lrm" % (name, dtype, tau))
+                path = os.path.join(a.out, "%s-%s-%g.lrm" % (name, label, tau))
                 run([a.lrm, "convert", sample] + common + ["--policy", "whitened:%g" % tau, "--factor-dtype", dtype,
-                                                           "--all-kernels", "-o", path, "--json"])
+                                                           "--all-kernels", "-o", path, "--json"] + (scheme if integer else []))
                 report = json.loads(run([a.lrm, "verify", path, "--reference", sample, "--dataset", dataset, "--json"] + data))
-                point = {"dtype": dtype, "tau": tau, "bytes": os.path.getsize(path),
+                point = {"dtype": label, "tau": tau, "bytes": os.path.getsize(path),
                          "accuracy": report["compressed"]["accuracy"], "reference": report["reference"]["accuracy"]}
                 print(name, point, file=sys.stderr)
                 points.append(point)
@@ -75,7 +81,7 @@ def main():
             for drop in (0.5, 1.0):
                 path = os.path.join(a.out, "%s-min-bytes-%g.lrm" % (name, drop))
                 out = json.loads(run([a.lrm, "convert", sample] + common + ["--target-accuracy-drop", str(drop), "--minimize", "bytes",
-                                                                            "-o", path, "--json"]))
+                                                                            "-o", path, "--json"] + scheme))
                 s = out["search"]
                 targets.append({"drop": drop, "bytes": os.path.getsize(path), "storage": s.get("storage"),
                                 "validation_drop": (s["validation_accuracy_original"] - s["validation_accuracy"]) * 100,
@@ -115,7 +121,7 @@ def markdown(results):
     for name, r in results.items():
         ref = r["points"][0]["reference"] * 100
         lines.append("### %s (original %.2f%% on test)\n" % (name, ref))
-        dtypes = [d for d in DTYPES if any(p["dtype"] == d for p in r["points"])]
+        dtypes = [d for d in LABELS if any(p["dtype"] == d for p in r["points"])]
         lines.append("| τ | " + " | ".join("%s bytes | %s accuracy" % (d, d) for d in dtypes) + " |")
         lines.append("|---:|" + "---:|---:|" * len(dtypes))
         taus = sorted({p["tau"] for p in r["points"]})

@@ -89,6 +89,27 @@ struct QuantizedCLITests {
                                            "--labels", scratch.file("y.npy")])
         #expect(verify.status == 0 || verify.status == 1, "\(verify.stderr)")
         #expect(verify.stdout.contains("quantized_factorized_dense_zp"), "\(verify.stdout)")
+
+        // export --to keras writes (codes − zero points) × scales.
+        let keras = scratch.file("a.h5"), back = scratch.file("back.lrm")
+        let export = try ChildProcess.run(["export", asymmetric, "--to", "keras", "-o", keras])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(try ChildProcess.run(["import", keras, "-o", back]).status == 0)
+        let original = try file.loadModel(), imported = try ContainerFile(path: back).loadModel()
+        let dense = imported.layers.compactMap { layer -> [Float]? in
+            if case let .dense(kernel, _, _) = layer.operation { return kernel.floats() }
+            return nil
+        }
+        // (The example's hidden layer is already factorized and stays f32; its output layer is factorized here, with zero points.)
+        let quantizedLayers = original.layers.filter { layer in
+            if case .factorizedDense(let us, _, _, _, _) = layer.operation { return us.quantization?.zeroPoints != nil }
+            return false
+        }
+        #expect(quantizedLayers.count == 1)
+        for layer in quantizedLayers {
+            guard case let .factorizedDense(us, vt, _, _, _) = layer.operation else { continue }
+            #expect(dense.contains(us.floats()) && dense.contains(vt.floats()), "the exported kernels are the dequantized factors")
+        }
     }
 
     @Test("bad zero-point requests and files: one-line errors, exit 64 or 65, nothing written")
