@@ -1,6 +1,6 @@
 /// Element types of stored tensors. Floats are little-endian IEEE 754 (bfloat16: the upper 16 bits
 /// of a float32); `i8` and `i4` are the integer codes of a quantized weight (format 1.2), which mean
-/// something only with the weight's scales (see ``QuantizedValues``). The raw value is the code stored
+/// something only with the weight's scales (see ``QuantizedValues``), or (1.3) its zero points. The raw value is the code stored
 /// in the file.
 public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case float32 = 1
