@@ -46,3 +46,19 @@ int32_t lrm_spotrf(bool upper, int32_t n, float *a, int32_t lda) {
 int32_t lrm_dpotrf(bool upper, int32_t n, double *a, int32_t lda) {
     return LAPACKE_dpotrf(LAPACK_COL_MAJOR, upper ? 'U' : 'L', n, a, lda);
 }
+
+int32_t lrm_dsytrd(int32_t n, double *a, int32_t lda, double *d, double *e, double *tau) {
+    return LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, a, lda, d, e, tau);
+}
+
+int32_t lrm_dsterf(int32_t n, double *d, double *e) {
+    return LAPACKE_dsterf(n, d, e);
+}
+
+int32_t lrm_dstedc(int32_t n, double *d, double *e, double *z, int32_t ldz) {
+    return LAPACKE_dstedc(LAPACK_COL_MAJOR, 'I', n, d, e, z, ldz);
+}
+
+int32_t lrm_dormtr(int32_t n, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc) {
+    return LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, n, a, lda, tau, c, ldc);
+}

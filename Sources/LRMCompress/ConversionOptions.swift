@@ -15,11 +15,15 @@ public struct ConversionOptions: Sendable {
 
     /// How singular values are computed.
     public enum SVDMethod: String, Sendable, CaseIterable {
-        /// Exact divide and conquer for most layers; randomized for large layers when the
-        /// policy does not need the full spectrum.
+        /// LAPACK's `gesdd` for layers with min(in, out) below `gramThreshold`, the Gram matrix's
+        /// eigendecomposition in double precision from there, and randomized for large layers
+        /// (min(in, out) ≥ `randomizedThreshold`) when the policy does not need the full spectrum.
         case auto
         /// Always LAPACK's `gesdd`.
         case exact
+        /// Always the eigendecomposition of the Gram matrix in double precision (exact up to its
+        /// stated accuracy; see `GramDecomposition`).
+        case gram
         /// Randomized range finder whenever the policy allows.
         case randomized
     }
@@ -74,6 +78,10 @@ public struct ConversionOptions: Sendable {
     public var svdMethod: SVDMethod
     /// Layers with min(in, out) at least this use the randomized SVD under `.auto`.
     public var randomizedThreshold: Int
+    /// Layers with min(in, out) at least this use the Gram eigendecomposition under `.auto` where
+    /// the decomposition is exact: about half `gesdd`'s work from there (`lrm-bench svd`). Below it,
+    /// `gesdd` as before, so the samples' files do not change.
+    public var gramThreshold: Int
     /// Seed of the randomized SVD.
     public var seed: UInt64
     /// Layers factorized at once (1: one at a time).
@@ -81,7 +89,8 @@ public struct ConversionOptions: Sendable {
 
     public init(policy: RankPolicy = .energy(0.95), overrides: [Override] = [], rankMultiple: Int = 1,
                 factorDType: DType = .float32, precision: Precision = .single, svdMethod: SVDMethod = .auto,
-                randomizedThreshold: Int = 2048, seed: UInt64 = 0x5EED, parallelLayers: Int = 2) {
+                randomizedThreshold: Int = 2048, gramThreshold: Int = 1024, seed: UInt64 = 0x5EED,
+                parallelLayers: Int = 2) {
         self.policy = policy
         self.overrides = overrides
         self.rankMultiple = rankMultiple
@@ -89,6 +98,7 @@ public struct ConversionOptions: Sendable {
         self.precision = precision
         self.svdMethod = svdMethod
         self.randomizedThreshold = randomizedThreshold
+        self.gramThreshold = gramThreshold
         self.seed = seed
         self.parallelLayers = parallelLayers
     }

@@ -184,8 +184,10 @@ public enum Converter {
         // vectors are computed only for a layer that will be factorized, by the same thin SVD as
         // before, so a factorized layer's bytes do not change.
         var valuesSeconds = 0.0
+        var gram: GramDecomposition?
         if let values = try singularValuesIfExact(of: layer, policy: policy, options: options) {
             valuesSeconds = values.seconds
+            gram = values.gram
             let total = Spectrum.energy(values.singularValues)
             let chosen = policy.chooseRank(singularValues: values.singularValues, totalEnergy: total,
                                            inFeatures: kernel.shape[0], outFeatures: kernel.shape[1])
@@ -193,7 +195,7 @@ public enum Converter {
                                   isComplete: true, method: values.method, seconds: values.seconds, policy: policy, options: options)
             if !outline.pays { return (layer, outline.decision) }
         }
-        let spectrum = try spectrum(of: layer, policy: policy, options: options)
+        let spectrum = try spectrum(of: layer, policy: policy, options: options, gram: gram)
         var (converted, decision) = try apply(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
                                               policyParameter: policy.parameter, policyDescription: policy.description, options: options)
         decision.seconds += valuesSeconds
@@ -202,9 +204,10 @@ public enum Converter {
 
     /// The singular values of a dense layer's kernel in the metric `options` asks for, when its
     /// decomposition would be exact (nil when `LayerSpectrum.compute` would sketch it randomized),
-    /// with the time they took and the method's name.
+    /// with the time they took, the method's name, and the Gram matrix when that is the method (the
+    /// vectors pass reuses it).
     static func singularValuesIfExact(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions) throws
-        -> (singularValues: [Double], method: String, seconds: Double)? {
+        -> (singularValues: [Double], method: String, seconds: Double, gram: GramDecomposition?)? {
         guard case let .dense(kernel, _, _) = layer.operation else { return nil }
         let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
         let values = kernel.floats()
@@ -217,9 +220,12 @@ public enum Converter {
                                                    options: options) else { return nil }
             let start = DispatchTime.now().uptimeNanoseconds
             let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: values), metric)
-            let singularValues = try SVD.singularValues(of: transformed, precision: options.precision)
+            let viaGram = LayerSpectrum.usesGram(rows: inFeatures, columns: outFeatures, options: options)
+            let gram = viaGram ? try GramDecomposition(transformed) : nil
+            let singularValues = try gram?.singularValues() ?? SVD.singularValues(of: transformed, precision: options.precision)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            return (singularValues, LayerSpectrum.methodName(exact: true, metric: metric, precision: options.precision), seconds)
+            return (singularValues, LayerSpectrum.methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
+                    seconds, gram)
         } catch let error as ConversionError {
             throw error
         } catch {
@@ -266,7 +272,8 @@ public enum Converter {
     }
 
     /// The decomposition of a dense layer's kernel in the metric `options` asks for.
-    public static func spectrum(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions) throws -> LayerSpectrum {
+    public static func spectrum(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions,
+                                gram: GramDecomposition? = nil) throws -> LayerSpectrum {
         guard case let .dense(kernel, _, _) = layer.operation else {
             throw ConversionError(kind: .decomposition, layer: layer.name, message: "not a dense layer")
         }
@@ -278,7 +285,8 @@ public enum Converter {
         do {
             let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
             let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
-            return try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options)
+            return try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options,
+                                             gram: gram)
         } catch let error as ConversionError {
             throw error
         } catch {
@@ -321,7 +329,9 @@ public enum Converter {
             throw ConversionError(kind: .eckartYoung, layer: layer.name,
                                   message: "factors have relative error \(measured) in the \(spectrum.metric.name) metric, Eckart–Young predicts \(predicted) (tolerance \(tolerance)); refusing to write")
         }
-        let plainError = try relativeError(of: us, vt, against: matrix)
+        // In the plain metric the measured error is already ‖W − us·vt‖/‖W‖: one reconstruction, not two.
+        let plainError: Double
+        if case .plain = spectrum.metric { plainError = measured } else { plainError = try relativeError(of: us, vt, against: matrix) }
         let usTensor: Tensor, vtTensor: Tensor
         if let quantization = options.quantization {
             (usTensor, vtTensor) = try quantizedFactors(us: us.values, vt: vt.values, inFeatures: inFeatures, rank: rank,

@@ -38,7 +38,7 @@ public struct LayerSpectrum: Sendable {
     public let totalEnergy: Double
     /// Whether `svd` holds every singular value.
     public let isComplete: Bool
-    /// "gesdd-f32", "gesdd-f64" or "randomized", prefixed by the metric unless plain.
+    /// "gesdd-f32", "gesdd-f64", "gram-f64" or "randomized", prefixed by the metric unless plain.
     public let method: String
     public let seconds: Double
 
@@ -52,8 +52,9 @@ public struct LayerSpectrum: Sendable {
     /// Decomposes `kernel` for `policy` in `metric`: exact, or (plain metric only) randomized when
     /// allowed and worthwhile, growing the sketch until the policy's threshold is met with exact
     /// energy accounting (‖W − Q·Qᵀ·W‖² = ‖W‖² − ‖Qᵀ·W‖²).
+    /// `gram`, when given, is the Gram matrix of T·W already formed (by the singular-values pass).
     public static func compute(name: String, kernel: Matrix, metric: TruncationMetric = .plain, policy: RankPolicy,
-                               options: ConversionOptions) throws -> LayerSpectrum {
+                               options: ConversionOptions, gram: GramDecomposition? = nil) throws -> LayerSpectrum {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let transformed = try transform(kernel, metric)
@@ -79,9 +80,11 @@ public struct LayerSpectrum: Sendable {
                 sketch *= 2
             }
         }
-        let svd = try SVD.compute(transformed, precision: options.precision)
+        let viaGram = usesGram(rows: kernel.rows, columns: kernel.columns, options: options)
+        let svd = viaGram ? try (gram ?? GramDecomposition(transformed)).svd()
+                          : try SVD.compute(transformed, precision: options.precision)
         return LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
-                             isComplete: true, method: methodName(exact: true, metric: metric, precision: options.precision),
+                             isComplete: true, method: methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
                              seconds: elapsed())
     }
 
@@ -95,9 +98,15 @@ public struct LayerSpectrum: Sendable {
             || (options.svdMethod == .auto && min(rows, columns) >= options.randomizedThreshold)
     }
 
-    /// "gesdd-f32", "gesdd-f64" or "randomized", prefixed by the metric unless plain.
-    static func methodName(exact: Bool, metric: TruncationMetric, precision: Precision) -> String {
-        let method = exact ? (precision == .single ? "gesdd-f32" : "gesdd-f64") : "randomized"
+    /// Whether an exact decomposition of an in × out kernel goes through its Gram matrix
+    /// (`--svd gram`, or `auto` with min(in, out) ≥ `gramThreshold`) rather than `gesdd`.
+    static func usesGram(rows: Int, columns: Int, options: ConversionOptions) -> Bool {
+        options.svdMethod == .gram || (options.svdMethod == .auto && min(rows, columns) >= options.gramThreshold)
+    }
+
+    /// "gesdd-f32", "gesdd-f64", "gram-f64" or "randomized", prefixed by the metric unless plain.
+    static func methodName(exact: Bool, gram: Bool = false, metric: TruncationMetric, precision: Precision) -> String {
+        let method = !exact ? "randomized" : gram ? "gram-f64" : (precision == .single ? "gesdd-f32" : "gesdd-f64")
         if case .plain = metric { return method }
         return "\(metric.name) \(method)"
     }

@@ -68,7 +68,7 @@ public struct Factorization: Sendable, Equatable {
     public var policy: String
     /// Its parameter (τ, k, r, ε).
     public var policyParameter: Double
-    /// How the factors were computed, e.g. "gesdd-f32", "gesdd-f64", "randomized".
+    /// How the factors were computed, e.g. "gesdd-f32", "gesdd-f64", "gram-f64", "randomized".
     public var method: String
     /// Singular values of W that are known, in descending order: at least k, at most min(in, out).
     public var singularValues: [Double]

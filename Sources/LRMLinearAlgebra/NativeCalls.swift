@@ -106,6 +106,34 @@ enum NativeCalls {
         try check(info, routine: "dgesdd", context: context)
     }
 
+    /// Tridiagonal reduction of the symmetric column-major n×n A (lower triangle). `LAPACKE_dsytrd`.
+    static func sytrd(n: Int, a: UnsafeMutablePointer<Double>?, d: UnsafeMutablePointer<Double>?,
+                      e: UnsafeMutablePointer<Double>?, tau: UnsafeMutablePointer<Double>?, context: String) throws {
+        let info = lrm_dsytrd(try int32(n, context: context), a, try int32(max(1, n), context: context), d, e, tau)
+        try check(info, routine: "dsytrd", context: context)
+    }
+
+    /// Eigenvalues of the symmetric tridiagonal (d, e), ascending into d. `LAPACKE_dsterf`.
+    static func sterf(n: Int, d: UnsafeMutablePointer<Double>?, e: UnsafeMutablePointer<Double>?, context: String) throws {
+        let info = lrm_dsterf(try int32(n, context: context), d, e)
+        try check(info, routine: "dsterf", context: context)
+    }
+
+    /// Eigenvalues (into d) and eigenvectors (column-major z) of the symmetric tridiagonal (d, e). `LAPACKE_dstedc`.
+    static func stedc(n: Int, d: UnsafeMutablePointer<Double>?, e: UnsafeMutablePointer<Double>?,
+                      z: UnsafeMutablePointer<Double>?, context: String) throws {
+        let info = lrm_dstedc(try int32(n, context: context), d, e, z, try int32(max(1, n), context: context))
+        try check(info, routine: "dstedc", context: context)
+    }
+
+    /// C = Q·C for the Q of ``sytrd(n:a:d:e:tau:context:)`` (n×n, column-major). `LAPACKE_dormtr`.
+    static func ormtr(n: Int, a: UnsafePointer<Double>?, tau: UnsafePointer<Double>?, c: UnsafeMutablePointer<Double>?,
+                      context: String) throws {
+        let info = lrm_dormtr(try int32(n, context: context), a, try int32(max(1, n), context: context), tau, c,
+                              try int32(max(1, n), context: context))
+        try check(info, routine: "dormtr", context: context)
+    }
+
     /// Householder QR of the column-major m×n A (lda = m) in place. `LAPACKE_sgeqrf`.
     static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, tau: UnsafeMutablePointer<Float>?,
                       context: String) throws {

@@ -141,11 +141,25 @@ enum BLASBenchmark {
         for shape in options.svdShapes {
             let matrix = Matrix.gaussian(rows: shape.rows, columns: shape.columns, seed: 3)
             let repeats = shape.rows * shape.columns <= 1_000_000 ? options.repeats : 1
-            var times: [Double] = []
+            // What `lrm convert` does for a layer it factorizes: the singular values (to choose k and
+            // decide), then the vectors. gesdd: jobz 'N' then 'S'; Gram: dsyrk + dsytrd, dsterf, then
+            // dstedc + dormtr + one product. Alternating, medians.
+            var times: [Double] = [], valuesThenVectors: [Double] = [], gram: [Double] = []
             for _ in 0..<repeats {
                 times.append(try seconds { _ = try SVD.compute(matrix, precision: .single) })
+                valuesThenVectors.append(try seconds {
+                    _ = try SVD.singularValues(of: matrix, precision: .single)
+                    _ = try SVD.compute(matrix, precision: .single)
+                })
+                gram.append(try seconds {
+                    let decomposition = try GramDecomposition(matrix)
+                    _ = try decomposition.singularValues()
+                    _ = try decomposition.svd()
+                })
             }
             print("result sgesdd \(shape.rows)x\(shape.columns) seconds \(String(format: "%.4f", median(times)))")
+            print("result values+vectors sgesdd \(shape.rows)x\(shape.columns) seconds \(String(format: "%.4f", median(valuesThenVectors)))"
+                  + " gram-f64 seconds \(String(format: "%.4f", median(gram)))")
         }
     }
 

@@ -211,6 +211,34 @@ struct ConverterTests {
         #expect((15...18).contains(decision.rank ?? 0))
     }
 
+    @Test("layers from the Gram threshold up go through the Gram matrix: same rank and Eckart–Young error as gesdd, smaller ones unchanged")
+    func gramFromThreshold() throws {
+        let n = 48
+        let spectrum = (0..<n).map { pow(0.93, Double($0)) }
+        var layers: [Layer<Tensor>] = []
+        for (name, rows, columns) in [("tall", 160, n), ("wide", n, 160)] {
+            let kernel = try SyntheticKernel.make(rows: rows, columns: columns, sigma: spectrum, seed: 6)
+            layers.append(Layer(name: name, operation: .dense(kernel: Tensor(shape: [rows, columns], floats: kernel), bias: nil, activation: .linear)))
+        }
+        let model = Model(name: "m", input: InputSpec(shape: [160]), layers: [layers[0]])
+        let wide = Model(name: "w", input: InputSpec(shape: [n]), layers: [layers[1]])
+        for model in [model, wide] {
+            let exact = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.95), svdMethod: .exact))
+            var options = ConversionOptions(policy: .energy(0.95))
+            options.gramThreshold = n  // the auto rule, with the threshold at this layer's min(in, out)
+            let gram = try Converter.convert(model, options: options)
+            let (e, g) = (exact.decisions[0], gram.decisions[0])
+            #expect(e.method == "gesdd-f32" && g.method == "gram-f64")
+            #expect(e.outcome == .factorized && g.outcome == .factorized)
+            #expect(g.rank == e.rank)
+            #expect(abs((g.relativeError ?? 1) - (e.relativeError ?? 0)) <= 1e-4, "\(model.name)")
+            options.gramThreshold = n + 1  // below the threshold: gesdd, the same bytes as --svd exact
+            let below = try Converter.convert(model, options: options)
+            #expect(below.decisions[0].method == "gesdd-f32")
+            #expect(below.model == exact.model)
+        }
+    }
+
     @Test("NaN weights are refused with the layer named")
     func nonFinite() throws {
         var model = try SyntheticKernel.model(hidden: sigma)

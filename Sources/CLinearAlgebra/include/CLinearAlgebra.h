@@ -149,6 +149,22 @@ int32_t lrm_sgesdd_values(int32_t m, int32_t n, float *a, int32_t lda, float *s)
 /// Double-precision `lrm_sgesdd_values`. The corresponding C function is `LAPACKE_dgesdd`.
 int32_t lrm_dgesdd_values(int32_t m, int32_t n, double *a, int32_t lda, double *s);
 
+/// Reduces the symmetric column-major n×n A (lower triangle) to tridiagonal form Qᵀ·A·Q = T:
+/// diagonal in d (n), off-diagonal in e (n − 1), the reflectors of Q below the diagonal of A and
+/// their scalars in tau (n − 1). `LAPACKE_dsytrd`, uplo 'L'.
+int32_t lrm_dsytrd(int32_t n, double *a, int32_t lda, double *d, double *e, double *tau);
+
+/// Eigenvalues (ascending, into d) of the symmetric tridiagonal matrix (d, e); e destroyed. `LAPACKE_dsterf`.
+int32_t lrm_dsterf(int32_t n, double *d, double *e);
+
+/// Eigenvalues (ascending, into d) and eigenvectors (columns of the column-major n×n z) of the
+/// symmetric tridiagonal matrix (d, e), divide and conquer; e destroyed. `LAPACKE_dstedc`, compz 'I'.
+int32_t lrm_dstedc(int32_t n, double *d, double *e, double *z, int32_t ldz);
+
+/// C (n×n, column-major) = Q·C for the Q of `lrm_dsytrd` (reflectors in a, scalars in tau).
+/// `LAPACKE_dormtr`, side 'L', uplo 'L', trans 'N'.
+int32_t lrm_dormtr(int32_t n, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc);
+
 /// QR factorization of the column-major m×n A in place (R above the diagonal,
 /// Householder vectors below, min(m, n) scalars in tau). `LAPACKE_sgeqrf`.
 int32_t lrm_sgeqrf(int32_t m, int32_t n, float *a, int32_t lda, float *tau);

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import LRMLinearAlgebra
+
+@Suite("SVD from the Gram matrix's eigendecomposition in double precision")
+struct GramSVDTests {
+    // 1100 rows or columns: G is accumulated over three blocks of 512.
+    static let shapes = [(1, 1), (1, 50), (40, 1), (120, 80), (60, 150), (100, 100), (300, 200), (1100, 40), (40, 1100)]
+
+    // σⱼ from the Gram matrix carries an absolute error of about 1e-16·σ₁²/σⱼ plus Float's rounding of A
+    // itself (gesdd in single precision is the reference here: 1e-5·σ₁, as in SingularValuesTests).
+    @Test("values and a thin SVD that agree with gesdd's, tall, wide and square", arguments: shapes)
+    func agreesWithGesdd(rows: Int, columns: Int) throws {
+        let a = Matrix.gaussian(rows: rows, columns: columns, seed: UInt64(rows * 104_729 + columns))
+        let gram = try GramDecomposition(a)
+        let values = try gram.singularValues()
+        let reference = try SVD.compute(a, precision: .double).s
+        #expect(values.count == min(rows, columns))
+        #expect(zip(values, values.dropFirst()).allSatisfy { $0 >= $1 }, "descending")
+        for (v, s) in zip(values, reference) { #expect(abs(v - s) <= 1e-6 * reference[0], "\(rows)×\(columns)") }
+
+        let svd = try gram.svd()
+        // The two passes share the tridiagonal form; their solvers (dsterf, dstedc) agree to rounding.
+        for (v, s) in zip(values, svd.s) { #expect(abs(v - s) <= 1e-12 * values[0]) }
+        #expect(svd.u.rows == rows && svd.u.columns == min(rows, columns))
+        #expect(svd.vt.rows == min(rows, columns) && svd.vt.columns == columns)
+        #expect(Reference.relativeError(try svd.reconstructed(), a) < 1e-5)
+        #expect(Reference.orthonormalityError(columnsOf: svd.u) < 1e-4)
+        #expect(Reference.orthonormalityError(columnsOf: svd.vt.transposed()) < 1e-4)
+    }
+
+    @Test("truncated factors reach the Eckart–Young error, as gesdd's do")
+    func eckartYoung() throws {
+        let sigma: [Float] = (0..<60).map { Float(10 * pow(0.9, Double($0))) }
+        for (rows, columns) in [(200, 60), (60, 200)] {
+            let a = try Reference.matrix(rows: rows, columns: columns, singularValues: sigma, seed: 5)
+            let svd = try GramDecomposition(a).svd()
+            for rank in [1, 10, 30, 59] {
+                let tail = sigma.dropFirst(rank).reduce(0.0) { $0 + Double($1) * Double($1) }
+                let total = sigma.reduce(0.0) { $0 + Double($1) * Double($1) }
+                let predicted = (tail / total).squareRoot()
+                let measured = Reference.relativeError(try svd.truncated(to: rank).reconstructed(), a)
+                #expect(abs(measured - predicted) <= 2e-3 * predicted + 1e-5, "\(rows)×\(columns) rank \(rank)")
+            }
+        }
+    }
+
+    @Test("a rank-deficient matrix: zero singular values give zero columns of U, and U·Σ is still A·V")
+    func rankDeficient() throws {
+        var a = Matrix(rows: 50, columns: 8)
+        let b = Matrix.gaussian(rows: 50, columns: 3, seed: 9)
+        for i in 0..<50 { for j in 0..<3 { a[i, j] = b[i, j]; a[i, j + 3] = 2 * b[i, j] } }  // rank 3, two zero columns
+        let svd = try GramDecomposition(a).svd()
+        #expect(svd.s[3...].allSatisfy { $0 <= 1e-6 * svd.s[0] })
+        #expect(Reference.relativeError(try svd.truncated(to: 3).reconstructed(), a) < 1e-5)
+        let zero = try GramDecomposition(Matrix(rows: 4, columns: 3))
+        #expect(try zero.singularValues() == [0, 0, 0])
+        let zeroSVD = try zero.svd()
+        #expect(zeroSVD.u.values.allSatisfy { $0 == 0 } && zeroSVD.s == [0, 0, 0])
+    }
+
+    @Test("NaN input is rejected; an empty matrix has no values")
+    func nonFiniteAndEmpty() throws {
+        var a = Matrix.gaussian(rows: 4, columns: 4, seed: 61)
+        a[2, 1] = .nan
+        let error = #expect(throws: LinearAlgebraError.self) { try GramDecomposition(a) }
+        #expect(error?.kind == .nonFiniteInput)
+        let empty = try GramDecomposition(Matrix(rows: 0, columns: 5))
+        #expect(try empty.singularValues().isEmpty)
+        #expect(try empty.svd().rank == 0)
+    }
+
+    @Test("the same input gives the same bits")
+    func deterministic() throws {
+        let a = Matrix.gaussian(rows: 90, columns: 70, seed: 17)
+        #expect(try GramDecomposition(a).svd() == GramDecomposition(a).svd())
+    }
+}
