@@ -12,6 +12,12 @@ import Foundation
 /// | `x.h5` from tf-keras `save_weights` | ``KerasFileLayout/legacyWeightsOnly`` | `architecture:` |
 /// | `x.weights.h5` | ``KerasFileLayout/kerasWeights`` | `architecture:` |
 /// | `x.keras` | ``KerasFileLayout/kerasArchive`` | the archive (`config.json`) |
+/// The two containers Keras writes: HDF5 (legacy `.h5`, Keras 3 `.weights.h5`) and ZIP (`.keras`).
+public enum KerasContainer: String, Sendable, Equatable, CaseIterable {
+    case hdf5
+    case zip
+}
+
 public enum KerasImporter {
     /// Imports the model in `path`.
     ///
@@ -23,9 +29,13 @@ public enum KerasImporter {
     ///   - limits: caps on dataset sizes, checked before anything is allocated.
     ///   - match: how a legacy weights-only file's layers find the architecture's (``KerasWeightMatching``).
     /// - Throws: ``KerasImportError`` naming the file, the layer or object, and the problem.
+    ///   - container: what ``sniff(path:)`` found, when the caller has sniffed the file already (lrm's
+    ///     parent process does, and passes it to its reader child): the file is not sniffed again.
     public static func load(path: String, architecture: String? = nil, limits: HDF5Limits = .standard,
-                            match: KerasWeightMatching = .auto) throws(KerasImportError) -> KerasModel {
-        switch try sniff(path) {
+                            match: KerasWeightMatching = .auto, container: KerasContainer? = nil) throws(KerasImportError) -> KerasModel {
+        let kind: KerasContainer
+        if let container { kind = container } else { kind = try sniff(path: path) }
+        switch kind {
         case .zip:
             let archive = try KerasArchive(path: path)
             let architecture = try archive.architecture()
@@ -37,6 +47,17 @@ public enum KerasImporter {
         case .hdf5:
             let root = try openRoot(path, limits: limits, displayName: path)
             return try loadHDF5(root, path: path, architectureSource: architecture, limits: limits, match: match)
+        }
+    }
+
+    /// What kind of Keras file `path` is, by content (an HDF5 signature at offset 0 or after a user
+    /// block, or a ZIP archive), whatever its name.
+    /// - Throws: ``KerasImportError`` `fileNotFound`, `notAFile`, `emptyFile`, or `unrecognizedFormat`
+    ///   naming what the bytes look like.
+    public static func sniff(path: String) throws(KerasImportError) -> KerasContainer {
+        switch try signature(path) {
+        case .zip: return .zip
+        case .hdf5: return .hdf5
         case .empty:
             throw KerasImportError(.emptyFile, file: path, "the file is empty, expected an HDF5 file or a .keras archive")
         case .other(let found):
@@ -98,7 +119,7 @@ public enum KerasImporter {
 
     /// Reads an architecture from a `.keras` archive, a full legacy `.h5`, or a JSON config file.
     static func loadArchitecture(_ path: String, limits: HDF5Limits) throws(KerasImportError) -> KerasArchitecture {
-        switch try sniff(path) {
+        switch try signature(path) {
         case .zip:
             return try KerasArchive(path: path).architecture()
         case .hdf5:
@@ -157,7 +178,7 @@ public enum KerasImporter {
                           layout: layout, dtypePolicy: policy, inputShape: architecture.inputShape, layers: layers)
     }
 
-    private static func sniff(_ path: String) throws(KerasImportError) -> FileSignature {
+    private static func signature(_ path: String) throws(KerasImportError) -> FileSignature {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw KerasImportError(.fileNotFound, file: path, "no such file")

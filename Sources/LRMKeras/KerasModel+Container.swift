@@ -4,8 +4,9 @@ public import LRMFormat
 
 extension KerasImporter {
     /// Imports `path` and maps it to a container model (see ``KerasModel/containerModel(sourcePath:)``).
-    public static func loadModel(path: String, architecture: String? = nil, match: KerasWeightMatching = .auto) throws -> Model {
-        let keras = try load(path: path, architecture: architecture, match: match)
+    public static func loadModel(path: String, architecture: String? = nil, match: KerasWeightMatching = .auto,
+                                 container: KerasContainer? = nil) throws -> Model {
+        let keras = try load(path: path, architecture: architecture, match: match, container: container)
         return try keras.containerModel(sourcePath: path)
     }
 }

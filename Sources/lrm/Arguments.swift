@@ -13,6 +13,7 @@ public import LRMVerify
 extension DatasetName: ExpressibleByArgument {}
 extension DatasetSplit: ExpressibleByArgument {}
 extension SampleLayout: ExpressibleByArgument {}
+extension KerasContainer: ExpressibleByArgument {}
 extension ValidationPlacement: ExpressibleByArgument {}
 extension EstimateChoice: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}

@@ -257,7 +257,7 @@ extension LRM {
         func checkFiles() throws {
             try InputFiles.requireRegular([input, config])
             if inPlace {
-                guard ModelSource.kind(of: input) == .container, FileManager.default.fileExists(atPath: input) else {
+                guard (try? ModelSource.kind(of: input)) == .container, FileManager.default.fileExists(atPath: input) else {
                     throw CommandFailure(status: .usage, message: "\(input): --in-place replaces a .lrm input; this is not a .lrm file (give -o)")
                 }
             } else if let output, !dryRun {

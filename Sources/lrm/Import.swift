@@ -40,11 +40,11 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []))
-                if ModelSource.kind(of: input) == .keras && !KerasSubprocess.inProcess {
+                if case .keras(let container) = try ModelSource.kind(of: input), !KerasSubprocess.inProcess {
                     // The Keras child applies the options and writes the output itself: the model never
                     // crosses to this process.
                     try ArchitectureOption.checkExists(config, option: "--config")
-                    try KerasSubprocess.importFile(input, architecture: config, output: output,
+                    try KerasSubprocess.importFile(input, container: container, architecture: config, output: output,
                                                    extra: ["--match=\(weights.match.rawValue)"] + preprocessing.arguments
                                                        + (allowNonFinite ? ["--allow-non-finite"] : []))
                 } else {

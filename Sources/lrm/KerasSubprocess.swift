@@ -32,17 +32,19 @@ enum KerasSubprocess {
     /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`) as a mapped `.lrm` file.
     /// `architectureOption` is the option that gives the architecture in the command the user ran, named
     /// when a weights-only file comes without one.
-    static func open(_ path: String, architecture: String?, architectureOption: String = "--config",
+    /// `container` is what the parent sniffed; the child does not sniff again.
+    static func open(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
                      match: KerasWeightMatching = .auto) throws -> ContainerFile {
         if inProcess {
-            let model = try importModel(path, architecture: architecture, architectureOption: architectureOption, match: match)
+            let model = try importModel(path, container: container, architecture: architecture,
+                                        architectureOption: architectureOption, match: match)
             return try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: path) }
         }
         let folder = try Scratch.makeFolder()
         defer { Scratch.remove(folder) }
         let output = folder + "/model.lrm"
-        try run(path, architecture: architecture, architectureOption: architectureOption, output: output, folder: folder,
-                extra: ["--match=\(match.rawValue)"])
+        try run(path, container: container, architecture: architecture, architectureOption: architectureOption, output: output,
+                folder: folder, extra: ["--match=\(match.rawValue)"])
         do {
             // Mapped: the folder may go; the mapping keeps the data until the file is closed.
             return try ContainerFile(path: output, displayPath: path)
@@ -52,23 +54,23 @@ enum KerasSubprocess {
     }
 
     /// The model in `path`, in memory (``open(_:architecture:architectureOption:)`` then `loadModel`).
-    static func load(_ path: String, architecture: String?, architectureOption: String = "--config",
+    static func load(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
                      match: KerasWeightMatching = .auto) throws -> Model {
-        try open(path, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
+        try open(path, container: container, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
     }
 
     /// Has the child import `path` and write the result to `output` itself (what `lrm import` does):
     /// `extra` are the child's options for that (preprocessing, `--allow-non-finite`).
-    static func importFile(_ path: String, architecture: String?, output: String, extra: [String]) throws {
+    static func importFile(_ path: String, container: KerasContainer, architecture: String?, output: String, extra: [String]) throws {
         let folder = try Scratch.makeFolder()
         defer { Scratch.remove(folder) }
-        try run(path, architecture: architecture, architectureOption: "--config", output: output, folder: folder,
-                extra: ["--import"] + extra)
+        try run(path, container: container, architecture: architecture, architectureOption: "--config", output: output,
+                folder: folder, extra: ["--import"] + extra)
     }
 
     /// Runs the child on `path`, writing to `output`, and turns every way it can fail into a `CommandFailure`.
-    private static func run(_ path: String, architecture: String?, architectureOption: String, output: String,
-                            folder: String, extra: [String]) throws {
+    private static func run(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String,
+                            output: String, folder: String, extra: [String]) throws {
         let environment = ProcessInfo.processInfo.environment
         let errorFile = folder + "/error.json"
         let process = Process()
@@ -76,7 +78,8 @@ enum KerasSubprocess {
         let messagesFile = folder + "/messages.txt"
         // Options first, each value joined to its option, and the input after `--`: a file name or value
         // starting with '-' is never taken for an option.
-        process.arguments = [subcommand, "--output=\(output)", "--error-file=\(errorFile)", "--architecture-option=\(architectureOption)"]
+        process.arguments = [subcommand, "--output=\(output)", "--error-file=\(errorFile)", "--architecture-option=\(architectureOption)",
+                             "--container=\(container.rawValue)"]
             + (architecture.map { ["--config=\($0)"] } ?? []) + extra + ["--", path]
         var childEnvironment = environment
         childEnvironment["SWIFT_BACKTRACE"] = "enable=no"  // a crash report is not shown; don't spend time on it
@@ -209,6 +212,9 @@ extension LRM {
 
         @Option var match: KerasWeightMatching = .auto
 
+        /// What the parent sniffed the input as (it is not sniffed again); without it, the child sniffs.
+        @Option var container: KerasContainer?
+
         /// Do what `lrm import` does before writing: preprocessing, the non-finite check, the writer key.
         @Flag(name: .customLong("import")) var importing = false
 
@@ -226,7 +232,8 @@ extension LRM {
             pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
             Cleanup.shared.installHandlers()
             do {
-                var model = try KerasSubprocess.importModel(input, architecture: config, architectureOption: architectureOption, match: match)
+                var model = try KerasSubprocess.importModel(input, container: container, architecture: config,
+                                                            architectureOption: architectureOption, match: match)
                 if importing {
                     try ModelSource.prepare(&model, path: input, preprocessing: preprocessing,
                                             nonFinite: allowNonFinite ? .accept : Import.nonFinitePolicy)
@@ -252,11 +259,11 @@ extension LRM {
 extension KerasSubprocess {
     /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
     /// A full-model file given an architecture anyway is refused (it would be ignored).
-    static func importModel(_ path: String, architecture: String?, architectureOption: String,
+    static func importModel(_ path: String, container: KerasContainer?, architecture: String?, architectureOption: String,
                             match: KerasWeightMatching = .auto) throws -> Model {
         let model: Model
         do {
-            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match)
+            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match, container: container)
         } catch var error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
             error.message += " (give it with \(architectureOption) FILE)"
             throw error

@@ -5,7 +5,11 @@ import LRMKeras
 
 /// Where a model comes from: a `.lrm` file or any Keras file lrm reads (sniffed by content).
 enum ModelSource {
-    enum Kind { case container, keras }
+    /// A `.lrm` file, or a Keras file of the container the parent sniffed (once: the reader child is told).
+    enum Kind: Equatable {
+        case container
+        case keras(KerasContainer)
+    }
 
     /// The first 8 bytes of `path` (fewer for a shorter file); nil when it cannot be opened or is not a
     /// regular file (a FIFO is opened without waiting for a writer, and not read).
@@ -20,17 +24,19 @@ enum ModelSource {
         return count >= 0 ? Array(bytes.prefix(count)) : nil
     }
 
-    /// Whether `path` starts like a Keras file: the HDF5 signature, or a ZIP archive (`.keras`).
+    /// Whether `path` is a Keras file lrm reads (HDF5 or a ZIP archive, by content).
     static func looksLikeKeras(_ path: String) -> Bool {
-        guard let prefix = signature(of: path) else { return false }
-        return prefix == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] || prefix.starts(with: [0x50, 0x4B, 0x03, 0x04])
+        if case .keras = try? kind(of: path) { return true }
+        return false
     }
 
     /// A `.lrm` file when it starts with the container's magic (or cannot be read: the container reader
-    /// then says why); anything else goes to the Keras importer, whose errors name the format it expected.
-    static func kind(of path: String) -> Kind {
+    /// then says why); anything else is sniffed here, once, for the Keras importer: an HDF5 file or a
+    /// `.keras` archive, or the importer's error naming what the file looks like (empty, a PNG, …).
+    static func kind(of path: String) throws -> Kind {
         guard let prefix = signature(of: path) else { return .container }
-        return prefix == Container.magic ? .container : .keras
+        if prefix == Container.magic { return .container }
+        return .keras(try KerasImporter.sniff(path: path))
     }
 
     /// What to do with NaN or infinite weights.
@@ -78,16 +84,17 @@ enum ModelSource {
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into.
     static func file(_ path: String, architecture: String?, architectureOption: String,
                      match: KerasWeightMatching = .auto) throws -> ContainerFile {
-        switch kind(of: path) {
+        switch try kind(of: path) {
         case .container:
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(status: .missingInput, message: "\(path): no such file")
             }
             try ArchitectureOption.refuseForContainer(path: path, architecture: architecture, option: architectureOption)
             return try ContainerFile(path: path)
-        case .keras:
+        case .keras(let container):
             try ArchitectureOption.checkExists(architecture, option: architectureOption)
-            return try KerasSubprocess.open(path, architecture: architecture, architectureOption: architectureOption, match: match)
+            return try KerasSubprocess.open(path, container: container, architecture: architecture,
+                                            architectureOption: architectureOption, match: match)
         }
     }
 

@@ -126,6 +126,25 @@ struct KerasBadInputTests {
         #expect(!output.contains("HDF5-DIAG"), "HDF5 printed: \(output.prefix(300))")
     }
 
+    @Test("sniffing names the container by content; a container given by the caller is used without sniffing again")
+    func sniffOnce() throws {
+        #expect(try KerasImporter.sniff(path: TestData.fixture("mlp.h5")) == .hdf5)
+        #expect(try KerasImporter.sniff(path: TestData.fixture("mlp.weights.h5")) == .hdf5)
+        #expect(try KerasImporter.sniff(path: TestData.fixture("mlp.keras")) == .zip)
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for input in [BadInput.pngRenamed, .emptyFile, .missingFile, .directory] {
+            let path = try input.make(in: directory)
+            let error = #expect(throws: KerasImportError.self) { try KerasImporter.sniff(path: path) }
+            #expect(error?.kind == input.expectedKind)
+        }
+        // Told it is HDF5, the importer opens the .keras archive with HDF5 (which refuses it) instead of sniffing it.
+        let error = #expect(throws: KerasImportError.self) { try KerasImporter.load(path: TestData.fixture("mlp.keras"), container: .hdf5) }
+        #expect(error?.kind == .unrecognizedFormat || error?.kind == .hdf5)
+        #expect(try KerasImporter.load(path: TestData.fixture("mlp.keras"), container: .zip).layers.count
+                == KerasImporter.load(path: TestData.fixture("mlp.keras")).layers.count)
+    }
+
     @Test("a truncated HDF5 file carries HDF5's innermost message")
     func truncatedMessage() throws {
         let directory = try TestData.temporaryDirectory()
