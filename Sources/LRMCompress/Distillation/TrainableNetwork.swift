@@ -3,25 +3,18 @@ public import LRMFormat
 import LRMRuntime
 
 /// Why a model cannot be fine-tuned, or why fine-tuning stopped.
-public struct FineTuneError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
-        /// The model's output is neither a softmax nor linear logits, so there is nothing to distil.
-        case noLogits = "no_logits"
-        /// A layer or activation the trainer has no gradient for.
-        case unsupportedLayer = "unsupported_layer"
-        /// The loss became NaN or infinite.
-        case diverged = "diverged"
-        /// Inputs that do not fit the model, or bad settings.
-        case invalidInput = "invalid_input"
-    }
+public typealias FineTuneError = KindedError<FineTuneErrorKind>
 
-    public var kind: Kind
-    public var message: String
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-    public var description: String { message }
+/// The kinds of ``FineTuneError``.
+public enum FineTuneErrorKind: String, Sendable {
+    /// The model's output is neither a softmax nor linear logits, so there is nothing to distil.
+    case noLogits = "no_logits"
+    /// A layer or activation the trainer has no gradient for.
+    case unsupportedLayer = "unsupported_layer"
+    /// The loss became NaN or infinite.
+    case diverged = "diverged"
+    /// Inputs that do not fit the model, or bad settings.
+    case invalidInput = "invalid_input"
 }
 
 /// A dense-layer model as trainable parameters with a forward and a backward pass over row batches.
