@@ -10,7 +10,8 @@ extension Activation {
         case .linear:
             return
         case .relu:
-            for i in 0..<count where values[i] < 0 { values[i] = 0 }
+            // A select rather than a branch, so the loop vectorizes; −0 and NaN pass through as before.
+            for i in 0..<count { values[i] = values[i] < 0 ? 0 : values[i] }
         case .relu6:
             for i in 0..<count { values[i] = min(max(values[i], 0), 6) }
         case .sigmoid:

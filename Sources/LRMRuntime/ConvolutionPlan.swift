@@ -38,71 +38,124 @@ struct ConvolutionPlan: Sendable {
     /// A 1×1 convolution with stride 1 and no padding: the input already is the patch matrix.
     var isPointwise: Bool { kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 }
 
-    /// The most patch-matrix floats held at once (16 MiB), so memory stays bounded whatever the batch.
-    static let maxPatchFloats = 1 << 22
+    /// The most patch-matrix floats held at once (4 MiB): the patches of one chunk of output rows are
+    /// written, multiplied and activated while they are still in cache, and memory stays bounded whatever
+    /// the batch. Each output row's value does not depend on how the rows are chunked.
+    static let maxPatchFloats = 1 << 20
 
-    /// Runs the convolution on `samples` NHWC samples.
-    func apply(_ x: [Float], samples: Int) throws -> [Float] {
-        let positions = outH * outW
-        let totalRows = samples * positions
-        var y = [Float](repeating: 0, count: totalRows * outChannels)
-        if isPointwise {
-            try InferenceModel.affineInto(&y, x, rows: totalRows, inFeatures: inChannels, kernel, outFeatures: outChannels, bias: bias, rowOffset: 0)
-        } else {
-            let k = patchLength
-            let chunkRows = max(1, min(totalRows, Self.maxPatchFloats / max(k, 1)))
-            var patches = [Float](repeating: 0, count: chunkRows * k)
-            var start = 0
-            while start < totalRows {
-                let count = min(chunkRows, totalRows - start)
-                fillPatches(&patches, from: x, firstRow: start, rowCount: count)
-                try InferenceModel.affineInto(&y, count == chunkRows ? patches : Array(patches[0..<(count * k)]), rows: count,
-                                              inFeatures: k, kernel, outFeatures: outChannels, bias: bias, rowOffset: start)
-                start += count
+    /// Runs the convolution on `samples` NHWC samples. `patchFloats` bounds the patch matrix of one chunk.
+    func apply(_ x: [Float], samples: Int, patchFloats: Int = ConvolutionPlan.maxPatchFloats) throws -> [Float] {
+        let totalRows = samples * outH * outW
+        let count = totalRows * outChannels
+        // The output starts as the bias broadcast over the rows (sgemm then adds the product, beta = 1) or as zeros.
+        var y: [Float]
+        if let bias {
+            y = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                bias.withUnsafeBufferPointer { b in
+                    var at = buffer.baseAddress!
+                    for _ in 0..<totalRows {
+                        Self.copy(at, b.baseAddress!, outChannels)
+                        at += outChannels
+                    }
+                }
+                initialized = count
             }
+        } else {
+            y = [Float](repeating: 0, count: count)
         }
-        y.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: totalRows, width: outChannels) }
-        return y
-    }
-
-    /// Writes the patch rows [firstRow, firstRow + rowCount) (row = sample·positions + y·outW + x).
-    private func fillPatches(_ patches: inout [Float], from x: [Float], firstRow: Int, rowCount: Int) {
+        let beta: Float = bias == nil ? 0 : 1
         let k = patchLength
-        let positions = outH * outW
-        let sampleSize = inH * inW * inChannels
-        x.withUnsafeBufferPointer { src in
-            patches.withUnsafeMutableBufferPointer { dst in
-                for r in 0..<rowCount {
-                    let row = firstRow + r
-                    let sample = row / positions
-                    let position = row % positions
-                    let oy = position / outW, ox = position % outW
-                    var out = r * k
-                    let base = sample * sampleSize
-                    for i in 0..<kernelH {
-                        let iy = oy * strideH + i * dilationH - padTop
-                        for j in 0..<kernelW {
-                            let ix = ox * strideW + j * dilationW - padLeft
-                            if iy < 0 || iy >= inH || ix < 0 || ix >= inW {
-                                for c in 0..<inChannels { dst[out + c] = 0 }
+        let chunkRows = max(1, min(totalRows, patchFloats / max(k, 1)))
+        // Not zeroed: fillPatches writes every float of the rows a product reads.
+        var patches = isPointwise ? [] : [Float](unsafeUninitializedCapacity: chunkRows * k) { $1 = chunkRows * k }
+        try x.withUnsafeBufferPointer { src in
+            try kernel.withUnsafeBufferPointer { w in
+                try y.withUnsafeMutableBufferPointer { out in
+                    try patches.withUnsafeMutableBufferPointer { patchBuffer in
+                        var start = 0
+                        while start < totalRows {
+                            let rows = min(chunkRows, totalRows - start)
+                            let a: UnsafeBufferPointer<Float>
+                            if isPointwise {
+                                a = UnsafeBufferPointer(rebasing: src[(start * k)..<((start + rows) * k)])
                             } else {
-                                let from = base + (iy * inW + ix) * inChannels
-                                for c in 0..<inChannels { dst[out + c] = src[from + c] }
+                                fillPatches(patchBuffer.baseAddress!, from: src.baseAddress!, firstRow: start, rowCount: rows)
+                                a = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(patchBuffer)[0..<(rows * k)])
                             }
-                            out += inChannels
+                            let c = UnsafeMutableBufferPointer(rebasing: out[(start * outChannels)..<((start + rows) * outChannels)])
+                            do {
+                                try GEMM.multiply(a, shape: MatrixShape(rows: rows, columns: k), w, shape: MatrixShape(rows: k, columns: outChannels),
+                                                  into: c, shape: MatrixShape(rows: rows, columns: outChannels), alpha: 1, beta: beta)
+                            } catch {
+                                throw RuntimeError(.computation, "matrix product failed: \(error)")
+                            }
+                            activation.apply(to: c, rows: rows, width: outChannels)
+                            start += rows
                         }
                     }
                 }
             }
         }
+        return y
     }
-}
 
-extension InferenceModel {
-    /// y[rowOffset…] = x (rows × in) · w (in × out) + bias, through sgemm, into a larger output.
-    static func affineInto(_ y: inout [Float], _ x: [Float], rows: Int, inFeatures: Int, _ w: [Float], outFeatures: Int,
-                           bias: [Float]?, rowOffset: Int) throws {
-        let part = try w.withUnsafeBufferPointer { try affine(x, rows: rows, inFeatures: inFeatures, $0, outFeatures: outFeatures, bias: bias) }
-        y.replaceSubrange((rowOffset * outFeatures)..<((rowOffset + rows) * outFeatures), with: part)
+    /// Writes the patch rows [firstRow, firstRow + rowCount) (row = sample·positions + y·outW + x) to `dst`,
+    /// `patchLength` floats each. A patch row is kh runs of kw·cin floats; with dilation 1 along the width
+    /// each run is contiguous in the NHWC input, so it is one copy (its part outside the input zeros).
+    /// Rows are taken one output line (sample, y) at a time, so the kernel rows' input lines are found once.
+    private func fillPatches(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, firstRow: Int, rowCount: Int) {
+        let k = patchLength, cin = inChannels, kw = kernelW, dw = dilationW
+        let run = kw * cin
+        let sampleSize = inH * inW * cin, rowSize = inW * cin
+        let positions = outH * outW
+        // Output columns whose whole window lies inside the input: [interiorStart, interiorEnd).
+        let interiorStart = min(outW, max(0, (padLeft + strideW - 1) / strideW))
+        let lastTap = (kw - 1) * dw
+        let interiorEnd = max(interiorStart, min(outW, inW - lastTap + padLeft > 0 ? (inW - lastTap + padLeft - 1) / strideW + 1 : 0))
+        var row = firstRow, out = dst
+        let endRow = firstRow + rowCount
+        while row < endRow {
+            let sample = row / positions, oy = (row % positions) / outW
+            let ox0 = row % outW, ox1 = min(outW, ox0 + (endRow - row))
+            let base = src + sample * sampleSize
+            for i in 0..<kernelH {
+                let iy = oy * strideH + i * dilationH - padTop
+                var to = out + i * run
+                if iy < 0 || iy >= inH {
+                    for _ in ox0..<ox1 { to.update(repeating: 0, count: run); to += k }
+                    continue
+                }
+                let line = base + iy * rowSize
+                for ox in ox0..<ox1 {
+                    let x0 = ox * strideW - padLeft
+                    if ox >= interiorStart && ox < interiorEnd && dw == 1 {
+                        Self.copy(to, line + x0 * cin, run)
+                    } else {
+                        for j in 0..<kw {
+                            let ix = x0 + j * dw
+                            if ix < 0 || ix >= inW {
+                                (to + j * cin).update(repeating: 0, count: cin)
+                            } else {
+                                Self.copy(to + j * cin, line + ix * cin, cin)
+                            }
+                        }
+                    }
+                    to += k
+                }
+            }
+            out += (ox1 - ox0) * k
+            row += ox1 - ox0
+        }
+    }
+
+    /// Copies `count` floats, eight at a time: the runs are short (9 floats for a 3×3 kernel on RGB), too short
+    /// for a call to memmove to pay.
+    @inline(__always) static func copy(_ to: UnsafeMutablePointer<Float>, _ from: UnsafePointer<Float>, _ count: Int) {
+        var t = 0
+        while t + 8 <= count {
+            UnsafeMutableRawPointer(to + t).storeBytes(of: UnsafeRawPointer(from + t).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            t += 8
+        }
+        while t < count { to[t] = from[t]; t += 1 }
     }
 }

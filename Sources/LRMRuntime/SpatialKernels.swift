@@ -45,37 +45,44 @@ enum SpatialKernels {
     /// Average divides by the number of window positions inside the input; max ignores padding.
     static func pool(_ x: [Float], samples: Int, plan p: ConvolutionPlan, mode: PoolMode) -> [Float] {
         let c = p.inChannels
-        var y = [Float](repeating: 0, count: samples * p.outH * p.outW * c)
-        x.withUnsafeBufferPointer { src in
-            y.withUnsafeMutableBufferPointer { dst in
+        let count = samples * p.outH * p.outW * c
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            x.withUnsafeBufferPointer { source in
+                let src = source.baseAddress!
+                var dst = buffer.baseAddress!
                 for n in 0..<samples {
-                    let base = n * p.inH * p.inW * c
+                    let base = src + n * p.inH * p.inW * c
                     for oy in 0..<p.outH {
-                        let y0 = max(oy * p.strideH - p.padTop, 0), y1 = min(oy * p.strideH - p.padTop + p.kernelH, p.inH)
+                        let y0 = max(oy * p.strideH - p.padTop, 0), y1 = max(min(oy * p.strideH - p.padTop + p.kernelH, p.inH), y0)
                         for ox in 0..<p.outW {
-                            let x0 = max(ox * p.strideW - p.padLeft, 0), x1 = min(ox * p.strideW - p.padLeft + p.kernelW, p.inW)
-                            let out = ((n * p.outH + oy) * p.outW + ox) * c
-                            for ch in 0..<c { dst[out + ch] = mode == .max ? -.infinity : 0 }
-                            for iy in y0..<max(y1, y0) {
-                                for ix in x0..<max(x1, x0) {
-                                    let from = base + (iy * p.inW + ix) * c
-                                    if mode == .max {
-                                        for ch in 0..<c { dst[out + ch] = max(dst[out + ch], src[from + ch]) }
-                                    } else {
-                                        for ch in 0..<c { dst[out + ch] += src[from + ch] }
+                            let x0 = max(ox * p.strideW - p.padLeft, 0), x1 = max(min(ox * p.strideW - p.padLeft + p.kernelW, p.inW), x0)
+                            switch mode {
+                            case .max:
+                                dst.initialize(repeating: -.infinity, count: c)
+                                for iy in y0..<y1 {
+                                    for ix in x0..<x1 {
+                                        let from = base + (iy * p.inW + ix) * c
+                                        for ch in 0..<c { dst[ch] = max(dst[ch], from[ch]) }
                                     }
                                 }
+                            case .average:
+                                dst.initialize(repeating: 0, count: c)
+                                for iy in y0..<y1 {
+                                    for ix in x0..<x1 {
+                                        let from = base + (iy * p.inW + ix) * c
+                                        for ch in 0..<c { dst[ch] += from[ch] }
+                                    }
+                                }
+                                let divisor = Float(max((y1 - y0) * (x1 - x0), 1))
+                                for ch in 0..<c { dst[ch] /= divisor }
                             }
-                            if mode == .average {
-                                let count = Float(max((y1 - y0) * (x1 - x0), 1))
-                                for ch in 0..<c { dst[out + ch] /= count }
-                            }
+                            dst += c
                         }
                     }
                 }
             }
+            initialized = count
         }
-        return y
     }
 
     /// [h, w, c] → [c]: the maximum or the mean over all positions.

@@ -85,6 +85,8 @@ struct SpatialInferenceTests {
         ConvCase(input: [9, 9, 2], kernel: [3, 3, 2, 3], strides: (1, 1), dilation: (2, 2), same: false, bias: true),
         ConvCase(input: [5, 5, 4], kernel: [1, 1, 4, 6], strides: (1, 1), dilation: (1, 1), same: false, bias: true),
         ConvCase(input: [5, 6, 4], kernel: [1, 1, 4, 6], strides: (2, 2), dilation: (1, 1), same: true, bias: false),
+        // A window wider than the input: patch rows cut off on both sides at once.
+        ConvCase(input: [4, 2, 3], kernel: [3, 5, 3, 2], strides: (1, 1), dilation: (1, 1), same: true, bias: true),
     ]
 
     /// Float32 sums of at most ~50 products of values in [−1, 1]: 1e-5 absolute is ample.
@@ -110,6 +112,39 @@ struct SpatialInferenceTests {
                                               strides: c.strides, dilation: c.dilation, same: c.same).0
         }
         #expect(maxDifference(got, expected) < Self.tolerance)
+    }
+
+    @Test("a convolution gives the reference's values whatever the chunk of patch rows, chunks ending inside output rows and samples",
+          arguments: [convCases[1], convCases[2], convCases[4], convCases[6], convCases[8]])
+    func chunkingKeepsValues(_ c: ConvCase) throws {
+        var rng = SeededGenerator(seed: 13)
+        let samples = 3
+        let x = randomValues(samples * c.input.reduce(1, *), &rng).map(Float.init)
+        let k = randomValues(c.kernel.reduce(1, *), &rng).map(Float.init)
+        let b = c.bias ? randomValues(c.kernel[3], &rng).map(Float.init) : nil
+        let plan = try #require(ConvolutionPlan(input: c.input, kernelShape: c.kernel, kernel: k, bias: b, activation: .relu,
+                                                strides: c.strides, dilation: c.dilation, padding: c.same ? .same : .valid))
+        let size = c.input.reduce(1, *)
+        var expected: [Double] = []
+        for s in 0..<samples {
+            expected += SpatialReference.conv(Array(x[(s * size)..<((s + 1) * size)]).map(Double.init), c.input, kernel: k.map(Double.init),
+                                              c.kernel, bias: b?.map(Double.init), strides: c.strides, dilation: c.dilation, same: c.same).0.map { max($0, 0) }
+        }
+        // One chunk, then chunks of 1, 3 and outW + 1 rows (OpenBLAS may take another kernel for a tiny product, so
+        // the last bits can differ; every value stays the reference's).
+        for rowsPerChunk in [Int.max / plan.patchLength, 1, 3, plan.outW + 1] {
+            let got = try plan.apply(x, samples: samples, patchFloats: rowsPerChunk * plan.patchLength)
+            #expect(maxDifference(got.map(Double.init), expected) < Self.tolerance, "\(rowsPerChunk) rows per chunk")
+        }
+    }
+
+    @Test("ReLU zeroes negatives and passes −0 and NaN through unchanged")
+    func reluKeepsSignedZeroAndNaN() {
+        var values: [Float] = [-2, -0.0, 0, 3, .nan, -.infinity, .infinity]
+        values.withUnsafeMutableBufferPointer { Activation.relu.apply(to: $0, rows: 1, width: 7) }
+        #expect(values[0] == 0 && values[0].sign == .plus)
+        #expect(values[1] == 0 && values[1].sign == .minus)
+        #expect(values[2] == 0 && values[3] == 3 && values[4].isNaN && values[5] == 0 && values[6] == .infinity)
     }
 
     @Test("both factorized forms equal the convolution with their product kernel, strides and padding split exactly",
