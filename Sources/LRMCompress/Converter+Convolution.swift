@@ -14,7 +14,7 @@ public import LRMFormat
 /// activation-scaled metrics) are collected for dense layers only.
 extension Converter {
     static func convertConvolution(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
-        guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation, kernel.shape.count == 4 else {
+        guard case let .conv2D(kernel, _, _, _) = layer.operation, kernel.shape.count == 4 else {
             preconditionFailure("conv2d layers only")
         }
         let before = parameterCount(layer)
@@ -22,12 +22,10 @@ extension Converter {
             return (layer, LayerDecision(name: layer.name, kind: "conv2d", outcome: .excluded, parametersBefore: before,
                                          parametersAfter: before, seconds: 0, reason: "excluded by an override"))
         }
-        var plain = options
-        plain.metric = .plain
         // Format 1.2 stores integer codes for dense kinds only: a factorized convolution keeps float factors
         // (in --factor-dtype when that is a float type) whatever --factor-dtype i8/i4 asks of the dense layers.
-        let quantized = plain.quantization != nil
-        plain.quantization = nil
+        let quantized = options.quantization != nil
+        let plain = convolutionOptions(options)
         let forms: [ConvFactorizationForm] = switch options.convolutions {
         case .channel: [.channel]
         case .spatial: [.spatial]
@@ -35,24 +33,13 @@ extension Converter {
         }
         var best: (layer: Layer<Tensor>, decision: LayerDecision)?
         for form in forms {
-            let matrix = convolutionMatrix(kernel, form: form)
-            let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(kernel: matrix, bias: bias, activation: activation))
-            let spectrum = try spectrum(of: standIn, policy: policy, options: plain)
-            var (result, decision) = try apply(spectrum, to: standIn, rank: spectrum.rank(for: policy), policyName: policy.name,
-                                               policyParameter: policy.parameter, policyDescription: policy.description, options: plain)
-            decision.kind = "conv2d"
-            decision.reason = "\(form.name) form \(matrix.shape[0])×\(matrix.shape[1]): "
-                + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")
+            let spectrum = try convolutionSpectrum(of: layer, form: form, policy: policy, options: options)
+            let (result, applied) = try applyConvolution(spectrum, to: layer, form: form, rank: spectrum.rank(for: policy),
+                                                         policyName: policy.name, policyParameter: policy.parameter,
+                                                         policyDescription: policy.description, options: options)
+            var decision = applied
             if quantized, decision.outcome == .factorized {
                 decision.reason += "; factors stored in \(plain.factorDType.name) (integer codes are for dense layers only)"
-            }
-            if case let .factorizedDense(us, vt, _, _, factorization) = result.operation {
-                let (first, second) = convolutionFactors(us: us, vt: vt, kernelShape: kernel.shape, form: form)
-                result = Layer(name: layer.name, operation: .factorizedConv2D(
-                    first: first, second: second, bias: bias, activation: activation, form: form, geometry: geometry,
-                    factorization: factorization))
-            } else {
-                result = layer
             }
             // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
             if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }
@@ -60,6 +47,54 @@ extension Converter {
         }
         guard let best else { preconditionFailure("at least one form is tried") }
         return best
+    }
+
+    /// The options a convolution is truncated with: the plain metric (no calibration statistics for
+    /// convolutions), and float factors (format 1.2's integer codes are for dense kinds only).
+    static func convolutionOptions(_ options: ConversionOptions) -> ConversionOptions {
+        var plain = options
+        plain.metric = .plain
+        plain.quantization = nil
+        return plain
+    }
+
+    /// The spectrum of a convolution's kernel seen as `form`'s matrix (plain metric), named after the layer.
+    public static func convolutionSpectrum(of layer: Layer<Tensor>, form: ConvFactorizationForm, policy: RankPolicy,
+                                           options: ConversionOptions) throws -> LayerSpectrum {
+        guard case let .conv2D(kernel, bias, activation, _) = layer.operation, kernel.shape.count == 4 else {
+            throw ConversionError(kind: .decomposition, layer: layer.name, message: "not a 2-D convolution")
+        }
+        let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(kernel: convolutionMatrix(kernel, form: form),
+                                                                                     bias: bias, activation: activation))
+        return try spectrum(of: standIn, policy: policy, options: convolutionOptions(options))
+    }
+
+    /// The convolution truncated to `rank` in `form` (its spectrum from ``convolutionSpectrum(of:form:policy:options:)``):
+    /// a `factorized_conv2d` layer, or the layer unchanged when the rank does not pay.
+    public static func applyConvolution(_ spectrum: LayerSpectrum, to layer: Layer<Tensor>, form: ConvFactorizationForm, rank: Int,
+                                        policyName: String, policyParameter: Double, policyDescription: String,
+                                        options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation, kernel.shape.count == 4 else {
+            preconditionFailure("conv2d layers only")
+        }
+        let plain = convolutionOptions(options)
+        let matrix = spectrum.kernel
+        let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(
+            kernel: Tensor(shape: [matrix.rows, matrix.columns], floats: matrix.values), bias: bias, activation: activation))
+        var (result, decision) = try apply(spectrum, to: standIn, rank: rank, policyName: policyName, policyParameter: policyParameter,
+                                           policyDescription: policyDescription, options: plain)
+        decision.kind = "conv2d"
+        decision.reason = "\(form.name) form \(matrix.rows)×\(matrix.columns): "
+            + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")
+        if case let .factorizedDense(us, vt, _, _, factorization) = result.operation {
+            let (first, second) = convolutionFactors(us: us, vt: vt, kernelShape: kernel.shape, form: form)
+            result = Layer(name: layer.name, operation: .factorizedConv2D(
+                first: first, second: second, bias: bias, activation: activation, form: form, geometry: geometry,
+                factorization: factorization))
+        } else {
+            result = layer
+        }
+        return (result, decision)
     }
 
     /// The kernel as the matrix that `form` factorizes, in float32 (float64 kernels keep their values as far as float32 does).

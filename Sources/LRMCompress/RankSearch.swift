@@ -40,21 +40,28 @@ public struct RankSearchResult: Sendable {
 
 /// Chooses every layer's rank to meet an accuracy or size budget, measured on a validation split.
 ///
-/// The objective is the **hidden-parameter fraction**: the kernel parameters of the hidden dense
-/// layers (every dense layer but the last) that are kept, k·(in + out) for a factorized layer and
-/// in·out for a dense one, over their total in·out. Only hidden layers are searched; the output
-/// layer stays as it is (shrinking it does not move the objective, and FIDELITY-NOTES measured that it
-/// saves < 0.4% of a model while costing accuracy).
+/// The objective is the **hidden-parameter fraction**: the kernel parameters of the searched layers
+/// (the hidden dense layers, every dense layer but the last, and the convolutions of
+/// ``convolutionForms``) that are kept, k·(in + out) for a factorized layer and in·out for a dense one,
+/// over their total in·out. The output layer stays as it is (shrinking it does not move the objective,
+/// and FIDELITY-NOTES measured that it saves < 0.4% of a model while costing accuracy).
 ///
 /// Phase 1: a per-layer energy rule on each layer's spectrum (whitened, when the spectra are) with one
 /// global threshold τ, found by bisection on log(1 − τ). Phase 2: greedy refinement: repeatedly lower
 /// the rank of the layer whose reduction saves the most parameters per point of validation accuracy
-/// lost, while the budget holds.
+/// lost, while the budget holds. Convolutions take part in phase 2 only: each starts as it is and is
+/// factorized (first at its break-even rank, then lower) only when that move saves more parameters per
+/// point lost than any other and the budget, counted from the original model, still holds.
 public struct RankSearch {
     public let model: Model
     public let spectra: [String: LayerSpectrum]
     /// Hidden dense layers, in model order.
     public let hiddenLayers: [String]
+    /// Convolutions searched with the dense layers and the form each is factorized in; `spectra` holds
+    /// the spectrum of that form's kernel matrix under the layer's name.
+    public let convolutionForms: [String: ConvFactorizationForm]
+    /// The convolutions of ``convolutionForms`` that have a spectrum, in model order.
+    public let convolutionLayers: [String]
     /// Validation accuracy (0–1) of a candidate model and the standard error of its drop.
     public let evaluate: (Model) throws -> ValidationScore
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
@@ -66,8 +73,14 @@ public struct RankSearch {
     public let policyParameter: Double
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, policyName: String,
-                policyParameter: Double, evaluate: @escaping (Model) throws -> ValidationScore) {
+                policyParameter: Double, convolutionForms: [String: ConvFactorizationForm] = [:],
+                evaluate: @escaping (Model) throws -> ValidationScore) {
         self.model = model
+        self.convolutionForms = convolutionForms
+        convolutionLayers = model.layers.filter { layer in
+            if case .conv2D = layer.operation { return convolutionForms[layer.name] != nil && spectra[layer.name] != nil }
+            return false
+        }.map(\.name)
         self.spectra = spectra
         self.options = options
         self.policyName = policyName
@@ -77,10 +90,11 @@ public struct RankSearch {
         hiddenLayers = dense.dropLast().filter { spectra[$0] != nil }
     }
 
-    /// Kept fraction of the hidden layers' kernel parameters for `ranks` (a layer whose rank does not pay counts as 1).
+    /// Kept fraction of the searched layers' kernel parameters for `ranks` (a layer whose rank does not pay,
+    /// or a convolution without a rank, counts as 1).
     public func hiddenFraction(_ ranks: [String: Int]) -> Double {
         var kept = 0.0, total = 0.0
-        for name in hiddenLayers {
+        for name in hiddenLayers + convolutionLayers {
             guard let s = spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
             total += Double(cost.denseParameters)
@@ -116,12 +130,22 @@ public struct RankSearch {
                     decision.outFeatures = kernel.shape[1]
                     decision.reason = "output layer: not searched (shrinking it does not reduce the hidden-parameter fraction)"
                 }
+                if let form = convolutionForms[layer.name] {
+                    decision.outcome = .notWorthIt
+                    decision.reason = "searched in the \(form.name) form: kept as a convolution (no rank of it saved parameters "
+                        + "within the accuracy budget as well as the other moves did)"
+                }
                 decisions.append(decision)
                 continue
             }
-            let (converted, decision) = try Converter.apply(spectrum, to: layer, rank: rank, policyName: policyName,
-                                                            policyParameter: policyParameter,
-                                                            policyDescription: "\(policyName) \(policyParameter)", options: options)
+            let (converted, decision) = if let form = convolutionForms[layer.name] {
+                try Converter.applyConvolution(spectrum, to: layer, form: form, rank: rank, policyName: policyName,
+                                               policyParameter: policyParameter,
+                                               policyDescription: "\(policyName) \(policyParameter)", options: options)
+            } else {
+                try Converter.apply(spectrum, to: layer, rank: rank, policyName: policyName, policyParameter: policyParameter,
+                                    policyDescription: "\(policyName) \(policyParameter)", options: options)
+            }
             built.layers[index] = converted
             decisions.append(decision)
         }
@@ -168,11 +192,16 @@ public struct RankSearch {
         var current = best
         while log.count < maxEvaluations {
             var bestMove: (RankAssignment, Double)?
-            for name in hiddenLayers {
-                guard let k = current.ranks[name], k > 1, let s = spectra[name] else { continue }
+            for name in hiddenLayers + convolutionLayers {
+                guard let s = spectra[name] else { continue }
+                let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+                let isConvolution = convolutionForms[name] != nil
+                // A convolution starts as it is (full rank); a move that saves nothing is not worth an evaluation.
+                guard let k = current.ranks[name] ?? (isConvolution ? cost.fullRank : nil), k > 1 else { continue }
                 // A rank that does not pay is dense; its first useful step is the break-even rank.
-                let breakEven = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).breakEvenRank
+                let breakEven = cost.breakEvenRank
                 let next = min(k - 1, max(1, min(breakEven, Int(Double(k) * 0.85))))
+                if isConvolution && !cost.pays(rank: next) { continue }
                 var ranks = current.ranks
                 ranks[name] = next
                 let candidate = try score(ranks, into: &log)

@@ -228,6 +228,37 @@ public enum ConversionPipeline {
         return spectra
     }
 
+    /// Spectra of every `conv2d` layer the options do not exclude (none with `--conv none`), for an accuracy-targeted
+    /// search that weighs them with the dense layers, and the form each is searched in: `--conv channel` or
+    /// `spatial` as asked; `auto` per layer the form whose kernel matrix keeps more energy at half the layer's
+    /// parameters (the channel form on a tie).
+    public static func searchConvolutionSpectra(_ model: Model, options: ConversionOptions)
+        throws -> (spectra: [String: LayerSpectrum], forms: [String: ConvFactorizationForm]) {
+        let candidates: [ConvFactorizationForm] = switch options.convolutions {
+        case .none: []
+        case .channel: [.channel]
+        case .spatial: [.spatial]
+        case .auto: [.channel, .spatial]
+        }
+        var spectra: [String: LayerSpectrum] = [:], forms: [String: ConvFactorizationForm] = [:]
+        guard !candidates.isEmpty else { return (spectra, forms) }
+        for layer in model.layers {
+            guard case .conv2D = layer.operation, options.policy(forLayer: layer.name) != nil else { continue }
+            var chosen: (form: ConvFactorizationForm, spectrum: LayerSpectrum, energy: Double)?
+            for form in candidates {
+                let spectrum = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: options)
+                let cost = FactorizationCost(inFeatures: spectrum.inFeatures, outFeatures: spectrum.outFeatures)
+                let energy = spectrum.retainedEnergy(rank: cost.rank(keepingFraction: 0.5))
+                if chosen == nil || energy > chosen!.energy { chosen = (form, spectrum, energy) }
+            }
+            if let chosen {
+                spectra[layer.name] = chosen.spectrum
+                forms[layer.name] = chosen.form
+            }
+        }
+        return (spectra, forms)
+    }
+
     /// Rank search for an accuracy or size budget: calibration and validation from the training
     /// split, every dense layer's spectrum computed once, candidates scored on validation (by
     /// `evaluator`, else paired accuracy), and the result verified on the test split.
@@ -243,7 +274,17 @@ public enum ConversionPipeline {
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
         request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
-        let spectra = try searchSpectra(model, options: options, progress: request.progress)
+        var spectra = try searchSpectra(model, options: options, progress: request.progress)
+        // Accuracy budgets weigh the convolutions too (each only where it pays); a ratio target is about the dense layers.
+        var convolutionForms: [String: ConvFactorizationForm] = [:]
+        switch request.target {
+        case .accuracyDrop, .metricDrop:
+            let convolutions = try searchConvolutionSpectra(model, options: options)
+            spectra.merge(convolutions.spectra) { dense, _ in dense }
+            convolutionForms = convolutions.forms
+        default:
+            break
+        }
         let layout = data.layout(for: model)
         // Which samples judge candidates (classification only): the validation records, shifted when they look
         // seen in training, or (opt-in) the first half of the test split.
@@ -269,7 +310,8 @@ public enum ConversionPipeline {
         let confidence = request.confidence
         let progress = request.progress
         var candidates = 0
-        var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter) {
+        var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter,
+                                convolutionForms: convolutionForms) {
             let score = try scorer.score($0)
             candidates += 1
             progress?(ProgressEvent(phase: "search", done: candidates,

@@ -85,4 +85,60 @@ struct RankSearchTests {
             #expect(built.layers.count == model.layers.count)
         }
     }
+
+    /// A convolution (6×6×4 → 8 channels, 3×3) before a hidden dense layer and the output. The score is made up so that
+    /// the dense layer may drop to rank 4 for free and costs everything below, and factorizing the convolution at any
+    /// rank costs `convolutionCost`.
+    func convolutionSearch(convolutionCost: Double) throws -> RankSearch {
+        var rng = SeededGenerator(seed: 41)
+        let conv = (0..<(3 * 3 * 4 * 8)).map { _ in rng.nextSymmetricFloat() }
+        let hidden = try SyntheticKernel.make(rows: 288, columns: 24, sigma: (0..<24).map { pow(0.8, Double($0)) * 3 }, seed: 42)
+        let output = (0..<(24 * 3)).map { _ in rng.nextSymmetricFloat() }
+        let model = Model(name: "cnn", input: InputSpec(shape: [6, 6, 4]), layers: [
+            Layer(name: "conv", operation: .conv2D(kernel: Tensor(shape: [3, 3, 4, 8], floats: conv), bias: nil, activation: .relu,
+                                                  geometry: ConvGeometry(padding: .same))),
+            Layer(name: "flatten", operation: .flatten),
+            Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [288, 24], floats: hidden), bias: nil, activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [24, 3], floats: output), bias: nil, activation: .softmax)),
+        ])
+        var spectra: [String: LayerSpectrum] = [:]
+        for name in ["hidden", "out"] {
+            spectra[name] = try Converter.spectrum(of: model.layers.first { $0.name == name }!, policy: .effectiveRank, options: ConversionOptions())
+        }
+        spectra["conv"] = try Converter.convolutionSpectrum(of: model.layers[0], form: .channel, policy: .effectiveRank, options: ConversionOptions())
+        return RankSearch(model: model, spectra: spectra, options: ConversionOptions(), policyName: "target-accuracy-drop", policyParameter: 2,
+                          convolutionForms: ["conv": .channel]) { candidate in
+            var accuracy = 1.0
+            if case .factorizedConv2D = candidate.layers[0].operation { accuracy -= convolutionCost }
+            if case let .factorizedDense(_, _, _, _, f) = candidate.layers[2].operation, f.rank < 4 { accuracy -= 0.5 }
+            return ValidationScore(accuracy: accuracy, standardError: 0)
+        }
+    }
+
+    @Test("a convolution is searched with the dense layers: factorized when it pays within the budget, kept when it costs more than the budget leaves")
+    func convolutionsWeighedWithDenseLayers() throws {
+        let costly = try convolutionSearch(convolutionCost: 0.03)
+        #expect(costly.convolutionLayers == ["conv"])
+        let kept = try costly.targetAccuracy(baseline: 1, maxDrop: 0.02)
+        #expect(kept.best.ranks["conv"] == nil)
+        #expect(kept.best.ranks["hidden"] == 4, "the dense layer takes the whole budget")
+        let keptDecisions = try costly.buildWithDecisions(kept.best.ranks).decisions
+        #expect(keptDecisions[0].outcome == .notWorthIt)
+        // Every candidate that factorized the convolution was evaluated and refused: it missed the budget.
+        #expect(kept.evaluations.contains { $0.ranks["conv"] != nil })
+        #expect(kept.evaluations.filter { $0.ranks["conv"] != nil }.allSatisfy { $0.validationAccuracy < 0.98 })
+
+        let cheap = try convolutionSearch(convolutionCost: 0.01)
+        let factorized = try cheap.targetAccuracy(baseline: 1, maxDrop: 0.02)
+        let rank = try #require(factorized.best.ranks["conv"])
+        #expect(FactorizationCost(inFeatures: 36, outFeatures: 8).pays(rank: rank))
+        let built = try cheap.build(factorized.best.ranks)
+        guard case .factorizedConv2D(_, _, _, _, .channel, _, _) = built.layers[0].operation else {
+            Issue.record("the convolution is not factorized: \(built.layers[0].operation.kindName)")
+            return
+        }
+        // The objective counts the convolution's parameters: the same dense rank with the convolution factorized is smaller.
+        #expect(factorized.best.hiddenFraction < cheap.hiddenFraction(["hidden": factorized.best.ranks["hidden"]!]))
+        #expect(factorized.best.ranks["hidden"] == 4)
+    }
 }

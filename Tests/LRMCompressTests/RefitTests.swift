@@ -114,4 +114,31 @@ struct RefitTests {
         #expect(read.metadata[MetadataKey.refitRidge] == .float(1e-3))
         #expect(read.metadata[MetadataKey.refitCount] == .int(Int64(samples)))
     }
+
+    @Test("in a CNN the dense layers after the convolutions are refitted, on the inputs a factorized convolution gives them")
+    func refitsDenseLayersOfCNN() throws {
+        var rng = SeededGenerator(seed: 17)
+        func values(_ count: Int, scale: Float = 0.4) -> [Float] { (0..<count).map { _ in rng.nextSymmetricFloat() * scale } }
+        let model = Model(name: "cnn", input: InputSpec(shape: [6, 6, 3]), layers: [
+            Layer(name: "conv", operation: .conv2D(kernel: Tensor(shape: [3, 3, 3, 8], floats: values(216)), bias: Tensor(shape: [8], floats: values(8, scale: 0.1)),
+                                                  activation: .relu, geometry: ConvGeometry(padding: .same))),
+            Layer(name: "pool", operation: .pool2D(Pooling(mode: .max, poolH: 2, poolW: 2, strideH: 2, strideW: 2, padding: .valid))),
+            Layer(name: "flatten", operation: .flatten),
+            Layer(name: "d1", operation: .dense(kernel: Tensor(shape: [72, 16], floats: values(72 * 16)), bias: Tensor(shape: [16], floats: values(16, scale: 0.1)), activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [16, 5], floats: values(80)), bias: nil, activation: .softmax)),
+        ])
+        let samples = 300
+        let x = (0..<(samples * 108)).map { _ in rng.nextSymmetricFloat() + 0.3 }
+        let options = ConversionOptions(policy: .rank(3), overrides: [.init(pattern: NamePattern("out"), policy: nil)])
+        let candidate = try Converter.convert(model, options: options).model
+        guard case .factorizedConv2D = candidate.layers[0].operation, case .factorizedDense = candidate.layers[3].operation else {
+            Issue.record("the candidate does not factorize both the convolution and d1")
+            return
+        }
+        let (refitted, reports) = try Refitter(original: model, calibrationInputs: x, sampleCount: samples).refit(candidate)
+        let report = try #require(reports.first { $0.name == "d1" }, "d1 is refitted (the convolution before it used to stop the refit)")
+        #expect(report.errorAfter < report.errorBefore)
+        #expect(refitted.layers[0] == candidate.layers[0], "the convolution itself is left as it is")
+        #expect(try outputError(refitted, model, x, samples) < outputError(candidate, model, x, samples))
+    }
 }

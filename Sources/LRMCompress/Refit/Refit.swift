@@ -133,8 +133,13 @@ public final class Refitter: @unchecked Sendable {
                                                                                            activation: activation, factorization: updated.factorization))
                 reports.append(report)
                 inputsChanged = true
-            case (.dense, .dense), (.activation, _), (.flatten, _), (.reshape, _), (.scaleShift, _):
+            case (.dense, .dense), (.activation, _), (.flatten, _), (.reshape, _), (.scaleShift, _),
+                 (.conv2D, .conv2D), (.depthwiseConv2D, .depthwiseConv2D), (.pool2D, _), (.globalPool2D, _), (.pad2D, _),
+                 (.crop2D, _), (.permute, _):
                 if !inputsChanged && layer != original.layers[index] { inputsChanged = true }
+            case (.factorizedConv2D, .conv2D):
+                // A truncated convolution is not refitted itself; the dense layers after it are, on the inputs it gives them.
+                inputsChanged = true
             default:
                 // A layer kind the refit does not handle: leave the rest as it is.
                 return (current, reports)
