@@ -5,7 +5,9 @@ public import LRMRuntime
 
 /// What a model's dense layers see on calibration data: for each dense layer, the Gram matrix
 /// XᵀX of its inputs (in × in, accumulated in Double) and the mean absolute value of each input
-/// feature. Collected in streaming batches, so memory does not grow with the calibration set.
+/// feature. For a `conv2d` layer the rows of X are the im2col patches of its input (one per output
+/// position, kh·kw·cin features in the kernel's row order): the statistics of the channel form's
+/// matrix. Collected in streaming batches, so memory does not grow with the calibration set.
 public struct CalibrationStatistics: Sendable {
     public struct Layer: Sendable {
         /// XᵀX, row-major in × in.
@@ -46,6 +48,8 @@ public struct CalibrationSource: Sendable, Equatable {
 public final class CalibrationAccumulator {
     private let runner: InferenceModel
     private let denseLayers: [Int: String]
+    /// Convolutions by index: the layer and the shape of its input samples.
+    private let convolutions: [Int: (layer: LRMFormat.Layer<Tensor>, input: [Int])]
     private var grams: [Int: [Double]] = [:]
     private var absoluteSums: [Int: [Double]] = [:]
     private var rowCounts: [Int: Int] = [:]
@@ -55,18 +59,36 @@ public final class CalibrationAccumulator {
     public init(model: Model) throws {
         runner = try InferenceModel(model)
         var dense: [Int: String] = [:]
+        var convolutions: [Int: (layer: LRMFormat.Layer<Tensor>, input: [Int])] = [:]
+        var shape = model.input.shape
         for (index, layer) in model.layers.enumerated() {
-            if case .dense = layer.operation { dense[index] = layer.name }
+            switch layer.operation {
+            case .dense: dense[index] = layer.name
+            case .conv2D: convolutions[index] = (layer, shape)
+            default: break
+            }
+            // The runner above accepted the model, so every shape chains.
+            shape = (try? layer.outputShape(input: shape)) ?? shape
         }
         denseLayers = dense
+        self.convolutions = convolutions
     }
 
     /// Adds `sampleCount` raw samples (the model's preprocessing is applied).
     public func add(_ inputs: [Float], sampleCount: Int) throws {
         _ = try inputs.withUnsafeBufferPointer { buffer in
             try runner.run(buffer, sampleCount: sampleCount, batchSize: max(1, sampleCount)) { [self] layer, x, rows, width in
-                guard denseLayers[layer] != nil, failure == nil else { return }
-                do { try accumulate(layer: layer, x: x, rows: rows, width: width) } catch { failure = error }
+                guard failure == nil else { return }
+                do {
+                    if denseLayers[layer] != nil {
+                        try accumulate(layer: layer, x: x, rows: rows, width: width)
+                    } else if let convolution = convolutions[layer] {
+                        let samples = rows * width / max(convolution.input.reduce(1, *), 1)
+                        try InferenceModel.forEachPatchChunk(of: convolution.layer, input: convolution.input, x, samples: samples) { patches, count in
+                            try accumulate(layer: layer, x: patches, rows: count, width: patches.count / max(count, 1))
+                        }
+                    }
+                } catch { failure = error }
             }
         }
         if let failure { throw failure }
@@ -92,7 +114,7 @@ public final class CalibrationAccumulator {
 
     public func finish(source: CalibrationSource) -> CalibrationStatistics {
         var layers: [String: CalibrationStatistics.Layer] = [:]
-        for (index, name) in denseLayers {
+        for (index, name) in denseLayers.merging(convolutions.mapValues(\.layer.name), uniquingKeysWith: { dense, _ in dense }) {
             guard let gram = grams[index], let sums = absoluteSums[index], let rows = rowCounts[index], rows > 0 else { continue }
             layers[name] = .init(gram: gram, meanAbsolute: sums.map { $0 / Double(rows) }, features: features[index] ?? 0, rows: rows)
         }

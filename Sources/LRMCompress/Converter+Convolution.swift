@@ -10,8 +10,9 @@ public import LRMFormat
 ///   `first`[i, 0, ci, r] = A[ci·kh + i, r] and `second`[0, j, r, o] = B[r, j·cout + o], so that
 ///   Σ_r first[i, 0, ci, r]·second[0, j, r, o] = M_k[ci·kh + i, j·cout + o].
 ///
-/// Convolutions are truncated in the plain metric: calibration statistics (for the whitened and
-/// activation-scaled metrics) are collected for dense layers only.
+/// The data-aware metrics (whitened, activation-scaled) apply to the channel form, whose matrix rows are the
+/// features of the layer's im2col patches, whose statistics calibration collects; the spatial form's rows
+/// (ci·kh + i) are not features of any input the layer sees, so it is truncated in the plain metric.
 extension Converter {
     static func convertConvolution(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
         guard case let .conv2D(kernel, _, _, _) = layer.operation, kernel.shape.count == 4 else {
@@ -25,7 +26,6 @@ extension Converter {
         // Format 1.2 stores integer codes for dense kinds only: a factorized convolution keeps float factors
         // (in --factor-dtype when that is a float type) whatever --factor-dtype i8/i4 asks of the dense layers.
         let quantized = options.quantization != nil
-        let plain = convolutionOptions(options)
         let forms: [ConvFactorizationForm] = switch options.convolutions {
         case .channel: [.channel]
         case .spatial: [.spatial]
@@ -39,7 +39,7 @@ extension Converter {
                                                          policyDescription: policy.description, options: options)
             var decision = applied
             if quantized, decision.outcome == .factorized {
-                decision.reason += "; factors stored in \(plain.factorDType.name) (integer codes are for dense layers only)"
+                decision.reason += "; factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
             }
             // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
             if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }
@@ -49,13 +49,15 @@ extension Converter {
         return best
     }
 
-    /// The options a convolution is truncated with: the plain metric (no calibration statistics for
-    /// convolutions), and float factors (format 1.2's integer codes are for dense kinds only).
-    static func convolutionOptions(_ options: ConversionOptions) -> ConversionOptions {
-        var plain = options
-        plain.metric = .plain
-        plain.quantization = nil
-        return plain
+    /// The options a convolution is truncated with in `form`: float factors (format 1.2's integer codes are for
+    /// dense kinds only), and the plain metric unless the form is the channel one and calibration statistics
+    /// of the layer's patches are there.
+    static func convolutionOptions(_ options: ConversionOptions, layer: String, form: ConvFactorizationForm,
+                                   patchLength: Int) -> ConversionOptions {
+        var adjusted = options
+        adjusted.quantization = nil
+        if form != .channel || options.calibration?.layers[layer]?.features != patchLength { adjusted.metric = .plain }
+        return adjusted
     }
 
     /// The spectrum of a convolution's kernel seen as `form`'s matrix (plain metric), named after the layer.
@@ -66,7 +68,8 @@ extension Converter {
         }
         let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(kernel: convolutionMatrix(kernel, form: form),
                                                                                      bias: bias, activation: activation))
-        return try spectrum(of: standIn, policy: policy, options: convolutionOptions(options))
+        return try spectrum(of: standIn, policy: policy,
+                            options: convolutionOptions(options, layer: layer.name, form: form, patchLength: kernel.shape[0] * kernel.shape[1] * kernel.shape[2]))
     }
 
     /// The convolution truncated to `rank` in `form` (its spectrum from ``convolutionSpectrum(of:form:policy:options:)``):
@@ -77,12 +80,12 @@ extension Converter {
         guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation, kernel.shape.count == 4 else {
             preconditionFailure("conv2d layers only")
         }
-        let plain = convolutionOptions(options)
+        let adjusted = convolutionOptions(options, layer: layer.name, form: form, patchLength: kernel.shape[0] * kernel.shape[1] * kernel.shape[2])
         let matrix = spectrum.kernel
         let standIn = Layer(name: layer.name, operation: LayerOperation<Tensor>.dense(
             kernel: Tensor(shape: [matrix.rows, matrix.columns], floats: matrix.values), bias: bias, activation: activation))
         var (result, decision) = try apply(spectrum, to: standIn, rank: rank, policyName: policyName, policyParameter: policyParameter,
-                                           policyDescription: policyDescription, options: plain)
+                                           policyDescription: policyDescription, options: adjusted)
         decision.kind = "conv2d"
         decision.reason = "\(form.name) form \(matrix.rows)×\(matrix.columns): "
             + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")

@@ -230,8 +230,9 @@ public enum ConversionPipeline {
 
     /// Spectra of every `conv2d` layer the options do not exclude (none with `--conv none`), for an accuracy-targeted
     /// search that weighs them with the dense layers, and the form each is searched in: `--conv channel` or
-    /// `spatial` as asked; `auto` per layer the form whose kernel matrix keeps more energy at half the layer's
-    /// parameters (the channel form on a tie).
+    /// `spatial` as asked; `auto` per layer the form whose kernel matrix keeps more energy (plain, so that the two
+    /// forms compare) at half the layer's parameters (the channel form on a tie). The chosen form's spectrum is in
+    /// the search's metric where that applies (the channel form, whose rows are the calibrated patch features).
     public static func searchConvolutionSpectra(_ model: Model, options: ConversionOptions)
         throws -> (spectra: [String: LayerSpectrum], forms: [String: ConvFactorizationForm]) {
         let candidates: [ConvFactorizationForm] = switch options.convolutions {
@@ -244,17 +245,18 @@ public enum ConversionPipeline {
         guard !candidates.isEmpty else { return (spectra, forms) }
         for layer in model.layers {
             guard case .conv2D = layer.operation, options.policy(forLayer: layer.name) != nil else { continue }
-            var chosen: (form: ConvFactorizationForm, spectrum: LayerSpectrum, energy: Double)?
-            for form in candidates {
-                let spectrum = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: options)
+            var chosen: (form: ConvFactorizationForm, energy: Double)?
+            var plain = options
+            plain.metric = .plain
+            for form in candidates where candidates.count > 1 {
+                let spectrum = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: plain)
                 let cost = FactorizationCost(inFeatures: spectrum.inFeatures, outFeatures: spectrum.outFeatures)
                 let energy = spectrum.retainedEnergy(rank: cost.rank(keepingFraction: 0.5))
-                if chosen == nil || energy > chosen!.energy { chosen = (form, spectrum, energy) }
+                if chosen == nil || energy > chosen!.energy { chosen = (form, energy) }
             }
-            if let chosen {
-                spectra[layer.name] = chosen.spectrum
-                forms[layer.name] = chosen.form
-            }
+            let form = chosen?.form ?? candidates[0]
+            spectra[layer.name] = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: options)
+            forms[layer.name] = form
         }
         return (spectra, forms)
     }

@@ -103,7 +103,7 @@ struct ConvolutionPlan: Sendable {
     /// `patchLength` floats each. A patch row is kh runs of kw·cin floats; with dilation 1 along the width
     /// each run is contiguous in the NHWC input, so it is one copy (its part outside the input zeros).
     /// Rows are taken one output line (sample, y) at a time, so the kernel rows' input lines are found once.
-    private func fillPatches(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, firstRow: Int, rowCount: Int) {
+    func fillPatches(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, firstRow: Int, rowCount: Int) {
         let k = patchLength, cin = inChannels, kw = kernelW, dw = dilationW
         let run = kw * cin
         let sampleSize = inH * inW * cin, rowSize = inW * cin
@@ -157,5 +157,35 @@ struct ConvolutionPlan: Sendable {
             t += 8
         }
         while t < count { to[t] = from[t]; t += 1 }
+    }
+}
+
+extension InferenceModel {
+    /// The im2col patch rows of a `conv2d` layer's input, a chunk at a time: for each output position of each
+    /// sample, the kh·kw·cin input values its kernel multiplies (zeros outside the input), in the order of the
+    /// kernel's rows, (i·kw + j)·cin + c. `x` holds `samples` inputs of shape `input` (NHWC); `body` gets each
+    /// chunk (at most ``ConvolutionPlan/maxPatchFloats`` floats) and its row count. Calibration statistics of a
+    /// convolution are those of these rows.
+    public static func forEachPatchChunk(of layer: Layer<Tensor>, input: [Int], _ x: UnsafeBufferPointer<Float>, samples: Int,
+                                         _ body: (UnsafeBufferPointer<Float>, Int) throws -> Void) throws {
+        guard case let .conv2D(kernel, _, _, g) = layer.operation,
+              let plan = ConvolutionPlan(input: input, kernelShape: kernel.shape, kernel: [], bias: nil, activation: .linear,
+                                         strides: (g.strideH, g.strideW), dilation: (g.dilationH, g.dilationW), padding: g.padding),
+              x.count == samples * input.reduce(1, *), let source = x.baseAddress else {
+            throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': not a convolution that fits its input \(input)")
+        }
+        let k = plan.patchLength
+        let totalRows = samples * plan.outH * plan.outW
+        let chunkRows = max(1, min(totalRows, ConvolutionPlan.maxPatchFloats / max(k, 1)))
+        var patches = [Float](repeating: 0, count: chunkRows * k)
+        try patches.withUnsafeMutableBufferPointer { buffer in
+            var start = 0
+            while start < totalRows {
+                let rows = min(chunkRows, totalRows - start)
+                plan.fillPatches(buffer.baseAddress!, from: source, firstRow: start, rowCount: rows)
+                try body(UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<(rows * k)]), rows)
+                start += rows
+            }
+        }
     }
 }

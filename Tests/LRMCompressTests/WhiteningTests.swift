@@ -115,4 +115,68 @@ struct WhiteningTests {
         options.metric = .whitened(ridge: 1e-6)
         #expect(throws: ConversionError.self) { try Converter.convert(model, options: options) }
     }
+
+    /// A 3×3 convolution, 3 → 8 channels with `same` padding and stride 2, on 7×6×3 inputs whose channels have very
+    /// different scales (the second nearly constant).
+    func convolutionSetUp() -> (Model, [Float], Int) {
+        var rng = SeededGenerator(seed: 23)
+        let kernel = (0..<(3 * 3 * 3 * 8)).map { _ in rng.nextSymmetricFloat() }
+        let model = Model(name: "c", input: InputSpec(shape: [7, 6, 3]), layers: [
+            Layer(name: "conv", operation: .conv2D(kernel: Tensor(shape: [3, 3, 3, 8], floats: kernel), bias: nil, activation: .linear,
+                                                  geometry: ConvGeometry(strideH: 2, strideW: 2, padding: .same)))])
+        let samples = 120
+        let x = (0..<(samples * 126)).map { i in rng.nextSymmetricFloat() * [4, 0.05, 1][i % 3] + (i % 3 == 1 ? 1 : 0) }
+        return (model, x, samples)
+    }
+
+    @Test("a convolution's calibration statistics are the Gram matrix of its im2col patches, zeros of the padding included")
+    func convolutionPatchStatistics() throws {
+        let (model, x, samples) = convolutionSetUp()
+        let accumulator = try CalibrationAccumulator(model: model)
+        try accumulator.add(Array(x[0..<(50 * 126)]), sampleCount: 50)
+        try accumulator.add(Array(x[(50 * 126)...]), sampleCount: samples - 50)
+        let statistics = try #require(accumulator.finish(source: CalibrationSource(dataset: "s", split: "train", count: samples, seed: 1)).layers["conv"])
+        // Direct loops: output 4×3 (same, stride 2), padding before 1 row (total 2) and 1 column... from Keras's rule.
+        let (h, w, c) = (7, 6, 3)
+        let outH = 4, outW = 3
+        let padTop = max((outH - 1) * 2 + 3 - h, 0) / 2, padLeft = max((outW - 1) * 2 + 3 - w, 0) / 2
+        var gram = [Double](repeating: 0, count: 27 * 27)
+        for s in 0..<samples { for oy in 0..<outH { for ox in 0..<outW {
+            var patch = [Double](repeating: 0, count: 27)
+            for i in 0..<3 { for j in 0..<3 { for ch in 0..<c {
+                let iy = oy * 2 + i - padTop, ix = ox * 2 + j - padLeft
+                if iy >= 0, iy < h, ix >= 0, ix < w { patch[(i * 3 + j) * c + ch] = Double(x[((s * h + iy) * w + ix) * c + ch]) }
+            } } }
+            for a in 0..<27 { for b in 0..<27 { gram[a * 27 + b] += patch[a] * patch[b] } }
+        } } }
+        #expect(statistics.features == 27 && statistics.rows == samples * outH * outW)
+        #expect(zip(statistics.gram, gram).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+    }
+
+    @Test("a whitened convolution: the channel form is truncated in the whitened metric and beats plain SVD on the calibration outputs; the spatial form stays plain")
+    func whitenedConvolution() throws {
+        let (model, x, samples) = convolutionSetUp()
+        let accumulator = try CalibrationAccumulator(model: model)
+        try accumulator.add(x, sampleCount: samples)
+        var options = ConversionOptions(policy: .rank(3))
+        options.metric = .whitened(ridge: 1e-6)
+        options.calibration = accumulator.finish(source: CalibrationSource(dataset: "s", split: "train", count: samples, seed: 1))
+        options.convolutions = .channel
+        let whitened = try Converter.convert(model, options: options)
+        guard case let .factorizedConv2D(_, _, _, _, .channel, _, f) = whitened.model.layers[0].operation else {
+            Issue.record("not factorized in the channel form")
+            return
+        }
+        #expect(f.method.hasPrefix("whitened"))
+        var plainOptions = options
+        plainOptions.metric = .plain
+        let plain = try Converter.convert(model, options: plainOptions)
+        #expect(try outputError(whitened.model, model, x, samples) < outputError(plain.model, model, x, samples))
+        options.convolutions = .spatial
+        guard case let .factorizedConv2D(_, _, _, _, .spatial, _, g) = try Converter.convert(model, options: options).model.layers[0].operation else {
+            Issue.record("not factorized in the spatial form")
+            return
+        }
+        #expect(!g.method.hasPrefix("whitened"))
+    }
 }
