@@ -84,19 +84,23 @@ package final class HDF5FileWriter {
     /// ``AtomicFileWriter`` (a temporary file `.<name>.tmp-XXXXXX` in the same directory, synced and
     /// renamed over `path`, the directory synced). If anything fails, `body` included, no temporary file
     /// remains and `path` is left as it was; every HDF5 handle is closed before this returns or throws.
+    /// The bytes of a new file whose root group `body` fills, built in memory (nothing is written to
+    /// disk); `displayName` names it in errors. Every HDF5 handle is closed before this returns or throws.
+    package static func image(displayName: String,
+                              _ body: (HDF5GroupWriter) throws(HDF5WriteError) -> Void) throws(HDF5WriteError) -> [UInt8] {
+        let file = try HDF5FileWriter(displayName: displayName)
+        do {
+            let root = try file.rootGroup()
+            try body(root)
+        }
+        return try file.finish()
+    }
+
     package static func writeAtomically(to path: String,
                                 _ body: (HDF5GroupWriter) throws(HDF5WriteError) -> Void) throws(HDF5WriteError) {
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty else { throw HDF5WriteError(file: path, "the output path names a directory, expected a file") }
-        let image: [UInt8]
-        do {
-            let file = try HDF5FileWriter(displayName: path)
-            do {
-                let root = try file.rootGroup()
-                try body(root)
-            }
-            image = try file.finish()
-        }
+        let image = try self.image(displayName: path, body)
         do {
             try AtomicFileWriter.write(image, to: path)
         } catch let error as ContainerError {

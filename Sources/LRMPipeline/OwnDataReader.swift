@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMNumPy
 
 /// Samples and labels read from the user's files, before they are split or matched to a model.
@@ -187,7 +188,8 @@ struct CSVTable {
     /// The table without `column`, and that column's values.
     func splitting(column name: String) throws -> (features: CSVTable, target: [Double]) {
         guard let index = columns.firstIndex(of: name) else {
-            throw PipelineError(.badRequest, "\(path): no column '\(name)' (columns: \(columns.joined(separator: ", ")))")
+            let guess = Suggestion.closest(to: name, among: columns).map { "did you mean '\($0)'? " } ?? ""
+            throw PipelineError(.badRequest, "\(path): no column '\(name)' (\(guess)columns: \(columns.joined(separator: ", ")))")
         }
         guard columns.count >= 2 else { throw PipelineError(.badRequest, "\(path): the label column is the only column") }
         let width = columns.count

@@ -131,6 +131,8 @@ extension LRM {
 
         @OptionGroup var progressOptions: ProgressOptions
 
+        @OptionGroup var userMetadata: UserMetadataOptions
+
         @Flag(help: "Plan and report without writing.")
         var dryRun = false
 
@@ -288,7 +290,8 @@ extension LRM {
                 } catch let error as FineTuneError {
                     throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
                 }
-                let converted = result.model
+                var converted = result.model
+                try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on.
                 let evaluation = dataOptions.hasData ? try testEvaluation(result, original: try model.loadModel(), progress: printer?.handler) : nil
                 printer?.finish()

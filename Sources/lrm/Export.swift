@@ -6,8 +6,9 @@ import LRMKeras
 extension LRM {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a .lrm model in another framework's format (Keras legacy .h5).",
-            discussion: "--to keras writes what Keras's model.save(\"x.h5\") writes, loadable with "
+            abstract: "Write a .lrm model in another framework's format (Keras: legacy .h5 or Keras 3 .keras).",
+            discussion: "--to keras writes what Keras's model.save(\"x.h5\") writes, or with -o x.keras what "
+                + "model.save(\"x.keras\") writes in Keras 3 (a ZIP of config.json, metadata.json and model.weights.h5), loadable with "
                 + "keras.models.load_model(path) without custom code. Each factorized layer becomes two Dense layers: "
                 + "'<name>_factor_u' (in → k, kernel U·Σ, linear, no bias), then '<name>' (k → out, kernel Vᵀ, with the "
                 + "bias and activation). Dense, activation, flatten and reshape layers become Dense, Activation, Flatten and "
@@ -32,10 +33,10 @@ extension LRM {
         @Option(help: ArgumentHelp("The output format.", valueName: "format"))
         var to: TargetFormat
 
-        @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (the extension Keras's load_model expects).")
+        @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (legacy HDF5), or .keras (Keras 3 archive); Keras's load_model picks the format by the extension.")
         var output: String
 
-        @Flag(help: "Write the output under a name that does not end in .h5 or .hdf5.")
+        @Flag(help: "Write the output under a name that does not end in .h5, .hdf5 or .keras (as legacy HDF5).")
         var forceExtension = false
 
         func validate() throws {
@@ -49,7 +50,8 @@ extension LRM {
                 let loaded = try load()
                 let summary: KerasExportSummary
                 do {
-                    summary = try KerasExporter.write(loaded, to: output)
+                    summary = output.lowercased().hasSuffix(".keras") ? try KerasExporter.writeArchive(loaded, to: output)
+                                                                       : try KerasExporter.write(loaded, to: output)
                 } catch let error as KerasExportError {
                     throw CommandFailure(status: error.kind == .writeFailed ? .cannotWrite : .invalidInput,
                                          message: error.description)

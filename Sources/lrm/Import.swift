@@ -22,6 +22,8 @@ extension LRM {
 
         @OptionGroup var preprocessing: PreprocessingOptions
 
+        @OptionGroup var userMetadata: UserMetadataOptions
+
         @Flag(help: "Store NaN or infinite weights as they are (by default they are refused, naming the layer).")
         var allowNonFinite = false
 
@@ -46,11 +48,12 @@ extension LRM {
                     try ArchitectureOption.checkExists(config, option: "--config")
                     try KerasSubprocess.importFile(input, container: container, architecture: config, output: output,
                                                    extra: ["--match=\(weights.match.rawValue)"] + preprocessing.arguments
-                                                       + (allowNonFinite ? ["--allow-non-finite"] : []))
+                                                       + userMetadata.arguments + (allowNonFinite ? ["--allow-non-finite"] : []))
                 } else {
                     var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing,
                                                      nonFinite: allowNonFinite ? .accept : Self.nonFinitePolicy, match: weights.match)
                     model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                    try userMetadata.apply(to: &model)
                     do {
                         try ContainerWriter.write(model, to: output)
                     } catch let error as ContainerError where error.kind == .io {

@@ -222,6 +222,8 @@ extension LRM {
 
         @Flag var allowNonFinite = false
 
+        @OptionGroup var userMetadata: UserMetadataOptions
+
         func run() throws {
             // Forwarded signals must end this process (a parent's blocked mask is inherited), removing the
             // temporary file of an output it is writing (import writes the user's output here).
@@ -238,6 +240,7 @@ extension LRM {
                     try ModelSource.prepare(&model, path: input, preprocessing: preprocessing,
                                             nonFinite: allowNonFinite ? .accept : Import.nonFinitePolicy)
                     model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
+                    try userMetadata.apply(to: &model)
                 }
                 do {
                     // The scratch file is read once and removed: no need to wait for the disk. The user's

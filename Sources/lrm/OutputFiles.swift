@@ -6,7 +6,8 @@ import LRMFormat
 enum OutputContent {
     /// A `.lrm` container (convert, import, example).
     case container
-    /// A Keras legacy HDF5 file (export): `keras.models.load_model` picks its loader by the extension.
+    /// A Keras legacy HDF5 file or a Keras 3 `.keras` archive (export): `keras.models.load_model` picks its
+    /// loader by the extension.
     case kerasHDF5
     /// A NumPy array (predict).
     case predictions
@@ -15,7 +16,7 @@ enum OutputContent {
     var extensions: [String] {
         switch self {
         case .container: [".lrm"]
-        case .kerasHDF5: [".h5", ".hdf5"]
+        case .kerasHDF5: [".h5", ".hdf5", ".keras"]
         case .predictions: [".npy"]
         }
     }
@@ -23,7 +24,7 @@ enum OutputContent {
     var description: String {
         switch self {
         case .container: "a .lrm container"
-        case .kerasHDF5: "a Keras legacy HDF5 file (keras.models.load_model picks its HDF5 loader by the extension)"
+        case .kerasHDF5: "a Keras model file (keras.models.load_model picks its loader by the extension: .h5 or .hdf5 for the legacy HDF5 format, .keras for a Keras 3 archive)"
         case .predictions: "a NumPy .npy array"
         }
     }

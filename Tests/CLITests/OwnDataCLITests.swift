@@ -116,6 +116,8 @@ struct OwnDataCLITests {
         expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", "/nonexistent/x.csv", "--label-column", "y"]),
                            status: 66, naming: "/nonexistent/x.csv")
         expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv"]), status: 64, naming: "--label-column")
+        expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv", "--label-column", "churnd"]),
+                           status: 64, naming: "did you mean 'churned'?")
         expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv", "--label-column", "age"]),
                            status: 65, naming: "binary task needs labels 0 and 1")
     }

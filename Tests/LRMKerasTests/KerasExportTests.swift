@@ -410,3 +410,43 @@ struct KerasExportPreprocessingTests {
     }
 }
 
+
+@Suite("Keras export to a Keras 3 .keras archive")
+struct KerasArchiveExportTests {
+    @Test("every layer kind round-trips through lrm's own Keras 3 importer within 1e-5, with Keras 3's member and weight paths")
+    func roundTrip() throws {
+        let model = everyKindModel()
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("exported.keras").path
+        let summary = try KerasExporter.writeArchive(model, to: path)
+        #expect(summary.layers.count == 10)
+        #expect(try KerasImporter.sniff(path: path) == .zip)
+        let keras = try KerasImporter.load(path: path)
+        #expect(keras.layout == .kerasArchive)
+        let reimported = try keras.containerModel(sourcePath: path)
+        #expect(reimported.input.scale == [2] && reimported.input.offset == [0.5] && reimported.input.shape == [3, 4])
+        let worst = try largestDifference(model, reimported)
+        #expect(worst <= 1e-5, "max |Δ| = \(worst)")
+        // Keras 3 finds each layer's variables under the snake-cased class name, numbered per class.
+        #expect(KerasExporter.snakeCase("BatchNormalization") == "batch_normalization")
+        #expect(KerasExporter.snakeCase("DepthwiseConv2D") == "depthwise_conv2d")
+        #expect(KerasExporter.snakeCase("GlobalAveragePooling2D") == "global_average_pooling2d")
+        #expect(KerasExporter.snakeCase("Conv2D") == "conv2d" && KerasExporter.snakeCase("Dense") == "dense")
+        // The members Keras 3 reads (a ZIP's directory names them in plain text).
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for name in ["metadata.json", "config.json", "model.weights.h5"] { #expect(bytes.range(of: Data(name.utf8)) != nil, "\(name)") }
+    }
+
+    @Test("a model Keras cannot hold is refused before anything is written; an existing file stays")
+    func refusedLeavesFile() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("out.keras").path
+        try Data("previous".utf8).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: KerasExportError.self) { try KerasExporter.writeArchive(everyKindModel(activation: .geluTanh), to: path) }
+        #expect(error.kind == .unsupportedActivation)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("previous".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.keras"])
+    }
+}

@@ -1,9 +1,9 @@
 /// "Did you mean …?" for a mistyped name: the closest of the known names by edit distance.
-enum Suggestion {
+package enum Suggestion {
     /// The known name closest to `typed` (optimal string alignment distance: insertions, deletions,
     /// substitutions and swaps of neighbours each cost 1, case ignored), when it is close enough to be a
     /// typo: at most 1 edit for names up to 4 characters, 2 up to 8, else 3. Ties go to the first known name.
-    static func closest(to typed: String, among known: [String]) -> String? {
+    package static func closest(to typed: String, among known: [String]) -> String? {
         let limit = typed.count <= 4 ? 1 : typed.count <= 8 ? 2 : 3
         var best: (name: String, distance: Int)?
         for name in known where name != typed {
@@ -14,12 +14,12 @@ enum Suggestion {
     }
 
     /// "; did you mean 'x'?" or "".
-    static func clause(for typed: String, among known: [String]) -> String {
+    package static func clause(for typed: String, among known: [String]) -> String {
         closest(to: typed, among: known).map { "; did you mean '\($0)'?" } ?? ""
     }
 
     /// The optimal string alignment distance between `a` and `b` (Damerau–Levenshtein without repeated edits of a substring).
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    package static func editDistance(_ a: String, _ b: String) -> Int {
         let x = Array(a), y = Array(b)
         guard !x.isEmpty else { return y.count }
         guard !y.isEmpty else { return x.count }
