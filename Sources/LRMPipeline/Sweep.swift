@@ -74,8 +74,11 @@ public struct SweepRunner {
         options.metric = metric
         options.calibration = calibration
         var spectra: [String: LayerSpectrum] = [:]
-        for layer in denseLayers {
-            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        for (index, layer) in denseLayers.enumerated() {
+            let spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            spectra[layer.name] = spectrum
+            progress?(ProgressEvent(phase: "spectra", done: index + 1, total: denseLayers.count,
+                                    message: "\(layer.name) \(spectrum.inFeatures)×\(spectrum.outFeatures) (\(metric.name))"))
         }
         return spectra
     }

@@ -61,5 +61,17 @@ struct ProgressCLITests {
         let layers = spectra.compactMap { $0["message"] as? String }.filter { $0.hasSuffix("(whitened)") && !$0.hasPrefix("singular") }
         #expect(layers == ["dense_1 10×128 (whitened)", "dense_2 128×64 (whitened)", "output 64×1 (whitened)"], "\(spectra)")
     }
+
+    @Test("--progress json on sweep: a spectra event per dense layer before the points")
+    func sweepSpectra() throws {
+        let run = try ChildProcess.run(["sweep", samples + "churn_mlp.h5"] + churn + ["--taus", "0.9", "--progress", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let events = try run.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+            .compactMap { try jsonObject(String($0))["progress"] as? [String: Any] }
+        let spectra = events.filter { $0["phase"] as? String == "spectra" }
+        #expect(spectra.compactMap { $0["message"] as? String } == ["dense_1 10×128 (plain)", "dense_2 128×64 (plain)", "output 64×1 (plain)"],
+                "\(events)")
+        #expect(spectra.map { $0["done"] as? Int ?? 0 } == [1, 2, 3] && spectra.allSatisfy { $0["total"] as? Int == 3 })
+    }
 }
 
