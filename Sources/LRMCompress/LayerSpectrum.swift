@@ -41,6 +41,9 @@ public struct LayerSpectrum: Sendable {
     /// "gesdd-f32", "gesdd-f64", "gram-f64" or "randomized", prefixed by the metric unless plain.
     public let method: String
     public let seconds: Double
+    /// Whether the large products of checking this layer's factors are split in two halves run at once
+    /// (the Gram path, used for large layers, where one layer is often all that is left to do).
+    var splitsProducts = false
 
     public var inFeatures: Int { kernel.rows }
     public var outFeatures: Int { kernel.columns }
@@ -83,9 +86,11 @@ public struct LayerSpectrum: Sendable {
         let viaGram = usesGram(rows: kernel.rows, columns: kernel.columns, options: options)
         let svd = viaGram ? try (gram ?? GramDecomposition(transformed)).svd()
                           : try SVD.compute(transformed, precision: options.precision)
-        return LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
-                             isComplete: true, method: methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
-                             seconds: elapsed())
+        var spectrum = LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
+                                     isComplete: true, method: methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
+                                     seconds: elapsed())
+        spectrum.splitsProducts = viaGram
+        return spectrum
     }
 
     /// Whether ``compute(name:kernel:metric:policy:options:)`` starts with a randomized sketch of an
@@ -153,12 +158,15 @@ public struct LayerSpectrum: Sendable {
         if case .plain = metric {
             return (try truncated.u.scalingColumns(by: truncated.s.map { Float($0) }), truncated.vt)
         }
-        return (try Matrix.product(kernel, truncated.vt, transposeB: true), truncated.vt)
+        let us = splitsProducts ? try Matrix.productInHalves(kernel, truncated.vt, transposeB: true)
+                                : try Matrix.product(kernel, truncated.vt, transposeB: true)
+        return (us, truncated.vt)
     }
 
     /// ‖T·(W − us·vt)‖_F / ‖T·W‖_F: the error in this metric, measured on the factors.
     public func metricError(us: Matrix, vt: Matrix) throws -> Double {
-        let approximation = try LayerSpectrum.transform(try Matrix.product(us, vt), metric)
+        let product = splitsProducts ? try Matrix.productInHalves(us, vt) : try Matrix.product(us, vt)
+        let approximation = try LayerSpectrum.transform(product, metric)
         return relativeDistance(approximation, transformed)
     }
 }

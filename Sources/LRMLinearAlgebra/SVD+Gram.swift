@@ -1,3 +1,5 @@
+import Foundation
+
 /// The singular values and thin SVD of an m×n matrix A from the symmetric eigendecomposition of
 /// its Gram matrix in double precision: G = AᵀA (n×n) when A is tall or square, A·Aᵀ (m×m) when
 /// it is wide, so G is r×r with r = min(m, n).
@@ -19,6 +21,12 @@
 /// tolerance). Columns of U (tall) or rows of Vᵀ (wide) whose σⱼ is zero are zero.
 ///
 /// Results are deterministic for a given BLAS thread count.
+/// The two Gram matrices the halves of the blocks are summed into (written by one half each).
+private struct GramTargets: @unchecked Sendable {
+    let first: UnsafeMutableBufferPointer<Double>
+    let second: UnsafeMutableBufferPointer<Double>
+}
+
 public struct GramDecomposition: Sendable {
     /// A, m×n.
     public let matrix: Matrix
@@ -48,27 +56,32 @@ public struct GramDecomposition: Sendable {
         var tau = [Double](repeating: 0, count: max(r - 1, 0))
         if r > 0 {
             // G accumulates over blocks of `block` rows of A (tall: AᵀA = Σ AᵢᵀAᵢ) or columns (wide:
-            // A·Aᵀ = Σ Aⱼ·Aⱼᵀ), each widened to Double on its own: a fixed split, so the same bits for
-            // any machine, and no Double copy of the whole of A.
-            let block = GramDecomposition.block
+            // A·Aᵀ = Σ Aⱼ·Aⱼᵀ), each widened to Double on its own (no Double copy of the whole of A).
+            // From two blocks up, the first half of the blocks and the second are summed separately, at
+            // once, and then added: a fixed split, so the same bits on any machine and thread count.
             let k = wide ? n : m
-            var buffer = [Double](repeating: 0, count: min(block, k) * r)
-            try gram.withUnsafeMutableBufferPointer { gp in
-                for start in stride(from: 0, to: k, by: block) {
-                    let count = min(block, k - start)
-                    a.withUnsafeBufferPointer { source in
-                        if wide {  // columns start..<start+count of A, as a row-major r×count block
-                            for i in 0..<r { for j in 0..<count { buffer[i * count + j] = Double(source[i * n + start + j]) } }
-                        } else {  // rows start..<start+count of A, count×r
-                            for index in 0..<(count * r) { buffer[index] = Double(source[start * n + index]) }
+            let blocks = (k + Self.block - 1) / Self.block
+            if blocks >= 2 {
+                var second = [Double](repeating: 0, count: r * r)
+                let failures = HalfFailures()
+                gram.withUnsafeMutableBufferPointer { first in
+                    second.withUnsafeMutableBufferPointer { other in
+                        let targets = GramTargets(first: first, second: other)
+                        DispatchQueue.concurrentPerform(iterations: 2) { part in
+                            do {
+                                try Self.accumulate(a, wide: wide, blocks: part == 0 ? 0..<(blocks / 2) : (blocks / 2)..<blocks,
+                                                    into: part == 0 ? targets.first : targets.second, context: context)
+                            } catch {
+                                failures.record(error, part: part)
+                            }
                         }
                     }
-                    try buffer.withUnsafeBufferPointer { bp in
-                        // Row-major: AᵢᵀAᵢ is transpose with k = count (lda = r); Aⱼ·Aⱼᵀ no transpose (lda = count).
-                        try NativeCalls.syrk(transpose: !wide, n: r, k: count, alpha: 1, a: bp.baseAddress,
-                                             lda: wide ? count : r, beta: start == 0 ? 0 : 1, c: gp.baseAddress, ldc: r,
-                                             context: context)
-                    }
+                }
+                try failures.rethrow()
+                for index in 0..<(r * r) { gram[index] += second[index] }
+            } else {
+                try gram.withUnsafeMutableBufferPointer { target in
+                    try Self.accumulate(a, wide: wide, blocks: 0..<blocks, into: target, context: context)
                 }
             }
             // dsyrk wrote the row-major lower triangle, which is the column-major upper one; mirror
@@ -91,6 +104,30 @@ public struct GramDecomposition: Sendable {
         self.diagonal = d
         self.offDiagonal = e
         self.wide = wide
+    }
+
+    /// G over the blocks `blocks` of A (see `init`), written into `gram` (r×r, row-major lower triangle).
+    private static func accumulate(_ a: Matrix, wide: Bool, blocks: Range<Int>, into gram: UnsafeMutableBufferPointer<Double>,
+                                   context: String) throws {
+        let (m, n) = (a.rows, a.columns)
+        let r = min(m, n), k = wide ? n : m
+        var buffer = [Double](repeating: 0, count: min(block, k) * r)
+        for (position, index) in blocks.enumerated() {
+            let start = index * block
+            let count = min(block, k - start)
+            a.withUnsafeBufferPointer { source in
+                if wide {  // columns start..<start+count of A, as a row-major r×count block
+                    for i in 0..<r { for j in 0..<count { buffer[i * count + j] = Double(source[i * n + start + j]) } }
+                } else {  // rows start..<start+count of A, count×r
+                    for index in 0..<(count * r) { buffer[index] = Double(source[start * n + index]) }
+                }
+            }
+            try buffer.withUnsafeBufferPointer { bp in
+                // Row-major: AᵢᵀAᵢ is transpose with k = count (lda = r); Aⱼ·Aⱼᵀ no transpose (lda = count).
+                try NativeCalls.syrk(transpose: !wide, n: r, k: count, alpha: 1, a: bp.baseAddress, lda: wide ? count : r,
+                                     beta: position == 0 ? 0 : 1, c: gram.baseAddress, ldc: r, context: context)
+            }
+        }
     }
 
     /// The r singular values of A, descending (√ of G's eigenvalues, negatives from rounding as 0).
@@ -141,12 +178,12 @@ public struct GramDecomposition: Sendable {
         let inverse = s.map { $0 > 0 ? Float(1 / $0) : 0 }
         let basis = try Matrix(rows: r, columns: r, values: rows)
         if wide {  // basis = Uᵀ (r×m); Vᵀ = Σ⁻¹·Uᵀ·A.
-            var vt = try Matrix.product(basis, matrix).values  // r×n
+            var vt = try Matrix.productInHalves(basis, matrix).values  // r×n
             for j in 0..<r { for i in 0..<n { vt[j * n + i] *= inverse[j] } }
             return SVD(u: basis.transposed(), s: s, vt: try Matrix(rows: r, columns: n, values: vt), precision: .double)
         }
         // basis = Vᵀ (r×n); U = A·V·Σ⁻¹.
-        let u = try Matrix.product(matrix, basis, transposeB: true).scalingColumns(by: inverse)  // m×r
+        let u = try Matrix.productInHalves(matrix, basis, transposeB: true).scalingColumns(by: inverse)  // m×r
         return SVD(u: u, s: s, vt: basis, precision: .double)
     }
 }

@@ -76,3 +76,26 @@ struct GramSVDTests {
         #expect(try GramDecomposition(a).svd() == GramDecomposition(a).svd())
     }
 }
+
+@Suite("Products split in two halves of rows")
+struct ProductInHalvesTests {
+    @Test("the halves give the product (to float rounding), the same bits every run, and one call below the threshold",
+          arguments: [(1025, 37, 19, false), (1024, 20, 33, true), (9, 5, 4, false)])
+    func halves(rows: Int, inner: Int, columns: Int, transposeB: Bool) throws {
+        let a = Matrix.gaussian(rows: rows, columns: inner, seed: 3)
+        let b = transposeB ? Matrix.gaussian(rows: columns, columns: inner, seed: 4) : Matrix.gaussian(rows: inner, columns: columns, seed: 4)
+        let whole = try Matrix.product(a, b, transposeB: transposeB)
+        let split = try Matrix.productInHalves(a, b, transposeB: transposeB)
+        #expect(split.rows == rows && split.columns == columns)
+        #expect(Reference.relativeError(split, whole) < 1e-6)
+        #expect(try Matrix.productInHalves(a, b, transposeB: transposeB) == split)
+        #expect(try Matrix.productInHalves(a, b, transposeB: transposeB, minimumRows: rows + 1) == whole)
+    }
+
+    @Test("a shape mismatch in a half is thrown, not lost")
+    func mismatch() {
+        let a = Matrix.gaussian(rows: 2048, columns: 8, seed: 1), b = Matrix.gaussian(rows: 9, columns: 4, seed: 2)
+        let error = #expect(throws: LinearAlgebraError.self) { try Matrix.productInHalves(a, b) }
+        #expect(error?.kind == .shapeMismatch)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+extension Matrix {
+    /// a · op(b), its rows computed in two halves at once (one BLAS call each, on two threads when one
+    /// is free, else one after the other). The split is fixed (rows ⌊m/2⌋ and the rest), so the result is
+    /// the same bits on any machine whatever the thread count. With fewer than `minimumRows` rows: one call.
+    ///
+    /// For a large product on the critical path of a conversion (one big layer while the other core is idle).
+    public static func productInHalves(_ a: Matrix, _ b: Matrix, transposeB: Bool = false, minimumRows: Int = 1024) throws -> Matrix {
+        let (m, k) = (a.rows, a.columns)
+        guard m >= max(minimumRows, 2) else { return try product(a, b, transposeB: transposeB) }
+        let n = transposeB ? b.rows : b.columns
+        var result = Matrix(rows: m, columns: n)
+        let half = m / 2
+        let failures = HalfFailures()
+        let bShape = b.shape
+        a.values.withUnsafeBufferPointer { ap in
+            b.values.withUnsafeBufferPointer { bp in
+                result.withUnsafeMutableBufferPointer { (cp: UnsafeMutableBufferPointer<Float>) -> Void in
+                    // The halves read a and b and write disjoint rows of c.
+                    let buffers = HalfBuffers(a: ap, b: bp, c: cp)
+                    DispatchQueue.concurrentPerform(iterations: 2) { part in
+                        let (ap, bp, cp) = (buffers.a, buffers.b, buffers.c)
+                        let (start, rows) = part == 0 ? (0, half) : (half, m - half)
+                        do {
+                            try GEMM.multiply(UnsafeBufferPointer(rebasing: ap[(start * k)..<((start + rows) * k)]),
+                                              shape: MatrixShape(rows: rows, columns: k), bp, shape: bShape, transposeB: transposeB,
+                                              into: UnsafeMutableBufferPointer(rebasing: cp[(start * n)..<((start + rows) * n)]),
+                                              shape: MatrixShape(rows: rows, columns: n))
+                        } catch {
+                            failures.record(error, part: part)
+                        }
+                    }
+                }
+            }
+        }
+        try failures.rethrow()
+        return result
+    }
+}
+
+/// The buffers of a product split in halves: read by both, written in disjoint rows.
+struct HalfBuffers<T>: @unchecked Sendable {
+    let a: UnsafeBufferPointer<T>
+    let b: UnsafeBufferPointer<T>
+    let c: UnsafeMutableBufferPointer<T>
+}
+
+/// The errors of the two halves of a split computation; the first half's is rethrown first.
+final class HalfFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [(any Error)?] = [nil, nil]
+
+    func record(_ error: any Error, part: Int) {
+        lock.lock()
+        errors[part] = error
+        lock.unlock()
+    }
+
+    func rethrow() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let error = errors.compactMap({ $0 }).first { throw error }
+    }
+}
