@@ -66,7 +66,7 @@ struct CLIRobustnessTests {
             ("convert", ["convert", model, "-o", out, "--no-such-flag"], "--no-such-flag"),
             ("import", ["import", keras, "-o", out, "--input-layout", "nchw"], "--input-layout"),
             ("export", ["export", model, "--to", "onnx", "-o", out + ".h5"], "--to"),
-            ("export", ["export", model, "--to", "keras", "-o", out + ".keras"], "--output"),
+            ("export", ["export", model, "--to", "keras", "-o", out + ".onnx"], "--output"),
             ("predict", ["predict", model, "--input", npy, "-o", out + ".npy", "--input-shape", "x"], "--input-shape"),
             ("verify", ["verify", model, "--dataset", "imagenet"], "imagenet"),
             ("verify", ["verify", model, "--dataset", "mnist", "--batch-size", "0"], "--batch-size"),

@@ -103,7 +103,7 @@ struct FileSafetyTests {
             (["import", Fixtures.path("mlp.h5"), "-o", scratch.file("copy.h5")], ".lrm"),
             (["convert", model, "--policy", "rank:4", "-o", scratch.file("small.keras")], ".lrm"),
             (["example", "-o", scratch.file("example.npy")], ".lrm"),
-            (["export", model, "--to", "keras", "-o", scratch.file("model.keras")], ".h5"),
+            (["export", model, "--to", "keras", "-o", scratch.file("model.onnx")], ".keras"),
             (["export", model, "--to", "keras", "-o", scratch.file("exported.lrm")], ".h5"),
             (["predict", model, "--input", inputs, "-o", scratch.file("y.csv")], ".npy"),
         ]
