@@ -66,6 +66,28 @@ extension EvaluationSet {
     /// Per sample, the cross-entropy −log p(label) of `model`'s output: its outputs when the model ends in
     /// a softmax (they are probabilities), else their softmax (they are logits). p is floored at 1e-7.
     public func crossEntropies(of model: Model) throws -> [Double] {
+        var losses = [Double](repeating: 0, count: sampleCount)
+        try forEachProbabilities(of: model) { index, probabilities in
+            losses[index] = -Foundation.log(max(probabilities[labels[index]], 1e-7))
+        }
+        return losses
+    }
+
+    /// Per sample, how overconfident `model` is on it: the cross-entropy −log p(label) (as in
+    /// ``crossEntropies(of:)``) minus the entropy −Σ p log p of the same output. Near 0 on average where the
+    /// model is calibrated; clearly positive where its confident answers are wrong more often than it says.
+    public func overconfidences(of model: Model) throws -> [Double] {
+        var gaps = [Double](repeating: 0, count: sampleCount)
+        try forEachProbabilities(of: model) { index, probabilities in
+            let entropy = probabilities.reduce(0.0) { $1 > 0 ? $0 - $1 * Foundation.log($1) : $0 }
+            gaps[index] = -Foundation.log(max(probabilities[labels[index]], 1e-7)) - entropy
+        }
+        return gaps
+    }
+
+    /// Calls `body` with each sample's index and output probabilities (the outputs when the model ends in a
+    /// softmax and they sum to 1, else their softmax).
+    private func forEachProbabilities(of model: Model, _ body: (Int, [Double]) -> Void) throws {
         let outputs = try outputs(of: model)
         var endsInSoftmax = false
         for layer in model.layers.reversed() {
@@ -76,22 +98,18 @@ extension EvaluationSet {
             }
             break
         }
-        var losses = [Double](repeating: 0, count: sampleCount)
-        for (index, label) in labels.enumerated() {
+        for index in 0..<sampleCount {
             let row = outputs[(index * classCount)..<((index + 1) * classCount)].map(Double.init)
             let sum = row.reduce(0, +)
-            let probabilities: [Double]
             if endsInSoftmax && row.allSatisfy({ $0 >= 0 }) && abs(sum - 1) <= 1e-3 {
-                probabilities = row
+                body(index, row)
             } else {
                 let top = row.max() ?? 0
                 let exps = row.map { ($0 - top).isFinite ? Foundation.exp($0 - top) : 0 }
                 let total = max(exps.reduce(0, +), 1e-300)
-                probabilities = exps.map { $0 / total }
+                body(index, exps.map { $0 / total })
             }
-            losses[index] = -Foundation.log(max(probabilities[label], 1e-7))
         }
-        return losses
     }
 
     init(pixels: [Float], labels: [Int], featureCount: Int, classCount: Int, classNames: [String], description: String,

@@ -108,7 +108,7 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
-        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
+        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
 
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")

@@ -60,6 +60,12 @@ extension SearchOutcome {
         if exposure.looksSeen {
             return ["  estimate: the validation records look seen in training (\(evidence)); \(estimateNote ?? "")"]
         }
+        if let memorization = exposure.memorization, !memorization.fitsTrainingRecords {
+            let fit = String(format: "overconfidence %+.4f on training records vs %+.4f on them shifted by up to 1 pixel, z = %.1f",
+                             memorization.trainingGap, memorization.shiftedGap, memorization.z)
+            return ["  estimate: validation records as they are: the original does no better on them than on other training records (\(evidence)), "
+                    + "but it does not fit its training records measurably more tightly than unseen images either (\(fit)), so having seen them would not flatter the estimate"]
+        }
         return ["  estimate: validation records as they are: they look held out from training (\(evidence))"]
     }
 
@@ -69,7 +75,13 @@ extension SearchOutcome {
             ("looks_seen", .bool(exposure.looksSeen)), ("validation_loss", .number(exposure.validationLoss)),
             ("training_loss", .number(exposure.trainingLoss)), ("z", .number(exposure.z)), ("z_threshold", .number(ExposureCheck.threshold)),
             ("validation_accuracy_original", .number(exposure.validationAccuracy)), ("training_accuracy_original", .number(exposure.trainingAccuracy)),
-        ])
+        ] + (exposure.memorization.map { memorization in
+            [("memorization", .object([
+                ("fits_training_records", .bool(memorization.fitsTrainingRecords)),
+                ("training_overconfidence", .number(memorization.trainingGap)),
+                ("shifted_overconfidence", .number(memorization.shiftedGap)), ("z", .number(memorization.z)),
+            ]))]
+        } ?? []))
     }
 
     /// ", ROC AUC a → b" for a binary task.

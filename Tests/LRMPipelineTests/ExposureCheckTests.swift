@@ -35,3 +35,33 @@ struct ExposureCheckTests {
         #expect(ExposureCheck(validation: [0, 0, 0], training: [0, 0], validationAccuracy: 1, trainingAccuracy: 1).looksSeen)
     }
 }
+
+@Suite("Whether the original fits its training records more tightly than unseen ones")
+struct MemorizationCheckTests {
+    @Test("a model as calibrated on shifted copies of its training records as on the records does not fit them measurably")
+    func calibratedOnBoth() {
+        var rng = SeededGenerator(seed: 3)
+        let records = (0..<5000).map { _ in 0.01 * Double(rng.nextSymmetricFloat()) }
+        let shifted = records.map { $0 + 0.02 * Double(rng.nextSymmetricFloat()) }
+        let check = MemorizationCheck(records: records, shifted: shifted)
+        #expect(!check.fitsTrainingRecords && abs(check.z) < ExposureCheck.threshold)
+        // A validation loss no higher than the training loss then does not make the records look seen.
+        var exposure = ExposureCheck(validation: [0.01, 0.02, 0.03], training: [0.01, 0.02, 0.03], validationAccuracy: 1, trainingAccuracy: 1)
+        #expect(exposure.looksSeen)
+        exposure.memorization = check
+        #expect(!exposure.looksSeen)
+    }
+
+    @Test("a model clearly more overconfident on shifted copies fits its training records")
+    func memorized() {
+        var rng = SeededGenerator(seed: 4)
+        let records = (0..<5000).map { _ in 0.01 * Double(rng.nextSymmetricFloat()) }
+        let shifted = records.map { $0 + 0.15 + 0.5 * Double(rng.nextSymmetricFloat()) }
+        let check = MemorizationCheck(records: records, shifted: shifted)
+        #expect(check.fitsTrainingRecords && check.z > 10)
+        #expect(abs(check.shiftedGap - check.trainingGap - 0.15) < 0.02)
+        var exposure = ExposureCheck(validation: [0.01, 0.02, 0.03], training: [0.01, 0.02, 0.03], validationAccuracy: 1, trainingAccuracy: 1)
+        exposure.memorization = check
+        #expect(exposure.looksSeen)
+    }
+}
