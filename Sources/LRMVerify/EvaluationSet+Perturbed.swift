@@ -73,16 +73,18 @@ extension EvaluationSet {
         return losses
     }
 
-    /// Per sample, how overconfident `model` is on it: the cross-entropy −log p(label) (as in
-    /// ``crossEntropies(of:)``) minus the entropy −Σ p log p of the same output. Near 0 on average where the
-    /// model is calibrated; clearly positive where its confident answers are wrong more often than it says.
-    public func overconfidences(of model: Model) throws -> [Double] {
-        var gaps = [Double](repeating: 0, count: sampleCount)
+    /// Per sample, the cross-entropy −log p(label) (as in ``crossEntropies(of:)``) and how overconfident
+    /// `model` is on it: that cross-entropy minus the entropy −Σ p log p of the same output. The second is near
+    /// 0 on average where the model is calibrated, and clearly positive where its confident answers are wrong
+    /// more often than it says.
+    public func overconfidences(of model: Model) throws -> (losses: [Double], overconfidences: [Double]) {
+        var losses = [Double](repeating: 0, count: sampleCount), gaps = losses
         try forEachProbabilities(of: model) { index, probabilities in
             let entropy = probabilities.reduce(0.0) { $1 > 0 ? $0 - $1 * Foundation.log($1) : $0 }
-            gaps[index] = -Foundation.log(max(probabilities[labels[index]], 1e-7)) - entropy
+            losses[index] = -Foundation.log(max(probabilities[labels[index]], 1e-7))
+            gaps[index] = losses[index] - entropy
         }
-        return gaps
+        return (losses, gaps)
     }
 
     /// Calls `body` with each sample's index and output probabilities (the outputs when the model ends in a

@@ -54,17 +54,21 @@ extension SearchOutcome {
         let evidence = String(format: "the original's loss on them %.4f vs %.4f on other training records, z = %.1f; accuracy %.2f%% vs %.2f%%",
                               exposure.validationLoss, exposure.trainingLoss, exposure.z, exposure.validationAccuracy * 100,
                               exposure.trainingAccuracy * 100)
+        // Where the validation loss showed no gap: how tightly the original fits its training records.
+        let fit = exposure.memorization.map { memorization in
+            String(format: "; its overconfidence %+.4f on training records vs %+.4f on them shifted by up to 1 pixel (%.0f%% of its loss %.4f there), z = %.1f",
+                   memorization.trainingGap, memorization.shiftedGap, 100 * memorization.shiftedGap / max(memorization.shiftedLoss, 1e-12),
+                   memorization.shiftedLoss, memorization.z)
+        } ?? ""
         if exposure.looksSeen, estimate == .shifted {
-            return ["  estimate: the validation records look seen in training (\(evidence)), so candidates were judged on them shifted by up to 1 pixel, a proxy for unseen images"]
+            return ["  estimate: the validation records look seen in training (\(evidence)\(fit)), so candidates were judged on them shifted by up to 1 pixel, a proxy for unseen images"]
         }
         if exposure.looksSeen {
-            return ["  estimate: the validation records look seen in training (\(evidence)); \(estimateNote ?? "")"]
+            return ["  estimate: the validation records look seen in training (\(evidence)\(fit)); \(estimateNote ?? "")"]
         }
         if let memorization = exposure.memorization, !memorization.fitsTrainingRecords {
-            let fit = String(format: "overconfidence %+.4f on training records vs %+.4f on them shifted by up to 1 pixel, z = %.1f",
-                             memorization.trainingGap, memorization.shiftedGap, memorization.z)
             return ["  estimate: validation records as they are: the original does no better on them than on other training records (\(evidence)), "
-                    + "but it does not fit its training records measurably more tightly than unseen images either (\(fit)), so having seen them would not flatter the estimate"]
+                    + "but it does not fit its training records materially more tightly than unseen images either (\(fit.dropFirst(2))), so having seen them would not flatter the estimate"]
         }
         return ["  estimate: validation records as they are: they look held out from training (\(evidence))"]
     }
@@ -79,7 +83,8 @@ extension SearchOutcome {
             [("memorization", .object([
                 ("fits_training_records", .bool(memorization.fitsTrainingRecords)),
                 ("training_overconfidence", .number(memorization.trainingGap)),
-                ("shifted_overconfidence", .number(memorization.shiftedGap)), ("z", .number(memorization.z)),
+                ("shifted_overconfidence", .number(memorization.shiftedGap)), ("shifted_loss", .number(memorization.shiftedLoss)),
+                ("z", .number(memorization.z)), ("material_share", .number(MemorizationCheck.materialShare)),
             ]))]
         } ?? []))
     }

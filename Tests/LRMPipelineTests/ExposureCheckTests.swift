@@ -43,7 +43,7 @@ struct MemorizationCheckTests {
         var rng = SeededGenerator(seed: 3)
         let records = (0..<5000).map { _ in 0.01 * Double(rng.nextSymmetricFloat()) }
         let shifted = records.map { $0 + 0.02 * Double(rng.nextSymmetricFloat()) }
-        let check = MemorizationCheck(records: records, shifted: shifted)
+        let check = MemorizationCheck(records: records, shifted: shifted, shiftedLosses: shifted.map { $0 + 0.08 })
         #expect(!check.fitsTrainingRecords && abs(check.z) < ExposureCheck.threshold)
         // A validation loss no higher than the training loss then does not make the records look seen.
         var exposure = ExposureCheck(validation: [0.01, 0.02, 0.03], training: [0.01, 0.02, 0.03], validationAccuracy: 1, trainingAccuracy: 1)
@@ -57,11 +57,21 @@ struct MemorizationCheckTests {
         var rng = SeededGenerator(seed: 4)
         let records = (0..<5000).map { _ in 0.01 * Double(rng.nextSymmetricFloat()) }
         let shifted = records.map { $0 + 0.15 + 0.5 * Double(rng.nextSymmetricFloat()) }
-        let check = MemorizationCheck(records: records, shifted: shifted)
+        let check = MemorizationCheck(records: records, shifted: shifted, shiftedLosses: shifted.map { $0 + 0.05 })
         #expect(check.fitsTrainingRecords && check.z > 10)
         #expect(abs(check.shiftedGap - check.trainingGap - 0.15) < 0.02)
         var exposure = ExposureCheck(validation: [0.01, 0.02, 0.03], training: [0.01, 0.02, 0.03], validationAccuracy: 1, trainingAccuracy: 1)
         exposure.memorization = check
         #expect(exposure.looksSeen)
+    }
+
+    @Test("a measurable but immaterial difference (a small share of the loss on the shifted records) does not count")
+    func measurableButSmall() {
+        var rng = SeededGenerator(seed: 5)
+        let records = (0..<20000).map { _ in 0.01 * Double(rng.nextSymmetricFloat()) }
+        let shifted = records.map { $0 + 0.015 + 0.05 * Double(rng.nextSymmetricFloat()) }
+        let check = MemorizationCheck(records: records, shifted: shifted, shiftedLosses: shifted.map { _ in 0.08 })
+        #expect(check.z > ExposureCheck.threshold)
+        #expect(!check.fitsTrainingRecords)
     }
 }
