@@ -67,6 +67,7 @@ public struct ConversionProvenance: Sendable, Equatable {
             metadata[MetadataKey.finetuneSamples] = .int(Int64(finetune.samples))
             metadata[MetadataKey.finetuneLoss] = .string(finetune.loss)
             metadata[MetadataKey.finetuneLearningRate] = .float(finetune.learningRate)
+            metadata[MetadataKey.finetuneSchedule] = .string(finetune.schedule)
         }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
         if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }

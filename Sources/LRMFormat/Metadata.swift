@@ -107,6 +107,8 @@ public enum MetadataKey {
     public static let finetuneLoss = "finetune.loss"
     /// float: Adam's learning rate.
     public static let finetuneLearningRate = "finetune.learning_rate"
+    /// string: how the learning rate changed over the steps, `constant` or `cosine`.
+    public static let finetuneSchedule = "finetune.schedule"
 
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
@@ -116,7 +118,7 @@ public enum MetadataKey {
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
-        finetuneLearningRate: "float",
+        finetuneLearningRate: "float", finetuneSchedule: "string",
     ]
 
     /// Whether `key` is a well-formed key: 1 to 128 bytes of [a-z0-9_.].

@@ -65,6 +65,8 @@ public struct FineTuneSummary: Sendable {
     /// Training records trained on, and held out of training for early stopping.
     public var trainingSamples: Int
     public var earlyStoppingSamples: Int
+    /// How the learning rate changed over the steps.
+    public var schedule: LearningRateSchedule
 
     init(result: FineTuneResult, candidates: Int, stage: FineTuneStage) {
         epochs = result.epochs
@@ -72,6 +74,7 @@ public struct FineTuneSummary: Sendable {
         self.candidates = candidates
         trainingSamples = stage.training.count
         earlyStoppingSamples = stage.validation.count
+        schedule = stage.options.schedule
     }
 }
 

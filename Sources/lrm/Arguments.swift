@@ -16,6 +16,7 @@ extension SampleLayout: ExpressibleByArgument {}
 extension KerasContainer: ExpressibleByArgument {}
 extension ValidationPlacement: ExpressibleByArgument {}
 extension EstimateChoice: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}
 extension ConversionOptions.SVDMethod: ExpressibleByArgument {}
 extension ConversionOptions.ConvolutionForm: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}

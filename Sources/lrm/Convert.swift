@@ -108,7 +108,7 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
-        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
+        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
 
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
@@ -122,6 +122,9 @@ extension LRM {
 
         @Option(help: ArgumentHelp("Seed of --finetune's minibatch order.", valueName: "seed"))
         var finetuneSeed: UInt64 = 1
+
+        @Option(help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant.", valueName: "schedule"))
+        var finetuneSchedule: LearningRateSchedule = .cosine
 
         @OptionGroup var dataOptions: DataOptions
 
@@ -240,7 +243,7 @@ extension LRM {
             if noRefit { request.refit = nil }
             request.estimate = estimate
             if let finetune {
-                request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed)
+                request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed, schedule: finetuneSchedule)
                 request.finetuneProgress = { candidate, epoch, epochs in
                     let left = epoch.seconds / Double(epoch.epoch) * Double(epochs - epoch.epoch)
                     let line = String(format: "lrm: fine-tuning%@ epoch %d/%d: loss %.4f, held-out accuracy %.2f%%, agreement %.2f%%, at most %.0f s left\n",

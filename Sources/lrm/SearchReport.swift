@@ -126,9 +126,10 @@ extension SearchOutcome {
             ]
             if let testReferenceScores { members.append(("test_original", testReferenceScores.json)) }
             if let testScores { members.append(("test", testScores.json)) }
+            if let finetune { members.append(("finetune", finetune.json)) }
             return .object(members)
         }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("estimate", .string(estimate.rawValue)), ("exposure", exposureJSON), ("test_first_sample", .int(Int64(testFirstSample))),
             ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
             ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
@@ -138,15 +139,21 @@ extension SearchOutcome {
             ("test_samples", .int(Int64(testSamples))), ("test_accuracy_original", .number(testReference)),
             ("test_accuracy", .number(testAccuracy)), ("test_images_change", .int(Int64(testImagesChange))),
             ("test_f1_macro_original", .number(testReferenceF1)), ("test_f1_macro", .number(testF1)),
-        ] + (fileBytes.map { [("file_bytes", JSONValue.int(Int64($0)))] } ?? []) + (storage.map { [("storage", JSONValue.string($0))] } ?? [])
-          + (sizeCandidates.isEmpty ? [] : [("size_candidates", JSONValue.array(sizeCandidates.map { candidate in
+        ]
+        if let fileBytes { members.append(("file_bytes", .int(Int64(fileBytes)))) }
+        if let storage { members.append(("storage", .string(storage))) }
+        if let finetune { members.append(("finetune", finetune.json)) }
+        if !sizeCandidates.isEmpty {
+            members.append(("size_candidates", .array(sizeCandidates.map { candidate in
                 JSONValue.object([
                     ("storage", .string(candidate.storage.description)), ("bytes", .int(Int64(candidate.bytes))),
                     ("ranks", .object(candidate.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
                     ("validation_accuracy", candidate.score.map { JSONValue.number($0.accuracy) } ?? .null),
                     ("validation_drop_standard_error", candidate.score.map { JSONValue.number($0.standardError) } ?? .null),
                 ])
-            }))]))
+            })))
+        }
+        return .object(members)
     }
 }
 
@@ -164,6 +171,7 @@ extension FineTuneSummary {
         .object([
             ("candidates", .int(Int64(candidates))), ("best_epoch", .int(Int64(bestEpoch))),
             ("training_samples", .int(Int64(trainingSamples))), ("early_stopping_samples", .int(Int64(earlyStoppingSamples))),
+            ("schedule", .string(schedule.rawValue)),
             ("epochs", .array(epochs.map { epoch in
                 .object([("epoch", .int(Int64(epoch.epoch))), ("loss", .number(epoch.loss)),
                          ("validation_accuracy", .number(epoch.validationAccuracy)),

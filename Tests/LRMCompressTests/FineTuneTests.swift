@@ -103,6 +103,28 @@ struct FineTuneTests {
         #expect(f.method.hasSuffix("+finetune"))
     }
 
+    @Test("the cosine schedule takes the step size from full to 0 over every step; constant keeps it")
+    func schedules() {
+        #expect(LearningRateSchedule.cosine.factor(step: 0, of: 100) == 1)
+        #expect(abs(LearningRateSchedule.cosine.factor(step: 50, of: 100) - 0.5) < 1e-12)
+        #expect(LearningRateSchedule.cosine.factor(step: 100, of: 100) < 1e-12)
+        #expect(LearningRateSchedule.cosine.factor(step: 25, of: 100) > LearningRateSchedule.cosine.factor(step: 75, of: 100))
+        #expect(LearningRateSchedule.constant.factor(step: 99, of: 100) == 1)
+        #expect(FineTuneOptions(epochs: 1).schedule == .cosine)
+    }
+
+    @Test("the schedule changes the training, and is recorded")
+    func scheduleTrains() throws {
+        let (teacher, student, training, validation) = try problem()
+        var options = FineTuneOptions(epochs: 3, learningRate: 1e-2, batchSize: 32, seed: 4, patience: 3, schedule: .constant)
+        let constant = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        options.schedule = .cosine
+        let cosine = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        // The first epoch's steps are nearly full size under both; later ones are smaller under cosine.
+        #expect(constant.epochs[2].loss != cosine.epochs[2].loss)
+        #expect(FineTuner.record(cosine, options: options, data: "d", samples: 1).schedule == "cosine")
+    }
+
     @Test("bad settings and diverging training are refused with FineTuneError")
     func refusals() throws {
         let (teacher, student, training, validation) = try problem()

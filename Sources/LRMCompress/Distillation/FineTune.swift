@@ -16,9 +16,11 @@ public struct FineTuneOptions: Sendable, Equatable {
     public var seed: UInt64
     /// Stop after this many epochs without a better validation accuracy.
     public var patience: Int
+    /// How the step size changes over the run.
+    public var schedule: LearningRateSchedule
 
     public init(epochs: Int, learningRate: Double = 5e-4, batchSize: Int = 128, temperature: Double = 2, labelWeight: Double = 0.5,
-                seed: UInt64 = 1, patience: Int = 2) {
+                seed: UInt64 = 1, patience: Int = 2, schedule: LearningRateSchedule = .cosine) {
         self.epochs = epochs
         self.learningRate = learningRate
         self.batchSize = batchSize
@@ -26,6 +28,7 @@ public struct FineTuneOptions: Sendable, Equatable {
         self.labelWeight = labelWeight
         self.seed = seed
         self.patience = patience
+        self.schedule = schedule
     }
 
     /// The loss, as recorded in the metadata.
@@ -35,6 +38,22 @@ public struct FineTuneOptions: Sendable, Equatable {
 
     static func format(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+/// How fine-tuning's step size changes over its steps.
+public enum LearningRateSchedule: String, Sendable, Equatable, CaseIterable {
+    /// The learning rate throughout.
+    case constant
+    /// Half a cosine from the learning rate down to 0 over every step of the most epochs.
+    case cosine
+
+    /// The factor on the learning rate at `step` (0-based) of `steps`.
+    public func factor(step: Int, of steps: Int) -> Double {
+        switch self {
+        case .constant: return 1
+        case .cosine: return 0.5 * (1 + cos(Double.pi * Double(min(step, steps)) / Double(max(1, steps))))
+        }
     }
 }
 
@@ -123,6 +142,8 @@ public enum FineTuner {
         var rng = SeededGenerator(seed: options.seed)
         var order = Array(0..<training.count)
         let width = training.featureCount
+        let batchesPerEpoch = (training.count + options.batchSize - 1) / options.batchSize
+        var steps = 0
         for epoch in 1...options.epochs {
             // Fisher–Yates with the seeded generator: the same order for the same seed.
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -147,7 +168,9 @@ public enum FineTuner {
                 }
                 lossSum += loss
                 batches += 1
-                adam.step(&network.parameters, gradients: try network.backward(trace, logitGradient: gradient))
+                adam.step(&network.parameters, gradients: try network.backward(trace, logitGradient: gradient),
+                          factor: options.schedule.factor(step: steps, of: batchesPerEpoch * options.epochs))
+                steps += 1
             }
             guard network.parameters.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw FineTuneError(.diverged, "fine-tuning diverged in epoch \(epoch) (non-finite weights): lower the learning rate (it is \(options.learningRate))")
@@ -167,7 +190,7 @@ public enum FineTuner {
     /// What the metadata records about a fine-tuning on `samples` records of `data` (e.g. "mnist train").
     public static func record(_ result: FineTuneResult, options: FineTuneOptions, data: String, samples: Int) -> FineTuneRecord {
         FineTuneRecord(epochs: result.epochs.count - 1, seed: options.seed, data: data, samples: samples, loss: options.lossDescription,
-                       learningRate: options.learningRate)
+                       learningRate: options.learningRate, schedule: options.schedule.rawValue)
     }
 
     /// The network's logits on every sample, in batches.
@@ -236,9 +259,10 @@ struct Adam {
         self.learningRate = learningRate
     }
 
-    mutating func step(_ parameters: inout [[Float]], gradients: [[Float]]) {
+    /// One update with the step size times `factor` (the schedule's).
+    mutating func step(_ parameters: inout [[Float]], gradients: [[Float]], factor: Double = 1) {
         t += 1
-        let correction = learningRate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t)))
+        let correction = learningRate * factor * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t)))
         let (b1, b2, lr, eps) = (Float(beta1), Float(beta2), Float(correction), Float(epsilon))
         for p in parameters.indices {
             let g = gradients[p]

@@ -12,13 +12,16 @@ public struct FineTuneRecord: Sendable, Equatable {
     public var loss: String
     /// Adam's step size.
     public var learningRate: Double
+    /// How the step size changed over the steps ("constant", "cosine").
+    public var schedule: String
 
-    public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double) {
+    public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double, schedule: String = "constant") {
         self.epochs = epochs
         self.seed = seed
         self.data = data
         self.samples = samples
         self.loss = loss
         self.learningRate = learningRate
+        self.schedule = schedule
     }
 }

@@ -101,6 +101,7 @@ STANDARD_KEYS = {
     "finetune.samples": "int",
     "finetune.loss": "string",
     "finetune.learning_rate": "float",
+    "finetune.schedule": "string",
 }
 META_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.")
 
