@@ -20,12 +20,14 @@ run() {  # name model dataset validation drop tag [options...]
   "$lrm" convert "$model" --input-scale 1/255 --dataset "$dataset" --data "$data" --validation-samples "$validation" \
     --target-accuracy-drop "$drop" "$@" --json -o "$out/$name-$tag.lrm" > "$out/$name-$tag.json" 2> "$out/$name-$tag.log"
 }
-for entry in "mnist_mlp mnist 6000 0.5 5" "cifar10_mlp cifar-10 2000 0.5 3" "cifar100_mlp cifar-100 2500 1.0 3"; do
+for entry in "mnist_mlp mnist 6000 0.5 5" "cifar10_mlp cifar-10 2000 0.5 6" "cifar100_mlp cifar-100 2500 1.0 3"; do
   set -- $entry
   run "$1" "samples/$1.h5" "$2" "$3" "$4" no-refit --no-refit
   run "$1" "samples/$1.h5" "$2" "$3" "$4" refit
+  run "$1" "samples/$1.h5" "$2" "$3" "$4" refit-z1.645 --confidence 1.645
   run "$1" "samples/$1.h5" "$2" "$3" "$4" finetune --finetune "$5"
 done
+run cifar100_mlp samples/cifar100_mlp.h5 cifar-100 2500 1.0 refit-z2 --confidence 2
 for model in "$allrec"/mnist_mlp_all.h5 "$allrec"/all_*.h5; do
   [ -f "$model" ] || continue
   name=$(basename "$model" .h5)
