@@ -88,7 +88,7 @@ public enum RankPolicy: Sendable, Equatable, CustomStringConvertible {
             self = .rank(Int(value))
         case "ratio": self = .ratio(try unitInterval(try number(), open: false))
         default:
-            throw PolicyError("unknown policy '\(text)'; expected energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r")
+            throw PolicyError("unknown policy '\(text)'; expected energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r", kind: .unknownPolicy)
         }
     }
 
@@ -119,6 +119,16 @@ public enum RankPolicy: Sendable, Equatable, CustomStringConvertible {
 
 /// A bad policy specification.
 public struct PolicyError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong: a name no policy has, or a known policy with a bad or missing parameter.
+    public enum Kind: String, Sendable {
+        case unknownPolicy = "unknown_policy"
+        case invalidParameter = "invalid_parameter"
+    }
+
+    public var kind: Kind
     public var description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, kind: Kind = .invalidParameter) {
+        self.kind = kind
+        self.description = description
+    }
 }

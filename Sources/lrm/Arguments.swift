@@ -106,9 +106,10 @@ struct PolicyArgument: CustomStringConvertible {
     static func rankPolicy(_ text: String, alsoKnown: [String] = []) throws -> RankPolicy {
         do {
             return try RankPolicy(parsing: text)
-        } catch let error as PolicyError where error.description.hasPrefix("unknown policy") {
+        } catch let error as PolicyError where error.kind == .unknownPolicy {
             let name = String(text.prefix { $0 != ":" && $0 != "=" })
-            throw PolicyError(error.description + Suggestion.clause(for: name, among: ["energy", "entropy", "erank", "error", "rank", "ratio"] + alsoKnown))
+            throw PolicyError(error.description + Suggestion.clause(for: name, among: ["energy", "entropy", "erank", "error", "rank", "ratio"] + alsoKnown),
+                              kind: .unknownPolicy)
         }
     }
 

@@ -132,13 +132,13 @@ enum KerasSubprocess {
         relayWarnings(from: messagesFile)
     }
 
-    /// Shows the child's warnings (lines `lrm: warning: …`, the first 64 KiB of what it wrote) on this
-    /// process's standard error.
+    /// Shows what a child that succeeded wrote to its standard error (its warnings; the first 64 KiB) on
+    /// this process's standard error. Its errors never get here: a child that fails writes an error record.
     private static func relayWarnings(from path: String) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return }
         defer { try? handle.close() }
         let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
-        let warnings = text.split(separator: "\n").filter { $0.hasPrefix("lrm: warning: ") }
+        let warnings = text.split(separator: "\n").filter { !$0.isEmpty }
         if !warnings.isEmpty { FileHandle.standardError.write(Data((warnings.joined(separator: "\n") + "\n").utf8)) }
     }
 
