@@ -38,7 +38,7 @@ enum ConvModel {
 }
 
 /// Defects of the format 1.1 layer kinds, each applied to ``ConvModel`` and rejected with exactly `expectedKind`.
-enum ConvDefect: String, CaseIterable {
+enum ConvDefect: String, CaseIterable, VectorDefect {
     case convKernelChannels, convWindowTooLarge, convZeroStride, convUnknownPadding, convOnFlatInput
     case poolWindowTooLarge, poolUnknownMode, cropEverything, padAbsurd, depthwiseBiasWrongShape
     case factorizedRecordMismatch, factorizedUnknownForm, factorizedSecondWrongShape, permuteNotPermutation
@@ -64,14 +64,6 @@ enum ConvDefect: String, CaseIterable {
         case .permuteNotPermutation: "a permute with axes [0, 0, 1]"
         case .futureLayerKind: "layer kind 19 in a file of format 1.4"
         }
-    }
-
-    var fileName: String {
-        var name = ""
-        for ch in rawValue {
-            if ch.isUppercase { name += "_" + ch.lowercased() } else { name.append(ch) }
-        }
-        return name + ".lrm"
     }
 
     func apply() throws -> [UInt8] {

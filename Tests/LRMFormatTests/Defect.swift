@@ -2,7 +2,7 @@
 
 /// The corruption catalogue: each defect is applied to the tiny model's file and must be
 /// rejected with exactly `expectedKind`. `spec/vectors/invalid/` holds one file per defect.
-enum Defect: String, CaseIterable {
+enum Defect: String, CaseIterable, VectorDefect {
     case emptyFile, notMagicShort, badMagic, truncatedPreamble, preambleChecksum, futureMajor, badAlignment
     case headerTooLarge, headerPastEnd, headerChecksum, truncatedData, trailingBytes
     case headerPaddingNonZero, tensorPaddingNonZero, tensorChecksum
@@ -123,15 +123,6 @@ enum Defect: String, CaseIterable {
 
     /// Whether the defect is found only by verifying tensor checksums (the file opens).
     var foundOnlyByVerify: Bool { self == .tensorChecksum }
-
-    var fileName: String {
-        // camelCase → snake_case
-        var name = ""
-        for ch in rawValue {
-            if ch.isUppercase { name += "_" + ch.lowercased() } else { name.append(ch) }
-        }
-        return name + ".lrm"
-    }
 
     /// The tiny model's file with this defect.
     func apply() throws -> [UInt8] {
@@ -260,5 +251,27 @@ extension ContainerFile {
     static func decodeForTests(_ bytes: [UInt8]) throws -> ContainerFile {
         let directory = try TemporaryDirectory()
         return try ContainerFile(path: try directory.write(bytes, to: "decode.lrm"))
+    }
+}
+
+/// An invalid test vector: a named defect applied to a valid file, the error kind it must give, and
+/// whether only checksum verification (or loading the data) finds it.
+protocol VectorDefect: RawRepresentable<String>, CaseIterable {
+    var expectedKind: ContainerError.Kind { get }
+    var foundOnlyByVerify: Bool { get }
+    var summary: String { get }
+    func apply() throws -> [UInt8]
+}
+
+extension VectorDefect {
+    var foundOnlyByVerify: Bool { false }
+
+    /// The vector's file: the case name in snake_case (`quantZeroScale` → `quant_zero_scale.lrm`).
+    var fileName: String {
+        var name = ""
+        for ch in rawValue {
+            if ch.isUppercase { name += "_" + ch.lowercased() } else { name.append(ch) }
+        }
+        return name + ".lrm"
     }
 }

@@ -30,7 +30,7 @@ enum QuantModel {
 }
 
 /// Defects of quantized weights, each applied to ``QuantModel`` and rejected with exactly `expectedKind`.
-enum QuantDefect: String, CaseIterable {
+enum QuantDefect: String, CaseIterable, VectorDefect {
     case quantGroupNotDividing, quantGroupZero, quantScalesWrongShape, quantScalesMissing, quantCodesFloat
     case quantScalesInteger, quantIntegerBias, quantInt4OddCount, quantZeroScale, quantNanScale, quantInfiniteScale
 
@@ -58,14 +58,6 @@ enum QuantDefect: String, CaseIterable {
         case .quantNanScale: "an f16 scale that is NaN (checksums fixed up)"
         case .quantInfiniteScale: "a kernel scale of +∞ (checksums fixed up)"
         }
-    }
-
-    var fileName: String {
-        var name = ""
-        for ch in rawValue {
-            if ch.isUppercase { name += "_" + ch.lowercased() } else { name.append(ch) }
-        }
-        return name + ".lrm"
     }
 
     func apply() throws -> [UInt8] {
@@ -167,7 +159,7 @@ enum ZeroPointModel {
 }
 
 /// Defects of zero points (format 1.3), each applied to ``ZeroPointModel`` and rejected with exactly `expectedKind`.
-enum ZeroPointDefect: String, CaseIterable {
+enum ZeroPointDefect: String, CaseIterable, VectorDefect {
     case zeroPointsWrongShape, zeroPointsMissing, zeroPointsFloat, zeroPointsOutOfRange, zeroPointsScalesMissing
     case zeroPointsZeroScale, zeroPointsInt4OddCount
 
@@ -191,14 +183,6 @@ enum ZeroPointDefect: String, CaseIterable {
         case .zeroPointsZeroScale: "a scale of 0 in a layer with zero points (checksums fixed up)"
         case .zeroPointsInt4OddCount: "vt zero points [1, 3] stored as i4: 3 values, an odd count"
         }
-    }
-
-    var fileName: String {
-        var name = ""
-        for ch in rawValue {
-            if ch.isUppercase { name += "_" + ch.lowercased() } else { name.append(ch) }
-        }
-        return name + ".lrm"
     }
 
     func apply() throws -> [UInt8] {

@@ -97,20 +97,14 @@ private let vectorsDirectory = packageRoot + "/spec/vectors"
 private let regenerate = ProcessInfo.processInfo.environment["LRM_REGENERATE_VECTORS"] == "1"
 
 private func invalidManifest() -> String {
-    let entries: [JSONValue] = Defect.allCases.map { defect in
-        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
-                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
-    } + ConvDefect.allCases.map { defect in
-        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
-                 ("stage", .string("open")), ("description", .string(defect.summary))])
-    } + QuantDefect.allCases.map { defect in
-        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
-                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
-    } + ZeroPointDefect.allCases.map { defect in
-        .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
-                 ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
+    func entries<D: VectorDefect>(_ defects: D.Type) -> [JSONValue] {
+        D.allCases.map { defect in
+            .object([("file", .string(defect.fileName)), ("error", .string(defect.expectedKind.rawValue)),
+                     ("stage", .string(defect.foundOnlyByVerify ? "verify" : "open")), ("description", .string(defect.summary))])
+        }
     }
-    return JSONValue.array(entries).serialized(indent: 2) + "\n"
+    let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
+    return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
 /// Writes `bytes` when regenerating; otherwise checks the committed file is identical.
@@ -169,17 +163,7 @@ struct TestVectorTests {
 
     @Test("invalid format 1.2 vectors are the quantization defects, each with its error kind and stage", arguments: QuantDefect.allCases)
     func invalidQuantization(_ defect: QuantDefect) throws {
-        let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
-        try check(try defect.apply(), at: path)
-        let directory = try TemporaryDirectory()
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        #expect(openErrorKind(bytes, in: directory, verify: false) == (defect.foundOnlyByVerify ? nil : defect.expectedKind))
-        #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
-        if defect.foundOnlyByVerify {
-            // Loading the model checks the scales too.
-            let file = try ContainerFile(path: try directory.write(bytes, to: "load.lrm"))
-            #expect(throws: ContainerError.self) { try file.loadModel(verifyChecksums: false) }
-        }
+        try checkStaged(defect)
     }
 
     @Test("a model without quantized weights is written as 1.0, one with them as 1.2, one with zero points as 1.3")
@@ -191,6 +175,13 @@ struct TestVectorTests {
 
     @Test("invalid format 1.3 vectors are the zero-point defects, each with its error kind and stage", arguments: ZeroPointDefect.allCases)
     func invalidZeroPoints(_ defect: ZeroPointDefect) throws {
+        try checkStaged(defect)
+    }
+
+    /// A defect's vector is what its generator makes, and gives its error kind at its stage: when the file is
+    /// opened, or only when checksums are verified, in which case loading the model (as the runtime does,
+    /// checking scales and zero points) refuses it too.
+    private func checkStaged(_ defect: some VectorDefect) throws {
         let path = "\(vectorsDirectory)/invalid/\(defect.fileName)"
         try check(try defect.apply(), at: path)
         let directory = try TemporaryDirectory()
@@ -198,7 +189,6 @@ struct TestVectorTests {
         #expect(openErrorKind(bytes, in: directory, verify: false) == (defect.foundOnlyByVerify ? nil : defect.expectedKind))
         #expect(openErrorKind(bytes, in: directory) == defect.expectedKind)
         if defect.foundOnlyByVerify {
-            // Loading the model (as the runtime does) checks the scales and zero points too.
             let file = try ContainerFile(path: try directory.write(bytes, to: "load.lrm"))
             #expect(throws: ContainerError.self) { try file.loadModel(verifyChecksums: false) }
         }
