@@ -49,11 +49,17 @@ def symmetric(w, bits, group):
     rows, cols = w.shape
     g = w.reshape(rows // group, group, cols)
     amax = np.abs(g).max(axis=1, keepdims=True)
-    best, best_err = None, None
-    for c in CLIPS:
+    def rounded(c):
         s = f16(np.where(amax > 0, amax * c / qmax, 1.0))
         s = np.where(s > 0, s, np.float32(2 ** -24))
-        q = np.clip(np.round(g / s), -qmax, qmax) * s
+        return np.clip(np.round(g / s), -qmax, qmax) * s
+    return best_per_group(g, map(rounded, CLIPS)).reshape(rows, cols)
+
+
+def best_per_group(g, candidates):
+    """Per group (axis 1) and column, the candidate rounding of g with the least squared error (the first on ties)."""
+    best, best_err = None, None
+    for q in candidates:
         err = ((q - g) ** 2).sum(axis=1, keepdims=True)
         if best is None:
             best, best_err = q, err
@@ -61,7 +67,7 @@ def symmetric(w, bits, group):
             take = err < best_err
             best = np.where(take, q, best)
             best_err = np.where(take, err, best_err)
-    return best.reshape(rows, cols)
+    return best
 
 
 def asymmetric(w, bits, group):
@@ -72,20 +78,12 @@ def asymmetric(w, bits, group):
     g = w.reshape(rows // group, group, cols)
     lo, hi = g.min(axis=1, keepdims=True), g.max(axis=1, keepdims=True)
     lo, hi = np.minimum(lo, 0), np.maximum(hi, 0)   # zero stays representable (as in common practice)
-    best, best_err = None, None
-    for c in CLIPS:
+    def rounded(c):
         s = f16(np.where(hi > lo, (hi - lo) * c / levels, 1.0))
         s = np.where(s > 0, s, np.float32(2 ** -24))
         zero = np.clip(np.round(-lo * c / s), 0, levels)
-        q = (np.clip(np.round(g / s) + zero, 0, levels) - zero) * s
-        err = ((q - g) ** 2).sum(axis=1, keepdims=True)
-        if best is None:
-            best, best_err = q, err
-        else:
-            take = err < best_err
-            best = np.where(take, q, best)
-            best_err = np.where(take, err, best_err)
-    return best.reshape(rows, cols)
+        return (np.clip(np.round(g / s) + zero, 0, levels) - zero) * s
+    return best_per_group(g, map(rounded, CLIPS)).reshape(rows, cols)
 
 
 def load_test(folder, dataset):
