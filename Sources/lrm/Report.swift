@@ -55,8 +55,9 @@ extension LRM {
                                              nonFinite: .accept, match: weights.match)
                     }
                     var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, input: loaded.input)
-                    var referenceSide = reference.map { path in
-                        VerifyPreprocessing.Side(role: "reference", path: path, input: referenceModel?.input ?? InputSpec(shape: []))
+                    var referenceSide: VerifyPreprocessing.Side?
+                    if let reference, let referenceModel {
+                        referenceSide = VerifyPreprocessing.Side(role: "reference", path: reference, input: referenceModel.input)
                     }
                     var choice = VerifyPreprocessing()
                     choice.resolve(candidate: &candidateSide, reference: &referenceSide, scale: nil, offset: nil)

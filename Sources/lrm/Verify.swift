@@ -126,8 +126,9 @@ extension LRM {
                                         nonFinite: .accept, match: weights.match)
                 }
                 var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, input: candidate.input)
-                var referenceSide = reference.map { path in
-                    VerifyPreprocessing.Side(role: "reference", path: path, input: referenceModel?.input ?? InputSpec(shape: []))
+                var referenceSide: VerifyPreprocessing.Side?
+                if let reference, let referenceModel {
+                    referenceSide = VerifyPreprocessing.Side(role: "reference", path: reference, input: referenceModel.input)
                 }
                 var choice = VerifyPreprocessing()
                 choice.resolve(candidate: &candidateSide, reference: &referenceSide,
