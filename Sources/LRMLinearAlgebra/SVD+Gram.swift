@@ -119,7 +119,7 @@ public struct GramDecomposition: Sendable {
                 if wide {  // columns start..<start+count of A, as a row-major r×count block
                     for i in 0..<r { for j in 0..<count { buffer[i * count + j] = Double(source[i * n + start + j]) } }
                 } else {  // rows start..<start+count of A, count×r
-                    for index in 0..<(count * r) { buffer[index] = Double(source[start * n + index]) }
+                    for element in 0..<(count * r) { buffer[element] = Double(source[start * n + element]) }
                 }
             }
             try buffer.withUnsafeBufferPointer { bp in
