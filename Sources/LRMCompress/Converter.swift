@@ -313,10 +313,8 @@ public enum Converter {
         let factorCost = cost.factorParameters(rank: rank)
 
         let (us, vt) = try spectrum.factors(rank: rank)
-        if let quantization = options.quantization, quantization.dtype == .int4,
-           (inFeatures * rank) % 2 != 0 || (rank * outFeatures) % 2 != 0 {
-            throw ConversionError(kind: .decomposition, layer: layer.name,
-                                  message: "i4 factors need an even number of values: \(inFeatures)×\(rank) and \(rank)×\(outFeatures); choose an even rank (--round-rank 2)")
+        if let quantization = options.quantization {
+            try checkPacking(quantization, inFeatures: inFeatures, rank: rank, outFeatures: outFeatures, layer: layer.name)
         }
         let predicted = spectrum.tailFraction(rank: rank).squareRoot()
         let measured = try spectrum.metricError(us: us, vt: vt)
@@ -361,6 +359,14 @@ public enum Converter {
         return (Layer(name: layer.name, operation: operation), decision)
     }
 
+    /// i4 packs two codes per byte: factors with an odd number of values cannot be stored.
+    static func checkPacking(_ quantization: QuantizationOptions, inFeatures: Int, rank: Int, outFeatures: Int, layer: String) throws {
+        if quantization.dtype == .int4, (inFeatures * rank) % 2 != 0 || (rank * outFeatures) % 2 != 0 {
+            throw ConversionError(kind: .decomposition, layer: layer,
+                                  message: "i4 factors need an even number of values: \(inFeatures)×\(rank) and \(rank)×\(outFeatures); choose an even rank (--round-rank 2)")
+        }
+    }
+
     /// XᵀX of the layer's inputs on the calibration data, when there is some and rounding may use it.
     static func calibrationGram(forLayer name: String, inFeatures: Int, options: ConversionOptions) -> [Double]? {
         guard options.quantization?.useCalibration == true, let statistics = options.calibration?.layers[name],
@@ -401,7 +407,15 @@ public enum Converter {
 
     /// A dense layer's kernel as integer codes with scales (error feedback with calibration data).
     public static func quantizedDense(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> Layer<Tensor> {
-        guard let quantization = options.quantization, case let .dense(kernel, bias, activation) = layer.operation,
+        guard let quantization = options.quantization, case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { return layer }
+        return try quantizedDense(layer, quantization: quantization,
+                                  gram: calibrationGram(forLayer: layer.name, inFeatures: kernel.shape[0], options: options))
+    }
+
+    /// A dense layer's kernel as integer codes with scales, with error feedback against `gram` (XᵀX of
+    /// its inputs) when there is one.
+    static func quantizedDense(_ layer: Layer<Tensor>, quantization: QuantizationOptions, gram: [Double]?) throws -> Layer<Tensor> {
+        guard case let .dense(kernel, bias, activation) = layer.operation,
               kernel.quantization == nil, kernel.shape.count == 2 else { return layer }
         let (rows, columns) = (kernel.shape[0], kernel.shape[1])
         if quantization.dtype == .int4, (rows * columns) % 2 != 0 { return layer }
@@ -409,7 +423,7 @@ public enum Converter {
         if let g = local.groupSize, rows % g != 0 { local.groupSize = nil }
         do {
             let q = try FactorQuantizer.quantize(kernel.floats(), rows: rows, columns: columns, options: local,
-                                                 gram: calibrationGram(forLayer: layer.name, inFeatures: rows, options: options))
+                                                 gram: quantization.useCalibration ? gram : nil)
             return Layer(name: layer.name, operation: .dense(kernel: Tensor(quantized: q), bias: bias, activation: activation))
         } catch var error as ConversionError {
             if error.layer.isEmpty { error.layer = layer.name }

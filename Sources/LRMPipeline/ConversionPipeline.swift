@@ -146,19 +146,25 @@ public enum ConversionPipeline {
                 let data = try request.data.resolved(for: model)
                 let calibrationSet = try data.trainingSubsets().calibration
                 options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress)
-                // Quantized factors are stored as codes: the refit (a float least-squares fit) is for float factors only.
-                if options.metric != .plain && options.quantization == nil {
+                // Integer codes are a rounding of float factors: those are refitted first and rounded in the same
+                // pass, each layer against the inputs the refitted and rounded layers before it give it.
+                if options.metric != .plain {
                     refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
                 }
             }
             let dense = model.layers.filter { if case .dense = $0.operation { return true } else { return false } }.count
             request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
-            var result = try Converter.convert(model, options: options, progress: layerProgress(request.progress))
+            var floatOptions = options
+            if refitter != nil {
+                floatOptions.quantization = nil
+                if options.quantization != nil { floatOptions.quantizeDenseKernels = false }
+            }
+            var result = try Converter.convert(model, options: floatOptions, progress: layerProgress(request.progress))
             request.progress?(ProgressEvent(phase: "factorize", done: dense, total: dense, message: "\(dense) dense layers"))
             var provenance = ConversionProvenance(options: options)
             provenance.writer = request.writer
             if let refitter {
-                try refitter.apply(to: &result)
+                try refitter.applyRounding(to: &result, options: options)
                 provenance.refit = refitter.record
             }
             var summary: FineTuneSummary?

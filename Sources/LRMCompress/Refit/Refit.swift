@@ -109,11 +109,19 @@ public final class Refitter: @unchecked Sendable {
     /// `candidate` (the original model with some dense layers truncated to factors) with every
     /// factorized layer refitted, and a report per refitted layer.
     public func refit(_ candidate: Model) throws -> (model: Model, layers: [RefitLayerReport]) {
+        let pass = try refit(candidate, rounding: nil)
+        return (pass.model, pass.layers)
+    }
+
+    /// The refit, with each layer `rounding` names rounded as the pass reaches it (see ``RefitRounding``):
+    /// the model, a report per refitted layer, and the indices of the layers rounded.
+    func refit(_ candidate: Model, rounding: RefitRounding?) throws -> (model: Model, layers: [RefitLayerReport], rounded: Set<Int>) {
         guard candidate.layers.count == original.layers.count else {
             throw ConversionError(kind: .decomposition, layer: candidate.name, message: "refit: the candidate has \(candidate.layers.count) layers, the original \(original.layers.count)")
         }
         var current = candidate
         var reports: [RefitLayerReport] = []
+        var rounded: Set<Int> = []
         var inputsChanged = false
         for index in candidate.layers.indices {
             let layer = current.layers[index]
@@ -131,8 +139,26 @@ public final class Refitter: @unchecked Sendable {
                                                        bias: bias ?? originalBias, factorization: factorization, kernel: kernel)
                 current.layers[index] = Layer(name: layer.name, operation: .factorizedDense(us: updated.us, vt: updated.vt, bias: updated.bias,
                                                                                            activation: activation, factorization: updated.factorization))
+                if let rounding {
+                    current.layers[index] = try rounding.round(index, current.layers[index], x, sampleCount)
+                    rounded.insert(index)
+                }
                 reports.append(report)
                 inputsChanged = true
+            case (.dense, .dense) where rounding?.denseLayers.contains(index) == true:
+                let x: [Float]
+                if inputsChanged {
+                    guard let captured = try Refitter.layerInputs(of: current, inputs: inputs, sampleCount: sampleCount, layers: [index])[index] else { continue }
+                    x = captured
+                } else {
+                    guard let known = originalInputs[index] else { continue }
+                    x = known
+                }
+                if let rounding {
+                    current.layers[index] = try rounding.round(index, layer, x, sampleCount)
+                    rounded.insert(index)
+                }
+                if current.layers[index] != original.layers[index] { inputsChanged = true }
             case (.dense, .dense), (.activation, _), (.flatten, _), (.reshape, _), (.scaleShift, _),
                  (.conv2D, .conv2D), (.depthwiseConv2D, .depthwiseConv2D), (.pool2D, _), (.globalPool2D, _), (.pad2D, _),
                  (.crop2D, _), (.permute, _):
@@ -142,10 +168,10 @@ public final class Refitter: @unchecked Sendable {
                 inputsChanged = true
             default:
                 // A layer kind the refit does not handle: leave the rest as it is.
-                return (current, reports)
+                return (current, reports, rounded)
             }
         }
-        return (current, reports)
+        return (current, reports, rounded)
     }
 
     /// What the metadata records about this refit.
