@@ -1,5 +1,6 @@
 import Foundation
 import LRMFormat
+import LRMLinearAlgebra
 import LRMRuntime
 import Testing
 @testable import LRMCompress
@@ -95,6 +96,58 @@ struct RefitTests {
                 #expect(finite)
             }
         }
+    }
+
+    @Test("integer codes are rounded after the refit, layer by layer: every factor and kept kernel stored as codes, and a smaller output error than rounding without the refit",
+          arguments: [DType.int4, .int8])
+    func roundedAfterRefit(dtype: DType) throws {
+        let (model, x, samples) = setUp()
+        let accumulator = try CalibrationAccumulator(model: model)
+        try accumulator.add(x, sampleCount: samples)
+        // Rank 2 everywhere, except the output layer, where rank 5 does not pay: its kernel stays dense and is rounded too.
+        var options = ConversionOptions(policy: .rank(2), overrides: [.init(pattern: NamePattern("out"), policy: .rank(5))])
+        options.metric = .whitened(ridge: 1e-6)
+        options.calibration = accumulator.finish(source: CalibrationSource(dataset: "synthetic", split: "train", count: samples, seed: 1))
+        options.quantization = QuantizationOptions(dtype: dtype)
+        options.quantizeDenseKernels = true
+        // Before: the converter rounds each layer with error feedback against the original model's inputs, no refit.
+        let unrefitted = try Converter.convert(model, options: options)
+        func originalKernel(_ name: String) throws -> Tensor {
+            guard case let .dense(kernel, _, _) = try #require(model.layers.first { $0.name == name }).operation else {
+                throw ConversionError(kind: .decomposition, layer: name, message: "not dense")
+            }
+            return kernel
+        }
+        // Now: float factors, then the refit and the rounding in one pass.
+        var floatOptions = options
+        floatOptions.quantization = nil
+        floatOptions.quantizeDenseKernels = false
+        var result = try Converter.convert(model, options: floatOptions)
+        try Refitter(original: model, calibrationInputs: x, sampleCount: samples).applyRounding(to: &result, options: options)
+        var kinds: [String] = []
+        for layer in result.model.layers {
+            switch layer.operation {
+            case let .factorizedDense(us, vt, _, _, f):
+                kinds.append("factorized")
+                #expect(us.quantization?.dtype == dtype && vt.quantization?.dtype == dtype)
+                #expect(f.method.hasSuffix("+refit"))
+                // The decision records the error of the factors as stored (rounded).
+                let stored = try Converter.relativeError(of: try Matrix(rows: f.inFeatures, columns: f.rank, values: us.floats()),
+                                                         try Matrix(rows: f.rank, columns: f.outFeatures, values: vt.floats()),
+                                                         against: try Matrix(rows: f.inFeatures, columns: f.outFeatures,
+                                                                             values: try originalKernel(layer.name).floats()))
+                #expect(abs(f.relativeError - stored) < 1e-9)
+                #expect(result.decisions.first { $0.name == layer.name }?.relativeError == f.relativeError)
+            case let .dense(kernel, _, _):
+                kinds.append("dense")
+                #expect(kernel.quantization?.dtype == dtype)
+            default:
+                kinds.append("other")
+            }
+        }
+        #expect(kinds == ["factorized", "factorized", "dense"])
+        let refitError = try outputError(result.model, model, x, samples), before = try outputError(unrefitted.model, model, x, samples)
+        #expect(refitError < before, "refitted then rounded \(refitError), rounded without refit \(before)")
     }
 
     @Test("the refit is recorded in the metadata and survives writing and reading")
