@@ -36,6 +36,9 @@ public struct RankSearchResult: Sendable {
     public var threshold: Double
     public var evaluations: [RankAssignment]
     public var baselineAccuracy: Double
+    /// The candidates the search accepted, in the order it accepted them (each smaller than the one before; the
+    /// last is `best`). Empty for a ratio target, or when no candidate met the budget.
+    public var path: [RankAssignment] = []
 }
 
 /// Chooses every layer's rank to meet an accuracy or size budget, measured on a validation split.
@@ -173,19 +176,28 @@ public struct RankSearch {
         var log: [RankAssignment] = []
         // Phase 1: bisection on u = log10(1 − τ) in [−6, log10 0.6]; larger u compresses more.
         var good = -6.0, bad = log10(0.6)
+        var path: [RankAssignment] = []
         var best = try score(ranks(threshold: 1 - pow(10, good)), into: &log)
-        if !meets(best, baseline: baseline, maxDrop: maxDrop) {  // even τ ≈ 1 misses: keep dense
+        if meets(best, baseline: baseline, maxDrop: maxDrop) {
+            path.append(best)
+        } else {  // even τ ≈ 1 misses: keep dense
             best.ranks = [:]
             best.hiddenFraction = 1
             best.validationAccuracy = baseline
             best.standardError = 0
         }
         let loosest = try score(ranks(threshold: 1 - pow(10, bad)), into: &log)
-        if meets(loosest, baseline: baseline, maxDrop: maxDrop) { good = bad; best = loosest }
+        if meets(loosest, baseline: baseline, maxDrop: maxDrop) { good = bad; best = loosest; path.append(loosest) }
         for _ in 0..<14 where bad - good > 0.01 {
             let middle = (good + bad) / 2
             let candidate = try score(ranks(threshold: 1 - pow(10, middle)), into: &log)
-            if meets(candidate, baseline: baseline, maxDrop: maxDrop) { good = middle; best = candidate } else { bad = middle }
+            if meets(candidate, baseline: baseline, maxDrop: maxDrop) {
+                good = middle
+                best = candidate
+                path.append(candidate)
+            } else {
+                bad = middle
+            }
         }
         let threshold = 1 - pow(10, good)
         // Phase 2: greedy, most parameters saved per accuracy lost.
@@ -215,8 +227,9 @@ public struct RankSearch {
             }
             guard let (move, _) = bestMove else { break }
             current = move
+            path.append(move)
         }
-        return RankSearchResult(best: current, threshold: threshold, evaluations: log, baselineAccuracy: baseline)
+        return RankSearchResult(best: current, threshold: threshold, evaluations: log, baselineAccuracy: baseline, path: path)
     }
 
     /// The most accurate model found whose hidden-parameter fraction is at most `ratio`: the largest

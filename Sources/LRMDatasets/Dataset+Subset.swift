@@ -69,7 +69,7 @@ extension Dataset {
     }
 
     /// `count` distinct positions of 0..<total, ascending, chosen by a seeded partial shuffle.
-    static func seededPositions(count: Int, of total: Int, seed: UInt64) -> [Int] {
+    public static func seededPositions(count: Int, of total: Int, seed: UInt64) -> [Int] {
         var generator = SplitMix64(seed: seed)
         var pool = Array(0..<total)
         for i in 0..<count {

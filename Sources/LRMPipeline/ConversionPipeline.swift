@@ -22,6 +22,9 @@ public enum ConversionTarget: Sendable, Equatable {
     /// `confidence` standard errors), choosing ranks and storage dtypes (``SizeSearch``).
     case minimizeBytes(Double)
 
+    /// Whether this is an accuracy budget (points of accuracy, not a metric).
+    var isAccuracyBudget: Bool { if case .accuracyDrop = self { true } else { false } }
+
     /// The name recorded as `conversion.policy` for a search.
     var searchPolicyName: String? {
         switch self {
@@ -52,6 +55,9 @@ public struct ConversionRequest: Sendable {
     public var refit: RefitOptions? = RefitOptions()
     /// Which samples a search judges candidates on (`auto`: the validation records, shifted when they look seen in training).
     public var estimate: EstimateChoice = .auto
+    /// In an accuracy-budgeted search, the fraction of the validation records (drawn at random with the data's seed)
+    /// held out of selection to re-judge the search's choice on (``ConfirmationSummary``); 0: none, every record selects.
+    public var confirmFraction: Double = ValidationSplit.defaultFraction
     /// Distillation fine-tuning of the result (and, in an accuracy search, of smaller candidates) (nil: none).
     public var finetune: FineTuneOptions?
     /// Told after every fine-tuning epoch.
@@ -116,6 +122,8 @@ public struct SearchOutcome: Sendable {
     public var testFirstSample = 0
     /// What fine-tuning did, when it was asked for.
     public var finetune: FineTuneSummary?
+    /// How the choice was re-judged on validation records it was not selected on (nil: it was not, e.g. `--confirm-fraction 0`).
+    public var confirmation: ConfirmationSummary?
 }
 
 /// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
@@ -301,13 +309,19 @@ public enum ConversionPipeline {
         if plan == nil && request.estimate != .auto && request.estimate != .heldOut {
             throw PipelineError(.badRequest, "--estimate \(request.estimate.rawValue) is for classification data sets")
         }
-        let scorer: any CandidateEvaluator
-        switch (evaluator, task) {
-        case (let given?, _): scorer = given
-        case (nil, .binary): scorer = try BinaryAccuracyEvaluator(reference: model, dataset: validationSet, threshold: data.ownSplits?.threshold ?? 0.5)
-        case (nil, .regression): scorer = try RegressionErrorEvaluator(reference: model, dataset: validationSet)
-        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: plan?.samples ?? EvaluationSet(validationSet, layout: layout))
+        // A budgeted search selects on part of the validation records and confirms its choice on the rest.
+        let budget: Double? = switch request.target {
+        case .accuracyDrop(let drop), .metricDrop(let drop): drop / 100
+        default: nil
         }
+        let split = if let evaluator {
+            ValidationSplit(selection: evaluator, confirmation: nil)
+        } else {
+            try ValidationSplit.make(task: task, reference: model, validation: validationSet, samples: plan?.samples, layout: layout,
+                                     threshold: data.ownSplits?.threshold ?? 0.5, fraction: budget == nil ? 0 : request.confirmFraction,
+                                     seed: data.seed)
+        }
+        let scorer = split.selection
         let baseline = scorer.baselineAccuracy
         let parameter: Double
         switch request.target {
@@ -338,16 +352,38 @@ public enum ConversionPipeline {
         } else {
             found = try search.targetRatio(parameter, baseline: baseline)
         }
-        var result = try search.buildWithDecisions(found.best.ranks)
         var best = found.best
+        var confirmation: ConfirmationSummary?
+        if let confirmer = split.confirmation, let budget {
+            (best, confirmation) = try confirm(found, search: search, selection: scorer, confirmer: confirmer, maxDrop: budget,
+                                               confidence: confidence, progress: progress)
+        }
+        var result = try search.buildWithDecisions(best.ranks)
         var tuning: (summary: FineTuneSummary, record: FineTuneRecord)?
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
-            var maxDrop: Double?
-            if case .accuracyDrop(let drop) = request.target { maxDrop = drop / 100 }
-            let refined = try refineByFineTuning(search, chosen: found.best, stage: stage, scorer: scorer, baseline: baseline, maxDrop: maxDrop)
-            (result, best) = (refined.result, refined.assignment)
-            tuning = (refined.summary, refined.record)
+            var kept = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
+                                              maxDrop: request.target.isAccuracyBudget ? budget : nil)
+            var index = kept.count - 1
+            if let confirmer = split.confirmation, let budget {
+                // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
+                var scores: [Int: ValidationScore] = [:]
+                index = try Confirmation.lastPassing(count: kept.count) { i in
+                    let score = try confirmer.score(kept[i].result.model)
+                    scores[i] = score
+                    return Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: confidence)
+                }.index
+                if index >= 0, let score = scores[index] {
+                    kept[index].assignment.validationAccuracy = score.accuracy
+                    kept[index].assignment.standardError = score.standardError
+                }
+                confirmation?.tests += scores.count
+                confirmation?.fineTuneRejected = index < 0
+            }
+            if index >= 0 {
+                (result, best) = (kept[index].result, kept[index].assignment)
+                tuning = (kept[index].summary, kept[index].record)
+            }
         }
         var provenance = ConversionProvenance(policy: policyName, parameter: parameter,
                                               factorDType: options.quantization?.dtype ?? options.factorDType, seed: nil,
@@ -359,9 +395,10 @@ public enum ConversionPipeline {
         provenance.finetune = tuning?.record
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
+        let judge = confirmation == nil ? scorer : split.confirmation ?? scorer
         var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
-                                    validationSamples: scorer.sampleCount, validationPlacement: data.placement,
-                                    validationBaseline: baseline, validationAccuracy: best.validationAccuracy,
+                                    validationSamples: judge.sampleCount, validationPlacement: data.placement,
+                                    validationBaseline: judge.baselineAccuracy, validationAccuracy: best.validationAccuracy,
                                     standardError: best.standardError, confidence: confidence,
                                     hiddenFraction: best.hiddenFraction, threshold: found.threshold,
                                     testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
@@ -375,8 +412,38 @@ public enum ConversionPipeline {
             (outcome.estimate, outcome.exposure, outcome.estimateNote) = (plan.estimate, plan.exposure, plan.note)
         }
         outcome.finetune = tuning?.summary
+        outcome.confirmation = confirmation
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
+    }
+
+    /// The smallest candidate on `found`'s path that keeps the budget on the confirmation records (the original,
+    /// ranks [:], when none does), with its confirmation score, and what the confirmation did.
+    static func confirm(_ found: RankSearchResult, search: RankSearch, selection: any CandidateEvaluator, confirmer: any CandidateEvaluator,
+                        maxDrop: Double, confidence: Double, progress: ProgressHandler?) throws -> (RankAssignment, ConfirmationSummary) {
+        let path = found.path
+        var scores: [Int: ValidationScore] = [:]
+        let (index, tests) = try Confirmation.lastPassing(count: path.count) { i in
+            let score = try confirmer.score(try search.build(path[i].ranks))
+            scores[i] = score
+            let passes = Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: maxDrop, confidence: confidence)
+            progress?(ProgressEvent(phase: "confirm", done: scores.count,
+                                    message: String(format: "hidden fraction %.3f: confirmation score %.4f (original %.4f)%@", path[i].hiddenFraction,
+                                                    score.accuracy, confirmer.baselineAccuracy, passes ? "" : ", over budget")))
+            return passes
+        }
+        var chosen = RankAssignment(ranks: [:], hiddenFraction: 1, validationAccuracy: confirmer.baselineAccuracy, standardError: 0)
+        if index >= 0, let score = scores[index] {
+            chosen = path[index]
+            chosen.validationAccuracy = score.accuracy
+            chosen.standardError = score.standardError
+        }
+        let summary = ConfirmationSummary(selectionSamples: selection.sampleCount, confirmationSamples: confirmer.sampleCount,
+                                          pathLength: path.count, tests: tests, stepsBack: path.count - 1 - index,
+                                          selectedHiddenFraction: found.best.hiddenFraction, selectionAccuracy: found.best.validationAccuracy,
+                                          selectionBaseline: selection.baselineAccuracy, selectionStandardError: found.best.standardError,
+                                          keptOriginal: index < 0)
+        return (chosen, summary)
     }
 }

@@ -110,36 +110,52 @@ struct FineTuneStage {
 extension ConversionPipeline {
     /// The search's choice fine-tuned; then, for an accuracy budget, smaller models (every searched rank
     /// scaled by one factor, found by bisection on it: 3 more candidates) are truncated, refitted, fine-tuned
-    /// and kept while the validation drop plus the confidence bound stays within the budget.
+    /// and kept while the validation drop plus the confidence bound stays within the budget. Returns the kept
+    /// candidates in the order they were kept (each smaller than the one before; the last is the choice).
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
                                    baseline: Double, maxDrop: Double?)
-        throws -> (result: ConversionResult, assignment: RankAssignment, summary: FineTuneSummary, record: FineTuneRecord) {
-        func tune(_ ranks: [String: Int]) throws -> (ConversionResult, RankAssignment, FineTuneResult, FineTuneRecord) {
+        throws -> [FineTunedCandidate] {
+        var candidates = 0
+        func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
             var result = try search.buildWithDecisions(ranks)
             let fraction = search.hiddenFraction(ranks)
             let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
             let score = try scorer.score(result.model)
-            return (result, RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
-                                           standardError: score.standardError), tuned, record)
+            candidates += 1
+            return FineTunedCandidate(result: result, assignment: RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
+                                                                                 standardError: score.standardError),
+                                      tuned: tuned, record: record, stage: stage)
         }
-        var best = try tune(chosen.ranks)
-        var candidates = 1
+        var kept = [try tune(chosen.ranks)]
         if let maxDrop, !chosen.ranks.isEmpty {
             var good = 1.0, bad = 0.15
             for _ in 0..<3 {
                 let scale = (good * bad).squareRoot()
                 let ranks = chosen.ranks.mapValues { max(1, Int((Double($0) * scale).rounded())) }
-                guard ranks != best.1.ranks else { break }
+                guard ranks != kept.last!.assignment.ranks else { break }
                 let candidate = try tune(ranks)
-                candidates += 1
-                if baseline - candidate.1.validationAccuracy + search.confidence * candidate.1.standardError <= maxDrop + 1e-12 {
+                if baseline - candidate.assignment.validationAccuracy + search.confidence * candidate.assignment.standardError <= maxDrop + 1e-12 {
                     good = scale
-                    best = candidate
+                    kept.append(candidate)
                 } else {
                     bad = scale
                 }
             }
         }
-        return (best.0, best.1, FineTuneSummary(result: best.2, candidates: candidates, stage: stage), best.3)
+        for index in kept.indices { kept[index].candidates = candidates }
+        return kept
     }
+}
+
+/// A fine-tuned candidate of a search: the model, its ranks and validation score, and what fine-tuning did.
+struct FineTunedCandidate {
+    var result: ConversionResult
+    var assignment: RankAssignment
+    var tuned: FineTuneResult
+    var record: FineTuneRecord
+    let stage: FineTuneStage
+    /// Candidates fine-tuned in the refinement in all.
+    var candidates = 1
+
+    var summary: FineTuneSummary { FineTuneSummary(result: tuned, candidates: candidates, stage: stage) }
 }

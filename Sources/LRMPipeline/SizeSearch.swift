@@ -453,13 +453,16 @@ extension ConversionPipeline {
         if options.quantization == nil { options.quantization = QuantizationOptions(dtype: .int8) }
         let spectra = try searchSpectra(model, options: options, progress: request.progress)
         let layout = data.layout(for: model)
-        let scorer: any CandidateEvaluator
-        switch (evaluator, task) {
-        case (let given?, _): scorer = given
-        case (nil, .binary): scorer = try BinaryAccuracyEvaluator(reference: model, dataset: validationSet, threshold: data.ownSplits?.threshold ?? 0.5)
-        case (nil, .regression): scorer = try RegressionErrorEvaluator(reference: model, dataset: validationSet)
-        case (nil, .multiclass): scorer = try PairedAccuracyEvaluator(reference: model, samples: try EvaluationSet(validationSet, layout: layout))
+        // An accuracy budget selects on part of the validation records and confirms its choice on the rest.
+        let budget: Double? = if case .minimizeBytes(let drop) = request.target { drop / 100 } else { nil }
+        let split = if let evaluator {
+            ValidationSplit(selection: evaluator, confirmation: nil)
+        } else {
+            try ValidationSplit.make(task: task, reference: model, validation: validationSet, samples: nil, layout: layout,
+                                     threshold: data.ownSplits?.threshold ?? 0.5, fraction: budget == nil ? 0 : request.confirmFraction,
+                                     seed: data.seed)
         }
+        let scorer = split.selection
         let baseline = scorer.baselineAccuracy
         let parameter: Double
         switch request.target {
@@ -486,16 +489,43 @@ extension ConversionPipeline {
                 throw SizeSearchError(message: "no candidate keeps the validation accuracy within \(parameter) points (even the largest ranks of every storage)")
             }
         }
-        guard let best = found, let score = best.score else { preconditionFailure("a found candidate is scored") }
+        guard var best = found, var score = best.score else { preconditionFailure("a found candidate is scored") }
+        var confirmation: ConfirmationSummary?
+        if let confirmer = split.confirmation, let budget {
+            // Every candidate that kept the budget on the selection records, largest file first; the search's choice is the smallest.
+            let passing = search.log.filter { candidate in
+                candidate.score.map { Confirmation.meets($0, baseline: baseline, maxDrop: budget, confidence: request.confidence) } ?? false
+            }.sorted { $0.bytes > $1.bytes }
+            var scores: [Int: ValidationScore] = [:]
+            let (index, tests) = try Confirmation.lastPassing(count: passing.count) { i in
+                let built = try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
+                let confirmed = try confirmer.score(built)
+                scores[i] = confirmed
+                return Confirmation.meets(confirmed, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: request.confidence)
+            }
+            guard index >= 0, let confirmed = scores[index] else {
+                throw SizeSearchError(message: "no candidate that kept the accuracy within \(parameter) points on the \(scorer.sampleCount) validation records "
+                    + "it was selected on keeps it on the other \(confirmer.sampleCount) (\(tests) of \(passing.count) re-judged): give a larger budget or more --validation-samples")
+            }
+            let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
+                                    policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
+            confirmation = ConfirmationSummary(selectionSamples: scorer.sampleCount, confirmationSamples: confirmer.sampleCount,
+                                               pathLength: passing.count, tests: tests, stepsBack: passing.count - 1 - index,
+                                               selectedHiddenFraction: hidden.hiddenFraction(best.ranks), selectionAccuracy: score.accuracy,
+                                               selectionBaseline: baseline, selectionStandardError: score.standardError, keptOriginal: false)
+            best = passing[index]
+            score = confirmed
+        }
         let result = try search.build(best.ranks, storage: best.storage, calibrated: true)
         var recorded = provenance
         recorded.factorDType = best.storage.hidden
         let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
                                 policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
         // The reported numbers: the test split, never seen by the search.
+        let judge = confirmation == nil ? scorer : split.confirmation ?? scorer
         var outcome = SearchOutcome(metric: options.metric.name, candidates: search.log.count,
-                                    validationSamples: scorer.sampleCount, validationPlacement: data.placement,
-                                    validationBaseline: baseline, validationAccuracy: score.accuracy,
+                                    validationSamples: judge.sampleCount, validationPlacement: data.placement,
+                                    validationBaseline: judge.baselineAccuracy, validationAccuracy: score.accuracy,
                                     standardError: score.standardError, confidence: request.confidence,
                                     hiddenFraction: hidden.hiddenFraction(best.ranks), threshold: best.threshold,
                                     testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
@@ -504,6 +534,7 @@ extension ConversionPipeline {
         outcome.fileBytes = best.bytes
         outcome.storage = best.storage.description
         outcome.sizeCandidates = search.log
+        outcome.confirmation = confirmation
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
     }
 }

@@ -16,6 +16,23 @@ extension EvaluationSet {
         return part
     }
 
+    /// The samples at `positions` (each within the set), in that order.
+    public func subset(_ positions: [Int], description: String) -> EvaluationSet {
+        var chosenPixels: [Float] = [], chosenLabels: [Int] = []
+        chosenPixels.reserveCapacity(positions.count * featureCount)
+        for position in positions {
+            chosenPixels += pixels[(position * featureCount)..<((position + 1) * featureCount)]
+            chosenLabels.append(labels[position])
+        }
+        var part = EvaluationSet(pixels: chosenPixels, labels: chosenLabels, featureCount: featureCount, classCount: classCount,
+                                 classNames: classNames, description: description, task: task)
+        if task == .regression {
+            part.targetWidth = targetWidth
+            part.targets = positions.flatMap { targets[($0 * targetWidth)..<(($0 + 1) * targetWidth)] }
+        }
+        return part
+    }
+
     /// Every image moved by a seeded random whole-pixel shift of up to `maxShift` rows and columns (each
     /// drawn from −maxShift…maxShift; the uncovered border is 0). Labels are unchanged: a shift of a pixel
     /// or two keeps a digit or an object what it is, while it takes the image off the exact pixels a

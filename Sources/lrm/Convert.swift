@@ -108,6 +108,9 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence: Double = 1
 
+        @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --seed) kept out of selection: the search chooses on the others, then re-judges its choice on these with the same bound and steps back to a larger candidate it accepted on the way when the choice fails there (0: every record selects, no confirmation).", valueName: "fraction"))
+        var confirmFraction: Double = 0.5
+
         @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
 
@@ -181,7 +184,7 @@ extension LRM {
             }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
-            try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence)
+            try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence, confirmFraction: confirmFraction)
             if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
@@ -242,6 +245,7 @@ extension LRM {
             var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
             if noRefit { request.refit = nil }
             request.estimate = estimate
+            request.confirmFraction = confirmFraction
             if let finetune {
                 request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed, schedule: finetuneSchedule)
                 request.finetuneProgress = { candidate, epoch, epochs in

@@ -12,10 +12,15 @@ enum ConvertOptionRanges {
     /// Standard errors added to a candidate's validation drop in the search: [0, 10].
     static let confidence: ClosedRange<Double> = 0...10
 
-    static func check(ridge: Double, alpha: Double, confidence: Double) throws {
+    /// The share of the validation records that confirm a search's choice: [0, 0.9].
+    static let confirmFraction: ClosedRange<Double> = 0...0.9
+
+    static func check(ridge: Double, alpha: Double, confidence: Double, confirmFraction: Double = 0) throws {
         for (flag, value, range, text) in [("--ridge", ridge, Self.ridge, "a positive number, at most 1000"),
                                            ("--alpha", alpha, Self.alpha, "a positive number, at most 4"),
-                                           ("--confidence", confidence, Self.confidence, "a number from 0 to 10")] where !range.contains(value) {
+                                           ("--confidence", confidence, Self.confidence, "a number from 0 to 10"),
+                                           ("--confirm-fraction", confirmFraction, Self.confirmFraction, "a fraction from 0 to 0.9")]
+            where !range.contains(value) {
             throw ValidationError("\(flag) must be \(text), found \(value)")
         }
     }

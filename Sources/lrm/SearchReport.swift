@@ -10,7 +10,7 @@ extension SearchOutcome {
         let drop = (testReference - testAccuracy) * 100
         var lines = [
             "",
-            "search (\(metric) spectra, \(candidates) candidates on \(Format.count(validationSamples)) \(samplesDescription)):",
+            "search (\(metric) spectra, \(candidates) candidates on \(judgedOn) \(samplesDescription)):",
             String(format: "  validation accuracy %.2f%% → %.2f%% (standard error of the drop %.2f pp; accepted when drop + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
                    validationBaseline * 100, validationAccuracy * 100, standardError * 100, confidence, hiddenFraction, threshold),
             task == .binary
@@ -20,7 +20,7 @@ extension SearchOutcome {
                 : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
                          testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
         ]
-        lines.insert(contentsOf: estimateLines, at: 2)
+        lines.insert(contentsOf: estimateLines + confirmationLines, at: 2)
         if estimate == .testHalf { lines[lines.count - 1] += String(format: " (test samples %d–%d only)", testFirstSample, testFirstSample + testSamples - 1) }
         if let finetune { lines.append(finetune.text) }
         if let fileBytes, let storage {
@@ -30,6 +30,47 @@ extension SearchOutcome {
             lines.append(String(format: "  note: on the test split the drop (%.2f pp) exceeds the %.2f pp budget met on validation", drop, budget))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How many records candidates were judged on: "6,000", or "3,000 of the 6,000" with a confirmation split.
+    var judgedOn: String {
+        guard let confirmation else { return Format.count(validationSamples) }
+        return "\(Format.count(confirmation.selectionSamples)) of the \(Format.count(confirmation.selectionSamples + confirmation.confirmationSamples))"
+    }
+
+    /// How the choice was confirmed on records it was not selected on.
+    var confirmationLines: [String] {
+        guard let confirmation else { return [] }
+        let what = task == .regression ? "RMSE increase" : "drop"
+        let selected = task == .regression
+            ? String(format: "%+.2f%% RMSE ± %.2f%%", (confirmation.selectionBaseline - confirmation.selectionAccuracy) * 100, confirmation.selectionStandardError * 100)
+            : String(format: "%.2f pp ± %.2f", (confirmation.selectionBaseline - confirmation.selectionAccuracy) * 100, confirmation.selectionStandardError * 100)
+        var line = "  confirmation: selected on \(Format.count(confirmation.selectionSamples)) of the validation records (its choice: hidden-parameter fraction "
+            + String(format: "%.3f, %@ %@ there)", confirmation.selectedHiddenFraction, what, selected)
+            + ", re-judged on the other \(Format.count(confirmation.confirmationSamples)), which nothing was selected on; "
+        if confirmation.keptOriginal {
+            line += "none of the \(confirmation.pathLength) candidates it accepted kept the budget there (\(confirmation.tests) re-judged): the original is kept"
+        } else if confirmation.stepsBack == 0 {
+            line += "the choice kept the budget there (the validation figures above are the confirmation records')"
+        } else {
+            line += "the choice missed the budget there, so the result steps back \(confirmation.stepsBack) of the \(confirmation.pathLength) candidates the search accepted "
+                + "(\(confirmation.tests) re-judged; the validation figures above are the confirmation records')"
+        }
+        if confirmation.fineTuneRejected { line += "; no fine-tuned candidate kept the budget there, so the result is not fine-tuned" }
+        return [line]
+    }
+
+    var confirmationJSON: JSONValue {
+        guard let confirmation else { return .null }
+        return .object([
+            ("selection_samples", .int(Int64(confirmation.selectionSamples))), ("confirmation_samples", .int(Int64(confirmation.confirmationSamples))),
+            ("path_length", .int(Int64(confirmation.pathLength))), ("tests", .int(Int64(confirmation.tests))),
+            ("steps_back", .int(Int64(confirmation.stepsBack))), ("kept_original", .bool(confirmation.keptOriginal)),
+            ("fine_tune_rejected", .bool(confirmation.fineTuneRejected)),
+            ("selected_hidden_fraction", .number(confirmation.selectedHiddenFraction)),
+            ("selection_score_original", .number(confirmation.selectionBaseline)), ("selection_score", .number(confirmation.selectionAccuracy)),
+            ("selection_drop_standard_error", .number(confirmation.selectionStandardError)),
+        ])
     }
 
     /// What the candidates were judged on.
@@ -98,10 +139,10 @@ extension SearchOutcome {
     private var regressionText: String {
         var lines = [
             "",
-            "search (\(metric) spectra, \(candidates) candidates on \(Format.count(validationSamples)) validation samples, the \(validationPlacement == .last ? "last" : "seeded random") records of the training split):",
+            "search (\(metric) spectra, \(candidates) candidates on \(judgedOn) validation samples, the \(validationPlacement == .last ? "last" : "seeded random") records of the training split):",
             String(format: "  validation RMSE %+.2f%% of the original's (standard error %.2f%%; accepted when increase + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
                    (1 - validationAccuracy) * 100, standardError * 100, confidence, hiddenFraction, threshold),
-        ]
+        ] + confirmationLines
         if case .regression(let c)? = testScores, case .regression(let r)? = testReferenceScores {
             let increase = TaskVerifier.relativeIncrease(c.rootMeanSquaredError, over: r.rootMeanSquaredError) * 100
             lines.append(String(format: "  test (%d samples): RMSE %.6g → %.6g (%+.2f%%), MAE %.6g → %.6g, R² %@ → %@",
@@ -127,6 +168,7 @@ extension SearchOutcome {
             if let testReferenceScores { members.append(("test_original", testReferenceScores.json)) }
             if let testScores { members.append(("test", testScores.json)) }
             if let finetune { members.append(("finetune", finetune.json)) }
+            members.append(("confirmation", confirmationJSON))
             return .object(members)
         }
         var members: [(String, JSONValue)] = [
@@ -143,6 +185,7 @@ extension SearchOutcome {
         if let fileBytes { members.append(("file_bytes", .int(Int64(fileBytes)))) }
         if let storage { members.append(("storage", .string(storage))) }
         if let finetune { members.append(("finetune", finetune.json)) }
+        members.append(("confirmation", confirmationJSON))
         if !sizeCandidates.isEmpty {
             members.append(("size_candidates", .array(sizeCandidates.map { candidate in
                 JSONValue.object([

@@ -1,0 +1,107 @@
+import LRMCompress
+import LRMDatasets
+import LRMFormat
+import LRMVerify
+
+/// How an accuracy-budgeted search kept its promise on validation records it did not select on.
+///
+/// A search that tries many candidates and keeps the smallest one whose validation drop passes picks, among
+/// candidates near the budget, the one whose records happened to favour it (the winner's curse): its
+/// validation figure is optimistic, and the budget can break on unseen data although every candidate was
+/// judged with a confidence bound. So the validation records are split in two at random (seeded): the search
+/// selects on one part, and its choice is re-judged, with the same bound, on the other part, which nothing was
+/// selected on. When the choice fails there, the search steps back along the candidates it accepted on the
+/// way (each larger than the next) to the smallest that passes, found by bisection so that few candidates are
+/// re-judged; when none passes, the original is kept. The figures reported as "validation" are then the
+/// confirmation records'.
+public struct ConfirmationSummary: Sendable, Equatable {
+    /// Records the search selected on, and records its choice was re-judged on.
+    public var selectionSamples: Int
+    public var confirmationSamples: Int
+    /// Candidates the search accepted on its way (the last is its own choice).
+    public var pathLength: Int
+    /// Of them, how many were scored on the confirmation records.
+    public var tests: Int
+    /// How many accepted candidates the result is before the search's own choice (0: the choice passed).
+    public var stepsBack: Int
+    /// The search's own choice: its hidden-parameter fraction, and its accuracy and drop standard error on the selection records.
+    public var selectedHiddenFraction: Double
+    public var selectionAccuracy: Double
+    public var selectionBaseline: Double
+    public var selectionStandardError: Double
+    /// No accepted candidate passed on the confirmation records: the original is kept.
+    public var keptOriginal: Bool
+    /// Fine-tuning's result did not pass on the confirmation records, so the confirmed candidate is kept as truncated.
+    public var fineTuneRejected = false
+}
+
+/// The validation records split for selection and confirmation, each with its evaluator.
+struct ValidationSplit {
+    var selection: any CandidateEvaluator
+    var confirmation: (any CandidateEvaluator)?
+
+    /// Most a search's confirmation fraction may be, and the default: half of the validation records confirm.
+    static let defaultFraction = 0.5
+
+    /// Positions (ascending) of the confirmation part of `count` records, drawn with `seed`; the rest select.
+    static func confirmationPositions(count: Int, fraction: Double, seed: UInt64) throws -> (selection: [Int], confirmation: [Int]) {
+        let confirming = Int((Double(count) * fraction).rounded())
+        guard confirming >= 1, confirming < count else {
+            throw PipelineError(.badRequest, "--confirm-fraction \(fraction) of \(count) validation records leaves "
+                + (confirming < 1 ? "none to confirm on" : "none to select on") + ": give more --validation-samples or --confirm-fraction 0")
+        }
+        let chosen = Dataset.seededPositions(count: confirming, of: count, seed: seed ^ 0xC0F1_7A11_0000_0001)
+        var isChosen = [Bool](repeating: false, count: count)
+        for position in chosen { isChosen[position] = true }
+        return ((0..<count).filter { !isChosen[$0] }, chosen)
+    }
+
+    /// Evaluators of `task` on `validation` (multi-class: `samples`, the records as the estimate plan prepared
+    /// them, in the same order), split when `fraction` > 0.
+    static func make(task: TaskKind, reference: Model, validation: Dataset, samples: EvaluationSet?, layout: SampleLayout,
+                     threshold: Double, fraction: Double, seed: UInt64) throws -> ValidationSplit {
+        func evaluator(_ dataset: Dataset) throws -> any CandidateEvaluator {
+            switch task {
+            case .binary: try BinaryAccuracyEvaluator(reference: reference, dataset: dataset, threshold: threshold)
+            case .regression: try RegressionErrorEvaluator(reference: reference, dataset: dataset)
+            case .multiclass: try PairedAccuracyEvaluator(reference: reference, samples: EvaluationSet(dataset, layout: layout))
+            }
+        }
+        if task == .multiclass {
+            let all = try samples ?? EvaluationSet(validation, layout: layout)
+            guard fraction > 0 else { return ValidationSplit(selection: try PairedAccuracyEvaluator(reference: reference, samples: all)) }
+            let (select, confirm) = try confirmationPositions(count: all.sampleCount, fraction: fraction, seed: seed)
+            return ValidationSplit(
+                selection: try PairedAccuracyEvaluator(reference: reference, samples: all.subset(select, description: "\(all.description), selection part")),
+                confirmation: try PairedAccuracyEvaluator(reference: reference, samples: all.subset(confirm, description: "\(all.description), confirmation part")))
+        }
+        guard fraction > 0 else { return ValidationSplit(selection: try evaluator(validation)) }
+        let (select, confirm) = try confirmationPositions(count: validation.sampleCount, fraction: fraction, seed: seed)
+        return ValidationSplit(selection: try evaluator(try validation.subset(.indices(select))),
+                               confirmation: try evaluator(try validation.subset(.indices(confirm))))
+    }
+}
+
+enum Confirmation {
+    /// Whether a score keeps the budget: drop + confidence · SE ≤ maxDrop.
+    static func meets(_ score: ValidationScore, baseline: Double, maxDrop: Double, confidence: Double) -> Bool {
+        baseline - score.accuracy + confidence * score.standardError <= maxDrop + 1e-12
+    }
+
+    /// The last index of `0..<count` (candidates ordered from largest to smallest) that `passes`, or −1 when none
+    /// does, and how many were tested: the last one first (the common case), then bisection between −1 (the
+    /// original, which passes) and the last failure. Bisection assumes that passing is roughly monotone along the
+    /// path; each index it returns did pass when tested.
+    static func lastPassing(count: Int, passes: (Int) throws -> Bool) rethrows -> (index: Int, tests: Int) {
+        guard count > 0 else { return (-1, 0) }
+        var tests = 1
+        if try passes(count - 1) { return (count - 1, tests) }
+        var good = -1, bad = count - 1
+        while bad - good > 1 {
+            let middle = (good + bad) / 2
+            tests += 1
+            if try passes(middle) { good = middle } else { bad = middle }
+        }
+        return (good, tests)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import LRMCompress
+import LRMDatasets
+import LRMFormat
+import LRMKeras
+import LRMVerify
+import Testing
+@testable import LRMPipeline
+
+@Suite("Confirming a search's choice on validation records it was not selected on")
+struct ConfirmationTests {
+    @Test("the search's own choice is tested first; when it fails, bisection finds the last passing candidate of a monotone path")
+    func lastPassing() {
+        for count in 1...20 {
+            for firstFailure in 0...count {  // candidates 0..<firstFailure pass
+                var tested: [Int] = []
+                let (index, tests) = Confirmation.lastPassing(count: count) { i in
+                    tested.append(i)
+                    return i < firstFailure
+                }
+                #expect(index == firstFailure - 1, "count \(count), first failure \(firstFailure)")
+                #expect(tested.first == count - 1)
+                #expect(tests == tested.count && Set(tested).count == tested.count)
+                // One test when the choice passes; else at most 1 + ⌈log₂ count⌉.
+                let bound = firstFailure == count ? 1 : 1 + Int(ceil(log2(Double(count))))
+                #expect(tests <= bound, "count \(count), first failure \(firstFailure): \(tested)")
+            }
+        }
+        #expect(Confirmation.lastPassing(count: 0) { _ in true } == (-1, 0))
+    }
+
+    @Test("a non-monotone path still returns a candidate that passed when tested, or none")
+    func nonMonotone() {
+        let passes = [true, false, true, false, false, true, false]
+        let (index, _) = Confirmation.lastPassing(count: passes.count) { passes[$0] }
+        #expect(index == -1 || passes[index])
+    }
+
+    @Test("the budget rule: drop plus confidence standard errors at most the budget")
+    func meets() {
+        let score = ValidationScore(accuracy: 0.95, standardError: 0.002)
+        #expect(Confirmation.meets(score, baseline: 0.96, maxDrop: 0.012, confidence: 1))
+        #expect(!Confirmation.meets(score, baseline: 0.96, maxDrop: 0.011, confidence: 1))
+        #expect(Confirmation.meets(score, baseline: 0.96, maxDrop: 0.010, confidence: 0))
+    }
+
+    @Test("the split is disjoint, covers every record, has the asked share and depends only on the seed")
+    func split() throws {
+        let (select, confirm) = try ValidationSplit.confirmationPositions(count: 1001, fraction: 0.5, seed: 7)
+        #expect(confirm.count == 501 && select.count == 500)
+        #expect(Set(select).isDisjoint(with: confirm) && Set(select + confirm) == Set(0..<1001))
+        #expect(select == select.sorted() && confirm == confirm.sorted())
+        let again = try ValidationSplit.confirmationPositions(count: 1001, fraction: 0.5, seed: 7)
+        #expect(again.selection == select && again.confirmation == confirm)
+        let other = try ValidationSplit.confirmationPositions(count: 1001, fraction: 0.5, seed: 8)
+        #expect(other.confirmation != confirm)
+        // Not simply the first or last half: drawn across the records.
+        #expect(confirm.first! < 100 && confirm.last! > 900)
+        #expect(throws: PipelineError.self) { try ValidationSplit.confirmationPositions(count: 1, fraction: 0.5, seed: 1) }
+        #expect(throws: PipelineError.self) { try ValidationSplit.confirmationPositions(count: 10, fraction: 0.01, seed: 1) }
+    }
+}
+
+/// ../shared/datasets next to the package, if it holds MNIST.
+private let sharedDatasets: String? = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.deletingLastPathComponent().appendingPathComponent("shared/datasets").path
+    return FileManager.default.fileExists(atPath: path + "/mnist") ? path : nil
+}()
+
+@Suite("A confirmed search on the MNIST sample", .enabled(if: sharedDatasets != nil))
+struct ConfirmedSearchTests {
+    func mnist() throws -> Model {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var model = try KerasImporter.loadModel(path: root.appendingPathComponent("samples/mnist_mlp.h5").path)
+        model.input.scale = [1.0 / 255]
+        return model
+    }
+
+    func request(fraction: Double) throws -> ConversionRequest {
+        var options = ConversionOptions()
+        options.metric = .plain
+        var request = ConversionRequest(options: options, target: .accuracyDrop(1.0),
+                                        data: DataSelection(dataset: .mnist, folder: sharedDatasets, calibrationSamples: 500, validationSamples: 1200),
+                                        writer: nil)
+        request.refit = nil
+        request.confirmFraction = fraction
+        return request
+    }
+
+    @Test("the result keeps the budget on the confirmation records, re-scored independently; fraction 0 confirms nothing")
+    func confirmed() throws {
+        let model = try mnist()
+        let result = try ConversionPipeline.search(model, request: try request(fraction: 0.5))
+        let outcome = try #require(result.search)
+        let confirmation = try #require(outcome.confirmation)
+        #expect(confirmation.selectionSamples == 600 && confirmation.confirmationSamples == 600)
+        #expect(outcome.validationSamples == 600)
+        #expect(confirmation.pathLength >= 1 && confirmation.tests >= 1 && confirmation.stepsBack >= 0)
+        #expect(confirmation.stepsBack < confirmation.pathLength || confirmation.keptOriginal)
+        // Re-score the written model on the confirmation records, drawn again from the data's seed.
+        let data = try request(fraction: 0.5).data.resolved(for: model)
+        let (_, validation) = try data.trainingSubsets()
+        let all = try EvaluationSet(validation, layout: data.layout(for: model))
+        let (_, confirm) = try ValidationSplit.confirmationPositions(count: all.sampleCount, fraction: 0.5, seed: data.seed)
+        let judge = try PairedAccuracyEvaluator(reference: model, samples: all.subset(confirm, description: "confirmation"))
+        let score = try judge.score(result.model)
+        #expect(abs(score.accuracy - outcome.validationAccuracy) < 1e-12)
+        #expect(abs(judge.baselineAccuracy - outcome.validationBaseline) < 1e-12)
+        #expect(Confirmation.meets(score, baseline: judge.baselineAccuracy, maxDrop: 0.01, confidence: 1))
+        // The search's own choice is at least as small as the result (stepping back only grows the model).
+        #expect(confirmation.selectedHiddenFraction <= outcome.hiddenFraction + 1e-12)
+
+        let unconfirmed = try #require(try ConversionPipeline.search(model, request: try request(fraction: 0)).search)
+        #expect(unconfirmed.confirmation == nil && unconfirmed.validationSamples == 1200)
+    }
+}
