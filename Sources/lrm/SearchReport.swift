@@ -43,7 +43,7 @@ extension SearchOutcome {
         guard let confirmation else { return [] }
         let what = task == .regression ? "RMSE increase" : "drop"
         let selected = task == .regression
-            ? String(format: "%+.2f%% RMSE ± %.2f%%", (confirmation.selectionBaseline - confirmation.selectionAccuracy) * 100, confirmation.selectionStandardError * 100)
+            ? String(format: "%+.2f%% ± %.2f%%", (confirmation.selectionBaseline - confirmation.selectionAccuracy) * 100, confirmation.selectionStandardError * 100)
             : String(format: "%.2f pp ± %.2f", (confirmation.selectionBaseline - confirmation.selectionAccuracy) * 100, confirmation.selectionStandardError * 100)
         var line = "  confirmation: selected on \(Format.count(confirmation.selectionSamples)) of the validation records (its choice: hidden-parameter fraction "
             + String(format: "%.3f, %@ %@ there)", confirmation.selectedHiddenFraction, what, selected)
