@@ -31,7 +31,7 @@ run cifar100_mlp samples/cifar100_mlp.h5 cifar-100 2500 1.0 refit-z2 --confidenc
 for model in "$allrec"/mnist_mlp_all.h5 "$allrec"/all_*.h5; do
   [ -f "$model" ] || continue
   name=$(basename "$model" .h5)
-  run "$name" "$model" mnist 5000 0.5 old --no-refit --estimate held-out
+  run "$name" "$model" mnist 5000 0.5 old --no-refit --estimate held-out --confirm-fraction 0
   run "$name" "$model" mnist 5000 0.5 default
 done
 [ -f "$allrec/mnist_mlp_all.h5" ] && run mnist_mlp_all "$allrec/mnist_mlp_all.h5" mnist 5000 0.5 finetune --finetune 5
