@@ -156,10 +156,21 @@ def main():
             w("")
             s = search.get("0.5")
             if s:
-                w(f"The search ({s['candidates']} candidates) validated on the last {s['validation_samples']:,} training records "
-                  f"(held out when the sample was trained): validation accuracy {pct(s['validation_accuracy_original'])} → "
-                  f"{pct(s['validation_accuracy'])}, standard error of the drop {100 * s['validation_drop_standard_error']:.2f} pp; "
-                  f"a candidate counts as within budget when its drop plus {s['confidence']:.0f} standard error is.")
+                c = s.get("confirmation")
+                if c:
+                    w(f"The search ({s['candidates']} candidates) selected on {c['selection_samples']:,} of the last "
+                      f"{c['selection_samples'] + c['confirmation_samples']:,} training records (held out when the sample was trained) "
+                      f"and re-judged its choice on the other {c['confirmation_samples']:,}, which nothing was selected on"
+                      + (f" (its own choice, {c['selected_hidden_fraction']:.3f}, missed the budget there: the result is {c['steps_back']} "
+                         f"of its {c['path_length']} accepted candidates back)" if c["steps_back"] else " (its choice kept the budget there)")
+                      + f": validation accuracy on those {pct(s['validation_accuracy_original'])} → "
+                      f"{pct(s['validation_accuracy'])}, standard error of the drop {100 * s['validation_drop_standard_error']:.2f} pp; "
+                      f"a candidate counts as within budget when its drop plus {s['confidence']:.0f} standard error is, on both parts.")
+                else:
+                    w(f"The search ({s['candidates']} candidates) validated on the last {s['validation_samples']:,} training records "
+                      f"(held out when the sample was trained): validation accuracy {pct(s['validation_accuracy_original'])} → "
+                      f"{pct(s['validation_accuracy'])}, standard error of the drop {100 * s['validation_drop_standard_error']:.2f} pp; "
+                      f"a candidate counts as within budget when its drop plus {s['confidence']:.0f} standard error is.")
                 s1 = search.get("0.5")
                 reading.append(f"- **{title}**, accuracy-targeted search within 0.5 pp: hidden fraction "
                                f"{s1['hidden_fraction']:.3f} at {100 * (s1['test_accuracy'] - s1['test_accuracy_original']):+.2f} pp on test; "

@@ -10,8 +10,8 @@ import sys
 
 TARGETS = {"mnist_mlp": (0.06, 0.5), "cifar10_mlp": (0.05, 0.5), "cifar100_mlp": (0.10, 1.0)}
 TAGS = {"no-refit": "truncation only (`--no-refit`)", "refit": "truncation + refit (default)",
-        "finetune": "truncation + refit + `--finetune`", "old": "held-out estimate, no refit (lrm before issue 13)",
-        "default": "default (refit, estimate chosen by the check)",
+        "finetune": "truncation + refit + `--finetune`", "old": "held-out estimate, no refit, no confirmation (lrm before issue 13)",
+        "default": "default (refit, estimate chosen by the check, choice confirmed)",
         "refit-z1.645": "truncation + refit, `--confidence 1.645`", "refit-z2": "truncation + refit, `--confidence 2`"}
 
 
@@ -40,7 +40,10 @@ def main():
     w("Measured with `tools/reproduce_refit.sh` (JSON in `out/results-refit/`). Every row is an accuracy-targeted search "
       "(`lrm convert MODEL --input-scale 1/255 --dataset D --validation-samples N --target-accuracy-drop X`); candidates "
       "are chosen on training records only, and **Δ test** is on the test split, which nothing was selected or tuned on. "
-      "Fine-tuning trains on the training records outside the validation ones, minus a tenth that early stopping watches.")
+      "Fine-tuning trains on the training records outside the validation ones, minus a tenth that early stopping watches. "
+      "By default the search selects on a random half of the validation records and re-judges its choice (and the fine-tuned "
+      "candidates) on the other half, stepping back to a larger accepted candidate when the choice misses the budget there; "
+      "**validation drop (SE)** is measured on that confirmation half, which nothing was selected on.")
     w("")
     w("### The samples")
     w("")
