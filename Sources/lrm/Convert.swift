@@ -109,7 +109,7 @@ extension LRM {
         var confidence: Double = 1
 
         @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --seed) kept out of selection: the search chooses on the others, then re-judges its choice on these with the same bound and steps back to a larger candidate it accepted on the way when the choice fails there (0: every record selects, no confirmation).", valueName: "fraction"))
-        var confirmFraction: Double = 0.5
+        var confirmFraction: Double = ConversionRequest().confirmFraction
 
         @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
