@@ -77,7 +77,10 @@ struct EndToEndTests {
         #expect(result.status == 0, "\(result.stderr)")
         let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
         #expect(search["estimate"] as? String == "test-half")
-        #expect(search["validation_samples"] as? Int == 5000)
+        // The first half selects (2,500) and confirms (the other 2,500); the validation figures are the confirmation part's.
+        #expect(search["validation_samples"] as? Int == 2500)
+        let confirmation = try #require(search["confirmation"] as? [String: Any])
+        #expect(confirmation["selection_samples"] as? Int == 2500 && confirmation["confirmation_samples"] as? Int == 2500)
         #expect(search["test_first_sample"] as? Int == 5000)
         #expect(search["test_samples"] as? Int == 5000)
         let verify = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--test-half", "second", "--json"])

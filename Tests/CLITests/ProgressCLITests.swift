@@ -23,7 +23,7 @@ struct ProgressCLITests {
             if phases.last != phase { phases.append(phase) }
             if phase == "search" { candidates += 1 }
         }
-        #expect(phases == ["read", "calibration", "spectra", "search", "evaluation"], "\(phases)")
+        #expect(phases == ["read", "calibration", "spectra", "search", "confirm", "evaluation"], "\(phases)")
         #expect(candidates >= 2)
         #expect(run.stdout.contains("search (whitened spectra, \(candidates) candidates"), "one progress line per candidate: \(run.stdout)")
     }
