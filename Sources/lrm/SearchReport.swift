@@ -142,7 +142,8 @@ extension SearchOutcome {
             "search (\(metric) spectra, \(candidates) candidates on \(judgedOn) validation samples, the \(validationPlacement == .last ? "last" : "seeded random") records of the training split):",
             String(format: "  validation RMSE %+.2f%% of the original's (standard error %.2f%%; accepted when increase + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
                    (1 - validationAccuracy) * 100, standardError * 100, confidence, hiddenFraction, threshold),
-        ] + confirmationLines
+        ]
+        lines.insert(contentsOf: confirmationLines, at: 2)
         if case .regression(let c)? = testScores, case .regression(let r)? = testReferenceScores {
             let increase = TaskVerifier.relativeIncrease(c.rootMeanSquaredError, over: r.rootMeanSquaredError) * 100
             lines.append(String(format: "  test (%d samples): RMSE %.6g → %.6g (%+.2f%%), MAE %.6g → %.6g, R² %@ → %@",
