@@ -10,9 +10,9 @@ import LRMVerify
 /// validation figure is optimistic, and the budget can break on unseen data although every candidate was
 /// judged with a confidence bound. So the validation records are split in two at random (seeded): the search
 /// selects on one part, and its choice is re-judged, with the same bound, on the other part, which nothing was
-/// selected on. When the choice fails there, the search steps back along the candidates it accepted on the
-/// way (each larger than the next) to the smallest that passes, found by bisection so that few candidates are
-/// re-judged; when none passes, the original is kept. The figures reported as "validation" are then the
+/// selected on. The candidates the search accepted on its way (each smaller than the one before, its choice last)
+/// are re-judged in that order until one misses the budget there (fixed-sequence testing); the result is the last
+/// that kept it, the original when the first misses. The figures reported as "validation" are then the
 /// confirmation records'.
 public struct ConfirmationSummary: Sendable, Equatable {
     /// Records the search selected on, and records its choice was re-judged on.
@@ -88,20 +88,17 @@ enum Confirmation {
         baseline - score.accuracy + confidence * score.standardError <= maxDrop + 1e-12
     }
 
-    /// The last index of `0..<count` (candidates ordered from largest to smallest) that `passes`, or −1 when none
-    /// does, and how many were tested: the last one first (the common case), then bisection between −1 (the
-    /// original, which passes) and the last failure. Bisection assumes that passing is roughly monotone along the
-    /// path; each index it returns did pass when tested.
+    /// Fixed-sequence testing: candidates `0..<count`, ordered from largest to smallest (the order the search accepted
+    /// them in, fixed before any of them is re-judged), are tested in that order until the first one fails; returns
+    /// the last that passed (−1 when the first fails: the original) and how many were tested. Testing a pre-set
+    /// sequence and stopping at the first failure keeps the chance of accepting any candidate whose true drop exceeds the
+    /// budget at the level of one test (about 16% for a bound of one standard error), however many are tested.
     static func lastPassing(count: Int, passes: (Int) throws -> Bool) rethrows -> (index: Int, tests: Int) {
-        guard count > 0 else { return (-1, 0) }
-        var tests = 1
-        if try passes(count - 1) { return (count - 1, tests) }
-        var good = -1, bad = count - 1
-        while bad - good > 1 {
-            let middle = (good + bad) / 2
-            tests += 1
-            if try passes(middle) { good = middle } else { bad = middle }
+        var index = -1
+        while index + 1 < count {
+            guard try passes(index + 1) else { return (index, index + 2) }
+            index += 1
         }
-        return (good, tests)
+        return (index, count)
     }
 }

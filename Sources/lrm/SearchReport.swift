@@ -49,12 +49,13 @@ extension SearchOutcome {
             + String(format: "%.3f, %@ %@ there)", confirmation.selectedHiddenFraction, what, selected)
             + ", re-judged on the other \(Format.count(confirmation.confirmationSamples)), which nothing was selected on; "
         if confirmation.keptOriginal {
-            line += "none of the \(confirmation.pathLength) candidates it accepted kept the budget there (\(confirmation.tests) re-judged): the original is kept"
+            line += "the largest of the \(confirmation.pathLength) candidates it accepted already missed the budget there: the original is kept"
         } else if confirmation.stepsBack == 0 {
-            line += "the choice kept the budget there (the validation figures above are the confirmation records')"
+            line += "every candidate it accepted, its choice last, kept the budget there (\(confirmation.tests) re-judged; the validation figures above are the confirmation records')"
         } else {
-            line += "the choice missed the budget there, so the result steps back \(confirmation.stepsBack) of the \(confirmation.pathLength) candidates the search accepted "
-                + "(\(confirmation.tests) re-judged; the validation figures above are the confirmation records')"
+            line += "re-judged from the largest of the \(confirmation.pathLength) candidates the search accepted until one missed the budget there "
+                + "(\(confirmation.tests) re-judged), the result is \(confirmation.stepsBack) before the search's own choice "
+                + "(the validation figures above are the confirmation records')"
         }
         if confirmation.fineTuneRejected { line += "; no fine-tuned candidate kept the budget there, so the result is not fine-tuned" }
         return [line]

@@ -9,9 +9,9 @@ import Testing
 
 @Suite("Confirming a search's choice on validation records it was not selected on")
 struct ConfirmationTests {
-    @Test("the search's own choice is tested first; when it fails, bisection finds the last passing candidate of a monotone path")
-    func lastPassing() {
-        for count in 1...20 {
+    @Test("candidates are tested from the largest in the search's order until the first failure; the last that passed is kept")
+    func fixedSequence() {
+        for count in 1...12 {
             for firstFailure in 0...count {  // candidates 0..<firstFailure pass
                 var tested: [Int] = []
                 let (index, tests) = Confirmation.lastPassing(count: count) { i in
@@ -19,21 +19,15 @@ struct ConfirmationTests {
                     return i < firstFailure
                 }
                 #expect(index == firstFailure - 1, "count \(count), first failure \(firstFailure)")
-                #expect(tested.first == count - 1)
-                #expect(tests == tested.count && Set(tested).count == tested.count)
-                // One test when the choice passes; else at most 1 + ⌈log₂ count⌉.
-                let bound = firstFailure == count ? 1 : 1 + Int(ceil(log2(Double(count))))
-                #expect(tests <= bound, "count \(count), first failure \(firstFailure): \(tested)")
+                #expect(tested == Array(0..<min(count, firstFailure + 1)) && tests == tested.count)
             }
         }
         #expect(Confirmation.lastPassing(count: 0) { _ in true } == (-1, 0))
-    }
-
-    @Test("a non-monotone path still returns a candidate that passed when tested, or none")
-    func nonMonotone() {
-        let passes = [true, false, true, false, false, true, false]
-        let (index, _) = Confirmation.lastPassing(count: passes.count) { passes[$0] }
-        #expect(index == -1 || passes[index])
+        // A later candidate that would pass is never reached past a failure.
+        let passes = [true, true, false, true, true]
+        var tested: [Int] = []
+        let (index, tests) = Confirmation.lastPassing(count: passes.count) { tested.append($0); return passes[$0] }
+        #expect(index == 1 && tests == 3 && tested == [0, 1, 2])
     }
 
     @Test("the budget rule: drop plus confidence standard errors at most the budget")
