@@ -59,6 +59,6 @@ int32_t lrm_dstedc(int32_t n, double *d, double *e, double *z, int32_t ldz) {
     return LAPACKE_dstedc(LAPACK_COL_MAJOR, 'I', n, d, e, z, ldz);
 }
 
-int32_t lrm_dormtr(int32_t n, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc) {
-    return LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, n, a, lda, tau, c, ldc);
+int32_t lrm_dormtr(int32_t n, int32_t columns, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc) {
+    return LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, columns, a, lda, tau, c, ldc);
 }

@@ -181,10 +181,12 @@ public enum Converter {
         }
         // Ranks first, vectors second: where the exact SVD would be used, the singular values alone
         // (gesdd jobz 'N', a fraction of the cost) choose k and decide whether factoring pays; the
-        // vectors are computed only for a layer that will be factorized, by the same thin SVD as
-        // before, so a factorized layer's bytes do not change.
+        // vectors are computed only for a layer that will be factorized: by the same thin SVD as
+        // before with gesdd (a factorized layer's bytes do not change), and through the Gram matrix
+        // only the k kept triplets (the file still records every singular value, the values pass's).
         var valuesSeconds = 0.0
         var gram: GramDecomposition?
+        var leading: (singularValues: [Double], count: Int)?
         if let values = try singularValuesIfExact(of: layer, policy: policy, options: options) {
             valuesSeconds = values.seconds
             gram = values.gram
@@ -194,8 +196,9 @@ public enum Converter {
             let outline = outline(of: layer, chosen: chosen, singularValues: values.singularValues, energyDenominator: total,
                                   isComplete: true, method: values.method, seconds: values.seconds, policy: policy, options: options)
             if !outline.pays { return (layer, outline.decision) }
+            leading = (values.singularValues, outline.rank)
         }
-        let spectrum = try spectrum(of: layer, policy: policy, options: options, gram: gram)
+        let spectrum = try spectrum(of: layer, policy: policy, options: options, gram: gram, leading: leading)
         var (converted, decision) = try apply(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
                                               policyParameter: policy.parameter, policyDescription: policy.description, options: options)
         decision.seconds += valuesSeconds
@@ -272,8 +275,10 @@ public enum Converter {
     }
 
     /// The decomposition of a dense layer's kernel in the metric `options` asks for.
+    /// `gram` and `leading`: see ``LayerSpectrum/compute(name:kernel:metric:policy:options:gram:leading:)``.
     public static func spectrum(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions,
-                                gram: GramDecomposition? = nil) throws -> LayerSpectrum {
+                                gram: GramDecomposition? = nil,
+                                leading: (singularValues: [Double], count: Int)? = nil) throws -> LayerSpectrum {
         guard case let .dense(kernel, _, _) = layer.operation else {
             throw ConversionError(kind: .decomposition, layer: layer.name, message: "not a dense layer")
         }
@@ -286,7 +291,7 @@ public enum Converter {
             let matrix = try Matrix(rows: inFeatures, columns: outFeatures, values: values)
             let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
             return try LayerSpectrum.compute(name: layer.name, kernel: matrix, metric: metric, policy: policy, options: options,
-                                             gram: gram)
+                                             gram: gram, leading: leading)
         } catch let error as ConversionError {
             throw error
         } catch {

@@ -32,7 +32,8 @@ public struct LayerSpectrum: Sendable {
     public let metric: TruncationMetric
     /// T·W (the kernel itself for the plain metric).
     public let transformed: Matrix
-    /// The decomposition of T·W: all min(in, out) triplets (exact) or the leading ones (randomized).
+    /// The decomposition of T·W: all min(in, out) triplets (exact), the leading ones (randomized), or
+    /// (exact through the Gram matrix, for a conversion that knows its rank) the triplets it keeps.
     public let svd: SVD
     /// ‖T·W‖²_F, exact.
     public let totalEnergy: Double
@@ -44,20 +45,26 @@ public struct LayerSpectrum: Sendable {
     /// Whether the large products of checking this layer's factors are split in two halves run at once
     /// (the Gram path, used for large layers, where one layer is often all that is left to do).
     var splitsProducts = false
+    /// Every singular value, when `svd` holds only the leading triplets of an exact decomposition.
+    var allSingularValues: [Double]?
 
     public var inFeatures: Int { kernel.rows }
     public var outFeatures: Int { kernel.columns }
-    public var singularValues: [Double] { svd.s }
+    /// The singular values, descending: every one when `isComplete`, else the sketch's.
+    public var singularValues: [Double] { allSingularValues ?? svd.s }
 
     /// Energy denominator: Σσ² when every σ is known (so energy + tail = 1 exactly), else ‖T·W‖²_F.
-    var energyDenominator: Double { isComplete ? Spectrum.energy(svd.s) : totalEnergy }
+    var energyDenominator: Double { isComplete ? Spectrum.energy(singularValues) : totalEnergy }
 
     /// Decomposes `kernel` for `policy` in `metric`: exact, or (plain metric only) randomized when
     /// allowed and worthwhile, growing the sketch until the policy's threshold is met with exact
     /// energy accounting (‖W − Q·Qᵀ·W‖² = ‖W‖² − ‖Qᵀ·W‖²).
     /// `gram`, when given, is the Gram matrix of T·W already formed (by the singular-values pass).
+    /// `leading`, with it, is what that pass found: every singular value, and how many triplets the
+    /// conversion keeps; then only those vectors are computed (``GramDecomposition/svd(leading:)``).
     public static func compute(name: String, kernel: Matrix, metric: TruncationMetric = .plain, policy: RankPolicy,
-                               options: ConversionOptions, gram: GramDecomposition? = nil) throws -> LayerSpectrum {
+                               options: ConversionOptions, gram: GramDecomposition? = nil,
+                               leading: (singularValues: [Double], count: Int)? = nil) throws -> LayerSpectrum {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let transformed = try transform(kernel, metric)
@@ -84,12 +91,19 @@ public struct LayerSpectrum: Sendable {
             }
         }
         let viaGram = usesGram(rows: kernel.rows, columns: kernel.columns, options: options)
-        let svd = viaGram ? try (gram ?? GramDecomposition(transformed)).svd()
-                          : try SVD.compute(transformed, precision: options.precision)
+        let known = viaGram && gram != nil ? leading : nil
+        let svd: SVD
+        if viaGram {
+            let decomposition = try gram ?? GramDecomposition(transformed)
+            svd = try known.map { try decomposition.svd(leading: $0.count) } ?? decomposition.svd()
+        } else {
+            svd = try SVD.compute(transformed, precision: options.precision)
+        }
         var spectrum = LayerSpectrum(name: name, kernel: kernel, metric: metric, transformed: transformed, svd: svd, totalEnergy: total,
                                      isComplete: true, method: methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
                                      seconds: elapsed())
         spectrum.splitsProducts = viaGram
+        spectrum.allSingularValues = known?.singularValues
         return spectrum
     }
 
@@ -139,7 +153,7 @@ public struct LayerSpectrum: Sendable {
 
     /// The rank `policy` chooses here, before rounding.
     public func rank(for policy: RankPolicy) -> Int {
-        policy.chooseRank(singularValues: svd.s, totalEnergy: energyDenominator, inFeatures: inFeatures, outFeatures: outFeatures)
+        policy.chooseRank(singularValues: singularValues, totalEnergy: energyDenominator, inFeatures: inFeatures, outFeatures: outFeatures)
     }
 
     /// Σᵢ≤ₖ σᵢ² over the energy denominator, in this metric.
@@ -149,7 +163,7 @@ public struct LayerSpectrum: Sendable {
 
     /// Squared relative error of the rank-k truncation, in this metric.
     public func tailFraction(rank: Int) -> Double {
-        Spectrum.tailEnergyFraction(rank: rank, singularValues: svd.s, totalEnergy: energyDenominator, complete: isComplete)
+        Spectrum.tailEnergyFraction(rank: rank, singularValues: singularValues, totalEnergy: energyDenominator, complete: isComplete)
     }
 
     /// The factors (in × k and k × out). Plain: U_k·Σ_k and V_kᵀ. Other metrics: W·V_k and V_kᵀ.

@@ -126,11 +126,11 @@ enum NativeCalls {
         try check(info, routine: "dstedc", context: context)
     }
 
-    /// C = Q·C for the Q of ``sytrd(n:a:d:e:tau:context:)`` (n×n, column-major). `LAPACKE_dormtr`.
-    static func ormtr(n: Int, a: UnsafePointer<Double>?, tau: UnsafePointer<Double>?, c: UnsafeMutablePointer<Double>?,
+    /// C = Q·C for the Q of ``sytrd(n:a:d:e:tau:context:)`` (C n×`columns`, column-major). `LAPACKE_dormtr`.
+    static func ormtr(n: Int, columns: Int, a: UnsafePointer<Double>?, tau: UnsafePointer<Double>?, c: UnsafeMutablePointer<Double>?,
                       context: String) throws {
-        let info = lrm_dormtr(try int32(n, context: context), a, try int32(max(1, n), context: context), tau, c,
-                              try int32(max(1, n), context: context))
+        let info = lrm_dormtr(try int32(n, context: context), try int32(columns, context: context), a,
+                              try int32(max(1, n), context: context), tau, c, try int32(max(1, n), context: context))
         try check(info, routine: "dormtr", context: context)
     }
 

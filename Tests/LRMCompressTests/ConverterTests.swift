@@ -232,6 +232,14 @@ struct ConverterTests {
             #expect(e.outcome == .factorized && g.outcome == .factorized)
             #expect(g.rank == e.rank)
             #expect(abs((g.relativeError ?? 1) - (e.relativeError ?? 0)) <= 1e-4, "\(model.name)")
+            // Only the kept triplets are computed, but the file records every singular value.
+            if case let .factorizedDense(us, _, _, _, factorization) = gram.model.layers[0].operation,
+               case let .factorizedDense(_, _, _, _, reference) = exact.model.layers[0].operation {
+                #expect(us.shape[1] == g.rank && factorization.singularValues.count == n)
+                for (a, b) in zip(factorization.singularValues, reference.singularValues) { #expect(abs(a - b) <= 1e-5 * reference.singularValues[0]) }
+            } else {
+                Issue.record("\(model.name): not factorized")
+            }
             options.gramThreshold = n + 1  // below the threshold: gesdd, the same bytes as --svd exact
             let below = try Converter.convert(model, options: options)
             #expect(below.decisions[0].method == "gesdd-f32")

@@ -70,6 +70,28 @@ struct GramSVDTests {
         #expect(try empty.svd().rank == 0)
     }
 
+    @Test("the leading triplets alone match the whole decomposition's, tall and wide, from 256 columns in halves",
+          arguments: [(300, 200, 37), (200, 300, 1), (300, 260, 259), (260, 300, 130), (40, 1100, 3)])
+    func leading(rows: Int, columns: Int, count: Int) throws {
+        let a = Matrix.gaussian(rows: rows, columns: columns, seed: UInt64(rows + 7 * columns))
+        let gram = try GramDecomposition(a)
+        let whole = try gram.svd().truncated(to: count)
+        let part = try gram.svd(leading: count)
+        #expect(part.rank == count && part.u.rows == rows && part.vt.columns == columns)
+        for (v, s) in zip(part.s, whole.s) { #expect(abs(v - s) <= 1e-12 * whole.s[0]) }
+        // The same subspace: the rank-count reconstructions agree (vectors may differ in sign).
+        #expect(Reference.relativeError(try part.reconstructed(), try whole.reconstructed()) < 1e-5)
+        // Orthonormal columns of U and rows of Vᵀ (UᵀU and Vᵀ·V by BLAS: the triple loop is slow here).
+        for gramian in [try Matrix.product(part.u, part.u, transposeA: true), try Matrix.product(part.vt, part.vt, transposeB: true)] {
+            var worst = 0.0
+            for p in 0..<count { for q in 0..<count { worst = max(worst, abs(Double(gramian[p, q]) - (p == q ? 1 : 0))) } }
+            #expect(worst < 1e-4)
+        }
+        #expect(try gram.svd(leading: count) == part, "the same bits")
+        #expect(try gram.svd(leading: 0).rank == 0)
+        #expect(throws: LinearAlgebraError.self) { try gram.svd(leading: min(rows, columns) + 1) }
+    }
+
     @Test("the same input gives the same bits")
     func deterministic() throws {
         let a = Matrix.gaussian(rows: 90, columns: 70, seed: 17)

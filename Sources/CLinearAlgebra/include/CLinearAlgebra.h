@@ -161,9 +161,9 @@ int32_t lrm_dsterf(int32_t n, double *d, double *e);
 /// symmetric tridiagonal matrix (d, e), divide and conquer; e destroyed. `LAPACKE_dstedc`, compz 'I'.
 int32_t lrm_dstedc(int32_t n, double *d, double *e, double *z, int32_t ldz);
 
-/// C (n×n, column-major) = Q·C for the Q of `lrm_dsytrd` (reflectors in a, scalars in tau).
+/// C (n×columns, column-major) = Q·C for the Q of `lrm_dsytrd` (reflectors in a, scalars in tau).
 /// `LAPACKE_dormtr`, side 'L', uplo 'L', trans 'N'.
-int32_t lrm_dormtr(int32_t n, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc);
+int32_t lrm_dormtr(int32_t n, int32_t columns, const double *a, int32_t lda, const double *tau, double *c, int32_t ldc);
 
 /// QR factorization of the column-major m×n A in place (R above the diagonal,
 /// Householder vectors below, min(m, n) scalars in tau). `LAPACKE_sgeqrf`.
