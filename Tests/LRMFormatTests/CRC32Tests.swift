@@ -32,6 +32,34 @@ struct CRC32Tests {
         }
         #expect(whole == reference ^ 0xFFFF_FFFF)
     }
+
+    @Test("large inputs, checksummed in three lanes, give the bytewise value at any length and start",
+          arguments: [(0, CRC32.laneThreshold - 1), (0, CRC32.laneThreshold), (3, CRC32.laneThreshold + 5), (5, 100_003), (1, 3 << 16)])
+    func lanes(start: Int, count: Int) {
+        var rng = SeededGenerator(seed: UInt64(count))
+        let bytes = (0..<(start + count)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var reference: UInt32 = 0xFFFF_FFFF
+        for byte in bytes[start...] {
+            reference ^= UInt32(byte)
+            for _ in 0..<8 { reference = (reference & 1) != 0 ? (reference >> 1) ^ 0xEDB8_8320 : reference >> 1 }
+        }
+        #expect(bytes[start...].withUnsafeBytes { CRC32.checksum($0) } == reference ^ 0xFFFF_FFFF)
+        // Continuing from a register that is not the initial one (a small piece first) joins the lanes right too.
+        var crc = CRC32()
+        bytes[start..<(start + 3)].withUnsafeBytes { crc.update($0) }
+        bytes[(start + 3)...].withUnsafeBytes { crc.update($0) }
+        #expect(crc.value == reference ^ 0xFFFF_FFFF)
+    }
+
+    @Test("x^(8n) mod P feeds n zero bytes")
+    func zeroBytes() {
+        for (register, n) in [(UInt32(0x1234_5678), 1), (0xFFFF_FFFF, 7), (0x8000_0001, 1000)] {
+            var fed = register
+            for _ in 0..<(8 * n) { fed = (fed & 1) != 0 ? (fed >> 1) ^ 0xEDB8_8320 : fed >> 1 }
+            #expect(CRC32.multiply(register, CRC32.zeroBytesOperator(n)) == fed)
+        }
+        #expect(CRC32.zeroBytesOperator(0) == 0x8000_0000)
+    }
 }
 
 @Suite("Half precision")
