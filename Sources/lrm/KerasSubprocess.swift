@@ -32,19 +32,21 @@ enum KerasSubprocess {
     /// Reads `path` (in a child process unless `LRM_KERAS_IN_PROCESS=1`) as a mapped `.lrm` file.
     /// `architectureOption` is the option that gives the architecture in the command the user ran, named
     /// when a weights-only file comes without one.
-    /// `container` is what the parent sniffed; the child does not sniff again.
+    /// `container` is what the parent sniffed; the child does not sniff again. With `hint`, non-finite
+    /// weights are refused (``ModelSource/refuse(_:path:hint:)``) before the model is handed over.
     static func open(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
-                     match: KerasWeightMatching = .auto) throws -> ContainerFile {
+                     match: KerasWeightMatching = .auto, refusingNonFinite hint: String? = nil) throws -> ContainerFile {
         if inProcess {
             let model = try importModel(path, container: container, architecture: architecture,
                                         architectureOption: architectureOption, match: match)
+            if let hint { try ModelSource.refuse(model.nonFiniteWeights, path: path, hint: hint) }
             return try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: path) }
         }
         let folder = try Scratch.makeFolder()
         defer { Scratch.remove(folder) }
         let output = folder + "/model.lrm"
         try run(path, container: container, architecture: architecture, architectureOption: architectureOption, output: output,
-                folder: folder, extra: ["--match=\(match.rawValue)"])
+                folder: folder, extra: ["--match=\(match.rawValue)"] + (hint.map { ["--refuse-non-finite=\($0)"] } ?? []))
         do {
             // Mapped: the folder may go; the mapping keeps the data until the file is closed.
             return try ContainerFile(path: output, displayPath: path)
@@ -218,6 +220,10 @@ extension LRM {
         /// Do what `lrm import` does before writing: preprocessing, the non-finite check, the writer key.
         @Flag(name: .customLong("import")) var importing = false
 
+        /// Refuse non-finite weights with this hint (the check the parent would make on the mapped file,
+        /// made here on the model in memory).
+        @Option var refuseNonFinite: String?
+
         @OptionGroup var preprocessing: PreprocessingOptions
 
         @Flag var allowNonFinite = false
@@ -242,6 +248,7 @@ extension LRM {
                     model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
                     try userMetadata.apply(to: &model)
                 }
+                if let refuseNonFinite { try ModelSource.refuse(model.nonFiniteWeights, path: input, hint: refuseNonFinite) }
                 do {
                     // The scratch file is read once and removed: no need to wait for the disk. The user's
                     // output (import) is synced like every other output.

@@ -63,10 +63,16 @@ enum ModelSource {
 
     /// `path` mapped, as a `.lrm` file (a Keras file is imported into one by the child process first),
     /// with the same preprocessing and non-finite checks as ``load(_:architecture:architectureOption:preprocessing:nonFinite:)``
-    /// but without reading the model into memory: the non-finite check reads one layer at a time.
+    /// but without reading the model into memory: the non-finite check reads one layer at a time (a
+    /// Keras file's is done by the child, on the model it holds in memory anyway, with the same message).
+    /// A model that fails both checks is refused for its weights first when it comes from a Keras file.
     static func map(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> MappedModel {
-        var model = MappedModel(try file(path, architecture: architecture, architectureOption: architectureOption, match: match))
+        var hint: String?
+        if case .refuse(let text) = nonFinite { hint = text }
+        let (file, checked) = try file(path, architecture: architecture, architectureOption: architectureOption, match: match,
+                                       refusingNonFinite: hint)
+        var model = MappedModel(file)
         if let preprocessing, !preprocessing.isEmpty {
             let unchanged = model
             try apply(preprocessing, to: &model.input, path: path) { input in
@@ -75,7 +81,7 @@ enum ModelSource {
                 try checkPreprocessing(changed, path: path)
             }
         }
-        if case .refuse(let hint) = nonFinite {
+        if let hint, !checked {
             try refuse(try model.nonFiniteWeights(), path: path, hint: hint)
         }
         return model
@@ -84,17 +90,24 @@ enum ModelSource {
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into.
     static func file(_ path: String, architecture: String?, architectureOption: String,
                      match: KerasWeightMatching = .auto) throws -> ContainerFile {
+        try file(path, architecture: architecture, architectureOption: architectureOption, match: match, refusingNonFinite: nil).file
+    }
+
+    /// The mapped `.lrm` file `path` is, or that its Keras file is imported into; with a `hint`, the
+    /// Keras reader refuses non-finite weights itself (`checked` is then true).
+    static func file(_ path: String, architecture: String?, architectureOption: String, match: KerasWeightMatching,
+                     refusingNonFinite hint: String?) throws -> (file: ContainerFile, checked: Bool) {
         switch try kind(of: path) {
         case .container:
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(status: .missingInput, message: "\(path): no such file")
             }
             try ArchitectureOption.refuseForContainer(path: path, architecture: architecture, option: architectureOption)
-            return try ContainerFile(path: path)
+            return (try ContainerFile(path: path), false)
         case .keras(let container):
             try ArchitectureOption.checkExists(architecture, option: architectureOption)
-            return try KerasSubprocess.open(path, container: container, architecture: architecture,
-                                            architectureOption: architectureOption, match: match)
+            return (try KerasSubprocess.open(path, container: container, architecture: architecture,
+                                             architectureOption: architectureOption, match: match, refusingNonFinite: hint), hint != nil)
         }
     }
 
@@ -149,7 +162,7 @@ enum ModelSource {
         if case .refuse(let hint) = nonFinite { try refuse(model.nonFiniteWeights, path: path, hint: hint) }
     }
 
-    private static func refuse(_ found: [NonFiniteWeights], path: String, hint: String) throws {
+    static func refuse(_ found: [NonFiniteWeights], path: String, hint: String) throws {
         guard let first = found.first else { return }
         let others = found.count - 1
         throw CommandFailure(status: .invalidInput, message: "\(path): \(first)"
