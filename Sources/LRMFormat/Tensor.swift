@@ -141,7 +141,17 @@ public struct Tensor: Sendable, Equatable {
         let count = bytes.count / dtype.byteCount
         switch dtype {
         case .float32:
+            #if _endian(little)
+            // The file's little-endian bytes are the values' own: one copy.
+            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0, let source = bytes.baseAddress {
+                    UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: source, byteCount: count * 4)
+                }
+                initialized = count
+            }
+            #else
             let values = (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            #endif
             return Tensor(shape: shape, storage: .float32(values))
         case .float64:
             let values = (0..<count).map { Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }

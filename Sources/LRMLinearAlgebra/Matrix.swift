@@ -89,8 +89,13 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
     public func leadingColumns(_ count: Int) -> Matrix {
         precondition(count >= 0 && count <= columns, "leadingColumns(\(count)) of a \(shape) matrix")
         var result = Matrix(rows: rows, columns: count)
-        for i in 0..<rows {
-            for j in 0..<count { result.values[i * count + j] = values[i * columns + j] }
+        let columns = columns
+        values.withUnsafeBufferPointer { source in
+            result.values.withUnsafeMutableBufferPointer { target in
+                for i in 0..<rows {
+                    for j in 0..<count { target[i * count + j] = source[i * columns + j] }
+                }
+            }
         }
         return result
     }
@@ -112,8 +117,13 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
                                      detail: "expected \(columns) scales, found \(scales.count)")
         }
         var result = self
-        for i in 0..<rows {
-            for j in 0..<columns { result.values[i * columns + j] *= scales[j] }
+        let (rows, columns) = (rows, columns)
+        scales.withUnsafeBufferPointer { scale in
+            result.values.withUnsafeMutableBufferPointer { target in
+                for i in 0..<rows {
+                    for j in 0..<columns { target[i * columns + j] *= scale[j] }
+                }
+            }
         }
         return result
     }

@@ -34,6 +34,7 @@ public struct SVD: Sendable, Equatable {
             throw LinearAlgebraError(.invalidParameter, context: "truncating an SVD of rank \(self.rank)",
                                      detail: "expected a rank in 0...\(self.rank), found \(rank)")
         }
+        if rank == self.rank { return self }
         return SVD(u: u.leadingColumns(rank), s: Array(s.prefix(rank)), vt: vt.leadingRows(rank),
                    precision: precision)
     }
