@@ -114,15 +114,20 @@ public enum Converter {
         let results = ResultBox(count: work.count)
         let budget = WorkBudget(limit: max(work.map { workingBytes($0.shape) }.max() ?? 0, WorkBudget.floor))
         let workers = max(1, min(options.parallelLayers, jobs.count))
+        // The largest layer, when it goes through the Gram matrix beside other layers, forms that matrix
+        // first, alone: its two halves get both cores, and the other layers run while it goes on on one
+        // thread (the tridiagonal stages). Only the order changes, not the bits.
+        let first = workers > 1 ? try? formGramFirst(source, job: work[0], options: options) : nil
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let job = results.next() {
                 let (index, shape) = work[job]
                 let bytes = workingBytes(shape)
                 budget.acquire(bytes)
                 let result = Result {
-                    let layer = try source.layer(index)
+                    let prepared = job == 0 ? first : nil
+                    let layer = try prepared?.layer ?? source.layer(index)
                     defer { source.release(index) }
-                    return try convertLayer(layer, options: options)
+                    return try convertLayer(layer, options: options, formed: prepared?.formed)
                 }
                 let done = results.set(job, result)
                 budget.release(bytes)
@@ -144,6 +149,25 @@ public enum Converter {
             decisions[index] = decision
         }
         return (layers.compactMap { $0 }, decisions.compactMap { $0 })
+    }
+
+    /// The job's layer and its Gram matrix (with the seconds forming it took) when its exact decomposition
+    /// goes through the Gram matrix, else nil. Its errors are the layer's job's to report: the caller
+    /// ignores them and the job does the work again.
+    static func formGramFirst(_ source: some LayerSource, job: (index: Int, shape: [Int]), options: ConversionOptions) throws
+        -> (layer: Layer<Tensor>, formed: (gram: GramMatrix, seconds: Double))? {
+        guard job.shape.count == 2, LayerSpectrum.usesGram(rows: job.shape[0], columns: job.shape[1], options: options) else { return nil }
+        let layer = try source.layer(job.index)
+        guard case let .dense(kernel, _, _) = layer.operation, let policy = options.policy(forLayer: layer.name),
+              kernel.shape.count == 2 else { return nil }
+        let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
+        let metric = try truncationMetric(forLayer: layer.name, inFeatures: inFeatures, options: options)
+        guard !LayerSpectrum.usesRandomizedSVD(rows: inFeatures, columns: outFeatures, metric: metric, policy: policy, options: options),
+              LayerSpectrum.usesGram(rows: inFeatures, columns: outFeatures, options: options) else { return nil }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: kernel.floats()), metric)
+        let gram = try GramMatrix(transformed)
+        return (layer, (gram, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
     }
 
     /// The work of a dense layer's SVD, in·out·min(in, out), for scheduling.
@@ -169,8 +193,9 @@ public enum Converter {
         layer.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount }
     }
 
-    /// Converts one dense layer.
-    static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+    /// Converts one dense layer; `formed`, its Gram matrix already formed (``formGramFirst(_:index:options:)``).
+    static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions,
+                             formed: (gram: GramMatrix, seconds: Double)? = nil) throws -> (Layer<Tensor>, LayerDecision) {
         if case .conv2D = layer.operation { return try convertConvolution(layer, options: options) }
         guard case let .dense(kernel, _, _) = layer.operation else { preconditionFailure("dense layers only") }
         guard let policy = options.policy(forLayer: layer.name) else {
@@ -187,7 +212,7 @@ public enum Converter {
         var valuesSeconds = 0.0
         var gram: GramDecomposition?
         var leading: (singularValues: [Double], count: Int)?
-        if let values = try singularValuesIfExact(of: layer, policy: policy, options: options) {
+        if let values = try singularValuesIfExact(of: layer, policy: policy, options: options, formed: formed) {
             valuesSeconds = values.seconds
             gram = values.gram
             let total = Spectrum.energy(values.singularValues)
@@ -209,7 +234,8 @@ public enum Converter {
     /// decomposition would be exact (nil when `LayerSpectrum.compute` would sketch it randomized),
     /// with the time they took, the method's name, and the Gram matrix when that is the method (the
     /// vectors pass reuses it).
-    static func singularValuesIfExact(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions) throws
+    static func singularValuesIfExact(of layer: Layer<Tensor>, policy: RankPolicy, options: ConversionOptions,
+                                      formed: (gram: GramMatrix, seconds: Double)? = nil) throws
         -> (singularValues: [Double], method: String, seconds: Double, gram: GramDecomposition?)? {
         guard case let .dense(kernel, _, _) = layer.operation else { return nil }
         let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
@@ -222,11 +248,17 @@ public enum Converter {
             guard !LayerSpectrum.usesRandomizedSVD(rows: inFeatures, columns: outFeatures, metric: metric, policy: policy,
                                                    options: options) else { return nil }
             let start = DispatchTime.now().uptimeNanoseconds
-            let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: values), metric)
             let viaGram = LayerSpectrum.usesGram(rows: inFeatures, columns: outFeatures, options: options)
-            let gram = viaGram ? try GramDecomposition(transformed) : nil
-            let singularValues = try gram?.singularValues() ?? SVD.singularValues(of: transformed, precision: options.precision)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let gram: GramDecomposition?, singularValues: [Double]
+            if viaGram, let formed {
+                gram = try GramDecomposition(formed.gram)
+                singularValues = try gram?.singularValues() ?? []
+            } else {
+                let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: values), metric)
+                gram = viaGram ? try GramDecomposition(transformed) : nil
+                singularValues = try gram?.singularValues() ?? SVD.singularValues(of: transformed, precision: options.precision)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 + (formed?.seconds ?? 0)
             return (singularValues, LayerSpectrum.methodName(exact: true, gram: viaGram, metric: metric, precision: options.precision),
                     seconds, gram)
         } catch let error as ConversionError {

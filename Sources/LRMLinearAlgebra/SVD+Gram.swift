@@ -1,5 +1,72 @@
 import Foundation
 
+/// The two Gram matrices the halves of the blocks are summed into (written by one half each).
+private struct GramTargets: @unchecked Sendable {
+    let first: UnsafeMutableBufferPointer<Double>
+    let second: UnsafeMutableBufferPointer<Double>
+}
+
+/// G = AᵀA (A tall or square) or A·Aᵀ (A wide) in `Double`, formed and not yet reduced: the part of
+/// ``GramDecomposition`` that runs on two threads, so that a caller can form it while nothing else runs.
+public struct GramMatrix: Sendable {
+    /// A, m×n.
+    public let matrix: Matrix
+    /// G, r×r column-major, its lower triangle set (what `dsytrd` reads).
+    let lower: [Double]
+    /// Whether G = A·Aᵀ.
+    let wide: Bool
+
+    /// Forms G (`dsyrk` over `Double` copies of blocks of A; from two blocks up, two fixed halves of the
+    /// blocks at once, then added: the same bits on any machine and thread count).
+    /// - Throws: `.nonFiniteInput` for NaN/∞ in A.
+    public init(_ a: Matrix) throws {
+        let context = "forming the Gram matrix of a \(a.shape) matrix"
+        guard a.isFinite else { throw LinearAlgebraError(.nonFiniteInput, context: context) }
+        let (m, n) = (a.rows, a.columns)
+        let wide = m < n
+        let r = min(m, n)
+        let blockSize = GramDecomposition.block
+        var gram = [Double](repeating: 0, count: r * r)
+        if r > 0 {
+            // G accumulates over blocks of `block` rows of A (tall: AᵀA = Σ AᵢᵀAᵢ) or columns (wide:
+            // A·Aᵀ = Σ Aⱼ·Aⱼᵀ), each widened to Double on its own (no Double copy of the whole of A).
+            // From two blocks up, the first half of the blocks and the second are summed separately, at
+            // once, and then added: a fixed split, so the same bits on any machine and thread count.
+            let k = wide ? n : m
+            let blocks = (k + blockSize - 1) / blockSize
+            if blocks >= 2 {
+                var second = [Double](repeating: 0, count: r * r)
+                let failures = HalfFailures()
+                gram.withUnsafeMutableBufferPointer { first in
+                    second.withUnsafeMutableBufferPointer { other in
+                        let targets = GramTargets(first: first, second: other)
+                        DispatchQueue.concurrentPerform(iterations: 2) { part in
+                            do {
+                                try GramDecomposition.accumulate(a, wide: wide, blocks: part == 0 ? 0..<(blocks / 2) : (blocks / 2)..<blocks,
+                                                                 into: part == 0 ? targets.first : targets.second, context: context)
+                            } catch {
+                                failures.record(error, part: part)
+                            }
+                        }
+                    }
+                }
+                try failures.rethrow()
+                for index in 0..<(r * r) { gram[index] += second[index] }
+            } else {
+                try gram.withUnsafeMutableBufferPointer { target in
+                    try GramDecomposition.accumulate(a, wide: wide, blocks: 0..<blocks, into: target, context: context)
+                }
+            }
+            // dsyrk wrote the row-major lower triangle, which is the column-major upper one; mirror
+            // it into the column-major lower triangle that dsytrd reads.
+            for i in 0..<r { for j in (i + 1)..<r { gram[i * r + j] = gram[j * r + i] } }
+        }
+        self.matrix = a
+        self.lower = gram
+        self.wide = wide
+    }
+}
+
 /// The singular values and thin SVD of an m×n matrix A from the symmetric eigendecomposition of
 /// its Gram matrix in double precision: G = AᵀA (n×n) when A is tall or square, A·Aᵀ (m×m) when
 /// it is wide, so G is r×r with r = min(m, n).
@@ -21,12 +88,6 @@ import Foundation
 /// tolerance). Columns of U (tall) or rows of Vᵀ (wide) whose σⱼ is zero are zero.
 ///
 /// Results are deterministic for a given BLAS thread count.
-/// The two Gram matrices the halves of the blocks are summed into (written by one half each).
-private struct GramTargets: @unchecked Sendable {
-    let first: UnsafeMutableBufferPointer<Double>
-    let second: UnsafeMutableBufferPointer<Double>
-}
-
 public struct GramDecomposition: Sendable {
     /// A, m×n.
     public let matrix: Matrix
@@ -46,47 +107,18 @@ public struct GramDecomposition: Sendable {
     /// Forms G in `Double` (`dsyrk` over `Double` copies of blocks of A) and reduces it to tridiagonal form.
     /// - Throws: `.nonFiniteInput` for NaN/∞ in A.
     public init(_ a: Matrix) throws {
-        let context = "forming the Gram matrix of a \(a.shape) matrix"
-        guard a.isFinite else { throw LinearAlgebraError(.nonFiniteInput, context: context) }
-        let (m, n) = (a.rows, a.columns)
-        let wide = m < n
-        let r = min(m, n)
-        var gram = [Double](repeating: 0, count: r * r)
+        try self.init(try GramMatrix(a))
+    }
+
+    /// Reduces a Gram matrix already formed to tridiagonal form (`dsytrd`, one thread).
+    public init(_ formed: GramMatrix) throws {
+        let a = formed.matrix
+        let context = "reducing the Gram matrix of a \(a.shape) matrix"
+        let r = min(a.rows, a.columns)
+        var gram = formed.lower
         var d = [Double](repeating: 0, count: r), e = [Double](repeating: 0, count: max(r - 1, 0))
         var tau = [Double](repeating: 0, count: max(r - 1, 0))
         if r > 0 {
-            // G accumulates over blocks of `block` rows of A (tall: AᵀA = Σ AᵢᵀAᵢ) or columns (wide:
-            // A·Aᵀ = Σ Aⱼ·Aⱼᵀ), each widened to Double on its own (no Double copy of the whole of A).
-            // From two blocks up, the first half of the blocks and the second are summed separately, at
-            // once, and then added: a fixed split, so the same bits on any machine and thread count.
-            let k = wide ? n : m
-            let blocks = (k + Self.block - 1) / Self.block
-            if blocks >= 2 {
-                var second = [Double](repeating: 0, count: r * r)
-                let failures = HalfFailures()
-                gram.withUnsafeMutableBufferPointer { first in
-                    second.withUnsafeMutableBufferPointer { other in
-                        let targets = GramTargets(first: first, second: other)
-                        DispatchQueue.concurrentPerform(iterations: 2) { part in
-                            do {
-                                try Self.accumulate(a, wide: wide, blocks: part == 0 ? 0..<(blocks / 2) : (blocks / 2)..<blocks,
-                                                    into: part == 0 ? targets.first : targets.second, context: context)
-                            } catch {
-                                failures.record(error, part: part)
-                            }
-                        }
-                    }
-                }
-                try failures.rethrow()
-                for index in 0..<(r * r) { gram[index] += second[index] }
-            } else {
-                try gram.withUnsafeMutableBufferPointer { target in
-                    try Self.accumulate(a, wide: wide, blocks: 0..<blocks, into: target, context: context)
-                }
-            }
-            // dsyrk wrote the row-major lower triangle, which is the column-major upper one; mirror
-            // it into the column-major lower triangle that dsytrd reads.
-            for i in 0..<r { for j in (i + 1)..<r { gram[i * r + j] = gram[j * r + i] } }
             try gram.withUnsafeMutableBufferPointer { gp in
                 try d.withUnsafeMutableBufferPointer { dp in
                     try e.withUnsafeMutableBufferPointer { ep in
@@ -103,11 +135,11 @@ public struct GramDecomposition: Sendable {
         self.tau = tau
         self.diagonal = d
         self.offDiagonal = e
-        self.wide = wide
+        self.wide = formed.wide
     }
 
     /// G over the blocks `blocks` of A (see `init`), written into `gram` (r×r, row-major lower triangle).
-    private static func accumulate(_ a: Matrix, wide: Bool, blocks: Range<Int>, into gram: UnsafeMutableBufferPointer<Double>,
+    static func accumulate(_ a: Matrix, wide: Bool, blocks: Range<Int>, into gram: UnsafeMutableBufferPointer<Double>,
                                    context: String) throws {
         let (m, n) = (a.rows, a.columns)
         let r = min(m, n), k = wide ? n : m

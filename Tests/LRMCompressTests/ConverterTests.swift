@@ -247,6 +247,28 @@ struct ConverterTests {
         }
     }
 
+    @Test("the largest layer forms its Gram matrix before the others start: the bytes are the same for 1, 2 and 3 layers at a time")
+    func gramFormedFirst() throws {
+        var layers: [Layer<Tensor>] = []
+        for (index, (rows, columns)) in [(160, 96), (96, 64), (64, 10)].enumerated() {
+            let sigma = (0..<min(rows, columns)).map { pow(0.9, Double($0)) }
+            let kernel = try SyntheticKernel.make(rows: rows, columns: columns, sigma: sigma, seed: UInt64(20 + index))
+            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [rows, columns], floats: kernel), bias: nil,
+                                                                      activation: .relu)))
+        }
+        let model = Model(name: "m", input: InputSpec(shape: [160]), layers: layers)
+        var encodings: [[UInt8]] = []
+        for workers in [1, 2, 3] {
+            var options = ConversionOptions(policy: .energy(0.95), parallelLayers: workers)
+            options.gramThreshold = 96  // the first layer only
+            let result = try Converter.convert(model, options: options)
+            #expect(result.decisions.map(\.method) == ["gram-f64", "gesdd-f32", "gesdd-f32"])
+            #expect(result.decisions[0].outcome == .factorized && result.decisions[0].seconds > 0)
+            encodings.append(try ContainerWriter.encode(result.model))
+        }
+        #expect(encodings[1] == encodings[0] && encodings[2] == encodings[0])
+    }
+
     @Test("NaN weights are refused with the layer named")
     func nonFinite() throws {
         var model = try SyntheticKernel.model(hidden: sigma)
