@@ -59,7 +59,8 @@ public struct LayerSpectrum: Sendable {
     /// Decomposes `kernel` for `policy` in `metric`: exact, or (plain metric only) randomized when
     /// allowed and worthwhile, growing the sketch until the policy's threshold is met with exact
     /// energy accounting (‖W − Q·Qᵀ·W‖² = ‖W‖² − ‖Qᵀ·W‖²).
-    /// `gram`, when given, is the Gram matrix of T·W already formed (by the singular-values pass).
+    /// `gram`, when given, is the Gram matrix of T·W already formed (by the singular-values pass), of
+    /// `kernel` in `metric`: T·W is taken from it, not transformed again.
     /// `leading`, with it, is what that pass found: every singular value, and how many triplets the
     /// conversion keeps; then only those vectors are computed (``GramDecomposition/svd(leading:)``).
     public static func compute(name: String, kernel: Matrix, metric: TruncationMetric = .plain, policy: RankPolicy,
@@ -67,7 +68,8 @@ public struct LayerSpectrum: Sendable {
                                leading: (singularValues: [Double], count: Int)? = nil) throws -> LayerSpectrum {
         let start = DispatchTime.now().uptimeNanoseconds
         let elapsed = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        let transformed = try transform(kernel, metric)
+        // The values pass's Gram decomposition holds T·W already (the same product, the same bits).
+        let transformed = try gram?.matrix ?? transform(kernel, metric)
         let total = transformed.values.reduce(0.0) { $0 + Double($1) * Double($1) }
         let full = min(kernel.rows, kernel.columns)
         if usesRandomizedSVD(rows: kernel.rows, columns: kernel.columns, metric: metric, policy: policy, options: options) {

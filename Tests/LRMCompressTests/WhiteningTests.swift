@@ -50,6 +50,22 @@ struct WhiteningTests {
         #expect(a.gram[0] == 0 && a.gram[3 * 20 + 3] == 0)
     }
 
+    @Test("whitened through the Gram matrix (T·W taken from the values pass): the rank and error of the whitened gesdd")
+    func whitenedGram() throws {
+        let (model, x, samples) = try setUp()
+        var options = ConversionOptions(policy: .energy(0.9))
+        options.metric = .whitened(ridge: 1e-6)
+        options.calibration = try statistics(model, x, samples, batch: 64)
+        options.svdMethod = .exact
+        let exact = try Converter.convert(model, options: options)
+        options.svdMethod = .gram
+        let gram = try Converter.convert(model, options: options)
+        let (e, g) = (exact.decisions[0], gram.decisions[0])
+        #expect(e.method == "whitened gesdd-f32" && g.method == "whitened gram-f64")
+        #expect(g.outcome == .factorized && g.rank == e.rank)
+        #expect(abs((g.relativeError ?? 1) - (e.relativeError ?? 0)) <= 1e-4)
+    }
+
     @Test("whitened factors are W·V_k and V_kᵀ, λ handles the singular Gram matrix, and the output error beats plain SVD at equal rank",
           arguments: [2, 4, 6, 7])  // k·(20 + 12) < 240 needs k ≤ 7
     func whitened(rank: Int) throws {
