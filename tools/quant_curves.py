@@ -14,6 +14,7 @@ Writes OUT/curves.json and prints the markdown tables.
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -49,6 +50,8 @@ def main():
     p.add_argument("--dtypes", default=",".join(DTYPES))
     p.add_argument("--taus", help="comma-separated thresholds (default: each sample's in TAUS)")
     p.add_argument("--skip-targets", action="store_true")
+    p.add_argument("--equal-bytes", action="store_true",
+                   help="also convert i8 at each f16 point's bytes: the largest τ whose i8 file is no larger (chosen by size only)")
     p.add_argument("--quant-scheme", default="symmetric", choices=["symmetric", "asymmetric"],
                    help="integer codes without or with zero points (format 1.3); asymmetric points are labelled i8z/i4z")
     p.add_argument("--data", help="data folder passed to lrm (else $LRM_DATA, else ../shared/datasets)")
@@ -76,6 +79,13 @@ def main():
                          "accuracy": report["compressed"]["accuracy"], "reference": report["reference"]["accuracy"]}
                 print(name, point, file=sys.stderr)
                 points.append(point)
+        if a.equal_bytes:
+            integer_scheme = scheme
+            label = "i8" + ("z" if integer_scheme else "")
+            for f16 in [q for q in points if q["dtype"] == "f16"]:
+                point = equal_bytes_point(a, name, sample, dataset, common, data, integer_scheme, label, f16)
+                print(name, point, file=sys.stderr)
+                points.append(point)
         targets = []
         if not a.skip_targets:
             for drop in (0.5, 1.0):
@@ -95,6 +105,41 @@ def main():
         with open(a.markdown, "w") as fh:
             fh.write(text + "\n")
     print(text)
+
+
+def equal_bytes_point(a, name, sample, dataset, common, data, scheme, label, f16):
+    """i8 at the f16 point's bytes: the largest whitened τ whose i8 file is no larger than the f16 file.
+
+    τ is bisected on x = −log10(1 − τ) between the f16 point's own τ (an i8 file of the same ranks is about half
+    the size) and τ = 1 − 10⁻⁶, by the written file's size alone: no accuracy is looked at before the chosen file
+    is verified on test, once."""
+    def convert(x, path):
+        tau = float("%.6g" % (1 - 10 ** -x))   # six digits, as the table prints it
+        run([a.lrm, "convert", sample] + common + ["--policy", "whitened:%g" % tau, "--factor-dtype", "i8",
+                                                   "--all-kernels", "-o", path, "--json"] + scheme)
+        return tau, os.path.getsize(path)
+    budget = f16["bytes"]
+    best = os.path.join(a.out, "%s-%s-bytes-%d.lrm" % (name, label, budget))
+    probe = best[:-len(".lrm")] + "-probe.lrm"
+    lo, hi = -math.log10(1 - f16["tau"]), 6.0
+    tau, size = convert(lo, best)
+    if size > budget:
+        sys.exit("%s: i8 at τ = %g (%d bytes) is larger than f16 (%d bytes)" % (name, f16["tau"], size, budget))
+    steps = 0
+    while hi - lo > 0.002 and steps < 14:
+        mid = (lo + hi) / 2
+        t, s = convert(mid, probe)
+        if s <= budget:
+            lo, tau, size = mid, t, s
+            os.replace(probe, best)
+        else:
+            hi = mid
+        steps += 1
+    if os.path.exists(probe):
+        os.remove(probe)
+    report = json.loads(run([a.lrm, "verify", best, "--reference", sample, "--dataset", dataset, "--json"] + data))
+    return {"dtype": label, "tau": tau, "bytes": size, "equal_bytes_to": budget,
+            "accuracy": report["compressed"]["accuracy"], "reference": report["reference"]["accuracy"]}
 
 
 def markdown(results):
