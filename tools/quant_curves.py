@@ -176,14 +176,23 @@ def markdown(results):
                 p = next((p for p in r["points"] if p["dtype"] == d and p["tau"] == tau), None)
                 row += ["{:,}".format(p["bytes"]), "%.2f%%" % (p["accuracy"] * 100)] if p else ["", ""]
             lines.append("| " + " | ".join(row) + " |")
-        # at equal bytes: for every f16 point, the best i8 point no larger
-        checks = []
-        for p in (q for q in r["points"] if q["dtype"] == "f16"):
-            i8 = [q for q in r["points"] if q["dtype"] == "i8" and q["bytes"] <= p["bytes"]]
+        # at equal bytes: for every f16 point, the best i8 point no larger (on the τ grid alone, and with the
+        # --equal-bytes points), and the i8 point at its bytes alone
+        f16s = [q for q in r["points"] if q["dtype"] == "f16"]
+        def best_no_larger(p, grid_only):
+            i8 = [q for q in r["points"] if q["dtype"] == "i8" and q["bytes"] <= p["bytes"]
+                  and not (grid_only and "equal_bytes_to" in q)]
             best = max((q["accuracy"] for q in i8), default=None)
-            checks.append(best is not None and best >= p["accuracy"])
-        lines.append("\nAt equal bytes (every f16 point against the best i8 point no larger): i8 at least as accurate in %d of %d."
-                     % (sum(checks), len(checks)))
+            return best is not None and best >= p["accuracy"]
+        grid = [best_no_larger(p, True) for p in f16s]
+        lines.append("\nAt equal bytes (every f16 point against the best i8 point no larger): i8 at least as accurate in %d of %d"
+                     " on the τ grid alone." % (sum(grid), len(grid)))
+        equal = [q for q in r["points"] if "equal_bytes_to" in q]
+        if equal:
+            both = [best_no_larger(p, False) for p in f16s]
+            one = [any(q["equal_bytes_to"] == p["bytes"] and q["accuracy"] >= p["accuracy"] for q in equal) for p in f16s]
+            lines.append("With the i8 points at each f16 point's bytes: %d of %d; each f16 point against the i8 point at its"
+                         " bytes alone: %d of %d." % (sum(both), len(both), sum(one), len(one)))
         for t in r["targets"]:
             lines.append("- smallest within %.1f pp (validation): **{:,} bytes** ({}), test %.2f%% → %.2f%% (%+.2f pp)".format(
                 t["bytes"], t["storage"]) % (t["drop"], t["test_reference"] * 100, t["test_accuracy"] * 100,

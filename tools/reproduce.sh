@@ -33,7 +33,7 @@ done
 "$lrm" report "$out/mnist_mlp-target-0.5.lrm" --reference samples/mnist_mlp.h5 --dataset mnist \
   --sweep "$out/mnist_mlp-grid.json" -o "$out/mnist_mlp-report.html" "${extra[@]}" >/dev/null
 echo "== quantized factors: accuracy against bytes on disk (f32, f16, i8, i4), smallest files within 0.5 and 1 pp" >&2
-python3 tools/quant_curves.py --lrm "$lrm" --out "$out/quant" --markdown "$out/quant.md" "${extra[@]}"
+python3 tools/quant_curves.py --lrm "$lrm" --out "$out/quant" --equal-bytes --markdown "$out/quant.md" "${extra[@]}"
 python3 tools/results_markdown.py "$out" > docs/RESULTS.md
 # Issue 13's section (refit, fine-tuning, models trained on every record): from tools/reproduce_refit.sh's JSON.
 if [ -d out/results-refit ]; then python3 tools/results_refit.py out/results-refit >> docs/RESULTS.md; fi
