@@ -19,7 +19,7 @@ extension Matrix {
                 result.withUnsafeMutableBufferPointer { (cp: UnsafeMutableBufferPointer<Float>) -> Void in
                     // The halves read a and b and write disjoint rows of c.
                     let buffers = HalfBuffers(a: ap, b: bp, c: cp)
-                    DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    HalfFailures.perform(2) { part in
                         let (ap, bp, cp) = (buffers.a, buffers.b, buffers.c)
                         let (start, rows) = part == 0 ? (0, half) : (half, m - half)
                         do {
@@ -48,6 +48,17 @@ struct HalfBuffers<T>: @unchecked Sendable {
 
 /// The errors of the two halves of a split computation; the first half's is rethrown first.
 final class HalfFailures: @unchecked Sendable {
+    /// Runs `body` for parts 0..<count: at once when BLAS runs each call on its caller's thread (one BLAS
+    /// thread, as `lrm` sets it), one after the other otherwise. OpenBLAS's own threads are not meant to
+    /// serve several calls at once, and each part's result is the same either way.
+    static func perform(_ count: Int, _ body: @Sendable (Int) -> Void) {
+        if NativeCalls.threadCount() == 1 {
+            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        } else {
+            for part in 0..<count { body(part) }
+        }
+    }
+
     private let lock = NSLock()
     private var errors: [(any Error)?] = [nil, nil]
 

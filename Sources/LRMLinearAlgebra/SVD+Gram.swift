@@ -40,7 +40,7 @@ public struct GramMatrix: Sendable {
                 gram.withUnsafeMutableBufferPointer { first in
                     second.withUnsafeMutableBufferPointer { other in
                         let targets = GramTargets(first: first, second: other)
-                        DispatchQueue.concurrentPerform(iterations: 2) { part in
+                        HalfFailures.perform(2) { part in
                             do {
                                 try GramDecomposition.accumulate(a, wide: wide, blocks: part == 0 ? 0..<(blocks / 2) : (blocks / 2)..<blocks,
                                                                  into: part == 0 ? targets.first : targets.second, context: context)
@@ -243,7 +243,7 @@ public struct GramDecomposition: Sendable {
             try tau.withUnsafeBufferPointer { tp in
                 vectors.withUnsafeMutableBufferPointer { zp in
                     let buffers = HalfBuffers(a: ap, b: tp, c: zp)
-                    DispatchQueue.concurrentPerform(iterations: parts.count) { part in
+                    HalfFailures.perform(parts.count) { part in
                         do {
                             try NativeCalls.ormtr(n: r, columns: parts[part].count, a: buffers.a.baseAddress, tau: buffers.b.baseAddress,
                                                   c: buffers.c.baseAddress.map { $0 + parts[part].lowerBound * r }, context: context)
