@@ -84,6 +84,9 @@ public struct SizeSearch {
     /// besides the uniform storage combinations of ``StorageChoice/searched``.
     public var perLayer = true
     private var allocationTables: LayerAllocation?
+    /// After ``minimizeBytes(baseline:maxDrop:)``: the candidates the bisection that found the result accepted, in the
+    /// order it accepted them (each file smaller than the one before; the result last).
+    public private(set) var acceptedPath: [SizeCandidate] = []
     private var sensitivityCache: [String: Double]?
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
@@ -263,27 +266,39 @@ public struct SizeSearch {
             guard let s = c.score else { return false }
             return baseline - s.accuracy + confidence * s.standardError <= maxDrop + 1e-12
         }
+        var bestPath: [SizeCandidate] = []
         for storage in StorageChoice.searched {
             var good = Self.tightest, bad = Self.loosest
             var found = try scored(ranks(threshold: 1 - pow(10, good), storage: storage), storage: storage, threshold: 1 - pow(10, good))
             guard meets(found) else { continue }
+            var path = [found]
             let loose = try scored(ranks(threshold: 1 - pow(10, bad), storage: storage), storage: storage, threshold: 1 - pow(10, bad))
             if meets(loose) {
                 found = loose
+                path.append(loose)
             } else {
                 for _ in 0..<14 where bad - good > 0.01 {
                     let middle = (good + bad) / 2
                     let candidate = try scored(ranks(threshold: 1 - pow(10, middle), storage: storage), storage: storage,
                                                threshold: 1 - pow(10, middle))
-                    if meets(candidate) { good = middle; found = candidate } else { bad = middle }
+                    if meets(candidate) {
+                        good = middle
+                        found = candidate
+                        path.append(candidate)
+                    } else {
+                        bad = middle
+                    }
                 }
             }
             if let current = best, current.bytes <= found.bytes { continue }
             best = found
+            bestPath = path
         }
-        if perLayer, let mixed = try perLayerMinimizeBytes(meets: meets), (best.map { mixed.bytes < $0.bytes } ?? true) {
+        if perLayer, let (mixed, path) = try perLayerMinimizeBytes(meets: meets), (best.map { mixed.bytes < $0.bytes } ?? true) {
             best = mixed
+            bestPath = path
         }
+        acceptedPath = bestPath
         return best
     }
 
@@ -396,18 +411,19 @@ public struct SizeSearch {
 
     /// The smallest per-layer choice that `meets` the accuracy budget on validation: bisection on
     /// log λ (larger λ, smaller file), each choice scored once; nil if the most accurate choice fails.
-    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> SizeCandidate? {
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> (SizeCandidate, [SizeCandidate])? {
         let tables = try allocation()
         guard !tables.tables.isEmpty else { return nil }
         var best = try perLayerMinimizeBytes(meets: meets, tables: tables)
         if let weights = try layerSensitivities(), let weighted = try perLayerMinimizeBytes(meets: meets, tables: tables.weighted(weights)),
-           (best.map { weighted.bytes < $0.bytes } ?? true) {
+           (best.map { weighted.0.bytes < $0.0.bytes } ?? true) {
             best = weighted
         }
         return best
     }
 
-    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> SizeCandidate? {
+    /// The smallest choice that `meets` the budget, and the choices the bisection accepted on the way (the result last).
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> (SizeCandidate, [SizeCandidate])? {
         var good = Self.lambdaRange.0, bad = Self.lambdaRange.1
         var seen: [[String: LayerOption]: SizeCandidate] = [:]
         func judge(_ lambda: Double, _ search: inout SizeSearch) throws -> SizeCandidate {
@@ -419,14 +435,21 @@ public struct SizeSearch {
         }
         var found = try judge(good, &self)
         guard meets(found) else { return nil }
+        var path = [found]
         let smallest = try judge(bad, &self)
-        if meets(smallest) { return smallest }
+        if meets(smallest) { return (smallest, path + [smallest]) }
         for _ in 0..<16 where bad - good > 0.02 {
             let middle = (good + bad) / 2
             let candidate = try judge(middle, &self)
-            if meets(candidate) { good = middle; found = candidate } else { bad = middle }
+            if meets(candidate) {
+                good = middle
+                found = candidate
+                if candidate.bytes != path.last?.bytes || candidate.ranks != path.last?.ranks { path.append(candidate) }
+            } else {
+                bad = middle
+            }
         }
-        return found
+        return (found, path)
     }
 }
 
@@ -492,10 +515,9 @@ extension ConversionPipeline {
         guard var best = found, var score = best.score else { preconditionFailure("a found candidate is scored") }
         var confirmation: ConfirmationSummary?
         if let confirmer = split.confirmation, let budget {
-            // Every candidate that kept the budget on the selection records, largest file first; the search's choice is the smallest.
-            let passing = search.log.filter { candidate in
-                candidate.score.map { Confirmation.meets($0, baseline: baseline, maxDrop: budget, confidence: request.confidence) } ?? false
-            }.sorted { $0.bytes > $1.bytes }
+            // The candidates the bisection that found the choice accepted, in its order (each file smaller; the choice last):
+            // a sequence fixed before the confirmation records are seen, nested in τ or λ like a rank search's path.
+            let passing = search.acceptedPath
             var scores: [Int: ValidationScore] = [:]
             let (index, tests) = try Confirmation.lastPassing(count: passing.count) { i in
                 let built = try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
