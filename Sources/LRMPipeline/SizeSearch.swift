@@ -85,7 +85,7 @@ public struct SizeSearch {
     public var perLayer = true
     private var allocationTables: LayerAllocation?
     /// After ``minimizeBytes(baseline:maxDrop:)``: the candidates the bisection that found the result accepted, in the
-    /// order it accepted them (each file smaller than the one before; the result last).
+    /// order it accepted them (each file smaller than the one before; the result last), with the rungs of ``ladder(_:meets:score:)``.
     public private(set) var acceptedPath: [SizeCandidate] = []
     private var sensitivityCache: [String: Double]?
 
@@ -266,16 +266,16 @@ public struct SizeSearch {
             guard let s = c.score else { return false }
             return baseline - s.accuracy + confidence * s.standardError <= maxDrop + 1e-12
         }
-        var bestPath: [SizeCandidate] = []
+        var bestPath: (path: [(SizeCandidate, Double)], family: CandidateFamily?) = ([], nil)
         for storage in StorageChoice.searched {
             var good = Self.tightest, bad = Self.loosest
             var found = try scored(ranks(threshold: 1 - pow(10, good), storage: storage), storage: storage, threshold: 1 - pow(10, good))
             guard meets(found) else { continue }
-            var path = [found]
+            var path = [(found, good)]
             let loose = try scored(ranks(threshold: 1 - pow(10, bad), storage: storage), storage: storage, threshold: 1 - pow(10, bad))
             if meets(loose) {
                 found = loose
-                path.append(loose)
+                path.append((loose, bad))
             } else {
                 for _ in 0..<14 where bad - good > 0.01 {
                     let middle = (good + bad) / 2
@@ -284,7 +284,7 @@ public struct SizeSearch {
                     if meets(candidate) {
                         good = middle
                         found = candidate
-                        path.append(candidate)
+                        path.append((candidate, middle))
                     } else {
                         bad = middle
                     }
@@ -292,13 +292,23 @@ public struct SizeSearch {
             }
             if let current = best, current.bytes <= found.bytes { continue }
             best = found
-            bestPath = path
+            bestPath = (path, .storage(storage))
         }
-        if perLayer, let (mixed, path) = try perLayerMinimizeBytes(meets: meets), (best.map { mixed.bytes < $0.bytes } ?? true) {
+        if perLayer, let (mixed, path, tables) = try perLayerMinimizeBytes(meets: meets), (best.map { mixed.bytes < $0.bytes } ?? true) {
             best = mixed
-            bestPath = path
+            bestPath = (path, .perLayer(tables))
         }
-        acceptedPath = bestPath
+        // The confirmation's ladder, from the winning bisection alone.
+        switch bestPath.family {
+        case .storage(let storage):
+            acceptedPath = try Self.ladder(bestPath.path, meets: meets) { u in
+                try scored(ranks(threshold: 1 - pow(10, u), storage: storage), storage: storage, threshold: 1 - pow(10, u))
+            }
+        case .perLayer(let tables):
+            acceptedPath = try Self.ladder(bestPath.path, meets: meets) { try scored(tables.choose(lambda: pow(10, $0))) }
+        case nil:
+            acceptedPath = []
+        }
         return best
     }
 
@@ -411,19 +421,27 @@ public struct SizeSearch {
 
     /// The smallest per-layer choice that `meets` the accuracy budget on validation: bisection on
     /// log λ (larger λ, smaller file), each choice scored once; nil if the most accurate choice fails.
-    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> (SizeCandidate, [SizeCandidate])? {
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool) throws -> (SizeCandidate, [(SizeCandidate, Double)], LayerAllocation)? {
         let tables = try allocation()
         guard !tables.tables.isEmpty else { return nil }
-        var best = try perLayerMinimizeBytes(meets: meets, tables: tables)
-        if let weights = try layerSensitivities(), let weighted = try perLayerMinimizeBytes(meets: meets, tables: tables.weighted(weights)),
-           (best.map { weighted.0.bytes < $0.0.bytes } ?? true) {
-            best = weighted
+        var best = try perLayerMinimizeBytes(meets: meets, tables: tables).map { ($0.0, $0.1, tables) }
+        if let weights = try layerSensitivities() {
+            let weightedTables = tables.weighted(weights)
+            if let weighted = try perLayerMinimizeBytes(meets: meets, tables: weightedTables), (best.map { weighted.0.bytes < $0.0.bytes } ?? true) {
+                best = (weighted.0, weighted.1, weightedTables)
+            }
         }
         return best
     }
 
-    /// The smallest choice that `meets` the budget, and the choices the bisection accepted on the way (the result last).
-    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> (SizeCandidate, [SizeCandidate])? {
+    /// Where a bisection's candidates come from: one storage for every layer (τ), or the per-layer choice of these tables (λ).
+    enum CandidateFamily {
+        case storage(StorageChoice)
+        case perLayer(LayerAllocation)
+    }
+
+    /// The smallest choice that `meets` the budget, and the choices the bisection accepted on the way with their log λ (the result last).
+    mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> (SizeCandidate, [(SizeCandidate, Double)])? {
         var good = Self.lambdaRange.0, bad = Self.lambdaRange.1
         var seen: [[String: LayerOption]: SizeCandidate] = [:]
         func judge(_ lambda: Double, _ search: inout SizeSearch) throws -> SizeCandidate {
@@ -435,21 +453,50 @@ public struct SizeSearch {
         }
         var found = try judge(good, &self)
         guard meets(found) else { return nil }
-        var path = [found]
+        var path = [(found, good)]
         let smallest = try judge(bad, &self)
-        if meets(smallest) { return (smallest, path + [smallest]) }
-        for _ in 0..<16 where bad - good > 0.02 {
-            let middle = (good + bad) / 2
-            let candidate = try judge(middle, &self)
-            if meets(candidate) {
-                good = middle
-                found = candidate
-                if candidate.bytes != path.last?.bytes || candidate.ranks != path.last?.ranks { path.append(candidate) }
-            } else {
-                bad = middle
+        if meets(smallest) {
+            found = smallest
+            path.append((smallest, bad))
+        } else {
+            for _ in 0..<16 where bad - good > 0.02 {
+                let middle = (good + bad) / 2
+                let candidate = try judge(middle, &self)
+                if meets(candidate) {
+                    good = middle
+                    found = candidate
+                    path.append((candidate, middle))
+                } else {
+                    bad = middle
+                }
             }
         }
         return (found, path)
+    }
+
+    /// Most a file may shrink from one rung of the confirmation ladder to the next.
+    static let ladderStep = 1.2
+
+    /// The candidates a bisection accepted, in order (`position`: its τ or λ coordinate, rising as files shrink), with
+    /// rungs added where consecutive ones differ by more than ``ladderStep`` in bytes: candidates at a quarter, half
+    /// and three quarters of the way between them, scored on the selection records and kept when they meet the budget
+    /// there and fall between the two in size. The ladder is what the confirmation re-judges in order, so that one
+    /// miss on the confirmation records costs a small step back, not the distance to the previous accepted candidate.
+    static func ladder(_ path: [(SizeCandidate, Double)], meets: (SizeCandidate) -> Bool,
+                       score: (Double) throws -> SizeCandidate) rethrows -> [SizeCandidate] {
+        guard var previous = path.first else { return [] }
+        var rungs = [previous.0]
+        for next in path.dropFirst() {
+            if Double(previous.0.bytes) > ladderStep * Double(next.0.bytes) {
+                for fraction in [0.25, 0.5, 0.75] {
+                    let candidate = try score(previous.1 + (next.1 - previous.1) * fraction)
+                    if meets(candidate), candidate.bytes < rungs.last!.bytes, candidate.bytes > next.0.bytes { rungs.append(candidate) }
+                }
+            }
+            if next.0.bytes < rungs.last!.bytes || next.0.ranks != rungs.last!.ranks { rungs.append(next.0) }
+            previous = next
+        }
+        return rungs
     }
 }
 

@@ -30,6 +30,24 @@ struct ConfirmationTests {
         #expect(index == 1 && tests == 3 && tested == [0, 1, 2])
     }
 
+    @Test("a size search's ladder: rungs between accepted candidates more than 1.2× apart in bytes, only those that meet the budget and fall between")
+    func ladder() {
+        func candidate(_ bytes: Int, _ accuracy: Double = 0.9) -> SizeCandidate {
+            SizeCandidate(ranks: ["d": bytes], storage: StorageChoice.searched[0], threshold: 0.9, bytes: bytes,
+                          score: ValidationScore(accuracy: accuracy, standardError: 0))
+        }
+        // Bytes fall linearly with the position from 1,000 at 0 to 300 at 1; the rung at 0.5 misses the budget.
+        var scored: [Double] = []
+        let rungs = SizeSearch.ladder([(candidate(1000), 0), (candidate(300), 1), (candidate(250), 2)],
+                                      meets: { ($0.score?.accuracy ?? 0) >= 0.85 }) { position in
+            scored.append(position)
+            return candidate(Int(1000 - 700 * position), position == 0.5 ? 0.8 : 0.9)
+        }
+        #expect(scored == [0.25, 0.5, 0.75])  // 300 → 250 is within 1.2×: nothing between them
+        #expect(rungs.map(\.bytes) == [1000, 825, 475, 300, 250])
+        #expect(SizeSearch.ladder([], meets: { _ in true }) { _ in candidate(1) }.isEmpty)
+    }
+
     @Test("the budget rule: drop plus confidence standard errors at most the budget")
     func meets() {
         let score = ValidationScore(accuracy: 0.95, standardError: 0.002)
