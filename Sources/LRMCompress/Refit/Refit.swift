@@ -123,18 +123,16 @@ public final class Refitter: @unchecked Sendable {
         var reports: [RefitLayerReport] = []
         var rounded: Set<Int> = []
         var inputsChanged = false
+        /// The layer's inputs on the calibration samples: the original's while no layer before it changed, else the candidate's as it is now.
+        func layerInput(_ index: Int) throws -> [Float]? {
+            guard inputsChanged else { return originalInputs[index] }
+            return try Refitter.layerInputs(of: current, inputs: inputs, sampleCount: sampleCount, layers: [index])[index]
+        }
         for index in candidate.layers.indices {
             let layer = current.layers[index]
             switch (layer.operation, original.layers[index].operation) {
             case let (.factorizedDense(us, vt, bias, activation, factorization), .dense(kernel, originalBias, _)):
-                let x: [Float]
-                if inputsChanged {
-                    guard let captured = try Refitter.layerInputs(of: current, inputs: inputs, sampleCount: sampleCount, layers: [index])[index] else { continue }
-                    x = captured
-                } else {
-                    guard let known = originalInputs[index] else { continue }
-                    x = known
-                }
+                guard let x = try layerInput(index) else { continue }
                 let (updated, report) = try refitLayer(index: index, name: layer.name, x: x, cacheable: !inputsChanged, us: us, vt: vt,
                                                        bias: bias ?? originalBias, factorization: factorization, kernel: kernel)
                 current.layers[index] = Layer(name: layer.name, operation: .factorizedDense(us: updated.us, vt: updated.vt, bias: updated.bias,
@@ -146,14 +144,7 @@ public final class Refitter: @unchecked Sendable {
                 reports.append(report)
                 inputsChanged = true
             case (.dense, .dense) where rounding?.denseLayers.contains(index) == true:
-                let x: [Float]
-                if inputsChanged {
-                    guard let captured = try Refitter.layerInputs(of: current, inputs: inputs, sampleCount: sampleCount, layers: [index])[index] else { continue }
-                    x = captured
-                } else {
-                    guard let known = originalInputs[index] else { continue }
-                    x = known
-                }
+                guard let x = try layerInput(index) else { continue }
                 if let rounding {
                     current.layers[index] = try rounding.round(index, layer, x, sampleCount)
                     rounded.insert(index)
