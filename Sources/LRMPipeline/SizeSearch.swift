@@ -268,7 +268,7 @@ public struct SizeSearch {
         }
         var bestPath: (path: [(SizeCandidate, Double)], family: CandidateFamily?) = ([], nil)
         for storage in StorageChoice.searched {
-            var good = Self.tightest, bad = Self.loosest
+            let good = Self.tightest, bad = Self.loosest
             var found = try scored(ranks(threshold: 1 - pow(10, good), storage: storage), storage: storage, threshold: 1 - pow(10, good))
             guard meets(found) else { continue }
             var path = [(found, good)]
@@ -277,18 +277,10 @@ public struct SizeSearch {
                 found = loose
                 path.append((loose, bad))
             } else {
-                for _ in 0..<14 where bad - good > 0.01 {
-                    let middle = (good + bad) / 2
-                    let candidate = try scored(ranks(threshold: 1 - pow(10, middle), storage: storage), storage: storage,
-                                               threshold: 1 - pow(10, middle))
-                    if meets(candidate) {
-                        good = middle
-                        found = candidate
-                        path.append((candidate, middle))
-                    } else {
-                        bad = middle
-                    }
+                path += try Self.bisect(good, bad, steps: 14, tolerance: 0.01, meets: meets) { u in
+                    try scored(ranks(threshold: 1 - pow(10, u), storage: storage), storage: storage, threshold: 1 - pow(10, u))
                 }
+                found = path.last!.0
             }
             if let current = best, current.bytes <= found.bytes { continue }
             best = found
@@ -442,7 +434,7 @@ public struct SizeSearch {
 
     /// The smallest choice that `meets` the budget, and the choices the bisection accepted on the way with their log λ (the result last).
     mutating func perLayerMinimizeBytes(meets: (SizeCandidate) -> Bool, tables: LayerAllocation) throws -> (SizeCandidate, [(SizeCandidate, Double)])? {
-        var good = Self.lambdaRange.0, bad = Self.lambdaRange.1
+        let good = Self.lambdaRange.0, bad = Self.lambdaRange.1
         var seen: [[String: LayerOption]: SizeCandidate] = [:]
         func judge(_ lambda: Double, _ search: inout SizeSearch) throws -> SizeCandidate {
             let choice = tables.choose(lambda: pow(10, lambda))
@@ -459,19 +451,30 @@ public struct SizeSearch {
             found = smallest
             path.append((smallest, bad))
         } else {
-            for _ in 0..<16 where bad - good > 0.02 {
-                let middle = (good + bad) / 2
-                let candidate = try judge(middle, &self)
-                if meets(candidate) {
-                    good = middle
-                    found = candidate
-                    path.append((candidate, middle))
-                } else {
-                    bad = middle
-                }
-            }
+            path += try Self.bisect(good, bad, steps: 16, tolerance: 0.02, meets: meets) { try judge($0, &self) }
+            found = path.last!.0
         }
         return (found, path)
+    }
+
+    /// Bisection between a position `good` whose candidate meets the budget and a position `bad` whose does not (files
+    /// shrink as the position rises): at most `steps` middles, until they are `tolerance` apart; returns the middles that
+    /// met it with their positions, in order (each smaller than the one before).
+    static func bisect(_ good: Double, _ bad: Double, steps: Int, tolerance: Double, meets: (SizeCandidate) -> Bool,
+                       score: (Double) throws -> SizeCandidate) rethrows -> [(SizeCandidate, Double)] {
+        var (good, bad) = (good, bad)
+        var kept: [(SizeCandidate, Double)] = []
+        for _ in 0..<steps where bad - good > tolerance {
+            let middle = (good + bad) / 2
+            let candidate = try score(middle)
+            if meets(candidate) {
+                good = middle
+                kept.append((candidate, middle))
+            } else {
+                bad = middle
+            }
+        }
+        return kept
     }
 
     /// Most a file may shrink from one rung of the confirmation ladder to the next.
