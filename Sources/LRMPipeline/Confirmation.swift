@@ -40,7 +40,7 @@ struct ValidationSplit {
     var selection: any CandidateEvaluator
     var confirmation: (any CandidateEvaluator)?
 
-    /// Most a search's confirmation fraction may be, and the default: half of the validation records confirm.
+    /// The default confirmation fraction: half of the validation records confirm.
     static let defaultFraction = 0.5
 
     /// Positions (ascending) of the confirmation part of `count` records, drawn with `seed`; the rest select.
@@ -57,9 +57,10 @@ struct ValidationSplit {
     }
 
     /// Evaluators of `task` on `validation` (multi-class: `samples`, the records as the estimate plan prepared
-    /// them, in the same order), split when `fraction` > 0.
-    static func make(task: TaskKind, reference: Model, validation: Dataset, samples: EvaluationSet?, layout: SampleLayout,
-                     threshold: Double, fraction: Double, seed: UInt64) throws -> ValidationSplit {
+    /// them, in the same order), split when `fraction` > 0; a `given` evaluator is used as it is, unsplit.
+    static func make(given: (any CandidateEvaluator)?, task: TaskKind, reference: Model, validation: Dataset, samples: EvaluationSet?,
+                     layout: SampleLayout, threshold: Double, fraction: Double, seed: UInt64) throws -> ValidationSplit {
+        if let given { return ValidationSplit(selection: given, confirmation: nil) }
         func evaluator(_ dataset: Dataset) throws -> any CandidateEvaluator {
             switch task {
             case .binary: try BinaryAccuracyEvaluator(reference: reference, dataset: dataset, threshold: threshold)
@@ -86,6 +87,23 @@ enum Confirmation {
     /// Whether a score keeps the budget: drop + confidence · SE ≤ maxDrop.
     static func meets(_ score: ValidationScore, baseline: Double, maxDrop: Double, confidence: Double) -> Bool {
         baseline - score.accuracy + confidence * score.standardError <= maxDrop + 1e-12
+    }
+
+    /// Re-judges candidates `0..<count` (largest first, as ``lastPassing(count:passes:)`` tests them) on `confirmer`:
+    /// the last that kept the budget there (−1: none), its confirmation score, and how many were judged; `judged` is told
+    /// each candidate's score and whether it passed.
+    static func judge(count: Int, confirmer: any CandidateEvaluator, maxDrop: Double, confidence: Double,
+                      model: (Int) throws -> Model, judged: ((Int, ValidationScore, Bool) -> Void)? = nil)
+        throws -> (index: Int, score: ValidationScore?, tests: Int) {
+        var scores: [Int: ValidationScore] = [:]
+        let (index, tests) = try lastPassing(count: count) { i in
+            let score = try confirmer.score(try model(i))
+            scores[i] = score
+            let passes = meets(score, baseline: confirmer.baselineAccuracy, maxDrop: maxDrop, confidence: confidence)
+            judged?(i, score, passes)
+            return passes
+        }
+        return (index, scores[index], tests)
     }
 
     /// Fixed-sequence testing: candidates `0..<count`, ordered from largest to smallest (the order the search accepted

@@ -314,13 +314,9 @@ public enum ConversionPipeline {
         case .accuracyDrop(let drop), .metricDrop(let drop): drop / 100
         default: nil
         }
-        let split = if let evaluator {
-            ValidationSplit(selection: evaluator, confirmation: nil)
-        } else {
-            try ValidationSplit.make(task: task, reference: model, validation: validationSet, samples: plan?.samples, layout: layout,
-                                     threshold: data.ownSplits?.threshold ?? 0.5, fraction: budget == nil ? 0 : request.confirmFraction,
-                                     seed: data.seed)
-        }
+        let split = try ValidationSplit.make(given: evaluator, task: task, reference: model, validation: validationSet, samples: plan?.samples,
+                                             layout: layout, threshold: data.ownSplits?.threshold ?? 0.5,
+                                             fraction: budget == nil ? 0 : request.confirmFraction, seed: data.seed)
         let scorer = split.selection
         let baseline = scorer.baselineAccuracy
         let parameter: Double
@@ -367,17 +363,15 @@ public enum ConversionPipeline {
             var index = kept.count - 1
             if let confirmer = split.confirmation, let budget {
                 // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
-                var scores: [Int: ValidationScore] = [:]
-                index = try Confirmation.lastPassing(count: kept.count) { i in
-                    let score = try confirmer.score(kept[i].result.model)
-                    scores[i] = score
-                    return Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: confidence)
-                }.index
-                if index >= 0, let score = scores[index] {
+                let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence) {
+                    kept[$0].result.model
+                }
+                index = judged.index
+                if let score = judged.score {
                     kept[index].assignment.validationAccuracy = score.accuracy
                     kept[index].assignment.standardError = score.standardError
                 }
-                confirmation?.tests += scores.count
+                confirmation?.tests += judged.tests
                 confirmation?.fineTuneRejected = index < 0
             }
             if index >= 0 {
@@ -395,7 +389,7 @@ public enum ConversionPipeline {
         provenance.finetune = tuning?.record
         provenance.record(in: &result.model.metadata)
         // The reported numbers: the test split, never seen by the search.
-        let judge = confirmation == nil ? scorer : split.confirmation ?? scorer
+        let judge = split.confirmation ?? scorer  // a split exists only for a budget, and then the confirmation ran
         var outcome = SearchOutcome(metric: options.metric.name, candidates: found.evaluations.count,
                                     validationSamples: judge.sampleCount, validationPlacement: data.placement,
                                     validationBaseline: judge.baselineAccuracy, validationAccuracy: best.validationAccuracy,
@@ -423,18 +417,14 @@ public enum ConversionPipeline {
     static func confirm(_ found: RankSearchResult, search: RankSearch, selection: any CandidateEvaluator, confirmer: any CandidateEvaluator,
                         maxDrop: Double, confidence: Double, progress: ProgressHandler?) throws -> (RankAssignment, ConfirmationSummary) {
         let path = found.path
-        var scores: [Int: ValidationScore] = [:]
-        let (index, tests) = try Confirmation.lastPassing(count: path.count) { i in
-            let score = try confirmer.score(try search.build(path[i].ranks))
-            scores[i] = score
-            let passes = Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: maxDrop, confidence: confidence)
-            progress?(ProgressEvent(phase: "confirm", done: scores.count,
+        let (index, score, tests) = try Confirmation.judge(count: path.count, confirmer: confirmer, maxDrop: maxDrop, confidence: confidence,
+                                                           model: { try search.build(path[$0].ranks) }) { i, score, passes in
+            progress?(ProgressEvent(phase: "confirm", done: i + 1,
                                     message: String(format: "hidden fraction %.3f: confirmation score %.4f (original %.4f)%@", path[i].hiddenFraction,
                                                     score.accuracy, confirmer.baselineAccuracy, passes ? "" : ", over budget")))
-            return passes
         }
         var chosen = RankAssignment(ranks: [:], hiddenFraction: 1, validationAccuracy: confirmer.baselineAccuracy, standardError: 0)
-        if index >= 0, let score = scores[index] {
+        if let score {
             chosen = path[index]
             chosen.validationAccuracy = score.accuracy
             chosen.standardError = score.standardError

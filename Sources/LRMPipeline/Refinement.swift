@@ -134,7 +134,8 @@ extension ConversionPipeline {
                 let ranks = chosen.ranks.mapValues { max(1, Int((Double($0) * scale).rounded())) }
                 guard ranks != kept.last!.assignment.ranks else { break }
                 let candidate = try tune(ranks)
-                if baseline - candidate.assignment.validationAccuracy + search.confidence * candidate.assignment.standardError <= maxDrop + 1e-12 {
+                let score = ValidationScore(accuracy: candidate.assignment.validationAccuracy, standardError: candidate.assignment.standardError)
+                if Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence) {
                     good = scale
                     kept.append(candidate)
                 } else {

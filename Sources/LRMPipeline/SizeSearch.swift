@@ -263,8 +263,7 @@ public struct SizeSearch {
         var best: SizeCandidate?
         let confidence = self.confidence
         let meets = { (c: SizeCandidate) -> Bool in
-            guard let s = c.score else { return false }
-            return baseline - s.accuracy + confidence * s.standardError <= maxDrop + 1e-12
+            c.score.map { Confirmation.meets($0, baseline: baseline, maxDrop: maxDrop, confidence: confidence) } ?? false
         }
         var bestPath: (path: [(SizeCandidate, Double)], family: CandidateFamily?) = ([], nil)
         for storage in StorageChoice.searched {
@@ -528,13 +527,9 @@ extension ConversionPipeline {
         let layout = data.layout(for: model)
         // An accuracy budget selects on part of the validation records and confirms its choice on the rest.
         let budget: Double? = if case .minimizeBytes(let drop) = request.target { drop / 100 } else { nil }
-        let split = if let evaluator {
-            ValidationSplit(selection: evaluator, confirmation: nil)
-        } else {
-            try ValidationSplit.make(task: task, reference: model, validation: validationSet, samples: nil, layout: layout,
-                                     threshold: data.ownSplits?.threshold ?? 0.5, fraction: budget == nil ? 0 : request.confirmFraction,
-                                     seed: data.seed)
-        }
+        let split = try ValidationSplit.make(given: evaluator, task: task, reference: model, validation: validationSet, samples: nil,
+                                             layout: layout, threshold: data.ownSplits?.threshold ?? 0.5,
+                                             fraction: budget == nil ? 0 : request.confirmFraction, seed: data.seed)
         let scorer = split.selection
         let baseline = scorer.baselineAccuracy
         let parameter: Double
@@ -563,24 +558,22 @@ extension ConversionPipeline {
             }
         }
         guard var best = found, var score = best.score else { preconditionFailure("a found candidate is scored") }
+        // Only for its hidden-parameter fraction of a choice's ranks.
+        let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
+                                policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
         var confirmation: ConfirmationSummary?
         if let confirmer = split.confirmation, let budget {
             // The candidates the bisection that found the choice accepted, in its order (each file smaller; the choice last):
             // a sequence fixed before the confirmation records are seen, nested in τ or λ like a rank search's path.
             let passing = search.acceptedPath
-            var scores: [Int: ValidationScore] = [:]
-            let (index, tests) = try Confirmation.lastPassing(count: passing.count) { i in
-                let built = try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
-                let confirmed = try confirmer.score(built)
-                scores[i] = confirmed
-                return Confirmation.meets(confirmed, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: request.confidence)
+            let (index, confirmed, tests) = try Confirmation.judge(count: passing.count, confirmer: confirmer, maxDrop: budget,
+                                                                   confidence: request.confidence) { [search] i in
+                try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
             }
-            guard index >= 0, let confirmed = scores[index] else {
+            guard let confirmed else {
                 throw SizeSearchError(message: "no candidate that kept the accuracy within \(parameter) points on the \(scorer.sampleCount) validation records "
                     + "it was selected on keeps it on the other \(confirmer.sampleCount) (\(tests) of \(passing.count) re-judged): give a larger budget or more --validation-samples")
             }
-            let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
-                                    policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
             confirmation = ConfirmationSummary(selectionSamples: scorer.sampleCount, confirmationSamples: confirmer.sampleCount,
                                                pathLength: passing.count, tests: tests, stepsBack: passing.count - 1 - index,
                                                selectedHiddenFraction: hidden.hiddenFraction(best.ranks), selectionAccuracy: score.accuracy,
@@ -591,10 +584,8 @@ extension ConversionPipeline {
         let result = try search.build(best.ranks, storage: best.storage, calibrated: true)
         var recorded = provenance
         recorded.factorDType = best.storage.hidden
-        let hidden = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName,
-                                policyParameter: parameter) { _ in ValidationScore(accuracy: 0, standardError: 0) }
         // The reported numbers: the test split, never seen by the search.
-        let judge = confirmation == nil ? scorer : split.confirmation ?? scorer
+        let judge = split.confirmation ?? scorer  // a split exists only for a budget, and then the confirmation ran
         var outcome = SearchOutcome(metric: options.metric.name, candidates: search.log.count,
                                     validationSamples: judge.sampleCount, validationPlacement: data.placement,
                                     validationBaseline: judge.baselineAccuracy, validationAccuracy: score.accuracy,
