@@ -51,12 +51,41 @@ final class HalfFailures: @unchecked Sendable {
     /// Runs `body` for parts 0..<count: at once when BLAS runs each call on its caller's thread (one BLAS
     /// thread, as `lrm` sets it), one after the other otherwise. OpenBLAS's own threads are not meant to
     /// serve several calls at once, and each part's result is the same either way.
+    ///
+    /// Parts 1… run on threads of their own and part 0 on the caller's: not `concurrentPerform`, which
+    /// inside another `concurrentPerform` (the converter's layers) runs its iterations one after the
+    /// other on a 2-core machine, just when the largest layer is left alone with an idle core.
     static func perform(_ count: Int, _ body: @Sendable (Int) -> Void) {
-        if NativeCalls.threadCount() == 1 {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
-        } else {
+        guard count > 1, NativeCalls.threadCount() == 1 else {
             for part in 0..<count { body(part) }
+            return
         }
+        withoutActuallyEscaping(body) { body in
+            // The threads reach `body` through a box emptied before this returns: a thread object may
+            // outlive the call, and a non-escaping closure must not.
+            let parts = Parts(body)
+            let finished = DispatchSemaphore(value: 0)
+            for part in 1..<count {
+                let thread = Thread {
+                    parts.run(part)
+                    finished.signal()
+                }
+                thread.stackSize = 1 << 23
+                thread.start()
+            }
+            parts.run(0)
+            for _ in 1..<count { finished.wait() }
+            parts.clear()
+        }
+    }
+
+    /// The body of ``perform(_:_:)`` as its threads see it.
+    private final class Parts: @unchecked Sendable {
+        private var body: (@Sendable (Int) -> Void)?
+        init(_ body: @escaping @Sendable (Int) -> Void) { self.body = body }
+        func run(_ part: Int) { body?(part) }
+        /// Called after every part has finished (the semaphore orders it after their reads).
+        func clear() { body = nil }
     }
 
     private let lock = NSLock()
