@@ -306,3 +306,9 @@ bool lrm_blas_set_thread_count(int32_t count) {
     set((int)count);
     return true;
 }
+
+bool lrm_blas_stop_idle_threads(void) {
+    if (lrm_blas_thread_count() != 1) return false;
+    int_function shutdown = (int_function)dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    return shutdown != NULL && shutdown() == 0;
+}

@@ -48,4 +48,13 @@ public enum BLASRuntime {
             throw LinearAlgebraError(.unsupported, context: context)
         }
     }
+
+    /// With one BLAS thread (``setThreadCount(_:)``), ends OpenBLAS's worker threads, which otherwise spin
+    /// in `sched_yield` beside the program for a while after start-up (about 0.1 s). OpenBLAS starts them
+    /// again if a later call runs on more threads. For a program's start, while nothing else uses BLAS.
+    /// Returns whether they were ended (false with more threads or another BLAS).
+    @discardableResult
+    package static func stopIdleThreads() -> Bool {
+        NativeCalls.stopIdleThreads()
+    }
 }

@@ -210,4 +210,9 @@ enum NativeCalls {
     static func setThreadCount(_ count: Int32) -> Bool {
         lrm_blas_set_thread_count(count)
     }
+
+    /// Ends OpenBLAS's idle worker threads when it runs on one thread (`lrm_blas_stop_idle_threads`).
+    static func stopIdleThreads() -> Bool {
+        lrm_blas_stop_idle_threads()
+    }
 }

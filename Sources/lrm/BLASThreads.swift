@@ -13,5 +13,8 @@ enum BLASThreads {
         let requested = ProcessInfo.processInfo.environment["LRM_BLAS_THREADS"].flatMap(Int.init) ?? 1
         BLASRuntime.prepare()
         try? BLASRuntime.setThreadCount(max(1, requested))
+        // OpenBLAS's worker threads, unused from here on with one thread, would spin beside the Keras
+        // reader child for the first ~0.1 s.
+        BLASRuntime.stopIdleThreads()
     }
 }

@@ -76,7 +76,7 @@ enum KerasSubprocess {
         let environment = ProcessInfo.processInfo.environment
         let errorFile = folder + "/error.json"
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
+        process.executableURL = URL(fileURLWithPath: executablePath)
         let messagesFile = folder + "/messages.txt"
         // Options first, each value joined to its option, and the input after `--`: a file name or value
         // starting with '-' is never taken for an option.
@@ -142,6 +142,16 @@ enum KerasSubprocess {
         let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
         let warnings = text.split(separator: "\n").filter { !$0.isEmpty }
         if !warnings.isEmpty { FileHandle.standardError.write(Data((warnings.joined(separator: "\n") + "\n").utf8)) }
+    }
+
+    /// This program's file: `/proc/self/exe` where there is one (Linux), else `Bundle.main`'s path. Not
+    /// `Bundle.main` first: it lists the executable's folder (a build folder holds hundreds of files).
+    static var executablePath: String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+           path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
+            return path
+        }
+        return Bundle.main.executablePath ?? CommandLine.arguments[0]
     }
 
     /// `LRM_KERAS_TIMEOUT` seconds, else 120 s plus one per MB of the file.

@@ -19,6 +19,18 @@ struct LRM: ParsableCommand {
     /// one line `lrm: error: …` (naming the option) and exit 64, instead of the message and the usage.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == KerasSubprocess.subcommand {
+            // The Keras reader child (started by this program, never by hand): its own options only, not the
+            // whole command tree's, which costs start-up time on every conversion of a Keras file.
+            do {
+                var command = try ReadKeras.parse(Array(arguments.dropFirst()))
+                Self.holdTemporaryFilesForTests()
+                try command.run()
+            } catch {
+                ReadKeras.exit(withError: error)
+            }
+            return
+        }
         let subcommand = arguments.first { !$0.hasPrefix("-") }.flatMap(Self.subcommand(named:))
         do {
             if let problem = Self.commandLineProblem(arguments) { throw ValidationError(problem) }

@@ -99,6 +99,12 @@ int32_t lrm_blas_thread_count(void);
 /// Sets OpenBLAS's thread count; returns false if the BLAS does not support it.
 bool lrm_blas_set_thread_count(int32_t count);
 
+/// Ends OpenBLAS's worker threads (`blas_thread_shutdown_`, what OpenBLAS itself does before a fork)
+/// when its thread count is 1: they would otherwise spin in `sched_yield` for a while after start-up
+/// and after the kernel check. OpenBLAS starts them again if a later call wants more than one thread.
+/// Call it only while no other thread uses BLAS. Returns whether they were ended.
+bool lrm_blas_stop_idle_threads(void);
+
 // MARK: - BLAS (row-major)
 
 /// C = alpha·op(A)·op(B) + beta·C, row-major; op(A) is m×k, op(B) is k×n, C is m×n.
