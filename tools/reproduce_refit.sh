@@ -28,6 +28,8 @@ for entry in "mnist_mlp mnist 6000 0.5 5" "cifar10_mlp cifar-10 2000 0.5 6" "cif
   run "$1" "samples/$1.h5" "$2" "$3" "$4" finetune --finetune "$5"
 done
 run cifar100_mlp samples/cifar100_mlp.h5 cifar-100 2500 1.0 refit-z2 --confidence 2
+run mnist_mlp samples/mnist_mlp.h5 mnist 6000 0.5 finetune-long --finetune 10
+run cifar10_mlp samples/cifar10_mlp.h5 cifar-10 2000 0.5 finetune-long --finetune 12
 for model in "$allrec"/mnist_mlp_all.h5 "$allrec"/all_*.h5; do
   [ -f "$model" ] || continue
   name=$(basename "$model" .h5)

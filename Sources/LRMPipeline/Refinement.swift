@@ -108,10 +108,12 @@ struct FineTuneStage {
 }
 
 extension ConversionPipeline {
-    /// The search's choice fine-tuned; then, for an accuracy budget, smaller models (every searched rank
-    /// scaled by one factor, found by bisection on it: 3 more candidates) are truncated, refitted, fine-tuned
-    /// and kept while the validation drop plus the confidence bound stays within the budget. Returns the kept
-    /// candidates in the order they were kept (each smaller than the one before; the last is the choice).
+    /// The search's choice fine-tuned; then, for an accuracy budget, smaller models are truncated, refitted,
+    /// fine-tuned and kept while the validation drop plus the confidence bound stays within the budget:
+    /// first every searched rank scaled by one factor (bisection on it between 1 and 0.15, 3 candidates), then
+    /// one layer at a time, the layers that store the most parameters per unit of rank first, each layer's rank
+    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). Returns the
+    /// kept candidates in the order they were kept (each smaller than the one before; the last is the choice).
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
                                    baseline: Double, maxDrop: Double?)
         throws -> [FineTunedCandidate] {
@@ -128,23 +130,50 @@ extension ConversionPipeline {
         }
         var kept = [try tune(chosen.ranks)]
         if let maxDrop, !chosen.ranks.isEmpty {
-            var good = 1.0, bad = 0.15
-            for _ in 0..<3 {
-                let scale = (good * bad).squareRoot()
-                let ranks = chosen.ranks.mapValues { max(1, Int((Double($0) * scale).rounded())) }
-                guard ranks != kept.last!.assignment.ranks else { break }
+            let perRank = chosen.ranks.keys.reduce(into: [String: Int]()) { costs, name in
+                if let s = search.spectra[name] { costs[name] = s.inFeatures + s.outFeatures }
+            }
+            let order = (search.hiddenLayers + search.convolutionLayers).filter { perRank[$0] != nil }.enumerated()
+                .sorted { (perRank[$0.element]!, $1.offset) > (perRank[$1.element]!, $0.offset) }.map(\.element)
+            try lowerRanks(from: chosen.ranks, layers: order) { ranks in
                 let candidate = try tune(ranks)
                 let score = ValidationScore(accuracy: candidate.assignment.validationAccuracy, standardError: candidate.assignment.standardError)
-                if Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence) {
-                    good = scale
-                    kept.append(candidate)
-                } else {
-                    bad = scale
-                }
+                guard Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence) else { return false }
+                kept.append(candidate)
+                return true
             }
         }
         for index in kept.indices { kept[index].candidates = candidates }
         return kept
+    }
+
+    /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):
+    /// first every rank scaled by one factor, bisected between 1 and 0.15 in 3 steps; then, for each of the first
+    /// 4 of `layers` in turn, that layer's rank alone scaled the same way from the last kept assignment. A
+    /// candidate equal to the last kept one ends its bisection. Returns the last kept assignment.
+    @discardableResult
+    static func lowerRanks(from start: [String: Int], layers: [String], keep: ([String: Int]) throws -> Bool) rethrows -> [String: Int] {
+        var last = start
+        func lowered(_ rank: Int, _ scale: Double) -> Int { max(1, Int((Double(rank) * scale).rounded())) }
+        func bisect(_ scaled: ([String: Int], Double) -> [String: Int]) throws {
+            var good = 1.0, bad = 0.15
+            let from = last
+            for _ in 0..<3 {
+                let scale = (good * bad).squareRoot()
+                let ranks = scaled(from, scale)
+                guard ranks != last else { break }
+                if try keep(ranks) { (good, last) = (scale, ranks) } else { bad = scale }
+            }
+        }
+        try bisect { ranks, scale in ranks.mapValues { lowered($0, scale) } }
+        for name in layers.prefix(4) {
+            try bisect { ranks, scale in
+                var ranks = ranks
+                if let rank = ranks[name] { ranks[name] = lowered(rank, scale) }
+                return ranks
+            }
+        }
+        return last
     }
 }
 

@@ -117,7 +117,7 @@ extension LRM {
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
         var noRefit = false
 
-        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned. Needs --dataset.", valueName: "epochs"))
+        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset.", valueName: "epochs"))
         var finetune: Int?
 
         @Option(help: ArgumentHelp("Adam's learning rate for --finetune.", valueName: "rate"))
