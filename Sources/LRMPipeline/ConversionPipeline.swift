@@ -2,6 +2,7 @@ public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
 public import LRMVerify
+import Foundation
 
 /// What to convert for: a policy applied layer by layer, or a search for every layer's rank.
 public enum ConversionTarget: Sendable, Equatable {
@@ -412,11 +413,61 @@ public enum ConversionPipeline {
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
     }
 
+    /// Most the hidden fraction may shrink from one rung of the rank search's confirmation ladder to the next.
+    static let rankLadderStep = 1.2
+
+    /// A rank search's accepted candidates, in order, with rungs added where consecutive ones differ by more than
+    /// ``rankLadderStep`` in hidden fraction: n evenly spaced candidates between them, n + 1 the steps of that size the
+    /// gap holds (at most 8), each layer's rank interpolated on a log scale (a layer one of them keeps dense counts at
+    /// its full rank), kept when `accepted`
+    /// returns it (it met the budget on the selection records) and it falls strictly between the two. The ladder is
+    /// what the confirmation re-judges in order, so that one miss on the confirmation records costs a small step
+    /// back, not the distance to the previous accepted candidate (the search's first phase moves by large steps).
+    static func rankLadder(_ path: [RankAssignment], search: RankSearch,
+                           accepted: ([String: Int]) throws -> RankAssignment?) rethrows -> [RankAssignment] {
+        guard var previous = path.first else { return [] }
+        var rungs = [previous]
+        for next in path.dropFirst() {
+            if previous.hiddenFraction > rankLadderStep * next.hiddenFraction {
+                let steps = min(9, Int((log(previous.hiddenFraction / next.hiddenFraction) / log(rankLadderStep)).rounded(.up)))
+                for step in 1..<steps {
+                    let ranks = interpolatedRanks(previous.ranks, next.ranks, Double(step) / Double(steps), search: search)
+                    let size = search.hiddenFraction(ranks)
+                    guard size < rungs.last!.hiddenFraction, size > next.hiddenFraction, let candidate = try accepted(ranks) else { continue }
+                    rungs.append(candidate)
+                }
+            }
+            if next.hiddenFraction < rungs.last!.hiddenFraction || next.ranks != rungs.last!.ranks { rungs.append(next) }
+            previous = next
+        }
+        return rungs
+    }
+
+    /// Ranks `fraction` of the way from `a` to `b` on a log scale, layer by layer; a layer without a rank in one of
+    /// them counts at its full rank there, and a convolution whose rank would not pay stays as it is.
+    static func interpolatedRanks(_ a: [String: Int], _ b: [String: Int], _ fraction: Double, search: RankSearch) -> [String: Int] {
+        var ranks: [String: Int] = [:]
+        for name in Set(a.keys).union(b.keys).sorted() {
+            guard let s = search.spectra[name] else { continue }
+            let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+            let from = Double(max(1, a[name] ?? cost.fullRank)), to = Double(max(1, b[name] ?? cost.fullRank))
+            let rank = max(1, Int(exp(log(from) + (log(to) - log(from)) * fraction).rounded()))
+            if search.convolutionForms[name] != nil && !cost.pays(rank: rank) { continue }
+            ranks[name] = rank
+        }
+        return ranks
+    }
+
     /// The smallest candidate on `found`'s path that keeps the budget on the confirmation records (the original,
     /// ranks [:], when none does), with its confirmation score, and what the confirmation did.
     static func confirm(_ found: RankSearchResult, search: RankSearch, selection: any CandidateEvaluator, confirmer: any CandidateEvaluator,
                         maxDrop: Double, confidence: Double, progress: ProgressHandler?) throws -> (RankAssignment, ConfirmationSummary) {
-        let path = found.path
+        let path = try rankLadder(found.path, search: search) { ranks in
+            let score = try selection.score(try search.build(ranks))
+            let candidate = RankAssignment(ranks: ranks, hiddenFraction: search.hiddenFraction(ranks), validationAccuracy: score.accuracy,
+                                           standardError: score.standardError)
+            return Confirmation.meets(score, baseline: selection.baselineAccuracy, maxDrop: maxDrop, confidence: confidence) ? candidate : nil
+        }
         let (index, score, tests) = try Confirmation.judge(count: path.count, confirmer: confirmer, maxDrop: maxDrop, confidence: confidence,
                                                            model: { try search.build(path[$0].ranks) }) { i, score, passes in
             progress?(ProgressEvent(phase: "confirm", done: i + 1,

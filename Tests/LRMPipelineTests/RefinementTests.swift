@@ -1,3 +1,5 @@
+import LRMCompress
+import LRMFormat
 import Testing
 @testable import LRMPipeline
 
@@ -46,5 +48,61 @@ struct RefinementTests {
         }
         #expect(kept == [["a": 1, "b": 1]])  // then every candidate repeats the last kept one and ends its bisection
         #expect(smallest == ["a": 1, "b": 1])
+    }
+}
+
+@Suite("The rank search's confirmation ladder")
+struct RankLadderTests {
+    /// A 60-50-40-3 MLP with seeded random kernels, its spectra, and a search that is never asked to evaluate.
+    func search() throws -> RankSearch {
+        var rng = SeededGenerator(seed: 5)
+        func kernel(_ rows: Int, _ columns: Int) -> Tensor { Tensor(shape: [rows, columns], floats: (0..<(rows * columns)).map { _ in rng.nextSymmetricFloat() }) }
+        let model = Model(name: "m", input: InputSpec(shape: [60]), layers: [
+            Layer(name: "h1", operation: .dense(kernel: kernel(60, 50), bias: nil, activation: .relu)),
+            Layer(name: "h2", operation: .dense(kernel: kernel(50, 40), bias: nil, activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: kernel(40, 3), bias: nil, activation: .softmax)),
+        ])
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in model.layers { spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: ConversionOptions()) }
+        return RankSearch(model: model, spectra: spectra, options: ConversionOptions(), policyName: "target-accuracy-drop", policyParameter: 1) { _ in
+            Issue.record("the ladder evaluates through its own closure")
+            return ValidationScore(accuracy: 0, standardError: 0)
+        }
+    }
+
+    func assignment(_ search: RankSearch, _ ranks: [String: Int]) -> RankAssignment {
+        RankAssignment(ranks: ranks, hiddenFraction: search.hiddenFraction(ranks), validationAccuracy: 1)
+    }
+
+    @Test("ranks are interpolated per layer on a log scale; a layer without a rank counts at its full rank")
+    func interpolation() throws {
+        let search = try search()
+        #expect(ConversionPipeline.interpolatedRanks(["h1": 16, "h2": 1], ["h1": 1, "h2": 4], 0.5, search: search) == ["h1": 4, "h2": 2])
+        #expect(ConversionPipeline.interpolatedRanks([:], ["h1": 5], 0.5, search: search) == ["h1": 16])  // √(50·5)
+        #expect(ConversionPipeline.interpolatedRanks(["h1": 16, "h2": 9], ["h1": 1, "h2": 1], 0, search: search) == ["h1": 16, "h2": 9])
+    }
+
+    @Test("gaps over 1.2× in hidden fraction get evenly spaced rungs that were accepted; the path's own candidates stay")
+    func rungs() throws {
+        let search = try search()
+        let path = [assignment(search, [:]), assignment(search, ["h1": 25, "h2": 20]), assignment(search, ["h1": 4, "h2": 4]),
+                    assignment(search, ["h1": 4, "h2": 3])]
+        var offered: [[String: Int]] = []
+        let all = ConversionPipeline.rankLadder(path, search: search) { ranks in
+            offered.append(ranks)
+            return assignment(search, ranks)
+        }
+        #expect(all.first?.ranks == [:] && all.last?.ranks == ["h1": 4, "h2": 3])
+        for ranks in path.map(\.ranks) { #expect(all.contains { $0.ranks == ranks }) }
+        for (a, b) in zip(all, all.dropFirst()) { #expect(b.hiddenFraction < a.hiddenFraction) }
+        // The 5.7× gap (fraction 0.91 → 0.16) gets the most rungs, 8, at steps of about 1.21× (5.7^(1/9)); the
+        // others (1 → 0.91, 0.16 → 0.14) none.
+        let big = all.filter { $0.hiddenFraction < path[1].hiddenFraction && $0.hiddenFraction > path[2].hiddenFraction }
+        #expect(big.count == 8 && all.count == path.count + 8 && offered.count == 8)
+        for (a, b) in zip([path[1]] + big, big + [path[2]]) { #expect(a.hiddenFraction / b.hiddenFraction < 1.45) }
+        // Nothing accepted: the path as it was; every rung offered lay strictly inside its gap.
+        let none = ConversionPipeline.rankLadder(path, search: search) { _ in nil }
+        #expect(none.map(\.ranks) == path.map(\.ranks))
+        #expect(!offered.isEmpty)
     }
 }
