@@ -88,6 +88,9 @@ public struct SizeSearch {
     /// order it accepted them (each file smaller than the one before; the result last), with the rungs of ``ladder(_:meets:score:)``.
     public private(set) var acceptedPath: [SizeCandidate] = []
     private var sensitivityCache: [String: Double]?
+    /// When set, scored candidates (``build(_:storage:calibrated:)`` with `calibrated`) are refitted, and their integer
+    /// layers rounded in the refit's pass, as a data-aware policy conversion's are; sizes are unchanged by it.
+    public var refitter: Refitter?
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
                 evaluate: @escaping (Model) throws -> ValidationScore) {
@@ -116,20 +119,33 @@ public struct SizeSearch {
     }
 
     /// The model with `ranks` and `storage`; integer weights rounded against calibration data when
-    /// `calibrated` (else by per-group optimal scales: same bytes, faster, used for sizing).
+    /// `calibrated` (else by per-group optimal scales: same bytes, faster, used for sizing). With a
+    /// ``refitter`` and `calibrated`, as a data-aware policy conversion does it: the factors are refitted layer
+    /// by layer and each integer layer is rounded in the same pass, on the inputs the refitted and rounded
+    /// layers before it give it (``Refitter/applyRounding(to:plan:options:)``); the bytes are the same.
     public func build(_ ranks: [String: Int], storage: StorageChoice, calibrated: Bool) throws -> ConversionResult {
         var built = model
         var decisions: [LayerDecision] = []
+        let refitter = calibrated ? self.refitter : nil
+        /// With the refit: by layer index, the integer storage each layer is rounded to in the refit's pass.
+        var plan: [Int: QuantizationOptions] = [:]
+        func quantization(_ dtype: DType) -> QuantizationOptions {
+            var q = options.quantization ?? QuantizationOptions(dtype: dtype)
+            q.dtype = dtype
+            q.useCalibration = calibrated && q.useCalibration
+            return q
+        }
         func layerOptions(_ dtype: DType) -> ConversionOptions {
             var o = options
             if dtype.isFloatingPoint {
                 o.quantization = nil
                 o.factorDType = dtype
+            } else if refitter != nil {
+                // Float factors first: the refit's pass rounds them.
+                o.quantization = nil
+                o.factorDType = .float32
             } else {
-                var q = options.quantization ?? QuantizationOptions(dtype: dtype)
-                q.dtype = dtype
-                q.useCalibration = calibrated && q.useCalibration
-                o.quantization = q
+                o.quantization = quantization(dtype)
             }
             return o
         }
@@ -155,7 +171,9 @@ public struct SizeSearch {
                                          reason: layer.name == outputLayer ? "output layer: kept dense, stored as \(dtype.name)"
                                                                            : "kept dense by the per-layer choice, stored as \(dtype.name)")
             }
-            if case .dense = converted.operation {
+            if !dtype.isFloatingPoint, refitter != nil {
+                plan[index] = quantization(dtype)
+            } else if case .dense = converted.operation {
                 if dtype.isFloatingPoint {
                     converted.operation = .dense(kernel: kernel.converted(to: dtype), bias: bias, activation: activation)
                 } else {
@@ -165,6 +183,15 @@ public struct SizeSearch {
             built.layers[index] = Self.compacted(converted, dtype: dtype)
             decisions.append(decision)
         }
+        if let refitter {
+            var result = ConversionResult(model: built, decisions: decisions)
+            try refitter.applyRounding(to: &result, plan: plan, options: options)
+            (built, decisions) = (result.model, result.decisions)
+            // The refit stores biases in their dtype before it: compacted, as every layer above (dense layers only).
+            for (index, layer) in built.layers.enumerated() {
+                built.layers[index] = Self.compacted(layer, dtype: storage.dtype(of: layer.name, isOutput: layer.name == outputLayer))
+            }
+        }
         var metadata = built.metadata
         var recorded = provenance
         let integers = !storage.hidden.isFloatingPoint || storage.layers.values.contains { !$0.isFloatingPoint }
@@ -172,6 +199,7 @@ public struct SizeSearch {
         recorded.groupSize = integers ? (options.quantization?.groupSize ?? 0) : nil
         recorded.zeroPoints = integers && options.quantization?.zeroPoints == true
         recorded.roundedWithCalibration = calibrated && options.calibration != nil && integers
+        recorded.refit = refitter?.record
         recorded.record(in: &metadata)
         built.metadata = metadata
         return ConversionResult(model: built, decisions: decisions)
@@ -543,6 +571,8 @@ extension ConversionPipeline {
         provenance.groupSize = nil
         var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
         search.confidence = request.confidence
+        // Scored candidates are refitted and rounded in one pass, as a data-aware policy conversion is (`--no-refit`: not).
+        search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
         let found: SizeCandidate?
         switch request.target {
         case .size(let bytes):
@@ -584,6 +614,7 @@ extension ConversionPipeline {
         let result = try search.build(best.ranks, storage: best.storage, calibrated: true)
         var recorded = provenance
         recorded.factorDType = best.storage.hidden
+        recorded.refit = search.refitter?.record
         // The reported numbers: the test split, never seen by the search.
         let judge = split.confirmation ?? scorer  // a split exists only for a budget, and then the confirmation ran
         var outcome = SearchOutcome(metric: options.metric.name, candidates: search.log.count,

@@ -64,6 +64,9 @@ public final class Refitter: @unchecked Sendable {
     private var prepared: [Int: Prepared] = [:]
     private let lock = NSLock()
 
+    /// XᵀX of the original model's inputs to a layer (by index), for rounding: computed once per refitter.
+    private var originalGrams: [Int: [Double]] = [:]
+
     private struct Prepared {
         var cholesky: Cholesky
         var columnSums: [Double]
@@ -133,12 +136,13 @@ public final class Refitter: @unchecked Sendable {
             switch (layer.operation, original.layers[index].operation) {
             case let (.factorizedDense(us, vt, bias, activation, factorization), .dense(kernel, originalBias, _)):
                 guard let x = try layerInput(index) else { continue }
-                let (updated, report) = try refitLayer(index: index, name: layer.name, x: x, cacheable: !inputsChanged, us: us, vt: vt,
+                let unchangedInputs = !inputsChanged
+                let (updated, report) = try refitLayer(index: index, name: layer.name, x: x, cacheable: unchangedInputs, us: us, vt: vt,
                                                        bias: bias ?? originalBias, factorization: factorization, kernel: kernel)
                 current.layers[index] = Layer(name: layer.name, operation: .factorizedDense(us: updated.us, vt: updated.vt, bias: updated.bias,
                                                                                            activation: activation, factorization: updated.factorization))
                 if let rounding {
-                    current.layers[index] = try rounding.round(index, current.layers[index], x, sampleCount)
+                    current.layers[index] = try rounding.round(index, current.layers[index]) { try inputGram(index: index, x: x, cacheable: unchangedInputs) }
                     rounded.insert(index)
                 }
                 reports.append(report)
@@ -146,7 +150,8 @@ public final class Refitter: @unchecked Sendable {
             case (.dense, .dense) where rounding?.denseLayers.contains(index) == true:
                 guard let x = try layerInput(index) else { continue }
                 if let rounding {
-                    current.layers[index] = try rounding.round(index, layer, x, sampleCount)
+                    let unchangedInputs = !inputsChanged
+                    current.layers[index] = try rounding.round(index, layer) { try inputGram(index: index, x: x, cacheable: unchangedInputs) }
                     rounded.insert(index)
                 }
                 if current.layers[index] != original.layers[index] { inputsChanged = true }
@@ -163,6 +168,21 @@ public final class Refitter: @unchecked Sendable {
             }
         }
         return (current, reports, rounded)
+    }
+
+    /// XᵀX (in double) of a layer's calibration inputs `x`; cached when they are the original model's.
+    func inputGram(index: Int, x: [Float], cacheable: Bool) throws -> [Double] {
+        let features = x.count / max(sampleCount, 1)
+        guard cacheable else { return try Refitter.gram(x, rows: sampleCount, columns: features) }
+        lock.lock()
+        let known = originalGrams[index]
+        lock.unlock()
+        if let known { return known }
+        let gram = try Refitter.gram(x, rows: sampleCount, columns: features)
+        lock.lock()
+        originalGrams[index] = gram
+        lock.unlock()
+        return gram
     }
 
     /// What the metadata records about this refit.
