@@ -191,6 +191,15 @@ public struct SizeSearch {
             for (index, layer) in built.layers.enumerated() {
                 built.layers[index] = Self.compacted(layer, dtype: storage.dtype(of: layer.name, isOutput: layer.name == outputLayer))
             }
+        } else if self.refitter != nil {
+            // Sized without the refit, but with the header it would write (the method of a layer the refit changes ends in
+            // "+refit"), so that the size is that of the refitted file, or a few bytes more where a layer is left as it is.
+            for (index, layer) in built.layers.enumerated() {
+                guard case let .factorizedDense(us, vt, bias, activation, f) = layer.operation, !f.method.hasSuffix("+refit") else { continue }
+                var record = f
+                record.method += "+refit"
+                built.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+            }
         }
         var metadata = built.metadata
         var recorded = provenance
@@ -199,7 +208,7 @@ public struct SizeSearch {
         recorded.groupSize = integers ? (options.quantization?.groupSize ?? 0) : nil
         recorded.zeroPoints = integers && options.quantization?.zeroPoints == true
         recorded.roundedWithCalibration = calibrated && options.calibration != nil && integers
-        recorded.refit = refitter?.record
+        recorded.refit = self.refitter?.record
         recorded.record(in: &metadata)
         built.metadata = metadata
         return ConversionResult(model: built, decisions: decisions)
