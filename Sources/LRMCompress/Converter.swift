@@ -240,7 +240,7 @@ public enum Converter {
         guard case let .dense(kernel, _, _) = layer.operation else { return nil }
         let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
         let values = kernel.floats()
-        guard values.allSatisfy(\.isFinite) else {
+        guard FiniteValues.all(values) else {
             throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the kernel holds NaN or infinite values")
         }
         do {
@@ -250,12 +250,14 @@ public enum Converter {
             let start = DispatchTime.now().uptimeNanoseconds
             let viaGram = LayerSpectrum.usesGram(rows: inFeatures, columns: outFeatures, options: options)
             let gram: GramDecomposition?, singularValues: [Double]
+            // Through the Gram matrix, the eigenvectors start at once, beside the singular values: a layer
+            // that will be factorized needs both (one kept dense loses that work, on the other core).
             if viaGram, let formed {
-                gram = try GramDecomposition(formed.gram)
+                gram = try GramDecomposition(formed.gram).startingEigenvectors()
                 singularValues = try gram?.singularValues() ?? []
             } else {
                 let transformed = try LayerSpectrum.transform(try Matrix(rows: inFeatures, columns: outFeatures, values: values), metric)
-                gram = viaGram ? try GramDecomposition(transformed) : nil
+                gram = viaGram ? try GramDecomposition(transformed).startingEigenvectors() : nil
                 singularValues = try gram?.singularValues() ?? SVD.singularValues(of: transformed, precision: options.precision)
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 + (formed?.seconds ?? 0)
@@ -316,7 +318,7 @@ public enum Converter {
         }
         let (inFeatures, outFeatures) = (kernel.shape[0], kernel.shape[1])
         let values = kernel.floats()
-        guard values.allSatisfy(\.isFinite) else {
+        guard FiniteValues.all(values) else {
             throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the kernel holds NaN or infinite values")
         }
         do {

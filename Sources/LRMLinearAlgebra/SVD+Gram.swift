@@ -51,7 +51,7 @@ public struct GramMatrix: Sendable {
                     }
                 }
                 try failures.rethrow()
-                for index in 0..<(r * r) { gram[index] += second[index] }
+                for i in 0..<r { for j in 0...i { gram[i * r + j] += second[i * r + j] } }  // the lower triangles
             } else {
                 try gram.withUnsafeMutableBufferPointer { target in
                     try GramDecomposition.accumulate(a, wide: wide, blocks: 0..<blocks, into: target, context: context)
@@ -97,6 +97,8 @@ public struct GramDecomposition: Sendable {
     let reflectors: [Double], tau: [Double], diagonal: [Double], offDiagonal: [Double]
     /// Whether G = A·Aᵀ (A wide: the eigenvectors are U) rather than AᵀA (the eigenvectors are V).
     let wide: Bool
+    /// The tridiagonal form's eigendecomposition, when ``startingEigenvectors()`` started it early.
+    private var early: EarlyEigenvectors?
 
     /// Rows (tall) or columns (wide) of A widened to `Double` at a time while G is formed.
     static let block = 512
@@ -138,12 +140,42 @@ public struct GramDecomposition: Sendable {
         self.wide = formed.wide
     }
 
+    /// This decomposition with the tridiagonal form's eigenvectors (`dstedc`, the bulk of ``svd(leading:)``)
+    /// already being computed on a thread of its own, while the caller goes on (``singularValues()``, the
+    /// choice of a rank): for a layer that will be factorized, the two no longer run one after the other.
+    /// The same call on the same input: the same bits. Only from r ≥ 256 and when BLAS runs each call on
+    /// its caller's thread (as ``HalfFailures/perform(_:_:)``); else this decomposition unchanged. When
+    /// the vectors are not wanted after all, the work is lost (its thread ends on its own).
+    public func startingEigenvectors() -> GramDecomposition {
+        guard early == nil, order >= 256, NativeCalls.threadCount() == 1 else { return self }
+        var copy = self
+        copy.early = EarlyEigenvectors(diagonal: diagonal, offDiagonal: offDiagonal,
+                                       context: "computing the SVD of a \(matrix.shape) matrix from its Gram matrix")
+        return copy
+    }
+
+    /// The eigenvalues (ascending) and eigenvectors (column-major r×r) of the tridiagonal form (`dstedc`).
+    static func tridiagonalEigen(diagonal: [Double], offDiagonal: [Double], context: String) throws -> (values: [Double], vectors: [Double]) {
+        let r = diagonal.count
+        var d = diagonal, e = offDiagonal
+        var vectors = [Double](repeating: 0, count: r * r)
+        try d.withUnsafeMutableBufferPointer { dp in
+            try e.withUnsafeMutableBufferPointer { ep in
+                try vectors.withUnsafeMutableBufferPointer { zp in
+                    try NativeCalls.stedc(n: r, d: dp.baseAddress, e: ep.baseAddress, z: zp.baseAddress, context: context)
+                }
+            }
+        }
+        return (d, vectors)
+    }
+
     /// G over the blocks `blocks` of A (see `init`), written into `gram` (r×r, row-major lower triangle).
     static func accumulate(_ a: Matrix, wide: Bool, blocks: Range<Int>, into gram: UnsafeMutableBufferPointer<Double>,
                                    context: String) throws {
         let (m, n) = (a.rows, a.columns)
         let r = min(m, n), k = wide ? n : m
-        var buffer = [Double](repeating: 0, count: min(block, k) * r)
+        // Each block's part is written before dsyrk reads it.
+        var buffer = [Double](unsafeUninitializedCapacity: min(block, k) * r) { _, count in count = min(block, k) * r }
         for (position, index) in blocks.enumerated() {
             let start = index * block
             let count = min(block, k - start)
@@ -200,15 +232,10 @@ public struct GramDecomposition: Sendable {
             return SVD(u: Matrix(rows: m, columns: 0), s: [], vt: Matrix(rows: 0, columns: n), precision: .double)
         }
         let context = "computing the SVD of a \(matrix.shape) matrix from its Gram matrix"
-        var d = diagonal, e = offDiagonal
-        var vectors = [Double](repeating: 0, count: r * r)
-        try d.withUnsafeMutableBufferPointer { dp in
-            try e.withUnsafeMutableBufferPointer { ep in
-                try vectors.withUnsafeMutableBufferPointer { zp in
-                    try NativeCalls.stedc(n: r, d: dp.baseAddress, e: ep.baseAddress, z: zp.baseAddress, context: context)
-                }
-            }
-        }
+        let eigen = try early?.result()
+            ?? GramDecomposition.tridiagonalEigen(diagonal: diagonal, offDiagonal: offDiagonal, context: context)
+        let d = eigen.values
+        var vectors = eigen.vectors
         // The eigenvalues are ascending: the wanted eigenvectors are the last `count` columns.
         let first = r - count
         try backTransform(&vectors, columns: first..<r, context: context)
@@ -255,5 +282,28 @@ public struct GramDecomposition: Sendable {
                 try failures.rethrow()
             }
         }
+    }
+}
+
+/// The tridiagonal form's eigendecomposition (``GramDecomposition/tridiagonalEigen(diagonal:offDiagonal:context:)``)
+/// computed on a thread of its own from the moment it is made; ``result()`` waits for it.
+private final class EarlyEigenvectors: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    /// Written once by the thread before it signals `finished`; read only after waiting for it.
+    private var outcome: Result<(values: [Double], vectors: [Double]), any Error>?
+
+    init(diagonal: [Double], offDiagonal: [Double], context: String) {
+        let thread = Thread { [self] in
+            outcome = Result { try GramDecomposition.tridiagonalEigen(diagonal: diagonal, offDiagonal: offDiagonal, context: context) }
+            finished.signal()
+        }
+        thread.stackSize = 1 << 23
+        thread.start()
+    }
+
+    func result() throws -> (values: [Double], vectors: [Double]) {
+        finished.wait()
+        finished.signal()  // a later caller does not wait forever
+        return try outcome!.get()
     }
 }
