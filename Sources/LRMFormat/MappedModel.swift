@@ -12,6 +12,10 @@ public struct MappedModel: Sendable {
     public var classNames: [String]
     public var metadata: [String: MetadataValue]
     public var userMetadata: [String: String]
+    /// Whether ``layer(_:)`` checks each tensor against its checksum (the default). A caller that has just
+    /// had the file written from the very bytes its checksums were computed from (`lrm`'s Keras reader
+    /// child, in a scratch folder of its own) may skip that second pass over the model.
+    public var verifiesChecksums = true
 
     public init(_ file: ContainerFile) {
         self.file = file
@@ -31,15 +35,18 @@ public struct MappedModel: Sendable {
         return Layer(name: layer.name, operation: layer.operation.map { tensor, _ in file.header.tensors[tensor] })
     }
 
-    /// Layer `index`, its tensors checked against their checksums and decoded (each once, however
-    /// often the layer uses it); the mapping's pages of each are released once it is copied.
+    /// Layer `index`, its tensors checked against their checksums (unless ``verifiesChecksums`` is false)
+    /// and decoded (each once, however often the layer uses it); the mapping's pages of each are released
+    /// once it is copied.
     public func layer(_ index: Int) throws -> Layer<Tensor> {
         let layer = file.header.model.layers[index]
-        var checked = Set<Int>()
-        for (_, tensor) in layer.operation.tensors where checked.insert(tensor).inserted { try file.verifyChecksum(tensor) }
-        for (_, q) in layer.quantization {
-            for index in [q.scales] + (q.zeroPoints.map { [$0] } ?? []) where checked.insert(index).inserted {
-                try file.verifyChecksum(index)
+        if verifiesChecksums {
+            var checked = Set<Int>()
+            for (_, tensor) in layer.operation.tensors where checked.insert(tensor).inserted { try file.verifyChecksum(tensor) }
+            for (_, q) in layer.quantization {
+                for index in [q.scales] + (q.zeroPoints.map { [$0] } ?? []) where checked.insert(index).inserted {
+                    try file.verifyChecksum(index)
+                }
             }
         }
         var cache: [Int: Tensor] = [:]

@@ -23,7 +23,7 @@ struct LRM: ParsableCommand {
             // The Keras reader child (started by this program, never by hand): its own options only, not the
             // whole command tree's, which costs start-up time on every conversion of a Keras file.
             do {
-                var command = try ReadKeras.parse(Array(arguments.dropFirst()))
+                let command = try ReadKeras.parse(Array(arguments.dropFirst()))
                 Self.holdTemporaryFilesForTests()
                 try command.run()
             } catch {

@@ -70,9 +70,12 @@ enum ModelSource {
                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> MappedModel {
         var hint: String?
         if case .refuse(let text) = nonFinite { hint = text }
-        let (file, checked) = try file(path, architecture: architecture, architectureOption: architectureOption, match: match,
-                                       refusingNonFinite: hint)
+        let (file, checked, imported) = try file(path, architecture: architecture, architectureOption: architectureOption,
+                                                 match: match, refusingNonFinite: hint)
         var model = MappedModel(file)
+        // The Keras reader child computed the checksums of its scratch file from the bytes it wrote a
+        // moment ago, in a folder of this process's own: checking them again is a second pass for nothing.
+        if imported { model.verifiesChecksums = false }
         if let preprocessing, !preprocessing.isEmpty {
             let unchanged = model
             try apply(preprocessing, to: &model.input, path: path) { input in
@@ -94,20 +97,21 @@ enum ModelSource {
     }
 
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into; with a `hint`, the
-    /// Keras reader refuses non-finite weights itself (`checked` is then true).
+    /// Keras reader refuses non-finite weights itself (`checked` is then true). `imported`: the file is the
+    /// Keras reader's scratch file.
     static func file(_ path: String, architecture: String?, architectureOption: String, match: KerasWeightMatching,
-                     refusingNonFinite hint: String?) throws -> (file: ContainerFile, checked: Bool) {
+                     refusingNonFinite hint: String?) throws -> (file: ContainerFile, checked: Bool, imported: Bool) {
         switch try kind(of: path) {
         case .container:
             guard FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(status: .missingInput, message: "\(path): no such file")
             }
             try ArchitectureOption.refuseForContainer(path: path, architecture: architecture, option: architectureOption)
-            return (try ContainerFile(path: path), false)
+            return (try ContainerFile(path: path), false, false)
         case .keras(let container):
             try ArchitectureOption.checkExists(architecture, option: architectureOption)
             return (try KerasSubprocess.open(path, container: container, architecture: architecture,
-                                             architectureOption: architectureOption, match: match, refusingNonFinite: hint), hint != nil)
+                                             architectureOption: architectureOption, match: match, refusingNonFinite: hint), hint != nil, true)
         }
     }
 
