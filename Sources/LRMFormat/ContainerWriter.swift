@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writes `.lrm` files. The tensor table is computed from shapes first, then tensors are
 /// streamed one by one with their checksums computed on the way, then the header is rewritten
 /// in place with the checksums (its length does not change). The file appears at its path only
@@ -9,15 +11,28 @@ public enum ContainerWriter {
         for (tensor, info) in zip(tensors, header.tensors) where tensor.elementCount != info.elementCount {
             throw ContainerError(.badTensor, "tensor '\(escaped(info.name))' has \(tensor.elementCount) values for shape \(info.shape)", path: path)
         }
-        try write(header: header, to: path, durable: durable) { index, emit in
+        // From a few MiB up, the checksums are computed on a thread of their own while the bytes are
+        // written: the same CRC-32 of the same bytes, no longer one after the other.
+        let checksums = header.tensors.reduce(0) { $0 + $1.byteCount } >= parallelChecksumBytes ? TensorChecksums(tensors) : nil
+        try write(header: header, to: path, durable: durable, checksums: checksums.map { checksums in { checksums.values() } }) { index, emit in
             try tensors[index].withLittleEndianBytes { try emit($0) }
         }
     }
+
+    /// The size from which ``write(_:to:alignment:durable:)`` computes checksums beside the writing.
+    static let parallelChecksumBytes = 4 << 20
 
     /// Writes a file from a planned header (offsets set, checksums ignored) and a provider that
     /// emits each tensor's little-endian bytes, in one or more pieces, when asked.
     public static func write(header planned: ContainerHeader, to path: String, durable: Bool = true,
                              tensorData: (_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        try write(header: planned, to: path, durable: durable, checksums: nil, tensorData: tensorData)
+    }
+
+    /// As ``write(header:to:durable:tensorData:)``; `checksums`, when given, gives every tensor's CRC-32
+    /// once all are written (computed elsewhere from the same bytes), instead of computing them here.
+    static func write(header planned: ContainerHeader, to path: String, durable: Bool, checksums: (() -> [UInt32])?,
+                      tensorData: (_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         do {
             try planned.validate()
             var header = planned
@@ -39,7 +54,7 @@ public enum ContainerWriter {
                 var crc = CRC32()
                 var written = 0
                 try tensorData(index) { bytes in
-                    crc.update(bytes)
+                    if checksums == nil { crc.update(bytes) }
                     written += bytes.count
                     guard written <= info.byteCount else {
                         throw ContainerError(.badTensor, "tensor '\(escaped(info.name))' was given more than its \(info.byteCount) bytes")
@@ -50,6 +65,9 @@ public enum ContainerWriter {
                     throw ContainerError(.badTensor, "tensor '\(escaped(info.name))' was given \(written) bytes, expected \(info.byteCount)")
                 }
                 header.tensors[index].crc32 = crc.value
+            }
+            if let values = checksums?() {
+                for index in header.tensors.indices { header.tensors[index].crc32 = values[index] }
             }
             let finalHeader = header.encode()
             try file.overwrite(preamble(header: header, headerBytes: finalHeader) + finalHeader, at: 0)
@@ -87,5 +105,27 @@ public enum ContainerWriter {
             tensor.withLittleEndianBytes { bytes.append(contentsOf: $0) }
         }
         return bytes
+    }
+}
+
+/// The CRC-32 of each tensor's little-endian bytes, computed on a thread of its own from the moment this
+/// is made; ``values()`` waits for them.
+private final class TensorChecksums: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    /// Written by the thread before it signals `finished`; read only after waiting for it.
+    private var checksums: [UInt32] = []
+
+    init(_ tensors: [Tensor]) {
+        let thread = Thread { [self] in
+            checksums = tensors.map { tensor in tensor.withLittleEndianBytes { CRC32.checksum($0) } }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func values() -> [UInt32] {
+        finished.wait()
+        finished.signal()
+        return checksums
     }
 }
