@@ -41,6 +41,7 @@ extension Model {
                     values = []
                 default:
                     values = tensor.floats()
+                    if FiniteValues.all(values) { continue }
                 }
                 for (index, value) in values.enumerated() where !value.isFinite {
                     count += 1

@@ -1,3 +1,5 @@
+import LRMFormat
+
 /// A dense matrix of `Float` in row-major (C) order: element (i, j) is `values[i·columns + j]`.
 ///
 /// The same buffer read in column-major (Fortran) order is the transpose, `columns`×`rows`;
@@ -82,7 +84,7 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// True if no element is NaN or infinite.
-    public var isFinite: Bool { values.allSatisfy(\.isFinite) }
+    public var isFinite: Bool { FiniteValues.all(values) }
 
     /// The first `count` columns (`rows`×`count`), e.g. U truncated to rank `count`.
     /// Traps unless `0 ≤ count ≤ columns`.
