@@ -110,6 +110,20 @@ public enum MetadataKey {
     /// string: how the learning rate changed over the steps, `constant` or `cosine`.
     public static let finetuneSchedule = "finetune.schedule"
 
+    /// string: what a search judged candidates on: `held-out`, `shifted` or `test-half`.
+    public static let searchEstimate = "search.estimate"
+    /// int: validation records the search selected on.
+    public static let searchSelectionSamples = "search.selection_samples"
+    /// int: validation records, apart from those, that re-judged its choice (0: none did).
+    public static let searchConfirmationSamples = "search.confirmation_samples"
+    /// float: standard errors added to a candidate's drop before comparing it with the budget.
+    public static let searchConfidence = "search.confidence"
+    /// float: the original's and the result's score (accuracy 0–1 for classification) on the records that judged the result last.
+    public static let searchValidationScoreOriginal = "search.validation_score_original"
+    public static let searchValidationScore = "search.validation_score"
+    /// float: standard error of the drop between them.
+    public static let searchValidationStandardError = "search.validation_standard_error"
+
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
@@ -119,6 +133,8 @@ public enum MetadataKey {
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
         finetuneLearningRate: "float", finetuneSchedule: "string",
+        searchEstimate: "string", searchSelectionSamples: "int", searchConfirmationSamples: "int", searchConfidence: "float",
+        searchValidationScoreOriginal: "float", searchValidationScore: "float", searchValidationStandardError: "float",
     ]
 
     /// Whether `key` is a well-formed key: 1 to 128 bytes of [a-z0-9_.].

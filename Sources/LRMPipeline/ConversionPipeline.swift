@@ -127,6 +127,20 @@ public struct SearchOutcome: Sendable {
     public var confirmation: ConfirmationSummary?
 }
 
+extension SearchOutcome {
+    /// Writes how the search judged its result into `metadata` (`search.*`): the estimate, the records it
+    /// selected on and confirmed on, the confidence, and the result's score on the records that judged it last.
+    public func record(in metadata: inout [String: MetadataValue]) {
+        metadata[MetadataKey.searchEstimate] = .string(estimate.rawValue)
+        metadata[MetadataKey.searchSelectionSamples] = .int(Int64(confirmation?.selectionSamples ?? validationSamples))
+        metadata[MetadataKey.searchConfirmationSamples] = .int(Int64(confirmation?.confirmationSamples ?? 0))
+        metadata[MetadataKey.searchConfidence] = .float(confidence)
+        metadata[MetadataKey.searchValidationScoreOriginal] = .float(validationBaseline)
+        metadata[MetadataKey.searchValidationScore] = .float(validationAccuracy)
+        metadata[MetadataKey.searchValidationStandardError] = .float(standardError)
+    }
+}
+
 /// The outcome of a conversion: the model (metadata recorded), what happened to each layer, how it
 /// was made, and for a search what it found.
 public struct PipelineResult: Sendable {
@@ -408,6 +422,7 @@ public enum ConversionPipeline {
         }
         outcome.finetune = tuning?.summary
         outcome.confirmation = confirmation
+        outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)

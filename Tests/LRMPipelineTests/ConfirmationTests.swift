@@ -120,10 +120,20 @@ struct ConfirmedSearchTests {
         #expect(abs(score.accuracy - outcome.validationAccuracy) < 1e-12)
         #expect(abs(judge.baselineAccuracy - outcome.validationBaseline) < 1e-12)
         #expect(Confirmation.meets(score, baseline: judge.baselineAccuracy, maxDrop: 0.01, confidence: 1))
+        // The file says how it was judged.
+        let metadata = result.model.metadata
+        #expect(metadata[MetadataKey.searchEstimate] == .string("held-out"))
+        #expect(metadata[MetadataKey.searchSelectionSamples] == .int(600) && metadata[MetadataKey.searchConfirmationSamples] == .int(600))
+        #expect(metadata[MetadataKey.searchConfidence] == .float(1))
+        #expect(metadata[MetadataKey.searchValidationScore] == .float(score.accuracy))
+        #expect(metadata[MetadataKey.searchValidationScoreOriginal] == .float(judge.baselineAccuracy))
+        #expect(metadata[MetadataKey.searchValidationStandardError] == .float(outcome.standardError))
         // The search's own choice is at least as small as the result (stepping back only grows the model).
         #expect(confirmation.selectedHiddenFraction <= outcome.hiddenFraction + 1e-12)
 
-        let unconfirmed = try #require(try ConversionPipeline.search(model, request: try request(fraction: 0)).search)
+        let plain = try ConversionPipeline.search(model, request: try request(fraction: 0))
+        let unconfirmed = try #require(plain.search)
         #expect(unconfirmed.confirmation == nil && unconfirmed.validationSamples == 1200)
+        #expect(plain.model.metadata[MetadataKey.searchSelectionSamples] == .int(1200) && plain.model.metadata[MetadataKey.searchConfirmationSamples] == .int(0))
     }
 }

@@ -102,6 +102,13 @@ STANDARD_KEYS = {
     "finetune.loss": "string",
     "finetune.learning_rate": "float",
     "finetune.schedule": "string",
+    "search.estimate": "string",
+    "search.selection_samples": "int",
+    "search.confirmation_samples": "int",
+    "search.confidence": "float",
+    "search.validation_score_original": "float",
+    "search.validation_score": "float",
+    "search.validation_standard_error": "float",
 }
 META_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.")
 
