@@ -20,10 +20,19 @@ enum HDF5Craft {
     /// stored as `layout` says and never written, and a written `bias:0` of `kernelShape[1]` values.
     enum KernelLayout { case chunked, contiguous }
 
+    /// Creates `path` without taking HDF5's file lock: the tests run in parallel with others that start child
+    /// processes, which inherit the open file (and so its lock) and would make the test's own reader fail to lock it.
+    static func create(_ path: String) throws -> hid_t {
+        let access = try check(H5Pcreate(lrm_h5p_file_access()), "make file access properties")
+        defer { _ = H5Pclose(access) }
+        try check(Int64(H5Pset_file_locking(access, false, true)), "turn file locking off")
+        return try check(H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), access), "create \(path)")
+    }
+
     static func legacyWeights(at path: String, layer: String, kernelShape: [UInt64], layout: KernelLayout) throws {
         _ = H5open()
         _ = lrm_h5e_silence()
-        let file = try check(H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), lrm_h5p_default()), "create \(path)")
+        let file = try create(path)
         defer { _ = H5Fclose(file) }
         try writeStrings(file, "layer_names", [layer])
         let group = try check(H5Gcreate2(file, layer, lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
@@ -70,7 +79,7 @@ enum HDF5Craft {
     static func float64Attribute(at path: String, count: Int) throws {
         _ = H5open()
         _ = lrm_h5e_silence()
-        let file = try check(H5Fcreate(path, lrm_h5f_acc_trunc(), lrm_h5p_default(), lrm_h5p_default()), "create \(path)")
+        let file = try create(path)
         defer { _ = H5Fclose(file) }
         var dims = [UInt64(count)]
         let space = try check(H5Screate_simple(1, &dims, nil), "make a dataspace")
