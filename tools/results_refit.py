@@ -8,6 +8,9 @@ import json
 import os
 import sys
 
+# Epochs asked for in tools/reproduce_refit.sh (early stopping may run fewer).
+REQUESTED = {("mnist_mlp", "finetune"): 5, ("mnist_mlp", "finetune-long"): 10, ("cifar10_mlp", "finetune"): 6,
+             ("cifar10_mlp", "finetune-long"): 12, ("cifar100_mlp", "finetune"): 3}
 TARGETS = {"mnist_mlp": (0.06, 0.5), "cifar10_mlp": (0.05, 0.5), "cifar100_mlp": (0.10, 1.0)}
 TAGS = {"no-refit": "truncation only (`--no-refit`)", "refit": "truncation + refit (default)",
         "finetune": "truncation + refit + `--finetune`", "finetune-long": "truncation + refit + `--finetune`", "old": "held-out estimate, no refit, no confirmation (lrm before issue 13)",
@@ -59,9 +62,11 @@ def main():
                 continue
             s, val, test = row(report)
             ft = s.get("finetune")
-            method = TAGS[tag] + (f" ({len(ft['epochs']) - 1} epochs, {ft['candidates']} candidates)" if ft else "")
+            asked = REQUESTED.get((name, tag))
+            method = TAGS[tag].replace("`--finetune`", f"`--finetune {asked}`" if asked else "`--finetune`")
+            method += f" ({len(ft['epochs']) - 1} epochs run, {ft['candidates']} candidates)" if ft else ""
             if ft and ft.get("schedule"):
-                method = method.replace(" epochs,", f" epochs, {ft['schedule']} rate,")
+                method = method.replace(" epochs run,", f" epochs run, {ft['schedule']} rate,")
             if not ft and (s.get("confirmation") or {}).get("fine_tune_rejected"):
                 method += " (no fine-tuned candidate kept the budget on the confirmation half: the search's choice, not fine-tuned)"
             met = s["hidden_fraction"] <= target + 1e-9 and test <= budget + 1e-9
