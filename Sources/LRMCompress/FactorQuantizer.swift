@@ -158,13 +158,22 @@ public enum FactorQuantizer {
     /// The Gram matrix of a layer's middle activations (x·us) given that of its inputs:
     /// usᵀ · H · us (k × k), for rounding `vt` against the rounded `us`.
     public static func middleGram(_ gram: [Double], us: [Float], rows n: Int, rank k: Int) -> [Double] {
-        // H·us: n × k
+        // H·us: n × k (us widened once, exactly; the same sums in the same order as indexing it element by element)
         var hu = [Double](repeating: 0, count: n * k)
-        for i in 0..<n {
-            for l in 0..<n {
-                let h = gram[i * n + l]
-                if h == 0 { continue }
-                for c in 0..<k { hu[i * k + c] += h * Double(us[l * k + c]) }
+        let wide = us.map(Double.init)
+        hu.withUnsafeMutableBufferPointer { result in
+            gram.withUnsafeBufferPointer { h in
+                wide.withUnsafeBufferPointer { u in
+                    for i in 0..<n {
+                        let out = result.baseAddress! + i * k
+                        for l in 0..<n {
+                            let x = h[i * n + l]
+                            if x == 0 { continue }
+                            let row = u.baseAddress! + l * k
+                            for c in 0..<k { out[c] += x * row[c] }
+                        }
+                    }
+                }
             }
         }
         var result = [Double](repeating: 0, count: k * k)
@@ -205,13 +214,24 @@ public enum FactorQuantizer {
         }
         // A = ûsᵀHûs (k × k), B = ûsᵀH·us (k × k), target = B·vt (k × out)
         var a = [Double](repeating: 0, count: k * k), b = [Double](repeating: 0, count: k * k)
-        for r in 0..<k {
-            for l in 0..<n {
-                let x = uh[r * n + l]
-                if x == 0 { continue }
-                for c in 0..<k {
-                    a[r * k + c] += x * Double(roundedUS[l * k + c])
-                    b[r * k + c] += x * Double(us[l * k + c])
+        let roundedWide = roundedUS.map(Double.init), wide = us.map(Double.init)
+        a.withUnsafeMutableBufferPointer { ap in
+            b.withUnsafeMutableBufferPointer { bp in
+                roundedWide.withUnsafeBufferPointer { ru in
+                    wide.withUnsafeBufferPointer { u in
+                        for r in 0..<k {
+                            let aRow = ap.baseAddress! + r * k, bRow = bp.baseAddress! + r * k
+                            for l in 0..<n {
+                                let x = uh[r * n + l]
+                                if x == 0 { continue }
+                                let rr = ru.baseAddress! + l * k, ur = u.baseAddress! + l * k
+                                for c in 0..<k {
+                                    aRow[c] += x * rr[c]
+                                    bRow[c] += x * ur[c]
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
