@@ -113,7 +113,8 @@ public enum Converter {
         let work = jobs.sorted { svdWork($0.shape) > svdWork($1.shape) || (svdWork($0.shape) == svdWork($1.shape) && $0.index < $1.index) }
         let results = ResultBox(count: work.count)
         let budget = WorkBudget(limit: max(work.map { workingBytes($0.shape) }.max() ?? 0, WorkBudget.floor))
-        let workers = max(1, min(options.parallelLayers, jobs.count))
+        let workers = layerWorkers(parallelLayers: options.parallelLayers, jobs: jobs.count,
+                                   blasThreads: assumedBLASThreads ?? BLASRuntime.threadCount)
         // The largest layer, when it goes through the Gram matrix beside other layers, forms that matrix
         // first, alone: its two halves get both cores, and the other layers run while it goes on on one
         // thread (the tridiagonal stages). Only the order changes, not the bits.
@@ -150,6 +151,18 @@ public enum Converter {
         }
         return (layers.compactMap { $0 }, decisions.compactMap { $0 })
     }
+
+    /// How many layers run at once: up to `parallelLayers` when BLAS runs each call on its caller's thread
+    /// (`blasThreads` 1, as `lrm` pins it), else one. OpenBLAS's own threads are not meant to serve calls
+    /// from several threads at once, so a library caller that left BLAS multi-threaded gets its layers one
+    /// after the other, each on BLAS's threads (the same calls, so the same bits as in parallel).
+    static func layerWorkers(parallelLayers: Int, jobs: Int, blasThreads: Int?) -> Int {
+        blasThreads == 1 ? max(1, min(parallelLayers, jobs)) : 1
+    }
+
+    /// For tests of the layer scheduling in a process whose BLAS is multi-threaded: the thread count
+    /// ``layerWorkers(parallelLayers:jobs:blasThreads:)`` is given instead of BLAS's own (nil: BLAS's own).
+    @TaskLocal package static var assumedBLASThreads: Int?
 
     /// The job's layer and its Gram matrix (with the seconds forming it took) when its exact decomposition
     /// goes through the Gram matrix, else nil. Its errors are the layer's job's to report: the caller

@@ -94,61 +94,70 @@ struct ConverterTests {
 
     @Test("the output is byte-identical with one or two layers at a time")
     func deterministic() throws {
-        var model = try SyntheticKernel.model(hidden: sigma)
-        model.layers.insert(Layer(name: "second", operation: .dense(
-            kernel: Tensor(shape: [64, 64], floats: try SyntheticKernel.make(rows: 64, columns: 64, sigma: (0..<64).map { 1 / Double($0 + 1) }, seed: 9)),
-            bias: nil, activation: .tanh)), at: 0)
-        let one = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 1))
-        let two = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 2))
-        #expect(try ContainerWriter.encode(one.model) == ContainerWriter.encode(two.model))
+        // Layers at once as under lrm's one-thread BLAS, whatever this test process's BLAS uses.
+        try Converter.$assumedBLASThreads.withValue(1) {
+            var model = try SyntheticKernel.model(hidden: sigma)
+            model.layers.insert(Layer(name: "second", operation: .dense(
+                kernel: Tensor(shape: [64, 64], floats: try SyntheticKernel.make(rows: 64, columns: 64, sigma: (0..<64).map { 1 / Double($0 + 1) }, seed: 9)),
+                bias: nil, activation: .tanh)), at: 0)
+            let one = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 1))
+            let two = try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: 2))
+            #expect(try ContainerWriter.encode(one.model) == ContainerWriter.encode(two.model))
+        }
     }
 
     @Test("byte-identical for 1, 2, 3 and 8 layers at a time, with layers of different sizes taken largest first")
     func deterministicAnyWorkerCount() throws {
-        var rng = SeededGenerator(seed: 77)
-        let widths = [48, 96, 90, 80, 40, 10]
-        var layers: [Layer<Tensor>] = []
-        for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
-            // Alternate decaying spectra (factorized) and flat random kernels (kept dense).
-            let floats = index.isMultiple(of: 2)
-                ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 3))
-                : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
-            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
-                                                                     bias: nil, activation: .relu)))
+        // Layers at once as under lrm's one-thread BLAS, whatever this test process's BLAS uses.
+        try Converter.$assumedBLASThreads.withValue(1) {
+            var rng = SeededGenerator(seed: 77)
+            let widths = [48, 96, 90, 80, 40, 10]
+            var layers: [Layer<Tensor>] = []
+            for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+                // Alternate decaying spectra (factorized) and flat random kernels (kept dense).
+                let floats = index.isMultiple(of: 2)
+                    ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 3))
+                    : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
+                layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
+                                                                         bias: nil, activation: .relu)))
+            }
+            let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers)
+            let results = try [1, 2, 3, 8].map { try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: $0)) }
+            let bytes = try results.map { try ContainerWriter.encode($0.model) }
+            #expect(bytes.allSatisfy { $0 == bytes[0] })
+            #expect(results.allSatisfy { $0.decisions.map(\.name) == ["d0", "d1", "d2", "d3", "d4"] })
+            #expect(results[0].decisions.map(\.outcome) == [.factorized, .notWorthIt, .factorized, .notWorthIt, .factorized])
         }
-        let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers)
-        let results = try [1, 2, 3, 8].map { try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9), parallelLayers: $0)) }
-        let bytes = try results.map { try ContainerWriter.encode($0.model) }
-        #expect(bytes.allSatisfy { $0 == bytes[0] })
-        #expect(results.allSatisfy { $0.decisions.map(\.name) == ["d0", "d1", "d2", "d3", "d4"] })
-        #expect(results[0].decisions.map(\.outcome) == [.factorized, .notWorthIt, .factorized, .notWorthIt, .factorized])
     }
 
     @Test("a mapped model converts layer by layer to the same bytes as the model in memory, for 1, 2, 3 and 8 workers")
     func mappedConversion() throws {
-        var rng = SeededGenerator(seed: 78)
-        let widths = [48, 96, 90, 80, 40, 10]
-        var layers: [Layer<Tensor>] = []
-        for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
-            let floats = index.isMultiple(of: 2)
-                ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 5))
-                : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
-            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
-                                                                     bias: Tensor(shape: [outputs], floats: (0..<outputs).map { _ in rng.nextSymmetricFloat() }),
-                                                                     activation: .linear)))
-            layers.append(Layer(name: "a\(index)", operation: .activation(.relu)))
-        }
-        let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers, metadata: ["lrm.writer": .string("test")])
-        let path = NSTemporaryDirectory() + "lrm-mapped-\(UUID().uuidString).lrm"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try ContainerWriter.write(model, to: path)
-        let mapped = MappedModel(try ContainerFile(path: path))
-        let expected = try ContainerWriter.encode(try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9))).model)
-        for workers in [1, 2, 3, 8] {
-            let options = ConversionOptions(policy: .energy(0.9), parallelLayers: workers)
-            let result = try Converter.convert(mapped, options: options)
-            #expect(try ContainerWriter.encode(result.model) == expected, "\(workers) workers")
-            #expect(result.decisions.map(\.name) == model.layers.map(\.name))
+        // Layers at once as under lrm's one-thread BLAS, whatever this test process's BLAS uses.
+        try Converter.$assumedBLASThreads.withValue(1) {
+            var rng = SeededGenerator(seed: 78)
+            let widths = [48, 96, 90, 80, 40, 10]
+            var layers: [Layer<Tensor>] = []
+            for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+                let floats = index.isMultiple(of: 2)
+                    ? try SyntheticKernel.make(rows: inputs, columns: outputs, sigma: (0..<min(inputs, outputs)).map { pow(0.7, Double($0)) }, seed: UInt64(index + 5))
+                    : (0..<(inputs * outputs)).map { _ in rng.nextSymmetricFloat() }
+                layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [inputs, outputs], floats: floats),
+                                                                         bias: Tensor(shape: [outputs], floats: (0..<outputs).map { _ in rng.nextSymmetricFloat() }),
+                                                                         activation: .linear)))
+                layers.append(Layer(name: "a\(index)", operation: .activation(.relu)))
+            }
+            let model = Model(name: "m", input: InputSpec(shape: [widths[0]]), layers: layers, metadata: ["lrm.writer": .string("test")])
+            let path = NSTemporaryDirectory() + "lrm-mapped-\(UUID().uuidString).lrm"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try ContainerWriter.write(model, to: path)
+            let mapped = MappedModel(try ContainerFile(path: path))
+            let expected = try ContainerWriter.encode(try Converter.convert(model, options: ConversionOptions(policy: .energy(0.9))).model)
+            for workers in [1, 2, 3, 8] {
+                let options = ConversionOptions(policy: .energy(0.9), parallelLayers: workers)
+                let result = try Converter.convert(mapped, options: options)
+                #expect(try ContainerWriter.encode(result.model) == expected, "\(workers) workers")
+                #expect(result.decisions.map(\.name) == model.layers.map(\.name))
+            }
         }
     }
 
@@ -249,24 +258,36 @@ struct ConverterTests {
 
     @Test("the largest layer forms its Gram matrix before the others start: the bytes are the same for 1, 2 and 3 layers at a time")
     func gramFormedFirst() throws {
-        var layers: [Layer<Tensor>] = []
-        for (index, (rows, columns)) in [(160, 96), (96, 64), (64, 10)].enumerated() {
-            let sigma = (0..<min(rows, columns)).map { pow(0.9, Double($0)) }
-            let kernel = try SyntheticKernel.make(rows: rows, columns: columns, sigma: sigma, seed: UInt64(20 + index))
-            layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [rows, columns], floats: kernel), bias: nil,
-                                                                      activation: .relu)))
+        // Layers at once as under lrm's one-thread BLAS, whatever this test process's BLAS uses.
+        try Converter.$assumedBLASThreads.withValue(1) {
+            var layers: [Layer<Tensor>] = []
+            for (index, (rows, columns)) in [(160, 96), (96, 64), (64, 10)].enumerated() {
+                let sigma = (0..<min(rows, columns)).map { pow(0.9, Double($0)) }
+                let kernel = try SyntheticKernel.make(rows: rows, columns: columns, sigma: sigma, seed: UInt64(20 + index))
+                layers.append(Layer(name: "d\(index)", operation: .dense(kernel: Tensor(shape: [rows, columns], floats: kernel), bias: nil,
+                                                                          activation: .relu)))
+            }
+            let model = Model(name: "m", input: InputSpec(shape: [160]), layers: layers)
+            var encodings: [[UInt8]] = []
+            for workers in [1, 2, 3] {
+                var options = ConversionOptions(policy: .energy(0.95), parallelLayers: workers)
+                options.gramThreshold = 96  // the first layer only
+                let result = try Converter.convert(model, options: options)
+                #expect(result.decisions.map(\.method) == ["gram-f64", "gesdd-f32", "gesdd-f32"])
+                #expect(result.decisions[0].outcome == .factorized && result.decisions[0].seconds > 0)
+                encodings.append(try ContainerWriter.encode(result.model))
+            }
+            #expect(encodings[1] == encodings[0] && encodings[2] == encodings[0])
         }
-        let model = Model(name: "m", input: InputSpec(shape: [160]), layers: layers)
-        var encodings: [[UInt8]] = []
-        for workers in [1, 2, 3] {
-            var options = ConversionOptions(policy: .energy(0.95), parallelLayers: workers)
-            options.gramThreshold = 96  // the first layer only
-            let result = try Converter.convert(model, options: options)
-            #expect(result.decisions.map(\.method) == ["gram-f64", "gesdd-f32", "gesdd-f32"])
-            #expect(result.decisions[0].outcome == .factorized && result.decisions[0].seconds > 0)
-            encodings.append(try ContainerWriter.encode(result.model))
-        }
-        #expect(encodings[1] == encodings[0] && encodings[2] == encodings[0])
+    }
+
+    @Test("layers run at once only on a one-thread BLAS; a multi-threaded (or unknown) BLAS gets them one at a time")
+    func layerWorkersFollowBLAS() {
+        #expect(Converter.layerWorkers(parallelLayers: 2, jobs: 3, blasThreads: 1) == 2)
+        #expect(Converter.layerWorkers(parallelLayers: 8, jobs: 3, blasThreads: 1) == 3)
+        #expect(Converter.layerWorkers(parallelLayers: 0, jobs: 3, blasThreads: 1) == 1)
+        #expect(Converter.layerWorkers(parallelLayers: 2, jobs: 3, blasThreads: 2) == 1)
+        #expect(Converter.layerWorkers(parallelLayers: 8, jobs: 5, blasThreads: nil) == 1)
     }
 
     @Test("NaN weights are refused with the layer named")
