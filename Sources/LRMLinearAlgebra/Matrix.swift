@@ -118,16 +118,37 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
             throw LinearAlgebraError(.shapeMismatch, context: "scaling the columns of a \(shape) matrix",
                                      detail: "expected \(columns) scales, found \(scales.count)")
         }
-        var result = self
+        let (rows, columns) = (rows, columns)
+        // One pass into new storage (not a copy, then a second pass scaling it): the same products.
+        let scaled = [Float](unsafeUninitializedCapacity: values.count) { target, count in
+            scales.withUnsafeBufferPointer { scale in
+                values.withUnsafeBufferPointer { source in
+                    for i in 0..<rows {
+                        for j in 0..<columns { target[i * columns + j] = source[i * columns + j] * scale[j] }
+                    }
+                }
+            }
+            count = rows * columns
+        }
+        return try Matrix(rows: rows, columns: columns, values: scaled)
+    }
+
+    /// Multiplies column j by `scales[j]` in place (``scalingColumns(by:)`` without new storage, for a
+    /// matrix no one else holds).
+    /// - Throws: ``LinearAlgebraError/Kind/shapeMismatch`` unless `scales.count == columns`.
+    public mutating func scaleColumns(by scales: [Float]) throws {
+        guard scales.count == columns else {
+            throw LinearAlgebraError(.shapeMismatch, context: "scaling the columns of a \(shape) matrix",
+                                     detail: "expected \(columns) scales, found \(scales.count)")
+        }
         let (rows, columns) = (rows, columns)
         scales.withUnsafeBufferPointer { scale in
-            result.values.withUnsafeMutableBufferPointer { target in
+            values.withUnsafeMutableBufferPointer { target in
                 for i in 0..<rows {
                     for j in 0..<columns { target[i * columns + j] *= scale[j] }
                 }
             }
         }
-        return result
     }
 
     /// Calls `body` with the row-major elements; the pointer must not escape the closure.

@@ -59,7 +59,15 @@ public struct GramMatrix: Sendable {
             }
             // dsyrk wrote the row-major lower triangle, which is the column-major upper one; mirror
             // it into the column-major lower triangle that dsytrd reads.
-            for i in 0..<r { for j in (i + 1)..<r { gram[i * r + j] = gram[j * r + i] } }
+            // In tiles of 64×64, so that the column read is not a cache miss per element.
+            let tile = 64
+            for rowStart in stride(from: 0, to: r, by: tile) {
+                for columnStart in stride(from: rowStart, to: r, by: tile) {
+                    for i in rowStart..<min(rowStart + tile, r) {
+                        for j in max(columnStart, i + 1)..<max(min(columnStart + tile, r), i + 1) { gram[i * r + j] = gram[j * r + i] }
+                    }
+                }
+            }
         }
         self.matrix = a
         self.lower = gram
@@ -158,7 +166,8 @@ public struct GramDecomposition: Sendable {
     static func tridiagonalEigen(diagonal: [Double], offDiagonal: [Double], context: String) throws -> (values: [Double], vectors: [Double]) {
         let r = diagonal.count
         var d = diagonal, e = offDiagonal
-        var vectors = [Double](repeating: 0, count: r * r)
+        // Not zeroed first: dstedc with compz 'I' sets Z itself (to the identity, then the eigenvectors).
+        var vectors = [Double](unsafeUninitializedCapacity: r * r) { _, count in count = r * r }
         try d.withUnsafeMutableBufferPointer { dp in
             try e.withUnsafeMutableBufferPointer { ep in
                 try vectors.withUnsafeMutableBufferPointer { zp in
@@ -254,7 +263,8 @@ public struct GramDecomposition: Sendable {
             return SVD(u: basis.transposed(), s: s, vt: try Matrix(rows: count, columns: n, values: vt), precision: .double)
         }
         // basis = V_countᵀ (count×n); U = A·V·Σ⁻¹.
-        let u = try Matrix.productInHalves(matrix, basis, transposeB: true).scalingColumns(by: inverse)  // m×count
+        var u = try Matrix.productInHalves(matrix, basis, transposeB: true)  // m×count
+        try u.scaleColumns(by: inverse)
         return SVD(u: u, s: s, vt: basis, precision: .double)
     }
 
