@@ -296,24 +296,37 @@ public struct GramDecomposition: Sendable {
 }
 
 /// The tridiagonal form's eigendecomposition (``GramDecomposition/tridiagonalEigen(diagonal:offDiagonal:context:)``)
-/// computed on a thread of its own from the moment it is made; ``result()`` waits for it.
+/// computed on a thread of its own from the moment it is made; ``result()`` waits for it. When the last
+/// decomposition holding it goes, it waits too: the work never outlives the layer that started it (a
+/// process that exits while dstedc still runs would free OpenBLAS's buffers under it).
 private final class EarlyEigenvectors: @unchecked Sendable {
-    private let finished = DispatchSemaphore(value: 0)
-    /// Written once by the thread before it signals `finished`; read only after waiting for it.
-    private var outcome: Result<(values: [Double], vectors: [Double]), any Error>?
+    private let work = Work()
 
     init(diagonal: [Double], offDiagonal: [Double], context: String) {
-        let thread = Thread { [self] in
-            outcome = Result { try GramDecomposition.tridiagonalEigen(diagonal: diagonal, offDiagonal: offDiagonal, context: context) }
-            finished.signal()
+        let work = self.work
+        let thread = Thread {
+            work.outcome = Result { try GramDecomposition.tridiagonalEigen(diagonal: diagonal, offDiagonal: offDiagonal, context: context) }
+            work.finished.signal()
         }
         thread.stackSize = 1 << 23
         thread.start()
     }
 
+    deinit { work.wait() }
+
     func result() throws -> (values: [Double], vectors: [Double]) {
-        finished.wait()
-        finished.signal()  // a later caller does not wait forever
-        return try outcome!.get()
+        work.wait()
+        return try work.outcome!.get()
+    }
+
+    /// What the thread writes (before signalling `finished`) and the waiters read (after waiting).
+    private final class Work: @unchecked Sendable {
+        let finished = DispatchSemaphore(value: 0)
+        var outcome: Result<(values: [Double], vectors: [Double]), any Error>?
+
+        func wait() {
+            finished.wait()
+            finished.signal()  // a later waiter does not wait forever
+        }
     }
 }
