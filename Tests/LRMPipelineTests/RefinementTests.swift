@@ -100,9 +100,13 @@ struct RankLadderTests {
         let big = all.filter { $0.hiddenFraction < path[1].hiddenFraction && $0.hiddenFraction > path[2].hiddenFraction }
         #expect(big.count == 8 && all.count == path.count + 8 && offered.count == 8)
         for (a, b) in zip([path[1]] + big, big + [path[2]]) { #expect(a.hiddenFraction / b.hiddenFraction < 1.45) }
-        // Nothing accepted: the path as it was; every rung offered lay strictly inside its gap.
+        // Every rung offered lay strictly inside the wide gap.
+        for ranks in offered {
+            let fraction = search.hiddenFraction(ranks)
+            #expect(fraction < path[1].hiddenFraction && fraction > path[2].hiddenFraction)
+        }
+        // Nothing accepted: the path as it was.
         let none = ConversionPipeline.rankLadder(path, search: search) { _ in nil }
         #expect(none.map(\.ranks) == path.map(\.ranks))
-        #expect(!offered.isEmpty)
     }
 }
