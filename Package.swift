@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "LRMLinearAlgebraTests", dependencies: ["LRMLinearAlgebra"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMCompressTests", dependencies: ["LRMCompress", "LRMFormat", "LRMLinearAlgebra", "LRMRuntime"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "LRMPipelineTests", dependencies: ["LRMPipeline", "LRMCompress", "LRMFormat", "LRMNumPy", "LRMVerify", "LRMDatasets", "LRMKeras"], swiftSettings: swiftSettings),
+        .testTarget(name: "LRMPipelineTests", dependencies: ["LRMPipeline", "LRMCompress", "LRMFormat", "LRMNumPy", "LRMVerify", "LRMDatasets", "LRMKeras", "LRMRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMDatasetsTests", dependencies: ["LRMDatasets"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMVerifyTests", dependencies: ["LRMVerify", "LRMDatasets", "LRMRuntime", "LRMFormat"],
                     swiftSettings: swiftSettings),

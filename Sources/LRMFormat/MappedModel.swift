@@ -75,6 +75,18 @@ public struct MappedModel: Sendable {
         return header
     }
 
+    /// Checks what ``loadModel(verifyChecksums:)`` checks without keeping the model: every tensor's
+    /// checksum (in tensor order, each tensor's pages of the mapping released once read), then every
+    /// quantization scale and zero point (`ContainerFile.verifyScales`).
+    public func verifyTensors() throws {
+        for index in file.header.tensors.indices {
+            try file.verifyChecksum(index)
+            file.releasePages(ofTensor: index)
+        }
+        try file.verifyScales()
+        for index in file.header.tensors.indices { file.releasePages(ofTensor: index) }
+    }
+
     /// The whole model in memory, with this description.
     public func loadModel(verifyChecksums: Bool = true) throws -> Model {
         var model = try file.loadModel(verifyChecksums: verifyChecksums)

@@ -60,6 +60,14 @@ public struct DataSelection: Sendable {
         return copy
     }
 
+    /// The same for a mapped model, from its header alone (`OwnDataSource.splits(for:)`).
+    public func resolved(for model: MappedModel) throws -> DataSelection {
+        guard let ownData, ownSplits == nil else { return self }
+        var copy = self
+        copy.ownSplits = try ownData.splits(for: model)
+        return copy
+    }
+
     /// One split of the data set.
     public func open(_ split: DatasetSplit) throws -> Dataset {
         if let ownSplits { return split == .train ? ownSplits.train : ownSplits.test }

@@ -41,6 +41,26 @@ public struct OwnDataSource: Sendable, Equatable {
     ///   the task, samples of another size than the model takes), `.badRequest` (an ambiguous task, too few
     ///   records to hold out a test split).
     public func splits(for model: Model) throws -> OwnDataSplits {
+        try splits(name: model.name, input: model.input, classNames: model.classNames, outputActivation: model.outputActivation) {
+            try InferenceModel(model).outputElementCount
+        }
+    }
+
+    /// The same for a mapped model, from its header alone (its description, the layers' output shapes):
+    /// no tensor is read, so a large model is never in memory for this. The model is taken as valid
+    /// (a header that opened is); its runtime limits are checked where it is run (`InferenceModel(mapped:)`).
+    public func splits(for model: MappedModel) throws -> OwnDataSplits {
+        let header = model.header
+        return try splits(name: model.name, input: model.input, classNames: model.classNames,
+                          outputActivation: header.model.outputActivation) {
+            (try header.layerOutputShapes().last ?? model.input.shape).reduce(1, *)
+        }
+    }
+
+    /// Splitting for a model described by its name, input, class names and output activation;
+    /// `outputCount` gives its number of outputs (asked once the data have been read and matched).
+    func splits(name: String, input: InputSpec, classNames: [String], outputActivation: Activation?,
+                outputCount: () throws -> Int) throws -> OwnDataSplits {
         let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)
         let train: OwnArrays, test: OwnArrays
         if let testInputs {
@@ -61,17 +81,17 @@ public struct OwnDataSource: Sendable, Equatable {
             test = all.slice(cut..<all.sampleCount, note: "the last \(held) records held out for testing")
         }
         let features = train.sampleShape.reduce(1, *)
-        guard features == model.input.elementCount else {
-            throw PipelineError(.dataInvalid, "\(inputs): samples have \(features) values (shape \(train.sampleShape)); the model '\(model.name)' "
-                                + "takes \(model.input.elementCount) (shape \(model.input.shape))")
+        guard features == input.elementCount else {
+            throw PipelineError(.dataInvalid, "\(inputs): samples have \(features) values (shape \(train.sampleShape)); the model '\(name)' "
+                                + "takes \(input.elementCount) (shape \(input.shape))")
         }
         let outputs: Int
-        do { outputs = try InferenceModel(model).outputElementCount } catch {
-            throw PipelineError(.dataInvalid, "\(model.name): \(error)", cause: error)
+        do { outputs = try outputCount() } catch {
+            throw PipelineError(.dataInvalid, "\(name): \(error)", cause: error)
         }
         let task: TaskKind
         do {
-            task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: model.outputActivation,
+            task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: outputActivation,
                                         labels: train.labels + test.labels)
         } catch let error as VerificationError {
             throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
@@ -86,13 +106,13 @@ public struct OwnDataSource: Sendable, Equatable {
             let description = "own data \(split.rawValue): \(arrays.sampleCount) samples from \(arrays.source)"
             do {
                 if task == .regression {
-                    return try Dataset(arrays: arrays.features, sampleShape: model.input.shape, labels: [Int](repeating: -1, count: arrays.sampleCount),
+                    return try Dataset(arrays: arrays.features, sampleShape: input.shape, labels: [Int](repeating: -1, count: arrays.sampleCount),
                                        classNames: [], targets: arrays.labels.map(Float.init), targetWidth: arrays.labelWidth,
                                        split: split, description: description)
                 }
                 let classes = task == .binary ? 2 : outputs
-                let names = model.classNames.count == classes ? model.classNames : (0..<classes).map(String.init)
-                return try Dataset(arrays: arrays.features, sampleShape: model.input.shape, labels: arrays.labels.map { Int($0) },
+                let names = classNames.count == classes ? classNames : (0..<classes).map(String.init)
+                return try Dataset(arrays: arrays.features, sampleShape: input.shape, labels: arrays.labels.map { Int($0) },
                                    classNames: names, split: split, description: description)
             } catch let error as DatasetError {
                 throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(error.description)", cause: error)

@@ -54,7 +54,17 @@ public enum TaskKind: String, Sendable, CaseIterable {
 extension Model {
     /// The activation that produces the model's outputs: that of the last layer with one, looking past
     /// flatten and reshape; linear after a scale-shift; nil when no layer has one.
-    public var outputActivation: Activation? {
+    public var outputActivation: Activation? { TaskKind.outputActivation(of: layers) }
+}
+
+extension ModelDescription {
+    /// The same as ``Model/outputActivation`` from a file's header (a mapped model's), no tensor read.
+    public var outputActivation: Activation? { TaskKind.outputActivation(of: layers) }
+}
+
+extension TaskKind {
+    /// The activation that produces the outputs of `layers` (``Model/outputActivation``).
+    static func outputActivation<T>(of layers: [Layer<T>]) -> Activation? {
         for layer in layers.reversed() {
             switch layer.operation {
             case .dense(_, _, let activation), .factorizedDense(_, _, _, let activation, _), .activation(let activation),

@@ -1,7 +1,7 @@
 import Foundation
 public import LRMDatasets
 public import LRMFormat
-import LRMRuntime
+public import LRMRuntime
 
 /// Thresholds for a binary or regression verification; each is optional.
 public struct TaskThresholds: Sendable, Equatable {
@@ -80,8 +80,31 @@ public enum TaskVerifier {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
         }
         let layers = try reference.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
+        return try evaluate(candidate: try InferenceModel(candidate), reference: try reference.map { try InferenceModel($0) }, layers: layers,
+                            dataset: dataset, task: task, threshold: threshold, thresholds: thresholds, batchSize: batchSize,
+                            progress: progress, started: started)
+    }
+
+    /// The same with the models prepared to run (for instance in place from a mapped file,
+    /// ``InferenceModel/init(mapped:releaseThreshold:)``, so that the weights are never loaded whole);
+    /// `layers` is the per-layer comparison (`LayerFidelity.compare` of the two mapped models,
+    /// empty without a reference), as `Verifier.verify(candidate:reference:layers:…)` takes them.
+    public static func verify(candidate runner: InferenceModel, reference referenceRunner: InferenceModel?, layers: [LayerFidelity],
+                              dataset: Dataset, task: TaskKind, threshold: Double = 0.5, thresholds: TaskThresholds, batchSize: Int = 1000,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> TaskReport {
+        let started = Date()
+        if thresholds.needsReference && referenceRunner == nil {
+            throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
+        }
+        return try evaluate(candidate: runner, reference: referenceRunner, layers: layers, dataset: dataset, task: task, threshold: threshold,
+                            thresholds: thresholds, batchSize: batchSize, progress: progress, started: started)
+    }
+
+    static func evaluate(candidate: InferenceModel, reference: InferenceModel?, layers: [LayerFidelity], dataset: Dataset, task: TaskKind,
+                         threshold: Double, thresholds: TaskThresholds, batchSize: Int, progress: ((Int, Int) -> Void)?,
+                         started: Date) throws -> TaskReport {
         let width = task == .regression ? dataset.targetWidth : 1
-        let runners = try [candidate] .map { try InferenceModel($0) } + (reference.map { [try InferenceModel($0)] } ?? [])
+        let runners = [candidate] + (reference.map { [$0] } ?? [])
         for runner in runners {
             guard runner.inputElementCount == dataset.featureCount else {
                 throw VerificationError(.inputMismatch, "the model '\(escaped(runner.name))' takes \(runner.inputElementCount) values per sample "

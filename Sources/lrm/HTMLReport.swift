@@ -5,7 +5,8 @@ import LRMVerify
 /// The page `lrm report` writes.
 struct HTMLReport {
     var file: ContainerFile
-    var model: Model
+    /// The model's name (the file's header).
+    var name: String
     var verification: VerificationReport?
     var sweep: [(method: String, ratio: Double, accuracy: Double)]
     var sweepBaseline: Double?
@@ -22,7 +23,7 @@ struct HTMLReport {
     func render() -> String {
         let summary = ModelSummary(header: file.header)
         var body = ""
-        body += "<h1>\(e(model.name.isEmpty ? (file.path as NSString).lastPathComponent : model.name))</h1>"
+        body += "<h1>\(e(name.isEmpty ? (file.path as NSString).lastPathComponent : name))</h1>"
         body += "<p class=\"sub\">\(e(file.path)) · lrm format \(file.majorVersion).\(file.minorVersion) · \(Format.bytes(file.fileByteCount)) · "
             + "\(Format.count(summary.parametersAfter)) parameters stored of \(Format.count(summary.parametersBefore)) "
             + "(compression \(Format.ratio(summary.compressionRatio)))</p>"
@@ -43,7 +44,7 @@ struct HTMLReport {
         body += "<p class=\"foot\">Made by lrm \(LRM.version). Compression ratio = original parameters ÷ stored parameters, every weight and bias counted.</p>"
         return """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>lrm report: \(e(model.name))</title>
+            <html lang="en"><head><meta charset="utf-8"><title>lrm report: \(e(name))</title>
             <style>
             body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px 32px; color: #222; max-width: 1300px; }
             h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 16px; margin: 22px 0 4px; }

@@ -4,6 +4,7 @@ import LRMCompress
 import LRMDatasets
 import LRMFormat
 import LRMPipeline
+import LRMRuntime
 import LRMVerify
 
 extension LRM {
@@ -45,16 +46,20 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model)] + (reference.map { [("--reference file", $0)] } ?? [])
                                                         + (sweep.map { [("--sweep file", $0)] } ?? []))
                 let file = try ContainerFile(path: model)
-                let loaded = try file.loadModel()
+                // Mapped, not loaded: what loading checked (every checksum and quantization scale) is checked one
+                // tensor's pages at a time, and the models run in place from their files.
+                var candidate = MappedModel(file)
+                try candidate.verifyTensors()
                 var verification: VerificationReport?
                 var taskVerification: TaskReport?
                 if dataSet.hasData {
                     // Each model runs with its own recorded preprocessing; a reference that records none takes the model's.
                     var referenceModel = try reference.map { path in
-                        try ModelSource.load(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                                             nonFinite: .accept, match: weights.match)
+                        try ModelSource.map(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
+                                            nonFinite: .accept, match: weights.match)
                     }
-                    var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, input: loaded.input)
+                    let recorded = candidate.input
+                    var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, input: recorded)
                     var referenceSide: VerifyPreprocessing.Side?
                     if let reference, let referenceModel {
                         referenceSide = VerifyPreprocessing.Side(role: "reference", path: reference, input: referenceModel.input)
@@ -62,21 +67,23 @@ extension LRM {
                     var choice = VerifyPreprocessing()
                     choice.resolve(candidate: &candidateSide, reference: &referenceSide, scale: nil, offset: nil)
                     for note in choice.notes { printDiagnostic("note", note) }
-                    var candidateModel = loaded
-                    candidateModel.input = candidateSide.input
-                    if let input = referenceSide?.input { referenceModel?.input = input }
-                    referenceModel?.input.layout = loaded.input.layout
                     var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
                     selection.ownData = dataSet.own.source
-                    selection = try selection.resolved(for: loaded)
+                    selection = try selection.resolved(for: candidate)
+                    candidate.input = candidateSide.input
+                    if let input = referenceSide?.input { referenceModel?.input = input }
+                    referenceModel?.input.layout = recorded.layout
                     let test = try selection.open(.test)
                     do {
+                        let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
+                        let runner = try InferenceModel(mapped: candidate)
+                        let referenceRunner = try referenceModel.map { try InferenceModel(mapped: $0) }
                         if selection.task == .multiclass {
-                            verification = try Verifier.verify(candidate: candidateModel, reference: referenceModel, dataset: test,
+                            verification = try Verifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
                             verification?.preprocessingNotes = choice.notes
                         } else {
-                            taskVerification = try TaskVerifier.verify(candidate: candidateModel, reference: referenceModel, dataset: test,
+                            taskVerification = try TaskVerifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                        task: selection.task, threshold: dataSet.own.threshold,
                                                                        thresholds: TaskThresholds())
                         }
@@ -108,7 +115,7 @@ extension LRM {
                         sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
                     }
                 }
-                var page = HTMLReport(file: file, model: loaded, verification: verification, sweep: sweepPoints,
+                var page = HTMLReport(file: file, name: file.header.model.name, verification: verification, sweep: sweepPoints,
                                       sweepBaseline: sweepBaseline, reference: reference)
                 page.taskVerification = taskVerification
                 page.sweepRegression = sweepRegression

@@ -161,15 +161,16 @@ extension LRM {
         /// The multi-class verification on `data`: report, JUnit, exit status. `preprocessingNotes` (how each
         /// model's preprocessing was chosen, see ``VerifyPreprocessing``) go into the report.
         /// `preprocessingSource` says where the candidate's scale and offset came from (`VerifyPreprocessing.candidateSource`).
-        func verifyClasses(_ data: Dataset, candidate: MappedModel, reference referenceModel: MappedModel?, preprocessingNotes: [String] = [],
-                           preprocessingSource: String = "the model file") throws {
+        /// `candidateRunner`: the candidate already prepared to run (`InferenceModel(mapped: candidate)`), else made here.
+        func verifyClasses(_ data: Dataset, candidate: MappedModel, reference referenceModel: MappedModel?, candidateRunner: InferenceModel? = nil,
+                           preprocessingNotes: [String] = [], preprocessingSource: String = "the model file") throws {
             do {
                 var report: VerificationReport
                 do {
                     let printer = progressOptions.printer
                     defer { printer?.finish() }
                     let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-                    report = try Verifier.verify(candidate: try InferenceModel(mapped: candidate),
+                    report = try Verifier.verify(candidate: try candidateRunner ?? InferenceModel(mapped: candidate),
                                                  reference: try referenceModel.map { try InferenceModel(mapped: $0) }, layers: layers,
                                                  dataset: data, thresholds: thresholds,
                                                  layout: dataSet.dataLayout, batchSize: batchSize) { done, total in

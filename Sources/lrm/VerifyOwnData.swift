@@ -3,21 +3,31 @@ import Foundation
 import LRMDatasets
 import LRMFormat
 import LRMPipeline
+import LRMRuntime
 import LRMVerify
 
 extension LRM.Verify {
     /// Verification on the user's own data: split as convert splits it (`--split test`: the held-out
     /// records or --test-inputs), scored as the task the model and labels imply (or --task).
+    ///
+    /// The models are mapped, not loaded, as on the bundled data sets: they run in place from their files
+    /// (``InferenceModel/init(mapped:releaseThreshold:)``), the data are split from the candidate's header
+    /// alone, and the per-layer comparison reads one layer at a time.
     func verifyOwnData(_ source: OwnDataSource, candidate mapped: MappedModel, reference mappedReference: MappedModel?, preprocessingNotes: [String],
                        preprocessingSource: String) throws {
-        let candidate = try mapped.loadModel()
-        let splits = try source.splits(for: candidate)
+        // Checksums first, as loading the model checked them; a model that cannot run is refused as the
+        // splitting refuses it (it asks the model for its outputs).
+        let runner: InferenceModel
+        do { runner = try InferenceModel(mapped: mapped) } catch let error as RuntimeError {
+            throw PipelineError(.dataInvalid, "\(mapped.name): \(error)", cause: error)
+        }
+        let splits = try source.splits(for: mapped)
         var data = split == .train ? splits.train : splits.test
         if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
         if splits.task == .multiclass {
             if maxMetricDrop != nil { throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a classifier has --max-accuracy-drop") }
-            return try verifyClasses(data, candidate: mapped, reference: mappedReference, preprocessingNotes: preprocessingNotes,
-                                     preprocessingSource: preprocessingSource)
+            return try verifyClasses(data, candidate: mapped, reference: mappedReference, candidateRunner: runner,
+                                     preprocessingNotes: preprocessingNotes, preprocessingSource: preprocessingSource)
         }
         if splits.task == .regression, maxAccuracyDrop != nil || maxF1Drop != nil || minAgreement != nil {
             throw CommandFailure(status: .usage, message: "\(model): a regression model has no accuracy, F1 or agreement: check it with --max-metric-drop (percent of RMSE)")
@@ -25,12 +35,13 @@ extension LRM.Verify {
         if splits.task == .binary, maxMetricDrop != nil {
             throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
         }
-        let referenceModel = try mappedReference?.loadModel()
+        let referenceRunner = try mappedReference.map { try InferenceModel(mapped: $0) }
         let report: TaskReport
         let printer = progressOptions.printer
         defer { printer?.finish() }
         do {
-            report = try TaskVerifier.verify(candidate: candidate, reference: referenceModel, dataset: data, task: splits.task,
+            let layers = try mappedReference.map { try LayerFidelity.compare(candidate: mapped, reference: $0) } ?? []
+            report = try TaskVerifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: data, task: splits.task,
                                              threshold: splits.threshold,
                                              thresholds: TaskThresholds(maxAccuracyDrop: maxAccuracyDrop, maxF1Drop: maxF1Drop, minAgreement: minAgreement,
                                                                         minEnergy: minEnergy, maxMetricDrop: maxMetricDrop),
@@ -46,7 +57,7 @@ extension LRM.Verify {
                 throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")
             }
         }
-        let notes = PreprocessingNotes(model: candidate, source: preprocessingSource, rawPixels: false)
+        let notes = PreprocessingNotes(input: mapped.input, source: preprocessingSource, rawPixels: false)
         print(json ? notes.annotate(report.json()).serialized(indent: 2) : notes.annotate(TaskVerifyText.render(report, model: model, reference: reference)))
         if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
     }
