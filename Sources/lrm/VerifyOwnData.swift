@@ -40,7 +40,14 @@ extension LRM.Verify {
         let printer = progressOptions.printer
         defer { printer?.finish() }
         do {
-            let layers = try mappedReference.map { try LayerFidelity.compare(candidate: mapped, reference: $0) } ?? []
+            // Both runners checked every checksum of their files a moment ago: the comparison does not check them again.
+            var checkedCandidate = mapped
+            checkedCandidate.verifiesChecksums = false
+            let layers: [LayerFidelity] = try mappedReference.map { reference in
+                var checkedReference = reference
+                checkedReference.verifiesChecksums = false
+                return try LayerFidelity.compare(candidate: checkedCandidate, reference: checkedReference)
+            } ?? []
             report = try TaskVerifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: data, task: splits.task,
                                              threshold: splits.threshold,
                                              thresholds: TaskThresholds(maxAccuracyDrop: maxAccuracyDrop, maxF1Drop: maxF1Drop, minAgreement: minAgreement,
