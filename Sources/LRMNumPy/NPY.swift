@@ -23,7 +23,8 @@ public enum NPY {
 
     /// Decodes the bytes of a `.npy` file; `file` names it in errors.
     public static func decode(_ data: Data, file: String) throws(NumPyError) -> NumPyArray {
-        let data = Data(data)  // zero-based indices even when `data` is a slice
+        // Zero-based indices even when `data` is a slice (a whole file's bytes are used as they are, not copied).
+        let data = data.startIndex == 0 ? data : Data(data)
         let bytes = data.prefix(12 + maxHeaderByteCount)
         let totalCount = data.count
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -145,19 +146,24 @@ public enum NPY {
     /// exactly `count × dtype.byteCount` bytes follow.
     private static func decodeStorage(_ data: Data, from start: Int, dtype: NumPyDType, count: Int,
                                       file: String) throws(NumPyError) -> NumPyArray.Storage {
-        func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
+        // Each element decoded straight into the result (one array, no intermediate of the raw integers).
+        func load<T: FixedWidthInteger, U>(_: T.Type, _ convert: (T) -> U) -> [U] {
             data.withUnsafeBytes { raw in
-                (0..<count).map {
-                    T(littleEndian: raw.loadUnaligned(fromByteOffset: start + $0 * MemoryLayout<T>.size, as: T.self))
+                [U](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    for index in 0..<count {
+                        let bits = T(littleEndian: raw.loadUnaligned(fromByteOffset: start + index * MemoryLayout<T>.size, as: T.self))
+                        buffer.initializeElement(at: index, to: convert(bits))
+                    }
+                    initialized = count
                 }
             }
         }
         switch dtype {
-        case .float16: return .float16(bits: load(UInt16.self))
-        case .float32: return .float32(load(UInt32.self).map(Float.init(bitPattern:)))
-        case .float64: return .float64(load(UInt64.self).map(Double.init(bitPattern:)))
-        case .int32: return .int32(load(Int32.self))
-        case .int64: return .int64(load(Int64.self))
+        case .float16: return .float16(bits: load(UInt16.self) { $0 })
+        case .float32: return .float32(load(UInt32.self, Float.init(bitPattern:)))
+        case .float64: return .float64(load(UInt64.self, Double.init(bitPattern:)))
+        case .int32: return .int32(load(Int32.self) { $0 })
+        case .int64: return .int64(load(Int64.self) { $0 })
         case .uint8: return .uint8(Array(data[start...]))
         case .bool:
             let raw = Array(data[start...])
