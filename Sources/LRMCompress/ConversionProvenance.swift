@@ -68,6 +68,7 @@ public struct ConversionProvenance: Sendable, Equatable {
             metadata[MetadataKey.finetuneLoss] = .string(finetune.loss)
             metadata[MetadataKey.finetuneLearningRate] = .float(finetune.learningRate)
             metadata[MetadataKey.finetuneSchedule] = .string(finetune.schedule)
+            if let augmentation = finetune.augmentation { metadata[MetadataKey.finetuneAugmentation] = .string(augmentation) }
         }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
         if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }

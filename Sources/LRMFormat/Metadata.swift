@@ -109,6 +109,9 @@ public enum MetadataKey {
     public static let finetuneLearningRate = "finetune.learning_rate"
     /// string: how the learning rate changed over the steps, `constant` or `cosine`.
     public static let finetuneSchedule = "finetune.schedule"
+    /// string: how the training images were varied in each minibatch, e.g. "shift ≤ 2 px, left-right flip"
+    /// (absent: not at all).
+    public static let finetuneAugmentation = "finetune.augmentation"
 
     /// string: what a search judged candidates on: `held-out`, `shifted` or `test-half`.
     public static let searchEstimate = "search.estimate"

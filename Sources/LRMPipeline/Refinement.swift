@@ -19,6 +19,7 @@ extension DataSelection {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, not more than --validation-samples")
         }
         let layout = layout(for: model)
+        let image = ImageGeometry(shape: train.sampleShape(in: layout), channelsLast: layout == .hwc)
         func samples(_ sets: [Dataset]) throws -> LabelledSamples {
             var inputs: [Float] = [], labels: [Int] = []
             var features = 0
@@ -28,7 +29,7 @@ extension DataSelection {
                 labels += loaded.labels
                 features = loaded.featureCount
             }
-            return LabelledSamples(inputs: inputs, labels: labels, featureCount: features)
+            return LabelledSamples(inputs: inputs, labels: labels, featureCount: features, image: image)
         }
         let data = "\(train.name?.rawValue ?? "own data") train"
         switch placement {
@@ -93,6 +94,9 @@ struct FineTuneStage {
         self.teacher = teacher
         self.options = options
         (training, validation, data) = try selection.fineTuningSamples(for: teacher)
+        if !options.augmentation.isNone && training.image == nil {
+            throw PipelineError(.badRequest, "augmenting the training samples (\(options.augmentation)) needs images; \(data)'s samples are not")
+        }
         self.progress = progress
     }
 
@@ -103,6 +107,11 @@ struct FineTuneStage {
         let tuned = try FineTuner.fineTune(student: result.model, teacher: teacher, training: training, validation: validation,
                                            options: options, progress: report.map { report in { report(label, $0, epochs) } })
         result.model = tuned.model
+        for (index, layer) in result.model.layers.enumerated() where index < result.decisions.count {
+            if case let .factorizedDense(_, _, _, _, f) = layer.operation, result.decisions[index].outcome == .factorized {
+                result.decisions[index].relativeError = f.relativeError
+            }
+        }
         return (tuned, FineTuner.record(tuned, options: options, data: data, samples: training.count))
     }
 }

@@ -129,6 +129,15 @@ extension LRM {
         @Option(help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant.", valueName: "schedule"))
         var finetuneSchedule: LearningRateSchedule = .cosine
 
+        @Option(help: ArgumentHelp("Stop --finetune after this many epochs without a better held-out accuracy (the best epoch is kept).", valueName: "epochs"))
+        var finetunePatience: Int = FineTuneOptions(epochs: 1).patience
+
+        @Option(help: ArgumentHelp("While fine-tuning, shift each training image by a random whole number of pixels, up to this many rows and columns, drawn anew every minibatch; the original's outputs are taken on the same shifted images (0: no shift). Images only.", valueName: "pixels"))
+        var finetuneShift: Int = 0
+
+        @Flag(help: "While fine-tuning, mirror each training image left to right with probability ½ (drawn anew every minibatch). For photographs such as CIFAR's, not for digits or text.")
+        var finetuneFlip = false
+
         @OptionGroup var dataOptions: DataOptions
 
         @OptionGroup var preprocessing: PreprocessingOptions
@@ -190,6 +199,10 @@ extension LRM {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
                 if dataOptions.dataset == nil { throw ValidationError("--finetune needs training data: give --dataset") }
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
+                if finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
+                if finetuneShift < 0 || finetuneShift > 64 { throw ValidationError("--finetune-shift must be between 0 and 64 pixels, found \(finetuneShift)") }
+            } else if finetuneShift != 0 || finetuneFlip || finetunePatience != FineTuneOptions(epochs: 1).patience {
+                throw ValidationError("--finetune-shift, --finetune-flip and --finetune-patience go with --finetune")
             }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
             if let groupSize, groupSize < 1 { throw ValidationError("--group-size must be at least 1") }
@@ -247,7 +260,9 @@ extension LRM {
             request.estimate = estimate
             request.confirmFraction = confirmFraction
             if let finetune {
-                request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed, schedule: finetuneSchedule)
+                request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed, patience: finetunePatience,
+                                                   schedule: finetuneSchedule,
+                                                   augmentation: ImageAugmentation(maxShift: finetuneShift, flip: finetuneFlip))
                 request.finetuneProgress = { candidate, epoch, epochs in
                     let left = epoch.seconds / Double(epoch.epoch) * Double(epochs - epoch.epoch)
                     let line = String(format: "lrm: fine-tuning%@ epoch %d/%d: loss %.4f, held-out accuracy %.2f%%, agreement %.2f%%, at most %.0f s left\n",

@@ -54,6 +54,14 @@ struct CLITests {
         }
         expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist", "--finetune", "2", "--finetune-lr", "nan", "-o", scratch.file("x.lrm")]),
                            status: 64, naming: "--finetune-lr must be positive")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist", "--finetune", "2", "--finetune-patience", "0", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--finetune-patience must be at least 1 epoch")
+        expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist", "--finetune", "2", "--finetune-shift=-1", "-o", scratch.file("x.lrm")]),
+                           status: 64, naming: "--finetune-shift must be between 0 and 64")
+        for option in [["--finetune-flip"], ["--finetune-shift", "2"], ["--finetune-patience", "5"]] {
+            expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist"] + option + ["-o", scratch.file("x.lrm")]),
+                               status: 64, naming: "go with --finetune")
+        }
         expectOneLineError(try ChildProcess.run(["convert", model, "--estimate", "tested", "-o", scratch.file("x.lrm")]), status: 64, naming: "tested")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("x.lrm")))
     }

@@ -103,6 +103,32 @@ struct FineTuneTests {
         #expect(f.method.hasSuffix("+finetune"))
     }
 
+    @Test("a fine-tuned layer records its relative error to the original kernel as the factors now are (lrm verify checks it)")
+    func recordsTheNewError() throws {
+        let (teacher, student, training, validation) = try problem()
+        let options = FineTuneOptions(epochs: 3, learningRate: 1e-2, batchSize: 32, seed: 4, patience: 3)
+        let tuned = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        guard case let .factorizedDense(before, beforeVt, _, _, old) = student.layers[0].operation,
+              case let .factorizedDense(us, vt, _, _, f) = tuned.model.layers[0].operation,
+              case let .dense(kernel, _, _) = teacher.layers[0].operation else { Issue.record("layer a is not factorized"); return }
+        func error(_ us: Tensor, _ vt: Tensor) -> Double {
+            let (p, k, q) = (us.shape[0], us.shape[1], vt.shape[1])
+            let a = us.floats(), b = vt.floats(), w = kernel.floats()
+            var difference = 0.0, total = 0.0
+            for i in 0..<p { for j in 0..<q {
+                var v = 0.0
+                for r in 0..<k { v += Double(a[i * k + r]) * Double(b[r * q + j]) }
+                difference += (v - Double(w[i * q + j])) * (v - Double(w[i * q + j]))
+                total += Double(w[i * q + j]) * Double(w[i * q + j])
+            } }
+            return (difference / total).squareRoot()
+        }
+        #expect(abs(old.relativeError - error(before, beforeVt)) < 1e-4)
+        #expect(us.floats() != before.floats())
+        #expect(abs(f.relativeError - error(us, vt)) < 1e-5)
+        #expect(abs(f.relativeError - old.relativeError) > 1e-4)
+    }
+
     @Test("the cosine schedule takes the step size from full to 0 over every step; constant keeps it")
     func schedules() {
         #expect(LearningRateSchedule.cosine.factor(step: 0, of: 100) == 1)

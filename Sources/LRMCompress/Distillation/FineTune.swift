@@ -18,9 +18,12 @@ public struct FineTuneOptions: Sendable, Equatable {
     public var patience: Int
     /// How the step size changes over the run.
     public var schedule: LearningRateSchedule
+    /// How training images are varied in each minibatch (none: the records as they are). The original's
+    /// outputs are computed on the same varied images, so the target stays consistent with the input.
+    public var augmentation: ImageAugmentation
 
     public init(epochs: Int, learningRate: Double = 5e-4, batchSize: Int = 128, temperature: Double = 2, labelWeight: Double = 0.5,
-                seed: UInt64 = 1, patience: Int = 2, schedule: LearningRateSchedule = .cosine) {
+                seed: UInt64 = 1, patience: Int = 2, schedule: LearningRateSchedule = .cosine, augmentation: ImageAugmentation = .none) {
         self.epochs = epochs
         self.learningRate = learningRate
         self.batchSize = batchSize
@@ -29,12 +32,16 @@ public struct FineTuneOptions: Sendable, Equatable {
         self.seed = seed
         self.patience = patience
         self.schedule = schedule
+        self.augmentation = augmentation
     }
 
     /// The loss, as recorded in the metadata.
     public var lossDescription: String {
         "kl(T=\(Self.format(temperature)))·T² + \(Self.format(labelWeight))·cross-entropy"
     }
+
+    /// The augmentation, as recorded in the metadata (nil: none).
+    public var augmentationDescription: String? { augmentation.isNone ? nil : augmentation.description }
 
     static func format(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(value)
@@ -62,11 +69,14 @@ public struct LabelledSamples: Sendable {
     public var inputs: [Float]
     public var labels: [Int]
     public var featureCount: Int
+    /// How each sample's values form an image, when they do (augmentation needs it).
+    public var image: ImageGeometry?
     public var count: Int { labels.count }
-    public init(inputs: [Float], labels: [Int], featureCount: Int) {
+    public init(inputs: [Float], labels: [Int], featureCount: Int, image: ImageGeometry? = nil) {
         self.inputs = inputs
         self.labels = labels
         self.featureCount = featureCount
+        self.image = image
     }
 }
 
@@ -122,7 +132,15 @@ public enum FineTuner {
             }
         }
         let classes = network.classCount
-        let teacherLogits = try logits(of: reference, samples: training)
+        let augmenting = !options.augmentation.isNone
+        if augmenting {
+            guard let image = training.image, image.valueCount == training.featureCount else {
+                throw FineTuneError(.invalidInput, "augmentation (\(options.augmentation)) needs images; these samples are not")
+            }
+        }
+        // Without augmentation the original's outputs are the same every epoch: computed once.
+        let teacherLogits = augmenting ? [] : try logits(of: reference, samples: training)
+        var augmentRNG = SeededGenerator(seed: options.seed ^ 0x5DEE_CE66_D1CE_4E5B)
         let teacherValidation = argmaxes(try logits(of: reference, samples: validation), classes: classes)
         func score(_ network: TrainableNetwork) throws -> (accuracy: Double, agreement: Double) {
             let predicted = argmaxes(try logits(of: network, samples: validation), classes: classes)
@@ -157,8 +175,14 @@ public enum FineTuner {
                 var labels = [Int](repeating: 0, count: batch.count)
                 for (row, sample) in batch.enumerated() {
                     raw.replaceSubrange((row * width)..<((row + 1) * width), with: training.inputs[(sample * width)..<((sample + 1) * width)])
-                    teacher.replaceSubrange((row * classes)..<((row + 1) * classes), with: teacherLogits[(sample * classes)..<((sample + 1) * classes)])
+                    if !augmenting {
+                        teacher.replaceSubrange((row * classes)..<((row + 1) * classes), with: teacherLogits[(sample * classes)..<((sample + 1) * classes)])
+                    }
                     labels[row] = training.labels[sample]
+                }
+                if augmenting, let image = training.image {
+                    options.augmentation.apply(to: &raw, count: batch.count, image: image, using: &augmentRNG)
+                    teacher = try reference.forward(try reference.preprocess(raw[...], count: batch.count), count: batch.count, keep: false).logits
                 }
                 let x = try network.preprocess(raw[...], count: batch.count)
                 let trace = try network.forward(x, count: batch.count, keep: true)
@@ -184,13 +208,38 @@ public enum FineTuner {
             if epoch - best.epoch >= options.patience { break }
         }
         network.parameters = best.parameters
-        return FineTuneResult(model: network.write(into: student, methodSuffix: "+finetune"), epochs: history, bestEpoch: best.epoch)
+        let tuned = try recordingErrors(network.write(into: student, methodSuffix: "+finetune"), against: teacher)
+        return FineTuneResult(model: tuned, epochs: history, bestEpoch: best.epoch)
+    }
+
+    /// `model` with each factorized layer's recorded relative error ‖U·Σ·Vᵀ − W‖/‖W‖ measured again against
+    /// the kernel W of `teacher`'s layer at the same position: fine-tuning moved the factors, and `lrm verify`
+    /// checks the record against the reference.
+    static func recordingErrors(_ model: Model, against teacher: Model) throws -> Model {
+        var updated = model
+        for (index, layer) in model.layers.enumerated() where index < teacher.layers.count {
+            guard case let .factorizedDense(us, vt, bias, activation, factorization) = layer.operation,
+                  case let .dense(kernel, _, _) = teacher.layers[index].operation,
+                  kernel.shape == [us.shape[0], vt.shape[1]] else { continue }
+            let (p, k, q) = (us.shape[0], us.shape[1], vt.shape[1])
+            let product = try DenseAlgebra.product(us.floats(), p, k, vt.floats(), k, q)
+            var difference = 0.0, total = 0.0
+            for (value, target) in zip(product, kernel.floats()) {
+                difference += Double(value - target) * Double(value - target)
+                total += Double(target) * Double(target)
+            }
+            var record = factorization
+            record.relativeError = total > 0 ? (difference / total).squareRoot() : 0
+            updated.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+        }
+        return updated
     }
 
     /// What the metadata records about a fine-tuning on `samples` records of `data` (e.g. "mnist train").
     public static func record(_ result: FineTuneResult, options: FineTuneOptions, data: String, samples: Int) -> FineTuneRecord {
         FineTuneRecord(epochs: result.epochs.count - 1, seed: options.seed, data: data, samples: samples, loss: options.lossDescription,
-                       learningRate: options.learningRate, schedule: options.schedule.rawValue)
+                       learningRate: options.learningRate, schedule: options.schedule.rawValue,
+                       augmentation: options.augmentationDescription)
     }
 
     /// The network's logits on every sample, in batches.

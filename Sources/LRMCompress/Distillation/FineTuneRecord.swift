@@ -14,8 +14,12 @@ public struct FineTuneRecord: Sendable, Equatable {
     public var learningRate: Double
     /// How the step size changed over the steps ("constant", "cosine").
     public var schedule: String
+    /// How the training images were varied, e.g. "shift ≤ 2 px, left-right flip" (nil: not at all).
+    public var augmentation: String?
 
-    public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double, schedule: String = "constant") {
+    public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double, schedule: String = "constant",
+                augmentation: String? = nil) {
+        self.augmentation = augmentation
         self.epochs = epochs
         self.seed = seed
         self.data = data

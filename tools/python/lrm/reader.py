@@ -102,6 +102,7 @@ STANDARD_KEYS = {
     "finetune.loss": "string",
     "finetune.learning_rate": "float",
     "finetune.schedule": "string",
+    "finetune.augmentation": "string",
     "search.estimate": "string",
     "search.selection_samples": "int",
     "search.confirmation_samples": "int",
