@@ -129,8 +129,8 @@ extension LRM {
         @Option(help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant.", valueName: "schedule"))
         var finetuneSchedule: LearningRateSchedule = .cosine
 
-        @Option(help: ArgumentHelp("Stop --finetune after this many epochs without a better held-out accuracy (the best epoch is kept).", valueName: "epochs"))
-        var finetunePatience: Int = FineTuneOptions(epochs: 1).patience
+        @Option(help: ArgumentHelp("Stop --finetune after this many epochs without a better held-out accuracy (the best epoch is kept); default a third of --finetune's epochs, at least 2.", valueName: "epochs"))
+        var finetunePatience: Int?
 
         @Option(help: ArgumentHelp("While fine-tuning, shift each training image by a random whole number of pixels, up to this many rows and columns, drawn anew every minibatch; the original's outputs are taken on the same shifted images (0: no shift). Images only.", valueName: "pixels"))
         var finetuneShift: Int = 0
@@ -199,9 +199,9 @@ extension LRM {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
                 if dataOptions.dataset == nil { throw ValidationError("--finetune needs training data: give --dataset") }
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
-                if finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
+                if let finetunePatience, finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
                 if finetuneShift < 0 || finetuneShift > 64 { throw ValidationError("--finetune-shift must be between 0 and 64 pixels, found \(finetuneShift)") }
-            } else if finetuneShift != 0 || finetuneFlip || finetunePatience != FineTuneOptions(epochs: 1).patience {
+            } else if finetuneShift != 0 || finetuneFlip || finetunePatience != nil {
                 throw ValidationError("--finetune-shift, --finetune-flip and --finetune-patience go with --finetune")
             }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }

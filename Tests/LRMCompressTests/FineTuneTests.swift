@@ -137,6 +137,9 @@ struct FineTuneTests {
         #expect(LearningRateSchedule.cosine.factor(step: 25, of: 100) > LearningRateSchedule.cosine.factor(step: 75, of: 100))
         #expect(LearningRateSchedule.constant.factor(step: 99, of: 100) == 1)
         #expect(FineTuneOptions(epochs: 1).schedule == .cosine)
+        // Patience: a third of the most epochs, at least 2, unless given.
+        #expect([1, 5, 6, 9, 12, 30].map { FineTuneOptions(epochs: $0).patience } == [2, 2, 2, 3, 4, 10])
+        #expect(FineTuneOptions(epochs: 12, patience: 1).patience == 1)
     }
 
     @Test("the schedule changes the training, and is recorded")

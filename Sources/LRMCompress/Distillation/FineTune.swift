@@ -14,7 +14,8 @@ public struct FineTuneOptions: Sendable, Equatable {
     public var labelWeight: Double
     /// Seed of the minibatch order.
     public var seed: UInt64
-    /// Stop after this many epochs without a better validation accuracy.
+    /// Stop after this many epochs without a better validation accuracy. By default a third of the most
+    /// epochs, at least 2: under the cosine schedule the best epochs come late, when the step is small.
     public var patience: Int
     /// How the step size changes over the run.
     public var schedule: LearningRateSchedule
@@ -23,17 +24,20 @@ public struct FineTuneOptions: Sendable, Equatable {
     public var augmentation: ImageAugmentation
 
     public init(epochs: Int, learningRate: Double = 5e-4, batchSize: Int = 128, temperature: Double = 2, labelWeight: Double = 0.5,
-                seed: UInt64 = 1, patience: Int = 2, schedule: LearningRateSchedule = .cosine, augmentation: ImageAugmentation = .none) {
+                seed: UInt64 = 1, patience: Int? = nil, schedule: LearningRateSchedule = .cosine, augmentation: ImageAugmentation = .none) {
         self.epochs = epochs
         self.learningRate = learningRate
         self.batchSize = batchSize
         self.temperature = temperature
         self.labelWeight = labelWeight
         self.seed = seed
-        self.patience = patience
+        self.patience = patience ?? Self.defaultPatience(epochs: epochs)
         self.schedule = schedule
         self.augmentation = augmentation
     }
+
+    /// The patience when none is given: a third of the most epochs, at least 2.
+    public static func defaultPatience(epochs: Int) -> Int { max(2, epochs / 3) }
 
     /// The loss, as recorded in the metadata.
     public var lossDescription: String {
