@@ -30,6 +30,10 @@ done
 run cifar100_mlp samples/cifar100_mlp.h5 cifar-100 2500 1.0 refit-z2 --confidence 2
 run mnist_mlp samples/mnist_mlp.h5 mnist 6000 0.5 finetune-long --finetune 10
 run cifar10_mlp samples/cifar10_mlp.h5 cifar-10 2000 0.5 finetune-long --finetune 12
+# Fine-tuning on varied images (the original's outputs on the same ones): shifts for digits, shifts and flips for photographs.
+run mnist_mlp samples/mnist_mlp.h5 mnist 6000 0.5 finetune-aug --finetune 10 --finetune-shift 1
+run cifar10_mlp samples/cifar10_mlp.h5 cifar-10 2000 0.5 finetune-aug --finetune 12 --finetune-shift 2 --finetune-flip
+run cifar100_mlp samples/cifar100_mlp.h5 cifar-100 2500 1.0 finetune-aug --finetune 6 --finetune-shift 2 --finetune-flip
 for model in "$allrec"/mnist_mlp_all.h5 "$allrec"/all_*.h5; do
   [ -f "$model" ] || continue
   name=$(basename "$model" .h5)

@@ -11,9 +11,13 @@ import sys
 # Epochs asked for in tools/reproduce_refit.sh (early stopping may run fewer).
 REQUESTED = {("mnist_mlp", "finetune"): 5, ("mnist_mlp", "finetune-long"): 10, ("cifar10_mlp", "finetune"): 6,
              ("cifar10_mlp", "finetune-long"): 12, ("cifar100_mlp", "finetune"): 3}
+# Augmentation options of the finetune-aug rows.
+AUGMENTED = {"mnist_mlp": ("--finetune 10 --finetune-shift 1"), "cifar10_mlp": "--finetune 12 --finetune-shift 2 --finetune-flip",
+             "cifar100_mlp": "--finetune 6 --finetune-shift 2 --finetune-flip"}
 TARGETS = {"mnist_mlp": (0.06, 0.5), "cifar10_mlp": (0.05, 0.5), "cifar100_mlp": (0.10, 1.0)}
 TAGS = {"no-refit": "truncation only (`--no-refit`)", "refit": "truncation + refit (default)",
-        "finetune": "truncation + refit + `--finetune`", "finetune-long": "truncation + refit + `--finetune`", "old": "held-out estimate, no refit, no confirmation (lrm before issue 13)",
+        "finetune": "truncation + refit + `--finetune`", "finetune-long": "truncation + refit + `--finetune`",
+        "finetune-aug": "truncation + refit + `--finetune`", "old": "held-out estimate, no refit, no confirmation (lrm before issue 13)",
         "default": "default (refit, estimate chosen by the check, choice confirmed)",
         "refit-z1.645": "truncation + refit, `--confidence 1.645`", "refit-z2": "truncation + refit, `--confidence 2`"}
 
@@ -53,9 +57,9 @@ def main():
     w("| sample | budget | method | hidden fraction | validation drop (SE) | Δ test | budget kept on test? | target |")
     w("|---|---:|---|---:|---:|---:|---|---|")
     for name, (target, budget) in TARGETS.items():
-        for tag in ("no-refit", "refit", "refit-z1.645", "refit-z2", "finetune", "finetune-long"):
+        for tag in ("no-refit", "refit", "refit-z1.645", "refit-z2", "finetune", "finetune-long", "finetune-aug"):
             report = load(directory, f"{name}-{tag}.json")
-            if report is None and tag in ("refit-z1.645", "refit-z2", "finetune-long"):
+            if report is None and tag in ("refit-z1.645", "refit-z2", "finetune-long", "finetune-aug"):
                 continue
             if report is None:
                 w(f"| {name} | {budget} pp | {TAGS[tag]} | not run | | | | |")
@@ -64,6 +68,8 @@ def main():
             ft = s.get("finetune")
             asked = REQUESTED.get((name, tag))
             method = TAGS[tag].replace("`--finetune`", f"`--finetune {asked}`" if asked else "`--finetune`")
+            if tag == "finetune-aug":
+                method = TAGS[tag].replace("`--finetune`", f"`{AUGMENTED[name]}`")
             method += f" ({len(ft['epochs']) - 1} epochs run, {ft['candidates']} candidates)" if ft else ""
             if ft and ft.get("schedule"):
                 method = method.replace(" epochs run,", f" epochs run, {ft['schedule']} rate,")
