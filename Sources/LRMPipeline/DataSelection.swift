@@ -87,14 +87,18 @@ public struct DataSelection: Sendable {
         }
     }
 
+    /// How many training samples calibrate and how many validate: the options', or with own data (and
+    /// `fitsSizesToOwnData`) a fifth of the `trainingSamples` for validation and the rest for calibration.
+    func subsetSizes(trainingSamples: Int) -> (calibration: Int, validation: Int) {
+        guard ownSplits != nil && fitsSizesToOwnData else { return (calibrationSamples, validationSamples) }
+        let validation = max(1, Int((Double(trainingSamples) * 0.2).rounded()))
+        return (max(1, trainingSamples - validation), validation)
+    }
+
     /// Disjoint calibration and validation subsets of the training split.
     public func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
         let train = try open(.train)
-        var calibrationSamples = calibrationSamples, validationSamples = validationSamples
-        if ownSplits != nil && fitsSizesToOwnData {
-            validationSamples = max(1, Int((Double(train.sampleCount) * 0.2).rounded()))
-            calibrationSamples = max(1, train.sampleCount - validationSamples)
-        }
+        let (calibrationSamples, validationSamples) = subsetSizes(trainingSamples: train.sampleCount)
         guard train.sampleCount >= calibrationSamples + validationSamples else {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, fewer than "
                                 + "--calibration-samples + --validation-samples (\(calibrationSamples) + \(validationSamples))")

@@ -15,6 +15,7 @@ extension DataSelection {
     /// records judge the fine-tuned model independently of when it stopped; and a description such as "mnist train".
     public func fineTuningSamples(for model: Model) throws -> (training: LabelledSamples, earlyStopping: LabelledSamples, data: String) {
         let train = try open(.train)
+        let (calibrationSamples, validationSamples) = subsetSizes(trainingSamples: train.sampleCount)
         guard train.sampleCount > validationSamples else {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, not more than --validation-samples")
         }

@@ -197,7 +197,7 @@ extension LRM {
             if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
-                if dataOptions.dataset == nil { throw ValidationError("--finetune needs training data: give --dataset") }
+                if !dataOptions.hasData { throw ValidationError("--finetune needs training data: give --dataset, or your own with --inputs") }
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
                 if let finetunePatience, finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
                 if finetuneShift < 0 || finetuneShift > 64 { throw ValidationError("--finetune-shift must be between 0 and 64 pixels, found \(finetuneShift)") }

@@ -126,4 +126,39 @@ struct OwnDataCLITests {
         expectOneLineError(try ChildProcess.run(["verify", model, "--inputs", samples + "churn.csv", "--label-column", "age"]),
                            status: 65, naming: "binary task needs labels 0 and 1")
     }
+
+    @Test("--finetune on the user's own images, shifted: the file records it, and lrm verify against the original passes")
+    func finetuneOwnImages() throws {
+        let scratch = try Scratch()
+        // samples/mnist_mlp.pred.npz: 64 MNIST test images (raw 0–255) with Keras's outputs; their classes are the labels.
+        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let outputs = y.floatValues(), classes = y.shape[1]
+        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
+        try NPY.write(x, to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
+        let data = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        let out = scratch.file("tuned.lrm")
+        let convert = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "whitened:0.6",
+                                            "--finetune", "2", "--finetune-shift", "1"] + data + ["-o", out])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stderr.contains("fine-tuning epoch 1/2"), "\(convert.stderr)")
+        let inspect = try jsonObject(try ChildProcess.run(["inspect", out, "--json"]).stdout)
+        let metadata = try #require(inspect["metadata"] as? [String: Any])
+        func value(_ key: String) -> String? { (metadata[key] as? [String: Any])?["value"] as? String }
+        #expect(value("finetune.augmentation") == "shift ≤ 1 px")
+        #expect(value("finetune.data") == "own data train")
+        let verify = try ChildProcess.run(["verify", out, "--reference", samples + "mnist_mlp.h5"] + data)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("result: PASS") && !verify.stdout.contains("NO"), "\(verify.stdout)")
+        // Samples that are not images cannot be shifted or flipped: the example model takes 784 plain features.
+        let example = scratch.file("example.lrm")
+        #expect(try ChildProcess.run(["example", "-o", example]).status == 0)
+        let flat = x.floatValues()
+        try NPY.write(try NumPyArray(shape: [labels.count, flat.count / labels.count], float32: flat), to: scratch.file("flat.npy"))
+        expectOneLineError(try ChildProcess.run(["convert", example, "--policy", "energy:0.9", "--finetune", "1", "--finetune-flip",
+                                                 "--inputs", scratch.file("flat.npy"), "--labels", scratch.file("y.npy"), "-o", scratch.file("e.lrm")]),
+                           status: 64, naming: "needs images")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("e.lrm")))
+    }
 }
