@@ -135,7 +135,7 @@ public enum MetadataKey {
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
-        finetuneLearningRate: "float", finetuneSchedule: "string",
+        finetuneLearningRate: "float", finetuneSchedule: "string", finetuneAugmentation: "string",
         searchEstimate: "string", searchSelectionSamples: "int", searchConfirmationSamples: "int", searchConfidence: "float",
         searchValidationScoreOriginal: "float", searchValidationScore: "float", searchValidationStandardError: "float",
     ]

@@ -161,6 +161,10 @@ public enum ConversionPipeline {
 
     /// Converts `model` as `request` says.
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
+        // Fine-tuning comes last: what would stop it is said before the conversion and any search.
+        if let finetune = request.finetune {
+            try FineTuneStage.check(teacher: model, options: finetune, data: try request.data.resolved(for: model))
+        }
         switch request.target {
         case .policy:
             var options = request.options

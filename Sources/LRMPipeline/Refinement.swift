@@ -20,7 +20,7 @@ extension DataSelection {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, not more than --validation-samples")
         }
         let layout = layout(for: model)
-        let image = ImageGeometry(shape: train.sampleShape(in: layout), channelsLast: layout == .hwc)
+        let image = imageGeometry(of: train, layout: layout)
         func samples(_ sets: [Dataset]) throws -> LabelledSamples {
             var inputs: [Float] = [], labels: [Int] = []
             var features = 0
@@ -47,6 +47,15 @@ extension DataSelection {
             let (watched, trained) = try remainder.partition(sampleCount: stop, seed: seed &+ 2)
             return (try samples([calibration, trained]), try samples([watched]), data)
         }
+    }
+}
+
+extension DataSelection {
+    /// How `split`'s samples, as the model gets them, form images (nil: they do not). A bundled data set's
+    /// samples are reordered from their stored CHW to `layout`; own data hold the model's input as given.
+    func imageGeometry(of split: Dataset, layout: SampleLayout) -> ImageGeometry? {
+        ownSplits != nil ? ImageGeometry(shape: split.storedShape, channelsLast: layout != .chw)
+            : ImageGeometry(shape: split.sampleShape(in: layout), channelsLast: layout == .hwc)
     }
 }
 
@@ -91,14 +100,32 @@ struct FineTuneStage {
     let progress: FineTuneProgress?
 
     init(teacher: Model, options: FineTuneOptions, data selection: DataSelection, progress: FineTuneProgress?) throws {
-        try FineTuner.check(teacher)
+        try Self.check(teacher: teacher, options: options, data: selection)
         self.teacher = teacher
         self.options = options
         (training, validation, data) = try selection.fineTuningSamples(for: teacher)
-        if !options.augmentation.isNone && training.image == nil {
-            throw PipelineError(.badRequest, "augmenting the training samples (\(options.augmentation)) needs images; \(data)'s samples are not")
-        }
         self.progress = progress
+    }
+
+    /// Throws unless `teacher` can be fine-tuned with `options` on `selection` (resolved for it): a classifier
+    /// with a softmax or logit output, classification data, and images when the options vary them. Cheap: a
+    /// conversion calls it before its expensive work.
+    static func check(teacher: Model, options: FineTuneOptions, data selection: DataSelection) throws {
+        try FineTuner.check(teacher)
+        let task = selection.task
+        guard task == .multiclass else {
+            throw PipelineError(.badRequest, "fine-tuning distils a classifier's class outputs; the task here is \(task.rawValue)")
+        }
+        guard !options.augmentation.isNone else { return }
+        let train = try selection.open(.train)
+        let what = train.name.map { "\($0.rawValue)'s" } ?? "the own data's"
+        guard let image = selection.imageGeometry(of: train, layout: selection.layout(for: teacher)) else {
+            throw PipelineError(.badRequest, "varying the training images (\(options.augmentation)) needs images; \(what) samples are not")
+        }
+        let side = min(image.height, image.width)
+        guard options.augmentation.maxShift < side else {
+            throw PipelineError(.badRequest, "a shift of up to \(options.augmentation.maxShift) pixels leaves nothing of \(what) \(image.height)×\(image.width) images: give less than \(side)")
+        }
     }
 
     /// `result`'s model fine-tuned.

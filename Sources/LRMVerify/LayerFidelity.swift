@@ -145,14 +145,23 @@ public struct LayerFidelity: Sendable {
                 fidelity.recordedRelativeError = f.relativeError
                 fidelity.recordedRetainedEnergy = f.retainedEnergy
                 fidelity.recordedMetric = metric
-                // The recorded error is always plain; the recorded energy only when the metric is plain.
+                // The recorded error is always plain (and as the factors are stored); the recorded energy is the
+                // truncation's, so it equals 1 − e² only for a plain truncation the refit or fine-tuning did not move.
                 var agrees = agrees(error, f.relativeError)
-                if metric == "plain" { agrees = agrees && LayerFidelity.agrees(fidelity.retainedEnergy, f.retainedEnergy) }
+                if metric == "plain" && !LayerFidelity.movedAfterTruncation(f) {
+                    agrees = agrees && LayerFidelity.agrees(fidelity.retainedEnergy, f.retainedEnergy)
+                }
                 fidelity.agreesWithRecord = agrees
             }
             results.append(fidelity)
         }
         return results
+    }
+
+    /// Whether the factors were changed after the truncation that chose the rank (refitted or fine-tuned):
+    /// the record's retained energy and singular values are then the truncation's, not the stored factors'.
+    static func movedAfterTruncation(_ f: Factorization) -> Bool {
+        f.method.contains("+refit") || f.method.contains("+finetune")
     }
 
     /// The kernel as a matrix (see ``inFeatures``): the factorization record's shape when there is one.

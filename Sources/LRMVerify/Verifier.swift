@@ -189,9 +189,13 @@ public enum Verifier {
             }
         }
         for layer in layers where layer.agreesWithRecord == false {
-            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false,
-                                            detail: String(format: "layer '%@': measured relative error %.6f, the file records %.6f",
-                                                           escaped(layer.name), layer.relativeError, layer.recordedRelativeError ?? .nan)))
+            let errorAgrees = layer.recordedRelativeError.map { LayerFidelity.agrees(layer.relativeError, $0) } ?? false
+            let detail = errorAgrees
+                ? String(format: "layer '%@': measured retained energy %.6f (1 − e², plain truncation), the file records %.6f",
+                         escaped(layer.name), layer.retainedEnergy, layer.recordedRetainedEnergy ?? .nan)
+                : String(format: "layer '%@': measured relative error %.6f, the file records %.6f",
+                         escaped(layer.name), layer.relativeError, layer.recordedRelativeError ?? .nan)
+            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false, detail: detail))
         }
         return checks
     }

@@ -94,6 +94,40 @@ struct LayerFidelityTests {
         #expect(checks.contains { $0.name == "metadata conv" && !$0.passed })
     }
 
+    @Test("a plain record's energy must be 1 − e² unless the factors were refitted or fine-tuned after the truncation; the check says which figure disagreed",
+          arguments: ["gesdd-f32", "gesdd-f32+refit", "gesdd-f32+finetune", "gesdd-f32+refit+finetune"])
+    func energyAfterRefit(method: String) throws {
+        // W = 6×4 with a rank-2 factor pair that is not W's best approximation; the record keeps the truncation's energy.
+        var rng = SeededGenerator(seed: 13)
+        let w = (0..<24).map { _ in rng.nextSymmetricFloat() }, us = (0..<12).map { _ in rng.nextSymmetricFloat() }
+        let vt = (0..<8).map { _ in rng.nextSymmetricFloat() }
+        var difference = 0.0, norm = 0.0
+        for i in 0..<6 { for j in 0..<4 {
+            let v = (0..<2).reduce(0.0) { $0 + Double(us[i * 2 + $1]) * Double(vt[$1 * 4 + j]) }
+            difference += (v - Double(w[i * 4 + j])) * (v - Double(w[i * 4 + j]))
+            norm += Double(w[i * 4 + j]) * Double(w[i * 4 + j])
+        } }
+        let error = (difference / norm).squareRoot()
+        let record = Factorization(inFeatures: 6, outFeatures: 4, rank: 2, retainedEnergy: 0.97, relativeError: error, policy: "rank",
+                                   policyParameter: 2, method: method, singularValues: [2, 1])
+        let input = InputSpec(shape: [6])
+        let candidate = Model(name: "c", input: input, layers: [
+            Layer(name: "d", operation: .factorizedDense(us: Tensor(shape: [6, 2], floats: us), vt: Tensor(shape: [2, 4], floats: vt), bias: nil,
+                                                         activation: .linear, factorization: record)),
+        ])
+        let reference = Model(name: "r", input: input, layers: [
+            Layer(name: "d", operation: .dense(kernel: Tensor(shape: [6, 4], floats: w), bias: nil, activation: .linear)),
+        ])
+        let layer = try #require(try LayerFidelity.compare(candidate: candidate, reference: reference).first)
+        #expect(abs(layer.relativeError - error) < 1e-6)
+        #expect(abs((1 - error * error) - 0.97) > 0.01, "the test needs an energy that disagrees")
+        let moved = method.contains("+")
+        #expect(layer.agreesWithRecord == moved)
+        let checks = Verifier.layerChecks(minEnergy: nil, layers: [layer])
+        #expect(checks.isEmpty == moved)
+        if !moved { #expect(checks.first?.detail.contains("retained energy") == true, "\(checks)") }
+    }
+
     @Test("plain and depthwise convolutions are compared too; a convolution against a dense layer of the same name is refused")
     func plainAndMismatched() throws {
         var rng = SeededGenerator(seed: 3)

@@ -85,6 +85,7 @@ STANDARD_KEYS = {
     "conversion.factor_dtype": "string",
     "conversion.seed": "int",
     "conversion.group_size": "int",        # format 1.2
+    "conversion.zero_points": "bool",      # format 1.3
     "conversion.metric": "string",
     "calibration.dataset": "string",
     "calibration.split": "string",
