@@ -78,6 +78,10 @@ public struct FineTuneSummary: Sendable {
     public var earlyStoppingSamples: Int
     /// How the learning rate changed over the steps.
     public var schedule: LearningRateSchedule
+    /// Epochs without a better held-out accuracy that stopped it.
+    public var patience: Int
+    /// How the training images were varied, if they were.
+    public var augmentation: ImageAugmentation
 
     init(result: FineTuneResult, candidates: Int, stage: FineTuneStage) {
         epochs = result.epochs
@@ -86,6 +90,8 @@ public struct FineTuneSummary: Sendable {
         trainingSamples = stage.training.count
         earlyStoppingSamples = stage.validation.count
         schedule = stage.options.schedule
+        patience = stage.options.patience
+        augmentation = stage.options.augmentation
     }
 }
 

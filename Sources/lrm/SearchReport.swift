@@ -216,7 +216,8 @@ extension FineTuneSummary {
         .object([
             ("candidates", .int(Int64(candidates))), ("best_epoch", .int(Int64(bestEpoch))),
             ("training_samples", .int(Int64(trainingSamples))), ("early_stopping_samples", .int(Int64(earlyStoppingSamples))),
-            ("schedule", .string(schedule.rawValue)),
+            ("schedule", .string(schedule.rawValue)), ("patience", .int(Int64(patience))),
+            ("augmentation", augmentation.isNone ? .null : .string(augmentation.description)),
             ("epochs", .array(epochs.map { epoch in
                 .object([("epoch", .int(Int64(epoch.epoch))), ("loss", .number(epoch.loss)),
                          ("validation_accuracy", .number(epoch.validationAccuracy)),

@@ -140,8 +140,11 @@ struct OwnDataCLITests {
         let data = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
         let out = scratch.file("tuned.lrm")
         let convert = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "whitened:0.6",
-                                            "--finetune", "2", "--finetune-shift", "1"] + data + ["-o", out])
+                                            "--finetune", "2", "--finetune-shift", "1", "--json"] + data + ["-o", out])
         #expect(convert.status == 0, "\(convert.stderr)")
+        let report = try #require(try jsonObject(convert.stdout)["finetune"] as? [String: Any])
+        #expect(report["augmentation"] as? String == "shift ≤ 1 px")
+        #expect(report["patience"] as? Int == 2)
         #expect(convert.stderr.contains("fine-tuning epoch 1/2"), "\(convert.stderr)")
         let inspect = try jsonObject(try ChildProcess.run(["inspect", out, "--json"]).stdout)
         let metadata = try #require(inspect["metadata"] as? [String: Any])
