@@ -378,7 +378,7 @@ public enum ConversionPipeline {
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
             var kept = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
-                                              maxDrop: request.target.isAccuracyBudget ? budget : nil)
+                                              maxDrop: request.target.isAccuracyBudget ? budget : nil, confirmed: split.confirmation != nil)
             var index = kept.count - 1
             if let confirmer = split.confirmation, let budget {
                 // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.

@@ -155,10 +155,12 @@ extension ConversionPipeline {
     /// fine-tuned and kept while the validation drop plus the confidence bound stays within the budget:
     /// first every searched rank scaled by one factor (bisection on it between 1 and 0.15, 3 candidates), then
     /// one layer at a time, the layers that store the most parameters per unit of rank first, each layer's rank
-    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). Returns the
-    /// kept candidates in the order they were kept (each smaller than the one before; the last is the choice).
+    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). When a
+    /// confirmation will re-judge them (`confirmed`), neighbours more than 1.2× apart in hidden fraction get
+    /// fine-tuned rungs between them that also keep the budget (``ladder(_:assignment:search:make:)``). Returns the
+    /// kept candidates from the largest (the search's choice) to the smallest.
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
-                                   baseline: Double, maxDrop: Double?)
+                                   baseline: Double, maxDrop: Double?, confirmed: Bool = true)
         throws -> [FineTunedCandidate] {
         var candidates = 0
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
@@ -178,16 +180,42 @@ extension ConversionPipeline {
             }
             let order = (search.hiddenLayers + search.convolutionLayers).filter { perRank[$0] != nil }.enumerated()
                 .sorted { (perRank[$0.element]!, $1.offset) > (perRank[$1.element]!, $0.offset) }.map(\.element)
+            func passes(_ candidate: FineTunedCandidate) -> Bool {
+                let score = ValidationScore(accuracy: candidate.assignment.validationAccuracy, standardError: candidate.assignment.standardError)
+                return Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence)
+            }
             try lowerRanks(from: chosen.ranks, layers: order) { ranks in
                 let candidate = try tune(ranks)
-                let score = ValidationScore(accuracy: candidate.assignment.validationAccuracy, standardError: candidate.assignment.standardError)
-                guard Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence) else { return false }
+                guard passes(candidate) else { return false }
                 kept.append(candidate)
                 return true
             }
+            // The confirmation re-judges the kept candidates in order and stops at the first miss: where two are far
+            // apart, fine-tuned rungs between them (the rank search's ladder) make one miss a small step back.
+            if confirmed { kept = try ladder(kept, assignment: \.assignment, search: search) { ranks in
+                let candidate = try tune(ranks)
+                return passes(candidate) ? candidate : nil
+            } }
         }
         for index in kept.indices { kept[index].candidates = candidates }
         return kept
+    }
+
+    /// `kept` (each smaller than the one before) with rungs where neighbours are more than ``rankLadderStep`` apart
+    /// in hidden fraction: ``rankLadder(_:search:accepted:)`` over their assignments, each rung made by `make` from its
+    /// ranks (nil: it did not pass on the selection records).
+    static func ladder<T>(_ kept: [T], assignment: (T) -> RankAssignment, search: RankSearch,
+                          make: ([String: Int]) throws -> T?) rethrows -> [T] {
+        guard kept.count > 1 else { return kept }
+        var made: [[String: Int]: T] = [:]
+        let path = try rankLadder(kept.map(assignment), search: search) { ranks in
+            guard let item = try make(ranks) else { return nil }
+            made[ranks] = item
+            return assignment(item)
+        }
+        var byRanks = made
+        for item in kept { byRanks[assignment(item).ranks] = item }
+        return path.compactMap { byRanks[$0.ranks] }
     }
 
     /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):

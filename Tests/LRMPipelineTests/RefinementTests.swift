@@ -109,4 +109,35 @@ struct RankLadderTests {
         let none = ConversionPipeline.rankLadder(path, search: search) { _ in nil }
         #expect(none.map(\.ranks) == path.map(\.ranks))
     }
+
+    /// A stand-in for a fine-tuned candidate: its assignment and where it came from.
+    struct Tuned: Equatable {
+        var assignment: RankAssignment
+        var rung: Bool
+        static func == (a: Tuned, b: Tuned) -> Bool { a.assignment.ranks == b.assignment.ranks && a.rung == b.rung }
+    }
+
+    @Test("fine-tuned candidates kept far apart get rungs between them, made by the caller; the kept ones stay, in order")
+    func fineTunedRungs() throws {
+        let search = try search()
+        let kept = [Tuned(assignment: assignment(search, ["h1": 25, "h2": 20]), rung: false),
+                    Tuned(assignment: assignment(search, ["h1": 4, "h2": 4]), rung: false),
+                    Tuned(assignment: assignment(search, ["h1": 4, "h2": 3]), rung: false)]
+        var made = 0
+        // Every second rung offered passes.
+        let ladder = ConversionPipeline.ladder(kept, assignment: \.assignment, search: search) { ranks -> Tuned? in
+            made += 1
+            return made % 2 == 0 ? Tuned(assignment: assignment(search, ranks), rung: true) : nil
+        }
+        #expect(made == 8)   // the 5.7× gap's 8 rungs; the 1.15× gap gets none
+        #expect(ladder.filter { !$0.rung } == kept)
+        #expect(ladder.filter(\.rung).count == 4)
+        #expect(ladder.first == kept[0] && ladder.last == kept[2])
+        for (a, b) in zip(ladder, ladder.dropFirst()) { #expect(b.assignment.hiddenFraction < a.assignment.hiddenFraction) }
+        // One candidate, or none: nothing to fill.
+        #expect(ConversionPipeline.ladder([kept[0]], assignment: \.assignment, search: search) { _ -> Tuned? in
+            Issue.record("no gap to fill")
+            return nil
+        } == [kept[0]])
+    }
 }
