@@ -154,6 +154,19 @@ struct OwnDataCLITests {
         let verify = try ChildProcess.run(["verify", out, "--reference", samples + "mnist_mlp.h5"] + data)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("result: PASS") && !verify.stdout.contains("NO"), "\(verify.stdout)")
+        // A search with fine-tuning, end to end on the same 64 images: the refinement's fine-tuned candidates are judged,
+        // the file records both, and it passes verify against the original.
+        let searched = scratch.file("searched.lrm")
+        let search = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--target-accuracy-drop", "5",
+                                           "--finetune", "1", "--json"] + data + ["-o", searched])
+        #expect(search.status == 0, "\(search.stderr)")
+        let outcome = try #require(try jsonObject(search.stdout)["search"] as? [String: Any])
+        #expect(((outcome["finetune"] as? [String: Any])?["candidates"] as? Int ?? 0) > 1, "\(outcome)")
+        #expect(outcome["confirmation"] is [String: Any])
+        let searchedMetadata = try #require(try jsonObject(try ChildProcess.run(["inspect", searched, "--json"]).stdout)["metadata"] as? [String: Any])
+        #expect(searchedMetadata["finetune.epochs"] != nil && searchedMetadata["search.estimate"] != nil)
+        let verifySearched = try ChildProcess.run(["verify", searched, "--reference", samples + "mnist_mlp.h5"] + data)
+        #expect(verifySearched.status == 0 && verifySearched.stdout.contains("result: PASS"), "\(verifySearched.stdout)")
         // Samples that are not images cannot be shifted or flipped: the example model takes 784 plain features.
         let example = scratch.file("example.lrm")
         #expect(try ChildProcess.run(["example", "-o", example]).status == 0)
