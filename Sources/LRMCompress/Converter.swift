@@ -11,6 +11,16 @@ public struct ConversionResult: Sendable {
         self.model = model
         self.decisions = decisions
     }
+
+    /// Each factorized layer's decision given the relative error its factors record, after something
+    /// (the refit, fine-tuning) changed the factors and their record.
+    public mutating func takeRecordedErrors() {
+        for (index, layer) in model.layers.enumerated() where index < decisions.count {
+            if case let .factorizedDense(_, _, _, _, f) = layer.operation, decisions[index].outcome == .factorized {
+                decisions[index].relativeError = f.relativeError
+            }
+        }
+    }
 }
 
 /// Where the converter takes layers from, one at a time, so that a model mapped from a file

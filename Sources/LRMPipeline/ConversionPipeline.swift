@@ -161,9 +161,12 @@ public enum ConversionPipeline {
 
     /// Converts `model` as `request` says.
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
-        // Fine-tuning comes last: what would stop it is said before the conversion and any search.
+        var request = request
+        // Fine-tuning comes last: what would stop it is said before the conversion and any search (own data
+        // are read and split for it once here; the later resolutions keep these splits).
         if let finetune = request.finetune {
-            try FineTuneStage.check(teacher: model, options: finetune, data: try request.data.resolved(for: model))
+            request.data = try request.data.resolved(for: model)
+            try FineTuneStage.check(teacher: model, options: finetune, data: request.data)
         }
         switch request.target {
         case .policy:

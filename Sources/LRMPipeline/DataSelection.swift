@@ -54,17 +54,19 @@ public struct DataSelection: Sendable {
 
     /// The selection with own data read and split for `model` (unchanged for a bundled data set).
     public func resolved(for model: Model) throws -> DataSelection {
-        guard let ownData, ownSplits == nil else { return self }
-        var copy = self
-        copy.ownSplits = try ownData.splits(for: model)
-        return copy
+        try resolved { try $0.splits(for: model) }
     }
 
     /// The same for a mapped model, from its header alone (`OwnDataSource.splits(for:)`).
     public func resolved(for model: MappedModel) throws -> DataSelection {
+        try resolved { try $0.splits(for: model) }
+    }
+
+    /// The selection with its own data split by `split` (unchanged without own data, or once split).
+    private func resolved(_ split: (OwnDataSource) throws -> OwnDataSplits) throws -> DataSelection {
         guard let ownData, ownSplits == nil else { return self }
         var copy = self
-        copy.ownSplits = try ownData.splits(for: model)
+        copy.ownSplits = try split(ownData)
         return copy
     }
 

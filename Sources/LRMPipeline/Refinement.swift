@@ -105,8 +105,8 @@ struct FineTuneStage {
     let data: String
     let progress: FineTuneProgress?
 
+    /// `check(teacher:options:data:)` has said yes (the pipeline asks it before any work).
     init(teacher: Model, options: FineTuneOptions, data selection: DataSelection, progress: FineTuneProgress?) throws {
-        try Self.check(teacher: teacher, options: options, data: selection)
         self.teacher = teacher
         self.options = options
         (training, validation, data) = try selection.fineTuningSamples(for: teacher)
@@ -141,11 +141,7 @@ struct FineTuneStage {
         let tuned = try FineTuner.fineTune(student: result.model, teacher: teacher, training: training, validation: validation,
                                            options: options, progress: report.map { report in { report(label, $0, epochs) } })
         result.model = tuned.model
-        for (index, layer) in result.model.layers.enumerated() where index < result.decisions.count {
-            if case let .factorizedDense(_, _, _, _, f) = layer.operation, result.decisions[index].outcome == .factorized {
-                result.decisions[index].relativeError = f.relativeError
-            }
-        }
+        result.takeRecordedErrors()
         return (tuned, FineTuner.record(tuned, options: options, data: data, samples: training.count))
     }
 }
@@ -160,7 +156,7 @@ extension ConversionPipeline {
     /// fine-tuned rungs between them that also keep the budget (``ladder(_:assignment:search:make:)``). Returns the
     /// kept candidates from the largest (the search's choice) to the smallest.
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
-                                   baseline: Double, maxDrop: Double?, confirmed: Bool = true)
+                                   baseline: Double, maxDrop: Double?, confirmed: Bool)
         throws -> [FineTunedCandidate] {
         var candidates = 0
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {

@@ -41,14 +41,8 @@ extension EvaluationSet {
     /// - Parameter shape: one sample's shape as its values are ordered: [H, W] (single channel), [H, W, C]
     ///   (`channelsLast`) or [C, H, W]. Nil when `shape` does not describe `featureCount` values.
     public func shifted(shape: [Int], channelsLast: Bool, maxShift: Int, seed: UInt64) -> EvaluationSet? {
-        let (height, width, channels): (Int, Int, Int)
-        switch shape.count {
-        case 2: (height, width, channels) = (shape[0], shape[1], 1)
-        case 3 where channelsLast: (height, width, channels) = (shape[0], shape[1], shape[2])
-        case 3: (height, width, channels) = (shape[1], shape[2], shape[0])
-        default: return nil
-        }
-        guard height > 0, width > 0, channels > 0, height * width * channels == featureCount, maxShift >= 0 else { return nil }
+        guard let image = ImageGeometry(shape: shape, channelsLast: channelsLast), image.valueCount == featureCount, maxShift >= 0 else { return nil }
+        let (height, width, channels) = (image.height, image.width, image.channels)
         var state = seed
         func next() -> UInt64 {  // SplitMix64: the same shifts for the same seed on every platform
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -69,9 +63,7 @@ extension EvaluationSet {
                     let sourceX = x - dx
                     guard sourceX >= 0, sourceX < width else { continue }
                     for c in 0..<channels {
-                        let to = channelsLast ? (y * width + x) * channels + c : (c * height + y) * width + x
-                        let from = channelsLast ? (sourceY * width + sourceX) * channels + c : (c * height + sourceY) * width + sourceX
-                        out[base + to] = pixels[base + from]
+                        out[base + image.offset(y: y, x: x, c: c)] = pixels[base + image.offset(y: sourceY, x: sourceX, c: c)]
                     }
                 }
             }

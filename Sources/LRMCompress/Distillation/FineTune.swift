@@ -1,5 +1,6 @@
 import Foundation
 public import LRMFormat
+import LRMLinearAlgebra
 
 /// Settings of distillation fine-tuning.
 public struct FineTuneOptions: Sendable, Equatable {
@@ -136,14 +137,16 @@ public enum FineTuner {
             }
         }
         let classes = network.classCount
-        let augmenting = !options.augmentation.isNone
-        if augmenting {
+        // The image the augmentation varies each sample as (nil: none is asked for).
+        var augmented: ImageGeometry?
+        if !options.augmentation.isNone {
             guard let image = training.image, image.valueCount == training.featureCount else {
                 throw FineTuneError(.invalidInput, "augmentation (\(options.augmentation)) needs images; these samples are not")
             }
+            augmented = image
         }
         // Without augmentation the original's outputs are the same every epoch: computed once.
-        let teacherLogits = augmenting ? [] : try logits(of: reference, samples: training)
+        let teacherLogits = augmented != nil ? [] : try logits(of: reference, samples: training)
         var augmentRNG = SeededGenerator(seed: options.seed ^ 0x5DEE_CE66_D1CE_4E5B)
         let teacherValidation = argmaxes(try logits(of: reference, samples: validation), classes: classes)
         func score(_ network: TrainableNetwork) throws -> (accuracy: Double, agreement: Double) {
@@ -179,12 +182,12 @@ public enum FineTuner {
                 var labels = [Int](repeating: 0, count: batch.count)
                 for (row, sample) in batch.enumerated() {
                     raw.replaceSubrange((row * width)..<((row + 1) * width), with: training.inputs[(sample * width)..<((sample + 1) * width)])
-                    if !augmenting {
+                    if augmented == nil {
                         teacher.replaceSubrange((row * classes)..<((row + 1) * classes), with: teacherLogits[(sample * classes)..<((sample + 1) * classes)])
                     }
                     labels[row] = training.labels[sample]
                 }
-                if augmenting, let image = training.image {
+                if let image = augmented {
                     options.augmentation.apply(to: &raw, count: batch.count, image: image, using: &augmentRNG)
                     teacher = try reference.forward(try reference.preprocess(raw[...], count: batch.count), count: batch.count, keep: false).logits
                 }
@@ -225,15 +228,10 @@ public enum FineTuner {
             guard case let .factorizedDense(us, vt, bias, activation, factorization) = layer.operation,
                   case let .dense(kernel, _, _) = teacher.layers[index].operation,
                   kernel.shape == [us.shape[0], vt.shape[1]] else { continue }
-            let (p, k, q) = (us.shape[0], us.shape[1], vt.shape[1])
-            let product = try DenseAlgebra.product(us.floats(), p, k, vt.floats(), k, q)
-            var difference = 0.0, total = 0.0
-            for (value, target) in zip(product, kernel.floats()) {
-                difference += Double(value - target) * Double(value - target)
-                total += Double(target) * Double(target)
-            }
             var record = factorization
-            record.relativeError = total > 0 ? (difference / total).squareRoot() : 0
+            record.relativeError = try Converter.relativeError(of: try Matrix(rows: us.shape[0], columns: us.shape[1], values: us.floats()),
+                                                               try Matrix(rows: vt.shape[0], columns: vt.shape[1], values: vt.floats()),
+                                                               against: try Matrix(rows: kernel.shape[0], columns: kernel.shape[1], values: kernel.floats()))
             updated.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
         }
         return updated

@@ -327,10 +327,6 @@ extension Refitter {
     /// the factors' new plain relative error (the metadata is `ConversionProvenance`'s job: give it `record`).
     public func apply(to result: inout ConversionResult) throws {
         result.model = try refit(result.model).model
-        for (index, layer) in result.model.layers.enumerated() where index < result.decisions.count {
-            if case let .factorizedDense(_, _, _, _, f) = layer.operation, result.decisions[index].outcome == .factorized {
-                result.decisions[index].relativeError = f.relativeError
-            }
-        }
+        result.takeRecordedErrors()
     }
 }
