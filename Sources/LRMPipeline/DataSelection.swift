@@ -57,9 +57,10 @@ public struct DataSelection: Sendable {
         try resolved { try $0.splits(for: model) }
     }
 
-    /// The same for a mapped model, from its header alone (`OwnDataSource.splits(for:)`).
-    public func resolved(for model: MappedModel) throws -> DataSelection {
-        try resolved { try $0.splits(for: model) }
+    /// The same for a mapped model, from its header alone (`OwnDataSource.splits(for:path:)`); errors name the
+    /// model by `path` when given (the file the user named), else by its recorded name.
+    public func resolved(for model: MappedModel, path: String? = nil) throws -> DataSelection {
+        try resolved { try $0.splits(for: model, path: path) }
     }
 
     /// The selection with its own data split by `split` (unchanged without own data, or once split).

@@ -41,7 +41,8 @@ public struct OwnDataSource: Sendable, Equatable {
     ///   the task, samples of another size than the model takes), `.badRequest` (an ambiguous task, too few
     ///   records to hold out a test split).
     public func splits(for model: Model) throws -> OwnDataSplits {
-        try splits(name: model.name, input: model.input, classNames: model.classNames, outputActivation: model.outputActivation) {
+        try splits(named: ModelNaming(name: model.name, path: nil), input: model.input, classNames: model.classNames,
+                   outputActivation: model.outputActivation) {
             try InferenceModel(model).outputElementCount
         }
     }
@@ -49,17 +50,29 @@ public struct OwnDataSource: Sendable, Equatable {
     /// The same for a mapped model, from its header alone (its description, the layers' output shapes):
     /// no tensor is read, so a large model is never in memory for this. The model is taken as valid
     /// (a header that opened is); its runtime limits are checked where it is run (`InferenceModel(mapped:)`).
-    public func splits(for model: MappedModel) throws -> OwnDataSplits {
+    /// `path`: the model's file as the user named it, for the errors to name (else they name the model's
+    /// recorded name; a Keras file's mapped model lies in a scratch file, so the mapping's path would not do).
+    public func splits(for model: MappedModel, path: String? = nil) throws -> OwnDataSplits {
         let header = model.header
-        return try splits(name: model.name, input: model.input, classNames: model.classNames,
+        return try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                           outputActivation: header.model.outputActivation) {
             (try header.layerOutputShapes().last ?? model.input.shape).reduce(1, *)
         }
     }
 
-    /// Splitting for a model described by its name, input, class names and output activation;
+    /// How the errors name the model: by the file the user gave when known, else by its recorded name.
+    struct ModelNaming {
+        var name: String
+        var path: String?
+        /// `the model my.lrm`, or `the model 'mnist_mlp'`.
+        var phrase: String { "the model " + (path ?? "'\(escaped(name))'") }
+        /// What an error of the model itself starts with: `my.lrm`, or `mnist_mlp`.
+        var subject: String { path ?? escaped(name) }
+    }
+
+    /// Splitting for a model described by its name (or file), input, class names and output activation;
     /// `outputCount` gives its number of outputs (asked once the data have been read and matched).
-    func splits(name: String, input: InputSpec, classNames: [String], outputActivation: Activation?,
+    func splits(named model: ModelNaming, input: InputSpec, classNames: [String], outputActivation: Activation?,
                 outputCount: () throws -> Int) throws -> OwnDataSplits {
         let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)
         let train: OwnArrays, test: OwnArrays
@@ -82,22 +95,22 @@ public struct OwnDataSource: Sendable, Equatable {
         }
         let features = train.sampleShape.reduce(1, *)
         guard features == input.elementCount else {
-            throw PipelineError(.dataInvalid, "\(inputs): samples have \(features) values (shape \(train.sampleShape)); the model '\(name)' "
+            throw PipelineError(.dataInvalid, "\(inputs): samples have \(features) values (shape \(train.sampleShape)); \(model.phrase) "
                                 + "takes \(input.elementCount) (shape \(input.shape))")
         }
         let outputs: Int
         do { outputs = try outputCount() } catch {
-            throw PipelineError(.dataInvalid, "\(name): \(error)", cause: error)
+            throw PipelineError(.dataInvalid, "\(model.subject): \(error)", cause: error)
         }
         let task: TaskKind
         do {
             task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: outputActivation,
-                                        labels: train.labels + test.labels)
+                                        labels: train.labels + test.labels, model: model.phrase)
         } catch let error as VerificationError {
             throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
         }
         if task == .regression, train.labelWidth != outputs {
-            throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) target(s) per sample; the model has \(outputs) outputs")
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) target(s) per sample; \(model.phrase) has \(outputs) outputs")
         }
         if task != .regression, train.labelWidth != 1 {
             throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) labels per sample; a \(task.rawValue) task takes one class per sample")

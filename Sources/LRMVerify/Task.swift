@@ -1,4 +1,5 @@
 public import LRMFormat
+import Foundation
 
 /// What a model predicts, which decides how it is scored.
 public enum TaskKind: String, Sendable, CaseIterable {
@@ -17,10 +18,14 @@ public enum TaskKind: String, Sendable, CaseIterable {
     ///   ambiguous: `VerificationError.ambiguousTask`, asking for `--task`.
     ///
     /// - Throws: `VerificationError` `.ambiguousTask`, or `.taskMismatch` when `given` cannot fit the model
-    ///   or the labels (binary or multiclass labels that are not whole numbers in range).
-    public static func resolve(given: TaskKind?, outputCount: Int, outputActivation: Activation?, labels: [Double]) throws -> TaskKind {
-        let whole = labels.allSatisfy { $0 == $0.rounded() && $0 >= 0 }
+    ///   or the labels (binary or multiclass labels that are not whole numbers in range: the first such label is
+    ///   named). `model` is how the messages name the model (a caller's `the model my.lrm`).
+    public static func resolve(given: TaskKind?, outputCount: Int, outputActivation: Activation?, labels: [Double],
+                               model: String = "the model") throws -> TaskKind {
         let zeroOne = labels.allSatisfy { $0 == 0 || $0 == 1 }
+        func found(_ fits: (Double) -> Bool) -> String {
+            labels.first { !fits($0) }.map { "found \(String(format: "%g", $0))" } ?? "found other values"
+        }
         let kind: TaskKind
         if let given {
             kind = given
@@ -31,18 +36,20 @@ public enum TaskKind: String, Sendable, CaseIterable {
         } else if !zeroOne {
             kind = .regression
         } else {
-            throw VerificationError(.ambiguousTask, "the model has one output without a sigmoid and the labels are all 0 or 1: "
+            throw VerificationError(.ambiguousTask, "\(model) has one output without a sigmoid and the labels are all 0 or 1: "
                                     + "give --task binary (outputs thresholded with --threshold) or --task regression")
         }
         switch kind {
         case .binary:
             guard outputCount == 1 else {
-                throw VerificationError(.taskMismatch, "a binary task needs a model with one output, this one has \(outputCount)")
+                throw VerificationError(.taskMismatch, "a binary task needs a model with one output; \(model) has \(outputCount)")
             }
-            guard zeroOne else { throw VerificationError(.taskMismatch, "a binary task needs labels 0 and 1; found other values") }
+            guard zeroOne else { throw VerificationError(.taskMismatch, "a binary task needs labels 0 and 1; \(found { $0 == 0 || $0 == 1 })") }
         case .multiclass:
-            guard whole, labels.allSatisfy({ $0 < Double(outputCount) }) else {
-                throw VerificationError(.taskMismatch, "a multi-class task needs labels 0 to \(outputCount - 1) (one per output); found other values")
+            let inRange = { (label: Double) in label == label.rounded() && label >= 0 && label < Double(outputCount) }
+            guard labels.allSatisfy(inRange) else {
+                throw VerificationError(.taskMismatch, "a multi-class task needs labels 0 to \(outputCount - 1) (one per output of \(model)); "
+                                        + found(inRange))
             }
         case .regression:
             break

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMFormat
 import LRMKeras
+import LRMRuntime
 
 /// Where a model comes from: a `.lrm` file or any Keras file lrm reads (sniffed by content).
 enum ModelSource {
@@ -88,6 +89,15 @@ enum ModelSource {
             try refuse(try model.nonFiniteWeights(), path: path, hint: hint)
         }
         return model
+    }
+
+    /// `model` (mapped from `path`) prepared to run in place (``InferenceModel/init(mapped:releaseThreshold:)``, which
+    /// checks every checksum first); a model that cannot run (over lrm's limits, say) is invalid input, named by
+    /// `path`, the file the user gave: a Keras file's mapped model lies in a scratch file, and a recorded name is no file.
+    static func runner(_ model: MappedModel, path: String) throws -> InferenceModel {
+        do { return try InferenceModel(mapped: model) } catch let error as RuntimeError {
+            throw CommandFailure(status: .invalidInput, message: "\(path): \(error.description)")
+        }
     }
 
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into.

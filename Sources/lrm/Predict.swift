@@ -49,10 +49,7 @@ extension LRM {
                 // Mapped, not loaded: the weights are used in place in the file (a Keras file's in the
                 // child's scratch file), so resident memory stays below the file's size.
                 let mapped = try ModelSource.map(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)
-                let runner: InferenceModel
-                do { runner = try InferenceModel(mapped: mapped) } catch let error as RuntimeError {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
-                }
+                let runner = try ModelSource.runner(mapped, path: model)
                 let array: NumPyArray
                 do { array = try NPY.read(path: input) } catch {
                     throw CommandFailure(status: (error as? NumPyError)?.kind == .unreadable ? .missingInput : .invalidInput,

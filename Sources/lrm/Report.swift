@@ -69,15 +69,15 @@ extension LRM {
                     for note in choice.notes { printDiagnostic("note", note) }
                     var selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data, layout: dataSet.dataLayout)
                     selection.ownData = dataSet.own.source
-                    selection = try selection.resolved(for: candidate)
+                    selection = try selection.resolved(for: candidate, path: model)
                     candidate.input = candidateSide.input
                     if let input = referenceSide?.input { referenceModel?.input = input }
                     referenceModel?.input.layout = recorded.layout
                     let test = try selection.open(.test)
                     do {
                         let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-                        let runner = try InferenceModel(mapped: candidate)
-                        let referenceRunner = try referenceModel.map { try InferenceModel(mapped: $0) }
+                        let runner = try ModelSource.runner(candidate, path: model)
+                        let referenceRunner = try referenceModel.map { try ModelSource.runner($0, path: reference ?? model) }
                         if selection.task == .multiclass {
                             verification = try Verifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
@@ -88,6 +88,8 @@ extension LRM {
                                                                        thresholds: TaskThresholds())
                         }
                     } catch let error as VerificationError {
+                        throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                    } catch let error as RuntimeError {
                         throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                     }
                 }

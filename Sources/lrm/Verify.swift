@@ -170,8 +170,8 @@ extension LRM {
                     let printer = progressOptions.printer
                     defer { printer?.finish() }
                     let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-                    report = try Verifier.verify(candidate: try candidateRunner ?? InferenceModel(mapped: candidate),
-                                                 reference: try referenceModel.map { try InferenceModel(mapped: $0) }, layers: layers,
+                    report = try Verifier.verify(candidate: try candidateRunner ?? ModelSource.runner(candidate, path: model),
+                                                 reference: try referenceModel.map { try ModelSource.runner($0, path: reference ?? model) }, layers: layers,
                                                  dataset: data, thresholds: thresholds,
                                                  layout: dataSet.dataLayout, batchSize: batchSize) { done, total in
                         printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "\(data.identifier) \(split.rawValue)"))
@@ -181,7 +181,7 @@ extension LRM {
                 } catch let error as DatasetError {
                     throw CommandFailure(status: .invalidInput, message: error.description)
                 } catch let error as RuntimeError {
-                    throw CommandFailure(status: .invalidInput, message: error.description)
+                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
                 report.preprocessingNotes = preprocessingNotes
                 if let junit {

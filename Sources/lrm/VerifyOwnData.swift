@@ -15,13 +15,9 @@ extension LRM.Verify {
     /// alone, and the per-layer comparison reads one layer at a time.
     func verifyOwnData(_ source: OwnDataSource, candidate mapped: MappedModel, reference mappedReference: MappedModel?, preprocessingNotes: [String],
                        preprocessingSource: String) throws {
-        // Checksums first, as loading the model checked them; a model that cannot run is refused as the
-        // splitting refuses it (it asks the model for its outputs).
-        let runner: InferenceModel
-        do { runner = try InferenceModel(mapped: mapped) } catch let error as RuntimeError {
-            throw PipelineError(.dataInvalid, "\(mapped.name): \(error)", cause: error)
-        }
-        let splits = try source.splits(for: mapped)
+        // Checksums first, as loading the model checked them; a model that cannot run is refused naming its file.
+        let runner = try ModelSource.runner(mapped, path: model)
+        let splits = try source.splits(for: mapped, path: model)
         var data = split == .train ? splits.train : splits.test
         if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
         if splits.task == .multiclass {
@@ -35,7 +31,7 @@ extension LRM.Verify {
         if splits.task == .binary, maxMetricDrop != nil {
             throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
         }
-        let referenceRunner = try mappedReference.map { try InferenceModel(mapped: $0) }
+        let referenceRunner = try mappedReference.map { try ModelSource.runner($0, path: reference ?? model) }
         let report: TaskReport
         let printer = progressOptions.printer
         defer { printer?.finish() }
@@ -57,6 +53,8 @@ extension LRM.Verify {
             }
             printer?.finish()
         } catch let error as VerificationError {
+            throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+        } catch let error as RuntimeError {
             throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
         }
         if let junit {
