@@ -101,11 +101,13 @@ public final class InferenceModel: Sendable {
     /// used where they lie in the mapping (checked against their checksums once, here), and when they
     /// add up to more than 64 MiB each layer's pages are released after each use, so resident memory
     /// holds about one layer's weights at a time rather than the model (`releaseThreshold` sets that
-    /// size). Everything else is loaded.
-    public convenience init(mapped model: MappedModel, releaseThreshold: Int = InferenceModel.releaseThreshold) throws {
+    /// size). Everything else is loaded. `checksumsVerified`: the caller has just checked every checksum
+    /// of the file (``MappedModel/verifyTensors()``), so they are not checked a second time here.
+    public convenience init(mapped model: MappedModel, releaseThreshold: Int = InferenceModel.releaseThreshold,
+                            checksumsVerified: Bool = false) throws {
         let file = model.file
         let header = file.header
-        for index in header.tensors.indices {
+        for index in header.tensors.indices where !checksumsVerified {
             try file.verifyChecksum(index)
             file.releasePages(ofTensor: index)
         }

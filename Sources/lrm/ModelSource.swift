@@ -3,6 +3,7 @@ import Foundation
 import LRMFormat
 import LRMKeras
 import LRMRuntime
+import LRMVerify
 
 /// Where a model comes from: a `.lrm` file or any Keras file lrm reads (sniffed by content).
 enum ModelSource {
@@ -94,8 +95,9 @@ enum ModelSource {
     /// `model` (mapped from `path`) prepared to run in place (``InferenceModel/init(mapped:releaseThreshold:)``, which
     /// checks every checksum first); a model that cannot run (over lrm's limits, say) is invalid input, named by
     /// `path`, the file the user gave: a Keras file's mapped model lies in a scratch file, and a recorded name is no file.
-    static func runner(_ model: MappedModel, path: String) throws -> InferenceModel {
-        do { return try InferenceModel(mapped: model) } catch let error as RuntimeError {
+    /// `checksumsVerified`: the caller has just checked them all (``MappedModel/verifyTensors()``).
+    static func runner(_ model: MappedModel, path: String, checksumsVerified: Bool = false) throws -> InferenceModel {
+        do { return try InferenceModel(mapped: model, checksumsVerified: checksumsVerified) } catch let error as RuntimeError {
             throw CommandFailure(status: .invalidInput, message: "\(path): \(error.description)")
         }
     }
@@ -258,4 +260,16 @@ struct PreprocessingOptions: ParsableArguments {
 struct WeightMatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Weights-only .h5 files: pair the file's layers with --config's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order).", valueName: "how"))
     var match: KerasWeightMatching = .auto
+}
+
+extension LayerFidelity {
+    /// The per-layer comparison (empty without a reference) of two mapped models whose checksums were all checked a
+    /// moment ago (``ModelSource/runner(_:path:checksumsVerified:)``, `MappedModel.verifyTensors`): they are not checked again.
+    static func compareChecked(candidate: MappedModel, reference: MappedModel?) throws -> [LayerFidelity] {
+        guard var reference else { return [] }
+        var candidate = candidate
+        candidate.verifiesChecksums = false
+        reference.verifiesChecksums = false
+        return try compare(candidate: candidate, reference: reference)
+    }
 }

@@ -75,9 +75,12 @@ extension LRM {
                     referenceModel?.input.layout = recorded.layout
                     let test = try selection.open(.test)
                     do {
-                        let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-                        let runner = try ModelSource.runner(candidate, path: model)
+                        // Every checksum is checked once before anything is trusted: the candidate's above
+                        // (verifyTensors), the reference's as it is prepared to run; the comparison then reads
+                        // checked tensors.
+                        let runner = try ModelSource.runner(candidate, path: model, checksumsVerified: true)
                         let referenceRunner = try referenceModel.map { try ModelSource.runner($0, path: reference ?? model) }
+                        let layers = try LayerFidelity.compareChecked(candidate: candidate, reference: referenceModel)
                         if selection.task == .multiclass {
                             verification = try Verifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                thresholds: VerificationThresholds(), layout: dataSet.dataLayout)

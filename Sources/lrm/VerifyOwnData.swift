@@ -37,13 +37,7 @@ extension LRM.Verify {
         defer { printer?.finish() }
         do {
             // Both runners checked every checksum of their files a moment ago: the comparison does not check them again.
-            var checkedCandidate = mapped
-            checkedCandidate.verifiesChecksums = false
-            let layers: [LayerFidelity] = try mappedReference.map { reference in
-                var checkedReference = reference
-                checkedReference.verifiesChecksums = false
-                return try LayerFidelity.compare(candidate: checkedCandidate, reference: checkedReference)
-            } ?? []
+            let layers = try LayerFidelity.compareChecked(candidate: mapped, reference: mappedReference)
             report = try TaskVerifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: data, task: splits.task,
                                              threshold: splits.threshold,
                                              thresholds: TaskThresholds(maxAccuracyDrop: maxAccuracyDrop, maxF1Drop: maxF1Drop, minAgreement: minAgreement,
