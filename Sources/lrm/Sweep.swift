@@ -63,6 +63,10 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([model, config])
+                if let csv {
+                    try OutputFiles.refuseOverwritingInputs(csv, inputs: [("model", model)] + (config.map { [("--config file", $0)] } ?? [])
+                                                            + dataOptions.dataSet.own.files)
+                }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
                 let data = try dataOptions.selection.resolved(for: original)

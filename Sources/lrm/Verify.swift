@@ -104,16 +104,23 @@ extension LRM {
             }
         }
 
+        /// Every file the command reads, with the option that names it: the JUnit report is none of them.
+        var inputFiles: [(role: String, path: String)] {
+            [("model", model), ("--reference file", reference), ("--reference-config file", referenceConfig), ("--config file", config)]
+                .compactMap { role, path in path.map { (role, $0) } } + dataSet.own.files
+        }
+
         func run() throws {
             let started = Date()
             try reportingErrors(onFailure: { failure in
                 // CI reads the JUnit file: an error that stops the run is written there as an error case (never over an input).
                 guard let junit, failure.status != .cannotWrite,
-                      ![model, reference, referenceConfig, config].compactMap({ $0 }).contains(where: { OutputFiles.sameFile($0, junit) }) else { return }
+                      !inputFiles.contains(where: { OutputFiles.sameFile($0.path, junit) }) else { return }
                 let xml = VerificationReport.junitError(message: "lrm: error: \(failure.message)", seconds: Date().timeIntervalSince(started))
                 try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
             }) {
                 try InputFiles.requireRegular([model, reference, referenceConfig, config])
+                if let junit { try OutputFiles.refuseOverwritingInputs(junit, inputs: inputFiles) }
                 // --input-shape and --input-layout describe the candidate; scale and offset go to a model that records none.
                 var shapeOptions = preprocessing
                 shapeOptions.inputScale = nil

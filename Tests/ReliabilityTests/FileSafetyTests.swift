@@ -67,6 +67,37 @@ struct FileSafetyTests {
         try expectRefusal(["export", keras, "--to", "keras", "-o", keras], protecting: keras, naming: ["model.h5"])
     }
 
+    @Test("verify --junit, sweep --csv, report -o and convert -o refuse the model, the reference and your own data files")
+    func outputsOverModelsAndOwnData() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        for name in ["churn_mlp.h5", "churn.csv", "housing_mlp.h5", "housing_x.npy", "housing_y.npy"] {
+            try FileManager.default.copyItem(atPath: samples + name, toPath: scratch.file(name))
+        }
+        let (model, data) = (scratch.file("churn_mlp.h5"), scratch.file("churn.csv"))
+        let compressed = scratch.file("churn.lrm")
+        let made = try ChildProcess.run(["convert", model, "--policy", "rank:4", "-o", compressed], timeout: 60)
+        try #require(made.status == 0, "\(made)")
+        let own = ["--inputs", data, "--label-column", "churned"]
+        try expectRefusal(["verify", compressed, "--reference", model, "--junit", compressed] + own, protecting: compressed, naming: ["churn.lrm", "model"])
+        try expectRefusal(["verify", compressed, "--reference", model, "--junit", model] + own, protecting: model, naming: ["churn_mlp.h5", "--reference"])
+        try expectRefusal(["verify", compressed, "--reference", model, "--junit", data] + own, protecting: data, naming: ["churn.csv", "--inputs"])
+        // A run stopped by an error writes it to the JUnit file, never over an input.
+        try expectRefusal(["verify", compressed, "--reference", model, "--junit", data, "--inputs", data, "--label-column", "nosuch"],
+                          protecting: data, naming: ["churn.csv"])
+        try expectRefusal(["sweep", model, "--taus", "0.9", "--csv", model] + own, protecting: model, naming: ["churn_mlp.h5", "model"])
+        try expectRefusal(["sweep", model, "--taus", "0.9", "--csv", data] + own, protecting: data, naming: ["churn.csv", "--inputs"])
+        try expectRefusal(["report", compressed, "--reference", model, "-o", data] + own, protecting: data, naming: ["churn.csv", "--inputs"])
+        try expectRefusal(["convert", model, "--policy", "whitened:0.9", "-o", data, "--force-extension"] + own,
+                          protecting: data, naming: ["churn.csv", "--inputs"])
+        let (regressor, x, y) = (scratch.file("housing_mlp.h5"), scratch.file("housing_x.npy"), scratch.file("housing_y.npy"))
+        let pairs = ["--inputs", x, "--labels", y]
+        try expectRefusal(["convert", regressor, "--policy", "whitened:0.9", "-o", y, "--force-extension"] + pairs, protecting: y, naming: ["housing_y.npy", "--labels"])
+        try expectRefusal(["sweep", regressor, "--taus", "0.9", "--csv", x] + pairs, protecting: x, naming: ["housing_x.npy", "--inputs"])
+        try expectRefusal(["verify", regressor, "--junit", y, "--test-inputs", x, "--test-labels", y, "--inputs", x, "--labels", y],
+                          protecting: y, naming: ["housing_y.npy", "--labels"])
+    }
+
     @Test("convert --in-place replaces a .lrm input atomically and keeps its mode; refused for a Keras input and with -o")
     func inPlace() throws {
         let scratch = try Scratch()
