@@ -50,7 +50,8 @@ struct LRM: ParsableCommand {
                 Self.unknownOption(in: arguments, for: command).map { typed in
                     "Unknown option '\(typed)'" + Suggestion.clause(for: typed, among: Self.options(of: command).flatMap(\.names).filter { $0.hasPrefix("--") })
                 }
-            } ?? Self.withSuggestion(parserMessage.split(whereSeparator: \.isNewline).joined(separator: "; "),
+            } ?? Self.negativeValue(in: arguments, parserMessage: parserMessage)
+              ?? Self.withSuggestion(parserMessage.split(whereSeparator: \.isNewline).joined(separator: "; "),
                                      subcommand.map { Self.valueSuggestion(for: parserMessage, command: $0) } ?? "")
             let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
             printError("\(message) (see \(help))")
@@ -84,6 +85,18 @@ struct LRM: ParsableCommand {
             return subcommand(named: arguments[1]) == nil ? unknownCommand(arguments[1]) : nil
         }
         return subcommand(named: first) == nil ? unknownCommand(first) : nil
+    }
+
+    /// ArgumentParser takes a negative number after an option for another option, and reports "Missing
+    /// value for '--round-rank <N>'" although the user gave one (`--round-rank -1`): say what was given
+    /// and why it is refused instead. Nil when `parserMessage` is not that case.
+    static func negativeValue(in arguments: [String], parserMessage: String) -> String? {
+        guard let start = parserMessage.range(of: "Missing value for '")?.upperBound else { return nil }
+        let option = String(parserMessage[start...].prefix { $0 != " " && $0 != "'" })
+        guard option.hasPrefix("-"), let index = arguments.firstIndex(of: option), index + 1 < arguments.count else { return nil }
+        let value = arguments[index + 1]
+        guard value.hasPrefix("-"), Double(value) != nil else { return nil }
+        return "\(option) takes no negative value, found '\(value)'"
     }
 
     /// "unknown command 'conver' (did you mean 'convert'?); the commands are …".

@@ -164,4 +164,24 @@ struct HostileInputTests {
             #expect(result.status == 64 && result.stderr.contains(option), "\(option) \(value): \(result)")
         }
     }
+
+    @Test("a negative number after an option is reported as the value given (not \"Missing value\"), exit 64, one line")
+    func negativeOptionValues() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 2), to: model)
+        let cases: [[String]] = [
+            ["convert", model, "--dry-run", "--round-rank", "-1"], ["convert", model, "--dry-run", "--seed", "-1"],
+            ["convert", model, "--dry-run", "--target-ratio", "-0.2"], ["verify", model, "--dataset", "mnist", "--limit", "-5"],
+            ["example", "-o", scratch.file("e.lrm"), "--seed", "-3"],
+        ]
+        for arguments in cases {
+            let result = try ChildProcess.run(arguments, timeout: 60)
+            let (option, value) = (arguments[arguments.count - 2], arguments[arguments.count - 1])
+            #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result)")
+            #expect(result.stderr.contains("\(option) takes no negative value, found '\(value)'") && !result.stderr.contains("Missing value"),
+                    "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("e.lrm")))
+    }
 }
