@@ -36,6 +36,11 @@ extension LRM {
         @Option(name: .shortAndLong, help: "Output file: .h5 or .hdf5 (legacy HDF5), or .keras (Keras 3 archive); Keras's load_model picks the format by the extension.")
         var output: String
 
+        @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
+        var config: String?
+
+        @OptionGroup var weights: WeightMatchOptions
+
         @Flag(help: "Write the output under a name that does not end in .h5, .hdf5 or .keras (as legacy HDF5).")
         var forceExtension = false
 
@@ -45,8 +50,8 @@ extension LRM {
 
         func run() throws {
             try reportingErrors {
-                try InputFiles.requireRegular([model])
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model)])
+                try InputFiles.requireRegular([model, config])
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model)] + (config.map { [("--config file", $0)] } ?? []))
                 let loaded = try load()
                 let summary: KerasExportSummary
                 do {
@@ -79,7 +84,7 @@ extension LRM {
 
         /// The model in `model`: a `.lrm` container, or any Keras file lrm imports (read in a child process).
         private func load() throws -> Model {
-            try ModelSource.load(model, architecture: nil, preprocessing: nil, nonFinite: .accept)
+            try ModelSource.load(model, architecture: config, preprocessing: nil, nonFinite: .accept, match: weights.match)
         }
     }
 }

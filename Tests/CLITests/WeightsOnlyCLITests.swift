@@ -33,4 +33,23 @@ struct WeightsOnlyCLITests {
         expectOneLineError(try ChildProcess.run(["report", lrm, "--reference", weights, "-o", scratch.file("r2.html")] + data),
                            status: 65, naming: "--reference-config")
     }
+
+    @Test("export --config writes a weights-only file as Keras (its error pointed to --config, which export did not have)")
+    func exportConfig() throws {
+        let scratch = try Scratch()
+        let weights = fixtures + "mlp_weights.h5", architecture = fixtures + "mlp.keras"
+        var rng = SystemRandomNumberGenerator()
+        try NPY.write(try NumPyArray(shape: [8, 6], float32: (0..<48).map { _ in Float.random(in: -1...1, using: &rng) }), to: scratch.file("x.npy"))
+        expectOneLineError(try ChildProcess.run(["export", weights, "--to", "keras", "-o", scratch.file("none.h5")]), status: 65, naming: "--config")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("none.h5")))
+        let exported = try ChildProcess.run(["export", weights, "--config", architecture, "--to", "keras", "-o", scratch.file("e.h5")])
+        #expect(exported.status == 0, "\(exported)")
+        // The exported file computes what the weights-only file with its architecture computes.
+        for (model, extra, output) in [(weights, ["--config", architecture], "a.npy"), (scratch.file("e.h5"), [], "b.npy")] {
+            let predicted = try ChildProcess.run(["predict", model, "--input", scratch.file("x.npy"), "-o", scratch.file(output)] + extra)
+            #expect(predicted.status == 0, "\(predicted)")
+        }
+        let (a, b) = (try NPY.read(path: scratch.file("a.npy")).floatValues(), try NPY.read(path: scratch.file("b.npy")).floatValues())
+        #expect(a.count == 24 && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(a) vs \(b)")
+    }
 }
