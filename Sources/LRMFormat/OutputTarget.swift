@@ -26,21 +26,43 @@ public enum OutputTarget {
     static let maxTemporaryStemBytes = 200
 
     /// The file to write for the output `path`: `path` itself, or the target of the symbolic link it is.
+    /// A device, FIFO or socket (itself or through a link) is refused: renaming the finished file over it
+    /// would replace it (`-o /dev/null` run as root replaced the system's /dev/null with a regular file).
     /// The corresponding C functions are `lstat`, `stat` and `realpath`.
     public static func resolve(_ path: String) throws(Problem) -> String {
         var info = stat()
-        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return path }
+        guard lstat(path, &info) == 0 else { return path }
+        if let kind = special(info.st_mode) {
+            throw Problem(message: "the output is \(kind), not a regular file; lrm writes a finished file in its place, "
+                          + "which would replace it: give a file name")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFLNK else { return path }
         guard stat(path, &info) == 0 else {
             throw Problem(message: "the output is a symbolic link to nothing (a missing file); not writing through it")
         }
         if (info.st_mode & S_IFMT) == S_IFDIR {
             throw Problem(message: "the output is a symbolic link to a directory, expected a file")
         }
+        if let kind = special(info.st_mode) {
+            throw Problem(message: "the output is a symbolic link to \(kind), not a regular file; lrm writes a finished file in "
+                          + "place of its target, which would replace it: give a file name")
+        }
         guard let resolved = realpath(path, nil) else {
             throw Problem(message: "cannot resolve the symbolic link (errno \(errno))")
         }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// What a file of `mode` is when it is a device, FIFO or socket; nil for files, folders and links.
+    static func special(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFSOCK: "a socket"
+        default: nil
+        }
     }
 
     /// The folder and file name of `path` (`.` for a bare name, `/` for a file at the root).

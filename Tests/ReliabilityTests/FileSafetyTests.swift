@@ -98,6 +98,34 @@ struct FileSafetyTests {
                           protecting: y, naming: ["housing_y.npy", "--labels"])
     }
 
+    @Test("an output that is a FIFO, a device or a link to one is refused (exit 73) and left as it was, never replaced by a file")
+    func specialFileOutputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        try #require(mkfifo(scratch.file("fifo.lrm"), 0o644) == 0)
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("link.lrm"), withDestinationPath: "fifo.lrm")
+        var nodes = [(scratch.file("fifo.lrm"), S_IFIFO), (scratch.file("link.lrm"), S_IFLNK)]
+        // A copy of /dev/null (character device 1, 3), made where only root can: `-o /dev/null` replaced it.
+        if runningAsRoot, mknod(scratch.file("null.lrm"), S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0 {
+            nodes.append((scratch.file("null.lrm"), S_IFCHR))
+        } else {
+            print("specialFileOutputs: no device node made (not root); the FIFO and the link are checked")
+        }
+        for (node, type) in nodes {
+            for arguments in [["example", "-o", node], ["report", model, "-o", node], ["convert", model, "--policy", "rank:4", "-o", node],
+                              ["extract", model, "hidden/us", "-o", node, "--force-extension"]] {
+                let result = try ChildProcess.run(arguments, timeout: 60)
+                #expect(result.status == 73, "\(arguments): \(result)")
+                #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1
+                        && result.stderr.contains("not a regular file"), "\(arguments): \(result.stderr)")
+                var info = stat()
+                #expect(lstat(node, &info) == 0 && info.st_mode & S_IFMT == type, "\(node) was replaced: \(arguments)")
+            }
+        }
+        #expect(scratch.contents().filter { $0.contains(".tmp-") }.isEmpty, "\(scratch.contents())")
+    }
+
     @Test("convert --in-place replaces a .lrm input atomically and keeps its mode; refused for a Keras input and with -o")
     func inPlace() throws {
         let scratch = try Scratch()
