@@ -39,6 +39,13 @@ package enum FileSignature: Equatable {
             if [UInt8](bytes) == hdf5Magic { return .hdf5 }
             offset *= 2
         }
+        // A file cut short inside a signature: say so, rather than list its bytes.
+        if size < UInt64(hdf5Magic.count), hdf5Magic.starts(with: head) {
+            return .other("only \(size) byte\(size == 1 ? "" : "s"), the start of an HDF5 signature: the file is truncated")
+        }
+        if size < 4, [0x50, 0x4B, 0x03, 0x04].starts(with: head) {
+            return .other("only \(size) byte\(size == 1 ? "" : "s"), the start of a ZIP archive's signature: the file is truncated")
+        }
         return .other(describe(head))
     }
 

@@ -26,18 +26,42 @@ enum ModelSource {
         return count >= 0 ? Array(bytes.prefix(count)) : nil
     }
 
-    /// Whether `path` is a Keras file lrm reads (HDF5 or a ZIP archive, by content).
+    /// Whether `path` is to be read as a Keras file: an HDF5 file or a ZIP archive by content, or a file
+    /// named `.h5`, `.hdf5` or `.keras` that is no `.lrm` either (the Keras reader then says what is wrong
+    /// with it, rather than the `.lrm` reader).
     static func looksLikeKeras(_ path: String) -> Bool {
-        if case .keras = try? kind(of: path) { return true }
-        return false
+        switch try? kind(of: path) {
+        case .keras?: return true
+        case .container?: return false
+        case nil: return hasKerasName(path)
+        }
+    }
+
+    /// Whether the name of `path` ends in one of the extensions Keras files have.
+    static func hasKerasName(_ path: String) -> Bool {
+        let name = path.lowercased()
+        return [".h5", ".hdf5", ".keras"].contains { name.hasSuffix($0) }
     }
 
     /// A `.lrm` file when it starts with the container's magic (or cannot be read: the container reader
     /// then says why); anything else is sniffed here, once, for the Keras importer: an HDF5 file or a
     /// `.keras` archive, or the importer's error naming what the file looks like (empty, a PNG, …).
     static func kind(of path: String) throws -> Kind {
-        guard let prefix = signature(of: path) else { return .container }
+        guard let prefix = signature(of: path) else {
+            // A folder named like a Keras file: the Keras reader's message ("expected a .h5, … or .keras file").
+            var isDirectory: ObjCBool = false
+            if hasKerasName(path), FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                return .keras(try KerasImporter.sniff(path: path))
+            }
+            return .container
+        }
         if prefix == Container.magic { return .container }
+        // A .lrm cut short inside its magic: the container reader says how short. (Its first byte alone is
+        // also the first of HDF5's: then the name decides.)
+        if !prefix.isEmpty, prefix.count < Container.magic.count, Container.magic.starts(with: prefix),
+           prefix.count > 1 || path.lowercased().hasSuffix(".lrm") {
+            return .container
+        }
         return .keras(try KerasImporter.sniff(path: path))
     }
 

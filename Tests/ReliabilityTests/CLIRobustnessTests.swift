@@ -118,6 +118,38 @@ struct CLIRobustnessTests {
         }
     }
 
+    @Test("a file shorter than its format's signature, and a folder named like a Keras file: what is wrong, for that format")
+    func shortFilesAndKerasNamedFolders() throws {
+        let scratch = try Scratch()
+        try ContainerWriter.write(ExampleModel.make(seed: 2), to: scratch.file("model.lrm"))
+        try NPY.write(try NumPyArray(shape: [1, 784], float32: [Float](repeating: 0.5, count: 784)), to: scratch.file("x.npy"))
+        let lrm = try scratch.write([0x89], to: "cut.lrm")        // the first byte of the .lrm magic (and of HDF5's)
+        let lrm3 = try scratch.write([0x89, 0x4C, 0x52], to: "cut3.bin")
+        let h5 = try scratch.write([0x89], to: "cut.h5")
+        let keras = try scratch.write([0x50], to: "cut.keras")   // "P", the first byte of a ZIP archive
+        let folder = scratch.file("folder.h5")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let out = scratch.file("out.lrm")
+        let cases: [([String], Int32, [String])] = [
+            (["predict", lrm, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")], 65, ["cut.lrm", "shorter than the 32-byte preamble"]),
+            (["convert", lrm, "--policy", "rank:4", "-o", out], 65, ["cut.lrm", "shorter than the 32-byte preamble"]),
+            (["export", lrm3, "--to", "keras", "-o", scratch.file("e.h5")], 65, ["cut3.bin", "shorter than the 32-byte preamble"]),
+            (["import", h5, "-o", out], 65, ["cut.h5", "the start of an HDF5 signature: the file is truncated"]),
+            (["inspect", h5], 65, ["cut.h5", "the start of an HDF5 signature: the file is truncated"]),
+            (["inspect", h5, "--config", Fixtures.path("mlp.keras")], 65, ["cut.h5", "truncated"]),
+            (["inspect", keras], 65, ["cut.keras", "the start of a ZIP archive's signature: the file is truncated"]),
+            (["import", folder, "-o", out], 66, ["folder.h5", "is a directory, expected a .h5"]),
+        ]
+        let before = Set(scratch.contents())
+        for (arguments, status, naming) in cases {
+            let result = try ChildProcess.run(arguments, timeout: 60)
+            #expect(result.status == status && result.isCleanError, "\(arguments): \(result)")
+            for text in naming { #expect(result.stderr.contains(text), "\(arguments) should say \(text): \(result.stderr)") }
+            #expect(!result.stderr.contains("not a .lrm file"), "\(arguments): \(result.stderr)")
+        }
+        #expect(Set(scratch.contents()) == before)
+    }
+
     @Test("one line naming the file or option, the documented exit status, nothing written", arguments: cases)
     func row(_ row: Case) throws {
         if row.needsNonRoot && runningAsRoot {
