@@ -502,6 +502,12 @@ public enum Converter {
             guard let statistics = options.calibration?.layers[name], statistics.features == inFeatures else {
                 throw ConversionError(kind: .decomposition, layer: name, message: "no calibration statistics for this layer's \(inFeatures) inputs")
             }
+            // XᵀX is accumulated in double but factorized in float: inputs past about 1.8·10¹⁹ overflow it. The
+            // fault is in the data, not in the model: say so rather than report a failed factorization.
+            if let largest = statistics.gram.lazy.map(abs).max(), !(largest <= Double(Float.greatestFiniteMagnitude)) {
+                throw ConversionError(kind: .decomposition, layer: name, message: "the calibration data reaching this layer is too large "
+                                      + "for float32 (XᵀX reaches \(String(format: "%.2g", largest))): check the data's values and its scale (--input-scale)")
+            }
             let meanDiagonal = (0..<inFeatures).reduce(0.0) { $0 + statistics.gram[$1 * inFeatures + $1] } / Double(inFeatures)
             var lambda = ridge * (meanDiagonal > 0 ? meanDiagonal : 1)
             // λ keeps rank-deficient inputs (MNIST's always-zero border pixels) positive definite;

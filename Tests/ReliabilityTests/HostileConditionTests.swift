@@ -238,4 +238,19 @@ struct HostileConditionTests {
         }
         #expect(scratch.contents() == ["many.lrm", "x.npy"])
     }
+
+    @Test("own data with finite values too large for float32 statistics: the error says the data is at fault, not a failed factorization")
+    func hugeFiniteInputs() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        var values = try NPY.read(path: samples + "housing_x.npy").floatValues()
+        values[10 * 20 + 3] = 3e38   // finite, but its square overflows XᵀX in float
+        try NPY.write(try NumPyArray(shape: [values.count / 20, 20], float32: values), to: scratch.file("x.npy"))
+        let result = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--inputs", scratch.file("x.npy"), "--labels", samples + "housing_y.npy",
+                                           "--policy", "whitened:0.9", "-o", scratch.file("o.lrm")], timeout: 120)
+        #expect(result.isCleanError && result.status == 65, "\(result)")
+        #expect(result.stderr.contains("too large for float32") && result.stderr.contains("--input-scale") && !result.stderr.contains("Cholesky"),
+                "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
 }
