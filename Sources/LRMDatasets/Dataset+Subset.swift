@@ -42,7 +42,12 @@ extension Dataset {
                 }
             }
             positions = sorted
-            note = "subset: \(formatCount(sorted.count)) given indices"
+            // A contiguous run (lrm verify --test-half second) is named by its ends.
+            if let low = sorted.first, let high = sorted.last, sorted.count > 1, high - low == sorted.count - 1 {
+                note = "subset: samples \(formatCount(low))–\(formatCount(high))"
+            } else {
+                note = "subset: \(formatCount(sorted.count)) given indices"
+            }
         }
         return restricted(to: positions.map { selectedIndices?[$0] ?? $0 }, note: note)
     }

@@ -89,6 +89,9 @@ struct EndToEndTests {
         #expect(report["samples"] as? Int == 5000)
         let compressed = try #require(report["compressed"] as? [String: Any])
         #expect(abs(try #require(compressed["accuracy"] as? Double) - (try #require(search["test_accuracy"] as? Double))) < 1e-12)
+        // The text names the half it measured.
+        let text = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--test-half", "second"])
+        #expect(text.status == 0 && text.stdout.contains("subset: samples 5,000–9,999"), "\(text.stdout)")
     }
 
     @Test("real-data: a model imported from a Keras file verifies against that file with agreement 1 and no change",

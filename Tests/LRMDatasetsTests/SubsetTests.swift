@@ -19,6 +19,8 @@ struct SubsetTests {
         #expect(batch.range == 0..<2)
         #expect(batch.pixels[784 + 100] == Float(TestFiles.idxPixel(image: 6, row: 3, column: 16)))
         #expect(picked.description.contains("subset: 2 given indices"))
+        // A contiguous run is named by its ends (what `lrm verify --test-half second` shows).
+        #expect(try first.subset(.indices([5, 3, 4, 6])).description.contains("subset: samples 3–6"))
     }
 
     @Test("a seeded sample is reproducible, sorted, distinct, and differs between seeds")
