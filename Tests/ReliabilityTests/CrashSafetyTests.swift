@@ -82,7 +82,8 @@ struct CrashSafetyTests {
                         kill(pid, SIGKILL)
                     }
                 } else {
-                    DispatchQueue.global().asyncAfter(deadline: .now() + fraction * uncut.seconds * 1.1) { kill(pid, SIGKILL) }
+                    let delay = fraction * uncut.seconds * 1.1
+                    afterDelay(delay) { kill(pid, SIGKILL) }
                 }
             }
             let leftovers = Self.temporaries(scratch, target)

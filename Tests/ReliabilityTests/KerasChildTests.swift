@@ -88,7 +88,7 @@ struct KerasChildTests {
         // libhdf5 loops forever on this file: the child would run until the watchdog (60 s here).
         let arguments = ["inspect", Self.hanging, "--config", Fixtures.path("bf16.keras")]
         let result = try ChildProcess.run(arguments, environment: ["TMPDIR": scratch.path, "LRM_KERAS_TIMEOUT": "60"], timeout: 30) { pid in
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, signal) }
+            afterDelay(2) { kill(pid, signal) }
         }
         #expect(result.status == status, "\(result)")
         #expect(result.seconds < 15, "\(result)")
@@ -114,7 +114,7 @@ struct KerasChildTests {
             let result = try ChildProcess.run(arguments + ["-o", output],
                                               environment: ["TMPDIR": temporary.path, "LRM_TEST_HOLD_TEMPORARY_FILES": "20"],
                                               timeout: 60) { pid in
-                DispatchQueue.global().asyncAfter(deadline: .now() + 3) { kill(pid, signal) }
+                afterDelay(3) { kill(pid, signal) }
             }
             #expect(result.status == status, "\(arguments): \(result)")
             #expect(result.seconds < 15, "\(arguments): \(result)")

@@ -28,3 +28,13 @@ func denseModel(widths: [Int], seed: UInt64 = 7, name: String = "dense-model") -
     }
     return Model(name: name, input: InputSpec(shape: [widths[0]]), layers: layers)
 }
+
+/// Runs `action` after `seconds` on a thread of its own. Not on a dispatch queue: under load, tests running
+/// beside each other can hold every thread of the global pool, and a signal meant for the second second then
+/// arrived after the child's timeout (the SIGINT/SIGTERM tests failed that way at load 10).
+func afterDelay(_ seconds: Double, _ action: @escaping @Sendable () -> Void) {
+    Thread.detachNewThread {
+        Thread.sleep(forTimeInterval: seconds)
+        action()
+    }
+}
