@@ -80,6 +80,9 @@ final class Cleanup: @unchecked Sendable {
     private var swept = false
     private var terminating = false
     private var sources: [DispatchSourceSignal] = []
+    /// A private serial queue: it runs on an overcommitting thread, so the handler starts even while parallel
+    /// work (a conversion's layers) holds every thread of the global pool.
+    private static let signalQueue = DispatchQueue(label: "lrm.signals")
 
     func sweepOnce(_ directory: String) {
         lock.lock()
@@ -123,7 +126,7 @@ final class Cleanup: @unchecked Sendable {
         guard sources.isEmpty else { return }
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: Self.signalQueue)
             source.setEventHandler { [unowned self] in self.terminate(signal: number) }
             source.resume()
             sources.append(source)
