@@ -25,6 +25,8 @@ import LRMKeras
 /// `LRM_KERAS_IN_PROCESS=1` reads in-process instead (for debugging).
 enum KerasSubprocess {
     static let subcommand = "read-keras"
+    /// The environment variable that gives the child its parent's process id.
+    static let parentVariable = "LRM_READER_PARENT"
 
     /// Whether Keras files are read in this process (`LRM_KERAS_IN_PROCESS=1`).
     static var inProcess: Bool { ProcessInfo.processInfo.environment["LRM_KERAS_IN_PROCESS"] == "1" }
@@ -89,6 +91,8 @@ enum KerasSubprocess {
         childEnvironment["OPENBLAS_NUM_THREADS"] = "1"
         // Its temporary files (a .keras archive's extracted weights) go to the scratch folder.
         childEnvironment["TMPDIR"] = folder
+        // The child ends itself when this process is gone (see ReadKeras.run).
+        childEnvironment[parentVariable] = String(getpid())
         process.environment = childEnvironment
         process.standardOutput = FileHandle.nullDevice
         // The child's messages go to a file; its warnings are shown once it has succeeded.
@@ -249,6 +253,14 @@ extension LRM {
             sigaddset(&unblocked, SIGTERM)
             pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
             Cleanup.shared.installHandlers()
+            // A parent killed with SIGKILL cannot stop this process, and its watchdog dies with it: on a file that
+            // makes libhdf5 loop, this process would spin for ever. A watcher ends it once the parent is gone.
+            // The parent names itself: if it died before this line, getppid() is already another process.
+            let parent = ProcessInfo.processInfo.environment[KerasSubprocess.parentVariable].flatMap { pid_t($0) } ?? getppid()
+            Thread.detachNewThread {
+                while getppid() == parent { usleep(100_000) }
+                _exit(ExitStatus.invalidInput.rawValue)
+            }
             do {
                 var model = try KerasSubprocess.importModel(input, container: container, architecture: config,
                                                             architectureOption: architectureOption, match: match)

@@ -96,6 +96,44 @@ struct KerasChildTests {
         #expect(Self.processes(mentioning: scratch.path).isEmpty, "\(Self.processes(mentioning: scratch.path))")
     }
 
+    @Test("a parent killed with SIGKILL during a Keras read takes its reader child with it: nothing is left spinning")
+    func parentKilled() throws {
+        let scratch = try Scratch()
+        let path = scratch.path
+        let seen = Flag()
+        // libhdf5 loops forever on this file; once the child runs, its parent is killed (no handler can run).
+        let arguments = ["inspect", Self.hanging, "--config", Fixtures.path("bf16.keras")]
+        let result = try ChildProcess.run(arguments, environment: ["TMPDIR": path, "LRM_KERAS_TIMEOUT": "60"], timeout: 40) { pid in
+            afterDelay(0) {
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline, !Self.processes(mentioning: path).contains(where: { $0.contains(KerasSubprocessName.child) }) {
+                    usleep(50_000)
+                }
+                seen.set(!Self.processes(mentioning: path).isEmpty)
+                kill(pid, SIGKILL)
+            }
+        }
+        #expect(result.seconds < 35, "\(result)")
+        #expect(seen.value, "the reader child never started")
+        var left = Self.processes(mentioning: path)
+        let deadline = Date().addingTimeInterval(10)
+        while !left.isEmpty && Date() < deadline {
+            usleep(100_000)
+            left = Self.processes(mentioning: path)
+        }
+        #expect(left.isEmpty, "\(left)")
+        Self.killProcesses(mentioning: path)  // when the check failed: leave nothing spinning behind the test
+    }
+
+    /// SIGKILL to every process whose command line mentions `text`.
+    static func killProcesses(mentioning text: String) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            if String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text) { kill(pid, SIGKILL) }
+        }
+    }
+
     @Test("SIGINT/SIGTERM while an output is being written: exit 130/143, no output and no temporary file left",
           arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
     func signalsDuringWrites(_ signal: Int32, _ status: Int32) throws {
@@ -122,4 +160,17 @@ struct KerasChildTests {
             #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
         }
     }
+}
+
+/// The reader child's subcommand, as it appears in its command line.
+enum KerasSubprocessName {
+    static let child = "read-keras"
+}
+
+/// A boolean set from another thread.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = false
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ newValue: Bool) { lock.lock(); stored = newValue; lock.unlock() }
 }
