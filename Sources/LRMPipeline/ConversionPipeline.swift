@@ -439,30 +439,32 @@ public enum ConversionPipeline {
     static let rankLadderStep = 1.2
 
     /// A rank search's accepted candidates, in order, with rungs added where consecutive ones differ by more than
-    /// ``rankLadderStep`` in hidden fraction: n evenly spaced candidates between them, n + 1 the steps of that size the
-    /// gap holds (at most 8), each layer's rank interpolated on a log scale (a layer one of them keeps dense counts at
-    /// its full rank), kept when `accepted`
-    /// returns it (it met the budget on the selection records) and it falls strictly between the two. The ladder is
-    /// what the confirmation re-judges in order, so that one miss on the confirmation records costs a small step
-    /// back, not the distance to the previous accepted candidate (the search's first phase moves by large steps).
+    /// ``rankLadderStep`` in hidden fraction (``ladder(_:assignment:search:make:)`` over the assignments themselves).
     static func rankLadder(_ path: [RankAssignment], search: RankSearch,
                            accepted: ([String: Int]) throws -> RankAssignment?) rethrows -> [RankAssignment] {
-        guard var previous = path.first else { return [] }
-        var rungs = [previous]
-        for next in path.dropFirst() {
-            if previous.hiddenFraction > rankLadderStep * next.hiddenFraction {
-                let steps = min(9, Int((log(previous.hiddenFraction / next.hiddenFraction) / log(rankLadderStep)).rounded(.up)))
-                for step in 1..<steps {
-                    let ranks = interpolatedRanks(previous.ranks, next.ranks, Double(step) / Double(steps), search: search)
-                    let size = search.hiddenFraction(ranks)
-                    guard size < rungs.last!.hiddenFraction, size > next.hiddenFraction, let candidate = try accepted(ranks) else { continue }
-                    rungs.append(candidate)
-                }
-            }
-            if next.hiddenFraction < rungs.last!.hiddenFraction || next.ranks != rungs.last!.ranks { rungs.append(next) }
-            previous = next
+        try ladder(path, assignment: { $0 }, search: search, make: accepted)
+    }
+
+    /// `kept` (each smaller than the one before in hidden fraction) with rungs where neighbours differ by more than
+    /// ``rankLadderStep``: n evenly spaced candidates between them, n + 1 the steps of that size the gap holds (at
+    /// most 8), each layer's rank interpolated on a log scale (``interpolatedRanks(_:_:_:search:)``; a layer one of
+    /// them keeps dense counts at its full rank), made by `make` from its ranks only when they fall strictly between
+    /// the two (nil: it did not meet the budget on the selection records). The ladder is what the confirmation
+    /// re-judges in order (``ConfirmationLadder``). The rank search's candidates (``rankLadder(_:search:accepted:)``)
+    /// and the fine-tuned candidates of `--finetune`'s refinement both go through it.
+    static func ladder<T>(_ kept: [T], assignment: (T) -> RankAssignment, search: RankSearch,
+                          make: ([String: Int]) throws -> T?) rethrows -> [T] {
+        try ConfirmationLadder.rungs(kept, step: rankLadderStep, size: { assignment($0).hiddenFraction },
+                                     sameRanks: { assignment($0).ranks == assignment($1).ranks },
+                                     fractions: { larger, smaller in
+                                         let gap = assignment(larger).hiddenFraction / assignment(smaller).hiddenFraction
+                                         let steps = min(9, Int((log(gap) / log(rankLadderStep)).rounded(.up)))
+                                         return (1..<steps).map { Double($0) / Double(steps) }
+                                     }) { larger, smaller, fraction, fits in
+            let ranks = interpolatedRanks(assignment(larger).ranks, assignment(smaller).ranks, fraction, search: search)
+            guard fits(search.hiddenFraction(ranks)) else { return nil }
+            return try make(ranks)
         }
-        return rungs
     }
 
     /// Ranks `fraction` of the way from `a` to `b` on a log scale, layer by layer; a layer without a rank in one of

@@ -197,23 +197,6 @@ extension ConversionPipeline {
         return kept
     }
 
-    /// `kept` (each smaller than the one before) with rungs where neighbours are more than ``rankLadderStep`` apart
-    /// in hidden fraction: ``rankLadder(_:search:accepted:)`` over their assignments, each rung made by `make` from its
-    /// ranks (nil: it did not pass on the selection records).
-    static func ladder<T>(_ kept: [T], assignment: (T) -> RankAssignment, search: RankSearch,
-                          make: ([String: Int]) throws -> T?) rethrows -> [T] {
-        guard kept.count > 1 else { return kept }
-        var made: [[String: Int]: T] = [:]
-        let path = try rankLadder(kept.map(assignment), search: search) { ranks in
-            guard let item = try make(ranks) else { return nil }
-            made[ranks] = item
-            return assignment(item)
-        }
-        var byRanks = made
-        for item in kept { byRanks[assignment(item).ranks] = item }
-        return path.compactMap { byRanks[$0.ranks] }
-    }
-
     /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):
     /// first every rank scaled by one factor, bisected between 1 and 0.15 in 3 steps; then, for each of the first
     /// 4 of `layers` in turn, that layer's rank alone scaled the same way from the last kept assignment. A

@@ -519,23 +519,15 @@ public struct SizeSearch {
     /// The candidates a bisection accepted, in order (`position`: its τ or λ coordinate, rising as files shrink), with
     /// rungs added where consecutive ones differ by more than ``ladderStep`` in bytes: candidates at a quarter, half
     /// and three quarters of the way between them, scored on the selection records and kept when they meet the budget
-    /// there and fall between the two in size. The ladder is what the confirmation re-judges in order, so that one
-    /// miss on the confirmation records costs a small step back, not the distance to the previous accepted candidate.
+    /// there and fall between the two in size (``ConfirmationLadder``: what the confirmation re-judges in order).
     static func ladder(_ path: [(SizeCandidate, Double)], meets: (SizeCandidate) -> Bool,
                        score: (Double) throws -> SizeCandidate) rethrows -> [SizeCandidate] {
-        guard var previous = path.first else { return [] }
-        var rungs = [previous.0]
-        for next in path.dropFirst() {
-            if Double(previous.0.bytes) > ladderStep * Double(next.0.bytes) {
-                for fraction in [0.25, 0.5, 0.75] {
-                    let candidate = try score(previous.1 + (next.1 - previous.1) * fraction)
-                    if meets(candidate), candidate.bytes < rungs.last!.bytes, candidate.bytes > next.0.bytes { rungs.append(candidate) }
-                }
-            }
-            if next.0.bytes < rungs.last!.bytes || next.0.ranks != rungs.last!.ranks { rungs.append(next.0) }
-            previous = next
-        }
-        return rungs
+        try ConfirmationLadder.rungs(path, step: ladderStep, size: { Double($0.0.bytes) }, sameRanks: { $0.0.ranks == $1.0.ranks },
+                                     fractions: { _, _ in [0.25, 0.5, 0.75] }) { larger, smaller, fraction, _ in
+            let position = larger.1 + (smaller.1 - larger.1) * fraction
+            let candidate = try score(position)
+            return meets(candidate) ? (candidate, position) : nil
+        }.map { $0.0 }
     }
 }
 
