@@ -249,6 +249,15 @@ extension LRM {
             }
         }
 
+        /// A search chooses every rank itself: a --policy given with it keeps only its metric (whitened:τ,
+        /// activation-scaled:τ), and its τ (or a whole plain policy, rank:4) was dropped without a word.
+        func warnAboutIgnoredPolicy() {
+            guard targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil,
+                  policy.text != PolicyArgument.default.text else { return }
+            let kept = policy.metric.map { "; only its metric, \($0.rawValue), is used" } ?? ""
+            printWarning("--policy \(escaped(policy.text)) is not used by the search, which chooses every layer's rank itself\(kept)")
+        }
+
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
             var target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
@@ -297,6 +306,7 @@ extension LRM {
                 // Mapped, not loaded: a policy conversion reads one layer at a time.
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
+                warnAboutIgnoredPolicy()
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))

@@ -165,6 +165,20 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a --policy given with a search, which chooses every rank itself, is a warning saying what is used of it")
+    func policyWithSearch() throws {
+        let samples = TestPackage.root + "/samples/"
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned", "--dry-run", "--target-ratio", "0.5"]
+        for (policy, expected) in [("rank:4", "is not used by the search"), ("whitened:0.8", "only its metric, whitened, is used")] {
+            let result = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", policy] + data, timeout: 120)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stderr.contains("lrm: warning: --policy \(policy) is not used by the search") && result.stderr.contains(expected),
+                    "\(policy): \(result.stderr)")
+        }
+        let plain = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + data, timeout: 120)
+        #expect(plain.status == 0 && !plain.stderr.contains("--policy"), "\(plain)")
+    }
+
     @Test("a negative number after an option is reported as the value given (not \"Missing value\"), exit 64, one line")
     func negativeOptionValues() throws {
         let scratch = try Scratch()
