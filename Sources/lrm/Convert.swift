@@ -294,8 +294,7 @@ extension LRM {
                     throw CommandFailure(status: .usage, message: "\(input): --in-place replaces a .lrm input; this is not a .lrm file (give -o)")
                 }
             } else if let output, !dryRun {
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? [])
-                                                        + dataOptions.dataSet.own.files, inPlaceHint: "to replace a .lrm input on purpose, give --in-place instead of -o")
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input), ("--config file", config)] + dataOptions.dataSet.own.files, inPlaceHint: "to replace a .lrm input on purpose, give --in-place instead of -o")
             }
         }
 

@@ -51,7 +51,7 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([model, config])
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model)] + (config.map { [("--config file", $0)] } ?? []))
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model), ("--config file", config)])
                 let loaded = try load()
                 let summary: KerasExportSummary
                 do {

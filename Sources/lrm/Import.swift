@@ -41,7 +41,7 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([input, config])
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)] + (config.map { [("--config file", $0)] } ?? []))
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input), ("--config file", config)])
                 if case .keras(let container) = try ModelSource.kind(of: input), !KerasSubprocess.inProcess {
                     // The Keras child applies the options and writes the output itself: the model never
                     // crosses to this process.

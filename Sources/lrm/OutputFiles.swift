@@ -45,9 +45,10 @@ enum OutputFiles {
 
     /// Refuses (exit 64) an output that is one of `inputs` (role and path): the same file after following
     /// symbolic links (hard links included: device and inode compared), or, for an output that does not
-    /// exist yet, the same resolved path. Writing it would destroy the input. `inPlaceHint` ends the message.
-    static func refuseOverwritingInputs(_ output: String, inputs: [(role: String, path: String)], inPlaceHint: String? = nil) throws {
-        for (role, path) in inputs where sameFile(output, path) {
+    /// exist yet, the same resolved path. Writing it would destroy the input. Inputs without a path (options not
+    /// given) are skipped. `inPlaceHint` ends the message.
+    static func refuseOverwritingInputs(_ output: String, inputs: [(role: String, path: String?)], inPlaceHint: String? = nil) throws {
+        for case let (role, path?) in inputs where sameFile(output, path) {
             let hint = inPlaceHint.map { "; \($0)" } ?? "; choose another output name"
             throw CommandFailure(status: .usage, message: "\(output): the output is the \(role) \(path) (the same file); "
                                  + "writing it would replace the \(role)\(hint)")

@@ -43,9 +43,8 @@ struct OwnDataOptions: ParsableArguments {
     }
 
     /// The data files given, with the option that names each: no output may be one of them.
-    var files: [(role: String, path: String)] {
+    var files: [(role: String, path: String?)] {
         [("--inputs file", inputs), ("--labels file", labels), ("--test-inputs file", testInputs), ("--test-labels file", testLabels)]
-            .compactMap { role, path in path.map { (role, $0) } }
     }
 
     /// The library's description, nil without --inputs.

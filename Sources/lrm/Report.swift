@@ -43,9 +43,9 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([model, reference, referenceConfig, sweep])
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model)] + (reference.map { [("--reference file", $0)] } ?? [])
-                                                        + (referenceConfig.map { [("--reference-config file", $0)] } ?? [])
-                                                        + (sweep.map { [("--sweep file", $0)] } ?? []) + dataSet.own.files)
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--reference file", reference),
+                                                                  ("--reference-config file", referenceConfig), ("--sweep file", sweep)]
+                                                        + dataSet.own.files)
                 let file = try ContainerFile(path: model)
                 // Mapped, not loaded: what loading checked (every checksum and quantization scale) is checked one
                 // tensor's pages at a time, and the models run in place from their files.

@@ -64,8 +64,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([model, config])
                 if let csv {
-                    try OutputFiles.refuseOverwritingInputs(csv, inputs: [("model", model)] + (config.map { [("--config file", $0)] } ?? [])
-                                                            + dataOptions.dataSet.own.files)
+                    try OutputFiles.refuseOverwritingInputs(csv, inputs: [("model", model), ("--config file", config)] + dataOptions.dataSet.own.files)
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)

@@ -105,9 +105,9 @@ extension LRM {
         }
 
         /// Every file the command reads, with the option that names it: the JUnit report is none of them.
-        var inputFiles: [(role: String, path: String)] {
+        var inputFiles: [(role: String, path: String?)] {
             [("model", model), ("--reference file", reference), ("--reference-config file", referenceConfig), ("--config file", config)]
-                .compactMap { role, path in path.map { (role, $0) } } + dataSet.own.files
+                + dataSet.own.files
         }
 
         func run() throws {
@@ -115,7 +115,7 @@ extension LRM {
             try reportingErrors(onFailure: { failure in
                 // CI reads the JUnit file: an error that stops the run is written there as an error case (never over an input).
                 guard let junit, failure.status != .cannotWrite,
-                      !inputFiles.contains(where: { OutputFiles.sameFile($0.path, junit) }) else { return }
+                      !inputFiles.contains(where: { $0.path.map { OutputFiles.sameFile($0, junit) } ?? false }) else { return }
                 let xml = VerificationReport.junitError(message: "lrm: error: \(failure.message)", seconds: Date().timeIntervalSince(started))
                 try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
             }) {
