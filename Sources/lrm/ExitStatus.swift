@@ -7,11 +7,14 @@ import LRMPipeline
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
 enum ExitStatus: Int32 {
     case success = 0
-    /// A check (verify threshold, checksum) failed on a well-formed input.
+    /// A check failed on inputs that were read without error: a threshold of verify or convert was missed, or
+    /// diff found a difference. Never a corrupt input (a checksum mismatch is `invalidInput`), so CI can tell a
+    /// model that fails its check from a file that could not be trusted.
     case checkFailed = 1
     /// Bad command line (ArgumentParser's own code for validation errors).
     case usage = 64
-    /// An input file is invalid, corrupt or unsupported.
+    /// An input file is invalid, corrupt (a tensor's checksum or a data file's listed SHA-256 does not match) or
+    /// unsupported.
     case invalidInput = 65
     /// An input file is missing or unreadable.
     case missingInput = 66
@@ -19,9 +22,9 @@ enum ExitStatus: Int32 {
     case cannotWrite = 73
 
     static let helpText = """
-        Exit codes: 0 success; 1 a check failed (a verify threshold was missed, a checksum did not match); \
-        64 bad command line; 65 an input file is invalid, corrupt or unsupported; 66 an input file is missing \
-        or unreadable; 73 the output could not be written.
+        Exit codes: 0 success; 1 a check failed on inputs that read without error (a verify or convert threshold \
+        was missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
+        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 73 the output could not be written.
         """
 }
 
@@ -61,7 +64,6 @@ extension CommandFailure {
                 // Writing an output (AtomicFileWriter) fails with 73; every other I/O error (cannot open, stat
                 // or map; a directory or a device) is the input's.
                 status = error.operation?.isWriting == true ? .cannotWrite : .missingInput
-            case .tensorChecksum: status = .checkFailed
             default: status = .invalidInput
             }
             self.init(status: status, message: error.description)
@@ -74,7 +76,7 @@ extension CommandFailure {
             case .badRequest: status = .usage
             case .dataMissing: status = .missingInput
             case .dataInvalid: status = .invalidInput
-            case .dataChecksum: status = .checkFailed
+            case .dataChecksum: status = .invalidInput
             }
             self.init(status: status, message: error.description)
         default:

@@ -23,7 +23,7 @@ extension LRM {
                 model's; every such choice, and any difference between the two, is shown in the report. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
                 Exit codes: 0 every threshold met; 1 a threshold missed (or a layer disagrees with its record); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
-                (corrupt file, model and data set that do not fit); 66 a file or data set is missing; 73 the report \
+                (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 73 the report \
                 could not be written.
                 """)
 

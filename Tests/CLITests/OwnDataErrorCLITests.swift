@@ -63,7 +63,7 @@ struct OwnDataErrorCLITests {
                                           to: "candidate.lrm")
         try expectError(["verify", candidate, "--reference", model] + data, status: 65, naming: [model + ": ", "'pool'"], scratch: scratch)
 
-        // A housing model with one byte of its output kernel flipped: the checksum names the file (exit 1, as every command).
+        // A housing model with one byte of its output kernel flipped: the checksum names the file (exit 65, as every command).
         let corrupt = scratch.file("damaged.lrm")
         let convert = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:4", "-o", corrupt])
         #expect(convert.status == 0, "\(convert.stderr)")
@@ -71,8 +71,8 @@ struct OwnDataErrorCLITests {
         bytes[bytes.count - 8] ^= 0xFF
         try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
         let housing = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
-        try expectError(["verify", corrupt] + housing, status: 1, naming: [corrupt + ": ", "checksum"], scratch: scratch)
-        try expectError(["report", corrupt] + housing + ["-o", scratch.file("report.html")], status: 1, naming: [corrupt + ": ", "checksum"],
+        try expectError(["verify", corrupt] + housing, status: 65, naming: [corrupt + ": ", "checksum"], scratch: scratch)
+        try expectError(["report", corrupt] + housing + ["-o", scratch.file("report.html")], status: 65, naming: [corrupt + ": ", "checksum"],
                         scratch: scratch)
     }
 }
