@@ -309,6 +309,13 @@ public enum ConversionPipeline {
         if task == .regression, case .accuracyDrop = request.target {
             throw PipelineError(.badRequest, "a regression model has no accuracy: budget its RMSE increase with --target-metric-drop (percent)")
         }
+        // Only a multi-class task's candidates are judged by an estimate plan: refuse any other estimate before calibrating.
+        let plansEstimate = task == .multiclass && evaluator == nil
+        if !plansEstimate && request.estimate != .auto && request.estimate != .heldOut {
+            throw PipelineError(.badRequest, task == .multiclass
+                                ? "--estimate \(request.estimate.rawValue) is not used by a search given its own candidate evaluator"
+                                : "--estimate \(request.estimate.rawValue) is for multi-class classifiers; this model's task is \(task.rawValue), judged on the validation records as they are")
+        }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
         request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
@@ -326,11 +333,8 @@ public enum ConversionPipeline {
         let layout = data.layout(for: model)
         // Which samples judge candidates (classification only): the validation records, shifted when they look
         // seen in training, or (opt-in) the first half of the test split.
-        let plan = task == .multiclass && evaluator == nil
+        let plan = plansEstimate
             ? try EstimatePlan.make(request.estimate, model: model, data: data, calibration: calibrationSet, validation: validationSet) : nil
-        if plan == nil && request.estimate != .auto && request.estimate != .heldOut {
-            throw PipelineError(.badRequest, "--estimate \(request.estimate.rawValue) is for classification data sets")
-        }
         // A budgeted search selects on part of the validation records and confirms its choice on the rest.
         let budget: Double? = switch request.target {
         case .accuracyDrop(let drop), .metricDrop(let drop): drop / 100

@@ -17,6 +17,8 @@ public struct TestEvaluation: Sendable {
     /// Regression: RMSE of the original and of the converted model.
     public var referenceRMSE: Double?
     public var rmse: Double?
+    /// The test samples scored, when only part of the split (the second half after `--estimate test-half`).
+    public var range: Range<Int>?
 
     /// The loss: accuracy points for a classifier, percent of RMSE increase for a regressor.
     public var drop: Double {
@@ -32,13 +34,22 @@ public struct TestEvaluation: Sendable {
 extension ConversionPipeline {
     /// Runs `converted` and `original` on the test split of `data` (never used to choose anything) and
     /// scores both as the data's task.
-    public static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection,
+    /// `range`: only those test samples (the ones a search did not select on), else all of them.
+    public static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection, range: Range<Int>? = nil,
                                       progress: ProgressHandler? = nil) throws -> TestEvaluation {
+        var evaluation = try evaluateOnTest(converted, original: original, data: data, subset: range, progress: progress)
+        evaluation.range = range
+        return evaluation
+    }
+
+    static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection, subset range: Range<Int>?,
+                               progress: ProgressHandler?) throws -> TestEvaluation {
         let report: (Int, Int) -> Void = { done, total in
             progress?(ProgressEvent(phase: "evaluation", done: done, total: total, message: "original and converted on the test split"))
         }
         let data = try data.resolved(for: original)
-        let test = try data.open(.test)
+        var test = try data.open(.test)
+        if let range { test = try test.subset(.indices(Array(range))) }
         switch data.task {
         case .multiclass:
             let report = try Verifier.verify(candidate: converted, reference: original, dataset: test, thresholds: VerificationThresholds(),

@@ -111,7 +111,7 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation).", valueName: "fraction"))
         var confirmFraction: Double = ConversionRequest().confirmFraction
 
-        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split; the test figures are then the second half's, see lrm verify --test-half).", valueName: "estimate"))
+        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier.", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
 
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
@@ -191,6 +191,12 @@ extension LRM {
             if (targetSize != nil || minimize == .bytes) && factorDtype != .f32 {
                 throw ValidationError("--target-size and --minimize bytes choose the storage dtypes themselves: leave out --factor-dtype")
             }
+            if estimate != .auto && !searchesRanks {
+                // Only a rank search reads it: a policy conversion or a size search would ignore it without a word.
+                let what = searchesBytes ? "--target-size and --minimize bytes judge candidates on the validation records as they are"
+                    : "this conversion searches nothing"
+                throw ValidationError("--estimate \(estimate.rawValue) chooses what a rank search (--target-accuracy-drop, --target-metric-drop or --target-ratio) judges candidates on; \(what)")
+            }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence, confirmFraction: confirmFraction)
@@ -213,6 +219,9 @@ extension LRM {
                 throw ValidationError("--quant-scheme asymmetric applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
             }
         }
+
+        /// Whether the target is a rank search (--target-accuracy-drop without --minimize bytes, --target-metric-drop, --target-ratio).
+        var searchesRanks: Bool { (targetAccuracyDrop != nil && minimize == .parameters) || targetMetricDrop != nil || targetRatio != nil }
 
         /// Whether the target is a search over storage dtypes (--target-size, or --minimize bytes).
         var searchesBytes: Bool { targetSize != nil || (targetAccuracyDrop != nil && minimize == .bytes) }

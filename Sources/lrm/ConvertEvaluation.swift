@@ -24,7 +24,8 @@ struct ConvertCheckOptions: ParsableArguments {
 
 extension TestEvaluation {
     var text: String {
-        var line = "test split (\(Format.count(samples)) samples, not used to convert): "
+        var line = range.map { "test split, samples \(Format.count($0.lowerBound))–\(Format.count($0.upperBound - 1)) (\(Format.count(samples)) samples, the half not selected on): " }
+            ?? "test split (\(Format.count(samples)) samples, not used to convert): "
         if let referenceAccuracy, let accuracy {
             line += String(format: "accuracy %.2f%% → %.2f%% (%+.2f pp)", referenceAccuracy * 100, accuracy * 100, -drop)
         } else if let referenceRMSE, let rmse {
@@ -41,6 +42,7 @@ extension TestEvaluation {
         if let agreement { members.append(("agreement", .number(agreement))) }
         if let referenceRMSE { members.append(("rmse_original", .number(referenceRMSE))) }
         if let rmse { members.append(("rmse", .number(rmse))) }
+        if let range { members.append(("first_sample", .int(Int64(range.lowerBound)))) }
         members.append(("drop", .number(drop)))
         members.append(("drop_unit", .string(dropUnit)))
         return .object(members)
@@ -51,7 +53,9 @@ extension LRM.Convert {
     /// The converted model against the original on the test split, when there is data.
     func testEvaluation(_ result: PipelineResult, original: Model, progress: ProgressHandler? = nil) throws -> TestEvaluation? {
         guard dataOptions.hasData else { return nil }
-        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection, progress: progress)
+        // After --estimate test-half the search selected on the first half of the test split: only the second counts.
+        let range = result.search.flatMap { $0.estimate == .testHalf ? $0.testFirstSample..<($0.testFirstSample + $0.testSamples) : nil }
+        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection, range: range, progress: progress)
     }
 
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report

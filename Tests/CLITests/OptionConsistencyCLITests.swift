@@ -1,0 +1,85 @@
+import Foundation
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// Options that cannot mean anything with the others given are refused on the command line (exit 64, one line
+/// naming the option, nothing written) before any data is read or any calibration or search runs, instead of
+/// being ignored without a word or refused only after the expensive work.
+@Suite("Options refused up front when they cannot apply")
+struct OptionConsistencyCLITests {
+    let samples = TestPackage.root + "/samples/"
+    let fixtures = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/"
+
+    /// `count` records of the fixture MLP's 6 inputs (seeded), labels 0–2, as `name`_x.npy and `name`_y.npy.
+    func fixtureData(_ scratch: Scratch, _ name: String, count: Int, seed: UInt64) throws -> (x: String, y: String) {
+        var state = seed
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        let x = scratch.file("\(name)_x.npy"), y = scratch.file("\(name)_y.npy")
+        try NPY.write(try NumPyArray(shape: [count, 6], float32: (0..<(count * 6)).map { _ in next() }), to: x)
+        try NPY.write(try NumPyArray(shape: [count], float32: (0..<count).map { Float($0 % 3) }), to: y)
+        return (x, y)
+    }
+
+    @Test("--estimate is refused where no rank search reads it: a policy conversion (with or without data) and a size search")
+    func estimateWithoutRankSearch() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        let housing = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        for (model, arguments) in [("mnist_mlp.h5", ["--estimate", "test-half"]),
+                                   ("housing_mlp.h5", ["--estimate", "test-half"] + housing),
+                                   ("mnist_mlp.h5", ["--estimate", "shifted", "--dataset", "mnist", "--target-size", "100KiB"]),
+                                   ("mnist_mlp.h5", ["--estimate", "held-out", "--dataset", "mnist", "--target-accuracy-drop", "1", "--minimize", "bytes"])] {
+            let result = try ChildProcess.run(["convert", samples + model, "-o", output] + arguments)
+            expectOneLineError(result, status: 64, naming: "--estimate", "\(arguments)")
+            #expect(result.stderr.contains("rank search"), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)")
+        }
+    }
+
+    @Test("--estimate test-half in a search on a binary or regression task is refused before calibration, naming the task")
+    func estimateOnOtherTasks() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        for (model, arguments) in [("churn_mlp.h5", ["--inputs", samples + "churn.csv", "--label-column", "churned", "--target-accuracy-drop", "2"]),
+                                   ("housing_mlp.h5", ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
+                                                       "--target-metric-drop", "5"])] {
+            let result = try ChildProcess.run(["convert", samples + model, "-o", output, "--estimate", "test-half", "--progress", "json"] + arguments)
+            #expect(result.status == 64, "\(model): \(result.stderr)")
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+            #expect(errors.count == 1 && errors[0].contains("--estimate test-half is for multi-class classifiers"), "\(model): \(result.stderr)")
+            #expect(!result.stderr.contains("\"calibration\""), "\(model): refused only after calibrating: \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+
+    @Test("own data: --estimate test-half selects on the first half of the own test split; convert's test line and verify --test-half second use the other half")
+    func estimateTestHalfOnOwnData() throws {
+        let scratch = try Scratch()
+        let train = try fixtureData(scratch, "train", count: 200, seed: 1), test = try fixtureData(scratch, "test", count: 40, seed: 2)
+        let model = fixtures + "mlp.keras", output = scratch.file("half.lrm")
+        let data = ["--inputs", train.x, "--labels", train.y, "--test-inputs", test.x, "--test-labels", test.y]
+        let convert = try ChildProcess.run(["convert", model, "--target-accuracy-drop", "5", "--estimate", "test-half", "--json", "-o", output] + data)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let report = try jsonObject(convert.stdout)
+        let search = try #require(report["search"] as? [String: Any])
+        #expect(search["estimate"] as? String == "test-half")
+        #expect(search["test_first_sample"] as? Int == 20 && search["test_samples"] as? Int == 20, "\(search)")
+        // The test line is the half nothing was selected on, not the whole split (half of which chose the model).
+        let line = try #require(report["test"] as? [String: Any])
+        #expect(line["samples"] as? Int == 20 && line["first_sample"] as? Int == 20, "\(line)")
+        #expect(line["accuracy"] as? Double == search["test_accuracy"] as? Double, "\(line) \(search)")
+        let text = try ChildProcess.run(["convert", model, "--target-accuracy-drop", "5", "--estimate", "test-half", "--dry-run"] + data)
+        #expect(text.status == 0 && text.stdout.contains("test split, samples 20–39 (20 samples, the half not selected on)"), "\(text.stdout)")
+        // verify --test-half second measures the same half of the own test split.
+        let verify = try ChildProcess.run(["verify", output, "--reference", model, "--test-half", "second", "--json"] + data)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let checked = try jsonObject(verify.stdout)
+        #expect(checked["samples"] as? Int == 20, "verify --test-half was ignored on own data: \(checked["samples"] ?? "none")")
+        let compressed = try #require(checked["compressed"] as? [String: Any])
+        #expect(compressed["accuracy"] as? Double == search["test_accuracy"] as? Double)
+    }
+}
