@@ -20,7 +20,8 @@ package final class HDF5File {
     /// Opens `path` read-only.
     ///
     /// The corresponding C function is `H5Fopen` with `H5F_ACC_RDONLY`.
-    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5` or `openFailed`.
+    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5` or `openFailed` (a file
+    ///   shorter than its superblock says is described by ``HDF5Truncation``).
     package init(path: String, limits: HDF5Limits = .standard, displayName: String? = nil) throws(HDF5Error) {
         self.path = path
         let name = displayName ?? path
@@ -39,8 +40,14 @@ package final class HDF5File {
         case .other(let found): throw HDF5Error(.notHDF5, file: name, "not an HDF5 file (no HDF5 signature), found \(found)")
         }
         let location = HDF5Location(file: name, objectPath: "")
-        handle = try HDF5Library.open(.openFailed, at: location, "HDF5 could not open the file", close: H5Fclose) {
-            H5Fopen(path, lrm_h5f_acc_rdonly(), lrm_h5p_default())
+        do {
+            handle = try HDF5Library.open(.openFailed, at: location, "HDF5 could not open the file", close: H5Fclose) {
+                H5Fopen(path, lrm_h5f_acc_rdonly(), lrm_h5p_default())
+            }
+        } catch {
+            // A file cut short is said so in the user's terms, not libhdf5's.
+            if let truncation = HDF5Truncation.describe(path: path) { throw HDF5Error(.openFailed, file: name, truncation) }
+            throw error
         }
     }
 

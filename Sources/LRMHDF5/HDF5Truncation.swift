@@ -1,0 +1,50 @@
+package import Foundation
+
+/// Whether a file with the HDF5 signature that libhdf5 could not open is simply shorter than it should be,
+/// judged from its superblock alone (HDF5 file format specification, section II.A, versions 0 to 3): the
+/// superblock records the end-of-file address, and a file cut short (an interrupted copy or download) ends
+/// before it, or before the superblock's own fields. libhdf5 says so in its own terms ("truncated file:
+/// eof = …, sblock->base_addr = …" or "bad byte number in an address"); this gives the user the facts.
+package enum HDF5Truncation {
+    /// One clause saying how the file at `path` is truncated, or `nil` when the superblock cannot be read
+    /// or does not show a truncation (then the file is corrupt in some other way).
+    package static func describe(path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd() else { return nil }
+        // The superblock sits at offset 0 or after a user block of 512·2ⁿ bytes.
+        var start: UInt64 = 0
+        while true {
+            guard start + 8 <= size else { return nil }
+            guard (try? handle.seek(toOffset: start)) != nil, let magic = try? handle.read(upToCount: 8) else { return nil }
+            if [UInt8](magic) == FileSignature.hdf5Magic { break }
+            start = start == 0 ? 512 : start * 2
+        }
+        guard (try? handle.seek(toOffset: start)) != nil, let data = try? handle.read(upToCount: 64) else { return nil }
+        let bytes = [UInt8](data)
+        let available = size - start
+        let cut = "truncated HDF5 file: its \(size) bytes end inside the superblock"
+        guard bytes.count > 8 else { return cut }
+        // Where the size of offsets is, and where the base and end-of-file addresses start, by version.
+        let sizeOfOffsetsAt: Int, baseAt: Int
+        switch bytes[8] {
+        case 0: (sizeOfOffsetsAt, baseAt) = (13, 24)
+        case 1: (sizeOfOffsetsAt, baseAt) = (13, 28)
+        case 2, 3: (sizeOfOffsetsAt, baseAt) = (9, 12)
+        default: return nil
+        }
+        guard bytes.count > sizeOfOffsetsAt else { return cut }
+        let width = Int(bytes[sizeOfOffsetsAt])
+        guard [2, 4, 8].contains(width) else { return nil }
+        let endAt = baseAt + 2 * width
+        guard bytes.count >= endAt + width else { return cut }
+        func address(at offset: Int) -> UInt64 {
+            (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+        }
+        // Addresses are relative to the superblock's own position (the base address, which a user block moves).
+        let end = address(at: endAt)
+        let undefined = width == 8 ? UInt64.max : (UInt64(1) << (8 * UInt64(width))) - 1
+        guard end != undefined, end > available else { return nil }
+        return "truncated HDF5 file: it has \(size) bytes of the \(start + end) its superblock records"
+    }
+}
