@@ -36,6 +36,10 @@ struct KerasArchive {
         self.path = path
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
+            // What a .keras file cut short gives: the record is the last thing a ZIP file holds.
+            throw KerasImportError(.invalidArchive, file: path, "not a readable ZIP archive: it has no end-of-central-directory "
+                                   + "record, the index a ZIP file ends with (the file is truncated or corrupt)")
         } catch {
             throw KerasImportError(.invalidArchive, file: path, "not a readable ZIP archive (\(error))")
         }

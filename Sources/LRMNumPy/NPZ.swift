@@ -17,6 +17,10 @@ public enum NPZ {
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch Archive.ArchiveError.missingEndOfCentralDirectoryRecord {
+            // What an .npz cut short gives (and any file that is not a ZIP archive): the record is a ZIP file's last part.
+            throw NumPyError(.badArchive, file: path, "not a readable ZIP archive: it has no end-of-central-directory record, "
+                             + "the index a ZIP file ends with (the file is truncated, corrupt or not an .npz)")
         } catch {
             throw NumPyError(.badArchive, file: path, "not a readable ZIP archive (\(error))")
         }

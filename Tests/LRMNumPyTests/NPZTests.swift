@@ -63,12 +63,19 @@ struct NPZTests {
         try Data("hello".utf8).write(to: notZip)
         let notZipError = #expect(throws: NumPyError.self) { try NPZ.read(path: notZip.path) }
         #expect(notZipError?.kind == .badArchive)
+        #expect(notZipError?.description == "\(notZip.path): not a readable ZIP archive: it has no end-of-central-directory record, "
+                + "the index a ZIP file ends with (the file is truncated, corrupt or not an .npz)")
         let full = try Data(contentsOf: Self.fixtures.appendingPathComponent("mlp.ref.npz"))
         var corrupt = [UInt8](full)
         corrupt[100] ^= 0xFF  // inside the first member's data: CRC-32 or .npy parse must catch it
         let corruptURL = directory.appendingPathComponent("corrupt.npz")
         try Data(corrupt).write(to: corruptURL)
         #expect(throws: NumPyError.self) { try NPZ.read(path: corruptURL.path) }
+        let truncatedURL = directory.appendingPathComponent("truncated.npz")
+        try full.prefix(full.count / 2).write(to: truncatedURL)
+        let truncated = #expect(throws: NumPyError.self) { try NPZ.read(path: truncatedURL.path) }
+        #expect(truncated?.kind == .badArchive && truncated?.description.contains("(the file is truncated, corrupt or not an .npz)") == true,
+                "\(String(describing: truncated))")
         let missing = #expect(throws: NumPyError.self) { try NPZ.read(path: directory.appendingPathComponent("none.npz").path) }
         #expect(missing?.kind == .unreadable)
     }

@@ -55,6 +55,27 @@ struct TruncatedFileTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test(".keras archives cut short: exit 65, one line saying the ZIP archive lacks its end record and is truncated or corrupt")
+    func truncatedKeras() throws {
+        let scratch = try Scratch()
+        var files = [Fixtures.path("mlp.keras"), Fixtures.path("nested.keras")]
+        let corpus = TestPackage.shared + "/keras-corpus"
+        if FileManager.default.fileExists(atPath: corpus) { files += [corpus + "/keras3/k3_bn.keras", corpus + "/tf-keras/tfk_chunked.keras"] }
+        for file in files {
+            let full = try Data(contentsOf: URL(fileURLWithPath: file))
+            for length in [4, 30, 512, full.count / 2, full.count - 1] {
+                let path = try scratch.write([UInt8](full.prefix(length)), to: "\(length)-\((file as NSString).lastPathComponent)")
+                for arguments in [["inspect", path], ["import", path, "-o", scratch.file("o.lrm")]] {
+                    let result = try ChildProcess.run(arguments, timeout: 60)
+                    #expect(result.status == 65 && result.isCleanError, "\(arguments): \(result)")
+                    #expect(result.stderr == "lrm: error: \(path): not a readable ZIP archive: it has no end-of-central-directory record, "
+                            + "the index a ZIP file ends with (the file is truncated or corrupt)\n", "\(arguments): \(result.stderr)")
+                }
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
+
     @Test("a .keras archive whose model.weights.h5 is cut short names the archive and the member")
     func truncatedMember() throws {
         let scratch = try Scratch()
