@@ -1,4 +1,5 @@
 import ArgumentParser
+import LRMFormat
 import LRMPipeline
 import LRMVerify
 
@@ -11,10 +12,10 @@ struct OwnDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Labels for --inputs: Y.npy (class indices, 0/1, or regression targets) or a one-column CSV.", valueName: "file"))
     var labels: String?
 
-    @Option(help: ArgumentHelp("The CSV column holding the labels (the other columns are the features).", valueName: "name"))
+    @Option(help: ArgumentHelp("The CSV column holding the labels (the other columns are the features): of --inputs when it is a CSV and --labels is not given, else of a CSV --labels (the same for the test files). Refused where no CSV holds the labels.", valueName: "name"))
     var labelColumn: String?
 
-    @Option(help: ArgumentHelp("A separate test split (same forms as --inputs); without it the last --test-fraction of the records is held out.", valueName: "file"))
+    @Option(help: ArgumentHelp("A separate test split (same forms as --inputs; not the --inputs file itself); without it the last --test-fraction of the records is held out.", valueName: "file"))
     var testInputs: String?
 
     @Option(help: ArgumentHelp("Labels for --test-inputs.", valueName: "file"))
@@ -40,6 +41,17 @@ struct OwnDataOptions: ParsableArguments {
         if testLabels != nil && testInputs == nil { throw ValidationError("--test-labels goes with --test-inputs") }
         if !(testFraction > 0 && testFraction < 1) { throw ValidationError("--test-fraction must be between 0 and 1 (exclusive), found \(testFraction)") }
         if !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
+        if let inputs, let testInputs, OutputFiles.sameFile(inputs, testInputs) {
+            // Scoring the records a conversion calibrated, validated and selected on says nothing about unseen ones.
+            throw ValidationError("--test-inputs \(escaped(testInputs)) is the --inputs file (the same file): the test split would be the training records, "
+                                  + "the ones a conversion on them is fitted and selected on; give a separate test file, or leave --test-inputs out to hold out the last --test-fraction")
+        }
+        if let labelColumn, let source, source.labelColumnFiles.isEmpty {
+            let files = [("--inputs", inputs), ("--labels", labels), ("--test-inputs", testInputs), ("--test-labels", testLabels)]
+                .compactMap { flag, path in path.map { "\(flag) \(escaped($0))" } }
+            throw ValidationError("--label-column '\(escaped(labelColumn))' names a column of a CSV holding the labels, and none does here "
+                                  + "(\(files.joined(separator: ", "))): leave it out")
+        }
     }
 
     /// The data files given, with the option that names each: no output may be one of them.

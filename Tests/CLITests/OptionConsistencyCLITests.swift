@@ -83,3 +83,66 @@ struct OptionConsistencyCLITests {
         #expect(compressed["accuracy"] as? Double == search["test_accuracy"] as? Double)
     }
 }
+
+/// Own-data options that contradict each other, on every command that takes own data.
+@Suite("Own-data options refused up front")
+struct OwnDataOptionCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    /// Each command that takes own data, with its output (nil: none) in `scratch`; report's model is a .lrm imported there.
+    func commands(_ scratch: Scratch, model: String) throws -> [(arguments: [String], output: String?)] {
+        let imported = scratch.file("model.lrm")
+        if !FileManager.default.fileExists(atPath: imported) {
+            let result = try ChildProcess.run(["import", samples + model, "-o", imported])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        return [(["convert", samples + model, "-o", scratch.file("out.lrm")], scratch.file("out.lrm")),
+                (["verify", samples + model, "--junit", scratch.file("verify.xml")], scratch.file("verify.xml")),
+                (["sweep", samples + model, "--csv", scratch.file("sweep.csv")], scratch.file("sweep.csv")),
+                (["report", imported, "--reference", samples + model, "-o", scratch.file("report.html")], scratch.file("report.html"))]
+    }
+
+    @Test("--label-column where no CSV holds the labels (.npy data, or a CSV of inputs with .npy labels) is refused; with a CSV of labels it applies")
+    func labelColumnWithoutCSV() throws {
+        let scratch = try Scratch()
+        // The churn features as a CSV without the label column, its labels as .npy.
+        let table = try String(contentsOfFile: samples + "churn.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let column = try #require(table[0].firstIndex(of: "churned"))
+        let features = scratch.file("features.csv"), labels = scratch.file("labels.npy")
+        try table.map { row in row.enumerated().filter { $0.offset != column }.map { String($0.element) }.joined(separator: ",") }
+            .joined(separator: "\n").write(toFile: features, atomically: true, encoding: .utf8)
+        try NPY.write(try NumPyArray(shape: [table.count - 1], float32: table.dropFirst().map { Float(String($0[column])) ?? -1 }), to: labels)
+        for (model, data) in [("housing_mlp.h5", ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]),
+                              ("churn_mlp.h5", ["--inputs", features, "--labels", labels])] {
+            for (arguments, output) in try commands(scratch, model: model) {
+                let result = try ChildProcess.run(arguments + data + ["--label-column", "churned"])
+                expectOneLineError(result, status: 64, naming: "--label-column 'churned'", "\(arguments)")
+                #expect(result.stderr.contains("CSV"), "\(result.stderr)")
+                if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            }
+            try FileManager.default.removeItem(atPath: scratch.file("model.lrm"))
+        }
+        // Where a CSV holds the labels the column is read: the labels as a two-column CSV.
+        let labelTable = scratch.file("labels.csv")
+        try (["id,churned"] + table.dropFirst().enumerated().map { "\($0.offset),\($0.element[column])" }).joined(separator: "\n")
+            .write(toFile: labelTable, atomically: true, encoding: .utf8)
+        let applies = try ChildProcess.run(["verify", samples + "churn_mlp.h5", "--inputs", features, "--labels", labelTable, "--label-column", "churned"])
+        #expect(applies.status == 0, "\(applies.stderr)")
+    }
+
+    @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records")
+    func testInputsAreInputs() throws {
+        let scratch = try Scratch()
+        let link = scratch.file("same.npy")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: samples + "housing_x.npy")
+        for test in [TestPackage.root + "/samples/../samples/housing_x.npy", link] {
+            for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
+                let result = try ChildProcess.run(arguments + ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
+                                                               "--test-inputs", test, "--test-labels", samples + "housing_y.npy"])
+                expectOneLineError(result, status: 64, naming: "--test-inputs", "\(arguments)")
+                #expect(result.stderr.contains("training records"), "\(result.stderr)")
+                if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            }
+        }
+    }
+}

@@ -94,7 +94,10 @@ struct FileSafetyTests {
         let pairs = ["--inputs", x, "--labels", y]
         try expectRefusal(["convert", regressor, "--policy", "whitened:0.9", "-o", y, "--force-extension"] + pairs, protecting: y, naming: ["housing_y.npy", "--labels"])
         try expectRefusal(["sweep", regressor, "--taus", "0.9", "--csv", x] + pairs, protecting: x, naming: ["housing_x.npy", "--inputs"])
-        try expectRefusal(["verify", regressor, "--junit", y, "--test-inputs", x, "--test-labels", y, "--inputs", x, "--labels", y],
+        // (A test split of its own: --test-inputs naming the --inputs file is refused for that before this check.)
+        let testX = scratch.file("test_x.npy")
+        try FileManager.default.copyItem(atPath: x, toPath: testX)
+        try expectRefusal(["verify", regressor, "--junit", y, "--test-inputs", testX, "--test-labels", y, "--inputs", x, "--labels", y],
                           protecting: y, naming: ["housing_y.npy", "--labels"])
     }
 
