@@ -17,14 +17,50 @@ enum KerasConfigParser {
         do {
             json = try JSONValue.parse(data)
         } catch {
-            throw KerasImportError(.invalidConfig, file: source, "the model config is not valid JSON (\(error))")
+            throw KerasImportError(.invalidConfig, file: source, "not a Keras model config: \(jsonProblem(in: data, error))")
         }
         return try parse(json, source: source)
     }
 
+    /// Why `data` is not JSON, in a few words: Foundation's decoding error says only "The given data was not valid
+    /// JSON" (wrapped in a DecodingError's description); where the text goes wrong is what the user can act on.
+    static func jsonProblem(in data: Data, _ error: any Error) -> String {
+        if let error = error as? JSONTextError { return "\(error)" }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let first = text.first(where: { !$0.isWhitespace }) else { return "the file holds no JSON, only white space" }
+        guard first == "{" || first == "[" else {
+            let start = String(text.drop { $0.isWhitespace }.prefix(12).prefix { !$0.isNewline })
+            return "it is not JSON (it begins with '\(escaped(start))', a config begins with '{')"
+        }
+        // The strict parser says where the text goes wrong (the JSON5 one, which reads Python's NaN, does not).
+        var detail = "the JSON is malformed"
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            if let said = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String {
+                detail = "the JSON is malformed: " + said.prefix(1).lowercased() + said.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                if let range = said.range(of: "around character "), let offset = Int(said[range.upperBound...].prefix { $0.isNumber }) {
+                    // The offset counts bytes of the text: say the line and column.
+                    let before = data.prefix(offset)
+                    let line = before.filter { $0 == 0x0A }.count + 1
+                    let column = before.count - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? before.startIndex) + 1
+                    detail = "the JSON is malformed at line \(line), column \(column)"
+                }
+            }
+        }
+        return detail
+    }
+
     static func parse(_ json: JSONValue, source: String) throws(KerasImportError) -> KerasArchitecture {
         guard let className = json["class_name"]?.string else {
-            throw KerasImportError(.invalidConfig, file: source, "the model config has no 'class_name', expected a Keras model config")
+            let holds: String = switch json {
+            case .object(let members): members.isEmpty ? "an empty object" : "an object of " + members.prefix(8).map { "'\(escaped($0.0))'" }.joined(separator: ", ")
+                + (members.count > 8 ? ", …" : "")
+            case .array(let items): "a list of \(items.count) values"
+            default: "a single value"
+            }
+            throw KerasImportError(.invalidConfig, file: source, "not a Keras model config: it has no 'class_name' at the top (it is \(holds)); "
+                                   + "give the JSON of model.to_json(), a .keras file or a full-model .h5")
         }
         guard modelClassNames.contains(className) else {
             throw KerasImportError(.unsupportedTopology, file: source,

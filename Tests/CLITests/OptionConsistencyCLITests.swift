@@ -146,3 +146,34 @@ struct OwnDataOptionCLITests {
         }
     }
 }
+
+@Suite("A --config that is not a Keras model config")
+struct ConfigFileCLITests {
+    let samples = TestPackage.root + "/samples/"
+    let fixtures = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/"
+
+    @Test("text that is not JSON, JSON cut short, and JSON that is no Keras config: one line naming the file and what is wrong, exit 65, nothing written")
+    func notAConfig() throws {
+        let scratch = try Scratch()
+        let weights = fixtures + "mlp_weights.h5"
+        let cases: [(name: String, text: String, reason: String)] = [
+            ("notes.json", "hello, this is not JSON\n", "it is not JSON (it begins with 'hello, this ', a config begins with '{')"),
+            ("cut.json", "{\"class_name\": \"Sequential\",\n \"config\": {\"layers\": [}}", "the JSON is malformed at line 2, column 24"),
+            ("meta.json", try String(contentsOfFile: samples + "mnist_mlp.json", encoding: .utf8), "it has no 'class_name' at the top (it is an object of 'architecture',")]
+        for (name, text, reason) in cases {
+            let config = scratch.file(name)
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            let output = scratch.file("out.lrm")
+            for arguments in [["convert", weights, "--config", config, "-o", output],
+                              ["import", weights, "--config", config, "-o", output],
+                              ["inspect", weights, "--config", config],
+                              ["verify", samples + "churn_mlp.h5", "--reference", weights, "--reference-config", config,
+                               "--inputs", samples + "churn.csv", "--label-column", "churned"]] {
+                let result = try ChildProcess.run(arguments)
+                expectOneLineError(result, status: 65, naming: "\(config): not a Keras model config: \(reason)", "\(arguments)")
+                #expect(!result.stderr.contains("DecodingError") && !result.stderr.contains("Data was corrupted"), "\(result.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: output))
+            }
+        }
+    }
+}
