@@ -7,6 +7,9 @@ public struct ConversionError: Error, Sendable, CustomStringConvertible {
         case eckartYoung = "eckart_young"
         /// The decomposition failed.
         case decomposition = "decomposition"
+        /// The calibration data reaching the layer cannot be used (values too large for float32 statistics): the
+        /// data is at fault, not the model.
+        case calibrationData = "calibration_data"
     }
 
     public var kind: Kind

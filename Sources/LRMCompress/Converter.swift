@@ -505,7 +505,7 @@ public enum Converter {
             // XᵀX is accumulated in double but factorized in float: inputs past about 1.8·10¹⁹ overflow it. The
             // fault is in the data, not in the model: say so rather than report a failed factorization.
             if let largest = statistics.gram.lazy.map(abs).max(), !(largest <= Double(Float.greatestFiniteMagnitude)) {
-                throw ConversionError(kind: .decomposition, layer: name, message: "the calibration data reaching this layer is too large "
+                throw ConversionError(kind: .calibrationData, layer: name, message: "the calibration data reaching this layer is too large "
                                       + "for float32 (XᵀX reaches \(String(format: "%.2g", largest))): check the data's values and its scale (--input-scale)")
             }
             let meanDiagonal = (0..<inFeatures).reduce(0.0) { $0 + statistics.gram[$1 * inFeatures + $1] } / Double(inFeatures)

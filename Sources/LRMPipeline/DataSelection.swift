@@ -34,6 +34,9 @@ public struct DataSelection: Sendable {
     /// With own data, ignore `calibrationSamples` and `validationSamples` (defaults the user did not
     /// choose): validate on a fifth of the training records (at least one) and calibrate on the rest.
     public var fitsSizesToOwnData = false
+    /// The model's file as the user named it: errors about own data that do not fit the model name it so
+    /// (`the model my.lrm`), else by the model's recorded name.
+    public var modelPath: String?
 
     public init(dataset: DatasetName? = nil, folder: String? = nil, calibrationSamples: Int = 5000, validationSamples: Int = 5000,
                 placement: ValidationPlacement = .last, seed: UInt64 = 1, layout: SampleLayout? = nil) {
@@ -54,13 +57,13 @@ public struct DataSelection: Sendable {
 
     /// The selection with own data read and split for `model` (unchanged for a bundled data set).
     public func resolved(for model: Model) throws -> DataSelection {
-        try resolved { try $0.splits(for: model) }
+        try resolved { try $0.splits(for: model, path: modelPath) }
     }
 
     /// The same for a mapped model, from its header alone (`OwnDataSource.splits(for:path:)`); errors name the
-    /// model by `path` when given (the file the user named), else by its recorded name.
+    /// model by `path` when given (the file the user named), else by `modelPath`, else by its recorded name.
     public func resolved(for model: MappedModel, path: String? = nil) throws -> DataSelection {
-        try resolved { try $0.splits(for: model, path: path) }
+        try resolved { try $0.splits(for: model, path: path ?? modelPath) }
     }
 
     /// The selection with its own data split by `split` (unchanged without own data, or once split).

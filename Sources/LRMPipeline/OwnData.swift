@@ -39,9 +39,10 @@ public struct OwnDataSource: Sendable, Equatable {
     ///
     /// - Throws: `PipelineError`: `.dataMissing`, `.dataInvalid` (unreadable files, labels that do not fit
     ///   the task, samples of another size than the model takes), `.badRequest` (an ambiguous task, too few
-    ///   records to hold out a test split).
-    public func splits(for model: Model) throws -> OwnDataSplits {
-        try splits(named: ModelNaming(name: model.name, path: nil), input: model.input, classNames: model.classNames,
+    ///   records to hold out a test split). `path`: the model's file as the user named it, for the errors to
+    ///   name (else they name the model's recorded name).
+    public func splits(for model: Model, path: String? = nil) throws -> OwnDataSplits {
+        try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                    outputActivation: model.outputActivation) {
             try InferenceModel(model).outputElementCount
         }

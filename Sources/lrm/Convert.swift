@@ -273,7 +273,7 @@ extension LRM {
                 ?? targetRatio.map { .ratio($0) } ?? .policy
             if let drop = targetAccuracyDrop, minimize == .bytes { target = .minimizeBytes(drop) }
             if let targetSize { target = .size(targetSize.bytes) }
-            var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection, confidence: confidence)
+            var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection(naming: input), confidence: confidence)
             if noRefit { request.refit = nil }
             request.estimate = estimate
             request.confirmFraction = confirmFraction
@@ -324,7 +324,7 @@ extension LRM {
                     request.progress = printer?.handler
                     result = try ConversionPipeline.run(model, request: request)
                 } catch let error as ConversionError {
-                    throw CommandFailure(status: .invalidInput, message: "\(input): \(error.description)")
+                    throw dataOptions.failure(error, model: input)
                 } catch let error as SizeSearchError {
                     throw CommandFailure(status: .usage, message: "\(input): \(error.description)")
                 } catch let error as FineTuneError {

@@ -55,7 +55,7 @@ extension LRM.Convert {
         guard dataOptions.hasData else { return nil }
         // After --estimate test-half the search selected on the first half of the test split: only the second counts.
         let range = result.search.flatMap { $0.estimate == .testHalf ? $0.testFirstSample..<($0.testFirstSample + $0.testSamples) : nil }
-        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection, range: range, progress: progress)
+        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection(naming: input), range: range, progress: progress)
     }
 
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report

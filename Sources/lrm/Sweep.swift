@@ -68,7 +68,7 @@ extension LRM {
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
-                let data = try dataOptions.selection.resolved(for: original)
+                let data = try dataOptions.selection(naming: model).resolved(for: original)
                 let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original), task: data.task)
                 let sweepPrinter = progressOptions.printer
                 defer { sweepPrinter?.finish() }
@@ -80,8 +80,12 @@ extension LRM {
                 } catch let error as VerificationError {
                     throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 }
-                let points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original))
-                                      : runner.paperGrid(thresholds: thresholds)
+                let points: [SweepPoint]
+                do {
+                    points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original)) : runner.paperGrid(thresholds: thresholds)
+                } catch let error as ConversionError {
+                    throw dataOptions.failure(error, model: model)
+                }
                 sweepPrinter?.finish()
                 let report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
                                          seconds: Date().timeIntervalSince(started))

@@ -4,7 +4,7 @@ import LRMNumPy
 import LRMTestSupport
 import Testing
 
-/// `verify` and `report` with the user's own data: an error found once the files have opened (data that do not fit
+/// `verify`, `report`, `convert` and `sweep` with the user's own data: an error found once the files have opened (data that do not fit
 /// the model, a model that cannot run) names the model by the path the user gave, not by the name recorded in it.
 /// Every model here lies under a file name unlike its recorded name, so that naming the one is not naming the other.
 @Suite("Own-data errors name the model's file")
@@ -44,6 +44,54 @@ struct OwnDataErrorCLITests {
         try NPY.write(try NumPyArray(shape: [64, 2], float32: labels + labels), to: scratch.file("t.npy"))
         try expectError(["verify", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("t.npy"), "--task", "regression"],
                         status: 65, naming: [model, scratch.file("t.npy")], scratch: scratch)
+    }
+
+    @Test("convert and sweep with own data: errors start with the data file at fault and name the model by its path, not its recorded name")
+    func convertAndSweepNameTheDataFile() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("my compressed.lrm")   // records the name "mnist_mlp"
+        let convert = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--policy", "rank:8", "-o", model])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let regressor = scratch.file("my regressor.h5")   // records the name "housing_mlp"
+        try FileManager.default.copyItem(atPath: samples + "housing_mlp.h5", toPath: regressor)
+        let output = scratch.file("out.lrm")
+        /// Exit 65, one line starting with `file`, naming the model by `path`, never by its recorded name.
+        func expectDataError(_ arguments: [String], file: String, model path: String, saying text: String) throws {
+            let result = try ChildProcess.run(arguments, timeout: 300)
+            #expect(result.status == 65, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("lrm: error: \(file): ") && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("the model \(path)") && result.stderr.contains(text), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("'mnist_mlp'") && !result.stderr.contains("'housing_mlp'"), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments) wrote \(output)")
+        }
+        // churn.csv has 10 values per record; the model takes 784.
+        let churn = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        for command in [["convert", model, "--policy", "rank:4", "-o", output], ["convert", model, "--target-accuracy-drop", "1", "-o", output],
+                        ["sweep", model]] {
+            try expectDataError(command + churn, file: samples + "churn.csv", model: model, saying: "takes 784")
+        }
+        // 64 MNIST images whose labels hold a 12; then 2 regression targets per record for 10 outputs.
+        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
+        try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
+        var labels = (0..<64).map { Float($0 % 10) }
+        labels[5] = 12
+        try NPY.write(try NumPyArray(shape: [64], float32: labels), to: scratch.file("y.npy"))
+        try NPY.write(try NumPyArray(shape: [64, 2], float32: labels + labels), to: scratch.file("t.npy"))
+        let images = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        try expectDataError(["convert", model, "--target-accuracy-drop", "1", "-o", output] + images, file: scratch.file("y.npy"), model: model,
+                            saying: "found 12")
+        try expectDataError(["sweep", model] + images, file: scratch.file("y.npy"), model: model, saying: "found 12")
+        try expectDataError(["convert", model, "--policy", "rank:4", "--inputs", scratch.file("x.npy"), "--labels", scratch.file("t.npy"),
+                             "--task", "regression", "-o", output], file: scratch.file("t.npy"), model: model, saying: "2 target(s)")
+        // Finite inputs too large for float32 statistics (one value 3·10³⁸): the data file is at fault, not the model.
+        var values = try NPY.read(path: samples + "housing_x.npy").floatValues()
+        values[10 * 20 + 3] = 3e38
+        try NPY.write(try NumPyArray(shape: [values.count / 20, 20], float32: values), to: scratch.file("huge.npy"))
+        let huge = ["--inputs", scratch.file("huge.npy"), "--labels", samples + "housing_y.npy"]
+        for command in [["convert", regressor, "--policy", "whitened:0.9", "-o", output], ["convert", regressor, "--target-metric-drop", "5", "-o", output],
+                        ["sweep", regressor, "--fine"]] {
+            try expectDataError(command + huge, file: scratch.file("huge.npy"), model: regressor, saying: "too large for float32")
+        }
     }
 
     @Test("a model whose header opens but that cannot run (its pooling implies 1.8·10¹³ reads a sample), and one whose tensor is corrupt")
