@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An open, validated `.lrm` file, memory-mapped.
 ///
 /// Opening reads and checks the preamble, the header (its checksum and every structural rule of
@@ -172,8 +174,14 @@ public final class ContainerFile: Sendable {
         return withTensorBytes(index) { Tensor.decode($0, dtype: info.dtype, shape: info.shape) }
     }
 
+    /// How many tensor checksums this process has computed (``verifyChecksum(_:)``): lets a test see that a
+    /// command checks each tensor once (`LRM_TEST_COUNT_CHECKSUMS=1` makes lrm print it at exit).
+    package static var computedChecksumCount: Int { checksumCounter.load(ordering: .relaxed) }
+    private static let checksumCounter = Atomic<Int>(0)
+
     /// Checks tensor `index`'s bytes against its CRC-32.
     public func verifyChecksum(_ index: Int) throws {
+        ContainerFile.checksumCounter.add(1, ordering: .relaxed)
         let info = header.tensors[index]
         let crc = withTensorBytes(index) { CRC32.checksum($0) }
         guard crc == info.crc32 else {

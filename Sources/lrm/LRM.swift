@@ -37,6 +37,7 @@ struct LRM: ParsableCommand {
             var command = try parseAsRoot()
             if !(command is ReadKeras) { Cleanup.shared.installHandlers() }
             Self.holdTemporaryFilesForTests()
+            Self.countChecksumsForTests()
             if command is Convert || command is Sweep { BLASThreads.pinForReproducibleResults() }
             try command.run()
         } catch let exit as ExitCode {
@@ -65,6 +66,16 @@ struct LRM: ParsableCommand {
         guard let text = ProcessInfo.processInfo.environment["LRM_TEST_HOLD_TEMPORARY_FILES"],
               let seconds = Double(text), seconds > 0, seconds <= 600 else { return }
         InFlightFiles.shared.observeCreation { _ in usleep(UInt32(seconds * 1_000_000)) }
+    }
+
+    /// `LRM_TEST_COUNT_CHECKSUMS=1` (for tests only) prints at exit, on stderr, how many tensor checksums the
+    /// command computed (`lrm: test: N tensor checksums computed`), so that a test can see each is checked once.
+    static func countChecksumsForTests() {
+        guard ProcessInfo.processInfo.environment["LRM_TEST_COUNT_CHECKSUMS"] == "1" else { return }
+        atexit {
+            let count = ContainerFile.computedChecksumCount
+            FileHandle.standardError.write(Data("lrm: test: \(count) tensor checksums computed\n".utf8))
+        }
     }
 
     /// The subcommands (the hidden `read-keras` included), by name.

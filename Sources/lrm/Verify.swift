@@ -176,9 +176,12 @@ extension LRM {
                 do {
                     let printer = progressOptions.printer
                     defer { printer?.finish() }
-                    let layers = try referenceModel.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-                    report = try Verifier.verify(candidate: try candidateRunner ?? ModelSource.runner(candidate, path: model),
-                                                 reference: try referenceModel.map { try ModelSource.runner($0, path: reference ?? model) }, layers: layers,
+                    // Every checksum is checked once, as each model is prepared to run (the candidate's perhaps by the
+                    // caller); the per-layer comparison then reads checked tensors.
+                    let runner = try candidateRunner ?? ModelSource.runner(candidate, path: model)
+                    let referenceRunner = try referenceModel.map { try ModelSource.runner($0, path: reference ?? model) }
+                    let layers = try LayerFidelity.compareChecked(candidate: candidate, reference: referenceModel)
+                    report = try Verifier.verify(candidate: runner, reference: referenceRunner, layers: layers,
                                                  dataset: data, thresholds: thresholds,
                                                  layout: dataSet.dataLayout, batchSize: batchSize) { done, total in
                         printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "\(data.identifier) \(split.rawValue)"))
