@@ -98,7 +98,7 @@ extension LRM {
         @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
         var targetRatio: Double?
 
-        @Option(help: ArgumentHelp("Search every layer's rank and the storage dtypes (f32, f16, i8, i4) for the most accurate model on a validation split whose written file is at most this size: bytes, or with a unit (40KiB, 2MB, 1.5MiB, 300kB). Needs --dataset.", valueName: "size"),
+        @Option(help: ArgumentHelp("Search every layer's rank and the storage dtypes (f32, f16, i8, i4) for the most accurate model on a validation split whose written file is at most this size: bytes, or with a unit (40KiB, 2MB, 1.5MiB, 300kB). Needs --dataset. A size below the smallest file lrm can make of the model is refused before any data is read, naming that size.", valueName: "size"),
                 transform: ByteSize.init(parsing:))
         var targetSize: ByteSize?
 

@@ -177,3 +177,54 @@ struct ConfigFileCLITests {
         }
     }
 }
+
+@Suite("A --target-size no model can meet")
+struct TargetSizeFloorCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    /// N in "… is at least N bytes …".
+    func floor(in message: String) -> Int? {
+        guard let start = message.range(of: "is at least ")?.upperBound else { return nil }
+        return Int(message[start...].prefix { $0.isNumber })
+    }
+
+    @Test("is refused from the model's shapes before any data is read or calibrated on, stating the smallest reachable size; a reachable one goes on to the data")
+    func refusedUpFront() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        // An empty data folder: a refusal that needs no data says so; one that went on to the data would say the data are missing.
+        let empty = scratch.file("no-data")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for (model, size) in [("mnist_mlp.h5", "10"), ("mnist_cnn.h5", "2KiB"), ("housing_mlp.h5", "100")] {
+            let result = try ChildProcess.run(["convert", samples + model, "--dataset", "mnist", "--data", empty, "--target-size", size, "-o", output])
+            expectOneLineError(result, status: 64, naming: "no model of at most", "\(model)")
+            #expect(result.stderr.contains(samples + model), "\(result.stderr)")
+            let smallest = try #require(floor(in: result.stderr), "no smallest size stated: \(result.stderr)")
+            #expect(smallest > 1000, "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        let reachable = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--dataset", "mnist", "--data", empty, "--target-size", "1MB", "-o", output])
+        #expect(reachable.status == 66 && reachable.stderr.contains("not found"), "\(reachable.stderr)")
+    }
+
+    @Test("real-data: the size stated up front is a lower bound of the exact smallest file the search then finds",
+          .enabled(if: datasets != nil))
+    func floorIsALowerBound() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        let model = samples + "mnist_mlp.h5"
+        let early = try ChildProcess.run(["convert", model, "--dataset", "mnist", "--target-size", "10", "-o", output])
+        let smallest = try #require(floor(in: early.stderr), "\(early.stderr)")
+        // At that size the up-front check lets the search run; its own exact floor (after calibration) is no smaller.
+        let late = try ChildProcess.run(["convert", model, "--input-scale", "1/255", "--dataset", "mnist", "--target-size", "\(smallest)",
+                                         "--calibration-samples", "500", "--validation-samples", "500", "-o", output], timeout: 300)
+        if late.status == 0 {
+            #expect(try #require(FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) <= smallest)
+        } else {
+            expectOneLineError(late, status: 64, naming: "the smallest lrm can make of this one is ")
+            let start = try #require(late.stderr.range(of: "of this one is ")?.upperBound)
+            let exact = try #require(Int(late.stderr[start...].prefix { $0.isNumber }), "\(late.stderr)")
+            #expect(exact >= smallest, "the up-front floor \(smallest) is above the search's exact smallest file \(exact)")
+        }
+    }
+}

@@ -61,6 +61,16 @@ struct SizeSearchTests {
         #expect(try SizeSearch.fileSize(model) == ContainerWriter.encode(model).count)
     }
 
+    @Test("the floor from the shapes alone (no spectra, no data) is at most the search's smallest file, and close to it",
+          arguments: [false, true])
+    func sizeFloor(zeroPoints: Bool) throws {
+        var (search, model) = try setUp(zeroPoints: zeroPoints)
+        let floor = try SizeSearch.sizeFloor(model, options: search.options, policy: search.provenance.policy, parameter: 0)
+        let smallest = try search.smallestPossible()
+        #expect(floor <= smallest && Double(floor) >= 0.8 * Double(smallest), "floor \(floor), smallest \(smallest)")
+        #expect(try search.targetSize(floor - 1) == nil)
+    }
+
     @Test("a size target gives the most accurate candidate that fits; a tighter one a smaller file; below the smallest, none")
     func targetSize() throws {
         var (search, model) = try setUp()
