@@ -385,12 +385,17 @@ public enum ConversionPipeline {
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
             var kept = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
-                                              maxDrop: request.target.isAccuracyBudget ? budget : nil, confirmed: split.confirmation != nil)
+                                              maxDrop: request.target.isAccuracyBudget ? budget : nil, confirmed: split.confirmation != nil,
+                                              progress: progress)
             var index = kept.count - 1
             if let confirmer = split.confirmation, let budget {
                 // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
-                let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence) {
-                    kept[$0].result.model
+                let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence,
+                                                    model: { kept[$0].result.model }) { i, score, passes in
+                    progress?(ProgressEvent(phase: "confirm", done: i + 1,
+                                            message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
+                                                            kept[i].assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
+                                                            passes ? "" : ", over budget")))
                 }
                 index = judged.index
                 if let score = judged.score {

@@ -155,8 +155,10 @@ extension ConversionPipeline {
     /// confirmation will re-judge them (`confirmed`), neighbours more than 1.2× apart in hidden fraction get
     /// fine-tuned rungs between them that also keep the budget (``ladder(_:assignment:search:make:)``). Returns the
     /// kept candidates from the largest (the search's choice) to the smallest.
+    /// Each fine-tuned candidate is told to `progress` (phase `refine`) with its validation score and whether it keeps
+    /// the budget there.
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
-                                   baseline: Double, maxDrop: Double?, confirmed: Bool)
+                                   baseline: Double, maxDrop: Double?, confirmed: Bool, progress: ProgressHandler? = nil)
         throws -> [FineTunedCandidate] {
         var candidates = 0
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
@@ -165,6 +167,12 @@ extension ConversionPipeline {
             let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
             let score = try scorer.score(result.model)
             candidates += 1
+            let verdict = maxDrop.map {
+                Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: search.confidence) ? "" : ", over budget"
+            } ?? ""
+            progress?(ProgressEvent(phase: "refine", done: candidates,
+                                    message: String(format: "fine-tuned, hidden fraction %.3f: validation score %.4f ± %.4f (original %.4f)%@",
+                                                    fraction, score.accuracy, score.standardError, baseline, verdict)))
             return FineTunedCandidate(result: result, assignment: RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
                                                                                  standardError: score.standardError),
                                       tuned: tuned, record: record, stage: stage)

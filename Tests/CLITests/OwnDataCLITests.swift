@@ -158,10 +158,20 @@ struct OwnDataCLITests {
         // the file records both, and it passes verify against the original.
         let searched = scratch.file("searched.lrm")
         let search = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--target-accuracy-drop", "5",
-                                           "--finetune", "1", "--json"] + data + ["-o", searched])
+                                           "--finetune", "1", "--progress", "json", "--json"] + data + ["-o", searched])
         #expect(search.status == 0, "\(search.stderr)")
         let outcome = try #require(try jsonObject(search.stdout)["search"] as? [String: Any])
-        #expect(((outcome["finetune"] as? [String: Any])?["candidates"] as? Int ?? 0) > 1, "\(outcome)")
+        let tunedCandidates = (outcome["finetune"] as? [String: Any])?["candidates"] as? Int ?? 0
+        #expect(tunedCandidates > 1, "\(outcome)")
+        // Progress tells each fine-tuned candidate's validation score, and the confirmation's re-judging of them.
+        let events = search.stderr.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["progress"] as? [String: Any]
+        }
+        let refined = events.filter { $0["phase"] as? String == "refine" }.compactMap { $0["message"] as? String }
+        #expect(refined.count == tunedCandidates && refined.allSatisfy { $0.hasPrefix("fine-tuned, hidden fraction ") && $0.contains("validation score") },
+                "\(refined)")
+        #expect(events.contains { $0["phase"] as? String == "confirm" && ($0["message"] as? String ?? "").hasPrefix("fine-tuned, hidden fraction ") },
+                "\(search.stderr)")
         #expect(outcome["confirmation"] is [String: Any])
         let searchedMetadata = try #require(try jsonObject(try ChildProcess.run(["inspect", searched, "--json"]).stdout)["metadata"] as? [String: Any])
         #expect(searchedMetadata["finetune.epochs"] != nil && searchedMetadata["search.estimate"] != nil)
