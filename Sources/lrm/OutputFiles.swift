@@ -43,6 +43,28 @@ enum OutputFiles {
                               + "(or give --force-extension to keep this name)")
     }
 
+    /// The extensions of the model and data files lrm reads, with what each names.
+    static let readExtensions: [(suffix: String, kind: String)] = [
+        (".lrm", "model"), (".h5", "model"), (".hdf5", "model"), (".keras", "model"), (".npy", "data"), (".npz", "data"), (".csv", "data"),
+    ]
+
+    /// The extension of a model or data file lrm reads that `output` ends with (and what it names), other than
+    /// `allowed` (the extension of what is written), or nil.
+    static func readExtension(of output: String, allowed: String) -> (suffix: String, kind: String)? {
+        let name = output.lowercased()
+        return readExtensions.first { name.hasSuffix($0.suffix) && $0.suffix != allowed }
+    }
+
+    /// Refuses (exit 64) a report (`content`, normally named with `allowed`) whose name ends like a model or data
+    /// file lrm reads: `report -o model.lrm` would write HTML into a file every other command takes for a model.
+    /// Any other name is accepted. Called after ``refuseOverwritingInputs(_:inputs:inPlaceHint:)``, whose message
+    /// says more when the output is one of the inputs.
+    static func refuseInputExtension(_ output: String, option: String, content: String, allowed: String) throws {
+        guard let (suffix, kind) = readExtension(of: output, allowed: allowed) else { return }
+        throw CommandFailure(status: .usage, message: "\(output): the \(option) output is \(content), but \(suffix) is the extension of a \(kind) "
+                             + "file lrm reads; choose another name (ending in \(allowed), say)")
+    }
+
     /// Refuses (exit 64) an output that is one of `inputs` (role and path): the same file after following
     /// symbolic links (hard links included: device and inode compared), or, for an output that does not
     /// exist yet, the same resolved path. Writing it would destroy the input. Inputs without a path (options not

@@ -18,7 +18,7 @@ extension LRM {
         @Argument(help: "A .lrm file.")
         var model: String
 
-        @Option(name: .shortAndLong, help: "Output .html file.")
+        @Option(name: .shortAndLong, help: "Output .html file (any name but a model's or data file's: .lrm, .h5, .hdf5, .keras, .npy, .npz, .csv).")
         var output: String
 
         @Option(help: ArgumentHelp("The original model, for the verify section.", valueName: "file"))
@@ -46,6 +46,7 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--reference file", reference),
                                                                   ("--reference-config file", referenceConfig), ("--sweep file", sweep)]
                                                         + dataSet.own.files)
+                try OutputFiles.refuseInputExtension(output, option: "-o", content: "an HTML report", allowed: ".html")
                 let file = try ContainerFile(path: model)
                 // Mapped, not loaded: what loading checked (every checksum and quantization scale) is checked one
                 // tensor's pages at a time, and the models run in place from their files.

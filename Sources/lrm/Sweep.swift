@@ -34,7 +34,7 @@ extension LRM {
         @Flag(help: "A dense grid of every method, data-aware ones included, and the smallest size within 0.5 and 1 point.")
         var fine = false
 
-        @Option(help: ArgumentHelp("Also write every point as CSV to this file.", valueName: "file"))
+        @Option(help: ArgumentHelp("Also write every point as CSV to this file (any name but a model's or data file's: .lrm, .h5, .hdf5, .keras, .npy, .npz).", valueName: "file"))
         var csv: String?
 
         @Flag(help: "Print JSON instead of text.")
@@ -65,6 +65,7 @@ extension LRM {
                 try InputFiles.requireRegular([model, config])
                 if let csv {
                     try OutputFiles.refuseOverwritingInputs(csv, inputs: [("model", model), ("--config file", config)] + dataOptions.dataSet.own.files)
+                    try OutputFiles.refuseInputExtension(csv, option: "--csv", content: "a CSV table", allowed: ".csv")
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)

@@ -77,7 +77,7 @@ extension LRM {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
-        @Option(help: ArgumentHelp("Also write the checks as JUnit XML to this file.", valueName: "file"))
+        @Option(help: ArgumentHelp("Also write the checks as JUnit XML to this file (any name but a model's or data file's: .lrm, .h5, .hdf5, .keras, .npy, .npz, .csv).", valueName: "file"))
         var junit: String?
 
         @Flag(help: "Print per-class precision, recall and F1.")
@@ -114,13 +114,16 @@ extension LRM {
             let started = Date()
             try reportingErrors(onFailure: { failure in
                 // CI reads the JUnit file: an error that stops the run is written there as an error case (never over an input).
-                guard let junit, failure.status != .cannotWrite,
+                guard let junit, failure.status != .cannotWrite, OutputFiles.readExtension(of: junit, allowed: ".xml") == nil,
                       !inputFiles.contains(where: { $0.path.map { OutputFiles.sameFile($0, junit) } ?? false }) else { return }
                 let xml = VerificationReport.junitError(message: "lrm: error: \(failure.message)", seconds: Date().timeIntervalSince(started))
                 try? AtomicFileWriter.write(Array(xml.utf8), to: junit)
             }) {
                 try InputFiles.requireRegular([model, reference, referenceConfig, config])
-                if let junit { try OutputFiles.refuseOverwritingInputs(junit, inputs: inputFiles) }
+                if let junit {
+                    try OutputFiles.refuseOverwritingInputs(junit, inputs: inputFiles)
+                    try OutputFiles.refuseInputExtension(junit, option: "--junit", content: "a JUnit XML report", allowed: ".xml")
+                }
                 // --input-shape and --input-layout describe the candidate; scale and offset go to a model that records none.
                 var shapeOptions = preprocessing
                 shapeOptions.inputScale = nil

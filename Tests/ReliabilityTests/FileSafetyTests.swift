@@ -116,7 +116,9 @@ struct FileSafetyTests {
             print("specialFileOutputs: no device node made (not root); the FIFO and the link are checked")
         }
         for (node, type) in nodes {
-            for arguments in [["example", "-o", node], ["report", model, "-o", node], ["convert", model, "--policy", "rank:4", "-o", node],
+            // report's output is named .html (a report named like a model is refused by name): a link to the node.
+            try FileManager.default.createSymbolicLink(atPath: node + ".html", withDestinationPath: node)
+            for arguments in [["example", "-o", node], ["report", model, "-o", node + ".html"], ["convert", model, "--policy", "rank:4", "-o", node],
                               ["extract", model, "hidden/us", "-o", node, "--force-extension"]] {
                 let result = try ChildProcess.run(arguments, timeout: 60)
                 #expect(result.status == 73, "\(arguments): \(result)")
@@ -178,6 +180,45 @@ struct FileSafetyTests {
             let forced = try ChildProcess.run(arguments + ["--force-extension"], timeout: 60)
             #expect(forced.status == 0, "\(arguments) --force-extension: \(forced)")
             #expect(scratch.contents().count == before.count + 1, "\(arguments) --force-extension wrote nothing")
+        }
+    }
+
+    @Test("report -o, verify --junit and sweep --csv named like a model or data file lrm reads are refused (exit 64, nothing written); other names are not")
+    func reportsNamedLikeInputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("model.lrm")
+        try ContainerWriter.write(ExampleModel.make(seed: 3), to: model)
+        try NPY.write(try NumPyArray(shape: [20, 784], float32: (0..<(20 * 784)).map { Float($0 % 256) }), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [20], float32: (0..<20).map { Float($0 % 10) }), to: scratch.file("y.npy"))
+        let own = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        let models = ["lrm", "h5", "hdf5", "keras", "weights.h5", "H5"], data = ["npy", "npz"]
+        var refused: [([String], String)] = []
+        for ext in models + data + ["csv"] {
+            refused.append((["report", model, "-o", scratch.file("report.\(ext)")], ext))
+            refused.append((["verify", model, "--junit", scratch.file("verify.\(ext)")] + own, ext))
+        }
+        for ext in models + data { refused.append((["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.\(ext)")] + own, ext)) }
+        // A run stopped by an error writes it to the JUnit file, but not to one named like a model.
+        refused.append((["verify", scratch.file("missing.lrm"), "--junit", scratch.file("verify.h5")] + own, "h5"))
+        let before = scratch.contents()
+        for (arguments, ext) in refused {
+            let result = try ChildProcess.run(arguments, timeout: 60)
+            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0.hasSuffix("." + ext) && $0 != model })
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: \(output): the ") && result.stderr.split(separator: "\n").count == 1
+                    && result.stderr.contains("." + ext.split(separator: ".").last!.lowercased() + " is the extension of a"), "\(arguments): \(result.stderr)")
+            #expect(scratch.contents() == before, "\(arguments) wrote \(Set(scratch.contents()).subtracting(before))")
+        }
+        // Any other name: the report is written.
+        for arguments in [["report", model, "-o", scratch.file("report.html")], ["report", model, "-o", scratch.file("report.txt")],
+                          ["report", model, "-o", scratch.file("report")], ["report", model, "-o", scratch.file("model.lrm.html")],
+                          ["verify", model, "--junit", scratch.file("verify.xml")] + own, ["verify", model, "--junit", scratch.file("verify.junit")] + own,
+                          ["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.csv")] + own,
+                          ["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.tsv")] + own] {
+            let result = try ChildProcess.run(arguments, timeout: 120)
+            #expect(result.status == 0, "\(arguments): \(result)")
+            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0 != model && !$0.hasSuffix(".npy") })
+            #expect(FileManager.default.fileExists(atPath: output), "\(arguments) wrote nothing")
         }
     }
 
