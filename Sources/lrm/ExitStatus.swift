@@ -7,8 +7,8 @@ import LRMPipeline
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
 enum ExitStatus: Int32 {
     case success = 0
-    /// A check failed on inputs that were read without error: a threshold of verify or convert was missed, or
-    /// diff found a difference. Never a corrupt input (a checksum mismatch is `invalidInput`), so CI can tell a
+    /// A check failed on inputs that were read without error: a threshold of verify or convert was missed, a layer's
+    /// weights disagree with the file's record (verify), or diff found a difference. Never a corrupt input (a checksum mismatch is `invalidInput`), so CI can tell a
     /// model that fails its check from a file that could not be trusted.
     case checkFailed = 1
     /// Bad command line (ArgumentParser's own code for validation errors).
@@ -22,8 +22,8 @@ enum ExitStatus: Int32 {
     case cannotWrite = 73
 
     static let helpText = """
-        Exit codes: 0 success; 1 a check failed on inputs that read without error (a verify or convert threshold \
-        was missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
+        Exit codes: 0 success; 1 a check failed on inputs that read without error (verify: a threshold missed, or a \
+        layer's weights disagree with the file's record; convert: a threshold missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
         checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 73 the output could not be written.
         """
 }
