@@ -38,6 +38,7 @@ struct CorruptFileCLITests {
             ["export", corrupt, "--to", "keras", "-o", output + ".h5"],
             ["extract", corrupt, "output/bias", "-o", output + ".npy"],
             ["convert", corrupt, "--policy", "rank:4", "-o", output + ".lrm"],
+            ["sweep", corrupt, "--taus", "0.9", "--csv", output + ".csv"] + data,
             ["import", corrupt, "-o", output + ".lrm"],
         ]
         for arguments in runs {
@@ -46,7 +47,7 @@ struct CorruptFileCLITests {
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].hasPrefix("lrm: error: \(corrupt): "), "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains("checksum"), "\(arguments): \(result.stderr)")
-            for suffix in [".npy", ".html", ".h5", ".lrm"] {
+            for suffix in [".npy", ".html", ".h5", ".lrm", ".csv"] {
                 #expect(!FileManager.default.fileExists(atPath: output + suffix), "\(arguments) wrote \(output + suffix)")
             }
         }
