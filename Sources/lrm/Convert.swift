@@ -55,7 +55,7 @@ extension LRM {
         var groupSize: Int?
 
         @Option(help: "With --factor-dtype i8/i4: storage dtype of the scales.")
-        var scaleDtype: ScaleDTypeName = .f16
+        var scaleDtype = ConvertDefaults.scaleDtype
 
         @Option(help: ArgumentHelp("With --factor-dtype i8/i4 (or a size search's integer candidates): symmetric codes (code × scale, format 1.2) or asymmetric ones with a zero point per scale ((code − zero) × scale, format 1.3: the codes cover each group's range).", valueName: "scheme"))
         var quantScheme: QuantSchemeName = .symmetric
@@ -83,11 +83,11 @@ extension LRM {
         @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset.", valueName: "metric"))
         var metric: MetricName?
 
-        @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX.", valueName: "λ"))
-        var ridge: Double = 1e-6
+        @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX (the whitened metric only).", valueName: "λ"))
+        var ridge = ConvertDefaults.ridge
 
-        @Option(help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α.", valueName: "α"))
-        var alpha: Double = 0.5
+        @Option(help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α (the activation-scaled metric only).", valueName: "α"))
+        var alpha = ConvertDefaults.alpha
 
         @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset.", valueName: "X"))
         var targetAccuracyDrop: Double?
@@ -106,10 +106,10 @@ extension LRM {
         var minimize: MinimizeName = .parameters
 
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
-        var confidence: Double = 1
+        var confidence = ConvertDefaults.confidence
 
         @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation).", valueName: "fraction"))
-        var confirmFraction: Double = ConversionRequest().confirmFraction
+        var confirmFraction = ConvertDefaults.confirmFraction
 
         @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier.", valueName: "estimate"))
         var estimate: EstimateChoice = .auto
@@ -200,6 +200,7 @@ extension LRM {
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence, confirmFraction: confirmFraction)
+            try refuseUnusedOptions()
             if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }

@@ -40,6 +40,32 @@ struct OptionConsistencyCLITests {
         }
     }
 
+    @Test("an option whose conversion, metric or storage is not the one asked for is refused, naming it; where it applies it is accepted")
+    func optionsThisConversionDoesNotRead() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        let model = scratch.file("example.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        for (option, value, others) in [("--confidence", "2", [String]()), ("--confirm-fraction", "0", []),
+                                        ("--confidence", "0", ["--dataset", "mnist", "--target-ratio", "0.5"]),
+                                        ("--confirm-fraction", "0.3", ["--dataset", "mnist", "--target-size", "100KiB"]),
+                                        ("--ridge", "1e-3", []), ("--ridge", "1e-3", ["--policy", "activation-scaled:0.9", "--dataset", "mnist"]),
+                                        ("--alpha", "1", []), ("--alpha", "1", ["--dataset", "mnist", "--target-ratio", "0.5"]),
+                                        ("--scale-dtype", "f32", []), ("--scale-dtype", "f32", ["--factor-dtype", "f16"])] {
+            let result = try ChildProcess.run(["convert", model, "-o", output, option, value] + others)
+            expectOneLineError(result, status: 64, naming: "\(option) ", "\(option) \(value) \(others)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(option) \(others)")
+        }
+        let churn = ["--inputs", samples + "churn.csv", "--label-column", "churned", "--dry-run"]
+        for arguments in [[model, "--factor-dtype", "i8", "--scale-dtype", "f32", "--dry-run"],
+                          [samples + "churn_mlp.h5", "--policy", "whitened:0.9", "--ridge", "1e-3"] + churn,
+                          [samples + "churn_mlp.h5", "--metric", "activation-scaled", "--alpha", "1"] + churn,
+                          [samples + "churn_mlp.h5", "--target-accuracy-drop", "5", "--confidence", "0", "--confirm-fraction", "0.3"] + churn] {
+            let result = try ChildProcess.run(["convert"] + arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test("--estimate test-half in a search on a binary or regression task is refused before calibration, naming the task")
     func estimateOnOtherTasks() throws {
         let scratch = try Scratch()

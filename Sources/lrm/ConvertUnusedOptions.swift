@@ -1,0 +1,37 @@
+import ArgumentParser
+import LRMPipeline
+
+/// The defaults of the options ``LRM/Convert/refuseUnusedOptions()`` checks, declared once for both.
+enum ConvertDefaults {
+    static let confidence = 1.0
+    static let confirmFraction = ConversionRequest().confirmFraction
+    static let ridge = 1e-6
+    static let alpha = 0.5
+    static let scaleDtype = ScaleDTypeName.f16
+}
+
+extension LRM.Convert {
+    /// Refuses (exit 64) options given with a value other than their default that this conversion would not read:
+    /// each belongs to a kind of conversion or storage that is not the one asked for, so it would change nothing
+    /// without a word (a mistyped target, a forgotten --policy). Their ranges are checked before
+    /// (``ConvertOptionRanges``).
+    func refuseUnusedOptions() throws {
+        let budgeted = targetAccuracyDrop != nil || targetMetricDrop != nil
+        let defaults = ConvertDefaults.self
+        if confidence != defaults.confidence && !budgeted {
+            throw ValidationError("--confidence bounds a search's accuracy or metric budget (--target-accuracy-drop, --target-metric-drop); this conversion has none")
+        }
+        if confirmFraction != defaults.confirmFraction && !budgeted {
+            throw ValidationError("--confirm-fraction splits the validation records of a search with an accuracy or metric budget (--target-accuracy-drop, --target-metric-drop); this conversion has none")
+        }
+        if ridge != defaults.ridge && metricName != .whitened {
+            throw ValidationError("--ridge applies to the whitened metric (--policy whitened:τ, --metric whitened, or a search's default); this conversion's metric is \(metricName.rawValue)")
+        }
+        if alpha != defaults.alpha && metricName != .activationScaled {
+            throw ValidationError("--alpha applies to the activation-scaled metric (--policy activation-scaled:τ or --metric activation-scaled); this conversion's metric is \(metricName.rawValue)")
+        }
+        if scaleDtype != defaults.scaleDtype && factorDtype.dtype.isFloatingPoint && !searchesBytes {
+            throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
+        }
+    }
+}
