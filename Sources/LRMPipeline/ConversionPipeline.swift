@@ -316,6 +316,9 @@ public enum ConversionPipeline {
                                 ? "--estimate \(request.estimate.rawValue) is not used by a search given its own candidate evaluator"
                                 : "--estimate \(request.estimate.rawValue) is for multi-class classifiers; this model's task is \(task.rawValue), judged on the validation records as they are")
         }
+        if plansEstimate && request.estimate == .shifted && data.ownData != nil {
+            throw PipelineError(.badRequest, "--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted; give --estimate held-out or test-half")
+        }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
         request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))

@@ -164,9 +164,13 @@ struct EstimatePlan {
             return EstimatePlan(estimate: .heldOut, samples: held, exposure: exposure)
         }
         guard let shifted = shifted(held) else {
-            if choice == .shifted { throw PipelineError(.badRequest, "--estimate shifted needs images; these samples are not") }
+            if choice == .shifted {
+                throw PipelineError(.badRequest, data.ownData != nil ? "--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted"
+                                                                     : "--estimate shifted needs images; these samples are not")
+            }
+            let why = data.ownData != nil ? "own data (--inputs) are never shifted" : "these samples are not images"
             return EstimatePlan(estimate: .heldOut, samples: held, exposure: exposure,
-                                note: "these samples are not images, so there is no shifted proxy: the estimate may be optimistic")
+                                note: "\(why), so there is no shifted proxy: the estimate may be optimistic")
         }
         return EstimatePlan(estimate: .shifted, samples: shifted, exposure: exposure)
     }

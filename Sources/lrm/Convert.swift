@@ -197,6 +197,9 @@ extension LRM {
                     : "this conversion searches nothing"
                 throw ValidationError("--estimate \(estimate.rawValue) chooses what a rank search (--target-accuracy-drop, --target-metric-drop or --target-ratio) judges candidates on; \(what)")
             }
+            if estimate == .shifted && dataOptions.dataSet.own.inputs != nil {
+                throw ValidationError("--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted; give --estimate held-out or test-half")
+            }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence, confirmFraction: confirmFraction)

@@ -82,6 +82,30 @@ struct OptionConsistencyCLITests {
         }
     }
 
+    @Test("--estimate shifted on own data (images or not), which are never shifted, is refused at once, saying so (was: after calibration, 'these samples are not [images]')")
+    func estimateShiftedOnOwnData() throws {
+        let scratch = try Scratch()
+        // 28×28×1 images for the MNIST CNN sample: images, yet own data are not shifted.
+        let x = scratch.file("x.npy"), y = scratch.file("y.npy")
+        try NPY.write(try NumPyArray(shape: [60, 28, 28, 1], float32: (0..<(60 * 784)).map { Float(($0 * 7919) % 256) }), to: x)
+        try NPY.write(try NumPyArray(shape: [60], float32: (0..<60).map { Float($0 % 10) }), to: y)
+        let output = scratch.file("out.lrm")
+        let result = try ChildProcess.run(["convert", samples + "mnist_cnn.h5", "--inputs", x, "--labels", y, "--target-accuracy-drop", "1",
+                                           "--estimate", "shifted", "--progress", "json", "-o", output])
+        #expect(result.status == 64, "\(result.stderr)")
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+        #expect(errors.count == 1 && errors[0].contains("--estimate shifted") && errors[0].contains("own data (--inputs) are never shifted"),
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("\"calibration\""), "refused only after calibrating: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // --estimate auto, where the records look seen: the note says why there is no shifted proxy, truly.
+        let train = try fixtureData(scratch, "train", count: 200, seed: 3)
+        let auto = try ChildProcess.run(["convert", fixtures + "mlp.keras", "--inputs", train.x, "--labels", train.y, "--target-accuracy-drop", "5", "--dry-run"])
+        #expect(auto.status == 0, "\(auto.stderr)")
+        #expect(auto.stdout.contains("look seen in training") && auto.stdout.contains("own data (--inputs) are never shifted, so there is no shifted proxy"),
+                "\(auto.stdout)")
+    }
+
     @Test("own data: --estimate test-half selects on the first half of the own test split; convert's test line and verify --test-half second use the other half")
     func estimateTestHalfOnOwnData() throws {
         let scratch = try Scratch()
