@@ -18,7 +18,7 @@ struct OwnDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A separate test split (same forms as --inputs; not the --inputs file itself); without it the last --test-fraction of the records is held out.", valueName: "file"))
     var testInputs: String?
 
-    @Option(help: ArgumentHelp("Labels for --test-inputs.", valueName: "file"))
+    @Option(help: ArgumentHelp("Labels for --test-inputs (not the --labels file).", valueName: "file"))
     var testLabels: String?
 
     @Option(help: ArgumentHelp("Fraction of --inputs' records (the last ones) held out as the test split when --test-inputs is not given.", valueName: "F"))
@@ -45,6 +45,10 @@ struct OwnDataOptions: ParsableArguments {
             // Scoring the records a conversion calibrated, validated and selected on says nothing about unseen ones.
             throw ValidationError("--test-inputs \(escaped(testInputs)) is the --inputs file (the same file): the test split would be the training records, "
                                   + "the ones a conversion on them is fitted and selected on; give a separate test file, or leave --test-inputs out to hold out the last --test-fraction")
+        }
+        if let labels, let testLabels, OutputFiles.sameFile(labels, testLabels) {
+            throw ValidationError("--test-labels \(escaped(testLabels)) is the --labels file (the same file): the test records would be scored against "
+                                  + "the training records' labels; give the labels of --test-inputs")
         }
         if let labelColumn, let source, source.labelColumnFiles.isEmpty {
             let files = [("--inputs", inputs), ("--labels", labels), ("--test-inputs", testInputs), ("--test-labels", testLabels)]

@@ -180,11 +180,12 @@ struct OwnDataOptionCLITests {
         #expect(applies.status == 0, "\(applies.stderr)")
     }
 
-    @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records")
+    @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records; so is --test-labels naming the --labels file")
     func testInputsAreInputs() throws {
         let scratch = try Scratch()
         let link = scratch.file("same.npy")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: samples + "housing_x.npy")
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("same_y.npy"), withDestinationPath: samples + "housing_y.npy")
         for test in [TestPackage.root + "/samples/../samples/housing_x.npy", link] {
             for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
                 let result = try ChildProcess.run(arguments + ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
@@ -193,6 +194,16 @@ struct OwnDataOptionCLITests {
                 #expect(result.stderr.contains("training records"), "\(result.stderr)")
                 if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
             }
+        }
+        // Test records of their own scored against the training records' labels.
+        let testX = scratch.file("test_x.npy")
+        try FileManager.default.copyItem(atPath: samples + "housing_x.npy", toPath: testX)
+        for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
+            let result = try ChildProcess.run(arguments + ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
+                                                           "--test-inputs", testX, "--test-labels", scratch.file("same_y.npy")])
+            expectOneLineError(result, status: 64, naming: "--test-labels", "\(arguments)")
+            #expect(result.stderr.contains("the training records' labels"), "\(result.stderr)")
+            if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
         }
     }
 }

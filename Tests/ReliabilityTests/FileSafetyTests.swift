@@ -94,10 +94,11 @@ struct FileSafetyTests {
         let pairs = ["--inputs", x, "--labels", y]
         try expectRefusal(["convert", regressor, "--policy", "whitened:0.9", "-o", y, "--force-extension"] + pairs, protecting: y, naming: ["housing_y.npy", "--labels"])
         try expectRefusal(["sweep", regressor, "--taus", "0.9", "--csv", x] + pairs, protecting: x, naming: ["housing_x.npy", "--inputs"])
-        // (A test split of its own: --test-inputs naming the --inputs file is refused for that before this check.)
-        let testX = scratch.file("test_x.npy")
+        // (A test split of its own: --test-inputs or --test-labels naming the --inputs or --labels file is refused for that before this check.)
+        let (testX, testY) = (scratch.file("test_x.npy"), scratch.file("test_y.npy"))
         try FileManager.default.copyItem(atPath: x, toPath: testX)
-        try expectRefusal(["verify", regressor, "--junit", y, "--test-inputs", testX, "--test-labels", y, "--inputs", x, "--labels", y],
+        try FileManager.default.copyItem(atPath: y, toPath: testY)
+        try expectRefusal(["verify", regressor, "--junit", y, "--test-inputs", testX, "--test-labels", testY, "--inputs", x, "--labels", y],
                           protecting: y, naming: ["housing_y.npy", "--labels"])
     }
 
