@@ -23,6 +23,9 @@ struct DataSetOptions: ParsableArguments {
 
     func validate() throws {
         if dataset != nil && own.inputs != nil { throw ValidationError("give --dataset or --inputs (your own data), not both") }
+        if data != nil && own.inputs != nil {
+            throw ValidationError("--data is the folder of the bundled data sets (--dataset); your own data (--inputs) are read from their files, not from it")
+        }
     }
 }
 

@@ -22,7 +22,9 @@ struct OwnDataOptions: ParsableArguments {
     var testLabels: String?
 
     @Option(help: ArgumentHelp("Fraction of --inputs' records (the last ones) held out as the test split when --test-inputs is not given.", valueName: "F"))
-    var testFraction: Double = 0.2
+    var testFraction = OwnDataOptions.defaultTestFraction
+
+    static let defaultTestFraction = 0.2
 
     @Option(help: ArgumentHelp("What the model predicts (default: from the model's output layer and the labels).", valueName: "task"))
     var task: TaskKind?
@@ -45,6 +47,9 @@ struct OwnDataOptions: ParsableArguments {
             // Scoring the records a conversion calibrated, validated and selected on says nothing about unseen ones.
             throw ValidationError("--test-inputs \(escaped(testInputs)) is the --inputs file (the same file): the test split would be the training records, "
                                   + "the ones a conversion on them is fitted and selected on; give a separate test file, or leave --test-inputs out to hold out the last --test-fraction")
+        }
+        if testInputs != nil && testFraction != OwnDataOptions.defaultTestFraction {
+            throw ValidationError("--test-fraction holds out the last records of --inputs when no --test-inputs is given; with --test-inputs it would not be read")
         }
         if let labels, let testLabels, OutputFiles.sameFile(labels, testLabels) {
             throw ValidationError("--test-labels \(escaped(testLabels)) is the --labels file (the same file): the test records would be scored against "

@@ -180,6 +180,23 @@ struct OwnDataOptionCLITests {
         #expect(applies.status == 0, "\(applies.stderr)")
     }
 
+    @Test("--test-fraction with --test-inputs, and --data with --inputs, would not be read: refused on every command")
+    func ownDataOptionsNotRead() throws {
+        let scratch = try Scratch()
+        let (testX, testY) = (scratch.file("test_x.npy"), scratch.file("test_y.npy"))
+        try FileManager.default.copyItem(atPath: samples + "housing_x.npy", toPath: testX)
+        try FileManager.default.copyItem(atPath: samples + "housing_y.npy", toPath: testY)
+        let data = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        for (option, extra) in [("--test-fraction", ["--test-fraction", "0.5", "--test-inputs", testX, "--test-labels", testY]),
+                                ("--data", ["--data", scratch.path])] {
+            for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
+                let result = try ChildProcess.run(arguments + data + extra)
+                expectOneLineError(result, status: 64, naming: option, "\(arguments) \(extra)")
+                if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            }
+        }
+    }
+
     @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records; so is --test-labels naming the --labels file")
     func testInputsAreInputs() throws {
         let scratch = try Scratch()
