@@ -22,9 +22,11 @@ public struct OwnDataSource: Sendable, Equatable {
     public var task: TaskKind?
     /// Binary tasks: an output at or above this is a positive decision.
     public var threshold: Double
+    /// The threshold when none is given; any other is refused for a task that is not binary.
+    public static let defaultThreshold = 0.5
 
     public init(inputs: String, labels: String? = nil, labelColumn: String? = nil, testInputs: String? = nil, testLabels: String? = nil,
-                testFraction: Double = 0.2, task: TaskKind? = nil, threshold: Double = 0.5) {
+                testFraction: Double = 0.2, task: TaskKind? = nil, threshold: Double = OwnDataSource.defaultThreshold) {
         self.inputs = inputs
         self.labels = labels
         self.labelColumn = labelColumn
@@ -109,6 +111,10 @@ public struct OwnDataSource: Sendable, Equatable {
                                         labels: train.labels + test.labels, model: model.phrase)
         } catch let error as VerificationError {
             throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
+        }
+        if task != .binary, threshold != OwnDataSource.defaultThreshold {
+            throw PipelineError(.badRequest, "--threshold applies to a binary classifier (one sigmoid output, labels 0 and 1); "
+                                + "on these labels the task of \(model.phrase) is \(task == .multiclass ? "multi-class" : task.rawValue)")
         }
         if task == .regression, train.labelWidth != outputs {
             throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(train.labelWidth) target(s) per sample; \(model.phrase) has \(outputs) outputs")

@@ -29,8 +29,8 @@ struct OwnDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("What the model predicts (default: from the model's output layer and the labels).", valueName: "task"))
     var task: TaskKind?
 
-    @Option(help: ArgumentHelp("Binary task: an output at or above this is a positive decision.", valueName: "T"))
-    var threshold: Double = 0.5
+    @Option(help: ArgumentHelp("Binary task: an output at or above this is a positive decision (refused for another task).", valueName: "T"))
+    var threshold = OwnDataSource.defaultThreshold
 
     func validate() throws {
         if inputs == nil {

@@ -197,6 +197,30 @@ struct OwnDataOptionCLITests {
         }
     }
 
+    @Test("--threshold for a model whose task on the labels is not binary (a regressor, a multi-class classifier) is refused before calibration; a binary one takes it")
+    func thresholdNotBinary() throws {
+        let scratch = try Scratch()
+        let housing = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy", "--threshold", "0.7"]
+        for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
+            let result = try ChildProcess.run(arguments + housing + (arguments[0] == "report" ? [] : ["--progress", "json"]))
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+            #expect(errors.count == 1 && errors[0].contains("--threshold applies to a binary classifier") && errors[0].contains("is regression"),
+                    "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("\"calibration\""), "\(result.stderr)")
+            guard let output else { continue }
+            if arguments[0] == "verify" {
+                // An error that stops verify is written to its JUnit file as an error case, for CI.
+                #expect(try String(contentsOfFile: output, encoding: .utf8).contains("--threshold applies"))
+            } else {
+                #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)")
+            }
+        }
+        let binary = try ChildProcess.run(["verify", samples + "churn_mlp.h5", "--inputs", samples + "churn.csv", "--label-column", "churned",
+                                           "--threshold", "0.7", "--json"])
+        #expect(binary.status == 0, "\(binary.stderr)")
+    }
+
     @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records; so is --test-labels naming the --labels file")
     func testInputsAreInputs() throws {
         let scratch = try Scratch()
