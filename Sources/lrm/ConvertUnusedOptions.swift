@@ -30,6 +30,18 @@ extension LRM.Convert {
         if alpha != defaults.alpha && metricName != .activationScaled {
             throw ValidationError("--alpha applies to the activation-scaled metric (--policy activation-scaled:τ or --metric activation-scaled); this conversion's metric is \(metricName.rawValue)")
         }
+        // Training records are read by a search, fine-tuning, or calibration (a data-aware metric, or integer codes rounded on a data set).
+        let readsTraining = dataOptions.hasData && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil
+            || finetune != nil || metricName != .plain || (!factorDtype.dtype.isFloatingPoint && dataOptions.dataset != nil))
+        let sampling = [("--calibration-samples", dataOptions.calibrationSamples != nil), ("--validation-samples", dataOptions.validationSamples != nil),
+                        ("--validation", dataOptions.validation != .last), ("--data-seed", dataOptions.dataSeed != DataOptions.defaultSeed)]
+        if !readsTraining, let flag = sampling.first(where: \.1)?.0 {
+            throw ValidationError("\(flag) chooses the training records of a calibration, a search or fine-tuning; this conversion reads none"
+                                  + (dataOptions.hasData ? " (its data are only tested on)" : " (it has no data)"))
+        }
+        if !dataOptions.hasData, let flag = [("--data", dataOptions.dataSet.data != nil), ("--data-layout", dataOptions.dataSet.dataLayout != nil)].first(where: \.1)?.0 {
+            throw ValidationError("\(flag) goes with a data set: give --dataset (or your own data with --inputs)")
+        }
         if scaleDtype != defaults.scaleDtype && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
         }

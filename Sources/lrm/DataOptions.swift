@@ -43,7 +43,9 @@ struct DataOptions: ParsableArguments {
     var validation: ValidationPlacement = .last
 
     @Option(help: ArgumentHelp("Seed that picks the calibration and validation samples.", valueName: "seed"))
-    var dataSeed: UInt64 = 1
+    var dataSeed = DataOptions.defaultSeed
+
+    static let defaultSeed: UInt64 = 1
 
     func validate() throws {
         if (calibrationSamples ?? 1) < 1 || (validationSamples ?? 1) < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }

@@ -66,6 +66,30 @@ struct OptionConsistencyCLITests {
         }
     }
 
+    @Test("options choosing training records (or the data folder and layout) where the conversion reads none are refused; where it calibrates they go on")
+    func trainingRecordOptions() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        let model = scratch.file("example.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        // An empty data folder: whatever goes on to the data stops there (exit 66), after the command line was accepted.
+        let empty = scratch.file("no-data")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let tested = ["--dataset", "mnist", "--data", empty]  // a plain float conversion only tests on its data
+        for (option, arguments) in [("--calibration-samples", ["--calibration-samples", "100"]), ("--validation-samples", ["--validation-samples", "100"] + tested),
+                                    ("--validation", ["--validation", "random"] + tested), ("--data-seed", ["--data-seed", "7"]),
+                                    ("--data", ["--data", empty]), ("--data-layout", ["--data-layout", "hwc"])] {
+            let result = try ChildProcess.run(["convert", model, "-o", output] + arguments)
+            expectOneLineError(result, status: 64, naming: "\(option) ", "\(arguments)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)")
+        }
+        for arguments in [["--calibration-samples", "100", "--policy", "whitened:0.9"], ["--data-seed", "7", "--factor-dtype", "i8"],
+                          ["--validation-samples", "100", "--target-ratio", "0.5"]] {
+            let result = try ChildProcess.run(["convert", model, "-o", output] + arguments + tested)
+            #expect(result.status == 66 && result.stderr.contains("not found"), "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test("--estimate test-half in a search on a binary or regression task is refused before calibration, naming the task")
     func estimateOnOtherTasks() throws {
         let scratch = try Scratch()
