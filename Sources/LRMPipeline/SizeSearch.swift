@@ -548,7 +548,7 @@ extension ConversionPipeline {
             // A size no candidate can reach is refused from the model's shapes, before the data, calibration and search.
             let floor = try SizeSearch.sizeFloor(model, options: options, policy: policyName, parameter: Double(bytes))
             if bytes < floor {
-                throw SizeSearchError(message: "no model of at most \(bytes) bytes can be written: the smallest lrm can make of this one is at least \(floor) bytes (every hidden layer at rank 1 in its smallest storage)")
+                throw SizeSearchError(message: "no model of at most \(bytes) bytes can be written: the smallest lrm can make of this one is at least \(floor) bytes (every layer it factorizes at its smallest rank, in its smallest storage)")
             }
         }
         let data = try request.data.resolved(for: model)
