@@ -108,7 +108,7 @@ extension LRM {
         @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
         var confidence = ConvertDefaults.confidence
 
-        @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation).", valueName: "fraction"))
+        @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --data-seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation).", valueName: "fraction"))
         var confirmFraction = ConvertDefaults.confirmFraction
 
         @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier.", valueName: "estimate"))
@@ -121,13 +121,13 @@ extension LRM {
         var finetune: Int?
 
         @Option(help: ArgumentHelp("Adam's learning rate for --finetune.", valueName: "rate"))
-        var finetuneLr: Double = 5e-4
+        var finetuneLr = ConvertDefaults.finetuneLr
 
         @Option(help: ArgumentHelp("Seed of --finetune's minibatch order.", valueName: "seed"))
-        var finetuneSeed: UInt64 = 1
+        var finetuneSeed = ConvertDefaults.finetuneSeed
 
         @Option(help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant.", valueName: "schedule"))
-        var finetuneSchedule: LearningRateSchedule = .cosine
+        var finetuneSchedule = ConvertDefaults.finetuneSchedule
 
         @Option(help: ArgumentHelp("Stop --finetune after this many epochs without a better held-out accuracy (the best epoch is kept); default a third of --finetune's epochs, at least 2.", valueName: "epochs"))
         var finetunePatience: Int?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LRMCompress
 import LRMPipeline
 
 /// The defaults of the options ``LRM/Convert/refuseUnusedOptions()`` checks, declared once for both.
@@ -8,6 +9,9 @@ enum ConvertDefaults {
     static let ridge = 1e-6
     static let alpha = 0.5
     static let scaleDtype = ScaleDTypeName.f16
+    static let finetuneLr = 5e-4
+    static let finetuneSeed: UInt64 = 1
+    static let finetuneSchedule = LearningRateSchedule.cosine
 }
 
 extension LRM.Convert {
@@ -41,6 +45,15 @@ extension LRM.Convert {
         }
         if !dataOptions.hasData, let flag = [("--data", dataOptions.dataSet.data != nil), ("--data-layout", dataOptions.dataSet.dataLayout != nil)].first(where: \.1)?.0 {
             throw ValidationError("\(flag) goes with a data set: give --dataset (or your own data with --inputs)")
+        }
+        if allKernels && (factorDtype == .f32 || targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
+            throw ValidationError(factorDtype == .f32
+                ? "--all-kernels stores the kernels of layers kept dense in --factor-dtype, and they are f32 already: give --factor-dtype f16, bf16, f64, i8 or i4"
+                : "--all-kernels applies to a policy conversion; a search keeps the layers it leaves dense as they are")
+        }
+        if finetune == nil, let flag = [("--finetune-lr", finetuneLr != defaults.finetuneLr), ("--finetune-seed", finetuneSeed != defaults.finetuneSeed),
+                                        ("--finetune-schedule", finetuneSchedule != defaults.finetuneSchedule)].first(where: \.1)?.0 {
+            throw ValidationError("\(flag) goes with --finetune")
         }
         if scaleDtype != defaults.scaleDtype && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
