@@ -46,10 +46,10 @@ extension LRM.Convert {
         if !dataOptions.hasData, let flag = [("--data", dataOptions.dataSet.data != nil), ("--data-layout", dataOptions.dataSet.dataLayout != nil)].first(where: \.1)?.0 {
             throw ValidationError("\(flag) goes with a data set: give --dataset (or your own data with --inputs)")
         }
-        if allKernels && (factorDtype == .f32 || targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
-            throw ValidationError(factorDtype == .f32
-                ? "--all-kernels stores the kernels of layers kept dense in --factor-dtype, and they are f32 already: give --factor-dtype f16, bf16, f64, i8 or i4"
-                : "--all-kernels applies to a policy conversion; a search keeps the layers it leaves dense as they are")
+        // With f32 storage --all-kernels changes nothing but is accepted: a script looping over --factor-dtype
+        // (tools/quant_curves.py) gives it to every dtype, f32 included.
+        if allKernels && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
+            throw ValidationError("--all-kernels applies to a policy conversion; a search keeps the layers it leaves dense as they are")
         }
         if finetune == nil, let flag = [("--finetune-lr", finetuneLr != defaults.finetuneLr), ("--finetune-seed", finetuneSeed != defaults.finetuneSeed),
                                         ("--finetune-schedule", finetuneSchedule != defaults.finetuneSchedule)].first(where: \.1)?.0 {
