@@ -395,6 +395,10 @@ public enum ConversionPipeline {
                 // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
                 let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence,
                                                     model: { kept[$0].result.model }) { i, score, passes in
+                    for k in kept.indices {
+                        kept[k].tried[kept[i].trial].confirmationAccuracy = score.accuracy
+                        kept[k].tried[kept[i].trial].confirmationWithinBudget = passes
+                    }
                     progress?(ProgressEvent(phase: "confirm", done: i + 1,
                                             message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
                                                             kept[i].assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,

@@ -82,6 +82,8 @@ public struct FineTuneSummary: Sendable {
     public var patience: Int
     /// How the training images were varied, if they were.
     public var augmentation: ImageAugmentation
+    /// In a search, every fine-tuned candidate in the order tried, with how it was judged (empty otherwise).
+    public var tried: [FineTuneTrial] = []
 
     init(result: FineTuneResult, candidates: Int, stage: FineTuneStage) {
         epochs = result.epochs
@@ -93,6 +95,27 @@ public struct FineTuneSummary: Sendable {
         patience = stage.options.patience
         augmentation = stage.options.augmentation
     }
+}
+
+/// One fine-tuned candidate of a search's refinement and how it was judged: on the selection records, and (when a
+/// confirmation re-judged it) on the confirmation records.
+public struct FineTuneTrial: Sendable, Equatable {
+    public var hiddenFraction: Double
+    public var ranks: [String: Int]
+    /// Epochs run (early stopping may end it before the most), and the one whose parameters were kept.
+    public var epochsRun: Int
+    public var bestEpoch: Int
+    /// Accuracy on the early-stopping records at the kept epoch.
+    public var earlyStoppingAccuracy: Double
+    /// Score on the selection records, and whether it kept the budget there (nil: no budget to keep).
+    public var selectionAccuracy: Double
+    public var selectionStandardError: Double
+    public var selectionWithinBudget: Bool?
+    /// Whether it joined the sequence the confirmation re-judges (the search's choice always does).
+    public var inSequence: Bool
+    /// Its confirmation score and verdict, when the confirmation reached it.
+    public var confirmationAccuracy: Double?
+    public var confirmationWithinBudget: Bool?
 }
 
 /// Fine-tuning inside the pipeline: one compressed candidate distilled from the original on the training
@@ -161,21 +184,24 @@ extension ConversionPipeline {
                                    baseline: Double, maxDrop: Double?, confirmed: Bool, progress: ProgressHandler? = nil)
         throws -> [FineTunedCandidate] {
         var candidates = 0
+        var tried: [FineTuneTrial] = []
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
             var result = try search.buildWithDecisions(ranks)
             let fraction = search.hiddenFraction(ranks)
             let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
             let score = try scorer.score(result.model)
             candidates += 1
-            let verdict = maxDrop.map {
-                Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: search.confidence) ? "" : ", over budget"
-            } ?? ""
+            let within = maxDrop.map { Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: search.confidence) }
             progress?(ProgressEvent(phase: "refine", done: candidates,
                                     message: String(format: "fine-tuned, hidden fraction %.3f: validation score %.4f ± %.4f (original %.4f)%@",
-                                                    fraction, score.accuracy, score.standardError, baseline, verdict)))
+                                                    fraction, score.accuracy, score.standardError, baseline, within == false ? ", over budget" : "")))
+            let best = tuned.epochs.indices.contains(tuned.bestEpoch) ? tuned.epochs[tuned.bestEpoch] : tuned.epochs.last
+            tried.append(FineTuneTrial(hiddenFraction: fraction, ranks: ranks, epochsRun: tuned.epochs.count - 1, bestEpoch: tuned.bestEpoch,
+                                       earlyStoppingAccuracy: best?.validationAccuracy ?? 0, selectionAccuracy: score.accuracy,
+                                       selectionStandardError: score.standardError, selectionWithinBudget: within, inSequence: false))
             return FineTunedCandidate(result: result, assignment: RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
                                                                                  standardError: score.standardError),
-                                      tuned: tuned, record: record, stage: stage)
+                                      tuned: tuned, record: record, stage: stage, trial: tried.count - 1)
         }
         var kept = [try tune(chosen.ranks)]
         if let maxDrop, !chosen.ranks.isEmpty {
@@ -201,7 +227,8 @@ extension ConversionPipeline {
                 return passes(candidate) ? candidate : nil
             } }
         }
-        for index in kept.indices { kept[index].candidates = candidates }
+        for candidate in kept { tried[candidate.trial].inSequence = true }
+        for index in kept.indices { (kept[index].candidates, kept[index].tried) = (candidates, tried) }
         return kept
     }
 
@@ -242,8 +269,15 @@ struct FineTunedCandidate {
     var tuned: FineTuneResult
     var record: FineTuneRecord
     let stage: FineTuneStage
-    /// Candidates fine-tuned in the refinement in all.
+    /// Its place in `tried`.
+    var trial = 0
+    /// Candidates fine-tuned in the refinement in all, and each of them in the order tried.
     var candidates = 1
+    var tried: [FineTuneTrial] = []
 
-    var summary: FineTuneSummary { FineTuneSummary(result: tuned, candidates: candidates, stage: stage) }
+    var summary: FineTuneSummary {
+        var summary = FineTuneSummary(result: tuned, candidates: candidates, stage: stage)
+        summary.tried = tried
+        return summary
+    }
 }

@@ -213,7 +213,7 @@ extension FineTuneSummary {
     }
 
     var json: JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("candidates", .int(Int64(candidates))), ("best_epoch", .int(Int64(bestEpoch))),
             ("training_samples", .int(Int64(trainingSamples))), ("early_stopping_samples", .int(Int64(earlyStoppingSamples))),
             ("schedule", .string(schedule.rawValue)), ("patience", .int(Int64(patience))),
@@ -223,6 +223,23 @@ extension FineTuneSummary {
                          ("validation_accuracy", .number(epoch.validationAccuracy)),
                          ("validation_agreement", .number(epoch.validationAgreement)), ("seconds", .number(epoch.seconds))])
             })),
-        ])
+        ]
+        if !tried.isEmpty {
+            func flag(_ value: Bool?) -> JSONValue { value.map { JSONValue.bool($0) } ?? .null }
+            members.append(("tried", .array(tried.map { trial in
+                .object([
+                    ("hidden_fraction", .number(trial.hiddenFraction)),
+                    ("ranks", .object(trial.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
+                    ("epochs_run", .int(Int64(trial.epochsRun))), ("best_epoch", .int(Int64(trial.bestEpoch))),
+                    ("early_stopping_accuracy", .number(trial.earlyStoppingAccuracy)),
+                    ("selection_accuracy", .number(trial.selectionAccuracy)),
+                    ("selection_drop_standard_error", .number(trial.selectionStandardError)),
+                    ("selection_within_budget", flag(trial.selectionWithinBudget)), ("in_sequence", .bool(trial.inSequence)),
+                    ("confirmation_accuracy", trial.confirmationAccuracy.map { JSONValue.number($0) } ?? .null),
+                    ("confirmation_within_budget", flag(trial.confirmationWithinBudget)),
+                ])
+            })))
+        }
+        return .object(members)
     }
 }

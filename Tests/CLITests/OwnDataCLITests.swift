@@ -172,6 +172,20 @@ struct OwnDataCLITests {
                 "\(refined)")
         #expect(events.contains { $0["phase"] as? String == "confirm" && ($0["message"] as? String ?? "").hasPrefix("fine-tuned, hidden fraction ") },
                 "\(search.stderr)")
+        // The JSON lists every fine-tuned candidate: as many as were fine-tuned, the search's choice first and in the
+        // sequence, each in the sequence only when it kept the budget on the selection records (or was the choice), and
+        // the kept one's confirmation score is the search's reported validation score.
+        let tried = try #require((outcome["finetune"] as? [String: Any])?["tried"] as? [[String: Any]])
+        #expect(tried.count == tunedCandidates)
+        #expect(tried.first?["in_sequence"] as? Bool == true)
+        for trial in tried.dropFirst() {
+            #expect((trial["in_sequence"] as? Bool) == (trial["selection_within_budget"] as? Bool), "\(trial)")
+            #expect(trial["in_sequence"] as? Bool == true || trial["confirmation_accuracy"] is NSNull, "\(trial)")
+        }
+        let fraction = try #require(outcome["hidden_fraction"] as? Double)
+        let keptTrial = try #require(tried.first { abs(($0["hidden_fraction"] as? Double ?? -1) - fraction) < 1e-12 && $0["in_sequence"] as? Bool == true })
+        #expect(keptTrial["confirmation_within_budget"] as? Bool == true && keptTrial["confirmation_accuracy"] as? Double == outcome["validation_accuracy"] as? Double,
+                "\(keptTrial) \(outcome)")
         #expect(outcome["confirmation"] is [String: Any])
         let searchedMetadata = try #require(try jsonObject(try ChildProcess.run(["inspect", searched, "--json"]).stdout)["metadata"] as? [String: Any])
         #expect(searchedMetadata["finetune.epochs"] != nil && searchedMetadata["search.estimate"] != nil)
