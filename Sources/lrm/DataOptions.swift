@@ -13,7 +13,7 @@ struct DataSetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder with the data sets (default: $LRM_DATA, else ../shared/datasets, else ./data).", valueName: "dir"))
     var data: String?
 
-    @Option(help: ArgumentHelp("Sample order fed to the model: hwc, chw or features (default: from the model; flat models on colour images get Keras's HWC).", valueName: "layout"))
+    @Option(help: ArgumentHelp("Sample order of --dataset's images fed to the model: hwc, chw or features (default: from the model; flat models on colour images get Keras's HWC). Refused with --inputs, which are fed as stored.", valueName: "layout"))
     var dataLayout: SampleLayout?
 
     @OptionGroup var own: OwnDataOptions
@@ -25,6 +25,10 @@ struct DataSetOptions: ParsableArguments {
         if dataset != nil && own.inputs != nil { throw ValidationError("give --dataset or --inputs (your own data), not both") }
         if data != nil && own.inputs != nil {
             throw ValidationError("--data is the folder of the bundled data sets (--dataset); your own data (--inputs) are read from their files, not from it")
+        }
+        if dataLayout != nil && own.inputs != nil {
+            // Own samples are fed as stored, in the model's input shape: the layout would not be read.
+            throw ValidationError("--data-layout orders the samples of the bundled data sets (--dataset); your own data (--inputs) are fed as stored, in the model's input shape, so it would not be read")
         }
     }
 }

@@ -250,6 +250,18 @@ struct OwnDataOptionCLITests {
         #expect(binary.status == 0, "\(binary.stderr)")
     }
 
+    @Test("--data-layout with own data, which are fed as stored (the layout was not read: hwc, chw and features scored alike), is refused on every command")
+    func dataLayoutWithOwnData() throws {
+        let scratch = try Scratch()
+        let data = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy", "--data-layout", "chw"]
+        for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
+            let result = try ChildProcess.run(arguments + data)
+            expectOneLineError(result, status: 64, naming: "--data-layout", "\(arguments)")
+            #expect(result.stderr.contains("fed as stored"), "\(arguments): \(result.stderr)")
+            if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+        }
+    }
+
     @Test("--test-inputs naming the --inputs file (another spelling, a symbolic link) is refused on every command: the test would be the training records; so is --test-labels naming the --labels file")
     func testInputsAreInputs() throws {
         let scratch = try Scratch()
