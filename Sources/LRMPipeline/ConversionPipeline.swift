@@ -77,9 +77,9 @@ public struct ConversionRequest: Sendable {
     public var needsData: Bool { target != .policy || options.metric != .plain }
 
     /// Whether calibration statistics are collected: a data-aware metric, or quantized weights
-    /// rounded against calibration data (when a data set is given).
+    /// rounded against calibration data (when data are given: a bundled data set or the user's own).
     var wantsCalibration: Bool {
-        options.metric != .plain || (options.quantization?.useCalibration == true && data.dataset != nil)
+        options.metric != .plain || (options.quantization?.useCalibration == true && data.hasData)
     }
 }
 

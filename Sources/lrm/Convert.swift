@@ -48,7 +48,7 @@ extension LRM {
         @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
         var roundRank: Int = 1
 
-        @Option(help: "Storage dtype of the factors; i8 and i4 store integer codes with scales (format 1.2), rounded against the layer's inputs on --dataset's training split when a data set is given (error feedback), else with per-group optimal scales.")
+        @Option(help: "Storage dtype of the factors; i8 and i4 store integer codes with scales (format 1.2), rounded against the layer's inputs on the training split when data are given (--dataset or --inputs; error feedback), else with per-group optimal scales.")
         var factorDtype: DTypeName = .f32
 
         @Option(help: ArgumentHelp("With --factor-dtype i8/i4: rows (inputs) per scale; it must divide every factorized layer's inputs (the rank too, else Vᵀ gets one scale per column). Default: one scale per output column.", valueName: "N"))

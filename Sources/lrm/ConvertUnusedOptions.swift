@@ -34,9 +34,9 @@ extension LRM.Convert {
         if alpha != defaults.alpha && metricName != .activationScaled {
             throw ValidationError("--alpha applies to the activation-scaled metric (--policy activation-scaled:τ or --metric activation-scaled); this conversion's metric is \(metricName.rawValue)")
         }
-        // Training records are read by a search, fine-tuning, or calibration (a data-aware metric, or integer codes rounded on a data set).
+        // Training records are read by a search, fine-tuning, or calibration (a data-aware metric, or integer codes rounded on the data).
         let readsTraining = dataOptions.hasData && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil
-            || finetune != nil || metricName != .plain || (!factorDtype.dtype.isFloatingPoint && dataOptions.dataset != nil))
+            || finetune != nil || metricName != .plain || !factorDtype.dtype.isFloatingPoint)
         let sampling = [("--calibration-samples", dataOptions.calibrationSamples != nil), ("--validation-samples", dataOptions.validationSamples != nil),
                         ("--validation", dataOptions.validation != .last), ("--data-seed", dataOptions.dataSeed != DataOptions.defaultSeed)]
         if !readsTraining, let flag = sampling.first(where: \.1)?.0 {

@@ -129,4 +129,37 @@ struct QuantizedCLITests {
                            status: 65, naming: "zero point")
         #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: scratch.file("out.h5")))
     }
+
+    @Test("--factor-dtype i8/i4 with own data (--inputs) rounds against the layers' inputs on its training records, as with --dataset (was: rounded as without data, the data only tested on)")
+    func ownDataRoundsTheCodes() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        /// Every quantized factor's dequantized values, layer by layer (the 10 codes a column of dense_1's U·Σ come out
+        /// alike either way; its Vᵀ and dense_2's U·Σ do not).
+        func codes(_ path: String) throws -> [Float] {
+            let factors = try ContainerFile(path: path).loadModel().layers.flatMap { layer -> [Float] in
+                guard case let .factorizedDense(us, vt, _, _, _) = layer.operation, us.quantization != nil else { return [] }
+                return us.floats() + vt.floats()
+            }
+            #expect(!factors.isEmpty, "\(path): no quantized layer")
+            return factors
+        }
+        for dtype in ["i8", "i4"] {
+            let own = scratch.file("own-\(dtype).lrm"), plain = scratch.file("plain-\(dtype).lrm")
+            let common = ["convert", samples + "churn_mlp.h5", "--policy", "rank:4", "--factor-dtype", dtype]
+            let convert = try ChildProcess.run(common + data + ["-o", own], timeout: 120)
+            #expect(convert.status == 0, "\(dtype): \(convert.stderr)")
+            #expect(try ChildProcess.run(common + ["-o", plain], timeout: 120).status == 0)
+            let metadata = try ContainerFile(path: own).header.metadata
+            #expect(metadata["calibration.dataset"] == .string("own data"), "\(dtype): \(metadata)")
+            // The training records only: 2,000 records, the last 400 held out for the test, a fifth of the rest for validation.
+            #expect(metadata["calibration.count"] == .int(1280), "\(dtype): \(metadata)")
+            #expect(try codes(own) != codes(plain), "\(dtype): the codes were rounded as without data")
+        }
+        // --calibration-samples now chooses records that are read.
+        let sized = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:4", "--factor-dtype", "i8", "--calibration-samples", "500",
+                                          "--validation-samples", "300", "--dry-run"] + data, timeout: 120)
+        #expect(sized.status == 0, "\(sized.stderr)")
+    }
 }
