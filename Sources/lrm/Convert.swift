@@ -63,7 +63,7 @@ extension LRM {
         @Flag(help: "Also store the kernels of layers that stay dense (their rank does not pay) in --factor-dtype (as integer codes for i8/i4).")
         var allKernels = false
 
-        @Option(help: "SVD method: auto (gesdd below min(in, out) 1024, the Gram matrix's eigendecomposition in double from there, randomized from 2048 when the policy allows), exact (gesdd), gram, randomized.")
+        @Option(help: "SVD method: auto (gesdd below min(in, out) 1024, the Gram matrix's eigendecomposition in double from there, randomized from 2048 when the policy allows), exact (gesdd), gram, randomized (plain metric, policies but entropy and erank: a data-aware metric or those policies get gesdd, with a warning; refused with a search, which needs every singular value).")
         var svd: ConversionOptions.SVDMethod = .auto
 
         @Option(help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them).", valueName: "form"))
@@ -319,6 +319,7 @@ extension LRM {
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 warnAboutIgnoredPolicy()
+                warnAboutUnusedSketch()
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))

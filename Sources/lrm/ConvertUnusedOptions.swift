@@ -1,5 +1,6 @@
 import ArgumentParser
 import LRMCompress
+import LRMFormat
 import LRMPipeline
 
 /// The defaults of the options ``LRM/Convert/refuseUnusedOptions()`` checks, declared once for both.
@@ -55,8 +56,27 @@ extension LRM.Convert {
                                         ("--finetune-schedule", finetuneSchedule != defaults.finetuneSchedule)].first(where: \.1)?.0 {
             throw ValidationError("\(flag) goes with --finetune")
         }
+        // A search's spectra are every layer's whole spectrum (LayerSpectrum.usesRandomizedSVD is false for them).
+        if svd == .randomized && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
+            throw ValidationError("--svd randomized sketches a layer's leading singular values for a rank policy; a search needs every layer's whole spectrum "
+                                  + "and always computes it exactly (give --svd auto, exact or gram)")
+        }
         if scaleDtype != defaults.scaleDtype && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
+        }
+    }
+
+    /// `--svd randomized` sketches only kernels truncated in the plain metric by a policy that needs not every σ
+    /// (LayerSpectrum.usesRandomizedSVD): in a data-aware metric, or for entropy/erank, the layers get the exact SVD.
+    /// Convolutions in the spatial form (truncated in the plain metric) and `--layer` policies may still be sketched: a warning.
+    func warnAboutUnusedSketch() {
+        guard svd == .randomized else { return }
+        if metricName != .plain {
+            printWarning("--svd randomized is not used for the layers truncated in the \(metricName.rawValue) metric (a randomized sketch is taken "
+                         + "only of a kernel in the plain metric): they get the exact SVD (gesdd)")
+        } else if policy.policy.needsFullSpectrum {
+            printWarning("--svd randomized is not used by --policy \(escaped(policy.text)), which needs every singular value: "
+                         + "the layers it applies to get the exact SVD (gesdd)")
         }
     }
 }

@@ -24,6 +24,37 @@ struct OptionConsistencyCLITests {
         return (x, y)
     }
 
+    @Test("--svd randomized: refused with a search (it needs every singular value); with a data-aware metric or erank a warning that gesdd is used; a plain rank policy sketches")
+    func randomizedSVD() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("out.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let convert = ["convert", samples + "churn_mlp.h5", "--svd", "randomized"]
+        for search in [["--target-ratio", "0.5"], ["--target-accuracy-drop", "2", "--metric", "plain"]] {
+            let result = try ChildProcess.run(convert + search + data + ["-o", output])
+            expectOneLineError(result, status: 64, naming: "--svd randomized", "\(search)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(search)")
+        }
+        /// The method each factorized or kept layer's decision names in the JSON report.
+        func methods(_ stdout: String) throws -> [String] {
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+            return (report["layers"] as? [[String: Any]] ?? []).compactMap { $0["method"] as? String }
+        }
+        for (policy, warning, method) in [("whitened:0.9", "not used for the layers truncated in the whitened metric", "whitened gesdd-f32"),
+                                          ("erank", "not used by --policy erank, which needs every singular value", "gesdd-f32")] {
+            let result = try ChildProcess.run(convert + ["--policy", policy, "--dry-run", "--json"] + data, timeout: 120)
+            #expect(result.status == 0, "\(policy): \(result.stderr)")
+            let warnings = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: warning: --svd") }
+            #expect(warnings.count == 1 && warnings[0].contains(warning) && warnings[0].contains("exact SVD (gesdd)"), "\(policy): \(result.stderr)")
+            let used = try methods(result.stdout)
+            #expect(!used.isEmpty && used.allSatisfy { $0 == method }, "\(policy): \(used)")
+        }
+        // Where it applies it is used, without a word.
+        let sketched = try ChildProcess.run(convert + ["--policy", "rank:4", "--dry-run", "--json"] + data, timeout: 120)
+        #expect(sketched.status == 0 && !sketched.stderr.contains("--svd"), "\(sketched.stderr)")
+        #expect(try methods(sketched.stdout).contains("randomized"), "\(sketched.stdout)")
+    }
+
     @Test("--estimate is refused where no rank search reads it: a policy conversion (with or without data) and a size search")
     func estimateWithoutRankSearch() throws {
         let scratch = try Scratch()
