@@ -94,6 +94,28 @@ struct OwnDataErrorCLITests {
         }
     }
 
+    @Test("own data of another model's shape (housing's 20 features for the 784 of MNIST): one line from every command, starting with the data file, both sizes and the model's input shape")
+    func dataOfAnotherShape() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("mnist.lrm")
+        #expect(try ChildProcess.run(["import", samples + "mnist_mlp.h5", "-o", model]).status == 0)
+        let x = samples + "housing_x.npy"
+        let data = ["--input-scale", "1/255", "--inputs", x, "--labels", samples + "housing_y.npy"]
+        let output = scratch.file("out.lrm")
+        for arguments in [["verify", samples + "mnist_mlp.h5"] + data, ["report", model, "--inputs", x, "--labels", samples + "housing_y.npy", "-o", scratch.file("report.html")],
+                          ["sweep", samples + "mnist_mlp.h5"] + data, ["convert", samples + "mnist_mlp.h5", "-o", output] + data,
+                          ["convert", samples + "mnist_mlp.h5", "--policy", "whitened:0.9", "-o", output] + data,
+                          ["convert", samples + "mnist_mlp.h5", "--factor-dtype", "i8", "-o", output] + data,
+                          ["convert", samples + "mnist_mlp.h5", "--target-ratio", "0.5", "-o", output] + data] {
+            let result = try ChildProcess.run(arguments, timeout: 120)
+            let errors = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("lrm: note: ") }
+            #expect(result.status == 65, "\(arguments): \(result.stderr)")
+            #expect(errors.count == 1 && errors[0].hasPrefix("lrm: error: \(x): samples have 20 values") && errors[0].contains("takes 784 (shape [28, 28])"),
+                    "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output) && !FileManager.default.fileExists(atPath: scratch.file("report.html")), "\(arguments)")
+        }
+    }
+
     @Test("a model whose header opens but that cannot run (its pooling implies 1.8·10¹³ reads a sample), and one whose tensor is corrupt")
     func modelsThatCannotRun() throws {
         let scratch = try Scratch()
