@@ -66,6 +66,24 @@ public struct DataSelection: Sendable {
         try resolved { try $0.splits(for: model, path: path ?? modelPath) }
     }
 
+    /// Throws unless a bundled data set's samples fit `model` (its input takes as many values as a sample holds, and
+    /// it has an output per class): said before any data is read, naming the model by `path` (the file the user
+    /// named) when given, else by its recorded name. Own data are checked when they are split (``resolved(for:path:)``).
+    public func checkFits(_ model: MappedModel, path: String? = nil) throws {
+        guard ownData == nil, let dataset else { return }
+        let subject = path ?? "the model '\(escaped(model.name))'"
+        let values = dataset.storedShape.reduce(1, *)
+        guard model.input.elementCount == values else {
+            throw PipelineError(.dataInvalid, "\(subject): the model takes \(model.input.elementCount) values per sample (shape \(model.input.shape)); "
+                                + "\(dataset.rawValue) samples have \(values) (\(dataset.storedShape.map(String.init).joined(separator: "×")))")
+        }
+        let outputs = (try model.header.layerOutputShapes().last ?? model.input.shape).reduce(1, *)
+        guard outputs == dataset.classCount else {
+            throw PipelineError(.dataInvalid, "\(subject): the model has \(outputs) output\(outputs == 1 ? "" : "s"); "
+                                + "\(dataset.rawValue) has \(dataset.classCount) classes")
+        }
+    }
+
     /// The selection with its own data split by `split` (unchanged without own data, or once split).
     private func resolved(_ split: (OwnDataSource) throws -> OwnDataSplits) throws -> DataSelection {
         guard let ownData, ownSplits == nil else { return self }

@@ -317,6 +317,7 @@ extension LRM {
                 try checkFiles()
                 // Mapped, not loaded: a policy conversion reads one layer at a time.
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
+                try dataOptions.selection(naming: input).checkFits(model, path: input)
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 warnAboutIgnoredPolicy()
                 warnAboutUnusedSketch()

@@ -369,8 +369,11 @@ struct TargetSizeFloorCLITests {
         // An empty data folder: a refusal that needs no data says so; one that went on to the data would say the data are missing.
         let empty = scratch.file("no-data")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        for (model, size) in [("mnist_mlp.h5", "10"), ("mnist_cnn.h5", "2KiB"), ("housing_mlp.h5", "100")] {
-            let result = try ChildProcess.run(["convert", samples + model, "--dataset", "mnist", "--data", empty, "--target-size", size, "-o", output])
+        // (Each with the data set it fits: one of another shape is refused before the size is looked at.)
+        let mnist = ["--dataset", "mnist", "--data", empty]
+        for (model, size, data) in [("mnist_mlp.h5", "10", mnist), ("mnist_cnn.h5", "2KiB", mnist),
+                                    ("cifar10_mlp.h5", "100", ["--dataset", "cifar-10", "--data", empty])] {
+            let result = try ChildProcess.run(["convert", samples + model] + data + ["--target-size", size, "-o", output])
             expectOneLineError(result, status: 64, naming: "no model of at most", "\(model)")
             #expect(result.stderr.contains(samples + model), "\(result.stderr)")
             let smallest = try #require(floor(in: result.stderr), "no smallest size stated: \(result.stderr)")

@@ -1,0 +1,29 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// A bundled data set whose samples do not fit the model is the model file's problem for every command: one line that
+/// starts with the model's path (not its recorded name), exit 65, nothing written.
+@Suite("A model given a data set of another shape")
+struct DataMismatchCLITests {
+    @Test("real-data: convert, verify and sweep name the model's file when the data set's samples do not fit it",
+          .enabled(if: datasets != nil))
+    func modelFileNamed() throws {
+        let scratch = try Scratch()
+        let model = TestPackage.root + "/samples/housing_mlp.h5"
+        let output = scratch.file("out.lrm")
+        for arguments in [["convert", model, "--dataset", "mnist", "--dry-run"],
+                          ["convert", model, "--dataset", "mnist", "--policy", "whitened:0.9", "-o", output],
+                          ["verify", model, "--dataset", "mnist"],
+                          ["sweep", model, "--dataset", "mnist"]] {
+            let result = try ChildProcess.run(arguments)
+            expectOneLineError(result, status: 65, naming: "\(model): ", "\(arguments)")
+            #expect(result.stderr.contains("20"), "the model's 20 inputs are stated: \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        // Classes: a CIFAR-100 model given CIFAR-10 is refused before any work, naming its file.
+        let cifar100 = TestPackage.root + "/samples/cifar100_mlp.h5"
+        expectOneLineError(try ChildProcess.run(["convert", cifar100, "--dataset", "cifar-10", "--dry-run"]), status: 65,
+                           naming: "\(cifar100): the model has 100 outputs; cifar-10 has 10 classes")
+    }
+}
