@@ -77,6 +77,10 @@ extension HDF5Object {
             H5Tis_variable_str(type)
         } > 0
         let charset = H5Tget_cset(type)
+        // libhdf5 decodes any value; only ASCII and UTF-8 are defined (the rest are reserved), so another is damage.
+        guard charset == H5T_CSET_ASCII || charset == H5T_CSET_UTF8 else {
+            throw where_.error(.corrupt, "", libraryMessage: "its string type records character set \(charset.rawValue), expected 0 (ASCII) or 1 (UTF-8)")
+        }
         if isVariable {
             let memoryType = try HDF5Library.open(.readFailed, at: where_, "could not make a string type", close: H5Tclose) {
                 H5Tcopy(lrm_h5t_c_s1())

@@ -2,8 +2,9 @@
 ///
 /// Carries what was being done, the file, the object path inside it and, when the HDF5 library itself
 /// failed, the innermost message of its error stack (collected with `H5Ewalk2`; HDF5's own printing to
-/// stderr is switched off). The description reads
-/// `<file>: <object>: <what>[; HDF5: <innermost message>]`.
+/// stderr is switched off; the C function that reported it is left out). The description reads
+/// `<file>: <object>: <what>[; HDF5: <innermost message>]`, and for a corrupt file (kind `corrupt`)
+/// `<file>: corrupt HDF5 file: [<object>: ][<what>: ]<what is damaged>`.
 public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, independent of the file.
     public enum Kind: String, Sendable, Equatable, CaseIterable {
@@ -15,8 +16,11 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         case emptyFile
         /// The file does not carry the HDF5 signature.
         case notHDF5
-        /// The HDF5 library could not open the file (truncated, corrupt, unreadable).
+        /// The HDF5 library could not open the file (truncated, unreadable).
         case openFailed
+        /// The file's structure is damaged: libhdf5 found a bad version, signature, size or address in it
+        /// (``HDF5Corruption``), or its superblock records an impossible end of file or base address.
+        case corrupt
         /// A group, dataset or attribute does not exist.
         case notFound
         /// The object exists but is of another kind (a dataset where a group was expected, …).
@@ -45,7 +49,8 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     public var objectPath: String
     /// What failed, with expected and found values where there are any.
     public var message: String
-    /// The innermost message on HDF5's error stack, when the library reported the failure.
+    /// The innermost message on HDF5's error stack, when the library reported the failure; for kind `corrupt`,
+    /// what is damaged, in plain terms (``HDF5Corruption``).
     public var libraryMessage: String?
 
     public init(_ kind: Kind, file: String, objectPath: String = "", _ message: String, libraryMessage: String? = nil) {
@@ -57,9 +62,15 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
+        if kind == .corrupt { return "\(file): \(corruptionText)" }
         var text = objectPath.isEmpty ? "\(file): \(message)" : "\(file): \(objectPath): \(message)"
         if let libraryMessage { text += "; HDF5: \(libraryMessage)" }
         return text
+    }
+
+    /// For kind `corrupt`, the description without the file: `corrupt HDF5 file: [<object>: ][<what>: ]<damage>`.
+    public var corruptionText: String {
+        (["corrupt HDF5 file"] + [objectPath, message, libraryMessage ?? ""].filter { !$0.isEmpty }).joined(separator: ": ")
     }
 }
 

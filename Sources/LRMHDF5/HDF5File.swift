@@ -20,8 +20,8 @@ package final class HDF5File {
     /// Opens `path` read-only.
     ///
     /// The corresponding C function is `H5Fopen` with `H5F_ACC_RDONLY`.
-    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5` or `openFailed` (a file
-    ///   shorter than its superblock says is described by ``HDF5Truncation``).
+    /// - Throws: ``HDF5Error`` of kind `fileNotFound`, `notAFile`, `emptyFile`, `notHDF5`, `openFailed` (a file
+    ///   shorter than its superblock says is described by ``HDF5Truncation``) or `corrupt`.
     package init(path: String, limits: HDF5Limits = .standard, displayName: String? = nil) throws(HDF5Error) {
         self.path = path
         let name = displayName ?? path
@@ -45,8 +45,14 @@ package final class HDF5File {
                 H5Fopen(path, lrm_h5f_acc_rdonly(), lrm_h5p_default())
             }
         } catch {
-            // A file cut short is said so in the user's terms, not libhdf5's.
-            if let truncation = HDF5Truncation.describe(path: path) { throw HDF5Error(.openFailed, file: name, truncation) }
+            // A file cut short, or whose superblock records an impossible end or base, is said so in the
+            // user's terms, not libhdf5's.
+            if let problem = HDF5Truncation.describe(path: path) {
+                throw problem.corrupt ? HDF5Error(.corrupt, file: name, "", libraryMessage: problem.text)
+                                      : HDF5Error(.openFailed, file: name, problem.text)
+            }
+            // Damage found while opening: `x.h5: corrupt HDF5 file: its superblock is damaged`.
+            if error.kind == .corrupt { throw HDF5Error(.corrupt, file: name, "", libraryMessage: error.libraryMessage) }
             throw error
         }
     }
@@ -54,8 +60,14 @@ package final class HDF5File {
     /// The root group `/`.
     package func rootGroup() throws(HDF5Error) -> HDF5Group {
         let location = HDF5Location(file: name, objectPath: "/")
-        let group = try HDF5Library.open(.openFailed, at: location, "could not open the root group", close: H5Gclose) {
-            H5Gopen2(handle.id, "/", lrm_h5p_default())
+        let group: HDF5Handle
+        do {
+            group = try HDF5Library.open(.openFailed, at: location, "could not open the root group", close: H5Gclose) {
+                H5Gopen2(handle.id, "/", lrm_h5p_default())
+            }
+        } catch where error.kind == .openFailed && error.libraryMessage == "not a group" {
+            // Every HDF5 file's root object is a group: one that is not is damage.
+            throw HDF5Error(.corrupt, file: name, "", libraryMessage: "its root object is not a group")
         }
         return HDF5Group(handle: group, file: self, location: location)
     }

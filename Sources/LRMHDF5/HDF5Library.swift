@@ -3,7 +3,9 @@ package import Foundation
 
 // Every raw HDF5 call of the package goes through the helpers in this file or is made inside one of
 // their closures, so that HDF5's automatic error printing is off on the calling thread (the setting is
-// per thread) and every failure becomes an `HDF5Error` carrying the innermost message of HDF5's error stack.
+// per thread) and every failure becomes an `HDF5Error` carrying the innermost message of HDF5's error stack
+// (without the C function that reported it), or, when that message shows the file's structure is damaged,
+// an `HDF5Error` of kind `corrupt` saying what is damaged in plain terms (`HDF5Corruption`).
 
 /// Where an HDF5 operation happens, for error messages.
 package struct HDF5Location {
@@ -64,7 +66,12 @@ package enum HDF5Library {
         silenceErrorPrinting()
         let result = body()
         guard result >= 0 else {
-            throw location.error(kind, what(), libraryMessage: innermostErrorMessage())
+            let entry = innermostError()
+            // A file whose structure libhdf5 found damaged is said to be corrupt, in plain terms.
+            if let entry, let damage = HDF5Corruption.damage(description: entry.description, function: entry.function) {
+                throw location.error(.corrupt, what(), libraryMessage: damage)
+            }
+            throw location.error(kind, what(), libraryMessage: entry?.description)
         }
         return result
     }
@@ -76,26 +83,33 @@ package enum HDF5Library {
         return HDF5Handle(id, close: close)
     }
 
-    /// The innermost (most specific) message on the calling thread's HDF5 error stack, with the function
-    /// that reported it, or `nil` if the stack is empty.
+    /// The innermost (most specific) message on the calling thread's HDF5 error stack, or `nil` if the
+    /// stack is empty. The C function that reported it is not included (``innermostError()`` has it).
+    package static func innermostErrorMessage() -> String? {
+        innermostError()?.description
+    }
+
+    /// The innermost (most specific) entry of the calling thread's HDF5 error stack: its description and the
+    /// C function that reported it (which says what part of the file libhdf5 was decoding), or `nil` if the
+    /// stack is empty. Clears the stack.
     ///
     /// The corresponding C function is `H5Ewalk2` with `H5E_WALK_UPWARD`, which visits the innermost entry first.
-    package static func innermostErrorMessage() -> String? {
-        final class Box { var message: String? }
+    package static func innermostError() -> (description: String, function: String)? {
+        final class Box { var entry: (description: String, function: String)? }
         let box = Box()
         let walker: H5E_walk2_t = { position, entry, clientData in
             guard position == 0, let entry, let clientData else { return 0 }
             let box = Unmanaged<Box>.fromOpaque(clientData).takeUnretainedValue()
             let description = entry.pointee.desc.map { String(cString: $0) } ?? ""
             let function = entry.pointee.func_name.map { String(cString: $0) } ?? ""
-            box.message = function.isEmpty ? description : "\(description) (\(function))"
+            box.entry = (description, function)
             return 0
         }
         withExtendedLifetime(box) {
             _ = H5Ewalk2(lrm_h5e_default(), H5E_WALK_UPWARD, walker, Unmanaged.passUnretained(box).toOpaque())
         }
         _ = H5Eclear2(lrm_h5e_default())
-        return box.message
+        return box.entry
     }
 
     /// `bytes` decoded as UTF-8, or `nil` if they are not valid UTF-8.

@@ -6,9 +6,24 @@ package import Foundation
 /// before it, or before the superblock's own fields. libhdf5 says so in its own terms ("truncated file:
 /// eof = …, sblock->base_addr = …" or "bad byte number in an address"); this gives the user the facts.
 package enum HDF5Truncation {
-    /// One clause saying how the file at `path` is truncated, or `nil` when the superblock cannot be read
-    /// or does not show a truncation (then the file is corrupt in some other way).
-    package static func describe(path: String) -> String? {
+    /// What the superblock shows: one clause, and whether it shows the file corrupt (rather than truncated).
+    package struct Problem: Equatable, Sendable {
+        package var text: String
+        package var corrupt: Bool
+    }
+
+    /// Recorded ends beyond this (1 TiB) are not taken for a file's real size: no model file is that large,
+    /// and a damaged byte in the address's upper half makes such numbers.
+    package static let implausibleEnd: UInt64 = 1 << 40
+
+    /// How the file at `path` is truncated (or corrupt: its superblock records a base address other than its
+    /// own position, or an end of file past 1 TiB), or `nil` when the superblock cannot be read or shows
+    /// neither (then the file is damaged in some other way).
+    ///
+    /// A recorded end that differs from the file's size in exactly one byte other than the lowest is what a
+    /// damaged byte in that address makes (a cut rarely leaves the other bytes of the size equal): the file is
+    /// then said to be "truncated or corrupt".
+    package static func describe(path: String) -> Problem? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let size = try? handle.seekToEnd() else { return nil }
@@ -23,7 +38,7 @@ package enum HDF5Truncation {
         guard (try? handle.seek(toOffset: start)) != nil, let data = try? handle.read(upToCount: 64) else { return nil }
         let bytes = [UInt8](data)
         let available = size - start
-        let cut = "truncated HDF5 file: its \(size) bytes end inside the superblock"
+        let cut = Problem(text: "truncated HDF5 file: its \(size) bytes end inside the superblock", corrupt: false)
         guard bytes.count > 8 else { return cut }
         // Where the size of offsets is, and where the base and end-of-file addresses start, by version.
         let sizeOfOffsetsAt: Int, baseAt: Int
@@ -41,10 +56,23 @@ package enum HDF5Truncation {
         func address(at offset: Int) -> UInt64 {
             (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
         }
-        // Addresses are relative to the superblock's own position (the base address, which a user block moves).
+        // The base address is the superblock's own position (0, or after a user block); other addresses are
+        // relative to it. libhdf5 takes any other value for a truncation ("truncated file: … stored_eof = 2⁶⁴ − …").
+        let base = address(at: baseAt)
+        guard base == start else {
+            return Problem(text: "its superblock records a base address of \(base), expected \(start) (where the superblock is)", corrupt: true)
+        }
         let end = address(at: endAt)
         let undefined = width == 8 ? UInt64.max : (UInt64(1) << (8 * UInt64(width))) - 1
         guard end != undefined, end > available else { return nil }
-        return "truncated HDF5 file: it has \(size) bytes of the \(start + end) its superblock records"
+        let recorded = start.addingReportingOverflow(end)
+        if recorded.overflow || recorded.partialValue > implausibleEnd {
+            return Problem(text: "its superblock records an end of file at \(recorded.overflow ? "more than 2⁶⁴" : String(recorded.partialValue)) bytes, "
+                           + "but it has \(size)", corrupt: true)
+        }
+        let difference = end ^ available
+        let oneByte = (1..<8).contains { difference & ~(UInt64(0xFF) << (8 * UInt64($0))) == 0 }
+        return Problem(text: "\(oneByte ? "truncated or corrupt" : "truncated") HDF5 file: it has \(size) bytes of the \(recorded.partialValue) its superblock records",
+                       corrupt: false)
     }
 }

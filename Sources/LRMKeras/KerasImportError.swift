@@ -67,6 +67,11 @@ public struct KerasImportError: Error, Sendable, Equatable, CustomStringConverti
         case .notHDF5: .unrecognizedFormat
         default: .hdf5
         }
+        if error.kind == .corrupt {
+            // `x.h5: corrupt HDF5 file: /model_weights: …`: the file is corrupt, the object is where it showed.
+            self.init(kind, file: error.file, error.corruptionText, hdf5Error: error)
+            return
+        }
         var message = error.message
         if let libraryMessage = error.libraryMessage { message += "; HDF5: \(libraryMessage)" }
         self.init(kind, file: error.file, location: error.objectPath, message, hdf5Error: error)

@@ -145,6 +145,33 @@ struct KerasBadInputTests {
                 == KerasImporter.load(path: TestData.fixture("mlp.keras")).layers.count)
     }
 
+    @Test("a damaged HDF5 file is an HDF5 error of kind corrupt: where and what is damaged, no libhdf5 function names")
+    func corruptMessage() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let full = [UInt8](try Data(contentsOf: TestData.fixtures.appendingPathComponent("mlp.h5")))
+        // Version 0 superblock: 9 the free-space version, 66 the root object header's address, 72 the root entry's
+        // cache type; then bytes of the root group's local heap and of the root's attribute messages. Only these:
+        // libhdf5 1.10 crashes on some damaged files, and this reads in-process (the CLI sweeps in a child process).
+        let expected = [
+            9: "corrupt HDF5 file: its superblock is damaged",
+            66: "corrupt HDF5 file: an address in it points past the end of the file",
+            72: "corrupt HDF5 file: a group's symbol table is damaged",
+            681: "corrupt HDF5 file: /model_weights: could not look up 'model_weights': a group's local heap (where link names are kept) is damaged",
+            863: "corrupt HDF5 file: /: could not look up the attribute 'model_config': an attribute's header is damaged",
+        ]
+        for (offset, message) in expected.sorted(by: { $0.key < $1.key }) {
+            var bytes = full
+            bytes[offset] ^= 0xFF
+            let path = directory.appendingPathComponent("\(offset)-mlp.h5").path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let error = #expect(throws: KerasImportError.self) { try KerasImporter.load(path: path) }
+            let text = error.map(String.init(describing:)) ?? "no error"
+            #expect(text == "\(path): \(message)", "\(offset): \(text)")
+            #expect(error?.kind == .hdf5 && error?.hdf5Error?.kind == .corrupt, "\(offset): \(text)")
+        }
+    }
+
     @Test("a truncated HDF5 file says so, with its size and the size its superblock records, not in libhdf5's terms")
     func truncatedMessage() throws {
         let directory = try TestData.temporaryDirectory()

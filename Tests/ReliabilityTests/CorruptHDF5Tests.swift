@@ -1,0 +1,78 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// HDF5 files that are whole but damaged (one byte changed): one line naming the file and saying it is a corrupt
+/// HDF5 file, with where and what in plain terms, never libhdf5's internals ("bad object header version number
+/// (H5O__prefix_deserialize)", "addr overflow, addr = …, eoa = …"). The damaged copies are made here, from a sample.
+@Suite("Corrupt HDF5 files")
+struct CorruptHDF5Tests {
+    /// What libhdf5's own messages for these files contained: C function names, its abbreviations.
+    static let libraryWording = ["(H5", "H5F", "H5O", "eoa", "EOA", "addr overflow", "sblock", "stored_eof", "temporary file space"]
+
+    static func damaged(_ file: String, at offset: Int, in scratch: Scratch) throws -> String {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[offset] ^= 0xFF
+        return try scratch.write(bytes, to: "\(offset)-\((file as NSString).lastPathComponent)")
+    }
+
+    @Test("a damaged superblock: its superblock, base address, end of file (truncated or corrupt) and root entry, said plainly")
+    func superblock() throws {
+        let scratch = try Scratch()
+        let sample = TestPackage.root + "/samples/housing_mlp.h5"
+        let size = UInt64(try Data(contentsOf: URL(fileURLWithPath: sample)).count)
+        // A version 0 superblock: versions at 8-12, the base address at 24, the end-of-file address at 40 (8 bytes
+        // each), the root group's symbol table entry from 56 (its object header address at 64, cache type at 72).
+        let expected: [Int: String] = [
+            9: "corrupt HDF5 file: its superblock is damaged",
+            27: "corrupt HDF5 file: its superblock records a base address of \(UInt64(0xFF) << 24), expected 0 (where the superblock is)",
+            44: "truncated or corrupt HDF5 file: it has \(size) bytes of the \(size ^ (UInt64(0xFF) << 32)) its superblock records",
+            46: "corrupt HDF5 file: its superblock records an end of file at \(size ^ (UInt64(0xFF) << 48)) bytes, but it has \(size)",
+            66: "corrupt HDF5 file: an address in it points past the end of the file",
+            72: "corrupt HDF5 file: a group's symbol table is damaged",
+        ]
+        for (offset, message) in expected.sorted(by: { $0.key < $1.key }) {
+            let path = try Self.damaged(sample, at: offset, in: scratch)
+            let result = try ChildProcess.run(["inspect", path], timeout: 60)
+            #expect(result.status == 65 && result.isCleanError, "\(offset): \(result)")
+            #expect(result.stderr == "lrm: error: \(path): \(message)\n", "\(offset): \(result.stderr)")
+        }
+    }
+
+    @Test("bytes changed across a file's metadata: every failure is exit 65, one line naming the file, none in libhdf5's words")
+    func metadataSweep() throws {
+        let scratch = try Scratch()
+        let sample = TestPackage.root + "/samples/churn_mlp.h5"
+        var corrupt = 0
+        for offset in stride(from: 96, to: 2400, by: 11) {
+            let path = try Self.damaged(sample, at: offset, in: scratch)
+            let result = try ChildProcess.run(["inspect", path], environment: ["LRM_KERAS_TIMEOUT": "30"], timeout: 60)
+            try? FileManager.default.removeItem(atPath: path)
+            if result.status == 0 { continue }  // a changed byte that no reader checks (a weight, padding)
+            #expect(result.status == 65 && result.isCleanError, "\(offset): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: \(path): "), "\(offset): \(result.stderr)")
+            for wording in Self.libraryWording { #expect(!result.stderr.contains(wording), "\(offset): \(result.stderr)") }
+            if result.stderr.hasPrefix("lrm: error: \(path): corrupt HDF5 file: ") { corrupt += 1 }
+        }
+        // Most damage is found by libhdf5 (and said to be corruption); the rest by lrm's own checks (a name that is
+        // not UTF-8, a missing group), which say what they found.
+        #expect(corrupt >= 20, "\(corrupt) said corrupt")
+    }
+
+    @Test("the same line from import and convert, with the reader in a child process and in-process; nothing written")
+    func throughCommands() throws {
+        let scratch = try Scratch()
+        let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+        let path = try Self.damaged(sample, at: 72, in: scratch)
+        let output = scratch.file("o.lrm")
+        for arguments in [["import", path, "-o", output], ["convert", path, "--policy", "rank:4", "-o", output]] {
+            for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+                let result = try ChildProcess.run(arguments, environment: environment, timeout: 60)
+                #expect(result.status == 65 && result.isCleanError, "\(arguments) \(environment): \(result)")
+                #expect(result.stderr == "lrm: error: \(path): corrupt HDF5 file: a group's symbol table is damaged\n",
+                        "\(arguments) \(environment): \(result.stderr)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}
