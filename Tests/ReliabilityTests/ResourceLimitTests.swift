@@ -115,7 +115,8 @@ struct ResourceLimitTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         // HDF5Object.readAttribute: count × element size against the file's size.
         let error = #expect(throws: HDF5Error.self) { try HDF5File(path: path).rootGroup().readAttribute("values") }
-        #expect(error?.kind == .tooLarge || error?.kind == .readFailed, "\(String(describing: error))")
+        // (libhdf5 may find the patched header inconsistent first: since 9595989 that is said as a corrupt file.)
+        #expect(error?.kind == .tooLarge || error?.kind == .readFailed || error?.kind == .corrupt, "\(String(describing: error))")
     }
 
     // MARK: .npy, .npz
