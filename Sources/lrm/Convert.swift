@@ -327,6 +327,9 @@ extension LRM {
                 let result: PipelineResult
                 do {
                     var request = try request()
+                    // Own data are read and split for the model here, so that what they get wrong (shape, labels, task) is
+                    // said before any layer is factorized, even by a policy that reads them only to test the result.
+                    request.data = try request.data.resolved(for: model, path: input)
                     request.progress = printer?.handler
                     result = try ConversionPipeline.run(model, request: request)
                 } catch let error as ConversionError {

@@ -45,12 +45,17 @@ extension LRM.Convert {
                                   + (dataOptions.hasData ? " (its data are only tested on)" : " (it has no data)"))
         }
         if !dataOptions.hasData, let flag = [("--data", dataOptions.dataSet.data != nil), ("--data-layout", dataOptions.dataSet.dataLayout != nil)].first(where: \.1)?.0 {
-            throw ValidationError("\(flag) goes with a data set: give --dataset (or your own data with --inputs)")
+            throw ValidationError("\(flag) goes with --dataset (the bundled data sets)")
         }
         // With f32 storage --all-kernels changes nothing but is accepted: a script looping over --factor-dtype
         // (tools/quant_curves.py) gives it to every dtype, f32 included.
         if allKernels && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
-            throw ValidationError("--all-kernels applies to a policy conversion; a search keeps the layers it leaves dense as they are")
+            throw ValidationError("--all-kernels applies to a policy conversion; " + (searchesBytes
+                ? "--target-size and --minimize bytes choose every layer's storage, dense ones included"
+                : "a search keeps the layers it leaves dense as they are"))
+        }
+        if finetune != nil && searchesBytes {
+            throw ValidationError("--finetune applies to a policy conversion or a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio); --target-size and --minimize bytes do not fine-tune")
         }
         if finetune == nil, let flag = [("--finetune-lr", finetuneLr != defaults.finetuneLr), ("--finetune-seed", finetuneSeed != defaults.finetuneSeed),
                                         ("--finetune-schedule", finetuneSchedule != defaults.finetuneSchedule)].first(where: \.1)?.0 {
