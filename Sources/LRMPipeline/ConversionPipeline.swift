@@ -387,7 +387,7 @@ public enum ConversionPipeline {
         var tuning: (summary: FineTuneSummary, record: FineTuneRecord)?
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
-            var kept = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
+            var (kept, tried) = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
                                               maxDrop: request.target.isAccuracyBudget ? budget : nil, confirmed: split.confirmation != nil,
                                               progress: progress)
             var index = kept.count - 1
@@ -395,10 +395,8 @@ public enum ConversionPipeline {
                 // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
                 let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence,
                                                     model: { kept[$0].result.model }) { i, score, passes in
-                    for k in kept.indices {
-                        kept[k].tried[kept[i].trial].confirmationAccuracy = score.accuracy
-                        kept[k].tried[kept[i].trial].confirmationWithinBudget = passes
-                    }
+                    tried[kept[i].trial].confirmationAccuracy = score.accuracy
+                    tried[kept[i].trial].confirmationWithinBudget = passes
                     progress?(ProgressEvent(phase: "confirm", done: i + 1,
                                             message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
                                                             kept[i].assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
@@ -414,7 +412,7 @@ public enum ConversionPipeline {
             }
             if index >= 0 {
                 (result, best) = (kept[index].result, kept[index].assignment)
-                tuning = (kept[index].summary, kept[index].record)
+                tuning = (kept[index].summary(tried: tried), kept[index].record)
             }
         }
         var provenance = ConversionProvenance(policy: policyName, parameter: parameter,

@@ -177,12 +177,12 @@ extension ConversionPipeline {
     /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). When a
     /// confirmation will re-judge them (`confirmed`), neighbours more than 1.2× apart in hidden fraction get
     /// fine-tuned rungs between them that also keep the budget (``ladder(_:assignment:search:make:)``). Returns the
-    /// kept candidates from the largest (the search's choice) to the smallest.
+    /// kept candidates from the largest (the search's choice) to the smallest, and every candidate fine-tuned, in the order tried.
     /// Each fine-tuned candidate is told to `progress` (phase `refine`) with its validation score and whether it keeps
     /// the budget there.
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
                                    baseline: Double, maxDrop: Double?, confirmed: Bool, progress: ProgressHandler? = nil)
-        throws -> [FineTunedCandidate] {
+        throws -> (kept: [FineTunedCandidate], tried: [FineTuneTrial]) {
         var candidates = 0
         var tried: [FineTuneTrial] = []
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
@@ -201,7 +201,7 @@ extension ConversionPipeline {
                                        selectionStandardError: score.standardError, selectionWithinBudget: within, inSequence: false))
             return FineTunedCandidate(result: result, assignment: RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,
                                                                                  standardError: score.standardError),
-                                      tuned: tuned, record: record, stage: stage, trial: tried.count - 1)
+                                      tuned: tuned, record: record, stage: stage, trial: tried.count - 1, withinBudget: within ?? true)
         }
         var kept = [try tune(chosen.ranks)]
         if let maxDrop, !chosen.ranks.isEmpty {
@@ -210,13 +210,9 @@ extension ConversionPipeline {
             }
             let order = (search.hiddenLayers + search.convolutionLayers).filter { perRank[$0] != nil }.enumerated()
                 .sorted { (perRank[$0.element]!, $1.offset) > (perRank[$1.element]!, $0.offset) }.map(\.element)
-            func passes(_ candidate: FineTunedCandidate) -> Bool {
-                let score = ValidationScore(accuracy: candidate.assignment.validationAccuracy, standardError: candidate.assignment.standardError)
-                return Confirmation.meets(score, baseline: baseline, maxDrop: maxDrop, confidence: search.confidence)
-            }
             try lowerRanks(from: chosen.ranks, layers: order) { ranks in
                 let candidate = try tune(ranks)
-                guard passes(candidate) else { return false }
+                guard candidate.withinBudget else { return false }
                 kept.append(candidate)
                 return true
             }
@@ -224,12 +220,12 @@ extension ConversionPipeline {
             // apart, fine-tuned rungs between them (the rank search's ladder) make one miss a small step back.
             if confirmed { kept = try ladder(kept, assignment: \.assignment, search: search) { ranks in
                 let candidate = try tune(ranks)
-                return passes(candidate) ? candidate : nil
+                return candidate.withinBudget ? candidate : nil
             } }
         }
         for candidate in kept { tried[candidate.trial].inSequence = true }
-        for index in kept.indices { (kept[index].candidates, kept[index].tried) = (candidates, tried) }
-        return kept
+        for index in kept.indices { kept[index].candidates = candidates }
+        return (kept, tried)
     }
 
     /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):
@@ -269,13 +265,15 @@ struct FineTunedCandidate {
     var tuned: FineTuneResult
     var record: FineTuneRecord
     let stage: FineTuneStage
-    /// Its place in `tried`.
+    /// Its place in the refinement's list of candidates tried.
     var trial = 0
-    /// Candidates fine-tuned in the refinement in all, and each of them in the order tried.
+    /// Whether it kept the budget on the selection records (true without a budget).
+    var withinBudget = true
+    /// Candidates fine-tuned in the refinement in all.
     var candidates = 1
-    var tried: [FineTuneTrial] = []
 
-    var summary: FineTuneSummary {
+    /// Its fine-tuning, with the refinement's candidates in the order tried.
+    func summary(tried: [FineTuneTrial]) -> FineTuneSummary {
         var summary = FineTuneSummary(result: tuned, candidates: candidates, stage: stage)
         summary.tried = tried
         return summary
