@@ -6,6 +6,22 @@ import Testing
 /// starts with the model's path (not its recorded name), exit 65, nothing written.
 @Suite("A model given a data set of another shape")
 struct DataMismatchCLITests {
+    @Test("convert refuses a data set whose samples do not fit the model before reading any, naming the model's file")
+    func convertBeforeAnyData() throws {
+        let scratch = try Scratch()
+        let model = TestPackage.root + "/samples/housing_mlp.h5"
+        let output = scratch.file("out.lrm")
+        // An empty data folder: a refusal that came after reading the data would say they are missing.
+        let empty = scratch.file("no-data")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for arguments in [["convert", model, "--dataset", "mnist", "--data", empty, "--dry-run"],
+                          ["convert", model, "--dataset", "mnist", "--data", empty, "--policy", "whitened:0.9", "-o", output]] {
+            expectOneLineError(try ChildProcess.run(arguments), status: 65,
+                               naming: "\(model): the model takes 20 values per sample (shape [20]); mnist samples have 784", "\(arguments)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+
     @Test("real-data: convert, verify and sweep name the model's file when the data set's samples do not fit it",
           .enabled(if: datasets != nil))
     func modelFileNamed() throws {
