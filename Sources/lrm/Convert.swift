@@ -14,7 +14,7 @@ extension LRM {
                 entropy:τ (ARSVD's later version: partial spectral entropy reaches τ·H), erank (k = ⌈exp H⌉), \
                 error:ε (relative Frobenius error at most ε), rank:k (fixed), ratio:r (keep a fraction r of each \
                 layer's parameters); whitened:τ and activation-scaled:τ apply the energy rule to the spectrum of \
-                the kernel measured on the layer's real inputs (calibrated on --dataset's training split). With \
+                the kernel measured on the layer's real inputs (calibrated on the training split of --dataset or of your own data, --inputs). With \
                 --target-accuracy-drop or --target-ratio every layer's rank is searched instead. A layer is factorized only when k·(in + out) < in·out; otherwise it stays \
                 dense and the report says why. Every factorized layer is checked against Eckart–Young in the \
                 metric it was truncated in (its relative error there equals √(1 − retained energy)) before \
@@ -34,7 +34,7 @@ extension LRM {
         @Flag(help: "Write the output under a name that does not end in .lrm.")
         var forceExtension = false
 
-        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset).", valueName: "policy"),
+        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset or your own data, --inputs).", valueName: "policy"),
                 transform: PolicyArgument.init(parsing:))
         var policy = PolicyArgument.default
 
@@ -80,7 +80,7 @@ extension LRM {
 
         @OptionGroup var weights: WeightMatchOptions
 
-        @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset.", valueName: "metric"))
+        @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset or your own data (--inputs).", valueName: "metric"))
         var metric: MetricName?
 
         @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX (the whitened metric only).", valueName: "λ"))
