@@ -204,7 +204,7 @@ extension ConversionPipeline {
                                       tuned: tuned, record: record, stage: stage, trial: tried.count - 1, withinBudget: within ?? true)
         }
         var kept = [try tune(chosen.ranks)]
-        if let maxDrop, !chosen.ranks.isEmpty {
+        if maxDrop != nil, !chosen.ranks.isEmpty {
             let perRank = chosen.ranks.keys.reduce(into: [String: Int]()) { costs, name in
                 if let s = search.spectra[name] { costs[name] = s.inFeatures + s.outFeatures }
             }
