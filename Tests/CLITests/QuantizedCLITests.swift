@@ -157,9 +157,11 @@ struct QuantizedCLITests {
             #expect(metadata["calibration.count"] == .int(1280), "\(dtype): \(metadata)")
             #expect(try codes(own) != codes(plain), "\(dtype): the codes were rounded as without data")
         }
-        // --calibration-samples now chooses records that are read.
+        // --calibration-samples now chooses records that are read: the file records that many.
+        let sizedFile = scratch.file("sized.lrm")
         let sized = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:4", "--factor-dtype", "i8", "--calibration-samples", "500",
-                                          "--validation-samples", "300", "--dry-run"] + data, timeout: 120)
+                                          "--validation-samples", "300", "-o", sizedFile] + data, timeout: 120)
         #expect(sized.status == 0, "\(sized.stderr)")
+        #expect(try ContainerFile(path: sizedFile).header.metadata["calibration.count"] == .int(500))
     }
 }
