@@ -110,3 +110,19 @@ struct SplitMix64 {
         }
     }
 }
+
+extension Dataset {
+    /// The two halves of a test split that `lrm convert --estimate test-half` and `lrm verify --test-half` use: the
+    /// first ⌊n/2⌋ samples (a search selects and confirms on them) and the rest (what it reports). One definition, so
+    /// that the half a model was reported on is the half verify checks.
+    public static func testHalves(count: Int) -> (first: Range<Int>, second: Range<Int>) {
+        let half = count / 2
+        return (0..<half, half..<count)
+    }
+
+    /// This split's first or second half (``testHalves(count:)``).
+    public func testHalf(second: Bool) throws -> Dataset {
+        let halves = Dataset.testHalves(count: sampleCount)
+        return try subset(second ? .indices(Array(halves.second)) : .first(halves.first.count))
+    }
+}

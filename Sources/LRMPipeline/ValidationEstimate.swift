@@ -1,4 +1,5 @@
 import Foundation
+import LRMDatasets
 public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
@@ -139,10 +140,10 @@ struct EstimatePlan {
         let layout = data.layout(for: model)
         if choice == .testHalf {
             let test = try data.open(.test)
-            let half = test.sampleCount / 2
-            guard half >= 1 else { throw PipelineError(.badRequest, "--estimate test-half needs a test split of at least 2 samples") }
-            return EstimatePlan(estimate: .testHalf, samples: try EvaluationSet(try test.subset(.first(half)), layout: layout), exposure: nil,
-                                testRange: half..<test.sampleCount)
+            let halves = Dataset.testHalves(count: test.sampleCount)
+            guard !halves.first.isEmpty else { throw PipelineError(.badRequest, "--estimate test-half needs a test split of at least 2 samples") }
+            return EstimatePlan(estimate: .testHalf, samples: try EvaluationSet(try test.testHalf(second: false), layout: layout), exposure: nil,
+                                testRange: halves.second)
         }
         let held = try EvaluationSet(validation, layout: layout)
         let shape = validation.sampleShape(in: layout)

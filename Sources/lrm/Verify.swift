@@ -158,10 +158,7 @@ extension LRM {
                                              preprocessingSource: choice.candidateSource)
                 }
                 var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
-                if let testHalf {
-                    let half = data.sampleCount / 2
-                    data = try data.subset(testHalf == .first ? .first(half) : .indices(Array(half..<data.sampleCount)))
-                }
+                if let testHalf { data = try data.testHalf(second: testHalf == .second) }
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
                 try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes,
                                   preprocessingSource: choice.candidateSource)

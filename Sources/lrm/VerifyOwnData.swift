@@ -19,11 +19,8 @@ extension LRM.Verify {
         let runner = try ModelSource.runner(mapped, path: model)
         let splits = try source.splits(for: mapped, path: model)
         var data = split == .train ? splits.train : splits.test
-        if let testHalf {
-            // As on a bundled data set: a model converted with --estimate test-half was selected on the first half.
-            let half = data.sampleCount / 2
-            data = try data.subset(testHalf == .first ? .first(half) : .indices(Array(half..<data.sampleCount)))
-        }
+        // As on a bundled data set: a model converted with --estimate test-half was selected on the first half.
+        if let testHalf { data = try data.testHalf(second: testHalf == .second) }
         if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
         if splits.task == .multiclass {
             if maxMetricDrop != nil { throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a classifier has --max-accuracy-drop") }

@@ -23,6 +23,19 @@ struct SubsetTests {
         #expect(try first.subset(.indices([5, 3, 4, 6])).description.contains("subset: samples 3–6"))
     }
 
+    @Test("test halves: the first ⌊n/2⌋ samples and the rest, disjoint and covering the split, for even and odd n")
+    func testHalves() throws {
+        #expect(Dataset.testHalves(count: 10_000) == (0..<5_000, 5_000..<10_000))
+        #expect(Dataset.testHalves(count: 7) == (0..<3, 3..<7))
+        #expect(Dataset.testHalves(count: 1).first.isEmpty)
+        let root = try TestFiles.makeDataFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dataset = try Dataset.open(.mnist, split: .train, in: DataFolder(root: root)).subset(.first(9))
+        let first = try dataset.testHalf(second: false), second = try dataset.testHalf(second: true)
+        #expect(first.sampleCount == 4 && second.sampleCount == 5)
+        #expect(try first.labels() + second.labels() == dataset.labels())
+    }
+
     @Test("a seeded sample is reproducible, sorted, distinct, and differs between seeds")
     func seeded() throws {
         let root = try TestFiles.makeDataFolder()
