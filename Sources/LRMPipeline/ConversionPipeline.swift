@@ -317,7 +317,7 @@ public enum ConversionPipeline {
                                 : "--estimate \(request.estimate.rawValue) is for multi-class classifiers; this model's task is \(task.rawValue), judged on the validation records as they are")
         }
         if plansEstimate && request.estimate == .shifted && data.ownData != nil {
-            throw PipelineError(.badRequest, "--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted; give --estimate held-out or test-half")
+            throw PipelineError(.badRequest, EstimateChoice.shiftedOwnDataRefusal)
         }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }

@@ -7,6 +7,9 @@ public import LRMVerify
 
 /// Which samples a rank search judges candidates on, as asked for.
 public enum EstimateChoice: String, Sendable, CaseIterable {
+    /// Why `shifted` is refused with own data (one text for the CLI's check and the pipeline's).
+    public static let shiftedOwnDataRefusal = "--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted; give --estimate held-out or test-half"
+
     /// `heldOut` when the validation records look unseen in training, else `shifted`.
     case auto
     /// The validation records as they are.
@@ -166,8 +169,7 @@ struct EstimatePlan {
         }
         guard let shifted = shifted(held) else {
             if choice == .shifted {
-                throw PipelineError(.badRequest, data.ownData != nil ? "--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted"
-                                                                     : "--estimate shifted needs images; these samples are not")
+                throw PipelineError(.badRequest, data.ownData != nil ? EstimateChoice.shiftedOwnDataRefusal : "--estimate shifted needs images; these samples are not")
             }
             let why = data.ownData != nil ? "own data (--inputs) are never shifted" : "these samples are not images"
             return EstimatePlan(estimate: .heldOut, samples: held, exposure: exposure,

@@ -198,7 +198,7 @@ extension LRM {
                 throw ValidationError("--estimate \(estimate.rawValue) chooses what a rank search (--target-accuracy-drop, --target-metric-drop or --target-ratio) judges candidates on; \(what)")
             }
             if estimate == .shifted && dataOptions.dataSet.own.inputs != nil {
-                throw ValidationError("--estimate shifted is for the bundled image data sets: own data (--inputs) are never shifted; give --estimate held-out or test-half")
+                throw ValidationError(EstimateChoice.shiftedOwnDataRefusal)
             }
             if let drop = targetAccuracyDrop, !(drop >= 0 && drop <= 100) { throw ValidationError("--target-accuracy-drop must be 0 to 100 points") }
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
@@ -211,8 +211,10 @@ extension LRM {
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
                 if let finetunePatience, finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
                 if finetuneShift < 0 || finetuneShift > 64 { throw ValidationError("--finetune-shift must be between 0 and 64 pixels, found \(finetuneShift)") }
-            } else if finetuneShift != 0 || finetuneFlip || finetunePatience != nil {
-                throw ValidationError("--finetune-shift, --finetune-flip and --finetune-patience go with --finetune")
+            } else if let flag = [("--finetune-shift", finetuneShift != 0), ("--finetune-flip", finetuneFlip), ("--finetune-patience", finetunePatience != nil),
+                                  ("--finetune-lr", finetuneLr != ConvertDefaults.finetuneLr), ("--finetune-seed", finetuneSeed != ConvertDefaults.finetuneSeed),
+                                  ("--finetune-schedule", finetuneSchedule != ConvertDefaults.finetuneSchedule)].first(where: \.1)?.0 {
+                throw ValidationError("\(flag) goes with --finetune")
             }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
             if let groupSize, groupSize < 1 { throw ValidationError("--group-size must be at least 1") }

@@ -57,10 +57,6 @@ extension LRM.Convert {
         if finetune != nil && searchesBytes {
             throw ValidationError("--finetune applies to a policy conversion or a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio); --target-size and --minimize bytes do not fine-tune")
         }
-        if finetune == nil, let flag = [("--finetune-lr", finetuneLr != defaults.finetuneLr), ("--finetune-seed", finetuneSeed != defaults.finetuneSeed),
-                                        ("--finetune-schedule", finetuneSchedule != defaults.finetuneSchedule)].first(where: \.1)?.0 {
-            throw ValidationError("\(flag) goes with --finetune")
-        }
         // A search's spectra are every layer's whole spectrum (LayerSpectrum.usesRandomizedSVD is false for them).
         if svd == .randomized && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
             throw ValidationError("--svd randomized sketches a layer's leading singular values for a rank policy; a search needs every layer's whole spectrum "

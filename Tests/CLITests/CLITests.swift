@@ -60,7 +60,7 @@ struct CLITests {
                            status: 64, naming: "--finetune-shift must be between 0 and 64")
         for option in [["--finetune-flip"], ["--finetune-shift", "2"], ["--finetune-patience", "5"]] {
             expectOneLineError(try ChildProcess.run(["convert", model, "--dataset", "mnist"] + option + ["-o", scratch.file("x.lrm")]),
-                               status: 64, naming: "go with --finetune")
+                               status: 64, naming: "\(option[0]) goes with --finetune")
         }
         expectOneLineError(try ChildProcess.run(["convert", model, "--estimate", "tested", "-o", scratch.file("x.lrm")]), status: 64, naming: "tested")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("x.lrm")))
