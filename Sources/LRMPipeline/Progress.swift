@@ -1,6 +1,6 @@
 /// One step of long work, for a progress display: which phase, how far along, and a short message.
 /// Phases: `read`, `calibration`, `spectra`, `factorize`, `search` (one event per candidate), `confirm` (one per
-/// candidate a rank search re-judges on the confirmation records), `refine` (one per fine-tuned candidate of `--finetune`'s
+/// candidate a search re-judges on the confirmation records), `refine` (one per fine-tuned candidate of `--finetune`'s
 /// refinement), `evaluation` (per batch of samples), `sweep` (per point).
 public struct ProgressEvent: Sendable, Equatable {
     public var phase: String

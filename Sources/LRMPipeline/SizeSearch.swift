@@ -604,9 +604,15 @@ extension ConversionPipeline {
             // The candidates the bisection that found the choice accepted, in its order (each file smaller; the choice last):
             // a sequence fixed before the confirmation records are seen, nested in τ or λ like a rank search's path.
             let passing = search.acceptedPath
+            let progress = request.progress
             let (index, confirmed, tests) = try Confirmation.judge(count: passing.count, confirmer: confirmer, maxDrop: budget,
-                                                                   confidence: request.confidence) { [search] i in
+                                                                   confidence: request.confidence, model: { [search] i in
                 try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
+            }) { i, score, passes in
+                progress?(ProgressEvent(phase: "confirm", done: i + 1, total: passing.count,
+                                        message: String(format: "%d bytes (%@): confirmation score %.4f (original %.4f)%@", passing[i].bytes,
+                                                        passing[i].storage.description, score.accuracy, confirmer.baselineAccuracy,
+                                                        passes ? "" : ", over budget")))
             }
             guard let confirmed else {
                 throw SizeSearchError(message: "no candidate that kept the accuracy within \(parameter) points on the \(scorer.sampleCount) validation records "

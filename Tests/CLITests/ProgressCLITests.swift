@@ -28,6 +28,19 @@ struct ProgressCLITests {
         #expect(run.stdout.contains("search (whitened spectra, \(candidates) candidates"), "one progress line per candidate: \(run.stdout)")
     }
 
+    @Test("--progress json: --minimize bytes tells each candidate its confirmation re-judges (bytes, storage, score)")
+    func bytesSearchConfirmation() throws {
+        let run = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn
+                                       + ["--target-accuracy-drop", "1", "--minimize", "bytes", "--dry-run", "--progress", "json"], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        let confirm = try run.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+            .compactMap { try jsonObject(String($0))["progress"] as? [String: Any] }.filter { $0["phase"] as? String == "confirm" }
+        #expect(!confirm.isEmpty, "\(run.stderr)")
+        #expect(confirm.map { $0["done"] as? Int ?? 0 } == Array(1...confirm.count), "\(confirm)")
+        #expect(confirm.allSatisfy { ($0["message"] as? String ?? "").contains(" bytes (") && ($0["message"] as? String ?? "").contains("confirmation score") },
+                "\(confirm)")
+    }
+
     @Test("not a terminal: no progress unless asked; --progress text gives lines; --quiet silences")
     func textAndQuiet() throws {
         let base = ["verify", samples + "churn_mlp.h5"] + churn
