@@ -327,11 +327,14 @@ extension LRM {
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))
                 let result: PipelineResult
+                var data = dataOptions.selection(naming: input)
                 do {
                     var request = try request()
                     // Own data are read and split for the model here, so that what they get wrong (shape, labels, task) is
-                    // said before any layer is factorized, even by a policy that reads them only to test the result.
+                    // said before any layer is factorized, even by a policy that reads them only to test the result; the
+                    // test below uses the same splits rather than reading the files again.
                     request.data = try request.data.resolved(for: model, path: input)
+                    data = request.data
                     request.progress = printer?.handler
                     result = try ConversionPipeline.run(model, request: request)
                 } catch let error as ConversionError {
@@ -344,7 +347,7 @@ extension LRM {
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on.
-                let evaluation = dataOptions.hasData ? try testEvaluation(result, original: try model.loadModel(), progress: printer?.handler) : nil
+                let evaluation = dataOptions.hasData ? try testEvaluation(result, original: try model.loadModel(), data: data, progress: printer?.handler) : nil
                 printer?.finish()
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil

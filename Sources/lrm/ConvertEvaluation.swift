@@ -50,12 +50,13 @@ extension TestEvaluation {
 }
 
 extension LRM.Convert {
-    /// The converted model against the original on the test split, when there is data.
-    func testEvaluation(_ result: PipelineResult, original: Model, progress: ProgressHandler? = nil) throws -> TestEvaluation? {
+    /// The converted model against the original on the test split of `data` (the conversion's selection, own data
+    /// already split), when there is data.
+    func testEvaluation(_ result: PipelineResult, original: Model, data: DataSelection, progress: ProgressHandler? = nil) throws -> TestEvaluation? {
         guard dataOptions.hasData else { return nil }
         // After --estimate test-half the search selected on the first half of the test split: only the second counts.
         let range = result.search.flatMap { $0.estimate == .testHalf ? $0.testFirstSample..<($0.testFirstSample + $0.testSamples) : nil }
-        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: dataOptions.selection(naming: input), range: range, progress: progress)
+        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: data, range: range, progress: progress)
     }
 
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report
