@@ -13,19 +13,38 @@ enum ConfirmationLadder {
     static func rungs<Rung>(_ path: [Rung], step: Double, size: (Rung) -> Double, sameRanks: (Rung, Rung) -> Bool,
                             fractions: (_ larger: Rung, _ smaller: Rung) -> [Double],
                             rung: (_ larger: Rung, _ smaller: Rung, _ fraction: Double, _ fits: (Double) -> Bool) throws -> Rung?) rethrows -> [Rung] {
-        guard var previous = path.first else { return [] }
-        var rungs = [previous]
+        var rungs: [Rung] = []
+        try walk(path, step: step, size: size, sameRanks: sameRanks, fractions: fractions, rung: rung) { rungs.append($0); return true }
+        return rungs
+    }
+
+    /// The ladder of ``rungs(_:step:size:sameRanks:fractions:rung:)`` handed to `visit` one candidate at a time, in
+    /// order, until `visit` returns false: a gap's rungs are made only when the walk reaches it, so a confirmation
+    /// that stops at a miss never pays for the rungs below it. The candidates visited are the ladder's first ones,
+    /// the same as when it is built whole (a gap's rungs depend only on its two ends, fixed before the walk).
+    static func walk<Rung>(_ path: [Rung], step: Double, size: (Rung) -> Double, sameRanks: (Rung, Rung) -> Bool,
+                           fractions: (_ larger: Rung, _ smaller: Rung) -> [Double],
+                           rung: (_ larger: Rung, _ smaller: Rung, _ fraction: Double, _ fits: (Double) -> Bool) throws -> Rung?,
+                           visit: (Rung) throws -> Bool) rethrows {
+        guard var previous = path.first else { return }
+        var last = previous
+        guard try visit(previous) else { return }
         for next in path.dropFirst() {
             if size(previous) > step * size(next) {
                 for fraction in fractions(previous, next) {
-                    let above = size(rungs.last!), below = size(next)
+                    let above = size(last), below = size(next)
                     let fits = { (candidate: Double) in candidate < above && candidate > below }
-                    if let candidate = try rung(previous, next, fraction, fits), fits(size(candidate)) { rungs.append(candidate) }
+                    if let candidate = try rung(previous, next, fraction, fits), fits(size(candidate)) {
+                        last = candidate
+                        guard try visit(candidate) else { return }
+                    }
                 }
             }
-            if size(next) < size(rungs.last!) || !sameRanks(next, rungs.last!) { rungs.append(next) }
+            if size(next) < size(last) || !sameRanks(next, last) {
+                last = next
+                guard try visit(next) else { return }
+            }
             previous = next
         }
-        return rungs
     }
 }

@@ -387,32 +387,17 @@ public enum ConversionPipeline {
         var tuning: (summary: FineTuneSummary, record: FineTuneRecord)?
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
-            var (kept, tried) = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
-                                              maxDrop: request.target.isAccuracyBudget ? budget : nil, confirmed: split.confirmation != nil,
-                                              progress: progress)
-            var index = kept.count - 1
-            if let confirmer = split.confirmation, let budget {
-                // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
-                let judged = try Confirmation.judge(count: kept.count, confirmer: confirmer, maxDrop: budget, confidence: confidence,
-                                                    model: { kept[$0].result.model }) { i, score, passes in
-                    tried[kept[i].trial].confirmationAccuracy = score.accuracy
-                    tried[kept[i].trial].confirmationWithinBudget = passes
-                    progress?(ProgressEvent(phase: "confirm", done: i + 1,
-                                            message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
-                                                            kept[i].assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
-                                                            passes ? "" : ", over budget")))
-                }
-                index = judged.index
-                if let score = judged.score {
-                    kept[index].assignment.validationAccuracy = score.accuracy
-                    kept[index].assignment.standardError = score.standardError
-                }
-                confirmation?.tests += judged.tests
-                confirmation?.fineTuneRejected = index < 0
+            let refinement = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
+                                                    maxDrop: request.target.isAccuracyBudget ? budget : nil, confidence: confidence,
+                                                    confirmation: split.confirmation.flatMap { confirmer in budget.map { (confirmer, $0) } },
+                                                    progress: progress)
+            if split.confirmation != nil, budget != nil {
+                confirmation?.tests += refinement.tests
+                confirmation?.fineTuneRejected = refinement.chosen == nil
             }
-            if index >= 0 {
-                (result, best) = (kept[index].result, kept[index].assignment)
-                tuning = (kept[index].summary(tried: tried), kept[index].record)
+            if let chosen = refinement.chosen {
+                (result, best) = (chosen.result, chosen.assignment)
+                tuning = (chosen.summary(tried: refinement.tried), chosen.record)
             }
         }
         var provenance = ConversionProvenance(policy: policyName, parameter: parameter,
@@ -468,17 +453,26 @@ public enum ConversionPipeline {
     /// and the fine-tuned candidates of `--finetune`'s refinement both go through it.
     static func ladder<T>(_ kept: [T], assignment: (T) -> RankAssignment, search: RankSearch,
                           make: ([String: Int]) throws -> T?) rethrows -> [T] {
-        try ConfirmationLadder.rungs(kept, step: rankLadderStep, size: { assignment($0).hiddenFraction },
-                                     sameRanks: { assignment($0).ranks == assignment($1).ranks },
-                                     fractions: { larger, smaller in
-                                         let gap = assignment(larger).hiddenFraction / assignment(smaller).hiddenFraction
-                                         let steps = min(9, Int((log(gap) / log(rankLadderStep)).rounded(.up)))
-                                         return (1..<steps).map { Double($0) / Double(steps) }
-                                     }) { larger, smaller, fraction, fits in
+        var ladder: [T] = []
+        try walkLadder(kept, assignment: assignment, search: search, make: make) { ladder.append($0); return true }
+        return ladder
+    }
+
+    /// ``ladder(_:assignment:search:make:)`` handed to `visit` one candidate at a time until it returns false, each
+    /// gap's rungs made only when the walk reaches it (``ConfirmationLadder/walk(_:step:size:sameRanks:fractions:rung:visit:)``).
+    static func walkLadder<T>(_ kept: [T], assignment: (T) -> RankAssignment, search: RankSearch,
+                              make: ([String: Int]) throws -> T?, visit: (T) throws -> Bool) rethrows {
+        try ConfirmationLadder.walk(kept, step: rankLadderStep, size: { assignment($0).hiddenFraction },
+                                    sameRanks: { assignment($0).ranks == assignment($1).ranks },
+                                    fractions: { larger, smaller in
+                                        let gap = assignment(larger).hiddenFraction / assignment(smaller).hiddenFraction
+                                        let steps = min(9, Int((log(gap) / log(rankLadderStep)).rounded(.up)))
+                                        return (1..<steps).map { Double($0) / Double(steps) }
+                                    }, rung: { larger, smaller, fraction, fits in
             let ranks = interpolatedRanks(assignment(larger).ranks, assignment(smaller).ranks, fraction, search: search)
             guard fits(search.hiddenFraction(ranks)) else { return nil }
             return try make(ranks)
-        }
+        }, visit: visit)
     }
 
     /// Ranks `fraction` of the way from `a` to `b` on a log scale, layer by layer; a layer without a rank in one of

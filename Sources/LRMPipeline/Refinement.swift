@@ -169,20 +169,35 @@ struct FineTuneStage {
     }
 }
 
+/// What a search's refinement by fine-tuning came to: the candidate kept (nil: a confirmation rejected every
+/// fine-tuned candidate, so the search's choice stays as truncated), every candidate fine-tuned in the order tried,
+/// and how many the confirmation scored.
+struct FineTuneRefinement {
+    var chosen: FineTunedCandidate?
+    var tried: [FineTuneTrial]
+    var tests = 0
+}
+
 extension ConversionPipeline {
     /// The search's choice fine-tuned; then, for an accuracy budget, smaller models are truncated, refitted,
     /// fine-tuned and kept while the validation drop plus the confidence bound stays within the budget:
     /// first every searched rank scaled by one factor (bisection on it between 1 and 0.15, 3 candidates), then
     /// one layer at a time, the layers that store the most parameters per unit of rank first, each layer's rank
-    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). When a
-    /// confirmation will re-judge them (`confirmed`), neighbours more than 1.2× apart in hidden fraction get
-    /// fine-tuned rungs between them that also keep the budget (``ladder(_:assignment:search:make:)``). Returns the
-    /// kept candidates from the largest (the search's choice) to the smallest, and every candidate fine-tuned, in the order tried.
+    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers).
+    ///
+    /// With a `confirmation` (its records and its budget), the kept candidates, largest first, are re-judged there in
+    /// order until one misses (fixed-sequence testing), and the last that passed is the result. Where neighbours are
+    /// more than 1.2× apart in hidden fraction, fine-tuned rungs between them that also keep the budget on the
+    /// selection records join the sequence (``walkLadder(_:assignment:search:make:visit:)``), so that a miss costs a
+    /// small step back; a gap's rungs are fine-tuned only when the confirmation reaches it, which gives the result
+    /// the whole ladder would, without fine-tuning rungs below the first miss. Without one, the smallest kept is the result.
+    ///
     /// Each fine-tuned candidate is told to `progress` (phase `refine`) with its validation score and whether it keeps
-    /// the budget there.
+    /// the budget there, and each confirmation score (phase `confirm`).
     static func refineByFineTuning(_ search: RankSearch, chosen: RankAssignment, stage: FineTuneStage, scorer: any CandidateEvaluator,
-                                   baseline: Double, maxDrop: Double?, confirmed: Bool, progress: ProgressHandler? = nil)
-        throws -> (kept: [FineTunedCandidate], tried: [FineTuneTrial]) {
+                                   baseline: Double, maxDrop: Double?, confidence: Double,
+                                   confirmation: (confirmer: any CandidateEvaluator, budget: Double)?, progress: ProgressHandler? = nil)
+        throws -> FineTuneRefinement {
         var candidates = 0
         var tried: [FineTuneTrial] = []
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
@@ -191,7 +206,7 @@ extension ConversionPipeline {
             let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
             let score = try scorer.score(result.model)
             candidates += 1
-            let within = maxDrop.map { Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: search.confidence) }
+            let within = maxDrop.map { Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: confidence) }
             progress?(ProgressEvent(phase: "refine", done: candidates,
                                     message: String(format: "fine-tuned, hidden fraction %.3f: validation score %.4f ± %.4f (original %.4f)%@",
                                                     fraction, score.accuracy, score.standardError, baseline, within == false ? ", over budget" : "")))
@@ -216,16 +231,40 @@ extension ConversionPipeline {
                 kept.append(candidate)
                 return true
             }
-            // The confirmation re-judges the kept candidates in order and stops at the first miss: where two are far
-            // apart, fine-tuned rungs between them (the rank search's ladder) make one miss a small step back.
-            if confirmed { kept = try ladder(kept, assignment: \.assignment, search: search) { ranks in
-                let candidate = try tune(ranks)
-                return candidate.withinBudget ? candidate : nil
-            } }
         }
         for candidate in kept { tried[candidate.trial].inSequence = true }
-        for index in kept.indices { kept[index].candidates = candidates }
-        return (kept, tried)
+        var refinement = FineTuneRefinement(chosen: kept.last, tried: [])
+        if let (confirmer, budget) = confirmation {
+            // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
+            var judged = 0
+            var chosen: FineTunedCandidate?
+            try walkLadder(kept, assignment: \.assignment, search: search, make: { ranks in
+                let candidate = try tune(ranks)
+                guard candidate.withinBudget else { return nil }
+                tried[candidate.trial].inSequence = true
+                return candidate
+            }) { candidate in
+                let score = try confirmer.score(candidate.result.model)
+                let passes = Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: confidence)
+                judged += 1
+                tried[candidate.trial].confirmationAccuracy = score.accuracy
+                tried[candidate.trial].confirmationWithinBudget = passes
+                progress?(ProgressEvent(phase: "confirm", done: judged,
+                                        message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
+                                                        candidate.assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
+                                                        passes ? "" : ", over budget")))
+                guard passes else { return false }
+                chosen = candidate
+                chosen?.assignment.validationAccuracy = score.accuracy
+                chosen?.assignment.standardError = score.standardError
+                return true
+            }
+            refinement.chosen = chosen
+            refinement.tests = judged
+        }
+        refinement.chosen?.candidates = candidates
+        refinement.tried = tried
+        return refinement
     }
 
     /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):

@@ -140,4 +140,28 @@ struct RankLadderTests {
             return nil
         } == [kept[0]])
     }
+
+    @Test("walking the ladder visits the candidates the whole ladder holds, in order, and makes no rung below where the visit stopped")
+    func lazyRungs() throws {
+        let search = try search()
+        let kept = [Tuned(assignment: assignment(search, ["h1": 25, "h2": 20]), rung: false),
+                    Tuned(assignment: assignment(search, ["h1": 12, "h2": 10]), rung: false),
+                    Tuned(assignment: assignment(search, ["h1": 4, "h2": 4]), rung: false)]
+        let make = { (ranks: [String: Int]) -> Tuned? in Tuned(assignment: assignment(search, ranks), rung: true) }
+        let whole = ConversionPipeline.ladder(kept, assignment: \.assignment, search: search, make: make)
+        let firstGap = whole.firstIndex(of: kept[1])!
+        #expect(firstGap > 1 && whole.count > firstGap + 2)   // rungs in both gaps
+        for stop in whole.indices {
+            var made = 0, visited: [Tuned] = []
+            ConversionPipeline.walkLadder(kept, assignment: \.assignment, search: search, make: { ranks in
+                made += 1
+                return make(ranks)
+            }) { candidate in
+                visited.append(candidate)
+                return visited.count <= stop   // stops after visiting whole[stop]
+            }
+            #expect(visited == Array(whole.prefix(stop + 1)))
+            #expect(made == visited.filter(\.rung).count)   // every rung made was visited: none below the stop
+        }
+    }
 }
