@@ -37,7 +37,10 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Runs `body`; any error is printed as one line `lrm: error: …` on stderr and turned into the
 /// matching exit code. Nothing else ever ends a command. `onFailure` sees the failure first (verify
-/// writes it into its JUnit file, so CI sees the error).
+/// writes it into its JUnit file, so CI sees the error). A bad command line found only while running (exit 64:
+/// an output that is an input, a `--threshold` for a task that is not binary) is thrown on as a
+/// `CommandFailure` for ``LRM/main()`` to report as it reports the ones `validate()` finds, pointing to the
+/// command's `--help`.
 func reportingErrors(onFailure: (CommandFailure) -> Void = { _ in }, _ body: () throws -> Void) throws {
     do {
         try body()
@@ -46,6 +49,7 @@ func reportingErrors(onFailure: (CommandFailure) -> Void = { _ in }, _ body: () 
     } catch {
         let failure = CommandFailure(explaining: error)
         onFailure(failure)
+        if failure.status == .usage { throw failure }
         printError(failure.message)
         throw ExitCode(failure.status.rawValue)
     }

@@ -42,6 +42,9 @@ struct LRM: ParsableCommand {
             try command.run()
         } catch let exit as ExitCode {
             Self.exit(withError: exit)
+        } catch let failure as CommandFailure where failure.status == .usage {
+            // A bad command line that only running the command found (``reportingErrors(onFailure:_:)``).
+            Self.exitForBadCommandLine(failure.message, subcommand: subcommand)
         } catch {
             guard exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
             // ArgumentParser runs a command's own checks before it reports unknown options; the option
@@ -54,10 +57,16 @@ struct LRM: ParsableCommand {
             } ?? Self.negativeValue(in: arguments, parserMessage: parserMessage)
               ?? Self.withSuggestion(parserMessage.split(whereSeparator: \.isNewline).joined(separator: "; "),
                                      subcommand.map { Self.valueSuggestion(for: parserMessage, command: $0) } ?? "")
-            let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
-            printError("\(message) (see \(help))")
-            Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
+            Self.exitForBadCommandLine(message, subcommand: subcommand)
         }
+    }
+
+    /// Every bad command line ends here, whether argument-parser, a command's `validate()` or its `run()` found it:
+    /// one line `lrm: error: MESSAGE (see lrm COMMAND --help)` and exit 64.
+    static func exitForBadCommandLine(_ message: String, subcommand: ParsableCommand.Type?) -> Never {
+        let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
+        printError("\(message) (see \(help))")
+        Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
     }
 
     /// `LRM_TEST_HOLD_TEMPORARY_FILES=SECONDS` (for tests only) pauses every write just after its temporary
