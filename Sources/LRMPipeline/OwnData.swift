@@ -20,13 +20,14 @@ public struct OwnDataSource: Sendable, Equatable {
     public var testFraction: Double
     /// The task, else inferred from the model and the labels (`TaskKind.resolve`).
     public var task: TaskKind?
-    /// Binary tasks: an output at or above this is a positive decision.
-    public var threshold: Double
-    /// The threshold when none is given; any other is refused for a task that is not binary.
+    /// Binary tasks: an output at or above this is a positive decision; nil: ``defaultThreshold``. One given (even
+    /// at the default) is refused for a task that is not binary.
+    public var threshold: Double?
+    /// The threshold when none is given.
     public static let defaultThreshold = 0.5
 
     public init(inputs: String, labels: String? = nil, labelColumn: String? = nil, testInputs: String? = nil, testLabels: String? = nil,
-                testFraction: Double = 0.2, task: TaskKind? = nil, threshold: Double = OwnDataSource.defaultThreshold) {
+                testFraction: Double = 0.2, task: TaskKind? = nil, threshold: Double? = nil) {
         self.inputs = inputs
         self.labels = labels
         self.labelColumn = labelColumn
@@ -112,7 +113,7 @@ public struct OwnDataSource: Sendable, Equatable {
         } catch let error as VerificationError {
             throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
         }
-        if task != .binary, threshold != OwnDataSource.defaultThreshold {
+        if task != .binary, threshold != nil {
             throw PipelineError(.badRequest, "--threshold applies to a binary classifier (one sigmoid output, labels 0 and 1); "
                                 + "on these labels the task of \(model.phrase) is \(task == .multiclass ? "multi-class" : task.rawValue)")
         }
@@ -138,7 +139,8 @@ public struct OwnDataSource: Sendable, Equatable {
                 throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(error.description)", cause: error)
             }
         }
-        return OwnDataSplits(train: try dataset(train, .train), test: try dataset(test, .test), task: task, threshold: threshold)
+        return OwnDataSplits(train: try dataset(train, .train), test: try dataset(test, .test), task: task,
+                              threshold: threshold ?? Self.defaultThreshold)
     }
 }
 

@@ -34,9 +34,9 @@ extension LRM {
         @Flag(help: "Write the output under a name that does not end in .lrm.")
         var forceExtension = false
 
-        @Option(help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset or your own data, --inputs).", valueName: "policy"),
+        @Option(name: .customLong("policy"), help: ArgumentHelp("Rank policy: energy:τ, entropy:τ, erank, error:ε, rank:k or ratio:r; whitened:τ and activation-scaled:τ are the energy rule in a data-aware metric (need --dataset or your own data, --inputs). (default: \(PolicyArgument.default.text))", valueName: "policy"),
                 transform: PolicyArgument.init(parsing:))
-        var policy = PolicyArgument.default
+        var givenPolicy: PolicyArgument?
 
         @Option(name: .customLong("layer"), help: ArgumentHelp("Per-layer policy, PATTERN=POLICY (glob * and ?); repeatable; first match wins.", valueName: "pattern=policy"),
                 transform: LayerPolicyArgument.init(parsing:))
@@ -48,17 +48,17 @@ extension LRM {
         @Option(help: ArgumentHelp("Round every rank up to a multiple of N (e.g. 8 or 16 for fast kernels).", valueName: "N"))
         var roundRank: Int = 1
 
-        @Option(help: "Storage dtype of the factors; i8 and i4 store integer codes with scales (format 1.2), rounded against the layer's inputs on the training split when data are given (--dataset or --inputs; error feedback), else with per-group optimal scales.")
-        var factorDtype: DTypeName = .f32
+        @Option(name: .customLong("factor-dtype"), help: "Storage dtype of the factors; i8 and i4 store integer codes with scales (format 1.2), rounded against the layer's inputs on the training split when data are given (--dataset or --inputs; error feedback), else with per-group optimal scales. (default: \(ConvertDefaults.factorDtype.rawValue))")
+        var givenFactorDtype: DTypeName?
 
         @Option(help: ArgumentHelp("With --factor-dtype i8/i4: rows (inputs) per scale; it must divide every factorized layer's inputs (the rank too, else Vᵀ gets one scale per column). Default: one scale per output column.", valueName: "N"))
         var groupSize: Int?
 
-        @Option(help: "With --factor-dtype i8/i4: storage dtype of the scales.")
-        var scaleDtype = ConvertDefaults.scaleDtype
+        @Option(name: .customLong("scale-dtype"), help: "With --factor-dtype i8/i4: storage dtype of the scales. (default: \(ConvertDefaults.scaleDtype.rawValue))")
+        var givenScaleDtype: ScaleDTypeName?
 
-        @Option(help: ArgumentHelp("With --factor-dtype i8/i4 (or a size search's integer candidates): symmetric codes (code × scale, format 1.2) or asymmetric ones with a zero point per scale ((code − zero) × scale, format 1.3: the codes cover each group's range).", valueName: "scheme"))
-        var quantScheme: QuantSchemeName = .symmetric
+        @Option(name: .customLong("quant-scheme"), help: ArgumentHelp("With --factor-dtype i8/i4 (or a size search's integer candidates): symmetric codes (code × scale, format 1.2) or asymmetric ones with a zero point per scale ((code − zero) × scale, format 1.3: the codes cover each group's range). (default: \(ConvertDefaults.quantScheme.rawValue))", valueName: "scheme"))
+        var givenQuantScheme: QuantSchemeName?
 
         @Flag(help: "Also store the kernels of layers that stay dense (their rank does not pay) in --factor-dtype (as integer codes for i8/i4).")
         var allKernels = false
@@ -83,11 +83,11 @@ extension LRM {
         @Option(help: ArgumentHelp("Truncation metric: plain (SVD of W), whitened (SVD-LLM: error measured on the layer's real inputs) or activation-scaled (ASVD). The data-aware metrics need --dataset or your own data (--inputs).", valueName: "metric"))
         var metric: MetricName?
 
-        @Option(help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX (the whitened metric only).", valueName: "λ"))
-        var ridge = ConvertDefaults.ridge
+        @Option(name: .customLong("ridge"), help: ArgumentHelp("Whitening ridge λ, relative to the mean diagonal of XᵀX (the whitened metric only). (default: \(ConvertDefaults.ridge))", valueName: "λ"))
+        var givenRidge: Double?
 
-        @Option(help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α (the activation-scaled metric only).", valueName: "α"))
-        var alpha = ConvertDefaults.alpha
+        @Option(name: .customLong("alpha"), help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α (the activation-scaled metric only). (default: \(ConvertDefaults.alpha))", valueName: "α"))
+        var givenAlpha: Double?
 
         @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset.", valueName: "X"))
         var targetAccuracyDrop: Double?
@@ -102,17 +102,17 @@ extension LRM {
                 transform: ByteSize.init(parsing:))
         var targetSize: ByteSize?
 
-        @Option(help: ArgumentHelp("What --target-accuracy-drop makes smallest: parameters (rank search over f32 factors, or --factor-dtype) or bytes (the smallest file: ranks and storage dtypes searched together).", valueName: "what"))
-        var minimize: MinimizeName = .parameters
+        @Option(name: .customLong("minimize"), help: ArgumentHelp("What --target-accuracy-drop makes smallest: parameters (rank search over f32 factors, or --factor-dtype) or bytes (the smallest file: ranks and storage dtypes searched together). (default: \(ConvertDefaults.minimize.rawValue))", valueName: "what"))
+        var givenMinimize: MinimizeName?
 
-        @Option(help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone).", valueName: "z"))
-        var confidence = ConvertDefaults.confidence
+        @Option(name: .customLong("confidence"), help: ArgumentHelp("In an accuracy search, count a candidate within budget only if its validation drop plus this many standard errors of the drop is (0: the drop alone). (default: \(ConvertDefaults.confidence))", valueName: "z"))
+        var givenConfidence: Double?
 
-        @Option(help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --data-seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation).", valueName: "fraction"))
-        var confirmFraction = ConvertDefaults.confirmFraction
+        @Option(name: .customLong("confirm-fraction"), help: ArgumentHelp("In an accuracy or metric budget search, the fraction of the validation records (drawn with --data-seed) kept out of selection: the search chooses on the others, then re-judges the candidates it accepted on its way on these, with the same bound, from the largest to its own choice, and keeps the last one before the first that misses the budget there (the original if the first misses; 0: every record selects, no confirmation). (default: \(ConvertDefaults.confirmFraction))", valueName: "fraction"))
+        var givenConfirmFraction: Double?
 
-        @Option(help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier.", valueName: "estimate"))
-        var estimate: EstimateChoice = .auto
+        @Option(name: .customLong("estimate"), help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier. (default: \(ConvertDefaults.estimate.rawValue))", valueName: "estimate"))
+        var givenEstimate: EstimateChoice?
 
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
         var noRefit = false
@@ -120,20 +120,20 @@ extension LRM {
         @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset.", valueName: "epochs"))
         var finetune: Int?
 
-        @Option(help: ArgumentHelp("Adam's learning rate for --finetune.", valueName: "rate"))
-        var finetuneLr = ConvertDefaults.finetuneLr
+        @Option(name: .customLong("finetune-lr"), help: ArgumentHelp("Adam's learning rate for --finetune. (default: \(ConvertDefaults.finetuneLr))", valueName: "rate"))
+        var givenFinetuneLr: Double?
 
-        @Option(help: ArgumentHelp("Seed of --finetune's minibatch order.", valueName: "seed"))
-        var finetuneSeed = ConvertDefaults.finetuneSeed
+        @Option(name: .customLong("finetune-seed"), help: ArgumentHelp("Seed of --finetune's minibatch order. (default: \(ConvertDefaults.finetuneSeed))", valueName: "seed"))
+        var givenFinetuneSeed: UInt64?
 
-        @Option(help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant.", valueName: "schedule"))
-        var finetuneSchedule = ConvertDefaults.finetuneSchedule
+        @Option(name: .customLong("finetune-schedule"), help: ArgumentHelp("How --finetune's learning rate changes: cosine (half a cosine down to 0 over the most epochs) or constant. (default: \(ConvertDefaults.finetuneSchedule.rawValue))", valueName: "schedule"))
+        var givenFinetuneSchedule: LearningRateSchedule?
 
         @Option(help: ArgumentHelp("Stop --finetune after this many epochs without a better held-out accuracy (the best epoch is kept); default a third of --finetune's epochs, at least 2.", valueName: "epochs"))
         var finetunePatience: Int?
 
-        @Option(help: ArgumentHelp("While fine-tuning, shift each training image by a random whole number of pixels, up to this many rows and columns, drawn anew every minibatch; the original's outputs are taken on the same shifted images (0: no shift). Images only.", valueName: "pixels"))
-        var finetuneShift: Int = 0
+        @Option(name: .customLong("finetune-shift"), help: ArgumentHelp("While fine-tuning, shift each training image by a random whole number of pixels, up to this many rows and columns, drawn anew every minibatch; the original's outputs are taken on the same shifted images (0: no shift). Images only. (default: \(ConvertDefaults.finetuneShift))", valueName: "pixels"))
+        var givenFinetuneShift: Int?
 
         @Flag(help: "While fine-tuning, mirror each training image left to right with probability ½ (drawn anew every minibatch). For photographs such as CIFAR's, not for digits or text.")
         var finetuneFlip = false
@@ -185,13 +185,13 @@ extension LRM {
             if targetSize != nil && dataOptions.dataset == nil {
                 throw ValidationError("--target-size needs a data set to validate on: give --dataset")
             }
-            if minimize == .bytes && targetAccuracyDrop == nil {
-                throw ValidationError("--minimize bytes goes with --target-accuracy-drop")
+            if givenMinimize != nil && targetAccuracyDrop == nil {
+                throw ValidationError("--minimize \(minimize.rawValue) goes with --target-accuracy-drop")
             }
-            if (targetSize != nil || minimize == .bytes) && factorDtype != .f32 {
+            if (targetSize != nil || minimize == .bytes) && givenFactorDtype != nil {
                 throw ValidationError("--target-size and --minimize bytes choose the storage dtypes themselves: leave out --factor-dtype")
             }
-            if estimate != .auto && !searchesRanks {
+            if givenEstimate != nil && !searchesRanks {
                 // Only a rank search reads it: a policy conversion or a size search would ignore it without a word.
                 let what = searchesBytes ? "--target-size and --minimize bytes judge candidates on the validation records as they are"
                     : "this conversion searches nothing"
@@ -211,9 +211,9 @@ extension LRM {
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
                 if let finetunePatience, finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }
                 if finetuneShift < 0 || finetuneShift > 64 { throw ValidationError("--finetune-shift must be between 0 and 64 pixels, found \(finetuneShift)") }
-            } else if let flag = [("--finetune-shift", finetuneShift != 0), ("--finetune-flip", finetuneFlip), ("--finetune-patience", finetunePatience != nil),
-                                  ("--finetune-lr", finetuneLr != ConvertDefaults.finetuneLr), ("--finetune-seed", finetuneSeed != ConvertDefaults.finetuneSeed),
-                                  ("--finetune-schedule", finetuneSchedule != ConvertDefaults.finetuneSchedule)].first(where: \.1)?.0 {
+            } else if let flag = [("--finetune-shift", givenFinetuneShift != nil), ("--finetune-flip", finetuneFlip), ("--finetune-patience", finetunePatience != nil),
+                                  ("--finetune-lr", givenFinetuneLr != nil), ("--finetune-seed", givenFinetuneSeed != nil),
+                                  ("--finetune-schedule", givenFinetuneSchedule != nil)].first(where: \.1)?.0 {
                 throw ValidationError("\(flag) goes with --finetune")
             }
             if let output { try OutputFiles.checkExtension(output, content: .container, force: forceExtension) }
@@ -221,8 +221,8 @@ extension LRM {
             if groupSize != nil && factorDtype.dtype.isFloatingPoint {
                 throw ValidationError("--group-size applies to --factor-dtype i8 or i4")
             }
-            if quantScheme == .asymmetric && factorDtype.dtype.isFloatingPoint && !searchesBytes {
-                throw ValidationError("--quant-scheme asymmetric applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
+            if givenQuantScheme != nil && factorDtype.dtype.isFloatingPoint && !searchesBytes {
+                throw ValidationError("--quant-scheme \(quantScheme.rawValue) applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
             }
         }
 
@@ -268,7 +268,7 @@ extension LRM {
         /// activation-scaled:τ), and its τ (or a whole plain policy, rank:4) was dropped without a word.
         func warnAboutIgnoredPolicy() {
             guard targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil,
-                  policy.text != PolicyArgument.default.text else { return }
+                  givenPolicy != nil else { return }
             let kept = policy.metric.map { "; only its metric, \($0.rawValue), is used" } ?? ""
             printWarning("--policy \(escaped(policy.text)) is not used by the search, which chooses every layer's rank itself\(kept)")
         }

@@ -3,43 +3,65 @@ import LRMCompress
 import LRMFormat
 import LRMPipeline
 
-/// The defaults of the options ``LRM/Convert/refuseUnusedOptions()`` checks, declared once for both.
+/// The defaults of convert's options that are refused where they do not apply: each such option is an optional
+/// (`givenX`, nil when not given) so that giving it at its default is refused as any other value is, and the
+/// conversion reads it through a property of the option's name that supplies the default here.
 enum ConvertDefaults {
+    static let policy = PolicyArgument.default
+    static let factorDtype = DTypeName.f32
+    static let scaleDtype = ScaleDTypeName.f16
+    static let quantScheme = QuantSchemeName.symmetric
     static let confidence = 1.0
     static let confirmFraction = ConversionRequest().confirmFraction
     static let ridge = 1e-6
     static let alpha = 0.5
-    static let scaleDtype = ScaleDTypeName.f16
+    static let minimize = MinimizeName.parameters
+    static let estimate = EstimateChoice.auto
     static let finetuneLr = 5e-4
     static let finetuneSeed: UInt64 = 1
     static let finetuneSchedule = LearningRateSchedule.cosine
+    static let finetuneShift = 0
 }
 
 extension LRM.Convert {
-    /// Refuses (exit 64) options given with a value other than their default that this conversion would not read:
+    var policy: PolicyArgument { givenPolicy ?? ConvertDefaults.policy }
+    var factorDtype: DTypeName { givenFactorDtype ?? ConvertDefaults.factorDtype }
+    var scaleDtype: ScaleDTypeName { givenScaleDtype ?? ConvertDefaults.scaleDtype }
+    var quantScheme: QuantSchemeName { givenQuantScheme ?? ConvertDefaults.quantScheme }
+    var confidence: Double { givenConfidence ?? ConvertDefaults.confidence }
+    var confirmFraction: Double { givenConfirmFraction ?? ConvertDefaults.confirmFraction }
+    var ridge: Double { givenRidge ?? ConvertDefaults.ridge }
+    var alpha: Double { givenAlpha ?? ConvertDefaults.alpha }
+    var minimize: MinimizeName { givenMinimize ?? ConvertDefaults.minimize }
+    var estimate: EstimateChoice { givenEstimate ?? ConvertDefaults.estimate }
+    var finetuneLr: Double { givenFinetuneLr ?? ConvertDefaults.finetuneLr }
+    var finetuneSeed: UInt64 { givenFinetuneSeed ?? ConvertDefaults.finetuneSeed }
+    var finetuneSchedule: LearningRateSchedule { givenFinetuneSchedule ?? ConvertDefaults.finetuneSchedule }
+    var finetuneShift: Int { givenFinetuneShift ?? ConvertDefaults.finetuneShift }
+
+    /// Refuses (exit 64) options given (at any value, their default included) that this conversion would not read:
     /// each belongs to a kind of conversion or storage that is not the one asked for, so it would change nothing
     /// without a word (a mistyped target, a forgotten --policy). Their ranges are checked before
     /// (``ConvertOptionRanges``).
     func refuseUnusedOptions() throws {
         let budgeted = targetAccuracyDrop != nil || targetMetricDrop != nil
-        let defaults = ConvertDefaults.self
-        if confidence != defaults.confidence && !budgeted {
+        let searches = budgeted || targetRatio != nil || targetSize != nil
+        if givenConfidence != nil && !budgeted {
             throw ValidationError("--confidence bounds a search's accuracy or metric budget (--target-accuracy-drop, --target-metric-drop); this conversion has none")
         }
-        if confirmFraction != defaults.confirmFraction && !budgeted {
+        if givenConfirmFraction != nil && !budgeted {
             throw ValidationError("--confirm-fraction splits the validation records of a search with an accuracy or metric budget (--target-accuracy-drop, --target-metric-drop); this conversion has none")
         }
-        if ridge != defaults.ridge && metricName != .whitened {
+        if givenRidge != nil && metricName != .whitened {
             throw ValidationError("--ridge applies to the whitened metric (--policy whitened:τ, --metric whitened, or a search's default); this conversion's metric is \(metricName.rawValue)")
         }
-        if alpha != defaults.alpha && metricName != .activationScaled {
+        if givenAlpha != nil && metricName != .activationScaled {
             throw ValidationError("--alpha applies to the activation-scaled metric (--policy activation-scaled:τ or --metric activation-scaled); this conversion's metric is \(metricName.rawValue)")
         }
         // Training records are read by a search, fine-tuning, or calibration (a data-aware metric, or integer codes rounded on the data).
-        let readsTraining = dataOptions.hasData && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil
-            || finetune != nil || metricName != .plain || !factorDtype.dtype.isFloatingPoint)
+        let readsTraining = dataOptions.hasData && (searches || finetune != nil || metricName != .plain || !factorDtype.dtype.isFloatingPoint)
         let sampling = [("--calibration-samples", dataOptions.calibrationSamples != nil), ("--validation-samples", dataOptions.validationSamples != nil),
-                        ("--validation", dataOptions.validation != .last), ("--data-seed", dataOptions.dataSeed != DataOptions.defaultSeed)]
+                        ("--validation", dataOptions.givenValidation != nil), ("--data-seed", dataOptions.givenDataSeed != nil)]
         if !readsTraining, let flag = sampling.first(where: \.1)?.0 {
             throw ValidationError("\(flag) chooses the training records of a calibration, a search or fine-tuning; this conversion reads none"
                                   + (dataOptions.hasData ? " (its data are only tested on)" : " (it has no data)"))
@@ -49,7 +71,7 @@ extension LRM.Convert {
         }
         // With f32 storage --all-kernels changes nothing but is accepted: a script looping over --factor-dtype
         // (tools/quant_curves.py) gives it to every dtype, f32 included.
-        if allKernels && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
+        if allKernels && searches {
             throw ValidationError("--all-kernels applies to a policy conversion; " + (searchesBytes
                 ? "--target-size and --minimize bytes choose every layer's storage, dense ones included"
                 : "a search keeps the layers it leaves dense as they are"))
@@ -58,11 +80,11 @@ extension LRM.Convert {
             throw ValidationError("--finetune applies to a policy conversion or a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio); --target-size and --minimize bytes do not fine-tune")
         }
         // A search's spectra are every layer's whole spectrum (LayerSpectrum.usesRandomizedSVD is false for them).
-        if svd == .randomized && (targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil) {
+        if svd == .randomized && searches {
             throw ValidationError("--svd randomized sketches a layer's leading singular values for a rank policy; a search needs every layer's whole spectrum "
                                   + "and always computes it exactly (give --svd auto, exact or gram)")
         }
-        if scaleDtype != defaults.scaleDtype && factorDtype.dtype.isFloatingPoint && !searchesBytes {
+        if givenScaleDtype != nil && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
         }
     }

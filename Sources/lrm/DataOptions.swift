@@ -43,13 +43,19 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search (default 5000; with --inputs, a fifth of the training records).", valueName: "N"))
     var validationSamples: Int?
 
-    @Option(help: ArgumentHelp("Which training samples validate a rank search: last (the final N records, which Keras's validation_split holds out from training) or random (a seeded sample).", valueName: "where"))
-    var validation: ValidationPlacement = .last
+    @Option(name: .customLong("validation"),
+            help: ArgumentHelp("Which training samples validate a rank search: last (the final N records, which Keras's validation_split holds out from training) or random (a seeded sample). (default: \(DataOptions.defaultValidation.rawValue))", valueName: "where"))
+    var givenValidation: ValidationPlacement?
 
-    @Option(help: ArgumentHelp("Seed that picks the calibration and validation samples.", valueName: "seed"))
-    var dataSeed = DataOptions.defaultSeed
+    @Option(name: .customLong("data-seed"), help: ArgumentHelp("Seed that picks the calibration and validation samples. (default: \(DataOptions.defaultSeed))", valueName: "seed"))
+    var givenDataSeed: UInt64?
 
+    static let defaultValidation = ValidationPlacement.last
     static let defaultSeed: UInt64 = 1
+
+    // Nil above means not given, so that an option given at its default is refused where any other value is.
+    var validation: ValidationPlacement { givenValidation ?? Self.defaultValidation }
+    var dataSeed: UInt64 { givenDataSeed ?? Self.defaultSeed }
 
     func validate() throws {
         if (calibrationSamples ?? 1) < 1 || (validationSamples ?? 1) < 1 { throw ValidationError("--calibration-samples and --validation-samples must be at least 1") }

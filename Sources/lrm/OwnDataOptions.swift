@@ -21,21 +21,30 @@ struct OwnDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Labels for --test-inputs (not the --labels file).", valueName: "file"))
     var testLabels: String?
 
-    @Option(help: ArgumentHelp("Fraction of --inputs' records (the last ones) held out as the test split when --test-inputs is not given.", valueName: "F"))
-    var testFraction = OwnDataOptions.defaultTestFraction
+    @Option(name: .customLong("test-fraction"),
+            help: ArgumentHelp("Fraction of --inputs' records (the last ones) held out as the test split when --test-inputs is not given. (default: \(OwnDataOptions.defaultTestFraction))", valueName: "F"))
+    var givenTestFraction: Double?
 
     static let defaultTestFraction = 0.2
+
+    /// `--test-fraction`, or its default: nil above means not given, so that giving the default is refused where any value is.
+    var testFraction: Double { givenTestFraction ?? Self.defaultTestFraction }
 
     @Option(help: ArgumentHelp("What the model predicts (default: from the model's output layer and the labels).", valueName: "task"))
     var task: TaskKind?
 
-    @Option(help: ArgumentHelp("Binary task: an output at or above this is a positive decision (refused for another task).", valueName: "T"))
-    var threshold = OwnDataSource.defaultThreshold
+    @Option(name: .customLong("threshold"),
+            help: ArgumentHelp("Binary task: an output at or above this is a positive decision (refused for another task). (default: \(OwnDataSource.defaultThreshold))", valueName: "T"))
+    var givenThreshold: Double?
+
+    /// `--threshold`, or its default.
+    var threshold: Double { givenThreshold ?? OwnDataSource.defaultThreshold }
 
     func validate() throws {
         if inputs == nil {
             for (flag, value) in [("--labels", labels), ("--label-column", labelColumn), ("--test-inputs", testInputs), ("--test-labels", testLabels),
-                                  ("--task", task?.rawValue)]
+                                  ("--task", task?.rawValue), ("--test-fraction", givenTestFraction.map { "\($0)" }),
+                                  ("--threshold", givenThreshold.map { "\($0)" })]
             where value != nil {
                 throw ValidationError("\(flag) goes with --inputs (your own data); give --inputs")
             }
@@ -48,7 +57,7 @@ struct OwnDataOptions: ParsableArguments {
             throw ValidationError("--test-inputs \(escaped(testInputs)) is the --inputs file (the same file): the test split would be the training records, "
                                   + "the ones a conversion on them is fitted and selected on; give a separate test file, or leave --test-inputs out to hold out the last --test-fraction")
         }
-        if testInputs != nil && testFraction != OwnDataOptions.defaultTestFraction {
+        if testInputs != nil && givenTestFraction != nil {
             throw ValidationError("--test-fraction holds out the last records of --inputs when no --test-inputs is given; with --test-inputs it would not be read")
         }
         if let labels, let testLabels, OutputFiles.sameFile(labels, testLabels) {
@@ -72,7 +81,7 @@ struct OwnDataOptions: ParsableArguments {
     var source: OwnDataSource? {
         inputs.map {
             OwnDataSource(inputs: $0, labels: labels, labelColumn: labelColumn, testInputs: testInputs, testLabels: testLabels,
-                          testFraction: testFraction, task: task, threshold: threshold)
+                          testFraction: testFraction, task: task, threshold: givenThreshold)
         }
     }
 }
