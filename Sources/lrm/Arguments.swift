@@ -119,8 +119,11 @@ struct PolicyArgument: CustomStringConvertible {
 /// `--layer PATTERN=POLICY`.
 struct LayerPolicyArgument {
     var override: ConversionOptions.Override
+    /// As given, `PATTERN=POLICY`.
+    var text: String
 
     init(parsing spec: String) throws {
+        text = spec
         guard let equals = spec.firstIndex(of: "=") else { throw PolicyError("--layer needs PATTERN=POLICY, found '\(spec)'") }
         override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try PolicyArgument.rankPolicy(String(spec[spec.index(after: equals)...])))
     }

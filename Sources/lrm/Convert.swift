@@ -72,8 +72,8 @@ extension LRM {
         @Option(help: "LAPACK precision of the exact SVD.")
         var precision: Precision = .single
 
-        @Option(help: "Seed of the randomized SVD.")
-        var seed: UInt64 = 0x5EED
+        @Option(name: .customLong("seed"), help: "Seed of the randomized SVD (--svd randomized, or auto on large layers; refused where no layer can be sketched: a search, --svd exact or gram). (default: \(ConvertDefaults.seed))")
+        var givenSeed: UInt64?
 
         @Option(help: ArgumentHelp("A Keras config JSON or .keras file with the architecture, for weights-only files.", valueName: "file"))
         var config: String?
@@ -344,6 +344,7 @@ extension LRM {
                 } catch let error as FineTuneError {
                     throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
                 }
+                warnAboutUnusedSeed(result.decisions)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on.

@@ -11,6 +11,7 @@ enum ConvertDefaults {
     static let factorDtype = DTypeName.f32
     static let scaleDtype = ScaleDTypeName.f16
     static let quantScheme = QuantSchemeName.symmetric
+    static let seed = ConversionOptions().seed
     static let confidence = 1.0
     static let confirmFraction = ConversionRequest().confirmFraction
     static let ridge = 1e-6
@@ -28,6 +29,7 @@ extension LRM.Convert {
     var factorDtype: DTypeName { givenFactorDtype ?? ConvertDefaults.factorDtype }
     var scaleDtype: ScaleDTypeName { givenScaleDtype ?? ConvertDefaults.scaleDtype }
     var quantScheme: QuantSchemeName { givenQuantScheme ?? ConvertDefaults.quantScheme }
+    var seed: UInt64 { givenSeed ?? ConvertDefaults.seed }
     var confidence: Double { givenConfidence ?? ConvertDefaults.confidence }
     var confirmFraction: Double { givenConfirmFraction ?? ConvertDefaults.confirmFraction }
     var ridge: Double { givenRidge ?? ConvertDefaults.ridge }
@@ -84,22 +86,46 @@ extension LRM.Convert {
             throw ValidationError("--svd randomized sketches a layer's leading singular values for a rank policy; a search needs every layer's whole spectrum "
                                   + "and always computes it exactly (give --svd auto, exact or gram)")
         }
+        if givenSeed != nil && (searches || svd == .exact || svd == .gram) {
+            throw ValidationError("--seed seeds the randomized SVD (--svd randomized, or auto on large layers) of a rank policy; "
+                                  + (searches ? "a search needs every layer's whole spectrum and always computes it exactly"
+                                              : "--svd \(svd.rawValue) never sketches"))
+        }
         if givenScaleDtype != nil && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
         }
     }
 
     /// `--svd randomized` sketches only kernels truncated in the plain metric by a policy that needs not every σ
-    /// (LayerSpectrum.usesRandomizedSVD): in a data-aware metric, or for entropy/erank, the layers get the exact SVD.
-    /// Convolutions in the spatial form (truncated in the plain metric) and `--layer` policies may still be sketched: a warning.
+    /// (LayerSpectrum.usesRandomizedSVD): in a data-aware metric, or for entropy/erank (the main policy's or a
+    /// `--layer` policy's), the layers get the exact SVD, and the warning says so (and that `--seed` is not used for
+    /// them, when given). Convolutions in the spatial form (truncated in the plain metric) and the layers of other
+    /// policies may still be sketched: a warning, not a refusal.
     func warnAboutUnusedSketch() {
         guard svd == .randomized else { return }
+        let seedNote = givenSeed != nil ? ", and --seed is not used for them" : ""
         if metricName != .plain {
             printWarning("--svd randomized is not used for the layers truncated in the \(metricName.rawValue) metric (a randomized sketch is taken "
-                         + "only of a kernel in the plain metric): they get the exact SVD (gesdd)")
-        } else if policy.policy.needsFullSpectrum {
-            printWarning("--svd randomized is not used by --policy \(escaped(policy.text)), which needs every singular value: "
-                         + "the layers it applies to get the exact SVD (gesdd)")
+                         + "only of a kernel in the plain metric): they get the exact SVD (gesdd)\(seedNote)")
+            return
         }
+        if policy.policy.needsFullSpectrum {
+            printWarning("--svd randomized is not used by --policy \(escaped(policy.text)), which needs every singular value: "
+                         + "the layers it applies to get the exact SVD (gesdd)\(seedNote)")
+        }
+        for layer in layerPolicies where layer.override.policy?.needsFullSpectrum == true {
+            printWarning("--svd randomized is not used by --layer \(escaped(layer.text)), whose policy needs every singular value: "
+                         + "the layers it applies to get the exact SVD (gesdd)\(seedNote)")
+        }
+    }
+
+    /// `--svd auto` sketches only large layers (LayerSpectrum.usesRandomizedSVD): a `--seed` given to a policy
+    /// conversion whose layers all got an exact SVD changed nothing; say so. (A search and `--svd exact` or `gram`
+    /// refuse it up front; `--svd randomized` says so before converting, in ``warnAboutUnusedSketch()``.)
+    func warnAboutUnusedSeed(_ decisions: [LayerDecision]) {
+        guard givenSeed != nil, svd == .auto, !decisions.contains(where: { $0.method?.hasSuffix("randomized") == true }) else { return }
+        printWarning("--seed is not used: --svd auto sketched no layer of \(input) (it sketches only a layer of at least "
+                     + "\(options().randomizedThreshold) inputs and outputs, truncated in the plain metric by a policy that "
+                     + "needs not every singular value); every layer got an exact SVD")
     }
 }
