@@ -18,7 +18,8 @@ for entry in "${samples[@]}"; do
   name=$1 dataset=$2 validation=$3
   common=(--input-scale 1/255 --dataset "$dataset" --validation-samples "$validation")
   echo "== $name: paper grid" >&2
-  "$lrm" sweep "samples/$name.h5" "${common[@]}" --json "${extra[@]}" > "$out/$name-grid.json"
+  # The paper grid reads no training records (--validation-samples is for --fine's calibration and the searches).
+  "$lrm" sweep "samples/$name.h5" --input-scale 1/255 --dataset "$dataset" --json "${extra[@]}" > "$out/$name-grid.json"
   echo "== $name: fine grid" >&2
   "$lrm" sweep "samples/$name.h5" "${common[@]}" --fine --json "${extra[@]}" > "$out/$name-fine.json"
   for drop in 0.5 1.0; do

@@ -60,7 +60,7 @@ def main():
     w("training split, which the samples were not trained on):")
     w("")
     w("```sh")
-    w("lrm sweep samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --json > out/results/NAME-grid.json")
+    w("lrm sweep samples/NAME.h5 --input-scale 1/255 --dataset DATASET --json > out/results/NAME-grid.json")
     w("lrm sweep samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --fine --json > out/results/NAME-fine.json")
     w("lrm convert samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --target-accuracy-drop 0.5 --json -o out/results/NAME-target-0.5.lrm")
     w("lrm convert samples/NAME.h5 --input-scale 1/255 --dataset DATASET --validation-samples N --target-accuracy-drop 1.0 --json -o out/results/NAME-target-1.0.lrm")

@@ -14,7 +14,8 @@ extension LRM {
                 ARSVD points: energy τ and entropy τ for each --taus value. Static baselines at the same total parameter \
                 budget as each ARSVD point: one rank k for every layer (rank) and one parameter ratio r for every layer \
                 (ratio). --fine adds a dense grid of every method, including the data-aware whitened and \
-                activation-scaled metrics (calibrated on the training split), and prints the smallest hidden-parameter \
+                activation-scaled metrics (calibrated on the training split: --calibration-samples, --validation-samples, --validation and --data-seed \
+                choose its records, and without --fine are refused), and prints the smallest hidden-parameter \
                 fraction each method reaches within 0.5 and 1 point of accuracy. The hidden-parameter fraction counts the \
                 kernels of every dense layer but the last. With your own data (--inputs) the task decides the scores: \
                 multi-class accuracy and macro-F1; binary accuracy at --threshold, F1 and ROC AUC; regression RMSE (its \
@@ -57,6 +58,20 @@ extension LRM {
             let values = taus.split(separator: ",")
             guard !values.isEmpty, thresholds.count == values.count, thresholds.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
                 throw ValidationError("--taus must be numbers in (0, 1], comma-separated, found '\(taus)'")
+            }
+            try refuseUnusedSampling()
+        }
+
+        /// The training records are read only by `--fine`, whose data-aware metrics are calibrated on them (the
+        /// calibration subset that `DataSelection.trainingSubsets()` draws, which all four options shape); without it the
+        /// sweep reads the evaluation split alone, so these options would change nothing (at any value).
+        func refuseUnusedSampling() throws {
+            guard !fine else { return }
+            let sampling = [("--calibration-samples", dataOptions.calibrationSamples != nil), ("--validation-samples", dataOptions.validationSamples != nil),
+                            ("--validation", dataOptions.givenValidation != nil), ("--data-seed", dataOptions.givenDataSeed != nil)]
+            if let flag = sampling.first(where: \.1)?.0 {
+                throw ValidationError("\(flag) chooses the training records that calibrate --fine's data-aware metrics; "
+                                      + "without --fine the sweep reads no training records")
             }
         }
 

@@ -92,6 +92,26 @@ struct GivenOptionsCLITests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")))
     }
 
+    @Test("sweep: the training-record options without --fine (which alone calibrates on them) are refused at any value; with --fine they go on")
+    func sweepSamplingWithoutFine() throws {
+        let scratch = try Scratch()
+        let (model, _, empty) = try setUp(scratch)
+        let mnist = ["--dataset", "mnist", "--data", empty]
+        let cases = [("--calibration-samples", ["1000", "5000"]), ("--validation-samples", ["6000", "5000"]),
+                     ("--validation", ["last", "random"]), ("--data-seed", ["1", "7"])]
+        for (option, values) in cases {
+            for value in values {
+                let result = try ChildProcess.run(["sweep", model, option, value, "--taus", "0.9"] + mnist)
+                expectOneLineError(result, status: 64, naming: "\(option) chooses the training records", "\(option) \(value)")
+                #expect(result.stderr.contains("without --fine") && result.stderr.contains("(see lrm sweep --help)"), "\(result.stderr)")
+            }
+        }
+        // With --fine they shape its calibration: past the command line to the (missing) data.
+        let fine = try ChildProcess.run(["sweep", model, "--fine", "--calibration-samples", "1000", "--validation-samples", "6000",
+                                         "--validation", "random", "--data-seed", "7"] + mnist)
+        #expect(fine.status == 66 && fine.stderr.contains("not found"), "\(fine.stderr)")
+    }
+
     @Test("--threshold 0.5 (the default, given) for a regressor is refused as 0.7 is")
     func thresholdAtItsDefault() throws {
         let scratch = try Scratch()
