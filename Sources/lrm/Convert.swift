@@ -69,8 +69,8 @@ extension LRM {
         @Option(help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them).", valueName: "form"))
         var conv: ConversionOptions.ConvolutionForm = .auto
 
-        @Option(help: "LAPACK precision of the exact SVD.")
-        var precision: Precision = .single
+        @Option(name: .customLong("precision"), help: "LAPACK precision of the exact SVD, gesdd (--svd exact, or auto below min(in, out) 1024; refused with --svd gram, which never runs it; a conversion none of whose layers gets gesdd says in a warning that it was not used). (default: \(ConvertDefaults.precision.rawValue))")
+        var givenPrecision: Precision?
 
         @Option(name: .customLong("seed"), help: "Seed of the randomized SVD (--svd randomized, or auto on large layers; refused where no layer can be sketched: a search, --svd exact or gram). (default: \(ConvertDefaults.seed))")
         var givenSeed: UInt64?
@@ -323,6 +323,7 @@ extension LRM {
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 warnAboutIgnoredPolicy()
                 warnAboutUnusedSketch()
+                warnAboutUnusedPrecision(searching: model)
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))
@@ -345,6 +346,7 @@ extension LRM {
                     throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
                 }
                 warnAboutUnusedSeed(result.decisions)
+                warnAboutUnusedPrecision(result.decisions)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on.

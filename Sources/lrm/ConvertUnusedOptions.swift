@@ -1,6 +1,7 @@
 import ArgumentParser
 import LRMCompress
 import LRMFormat
+import LRMLinearAlgebra
 import LRMPipeline
 
 /// The defaults of convert's options that are refused where they do not apply: each such option is an optional
@@ -12,6 +13,7 @@ enum ConvertDefaults {
     static let scaleDtype = ScaleDTypeName.f16
     static let quantScheme = QuantSchemeName.symmetric
     static let seed = ConversionOptions().seed
+    static let precision = ConversionOptions().precision
     static let confidence = 1.0
     static let confirmFraction = ConversionRequest().confirmFraction
     static let ridge = 1e-6
@@ -30,6 +32,7 @@ extension LRM.Convert {
     var scaleDtype: ScaleDTypeName { givenScaleDtype ?? ConvertDefaults.scaleDtype }
     var quantScheme: QuantSchemeName { givenQuantScheme ?? ConvertDefaults.quantScheme }
     var seed: UInt64 { givenSeed ?? ConvertDefaults.seed }
+    var precision: Precision { givenPrecision ?? ConvertDefaults.precision }
     var confidence: Double { givenConfidence ?? ConvertDefaults.confidence }
     var confirmFraction: Double { givenConfirmFraction ?? ConvertDefaults.confirmFraction }
     var ridge: Double { givenRidge ?? ConvertDefaults.ridge }
@@ -47,7 +50,6 @@ extension LRM.Convert {
     /// (``ConvertOptionRanges``).
     func refuseUnusedOptions() throws {
         let budgeted = targetAccuracyDrop != nil || targetMetricDrop != nil
-        let searches = budgeted || targetRatio != nil || targetSize != nil
         if givenConfidence != nil && !budgeted {
             throw ValidationError("--confidence bounds a search's accuracy or metric budget (--target-accuracy-drop, --target-metric-drop); this conversion has none")
         }
@@ -90,6 +92,10 @@ extension LRM.Convert {
             throw ValidationError("--seed seeds the randomized SVD (--svd randomized, or auto on large layers) of a rank policy; "
                                   + (searches ? "a search needs every layer's whole spectrum and always computes it exactly"
                                               : "--svd \(svd.rawValue) never sketches"))
+        }
+        if givenPrecision != nil && svd == .gram {
+            throw ValidationError("--precision sets the LAPACK precision of the exact SVD (gesdd); --svd gram never runs it "
+                                  + "(the Gram matrix's eigendecomposition is always in double)")
         }
         if givenScaleDtype != nil && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
