@@ -66,8 +66,8 @@ extension LRM {
         @Option(help: "SVD method: auto (gesdd below min(in, out) 1024, the Gram matrix's eigendecomposition in double from there, randomized from 2048 when the policy allows), exact (gesdd), gram, randomized (plain metric, policies but entropy and erank: a data-aware metric or those policies get gesdd, with a warning; refused with a search, which needs every singular value).")
         var svd: ConversionOptions.SVDMethod = .auto
 
-        @Option(help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them).", valueName: "form"))
-        var conv: ConversionOptions.ConvolutionForm = .auto
+        @Option(name: .customLong("conv"), help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them). Refused where no convolution is factorized: a model without Conv2D layers, --target-ratio, --target-size and --minimize bytes. (default: \(ConvertDefaults.conv.rawValue))", valueName: "form"))
+        var givenConv: ConversionOptions.ConvolutionForm?
 
         @Option(name: .customLong("precision"), help: "LAPACK precision of the exact SVD, gesdd (--svd exact, or auto below min(in, out) 1024; refused with --svd gram, which never runs it; a conversion none of whose layers gets gesdd says in a warning that it was not used). (default: \(ConvertDefaults.precision.rawValue))")
         var givenPrecision: Precision?
@@ -114,7 +114,7 @@ extension LRM {
         @Option(name: .customLong("estimate"), help: ArgumentHelp("What a search judges candidates on: auto (the validation records; when the original looks trained on them, its loss there no higher than on other training records while it is measurably and materially (a quarter of its loss there) more overconfident on shifted copies of its training records than on the records themselves, each image shifted by up to 1 pixel instead), held-out (the validation records as they are), shifted, or test-half (opt-in: the first half of the test split, with --inputs the own test split's; the test figures are then the second half's, see lrm verify --test-half). Only a rank search (--target-accuracy-drop, --target-metric-drop, --target-ratio) takes it; shifted and test-half only for a multi-class classifier. (default: \(ConvertDefaults.estimate.rawValue))", valueName: "estimate"))
         var givenEstimate: EstimateChoice?
 
-        @Flag(help: "Do not refit the factors by least squares after truncation (on by default for data-aware conversions and searches).")
+        @Flag(help: "Do not refit the factors by least squares after truncation (on by default where there is one: a policy in a data-aware metric, and a search but a rank search with --factor-dtype i8 or i4; refused elsewhere).")
         var noRefit = false
 
         @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset.", valueName: "epochs"))
@@ -319,6 +319,7 @@ extension LRM {
                 try checkFiles()
                 // Mapped, not loaded: a policy conversion reads one layer at a time.
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
+                try refuseConvWithoutConvolutions(model)
                 try dataOptions.selection(naming: input).checkFits(model, path: input)
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 warnAboutIgnoredPolicy()

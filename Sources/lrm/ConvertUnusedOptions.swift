@@ -14,6 +14,7 @@ enum ConvertDefaults {
     static let quantScheme = QuantSchemeName.symmetric
     static let seed = ConversionOptions().seed
     static let precision = ConversionOptions().precision
+    static let conv = ConversionOptions().convolutions
     static let confidence = 1.0
     static let confirmFraction = ConversionRequest().confirmFraction
     static let ridge = 1e-6
@@ -33,6 +34,7 @@ extension LRM.Convert {
     var quantScheme: QuantSchemeName { givenQuantScheme ?? ConvertDefaults.quantScheme }
     var seed: UInt64 { givenSeed ?? ConvertDefaults.seed }
     var precision: Precision { givenPrecision ?? ConvertDefaults.precision }
+    var conv: ConversionOptions.ConvolutionForm { givenConv ?? ConvertDefaults.conv }
     var confidence: Double { givenConfidence ?? ConvertDefaults.confidence }
     var confirmFraction: Double { givenConfirmFraction ?? ConvertDefaults.confirmFraction }
     var ridge: Double { givenRidge ?? ConvertDefaults.ridge }
@@ -97,9 +99,32 @@ extension LRM.Convert {
             throw ValidationError("--precision sets the LAPACK precision of the exact SVD (gesdd); --svd gram never runs it "
                                   + "(the Gram matrix's eigendecomposition is always in double)")
         }
+        // The refit follows a truncation in a data-aware metric (ConversionPipeline.run's policy path) and a search's
+        // candidates, but not a rank search's integer ones (its refitter is set only for float factors).
+        if noRefit && !searches && metricName == .plain {
+            throw ValidationError("--no-refit turns off the least-squares refit after a truncation in a data-aware metric (whitened, activation-scaled) "
+                                  + "or in a search; a policy conversion in the plain metric never refits")
+        }
+        if noRefit && searchesRanks && !factorDtype.dtype.isFloatingPoint {
+            throw ValidationError("--no-refit turns off the least-squares refit of a search's candidates; a rank search with --factor-dtype "
+                                  + "\(factorDtype.rawValue) does not refit them (its integer codes are rounded without it)")
+        }
+        // Only a policy conversion and a rank search with an accuracy or metric budget factorize convolutions.
+        if givenConv != nil && (targetRatio != nil || searchesBytes) {
+            throw ValidationError("--conv chooses how a policy conversion or a search with an accuracy or metric budget factorizes the convolutions; "
+                                  + (searchesBytes ? "--target-size and --minimize bytes keep" : "--target-ratio keeps") + " them as they are")
+        }
         if givenScaleDtype != nil && factorDtype.dtype.isFloatingPoint && !searchesBytes {
             throw ValidationError("--scale-dtype applies to --factor-dtype i8 or i4 (or a search with --target-size or --minimize bytes)")
         }
+    }
+
+    /// `--conv` chooses how Conv2D kernels are factorized: on a model with none (a depthwise convolution is never
+    /// factorized) it would change nothing. Said once the model is read, before anything is factorized.
+    func refuseConvWithoutConvolutions(_ model: MappedModel) throws {
+        guard let givenConv, !(0..<model.layerCount).contains(where: { model.factorizableKernelShape($0, convolutions: true)?.count == 4 }) else { return }
+        throw CommandFailure(status: .usage, message: "\(input): --conv \(givenConv.rawValue) chooses how Conv2D kernels are factorized; "
+                             + "the model has no convolutions")
     }
 
     /// `--svd randomized` sketches only kernels truncated in the plain metric by a policy that needs not every σ
