@@ -97,6 +97,12 @@ extension ContainerHeader {
         return result
     }
 
+    /// The shape of one output sample: the last layer's (``layerOutputShapes()``), the input's for a model without
+    /// layers. What every command counts as the model's outputs (the header must be valid).
+    public func outputShape() throws -> [Int] {
+        try layerOutputShapes().last ?? model.input.shape
+    }
+
     /// The rules of quantized weights (format 1.2): a quantized record quantizes every weight of its
     /// kind; codes are `i8`/`i4`, scales `f32`/`f16` of shape `[rows / group_size, columns]` with a group
     /// size dividing the rows; integer tensors serve only as codes.

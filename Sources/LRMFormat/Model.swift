@@ -22,6 +22,13 @@ public struct Model: Sendable, Equatable {
         self.userMetadata = userMetadata
     }
 
+    /// The shape of one output sample, by the same rules as the header's (``ContainerHeader/outputShape()``): the
+    /// last layer's, the input's for a model without layers. Found from the shapes alone (no weight is read or
+    /// converted). Throws `ContainerError` `.badModel` where the layers do not chain.
+    public func outputShape() throws -> [Int] {
+        try layers.reduce(input.shape) { shape, layer in try layer.outputShape(input: shape) }
+    }
+
     /// The tensor table and model description this model is written as, before offsets and
     /// checksums are known. Tensors are named `<layer>/<role>` in layer order.
     public func plan(alignment: Int = Container.defaultAlignment) throws -> (tensors: [Tensor], header: ContainerHeader) {

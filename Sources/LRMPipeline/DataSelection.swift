@@ -67,20 +67,27 @@ public struct DataSelection: Sendable {
     }
 
     /// Throws unless a bundled data set's samples fit `model` (its input takes as many values as a sample holds, and
-    /// it has an output per class): said before any data is read, naming the model by `path` (the file the user
-    /// named) when given, else by its recorded name. Own data are checked when they are split (``resolved(for:path:)``).
+    /// it has an output per class: ``Verifier/checkFits(model:inputShape:outputShape:data:sampleShape:classCount:)``,
+    /// the check verify makes too, from the header's shapes): said before any data is read, naming the model by `path`
+    /// (the file the user named) when given, else by its recorded name. Own data are checked when they are split
+    /// (``resolved(for:path:)``).
     public func checkFits(_ model: MappedModel, path: String? = nil) throws {
+        try checkFits(name: model.name, input: model.input, outputShape: { try model.header.outputShape() }, path: path)
+    }
+
+    /// The same for a model in memory (from its layers' shapes: no weight is read).
+    public func checkFits(_ model: Model, path: String? = nil) throws {
+        try checkFits(name: model.name, input: model.input, outputShape: { try model.outputShape() }, path: path)
+    }
+
+    private func checkFits(name: String, input: InputSpec, outputShape: () throws -> [Int], path: String?) throws {
         guard ownData == nil, let dataset else { return }
-        let subject = path ?? "the model '\(escaped(model.name))'"
-        let values = dataset.storedShape.reduce(1, *)
-        guard model.input.elementCount == values else {
-            throw PipelineError(.dataInvalid, "\(subject): the model takes \(model.input.elementCount) values per sample (shape \(model.input.shape)); "
-                                + "\(dataset.rawValue) samples have \(values) (\(dataset.storedShape.map(String.init).joined(separator: "×")))")
-        }
-        let outputs = (try model.header.layerOutputShapes().last ?? model.input.shape).reduce(1, *)
-        guard outputs == dataset.classCount else {
-            throw PipelineError(.dataInvalid, "\(subject): the model has \(outputs) output\(outputs == 1 ? "" : "s"); "
-                                + "\(dataset.rawValue) has \(dataset.classCount) classes")
+        let subject = path ?? "the model '\(escaped(name))'"
+        do {
+            try Verifier.checkFits(model: "the model", inputShape: input.shape, outputShape: outputShape, data: dataset.rawValue,
+                                   sampleShape: dataset.storedShape, classCount: dataset.classCount)
+        } catch let error as VerificationError {
+            throw PipelineError(.dataInvalid, "\(subject): \(error.message)", cause: error)
         }
     }
 

@@ -60,7 +60,7 @@ public struct OwnDataSource: Sendable, Equatable {
         let header = model.header
         return try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                           outputActivation: header.model.outputActivation) {
-            (try header.layerOutputShapes().last ?? model.input.shape).reduce(1, *)
+            try header.outputShape().reduce(1, *)
         }
     }
 

@@ -119,14 +119,8 @@ public enum Verifier {
         }
         let sampleLayout = sampleLayout(for: runner.input, override: layout)
         for model in [runner] + (referenceRunner.map { [$0] } ?? []) {
-            guard model.inputElementCount == dataset.featureCount else {
-                throw VerificationError(.inputMismatch, "the model '\(escaped(model.name))' takes \(model.inputElementCount) values per sample "
-                                        + "(shape \(model.inputShape)), \(dataset.identifier) samples have \(dataset.featureCount)")
-            }
-            guard model.outputElementCount == dataset.classCount else {
-                throw VerificationError(.outputMismatch, "the model '\(escaped(model.name))' has \(model.outputElementCount) outputs, "
-                                        + "\(dataset.identifier) has \(dataset.classCount) classes")
-            }
+            try checkFits(model: "the model '\(escaped(model.name))'", inputShape: model.inputShape, outputShape: { model.outputShape },
+                          data: dataset.identifier, sampleShape: dataset.storedShape, classCount: dataset.classCount)
         }
         var candidateMetrics = try MetricsAccumulator(classCount: dataset.classCount)
         var referenceMetrics = try referenceRunner.map { _ in try MetricsAccumulator(classCount: dataset.classCount) }

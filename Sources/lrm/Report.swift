@@ -75,6 +75,9 @@ extension LRM {
                     candidate.input = candidateSide.input
                     if let input = referenceSide?.input { referenceModel?.input = input }
                     referenceModel?.input.layout = recorded.layout
+                    // Samples that do not fit a model are said before any data is read, naming its file (as convert and verify do).
+                    try selection.checkFits(candidate, path: model)
+                    if let reference, let referenceModel { try selection.checkFits(referenceModel, path: reference) }
                     let test = try selection.open(.test)
                     do {
                         // Every checksum is checked once before anything is trusted: the candidate's above

@@ -84,6 +84,8 @@ extension LRM {
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
+                // A bundled data set's samples that do not fit the model are said before any are read, as convert and verify say it.
+                try dataOptions.selection(naming: model).checkFits(original, path: model)
                 let data = try dataOptions.selection(naming: model).resolved(for: original)
                 let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original), task: data.task)
                 let sweepPrinter = progressOptions.printer

@@ -157,7 +157,11 @@ extension LRM {
                     return try verifyOwnData(source, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes,
                                              preprocessingSource: choice.candidateSource)
                 }
-                var data = try DataSelection(dataset: dataSet.dataset, folder: dataSet.data).open(split)
+                let selection = DataSelection(dataset: dataSet.dataset, folder: dataSet.data)
+                // Samples that do not fit a model are said before any data is read, naming its file (the check convert makes).
+                try selection.checkFits(candidate, path: model)
+                if let reference, let referenceModel { try selection.checkFits(referenceModel, path: reference) }
+                var data = try selection.open(split)
                 if let testHalf { data = try data.testHalf(second: testHalf == .second) }
                 if let limit, limit < data.sampleCount { data = try data.subset(.first(limit)) }
                 try verifyClasses(data, candidate: candidate, reference: referenceModel, preprocessingNotes: choice.notes,
