@@ -4,9 +4,10 @@ public import LRMFormat
 
 extension SizeSearch {
     /// At most the smallest file a size search of `model` can write (``smallestPossible()``), from the model's shapes
-    /// alone, before any data is read, calibrated on or searched: the same candidates (every hidden layer at rank 1 in
-    /// each storage of ``StorageChoice/searched``, and every layer's smallest option of the per-layer choice), built
-    /// from rank-1 sketches of the plain kernels (a randomized SVD: cheap) instead of the search's calibrated spectra.
+    /// alone, before any data is read, calibrated on or searched: the same candidates (``smallestCandidates()``: every
+    /// hidden layer at rank 1 in each storage of ``StorageChoice/searched``, and every layer's smallest option of the
+    /// per-layer choice), built from rank-1 sketches of the plain kernels (a randomized SVD: cheap) instead of the
+    /// search's calibrated spectra.
     /// Their tensors are the search's (sizes follow from shapes, ranks and dtypes alone); their header is no longer
     /// (every factorization's method left empty, no calibration or refit record, the plain metric's name), and the
     /// header's numbers are binary, of fixed size. `options` and `policy`/`parameter` are the search's.
@@ -40,12 +41,6 @@ extension SizeSearch {
             }
             return try fileSize(built)
         }
-        var smallest = try StorageChoice.searched.map { try size(search.ranks(threshold: 0, storage: $0), $0) }.min() ?? Int.max
-        let tables = try search.allocation()
-        if search.perLayer, !tables.tables.isEmpty {
-            let choice = search.candidate(tables.choose(lambda: pow(10, lambdaRange.1)))
-            smallest = min(smallest, try size(choice.ranks, choice.storage))
-        }
-        return smallest
+        return try search.smallestCandidates().map { try size($0.ranks, $0.storage) }.min() ?? Int.max
     }
 }

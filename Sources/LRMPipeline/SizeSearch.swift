@@ -250,15 +250,24 @@ public struct SizeSearch {
         return candidate
     }
 
-    /// The smallest file this search can write: every hidden layer at rank 1 (2 for i4 of odd shape), in
-    /// the storage that makes it smallest (for tiny layers the tensors and padding of the scales can
-    /// outweigh what i4 codes save), or each layer's smallest option of the per-layer choice.
-    public mutating func smallestPossible() throws -> Int {
-        let uniform = try StorageChoice.searched.map { try size(ranks(threshold: 0, storage: $0), storage: $0) }.min() ?? 0
-        guard perLayer else { return uniform }
+    /// The candidates among which the smallest file this search can write is: every hidden layer at rank 1 (2 for i4
+    /// of odd shape) in each storage of ``StorageChoice/searched`` (for tiny layers the tensors and padding of the
+    /// scales can outweigh what i4 codes save, so any of them may be the smallest), and with ``perLayer`` each layer's
+    /// smallest option of the per-layer choice. ``smallestPossible()`` sizes them as the search builds them, and
+    /// ``sizeFloor(_:options:policy:parameter:)`` sizes the same candidates from sketches, before any data is read.
+    mutating func smallestCandidates() throws -> [(ranks: [String: Int], storage: StorageChoice)] {
+        var candidates = StorageChoice.searched.map { (ranks: ranks(threshold: 0, storage: $0), storage: $0) }
+        guard perLayer else { return candidates }
         let tables = try allocation()
-        guard !tables.tables.isEmpty else { return uniform }
-        return min(uniform, try exactSize(tables.choose(lambda: pow(10, Self.lambdaRange.1))))
+        guard !tables.tables.isEmpty else { return candidates }
+        let choice = candidate(tables.choose(lambda: pow(10, Self.lambdaRange.1)))
+        candidates.append((choice.ranks, choice.storage))
+        return candidates
+    }
+
+    /// The smallest file this search can write: the smallest of ``smallestCandidates()``.
+    public mutating func smallestPossible() throws -> Int {
+        try smallestCandidates().map { try size($0.ranks, storage: $0.storage) }.min() ?? 0
     }
 
     /// u = log10(1 − τ) in [−8, log10(0.99)]: larger u, smaller model.

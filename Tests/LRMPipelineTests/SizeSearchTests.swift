@@ -71,6 +71,22 @@ struct SizeSearchTests {
         #expect(try search.targetSize(floor - 1) == nil)
     }
 
+    @Test("the floor and the smallest file are over the same candidates: each searched storage at the smallest ranks, then the per-layer choice")
+    func smallestCandidates() throws {
+        var (search, model) = try setUp()
+        let candidates = try search.smallestCandidates()
+        #expect(candidates.count == StorageChoice.searched.count + 1)
+        #expect(candidates.prefix(StorageChoice.searched.count).map(\.storage) == StorageChoice.searched)
+        // h1 is 64 × 48 and h2 48 × 32: even shapes, so rank 1 in every storage, i4 included.
+        #expect(candidates.prefix(StorageChoice.searched.count).allSatisfy { $0.ranks == ["h1": 1, "h2": 1] }, "\(candidates)")
+        #expect(try candidates.map { try search.size($0.ranks, storage: $0.storage) }.min() == search.smallestPossible())
+        let last = try #require(candidates.last)
+        #expect(!last.storage.layers.isEmpty, "the per-layer choice: \(last.storage)")
+        search.perLayer = false
+        #expect(try search.smallestCandidates().count == StorageChoice.searched.count)
+        #expect(try SizeSearch.sizeFloor(model, options: search.options, policy: search.provenance.policy, parameter: 0) <= search.smallestPossible())
+    }
+
     @Test("a size target gives the most accurate candidate that fits; a tighter one a smaller file; below the smallest, none")
     func targetSize() throws {
         var (search, model) = try setUp()
