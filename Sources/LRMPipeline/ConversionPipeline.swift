@@ -125,6 +125,8 @@ public struct SearchOutcome: Sendable {
     public var finetune: FineTuneSummary?
     /// How the choice was re-judged on validation records it was not selected on (nil: it was not, e.g. `--confirm-fraction 0`).
     public var confirmation: ConfirmationSummary?
+    /// The result against the original on the test split, from the same run as the test figures above (`lrm convert`'s test line).
+    public var testEvaluation: TestEvaluation?
 }
 
 extension SearchOutcome {
@@ -430,7 +432,7 @@ public enum ConversionPipeline {
         outcome.confirmation = confirmation
         outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
-        try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange)
+        try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange, progress: request.progress)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: outcome)
     }
 

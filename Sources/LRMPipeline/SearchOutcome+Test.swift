@@ -4,27 +4,22 @@ import LRMVerify
 
 extension SearchOutcome {
     /// Fills in the test-split figures: `converted` and the `original` model on the test split of `data`
-    /// (never seen by the search), scored as the data's task.
-    mutating func measureTest(_ converted: Model, original: Model, data: DataSelection, layout: SampleLayout, range: Range<Int>? = nil) throws {
-        var test = try data.open(.test)
-        if let range {
-            test = try test.subset(.indices(Array(range)))
-            testFirstSample = range.lowerBound
-        }
-        task = data.task
-        switch data.task {
-        case .multiclass:
-            let verified = try Verifier.verify(candidate: converted, reference: original, dataset: test, thresholds: VerificationThresholds(),
-                                               layout: layout)
+    /// (never seen by the search), scored as the data's task, once: the same run gives ``testEvaluation``
+    /// (what `lrm convert` reports). `progress` is told after each batch.
+    mutating func measureTest(_ converted: Model, original: Model, data: DataSelection, layout: SampleLayout, range: Range<Int>? = nil,
+                              progress: ProgressHandler? = nil) throws {
+        let run = try TestRun(converted, original: original, data: data, layout: layout, range: range, progress: progress)
+        if let range { testFirstSample = range.lowerBound }
+        task = run.task
+        testEvaluation = run.evaluation
+        if let verified = run.classes {
             let candidate = verified.candidate
             guard let reference = verified.reference else { preconditionFailure("verify was given a reference") }
             testSamples = candidate.sampleCount
             (testReference, testAccuracy) = (reference.accuracy, candidate.accuracy)
             testImagesChange = candidate.confusion.correct - reference.confusion.correct
             (testReferenceF1, testF1) = (reference.macroF1, candidate.macroF1)
-        case .binary, .regression:
-            let report = try TaskVerifier.verify(candidate: converted, reference: original, dataset: test, task: data.task,
-                                                 threshold: data.ownSplits?.threshold ?? 0.5, thresholds: TaskThresholds())
+        } else if let report = run.scores {
             testSamples = report.sampleCount
             testScores = report.candidate
             testReferenceScores = report.reference

@@ -647,7 +647,7 @@ extension ConversionPipeline {
                                     hiddenFraction: hidden.hiddenFraction(best.ranks), threshold: best.threshold,
                                     testSamples: 0, testReference: 0, testAccuracy: 0, testImagesChange: 0, testReferenceF1: 0, testF1: 0,
                                     budget: { if case .minimizeBytes(let drop) = request.target { return drop }; return nil }())
-        try outcome.measureTest(result.model, original: model, data: data, layout: layout)
+        try outcome.measureTest(result.model, original: model, data: data, layout: layout, progress: request.progress)
         outcome.fileBytes = best.bytes
         outcome.storage = best.storage.description
         outcome.sizeCandidates = search.log

@@ -31,48 +31,74 @@ public struct TestEvaluation: Sendable {
     public var dropUnit: String { task == .regression ? "%" : "pp" }
 }
 
+/// The original and a converted model run once on the test split (or part of it), scored as the data's task: what a
+/// search's test figures (``SearchOutcome/testAccuracy`` and the rest) and ``TestEvaluation`` are both taken from, so
+/// that a search's test split is scored once for both.
+struct TestRun {
+    var task: TaskKind
+    /// The test samples' description (the data set's, or the subset's).
+    var dataset: String
+    /// The test samples scored, when only part of the split.
+    var range: Range<Int>?
+    /// A multi-class task's report.
+    var classes: VerificationReport?
+    /// A binary or regression task's report.
+    var scores: TaskReport?
+
+    /// Runs `converted` and `original` on the test split of `data` (own data already split), or on the samples `range`
+    /// of it, with samples in `layout`; `progress` is told after each batch.
+    init(_ converted: Model, original: Model, data: DataSelection, layout: SampleLayout, range: Range<Int>?,
+         progress: ProgressHandler?) throws {
+        let report: (Int, Int) -> Void = { done, total in
+            progress?(ProgressEvent(phase: "evaluation", done: done, total: total, message: "original and converted on the test split"))
+        }
+        var test = try data.open(.test)
+        if let range { test = try test.subset(.indices(Array(range))) }
+        (task, dataset, self.range) = (data.task, test.description, range)
+        switch data.task {
+        case .multiclass:
+            classes = try Verifier.verify(candidate: converted, reference: original, dataset: test, thresholds: VerificationThresholds(),
+                                          layout: layout, progress: report)
+        case .binary, .regression:
+            scores = try TaskVerifier.verify(candidate: converted, reference: original, dataset: test, task: data.task,
+                                             threshold: data.ownSplits?.threshold ?? 0.5, thresholds: TaskThresholds(), progress: report)
+        }
+    }
+
+    /// What `lrm convert` reports of it.
+    var evaluation: TestEvaluation {
+        if let classes {
+            let agreement = classes.comparison.map { $0.sampleCount > 0 ? Double($0.agreementCount) / Double($0.sampleCount) : 0 }
+            return TestEvaluation(task: .multiclass, dataset: dataset, samples: classes.sampleCount,
+                                  referenceAccuracy: classes.reference?.accuracy, accuracy: classes.candidate.accuracy, agreement: agreement,
+                                  range: range)
+        }
+        guard let scores else { preconditionFailure("a test run has a report of its task") }
+        var evaluation = TestEvaluation(task: task, dataset: dataset, samples: scores.sampleCount, range: range)
+        switch (scores.candidate, scores.reference) {
+        case let (.binary(c), .binary(r)?):
+            evaluation.accuracy = c.accuracy
+            evaluation.referenceAccuracy = r.accuracy
+            evaluation.agreement = scores.agreeingSamples.map { Double($0) / Double(max(1, scores.sampleCount)) }
+        case let (.regression(c), .regression(r)?):
+            evaluation.rmse = c.rootMeanSquaredError
+            evaluation.referenceRMSE = r.rootMeanSquaredError
+        default:
+            break
+        }
+        return evaluation
+    }
+}
+
 extension ConversionPipeline {
     /// Runs `converted` and `original` on the test split of `data` (never used to choose anything) and
     /// scores both as the data's task.
     /// `range`: only those test samples (the ones a search did not select on), else all of them.
+    /// A search's result has this already (``SearchOutcome/testEvaluation``, from the run its test figures come from).
     public static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection, range: Range<Int>? = nil,
                                       progress: ProgressHandler? = nil) throws -> TestEvaluation {
-        var evaluation = try evaluateOnTest(converted, original: original, data: data, subset: range, progress: progress)
-        evaluation.range = range
-        return evaluation
-    }
-
-    static func evaluateOnTest(_ converted: Model, original: Model, data: DataSelection, subset range: Range<Int>?,
-                               progress: ProgressHandler?) throws -> TestEvaluation {
-        let report: (Int, Int) -> Void = { done, total in
-            progress?(ProgressEvent(phase: "evaluation", done: done, total: total, message: "original and converted on the test split"))
-        }
         let data = try data.resolved(for: original)
-        var test = try data.open(.test)
-        if let range { test = try test.subset(.indices(Array(range))) }
-        switch data.task {
-        case .multiclass:
-            let report = try Verifier.verify(candidate: converted, reference: original, dataset: test, thresholds: VerificationThresholds(),
-                                             layout: data.layout(for: original), progress: report)
-            let agreement = report.comparison.map { $0.sampleCount > 0 ? Double($0.agreementCount) / Double($0.sampleCount) : 0 }
-            return TestEvaluation(task: .multiclass, dataset: test.description, samples: report.sampleCount,
-                                  referenceAccuracy: report.reference?.accuracy, accuracy: report.candidate.accuracy, agreement: agreement)
-        case .binary, .regression:
-            let report = try TaskVerifier.verify(candidate: converted, reference: original, dataset: test, task: data.task,
-                                                 threshold: data.ownSplits?.threshold ?? 0.5, thresholds: TaskThresholds(), progress: report)
-            var evaluation = TestEvaluation(task: data.task, dataset: test.description, samples: report.sampleCount)
-            switch (report.candidate, report.reference) {
-            case let (.binary(c), .binary(r)?):
-                evaluation.accuracy = c.accuracy
-                evaluation.referenceAccuracy = r.accuracy
-                evaluation.agreement = report.agreeingSamples.map { Double($0) / Double(max(1, report.sampleCount)) }
-            case let (.regression(c), .regression(r)?):
-                evaluation.rmse = c.rootMeanSquaredError
-                evaluation.referenceRMSE = r.rootMeanSquaredError
-            default:
-                break
-            }
-            return evaluation
-        }
+        return try TestRun(converted, original: original, data: data, layout: data.layout(for: original), range: range,
+                           progress: progress).evaluation
     }
 }

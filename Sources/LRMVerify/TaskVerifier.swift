@@ -103,6 +103,7 @@ public enum TaskVerifier {
     static func evaluate(candidate: InferenceModel, reference: InferenceModel?, layers: [LayerFidelity], dataset: Dataset, task: TaskKind,
                          threshold: Double, thresholds: TaskThresholds, batchSize: Int, progress: ((Int, Int) -> Void)?,
                          started: Date) throws -> TaskReport {
+        Verifier.evaluationCounter.add(1, ordering: .relaxed)
         let width = task == .regression ? dataset.targetWidth : 1
         let runners = [candidate] + (reference.map { [$0] } ?? [])
         for runner in runners {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import LRMDatasets
 public import LRMFormat
 public import LRMRuntime
@@ -78,6 +79,12 @@ public enum VerificationResult: String, Sendable {
 
 /// Evaluates a compressed model (and optionally its reference) on a data set and checks thresholds.
 public enum Verifier {
+    /// How many times this process has run models over a data set to score them (`verify` here and
+    /// `TaskVerifier.verify`): lets a test see that a command scores a split once (`LRM_TEST_COUNT_EVALUATIONS=1`
+    /// makes lrm print it at exit).
+    package static var evaluationCount: Int { evaluationCounter.load(ordering: .relaxed) }
+    static let evaluationCounter = Atomic<Int>(0)
+
     /// The sample order a model's input layout needs from a data set. A flat `features` input on
     /// colour images is taken to be Keras's flattened HWC, unless `override` says otherwise.
     public static func sampleLayout(for input: InputSpec, override: SampleLayout? = nil) -> SampleLayout {
@@ -117,6 +124,7 @@ public enum Verifier {
         if thresholds.needsReference && referenceRunner == nil {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
         }
+        evaluationCounter.add(1, ordering: .relaxed)
         let sampleLayout = sampleLayout(for: runner.input, override: layout)
         for model in [runner] + (referenceRunner.map { [$0] } ?? []) {
             try checkFits(model: "the model '\(escaped(model.name))'", inputShape: model.inputShape, outputShape: { model.outputShape },

@@ -350,8 +350,8 @@ extension LRM {
                 warnAboutUnusedPrecision(result.decisions)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
-                // The original in memory only when there is a data set to compare it on.
-                let evaluation = dataOptions.hasData ? try testEvaluation(result, original: try model.loadModel(), data: data, progress: printer?.handler) : nil
+                // The original in memory only when there is a data set to compare it on and no search has compared them.
+                let evaluation = try testEvaluation(result, original: { try model.loadModel() }, data: data, progress: printer?.handler)
                 printer?.finish()
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil

@@ -51,12 +51,14 @@ extension TestEvaluation {
 
 extension LRM.Convert {
     /// The converted model against the original on the test split of `data` (the conversion's selection, own data
-    /// already split), when there is data.
-    func testEvaluation(_ result: PipelineResult, original: Model, data: DataSelection, progress: ProgressHandler? = nil) throws -> TestEvaluation? {
+    /// already split), when there is data. A search has scored its result there already (for its `search.test_*`
+    /// figures; after `--estimate test-half` only the second half, which it did not select on): that run is reported,
+    /// not repeated. Else `original()` (loaded only then) and the result are run on the whole test split.
+    func testEvaluation(_ result: PipelineResult, original: () throws -> Model, data: DataSelection,
+                        progress: ProgressHandler? = nil) throws -> TestEvaluation? {
         guard dataOptions.hasData else { return nil }
-        // After --estimate test-half the search selected on the first half of the test split: only the second counts.
-        let range = result.search.flatMap { $0.estimate == .testHalf ? $0.testFirstSample..<($0.testFirstSample + $0.testSamples) : nil }
-        return try ConversionPipeline.evaluateOnTest(result.model, original: original, data: data, range: range, progress: progress)
+        if let measured = result.search?.testEvaluation { return measured }
+        return try ConversionPipeline.evaluateOnTest(result.model, original: try original(), data: data, progress: progress)
     }
 
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMFormat
 import LRMPipeline
+import LRMVerify
 
 @main
 struct LRM: ParsableCommand {
@@ -38,6 +39,7 @@ struct LRM: ParsableCommand {
             if !(command is ReadKeras) { Cleanup.shared.installHandlers() }
             Self.holdTemporaryFilesForTests()
             Self.countChecksumsForTests()
+            Self.countWorkForTests()
             if command is Convert || command is Sweep { BLASThreads.pinForReproducibleResults() }
             try command.run()
         } catch let exit as ExitCode {
@@ -84,6 +86,15 @@ struct LRM: ParsableCommand {
         atexit {
             let count = ContainerFile.computedChecksumCount
             FileHandle.standardError.write(Data("lrm: test: \(count) tensor checksums computed\n".utf8))
+        }
+    }
+
+    /// `LRM_TEST_COUNT_EVALUATIONS=1` (for tests only) prints at exit, on stderr, how many times the command ran models
+    /// over a data set to score them (`lrm: test: N data set evaluations`), so that a test can see work done once.
+    static func countWorkForTests() {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["LRM_TEST_COUNT_EVALUATIONS"] == "1" {
+            atexit { FileHandle.standardError.write(Data("lrm: test: \(Verifier.evaluationCount) data set evaluations\n".utf8)) }
         }
     }
 

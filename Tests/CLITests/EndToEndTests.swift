@@ -83,6 +83,10 @@ struct EndToEndTests {
         #expect(confirmation["selection_samples"] as? Int == 2500 && confirmation["confirmation_samples"] as? Int == 2500)
         #expect(search["test_first_sample"] as? Int == 5000)
         #expect(search["test_samples"] as? Int == 5000)
+        // The test line is the search's own scoring of that half (one run).
+        let test = try #require(try jsonObject(result.stdout)["test"] as? [String: Any])
+        #expect(test["first_sample"] as? Int == 5000 && test["samples"] as? Int == 5000, "\(test)")
+        #expect(test["accuracy"] as? Double == search["test_accuracy"] as? Double, "\(test)")
         let verify = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--test-half", "second", "--json"])
         #expect(verify.status == 0, "\(verify.stderr)")
         let report = try jsonObject(verify.stdout)
