@@ -1,7 +1,6 @@
 public import LRMDatasets
 public import LRMFormat
 public import LRMVerify
-import LRMRuntime
 
 /// Data the user gives as files instead of a bundled data set (`--inputs`, `--labels`, …).
 ///
@@ -38,7 +37,9 @@ public struct OwnDataSource: Sendable, Equatable {
         self.threshold = threshold
     }
 
-    /// Reads the files and makes the training and test splits for `model`, with the task resolved.
+    /// Reads the files and makes the training and test splits for `model`, with the task resolved. The model's
+    /// outputs are counted from its layers' shapes (`Model.outputShape()`), as a mapped model's are from its header:
+    /// no weight is converted for this (the model is prepared to run where it is run).
     ///
     /// - Throws: `PipelineError`: `.dataMissing`, `.dataInvalid` (unreadable files, labels that do not fit
     ///   the task, samples of another size than the model takes), `.badRequest` (an ambiguous task, too few
@@ -47,7 +48,7 @@ public struct OwnDataSource: Sendable, Equatable {
     public func splits(for model: Model, path: String? = nil) throws -> OwnDataSplits {
         try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                    outputActivation: model.outputActivation) {
-            try InferenceModel(model).outputElementCount
+            try model.outputShape().reduce(1, *)
         }
     }
 

@@ -1,5 +1,6 @@
 public import LRMFormat
 import LRMLinearAlgebra
+import Synchronization
 
 /// A model prepared for running: weights converted to float32 once, layers turned into steps.
 ///
@@ -144,7 +145,13 @@ public final class InferenceModel: Sendable {
         try self.init(described, file: file, mapped: mapped, releaseThreshold: releaseThreshold)
     }
 
+    /// How many models this process has prepared to run (each preparation converts or maps every weight): lets a test
+    /// see that a command prepares a model once (`LRM_TEST_COUNT_PREPARED_MODELS=1` makes lrm print it at exit).
+    package static var preparedCount: Int { preparedCounter.load(ordering: .relaxed) }
+    private static let preparedCounter = Atomic<Int>(0)
+
     init(_ model: Model, file: ContainerFile?, mapped: [Int: [String: MappedWeights]], releaseThreshold: Int = InferenceModel.releaseThreshold) throws {
+        InferenceModel.preparedCounter.add(1, ordering: .relaxed)
         self.file = file
         var mappedBytes = 0
         var counted = Set<Int>()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMFormat
 import LRMPipeline
+import LRMRuntime
 import LRMVerify
 
 @main
@@ -89,12 +90,16 @@ struct LRM: ParsableCommand {
         }
     }
 
-    /// `LRM_TEST_COUNT_EVALUATIONS=1` (for tests only) prints at exit, on stderr, how many times the command ran models
-    /// over a data set to score them (`lrm: test: N data set evaluations`), so that a test can see work done once.
+    /// `LRM_TEST_COUNT_EVALUATIONS=1` and `LRM_TEST_COUNT_PREPARED_MODELS=1` (for tests only) print at exit, on stderr,
+    /// how many times the command ran models over a data set to score them (`lrm: test: N data set evaluations`) and how
+    /// many models it prepared to run (`lrm: test: N models prepared to run`), so that a test can see work done once.
     static func countWorkForTests() {
         let environment = ProcessInfo.processInfo.environment
         if environment["LRM_TEST_COUNT_EVALUATIONS"] == "1" {
             atexit { FileHandle.standardError.write(Data("lrm: test: \(Verifier.evaluationCount) data set evaluations\n".utf8)) }
+        }
+        if environment["LRM_TEST_COUNT_PREPARED_MODELS"] == "1" {
+            atexit { FileHandle.standardError.write(Data("lrm: test: \(InferenceModel.preparedCount) models prepared to run\n".utf8)) }
         }
     }
 
