@@ -2,8 +2,9 @@
 /// rather than one of the bundled data sets. Samples are stored in the order the model takes them (no
 /// layout conversion) and unscaled; each model applies its own preprocessing.
 struct ArrayStorage: Sendable {
-    /// `sampleCount × featureCount` values, row-major.
-    let features: [Float]
+    /// `sampleCount × featureCount` values, row-major, from `features.startIndex` on: a slice, so that the parts of
+    /// one array (own data split into training and test records) are data sets without copying it.
+    let features: ArraySlice<Float>
     /// The shape of one sample.
     let sampleShape: [Int]
     /// The class of each sample (classification); -1 for every sample of regression data.
@@ -18,6 +19,7 @@ struct ArrayStorage: Sendable {
     func forEachBatch(size: Int, selected: [Int]?, scale: Float, _ body: (DatasetBatch) throws -> Void) throws {
         let count = selected?.count ?? sampleCount
         let width = featureCount
+        let base = features.startIndex
         var start = 0
         while start < count {
             let end = min(count, start + size)
@@ -30,7 +32,7 @@ struct ArrayStorage: Sendable {
                 let index = selected?[position] ?? position
                 indices.append(index)
                 labels.append(self.labels[index])
-                let row = features[(index * width)..<((index + 1) * width)]
+                let row = features[(base + index * width)..<(base + (index + 1) * width)]
                 if scale == 1 { pixels += row } else { pixels += row.map { $0 * scale } }
                 if targetWidth > 0 { targets += self.targets[(index * targetWidth)..<((index + 1) * targetWidth)] }
             }
@@ -49,6 +51,13 @@ extension Dataset {
     ///
     /// - Throws: `DatasetError.invalidArgument` when the counts do not fit together or a label is out of range.
     public init(arrays features: [Float], sampleShape: [Int], labels: [Int], classNames: [String],
+                targets: [Float] = [], targetWidth: Int = 0, split: DatasetSplit, description: String) throws {
+        try self.init(arrays: features[...], sampleShape: sampleShape, labels: labels, classNames: classNames, targets: targets,
+                      targetWidth: targetWidth, split: split, description: description)
+    }
+
+    /// The same from part of an array: the data set keeps the slice, sharing the array's storage (no copy).
+    public init(arrays features: ArraySlice<Float>, sampleShape: [Int], labels: [Int], classNames: [String],
                 targets: [Float] = [], targetWidth: Int = 0, split: DatasetSplit, description: String) throws {
         let width = sampleShape.reduce(1, *)
         guard width >= 1, features.count == labels.count * width else {

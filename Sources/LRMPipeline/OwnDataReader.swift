@@ -4,8 +4,9 @@ import LRMNumPy
 
 /// Samples and labels read from the user's files, before they are split or matched to a model.
 public struct OwnArrays: Sendable {
-    /// `sampleCount × sampleShape.product` values, row-major, as stored.
-    public var features: [Float]
+    /// `sampleCount × sampleShape.product` values, row-major, as stored: the array read from the file, or a part of
+    /// it (``slice(_:note:)``), which shares its storage.
+    public var features: ArraySlice<Float>
     /// The shape of one sample (the array's shape without its first axis; `[columns]` for CSV).
     public var sampleShape: [Int]
     /// `sampleCount × labelWidth` label values.
@@ -17,10 +18,12 @@ public struct OwnArrays: Sendable {
 
     public var sampleCount: Int { labelWidth > 0 ? labels.count / labelWidth : 0 }
 
-    /// Records `range` (in file order).
+    /// Records `range` (in file order). The features are a slice of these (the training and test records of one file
+    /// share its array: no copy of the records); the labels are copied (one value per sample, which the data sets
+    /// convert to their own labels or targets in any case).
     func slice(_ range: Range<Int>, note: String) -> OwnArrays {
-        let width = sampleShape.reduce(1, *)
-        return OwnArrays(features: Array(features[(range.lowerBound * width)..<(range.upperBound * width)]), sampleShape: sampleShape,
+        let width = sampleShape.reduce(1, *), base = features.startIndex
+        return OwnArrays(features: features[(base + range.lowerBound * width)..<(base + range.upperBound * width)], sampleShape: sampleShape,
                          labels: Array(labels[(range.lowerBound * labelWidth)..<(range.upperBound * labelWidth)]),
                          labelWidth: labelWidth, source: "\(source), \(note)")
     }
@@ -39,7 +42,7 @@ public enum OwnDataReader {
         if isCSV(inputs) {
             let table = try CSVTable(path: inputs)
             if let labels {
-                arrays = OwnArrays(features: table.values.map(Float.init), sampleShape: [table.columns.count], labels: [], labelWidth: 1,
+                arrays = OwnArrays(features: table.values.map(Float.init)[...], sampleShape: [table.columns.count], labels: [], labelWidth: 1,
                                    source: inputs)
                 try attach(labels: labels, column: labelColumn, to: &arrays)
             } else {
@@ -48,7 +51,7 @@ public enum OwnDataReader {
                                         + table.columns.joined(separator: ", ") + ")")
                 }
                 let (features, target) = try table.splitting(column: labelColumn)
-                arrays = OwnArrays(features: features.values.map(Float.init), sampleShape: [features.columns.count], labels: target,
+                arrays = OwnArrays(features: features.values.map(Float.init)[...], sampleShape: [features.columns.count], labels: target,
                                    labelWidth: 1, source: "\(inputs) (label column '\(labelColumn)')")
             }
         } else {
@@ -57,7 +60,7 @@ public enum OwnDataReader {
                 throw PipelineError(.dataInvalid, "\(inputs): the inputs have shape \(x.shape); expected [samples, …] with at least one sample")
             }
             let sampleShape = x.shape.count == 1 ? [1] : Array(x.shape.dropFirst())
-            arrays = OwnArrays(features: x.floatValues(), sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
+            arrays = OwnArrays(features: x.floatValues()[...], sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
             if let labels {
                 try attach(labels: labels, column: labelColumn, to: &arrays)
             } else if let y {
@@ -71,7 +74,7 @@ public enum OwnDataReader {
             throw PipelineError(.dataInvalid, "\(labels ?? inputs): \(arrays.sampleCount) labels for \(count) samples in \(inputs)")
         }
         if let index = arrays.features.firstIndex(where: { !$0.isFinite }) {
-            throw PipelineError(.dataInvalid, "\(inputs): sample \(index / max(1, arrays.sampleShape.reduce(1, *))) holds a non-finite value (\(arrays.features[index]))")
+            throw PipelineError(.dataInvalid, "\(inputs): sample \((index - arrays.features.startIndex) / max(1, arrays.sampleShape.reduce(1, *))) holds a non-finite value (\(arrays.features[index]))")
         }
         if let index = arrays.labels.firstIndex(where: { !$0.isFinite }) {
             throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \(index / arrays.labelWidth) is not a finite number (\(arrays.labels[index]))")

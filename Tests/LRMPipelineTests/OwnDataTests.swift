@@ -76,6 +76,30 @@ struct OwnDataTests {
         }
     }
 
+    @Test("the training and test records of one file share the array read from it (no copy), and each split reads its own records")
+    func splitsShareTheRecords() throws {
+        let folder = try Folder()
+        // 10 records of 3 values, record r = (r, r + 0.25, r + 0.5); labels alternate 0 and 1.
+        let values = (0..<30).map { Float($0 / 3) + Float($0 % 3) / 4 }
+        let x = try folder.npy("x.npy", shape: [10, 3], values)
+        let y = try folder.npy("y.npy", shape: [10], (0..<10).map { Float($0 % 2) })
+        let all = try OwnDataReader.read(inputs: x, labels: y, labelColumn: nil)
+        func start(_ arrays: OwnArrays) -> UnsafePointer<Float>? { arrays.features.withUnsafeBufferPointer { $0.baseAddress } }
+        let train = all.slice(0..<8, note: "train"), test = all.slice(8..<10, note: "test")
+        #expect(start(train) == start(all) && start(test) == start(all).map { $0 + 24 })
+        #expect(Array(test.features) == Array(values[24...]) && test.labels == [0, 1])
+        // Data sets made from them (as a model's splits are) read the right records, in batches of any size.
+        let splits = try OwnDataSource(inputs: x, labels: y, testFraction: 0.2).splits(for: model(activation: .sigmoid))
+        for size in [1, 3] {
+            var pixels: [Float] = [], labels: [Int] = []
+            try splits.test.forEachBatch(size: size, layout: .features) { pixels += $0.pixels; labels += $0.labels }
+            #expect(pixels == Array(values[24...]) && labels == [0, 1])
+            pixels = []
+            try splits.train.subset(.indices([1, 7])).forEachBatch(size: size, layout: .features) { pixels += $0.pixels }
+            #expect(pixels == Array(values[3..<6] + values[21..<24]))
+        }
+    }
+
     @Test(".npy inputs with .npy labels, and an .npz with x and y; counts and finiteness are checked")
     func numpyFiles() throws {
         let folder = try Folder()
