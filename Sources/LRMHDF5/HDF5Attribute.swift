@@ -52,16 +52,26 @@ extension HDF5Object {
         case H5T_FLOAT:
             var values = [Double](repeating: 0, count: count)
             if count > 0 {
-                _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
-                    values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_double(), $0.baseAddress) }
+                do {
+                    _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
+                        values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_double(), $0.baseAddress) }
+                    }
+                } catch where error.kind == .outOfMemory {
+                    throw where_.error(.outOfMemory, "could not read the attribute: out of memory: HDF5 could not allocate a buffer "
+                                       + "for its \(count) values of \(elementBytes) bytes")
                 }
             }
             return .floats(values, shape: shape)
         case H5T_INTEGER:
             var values = [Int64](repeating: 0, count: count)
             if count > 0 {
-                _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
-                    values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_int64(), $0.baseAddress) }
+                do {
+                    _ = try HDF5Library.check(.readFailed, at: where_, "could not read the attribute") {
+                        values.withUnsafeMutableBytes { H5Aread(attribute.id, lrm_h5t_native_int64(), $0.baseAddress) }
+                    }
+                } catch where error.kind == .outOfMemory {
+                    throw where_.error(.outOfMemory, "could not read the attribute: out of memory: HDF5 could not allocate a buffer "
+                                       + "for its \(count) values of \(elementBytes) bytes")
                 }
             }
             return .integers(values, shape: shape)
@@ -82,6 +92,20 @@ extension HDF5Object {
             throw where_.error(.corrupt, "", libraryMessage: "its string type records character set \(charset.rawValue), expected 0 (ASCII) or 1 (UTF-8)")
         }
         if isVariable {
+            // A variable-length string is a sequence of 1-byte characters: libhdf5 takes the recorded size as it
+            // is and allocates (string length × character size) bytes per string ("memory allocation failed for
+            // chunk" when a damaged size makes that terabytes). The corresponding C function is `H5Tget_super`.
+            HDF5Library.silenceErrorPrinting()
+            let character = H5Tget_super(type)
+            if character >= 0 {
+                let characterBytes = H5Tget_size(character)
+                _ = H5Tclose(character)
+                guard characterBytes == 1 else {
+                    throw where_.error(.corrupt, "", libraryMessage: "its variable-length string type records characters of \(characterBytes) bytes, expected 1")
+                }
+            } else {
+                _ = HDF5Library.innermostError()  // not a derived type in this libhdf5: nothing to check
+            }
             let memoryType = try HDF5Library.open(.readFailed, at: where_, "could not make a string type", close: H5Tclose) {
                 H5Tcopy(lrm_h5t_c_s1())
             }
@@ -92,8 +116,14 @@ extension HDF5Object {
                 H5Tset_cset(memoryType.id, charset)
             }
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
-                pointers.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+            do {
+                _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
+                    pointers.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+                }
+            } catch where error.kind == .outOfMemory {
+                // The strings' bytes are in the file's global heap: at most the file's size in all.
+                throw where_.error(.outOfMemory, "could not read the strings: out of memory: HDF5 could not allocate the buffers "
+                                   + "for \(count) variable-length strings (at most \(file.byteCount) bytes, the file's size)")
             }
             defer {
                 pointers.withUnsafeMutableBytes { _ = lrm_h5_reclaim_vlen(memoryType.id, space, $0.baseAddress) }
@@ -119,8 +149,12 @@ extension HDF5Object {
             H5Tcopy(type)
         }
         var bytes = [UInt8](repeating: 0, count: total)
-        _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
-            bytes.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+        do {
+            _ = try HDF5Library.check(.readFailed, at: where_, "could not read the strings") {
+                bytes.withUnsafeMutableBytes { H5Aread(attribute, memoryType.id, $0.baseAddress) }
+            }
+        } catch where error.kind == .outOfMemory {
+            throw where_.error(.outOfMemory, "could not read the strings: out of memory: HDF5 could not allocate a buffer for their \(total) bytes")
         }
         var strings: [String] = []
         strings.reserveCapacity(count)

@@ -5,8 +5,10 @@
 /// aligned`, `addr overflow, addr = …, size = …, eoa = …`, `bad heap free list`. The C function that reported
 /// the failure says which structure of the file it was decoding (`H5O…` object headers, `H5HL…` local heaps,
 /// …), so the function, not the wording, decides; the wording only picks out addresses that point past the
-/// file's end. Failures that are not about the file's bytes (an I/O error, a missing filter, memory) are
-/// not classified here and keep libhdf5's description.
+/// file's end. Failures that are not about the file's bytes (an I/O error, a missing filter) are not
+/// classified here and keep libhdf5's description; a failed memory allocation outside the metadata cache is
+/// ``isMemoryFailure(description:)`` (out of memory, unless the reader's own checks found a size claim
+/// implausible before reading, see ``HDF5Dataset`` and ``HDF5Object/readAttribute(_:)``).
 package enum HDF5Corruption {
     /// What is damaged, as a clause (`its superblock is damaged`), or `nil` when the failure is not one that
     /// only a damaged file causes.
@@ -20,10 +22,20 @@ package enum HDF5Corruption {
             return "an address in it points past the end of the file"
         }
         if text.contains("memory allocation failed") {
-            // Metadata blocks are small: failing to allocate one means its recorded size is garbage.
-            return function.hasPrefix("H5C") ? "a block in it records an impossible size" : nil
+            // Metadata is small: failing to allocate while decoding it (the metadata cache, object headers and
+            // their messages, heaps, B-trees, groups, the superblock) means a recorded size is garbage. Elsewhere
+            // (reading data, converting types) it is the machine's memory, once lrm's own checks have passed.
+            let decoders = ["H5C", "H5O", "H5HL", "H5HG", "H5B", "H5G", "H5F_"]
+            return decoders.contains(where: function.hasPrefix) ? "a block in it records an impossible size" : nil
         }
         if text.hasPrefix("not a ") { return nil }
+        // A dataset's layout message with a chunk dimension of 0, chunks of 4 GiB or more, or chunks larger than
+        // a fixed-size dataset (libhdf5 checks these when it opens the dataset).
+        if text.hasPrefix("chunk size must be") {
+            if text.contains("> 0") { return "its storage layout records a chunk dimension of 0" }
+            if text.contains("4gb") { return "its storage layout records chunks of 4 GiB or more" }
+            return "its storage layout records chunks larger than the dataset"
+        }
         let families: [(prefix: String, damage: String)] = [
             ("H5F__cache_superblock", "its superblock is damaged"), ("H5F__super", "its superblock is damaged"),
             ("H5F_super", "its superblock is damaged"),
@@ -37,5 +49,11 @@ package enum HDF5Corruption {
             ("H5G", "a group's symbol table is damaged"),
         ]
         return families.first { function.hasPrefix($0.prefix) }?.damage
+    }
+
+    /// Whether libhdf5's innermost failure is a memory allocation (`memory allocation failed for chunk`, its
+    /// free lists' word for a block; `… for raw data chunk`; `… for type conversion`).
+    package static func isMemoryFailure(description: String) -> Bool {
+        description.lowercased().contains("memory allocation failed")
     }
 }

@@ -42,7 +42,7 @@ package final class HDF5Dataset: HDF5Object {
         }
         elementType = try HDF5Dataset.classify(fileType.id, dataset: handle, file: file, at: location)
         super.init(handle: handle, file: file, location: location)
-        try checkStorage()
+        try checkStorage(space: space.id)
     }
 
     /// Reads every element, converted to `Float` (float64 and integers rounded to nearest; float16 and
@@ -74,20 +74,34 @@ package final class HDF5Dataset: HDF5Object {
 
     private func read<T: Numeric>(as: T.Type, memoryType: hid_t) throws(HDF5Error) -> [T] {
         var values = [T](repeating: 0, count: count)
-        _ = try HDF5Library.check(.readFailed, at: location, "could not read the dataset") {
-            values.withUnsafeMutableBytes {
-                H5Dread(handle.id, memoryType, lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress)
+        do {
+            _ = try HDF5Library.check(.readFailed, at: location, "could not read the dataset") {
+                values.withUnsafeMutableBytes {
+                    H5Dread(handle.id, memoryType, lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress)
+                }
             }
+        } catch where error.kind == .outOfMemory {
+            // Every size the file claims was checked when the dataset was opened: this is the machine's memory.
+            let chunk = chunkByteCount.map { ", in chunks of \($0) bytes" } ?? ""
+            throw location.error(.outOfMemory, "could not read the dataset: out of memory: HDF5 could not allocate "
+                                 + "a buffer for its \(count * elementType.byteCount) bytes\(chunk)")
         }
         return values
     }
+
+    /// The bytes of one chunk (chunk shape × element size) for a chunked dataset, `nil` for other layouts.
+    private var chunkByteCount: Int?
+
+    /// The most chunk records checked one by one when a chunked dataset is opened (libhdf5 1.10 looks each
+    /// record up from the start of the chunk index, so checking n records costs n² steps).
+    package static let maxCheckedChunks = 1024
 
     /// deflate's largest possible expansion, the bound on a chunked dataset's size relative to what it stores.
     package static let maxCompressionRatio = 1032
 
     /// Refuses external and virtual storage, and checks that the data the shape needs is in the file:
     /// all of it for contiguous or compact layouts, at least 1/1032 of it (deflate's limit) for chunks.
-    private func checkStorage() throws(HDF5Error) {
+    private func checkStorage(space: hid_t) throws(HDF5Error) {
         let plist = try HDF5Library.open(.readFailed, at: location, "could not read the creation properties", close: H5Pclose) {
             H5Dget_create_plist(handle.id)
         }
@@ -124,6 +138,60 @@ package final class HDF5Dataset: HDF5Object {
             guard overflow || byteCount <= capacity else {
                 throw location.error(.tooLarge, "dataset's shape needs \(byteCount) bytes but its chunks store \(stored), "
                                      + "more than deflate's \(HDF5Dataset.maxCompressionRatio):1 can expand")
+            }
+            try checkChunks(plist: plist.id, space: space)
+        }
+    }
+
+    /// Checks each chunk's record in the chunk index against the chunk's size and the file before anything is
+    /// read: a chunk stored in 0 bytes, one that runs past the end of the file, an unfiltered chunk whose stored
+    /// size is not the chunk's size, or a compressed one smaller than deflate's 1032:1 allows is damage. (libhdf5
+    /// would allocate a buffer of the recorded size and fail with "memory allocation failed for raw data chunk",
+    /// or read past the file's end.) The corresponding C functions are `H5Pget_chunk`, `H5Dget_num_chunks` and
+    /// `H5Dget_chunk_info`; the first ``maxCheckedChunks`` records are checked.
+    private func checkChunks(plist: hid_t, space: hid_t) throws(HDF5Error) {
+        var dimensions = [hsize_t](repeating: 0, count: 33)
+        let rank = Int(try HDF5Library.check(.readFailed, at: location, "could not read the chunk shape") {
+            dimensions.withUnsafeMutableBufferPointer { H5Pget_chunk(plist, 33, $0.baseAddress) }
+        })
+        let shape = dimensions.prefix(rank).map { $0 <= UInt64(Int.max) ? Int($0) : -1 }
+        guard let chunkBytes = HDF5Library.checkedProduct(shape + [elementType.byteCount]), chunkBytes > 0 else {
+            throw location.error(.corrupt, "", libraryMessage: "its storage layout records chunks of \(shape.map(String.init).joined(separator: "×")) elements")
+        }
+        chunkByteCount = chunkBytes
+        let filters = Int(try HDF5Library.check(.readFailed, at: location, "could not read the filter count") { H5Pget_nfilters(plist) })
+        var chunkCount: hsize_t = 0
+        _ = try HDF5Library.check(.readFailed, at: location, "could not count the chunks") { H5Dget_num_chunks(handle.id, space, &chunkCount) }
+        for index in 0..<min(chunkCount, hsize_t(HDF5Dataset.maxCheckedChunks)) {
+            var offset = [hsize_t](repeating: 0, count: max(rank, 1))
+            var skippedFilters: UInt32 = 0
+            var address: haddr_t = 0
+            var stored: hsize_t = 0
+            _ = try HDF5Library.check(.readFailed, at: location, "could not read the record of chunk \(index)") {
+                offset.withUnsafeMutableBufferPointer {
+                    H5Dget_chunk_info(handle.id, space, index, $0.baseAddress, &skippedFilters, &address, &stored)
+                }
+            }
+            let chunk = "chunk \(index) (at \(offset.prefix(rank).map(String.init).joined(separator: ", ")))"
+            func damaged(_ what: String) -> HDF5Error { location.error(.corrupt, "", libraryMessage: "its \(chunk) \(what)") }
+            guard stored > 0 else { throw damaged("records 0 stored bytes for a chunk of \(chunkBytes) bytes") }
+            let end = UInt64(address).addingReportingOverflow(stored)
+            guard !end.overflow, end.partialValue <= UInt64(file.byteCount) else {
+                throw damaged("claims \(stored) bytes at byte \(address), past the end of the file's \(file.byteCount) bytes")
+            }
+            // A set bit in the mask is a filter not applied to this chunk: with none applied, it is stored as is.
+            let compressed = (0..<min(filters, 32)).contains { skippedFilters & (1 << UInt32($0)) == 0 }
+            if !compressed {
+                guard stored == UInt64(chunkBytes) else {
+                    throw damaged("records \(stored) stored bytes, expected \(chunkBytes) for an uncompressed chunk of "
+                                  + "\(shape.map(String.init).joined(separator: "×")) elements of \(elementType.byteCount) bytes")
+                }
+            } else {
+                let (capacity, overflow) = Int(stored).multipliedReportingOverflow(by: HDF5Dataset.maxCompressionRatio)
+                guard overflow || chunkBytes <= capacity else {
+                    throw damaged("records \(stored) stored bytes for a chunk of \(chunkBytes), "
+                                  + "more than deflate's \(HDF5Dataset.maxCompressionRatio):1 can expand")
+                }
             }
         }
     }

@@ -37,6 +37,9 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidString
         /// An object name is empty, absolute, or contains `.`/`..` components.
         case invalidName
+        /// libhdf5 could not allocate memory while reading, after the reader's own checks found the sizes the file
+        /// claims plausible: the machine is out of memory (the message names the size being read).
+        case outOfMemory
         /// Any other failure of an HDF5 call while reading.
         case readFailed
     }

@@ -65,15 +65,24 @@ package enum HDF5Library {
                                         _ body: () -> R) throws(HDF5Error) -> R {
         silenceErrorPrinting()
         let result = body()
-        guard result >= 0 else {
-            let entry = innermostError()
-            // A file whose structure libhdf5 found damaged is said to be corrupt, in plain terms.
-            if let entry, let damage = HDF5Corruption.damage(description: entry.description, function: entry.function) {
-                throw location.error(.corrupt, what(), libraryMessage: damage)
-            }
-            throw location.error(kind, what(), libraryMessage: entry?.description)
-        }
+        guard result >= 0 else { throw failure(kind, at: location, what(), entry: innermostError()) }
         return result
+    }
+
+    /// The error for a failed call, given the innermost entry of libhdf5's error stack: kind `corrupt` saying what
+    /// is damaged when the entry shows the file's structure is (``HDF5Corruption``), kind `outOfMemory` when libhdf5
+    /// could not allocate memory (the callers that read data say the size they were reading), else `kind` with
+    /// libhdf5's description.
+    package static func failure(_ kind: HDF5Error.Kind, at location: HDF5Location, _ what: String,
+                                entry: (description: String, function: String)?) -> HDF5Error {
+        guard let entry else { return location.error(kind, what) }
+        if let damage = HDF5Corruption.damage(description: entry.description, function: entry.function) {
+            return location.error(.corrupt, what, libraryMessage: damage)
+        }
+        if HDF5Corruption.isMemoryFailure(description: entry.description) {
+            return location.error(.outOfMemory, "\(what): out of memory")
+        }
+        return location.error(kind, what, libraryMessage: entry.description)
     }
 
     /// Runs an HDF5 call returning an identifier and wraps it in a handle closed by `close`.
@@ -91,25 +100,31 @@ package enum HDF5Library {
 
     /// The innermost (most specific) entry of the calling thread's HDF5 error stack: its description and the
     /// C function that reported it (which says what part of the file libhdf5 was decoding), or `nil` if the
-    /// stack is empty. Clears the stack.
+    /// stack is empty. When that function is one of libhdf5's allocators (`H5FL…` free lists, `H5MM…`), the
+    /// function is the first caller that is not: the allocator says nothing about what was being done. Clears the stack.
     ///
     /// The corresponding C function is `H5Ewalk2` with `H5E_WALK_UPWARD`, which visits the innermost entry first.
     package static func innermostError() -> (description: String, function: String)? {
-        final class Box { var entry: (description: String, function: String)? }
+        final class Box {
+            var entry: (description: String, function: String)?
+            var caller: String?
+        }
         let box = Box()
         let walker: H5E_walk2_t = { position, entry, clientData in
-            guard position == 0, let entry, let clientData else { return 0 }
+            guard let entry, let clientData else { return 0 }
             let box = Unmanaged<Box>.fromOpaque(clientData).takeUnretainedValue()
-            let description = entry.pointee.desc.map { String(cString: $0) } ?? ""
             let function = entry.pointee.func_name.map { String(cString: $0) } ?? ""
-            box.entry = (description, function)
+            if position == 0 {
+                box.entry = (entry.pointee.desc.map { String(cString: $0) } ?? "", function)
+            }
+            if box.caller == nil, !function.hasPrefix("H5FL"), !function.hasPrefix("H5MM") { box.caller = function }
             return 0
         }
         withExtendedLifetime(box) {
             _ = H5Ewalk2(lrm_h5e_default(), H5E_WALK_UPWARD, walker, Unmanaged.passUnretained(box).toOpaque())
         }
         _ = H5Eclear2(lrm_h5e_default())
-        return box.entry
+        return box.entry.map { ($0.description, box.caller ?? $0.function) }
     }
 
     /// `bytes` decoded as UTF-8, or `nil` if they are not valid UTF-8.

@@ -172,6 +172,31 @@ struct KerasBadInputTests {
         }
     }
 
+    @Test("libhdf5's failed allocations: out of memory in lrm's words, unless in the metadata cache (a damaged size); damaged chunk shapes in plain words")
+    func memoryAndChunkShapeWords() throws {
+        let location = HDF5Location(file: "x.h5", objectPath: "/w")
+        for (description, function) in [("memory allocation failed for chunk", "H5FL__malloc"), ("memory allocation failed for chunk", "H5T__conv_vlen"),
+                                         ("memory allocation failed for raw data chunk", "H5D__chunk_lock")] {
+            let error = HDF5Library.failure(.readFailed, at: location, "could not read the dataset", entry: (description, function))
+            #expect(error.kind == .outOfMemory, "\(error)")
+            #expect(error.description == "x.h5: /w: could not read the dataset: out of memory", "\(error)")
+        }
+        // Decoding metadata (the cache, an object header's filter pipeline message), a failed allocation is a damaged size.
+        for function in ["H5C__load_entry", "H5O__pline_decode"] {
+            let metadata = HDF5Library.failure(.readFailed, at: location, "could not open the object",
+                                               entry: ("memory allocation failed", function))
+            #expect(metadata.description == "x.h5: corrupt HDF5 file: /w: could not open the object: a block in it records an impossible size",
+                    "\(function): \(metadata)")
+        }
+        let shapes = [("chunk size must be < 4GB", "its storage layout records chunks of 4 GiB or more"),
+                      ("chunk size must be > 0, dim = 0", "its storage layout records a chunk dimension of 0"),
+                      ("chunk size must be <= maximum dimension size for fixed-sized dimensions", "its storage layout records chunks larger than the dataset")]
+        for (description, damage) in shapes {
+            let error = HDF5Library.failure(.readFailed, at: location, "could not open the object", entry: (description, "H5D__chunk_init"))
+            #expect(error.description == "x.h5: corrupt HDF5 file: /w: could not open the object: \(damage)", "\(error)")
+        }
+    }
+
     @Test("a truncated HDF5 file says so, with its size and the size its superblock records, not in libhdf5's terms")
     func truncatedMessage() throws {
         let directory = try TestData.temporaryDirectory()

@@ -39,6 +39,56 @@ struct CorruptHDF5Tests {
         }
     }
 
+    @Test("a variable-length string type whose characters are recorded as 2²⁸ bytes is corrupt, not an out-of-memory error")
+    func variableLengthCharacters() throws {
+        let scratch = try Scratch()
+        for name in ["churn_mlp.h5", "housing_mlp.h5"] {
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestPackage.root + "/samples/" + name)))
+            // The datatype message of the root's attribute model_config, a variable-length string (class 9, version 1,
+            // string flag; 16 bytes) of 1-byte characters (class 0, version 1; size 1, the last four bytes here).
+            let type: [UInt8] = [0x19, 0x01, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00]
+            let attributeName = Array("model_config".utf8)
+            let attribute = try #require(bytes.indices.first { bytes[$0...].starts(with: attributeName) }, "\(name)")
+            let at = try #require((attribute..<bytes.count - type.count).first { bytes[$0...].starts(with: type) }, "\(name)")
+            bytes.replaceSubrange((at + 12)..<(at + 16), with: [0x00, 0x00, 0x00, 0x10])  // 2²⁸
+            let path = try scratch.write(bytes, to: "characters-\(name)")
+            let result = try ChildProcess.run(["inspect", path], timeout: 60)
+            #expect(result.status == 65 && result.isCleanError, "\(name): \(result)")
+            #expect(result.stderr == "lrm: error: \(path): corrupt HDF5 file: /@model_config: its variable-length string type records "
+                    + "characters of 268435456 bytes, expected 1\n", "\(name): \(result.stderr)")
+        }
+    }
+
+    @Test("a chunk index recording 0 or 1 stored bytes for a 3,072-byte deflated chunk is corrupt, said before anything is read")
+    func chunkRecords() throws {
+        let scratch = try Scratch()
+        let path = scratch.file("chunked.h5")
+        try HDF5Craft.chunkedWeights(at: path)
+        let config = scratch.file("config.json")
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        let intact = try ChildProcess.run(["inspect", path, "--config", config], timeout: 60)
+        #expect(intact.status == 0, "\(intact)")
+        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        // The chunk index is a version 1 B-tree node ("TREE", node type 1); after its 24-byte header, the first key
+        // starts with the first chunk's stored size (4 bytes).
+        let node = try #require(full.indices.dropLast(8).first { full[$0...].starts(with: Array("TREE".utf8)) && full[$0 + 4] == 1 })
+        let cases: [(UInt8, String)] = [
+            (0, "its chunk 0 (at 0, 0) records 0 stored bytes for a chunk of 3072 bytes"),
+            (1, "its chunk 0 (at 0, 0) records 1 stored bytes for a chunk of 3072, more than deflate's 1032:1 can expand"),
+        ]
+        for (stored, damage) in cases {
+            var bytes = full
+            bytes.replaceSubrange((node + 24)..<(node + 28), with: [stored, 0, 0, 0])
+            let damaged = try scratch.write(bytes, to: "chunk-\(stored).h5")
+            for arguments in [["inspect", damaged, "--config", config], ["import", damaged, "--config", config, "-o", scratch.file("o.lrm")]] {
+                let result = try ChildProcess.run(arguments, timeout: 60)
+                #expect(result.status == 65 && result.isCleanError, "\(arguments): \(result)")
+                #expect(result.stderr == "lrm: error: \(damaged): corrupt HDF5 file: /dense/dense/kernel:0: \(damage)\n", "\(arguments): \(result.stderr)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
+
     @Test("bytes changed across a file's metadata: every failure is exit 65, one line naming the file, none in libhdf5's words")
     func metadataSweep() throws {
         let scratch = try Scratch()

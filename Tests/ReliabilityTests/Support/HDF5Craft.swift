@@ -75,6 +75,43 @@ enum HDF5Craft {
         }
     }
 
+    /// A well-formed legacy weights-only file like ``legacyWeights(at:layer:kernelShape:layout:)`` with its data
+    /// written: a 64×48 float32 `dense/dense/kernel:0` in four deflated 16×48 chunks (3,072 bytes each) and a
+    /// contiguous `bias:0` of 48; ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
+    static func chunkedWeights(at path: String) throws {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let file = try create(path)
+        defer { _ = H5Fclose(file) }
+        try writeStrings(file, "layer_names", ["dense"])
+        let group = try check(H5Gcreate2(file, "dense", lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
+        defer { _ = H5Gclose(group) }
+        try writeStrings(group, "weight_names", ["dense/kernel:0", "dense/bias:0"])
+        let inner = try check(H5Gcreate2(group, "dense", lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
+        defer { _ = H5Gclose(inner) }
+        var one: UInt64 = 1
+        let scratchSpace = try check(H5Screate_simple(1, &one, nil), "make a dataspace")
+        let scratch = try check(H5Dcreate2(file, "scratch", lrm_h5t_ieee_f32le(), scratchSpace, lrm_h5p_default(), lrm_h5p_default(),
+                                           lrm_h5p_default()), "create a dataset")
+        let properties = try check(H5Dget_create_plist(scratch), "make dataset properties")
+        _ = H5Dclose(scratch)
+        _ = H5Sclose(scratchSpace)
+        _ = H5Ldelete(file, "scratch", lrm_h5p_default())
+        defer { _ = H5Pclose(properties) }
+        try check(Int64(H5Pset_chunk(properties, 2, [16, 48])), "set the chunk size")
+        try check(Int64(H5Pset_deflate(properties, 4)), "set deflate")
+        for (name, shape, layout) in [("kernel:0", [UInt64(64), 48], properties), ("bias:0", [UInt64(48)], lrm_h5p_default())] {
+            let space = try check(H5Screate_simple(Int32(shape.count), shape, nil), "make a dataspace")
+            defer { _ = H5Sclose(space) }
+            let dataset = try check(H5Dcreate2(inner, name, lrm_h5t_ieee_f32le(), space, lrm_h5p_default(), layout, lrm_h5p_default()),
+                                    "create \(name)")
+            defer { _ = H5Dclose(dataset) }
+            let values = (0..<Int(shape.reduce(1, *))).map { Float($0 % 97) / 97 }
+            try check(Int64(values.withUnsafeBytes { H5Dwrite(dataset, lrm_h5t_native_float(), lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress) }),
+                      "write \(name)")
+        }
+    }
+
     /// A file with one float64 attribute `values` of `count` elements on the root group.
     static func float64Attribute(at path: String, count: Int) throws {
         _ = H5open()
