@@ -1,10 +1,11 @@
 package import Foundation
 
 /// Whether a file with the HDF5 signature that libhdf5 could not open is simply shorter than it should be,
-/// judged from its superblock alone (HDF5 file format specification, section II.A, versions 0 to 3): the
-/// superblock records the end-of-file address, and a file cut short (an interrupted copy or download) ends
-/// before it, or before the superblock's own fields. libhdf5 says so in its own terms ("truncated file:
-/// eof = …, sblock->base_addr = …" or "bad byte number in an address"); this gives the user the facts.
+/// judged from its superblock (HDF5 file format specification, section II.A, versions 0 to 3) and, when that
+/// records an end past the file's size, from what the file's objects need: the superblock records the
+/// end-of-file address, and a file cut short (an interrupted copy or download) ends before it, or before the
+/// superblock's own fields. libhdf5 says so in its own terms ("truncated file: eof = …, sblock->base_addr = …"
+/// or "bad byte number in an address"); this gives the user the facts.
 package enum HDF5Truncation {
     /// What the superblock shows: one clause, and whether it shows the file corrupt (rather than truncated).
     package struct Problem: Equatable, Sendable {
@@ -20,9 +21,11 @@ package enum HDF5Truncation {
     /// own position, or an end of file past 1 TiB), or `nil` when the superblock cannot be read or shows
     /// neither (then the file is damaged in some other way).
     ///
-    /// A recorded end that differs from the file's size in exactly one byte other than the lowest is what a
-    /// damaged byte in that address makes (a cut rarely leaves the other bytes of the size equal): the file is
-    /// then said to be "truncated or corrupt".
+    /// A recorded end past the file's size is "truncated" when something the file's objects need lies past its
+    /// end (``contents(path:size:endFieldOffset:width:base:)``), and "truncated or corrupt" when everything they
+    /// need is there (a damaged byte in the address, even its lowest, makes the file look a few bytes short). When
+    /// that cannot be judged, a recorded end that differs from the size in exactly one byte other than the lowest
+    /// is "truncated or corrupt" (a cut rarely leaves the other bytes of the size equal), any other "truncated".
     package static func describe(path: String) -> Problem? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
@@ -70,9 +73,18 @@ package enum HDF5Truncation {
             return Problem(text: "its superblock records an end of file at \(recorded.overflow ? "more than 2⁶⁴" : String(recorded.partialValue)) bytes, "
                            + "but it has \(size)", corrupt: true)
         }
-        let difference = end ^ available
-        let oneByte = (1..<8).contains { difference & ~(UInt64(0xFF) << (8 * UInt64($0))) == 0 }
-        return Problem(text: "\(oneByte ? "truncated or corrupt" : "truncated") HDF5 file: it has \(size) bytes of the \(recorded.partialValue) its superblock records",
+        let truncated: Bool
+        switch contents(path: path, size: size, endFieldOffset: Int(start) + endAt, width: width, base: start) {
+        case .missing: truncated = true
+        case .within: truncated = false
+        case nil:
+            // Not judged by the file's contents: a recorded end that differs from the size in exactly one byte
+            // other than the lowest is what a damaged byte in that address makes (a cut rarely leaves the other
+            // bytes of the size equal).
+            let difference = end ^ available
+            truncated = !(1..<8).contains { difference & ~(UInt64(0xFF) << (8 * UInt64($0))) == 0 }
+        }
+        return Problem(text: "\(truncated ? "truncated" : "truncated or corrupt") HDF5 file: it has \(size) bytes of the \(recorded.partialValue) its superblock records",
                        corrupt: false)
     }
 }

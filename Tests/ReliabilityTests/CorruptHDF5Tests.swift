@@ -25,6 +25,7 @@ struct CorruptHDF5Tests {
         // each), the root group's symbol table entry from 56 (its object header address at 64, cache type at 72).
         let expected: [Int: String] = [
             9: "corrupt HDF5 file: its superblock is damaged",
+            40: "truncated or corrupt HDF5 file: it has \(size) bytes of the \(size ^ 0xFF) its superblock records",
             27: "corrupt HDF5 file: its superblock records a base address of \(UInt64(0xFF) << 24), expected 0 (where the superblock is)",
             44: "truncated or corrupt HDF5 file: it has \(size) bytes of the \(size ^ (UInt64(0xFF) << 32)) its superblock records",
             46: "corrupt HDF5 file: its superblock records an end of file at \(size ^ (UInt64(0xFF) << 48)) bytes, but it has \(size)",
@@ -36,6 +37,34 @@ struct CorruptHDF5Tests {
             let result = try ChildProcess.run(["inspect", path], timeout: 60)
             #expect(result.status == 65 && result.isCleanError, "\(offset): \(result)")
             #expect(result.stderr == "lrm: error: \(path): \(message)\n", "\(offset): \(result.stderr)")
+        }
+    }
+
+    @Test("an end-of-file address a few bytes past the file's size: 'truncated' when the file was cut, 'truncated or corrupt' when its lowest byte is damaged")
+    func endOfFileAddress() throws {
+        let scratch = try Scratch()
+        for name in ["housing_mlp.h5", "churn_mlp.h5"] {
+            let sample = TestPackage.root + "/samples/" + name
+            let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: sample)))
+            let size = UInt64(full.count)
+            // The superblock (version 0) records the end of file at byte 40. Inverting its lowest byte makes the
+            // file look short by a few bytes when that byte is below 0x80, as in these samples; cutting as many
+            // bytes off the end as that leaves the same numbers in the superblock but the file's last object header
+            // incomplete. A cut of one byte and of 16 (here differing from the recorded end in the lowest byte alone).
+            #expect(size & 0x80 == 0 && size & 0xF0 != 0, "\(name): \(size)")
+            let flipped = try Self.damaged(sample, at: 40, in: scratch)
+            let cases: [(String, String)] = [
+                (flipped, "truncated or corrupt HDF5 file: it has \(size) bytes of the \(size ^ 0xFF) its superblock records"),
+                (try scratch.write(Array(full.dropLast(1)), to: "cut1-\(name)"), "truncated HDF5 file: it has \(size - 1) bytes of the \(size) its superblock records"),
+                (try scratch.write(Array(full.dropLast(16)), to: "cut16-\(name)"), "truncated HDF5 file: it has \(size - 16) bytes of the \(size) its superblock records"),
+            ]
+            for (path, message) in cases {
+                for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+                    let result = try ChildProcess.run(["inspect", path], environment: environment, timeout: 60)
+                    #expect(result.status == 65 && result.isCleanError, "\(path) \(environment): \(result)")
+                    #expect(result.stderr == "lrm: error: \(path): \(message)\n", "\(path) \(environment): \(result.stderr)")
+                }
+            }
         }
     }
 

@@ -1,0 +1,123 @@
+internal import CHDF5
+import Foundation
+
+extension HDF5Truncation {
+    /// Whether what a file's objects need lies within its bytes, for a file whose superblock records an end past
+    /// its size: a file cut short lacks something its objects point at; one whose recorded end is damaged (a
+    /// flipped byte in the address) has all of it.
+    package enum Contents: Equatable, Sendable {
+        /// Every object header, group index and name heap, and every dataset's stored data, lies within the file.
+        case within
+        /// Something the file's objects need lies past its end.
+        case missing
+    }
+
+    /// Files up to this size (256 MiB) are judged by ``contents(path:size:endFieldOffset:width:base:)``, which
+    /// holds up to three copies of the file in memory while libhdf5 reads it; larger ones are not judged.
+    package static let maxJudgedByteCount: UInt64 = 256 << 20
+
+    /// The most chunk records of one dataset checked against the file's end.
+    static let maxCheckedChunks: hsize_t = 1024
+
+    /// Whether the objects of the file at `path` (of `size` bytes) lie within it, or `nil` when that cannot be
+    /// told (the file is larger than ``maxJudgedByteCount``, unreadable, or damaged in another way).
+    ///
+    /// libhdf5 refuses a file shorter than its superblock's end-of-file address, and reading such a file with that
+    /// check skipped reads zeros past the real end, so neither tells a cut from a damaged address. Here libhdf5 reads
+    /// a copy in memory whose recorded end is set to the file's real size (the superblock's only change): every read
+    /// past it then fails. Opening the copy and visiting every object (their headers, and each group's index and
+    /// name heap) succeeds when nothing was cut, and each dataset's stored data must end within the file too.
+    /// Not visited: attribute values kept in the global heap (variable-length strings).
+    /// - Parameters:
+    ///   - endFieldOffset: where the superblock's end-of-file address is, from the start of the file.
+    ///   - width: the superblock's size of offsets (2, 4 or 8 bytes).
+    ///   - base: the superblock's base address (addresses in the file are relative to it).
+    /// The corresponding C functions are `H5Pset_fapl_core`, `H5Pset_file_image`, `H5Fopen` and `H5Ovisit2`.
+    package static func contents(path: String, size: UInt64, endFieldOffset: Int, width: Int, base: UInt64) -> Contents? {
+        guard size <= maxJudgedByteCount, size > base, var image = FileManager.default.contents(atPath: path),
+              UInt64(image.count) == size, endFieldOffset + width <= image.count else { return nil }
+        let relativeEnd = size - base
+        for index in 0..<width { image[endFieldOffset + index] = UInt8(truncatingIfNeeded: relativeEnd >> (8 * UInt64(index))) }
+
+        HDF5Library.silenceErrorPrinting()
+        let access = H5Pcreate(lrm_h5p_file_access())
+        guard access >= 0 else { _ = HDF5Library.innermostError(); return nil }
+        defer { _ = H5Pclose(access) }
+        let prepared = image.withUnsafeBytes { bytes -> Bool in
+            H5Pset_fapl_core(access, 1 << 20, false) >= 0 && H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) >= 0
+        }
+        image = Data()
+        guard prepared else { _ = HDF5Library.innermostError(); return nil }
+        // A name that names no file: given an existing one, the core driver would read that file, not the image.
+        let file = H5Fopen("\(path).lrm-image-\(UUID().uuidString)", lrm_h5f_acc_rdonly(), access)
+        guard file >= 0 else { return verdict(of: HDF5Library.innermostError()) }
+        defer { _ = H5Fclose(file) }
+
+        final class Visit {
+            let size: UInt64
+            var pastEnd = false
+            init(size: UInt64) { self.size = size }
+        }
+        let visit = Visit(size: size)
+        let visitor: H5O_iterate_t = { object, name, info, context in
+            guard let name, let info, let context else { return -1 }
+            guard info.pointee.type == H5O_TYPE_DATASET else { return 0 }
+            let visit = Unmanaged<Visit>.fromOpaque(context).takeUnretainedValue()
+            let dataset = H5Dopen2(object, name, lrm_h5p_default())
+            guard dataset >= 0 else { return -1 }
+            defer { _ = H5Dclose(dataset) }
+            guard let end = HDF5Truncation.storageEnd(of: dataset) else { return -1 }
+            if end > visit.size { visit.pastEnd = true; return -1 }
+            return 0
+        }
+        let visited = withExtendedLifetime(visit) {
+            H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, visitor, Unmanaged.passUnretained(visit).toOpaque(), UInt32(H5O_INFO_BASIC))
+        }
+        let failure = HDF5Library.innermostError()
+        if visit.pastEnd { return .missing }
+        return visited >= 0 ? .within : verdict(of: failure)
+    }
+
+    /// `.missing` when libhdf5 failed because a read went past the (real) end of the file ("addr overflow, addr = …",
+    /// "actual len exceeds EOA", "len not positive after adjustment for EOA"), `nil` for any other failure.
+    private static func verdict(of failure: (description: String, function: String)?) -> Contents? {
+        guard let text = failure?.description.lowercased() else { return nil }
+        return ["addr overflow", "eoa", "past end of allocation", "truncated file"].contains(where: text.contains) ? .missing : nil
+    }
+
+    /// Where a dataset's stored data ends in the file (0 for none stored), or `nil` when libhdf5 cannot say:
+    /// contiguous data ends at its address plus its size, chunked data at its farthest chunk (the first
+    /// ``maxCheckedChunks`` records).
+    private static func storageEnd(of dataset: hid_t) -> UInt64? {
+        let plist = H5Dget_create_plist(dataset)
+        guard plist >= 0 else { return nil }
+        defer { _ = H5Pclose(plist) }
+        switch H5Pget_layout(plist) {
+        case H5D_CONTIGUOUS:
+            let address = H5Dget_offset(dataset)
+            guard address != haddr_t.max else { return 0 }  // HADDR_UNDEF: nothing stored
+            let end = UInt64(address).addingReportingOverflow(H5Dget_storage_size(dataset))
+            return end.overflow ? .max : end.partialValue
+        case H5D_CHUNKED:
+            let space = H5Dget_space(dataset)
+            guard space >= 0 else { return nil }
+            defer { _ = H5Sclose(space) }
+            var count: hsize_t = 0
+            guard H5Dget_num_chunks(dataset, space, &count) >= 0 else { return nil }
+            var farthest: UInt64 = 0
+            var offset = [hsize_t](repeating: 0, count: 33)
+            for index in 0..<min(count, maxCheckedChunks) {
+                var mask: UInt32 = 0, address: haddr_t = 0, stored: hsize_t = 0
+                let read = offset.withUnsafeMutableBufferPointer {
+                    H5Dget_chunk_info(dataset, space, index, $0.baseAddress, &mask, &address, &stored)
+                }
+                guard read >= 0 else { return nil }
+                let end = UInt64(address).addingReportingOverflow(stored)
+                farthest = max(farthest, end.overflow ? .max : end.partialValue)
+            }
+            return farthest
+        default:
+            return 0  // compact data is inside the object header, which was read
+        }
+    }
+}
