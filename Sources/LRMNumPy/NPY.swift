@@ -14,19 +14,112 @@ public enum NPY {
     /// unless told otherwise.
     public static let maxHeaderByteCount = 65_536
 
-    /// Reads the array in the `.npy` file at `path`.
+    /// The bytes a regular `.npy` file is read in after its header: each piece is decoded into the result before the
+    /// next is read, so reading an array costs the array and one piece, not the file's bytes as well.
+    static let readChunkByteCount = 4 << 20
+
+    /// Reads the array in the `.npy` file at `path`, decoding the data into the array as they are read
+    /// (``readChunkByteCount`` bytes at a time; a pipe or device is read whole, then decoded).
     ///
     /// - Throws: ``NumPyError`` naming the file and the problem; nothing in the file can make this trap.
     public static func read(path: String) throws(NumPyError) -> NumPyArray {
-        try decode(try readFile(path), file: path)
+        try read(path: path, chunkByteCount: readChunkByteCount)
+    }
+
+    /// Reads the array in the `.npy` file at `path` converted to `Float` as it is read: the values
+    /// ``NumPyArray/floatValues()`` gives, without the array in its stored type (a float64 file costs its float32
+    /// values, not its doubles and then the floats).
+    public static func readFloat32(path: String) throws(NumPyError) -> (shape: [Int], values: [Float]) {
+        try readFloat32(path: path, chunkByteCount: readChunkByteCount)
+    }
+
+    /// Reads the array in the `.npy` file at `path` converted to `Double` as it is read: the values
+    /// ``NumPyArray/doubleValues()`` gives, without the array in its stored type.
+    public static func readFloat64(path: String) throws(NumPyError) -> (shape: [Int], values: [Double]) {
+        try readFloat64(path: path, chunkByteCount: readChunkByteCount)
+    }
+
+    static func read(path: String, chunkByteCount: Int) throws(NumPyError) -> NumPyArray {
+        guard let (reader, layout) = try openChecked(path) else { return try decode(try readFile(path), file: path) }
+        func load<T: FixedWidthInteger, U>(_: T.Type, _ convert: (T) -> U?) throws(NumPyError) -> [U] {
+            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
+        }
+        let storage: NumPyArray.Storage
+        switch layout.dtype {
+        case .float16: storage = .float16(bits: try load(UInt16.self) { $0 })
+        case .float32: storage = .float32(try load(UInt32.self, Float.init(bitPattern:)))
+        case .float64: storage = .float64(try load(UInt64.self, Double.init(bitPattern:)))
+        case .int32: storage = .int32(try load(Int32.self) { $0 })
+        case .int64: storage = .int64(try load(Int64.self) { $0 })
+        case .uint8: storage = .uint8(try load(UInt8.self) { $0 })
+        case .bool: storage = .bool(try load(UInt8.self) { $0 > 1 ? nil : $0 == 1 })
+        }
+        return try NumPyArray(shape: layout.shape, storage: storage)
+    }
+
+    static func readFloat32(path: String, chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: [Float]) {
+        guard let (reader, layout) = try openChecked(path) else {
+            let array = try decode(try readFile(path), file: path)
+            return (array.shape, array.floatValues())
+        }
+        func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> Float?) throws(NumPyError) -> [Float] {
+            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
+        }
+        let values: [Float]
+        switch layout.dtype {
+        case .float16: values = try load(UInt16.self, HalfPrecision.float(fromHalf:))
+        case .float32: values = try load(UInt32.self, Float.init(bitPattern:))
+        case .float64: values = try load(UInt64.self) { Float(Double(bitPattern: $0)) }
+        case .int32: values = try load(Int32.self) { Float($0) }
+        case .int64: values = try load(Int64.self) { Float($0) }
+        case .uint8: values = try load(UInt8.self) { Float($0) }
+        case .bool: values = try load(UInt8.self) { $0 > 1 ? nil : Float($0) }
+        }
+        return (layout.shape, values)
+    }
+
+    static func readFloat64(path: String, chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: [Double]) {
+        guard let (reader, layout) = try openChecked(path) else {
+            let array = try decode(try readFile(path), file: path)
+            return (array.shape, array.doubleValues())
+        }
+        func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> Double?) throws(NumPyError) -> [Double] {
+            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
+        }
+        let values: [Double]
+        switch layout.dtype {
+        case .float16: values = try load(UInt16.self) { Double(HalfPrecision.float(fromHalf: $0)) }
+        case .float32: values = try load(UInt32.self) { Double(Float(bitPattern: $0)) }
+        case .float64: values = try load(UInt64.self, Double.init(bitPattern:))
+        case .int32: values = try load(Int32.self) { Double($0) }
+        case .int64: values = try load(Int64.self) { Double($0) }
+        case .uint8: values = try load(UInt8.self) { Double($0) }
+        case .bool: values = try load(UInt8.self) { $0 > 1 ? nil : Double($0) }
+        }
+        return (layout.shape, values)
     }
 
     /// Decodes the bytes of a `.npy` file; `file` names it in errors.
     public static func decode(_ data: Data, file: String) throws(NumPyError) -> NumPyArray {
         // Zero-based indices even when `data` is a slice (a whole file's bytes are used as they are, not copied).
         let data = data.startIndex == 0 ? data : Data(data)
-        let bytes = data.prefix(12 + maxHeaderByteCount)
-        let totalCount = data.count
+        let layout = try layout(prefix: Array(data.prefix(12 + maxHeaderByteCount)), byteCount: data.count, file: file)
+        let storage = try decodeStorage(data, from: layout.dataStart, dtype: layout.dtype, count: layout.count, file: file)
+        return try NumPyArray(shape: layout.shape, storage: storage)
+    }
+
+    /// What a checked header says: the array's shape and type, and where its `count` elements start.
+    struct Layout {
+        var shape: [Int]
+        var dtype: NumPyDType
+        var count: Int
+        var dataStart: Int
+    }
+
+    /// Parses and checks the header at the start of a `.npy` file of `byteCount` bytes, of which `prefix` holds the
+    /// first `min(byteCount, 12 + maxHeaderByteCount)`: magic, version, header, dtype, order, and that the data
+    /// that follow the header are exactly the shape's bytes.
+    static func layout(prefix bytes: [UInt8], byteCount totalCount: Int, file: String) throws(NumPyError) -> Layout {
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             let found = bytes.prefix(6).map { String(format: "%02X", $0) }.joined(separator: " ")
             throw NumPyError(.badMagic, file: file, "not a .npy file, expected magic 93 4E 55 4D 50 59, found \(found.isEmpty ? "an empty file" : found)")
@@ -51,9 +144,9 @@ public enum NPY {
             throw NumPyError(.headerTooLarge, file: file, location: "header", "header is \(headerLength) bytes, expected at most \(maxHeaderByteCount)")
         }
         let dataStart = headerStart + headerLength
-        guard dataStart <= totalCount else {
+        guard dataStart <= totalCount, dataStart <= bytes.count else {
             throw NumPyError(.malformedHeader, file: file, location: "header",
-                             "header claims \(headerLength) bytes, but only \(totalCount - headerStart) follow")
+                             "header claims \(headerLength) bytes, but only \(min(totalCount, bytes.count) - headerStart) follow")
         }
         let headerBytes = bytes[headerStart..<dataStart]
         let isText = major == 3 || headerBytes.allSatisfy { $0 < 0x80 }
@@ -81,8 +174,59 @@ public enum NPY {
             throw NumPyError(.dataSizeMismatch, file: file, location: "data",
                              "shape \(NPYHeader.formatShape(header.shape)) of \(header.descr) needs \(byteCount) bytes of data, found \(available)")
         }
-        let storage = try decodeStorage(data, from: dataStart, dtype: dtype, count: count, file: file)
-        return try NumPyArray(shape: header.shape, storage: storage)
+        return Layout(shape: header.shape, dtype: dtype, count: count, dataStart: dataStart)
+    }
+
+    /// Opens the `.npy` file at `path` and checks its header against its size; `nil` when it is not a regular file.
+    static func openChecked(_ path: String) throws(NumPyError) -> (NPYFileReader, Layout)? {
+        try checkIsFile(path)
+        guard let reader = try NPYFileReader(path: path) else { return nil }
+        let wanted = min(reader.byteCount, 12 + maxHeaderByteCount)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, wanted), alignment: 16)
+        defer { buffer.deallocate() }
+        let got = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted]), at: 0)
+        // Fewer bytes than its size only when the file shrank since it was opened: the header is checked against what is there.
+        return (reader, try layout(prefix: Array(buffer[0..<got]), byteCount: got < wanted ? got : reader.byteCount, file: path))
+    }
+
+    /// Decodes the data section `layout` describes from `reader`, `chunkByteCount` bytes at a time, each element
+    /// through `convert` into one new array. `convert` returns `nil` for a value its type cannot hold: a boolean
+    /// byte other than 0 or 1, the only such value.
+    static func readElements<T: FixedWidthInteger, U>(_ reader: NPYFileReader, _ layout: Layout, chunkByteCount: Int,
+                                                      _ convert: (T) -> U?) throws(NumPyError) -> [U] {
+        let size = MemoryLayout<T>.size, count = layout.count
+        let chunkCount = max(1, chunkByteCount / size)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(count, chunkCount) * size), alignment: 16)
+        defer { chunk.deallocate() }
+        var failure: NumPyError?
+        let values = [U](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(NumPyError) {
+                var index = 0
+                while index < count {
+                    let n = min(chunkCount, count - index), offset = layout.dataStart + index * size
+                    let got = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<(n * size)]), at: offset)
+                    guard got == n * size else {
+                        throw NumPyError(.dataSizeMismatch, file: reader.path, location: "data",
+                                         "the file ends after \(offset + got) bytes, expected \(layout.dataStart + count * size) "
+                                         + "(it was cut short while being read)")
+                    }
+                    for k in 0..<n {
+                        let bits = T(littleEndian: chunk.loadUnaligned(fromByteOffset: k * size, as: T.self))
+                        guard let value = convert(bits) else {
+                            throw NumPyError(.invalidData, file: reader.path, location: "data",
+                                             "boolean element \(index + k) is \(bits), expected 0 or 1")
+                        }
+                        buffer.initializeElement(at: index + k, to: value)
+                        initialized = index + k + 1
+                    }
+                    index += n
+                }
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return values
     }
 
     /// Encodes `array` as a `.npy` file: version 1.0 (2.0 if the header needs it), C order, little-endian,
@@ -124,12 +268,18 @@ public enum NPY {
         }
     }
 
-    static func readFile(_ path: String) throws(NumPyError) -> Data {
+    /// Refuses a path that does not exist or is a directory, with the errors every reader here gives.
+    static func checkIsFile(_ path: String) throws(NumPyError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw NumPyError(.unreadable, file: path, "no such file")
         }
         guard !isDirectory.boolValue else { throw NumPyError(.unreadable, file: path, "is a directory, expected a file") }
+    }
+
+    /// The whole file (for `.npz` archives, and `.npy` files that are not regular files).
+    static func readFile(_ path: String) throws(NumPyError) -> Data {
+        try checkIsFile(path)
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {

@@ -55,16 +55,16 @@ public enum OwnDataReader {
                                    labelWidth: 1, source: "\(inputs) (label column '\(labelColumn)')")
             }
         } else {
-            let (x, y) = try numpyArrays(inputs)
+            let (x, y) = try numpyInputs(inputs)
             guard x.shape.count >= 1, x.shape[0] >= 1 else {
                 throw PipelineError(.dataInvalid, "\(inputs): the inputs have shape \(x.shape); expected [samples, …] with at least one sample")
             }
             let sampleShape = x.shape.count == 1 ? [1] : Array(x.shape.dropFirst())
-            arrays = OwnArrays(features: x.floatValues()[...], sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
+            arrays = OwnArrays(features: x.values[...], sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
             if let labels {
                 try attach(labels: labels, column: labelColumn, to: &arrays)
             } else if let y {
-                try setLabels(y, file: inputs, on: &arrays)
+                try setLabels(shape: y.shape, values: y.doubleValues(), file: inputs, on: &arrays)
             } else {
                 throw PipelineError(.badRequest, "\(inputs): give the labels with --labels (or store them in an .npz as 'y')")
             }
@@ -87,21 +87,46 @@ public enum OwnDataReader {
         return lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt")
     }
 
-    /// The features and (when the file is an npz holding them) the labels.
-    static func numpyArrays(_ path: String) throws -> (NumPyArray, NumPyArray?) {
+    /// The features as float32 and (when the file is an npz holding them) the labels. A `.npy` file is converted as it
+    /// is read (`NPY.readFloat32`): the features cost their float32 values, never the file's bytes or the stored type as
+    /// well.
+    static func numpyInputs(_ path: String) throws -> (x: (shape: [Int], values: [Float]), y: NumPyArray?) {
+        if isNPZ(path) {
+            let (x, y) = try npzArrays(path)
+            return ((x.shape, x.floatValues()), y)
+        }
+        return (try numpy(path) { () throws(NumPyError) in try NPY.readFloat32(path: path) }, nil)
+    }
+
+    /// The labels in a `.npy` file (converted as they are read, `NPY.readFloat64`) or an `.npz` file's features array.
+    static func numpyLabels(_ path: String) throws -> (shape: [Int], values: [Double]) {
+        if isNPZ(path) {
+            let (x, _) = try npzArrays(path)
+            return (x.shape, x.doubleValues())
+        }
+        return try numpy(path) { () throws(NumPyError) in try NPY.readFloat64(path: path) }
+    }
+
+    static func isNPZ(_ path: String) -> Bool { path.lowercased().hasSuffix(".npz") }
+
+    /// The features and (when it holds them) the labels of an `.npz` file.
+    static func npzArrays(_ path: String) throws -> (NumPyArray, NumPyArray?) {
+        let entries = try numpy(path) { () throws(NumPyError) in try NPZ.read(path: path) }
+        func pick(_ names: [String]) -> NumPyArray? { names.lazy.compactMap { entries[$0] ?? entries[$0 + ".npy"] }.first }
+        guard let x = pick(["x", "X", "inputs", "features"]) else {
+            throw PipelineError(.dataInvalid, "\(path): no array named x, X, inputs or features (it holds "
+                                + entries.keys.sorted().joined(separator: ", ") + ")")
+        }
+        return (x, pick(["y", "Y", "labels", "targets"]))
+    }
+
+    /// `read()`'s result, its ``NumPyError`` turned into a `PipelineError` (`.dataMissing` for a file that is not there or
+    /// cannot be read, `.dataInvalid` otherwise).
+    static func numpy<Result>(_ path: String, _ read: () throws(NumPyError) -> Result) throws -> Result {
         guard FileManager.default.fileExists(atPath: path) else { throw PipelineError(.dataMissing, "\(path): no such file") }
         do {
-            if path.lowercased().hasSuffix(".npz") {
-                let entries = try NPZ.read(path: path)
-                func pick(_ names: [String]) -> NumPyArray? { names.lazy.compactMap { entries[$0] ?? entries[$0 + ".npy"] }.first }
-                guard let x = pick(["x", "X", "inputs", "features"]) else {
-                    throw PipelineError(.dataInvalid, "\(path): no array named x, X, inputs or features (it holds "
-                                        + entries.keys.sorted().joined(separator: ", ") + ")")
-                }
-                return (x, pick(["y", "Y", "labels", "targets"]))
-            }
-            return (try NPY.read(path: path), nil)
-        } catch let error as NumPyError {
+            return try read()
+        } catch {
             throw PipelineError(error.kind == .unreadable ? .dataMissing : .dataInvalid, error.description, cause: error)
         }
     }
@@ -123,18 +148,18 @@ public enum OwnDataReader {
             arrays.source += ", labels \(path)"
             return
         }
-        let (y, _) = try numpyArrays(path)
-        try setLabels(y, file: path, on: &arrays)
+        let y = try numpyLabels(path)
+        try setLabels(shape: y.shape, values: y.values, file: path, on: &arrays)
         arrays.source += ", labels \(path)"
     }
 
-    static func setLabels(_ y: NumPyArray, file: String, on arrays: inout OwnArrays) throws {
-        guard y.shape.count == 1 || y.shape.count == 2 else {
-            throw PipelineError(.dataInvalid, "\(file): labels of shape \(y.shape); expected [samples] or [samples, targets]")
+    static func setLabels(shape: [Int], values: [Double], file: String, on arrays: inout OwnArrays) throws {
+        guard shape.count == 1 || shape.count == 2 else {
+            throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape); expected [samples] or [samples, targets]")
         }
-        arrays.labels = y.doubleValues()
-        arrays.labelWidth = y.shape.count == 2 ? y.shape[1] : 1
-        guard arrays.labelWidth >= 1 else { throw PipelineError(.dataInvalid, "\(file): labels of shape \(y.shape) hold no values") }
+        arrays.labels = values
+        arrays.labelWidth = shape.count == 2 ? shape[1] : 1
+        guard arrays.labelWidth >= 1 else { throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape) hold no values") }
     }
 }
 
