@@ -36,7 +36,8 @@ def cifar(root, name, part):
         files = ["data_batch_1.bin", "data_batch_2.bin"] if part == "train" else ["test_batch.bin"]
         paths = [f"{root}/cifar-10/{f}" for f in files if os.path.exists(f"{root}/cifar-10/{f}")]
     else:
-        paths = [f"{root}/cifar-100/{'train' if part == 'train' else 'test'}.bin"]
+        names = ["train.bin", "train-25k.bin"] if part == "train" else ["test.bin"]  # the shared copy has the first 25,000
+        paths = [f"{root}/cifar-100/{f}" for f in names if os.path.exists(f"{root}/cifar-100/{f}")][:1]
     records = np.concatenate([np.fromfile(p, np.uint8).reshape(-1, size) for p in paths])
     # Stored CHW; the Keras samples take HWC, flattened for an MLP.
     x = records[:, size - 3072:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(-1, 3072)
