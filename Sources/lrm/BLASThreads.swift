@@ -17,4 +17,24 @@ enum BLASThreads {
         // reader child for the first ~0.1 s.
         BLASRuntime.stopIdleThreads()
     }
+
+    /// Under an address-space limit (`ulimit -v`), starts this program again with `OPENBLAS_NUM_THREADS=1`
+    /// (unless the variable is set). OpenBLAS 0.3.21 starts its worker threads when it is loaded, before
+    /// `main`; each reserves a 128 MiB buffer and retries a failed reservation for ever, and `exit` waits
+    /// for them: under `ulimit -v 200000` every `lrm` command hung at exit. Only the environment can stop
+    /// OpenBLAS from starting them. If `execv` fails, this process carries on as it is.
+    static func restartWithOneThreadUnderAddressSpaceLimit() {
+        guard addressSpaceLimited, getenv("OPENBLAS_NUM_THREADS") == nil else { return }
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_NUM_THREADS")
+    }
+
+    /// Whether this process runs under an address-space limit (`ulimit -v`, RLIMIT_AS). Then every thread
+    /// that calls BLAS reserves a 128 MiB OpenBLAS buffer, and a reservation that fails is retried for ever;
+    /// so `lrm convert` converts one layer at a time.
+    static var addressSpaceLimited: Bool {
+        var limit = rlimit()
+        return getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 && limit.rlim_cur != rlim_t.max
+    }
 }

@@ -77,13 +77,11 @@ enum KerasSubprocess {
                             output: String, folder: String, extra: [String]) throws {
         let environment = ProcessInfo.processInfo.environment
         let errorFile = folder + "/error.json"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executablePath)
         let messagesFile = folder + "/messages.txt"
         // Options first, each value joined to its option, and the input after `--`: a file name or value
         // starting with '-' is never taken for an option.
-        process.arguments = [subcommand, "--output=\(output)", "--error-file=\(errorFile)", "--architecture-option=\(architectureOption)",
-                             "--container=\(container.rawValue)"]
+        let arguments = [subcommand, "--output=\(output)", "--error-file=\(errorFile)", "--architecture-option=\(architectureOption)",
+                         "--container=\(container.rawValue)"]
             + (architecture.map { ["--config=\($0)"] } ?? []) + extra + ["--", path]
         var childEnvironment = environment
         childEnvironment["SWIFT_BACKTRACE"] = "enable=no"  // a crash report is not shown; don't spend time on it
@@ -93,39 +91,50 @@ enum KerasSubprocess {
         childEnvironment["TMPDIR"] = folder
         // The child ends itself when this process is gone (see ReadKeras.run).
         childEnvironment[parentVariable] = String(getpid())
-        process.environment = childEnvironment
-        process.standardOutput = FileHandle.nullDevice
+        // posix_spawn and waitpid, not Foundation's Process: Process needs a dispatch thread to start and
+        // watch the child, and where no thread can be made (a low `ulimit -v`) it waits for one for ever.
         // The child's messages go to a file; its warnings are shown once it has succeeded.
-        _ = FileManager.default.createFile(atPath: messagesFile, contents: nil)
-        let messages = FileHandle(forWritingAtPath: messagesFile)
-        defer { try? messages?.close() }
-        process.standardError = messages ?? FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
+        let pid: pid_t
         do {
-            try process.run()
-        } catch {
-            throw CommandFailure(status: .invalidInput, message: "\(path): cannot start the Keras reader: \(error.localizedDescription)")
+            pid = try spawn(executablePath, arguments: arguments, environment: childEnvironment, standardError: messagesFile)
+        } catch let error as SpawnError {
+            throw CommandFailure(status: .invalidInput, message: "\(path): cannot start the Keras reader: \(String(cString: strerror(error.code)))")
         }
-        let pid = process.processIdentifier
         Cleanup.shared.register(child: pid)
         defer { Cleanup.shared.unregister(child: pid) }
         let seconds = timeout(for: path, environment: environment)
-        let timedOut = finished.wait(timeout: .now() + seconds) == .timedOut
-        if timedOut {
-            kill(pid, SIGKILL)
-            finished.wait()
+        let deadline = DispatchTime.now() + seconds
+        var timedOut = false
+        var waitStatus: Int32 = 0
+        var pause: useconds_t = 1_000
+        while true {
+            let result = waitpid(pid, &waitStatus, WNOHANG)
+            if result == pid { break }
+            if result == -1 && errno != EINTR {
+                let code = errno
+                // Reaped by the signal handler, which is ending this process.
+                Cleanup.shared.waitIfTerminating()
+                throw CommandFailure(status: .invalidInput, message: "\(path): lost the Keras reader: \(String(cString: strerror(code)))")
+            }
+            if DispatchTime.now() >= deadline {
+                timedOut = true
+                kill(pid, SIGKILL)
+                while waitpid(pid, &waitStatus, 0) == -1 && errno == EINTR {}
+                break
+            }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
         }
-        process.waitUntilExit()
         Cleanup.shared.waitIfTerminating()
 
         if timedOut {
             throw CommandFailure(status: .invalidInput, message: "\(path): reading the file did not finish in \(Int(seconds)) s "
                                  + "and was stopped; the file is probably malformed (LRM_KERAS_TIMEOUT sets the limit)")
         }
-        let status = process.terminationStatus
-        if process.terminationReason == .uncaughtSignal {
+        // The <sys/wait.h> macros by hand: the low 7 bits are the signal that ended the child (0: it exited).
+        let signalNumber = waitStatus & 0x7f
+        let status = signalNumber == 0 ? (waitStatus >> 8) & 0xff : signalNumber
+        if signalNumber != 0 {
             throw CommandFailure(status: .invalidInput, message: "\(path): the HDF5 reader crashed on this file (signal \(status)\(signalName(status))); "
                                  + "the file is malformed")
         }
@@ -136,6 +145,28 @@ enum KerasSubprocess {
             throw CommandFailure(status: .invalidInput, message: "\(path): the Keras reader failed with exit status \(status)")
         }
         relayWarnings(from: messagesFile)
+    }
+
+    struct SpawnError: Error { var code: Int32 }
+
+    /// Starts `executable` with `arguments` (after its own name) and `environment`, standard input and
+    /// output on /dev/null and standard error to the file `standardError` (created or truncated); returns
+    /// its process id. The corresponding C function is `posix_spawn`; its failure (ENOMEM, EAGAIN) is thrown.
+    static func spawn(_ executable: String, arguments: [String], environment: [String: String], standardError: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        guard posix_spawn_file_actions_init(&actions) == 0 else { throw SpawnError(code: ENOMEM) }
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var code = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if code == 0 { code = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
+        if code == 0 { code = posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }
+        guard code == 0 else { throw SpawnError(code: code) }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        code = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard code == 0 else { throw SpawnError(code: code) }
+        return pid
     }
 
     /// Shows what a child that succeeded wrote to its standard error (its warnings; the first 64 KiB) on

@@ -20,6 +20,7 @@ struct LRM: ParsableCommand {
     /// ArgumentParser's entry point, except that a bad command line is reported like every other error:
     /// one line `lrm: error: …` (naming the option) and exit 64, instead of the message and the usage.
     static func main() {
+        BLASThreads.restartWithOneThreadUnderAddressSpaceLimit()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == KerasSubprocess.subcommand {
             // The Keras reader child (started by this program, never by hand): its own options only, not the

@@ -71,6 +71,9 @@ enum Scratch {
 
 /// What SIGINT/SIGTERM must clean up: child processes, scratch folders, and the temporary files of
 /// outputs being written (``InFlightFiles``).
+/// The write end of ``Cleanup``'s signal pipe (-1: none). Set once, before the handlers are installed.
+nonisolated(unsafe) private var signalPipe: Int32 = -1
+
 final class Cleanup: @unchecked Sendable {
     static let shared = Cleanup()
 
@@ -79,10 +82,7 @@ final class Cleanup: @unchecked Sendable {
     private var children: Set<pid_t> = []
     private var swept = false
     private var terminating = false
-    private var sources: [DispatchSourceSignal] = []
-    /// A private serial queue: it runs on an overcommitting thread, so the handler starts even while parallel
-    /// work (a conversion's layers) holds every thread of the global pool.
-    private static let signalQueue = DispatchQueue(label: "lrm.signals")
+    private var installed = false
 
     func sweepOnce(_ directory: String) {
         lock.lock()
@@ -119,23 +119,64 @@ final class Cleanup: @unchecked Sendable {
         while waiting { sleep(1) }
     }
 
-    /// Catches SIGINT and SIGTERM (once per process) on a dispatch queue. `lrm` calls it at start, so
-    /// that a stopped run never leaves a temporary output file behind.
+    /// Catches SIGINT and SIGTERM (once per process). `lrm` calls it at start, so that a stopped run never
+    /// leaves a temporary output file behind.
+    ///
+    /// No dispatch queue: libdispatch must make a thread to run a handler, and where it cannot (a low
+    /// `ulimit -v`) it retries for ever and the signal is never handled. The C handler only writes the signal's
+    /// number to a pipe; a thread of our own, made now with a small stack and blocked reading that pipe, does
+    /// the cleanup (``terminate(signal:)``). If that thread cannot be made, the handler restores the default
+    /// action and re-raises: the process ends (its scratch folders are swept by the next run, and a Keras child
+    /// ends itself once its parent is gone).
     func installHandlers() {
         lock.lock(); defer { lock.unlock() }
-        guard sources.isEmpty else { return }
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: Self.signalQueue)
-            source.setEventHandler { [unowned self] in self.terminate(signal: number) }
-            source.resume()
-            sources.append(source)
+        guard !installed else { return }
+        installed = true
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            var attributes = pthread_attr_t()
+            pthread_attr_init(&attributes)
+            pthread_attr_setstacksize(&attributes, 256 << 10)
+            pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+            var thread = pthread_t()
+            let made = pthread_create(&thread, &attributes, { argument in
+                let fd = Int32(Int(bitPattern: argument))
+                var byte: UInt8 = 0
+                while true {
+                    let count = read(fd, &byte, 1)
+                    if count == 1 { Cleanup.shared.terminate(signal: Int32(byte)) }
+                    if count == 0 || (count == -1 && errno != EINTR) { return nil }
+                }
+            }, UnsafeMutableRawPointer(bitPattern: Int(fds[0])))
+            pthread_attr_destroy(&attributes)
+            if made == 0 {
+                signalPipe = fds[1]
+            } else {
+                close(fds[0]); close(fds[1])
+            }
         }
+        // A blocked mask is inherited (a test runner may start `lrm` with these blocked): unblock them here, on
+        // the main thread, which every thread made later copies.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        for number in [SIGINT, SIGTERM] {
+            sigaddset(&unblocked, number)
+            signal(number) { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                if signalPipe < 0 || write(signalPipe, &byte, 1) != 1 {
+                    signal(number, SIG_DFL)
+                    raise(number)
+                }
+            }
+        }
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     }
 
     /// Forwards `signal` to the children, kills and reaps those still running after half a second,
     /// removes the folders and exits with 128 + `signal`.
-    private func terminate(signal number: Int32) -> Never {
+    fileprivate func terminate(signal number: Int32) -> Never {
         lock.lock()
         terminating = true
         let pids = children, paths = folders

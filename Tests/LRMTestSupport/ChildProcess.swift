@@ -64,11 +64,17 @@ public enum ChildProcess {
     /// Runs `lrm arguments…` with `environment` added to this process's; kills it (SIGKILL) if it is still
     /// running after `timeout` seconds. `onStart` is called with the child's process id right after it starts.
     /// Swift's backtracer is switched off in the child, so that a crash is reported as the signal it is.
+    /// With `addressSpaceLimit` (KiB), `lrm` runs under `ulimit -v` (a shell sets it, then execs `lrm`).
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120,
-                           onStart: ((Int32) -> Void)? = nil) throws -> RunResult {
+                           addressSpaceLimit: Int? = nil, onStart: ((Int32) -> Void)? = nil) throws -> RunResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPackage.lrm)
-        process.arguments = arguments
+        if let addressSpaceLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -v \(addressSpaceLimit) && exec \"$0\" \"$@\"", TestPackage.lrm] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: TestPackage.lrm)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         for (key, value) in environment { env[key] = value }

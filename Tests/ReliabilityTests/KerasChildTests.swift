@@ -96,6 +96,43 @@ struct KerasChildTests {
         #expect(Self.processes(mentioning: scratch.path).isEmpty, "\(Self.processes(mentioning: scratch.path))")
     }
 
+    /// `ulimit -v` values (KiB) that hung `lrm` before it spawned its child with posix_spawn and caught
+    /// signals without libdispatch: at 300000 Foundation's `Process.run` waited for ever for a dispatch thread
+    /// (and SIGTERM, handled on a dispatch queue, was never handled); at 200000 OpenBLAS's worker thread
+    /// retried its buffer reservation for ever and `exit` waited for it.
+    static let lowAddressSpaceLimits = [200_000, 300_000]
+
+    @Test("under a low ulimit -v, inspect of a Keras file finishes: success or one line naming the file",
+          arguments: lowAddressSpaceLimits)
+    func lowAddressSpaceLimit(_ kilobytes: Int) throws {
+        let scratch = try Scratch()
+        let result = try ChildProcess.run(["inspect", Self.sample], environment: ["TMPDIR": scratch.path], timeout: 30,
+                                          addressSpaceLimit: kilobytes)
+        #expect(result.ending != .timedOut, "\(result)")
+        if result.status == 0 {
+            #expect(result.stdout.contains("Keras model"), "\(result)")
+        } else {
+            #expect(result.status != nil && result.stderr.hasPrefix("lrm: error: \(Self.sample):")
+                    && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        }
+        #expect(scratch.contents().isEmpty, "\(scratch.contents())")
+    }
+
+    @Test("under a low ulimit -v, SIGTERM during a Keras read ends lrm with 143 and removes its child and folder",
+          arguments: lowAddressSpaceLimits)
+    func signalUnderLowAddressSpaceLimit(_ kilobytes: Int) throws {
+        let scratch = try Scratch()
+        let arguments = ["inspect", Self.hanging, "--config", Fixtures.path("bf16.keras")]
+        let result = try ChildProcess.run(arguments, environment: ["TMPDIR": scratch.path, "LRM_KERAS_TIMEOUT": "60"], timeout: 30,
+                                          addressSpaceLimit: kilobytes) { pid in
+            afterDelay(2) { kill(pid, SIGTERM) }
+        }
+        #expect(result.status == 143, "\(result)")
+        #expect(result.seconds < 15, "\(result)")
+        #expect(scratch.contents().isEmpty, "\(scratch.contents())")
+        #expect(Self.processes(mentioning: scratch.path).isEmpty, "\(Self.processes(mentioning: scratch.path))")
+    }
+
     @Test("a parent killed with SIGKILL during a Keras read takes its reader child with it: nothing is left spinning")
     func parentKilled() throws {
         let scratch = try Scratch()
