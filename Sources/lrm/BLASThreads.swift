@@ -26,7 +26,8 @@ enum BLASThreads {
     static func restartWithOneThreadUnderAddressSpaceLimit() {
         guard addressSpaceLimited, getenv("OPENBLAS_NUM_THREADS") == nil else { return }
         setenv("OPENBLAS_NUM_THREADS", "1", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // The resolved path, not /proc/self/exe: the process is named after the file it runs (`ps`, `pkill lrm`).
+        execv(KerasSubprocess.executablePath, CommandLine.unsafeArgv)
         unsetenv("OPENBLAS_NUM_THREADS")
     }
 

@@ -122,11 +122,18 @@ struct KerasChildTests {
           arguments: lowAddressSpaceLimits)
     func signalUnderLowAddressSpaceLimit(_ kilobytes: Int) throws {
         let scratch = try Scratch()
+        let named = Flag()
         let arguments = ["inspect", Self.hanging, "--config", Fixtures.path("bf16.keras")]
         let result = try ChildProcess.run(arguments, environment: ["TMPDIR": scratch.path, "LRM_KERAS_TIMEOUT": "60"], timeout: 30,
                                           addressSpaceLimit: kilobytes) { pid in
-            afterDelay(2) { kill(pid, SIGTERM) }
+            afterDelay(2) {
+                // Restarted with OPENBLAS_NUM_THREADS=1, it keeps its name (`ps`, `pkill lrm`), not "exe".
+                let name = FileManager.default.contents(atPath: "/proc/\(pid)/comm").map { String(decoding: $0, as: UTF8.self) }
+                named.set(name == "lrm\n")
+                kill(pid, SIGTERM)
+            }
         }
+        #expect(named.value, "the process is not named lrm")
         #expect(result.status == 143, "\(result)")
         #expect(result.seconds < 15, "\(result)")
         #expect(scratch.contents().isEmpty, "\(scratch.contents())")
