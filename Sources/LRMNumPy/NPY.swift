@@ -58,43 +58,33 @@ public enum NPY {
     }
 
     static func readFloat32(path: String, chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: [Float]) {
-        guard let (reader, layout) = try openChecked(path) else {
-            let array = try decode(try readFile(path), file: path)
-            return (array.shape, array.floatValues())
-        }
-        func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> Float?) throws(NumPyError) -> [Float] {
-            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
-        }
-        let values: [Float]
-        switch layout.dtype {
-        case .float16: values = try load(UInt16.self, HalfPrecision.float(fromHalf:))
-        case .float32: values = try load(UInt32.self, Float.init(bitPattern:))
-        case .float64: values = try load(UInt64.self) { Float(Double(bitPattern: $0)) }
-        case .int32: values = try load(Int32.self) { Float($0) }
-        case .int64: values = try load(Int64.self) { Float($0) }
-        case .uint8: values = try load(UInt8.self) { Float($0) }
-        case .bool: values = try load(UInt8.self) { $0 > 1 ? nil : Float($0) }
-        }
-        return (layout.shape, values)
+        try readConverted(path: path, chunkByteCount: chunkByteCount) { $0.floatValues() }
     }
 
     static func readFloat64(path: String, chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: [Double]) {
+        try readConverted(path: path, chunkByteCount: chunkByteCount) { $0.doubleValues() }
+    }
+
+    /// The values of the `.npy` file at `path` converted to `F` as they are read, each rounded once from its stored
+    /// type; `whole` converts an array read whole (a pipe or a device) the same way.
+    static func readConverted<F: BinaryFloatingPoint>(path: String, chunkByteCount: Int,
+                                                      whole: (NumPyArray) -> [F]) throws(NumPyError) -> (shape: [Int], values: [F]) {
         guard let (reader, layout) = try openChecked(path) else {
             let array = try decode(try readFile(path), file: path)
-            return (array.shape, array.doubleValues())
+            return (array.shape, whole(array))
         }
-        func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> Double?) throws(NumPyError) -> [Double] {
+        func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> F?) throws(NumPyError) -> [F] {
             try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
         }
-        let values: [Double]
+        let values: [F]
         switch layout.dtype {
-        case .float16: values = try load(UInt16.self) { Double(HalfPrecision.float(fromHalf: $0)) }
-        case .float32: values = try load(UInt32.self) { Double(Float(bitPattern: $0)) }
-        case .float64: values = try load(UInt64.self, Double.init(bitPattern:))
-        case .int32: values = try load(Int32.self) { Double($0) }
-        case .int64: values = try load(Int64.self) { Double($0) }
-        case .uint8: values = try load(UInt8.self) { Double($0) }
-        case .bool: values = try load(UInt8.self) { $0 > 1 ? nil : Double($0) }
+        case .float16: values = try load(UInt16.self) { F(HalfPrecision.float(fromHalf: $0)) }
+        case .float32: values = try load(UInt32.self) { F(Float(bitPattern: $0)) }
+        case .float64: values = try load(UInt64.self) { F(Double(bitPattern: $0)) }
+        case .int32: values = try load(Int32.self) { F($0) }
+        case .int64: values = try load(Int64.self) { F($0) }
+        case .uint8: values = try load(UInt8.self) { F($0) }
+        case .bool: values = try load(UInt8.self) { $0 > 1 ? nil : F($0) }
         }
         return (layout.shape, values)
     }

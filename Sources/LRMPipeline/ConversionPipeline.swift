@@ -389,11 +389,11 @@ public enum ConversionPipeline {
         var tuning: (summary: FineTuneSummary, record: FineTuneRecord)?
         if let finetune = request.finetune {
             let stage = try FineTuneStage(teacher: model, options: finetune, data: data, progress: request.finetuneProgress)
+            let confirming = split.confirmation.flatMap { confirmer in budget.map { (confirmer: confirmer, budget: $0) } }
             let refinement = try refineByFineTuning(search, chosen: best, stage: stage, scorer: scorer, baseline: baseline,
                                                     maxDrop: request.target.isAccuracyBudget ? budget : nil, confidence: confidence,
-                                                    confirmation: split.confirmation.flatMap { confirmer in budget.map { (confirmer, $0) } },
-                                                    progress: progress)
-            if split.confirmation != nil, budget != nil {
+                                                    confirmation: confirming, progress: progress)
+            if confirming != nil {
                 confirmation?.tests += refinement.tests
                 confirmation?.fineTuneRejected = refinement.chosen == nil
             }

@@ -43,16 +43,7 @@ enum HDF5Craft {
 
         let space = try check(H5Screate_simple(Int32(kernelShape.count), kernelShape, nil), "make a dataspace")
         defer { _ = H5Sclose(space) }
-        // A dataset creation property list, taken from a throwaway dataset (the class id is a C global that
-        // Swift 6 will not read outside an actor).
-        var one: UInt64 = 1
-        let scratchSpace = try check(H5Screate_simple(1, &one, nil), "make a dataspace")
-        let scratch = try check(H5Dcreate2(file, "scratch", lrm_h5t_ieee_f32le(), scratchSpace, lrm_h5p_default(), lrm_h5p_default(),
-                                           lrm_h5p_default()), "create a dataset")
-        let properties = try check(H5Dget_create_plist(scratch), "make dataset properties")
-        _ = H5Dclose(scratch)
-        _ = H5Sclose(scratchSpace)
-        _ = H5Ldelete(file, "scratch", lrm_h5p_default())
+        let properties = try datasetCreationProperties(in: file)
         defer { _ = H5Pclose(properties) }
         if layout == .chunked {
             let chunk = kernelShape.map { min($0, 1024) }
@@ -89,14 +80,7 @@ enum HDF5Craft {
         try writeStrings(group, "weight_names", ["dense/kernel:0", "dense/bias:0"])
         let inner = try check(H5Gcreate2(group, "dense", lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()), "create a group")
         defer { _ = H5Gclose(inner) }
-        var one: UInt64 = 1
-        let scratchSpace = try check(H5Screate_simple(1, &one, nil), "make a dataspace")
-        let scratch = try check(H5Dcreate2(file, "scratch", lrm_h5t_ieee_f32le(), scratchSpace, lrm_h5p_default(), lrm_h5p_default(),
-                                           lrm_h5p_default()), "create a dataset")
-        let properties = try check(H5Dget_create_plist(scratch), "make dataset properties")
-        _ = H5Dclose(scratch)
-        _ = H5Sclose(scratchSpace)
-        _ = H5Ldelete(file, "scratch", lrm_h5p_default())
+        let properties = try datasetCreationProperties(in: file)
         defer { _ = H5Pclose(properties) }
         try check(Int64(H5Pset_chunk(properties, 2, [16, 48])), "set the chunk size")
         try check(Int64(H5Pset_deflate(properties, 4)), "set deflate")
@@ -129,6 +113,21 @@ enum HDF5Craft {
     }
 
     /// A fixed-length string array attribute.
+    /// A new dataset creation property list (close it with `H5Pclose`), taken from a throwaway dataset made and
+    /// deleted in `file`: the class id is a C global that Swift 6 will not read outside an actor.
+    private static func datasetCreationProperties(in file: hid_t) throws -> hid_t {
+        var one: UInt64 = 1
+        let scratchSpace = try check(H5Screate_simple(1, &one, nil), "make a dataspace")
+        defer { _ = H5Sclose(scratchSpace) }
+        let scratch = try check(H5Dcreate2(file, "scratch", lrm_h5t_ieee_f32le(), scratchSpace, lrm_h5p_default(), lrm_h5p_default(),
+                                           lrm_h5p_default()), "create a dataset")
+        defer {
+            _ = H5Dclose(scratch)
+            _ = H5Ldelete(file, "scratch", lrm_h5p_default())
+        }
+        return try check(H5Dget_create_plist(scratch), "make dataset properties")
+    }
+
     private static func writeStrings(_ object: Int64, _ name: String, _ values: [String]) throws {
         let width = max(1, values.map(\.utf8.count).max() ?? 1)
         let type = try check(H5Tcopy(lrm_h5t_c_s1()), "copy the string type")
