@@ -69,7 +69,8 @@ public struct RankSearch {
     public let evaluate: (Model) throws -> ValidationScore
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
     public var confidence: Double = 1
-    /// When set, every candidate is refitted (closed-form least squares) after truncation, before it is judged.
+    /// When set, every candidate is refitted (closed-form least squares) after truncation, before it is judged; with
+    /// integer factors (`options.quantization`) each layer is rounded in the refit's pass (``buildWithDecisions(_:)``).
     public var refitter: Refitter?
     public let options: ConversionOptions
     public let policyName: String
@@ -118,8 +119,15 @@ public struct RankSearch {
         try buildWithDecisions(ranks).model
     }
 
-    /// The model with `ranks` applied, and what happened to each layer.
+    /// The model with `ranks` applied, and what happened to each layer. With a ``refitter`` the candidate is made as a
+    /// data-aware policy conversion makes its model: truncated with float factors, refitted layer by layer, and, with
+    /// integer factors, each factorized layer rounded in that pass with error feedback on the inputs the refitted and
+    /// rounded layers before it give it (``Refitter/applyRounding(to:options:)``; the stored tensors are those of the
+    /// plain rounding). Without one, integer factors are rounded on the original model's calibration statistics.
     public func buildWithDecisions(_ ranks: [String: Int]) throws -> ConversionResult {
+        var options = self.options
+        // Float factors first: the refit's pass rounds them.
+        if refitter != nil { options.quantization = nil }
         var built = model
         var decisions: [LayerDecision] = []
         for (index, layer) in model.layers.enumerated() {
@@ -153,7 +161,12 @@ public struct RankSearch {
             decisions.append(decision)
         }
         var result = ConversionResult(model: built, decisions: decisions)
-        if let refitter { try refitter.apply(to: &result) }
+        if let refitter {
+            // A search leaves the layers it keeps dense as they are: only factors are rounded.
+            var rounding = self.options
+            rounding.quantizeDenseKernels = false
+            try refitter.applyRounding(to: &result, options: rounding)
+        }
         return result
     }
 

@@ -368,9 +368,9 @@ public enum ConversionPipeline {
             return score
         }
         search.confidence = confidence
-        if options.quantization == nil {
-            search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
-        }
+        // Candidates are refitted before they are judged, integer factors rounded in the refit's pass as a size search's
+        // and a data-aware policy conversion's are (`--no-refit`: rounded on the original's calibration statistics).
+        search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
         let found: RankSearchResult
         if case .accuracyDrop(let drop) = request.target {
             found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)

@@ -99,15 +99,11 @@ extension LRM.Convert {
             throw ValidationError("--precision sets the LAPACK precision of the exact SVD (gesdd); --svd gram never runs it "
                                   + "(the Gram matrix's eigendecomposition is always in double)")
         }
-        // The refit follows a truncation in a data-aware metric (ConversionPipeline.run's policy path) and a search's
-        // candidates, but not a rank search's integer ones (its refitter is set only for float factors).
+        // The refit follows a truncation in a data-aware metric (ConversionPipeline.run's policy path) and every search's
+        // candidates (integer codes rounded in its pass).
         if noRefit && !searches && metricName == .plain {
             throw ValidationError("--no-refit turns off the least-squares refit after a truncation in a data-aware metric (whitened, activation-scaled) "
                                   + "or in a search; a policy conversion in the plain metric never refits")
-        }
-        if noRefit && searchesRanks && !factorDtype.dtype.isFloatingPoint {
-            throw ValidationError("--no-refit turns off the least-squares refit of a search's candidates; a rank search with --factor-dtype "
-                                  + "\(factorDtype.rawValue) does not refit them (its integer codes are rounded without it)")
         }
         // Only a policy conversion and a rank search with an accuracy or metric budget factorize convolutions.
         if givenConv != nil && (targetRatio != nil || searchesBytes) {

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMTestSupport
 import Testing
 
@@ -18,7 +19,7 @@ struct UnusedRefitConvCLITests {
         return (model, scratch.file("out.lrm"), ["--dataset", "mnist", "--data", empty])
     }
 
-    @Test("--no-refit: refused by a policy conversion in the plain metric and a rank search with integer factors; taken by a data-aware policy and the other searches")
+    @Test("--no-refit: refused by a policy conversion in the plain metric; taken by a data-aware policy and every search, integer factors included")
     func noRefit() throws {
         let scratch = try Scratch()
         let (model, output, mnist) = try setUp(scratch)
@@ -28,8 +29,6 @@ struct UnusedRefitConvCLITests {
             ([model, "--policy", "rank:2", "--metric", "plain"] + mnist, "a policy conversion in the plain metric never refits"),
             ([model, "--factor-dtype", "i8"] + mnist, "a policy conversion in the plain metric never refits"),
             ([model, "--finetune", "1"] + mnist, "a policy conversion in the plain metric never refits"),
-            ([mlp, "--target-accuracy-drop", "1", "--factor-dtype", "i8"] + mnist, "a rank search with --factor-dtype i8 does not refit"),
-            ([mlp, "--target-ratio", "0.5", "--factor-dtype", "i4"] + mnist, "a rank search with --factor-dtype i4 does not refit"),
         ]
         for (arguments, saying) in refused {
             let result = try ChildProcess.run(["convert"] + arguments + ["--no-refit", "-o", output])
@@ -40,10 +39,31 @@ struct UnusedRefitConvCLITests {
         // Where a refit follows, past the command line to the (missing) data.
         for arguments in [["--policy", "whitened:0.9"], ["--policy", "activation-scaled:0.9", "--factor-dtype", "i8"], ["--target-accuracy-drop", "1"],
                           ["--target-metric-drop", "1", "--metric", "plain"], ["--target-ratio", "0.5"], ["--target-size", "1MB"],
-                          ["--target-accuracy-drop", "1", "--minimize", "bytes"]] {
+                          ["--target-accuracy-drop", "1", "--minimize", "bytes"], ["--target-accuracy-drop", "1", "--factor-dtype", "i8"],
+                          ["--target-ratio", "0.5", "--factor-dtype", "i4"], ["--target-metric-drop", "1", "--factor-dtype", "i8"]] {
             let result = try ChildProcess.run(["convert", mlp, "--no-refit", "-o", output] + mnist + arguments)
             #expect(result.status == 66 && result.stderr.contains("not found"), "\(arguments): \(result.stderr)")
         }
+    }
+
+    @Test("real-data: a rank search with --factor-dtype i8 refits its candidates and records it; --no-refit rounds them without the refit, at the same ranks",
+          .enabled(if: datasets != nil))
+    func noRefitIntegerRankSearch() throws {
+        let scratch = try Scratch()
+        let arguments = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--dataset", "mnist", "--target-ratio", "0.2",
+                         "--factor-dtype", "i8", "--calibration-samples", "1000", "--validation-samples", "600"]
+        let (refitted, plain) = (scratch.file("refitted.lrm"), scratch.file("plain.lrm"))
+        let first = try ChildProcess.run(arguments + ["-o", refitted], timeout: 300)
+        let second = try ChildProcess.run(arguments + ["--no-refit", "-o", plain], timeout: 300)
+        #expect(first.status == 0 && second.status == 0, "\(first.stderr) \(second.stderr)")
+        let (a, b) = (try ContainerFile(path: refitted).header, try ContainerFile(path: plain).header)
+        #expect(a.metadata[MetadataKey.conversionRefit] == .bool(true) && a.metadata[MetadataKey.refitCount] == .int(1000), "\(a.metadata)")
+        #expect(b.metadata[MetadataKey.conversionRefit] == nil && b.metadata[MetadataKey.refitCount] == nil, "\(b.metadata)")
+        #expect(a.metadata[MetadataKey.conversionFactorDType] == .string("i8") && b.metadata[MetadataKey.conversionFactorDType] == .string("i8"))
+        // The same tensors (a ratio's ranks do not depend on the scores), other values.
+        #expect(a.tensors.map(\.name) == b.tensors.map(\.name) && a.tensors.map(\.shape) == b.tensors.map(\.shape))
+        #expect(a.tensors.contains { $0.dtype == .int8 })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: refitted)) != Data(contentsOf: URL(fileURLWithPath: plain)))
     }
 
     @Test("--conv: refused, at any value, by --target-ratio, --target-size and --minimize bytes, and once read on a model without Conv2D layers")
