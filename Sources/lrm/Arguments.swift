@@ -119,13 +119,18 @@ struct PolicyArgument: CustomStringConvertible {
 /// `--layer PATTERN=POLICY`.
 struct LayerPolicyArgument {
     var override: ConversionOptions.Override
+    /// The metric the policy names (`whitened:τ`, `activation-scaled:τ`: the energy rule in that metric), if any.
+    /// Every layer is truncated in the conversion's one metric, so it must be that one (`Convert.validate`).
+    var metric: MetricName?
     /// As given, `PATTERN=POLICY`.
     var text: String
 
     init(parsing spec: String) throws {
         text = spec
         guard let equals = spec.firstIndex(of: "=") else { throw PolicyError("--layer needs PATTERN=POLICY, found '\(spec)'") }
-        override = .init(pattern: NamePattern(String(spec[..<equals])), policy: try PolicyArgument.rankPolicy(String(spec[spec.index(after: equals)...])))
+        let policy = try PolicyArgument(parsing: String(spec[spec.index(after: equals)...]))
+        override = .init(pattern: NamePattern(String(spec[..<equals])), policy: policy.policy)
+        metric = policy.metric
     }
 }
 

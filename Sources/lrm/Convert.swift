@@ -175,6 +175,12 @@ extension LRM {
             if targets > 0 && !dataOptions.hasData {
                 throw ValidationError("--target-accuracy-drop, --target-metric-drop and --target-ratio need data to validate on: give --dataset, or your own with --inputs")
             }
+            // One metric per conversion: `--layer P=whitened:τ` is the energy rule at τ in it, so it must be the conversion's.
+            for layer in layerPolicies {
+                guard let named = layer.metric, named != metricName else { continue }
+                throw ValidationError("--layer \(layer.text): every layer is truncated in the conversion's one metric, here \(metricName.rawValue); "
+                                      + "give --policy \(named.rawValue):τ (or --metric \(named.rawValue)) so that all layers use it, and --layer PATTERN=energy:τ for one layer's τ")
+            }
             if metricChoice != .plain && !dataOptions.hasData {
                 throw ValidationError("the \(metricName.rawValue) metric needs calibration data: give --dataset, or your own with --inputs")
             }
