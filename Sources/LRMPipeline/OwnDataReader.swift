@@ -185,12 +185,7 @@ struct CSVTable {
             .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
         while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
         guard let header = lines.first else { throw PipelineError(.dataInvalid, "\(path): empty file; expected a header row and data rows") }
-        func unquote(_ cell: Substring) -> String {
-            var text = cell.trimmingCharacters(in: .whitespaces)
-            if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
-            return text
-        }
-        columns = header.split(separator: separator, omittingEmptySubsequences: false).map(unquote)
+        columns = try Self.fields(of: header, separator: separator, line: 1, path: path)
         if columns.allSatisfy({ Double($0) != nil }) {
             throw PipelineError(.dataInvalid, "\(path): line 1 holds only numbers; expected a header row naming the columns")
         }
@@ -198,19 +193,59 @@ struct CSVTable {
         var values: [Double] = []
         values.reserveCapacity((lines.count - 1) * columns.count)
         for (index, line) in lines.dropFirst().enumerated() {
-            let cells = line.split(separator: separator, omittingEmptySubsequences: false)
+            let cells = try Self.fields(of: line, separator: separator, line: index + 2, path: path)
             guard cells.count == columns.count else {
                 throw PipelineError(.dataInvalid, "\(path): line \(index + 2): \(cells.count) cells, the header has \(columns.count)")
             }
             for (column, cell) in cells.enumerated() {
-                guard let value = Double(unquote(cell)) else {
-                    throw PipelineError(.dataInvalid, "\(path): line \(index + 2), column '\(columns[column])': '\(unquote(cell))' is not a number")
+                guard let value = Double(cell) else {
+                    throw PipelineError(.dataInvalid, "\(path): line \(index + 2), column '\(columns[column])': '\(cell)' is not a number")
                 }
                 values.append(value)
             }
         }
         self.values = values
         self.path = path
+    }
+
+    /// The cells of one line, trimmed of surrounding blanks. A cell may be quoted as RFC 4180 has it (what
+    /// pandas and spreadsheets write for a name holding the separator): `"age, years"`, with `""` for a quote
+    /// inside; a quoted cell cannot span lines.
+    static func fields(of text: String, separator: Character, line: Int, path: String) throws -> [String] {
+        guard text.contains("\"") else {
+            return text.split(separator: separator, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        var cells: [String] = []
+        var characters = text[...]
+        while true {
+            while characters.first == " " { characters.removeFirst() }
+            var cell = ""
+            if characters.first == "\"" {
+                characters.removeFirst()
+                var closed = false
+                while let character = characters.popFirst() {
+                    if character == "\"" {
+                        if characters.first == "\"" { characters.removeFirst(); cell.append("\"") } else { closed = true; break }
+                    } else {
+                        cell.append(character)
+                    }
+                }
+                guard closed else {
+                    throw PipelineError(.dataInvalid, "\(path): line \(line): a quoted cell is not closed (a cell cannot span lines)")
+                }
+                while characters.first == " " { characters.removeFirst() }
+                guard characters.isEmpty || characters.first == separator else {
+                    throw PipelineError(.dataInvalid, "\(path): line \(line): text after the closing quote of cell \(cells.count + 1)")
+                }
+            } else {
+                let end = characters.firstIndex(of: separator) ?? characters.endIndex
+                cell = characters[..<end].trimmingCharacters(in: .whitespaces)
+                characters = characters[end...]
+            }
+            cells.append(cell)
+            guard characters.first == separator else { return cells }
+            characters.removeFirst()
+        }
     }
 
     /// The table without `column`, and that column's values.

@@ -47,6 +47,25 @@ struct OwnDataTests {
         #expect(arrays.source.contains("label column 'label'"))
     }
 
+    @Test("CSV cells quoted as RFC 4180 has it (what pandas writes for a name holding a comma): separators and doubled quotes inside, quoted numbers")
+    func csvQuotedCells() throws {
+        let folder = try Folder()
+        let csv = try folder.write("q.csv", "\"age, years\",\"say \"\"hi\"\"\" , churned\n1,\"2.5\",0\n \"3\" ,4,1\n")
+        let arrays = try OwnDataReader.read(inputs: csv, labels: nil, labelColumn: "churned")
+        #expect(arrays.features == [1, 2.5, 3, 4])
+        #expect(arrays.labels == [0, 1])
+        let table = try CSVTable(path: csv)
+        #expect(table.columns == ["age, years", "say \"hi\"", "churned"])
+        let open = try folder.write("open.csv", "a,\"b\n1,2\n")
+        #expect { try CSVTable(path: open) } throws: {
+            ($0 as? PipelineError)?.message.contains("open.csv: line 1: a quoted cell is not closed") == true
+        }
+        let trailing = try folder.write("trailing.csv", "a,\"b\"c\n1,2\n")
+        #expect { try CSVTable(path: trailing) } throws: {
+            ($0 as? PipelineError)?.message.contains("trailing.csv: line 1: text after the closing quote of cell 2") == true
+        }
+    }
+
     @Test("CSV mistakes name the file, the line and the column; a missing column lists the columns")
     func csvMistakes() throws {
         let folder = try Folder()
