@@ -100,9 +100,24 @@ extension DataFolder {
     /// - Throws: `.checksumMismatch` naming the first listed file whose digest differs, with both digests;
     ///   `.badChecksumList`; `.io`.
     public func verifyListedChecksums(of dataset: Dataset) throws {
+        try verifyListedChecksums(of: dataset.files)
+    }
+
+    /// The listed files in `directory` that exist, checked as `verifyListedChecksums(of:)` checks a data set's:
+    /// when a data set fails to open, a listed file that differs from its digest is the better explanation
+    /// than what its reader tripped on (a damaged `.gz` reads as a zlib error).
+    public func verifyListedChecksums(in directory: URL) throws {
+        guard FileManager.default.fileExists(atPath: checksumsFile.path), let folder = relativePath(of: directory) else { return }
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        let files = try SHA256Sums.read(from: checksumsFile).entries.map(\.path).filter { $0.hasPrefix(prefix) }
+            .map { root.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        try verifyListedChecksums(of: files)
+    }
+
+    private func verifyListedChecksums(of files: [URL]) throws {
         guard FileManager.default.fileExists(atPath: checksumsFile.path) else { return }
         let sums = try SHA256Sums.read(from: checksumsFile)
-        for file in dataset.files {
+        for file in files {
             let path = relativePath(of: file) ?? file.path
             guard let expected = sums.digest(for: path) else { continue }
             let stamp = VerifiedFiles.stamp(of: file)

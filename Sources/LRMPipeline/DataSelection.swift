@@ -114,6 +114,12 @@ public struct DataSelection: Sendable {
             throw PipelineError(.dataChecksum, error.description, cause: error)
         } catch let error as DatasetError {
             let missing = !FileManager.default.fileExists(atPath: folder.directory(for: dataset).path)
+            if !missing {
+                // A damaged file its folder's SHA256SUMS lists: the mismatch says what happened.
+                do { try folder.verifyListedChecksums(in: folder.directory(for: dataset)) } catch let mismatch as DatasetError where mismatch.kind == .checksumMismatch {
+                    throw PipelineError(.dataChecksum, mismatch.description, cause: mismatch)
+                } catch {}
+            }
             throw PipelineError(missing ? .dataMissing : .dataInvalid, error.description, cause: error)
         }
     }

@@ -39,4 +39,30 @@ struct DataChecksumTests {
         #expect(errors.count == 1 && errors[0].contains(labels.path) && errors[0].contains("SHA-256 differs"), "\(changed.stderr)")
         #expect(changed.stdout.isEmpty, "nothing evaluated: \(changed.stdout)")
     }
+    @Test("a listed data file damaged so that it no longer parses (a cut labels file) is reported as the SHA-256 mismatch, not the reader's complaint")
+    func damagedListedFile() throws {
+        let scratch = try Scratch()
+        let root = URL(fileURLWithPath: scratch.file("data"))
+        try DataChecksumTests.writeMNISTTest(in: root, labels: [0, 1, 2, 3, 4, 5, 6, 7])
+        let labels = root.appendingPathComponent("mnist/t10k-labels-idx1-ubyte")
+        var list = ""
+        for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            list += "\(try SHA256.hexDigest(ofFileAt: root.appendingPathComponent("mnist/" + name)))  mnist/\(name)\n"
+        }
+        try list.write(to: root.appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
+        let command = ["verify", TestPackage.root + "/samples/mnist_mlp.h5", "--dataset", "mnist", "--data", root.path, "--input-scale", "1/255"]
+        #expect(try ChildProcess.run(command).status == 0)
+        // Cut the labels file short: its header now claims more labels than it holds.
+        let bytes = try Data(contentsOf: labels)
+        try bytes.prefix(bytes.count - 3).write(to: labels)
+        let damaged = try ChildProcess.run(command)
+        #expect(damaged.status == 65, "\(damaged.stderr)")
+        let errors = damaged.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+        #expect(errors.count == 1 && errors[0].contains(labels.path) && errors[0].contains("SHA-256 differs"), "\(damaged.stderr)")
+        // Without a list, the reader's own message stands.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("SHA256SUMS"))
+        let unlisted = try ChildProcess.run(command)
+        #expect(unlisted.status == 65 && !unlisted.stderr.contains("SHA-256"), "\(unlisted.stderr)")
+    }
 }
+
