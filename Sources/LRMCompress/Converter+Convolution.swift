@@ -39,7 +39,8 @@ extension Converter {
                                                          policyDescription: policy.description, options: options)
             var decision = applied
             if quantized, decision.outcome == .factorized {
-                decision.reason += "; factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
+                decision.note = "factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
+                decision.reason += "; " + (decision.note ?? "")
             }
             // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
             if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }

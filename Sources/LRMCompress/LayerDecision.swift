@@ -35,6 +35,9 @@ public struct LayerDecision: Sendable {
     public var storedBytes: Int? = nil
     /// The storage dtype of its weights, when known.
     public var storage: DType? = nil
+    /// A word about a factorized layer the report prints below its table (its `reason` carries it too), e.g. that a
+    /// convolution's factors stay in float where integer codes were asked for.
+    public var note: String? = nil
 
     package init(name: String, kind: String, outcome: Outcome, inFeatures: Int? = nil, outFeatures: Int? = nil,
                  policyRank: Int? = nil, rank: Int? = nil, policy: RankPolicy? = nil, retainedEnergy: Double? = nil,

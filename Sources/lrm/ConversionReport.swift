@@ -73,6 +73,9 @@ struct ConversionReport {
         for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded {
             lines.append("\(escaped(d.name)): \(d.reason)")
         }
+        for d in decisions where d.outcome == .factorized {
+            if let note = d.note { lines.append("\(escaped(d.name)): \(note)") }
+        }
         var totals = "parameters \(Format.count(parametersBefore)) → \(Format.count(parametersAfter)), compression \(Format.ratio(ratio))"
         if let inputBytes, let outputBytes {
             totals += "; bytes on disk \(Format.bytes(inputBytes)) → \(Format.bytes(outputBytes))"

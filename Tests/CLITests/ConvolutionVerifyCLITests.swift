@@ -18,6 +18,18 @@ struct ConvolutionVerifyCLITests {
         return ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
     }
 
+    @Test("--factor-dtype i4 on a CNN: convert says below its table that a factorized convolution keeps f32 factors (integer codes are for dense layers)")
+    func integerCodesNoteForConvolutions() throws {
+        let result = try ChildProcess.run(["convert", TestPackage.root + "/samples/mnist_cnn.h5", "--input-scale", "1/255", "--policy", "energy:0.9",
+                                           "--factor-dtype", "i4", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let row = try #require(lines.first { $0.hasPrefix("conv_2 ") }, "\(result.stdout)")
+        #expect(row.contains("factorized") && row.contains("32.00"), "\(row)")
+        #expect(lines.contains("conv_2: factors stored in f32 (integer codes are for dense layers only)"), "\(result.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("dense_1: factors stored") }, "\(result.stdout)")
+    }
+
     @Test("the MNIST CNN with conv_2 in the spatial form at rank 8: verify's table, its JSON and the HTML report give form, rank, energy and bytes")
     func spatialConvolution() throws {
         let scratch = try Scratch()

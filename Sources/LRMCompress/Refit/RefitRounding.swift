@@ -42,6 +42,7 @@ extension Refitter {
         for d in result.decisions.indices where result.decisions[d].kind == "conv2d" && result.decisions[d].outcome == .factorized
             && !result.decisions[d].reason.hasSuffix(note) {
             result.decisions[d].reason += note
+            result.decisions[d].note = String(note.dropFirst(2))
         }
     }
 
