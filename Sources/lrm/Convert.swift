@@ -272,6 +272,20 @@ extension LRM {
 
         /// A search chooses every rank itself: a --policy given with it keeps only its metric (whitened:τ,
         /// activation-scaled:τ), and its τ (or a whole plain policy, rank:4) was dropped without a word.
+        /// A data-aware metric calibrated on fewer records than a dense layer has inputs sees only that many directions
+        /// of its input space (the covariance's rank is at most the record count), so its truncation can keep far too
+        /// little: said once, naming the widest such layer.
+        func warnAboutFewCalibrationRecords(_ result: PipelineResult) {
+            guard metricName != .plain, case .int(let stored)? = result.model.metadata[MetadataKey.calibrationCount] else { return }
+            let count = Int(stored)
+            let narrow = result.decisions.filter { $0.kind != "conv2d" && ($0.outcome == .factorized || $0.outcome == .notWorthIt) && ($0.inFeatures ?? 0) > count }
+            guard let widest = narrow.max(by: { ($0.inFeatures ?? 0) < ($1.inFeatures ?? 0) }), let inputs = widest.inFeatures else { return }
+            printWarning("the \(metricName.rawValue) metric was calibrated on \(Format.count(count)) records, fewer than the \(Format.count(inputs)) inputs of "
+                         + "\(widest.name)\(narrow.count > 1 ? " (and \(narrow.count - 1) more layer\(narrow.count > 2 ? "s" : ""))" : ""): their covariance has rank "
+                         + "at most \(Format.count(count)), so the truncation sees only that much of the input space; give "
+                         + (dataOptions.dataSet.own.inputs != nil ? "more records" : "--calibration-samples \(inputs) or more"))
+        }
+
         func warnAboutIgnoredPolicy() {
             guard targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil,
                   givenPolicy != nil else { return }
@@ -354,6 +368,7 @@ extension LRM {
                 }
                 warnAboutUnusedSeed(result.decisions)
                 warnAboutUnusedPrecision(result.decisions)
+                warnAboutFewCalibrationRecords(result)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on and no search has compared them.

@@ -52,4 +52,25 @@ struct LayerMetricCLITests {
             #expect(!refused.stderr.contains("unknown policy"))
         }
     }
+    @Test("a data-aware conversion calibrated on fewer records than a dense layer has inputs warns once, naming the layer; enough records, no warning")
+    func fewCalibrationRecords() throws {
+        let scratch = try Scratch()
+        // The housing sample: 20 inputs, hidden layers of 128 and more. Own data: a fifth of the training records validate, the rest calibrate.
+        let model = TestPackage.root + "/samples/housing_mlp.h5"
+        func data(_ count: Int) throws -> [String] {
+            let x = scratch.file("x\(count).npy"), y = scratch.file("y\(count).npy")
+            try NPY.write(try NumPyArray(shape: [count, 20], float32: (0..<(count * 20)).map { Float(($0 * 7919) % 97) / 97 }), to: x)
+            try NPY.write(try NumPyArray(shape: [count], float32: (0..<count).map { Float($0 % 5) }), to: y)
+            return ["--inputs", x, "--labels", y]
+        }
+        let few = try ChildProcess.run(["convert", model, "--policy", "whitened:0.9", "--dry-run"] + (try data(12)))
+        #expect(few.status == 0, "\(few.stderr)")
+        let warnings = few.stderr.split(separator: "\n").filter { $0.contains("calibrated on") }
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("lrm: warning: the whitened metric was calibrated on ")
+                && warnings[0].contains("fewer than the 128 inputs of dense_2 (and 2 more layers)") && warnings[0].contains("give more records"), "\(few.stderr)")
+        let enough = try ChildProcess.run(["convert", model, "--policy", "whitened:0.9", "--dry-run"] + (try data(600)))
+        #expect(enough.status == 0 && !enough.stderr.contains("calibrated on"), "\(enough.stderr)")
+        let plain = try ChildProcess.run(["convert", model, "--policy", "energy:0.9", "--dry-run"] + (try data(12)))
+        #expect(plain.status == 0 && !plain.stderr.contains("calibrated on"), "the plain metric is not calibrated: \(plain.stderr)")
+    }
 }
