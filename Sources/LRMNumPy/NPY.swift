@@ -267,7 +267,7 @@ public enum NPY {
         guard !isDirectory.boolValue else { throw NumPyError(.unreadable, file: path, "is a directory, expected a file") }
     }
 
-    /// The whole file (for `.npz` archives, and `.npy` files that are not regular files).
+    /// The whole file (`.npy` files that are not regular files: pipes and devices).
     static func readFile(_ path: String) throws(NumPyError) -> Data {
         try checkIsFile(path)
         do {

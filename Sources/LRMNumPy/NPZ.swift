@@ -13,7 +13,12 @@ public enum NPZ {
     ///
     /// - Throws: ``NumPyError`` naming the archive and the entry.
     public static func read(path: String) throws(NumPyError) -> [String: NumPyArray] {
-        _ = try NPY.readFile(path)  // existence, directory and readability checks with clear errors
+        // Existence, directory and readability checked with clear errors, without reading the archive: it is read once,
+        // by the extraction below.
+        try NPY.checkIsFile(path)
+        guard try NPYFileReader(path: path) != nil else {
+            throw NumPyError(.unreadable, file: path, "not a regular file: an .npz archive is read from a file (its index is at its end)")
+        }
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)

@@ -54,6 +54,33 @@ struct NPZTests {
         #expect(count >= 18)
     }
 
+    /// Bytes this thread has read from files since it started (`rchar` of /proc/thread-self/io), nil where there is none.
+    static func bytesReadByThisThread() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/thread-self/io", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("rchar:") }) else { return nil }
+        return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+    }
+
+    @Test("an archive is read once: reading it reads about its size, not its size for a check and again for the arrays",
+          .enabled(if: NPZTests.bytesReadByThisThread() != nil, "no /proc/thread-self/io"))
+    func readOnce() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-npz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("big.npz").path
+        let count = 2 << 20
+        let x = try NumPyArray(shape: [count / 8, 8], float32: (0..<count).map { Float($0 % 1000) })
+        try NPZ.write(["x": x], to: path)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        // The read runs on this thread from start to end (nothing in it is asynchronous), so the thread's count is its own.
+        let before = try #require(Self.bytesReadByThisThread())
+        let arrays = try NPZ.read(path: path)
+        let read = try #require(Self.bytesReadByThisThread()) - before
+        #expect(arrays["x"] == x)
+        #expect(read >= size * 9 / 10, "read \(read) bytes of a \(size)-byte archive: the count does not see the reads")
+        #expect(read < size * 5 / 4, "read \(read) bytes of a \(size)-byte archive")
+    }
+
     @Test("non-archives and corrupt archives are typed errors")
     func badArchives() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lrm-npz-\(UUID().uuidString)")
@@ -78,5 +105,12 @@ struct NPZTests {
                 "\(String(describing: truncated))")
         let missing = #expect(throws: NumPyError.self) { try NPZ.read(path: directory.appendingPathComponent("none.npz").path) }
         #expect(missing?.kind == .unreadable)
+        // A pipe has no end to find the index at: refused at once (it used to be read whole, then opened again, waiting for
+        // a writer that had gone).
+        let fifo = directory.appendingPathComponent("pipe.npz").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: NumPyError(.unreadable, file: fifo, "not a regular file: an .npz archive is read from a file (its index is at its end)")) {
+            try NPZ.read(path: fifo)
+        }
     }
 }
