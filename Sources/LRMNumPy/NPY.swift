@@ -41,8 +41,13 @@ public enum NPY {
 
     static func read(path: String, chunkByteCount: Int) throws(NumPyError) -> NumPyArray {
         guard let (reader, layout) = try openChecked(path) else { return try decode(try readFile(path), file: path) }
+        return try read(from: reader, layout, chunkByteCount: chunkByteCount)
+    }
+
+    /// The array whose header `layout` is, in its stored type, its data decoded from `source` piece by piece.
+    static func read(from source: some NPYDataSource, _ layout: Layout, chunkByteCount: Int) throws(NumPyError) -> NumPyArray {
         func load<T: FixedWidthInteger, U>(_: T.Type, _ convert: (T) -> U?) throws(NumPyError) -> [U] {
-            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
+            try readElements(source, layout, chunkByteCount: chunkByteCount, convert)
         }
         let storage: NumPyArray.Storage
         switch layout.dtype {
@@ -73,8 +78,14 @@ public enum NPY {
             let array = try decode(try readFile(path), file: path)
             return (array.shape, whole(array))
         }
+        return try readConverted(from: reader, layout, chunkByteCount: chunkByteCount)
+    }
+
+    /// The values of the array whose header `layout` is, converted to `F` as its data are decoded from `source`.
+    static func readConverted<F: BinaryFloatingPoint>(from source: some NPYDataSource, _ layout: Layout,
+                                                      chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: [F]) {
         func load<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> F?) throws(NumPyError) -> [F] {
-            try readElements(reader, layout, chunkByteCount: chunkByteCount, convert)
+            try readElements(source, layout, chunkByteCount: chunkByteCount, convert)
         }
         let values: [F]
         switch layout.dtype {
@@ -179,37 +190,57 @@ public enum NPY {
         return (reader, try layout(prefix: Array(buffer[0..<got]), byteCount: got < wanted ? got : reader.byteCount, file: path))
     }
 
-    /// Decodes the data section `layout` describes from `reader`, `chunkByteCount` bytes at a time, each element
-    /// through `convert` into one new array. `convert` returns `nil` for a value its type cannot hold: a boolean
-    /// byte other than 0 or 1, the only such value.
-    static func readElements<T: FixedWidthInteger, U>(_ reader: NPYFileReader, _ layout: Layout, chunkByteCount: Int,
+    /// Decodes the data section `layout` describes, handed over by `source` in pieces of about `chunkByteCount` bytes,
+    /// each element through `convert` into one new array. An element split between two pieces is put together from
+    /// both. `convert` returns `nil` for a value its type cannot hold: a boolean byte other than 0 or 1, the only such
+    /// value.
+    static func readElements<T: FixedWidthInteger, U>(_ source: some NPYDataSource, _ layout: Layout, chunkByteCount: Int,
                                                       _ convert: (T) -> U?) throws(NumPyError) -> [U] {
         let size = MemoryLayout<T>.size, count = layout.count
-        let chunkCount = max(1, chunkByteCount / size)
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(count, chunkCount) * size), alignment: 16)
-        defer { chunk.deallocate() }
+        // The first bytes of an element whose last bytes are in the next piece.
+        let partial = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { partial.deallocate() }
         var failure: NumPyError?
         let values = [U](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var index = 0, partialCount = 0
+            /// Decodes the first `n` elements of `raw` into the result from `index` on.
+            func decode(_ raw: UnsafeRawBufferPointer, _ n: Int) throws(NumPyError) {
+                for k in 0..<n {
+                    let bits = T(littleEndian: raw.loadUnaligned(fromByteOffset: k * size, as: T.self))
+                    guard let value = convert(bits) else {
+                        throw NumPyError(.invalidData, file: source.name, location: "data", "boolean element \(index + k) is \(bits), expected 0 or 1")
+                    }
+                    buffer.initializeElement(at: index + k, to: value)
+                    initialized = index + k + 1
+                }
+                index += n
+            }
             do throws(NumPyError) {
-                var index = 0
-                while index < count {
-                    let n = min(chunkCount, count - index), offset = layout.dataStart + index * size
-                    let got = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<(n * size)]), at: offset)
-                    guard got == n * size else {
-                        throw NumPyError(.dataSizeMismatch, file: reader.path, location: "data",
-                                         "the file ends after \(offset + got) bytes, expected \(layout.dataStart + count * size) "
-                                         + "(it was cut short while being read)")
+                try source.forEachDataPiece(layout, chunkByteCount: chunkByteCount) { (piece: UnsafeRawBufferPointer) throws(NumPyError) in
+                    var rest = piece[...]
+                    if partialCount > 0 {
+                        let taken = min(size - partialCount, rest.count)
+                        UnsafeMutableRawBufferPointer(rebasing: partial[partialCount..<(partialCount + taken)])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest.prefix(taken)))
+                        partialCount += taken
+                        rest = rest.dropFirst(taken)
+                        guard partialCount == size else { return }
+                        try decode(UnsafeRawBufferPointer(partial), 1)
+                        partialCount = 0
                     }
-                    for k in 0..<n {
-                        let bits = T(littleEndian: chunk.loadUnaligned(fromByteOffset: k * size, as: T.self))
-                        guard let value = convert(bits) else {
-                            throw NumPyError(.invalidData, file: reader.path, location: "data",
-                                             "boolean element \(index + k) is \(bits), expected 0 or 1")
-                        }
-                        buffer.initializeElement(at: index + k, to: value)
-                        initialized = index + k + 1
+                    let whole = min(rest.count / size, count - index)
+                    try decode(UnsafeRawBufferPointer(rebasing: rest), whole)
+                    rest = rest.dropFirst(whole * size)
+                    guard rest.count < size, index < count || rest.isEmpty else {
+                        throw NumPyError(.dataSizeMismatch, file: source.name, location: "data",
+                                         "more data than shape \(NPYHeader.formatShape(layout.shape)) of \(layout.dtype.rawValue) needs")
                     }
-                    index += n
+                    UnsafeMutableRawBufferPointer(rebasing: partial[0..<rest.count]).copyMemory(from: UnsafeRawBufferPointer(rebasing: rest))
+                    partialCount = rest.count
+                }
+                guard index == count, partialCount == 0 else {
+                    throw NumPyError(.dataSizeMismatch, file: source.name, location: "data",
+                                     "the data ended after \(index * size + partialCount) bytes, expected \(count * size)")
                 }
             } catch {
                 failure = error

@@ -64,7 +64,7 @@ public enum OwnDataReader {
             if let labels {
                 try attach(labels: labels, column: labelColumn, to: &arrays)
             } else if let y {
-                try setLabels(shape: y.shape, values: y.doubleValues(), file: inputs, on: &arrays)
+                try setLabels(shape: y.shape, values: y.values, file: inputs, on: &arrays)
             } else {
                 throw PipelineError(.badRequest, "\(inputs): give the labels with --labels (or store them in an .npz as 'y')")
             }
@@ -87,13 +87,14 @@ public enum OwnDataReader {
         return lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt")
     }
 
-    /// The features as float32 and (when the file is an npz holding them) the labels. A `.npy` file is converted as it
-    /// is read (`NPY.readFloat32`): the features cost their float32 values, never the file's bytes or the stored type as
-    /// well.
-    static func numpyInputs(_ path: String) throws -> (x: (shape: [Int], values: [Float]), y: NumPyArray?) {
+    /// The features as float32 and (when the file is an npz holding them) the labels. Each array is converted as it is
+    /// read (`NPY.readFloat32`, `NPZArchive.readFloat32`): the features cost their float32 values, never the file's
+    /// bytes or the stored type as well. Of an npz only the arrays used are read.
+    static func numpyInputs(_ path: String) throws -> (x: (shape: [Int], values: [Float]), y: (shape: [Int], values: [Double])?) {
         if isNPZ(path) {
-            let (x, y) = try npzArrays(path)
-            return ((x.shape, x.floatValues()), y)
+            let (archive, x, y) = try npzArrays(path)
+            return (try numpy(path) { () throws(NumPyError) in try archive.readFloat32(x) },
+                    try y.map { y in try numpy(path) { () throws(NumPyError) in try archive.readFloat64(y) } })
         }
         return (try numpy(path) { () throws(NumPyError) in try NPY.readFloat32(path: path) }, nil)
     }
@@ -101,23 +102,24 @@ public enum OwnDataReader {
     /// The labels in a `.npy` file (converted as they are read, `NPY.readFloat64`) or an `.npz` file's features array.
     static func numpyLabels(_ path: String) throws -> (shape: [Int], values: [Double]) {
         if isNPZ(path) {
-            let (x, _) = try npzArrays(path)
-            return (x.shape, x.doubleValues())
+            let (archive, x, _) = try npzArrays(path)
+            return try numpy(path) { () throws(NumPyError) in try archive.readFloat64(x) }
         }
         return try numpy(path) { () throws(NumPyError) in try NPY.readFloat64(path: path) }
     }
 
     static func isNPZ(_ path: String) -> Bool { path.lowercased().hasSuffix(".npz") }
 
-    /// The features and (when it holds them) the labels of an `.npz` file.
-    static func npzArrays(_ path: String) throws -> (NumPyArray, NumPyArray?) {
-        let entries = try numpy(path) { () throws(NumPyError) in try NPZ.read(path: path) }
-        func pick(_ names: [String]) -> NumPyArray? { names.lazy.compactMap { entries[$0] ?? entries[$0 + ".npy"] }.first }
+    /// An `.npz` file opened, and the names of its features and (when it holds them) its labels.
+    static func npzArrays(_ path: String) throws -> (NPZArchive, x: String, y: String?) {
+        let archive = try numpy(path) { () throws(NumPyError) in try NPZArchive(path: path) }
+        let keys = Set(archive.keys)
+        func pick(_ names: [String]) -> String? { names.lazy.compactMap { keys.contains($0) ? $0 : keys.contains($0 + ".npy") ? $0 + ".npy" : nil }.first }
         guard let x = pick(["x", "X", "inputs", "features"]) else {
             throw PipelineError(.dataInvalid, "\(path): no array named x, X, inputs or features (it holds "
-                                + entries.keys.sorted().joined(separator: ", ") + ")")
+                                + archive.keys.sorted().joined(separator: ", ") + ")")
         }
-        return (x, pick(["y", "Y", "labels", "targets"]))
+        return (archive, x, pick(["y", "Y", "labels", "targets"]))
     }
 
     /// `read()`'s result, its ``NumPyError`` turned into a `PipelineError` (`.dataMissing` for a file that is not there or

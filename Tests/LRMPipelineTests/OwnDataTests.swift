@@ -142,6 +142,34 @@ struct OwnDataTests {
         }
     }
 
+    @Test(".npz own data, stored and deflated: only the features and labels are read (each converted as it is extracted), a damaged array beside them is not")
+    func npzReadsOnlyItsArrays() throws {
+        let folder = try Folder()
+        let x = try NumPyArray(shape: [3, 2], storage: .float64([1.5, -2, 3, 4, 5, 6.25]))
+        let y = try NumPyArray(shape: [3], storage: .int64([2, 0, 1]))
+        let notes = try NumPyArray(shape: [4], storage: .uint8([9, 9, 9, 9]))
+        for compressed in [false, true] {
+            let path = folder.path + "/d\(compressed).npz"
+            try NPZ.write(["x": x, "y": y, "notes": notes], to: path, compressed: compressed)
+            let intact = try OwnDataReader.read(inputs: path, labels: nil, labelColumn: nil)
+            #expect(Array(intact.features) == [1.5, -2, 3, 4, 5, 6.25] && intact.labels == [2, 0, 1] && intact.sampleShape == [2])
+            // The last byte of 'notes' (written first, in key order) made a boolean's 7: its CRC-32 no longer matches.
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            if !compressed {
+                let encoded = [UInt8](NPY.encode(notes))
+                let at = try #require((0...(bytes.count - encoded.count)).first { Array(bytes[$0..<($0 + encoded.count)]) == encoded })
+                bytes[at + encoded.count - 1] = 7
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                #expect(throws: NumPyError.self) { try NPZ.read(path: path) }
+                let read = try OwnDataReader.read(inputs: path, labels: nil, labelColumn: nil)
+                #expect(Array(read.features) == Array(intact.features) && read.labels == intact.labels)
+            }
+            // The npz as --labels: its features array are the labels.
+            let labels = try OwnDataReader.read(inputs: path, labels: folder.path + "/d\(compressed).npz", labelColumn: nil)
+            #expect(labels.labels == [1.5, -2, 3, 4, 5, 6.25] && labels.labelWidth == 2)
+        }
+    }
+
     @Test("the last test fraction is the test split; training keeps file order; the task follows the model")
     func splitsAndTask() throws {
         let folder = try Folder()
