@@ -7,14 +7,18 @@ struct ArrayStorage: Sendable {
     let features: ArraySlice<Float>
     /// The shape of one sample.
     let sampleShape: [Int]
-    /// The class of each sample (classification); -1 for every sample of regression data.
+    /// The class of each sample (classification); for regression data empty, or -1 for every sample (each sample's
+    /// label is -1 either way: ``label(_:)``).
     let labels: [Int]
     /// `sampleCount × targetWidth` regression targets, row-major; empty for classification.
     let targets: [Float]
     let targetWidth: Int
 
-    var sampleCount: Int { labels.count }
+    var sampleCount: Int { targetWidth > 0 ? targets.count / targetWidth : labels.count }
     var featureCount: Int { sampleShape.reduce(1, *) }
+
+    /// Sample `index`'s class; -1 for regression data.
+    func label(_ index: Int) -> Int { labels.isEmpty ? -1 : labels[index] }
 
     func forEachBatch(size: Int, selected: [Int]?, scale: Float, _ body: (DatasetBatch) throws -> Void) throws {
         let count = selected?.count ?? sampleCount
@@ -31,7 +35,7 @@ struct ArrayStorage: Sendable {
             for position in start..<end {
                 let index = selected?[position] ?? position
                 indices.append(index)
-                labels.append(self.labels[index])
+                labels.append(label(index))
                 let row = features[(base + index * width)..<(base + (index + 1) * width)]
                 if scale == 1 { pixels += row } else { pixels += row.map { $0 * scale } }
                 if targetWidth > 0 { targets += self.targets[(index * targetWidth)..<((index + 1) * targetWidth)] }
@@ -59,14 +63,32 @@ extension Dataset {
     /// The same from part of an array: the data set keeps the slice, sharing the array's storage (no copy).
     public init(arrays features: ArraySlice<Float>, sampleShape: [Int], labels: [Int], classNames: [String],
                 targets: [Float] = [], targetWidth: Int = 0, split: DatasetSplit, description: String) throws {
-        let width = sampleShape.reduce(1, *)
-        guard width >= 1, features.count == labels.count * width else {
-            throw DatasetError(.invalidArgument, "own data: \(features.count) feature values for \(labels.count) samples",
-                               expected: "\(labels.count) × \(width)", found: "\(features.count)")
+        try self.init(arrays: features, sampleShape: sampleShape, sampleCount: labels.count, labels: labels, classNames: classNames,
+                      targets: targets, targetWidth: targetWidth, split: split, description: description)
+    }
+
+    /// Regression data given as arrays: `features` and `targets` (`targetWidth ≥ 1` values per sample, row-major), no
+    /// classes; every sample's label is -1 without an array of them (a label per sample would cost 8 bytes a record).
+    public init(arrays features: ArraySlice<Float>, sampleShape: [Int], targets: [Float], targetWidth: Int,
+                split: DatasetSplit, description: String) throws {
+        guard targetWidth >= 1, targets.count % targetWidth == 0 else {
+            throw DatasetError(.invalidArgument, "own data: \(targets.count) target values in rows of \(targetWidth)",
+                               expected: "a multiple of \(targetWidth) (at least 1)", found: "\(targets.count)")
         }
-        guard targets.count == labels.count * targetWidth else {
-            throw DatasetError(.invalidArgument, "own data: \(targets.count) target values for \(labels.count) samples",
-                               expected: "\(labels.count) × \(targetWidth)", found: "\(targets.count)")
+        try self.init(arrays: features, sampleShape: sampleShape, sampleCount: targets.count / targetWidth, labels: [], classNames: [],
+                      targets: targets, targetWidth: targetWidth, split: split, description: description)
+    }
+
+    private init(arrays features: ArraySlice<Float>, sampleShape: [Int], sampleCount: Int, labels: [Int], classNames: [String],
+                 targets: [Float], targetWidth: Int, split: DatasetSplit, description: String) throws {
+        let width = sampleShape.reduce(1, *)
+        guard width >= 1, features.count == sampleCount * width else {
+            throw DatasetError(.invalidArgument, "own data: \(features.count) feature values for \(sampleCount) samples",
+                               expected: "\(sampleCount) × \(width)", found: "\(features.count)")
+        }
+        guard targets.count == sampleCount * targetWidth else {
+            throw DatasetError(.invalidArgument, "own data: \(targets.count) target values for \(sampleCount) samples",
+                               expected: "\(sampleCount) × \(targetWidth)", found: "\(targets.count)")
         }
         if targetWidth == 0 {
             if let bad = labels.first(where: { !(0..<classNames.count).contains($0) }) {

@@ -134,7 +134,7 @@ public struct Dataset: Sendable, CustomStringConvertible {
     /// The label of every selected sample, in order. For CIFAR this reads the record files
     /// (labels are interleaved with pixels); for the IDX formats they are already in memory.
     public func labels() throws -> [Int] {
-        if case .arrays(let arrays) = storage { return (0..<sampleCount).map { arrays.labels[selectedIndices?[$0] ?? $0] } }
+        if case .arrays(let arrays) = storage { return (0..<sampleCount).map { arrays.label(selectedIndices?[$0] ?? $0) } }
         let reader = makeReader()
         var labels: [Int] = []
         labels.reserveCapacity(sampleCount)

@@ -81,6 +81,8 @@ public struct OwnDataSource: Sendable, Equatable {
                 outputCount: () throws -> Int) throws -> OwnDataSplits {
         let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)
         let train: OwnArrays, test: OwnArrays
+        // Every label, for the task to be resolved from: the file's array when both splits are parts of it.
+        let allLabels: FlattenSequence<[ArraySlice<Double>]>
         if let testInputs {
             test = try OwnDataReader.read(inputs: testInputs, labels: testLabels, labelColumn: labelColumn)
             guard test.sampleShape.reduce(1, *) == all.sampleShape.reduce(1, *), test.labelWidth == all.labelWidth else {
@@ -88,6 +90,7 @@ public struct OwnDataSource: Sendable, Equatable {
                                     + "\(inputs) has \(all.sampleShape) with \(all.labelWidth)")
             }
             train = all
+            allLabels = [train.labels, test.labels].joined()
         } else {
             let held = Int((Double(all.sampleCount) * testFraction).rounded())
             guard held >= 1, held < all.sampleCount else {
@@ -97,6 +100,7 @@ public struct OwnDataSource: Sendable, Equatable {
             let cut = all.sampleCount - held
             train = all.slice(0..<cut, note: "records 0..<\(cut)")
             test = all.slice(cut..<all.sampleCount, note: "the last \(held) records held out for testing")
+            allLabels = [all.labels].joined()
         }
         let features = train.sampleShape.reduce(1, *)
         guard features == input.elementCount else {
@@ -110,7 +114,7 @@ public struct OwnDataSource: Sendable, Equatable {
         let task: TaskKind
         do {
             task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: outputActivation,
-                                        labels: train.labels + test.labels, model: model.phrase)
+                                        labels: allLabels, model: model.phrase)
         } catch let error as VerificationError {
             throw PipelineError(error.kind == .ambiguousTask ? .badRequest : .dataInvalid, "\(labels ?? inputs): \(error.message)", cause: error)
         }
@@ -128,9 +132,8 @@ public struct OwnDataSource: Sendable, Equatable {
             let description = "own data \(split.rawValue): \(arrays.sampleCount) samples from \(arrays.source)"
             do {
                 if task == .regression {
-                    return try Dataset(arrays: arrays.features, sampleShape: input.shape, labels: [Int](repeating: -1, count: arrays.sampleCount),
-                                       classNames: [], targets: arrays.labels.map(Float.init), targetWidth: arrays.labelWidth,
-                                       split: split, description: description)
+                    return try Dataset(arrays: arrays.features, sampleShape: input.shape, targets: arrays.labels.map(Float.init),
+                                       targetWidth: arrays.labelWidth, split: split, description: description)
                 }
                 let classes = task == .binary ? 2 : outputs
                 let names = classNames.count == classes ? classNames : (0..<classes).map(String.init)

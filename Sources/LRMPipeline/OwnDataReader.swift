@@ -9,8 +9,9 @@ public struct OwnArrays: Sendable {
     public var features: ArraySlice<Float>
     /// The shape of one sample (the array's shape without its first axis; `[columns]` for CSV).
     public var sampleShape: [Int]
-    /// `sampleCount × labelWidth` label values.
-    public var labels: [Double]
+    /// `sampleCount × labelWidth` label values, from `labels.startIndex` on: the array read from the file, or a part of
+    /// it (``slice(_:note:)``), which shares its storage.
+    public var labels: ArraySlice<Double>
     /// Label values per sample (1 for class labels and single-target regression).
     public var labelWidth: Int
     /// Where they came from, e.g. "churn.csv (label column 'churned')".
@@ -18,13 +19,12 @@ public struct OwnArrays: Sendable {
 
     public var sampleCount: Int { labelWidth > 0 ? labels.count / labelWidth : 0 }
 
-    /// Records `range` (in file order). The features are a slice of these (the training and test records of one file
-    /// share its array: no copy of the records); the labels are copied (one value per sample, which the data sets
-    /// convert to their own labels or targets in any case).
+    /// Records `range` (in file order). The features and the labels are slices of these: the training and test records
+    /// of one file share its arrays, nothing is copied.
     func slice(_ range: Range<Int>, note: String) -> OwnArrays {
-        let width = sampleShape.reduce(1, *), base = features.startIndex
+        let width = sampleShape.reduce(1, *), base = features.startIndex, labelBase = labels.startIndex
         return OwnArrays(features: features[(base + range.lowerBound * width)..<(base + range.upperBound * width)], sampleShape: sampleShape,
-                         labels: Array(labels[(range.lowerBound * labelWidth)..<(range.upperBound * labelWidth)]),
+                         labels: labels[(labelBase + range.lowerBound * labelWidth)..<(labelBase + range.upperBound * labelWidth)],
                          labelWidth: labelWidth, source: "\(source), \(note)")
     }
 }
@@ -51,7 +51,7 @@ public enum OwnDataReader {
                                         + table.columns.joined(separator: ", ") + ")")
                 }
                 let (features, target) = try table.splitting(column: labelColumn)
-                arrays = OwnArrays(features: features.values.map(Float.init)[...], sampleShape: [features.columns.count], labels: target,
+                arrays = OwnArrays(features: features.values.map(Float.init)[...], sampleShape: [features.columns.count], labels: target[...],
                                    labelWidth: 1, source: "\(inputs) (label column '\(labelColumn)')")
             }
         } else {
@@ -77,7 +77,8 @@ public enum OwnDataReader {
             throw PipelineError(.dataInvalid, "\(inputs): sample \((index - arrays.features.startIndex) / max(1, arrays.sampleShape.reduce(1, *))) holds a non-finite value (\(arrays.features[index]))")
         }
         if let index = arrays.labels.firstIndex(where: { !$0.isFinite }) {
-            throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \(index / arrays.labelWidth) is not a finite number (\(arrays.labels[index]))")
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \((index - arrays.labels.startIndex) / arrays.labelWidth) "
+                                + "is not a finite number (\(arrays.labels[index]))")
         }
         return arrays
     }
@@ -145,7 +146,7 @@ public enum OwnDataReader {
                 }
                 values = table.values
             }
-            arrays.labels = values
+            arrays.labels = values[...]
             arrays.labelWidth = 1
             arrays.source += ", labels \(path)"
             return
@@ -159,7 +160,7 @@ public enum OwnDataReader {
         guard shape.count == 1 || shape.count == 2 else {
             throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape); expected [samples] or [samples, targets]")
         }
-        arrays.labels = values
+        arrays.labels = values[...]
         arrays.labelWidth = shape.count == 2 ? shape[1] : 1
         guard arrays.labelWidth >= 1 else { throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape) hold no values") }
     }

@@ -20,7 +20,7 @@ public enum TaskKind: String, Sendable, CaseIterable {
     /// - Throws: `VerificationError` `.ambiguousTask`, or `.taskMismatch` when `given` cannot fit the model
     ///   or the labels (binary or multiclass labels that are not whole numbers in range: the first such label is
     ///   named). `model` is how the messages name the model (a caller's `the model my.lrm`).
-    public static func resolve(given: TaskKind?, outputCount: Int, outputActivation: Activation?, labels: [Double],
+    public static func resolve(given: TaskKind?, outputCount: Int, outputActivation: Activation?, labels: some Collection<Double>,
                                model: String = "the model") throws -> TaskKind {
         let zeroOne = labels.allSatisfy { $0 == 0 || $0 == 1 }
         func found(_ fits: (Double) -> Bool) -> String {

@@ -119,6 +119,41 @@ struct OwnDataTests {
         }
     }
 
+    @Test("the splits share the labels read as well: slices of the file's array, for the task and the data sets alike; regression data sets hold no label per record")
+    func splitsShareTheLabels() throws {
+        let folder = try Folder()
+        let x = try folder.npy("x.npy", shape: [10, 1], (0..<10).map { Float($0) })
+        let y = try folder.npy("y.npy", shape: [10, 2], (0..<20).map { Float($0) * 0.5 + 0.25 })
+        let all = try OwnDataReader.read(inputs: x, labels: y, labelColumn: nil)
+        func start(_ arrays: OwnArrays) -> UnsafePointer<Double>? { arrays.labels.withUnsafeBufferPointer { $0.baseAddress } }
+        let train = all.slice(0..<8, note: "train"), test = all.slice(8..<10, note: "test")
+        #expect(start(train) == start(all) && start(test) == start(all).map { $0 + 16 })
+        #expect(test.labels == [8.25, 8.75, 9.25, 9.75] && test.sampleCount == 2 && train.sampleCount == 8)
+        // A slice of a slice is counted from its own start.
+        let last = test.slice(1..<2, note: "last")
+        #expect(last.labels == [9.25, 9.75] && start(last) == start(all).map { $0 + 18 } && Array(last.features) == [9])
+        // Two targets per record, a regression: the data sets' targets are the labels, each record's label -1.
+        let model = Model(name: "two", input: InputSpec(shape: [1]), layers: [
+            Layer(name: "d", operation: .dense(kernel: Tensor(shape: [1, 2], floats: [1, 1]), bias: nil, activation: .linear))])
+        let splits = try OwnDataSource(inputs: x, labels: y, testFraction: 0.2, task: .regression).splits(for: model)
+        #expect(splits.task == .regression && splits.train.targetWidth == 2 && splits.test.sampleCount == 2 && splits.train.sampleCount == 8)
+        #expect(try splits.test.labels() == [-1, -1])
+        var targets: [Float] = [], labels: [Int] = []
+        try splits.test.forEachBatch(size: 1, layout: .features) { targets += $0.targets; labels += $0.labels }
+        #expect(targets == [8.25, 8.75, 9.25, 9.75] && labels == [-1, -1])
+        targets = []
+        try splits.train.subset(.indices([0, 3])).forEachBatch(size: 2, layout: .features) { targets += $0.targets }
+        #expect(targets == [0.25, 0.75, 3.25, 3.75])
+        // Counts that do not fit together are refused, as with labels.
+        #expect(throws: DatasetError.self) {
+            try Dataset(arrays: [1, 2, 3][...], sampleShape: [1], targets: [1, 2, 3, 4, 5], targetWidth: 2, split: .test, description: "d")
+        }
+        #expect(throws: DatasetError.self) {
+            try Dataset(arrays: [1, 2, 3][...], sampleShape: [1], targets: [1, 2, 3, 4], targetWidth: 2, split: .test, description: "d")
+        }
+        #expect(try Dataset(arrays: [1, 2][...], sampleShape: [1], targets: [1, 2, 3, 4], targetWidth: 2, split: .test, description: "d").sampleCount == 2)
+    }
+
     @Test(".npy inputs with .npy labels, and an .npz with x and y; counts and finiteness are checked")
     func numpyFiles() throws {
         let folder = try Folder()
