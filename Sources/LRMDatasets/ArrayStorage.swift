@@ -10,8 +10,9 @@ struct ArrayStorage: Sendable {
     /// The class of each sample (classification); for regression data empty, or -1 for every sample (each sample's
     /// label is -1 either way: ``label(_:)``).
     let labels: [Int]
-    /// `sampleCount × targetWidth` regression targets, row-major; empty for classification.
-    let targets: [Float]
+    /// `sampleCount × targetWidth` regression targets, row-major, from `targets.startIndex` on (a slice, so that the
+    /// parts of one array of targets are data sets without copying it); empty for classification.
+    let targets: ArraySlice<Float>
     let targetWidth: Int
 
     var sampleCount: Int { targetWidth > 0 ? targets.count / targetWidth : labels.count }
@@ -38,7 +39,8 @@ struct ArrayStorage: Sendable {
                 labels.append(label(index))
                 let row = features[(base + index * width)..<(base + (index + 1) * width)]
                 if scale == 1 { pixels += row } else { pixels += row.map { $0 * scale } }
-                if targetWidth > 0 { targets += self.targets[(index * targetWidth)..<((index + 1) * targetWidth)] }
+                let first = self.targets.startIndex + index * targetWidth
+                if targetWidth > 0 { targets += self.targets[first..<(first + targetWidth)] }
             }
             try body(DatasetBatch(pixels: pixels, labels: labels, range: start..<end, sampleIndices: indices,
                                   featureCount: width, targets: targets))
@@ -64,12 +66,13 @@ extension Dataset {
     public init(arrays features: ArraySlice<Float>, sampleShape: [Int], labels: [Int], classNames: [String],
                 targets: [Float] = [], targetWidth: Int = 0, split: DatasetSplit, description: String) throws {
         try self.init(arrays: features, sampleShape: sampleShape, sampleCount: labels.count, labels: labels, classNames: classNames,
-                      targets: targets, targetWidth: targetWidth, split: split, description: description)
+                      targets: targets[...], targetWidth: targetWidth, split: split, description: description)
     }
 
-    /// Regression data given as arrays: `features` and `targets` (`targetWidth ≥ 1` values per sample, row-major), no
-    /// classes; every sample's label is -1 without an array of them (a label per sample would cost 8 bytes a record).
-    public init(arrays features: ArraySlice<Float>, sampleShape: [Int], targets: [Float], targetWidth: Int,
+    /// Regression data given as arrays: `features` and `targets` (`targetWidth ≥ 1` values per sample, row-major; both
+    /// kept as the slices they are, sharing their arrays' storage), no classes; every sample's label is -1 without an
+    /// array of them (a label per sample would cost 8 bytes a record).
+    public init(arrays features: ArraySlice<Float>, sampleShape: [Int], targets: ArraySlice<Float>, targetWidth: Int,
                 split: DatasetSplit, description: String) throws {
         guard targetWidth >= 1, targets.count % targetWidth == 0 else {
             throw DatasetError(.invalidArgument, "own data: \(targets.count) target values in rows of \(targetWidth)",
@@ -80,7 +83,7 @@ extension Dataset {
     }
 
     private init(arrays features: ArraySlice<Float>, sampleShape: [Int], sampleCount: Int, labels: [Int], classNames: [String],
-                 targets: [Float], targetWidth: Int, split: DatasetSplit, description: String) throws {
+                 targets: ArraySlice<Float>, targetWidth: Int, split: DatasetSplit, description: String) throws {
         let width = sampleShape.reduce(1, *)
         guard width >= 1, features.count == sampleCount * width else {
             throw DatasetError(.invalidArgument, "own data: \(features.count) feature values for \(sampleCount) samples",

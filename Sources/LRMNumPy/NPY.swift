@@ -39,6 +39,26 @@ public enum NPY {
         try readFloat64(path: path, chunkByteCount: readChunkByteCount)
     }
 
+    /// Reads the array in the `.npy` file at `path` converted as it is read to `Float` where that holds its type exactly,
+    /// else to `Double` (``ExactValues``): a float32 file costs its floats, an int64 one doubles.
+    public static func readExact(path: String) throws(NumPyError) -> (shape: [Int], values: ExactValues) {
+        guard let (reader, layout) = try openChecked(path) else {
+            let array = try decode(try readFile(path), file: path)
+            return (array.shape, array.exactValues())
+        }
+        return try readExact(from: reader, layout, chunkByteCount: readChunkByteCount)
+    }
+
+    /// The values of the array whose header `layout` is, in ``ExactValues`` for its type, decoded from `source`.
+    static func readExact(from source: some NPYDataSource, _ layout: Layout, chunkByteCount: Int) throws(NumPyError) -> (shape: [Int], values: ExactValues) {
+        if layout.dtype.fitsFloat {
+            let (shape, values): ([Int], [Float]) = try readConverted(from: source, layout, chunkByteCount: chunkByteCount)
+            return (shape, .float(values))
+        }
+        let (shape, values): ([Int], [Double]) = try readConverted(from: source, layout, chunkByteCount: chunkByteCount)
+        return (shape, .double(values))
+    }
+
     static func read(path: String, chunkByteCount: Int) throws(NumPyError) -> NumPyArray {
         guard let (reader, layout) = try openChecked(path) else { return try decode(try readFile(path), file: path) }
         return try read(from: reader, layout, chunkByteCount: chunkByteCount)

@@ -118,6 +118,13 @@ public struct NPZArchive {
         try readConverted(key, chunkByteCount: NPY.readChunkByteCount)
     }
 
+    /// The values of the array named `key` in the narrower of `Float` and `Double` that holds its type exactly
+    /// (``ExactValues``), converted as it is extracted.
+    public func readExact(_ key: String) throws(NumPyError) -> (shape: [Int], values: ExactValues) {
+        let member = try self.member(key)
+        return try NPY.readExact(from: member, try member.layout(), chunkByteCount: NPY.readChunkByteCount)
+    }
+
     func read(_ key: String, chunkByteCount: Int) throws(NumPyError) -> NumPyArray {
         let member = try self.member(key)
         return try NPY.read(from: member, try member.layout(), chunkByteCount: chunkByteCount)

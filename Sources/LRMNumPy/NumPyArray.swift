@@ -103,6 +103,11 @@ public struct NumPyArray: Sendable, Equatable {
         }
     }
 
+    /// The elements converted to `Float` where its type ``NumPyDType/fitsFloat`` (nothing is rounded), else to `Double`.
+    public func exactValues() -> ExactValues {
+        dtype.fitsFloat ? .float(floatValues()) : .double(doubleValues())
+    }
+
     /// The elements as `Int64`, for integer and boolean arrays.
     ///
     /// - Throws: ``NumPyError`` of kind `wrongType` for floating-point arrays.
@@ -132,4 +137,11 @@ public struct NumPyArray: Sendable, Equatable {
         }
         return product
     }
+}
+
+/// An array's values in the narrower of `Float` and `Double` that holds its stored type exactly
+/// (``NumPyDType/fitsFloat``): 4 bytes a value for float16, float32, uint8 and bool, 8 for the others.
+public enum ExactValues: Sendable, Equatable {
+    case float([Float])
+    case double([Double])
 }

@@ -27,6 +27,15 @@ public enum NumPyDType: String, Sendable, Equatable, CaseIterable {
         }
     }
 
+    /// Whether a `Float` holds every value of this type exactly (float16, float32, uint8, bool); a `Double` holds every
+    /// value of the others but int64's beyond 2⁵³.
+    public var fitsFloat: Bool {
+        switch self {
+        case .float16, .float32, .uint8, .bool: true
+        case .float64, .int32, .int64: false
+        }
+    }
+
     /// Parses a header `descr`, accepting the spellings NumPy uses for one-byte types (`|u1`, `<u1`).
     ///
     /// Returns `nil` for types this package does not support; big-endian types are recognised by

@@ -82,7 +82,7 @@ public struct OwnDataSource: Sendable, Equatable {
         let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)
         let train: OwnArrays, test: OwnArrays
         // Every label, for the task to be resolved from: the file's array when both splits are parts of it.
-        let allLabels: FlattenSequence<[ArraySlice<Double>]>
+        let allLabels: FlattenSequence<[OwnLabels]>
         if let testInputs {
             test = try OwnDataReader.read(inputs: testInputs, labels: testLabels, labelColumn: labelColumn)
             guard test.sampleShape.reduce(1, *) == all.sampleShape.reduce(1, *), test.labelWidth == all.labelWidth else {
@@ -132,7 +132,7 @@ public struct OwnDataSource: Sendable, Equatable {
             let description = "own data \(split.rawValue): \(arrays.sampleCount) samples from \(arrays.source)"
             do {
                 if task == .regression {
-                    return try Dataset(arrays: arrays.features, sampleShape: input.shape, targets: arrays.labels.map(Float.init),
+                    return try Dataset(arrays: arrays.features, sampleShape: input.shape, targets: arrays.labels.floats,
                                        targetWidth: arrays.labelWidth, split: split, description: description)
                 }
                 let classes = task == .binary ? 2 : outputs

@@ -9,9 +9,9 @@ public struct OwnArrays: Sendable {
     public var features: ArraySlice<Float>
     /// The shape of one sample (the array's shape without its first axis; `[columns]` for CSV).
     public var sampleShape: [Int]
-    /// `sampleCount × labelWidth` label values, from `labels.startIndex` on: the array read from the file, or a part of
-    /// it (``slice(_:note:)``), which shares its storage.
-    public var labels: ArraySlice<Double>
+    /// `sampleCount × labelWidth` label values: the array read from the file, or a part of it (``slice(_:note:)``), which
+    /// shares its storage.
+    public var labels: OwnLabels
     /// Label values per sample (1 for class labels and single-target regression).
     public var labelWidth: Int
     /// Where they came from, e.g. "churn.csv (label column 'churned')".
@@ -22,11 +22,69 @@ public struct OwnArrays: Sendable {
     /// Records `range` (in file order). The features and the labels are slices of these: the training and test records
     /// of one file share its arrays, nothing is copied.
     func slice(_ range: Range<Int>, note: String) -> OwnArrays {
-        let width = sampleShape.reduce(1, *), base = features.startIndex, labelBase = labels.startIndex
+        let width = sampleShape.reduce(1, *), base = features.startIndex
         return OwnArrays(features: features[(base + range.lowerBound * width)..<(base + range.upperBound * width)], sampleShape: sampleShape,
-                         labels: labels[(labelBase + range.lowerBound * labelWidth)..<(labelBase + range.upperBound * labelWidth)],
+                         labels: labels.slice((range.lowerBound * labelWidth)..<(range.upperBound * labelWidth)),
                          labelWidth: labelWidth, source: "\(source), \(note)")
     }
+}
+
+/// Label values as read, each read as a `Double` (indices from 0): held as floats when the file's type holds nothing a
+/// `Float` cannot (float16, float32, uint8, bool: 4 bytes a record, and a regression's float32 targets are these floats),
+/// else as doubles (float64, int32, int64, CSV). A part (``slice(_:)``) shares the storage.
+public struct OwnLabels: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
+    enum Storage: Sendable {
+        case float(ArraySlice<Float>)
+        case double(ArraySlice<Double>)
+    }
+
+    let storage: Storage
+
+    init(_ storage: Storage) { self.storage = storage }
+
+    init(_ values: ExactValues) {
+        switch values {
+        case .float(let v): storage = .float(v[...])
+        case .double(let v): storage = .double(v[...])
+        }
+    }
+
+    public init(arrayLiteral elements: Double...) { storage = .double(elements[...]) }
+
+    public var startIndex: Int { 0 }
+
+    public var endIndex: Int {
+        switch storage {
+        case .float(let v): v.count
+        case .double(let v): v.count
+        }
+    }
+
+    public subscript(position: Int) -> Double {
+        switch storage {
+        case .float(let v): Double(v[v.startIndex + position])
+        case .double(let v): v[v.startIndex + position]
+        }
+    }
+
+    /// Values `range` (counted from 0), sharing the storage.
+    func slice(_ range: Range<Int>) -> OwnLabels {
+        switch storage {
+        case .float(let v): OwnLabels(.float(v[(v.startIndex + range.lowerBound)..<(v.startIndex + range.upperBound)]))
+        case .double(let v): OwnLabels(.double(v[(v.startIndex + range.lowerBound)..<(v.startIndex + range.upperBound)]))
+        }
+    }
+
+    /// The values as float32 (a regression's targets): the floats read, sharing their storage, or the doubles rounded.
+    var floats: ArraySlice<Float> {
+        switch storage {
+        case .float(let v): v
+        case .double(let v): v.map(Float.init)[...]
+        }
+    }
+
+    /// Equal values, however they are held.
+    public static func == (lhs: OwnLabels, rhs: OwnLabels) -> Bool { lhs.elementsEqual(rhs) }
 }
 
 /// Reads `--inputs` / `--labels`: `.npy` (first axis: samples), `.npz` (arrays `x` and `y`, or `inputs` and
@@ -51,7 +109,7 @@ public enum OwnDataReader {
                                         + table.columns.joined(separator: ", ") + ")")
                 }
                 let (features, target) = try table.splitting(column: labelColumn)
-                arrays = OwnArrays(features: features.values.map(Float.init)[...], sampleShape: [features.columns.count], labels: target[...],
+                arrays = OwnArrays(features: features.values.map(Float.init)[...], sampleShape: [features.columns.count], labels: OwnLabels(.double(target[...])),
                                    labelWidth: 1, source: "\(inputs) (label column '\(labelColumn)')")
             }
         } else {
@@ -77,8 +135,7 @@ public enum OwnDataReader {
             throw PipelineError(.dataInvalid, "\(inputs): sample \((index - arrays.features.startIndex) / max(1, arrays.sampleShape.reduce(1, *))) holds a non-finite value (\(arrays.features[index]))")
         }
         if let index = arrays.labels.firstIndex(where: { !$0.isFinite }) {
-            throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \((index - arrays.labels.startIndex) / arrays.labelWidth) "
-                                + "is not a finite number (\(arrays.labels[index]))")
+            throw PipelineError(.dataInvalid, "\(labels ?? inputs): label \(index / arrays.labelWidth) is not a finite number (\(arrays.labels[index]))")
         }
         return arrays
     }
@@ -91,22 +148,23 @@ public enum OwnDataReader {
     /// The features as float32 and (when the file is an npz holding them) the labels. Each array is converted as it is
     /// read (`NPY.readFloat32`, `NPZArchive.readFloat32`): the features cost their float32 values, never the file's
     /// bytes or the stored type as well. Of an npz only the arrays used are read.
-    static func numpyInputs(_ path: String) throws -> (x: (shape: [Int], values: [Float]), y: (shape: [Int], values: [Double])?) {
+    static func numpyInputs(_ path: String) throws -> (x: (shape: [Int], values: [Float]), y: (shape: [Int], values: ExactValues)?) {
         if isNPZ(path) {
             let (archive, x, y) = try npzArrays(path)
             return (try numpy(path) { () throws(NumPyError) in try archive.readFloat32(x) },
-                    try y.map { y in try numpy(path) { () throws(NumPyError) in try archive.readFloat64(y) } })
+                    try y.map { y in try numpy(path) { () throws(NumPyError) in try archive.readExact(y) } })
         }
         return (try numpy(path) { () throws(NumPyError) in try NPY.readFloat32(path: path) }, nil)
     }
 
-    /// The labels in a `.npy` file (converted as they are read, `NPY.readFloat64`) or an `.npz` file's features array.
-    static func numpyLabels(_ path: String) throws -> (shape: [Int], values: [Double]) {
+    /// The labels in a `.npy` file or an `.npz` file's features array, converted as they are read to floats where those
+    /// hold the file's type exactly, else to doubles (`NPY.readExact`, `NPZArchive.readExact`).
+    static func numpyLabels(_ path: String) throws -> (shape: [Int], values: ExactValues) {
         if isNPZ(path) {
             let (archive, x, _) = try npzArrays(path)
-            return try numpy(path) { () throws(NumPyError) in try archive.readFloat64(x) }
+            return try numpy(path) { () throws(NumPyError) in try archive.readExact(x) }
         }
-        return try numpy(path) { () throws(NumPyError) in try NPY.readFloat64(path: path) }
+        return try numpy(path) { () throws(NumPyError) in try NPY.readExact(path: path) }
     }
 
     static func isNPZ(_ path: String) -> Bool { path.lowercased().hasSuffix(".npz") }
@@ -146,7 +204,7 @@ public enum OwnDataReader {
                 }
                 values = table.values
             }
-            arrays.labels = values[...]
+            arrays.labels = OwnLabels(.double(values[...]))
             arrays.labelWidth = 1
             arrays.source += ", labels \(path)"
             return
@@ -156,11 +214,11 @@ public enum OwnDataReader {
         arrays.source += ", labels \(path)"
     }
 
-    static func setLabels(shape: [Int], values: [Double], file: String, on arrays: inout OwnArrays) throws {
+    static func setLabels(shape: [Int], values: ExactValues, file: String, on arrays: inout OwnArrays) throws {
         guard shape.count == 1 || shape.count == 2 else {
             throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape); expected [samples] or [samples, targets]")
         }
-        arrays.labels = values[...]
+        arrays.labels = OwnLabels(values)
         arrays.labelWidth = shape.count == 2 ? shape[1] : 1
         guard arrays.labelWidth >= 1 else { throw PipelineError(.dataInvalid, "\(file): labels of shape \(shape) hold no values") }
     }

@@ -55,6 +55,26 @@ struct NPZStreamingTests {
         }
     }
 
+    @Test("readExact: floats for the types a Float holds (f2, f4, u1, b1), doubles for the others, from .npy files and members alike",
+          arguments: NumPyDType.allCases)
+    func exact(_ dtype: NumPyDType) throws {
+        let array = try NPYStreamingTests.sample(dtype)
+        let expected: ExactValues = dtype.fitsFloat ? .float(array.floatValues()) : .double(array.doubleValues())
+        #expect(dtype.fitsFloat == [.float16, .float32, .uint8, .bool].contains(dtype))
+        let npy = directory + "/e.npy"
+        try NPY.write(array, to: npy)
+        let npz = try archive(["x": array], "e.npz", compressed: true)
+        for read in [try NPY.readExact(path: npy), try NPZArchive(path: npz).readExact("x")] {
+            #expect(read.shape == [7, 143])
+            switch (read.values, expected) {
+            case (.float(let got), .float(let want)): #expect(got.map(\.bitPattern) == want.map(\.bitPattern))
+            case (.double(let got), .double(let want)): #expect(got.map(\.bitPattern) == want.map(\.bitPattern))
+            default: Issue.record("\(dtype): \(read.values) is not \(expected)")
+            }
+        }
+        #expect(array.exactValues() == expected)
+    }
+
     @Test("a member of more than one default piece (4 MiB) and an odd element count, stored and deflated, reads whole")
     func defaultPieces() throws {
         let count = NPY.readChunkByteCount / 4 + 3

@@ -125,13 +125,25 @@ struct OwnDataTests {
         let x = try folder.npy("x.npy", shape: [10, 1], (0..<10).map { Float($0) })
         let y = try folder.npy("y.npy", shape: [10, 2], (0..<20).map { Float($0) * 0.5 + 0.25 })
         let all = try OwnDataReader.read(inputs: x, labels: y, labelColumn: nil)
-        func start(_ arrays: OwnArrays) -> UnsafePointer<Double>? { arrays.labels.withUnsafeBufferPointer { $0.baseAddress } }
+        // float32 labels are held as the floats read (4 bytes a record), not as doubles.
+        func start(_ arrays: OwnArrays) -> UnsafePointer<Float>? {
+            guard case .float(let values) = arrays.labels.storage else { return nil }
+            return values.withUnsafeBufferPointer { $0.baseAddress }
+        }
+        #expect(start(all) != nil)
         let train = all.slice(0..<8, note: "train"), test = all.slice(8..<10, note: "test")
         #expect(start(train) == start(all) && start(test) == start(all).map { $0 + 16 })
         #expect(test.labels == [8.25, 8.75, 9.25, 9.75] && test.sampleCount == 2 && train.sampleCount == 8)
         // A slice of a slice is counted from its own start.
         let last = test.slice(1..<2, note: "last")
         #expect(last.labels == [9.25, 9.75] && start(last) == start(all).map { $0 + 18 } && Array(last.features) == [9])
+        // As a regression's targets they are those floats.
+        #expect(test.labels.floats.withUnsafeBufferPointer { $0.baseAddress } == start(test) && Array(test.labels.floats) == [8.25, 8.75, 9.25, 9.75])
+        // Labels of a type a Float does not hold exactly are doubles; each reads as it was stored.
+        try NPY.write(try NumPyArray(shape: [10], storage: .int64((0..<10).map { Int64($0) + (1 << 40) })), to: folder.path + "/i.npy")
+        let wide = try OwnDataReader.read(inputs: x, labels: folder.path + "/i.npy", labelColumn: nil).labels
+        guard case .double = wide.storage else { Issue.record("int64 labels held as \(wide.storage)"); return }
+        #expect(wide[9] == Double(9 + (1 << 40)) && wide.slice(9..<10) == [Double(9 + (1 << 40))])
         // Two targets per record, a regression: the data sets' targets are the labels, each record's label -1.
         let model = Model(name: "two", input: InputSpec(shape: [1]), layers: [
             Layer(name: "d", operation: .dense(kernel: Tensor(shape: [1, 2], floats: [1, 1]), bias: nil, activation: .linear))])
