@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["lrm", "LRMTestSupport", "LRMFormat", "LRMNumPy", "LRMDatasets"], swiftSettings: swiftSettings),
         // Issue 8: fuzz crashers replayed, hostile HDF5, resource limits, NaN weights, kills, reproducibility, CLI robustness.
         .testTarget(name: "ReliabilityTests", dependencies: ["lrm", "LRMTestSupport", "FuzzTargets", "LRMFormat", "LRMKeras", "LRMHDF5", "LRMNumPy", "LRMDatasets", "CHDF5",
+                                                     "LRMLinearAlgebra",
                                                      .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                     exclude: ["Crashers", "Crafted"], swiftSettings: swiftSettings),
     ]

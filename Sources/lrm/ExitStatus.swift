@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LRMFormat
 import LRMKeras
+import LRMLinearAlgebra
 import LRMPipeline
 
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
@@ -18,13 +19,16 @@ enum ExitStatus: Int32 {
     case invalidInput = 65
     /// An input file is missing or unreadable.
     case missingInput = 66
+    /// The system could not give what the command needed: memory (an allocation failed) or a process (the Keras
+    /// reader could not be started). EX_OSERR.
+    case systemError = 71
     /// Output could not be written.
     case cannotWrite = 73
 
     static let helpText = """
         Exit codes: 0 success; 1 a check failed on inputs that read without error (verify: a threshold missed, or a \
         layer's weights disagree with the file's record; convert: a threshold missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
-        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 73 the output could not be written.
+        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 71 out of memory or a process could not be started; 73 the output could not be written.
         """
 }
 
@@ -73,7 +77,16 @@ extension CommandFailure {
             self.init(status: status, message: error.description)
         case let error as KerasImportError:
             let missing = error.kind == .fileNotFound || error.kind == .notAFile
-            self.init(status: error.kind == .noSpace ? .cannotWrite : missing ? .missingInput : .invalidInput, message: error.description)
+            let status: ExitStatus = error.kind == .noSpace ? .cannotWrite : error.hdf5Error?.kind == .outOfMemory ? .systemError
+                : missing ? .missingInput : .invalidInput
+            self.init(status: status, message: error.description)
+        case let error as LinearAlgebraError:
+            switch error.kind {
+            case .workspaceAllocationFailed:
+                self.init(status: .systemError, message: "out of memory: \(error.description)")
+            default:
+                self.init(status: .invalidInput, message: error.description)
+            }
         case let error as PipelineError:
             let status: ExitStatus
             switch error.kind {

@@ -18,7 +18,7 @@ import LRMKeras
 /// never copied across a pipe. A child that fails writes an error record (JSON: exit status, kind,
 /// location, message) to the other path and exits with that status; the parent rebuilds the error from
 /// the record, never from the text of a message. A child that dies from a signal, writes no record, or
-/// runs past the watchdog becomes a one-line error with exit status 65. SIGINT/SIGTERM in the parent
+/// runs past the watchdog becomes a one-line error with exit status 65; one that cannot be started, exit 71. SIGINT/SIGTERM in the parent
 /// are forwarded to the child, which is killed and reaped, and the scratch folder removed (exit 130/143).
 ///
 /// `LRM_KERAS_TIMEOUT` sets the watchdog in seconds (default 120 + 1 per MB of input);
@@ -95,10 +95,13 @@ enum KerasSubprocess {
         // watch the child, and where no thread can be made (a low `ulimit -v`) it waits for one for ever.
         // The child's messages go to a file; its warnings are shown once it has succeeded.
         let pid: pid_t
+        let reader = readerPath(environment: environment)
         do {
-            pid = try spawn(executablePath, arguments: arguments, environment: childEnvironment, standardError: messagesFile)
+            pid = try spawn(reader, arguments: arguments, environment: childEnvironment, standardError: messagesFile)
         } catch let error as SpawnError {
-            throw CommandFailure(status: .invalidInput, message: "\(path): cannot start the Keras reader: \(String(cString: strerror(error.code)))")
+            // The system's failure (no memory, no process, the program gone), not the file's: EX_OSERR.
+            throw CommandFailure(status: .systemError,
+                                 message: "\(path): cannot start the Keras reader (\(reader)): \(String(cString: strerror(error.code)))")
         }
         Cleanup.shared.register(child: pid)
         defer { Cleanup.shared.unregister(child: pid) }
@@ -114,7 +117,7 @@ enum KerasSubprocess {
                 let code = errno
                 // Reaped by the signal handler, which is ending this process.
                 Cleanup.shared.waitIfTerminating()
-                throw CommandFailure(status: .invalidInput, message: "\(path): lost the Keras reader: \(String(cString: strerror(code)))")
+                throw CommandFailure(status: .systemError, message: "\(path): lost the Keras reader: \(String(cString: strerror(code)))")
             }
             if DispatchTime.now() >= deadline {
                 timedOut = true
@@ -187,6 +190,12 @@ enum KerasSubprocess {
             return path
         }
         return Bundle.main.executablePath ?? CommandLine.arguments[0]
+    }
+
+    /// The program run as the reader: this one (``executablePath``), or for tests `LRM_TEST_KERAS_READER` (a path
+    /// that cannot be started tests the failure to start it).
+    static func readerPath(environment: [String: String]) -> String {
+        environment["LRM_TEST_KERAS_READER"].flatMap { $0.isEmpty ? nil : $0 } ?? executablePath
     }
 
     /// `LRM_KERAS_TIMEOUT` seconds, else 120 s plus one per MB of the file.

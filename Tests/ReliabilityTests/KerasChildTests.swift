@@ -55,6 +55,23 @@ struct KerasChildTests {
         #expect(scratch.contents().allSatisfy { !$0.hasPrefix("lrm-scratch-") }, "\(scratch.contents())")
     }
 
+    /// Before: no test made the spawn fail, and its failure said exit 65, as if the file were at fault.
+    @Test("a reader that cannot be started (missing, not executable): one line naming the file, the program and why, exit 71, nothing left",
+          arguments: [("missing", "No such file or directory"), ("not-executable", "Permission denied")])
+    func readerCannotStart(_ name: String, _ reason: String) throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        let reader = scratch.file(name)
+        if name == "not-executable" { _ = try scratch.write(Array("#!/bin/sh\n".utf8), to: name) }
+        let output = scratch.file("out.lrm")
+        for arguments in [["inspect", Self.sample], ["import", Self.sample, "-o", output], ["convert", Self.sample, "-o", output]] {
+            let result = try ChildProcess.run(arguments, environment: ["TMPDIR": temporary.path, "LRM_TEST_KERAS_READER": reader], timeout: 60)
+            #expect(result.status == 71, "\(arguments): \(result)")
+            #expect(result.stderr == "lrm: error: \(Self.sample): cannot start the Keras reader (\(reader)): \(reason)\n", "\(arguments): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)")
+            #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
+        }
+    }
+
     @Test("a file name starting with '-' reaches the child as a file name")
     func dashName() throws {
         let scratch = try Scratch()
