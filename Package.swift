@@ -35,6 +35,8 @@ let package = Package(
         // OpenBLAS kernel selection at load time, for lrm's executables only (libraries never run it on
         // their own; a program embedding them calls BLASRuntime.prepare()). Imports CLinearAlgebra.
         .target(name: "CKernelSelectionAtLoad", dependencies: ["CLinearAlgebra"], path: "Sources/CKernelSelectionAtLoad"),
+        // lrm's malloc: a failed allocation in the Swift runtime is one line `lrm: error: out of memory: …`, exit 71.
+        .target(name: "CAllocationFailure", path: "Sources/CAllocationFailure"),
 
         // Each module's README says what it owns and what it may import; the comments here say the same.
         // The container format and the in-memory model: pure Swift, imports no other lrm module.
@@ -75,7 +77,7 @@ let package = Package(
         // The command line: parsing options and printing reports; no pipeline logic. Imports everything.
         .executableTarget(name: "lrm", dependencies: [
             "LRMFormat", "LRMRuntime", "LRMLinearAlgebra", "LRMKeras", "LRMNumPy", "LRMCompress", "LRMDatasets", "LRMVerify", "LRMPipeline",
-            "CKernelSelectionAtLoad",
+            "CKernelSelectionAtLoad", "CAllocationFailure",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: swiftSettings),
 

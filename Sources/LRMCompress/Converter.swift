@@ -123,8 +123,10 @@ public enum Converter {
         let work = jobs.sorted { svdWork($0.shape) > svdWork($1.shape) || (svdWork($0.shape) == svdWork($1.shape) && $0.index < $1.index) }
         let results = ResultBox(count: work.count)
         let budget = WorkBudget(limit: max(work.map { workingBytes($0.shape) }.max() ?? 0, WorkBudget.floor))
-        let workers = layerWorkers(parallelLayers: options.parallelLayers, jobs: jobs.count,
-                                   blasThreads: assumedBLASThreads ?? BLASRuntime.threadCount)
+        // Under an address-space limit BLAS calls run one at a time anyway (BLASWorkBuffer), and each worker
+        // would need a thread of libdispatch's, which may never come: one layer at a time, on this thread.
+        let workers = BLASWorkBuffer.limited ? 1 : layerWorkers(parallelLayers: options.parallelLayers, jobs: jobs.count,
+                                                                blasThreads: assumedBLASThreads ?? BLASRuntime.threadCount)
         // The largest layer, when it goes through the Gram matrix beside other layers, forms that matrix
         // first, alone: its two halves get both cores, and the other layers run while it goes on on one
         // thread (the tridiagonal stages). Only the order changes, not the bits.

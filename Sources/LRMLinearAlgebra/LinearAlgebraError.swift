@@ -28,6 +28,9 @@ public struct LinearAlgebraError: Error, Equatable, Sendable, CustomStringConver
         case notPositiveDefinite(order: Int)
         /// The BLAS in use does not support the operation (e.g. setting a thread count).
         case unsupported
+        /// Under an address-space limit (`ulimit -v`) of `limit` bytes with `inUse` mapped, there is no room for
+        /// the `needed` bytes of OpenBLAS's work buffer (``BLASWorkBuffer``): nothing was called.
+        case addressSpaceExhausted(limit: Int, inUse: Int, needed: Int)
     }
 
     /// What went wrong.
@@ -73,6 +76,9 @@ public struct LinearAlgebraError: Error, Equatable, Sendable, CustomStringConver
         case .didNotConverge(let info): "did not converge (info \(info))"
         case .notPositiveDefinite(let order): "leading minor of order \(order) is not positive definite"
         case .unsupported: "not supported by the BLAS in use"
+        case .addressSpaceExhausted(let limit, let inUse, let needed):
+            "not enough address space: the limit (ulimit -v) is \(limit >> 10) KiB, \(inUse >> 20) MiB are in use "
+                + "and OpenBLAS needs \(needed >> 20) MiB more for its work buffer"
         }
     }
 

@@ -50,13 +50,14 @@ struct HalfBuffers<T>: @unchecked Sendable {
 final class HalfFailures: @unchecked Sendable {
     /// Runs `body` for parts 0..<count: at once when BLAS runs each call on its caller's thread (one BLAS
     /// thread, as `lrm` sets it), one after the other otherwise. OpenBLAS's own threads are not meant to
-    /// serve several calls at once, and each part's result is the same either way.
+    /// serve several calls at once, and each part's result is the same either way. Under an address-space
+    /// limit the calls run one at a time (``BLASWorkBuffer``), so the parts do too, without a thread's stack.
     ///
     /// Parts 1… run on threads of their own and part 0 on the caller's: not `concurrentPerform`, which
     /// inside another `concurrentPerform` (the converter's layers) runs its iterations one after the
     /// other on a 2-core machine, just when the largest layer is left alone with an idle core.
     static func perform(_ count: Int, _ body: @Sendable (Int) -> Void) {
-        guard count > 1, NativeCalls.threadCount() == 1 else {
+        guard count > 1, NativeCalls.threadCount() == 1, !BLASWorkBuffer.limited else {
             for part in 0..<count { body(part) }
             return
         }

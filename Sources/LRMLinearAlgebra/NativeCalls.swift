@@ -33,39 +33,49 @@ enum NativeCalls {
     static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>?, ldc: Int, context: String) throws {
-        lrm_sgemm(transposeA, transposeB, try int32(m, context: context), try int32(n, context: context),
-                  try int32(k, context: context), alpha, a, try int32(lda, context: context), b,
-                  try int32(ldb, context: context), beta, c, try int32(ldc, context: context))
+        try BLASWorkBuffer.serialized(context: context) {
+            lrm_sgemm(transposeA, transposeB, try int32(m, context: context), try int32(n, context: context),
+                      try int32(k, context: context), alpha, a, try int32(lda, context: context), b,
+                      try int32(ldb, context: context), beta, c, try int32(ldc, context: context))
+        }
     }
 
     /// Double-precision ``gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:context:)``. `cblas_dgemm`.
     static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                      a: UnsafePointer<Double>?, lda: Int, b: UnsafePointer<Double>?, ldb: Int,
                      beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int, context: String) throws {
-        lrm_dgemm(transposeA, transposeB, try int32(m, context: context), try int32(n, context: context),
-                  try int32(k, context: context), alpha, a, try int32(lda, context: context), b,
-                  try int32(ldb, context: context), beta, c, try int32(ldc, context: context))
+        try BLASWorkBuffer.serialized(context: context) {
+            lrm_dgemm(transposeA, transposeB, try int32(m, context: context), try int32(n, context: context),
+                      try int32(k, context: context), alpha, a, try int32(lda, context: context), b,
+                      try int32(ldb, context: context), beta, c, try int32(ldc, context: context))
+        }
     }
 
     /// Lower triangle of C (n×n) = alpha·op(A)·op(A)ᵀ + beta·C; `transpose` gives AᵀA for a k×n A. `cblas_ssyrk`.
     static func syrk(transpose: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>?, lda: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>?, ldc: Int, context: String) throws {
-        lrm_ssyrk(transpose, try int32(n, context: context), try int32(k, context: context), alpha, a,
-                  try int32(lda, context: context), beta, c, try int32(ldc, context: context))
+        try BLASWorkBuffer.serialized(context: context) {
+            lrm_ssyrk(transpose, try int32(n, context: context), try int32(k, context: context), alpha, a,
+                      try int32(lda, context: context), beta, c, try int32(ldc, context: context))
+        }
     }
 
     /// Double-precision ``syrk(transpose:n:k:alpha:a:lda:beta:c:ldc:context:)``. `cblas_dsyrk`.
     static func syrk(transpose: Bool, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>?, lda: Int,
                      beta: Double, c: UnsafeMutablePointer<Double>?, ldc: Int, context: String) throws {
-        lrm_dsyrk(transpose, try int32(n, context: context), try int32(k, context: context), alpha, a,
-                  try int32(lda, context: context), beta, c, try int32(ldc, context: context))
+        try BLASWorkBuffer.serialized(context: context) {
+            lrm_dsyrk(transpose, try int32(n, context: context), try int32(k, context: context), alpha, a,
+                      try int32(lda, context: context), beta, c, try int32(ldc, context: context))
+        }
     }
 
     /// Solves op(L)·X = B (left) or X·op(L) = B (right) in place of the m×n B. `cblas_strsm`.
     static func trsm(rightSide: Bool, transposeL: Bool, m: Int, n: Int, l: UnsafePointer<Float>?, ldl: Int,
                      b: UnsafeMutablePointer<Float>?, ldb: Int, context: String) throws {
-        lrm_strsm(rightSide, transposeL, try int32(m, context: context), try int32(n, context: context), 1,
-                  l, try int32(ldl, context: context), b, try int32(ldb, context: context))
+        try BLASWorkBuffer.serialized(context: context) {
+            lrm_strsm(rightSide, transposeL, try int32(m, context: context), try int32(n, context: context), 1,
+                      l, try int32(ldl, context: context), b, try int32(ldb, context: context))
+        }
     }
 
     // MARK: LAPACK (column-major)
@@ -74,9 +84,11 @@ enum NativeCalls {
     static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, s: UnsafeMutablePointer<Float>?,
                       u: UnsafeMutablePointer<Float>?, ldu: Int, vt: UnsafeMutablePointer<Float>?, ldvt: Int,
                       context: String) throws {
-        let info = lrm_sgesdd(try int32(m, context: context), try int32(n, context: context), a,
-                              try int32(max(1, m), context: context), s, u, try int32(ldu, context: context),
-                              vt, try int32(ldvt, context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_sgesdd(try int32(m, context: context), try int32(n, context: context), a,
+                                  try int32(max(1, m), context: context), s, u, try int32(ldu, context: context),
+                                  vt, try int32(ldvt, context: context))
+        }
         try check(info, routine: "sgesdd", context: context)
     }
 
@@ -84,81 +96,103 @@ enum NativeCalls {
     static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Double>?, s: UnsafeMutablePointer<Double>?,
                       u: UnsafeMutablePointer<Double>?, ldu: Int, vt: UnsafeMutablePointer<Double>?, ldvt: Int,
                       context: String) throws {
-        let info = lrm_dgesdd(try int32(m, context: context), try int32(n, context: context), a,
-                              try int32(max(1, m), context: context), s, u, try int32(ldu, context: context),
-                              vt, try int32(ldvt, context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dgesdd(try int32(m, context: context), try int32(n, context: context), a,
+                                  try int32(max(1, m), context: context), s, u, try int32(ldu, context: context),
+                                  vt, try int32(ldvt, context: context))
+        }
         try check(info, routine: "dgesdd", context: context)
     }
 
     /// Singular values only of the column-major m×n A (destroyed). `LAPACKE_sgesdd`, jobz 'N'.
     static func gesddValues(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, s: UnsafeMutablePointer<Float>?,
                             context: String) throws {
-        let info = lrm_sgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
-                                     try int32(max(1, m), context: context), s)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_sgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
+                                         try int32(max(1, m), context: context), s)
+        }
         try check(info, routine: "sgesdd", context: context)
     }
 
     /// Double-precision ``gesddValues(m:n:a:s:context:)``. `LAPACKE_dgesdd`, jobz 'N'.
     static func gesddValues(m: Int, n: Int, a: UnsafeMutablePointer<Double>?, s: UnsafeMutablePointer<Double>?,
                             context: String) throws {
-        let info = lrm_dgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
-                                     try int32(max(1, m), context: context), s)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dgesdd_values(try int32(m, context: context), try int32(n, context: context), a,
+                                         try int32(max(1, m), context: context), s)
+        }
         try check(info, routine: "dgesdd", context: context)
     }
 
     /// Tridiagonal reduction of the symmetric column-major n×n A (lower triangle). `LAPACKE_dsytrd`.
     static func sytrd(n: Int, a: UnsafeMutablePointer<Double>?, d: UnsafeMutablePointer<Double>?,
                       e: UnsafeMutablePointer<Double>?, tau: UnsafeMutablePointer<Double>?, context: String) throws {
-        let info = lrm_dsytrd(try int32(n, context: context), a, try int32(max(1, n), context: context), d, e, tau)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dsytrd(try int32(n, context: context), a, try int32(max(1, n), context: context), d, e, tau)
+        }
         try check(info, routine: "dsytrd", context: context)
     }
 
     /// Eigenvalues of the symmetric tridiagonal (d, e), ascending into d. `LAPACKE_dsterf`.
     static func sterf(n: Int, d: UnsafeMutablePointer<Double>?, e: UnsafeMutablePointer<Double>?, context: String) throws {
-        let info = lrm_dsterf(try int32(n, context: context), d, e)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dsterf(try int32(n, context: context), d, e)
+        }
         try check(info, routine: "dsterf", context: context)
     }
 
     /// Eigenvalues (into d) and eigenvectors (column-major z) of the symmetric tridiagonal (d, e). `LAPACKE_dstedc`.
     static func stedc(n: Int, d: UnsafeMutablePointer<Double>?, e: UnsafeMutablePointer<Double>?,
                       z: UnsafeMutablePointer<Double>?, context: String) throws {
-        let info = lrm_dstedc(try int32(n, context: context), d, e, z, try int32(max(1, n), context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dstedc(try int32(n, context: context), d, e, z, try int32(max(1, n), context: context))
+        }
         try check(info, routine: "dstedc", context: context)
     }
 
     /// C = Q·C for the Q of ``sytrd(n:a:d:e:tau:context:)`` (C n×`columns`, column-major). `LAPACKE_dormtr`.
     static func ormtr(n: Int, columns: Int, a: UnsafePointer<Double>?, tau: UnsafePointer<Double>?, c: UnsafeMutablePointer<Double>?,
                       context: String) throws {
-        let info = lrm_dormtr(try int32(n, context: context), try int32(columns, context: context), a,
-                              try int32(max(1, n), context: context), tau, c, try int32(max(1, n), context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dormtr(try int32(n, context: context), try int32(columns, context: context), a,
+                                  try int32(max(1, n), context: context), tau, c, try int32(max(1, n), context: context))
+        }
         try check(info, routine: "dormtr", context: context)
     }
 
     /// Householder QR of the column-major m×n A (lda = m) in place. `LAPACKE_sgeqrf`.
     static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>?, tau: UnsafeMutablePointer<Float>?,
                       context: String) throws {
-        let info = lrm_sgeqrf(try int32(m, context: context), try int32(n, context: context), a,
-                              try int32(max(1, m), context: context), tau)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_sgeqrf(try int32(m, context: context), try int32(n, context: context), a,
+                                  try int32(max(1, m), context: context), tau)
+        }
         try check(info, routine: "sgeqrf", context: context)
     }
 
     /// The first n columns of Q (m×n, lda = m) from ``geqrf(m:n:a:tau:context:)``. `LAPACKE_sorgqr`.
     static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>?, tau: UnsafePointer<Float>?,
                       context: String) throws {
-        let info = lrm_sorgqr(try int32(m, context: context), try int32(n, context: context),
-                              try int32(k, context: context), a, try int32(max(1, m), context: context), tau)
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_sorgqr(try int32(m, context: context), try int32(n, context: context),
+                                  try int32(k, context: context), a, try int32(max(1, m), context: context), tau)
+        }
         try check(info, routine: "sorgqr", context: context)
     }
 
     /// Cholesky A = UᵀU of the column-major n×n A (upper triangle, lda = n) in place. `LAPACKE_spotrf`.
     static func potrfUpper(n: Int, a: UnsafeMutablePointer<Float>?, context: String) throws {
-        let info = lrm_spotrf(true, try int32(n, context: context), a, try int32(max(1, n), context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_spotrf(true, try int32(n, context: context), a, try int32(max(1, n), context: context))
+        }
         try check(info, routine: "spotrf", context: context)
     }
 
     /// Double-precision ``potrfUpper(n:a:context:)``. `LAPACKE_dpotrf`.
     static func potrfUpper(n: Int, a: UnsafeMutablePointer<Double>?, context: String) throws {
-        let info = lrm_dpotrf(true, try int32(n, context: context), a, try int32(max(1, n), context: context))
+        let info = try BLASWorkBuffer.serialized(context: context) {
+            lrm_dpotrf(true, try int32(n, context: context), a, try int32(max(1, n), context: context))
+        }
         try check(info, routine: "dpotrf", context: context)
     }
 

@@ -19,8 +19,8 @@ enum ExitStatus: Int32 {
     case invalidInput = 65
     /// An input file is missing or unreadable.
     case missingInput = 66
-    /// The system could not give what the command needed: memory (an allocation failed) or a process (the Keras
-    /// reader could not be started). EX_OSERR.
+    /// The system could not give what the command needed: memory (an allocation failed; under `ulimit -v`,
+    /// no room for OpenBLAS's work buffer) or a process (the Keras reader could not be started). EX_OSERR.
     case systemError = 71
     /// Output could not be written.
     case cannotWrite = 73
@@ -28,7 +28,8 @@ enum ExitStatus: Int32 {
     static let helpText = """
         Exit codes: 0 success; 1 a check failed on inputs that read without error (verify: a threshold missed, or a \
         layer's weights disagree with the file's record; convert: a threshold missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
-        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 71 out of memory or a process could not be started; 73 the output could not be written.
+        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 71 out of memory (the message names the limit, e.g. ulimit -v) or a \
+        process could not be started; 73 the output could not be written.
         """
 }
 
@@ -82,6 +83,8 @@ extension CommandFailure {
             self.init(status: status, message: error.description)
         case let error as LinearAlgebraError:
             switch error.kind {
+            case .addressSpaceExhausted(let limit, let inUse, let needed):
+                self.init(status: .systemError, message: Self.addressSpaceMessage(limit: limit, inUse: inUse, needed: needed))
             case .workspaceAllocationFailed:
                 self.init(status: .systemError, message: "out of memory: \(error.description)")
             default:
@@ -99,6 +102,18 @@ extension CommandFailure {
         default:
             self.init(status: .invalidInput, message: String(describing: error))
         }
+    }
+}
+
+extension CommandFailure {
+    /// "not enough memory under the address-space limit (ulimit -v 200000 KiB): 151 MiB are in use once lrm has
+    /// started and OpenBLAS needs 128 MiB for its work buffer; allow at least ulimit -v 290000 KiB, more for …".
+    static func addressSpaceMessage(limit: Int, inUse: Int, needed: Int) -> String {
+        // The smallest limit that fits what is in use and the buffer, rounded up to 10,000 KiB.
+        let least = ((inUse + needed) / 1024 + 9_999) / 10_000 * 10_000
+        return "not enough memory under the address-space limit (ulimit -v \(limit >> 10) KiB): \(inUse >> 20) MiB are in use "
+            + "once lrm has started and OpenBLAS needs \(needed >> 20) MiB for its work buffer; allow at least ulimit -v \(least) KiB, "
+            + "more for the model and its data"
     }
 }
 

@@ -145,6 +145,10 @@ enum KerasSubprocess {
             if let record = ErrorRecord.read(errorFile) {
                 throw CommandFailure(status: ExitStatus(rawValue: record.status) ?? .invalidInput, message: record.message)
             }
+            // A failed allocation ends the child before it can write a record; its one line says what failed.
+            if status == ExitStatus.systemError.rawValue, let line = lastError(in: messagesFile) {
+                throw CommandFailure(status: .systemError, message: "\(path): reading the file: \(line)")
+            }
             throw CommandFailure(status: .invalidInput, message: "\(path): the Keras reader failed with exit status \(status)")
         }
         relayWarnings(from: messagesFile)
@@ -170,6 +174,15 @@ enum KerasSubprocess {
         code = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard code == 0 else { throw SpawnError(code: code) }
         return pid
+    }
+
+    /// The text of the last `lrm: error: ` line the child wrote to its standard error (`path`), if any.
+    private static func lastError(in path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
+        let prefix = "lrm: error: "
+        return text.split(separator: "\n").last { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
     /// Shows what a child that succeeded wrote to its standard error (its warnings; the first 64 KiB) on

@@ -21,6 +21,7 @@ struct LRM: ParsableCommand {
     /// one line `lrm: error: …` (naming the option) and exit 64, instead of the message and the usage.
     static func main() {
         BLASThreads.restartWithOneThreadUnderAddressSpaceLimit()
+        BLASThreads.reportAllocationFailures()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == KerasSubprocess.subcommand {
             // The Keras reader child (started by this program, never by hand): its own options only, not the
@@ -43,6 +44,9 @@ struct LRM: ParsableCommand {
             Self.countChecksumsForTests()
             Self.countWorkForTests()
             if command is Convert || command is Sweep { BLASThreads.pinForReproducibleResults() }
+            if Self.runsModels(command) {
+                try reportingErrors { try BLASThreads.takeWorkBufferUnderAddressSpaceLimit() }
+            }
             try command.run()
         } catch let exit as ExitCode {
             Self.exit(withError: exit)
@@ -71,6 +75,13 @@ struct LRM: ParsableCommand {
         let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
         printError("\(message) (see \(help))")
         Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
+    }
+
+    /// Whether `command` runs models (matrix products, SVDs): those take OpenBLAS's work buffer at start under an
+    /// address-space limit. The others (inspect, import, export, extract, diff, example) never need it.
+    static func runsModels(_ command: ParsableCommand) -> Bool {
+        if let report = command as? Report { return report.reference != nil }
+        return command is Convert || command is Sweep || command is Verify || command is Predict
     }
 
     /// `LRM_TEST_HOLD_TEMPORARY_FILES=SECONDS` (for tests only) pauses every write just after its temporary

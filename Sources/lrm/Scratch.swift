@@ -177,6 +177,12 @@ final class Cleanup: @unchecked Sendable {
     /// Forwards `signal` to the children, kills and reaps those still running after half a second,
     /// removes the folders and exits with 128 + `signal`.
     fileprivate func terminate(signal number: Int32) -> Never {
+        end(forwarding: number, status: 128 + number)
+    }
+
+    /// What ``terminate(signal:)`` does, for an ending that is not a signal's (an allocation that failed):
+    /// temporary outputs removed, the children sent `signal` (then killed), the folders removed, exit `status`.
+    func end(forwarding number: Int32, status: Int32) -> Never {
         lock.lock()
         terminating = true
         let pids = children, paths = folders
@@ -200,6 +206,6 @@ final class Cleanup: @unchecked Sendable {
             _ = waitpid(pid, &status, 0)
         }
         for path in paths { try? FileManager.default.removeItem(atPath: path) }
-        _exit(128 + number)
+        _exit(status)
     }
 }

@@ -72,6 +72,23 @@ struct KerasChildTests {
         }
     }
 
+    /// Before: the child died of SIGABRT on the failed allocation and the parent blamed the file: "the HDF5 reader
+    /// crashed on this file (signal 6, SIGABRT); the file is malformed", exit 65.
+    @Test("a Keras file whose 305 MiB kernel does not fit under ulimit -v 400000: the reader's one line, exit 71, nothing written")
+    func readerOutOfMemory() throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        let path = scratch.file("large.h5"), config = scratch.file("config.json"), output = scratch.file("out.lrm")
+        try HDF5Craft.legacyWeights(at: path, layer: "dense", kernelShape: [10_000, 8_000], layout: .contiguousAllocated)
+        try HDF5Craft.denseConfig(layer: "dense", features: 10_000, units: 8_000).write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try ChildProcess.run(["import", path, "--config", config, "-o", output], environment: ["TMPDIR": temporary.path],
+                                          timeout: 60, addressSpaceLimit: 400_000)
+        #expect(result.status == 71, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: \(path): reading the file: out of memory: could not allocate 305.2 MiB (320000032 bytes)")
+                && result.stderr.contains("ulimit -v 400000 KiB") && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(temporary.contents().isEmpty, "\(temporary.contents())")
+    }
+
     @Test("a file name starting with '-' reaches the child as a file name")
     func dashName() throws {
         let scratch = try Scratch()

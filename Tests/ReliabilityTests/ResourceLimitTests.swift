@@ -199,6 +199,100 @@ struct ResourceLimitTests {
         #expect(try Dataset.openCIFAR(.cifar10, split: .test, files: [URL(fileURLWithPath: two)]).sampleCount == 2)
     }
 
+    // MARK: Address-space limit (ulimit -v)
+
+    static let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+    static let datasets = TestPackage.shared + "/datasets"
+
+    /// The commands that run models on the MNIST sample (an imported copy, 4 inputs to predict), each with the
+    /// output it would write (nil: none). `scratch` holds the inputs; the outputs go there too.
+    static func modelCommands(in scratch: Scratch) throws -> [(arguments: [String], output: String?)] {
+        let imported = scratch.file("imported.lrm"), inputs = scratch.file("x.npy")
+        if !FileManager.default.fileExists(atPath: imported) {
+            let result = try ChildProcess.run(["import", sample, "-o", imported])
+            #expect(result.status == 0, "\(result)")
+            try NPY.write(try NumPyArray(shape: [4, 784], float32: [Float](repeating: 0.5, count: 4 * 784)), to: inputs)
+        }
+        let data = ["--dataset", "mnist", "--data", datasets]
+        return [
+            (["convert", sample, "-o", scratch.file("a.lrm")], scratch.file("a.lrm")),
+            (["convert", imported, "--policy", "rank:8", "-o", scratch.file("b.lrm")], scratch.file("b.lrm")),
+            (["convert", sample, "--input-scale", "1/255", "--target-accuracy-drop", "0.5", "-o", scratch.file("c.lrm")] + data,
+             scratch.file("c.lrm")),
+            (["verify", imported, "--reference", sample] + data, nil),
+            (["sweep", sample, "--input-scale", "1/255", "--taus", "0.9"] + data, nil),
+            (["predict", imported, "--input", inputs, "-o", scratch.file("y.npy")], scratch.file("y.npy")),
+        ]
+    }
+
+    /// Before: at 200000 KiB `convert` hung in its first SVD (OpenBLAS 0.3.21 retries the mapping of its 128 MiB
+    /// work buffer for ever) until killed, and so did `verify`, `sweep` and `predict` in their first product.
+    @Test("ulimit -v 200000: each command that runs models ends at once with one line naming the limit and OpenBLAS's buffer, exit 71, nothing written")
+    func addressSpaceTooLowForOpenBLAS() throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        for (arguments, output) in try Self.modelCommands(in: scratch) {
+            let result = try ChildProcess.run(arguments, environment: ["TMPDIR": temporary.path], timeout: 30, addressSpaceLimit: 200_000)
+            #expect(result.status == 71, "\(arguments): \(result)")
+            #expect(result.seconds < 10, "\(arguments): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: not enough memory under the address-space limit (ulimit -v 200000 KiB): ")
+                    && result.stderr.contains("OpenBLAS needs 128 MiB for its work buffer; allow at least ulimit -v ")
+                    && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result)")
+            if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
+        }
+        // The commands that never run models are not refused.
+        let inspect = try ChildProcess.run(["inspect", Self.sample], environment: ["TMPDIR": temporary.path], timeout: 30,
+                                           addressSpaceLimit: 200_000)
+        #expect(inspect.status == 0, "\(inspect)")
+    }
+
+    /// Before: at 300000 KiB `sweep` hung in its first product (the buffer no longer fitted once the data were read),
+    /// and the accuracy-targeted search died on a failed allocation with "Fatal error: failed to allocate" and a backtrace.
+    @Test("ulimit -v 300000: each command succeeds or ends with one line (exit 71, the limit named), nothing half-written, never a hang")
+    func addressSpaceTight() throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        var succeeded = 0
+        for (arguments, output) in try Self.modelCommands(in: scratch) {
+            let result = try ChildProcess.run(arguments, environment: ["TMPDIR": temporary.path], timeout: 60, addressSpaceLimit: 300_000)
+            if result.status == 0 {
+                succeeded += 1
+                if let output { #expect(FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            } else {
+                #expect(result.status == 71, "\(arguments): \(result)")
+                #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.contains("ulimit -v 300000 KiB")
+                        && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result)")
+                if let output { #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)") }
+            }
+            #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
+        }
+        // The plain conversions, verify and predict fit (measured: the 128 MiB buffer taken at start, the rest after it).
+        #expect(succeeded >= 3, "only \(succeeded) commands succeeded")
+    }
+
+    /// Before: "Fatal error: failed to allocate 313600032 bytes of memory with alignment 8", then the Swift runtime's
+    /// backtrace of every thread, and death by SIGABRT.
+    @Test("a Swift allocation that fails (predict on a 299 MiB .npy under ulimit -v 400000) is one line, exit 71, no output")
+    func swiftAllocationFailure() throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        let imported = scratch.file("imported.lrm")
+        #expect(try ChildProcess.run(["import", Self.sample, "--input-scale", "1/255", "-o", imported]).status == 0)
+        // A valid .npy of 100,000 × 784 float32 values (zeros), sparse on disk: its header, then a hole.
+        var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 784), }".utf8)
+        header += [UInt8](repeating: 0x20, count: (64 - (10 + header.count + 1) % 64) % 64) + [0x0A]
+        let inputs = try scratch.write(NPY.magic + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)] + header, to: "x.npy")
+        let handle = try #require(FileHandle(forWritingAtPath: inputs))
+        try handle.truncate(atOffset: UInt64(10 + header.count + 100_000 * 784 * 4))
+        try handle.close()
+        let output = scratch.file("y.npy")
+        let result = try ChildProcess.run(["predict", imported, "--input", inputs, "-o", output], environment: ["TMPDIR": temporary.path],
+                                          timeout: 60, addressSpaceLimit: 400_000)
+        #expect(result.status == 71, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: out of memory: could not allocate 299.1 MiB (313600032 bytes) under the address-space limit "
+                                        + "(ulimit -v 400000 KiB, ") && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(temporary.contents().isEmpty, "\(temporary.contents())")
+    }
+
     // MARK: Keras configs
 
     @Test("Keras config: an input of 2³¹ × 2³¹ features or a Normalization over 2³⁰ of them is refused, not allocated")

@@ -105,6 +105,21 @@ bool lrm_blas_set_thread_count(int32_t count);
 /// Call it only while no other thread uses BLAS. Returns whether they were ended.
 bool lrm_blas_stop_idle_threads(void);
 
+// MARK: - Address space (`ulimit -v`) and OpenBLAS's work buffer
+
+/// The soft address-space limit (RLIMIT_AS) in bytes, or -1 when there is none.
+int64_t lrm_address_space_limit(void);
+
+/// The bytes this process has mapped now (what RLIMIT_AS is compared with), or -1 if unknown.
+/// Allocates nothing.
+int64_t lrm_address_space_in_use(void);
+
+/// Runs one small sgemm, which makes OpenBLAS map its work buffer if it has none free (OpenBLAS
+/// keeps it mapped and reuses it for every later call that does not overlap another), and returns
+/// the bytes that the call mapped (0 when a buffer was there already; -1 if unknown). Under an
+/// address-space limit, call it only with room for the buffer: OpenBLAS retries a failed mapping for ever.
+int64_t lrm_blas_take_work_buffer(void);
+
 // MARK: - BLAS (row-major)
 
 /// C = alpha·op(A)·op(B) + beta·C, row-major; op(A) is m×k, op(B) is k×n, C is m×n.

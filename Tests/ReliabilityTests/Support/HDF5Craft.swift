@@ -18,7 +18,9 @@ enum HDF5Craft {
     /// A legacy (tf-keras `save_weights`) weights-only file: root attribute `layer_names` = [layer], a group
     /// `layer` with `weight_names` = [layer/kernel:0, layer/bias:0], a float32 `kernel:0` of `kernelShape`
     /// stored as `layout` says and never written, and a written `bias:0` of `kernelShape[1]` values.
-    enum KernelLayout { case chunked, contiguous }
+    /// `contiguousAllocated`: contiguous, its storage allocated in the file when the dataset is made but never
+    /// written (a hole: the file is as large as the kernel, its blocks are not).
+    enum KernelLayout { case chunked, contiguous, contiguousAllocated }
 
     /// Creates `path` without taking HDF5's file lock: the tests run in parallel with others that start child
     /// processes, which inherit the open file (and so its lock) and would make the test's own reader fail to lock it.
@@ -48,6 +50,10 @@ enum HDF5Craft {
         if layout == .chunked {
             let chunk = kernelShape.map { min($0, 1024) }
             try check(Int64(H5Pset_chunk(properties, Int32(chunk.count), chunk)), "set the chunk size")
+        }
+        if layout == .contiguousAllocated {
+            try check(Int64(H5Pset_alloc_time(properties, H5D_ALLOC_TIME_EARLY)), "allocate the storage early")
+            try check(Int64(H5Pset_fill_time(properties, H5D_FILL_TIME_NEVER)), "never write a fill value")
         }
         let kernel = try check(H5Dcreate2(inner, "kernel:0", lrm_h5t_ieee_f32le(), space, lrm_h5p_default(), properties,
                                           lrm_h5p_default()), "create the kernel")
