@@ -89,7 +89,13 @@ struct LRM: ParsableCommand {
     static func holdTemporaryFilesForTests() {
         guard let text = ProcessInfo.processInfo.environment["LRM_TEST_HOLD_TEMPORARY_FILES"],
               let seconds = Double(text), seconds > 0, seconds <= 600 else { return }
-        InFlightFiles.shared.observeCreation { _ in usleep(UInt32(seconds * 1_000_000)) }
+        InFlightFiles.shared.observeCreation { _ in
+            // The whole pause, whatever interrupts it: a signal handled on this thread ends `usleep` early (EINTR),
+            // and the write then raced the handler's cleanup to the end (KerasChildTests.signalsDuringWrites found
+            // the finished output now and then on a loaded machine).
+            let end = DispatchTime.now() + seconds
+            while DispatchTime.now() < end { usleep(10_000) }
+        }
     }
 
     /// `LRM_TEST_COUNT_CHECKSUMS=1` (for tests only) prints at exit, on stderr, how many tensor checksums the
