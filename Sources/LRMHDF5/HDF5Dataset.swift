@@ -92,8 +92,9 @@ package final class HDF5Dataset: HDF5Object {
     /// The bytes of one chunk (chunk shape × element size) for a chunked dataset, `nil` for other layouts.
     private var chunkByteCount: Int?
 
-    /// The most chunk records checked one by one when a chunked dataset is opened (libhdf5 1.10 looks each
-    /// record up from the start of the chunk index, so checking n records costs n² steps).
+    /// The most chunk records checked one by one, by number, when a chunked dataset is opened (libhdf5 1.10 looks
+    /// each record up from the start of the chunk index, so checking n records that way costs n² steps); the stored
+    /// sizes of all chunks are checked by position (``HDF5ChunkGrid``).
     package static let maxCheckedChunks = 1024
 
     /// deflate's largest possible expansion, the bound on a chunked dataset's size relative to what it stores.
@@ -147,8 +148,11 @@ package final class HDF5Dataset: HDF5Object {
     /// read: a chunk stored in 0 bytes, one that runs past the end of the file, an unfiltered chunk whose stored
     /// size is not the chunk's size, or a compressed one smaller than deflate's 1032:1 allows is damage. (libhdf5
     /// would allocate a buffer of the recorded size and fail with "memory allocation failed for raw data chunk",
-    /// or read past the file's end.) The corresponding C functions are `H5Pget_chunk`, `H5Dget_num_chunks` and
-    /// `H5Dget_chunk_info`; the first ``maxCheckedChunks`` records are checked.
+    /// or read past the file's end.) The first ``maxCheckedChunks`` records are checked by number, with where they
+    /// are and which filters they skipped; the stored sizes of all of them by position in a filtered dataset
+    /// (``checkChunkSizes(_:chunkShape:records:)``).
+    /// The corresponding C functions are `H5Pget_chunk`, `H5Dget_num_chunks`, `H5Dget_chunk_info` and
+    /// `H5Dget_chunk_storage_size`.
     private func checkChunks(plist: hid_t, space: hid_t) throws(HDF5Error) {
         var dimensions = [hsize_t](repeating: 0, count: 33)
         let rank = Int(try HDF5Library.check(.readFailed, at: location, "could not read the chunk shape") {
@@ -162,6 +166,7 @@ package final class HDF5Dataset: HDF5Object {
         let filters = Int(try HDF5Library.check(.readFailed, at: location, "could not read the filter count") { H5Pget_nfilters(plist) })
         var chunkCount: hsize_t = 0
         _ = try HDF5Library.check(.readFailed, at: location, "could not count the chunks") { H5Dget_num_chunks(handle.id, space, &chunkCount) }
+        let sizes = ChunkSizes(bytes: chunkBytes, shape: shape, elementBytes: elementType.byteCount)
         for index in 0..<min(chunkCount, hsize_t(HDF5Dataset.maxCheckedChunks)) {
             var offset = [hsize_t](repeating: 0, count: max(rank, 1))
             var skippedFilters: UInt32 = 0
@@ -172,27 +177,82 @@ package final class HDF5Dataset: HDF5Object {
                     H5Dget_chunk_info(handle.id, space, index, $0.baseAddress, &skippedFilters, &address, &stored)
                 }
             }
-            let chunk = "chunk \(index) (at \(offset.prefix(rank).map(String.init).joined(separator: ", ")))"
+            let chunk = "chunk \(index) (at \(HDF5ChunkGrid.describe(Array(offset.prefix(rank)))))"
             func damaged(_ what: String) -> HDF5Error { location.error(.corrupt, "", libraryMessage: "its \(chunk) \(what)") }
-            guard stored > 0 else { throw damaged("records 0 stored bytes for a chunk of \(chunkBytes) bytes") }
+            guard stored > 0 else { throw damaged(sizes.zero) }
             let end = UInt64(address).addingReportingOverflow(stored)
             guard !end.overflow, end.partialValue <= UInt64(file.byteCount) else {
                 throw damaged("claims \(stored) bytes at byte \(address), past the end of the file's \(file.byteCount) bytes")
             }
             // A set bit in the mask is a filter not applied to this chunk: with none applied, it is stored as is.
             let compressed = (0..<min(filters, 32)).contains { skippedFilters & (1 << UInt32($0)) == 0 }
+            if let problem = sizes.problem(stored: stored, compressed: compressed) { throw damaged(problem) }
+        }
+        if chunkCount > hsize_t(HDF5Dataset.maxCheckedChunks), filters > 0 {
+            try checkChunkSizes(sizes, chunkShape: Array(dimensions.prefix(rank)), records: chunkCount)
+        }
+    }
+
+    /// What a chunk's stored size may be, and the clauses that say it is not.
+    private struct ChunkSizes {
+        /// The chunk's bytes, uncompressed.
+        var bytes: Int
+        var shape: [Int]
+        var elementBytes: Int
+
+        var zero: String { "records 0 stored bytes for a chunk of \(bytes) bytes" }
+
+        /// What is wrong with `stored` bytes for a chunk stored as is (`compressed` false) or through its filters,
+        /// or `nil` when nothing is.
+        func problem(stored: UInt64, compressed: Bool) -> String? {
             if !compressed {
-                guard stored == UInt64(chunkBytes) else {
-                    throw damaged("records \(stored) stored bytes, expected \(chunkBytes) for an uncompressed chunk of "
-                                  + "\(shape.map(String.init).joined(separator: "×")) elements of \(elementType.byteCount) bytes")
+                guard stored == UInt64(bytes) else {
+                    return "records \(stored) stored bytes, expected \(bytes) for an uncompressed chunk of "
+                        + "\(shape.map(String.init).joined(separator: "×")) elements of \(elementBytes) bytes"
                 }
             } else {
                 let (capacity, overflow) = Int(stored).multipliedReportingOverflow(by: HDF5Dataset.maxCompressionRatio)
-                guard overflow || chunkBytes <= capacity else {
-                    throw damaged("records \(stored) stored bytes for a chunk of \(chunkBytes), "
-                                  + "more than deflate's \(HDF5Dataset.maxCompressionRatio):1 can expand")
+                guard overflow || bytes <= capacity else {
+                    return "records \(stored) stored bytes for a chunk of \(bytes), more than deflate's \(HDF5Dataset.maxCompressionRatio):1 can expand"
                 }
             }
+            return nil
+        }
+    }
+
+    /// Checks the stored size of every chunk of a filtered (compressed) dataset with more than ``maxCheckedChunks``
+    /// records, looked up by position (``HDF5ChunkGrid``: one index lookup each): none 0 where every position has a
+    /// record, none more than the file, none under deflate's limit; and as many positions storing bytes as there
+    /// are records. libhdf5 allocates a chunk's recorded size before decompressing it ("memory allocation failed for
+    /// raw data chunk" for a record of 0 bytes). An unfiltered chunk is read in the chunk's size whatever its record
+    /// says (and its size by position is the chunk's size): its records are checked among the first ones only.
+    /// A dataset with fewer than half its positions recorded (chunks never written, read as the fill value) is not
+    /// visited: its grid may be far larger than the file. The corresponding C function is `H5Dget_chunk_storage_size`.
+    private func checkChunkSizes(_ sizes: ChunkSizes, chunkShape: [UInt64], records: hsize_t) throws(HDF5Error) {
+        guard let grid = HDF5ChunkGrid(shape: shape.map(UInt64.init), chunkShape: chunkShape),
+              let positions = grid.positionCount, positions / 2 <= records else { return }
+        var storing: hsize_t = 0
+        for offset in grid {
+            var stored: hsize_t = 0
+            _ = try HDF5Library.check(.readFailed, at: location, "could not read the stored size of the chunk at (\(HDF5ChunkGrid.describe(offset)))") {
+                H5Dget_chunk_storage_size(handle.id, offset, &stored)
+            }
+            func damaged(_ what: String) -> HDF5Error {
+                location.error(.corrupt, "", libraryMessage: "its chunk at (\(HDF5ChunkGrid.describe(offset))) \(what)")
+            }
+            guard stored > 0 else {
+                // No record here, or one of 0 bytes: where every position has a record, the latter.
+                if positions == records { throw damaged(sizes.zero) }
+                continue
+            }
+            storing += 1
+            guard stored <= UInt64(file.byteCount) else { throw damaged("claims \(stored) bytes, more than the file's \(file.byteCount)") }
+            // Filters may be skipped for a chunk (a bit of its record's mask, read above for the first records only):
+            // an uncompressed chunk is within deflate's limit too.
+            if let problem = sizes.problem(stored: stored, compressed: true) { throw damaged(problem) }
+        }
+        guard storing >= records else {
+            throw location.error(.corrupt, "", libraryMessage: "its chunk index holds \(records) records, but only \(storing) of its chunks store any bytes")
         }
     }
 

@@ -85,9 +85,10 @@ extension HDF5Truncation {
         return ["addr overflow", "eoa", "past end of allocation", "truncated file"].contains(where: text.contains) ? .missing : nil
     }
 
-    /// Where a dataset's stored data ends in the file (0 for none stored), or `nil` when libhdf5 cannot say:
-    /// contiguous data ends at its address plus its size, chunked data at its farthest chunk (the first
-    /// ``maxCheckedChunks`` records).
+    /// Where a dataset's stored data ends in the file (0 for none stored), or `nil` when libhdf5 cannot say (its
+    /// error stack then says why): contiguous data ends at its address plus its size, chunked data at its farthest
+    /// chunk (the first ``maxCheckedChunks`` records, by number, with their addresses; past those, every chunk's raw
+    /// bytes are read by position, and a read past the file's end fails).
     private static func storageEnd(of dataset: hid_t) -> UInt64? {
         let plist = H5Dget_create_plist(dataset)
         guard plist >= 0 else { return nil }
@@ -115,9 +116,39 @@ extension HDF5Truncation {
                 let end = UInt64(address).addingReportingOverflow(stored)
                 farthest = max(farthest, end.overflow ? .max : end.partialValue)
             }
-            return farthest
+            guard count > maxCheckedChunks else { return farthest }
+            return readEveryChunk(of: dataset, plist: plist, space: space, records: count).map { max(farthest, $0) }
         default:
             return 0  // compact data is inside the object header, which was read
         }
+    }
+
+    /// Reads the raw bytes of every chunk of `dataset`, looked up by position (``HDF5ChunkGrid``): in the image whose
+    /// end is the file's real size, a chunk past it fails ("addr overflow") and the error stack says so (`nil`).
+    /// Returns 0 when every chunk was read, `UInt64.max` when one claims more bytes than any judged file has. A dataset
+    /// with fewer than half its chunk positions recorded is not read (its grid may be far larger than the file).
+    /// The corresponding C functions are `H5Dget_chunk_storage_size` and `H5Dread_chunk`.
+    private static func readEveryChunk(of dataset: hid_t, plist: hid_t, space: hid_t, records: hsize_t) -> UInt64? {
+        var dimensions = [hsize_t](repeating: 0, count: 33)
+        let rank = dimensions.withUnsafeMutableBufferPointer { H5Pget_chunk(plist, 33, $0.baseAddress) }
+        var shape = [hsize_t](repeating: 0, count: 33)
+        let spaceRank = shape.withUnsafeMutableBufferPointer { H5Sget_simple_extent_dims(space, $0.baseAddress, nil) }
+        guard rank > 0, rank == spaceRank,
+              let grid = HDF5ChunkGrid(shape: Array(shape.prefix(Int(rank))), chunkShape: Array(dimensions.prefix(Int(rank)))),
+              let positions = grid.positionCount else { return nil }
+        guard positions / 2 <= records else { return 0 }
+        var buffer: [UInt8] = []
+        for position in grid {
+            var stored: hsize_t = 0
+            guard H5Dget_chunk_storage_size(dataset, position, &stored) >= 0 else { return nil }
+            guard stored > 0 else { continue }
+            guard stored <= maxJudgedByteCount else { return .max }
+            if buffer.count < Int(stored) { buffer = [UInt8](repeating: 0, count: Int(stored)) }
+            var filters: UInt32 = 0
+            guard buffer.withUnsafeMutableBytes({ H5Dread_chunk(dataset, lrm_h5p_default(), position, &filters, $0.baseAddress) }) >= 0 else {
+                return nil
+            }
+        }
+        return 0
     }
 }

@@ -118,6 +118,33 @@ struct CorruptHDF5Tests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes is corrupt, said before anything is read (not 'out of memory')")
+    func lateChunkRecords() throws {
+        let scratch = try Scratch()
+        let path = scratch.file("many-chunks.h5")
+        try HDF5Craft.chunkedWeights(at: path, chunk: [1, 2])  // 64 × 24 = 1,536 deflated chunks of 8 bytes
+        let config = scratch.file("config.json")
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try ChildProcess.run(["inspect", path, "--config", config], timeout: 60).status == 0)
+        let chunk = try HDF5Craft.chunkRecord(in: path, dataset: "/dense/dense/kernel:0", index: 1533)
+        #expect(chunk.offset == [63, 42], "\(chunk)")
+        // Its key in the chunk index (a version 1 B-tree): the stored size (4 bytes), the filter mask (4), then the
+        // offset, 8 bytes per dimension and a last 0 for the element.
+        func little(_ value: UInt64, _ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        let key = little(chunk.stored, 4) + little(0, 4) + little(63, 8) + little(42, 8) + little(0, 8)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let found = bytes.indices.dropLast(key.count).filter { bytes[$0...].starts(with: key) }
+        #expect(!found.isEmpty)
+        for at in found { bytes.replaceSubrange(at..<(at + 4), with: [0, 0, 0, 0]) }
+        let damaged = try scratch.write(bytes, to: "late-chunk-0.h5")
+        for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+            let result = try ChildProcess.run(["inspect", damaged, "--config", config], environment: environment, timeout: 60)
+            #expect(result.status == 65 && result.isCleanError, "\(environment): \(result)")
+            #expect(result.stderr == "lrm: error: \(damaged): corrupt HDF5 file: /dense/dense/kernel:0: its chunk at (63, 42) records 0 stored "
+                    + "bytes for a chunk of 8 bytes\n", "\(environment): \(result.stderr)")
+        }
+    }
+
     @Test("bytes changed across a file's metadata: every failure is exit 65, one line naming the file, none in libhdf5's words")
     func metadataSweep() throws {
         let scratch = try Scratch()

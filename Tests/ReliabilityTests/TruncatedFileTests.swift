@@ -55,6 +55,34 @@ struct TruncatedFileTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    /// Cuts 4 and 16 bytes off `full` (written as `name`): `truncated`; and instead records an end 16 bytes past its
+    /// size (a version 0 superblock keeps it at byte 40), where all it holds is there: `truncated or corrupt`.
+    static func expectCutAtTheEnd(_ full: [UInt8], _ name: String, in scratch: Scratch) throws {
+        for cut in [4, 16] {
+            let path = try scratch.write(Array(full.dropLast(cut)), to: "cut\(cut)-\(name)")
+            expectTruncated(try ChildProcess.run(["inspect", path], timeout: 60), path, length: full.count - cut, of: full.count, [name, "\(cut)"])
+        }
+        #expect(full[8] == 0)
+        var bytes = full
+        bytes.replaceSubrange(40..<48, with: (0..<8).map { UInt8(truncatingIfNeeded: (full.count + 16) >> (8 * $0)) })
+        let path = try scratch.write(bytes, to: "end-\(name)")
+        let result = try ChildProcess.run(["inspect", path], timeout: 60)
+        #expect(result.status == 65 && result.isCleanError, "\(name): \(result)")
+        #expect(result.stderr == "lrm: error: \(path): truncated or corrupt HDF5 file: it has \(full.count) bytes of the \(full.count + 16) its superblock records\n",
+                "\(name): \(result.stderr)")
+    }
+
+    @Test("a file cut inside a chunk past its dataset's first 1,024, kept last, is truncated; with its recorded end's lowest byte damaged instead, truncated or corrupt")
+    func cutInLateChunk() throws {
+        let scratch = try Scratch()
+        let file = scratch.file("chunks.h5")
+        try HDF5Craft.chunkedWeights(at: file, chunk: [1, 2])  // 1,536 deflated chunks
+        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let last = try HDF5Craft.chunkRecord(in: file, dataset: "/dense/dense/kernel:0", index: 1535)
+        #expect(Int(last.address + last.stored) == full.count, "\(last)")
+        try Self.expectCutAtTheEnd(full, "chunks.h5", in: scratch)
+    }
+
     @Test(".keras archives cut short: exit 65, one line saying the ZIP archive lacks its end record and is truncated or corrupt")
     func truncatedKeras() throws {
         let scratch = try Scratch()

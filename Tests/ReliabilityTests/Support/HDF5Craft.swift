@@ -73,9 +73,10 @@ enum HDF5Craft {
     }
 
     /// A well-formed legacy weights-only file like ``legacyWeights(at:layer:kernelShape:layout:)`` with its data
-    /// written: a 64×48 float32 `dense/dense/kernel:0` in four deflated 16×48 chunks (3,072 bytes each) and a
-    /// contiguous `bias:0` of 48; ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
-    static func chunkedWeights(at path: String) throws {
+    /// written: a contiguous `dense/dense/bias:0` of 48 and, written after it (its last chunk last in the file), a
+    /// 64×48 float32 `dense/dense/kernel:0` in deflated chunks of `chunk` (by default four 16×48 chunks of 3,072 bytes
+    /// each); ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
+    static func chunkedWeights(at path: String, chunk: [UInt64] = [16, 48]) throws {
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
@@ -88,9 +89,9 @@ enum HDF5Craft {
         defer { _ = H5Gclose(inner) }
         let properties = try datasetCreationProperties(in: file)
         defer { _ = H5Pclose(properties) }
-        try check(Int64(H5Pset_chunk(properties, 2, [16, 48])), "set the chunk size")
+        try check(Int64(H5Pset_chunk(properties, Int32(chunk.count), chunk)), "set the chunk size")
         try check(Int64(H5Pset_deflate(properties, 4)), "set deflate")
-        for (name, shape, layout) in [("kernel:0", [UInt64(64), 48], properties), ("bias:0", [UInt64(48)], lrm_h5p_default())] {
+        for (name, shape, layout) in [("bias:0", [UInt64(48)], lrm_h5p_default()), ("kernel:0", [UInt64(64), 48], properties)] {
             let space = try check(H5Screate_simple(Int32(shape.count), shape, nil), "make a dataspace")
             defer { _ = H5Sclose(space) }
             let dataset = try check(H5Dcreate2(inner, name, lrm_h5t_ieee_f32le(), space, lrm_h5p_default(), layout, lrm_h5p_default()),
@@ -100,6 +101,25 @@ enum HDF5Craft {
             try check(Int64(values.withUnsafeBytes { H5Dwrite(dataset, lrm_h5t_native_float(), lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress) }),
                       "write \(name)")
         }
+    }
+
+    /// The record of chunk `index` of the dataset `dataset` in the file at `path`, as libhdf5 reads it.
+    static func chunkRecord(in path: String, dataset name: String, index: UInt64) throws -> (offset: [UInt64], address: UInt64, stored: UInt64) {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let access = try check(H5Pcreate(lrm_h5p_file_access()), "make file access properties")
+        defer { _ = H5Pclose(access) }
+        try check(Int64(H5Pset_file_locking(access, false, true)), "turn file locking off")
+        let file = try check(H5Fopen(path, lrm_h5f_acc_rdonly(), access), "open \(path)")
+        defer { _ = H5Fclose(file) }
+        let dataset = try check(H5Dopen2(file, name, lrm_h5p_default()), "open \(name)")
+        defer { _ = H5Dclose(dataset) }
+        let space = try check(H5Dget_space(dataset), "read the dataspace")
+        defer { _ = H5Sclose(space) }
+        var offset = [UInt64](repeating: 0, count: 32)
+        var mask: UInt32 = 0, address: haddr_t = 0, stored: UInt64 = 0
+        try check(Int64(H5Dget_chunk_info(dataset, space, index, &offset, &mask, &address, &stored)), "read chunk \(index)")
+        return (Array(offset.prefix(Int(H5Sget_simple_extent_ndims(space)))), UInt64(address), stored)
     }
 
     /// A file with one float64 attribute `values` of `count` elements on the root group.
