@@ -27,7 +27,7 @@ extension HDF5Truncation {
     /// a copy in memory whose recorded end is set to the file's real size (the superblock's only change): every read
     /// past it then fails. Opening the copy and visiting every object (their headers, and each group's index and
     /// name heap) succeeds when nothing was cut, and each dataset's stored data must end within the file too.
-    /// Not visited: attribute values kept in the global heap (variable-length strings).
+    /// Attributes of variable-length strings are read too: their characters are in the global heap.
     /// - Parameters:
     ///   - endFieldOffset: where the superblock's end-of-file address is, from the start of the file.
     ///   - width: the superblock's size of offsets (2, 4 or 8 bytes).
@@ -61,6 +61,7 @@ extension HDF5Truncation {
         let visit = Visit(size: size)
         let visitor: H5O_iterate_t = { object, name, info, context in
             guard let name, let info, let context else { return -1 }
+            guard HDF5Truncation.readVariableLengthStrings(of: object, name: name) else { return -1 }
             guard info.pointee.type == H5O_TYPE_DATASET else { return 0 }
             let visit = Unmanaged<Visit>.fromOpaque(context).takeUnretainedValue()
             let dataset = H5Dopen2(object, name, lrm_h5p_default())
@@ -76,6 +77,58 @@ extension HDF5Truncation {
         let failure = HDF5Library.innermostError()
         if visit.pastEnd { return .missing }
         return visited >= 0 ? .within : verdict(of: failure)
+    }
+
+    /// Reads every attribute of the object `name` (relative to `location`) whose values are variable-length strings,
+    /// and so reads the global heap collections that hold their characters; `false` when a read fails (the error
+    /// stack says why). Attributes of other types are not read: their values are in the object's header, which
+    /// libhdf5 read to list them. The corresponding C functions are `H5Oopen`, `H5Aiterate2` and `H5Aread`.
+    private static func readVariableLengthStrings(of location: hid_t, name: UnsafePointer<CChar>) -> Bool {
+        let object = H5Oopen(location, name, lrm_h5p_default())
+        guard object >= 0 else { return false }
+        defer { _ = H5Oclose(object) }
+        let reader: H5A_operator2_t = { object, name, _, _ in
+            guard let name else { return -1 }
+            return HDF5Truncation.readIfVariableLengthStrings(object: object, attribute: name) ? 0 : -1
+        }
+        var position: hsize_t = 0
+        return H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_NATIVE, &position, reader, nil) >= 0
+    }
+
+    /// Reads the attribute `attribute` of `object` when it holds variable-length strings of 1-byte characters (as
+    /// the reader does, ``HDF5Object/readAttribute(_:)``), and frees what libhdf5 allocated; `false` when it fails.
+    private static func readIfVariableLengthStrings(object: hid_t, attribute name: UnsafePointer<CChar>) -> Bool {
+        let attribute = H5Aopen(object, name, lrm_h5p_default())
+        guard attribute >= 0 else { return false }
+        defer { _ = H5Aclose(attribute) }
+        let type = H5Aget_type(attribute)
+        guard type >= 0 else { return false }
+        defer { _ = H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_STRING, H5Tis_variable_str(type) > 0 else { return true }
+        let character = H5Tget_super(type)
+        if character >= 0 {
+            defer { _ = H5Tclose(character) }
+            guard H5Tget_size(character) == 1 else { return true }  // damage the reader reports itself
+        } else {
+            _ = H5Eclear2(lrm_h5e_default())
+        }
+        let space = H5Aget_space(attribute)
+        guard space >= 0 else { return false }
+        defer { _ = H5Sclose(space) }
+        let count = H5Sget_simple_extent_npoints(space)
+        // Each value takes at least 16 bytes in the header (a length and a global heap ID).
+        guard count >= 0, count <= Int64(maxJudgedByteCount / 16) else { return count >= 0 }
+        guard count > 0 else { return true }
+        let memoryType = H5Tcopy(lrm_h5t_c_s1())
+        guard memoryType >= 0 else { return false }
+        defer { _ = H5Tclose(memoryType) }
+        guard H5Tset_size(memoryType, lrm_h5t_variable()) >= 0, H5Tset_cset(memoryType, H5Tget_cset(type)) >= 0 else { return false }
+        var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: Int(count))
+        return pointers.withUnsafeMutableBytes { buffer in
+            guard H5Aread(attribute, memoryType, buffer.baseAddress) >= 0 else { return false }
+            _ = lrm_h5_reclaim_vlen(memoryType, space, buffer.baseAddress)
+            return true
+        }
     }
 
     /// `.missing` when libhdf5 failed because a read went past the (real) end of the file ("addr overflow, addr = …",

@@ -72,6 +72,19 @@ struct TruncatedFileTests {
                 "\(name): \(result.stderr)")
     }
 
+    @Test("a file cut inside its global heap (the characters of its variable-length strings), kept last, is truncated; with its recorded end's lowest byte damaged instead, truncated or corrupt")
+    func cutInGlobalHeap() throws {
+        let scratch = try Scratch()
+        let file = scratch.file("strings.h5")
+        try HDF5Craft.stringAttributeLast(at: file, characters: 5000)
+        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        // A global heap collection: "GCOL", its version, 3 reserved bytes, then its size (8 bytes), from its start.
+        let heap = try #require(full.indices.dropLast(16).last { full[$0...].starts(with: Array("GCOL".utf8)) })
+        let size = (0..<8).reduce(0) { $0 | Int(full[heap + 8 + $1]) << (8 * $1) }
+        #expect(heap + size == full.count, "\(heap) + \(size)")
+        try Self.expectCutAtTheEnd(full, "strings.h5", in: scratch)
+    }
+
     @Test("a file cut inside a chunk past its dataset's first 1,024, kept last, is truncated; with its recorded end's lowest byte damaged instead, truncated or corrupt")
     func cutInLateChunk() throws {
         let scratch = try Scratch()

@@ -122,6 +122,37 @@ enum HDF5Craft {
         return (Array(offset.prefix(Int(H5Sget_simple_extent_ndims(space)))), UInt64(address), stored)
     }
 
+    /// A file whose global heap (where variable-length strings are kept) ends it: a contiguous float32 dataset `x` of
+    /// 1,000 values, then the root attribute `model_config`, a variable-length UTF-8 string of `characters` bytes.
+    static func stringAttributeLast(at path: String, characters: Int) throws {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let file = try create(path)
+        defer { _ = H5Fclose(file) }
+        var length = [UInt64(1000)]
+        let space = try check(H5Screate_simple(1, &length, nil), "make a dataspace")
+        defer { _ = H5Sclose(space) }
+        let dataset = try check(H5Dcreate2(file, "x", lrm_h5t_ieee_f32le(), space, lrm_h5p_default(), lrm_h5p_default(), lrm_h5p_default()),
+                                "create x")
+        defer { _ = H5Dclose(dataset) }
+        let values = (0..<1000).map(Float.init)
+        try check(Int64(values.withUnsafeBytes { H5Dwrite(dataset, lrm_h5t_native_float(), lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress) }),
+                  "write x")
+        let type = try check(H5Tcopy(lrm_h5t_c_s1()), "copy the string type")
+        defer { _ = H5Tclose(type) }
+        try check(Int64(H5Tset_size(type, lrm_h5t_variable())), "make the string type variable-length")
+        try check(Int64(H5Tset_cset(type, H5T_CSET_UTF8)), "make the string type UTF-8")
+        let scalar = try check(H5Screate(H5S_SCALAR), "make a scalar dataspace")
+        defer { _ = H5Sclose(scalar) }
+        let attribute = try check(H5Acreate2(file, "model_config", type, scalar, lrm_h5p_default(), lrm_h5p_default()), "create model_config")
+        defer { _ = H5Aclose(attribute) }
+        let text = String(repeating: "x", count: characters)
+        try check(Int64(text.withCString { characters in
+            var pointer: UnsafePointer<CChar>? = characters
+            return withUnsafePointer(to: &pointer) { H5Awrite(attribute, type, $0) }
+        }), "write model_config")
+    }
+
     /// A file with one float64 attribute `values` of `count` elements on the root group.
     static func float64Attribute(at path: String, count: Int) throws {
         _ = H5open()
