@@ -29,6 +29,7 @@ package enum HDF5Corruption {
             return decoders.contains(where: function.hasPrefix) ? "a block in it records an impossible size" : nil
         }
         if text.hasPrefix("not a ") { return nil }
+        if let clause = chunkDecodingDamage(description: description, function: function) { return "a chunk \(clause)" }
         // A dataset's layout message with a chunk dimension of 0, chunks of 4 GiB or more, or chunks larger than
         // a fixed-size dataset (libhdf5 checks these when it opens the dataset).
         if text.hasPrefix("chunk size must be") {
@@ -49,6 +50,20 @@ package enum HDF5Corruption {
             ("H5G", "a group's symbol table is damaged"),
         ]
         return families.first { function.hasPrefix($0.prefix) }?.damage
+    }
+
+    /// What a failure of libhdf5's filter pipeline (the `H5Z…` functions) while reading a chunk says of the chunk,
+    /// as a clause (`does not decompress: its deflate stream is damaged`), or `nil` when the failure is not about the
+    /// chunk's bytes: a filter this libhdf5 does not have ("required filter 'lzf' is not registered") or memory.
+    /// deflate's own check (the Adler-32 sum at the end of its stream) and a Fletcher-32 checksum find damaged bytes.
+    package static func chunkDecodingDamage(description: String, function: String) -> String? {
+        guard function.hasPrefix("H5Z") else { return nil }
+        let text = description.lowercased()
+        guard !text.contains("not registered"), !text.contains("not available"), !isMemoryFailure(description: description) else { return nil }
+        if function.contains("deflate") { return "does not decompress: its deflate stream is damaged" }
+        if function.contains("fletcher32") { return "does not match its Fletcher-32 checksum" }
+        let filter = ["shuffle", "nbit", "scaleoffset", "szip"].first { function.contains($0) }
+        return "does not decode: " + (filter.map { "its \($0) filter fails on its bytes" } ?? "a filter of its pipeline fails on its bytes")
     }
 
     /// Whether libhdf5's innermost failure is a memory allocation (`memory allocation failed for chunk`, its

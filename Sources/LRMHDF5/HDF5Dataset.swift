@@ -74,23 +74,61 @@ package final class HDF5Dataset: HDF5Object {
 
     private func read<T: Numeric>(as: T.Type, memoryType: hid_t) throws(HDF5Error) -> [T] {
         var values = [T](repeating: 0, count: count)
-        do {
-            _ = try HDF5Library.check(.readFailed, at: location, "could not read the dataset") {
-                values.withUnsafeMutableBytes {
-                    H5Dread(handle.id, memoryType, lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress)
-                }
-            }
-        } catch where error.kind == .outOfMemory {
-            // Every size the file claims was checked when the dataset was opened: this is the machine's memory.
-            let chunk = chunkByteCount.map { ", in chunks of \($0) bytes" } ?? ""
-            throw location.error(.outOfMemory, "could not read the dataset: out of memory: HDF5 could not allocate "
-                                 + "a buffer for its \(count * elementType.byteCount) bytes\(chunk)")
+        HDF5Library.silenceErrorPrinting()
+        let status = values.withUnsafeMutableBytes {
+            H5Dread(handle.id, memoryType, lrm_h5s_all(), lrm_h5s_all(), lrm_h5p_default(), $0.baseAddress)
         }
-        return values
+        guard status < 0 else { return values }
+        let entry = HDF5Library.innermostError()
+        if let entry, let clause = HDF5Corruption.chunkDecodingDamage(description: entry.description, function: entry.function) {
+            throw undecodableChunk(clause, memoryType: memoryType, into: &values)
+        }
+        let error = HDF5Library.failure(.readFailed, at: location, "could not read the dataset", entry: entry)
+        guard error.kind == .outOfMemory else { throw error }
+        // Every size the file claims was checked when the dataset was opened: this is the machine's memory.
+        let chunk = chunkByteCount.map { ", in chunks of \($0) bytes" } ?? ""
+        throw location.error(.outOfMemory, "could not read the dataset: out of memory: HDF5 could not allocate "
+                             + "a buffer for its \(count * elementType.byteCount) bytes\(chunk)")
+    }
+
+    /// The most chunk positions read one at a time to find the chunk libhdf5's filters could not decode.
+    static let maxSearchedChunks: UInt64 = 1 << 20
+
+    /// The error for a dataset whose read failed in libhdf5's filter pipeline (a deflate stream or a Fletcher-32
+    /// checksum that does not match): `its chunk at (16, 0) does not decompress: …`, found by reading the stored
+    /// chunks one at a time into `values` (the chunks that decoded are in libhdf5's chunk cache by then), or
+    /// `a chunk does not decompress: …` when that read does not fail the same way.
+    private func undecodableChunk<T>(_ clause: String, memoryType: hid_t, into values: inout [T]) -> HDF5Error {
+        let unlocated = location.error(.corrupt, "", libraryMessage: "a chunk \(clause)")
+        guard let chunkShape, let grid = HDF5ChunkGrid(shape: shape.map(UInt64.init), chunkShape: chunkShape),
+              let positions = grid.positionCount, positions <= HDF5Dataset.maxSearchedChunks else { return unlocated }
+        HDF5Library.silenceErrorPrinting()
+        let space = H5Dget_space(handle.id)
+        guard space >= 0 else { _ = HDF5Library.innermostError(); return unlocated }
+        defer { _ = H5Sclose(space) }
+        for offset in grid {
+            var stored: hsize_t = 0
+            guard H5Dget_chunk_storage_size(handle.id, offset, &stored) >= 0 else { _ = HDF5Library.innermostError(); return unlocated }
+            guard stored > 0 else { continue }  // never written: read as the fill value
+            let extent = zip(zip(offset, chunkShape), shape).map { position, size in min(position.1, UInt64(size) - position.0) }
+            guard H5Sselect_hyperslab(space, H5S_SELECT_SET, offset, nil, extent, nil) >= 0 else {
+                _ = HDF5Library.innermostError()
+                return unlocated
+            }
+            // The file's dataspace with the chunk selected is the memory's too: the chunk lands where it belongs.
+            let status = values.withUnsafeMutableBytes { H5Dread(handle.id, memoryType, space, space, lrm_h5p_default(), $0.baseAddress) }
+            guard status < 0 else { continue }
+            guard let entry = HDF5Library.innermostError(),
+                  let found = HDF5Corruption.chunkDecodingDamage(description: entry.description, function: entry.function) else { return unlocated }
+            return location.error(.corrupt, "", libraryMessage: "its chunk at (\(HDF5ChunkGrid.describe(offset))) \(found)")
+        }
+        return unlocated
     }
 
     /// The bytes of one chunk (chunk shape × element size) for a chunked dataset, `nil` for other layouts.
     private var chunkByteCount: Int?
+    /// The chunk shape of a chunked dataset, `nil` for other layouts.
+    private var chunkShape: [UInt64]?
 
     /// The most chunk records checked one by one, by number, when a chunked dataset is opened (libhdf5 1.10 looks
     /// each record up from the start of the chunk index, so checking n records that way costs n² steps); the stored
@@ -163,6 +201,7 @@ package final class HDF5Dataset: HDF5Object {
             throw location.error(.corrupt, "", libraryMessage: "its storage layout records chunks of \(shape.map(String.init).joined(separator: "×")) elements")
         }
         chunkByteCount = chunkBytes
+        chunkShape = Array(dimensions.prefix(rank))
         let filters = Int(try HDF5Library.check(.readFailed, at: location, "could not read the filter count") { H5Pget_nfilters(plist) })
         var chunkCount: hsize_t = 0
         _ = try HDF5Library.check(.readFailed, at: location, "could not count the chunks") { H5Dget_num_chunks(handle.id, space, &chunkCount) }

@@ -197,6 +197,26 @@ struct KerasBadInputTests {
         }
     }
 
+    @Test("libhdf5's filter failures on a chunk's bytes (deflate, Fletcher-32) are corruption in plain words; a filter it lacks or memory is not")
+    func filterWords() throws {
+        let location = HDF5Location(file: "x.h5", objectPath: "/w")
+        let damaged = [("inflate() failed", "H5Z__filter_deflate", "does not decompress: its deflate stream is damaged"),
+                       ("data error detected by Fletcher32 checksum", "H5Z__filter_fletcher32", "does not match its Fletcher-32 checksum"),
+                       ("can't decode", "H5Z__filter_scaleoffset", "does not decode: its scaleoffset filter fails on its bytes")]
+        for (description, function, clause) in damaged {
+            #expect(HDF5Corruption.chunkDecodingDamage(description: description, function: function) == clause, "\(function)")
+            let error = HDF5Library.failure(.readFailed, at: location, "could not read the dataset", entry: (description, function))
+            #expect(error.description == "x.h5: corrupt HDF5 file: /w: could not read the dataset: a chunk \(clause)", "\(error)")
+        }
+        for (description, function) in [("required filter 'lzf' is not registered", "H5Z_pipeline"),
+                                         ("memory allocation failed for deflate uncompression", "H5Z__filter_deflate"),
+                                         ("inflate() failed", "H5D__chunk_lock")] {
+            #expect(HDF5Corruption.chunkDecodingDamage(description: description, function: function) == nil, "\(description)")
+        }
+        let missing = HDF5Library.failure(.readFailed, at: location, "could not read the dataset", entry: ("required filter 'lzf' is not registered", "H5Z_pipeline"))
+        #expect(missing.kind == .readFailed, "\(missing)")
+    }
+
     @Test("a truncated HDF5 file says so, with its size and the size its superblock records, not in libhdf5's terms")
     func truncatedMessage() throws {
         let directory = try TestData.temporaryDirectory()

@@ -118,6 +118,38 @@ struct CorruptHDF5Tests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test("damaged bytes inside a deflated chunk (with or without shuffle) or a Fletcher-32-checked one name the chunk and what is wrong, not libhdf5's 'inflate() failed'")
+    func damagedChunkBytes() throws {
+        let scratch = try Scratch()
+        let config = scratch.file("config.json")
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        let cases: [([HDF5Craft.Filter], String)] = [
+            ([.deflate], "does not decompress: its deflate stream is damaged"),
+            ([.shuffle, .deflate], "does not decompress: its deflate stream is damaged"),
+            ([.fletcher32], "does not match its Fletcher-32 checksum"),
+        ]
+        for (index, (filters, damage)) in cases.enumerated() {
+            let path = scratch.file("filters-\(index).h5")
+            try HDF5Craft.chunkedWeights(at: path, filters: filters)
+            #expect(try ChildProcess.run(["inspect", path, "--config", config], timeout: 60).status == 0, "\(filters)")
+            let chunk = try HDF5Craft.chunkRecord(in: path, dataset: "/dense/dense/kernel:0", index: 1)
+            #expect(chunk.offset == [16, 0] && chunk.stored > 64, "\(filters): \(chunk)")
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let middle = Int(chunk.address + chunk.stored / 2)
+            for at in middle..<(middle + 8) { bytes[at] ^= 0xFF }
+            let damaged = try scratch.write(bytes, to: "damaged-\(index).h5")
+            for arguments in [["inspect", damaged, "--config", config], ["import", damaged, "--config", config, "-o", scratch.file("o.lrm")]] {
+                for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+                    let result = try ChildProcess.run(arguments, environment: environment, timeout: 60)
+                    #expect(result.status == 65 && result.isCleanError, "\(filters) \(arguments) \(environment): \(result)")
+                    #expect(result.stderr == "lrm: error: \(damaged): corrupt HDF5 file: /dense/dense/kernel:0: its chunk at (16, 0) \(damage)\n",
+                            "\(filters) \(arguments) \(environment): \(result.stderr)")
+                }
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
+
     @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes is corrupt, said before anything is read (not 'out of memory')")
     func lateChunkRecords() throws {
         let scratch = try Scratch()

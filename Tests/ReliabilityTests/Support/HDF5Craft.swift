@@ -72,11 +72,14 @@ enum HDF5Craft {
         }
     }
 
+    /// The filters of ``chunkedWeights(at:chunk:filters:)``'s kernel, in the order they are applied when writing.
+    enum Filter { case shuffle, deflate, fletcher32 }
+
     /// A well-formed legacy weights-only file like ``legacyWeights(at:layer:kernelShape:layout:)`` with its data
     /// written: a contiguous `dense/dense/bias:0` of 48 and, written after it (its last chunk last in the file), a
-    /// 64×48 float32 `dense/dense/kernel:0` in deflated chunks of `chunk` (by default four 16×48 chunks of 3,072 bytes
-    /// each); ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
-    static func chunkedWeights(at path: String, chunk: [UInt64] = [16, 48]) throws {
+    /// 64×48 float32 `dense/dense/kernel:0` in chunks of `chunk` through `filters` (by default four deflated 16×48
+    /// chunks of 3,072 bytes each); ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
+    static func chunkedWeights(at path: String, chunk: [UInt64] = [16, 48], filters: [Filter] = [.deflate]) throws {
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
@@ -90,7 +93,13 @@ enum HDF5Craft {
         let properties = try datasetCreationProperties(in: file)
         defer { _ = H5Pclose(properties) }
         try check(Int64(H5Pset_chunk(properties, Int32(chunk.count), chunk)), "set the chunk size")
-        try check(Int64(H5Pset_deflate(properties, 4)), "set deflate")
+        for filter in filters {
+            switch filter {
+            case .shuffle: try check(Int64(H5Pset_shuffle(properties)), "set shuffle")
+            case .deflate: try check(Int64(H5Pset_deflate(properties, 4)), "set deflate")
+            case .fletcher32: try check(Int64(H5Pset_fletcher32(properties)), "set Fletcher-32")
+            }
+        }
         for (name, shape, layout) in [("bias:0", [UInt64(48)], lrm_h5p_default()), ("kernel:0", [UInt64(64), 48], properties)] {
             let space = try check(H5Screate_simple(Int32(shape.count), shape, nil), "make a dataspace")
             defer { _ = H5Sclose(space) }
