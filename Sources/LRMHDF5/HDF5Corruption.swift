@@ -5,7 +5,8 @@
 /// aligned`, `addr overflow, addr = …, size = …, eoa = …`, `bad heap free list`. The C function that reported
 /// the failure says which structure of the file it was decoding (`H5O…` object headers, `H5HL…` local heaps,
 /// …), so the function, not the wording, decides; the wording only picks out addresses that point past the
-/// file's end. Failures that are not about the file's bytes (an I/O error, a missing filter) are not
+/// file's end; a filter failing on a chunk's bytes (`H5Z…`) is ``chunkDecodingDamage(description:function:)``.
+/// Failures that are not about the file's bytes (an I/O error, a filter this libhdf5 lacks) are not
 /// classified here and keep libhdf5's description; a failed memory allocation outside the metadata cache is
 /// ``isMemoryFailure(description:)`` (out of memory, unless the reader's own checks found a size claim
 /// implausible before reading, see ``HDF5Dataset`` and ``HDF5Object/readAttribute(_:)``).
