@@ -51,8 +51,8 @@ let package = Package(
         .target(name: "LRMNumPy", dependencies: ["LRMFormat", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         // HDF5 reading and writing through libhdf5 (files, groups, datasets, attributes; limits against crafted
-        // files; atomic writing), knowing nothing of Keras; its API is package-wide. Imports CHDF5, LRMFormat.
-        .target(name: "LRMHDF5", dependencies: ["CHDF5", "LRMFormat"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        // files; atomic writing), knowing nothing of Keras; its API is package-wide. Imports CHDF5, LRMZlib, LRMFormat.
+        .target(name: "LRMHDF5", dependencies: ["CHDF5", "LRMZlib", "LRMFormat"], exclude: ["README.md"], swiftSettings: swiftSettings),
         // Keras HDF5 import (legacy .h5, .weights.h5, .keras) and export. Imports LRMFormat, LRMNumPy, LRMHDF5, CHDF5,
         // ZIPFoundation.
         .target(name: "LRMKeras", dependencies: ["LRMFormat", "LRMHDF5", "CHDF5", "LRMNumPy",

@@ -188,9 +188,9 @@ package final class HDF5Dataset: HDF5Object {
     /// would allocate a buffer of the recorded size and fail with "memory allocation failed for raw data chunk",
     /// or read past the file's end.) The first ``maxCheckedChunks`` records are checked by number, with where they
     /// are and which filters they skipped; the stored sizes of all of them by position in a filtered dataset
-    /// (``checkChunkSizes(_:chunkShape:records:)``).
-    /// The corresponding C functions are `H5Pget_chunk`, `H5Dget_num_chunks`, `H5Dget_chunk_info` and
-    /// `H5Dget_chunk_storage_size`.
+    /// (``checkChunkSizes(_:chunkShape:records:)``); then what deflated chunks decompress to
+    /// (``checkInflatedSizes(plist:chunkShape:chunkBytes:records:)``). The corresponding C functions are
+    /// `H5Pget_chunk`, `H5Dget_num_chunks`, `H5Dget_chunk_info` and `H5Dget_chunk_storage_size`.
     private func checkChunks(plist: hid_t, space: hid_t) throws(HDF5Error) {
         var dimensions = [hsize_t](repeating: 0, count: 33)
         let rank = Int(try HDF5Library.check(.readFailed, at: location, "could not read the chunk shape") {
@@ -229,6 +229,9 @@ package final class HDF5Dataset: HDF5Object {
         }
         if chunkCount > hsize_t(HDF5Dataset.maxCheckedChunks), filters > 0 {
             try checkChunkSizes(sizes, chunkShape: Array(dimensions.prefix(rank)), records: chunkCount)
+        }
+        if filters > 0 {
+            try checkInflatedSizes(plist: plist, chunkShape: Array(dimensions.prefix(rank)), chunkBytes: chunkBytes, records: chunkCount)
         }
     }
 

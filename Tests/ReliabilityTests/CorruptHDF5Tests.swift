@@ -150,6 +150,31 @@ struct CorruptHDF5Tests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test("a deflated chunk whose valid stream decompresses to fewer or more bytes than the chunk's is corrupt, said before libhdf5 reads it (which took it without a word)")
+    func inflatedSizes() throws {
+        let scratch = try Scratch()
+        let config = scratch.file("config.json")
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        let intact = scratch.file("intact.h5")
+        try HDF5Craft.chunkedWeights(at: intact)  // 16×48 float32 chunks: 3,072 bytes
+        let stream = HDF5Craft.storedZlibStream([UInt8](repeating: 0x3F, count: 3072))
+        try HDF5Craft.replaceChunk(in: intact, dataset: "/dense/dense/kernel:0", offset: [16, 0], with: stream)
+        #expect(try ChildProcess.run(["inspect", intact, "--config", config], timeout: 60).status == 0)
+        for (length, damage) in [(100, "decompresses to 100 bytes, expected 3072"), (6144, "decompresses to more than its 3072 bytes")] {
+            let path = scratch.file("inflates-to-\(length).h5")
+            try HDF5Craft.chunkedWeights(at: path)
+            try HDF5Craft.replaceChunk(in: path, dataset: "/dense/dense/kernel:0", offset: [16, 0],
+                                       with: HDF5Craft.storedZlibStream([UInt8](repeating: 0x3F, count: length)))
+            for arguments in [["inspect", path, "--config", config], ["import", path, "--config", config, "-o", scratch.file("o.lrm")]] {
+                let result = try ChildProcess.run(arguments, timeout: 60)
+                #expect(result.status == 65 && result.isCleanError, "\(arguments): \(result)")
+                #expect(result.stderr == "lrm: error: \(path): corrupt HDF5 file: /dense/dense/kernel:0: its chunk at (16, 0) \(damage)\n",
+                        "\(arguments): \(result.stderr)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
+
     @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes is corrupt, said before anything is read (not 'out of memory')")
     func lateChunkRecords() throws {
         let scratch = try Scratch()

@@ -112,6 +112,33 @@ enum HDF5Craft {
         }
     }
 
+    /// Replaces the stored bytes of the chunk at `offset` of the dataset `name` in the file at `path` with `bytes`, as
+    /// if every filter had been applied to make them (`H5Dwrite_chunk`, which writes them as they are).
+    static func replaceChunk(in path: String, dataset name: String, offset: [UInt64], with bytes: [UInt8]) throws {
+        _ = H5open()
+        _ = lrm_h5e_silence()
+        let access = try check(H5Pcreate(lrm_h5p_file_access()), "make file access properties")
+        defer { _ = H5Pclose(access) }
+        try check(Int64(H5Pset_file_locking(access, false, true)), "turn file locking off")
+        let file = try check(H5Fopen(path, 1, access), "open \(path)")  // 1: H5F_ACC_RDWR, a macro Swift cannot import
+        defer { _ = H5Fclose(file) }
+        let dataset = try check(H5Dopen2(file, name, lrm_h5p_default()), "open \(name)")
+        defer { _ = H5Dclose(dataset) }
+        try check(Int64(bytes.withUnsafeBytes { H5Dwrite_chunk(dataset, lrm_h5p_default(), 0, offset, bytes.count, $0.baseAddress) }),
+                  "write the chunk at \(offset)")
+    }
+
+    /// A zlib stream (as the deflate filter writes) holding `data` in one stored, uncompressed block.
+    static func storedZlibStream(_ data: [UInt8]) -> [UInt8] {
+        precondition(data.count <= 0xFFFF)
+        var (low, high): (UInt32, UInt32) = (1, 0)  // Adler-32
+        for byte in data { low = (low + UInt32(byte)) % 65521; high = (high + low) % 65521 }
+        let adler = high << 16 | low
+        let length = UInt16(data.count)
+        return [0x78, 0x01, 0x01, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)] + data
+            + [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: adler >> $0) }
+    }
+
     /// The record of chunk `index` of the dataset `dataset` in the file at `path`, as libhdf5 reads it.
     static func chunkRecord(in path: String, dataset name: String, index: UInt64) throws -> (offset: [UInt64], address: UInt64, stored: UInt64) {
         _ = H5open()
