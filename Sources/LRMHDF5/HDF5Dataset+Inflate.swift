@@ -41,6 +41,12 @@ extension HDF5Dataset {
         let fletcherAt = pipeline.firstIndex(of: HDF5Dataset.fletcher32)
         var raw: [UInt8] = []
         var piece = [UInt8](repeating: 0, count: min(HDF5Dataset.inflatePiece, chunkBytes + 5))
+        // One zlib stream for every chunk, reset between them (inflateInit allocates its state and window).
+        var stream = z_stream()
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw location.error(.outOfMemory, "could not check the dataset's compressed chunks: out of memory: zlib could not start")
+        }
+        defer { inflateEnd(&stream) }
         for offset in grid {
             var stored: hsize_t = 0
             _ = try HDF5Library.check(.readFailed, at: location, "could not read the stored size of the chunk at (\(HDF5ChunkGrid.describe(offset)))") {
@@ -69,7 +75,7 @@ extension HDF5Dataset {
                 continue
             }
             guard streamBytes > 0 else { throw damaged("does not decompress: its deflate stream is damaged") }
-            switch HDF5Dataset.inflatedSize(of: raw, count: streamBytes, limit: expected, piece: &piece) {
+            switch HDF5Dataset.inflatedSize(of: raw, count: streamBytes, limit: expected, stream: &stream, piece: &piece) {
             case .damaged: throw damaged("does not decompress: its deflate stream is damaged")
             case .longer: throw damaged("decompresses to more than its \(expected) bytes")
             case .size(let size) where size != expected: throw damaged("decompresses to \(size) bytes, expected \(expected)")
@@ -81,14 +87,14 @@ extension HDF5Dataset {
     private enum Inflated { case size(Int), longer, damaged }
 
     /// How many bytes the zlib stream in the first `count` bytes of `input` decompresses to, or `longer` once that
-    /// passes `limit`, or `damaged` when it is not a whole, valid zlib stream (its Adler-32 sum included).
-    private static func inflatedSize(of input: [UInt8], count: Int, limit: Int, piece: inout [UInt8]) -> Inflated {
-        var stream = z_stream()
-        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return .damaged }
-        defer { inflateEnd(&stream) }
+    /// passes `limit`, or `damaged` when it is not a whole, valid zlib stream (its Adler-32 sum included). `stream` is
+    /// an initialized zlib stream, reset here.
+    private static func inflatedSize(of input: [UInt8], count: Int, limit: Int, stream: inout z_stream, piece: inout [UInt8]) -> Inflated {
+        guard inflateReset(&stream) == Z_OK else { return .damaged }
         return input.withUnsafeBytes { source -> Inflated in
             stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress!.assumingMemoryBound(to: Bytef.self))
             stream.avail_in = uInt(count)
+            defer { stream.next_in = nil; stream.avail_in = 0; stream.next_out = nil; stream.avail_out = 0 }
             var total = 0
             var code = Z_OK
             while code == Z_OK {
