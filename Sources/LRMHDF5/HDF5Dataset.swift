@@ -206,6 +206,7 @@ package final class HDF5Dataset: HDF5Object {
         var chunkCount: hsize_t = 0
         _ = try HDF5Library.check(.readFailed, at: location, "could not count the chunks") { H5Dget_num_chunks(handle.id, space, &chunkCount) }
         let sizes = ChunkSizes(bytes: chunkBytes, shape: shape, elementBytes: elementType.byteCount)
+        let missing = missingFilters(plist: plist, count: filters)
         for index in 0..<min(chunkCount, hsize_t(HDF5Dataset.maxCheckedChunks)) {
             var offset = [hsize_t](repeating: 0, count: max(rank, 1))
             var skippedFilters: UInt32 = 0
@@ -226,6 +227,12 @@ package final class HDF5Dataset: HDF5Object {
             // A set bit in the mask is a filter not applied to this chunk: with none applied, it is stored as is.
             let compressed = (0..<min(filters, 32)).contains { skippedFilters & (1 << UInt32($0)) == 0 }
             if let problem = sizes.problem(stored: stored, compressed: compressed) { throw damaged(problem) }
+            // h5py marks every filter optional: a missing one matters only where a chunk was written through it.
+            if let filter = missing.first(where: { skippedFilters & (1 << UInt32($0.index)) == 0 }) {
+                throw location.error(.unsupportedType, "dataset is compressed with HDF5 filter \(filter.id)\(filter.name.map { " ('\($0)')" } ?? ""), "
+                                     + "which this libhdf5 cannot decode (its chunk \(index) was written through it); save the model again "
+                                     + "with gzip compression or none")
+            }
         }
         if chunkCount > hsize_t(HDF5Dataset.maxCheckedChunks), filters > 0 {
             try checkChunkSizes(sizes, chunkShape: Array(dimensions.prefix(rank)), records: chunkCount)
@@ -233,6 +240,25 @@ package final class HDF5Dataset: HDF5Object {
         if filters > 0 {
             try checkInflatedSizes(plist: plist, chunkShape: Array(dimensions.prefix(rank)), chunkBytes: chunkBytes, records: chunkCount)
         }
+    }
+
+    /// The filters of the pipeline that this libhdf5 does not have (h5py's lzf, blosc, …, whose plugins it would look
+    /// for in its plugin folder and fail on with "can't open directory: …/plugins" when reading): their place in
+    /// the pipeline, identifier and name. The corresponding C functions are `H5Pget_filter2` and `H5Zfilter_avail`.
+    private func missingFilters(plist: hid_t, count: Int) -> [(index: Int, id: Int32, name: String?)] {
+        var missing: [(index: Int, id: Int32, name: String?)] = []
+        HDF5Library.silenceErrorPrinting()
+        for index in 0..<min(count, 32) {
+            var flags: UInt32 = 0, valueCount = 0, config: UInt32 = 0
+            var name = [CChar](repeating: 0, count: 64)
+            let filter = H5Pget_filter2(plist, UInt32(index), &flags, &valueCount, nil, name.count, &name, &config)
+            guard filter >= 0 else { _ = HDF5Library.innermostError(); continue }
+            guard H5Zfilter_avail(filter) <= 0 else { continue }
+            _ = HDF5Library.innermostError()
+            let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            missing.append((index, filter, text.isEmpty ? nil : text))
+        }
+        return missing
     }
 
     /// What a chunk's stored size may be, and the clauses that say it is not.

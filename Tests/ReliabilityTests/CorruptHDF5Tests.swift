@@ -175,6 +175,29 @@ struct CorruptHDF5Tests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
     }
 
+    @Test("a dataset written through a filter this libhdf5 lacks (h5py's lzf, here deflate's identifier changed to 32000) says which and what to do, not \"can't open directory: …/plugins\"")
+    func missingFilter() throws {
+        let scratch = try Scratch()
+        let config = scratch.file("config.json")
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        let intact = scratch.file("intact.h5")
+        try HDF5Craft.chunkedWeights(at: intact)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: intact)))
+        // The filter pipeline message (version 1) holds per filter its identifier (2 bytes), the name's length (2),
+        // flags (2), the number of parameters (2), then the name: deflate's is 1.
+        let name = try #require(bytes.indices.dropLast(8).first { bytes[$0...].starts(with: Array("deflate\0".utf8)) })
+        #expect(bytes[(name - 8)..<(name - 6)] == [1, 0])
+        bytes.replaceSubrange((name - 8)..<(name - 6), with: [0x00, 0x7D])
+        let path = try scratch.write(bytes, to: "filter-32000.h5")
+        for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+            let result = try ChildProcess.run(["inspect", path, "--config", config], environment: environment, timeout: 60)
+            #expect(result.status == 65 && result.isCleanError, "\(environment): \(result)")
+            #expect(result.stderr == "lrm: error: \(path): /dense/dense/kernel:0: dataset is compressed with HDF5 filter 32000 ('deflate'), which this "
+                    + "libhdf5 cannot decode (its chunk 0 was written through it); save the model again with gzip compression or none\n",
+                    "\(environment): \(result.stderr)")
+        }
+    }
+
     @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes is corrupt, said before anything is read (not 'out of memory')")
     func lateChunkRecords() throws {
         let scratch = try Scratch()
