@@ -48,11 +48,7 @@ extension HDF5Dataset {
         }
         defer { inflateEnd(&stream) }
         for offset in grid {
-            var stored: hsize_t = 0
-            _ = try HDF5Library.check(.readFailed, at: location, "could not read the stored size of the chunk at (\(HDF5ChunkGrid.describe(offset)))") {
-                H5Dget_chunk_storage_size(handle.id, offset, &stored)
-            }
-            guard stored > 0 else { continue }
+            guard let stored = try recordedSize(at: offset, positions: positions, records: records), stored > 0 else { continue }
             func damaged(_ what: String) -> HDF5Error {
                 location.error(.corrupt, "", libraryMessage: "its chunk at (\(HDF5ChunkGrid.describe(offset))) \(what)")
             }

@@ -107,9 +107,11 @@ package final class HDF5Dataset: HDF5Object {
         guard space >= 0 else { _ = HDF5Library.innermostError(); return unlocated }
         defer { _ = H5Sclose(space) }
         for offset in grid {
-            var stored: hsize_t = 0
-            guard H5Dget_chunk_storage_size(handle.id, offset, &stored) >= 0 else { _ = HDF5Library.innermostError(); return unlocated }
-            guard stored > 0 else { continue }  // never written: read as the fill value
+            switch HDF5ChunkGrid.stored(handle.id, at: offset) {
+            case .failed: _ = HDF5Library.innermostError(); return unlocated
+            case .noRecord, .bytes(0): continue  // never written: read as the fill value
+            case .bytes: break
+            }
             let extent = zip(zip(offset, chunkShape), shape).map { position, size in min(position.1, UInt64(size) - position.0) }
             guard H5Sselect_hyperslab(space, H5S_SELECT_SET, offset, nil, extent, nil) >= 0 else {
                 _ = HDF5Library.innermostError()
@@ -219,6 +221,11 @@ package final class HDF5Dataset: HDF5Object {
             }
             let chunk = "chunk \(index) (at \(HDF5ChunkGrid.describe(Array(offset.prefix(rank)))))"
             func damaged(_ what: String) -> HDF5Error { location.error(.corrupt, "", libraryMessage: "its \(chunk) \(what)") }
+            // A record outside the dataset is never read, and the chunk it stood for reads as the fill value. (libhdf5
+            // rounds a recorded offset down to the chunk grid: one off the grid reads where it belongs.)
+            if zip(offset.prefix(rank), self.shape).contains(where: { $0 >= UInt64($1) }) {
+                throw damaged("records a position outside the dataset's \(self.shape.map(String.init).joined(separator: "×")) elements")
+            }
             guard stored > 0 else { throw damaged(sizes.zero) }
             let end = UInt64(address).addingReportingOverflow(stored)
             guard !end.overflow, end.partialValue <= UInt64(file.byteCount) else {
@@ -261,6 +268,23 @@ package final class HDF5Dataset: HDF5Object {
         return missing
     }
 
+    /// The stored size the chunk index records for the chunk at `offset` (``HDF5ChunkGrid/stored(_:at:)``), or `nil`
+    /// for a position without a record in a dataset with fewer records than positions (a chunk never written, read
+    /// as the fill value). Where there is a record for every position, one the index cannot find is damage (libhdf5
+    /// would read the chunk as the fill value without a word).
+    func recordedSize(at offset: [UInt64], positions: UInt64, records: hsize_t) throws(HDF5Error) -> UInt64? {
+        switch HDF5ChunkGrid.stored(handle.id, at: offset) {
+        case .bytes(let stored): return stored
+        case .noRecord:
+            guard positions == records else { return nil }
+            throw location.error(.corrupt, "", libraryMessage: "its chunk at (\(HDF5ChunkGrid.describe(offset))) cannot be found in its chunk index, "
+                                 + "which holds a record for each of its \(positions) chunks (the index is damaged)")
+        case .failed:
+            throw HDF5Library.failure(.readFailed, at: location, "could not read the stored size of the chunk at (\(HDF5ChunkGrid.describe(offset)))",
+                                      entry: HDF5Library.innermostError())
+        }
+    }
+
     /// What a chunk's stored size may be, and the clauses that say it is not.
     private struct ChunkSizes {
         /// The chunk's bytes, uncompressed.
@@ -289,9 +313,9 @@ package final class HDF5Dataset: HDF5Object {
     }
 
     /// Checks the stored size of every chunk of a filtered (compressed) dataset with more than ``maxCheckedChunks``
-    /// records, looked up by position (``HDF5ChunkGrid``: one index lookup each): none 0 where every position has a
-    /// record, none more than the file, none under deflate's limit; and as many positions storing bytes as there
-    /// are records. libhdf5 allocates a chunk's recorded size before decompressing it ("memory allocation failed for
+    /// records, looked up by position (``HDF5ChunkGrid``: one index lookup each): none 0, none missing where every
+    /// position has a record (``recordedSize(at:positions:records:)``), none more than the file, none under deflate's
+    /// limit; and as many positions storing bytes as there are records. libhdf5 allocates a chunk's recorded size before decompressing it ("memory allocation failed for
     /// raw data chunk" for a record of 0 bytes). An unfiltered chunk is read in the chunk's size whatever its record
     /// says (and its size by position is the chunk's size): its records are checked among the first ones only.
     /// A dataset with fewer than half its positions recorded (chunks never written, read as the fill value) is not
@@ -301,18 +325,11 @@ package final class HDF5Dataset: HDF5Object {
               let positions = grid.positionCount, positions / 2 <= records else { return }
         var storing: hsize_t = 0
         for offset in grid {
-            var stored: hsize_t = 0
-            _ = try HDF5Library.check(.readFailed, at: location, "could not read the stored size of the chunk at (\(HDF5ChunkGrid.describe(offset)))") {
-                H5Dget_chunk_storage_size(handle.id, offset, &stored)
-            }
             func damaged(_ what: String) -> HDF5Error {
                 location.error(.corrupt, "", libraryMessage: "its chunk at (\(HDF5ChunkGrid.describe(offset))) \(what)")
             }
-            guard stored > 0 else {
-                // No record here, or one of 0 bytes: where every position has a record, the latter.
-                if positions == records { throw damaged(sizes.zero) }
-                continue
-            }
+            guard let stored = try recordedSize(at: offset, positions: positions, records: records) else { continue }
+            guard stored > 0 else { throw damaged(sizes.zero) }
             storing += 1
             guard stored <= UInt64(file.byteCount) else { throw damaged("claims \(stored) bytes, more than the file's \(file.byteCount)") }
             // Filters may be skipped for a chunk (a bit of its record's mask, read above for the first records only):

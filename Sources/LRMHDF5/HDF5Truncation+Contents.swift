@@ -192,9 +192,12 @@ extension HDF5Truncation {
         guard positions / 2 <= records else { return 0 }
         var buffer: [UInt8] = []
         for position in grid {
-            var stored: hsize_t = 0
-            guard H5Dget_chunk_storage_size(dataset, position, &stored) >= 0 else { return nil }
-            guard stored > 0 else { continue }
+            let stored: UInt64
+            switch HDF5ChunkGrid.stored(dataset, at: position) {
+            case .failed: return nil
+            case .noRecord, .bytes(0): continue
+            case .bytes(let bytes): stored = bytes
+            }
             guard stored <= maxJudgedByteCount else { return .max }
             if buffer.count < Int(stored) { buffer = [UInt8](repeating: 0, count: Int(stored)) }
             var filters: UInt32 = 0

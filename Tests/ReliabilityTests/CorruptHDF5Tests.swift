@@ -88,7 +88,7 @@ struct CorruptHDF5Tests {
         }
     }
 
-    @Test("a chunk index recording 0 or 1 stored bytes for a 3,072-byte deflated chunk is corrupt, said before anything is read")
+    @Test("a chunk index recording 0 or 1 stored bytes for a 3,072-byte deflated chunk, or a chunk outside the dataset, is corrupt, said before anything is read")
     func chunkRecords() throws {
         let scratch = try Scratch()
         let path = scratch.file("chunked.h5")
@@ -101,14 +101,18 @@ struct CorruptHDF5Tests {
         // The chunk index is a version 1 B-tree node ("TREE", node type 1); after its 24-byte header, the first key
         // starts with the first chunk's stored size (4 bytes).
         let node = try #require(full.indices.dropLast(8).first { full[$0...].starts(with: Array("TREE".utf8)) && full[$0 + 4] == 1 })
-        let cases: [(UInt8, String)] = [
-            (0, "its chunk 0 (at 0, 0) records 0 stored bytes for a chunk of 3072 bytes"),
-            (1, "its chunk 0 (at 0, 0) records 1 stored bytes for a chunk of 3072, more than deflate's 1032:1 can expand"),
+        // Each key is 32 bytes (the stored size, the filter mask, the offset: 8 bytes per dimension and a last 0),
+        // followed by a child's address (8): chunk 1's key starts 40 bytes after chunk 0's, its offset 8 bytes in.
+        let cases: [(at: Int, bytes: [UInt8], damage: String)] = [
+            (node + 24, [0, 0, 0, 0], "its chunk 0 (at 0, 0) records 0 stored bytes for a chunk of 3072 bytes"),
+            (node + 24, [1, 0, 0, 0], "its chunk 0 (at 0, 0) records 1 stored bytes for a chunk of 3072, more than deflate's 1032:1 can expand"),
+            (node + 64 + 16 + 3, [0xFF], "its chunk 1 (at 16, 4278190080) records a position outside the dataset's 64×48 elements"),
         ]
-        for (stored, damage) in cases {
+        #expect(full[(node + 64 + 8)..<(node + 64 + 24)] == [16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        for (index, (at, replacement, damage)) in cases.enumerated() {
             var bytes = full
-            bytes.replaceSubrange((node + 24)..<(node + 28), with: [stored, 0, 0, 0])
-            let damaged = try scratch.write(bytes, to: "chunk-\(stored).h5")
+            bytes.replaceSubrange(at..<(at + replacement.count), with: replacement)
+            let damaged = try scratch.write(bytes, to: "chunk-\(index).h5")
             for arguments in [["inspect", damaged, "--config", config], ["import", damaged, "--config", config, "-o", scratch.file("o.lrm")]] {
                 let result = try ChildProcess.run(arguments, timeout: 60)
                 #expect(result.status == 65 && result.isCleanError, "\(arguments): \(result)")
@@ -198,7 +202,7 @@ struct CorruptHDF5Tests {
         }
     }
 
-    @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes is corrupt, said before anything is read (not 'out of memory')")
+    @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes (not 'out of memory'), or one the index cannot find, is corrupt, said before anything is read")
     func lateChunkRecords() throws {
         let scratch = try Scratch()
         let path = scratch.file("many-chunks.h5")
@@ -212,16 +216,24 @@ struct CorruptHDF5Tests {
         // offset, 8 bytes per dimension and a last 0 for the element.
         func little(_ value: UInt64, _ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
         let key = little(chunk.stored, 4) + little(0, 4) + little(63, 8) + little(42, 8) + little(0, 8)
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let found = bytes.indices.dropLast(key.count).filter { bytes[$0...].starts(with: key) }
+        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let found = full.indices.dropLast(key.count).filter { full[$0...].starts(with: key) }
         #expect(!found.isEmpty)
-        for at in found { bytes.replaceSubrange(at..<(at + 4), with: [0, 0, 0, 0]) }
-        let damaged = try scratch.write(bytes, to: "late-chunk-0.h5")
-        for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
-            let result = try ChildProcess.run(["inspect", damaged, "--config", config], environment: environment, timeout: 60)
-            #expect(result.status == 65 && result.isCleanError, "\(environment): \(result)")
-            #expect(result.stderr == "lrm: error: \(damaged): corrupt HDF5 file: /dense/dense/kernel:0: its chunk at (63, 42) records 0 stored "
-                    + "bytes for a chunk of 8 bytes\n", "\(environment): \(result.stderr)")
+        // Its stored size set to 0; the highest byte of its offset's second dimension's lowest four set, so that the index
+        // no longer finds it at 42 (libhdf5 read the chunk as the fill value without a word).
+        let cases: [(at: Int, bytes: [UInt8], damage: String)] = [
+            (0, [0, 0, 0, 0], "its chunk at (63, 42) records 0 stored bytes for a chunk of 8 bytes"),
+            (16 + 3, [0xFF], "its chunk at (63, 42) cannot be found in its chunk index, which holds a record for each of its 1536 chunks (the index is damaged)"),
+        ]
+        for (index, (at, replacement, damage)) in cases.enumerated() {
+            var bytes = full
+            for key in found { bytes.replaceSubrange((key + at)..<(key + at + replacement.count), with: replacement) }
+            let damaged = try scratch.write(bytes, to: "late-chunk-\(index).h5")
+            for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+                let result = try ChildProcess.run(["inspect", damaged, "--config", config], environment: environment, timeout: 60)
+                #expect(result.status == 65 && result.isCleanError, "\(environment): \(result)")
+                #expect(result.stderr == "lrm: error: \(damaged): corrupt HDF5 file: /dense/dense/kernel:0: \(damage)\n", "\(environment): \(result.stderr)")
+            }
         }
     }
 
