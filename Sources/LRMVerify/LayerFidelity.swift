@@ -36,6 +36,8 @@ public struct LayerFidelity: Sendable {
     public var recordedMetric: String?
     /// Whether the measurements agree with the record (nil when there is no record).
     public var agreesWithRecord: Bool?
+    /// When they do not: which figure disagreed, for the check's message (e.g. "measured relative error …").
+    public var recordDisagreement: String?
     /// The largest |Δ| of the biases (0 when both have none).
     public var biasMaxDifference: Double
 
@@ -56,6 +58,8 @@ public struct LayerFidelity: Sendable {
         var form: ConvFactorizationForm?
         /// "dense" for dense and factorized dense, "conv2d" for plain and factorized convolutions, "depthwise_conv2d".
         var family: String
+        /// Whether the factors are stored as integer codes with scales (a quantized factorized record).
+        var storedAsCodes = false
     }
 
     /// The weights of `layer`, nil for layers without a kernel.
@@ -64,7 +68,8 @@ public struct LayerFidelity: Sendable {
         case let .dense(kernel, bias, _):
             return Weights(kernel: kernel, bias: bias, family: "dense")
         case let .factorizedDense(us, vt, bias, _, f):
-            return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense")
+            return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense",
+                           storedAsCodes: us.quantization != nil || vt.quantization != nil)
         case let .conv2D(kernel, bias, _, _):
             return Weights(kernel: kernel, bias: bias, family: "conv2d")
         case let .factorizedConv2D(first, second, bias, _, form, _, f):
@@ -145,17 +150,52 @@ public struct LayerFidelity: Sendable {
                 fidelity.recordedRelativeError = f.relativeError
                 fidelity.recordedRetainedEnergy = f.retainedEnergy
                 fidelity.recordedMetric = metric
-                // The recorded error is always plain (and as the factors are stored); the recorded energy is the
-                // truncation's, so it equals 1 − e² only for a plain truncation the refit or fine-tuning did not move.
-                var agrees = agrees(error, f.relativeError)
-                if metric == "plain" && !LayerFidelity.movedAfterTruncation(f) {
-                    agrees = agrees && LayerFidelity.agrees(fidelity.retainedEnergy, f.retainedEnergy)
-                }
-                fidelity.agreesWithRecord = agrees
+                fidelity.recordDisagreement = recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
+                                                                 storedAsCodes: compressed.storedAsCodes)
+                fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
             }
             results.append(fidelity)
         }
         return results
+    }
+
+    /// What in the record `f` the measurement disagrees with (nil: nothing), `error` being the measured
+    /// ‖W − Ŵ‖/‖W‖ and `kernelEnergy` ‖W‖²_F of the reference's kernel.
+    ///
+    /// The recorded error is always plain and as the factors are stored (dequantized), so it must match.
+    /// The recorded energy is the truncation's, Σᵢ≤ₖ σᵢ² / ‖W‖² of the spectrum the policy used
+    /// (`spec/FORMAT.md` section 3.4), so in the plain metric it equals 1 − e² only when the stored
+    /// factors are that truncation:
+    /// - float factors the refit or fine-tuning did not move: 1 − e² must match it (float16 rounding stays
+    ///   within the tolerance);
+    /// - integer codes (`i8`/`i4`): rounding moves the product away from the truncation by an amount
+    ///   the file does not bound (the scales are clipped, and with calibration data the rounding errors
+    ///   are spread over the rows on purpose), so 1 − e² is compared one way only: no rank-k matrix is
+    ///   closer to W than its truncation (Eckart–Young), so 1 − e² may not exceed the recorded energy.
+    ///   The recorded energy itself must be what its own singular values give against the reference's
+    ///   kernel, Σᵢ≤ₖ σᵢ² / ‖W‖².
+    static func recordDisagreement(_ f: Factorization, metric: String, error: Double, kernelEnergy: Double,
+                                   storedAsCodes: Bool) -> String? {
+        guard agrees(error, f.relativeError) else {
+            return String(format: "measured relative error %.6f, the file records %.6f", error, f.relativeError)
+        }
+        guard metric == "plain" && !movedAfterTruncation(f) else { return nil }
+        let energy = max(0, 1 - error * error)
+        guard storedAsCodes else {
+            if agrees(energy, f.retainedEnergy) { return nil }
+            return String(format: "measured retained energy %.6f (1 − e², plain truncation), the file records %.6f", energy, f.retainedEnergy)
+        }
+        if energy > f.retainedEnergy + 1e-4 + 1e-3 * f.retainedEnergy {
+            return String(format: "measured retained energy %.6f (1 − e² of the stored factors) is more than the truncation's %.6f the file records, which no rank-%d matrix can exceed",
+                          energy, f.retainedEnergy, f.rank)
+        }
+        let kept = f.singularValues.prefix(f.rank).reduce(0.0) { $0 + $1 * $1 }
+        let spectrumEnergy = kernelEnergy > 0 ? min(1, kept / kernelEnergy) : 1
+        if !agrees(spectrumEnergy, f.retainedEnergy) {
+            return String(format: "the file records retained energy %.6f, its first %d singular values keep %.6f of the reference's kernel",
+                          f.retainedEnergy, f.rank, spectrumEnergy)
+        }
+        return nil
     }
 
     /// Whether the factors were changed after the truncation that chose the rank (refitted or fine-tuned):

@@ -192,12 +192,11 @@ public enum Verifier {
         }
         for layer in layers where layer.agreesWithRecord == false {
             let errorAgrees = layer.recordedRelativeError.map { LayerFidelity.agrees(layer.relativeError, $0) } ?? false
-            let detail = errorAgrees
-                ? String(format: "layer '%@': measured retained energy %.6f (1 − e², plain truncation), the file records %.6f",
-                         escaped(layer.name), layer.retainedEnergy, layer.recordedRetainedEnergy ?? .nan)
-                : String(format: "layer '%@': measured relative error %.6f, the file records %.6f",
-                         escaped(layer.name), layer.relativeError, layer.recordedRelativeError ?? .nan)
-            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false, detail: detail))
+            let what = layer.recordDisagreement ?? (errorAgrees
+                ? String(format: "measured retained energy %.6f (1 − e², plain truncation), the file records %.6f",
+                         layer.retainedEnergy, layer.recordedRetainedEnergy ?? .nan)
+                : String(format: "measured relative error %.6f, the file records %.6f", layer.relativeError, layer.recordedRelativeError ?? .nan))
+            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false, detail: "layer '\(escaped(layer.name))': \(what)"))
         }
         return checks
     }

@@ -14,7 +14,10 @@ extension LRM {
                 Weights: for each dense or convolution layer, the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
                 compressed kernel against the reference's (a factorized convolution's two halves measured as the \
                 kh×kw×cin→cout kernel they make together), the retained energy 1 − e², the factorized form and rank, \
-                the bytes stored, and whether they agree with the file's record. Task: \
+                the bytes stored, and whether they agree with the file's record (the recorded error must be the measured \
+                one; for a plain truncation the recorded energy 1 − e², or for factors stored as i8/i4 codes, whose \
+                rounding lowers 1 − e², at least 1 − e² and what the recorded singular values keep of the reference's \
+                kernel): a layer that disagrees fails the run. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \

@@ -112,6 +112,27 @@ struct QuantizedCLITests {
         }
     }
 
+    @Test("a plain i4 conversion passes verify --reference, symmetric or asymmetric: the record's energy is the truncation's, and rounding only lowers 1 − e² (was: every such file failed, exit 1)",
+          arguments: ["symmetric", "asymmetric"])
+    func roundedFactorsAgreeWithTheirRecord(scheme: String) throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/", converted = scratch.file("c.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "energy:0.9", "--factor-dtype", "i4",
+                                            "--quant-scheme", scheme, "-o", converted])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let run = try ChildProcess.run(["verify", converted, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100", "--json"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let json = try jsonObject(run.stdout)
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        let factorized = layers.filter { $0["agrees_with_record"] != nil }
+        #expect(!factorized.isEmpty && factorized.allSatisfy { $0["agrees_with_record"] as? Bool == true }, "\(layers)")
+        // The rounding does lower 1 − e² below the recorded (truncation's) energy, by more than the float tolerance.
+        #expect(factorized.contains { (($0["recorded_retained_energy"] as? Double) ?? 0) - (($0["retained_energy"] as? Double) ?? 1) > 0.005 },
+                "\(factorized)")
+        #expect(json["result"] as? String == "pass")
+    }
+
     @Test("bad zero-point requests and files: one-line errors, exit 64 or 65, nothing written")
     func badZeroPoints() throws {
         let scratch = try Scratch()

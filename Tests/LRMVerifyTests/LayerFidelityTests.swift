@@ -128,6 +128,105 @@ struct LayerFidelityTests {
         if !moved { #expect(checks.first?.detail.contains("retained energy") == true, "\(checks)") }
     }
 
+    /// `count` orthonormal columns of length `length` (Gram–Schmidt on seeded random vectors), column-major.
+    static func orthonormalColumns(_ length: Int, _ count: Int, _ rng: inout SeededGenerator) -> [[Double]] {
+        var columns: [[Double]] = []
+        while columns.count < count {
+            var v = (0..<length).map { _ in Double(rng.nextSymmetricFloat()) }
+            for c in columns {
+                let dot = zip(v, c).reduce(0) { $0 + $1.0 * $1.1 }
+                for i in 0..<length { v[i] -= dot * c[i] }
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if norm > 1e-6 { columns.append(v.map { $0 / norm }) }
+        }
+        return columns
+    }
+
+    /// W (24 × 12) with the known singular values `sigma`, and the factors of its rank-4 truncation stored as
+    /// `dtype` codes (clipped scales, `zeroPoints` or not) or, for `.float32`, as floats: what a plain
+    /// `--policy rank:4 --factor-dtype …` conversion writes, with its record (`energy` and `values` as given, the
+    /// error measured from the stored factors).
+    static func truncation(dtype: DType, zeroPoints: Bool, energy: Double? = nil, singularValues: [Double]? = nil)
+        -> (candidate: Model, reference: Model, energy: Double, storedEnergy: Double) {
+        var rng = SeededGenerator(seed: 21)
+        let (rows, columns, rank) = (24, 12, 4)
+        let sigma = [6.0, 5, 4, 3.5, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5]
+        let left = orthonormalColumns(rows, columns, &rng), right = orthonormalColumns(columns, columns, &rng)
+        var w = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows { for j in 0..<columns {
+            w[i * columns + j] = Float((0..<columns).reduce(0.0) { $0 + left[$1][i] * sigma[$1] * right[$1][j] })
+        } }
+        var us = [Float](repeating: 0, count: rows * rank), vt = [Float](repeating: 0, count: rank * columns)
+        for i in 0..<rows { for r in 0..<rank { us[i * rank + r] = Float(left[r][i] * sigma[r]) } }
+        for r in 0..<rank { for j in 0..<columns { vt[r * columns + j] = Float(right[r][j]) } }
+        func stored(_ values: [Float], _ shape: [Int]) -> Tensor {
+            guard dtype == .int8 || dtype == .int4 else { return Tensor(shape: shape, floats: values, dtype: dtype) }
+            return Tensor(quantized: QuantizedValues.rounding(values, shape: shape, dtype: dtype, scaleDType: .float16, clipSearch: true,
+                                                              zeroPoints: zeroPoints))
+        }
+        let usTensor = stored(us, [rows, rank]), vtTensor = stored(vt, [rank, columns])
+        let a = usTensor.floats(), b = vtTensor.floats()
+        var difference = 0.0, norm = 0.0
+        for i in 0..<rows { for j in 0..<columns {
+            let v = (0..<rank).reduce(0.0) { $0 + Double(a[i * rank + $1]) * Double(b[$1 * columns + j]) }
+            difference += (v - Double(w[i * columns + j])) * (v - Double(w[i * columns + j]))
+            norm += Double(w[i * columns + j]) * Double(w[i * columns + j])
+        } }
+        let truncationEnergy = sigma.prefix(rank).reduce(0) { $0 + $1 * $1 } / sigma.reduce(0) { $0 + $1 * $1 }
+        let record = Factorization(inFeatures: rows, outFeatures: columns, rank: rank, retainedEnergy: energy ?? truncationEnergy,
+                                   relativeError: (difference / norm).squareRoot(), policy: "rank", policyParameter: Double(rank),
+                                   method: "gesdd-f32", singularValues: singularValues ?? sigma)
+        let input = InputSpec(shape: [rows])
+        let candidate = Model(name: "c", input: input, layers: [
+            Layer(name: "d", operation: .factorizedDense(us: usTensor, vt: vtTensor, bias: nil, activation: .linear, factorization: record)),
+        ])
+        let reference = Model(name: "r", input: input, layers: [
+            Layer(name: "d", operation: .dense(kernel: Tensor(shape: [rows, columns], floats: w), bias: nil, activation: .linear)),
+        ])
+        return (candidate, reference, truncationEnergy, 1 - difference / norm)
+    }
+
+    @Test("a plain truncation stored as integer codes agrees with its record: the recorded energy is the truncation's, 1 − e² of the rounded factors is below it",
+          arguments: [(DType.int4, false), (.int4, true), (.int8, false), (.int8, true)])
+    func integerCodes(dtype: DType, zeroPoints: Bool) throws {
+        let honest = Self.truncation(dtype: dtype, zeroPoints: zeroPoints)
+        if dtype == .int4 {
+            // What made every i4 file fail verify: rounding moves 1 − e² well past the energy tolerance.
+            #expect(honest.storedEnergy < honest.energy && !LayerFidelity.agrees(honest.storedEnergy, honest.energy),
+                    "energy \(honest.energy), stored \(honest.storedEnergy)")
+        }
+        let layer = try #require(try LayerFidelity.compare(candidate: honest.candidate, reference: honest.reference).first)
+        #expect(layer.agreesWithRecord == true, "\(layer.recordDisagreement ?? "")")
+        #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
+
+        // A record claiming less than the stored factors keep (rank 2's energy): no rank-4 matrix beats the truncation.
+        let rank2 = (36.0 + 25) / [6.0, 5, 4, 3.5, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5].reduce(0) { $0 + $1 * $1 }
+        let understated = Self.truncation(dtype: dtype, zeroPoints: zeroPoints, energy: rank2)
+        let low = try #require(try LayerFidelity.compare(candidate: understated.candidate, reference: understated.reference).first)
+        #expect(low.agreesWithRecord == false)
+        #expect(low.recordDisagreement?.contains("no rank-4 matrix can exceed") == true, "\(low.recordDisagreement ?? "")")
+        // A record claiming more than its own spectrum keeps of the reference's kernel.
+        let overstated = Self.truncation(dtype: dtype, zeroPoints: zeroPoints, energy: min(1, honest.energy + 0.05))
+        let high = try #require(try LayerFidelity.compare(candidate: overstated.candidate, reference: overstated.reference).first)
+        #expect(high.agreesWithRecord == false)
+        let check = try #require(Verifier.layerChecks(minEnergy: nil, layers: [high]).first)
+        #expect(check.name == "metadata d" && !check.passed && check.detail.contains("singular values keep"), "\(check.detail)")
+        // Singular values that are not the reference kernel's (scaled up along with nothing else).
+        let otherSpectrum = Self.truncation(dtype: dtype, zeroPoints: zeroPoints,
+                                            singularValues: [6.0, 5, 4, 3.5, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5].map { $0 * 1.1 })
+        #expect(try LayerFidelity.compare(candidate: otherSpectrum.candidate, reference: otherSpectrum.reference).first?.agreesWithRecord == false)
+    }
+
+    @Test("float factors of a plain truncation are still held to 1 − e² both ways")
+    func floatFactorsExact() throws {
+        let honest = Self.truncation(dtype: .float32, zeroPoints: false)
+        #expect(try LayerFidelity.compare(candidate: honest.candidate, reference: honest.reference).first?.agreesWithRecord == true)
+        let overstated = Self.truncation(dtype: .float32, zeroPoints: false, energy: honest.energy + 0.01)
+        let layer = try #require(try LayerFidelity.compare(candidate: overstated.candidate, reference: overstated.reference).first)
+        #expect(layer.agreesWithRecord == false && layer.recordDisagreement?.contains("plain truncation") == true)
+    }
+
     @Test("plain and depthwise convolutions are compared too; a convolution against a dense layer of the same name is refused")
     func plainAndMismatched() throws {
         var rng = SeededGenerator(seed: 3)
