@@ -62,7 +62,7 @@ public struct TaskReport: Sendable {
     public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
 
     /// Whether anything was checked (see `VerificationReport.checked`).
-    public var checked: Bool { !checks.isEmpty || layers.contains { $0.agreesWithRecord != nil } }
+    public var checked: Bool { !checks.isEmpty }
 
     public var result: VerificationResult { VerificationResult(passed: passed, checked: checked) }
 }

@@ -49,10 +49,13 @@ public struct VerificationReport: Sendable {
 
     public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
 
-    /// Whether anything was checked: a threshold, or a layer's weights against the file's record.
-    public var checked: Bool { !checks.isEmpty || layers.contains { $0.agreesWithRecord != nil } }
+    /// Whether anything was checked that the report lists as a check: a threshold, or a layer whose weights
+    /// disagree with the file's record (its `metadata` check). Records that agree are shown in the layers
+    /// (`agrees_with_record`) but are not a check a PASS could rest on: without a threshold the result is
+    /// `no_checks` (a CI step that forgot its threshold is told so).
+    public var checked: Bool { !checks.isEmpty }
 
-    /// "pass", "fail", or "no_checks" when nothing was checked (an evaluation alone passes nothing).
+    /// "pass", "fail", or "no_checks" when no threshold was given and nothing failed (an evaluation alone passes nothing).
     public var result: VerificationResult { VerificationResult(passed: passed, checked: checked) }
 }
 
@@ -60,19 +63,21 @@ public struct VerificationReport: Sendable {
 public enum VerificationResult: String, Sendable {
     case pass
     case fail
-    /// The models were evaluated, but no threshold was given and no layer had a record to check.
+    /// The models were evaluated, but no threshold was given (and no layer disagreed with its record).
     case noChecks = "no_checks"
 
     public init(passed: Bool, checked: Bool) {
         self = !passed ? .fail : checked ? .pass : .noChecks
     }
 
-    /// The last line of the text report.
-    public var text: String {
+    /// The last line of the text report; "NO CHECKS" names the thresholds `task` takes.
+    public func text(task: TaskKind = .multiclass) -> String {
         switch self {
         case .pass: "PASS"
         case .fail: "FAIL"
-        case .noChecks: "NO CHECKS (nothing was checked; give --max-accuracy-drop, --max-f1-drop, --min-agreement or --min-energy with --reference)"
+        case .noChecks: "NO CHECKS (no threshold was given; give " + (task == .regression
+            ? "--max-metric-drop or --min-energy"
+            : "--max-accuracy-drop, --max-f1-drop, --min-agreement or --min-energy") + " with --reference)"
         }
     }
 }

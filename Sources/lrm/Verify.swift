@@ -24,7 +24,9 @@ extension LRM {
                 Preprocessing (x · scale + offset): each model runs with its own recorded one; --input-scale and \
                 --input-offset apply only to a model that records none (a Keras file), which otherwise takes the other \
                 model's; every such choice, and any difference between the two, is shown in the report. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
-                Exit codes: 0 every threshold met; 1 a threshold missed (or a layer disagrees with its record); \
+                Result: PASS when every threshold given is met, NO CHECKS when none was given (also with --reference), FAIL \
+                when one is missed or a layer disagrees with its record. \
+                Exit codes: 0 every threshold met (or none given); 1 a threshold missed (or a layer disagrees with its record); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
                 (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 73 the report \
                 could not be written.
@@ -74,7 +76,7 @@ extension LRM {
         @Option(help: ArgumentHelp("Fail if a factorized layer keeps less than this fraction (0–1) of its weight matrix's energy, measured against --reference: 1 − ‖Ŵ − W‖²/‖W‖² (Frobenius). Data-aware conversions (whitened, activation-scaled, the accuracy search) keep much less of it by design; the energy they record is in their own metric.", valueName: "fraction"))
         var minEnergy: Double?
 
-        @Option(help: ArgumentHelp("Regression: fail if the RMSE grows by more than X percent of the reference's.", valueName: "X"))
+        @Option(help: ArgumentHelp("Regression: fail if the RMSE grows by more than X percent of the reference's (refused for a classifier, --dataset included).", valueName: "X"))
         var maxMetricDrop: Double?
 
         @Flag(help: "Print the report as JSON.")
@@ -93,6 +95,10 @@ extension LRM {
         func validate() throws {
             guard dataSet.hasData else { throw ValidationError("give the data: --dataset NAME, or your own with --inputs (and --labels)") }
             if let maxMetricDrop, !(maxMetricDrop >= 0 && maxMetricDrop.isFinite) { throw ValidationError("--max-metric-drop must be a finite number ≥ 0") }
+            if maxMetricDrop != nil, let name = dataSet.dataset {
+                // The bundled data sets are multi-class: the option would be read by nothing (as on own data, refused).
+                throw ValidationError("--max-metric-drop is for regression (percent of RMSE, on your own data); --dataset \(name.rawValue) is a classification data set: give --max-accuracy-drop")
+            }
             if maxMetricDrop != nil && reference == nil { throw ValidationError("--max-metric-drop compares with the original: give it with --reference") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
@@ -252,20 +258,7 @@ enum VerifyText {
     static func render(_ r: VerificationReport, model: String, reference: String?, perClass: Bool) -> String {
         var out: [String] = []
         out.append("lrm verify: \(model)" + (reference.map { " against \($0)" } ?? "") + " on \(r.dataset)")
-        if !r.layers.isEmpty {
-            out.append("")
-            out.append("Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)")
-            var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
-                                  rightAligned: [4, 5, 6, 7])
-            for l in r.layers {
-                let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
-                    + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") } ?? ""
-                table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
-                           Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
-                           l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? ""])
-            }
-            out.append(table.render())
-        }
+        out += weights(r.layers)
         out.append("")
         out.append("Task metrics (\(Format.count(r.sampleCount)) samples)")
         var metrics = TextTable(r.reference == nil ? ["metric", "model"] : ["metric", "reference", "compressed", "change"],
@@ -309,8 +302,23 @@ enum VerifyText {
             for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         }
         out.append("")
-        out.append("result: \(r.result.text) (\(Format.fixed(r.seconds, 2)) s)")
+        out.append("result: \(r.result.text()) (\(Format.fixed(r.seconds, 2)) s)")
         return out.joined(separator: "\n")
+    }
+
+    /// The per-layer comparison with the reference (empty without one): a blank line, a title and the table.
+    static func weights(_ layers: [LayerFidelity]) -> [String] {
+        guard !layers.isEmpty else { return [] }
+        var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
+                              rightAligned: [4, 5, 6, 7])
+        for l in layers {
+            let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
+                + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") } ?? ""
+            table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
+                       Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
+                       l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? ""])
+        }
+        return ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
     }
 }
 

@@ -69,6 +69,7 @@ enum TaskVerifyText {
     static func render(_ r: TaskReport, model: String, reference: String?) -> String {
         var out: [String] = []
         out.append("lrm verify: \(model)" + (reference.map { " against \($0)" } ?? "") + " on \(r.dataset)")
+        out += VerifyText.weights(r.layers)
         out.append("")
         let task = r.task == .binary ? "binary classification" : "regression"
         out.append("Task metrics (\(task), \(Format.count(r.sampleCount)) samples)")
@@ -115,7 +116,7 @@ enum TaskVerifyText {
             for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         }
         out.append("")
-        out.append("result: \(r.result.text) (\(Format.fixed(r.seconds, 2)) s)")
+        out.append("result: \(r.result.text(task: r.task)) (\(Format.fixed(r.seconds, 2)) s)")
         return out.joined(separator: "\n")
     }
 }

@@ -21,6 +21,46 @@ struct TruthfulnessCLITests {
         #expect(checked.status == 0 && checked.stdout.contains("result: PASS"), "\(checked.stdout)\(checked.stderr)")
     }
 
+    @Test("verify --reference without a threshold says NO CHECKS naming the task's thresholds, shows the weights' agreement with their record, and fails on a disagreement; a PASS has its check in text, JSON and JUnit")
+    func referenceAloneIsNoPass() throws {
+        let scratch = try Scratch()
+        let regression = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let rank4 = scratch.file("h4.lrm"), rank8 = scratch.file("h8.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:4", "-o", rank4]).status == 0)
+        #expect(try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:8", "-o", rank8]).status == 0)
+        // Was: result PASS with an empty check list (RMSE +133%), and the hint named the classifiers' thresholds.
+        let plain = try ChildProcess.run(["verify", rank4, "--reference", samples + "housing_mlp.h5"] + regression)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout.contains("result: NO CHECKS (no threshold was given; give --max-metric-drop or --min-energy with --reference)"),
+                "\(plain.stdout)")
+        #expect(!plain.stdout.contains("PASS") && !plain.stdout.contains("--max-accuracy-drop"), "\(plain.stdout)")
+        // The own-data report shows the weights against their record too (was: no Weights table on own data).
+        #expect(plain.stdout.contains("Weights (e = ‖Ŵ − W‖/‖W‖") && plain.stdout.contains("agrees"), "\(plain.stdout)")
+        let json = try jsonObject(try ChildProcess.run(["verify", rank4, "--reference", samples + "housing_mlp.h5", "--json"] + regression).stdout)
+        #expect(json["result"] as? String == "no_checks" && (json["checks"] as? [Any])?.isEmpty == true, "\(json)")
+        #expect((json["layers"] as? [[String: Any]])?.contains { $0["agrees_with_record"] as? Bool == true } == true)
+        // A threshold gives the PASS something to rest on, in text, JSON and JUnit.
+        let junit = scratch.file("v.xml")
+        let checked = try ChildProcess.run(["verify", rank4, "--reference", samples + "housing_mlp.h5", "--max-metric-drop", "1000",
+                                            "--junit", junit] + regression)
+        #expect(checked.status == 0 && checked.stdout.contains("pass  max-metric-drop: RMSE") && checked.stdout.contains("result: PASS"),
+                "\(checked.stdout)")
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("name=\"max-metric-drop\"") && xml.contains("tests=\"2\""), "\(xml)")
+        // A record that disagrees with the weights (the reference is not the original) fails without any threshold.
+        let wrong = try ChildProcess.run(["verify", rank4, "--reference", rank8, "--json"] + regression)
+        #expect(wrong.status == 1, "\(wrong.stdout)\(wrong.stderr)")
+        let failed = try jsonObject(wrong.stdout)
+        #expect(failed["result"] as? String == "fail", "\(failed)")
+        #expect((failed["checks"] as? [[String: Any]])?.contains { ($0["name"] as? String ?? "").hasPrefix("metadata ") && $0["passed"] as? Bool == false } == true)
+    }
+
+    @Test("verify --max-metric-drop on a bundled data set (multi-class) is refused, exit 64, as on own data (was: ignored, PASS)")
+    func metricDropOnBundledDataIsRefused() throws {
+        expectOneLineError(try ChildProcess.run(["verify", samples + "mnist_mlp.h5", "--reference", samples + "mnist_mlp.h5", "--dataset", "mnist",
+                                                 "--max-metric-drop", "1"]), status: 64, naming: "--max-metric-drop")
+    }
+
     @Test("an error that stops verify is written to the JUnit file as an error case with the message")
     func junitOnError() throws {
         let scratch = try Scratch()
