@@ -210,6 +210,7 @@ extension LRM {
             if let ratio = targetRatio, !(ratio > 0 && ratio <= 1) { throw ValidationError("--target-ratio must be in (0, 1]") }
             try ConvertOptionRanges.check(ridge: ridge, alpha: alpha, confidence: confidence, confirmFraction: confirmFraction)
             try refuseUnusedOptions()
+            try refuseUnusedLimits()
             if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
@@ -356,6 +357,7 @@ extension LRM {
                     // said before any layer is factorized, even by a policy that reads them only to test the result; the
                     // test below uses the same splits rather than reading the files again.
                     request.data = try request.data.resolved(for: model, path: input)
+                    try refuseLimit(of: request.data.task)
                     data = request.data
                     request.progress = printer?.handler
                     result = try ConversionPipeline.run(model, request: request)
@@ -395,7 +397,7 @@ extension LRM {
                     reportJSON = .object(members)
                 }
                 if let evaluation, case .object(var members) = reportJSON {
-                    members.append(("test", evaluation.json))
+                    members.append(("test", testJSON(evaluation)))
                     reportJSON = .object(members)
                 }
                 if let finetune = result.finetune, case .object(var members) = reportJSON {

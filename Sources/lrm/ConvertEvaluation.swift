@@ -6,10 +6,10 @@ import LRMVerify
 
 /// What convert checks on the test split when it has data.
 struct ConvertCheckOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("With data: exit 1 if accuracy on the test split drops by more than X percentage points (without it, more than 1 point is a warning).", valueName: "X"))
+    @Option(help: ArgumentHelp("With data, for a classifier: exit 1 if accuracy on the test split drops by more than X percentage points (without it, more than 1 point is a warning). Refused without data and for a regressor.", valueName: "X"))
     var maxAccuracyDrop: Double?
 
-    @Option(help: ArgumentHelp("With data, for a regressor: exit 1 if the test split's RMSE grows by more than X percent (without it, more than 5% is a warning).", valueName: "X"))
+    @Option(help: ArgumentHelp("With data, for a regressor: exit 1 if the test split's RMSE grows by more than X percent (without it, more than 5% is a warning). Refused without data and for a classifier (--dataset sets included).", valueName: "X"))
     var maxMetricDrop: Double?
 
     func validate() throws {
@@ -20,6 +20,15 @@ struct ConvertCheckOptions: ParsableArguments {
     /// The warning limits used when no limit is given.
     static let defaultAccuracyDrop = 1.0
     static let defaultMetricDrop = 5.0
+}
+
+/// The limit convert holds the test split's loss to (``LRM/Convert/testLimit(_:)``).
+struct TestLimit {
+    var option: String
+    var value: Double
+    /// Whether the option was given (else `value` is the default past which a warning is printed).
+    var given: Bool
+    var passed: Bool
 }
 
 extension TestEvaluation {
@@ -61,20 +70,65 @@ extension LRM.Convert {
         return try ConversionPipeline.evaluateOnTest(result.model, original: try original(), data: data, progress: progress)
     }
 
+    /// Refuses (exit 64) a test-split limit the conversion would not read: without data nothing is tested, and
+    /// each limit belongs to one kind of task (bundled data sets are multi-class; own data's task is known
+    /// once they are read, see ``refuseLimit(of:)``).
+    func refuseUnusedLimits() throws {
+        let given = [("--max-accuracy-drop", checks.maxAccuracyDrop != nil), ("--max-metric-drop", checks.maxMetricDrop != nil)]
+        if !dataOptions.hasData, let flag = given.first(where: \.1)?.0 {
+            throw ValidationError("\(flag) checks the converted model on a test split; this conversion has no data: give --dataset, or your own with --inputs")
+        }
+        if checks.maxMetricDrop != nil, let name = dataOptions.dataset {
+            throw ValidationError("--max-metric-drop is for a regressor (percent of RMSE, on your own data); --dataset \(name.rawValue) is a classification data set: give --max-accuracy-drop")
+        }
+    }
+
+    /// Refuses (exit 64) the limit of the other kind of task, once own data have said what the task is.
+    func refuseLimit(of task: TaskKind) throws {
+        if task == .regression, checks.maxAccuracyDrop != nil {
+            throw CommandFailure(status: .usage, message: "\(input): a regression model has no accuracy: limit the test split's RMSE increase with --max-metric-drop (percent)")
+        }
+        if task != .regression, checks.maxMetricDrop != nil {
+            throw CommandFailure(status: .usage, message: "\(input): --max-metric-drop is for a regressor; a \(task == .binary ? "binary " : "")classifier has --max-accuracy-drop")
+        }
+    }
+
+    /// The limit the test split's loss is held to: the one given for the task (`--max-accuracy-drop`, or
+    /// `--max-metric-drop` for a regressor), else the default past which a warning is printed.
+    func testLimit(_ evaluation: TestEvaluation) -> TestLimit {
+        let regression = evaluation.task == .regression
+        let given = regression ? checks.maxMetricDrop : checks.maxAccuracyDrop
+        let limit = given ?? (regression ? ConvertCheckOptions.defaultMetricDrop : ConvertCheckOptions.defaultAccuracyDrop)
+        return TestLimit(option: regression ? "--max-metric-drop" : "--max-accuracy-drop", value: limit, given: given != nil,
+                         passed: evaluation.drop <= limit + 1e-9)
+    }
+
+    /// `--json`'s `test`: the evaluation and its limit (`limit`: the option, its value, whether it was given, and
+    /// whether the drop kept it: a given limit missed exits 1, the default one missed is a warning).
+    func testJSON(_ evaluation: TestEvaluation) -> JSONValue {
+        guard case .object(var members) = evaluation.json else { return evaluation.json }
+        let limit = testLimit(evaluation)
+        members.append(("limit", .object([("option", .string(limit.option)), ("value", .number(limit.value)), ("given", .bool(limit.given)),
+                                          ("passed", .bool(limit.passed))])))
+        return .object(members)
+    }
+
     /// Checks the test-split loss against the limit: a limit given and missed exits 1 (after the report
     /// and the file, so both can be looked at); past the default limit it is a warning, with the search
     /// suggested when a plain policy made the model.
     func enforceLimit(_ evaluation: TestEvaluation?, searched: Bool) throws {
         guard let evaluation else { return }
         let regression = evaluation.task == .regression
-        let given = regression ? checks.maxMetricDrop : checks.maxAccuracyDrop
-        let limit = given ?? (regression ? ConvertCheckOptions.defaultMetricDrop : ConvertCheckOptions.defaultAccuracyDrop)
-        guard evaluation.drop > limit + 1e-9 else { return }
+        let check = testLimit(evaluation)
+        let limit = check.value
+        guard !check.passed else { return }
         let what = regression ? String(format: "the test split's RMSE grew %.2f%%", evaluation.drop)
             : String(format: "accuracy on the test split dropped %.2f pp", evaluation.drop)
         let unit = regression ? "%" : " pp"
-        if given != nil {
-            FileHandle.standardError.write(Data("lrm: check failed: \(what), limit \(Format.fixed(limit, 2))\(unit)\n".utf8))
+        if check.given {
+            // Named as errors are: the file converted (written, so that it can be looked at), else the input of a dry run.
+            let file = destination ?? input
+            FileHandle.standardError.write(Data("lrm: check failed: \(file): \(what), limit \(check.option) \(Format.fixed(limit, 2))\(unit)\n".utf8))
             throw ExitCode(ExitStatus.checkFailed.rawValue)
         }
         var message = "\(what), more than \(Format.fixed(limit, 2))\(unit)"

@@ -55,10 +55,27 @@ struct TruthfulnessCLITests {
         #expect((failed["checks"] as? [[String: Any]])?.contains { ($0["name"] as? String ?? "").hasPrefix("metadata ") && $0["passed"] as? Bool == false } == true)
     }
 
-    @Test("verify --max-metric-drop on a bundled data set (multi-class) is refused, exit 64, as on own data (was: ignored, PASS)")
-    func metricDropOnBundledDataIsRefused() throws {
+    @Test("a threshold of the other task is refused (64) by verify on a bundled data set and by convert, as is a convert limit without data (was: ignored, exit 0)")
+    func limitsOfTheOtherTaskAreRefused() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("x.lrm")
         expectOneLineError(try ChildProcess.run(["verify", samples + "mnist_mlp.h5", "--reference", samples + "mnist_mlp.h5", "--dataset", "mnist",
                                                  "--max-metric-drop", "1"]), status: 64, naming: "--max-metric-drop")
+        let runs: [([String], String)] = [
+            (["convert", samples + "mnist_mlp.h5", "--policy", "rank:2", "--max-accuracy-drop", "0.01", "-o", output], "no data"),
+            (["convert", samples + "housing_mlp.h5", "--policy", "rank:2", "--max-metric-drop", "5", "-o", output], "no data"),
+            (["convert", samples + "mnist_mlp.h5", "--policy", "rank:2", "--dataset", "mnist", "--max-metric-drop", "1", "-o", output],
+             "classification data set"),
+            (["convert", samples + "housing_mlp.h5", "--policy", "rank:2", "--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
+              "--max-accuracy-drop", "0.01", "-o", output], "--max-metric-drop"),
+            (["convert", samples + "churn_mlp.h5", "--policy", "rank:1", "--max-metric-drop", "0.01", "-o", output] + churn, "binary classifier"),
+        ]
+        for (arguments, subject) in runs {
+            let run = try ChildProcess.run(arguments)
+            expectOneLineError(run, status: 64, naming: subject, "\(arguments)")
+            #expect(run.stderr.hasSuffix("(see lrm \(arguments[0]) --help)\n"), "\(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
     }
 
     @Test("an error that stops verify is written to the JUnit file as an error case with the message")
@@ -103,10 +120,28 @@ struct TruthfulnessCLITests {
         let regression = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
         let missed = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "rank:2", "--max-metric-drop", "10", "-o", output])
         #expect(missed.status == 1, "\(missed.stdout)\(missed.stderr)")
-        #expect(missed.stdout.contains("RMSE 0.437496 → ") && missed.stderr.contains("lrm: check failed: the test split's RMSE grew"))
+        // The failed check names the file it is about, as every other message does (was: no file named).
+        #expect(missed.stdout.contains("RMSE 0.437496 → ") && missed.stderr.contains("lrm: check failed: \(output): the test split's RMSE grew"),
+                "\(missed.stderr)")
+        #expect(missed.stderr.contains("limit --max-metric-drop 10.00%"), "\(missed.stderr)")
         #expect(FileManager.default.fileExists(atPath: output), "the file is written so that it can be looked at")
+        // --json carries the limit and its outcome (was: the JSON had no pass/fail field, only the exit code told).
+        let missedJSON = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "rank:2", "--max-metric-drop", "10",
+                                                                                                     "--dry-run", "--json"])
+        #expect(missedJSON.status == 1 && missedJSON.stderr.contains("lrm: check failed: \(samples)housing_mlp.h5: "), "\(missedJSON.stderr)")
+        let limit = try #require((try jsonObject(missedJSON.stdout)["test"] as? [String: Any])?["limit"] as? [String: Any])
+        #expect(limit["option"] as? String == "--max-metric-drop" && limit["value"] as? Double == 10 && limit["given"] as? Bool == true
+                && limit["passed"] as? Bool == false, "\(limit)")
         let met = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "energy:0.999", "--max-metric-drop", "10", "--dry-run"])
         #expect(met.status == 0 && !met.stderr.contains("warning"), "\(met.stdout)\(met.stderr)")
+        let metJSON = try ChildProcess.run(["convert", samples + "housing_mlp.h5"] + regression + ["--policy", "energy:0.999", "--max-metric-drop", "10",
+                                                                                                 "--dry-run", "--json"])
+        let metLimit = try #require((try jsonObject(metJSON.stdout)["test"] as? [String: Any])?["limit"] as? [String: Any])
+        #expect(metJSON.status == 0 && metLimit["given"] as? Bool == true && metLimit["passed"] as? Bool == true, "\(metLimit)")
+        // Without a limit given, the default warning limit is what `passed` refers to.
+        let defaultLimit = try #require(test["limit"] as? [String: Any])
+        #expect(defaultLimit["option"] as? String == "--max-accuracy-drop" && defaultLimit["given"] as? Bool == false
+                && defaultLimit["value"] as? Double == 1 && defaultLimit["passed"] as? Bool == false, "\(defaultLimit)")
         // Without data nothing is evaluated and nothing is claimed.
         let noData = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:2", "--dry-run"])
         #expect(noData.status == 0 && !noData.stdout.contains("test split"))
