@@ -136,7 +136,8 @@ extension SearchOutcome {
         metadata[MetadataKey.searchEstimate] = .string(estimate.rawValue)
         metadata[MetadataKey.searchSelectionSamples] = .int(Int64(confirmation?.selectionSamples ?? validationSamples))
         metadata[MetadataKey.searchConfirmationSamples] = .int(Int64(confirmation?.confirmationSamples ?? 0))
-        metadata[MetadataKey.searchConfidence] = .float(confidence)
+        // A ratio target has no budget: nothing was compared with a confidence bound.
+        if budget != nil { metadata[MetadataKey.searchConfidence] = .float(confidence) }
         metadata[MetadataKey.searchValidationScoreOriginal] = .float(validationBaseline)
         metadata[MetadataKey.searchValidationScore] = .float(validationAccuracy)
         metadata[MetadataKey.searchValidationStandardError] = .float(standardError)

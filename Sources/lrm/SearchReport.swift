@@ -11,8 +11,8 @@ extension SearchOutcome {
         var lines = [
             "",
             "search (\(metric) spectra, \(candidates) candidates on \(judgedOn) \(samplesDescription)):",
-            String(format: "  validation accuracy %.2f%% → %.2f%% (standard error of the drop %.2f pp; accepted when drop + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
-                   validationBaseline * 100, validationAccuracy * 100, standardError * 100, confidence, hiddenFraction, threshold),
+            String(format: "  validation accuracy %.2f%% → %.2f%% (standard error of the drop %.2f pp%@), hidden-parameter fraction %.3f, energy threshold %.6f",
+                   validationBaseline * 100, validationAccuracy * 100, standardError * 100, acceptance("drop"), hiddenFraction, threshold),
             task == .binary
                 ? String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d samples), F1 %.2f%% → %.2f%%%@",
                          testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100,
@@ -31,6 +31,15 @@ extension SearchOutcome {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// "; accepted when drop + 1.0 SE ≤ budget" for a search with a budget; empty for one without (a ratio or size
+    /// target), which has no confidence either.
+    func acceptance(_ what: String) -> String {
+        budget == nil ? "" : String(format: "; accepted when %@ + %.1f SE ≤ budget", what, confidence)
+    }
+
+    /// The confidence of a budgeted search; null for a ratio or size target, which has no budget to bound.
+    var confidenceJSON: JSONValue { budget == nil ? .null : .number(confidence) }
 
     /// How many records candidates were judged on: "6,000", or "3,000 of the 6,000" with a confirmation split.
     var judgedOn: String {
@@ -149,8 +158,8 @@ extension SearchOutcome {
         var lines = [
             "",
             "search (\(metric) spectra, \(candidates) candidates on \(judgedOn) validation samples, the \(validationPlacement == .last ? "last" : "seeded random") records of the training split):",
-            String(format: "  validation RMSE %+.2f%% of the original's (standard error %.2f%%; accepted when increase + %.1f SE ≤ budget), hidden-parameter fraction %.3f, energy threshold %.6f",
-                   (1 - validationAccuracy) * 100, standardError * 100, confidence, hiddenFraction, threshold),
+            String(format: "  validation RMSE %+.2f%% of the original's (standard error %.2f%%%@), hidden-parameter fraction %.3f, energy threshold %.6f",
+                   (1 - validationAccuracy) * 100, standardError * 100, acceptance("increase"), hiddenFraction, threshold),
         ]
         lines.insert(contentsOf: confirmationLines, at: 2)
         if case .regression(let c)? = testScores, case .regression(let r)? = testReferenceScores {
@@ -171,7 +180,7 @@ extension SearchOutcome {
                 ("task", .string(task.rawValue)), ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
                 ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
                 ("validation_score_original", .number(validationBaseline)), ("validation_score", .number(validationAccuracy)),
-                ("validation_drop_standard_error", .number(standardError)), ("confidence", .number(confidence)),
+                ("validation_drop_standard_error", .number(standardError)), ("confidence", confidenceJSON),
                 ("hidden_fraction", .number(hiddenFraction)), ("energy_threshold", .number(threshold)),
                 ("test_samples", .int(Int64(testSamples))),
             ]
@@ -186,7 +195,7 @@ extension SearchOutcome {
             ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
             ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
             ("validation_accuracy_original", .number(validationBaseline)), ("validation_accuracy", .number(validationAccuracy)),
-            ("validation_drop_standard_error", .number(standardError)), ("confidence", .number(confidence)),
+            ("validation_drop_standard_error", .number(standardError)), ("confidence", confidenceJSON),
             ("hidden_fraction", .number(hiddenFraction)), ("energy_threshold", .number(threshold)),
             ("test_samples", .int(Int64(testSamples))), ("test_accuracy_original", .number(testReference)),
             ("test_accuracy", .number(testAccuracy)), ("test_images_change", .int(Int64(testImagesChange))),

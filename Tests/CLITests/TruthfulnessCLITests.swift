@@ -78,6 +78,25 @@ struct TruthfulnessCLITests {
         }
     }
 
+    @Test("a ratio search has no budget: no acceptance rule in its text, no confidence in its JSON or file")
+    func ratioSearchHasNoBudget() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("r.lrm")
+        let regression = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let text = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--target-ratio", "0.5", "-o", output] + regression)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("validation RMSE") && !text.stdout.contains("accepted when"), "\(text.stdout)")
+        let json = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--target-ratio", "0.5", "--dry-run", "--json"] + regression)
+        let search = try #require(try jsonObject(json.stdout)["search"] as? [String: Any])
+        #expect(search["confidence"] is NSNull, "\(search)")
+        let inspect = try jsonObject(try ChildProcess.run(["inspect", output, "--json"]).stdout)
+        let metadata = try #require(inspect["metadata"] as? [String: Any])
+        #expect(metadata["search.confidence"] == nil && metadata["search.validation_score"] != nil, "\(metadata.keys.sorted())")
+        // A budgeted search still states its rule and confidence.
+        let budgeted = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--target-metric-drop", "5", "--dry-run", "--json"] + regression)
+        #expect((try jsonObject(budgeted.stdout)["search"] as? [String: Any])?["confidence"] as? Double == 1, "\(budgeted.stdout)")
+    }
+
     @Test("an error that stops verify is written to the JUnit file as an error case with the message")
     func junitOnError() throws {
         let scratch = try Scratch()
