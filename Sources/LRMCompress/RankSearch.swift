@@ -46,7 +46,8 @@ public struct RankSearchResult: Sendable {
 /// The objective is the **hidden-parameter fraction**: the kernel parameters of the searched layers
 /// (the hidden dense layers, every dense layer but the last, and the convolutions of
 /// ``convolutionForms``) that are kept, k·(in + out) for a factorized layer and in·out for a dense one,
-/// over their total in·out. The output layer stays as it is (shrinking it does not move the objective,
+/// over their total in·out. Hidden dense layers excluded by `--exclude` are not searched and count in it as kept
+/// dense (so the fraction is of all the hidden layers' kernel parameters). The output layer stays as it is (shrinking it does not move the objective,
 /// and FIDELITY-NOTES measured that it saves < 0.4% of a model while costing accuracy).
 ///
 /// Phase 1: a per-layer energy rule on each layer's spectrum (whitened, when the spectra are) with one
@@ -65,6 +66,9 @@ public struct RankSearch {
     public let convolutionForms: [String: ConvFactorizationForm]
     /// The convolutions of ``convolutionForms`` that have a spectrum, in model order.
     public let convolutionLayers: [String]
+    /// Hidden dense layers (every dense layer but the last) that `--exclude` keeps dense, in model order, with
+    /// their kernel parameters: not searched, and counted whole (kept dense) in the hidden-parameter fraction.
+    public let excludedLayers: [(name: String, parameters: Int)]
     /// Validation accuracy (0–1) of a candidate model and the standard error of its drop.
     public let evaluate: (Model) throws -> ValidationScore
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
@@ -90,14 +94,46 @@ public struct RankSearch {
         self.policyName = policyName
         self.policyParameter = policyParameter
         self.evaluate = evaluate
-        let dense = model.layers.filter { if case .dense = $0.operation { return true }; return false }.map(\.name)
-        hiddenLayers = dense.dropLast().filter { spectra[$0] != nil }
+        let dense = model.layers.filter { if case .dense = $0.operation { return true }; return false }
+        hiddenLayers = dense.dropLast().map(\.name).filter { spectra[$0] != nil }
+        excludedLayers = RankSearch.excludedHiddenLayers(model, options: options)
     }
 
-    /// Kept fraction of the searched layers' kernel parameters for `ranks` (a layer whose rank does not pay,
-    /// or a convolution without a rank, counts as 1).
+    /// The hidden dense layers (every dense layer but the last) that `options` excludes, with their kernel parameters.
+    public static func excludedHiddenLayers(_ model: Model, options: ConversionOptions) -> [(name: String, parameters: Int)] {
+        model.layers.compactMap { layer -> (String, Int)? in
+            guard case let .dense(kernel, _, _) = layer.operation else { return nil }
+            return (layer.name, kernel.elementCount)
+        }.dropLast().filter { options.policy(forLayer: $0.0) == nil }
+    }
+
+    /// The smallest hidden-parameter fraction a ratio target can reach: every hidden dense layer at rank 1 (kept
+    /// dense where rank 1 does not pay), the excluded ones dense; with the names of the excluded layers.
+    public static func ratioFloor(_ model: Model, options: ConversionOptions) -> (fraction: Double, excluded: [String]) {
+        let dense = model.layers.compactMap { layer -> (String, [Int])? in
+            guard case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { return nil }
+            return (layer.name, kernel.shape)
+        }.dropLast()
+        var kept = 0.0, total = 0.0, excluded: [String] = []
+        for (name, shape) in dense {
+            let cost = FactorizationCost(inFeatures: shape[0], outFeatures: shape[1])
+            total += Double(cost.denseParameters)
+            if options.policy(forLayer: name) == nil {
+                excluded.append(name)
+                kept += Double(cost.denseParameters)
+            } else {
+                kept += Double(cost.storedParameters(rank: 1))
+            }
+        }
+        return (total > 0 ? kept / total : 1, excluded)
+    }
+
+    /// Kept fraction of the hidden layers' kernel parameters for `ranks`: the searched layers (a layer whose rank
+    /// does not pay, or a convolution without a rank, counts as 1) and the hidden dense layers excluded from the
+    /// search, which stay dense.
     public func hiddenFraction(_ ranks: [String: Int]) -> Double {
-        var kept = 0.0, total = 0.0
+        let excluded = Double(excludedLayers.reduce(0) { $0 + $1.parameters })
+        var kept = excluded, total = excluded
         for name in hiddenLayers + convolutionLayers {
             guard let s = spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
@@ -139,7 +175,13 @@ public struct RankSearch {
                     decision.outcome = .excluded
                     decision.inFeatures = kernel.shape[0]
                     decision.outFeatures = kernel.shape[1]
-                    decision.reason = "output layer: not searched (shrinking it does not reduce the hidden-parameter fraction)"
+                    decision.reason = options.policy(forLayer: layer.name) == nil
+                        ? "excluded by --exclude: kept dense" + (excludedLayers.contains { $0.name == layer.name }
+                                                                 ? " (counted whole in the hidden-parameter fraction)" : "")
+                        : "output layer: not searched (shrinking it does not reduce the hidden-parameter fraction)"
+                } else if case .conv2D = layer.operation, options.policy(forLayer: layer.name) == nil {
+                    decision.outcome = .excluded
+                    decision.reason = "excluded by --exclude: kept as a convolution"
                 }
                 if let form = convolutionForms[layer.name] {
                     decision.outcome = .notWorthIt
@@ -262,11 +304,18 @@ public struct RankSearch {
             }
         }
         if best.hiddenFraction > ratio {
-            // Even τ = 0.1 is too big: shrink every layer proportionally.
+            // Even τ = 0.1 is too big: shrink every searched layer proportionally, to the fraction of their own
+            // parameters that leaves room for the excluded layers, which stay dense.
+            let excluded = Double(excludedLayers.reduce(0) { $0 + $1.parameters })
+            let searched = hiddenLayers.reduce(0.0) { total, name in
+                guard let s = spectra[name] else { return total }
+                return total + Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
+            }
+            let share = searched > 0 ? max(0, (ratio * (searched + excluded) - excluded) / searched) : ratio
             var ranks = best.ranks
             for name in hiddenLayers {
                 guard let s = spectra[name] else { continue }
-                ranks[name] = max(1, Int(ratio * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
+                ranks[name] = max(1, Int(share * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
                                          / Double(s.inFeatures + s.outFeatures)))
             }
             best = try score(ranks, into: &log)

@@ -307,6 +307,18 @@ public enum ConversionPipeline {
                               evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
         guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
         var options = request.options
+        // The fraction is of every hidden layer's kernel parameters, the excluded ones counted dense: a target below
+        // what they keep cannot be met, whatever the search does. Said from the shapes, before any data is read.
+        if case .ratio(let ratio) = request.target {
+            let floor = RankSearch.ratioFloor(model, options: options)
+            if !floor.excluded.isEmpty, floor.fraction > ratio + 1e-12 {
+                throw PipelineError(.badRequest, String(format: "--target-ratio %g cannot be reached: the hidden layers excluded by --exclude (%@) "
+                                                        + "stay dense, so even with every other hidden layer at rank 1 the model keeps %.3f of the "
+                                                        + "hidden layers' kernel parameters; give at least %.3f or exclude fewer layers",
+                                                        ratio, floor.excluded.joined(separator: ", "), floor.fraction,
+                                                        (floor.fraction * 1000).rounded(.up) / 1000))
+            }
+        }
         let data = try request.data.resolved(for: model)
         let task = data.task
         if task == .regression, case .accuracyDrop = request.target {

@@ -141,4 +141,36 @@ struct RankSearchTests {
         #expect(factorized.best.hiddenFraction < cheap.hiddenFraction(["hidden": factorized.best.ranks["hidden"]!]))
         #expect(factorized.best.ranks["hidden"] == 4)
     }
+
+    @Test("a hidden layer excluded by --exclude is named so, and counts as kept dense in the hidden-parameter fraction (finding 6)")
+    func excludedLayersCountDense() throws {
+        let (model, x, labels) = try setUp()
+        var options = ConversionOptions()
+        options.overrides = [.init(pattern: NamePattern("h1"), policy: nil)]
+        var spectra: [String: LayerSpectrum] = [:]
+        for layer in model.layers where options.policy(forLayer: layer.name) != nil {
+            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        }
+        let search = RankSearch(model: model, spectra: spectra, options: options, policyName: "target-ratio", policyParameter: 0.5) { candidate in
+            let y = try InferenceModel(candidate).run(x, sampleCount: labels.count)
+            let correct = labels.enumerated().filter { s, label in (0..<6).max { y[s * 6 + $0] < y[s * 6 + $1] }! == label }.count
+            return ValidationScore(accuracy: Double(correct) / Double(labels.count), standardError: 0)
+        }
+        #expect(search.hiddenLayers == ["h2"])
+        #expect(search.excludedLayers.map(\.name) == ["h1"])
+        // h1 (48×40) stays dense; h2 (40×32) at rank 2 keeps 2·72 of its 1280: (1920 + 144) / (1920 + 1280).
+        #expect(abs(search.hiddenFraction(["h2": 2]) - 2064.0 / 3200.0) < 1e-12)
+        #expect(search.hiddenFraction([:]) == 1)
+        let decisions = try search.buildWithDecisions(["h2": 2]).decisions
+        #expect(decisions[0].reason.hasPrefix("excluded by --exclude"), "\(decisions[0].reason)")
+        #expect(!decisions[0].reason.contains("output layer"))
+        #expect(decisions[2].reason.hasPrefix("output layer"))
+        // The floor: h1 dense, h2 at rank 1 (72 of 1280).
+        let floor = RankSearch.ratioFloor(model, options: options)
+        #expect(floor.excluded == ["h1"] && abs(floor.fraction - 1992.0 / 3200.0) < 1e-12)
+        // A reachable target is met over all the hidden layers, the excluded one counted.
+        let result = try search.targetRatio(0.7, baseline: 1)
+        #expect(result.best.hiddenFraction <= 0.7 + 1e-12)
+        #expect(result.best.ranks["h1"] == nil)
+    }
 }
