@@ -73,6 +73,10 @@ public struct ConversionOptions: Sendable {
     public var quantization: QuantizationOptions?
     /// Also store the kernels of layers that stay dense in `factorDType` (as codes with `quantization`).
     public var quantizeDenseKernels = false
+    /// Re-store already factorized layers (a `.lrm` input) that keep their rank in `factorDType` (or as codes with
+    /// `quantization`) when they are stored otherwise; false keeps them exactly as they are (`lrm convert` sets it
+    /// when `--factor-dtype` is given).
+    public var restoreFactorizedLayers = false
     /// LAPACK precision of the exact SVD.
     public var precision: Precision
     public var svdMethod: SVDMethod

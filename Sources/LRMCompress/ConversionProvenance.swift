@@ -48,6 +48,33 @@ public struct ConversionProvenance: Sendable, Equatable {
         roundedWithCalibration = options.quantization?.useCalibration == true && options.calibration != nil
     }
 
+    /// Before re-converting a converted file (one whose `metadata` has `conversion.policy`): the conversion that made
+    /// it is appended to `conversion.history` (oldest first, `; ` between them, e.g. `energy 0.9 (plain, f32)`), and
+    /// the keys that described only that conversion's result as a whole are removed: its search's `search.*` and its
+    /// integer storage's `conversion.group_size` and `conversion.zero_points` (the new conversion writes its own).
+    /// The calibration, refit and fine-tuning keys stay: the layers the new conversion keeps still come from them.
+    public static func archivePrevious(in metadata: inout [String: MetadataValue]) {
+        guard case .string(let policy)? = metadata[MetadataKey.conversionPolicy] else { return }
+        var parameter = ""
+        if case .float(let value)? = metadata[MetadataKey.conversionParameter], policy != "erank" {
+            parameter = " " + (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)")
+        }
+        var details: [String] = []
+        if case .string(let metric)? = metadata[MetadataKey.conversionMetric] { details.append(metric) }
+        if case .string(let dtype)? = metadata[MetadataKey.conversionFactorDType] { details.append(dtype) }
+        if case .bool(true)? = metadata[MetadataKey.conversionRefit] { details.append("refit") }
+        if metadata[MetadataKey.finetuneEpochs] != nil { details.append("fine-tuned") }
+        let entry = policy + parameter + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
+        if case .string(let history)? = metadata[MetadataKey.conversionHistory], !history.isEmpty {
+            metadata[MetadataKey.conversionHistory] = .string(history + "; " + entry)
+        } else {
+            metadata[MetadataKey.conversionHistory] = .string(entry)
+        }
+        for key in Array(metadata.keys) where key.hasPrefix("search.") { metadata[key] = nil }
+        metadata[MetadataKey.conversionGroupSize] = nil
+        metadata[MetadataKey.conversionZeroPoints] = nil
+    }
+
     /// Writes every key into `metadata`.
     public func record(in metadata: inout [String: MetadataValue]) {
         metadata[MetadataKey.conversionPolicy] = .string(policy)

@@ -31,6 +31,9 @@ public protocol LayerSource: Sendable {
     /// convolution when `convolutions` is true), nil for any other kind; known without reading the
     /// layer's data.
     func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]?
+    /// The factorization record of layer `index` when it is already factorized (a factorized dense layer or
+    /// convolution, any storage), else nil; known without reading the layer's data.
+    func factorization(_ index: Int) -> Factorization?
     /// Layer `index` with its tensors in memory.
     func layer(_ index: Int) throws -> Layer<Tensor>
     /// The converter is done with layer `index`'s input (its result holds what the output needs).
@@ -46,6 +49,12 @@ extension Model: LayerSource {
         default: nil
         }
     }
+    public func factorization(_ index: Int) -> Factorization? {
+        switch layers[index].operation {
+        case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
+        default: nil
+        }
+    }
     public func layer(_ index: Int) throws -> Layer<Tensor> { layers[index] }
     public func release(_ index: Int) {}
 }
@@ -55,6 +64,12 @@ extension MappedModel: LayerSource {
         switch layerInfo(index).operation {
         case let .dense(kernel, _, _): kernel.shape
         case let .conv2D(kernel, _, _, _) where convolutions: kernel.shape
+        default: nil
+        }
+    }
+    public func factorization(_ index: Int) -> Factorization? {
+        switch layerInfo(index).operation {
+        case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
         default: nil
         }
     }
@@ -103,10 +118,14 @@ public enum Converter {
                 jobs.append((index, shape))
                 continue
             }
+            // An already factorized layer is truncated further (or kept): its job's work is about an SVD of its product.
+            if let f = source.factorization(index) {
+                jobs.append((index, [f.inFeatures, f.outFeatures]))
+                continue
+            }
             let layer = try source.layer(index)
             source.release(index)
             let reason = switch layer.operation {
-            case .factorizedDense, .factorizedConv2D: "already factorized"
             case .conv2D: "convolutions kept (--conv none)"
             case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
             default: "no weights to factorize"
@@ -222,6 +241,10 @@ public enum Converter {
     static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions,
                              formed: (gram: GramMatrix, seconds: Double)? = nil) throws -> (Layer<Tensor>, LayerDecision) {
         if case .conv2D = layer.operation { return try convertConvolution(layer, options: options) }
+        switch layer.operation {
+        case .factorizedDense, .factorizedConv2D: return try convertFactorized(layer, options: options)
+        default: break
+        }
         guard case let .dense(kernel, _, _) = layer.operation else { preconditionFailure("dense layers only") }
         guard let policy = options.policy(forLayer: layer.name) else {
             let dense = parameterCount(layer)

@@ -9,8 +9,11 @@ public struct LayerDecision: Sendable {
         case notWorthIt
         /// Excluded by an override.
         case excluded
-        /// Not a dense layer, or already factorized.
+        /// Not a dense layer (nor a convolution being factorized).
         case notApplicable
+        /// Already factorized (a `.lrm` input) and kept at its stored rank: excluded, or its policy asks for at
+        /// least as much.
+        case keptFactorized
     }
 
     public var name: String

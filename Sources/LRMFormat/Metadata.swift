@@ -76,6 +76,8 @@ public enum MetadataKey {
 
     /// string: truncation metric: plain, whitened or activation-scaled.
     public static let conversionMetric = "conversion.metric"
+    /// string: the conversions a re-converted file went through before its last, oldest first, `; ` between them.
+    public static let conversionHistory = "conversion.history"
     /// string: data set of the calibration inputs (data-aware metrics).
     public static let calibrationDataset = "calibration.dataset"
     /// string: its split (always a training split).
@@ -132,6 +134,7 @@ public enum MetadataKey {
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
+        conversionHistory: "string",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",

@@ -162,9 +162,39 @@ public enum ConversionPipeline {
     public static let version = "0.1.0"
     public static let writer = "lrm \(version)"
 
+    /// Why `request` cannot convert a model whose already factorized layers (a `.lrm` input) are `factorized`, in
+    /// model order, or nil when it can: a rank or size search, a data-aware metric and fine-tuning start from the
+    /// original kernels (spectra in a metric, calibration on the original layers, distillation from the original),
+    /// which such layers no longer have; a plain policy truncates their factors further. Layers `--exclude` keeps are
+    /// not in the way.
+    public static func reconversionRefusal(factorized: [String], request: ConversionRequest) -> String? {
+        let affected = factorized.filter { request.options.policy(forLayer: $0) != nil }
+        guard !affected.isEmpty else { return nil }
+        let what: String
+        switch request.target {
+        case .policy:
+            if request.options.metric != .plain {
+                what = "a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs"
+            } else if request.finetune != nil {
+                what = "fine-tuning distils the compressed model from the original one"
+            } else {
+                return nil
+            }
+        case .accuracyDrop, .metricDrop, .ratio: what = "a rank search starts from the original kernels"
+        case .size, .minimizeBytes: what = "a size search starts from the original kernels"
+        }
+        let names = affected.prefix(3).joined(separator: ", ") + (affected.count > 3 ? ", …" : "")
+        return "\(what), and the layers already factorized here (\(names)) have only their factors: convert the original model, "
+            + "truncate them further with a plain policy (--policy rank:k, energy:τ, …), or --exclude them"
+    }
+
     /// Converts `model` as `request` says.
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
         var request = request
+        let factorized = model.layers.indices.compactMap { model.factorization($0) == nil ? nil : model.layers[$0].name }
+        if let refusal = reconversionRefusal(factorized: factorized, request: request) { throw PipelineError(.badRequest, refusal) }
+        var model = model
+        ConversionProvenance.archivePrevious(in: &model.metadata)
         // Fine-tuning comes last: what would stop it is said before the conversion and any search (own data
         // are read and split for it once here; the later resolutions keep these splits).
         if let finetune = request.finetune {
@@ -224,6 +254,8 @@ public enum ConversionPipeline {
         guard case .policy = request.target, !request.wantsCalibration, request.finetune == nil else {
             return try run(try model.loadModel(), request: request)
         }
+        var model = model
+        ConversionProvenance.archivePrevious(in: &model.metadata)
         let dense = (0..<model.layerCount).filter { if case .dense = model.layerInfo($0).operation { true } else { false } }.count
         request.progress?(ProgressEvent(phase: "factorize", done: 0, total: dense, message: "\(dense) dense layers"))
         var result = try Converter.convert(model, options: request.options, progress: layerProgress(request.progress))
@@ -244,6 +276,7 @@ public enum ConversionPipeline {
             case .notWorthIt: "kept dense"
             case .excluded: "excluded"
             case .notApplicable: "unchanged"
+            case .keptFactorized: "kept at rank \(decision.rank ?? 0)"
             }
             progress(ProgressEvent(phase: "factorize", done: done, total: total,
                                    message: "\(decision.name) \(shape): \(outcome) (\(String(format: "%.2f", decision.seconds)) s)"))

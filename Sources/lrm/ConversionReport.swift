@@ -52,6 +52,7 @@ struct ConversionReport {
         case .notWorthIt: "\(kept) (does not pay)"
         case .excluded: "\(kept) (excluded)"
         case .notApplicable: "-"
+        case .keptFactorized: "factorized (kept)"
         }
     }
 
@@ -70,7 +71,8 @@ struct ConversionReport {
                    Format.count(totalBytes), parametersAfter == 0 ? "" : String(format: "%.2f", Double(totalBytes * 8) / Double(parametersAfter)), ""])
         var lines = [table.render(indent: "")]
         lines.append("")
-        for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded {
+        for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded || d.outcome == .keptFactorized
+            || (d.outcome == .factorized && d.method?.contains("+retruncated") == true) {
             lines.append("\(escaped(d.name)): \(d.reason)")
         }
         for d in decisions where d.outcome == .factorized {

@@ -22,7 +22,7 @@ extension LRM {
                 Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
                 """ + " " + ExitStatus.helpText)
 
-        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file.")
+        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file (its factorized layers are truncated further by a plain policy, never given rank they do not have).")
         var input: String
 
         @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run or --in-place).")
@@ -258,6 +258,8 @@ extension LRM {
             }
             options.quantizeDenseKernels = allKernels
             options.convolutions = conv
+            // A .lrm input's factorized layers that keep their rank are re-stored only when a storage is asked for.
+            options.restoreFactorizedLayers = givenFactorDtype != nil
             return options
         }
 
@@ -346,6 +348,12 @@ extension LRM {
                 warnAboutIgnoredPolicy()
                 warnAboutUnusedSketch()
                 warnAboutUnusedPrecision(searching: model)
+                // A .lrm input's factorized layers have no original kernel left for a search, a data-aware metric or
+                // fine-tuning: said before any data is read.
+                let factorized = (0..<model.layerCount).compactMap { model.factorization($0) == nil ? nil : model.layerInfo($0).name }
+                if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized, request: try request()) {
+                    throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
+                }
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))

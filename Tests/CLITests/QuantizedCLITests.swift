@@ -100,12 +100,13 @@ struct QuantizedCLITests {
             if case let .dense(kernel, _, _) = layer.operation { return kernel.floats() }
             return nil
         }
-        // (The example's hidden layer is already factorized and stays f32; its output layer is factorized here, with zero points.)
+        // (The example's hidden layer is already factorized: --factor-dtype given, it is truncated further and stored with zero points
+        // too; its output layer is factorized here, with zero points.)
         let quantizedLayers = original.layers.filter { layer in
             if case .factorizedDense(let us, _, _, _, _) = layer.operation { return us.quantization?.zeroPoints != nil }
             return false
         }
-        #expect(quantizedLayers.count == 1)
+        #expect(quantizedLayers.count == 2)
         for layer in quantizedLayers {
             guard case let .factorizedDense(us, vt, _, _, _) = layer.operation else { continue }
             #expect(dense.contains(us.floats()) && dense.contains(vt.floats()), "the exported kernels are the dequantized factors")

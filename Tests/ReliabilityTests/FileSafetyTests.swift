@@ -192,19 +192,22 @@ struct FileSafetyTests {
         try NPY.write(try NumPyArray(shape: [20, 784], float32: (0..<(20 * 784)).map { Float($0 % 256) }), to: scratch.file("x.npy"))
         try NPY.write(try NumPyArray(shape: [20], float32: (0..<20).map { Float($0 % 10) }), to: scratch.file("y.npy"))
         let own = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        // The sweep truncates original kernels: a dense model of the same 784 → 10 shape (the example's layer is factorized).
+        let dense = scratch.file("dense.lrm")
+        #expect(try ChildProcess.run(["import", TestPackage.root + "/samples/mnist_mlp.h5", "-o", dense]).status == 0)
         let models = ["lrm", "h5", "hdf5", "keras", "weights.h5", "H5"], data = ["npy", "npz"]
         var refused: [([String], String)] = []
         for ext in models + data + ["csv"] {
             refused.append((["report", model, "-o", scratch.file("report.\(ext)")], ext))
             refused.append((["verify", model, "--junit", scratch.file("verify.\(ext)")] + own, ext))
         }
-        for ext in models + data { refused.append((["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.\(ext)")] + own, ext)) }
+        for ext in models + data { refused.append((["sweep", dense, "--taus", "0.9", "--csv", scratch.file("sweep.\(ext)")] + own, ext)) }
         // A run stopped by an error writes it to the JUnit file, but not to one named like a model.
         refused.append((["verify", scratch.file("missing.lrm"), "--junit", scratch.file("verify.h5")] + own, "h5"))
         let before = scratch.contents()
         for (arguments, ext) in refused {
             let result = try ChildProcess.run(arguments, timeout: 60)
-            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0.hasSuffix("." + ext) && $0 != model })
+            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0.hasSuffix("." + ext) && $0 != model && $0 != dense })
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stderr.hasPrefix("lrm: error: \(output): the ") && result.stderr.split(separator: "\n").count == 1
                     && result.stderr.contains("." + ext.split(separator: ".").last!.lowercased() + " is the extension of a"), "\(arguments): \(result.stderr)")
@@ -214,11 +217,11 @@ struct FileSafetyTests {
         for arguments in [["report", model, "-o", scratch.file("report.html")], ["report", model, "-o", scratch.file("report.txt")],
                           ["report", model, "-o", scratch.file("report")], ["report", model, "-o", scratch.file("model.lrm.html")],
                           ["verify", model, "--junit", scratch.file("verify.xml")] + own, ["verify", model, "--junit", scratch.file("verify.junit")] + own,
-                          ["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.csv")] + own,
-                          ["sweep", model, "--taus", "0.9", "--csv", scratch.file("sweep.tsv")] + own] {
+                          ["sweep", dense, "--taus", "0.9", "--csv", scratch.file("sweep.csv")] + own,
+                          ["sweep", dense, "--taus", "0.9", "--csv", scratch.file("sweep.tsv")] + own] {
             let result = try ChildProcess.run(arguments, timeout: 120)
             #expect(result.status == 0, "\(arguments): \(result)")
-            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0 != model && !$0.hasSuffix(".npy") })
+            let output = try #require(arguments.first { $0.hasPrefix(scratch.path + "/") && $0 != model && $0 != dense && !$0.hasSuffix(".npy") })
             #expect(FileManager.default.fileExists(atPath: output), "\(arguments) wrote nothing")
         }
     }

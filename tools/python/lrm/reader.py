@@ -87,6 +87,7 @@ STANDARD_KEYS = {
     "conversion.group_size": "int",        # format 1.2
     "conversion.zero_points": "bool",      # format 1.3
     "conversion.metric": "string",
+    "conversion.history": "string",
     "calibration.dataset": "string",
     "calibration.split": "string",
     "calibration.count": "int",
