@@ -177,4 +177,61 @@ struct FineTuneTests {
             #expect(error.kind == .noLogits)
         }
     }
+
+    /// The coded weights of `model`: per layer name, U·Σ and Vᵀ (or the kernel) as quantized values.
+    func codes(_ model: Model) -> [String: [QuantizedValues]] {
+        var out: [String: [QuantizedValues]] = [:]
+        for layer in model.layers {
+            switch layer.operation {
+            case let .factorizedDense(us, vt, _, _, _): out[layer.name] = [us.quantization, vt.quantization].compactMap { $0 }
+            case let .dense(kernel, _, _): out[layer.name] = [kernel.quantization].compactMap { $0 }
+            default: break
+            }
+        }
+        return out.filter { !$0.value.isEmpty }
+    }
+
+    @Test("fine-tuned integer factors are stored as the conversion stored them: codes dtype, rows per scale, scale dtype, zero points, bytes",
+          arguments: [QuantizationOptions(dtype: .int4, groupSize: 2, scaleDType: .float16, zeroPoints: true),
+                      QuantizationOptions(dtype: .int8, groupSize: 2, scaleDType: .float16),
+                      QuantizationOptions(dtype: .int4, scaleDType: .float32, zeroPoints: true)])
+    func keepsIntegerStorage(storage: QuantizationOptions) throws {
+        let (teacher, _, training, validation) = try problem()
+        var conversion = ConversionOptions(policy: .rank(2))
+        conversion.quantization = storage
+        let student = try Converter.convert(teacher, options: conversion).model
+        let before = codes(student)
+        #expect(before.keys.sorted() == ["a"])  // a: 6×5 at rank 2 (out, 4×3, stays dense; b was factorized in float already)
+        let options = FineTuneOptions(epochs: 4, learningRate: 1e-2, batchSize: 32, seed: 4, patience: 4)
+        let tuned = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(tuned.bestEpoch > 0)
+        let after = codes(tuned.model)
+        #expect(after.keys.sorted() == before.keys.sorted())
+        for (name, old) in before {
+            let new = after[name] ?? []
+            #expect(new.count == old.count, "\(name)")
+            for (o, n) in zip(old, new) {
+                #expect(n.dtype == o.dtype && n.rows == o.rows && n.columns == o.columns, "\(name)")
+                #expect(n.groupSize == o.groupSize, "\(name): \(n.groupSize) rows per scale, converted with \(o.groupSize)")
+                #expect(n.scales.dtype == o.scales.dtype && n.scales.shape == o.scales.shape, "\(name): scales \(n.scales.dtype.name)")
+                let hasZeroPoints: Bool = n.zeroPoints != nil
+                let zeroShape: [Int]? = n.zeroPoints?.shape, oldZeroShape: [Int]? = o.zeroPoints?.shape
+                #expect(hasZeroPoints == storage.zeroPoints, "\(name): zero points")
+                #expect(zeroShape == oldZeroShape, "\(name): zero points' shape")
+            }
+        }
+        #expect(after != before)  // trained: the codes moved
+        // The file's tensors (codes, scales, zero points, biases) take the bytes the non-fine-tuned conversion's take.
+        func bytes(_ m: Model) throws -> Int { try m.plan().header.tensors.reduce(0) { $0 + $1.byteCount } }
+        #expect(try bytes(tuned.model) == bytes(student))
+        // What fine-tuning scored is what is stored: the kept epoch's accuracy is the written model's.
+        let y = try InferenceModel(tuned.model).run(validation.inputs, sampleCount: validation.count)
+        var correct = 0
+        for r in 0..<validation.count {
+            let row: [Float] = Array(y[(r * 3)..<(r * 3 + 3)])
+            let predicted: Int = row.indices.max { row[$0] < row[$1] } ?? 0
+            if predicted == validation.labels[r] { correct += 1 }
+        }
+        #expect(abs(Double(correct) / Double(validation.count) - tuned.epochs[tuned.bestEpoch].validationAccuracy) < 1e-9)
+    }
 }

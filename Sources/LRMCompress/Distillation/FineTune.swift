@@ -124,6 +124,13 @@ public enum FineTuner {
             throw FineTuneError(.invalidInput, "fine-tuning needs a positive learning rate, batch size and temperature")
         }
         var network = try TrainableNetwork(student)
+        // Weights the student stores as integer codes are trained through their rounding (straight-through): each step
+        // runs the network as its codes would store it and moves the unrounded weights by that network's gradients, the
+        // validation scores what would be stored, and the kept epoch is written as those codes. (Training in float and
+        // rounding once at the end, with error feedback, scored lower on the MNIST sample's validation records:
+        // docs/RESULTS.md, "Fine-tuning integer factors".)
+        let coded = network.codedParameters(of: student)
+        func view(_ n: TrainableNetwork) throws -> TrainableNetwork { coded.isEmpty ? n : try n.rounded(coded) }
         let reference = try TrainableNetwork(teacher)
         guard network.classCount == reference.classCount else {
             throw FineTuneError(.invalidInput, "the compressed model has \(network.classCount) outputs, the original \(reference.classCount)")
@@ -160,7 +167,7 @@ public enum FineTuner {
         }
 
         let started = Date()
-        let initial = try score(network)
+        let initial = try score(network)  // as stored: the student's codes, rounded with error feedback in the refit's pass
         var history = [FineTuneEpoch(epoch: 0, loss: 0, validationAccuracy: initial.accuracy, validationAgreement: initial.agreement, seconds: 0)]
         var best = (epoch: 0, accuracy: initial.accuracy, parameters: network.parameters)
         var adam = Adam(shapes: network.parameters.map(\.count), learningRate: options.learningRate)
@@ -192,21 +199,22 @@ public enum FineTuner {
                     teacher = try reference.forward(try reference.preprocess(raw[...], count: batch.count), count: batch.count, keep: false).logits
                 }
                 let x = try network.preprocess(raw[...], count: batch.count)
-                let trace = try network.forward(x, count: batch.count, keep: true)
+                let viewed = try view(network)
+                let trace = try viewed.forward(x, count: batch.count, keep: true)
                 let (loss, gradient) = distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: classes, options: options)
                 guard loss.isFinite else {
                     throw FineTuneError(.diverged, "fine-tuning diverged in epoch \(epoch) (the loss is \(loss)): lower the learning rate (it is \(options.learningRate))")
                 }
                 lossSum += loss
                 batches += 1
-                adam.step(&network.parameters, gradients: try network.backward(trace, logitGradient: gradient),
+                adam.step(&network.parameters, gradients: try viewed.backward(trace, logitGradient: gradient),
                           factor: options.schedule.factor(step: steps, of: batchesPerEpoch * options.epochs))
                 steps += 1
             }
             guard network.parameters.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw FineTuneError(.diverged, "fine-tuning diverged in epoch \(epoch) (non-finite weights): lower the learning rate (it is \(options.learningRate))")
             }
-            let now = try score(network)
+            let now = try score(try view(network))
             let record = FineTuneEpoch(epoch: epoch, loss: lossSum / Double(max(1, batches)), validationAccuracy: now.accuracy,
                                        validationAgreement: now.agreement, seconds: Date().timeIntervalSince(started))
             history.append(record)
@@ -215,7 +223,9 @@ public enum FineTuner {
             if epoch - best.epoch >= options.patience { break }
         }
         network.parameters = best.parameters
-        let tuned = try recordingErrors(network.write(into: student, methodSuffix: "+finetune"), against: teacher)
+        // Epoch 0 (no epoch did better) keeps the student's codes as they were, with the score they had.
+        let written = try network.write(into: student, methodSuffix: "+finetune", coded: coded, keepingCodes: best.epoch == 0)
+        let tuned = try recordingErrors(written, against: teacher)
         return FineTuneResult(model: tuned, epochs: history, bestEpoch: best.epoch)
     }
 
