@@ -101,19 +101,30 @@ extension Converter {
         return (result, decision)
     }
 
+    /// The shape of the matrix that `form` factorizes, for a kernel of shape (kh, kw, cin, cout): (kh·kw·cin) × cout for
+    /// the channel form, (cin·kh) × (kw·cout) for the spatial one.
+    public static func convolutionMatrixShape(kernelShape: [Int], form: ConvFactorizationForm) -> (rows: Int, columns: Int) {
+        let (kh, kw, cin, cout) = (kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3])
+        return switch form {
+        case .channel: (kh * kw * cin, cout)
+        case .spatial: (cin * kh, kw * cout)
+        }
+    }
+
     /// The kernel as the matrix that `form` factorizes, in float32 (float64 kernels keep their values as far as float32 does).
     static func convolutionMatrix(_ kernel: Tensor, form: ConvFactorizationForm) -> Tensor {
         let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+        let (rows, columns) = convolutionMatrixShape(kernelShape: kernel.shape, form: form)
         let values = kernel.floats()
         switch form {
         case .channel:
-            return Tensor(shape: [kh * kw * cin, cout], floats: values)
+            return Tensor(shape: [rows, columns], floats: values)
         case .spatial:
             var m = [Float](repeating: 0, count: values.count)
             for i in 0..<kh { for j in 0..<kw { for ci in 0..<cin { for o in 0..<cout {
                 m[(ci * kh + i) * (kw * cout) + j * cout + o] = values[((i * kw + j) * cin + ci) * cout + o]
             } } } }
-            return Tensor(shape: [cin * kh, kw * cout], floats: m)
+            return Tensor(shape: [rows, columns], floats: m)
         }
     }
 

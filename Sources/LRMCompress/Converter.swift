@@ -27,6 +27,8 @@ public struct ConversionResult: Sendable {
 /// (``MappedModel``) is never in memory whole.
 public protocol LayerSource: Sendable {
     var layerCount: Int { get }
+    /// Layer `index`'s name, known without reading the layer's data.
+    func layerName(_ index: Int) -> String
     /// The kernel's shape when layer `index` is one the converter factorizes (a dense layer, or a 2-D
     /// convolution when `convolutions` is true), nil for any other kind; known without reading the
     /// layer's data.
@@ -42,6 +44,7 @@ public protocol LayerSource: Sendable {
 
 extension Model: LayerSource {
     public var layerCount: Int { layers.count }
+    public func layerName(_ index: Int) -> String { layers[index].name }
     public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
         switch layers[index].operation {
         case let .dense(kernel, _, _): kernel.shape
@@ -60,6 +63,7 @@ extension Model: LayerSource {
 }
 
 extension MappedModel: LayerSource {
+    public func layerName(_ index: Int) -> String { file.header.model.layers[index].name }
     public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
         switch layerInfo(index).operation {
         case let .dense(kernel, _, _): kernel.shape

@@ -283,14 +283,11 @@ public enum ConversionPipeline {
         }
     }
 
-    /// Spectra of every dense layer the options do not exclude, computed once for a search; a `spectra`
-    /// progress event per layer done.
+    /// Spectra of every dense layer the options do not exclude (``denseKernels(_:options:)``), computed once for a
+    /// search; a `spectra` progress event per layer done.
     public static func searchSpectra(_ model: Model, options: ConversionOptions, progress: ProgressHandler? = nil) throws -> [String: LayerSpectrum] {
         var spectra: [String: LayerSpectrum] = [:]
-        let layers = model.layers.filter { layer in
-            if case .dense = layer.operation { return options.policy(forLayer: layer.name) != nil }
-            return false
-        }
+        let layers = denseKernels(model, options: options).map { model.layers[$0.index] }
         for (index, layer) in layers.enumerated() {
             let spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
             spectra[layer.name] = spectrum
@@ -307,16 +304,15 @@ public enum ConversionPipeline {
     /// the search's metric where that applies (the channel form, whose rows are the calibrated patch features).
     public static func searchConvolutionSpectra(_ model: Model, options: ConversionOptions)
         throws -> (spectra: [String: LayerSpectrum], forms: [String: ConvFactorizationForm]) {
-        let candidates: [ConvFactorizationForm] = switch options.convolutions {
-        case .none: []
-        case .channel: [.channel]
-        case .spatial: [.spatial]
-        case .auto: [.channel, .spatial]
-        }
         var spectra: [String: LayerSpectrum] = [:], forms: [String: ConvFactorizationForm] = [:]
-        guard !candidates.isEmpty else { return (spectra, forms) }
-        for layer in model.layers {
-            guard case .conv2D = layer.operation, options.policy(forLayer: layer.name) != nil else { continue }
+        // Each convolution with the forms it is tried in (``convolutionKernels(_:options:)``), in model order.
+        var tried: [(index: Int, forms: [ConvFactorizationForm])] = []
+        for kernel in convolutionKernels(model, options: options) {
+            guard case .convolution(let form) = kernel.role else { continue }
+            if tried.last?.index == kernel.index { tried[tried.count - 1].forms.append(form) } else { tried.append((kernel.index, [form])) }
+        }
+        for (index, candidates) in tried {
+            let layer = model.layers[index]
             var chosen: (form: ConvFactorizationForm, energy: Double)?
             var plain = options
             plain.metric = .plain
@@ -373,13 +369,10 @@ public enum ConversionPipeline {
         var spectra = try searchSpectra(model, options: options, progress: request.progress)
         // Accuracy budgets weigh the convolutions too (each only where it pays); a ratio target is about the dense layers.
         var convolutionForms: [String: ConvFactorizationForm] = [:]
-        switch request.target {
-        case .accuracyDrop, .metricDrop:
+        if request.target.weighsConvolutions {
             let convolutions = try searchConvolutionSpectra(model, options: options)
             spectra.merge(convolutions.spectra) { dense, _ in dense }
             convolutionForms = convolutions.forms
-        default:
-            break
         }
         let layout = data.layout(for: model)
         // Which samples judge candidates (classification only): the validation records, shifted when they look

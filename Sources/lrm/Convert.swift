@@ -296,12 +296,16 @@ extension LRM {
             printWarning("--policy \(escaped(policy.text)) is not used by the search, which chooses every layer's rank itself\(kept)")
         }
 
+        /// What the conversion aims at: a policy, or the search a target option asks for.
+        var target: ConversionTarget {
+            if let targetSize { return .size(targetSize.bytes) }
+            if let drop = targetAccuracyDrop, minimize == .bytes { return .minimizeBytes(drop) }
+            return targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
+                ?? targetRatio.map { .ratio($0) } ?? .policy
+        }
+
         /// The library request these options describe.
         func request() throws -> ConversionRequest {
-            var target: ConversionTarget = targetAccuracyDrop.map { .accuracyDrop($0) } ?? targetMetricDrop.map { .metricDrop($0) }
-                ?? targetRatio.map { .ratio($0) } ?? .policy
-            if let drop = targetAccuracyDrop, minimize == .bytes { target = .minimizeBytes(drop) }
-            if let targetSize { target = .size(targetSize.bytes) }
             var request = ConversionRequest(options: options(), target: target, data: dataOptions.selection(naming: input), confidence: confidence)
             if noRefit { request.refit = nil }
             request.estimate = estimate

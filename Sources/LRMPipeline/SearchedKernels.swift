@@ -1,0 +1,108 @@
+public import LRMCompress
+public import LRMFormat
+
+/// A kernel matrix a search takes the singular values of (``ConversionPipeline/searchedKernels(_:target:options:)``).
+public struct SearchedKernel: Sendable, Equatable {
+    /// What the search does with the matrix's spectrum.
+    public enum Role: Sendable, Equatable {
+        /// A hidden dense layer (every dense layer but the last): its rank is searched.
+        case hidden
+        /// The output layer (the last dense layer): its spectrum is taken, but it is never factorized (a size search
+        /// weighs the error of its storage by it).
+        case output
+        /// A convolution's kernel seen as `form`'s matrix: its rank is searched in that form (with `--conv auto` both
+        /// forms' spectra are taken and the search keeps the one that keeps more energy).
+        case convolution(ConvFactorizationForm)
+    }
+
+    /// The layer's index and name.
+    public var index: Int
+    public var name: String
+    public var role: Role
+    /// The matrix decomposed: in × out of a dense kernel, the form's matrix of a convolution.
+    public var rows: Int
+    public var columns: Int
+
+    public init(index: Int, name: String, role: Role, rows: Int, columns: Int) {
+        self.index = index
+        self.name = name
+        self.role = role
+        self.rows = rows
+        self.columns = columns
+    }
+
+    /// Whether the search chooses a rank from this spectrum (every matrix but the output layer's).
+    public var choosesRank: Bool { role != .output }
+}
+
+extension ConversionTarget {
+    /// Whether a search for this target weighs the convolutions with the dense layers: an accuracy or metric budget
+    /// (not `--target-ratio`, which is about the dense layers, nor the size searches).
+    var weighsConvolutions: Bool {
+        switch self {
+        case .accuracyDrop, .metricDrop: true
+        case .policy, .ratio, .size, .minimizeBytes: false
+        }
+    }
+}
+
+extension ConversionPipeline {
+    /// The kernel matrices a search for `target` decomposes, in model order, from the layers' shapes alone (nothing is
+    /// read or computed): every dense layer `options` does not exclude (the hidden ones, whose ranks it searches, and the
+    /// output layer), and for an accuracy or metric budget every Conv2D layer it does not exclude, in each form
+    /// `options.convolutions` lets it try (none with `.none`). Empty for a policy conversion, which decomposes every
+    /// layer it does not exclude in its own way.
+    ///
+    /// The one list of what a search works on: ``searchSpectra(_:options:progress:)`` and
+    /// ``searchConvolutionSpectra(_:options:)`` compute these spectra, and `lrm convert` asks it what a search will
+    /// decompose before it starts.
+    public static func searchedKernels(_ model: some LayerSource, target: ConversionTarget,
+                                       options: ConversionOptions) -> [SearchedKernel] {
+        guard target != .policy else { return [] }
+        let dense = denseKernels(model, options: options)
+        let convolutions = target.weighsConvolutions ? convolutionKernels(model, options: options) : []
+        return (dense + convolutions).sorted { ($0.index, $0.formOrder) < ($1.index, $1.formOrder) }
+    }
+
+    /// The dense layers a search decomposes: every one `options` does not exclude, the last dense layer as the output.
+    static func denseKernels(_ model: some LayerSource, options: ConversionOptions) -> [SearchedKernel] {
+        let dense = (0..<model.layerCount).filter { model.factorizableKernelShape($0, convolutions: false)?.count == 2 }
+        return dense.compactMap { index in
+            let name = model.layerName(index)
+            guard options.policy(forLayer: name) != nil, let shape = model.factorizableKernelShape(index, convolutions: false) else { return nil }
+            return SearchedKernel(index: index, name: name, role: index == dense.last ? .output : .hidden, rows: shape[0], columns: shape[1])
+        }
+    }
+
+    /// The convolutions a search with an accuracy or metric budget decomposes, in each form it tries.
+    static func convolutionKernels(_ model: some LayerSource, options: ConversionOptions) -> [SearchedKernel] {
+        let forms: [ConvFactorizationForm] = switch options.convolutions {
+        case .none: []
+        case .channel: [.channel]
+        case .spatial: [.spatial]
+        case .auto: [.channel, .spatial]
+        }
+        var kernels: [SearchedKernel] = []
+        for index in 0..<model.layerCount where !forms.isEmpty {
+            guard let shape = model.factorizableKernelShape(index, convolutions: true), shape.count == 4 else { continue }
+            let name = model.layerName(index)
+            guard options.policy(forLayer: name) != nil else { continue }
+            for form in forms {
+                let (rows, columns) = Converter.convolutionMatrixShape(kernelShape: shape, form: form)
+                kernels.append(SearchedKernel(index: index, name: name, role: .convolution(form), rows: rows, columns: columns))
+            }
+        }
+        return kernels
+    }
+}
+
+extension SearchedKernel {
+    /// Dense before a convolution's channel form before its spatial form (only a convolution has two entries).
+    fileprivate var formOrder: Int {
+        switch role {
+        case .hidden, .output: 0
+        case .convolution(.channel): 1
+        case .convolution: 2
+        }
+    }
+}
