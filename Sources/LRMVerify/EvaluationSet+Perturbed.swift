@@ -8,7 +8,7 @@ extension EvaluationSet {
         let lower = max(0, min(range.lowerBound, sampleCount)), upper = max(lower, min(range.upperBound, sampleCount))
         var part = EvaluationSet(pixels: Array(pixels[(lower * featureCount)..<(upper * featureCount)]), labels: Array(labels[lower..<upper]),
                                  featureCount: featureCount, classCount: classCount, classNames: classNames,
-                                 description: "\(description), samples \(lower)–\(upper - 1)", task: task)
+                                 description: "\(description), samples \(lower)–\(upper - 1)", task: task, sampleShape: sampleShape, identifier: identifier)
         if task == .regression {
             part.targets = Array(targets[(lower * targetWidth)..<(upper * targetWidth)])
             part.targetWidth = targetWidth
@@ -25,7 +25,7 @@ extension EvaluationSet {
             chosenLabels.append(labels[position])
         }
         var part = EvaluationSet(pixels: chosenPixels, labels: chosenLabels, featureCount: featureCount, classCount: classCount,
-                                 classNames: classNames, description: description, task: task)
+                                 classNames: classNames, description: description, task: task, sampleShape: sampleShape, identifier: identifier)
         if task == .regression {
             part.targetWidth = targetWidth
             part.targets = positions.flatMap { targets[($0 * targetWidth)..<(($0 + 1) * targetWidth)] }
@@ -69,7 +69,7 @@ extension EvaluationSet {
             }
         }
         return EvaluationSet(pixels: out, labels: labels, featureCount: featureCount, classCount: classCount, classNames: classNames,
-                             description: "\(description), shifted by up to \(maxShift) pixel\(maxShift == 1 ? "" : "s")")
+                             description: "\(description), shifted by up to \(maxShift) pixel\(maxShift == 1 ? "" : "s")", sampleShape: sampleShape, identifier: identifier)
     }
 
     /// Per sample, the cross-entropy −log p(label) of `model`'s output: its outputs when the model ends in
@@ -123,9 +123,13 @@ extension EvaluationSet {
         }
     }
 
+    /// A set of `featureCount` values per sample, each of `sampleShape` (default: the values in a row) from the data set
+    /// `identifier` (a part or a variation of a set passes its own).
     init(pixels: [Float], labels: [Int], featureCount: Int, classCount: Int, classNames: [String], description: String,
-         task: TaskKind = .multiclass) {
+         task: TaskKind = .multiclass, sampleShape: [Int]? = nil, identifier: String = "the data") {
         self.task = task
+        self.sampleShape = sampleShape ?? [featureCount]
+        self.identifier = identifier
         targets = []
         targetWidth = 0
         self.pixels = pixels

@@ -9,6 +9,10 @@ public struct EvaluationSet: Sendable {
     public let pixels: [Float]
     public let labels: [Int]
     public let featureCount: Int
+    /// One sample's stored shape (`featureCount` values) and the data set's name (`mnist`, `own data`), as
+    /// ``Verifier/checkFits(model:inputShape:outputShape:data:sampleShape:outputs:)`` names them.
+    public let sampleShape: [Int]
+    public let identifier: String
     public let classCount: Int
     public let classNames: [String]
     public let description: String
@@ -21,13 +25,7 @@ public struct EvaluationSet: Sendable {
     public var sampleCount: Int { labels.count }
 
     /// Outputs a model must give per sample: `classCount` for multi-class, 1 for binary, `targetWidth` for regression.
-    public var outputWidth: Int {
-        switch task {
-        case .multiclass: classCount
-        case .binary: 1
-        case .regression: targetWidth
-        }
-    }
+    public var outputWidth: Int { Verifier.ExpectedOutputs(task: task, classCount: classCount, targetWidth: targetWidth).count }
 
     public init(_ dataset: Dataset, layout: SampleLayout, task: TaskKind = .multiclass, batchSize: Int = 2000) throws {
         var pixels: [Float] = []
@@ -45,6 +43,8 @@ public struct EvaluationSet: Sendable {
         self.task = task
         targetWidth = task == .regression ? dataset.targetWidth : 0
         featureCount = dataset.featureCount
+        sampleShape = dataset.storedShape
+        identifier = dataset.identifier
         classCount = dataset.classCount
         classNames = dataset.classNames
         description = dataset.description
@@ -53,15 +53,9 @@ public struct EvaluationSet: Sendable {
     /// The model's outputs on every sample (row-major, `outputWidth` per sample).
     public func outputs(of model: Model) throws -> [Float] {
         let runner = try InferenceModel(model)
-        guard runner.inputElementCount == featureCount, runner.outputElementCount == outputWidth else {
-            let expected = switch task {
-            case .multiclass: "\(classCount) classes"
-            case .binary: "1 output (a binary task)"
-            case .regression: "\(targetWidth) target(s)"
-            }
-            throw VerificationError(.inputMismatch, "the model takes \(runner.inputElementCount) values and gives \(runner.outputElementCount); "
-                                    + "the data has \(featureCount) values per sample and \(expected)")
-        }
+        try Verifier.checkFits(model: "the model '\(escaped(model.name))'", inputShape: runner.inputShape, outputShape: { runner.outputShape },
+                               data: identifier, sampleShape: sampleShape,
+                               outputs: .init(task: task, classCount: classCount, targetWidth: targetWidth))
         return try runner.run(pixels, sampleCount: sampleCount)
     }
 

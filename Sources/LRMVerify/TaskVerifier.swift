@@ -107,14 +107,9 @@ public enum TaskVerifier {
         let width = task == .regression ? dataset.targetWidth : 1
         let runners = [candidate] + (reference.map { [$0] } ?? [])
         for runner in runners {
-            guard runner.inputElementCount == dataset.featureCount else {
-                throw VerificationError(.inputMismatch, "the model '\(escaped(runner.name))' takes \(runner.inputElementCount) values per sample "
-                                        + "(shape \(runner.inputShape)), the data has \(dataset.featureCount)")
-            }
-            guard runner.outputElementCount == width else {
-                throw VerificationError(.outputMismatch, "the model '\(escaped(runner.name))' has \(runner.outputElementCount) outputs, "
-                                        + "the \(task.rawValue) data has \(width) per sample")
-            }
+            try Verifier.checkFits(model: "the model '\(escaped(runner.name))'", inputShape: runner.inputShape, outputShape: { runner.outputShape },
+                                   data: dataset.identifier, sampleShape: dataset.storedShape,
+                                   outputs: .init(task: task, classCount: dataset.classCount, targetWidth: dataset.targetWidth))
         }
         var outputs = [[Float]](repeating: [], count: runners.count)
         var labels: [Int] = []

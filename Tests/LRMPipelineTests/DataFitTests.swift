@@ -36,4 +36,40 @@ struct DataFitTests {
             }
         }
     }
+
+    @Test("verify's binary and regression scoring and a search's in-memory samples make the same check and say it alike, each task's outputs counted")
+    func everyTask() throws {
+        let images = [Float](repeating: 0, count: 2 * 784)
+        let classes = try Dataset(arrays: images, sampleShape: [28, 28], labels: [0, 1], classNames: (0..<10).map(String.init), split: .test,
+                                  description: "two samples")
+        let binary = try Dataset(arrays: images, sampleShape: [28, 28], labels: [0, 1], classNames: ["0", "1"], split: .test, description: "two samples")
+        let targets = try Dataset(arrays: images, sampleShape: [28, 28], labels: [-1, -1], classNames: [], targets: [0, 1, 2, 3], targetWidth: 2,
+                                  split: .test, description: "two samples")
+        let input = "the model 'm' takes 20 values per sample (shape [20]); own data samples have 784 (28×28)"
+        /// The error `body` throws is `kind` with `message`.
+        func expectError(_ kind: VerificationError.Kind, _ message: String, _ body: () throws -> Void) {
+            #expect(throws: VerificationError.self) { try body() }
+            do { try body() } catch let error as VerificationError {
+                #expect(error.kind == kind && error.message == message, "\(error.kind): \(error.message)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        for (task, data, outputs) in [(TaskKind.binary, binary, "own data is a binary task, scored on 1 output"),
+                                      (.regression, targets, "own data has 2 targets per sample")] {
+            let thresholds = TaskThresholds()
+            expectError(.inputMismatch, input) { _ = try TaskVerifier.verify(candidate: model(inputs: 20), reference: nil, dataset: data, task: task, thresholds: thresholds) }
+            expectError(.outputMismatch, "the model 'm' has 3 outputs; " + outputs) {
+                _ = try TaskVerifier.verify(candidate: model(inputs: 784), reference: nil, dataset: data, task: task, thresholds: thresholds)
+            }
+            let set = try EvaluationSet(data, layout: .features, task: task)
+            expectError(.inputMismatch, input) { _ = try set.outputs(of: model(inputs: 20)) }
+            expectError(.outputMismatch, "the model 'm' has 3 outputs; " + outputs) { _ = try set.outputs(of: model(inputs: 784)) }
+        }
+        let set = try EvaluationSet(classes, layout: .features)
+        expectError(.inputMismatch, input) { _ = try set.outputs(of: model(inputs: 20)) }
+        expectError(.outputMismatch, "the model 'm' has 3 outputs; own data has 10 classes") { _ = try set.outputs(of: model(inputs: 784)) }
+        // A part of the set names the data as the set does.
+        expectError(.inputMismatch, input) { _ = try set.slice(0..<1).outputs(of: model(inputs: 20)) }
+    }
 }
