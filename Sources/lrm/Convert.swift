@@ -336,8 +336,12 @@ extension LRM {
                     throw CommandFailure(status: .usage, message: "\(input): --in-place replaces a .lrm input; this is not a .lrm file (give -o)")
                 }
             } else if let output, !dryRun {
-                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input), ("--config file", config)] + dataOptions.dataSet.own.files, inPlaceHint: "to replace a .lrm input on purpose, give --in-place instead of -o")
+                // --in-place is the way to replace the input model, never a data or --config file.
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input)], inPlaceHint: "to replace a .lrm input on purpose, give --in-place instead of -o")
+                try OutputFiles.refuseOverwritingInputs(output, inputs: [("--config file", config)] + dataOptions.dataSet.own.files)
             }
+            // Before the conversion (a search or fine-tuning can take hours), not when it is done.
+            if let destination { try OutputFiles.checkWritable(destination, option: inPlace ? "--in-place" : "-o") }
         }
 
         func run() throws {

@@ -52,6 +52,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([model, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model), ("--config file", config)])
+                try OutputFiles.checkWritable(output, option: "--output")
                 let loaded = try load()
                 let summary: KerasExportSummary
                 do {

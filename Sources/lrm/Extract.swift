@@ -32,6 +32,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([file])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", file)])
+                try OutputFiles.checkWritable(output, option: "-o")
                 let container = try ContainerFile(path: file)
                 let names = container.header.tensors.map(\.name)
                 guard let index = container.tensorIndex(named: tensor) else {

@@ -42,6 +42,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", input), ("--config file", config)])
+                try OutputFiles.checkWritable(output, option: "-o")
                 if case .keras(let container) = try ModelSource.kind(of: input), !KerasSubprocess.inProcess {
                     // The Keras child applies the options and writes the output itself: the model never
                     // crosses to this process.

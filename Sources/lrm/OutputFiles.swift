@@ -77,6 +77,31 @@ enum OutputFiles {
         }
     }
 
+    /// Refuses (exit 73), before any work is done, an output that could not be written at the end: its folder is
+    /// missing, not a folder or not writable, or the output is a directory, a device or a link to nothing. A long
+    /// search, sweep or verification would otherwise run to its end and then fail. The write itself still makes a
+    /// temporary file in that folder and renames it (``AtomicFileWriter``), so a folder that goes away meanwhile is
+    /// still caught there.
+    static func checkWritable(_ output: String, option: String) throws {
+        func refuse(_ reason: String) -> CommandFailure {
+            CommandFailure(status: .cannotWrite, message: "\(output): cannot write the \(option) output: \(reason)")
+        }
+        let target: String
+        do { target = try OutputTarget.resolve(output) } catch { throw refuse(error.message) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw refuse("it is a directory, expected a file name")
+        }
+        let folder = OutputTarget.split(target).directory
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+            throw refuse("the folder \(folder) does not exist")
+        }
+        guard isDirectory.boolValue else { throw refuse("\(folder) is not a folder") }
+        guard access(folder, W_OK | X_OK) == 0 else {
+            throw refuse("the folder \(folder) is not writable (\(String(cString: strerror(errno))))")
+        }
+    }
+
     /// Whether `a` and `b` name one file: equal device and inode when both exist (links followed), else
     /// equal resolved paths.
     static func sameFile(_ a: String, _ b: String) -> Bool {

@@ -45,6 +45,7 @@ extension LRM {
             try reportingErrors {
                 try InputFiles.requireRegular([model, input, config])
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("model", model), ("--input file", input), ("--config file", config)])
+                try OutputFiles.checkWritable(output, option: "-o")
                 // Mapped, not loaded: the weights are used in place in the file (a Keras file's in the
                 // child's scratch file), so resident memory stays below the file's size.
                 let mapped = try ModelSource.map(model, architecture: config, preprocessing: preprocessing, nonFinite: .accept, match: weights.match)

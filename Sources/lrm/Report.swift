@@ -47,6 +47,7 @@ extension LRM {
                                                                   ("--reference-config file", referenceConfig), ("--sweep file", sweep)]
                                                         + dataSet.own.files)
                 try OutputFiles.refuseInputExtension(output, option: "-o", content: "an HTML report", allowed: ".html")
+                try OutputFiles.checkWritable(output, option: "-o")
                 let file = try ContainerFile(path: model)
                 // Mapped, not loaded: what loading checked (every checksum and quantization scale) is checked one
                 // tensor's pages at a time, and the models run in place from their files.

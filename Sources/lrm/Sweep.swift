@@ -81,6 +81,7 @@ extension LRM {
                 if let csv {
                     try OutputFiles.refuseOverwritingInputs(csv, inputs: [("model", model), ("--config file", config)] + dataOptions.dataSet.own.files)
                     try OutputFiles.refuseInputExtension(csv, option: "--csv", content: "a CSV table", allowed: ".csv")
+                    try OutputFiles.checkWritable(csv, option: "--csv")
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)

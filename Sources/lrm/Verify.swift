@@ -132,6 +132,7 @@ extension LRM {
                 if let junit {
                     try OutputFiles.refuseOverwritingInputs(junit, inputs: inputFiles)
                     try OutputFiles.refuseInputExtension(junit, option: "--junit", content: "a JUnit XML report", allowed: ".xml")
+                    try OutputFiles.checkWritable(junit, option: "--junit")
                 }
                 // --input-shape and --input-layout describe the candidate; scale and offset go to a model that records none.
                 var shapeOptions = preprocessing

@@ -1,0 +1,57 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// What a user expects of messages and checks that the review of 2026-12-07 found wrong (findings 9, 10, 13–15,
+/// 17–19 of /work/coord/review.md): each test failed before its fix.
+@Suite("lrm says what is wrong, where a user expects it")
+struct UserExpectationCLITests {
+    static let samples = TestPackage.root + "/samples/"
+    static let fixtures = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/"
+
+    @Test("-o that is a data file: refused without the --in-place hint, which is only for the input model")
+    func inPlaceHintOnlyForTheInput() throws {
+        let scratch = try Scratch()
+        let x = scratch.file("hx.npy"), y = scratch.file("hy.npy")
+        try FileManager.default.copyItem(atPath: Self.samples + "housing_x.npy", toPath: x)
+        try FileManager.default.copyItem(atPath: Self.samples + "housing_y.npy", toPath: y)
+        let before = try Data(contentsOf: URL(fileURLWithPath: y))
+        let clash = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", x, "--labels", y, "--policy", "rank:2",
+                                          "-o", y, "--force-extension"])
+        expectOneLineError(clash, status: 64, naming: "--labels file")
+        #expect(!clash.stderr.contains("--in-place"), "\(clash.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: y)) == before)
+        // The input itself: there the hint is the point.
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        expectOneLineError(try ChildProcess.run(["convert", model, "--policy", "rank:2", "-o", model]), status: 64, naming: "--in-place")
+    }
+
+    @Test("an output folder that is missing or not a folder is refused (73) before any data is read or searched")
+    func outputFolderCheckedFirst() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        // An empty data folder: reading any data would fail with 66; the output is checked before that.
+        let empty = scratch.file("no-data")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+        let missing = scratch.file("missing/out")
+        let notFolder = try scratch.write(Array("x".utf8), to: "plain")
+        let data = ["--dataset", "mnist", "--data", empty]
+        let cases: [[String]] = [
+            ["convert", model, "--target-accuracy-drop", "1", "-o", missing + ".lrm"] + data,
+            ["convert", model, "--target-accuracy-drop", "1", "-o", notFolder + "/x.lrm"] + data,
+            ["sweep", model, "--csv", missing + ".csv"] + data,
+            ["verify", model, "--junit", missing + ".xml"] + data,
+            ["report", model, "-o", missing + ".html"] + data,
+        ]
+        for arguments in cases {
+            let result = try ChildProcess.run(arguments)
+            expectOneLineError(result, status: 73, naming: "cannot write the", "\(arguments)")
+            #expect(result.stderr.contains("does not exist") || result.stderr.contains("is not a folder"), "\(result.stderr)")
+        }
+        #expect(scratch.contents() == ["m.lrm", "no-data", "plain"])
+    }
+}
