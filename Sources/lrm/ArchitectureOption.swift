@@ -1,5 +1,6 @@
 import Foundation
 import LRMFormat
+import LRMKeras
 
 /// Checks on `--config` (`--reference-config`), the architecture given for a Keras weights-only file: it was
 /// silently ignored for a file that carries its own architecture, even when it did not exist.
@@ -25,6 +26,19 @@ enum ArchitectureOption {
               fullModelFormats.contains(format) else { return }
         throw CommandFailure(status: .usage, message: "\(path): is a full Keras model (\(format)) with its own architecture; "
                              + "\(option) \(architecture) would be ignored: leave it out (it is for weights-only files)")
+    }
+
+    /// The source format of a legacy weights-only `.h5` (tf-keras `save_weights`), the only file `--match` pairs.
+    static let pairedByMatchFormat = "keras-weights-h5"
+
+    /// Refuses (exit 64) `--match` given for a Keras file whose layers it does not pair: a Keras 3 `.weights.h5` is read
+    /// by path (a full model is refused for its `--config` first).
+    static func refuseUnusedMatch(_ match: KerasWeightMatching?, model: Model, path: String) throws {
+        guard let match, case .string(let format)? = model.metadata[MetadataKey.sourceFormat], format != pairedByMatchFormat else { return }
+        let kind = format == "keras-v3-weights" ? "a Keras 3 .weights.h5 file (\(format)), whose weights are read by path"
+            : "a Keras file (\(format)) that carries its own architecture"
+        throw CommandFailure(status: .usage, message: "\(path): is \(kind); --match \(match.rawValue) pairs only a legacy weights-only .h5 "
+                             + "file's layers (tf-keras save_weights) and would be ignored: leave it out")
     }
 
     /// Refuses (exit 64) an architecture given for a `.lrm` file, which records its own.

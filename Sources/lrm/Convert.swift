@@ -169,6 +169,7 @@ extension LRM {
         }
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             if output == nil && !dryRun && !inPlace { throw ValidationError("give an output file with -o, or --dry-run, or --in-place") }
             if inPlace && (output != nil || dryRun) { throw ValidationError("--in-place writes over the input: give it without -o and --dry-run") }
             let targets = [targetAccuracyDrop, targetRatio, targetMetricDrop].compactMap { $0 }.count

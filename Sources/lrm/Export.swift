@@ -45,6 +45,7 @@ extension LRM {
         var forceExtension = false
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             try OutputFiles.checkExtension(output, option: "--output", content: .kerasHDF5, force: forceExtension)
         }
 

@@ -31,6 +31,7 @@ extension LRM {
         var forceExtension = false
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             try OutputFiles.checkExtension(output, content: .container, force: forceExtension)
         }
 
@@ -48,7 +49,7 @@ extension LRM {
                     // crosses to this process.
                     try ArchitectureOption.checkExists(config, option: "--config")
                     try KerasSubprocess.importFile(input, container: container, architecture: config, output: output,
-                                                   extra: ["--match=\(weights.match.rawValue)"] + preprocessing.arguments
+                                                   extra: (weights.match.map { ["--match=\($0.rawValue)"] } ?? []) + preprocessing.arguments
                                                        + userMetadata.arguments + (allowNonFinite ? ["--allow-non-finite"] : []))
                 } else {
                     var model = try ModelSource.load(input, architecture: config, preprocessing: preprocessing,

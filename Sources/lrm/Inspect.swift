@@ -27,6 +27,7 @@ extension LRM {
         var verify = false
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             let keras = ModelSource.looksLikeKeras(file)
             if keras && verify {
                 throw ValidationError("--verify checks a .lrm file's checksums; \(file) is a Keras file")

@@ -37,7 +37,7 @@ enum KerasSubprocess {
     /// `container` is what the parent sniffed; the child does not sniff again. With `hint`, non-finite
     /// weights are refused (``ModelSource/refuse(_:path:hint:)``) before the model is handed over.
     static func open(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
-                     match: KerasWeightMatching = .auto, refusingNonFinite hint: String? = nil) throws -> ContainerFile {
+                     match: KerasWeightMatching? = nil, refusingNonFinite hint: String? = nil) throws -> ContainerFile {
         if inProcess {
             let model = try importModel(path, container: container, architecture: architecture,
                                         architectureOption: architectureOption, match: match)
@@ -48,7 +48,7 @@ enum KerasSubprocess {
         defer { Scratch.remove(folder) }
         let output = folder + "/model.lrm"
         try run(path, container: container, architecture: architecture, architectureOption: architectureOption, output: output,
-                folder: folder, extra: ["--match=\(match.rawValue)"] + (hint.map { ["--refuse-non-finite=\($0)"] } ?? []))
+                folder: folder, extra: (match.map { ["--match=\($0.rawValue)"] } ?? []) + (hint.map { ["--refuse-non-finite=\($0)"] } ?? []))
         do {
             // Mapped: the folder may go; the mapping keeps the data until the file is closed.
             return try ContainerFile(path: output, displayPath: path)
@@ -59,7 +59,7 @@ enum KerasSubprocess {
 
     /// The model in `path`, in memory (``open(_:architecture:architectureOption:)`` then `loadModel`).
     static func load(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
-                     match: KerasWeightMatching = .auto) throws -> Model {
+                     match: KerasWeightMatching? = nil) throws -> Model {
         try open(path, container: container, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
     }
 
@@ -279,7 +279,7 @@ extension LRM {
 
         @Option(parsing: .unconditional) var architectureOption = "--config"
 
-        @Option var match: KerasWeightMatching = .auto
+        @Option var match: KerasWeightMatching?
 
         /// What the parent sniffed the input as (it is not sniffed again); without it, the child sniffs.
         @Option var container: KerasContainer?
@@ -345,15 +345,16 @@ extension KerasSubprocess {
     /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
     /// A full-model file given an architecture anyway is refused (it would be ignored).
     static func importModel(_ path: String, container: KerasContainer?, architecture: String?, architectureOption: String,
-                            match: KerasWeightMatching = .auto) throws -> Model {
+                            match: KerasWeightMatching? = nil) throws -> Model {
         let model: Model
         do {
-            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match, container: container)
-        } catch var error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
-            error.message += " (give it with \(architectureOption) FILE)"
-            throw error
+            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match ?? .auto, container: container)
+        } catch let error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
+            // A missing option, not a bad file: a usage error (64), as README's table of exit codes has it.
+            throw CommandFailure(status: .usage, message: error.description + " (give it with \(architectureOption) FILE)")
         }
         try ArchitectureOption.refuseForFullModel(model, path: path, architecture: architecture, option: architectureOption)
+        try ArchitectureOption.refuseUnusedMatch(match, model: model, path: path)
         return model
     }
 }

@@ -81,7 +81,7 @@ enum ModelSource {
     /// against the model (exit 64 when they do not fit); non-finite weights are refused unless `nonFinite`
     /// is `.accept`.
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
-                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> Model {
+                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil) throws -> Model {
         var model = try file(path, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
         try prepare(&model, path: path, preprocessing: preprocessing, nonFinite: nonFinite)
         return model
@@ -93,7 +93,7 @@ enum ModelSource {
     /// Keras file's is done by the child, on the model it holds in memory anyway, with the same message).
     /// A model that fails both checks is refused for its weights first when it comes from a Keras file.
     static func map(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
-                    nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching = .auto) throws -> MappedModel {
+                    nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil) throws -> MappedModel {
         var hint: String?
         if case .refuse(let text) = nonFinite { hint = text }
         let (file, checked, imported) = try file(path, architecture: architecture, architectureOption: architectureOption,
@@ -128,14 +128,14 @@ enum ModelSource {
 
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into.
     static func file(_ path: String, architecture: String?, architectureOption: String,
-                     match: KerasWeightMatching = .auto) throws -> ContainerFile {
+                     match: KerasWeightMatching? = nil) throws -> ContainerFile {
         try file(path, architecture: architecture, architectureOption: architectureOption, match: match, refusingNonFinite: nil).file
     }
 
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into; with a `hint`, the
     /// Keras reader refuses non-finite weights itself (`checked` is then true). `imported`: the file is the
     /// Keras reader's scratch file.
-    static func file(_ path: String, architecture: String?, architectureOption: String, match: KerasWeightMatching,
+    static func file(_ path: String, architecture: String?, architectureOption: String, match: KerasWeightMatching?,
                      refusingNonFinite hint: String?) throws -> (file: ContainerFile, checked: Bool, imported: Bool) {
         switch try kind(of: path) {
         case .container:
@@ -282,8 +282,17 @@ struct PreprocessingOptions: ParsableArguments {
 
 /// `--match`: how a weights-only legacy HDF5 file's layers are paired with the architecture's.
 struct WeightMatchOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Weights-only .h5 files: pair the file's layers with --config's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order).", valueName: "how"))
-    var match: KerasWeightMatching = .auto
+    @Option(help: ArgumentHelp("Weights-only legacy .h5 files (tf-keras save_weights), with --config: pair the file's layers with the architecture's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order). (default: auto)", valueName: "how"))
+    var match: KerasWeightMatching?
+
+    /// Refuses (exit 64) `--match` without an architecture option: only a weights-only file, which needs one, is paired
+    /// with an architecture; a `.lrm` file or a full Keras model would never read it.
+    func check(architectureOptions options: [(name: String, value: String?)]) throws {
+        guard let match, !options.contains(where: { $0.value != nil }) else { return }
+        let names = options.map(\.name).joined(separator: " or ")
+        throw ValidationError("--match \(match.rawValue) pairs a legacy weights-only .h5 file's layers with the architecture given by \(names); "
+                              + "without it there is nothing to pair (a .lrm file or a full Keras model carries its own architecture): leave --match out")
+    }
 }
 
 extension LayerFidelity {

@@ -36,6 +36,7 @@ extension LRM {
         var allowNonFiniteInputs = false
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             try OutputFiles.checkExtension(output, content: .predictions, force: forceExtension)
         }
 

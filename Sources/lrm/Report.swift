@@ -35,6 +35,7 @@ extension LRM {
         var sweep: String?
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--reference-config", referenceConfig)])
             if reference != nil && !dataSet.hasData {
                 throw ValidationError("--reference is compared on a data set: give --dataset (or your own with --inputs) too, or leave --reference out")
             }

@@ -54,6 +54,7 @@ extension LRM {
         var thresholds: [Double] { taus.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config)])
             guard dataOptions.hasData else { throw ValidationError("give the data set with --dataset, or your own with --inputs") }
             let values = taus.split(separator: ",")
             guard !values.isEmpty, thresholds.count == values.count, thresholds.allSatisfy({ $0 > 0 && $0 <= 1 }) else {

@@ -93,6 +93,7 @@ extension LRM {
         }
 
         func validate() throws {
+            try weights.check(architectureOptions: [("--config", config), ("--reference-config", referenceConfig)])
             guard dataSet.hasData else { throw ValidationError("give the data: --dataset NAME, or your own with --inputs (and --labels)") }
             if let maxMetricDrop, !(maxMetricDrop >= 0 && maxMetricDrop.isFinite) { throw ValidationError("--max-metric-drop must be a finite number ≥ 0") }
             if maxMetricDrop != nil, let name = dataSet.dataset {
@@ -140,10 +141,12 @@ extension LRM {
                 shapeOptions.inputOffset = nil
                 // Mapped, not loaded: the models run in place from their files (a Keras file's from the child's
                 // scratch file), and the per-layer comparison reads one layer at a time.
-                var candidate = try ModelSource.map(model, architecture: config, preprocessing: shapeOptions, nonFinite: .accept, match: weights.match)
+                // --match pairs a weights-only file with its architecture: it goes to the side given one.
+                var candidate = try ModelSource.map(model, architecture: config, preprocessing: shapeOptions, nonFinite: .accept,
+                                                    match: config != nil ? weights.match : nil)
                 var referenceModel = try reference.map { path in
                     try ModelSource.map(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                                        nonFinite: .accept, match: weights.match)
+                                        nonFinite: .accept, match: referenceConfig != nil ? weights.match : nil)
                 }
                 var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, input: candidate.input)
                 var referenceSide: VerifyPreprocessing.Side?

@@ -54,4 +54,24 @@ struct UserExpectationCLITests {
         }
         #expect(scratch.contents() == ["m.lrm", "no-data", "plain"])
     }
+
+    @Test("--match is refused where nothing is paired: without --config (64), and for a Keras 3 .weights.h5; a legacy weights-only file takes it")
+    func matchWhereUsed() throws {
+        let scratch = try Scratch()
+        expectOneLineError(try ChildProcess.run(["convert", Self.samples + "mnist_mlp.h5", "--dry-run", "--match", "name"]), status: 64,
+                           naming: "--match name pairs a legacy weights-only .h5")
+        expectOneLineError(try ChildProcess.run(["inspect", Self.fixtures + "mlp.keras", "--match", "order"]), status: 64, naming: "--match")
+        expectOneLineError(try ChildProcess.run(["verify", Self.fixtures + "mlp.keras", "--dataset", "mnist", "--match", "name"]), status: 64,
+                           naming: "--config or --reference-config")
+        // A Keras 3 weights file is read by path: --match would not be read.
+        expectOneLineError(try ChildProcess.run(["inspect", Self.fixtures + "mlp.weights.h5", "--config", Self.fixtures + "mlp.keras",
+                                                 "--match", "order"]), status: 64, naming: "Keras 3 .weights.h5")
+        expectOneLineError(try ChildProcess.run(["import", Self.fixtures + "mlp.weights.h5", "--config", Self.fixtures + "mlp.keras",
+                                                 "--match", "order", "-o", scratch.file("w.lrm")]), status: 64, naming: "Keras 3 .weights.h5")
+        // A legacy weights-only file with its architecture: --match pairs it.
+        let legacy = try ChildProcess.run(["import", Self.fixtures + "mlp_weights.h5", "--config", Self.fixtures + "mlp.keras",
+                                           "--match", "order", "-o", scratch.file("l.lrm")])
+        #expect(legacy.status == 0, "\(legacy)")
+        #expect(scratch.contents() == ["l.lrm"])
+    }
 }

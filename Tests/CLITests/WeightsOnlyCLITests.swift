@@ -23,7 +23,7 @@ struct WeightsOnlyCLITests {
                                            "--min-agreement", "1"] + data)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("pass  min-agreement"))
-        expectOneLineError(try ChildProcess.run(["verify", weights] + data), status: 65, naming: "--config")
+        expectOneLineError(try ChildProcess.run(["verify", weights] + data), status: 64, naming: "--config")
 
         let lrm = scratch.file("m.lrm")
         #expect(try ChildProcess.run(["import", weights, "--config", architecture, "-o", lrm]).status == 0)
@@ -31,7 +31,7 @@ struct WeightsOnlyCLITests {
         #expect(report.status == 0, "\(report.stderr)")
         #expect(try String(contentsOfFile: scratch.file("r.html"), encoding: .utf8).contains("Agreement: 100.00% of top-1 predictions"))
         expectOneLineError(try ChildProcess.run(["report", lrm, "--reference", weights, "-o", scratch.file("r2.html")] + data),
-                           status: 65, naming: "--reference-config")
+                           status: 64, naming: "--reference-config")
     }
 
     @Test("export --config writes a weights-only file as Keras (its error pointed to --config, which export did not have)")
@@ -40,7 +40,7 @@ struct WeightsOnlyCLITests {
         let weights = fixtures + "mlp_weights.h5", architecture = fixtures + "mlp.keras"
         var rng = SystemRandomNumberGenerator()
         try NPY.write(try NumPyArray(shape: [8, 6], float32: (0..<48).map { _ in Float.random(in: -1...1, using: &rng) }), to: scratch.file("x.npy"))
-        expectOneLineError(try ChildProcess.run(["export", weights, "--to", "keras", "-o", scratch.file("none.h5")]), status: 65, naming: "--config")
+        expectOneLineError(try ChildProcess.run(["export", weights, "--to", "keras", "-o", scratch.file("none.h5")]), status: 64, naming: "--config")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("none.h5")))
         let exported = try ChildProcess.run(["export", weights, "--config", architecture, "--to", "keras", "-o", scratch.file("e.h5")])
         #expect(exported.status == 0, "\(exported)")
