@@ -228,6 +228,11 @@ struct PreprocessingOptions: ParsableArguments {
         for (flag, value) in [("--input-scale", inputScale), ("--input-offset", inputOffset)] {
             if let value { _ = try Self.parseNumbers(value, flag: flag) }
         }
+        if let inputScale, try Self.parseNumbers(inputScale, flag: "--input-scale").contains(0) {
+            // x · 0 + offset: every input (of that channel) would be the same, whatever the data.
+            throw ValidationError("--input-scale '\(inputScale)': a scale of 0 makes every input the same (x · 0 + offset), whatever the data; "
+                                  + "give the factor the raw values are multiplied by (1/255 for 8-bit pixels, say)")
+        }
         if let inputShape { _ = try Self.parseShape(inputShape) }
     }
 

@@ -26,7 +26,7 @@ extension LRM {
 
         @OptionGroup var weights: WeightMatchOptions
 
-        @Flag(help: "Feed the inputs to the first layer as they are, without the model's preprocessing.")
+        @Flag(help: "Feed the inputs to the first layer as they are, without the model's preprocessing (refused with --input-scale and --input-offset, which set it).")
         var noPreprocess = false
 
         @Flag(help: "Write the output under a name that does not end in .npy.")
@@ -38,6 +38,10 @@ extension LRM {
         func validate() throws {
             try weights.check(architectureOptions: [("--config", config)])
             try OutputFiles.checkExtension(output, content: .predictions, force: forceExtension)
+            if noPreprocess, let flag = [("--input-scale", preprocessing.inputScale), ("--input-offset", preprocessing.inputOffset)].first(where: { $0.1 != nil })?.0 {
+                // --no-preprocess feeds the inputs as they are: a scale or offset would not be applied at all.
+                throw ValidationError("\(flag) sets the preprocessing that --no-preprocess leaves out (the inputs are fed to the first layer as they are): give one or the other")
+            }
         }
 
         @OptionGroup var preprocessing: PreprocessingOptions

@@ -45,8 +45,10 @@ struct VerifyPreprocessing {
         let given = scale != nil || offset != nil
         if side.records {
             if given {
-                notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.input))); "
-                             + "the --input-scale/--input-offset options apply only to a model that records none")
+                let options = [scale.map { _ in "--input-scale" }, offset.map { _ in "--input-offset" }].compactMap { $0 }.joined(separator: " and ")
+                notes.append("the \(side.role) \(side.path) records its own preprocessing (\(Self.describe(side.input))) and runs with it: "
+                             + "\(options) \(scale != nil && offset != nil ? "are" : "is") not used for it (verify applies --input-scale and --input-offset only "
+                             + "to a model that records none; predict and convert replace the recorded values with them)")
             }
             return "the model file"
         } else if given {

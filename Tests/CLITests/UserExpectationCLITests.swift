@@ -55,6 +55,36 @@ struct UserExpectationCLITests {
         #expect(scratch.contents() == ["m.lrm", "no-data", "plain"])
     }
 
+    @Test("predict --no-preprocess with --input-scale or --input-offset is refused (64); verify says an unused scale is not used")
+    func noPreprocessWithScale() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        let input = scratch.file("x.npy")
+        try NPY.write(try NumPyArray(shape: [2, 784], float32: [Float](repeating: 0.5, count: 2 * 784)), to: input)
+        for option in [["--input-scale", "0.001"], ["--input-offset", "1"]] {
+            let result = try ChildProcess.run(["predict", model, "--input", input, "-o", scratch.file("y.npy"), "--no-preprocess"] + option)
+            expectOneLineError(result, status: 64, naming: "\(option[0]) sets the preprocessing that --no-preprocess leaves out")
+        }
+        #expect(try ChildProcess.run(["predict", model, "--input", input, "-o", scratch.file("y.npy"), "--no-preprocess"]).status == 0)
+        // verify runs a model that records its preprocessing with it: the note says the option was not used.
+        let verify = try ChildProcess.run(["verify", model, "--dataset", "mnist", "--input-scale", "0.5", "--limit", "50"])
+        #expect(verify.status == 0, "\(verify)")
+        #expect(verify.stderr.contains("runs with it: --input-scale is not used for it"), "\(verify.stderr)")
+    }
+
+    @Test("--input-scale 0 is refused (64): every input would be the same")
+    func zeroInputScale() throws {
+        let scratch = try Scratch()
+        for arguments in [["import", Self.samples + "mnist_mlp.h5", "-o", scratch.file("b.lrm")],
+                          ["convert", Self.samples + "mnist_mlp.h5", "--dry-run"]] {
+            for scale in ["0", "1/255,0,1/255"] {
+                expectOneLineError(try ChildProcess.run(arguments + ["--input-scale", scale]), status: 64, naming: "a scale of 0")
+            }
+        }
+        #expect(scratch.contents().isEmpty)
+    }
+
     @Test("--match is refused where nothing is paired: without --config (64), and for a Keras 3 .weights.h5; a legacy weights-only file takes it")
     func matchWhereUsed() throws {
         let scratch = try Scratch()
