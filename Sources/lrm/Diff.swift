@@ -10,7 +10,7 @@ extension LRM {
                 + "lrm computes with), giving the largest |Δ|. Exit status 0 when nothing differs (metadata such as the writer and "
                 + "the conversion's time included), 1 when something does, as diff(1). " + ExitStatus.helpText)
 
-        @Argument(help: "The first .lrm file.")
+        @Argument(help: "The first .lrm file (a Keras file is refused: store it as one with lrm import).")
         var first: String
 
         @Argument(help: "The second .lrm file.")
@@ -22,6 +22,7 @@ extension LRM {
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([first, second])
+                for path in [first, second] { try ModelSource.refuseKeras(path, command: "diff", reads: "compares .lrm files") }
                 let a = try ContainerFile(path: first), b = try ContainerFile(path: second)
                 let report = try ContainerDiff(a, b)
                 print(json ? report.json(first: first, second: second).serialized(indent: 2) : report.text(first: first, second: second))

@@ -65,6 +65,15 @@ enum ModelSource {
         return .keras(try KerasImporter.sniff(path: path))
     }
 
+    /// Refuses (exit 65) a Keras file given to a command that reads only `.lrm` files (diff, report), saying what it is
+    /// and how to make a `.lrm` of it, rather than the container reader's "not a .lrm file" and a byte dump.
+    static func refuseKeras(_ path: String, command: String, reads what: String) throws {
+        guard case .keras(let container)? = try? kind(of: path) else { return }
+        let kind = container == .zip ? "a Keras .keras archive" : "a Keras HDF5 (.h5) file"
+        throw CommandFailure(status: .invalidInput, message: "\(path): is \(kind); lrm \(command) \(what): "
+                             + "store it as one first with `lrm import \(path) -o MODEL.lrm`")
+    }
+
     /// What to do with NaN or infinite weights.
     enum NonFinitePolicy {
         /// Load the model as it is (predict, verify, export: the numbers are the user's).

@@ -15,7 +15,7 @@ extension LRM {
                 + "the verify metrics (with your own data, --inputs: the task's metrics, binary or regression too); with --sweep (the JSON of `lrm sweep --json`) it plots accuracy against compression ratio. "
                 + ExitStatus.helpText)
 
-        @Argument(help: "A .lrm file.")
+        @Argument(help: "A .lrm file (a Keras file is refused: store it as one with lrm import).")
         var model: String
 
         @Option(name: .shortAndLong, help: "Output .html file (any name but a model's or data file's: .lrm, .h5, .hdf5, .keras, .npy, .npz, .csv).")
@@ -49,6 +49,7 @@ extension LRM {
                                                         + dataSet.own.files)
                 try OutputFiles.refuseInputExtension(output, option: "-o", content: "an HTML report", allowed: ".html")
                 try OutputFiles.checkWritable(output, option: "-o")
+                try ModelSource.refuseKeras(model, command: "report", reads: "describes a .lrm file (its factorizations, spectra and sizes)")
                 let file = try ContainerFile(path: model)
                 // Mapped, not loaded: what loading checked (every checksum and quantization scale) is checked one
                 // tensor's pages at a time, and the models run in place from their files.

@@ -104,4 +104,19 @@ struct UserExpectationCLITests {
         #expect(legacy.status == 0, "\(legacy)")
         #expect(scratch.contents() == ["l.lrm"])
     }
+
+    @Test("diff and report of a Keras file: one line saying what it is and to lrm import it (65)")
+    func kerasFileForLRMOnlyCommands() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        for (keras, kind) in [(Self.samples + "mnist_mlp.h5", "a Keras HDF5 (.h5) file"), (Self.fixtures + "mlp.keras", "a Keras .keras archive")] {
+            for arguments in [["diff", keras, model], ["diff", model, keras], ["report", keras, "-o", scratch.file("r.html")]] {
+                let result = try ChildProcess.run(arguments)
+                expectOneLineError(result, status: 65, naming: "\(keras): is \(kind)")
+                #expect(result.stderr.contains("lrm import") && !result.stderr.contains("89 48 44 46"), "\(result.stderr)")
+            }
+        }
+        #expect(scratch.contents() == ["m.lrm"])
+    }
 }
