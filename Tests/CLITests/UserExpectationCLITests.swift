@@ -119,4 +119,33 @@ struct UserExpectationCLITests {
         }
         #expect(scratch.contents() == ["m.lrm"])
     }
+
+    @Test("diff of an i4 and an i8 file compares dequantized values, says so, and gives the differences as numbers in JSON")
+    func diffDequantized() throws {
+        let scratch = try Scratch()
+        let (i4, i8) = (scratch.file("i4.lrm"), scratch.file("i8.lrm"))
+        for (dtype, path) in [("i4", i4), ("i8", i8)] {
+            let result = try ChildProcess.run(["convert", Self.samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:16",
+                                               "--factor-dtype", dtype, "-o", path])
+            #expect(result.status == 0, "\(result)")
+        }
+        let text = try ChildProcess.run(["diff", i4, i8])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("dense_1/us 784×16: i4 → i8, max |Δ| ") && text.stdout.contains("(dequantized)"), "\(text.stdout)")
+        #expect(text.stdout.contains("compared as their dequantized values"), "\(text.stdout)")
+        let json = try jsonObject(try ChildProcess.run(["diff", i4, i8, "--json"]).stdout)
+        // Codes of i4 and i8 differ by up to ~120; the weights they stand for by far less than 1.
+        let largest = try #require(json["max_abs_difference"] as? Double)
+        #expect(largest > 0 && largest < 1, "\(json)")
+        let tensors = try #require(json["tensor_differences"] as? [[String: Any]])
+        let us = try #require(tensors.first { $0["name"] as? String == "dense_1/us" })
+        #expect(us["dequantized"] as? Bool == true)
+        #expect((us["first"] as? [String: Any])?["dtype"] as? String == "i4" && (us["second"] as? [String: Any])?["dtype"] as? String == "i8")
+        #expect(((us["first"] as? [String: Any])?["shape"] as? [Int]) == [784, 16])
+        #expect((us["max_abs_difference"] as? Double ?? 1) < 1, "\(us)")
+        let metadata = try #require(json["metadata_differences"] as? [[String: Any]])
+        #expect(metadata.contains { $0["key"] as? String == "conversion.factor_dtype" }, "\(metadata)")
+        // The text lines are kept for existing readers.
+        #expect((json["tensors"] as? [String])?.contains { $0.hasPrefix("dense_1/us 784×16: i4 → i8") } == true)
+    }
 }
