@@ -15,6 +15,8 @@ struct HTMLReport {
     var taskVerification: TaskReport?
     /// Whether the sweep's values are RMSE (a regression sweep) rather than accuracy (0–1).
     var sweepRegression = false
+    /// Which model and data set the sweep is of, and its file (shown above its chart).
+    var sweepSource: String?
 
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -222,6 +224,6 @@ struct HTMLReport {
             let label = sweepRegression ? String(format: "original %.4g", sweepBaseline) : "original \(Format.fixed(sweepBaseline * 100, 2))%"
             chart.horizontalMarkers = [(sweepBaseline * factor, label)]
         }
-        return "<h2>Sweep</h2>" + chart.render()
+        return "<h2>Sweep</h2>" + (sweepSource.map { "<p class=\"sub\">\(e($0))</p>" } ?? "") + chart.render()
     }
 }

@@ -31,7 +31,7 @@ extension LRM {
 
         @OptionGroup var dataSet: DataSetOptions
 
-        @Option(help: ArgumentHelp("JSON written by `lrm sweep --json`, to plot accuracy against compression.", valueName: "file"))
+        @Option(help: ArgumentHelp("JSON written by `lrm sweep --json` of this model's original, to plot accuracy against compression (a sweep of another model is refused).", valueName: "file"))
         var sweep: String?
 
         func validate() throws {
@@ -39,6 +39,26 @@ extension LRM {
             if reference != nil && !dataSet.hasData {
                 throw ValidationError("--reference is compared on a data set: give --dataset (or your own with --inputs) too, or leave --reference out")
             }
+        }
+
+        /// Refuses (exit 64) a sweep of another model than the one `model` holds (or was converted from): its curve would
+        /// be drawn under this model's name. Judged by what both record: the layers the sweep factorized must be layers of
+        /// the model, and the sweep's original parameter count (a point's parameters × its compression ratio) must be the
+        /// model's before compression. A sweep JSON without these (hand-made) is not judged.
+        static func refuseSweepOfAnotherModel(_ object: JSONValue, sweep: String, model: String, header: ContainerHeader) throws {
+            guard let first = object["points"]?.array?.first, let ranks = first["ranks"]?.array,
+                  let parameters = first["parameters"]?.number, let ratio = first["compression_ratio"]?.number else { return }
+            let sweptLayers = ranks.compactMap { $0["layer"]?.string }
+            let sweptParameters = Int((parameters * ratio).rounded())
+            let summary = ModelSummary(header: header)
+            let layers = header.model.layers.map(\.name)
+            let missing = sweptLayers.filter { !layers.contains($0) }
+            guard !missing.isEmpty || abs(sweptParameters - summary.parametersBefore) > max(1, summary.parametersBefore / 100_000) else { return }
+            let what = missing.isEmpty ? "\(Format.count(sweptParameters)) parameters, the model \(Format.count(summary.parametersBefore))"
+                : "layers \(missing.prefix(4).map { "'\(escaped($0))'" }.joined(separator: ", ")) that the model does not have"
+            throw CommandFailure(status: .usage, message: "\(sweep): is the sweep of \(escaped(object["model"]?.string ?? "another model")) "
+                                 + "(\(what)), not of the model in \(model); give the sweep of the model it was converted from "
+                                 + "(lrm sweep ORIGINAL --json), or leave --sweep out")
         }
 
         func run() throws {
@@ -107,6 +127,7 @@ extension LRM {
                 var sweepPoints: [(method: String, ratio: Double, accuracy: Double)] = []
                 var sweepBaseline: Double?
                 var sweepRegression = false
+                var sweepSource: String?
                 if let sweep {
                     var isDirectory: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -118,6 +139,9 @@ extension LRM {
                         throw CommandFailure(status: FileManager.default.fileExists(atPath: sweep) ? .invalidInput : .missingInput,
                                              message: "\(sweep): not the JSON of `lrm sweep --json`")
                     }
+                    try Self.refuseSweepOfAnotherModel(object, sweep: sweep, model: model, header: file.header)
+                    sweepSource = "Sweep of \(object["model"]?.string ?? "an unnamed model") on \(object["dataset"]?.string ?? "an unnamed data set")"
+                        + " (\(sweep))"
                     // A regression sweep (`"task": "regression"`) is plotted as RMSE, the others as accuracy.
                     sweepRegression = object["task"]?.string == TaskKind.regression.rawValue
                     let key = sweepRegression ? "rmse" : "accuracy"
@@ -132,6 +156,7 @@ extension LRM {
                                       sweepBaseline: sweepBaseline, reference: reference)
                 page.taskVerification = taskVerification
                 page.sweepRegression = sweepRegression
+                page.sweepSource = sweepSource
                 let html = page.render()
                 do {
                     try AtomicFileWriter.write(Array(html.utf8), to: output)

@@ -148,4 +148,27 @@ struct UserExpectationCLITests {
         // The text lines are kept for existing readers.
         #expect((json["tensors"] as? [String])?.contains { $0.hasPrefix("dense_1/us 784×16: i4 → i8") } == true)
     }
+
+    @Test("report --sweep of another model is refused (64); a sweep of the model's original is shown with its model and data set")
+    func sweepOfAnotherModel() throws {
+        let scratch = try Scratch()
+        let example = scratch.file("ex.lrm")
+        #expect(try ChildProcess.run(["example", "-o", example]).status == 0)
+        let housing = Self.samples + "housing_mlp.h5"
+        let data = ["--inputs", Self.samples + "housing_x.npy", "--labels", Self.samples + "housing_y.npy"]
+        let sweep = try ChildProcess.run(["sweep", housing, "--taus", "0.9"] + data + ["--json"], timeout: 300)
+        #expect(sweep.status == 0, "\(sweep)")
+        let sweepFile = try scratch.write(Array(sweep.stdout.utf8), to: "sw.json")
+        let refused = try ChildProcess.run(["report", example, "--sweep", sweepFile, "-o", scratch.file("r.html")])
+        expectOneLineError(refused, status: 64, naming: "sw.json: is the sweep of \(housing)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")))
+        // The model the sweep is of, converted: accepted, and the page names the sweep's model and data set.
+        let converted = scratch.file("h.lrm")
+        #expect(try ChildProcess.run(["convert", housing, "--policy", "rank:4", "-o", converted]).status == 0)
+        let page = scratch.file("h.html")
+        let report = try ChildProcess.run(["report", converted, "--sweep", sweepFile, "-o", page])
+        #expect(report.status == 0, "\(report)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("Sweep of \(housing) on "), "\(html.suffix(2000))")
+    }
 }
