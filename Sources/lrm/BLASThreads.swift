@@ -74,7 +74,7 @@ enum BLASThreads {
         guard workBufferSettled.wait(timeout: .now() + workBufferDeadline) == .timedOut else { return }
         let limit = (BLASWorkBuffer.limit ?? 0) >> 10
         printError("OpenBLAS could not map its work buffer in \(Int(workBufferDeadline)) s under the address-space limit "
-                   + "(ulimit -v \(limit) KiB): raise the limit")
+                   + "(ulimit -v \(limit) KiB): raise the limit", status: .systemError)
         _exit(ExitStatus.systemError.rawValue)
     }
 

@@ -128,7 +128,7 @@ extension LRM.Convert {
         if check.given {
             // Named as errors are: the file converted (written, so that it can be looked at), else the input of a dry run.
             let file = destination ?? input
-            FileHandle.standardError.write(Data("lrm: check failed: \(file): \(what), limit \(check.option) \(Format.fixed(limit, 2))\(unit)\n".utf8))
+            printDiagnostic("check failed", "\(file): \(what), limit \(check.option) \(Format.fixed(limit, 2))\(unit)")
             throw ExitCode(ExitStatus.checkFailed.rawValue)
         }
         var message = "\(what), more than \(Format.fixed(limit, 2))\(unit)"

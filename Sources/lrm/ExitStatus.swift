@@ -55,7 +55,7 @@ func reportingErrors(onFailure: (CommandFailure) -> Void = { _ in }, _ body: () 
         let failure = CommandFailure(explaining: error)
         onFailure(failure)
         if failure.status == .usage { throw failure }
-        printError(failure.message)
+        printError(failure.message, status: failure.status)
         throw ExitCode(failure.status.rawValue)
     }
 }
@@ -142,11 +142,12 @@ extension ErrorRecord {
 /// One line `lrm: warning: …` on stderr: something the user most likely did not mean, the command goes on.
 func printWarning(_ message: String) {
     let line = message.replacingOccurrences(of: "\n", with: " ")
-    FileHandle.standardError.write(Data("lrm: warning: \(line)\n".utf8))
+    FileHandle.standardError.write(Data((Diagnostics.json ? Diagnostics.line("warning", line) : "lrm: warning: \(line)\n").utf8))
 }
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("lrm: error: \(TerminalText.line(message))\n".utf8))
+/// One line `lrm: error: …` on stderr (``Diagnostics``: a JSON object with `--progress json`).
+func printError(_ message: String, status: ExitStatus) {
+    printDiagnostic("error", message, status: status)
 }
 
 /// Whether stderr is a terminal (progress is shown only then).

@@ -191,8 +191,15 @@ enum KerasSubprocess {
         guard let handle = FileHandle(forReadingAtPath: path) else { return }
         defer { try? handle.close() }
         let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
-        let warnings = text.split(separator: "\n").filter { !$0.isEmpty }
-        if !warnings.isEmpty { FileHandle.standardError.write(Data((warnings.joined(separator: "\n") + "\n").utf8)) }
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            // `lrm: LABEL: message` again through this process's diagnostics (JSON with --progress json).
+            let parts = line.split(separator: ":", maxSplits: 2)
+            if parts.count == 3, parts[0] == "lrm", ["warning", "note"].contains(parts[1].trimmingCharacters(in: .whitespaces)) {
+                printDiagnostic(parts[1].trimmingCharacters(in: .whitespaces), String(parts[2].dropFirst()))
+            } else {
+                FileHandle.standardError.write(Data((Diagnostics.json ? Diagnostics.line("warning", String(line)) : line + "\n").utf8))
+            }
+        }
     }
 
     /// This program's file: `/proc/self/exe` where there is one (Linux), else `Bundle.main`'s path. Not

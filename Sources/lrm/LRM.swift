@@ -35,6 +35,7 @@ struct LRM: ParsableCommand {
             }
             return
         }
+        Diagnostics.json = Diagnostics.choosesJSON(arguments)
         let subcommand = arguments.first { !$0.hasPrefix("-") }.flatMap(Self.subcommand(named:))
         do {
             if let problem = Self.commandLineProblem(arguments) { throw ValidationError(problem) }
@@ -73,7 +74,7 @@ struct LRM: ParsableCommand {
     /// one line `lrm: error: MESSAGE (see lrm COMMAND --help)` and exit 64.
     static func exitForBadCommandLine(_ message: String, subcommand: ParsableCommand.Type?) -> Never {
         let help = subcommand.map { "lrm \($0._commandName) --help" } ?? "lrm --help"
-        printError("\(message) (see \(help))")
+        printError("\(message) (see \(help))", status: .usage)
         Self.exit(withError: ExitCode(ExitStatus.usage.rawValue))
     }
 

@@ -6,6 +6,15 @@ import Testing
 /// Options that cannot mean anything with the others given are refused on the command line (exit 64, one line
 /// naming the option, nothing written) before any data is read or any calibration or search runs, instead of
 /// being ignored without a word or refused only after the expensive work.
+/// The error lines on stderr: `lrm: error: …`, or with `--progress json` the message of each `{"error": …}` object.
+func errorLines(_ stderr: String) -> [String] {
+    stderr.split(separator: "\n").compactMap { line in
+        if line.hasPrefix("lrm: error: ") { return String(line) }
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        return ((object?["error"] as? [String: Any])?["message"] as? String).map { "lrm: error: " + $0 }
+    }
+}
+
 @Suite("Options refused up front when they cannot apply")
 struct OptionConsistencyCLITests {
     let samples = TestPackage.root + "/samples/"
@@ -138,7 +147,7 @@ struct OptionConsistencyCLITests {
                                                        "--target-metric-drop", "5"])] {
             let result = try ChildProcess.run(["convert", samples + model, "-o", output, "--estimate", "test-half", "--progress", "json"] + arguments)
             #expect(result.status == 64, "\(model): \(result.stderr)")
-            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+            let errors = errorLines(result.stderr)
             #expect(errors.count == 1 && errors[0].contains("--estimate test-half is for multi-class classifiers"), "\(model): \(result.stderr)")
             #expect(!result.stderr.contains("\"calibration\""), "\(model): refused only after calibrating: \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: output))
@@ -156,7 +165,7 @@ struct OptionConsistencyCLITests {
         let result = try ChildProcess.run(["convert", samples + "mnist_cnn.h5", "--inputs", x, "--labels", y, "--target-accuracy-drop", "1",
                                            "--estimate", "shifted", "--progress", "json", "-o", output])
         #expect(result.status == 64, "\(result.stderr)")
-        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+        let errors = errorLines(result.stderr)
         #expect(errors.count == 1 && errors[0].contains("--estimate shifted") && errors[0].contains("own data (--inputs) are never shifted"),
                 "\(result.stderr)")
         #expect(!result.stderr.contains("\"calibration\""), "refused only after calibrating: \(result.stderr)")
@@ -267,7 +276,7 @@ struct OwnDataOptionCLITests {
         for (arguments, output) in try commands(scratch, model: "housing_mlp.h5") {
             let result = try ChildProcess.run(arguments + housing + (arguments[0] == "report" ? [] : ["--progress", "json"]))
             #expect(result.status == 64, "\(arguments): \(result.stderr)")
-            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error: ") }
+            let errors = errorLines(result.stderr)
             #expect(errors.count == 1 && errors[0].contains("--threshold applies to a binary classifier") && errors[0].contains("is regression"),
                     "\(arguments): \(result.stderr)")
             // Before any calibration, and before a plain policy factorizes any layer.

@@ -171,4 +171,33 @@ struct UserExpectationCLITests {
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(html.contains("Sweep of \(housing) on "), "\(html.suffix(2000))")
     }
+
+    @Test("--progress json: warnings and errors on stderr are JSON objects too, one a line")
+    func progressJSONDiagnostics() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        func lines(_ result: RunResult) throws -> [[String: Any]] {
+            try result.stderr.split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+            }
+        }
+        // A warning (a --layer pattern matching nothing) among the progress events.
+        let warned = try ChildProcess.run(["convert", model, "--policy", "rank:2", "--layer", "nosuch=rank:1", "--dry-run", "--progress", "json"])
+        #expect(warned.status == 0, "\(warned)")
+        let events = try lines(warned)
+        #expect(events.contains { ($0["warning"] as? [String: Any])?["message"] as? String != nil }, "\(warned.stderr)")
+        #expect(events.contains { $0["progress"] != nil }, "\(warned.stderr)")
+        // Errors: one found while running (66) and a bad command line (64), with their exit status.
+        for (arguments, status) in [(["convert", scratch.file("nope.lrm"), "--dry-run", "--progress=json"], 66),
+                                    (["convert", model, "--dry-run", "--progress", "json", "--round-rank", "0"], 64)] {
+            let failed = try ChildProcess.run(arguments)
+            #expect(failed.status == Int32(status))
+            let error = try #require(try lines(failed).first?["error"] as? [String: Any], "\(failed.stderr)")
+            #expect(error["exit_status"] as? Int == status && (error["message"] as? String)?.isEmpty == false)
+        }
+        // Without it, the text lines as before.
+        let text = try ChildProcess.run(["convert", model, "--policy", "rank:2", "--layer", "nosuch=rank:1", "--dry-run"])
+        #expect(text.stderr.hasPrefix("lrm: warning: --layer 'nosuch' matches no layer"), "\(text.stderr)")
+    }
 }
