@@ -84,7 +84,7 @@ public struct OwnDataSource: Sendable, Equatable {
         // Every label, for the task to be resolved from: the file's array when both splits are parts of it.
         let allLabels: FlattenSequence<[OwnLabels]>
         if let testInputs {
-            test = try OwnDataReader.read(inputs: testInputs, labels: testLabels, labelColumn: labelColumn)
+            test = try OwnDataReader.read(inputs: testInputs, labels: testLabels, labelColumn: labelColumn, labelsOption: "--test-labels")
             guard test.sampleShape.reduce(1, *) == all.sampleShape.reduce(1, *), test.labelWidth == all.labelWidth else {
                 throw PipelineError(.dataInvalid, "\(testInputs): samples of shape \(test.sampleShape) with \(test.labelWidth) label(s) each; "
                                     + "\(inputs) has \(all.sampleShape) with \(all.labelWidth)")

@@ -94,8 +94,9 @@ public enum OwnDataReader {
     /// CSV's label column).
     ///
     /// - Throws: `PipelineError` `.dataMissing` (a file is not there), `.dataInvalid` (unreadable, not numbers,
-    ///   non-finite values, counts that differ), `.badRequest` (a CSV without `labelColumn`, a column not found).
-    public static func read(inputs: String, labels: String?, labelColumn: String?) throws -> OwnArrays {
+    ///   non-finite values, counts that differ), `.badRequest` (a CSV without `labelColumn`, a column not found, `labels`
+    ///   for an `.npz` that holds its own: `labelsOption` names the option that gave them).
+    public static func read(inputs: String, labels: String?, labelColumn: String?, labelsOption: String = "--labels") throws -> OwnArrays {
         var arrays: OwnArrays
         if isCSV(inputs) {
             let table = try CSVTable(path: inputs)
@@ -120,6 +121,11 @@ public enum OwnDataReader {
             let sampleShape = x.shape.count == 1 ? [1] : Array(x.shape.dropFirst())
             arrays = OwnArrays(features: x.values[...], sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
             if let labels {
+                if let y {
+                    // Two sources of labels: using one without a word would score against labels the user may not mean.
+                    throw PipelineError(.badRequest, "\(labels): \(labelsOption) given for \(inputs), which holds its own labels "
+                                        + "(an array named y, Y, labels or targets); give one or the other: leave \(labelsOption) out, or store the .npz without it")
+                }
                 try attach(labels: labels, column: labelColumn, to: &arrays)
             } else if let y {
                 try setLabels(shape: y.shape, values: y.values, file: inputs, on: &arrays)

@@ -200,4 +200,17 @@ struct UserExpectationCLITests {
         let text = try ChildProcess.run(["convert", model, "--policy", "rank:2", "--layer", "nosuch=rank:1", "--dry-run"])
         #expect(text.stderr.hasPrefix("lrm: warning: --layer 'nosuch' matches no layer"), "\(text.stderr)")
     }
+
+    @Test("an .npz holding labels and --labels too: refused (64) rather than one silently chosen")
+    func npzLabelsAndLabelsOption() throws {
+        let scratch = try Scratch()
+        let x = try NPY.read(path: Self.samples + "housing_x.npy"), y = try NPY.read(path: Self.samples + "housing_y.npy")
+        let xy = scratch.file("xy.npz")
+        try NPZ.write(["x": x, "y": y], to: xy)
+        let shifted = scratch.file("y10.npy")
+        try NPY.write(try NumPyArray(shape: y.shape, float32: y.floatValues().map { $0 + 10 }), to: shifted)
+        let both = try ChildProcess.run(["verify", Self.samples + "housing_mlp.h5", "--inputs", xy, "--labels", shifted])
+        expectOneLineError(both, status: 64, naming: "y10.npy: --labels given for \(xy), which holds its own labels (an array named y")
+        #expect(try ChildProcess.run(["verify", Self.samples + "housing_mlp.h5", "--inputs", xy]).status == 0)
+    }
 }
