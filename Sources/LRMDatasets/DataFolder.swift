@@ -120,7 +120,20 @@ public struct DataFolder: Sendable, Equatable, CustomStringConvertible {
             .notFound, "\(dataset.rawValue) \(split.rawValue) not found: looked for "
                 + files.map { directory.appendingPathComponent($0).path }.joined(separator: ", ")
                 + "; data folder \(description); candidates tried: " + tried.joined(separator: "; "),
-            hint: "run tools/fetch_datasets.py --root \(root.path), or pass --data / set LRM_DATA")
+            hint: ownFolderHint(dataset, lookedFor: files) ?? "run tools/fetch_datasets.py --root \(root.path), or pass --data / set LRM_DATA")
+    }
+
+    /// When the root is a data set's own folder (`--data …/mnist`, a common slip: the data set's files lie in it, not in a
+    /// subfolder of its name), the hint to give its parent instead; fetching into the root would nest a second copy.
+    func ownFolderHint(_ dataset: DatasetName, lookedFor files: [String]) -> String? {
+        let holdsFiles = files.contains { name in
+            FileManager.default.fileExists(atPath: root.appendingPathComponent(name.replacingOccurrences(of: "<N>", with: "1")).path)
+        }
+        guard holdsFiles || root.standardizedFileURL.lastPathComponent == dataset.folderName else { return nil }
+        let parent = root.standardizedFileURL.deletingLastPathComponent().path
+        let option = source == .environment ? "set LRM_DATA to" : "give --data"
+        return "\(root.path) is the \(dataset.rawValue) folder itself (\(holdsFiles ? "it holds the data set's files" : "named like it")); "
+            + "the data folder is the one that holds it: \(option) \(parent)"
     }
 
     static func isDirectory(_ path: String) -> Bool {

@@ -213,4 +213,17 @@ struct UserExpectationCLITests {
         expectOneLineError(both, status: 64, naming: "y10.npy: --labels given for \(xy), which holds its own labels (an array named y")
         #expect(try ChildProcess.run(["verify", Self.samples + "housing_mlp.h5", "--inputs", xy]).status == 0)
     }
+
+    @Test("--data naming a data set's own folder: the hint says to give its parent, not to fetch into it")
+    func dataSetOwnFolder() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        #expect(try ChildProcess.run(["example", "-o", model]).status == 0)
+        let folder = scratch.file("mnist")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        _ = try scratch.write([0], to: "mnist/t10k-images-idx3-ubyte.gz")
+        let result = try ChildProcess.run(["verify", model, "--dataset", "mnist", "--data", folder])
+        expectOneLineError(result, status: 66, naming: "is the mnist folder itself")
+        #expect(result.stderr.contains("give --data \(scratch.path)") && !result.stderr.contains("fetch_datasets"), "\(result.stderr)")
+    }
 }
