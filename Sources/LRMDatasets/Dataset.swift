@@ -61,6 +61,12 @@ public struct Dataset: Sendable, CustomStringConvertible {
         return name?.storedShape ?? []
     }
 
+    /// Whether the records are arrays in memory (own data), not read from the data set's files on every pass.
+    public var isInMemory: Bool {
+        if case .arrays = storage { return true }
+        return false
+    }
+
     /// The order of a sample's values in the files: `.features` for the single-channel IDX
     /// images (row-major), `.chw` for CIFAR (channel planes).
     public var storedLayout: SampleLayout {

@@ -4,10 +4,20 @@ public import LRMFormat
 import LRMVerify
 
 extension DataSelection {
-    /// A refitter holding `dataset`'s samples (in `model`'s layout) and the original model's layer inputs on them.
+    /// A refitter on `dataset`'s samples (in `model`'s layout). Records in memory (own data) are read from the data
+    /// set a batch at a time on every pass, not copied; a data set read from files is loaded once (the built-in
+    /// ones are bounded), so that each pass does not read the files again.
     public func refitter(for model: Model, calibration dataset: Dataset, options: RefitOptions) throws -> Refitter {
-        let samples = try EvaluationSet(dataset, layout: layout(for: model))
-        return try Refitter(original: model, calibrationInputs: samples.pixels, sampleCount: samples.sampleCount, options: options)
+        let layout = layout(for: model)
+        guard dataset.isInMemory else {
+            let samples = try EvaluationSet(dataset, layout: layout)
+            return try Refitter(original: model, calibrationInputs: samples.pixels, sampleCount: samples.sampleCount, options: options)
+        }
+        return try Refitter(original: model, sampleCount: dataset.sampleCount, batches: { size, body in
+            try dataset.forEachBatch(size: size, layout: layout) { batch in
+                try batch.pixels.withUnsafeBufferPointer { try body($0, batch.count) }
+            }
+        }, options: options)
     }
 
     /// For fine-tuning, in memory in `model`'s layout: the training records the validation does not use, split

@@ -194,4 +194,75 @@ struct RefitTests {
         #expect(refitted.layers[0] == candidate.layers[0], "the convolution itself is left as it is")
         #expect(try outputError(refitted, model, x, samples) < outputError(candidate, model, x, samples))
     }
+
+    /// The inputs of layer `index` (records × features) when `model` runs on every record of `x` at once.
+    func layerInputs(_ model: Model, _ index: Int, _ x: [Float], _ samples: Int) throws -> [Float] {
+        var captured: [Float] = []
+        let runner = try InferenceModel(model)
+        _ = try x.withUnsafeBufferPointer { buffer in
+            try runner.run(buffer, sampleCount: samples, batchSize: samples) { layer, input, _, _ in
+                if layer == index { captured.append(contentsOf: input) }
+            }
+        }
+        return captured
+    }
+
+    @Test("the refit is streamed: statistics gathered 7 records at a time give the factors of one batch of all 400 (a dead ReLU unit included), and no pass holds more than a batch's rows")
+    func streamedEqualsOneBatch() throws {
+        let (model, x, samples) = setUp(deadUnit: true)
+        let candidate = try truncated(model, rank: 3)
+        let whole = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: samples)
+        let streamed = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: 7)
+        let (a, reportsA) = try whole.refit(candidate)
+        let (b, reportsB) = try streamed.refit(candidate)
+        #expect(whole.largestBatchRows == samples)
+        #expect(streamed.largestBatchRows == 7)
+        #expect(reportsA.map(\.name) == ["d1", "d2"] && reportsB.map(\.name) == ["d1", "d2"])
+        #expect(reportsA.map(\.steps) == reportsB.map(\.steps))
+        // The runtime's float products may round a layer's inputs differently in batches of 7 and of 400.
+        for (ra, rb) in zip(reportsA, reportsB) {
+            #expect(abs(ra.errorBefore - rb.errorBefore) <= 1e-6 * ra.errorBefore, "\(ra.name): \(ra.errorBefore) vs \(rb.errorBefore)")
+            #expect(abs(ra.errorAfter - rb.errorAfter) <= 1e-6 * ra.errorAfter, "\(ra.name): \(ra.errorAfter) vs \(rb.errorAfter)")
+            #expect(rb.errorAfter < rb.errorBefore)
+        }
+        for (la, lb) in zip(a.layers, b.layers) {
+            for (ta, tb) in zip(la.operation.tensors, lb.operation.tensors) {
+                let fa = ta.tensor.floats(), fb = tb.tensor.floats()
+                let scale = fa.reduce(Float(0)) { max($0, abs($1)) }
+                let worst = zip(fa, fb).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+                #expect(fb.allSatisfy(\.isFinite) && worst <= 1e-4 * max(scale, 1), "\(la.name): \(worst) of \(scale)")
+            }
+        }
+    }
+
+    @Test("each layer's reported errors, computed from the streamed statistics, are the per-record errors ‖X·U·Σ·Vᵀ + b − Y‖ / ‖Y‖ on the inputs the refitted layers before it give")
+    func errorsFromStatistics() throws {
+        let (model, x, samples) = setUp(deadUnit: true)
+        let candidate = try truncated(model, rank: 3)
+        let (refitted, reports) = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: 64).refit(candidate)
+        for (index, report) in reports.enumerated() {
+            guard case let .dense(kernel, bias, _) = model.layers[index].operation,
+                  case let .factorizedDense(us, vt, newBias, _, f) = refitted.layers[index].operation else {
+                Issue.record("layer \(index) is not a refitted factorized dense layer")
+                return
+            }
+            let (p, q, k) = (f.inFeatures, f.outFeatures, f.rank)
+            let xo = try layerInputs(model, index, x, samples), xc = try layerInputs(refitted, index, x, samples)
+            let w = kernel.floats(), b0 = try #require(bias).floats(), a = us.floats(), v = vt.floats(), c = try #require(newBias).floats()
+            var difference = 0.0, total = 0.0
+            for r in 0..<samples {
+                var z = [Double](repeating: 0, count: k)
+                for l in 0..<k { for i in 0..<p { z[l] += Double(xc[r * p + i]) * Double(a[i * k + l]) } }
+                for j in 0..<q {
+                    var y = Double(b0[j]), out = Double(c[j])
+                    for i in 0..<p { y += Double(xo[r * p + i]) * Double(w[i * q + j]) }
+                    for l in 0..<k { out += z[l] * Double(v[l * q + j]) }
+                    difference += (out - y) * (out - y)
+                    total += y * y
+                }
+            }
+            let direct = (difference / total).squareRoot()
+            #expect(abs(direct - report.errorAfter) <= 1e-5 * direct + 1e-7, "\(report.name): \(report.errorAfter) reported, \(direct) per record")
+        }
+    }
 }

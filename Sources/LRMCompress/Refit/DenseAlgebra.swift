@@ -31,6 +31,25 @@ enum DenseAlgebra {
         }
     }
 
+    /// op(A)·op(B) for row-major A and B in Double, through `dgemm`.
+    static func product(_ a: [Double], _ aRows: Int, _ aColumns: Int, transposeA: Bool = false,
+                        _ b: [Double], _ bRows: Int, _ bColumns: Int, transposeB: Bool = false) throws -> [Double] {
+        let m = transposeA ? aColumns : aRows
+        let n = transposeB ? bRows : bColumns
+        var c = [Double](repeating: 0, count: m * n)
+        guard m > 0, n > 0 else { return c }
+        try a.withUnsafeBufferPointer { ap in
+            try b.withUnsafeBufferPointer { bp in
+                try c.withUnsafeMutableBufferPointer { cp in
+                    try GEMM.multiply(ap, shape: MatrixShape(rows: aRows, columns: aColumns), transposeA: transposeA,
+                                      bp, shape: MatrixShape(rows: bRows, columns: bColumns), transposeB: transposeB,
+                                      into: cp, shape: MatrixShape(rows: m, columns: n), beta: 0)
+                }
+            }
+        }
+        return c
+    }
+
     /// Column sums of a row-major rows × columns matrix, in Double.
     static func columnSums(_ x: [Float], rows: Int, columns: Int) -> [Double] {
         var sums = [Double](repeating: 0, count: columns)

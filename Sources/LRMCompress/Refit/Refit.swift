@@ -46,6 +46,11 @@ public struct RefitLayerReport: Sendable, Equatable {
 /// (XᵀX + λI)·U·Σ·(VᵀV) = Xᵀ(Y − 1bᵀ)·V; the two alternate while the error falls by `minImprovement`,
 /// and the best iterate is kept, so the calibration error never grows.
 ///
+/// Every step and the error are solved from the layer's sufficient statistics (XᵀX, Xᵀ1, XᵀY, Yᵀ1 and ‖Y‖²,
+/// accumulated in double), gathered in one pass over the calibration records `batchSize` at a time: the
+/// refit holds one batch's layer inputs and targets, never a matrix with a row per record, so its memory
+/// does not grow with the record count (only the calibration inputs themselves do).
+///
 /// Dense layers only (dense and factorized dense, with element-wise activations, scale-shift, flatten and
 /// reshape between them); a layer kind the refit does not know (e.g. a convolution) ends the refit there:
 /// the layers after it are left as the truncation made them.
@@ -53,60 +58,173 @@ public final class Refitter: @unchecked Sendable {
     public let original: Model
     public let options: RefitOptions
     public let sampleCount: Int
-    private let inputs: [Float]
-    /// By layer index: the original model's inputs to each dense layer, and its pre-activations.
-    private var originalInputs: [Int: [Float]] = [:]
-    private var targets: [Int: [Float]] = [:]
-    private var targetSums: [Int: [Double]] = [:]
-    private var targetNorms: [Int: Double] = [:]
-    /// Layers whose inputs are the original model's (nothing before them changed): their Gram
-    /// factorization and XᵀY do not depend on the candidate.
-    private var prepared: [Int: Prepared] = [:]
+    /// Records per batch of the passes over the calibration inputs.
+    public let batchSize: Int
+    /// The most rows of layer inputs any pass has held at once (at most `batchSize` records' worth).
+    public private(set) var largestBatchRows = 0
+    private let batches: BatchSource
+    private let originalRunner: InferenceModel
+    /// Layers whose inputs are the original model's (nothing before them changed): their statistics and
+    /// Gram factorization do not depend on the candidate.
+    private var originalStatistics: [Int: Statistics] = [:]
+    private var factors: [Int: Cholesky] = [:]
     private let lock = NSLock()
 
-    /// XᵀX of the original model's inputs to a layer (by index), for rounding: computed once per refitter.
-    private var originalGrams: [Int: [Double]] = [:]
-
-    private struct Prepared {
-        var cholesky: Cholesky
+    /// The sufficient statistics of one dense layer's least-squares problem on the calibration records: X its
+    /// inputs (rows × p), Y the original layer's pre-activations on the original model's inputs (rows × q).
+    struct Statistics {
+        var rows = 0
+        var p: Int
+        var q: Int
+        /// XᵀX (p × p, row-major, symmetric), Xᵀ1, XᵀY (p × q), Yᵀ1 and ‖Y‖².
+        var gram: [Double]
         var columnSums: [Double]
-        var crossProduct: [Float]
+        var cross: [Double]
+        var targetSums: [Double]
+        var targetSquares = 0.0
+
+        init(p: Int, q: Int) {
+            self.p = p
+            self.q = q
+            gram = [Double](repeating: 0, count: p * p)
+            columnSums = [Double](repeating: 0, count: p)
+            cross = [Double](repeating: 0, count: p * q)
+            targetSums = [Double](repeating: 0, count: q)
+        }
+
+        /// Adds `rows` rows of inputs `x` (rows × p) and targets `y` (rows × q).
+        mutating func add(_ x: [Float], _ y: [Float], rows: Int) throws {
+            let xd = x.map(Double.init), yd = y.map(Double.init)
+            let xShape = MatrixShape(rows: rows, columns: p)
+            try xd.withUnsafeBufferPointer { xp in
+                try gram.withUnsafeMutableBufferPointer { g in
+                    try GEMM.multiply(xp, shape: xShape, transposeA: true, xp, shape: xShape,
+                                      into: g, shape: MatrixShape(rows: p, columns: p), beta: 1)
+                }
+                try yd.withUnsafeBufferPointer { yp in
+                    try cross.withUnsafeMutableBufferPointer { c in
+                        try GEMM.multiply(xp, shape: xShape, transposeA: true, yp, shape: MatrixShape(rows: rows, columns: q),
+                                          into: c, shape: MatrixShape(rows: p, columns: q), beta: 1)
+                    }
+                }
+            }
+            for r in 0..<rows {
+                for c in 0..<p { columnSums[c] += xd[r * p + c] }
+                for c in 0..<q {
+                    let v = yd[r * q + c]
+                    targetSums[c] += v
+                    targetSquares += v * v
+                }
+            }
+            self.rows += rows
+        }
+
+        /// Both triangles of XᵀX from its lower one (the products may round the two differently).
+        mutating func symmetrize() {
+            for i in 0..<p { for j in 0..<i { gram[j * p + i] = gram[i * p + j] } }
+        }
+    }
+
+    /// Calls `body` with the calibration records, raw (the model's preprocessing is applied) and in the model's
+    /// layout, `size` at a time (fewer in the last call), and how many each call holds; every call of the source
+    /// gives the same records in the same order.
+    public typealias BatchSource = @Sendable (_ size: Int, _ body: (UnsafeBufferPointer<Float>, Int) throws -> Void) throws -> Void
+
+    /// - Parameters:
+    ///   - sampleCount: how many records `batches` gives.
+    ///   - batches: the calibration records, read again on every pass (one per refitted layer whose inputs changed).
+    ///   - batchSize: records per batch of the passes (the refit's memory beyond the records grows with it, not with their count).
+    public init(original: Model, sampleCount: Int, batches: @escaping BatchSource, options: RefitOptions = RefitOptions(),
+                batchSize: Int = 1024) throws {
+        self.original = original
+        self.options = options
+        self.sampleCount = sampleCount
+        self.batchSize = max(1, batchSize)
+        self.batches = batches
+        originalRunner = try InferenceModel(original)
     }
 
     /// - Parameters:
     ///   - calibrationInputs: raw samples (the model's preprocessing is applied), `sampleCount` of them.
-    public init(original: Model, calibrationInputs: [Float], sampleCount: Int, options: RefitOptions = RefitOptions()) throws {
-        self.original = original
-        self.options = options
-        self.sampleCount = sampleCount
-        inputs = calibrationInputs
-        var dense: [Int] = []
-        for (index, layer) in original.layers.enumerated() { if case .dense = layer.operation { dense.append(index) } }
-        let captured = try Refitter.layerInputs(of: original, inputs: calibrationInputs, sampleCount: sampleCount, layers: Set(dense))
-        for index in dense {
-            guard case let .dense(kernel, bias, _) = original.layers[index].operation, let x = captured[index] else { continue }
-            let (p, q) = (kernel.shape[0], kernel.shape[1])
-            var y = [Float](repeating: 0, count: sampleCount * q)
-            if let bias = bias?.floats() { for r in 0..<sampleCount { for c in 0..<q { y[r * q + c] = bias[c] } } }
-            try DenseAlgebra.accumulate(x, sampleCount, p, kernel.floats(), p, q, into: &y, beta: bias == nil ? 0 : 1)
-            originalInputs[index] = x
-            targets[index] = y
-            targetSums[index] = DenseAlgebra.columnSums(y, rows: sampleCount, columns: q)
-            targetNorms[index] = y.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        }
+    public convenience init(original: Model, calibrationInputs: [Float], sampleCount: Int, options: RefitOptions = RefitOptions(),
+                            batchSize: Int = 1024) throws {
+        let width = sampleCount > 0 ? calibrationInputs.count / sampleCount : 0
+        try self.init(original: original, sampleCount: sampleCount, batches: { size, body in
+            try calibrationInputs.withUnsafeBufferPointer { all in
+                var start = 0
+                while start < sampleCount {
+                    let count = min(size, sampleCount - start)
+                    try body(UnsafeBufferPointer(rebasing: all[(start * width)..<((start + count) * width)]), count)
+                    start += count
+                }
+            }
+        }, options: options, batchSize: batchSize)
     }
 
-    /// The inputs of the layers in `layers` (by index) when `model` runs on `inputs`.
-    static func layerInputs(of model: Model, inputs: [Float], sampleCount: Int, layers: Set<Int>) throws -> [Int: [Float]] {
-        let runner = try InferenceModel(model)
-        var captured: [Int: [Float]] = [:]
-        _ = try inputs.withUnsafeBufferPointer { buffer in
-            try runner.run(buffer, sampleCount: sampleCount) { layer, x, _, _ in
-                guard layers.contains(layer) else { return }
-                captured[layer, default: []].append(contentsOf: x)
-            }
+    /// One pass over the calibration records: the statistics of layer `index` (dense in the original), its inputs
+    /// those `candidate` gives it (nil: the original model's). Nil when the model never reaches the layer.
+    func statistics(index: Int, candidate: Model?) throws -> Statistics? {
+        guard case let .dense(kernel, bias, _) = original.layers[index].operation, kernel.shape.count == 2 else { return nil }
+        let (p, q) = (kernel.shape[0], kernel.shape[1])
+        let w = kernel.floats(), b = bias?.floats()
+        let candidateRunner = try candidate.map { try InferenceModel($0) }
+        var result = Statistics(p: p, q: q)
+        var seen = false
+        var originalX: [Float] = [], candidateX: [Float] = []
+        var originalRows = 0, candidateRows = 0
+        var widthMismatch: Int?
+        func capture(_ x: UnsafeBufferPointer<Float>, _ rows: Int, _ width: Int, into buffer: inout [Float], rowCount: inout Int) {
+            guard width == p else { widthMismatch = width; return }
+            buffer.append(contentsOf: x)
+            rowCount += rows
         }
-        return captured
+        try batches(batchSize) { batch, count in
+            originalX.removeAll(keepingCapacity: true)
+            originalRows = 0
+            _ = try originalRunner.run(batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
+                if layer == index { capture(x, rows, width, into: &originalX, rowCount: &originalRows) }
+            }
+            if let candidateRunner {
+                candidateX.removeAll(keepingCapacity: true)
+                candidateRows = 0
+                _ = try candidateRunner.run(batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
+                    if layer == index { capture(x, rows, width, into: &candidateX, rowCount: &candidateRows) }
+                }
+            }
+            if let widthMismatch {
+                throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
+                                      message: "refit: the layer's inputs have \(widthMismatch) features, its kernel \(p) rows")
+            }
+            guard originalRows > 0 else { return }
+            if candidateRunner != nil && candidateRows != originalRows {
+                throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
+                                      message: "refit: the candidate gives the layer \(candidateRows) input rows, the original \(originalRows)")
+            }
+            seen = true
+            var y = [Float](repeating: 0, count: originalRows * q)
+            if let b { for r in 0..<originalRows { for c in 0..<q { y[r * q + c] = b[c] } } }
+            try DenseAlgebra.accumulate(originalX, originalRows, p, w, p, q, into: &y, beta: b == nil ? 0 : 1)
+            try result.add(candidateRunner == nil ? originalX : candidateX, y, rows: originalRows)
+            lock.lock()
+            largestBatchRows = max(largestBatchRows, originalRows)
+            lock.unlock()
+        }
+        guard seen else { return nil }
+        result.symmetrize()
+        return result
+    }
+
+    /// The statistics of layer `index` on the original model's inputs, computed once.
+    private func originalStatistics(index: Int) throws -> Statistics? {
+        lock.lock()
+        let known = originalStatistics[index]
+        lock.unlock()
+        if let known { return known }
+        guard let computed = try statistics(index: index, candidate: nil) else { return nil }
+        lock.lock()
+        originalStatistics[index] = computed
+        lock.unlock()
+        return computed
     }
 
     /// `candidate` (the original model with some dense layers truncated to factors) with every
@@ -126,32 +244,31 @@ public final class Refitter: @unchecked Sendable {
         var reports: [RefitLayerReport] = []
         var rounded: Set<Int> = []
         var inputsChanged = false
-        /// The layer's inputs on the calibration samples: the original's while no layer before it changed, else the candidate's as it is now.
-        func layerInput(_ index: Int) throws -> [Float]? {
-            guard inputsChanged else { return originalInputs[index] }
-            return try Refitter.layerInputs(of: current, inputs: inputs, sampleCount: sampleCount, layers: [index])[index]
+        /// The layer's statistics on the calibration records: the original's inputs while no layer before it changed, else the candidate's as it is now.
+        func layerStatistics(_ index: Int) throws -> Statistics? {
+            guard inputsChanged else { return try originalStatistics(index: index) }
+            return try statistics(index: index, candidate: current)
         }
         for index in candidate.layers.indices {
             let layer = current.layers[index]
             switch (layer.operation, original.layers[index].operation) {
             case let (.factorizedDense(us, vt, bias, activation, factorization), .dense(kernel, originalBias, _)):
-                guard let x = try layerInput(index) else { continue }
+                guard let statistics = try layerStatistics(index) else { continue }
                 let unchangedInputs = !inputsChanged
-                let (updated, report) = try refitLayer(index: index, name: layer.name, x: x, cacheable: unchangedInputs, us: us, vt: vt,
-                                                       bias: bias ?? originalBias, factorization: factorization, kernel: kernel)
+                let (updated, report) = try refitLayer(index: index, name: layer.name, statistics: statistics, cacheable: unchangedInputs,
+                                                       us: us, vt: vt, bias: bias ?? originalBias, factorization: factorization, kernel: kernel)
                 current.layers[index] = Layer(name: layer.name, operation: .factorizedDense(us: updated.us, vt: updated.vt, bias: updated.bias,
                                                                                            activation: activation, factorization: updated.factorization))
                 if let rounding {
-                    current.layers[index] = try rounding.round(index, current.layers[index]) { try inputGram(index: index, x: x, cacheable: unchangedInputs) }
+                    current.layers[index] = try rounding.round(index, current.layers[index]) { statistics.gram }
                     rounded.insert(index)
                 }
                 reports.append(report)
                 inputsChanged = true
             case (.dense, .dense) where rounding?.denseLayers.contains(index) == true:
-                guard let x = try layerInput(index) else { continue }
+                guard let statistics = try layerStatistics(index) else { continue }
                 if let rounding {
-                    let unchangedInputs = !inputsChanged
-                    current.layers[index] = try rounding.round(index, layer) { try inputGram(index: index, x: x, cacheable: unchangedInputs) }
+                    current.layers[index] = try rounding.round(index, layer) { statistics.gram }
                     rounded.insert(index)
                 }
                 if current.layers[index] != original.layers[index] { inputsChanged = true }
@@ -170,21 +287,6 @@ public final class Refitter: @unchecked Sendable {
         return (current, reports, rounded)
     }
 
-    /// XᵀX (in double) of a layer's calibration inputs `x`; cached when they are the original model's.
-    func inputGram(index: Int, x: [Float], cacheable: Bool) throws -> [Double] {
-        let features = x.count / max(sampleCount, 1)
-        guard cacheable else { return try Refitter.gram(x, rows: sampleCount, columns: features) }
-        lock.lock()
-        let known = originalGrams[index]
-        lock.unlock()
-        if let known { return known }
-        let gram = try Refitter.gram(x, rows: sampleCount, columns: features)
-        lock.lock()
-        originalGrams[index] = gram
-        lock.unlock()
-        return gram
-    }
-
     /// What the metadata records about this refit.
     public var record: RefitRecord { RefitRecord(ridge: options.ridge, count: sampleCount) }
 
@@ -195,25 +297,41 @@ public final class Refitter: @unchecked Sendable {
         var factorization: Factorization
     }
 
-    private func refitLayer(index: Int, name: String, x: [Float], cacheable: Bool, us: Tensor, vt: Tensor, bias: Tensor?,
+    private func refitLayer(index: Int, name: String, statistics s: Statistics, cacheable: Bool, us: Tensor, vt: Tensor, bias: Tensor?,
                             factorization: Factorization, kernel: Tensor) throws -> (Factors, RefitLayerReport) {
-        guard let y = targets[index], let t = targetSums[index], let norm = targetNorms[index] else {
-            throw ConversionError(kind: .decomposition, layer: name, message: "refit: no calibration targets for this layer")
+        let n = s.rows, p = factorization.inFeatures, q = factorization.outFeatures, k = factorization.rank
+        guard p == s.p, q == s.q else {
+            throw ConversionError(kind: .decomposition, layer: name, message: "refit: the factors are \(p)×\(q), the layer's inputs and outputs \(s.p)×\(s.q)")
         }
-        let n = sampleCount, p = factorization.inFeatures, q = factorization.outFeatures, k = factorization.rank
+        let norm = s.targetSquares.squareRoot()
         let hasBias = bias != nil
-        let prep = try preparation(index: index, x: x, y: y, p: p, q: q, cacheable: cacheable, name: name)
+        let cholesky = try gramFactor(index: index, statistics: s, cacheable: cacheable, name: name)
         var a = us.floats(), b = vt.floats()
         var c = bias?.floats() ?? [Float](repeating: 0, count: q)
 
+        /// Z = X·A's statistics: ZᵀZ = AᵀXᵀXA (k × k), ZᵀY = AᵀXᵀY (k × q) and Zᵀ1 = AᵀXᵀ1.
+        func projected(_ a: [Double]) throws -> (ztz: [Double], zty: [Double], sums: [Double]) {
+            let ga = try DenseAlgebra.product(s.gram, p, p, a, p, k)
+            let ztz = try DenseAlgebra.product(a, p, k, transposeA: true, ga, p, k)
+            let zty = try DenseAlgebra.product(a, p, k, transposeA: true, s.cross, p, q)
+            var sums = [Double](repeating: 0, count: k)
+            for i in 0..<p { for j in 0..<k { sums[j] += a[i * k + j] * s.columnSums[i] } }
+            return (ztz, zty, sums)
+        }
+        /// ‖X·A·B + 1cᵀ − Y‖ / ‖Y‖ from the statistics: tr(ZᵀZ·BBᵀ) − 2⟨ZᵀY, B⟩ + 2cᵀBᵀZᵀ1 + n‖c‖² − 2cᵀYᵀ1 + ‖Y‖².
         func error(_ a: [Float], _ b: [Float], _ c: [Float]) throws -> Double {
-            let z = try DenseAlgebra.product(x, n, p, a, p, k)
-            var out = [Float](repeating: 0, count: n * q)
-            for r in 0..<n { for j in 0..<q { out[r * q + j] = c[j] } }
-            try DenseAlgebra.accumulate(z, n, k, b, k, q, into: &out, beta: 1)
-            var sum = 0.0
-            for (o, target) in zip(out, y) { let d = Double(o) - Double(target); sum += d * d }
-            return sum.squareRoot() / max(norm, 1e-30)
+            let (ztz, zty, sums) = try projected(a.map(Double.init))
+            let bd = b.map(Double.init), cd = c.map(Double.init)
+            let bbt = try DenseAlgebra.product(bd, k, q, bd, k, q, transposeB: true)
+            var sum = s.targetSquares
+            for i in 0..<(k * k) { sum += ztz[i] * bbt[i] }
+            for i in 0..<(k * q) { sum -= 2 * zty[i] * bd[i] }
+            for j in 0..<q {
+                var zb = 0.0
+                for i in 0..<k { zb += sums[i] * bd[i * q + j] }
+                sum += 2 * cd[j] * zb + Double(n) * cd[j] * cd[j] - 2 * cd[j] * s.targetSums[j]
+            }
+            return max(sum, 0).squareRoot() / max(norm, 1e-30)
         }
 
         let before = try error(a, b, c)
@@ -221,41 +339,39 @@ public final class Refitter: @unchecked Sendable {
         for step in 0..<max(0, options.maxSteps) {
             if step % 2 == 0 {
                 // Vᵀ and bias given U·Σ: least squares on Z = X·U·Σ (augmented by a column of ones).
-                let z = try DenseAlgebra.product(x, n, p, a, p, k)
-                let ztz = try DenseAlgebra.product(z, n, k, transposeA: true, z, n, k)
-                let zty = try DenseAlgebra.product(z, n, k, transposeA: true, y, n, q)
+                let (ztz, zty, sums) = try projected(a.map(Double.init))
                 let m = hasBias ? k + 1 : k
                 var normal = [Double](repeating: 0, count: m * m)
                 var rhs = [Double](repeating: 0, count: m * q)
                 for i in 0..<k {
-                    for j in 0..<k { normal[i * m + j] = Double(ztz[i * k + j]) }
-                    for j in 0..<q { rhs[i * q + j] = Double(zty[i * q + j]) }
+                    for j in 0..<k { normal[i * m + j] = ztz[i * k + j] }
+                    for j in 0..<q { rhs[i * q + j] = zty[i * q + j] }
                 }
                 if hasBias {
-                    let sums = DenseAlgebra.columnSums(z, rows: n, columns: k)
                     for i in 0..<k { normal[i * m + k] = sums[i]; normal[k * m + i] = sums[i] }
                     normal[k * m + k] = Double(n)
-                    for j in 0..<q { rhs[k * q + j] = t[j] }
+                    for j in 0..<q { rhs[k * q + j] = s.targetSums[j] }
                 }
                 guard let solution = DenseAlgebra.solveSPD(normal, n: m, rhs, m: q) else { break }
                 b = (0..<(k * q)).map { Float(solution[$0]) }
                 if hasBias { c = (0..<q).map { Float(solution[k * q + $0]) } }
             } else {
                 // U·Σ given Vᵀ and bias: (XᵀX + λI)·A·(B·Bᵀ) = (XᵀY − s·cᵀ)·Bᵀ.
-                var r = try DenseAlgebra.product(prep.crossProduct, p, q, b, k, q, transposeB: true)  // p × k
+                let bd = b.map(Double.init)
+                var r = try DenseAlgebra.product(s.cross, p, q, bd, k, q, transposeB: true)  // p × k
                 if hasBias {
                     var bc = [Double](repeating: 0, count: k)
-                    for i in 0..<k { for j in 0..<q { bc[i] += Double(b[i * q + j]) * Double(c[j]) } }
-                    for i in 0..<p { for j in 0..<k { r[i * k + j] -= Float(prep.columnSums[i] * bc[j]) } }
+                    for i in 0..<k { for j in 0..<q { bc[i] += bd[i * q + j] * Double(c[j]) } }
+                    for i in 0..<p { for j in 0..<k { r[i * k + j] -= s.columnSums[i] * bc[j] } }
                 }
-                let bbt = try DenseAlgebra.product(b, k, q, b, k, q, transposeB: true)
+                let bbt = try DenseAlgebra.product(bd, k, q, bd, k, q, transposeB: true)
                 var rt = [Double](repeating: 0, count: k * p)
-                for i in 0..<p { for j in 0..<k { rt[j * p + i] = Double(r[i * k + j]) } }
-                guard let solved = DenseAlgebra.solveSPD(bbt.map(Double.init), n: k, rt, m: p) else { break }  // (B·Bᵀ)⁻¹·Rᵀ
+                for i in 0..<p { for j in 0..<k { rt[j * p + i] = r[i * k + j] } }
+                guard let solved = DenseAlgebra.solveSPD(bbt, n: k, rt, m: p) else { break }  // (B·Bᵀ)⁻¹·Rᵀ
                 var right = [Float](repeating: 0, count: p * k)
                 for i in 0..<p { for j in 0..<k { right[i * k + j] = Float(solved[j * p + i]) } }
-                let half = try prep.cholesky.solve(try Matrix(rows: p, columns: k, values: right))
-                a = try prep.cholesky.solve(half, transposed: true).values
+                let half = try cholesky.solve(try Matrix(rows: p, columns: k, values: right))
+                a = try cholesky.solve(half, transposed: true).values
             }
             guard a.allSatisfy(\.isFinite), b.allSatisfy(\.isFinite), c.allSatisfy(\.isFinite) else { break }
             let e = try error(a, b, c)
@@ -281,18 +397,17 @@ public final class Refitter: @unchecked Sendable {
         return (factors, RefitLayerReport(name: name, errorBefore: before, errorAfter: best.error, steps: best.steps))
     }
 
-    /// The ridge-regularized Gram factorization, Xᵀ1 and XᵀY of one layer's inputs, cached when those
-    /// inputs are the original model's.
-    private func preparation(index: Int, x: [Float], y: [Float], p: Int, q: Int, cacheable: Bool, name: String) throws -> Prepared {
+    /// The Cholesky factor of XᵀX + λI (λ the ridge relative to XᵀX's mean diagonal, grown tenfold while the
+    /// factorization fails), cached when the layer's inputs are the original model's.
+    private func gramFactor(index: Int, statistics s: Statistics, cacheable: Bool, name: String) throws -> Cholesky {
         if cacheable {
             lock.lock()
-            let known = prepared[index]
+            let known = factors[index]
             lock.unlock()
             if let known { return known }
         }
-        let n = sampleCount
-        let matrix = try Matrix(rows: n, columns: p, values: x)
-        var gram = try Cholesky.regularizedGram(of: matrix, ridge: 0, precision: .double)
+        let p = s.p
+        let gram = try Matrix(rows: p, columns: p, values: s.gram.map { Float($0) })
         let meanDiagonal = (0..<p).reduce(0.0) { $0 + Double(gram[$1, $1]) } / Double(max(p, 1))
         var lambda = options.ridge * (meanDiagonal > 0 ? meanDiagonal : 1)
         var factor: Cholesky?
@@ -310,15 +425,12 @@ public final class Refitter: @unchecked Sendable {
         guard let factor else {
             throw ConversionError(kind: .decomposition, layer: name, message: "refit: XᵀX + λI is not positive definite even with λ = \(lambda)")
         }
-        gram = Matrix(rows: 0, columns: 0)
-        let result = Prepared(cholesky: factor, columnSums: DenseAlgebra.columnSums(x, rows: n, columns: p),
-                              crossProduct: try DenseAlgebra.product(x, n, p, transposeA: true, y, n, q))
         if cacheable {
             lock.lock()
-            prepared[index] = result
+            factors[index] = factor
             lock.unlock()
         }
-        return result
+        return factor
     }
 }
 

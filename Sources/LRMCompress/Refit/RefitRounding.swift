@@ -102,18 +102,4 @@ extension Refitter {
             result.decisions[d].relativeError = f.relativeError
         }
     }
-
-    /// XᵀX (columns × columns, row-major) of `x` (rows × columns, row-major), in double precision.
-    static func gram(_ x: [Float], rows: Int, columns: Int) throws -> [Double] {
-        let xd = x.map(Double.init)
-        var gram = [Double](repeating: 0, count: columns * columns)
-        try xd.withUnsafeBufferPointer { xp in
-            try gram.withUnsafeMutableBufferPointer { g in
-                let shape = MatrixShape(rows: rows, columns: columns)
-                try GEMM.multiply(xp, shape: shape, transposeA: true, xp, shape: shape,
-                                  into: g, shape: MatrixShape(rows: columns, columns: columns), beta: 0)
-            }
-        }
-        return gram
-    }
 }
