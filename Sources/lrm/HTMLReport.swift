@@ -135,8 +135,17 @@ struct HTMLReport {
 
     func verifySection(_ r: VerificationReport) -> String {
         var html = "<h2>Verification on \(e(r.dataset))</h2>"
-        html += "<p>Result: <span class=\"\(r.passed ? "pass" : "fail")\">\(r.passed ? "PASS" : "FAIL")</span>"
-            + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+        // A report checks no thresholds, only that each layer's weights agree with the file's record (with a
+        // reference): say PASS only where verify would.
+        let outcome: String
+        switch r.result {
+        case .fail: outcome = "<span class=\"fail\">FAIL</span>: a layer's weights disagree with the file's record"
+        case .pass: outcome = "<span class=\"pass\">PASS</span>"
+        case .noChecks:
+            outcome = (r.layers.contains { $0.agreesWithRecord == true } ? "<span class=\"pass\">weights agree with the file's record</span>; " : "")
+                + "no thresholds checked (<code>lrm verify</code> checks them)"
+        }
+        html += "<p>Result: \(outcome)" + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
         html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
         func row(_ name: String, _ pick: (ClassificationMetrics) -> Double?) {
             guard let value = pick(r.candidate) else { return }

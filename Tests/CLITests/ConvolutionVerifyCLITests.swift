@@ -68,5 +68,8 @@ struct ConvolutionVerifyCLITests {
         #expect(html.contains("Layer conv_2: convolution 3×3×16→32, spatial form 48×96 → rank 8"))
         #expect(html.contains("<td>3×3×16→32</td><td class=\"l\">spatial 48×96</td><td>14×14×32</td><td>8</td>"))
         #expect(html.contains("<td class=\"l\">factorized_conv2d</td><td>3×3×16→32</td><td class=\"l\">spatial 48×96</td><td>8</td>"))
+        // A report checks no threshold: it says the records agree, never PASS (as verify without one says NO CHECKS).
+        #expect(html.contains("Result: <span class=\"pass\">weights agree with the file's record</span>; no thresholds checked"), "\(html)")
+        #expect(!html.contains(">PASS<"))
     }
 }
