@@ -107,12 +107,15 @@ public struct RankSearch {
         }.dropLast().filter { options.policy(forLayer: $0.0) == nil }
     }
 
-    /// The smallest hidden-parameter fraction a ratio target can reach: every hidden dense layer at rank 1 (kept
-    /// dense where rank 1 does not pay), the excluded ones dense; with the names of the excluded layers.
-    public static func ratioFloor(_ model: Model, options: ConversionOptions) -> (fraction: Double, excluded: [String]) {
-        let dense = model.layers.compactMap { layer -> (String, [Int])? in
-            guard case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { return nil }
-            return (layer.name, kernel.shape)
+    /// The smallest hidden-parameter fraction a ratio target can reach: every hidden dense layer at rank 1 as the
+    /// build stores it (rounded up to the options' rank multiple, `--round-rank`; kept dense where that rank does not
+    /// pay), the excluded ones dense; with the names of the excluded layers.
+    /// From the shapes alone (a mapped model's data is not read); `hidden` counts the hidden dense layers (0: the
+    /// fraction is 1 and there is nothing to reach it with).
+    public static func ratioFloor(_ model: some LayerSource, options: ConversionOptions) -> (fraction: Double, excluded: [String], hidden: Int) {
+        let dense = (0..<model.layerCount).compactMap { index -> (String, [Int])? in
+            guard let shape = model.factorizableKernelShape(index, convolutions: false), shape.count == 2 else { return nil }
+            return (model.layerName(index), shape)
         }.dropLast()
         var kept = 0.0, total = 0.0, excluded: [String] = []
         for (name, shape) in dense {
@@ -122,15 +125,16 @@ public struct RankSearch {
                 excluded.append(name)
                 kept += Double(cost.denseParameters)
             } else {
-                kept += Double(cost.storedParameters(rank: 1))
+                kept += Double(cost.storedParameters(rank: cost.roundedRank(1, multiple: options.rankMultiple)))
             }
         }
-        return (total > 0 ? kept / total : 1, excluded)
+        return (total > 0 ? kept / total : 1, excluded, dense.count)
     }
 
-    /// Kept fraction of the hidden layers' kernel parameters for `ranks`: the searched layers (a layer whose rank
-    /// does not pay, or a convolution without a rank, counts as 1) and the hidden dense layers excluded from the
-    /// search, which stay dense.
+    /// Kept fraction of the hidden layers' kernel parameters for `ranks` as ``build(_:)`` stores them: the searched
+    /// layers (each rank rounded up to the options' rank multiple, `--round-rank`; a layer whose rounded rank does not
+    /// pay, or a convolution without a rank, counts as 1) and the hidden dense layers excluded from the search, which
+    /// stay dense.
     public func hiddenFraction(_ ranks: [String: Int]) -> Double {
         let excluded = Double(excludedLayers.reduce(0) { $0 + $1.parameters })
         var kept = excluded, total = excluded
@@ -138,9 +142,23 @@ public struct RankSearch {
             guard let s = spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
             total += Double(cost.denseParameters)
-            kept += Double(cost.storedParameters(rank: ranks[name]))
+            kept += Double(cost.storedParameters(rank: ranks[name].map { cost.roundedRank($0, multiple: options.rankMultiple) }))
         }
         return total > 0 ? kept / total : 1
+    }
+
+    /// The rank phase 2 tries next for a layer of `cost` at rank `k`: about 15% lower, at most the break-even rank.
+    /// With a rank multiple above 1 it is a rank that builds a smaller layer (a step within one multiple would build
+    /// the same one): at most the largest multiple that pays, and below the multiple `k` is rounded to. Nil: no lower
+    /// rank does.
+    func nextRank(below k: Int, cost: FactorizationCost) -> Int? {
+        let multiple = max(1, options.rankMultiple)
+        let breakEven = multiple > 1 ? cost.breakEvenRank / multiple * multiple : cost.breakEvenRank
+        var next = min(k - 1, max(1, min(breakEven, Int(Double(k) * 0.85))))
+        guard multiple > 1 else { return next }
+        let current = cost.roundedRank(k, multiple: multiple)
+        if cost.roundedRank(next, multiple: multiple) >= current { next = (current - 1) / multiple * multiple }
+        return next >= 1 && cost.pays(rank: cost.roundedRank(next, multiple: multiple)) ? next : nil
     }
 
     /// Ranks from one energy threshold on every hidden layer's spectrum.
@@ -266,8 +284,7 @@ public struct RankSearch {
                 // A convolution starts as it is (full rank); a move that saves nothing is not worth an evaluation.
                 guard let k = current.ranks[name] ?? (isConvolution ? cost.fullRank : nil), k > 1 else { continue }
                 // A rank that does not pay is dense; its first useful step is the break-even rank.
-                let breakEven = cost.breakEvenRank
-                let next = min(k - 1, max(1, min(breakEven, Int(Double(k) * 0.85))))
+                guard let next = nextRank(below: k, cost: cost) else { continue }
                 if isConvolution && !cost.pays(rank: next) { continue }
                 var ranks = current.ranks
                 ranks[name] = next
@@ -313,10 +330,13 @@ public struct RankSearch {
             }
             let share = searched > 0 ? max(0, (ratio * (searched + excluded) - excluded) / searched) : ratio
             var ranks = best.ranks
+            let multiple = max(1, options.rankMultiple)
             for name in hiddenLayers {
                 guard let s = spectra[name] else { continue }
-                ranks[name] = max(1, Int(share * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
-                                         / Double(s.inFeatures + s.outFeatures)))
+                let k = max(1, Int(share * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
+                                   / Double(s.inFeatures + s.outFeatures)))
+                // Rounded down to the rank multiple where there is one below (the build rounds up).
+                ranks[name] = k >= multiple ? k / multiple * multiple : k
             }
             best = try score(ranks, into: &log)
         }

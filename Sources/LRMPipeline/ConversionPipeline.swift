@@ -329,6 +329,31 @@ public enum ConversionPipeline {
         return (spectra, forms)
     }
 
+    /// Why a `--target-ratio` search of `model` cannot meet its target, from the shapes alone (nil: it can, or the
+    /// target is no ratio): the target is below ``RankSearch/ratioFloor(_:options:)``, what every searched hidden
+    /// layer keeps at rank 1 rounded up to the rank multiple, with the layers `--exclude` keeps dense counted whole.
+    public static func unreachableRatio(_ model: some LayerSource, target: ConversionTarget, options: ConversionOptions) -> String? {
+        guard case .ratio(let ratio) = target else { return nil }
+        let floor = RankSearch.ratioFloor(model, options: options)
+        // A model without hidden dense layers has no fraction to reach (a search of nothing: not this check's to say).
+        guard floor.hidden > 0, floor.fraction > ratio + 1e-12 else { return nil }
+        let multiple = options.rankMultiple
+        let rounding = multiple > 1 ? " (rounded up to a multiple of \(multiple)"
+            + (options.quantization?.dtype == .int4 ? "; i4 factors take an even rank)" : " by --round-rank)") : ""
+        let least = String(format: "%.3f", (floor.fraction * 1000).rounded(.up) / 1000)
+        let roundRank = options.quantization?.dtype == .int4 ? multiple > 2 : multiple > 1  // i4 alone takes a multiple of 2
+        if floor.excluded.isEmpty {
+            return String(format: "--target-ratio %g cannot be reached: even with every hidden layer at rank 1%@ "
+                          + "the model keeps %.3f of the hidden layers' kernel parameters; give at least %@",
+                          ratio, rounding, floor.fraction, least) + (roundRank ? " or a smaller --round-rank" : "")
+        }
+        return String(format: "--target-ratio %g cannot be reached: the hidden layers excluded by --exclude (%@) "
+                      + "stay dense, so even with every other hidden layer at rank 1%@ the model keeps %.3f of the "
+                      + "hidden layers' kernel parameters; give at least %@ or exclude fewer layers",
+                      ratio, floor.excluded.joined(separator: ", "), rounding, floor.fraction, least)
+            + (roundRank ? " (or a smaller --round-rank)" : "")
+    }
+
     /// Rank search for an accuracy or size budget: calibration and validation from the training
     /// split, every dense layer's spectrum computed once, candidates scored on validation (by
     /// `evaluator`, else paired accuracy), and the result verified on the test split.
@@ -336,18 +361,11 @@ public enum ConversionPipeline {
                               evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
         guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
         var options = request.options
-        // The fraction is of every hidden layer's kernel parameters, the excluded ones counted dense: a target below
-        // what they keep cannot be met, whatever the search does. Said from the shapes, before any data is read.
-        if case .ratio(let ratio) = request.target {
-            let floor = RankSearch.ratioFloor(model, options: options)
-            if !floor.excluded.isEmpty, floor.fraction > ratio + 1e-12 {
-                throw PipelineError(.badRequest, String(format: "--target-ratio %g cannot be reached: the hidden layers excluded by --exclude (%@) "
-                                                        + "stay dense, so even with every other hidden layer at rank 1 the model keeps %.3f of the "
-                                                        + "hidden layers' kernel parameters; give at least %.3f or exclude fewer layers",
-                                                        ratio, floor.excluded.joined(separator: ", "), floor.fraction,
-                                                        (floor.fraction * 1000).rounded(.up) / 1000))
-            }
-        }
+        // The fraction is of every hidden layer's kernel parameters as the file stores them, the excluded ones counted
+        // dense and each rank rounded up to the rank multiple: a target below what every searched layer at rank 1 keeps
+        // cannot be met, whatever the search does. Said from the shapes, before any data is read (lrm convert says it
+        // before it reads its data, naming its input).
+        if let refusal = unreachableRatio(model, target: request.target, options: options) { throw PipelineError(.badRequest, refusal) }
         let data = try request.data.resolved(for: model)
         let task = data.task
         if task == .regression, case .accuracyDrop = request.target {

@@ -370,6 +370,11 @@ extension LRM {
                 if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized, request: try request()) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }
+                // A --target-ratio below what the smallest candidate keeps (every hidden layer at rank 1, rounded up to
+                // --round-rank's multiple, excluded layers dense): said from the shapes, before any data is read.
+                if let refusal = ConversionPipeline.unreachableRatio(model, target: target, options: options()) {
+                    throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
+                }
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))

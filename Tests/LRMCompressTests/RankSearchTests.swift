@@ -26,10 +26,12 @@ struct RankSearchTests {
         return (model, x, labels)
     }
 
-    func search(_ model: Model, _ x: [Float], _ labels: [Int], confidence: Double) throws -> RankSearch {
+    func search(_ model: Model, _ x: [Float], _ labels: [Int], confidence: Double, options: ConversionOptions = ConversionOptions()) throws -> RankSearch {
         var spectra: [String: LayerSpectrum] = [:]
-        for layer in model.layers { spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: ConversionOptions()) }
-        var search = RankSearch(model: model, spectra: spectra, options: ConversionOptions(), policyName: "target-accuracy-drop",
+        for layer in model.layers where options.policy(forLayer: layer.name) != nil {
+            spectra[layer.name] = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+        }
+        var search = RankSearch(model: model, spectra: spectra, options: options, policyName: "target-accuracy-drop",
                                 policyParameter: 5) { candidate in
             let y = try InferenceModel(candidate).run(x, sampleCount: labels.count)
             var correct = 0.0, flips = 0.0
@@ -171,6 +173,71 @@ struct RankSearchTests {
         // A reachable target is met over all the hidden layers, the excluded one counted.
         let result = try search.targetRatio(0.7, baseline: 1)
         #expect(result.best.hiddenFraction <= 0.7 + 1e-12)
+        #expect(result.best.ranks["h1"] == nil)
+    }
+
+    /// The kept fraction of the hidden layers' kernel parameters in a built model, counted from its tensors.
+    func builtFraction(_ built: Model, layers: [String] = ["h1", "h2"]) -> Double {
+        var kept = 0, total = 0
+        for layer in built.layers where layers.contains(layer.name) {
+            switch layer.operation {
+            case let .dense(kernel, _, _):
+                kept += kernel.elementCount
+                total += kernel.elementCount
+            case let .factorizedDense(us, vt, _, _, factorization):
+                kept += us.elementCount + vt.elementCount
+                total += factorization.inFeatures * factorization.outFeatures
+            default:
+                break
+            }
+        }
+        return Double(kept) / Double(total)
+    }
+
+    @Test("with a rank multiple (--round-rank) the search counts the rounded ranks the build stores: a ratio target holds, and the fractions reported are the built model's",
+          arguments: [1, 8, 16])
+    func roundedRanks(multiple: Int) throws {
+        let (model, x, labels) = try setUp()
+        let options = ConversionOptions(rankMultiple: multiple)
+        let search = try search(model, x, labels, confidence: 0, options: options)
+        // Every layer at rank 1, rounded up to the multiple: the smallest model the multiple allows (0.4 for 8, 0.8 for 16).
+        let smallest = builtFraction(try search.build(["h1": 1, "h2": 1]))
+        #expect(abs(RankSearch.ratioFloor(model, options: options).fraction - smallest) < 1e-12, "×\(multiple)")
+        for ratio in [0.3, 0.5, 0.85] {
+            let result = try search.targetRatio(ratio, baseline: 1)
+            #expect(abs(result.best.hiddenFraction - builtFraction(try search.build(result.best.ranks))) < 1e-12, "×\(multiple) ratio \(ratio)")
+            #expect(result.best.hiddenFraction <= max(ratio, smallest) + 1e-12, "×\(multiple) ratio \(ratio): \(result.best.hiddenFraction)")
+            for evaluation in result.evaluations {
+                #expect(abs(evaluation.hiddenFraction - builtFraction(try search.build(evaluation.ranks))) < 1e-12)
+            }
+        }
+        let found = try search.targetAccuracy(baseline: 1, maxDrop: 0.05)
+        #expect(abs(found.best.hiddenFraction - builtFraction(try search.build(found.best.ranks))) < 1e-12, "×\(multiple)")
+        #expect(found.best.hiddenFraction < 1, "×\(multiple): phase 2 steps by whole multiples")
+        for evaluation in found.evaluations {
+            #expect(abs(evaluation.hiddenFraction - builtFraction(try search.build(evaluation.ranks))) < 1e-12, "×\(multiple)")
+        }
+        for decision in try search.buildWithDecisions(found.best.ranks).decisions where decision.outcome == .factorized {
+            if let rank = decision.rank, multiple > 1 { #expect(rank % multiple == 0, "\(decision.name) rank \(rank)") }
+        }
+    }
+
+    @Test("with --exclude and a rank multiple, the fraction counts the excluded layer dense and the searched one as rounded; the floor has both")
+    func roundedRanksWithExclusion() throws {
+        let (model, x, labels) = try setUp()
+        var options = ConversionOptions(rankMultiple: 8)
+        options.overrides = [.init(pattern: NamePattern("h1"), policy: nil)]
+        let search = try search(model, x, labels, confidence: 0, options: options)
+        #expect(search.hiddenLayers == ["h2"])
+        // h1 (48×40) dense; h2 (40×32) at rank 3 is stored at rank 8: 8·72 of its 1280.
+        #expect(abs(search.hiddenFraction(["h2": 3]) - (1920.0 + 576.0) / 3200.0) < 1e-12)
+        #expect(abs(search.hiddenFraction(["h2": 3]) - builtFraction(try search.build(["h2": 3]))) < 1e-12)
+        // The floor: h1 dense and h2 at rank 1 rounded up to 8, not rank 1 (1992 / 3200).
+        let floor = RankSearch.ratioFloor(model, options: options)
+        #expect(floor.excluded == ["h1"] && abs(floor.fraction - 2496.0 / 3200.0) < 1e-12, "\(floor)")
+        let result = try search.targetRatio(0.8, baseline: 1)
+        #expect(result.best.hiddenFraction <= 0.8 + 1e-12)
+        #expect(abs(result.best.hiddenFraction - builtFraction(try search.build(result.best.ranks))) < 1e-12)
         #expect(result.best.ranks["h1"] == nil)
     }
 }
