@@ -359,17 +359,21 @@ extension LRM {
                 // Mapped, not loaded: a policy conversion reads one layer at a time.
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 try refuseConvWithoutConvolutions(model)
-                try dataOptions.selection(naming: input).checkFits(model, path: input)
-                warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
-                warnAboutIgnoredPolicy()
-                warnAboutUnusedSketch()
-                warnAboutUnusedPrecision(searching: model)
                 // A .lrm input's factorized layers have no original kernel left for a search, a data-aware metric or
                 // fine-tuning: said before any data is read.
                 let factorized = (0..<model.layerCount).compactMap { model.factorization($0) == nil ? nil : model.layerInfo($0).name }
                 if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized, request: try request()) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }
+                // Nothing to factorize (everything excluded, or nothing factorizable): a search or an option acting only on
+                // factorized layers is refused, a plain policy conversion warned about; after the refusal above, which
+                // names the factorized layers a search or a data-aware metric cannot start from.
+                try checkSomethingToFactorize(model)
+                try dataOptions.selection(naming: input).checkFits(model, path: input)
+                warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
+                warnAboutIgnoredPolicy()
+                warnAboutUnusedSketch()
+                warnAboutUnusedPrecision(searching: model)
                 // A --target-ratio below what the smallest candidate keeps (every hidden layer at rank 1, rounded up to
                 // --round-rank's multiple, excluded layers dense): said from the shapes, before any data is read.
                 if let refusal = ConversionPipeline.unreachableRatio(model, target: target, options: options()) {

@@ -1,0 +1,77 @@
+import LRMCompress
+import LRMFormat
+import LRMPipeline
+
+/// A conversion that has nothing to factorize (`--exclude` keeps every layer it could factorize as it is, or the model
+/// has none; a `.lrm` input's factorized layers count for a policy conversion, which truncates them further, not for a
+/// search, which refuses them): the options that act only on factorized layers would change nothing without a word, so they are refused
+/// (exit 64) as ``LRM/Convert/refuseUnusedOptions()`` refuses options of another kind of conversion, once the model's
+/// shapes are known and before any data is read; a plain policy conversion without them says so on stderr and goes on
+/// (its output is the model as it is, its test, with data, the original's).
+extension LRM.Convert {
+    func checkSomethingToFactorize(_ model: MappedModel) throws {
+        let options = options()
+        switch target {
+        case .size, .minimizeBytes:
+            // A size search still chooses every dense layer's storage, excluded ones included.
+            return
+        case .accuracyDrop, .metricDrop, .ratio:
+            let searched = ConversionPipeline.searchedKernels(model, target: target, options: options)
+            guard !searched.contains(where: \.choosesRank) else { return }
+            let flag = targetAccuracyDrop != nil ? "--target-accuracy-drop" : targetMetricDrop != nil ? "--target-metric-drop" : "--target-ratio"
+            var unexcluded = options
+            unexcluded.overrides.removeAll { $0.policy == nil }
+            let candidates = ConversionPipeline.searchedKernels(model, target: target, options: unexcluded).filter(\.choosesRank)
+            let convolutions = candidates.contains { if case .convolution = $0.role { true } else { false } }
+            let kinds = convolutions ? "hidden dense layers and convolutions" : "hidden dense layers (every dense layer but the output layer)"
+            let factorized = (0..<model.layerCount).contains { model.factorization($0) != nil }
+            var why = candidates.isEmpty ? "the model has none" + (factorized ? " (its layers already factorized are not searched)" : "")
+                : "\(exclusions) every one of them"
+            if targetRatio == nil && conv == .none && hasConvolutions(model) { why += " (and --conv none keeps the convolutions)" }
+            throw CommandFailure(status: .usage, message: "\(input): \(flag) searches the ranks of the \(kinds); \(why): nothing to search")
+        case .policy:
+            // An already factorized layer (a .lrm input) is truncated further by a policy, whatever --conv says.
+            let factorized = (0..<model.layerCount).filter { model.factorization($0) != nil }
+            let factorizable = (0..<model.layerCount).filter { model.factorizableKernelShape($0, convolutions: conv != .none) != nil } + factorized
+            guard !factorizable.contains(where: { options.policy(forLayer: model.layerName($0)) != nil }) else { return }
+            let convolutionsKept = conv == .none && hasConvolutions(model)
+            let kinds = (conv != .none && hasConvolutions(model) ? "dense and Conv2D layer" : "dense layer")
+                + (factorized.isEmpty ? "" : " (and factorized one)")
+            var why = factorizable.isEmpty ? "the model has no dense layer\(convolutionsKept ? "" : " or Conv2D layer") to factorize"
+                : "\(exclusions) every \(kinds)"
+            if convolutionsKept { why += " and --conv none keeps the convolutions" }
+            if let flag = factorizingOption {
+                throw CommandFailure(status: .usage, message: "\(input): \(flag) applies to the layers a conversion factorizes; \(why): nothing is factorized")
+            }
+            printWarning("nothing is factorized in \(input): \(why); its layers stay as they are")
+        }
+    }
+
+    /// The `--exclude` patterns, as the messages name them, with their verb.
+    private var exclusions: String {
+        "--exclude " + excluded.map { "'\(escaped($0))'" }.joined(separator: ", ") + (excluded.count == 1 ? " matches" : " match")
+    }
+
+    private func hasConvolutions(_ model: MappedModel) -> Bool {
+        (0..<model.layerCount).contains { model.factorizableKernelShape($0, convolutions: true)?.count == 4 }
+    }
+
+    /// The first option given that acts only on the layers a policy conversion factorizes (nil: none is).
+    /// `--policy` and `--layer` in the plain metric are the conversion itself; `--conv none` keeps the convolutions.
+    private var factorizingOption: String? {
+        if metricName != .plain {
+            return policy.metric != nil ? "--policy \(escaped(policy.text))" : "--metric \(metricName.rawValue)"
+        }
+        let given: [(String, Bool)] = [
+            ("--finetune", finetune != nil),
+            ("--factor-dtype \(factorDtype.rawValue)", givenFactorDtype != nil),
+            ("--round-rank \(roundRank)", roundRank != 1),
+            ("--all-kernels", allKernels),
+            ("--conv \(conv.rawValue)", givenConv != nil && conv != .none),
+            ("--svd \(svd.rawValue)", svd != .auto),
+            ("--seed", givenSeed != nil),
+            ("--precision \(precision.rawValue)", givenPrecision != nil),
+        ]
+        return given.first(where: \.1)?.0
+    }
+}
