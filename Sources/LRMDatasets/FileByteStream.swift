@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A buffered forward reader over a file on disk (no decompression). Reads go through
 /// `FileHandle` in chunks of `chunkByteCount`, so memory stays bounded whatever the file size.
@@ -101,14 +104,23 @@ final class FileByteStream: ByteStream {
     private func refill(keepingUnread: Bool) throws {
         let unread = keepingUnread ? Array(buffer[bufferIndex...]) : []
         let nextOffset = bufferOffset + buffer.count
-        let data: Data?
-        do {
-            data = try handle.read(upToCount: chunkByteCount)
-        } catch {
-            throw DatasetError(.io, "cannot read (\(FileByteStream.reason(error)))", path: path, byteOffset: nextOffset)
+        // read(2) into a buffer lrm allocates, not FileHandle.read: Foundation turns a failed allocation of its own
+        // into a read error ("NSCocoaErrorDomain error 256"), where lrm's allocation reports itself as out of memory.
+        var chunk = [UInt8](repeating: 0, count: chunkByteCount)
+        var filled = 0
+        let descriptor = handle.fileDescriptor
+        while filled < chunk.count {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DatasetError(.io, "cannot read (\(String(cString: strerror(errno))))", path: path, byteOffset: nextOffset + filled)
+            }
+            filled += count
         }
+        chunk.removeSubrange(filled...)
         bufferOffset = nextOffset - unread.count
-        buffer = unread + (data.map { [UInt8]($0) } ?? [])
+        buffer = unread.isEmpty ? chunk : unread + chunk
         bufferIndex = 0
     }
 }

@@ -211,8 +211,10 @@ struct OwnDataTests {
                 let read = try OwnDataReader.read(inputs: path, labels: nil, labelColumn: nil)
                 #expect(Array(read.features) == Array(intact.features) && read.labels == intact.labels)
             }
-            // The npz as --labels: its features array are the labels.
-            let labels = try OwnDataReader.read(inputs: path, labels: folder.path + "/d\(compressed).npz", labelColumn: nil)
+            // The npz as --labels: its features array are the labels (the inputs an .npy: an .npz that holds its own
+            // labels is refused beside --labels).
+            let inputs = try folder.npy("x3.npy", shape: [3, 2], [1, 2, 3, 4, 5, 6])
+            let labels = try OwnDataReader.read(inputs: inputs, labels: folder.path + "/d\(compressed).npz", labelColumn: nil)
             #expect(labels.labels == [1.5, -2, 3, 4, 5, 6.25] && labels.labelWidth == 2)
         }
     }
