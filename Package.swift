@@ -36,7 +36,7 @@ let package = Package(
         // their own; a program embedding them calls BLASRuntime.prepare()). Imports CLinearAlgebra.
         .target(name: "CKernelSelectionAtLoad", dependencies: ["CLinearAlgebra"], path: "Sources/CKernelSelectionAtLoad"),
         // lrm's malloc: a failed allocation in the Swift runtime is one line `lrm: error: out of memory: …`, exit 71.
-        .target(name: "CAllocationFailure", path: "Sources/CAllocationFailure"),
+        .target(name: "CAllocationFailure", dependencies: ["CLinearAlgebra"], path: "Sources/CAllocationFailure"),
 
         // Each module's README says what it owns and what it may import; the comments here say the same.
         // The container format and the in-memory model: pure Swift, imports no other lrm module.

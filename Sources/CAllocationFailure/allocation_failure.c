@@ -1,9 +1,9 @@
 // See CAllocationFailure.h.
 #define _GNU_SOURCE
 #include "CAllocationFailure.h"
+#include "CLinearAlgebra.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,25 +29,12 @@ void lrm_set_allocation_failure_handler(lrm_allocation_failure_handler handler) 
     atomic_store(&failure_handler, handler);
 }
 
-/// The bytes mapped now (statm's first field, in pages), or -1.
-static int64_t address_space_in_use(void) {
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char text[32];
-    ssize_t count = read(fd, text, sizeof text);
-    close(fd);
-    int64_t pages = 0;
-    ssize_t i = 0;
-    for (; i < count && text[i] >= '0' && text[i] <= '9'; i++) pages = pages * 10 + (text[i] - '0');
-    return i == 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
-}
-
 int lrm_allocation_failure_message(size_t size, char *buffer, size_t capacity) {
     double mib = (double)size / (1 << 20);
     struct rlimit limit;
     int length;
     if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        int64_t used = address_space_in_use();
+        int64_t used = lrm_address_space_in_use();
         length = snprintf(buffer, capacity,
                           "out of memory: could not allocate %.1f MiB (%zu bytes) under the address-space limit "
                           "(ulimit -v %llu KiB, %.1f MiB in use); raise the limit or use a smaller model or data set",
