@@ -16,17 +16,22 @@ struct DataChecksumTests {
         try Data(bigEndian(0x0801) + bigEndian(labels.count) + labels).write(to: mnist.appendingPathComponent("t10k-labels-idx1-ubyte"))
     }
 
+    /// `<root>/SHA256SUMS` listing the MNIST test split's two files as they are now.
+    static func writeChecksums(in root: URL) throws {
+        var list = ""
+        for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            list += "\(try SHA256.hexDigest(ofFileAt: root.appendingPathComponent("mnist/" + name)))  mnist/\(name)\n"
+        }
+        try list.write(to: root.appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
+    }
+
     @Test("verify on a data folder whose SHA256SUMS lists another labels file: exit 65, naming the file; with the right list it runs")
     func changedLabels() throws {
         let scratch = try Scratch()
         let root = URL(fileURLWithPath: scratch.file("data"))
         try DataChecksumTests.writeMNISTTest(in: root, labels: [0, 1, 2, 3, 4, 5, 6, 7])
         let labels = root.appendingPathComponent("mnist/t10k-labels-idx1-ubyte")
-        var list = ""
-        for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
-            list += "\(try SHA256.hexDigest(ofFileAt: root.appendingPathComponent("mnist/" + name)))  mnist/\(name)\n"
-        }
-        try list.write(to: root.appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
+        try DataChecksumTests.writeChecksums(in: root)
         let command = ["verify", TestPackage.root + "/samples/mnist_mlp.h5", "--dataset", "mnist", "--data", root.path, "--input-scale", "1/255"]
         let good = try ChildProcess.run(command)
         #expect(good.status == 0, "\(good.stderr)")
@@ -45,11 +50,7 @@ struct DataChecksumTests {
         let root = URL(fileURLWithPath: scratch.file("data"))
         try DataChecksumTests.writeMNISTTest(in: root, labels: [0, 1, 2, 3, 4, 5, 6, 7])
         let labels = root.appendingPathComponent("mnist/t10k-labels-idx1-ubyte")
-        var list = ""
-        for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
-            list += "\(try SHA256.hexDigest(ofFileAt: root.appendingPathComponent("mnist/" + name)))  mnist/\(name)\n"
-        }
-        try list.write(to: root.appendingPathComponent("SHA256SUMS"), atomically: true, encoding: .utf8)
+        try DataChecksumTests.writeChecksums(in: root)
         let command = ["verify", TestPackage.root + "/samples/mnist_mlp.h5", "--dataset", "mnist", "--data", root.path, "--input-scale", "1/255"]
         #expect(try ChildProcess.run(command).status == 0)
         // Cut the labels file short: its header now claims more labels than it holds.
