@@ -16,8 +16,6 @@ extension HDF5Truncation {
     /// holds up to three copies of the file in memory while libhdf5 reads it; larger ones are not judged.
     package static let maxJudgedByteCount: UInt64 = 256 << 20
 
-    /// The most chunk records of one dataset checked against the file's end.
-    static let maxCheckedChunks: hsize_t = 1024
 
     /// Whether the objects of the file at `path` (of `size` bytes) lie within it, or `nil` when that cannot be
     /// told (the file is larger than ``maxJudgedByteCount``, unreadable, or damaged in another way).
@@ -140,7 +138,7 @@ extension HDF5Truncation {
 
     /// Where a dataset's stored data ends in the file (0 for none stored), or `nil` when libhdf5 cannot say (its
     /// error stack then says why): contiguous data ends at its address plus its size, chunked data at its farthest
-    /// chunk (the first ``maxCheckedChunks`` records, by number, with their addresses; past those, every chunk's raw
+    /// chunk (the first ``HDF5Dataset/maxCheckedChunks`` records, by number, with their addresses; past those, every chunk's raw
     /// bytes are read by position, and a read past the file's end fails).
     private static func storageEnd(of dataset: hid_t) -> UInt64? {
         let plist = H5Dget_create_plist(dataset)
@@ -160,7 +158,7 @@ extension HDF5Truncation {
             guard H5Dget_num_chunks(dataset, space, &count) >= 0 else { return nil }
             var farthest: UInt64 = 0
             var offset = [hsize_t](repeating: 0, count: 33)
-            for index in 0..<min(count, maxCheckedChunks) {
+            for index in 0..<min(count, hsize_t(HDF5Dataset.maxCheckedChunks)) {
                 var mask: UInt32 = 0, address: haddr_t = 0, stored: hsize_t = 0
                 let read = offset.withUnsafeMutableBufferPointer {
                     H5Dget_chunk_info(dataset, space, index, $0.baseAddress, &mask, &address, &stored)
@@ -169,7 +167,7 @@ extension HDF5Truncation {
                 let end = UInt64(address).addingReportingOverflow(stored)
                 farthest = max(farthest, end.overflow ? .max : end.partialValue)
             }
-            guard count > maxCheckedChunks else { return farthest }
+            guard count > hsize_t(HDF5Dataset.maxCheckedChunks) else { return farthest }
             return readEveryChunk(of: dataset, plist: plist, space: space, records: count).map { max(farthest, $0) }
         default:
             return 0  // compact data is inside the object header, which was read

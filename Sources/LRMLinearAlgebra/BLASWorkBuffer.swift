@@ -34,12 +34,6 @@ public enum BLASWorkBuffer {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var taken: Int?
 
-    /// The bytes the buffer took when ``take()`` mapped it (0 when it was there already); nil until taken.
-    public static var takenBytes: Int? {
-        lock.lock(); defer { lock.unlock() }
-        return taken
-    }
-
     /// Under an address-space limit, makes OpenBLAS map its work buffer now, once room for it has been
     /// checked; nothing without a limit or once taken.
     /// - Throws: `LinearAlgebraError(.addressSpaceExhausted)` when the room left under the limit is less

@@ -25,7 +25,7 @@ enum BLASThreads {
     /// for them: under `ulimit -v 200000` every `lrm` command hung at exit. Only the environment can stop
     /// OpenBLAS from starting them. If `execv` fails, this process carries on as it is.
     static func restartWithOneThreadUnderAddressSpaceLimit() {
-        guard addressSpaceLimited else { return }
+        guard BLASWorkBuffer.limited else { return }
         // glibc gives each thread that allocates an arena of its own, reserving 64 MiB of address space each
         // (measured: a watchdog thread's first allocation took 64 MiB of the room OpenBLAS's buffer needed).
         // Under a limit every thread shares the main one.
@@ -91,13 +91,5 @@ enum BLASThreads {
         lrm_set_allocation_failure_handler {
             Cleanup.shared.end(forwarding: SIGTERM, status: ExitStatus.systemError.rawValue)
         }
-    }
-
-    /// Whether this process runs under an address-space limit (`ulimit -v`, RLIMIT_AS). Then every thread
-    /// that calls BLAS reserves a 128 MiB OpenBLAS buffer, and a reservation that fails is retried for ever;
-    /// so `lrm convert` converts one layer at a time.
-    static var addressSpaceLimited: Bool {
-        var limit = rlimit()
-        return getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 && limit.rlim_cur != rlim_t.max
     }
 }

@@ -248,7 +248,7 @@ extension LRM {
             var options = ConversionOptions(policy: policy.policy, overrides: overrides, rankMultiple: multiple,
                                             factorDType: quantized ? .float32 : factorDtype.dtype,
                                             precision: precision, svdMethod: svd, seed: seed,
-                                            parallelLayers: BLASThreads.addressSpaceLimited ? 1 : ProcessInfo.processInfo.activeProcessorCount)
+                                            parallelLayers: BLASWorkBuffer.limited ? 1 : ProcessInfo.processInfo.activeProcessorCount)
             options.metric = metricChoice
             if quantized {
                 options.quantization = QuantizationOptions(dtype: factorDtype.dtype, groupSize: groupSize, scaleDType: scaleDtype.dtype,

@@ -28,7 +28,7 @@ extension LRM {
                 when one is missed or a layer disagrees with its record. \
                 Exit codes: 0 every threshold met (or none given); 1 a threshold missed (or a layer disagrees with its record); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
-                (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 73 the report \
+                (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 71 out of memory, or the Keras reader could not be started; 73 the report \
                 could not be written.
                 """)
 

@@ -116,7 +116,10 @@ struct ReconversionTests {
         let direct = try convert(original, .rank(4)).model
         let (w, f) = try weight(again.model.layers[0]), (v, g) = try weight(direct.layers[0])
         #expect(relativeDifference(w, v) < 2e-2)
-        guard case let .factorizedDense(us4, _, _, _, _) = again.model.layers[0].operation else { return }
+        guard case let .factorizedDense(us4, _, _, _, _) = again.model.layers[0].operation else {
+            Issue.record("the rank-4 layer is not factorized")
+            return
+        }
         #expect(us4.dtype == .float32)
         #expect(abs(try #require(f).retainedEnergy - (try #require(g)).retainedEnergy) < 1e-9, "energy relative to the original layer")
         #expect(abs(f!.relativeError - g!.relativeError) < 1e-2)
@@ -125,7 +128,10 @@ struct ReconversionTests {
     @Test("factors refitted after their truncation are kept at their rank, and a policy that would truncate them is refused")
     func refittedFactorsRefused() throws {
         var model = try convert(try model(), .rank(8)).model
-        guard case let .factorizedDense(us, vt, bias, activation, f) = model.layers[0].operation else { return }
+        guard case let .factorizedDense(us, vt, bias, activation, f) = model.layers[0].operation else {
+            Issue.record("the rank-8 layer is not factorized")
+            return
+        }
         var moved = f
         moved.method += "+refit"
         model.layers[0].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: moved)
