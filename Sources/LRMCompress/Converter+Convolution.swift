@@ -39,8 +39,7 @@ extension Converter {
                                                          policyDescription: policy.description, options: options)
             var decision = applied
             if quantized, decision.outcome == .factorized {
-                decision.note = "factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
-                decision.reason += "; " + (decision.note ?? "")
+                decision.noteFloatConvolutionFactors(options.factorDType)
             }
             // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
             if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }

@@ -237,8 +237,7 @@ extension Converter {
             decision.reason += "; factors re-stored as \(storage.name)"
         }
         if isConvolution, options.quantization != nil {
-            decision.note = "factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
-            decision.reason += "; " + (decision.note ?? "")
+            decision.noteFloatConvolutionFactors(options.factorDType)
         }
         return (Layer(name: layer.name, operation: operation), decision)
     }

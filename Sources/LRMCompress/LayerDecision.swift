@@ -42,6 +42,15 @@ public struct LayerDecision: Sendable {
     /// convolution's factors stay in float where integer codes were asked for.
     public var note: String? = nil
 
+    /// Says that a factorized convolution keeps float factors in `dtype` where integer codes were asked for (the
+    /// format has no integer convolution kind): sets ``note`` and appends it to ``reason``, once.
+    package mutating func noteFloatConvolutionFactors(_ dtype: DType) {
+        let text = "factors stored in \(dtype.name) (integer codes are for dense layers only)"
+        guard note != text else { return }
+        note = text
+        reason += "; " + text
+    }
+
     package init(name: String, kind: String, outcome: Outcome, inFeatures: Int? = nil, outFeatures: Int? = nil,
                  policyRank: Int? = nil, rank: Int? = nil, policy: RankPolicy? = nil, retainedEnergy: Double? = nil,
                  relativeError: Double? = nil, parametersBefore: Int, parametersAfter: Int, method: String? = nil,

@@ -38,11 +38,8 @@ extension Refitter {
         }
         try applyRounding(to: &result, plan: plan, options: options)
         // As `Converter.convertConvolution` says when it converts with integer codes asked for.
-        let note = "; factors stored in \(options.factorDType.name) (integer codes are for dense layers only)"
-        for d in result.decisions.indices where result.decisions[d].kind == "conv2d" && result.decisions[d].outcome == .factorized
-            && !result.decisions[d].reason.hasSuffix(note) {
-            result.decisions[d].reason += note
-            result.decisions[d].note = String(note.dropFirst(2))
+        for d in result.decisions.indices where result.decisions[d].kind == "conv2d" && result.decisions[d].outcome == .factorized {
+            result.decisions[d].noteFloatConvolutionFactors(options.factorDType)
         }
     }
 
