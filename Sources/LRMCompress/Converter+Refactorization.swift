@@ -20,14 +20,9 @@ public import LRMLinearAlgebra
 /// holds another metric's, so the policy chooses on the stored layer's own singular values (energy relative to
 /// the stored layer).
 extension Converter {
-    /// Whether a factorization record's factors were moved after the truncation that chose their rank.
-    static func movedAfterTruncation(_ f: Factorization) -> Bool {
-        f.method.contains("+refit") || f.method.contains("+finetune")
-    }
-
     /// Whether a record's spectrum is W's own (a plain truncation, possibly re-truncated or re-stored since).
     static func recordsOriginalSpectrum(_ f: Factorization) -> Bool {
-        !f.method.hasPrefix("whitened") && !f.method.hasPrefix("activation-scaled") && !movedAfterTruncation(f)
+        !f.method.hasPrefix("whitened") && !f.method.hasPrefix("activation-scaled") && !f.movedAfterTruncation
     }
 
     /// A factorized layer's factors as the matrices its record describes, A (in × r) and B (r × out), in float32
@@ -137,7 +132,7 @@ extension Converter {
         let rank = cost.roundedRank(chosen, multiple: options.rankMultiple)
         decision.policyRank = chosen
         let whose = original ? "" : " (on the stored layer's own spectrum: its record's is "
-            + (movedAfterTruncation(f) ? "the truncation's before a refit or fine-tuning)" : "in another metric)")
+            + (f.movedAfterTruncation ? "the truncation's before a refit or fine-tuning)" : "in another metric)")
         let truncate = rank < stored
         if !truncate {
             decision.reason = rank == stored
@@ -149,7 +144,7 @@ extension Converter {
                 return (layer, decision)
             }
         }
-        if truncate && movedAfterTruncation(f) {
+        if truncate && f.movedAfterTruncation {
             throw ConversionError(kind: .decomposition, layer: layer.name,
                                   message: "\(policy.description) would truncate it from rank \(stored) to \(rank), but its factors were changed after "
                                   + "their truncation (method '\(f.method)'), so their record could not stay true without the original kernel: "

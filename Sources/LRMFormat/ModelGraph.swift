@@ -90,6 +90,13 @@ public struct Factorization: Sendable, Equatable {
     public var denseParameterCount: Int { cost.denseParameters }
     /// Parameters of the two factors: k·(in + out).
     public var factorParameterCount: Int { cost.factorParameters(rank: rank) }
+
+    /// Whether the factors were changed after the truncation that chose the rank (refitted or fine-tuned: `method`
+    /// holds `+refit` or `+finetune`, `spec/FORMAT.md` section 3.1): the record's retained energy and singular values
+    /// are then the truncation's, not the stored factors'.
+    public var movedAfterTruncation: Bool {
+        method.contains("+refit") || method.contains("+finetune")
+    }
 }
 
 /// What one layer does. `T` is how tensors are referred to: `Int` (an index into the tensor

@@ -179,7 +179,7 @@ public struct LayerFidelity: Sendable {
         guard agrees(error, f.relativeError) else {
             return String(format: "measured relative error %.6f, the file records %.6f", error, f.relativeError)
         }
-        guard metric == "plain" && !movedAfterTruncation(f) else { return nil }
+        guard metric == "plain" && !f.movedAfterTruncation else { return nil }
         let energy = max(0, 1 - error * error)
         guard storedAsCodes else {
             if agrees(energy, f.retainedEnergy) { return nil }
@@ -196,12 +196,6 @@ public struct LayerFidelity: Sendable {
                           f.retainedEnergy, f.rank, spectrumEnergy)
         }
         return nil
-    }
-
-    /// Whether the factors were changed after the truncation that chose the rank (refitted or fine-tuned):
-    /// the record's retained energy and singular values are then the truncation's, not the stored factors'.
-    static func movedAfterTruncation(_ f: Factorization) -> Bool {
-        f.method.contains("+refit") || f.method.contains("+finetune")
     }
 
     /// The kernel as a matrix (see ``inFeatures``): the factorization record's shape when there is one.
