@@ -61,16 +61,6 @@ extension Converter {
         return (try Matrix.product(qa.q, small.u), small.s, try Matrix.product(small.vt, qb.q, transposeB: true))
     }
 
-    /// Squared Frobenius norms: ‖x − y‖² and ‖y‖², summed in Double.
-    static func squaredDistance(_ x: Matrix, _ y: Matrix) -> (difference: Double, norm: Double) {
-        var difference = 0.0, norm = 0.0
-        for (p, q) in zip(x.values, y.values) {
-            difference += Double(p - q) * Double(p - q)
-            norm += Double(q) * Double(q)
-        }
-        return (difference, norm)
-    }
-
     /// Whether the layer's factors are stored as `options` asks (integer codes of that dtype and scheme for a dense
     /// layer with quantization; else the float factor dtype).
     static func storedAsAsked(_ layer: Layer<Tensor>, options: ConversionOptions) -> Bool {
@@ -162,10 +152,9 @@ extension Converter {
         let product = try Matrix.product(a, b)
         if truncate {
             // Eckart–Young on the stored layer: the truncation's error is the tail of A·B's spectrum.
-            let (difference, norm) = squaredDistance(try Matrix.product(usFloat, vtFloat), product)
-            let measured = norm > 0 ? (difference / norm).squareRoot() : 0
-            let whole = Spectrum.energy(svd.s)
-            let predicted = whole > 0 ? (Spectrum.energy(Array(svd.s.dropFirst(k))) / whole).squareRoot() : 0
+            let measured = try relativeError(of: usFloat, vtFloat, against: product)
+            let predicted = Spectrum.tailEnergyFraction(rank: k, singularValues: svd.s, totalEnergy: Spectrum.energy(svd.s),
+                                                        complete: true).squareRoot()
             let tolerance = max(2e-3 * predicted, 2e-6 * Double(max(inFeatures, outFeatures)).squareRoot())
             guard abs(measured - predicted) <= tolerance else {
                 throw ConversionError(kind: .eckartYoung, layer: layer.name,

@@ -566,13 +566,7 @@ public enum Converter {
 
     /// ‖W − us·vt‖_F / ‖W‖_F, computed in float32 with the difference accumulated in Double.
     static func relativeError(of us: Matrix, _ vt: Matrix, against w: Matrix) throws -> Double {
-        let product = try Matrix.product(us, vt)
-        var difference = 0.0, norm = 0.0
-        for (a, b) in zip(product.values, w.values) {
-            difference += Double(a - b) * Double(a - b)
-            norm += Double(b) * Double(b)
-        }
-        return norm > 0 ? (difference / norm).squareRoot() : 0
+        relativeDistance(try Matrix.product(us, vt), w)
     }
 }
 

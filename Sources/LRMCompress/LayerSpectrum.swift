@@ -187,12 +187,18 @@ public struct LayerSpectrum: Sendable {
     }
 }
 
-/// ‖a − b‖_F / ‖b‖_F with the sums in Double.
-func relativeDistance(_ a: Matrix, _ b: Matrix) -> Double {
+/// ‖a − b‖²_F and ‖b‖²_F, the differences taken in float32 and the sums in Double.
+func squaredDistance(_ a: Matrix, _ b: Matrix) -> (difference: Double, norm: Double) {
     var difference = 0.0, norm = 0.0
     for (x, y) in zip(a.values, b.values) {
         difference += Double(x - y) * Double(x - y)
         norm += Double(y) * Double(y)
     }
+    return (difference, norm)
+}
+
+/// ‖a − b‖_F / ‖b‖_F (0 when b is 0), from ``squaredDistance(_:_:)``.
+func relativeDistance(_ a: Matrix, _ b: Matrix) -> Double {
+    let (difference, norm) = squaredDistance(a, b)
     return norm > 0 ? (difference / norm).squareRoot() : 0
 }
