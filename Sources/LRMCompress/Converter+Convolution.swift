@@ -1,4 +1,5 @@
 public import LRMFormat
+import LRMLinearAlgebra
 
 /// Factorizing convolutions: a kernel K of shape (kh, kw, cin, cout) is viewed as a matrix in one of two
 /// ways (`spec/FORMAT.md` section 3.5), truncated exactly as a dense kernel is (same policies, overrides,
@@ -137,16 +138,34 @@ extension Converter {
                     Tensor(shape: [1, 1, k, cout], floats: vt.floats(), dtype: vt.dtype))
         case .spatial:
             let a = us.floats(), b = vt.floats()
-            var first = [Float](repeating: 0, count: kh * cin * k)
-            for i in 0..<kh { for ci in 0..<cin { for r in 0..<k {
-                first[(i * cin + ci) * k + r] = a[(ci * kh + i) * k + r]
-            } } }
-            var second = [Float](repeating: 0, count: kw * k * cout)
-            for j in 0..<kw { for r in 0..<k { for o in 0..<cout {
-                second[(j * k + r) * cout + o] = b[r * (kw * cout) + j * cout + o]
-            } } }
-            return (Tensor(shape: [kh, 1, cin, k], floats: first, dtype: us.dtype),
-                    Tensor(shape: [1, kw, k, cout], floats: second, dtype: vt.dtype))
+            let offsets = spatialFactorOffsets(kh: kh, kw: kw, cin: cin, cout: cout, rank: k)
+            return (Tensor(shape: [kh, 1, cin, k], floats: offsets.first.map { a[$0] }, dtype: us.dtype),
+                    Tensor(shape: [1, kw, k, cout], floats: offsets.second.map { b[$0] }, dtype: vt.dtype))
         }
+    }
+
+    /// The spatial form's A (cin·kh × k) and B (k × kw·cout) from the halves `first` [kh, 1, cin, k] and `second`
+    /// [1, kw, k, cout]: the inverse of ``convolutionFactors(us:vt:kernelShape:form:)``, in float32.
+    static func spatialFactorMatrices(first: Tensor, second: Tensor) throws -> (a: Matrix, b: Matrix) {
+        let (kh, cin, k, kw, cout) = (first.shape[0], first.shape[2], first.shape[3], second.shape[1], second.shape[3])
+        let offsets = spatialFactorOffsets(kh: kh, kw: kw, cin: cin, cout: cout, rank: k)
+        let x = first.floats(), y = second.floats()
+        var a = [Float](repeating: 0, count: cin * kh * k), b = [Float](repeating: 0, count: k * kw * cout)
+        for (index, offset) in offsets.first.enumerated() { a[offset] = x[index] }
+        for (index, offset) in offsets.second.enumerated() { b[offset] = y[index] }
+        return (try Matrix(rows: cin * kh, columns: k, values: a), try Matrix(rows: k, columns: kw * cout, values: b))
+    }
+
+    /// The spatial form's layout (see the type's comment), one place for both directions: for each element of `first`
+    /// [kh, 1, cin, k] in its row-major order, its offset in A (cin·kh × k), A[ci·kh + i, r] = first[i, 0, ci, r]; for each
+    /// of `second` [1, kw, k, cout], its offset in B (k × kw·cout), B[r, j·cout + o] = second[0, j, r, o].
+    static func spatialFactorOffsets(kh: Int, kw: Int, cin: Int, cout: Int, rank k: Int) -> (first: [Int], second: [Int]) {
+        var first: [Int] = []
+        first.reserveCapacity(kh * cin * k)
+        for i in 0..<kh { for ci in 0..<cin { for r in 0..<k { first.append((ci * kh + i) * k + r) } } }
+        var second: [Int] = []
+        second.reserveCapacity(kw * k * cout)
+        for j in 0..<kw { for r in 0..<k { for o in 0..<cout { second.append(r * (kw * cout) + j * cout + o) } } }
+        return (first, second)
     }
 }

@@ -39,13 +39,8 @@ extension Converter {
                 return (try Matrix(rows: f.inFeatures, columns: k, values: first.floats()),
                         try Matrix(rows: k, columns: f.outFeatures, values: second.floats()), f)
             case .spatial:
-                // first [kh, 1, cin, k] holds A[ci·kh + i, r]; second [1, kw, k, cout] holds B[r, j·cout + o].
-                let (kh, cin, kw, cout) = (first.shape[0], first.shape[2], second.shape[1], second.shape[3])
-                let x = first.floats(), y = second.floats()
-                var a = [Float](repeating: 0, count: cin * kh * k), b = [Float](repeating: 0, count: k * kw * cout)
-                for i in 0..<kh { for ci in 0..<cin { for r in 0..<k { a[(ci * kh + i) * k + r] = x[(i * cin + ci) * k + r] } } }
-                for j in 0..<kw { for r in 0..<k { for o in 0..<cout { b[r * (kw * cout) + j * cout + o] = y[(j * k + r) * cout + o] } } }
-                return (try Matrix(rows: cin * kh, columns: k, values: a), try Matrix(rows: k, columns: kw * cout, values: b), f)
+                let (a, b) = try spatialFactorMatrices(first: first, second: second)
+                return (a, b, f)
             }
         default:
             throw ConversionError(kind: .decomposition, layer: layer.name, message: "not a factorized layer")
