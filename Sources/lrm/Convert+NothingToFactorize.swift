@@ -52,7 +52,8 @@ extension LRM.Convert {
         "--exclude " + excluded.map { "'\(escaped($0))'" }.joined(separator: ", ") + (excluded.count == 1 ? " matches" : " match")
     }
 
-    private func hasConvolutions(_ model: MappedModel) -> Bool {
+    /// Whether `model` has a Conv2D layer a conversion could factorize (a depthwise convolution never is).
+    func hasConvolutions(_ model: MappedModel) -> Bool {
         (0..<model.layerCount).contains { model.factorizableKernelShape($0, convolutions: true)?.count == 4 }
     }
 

@@ -118,7 +118,7 @@ extension LRM.Convert {
     /// `--conv` chooses how Conv2D kernels are factorized: on a model with none (a depthwise convolution is never
     /// factorized) it would change nothing. Said once the model is read, before anything is factorized.
     func refuseConvWithoutConvolutions(_ model: MappedModel) throws {
-        guard let givenConv, !(0..<model.layerCount).contains(where: { model.factorizableKernelShape($0, convolutions: true)?.count == 4 }) else { return }
+        guard let givenConv, !hasConvolutions(model) else { return }
         throw CommandFailure(status: .usage, message: "\(input): --conv \(givenConv.rawValue) chooses how Conv2D kernels are factorized; "
                              + "the model has no convolutions")
     }
