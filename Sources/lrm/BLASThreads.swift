@@ -57,17 +57,10 @@ enum BLASThreads {
     /// A thread with a small stack that ends the process (one line, exit 71) unless ``workBufferSettled`` is
     /// signalled within ``workBufferDeadline``. None when no thread can be made.
     private static func startWorkBufferWatchdog() {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 256 << 10)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let made = pthread_create(&thread, &attributes, { _ in
+        DetachedThread.start { _ in
             BLASThreads.watchWorkBuffer()
             return nil
-        }, nil)
-        _ = made
-        pthread_attr_destroy(&attributes)
+        }
     }
 
     private static func watchWorkBuffer() {

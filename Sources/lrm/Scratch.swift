@@ -136,12 +136,7 @@ final class Cleanup: @unchecked Sendable {
         if pipe(&fds) == 0 {
             _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-            var attributes = pthread_attr_t()
-            pthread_attr_init(&attributes)
-            pthread_attr_setstacksize(&attributes, 256 << 10)
-            pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-            var thread = pthread_t()
-            let made = pthread_create(&thread, &attributes, { argument in
+            let made = DetachedThread.start(argument: UnsafeMutableRawPointer(bitPattern: Int(fds[0]))) { argument in
                 let fd = Int32(Int(bitPattern: argument))
                 var byte: UInt8 = 0
                 while true {
@@ -149,9 +144,8 @@ final class Cleanup: @unchecked Sendable {
                     if count == 1 { Cleanup.shared.terminate(signal: Int32(byte)) }
                     if count == 0 || (count == -1 && errno != EINTR) { return nil }
                 }
-            }, UnsafeMutableRawPointer(bitPattern: Int(fds[0])))
-            pthread_attr_destroy(&attributes)
-            if made == 0 {
+            }
+            if made {
                 signalPipe = fds[1]
             } else {
                 close(fds[0]); close(fds[1])
