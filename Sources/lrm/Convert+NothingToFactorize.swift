@@ -9,14 +9,14 @@ import LRMPipeline
 /// shapes are known and before any data is read; a plain policy conversion without them says so on stderr and goes on
 /// (its output is the model as it is, its test, with data, the original's).
 extension LRM.Convert {
-    func checkSomethingToFactorize(_ model: MappedModel) throws {
-        let options = options()
+    /// `options` are the conversion's (``options()``), `factorized` the indices of the layers already factorized and
+    /// `searched` what a search for ``target`` decomposes (``ConversionPipeline/searchedKernels(_:target:options:)``).
+    func checkSomethingToFactorize(_ model: MappedModel, options: ConversionOptions, factorized: [Int], searched: [SearchedKernel]) throws {
         switch target {
         case .size, .minimizeBytes:
             // A size search still chooses every dense layer's storage, excluded ones included.
             return
         case .accuracyDrop, .metricDrop, .ratio:
-            let searched = ConversionPipeline.searchedKernels(model, target: target, options: options)
             guard !searched.contains(where: \.choosesRank) else { return }
             let flag = targetAccuracyDrop != nil ? "--target-accuracy-drop" : targetMetricDrop != nil ? "--target-metric-drop" : "--target-ratio"
             var unexcluded = options
@@ -24,14 +24,12 @@ extension LRM.Convert {
             let candidates = ConversionPipeline.searchedKernels(model, target: target, options: unexcluded).filter(\.choosesRank)
             let convolutions = candidates.contains { if case .convolution = $0.role { true } else { false } }
             let kinds = convolutions ? "hidden dense layers and convolutions" : "hidden dense layers (every dense layer but the output layer)"
-            let factorized = (0..<model.layerCount).contains { model.factorization($0) != nil }
-            var why = candidates.isEmpty ? "the model has none" + (factorized ? " (its layers already factorized are not searched)" : "")
+            var why = candidates.isEmpty ? "the model has none" + (factorized.isEmpty ? "" : " (its layers already factorized are not searched)")
                 : "\(exclusions) every one of them"
             if targetRatio == nil && conv == .none && hasConvolutions(model) { why += " (and --conv none keeps the convolutions)" }
             throw CommandFailure(status: .usage, message: "\(input): \(flag) searches the ranks of the \(kinds); \(why): nothing to search")
         case .policy:
             // An already factorized layer (a .lrm input) is truncated further by a policy, whatever --conv says.
-            let factorized = (0..<model.layerCount).filter { model.factorization($0) != nil }
             let factorizable = (0..<model.layerCount).filter { model.factorizableKernelShape($0, convolutions: conv != .none) != nil } + factorized
             guard !factorizable.contains(where: { options.policy(forLayer: model.layerName($0)) != nil }) else { return }
             let convolutionsKept = conv == .none && hasConvolutions(model)

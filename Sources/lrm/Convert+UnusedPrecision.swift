@@ -23,11 +23,10 @@ extension LRM.Convert {
     /// the Gram threshold) or through the Gram matrix; which one follows from the shapes of the matrices it chooses ranks
     /// from (the pipeline's own list, ``ConversionPipeline/searchedKernels(_:target:options:)``: the hidden dense
     /// layers, and for an accuracy or metric budget the convolutions in the forms `--conv` allows), so it is said before
-    /// the search starts.
-    func warnAboutUnusedPrecision(searching model: MappedModel) {
+    /// the search starts. `searched` is that list for the conversion's `options`.
+    func warnAboutUnusedPrecision(searched: [SearchedKernel], options: ConversionOptions) {
         guard let givenPrecision, searches, svd == .auto else { return }
-        let options = options()
-        let ranked = ConversionPipeline.searchedKernels(model, target: target, options: options).filter(\.choosesRank)
+        let ranked = searched.filter(\.choosesRank)
         guard !ranked.contains(where: { min($0.rows, $0.columns) < options.gramThreshold }) else { return }
         printWarning("--precision \(givenPrecision.rawValue) is not used: no layer the search decomposes in \(input) gets the exact SVD "
                      + "by gesdd, the one method it sets (\(autoNote))")

@@ -359,33 +359,36 @@ extension LRM {
                 // Mapped, not loaded: a policy conversion reads one layer at a time.
                 let model = try ModelSource.map(input, architecture: config, preprocessing: preprocessing, match: weights.match)
                 try refuseConvWithoutConvolutions(model)
+                // Made once for every check below and the conversion: the request (its options and data selection), the
+                // layers already factorized and the kernel matrices a search would decompose.
+                var request = try request()
+                let factorized = (0..<model.layerCount).filter { model.factorization($0) != nil }
+                let searched = ConversionPipeline.searchedKernels(model, target: request.target, options: request.options)
                 // A .lrm input's factorized layers have no original kernel left for a search, a data-aware metric or
                 // fine-tuning: said before any data is read.
-                let factorized = (0..<model.layerCount).compactMap { model.factorization($0) == nil ? nil : model.layerInfo($0).name }
-                if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized, request: try request()) {
+                if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized.map(model.layerName), request: request) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }
                 // Nothing to factorize (everything excluded, or nothing factorizable): a search or an option acting only on
                 // factorized layers is refused, a plain policy conversion warned about; after the refusal above, which
                 // names the factorized layers a search or a data-aware metric cannot start from.
-                try checkSomethingToFactorize(model)
-                try dataOptions.selection(naming: input).checkFits(model, path: input)
+                try checkSomethingToFactorize(model, options: request.options, factorized: factorized, searched: searched)
+                try request.data.checkFits(model, path: input)
                 warnAboutUnmatchedPatterns(in: model.file.header.model.layers.map(\.name))
                 warnAboutIgnoredPolicy()
                 warnAboutUnusedSketch()
-                warnAboutUnusedPrecision(searching: model)
+                warnAboutUnusedPrecision(searched: searched, options: request.options)
                 // A --target-ratio below what the smallest candidate keeps (every hidden layer at rank 1, rounded up to
                 // --round-rank's multiple, excluded layers dense): said from the shapes, before any data is read.
-                if let refusal = ConversionPipeline.unreachableRatio(model, target: target, options: options()) {
+                if let refusal = ConversionPipeline.unreachableRatio(model, target: request.target, options: request.options) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }
                 let printer = progressOptions.printer
                 defer { printer?.finish() }
                 printer?.handle(ProgressEvent(phase: "read", done: 1, total: 1, message: "\(model.layerCount) layers from \(input)"))
                 let result: PipelineResult
-                var data = dataOptions.selection(naming: input)
+                let data: DataSelection
                 do {
-                    var request = try request()
                     // Own data are read and split for the model here, so that what they get wrong (shape, labels, task) is
                     // said before any layer is factorized, even by a policy that reads them only to test the result; the
                     // test below uses the same splits rather than reading the files again.
