@@ -176,13 +176,19 @@ enum KerasSubprocess {
         return pid
     }
 
-    /// The text of the last `lrm: error: ` line the child wrote to its standard error (`path`), if any.
+    /// The text of the last `lrm: error: ` line the child wrote to its standard error (`path`), if any, in its last
+    /// 64 KiB (the error is the child's last word; warnings may come before it).
     private static func lastError(in path: String) -> String? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
+        guard let size = try? handle.seekToEnd() else { return nil }
+        let start = size > 1 << 16 ? size - (1 << 16) : 0
+        guard (try? handle.seek(toOffset: start)) != nil else { return nil }
+        var lines = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        // Read from within the file, the first line may be the end of one: not a line of its own.
+        if start > 0 && !lines.isEmpty { lines.removeFirst() }
         let prefix = "lrm: error: "
-        return text.split(separator: "\n").last { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        return lines.last { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
     /// Shows what a child that succeeded wrote to its standard error (its warnings; the first 64 KiB) on

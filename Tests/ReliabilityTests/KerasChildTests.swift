@@ -89,6 +89,22 @@ struct KerasChildTests {
         #expect(temporary.contents().isEmpty, "\(temporary.contents())")
     }
 
+    /// Before: the parent searched only the first 64 KiB of the child's messages for its error line, so a reader that
+    /// had warned at length before it ran out of memory was reported as "the Keras reader failed with exit status 71", exit 65.
+    @Test("a reader that ends with exit 71 after more than 64 KiB of warnings: its last error line, exit 71")
+    func readerErrorAfterLongWarnings() throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        let warnings = String(repeating: "lrm: warning: " + String(repeating: "w", count: 100) + "\n", count: 700)
+        let script = "#!/bin/sh\ncat >&2 <<'END'\n" + warnings + "lrm: error: out of memory: could not allocate 1 byte\nEND\nexit 71\n"
+        let reader = try scratch.write(Array(script.utf8), to: "reader.sh")
+        #expect(chmod(reader, 0o755) == 0)
+        let result = try ChildProcess.run(["inspect", Self.sample], environment: ["TMPDIR": temporary.path, "LRM_TEST_KERAS_READER": reader],
+                                          timeout: 60)
+        #expect(result.status == 71, "\(result)")
+        #expect(result.stderr == "lrm: error: \(Self.sample): reading the file: out of memory: could not allocate 1 byte\n", "\(result)")
+        #expect(temporary.contents().isEmpty, "\(temporary.contents())")
+    }
+
     @Test("a file name starting with '-' reaches the child as a file name")
     func dashName() throws {
         let scratch = try Scratch()
