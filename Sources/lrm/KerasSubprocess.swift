@@ -179,25 +179,30 @@ enum KerasSubprocess {
     /// The text of the last `lrm: error: ` line the child wrote to its standard error (`path`), if any, in its last
     /// 64 KiB (the error is the child's last word; warnings may come before it).
     private static func lastError(in path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd() else { return nil }
-        let start = size > 1 << 16 ? size - (1 << 16) : 0
-        guard (try? handle.seek(toOffset: start)) != nil else { return nil }
-        var lines = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        // Read from within the file, the first line may be the end of one: not a line of its own.
-        if start > 0 && !lines.isEmpty { lines.removeFirst() }
         let prefix = "lrm: error: "
-        return lines.last { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        return messageLines(in: path, fromEnd: true).last { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+
+    /// The lines of the child's standard error (`path`), read once: its first 64 KiB, or `fromEnd` its last 64 KiB (less
+    /// the first line when that is the end of one). None when the file cannot be read.
+    private static func messageLines(in path: String, fromEnd: Bool = false) -> [Substring] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        var start: UInt64 = 0
+        if fromEnd {
+            guard let size = try? handle.seekToEnd() else { return [] }
+            start = size > 1 << 16 ? size - (1 << 16) : 0
+            guard (try? handle.seek(toOffset: start)) != nil else { return [] }
+        }
+        var lines = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        if start > 0 && !lines.isEmpty { lines.removeFirst() }
+        return lines
     }
 
     /// Shows what a child that succeeded wrote to its standard error (its warnings; the first 64 KiB) on
     /// this process's standard error. Its errors never get here: a child that fails writes an error record.
     private static func relayWarnings(from path: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return }
-        defer { try? handle.close() }
-        let text = String(decoding: handle.readData(ofLength: 1 << 16), as: UTF8.self)
-        for line in text.split(separator: "\n") where !line.isEmpty {
+        for line in messageLines(in: path) where !line.isEmpty {
             // `lrm: LABEL: message` again through this process's diagnostics (JSON with --progress json).
             let parts = line.split(separator: ":", maxSplits: 2)
             if parts.count == 3, parts[0] == "lrm", ["warning", "note"].contains(parts[1].trimmingCharacters(in: .whitespaces)) {
