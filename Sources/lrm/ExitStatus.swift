@@ -139,10 +139,10 @@ extension ErrorRecord {
     }
 }
 
-/// One line `lrm: warning: …` on stderr: something the user most likely did not mean, the command goes on.
+/// One line `lrm: warning: …` on stderr (``printDiagnostic(_:_:status:)``): something the user most likely did not mean, the
+/// command goes on.
 func printWarning(_ message: String) {
-    let line = message.replacingOccurrences(of: "\n", with: " ")
-    FileHandle.standardError.write(Data((Diagnostics.json ? Diagnostics.line("warning", line) : "lrm: warning: \(TerminalText.line(line))\n").utf8))
+    printDiagnostic("warning", message)
 }
 
 /// One line `lrm: error: …` on stderr (``Diagnostics``: a JSON object with `--progress json`).
