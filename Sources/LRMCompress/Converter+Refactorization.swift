@@ -211,6 +211,7 @@ extension Converter {
         decision.parametersAfter = cost.factorParameters(rank: k) + biasCount
         decision.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if truncate {
+            decision.truncatedFromRank = stored
             decision.reason = "\(policy.description) chose k = \(k) of \(cost.fullRank)\(whose): truncated from the stored rank \(stored)"
         } else {
             decision.reason += "; factors re-stored as \(storage.name)"

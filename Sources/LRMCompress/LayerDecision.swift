@@ -38,6 +38,9 @@ public struct LayerDecision: Sendable {
     public var storedBytes: Int? = nil
     /// The storage dtype of its weights, when known.
     public var storage: DType? = nil
+    /// For a layer of a `.lrm` input already factorized and truncated further by this conversion, the rank it was
+    /// stored at (its method then ends in `+retruncated(r→k)`); nil for every other layer.
+    public var truncatedFromRank: Int? = nil
     /// A word about a factorized layer the report prints below its table (its `reason` carries it too), e.g. that a
     /// convolution's factors stay in float where integer codes were asked for.
     public var note: String? = nil

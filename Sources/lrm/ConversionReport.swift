@@ -72,7 +72,7 @@ struct ConversionReport {
         var lines = [table.render(indent: "")]
         lines.append("")
         for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded || d.outcome == .keptFactorized
-            || (d.outcome == .factorized && d.method?.contains("+retruncated") == true) {
+            || (d.outcome == .factorized && d.truncatedFromRank != nil) {
             lines.append("\(escaped(d.name)): \(d.reason)")
         }
         for d in decisions where d.outcome == .factorized {

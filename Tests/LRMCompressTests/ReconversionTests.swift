@@ -43,6 +43,7 @@ struct ReconversionTests {
         let direct = try convert(original, .rank(4)).model
         #expect(again.decisions[0].outcome == .factorized)
         #expect(again.decisions[0].reason.contains("truncated from the stored rank 8"), "\(again.decisions[0].reason)")
+        #expect(again.decisions[0].truncatedFromRank == 8)
         // Compression is counted from the original layer, as the record gives it.
         #expect(again.decisions[0].parametersBefore == 64 * 32 + 32)
         for index in 0..<2 {
@@ -70,7 +71,7 @@ struct ReconversionTests {
         #expect(relativeDifference(try weight(again.model.layers[0]).0, try weight(direct.model.layers[0]).0) < 1e-4)
         // Asking for more than the stored rank: kept exactly as it is, and said.
         let more = try convert(high, .energy(0.999))
-        #expect(more.decisions[0].outcome == .keptFactorized)
+        #expect(more.decisions[0].outcome == .keptFactorized && more.decisions[0].truncatedFromRank == nil)
         #expect(more.decisions[0].reason.contains("a layer cannot gain rank it does not have"), "\(more.decisions[0].reason)")
         guard case let .factorizedDense(us, vt, _, _, f) = more.model.layers[0].operation,
               case let .factorizedDense(us0, vt0, _, _, f0) = high.layers[0].operation else {
