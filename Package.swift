@@ -101,7 +101,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "LRMPipelineTests", dependencies: ["LRMPipeline", "LRMCompress", "LRMFormat", "LRMNumPy", "LRMVerify", "LRMDatasets", "LRMKeras", "LRMRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMDatasetsTests", dependencies: ["LRMDatasets"], swiftSettings: swiftSettings),
-        .testTarget(name: "LRMVerifyTests", dependencies: ["LRMVerify", "LRMDatasets", "LRMRuntime", "LRMFormat"],
+        .testTarget(name: "LRMVerifyTests", dependencies: ["LRMVerify", "LRMDatasets", "LRMRuntime", "LRMFormat", "LRMLinearAlgebra"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "LRMRuntimeTests", dependencies: ["LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),

@@ -34,6 +34,9 @@ public struct LayerFidelity: Sendable {
     public var recordedRetainedEnergy: Double?
     /// The metric the recorded energy is in ("plain" unless the method names another).
     public var recordedMetric: String?
+    /// Whether the recorded energy is the truncation's the stored factors started from, not theirs: they were
+    /// refitted or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes, so 1 − e² is below it.
+    public var recordedEnergyIsTruncations = false
     /// Whether the measurements agree with the record (nil when there is no record).
     public var agreesWithRecord: Bool?
     /// When they do not: which figure disagreed, for the check's message (e.g. "measured relative error …").
@@ -150,8 +153,13 @@ public struct LayerFidelity: Sendable {
                 fidelity.recordedRelativeError = f.relativeError
                 fidelity.recordedRetainedEnergy = f.retainedEnergy
                 fidelity.recordedMetric = metric
-                fidelity.recordDisagreement = recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
-                                                                 storedAsCodes: compressed.storedAsCodes)
+                fidelity.recordedEnergyIsTruncations = f.movedAfterTruncation || compressed.storedAsCodes
+                fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
+                                                                     storedAsCodes: compressed.storedAsCodes) {
+                    try SVD.singularValues(of: try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
+                                                                rows: f.inFeatures, columns: f.outFeatures, layer: layer.name),
+                                           precision: .double)
+                }
                 fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
             }
             results.append(fidelity)
@@ -160,28 +168,35 @@ public struct LayerFidelity: Sendable {
     }
 
     /// What in the record `f` the measurement disagrees with (nil: nothing), `error` being the measured
-    /// ‖W − Ŵ‖/‖W‖ and `kernelEnergy` ‖W‖²_F of the reference's kernel.
+    /// ‖W − Ŵ‖/‖W‖, `kernelEnergy` ‖W‖²_F of the reference's kernel and `referenceSpectrum` the singular values of
+    /// the reference's kernel as the matrix the record describes (asked for only when they are compared).
     ///
-    /// The recorded error is always plain and as the factors are stored (dequantized), so it must match.
-    /// The recorded energy is the truncation's, Σᵢ≤ₖ σᵢ² / ‖W‖² of the spectrum the policy used
-    /// (`spec/FORMAT.md` section 3.4), so in the plain metric it equals 1 − e² only when the stored
-    /// factors are that truncation:
-    /// - float factors the refit or fine-tuning did not move: 1 − e² must match it (float16 rounding stays
-    ///   within the tolerance);
-    /// - integer codes (`i8`/`i4`): rounding moves the product away from the truncation by an amount
-    ///   the file does not bound (the scales are clipped, and with calibration data the rounding errors
-    ///   are spread over the rows on purpose), so 1 − e² is compared one way only: no rank-k matrix is
-    ///   closer to W than its truncation (Eckart–Young), so 1 − e² may not exceed the recorded energy.
-    ///   The recorded energy itself must be what its own singular values give against the reference's
-    ///   kernel, Σᵢ≤ₖ σᵢ² / ‖W‖².
+    /// The recorded error is always plain and as the factors are stored (dequantized, refitted, fine-tuned), so it
+    /// must match. The recorded energy and singular values are the truncation's, of the spectrum the policy used
+    /// (`spec/FORMAT.md` section 3.4), so in the plain metric:
+    /// - float factors of the truncation itself (not moved by a refit or fine-tuning since): 1 − e² must match the
+    ///   recorded energy (float16 rounding stays within the tolerance);
+    /// - factors moved after the truncation (`+refit`, `+finetune`) or rounded to integer codes (`i8`/`i4`): they are
+    ///   no longer the truncation, by an amount the file does not bound, so 1 − e² is compared one way only: the
+    ///   stored factors are still of rank k, and no rank-k matrix is closer to W than its truncation (Eckart–Young),
+    ///   so 1 − e² may not exceed the recorded energy. The record's spectrum still describes W: the recorded energy
+    ///   must be what its own first k singular values keep of the reference's kernel, Σᵢ≤ₖ σᵢ² / ‖W‖², and the
+    ///   recorded singular values must be the reference kernel's (each within 1e-4·σ₁ + 0.1%; a `randomized`
+    ///   sketch's are only known not to exceed them, so they are compared one way).
+    ///
+    /// A data-aware metric's energy and singular values are of W in that metric (calibration data the file does not
+    /// hold), and a refitted or fine-tuned layer re-stored in another storage since (`+restored`) records its stored
+    /// product's own singular values: for those only what can be measured is compared (the error, and the
+    /// Eckart–Young bound of the re-stored one).
     static func recordDisagreement(_ f: Factorization, metric: String, error: Double, kernelEnergy: Double,
-                                   storedAsCodes: Bool) -> String? {
+                                   storedAsCodes: Bool, referenceSpectrum: () throws -> [Double]) throws -> String? {
         guard agrees(error, f.relativeError) else {
             return String(format: "measured relative error %.6f, the file records %.6f", error, f.relativeError)
         }
-        guard metric == "plain" && !f.movedAfterTruncation else { return nil }
+        guard metric == "plain" else { return nil }
         let energy = max(0, 1 - error * error)
-        guard storedAsCodes else {
+        let moved = f.movedAfterTruncation
+        guard storedAsCodes || moved else {
             if agrees(energy, f.retainedEnergy) { return nil }
             return String(format: "measured retained energy %.6f (1 − e², plain truncation), the file records %.6f", energy, f.retainedEnergy)
         }
@@ -189,13 +204,43 @@ public struct LayerFidelity: Sendable {
             return String(format: "measured retained energy %.6f (1 − e² of the stored factors) is more than the truncation's %.6f the file records, which no rank-%d matrix can exceed",
                           energy, f.retainedEnergy, f.rank)
         }
+        // A refitted or fine-tuned record re-stored since holds its stored product's singular values, not W's.
+        guard !(moved && f.method.contains("+restored")) else { return nil }
         let kept = f.singularValues.prefix(f.rank).reduce(0.0) { $0 + $1 * $1 }
         let spectrumEnergy = kernelEnergy > 0 ? min(1, kept / kernelEnergy) : 1
         if !agrees(spectrumEnergy, f.retainedEnergy) {
             return String(format: "the file records retained energy %.6f, its first %d singular values keep %.6f of the reference's kernel",
                           f.retainedEnergy, f.rank, spectrumEnergy)
         }
+        let reference = try referenceSpectrum()
+        let largest = reference.first ?? 0
+        let sketched = f.method.hasPrefix("randomized")
+        for (index, recorded) in f.singularValues.enumerated() {
+            let actual = index < reference.count ? reference[index] : 0
+            let tolerance = 1e-4 * largest + 1e-3 * actual
+            if recorded > actual + tolerance || (!sketched && recorded < actual - tolerance) {
+                return String(format: "the file records singular value σ%d = %.6g, the reference's kernel has %.6g%@", index + 1, recorded, actual,
+                              sketched ? " (a randomized sketch's may be lower, not higher)" : "")
+            }
+        }
         return nil
+    }
+
+    /// The reference's kernel `w` (of `shape`, row-major) as the `rows` × `columns` matrix a factorization record
+    /// describes: a dense kernel as it is; a convolution's [kh, kw, cin, cout] as `form` splits it, (kh·kw·cin) × cout
+    /// for the channel form, (cin·kh) × (kw·cout) for the spatial one (`spec/FORMAT.md` section 3.5).
+    static func recordMatrix(_ w: [Float], shape: [Int], form: ConvFactorizationForm?, rows: Int, columns: Int, layer: String) throws -> Matrix {
+        var values = w
+        if form == .spatial, shape.count == 4 {
+            let (kh, kw, cin, cout) = (shape[0], shape[1], shape[2], shape[3])
+            for i in 0..<kh { for j in 0..<kw { for ci in 0..<cin { for o in 0..<cout {
+                values[(ci * kh + i) * (kw * cout) + j * cout + o] = w[((i * kw + j) * cin + ci) * cout + o]
+            } } } }
+        }
+        guard rows * columns == values.count else {
+            throw VerificationError(.layerMismatch, "layer '\(escaped(layer))': its record describes a \(rows)×\(columns) matrix, the reference's kernel \(shape) has \(values.count) values")
+        }
+        return try Matrix(rows: rows, columns: columns, values: values)
     }
 
     /// The kernel as a matrix (see ``inFeatures``): the factorization record's shape when there is one.

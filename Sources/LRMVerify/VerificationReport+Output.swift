@@ -99,6 +99,7 @@ extension LayerFidelity {
         if let recorded = recordedRelativeError { entry.append(("recorded_relative_error", .number(recorded))) }
         if let recorded = recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
         if let metric = recordedMetric { entry.append(("recorded_metric", .string(metric))) }
+        if recordedRetainedEnergy != nil { entry.append(("recorded_energy_is_truncations", .bool(recordedEnergyIsTruncations))) }
         if let agrees = agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
         return .object(entry)
     }

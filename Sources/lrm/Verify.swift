@@ -316,8 +316,9 @@ enum VerifyText {
         var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
                               rightAligned: [4, 5, 6, 7])
         for l in layers {
+            // The recorded energy of refitted, fine-tuned or integer-coded factors is the truncation's they started from.
             let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
-                + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") } ?? ""
+                + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "") } ?? ""
             table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
                        Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
                        l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? ""])

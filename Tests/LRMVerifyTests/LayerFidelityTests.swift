@@ -1,6 +1,7 @@
 import Foundation
 import LRMFormat
 import Testing
+import LRMLinearAlgebra
 @testable import LRMVerify
 
 @Suite("Layer fidelity of convolutions")
@@ -94,10 +95,10 @@ struct LayerFidelityTests {
         #expect(checks.contains { $0.name == "metadata conv" && !$0.passed })
     }
 
-    @Test("a plain record's energy must be 1 − e² unless the factors were refitted or fine-tuned after the truncation; the check says which figure disagreed",
-          arguments: ["gesdd-f32", "gesdd-f32+refit", "gesdd-f32+finetune", "gesdd-f32+refit+finetune"])
-    func energyAfterRefit(method: String) throws {
-        // W = 6×4 with a rank-2 factor pair that is not W's best approximation; the record keeps the truncation's energy.
+    @Test("a plain record's energy must be 1 − e² unless the factors were refitted or fine-tuned after the truncation; the check says which figure disagreed")
+    func energyOfATruncation() throws {
+        // W = 6×4 with a rank-2 factor pair that is not W's best approximation, recorded as a plain truncation with
+        // W's own spectrum: its energy is not 1 − e² of those factors.
         var rng = SeededGenerator(seed: 13)
         let w = (0..<24).map { _ in rng.nextSymmetricFloat() }, us = (0..<12).map { _ in rng.nextSymmetricFloat() }
         let vt = (0..<8).map { _ in rng.nextSymmetricFloat() }
@@ -108,8 +109,10 @@ struct LayerFidelityTests {
             norm += Double(w[i * 4 + j]) * Double(w[i * 4 + j])
         } }
         let error = (difference / norm).squareRoot()
-        let record = Factorization(inFeatures: 6, outFeatures: 4, rank: 2, retainedEnergy: 0.97, relativeError: error, policy: "rank",
-                                   policyParameter: 2, method: method, singularValues: [2, 1])
+        let sigma = try SVD.singularValues(of: try Matrix(rows: 6, columns: 4, values: w), precision: .double)
+        let energy = (sigma[0] * sigma[0] + sigma[1] * sigma[1]) / norm
+        let record = Factorization(inFeatures: 6, outFeatures: 4, rank: 2, retainedEnergy: energy, relativeError: error, policy: "rank",
+                                   policyParameter: 2, method: "gesdd-f32", singularValues: sigma)
         let input = InputSpec(shape: [6])
         let candidate = Model(name: "c", input: input, layers: [
             Layer(name: "d", operation: .factorizedDense(us: Tensor(shape: [6, 2], floats: us), vt: Tensor(shape: [2, 4], floats: vt), bias: nil,
@@ -120,12 +123,139 @@ struct LayerFidelityTests {
         ])
         let layer = try #require(try LayerFidelity.compare(candidate: candidate, reference: reference).first)
         #expect(abs(layer.relativeError - error) < 1e-6)
-        #expect(abs((1 - error * error) - 0.97) > 0.01, "the test needs an energy that disagrees")
-        let moved = method.contains("+")
-        #expect(layer.agreesWithRecord == moved)
+        #expect(abs((1 - error * error) - energy) > 0.01, "the test needs an energy that disagrees")
+        #expect(layer.agreesWithRecord == false && !layer.recordedEnergyIsTruncations)
         let checks = Verifier.layerChecks(minEnergy: nil, layers: [layer])
-        #expect(checks.isEmpty == moved)
-        if !moved { #expect(checks.first?.detail.contains("retained energy") == true, "\(checks)") }
+        #expect(checks.count == 1 && checks.first?.detail.contains("retained energy") == true, "\(checks)")
+    }
+
+    /// The `truncation(…)` layer's factors moved off the truncation as a refit or fine-tuning moves them (U·Σ's rows
+    /// mixed a little, still rank 4), its record's method ending in `suffix`, its error measured from the moved factors
+    /// and its energy and singular values the truncation's unless given.
+    static func moved(suffix: String, energy: Double? = nil, singularValues: [Double]? = nil, error: Double? = nil)
+        throws -> (candidate: Model, reference: Model) {
+        let truncation = Self.truncation(dtype: .float32, zeroPoints: false)
+        guard case let .factorizedDense(us, vt, _, _, f) = truncation.candidate.layers[0].operation,
+              case let .dense(kernel, _, _) = truncation.reference.layers[0].operation else { throw VerificationError(.layerMismatch, "setup") }
+        var rng = SeededGenerator(seed: 31)
+        let a = us.floats().map { $0 + 0.4 * rng.nextSymmetricFloat() }, b = vt.floats()
+        let (rows, rank, columns) = (us.shape[0], us.shape[1], vt.shape[1])
+        let w = kernel.floats()
+        var difference = 0.0, norm = 0.0
+        for i in 0..<rows { for j in 0..<columns {
+            let v = (0..<rank).reduce(0.0) { $0 + Double(a[i * rank + $1]) * Double(b[$1 * columns + j]) }
+            difference += (v - Double(w[i * columns + j])) * (v - Double(w[i * columns + j]))
+            norm += Double(w[i * columns + j]) * Double(w[i * columns + j])
+        } }
+        var record = f
+        record.method = f.method + suffix
+        record.relativeError = error ?? (difference / norm).squareRoot()
+        if let energy { record.retainedEnergy = energy }
+        if let singularValues { record.singularValues = singularValues }
+        var candidate = truncation.candidate
+        candidate.layers[0].operation = .factorizedDense(us: Tensor(shape: [rows, rank], floats: a), vt: vt, bias: nil, activation: .linear,
+                                                         factorization: record)
+        return (candidate, truncation.reference)
+    }
+
+    @Test("refitted or fine-tuned factors: the error must be the measured one, 1 − e² at most the recorded energy, and the record's spectrum the reference kernel's",
+          arguments: ["+refit", "+finetune", "+refit+finetune"])
+    func movedFactors(suffix: String) throws {
+        let honest = try Self.moved(suffix: suffix)
+        let layer = try #require(try LayerFidelity.compare(candidate: honest.candidate, reference: honest.reference).first)
+        let truncation = Self.truncation(dtype: .float32, zeroPoints: false)
+        #expect(layer.retainedEnergy < truncation.energy - 0.01, "the factors must have moved well off the truncation: 1 − e² \(layer.retainedEnergy)")
+        #expect(layer.agreesWithRecord == true, "\(layer.recordDisagreement ?? "")")
+        #expect(layer.recordedEnergyIsTruncations)
+        #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
+        let json = layer.json.serialized()
+        #expect(json.contains("\"recorded_energy_is_truncations\":true") || json.contains("\"recorded_energy_is_truncations\": true"), "\(json)")
+
+        func disagreement(_ files: (candidate: Model, reference: Model)) throws -> String? {
+            let layer = try #require(try LayerFidelity.compare(candidate: files.candidate, reference: files.reference).first)
+            #expect(layer.agreesWithRecord == (layer.recordDisagreement == nil))
+            return layer.recordDisagreement
+        }
+        let sigma = [6.0, 5, 4, 3.5, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5]
+        // Singular values scaled up together with the energy they keep (which then still matches them and ‖W‖²
+        // only if the kernel were larger): the spectrum is not the reference's.
+        let scaled = try disagreement(try Self.moved(suffix: suffix, singularValues: sigma.map { $0 * 1.02 }))
+        #expect(scaled != nil, "singular values 2% above the reference's were accepted")
+        // The leading values swapped for others of the same energy: Σᵢ≤ₖ σᵢ² and the total stay, the values do not.
+        var reshuffled = sigma
+        (reshuffled[0], reshuffled[1]) = ((36.0 + 25 - 30.25).squareRoot(), 5.5)
+        let values = try #require(try disagreement(try Self.moved(suffix: suffix, singularValues: reshuffled)))
+        #expect(values.contains("singular value σ1"), "\(values)")
+        // An energy above what its singular values keep of the reference's kernel.
+        let high = try #require(try disagreement(try Self.moved(suffix: suffix, energy: min(1, truncation.energy + 0.05))))
+        #expect(high.contains("singular values keep"), "\(high)")
+        // An energy below 1 − e² of the stored factors: no rank-4 matrix beats the truncation.
+        let low = try #require(try disagreement(try Self.moved(suffix: suffix, energy: layer.retainedEnergy - 0.05)))
+        #expect(low.contains("no rank-4 matrix can exceed"), "\(low)")
+        // The error is still the factors' as stored.
+        let error = try #require(try disagreement(try Self.moved(suffix: suffix, error: layer.relativeError + 0.01)))
+        #expect(error.contains("measured relative error"), "\(error)")
+        // Re-stored since in another storage: the record holds the stored product's own singular values, which are
+        // not compared; the Eckart–Young bound still is.
+        #expect(try disagreement(try Self.moved(suffix: suffix + "+restored(f16)", singularValues: sigma.map { $0 * 1.02 })) == nil)
+        #expect(try disagreement(try Self.moved(suffix: suffix + "+restored(f16)", energy: layer.retainedEnergy - 0.05)) != nil)
+    }
+
+    @Test("a randomized sketch's singular values may be lower than the reference kernel's, not higher")
+    func sketchedSpectrum() throws {
+        let sigma = [6.0, 5, 4, 3.5, 1.2, 1.1, 1, 0.9, 0.8, 0.7, 0.6, 0.5]
+        // Sketched: only the leading 6 known, the 5th and 6th underestimated; the energy is of the first 4 (exact).
+        let sketch = Array(sigma.prefix(4)) + [1.15, 1.0]
+        let lower = try Self.moved(suffix: "+refit", singularValues: sketch)
+        var candidate = lower.candidate
+        guard case let .factorizedDense(us, vt, _, _, f) = candidate.layers[0].operation else { Issue.record("setup"); return }
+        var record = f
+        record.method = "randomized+refit"
+        candidate.layers[0].operation = .factorizedDense(us: us, vt: vt, bias: nil, activation: .linear, factorization: record)
+        #expect(try LayerFidelity.compare(candidate: candidate, reference: lower.reference).first?.agreesWithRecord == true)
+        record.singularValues = Array(sigma.prefix(4)) + [1.4, 1.0]
+        candidate.layers[0].operation = .factorizedDense(us: us, vt: vt, bias: nil, activation: .linear, factorization: record)
+        let higher = try #require(try LayerFidelity.compare(candidate: candidate, reference: lower.reference).first)
+        #expect(higher.agreesWithRecord == false && higher.recordDisagreement?.contains("σ5") == true, "\(higher.recordDisagreement ?? "")")
+        // The exact methods' are held both ways.
+        record.method = "gesdd-f32+refit"
+        record.singularValues = sketch
+        candidate.layers[0].operation = .factorizedDense(us: us, vt: vt, bias: nil, activation: .linear, factorization: record)
+        #expect(try LayerFidelity.compare(candidate: candidate, reference: lower.reference).first?.agreesWithRecord == false)
+    }
+
+    @Test("a refitted convolution's record is checked against the reference kernel's spectrum in its form's matrix",
+          arguments: [ConvFactorizationForm.channel, .spatial])
+    func movedConvolution(_ form: ConvFactorizationForm) throws {
+        // The reference kernel of `pair`, its spectrum in the form's matrix, and the halves moved off the truncation.
+        let (candidate, reference, kernel) = Self.pair(form: form, perturbation: 0.3)
+        guard case let .factorizedConv2D(first, second, bias, activation, _, geometry, _) = candidate.layers[0].operation else {
+            Issue.record("not a factorized convolution"); return
+        }
+        let (rows, columns) = form == .channel ? (24, 5) : (12, 10)
+        let matrix = try LayerFidelity.recordMatrix(kernel, shape: [3, 2, 4, 5], form: form, rows: rows, columns: columns, layer: "conv")
+        let sigma = try SVD.singularValues(of: matrix, precision: .double)
+        let total = kernel.reduce(0.0) { $0 + Double($1) * Double($1) }
+        let product = Self.kernel(first: first, second: second, form: form, shape: [3, 2, 4, 5])
+        let difference = zip(product, kernel).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+        func layer(_ values: [Double]) throws -> LayerFidelity {
+            let record = Factorization(inFeatures: rows, outFeatures: columns, rank: 3, retainedEnergy: values.prefix(3).reduce(0) { $0 + $1 * $1 } / total,
+                                       relativeError: (difference / total).squareRoot(), policy: "rank", policyParameter: 3,
+                                       method: "gesdd-f32+refit", singularValues: values)
+            var moved = candidate
+            moved.layers[0].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
+                                                          geometry: geometry, factorization: record)
+            return try #require(try LayerFidelity.compare(candidate: moved, reference: reference).first)
+        }
+        let honest = try layer(sigma)
+        #expect(honest.agreesWithRecord == true, "\(honest.recordDisagreement ?? "")")
+        // The other form's spectrum (another matrix of the same kernel, same total energy) is not this record's.
+        let otherForm: ConvFactorizationForm = form == .channel ? .spatial : .channel
+        let (otherRows, otherColumns) = form == .channel ? (12, 10) : (24, 5)
+        let other = try SVD.singularValues(of: try LayerFidelity.recordMatrix(kernel, shape: [3, 2, 4, 5], form: otherForm, rows: otherRows,
+                                                                              columns: otherColumns, layer: "conv"), precision: .double)
+        let wrong = try layer(Array(other.prefix(min(rows, columns))) + [Double](repeating: 0, count: max(0, min(rows, columns) - other.count)))
+        #expect(wrong.agreesWithRecord == false, "the \(otherForm.name) form's spectrum was accepted for a \(form.name) record")
     }
 
     /// `count` orthonormal columns of length `length` (Gram–Schmidt on seeded random vectors), column-major.
