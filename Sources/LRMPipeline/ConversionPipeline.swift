@@ -193,6 +193,8 @@ public enum ConversionPipeline {
         var request = request
         let factorized = model.layers.indices.compactMap { model.factorization($0) == nil ? nil : model.layers[$0].name }
         if let refusal = reconversionRefusal(factorized: factorized, request: request) { throw PipelineError(.badRequest, refusal) }
+        // Said before fine-tuning's data are read below (``search(_:request:evaluator:)`` says it too, for its own callers).
+        if let refusal = nothingToSearch(model, target: request.target, options: request.options) { throw PipelineError(.badRequest, refusal) }
         var model = model
         ConversionProvenance.archivePrevious(in: &model.metadata)
         // Fine-tuning comes last: what would stop it is said before the conversion and any search (own data
@@ -361,6 +363,9 @@ public enum ConversionPipeline {
                               evaluator: (any CandidateEvaluator)? = nil) throws -> PipelineResult {
         guard let policyName = request.target.searchPolicyName else { return try run(model, request: request) }
         var options = request.options
+        // A search with no layer to search (every one excluded, or none in the model) is refused from the shapes, before
+        // any data is read (lrm convert says it in its own words, naming its input and the options, before this).
+        if let refusal = nothingToSearch(model, target: request.target, options: options) { throw PipelineError(.badRequest, refusal) }
         // The fraction is of every hidden layer's kernel parameters as the file stores them, the excluded ones counted
         // dense and each rank rounded up to the rank multiple: a target below what every searched layer at rank 1 keeps
         // cannot be met, whatever the search does. Said from the shapes, before any data is read (lrm convert says it

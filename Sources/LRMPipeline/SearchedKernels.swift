@@ -64,6 +64,35 @@ extension ConversionPipeline {
         return (dense + convolutions).sorted { ($0.index, $0.formOrder) < ($1.index, $1.formOrder) }
     }
 
+    /// Why a rank search (an accuracy or metric budget, or a ratio target) of `model` has nothing to search, from the
+    /// shapes alone (nil: it has, or `target` is no rank search): ``searchedKernels(_:target:options:)`` holds no
+    /// matrix whose rank it chooses, since the exclusions in `options` match every hidden dense layer (and, for a
+    /// budget, every convolution) or the model has none. Such a search would calibrate, score and fine-tune for nothing.
+    /// The size searches still choose every dense layer's storage and are not refused.
+    public static func nothingToSearch(_ model: some LayerSource, target: ConversionTarget, options: ConversionOptions) -> String? {
+        switch target {
+        case .accuracyDrop, .metricDrop, .ratio: break
+        case .policy, .size, .minimizeBytes: return nil
+        }
+        guard !searchedKernels(model, target: target, options: options).contains(where: \.choosesRank) else { return nil }
+        var unexcluded = options
+        unexcluded.overrides.removeAll { $0.policy == nil }
+        let candidates = searchedKernels(model, target: target, options: unexcluded).filter(\.choosesRank)
+        let convolutions = candidates.contains { if case .convolution = $0.role { true } else { false } }
+        let kinds = convolutions ? "hidden dense layers and convolutions" : "hidden dense layers (every dense layer but the output layer)"
+        let why: String
+        if candidates.isEmpty {
+            let factorized = (0..<model.layerCount).contains { model.factorization($0) != nil }
+            why = "the model has none" + (factorized ? " (its layers already factorized are not searched)" : "")
+        } else {
+            var names: [String] = []
+            for kernel in candidates where names.last != escaped(kernel.name) { names.append(escaped(kernel.name)) }
+            why = "the exclusions match every one of them ("
+                + names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "") + ")"
+        }
+        return "a rank search (\(target.searchPolicyName ?? "")) chooses the ranks of the \(kinds); \(why): nothing to search"
+    }
+
     /// The dense layers a search decomposes: every one `options` does not exclude, the last dense layer as the output.
     static func denseKernels(_ model: some LayerSource, options: ConversionOptions) -> [SearchedKernel] {
         let dense = (0..<model.layerCount).filter { model.factorizableKernelShape($0, convolutions: false)?.count == 2 }

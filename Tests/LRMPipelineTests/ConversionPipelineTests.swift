@@ -56,4 +56,38 @@ struct ConversionPipelineTests {
             (error as? PipelineError)?.kind == .badRequest
         }
     }
+
+    @Test("a rank search with nothing to search (every hidden layer excluded, or none) is a bad request, said before any data is read")
+    func emptySearchRefused() throws {
+        // Own data that do not exist: a search that got as far as its data would fail on them instead.
+        var data = DataSelection()
+        data.ownData = OwnDataSource(inputs: "/nonexistent/lrm-x.npy", labels: "/nonexistent/lrm-y.npy")
+        var excluded = ConversionOptions(policy: .energy(0.9))
+        excluded.overrides = [.init(pattern: NamePattern("h"), policy: nil)]
+        let onlyOutput = Model(name: "o", input: InputSpec(shape: [24]), layers: [model().layers[1]])
+        for target in [ConversionTarget.accuracyDrop(1), .metricDrop(2), .ratio(0.5)] {
+            for (source, options, why) in [(model(), excluded, "the exclusions match every one of them (h)"),
+                                           (onlyOutput, ConversionOptions(policy: .energy(0.9)), "the model has none")] {
+                var request = ConversionRequest(options: options, target: target, data: data)
+                request.finetune = FineTuneOptions(epochs: 1)
+                for entry in ["run", "search"] {
+                    #expect {
+                        _ = entry == "run" ? try ConversionPipeline.run(source, request: request) : try ConversionPipeline.search(source, request: request)
+                    } throws: { error in
+                        guard let error = error as? PipelineError else { return false }
+                        return error.kind == .badRequest && error.message.contains("nothing to search") && error.message.contains(why)
+                            && error.message.contains("hidden dense layers")
+                    }
+                }
+            }
+        }
+        // Not refused: a search with a layer left, which reaches its (missing) data; and a size search, which still
+        // chooses the excluded layers' storage.
+        for target in [ConversionTarget.ratio(0.5), .size(4000)] {
+            let options = target == .size(4000) ? excluded : ConversionOptions(policy: .energy(0.9))
+            #expect { _ = try ConversionPipeline.run(model(), request: ConversionRequest(options: options, target: target, data: data)) }
+                throws: { error in !"\(error)".contains("nothing to search") }
+        }
+        #expect(ConversionPipeline.nothingToSearch(model(), target: .policy, options: excluded) == nil)
+    }
 }
