@@ -111,6 +111,8 @@ public struct FineTuneSummary: Sendable {
 /// confirmation re-judged it) on the confirmation records.
 public struct FineTuneTrial: Sendable, Equatable {
     public var hiddenFraction: Double
+    /// The rank of each searched layer the candidate stores factorized, as stored (rounded up to the rank multiple);
+    /// a layer kept whole because its rank does not pay has none.
     public var ranks: [String: Int]
     /// Epochs run (early stopping may end it before the most), and the one whose parameters were kept.
     public var epochsRun: Int
@@ -213,6 +215,12 @@ extension ConversionPipeline {
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
             var result = try search.buildWithDecisions(ranks)
             let fraction = search.hiddenFraction(ranks)
+            // The ranks as the candidate stores them: rounded up to the rank multiple (--round-rank), and none for a layer
+            // kept whole because its rank does not pay.
+            var stored: [String: Int] = [:]
+            for index in result.model.layers.indices where ranks[result.model.layers[index].name] != nil {
+                if let f = result.model.factorization(index) { stored[result.model.layers[index].name] = f.rank }
+            }
             let (tuned, record) = try stage.run(on: &result, label: String(format: "hidden fraction %.3f", fraction))
             let score = try scorer.score(result.model)
             candidates += 1
@@ -221,7 +229,7 @@ extension ConversionPipeline {
                                     message: String(format: "fine-tuned, hidden fraction %.3f: validation score %.4f ± %.4f (original %.4f)%@",
                                                     fraction, score.accuracy, score.standardError, baseline, within == false ? ", over budget" : "")))
             let best = tuned.epochs.indices.contains(tuned.bestEpoch) ? tuned.epochs[tuned.bestEpoch] : tuned.epochs.last
-            tried.append(FineTuneTrial(hiddenFraction: fraction, ranks: ranks, epochsRun: tuned.epochs.count - 1, bestEpoch: tuned.bestEpoch,
+            tried.append(FineTuneTrial(hiddenFraction: fraction, ranks: stored, epochsRun: tuned.epochs.count - 1, bestEpoch: tuned.bestEpoch,
                                        earlyStoppingAccuracy: best?.validationAccuracy ?? 0, selectionAccuracy: score.accuracy,
                                        selectionStandardError: score.standardError, selectionWithinBudget: within, inSequence: false))
             return FineTunedCandidate(result: result, assignment: RankAssignment(ranks: ranks, hiddenFraction: fraction, validationAccuracy: score.accuracy,

@@ -1,4 +1,5 @@
 import Foundation
+import LRMNumPy
 import LRMTestSupport
 import Testing
 
@@ -67,5 +68,31 @@ struct RoundRankSearchCLITests {
             #expect(abs(reported - Double(kept) / 9472) < 1e-9, "×\(multiple): reported \(reported), the model keeps \(Double(kept) / 9472)")
             #expect(reported <= Double(ratio)! + 1e-12, "×\(multiple): \(reported)")
         }
+    }
+
+    @Test("a fine-tuned search's search.finetune.tried lists the ranks as stored: multiples of --round-rank, the file's ranks")
+    func finetuneTriedRanksAsStored() throws {
+        let scratch = try Scratch()
+        // samples/mnist_mlp.pred.npz: 64 MNIST test images with Keras's outputs; their classes are the labels.
+        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let outputs = y.floatValues(), classes = y.shape[1]
+        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
+        try NPY.write(x, to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
+        let result = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--inputs", scratch.file("x.npy"),
+                                           "--labels", scratch.file("y.npy"), "--target-ratio", "0.3", "--round-rank", "64", "--finetune", "1",
+                                           "--json", "-o", scratch.file("out.lrm")], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let layers = try #require(report["layers"] as? [[String: Any]])
+        var stored: [String: Int] = [:]
+        for layer in layers where layer["result"] as? String == "factorized" { stored[layer["name"] as? String ?? ""] = layer["rank"] as? Int }
+        #expect(!stored.isEmpty && stored.values.allSatisfy { $0 % 64 == 0 }, "\(stored)")
+        let finetune = try #require((report["search"] as? [String: Any])?["finetune"] as? [String: Any])
+        let tried = try #require(finetune["tried"] as? [[String: Any]])
+        #expect(tried.count == 1, "a ratio target fine-tunes its choice only")
+        let ranks = try #require(tried.first?["ranks"] as? [String: Int])
+        #expect(ranks == stored, "tried lists \(ranks), the file stores \(stored)")
     }
 }
