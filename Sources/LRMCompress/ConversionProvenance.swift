@@ -95,7 +95,9 @@ public struct ConversionProvenance: Sendable, Equatable {
             metadata[MetadataKey.finetuneLoss] = .string(finetune.loss)
             metadata[MetadataKey.finetuneLearningRate] = .float(finetune.learningRate)
             metadata[MetadataKey.finetuneSchedule] = .string(finetune.schedule)
-            if let augmentation = finetune.augmentation { metadata[MetadataKey.finetuneAugmentation] = .string(augmentation) }
+            // The optional keys are removed when absent, so that a fine-tuning before (a .lrm input's) does not speak for this one.
+            metadata[MetadataKey.finetuneAugmentation] = finetune.augmentation.map { .string($0) }
+            metadata[MetadataKey.finetuneRounding] = finetune.rounding.map { .string($0) }
         }
         metadata[MetadataKey.conversionMetric] = .string(metric.name)
         if let groupSize { metadata[MetadataKey.conversionGroupSize] = .int(Int64(groupSize)) }

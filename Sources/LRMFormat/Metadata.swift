@@ -114,6 +114,10 @@ public enum MetadataKey {
     /// string: how the training images were varied in each minibatch, e.g. "shift ≤ 2 px, left-right flip"
     /// (absent: not at all).
     public static let finetuneAugmentation = "finetune.augmentation"
+    /// string: how the weights stored as integer codes (`i8`/`i4`) were trained: `straight-through` (every step ran the
+    /// network as its codes store it and moved the unrounded weights by that network's gradients). Absent: no weight
+    /// fine-tuned is stored as codes.
+    public static let finetuneRounding = "finetune.rounding"
 
     /// string: what a search judged candidates on: `held-out`, `shifted` or `test-half`.
     public static let searchEstimate = "search.estimate"
@@ -139,6 +143,7 @@ public enum MetadataKey {
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
         finetuneLearningRate: "float", finetuneSchedule: "string", finetuneAugmentation: "string",
+        finetuneRounding: "string",
         searchEstimate: "string", searchSelectionSamples: "int", searchConfirmationSamples: "int", searchConfidence: "float",
         searchValidationScoreOriginal: "float", searchValidationScore: "float", searchValidationStandardError: "float",
     ]

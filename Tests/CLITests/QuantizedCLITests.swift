@@ -186,4 +186,31 @@ struct QuantizedCLITests {
         #expect(sized.status == 0, "\(sized.stderr)")
         #expect(try ContainerFile(path: sizedFile).header.metadata["calibration.count"] == .int(500))
     }
+
+    @Test("--finetune of integer factors records that it trained through their rounding (finetune.rounding straight-through), inspect lists it; float factors do not")
+    func finetuneRoundingRecorded() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        // samples/mnist_mlp.pred.npz: 64 MNIST test images with Keras's outputs; their classes are the labels.
+        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let outputs = y.floatValues(), classes = y.shape[1]
+        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
+        try NPY.write(x, to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
+        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
+                    "--policy", "energy:0.5", "--finetune", "1"]
+        for (dtype, recorded) in [("i8", true), ("f32", false)] {
+            let out = scratch.file("\(dtype).lrm")
+            let convert = try ChildProcess.run(base + ["--factor-dtype", dtype, "-o", out], timeout: 300)
+            #expect(convert.status == 0, "\(convert.stderr)")
+            let metadata = try ContainerFile(path: out).header.metadata
+            #expect(metadata[MetadataKey.finetuneEpochs] != nil)
+            #expect(metadata[MetadataKey.finetuneRounding] == (recorded ? .string("straight-through") : nil), "\(dtype): \(metadata)")
+            let inspect = try ChildProcess.run(["inspect", out])
+            #expect(inspect.status == 0)
+            let row = inspect.stdout.split(separator: "\n").first { $0.contains("finetune.rounding") }
+            #expect((row?.contains("straight-through") ?? false) == recorded, "\(dtype): \(inspect.stdout)")
+        }
+    }
 }

@@ -234,4 +234,30 @@ struct FineTuneTests {
         }
         #expect(abs(Double(correct) / Double(validation.count) - tuned.epochs[tuned.bestEpoch].validationAccuracy) < 1e-9)
     }
+
+    @Test("the record says whether integer codes were trained through their rounding: straight-through with codes, nothing without")
+    func recordsRounding() throws {
+        let (teacher, student, training, validation) = try problem()
+        let options = FineTuneOptions(epochs: 1, learningRate: 1e-2, batchSize: 32, seed: 4)
+        let float = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(!float.straightThrough)
+        #expect(FineTuner.record(float, options: options, data: "d", samples: 600).rounding == nil)
+        var conversion = ConversionOptions(policy: .rank(2))
+        conversion.quantization = QuantizationOptions(dtype: .int8)
+        let coded = try Converter.convert(teacher, options: conversion).model
+        let tuned = try FineTuner.fineTune(student: coded, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(tuned.straightThrough)
+        let record = FineTuner.record(tuned, options: options, data: "d", samples: 600)
+        #expect(record.rounding == "straight-through")
+        var provenance = ConversionProvenance(options: conversion)
+        provenance.finetune = record
+        var metadata: [String: MetadataValue] = [MetadataKey.finetuneAugmentation: .string("from before")]
+        provenance.record(in: &metadata)
+        #expect(metadata[MetadataKey.finetuneRounding] == .string("straight-through"))
+        #expect(metadata[MetadataKey.finetuneAugmentation] == nil, "a fine-tuning's absent augmentation removes an earlier one's")
+        #expect(MetadataKey.standardTypes[MetadataKey.finetuneRounding] == "string")
+        provenance.finetune?.rounding = nil
+        provenance.record(in: &metadata)
+        #expect(metadata[MetadataKey.finetuneRounding] == nil)
+    }
 }

@@ -102,6 +102,8 @@ public struct FineTuneResult: Sendable {
     public var epochs: [FineTuneEpoch]
     /// The epoch whose parameters were kept (0: fine-tuning never beat the starting point).
     public var bestEpoch: Int
+    /// Whether weights the student stores as integer codes were trained through their rounding (straight-through).
+    public var straightThrough = false
 }
 
 /// Distillation fine-tuning of a compressed dense model against its original: the compressed model's
@@ -226,7 +228,7 @@ public enum FineTuner {
         // Epoch 0 (no epoch did better) keeps the student's codes as they were, with the score they had.
         let written = try network.write(into: student, methodSuffix: "+finetune", coded: coded, keepingCodes: best.epoch == 0)
         let tuned = try recordingErrors(written, against: teacher)
-        return FineTuneResult(model: tuned, epochs: history, bestEpoch: best.epoch)
+        return FineTuneResult(model: tuned, epochs: history, bestEpoch: best.epoch, straightThrough: !coded.isEmpty)
     }
 
     /// `model` with each factorized layer's recorded relative error ‖U·Σ·Vᵀ − W‖/‖W‖ measured again against
@@ -251,7 +253,7 @@ public enum FineTuner {
     public static func record(_ result: FineTuneResult, options: FineTuneOptions, data: String, samples: Int) -> FineTuneRecord {
         FineTuneRecord(epochs: result.epochs.count - 1, seed: options.seed, data: data, samples: samples, loss: options.lossDescription,
                        learningRate: options.learningRate, schedule: options.schedule.rawValue,
-                       augmentation: options.augmentationDescription)
+                       augmentation: options.augmentationDescription, rounding: result.straightThrough ? "straight-through" : nil)
     }
 
     /// The network's logits on every sample, in batches.

@@ -16,10 +16,13 @@ public struct FineTuneRecord: Sendable, Equatable {
     public var schedule: String
     /// How the training images were varied, e.g. "shift ≤ 2 px, left-right flip" (nil: not at all).
     public var augmentation: String?
+    /// How weights stored as integer codes were trained, "straight-through" (nil: no weight trained is stored as codes).
+    public var rounding: String?
 
     public init(epochs: Int, seed: UInt64, data: String, samples: Int, loss: String, learningRate: Double, schedule: String = "constant",
-                augmentation: String? = nil) {
+                augmentation: String? = nil, rounding: String? = nil) {
         self.augmentation = augmentation
+        self.rounding = rounding
         self.epochs = epochs
         self.seed = seed
         self.data = data

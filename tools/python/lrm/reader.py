@@ -105,6 +105,7 @@ STANDARD_KEYS = {
     "finetune.learning_rate": "float",
     "finetune.schedule": "string",
     "finetune.augmentation": "string",
+    "finetune.rounding": "string",
     "search.estimate": "string",
     "search.selection_samples": "int",
     "search.confirmation_samples": "int",
