@@ -72,9 +72,81 @@ extension Converter {
         }
     }
 
+    /// The spectrum a factorized layer's rank is chosen on (``convertFactorized(_:options:)``, and a search of a `.lrm`,
+    /// ``applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``): `kernel` is the stored
+    /// layer A·B (in × out; the form's matrix for a convolution), `svd` its exact thin SVD from the factors, of the
+    /// stored rank (``LayerSpectrum/storedRank``: the most it can keep). Its singular values are the original's where
+    /// the record is a plain truncation (energy relative to the original layer; their total from the record's energy when
+    /// only the leading ones are known), else the stored layer's own.
+    public static func factorizedSpectrum(of layer: Layer<Tensor>) throws -> LayerSpectrum {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (a, b, f) = try factorMatrices(layer)
+        guard FiniteValues.all(a.values), FiniteValues.all(b.values) else {
+            throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the stored factors hold NaN or infinite values")
+        }
+        let svd: (u: Matrix, s: [Double], vt: Matrix)
+        let product: Matrix
+        do {
+            svd = try productSVD(a, b)
+            product = try Matrix.product(a, b)
+        } catch {
+            throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
+        }
+        let original = recordsOriginalSpectrum(f)
+        let values = original ? f.singularValues : svd.s
+        var total = Spectrum.energy(values)
+        if original, values.count < FactorizationCost(inFeatures: f.inFeatures, outFeatures: f.outFeatures).fullRank, f.retainedEnergy > 0 {
+            total = max(total, Spectrum.energy(Array(values.prefix(f.rank))) / f.retainedEnergy)
+        }
+        var spectrum = LayerSpectrum(name: layer.name, kernel: product, metric: .plain, transformed: product,
+                                     svd: SVD(u: svd.u, s: svd.s, vt: svd.vt, precision: .double), totalEnergy: total,
+                                     isComplete: false, method: f.method,
+                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        spectrum.allSingularValues = values
+        spectrum.storedRank = f.rank
+        return spectrum
+    }
+
     /// Converts a factorized layer (see the extension's comment): truncated further when its policy chooses a rank
     /// below the stored one, else kept (re-stored in the asked storage when `options.restoreFactorizedLayers`).
     static func convertFactorized(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+        guard let policy = options.policy(forLayer: layer.name) else {
+            var decision = outlineFactorized(layer)
+            decision.reason = "excluded by an override: kept as stored (\(decision.kind == "conv2d" ? "convolution factorized" : "factorized") "
+                + "at rank \(decision.rank ?? 0))"
+            return (layer, decision)
+        }
+        let spectrum = try factorizedSpectrum(of: layer)
+        var (converted, decision) = try applyFactorized(spectrum, to: layer, rank: spectrum.rank(for: policy), policyName: policy.name,
+                                                        policyParameter: policy.parameter, policyDescription: policy.description,
+                                                        options: options)
+        decision.policy = policy
+        return (converted, decision)
+    }
+
+    /// A factorized layer's decision as it is stored (kept at its rank), before anything is decided.
+    static func outlineFactorized(_ layer: Layer<Tensor>) -> LayerDecision {
+        let (isConvolution, bias, f): (Bool, Tensor?, Factorization) = switch layer.operation {
+        case let .factorizedConv2D(_, _, b, _, _, _, f): (true, b, f)
+        case let .factorizedDense(_, _, b, _, f): (false, b, f)
+        default: preconditionFailure("factorized layers only")
+        }
+        let cost = FactorizationCost(inFeatures: f.inFeatures, outFeatures: f.outFeatures)
+        return LayerDecision(name: layer.name, kind: isConvolution ? "conv2d" : "dense", outcome: .keptFactorized,
+                             inFeatures: f.inFeatures, outFeatures: f.outFeatures, rank: f.rank,
+                             retainedEnergy: f.retainedEnergy, relativeError: f.relativeError,
+                             parametersBefore: cost.denseParameters + (bias?.elementCount ?? 0), parametersAfter: parameterCount(layer),
+                             method: f.method, seconds: 0, reason: "")
+    }
+
+    /// A factorized layer at rank `chosen` (rounded up to `options.rankMultiple`), its spectrum from
+    /// ``factorizedSpectrum(of:)``: truncated further when that is below the stored rank (Eckart–Young checked on the
+    /// stored layer), else kept (re-stored in the asked storage when `options.restoreFactorizedLayers`). The record stays
+    /// relative to the original layer (see the extension's comment); a truncation records `policyName` and
+    /// `policyParameter`, a kept layer its old policy.
+    public static func applyFactorized(_ spectrum: LayerSpectrum, to layer: Layer<Tensor>, rank chosen: Int, policyName: String,
+                                       policyParameter: Double, policyDescription: String,
+                                       options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
         let isConvolution: Bool
         let bias: Tensor?
         switch layer.operation {
@@ -87,33 +159,11 @@ extension Converter {
         let (inFeatures, outFeatures, stored) = (f.inFeatures, f.outFeatures, f.rank)
         let cost = FactorizationCost(inFeatures: inFeatures, outFeatures: outFeatures)
         let biasCount = bias?.elementCount ?? 0
-        let storedName = isConvolution ? "convolution factorized" : "factorized"
-        var decision = LayerDecision(name: layer.name, kind: isConvolution ? "conv2d" : "dense", outcome: .keptFactorized,
-                                     inFeatures: inFeatures, outFeatures: outFeatures, rank: stored,
-                                     retainedEnergy: f.retainedEnergy, relativeError: f.relativeError,
-                                     parametersBefore: cost.denseParameters + biasCount, parametersAfter: parameterCount(layer),
-                                     method: f.method, seconds: 0, reason: "")
-        guard let policy = options.policy(forLayer: layer.name) else {
-            decision.reason = "excluded by an override: kept as stored (\(storedName) at rank \(stored))"
-            return (layer, decision)
-        }
-        decision.policy = policy
-        guard FiniteValues.all(a.values), FiniteValues.all(b.values) else {
-            throw ConversionError(kind: .nonFiniteWeights, layer: layer.name, message: "the stored factors hold NaN or infinite values")
-        }
+        var decision = outlineFactorized(layer)
+        decision.policy = try? RankPolicy(parsing: "\(policyName):\(policyParameter)")
         let original = recordsOriginalSpectrum(f)
-        let svd: (u: Matrix, s: [Double], vt: Matrix)
-        do { svd = try productSVD(a, b) } catch {
-            throw ConversionError(kind: .decomposition, layer: layer.name, message: "\(error)")
-        }
-        // The spectrum the rank is chosen on, and its energy: the original's (the record's σ; their total from the
-        // record's energy when only the leading ones are known), or the stored layer's own.
-        let spectrum = original ? f.singularValues : svd.s
-        var total = Spectrum.energy(spectrum)
-        if original, spectrum.count < cost.fullRank, f.retainedEnergy > 0 {
-            total = max(total, Spectrum.energy(Array(spectrum.prefix(stored))) / f.retainedEnergy)
-        }
-        let chosen = policy.chooseRank(singularValues: spectrum, totalEnergy: total, inFeatures: inFeatures, outFeatures: outFeatures)
+        let svd = (u: spectrum.svd.u, s: spectrum.svd.s, vt: spectrum.svd.vt)
+        let total = spectrum.energyDenominator
         let rank = cost.roundedRank(chosen, multiple: options.rankMultiple)
         decision.policyRank = chosen
         let whose = original ? "" : " (on the stored layer's own spectrum: its record's is "
@@ -121,17 +171,17 @@ extension Converter {
         let truncate = rank < stored
         if !truncate {
             decision.reason = rank == stored
-                ? "\(policy.description) chooses k = \(stored), the stored rank\(whose): kept"
-                : "\(policy.description) asks for k = \(rank) of \(cost.fullRank)\(whose), more than the \(stored) stored: kept at rank \(stored) "
+                ? "\(policyDescription) chooses k = \(stored), the stored rank\(whose): kept"
+                : "\(policyDescription) asks for k = \(rank) of \(cost.fullRank)\(whose), more than the \(stored) stored: kept at rank \(stored) "
                     + "(a layer cannot gain rank it does not have; convert the original model for more)"
             guard options.restoreFactorizedLayers, !storedAsAsked(layer, options: options) else {
-                decision.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                decision.seconds = spectrum.seconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 return (layer, decision)
             }
         }
         if truncate && f.movedAfterTruncation {
             throw ConversionError(kind: .decomposition, layer: layer.name,
-                                  message: "\(policy.description) would truncate it from rank \(stored) to \(rank), but its factors were changed after "
+                                  message: "\(policyDescription) would truncate it from rank \(stored) to \(rank), but its factors were changed after "
                                   + "their truncation (method '\(f.method)'), so their record could not stay true without the original kernel: "
                                   + "convert the original model, or --exclude this layer")
         }
@@ -144,7 +194,7 @@ extension Converter {
         } else {
             (usFloat, vtFloat) = (a, b)
         }
-        let product = try Matrix.product(a, b)
+        let product = spectrum.kernel
         if truncate {
             // Eckart–Young on the stored layer: the truncation's error is the tail of A·B's spectrum.
             let measured = try relativeError(of: usFloat, vtFloat, against: product)
@@ -186,8 +236,8 @@ extension Converter {
         let step = truncate ? "+retruncated(\(stored)→\(k))" : "+restored(\(storage.name))"
         let method = f.method.count + step.count <= 1024 ? f.method + step : f.method
         let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: k, retainedEnergy: energy,
-                                          relativeError: error, policy: truncate ? policy.name : f.policy,
-                                          policyParameter: truncate ? policy.parameter : f.policyParameter, method: method,
+                                          relativeError: error, policy: truncate ? policyName : f.policy,
+                                          policyParameter: truncate ? policyParameter : f.policyParameter, method: method,
                                           singularValues: original ? f.singularValues : svd.s)
         let operation: LayerOperation<Tensor>
         switch layer.operation {
@@ -209,10 +259,10 @@ extension Converter {
         decision.relativeError = error
         decision.method = method
         decision.parametersAfter = cost.factorParameters(rank: k) + biasCount
-        decision.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        decision.seconds = spectrum.seconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if truncate {
             decision.truncatedFromRank = stored
-            decision.reason = "\(policy.description) chose k = \(k) of \(cost.fullRank)\(whose): truncated from the stored rank \(stored)"
+            decision.reason = "\(policyDescription) chose k = \(k) of \(cost.fullRank)\(whose): truncated from the stored rank \(stored)"
         } else {
             decision.reason += "; factors re-stored as \(storage.name)"
         }

@@ -36,10 +36,24 @@ public protocol LayerSource: Sendable {
     /// The factorization record of layer `index` when it is already factorized (a factorized dense layer or
     /// convolution, any storage), else nil; known without reading the layer's data.
     func factorization(_ index: Int) -> Factorization?
+    /// The form of layer `index` when it is a factorized convolution, else nil; known without reading the layer's data.
+    func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm?
     /// Layer `index` with its tensors in memory.
     func layer(_ index: Int) throws -> Layer<Tensor>
     /// The converter is done with layer `index`'s input (its result holds what the output needs).
     func release(_ index: Int)
+}
+
+extension LayerSource {
+    /// The factorization record of layer `index` when it is a factorized dense layer, else nil.
+    public func factorizedDenseRecord(_ index: Int) -> Factorization? {
+        factorizedConvolutionForm(index) == nil ? factorization(index) : nil
+    }
+
+    /// The names of the already factorized layers (dense and convolutions), in model order.
+    public var factorizedLayerNames: [String] {
+        (0..<layerCount).compactMap { factorization($0) == nil ? nil : layerName($0) }
+    }
 }
 
 extension Model: LayerSource {
@@ -57,6 +71,9 @@ extension Model: LayerSource {
         case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
         default: nil
         }
+    }
+    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? {
+        if case let .factorizedConv2D(_, _, _, _, form, _, _) = layers[index].operation { form } else { nil }
     }
     public func layer(_ index: Int) throws -> Layer<Tensor> { layers[index] }
     public func release(_ index: Int) {}
@@ -76,6 +93,9 @@ extension MappedModel: LayerSource {
         case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
         default: nil
         }
+    }
+    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? {
+        if case let .factorizedConv2D(_, _, _, _, form, _, _) = layerInfo(index).operation { form } else { nil }
     }
 }
 

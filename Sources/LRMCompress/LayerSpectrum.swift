@@ -47,6 +47,9 @@ public struct LayerSpectrum: Sendable {
     var splitsProducts = false
     /// Every singular value, when `svd` holds only the leading triplets of an exact decomposition.
     var allSingularValues: [Double]?
+    /// A factorized layer's stored rank (``Converter/factorizedSpectrum(of:)``: `kernel` is its stored product, `svd` that
+    /// product's thin SVD, and no rank above this one can be kept); nil for a kernel's spectrum.
+    public internal(set) var storedRank: Int?
 
     public var inFeatures: Int { kernel.rows }
     public var outFeatures: Int { kernel.columns }

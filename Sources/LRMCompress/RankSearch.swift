@@ -56,6 +56,13 @@ public struct RankSearchResult: Sendable {
 /// lost, while the budget holds. Convolutions take part in phase 2 only: each starts as it is and is
 /// factorized (first at its break-even rank, then lower) only when that move saves more parameters per
 /// point lost than any other and the budget, counted from the original model, still holds.
+///
+/// A layer that is already factorized (a `.lrm` input) is searched from its stored factors: its spectrum is theirs
+/// (``Converter/factorizedSpectrum(of:)``, ``LayerSpectrum/storedRank``), its top rung is the layer as stored (never
+/// densified: no rank above the stored one, and a layer `ranks` leaves out keeps it), a lower rank truncates the stored
+/// factors further (``Converter/applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``, the
+/// record relative to the original layer), and it counts in the fraction at the rank it keeps, of the original in·out.
+/// The model searched is then the reference a budget is measured against.
 public struct RankSearch {
     public let model: Model
     public let spectra: [String: LayerSpectrum]
@@ -66,9 +73,13 @@ public struct RankSearch {
     public let convolutionForms: [String: ConvFactorizationForm]
     /// The convolutions of ``convolutionForms`` that have a spectrum, in model order.
     public let convolutionLayers: [String]
-    /// Hidden dense layers (every dense layer but the last) that `--exclude` keeps dense, in model order, with
-    /// their kernel parameters: not searched, and counted whole (kept dense) in the hidden-parameter fraction.
-    public let excludedLayers: [(name: String, parameters: Int)]
+    /// Hidden dense layers (every dense layer but the last) that `--exclude` keeps as they are, in model order, and with
+    /// ``countsConvolutions`` the convolutions it keeps: not searched, and counted in the hidden-parameter fraction as
+    /// kept (`kept`: their kernel parameters, or an already factorized layer's factor parameters) of `total` (in·out).
+    public let excludedLayers: [(name: String, kept: Int, total: Int)]
+    /// Whether the hidden-parameter fraction counts the convolutions (an accuracy or metric budget that searches them):
+    /// then the ones `--exclude` keeps count whole in it, as excluded hidden dense layers do.
+    public let countsConvolutions: Bool
     /// Validation accuracy (0–1) of a candidate model and the standard error of its drop.
     public let evaluate: (Model) throws -> ValidationScore
     /// A candidate meets an accuracy budget when drop + confidence · SE ≤ budget (0: the drop alone).
@@ -81,30 +92,67 @@ public struct RankSearch {
     public let policyParameter: Double
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, policyName: String,
-                policyParameter: Double, convolutionForms: [String: ConvFactorizationForm] = [:],
+                policyParameter: Double, convolutionForms: [String: ConvFactorizationForm] = [:], countsConvolutions: Bool? = nil,
                 evaluate: @escaping (Model) throws -> ValidationScore) {
         self.model = model
         self.convolutionForms = convolutionForms
         convolutionLayers = model.layers.filter { layer in
-            if case .conv2D = layer.operation { return convolutionForms[layer.name] != nil && spectra[layer.name] != nil }
-            return false
+            switch layer.operation {
+            case .conv2D, .factorizedConv2D: return convolutionForms[layer.name] != nil && spectra[layer.name] != nil
+            default: return false
+            }
         }.map(\.name)
         self.spectra = spectra
         self.options = options
         self.policyName = policyName
         self.policyParameter = policyParameter
         self.evaluate = evaluate
-        let dense = model.layers.filter { if case .dense = $0.operation { return true }; return false }
-        hiddenLayers = dense.dropLast().map(\.name).filter { spectra[$0] != nil }
-        excludedLayers = RankSearch.excludedHiddenLayers(model, options: options)
+        hiddenLayers = RankSearch.hiddenDenseLayers(model).map(\.name).filter { spectra[$0] != nil }
+        self.countsConvolutions = countsConvolutions ?? !convolutionForms.isEmpty
+        excludedLayers = RankSearch.excludedLayers(model, options: options, convolutions: self.countsConvolutions)
     }
 
-    /// The hidden dense layers (every dense layer but the last) that `options` excludes, with their kernel parameters.
-    public static func excludedHiddenLayers(_ model: Model, options: ConversionOptions) -> [(name: String, parameters: Int)] {
-        model.layers.compactMap { layer -> (String, Int)? in
-            guard case let .dense(kernel, _, _) = layer.operation else { return nil }
-            return (layer.name, kernel.elementCount)
-        }.dropLast().filter { options.policy(forLayer: $0.0) == nil }
+    /// A layer's kernel shape as the search counts it: in × out (a convolution's kh·kw·cin × cout, its
+    /// parameters), and the rank it is stored at when it is already factorized (nil: a kernel).
+    public struct CountedLayer: Sendable {
+        public var name: String
+        public var cost: FactorizationCost
+        public var storedRank: Int?
+        /// The parameters it keeps as it is: its factors' when factorized (in·out when that rank would not pay), else in·out.
+        public var keptParameters: Int { cost.storedParameters(rank: storedRank) }
+    }
+
+    /// The hidden dense layers of `model` (every dense layer but the last; a factorized dense layer of a `.lrm` counts
+    /// as one, at its record's in × out and stored rank), in model order, from the shapes alone (a mapped model's data
+    /// is not read). The one list ``excludedLayers(_:options:convolutions:)`` and ``ratioFloor(_:options:)`` count.
+    public static func hiddenDenseLayers(_ model: some LayerSource) -> [CountedLayer] {
+        (0..<model.layerCount).compactMap { index -> CountedLayer? in
+            if let f = model.factorizedDenseRecord(index) {
+                return CountedLayer(name: model.layerName(index), cost: FactorizationCost(inFeatures: f.inFeatures, outFeatures: f.outFeatures),
+                                    storedRank: f.rank)
+            }
+            guard let shape = model.factorizableKernelShape(index, convolutions: false), shape.count == 2 else { return nil }
+            return CountedLayer(name: model.layerName(index), cost: FactorizationCost(inFeatures: shape[0], outFeatures: shape[1]), storedRank: nil)
+        }.dropLast()
+    }
+
+    /// The layers `options` excludes that the hidden-parameter fraction counts as kept: the hidden dense layers and, with
+    /// `convolutions`, the convolutions (a factorized one at its stored rank), in model order.
+    public static func excludedLayers(_ model: some LayerSource, options: ConversionOptions,
+                                      convolutions: Bool) -> [(name: String, kept: Int, total: Int)] {
+        var layers = hiddenDenseLayers(model)
+        if convolutions {
+            for index in 0..<model.layerCount {
+                if model.factorizedConvolutionForm(index) != nil, let f = model.factorization(index) {
+                    layers.append(CountedLayer(name: model.layerName(index), cost: FactorizationCost(inFeatures: f.inFeatures, outFeatures: f.outFeatures),
+                                               storedRank: f.rank))
+                } else if let shape = model.factorizableKernelShape(index, convolutions: true), shape.count == 4 {
+                    layers.append(CountedLayer(name: model.layerName(index),
+                                               cost: FactorizationCost(inFeatures: shape[0] * shape[1] * shape[2], outFeatures: shape[3]), storedRank: nil))
+                }
+            }
+        }
+        return layers.filter { options.policy(forLayer: $0.name) == nil }.map { ($0.name, $0.keptParameters, $0.cost.denseParameters) }
     }
 
     /// The smallest hidden-parameter fraction a ratio target can reach: every hidden dense layer at rank 1 as the
@@ -113,22 +161,27 @@ public struct RankSearch {
     /// From the shapes alone (a mapped model's data is not read); `hidden` counts the hidden dense layers (0: the
     /// fraction is 1 and there is nothing to reach it with).
     public static func ratioFloor(_ model: some LayerSource, options: ConversionOptions) -> (fraction: Double, excluded: [String], hidden: Int) {
-        let dense = (0..<model.layerCount).compactMap { index -> (String, [Int])? in
-            guard let shape = model.factorizableKernelShape(index, convolutions: false), shape.count == 2 else { return nil }
-            return (model.layerName(index), shape)
-        }.dropLast()
-        var kept = 0.0, total = 0.0, excluded: [String] = []
-        for (name, shape) in dense {
-            let cost = FactorizationCost(inFeatures: shape[0], outFeatures: shape[1])
-            total += Double(cost.denseParameters)
-            if options.policy(forLayer: name) == nil {
-                excluded.append(name)
-                kept += Double(cost.denseParameters)
-            } else {
-                kept += Double(cost.storedParameters(rank: cost.roundedRank(1, multiple: options.rankMultiple)))
-            }
+        let dense = hiddenDenseLayers(model)
+        let excluded = excludedLayers(model, options: options, convolutions: false)
+        var kept = Double(excluded.reduce(0) { $0 + $1.kept }), total = Double(excluded.reduce(0) { $0 + $1.total })
+        for layer in dense where options.policy(forLayer: layer.name) != nil {
+            let one = layer.cost.roundedRank(1, multiple: options.rankMultiple)
+            total += Double(layer.cost.denseParameters)
+            kept += Double(layer.cost.storedParameters(rank: layer.storedRank.map { min($0, one) } ?? one))
         }
-        return (total > 0 ? kept / total : 1, excluded, dense.count)
+        return (total > 0 ? kept / total : 1, excluded.map(\.name), dense.count)
+    }
+
+    /// The rank a searched layer has as it is: its stored rank when it is already factorized (a `.lrm` input), else nil
+    /// (a dense layer, or a convolution kept as a convolution).
+    public func storedRank(_ name: String) -> Int? { spectra[name]?.storedRank }
+
+    /// The rank `ranks` gives layer `name` as ``build(_:)`` stores it: rounded up to the rank multiple (`--round-rank`),
+    /// at most an already factorized layer's stored rank (which it keeps when `ranks` gives it none); nil: as it is.
+    func keptRank(_ name: String, in ranks: [String: Int], cost: FactorizationCost) -> Int? {
+        let rounded = ranks[name].map { cost.roundedRank($0, multiple: options.rankMultiple) }
+        guard let stored = storedRank(name) else { return rounded }
+        return min(rounded ?? stored, stored)
     }
 
     /// Kept fraction of the hidden layers' kernel parameters for `ranks` as ``build(_:)`` stores them: the searched
@@ -136,13 +189,12 @@ public struct RankSearch {
     /// pay, or a convolution without a rank, counts as 1) and the hidden dense layers excluded from the search, which
     /// stay dense.
     public func hiddenFraction(_ ranks: [String: Int]) -> Double {
-        let excluded = Double(excludedLayers.reduce(0) { $0 + $1.parameters })
-        var kept = excluded, total = excluded
+        var kept = Double(excludedLayers.reduce(0) { $0 + $1.kept }), total = Double(excludedLayers.reduce(0) { $0 + $1.total })
         for name in hiddenLayers + convolutionLayers {
             guard let s = spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
             total += Double(cost.denseParameters)
-            kept += Double(cost.storedParameters(rank: ranks[name].map { cost.roundedRank($0, multiple: options.rankMultiple) }))
+            kept += Double(cost.storedParameters(rank: keptRank(name, in: ranks, cost: cost)))
         }
         return total > 0 ? kept / total : 1
     }
@@ -164,7 +216,11 @@ public struct RankSearch {
     /// Ranks from one energy threshold on every hidden layer's spectrum.
     public func ranks(threshold tau: Double) -> [String: Int] {
         var ranks: [String: Int] = [:]
-        for name in hiddenLayers { if let s = spectra[name] { ranks[name] = s.rank(for: .energy(min(1, tau))) } }
+        for name in hiddenLayers {
+            guard let s = spectra[name] else { continue }
+            let rank = s.rank(for: .energy(min(1, tau)))
+            ranks[name] = s.storedRank.map { min($0, rank) } ?? rank
+        }
         return ranks
     }
 
@@ -185,7 +241,17 @@ public struct RankSearch {
         var built = model
         var decisions: [LayerDecision] = []
         for (index, layer) in model.layers.enumerated() {
-            guard let rank = ranks[layer.name], let spectrum = spectra[layer.name] else {
+            // An already factorized layer that `ranks` does not name keeps its stored rank.
+            guard let spectrum = spectra[layer.name], let rank = ranks[layer.name] ?? spectrum.storedRank else {
+                if model.factorization(index) != nil {
+                    var decision = Converter.outlineFactorized(layer)
+                    decision.reason = options.policy(forLayer: layer.name) == nil
+                        ? "excluded by --exclude: kept as stored" + (excludedLayers.contains { $0.name == layer.name }
+                                                                     ? " (counted as stored in the hidden-parameter fraction)" : "")
+                        : decision.kind == "dense" ? "output layer: not searched, kept as stored" : "not searched: kept as stored"
+                    decisions.append(decision)
+                    continue
+                }
                 let count = Converter.parameterCount(layer)
                 var decision = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
                                              parametersBefore: count, parametersAfter: count, seconds: 0, reason: "not searched")
@@ -199,7 +265,8 @@ public struct RankSearch {
                         : "output layer: not searched (shrinking it does not reduce the hidden-parameter fraction)"
                 } else if case .conv2D = layer.operation, options.policy(forLayer: layer.name) == nil {
                     decision.outcome = .excluded
-                    decision.reason = "excluded by --exclude: kept as a convolution"
+                    decision.reason = "excluded by --exclude: kept as a convolution" + (excludedLayers.contains { $0.name == layer.name }
+                                                                                        ? " (counted whole in the hidden-parameter fraction)" : "")
                 }
                 if let form = convolutionForms[layer.name] {
                     decision.outcome = .notWorthIt
@@ -209,7 +276,10 @@ public struct RankSearch {
                 decisions.append(decision)
                 continue
             }
-            let (converted, decision) = if let form = convolutionForms[layer.name] {
+            let (converted, decision) = if spectrum.storedRank != nil {
+                try Converter.applyFactorized(spectrum, to: layer, rank: rank, policyName: policyName, policyParameter: policyParameter,
+                                              policyDescription: "\(policyName) \(policyParameter)", options: options)
+            } else if let form = convolutionForms[layer.name] {
                 try Converter.applyConvolution(spectrum, to: layer, form: form, rank: rank, policyName: policyName,
                                                policyParameter: policyParameter,
                                                policyDescription: "\(policyName) \(policyParameter)", options: options)
@@ -253,9 +323,9 @@ public struct RankSearch {
         var best = try score(ranks(threshold: 1 - pow(10, good)), into: &log)
         if meets(best, baseline: baseline, maxDrop: maxDrop) {
             path.append(best)
-        } else {  // even τ ≈ 1 misses: keep dense
+        } else {  // even τ ≈ 1 misses: keep the model as it is (dense, or as stored)
             best.ranks = [:]
-            best.hiddenFraction = 1
+            best.hiddenFraction = hiddenFraction([:])
             best.validationAccuracy = baseline
             best.standardError = 0
         }
@@ -282,7 +352,7 @@ public struct RankSearch {
                 let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
                 let isConvolution = convolutionForms[name] != nil
                 // A convolution starts as it is (full rank); a move that saves nothing is not worth an evaluation.
-                guard let k = current.ranks[name] ?? (isConvolution ? cost.fullRank : nil), k > 1 else { continue }
+                guard let k = current.ranks[name] ?? s.storedRank ?? (isConvolution ? cost.fullRank : nil), k > 1 else { continue }
                 // A rank that does not pay is dense; its first useful step is the break-even rank.
                 guard let next = nextRank(below: k, cost: cost) else { continue }
                 if isConvolution && !cost.pays(rank: next) { continue }
@@ -323,20 +393,21 @@ public struct RankSearch {
         if best.hiddenFraction > ratio {
             // Even τ = 0.1 is too big: shrink every searched layer proportionally, to the fraction of their own
             // parameters that leaves room for the excluded layers, which stay dense.
-            let excluded = Double(excludedLayers.reduce(0) { $0 + $1.parameters })
+            let excluded = Double(excludedLayers.reduce(0) { $0 + $1.kept }), excludedTotal = Double(excludedLayers.reduce(0) { $0 + $1.total })
             let searched = hiddenLayers.reduce(0.0) { total, name in
                 guard let s = spectra[name] else { return total }
                 return total + Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
             }
-            let share = searched > 0 ? max(0, (ratio * (searched + excluded) - excluded) / searched) : ratio
+            let share = searched > 0 ? max(0, (ratio * (searched + excludedTotal) - excluded) / searched) : ratio
             var ranks = best.ranks
             let multiple = max(1, options.rankMultiple)
             for name in hiddenLayers {
                 guard let s = spectra[name] else { continue }
                 let k = max(1, Int(share * Double(FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures).denseParameters)
                                    / Double(s.inFeatures + s.outFeatures)))
-                // Rounded down to the rank multiple where there is one below (the build rounds up).
-                ranks[name] = k >= multiple ? k / multiple * multiple : k
+                // Rounded down to the rank multiple where there is one below (the build rounds up); at most the stored rank.
+                let rounded = k >= multiple ? k / multiple * multiple : k
+                ranks[name] = s.storedRank.map { min($0, rounded) } ?? rounded
             }
             best = try score(ranks, into: &log)
         }

@@ -23,6 +23,15 @@ public struct SVD: Sendable, Equatable {
     /// The precision LAPACK worked in.
     public let precision: Precision
 
+    /// The factors as they are (the caller vouches for orthonormal `u` columns and `vt` rows and descending `s`), e.g. a
+    /// thin SVD assembled from the SVD of a smaller core.
+    public init(u: Matrix, s: [Double], vt: Matrix, precision: Precision) {
+        self.u = u
+        self.s = s
+        self.vt = vt
+        self.precision = precision
+    }
+
     /// The number of singular triplets, r.
     public var rank: Int { s.count }
 

@@ -127,6 +127,10 @@ public struct SearchOutcome: Sendable {
     public var confirmation: ConfirmationSummary?
     /// The result against the original on the test split, from the same run as the test figures above (`lrm convert`'s test line).
     public var testEvaluation: TestEvaluation?
+    /// The searched layers that were already factorized (a `.lrm` input), in model order: their spectra are their stored
+    /// factors', they are only truncated further, and no candidate was refitted. "The original" everywhere above is then
+    /// the input model, which the budget is measured against.
+    public var storedFactorLayers: [String] = []
 }
 
 extension SearchOutcome {
@@ -163,36 +167,44 @@ public enum ConversionPipeline {
     public static let writer = "lrm \(version)"
 
     /// Why `request` cannot convert a model whose already factorized layers (a `.lrm` input) are `factorized`, in
-    /// model order, or nil when it can: a rank or size search, a data-aware metric and fine-tuning start from the
-    /// original kernels (spectra in a metric, calibration on the original layers, distillation from the original),
-    /// which such layers no longer have; a plain policy truncates their factors further. Layers `--exclude` keeps are
-    /// not in the way.
+    /// model order, or nil when it can. A plain policy truncates their factors further, and so does a rank search
+    /// (`--target-accuracy-drop`, `--target-metric-drop`, `--target-ratio`) in the plain metric, on their stored factors'
+    /// spectra (``Converter/factorizedSpectrum(of:)``). A data-aware metric (calibration on the original layers), a size
+    /// search (storage chosen from the original kernels) and fine-tuning (distillation from the original) start from
+    /// what such layers no longer have. Layers `--exclude` keeps are not in the way.
     public static func reconversionRefusal(factorized: [String], request: ConversionRequest) -> String? {
         let affected = factorized.filter { request.options.policy(forLayer: $0) != nil }
         guard !affected.isEmpty else { return nil }
         let what: String
+        var plainSearch = false  // a rank search that would go ahead in the plain metric
         switch request.target {
-        case .policy:
+        case .policy, .accuracyDrop, .metricDrop, .ratio:
             if request.options.metric != .plain {
                 what = "a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs"
+                plainSearch = request.target != .policy && request.finetune == nil
             } else if request.finetune != nil {
                 what = "fine-tuning distils the compressed model from the original one"
             } else {
                 return nil
             }
-        case .accuracyDrop, .metricDrop, .ratio: what = "a rank search starts from the original kernels"
         case .size, .minimizeBytes: what = "a size search starts from the original kernels"
         }
-        let names = affected.prefix(3).joined(separator: ", ") + (affected.count > 3 ? ", …" : "")
-        return "\(what), and the layers already factorized here (\(names)) have only their factors: convert the original model, "
-            + "truncate them further with a plain policy (--policy rank:k, energy:τ, …), or --exclude them"
+        return storedFactorsRefusal(what, factorized: affected, instead: "convert the original model, "
+                                    + (plainSearch ? "search in the plain metric (--metric plain), " : "")
+                                    + "truncate them further with a plain policy (--policy rank:k, energy:τ, …), or --exclude them")
+    }
+
+    /// "WHAT, and the layers already factorized here (a, b, c, …) have only their factors: INSTEAD": why a conversion or a
+    /// sweep that needs the original kernels refuses a `.lrm` whose already factorized layers are `factorized` (model order).
+    public static func storedFactorsRefusal(_ what: String, factorized: [String], instead: String) -> String {
+        let names = factorized.prefix(3).joined(separator: ", ") + (factorized.count > 3 ? ", …" : "")
+        return "\(what), and the layers already factorized here (\(names)) have only their factors: \(instead)"
     }
 
     /// Converts `model` as `request` says.
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
         var request = request
-        let factorized = model.layers.indices.compactMap { model.factorization($0) == nil ? nil : model.layers[$0].name }
-        if let refusal = reconversionRefusal(factorized: factorized, request: request) { throw PipelineError(.badRequest, refusal) }
+        if let refusal = reconversionRefusal(factorized: model.factorizedLayerNames, request: request) { throw PipelineError(.badRequest, refusal) }
         // Said before fine-tuning's data are read below (``search(_:request:evaluator:)`` says it too, for its own callers).
         if let refusal = nothingToSearch(model, target: request.target, options: request.options) { throw PipelineError(.badRequest, refusal) }
         var model = model
@@ -287,11 +299,16 @@ public enum ConversionPipeline {
 
     /// Spectra of every dense layer the options do not exclude (``denseKernels(_:options:)``), computed once for a
     /// search; a `spectra` progress event per layer done.
+    /// An already factorized layer's (a `.lrm` input) is that of its stored factors (``Converter/factorizedSpectrum(of:)``).
     public static func searchSpectra(_ model: Model, options: ConversionOptions, progress: ProgressHandler? = nil) throws -> [String: LayerSpectrum] {
         var spectra: [String: LayerSpectrum] = [:]
         let layers = denseKernels(model, options: options).map { model.layers[$0.index] }
         for (index, layer) in layers.enumerated() {
-            let spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            let spectrum = if case .factorizedDense = layer.operation {
+                try Converter.factorizedSpectrum(of: layer)
+            } else {
+                try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            }
             spectra[layer.name] = spectrum
             progress?(ProgressEvent(phase: "spectra", done: index + 1, total: layers.count,
                                     message: "\(layer.name) \(spectrum.inFeatures)×\(spectrum.outFeatures) (\(options.metric.name))"))
@@ -315,6 +332,11 @@ public enum ConversionPipeline {
         }
         for (index, candidates) in tried {
             let layer = model.layers[index]
+            if case .factorizedConv2D = layer.operation {
+                spectra[layer.name] = try Converter.factorizedSpectrum(of: layer)
+                forms[layer.name] = candidates[0]
+                continue
+            }
             var chosen: (form: ConvFactorizationForm, energy: Double)?
             var plain = options
             plain.metric = .plain
@@ -422,7 +444,8 @@ public enum ConversionPipeline {
         let progress = request.progress
         var candidates = 0
         var search = RankSearch(model: model, spectra: spectra, options: options, policyName: policyName, policyParameter: parameter,
-                                convolutionForms: convolutionForms) {
+                                convolutionForms: convolutionForms,
+                                countsConvolutions: request.target.weighsConvolutions && options.convolutions != .none) {
             let score = try scorer.score($0)
             candidates += 1
             progress?(ProgressEvent(phase: "search", done: candidates,
@@ -432,7 +455,12 @@ public enum ConversionPipeline {
         search.confidence = confidence
         // Candidates are refitted before they are judged, integer factors rounded in the refit's pass as a size search's
         // and a data-aware policy conversion's are (`--no-refit`: rounded on the original's calibration statistics).
-        search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+        // Not where a searched layer is already factorized (a `.lrm` input): the refit fits factors to the original's layer
+        // outputs and records an error against a kernel such a layer no longer has (``SearchOutcome/storedFactorLayers``).
+        let storedFactors = spectra.values.contains { $0.storedRank != nil }
+        if !storedFactors {
+            search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+        }
         let found: RankSearchResult
         if case .accuracyDrop(let drop) = request.target {
             found = try search.targetAccuracy(baseline: baseline, maxDrop: drop / 100)
@@ -492,6 +520,7 @@ public enum ConversionPipeline {
         }
         outcome.finetune = tuning?.summary
         outcome.confirmation = confirmation
+        outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange, progress: request.progress)
@@ -546,7 +575,9 @@ public enum ConversionPipeline {
         for name in Set(a.keys).union(b.keys).sorted() {
             guard let s = search.spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
-            let from = Double(max(1, a[name] ?? cost.fullRank)), to = Double(max(1, b[name] ?? cost.fullRank))
+            // An already factorized layer without a rank keeps its stored one.
+            let start = s.storedRank ?? cost.fullRank
+            let from = Double(max(1, a[name] ?? start)), to = Double(max(1, b[name] ?? start))
             let rank = max(1, Int(exp(log(from) + (log(to) - log(from)) * fraction).rounded()))
             if search.convolutionForms[name] != nil && !cost.pays(rank: rank) { continue }
             ranks[name] = rank
@@ -570,7 +601,8 @@ public enum ConversionPipeline {
                                     message: String(format: "hidden fraction %.3f: confirmation score %.4f (original %.4f)%@", path[i].hiddenFraction,
                                                     score.accuracy, confirmer.baselineAccuracy, passes ? "" : ", over budget")))
         }
-        var chosen = RankAssignment(ranks: [:], hiddenFraction: 1, validationAccuracy: confirmer.baselineAccuracy, standardError: 0)
+        var chosen = RankAssignment(ranks: [:], hiddenFraction: search.hiddenFraction([:]), validationAccuracy: confirmer.baselineAccuracy,
+                                    standardError: 0)
         if let score {
             chosen = path[index]
             chosen.validationAccuracy = score.accuracy

@@ -82,8 +82,7 @@ extension ConversionPipeline {
         let kinds = convolutions ? "hidden dense layers and convolutions" : "hidden dense layers (every dense layer but the output layer)"
         let why: String
         if candidates.isEmpty {
-            let factorized = (0..<model.layerCount).contains { model.factorization($0) != nil }
-            why = "the model has none" + (factorized ? " (its layers already factorized are not searched)" : "")
+            why = "the model has none"
         } else {
             var names: [String] = []
             for kernel in candidates where names.last != escaped(kernel.name) { names.append(escaped(kernel.name)) }
@@ -93,13 +92,19 @@ extension ConversionPipeline {
         return "a rank search (\(target.searchPolicyName ?? "")) chooses the ranks of the \(kinds); \(why): nothing to search"
     }
 
-    /// The dense layers a search decomposes: every one `options` does not exclude, the last dense layer as the output.
+    /// The dense layers a search decomposes: every one `options` does not exclude, the last dense layer as the output. An
+    /// already factorized dense layer (a `.lrm` input) is one, its matrix the record's in × out (its spectrum is that of
+    /// its stored factors, ``Converter/factorizedSpectrum(of:)``).
     static func denseKernels(_ model: some LayerSource, options: ConversionOptions) -> [SearchedKernel] {
-        let dense = (0..<model.layerCount).filter { model.factorizableKernelShape($0, convolutions: false)?.count == 2 }
-        return dense.compactMap { index in
+        let dense = (0..<model.layerCount).compactMap { index -> (index: Int, shape: [Int])? in
+            if let f = model.factorizedDenseRecord(index) { return (index, [f.inFeatures, f.outFeatures]) }
+            guard let shape = model.factorizableKernelShape(index, convolutions: false), shape.count == 2 else { return nil }
+            return (index, shape)
+        }
+        return dense.compactMap { index, shape in
             let name = model.layerName(index)
-            guard options.policy(forLayer: name) != nil, let shape = model.factorizableKernelShape(index, convolutions: false) else { return nil }
-            return SearchedKernel(index: index, name: name, role: index == dense.last ? .output : .hidden, rows: shape[0], columns: shape[1])
+            guard options.policy(forLayer: name) != nil else { return nil }
+            return SearchedKernel(index: index, name: name, role: index == dense.last?.index ? .output : .hidden, rows: shape[0], columns: shape[1])
         }
     }
 
@@ -113,6 +118,13 @@ extension ConversionPipeline {
         }
         var kernels: [SearchedKernel] = []
         for index in 0..<model.layerCount where !forms.isEmpty {
+            // An already factorized convolution (a `.lrm` input) is searched in the form it is stored in.
+            if let form = model.factorizedConvolutionForm(index), let f = model.factorization(index) {
+                let name = model.layerName(index)
+                guard options.policy(forLayer: name) != nil else { continue }
+                kernels.append(SearchedKernel(index: index, name: name, role: .convolution(form), rows: f.inFeatures, columns: f.outFeatures))
+                continue
+            }
             guard let shape = model.factorizableKernelShape(index, convolutions: true), shape.count == 4 else { continue }
             let name = model.layerName(index)
             guard options.policy(forLayer: name) != nil else { continue }

@@ -3,8 +3,8 @@ import LRMFormat
 import LRMPipeline
 
 /// A conversion that has nothing to factorize (`--exclude` keeps every layer it could factorize as it is, or the model
-/// has none; a `.lrm` input's factorized layers count for a policy conversion, which truncates them further, not for a
-/// search, which refuses them): the options that act only on factorized layers would change nothing without a word, so they are refused
+/// has none; a `.lrm` input's factorized layers count, since a policy conversion and a rank search truncate them
+/// further): the options that act only on factorized layers would change nothing without a word, so they are refused
 /// (exit 64) as ``LRM/Convert/refuseUnusedOptions()`` refuses options of another kind of conversion, once the model's
 /// shapes are known and before any data is read; a plain policy conversion without them says so on stderr and goes on
 /// (its output is the model as it is, its test, with data, the original's).
@@ -24,8 +24,7 @@ extension LRM.Convert {
             let candidates = ConversionPipeline.searchedKernels(model, target: target, options: unexcluded).filter(\.choosesRank)
             let convolutions = candidates.contains { if case .convolution = $0.role { true } else { false } }
             let kinds = convolutions ? "hidden dense layers and convolutions" : "hidden dense layers (every dense layer but the output layer)"
-            var why = candidates.isEmpty ? "the model has none" + (factorized.isEmpty ? "" : " (its layers already factorized are not searched)")
-                : "\(exclusions) every one of them"
+            var why = candidates.isEmpty ? "the model has none" : "\(exclusions) every one of them"
             if targetRatio == nil && conv == .none && hasConvolutions(model) { why += " (and --conv none keeps the convolutions)" }
             throw CommandFailure(status: .usage, message: "\(input): \(flag) searches the ranks of the \(kinds); \(why): nothing to search")
         case .policy:

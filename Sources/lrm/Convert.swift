@@ -22,7 +22,7 @@ extension LRM {
                 Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
                 """ + " " + ExitStatus.helpText)
 
-        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file (its factorized layers are truncated further by a plain policy, never given rank they do not have).")
+        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file (its factorized layers are truncated further, never given rank they do not have, by a plain policy or a rank search in the plain metric, whose budget is then measured against this file's model; a size search, a data-aware metric and --finetune need the original model).")
         var input: String
 
         @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run or --in-place).")
@@ -279,7 +279,7 @@ extension LRM {
         /// A data-aware metric calibrated on fewer records than a dense layer has inputs sees only that many directions
         /// of its input space (the covariance's rank is at most the record count), so its truncation can keep far too
         /// little: said once, naming the widest such layer.
-        func warnAboutFewCalibrationRecords(_ result: PipelineResult) {
+        func warnAboutFewCalibrationRecords(_ result: PipelineResult, metric metricName: MetricName) {
             guard metricName != .plain, case .int(let stored)? = result.model.metadata[MetadataKey.calibrationCount] else { return }
             let count = Int(stored)
             let narrow = result.decisions.filter { $0.kind != "conv2d" && ($0.outcome == .factorized || $0.outcome == .notWorthIt) && ($0.inFeatures ?? 0) > count }
@@ -363,8 +363,13 @@ extension LRM {
                 // layers already factorized and the kernel matrices a search would decompose.
                 var request = try request()
                 let factorized = (0..<model.layerCount).filter { model.factorization($0) != nil }
+                // A rank search of a .lrm input's factorized layers works on their stored factors' spectra, in the plain
+                // metric: the searches' default (whitened) is not taken for them; a data-aware metric asked for is refused below.
+                let plainForStoredFactors = searchesRanks && policy.metric == nil && metric == nil
+                    && factorized.contains { request.options.policy(forLayer: model.layerName($0)) != nil }
+                if plainForStoredFactors { request.options.metric = .plain }
                 let searched = ConversionPipeline.searchedKernels(model, target: request.target, options: request.options)
-                // A .lrm input's factorized layers have no original kernel left for a search, a data-aware metric or
+                // A .lrm input's factorized layers have no original kernel left for a size search, a data-aware metric or
                 // fine-tuning: said before any data is read.
                 if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized.map(model.layerName), request: request) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
@@ -406,7 +411,7 @@ extension LRM {
                 }
                 warnAboutUnusedSeed(result.decisions)
                 warnAboutUnusedPrecision(result.decisions)
-                warnAboutFewCalibrationRecords(result)
+                warnAboutFewCalibrationRecords(result, metric: plainForStoredFactors ? .plain : metricName)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on and no search has compared them.

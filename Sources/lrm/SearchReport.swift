@@ -22,6 +22,7 @@ extension SearchOutcome {
         ]
         lines.insert(contentsOf: estimateLines + confirmationLines, at: 2)
         if estimate == .testHalf { lines[lines.count - 1] += String(format: " (test samples %d–%d only)", testFirstSample, testFirstSample + testSamples - 1) }
+        lines += storedFactorLines
         if let finetune { lines.append(finetune.text) }
         if let fileBytes, let storage {
             lines.append("  file \(Format.count(fileBytes)) bytes on disk, weights stored as \(storage)")
@@ -30,6 +31,14 @@ extension SearchOutcome {
             lines.append(String(format: "  note: on the test split the drop (%.2f pp) exceeds the %.2f pp budget met on validation", drop, budget))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// What a search of a `.lrm` whose layers were already factorized did with them, and what it measured against.
+    var storedFactorLines: [String] {
+        guard !storedFactorLayers.isEmpty else { return [] }
+        let names = storedFactorLayers.prefix(3).joined(separator: ", ") + (storedFactorLayers.count > 3 ? ", …" : "")
+        return ["  already factorized in the input (\(names)): searched in the plain metric on their stored factors' spectra, only truncated further "
+                + "(never above their stored rank), candidates not refitted; \"original\" above is the input model, which the budget is measured against"]
     }
 
     /// "; accepted when drop + 1.0 SE ≤ budget" for a search with a budget; empty for one without (a ratio or size
@@ -162,6 +171,7 @@ extension SearchOutcome {
                    (1 - validationAccuracy) * 100, standardError * 100, acceptance("increase"), hiddenFraction, threshold),
         ]
         lines.insert(contentsOf: confirmationLines, at: 2)
+        lines += storedFactorLines
         if case .regression(let c)? = testScores, case .regression(let r)? = testReferenceScores {
             let increase = TaskVerifier.relativeIncrease(c.rootMeanSquaredError, over: r.rootMeanSquaredError) * 100
             lines.append(String(format: "  test (%d samples): RMSE %.6g → %.6g (%+.2f%%), MAE %.6g → %.6g, R² %@ → %@",
@@ -188,6 +198,7 @@ extension SearchOutcome {
             if let testScores { members.append(("test", testScores.json)) }
             if let finetune { members.append(("finetune", finetune.json)) }
             members.append(("confirmation", confirmationJSON))
+            members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
             return .object(members)
         }
         var members: [(String, JSONValue)] = [
@@ -205,6 +216,7 @@ extension SearchOutcome {
         if let storage { members.append(("storage", .string(storage))) }
         if let finetune { members.append(("finetune", finetune.json)) }
         members.append(("confirmation", confirmationJSON))
+        members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
         if !sizeCandidates.isEmpty {
             members.append(("size_candidates", .array(sizeCandidates.map { candidate in
                 JSONValue.object([

@@ -87,12 +87,11 @@ extension LRM {
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
                 // The sweep truncates the original kernels (every SVD computed once); a .lrm's factorized layers no longer have them.
-                let factorized = original.layers.indices.compactMap { original.factorization($0) == nil ? nil : original.layers[$0].name }
+                let factorized = original.factorizedLayerNames
                 if !factorized.isEmpty {
-                    let names = factorized.prefix(3).joined(separator: ", ") + (factorized.count > 3 ? ", …" : "")
-                    throw CommandFailure(status: .usage, message: "\(model): the sweep truncates the original kernels, and the layers already "
-                                         + "factorized here (\(names)) have only their factors: sweep the original model (lrm convert MODEL.lrm "
-                                         + "--policy … truncates such layers further)")
+                    throw CommandFailure(status: .usage, message: "\(model): " + ConversionPipeline.storedFactorsRefusal(
+                        "the sweep truncates the original kernels", factorized: factorized,
+                        instead: "sweep the original model (lrm convert MODEL.lrm --policy … truncates such layers further)"))
                 }
                 // A bundled data set's samples that do not fit the model are said before any are read, as convert and verify say it.
                 try dataOptions.selection(naming: model).checkFits(original, path: model)

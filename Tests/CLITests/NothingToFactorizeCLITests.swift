@@ -20,7 +20,7 @@ struct NothingToFactorizeCLITests {
     func searches() throws {
         let scratch = try Scratch()
         let (mnist, output) = try setUp(scratch)
-        let example = scratch.file("example.lrm")   // its one hidden layer is factorized already: only the output layer is dense
+        let example = scratch.file("example.lrm")   // its one hidden layer is factorized already (searched from its factors)
         #expect(try ChildProcess.run(["example", "-o", example]).status == 0)
         let (mlp, cnn) = (samples + "mnist_mlp.h5", samples + "mnist_cnn.h5")
         let dense = "hidden dense layers (every dense layer but the output layer)"
@@ -35,7 +35,7 @@ struct NothingToFactorizeCLITests {
              "--target-accuracy-drop searches the ranks of the \(dense); --exclude 'dense_1' matches every one of them (and --conv none keeps the convolutions)"),
             (cnn, ["--target-ratio", "0.5", "--exclude", "dense_1"], "--target-ratio searches the ranks of the \(dense); --exclude 'dense_1' matches"),
             (example, ["--target-ratio", "0.5", "--exclude", "hidden"],
-             "--target-ratio searches the ranks of the \(dense); the model has none (its layers already factorized are not searched): nothing to search"),
+             "--target-ratio searches the ranks of the \(dense); --exclude 'hidden' matches every one of them: nothing to search"),
         ]
         for (model, arguments, saying) in refused {
             let result = try ChildProcess.run(["convert", model, "-o", output] + mnist + arguments)

@@ -43,18 +43,90 @@ struct ReconvertCLITests {
         #expect(inspect.stdout.contains("compression 53.06×"), "\(inspect.stdout)")
     }
 
-    @Test("sweep, a rank search and a data-aware metric on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
+    @Test("sweep, a size search, a data-aware metric and fine-tuning on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
     func refusedWhereTheOriginalIsNeeded() throws {
         let scratch = try Scratch()
         let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
         #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
         let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
         expectOneLineError(try ChildProcess.run(["sweep", model] + data), status: 64, naming: "the sweep truncates the original kernels")
-        for request in [["--target-ratio", "0.5"], ["--target-accuracy-drop", "2"], ["--policy", "whitened:0.9"]] {
+        for (request, reason) in [(["--target-ratio", "0.5", "--metric", "whitened"], "search in the plain metric (--metric plain)"),
+                                  (["--target-accuracy-drop", "2", "--minimize", "bytes"], "a size search starts from the original kernels"),
+                                  (["--policy", "whitened:0.9"], "a data-aware metric (whitened)"),
+                                  (["--target-accuracy-drop", "2", "--finetune", "1"], "fine-tuning distils")] {
             let result = try ChildProcess.run(["convert", model] + request + data + ["-o", output])
             expectOneLineError(result.droppingWarnings, status: 64, naming: "already factorized here (dense_1, dense_2)", "\(request)")
+            #expect(result.stderr.contains(reason), "\(request): \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: output))
         }
+    }
+
+    @Test("a rank search of a .lrm truncates its factorized layers further in the plain metric, never above their stored rank, with records relative to the original and the history (before: refused, exit 64)")
+    func searchOfStoredFactors() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
+        // As stored the hidden layers keep 8·138 + 8·192 of 1,280 + 8,192 parameters (0.279).
+        let result = try ChildProcess.run(["convert", model, "--inputs", samples + "churn.csv", "--label-column", "churned",
+                                           "--target-ratio", "0.15", "--json", "-o", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        #expect(try #require(search["hidden_fraction"] as? Double) <= 0.15)
+        #expect(search["metric"] as? String == "plain")
+        #expect(search["stored_factor_layers"] as? [String] == ["dense_1", "dense_2"], "\(search)")
+        let ranks = try ranks(output)
+        #expect(ranks.keys.sorted() == ["dense_1", "dense_2"] && ranks.values.allSatisfy { $0 <= 8 } && ranks.values.contains { $0 < 8 }, "\(ranks)")
+        let file = try ContainerFile(path: output)
+        for layer in file.header.model.layers {
+            guard case let .factorizedDense(_, _, _, _, f) = layer.operation, f.rank < 8 else { continue }
+            #expect(f.method.hasSuffix("+retruncated(8→\(f.rank))") && f.policy == "target-ratio", "\(layer.name): \(f)")
+        }
+        #expect(file.header.metadata[MetadataKey.conversionHistory] == .string("rank 8 (plain, f32)"))
+        #expect(file.header.metadata[MetadataKey.conversionPolicy] == .string("target-ratio"))
+        #expect(file.header.metadata[MetadataKey.conversionMetric] == .string("plain"))
+        // The records stay relative to the original: verify against the Keras file agrees with them.
+        let verify = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5", "--inputs", samples + "churn.csv",
+                                           "--label-column", "churned", "--min-energy", "0.1", "--json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let text = try ChildProcess.run(["convert", model, "--inputs", samples + "churn.csv", "--label-column", "churned",
+                                         "--target-ratio", "0.15", "--dry-run"])
+        #expect(text.stdout.contains("already factorized in the input (dense_1, dense_2): searched in the plain metric"), "\(text.stdout)")
+    }
+
+    @Test("real-data: an accuracy search of a converted MNIST sample .lrm gives a smaller file within budget against the input on the test split, which nothing was selected on; its records still agree with the Keras original",
+          .enabled(if: datasets != nil))
+    func accuracySearchOfStoredFactors() throws {
+        let scratch = try Scratch()
+        let sample = samples + "mnist_mlp.h5"
+        let input = scratch.file("energy.lrm"), output = scratch.file("search.lrm")
+        #expect(try ChildProcess.run(["convert", sample, "--input-scale", "1/255", "--policy", "energy:0.9", "-o", input]).status == 0)
+        let before = try ranks(input)
+        let result = try ChildProcess.run(["convert", input, "--dataset", "mnist", "--target-accuracy-drop", "1.0", "--json", "-o", output],
+                                          timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        #expect(search["stored_factor_layers"] as? [String] == ["dense_1", "dense_2"], "\(search)")
+        let inputBytes = try #require(try FileManager.default.attributesOfItem(atPath: input)[.size] as? Int)
+        let outputBytes = try #require(try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
+        #expect(outputBytes < inputBytes / 2, "\(outputBytes) of \(inputBytes)")
+        let after = try ranks(output)
+        #expect(after.allSatisfy { $0.value <= before[$0.key]! } && after["dense_1"]! < before["dense_1"]!, "\(before) → \(after)")
+        // The test split: against the input model (the budget's reference), within the 1-point budget.
+        let verify = try ChildProcess.run(["verify", output, "--reference", input, "--dataset", "mnist", "--max-accuracy-drop", "1.0", "--json"])
+        let report = try jsonObject(verify.stdout)
+        let checks = try #require(report["checks"] as? [[String: Any]])
+        let drop = try #require(checks.first { $0["name"] as? String == "max-accuracy-drop" })
+        #expect(drop["passed"] as? Bool == true, "\(drop)")
+        let reference = try #require((report["reference"] as? [String: Any])?["accuracy"] as? Double)
+        let compressed = try #require((report["compressed"] as? [String: Any])?["accuracy"] as? Double)
+        #expect(reference - compressed <= 0.01, "\(reference) → \(compressed)")
+        #expect(abs(compressed - (try #require(search["test_accuracy"] as? Double))) < 1e-12)
+        // Against the input, the weight records (relative to the original) are not the input's: verify says they disagree.
+        #expect(checks.contains { ($0["name"] as? String)?.hasPrefix("metadata ") == true && $0["passed"] as? Bool == false }, "\(checks)")
+        // Against the Keras original they agree, and the history names the conversion before.
+        let original = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--min-energy", "0.3"])
+        #expect(original.status == 0 && original.stdout.contains("result: PASS"), "\(original.stdout)")
+        #expect(try ContainerFile(path: output).header.metadata[MetadataKey.conversionHistory] == .string("energy 0.9 (plain, f32)"))
     }
 }
 

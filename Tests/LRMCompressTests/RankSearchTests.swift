@@ -241,3 +241,37 @@ struct RankSearchTests {
         #expect(result.best.ranks["h1"] == nil)
     }
 }
+
+extension RankSearchTests {
+    @Test("a convolution --exclude keeps counts whole in an accuracy search's hidden-parameter fraction, as an excluded hidden dense layer does (before: left out of it)")
+    func excludedConvolutionCounts() throws {
+        var rng = SeededGenerator(seed: 51)
+        let a = (0..<(3 * 3 * 4 * 8)).map { _ in rng.nextSymmetricFloat() }
+        let b = (0..<(3 * 3 * 8 * 8)).map { _ in rng.nextSymmetricFloat() }
+        let hidden = try SyntheticKernel.make(rows: 288, columns: 24, sigma: (0..<24).map { pow(0.8, Double($0)) * 3 }, seed: 52)
+        let output = (0..<(24 * 3)).map { _ in rng.nextSymmetricFloat() }
+        let model = Model(name: "cnn", input: InputSpec(shape: [6, 6, 4]), layers: [
+            Layer(name: "conv_a", operation: .conv2D(kernel: Tensor(shape: [3, 3, 4, 8], floats: a), bias: nil, activation: .relu,
+                                                    geometry: ConvGeometry(padding: .same))),
+            Layer(name: "conv_b", operation: .conv2D(kernel: Tensor(shape: [3, 3, 8, 8], floats: b), bias: nil, activation: .relu,
+                                                    geometry: ConvGeometry(padding: .same))),
+            Layer(name: "flatten", operation: .flatten),
+            Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [288, 24], floats: hidden), bias: nil, activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [24, 3], floats: output), bias: nil, activation: .softmax)),
+        ])
+        var options = ConversionOptions()
+        options.overrides = [.init(pattern: NamePattern("conv_a"), policy: nil)]
+        let spectra = ["hidden": try Converter.spectrum(of: model.layers[3], policy: .effectiveRank, options: options),
+                       "conv_b": try Converter.convolutionSpectrum(of: model.layers[1], form: .channel, policy: .effectiveRank, options: options)]
+        let search = RankSearch(model: model, spectra: spectra, options: options, policyName: "target-accuracy-drop", policyParameter: 1,
+                                convolutionForms: ["conv_b": .channel]) { _ in ValidationScore(accuracy: 1, standardError: 0) }
+        #expect(search.convolutionLayers == ["conv_b"])
+        #expect(search.excludedLayers.map(\.name) == ["conv_a"])
+        // conv_a (288 parameters) kept whole, conv_b (576) as it is, hidden at rank 4: 4·312 of 6,912.
+        #expect(abs(search.hiddenFraction(["hidden": 4]) - (288.0 + 576 + 4 * 312) / (288.0 + 576 + 6912)) < 1e-12,
+                "\(search.hiddenFraction(["hidden": 4]))")
+        #expect(search.hiddenFraction([:]) == 1)
+        let decisions = try search.buildWithDecisions(["hidden": 4]).decisions
+        #expect(decisions[0].reason == "excluded by --exclude: kept as a convolution (counted whole in the hidden-parameter fraction)", "\(decisions[0].reason)")
+    }
+}
