@@ -300,9 +300,12 @@ public enum ConversionPipeline {
     /// Spectra of every dense layer the options do not exclude (``denseKernels(_:options:)``), computed once for a
     /// search; a `spectra` progress event per layer done.
     /// An already factorized layer's (a `.lrm` input) is that of its stored factors (``Converter/factorizedSpectrum(of:)``).
-    public static func searchSpectra(_ model: Model, options: ConversionOptions, progress: ProgressHandler? = nil) throws -> [String: LayerSpectrum] {
+    /// `output`: whether the output layer's is computed (a size search weighs its storage by it; a rank search never
+    /// factorizes it).
+    public static func searchSpectra(_ model: Model, options: ConversionOptions, output: Bool = true,
+                                     progress: ProgressHandler? = nil) throws -> [String: LayerSpectrum] {
         var spectra: [String: LayerSpectrum] = [:]
-        let layers = denseKernels(model, options: options).map { model.layers[$0.index] }
+        let layers = denseKernels(model, options: options).filter { output || $0.role != .output }.map { model.layers[$0.index] }
         for (index, layer) in layers.enumerated() {
             let spectrum = if case .factorizedDense = layer.operation {
                 try Converter.factorizedSpectrum(of: layer)
@@ -410,8 +413,9 @@ public enum ConversionPipeline {
         }
         let (calibrationSet, validationSet) = try data.trainingSubsets()
         if request.wantsCalibration { options.calibration = try data.calibrate(model, on: calibrationSet, progress: request.progress) }
-        request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every dense layer (\(options.metric.name))"))
-        var spectra = try searchSpectra(model, options: options, progress: request.progress)
+        request.progress?(ProgressEvent(phase: "spectra", done: 0, message: "singular values of every searched hidden dense layer (\(options.metric.name))"))
+        // A rank search leaves the output layer as it is: its spectrum is not computed.
+        var spectra = try searchSpectra(model, options: options, output: false, progress: request.progress)
         // Accuracy budgets weigh the convolutions too (each only where it pays); a ratio target is about the dense layers.
         var convolutionForms: [String: ConvFactorizationForm] = [:]
         if request.target.weighsConvolutions {

@@ -7,8 +7,8 @@ public struct SearchedKernel: Sendable, Equatable {
     public enum Role: Sendable, Equatable {
         /// A hidden dense layer (every dense layer but the last): its rank is searched.
         case hidden
-        /// The output layer (the last dense layer): its spectrum is taken, but it is never factorized (a size search
-        /// weighs the error of its storage by it).
+        /// The output layer (the last dense layer): never factorized by a search; a size search takes its spectrum (it
+        /// weighs the error of its storage by it), a rank search does not.
         case output
         /// A convolution's kernel seen as `form`'s matrix: its rank is searched in that form (with `--conv auto` both
         /// forms' spectra are taken and the search keeps the one that keeps more energy).
