@@ -60,21 +60,10 @@ extension Model: LayerSource {
     public var layerCount: Int { layers.count }
     public func layerName(_ index: Int) -> String { layers[index].name }
     public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
-        switch layers[index].operation {
-        case let .dense(kernel, _, _): kernel.shape
-        case let .conv2D(kernel, _, _, _) where convolutions: kernel.shape
-        default: nil
-        }
+        layers[index].operation.factorizableKernel(convolutions: convolutions)?.shape
     }
-    public func factorization(_ index: Int) -> Factorization? {
-        switch layers[index].operation {
-        case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
-        default: nil
-        }
-    }
-    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? {
-        if case let .factorizedConv2D(_, _, _, _, form, _, _) = layers[index].operation { form } else { nil }
-    }
+    public func factorization(_ index: Int) -> Factorization? { layers[index].operation.factorization }
+    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? { layers[index].operation.factorizedConvolutionForm }
     public func layer(_ index: Int) throws -> Layer<Tensor> { layers[index] }
     public func release(_ index: Int) {}
 }
@@ -82,20 +71,34 @@ extension Model: LayerSource {
 extension MappedModel: LayerSource {
     public func layerName(_ index: Int) -> String { file.header.model.layers[index].name }
     public func factorizableKernelShape(_ index: Int, convolutions: Bool) -> [Int]? {
-        switch layerInfo(index).operation {
-        case let .dense(kernel, _, _): kernel.shape
-        case let .conv2D(kernel, _, _, _) where convolutions: kernel.shape
+        layerInfo(index).operation.factorizableKernel(convolutions: convolutions)?.shape
+    }
+    public func factorization(_ index: Int) -> Factorization? { layerInfo(index).operation.factorization }
+    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? { layerInfo(index).operation.factorizedConvolutionForm }
+}
+
+/// What ``LayerSource`` asks of a layer, for a model in memory (`Tensor`) and a mapped one (`TensorInfo`) alike.
+extension LayerOperation {
+    /// The kernel of a layer the converter factorizes: a dense layer, or a 2-D convolution when `convolutions` is true.
+    func factorizableKernel(convolutions: Bool) -> T? {
+        switch self {
+        case let .dense(kernel, _, _): kernel
+        case let .conv2D(kernel, _, _, _) where convolutions: kernel
         default: nil
         }
     }
-    public func factorization(_ index: Int) -> Factorization? {
-        switch layerInfo(index).operation {
+
+    /// The factorization record of a factorized dense layer or convolution (any storage).
+    var factorization: Factorization? {
+        switch self {
         case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
         default: nil
         }
     }
-    public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? {
-        if case let .factorizedConv2D(_, _, _, _, form, _, _) = layerInfo(index).operation { form } else { nil }
+
+    /// The form of a factorized convolution.
+    var factorizedConvolutionForm: ConvFactorizationForm? {
+        if case let .factorizedConv2D(_, _, _, _, form, _, _) = self { form } else { nil }
     }
 }
 
