@@ -298,13 +298,18 @@ public func escaped(_ text: String) -> String {
         case "\t": result += "\\t"
         case "\r": result += "\\r"
         case "\\": result += "\\\\"
-        default:
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format {
-                result += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
+        default: appendEscapingControl(scalar, to: &result)
         }
     }
     return result
+}
+
+/// Appends `scalar` to `text`, as `\u{…}` (hex) when it is a C0 or C1 control character, DEL or a Unicode format
+/// character (a bidirectional override): the characters ``escaped(_:)`` and lrm's terminal lines never write as they are.
+package func appendEscapingControl(_ scalar: Unicode.Scalar, to text: inout String) {
+    if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format {
+        text += "\\u{" + String(scalar.value, radix: 16) + "}"
+    } else {
+        text.unicodeScalars.append(scalar)
+    }
 }

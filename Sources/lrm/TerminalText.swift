@@ -12,12 +12,7 @@ enum TerminalText {
             switch scalar {
             case "\n", "\r": result += " "
             case "\t": result += "\t"
-            default:
-                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.generalCategory == .format {
-                    result += "\\u{" + String(scalar.value, radix: 16) + "}"
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
+            default: appendEscapingControl(scalar, to: &result)
             }
         }
         return result
