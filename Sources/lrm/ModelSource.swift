@@ -111,14 +111,7 @@ enum ModelSource {
         // The Keras reader child computed the checksums of its scratch file from the bytes it wrote a
         // moment ago, in a folder of this process's own: checking them again is a second pass for nothing.
         if imported { model.verifiesChecksums = false }
-        if let preprocessing, !preprocessing.isEmpty {
-            let unchanged = model
-            try apply(preprocessing, to: &model.input, path: path) { input in
-                var changed = unchanged
-                changed.input = input
-                try checkPreprocessing(changed, path: path)
-            }
-        }
+        try apply(preprocessing, to: &model, input: \.input, path: path, check: checkPreprocessing(_:path:))
         if let hint, !checked {
             try refuse(try model.nonFiniteWeights(), path: path, hint: hint)
         }
@@ -178,6 +171,19 @@ enum ModelSource {
         }
     }
 
+    /// Applies command-line preprocessing (when given) to `model`'s input description, a copy of the model with the new
+    /// input checked by `check` before it is kept (``checkPreprocessing(_:path:)``): a loaded model and a mapped one alike.
+    static func apply<M>(_ preprocessing: PreprocessingOptions?, to model: inout M, input: WritableKeyPath<M, InputSpec>, path: String,
+                         check: (M, String) throws -> Void) throws {
+        guard let preprocessing, !preprocessing.isEmpty else { return }
+        let unchanged = model
+        try apply(preprocessing, to: &model[keyPath: input], path: path) { spec in
+            var changed = unchanged
+            changed[keyPath: input] = spec
+            try check(changed, path)
+        }
+    }
+
     /// Applies command-line preprocessing to a model's input description and checks the result with
     /// `check`. The model's own scaling (a Keras Rescaling layer, or the .lrm file's record) is replaced,
     /// not composed: once the check has passed, a warning says so.
@@ -200,14 +206,7 @@ enum ModelSource {
     /// weights unless `nonFinite` is `.accept` (what every command does after loading; the Keras child
     /// does it for `import`).
     static func prepare(_ model: inout Model, path: String, preprocessing: PreprocessingOptions?, nonFinite: NonFinitePolicy) throws {
-        if let preprocessing, !preprocessing.isEmpty {
-            let unchanged = model
-            try apply(preprocessing, to: &model.input, path: path) { input in
-                var changed = unchanged
-                changed.input = input
-                try checkPreprocessing(changed, path: path)
-            }
-        }
+        try apply(preprocessing, to: &model, input: \.input, path: path, check: checkPreprocessing(_:path:))
         if case .refuse(let hint) = nonFinite { try refuse(model.nonFiniteWeights, path: path, hint: hint) }
     }
 
