@@ -300,14 +300,22 @@ enum VerifyText {
             out.append("Preprocessing (x · scale + offset)")
             for note in r.preprocessingNotes { out.append("  \(note)") }
         }
-        if !r.checks.isEmpty {
+        out += ending(r.checks, result: r.result.text(), seconds: r.seconds)
+        return out.joined(separator: "\n")
+    }
+
+    /// The report's last lines, the same for every task: the checks (when there are any: a blank line, a title, a line each)
+    /// and, after a blank line, the result with the time taken.
+    static func ending(_ checks: [VerificationCheck], result: String, seconds: Double) -> [String] {
+        var out: [String] = []
+        if !checks.isEmpty {
             out.append("")
             out.append("Checks")
-            for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
+            for check in checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         }
         out.append("")
-        out.append("result: \(r.result.text()) (\(Format.fixed(r.seconds, 2)) s)")
-        return out.joined(separator: "\n")
+        out.append("result: \(result) (\(Format.fixed(seconds, 2)) s)")
+        return out
     }
 
     /// The per-layer comparison with the reference (empty without one): a blank line, a title and the table.

@@ -110,13 +110,7 @@ enum TaskVerifyText {
             }
             out.append("  outputs: max |Δ| \(String(format: "%.3g", r.maxAbsoluteDifference)), mean |Δ| \(String(format: "%.3g", r.meanAbsoluteDifference))")
         }
-        if !r.checks.isEmpty {
-            out.append("")
-            out.append("Checks")
-            for check in r.checks { out.append("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
-        }
-        out.append("")
-        out.append("result: \(r.result.text(task: r.task)) (\(Format.fixed(r.seconds, 2)) s)")
+        out += VerifyText.ending(r.checks, result: r.result.text(task: r.task), seconds: r.seconds)
         return out.joined(separator: "\n")
     }
 }
