@@ -420,11 +420,7 @@ extension LRM {
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil
                 if let output = destination {
-                    do {
-                        try ContainerWriter.write(converted, to: output)
-                    } catch let error as ContainerError where error.kind == .io {
-                        throw CommandFailure(status: .cannotWrite, message: error.description)
-                    }
+                    try OutputFiles.writeContainer(converted, to: output)
                     outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
                 }
                 let report = ConversionReport(input: input, output: destination, decisions: result.decisions,

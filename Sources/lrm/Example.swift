@@ -25,11 +25,7 @@ extension LRM {
             try reportingErrors {
                 var model = ExampleModel.make(seed: seed)
                 model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
-                do {
-                    try ContainerWriter.write(model, to: output)
-                } catch let error as ContainerError where error.kind == .io {
-                    throw CommandFailure(status: .cannotWrite, message: error.description)
-                }
+                try OutputFiles.writeContainer(model, to: output)
                 print("wrote \(output)")
             }
         }

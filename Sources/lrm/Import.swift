@@ -56,11 +56,7 @@ extension LRM {
                                                      nonFinite: allowNonFinite ? .accept : Self.nonFinitePolicy, match: weights.match)
                     model.metadata[MetadataKey.writer] = .string("lrm \(LRM.version)")
                     try userMetadata.apply(to: &model)
-                    do {
-                        try ContainerWriter.write(model, to: output)
-                    } catch let error as ContainerError where error.kind == .io {
-                        throw CommandFailure(status: .cannotWrite, message: error.description)
-                    }
+                    try OutputFiles.writeContainer(model, to: output)
                 }
                 let header = try ContainerFile(path: output).header
                 let summary = ModelSummary(header: header)

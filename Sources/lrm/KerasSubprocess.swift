@@ -342,13 +342,9 @@ extension LRM {
                     try userMetadata.apply(to: &model)
                 }
                 if let refuseNonFinite { try ModelSource.refuse(model.nonFiniteWeights, path: input, hint: refuseNonFinite) }
-                do {
-                    // The scratch file is read once and removed: no need to wait for the disk. The user's
-                    // output (import) is synced like every other output.
-                    try ContainerWriter.write(model, to: output, durable: importing)
-                } catch let error as ContainerError where error.kind == .io {
-                    throw CommandFailure(status: .cannotWrite, message: error.description)
-                }
+                // The scratch file is read once and removed: no need to wait for the disk. The user's
+                // output (import) is synced like every other output.
+                try OutputFiles.writeContainer(model, to: output, durable: importing)
             } catch {
                 let record = ErrorRecord(error)
                 // If even the record cannot be written, the parent reports the bare exit status.

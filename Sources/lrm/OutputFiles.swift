@@ -33,6 +33,16 @@ enum OutputContent {
 /// The checks on a command's output path made before anything is read or written: the extension
 /// matches what is written, and the output is not one of the command's inputs.
 enum OutputFiles {
+    /// Writes `model` to `output` as a `.lrm` file (``ContainerWriter``: a temporary file renamed into place, synced
+    /// unless not `durable`); an I/O error on the way is the output's, exit 73.
+    static func writeContainer(_ model: Model, to output: String, durable: Bool = true) throws {
+        do {
+            try ContainerWriter.write(model, to: output, durable: durable)
+        } catch let error as ContainerError where error.kind == .io {
+            throw CommandFailure(status: .cannotWrite, message: error.description)
+        }
+    }
+
     /// Refuses (exit 64) an output whose extension does not match `content`, unless `force`.
     static func checkExtension(_ output: String, option: String = "-o", content: OutputContent, force: Bool) throws {
         guard !force else { return }
