@@ -33,6 +33,12 @@ public struct SweepPoint: Sendable {
 /// ARSVD points (energy τ, entropy τ) come from the policies; the static baselines (one rank k for
 /// every layer, one parameter ratio r for every layer) are placed at the same total parameter
 /// budget as each ARSVD point (the largest k, or r, whose model is no larger).
+///
+/// A dense layer that is already factorized (a `.lrm` input) is swept from its stored factors in the plain metric
+/// (``Converter/factorizedSpectrum(of:)``): no point gives it more than its stored rank, a lower one truncates the factors
+/// further (``Converter/applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``), and the
+/// model given is the one every point is compared with. The data-aware metrics need the original kernels: their spectra
+/// of such a layer are refused.
 public struct SweepRunner {
     public let model: Model
     public let evaluation: EvaluationSet
@@ -61,7 +67,12 @@ public struct SweepRunner {
         self.evaluation = evaluation
         self.options = options
         self.threshold = threshold
-        denseLayers = model.layers.filter { if case .dense = $0.operation { return true }; return false }
+        denseLayers = model.layers.filter {
+            switch $0.operation {
+            case .dense, .factorizedDense: true
+            default: false
+            }
+        }
         originalParameters = model.layers.reduce(0) { $0 + $1.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount } }
         let outputs = try evaluation.outputs(of: model)
         referenceDecisions = try SweepMetrics.decisions(outputs: outputs, evaluation: evaluation, threshold: threshold)
@@ -75,7 +86,16 @@ public struct SweepRunner {
         options.calibration = calibration
         var spectra: [String: LayerSpectrum] = [:]
         for (index, layer) in denseLayers.enumerated() {
-            let spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            let spectrum: LayerSpectrum
+            if case .factorizedDense = layer.operation {
+                guard case .plain = metric else {
+                    throw PipelineError(.badRequest, "\(layer.name): the \(metric.name) metric is measured on the original layer's calibration "
+                                        + "inputs, and this layer is already factorized: sweep the original model")
+                }
+                spectrum = try Converter.factorizedSpectrum(of: layer)
+            } else {
+                spectrum = try Converter.spectrum(of: layer, policy: .effectiveRank, options: options)
+            }
             spectra[layer.name] = spectrum
             progress?(ProgressEvent(phase: "spectra", done: index + 1, total: denseLayers.count,
                                     message: "\(layer.name) \(spectrum.inFeatures)×\(spectrum.outFeatures) (\(metric.name))"))
@@ -83,10 +103,14 @@ public struct SweepRunner {
         return spectra
     }
 
-    /// Ranks chosen by `policy` on each spectrum.
+    /// Ranks chosen by `policy` on each spectrum (an already factorized layer's at most its stored rank).
     public func ranks(_ policy: RankPolicy, spectra: [String: LayerSpectrum]) -> [String: Int] {
         var ranks: [String: Int] = [:]
-        for layer in denseLayers { if let s = spectra[layer.name] { ranks[layer.name] = s.rank(for: policy) } }
+        for layer in denseLayers {
+            guard let s = spectra[layer.name] else { continue }
+            let rank = s.rank(for: policy)
+            ranks[layer.name] = s.storedRank.map { min($0, rank) } ?? rank
+        }
         return ranks
     }
 
@@ -95,8 +119,11 @@ public struct SweepRunner {
         var built = model
         for (index, layer) in model.layers.enumerated() {
             guard let rank = ranks[layer.name], let spectrum = spectra[layer.name] else { continue }
-            built.layers[index] = try Converter.apply(spectrum, to: layer, rank: rank, policyName: method, policyParameter: parameter,
-                                                      policyDescription: method, options: options).0
+            built.layers[index] = spectrum.storedRank == nil
+                ? try Converter.apply(spectrum, to: layer, rank: rank, policyName: method, policyParameter: parameter,
+                                      policyDescription: method, options: options).0
+                : try Converter.applyFactorized(spectrum, to: layer, rank: rank, policyName: method, policyParameter: parameter,
+                                                policyDescription: method, options: options).0
         }
         let size = built.layers.reduce(0) { $0 + $1.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount } }
         return (built, size)
@@ -108,7 +135,9 @@ public struct SweepRunner {
         for layer in denseLayers {
             guard let k = ranks[layer.name], let s = spectra[layer.name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
-            total -= cost.denseParameters - cost.storedParameters(rank: cost.roundedRank(k, multiple: options.rankMultiple))
+            // An already factorized layer holds its stored rank's factors, and keeps at most that rank.
+            let rounded = cost.roundedRank(k, multiple: options.rankMultiple)
+            total -= cost.storedParameters(rank: s.storedRank) - cost.storedParameters(rank: s.storedRank.map { min($0, rounded) } ?? rounded)
         }
         return total
     }
@@ -160,9 +189,10 @@ public struct SweepRunner {
         return point
     }
 
-    /// One rank for every layer, the largest whose model has at most `budget` parameters.
+    /// One rank for every layer, the largest whose model has at most `budget` parameters (at most the largest rank a
+    /// layer can keep: an already factorized one keeps at most its stored rank).
     public func fixedRank(budget: Int, spectra: [String: LayerSpectrum]) -> Int {
-        let largest = denseLayers.compactMap { spectra[$0.name].map { min($0.inFeatures, $0.outFeatures) } }.max() ?? 1
+        let largest = denseLayers.compactMap { spectra[$0.name].map { $0.storedRank ?? min($0.inFeatures, $0.outFeatures) } }.max() ?? 1
         var best = 1
         for k in 1...max(1, largest) {
             var ranks: [String: Int] = [:]

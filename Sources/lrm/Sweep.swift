@@ -23,7 +23,7 @@ extension LRM {
                 MAE and R². 
                 """ + ExitStatus.helpText)
 
-        @Argument(help: "A Keras model or a .lrm file (its dense layers are swept).")
+        @Argument(help: "A Keras model or a .lrm file (its dense layers are swept; already factorized ones from their stored factors, only truncated further, and compared with this file's model; --fine, whose data-aware metrics need the original kernels, is refused for them).")
         var model: String
 
         @Option(help: "Split to evaluate on.")
@@ -86,12 +86,13 @@ extension LRM {
                 }
                 let started = Date()
                 let original = try ModelSource.load(model, architecture: config, preprocessing: preprocessing, match: weights.match)
-                // The sweep truncates the original kernels (every SVD computed once); a .lrm's factorized layers no longer have them.
+                // A .lrm's factorized dense layers are swept from their stored factors (truncated further, never above their
+                // stored rank); --fine's data-aware metrics need the original kernels, which they no longer have.
                 let factorized = original.factorizedLayerNames
-                if !factorized.isEmpty {
+                if fine && !factorized.isEmpty {
                     throw CommandFailure(status: .usage, message: "\(model): " + ConversionPipeline.storedFactorsRefusal(
-                        "the sweep truncates the original kernels", factorized: factorized,
-                        instead: "sweep the original model (lrm convert MODEL.lrm --policy … truncates such layers further)"))
+                        "--fine's data-aware metrics (whitened, activation-scaled) are measured on the original layers' calibration inputs",
+                        factorized: factorized, instead: "sweep without --fine (the plain grid truncates them further), or sweep the original model"))
                 }
                 // A bundled data set's samples that do not fit the model are said before any are read, as convert and verify say it.
                 try dataOptions.selection(naming: model).checkFits(original, path: model)
@@ -114,8 +115,9 @@ extension LRM {
                     throw dataOptions.failure(error, model: model)
                 }
                 sweepPrinter?.finish()
-                let report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
+                var report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
                                          seconds: Date().timeIntervalSince(started))
+                report.storedFactorLayers = (0..<original.layerCount).compactMap { original.factorizedDenseRecord($0) == nil ? nil : original.layerName($0) }
                 if let csv {
                     do { try AtomicFileWriter.write(Array(report.csv().utf8), to: csv) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(csv): cannot write: \(OutputFiles.reason(error))")
@@ -136,6 +138,9 @@ struct SweepReport {
     var original: SweepMetrics
     var points: [SweepPoint]
     var seconds: Double
+    /// The model's dense layers that were already factorized (a `.lrm` input): swept from their stored factors, and the
+    /// "original" every point is compared with is the model given.
+    var storedFactorLayers: [String] = []
 
     static func rankText(_ point: SweepPoint) -> String {
         point.ranks.map { $0.rank.map(String.init) ?? "dense" }.joined(separator: "/")
@@ -187,6 +192,11 @@ struct SweepReport {
 
     func text(summary: Bool) -> String {
         var out = ["lrm sweep: \(model) on \(dataset)", originalLine(), ""]
+        if !storedFactorLayers.isEmpty {
+            let names = storedFactorLayers.prefix(3).joined(separator: ", ") + (storedFactorLayers.count > 3 ? ", …" : "")
+            out.insert("already factorized here (\(names)): swept in the plain metric on their stored factors' spectra, only truncated "
+                       + "further (never above their stored rank); \"original\" is this file's model, and ratio and params count from it", at: 2)
+        }
         let headers = ["method", "param", "ranks", "params", "ratio", "hidden", "bytes", "bits/param"] + metricHeaders
         var table = TextTable(headers, rightAligned: Set([1] + Array(3..<headers.count)))
         for p in points {
@@ -253,6 +263,7 @@ struct SweepReport {
         var top: [(String, JSONValue)] = [("model", .string(model)), ("dataset", .string(dataset))]
         if task != .multiclass { top.append(("task", .string(task.rawValue))) }
         top.append(("original", .object(SweepReport.metricMembers(original, original: nil, samples: true))))
+        top.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
         top.append(("points", .array(points.map { p in
             var members: [(String, JSONValue)] = [
                 ("method", .string(p.method)), ("parameter", .number(p.parameter)),

@@ -43,13 +43,14 @@ struct ReconvertCLITests {
         #expect(inspect.stdout.contains("compression 53.06×"), "\(inspect.stdout)")
     }
 
-    @Test("sweep, a size search, a data-aware metric and fine-tuning on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
+    @Test("sweep --fine, a size search, a data-aware metric and fine-tuning on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
     func refusedWhereTheOriginalIsNeeded() throws {
         let scratch = try Scratch()
         let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
         #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
         let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
-        expectOneLineError(try ChildProcess.run(["sweep", model] + data), status: 64, naming: "the sweep truncates the original kernels")
+        expectOneLineError(try ChildProcess.run(["sweep", model, "--fine"] + data), status: 64,
+                           naming: "--fine's data-aware metrics (whitened, activation-scaled) are measured on the original layers' calibration inputs")
         for (request, reason) in [(["--target-ratio", "0.5", "--metric", "whitened"], "search in the plain metric (--metric plain)"),
                                   (["--target-accuracy-drop", "2", "--minimize", "bytes"], "a size search starts from the original kernels"),
                                   (["--policy", "whitened:0.9"], "a data-aware metric (whitened)"),
@@ -91,6 +92,36 @@ struct ReconvertCLITests {
         let text = try ChildProcess.run(["convert", model, "--inputs", samples + "churn.csv", "--label-column", "churned",
                                          "--target-ratio", "0.15", "--dry-run"])
         #expect(text.stdout.contains("already factorized in the input (dense_1, dense_2): searched in the plain metric"), "\(text.stdout)")
+    }
+
+    @Test("sweep of a .lrm sweeps its factorized dense layers from their stored factors: no point above the stored rank, the loosest point the file as it is (before: refused, exit 64)")
+    func sweepOfStoredFactors() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r8.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
+        let result = try ChildProcess.run(["sweep", model, "--inputs", samples + "churn.csv", "--label-column", "churned", "--taus", "0.5,0.99", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try jsonObject(result.stdout)
+        #expect(report["stored_factor_layers"] as? [String] == ["dense_1", "dense_2"], "\(report.keys)")
+        let points = try #require(report["points"] as? [[String: Any]])
+        #expect(points.count == 12)
+        func ranks(_ point: [String: Any]) -> [String: Int] {
+            var ranks: [String: Int] = [:]
+            for entry in point["ranks"] as? [[String: Any]] ?? [] { if let rank = entry["rank"] as? Int { ranks[entry["layer"] as! String] = rank } }
+            return ranks
+        }
+        for point in points {
+            #expect(ranks(point).keys.sorted() == ["dense_1", "dense_2"] && ranks(point).values.allSatisfy { $0 <= 8 }, "\(point)")
+        }
+        let loosest = try #require(points.first { $0["method"] as? String == "energy" && $0["parameter"] as? Double == 0.99 })
+        #expect(ranks(loosest) == ["dense_1": 8, "dense_2": 8] && loosest["agreement"] as? Double == 1, "\(loosest)")
+        #expect(loosest["compression_ratio"] as? Double == 1, "counted from the file's model")
+        let tight = try #require(points.first { $0["method"] as? String == "energy" && $0["parameter"] as? Double == 0.5 })
+        #expect(try #require(ranks(tight)["dense_1"]) < 8, "\(tight)")
+        // The fixed-rank baseline never goes past the stored rank either.
+        #expect(points.filter { ($0["method"] as? String)?.hasPrefix("rank") == true }.allSatisfy { ($0["parameter"] as? Double ?? 99) <= 8 })
+        let text = try ChildProcess.run(["sweep", model, "--inputs", samples + "churn.csv", "--label-column", "churned", "--taus", "0.9"])
+        #expect(text.stdout.contains("already factorized here (dense_1, dense_2): swept in the plain metric"), "\(text.stdout)")
     }
 
     @Test("real-data: an accuracy search of a converted MNIST sample .lrm gives a smaller file within budget against the input on the test split, which nothing was selected on; its records still agree with the Keras original",
