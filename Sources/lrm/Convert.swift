@@ -315,18 +315,16 @@ extension LRM {
                 request.finetune = FineTuneOptions(epochs: finetune, learningRate: finetuneLr, seed: finetuneSeed, patience: finetunePatience,
                                                    schedule: finetuneSchedule,
                                                    augmentation: ImageAugmentation(maxShift: finetuneShift, flip: finetuneFlip))
-                // With --progress json every stderr line is a JSON object: each epoch is a progress event there.
-                let jsonPrinter = progressOptions.printer.flatMap { $0.json ? $0 : nil }
-                request.finetuneProgress = { candidate, epoch, epochs in
-                    let left = epoch.seconds / Double(epoch.epoch) * Double(epochs - epoch.epoch)
-                    let line = String(format: "lrm: fine-tuning%@ epoch %d/%d: loss %.4f, held-out accuracy %.2f%%, agreement %.2f%%, at most %.0f s left\n",
-                                      candidate.isEmpty ? "" : " (\(candidate))", epoch.epoch, epochs, epoch.loss,
-                                      epoch.validationAccuracy * 100, epoch.validationAgreement * 100, left)
-                    if let jsonPrinter {
-                        jsonPrinter.handle(ProgressEvent(phase: "fine-tuning", done: epoch.epoch, total: epochs,
-                                                     message: line.dropFirst("lrm: ".count).trimmingCharacters(in: .newlines)))
-                    } else {
-                        FileHandle.standardError.write(Data(line.utf8))
+                // Each epoch is a line that stays (text) or a progress event of phase fine-tuning (JSON); nothing when
+                // progress is off (--quiet, --progress off, or the default when stderr is not a terminal).
+                if let printer = progressOptions.printer {
+                    request.finetuneProgress = { candidate, epoch, epochs in
+                        let left = epoch.seconds / Double(epoch.epoch) * Double(epochs - epoch.epoch)
+                        let message = String(format: "fine-tuning%@ epoch %d/%d: loss %.4f, held-out accuracy %.2f%%, agreement %.2f%%, at most %.0f s left",
+                                             candidate.isEmpty ? "" : " (\(candidate))", epoch.epoch, epochs, epoch.loss,
+                                             epoch.validationAccuracy * 100, epoch.validationAgreement * 100, left)
+                        printer.record(ProgressEvent(phase: "fine-tuning", done: epoch.epoch, total: epochs, message: message),
+                                       line: "lrm: " + message)
                     }
                 }
             }

@@ -72,6 +72,17 @@ final class ProgressPrinter: @unchecked Sendable {
         }
     }
 
+    /// A line that stays, such as a fine-tuning epoch's: in JSON mode `event`; in text mode `line` (the event's
+    /// text, written as it is) on a line of its own, after clearing a terminal's line rewritten in place.
+    func record(_ event: ProgressEvent, line: String) {
+        if json { return handle(event) }
+        lock.lock()
+        defer { lock.unlock() }
+        if terminal && lastLength > 0 { write("\r" + String(repeating: " ", count: lastLength) + "\r") }
+        lastLength = 0
+        write(line + "\n")
+    }
+
     /// On a terminal, clears the progress line so that the report starts on a clean line.
     func finish() {
         lock.lock()

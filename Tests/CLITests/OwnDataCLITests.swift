@@ -140,7 +140,7 @@ struct OwnDataCLITests {
         let data = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
         let out = scratch.file("tuned.lrm")
         let convert = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "whitened:0.6",
-                                            "--finetune", "2", "--finetune-shift", "1", "--json"] + data + ["-o", out])
+                                            "--finetune", "2", "--finetune-shift", "1", "--json", "--progress", "text"] + data + ["-o", out])
         #expect(convert.status == 0, "\(convert.stderr)")
         let report = try #require(try jsonObject(convert.stdout)["finetune"] as? [String: Any])
         #expect(report["augmentation"] as? String == "shift ≤ 1 px")

@@ -1,4 +1,5 @@
 import Foundation
+import LRMNumPy
 import LRMTestSupport
 import Testing
 
@@ -93,5 +94,37 @@ struct ProgressCLITests {
                 "\(events)")
         #expect(spectra.map { $0["done"] as? Int ?? 0 } == [1, 2, 3] && spectra.allSatisfy { $0["total"] as? Int == 3 })
     }
-}
 
+    /// Before: the epoch lines were written straight to stderr whatever the progress setting (only --progress json
+    /// turned them into events), so --quiet, --progress off and a log that is not a terminal still got them.
+    @Test("--finetune's epoch lines obey the progress setting: none with --quiet, --progress off or by default off a terminal; lines with text; events with json")
+    func finetuneEpochs() throws {
+        // Fine-tuning needs a softmax classifier: samples/mnist_mlp.pred.npz's 64 MNIST test images, their labels the classes
+        // Keras predicts.
+        let scratch = try Scratch()
+        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        let outputs = y.floatValues(), classes = y.shape[1]
+        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
+        try NPY.write(x, to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
+        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:16", "--finetune", "2", "--dry-run",
+                    "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        for quiet in [["--quiet"], ["--progress", "off"], []] {
+            let run = try ChildProcess.run(base + quiet, timeout: 120)
+            #expect(run.status == 0, "\(quiet): \(run.stderr)")
+            #expect(!run.stderr.contains("fine-tuning"), "\(quiet): \(run.stderr)")
+        }
+        let text = try ChildProcess.run(base + ["--progress", "text"], timeout: 120)
+        #expect(text.status == 0, "\(text.stderr)")
+        let epochs = text.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: fine-tuning epoch ") }
+        #expect(epochs.count == 2 && epochs[0].hasPrefix("lrm: fine-tuning epoch 1/2: loss ") && epochs[1].hasPrefix("lrm: fine-tuning epoch 2/2: loss "),
+                "\(text.stderr)")
+        let json = try ChildProcess.run(base + ["--progress", "json"], timeout: 120)
+        #expect(json.status == 0, "\(json.stderr)")
+        let objects = try json.stderr.split(separator: "\n").map { try jsonObject(String($0)) }
+        let finetune = objects.compactMap { $0["progress"] as? [String: Any] }.filter { $0["phase"] as? String == "fine-tuning" }
+        #expect(finetune.map { $0["done"] as? Int ?? 0 } == [1, 2] && finetune.allSatisfy { $0["total"] as? Int == 2 }, "\(json.stderr)")
+        #expect(finetune.allSatisfy { ($0["message"] as? String ?? "").hasPrefix("fine-tuning epoch ") }, "\(finetune)")
+    }
+}
