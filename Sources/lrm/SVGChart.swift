@@ -43,6 +43,25 @@ struct SVGChart {
         return values
     }
 
+    /// Ticks for a logarithmic axis over lo…hi (both positive): 1, 2 and 5 of each decade when at least three of them
+    /// fall inside and there are at most `maxCount`; the powers of ten alone (every n-th when there are too many) when
+    /// the range spans more decades than that; evenly spaced "nice" values (``ticks(_:_:count:)``) when it is too
+    /// narrow for three (compression ratios from 1 to 1.4: 1, 1.1, 1.2, 1.3, 1.4, not a lone 1).
+    static func logTicks(_ lo: Double, _ hi: Double, maxCount: Int = 8) -> [Double] {
+        guard lo > 0, hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+        let first = Int(floor(log10(lo))), last = Int(ceil(log10(hi)))
+        func inside(_ v: Double) -> Bool { v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9) }
+        let oneTwoFive = (first...last).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, Double(e)) } }.filter(inside)
+        if oneTwoFive.count >= 3 && oneTwoFive.count <= maxCount { return oneTwoFive }
+        if oneTwoFive.count > maxCount {
+            let decades = (first...last).map { pow(10, Double($0)) }.filter(inside)
+            let every = (decades.count + maxCount - 1) / maxCount
+            return stride(from: 0, to: decades.count, by: every).map { decades[$0] }
+        }
+        let even = ticks(lo, hi)
+        return (even.count >= 3 ? even : ticks(lo, hi, count: 8)).filter { $0 > 0 }
+    }
+
     static func label(_ v: Double) -> String {
         if v == 0 { return "0" }
         if abs(v) >= 1e4 || abs(v) < 1e-3 { return String(format: "%.0e", v) }
@@ -78,16 +97,13 @@ struct SVGChart {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
         svg += "<text x=\"\(left)\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(SVGChart.escape(title))</text>"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"#fafafa\" stroke=\"#999\"/>"
-        let xTicks: [Double] = logX
-            ? (-3...6).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, Double(e)) } }.filter { $0 >= xLo * 0.999 && $0 <= xHi * 1.001 }
-            : SVGChart.ticks(xLo, xHi)
+        let xTicks = logX ? SVGChart.logTicks(xLo, xHi, maxCount: 10) : SVGChart.ticks(xLo, xHi)
         for t in xTicks {
             let x = px(t)
             svg += "<line x1=\"\(x)\" y1=\"\(top + plotH)\" x2=\"\(x)\" y2=\"\(top + plotH + 4)\" stroke=\"#666\"/>"
             svg += "<text x=\"\(x)\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(SVGChart.label(t))</text>"
         }
-        let yTicks: [Double] = logY ? stride(from: log10(yLo), through: log10(yHi), by: max(1, ((log10(yHi) - log10(yLo)) / 5).rounded(.up))).map { pow(10, $0) }
-                                    : SVGChart.ticks(yLo, yHi)
+        let yTicks = logY ? SVGChart.logTicks(yLo, yHi, maxCount: 7) : SVGChart.ticks(yLo, yHi)
         for t in yTicks {
             let y = py(t)
             svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotW)\" y2=\"\(y)\" stroke=\"#e4e4e4\"/>"

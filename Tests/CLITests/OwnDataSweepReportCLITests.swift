@@ -120,4 +120,41 @@ struct OwnDataSweepReportCLITests {
             #expect(churnPage.contains(expected), "\(expected) missing from the page")
         }
     }
+
+    /// The numeric tick labels of the chart titled `title` in `page`: along the x axis (centred under their ticks) and the y axis
+    /// (right-aligned beside them).
+    func tickLabels(_ page: String, chart title: String) throws -> (x: [Double], y: [Double]) {
+        let svg = try #require(page.components(separatedBy: "<svg").first { $0.contains(title) }, "no chart \(title)")
+        func labels(_ anchor: String) -> [Double] {
+            svg.components(separatedBy: "text-anchor=\"\(anchor)\">").dropFirst().compactMap { Double($0.prefix { $0 != "<" }) }
+        }
+        return (labels("middle"), labels("end"))
+    }
+
+    /// Before: a log axis was given the ticks 1, 2 and 5 of each decade that fell inside it, so the sweep's ratios (1 to
+    /// 1.42 on churn) had one tick, "1"; and the singular values' axis (whole decades) one per decade.
+    @Test("report's log axes have readable ticks: a sweep's narrow ratio range gets even steps, a one-decade axis 1, 2, 5, 10")
+    func logAxisTicks() throws {
+        let scratch = try Scratch()
+        let sweep = try ChildProcess.run(["sweep", samples + "churn_mlp.h5"] + churn + ["--json"])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        try sweep.stdout.write(toFile: scratch.file("sweep.json"), atomically: true, encoding: .utf8)
+        let ratios = try #require(try jsonObject(sweep.stdout)["points"] as? [[String: Any]]).compactMap { $0["compression_ratio"] as? Double }
+        let (low, high) = (try #require(ratios.min()), try #require(ratios.max()))
+        #expect(low >= 1 && high < 2, "the churn sweep's ratios are \(low)…\(high)")
+        let lrm = scratch.file("churn.lrm"), html = scratch.file("churn.html")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "energy:0.9", "-o", lrm]).status == 0)
+        let report = try ChildProcess.run(["report", lrm, "-o", html, "--sweep", scratch.file("sweep.json")])
+        #expect(report.status == 0, "\(report.stderr)")
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        let ratioTicks = try tickLabels(page, chart: "Accuracy against compression ratio").x
+        #expect(ratioTicks.count >= 4 && ratioTicks == ratioTicks.sorted(), "\(ratioTicks)")
+        // Evenly spaced in value, within the range plotted.
+        let steps = zip(ratioTicks.dropFirst(), ratioTicks).map { $0 - $1 }
+        #expect(steps.allSatisfy { abs($0 - steps[0]) < 1e-9 }, "\(ratioTicks)")
+        #expect(ratioTicks.allSatisfy { $0 >= low - 1e-9 && $0 <= high + 1e-9 }, "\(ratioTicks) outside \(low)…\(high)")
+        // dense_1's singular values span one decade on churn (its σ from 1 to 10): 1, 2, 5 and 10, not just the decade's ends.
+        let singular = try tickLabels(page, chart: "Singular values").y
+        #expect(Array(singular.prefix(4)) == [1, 2, 5, 10], "\(singular)")
+    }
 }
