@@ -17,8 +17,9 @@ import LRMKeras
 /// The parent maps the file (``ContainerFile``): tensors are read from the mapping one layer at a time,
 /// never copied across a pipe. A child that fails writes an error record (JSON: exit status, kind,
 /// location, message) to the other path and exits with that status; the parent rebuilds the error from
-/// the record, never from the text of a message. A child that dies from a signal, writes no record, or
-/// runs past the watchdog becomes a one-line error with exit status 65; one that cannot be started, exit 71. SIGINT/SIGTERM in the parent
+/// the record, never from the text of a message. A child that crashes (SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE), writes
+/// no record, or runs past the watchdog becomes a one-line error with exit status 65; one killed by another signal
+/// (SIGKILL from the OOM killer, say) or that cannot be started, exit 71. SIGINT/SIGTERM in the parent
 /// are forwarded to the child, which is killed and reaped, and the scratch folder removed (exit 130/143).
 ///
 /// `LRM_KERAS_TIMEOUT` sets the watchdog in seconds (default 120 + 1 per MB of input);
@@ -138,6 +139,14 @@ enum KerasSubprocess {
         let signalNumber = waitStatus & 0x7f
         let status = signalNumber == 0 ? (waitStatus >> 8) & 0xff : signalNumber
         if signalNumber != 0 {
+            // A fault (SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE) is libhdf5 failing on the file's bytes. Any other signal
+            // came from outside: SIGKILL from the kernel's OOM killer or a user, SIGTERM from a supervisor, SIGXCPU
+            // from a CPU limit. Not the file's fault: EX_OSERR.
+            guard faultSignals.contains(signalNumber) else {
+                throw CommandFailure(status: .systemError, message: "\(path): the Keras reader was killed (signal \(status)\(signalName(status)))"
+                                     + (signalNumber == SIGKILL ? ", perhaps by the kernel's out-of-memory killer" : "")
+                                     + "; the file was not read")
+            }
             throw CommandFailure(status: .invalidInput, message: "\(path): the HDF5 reader crashed on this file (signal \(status)\(signalName(status))); "
                                  + "the file is malformed")
         }
@@ -236,6 +245,9 @@ enum KerasSubprocess {
         return 120 + Double(size) / 1_000_000
     }
 
+    /// The signals a process gets from its own faults: what libhdf5 failing on a malformed file ends the reader with.
+    static let faultSignals: Set<Int32> = [SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE]
+
     static func signalName(_ number: Int32) -> String {
         switch number {
         case SIGSEGV: ", SIGSEGV"
@@ -243,7 +255,12 @@ enum KerasSubprocess {
         case SIGABRT: ", SIGABRT"
         case SIGILL: ", SIGILL"
         case SIGFPE: ", SIGFPE"
-        case SIGKILL: ", SIGKILL: out of memory?"
+        case SIGKILL: ", SIGKILL"
+        case SIGTERM: ", SIGTERM"
+        case SIGINT: ", SIGINT"
+        case SIGHUP: ", SIGHUP"
+        case SIGXCPU: ", SIGXCPU"
+        case SIGXFSZ: ", SIGXFSZ"
         default: ""
         }
     }

@@ -72,6 +72,27 @@ struct KerasChildTests {
         }
     }
 
+    /// Before: every signal read as the file's fault, "the HDF5 reader crashed on this file (signal 9, SIGKILL: out of
+    /// memory?); the file is malformed", exit 65, though SIGKILL comes from outside (the OOM killer, a user).
+    @Test("a reader killed from outside (SIGKILL, SIGTERM): one line saying so, exit 71, the file not blamed; a fault (SIGSEGV) still blames it, exit 65",
+          arguments: [("KILL", Int32(71), "the Keras reader was killed (signal 9, SIGKILL), perhaps by the kernel's out-of-memory killer; the file was not read"),
+                      ("TERM", Int32(71), "the Keras reader was killed (signal 15, SIGTERM); the file was not read"),
+                      ("SEGV", Int32(65), "the HDF5 reader crashed on this file (signal 11, SIGSEGV); the file is malformed")])
+    func readerKilled(_ signal: String, _ status: Int32, _ message: String) throws {
+        let scratch = try Scratch(), temporary = try Scratch()
+        // A reader that sends itself the signal, as the kernel's OOM killer would send SIGKILL to a reader using too much memory.
+        let reader = try scratch.write(Array("#!/bin/sh\nkill -\(signal) $$\nsleep 10\n".utf8), to: "reader.sh")
+        chmod(reader, 0o755)
+        let output = scratch.file("out.lrm")
+        for arguments in [["inspect", Self.sample], ["import", Self.sample, "-o", output]] {
+            let result = try ChildProcess.run(arguments, environment: ["TMPDIR": temporary.path, "LRM_TEST_KERAS_READER": reader], timeout: 60)
+            #expect(result.status == status, "\(arguments): \(result)")
+            #expect(result.stderr == "lrm: error: \(Self.sample): \(message)\n", "\(arguments): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments)")
+            #expect(temporary.contents().isEmpty, "\(arguments): \(temporary.contents())")
+        }
+    }
+
     /// Before: the child died of SIGABRT on the failed allocation and the parent blamed the file: "the HDF5 reader
     /// crashed on this file (signal 6, SIGABRT); the file is malformed", exit 65.
     @Test("a Keras file whose 305 MiB kernel does not fit under ulimit -v 400000: the reader's one line, exit 71, nothing written")
