@@ -38,6 +38,11 @@ package enum HDF5Corruption {
             if text.contains("4gb") { return "its storage layout records chunks of 4 GiB or more" }
             return "its storage layout records chunks larger than the dataset"
         }
+        // A dataset's dimension of 2⁶³ elements or more (a damaged dataspace): libhdf5 rounds each dimension up to a
+        // power of two when it opens a dataset, and cannot past 2⁶³ (its H5D… functions; the file's structure, not memory).
+        if text.hasPrefix("unable to get the next power of 2") && function.hasPrefix("H5D") {
+            return "a dataspace (shape) record is damaged: a dimension records 2^63 elements or more"
+        }
         let families: [(prefix: String, damage: String)] = [
             ("H5F__cache_superblock", "its superblock is damaged"), ("H5F__super", "its superblock is damaged"),
             ("H5F_super", "its superblock is damaged"),

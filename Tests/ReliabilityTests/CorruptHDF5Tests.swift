@@ -202,6 +202,35 @@ struct CorruptHDF5Tests {
         }
     }
 
+    /// Before: `FILE: /dense/dense/kernel:0: could not open the object; HDF5: unable to get the next power of 2`, libhdf5's words
+    /// (the last the hostile sweep found), for a dimension of 2⁶³ or more: lrm's own shape check (2³¹ elements) comes after the open.
+    @Test("a dataset dimension of 2⁶³ elements or more (chunked or contiguous) is a damaged dataspace, not libhdf5's 'unable to get the next power of 2'",
+          arguments: [(true, UInt64(1) << 63), (true, UInt64.max), (false, UInt64(1) << 63)])
+    func hugeDimension(_ chunked: Bool, _ dimension: UInt64) throws {
+        let scratch = try Scratch()
+        let config = scratch.file("config.json")
+        let intact = scratch.file("intact.h5")
+        if chunked {
+            try HDF5Craft.chunkedWeights(at: intact)
+        } else {
+            try HDF5Craft.legacyWeights(at: intact, layer: "dense", kernelShape: [64, 48], layout: .contiguous)
+        }
+        try HDF5Craft.denseConfig(layer: "dense", features: 64, units: 48).write(toFile: config, atomically: true, encoding: .utf8)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: intact)))
+        // The kernel's dataspace message holds its dimensions as 8-byte little-endian numbers, 64 then 48 (then the same
+        // again as its maximum dimensions): the first dimension set to `dimension`.
+        func little(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        let dims = try #require(bytes.indices.dropLast(16).first { bytes[$0...].starts(with: little(64) + little(48)) })
+        bytes.replaceSubrange(dims..<(dims + 8), with: little(dimension))
+        let path = try scratch.write(bytes, to: "dimension.h5")
+        for environment in [[:], ["LRM_KERAS_IN_PROCESS": "1"]] {
+            let result = try ChildProcess.run(["inspect", path, "--config", config], environment: environment, timeout: 60)
+            #expect(result.status == 65 && result.isCleanError, "\(environment): \(result)")
+            #expect(result.stderr == "lrm: error: \(path): corrupt HDF5 file: /dense/dense/kernel:0: could not open the object: "
+                    + "a dataspace (shape) record is damaged: a dimension records 2^63 elements or more\n", "\(environment): \(result.stderr)")
+        }
+    }
+
     @Test("a deflated chunk's record past the first 1,024 recording 0 stored bytes (not 'out of memory'), or one the index cannot find, is corrupt, said before anything is read")
     func lateChunkRecords() throws {
         let scratch = try Scratch()
