@@ -265,19 +265,25 @@ struct KerasBadInputTests {
         let directory = try TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try BadInput.truncatedHDF5.make(in: directory)
+        let finished = FinishedLoads()
         let output = try capturingStandardError {
+            // Two fresh threads per iteration, both waited for: a load still running once the capture ends could print
+            // outside it, and one still inside libhdf5 when the test process exits races libhdf5's exit handler (which
+            // tears the library down without its lock).
             DispatchQueue.concurrentPerform(iterations: 8) { _ in
-                let thread = Thread { _ = try? KerasImporter.load(path: path) }
                 let done = DispatchSemaphore(value: 0)
-                let waiter = Thread {
-                    _ = try? KerasImporter.load(path: path)
-                    done.signal()
+                let threads = (0..<2).map { _ in
+                    Thread {
+                        _ = try? KerasImporter.load(path: path)
+                        finished.add()
+                        done.signal()
+                    }
                 }
-                thread.start()
-                waiter.start()
-                done.wait()
+                for thread in threads { thread.start() }
+                for _ in threads { done.wait() }
             }
         }
+        #expect(finished.count == 16, "\(finished.count) of the 16 loads had finished when the capture ended")
         #expect(!output.contains("HDF5-DIAG"))
     }
 
@@ -296,4 +302,12 @@ struct KerasBadInputTests {
         }
         #expect(npzAsArchitecture?.kind == .invalidArchive)
     }
+}
+
+/// How many loads have finished, counted from any thread.
+final class FinishedLoads: @unchecked Sendable {
+    private let lock = NSLock()
+    private var finished = 0
+    func add() { lock.lock(); finished += 1; lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return finished }
 }
