@@ -365,7 +365,16 @@ extension LRM {
                 // metric: the searches' default (whitened) is not taken for them; a data-aware metric asked for is refused below.
                 let plainForStoredFactors = searchesRanks && policy.metric == nil && metric == nil
                     && factorized.contains { request.options.policy(forLayer: model.layerName($0)) != nil }
-                if plainForStoredFactors { request.options.metric = .plain }
+                if plainForStoredFactors {
+                    request.options.metric = .plain
+                    // --ridge was accepted for the searches' default metric, which this search does not take.
+                    if givenRidge != nil {
+                        let names = factorized.filter { request.options.policy(forLayer: model.layerName($0)) != nil }.map(model.layerName)
+                        throw CommandFailure(status: .usage, message: "\(input): --ridge applies to the whitened metric, and a rank search of the "
+                                             + "layers already factorized here (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : "")) "
+                                             + "runs in the plain metric: leave --ridge out")
+                    }
+                }
                 let searched = ConversionPipeline.searchedKernels(model, target: request.target, options: request.options)
                 // A .lrm input's factorized layers have no original kernel left for a size search, a data-aware metric or
                 // fine-tuning: said before any data is read.

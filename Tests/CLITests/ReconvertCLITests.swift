@@ -60,6 +60,12 @@ struct ReconvertCLITests {
             #expect(result.stderr.contains(reason), "\(request): \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: output))
         }
+        // A rank search of such a file runs in the plain metric: --ridge, accepted for the searches' default (whitened), would
+        // do nothing (before this check: accepted without a word).
+        let ridge = try ChildProcess.run(["convert", model, "--target-ratio", "0.2", "--ridge", "0.001"] + data + ["-o", output])
+        expectOneLineError(ridge.droppingWarnings, status: 64,
+                           naming: "--ridge applies to the whitened metric, and a rank search of the layers already factorized here (dense_1, dense_2) runs in the plain metric")
+        #expect(!FileManager.default.fileExists(atPath: output))
     }
 
     @Test("a rank search of a .lrm truncates its factorized layers further in the plain metric, never above their stored rank, with records relative to the original and the history (before: refused, exit 64)")
