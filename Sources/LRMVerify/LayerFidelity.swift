@@ -37,8 +37,12 @@ public struct LayerFidelity: Sendable {
     /// Whether the recorded energy is the truncation's the stored factors started from, not theirs: they were
     /// refitted or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes, so 1 − e² is below it.
     public var recordedEnergyIsTruncations = false
-    /// Whether the measurements agree with the record (nil when there is no record).
+    /// Whether the measurements agree with the record (nil when there is no record, or it was not checked).
     public var agreesWithRecord: Bool?
+    /// Why a record was not checked against the reference (nil when it was, or there is none): the reference's layer
+    /// is itself factorized, so its kernel is a truncation, not the original's W that the record describes
+    /// (a `.lrm` converted again keeps its records relative to the original model, `spec/FORMAT.md` section 3.1).
+    public var recordNotChecked: String?
     /// When they do not: which figure disagreed, for the check's message (e.g. "measured relative error …").
     public var recordDisagreement: String?
     /// The largest |Δ| of the biases (0 when both have none).
@@ -46,6 +50,10 @@ public struct LayerFidelity: Sendable {
 
     /// Whether the layer is stored factorized (dense or convolution).
     public var isFactorized: Bool { kind == "factorized_dense" || kind == "factorized_conv2d" }
+
+    /// What a layer says when its record was not checked because the reference's layer is itself factorized.
+    public static let compressedReferenceReason = "not checked: the reference is itself compressed (its layer is factorized); "
+        + "this file's records are relative to the original model — give the original as --reference to check them"
 
     /// Tolerance for agreement with the record: 1e-4 absolute plus 0.1% of the error.
     static func agrees(_ measured: Double, _ recorded: Double) -> Bool {
@@ -154,13 +162,22 @@ public struct LayerFidelity: Sendable {
                 fidelity.recordedRetainedEnergy = f.retainedEnergy
                 fidelity.recordedMetric = metric
                 fidelity.recordedEnergyIsTruncations = f.movedAfterTruncation || compressed.storedAsCodes
-                fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
-                                                                     storedAsCodes: compressed.storedAsCodes) {
-                    try SVD.singularValues(of: try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
-                                                                rows: f.inFeatures, columns: f.outFeatures, layer: layer.name),
-                                           precision: .double)
+                if original.factorization != nil {
+                    // The reference is itself compressed here: its kernel is the product of its factors, not the W this
+                    // record's error, energy and singular values are relative to (the original model's: a file converted
+                    // again keeps them so). Measured against it they would disagree by construction, a false failure;
+                    // they are shown, marked not checked. A reference layer stored whole is checked as before: it is the
+                    // kernel a conversion from the reference truncated, or the original's.
+                    fidelity.recordNotChecked = Self.compressedReferenceReason
+                } else {
+                    fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
+                                                                         storedAsCodes: compressed.storedAsCodes) {
+                        try SVD.singularValues(of: try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
+                                                                    rows: f.inFeatures, columns: f.outFeatures, layer: layer.name),
+                                               precision: .double)
+                    }
+                    fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
                 }
-                fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
             }
             results.append(fidelity)
         }

@@ -87,7 +87,8 @@ extension VerificationReport {
 extension LayerFidelity {
     /// One layer of verify's JSON: name, kind, the kernel as a matrix (`in_features` × `out_features`), a
     /// convolution's `kernel_shape` and factorized `form`, rank, the measured error and energy, stored bytes,
-    /// and what the file's factorization record says.
+    /// and what the file's factorization record says: `agrees_with_record` when it was checked, and `record_check`
+    /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not.
     public var json: JSONValue {
         var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind)),
                                              ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
@@ -101,7 +102,22 @@ extension LayerFidelity {
         if let metric = recordedMetric { entry.append(("recorded_metric", .string(metric))) }
         if recordedRetainedEnergy != nil { entry.append(("recorded_energy_is_truncations", .bool(recordedEnergyIsTruncations))) }
         if let agrees = agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
+        if recordedRelativeError != nil { entry.append(("record_check", .string(recordCheck))) }
+        if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }
         return .object(entry)
+    }
+
+    /// What became of the layer's record: "agrees", "disagrees", "not_checked" (``recordNotChecked`` says why), or
+    /// "none" when the layer has no record.
+    public var recordCheck: String {
+        if let agrees = agreesWithRecord { return agrees ? "agrees" : "disagrees" }
+        return recordNotChecked != nil ? "not_checked" : "none"
+    }
+
+    /// The report's "agrees" cell: yes, NO, not checked, or empty without a record.
+    public var recordCheckText: String {
+        if let agrees = agreesWithRecord { return agrees ? "yes" : "NO" }
+        return recordNotChecked != nil ? "not checked" : ""
     }
 
     /// The kernel's shape for people: "784→128" for a dense layer, "3×3×16→32" for a convolution

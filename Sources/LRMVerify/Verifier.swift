@@ -181,7 +181,7 @@ public enum Verifier {
     }
 
     /// The checks on the weights alone: `--min-energy` for every factorized layer, and every layer whose
-    /// measured error disagrees with the file's record.
+    /// measured error disagrees with the file's record (a record not checked, ``LayerFidelity/recordNotChecked``, is none).
     static func layerChecks(minEnergy: Double?, layers: [LayerFidelity]) -> [VerificationCheck] {
         var checks: [VerificationCheck] = []
         if let limit = minEnergy {
@@ -191,6 +191,7 @@ public enum Verifier {
                 if let metric = layer.recordedMetric, metric != "plain", let recorded = layer.recordedRetainedEnergy {
                     detail += String(format: "; it was truncated in the %@ metric, where it keeps %.4f", metric, recorded)
                 }
+                if layer.recordNotChecked != nil { detail += "; the reference's layer is itself factorized, so this is relative to it, not to the original" }
                 checks.append(VerificationCheck(name: "min-energy \(layer.name)", passed: layer.retainedEnergy >= limit - 1e-12,
                                                 detail: detail))
             }

@@ -169,9 +169,10 @@ struct HTMLReport {
                 html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(l.kind))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
                     + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(Format.fixed(l.relativeError, 4))</td>"
                     + "<td>\(Format.fixed(l.retainedEnergy, 4))</td><td>\(Format.count(l.storedBytes))</td>"
-                    + "<td>\(l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? "")</td></tr>"
+                    + "<td>\(e(l.recordCheckText))</td></tr>"
             }
             html += "</table>"
+            for l in r.layers { if let reason = l.recordNotChecked { html += "<p>\(e(l.name)): record \(e(reason)).</p>" } }
         }
         return html
     }

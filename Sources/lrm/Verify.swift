@@ -17,7 +17,10 @@ extension LRM {
                 the bytes stored, and whether they agree with the file's record (the recorded error must be the measured \
                 one; for a plain truncation the recorded energy 1 − e², or for factors stored as i8/i4 codes, whose \
                 rounding lowers 1 − e², at least 1 − e² and what the recorded singular values keep of the reference's \
-                kernel): a layer that disagrees fails the run. Task: \
+                kernel): a layer that disagrees fails the run. Where the reference's layer is itself factorized (a .lrm \
+                converted again, verified against the file it was converted from), the record is relative to the original \
+                model, not to that layer, and is shown "not checked": give the original as --reference to check it; the \
+                result then rests on the thresholds. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \
@@ -329,9 +332,11 @@ enum VerifyText {
                 + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "") } ?? ""
             table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
                        Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
-                       l.agreesWithRecord.map { $0 ? "yes" : "NO" } ?? ""])
+                       l.recordCheckText])
         }
-        return ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
+        var out = ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
+        for l in layers { if let reason = l.recordNotChecked { out.append("  \(escaped(l.name)): record \(reason)") } }
+        return out
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMTestSupport
 import Testing
 
@@ -47,8 +48,25 @@ struct TruthfulnessCLITests {
                 "\(checked.stdout)")
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
         #expect(xml.contains("name=\"max-metric-drop\"") && xml.contains("tests=\"2\""), "\(xml)")
-        // A record that disagrees with the weights (the reference is not the original) fails without any threshold.
-        let wrong = try ChildProcess.run(["verify", rank4, "--reference", rank8, "--json"] + regression)
+        // A reference that is itself compressed (rank 8 of the original) is not the W the records describe: they are not
+        // checked, and without a threshold the result is NO CHECKS (before: a metadata failure for each, exit 1).
+        let sibling = try ChildProcess.run(["verify", rank4, "--reference", rank8, "--json"] + regression)
+        #expect(sibling.status == 0, "\(sibling.stdout)\(sibling.stderr)")
+        let unchecked = try jsonObject(sibling.stdout)
+        #expect(unchecked["result"] as? String == "no_checks" && (unchecked["checks"] as? [Any])?.isEmpty == true, "\(unchecked)")
+        let siblingLayers = (unchecked["layers"] as? [[String: Any]] ?? []).filter { $0["recorded_relative_error"] != nil }
+        #expect(!siblingLayers.isEmpty && siblingLayers.allSatisfy { $0["record_check"] as? String == "not_checked" }, "\(siblingLayers)")
+        // A record that disagrees with the weights (its error changed, the factors as they were) fails against the original
+        // without any threshold.
+        var model = try ContainerFile(path: rank4).loadModel()
+        let index = try #require(model.layers.firstIndex { if case .factorizedDense = $0.operation { true } else { false } })
+        guard case let .factorizedDense(us, vt, bias, activation, f) = model.layers[index].operation else { return }
+        var record = f
+        record.relativeError *= 1.5
+        model.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+        let tampered = scratch.file("tampered.lrm")
+        try ContainerWriter.write(model, to: tampered)
+        let wrong = try ChildProcess.run(["verify", tampered, "--reference", samples + "housing_mlp.h5", "--json"] + regression)
         #expect(wrong.status == 1, "\(wrong.stdout)\(wrong.stderr)")
         let failed = try jsonObject(wrong.stdout)
         #expect(failed["result"] as? String == "fail", "\(failed)")

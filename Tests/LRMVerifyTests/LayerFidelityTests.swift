@@ -73,6 +73,27 @@ struct LayerFidelityTests {
         #expect(layer.shapeText == "3×2×4→5" && layer.formText == (form == .channel ? "channel 24×5" : "spatial 12×10"))
     }
 
+    @Test("a record is not checked against a reference whose layer is itself factorized (its kernel is not the W the record describes); no metadata check, so no FAIL from it",
+          arguments: [ConvFactorizationForm.channel, .spatial])
+    func factorizedReference(_ form: ConvFactorizationForm) throws {
+        // The candidate's record says e = 0 against a kernel 0.3 away: against a plain reference it disagrees (measuredError);
+        // against the candidate itself as the reference (a factorized layer) it is left unchecked.
+        let (candidate, reference, _) = Self.pair(form: form, perturbation: 0.3)
+        let plain = try #require(try LayerFidelity.compare(candidate: candidate, reference: reference).first)
+        #expect(plain.agreesWithRecord == false && plain.recordCheck == "disagrees" && plain.recordNotChecked == nil)
+        let layer = try #require(try LayerFidelity.compare(candidate: candidate, reference: candidate).first)
+        #expect(layer.agreesWithRecord == nil && layer.recordDisagreement == nil && layer.recordCheck == "not_checked")
+        #expect(layer.recordNotChecked?.contains("the reference is itself compressed") == true)
+        #expect(layer.recordedRelativeError == 0 && layer.relativeError == 0)
+        #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
+        // --min-energy is still measured against the reference, and says that reference is itself factorized.
+        let energy = Verifier.layerChecks(minEnergy: 0.5, layers: [layer])
+        #expect(energy.count == 1 && energy[0].passed && energy[0].detail.contains("the reference's layer is itself factorized"), "\(energy)")
+        guard case let .object(members) = layer.json else { Issue.record("not an object"); return }
+        #expect(members.contains { $0.0 == "record_check" && $0.1 == .string("not_checked") })
+        #expect(!members.contains { $0.0 == "agrees_with_record" })
+    }
+
     @Test("the error of a factorized convolution is ‖Ŵ − W‖/‖W‖ over the whole kernel, and a record that says otherwise disagrees",
           arguments: [ConvFactorizationForm.channel, .spatial])
     func measuredError(_ form: ConvFactorizationForm) throws {
