@@ -318,9 +318,10 @@ public final class Refitter: @unchecked Sendable {
             for i in 0..<p { for j in 0..<k { sums[j] += a[i * k + j] * s.columnSums[i] } }
             return (ztz, zty, sums)
         }
-        /// ‖X·A·B + 1cᵀ − Y‖ / ‖Y‖ from the statistics: tr(ZᵀZ·BBᵀ) − 2⟨ZᵀY, B⟩ + 2cᵀBᵀZᵀ1 + n‖c‖² − 2cᵀYᵀ1 + ‖Y‖².
-        func error(_ a: [Float], _ b: [Float], _ c: [Float]) throws -> Double {
-            let (ztz, zty, sums) = try projected(a.map(Double.init))
+        /// ‖X·A·B + 1cᵀ − Y‖ / ‖Y‖ from the statistics, given A's projection `z` (``projected``):
+        /// tr(ZᵀZ·BBᵀ) − 2⟨ZᵀY, B⟩ + 2cᵀBᵀZᵀ1 + n‖c‖² − 2cᵀYᵀ1 + ‖Y‖².
+        func error(_ z: (ztz: [Double], zty: [Double], sums: [Double]), _ b: [Float], _ c: [Float]) throws -> Double {
+            let (ztz, zty, sums) = z
             let bd = b.map(Double.init), cd = c.map(Double.init)
             let bbt = try DenseAlgebra.product(bd, k, q, bd, k, q, transposeB: true)
             var sum = s.targetSquares
@@ -334,12 +335,14 @@ public final class Refitter: @unchecked Sendable {
             return max(sum, 0).squareRoot() / max(norm, 1e-30)
         }
 
-        let before = try error(a, b, c)
+        // The projection of the current U·Σ: the error and the next Vᵀ-and-bias step both use it, and only the U·Σ step changes it.
+        var z = try projected(a.map(Double.init))
+        let before = try error(z, b, c)
         var best = (a: a, b: b, c: c, error: before, steps: 0)
         for step in 0..<max(0, options.maxSteps) {
             if step % 2 == 0 {
                 // Vᵀ and bias given U·Σ: least squares on Z = X·U·Σ (augmented by a column of ones).
-                let (ztz, zty, sums) = try projected(a.map(Double.init))
+                let (ztz, zty, sums) = z
                 let m = hasBias ? k + 1 : k
                 var normal = [Double](repeating: 0, count: m * m)
                 var rhs = [Double](repeating: 0, count: m * q)
@@ -374,7 +377,8 @@ public final class Refitter: @unchecked Sendable {
                 a = try cholesky.solve(half, transposed: true).values
             }
             guard a.allSatisfy(\.isFinite), b.allSatisfy(\.isFinite), c.allSatisfy(\.isFinite) else { break }
-            let e = try error(a, b, c)
+            if step % 2 == 1 { z = try projected(a.map(Double.init)) }
+            let e = try error(z, b, c)
             let improved = e < best.error * (1 - options.minImprovement)
             if e < best.error { best = (a, b, c, e, step + 1) }
             // The first step always runs to the second (they solve for different factors).
