@@ -256,6 +256,26 @@ public final class InferenceModel: Sendable {
         return outputs
     }
 
+    /// Runs `sampleCount` samples from `inputs` (raw, row-major) through the layers before `layer` only, in batches as
+    /// ``run(_:sampleCount:preprocess:batchSize:observe:)`` makes them, and calls `observe` with each batch's inputs to
+    /// every layer up to `layer` (its own included), as `run` would: the layers from `layer` on are not run.
+    public func runLayers(before layer: Int, _ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool = true,
+                          batchSize: Int = 1024, observe: @escaping LayerObserver) throws {
+        let inWidth = inputElementCount
+        guard inputs.count == sampleCount * inWidth else {
+            throw RuntimeError(.inputShape, "got \(inputs.count) input values for \(sampleCount) samples of shape \(inputShape) (\(inWidth) each)")
+        }
+        let limit = hasSpatialSteps ? InferenceModel.maxSpatialBatchElements : InferenceModel.maxBatchElements
+        let batchSize = max(1, min(batchSize, limit / max(largestSampleElementCount, 1)))
+        var start = 0
+        while start < sampleCount {
+            let count = min(batchSize, sampleCount - start)
+            _ = try runBatch(UnsafeBufferPointer(rebasing: inputs[(start * inWidth)..<((start + count) * inWidth)]),
+                             sampleCount: count, preprocess: preprocess, observe: observe, stopBefore: layer)
+            start += count
+        }
+    }
+
     /// Convenience for arrays.
     public func run(_ inputs: [Float], sampleCount: Int, preprocess: Bool = true) throws -> [Float] {
         try inputs.withUnsafeBufferPointer { try run($0, sampleCount: sampleCount, preprocess: preprocess) }
@@ -265,8 +285,9 @@ public final class InferenceModel: Sendable {
     /// `features` values (row-major). The buffer is valid only during the call.
     public typealias LayerObserver = (_ layer: Int, _ inputs: UnsafeBufferPointer<Float>, _ rows: Int, _ features: Int) -> Void
 
+    /// One batch through the layers (those before `stopBefore` only, if given: then the result is that layer's inputs).
     private func runBatch(_ inputs: UnsafeBufferPointer<Float>, sampleCount: Int, preprocess: Bool,
-                          observe: LayerObserver? = nil) throws -> [Float] {
+                          observe: LayerObserver? = nil, stopBefore: Int? = nil) throws -> [Float] {
         var current = Array(inputs)
         let width = inputElementCount
         if preprocess && !preprocessing.isIdentity {
@@ -277,6 +298,7 @@ public final class InferenceModel: Sendable {
             let features = shape.last ?? 1
             let rows = current.count / max(features, 1)
             if let observe { current.withUnsafeBufferPointer { observe(layerIndex, $0, rows, features) } }
+            if layerIndex == stopBefore { return current }
             switch step {
             case let .dense(kernel, inFeatures, outFeatures, bias, activation):
                 current = try InferenceModel.affine(current, rows: rows, inFeatures: inFeatures, kernel, outFeatures: outFeatures, bias: bias)

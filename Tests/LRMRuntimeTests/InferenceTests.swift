@@ -127,6 +127,33 @@ struct InferenceTests {
         #expect(output == expected)
     }
 
+    @Test("runLayers(before:) shows each layer up to the one named the same inputs run shows it, in the same batches, and runs no layer from it on")
+    func runLayersBefore() throws {
+        var rng = SeededGenerator(seed: 7)
+        func tensor(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in 0.5 * rng.nextSymmetricFloat() }) }
+        let model = Model(name: "r", input: InputSpec(shape: [9], scale: [0.1], offset: []), layers: [
+            Layer(name: "a", operation: .dense(kernel: tensor([9, 8]), bias: tensor([8]), activation: .relu)),
+            Layer(name: "b", operation: .dense(kernel: tensor([8, 6]), bias: tensor([6]), activation: .tanh)),
+            Layer(name: "c", operation: .dense(kernel: tensor([6, 4]), bias: nil, activation: .linear)),
+        ])
+        let samples = 23
+        let inputs = (0..<(samples * 9)).map { _ in 10 * rng.nextSymmetricFloat() }
+        let runner = try InferenceModel(model)
+        var all: [(layer: Int, values: [Float], rows: Int, features: Int)] = []
+        var before: [(layer: Int, values: [Float], rows: Int, features: Int)] = []
+        try inputs.withUnsafeBufferPointer { x in
+            _ = try runner.run(x, sampleCount: samples, batchSize: 5) { all.append(($0, Array($1), $2, $3)) }
+            try runner.runLayers(before: 1, x, sampleCount: samples, batchSize: 5) { before.append(($0, Array($1), $2, $3)) }
+        }
+        let expected = all.filter { $0.layer <= 1 }
+        #expect(before.map(\.layer) == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+        #expect(before.map(\.rows) == [5, 5, 5, 5, 5, 5, 5, 5, 3, 3])
+        #expect(before.map(\.layer) == expected.map(\.layer) && before.map(\.features) == expected.map(\.features))
+        #expect(zip(before, expected).allSatisfy { $0.values == $1.values })
+        let short = [Float](repeating: 0, count: 5)
+        #expect(throws: RuntimeError.self) { try short.withUnsafeBufferPointer { try runner.runLayers(before: 1, $0, sampleCount: 1) { _, _, _, _ in } } }
+    }
+
     @Test("a wrong input size is an error, not a crash")
     func wrongInput() throws {
         let runner = try InferenceModel(ExampleModel.make())

@@ -181,13 +181,14 @@ public final class Refitter: @unchecked Sendable {
         try batches(batchSize) { batch, count in
             originalX.removeAll(keepingCapacity: true)
             originalRows = 0
-            _ = try originalRunner.run(batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
+            // Both models stop at the layer: only its inputs are wanted (its targets are computed from them below).
+            try originalRunner.runLayers(before: index, batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
                 if layer == index { capture(x, rows, width, into: &originalX, rowCount: &originalRows) }
             }
             if let candidateRunner {
                 candidateX.removeAll(keepingCapacity: true)
                 candidateRows = 0
-                _ = try candidateRunner.run(batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
+                try candidateRunner.runLayers(before: index, batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
                     if layer == index { capture(x, rows, width, into: &candidateX, rowCount: &candidateRows) }
                 }
             }
