@@ -463,7 +463,9 @@ public enum ConversionPipeline {
         // outputs and records an error against a kernel such a layer no longer has (``SearchOutcome/storedFactorLayers``).
         let storedFactors = spectra.values.contains { $0.storedRank != nil }
         if !storedFactors {
-            search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+            search.refitter = try request.refit.map {
+                try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
+            }
         }
         let found: RankSearchResult
         if case .accuracyDrop(let drop) = request.target {

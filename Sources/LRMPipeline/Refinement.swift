@@ -6,18 +6,20 @@ import LRMVerify
 extension DataSelection {
     /// A refitter on `dataset`'s samples (in `model`'s layout). Records in memory (own data) are read from the data
     /// set a batch at a time on every pass, not copied; a data set read from files is loaded once (the built-in
-    /// ones are bounded), so that each pass does not read the files again.
-    public func refitter(for model: Model, calibration dataset: Dataset, options: RefitOptions) throws -> Refitter {
+    /// ones are bounded), so that each pass does not read the files again. `targetCacheBytes`: see ``Refitter``
+    /// (a search's refitter keeps the original's targets, ``Refitter/searchTargetCacheBytes``).
+    public func refitter(for model: Model, calibration dataset: Dataset, options: RefitOptions, targetCacheBytes: Int = 0) throws -> Refitter {
         let layout = layout(for: model)
         guard dataset.isInMemory else {
             let samples = try EvaluationSet(dataset, layout: layout)
-            return try Refitter(original: model, calibrationInputs: samples.pixels, sampleCount: samples.sampleCount, options: options)
+            return try Refitter(original: model, calibrationInputs: samples.pixels, sampleCount: samples.sampleCount, options: options,
+                                targetCacheBytes: targetCacheBytes)
         }
         return try Refitter(original: model, sampleCount: dataset.sampleCount, batches: { size, body in
             try dataset.forEachBatch(size: size, layout: layout) { batch in
                 try batch.pixels.withUnsafeBufferPointer { try body($0, batch.count) }
             }
-        }, options: options)
+        }, options: options, targetCacheBytes: targetCacheBytes)
     }
 
     /// For fine-tuning, in memory in `model`'s layout: the training records the validation does not use, split

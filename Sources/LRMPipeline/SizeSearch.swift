@@ -589,7 +589,9 @@ extension ConversionPipeline {
         var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
         search.confidence = request.confidence
         // Scored candidates are refitted and rounded in one pass, as a data-aware policy conversion is (`--no-refit`: not).
-        search.refitter = try request.refit.map { try data.refitter(for: model, calibration: calibrationSet, options: $0) }
+        search.refitter = try request.refit.map {
+            try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
+        }
         let found: SizeCandidate?
         switch request.target {
         case .size(let bytes):

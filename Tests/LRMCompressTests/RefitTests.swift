@@ -235,6 +235,28 @@ struct RefitTests {
         }
     }
 
+    @Test("a refitter that keeps the original's targets between passes gives exactly the factors and reports of one that computes them on every pass, and keeps no more than its limit")
+    func keptTargets() throws {
+        let (model, x, samples) = setUp(deadUnit: true)
+        let rank3 = try truncated(model, rank: 3), rank2 = try truncated(model, rank: 2)
+        // d1 as the original has it: d2's inputs are the original's, so its pass runs the original (after the others kept d2's targets).
+        var secondOnly = rank3
+        secondOnly.layers[0] = model.layers[0]
+        let computing = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: 7)
+        let keeping = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: 7, targetCacheBytes: 1 << 20)
+        let tooSmall = try Refitter(original: model, calibrationInputs: x, sampleCount: samples, batchSize: 7, targetCacheBytes: 400 * 12 * 4 - 1)
+        for candidate in [rank3, rank2, secondOnly, rank3] {
+            let expected = try computing.refit(candidate)
+            let kept = try keeping.refit(candidate), small = try tooSmall.refit(candidate)
+            #expect(kept.model == expected.model && kept.layers == expected.layers)
+            #expect(small.model == expected.model && small.layers == expected.layers)
+        }
+        // d2's targets (400 records × 12 outputs); d1's pass runs the original once (its statistics are kept), `out` is not refitted.
+        #expect(keeping.keptTargetBytes == 400 * 12 * 4)
+        #expect(computing.keptTargetBytes == 0 && tooSmall.keptTargetBytes == 0)
+        #expect(keeping.largestBatchRows == 7)
+    }
+
     @Test("each layer's reported errors, computed from the streamed statistics, are the per-record errors ‖X·U·Σ·Vᵀ + b − Y‖ / ‖Y‖ on the inputs the refitted layers before it give")
     func errorsFromStatistics() throws {
         let (model, x, samples) = setUp(deadUnit: true)

@@ -49,7 +49,9 @@ public struct RefitLayerReport: Sendable, Equatable {
 /// Every step and the error are solved from the layer's sufficient statistics (XᵀX, Xᵀ1, XᵀY, Yᵀ1 and ‖Y‖²,
 /// accumulated in double), gathered in one pass over the calibration records `batchSize` at a time: the
 /// refit holds one batch's layer inputs and targets, never a matrix with a row per record, so its memory
-/// does not grow with the record count (only the calibration inputs themselves do).
+/// does not grow with the record count (only the calibration inputs themselves do). A refitter that refits
+/// many candidates (a search's) may keep the original model's targets Y of a layer, up to `targetCacheBytes`
+/// in all, so that its later passes run only the candidate; what is kept is what a pass would compute again.
 ///
 /// Dense layers only (dense and factorized dense, with element-wise activations, scale-shift, flatten and
 /// reshape between them); a layer kind the refit does not know (e.g. a convolution) ends the refit there:
@@ -62,6 +64,20 @@ public final class Refitter: @unchecked Sendable {
     public let batchSize: Int
     /// The most rows of layer inputs any pass has held at once (at most `batchSize` records' worth).
     public private(set) var largestBatchRows = 0
+    /// The most bytes of the original model's targets kept between passes (0: none, every pass computes them).
+    public let targetCacheBytes: Int
+    /// A search's ``targetCacheBytes`` (64 MiB): it refits many candidates on the same records.
+    public static let searchTargetCacheBytes = 64 << 20
+    /// By layer index, the original layer's targets Y (rows × q, the bias included) of each batch of a pass, in the
+    /// batches' order, and the bytes they take in all.
+    private var targets: [Int: [[Float]]] = [:]
+    private var targetBytes = 0
+    /// Bytes of the original's targets kept now (at most ``targetCacheBytes``).
+    var keptTargetBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return targetBytes
+    }
     private let batches: BatchSource
     private let originalRunner: InferenceModel
     /// Layers whose inputs are the original model's (nothing before them changed): their statistics and
@@ -134,12 +150,14 @@ public final class Refitter: @unchecked Sendable {
     ///   - sampleCount: how many records `batches` gives.
     ///   - batches: the calibration records, read again on every pass (one per refitted layer whose inputs changed).
     ///   - batchSize: records per batch of the passes (the refit's memory beyond the records grows with it, not with their count).
+    ///   - targetCacheBytes: the most bytes of the original layers' targets kept for later passes (``searchTargetCacheBytes`` for a search).
     public init(original: Model, sampleCount: Int, batches: @escaping BatchSource, options: RefitOptions = RefitOptions(),
-                batchSize: Int = 1024) throws {
+                batchSize: Int = 1024, targetCacheBytes: Int = 0) throws {
         self.original = original
         self.options = options
         self.sampleCount = sampleCount
         self.batchSize = max(1, batchSize)
+        self.targetCacheBytes = max(0, targetCacheBytes)
         self.batches = batches
         originalRunner = try InferenceModel(original)
     }
@@ -147,7 +165,7 @@ public final class Refitter: @unchecked Sendable {
     /// - Parameters:
     ///   - calibrationInputs: raw samples (the model's preprocessing is applied), `sampleCount` of them.
     public convenience init(original: Model, calibrationInputs: [Float], sampleCount: Int, options: RefitOptions = RefitOptions(),
-                            batchSize: Int = 1024) throws {
+                            batchSize: Int = 1024, targetCacheBytes: Int = 0) throws {
         let width = sampleCount > 0 ? calibrationInputs.count / sampleCount : 0
         try self.init(original: original, sampleCount: sampleCount, batches: { size, body in
             try calibrationInputs.withUnsafeBufferPointer { all in
@@ -158,7 +176,7 @@ public final class Refitter: @unchecked Sendable {
                     start += count
                 }
             }
-        }, options: options, batchSize: batchSize)
+        }, options: options, batchSize: batchSize, targetCacheBytes: targetCacheBytes)
     }
 
     /// One pass over the calibration records: the statistics of layer `index` (dense in the original), its inputs
@@ -178,12 +196,32 @@ public final class Refitter: @unchecked Sendable {
             buffer.append(contentsOf: x)
             rowCount += rows
         }
+        // The targets a pass before kept (the original is then not run), or those this pass keeps while they fit. A pass
+        // on the original's inputs (once per layer, its statistics kept) needs those inputs: it runs the original, keeps nothing.
+        lock.lock()
+        let kept = candidate == nil ? nil : targets[index]
+        let room = targetCacheBytes - targetBytes
+        lock.unlock()
+        var keeping: [[Float]]? = candidate != nil && kept == nil && q > 0 && room > 0 ? [] : nil
+        var keepingBytes = 0
+        var batchIndex = 0
         try batches(batchSize) { batch, count in
-            originalX.removeAll(keepingCapacity: true)
-            originalRows = 0
-            // Both models stop at the layer: only its inputs are wanted (its targets are computed from them below).
-            try originalRunner.runLayers(before: index, batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
-                if layer == index { capture(x, rows, width, into: &originalX, rowCount: &originalRows) }
+            defer { batchIndex += 1 }
+            var y: [Float] = []
+            if let kept {
+                guard batchIndex < kept.count else {
+                    throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
+                                          message: "refit: the calibration records came in more batches than in an earlier pass")
+                }
+                y = kept[batchIndex]
+                originalRows = y.count / q
+            } else {
+                originalX.removeAll(keepingCapacity: true)
+                originalRows = 0
+                // Both models stop at the layer: only its inputs are wanted (its targets are computed from them below).
+                try originalRunner.runLayers(before: index, batch, sampleCount: count, batchSize: count) { layer, x, rows, width in
+                    if layer == index { capture(x, rows, width, into: &originalX, rowCount: &originalRows) }
+                }
             }
             if let candidateRunner {
                 candidateX.removeAll(keepingCapacity: true)
@@ -196,18 +234,36 @@ public final class Refitter: @unchecked Sendable {
                 throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
                                       message: "refit: the layer's inputs have \(widthMismatch) features, its kernel \(p) rows")
             }
-            guard originalRows > 0 else { return }
+            guard originalRows > 0 else { keeping?.append([]); return }
             if candidateRunner != nil && candidateRows != originalRows {
                 throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
                                       message: "refit: the candidate gives the layer \(candidateRows) input rows, the original \(originalRows)")
             }
             seen = true
-            var y = [Float](repeating: 0, count: originalRows * q)
-            if let b { for r in 0..<originalRows { for c in 0..<q { y[r * q + c] = b[c] } } }
-            try DenseAlgebra.accumulate(originalX, originalRows, p, w, p, q, into: &y, beta: b == nil ? 0 : 1)
+            if kept == nil {
+                y = [Float](repeating: 0, count: originalRows * q)
+                if let b { for r in 0..<originalRows { for c in 0..<q { y[r * q + c] = b[c] } } }
+                try DenseAlgebra.accumulate(originalX, originalRows, p, w, p, q, into: &y, beta: b == nil ? 0 : 1)
+                if keeping != nil {
+                    keepingBytes += y.count * MemoryLayout<Float>.stride
+                    if keepingBytes <= room { keeping?.append(y) } else { keeping = nil }
+                }
+            }
             try result.add(candidateRunner == nil ? originalX : candidateX, y, rows: originalRows)
             lock.lock()
             largestBatchRows = max(largestBatchRows, originalRows)
+            lock.unlock()
+        }
+        if let kept, batchIndex != kept.count {
+            throw ConversionError(kind: .decomposition, layer: original.layers[index].name,
+                                  message: "refit: the calibration records came in \(batchIndex) batches, in an earlier pass \(kept.count)")
+        }
+        if let keeping {
+            lock.lock()
+            if targets[index] == nil && targetBytes + keepingBytes <= targetCacheBytes {
+                targets[index] = keeping
+                targetBytes += keepingBytes
+            }
             lock.unlock()
         }
         guard seen else { return nil }
