@@ -45,6 +45,22 @@ public enum GEMM {
                              c: c.baseAddress, ldc: max(1, cShape.columns), context: plan.context)
     }
 
+    /// The lower triangle of the n×n `c` (row-major, n the columns of the row-major `a`) set to alpha·AᵀA + beta·C, the
+    /// upper triangle left as it is: half the work of ``multiply(_:shape:transposeA:_:shape:transposeB:into:shape:alpha:beta:)``
+    /// for a Gram matrix. The corresponding C function is `cblas_dsyrk`.
+    /// - Throws: as ``multiply(_:shape:transposeA:_:shape:transposeB:into:shape:alpha:beta:)``.
+    public static func gramLower(
+        _ a: UnsafeBufferPointer<Double>, shape aShape: MatrixShape,
+        into c: UnsafeMutableBufferPointer<Double>, shape cShape: MatrixShape,
+        alpha: Double = 1, beta: Double = 0
+    ) throws {
+        let plan = try Plan(aShape, true, a.count, rawRange(a), aShape, false, a.count, rawRange(a),
+                            cShape, c.count, rawRange(UnsafeBufferPointer(c)))
+        guard plan.n > 0 else { return }
+        try NativeCalls.syrk(transpose: true, n: plan.n, k: plan.k, alpha: alpha, a: a.baseAddress, lda: max(1, aShape.columns),
+                             beta: beta, c: c.baseAddress, ldc: max(1, cShape.columns), context: plan.context)
+    }
+
     private static func rawRange<T>(_ buffer: UnsafeBufferPointer<T>) -> Range<UInt> {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0..<0 }
         let start = UInt(bitPattern: base)

@@ -84,6 +84,39 @@ struct GEMMTests {
         for index in c.indices { #expect(abs(c[index] - reference.values[index]) <= 1e-13 * reference.magnitudes[index]) }
     }
 
+    @Test("gramLower sets the lower triangle to alpha·AᵀA + beta·C, as the full product gives it, and leaves the upper one; a wrong C shape is rejected")
+    func gramLower() throws {
+        let a = Matrix.gaussian(rows: 37, columns: 11, seed: 10)
+        let ad = a.values.map(Double.init)
+        let start = (0..<121).map { Double($0) / 7 }
+        var c = start
+        try ad.withUnsafeBufferPointer { ap in
+            try c.withUnsafeMutableBufferPointer { cp in
+                try GEMM.gramLower(ap, shape: a.shape, into: cp, shape: MatrixShape(rows: 11, columns: 11), alpha: 2, beta: 0.5)
+            }
+        }
+        let reference = Reference.product(a, a, transposeA: true)
+        for i in 0..<11 {
+            for j in 0..<11 {
+                let index = i * 11 + j
+                if j <= i {
+                    let expected = 2 * reference.values[index] + 0.5 * start[index]
+                    #expect(abs(c[index] - expected) <= 1e-13 * (2 * reference.magnitudes[index] + abs(start[index])), "(\(i), \(j))")
+                } else {
+                    #expect(c[index] == start[index], "(\(i), \(j)) of the upper triangle changed")
+                }
+            }
+        }
+        let error = #expect(throws: LinearAlgebraError.self) {
+            try ad.withUnsafeBufferPointer { ap in
+                try c.withUnsafeMutableBufferPointer { cp in
+                    try GEMM.gramLower(ap, shape: a.shape, into: cp, shape: MatrixShape(rows: 11, columns: 10))
+                }
+            }
+        }
+        #expect(error?.kind == .shapeMismatch)
+    }
+
     @Test("mismatched inner dimensions are rejected with both sizes in the message")
     func innerDimensionMismatch() {
         let error = #expect(throws: LinearAlgebraError.self) {

@@ -114,8 +114,7 @@ public final class Refitter: @unchecked Sendable {
             let xShape = MatrixShape(rows: rows, columns: p)
             try xd.withUnsafeBufferPointer { xp in
                 try gram.withUnsafeMutableBufferPointer { g in
-                    try GEMM.multiply(xp, shape: xShape, transposeA: true, xp, shape: xShape,
-                                      into: g, shape: MatrixShape(rows: p, columns: p), beta: 1)
+                    try GEMM.gramLower(xp, shape: xShape, into: g, shape: MatrixShape(rows: p, columns: p), beta: 1)
                 }
                 try yd.withUnsafeBufferPointer { yp in
                     try cross.withUnsafeMutableBufferPointer { c in
@@ -135,7 +134,7 @@ public final class Refitter: @unchecked Sendable {
             self.rows += rows
         }
 
-        /// Both triangles of XᵀX from its lower one (the products may round the two differently).
+        /// Both triangles of XᵀX from its lower one (the only one `add` computes).
         mutating func symmetrize() {
             for i in 0..<p { for j in 0..<i { gram[j * p + i] = gram[i * p + j] } }
         }
