@@ -130,14 +130,8 @@ struct OwnDataCLITests {
     @Test("--finetune on the user's own images, shifted: the file records it, and lrm verify against the original passes")
     func finetuneOwnImages() throws {
         let scratch = try Scratch()
-        // samples/mnist_mlp.pred.npz: 64 MNIST test images (raw 0–255) with Keras's outputs; their classes are the labels.
-        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
-        let x = try #require(pred["x"]), y = try #require(pred["y"])
-        let outputs = y.floatValues(), classes = y.shape[1]
-        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
-        try NPY.write(x, to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
-        let data = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        // 64 MNIST test images (raw 0–255); the classes Keras predicts for them are the labels.
+        let (data, images) = try writeKerasLabelledImages(in: scratch)
         let out = scratch.file("tuned.lrm")
         let convert = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "whitened:0.6",
                                             "--finetune", "2", "--finetune-shift", "1", "--json", "--progress", "text"] + data + ["-o", out])
@@ -195,8 +189,8 @@ struct OwnDataCLITests {
         // Samples that are not images cannot be shifted or flipped: the example model takes 784 plain features.
         let example = scratch.file("example.lrm")
         #expect(try ChildProcess.run(["example", "-o", example]).status == 0)
-        let flat = x.floatValues()
-        try NPY.write(try NumPyArray(shape: [labels.count, flat.count / labels.count], float32: flat), to: scratch.file("flat.npy"))
+        let flat = images.floatValues(), count = images.shape[0]
+        try NPY.write(try NumPyArray(shape: [count, flat.count / count], float32: flat), to: scratch.file("flat.npy"))
         // (--exclude hidden: the example's factorized layer would be refused first, fine-tuning needing the original's kernels.)
         expectOneLineError(try ChildProcess.run(["convert", example, "--policy", "energy:0.9", "--finetune", "1", "--finetune-flip", "--exclude", "hidden",
                                                  "--inputs", scratch.file("flat.npy"), "--labels", scratch.file("y.npy"), "-o", scratch.file("e.lrm")]),

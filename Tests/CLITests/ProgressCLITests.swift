@@ -99,17 +99,10 @@ struct ProgressCLITests {
     /// turned them into events), so --quiet, --progress off and a log that is not a terminal still got them.
     @Test("--finetune's epoch lines obey the progress setting: none with --quiet, --progress off or by default off a terminal; lines with text; events with json")
     func finetuneEpochs() throws {
-        // Fine-tuning needs a softmax classifier: samples/mnist_mlp.pred.npz's 64 MNIST test images, their labels the classes
-        // Keras predicts.
+        // Fine-tuning needs a softmax classifier: 64 MNIST test images labelled with the classes Keras predicts.
         let scratch = try Scratch()
-        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
-        let x = try #require(pred["x"]), y = try #require(pred["y"])
-        let outputs = y.floatValues(), classes = y.shape[1]
-        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
-        try NPY.write(x, to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
-        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:16", "--finetune", "2", "--dry-run",
-                    "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+        let data = try writeKerasLabelledImages(in: scratch).options
+        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--policy", "rank:16", "--finetune", "2", "--dry-run"] + data
         for quiet in [["--quiet"], ["--progress", "off"], []] {
             let run = try ChildProcess.run(base + quiet, timeout: 120)
             #expect(run.status == 0, "\(quiet): \(run.stderr)")

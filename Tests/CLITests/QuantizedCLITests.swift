@@ -191,15 +191,9 @@ struct QuantizedCLITests {
     func finetuneRoundingRecorded() throws {
         let scratch = try Scratch()
         let samples = TestPackage.root + "/samples/"
-        // samples/mnist_mlp.pred.npz: 64 MNIST test images with Keras's outputs; their classes are the labels.
-        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
-        let x = try #require(pred["x"]), y = try #require(pred["y"])
-        let outputs = y.floatValues(), classes = y.shape[1]
-        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
-        try NPY.write(x, to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
-        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
-                    "--policy", "energy:0.5", "--finetune", "1"]
+        // 64 MNIST test images; the classes Keras predicts for them are the labels.
+        let data = try writeKerasLabelledImages(in: scratch).options
+        let base = ["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255"] + data + ["--policy", "energy:0.5", "--finetune", "1"]
         for (dtype, recorded) in [("i8", true), ("f32", false)] {
             let out = scratch.file("\(dtype).lrm")
             let convert = try ChildProcess.run(base + ["--factor-dtype", dtype, "-o", out], timeout: 300)

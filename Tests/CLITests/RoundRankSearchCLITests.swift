@@ -73,16 +73,11 @@ struct RoundRankSearchCLITests {
     @Test("a fine-tuned search's search.finetune.tried lists the ranks as stored: multiples of --round-rank, the file's ranks")
     func finetuneTriedRanksAsStored() throws {
         let scratch = try Scratch()
-        // samples/mnist_mlp.pred.npz: 64 MNIST test images with Keras's outputs; their classes are the labels.
-        let pred = try NPZ.read(path: samples + "mnist_mlp.pred.npz")
-        let x = try #require(pred["x"]), y = try #require(pred["y"])
-        let outputs = y.floatValues(), classes = y.shape[1]
-        let labels = (0..<y.shape[0]).map { row in Float((0..<classes).max { outputs[row * classes + $0] < outputs[row * classes + $1] } ?? 0) }
-        try NPY.write(x, to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
-        let result = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255", "--inputs", scratch.file("x.npy"),
-                                           "--labels", scratch.file("y.npy"), "--target-ratio", "0.3", "--round-rank", "64", "--finetune", "1",
-                                           "--json", "-o", scratch.file("out.lrm")], timeout: 300)
+        // 64 MNIST test images; the classes Keras predicts for them are the labels.
+        let data = try writeKerasLabelledImages(in: scratch).options
+        let result = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--input-scale", "1/255"] + data
+                                          + ["--target-ratio", "0.3", "--round-rank", "64", "--finetune", "1", "--json", "-o", scratch.file("out.lrm")],
+                                          timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let layers = try #require(report["layers"] as? [[String: Any]])
