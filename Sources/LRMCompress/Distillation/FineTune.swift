@@ -106,14 +106,14 @@ public struct FineTuneResult: Sendable {
     public var straightThrough = false
 }
 
-/// Distillation fine-tuning of a compressed dense model against its original: the compressed model's
-/// factors, kernels and biases are trained with Adam on minibatches of the training samples to minimise
+/// Distillation fine-tuning of a compressed model (dense or convolutional) against its original: the compressed model's
+/// factors, kernels (dense and convolution) and biases are trained with Adam on minibatches of the training samples to minimise
 /// T²·KL(softmax(t/T) ‖ softmax(s/T)) + w·cross-entropy(label, softmax(s)), with s the compressed model's
 /// logits and t the original's. After each epoch the validation accuracy is measured; the best epoch's
 /// parameters are kept and training stops after `patience` epochs without improvement. Deterministic
 /// for a given seed and BLAS thread count.
 public enum FineTuner {
-    /// Throws `FineTuneError` unless `model` can be distilled (dense layers, a softmax or logit output,
+    /// Throws `FineTuneError` unless `model` can be distilled (a softmax or logit output after dense or convolutional layers,
     /// activations the trainer has gradients for).
     public static func check(_ model: Model) throws {
         _ = try TrainableNetwork(model)
@@ -232,19 +232,40 @@ public enum FineTuner {
     }
 
     /// `model` with each factorized layer's recorded relative error ‖U·Σ·Vᵀ − W‖/‖W‖ measured again against
-    /// the kernel W of `teacher`'s layer at the same position: fine-tuning moved the factors, and `lrm verify`
+    /// the kernel W of `teacher`'s layer at the same position (for a convolution, the matrix its form split): fine-tuning moved the factors, and `lrm verify`
     /// checks the record against the reference.
     static func recordingErrors(_ model: Model, against teacher: Model) throws -> Model {
         var updated = model
         for (index, layer) in model.layers.enumerated() where index < teacher.layers.count {
-            guard case let .factorizedDense(us, vt, bias, activation, factorization) = layer.operation,
-                  case let .dense(kernel, _, _) = teacher.layers[index].operation,
-                  kernel.shape == [us.shape[0], vt.shape[1]] else { continue }
-            var record = factorization
-            record.relativeError = try Converter.relativeError(of: try Matrix(rows: us.shape[0], columns: us.shape[1], values: us.floats()),
-                                                               try Matrix(rows: vt.shape[0], columns: vt.shape[1], values: vt.floats()),
-                                                               against: try Matrix(rows: kernel.shape[0], columns: kernel.shape[1], values: kernel.floats()))
-            updated.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+            switch (layer.operation, teacher.layers[index].operation) {
+            case let (.factorizedDense(us, vt, bias, activation, factorization), .dense(kernel, _, _)) where kernel.shape == [us.shape[0], vt.shape[1]]:
+                var record = factorization
+                record.relativeError = try Converter.relativeError(of: try Matrix(rows: us.shape[0], columns: us.shape[1], values: us.floats()),
+                                                                   try Matrix(rows: vt.shape[0], columns: vt.shape[1], values: vt.floats()),
+                                                                   against: try Matrix(rows: kernel.shape[0], columns: kernel.shape[1], values: kernel.floats()))
+                updated.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+            case let (.factorizedConv2D(first, second, bias, activation, form, geometry, factorization), .conv2D(kernel, _, _, _))
+                where kernel.shape.count == 4 && first.shape.count == 4 && second.shape.count == 4:
+                // The error of the matrix the form split (the same Frobenius norm as the kernel's: its elements reordered).
+                let (rows, columns) = Converter.convolutionMatrixShape(kernelShape: kernel.shape, form: form)
+                let k = first.shape[3]
+                let a: Matrix, b: Matrix
+                switch form {
+                case .channel:
+                    guard first.elementCount == rows * k, second.elementCount == k * columns else { continue }
+                    (a, b) = (try Matrix(rows: rows, columns: k, values: first.floats()), try Matrix(rows: k, columns: columns, values: second.floats()))
+                case .spatial:
+                    guard first.shape == [kernel.shape[0], 1, kernel.shape[2], k], second.shape == [1, kernel.shape[1], k, kernel.shape[3]] else { continue }
+                    (a, b) = try Converter.spatialFactorMatrices(first: first, second: second)
+                }
+                var record = factorization
+                record.relativeError = try Converter.relativeError(of: a, b, against: try Matrix(rows: rows, columns: columns,
+                                                                                                 values: Converter.convolutionMatrix(kernel, form: form).floats()))
+                updated.layers[index].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
+                                                                    geometry: geometry, factorization: record)
+            default:
+                continue
+            }
         }
         return updated
     }

@@ -17,20 +17,32 @@ public enum FineTuneErrorKind: String, Sendable {
     case invalidInput = "invalid_input"
 }
 
-/// A dense-layer model as trainable parameters with a forward and a backward pass over row batches.
+/// A model as trainable parameters with a forward and a backward pass over batches of samples (row-major, each sample
+/// in its shape, images as [h, w, c]).
 ///
-/// Stages follow the model's layers: dense (W, b), factorized dense (U·Σ, Vᵀ, b), element-wise
-/// activations, scale-shift (fixed), flatten and reshape (no-ops on the row layout). The last layer's
-/// pre-activation is the logits: its activation must be softmax or linear (or a dense layer with a linear
-/// activation followed by a softmax layer). New layer kinds (convolutions) would add a stage with its
-/// forward and backward here.
+/// Stages follow the model's layers: dense (W, b), factorized dense (U·Σ, Vᵀ, b), element-wise activations, scale-shift
+/// over the last axis (fixed), flatten and reshape (only the shape changes), and the spatial layers: convolutions (kernel
+/// and bias; any stride, dilation and padding), factorized convolutions (both halves and the bias, in the channel and the
+/// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping and axis
+/// permutations, whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`). The last layer's
+/// pre-activation is the logits: it must be a dense layer whose activation is softmax or linear (or a dense layer with a
+/// linear activation followed by a softmax layer), producing one vector per sample.
 struct TrainableNetwork {
     enum Stage {
         case dense(kernel: Int, bias: Int?, inFeatures: Int, outFeatures: Int, activation: Activation)
         case factorized(us: Int, vt: Int, bias: Int?, inFeatures: Int, rank: Int, outFeatures: Int, activation: Activation)
+        /// One convolution, or the two halves of a factorized one (the trace keeps the first half's output).
+        case convolution(parts: [ConvolutionPart], bias: Int?, activation: Activation)
+        case depthwise(kernel: Int, bias: Int?, window: TrainingWindow, multiplier: Int, activation: Activation)
+        case pool(TrainingWindow, PoolMode)
+        case globalPool(input: [Int], PoolMode)
+        /// Zero padding (positive offsets) or cropping (negative ones) of [h, w, c] samples.
+        case shift(input: [Int], top: Int, left: Int, outH: Int, outW: Int)
+        case permute(input: [Int], axes: [Int])
         case activation(Activation)
         case scaleShift(scale: [Float], shift: [Float]?)
-        case reshape(width: Int)
+        /// Only the sample's shape changes (flatten, reshape).
+        case reshape(shape: [Int])
     }
 
     var stages: [Stage]
@@ -38,6 +50,9 @@ struct TrainableNetwork {
     var parameters: [[Float]]
     /// Model layer index of each stage.
     let layerIndices: [Int]
+    /// The sample shape each stage takes.
+    let stageInputShapes: [[Int]]
+    let inputShape: [Int]
     let inputWidth: Int
     let classCount: Int
     /// Identity model that applies the input preprocessing.
@@ -50,46 +65,95 @@ struct TrainableNetwork {
         var stages: [Stage] = []
         var parameters: [[Float]] = []
         var indices: [Int] = []
-        var width = model.input.shape.last ?? 0
+        var inputShapes: [[Int]] = []
+        var shape = model.input.shape
         func add(_ tensor: Tensor?) -> Int? {
             guard let tensor else { return nil }
             parameters.append(tensor.floats())
             return parameters.count - 1
         }
         for (index, layer) in model.layers.enumerated() {
+            let output: [Int]
+            do {
+                output = try layer.outputShape(input: shape)
+            } catch {
+                throw FineTuneError(.invalidInput, "layer '\(escaped(layer.name))' does not fit its input \(shape): \(error)")
+            }
+            func window(_ kernelH: Int, _ kernelW: Int, strides: (Int, Int), dilation: (Int, Int), padding: WindowPadding,
+                        on input: [Int]) throws -> TrainingWindow {
+                guard let w = TrainingWindow(input: input, kernelH: kernelH, kernelW: kernelW, strides: strides, dilation: dilation,
+                                             padding: padding) else {
+                    throw FineTuneError(.invalidInput, "layer '\(escaped(layer.name))': its window does not fit its input \(input)")
+                }
+                return w
+            }
+            let stage: Stage
             switch layer.operation {
             case let .dense(kernel, bias, activation):
-                stages.append(.dense(kernel: add(kernel) ?? 0, bias: add(bias), inFeatures: kernel.shape[0], outFeatures: kernel.shape[1],
-                                     activation: activation))
-                width = kernel.shape[1]
+                stage = .dense(kernel: add(kernel) ?? 0, bias: add(bias), inFeatures: kernel.shape[0], outFeatures: kernel.shape[1],
+                               activation: activation)
             case let .factorizedDense(us, vt, bias, activation, f):
-                stages.append(.factorized(us: add(us) ?? 0, vt: add(vt) ?? 0, bias: add(bias), inFeatures: f.inFeatures, rank: f.rank,
-                                          outFeatures: f.outFeatures, activation: activation))
-                width = f.outFeatures
+                stage = .factorized(us: add(us) ?? 0, vt: add(vt) ?? 0, bias: add(bias), inFeatures: f.inFeatures, rank: f.rank,
+                                    outFeatures: f.outFeatures, activation: activation)
+            case let .conv2D(kernel, bias, activation, g):
+                let w = try window(kernel.shape[0], kernel.shape[1], strides: (g.strideH, g.strideW), dilation: (g.dilationH, g.dilationW),
+                                   padding: g.padding, on: shape)
+                stage = .convolution(parts: [ConvolutionPart(kernel: add(kernel) ?? 0, window: w, outChannels: kernel.shape[3])],
+                                     bias: add(bias), activation: activation)
+            case let .factorizedConv2D(first, second, bias, activation, form, g, _):
+                // As the runtime runs it: channel form, the kh×kw half with the layer's geometry then a 1×1 one; spatial form,
+                // the kh×1 half with the height's stride and dilation, then the 1×kw half with the width's.
+                let a: TrainingWindow, b: TrainingWindow
+                switch form {
+                case .channel:
+                    a = try window(first.shape[0], first.shape[1], strides: (g.strideH, g.strideW), dilation: (g.dilationH, g.dilationW),
+                                   padding: g.padding, on: shape)
+                    b = try window(second.shape[0], second.shape[1], strides: (1, 1), dilation: (1, 1), padding: .valid,
+                                   on: [a.outH, a.outW, first.shape[3]])
+                case .spatial:
+                    a = try window(first.shape[0], first.shape[1], strides: (g.strideH, 1), dilation: (g.dilationH, 1), padding: g.padding, on: shape)
+                    b = try window(second.shape[0], second.shape[1], strides: (1, g.strideW), dilation: (1, g.dilationW), padding: g.padding,
+                                   on: [a.outH, a.outW, first.shape[3]])
+                }
+                stage = .convolution(parts: [ConvolutionPart(kernel: add(first) ?? 0, window: a, outChannels: first.shape[3]),
+                                             ConvolutionPart(kernel: add(second) ?? 0, window: b, outChannels: second.shape[3])],
+                                     bias: add(bias), activation: activation)
+            case let .depthwiseConv2D(kernel, bias, activation, g):
+                let w = try window(kernel.shape[0], kernel.shape[1], strides: (g.strideH, g.strideW), dilation: (g.dilationH, g.dilationW),
+                                   padding: g.padding, on: shape)
+                stage = .depthwise(kernel: add(kernel) ?? 0, bias: add(bias), window: w, multiplier: kernel.shape[3], activation: activation)
+            case .pool2D(let p):
+                stage = .pool(try window(p.poolH, p.poolW, strides: (p.strideH, p.strideW), dilation: (1, 1), padding: p.padding, on: shape), p.mode)
+            case .globalPool2D(let mode):
+                stage = .globalPool(input: shape, mode)
+            case .pad2D(let m):
+                stage = .shift(input: shape, top: m.top, left: m.left, outH: output[0], outW: output[1])
+            case .crop2D(let m):
+                stage = .shift(input: shape, top: -m.top, left: -m.left, outH: output[0], outW: output[1])
+            case .permute(let axes):
+                stage = .permute(input: shape, axes: axes)
             case .activation(let activation):
-                stages.append(.activation(activation))
+                stage = .activation(activation)
             case let .scaleShift(scale, shift):
-                stages.append(.scaleShift(scale: scale.floats(), shift: shift?.floats()))
-            case .flatten:
-                width = model.input.elementCount
-                stages.append(.reshape(width: width))
-            case .reshape(let target):
-                width = target.last ?? width
-                stages.append(.reshape(width: width))
-            default:
-                throw FineTuneError(.unsupportedLayer, "layer '\(layer.name)' is a \(layer.operation.kindName) layer: fine-tuning trains dense models only")
+                stage = .scaleShift(scale: scale.floats(), shift: shift?.floats())
+            case .flatten, .reshape:
+                stage = .reshape(shape: output)
             }
+            stages.append(stage)
             indices.append(index)
+            inputShapes.append(shape)
+            shape = output
         }
         // The logits: the last weighted stage's pre-activation; its softmax (as its activation or as the
         // activation layer after it) is dropped from the trained network and applied by the loss.
-        while case .reshape = stages.last { stages.removeLast(); indices.removeLast() }
+        while case .reshape = stages.last { stages.removeLast(); indices.removeLast(); inputShapes.removeLast() }
         if case .activation(let last) = stages.last {
             guard last == .softmax || last == .linear else {
                 throw FineTuneError(.noLogits, "the model ends in a \(last.name) activation: distillation needs a softmax or linear (logit) output")
             }
             stages.removeLast()
             indices.removeLast()
+            inputShapes.removeLast()
         }
         switch stages.last {
         case let .dense(kernel, bias, inFeatures, outFeatures, activation)? where activation == .softmax || activation == .linear:
@@ -98,13 +162,24 @@ struct TrainableNetwork {
             stages[stages.count - 1] = .factorized(us: us, vt: vt, bias: bias, inFeatures: inFeatures, rank: rank, outFeatures: outFeatures,
                                                    activation: .linear)
         default:
-            throw FineTuneError(.noLogits, "the model's output layer is not a dense layer with a softmax or linear (logit) output: distillation needs one")
+            let last = indices.last.map { model.layers[$0] }
+            let named = last.map { " '\(escaped($0.name))' (a \($0.operation.kindName) layer)" } ?? ""
+            throw FineTuneError(.noLogits, "the model's output layer\(named) is not a dense layer with a softmax or linear (logit) output: "
+                                + "distillation needs one")
         }
-        for stage in stages {
+        // One vector of class scores per sample: a dense layer over the last axis of an [h, w, c] map gives one per position.
+        guard let lastShape = inputShapes.last, lastShape.count == 1 else {
+            let name = indices.last.map { model.layers[$0].name } ?? ""
+            throw FineTuneError(.noLogits, "the model's output layer '\(escaped(name))' gives class scores for each position of an "
+                                + "\(inputShapes.last ?? []) input, not one vector per sample: distillation needs one")
+        }
+        for (position, stage) in stages.enumerated() {
             switch stage {
-            case .dense(_, _, _, _, let a), .factorized(_, _, _, _, _, _, let a), .activation(let a):
+            case .dense(_, _, _, _, let a), .factorized(_, _, _, _, _, _, let a), .activation(let a), .convolution(_, _, let a),
+                 .depthwise(_, _, _, _, let a):
                 guard TrainableNetwork.supported.contains(a) else {
-                    throw FineTuneError(.unsupportedLayer, "fine-tuning has no gradient for the \(a.name) activation inside the model")
+                    throw FineTuneError(.unsupportedLayer, "fine-tuning has no gradient for the \(a.name) activation of layer "
+                                        + "'\(escaped(model.layers[indices[position]].name))'")
                 }
             default: break
             }
@@ -112,8 +187,15 @@ struct TrainableNetwork {
         self.stages = stages
         self.parameters = parameters
         layerIndices = indices
+        stageInputShapes = inputShapes
+        inputShape = model.input.shape
         inputWidth = model.input.elementCount
-        classCount = width
+        classCount = stages.last.map { stage -> Int in
+            switch stage {
+            case .dense(_, _, _, let out, _), .factorized(_, _, _, _, _, let out, _): out
+            default: 0
+            }
+        } ?? 0
         preprocessor = try InferenceModel(Model(name: "preprocessing", input: model.input, layers: []))
     }
 
@@ -122,8 +204,8 @@ struct TrainableNetwork {
         try raw.withUnsafeBufferPointer { try preprocessor.run($0, sampleCount: count, batchSize: max(1, count)) }
     }
 
-    /// What the backward pass needs from the forward pass: each stage's input and, for weighted stages,
-    /// the product with U·Σ and the output after the activation.
+    /// What the backward pass needs from the forward pass: each stage's input and output (after the activation), for
+    /// weighted stages with two halves the first half's output, and pre-activations where the output does not give the derivative.
     struct Trace {
         var inputs: [[Float]] = []
         var middles: [[Float]?] = []
@@ -137,32 +219,52 @@ struct TrainableNetwork {
     func forward(_ x: [Float], count: Int, keep: Bool) throws -> Trace {
         var trace = Trace()
         var current = x
-        var width = inputWidth
-        for stage in stages {
+        for (position, stage) in stages.enumerated() {
+            let shape = stageInputShapes[position]
+            let width = shape.last ?? 1
             let rows = current.count / max(width, 1)
             if keep { trace.inputs.append(current) }
             var middle: [Float]?
             var pre: [Float]?
+            func activate(_ activation: Activation, width: Int) {
+                if keep && activation == .silu { pre = current }
+                apply(activation, &current, rows: current.count / max(width, 1), width: width)
+            }
             switch stage {
             case let .dense(kernel, bias, inFeatures, outFeatures, activation):
                 current = try affine(current, rows: rows, inFeatures, parameters[kernel], outFeatures, bias.map { parameters[$0] })
-                if keep && activation == .silu { pre = current }
-                apply(activation, &current, rows: rows, width: outFeatures)
-                width = outFeatures
+                activate(activation, width: outFeatures)
             case let .factorized(us, vt, bias, inFeatures, rank, outFeatures, activation):
                 let h = try affine(current, rows: rows, inFeatures, parameters[us], rank, nil)
                 current = try affine(h, rows: rows, rank, parameters[vt], outFeatures, bias.map { parameters[$0] })
-                if keep && activation == .silu { pre = current }
-                apply(activation, &current, rows: rows, width: outFeatures)
+                activate(activation, width: outFeatures)
                 if keep { middle = h }
-                width = outFeatures
+            case let .convolution(parts, bias, activation):
+                for (index, part) in parts.enumerated() {
+                    current = try SpatialTraining.convolve(current, samples: count, window: part.window, kernel: parameters[part.kernel],
+                                                           outChannels: part.outChannels,
+                                                           bias: index == parts.count - 1 ? bias.map { parameters[$0] } : nil)
+                    if keep && index == 0 && parts.count > 1 { middle = current }
+                }
+                activate(activation, width: parts.last?.outChannels ?? 1)
+            case let .depthwise(kernel, bias, window, multiplier, activation):
+                current = SpatialTraining.depthwise(current, samples: count, window: window, kernel: parameters[kernel], multiplier: multiplier,
+                                                    bias: bias.map { parameters[$0] })
+                activate(activation, width: window.channels * multiplier)
+            case let .pool(window, mode):
+                current = SpatialTraining.pool(current, samples: count, window: window, mode: mode)
+            case let .globalPool(input, mode):
+                current = SpatialTraining.globalPool(current, samples: count, shape: input, mode: mode)
+            case let .shift(input, top, left, outH, outW):
+                current = SpatialTraining.shift(current, samples: count, shape: input, top: top, left: left, outH: outH, outW: outW)
+            case let .permute(input, axes):
+                current = SpatialTraining.permute(current, samples: count, shape: input, axes: axes)
             case .activation(let activation):
-                if keep && activation == .silu { pre = current }
-                apply(activation, &current, rows: rows, width: width)
+                activate(activation, width: width)
             case let .scaleShift(scale, shift):
                 for r in 0..<rows { for c in 0..<width { current[r * width + c] = current[r * width + c] * scale[c] + (shift?[c] ?? 0) } }
-            case .reshape(let target):
-                width = target
+            case .reshape:
+                break
             }
             if keep { trace.middles.append(middle); trace.outputs.append(current); trace.preActivations.append(pre) }
         }
@@ -172,17 +274,26 @@ struct TrainableNetwork {
 
     /// Gradients of the loss with respect to every parameter, given the loss's gradient with respect to the logits.
     func backward(_ trace: Trace, logitGradient: [Float]) throws -> [[Float]] {
+        try gradients(trace, logitGradient: logitGradient, inputGradient: false).parameters
+    }
+
+    /// Gradients of the loss with respect to every parameter and, when `inputGradient`, to the (preprocessed) input.
+    func gradients(_ trace: Trace, logitGradient: [Float], inputGradient: Bool) throws -> (parameters: [[Float]], input: [Float]?) {
         var gradients = parameters.map { [Float](repeating: 0, count: $0.count) }
         var delta = logitGradient
+        let count = (trace.inputs.first?.count ?? 0) / max(inputWidth, 1)
         for (position, stage) in stages.enumerated().reversed() {
             let input = trace.inputs[position], output = trace.outputs[position], pre = trace.preActivations[position]
+            let shape = stageInputShapes[position]
+            // Whether the stage's input gradient is needed: by an earlier stage, or by the caller.
+            let propagate = position > 0 || inputGradient
             switch stage {
             case let .dense(kernel, bias, inFeatures, outFeatures, activation):
                 let rows = input.count / inFeatures
                 multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
                 gradients[kernel] = try DenseAlgebra.product(input, rows, inFeatures, transposeA: true, delta, rows, outFeatures)
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: rows, columns: outFeatures).map(Float.init) }
-                if position > 0 { delta = try DenseAlgebra.product(delta, rows, outFeatures, parameters[kernel], inFeatures, outFeatures, transposeB: true) }
+                if propagate { delta = try DenseAlgebra.product(delta, rows, outFeatures, parameters[kernel], inFeatures, outFeatures, transposeB: true) }
             case let .factorized(us, vt, bias, inFeatures, rank, outFeatures, activation):
                 let rows = input.count / inFeatures
                 let h = trace.middles[position] ?? []
@@ -191,17 +302,49 @@ struct TrainableNetwork {
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: rows, columns: outFeatures).map(Float.init) }
                 let dh = try DenseAlgebra.product(delta, rows, outFeatures, parameters[vt], rank, outFeatures, transposeB: true)
                 gradients[us] = try DenseAlgebra.product(input, rows, inFeatures, transposeA: true, dh, rows, rank)
-                if position > 0 { delta = try DenseAlgebra.product(dh, rows, rank, parameters[us], inFeatures, rank, transposeB: true) }
+                if propagate { delta = try DenseAlgebra.product(dh, rows, rank, parameters[us], inFeatures, rank, transposeB: true) }
+            case let .convolution(parts, bias, activation):
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                let channels = parts.last?.outChannels ?? 1
+                if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: delta.count / channels, columns: channels).map(Float.init) }
+                for (index, part) in parts.enumerated().reversed() {
+                    let partInput = index == 0 ? input : (trace.middles[position] ?? [])
+                    let (kernel, back) = try SpatialTraining.convolutionGradients(
+                        partInput, samples: count, window: part.window, kernel: parameters[part.kernel], outChannels: part.outChannels,
+                        outputGradient: delta, inputGradient: index > 0 || propagate)
+                    gradients[part.kernel] = kernel
+                    delta = back ?? []
+                }
+            case let .depthwise(kernel, bias, window, multiplier, activation):
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                let channels = window.channels * multiplier
+                if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: delta.count / channels, columns: channels).map(Float.init) }
+                let (dk, back) = SpatialTraining.depthwiseGradients(input, samples: count, window: window, kernel: parameters[kernel],
+                                                                    multiplier: multiplier, outputGradient: delta, inputGradient: propagate)
+                gradients[kernel] = dk
+                delta = back ?? []
+            case let .pool(window, mode):
+                if propagate { delta = SpatialTraining.poolGradient(input, samples: count, window: window, mode: mode, outputGradient: delta) }
+            case let .globalPool(input: poolShape, mode):
+                if propagate { delta = SpatialTraining.globalPoolGradient(input, samples: count, shape: poolShape, mode: mode, outputGradient: delta) }
+            case let .shift(input: from, top, left, outH, outW):
+                if propagate {
+                    delta = SpatialTraining.shift(delta, samples: count, shape: [outH, outW, from[2]], top: -top, left: -left, outH: from[0], outW: from[1])
+                }
+            case let .permute(input: from, axes):
+                if propagate {
+                    delta = SpatialTraining.permute(delta, samples: count, shape: axes.map { from[$0] }, axes: SpatialTraining.inverse(axes))
+                }
             case .activation(let activation):
                 multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
             case let .scaleShift(scale, _):
-                let width = scale.count
+                let width = shape.last ?? scale.count
                 for i in delta.indices { delta[i] *= scale[i % width] }
             case .reshape:
                 break
             }
         }
-        return gradients
+        return (gradients, inputGradient ? delta : nil)
     }
 
     private func affine(_ x: [Float], rows: Int, _ inFeatures: Int, _ w: [Float], _ outFeatures: Int, _ bias: [Float]?) throws -> [Float] {
@@ -263,6 +406,25 @@ struct TrainableNetwork {
                     vt: Tensor(shape: oldVt.shape, floats: parameters[vt], dtype: oldVt.dtype),
                     bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
                     activation: activation, factorization: record))
+            case let (.convolution(parts, bias, _), .conv2D(oldKernel, oldBias, activation, geometry)):
+                updated.layers[index] = Layer(name: layer.name, operation: .conv2D(
+                    kernel: Tensor(shape: oldKernel.shape, floats: parameters[parts[0].kernel], dtype: oldKernel.dtype),
+                    bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
+                    activation: activation, geometry: geometry))
+            case let (.convolution(parts, bias, _), .factorizedConv2D(oldFirst, oldSecond, oldBias, activation, form, geometry, factorization))
+                where parts.count == 2:
+                var record = factorization
+                if !record.method.hasSuffix(methodSuffix) { record.method += methodSuffix }
+                updated.layers[index] = Layer(name: layer.name, operation: .factorizedConv2D(
+                    first: Tensor(shape: oldFirst.shape, floats: parameters[parts[0].kernel], dtype: oldFirst.dtype),
+                    second: Tensor(shape: oldSecond.shape, floats: parameters[parts[1].kernel], dtype: oldSecond.dtype),
+                    bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
+                    activation: activation, form: form, geometry: geometry, factorization: record))
+            case let (.depthwise(kernel, bias, _, _, _), .depthwiseConv2D(oldKernel, oldBias, activation, geometry)):
+                updated.layers[index] = Layer(name: layer.name, operation: .depthwiseConv2D(
+                    kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),
+                    bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
+                    activation: activation, geometry: geometry))
             default:
                 break
             }
