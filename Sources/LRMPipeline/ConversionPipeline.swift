@@ -201,8 +201,16 @@ public enum ConversionPipeline {
         return "\(what), and the layers already factorized here (\(names)) have only their factors: \(instead)"
     }
 
-    /// Converts `model` as `request` says.
+    /// Converts `model` as `request` says. A layer a converted `.lrm` input stores whole but changed (integer codes, a
+    /// 16-bit float, fine-tuned) and the conversion factorizes has its record marked relative to that stored kernel
+    /// (``StoredKernelOrigin``).
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
+        var result = try convertModel(model, request: request)
+        StoredKernelOrigin.mark(&result, changed: StoredKernelOrigin.changedKernels(in: model))
+        return result
+    }
+
+    static func convertModel(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
         var request = request
         if let refusal = reconversionRefusal(factorized: model.factorizedLayerNames, request: request) { throw PipelineError(.badRequest, refusal) }
         // Said before fine-tuning's data are read below (``search(_:request:evaluator:)`` says it too, for its own callers).
@@ -268,6 +276,7 @@ public enum ConversionPipeline {
         guard case .policy = request.target, !request.wantsCalibration, request.finetune == nil else {
             return try run(try model.loadModel(), request: request)
         }
+        let changed = StoredKernelOrigin.changedKernels(in: model)
         var model = model
         ConversionProvenance.archivePrevious(in: &model.metadata)
         let dense = (0..<model.layerCount).filter { if case .dense = model.layerInfo($0).operation { true } else { false } }.count
@@ -277,7 +286,9 @@ public enum ConversionPipeline {
         var provenance = ConversionProvenance(options: request.options)
         provenance.writer = request.writer
         provenance.record(in: &result.model.metadata)
-        return PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
+        var converted = PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
+        StoredKernelOrigin.mark(&converted, changed: changed)
+        return converted
     }
 
     /// A `factorize` progress event per finished layer: its name, shape and what became of it.

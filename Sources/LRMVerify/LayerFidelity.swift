@@ -41,7 +41,9 @@ public struct LayerFidelity: Sendable {
     public var agreesWithRecord: Bool?
     /// Why a record was not checked against the reference (nil when it was, or there is none): the reference's layer
     /// is itself factorized, so its kernel is a truncation, not the original's W that the record describes
-    /// (a `.lrm` converted again keeps its records relative to the original model, `spec/FORMAT.md` section 3.1).
+    /// (a `.lrm` converted again keeps its records relative to the original model, `spec/FORMAT.md` section 3.1); or the
+    /// record is relative to a kernel that the `.lrm` this file was converted from stored whole but changed
+    /// (`+from-stored(WHAT)`: integer codes, a 16-bit float, fine-tuned), and the reference's kernel is not stored so.
     public var recordNotChecked: String?
     /// When they do not: which figure disagreed, for the check's message (e.g. "measured relative error …").
     public var recordDisagreement: String?
@@ -54,6 +56,13 @@ public struct LayerFidelity: Sendable {
     /// What a layer says when its record was not checked because the reference's layer is itself factorized.
     public static let compressedReferenceReason = "not checked: the reference is itself compressed (its layer is factorized); "
         + "this file's records are relative to the original model — give the original as --reference to check them"
+
+    /// What a layer says when its record is relative to a changed kernel of the `.lrm` this file was converted from
+    /// (`+from-stored(WHAT)`) and the reference's kernel is not stored as WHAT says.
+    public static func storedKernelReason(_ what: String) -> String {
+        "not checked: this layer was factorized from the kernel the .lrm this file was converted from stored whole (\(what)), "
+            + "so its record is relative to that kernel, not to the reference's — give that file as --reference to check it"
+    }
 
     /// Tolerance for agreement with the record: 1e-4 absolute plus 0.1% of the error.
     static func agrees(_ measured: Double, _ recorded: Double) -> Bool {
@@ -71,23 +80,25 @@ public struct LayerFidelity: Sendable {
         var family: String
         /// Whether the factors are stored as integer codes with scales (a quantized factorized record).
         var storedAsCodes = false
+        /// The dtype of a kernel stored whole (nil for a factorized layer).
+        var wholeKernelDType: DType?
     }
 
     /// The weights of `layer`, nil for layers without a kernel.
     static func weights(of layer: Layer<Tensor>) throws -> Weights? {
         switch layer.operation {
         case let .dense(kernel, bias, _):
-            return Weights(kernel: kernel, bias: bias, family: "dense")
+            return Weights(kernel: kernel, bias: bias, family: "dense", wholeKernelDType: kernel.dtype)
         case let .factorizedDense(us, vt, bias, _, f):
             return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense",
                            storedAsCodes: us.quantization != nil || vt.quantization != nil)
         case let .conv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "conv2d")
+            return Weights(kernel: kernel, bias: bias, family: "conv2d", wholeKernelDType: kernel.dtype)
         case let .factorizedConv2D(first, second, bias, _, form, _, f):
             return Weights(kernel: try convolutionKernel(first: first, second: second, form: form, layer: layer.name), bias: bias,
                            factorization: f, form: form, family: "conv2d")
         case let .depthwiseConv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d")
+            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d", wholeKernelDType: kernel.dtype)
         default:
             return nil
         }
@@ -113,12 +124,14 @@ public struct LayerFidelity: Sendable {
                 reference.release(match)
             }
             results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: [layer]),
-                                   reference: Model(name: reference.name, input: reference.input, layers: original))
+                                   reference: Model(name: reference.name, input: reference.input, layers: original,
+                                                    metadata: reference.metadata))
         }
         return results
     }
 
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
+        let referenceFineTuned = reference.metadata[MetadataKey.finetuneEpochs] != nil
         var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {
             if let weights = try? weights(of: layer) { referenceWeights[layer.name] = weights }
@@ -169,6 +182,11 @@ public struct LayerFidelity: Sendable {
                     // they are shown, marked not checked. A reference layer stored whole is checked as before: it is the
                     // kernel a conversion from the reference truncated, or the original's.
                     fidelity.recordNotChecked = Self.compressedReferenceReason
+                } else if let stored = f.fromStoredKernel,
+                          original.wholeKernelDType.flatMap({ Factorization.storedKernelDescription(dtype: $0, fineTuned: referenceFineTuned) }) != stored {
+                    // The record is relative to the kernel the .lrm this file was converted from stored whole (rounded to codes or
+                    // fine-tuned), and the reference's kernel is not stored so: it is the original's (or another), not that W.
+                    fidelity.recordNotChecked = Self.storedKernelReason(stored)
                 } else {
                     fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
                                                                          storedAsCodes: compressed.storedAsCodes) {

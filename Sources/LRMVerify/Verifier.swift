@@ -191,7 +191,7 @@ public enum Verifier {
                 if let metric = layer.recordedMetric, metric != "plain", let recorded = layer.recordedRetainedEnergy {
                     detail += String(format: "; it was truncated in the %@ metric, where it keeps %.4f", metric, recorded)
                 }
-                if layer.recordNotChecked != nil { detail += "; the reference's layer is itself factorized, so this is relative to it, not to the original" }
+                if layer.recordNotChecked == LayerFidelity.compressedReferenceReason { detail += "; the reference's layer is itself factorized, so this is relative to it, not to the original" }
                 checks.append(VerificationCheck(name: "min-energy \(layer.name)", passed: layer.retainedEnergy >= limit - 1e-12,
                                                 detail: detail))
             }

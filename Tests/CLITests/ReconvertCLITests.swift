@@ -247,3 +247,59 @@ extension RunResult {
         return copy
     }
 }
+
+/// A layer an intermediate `.lrm` keeps whole but changes (integer codes here), factorized by a later conversion of it.
+@Suite("verify of a layer factorized from a .lrm's changed kernel")
+struct StoredKernelVerifyCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    @Test("a layer kept whole as i4 codes in the input and factorized by its re-conversion: its record is marked +from-stored(i4); verify against the original says not checked (was: FAIL, exit 1, 'metadata dense_2'), against the input checks and agrees")
+    func layerFactorizedFromCodes() throws {
+        let scratch = try Scratch()
+        let codes = scratch.file("i4.lrm"), output = scratch.file("re.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        // dense_2 (128→64) at rank 64 does not pay: kept whole, and with --all-kernels stored as i4 codes.
+        let first = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64",
+                                          "--factor-dtype", "i4", "--all-kernels", "-o", codes])
+        #expect(first.status == 0, "\(first.stderr)")
+        guard case .dense(let kernel, _, _)? = try ContainerFile(path: codes).loadModel().layers.first(where: { $0.name == "dense_2" })?.operation else {
+            Issue.record("dense_2 is not stored whole in the intermediate"); return
+        }
+        #expect(kernel.dtype == .int4)
+        let second = try ChildProcess.run(["convert", codes, "--policy", "rank:16", "-o", output])
+        #expect(second.status == 0, "\(second.stderr)")
+        let record = try ContainerFile(path: output).header.model.layers.first { $0.name == "dense_2" }?.operation.factorizationRecord
+        #expect(record?.method.hasSuffix("+from-stored(i4)") == true && record?.rank == 16, "\(String(describing: record))")
+        #expect(record?.fromStoredKernel == "i4")
+        let threshold = data + ["--max-accuracy-drop", "100", "--json"]
+        func layer(_ name: String, _ stdout: String) throws -> [String: Any] {
+            try #require(try jsonObject(stdout)["layers"] as? [[String: Any]]).first { $0["name"] as? String == name } ?? [:]
+        }
+
+        // Against the original: dense_2's record is relative to the i4 kernel, not to the original's, so it is not checked.
+        let original = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + threshold)
+        let originalResult = try jsonObject(original.stdout)["result"] as? String
+        #expect(original.status == 0 && originalResult == "pass", "\(original.stdout)\(original.stderr)")
+        let row = try layer("dense_2", original.stdout)
+        #expect(row["record_check"] as? String == "not_checked" && row["agrees_with_record"] == nil, "\(row)")
+        #expect((row["record_check_reason"] as? String)?.contains("stored whole (i4)") == true, "\(row)")
+        #expect(try layer("dense_1", original.stdout)["record_check"] as? String == "agrees", "\(original.stdout)")
+        let text = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100"])
+        #expect(text.status == 0 && text.stdout.contains("dense_2: record not checked: this layer was factorized from the kernel"), "\(text.stdout)")
+
+        // Against the input, whose dense_2 is that kernel: checked, and it agrees.
+        let input = try ChildProcess.run(["verify", output, "--reference", codes] + threshold)
+        #expect(input.status == 0, "\(input.stdout)\(input.stderr)")
+        #expect(try layer("dense_2", input.stdout)["record_check"] as? String == "agrees", "\(input.stdout)")
+    }
+}
+
+extension LayerOperation {
+    /// The factorization record of a factorized layer, nil otherwise.
+    var factorizationRecord: Factorization? {
+        switch self {
+        case let .factorizedDense(_, _, _, _, f), let .factorizedConv2D(_, _, _, _, _, _, f): f
+        default: nil
+        }
+    }
+}

@@ -94,6 +94,39 @@ struct LayerFidelityTests {
         #expect(!members.contains { $0.0 == "agrees_with_record" })
     }
 
+    @Test("a record marked +from-stored(WHAT) (factorized from a .lrm's changed whole kernel) is checked only against a reference whose kernel is stored as WHAT says; against another it is not checked, with the reason (was: checked, a false FAIL)")
+    func recordFromAStoredKernel() throws {
+        // The record says e = 0 against a kernel 0.3 away: wherever it is checked it disagrees.
+        let (candidate, reference, _) = Self.pair(form: .channel, perturbation: 0.3)
+        func marked(_ what: String) throws -> Model {
+            var model = candidate
+            guard case let .factorizedConv2D(first, second, bias, activation, form, geometry, f) = model.layers[0].operation else {
+                throw VerificationError(.layerMismatch, "setup")
+            }
+            var record = f
+            record.method += "+from-stored(\(what))"
+            model.layers[0].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
+                                                          geometry: geometry, factorization: record)
+            return model
+        }
+        var fineTunedReference = reference
+        fineTunedReference.metadata[MetadataKey.finetuneEpochs] = .int(3)
+        for (what, against, checked) in [("fine-tuned", reference, false), ("fine-tuned", fineTunedReference, true),
+                                         ("i8", reference, false), ("i8, fine-tuned", fineTunedReference, false)] {
+            let layer = try #require(try LayerFidelity.compare(candidate: try marked(what), reference: against).first)
+            if checked {
+                #expect(layer.recordCheck == "disagrees" && layer.recordNotChecked == nil, "\(what)")
+            } else {
+                #expect(layer.recordCheck == "not_checked" && layer.agreesWithRecord == nil, "\(what)")
+                #expect(layer.recordNotChecked == LayerFidelity.storedKernelReason(what), "\(what): \(layer.recordNotChecked ?? "")")
+                #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
+                #expect(layer.recordedRelativeError == 0 && layer.relativeError > 0.05, "still measured against the reference")
+            }
+        }
+        guard case let .factorizedConv2D(_, _, _, _, _, _, f) = try marked("i4, fine-tuned").layers[0].operation else { return }
+        #expect(f.fromStoredKernel == "i4, fine-tuned" && !f.movedAfterTruncation)
+    }
+
     @Test("the error of a factorized convolution is ‖Ŵ − W‖/‖W‖ over the whole kernel, and a record that says otherwise disagrees",
           arguments: [ConvFactorizationForm.channel, .spatial])
     func measuredError(_ form: ConvFactorizationForm) throws {
