@@ -45,6 +45,9 @@ public struct LayerFidelity: Sendable {
     /// record is relative to a kernel that the `.lrm` this file was converted from stored whole but changed
     /// (`+from-stored(WHAT)`: integer codes, a 16-bit float, fine-tuned), and the reference's kernel is not stored so.
     public var recordNotChecked: String?
+    /// Whether the reference's layer is itself factorized: the measured error and energy are then against its kernel,
+    /// a truncation, not the original model's (the table marks them, JSON `reference_layer_factorized`).
+    public var referenceLayerFactorized = false
     /// When they do not: which figure disagreed, for the check's message (e.g. "measured relative error …").
     public var recordDisagreement: String?
     /// The largest |Δ| of the biases (0 when both have none).
@@ -169,6 +172,7 @@ public struct LayerFidelity: Sendable {
                                          kernelShape: compressed.family == "dense" ? nil : kernel.shape, form: compressed.form,
                                          relativeError: error, retainedEnergy: max(0, 1 - error * error), biasMaxDifference: biasDifference)
             fidelity.storedBytes = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount }
+            fidelity.referenceLayerFactorized = original.factorization != nil
             if let f = compressed.factorization {
                 let metric = f.method.hasPrefix("whitened") ? "whitened" : f.method.hasPrefix("activation-scaled") ? "activation-scaled" : "plain"
                 fidelity.recordedRelativeError = f.relativeError

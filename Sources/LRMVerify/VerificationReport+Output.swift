@@ -88,15 +88,18 @@ extension LayerFidelity {
     /// One layer of verify's JSON: name, kind, the kernel as a matrix (`in_features` × `out_features`), a
     /// convolution's `kernel_shape` and factorized `form`, rank, the measured error and energy, stored bytes,
     /// and what the file's factorization record says: `agrees_with_record` when it was checked, and `record_check`
-    /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not.
+    /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not; `reference_layer_factorized`
+    /// true when the reference's layer is itself factorized, so that the measured error and energy are against its
+    /// truncated kernel, not the original's.
     public var json: JSONValue {
         var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind)),
                                              ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
         if let kernelShape { entry.append(("kernel_shape", .array(kernelShape.map { .int(Int64($0)) }))) }
         if let form { entry.append(("form", .string(form.name))) }
         if let rank { entry.append(("rank", .int(Int64(rank)))) }
-        entry += [("relative_error", .number(relativeError)), ("retained_energy", .number(retainedEnergy)),
-                  ("bias_max_difference", .number(biasMaxDifference)), ("stored_bytes", .int(Int64(storedBytes)))]
+        entry += [("relative_error", .number(relativeError)), ("retained_energy", .number(retainedEnergy))]
+        if referenceLayerFactorized { entry.append(("reference_layer_factorized", .bool(true))) }
+        entry += [("bias_max_difference", .number(biasMaxDifference)), ("stored_bytes", .int(Int64(storedBytes)))]
         if let recorded = recordedRelativeError { entry.append(("recorded_relative_error", .number(recorded))) }
         if let recorded = recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
         if let metric = recordedMetric { entry.append(("recorded_metric", .string(metric))) }
@@ -113,6 +116,15 @@ extension LayerFidelity {
         if let agrees = agreesWithRecord { return agrees ? "agrees" : "disagrees" }
         return recordNotChecked != nil ? "not_checked" : "none"
     }
+
+    /// The measured error and energy as the tables show them (4 decimals), marked "*" when they are against a
+    /// reference layer that is itself factorized (``referenceLayerFactorized``; ``againstFactorizedReferenceNote`` says so).
+    public var measuredErrorText: String { String(format: "%.4f", relativeError) + (referenceLayerFactorized ? "*" : "") }
+    public var measuredEnergyText: String { String(format: "%.4f", retainedEnergy) + (referenceLayerFactorized ? "*" : "") }
+
+    /// The note below a table with a row marked "*".
+    public static let againstFactorizedReferenceNote = "* measured against the reference's own layer, which is itself factorized "
+        + "(a truncation, not the original model's kernel)"
 
     /// The report's "agrees" cell: yes, NO, not checked, or empty without a record.
     public var recordCheckText: String {

@@ -162,17 +162,24 @@ struct HTMLReport {
                 + "identical (\(Format.count(c.agreementCount)) of \(Format.count(c.sampleCount))); largest |Δ output| "
                 + "\(String(format: "%.3g", c.maxAbsoluteDifference)).</p>"
         }
-        if !r.layers.isEmpty {
+        return html + weightsTable(r.layers)
+    }
+
+    /// The per-layer comparison with the reference (empty without one): verify's Weights table.
+    func weightsTable(_ layers: [LayerFidelity]) -> String {
+        var html = ""
+        if !layers.isEmpty {
             html += "<table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>weights</th><th class=\"l\">form (matrix)</th><th>rank</th>"
                 + "<th>rel. error</th><th>energy (measured)</th><th>bytes</th><th>agrees with file</th></tr>"
-            for l in r.layers {
+            for l in layers {
                 html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(l.kind))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
-                    + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(Format.fixed(l.relativeError, 4))</td>"
-                    + "<td>\(Format.fixed(l.retainedEnergy, 4))</td><td>\(Format.count(l.storedBytes))</td>"
+                    + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(e(l.measuredErrorText))</td>"
+                    + "<td>\(e(l.measuredEnergyText))</td><td>\(Format.count(l.storedBytes))</td>"
                     + "<td>\(e(l.recordCheckText))</td></tr>"
             }
             html += "</table>"
-            for l in r.layers { if let reason = l.recordNotChecked { html += "<p>\(e(l.name)): record \(e(reason)).</p>" } }
+            if layers.contains(where: \.referenceLayerFactorized) { html += "<p>\(e(LayerFidelity.againstFactorizedReferenceNote)).</p>" }
+            for l in layers { if let reason = l.recordNotChecked { html += "<p>\(e(l.name)): record \(e(reason)).</p>" } }
         }
         return html
     }
@@ -215,7 +222,7 @@ struct HTMLReport {
             }
             html += "<p>\(comparison).</p>"
         }
-        return html
+        return html + weightsTable(r.layers)
     }
 
     func sweepSection() -> String {

@@ -333,10 +333,11 @@ enum VerifyText {
             let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
                 + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "") } ?? ""
             table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
-                       Format.fixed(l.relativeError, 4), Format.fixed(l.retainedEnergy, 4), Format.count(l.storedBytes), record,
+                       l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), record,
                        l.recordCheckText])
         }
         var out = ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
+        if layers.contains(where: \.referenceLayerFactorized) { out.append("  " + LayerFidelity.againstFactorizedReferenceNote) }
         for l in layers { if let reason = l.recordNotChecked { out.append("  \(escaped(l.name)): record \(reason)") } }
         return out
     }

@@ -291,6 +291,24 @@ struct StoredKernelVerifyCLITests {
         let input = try ChildProcess.run(["verify", output, "--reference", codes] + threshold)
         #expect(input.status == 0, "\(input.stdout)\(input.stderr)")
         #expect(try layer("dense_2", input.stdout)["record_check"] as? String == "agrees", "\(input.stdout)")
+
+        // dense_1 is factorized in the input too: its measured error and energy there are against that truncation, not the
+        // original's kernel, and say so (JSON reference_layer_factorized; "*" and a note in the table and the report).
+        // Before: the same columns, unmarked (0.0000 and 1.0000, read as a perfect layer).
+        let dense1 = try layer("dense_1", input.stdout)
+        #expect(dense1["reference_layer_factorized"] as? Bool == true && dense1["record_check"] as? String == "not_checked", "\(dense1)")
+        #expect(try layer("dense_2", input.stdout)["reference_layer_factorized"] == nil, "\(input.stdout)")
+        #expect(try layer("dense_1", original.stdout)["reference_layer_factorized"] == nil, "\(original.stdout)")
+        let inputText = try ChildProcess.run(["verify", output, "--reference", codes] + data + ["--max-accuracy-drop", "100"])
+        let tableRow = inputText.stdout.split(separator: "\n").first { $0.hasPrefix("  dense_1 ") }.map(String.init) ?? ""
+        #expect(tableRow.contains("0.0000*") && tableRow.contains("1.0000*"), "\(inputText.stdout)")
+        #expect(inputText.stdout.contains("* measured against the reference's own layer, which is itself factorized"), "\(inputText.stdout)")
+        #expect(!text.stdout.contains("*"), "against the original nothing is marked: \(text.stdout)")
+        let page = scratch.file("r.html")
+        let report = try ChildProcess.run(["report", output, "--reference", codes, "-o", page] + data)
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<td>0.0000*</td>") && html.contains("* measured against the reference's own layer"), "report")
     }
 }
 

@@ -85,12 +85,16 @@ struct LayerFidelityTests {
         #expect(layer.agreesWithRecord == nil && layer.recordDisagreement == nil && layer.recordCheck == "not_checked")
         #expect(layer.recordNotChecked?.contains("the reference is itself compressed") == true)
         #expect(layer.recordedRelativeError == 0 && layer.relativeError == 0)
+        // Its measured figures are against the reference's own truncation, and are marked so.
+        #expect(layer.referenceLayerFactorized && !plain.referenceLayerFactorized)
+        #expect(layer.measuredErrorText == "0.0000*" && layer.measuredEnergyText == "1.0000*" && !plain.measuredErrorText.hasSuffix("*"))
         #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
         // --min-energy is still measured against the reference, and says that reference is itself factorized.
         let energy = Verifier.layerChecks(minEnergy: 0.5, layers: [layer])
         #expect(energy.count == 1 && energy[0].passed && energy[0].detail.contains("the reference's layer is itself factorized"), "\(energy)")
         guard case let .object(members) = layer.json else { Issue.record("not an object"); return }
         #expect(members.contains { $0.0 == "record_check" && $0.1 == .string("not_checked") })
+        #expect(members.contains { $0.0 == "reference_layer_factorized" && $0.1 == .bool(true) })
         #expect(!members.contains { $0.0 == "agrees_with_record" })
     }
 
