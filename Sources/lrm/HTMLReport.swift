@@ -36,7 +36,7 @@ struct HTMLReport {
                 ?? "\(f.inFeatures)×\(f.outFeatures)"
             body += "<section><h2>Layer \(e(row.name)): \(what) → rank \(f.rank)</h2>"
             body += "<p>policy \(e(f.policy)) \(e(InspectReport.shortNumber(f.policyParameter))), \(e(f.method)); retained energy "
-                + "\(Format.fixed(f.retainedEnergy, 4)), relative error \(Format.fixed(f.relativeError, 4)); parameters "
+                + "\(Format.fixed(f.retainedEnergy, 4))\(HTMLReport.energyIsTruncations(row) ? " (truncation's)" : ""), relative error \(Format.fixed(f.relativeError, 4)); parameters "
                 + "\(Format.count(row.parametersBefore)) → \(Format.count(row.parametersAfter)) (\(Format.ratio(row.compressionRatio)))</p>"
             body += "<div class=\"charts\">" + spectrumChart(f) + energyChart(f) + "</div></section>"
         }
@@ -83,7 +83,7 @@ struct HTMLReport {
             html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")</td>"
                 + "<td>\(HTMLReport.shape(row))</td><td class=\"l\">\(form)</td><td>\(row.outputShape.map(String.init).joined(separator: "×"))</td>"
                 + "<td>\(f.map { String($0.rank) } ?? "")</td>"
-                + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
+                + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) + (HTMLReport.energyIsTruncations(row) ? " (truncation's)" : "") } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
                 + "<td>\(row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore))</td>"
                 + "<td>\(row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter))</td>"
                 + "<td>\(row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio))</td>"
@@ -95,8 +95,22 @@ struct HTMLReport {
             + "<th>\(Format.count(summary.parametersAfter))</th><th>\(Format.ratio(summary.compressionRatio))</th>"
             + "<th>\(summary.macsBefore == 0 ? "" : Format.count(summary.macsBefore))</th><th>\(summary.macsAfter == 0 ? "" : Format.count(summary.macsAfter))</th>"
             + "<th>\(Format.count(summary.storedBytes))</th><th>\(summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "")</th></tr></table>"
+        if summary.layers.contains(where: HTMLReport.energyIsTruncations) {
+            html += "<p class=\"sub\">" + e(HTMLReport.truncationsEnergyNote) + "</p>"
+        }
         return html
     }
+
+    /// Whether a layer's recorded energy is the truncation's its stored factors started from, not theirs: they were refitted
+    /// or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes (as verify's Weights table says it).
+    static func energyIsTruncations(_ row: ModelSummary.LayerRow) -> Bool {
+        guard let f = row.factorization else { return false }
+        return f.movedAfterTruncation || row.kind.hasPrefix("quantized_factorized")
+    }
+
+    static let truncationsEnergyNote = "An energy marked (truncation's) is that of the truncation the stored factors started from: "
+        + "they were refitted, fine-tuned or rounded to integer codes since, so it is not their own 1 − e² "
+        + "(lrm verify --reference measures that)."
 
     func spectrumChart(_ f: Factorization) -> String {
         let points = f.singularValues.enumerated().map { (x: Double($0.offset + 1), y: $0.element) }

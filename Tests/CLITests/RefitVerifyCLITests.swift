@@ -55,4 +55,34 @@ struct RefitVerifyCLITests {
             #expect(checks.contains { $0["name"] as? String == "metadata \(name)" && $0["passed"] as? Bool == false }, "\(what): \(checks)")
         }
     }
+
+    @Test("lrm report marks a refitted layer's recorded energy (truncation's), in the layers table and its section, as verify's table does; a plain truncation's is not marked (before: unmarked)")
+    func reportMarksTruncationsEnergy() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/", refitted = scratch.file("w.lrm"), plain = scratch.file("p.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        // A data-aware policy refits its factors after the truncation (+refit).
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "whitened:0.9", "-o", refitted] + data)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", plain]).status == 0)
+        let model = try ContainerFile(path: refitted).loadModel()
+        var moved: [(String, Double)] = []
+        for layer in model.layers {
+            if case let .factorizedDense(_, _, _, _, f) = layer.operation, f.movedAfterTruncation { moved.append((layer.name, f.retainedEnergy)) }
+        }
+        #expect(!moved.isEmpty, "the whitened conversion refitted no layer")
+        for (file, marked) in [(refitted, true), (plain, false)] {
+            let page = scratch.file("r.html")
+            let report = try ChildProcess.run(["report", file, "-o", page])
+            #expect(report.status == 0, "\(report.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(html.contains("An energy marked (truncation's) is that of the truncation") == marked, "\(file)")
+            for (name, energy) in marked ? moved : [] {
+                let value = String(format: "%.4f", energy)
+                #expect(html.contains("<td>\(value) (truncation's)</td>"), "\(name): table cell")
+                #expect(html.contains("retained energy \(value) (truncation's), relative error"), "\(name): its section")
+            }
+            #expect(html.contains("(truncation's)") == marked, "\(file)")
+        }
+    }
 }
