@@ -251,6 +251,9 @@ struct HTMLReport {
         var chart = SVGChart(title: "\(sweepRegression ? "RMSE" : "Accuracy") against compression ratio (log scale)",
                              xLabel: "compression ratio (original ÷ stored parameters)",
                              yLabel: sweepRegression ? "RMSE" : "accuracy (%)", series: series, logX: true, width: 860, height: 400)
+        // The first and last points (the loosest sweep point is near 1×) would sit on the plot's edges.
+        chart.xMargin = 0.04
+        chart.yMargin = 0.05
         if let sweepBaseline {
             let label = sweepRegression ? String(format: "original %.4g", sweepBaseline) : "original \(Format.fixed(sweepBaseline * 100, 2))%"
             chart.horizontalMarkers = [(sweepBaseline * factor, label)]

@@ -25,6 +25,10 @@ struct SVGChart {
     var yRange: ClosedRange<Double>?
     /// Put the vertical markers' labels at the bottom of the plot (when the curve runs along the top).
     var markerLabelsAtBottom = false
+    /// Room left on each side of the data (and markers), as a fraction of their span (in log space on a log axis), so
+    /// that the first and last points do not sit on the plot's edges: x, and y when there is no `yRange`.
+    var xMargin = 0.0
+    var yMargin = 0.0
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -87,6 +91,19 @@ struct SVGChart {
         if logY { yLo = pow(10, floor(log10(yLo))); yHi = pow(10, ceil(log10(yHi))) }
         if logX { xLo = max(xLo, 1e-12); xHi = max(xHi, xLo * 1.0001) }
         if yHi == yLo { yHi = yLo + 1 }
+        if xMargin > 0 {
+            if logX {
+                let span = log10(xHi) - log10(xLo)
+                (xLo, xHi) = (xLo / pow(10, xMargin * span), xHi * pow(10, xMargin * span))
+            } else {
+                let span = xHi - xLo
+                (xLo, xHi) = (xLo - xMargin * span, xHi + xMargin * span)
+            }
+        }
+        if yMargin > 0, yRange == nil, !logY {
+            let span = yHi - yLo
+            (yLo, yHi) = (yLo - yMargin * span, yHi + yMargin * span)
+        }
         func px(_ x: Double) -> Double {
             logX ? left + (log10(x) - log10(xLo)) / (log10(xHi) - log10(xLo)) * plotW : left + (x - xLo) / (xHi - xLo) * plotW
         }

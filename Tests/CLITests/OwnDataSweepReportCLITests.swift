@@ -156,5 +156,22 @@ struct OwnDataSweepReportCLITests {
         // dense_1's singular values span one decade on churn (its σ from 1 to 10): 1, 2, 5 and 10, not just the decade's ends.
         let singular = try tickLabels(page, chart: "Singular values").y
         #expect(Array(singular.prefix(4)) == [1, 2, 5, 10], "\(singular)")
+
+        // The sweep's points keep clear of the plot's edges (before: the loosest points, near 1×, sat on the left edge,
+        // and the best and worst accuracies on the top and bottom ones).
+        let chart = try #require(page.components(separatedBy: "<svg").first { $0.contains("Accuracy against compression ratio") })
+        func number(_ text: Substring, after key: String) -> Double? {
+            text.components(separatedBy: key + "=\"").dropFirst().first.flatMap { Double($0.prefix { $0 != "\"" }) }
+        }
+        let rect = try #require(chart.components(separatedBy: "<rect ").dropFirst().first.map { Substring($0) })
+        let (x, y) = (try #require(number(rect, after: "x")), try #require(number(rect, after: "y")))
+        let (width, height) = (try #require(number(rect, after: "width")), try #require(number(rect, after: "height")))
+        let circles = chart.components(separatedBy: "<circle ").dropFirst().map { Substring($0) }
+        let centres = circles.compactMap { c in number(c, after: "cx").flatMap { cx in number(c, after: "cy").map { (cx, $0) } } }
+        #expect(centres.count == ratios.count, "\(centres.count) points plotted of \(ratios.count)")
+        for (cx, cy) in centres {
+            #expect(cx >= x + 8 && cx <= x + width - 8 && cy >= y + 8 && cy <= y + height - 8,
+                    "point (\(cx), \(cy)) within 8 px of the plot's edges (\(x), \(y), \(width)×\(height))")
+        }
     }
 }
