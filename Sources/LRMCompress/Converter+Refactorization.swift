@@ -125,7 +125,7 @@ extension Converter {
     }
 
     /// A factorized layer's decision as it is stored (kept at its rank), before anything is decided.
-    static func outlineFactorized(_ layer: Layer<Tensor>) -> LayerDecision {
+    public static func outlineFactorized(_ layer: Layer<Tensor>) -> LayerDecision {
         let (isConvolution, bias, f): (Bool, Tensor?, Factorization) = switch layer.operation {
         case let .factorizedConv2D(_, _, b, _, _, _, f): (true, b, f)
         case let .factorizedDense(_, _, b, _, f): (false, b, f)

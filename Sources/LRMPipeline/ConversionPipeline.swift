@@ -168,26 +168,23 @@ public enum ConversionPipeline {
 
     /// Why `request` cannot convert a model whose already factorized layers (a `.lrm` input) are `factorized`, in
     /// model order, or nil when it can. A plain policy truncates their factors further, and so does a rank search
-    /// (`--target-accuracy-drop`, `--target-metric-drop`, `--target-ratio`) in the plain metric, on their stored factors'
-    /// spectra (``Converter/factorizedSpectrum(of:)``). A data-aware metric (calibration on the original layers), a size
-    /// search (storage chosen from the original kernels) and fine-tuning (distillation from the original) start from
-    /// what such layers no longer have. Layers `--exclude` keeps are not in the way.
+    /// (`--target-accuracy-drop`, `--target-metric-drop`, `--target-ratio`) or a size search (`--target-size`,
+    /// `--minimize bytes`, which also re-stores them in the dtype it chooses) in the plain metric, on their stored factors'
+    /// spectra (``Converter/factorizedSpectrum(of:)``). A data-aware metric (calibration on the original layers) and
+    /// fine-tuning (distillation from the original) start from what such layers no longer have. Layers `--exclude` keeps
+    /// are not in the way.
     public static func reconversionRefusal(factorized: [String], request: ConversionRequest) -> String? {
         let affected = factorized.filter { request.options.policy(forLayer: $0) != nil }
         guard !affected.isEmpty else { return nil }
         let what: String
         var plainSearch = false  // a rank search that would go ahead in the plain metric
-        switch request.target {
-        case .policy, .accuracyDrop, .metricDrop, .ratio:
-            if request.options.metric != .plain {
-                what = "a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs"
-                plainSearch = request.target != .policy && request.finetune == nil
-            } else if request.finetune != nil {
-                what = "fine-tuning distils the compressed model from the original one"
-            } else {
-                return nil
-            }
-        case .size, .minimizeBytes: what = "a size search starts from the original kernels"
+        if request.options.metric != .plain {
+            what = "a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs"
+            plainSearch = request.target != .policy && request.finetune == nil
+        } else if request.finetune != nil {
+            what = "fine-tuning distils the compressed model from the original one"
+        } else {
+            return nil
         }
         return storedFactorsRefusal(what, factorized: affected, instead: "convert the original model, "
                                     + (plainSearch ? "search in the plain metric (--metric plain), " : "")

@@ -101,9 +101,19 @@ public struct LayerAllocation: Sendable {
                               options: ConversionOptions, dtypes: [DType] = dtypes) throws -> LayerAllocation {
         var tables: [String: [LayerOption]] = [:]
         for layer in model.layers {
-            guard case let .dense(kernel, bias, _) = layer.operation, kernel.shape.count == 2 else { continue }
             let isHidden = hidden.contains(layer.name)
             guard isHidden || layer.name == output else { continue }
+            if case let .factorizedDense(_, _, bias, _, f) = layer.operation {
+                // Already factorized (a `.lrm` input): factor options only (never densified), of ranks up to the stored one
+                // (the output layer at that rank alone: a search does not truncate it), errors relative to the original.
+                guard let spectrum = spectra[layer.name], let stored = spectrum.storedRank, spectrum.totalEnergy > 0 else { continue }
+                var ranks = isHidden ? rankGrid(spectrum, multiple: options.rankMultiple).filter { $0 < stored } : []
+                ranks.append(stored)
+                tables[layer.name] = try factorOptions(spectrum, weights: inputWeights(spectrum, rows: f.inFeatures),
+                                                       biasCount: bias?.elementCount ?? 0, options: options, dtypes: dtypes, ranks: ranks)
+                continue
+            }
+            guard case let .dense(kernel, bias, _) = layer.operation, kernel.shape.count == 2 else { continue }
             let (n, m) = (kernel.shape[0], kernel.shape[1])
             let spectrum = spectra[layer.name]
             let weights = inputWeights(spectrum, rows: n)
@@ -144,9 +154,10 @@ public struct LayerAllocation: Sendable {
         return ranks
     }
 
+    /// `ranks`: the ranks tried (nil: ``rankGrid(_:multiple:)``), ascending.
     static func factorOptions(_ spectrum: LayerSpectrum, weights: [Double], biasCount: Int, options: ConversionOptions,
-                              dtypes: [DType]) throws -> [LayerOption] {
-        let ranks = rankGrid(spectrum, multiple: options.rankMultiple)
+                              dtypes: [DType], ranks: [Int]? = nil) throws -> [LayerOption] {
+        let ranks = ranks ?? rankGrid(spectrum, multiple: options.rankMultiple)
         guard let largest = ranks.last else { return [] }
         let (n, m) = (spectrum.inFeatures, spectrum.outFeatures)
         let (us, vt) = try spectrum.factors(rank: largest)

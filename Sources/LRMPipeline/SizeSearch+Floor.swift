@@ -17,8 +17,18 @@ extension SizeSearch {
         plain.calibration = nil
         plain.svdMethod = .randomized
         if plain.quantization == nil { plain.quantization = QuantizationOptions(dtype: .int8) }
-        let dense = model.layers.filter { if case .dense = $0.operation { true } else { false } }
+        let dense = model.layers.filter {
+            switch $0.operation {
+            case .dense, .factorizedDense: true
+            default: false
+            }
+        }
         var spectra: [String: LayerSpectrum] = [:]
+        // An already factorized layer (a `.lrm` input; the output layer too, whose storage the search chooses) from its
+        // stored factors, as the search takes it: its smallest ranks are capped by the stored one.
+        for layer in dense where options.policy(forLayer: layer.name) != nil {
+            if case .factorizedDense = layer.operation { spectra[layer.name] = try Converter.factorizedSpectrum(of: layer) }
+        }
         // The hidden layers the search factorizes (not the output layer, nor layers --exclude keeps).
         for layer in dense.dropLast() where options.policy(forLayer: layer.name) != nil {
             guard case let .dense(kernel, _, _) = layer.operation, kernel.shape.count == 2 else { continue }

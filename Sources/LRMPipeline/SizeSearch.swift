@@ -99,19 +99,30 @@ public struct SizeSearch {
         self.options = options
         self.provenance = provenance
         self.evaluate = evaluate
-        let dense = model.layers.filter { if case .dense = $0.operation { return true }; return false }.map(\.name)
+        // A factorized dense layer of a `.lrm` input counts as the dense layer it stands for.
+        let dense = model.layers.filter {
+            switch $0.operation {
+            case .dense, .factorizedDense: true
+            default: false
+            }
+        }.map(\.name)
         outputLayer = dense.last
         hiddenLayers = dense.dropLast().filter { spectra[$0] != nil }
     }
+
+    /// The most rank layer `name` can keep: its stored rank when it is already factorized (a `.lrm` input), else nil.
+    public func storedRank(_ name: String) -> Int? { spectra[name]?.storedRank }
 
     /// Ranks from one energy threshold on every hidden layer's spectrum (even for i4 factors of odd shape).
     public func ranks(threshold tau: Double, storage: StorageChoice) -> [String: Int] {
         var ranks: [String: Int] = [:]
         for name in hiddenLayers {
             guard let s = spectra[name] else { continue }
-            var k = tau <= 0 ? 1 : s.rank(for: .energy(min(1, tau)))
+            // An already factorized layer never gains rank: at most its stored one.
+            let most = min(min(s.inFeatures, s.outFeatures), s.storedRank ?? Int.max)
+            var k = min(tau <= 0 ? 1 : s.rank(for: .energy(min(1, tau))), most)
             if storage.hidden == .int4, (s.inFeatures % 2 == 1 || s.outFeatures % 2 == 1), k % 2 == 1 {
-                k = k + 1 <= min(s.inFeatures, s.outFeatures) ? k + 1 : k - 1
+                k = k + 1 <= most ? k + 1 : k - 1
             }
             ranks[name] = max(k, 1)
         }
@@ -150,6 +161,27 @@ public struct SizeSearch {
             return o
         }
         for (index, layer) in model.layers.enumerated() {
+            if case .factorizedDense = layer.operation {
+                // Already factorized (a `.lrm` input): truncated further from its stored factors, or kept at its stored rank,
+                // re-stored in the chosen dtype, its record relative to the original layer. A layer `--exclude` keeps (no
+                // spectrum) stays as stored.
+                guard let spectrum = spectra[layer.name], let stored = spectrum.storedRank else {
+                    var decision = Converter.outlineFactorized(layer)
+                    decision.reason = "excluded by --exclude: kept as stored"
+                    decisions.append(decision)
+                    continue
+                }
+                let dtype = storage.dtype(of: layer.name, isOutput: layer.name == outputLayer)
+                var local = layerOptions(dtype)
+                local.restoreFactorizedLayers = true
+                let (converted, decision) = try Converter.applyFactorized(spectrum, to: layer, rank: min(ranks[layer.name] ?? stored, stored),
+                                                                          policyName: provenance.policy, policyParameter: provenance.parameter,
+                                                                          policyDescription: "\(provenance.policy) \(provenance.parameter)",
+                                                                          options: local)
+                built.layers[index] = Self.compacted(converted, dtype: dtype)
+                decisions.append(decision)
+                continue
+            }
             guard case let .dense(kernel, bias, activation) = layer.operation else {
                 let count = Converter.parameterCount(layer)
                 decisions.append(LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,
@@ -369,7 +401,8 @@ public struct SizeSearch {
             if name != outputLayer { bytesByDType[option.dtype, default: 0] += option.bytes }
             if let rank = option.rank {
                 ranks[name] = rank
-                if let spectrum = spectra[name] { threshold = min(threshold, spectrum.retainedEnergy(rank: rank)) }
+                // An already factorized output layer keeps its rank (only its storage is chosen): not a threshold.
+                if name != outputLayer, let spectrum = spectra[name] { threshold = min(threshold, spectrum.retainedEnergy(rank: rank)) }
             }
         }
         let order = model.layers.map(\.name).filter { dtypes[$0] != nil }
@@ -589,8 +622,12 @@ extension ConversionPipeline {
         var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
         search.confidence = request.confidence
         // Scored candidates are refitted and rounded in one pass, as a data-aware policy conversion is (`--no-refit`: not).
-        search.refitter = try request.refit.map {
-            try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
+        // Not where a layer is already factorized (a `.lrm` input), as in a rank search (``SearchOutcome/storedFactorLayers``).
+        let storedFactors = spectra.values.contains { $0.storedRank != nil }
+        if !storedFactors {
+            search.refitter = try request.refit.map {
+                try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
+            }
         }
         let found: SizeCandidate?
         switch request.target {
@@ -654,6 +691,7 @@ extension ConversionPipeline {
         outcome.storage = best.storage.description
         outcome.sizeCandidates = search.log
         outcome.confirmation = confirmation
+        outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
     }
 }

@@ -22,7 +22,7 @@ extension LRM {
                 Compression ratio = original parameters ÷ stored parameters, all weights and biases counted.
                 """ + " " + ExitStatus.helpText)
 
-        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file (its factorized layers are truncated further, never given rank they do not have, by a plain policy or a rank search in the plain metric, whose budget is then measured against this file's model; a size search, a data-aware metric and --finetune need the original model).")
+        @Argument(help: "A Keras model (.h5, .weights.h5, .keras) or a .lrm file (its factorized layers are truncated further, never given rank they do not have, by a plain policy or a rank or size search in the plain metric, whose budget is then measured against this file's model; a data-aware metric and --finetune need the original model).")
         var input: String
 
         @Option(name: .shortAndLong, help: "Output .lrm file (required unless --dry-run or --in-place).")
@@ -361,23 +361,23 @@ extension LRM {
                 // layers already factorized and the kernel matrices a search would decompose.
                 var request = try request()
                 let factorized = (0..<model.layerCount).filter { model.factorization($0) != nil }
-                // A rank search of a .lrm input's factorized layers works on their stored factors' spectra, in the plain
+                // A rank or size search of a .lrm input's factorized layers works on their stored factors' spectra, in the plain
                 // metric: the searches' default (whitened) is not taken for them; a data-aware metric asked for is refused below.
-                let plainForStoredFactors = searchesRanks && policy.metric == nil && metric == nil
+                let plainForStoredFactors = (searchesRanks || searchesBytes) && policy.metric == nil && metric == nil
                     && factorized.contains { request.options.policy(forLayer: model.layerName($0)) != nil }
                 if plainForStoredFactors {
                     request.options.metric = .plain
                     // --ridge was accepted for the searches' default metric, which this search does not take.
                     if givenRidge != nil {
                         let names = factorized.filter { request.options.policy(forLayer: model.layerName($0)) != nil }.map(model.layerName)
-                        throw CommandFailure(status: .usage, message: "\(input): --ridge applies to the whitened metric, and a rank search of the "
+                        throw CommandFailure(status: .usage, message: "\(input): --ridge applies to the whitened metric, and a \(searchesBytes ? "size" : "rank") search of the "
                                              + "layers already factorized here (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : "")) "
                                              + "runs in the plain metric: leave --ridge out")
                     }
                 }
                 let searched = ConversionPipeline.searchedKernels(model, target: request.target, options: request.options)
-                // A .lrm input's factorized layers have no original kernel left for a size search, a data-aware metric or
-                // fine-tuning: said before any data is read.
+                // A .lrm input's factorized layers have no original kernel left for a data-aware metric or fine-tuning: said
+                // before any data is read.
                 if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized.map(model.layerName), request: request) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }

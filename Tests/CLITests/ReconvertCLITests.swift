@@ -43,7 +43,7 @@ struct ReconvertCLITests {
         #expect(inspect.stdout.contains("compression 53.06×"), "\(inspect.stdout)")
     }
 
-    @Test("sweep --fine, a size search, a data-aware metric and fine-tuning on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
+    @Test("sweep --fine, a data-aware metric (a size search's too) and fine-tuning on a .lrm with factorized layers are refused up front, one line, exit 64 (before: identical points, or the layers left as they were)")
     func refusedWhereTheOriginalIsNeeded() throws {
         let scratch = try Scratch()
         let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
@@ -52,7 +52,8 @@ struct ReconvertCLITests {
         expectOneLineError(try ChildProcess.run(["sweep", model, "--fine"] + data), status: 64,
                            naming: "--fine's data-aware metrics (whitened, activation-scaled) are measured on the original layers' calibration inputs")
         for (request, reason) in [(["--target-ratio", "0.5", "--metric", "whitened"], "search in the plain metric (--metric plain)"),
-                                  (["--target-accuracy-drop", "2", "--minimize", "bytes"], "a size search starts from the original kernels"),
+                                  (["--target-accuracy-drop", "2", "--minimize", "bytes", "--metric", "whitened"],
+                                   "search in the plain metric (--metric plain)"),
                                   (["--policy", "whitened:0.9"], "a data-aware metric (whitened)"),
                                   (["--target-accuracy-drop", "2", "--finetune", "1"], "fine-tuning distils")] {
             let result = try ChildProcess.run(["convert", model] + request + data + ["-o", output])
@@ -98,6 +99,68 @@ struct ReconvertCLITests {
         let text = try ChildProcess.run(["convert", model, "--inputs", samples + "churn.csv", "--label-column", "churned",
                                          "--target-ratio", "0.15", "--dry-run"])
         #expect(text.stdout.contains("already factorized in the input (dense_1, dense_2): searched in the plain metric"), "\(text.stdout)")
+    }
+
+    @Test("--minimize bytes on a .lrm re-stores and truncates its factorized layers from their stored factors, in the plain metric, never above their stored rank, records relative to the original (before: refused, exit 64)")
+    func byteMinimizationOfStoredFactors() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let result = try ChildProcess.run(["convert", model] + data + ["--target-accuracy-drop", "2", "--minimize", "bytes", "--json", "-o", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try jsonObject(result.stdout)
+        let search = try #require(report["search"] as? [String: Any])
+        #expect(search["metric"] as? String == "plain" && search["stored_factor_layers"] as? [String] == ["dense_1", "dense_2"], "\(search)")
+        let inputBytes = try #require(try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int)
+        let outputBytes = try #require(try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
+        #expect(outputBytes < inputBytes / 2 && report["output_bytes"] as? Int == outputBytes, "\(outputBytes) of \(inputBytes)")
+        let file = try ContainerFile(path: output)
+        var factorized = 0
+        for layer in try file.loadModel().layers {
+            guard case let .factorizedDense(us, _, _, _, f) = layer.operation else { continue }
+            factorized += 1
+            #expect(f.rank <= 8 && !us.dtype.isFloatingPoint, "\(layer.name): \(f)")
+            #expect(f.method.contains(f.rank < 8 ? "+retruncated(8→\(f.rank))" : "+restored(\(us.dtype.name))"), "\(layer.name): \(f.method)")
+        }
+        #expect(factorized == 2)
+        #expect(file.header.metadata[MetadataKey.conversionHistory] == .string("rank 8 (plain, f32)"))
+        #expect(file.header.metadata[MetadataKey.conversionPolicy] == .string("target-accuracy-drop-min-bytes"))
+        #expect(file.header.metadata[MetadataKey.conversionMetric] == .string("plain"))
+        // The records stay relative to the original: verify against the Keras file agrees with them.
+        let verify = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--min-energy", "0.1", "--json"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let rows = try #require(try jsonObject(verify.stdout)["layers"] as? [[String: Any]])
+        #expect(rows.filter { $0["record_check"] as? String == "agrees" }.count == 2, "\(rows)")
+        let text = try ChildProcess.run(["convert", model] + data + ["--target-accuracy-drop", "2", "--minimize", "bytes", "--dry-run"])
+        #expect(text.stdout.contains("already factorized in the input (dense_1, dense_2): searched in the plain metric on their stored factors' "
+                                     + "spectra, only truncated further (never above their stored rank) and re-stored in the storage chosen"), "\(text.stdout)")
+        // --ridge would do nothing there either.
+        let ridge = try ChildProcess.run(["convert", model] + data + ["--target-accuracy-drop", "2", "--minimize", "bytes", "--ridge", "0.001", "-o", output])
+        expectOneLineError(ridge.droppingWarnings, status: 64, naming: "--ridge applies to the whitened metric, and a size search of the layers already factorized here")
+    }
+
+    @Test("real-data: --target-size on a converted MNIST sample .lrm writes a file within the size, every layer within its stored rank, records agreeing with the Keras original (before: refused, exit 64)",
+          .enabled(if: datasets != nil))
+    func sizeTargetOfStoredFactors() throws {
+        let scratch = try Scratch()
+        let sample = samples + "mnist_mlp.h5"
+        let input = scratch.file("energy.lrm"), output = scratch.file("size.lrm")
+        #expect(try ChildProcess.run(["convert", sample, "--input-scale", "1/255", "--policy", "energy:0.9", "-o", input]).status == 0)
+        let before = try ranks(input)
+        let result = try ChildProcess.run(["convert", input, "--dataset", "mnist", "--validation-samples", "2000", "--target-size", "300000",
+                                           "--json", "-o", output], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        #expect(search["stored_factor_layers"] as? [String] == ["dense_1", "dense_2", "output"], "\(search)")
+        let outputBytes = try #require(try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
+        #expect(outputBytes <= 300_000, "\(outputBytes)")
+        let after = try ranks(output)
+        #expect(after.keys.sorted() == before.keys.sorted() && after.allSatisfy { $0.value <= before[$0.key]! }, "\(before) → \(after)")
+        let original = try ChildProcess.run(["verify", output, "--reference", sample, "--dataset", "mnist", "--min-energy", "0.3", "--json"])
+        let rows = try #require(try jsonObject(original.stdout)["layers"] as? [[String: Any]])
+        #expect(original.status == 0 && rows.filter { $0["record_check"] as? String == "agrees" }.count == 3, "\(original.stdout)\(original.stderr)")
+        #expect(try ContainerFile(path: output).header.metadata[MetadataKey.conversionHistory] == .string("energy 0.9 (plain, f32)"))
     }
 
     @Test("sweep of a .lrm sweeps its factorized dense layers from their stored factors: no point above the stored rank, the loosest point the file as it is (before: refused, exit 64)")
