@@ -105,7 +105,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "LRMRuntimeTests", dependencies: ["LRMRuntime", "LRMFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "LRMNumPyTests", dependencies: ["LRMNumPy"], swiftSettings: swiftSettings),
-        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMHDF5", "LRMNumPy", "LRMRuntime", "LRMFormat"],
+        .testTarget(name: "LRMKerasTests", dependencies: ["LRMKeras", "LRMHDF5", "LRMNumPy", "LRMRuntime", "LRMFormat", "CHDF5"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         // What the CLI and reliability tests share: running the built lrm as a child process, scratch folders.
         .target(name: "LRMTestSupport", path: "Tests/LRMTestSupport", swiftSettings: swiftSettings),

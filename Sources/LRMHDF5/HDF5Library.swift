@@ -47,12 +47,36 @@ package final class HDF5Handle {
 }
 
 package enum HDF5Library {
-    /// Turns off HDF5's automatic error printing for the calling thread.
+    /// Turns off HDF5's automatic error printing for the calling thread. Every helper here calls it before any HDF5
+    /// function, so it is also where libhdf5 is told, once and before it first initializes itself, not to tear
+    /// itself down at exit (``prepare()``).
     ///
     /// The corresponding C function is `H5Eset_auto2(H5E_DEFAULT, NULL, NULL)`.
     package static func silenceErrorPrinting() {
+        prepare()
         _ = lrm_h5e_silence()
     }
+
+    /// Tells libhdf5 not to register its exit handler, which tears the library down when the process exits. Call it
+    /// before any HDF5 function that does not go through these helpers (they call it themselves); it must come
+    /// before the library's first initialization to take effect.
+    ///
+    /// lrm never needs that teardown: it reads files read-only and writes HDF5 files in memory, closing each before
+    /// it writes the bytes itself, so there is nothing to flush, and the memory goes with the process. And the
+    /// teardown does harm: libhdf5 1.10 leaks a few free-list blocks on its own error paths when an object header
+    /// runs past the end of a file (`H5O_t`, `H5O_cont_t_seq`; the truncation check, ``HDF5Truncation``, reaches
+    /// them on purpose), so the teardown finds blocks still allocated, gives up after 100 rounds and prints "HDF5:
+    /// infinite loop closing library" on any thread whose HDF5 error printing is on; it also runs without
+    /// libhdf5's lock, so it would race a thread still inside the library at exit.
+    ///
+    /// The corresponding C function is `H5dont_atexit`.
+    package static func prepare() {
+        _ = prepared
+    }
+
+    private static let prepared: Void = {
+        _ = H5dont_atexit()
+    }()
 
     /// Runs an HDF5 call whose negative result means failure, and returns the result.
     ///

@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import LRMHDF5
 
 /// Writes small HDF5 files whose headers claim more than they hold, with the C API directly (the
 /// package's writer only makes well-formed files).
@@ -32,6 +33,7 @@ enum HDF5Craft {
     }
 
     static func legacyWeights(at path: String, layer: String, kernelShape: [UInt64], layout: KernelLayout) throws {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
@@ -80,6 +82,7 @@ enum HDF5Craft {
     /// 64×48 float32 `dense/dense/kernel:0` in chunks of `chunk` through `filters` (by default four deflated 16×48
     /// chunks of 3,072 bytes each); ``denseConfig(layer:features:units:)`` with 64 features and 48 units describes it.
     static func chunkedWeights(at path: String, chunk: [UInt64] = [16, 48], filters: [Filter] = [.deflate]) throws {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
@@ -115,6 +118,7 @@ enum HDF5Craft {
     /// Replaces the stored bytes of the chunk at `offset` of the dataset `name` in the file at `path` with `bytes`, as
     /// if every filter had been applied to make them (`H5Dwrite_chunk`, which writes them as they are).
     static func replaceChunk(in path: String, dataset name: String, offset: [UInt64], with bytes: [UInt8]) throws {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let access = try check(H5Pcreate(lrm_h5p_file_access()), "make file access properties")
@@ -141,6 +145,7 @@ enum HDF5Craft {
 
     /// The record of chunk `index` of the dataset `dataset` in the file at `path`, as libhdf5 reads it.
     static func chunkRecord(in path: String, dataset name: String, index: UInt64) throws -> (offset: [UInt64], address: UInt64, stored: UInt64) {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let access = try check(H5Pcreate(lrm_h5p_file_access()), "make file access properties")
@@ -161,6 +166,7 @@ enum HDF5Craft {
     /// A file whose global heap (where variable-length strings are kept) ends it: a contiguous float32 dataset `x` of
     /// 1,000 values, then the root attribute `model_config`, a variable-length UTF-8 string of `characters` bytes.
     static func stringAttributeLast(at path: String, characters: Int) throws {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
@@ -191,6 +197,7 @@ enum HDF5Craft {
 
     /// A file with one float64 attribute `values` of `count` elements on the root group.
     static func float64Attribute(at path: String, count: Int) throws {
+        HDF5Library.prepare()  // before libhdf5 initializes: no teardown at exit, as in lrm
         _ = H5open()
         _ = lrm_h5e_silence()
         let file = try create(path)
