@@ -57,7 +57,7 @@ enum BLASThreads {
     /// A thread with a small stack that ends the process (one line, exit 71) unless ``workBufferSettled`` is
     /// signalled within ``workBufferDeadline``. None when no thread can be made.
     private static func startWorkBufferWatchdog() {
-        DetachedThread.start { _ in
+        OwnThread.start { _ in
             BLASThreads.watchWorkBuffer()
             return nil
         }

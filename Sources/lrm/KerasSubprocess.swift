@@ -341,14 +341,11 @@ extension LRM {
             sigaddset(&unblocked, SIGTERM)
             pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
             Cleanup.shared.installHandlers()
-            // A parent killed with SIGKILL cannot stop this process, and its watchdog dies with it: on a file that
-            // makes libhdf5 loop, this process would spin for ever. A watcher ends it once the parent is gone.
-            // The parent names itself: if it died before this line, getppid() is already another process.
+            // Ended once the parent is gone (``ParentWatch``), for as long as this reads. The parent names itself: if it
+            // died before this line, getppid() is already another process.
             let parent = ProcessInfo.processInfo.environment[KerasSubprocess.parentVariable].flatMap { pid_t($0) } ?? getppid()
-            Thread.detachNewThread {
-                while getppid() == parent { usleep(100_000) }
-                _exit(ExitStatus.invalidInput.rawValue)
-            }
+            let watch = ParentWatch(parent: parent)
+            defer { watch?.stop() }
             do {
                 var model = try KerasSubprocess.importModel(input, container: container, architecture: config,
                                                             architectureOption: architectureOption, match: match)

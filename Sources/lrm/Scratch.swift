@@ -136,7 +136,7 @@ final class Cleanup: @unchecked Sendable {
         if pipe(&fds) == 0 {
             _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-            let made = DetachedThread.start(argument: UnsafeMutableRawPointer(bitPattern: Int(fds[0]))) { argument in
+            let made = OwnThread.start(argument: UnsafeMutableRawPointer(bitPattern: Int(fds[0]))) { argument in
                 let fd = Int32(Int(bitPattern: argument))
                 var byte: UInt8 = 0
                 while true {
@@ -145,7 +145,7 @@ final class Cleanup: @unchecked Sendable {
                     if count == 0 || (count == -1 && errno != EINTR) { return nil }
                 }
             }
-            if made {
+            if made != nil {
                 signalPipe = fds[1]
             } else {
                 close(fds[0]); close(fds[1])
