@@ -1,7 +1,7 @@
 import Foundation
 public import LRMFormat
-public import LRMLinearAlgebra
-public import LRMRuntime
+import LRMLinearAlgebra
+import LRMRuntime
 
 /// What a model's dense layers see on calibration data: for each dense layer, the Gram matrix
 /// XᵀX of its inputs (in × in, accumulated in Double) and the mean absolute value of each input

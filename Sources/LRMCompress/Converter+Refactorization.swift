@@ -1,6 +1,6 @@
 import Foundation
 public import LRMFormat
-public import LRMLinearAlgebra
+import LRMLinearAlgebra
 
 /// Re-converting a layer that is already factorized (a `.lrm` input): its stored factors A (in × r) and B
 /// (r × out), dequantized when they are integer codes, are the layer. A·B has an exact thin SVD computed from

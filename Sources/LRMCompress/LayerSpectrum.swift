@@ -1,5 +1,5 @@
 import Foundation
-public import LRMFormat
+import LRMFormat
 public import LRMLinearAlgebra
 
 /// The metric in which a layer's truncation error is measured.

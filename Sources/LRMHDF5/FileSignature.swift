@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// What a file is, judged from its first bytes, before any library is handed the file.
 package enum FileSignature: Equatable {

@@ -1,5 +1,5 @@
-package import CHDF5
-package import Foundation
+import CHDF5
+import Foundation
 
 /// The value of an HDF5 attribute, converted to Swift types.
 package enum HDF5AttributeValue: Equatable {

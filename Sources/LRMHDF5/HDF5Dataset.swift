@@ -1,5 +1,5 @@
-package import CHDF5
-package import LRMFormat
+import CHDF5
+import LRMFormat
 
 /// The element types a dataset can be read from, all converted to `Float` by ``HDF5Dataset/readFloats()``.
 package enum HDF5ElementType: Equatable {

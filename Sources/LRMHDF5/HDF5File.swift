@@ -1,5 +1,5 @@
-package import CHDF5
-package import Foundation
+import CHDF5
+import Foundation
 
 /// An HDF5 file opened read-only. Closed when the last reference to it (or to an object in it) goes away.
 ///

@@ -1,5 +1,5 @@
 package import CHDF5
-package import Foundation
+import Foundation
 
 // Every raw HDF5 call of the package goes through the helpers in this file or is made inside one of
 // their closures, so that HDF5's automatic error printing is off on the calling thread (the setting is

@@ -1,4 +1,4 @@
-package import CHDF5
+import CHDF5
 
 /// A group or dataset in an open ``HDF5File``. Keeps the file alive and closes its own handle when released.
 package class HDF5Object {

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// Whether a file with the HDF5 signature that libhdf5 could not open is simply shorter than it should be,
 /// judged from its superblock (HDF5 file format specification, section II.A, versions 0 to 3) and, when that

@@ -1,6 +1,6 @@
-package import CHDF5
-package import Foundation
-package import LRMFormat
+import CHDF5
+import Foundation
+import LRMFormat
 
 /// An HDF5 file being created, in memory. Write it through ``HDF5FileWriter/writeAtomically(to:_:)``,
 /// which is the only way this module makes one: the target path never holds a partial file.

@@ -1,5 +1,5 @@
 public import LRMCompress
-public import LRMDatasets
+import LRMDatasets
 public import LRMFormat
 public import LRMVerify
 import Foundation

@@ -121,7 +121,7 @@ public enum OwnDataReader {
             let sampleShape = x.shape.count == 1 ? [1] : Array(x.shape.dropFirst())
             arrays = OwnArrays(features: x.values[...], sampleShape: sampleShape, labels: [], labelWidth: 1, source: inputs)
             if let labels {
-                if let y {
+                if y != nil {
                     // Two sources of labels: using one without a word would score against labels the user may not mean.
                     throw PipelineError(.badRequest, "\(labels): \(labelsOption) given for \(inputs), which holds its own labels "
                                         + "(an array named y, Y, labels or targets); give one or the other: leave \(labelsOption) out, or store the .npz without it")

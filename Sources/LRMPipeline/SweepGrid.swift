@@ -1,5 +1,5 @@
 public import LRMCompress
-public import LRMFormat
+import LRMFormat
 
 extension SweepRunner {
     /// The ARSVD paper's grid: energy and entropy τ for each threshold, with the static baselines

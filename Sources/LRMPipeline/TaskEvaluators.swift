@@ -1,7 +1,7 @@
 public import LRMCompress
 public import LRMDatasets
 public import LRMFormat
-public import LRMVerify
+import LRMVerify
 import LRMRuntime
 
 /// Samples of a data set held in memory with their labels and targets, for scoring many candidates.

@@ -1,4 +1,4 @@
-public import LRMDatasets
+import LRMDatasets
 public import LRMFormat
 public import LRMVerify
 

@@ -1,7 +1,6 @@
 import Foundation
 import LRMDatasets
-public import LRMCompress
-public import LRMDatasets
+import LRMCompress
 public import LRMFormat
 public import LRMVerify
 

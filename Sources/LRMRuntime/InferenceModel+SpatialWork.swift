@@ -1,4 +1,4 @@
-public import LRMFormat
+import LRMFormat
 
 extension InferenceModel {
     /// The most work one sample may take in a model's convolution and pooling layers: 2³⁶ (6.9·10¹⁰)

@@ -1,4 +1,4 @@
-public import LRMFormat
+import LRMFormat
 
 extension InferenceModel {
     /// The most multiply-adds one sample may take in the model's dense and factorized layers: 2³⁶

@@ -1,4 +1,4 @@
-public import LRMFormat
+import LRMFormat
 
 /// A model's input preprocessing `x · scale + offset`, kept as recorded (one value, one per channel or one
 /// per element) and broadcast over each sample while it runs: a file's input shape never makes lrm

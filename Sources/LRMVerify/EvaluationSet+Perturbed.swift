@@ -1,5 +1,5 @@
 import Foundation
-public import LRMDatasets
+import LRMDatasets
 public import LRMFormat
 
 extension EvaluationSet {

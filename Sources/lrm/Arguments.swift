@@ -1,7 +1,7 @@
 public import ArgumentParser
 public import LRMCompress
 public import LRMDatasets
-public import LRMFormat
+import LRMFormat
 public import LRMKeras
 public import LRMLinearAlgebra
 public import LRMPipeline

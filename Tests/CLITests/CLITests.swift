@@ -123,7 +123,7 @@ struct CLITests {
         let verify = try ChildProcess.run(["inspect", "--verify", flipped])
         #expect(verify.status == 65 && verify.stderr.contains("checksum"))
         let empty = scratch.file("empty.lrm")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         expectOneLineError(try ChildProcess.run(["inspect", empty]), status: 65, naming: "empty.lrm")
     }
 
@@ -145,7 +145,7 @@ struct CLITests {
     func badOptions() throws {
         let scratch = try Scratch()
         let example = scratch.file("e.lrm")
-        try ChildProcess.run(["example", "-o", example])
+        _ = try ChildProcess.run(["example", "-o", example])
         for arguments in [["convert", example, "-o", scratch.file("o.lrm"), "--policy", "energy:1.5"],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--policy", "magic"],
                           ["convert", example, "-o", scratch.file("o.lrm"), "--factor-dtype", "f8"],
@@ -164,7 +164,7 @@ struct CLITests {
         let scratch = try Scratch()
         expectOneLineError(try ChildProcess.run(["convert", scratch.file("missing.h5"), "-o", scratch.file("o.lrm")]), status: 66, naming: "missing.h5")
         let example = scratch.file("e.lrm")
-        try ChildProcess.run(["example", "-o", example])
+        _ = try ChildProcess.run(["example", "-o", example])
         let unwritable = try ChildProcess.run(["convert", example, "-o", scratch.file("no/such/dir/o.lrm"), "--policy", "rank:4"])
         #expect(unwritable.status == 73, "\(unwritable.stderr)")
         #expect(scratch.contents() == ["e.lrm"])
@@ -174,7 +174,7 @@ struct CLITests {
     func convertReproducible() throws {
         let scratch = try Scratch()
         let example = scratch.file("e.lrm")
-        try ChildProcess.run(["example", "-o", example])
+        _ = try ChildProcess.run(["example", "-o", example])
         let one = try ChildProcess.run(["convert", example, "-o", scratch.file("a.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "1"])
         let two = try ChildProcess.run(["convert", example, "-o", scratch.file("b.lrm"), "--policy", "energy:0.9"], environment: ["OPENBLAS_NUM_THREADS": "2"])
         #expect(one.status == 0 && two.status == 0, "\(one.stderr) \(two.stderr)")
@@ -194,17 +194,17 @@ struct CLITests {
     func kerasBadInput() throws {
         let scratch = try Scratch()
         let png = scratch.file("image.h5")
-        FileManager.default.createFile(atPath: png, contents: Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 100)))
+        _ = FileManager.default.createFile(atPath: png, contents: Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 100)))
         var rng = SeededGenerator(seed: 5)
         let random = scratch.file("random.h5")
-        FileManager.default.createFile(atPath: random, contents: Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
+        _ = FileManager.default.createFile(atPath: random, contents: Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
         let empty = scratch.file("empty.h5")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         var cases: [(String, Int32)] = [(png, 65), (random, 65), (empty, 65), (scratch.path, 66), (scratch.file("missing.h5"), 66)]
         if let corpus {
             let whole = try Data(contentsOf: URL(fileURLWithPath: corpus + "/keras3/k3_nobias.h5"))
             let truncated = scratch.file("truncated.h5")
-            FileManager.default.createFile(atPath: truncated, contents: whole.prefix(whole.count / 2))
+            _ = FileManager.default.createFile(atPath: truncated, contents: whole.prefix(whole.count / 2))
             cases.append((truncated, 65))
         }
         for (file, status) in cases {

@@ -33,7 +33,7 @@ struct SharedTensorTests {
                 Issue.record("layer \(layer.name) is not a float32 dense layer"); continue
             }
             #expect(values == kernel)
-            values.withUnsafeBufferPointer { addresses.insert(Int(bitPattern: $0.baseAddress)) }
+            _ = values.withUnsafeBufferPointer { addresses.insert(Int(bitPattern: $0.baseAddress)) }
         }
         #expect(addresses.count == 1)
         // Stored parameters count each tensor once; each layer's row still shows what it uses.

@@ -101,7 +101,7 @@ struct CLIRobustnessTests {
         }
         try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 1, count: 64)).write(to: URL(fileURLWithPath: scratch.file("image.png")))
         try Data("these are notes, not a model\n".utf8).write(to: URL(fileURLWithPath: scratch.file("notes.txt")))
-        FileManager.default.createFile(atPath: scratch.file("empty.lrm"), contents: Data())
+        _ = FileManager.default.createFile(atPath: scratch.file("empty.lrm"), contents: Data())
         try ContainerWriter.write(ExampleModel.make(seed: 4), to: scratch.file("unreadable.lrm"))
         chmod(scratch.file("unreadable.lrm"), 0)
         let substitutions = [

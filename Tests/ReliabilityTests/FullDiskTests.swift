@@ -94,7 +94,7 @@ struct FullDiskTests {
         defer { run("/bin/umount", [small]) }
         // Fill the folder but for about 16 KiB: the fixture's weights (27,104 bytes) cannot be extracted.
         let filler = small + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: Data(count: 48 << 10))
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(count: 48 << 10))
         let result = try ChildProcess.run(["inspect", Fixtures.path("mlp.keras")], environment: ["TMPDIR": small], timeout: 60)
         #expect(result.status == 73, "\(result)")
         #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")

@@ -1,5 +1,5 @@
 import Foundation
-public import LRMFormat
+import LRMFormat
 import LRMLinearAlgebra
 
 /// Rounding to integer codes done inside the refit pass: each factorized layer is rounded right after it
