@@ -4,6 +4,8 @@ import LRMFormat
 import LRMKeras
 import LRMLinearAlgebra
 import LRMPipeline
+import LRMRuntime
+import LRMVerify
 
 /// The exit codes of every `lrm` command, documented in `--help` and README.md.
 enum ExitStatus: Int32 {
@@ -106,6 +108,17 @@ extension CommandFailure {
 }
 
 extension CommandFailure {
+    /// `error`, met while evaluating the model in the file `path`, as the command reports it: a `VerificationError` or
+    /// `RuntimeError` (the model cannot run, or the data does not fit it) becomes one line naming that file, exit 65;
+    /// any other error is returned as it is (for ``reportingErrors(onFailure:_:)`` to explain).
+    static func evaluating(_ path: String, failedWith error: any Error) -> any Error {
+        switch error {
+        case let error as VerificationError: CommandFailure(status: .invalidInput, message: "\(path): \(error.description)")
+        case let error as RuntimeError: CommandFailure(status: .invalidInput, message: "\(path): \(error.description)")
+        default: error
+        }
+    }
+
     /// "not enough memory under the address-space limit (ulimit -v 200000 KiB): 151 MiB are in use once lrm has
     /// started and OpenBLAS needs 128 MiB for its work buffer; allow at least ulimit -v 290000 KiB, more for …".
     static func addressSpaceMessage(limit: Int, inUse: Int, needed: Int) -> String {

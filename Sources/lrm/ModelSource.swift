@@ -123,8 +123,8 @@ enum ModelSource {
     /// `path`, the file the user gave: a Keras file's mapped model lies in a scratch file, and a recorded name is no file.
     /// `checksumsVerified`: the caller has just checked them all (``MappedModel/verifyTensors()``).
     static func runner(_ model: MappedModel, path: String, checksumsVerified: Bool = false) throws -> InferenceModel {
-        do { return try InferenceModel(mapped: model, checksumsVerified: checksumsVerified) } catch let error as RuntimeError {
-            throw CommandFailure(status: .invalidInput, message: "\(path): \(error.description)")
+        do { return try InferenceModel(mapped: model, checksumsVerified: checksumsVerified) } catch {
+            throw CommandFailure.evaluating(path, failedWith: error)
         }
     }
 

@@ -81,8 +81,8 @@ extension LRM {
                 let outputs: [Float]
                 do {
                     outputs = try runner.run(values, sampleCount: samples, preprocess: !noPreprocess)
-                } catch let error as RuntimeError {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                } catch {
+                    throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 let result = try NumPyArray(shape: [samples] + runner.outputShape, float32: outputs)
                 do { try NPY.write(result, to: output) } catch {

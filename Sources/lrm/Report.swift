@@ -118,10 +118,8 @@ extension LRM {
                                                                        task: selection.task, threshold: dataSet.own.threshold,
                                                                        thresholds: TaskThresholds())
                         }
-                    } catch let error as VerificationError {
-                        throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
-                    } catch let error as RuntimeError {
-                        throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                    } catch {
+                        throw CommandFailure.evaluating(model, failedWith: error)
                     }
                 }
                 var sweepPoints: [(method: String, ratio: Double, accuracy: Double)] = []

@@ -106,7 +106,7 @@ extension LRM {
                                          threshold: dataOptions.dataSet.own.threshold)
                     runner.progress = sweepPrinter?.handler
                 } catch let error as VerificationError {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                    throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 let points: [SweepPoint]
                 do {

@@ -208,12 +208,10 @@ extension LRM {
                                                  layout: dataSet.dataLayout, batchSize: batchSize) { done, total in
                         printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "\(data.identifier) \(split.rawValue)"))
                     }
-                } catch let error as VerificationError {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
                 } catch let error as DatasetError {
                     throw CommandFailure(status: .invalidInput, message: error.description)
-                } catch let error as RuntimeError {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+                } catch {
+                    throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 report.preprocessingNotes = preprocessingNotes
                 if let junit {

@@ -48,10 +48,8 @@ extension LRM.Verify {
                 printer?.handle(ProgressEvent(phase: "evaluation", done: done, total: total, message: "own data \(split.rawValue)"))
             }
             printer?.finish()
-        } catch let error as VerificationError {
-            throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
-        } catch let error as RuntimeError {
-            throw CommandFailure(status: .invalidInput, message: "\(model): \(error.description)")
+        } catch {
+            throw CommandFailure.evaluating(model, failedWith: error)
         }
         if let junit {
             do { try Data(report.junit().utf8).write(to: URL(fileURLWithPath: junit), options: .atomic) } catch {
