@@ -479,3 +479,30 @@ struct LayerFidelityTests {
         #expect(loaded.allSatisfy { $0.relativeError > 0 })
     }
 }
+
+@Suite("Reference singular values for verify's record check")
+struct ReferenceSpectrumTests {
+    /// The comparison's tolerance for a singular value (``LayerFidelity/recordDisagreement``).
+    static func within(_ a: [Double], _ b: [Double]) -> Bool {
+        guard a.count == b.count, let largest = b.first else { return false }
+        return zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * largest + 1e-5 * $1 }
+    }
+
+    @Test("the Gram-matrix singular values verify uses agree with dgesdd's, far inside the record check's tolerance, for tall, wide, ill-conditioned and rank-deficient kernels",
+          arguments: [(300, 40), (40, 300), (64, 64)])
+    func gramAgreesWithGesdd(rows: Int, columns: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(rows * 1000 + columns))
+        let random = try Matrix(rows: rows, columns: columns, values: (0..<rows * columns).map { _ in rng.nextSymmetricFloat() })
+        // Singular values 1 … 1e-6 (and zeros): A = U·diag(s)·Vᵀ from the random matrix's own singular vectors.
+        let svd = try SVD.compute(random, precision: .double)
+        let r = min(rows, columns)
+        let s = (0..<r).map { $0 >= r - 3 ? 0 : pow(10, -6 * Double($0) / Double(r - 4)) }
+        let scaled = try svd.u.scalingColumns(by: s.map { Float($0) })
+        let graded = try Matrix.product(scaled, svd.vt)
+        for matrix in [random, graded] {
+            let reference = try SVD.singularValues(of: matrix, precision: .double)
+            let values = try LayerFidelity.referenceSingularValues(matrix)
+            #expect(values.count == r && Self.within(values, reference), "\(rows)×\(columns): \(values.prefix(4)) vs \(reference.prefix(4))")
+        }
+    }
+}
