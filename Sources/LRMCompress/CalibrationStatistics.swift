@@ -63,7 +63,9 @@ public final class CalibrationAccumulator {
         var shape = model.input.shape
         for (index, layer) in model.layers.enumerated() {
             switch layer.operation {
-            case .dense: dense[index] = layer.name
+            // A factorized dense layer (a `.lrm` input) has the inputs of the layer it stands for: its re-stored integer
+            // codes are rounded against them (``Converter/applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``).
+            case .dense, .factorizedDense: dense[index] = layer.name
             case .conv2D: convolutions[index] = (layer, shape)
             default: break
             }

@@ -211,8 +211,11 @@ extension Converter {
         var storage = options.factorDType
         if !isConvolution, let quantization = options.quantization {
             try checkPacking(quantization, inFeatures: inFeatures, rank: k, outFeatures: outFeatures, layer: layer.name)
+            // Against the layer's inputs on the calibration data when there are some (as a dense layer's factors are).
             (first, second) = try quantizedFactors(us: usFloat.values, vt: vtFloat.values, inFeatures: inFeatures, rank: k,
-                                                   outFeatures: outFeatures, options: quantization, gram: nil, layer: layer.name)
+                                                   outFeatures: outFeatures, options: quantization,
+                                                   gram: calibrationGram(forLayer: layer.name, inFeatures: inFeatures, options: options),
+                                                   layer: layer.name)
             storage = quantization.dtype
         } else {
             first = Tensor(shape: [inFeatures, k], floats: usFloat.values, dtype: options.factorDType)

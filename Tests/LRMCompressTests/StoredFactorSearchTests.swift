@@ -123,4 +123,41 @@ struct StoredFactorSearchTests {
         let decisions = try search.buildWithDecisions(["h2": 2]).decisions
         #expect(decisions[0].outcome == .keptFactorized && decisions[0].reason.hasPrefix("excluded by --exclude: kept as stored"), "\(decisions[0].reason)")
     }
+
+    @Test("a factorized layer's re-stored integer codes are rounded against its inputs on the calibration data, as a dense layer's factors are (before: the statistics held no factorized layer, so its codes were rounded without them while the file recorded calibration.*)")
+    func restoredCodesUseCalibration() throws {
+        let (stored, _, x) = try setUp()
+        let samples = x.count / 48
+        let accumulator = try CalibrationAccumulator(model: stored)
+        try accumulator.add(x, sampleCount: samples)
+        let statistics = accumulator.finish(source: CalibrationSource(dataset: "synthetic", split: "train", count: samples, seed: 1))
+        #expect(statistics.layers["h1"]?.features == 48 && statistics.layers["h2"]?.features == 40, "\(statistics.layers.keys.sorted())")
+        var options = ConversionOptions(policy: .rank(12), parallelLayers: 1)
+        options.restoreFactorizedLayers = true
+        options.quantization = QuantizationOptions(dtype: .int4)
+        let uncalibrated = try Converter.convert(stored, options: options).model
+        options.calibration = statistics
+        let calibrated = try Converter.convert(stored, options: options).model
+        #expect(record(calibrated, "h1")?.method.hasSuffix("+restored(i4)") == true && record(calibrated, "h1")?.rank == 12)
+        // The layers' outputs on the calibration inputs: closer to the stored model's with the rounding that sees them.
+        func distance(_ model: Model) throws -> Double {
+            let runner = try InferenceModel(model)
+            var outputs: [[Float]] = []
+            _ = try x.withUnsafeBufferPointer { buffer in
+                try runner.run(buffer, sampleCount: samples, batchSize: samples) { layer, values, _, _ in
+                    if layer == 2 { outputs.append(Array(values)) }  // the output layer's inputs: h2's outputs
+                }
+            }
+            let storedRunner = try InferenceModel(stored)
+            var reference: [[Float]] = []
+            _ = try x.withUnsafeBufferPointer { buffer in
+                try storedRunner.run(buffer, sampleCount: samples, batchSize: samples) { layer, values, _, _ in
+                    if layer == 2 { reference.append(Array(values)) }
+                }
+            }
+            return zip(outputs.joined(), reference.joined()).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+        }
+        let (near, far) = (try distance(calibrated), try distance(uncalibrated))
+        #expect(near < far, "calibrated \(near), uncalibrated \(far)")
+    }
 }
