@@ -277,8 +277,9 @@ public struct RankSearch {
                 continue
             }
             let (converted, decision) = if spectrum.storedRank != nil {
+                // Not refitted (its record is relative to a kernel the model no longer has): rounded here, as stored.
                 try Converter.applyFactorized(spectrum, to: layer, rank: rank, policyName: policyName, policyParameter: policyParameter,
-                                              policyDescription: "\(policyName) \(policyParameter)", options: options)
+                                              policyDescription: "\(policyName) \(policyParameter)", options: self.options)
             } else if let form = convolutionForms[layer.name] {
                 try Converter.applyConvolution(spectrum, to: layer, form: form, rank: rank, policyName: policyName,
                                                policyParameter: policyParameter,

@@ -128,9 +128,12 @@ public struct SearchOutcome: Sendable {
     /// The result against the original on the test split, from the same run as the test figures above (`lrm convert`'s test line).
     public var testEvaluation: TestEvaluation?
     /// The searched layers that were already factorized (a `.lrm` input), in model order: their spectra are their stored
-    /// factors', they are only truncated further, and no candidate was refitted. "The original" everywhere above is then
+    /// factors', they are only truncated further, and they are not refitted (``storedFactorRefit``: whether the layers searched from
+    /// a kernel were). "The original" everywhere above is then
     /// the input model, which the budget is measured against.
     public var storedFactorLayers: [String] = []
+    /// With ``storedFactorLayers``: whether the candidates' other layers, those searched from a kernel, were refitted.
+    public var storedFactorRefit = false
 }
 
 extension SearchOutcome {
@@ -467,10 +470,11 @@ public enum ConversionPipeline {
         search.confidence = confidence
         // Candidates are refitted before they are judged, integer factors rounded in the refit's pass as a size search's
         // and a data-aware policy conversion's are (`--no-refit`: rounded on the original's calibration statistics).
-        // Not where a searched layer is already factorized (a `.lrm` input): the refit fits factors to the original's layer
-        // outputs and records an error against a kernel such a layer no longer has (``SearchOutcome/storedFactorLayers``).
+        // Not the searched layers already factorized (a `.lrm` input; ``SearchOutcome/storedFactorLayers``): the refit records an
+        // error against the original kernel, which such a layer no longer has. The layers searched from a kernel are refitted to
+        // the searched model's layer outputs (the model the budget is measured against), on the inputs the layers before give.
         let storedFactors = spectra.values.contains { $0.storedRank != nil }
-        if !storedFactors {
+        if !storedFactors || search.hiddenLayers.contains(where: { spectra[$0]?.storedRank == nil }) {
             search.refitter = try request.refit.map {
                 try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
             }
@@ -535,6 +539,7 @@ public enum ConversionPipeline {
         outcome.finetune = tuning?.summary
         outcome.confirmation = confirmation
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
+        outcome.storedFactorRefit = search.refitter != nil
         outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange, progress: request.progress)

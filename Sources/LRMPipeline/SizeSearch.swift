@@ -172,7 +172,14 @@ public struct SizeSearch {
                     continue
                 }
                 let dtype = storage.dtype(of: layer.name, isOutput: layer.name == outputLayer)
-                var local = layerOptions(dtype)
+                // Never refitted (its record is relative to a kernel the model no longer has): rounded here, not in the refit's pass.
+                var local = options
+                if dtype.isFloatingPoint {
+                    local.quantization = nil
+                    local.factorDType = dtype
+                } else {
+                    local.quantization = quantization(dtype)
+                }
                 local.restoreFactorizedLayers = true
                 let (converted, decision) = try Converter.applyFactorized(spectrum, to: layer, rank: min(ranks[layer.name] ?? stored, stored),
                                                                           policyName: provenance.policy, policyParameter: provenance.parameter,
@@ -227,7 +234,9 @@ public struct SizeSearch {
             // Sized without the refit, but with the header it would write (the method of a layer the refit changes ends in
             // "+refit"), so that the size is that of the refitted file, or a few bytes more where a layer is left as it is.
             for (index, layer) in built.layers.enumerated() {
-                guard case let .factorizedDense(us, vt, bias, activation, f) = layer.operation, !f.method.hasSuffix("+refit") else { continue }
+                // Only layers truncated from a kernel are refitted (not one already factorized in the model searched).
+                guard case let .factorizedDense(us, vt, bias, activation, f) = layer.operation, !f.method.hasSuffix("+refit"),
+                      case .dense = model.layers[index].operation else { continue }
                 var record = f
                 record.method += "+refit"
                 built.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
@@ -622,9 +631,10 @@ extension ConversionPipeline {
         var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
         search.confidence = request.confidence
         // Scored candidates are refitted and rounded in one pass, as a data-aware policy conversion is (`--no-refit`: not).
-        // Not where a layer is already factorized (a `.lrm` input), as in a rank search (``SearchOutcome/storedFactorLayers``).
+        // Not the layers already factorized (a `.lrm` input; ``SearchOutcome/storedFactorLayers``): only those truncated from a
+        // kernel, so none when every hidden layer searched is factorized already.
         let storedFactors = spectra.values.contains { $0.storedRank != nil }
-        if !storedFactors {
+        if !storedFactors || search.hiddenLayers.contains(where: { spectra[$0]?.storedRank == nil }) {
             search.refitter = try request.refit.map {
                 try data.refitter(for: model, calibration: calibrationSet, options: $0, targetCacheBytes: Refitter.searchTargetCacheBytes)
             }
@@ -692,6 +702,7 @@ extension ConversionPipeline {
         outcome.sizeCandidates = search.log
         outcome.confirmation = confirmation
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
+        outcome.storedFactorRefit = search.refitter != nil
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
     }
 }

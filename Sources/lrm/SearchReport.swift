@@ -39,7 +39,8 @@ extension SearchOutcome {
         let names = storedFactorLayers.prefix(3).joined(separator: ", ") + (storedFactorLayers.count > 3 ? ", …" : "")
         return ["  already factorized in the input (\(names)): searched in the plain metric on their stored factors' spectra, only truncated further "
                 + "(never above their stored rank)" + (fileBytes != nil ? " and re-stored in the storage chosen" : "")
-                + ", candidates not refitted; \"original\" above is the input model, which the budget is measured against"]
+                + (storedFactorRefit ? ", not refitted (the layers searched from their kernels were)" : ", candidates not refitted")
+                + "; \"original\" above is the input model, which the budget is measured against"]
     }
 
     /// "; accepted when drop + 1.0 SE ≤ budget" for a search with a budget; empty for one without (a ratio or size

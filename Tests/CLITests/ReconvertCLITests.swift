@@ -140,6 +140,38 @@ struct ReconvertCLITests {
         expectOneLineError(ridge.droppingWarnings, status: 64, naming: "--ridge applies to the whitened metric, and a size search of the layers already factorized here")
     }
 
+    @Test("a search of a .lrm refits the layers it truncates from a kernel the file stores whole (their records stay the original's), not the layers already factorized (before: the refit was skipped for the whole search)")
+    func refitOfKernelLayers() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("mixed.lrm"), output = scratch.file("out.lrm")
+        // dense_1 factorized at rank 8, dense_2 kept whole (the original's kernel).
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--exclude", "dense_2", "-o", model]).status == 0)
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        for search in [["--target-ratio", "0.3"], ["--target-accuracy-drop", "3", "--minimize", "bytes"]] {
+            let result = try ChildProcess.run(["convert", model] + data + search + ["--json", "-o", output])
+            #expect(result.status == 0, "\(search): \(result.stderr)")
+            let file = try ContainerFile(path: output)
+            var methods: [String: String] = [:]
+            for layer in file.header.model.layers {
+                if case let .factorizedDense(_, _, _, _, f) = layer.operation { methods[layer.name] = f.method }
+            }
+            #expect(methods["dense_2"]?.hasSuffix("+refit") == true, "\(search): \(methods)")
+            #expect(methods["dense_1"].map { !$0.contains("+refit") } == true, "\(search): \(methods)")
+            #expect(file.header.metadata[MetadataKey.conversionRefit] == .bool(true), "\(search)")
+            // Both records are the Keras original's: verify against it checks and agrees with them.
+            let verify = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "50", "--json"])
+            let rows = try #require(try jsonObject(verify.stdout)["layers"] as? [[String: Any]])
+            #expect(verify.status == 0 && rows.filter { $0["record_check"] as? String == "agrees" }.count == 2, "\(search): \(verify.stdout)\(verify.stderr)")
+            let text = try ChildProcess.run(["convert", model] + data + search + ["--dry-run"])
+            #expect(text.stdout.contains("already factorized in the input (dense_1): searched in the plain metric") && text.stdout.contains("not refitted (the layers searched from their kernels were)"),
+                    "\(search): \(text.stdout)")
+        }
+        let unrefitted = try ChildProcess.run(["convert", model] + data + ["--target-ratio", "0.3", "--no-refit", "-o", output])
+        #expect(unrefitted.status == 0, "\(unrefitted.stderr)")
+        let layers = try ContainerFile(path: output).header.model.layers
+        #expect(!layers.contains { if case let .factorizedDense(_, _, _, _, f) = $0.operation { f.method.contains("+refit") } else { false } })
+    }
+
     @Test("real-data: --target-size on a converted MNIST sample .lrm writes a file within the size, every layer within its stored rank, records agreeing with the Keras original (before: refused, exit 64)",
           .enabled(if: datasets != nil))
     func sizeTargetOfStoredFactors() throws {

@@ -332,6 +332,10 @@ public final class Refitter: @unchecked Sendable {
                  (.conv2D, .conv2D), (.depthwiseConv2D, .depthwiseConv2D), (.pool2D, _), (.globalPool2D, _), (.pad2D, _),
                  (.crop2D, _), (.permute, _):
                 if !inputsChanged && layer != original.layers[index] { inputsChanged = true }
+            case (.factorizedDense, .factorizedDense), (.factorizedConv2D, .factorizedConv2D):
+                // Already factorized in the original (a `.lrm` input): not refitted, since its record is relative to a kernel the
+                // file no longer has; the dense layers after it are, on the inputs it gives them.
+                if !inputsChanged && layer != original.layers[index] { inputsChanged = true }
             case (.factorizedConv2D, .conv2D):
                 // A truncated convolution is not refitted itself; the dense layers after it are, on the inputs it gives them.
                 inputsChanged = true

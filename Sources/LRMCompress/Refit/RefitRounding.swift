@@ -27,7 +27,8 @@ extension Refitter {
         var plan: [Int: QuantizationOptions] = [:]
         for (index, layer) in result.model.layers.enumerated() {
             switch layer.operation {
-            case .factorizedDense:
+            case .factorizedDense where index < original.layers.count && { if case .dense = original.layers[index].operation { true } else { false } }():
+                // A layer already factorized in the original (a `.lrm` input) is not refitted and comes rounded as it is stored.
                 plan[index] = quantization
             case .dense where options.quantizeDenseKernels
                 && result.decisions.first(where: { $0.name == layer.name })?.outcome == .notWorthIt:
