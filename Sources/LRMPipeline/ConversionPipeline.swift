@@ -173,25 +173,27 @@ public enum ConversionPipeline {
     /// model order, or nil when it can. A plain policy truncates their factors further, and so does a rank search
     /// (`--target-accuracy-drop`, `--target-metric-drop`, `--target-ratio`) or a size search (`--target-size`,
     /// `--minimize bytes`, which also re-stores them in the dtype it chooses) in the plain metric, on their stored factors'
-    /// spectra (``Converter/factorizedSpectrum(of:)``). A data-aware metric (calibration on the original layers) and
-    /// fine-tuning (distillation from the original) start from what such layers no longer have. Layers `--exclude` keeps
-    /// are not in the way.
+    /// spectra (``Converter/factorizedSpectrum(of:)``). A data-aware metric (calibration on the original layers) starts from
+    /// what such layers no longer have; layers `--exclude` keeps are not in its way. Fine-tuning (distilled from the input
+    /// file's model) trains every layer, the excluded ones too, and would leave such a layer's record (its error against
+    /// the original kernel, which the file does not hold) untrue: refused whenever the model has one.
     public static func reconversionRefusal(factorized: [String], request: ConversionRequest) -> String? {
         let affected = factorized.filter { request.options.policy(forLayer: $0) != nil }
-        guard !affected.isEmpty else { return nil }
-        let what: String
-        var plainSearch = false  // a rank search that would go ahead in the plain metric
-        if request.options.metric != .plain {
-            what = "a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs"
-            plainSearch = request.target != .policy && request.finetune == nil
-        } else if request.finetune != nil {
-            what = "fine-tuning distils the compressed model from the original one"
-        } else {
-            return nil
+        if !affected.isEmpty, request.options.metric != .plain {
+            let plainSearch = request.target != .policy && request.finetune == nil  // a search that would go ahead in the plain metric
+            return storedFactorsRefusal("a data-aware metric (\(request.options.metric.name)) is measured on the original layers' calibration inputs",
+                                        factorized: affected, instead: "convert the original model, "
+                                        + (plainSearch ? "search in the plain metric (--metric plain), " : "")
+                                        + "truncate them further with a plain policy (--policy rank:k, energy:τ, …), or --exclude them")
         }
-        return storedFactorsRefusal(what, factorized: affected, instead: "convert the original model, "
-                                    + (plainSearch ? "search in the plain metric (--metric plain), " : "")
-                                    + "truncate them further with a plain policy (--policy rank:k, energy:τ, …), or --exclude them")
+        // Fine-tuning trains every layer, those --exclude keeps included, and records each factorized layer's error again against
+        // its original kernel; a layer already factorized has none, so its moved factors would keep a record that is no longer true.
+        if !factorized.isEmpty, request.finetune != nil {
+            return storedFactorsRefusal("fine-tuning moves the factors of every layer (those --exclude keeps too) and records each one's error "
+                                        + "against its original kernel", factorized: factorized,
+                                        instead: "fine-tune when converting the original model, or convert this file without --finetune")
+        }
+        return nil
     }
 
     /// "WHAT, and the layers already factorized here (a, b, c, …) have only their factors: INSTEAD": why a conversion or a

@@ -55,7 +55,7 @@ struct ReconvertCLITests {
                                   (["--target-accuracy-drop", "2", "--minimize", "bytes", "--metric", "whitened"],
                                    "search in the plain metric (--metric plain)"),
                                   (["--policy", "whitened:0.9"], "a data-aware metric (whitened)"),
-                                  (["--target-accuracy-drop", "2", "--finetune", "1"], "fine-tuning distils")] {
+                                  (["--target-accuracy-drop", "2", "--finetune", "1"], "fine-tuning moves the factors of every layer")] {
             let result = try ChildProcess.run(["convert", model] + request + data + ["-o", output])
             expectOneLineError(result.droppingWarnings, status: 64, naming: "already factorized here (dense_1, dense_2)", "\(request)")
             #expect(result.stderr.contains(reason), "\(request): \(result.stderr)")
@@ -67,6 +67,23 @@ struct ReconvertCLITests {
         expectOneLineError(ridge.droppingWarnings, status: 64,
                            naming: "--ridge applies to the whitened metric, and a rank search of the layers already factorized here (dense_1, dense_2) runs in the plain metric")
         #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test("--finetune on a .lrm with a factorized layer is refused even when --exclude keeps that layer: fine-tuning trains it anyway and its record (the original's error) would no longer be true (before: written, exit 0, and verify against the Keras original failed on that record)")
+    func finetuneRefusedWithExcludedStoredFactors() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("mixed.lrm"), output = scratch.file("out.lrm")
+        // dense_1 and output factorized, dense_2 kept whole; the conversion factorizes dense_2 and keeps dense_1 and output as they are.
+        #expect(try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--policy", "energy:0.9", "--exclude", "dense_2", "-o", model]).status == 0)
+        let data = try writeKerasLabelledImages(in: scratch).options
+        let result = try ChildProcess.run(["convert", model, "--exclude", "dense_1", "--exclude", "output", "--policy", "rank:64",
+                                           "--finetune", "1"] + data + ["-o", output], timeout: 300)
+        expectOneLineError(result.droppingWarnings, status: 64, naming: "fine-tuning moves the factors of every layer (those --exclude keeps too)")
+        #expect(result.stderr.contains("already factorized here (dense_1, output)") && result.stderr.contains("convert this file without --finetune"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // Without --finetune the same conversion runs.
+        let plain = try ChildProcess.run(["convert", model, "--exclude", "dense_1", "--exclude", "output", "--policy", "rank:64", "-o", output])
+        #expect(plain.status == 0, "\(plain.stderr)")
     }
 
     @Test("a rank search of a .lrm truncates its factorized layers further in the plain metric, never above their stored rank, with records relative to the original and the history (before: refused, exit 64)")
