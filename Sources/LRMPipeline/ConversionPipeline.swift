@@ -134,6 +134,29 @@ public struct SearchOutcome: Sendable {
     public var storedFactorLayers: [String] = []
     /// With ``storedFactorLayers``: whether the candidates' other layers, those searched from a kernel, were refitted.
     public var storedFactorRefit = false
+    /// With ``storedFactorLayers``: whether the result keeps every layer's weights as the input stores them (nothing
+    /// truncated, re-stored or factorized: the written file is the input model again, not compressed further).
+    public var keptAsStored = false
+}
+
+extension SearchOutcome {
+    /// Whether `result` holds the weights of `input` layer by layer: the same tensors (a factorized layer's factors and bias
+    /// at the same rank; its record may differ in what it lists, e.g. fewer singular values), every other layer the same.
+    public static func sameWeights(_ result: Model, _ input: Model) -> Bool {
+        guard result.layers.count == input.layers.count else { return false }
+        return zip(result.layers, input.layers).allSatisfy { a, b in
+            switch (a.operation, b.operation) {
+            case let (.factorizedDense(us, vt, bias, activation, f), .factorizedDense(us2, vt2, bias2, activation2, f2)):
+                us == us2 && vt == vt2 && bias == bias2 && activation == activation2 && f.rank == f2.rank
+            case let (.factorizedConv2D(first, second, bias, activation, form, geometry, f),
+                      .factorizedConv2D(first2, second2, bias2, activation2, form2, geometry2, f2)):
+                first == first2 && second == second2 && bias == bias2 && activation == activation2 && form == form2
+                    && geometry == geometry2 && f.rank == f2.rank
+            default:
+                a.operation == b.operation
+            }
+        }
+    }
 }
 
 extension SearchOutcome {
@@ -542,6 +565,7 @@ public enum ConversionPipeline {
         outcome.confirmation = confirmation
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         outcome.storedFactorRefit = search.refitter != nil
+        outcome.keptAsStored = !outcome.storedFactorLayers.isEmpty && SearchOutcome.sameWeights(result.model, model)
         outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange, progress: request.progress)

@@ -703,6 +703,7 @@ extension ConversionPipeline {
         outcome.confirmation = confirmation
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         outcome.storedFactorRefit = search.refitter != nil
+        outcome.keptAsStored = !outcome.storedFactorLayers.isEmpty && SearchOutcome.sameWeights(result.model, model)
         return PipelineResult(model: result.model, decisions: result.decisions, provenance: recorded, search: outcome)
     }
 }

@@ -290,6 +290,19 @@ extension LRM {
                          + (dataOptions.dataSet.own.inputs != nil ? "more records" : "--calibration-samples \(inputs) or more"))
         }
 
+        /// A search of a .lrm that kept every layer's weights as the input stores them compressed nothing further: said, with
+        /// what was written (the input model again, its file a few bytes larger or smaller for the new metadata), as a plain
+        /// policy conversion with nothing to factorize says it and writes the model as it is.
+        func warnKeptAsStored(_ search: SearchOutcome, inputBytes: Int?, outputBytes: Int?) {
+            let names = search.storedFactorLayers.prefix(3).joined(separator: ", ") + (search.storedFactorLayers.count > 3 ? ", …" : "")
+            let what = "the search kept every layer of \(input) as it stores it (\(names) at their stored rank and storage): nothing was compressed further"
+            guard let output = destination else { return printWarning(what + " (--dry-run: nothing written)") }
+            let sizes = outputBytes.map { written in
+                " (\(Format.count(written)) bytes" + (inputBytes.map { " against the input's \(Format.count($0)): only the metadata differ" } ?? "") + ")"
+            } ?? ""
+            printWarning(what + "; \(output) holds the same weights\(sizes): give a tighter budget, or keep \(input)")
+        }
+
         func warnAboutIgnoredPolicy() {
             guard targetAccuracyDrop != nil || targetMetricDrop != nil || targetRatio != nil || targetSize != nil,
                   givenPolicy != nil else { return }
@@ -430,6 +443,7 @@ extension LRM {
                     try OutputFiles.writeContainer(converted, to: output)
                     outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
                 }
+                if let search = result.search, search.keptAsStored { warnKeptAsStored(search, inputBytes: inputBytes, outputBytes: outputBytes) }
                 let report = ConversionReport(input: input, output: destination, decisions: result.decisions,
                                               inputBytes: inputBytes,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started),

@@ -201,6 +201,7 @@ extension SearchOutcome {
             if let finetune { members.append(("finetune", finetune.json)) }
             members.append(("confirmation", confirmationJSON))
             members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
+            members.append(("kept_as_stored", .bool(keptAsStored)))
             return .object(members)
         }
         var members: [(String, JSONValue)] = [
@@ -219,6 +220,7 @@ extension SearchOutcome {
         if let finetune { members.append(("finetune", finetune.json)) }
         members.append(("confirmation", confirmationJSON))
         members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
+        members.append(("kept_as_stored", .bool(keptAsStored)))
         if !sizeCandidates.isEmpty {
             members.append(("size_candidates", .array(sizeCandidates.map { candidate in
                 JSONValue.object([

@@ -86,6 +86,27 @@ struct ReconvertCLITests {
         #expect(plain.status == 0, "\(plain.stderr)")
     }
 
+    @Test("a search of a .lrm that keeps every layer as stored says so on stderr and in --json (kept_as_stored), with what it wrote; one that truncates says nothing of it (before: a report of the original's compression, and a file a little larger than its input, without a word)")
+    func keptAsStoredSaid() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r8.lrm"), output = scratch.file("out.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "-o", model]).status == 0)
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        // A ratio of 1 keeps the hidden layers' stored ranks (0.279 of their parameters).
+        let kept = try ChildProcess.run(["convert", model] + data + ["--target-ratio", "1", "--json", "-o", output])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(try jsonObject(kept.stdout)["search"].flatMap { ($0 as? [String: Any])?["kept_as_stored"] as? Bool } == true, "\(kept.stdout)")
+        #expect(kept.stderr.contains("warning: the search kept every layer of \(model) as it stores it (dense_1, dense_2 at their stored rank and storage): "
+                                     + "nothing was compressed further; \(output) holds the same weights ("), "\(kept.stderr)")
+        #expect(kept.stderr.contains("only the metadata differ"), "\(kept.stderr)")
+        #expect(try ranks(output) == ["dense_1": 8, "dense_2": 8])
+        let dry = try ChildProcess.run(["convert", model] + data + ["--target-ratio", "1", "--dry-run"])
+        #expect(dry.stderr.contains("nothing was compressed further (--dry-run: nothing written)"), "\(dry.stderr)")
+        let truncated = try ChildProcess.run(["convert", model] + data + ["--target-ratio", "0.15", "--json", "-o", output])
+        #expect(truncated.status == 0 && !truncated.stderr.contains("nothing was compressed further"), "\(truncated.stderr)")
+        #expect(try jsonObject(truncated.stdout)["search"].flatMap { ($0 as? [String: Any])?["kept_as_stored"] as? Bool } == false)
+    }
+
     @Test("a rank search of a .lrm truncates its factorized layers further in the plain metric, never above their stored rank, with records relative to the original and the history (before: refused, exit 64)")
     func searchOfStoredFactors() throws {
         let scratch = try Scratch()
