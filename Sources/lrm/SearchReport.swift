@@ -198,10 +198,13 @@ extension SearchOutcome {
             ]
             if let testReferenceScores { members.append(("test_original", testReferenceScores.json)) }
             if let testScores { members.append(("test", testScores.json)) }
+            if let fileBytes { members.append(("file_bytes", .int(Int64(fileBytes)))) }
+            if let storage { members.append(("storage", .string(storage))) }
             if let finetune { members.append(("finetune", finetune.json)) }
             members.append(("confirmation", confirmationJSON))
             members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
             members.append(("kept_as_stored", .bool(keptAsStored)))
+            if !sizeCandidates.isEmpty { members.append(("size_candidates", sizeCandidatesJSON)) }
             return .object(members)
         }
         var members: [(String, JSONValue)] = [
@@ -221,17 +224,21 @@ extension SearchOutcome {
         members.append(("confirmation", confirmationJSON))
         members.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
         members.append(("kept_as_stored", .bool(keptAsStored)))
-        if !sizeCandidates.isEmpty {
-            members.append(("size_candidates", .array(sizeCandidates.map { candidate in
-                JSONValue.object([
-                    ("storage", .string(candidate.storage.description)), ("bytes", .int(Int64(candidate.bytes))),
-                    ("ranks", .object(candidate.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
-                    ("validation_accuracy", candidate.score.map { JSONValue.number($0.accuracy) } ?? .null),
-                    ("validation_drop_standard_error", candidate.score.map { JSONValue.number($0.standardError) } ?? .null),
-                ])
-            })))
-        }
+        if !sizeCandidates.isEmpty { members.append(("size_candidates", sizeCandidatesJSON)) }
         return .object(members)
+    }
+
+    /// A size search's candidates, in order: storage, bytes, ranks and validation score (accuracy, or a binary or regression
+    /// task's score, as `validation_score` above).
+    private var sizeCandidatesJSON: JSONValue {
+        .array(sizeCandidates.map { candidate in
+            JSONValue.object([
+                ("storage", .string(candidate.storage.description)), ("bytes", .int(Int64(candidate.bytes))),
+                ("ranks", .object(candidate.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
+                ("validation_accuracy", candidate.score.map { JSONValue.number($0.accuracy) } ?? .null),
+                ("validation_drop_standard_error", candidate.score.map { JSONValue.number($0.standardError) } ?? .null),
+            ])
+        })
     }
 }
 

@@ -153,6 +153,9 @@ struct ReconvertCLITests {
         let inputBytes = try #require(try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int)
         let outputBytes = try #require(try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
         #expect(outputBytes < inputBytes / 2 && report["output_bytes"] as? Int == outputBytes, "\(outputBytes) of \(inputBytes)")
+        // A binary task's search has its size figures in --json too (before: file_bytes, storage and size_candidates were left out).
+        #expect(search["file_bytes"] as? Int == outputBytes && search["storage"] is String, "\(search.keys.sorted())")
+        #expect((search["size_candidates"] as? [[String: Any]])?.isEmpty == false, "\(search.keys.sorted())")
         let file = try ContainerFile(path: output)
         var factorized = 0
         for layer in try file.loadModel().layers {
