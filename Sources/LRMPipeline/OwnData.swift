@@ -1,6 +1,7 @@
 public import LRMDatasets
 public import LRMFormat
 public import LRMVerify
+import LRMRuntime
 
 /// Data the user gives as files instead of a bundled data set (`--inputs`, `--labels`, …).
 ///
@@ -48,7 +49,14 @@ public struct OwnDataSource: Sendable, Equatable {
     public func splits(for model: Model, path: String? = nil) throws -> OwnDataSplits {
         try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                    outputActivation: model.outputActivation) {
-            try model.outputShape().reduce(1, *)
+            var shape = model.input.shape
+            var shapes: [(name: String, shape: [Int])] = []
+            for layer in model.layers {
+                shape = try layer.outputShape(input: shape)
+                shapes.append((layer.name, shape))
+            }
+            try InferenceModel.checkSampleSizes(model: model.name, input: model.input.shape, layers: shapes)
+            return shape.reduce(1, *)
         }
     }
 
@@ -61,7 +69,10 @@ public struct OwnDataSource: Sendable, Equatable {
         let header = model.header
         return try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                           outputActivation: header.model.outputActivation) {
-            try header.outputShape().reduce(1, *)
+            let shapes = try header.layerOutputShapes()
+            try InferenceModel.checkSampleSizes(model: model.name, input: model.input.shape,
+                                                layers: zip(header.model.layers, shapes).map { ($0.name, $1) })
+            return (shapes.last ?? model.input.shape).reduce(1, *)
         }
     }
 
@@ -76,7 +87,9 @@ public struct OwnDataSource: Sendable, Equatable {
     }
 
     /// Splitting for a model described by its name (or file), input, class names and output activation;
-    /// `outputCount` gives its number of outputs (asked once the data have been read and matched).
+    /// `outputCount` gives its number of outputs (asked once the data have been read and matched), having refused a
+    /// model whose samples exceed the runtime's limit (``InferenceModel/checkSampleSizes(model:input:layers:)``), as
+    /// preparing it to run would: its outputs size the class names made here.
     func splits(named model: ModelNaming, input: InputSpec, classNames: [String], outputActivation: Activation?,
                 outputCount: () throws -> Int) throws -> OwnDataSplits {
         let all = try OwnDataReader.read(inputs: inputs, labels: labels, labelColumn: labelColumn)

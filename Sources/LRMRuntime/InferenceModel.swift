@@ -218,6 +218,17 @@ public final class InferenceModel: Sendable {
         preprocessing = try InputPreprocessing(model.input)
     }
 
+    /// Refuses a model whose input or any layer's samples have more than ``maxSampleElements`` elements, from the
+    /// shapes alone (`layers`: each layer's name and output sample shape, in order), with the message preparing it
+    /// to run gives: lets a command refuse such a model before it sizes anything by its outputs (own data's class
+    /// names, say), as preparing it would.
+    public static func checkSampleSizes(model: String, input: [Int], layers: [(name: String, shape: [Int])]) throws(RuntimeError) {
+        try checkSampleSize(input, of: "its input", model: model)
+        for layer in layers {
+            try checkSampleSize(layer.shape, of: "layer '\(escaped(layer.name))'", model: model)
+        }
+    }
+
     /// Refuses a sample shape of more than ``maxSampleElements`` elements (`what` names the input or the
     /// layer producing it), before anything of that size is allocated.
     static func checkSampleSize(_ shape: [Int], of what: String, model: String) throws(RuntimeError) {

@@ -65,6 +65,24 @@ struct CraftedFileTests {
         }
     }
 
+    @Test("own data on a model whose padding claims 8 GiB per sample: sweep, report and verify refuse it by the runtime's limit (exit 65, one line naming the file and the layer) before sizing anything by its 2³¹ outputs")
+    func ownDataOnPaddingBlowUp() throws {
+        let scratch = try Scratch()
+        let model = Self.folder + "/padding-8gib-per-sample.lrm"
+        let inputs = scratch.file("x.npy"), labels = scratch.file("y.npy")
+        try NPY.write(try NumPyArray(shape: [40, 1, 1, 1], float32: (0..<40).map { Float($0 % 10) / 10 }), to: inputs)
+        try NPY.write(try NumPyArray(shape: [40], float32: (0..<40).map { Float($0 % 2) }), to: labels)
+        let data = ["--inputs", inputs, "--labels", labels]
+        for arguments in [["sweep", model] + data, ["report", model, "-o", scratch.file("r.html")] + data, ["verify", model] + data] {
+            let result = try runUnderMemoryLimit(arguments, kilobytes: 1 << 20)
+            #expect(result.status == 65, "\(arguments): \(result)")
+            #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("padding-8gib-per-sample.lrm") && result.stderr.contains("'pad'")
+                    && result.stderr.contains("per sample"), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")), "\(scratch.contents())")
+    }
+
     @Test("every crafted file, and every invalid vector of the spatial layer kinds, through every command, under ulimit -v 1 GiB: success or a one-line error, exit 64-66, never a crash")
     func sweep() throws {
         let scratch = try Scratch()
