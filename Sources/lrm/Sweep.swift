@@ -105,7 +105,8 @@ extension LRM {
                     runner = try SweepRunner(model: original, evaluation: evaluation, options: ConversionOptions(svdMethod: .exact),
                                          threshold: dataOptions.dataSet.own.threshold)
                     runner.progress = sweepPrinter?.handler
-                } catch let error as VerificationError {
+                } catch {
+                    // The original's evaluation (a model that cannot run, outputs that do not fit the data) names the file.
                     throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 let points: [SweepPoint]

@@ -83,6 +83,19 @@ struct CraftedFileTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")), "\(scratch.contents())")
     }
 
+    @Test("sweep of a model that cannot run (pooling work over the limit) on own data: the error names the file (exit 65, one line)")
+    func sweepRunnerErrorNamesTheFile() throws {
+        let scratch = try Scratch()
+        let model = Self.folder + "/pool-window-work.lrm"
+        let inputs = scratch.file("x.npy"), labels = scratch.file("y.npy")
+        try NPY.write(try NumPyArray(shape: [40, 1, 1, 1], float32: (0..<40).map { Float($0) / 40 }), to: inputs)
+        try NPY.write(try NumPyArray(shape: [40], float32: (0..<40).map { Float($0) / 7 }), to: labels)
+        let result = try runUnderMemoryLimit(["sweep", model, "--inputs", inputs, "--labels", labels, "--task", "regression"], kilobytes: 1 << 20)
+        #expect(result.status == 65, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("pool-window-work.lrm") && result.stderr.contains("'pool'"), "\(result.stderr)")
+    }
+
     @Test("every crafted file, and every invalid vector of the spatial layer kinds, through every command, under ulimit -v 1 GiB: success or a one-line error, exit 64-66, never a crash")
     func sweep() throws {
         let scratch = try Scratch()
