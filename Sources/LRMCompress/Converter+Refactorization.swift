@@ -236,7 +236,12 @@ extension Converter {
         } else {
             energy = f.retainedEnergy
         }
-        let step = truncate ? "+retruncated(\(stored)→\(k))" : "+restored(\(storage.name))"
+        var step = truncate ? "+retruncated(\(stored)→\(k))" : "+restored(\(storage.name))"
+        // Factors that were integer codes are no longer the truncation their record describes: said before the step
+        // (spec/FORMAT.md section 3.1), so that verify checks them as it checks codes.
+        if case let .factorizedDense(us, _, _, _, _) = layer.operation, us.quantization != nil, !f.roundedBefore {
+            step = Factorization.roundedStep + us.dtype.name + ")" + step
+        }
         let method = f.method.count + step.count <= 1024 ? f.method + step : f.method
         let factorization = Factorization(inFeatures: inFeatures, outFeatures: outFeatures, rank: k, retainedEnergy: energy,
                                           relativeError: error, policy: truncate ? policyName : f.policy,

@@ -25,3 +25,22 @@ extension Factorization {
         return String(rest[..<end])
     }
 }
+
+/// A record whose factors were integer codes before a re-conversion re-stored or re-truncated them (`spec/FORMAT.md`
+/// section 3.1): its `method` holds `+rounded(DTYPE)` before that step. Its factors are then no longer the truncation
+/// its `retained_energy` and `singular_values` describe (the codes' rounding moved them), as integer codes' are not.
+extension Factorization {
+    /// The method step that says the factors were rounded to integer codes before a later step.
+    public static let roundedStep = "+rounded("
+
+    /// Whether the factors were integer codes before a re-conversion's step (`+rounded(…)`).
+    public var roundedBefore: Bool { method.contains(Self.roundedStep) }
+
+    /// Whether `relative_error` is the re-truncation's estimate rather than a measurement: the factors were re-truncated
+    /// after being rounded to integer codes, where W − P is not orthogonal to P (P the dequantized product), so the
+    /// error a re-truncation computes from the record is off by up to the codes' share of it.
+    public var relativeErrorIsEstimate: Bool {
+        guard let rounded = method.range(of: Self.roundedStep) else { return false }
+        return method[rounded.upperBound...].contains("+retruncated(")
+    }
+}

@@ -104,6 +104,7 @@ extension LayerFidelity {
         if let recorded = recordedRetainedEnergy { entry.append(("recorded_retained_energy", .number(recorded))) }
         if let metric = recordedMetric { entry.append(("recorded_metric", .string(metric))) }
         if recordedRetainedEnergy != nil { entry.append(("recorded_energy_is_truncations", .bool(recordedEnergyIsTruncations))) }
+        if recordedErrorIsEstimate { entry.append(("recorded_error_is_estimate", .bool(true))) }
         if let agrees = agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
         if recordedRelativeError != nil { entry.append(("record_check", .string(recordCheck))) }
         if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }

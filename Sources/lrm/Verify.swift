@@ -328,7 +328,7 @@ enum VerifyText {
                               rightAligned: [4, 5, 6, 7])
         for l in layers {
             // The recorded energy of refitted, fine-tuned or integer-coded factors is the truncation's they started from.
-            let record = l.recordedRelativeError.map { "e \(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
+            let record = l.recordedRelativeError.map { "e \(l.recordedErrorIsEstimate ? "≈" : "")\(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
                 + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "") } ?? ""
             table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
                        l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), record,
@@ -336,6 +336,10 @@ enum VerifyText {
         }
         var out = ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
         if layers.contains(where: \.referenceLayerFactorized) { out.append("  " + LayerFidelity.againstFactorizedReferenceNote) }
+        if layers.contains(where: \.recordedErrorIsEstimate) {
+            out.append("  ≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
+                       + "the energy bound and the singular values are checked")
+        }
         for l in layers { if let reason = l.recordNotChecked { out.append("  \(escaped(l.name)): record \(reason)") } }
         return out
     }

@@ -457,3 +457,45 @@ extension LayerOperation {
         }
     }
 }
+
+/// Factors stored as integer codes, re-stored or re-truncated in float by a later conversion.
+@Suite("verify of factors that were integer codes")
+struct RoundedFactorsVerifyCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    @Test("an i4 file re-truncated (rank 8 → 4) or re-stored in f32: the records say +rounded(i4) and verify against the original passes, the re-truncated error marked an estimate (was: FAIL, exit 1, 'metadata dense_1' on the error or the energy)")
+    func reconvertedCodes() throws {
+        let scratch = try Scratch()
+        let codes = scratch.file("i4.lrm"), truncated = scratch.file("r4.lrm"), restored = scratch.file("f32.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--factor-dtype", "i4", "-o", codes]).status == 0)
+        let first = try ChildProcess.run(["convert", codes, "--policy", "rank:4", "-o", truncated])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try ChildProcess.run(["convert", codes, "--policy", "rank:8", "--factor-dtype", "f32", "-o", restored])
+        #expect(second.status == 0, "\(second.stderr)")
+        for (file, step, estimate) in [(truncated, "+rounded(i4)+retruncated(8→4)", true), (restored, "+rounded(i4)+restored(f32)", false)] {
+            let records = try ContainerFile(path: file).header.model.layers.compactMap { $0.operation.factorizationRecord }
+            #expect(records.count == 2 && records.allSatisfy { $0.method.hasSuffix(step) && $0.relativeErrorIsEstimate == estimate }, "\(records.map(\.method))")
+            let verify = try ChildProcess.run(["verify", file, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100", "--json"])
+            #expect(verify.status == 0, "\(step): \(verify.stdout)\(verify.stderr)")
+            let layers = try #require(try jsonObject(verify.stdout)["layers"] as? [[String: Any]]).filter { $0["record_check"] != nil }
+            #expect(layers.count == 2 && layers.allSatisfy {
+                $0["record_check"] as? String == "agrees" && $0["recorded_energy_is_truncations"] as? Bool == true
+                    && ($0["recorded_error_is_estimate"] as? Bool ?? false) == estimate
+            }, "\(step): \(layers)")
+        }
+        // The spectrum is still checked: a re-truncated record with its singular values scaled fails.
+        var model = try ContainerFile(path: truncated).loadModel()
+        let index = try #require(model.layers.firstIndex { $0.name == "dense_2" })
+        guard case let .factorizedDense(us, vt, bias, activation, f) = model.layers[index].operation else { return }
+        var record = f
+        record.singularValues = f.singularValues.map { $0 * 1.05 }
+        model.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+        let tampered = scratch.file("tampered.lrm")
+        try ContainerWriter.write(model, to: tampered)
+        let caught = try ChildProcess.run(["verify", tampered, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100"])
+        #expect(caught.status == 1 && caught.stdout.contains("FAIL  metadata dense_2"), "\(caught.stdout)")
+        let text = try ChildProcess.run(["verify", truncated, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100"])
+        #expect(text.stdout.contains("e ≈") && text.stdout.contains("≈ the file's error is its re-truncation's estimate"), "\(text.stdout)")
+    }
+}
