@@ -11,7 +11,9 @@ import LRMLinearAlgebra
 /// factorization record describes, whichever form was used.
 public struct LayerFidelity: Sendable {
     public var name: String
-    /// The layer's kind in the file: "dense", "factorized_dense", "conv2d", "factorized_conv2d" or "depthwise_conv2d".
+    /// The layer's kind in the file (``fileKind(of:)``): "dense", "factorized_dense", "conv2d", "factorized_conv2d",
+    /// "depthwise_conv2d", or for weights stored as integer codes "quantized_dense", "quantized_factorized_dense"
+    /// (with zero points "quantized_dense_zp", "quantized_factorized_dense_zp"), as `lrm inspect` names it.
     public var kind: String
     public var rank: Int?
     /// Rows and columns of the kernel as a matrix: in × out for a dense layer; for a factorized convolution
@@ -57,7 +59,20 @@ public struct LayerFidelity: Sendable {
     public var biasMaxDifference: Double
 
     /// Whether the layer is stored factorized (dense or convolution).
-    public var isFactorized: Bool { kind == "factorized_dense" || kind == "factorized_conv2d" }
+    public var isFactorized: Bool { kind.hasSuffix("factorized_dense") || kind.hasSuffix("factorized_dense_zp") || kind == "factorized_conv2d" }
+
+    /// The spec's name of `layer`'s record kind as the file stores it: a layer held in memory keeps its codes and
+    /// scales in its tensors, not in ``Layer/quantization``, so the quantized kinds are told from those.
+    public static func fileKind(of layer: Layer<Tensor>) -> String {
+        let coded = layer.operation.tensors.compactMap { $0.tensor.quantization }
+        guard !coded.isEmpty else { return layer.kindName }
+        let suffix = coded.contains { $0.zeroPoints != nil } ? "_zp" : ""
+        switch layer.operation {
+        case .dense: return "quantized_dense" + suffix
+        case .factorizedDense: return "quantized_factorized_dense" + suffix
+        default: return layer.kindName
+        }
+    }
 
     /// What a layer says when its record was not checked because the reference's layer is itself factorized.
     public static let compressedReferenceReason = "not checked: the reference is itself compressed (its layer is factorized); "
@@ -170,7 +185,7 @@ public struct LayerFidelity: Sendable {
                 biasDifference = .infinity
             }
             let (rows, columns) = matrixShape(kernel.shape, family: compressed.family, factorization: compressed.factorization)
-            var fidelity = LayerFidelity(name: layer.name, kind: layer.operation.kindName, rank: compressed.factorization?.rank,
+            var fidelity = LayerFidelity(name: layer.name, kind: Self.fileKind(of: layer), rank: compressed.factorization?.rank,
                                          inFeatures: rows, outFeatures: columns,
                                          kernelShape: compressed.family == "dense" ? nil : kernel.shape, form: compressed.form,
                                          relativeError: error, retainedEnergy: max(0, 1 - error * error), biasMaxDifference: biasDifference)

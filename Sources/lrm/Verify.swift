@@ -11,7 +11,8 @@ extension LRM {
         static let configuration = CommandConfiguration(
             abstract: "Check a compressed model against its original: layer fidelity and accuracy/F1 on a data set.",
             discussion: """
-                Weights: for each dense or convolution layer, the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
+                Weights: for each dense or convolution layer, its kind as the file stores it (as lrm inspect \
+                names it: quantized_factorized_dense for factors stored as integer codes), the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
                 compressed kernel against the reference's (a factorized convolution's two halves measured as the \
                 kh×kw×cin→cout kernel they make together), the retained energy 1 − e², the factorized form and rank, \
                 the bytes stored, and whether they agree with the file's record (the recorded error must be the measured \
