@@ -30,6 +30,14 @@ public struct ModelSummary: Sendable {
         public var compressionRatio: Double {
             parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter)
         }
+        /// Whether the recorded energy is the truncation's the stored factors started from, not theirs: they were refitted
+        /// or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes (a quantized factorized kind, or
+        /// `+rounded(…)` before a re-storing in float), so their own 1 − e² is below it. `lrm verify --reference`'s
+        /// Weights table marks the same records "(truncation's)".
+        public var energyIsTruncations: Bool {
+            guard let f = factorization else { return false }
+            return f.movedAfterTruncation || f.roundedBefore || kind.hasPrefix("quantized_factorized")
+        }
         /// Stored bits per stored parameter (scales of quantized weights included), nil without parameters.
         public var bitsPerParameter: Double? {
             parametersAfter == 0 ? nil : Double(storedBytes * 8) / Double(parametersAfter)

@@ -102,11 +102,8 @@ struct HTMLReport {
     }
 
     /// Whether a layer's recorded energy is the truncation's its stored factors started from, not theirs: they were refitted
-    /// or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes (as verify's Weights table says it).
-    static func energyIsTruncations(_ row: ModelSummary.LayerRow) -> Bool {
-        guard let f = row.factorization else { return false }
-        return f.movedAfterTruncation || row.kind.hasPrefix("quantized_factorized")
-    }
+    /// or fine-tuned since (`+refit`, `+finetune`) or rounded to integer codes (as verify's Weights table and inspect say it).
+    static func energyIsTruncations(_ row: ModelSummary.LayerRow) -> Bool { row.energyIsTruncations }
 
     static let truncationsEnergyNote = "An energy marked (truncation's) is that of the truncation the stored factors started from: "
         + "they were refitted, fine-tuned or rounded to integer codes since, so it is not their own 1 − e² "

@@ -9,7 +9,9 @@ extension LRM {
             discussion: """
                 Opening validates the whole structure; --verify also checks every tensor's CRC-32. A Keras \
                 file (.h5, .weights.h5 with --config, .keras) is described as `lrm import` would store it: \
-                its layers, shapes, parameters and tensors, with nothing written.
+                its layers, shapes, parameters and tensors, with nothing written. A recorded energy that is the \
+                truncation's the stored factors started from (refitted, fine-tuned or rounded to integer codes since) \
+                is marked (truncation's), JSON retained_energy_is_truncations.
                 """ + " " + ExitStatus.helpText)
 
         @Argument(help: "The .lrm file, or a Keras model.")
@@ -152,7 +154,7 @@ enum InspectReport {
             let f = row.factorization
             layers.add([String(index), escaped(row.name), kind, shape, row.outputShape.map(String.init).joined(separator: "×"),
                         f.map { "\($0.rank)" } ?? "",
-                        f.map { Format.fixed($0.retainedEnergy, 4) } ?? "", f.map { Format.fixed($0.relativeError, 4) } ?? "",
+                        f.map { Format.fixed($0.retainedEnergy, 4) + (row.energyIsTruncations ? " (truncation's)" : "") } ?? "", f.map { Format.fixed($0.relativeError, 4) } ?? "",
                         row.parametersBefore == 0 ? "" : Format.count(row.parametersBefore),
                         row.parametersAfter == 0 ? "" : Format.count(row.parametersAfter),
                         row.parametersBefore == 0 ? "" : Format.ratio(row.compressionRatio),
@@ -165,6 +167,7 @@ enum InspectReport {
                     summary.bitsPerParameter.map { String(format: "%.2f", $0) } ?? "",
                     Format.count(summary.macsBefore), Format.count(summary.macsAfter)])
         out.append(layers.render())
+        if summary.layers.contains(where: \.energyIsTruncations) { out.append("  " + HTMLReport.truncationsEnergyNote) }
 
         let factorized = summary.layers.compactMap { row in row.factorization.map { (row.name, $0) } }
         if !factorized.isEmpty {
@@ -205,6 +208,7 @@ enum InspectReport {
             if let outFeatures = row.outFeatures { members.append(("out_features", .int(Int64(outFeatures)))) }
             if let f = row.factorization {
                 members += [("rank", .int(Int64(f.rank))), ("retained_energy", .number(f.retainedEnergy)),
+                            ("retained_energy_is_truncations", .bool(row.energyIsTruncations)),
                             ("relative_error", .number(f.relativeError)), ("policy", .string(f.policy)),
                             ("policy_parameter", .number(f.policyParameter)), ("method", .string(f.method)),
                             ("singular_values", JSONValue(f.singularValues))]
