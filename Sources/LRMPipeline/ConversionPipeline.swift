@@ -219,6 +219,29 @@ public enum ConversionPipeline {
         return nil
     }
 
+    /// Why a search (`request.target` not a policy) of `model` cannot start, or nil: a hidden dense layer it searches (or, for an
+    /// accuracy or metric budget, a convolution) is already factorized with factors refitted or fine-tuned since their
+    /// truncation (`method` with `+refit` or `+finetune`), which ``Converter/applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``
+    /// cannot truncate further with a true record, and every search's candidates go below the stored rank. Said from the
+    /// records alone, before any data is read; `--exclude` keeps such a layer as stored. (The output layer, which no search
+    /// truncates, is not in the way.)
+    public static func movedFactorsRefusal(_ model: some LayerSource, request: ConversionRequest) -> String? {
+        guard request.target != .policy else { return nil }
+        var searched = RankSearch.hiddenDenseLayers(model).map(\.name)
+        if request.target.weighsConvolutions && request.options.convolutions != .none {
+            searched += (0..<model.layerCount).filter { model.factorizedConvolutionForm($0) != nil }.map(model.layerName)
+        }
+        let moved = (0..<model.layerCount).filter { index in
+            let name = model.layerName(index)
+            return searched.contains(name) && request.options.policy(forLayer: name) != nil && model.factorization(index)?.movedAfterTruncation == true
+        }
+        guard let first = moved.first, let record = model.factorization(first) else { return nil }
+        let names = moved.prefix(3).map(model.layerName).joined(separator: ", ") + (moved.count > 3 ? ", …" : "")
+        return "a search truncates the layers it searches below their stored rank, and \(names) had \(moved.count == 1 ? "its" : "their") factors refitted "
+            + "or fine-tuned after \(moved.count == 1 ? "its" : "their") truncation (method '\(record.method)'), so \(moved.count == 1 ? "its record" : "their records") "
+            + "could not stay true without the original kernel: --exclude \(moved.count == 1 ? "it" : "them") (kept as stored), or convert the original model"
+    }
+
     /// "WHAT, and the layers already factorized here (a, b, c, …) have only their factors: INSTEAD": why a conversion or a
     /// sweep that needs the original kernels refuses a `.lrm` whose already factorized layers are `factorized` (model order).
     public static func storedFactorsRefusal(_ what: String, factorized: [String], instead: String) -> String {
@@ -238,6 +261,7 @@ public enum ConversionPipeline {
     static func convertModel(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
         var request = request
         if let refusal = reconversionRefusal(factorized: model.factorizedLayerNames, request: request) { throw PipelineError(.badRequest, refusal) }
+        if let refusal = movedFactorsRefusal(model, request: request) { throw PipelineError(.badRequest, refusal) }
         // Said before fine-tuning's data are read below (``search(_:request:evaluator:)`` says it too, for its own callers).
         if let refusal = nothingToSearch(model, target: request.target, options: request.options) { throw PipelineError(.badRequest, refusal) }
         var model = model

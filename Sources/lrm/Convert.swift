@@ -391,7 +391,8 @@ extension LRM {
                 let searched = ConversionPipeline.searchedKernels(model, target: request.target, options: request.options)
                 // A .lrm input's factorized layers have no original kernel left for a data-aware metric or fine-tuning: said
                 // before any data is read.
-                if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized.map(model.layerName), request: request) {
+                if let refusal = ConversionPipeline.reconversionRefusal(factorized: factorized.map(model.layerName), request: request)
+                    ?? ConversionPipeline.movedFactorsRefusal(model, request: request) {
                     throw CommandFailure(status: .usage, message: "\(input): \(refusal)")
                 }
                 // Nothing to factorize (everything excluded, or nothing factorizable): a search or an option acting only on

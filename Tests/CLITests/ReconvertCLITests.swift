@@ -107,6 +107,28 @@ struct ReconvertCLITests {
         #expect(try jsonObject(truncated.stdout)["search"].flatMap { ($0 as? [String: Any])?["kept_as_stored"] as? Bool } == false)
     }
 
+    @Test("a search of a .lrm whose searched layers were refitted after truncation is refused up front, one line, exit 64, naming them and --exclude; excluded, they stay as stored (before: the search read and calibrated its data, then failed on the first candidate below the stored rank)")
+    func searchOfRefittedFactorsRefused() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("w.lrm"), output = scratch.file("out.lrm")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        // Whitened, so every factorized layer is refitted ('whitened gesdd-f32+refit').
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "whitened:0.9"] + data + ["-o", model]).status == 0)
+        for search in [["--target-ratio", "0.2"], ["--target-accuracy-drop", "2"], ["--target-accuracy-drop", "2", "--minimize", "bytes"]] {
+            let result = try ChildProcess.run(["convert", model] + data + search + ["-o", output])
+            expectOneLineError(result.droppingWarnings, status: 64,
+                               naming: "a search truncates the layers it searches below their stored rank, and dense_1, dense_2 had their factors refitted", "\(search)")
+            #expect(result.stderr.contains("--exclude them (kept as stored)"), "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        let one = try ChildProcess.run(["convert", model] + data + ["--target-ratio", "0.2", "--exclude", "dense_1", "-o", output])
+        expectOneLineError(one.droppingWarnings, status: 64, naming: "and dense_2 had its factors refitted")
+        // Both excluded, a size search still chooses the output layer's storage and keeps them as stored.
+        let kept = try ChildProcess.run(["convert", model] + data + ["--target-accuracy-drop", "2", "--minimize", "bytes", "--exclude", "dense_*", "-o", output])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(try ranks(output) == ranks(model))
+    }
+
     @Test("a rank search of a .lrm truncates its factorized layers further in the plain metric, never above their stored rank, with records relative to the original and the history (before: refused, exit 64)")
     func searchOfStoredFactors() throws {
         let scratch = try Scratch()
