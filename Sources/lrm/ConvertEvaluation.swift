@@ -36,7 +36,8 @@ extension TestEvaluation {
         var line = range.map { "test split, samples \(Format.count($0.lowerBound))–\(Format.count($0.upperBound - 1)) (\(Format.count(samples)) samples, the half not selected on): " }
             ?? "test split (\(Format.count(samples)) samples, not used to convert): "
         if let referenceAccuracy, let accuracy {
-            line += String(format: "accuracy %.2f%% → %.2f%% (%+.2f pp)", referenceAccuracy * 100, accuracy * 100, -drop)
+            line += String(format: "accuracy %.2f%% → %.2f%% (%+.2f pp)", referenceAccuracy * 100, accuracy * 100, 0 - drop)
+            // (0 − drop, not −drop: no change prints +0.00, not −0.00)
         } else if let referenceRMSE, let rmse {
             line += String(format: "RMSE %.6g → %.6g (%+.2f%%)", referenceRMSE, rmse, drop)
         }

@@ -15,10 +15,10 @@ extension SearchOutcome {
                    validationBaseline * 100, validationAccuracy * 100, standardError * 100, acceptance("drop"), hiddenFraction, threshold),
             task == .binary
                 ? String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d samples), F1 %.2f%% → %.2f%%%@",
-                         testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100,
+                         testReference * 100, testAccuracy * 100, 0 - drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100,
                          binaryAUC)
                 : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
-                         testReference * 100, testAccuracy * 100, -drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
+                         testReference * 100, testAccuracy * 100, 0 - drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
         ]
         lines.insert(contentsOf: estimateLines + confirmationLines, at: 2)
         if estimate == .testHalf { lines[lines.count - 1] += String(format: " (test samples %d–%d only)", testFirstSample, testFirstSample + testSamples - 1) }

@@ -14,6 +14,16 @@ struct OwnDataCLITests {
         try jsonObject(try String(contentsOfFile: samples + "tabular_samples.json", encoding: .utf8))
     }
 
+    @Test("convert's test line: an unchanged accuracy is a change of +0.00 pp, never -0.00")
+    func unchangedAccuracyIsNotNegative() throws {
+        let scratch = try Scratch()
+        // energy:0.9 keeps the churn sample's test accuracy exactly (78.50% → 78.50%).
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--inputs", samples + "churn.csv", "--label-column", "churned",
+                                            "--policy", "energy:0.9", "-o", scratch.file("c.lrm"), "--quiet"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("accuracy 78.50% → 78.50% (+0.00 pp)") && !convert.stdout.contains("-0.00"), "\(convert.stdout)")
+    }
+
     @Test("a binary classifier on a CSV: verify matches Keras's test accuracy; a search converts it; verify checks it with JUnit")
     func binaryClassifier() throws {
         let scratch = try Scratch()
