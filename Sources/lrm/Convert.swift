@@ -189,8 +189,8 @@ extension LRM {
                 throw ValidationError("give one of --target-accuracy-drop, --target-metric-drop, --target-ratio and --target-size")
             }
             if let drop = targetMetricDrop, !(drop >= 0 && drop.isFinite) { throw ValidationError("--target-metric-drop must be a finite number ≥ 0") }
-            if targetSize != nil && dataOptions.dataset == nil {
-                throw ValidationError("--target-size needs a data set to validate on: give --dataset")
+            if targetSize != nil && !dataOptions.hasData {
+                throw ValidationError("--target-size needs a data set to validate on: give --dataset, or your own with --inputs")
             }
             if givenMinimize != nil && targetAccuracyDrop == nil {
                 throw ValidationError("--minimize \(minimize.rawValue) goes with --target-accuracy-drop")

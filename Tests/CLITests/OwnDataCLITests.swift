@@ -24,6 +24,20 @@ struct OwnDataCLITests {
         #expect(convert.stdout.contains("accuracy 78.50% → 78.50% (+0.00 pp)") && !convert.stdout.contains("-0.00"), "\(convert.stdout)")
     }
 
+    @Test("--target-size on own data: the size search runs (it was refused, 'give --dataset', though --inputs was given) and the file fits")
+    func sizeSearchOnOwnData() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("s.lrm")
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--inputs", samples + "churn.csv", "--label-column", "churned",
+                                            "--target-size", "20KiB", "-o", output, "--quiet"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+        #expect(size.map { $0 <= 20 * 1024 } == true, "\(String(describing: size)) bytes")
+        // Without any data it is still refused, naming both ways to give it.
+        let bare = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--target-size", "20KiB", "-o", scratch.file("t.lrm")])
+        #expect(bare.status == 64 && bare.stderr.contains("--inputs"), "\(bare)")
+    }
+
     @Test("a binary classifier on a CSV: verify matches Keras's test accuracy; a search converts it; verify checks it with JUnit")
     func binaryClassifier() throws {
         let scratch = try Scratch()
