@@ -89,16 +89,16 @@ extension LRM {
         @Option(name: .customLong("alpha"), help: ArgumentHelp("Exponent α of the activation scales (mean |x|)^α (the activation-scaled metric only). (default: \(ConvertDefaults.alpha))", valueName: "α"))
         var givenAlpha: Double?
 
-        @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset.", valueName: "X"))
+        @Option(help: ArgumentHelp("Search every layer's rank for the smallest model whose accuracy on a validation split (from the training data) drops at most X percentage points; then report the test split. Needs --dataset or your own data (--inputs).", valueName: "X"))
         var targetAccuracyDrop: Double?
 
         @Option(help: ArgumentHelp("Like --target-accuracy-drop, for any task: accuracy points for a classifier, percent of RMSE increase for a regression model (its validation RMSE may grow by at most X%). Needs data.", valueName: "X"))
         var targetMetricDrop: Double?
 
-        @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset.", valueName: "R"))
+        @Option(help: ArgumentHelp("Search for the most accurate model keeping at most this fraction of the hidden layers' parameters. Needs --dataset or your own data (--inputs).", valueName: "R"))
         var targetRatio: Double?
 
-        @Option(help: ArgumentHelp("Search every layer's rank and the storage dtypes (f32, f16, i8, i4) for the most accurate model on a validation split whose written file is at most this size: bytes, or with a unit (40KiB, 2MB, 1.5MiB, 300kB). Needs --dataset. A size below the smallest file lrm can make of the model is refused before any data is read, naming that size.", valueName: "size"),
+        @Option(help: ArgumentHelp("Search every layer's rank and the storage dtypes (f32, f16, i8, i4) for the most accurate model on a validation split whose written file is at most this size: bytes, or with a unit (40KiB, 2MB, 1.5MiB, 300kB). Needs --dataset or your own data (--inputs). A size below the smallest file lrm can make of the model is refused before any data is read, naming that size.", valueName: "size"),
                 transform: ByteSize.init(parsing:))
         var targetSize: ByteSize?
 
@@ -117,7 +117,7 @@ extension LRM {
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default where there is one: a policy in a data-aware metric, and every search; integer codes are rounded in its pass; refused elsewhere).")
         var noRefit = false
 
-        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset.", valueName: "epochs"))
+        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset or your own data (--inputs).", valueName: "epochs"))
         var finetune: Int?
 
         @Option(name: .customLong("finetune-lr"), help: ArgumentHelp("Adam's learning rate for --finetune. (default: \(ConvertDefaults.finetuneLr))", valueName: "rate"))

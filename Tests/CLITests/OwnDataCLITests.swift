@@ -38,6 +38,25 @@ struct OwnDataCLITests {
         #expect(bare.status == 64 && bare.stderr.contains("--inputs"), "\(bare)")
     }
 
+    @Test("convert --help: the searches and --finetune say they take own data too, not '--dataset' alone")
+    func helpNamesOwnData() throws {
+        let help = try ChildProcess.run(["convert", "--help"])
+        #expect(help.status == 0)
+        let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(!lines.joined(separator: " ").split(whereSeparator: \.isWhitespace).joined(separator: " ").contains("Needs --dataset."))
+        for option in ["--target-accuracy-drop <X>", "--target-ratio <R>", "--target-size <size>", "--finetune <epochs>"] {
+            // The option's entry: its line and the indented lines that follow it, up to the next option.
+            let first = try #require(lines.firstIndex { $0.hasPrefix("  " + option) }, "\(option)")
+            var entry = [lines[first]]
+            for line in lines[(first + 1)...] {
+                if line.hasPrefix("  -") || line.isEmpty { break }
+                entry.append(line)
+            }
+            let text = entry.joined(separator: " ").split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(text.contains("Needs --dataset or your own data (--inputs)."), "\(option): \(text)")
+        }
+    }
+
     @Test("a binary classifier on a CSV: verify matches Keras's test accuracy; a search converts it; verify checks it with JUnit")
     func binaryClassifier() throws {
         let scratch = try Scratch()
