@@ -423,6 +423,9 @@ extension LRM {
                     data = request.data
                     request.progress = printer?.handler
                     result = try ConversionPipeline.run(model, request: request)
+                    // Bundled images are raw bytes 0–255: a model that scales nothing most likely needs --input-scale, as verify
+                    // warns (said once the data were read, after any refusal, which stays the one line).
+                    if request.data.dataset != nil { PreprocessingNotes(input: model.input, source: input, rawPixels: true).printWarnings() }
                 } catch let error as ConversionError {
                     throw dataOptions.failure(error, model: input)
                 } catch let error as SizeSearchError {

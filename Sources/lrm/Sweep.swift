@@ -96,6 +96,8 @@ extension LRM {
                 }
                 // A bundled data set's samples that do not fit the model are said before any are read, as convert and verify say it.
                 try dataOptions.selection(naming: model).checkFits(original, path: model)
+                // Bundled images are raw bytes 0–255: a model that scales nothing most likely needs --input-scale, as verify warns.
+                if dataOptions.dataset != nil { PreprocessingNotes(model: original, source: model, rawPixels: true).printWarnings() }
                 let data = try dataOptions.selection(naming: model).resolved(for: original)
                 let evaluation = try EvaluationSet(try data.open(split), layout: data.layout(for: original), task: data.task)
                 let sweepPrinter = progressOptions.printer

@@ -28,6 +28,21 @@ struct PreprocessingVisibilityCLITests {
         #expect(abs(((preprocessing["scale"] as? [Double])?.first ?? 0) - 1.0 / 255) < 1e-9)
     }
 
+    @Test("real-data: convert and sweep on a bundled data set warn, as verify does, when a model that scales nothing meets raw pixels; --input-scale silences it",
+          .enabled(if: datasets != nil))
+    func unscaledPixelsConvertAndSweep() throws {
+        let scratch = try Scratch()
+        let data = ["--dataset", "mnist", "--data", datasets ?? ""]
+        for command in [["convert", mnist, "--policy", "rank:64", "-o", scratch.file("c.lrm")], ["sweep", mnist, "--taus", "0.8"]] {
+            let forgot = try ChildProcess.run(command + data)
+            #expect(forgot.status == 0, "\(command): \(forgot.stderr)")
+            #expect(forgot.stderr.contains("lrm: warning: the images are fed as raw pixels 0–255 and the model scales nothing")
+                    && forgot.stderr.contains("--input-scale 1/255"), "\(command): \(forgot.stderr)")
+            let given = try ChildProcess.run(command + ["--input-scale", "1/255"] + data)
+            #expect(given.status == 0 && !given.stderr.contains("raw pixels"), "\(command): \(given.stderr)")
+        }
+    }
+
     @Test("real-data: a reference at chance level is flagged", .enabled(if: datasets != nil))
     func chanceLevel() throws {
         // An offset that pushes every pixel far negative: every image looks alike, the model answers one class.
