@@ -124,6 +124,10 @@ public struct OwnDataSource: Sendable, Equatable {
         do { outputs = try outputCount() } catch {
             throw PipelineError(.dataInvalid, "\(model.subject): \(error)", cause: error)
         }
+        // A given binary task that the model cannot be is the option's fault, not the labels' (said before them).
+        if self.task == .binary, outputs != 1 {
+            throw PipelineError(.badRequest, "--task binary needs a model with one output (a sigmoid); \(model.phrase) has \(outputs)")
+        }
         let task: TaskKind
         do {
             task = try TaskKind.resolve(given: self.task, outputCount: outputs, outputActivation: outputActivation,

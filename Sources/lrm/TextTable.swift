@@ -64,4 +64,9 @@ enum Format {
     }
 
     static func ratio(_ value: Double) -> String { fixed(value, 2) + "×" }
+
+    /// A change in percentage points with its sign, "+0.50 pp" or "-1.91 pp" (no change reads +0.00, never -0.00).
+    static func signedPoints(_ fraction: Double) -> String {
+        String(format: "%+.2f pp", fraction * 100 + 0.0)
+    }
 }

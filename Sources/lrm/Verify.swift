@@ -274,7 +274,7 @@ enum VerifyText {
         func row(_ name: String, _ pick: (ClassificationMetrics) -> Double?, images: Bool = false) {
             guard let value = pick(r.candidate) else { return }
             guard let reference = r.reference, let base = pick(reference) else { metrics.add([name, percent(value)]); return }
-            var change = Format.fixed((value - base) * 100, 2) + " pp"
+            var change = Format.signedPoints(value - base)
             if images { change += " (\(r.candidate.confusion.correct - reference.confusion.correct) images)" }
             metrics.add([name, percent(base), percent(value), change])
         }

@@ -80,7 +80,7 @@ enum TaskVerifyText {
             guard r.reference != nil else { table.add([name, show(candidate)]); return }
             var change = ""
             if let candidate, let reference {
-                change = percent ? Format.fixed((candidate - reference) * 100, 2) + " pp" : String(format: "%+.4g", candidate - reference)
+                change = percent ? Format.signedPoints(candidate - reference) : String(format: "%+.4g", candidate - reference)
                 if !unit.isEmpty, reference != 0 { change += String(format: " (%+.2f%%)", (candidate - reference) / reference * 100) }
             }
             table.add([name, show(reference), show(candidate), change])

@@ -163,9 +163,17 @@ struct TrainableNetwork {
                                                    activation: .linear)
         default:
             let last = indices.last.map { model.layers[$0] }
-            let named = last.map { " '\(escaped($0.name))' (a \($0.operation.kindName) layer)" } ?? ""
-            throw FineTuneError(.noLogits, "the model's output layer\(named) is not a dense layer with a softmax or linear (logit) output: "
-                                + "distillation needs one")
+            let named = last.map { " '\(escaped($0.name))'" } ?? ""
+            switch stages.last {
+            case .dense(_, _, _, _, let activation)?, .factorized(_, _, _, _, _, _, let activation)?:
+                // A dense output whose activation is the problem (a sigmoid: one probability, no logits to distil).
+                throw FineTuneError(.noLogits, "the model's output layer\(named) is a dense layer with a \(activation.name) activation: "
+                                    + "distillation needs a softmax or linear (logit) output")
+            default:
+                let kind = last.map { " (a \($0.operation.kindName) layer)" } ?? ""
+                throw FineTuneError(.noLogits, "the model's output layer\(named)\(kind) is not a dense layer with a softmax or linear (logit) "
+                                    + "output: distillation needs one")
+            }
         }
         // One vector of class scores per sample: a dense layer over the last axis of an [h, w, c] map gives one per position.
         guard let lastShape = inputShapes.last, lastShape.count == 1 else {
