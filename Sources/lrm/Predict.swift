@@ -8,7 +8,8 @@ extension LRM {
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a model on inputs from a .npy file and write the outputs as .npy.",
-            discussion: "Inputs are float32 or float64 arrays in C order, of shape [N, …sample shape] (or one sample). "
+            discussion: "Inputs are float32 or float64 arrays in C order, of shape [N, …sample shape] (or one sample), or any [N, …] "
+                + "whose samples hold the model's number of input values in row-major order ([N, 784] or [N, 28, 28] for a 28×28×1 model). "
                 + "They are taken as raw data: the model's preprocessing (scale, offset) is applied unless --no-preprocess. "
                 + ExitStatus.helpText)
 
@@ -57,8 +58,14 @@ extension LRM {
                 let runner = try ModelSource.runner(mapped, path: model)
                 let array: NumPyArray
                 do { array = try NPY.read(path: input) } catch {
-                    throw CommandFailure(status: (error as? NumPyError)?.kind == .unreadable ? .missingInput : .invalidInput,
-                                         message: String(describing: error))
+                    let unreadable = (error as? NumPyError)?.kind == .unreadable
+                    // A .csv or .npz, which the own-data options of verify, convert and sweep read, is not what predict reads.
+                    let suffix = URL(fileURLWithPath: input).pathExtension.lowercased()
+                    if !unreadable, ["csv", "npz", "txt", "tsv"].contains(suffix) {
+                        throw CommandFailure(status: .invalidInput, message: "\(input): predict reads one .npy array of inputs, not a .\(suffix) "
+                                             + "file; save the inputs with numpy.save (a .npz's array: numpy.save('x.npy', np.load(file)['x']))")
+                    }
+                    throw CommandFailure(status: unreadable ? .missingInput : .invalidInput, message: String(describing: error))
                 }
                 let sampleShape = runner.inputShape
                 let samples: Int
@@ -66,11 +73,13 @@ extension LRM {
                     samples = 1
                 } else if array.shape.count == sampleShape.count + 1, Array(array.shape.dropFirst()) == sampleShape {
                     samples = array.shape[0]
-                } else if array.shape.count == 2, array.shape[1] == runner.inputElementCount {
+                } else if array.shape.count >= 2, array.shape.dropFirst().reduce(1, *) == runner.inputElementCount {
+                    // [N, 784] or [N, 28, 28] for a 28×28×1 model: a sample's values in row-major order, as --inputs takes them.
                     samples = array.shape[0]
                 } else {
                     throw CommandFailure(status: .invalidInput, message: "\(input): input of shape \(array.shape) does not fit the model's "
-                                         + "sample shape \(sampleShape); expected [N, \(sampleShape.map(String.init).joined(separator: ", "))]")
+                                         + "sample shape \(sampleShape); expected [N, \(sampleShape.map(String.init).joined(separator: ", "))] "
+                                         + "or any [N, …] whose samples hold \(runner.inputElementCount) values")
                 }
                 let values = array.floatValues()
                 let inputScan = NonFiniteScan(values, width: runner.inputElementCount)

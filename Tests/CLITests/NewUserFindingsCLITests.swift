@@ -52,4 +52,32 @@ struct NewUserFindingsCLITests {
             #expect(change.hasPrefix("+") || change.hasPrefix("-"), "\(row)")
         }
     }
+
+    @Test("predict takes [N, 28, 28] for a 28×28×1 CNN, as --inputs does, with the same outputs as [N, 28, 28, 1]")
+    func predictTakesSamplesOfAnyShapeWithTheRightCount() throws {
+        let scratch = try Scratch()
+        let pred = try NPZ.read(path: samples + "mnist_cnn.pred.npz")
+        let x = try #require(pred["x"])
+        let count = x.shape[0]
+        try NPY.write(x, to: scratch.file("x4.npy"))
+        try NPY.write(try NumPyArray(shape: [count, 28, 28], float32: x.floatValues()), to: scratch.file("x3.npy"))
+        var outputs: [[Float]] = []
+        for name in ["x4", "x3"] {
+            let run = try ChildProcess.run(["predict", samples + "mnist_cnn.h5", "--input-scale", "1/255", "--input", scratch.file(name + ".npy"),
+                                            "-o", scratch.file(name + "-y.npy")])
+            #expect(run.status == 0, "\(name): \(run.stderr)")
+            outputs.append(try NPY.read(path: scratch.file(name + "-y.npy")).floatValues())
+        }
+        #expect(outputs[0].count == count * 10 && outputs[0] == outputs[1])
+    }
+
+    @Test("predict given a .csv says it reads .npy, not 'expected magic 93 4E …'")
+    func predictOnCSVSaysNPY() throws {
+        let scratch = try Scratch()
+        let run = try ChildProcess.run(["predict", samples + "churn_mlp.h5", "--input", samples + "churn.csv", "-o", scratch.file("y.npy")])
+        #expect(run.status == 65, "\(run.stderr)")
+        #expect(run.stderr.contains("churn.csv: predict reads one .npy array of inputs, not a .csv file"), "\(run.stderr)")
+        #expect(!run.stderr.contains("magic") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("y.npy")))
+    }
 }
