@@ -322,6 +322,10 @@ enum VerifyText {
         return out
     }
 
+    /// Under the table when a recorded energy is marked: what the mark means and where the factors' own figure is.
+    static let truncationsEnergyNote = "(truncation's): the energy the file records is that of the truncation the stored factors started "
+        + "from; they were refitted, fine-tuned or rounded to integer codes since, so their own 1 − e² is the measured energy column"
+
     /// The per-layer comparison with the reference (empty without one): a blank line, a title and the table.
     static func weights(_ layers: [LayerFidelity]) -> [String] {
         guard !layers.isEmpty else { return [] }
@@ -337,6 +341,7 @@ enum VerifyText {
         }
         var out = ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
         if layers.contains(where: \.referenceLayerFactorized) { out.append("  " + LayerFidelity.againstFactorizedReferenceNote) }
+        if layers.contains(where: \.recordedEnergyIsTruncations) { out.append("  " + truncationsEnergyNote) }
         if layers.contains(where: \.recordedErrorIsEstimate) {
             out.append("  ≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
                        + "the energy bound and the singular values are checked")

@@ -80,4 +80,17 @@ struct NewUserFindingsCLITests {
         #expect(!run.stderr.contains("magic") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scratch.file("y.npy")))
     }
+
+    @Test("verify's Weights table explains a (truncation's) mark under the table, as inspect and report do")
+    func verifyExplainsTruncationsMark() throws {
+        let scratch = try Scratch()
+        let output = scratch.file("w.lrm")
+        let own = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let convert = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + own + ["--policy", "whitened:0.9", "-o", output, "--quiet"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let run = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + own)
+        #expect(run.stdout.contains(" (truncation's)"), "\(run.stdout)")
+        #expect(run.stdout.contains("(truncation's): the energy the file records is that of the truncation the stored factors started from"),
+                "\(run.stdout)")
+    }
 }
