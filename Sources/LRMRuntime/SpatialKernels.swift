@@ -1,8 +1,8 @@
-import LRMFormat
+package import LRMFormat
 
 /// Direct kernels for the spatial layers that are not matrix products: depthwise convolution,
 /// pooling, padding, cropping and axis permutation. All work on NHWC batches, row-major.
-enum SpatialKernels {
+package enum SpatialKernels {
     /// Depthwise convolution: kernel [kh, kw, cin, m]; output channel ci·m + j sums
     /// x[y·sh + i·dh − padTop, x·sw + q·dw − padLeft, ci] · kernel[i, q, ci, j].
     static func depthwise(_ x: [Float], samples: Int, plan p: ConvolutionPlan, multiplier m: Int) -> [Float] {
@@ -86,7 +86,7 @@ enum SpatialKernels {
     }
 
     /// [h, w, c] → [c]: the maximum or the mean over all positions.
-    static func globalPool(_ x: [Float], samples: Int, shape: [Int], mode: PoolMode) -> [Float] {
+    package static func globalPool(_ x: [Float], samples: Int, shape: [Int], mode: PoolMode) -> [Float] {
         let c = shape[2], positions = shape[0] * shape[1]
         var y = [Float](repeating: mode == .max ? -.infinity : 0, count: samples * c)
         for n in 0..<samples {
@@ -103,7 +103,7 @@ enum SpatialKernels {
 
     /// Copies each [h, w, c] sample into an [h + top + bottom, w + left + right, c] one (`pad`), or
     /// the window [top, h − bottom) × [left, w − right) out of it (`crop`, negative margins).
-    static func shift(_ x: [Float], samples: Int, shape: [Int], top: Int, left: Int, outH: Int, outW: Int) -> [Float] {
+    package static func shift(_ x: [Float], samples: Int, shape: [Int], top: Int, left: Int, outH: Int, outW: Int) -> [Float] {
         let (h, w, c) = (shape[0], shape[1], shape[2])
         var y = [Float](repeating: 0, count: samples * outH * outW * c)
         for n in 0..<samples {
@@ -122,7 +122,7 @@ enum SpatialKernels {
     }
 
     /// numpy's transpose of each sample: output axis i is input axis `axes[i]`.
-    static func permute(_ x: [Float], samples: Int, shape: [Int], axes: [Int]) -> [Float] {
+    package static func permute(_ x: [Float], samples: Int, shape: [Int], axes: [Int]) -> [Float] {
         let rank = shape.count
         var inStrides = [Int](repeating: 1, count: rank)
         for a in stride(from: rank - 2, through: 0, by: -1) { inStrides[a] = inStrides[a + 1] * shape[a + 1] }

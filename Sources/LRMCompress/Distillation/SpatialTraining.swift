@@ -97,6 +97,17 @@ enum SpatialTraining {
         }, outside: { _ in })
     }
 
+    /// Rows [firstRow, firstRow + rowCount) of the patch matrix: the input's own rows for a pointwise window, else
+    /// `buffer` filled by im2col.
+    @inline(__always)
+    static func patchRows(_ src: UnsafeBufferPointer<Float>, buffer: UnsafeMutableBufferPointer<Float>, window w: TrainingWindow,
+                          firstRow: Int, rowCount: Int) -> UnsafeBufferPointer<Float> {
+        let k = w.patchLength
+        if w.isPointwise { return UnsafeBufferPointer(rebasing: src[(firstRow * k)..<((firstRow + rowCount) * k)]) }
+        fillPatches(buffer.baseAddress!, from: src.baseAddress!, window: w, firstRow: firstRow, rowCount: rowCount)
+        return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<(rowCount * k)])
+    }
+
     /// The convolution of `samples` inputs with `kernel` ((kh·kw·cin) × cout, row-major), plus `bias` when given. `patchFloats`
     /// bounds the patch matrix of one chunk.
     static func convolve(_ x: [Float], samples: Int, window w: TrainingWindow, kernel: [Float], outChannels: Int, bias: [Float]?,
@@ -114,13 +125,7 @@ enum SpatialTraining {
                         var start = 0
                         while start < totalRows {
                             let rows = min(chunk, totalRows - start)
-                            let a: UnsafeBufferPointer<Float>
-                            if w.isPointwise {
-                                a = UnsafeBufferPointer(rebasing: src[(start * k)..<((start + rows) * k)])
-                            } else {
-                                fillPatches(buffer.baseAddress!, from: src.baseAddress!, window: w, firstRow: start, rowCount: rows)
-                                a = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<(rows * k)])
-                            }
+                            let a = patchRows(src, buffer: buffer, window: w, firstRow: start, rowCount: rows)
                             try GEMM.multiply(a, shape: MatrixShape(rows: rows, columns: k), weights, shape: MatrixShape(rows: k, columns: outChannels),
                                               into: UnsafeMutableBufferPointer(rebasing: out[(start * outChannels)..<((start + rows) * outChannels)]),
                                               shape: MatrixShape(rows: rows, columns: outChannels), beta: beta)
@@ -153,28 +158,21 @@ enum SpatialTraining {
                                     var start = 0
                                     while start < totalRows {
                                         let rows = min(chunk, totalRows - start)
-                                        let a: UnsafeBufferPointer<Float>
-                                        if w.isPointwise {
-                                            a = UnsafeBufferPointer(rebasing: src[(start * k)..<((start + rows) * k)])
-                                        } else {
-                                            fillPatches(buffer.baseAddress!, from: src.baseAddress!, window: w, firstRow: start, rowCount: rows)
-                                            a = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buffer)[0..<(rows * k)])
-                                        }
+                                        let a = patchRows(src, buffer: buffer, window: w, firstRow: start, rowCount: rows)
                                         let gChunk = UnsafeBufferPointer(rebasing: g[(start * outChannels)..<((start + rows) * outChannels)])
                                         try GEMM.multiply(a, shape: MatrixShape(rows: rows, columns: k), transposeA: true,
                                                           gChunk, shape: MatrixShape(rows: rows, columns: outChannels),
                                                           into: kernelGradient, shape: MatrixShape(rows: k, columns: outChannels), beta: start == 0 ? 0 : 1)
                                         if inputGradient {
-                                            if w.isPointwise {
-                                                let target = UnsafeMutableBufferPointer(rebasing: inputGradientBuffer[(start * k)..<((start + rows) * k)])
-                                                try GEMM.multiply(gChunk, shape: MatrixShape(rows: rows, columns: outChannels), weights,
-                                                                  shape: MatrixShape(rows: k, columns: outChannels), transposeB: true,
-                                                                  into: target, shape: MatrixShape(rows: rows, columns: k))
-                                            } else {
-                                                let target = UnsafeMutableBufferPointer(rebasing: patchGradientBuffer[0..<(rows * k)])
-                                                try GEMM.multiply(gChunk, shape: MatrixShape(rows: rows, columns: outChannels), weights,
-                                                                  shape: MatrixShape(rows: k, columns: outChannels), transposeB: true,
-                                                                  into: target, shape: MatrixShape(rows: rows, columns: k))
+                                            // dy·Kᵀ: straight into the input's gradient for a pointwise window, else into the
+                                            // chunk's patch gradient, added back to the input positions (col2im).
+                                            let target = w.isPointwise
+                                                ? UnsafeMutableBufferPointer(rebasing: inputGradientBuffer[(start * k)..<((start + rows) * k)])
+                                                : UnsafeMutableBufferPointer(rebasing: patchGradientBuffer[0..<(rows * k)])
+                                            try GEMM.multiply(gChunk, shape: MatrixShape(rows: rows, columns: outChannels), weights,
+                                                              shape: MatrixShape(rows: k, columns: outChannels), transposeB: true,
+                                                              into: target, shape: MatrixShape(rows: rows, columns: k))
+                                            if !w.isPointwise {
                                                 addPatches(patchGradientBuffer.baseAddress!, into: inputGradientBuffer.baseAddress!, window: w,
                                                            firstRow: start, rowCount: rows)
                                             }
@@ -258,22 +256,6 @@ enum SpatialTraining {
         return dx
     }
 
-    /// [h, w, c] → [c]: the maximum or the mean over all positions.
-    static func globalPool(_ x: [Float], samples: Int, shape: [Int], mode: PoolMode) -> [Float] {
-        let c = shape[2], positions = shape[0] * shape[1]
-        var y = [Float](repeating: mode == .max ? -.infinity : 0, count: samples * c)
-        for n in 0..<samples {
-            for position in 0..<positions {
-                let from = (n * positions + position) * c
-                for ch in 0..<c {
-                    y[n * c + ch] = mode == .max ? max(y[n * c + ch], x[from + ch]) : y[n * c + ch] + x[from + ch]
-                }
-            }
-            if mode == .average { for ch in 0..<c { y[n * c + ch] /= Float(positions) } }
-        }
-        return y
-    }
-
     /// The input's gradient of a global pooling layer (max: to the first largest position of each channel).
     static func globalPoolGradient(_ x: [Float], samples: Int, shape: [Int], mode: PoolMode, outputGradient dy: [Float]) -> [Float] {
         let c = shape[2], positions = shape[0] * shape[1]
@@ -353,56 +335,6 @@ enum SpatialTraining {
                 }
             }
         }
-    }
-
-    /// Each [h, w, c] sample copied into an [outH, outW, c] one with its (0, 0) at (top, left): zero padding for
-    /// positive offsets, cropping for negative ones. Its own adjoint with the offsets negated and the shapes swapped.
-    static func shift(_ x: [Float], samples: Int, shape: [Int], top: Int, left: Int, outH: Int, outW: Int) -> [Float] {
-        let (h, w, c) = (shape[0], shape[1], shape[2])
-        var y = [Float](repeating: 0, count: samples * outH * outW * c)
-        for n in 0..<samples {
-            for oy in 0..<outH {
-                let iy = oy - top
-                guard iy >= 0, iy < h else { continue }
-                for ox in 0..<outW {
-                    let ix = ox - left
-                    guard ix >= 0, ix < w else { continue }
-                    let from = ((n * h + iy) * w + ix) * c, to = ((n * outH + oy) * outW + ox) * c
-                    for ch in 0..<c { y[to + ch] = x[from + ch] }
-                }
-            }
-        }
-        return y
-    }
-
-    /// numpy's transpose of each sample: output axis i is input axis `axes[i]`. Its adjoint is the inverse permutation.
-    static func permute(_ x: [Float], samples: Int, shape: [Int], axes: [Int]) -> [Float] {
-        let rank = shape.count
-        var inStrides = [Int](repeating: 1, count: rank)
-        for a in stride(from: rank - 2, through: 0, by: -1) { inStrides[a] = inStrides[a + 1] * shape[a + 1] }
-        let outShape = axes.map { shape[$0] }
-        let strides = axes.map { inStrides[$0] }
-        let size = shape.reduce(1, *)
-        var y = [Float](repeating: 0, count: x.count)
-        var index = [Int](repeating: 0, count: rank)
-        for n in 0..<samples {
-            let base = n * size
-            for i in 0..<rank { index[i] = 0 }
-            var from = 0
-            for out in 0..<size {
-                y[base + out] = x[base + from]
-                var axis = rank - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    from += strides[axis]
-                    if index[axis] < outShape[axis] { break }
-                    from -= strides[axis] * outShape[axis]
-                    index[axis] = 0
-                    axis -= 1
-                }
-            }
-        }
-        return y
     }
 
     /// The inverse of the permutation `axes`.

@@ -262,11 +262,11 @@ struct TrainableNetwork {
             case let .pool(window, mode):
                 current = SpatialTraining.pool(current, samples: count, window: window, mode: mode)
             case let .globalPool(input, mode):
-                current = SpatialTraining.globalPool(current, samples: count, shape: input, mode: mode)
+                current = SpatialKernels.globalPool(current, samples: count, shape: input, mode: mode)
             case let .shift(input, top, left, outH, outW):
-                current = SpatialTraining.shift(current, samples: count, shape: input, top: top, left: left, outH: outH, outW: outW)
+                current = SpatialKernels.shift(current, samples: count, shape: input, top: top, left: left, outH: outH, outW: outW)
             case let .permute(input, axes):
-                current = SpatialTraining.permute(current, samples: count, shape: input, axes: axes)
+                current = SpatialKernels.permute(current, samples: count, shape: input, axes: axes)
             case .activation(let activation):
                 activate(activation, width: width)
             case let .scaleShift(scale, shift):
@@ -337,11 +337,13 @@ struct TrainableNetwork {
                 if propagate { delta = SpatialTraining.globalPoolGradient(input, samples: count, shape: poolShape, mode: mode, outputGradient: delta) }
             case let .shift(input: from, top, left, outH, outW):
                 if propagate {
-                    delta = SpatialTraining.shift(delta, samples: count, shape: [outH, outW, from[2]], top: -top, left: -left, outH: from[0], outW: from[1])
+                    // A pad or crop is its own adjoint with the offsets negated and the shapes swapped.
+                    delta = SpatialKernels.shift(delta, samples: count, shape: [outH, outW, from[2]], top: -top, left: -left, outH: from[0], outW: from[1])
                 }
             case let .permute(input: from, axes):
                 if propagate {
-                    delta = SpatialTraining.permute(delta, samples: count, shape: axes.map { from[$0] }, axes: SpatialTraining.inverse(axes))
+                    // A permutation's adjoint is its inverse.
+                    delta = SpatialKernels.permute(delta, samples: count, shape: axes.map { from[$0] }, axes: SpatialTraining.inverse(axes))
                 }
             case .activation(let activation):
                 multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
