@@ -122,13 +122,9 @@ struct FineTuneConvolutionTests {
         var checked = 0
         for p in network.parameters.indices {
             for i in network.parameters[p].indices {
-                let saved = network.parameters[p][i]
-                network.parameters[p][i] = saved + h
-                let plus = try loss(network, x, teacher, labels, options)
-                network.parameters[p][i] = saved - h
-                let minus = try loss(network, x, teacher, labels, options)
-                network.parameters[p][i] = saved
-                let numeric = (plus - minus) / Double(2 * h)
+                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
+                    try loss(network, x, teacher, labels, options)
+                }
                 #expect(close(Double(analytic[p][i]), numeric), "\(name): parameter \(p)[\(i)]: analytic \(analytic[p][i]), numeric \(numeric)")
                 checked += 1
             }
@@ -143,13 +139,7 @@ struct FineTuneConvolutionTests {
         let input = try #require(inputGradient)
         #expect(input.count == x.count)
         for i in x.indices {
-            let saved = x[i]
-            x[i] = saved + h
-            let plus = try loss(network, x, teacher, labels, options)
-            x[i] = saved - h
-            let minus = try loss(network, x, teacher, labels, options)
-            x[i] = saved
-            let numeric = (plus - minus) / Double(2 * h)
+            let numeric = try centralDifference(at: x[i], step: h, set: { x[i] = $0 }) { try loss(network, x, teacher, labels, options) }
             #expect(close(Double(input[i]), numeric), "\(name): input [\(i)]: analytic \(input[i]), numeric \(numeric)")
         }
         // Not every gradient is zero (a check that compared zeros with zeros would pass).

@@ -42,13 +42,9 @@ struct FineTuneTests {
         var checked = 0
         for p in network.parameters.indices {
             for i in network.parameters[p].indices {
-                let saved = network.parameters[p][i]
-                network.parameters[p][i] = saved + h
-                let plus = try loss(network, x, teacher, labels, options)
-                network.parameters[p][i] = saved - h
-                let minus = try loss(network, x, teacher, labels, options)
-                network.parameters[p][i] = saved
-                let numeric = (plus - minus) / Double(2 * h)
+                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
+                    try loss(network, x, teacher, labels, options)
+                }
                 let value = Double(analytic[p][i])
                 #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(hidden) parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
                 checked += 1
