@@ -5,22 +5,24 @@ import LRMRuntime
 import Testing
 @testable import LRMPipeline
 
+/// A rows × columns kernel that is a sum of rank-one terms with weights decay^r (the size-search tests' spectra).
+func decayingKernel(_ rows: Int, _ columns: Int, decay: Float, rng: inout SeededGenerator) -> [Float] {
+    var w = [Float](repeating: 0, count: rows * columns)
+    for r in 0..<min(rows, columns) {
+        let a = (0..<rows).map { _ in rng.nextSymmetricFloat() }, b = (0..<columns).map { _ in rng.nextSymmetricFloat() }
+        let weight = pow(decay, Float(r))
+        for i in 0..<rows { for j in 0..<columns { w[i * columns + j] += weight * a[i] * b[j] } }
+    }
+    return w
+}
+
 @Suite("Size search")
 struct SizeSearchTests {
     /// A 64 → 48 → 32 → 6 MLP with decaying spectra; accuracy is agreement with the original's answers.
     /// With `outliers`, h1's kernel gets one entry per column 30 times its typical size (hard for i4).
     func setUp(outliers: Bool = false, zeroPoints: Bool = false) throws -> (SizeSearch, Model) {
         var rng = SeededGenerator(seed: 51)
-        func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] {
-            // A sum of rank-one terms with decaying weights.
-            var w = [Float](repeating: 0, count: rows * columns)
-            for r in 0..<min(rows, columns) {
-                let a = (0..<rows).map { _ in rng.nextSymmetricFloat() }, b = (0..<columns).map { _ in rng.nextSymmetricFloat() }
-                let weight = pow(decay, Float(r))
-                for i in 0..<rows { for j in 0..<columns { w[i * columns + j] += weight * a[i] * b[j] } }
-            }
-            return w
-        }
+        func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] { decayingKernel(rows, columns, decay: decay, rng: &rng) }
         var first = kernel(64, 48, decay: 0.8)
         if outliers {
             let typical = (first.reduce(0) { $0 + $1 * $1 } / Float(first.count)).squareRoot()

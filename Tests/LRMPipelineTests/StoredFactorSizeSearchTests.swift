@@ -13,15 +13,7 @@ struct StoredFactorSizeSearchTests {
     /// with `output`, the output layer at rank 5 too), a size search of it whose candidates are scored by agreement with it.
     func setUp(output: Bool = false) throws -> (search: SizeSearch, stored: Model) {
         var rng = SeededGenerator(seed: 61)
-        func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] {
-            var w = [Float](repeating: 0, count: rows * columns)
-            for r in 0..<min(rows, columns) {
-                let a = (0..<rows).map { _ in rng.nextSymmetricFloat() }, b = (0..<columns).map { _ in rng.nextSymmetricFloat() }
-                let weight = pow(decay, Float(r))
-                for i in 0..<rows { for j in 0..<columns { w[i * columns + j] += weight * a[i] * b[j] } }
-            }
-            return w
-        }
+        func kernel(_ rows: Int, _ columns: Int, decay: Float) -> [Float] { decayingKernel(rows, columns, decay: decay, rng: &rng) }
         let original = Model(name: "s", input: InputSpec(shape: [64]), layers: [
             Layer(name: "h1", operation: .dense(kernel: Tensor(shape: [64, 48], floats: kernel(64, 48, decay: 0.8)),
                                                 bias: Tensor(shape: [48], floats: [Float](repeating: 0.01, count: 48)), activation: .tanh)),
