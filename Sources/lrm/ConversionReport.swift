@@ -28,6 +28,11 @@ struct ConversionReport {
     /// Multiply-accumulates per sample of the original and the converted model, when their shapes chain.
     var macs: (before: Int, after: Int)?
 
+    /// Parameters the input file stores, when that is not what `parametersBefore` counts: a `.lrm` input whose layers
+    /// are already factorized, where the layers' "before" is the original's kernel (as `lrm inspect` counts it) and the
+    /// compression against the input file is said beside it.
+    var inputParameters: Int?
+
     /// The per-sample MACs of two models (each counted by `ModelSummary` from its own header).
     static func macs(before: Model, after: Model) -> (before: Int, after: Int)? {
         guard let original = try? before.plan().header else { return nil }
@@ -44,6 +49,11 @@ struct ConversionReport {
     var parametersBefore: Int { decisions.reduce(0) { $0 + $1.parametersBefore } }
     var parametersAfter: Int { decisions.reduce(0) { $0 + $1.parametersAfter } }
     var ratio: Double { parametersAfter == 0 ? 1 : Double(parametersBefore) / Double(parametersAfter) }
+    /// The input file's stored parameters over the output's, when they differ from the original's (`inputParameters`).
+    var ratioOnInput: (parameters: Int, ratio: Double)? {
+        guard let inputParameters, inputParameters != parametersBefore else { return nil }
+        return (inputParameters, parametersAfter == 0 ? 1 : Double(inputParameters) / Double(parametersAfter))
+    }
 
     func outcomeName(_ outcome: LayerDecision.Outcome, kind: String = "dense") -> String {
         let kept = kind == "conv2d" ? "conv2d" : "dense"
@@ -79,6 +89,10 @@ struct ConversionReport {
             if let note = d.note { lines.append("\(escaped(d.name)): \(note)") }
         }
         var totals = "parameters \(Format.count(parametersBefore)) → \(Format.count(parametersAfter)), compression \(Format.ratio(ratio))"
+        if let onInput = ratioOnInput {
+            totals = "parameters \(Format.count(parametersBefore)) in the original layers (\(Format.count(onInput.parameters)) in the input)"
+                + " → \(Format.count(parametersAfter)), compression \(Format.ratio(ratio)) (\(Format.ratio(onInput.ratio)) on the input)"
+        }
         if let inputBytes, let outputBytes {
             totals += "; bytes on disk \(Format.bytes(inputBytes)) → \(Format.bytes(outputBytes))"
         }
@@ -109,6 +123,9 @@ struct ConversionReport {
                                               ("parameters_before", .int(Int64(parametersBefore))),
                                               ("parameters_after", .int(Int64(parametersAfter))),
                                               ("compression_ratio", .number(ratio))]
+        if let onInput = ratioOnInput {
+            members += [("input_parameters", .int(Int64(onInput.parameters))), ("compression_ratio_on_input", .number(onInput.ratio))]
+        }
         if let inputBytes { members.append(("input_bytes", .int(Int64(inputBytes)))) }
         if let outputBytes { members.append(("output_bytes", .int(Int64(outputBytes)))) }
         if let macs { members += [("macs_before", .int(Int64(macs.before))), ("macs_after", .int(Int64(macs.after)))] }

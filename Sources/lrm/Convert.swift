@@ -452,7 +452,8 @@ extension LRM {
                                               inputBytes: inputBytes,
                                               outputBytes: outputBytes, seconds: Date().timeIntervalSince(started),
                                               layerBytes: ConversionReport.layerBytes(of: converted),
-                                              macs: ConversionReport.macs(before: model.header, after: converted))
+                                              macs: ConversionReport.macs(before: model.header, after: converted),
+                                              inputParameters: Self.storedParametersIfFactorized(model.header))
                 var reportJSON = report.json()
                 if let search = result.search, case .object(var members) = reportJSON {
                     members.append(("search", search.json))
@@ -473,5 +474,15 @@ extension LRM {
                 try enforceLimit(evaluation, searched: result.search != nil)
             }
         }
+    }
+}
+
+extension LRM.Convert {
+    /// The parameters a `.lrm` input stores when some of its layers are already factorized (the report then counts the
+    /// layers' "before" from the original, as `lrm inspect` does, and says the compression on the input beside it); nil
+    /// for any other input.
+    static func storedParametersIfFactorized(_ header: ContainerHeader) -> Int? {
+        let summary = ModelSummary(header: header)
+        return summary.layers.contains { $0.factorization != nil } ? summary.parametersAfter : nil
     }
 }
