@@ -61,6 +61,9 @@ public enum MetadataKey {
     public static let sourceSHA256 = "source.sha256"
     /// string: version of Keras that wrote the source, when it says.
     public static let sourceKerasVersion = "source.keras_version"
+    /// string[]: `Class:layer` for each layer imported from a Keras class its kind does not name: the 1-D layers
+    /// (`Conv1D:conv_a`, `MaxPooling1D:pool`), which run as 2-D kinds over a height of 1.
+    public static let sourceKerasClasses = "source.keras_classes"
     /// string: the rank policy used for the whole model, e.g. "energy".
     public static let conversionPolicy = "conversion.policy"
     /// float: its parameter (τ, ε, k or r).
@@ -136,7 +139,7 @@ public enum MetadataKey {
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
-        sourceKerasVersion: "string", conversionPolicy: "string", conversionParameter: "float",
+        sourceKerasVersion: "string", sourceKerasClasses: "string[]", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
         conversionHistory: "string",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",

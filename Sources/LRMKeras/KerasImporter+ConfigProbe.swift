@@ -39,6 +39,16 @@ extension KerasImporter {
                 convolutionShapes = ["depthwise_kernel": [c.kernelH, c.kernelW, channels, c.depthMultiplier],
                                      "pointwise_kernel": [1, 1, channels * c.depthMultiplier, c.filters], "bias": [c.filters]]
                 channels = c.filters
+            case .sequence(.conv2D(let c), _):
+                convolutionShapes = ["kernel": [c.kernelW, channels, c.filters], "bias": [c.filters]]
+                channels = c.filters
+            case .sequence(.depthwiseConv2D(let c), _):
+                convolutionShapes = ["depthwise_kernel": [c.kernelW, channels, c.depthMultiplier], "bias": [channels * c.depthMultiplier]]
+                channels *= c.depthMultiplier
+            case .sequence(.separableConv2D(let c), _):
+                convolutionShapes = ["depthwise_kernel": [c.kernelW, channels, c.depthMultiplier],
+                                     "pointwise_kernel": [1, channels * c.depthMultiplier, c.filters], "bias": [c.filters]]
+                channels = c.filters
             default:
                 break
             }

@@ -5,15 +5,19 @@ import LRMFormat
 extension KerasLayerConfig {
     /// The layer classes this importer reads.
     static let supportedClassNames = [
-        "Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Cropping2D", "Dense", "DepthwiseConv2D",
-        "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU", "MaxPooling2D",
-        "Normalization", "Permute", "ReLU", "Reshape", "Rescaling", "SeparableConv2D", "Softmax", "SpatialDropout2D", "ZeroPadding2D",
+        "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "Cropping1D", "Cropping2D",
+        "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "Normalization",
+        "Permute", "ReLU", "Reshape", "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D",
+        "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D",
     ]
 
     /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
     static let classAliases = [
         "Convolution2D": "Conv2D", "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D",
         "AvgPool2D": "AveragePooling2D", "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+        "Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",
+        "AvgPool1D": "AveragePooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
     ]
 
     /// Parses the `config` object of a layer of class `className`.
@@ -44,13 +48,16 @@ extension KerasLayerConfig {
             let crop = className == "Cropping2D"
             let m = try reader.margins(crop ? "cropping" : "padding")
             return .margins2D(top: m.top, bottom: m.bottom, left: m.left, right: m.right, crop: crop, dataFormat: try reader.dataFormat())
+        case "Conv1D", "DepthwiseConv1D", "SeparableConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
+             "GlobalMaxPooling1D", "ZeroPadding1D", "Cropping1D":
+            return try reader.sequenceLayer(className: classAliases[className] ?? className)
         case "Permute":
             let dims = config["dims"]?.array?.compactMap(\.integer) ?? []
             guard !dims.isEmpty, dims.count == config["dims"]?.array?.count, Set(dims) == Set(1...dims.count) else {
                 throw reader.invalid("dims", expected: "a permutation of 1…n", found: config["dims"])
             }
             return .permute(dims: dims)
-        case "SpatialDropout2D":
+        case "SpatialDropout2D", "SpatialDropout1D":
             return .dropout(rate: try reader.optionalNumber("rate") ?? 0)
         case "InputLayer":
             let shape = config["batch_shape"] ?? config["batch_input_shape"]
@@ -123,6 +130,7 @@ extension KerasLayerConfig {
         case .conv2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]
         case .depthwiseConv2D(let c): c.useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"]
         case .separableConv2D(let c): ["depthwise_kernel", "pointwise_kernel"] + (c.useBias ? ["bias"] : [])
+        case .sequence(let inner, _): inner.expectedWeightNames
         default: []
         }
     }
@@ -215,11 +223,12 @@ private struct FieldReader {
         }
     }
 
-    func padding() throws(KerasImportError) -> KerasPadding {
+    /// `padding`: 'valid' or 'same' (and 'causal' where `causalAllowed`, which the caller handles; named in the error).
+    func padding(causalAllowed: Bool = false) throws(KerasImportError) -> KerasPadding {
         guard let value = config["padding"], !value.isNull else { return .valid }
         guard let name = value.string?.lowercased(), let padding = KerasPadding(rawValue: name) else {
             throw KerasImportError(.unsupportedLayer, file: source, location: location,
-                                   "padding \(value.brief) is not supported, expected 'valid' or 'same'")
+                                   "padding \(value.brief) is not supported, expected \(causalAllowed ? "'valid', 'same' or 'causal'" : "'valid' or 'same'")")
         }
         return padding
     }
@@ -266,6 +275,82 @@ private struct FieldReader {
                                 dilationH: dilation.0, dilationW: dilation.1, padding: try padding(),
                                 dataFormat: try dataFormat(), activation: try activation("activation"),
                                 useBias: try bool("use_bias", default: true), depthMultiplier: multiplier)
+    }
+
+    /// A 1-D layer (class `canonical`, aliases resolved) as ``KerasLayerConfig/sequence(_:causalPadding:)``: its 2-D
+    /// equivalent over a height of 1. Channels-first 1-D layers are refused.
+    func sequenceLayer(className canonical: String) throws(KerasImportError) -> KerasLayerConfig {
+        // Cropping1D has no data_format (Keras's is always channels-last); the others default to channels-last.
+        if try dataFormat() == .channelsFirst {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "data_format 'channels_first' ([channels, steps] samples) is not supported for 1-D layers, expected 'channels_last'")
+        }
+        switch canonical {
+        case "Conv1D", "DepthwiseConv1D", "SeparableConv1D":
+            let kernel = try single("kernel_size")
+            let stride = try single("strides", default: 1)
+            let dilation = try single("dilation_rate", default: 1)
+            if let groups = config["groups"], !groups.isNull, groups.integer != 1 {
+                throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                       "grouped convolution (groups \(groups.brief)) has no lrm equivalent, expected groups 1")
+            }
+            let multiplier = canonical == "Conv1D" ? 1 : (config["depth_multiplier"]?.integer ?? 1)
+            guard (1...65_535).contains(multiplier) else {
+                throw invalid("depth_multiplier", expected: "an integer from 1 to 65535", found: config["depth_multiplier"])
+            }
+            let causal = config["padding"]?.string?.lowercased() == "causal"
+            let convolution = KerasConvolution(filters: canonical == "DepthwiseConv1D" ? 0 : try integer("filters"),
+                                               kernelH: 1, kernelW: kernel, strideW: stride, dilationW: dilation,
+                                               padding: causal ? .valid : try padding(causalAllowed: true),
+                                               activation: try activation("activation"),
+                                               useBias: try bool("use_bias", default: true), depthMultiplier: multiplier)
+            let inner: KerasLayerConfig = switch canonical {
+            case "Conv1D": .conv2D(convolution)
+            case "DepthwiseConv1D": .depthwiseConv2D(convolution)
+            default: .separableConv2D(convolution)
+            }
+            return .sequence(inner, causalPadding: causal ? (kernel - 1) * dilation : 0)
+        case "MaxPooling1D", "AveragePooling1D":
+            let pool = try single("pool_size", default: 2)
+            let stride = try single("strides", default: pool)
+            return .sequence(.pooling2D(KerasPooling(mode: canonical == "MaxPooling1D" ? .max : .average, poolH: 1, poolW: pool,
+                                                     strideH: 1, strideW: stride, padding: try padding(), dataFormat: .channelsLast)),
+                             causalPadding: 0)
+        case "GlobalAveragePooling1D", "GlobalMaxPooling1D":
+            return .sequence(.globalPooling2D(mode: canonical == "GlobalMaxPooling1D" ? .max : .average, dataFormat: .channelsLast,
+                                              keepDims: try bool("keepdims", default: false)), causalPadding: 0)
+        default:  // ZeroPadding1D, Cropping1D
+            let crop = canonical == "Cropping1D"
+            let (before, after) = try margins1D(crop ? "cropping" : "padding")
+            return .sequence(.margins2D(top: 0, bottom: 0, left: before, right: after, crop: crop, dataFormat: .channelsLast),
+                             causalPadding: 0)
+        }
+    }
+
+    /// A 1-D window size, stride or dilation: an integer or a list of one, from 1 to 65,535.
+    func single(_ field: String, default fallback: Int? = nil) throws(KerasImportError) -> Int {
+        let expected = "a positive integer or a list of one"
+        guard let value = config[field], !value.isNull else {
+            guard let fallback else { throw invalid(field, expected: expected, found: nil) }
+            return fallback
+        }
+        let items = value.array ?? [value]
+        guard items.count == 1, let number = items[0].integer, (1...65_535).contains(number) else {
+            throw invalid(field, expected: expected + " from 1 to 65535", found: value)
+        }
+        return number
+    }
+
+    /// ZeroPadding1D's `padding` or Cropping1D's `cropping`: n or (before, after), each 0…65,535; Keras's default is 1.
+    func margins1D(_ field: String) throws(KerasImportError) -> (Int, Int) {
+        guard let value = config[field], !value.isNull else { return (1, 1) }
+        let range = 0...65_535
+        if let n = value.integer, range.contains(n) { return (n, n) }
+        guard let items = value.array, items.count == 2, let before = items[0].integer, let after = items[1].integer,
+              range.contains(before), range.contains(after) else {
+            throw invalid(field, expected: "an integer or two integers from 0 to 65535", found: value)
+        }
+        return (before, after)
     }
 
     func activation(_ field: String) throws(KerasImportError) -> KerasActivation {

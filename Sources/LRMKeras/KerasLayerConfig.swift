@@ -47,6 +47,13 @@ public enum KerasLayerConfig: Sendable, Equatable {
     case permute(dims: [Int])
     /// `Flatten` with `data_format` channels-first: Keras moves axis 1 (the channels) last, then flattens.
     case flattenChannelsFirst
+    /// A 1-D layer (`Conv1D`, `SeparableConv1D`, `DepthwiseConv1D`, `MaxPooling1D`, `AveragePooling1D`,
+    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D`, `ZeroPadding1D`, `Cropping1D`; channels-last only) as its
+    /// 2-D equivalent over a height of 1: lrm runs Keras's `[steps, channels]` sample as `[1, steps, channels]`.
+    /// Window sizes, strides, dilations and margins are the width's (height 1, stride 1). `causalPadding` is the
+    /// number of zero steps Keras's padding `causal` adds before the first one ((kernel − 1) · dilation), the
+    /// convolution then being valid. Keras's kernels are `[k, cin, cout]`; lrm's are `[1, k, cin, cout]`.
+    indirect case sequence(KerasLayerConfig, causalPadding: Int)
 }
 
 /// The settings of a Keras `Conv2D`, `DepthwiseConv2D` or `SeparableConv2D`.

@@ -52,6 +52,11 @@ struct ContainerModelBuilder {
     /// True while Keras's tensor is channels-first ([c, h, w]) but lrm holds it as [h, w, c]: between a
     /// channels-first spatial layer and the permute that restores Keras's order (see `KerasModel+SpatialLayers`).
     var channelsFirstView = false
+    /// True while Keras's sample is [steps, channels] and lrm holds it as [1, steps, channels]: from a 1-D layer to a
+    /// layer that depends on the sample's axes (see `KerasModel+SpatialLayers`).
+    var sequenceView = false
+    /// `Class:layer` for every lrm layer made from a Keras 1-D layer (metadata `source.keras_classes`).
+    var kerasClasses: [String] = []
 
     init(model: KerasModel, source: String) {
         self.model = model
@@ -94,11 +99,13 @@ struct ContainerModelBuilder {
         if let pending = pendingNormalization {
             layers.append(scaleShift(name: pending.name, scale: pending.scale, shift: pending.shift))
         }
+        if sequenceView { leaveSequence(before: "output") }
         var metadata: [String: MetadataValue] = [
             MetadataKey.sourceFile: .string((source as NSString).lastPathComponent),
             MetadataKey.sourceFormat: .string(formatName),
         ]
         if let version = model.kerasVersion { metadata[MetadataKey.sourceKerasVersion] = .string(version) }
+        if !kerasClasses.isEmpty { metadata[MetadataKey.sourceKerasClasses] = .strings(kerasClasses) }
         return Model(name: model.name, input: input, layers: layers, metadata: metadata)
     }
 
@@ -114,6 +121,13 @@ struct ContainerModelBuilder {
     var hasWeightedLayer: Bool { !layers.isEmpty && layers.contains { !$0.operation.tensors.isEmpty } }
 
     mutating func add(_ layer: KerasLayer, next: ArraySlice<KerasLayer>) throws(KerasImportError) {
+        if sequenceView {
+            switch layer.config {
+            case .sequence: break
+            case .flatten: sequenceView = false  // [1, steps, channels] flattens as Keras's [steps, channels] does
+            default: if layer.config.needsKerasOrder { leaveSequence(before: layer.name) }
+            }
+        }
         if try addSpatial(layer) { return }
         if channelsFirstView && layer.config.needsKerasOrder {
             restoreKerasOrder(before: layer)
@@ -121,7 +135,7 @@ struct ContainerModelBuilder {
         switch layer.config {
         case .inputLayer, .dropout:
             return
-        case .conv2D, .depthwiseConv2D, .separableConv2D, .pooling2D, .globalPooling2D, .margins2D, .flattenChannelsFirst:
+        case .conv2D, .depthwiseConv2D, .separableConv2D, .pooling2D, .globalPooling2D, .margins2D, .flattenChannelsFirst, .sequence:
             return  // handled by addSpatial
         case .permute(let dims):
             let rank = currentShape().count

@@ -74,6 +74,24 @@ extension ContainerModelBuilder {
                 }
             }
             layers.append(Layer(name: layer.name, operation: crop ? .crop2D(margins) : .pad2D(margins)))
+        case let .sequence(inner, causalPadding):
+            try enterSequence(layer)
+            let first = layers.count
+            if causalPadding > 0 {
+                layers.append(Layer(name: layer.name + "/causal_padding",
+                                    operation: .pad2D(Margins(top: 0, bottom: 0, left: causalPadding, right: 0))))
+            }
+            // The 2-D layer over a height of 1: Keras's [k, …] kernels are lrm's [1, k, …], the same values in the same order.
+            var planar = layer
+            planar.config = inner
+            planar.weights = layer.weights.map { weight in
+                var lifted = weight
+                if weight.shape.count == 3 { lifted.shape = [1] + weight.shape }
+                return lifted
+            }
+            _ = try addSpatial(planar)
+            kerasClasses += layers[first...].map { "\(layer.className):\($0.name)" }
+            if case .globalPooling2D(_, _, false) = inner { sequenceView = false }
         case .flatten:
             // Keras flattens its own order: restore it first.
             if channelsFirstView { restoreKerasOrder(before: layer) }
@@ -111,6 +129,29 @@ extension ContainerModelBuilder {
         }
     }
 
+    /// Before a 1-D layer: lrm's view of Keras's [steps, channels] sample becomes [1, steps, channels], unless it is already.
+    mutating func enterSequence(_ layer: KerasLayer) throws(KerasImportError) {
+        guard !sequenceView else { return }
+        let shape = currentShape()
+        guard shape.count == 2 else {
+            if let declared = model.inputShape, declared.contains(where: { $0 == nil }) {
+                let shown = "(" + declared.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")"
+                throw shapeError(layer, "the model's input shape \(shown) leaves the number of steps open; lrm runs a fixed shape: "
+                                 + "build the model on keras.Input((steps, channels)) with a number of steps")
+            }
+            throw shapeError(layer, "the layer takes sequences ([steps, channels]), found a sample of shape \(shape)")
+        }
+        layers.append(Layer(name: layer.name + "/as_2d", operation: .reshape([1] + shape)))
+        sequenceView = true
+    }
+
+    /// Gives back Keras's [steps, channels] view of lrm's [1, steps, channels] sample, before a layer named `name`
+    /// that depends on the sample's axes (Dense, Reshape, Permute, Softmax, a 2-D layer) or at the model's end.
+    mutating func leaveSequence(before name: String) {
+        layers.append(Layer(name: name + "/as_1d", operation: .reshape(Array(currentShape().dropFirst()))))
+        sequenceView = false
+    }
+
     /// Inserts the permute [2, 0, 1] that gives back Keras's channels-first order.
     mutating func restoreKerasOrder(before layer: KerasLayer) {
         layers.append(Layer(name: layer.name + "/channels_first", operation: .permute([2, 0, 1])))
@@ -120,7 +161,7 @@ extension ContainerModelBuilder {
     /// Checks that a BatchNormalization normalizes the axis lrm's scale-shift acts on (the last one of lrm's
     /// sample): Keras's channel axis (1) in a channels-first view, else Keras's last axis.
     func checkNormalizedAxis(_ axes: [Int], _ layer: KerasLayer) throws(KerasImportError) {
-        let rank = currentShape().count + 1  // with the batch axis
+        let rank = currentShape().count + (sequenceView ? 0 : 1)  // Keras's, with the batch axis
         let normalized = axes.map { $0 < 0 ? $0 + rank : $0 }
         let expected = channelsFirstView ? 1 : rank - 1
         guard normalized == [expected] else {

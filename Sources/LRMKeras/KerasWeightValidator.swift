@@ -46,6 +46,20 @@ enum KerasWeightValidator {
             let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
             try check(["depthwise_kernel": [c.kernelH, c.kernelW, cin, c.depthMultiplier],
                        "pointwise_kernel": [1, 1, cin * c.depthMultiplier, c.filters], "bias": [c.filters]], requirePositive: cin)
+        case .sequence(let inner, _):
+            // Keras's 1-D kernels: [k, cin, cout], [k, cin, multiplier], pointwise [1, cin · multiplier, filters].
+            let cin = layer.weights.first?.shape.count == 3 ? layer.weights[0].shape[1] : 0
+            switch inner {
+            case .conv2D(let c):
+                try check(["kernel": [c.kernelW, cin, c.filters], "bias": [c.filters]], requirePositive: cin)
+            case .depthwiseConv2D(let c):
+                try check(["depthwise_kernel": [c.kernelW, cin, c.depthMultiplier], "bias": [cin * c.depthMultiplier]], requirePositive: cin)
+            case .separableConv2D(let c):
+                try check(["depthwise_kernel": [c.kernelW, cin, c.depthMultiplier],
+                           "pointwise_kernel": [1, cin * c.depthMultiplier, c.filters], "bias": [c.filters]], requirePositive: cin)
+            default:
+                break
+            }
         case .batchNormalization:
             guard let first = layer.weights.first else { return }
             for weight in layer.weights where weight.shape != first.shape || weight.shape.count != 1 {

@@ -80,6 +80,7 @@ STANDARD_KEYS = {
     "source.format": "string",
     "source.sha256": "string",
     "source.keras_version": "string",
+    "source.keras_classes": "string[]",
     "conversion.policy": "string",
     "conversion.parameter": "float",
     "conversion.factor_dtype": "string",
