@@ -18,7 +18,9 @@ extension LRM {
                 + "or a BatchNormalization 'input_normalization' (one value per channel of an HWC image or per feature), so "
                 + "the Keras model takes the raw inputs `lrm predict` takes; preprocessing no Keras layer can hold (per "
                 + "element of an image, per channel of a CHW input) is left out with a warning: that file expects inputs "
-                + "already scaled (what `lrm predict --no-preprocess` takes). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "already scaled (what `lrm predict --no-preprocess` takes). Keras 1-D layers (Conv1D, …, recorded in the "
+                + "metadata source.keras_classes) are written as their 2-D layers over a height of 1 between Reshape layers, "
+                + "with a note saying so. Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
         /// The formats `--to` accepts.
@@ -72,11 +74,25 @@ extension LRM {
                 }
                 print("wrote \(output): Keras Sequential '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
+                if let note = Self.sequenceNote(loaded) { print(note) }
                 if case let .notIncluded(reason) = summary.preprocessing {
                     printWarning("the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
                                  + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model (\(reason)); feed it scaled inputs")
                 }
             }
+        }
+
+        /// What became of a model's Keras 1-D layers (metadata `source.keras_classes`): the export writes lrm's kinds,
+        /// so they come out as 2-D classes over a height of 1; said, never silently. Nil when the model has none.
+        static func sequenceNote(_ model: Model) -> String? {
+            let classes = sourceKerasClasses(model.metadata)
+            let named = model.layers.filter { classes[$0.name] != nil }
+            guard !named.isEmpty else { return nil }
+            var kinds: [String] = []
+            for layer in named where !kinds.contains(classes[layer.name]!) { kinds.append(classes[layer.name]!) }
+            let names = named.prefix(6).map { "'\(escaped($0.name))'" }.joined(separator: ", ") + (named.count > 6 ? ", …" : "")
+            return "note: the Keras 1-D layers (\(kinds.joined(separator: ", ")): \(names)) are written as 2-D layers over a height of 1, "
+                + "between Reshape layers ([steps, channels] ↔ [1, steps, channels]): same input shape and outputs, not the original classes"
         }
 
         /// Up to four values, for the preprocessing note.

@@ -1,0 +1,115 @@
+import Foundation
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+@Suite("Keras Conv1D models through the CLI: predict, convert, verify, inspect, export")
+struct Conv1DCLITests {
+    static func fixture(_ name: String) -> String { TestPackage.root + "/Tests/LRMKerasTests/Fixtures/cnn/" + name }
+    static let basic = fixture("k3_conv1d_basic.keras")
+
+    /// 40 seeded [20, 3] sequences and random labels of 3 classes, as own data.
+    static func data(_ scratch: Scratch) throws -> [String] {
+        var state: UInt64 = 12_345
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        let x = (0..<(40 * 20 * 3)).map { _ in next() }
+        let y = (0..<40).map { _ in Float(Int(next() * 3) % 3) }
+        try NPY.write(try NumPyArray(shape: [40, 20, 3], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [40], float32: y), to: scratch.file("y.npy"))
+        return ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+    }
+
+    @Test("predict takes a Conv1D model's samples as [N, steps, channels] or [N, steps·channels] and gives Keras's outputs")
+    func predictShapes() throws {
+        let scratch = try Scratch()
+        for stem in ["k3_conv1d_basic", "k3_conv1d_mixed"] {
+            let pred = try NPZ.read(path: Self.fixture("\(stem).pred.npz"))
+            let x = try #require(pred["x"]), y = try #require(pred["y"])
+            try NPY.write(x, to: scratch.file("x.npy"))
+            try NPY.write(try NumPyArray(shape: [x.shape[0], x.shape[1] * x.shape[2]], float32: x.floatValues()), to: scratch.file("flat.npy"))
+            for input in ["x.npy", "flat.npy"] {
+                let run = try ChildProcess.run(["predict", Self.fixture("\(stem).keras"), "--input", scratch.file(input), "-o", scratch.file("p.npy")])
+                #expect(run.status == 0, "\(run.stderr)")
+                let got = try NPY.read(path: scratch.file("p.npy"))
+                #expect(got.shape == y.shape, "\(stem) \(input): \(got.shape)")
+                let worst = zip(got.floatValues(), y.floatValues()).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(worst <= 1e-5, "\(stem) \(input): max |Δ| \(worst)")
+            }
+        }
+    }
+
+    @Test("convert --policy rank:2 of a Conv1D model, then verify --reference on own data passes; the records agree")
+    func convertAndVerify() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r2.lrm")
+        let convert = try ChildProcess.run(["convert", Self.basic, "--policy", "rank:2", "-o", model])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let data = try Self.data(scratch)
+        let verify = try ChildProcess.run(["verify", model, "--reference", Self.basic, "--min-energy", "0.6"] + data)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("result: PASS"), "\(verify.stdout)")
+        for layer in ["c1", "c2"] {
+            let row = verify.stdout.split(separator: "\n").first { $0.hasPrefix("  \(layer) ") }.map(String.init) ?? ""
+            #expect(row.contains("factorized_conv2d") && row.hasSuffix("yes"), "\(row)")
+        }
+    }
+
+    /// The parameter count after conversion, from convert's "parameters A → B" line.
+    static func parametersAfter(_ output: String) -> Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("parameters ") }),
+              let arrow = line.range(of: "→ ") else { return nil }
+        return Int(line[arrow.upperBound...].prefix { $0.isNumber || $0 == "," }.filter(\.isNumber))
+    }
+
+    @Test("--conv auto on 1×k kernels stores no more than the channel and spatial forms do (the fewer of the two)")
+    func autoForm() throws {
+        var counts: [String: Int] = [:]
+        for form in ["auto", "channel", "spatial"] {
+            let run = try ChildProcess.run(["convert", Self.basic, "--policy", "rank:2", "--conv", form, "--exclude", "out", "--dry-run"])
+            #expect(run.status == 0, "\(run.stderr)")
+            counts[form] = Self.parametersAfter(run.stdout)
+        }
+        let auto = try #require(counts["auto"]), channel = try #require(counts["channel"]), spatial = try #require(counts["spatial"])
+        #expect(channel != spatial, "the fixture should tell the forms apart: \(counts)")
+        #expect(auto == min(channel, spatial), "\(counts)")
+    }
+
+    @Test("inspect names each layer's Keras class ([Conv1D], JSON keras_class) with a note; the inserted reshapes have none")
+    func inspectNamesClasses() throws {
+        let text = try ChildProcess.run(["inspect", Self.basic])
+        #expect(text.status == 0, "\(text.stderr)")
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains(" c1 ") && $0.contains("conv2d (relu) [Conv1D]") }, "\(text.stdout)")
+        #expect(lines.contains { $0.contains(" pool ") && $0.contains("pool2d [MaxPooling1D]") }, "\(text.stdout)")
+        #expect(lines.contains { $0.contains("c1/as_2d") && $0.contains("reshape") && !$0.contains("[") }, "\(text.stdout)")
+        #expect(text.stdout.contains("[Class]: the Keras layer class it was imported from"))
+        let json = try ChildProcess.run(["inspect", Self.basic, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let layers = try #require(try jsonObject(json.stdout)["layers"] as? [[String: Any]])
+        let classes = Dictionary(uniqueKeysWithValues: layers.compactMap { layer in
+            (layer["keras_class"] as? String).map { (layer["name"] as? String ?? "", $0) }
+        })
+        #expect(classes == ["c1": "Conv1D", "pool": "MaxPooling1D", "c2": "Conv1D"])
+    }
+
+    @Test("export of a converted Conv1D model writes it and says, in one line, that the 1-D layers are written as 2-D layers between reshapes")
+    func exportSaysSo() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r2.lrm")
+        #expect(try ChildProcess.run(["convert", Self.basic, "--policy", "rank:2", "-o", model]).status == 0)
+        let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", scratch.file("m.keras")])
+        #expect(export.status == 0, "\(export.stderr)")
+        let notes = export.stdout.split(separator: "\n").filter { $0.hasPrefix("note: ") }
+        #expect(notes.count == 1, "\(export.stdout)")
+        #expect(notes.first?.contains("Keras 1-D layers (Conv1D, MaxPooling1D: 'c1', 'pool', 'c2') are written as 2-D layers") == true,
+                "\(export.stdout)")
+        #expect(export.stdout.contains("input 20×3"), "\(export.stdout)")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("m.keras")))
+        // A model without 1-D layers gets no such note.
+        let plain = try ChildProcess.run(["export", TestPackage.root + "/samples/churn_mlp.h5", "--to", "keras", "-o", scratch.file("c.h5")])
+        #expect(plain.status == 0 && !plain.stdout.contains("note: the Keras 1-D layers"), "\(plain.stdout)\(plain.stderr)")
+    }
+}
