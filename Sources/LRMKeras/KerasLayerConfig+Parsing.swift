@@ -299,6 +299,10 @@ private struct FieldReader {
                 throw invalid("depth_multiplier", expected: "an integer from 1 to 65535", found: config["depth_multiplier"])
             }
             let causal = config["padding"]?.string?.lowercased() == "causal"
+            if causal && (kernel - 1) * dilation > 65_535 {
+                throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                       "padding 'causal' adds (kernel − 1)·dilation = \((kernel - 1) * dilation) steps, more than the 65535 lrm pads")
+            }
             let convolution = KerasConvolution(filters: canonical == "DepthwiseConv1D" ? 0 : try integer("filters"),
                                                kernelH: 1, kernelW: kernel, strideW: stride, dilationW: dilation,
                                                padding: causal ? .valid : try padding(causalAllowed: true),

@@ -76,6 +76,7 @@ extension ContainerModelBuilder {
             layers.append(Layer(name: layer.name, operation: crop ? .crop2D(margins) : .pad2D(margins)))
         case let .sequence(inner, causalPadding):
             try enterSequence(layer)
+            try checkSteps(inner, causalPadding: causalPadding, layer)
             let first = layers.count
             if causalPadding > 0 {
                 layers.append(Layer(name: layer.name + "/causal_padding",
@@ -143,6 +144,30 @@ extension ContainerModelBuilder {
         }
         layers.append(Layer(name: layer.name + "/as_2d", operation: .reshape([1] + shape)))
         sequenceView = true
+    }
+
+    /// Refuses, in Keras's 1-D terms, a window longer than the steps it slides over (valid padding) or a cropping
+    /// that leaves none (the 2-D checks would speak of a 1×k window and rows).
+    func checkSteps(_ inner: KerasLayerConfig, causalPadding: Int, _ layer: KerasLayer) throws(KerasImportError) {
+        let steps = currentShape()[1] + causalPadding
+        switch inner {
+        case .conv2D(let c), .depthwiseConv2D(let c), .separableConv2D(let c):
+            let span = (c.kernelW - 1) * c.dilationW + 1
+            guard c.padding == .same || span <= steps else {
+                throw shapeError(layer, "the kernel spans \(span) steps (size \(c.kernelW), dilation \(c.dilationW)), more than the \(steps) "
+                                 + "of its input\(causalPadding > 0 ? " with the causal padding" : "") (valid padding)")
+            }
+        case .pooling2D(let p):
+            guard p.padding == .same || p.poolW <= steps else {
+                throw shapeError(layer, "the pool window of \(p.poolW) steps is longer than its input's \(steps) (valid padding)")
+            }
+        case let .margins2D(_, _, before, after, true, _):
+            guard before + after < steps else {
+                throw shapeError(layer, "cropping \(before)+\(after) steps leaves nothing of its input's \(steps)")
+            }
+        default:
+            break
+        }
     }
 
     /// Gives back Keras's [steps, channels] view of lrm's [1, steps, channels] sample, before a layer named `name`

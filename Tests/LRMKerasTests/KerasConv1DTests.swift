@@ -160,6 +160,21 @@ struct KerasConv1DConfigTests {
         #expect(planar?.message.contains("takes images") == true, "\(planar?.message ?? "")")
     }
 
+    @Test("hostile sizes: a causal padding past the format's 65,535 margin, a window longer than the sequence, cropping it all, are refused in one line",
+          arguments: [(#"{"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 20000, "dilation_rate": 10, "padding": "causal"}}"#,
+                       "layer 'c' (Conv1D): padding 'causal' adds (kernel − 1)·dilation = 199990 steps, more than the 65535 lrm pads"),
+                      (#"{"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 9, "dilation_rate": 2}}"#,
+                       "layer 'c' (Conv1D): the kernel spans 17 steps (size 9, dilation 2), more than the 16 of its input (valid padding)"),
+                      (#"{"class_name": "MaxPooling1D", "config": {"name": "p", "pool_size": 17}}"#,
+                       "layer 'p' (MaxPooling1D): the pool window of 17 steps is longer than its input's 16 (valid padding)"),
+                      (#"{"class_name": "Cropping1D", "config": {"name": "k", "cropping": [8, 8]}}"#,
+                       "layer 'k' (Cropping1D): cropping 8+8 steps leaves nothing of its input's 16")])
+    func hostileSizes(_ layer: String, _ message: String) {
+        let error = #expect(throws: KerasImportError.self) { try probe([layer]) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text == "probe.json: " + message, "\(text)")
+    }
+
     @Test("BatchNormalization after a Conv1D: axis -1 or 2 (Keras's channel axis) is taken, axis 1 (the steps) refused")
     func batchNormalizationAxis() throws {
         // 4 filters: the probe's stand-in BatchNormalization vectors have 4 entries.
