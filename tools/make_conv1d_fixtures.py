@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the small 1-D convolutional Keras fixtures (sequence models) in Tests/LRMKerasTests/Fixtures/cnn.
 
-Usage (from the package root):
-    KERAS_BACKEND=jax /tmp/lead/venv/bin/python tools/make_conv1d_fixtures.py
+Usage (from the package root), all models or the ones named:
+    KERAS_BACKEND=jax /tmp/lead/venv/bin/python tools/make_conv1d_fixtures.py [basic|geometry|separable|mixed] [open_steps]
 
 Keras 3 only (prefix k3_conv1d_); the layouts and the seeding are make_cnn_fixtures.py's (its save() and
 randomize()): NAME.h5, NAME_weights.h5, NAME.weights.h5, NAME.keras and NAME.pred.npz with x and Keras's own
@@ -12,6 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+CHOSEN = sys.argv[1:]
 sys.argv = sys.argv[:1] + ["keras3"]
 import make_cnn_fixtures as cnn  # noqa: E402
 
@@ -87,14 +88,31 @@ def mixed(rng):
     cnn.save(model, "conv1d_mixed", rng.normal(0, 1, (6, 12, 3)).astype("float32"))
 
 
+def open_steps(rng):
+    """Input((None, 3)): a number of steps left open (variable-length sequences), Conv1D, GlobalMaxPooling1D, Dense;
+    Keras's predictions on 15 steps (lrm maps it for a given shape: --input-shape 15,3)."""
+    model = keras.Sequential([
+        keras.Input((None, 3)),
+        layers.Conv1D(4, 3, padding="same", activation="relu", name="c"),
+        layers.GlobalMaxPooling1D(name="gmp"),
+        layers.Dense(2, name="out"),
+    ], name="conv1d_open_steps")
+    cnn.randomize(model, rng)
+    cnn.save(model, "conv1d_open_steps", rng.normal(0, 1, (6, 15, 3)).astype("float32"))
+
+
 def main():
     os.makedirs(cnn.OUT, exist_ok=True)
     keras.utils.set_random_seed(SEED)
-    rng = np.random.default_rng(SEED)
-    basic(rng)
-    geometry(rng)
-    separable(rng)
-    mixed(rng)
+    # The first four share one generator, in this order (naming any of them writes all four again);
+    # open_steps, added later, has its own.
+    first = [basic, geometry, separable, mixed]
+    if not CHOSEN or any(make.__name__ in CHOSEN for make in first):
+        rng = np.random.default_rng(SEED)
+        for make in first:
+            make(rng)
+    if not CHOSEN or "open_steps" in CHOSEN:
+        open_steps(np.random.default_rng([SEED, 5]))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ public struct KerasImportError: Error, Sendable, Equatable, CustomStringConverti
         case unexpectedWeights
         /// A weight's shape disagrees with the layer config.
         case shapeMismatch
+        /// The input shape given for the model (`--input-shape`) disagrees with the dimensions its config gives.
+        case givenShapeMismatch
         /// A `.keras` archive is not readable or lacks a member.
         case invalidArchive
         /// The HDF5 layer failed; ``KerasImportError/hdf5Error`` has the details.

@@ -3,11 +3,11 @@ import Foundation
 public import LRMFormat
 
 extension KerasImporter {
-    /// Imports `path` and maps it to a container model (see ``KerasModel/containerModel(sourcePath:)``).
+    /// Imports `path` and maps it to a container model (see ``KerasModel/containerModel(sourcePath:inputShape:)``).
     public static func loadModel(path: String, architecture: String? = nil, match: KerasWeightMatching = .auto,
-                                 container: KerasContainer? = nil) throws -> Model {
+                                 container: KerasContainer? = nil, inputShape: [Int]? = nil) throws -> Model {
         let keras = try load(path: path, architecture: architecture, match: match, container: container)
-        return try keras.containerModel(sourcePath: path)
+        return try keras.containerModel(sourcePath: path, inputShape: inputShape)
     }
 }
 
@@ -26,8 +26,23 @@ extension KerasModel {
     /// - Throws: ``KerasImportError`` naming the layer for anything without an exact lrm equivalent, and
     ///   for a result the container would refuse (layers that do not chain, a name lrm cannot store):
     ///   the returned model always passes `ContainerHeader.validate()`, so it can be run or written as is.
-    public func containerModel(sourcePath: String) throws(KerasImportError) -> Model {
-        var builder = ContainerModelBuilder(model: self, source: sourcePath)
+    /// - Parameter inputShape: the sample shape to map the model for when its config leaves a dimension open
+    ///   (`Input((None, 3))`) or says none (`--input-shape`); it must agree with every dimension the config gives.
+    ///   Ignored for a model whose input shape is fully known.
+    public func containerModel(sourcePath: String, inputShape: [Int]? = nil) throws(KerasImportError) -> Model {
+        var builder = ContainerModelBuilder(model: self, source: sourcePath, givenShape: inputShape)
+        do {
+            return try mapped(&builder, sourcePath: sourcePath)
+        } catch where error.kind == .shapeMismatch && builder.givenShape != nil {
+            // The layers do not fit the shape the user gave (not the file's fault): the option's error.
+            var blamed = error
+            blamed.kind = .givenShapeMismatch
+            blamed.message = "--input-shape \(inputShape?.map(String.init).joined(separator: ",") ?? "") does not fit the model: " + error.message
+            throw blamed
+        }
+    }
+
+    private func mapped(_ builder: inout ContainerModelBuilder, sourcePath: String) throws(KerasImportError) -> Model {
         let model = try builder.build()
         do {
             _ = try model.plan()
@@ -58,11 +73,17 @@ struct ContainerModelBuilder {
     /// `Class:layer` for every lrm layer made from a Keras 1-D layer (metadata `source.keras_classes`).
     var kerasClasses: [String] = []
 
-    init(model: KerasModel, source: String) {
+    /// The shape given for a model whose config leaves its input shape open or unsaid, when it was used.
+    var givenShape: [Int]?
+
+    init(model: KerasModel, source: String, givenShape: [Int]? = nil) {
         self.model = model
         self.source = source
         var shape = (model.inputShape ?? []).compactMap { $0 }
-        if shape.isEmpty || shape.count != (model.inputShape ?? []).count {
+        if let givenShape, shape.isEmpty || shape.count != (model.inputShape ?? []).count {
+            shape = givenShape
+            self.givenShape = givenShape
+        } else if shape.isEmpty || shape.count != (model.inputShape ?? []).count {
             // Open or missing input shape: take it from the first Dense.
             shape = model.layers.lazy.compactMap { $0.weight(named: "kernel")?.shape.first }.first.map { [$0] } ?? []
         }
@@ -84,6 +105,11 @@ struct ContainerModelBuilder {
     mutating func build() throws(KerasImportError) -> Model {
         guard !input.shape.isEmpty else {
             throw KerasImportError(.invalidConfig, file: source, "the model's input shape is unknown; give it with --input-shape")
+        }
+        if let givenShape, let declared = model.inputShape, !declared.isEmpty,
+           declared.count != givenShape.count || zip(declared, givenShape).contains(where: { known, given in known.map { $0 != given } ?? false }) {
+            throw KerasImportError(.givenShapeMismatch, file: source,
+                                   "--input-shape \(givenShape.map(String.init).joined(separator: ",")) does not fit the model's input shape \(Self.kerasShape(declared))")
         }
         // The container's rule for every sample shape, checked here so that no later arithmetic on a
         // shape from the config can overflow.
@@ -305,6 +331,11 @@ struct ContainerModelBuilder {
             throw fail(layer, "the layer would apply to \(width) features, more than the \(Self.maxConfigVectorLength) lrm accepts for a layer without weights")
         }
         return width
+    }
+
+    /// A config's input shape as Keras writes it: `(None, 3)`.
+    static func kerasShape(_ shape: [Int?]) -> String {
+        "(" + shape.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
     }
 
     /// The product of `shape`, or nil if it overflows.

@@ -117,6 +117,7 @@ extension ContainerModelBuilder {
     mutating func enter(_ format: KerasDataFormat, _ layer: KerasLayer) throws(KerasImportError) {
         let shape = currentShape()
         guard shape.count == 3 else {
+            try refuseOpenShape(layer, example: "32")
             throw shapeError(layer, "the layer takes images ([height, width, channels]), found a sample of shape \(shape)")
         }
         switch (format, channelsFirstView) {
@@ -135,11 +136,7 @@ extension ContainerModelBuilder {
         guard !sequenceView else { return }
         let shape = currentShape()
         guard shape.count == 2 else {
-            if let declared = model.inputShape, declared.contains(where: { $0 == nil }) {
-                let shown = "(" + declared.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")"
-                throw shapeError(layer, "the model's input shape \(shown) leaves the number of steps open; lrm runs a fixed shape: "
-                                 + "build the model on keras.Input((steps, channels)) with a number of steps")
-            }
+            try refuseOpenShape(layer, example: "100")
             throw shapeError(layer, "the layer takes sequences ([steps, channels]), found a sample of shape \(shape)")
         }
         layers.append(Layer(name: layer.name + "/as_2d", operation: .reshape([1] + shape)))
@@ -168,6 +165,16 @@ extension ContainerModelBuilder {
         default:
             break
         }
+    }
+
+    /// When the model's config leaves input dimensions open and no shape was given, the refusal that says so (a spatial
+    /// layer then meets the stand-in shape taken from the first kernel): `example` fills the open dimensions of the hint.
+    func refuseOpenShape(_ layer: KerasLayer, example: String) throws(KerasImportError) {
+        guard let declared = model.inputShape, declared.contains(where: { $0 == nil }), givenShape == nil else { return }
+        let what = declared.count == 2 ? "the number of steps" : "dimensions"
+        let hint = declared.map { $0.map(String.init) ?? example }.joined(separator: ",")
+        throw shapeError(layer, "the model's input shape \(Self.kerasShape(declared)) leaves \(what) open; lrm runs a fixed shape: give it with "
+                         + "--input-shape (e.g. --input-shape \(hint)) to import, convert, predict, verify or sweep")
     }
 
     /// Gives back Keras's [steps, channels] view of lrm's [1, steps, channels] sample, before a layer named `name`

@@ -81,7 +81,7 @@ extension CommandFailure {
         case let error as KerasImportError:
             let missing = error.kind == .fileNotFound || error.kind == .notAFile
             let status: ExitStatus = error.kind == .noSpace ? .cannotWrite : error.hdf5Error?.kind == .outOfMemory ? .systemError
-                : missing ? .missingInput : .invalidInput
+                : missing ? .missingInput : error.kind == .givenShapeMismatch ? .usage : .invalidInput
             self.init(status: status, message: error.description)
         case let error as LinearAlgebraError:
             switch error.kind {

@@ -37,11 +37,12 @@ enum KerasSubprocess {
     /// when a weights-only file comes without one.
     /// `container` is what the parent sniffed; the child does not sniff again. With `hint`, non-finite
     /// weights are refused (``ModelSource/refuse(_:path:hint:)``) before the model is handed over.
+    /// `inputShape` is the shape a model whose config leaves its input shape open is mapped for (`--input-shape`).
     static func open(_ path: String, container: KerasContainer, architecture: String?, architectureOption: String = "--config",
-                     match: KerasWeightMatching? = nil, refusingNonFinite hint: String? = nil) throws -> ContainerFile {
+                     match: KerasWeightMatching? = nil, refusingNonFinite hint: String? = nil, inputShape: [Int]? = nil) throws -> ContainerFile {
         if inProcess {
             let model = try importModel(path, container: container, architecture: architecture,
-                                        architectureOption: architectureOption, match: match)
+                                        architectureOption: architectureOption, match: match, inputShape: inputShape)
             if let hint { try ModelSource.refuse(model.nonFiniteWeights, path: path, hint: hint) }
             return try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: path) }
         }
@@ -49,7 +50,8 @@ enum KerasSubprocess {
         defer { Scratch.remove(folder) }
         let output = folder + "/model.lrm"
         try run(path, container: container, architecture: architecture, architectureOption: architectureOption, output: output,
-                folder: folder, extra: (match.map { ["--match=\($0.rawValue)"] } ?? []) + (hint.map { ["--refuse-non-finite=\($0)"] } ?? []))
+                folder: folder, extra: (match.map { ["--match=\($0.rawValue)"] } ?? []) + (hint.map { ["--refuse-non-finite=\($0)"] } ?? [])
+                    + (inputShape.map { ["--input-shape=" + $0.map(String.init).joined(separator: ",")] } ?? []))
         do {
             // Mapped: the folder may go; the mapping keeps the data until the file is closed.
             return try ContainerFile(path: output, displayPath: path)
@@ -348,7 +350,8 @@ extension LRM {
             defer { watch?.stop() }
             do {
                 var model = try KerasSubprocess.importModel(input, container: container, architecture: config,
-                                                            architectureOption: architectureOption, match: match)
+                                                            architectureOption: architectureOption, match: match,
+                                                            inputShape: try preprocessing.givenShape)
                 if importing {
                     try ModelSource.prepare(&model, path: input, preprocessing: preprocessing,
                                             nonFinite: allowNonFinite ? .accept : Import.nonFinitePolicy)
@@ -373,10 +376,11 @@ extension KerasSubprocess {
     /// `KerasImporter.loadModel`, with the command's option named when the architecture is missing.
     /// A full-model file given an architecture anyway is refused (it would be ignored).
     static func importModel(_ path: String, container: KerasContainer?, architecture: String?, architectureOption: String,
-                            match: KerasWeightMatching? = nil) throws -> Model {
+                            match: KerasWeightMatching? = nil, inputShape: [Int]? = nil) throws -> Model {
         let model: Model
         do {
-            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match ?? .auto, container: container)
+            model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match ?? .auto, container: container,
+                                                inputShape: inputShape)
         } catch let error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
             // A missing option, not a bad file: a usage error (64), as README's table of exit codes has it.
             throw CommandFailure(status: .usage, message: error.description + " (give it with \(architectureOption) FILE)")

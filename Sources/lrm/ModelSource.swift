@@ -91,7 +91,8 @@ enum ModelSource {
     /// is `.accept`.
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
                      nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil) throws -> Model {
-        var model = try file(path, architecture: architecture, architectureOption: architectureOption, match: match).loadModel()
+        var model = try file(path, architecture: architecture, architectureOption: architectureOption, match: match, refusingNonFinite: nil,
+                             inputShape: try preprocessing?.givenShape).file.loadModel()
         try prepare(&model, path: path, preprocessing: preprocessing, nonFinite: nonFinite)
         return model
     }
@@ -101,12 +102,14 @@ enum ModelSource {
     /// but without reading the model into memory: the non-finite check reads one layer at a time (a
     /// Keras file's is done by the child, on the model it holds in memory anyway, with the same message).
     /// A model that fails both checks is refused for its weights first when it comes from a Keras file.
+    /// `openShape` is the input shape a Keras model whose config leaves it open is mapped for when `preprocessing` gives
+    /// none (a reference is run on the compressed model's inputs); it overrides nothing.
     static func map(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
-                    nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil) throws -> MappedModel {
+                    nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil, openShape: [Int]? = nil) throws -> MappedModel {
         var hint: String?
         if case .refuse(let text) = nonFinite { hint = text }
         let (file, checked, imported) = try file(path, architecture: architecture, architectureOption: architectureOption,
-                                                 match: match, refusingNonFinite: hint)
+                                                 match: match, refusingNonFinite: hint, inputShape: try preprocessing?.givenShape ?? openShape)
         var model = MappedModel(file)
         // The Keras reader child computed the checksums of its scratch file from the bytes it wrote a
         // moment ago, in a folder of this process's own: checking them again is a second pass for nothing.
@@ -136,9 +139,10 @@ enum ModelSource {
 
     /// The mapped `.lrm` file `path` is, or that its Keras file is imported into; with a `hint`, the
     /// Keras reader refuses non-finite weights itself (`checked` is then true). `imported`: the file is the
-    /// Keras reader's scratch file.
+    /// Keras reader's scratch file. `inputShape` (`--input-shape`) is what a Keras model whose config leaves its input
+    /// shape open is mapped for.
     static func file(_ path: String, architecture: String?, architectureOption: String, match: KerasWeightMatching?,
-                     refusingNonFinite hint: String?) throws -> (file: ContainerFile, checked: Bool, imported: Bool) {
+                     refusingNonFinite hint: String?, inputShape: [Int]? = nil) throws -> (file: ContainerFile, checked: Bool, imported: Bool) {
         switch try kind(of: path) {
         case .container:
             guard FileManager.default.fileExists(atPath: path) else {
@@ -148,8 +152,8 @@ enum ModelSource {
             return (try ContainerFile(path: path), false, false)
         case .keras(let container):
             try ArchitectureOption.checkExists(architecture, option: architectureOption)
-            return (try KerasSubprocess.open(path, container: container, architecture: architecture,
-                                             architectureOption: architectureOption, match: match, refusingNonFinite: hint), hint != nil, true)
+            return (try KerasSubprocess.open(path, container: container, architecture: architecture, architectureOption: architectureOption,
+                                             match: match, refusingNonFinite: hint, inputShape: inputShape), hint != nil, true)
         }
     }
 
@@ -267,6 +271,11 @@ struct PreprocessingOptions: ParsableArguments {
     }
 
     var isEmpty: Bool { inputScale == nil && inputOffset == nil && inputLayout == nil && inputShape == nil }
+
+    /// `--input-shape` parsed, when given.
+    var givenShape: [Int]? {
+        get throws { try inputShape.map(Self.parseShape) }
+    }
 
     /// Overrides the model's recorded preprocessing with what was given.
     func apply(to model: inout Model) throws {

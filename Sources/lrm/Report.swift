@@ -81,7 +81,7 @@ extension LRM {
                     // Each model runs with its own recorded preprocessing; a reference that records none takes the model's.
                     var referenceModel = try reference.map { path in
                         try ModelSource.map(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                                            nonFinite: .accept, match: weights.match)
+                                            nonFinite: .accept, match: weights.match, openShape: candidate.input.shape)
                     }
                     let recorded = candidate.input
                     var candidateSide = VerifyPreprocessing.Side(role: "model", path: model, input: recorded)

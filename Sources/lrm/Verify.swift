@@ -152,7 +152,7 @@ extension LRM {
                                                     match: config != nil ? weights.match : nil)
                 var referenceModel = try reference.map { path in
                     try ModelSource.map(path, architecture: referenceConfig, architectureOption: "--reference-config", preprocessing: nil,
-                                        nonFinite: .accept, match: referenceConfig != nil ? weights.match : nil)
+                                        nonFinite: .accept, match: referenceConfig != nil ? weights.match : nil, openShape: candidate.input.shape)
                 }
                 var candidateSide = VerifyPreprocessing.Side(role: "compressed model", path: model, input: candidate.input)
                 var referenceSide: VerifyPreprocessing.Side?

@@ -95,6 +95,34 @@ struct Conv1DCLITests {
         #expect(classes == ["c1": "Conv1D", "pool": "MaxPooling1D", "c2": "Conv1D"])
     }
 
+    @Test("an open number of steps: predict, convert and verify (the reference mapped for the compressed model's shape) take --input-shape; without it, or with one that does not fit, one line")
+    func openSteps() throws {
+        let scratch = try Scratch()
+        let keras = Self.fixture("k3_conv1d_open_steps.keras")
+        let pred = try NPZ.read(path: Self.fixture("k3_conv1d_open_steps.pred.npz"))
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        try NPY.write(x, to: scratch.file("x.npy"))
+        let run = try ChildProcess.run(["predict", keras, "--input-shape", "15,3", "--input", scratch.file("x.npy"), "-o", scratch.file("p.npy")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let got = try NPY.read(path: scratch.file("p.npy")).floatValues()
+        #expect(zip(got, y.floatValues()).allSatisfy { abs($0 - $1) <= 1e-5 } && got.count == y.floatValues().count)
+        let open = try ChildProcess.run(["predict", keras, "--input", scratch.file("x.npy"), "-o", scratch.file("q.npy")])
+        #expect(open.status == 65 && open.stderr.split(separator: "\n").count == 1, "\(open.stderr)")
+        #expect(open.stderr.contains("layer 'c' (Conv1D): the model's input shape (None, 3) leaves the number of steps open"), "\(open.stderr)")
+        let wrong = try ChildProcess.run(["predict", keras, "--input-shape", "15,4", "--input", scratch.file("x.npy"), "-o", scratch.file("q.npy")])
+        #expect(wrong.status == 64 && wrong.stderr.contains("--input-shape 15,4 does not fit the model's input shape (None, 3)"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("q.npy")))
+
+        let model = scratch.file("r2.lrm")
+        let convert = try ChildProcess.run(["convert", keras, "--input-shape", "15,3", "--policy", "rank:2", "-o", model])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let labels = (0..<y.shape[0]).map { row in Float(y.floatValues()[row * 2] < y.floatValues()[row * 2 + 1] ? 1 : 0) }
+        try NPY.write(try NumPyArray(shape: [labels.count], float32: labels), to: scratch.file("y.npy"))
+        let verify = try ChildProcess.run(["verify", model, "--reference", keras, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
+                                           "--min-energy", "0.5"])
+        #expect(verify.status == 0 && verify.stdout.contains("result: PASS"), "\(verify.stdout)\(verify.stderr)")
+    }
+
     @Test("export of a converted Conv1D model writes it and says, in one line, that the 1-D layers are written as 2-D layers between reshapes")
     func exportSaysSo() throws {
         let scratch = try Scratch()

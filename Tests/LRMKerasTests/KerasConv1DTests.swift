@@ -1,5 +1,6 @@
 import Foundation
 import LRMFormat
+import LRMNumPy
 import LRMRuntime
 import Testing
 @testable import LRMKeras
@@ -24,6 +25,44 @@ struct KerasConv1DTests {
                         "\((file as NSString).lastPathComponent) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
             }
         }
+    }
+
+    @Test("a model with an open number of steps (Input((None, 3))) is mapped for a given shape and reproduces Keras's y; without one, or with one that does not fit, it is refused in one line")
+    func openSteps() throws {
+        let stem = "k3_conv1d_open_steps"
+        let pred = try NPZ.read(path: CNNFixture.path("\(stem).pred.npz"))
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        for (file, architecture) in CNNFixture.layouts(stem) {
+            let model = try KerasImporter.loadModel(path: file, architecture: architecture, inputShape: [15, 3])
+            #expect(model.input.shape == [15, 3])
+            let got = try InferenceModel(model).run(x.floatValues(), sampleCount: x.shape[0])
+            let worst = zip(got, y.floatValues()).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(got.count == y.floatValues().count && worst <= KerasCNNTests.tolerance, "\((file as NSString).lastPathComponent): max |Δ| \(worst)")
+            let open = #expect(throws: KerasImportError.self) { try KerasImporter.loadModel(path: file, architecture: architecture) }
+            #expect(open?.location == "layer 'c' (Conv1D)")
+            #expect(open?.message.contains("(None, 3) leaves the number of steps open; lrm runs a fixed shape: give it with --input-shape") == true,
+                    "\(open?.message ?? "")")
+            for wrong in [[15, 4], [15, 3, 1]] {
+                let error = #expect(throws: KerasImportError.self) {
+                    try KerasImporter.loadModel(path: file, architecture: architecture, inputShape: wrong)
+                }
+                #expect(error?.kind == .givenShapeMismatch)
+                #expect(error?.message == "--input-shape \(wrong.map(String.init).joined(separator: ",")) does not fit the model's input shape (None, 3)")
+            }
+        }
+        // A given shape the layers do not fit (a valid kernel of 3 over 2 steps) is the option's error too.
+        var valid = try KerasImporter.load(path: CNNFixture.path("\(stem).keras"))
+        let index = try #require(valid.layers.firstIndex { $0.name == "c" })
+        guard case .sequence(.conv2D(var c), _) = valid.layers[index].config else { Issue.record("c is not a Conv1D"); return }
+        c.padding = .valid
+        valid.layers[index].config = .sequence(.conv2D(c), causalPadding: 0)
+        let short = #expect(throws: KerasImportError.self) { try valid.containerModel(sourcePath: "v.keras", inputShape: [2, 3]) }
+        #expect(short?.kind == .givenShapeMismatch)
+        #expect(short?.message.hasPrefix("--input-shape 2,3 does not fit the model: ") == true, "\(short?.message ?? "")")
+        #expect(try valid.containerModel(sourcePath: "v.keras", inputShape: [3, 3]).input.shape == [3, 3])
+        // A model whose config gives its whole input shape keeps it, whatever is given.
+        let fixed = try KerasImporter.loadModel(path: CNNFixture.path("k3_conv1d_basic.keras"), inputShape: [7, 7])
+        #expect(fixed.input.shape == [20, 3])
     }
 
     @Test("a [steps, channels] sample runs as [1, steps, channels]: a reshape before the first 1-D layer, none before Flatten, 1×k kernels")
@@ -146,7 +185,15 @@ struct KerasConv1DConfigTests {
             try probe([#"{"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 3}}"#], input: "[null, null, 3]")
         }
         #expect(open?.location == "layer 'c' (Conv1D)")
-        #expect(open?.message.contains("input shape (None, 3) leaves the number of steps open") == true, "\(open?.message ?? "")")
+        #expect(open?.message.contains("input shape (None, 3) leaves the number of steps open; lrm runs a fixed shape: give it with --input-shape (e.g. --input-shape 100,3)") == true,
+                "\(open?.message ?? "")")
+        // An image model with open height and width says so too (it said "takes images …, found a sample of shape [3]").
+        let image2D = #expect(throws: KerasImportError.self) {
+            try probe([#"{"class_name": "Conv2D", "config": {"name": "d", "filters": 2, "kernel_size": 3}}"#], input: "[null, null, null, 3]")
+        }
+        #expect(image2D?.location == "layer 'd' (Conv2D)")
+        #expect(image2D?.message.contains("input shape (None, None, 3) leaves dimensions open; lrm runs a fixed shape: give it with --input-shape (e.g. --input-shape 32,32,3)") == true,
+                "\(image2D?.message ?? "")")
         let image = #expect(throws: KerasImportError.self) {
             try probe([#"{"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 3}}"#], input: "[null, 8, 8, 3]")
         }
