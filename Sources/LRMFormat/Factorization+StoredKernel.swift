@@ -44,3 +44,25 @@ extension Factorization {
         return method[rounded.upperBound...].contains("+retruncated(")
     }
 }
+
+extension Factorization {
+    /// The SHA-256 of the kernel each `+from-stored(WHAT)` record was factorized from, by layer name, from metadata
+    /// `conversion.from_stored_sha256` (entries `HEX NAME`, section 3.1); entries not of that form are skipped. Empty
+    /// for a file without the key (one written before it was recorded, or with no such record).
+    public static func fromStoredDigests(in metadata: [String: MetadataValue]) -> [String: String] {
+        guard case .strings(let entries)? = metadata[MetadataKey.conversionFromStoredSHA256] else { return [:] }
+        var digests: [String: String] = [:]
+        for entry in entries {
+            let utf8 = Array(entry.utf8)
+            guard utf8.count > 65, utf8[64] == 0x20,
+                  utf8[..<64].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { continue }
+            digests[String(decoding: utf8[65...], as: UTF8.self)] = String(decoding: utf8[..<64], as: UTF8.self)
+        }
+        return digests
+    }
+
+    /// `digests` (layer name → lowercase hex SHA-256) as the value of `conversion.from_stored_sha256`, ordered by name.
+    public static func fromStoredDigestsValue(_ digests: [String: String]) -> MetadataValue {
+        .strings(digests.keys.sorted().map { digests[$0]! + " " + $0 })
+    }
+}

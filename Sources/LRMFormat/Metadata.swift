@@ -136,12 +136,16 @@ public enum MetadataKey {
     /// float: standard error of the drop between them.
     public static let searchValidationStandardError = "search.validation_standard_error"
 
+    /// string[]: for each layer whose record is marked `+from-stored(WHAT)`, the SHA-256 of the kernel it was factorized
+    /// from, as `HEX NAME` (64 lowercase hex digits, a space, the layer's name); ``Factorization/fromStoredDigests(in:)``.
+    public static let conversionFromStoredSHA256 = "conversion.from_stored_sha256"
+
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", sourceKerasClasses: "string[]", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
-        conversionHistory: "string",
+        conversionHistory: "string", conversionFromStoredSHA256: "string[]",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",

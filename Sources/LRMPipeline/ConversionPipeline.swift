@@ -254,7 +254,9 @@ public enum ConversionPipeline {
     /// (``StoredKernelOrigin``).
     public static func run(_ model: Model, request: ConversionRequest) throws -> PipelineResult {
         var result = try convertModel(model, request: request)
-        StoredKernelOrigin.mark(&result, changed: StoredKernelOrigin.changedKernels(in: model))
+        StoredKernelOrigin.mark(&result, changed: StoredKernelOrigin.changedKernels(in: model)) { name in
+            model.layers.first { $0.name == name }.flatMap { StoredKernelOrigin.wholeKernel($0.operation) }
+        }
         return result
     }
 
@@ -336,7 +338,11 @@ public enum ConversionPipeline {
         provenance.writer = request.writer
         provenance.record(in: &result.model.metadata)
         var converted = PipelineResult(model: result.model, decisions: result.decisions, provenance: provenance, search: nil)
-        StoredKernelOrigin.mark(&converted, changed: changed)
+        try StoredKernelOrigin.mark(&converted, changed: changed) { name in
+            guard let index = (0..<model.layerCount).first(where: { model.layerInfo($0).name == name }) else { return nil }
+            defer { model.release(index) }
+            return StoredKernelOrigin.wholeKernel(try model.layer(index).operation)
+        }
         return converted
     }
 

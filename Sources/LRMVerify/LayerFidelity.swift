@@ -48,7 +48,8 @@ public struct LayerFidelity: Sendable {
     /// is itself factorized, so its kernel is a truncation, not the original's W that the record describes
     /// (a `.lrm` converted again keeps its records relative to the original model, `spec/FORMAT.md` section 3.1); or the
     /// record is relative to a kernel that the `.lrm` this file was converted from stored whole but changed
-    /// (`+from-stored(WHAT)`: integer codes, a 16-bit float, fine-tuned), and the reference's kernel is not stored so.
+    /// (`+from-stored(WHAT)`: integer codes, a 16-bit float, fine-tuned), and the reference's kernel is not that kernel
+    /// (its SHA-256 is not the one the file records in `conversion.from_stored_sha256`, or the file records none).
     public var recordNotChecked: String?
     /// Whether the reference's layer is itself factorized: the measured error and energy are then against its kernel,
     /// a truncation, not the original model's (the table marks them, JSON `reference_layer_factorized`).
@@ -79,10 +80,43 @@ public struct LayerFidelity: Sendable {
         + "this file's records are relative to the original model — give the original as --reference to check them"
 
     /// What a layer says when its record is relative to a changed kernel of the `.lrm` this file was converted from
-    /// (`+from-stored(WHAT)`) and the reference's kernel is not stored as WHAT says.
-    public static func storedKernelReason(_ what: String) -> String {
-        "not checked: this layer was factorized from the kernel the .lrm this file was converted from stored whole (\(what)), "
-            + "so its record is relative to that kernel, not to the reference's — give that file as --reference to check it"
+    /// (`+from-stored(WHAT)`) and the reference's kernel is not that kernel: its SHA-256 is not the one the file records,
+    /// or, `recorded` false, the file records none (written before `conversion.from_stored_sha256` was), so that no
+    /// reference can be known as it.
+    public static func storedKernelReason(_ what: String, recorded: Bool = true) -> String {
+        let start = "not checked: this layer was factorized from the kernel the .lrm this file was converted from stored whole (\(what)), "
+            + "so its record is relative to that kernel"
+        guard recorded else {
+            return start + ", and the file does not record that kernel's SHA-256 (conversion.from_stored_sha256; written before lrm recorded it), "
+                + "so no reference can be told to be it"
+        }
+        return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records) — give that file as --reference to check it"
+    }
+
+    /// Which kernel a `+from-stored(WHAT)` record is checked against.
+    enum StoredKernelMatch: Equatable {
+        /// The reference's kernel as it is: its SHA-256 is the one the file records.
+        case reference
+        /// None: the record is not checked, for this reason.
+        case none(String)
+    }
+
+    /// Whether the reference's kernel `w` is the kernel a record marked `+from-stored(what)` was factorized from, told by
+    /// `recorded`, the SHA-256 the file records for it (``KernelDigest``). Without a recorded digest nothing can be told,
+    /// and the record is not checked.
+    static func storedKernelMatch(_ what: String, recorded: String?, reference w: [Float]) -> StoredKernelMatch {
+        guard let recorded else { return .none(storedKernelReason(what, recorded: false)) }
+        return KernelDigest.sha256(w) == recorded ? .reference : .none(storedKernelReason(what))
+    }
+
+    /// ‖a − w‖_F / ‖w‖_F and ‖w‖²_F, in double.
+    static func relativeError(_ a: [Float], _ w: [Float]) -> (error: Double, energy: Double) {
+        var difference = 0.0, norm = 0.0
+        for (x, y) in zip(a, w) {
+            difference += (Double(x) - Double(y)) * (Double(x) - Double(y))
+            norm += Double(y) * Double(y)
+        }
+        return (norm > 0 ? (difference / norm).squareRoot() : (difference > 0 ? .infinity : 0), norm)
     }
 
     /// Tolerance for agreement with the record: 1e-4 absolute plus 0.1% of the error.
@@ -101,25 +135,23 @@ public struct LayerFidelity: Sendable {
         var family: String
         /// Whether the factors are stored as integer codes with scales (a quantized factorized record).
         var storedAsCodes = false
-        /// The dtype of a kernel stored whole (nil for a factorized layer).
-        var wholeKernelDType: DType?
     }
 
     /// The weights of `layer`, nil for layers without a kernel.
     static func weights(of layer: Layer<Tensor>) throws -> Weights? {
         switch layer.operation {
         case let .dense(kernel, bias, _):
-            return Weights(kernel: kernel, bias: bias, family: "dense", wholeKernelDType: kernel.dtype)
+            return Weights(kernel: kernel, bias: bias, family: "dense")
         case let .factorizedDense(us, vt, bias, _, f):
             return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense",
                            storedAsCodes: us.quantization != nil || vt.quantization != nil)
         case let .conv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "conv2d", wholeKernelDType: kernel.dtype)
+            return Weights(kernel: kernel, bias: bias, family: "conv2d")
         case let .factorizedConv2D(first, second, bias, _, form, _, f):
             return Weights(kernel: try convolutionKernel(first: first, second: second, form: form, layer: layer.name), bias: bias,
                            factorization: f, form: form, family: "conv2d")
         case let .depthwiseConv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d", wholeKernelDType: kernel.dtype)
+            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d")
         default:
             return nil
         }
@@ -144,7 +176,7 @@ public struct LayerFidelity: Sendable {
                 original = [try reference.layer(match)]
                 reference.release(match)
             }
-            results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: [layer]),
+            results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: [layer], metadata: candidate.metadata),
                                    reference: Model(name: reference.name, input: reference.input, layers: original,
                                                     metadata: reference.metadata))
         }
@@ -152,7 +184,7 @@ public struct LayerFidelity: Sendable {
     }
 
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
-        let referenceFineTuned = reference.metadata[MetadataKey.finetuneEpochs] != nil
+        let storedDigests = Factorization.fromStoredDigests(in: candidate.metadata)
         var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {
             if let weights = try? weights(of: layer) { referenceWeights[layer.name] = weights }
@@ -171,12 +203,7 @@ public struct LayerFidelity: Sendable {
                 throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is \(kernel.shape) but the reference's is \(original.kernel.shape)")
             }
             let w = original.kernel.floats(), approximation = kernel.floats()
-            var difference = 0.0, norm = 0.0
-            for (a, b) in zip(approximation, w) {
-                difference += (Double(a) - Double(b)) * (Double(a) - Double(b))
-                norm += Double(b) * Double(b)
-            }
-            let error = norm > 0 ? (difference / norm).squareRoot() : (difference > 0 ? .infinity : 0)
+            let (error, norm) = relativeError(approximation, w)
             let candidateBias = compressed.bias?.floats() ?? [], referenceBias = original.bias?.floats() ?? []
             var biasDifference = 0.0
             if candidateBias.count == referenceBias.count {
@@ -205,18 +232,25 @@ public struct LayerFidelity: Sendable {
                     // they are shown, marked not checked. A reference layer stored whole is checked as before: it is the
                     // kernel a conversion from the reference truncated, or the original's.
                     fidelity.recordNotChecked = Self.compressedReferenceReason
-                } else if let stored = f.fromStoredKernel,
-                          original.wholeKernelDType.flatMap({ Factorization.storedKernelDescription(dtype: $0, fineTuned: referenceFineTuned) }) != stored {
-                    // The record is relative to the kernel the .lrm this file was converted from stored whole (rounded to codes or
-                    // fine-tuned), and the reference's kernel is not stored so: it is the original's (or another), not that W.
-                    fidelity.recordNotChecked = Self.storedKernelReason(stored)
                 } else {
-                    fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
-                                                                         storedAsCodes: compressed.storedAsCodes || f.roundedBefore) {
-                        try referenceSingularValues(try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
-                                                                     rows: f.inFeatures, columns: f.outFeatures, layer: layer.name))
+                    // A record relative to the kernel the .lrm this file was converted from stored whole (rounded to codes, a 16-bit
+                    // float, or fine-tuned) is checked only against that kernel, known by the SHA-256 the file records for it. Any
+                    // other kernel, be it stored alike, is not the W it describes (measured against it, it would fail, or pass, by chance).
+                    if let stored = f.fromStoredKernel {
+                        switch storedKernelMatch(stored, recorded: storedDigests[layer.name], reference: w) {
+                        case .reference: break
+                        case let .none(reason):
+                            fidelity.recordNotChecked = reason
+                        }
                     }
-                    fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
+                    if fidelity.recordNotChecked == nil {
+                        fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
+                                                                             storedAsCodes: compressed.storedAsCodes || f.roundedBefore) {
+                            try referenceSingularValues(try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
+                                                                         rows: f.inFeatures, columns: f.outFeatures, layer: layer.name))
+                        }
+                        fidelity.agreesWithRecord = fidelity.recordDisagreement == nil
+                    }
                 }
             }
             results.append(fidelity)

@@ -23,7 +23,8 @@ extension LRM {
                 model, not to that layer, and is shown "not checked": give the original as --reference to check it; the \
                 result then rests on the thresholds. A layer factorized from a kernel the .lrm it was converted from kept \
                 whole but changed (method +from-stored(i8), +from-stored(fine-tuned), …) has its record relative to that \
-                kernel: checked against that file, "not checked" against the original. Task: \
+                kernel: checked against a reference whose kernel has the SHA-256 the file records for it (that file), \
+                "not checked" against any other. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \

@@ -1,4 +1,5 @@
 import Foundation
+import LRMDatasets
 import LRMFormat
 import LRMTestSupport
 import Testing
@@ -470,6 +471,77 @@ struct StoredKernelVerifyCLITests {
         #expect(report.status == 0, "\(report.stderr)")
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(html.contains("<td>0.0000*</td>") && html.contains("* measured against the reference's own layer"), "report")
+    }
+}
+
+extension StoredKernelVerifyCLITests {
+    /// `model` with `layer`'s whole kernel replaced by `change` of it (its codes, for a kernel stored as integer codes).
+    static func changingKernel(of model: Model, _ layer: String, _ change: (Tensor) -> Tensor) throws -> Model {
+        var model = model
+        let index = try #require(model.layers.firstIndex { $0.name == layer })
+        guard case let .dense(kernel, bias, activation) = model.layers[index].operation else {
+            Issue.record("\(layer) is not stored whole"); return model
+        }
+        model.layers[index].operation = .dense(kernel: change(kernel), bias: bias, activation: activation)
+        return model
+    }
+
+    /// The SHA-256 of `values` as spec/FORMAT.md section 3.1 defines it for `conversion.from_stored_sha256`: of the
+    /// values as little-endian binary32, in order (written here from that definition).
+    static func kernelSHA256(_ values: [Float]) -> String {
+        var bytes: [UInt8] = []
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+        return SHA256.hex(SHA256.hash(bytes))
+    }
+
+    @Test("a +from-stored(i8) record is checked only against the kernel it was factorized from, known by the SHA-256 the file records (conversion.from_stored_sha256); another reference whose layer is stored as i8 codes too is not it, and the record is not checked (was: checked, FAIL exit 1 against an unrelated i8 kernel, 'agrees' against the same kernel's codes at another group size); a file without the SHA-256 says so")
+    func unrelatedReferenceStoredAlike() throws {
+        let scratch = try Scratch()
+        let intermediate = scratch.file("a.lrm"), output = scratch.file("re.lrm"), regrouped = scratch.file("b.lrm")
+        let unrelated = scratch.file("x.lrm"), older = scratch.file("old.lrm")
+        // dense_2 (128→64) kept whole at rank 64, stored as i8 codes; re-converted at rank 16 from those codes.
+        let convert = ["--policy", "rank:8", "--layer", "dense_2=rank:64", "--factor-dtype", "i8", "--all-kernels"]
+        for (file, extra) in [(intermediate, [String]()), (regrouped, ["--group-size", "2"])] {
+            let run = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + convert + extra + ["-o", file])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let second = try ChildProcess.run(["convert", intermediate, "--policy", "rank:16", "-o", output])
+        #expect(second.status == 0, "\(second.stderr)")
+        let converted = try ContainerFile(path: output).loadModel()
+        #expect(converted.layers.first { $0.name == "dense_2" }?.operation.factorizationRecord?.fromStoredKernel == "i8")
+        let stored = try ContainerFile(path: intermediate).loadModel()
+        guard case let .dense(kernel, _, _)? = stored.layers.first(where: { $0.name == "dense_2" })?.operation else {
+            Issue.record("dense_2 is not stored whole in the intermediate"); return
+        }
+        #expect(Factorization.fromStoredDigests(in: converted.metadata) == ["dense_2": Self.kernelSHA256(kernel.floats())])
+        // An unrelated kernel stored as i8 codes of the same shape: the intermediate's codes negated.
+        try ContainerWriter.write(try Self.changingKernel(of: stored, "dense_2") { kernel in
+            guard var codes = kernel.quantization else { return kernel }
+            codes.codes = codes.codes.map { Int8(clamping: -Int($0)) }
+            return Tensor(quantized: codes)
+        }, to: unrelated)
+        // The same file as written before the SHA-256 was recorded.
+        var withoutDigest = converted
+        withoutDigest.metadata[MetadataKey.conversionFromStoredSHA256] = nil
+        try ContainerWriter.write(withoutDigest, to: older)
+
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned", "--max-accuracy-drop", "100", "--json"]
+        func dense2(_ file: String, _ reference: String) throws -> (status: Int32?, row: [String: Any]) {
+            let run = try ChildProcess.run(["verify", file, "--reference", reference] + data)
+            let layers = try #require(try jsonObject(run.stdout)["layers"] as? [[String: Any]], "\(run.stdout)\(run.stderr)")
+            return (run.status, layers.first { $0["name"] as? String == "dense_2" } ?? [:])
+        }
+        let against = try dense2(output, intermediate)
+        #expect(against.status == 0 && against.row["record_check"] as? String == "agrees", "\(against.row)")
+        for reference in [unrelated, regrouped] {
+            let (status, row) = try dense2(output, reference)
+            #expect(status == 0 && row["record_check"] as? String == "not_checked" && row["agrees_with_record"] == nil, "\(reference): \(row)")
+            #expect((row["record_check_reason"] as? String)?.contains("the reference's kernel is not it (its SHA-256 is not the one the file records)") == true,
+                    "\(reference): \(row)")
+        }
+        let old = try dense2(older, intermediate)
+        #expect(old.status == 0 && old.row["record_check"] as? String == "not_checked", "\(old.row)")
+        #expect((old.row["record_check_reason"] as? String)?.contains("does not record that kernel's SHA-256") == true, "\(old.row)")
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import LRMCompress
 import LRMFormat
+import LRMVerify
 import Testing
 @testable import LRMPipeline
 
@@ -29,7 +30,7 @@ struct StoredKernelOriginTests {
         #expect(StoredKernelOrigin.changedKernels(in: Self.model(kernelDType: .float16, metadata: [:])).isEmpty)
     }
 
-    @Test("the mark goes on the record of a layer the conversion factorized, once, and on its decision's method")
+    @Test("the mark goes on the record of a layer the conversion factorized, once, and on its decision's method; the SHA-256 of the input's kernel it was factorized from goes into conversion.from_stored_sha256, other entries only while their layers keep the mark")
     func marks() throws {
         let record = Factorization(inFeatures: 4, outFeatures: 3, rank: 1, retainedEnergy: 0.9, relativeError: 0.3, policy: "rank",
                                    policyParameter: 1, method: "gesdd-f32", singularValues: [3, 1, 0.5])
@@ -39,9 +40,20 @@ struct StoredKernelOriginTests {
         var result = PipelineResult(model: Model(name: "m", input: InputSpec(shape: [4], layout: .features), layers: [factorized]),
                                     decisions: [], provenance: ConversionProvenance(policy: "rank", parameter: 1, factorDType: .float32,
                                                                                     seed: nil, metric: .plain, calibration: nil))
-        StoredKernelOrigin.mark(&result, changed: ["dense": "fine-tuned", "other": "i8"])
-        StoredKernelOrigin.mark(&result, changed: ["dense": "fine-tuned"])
+        // An input's entries: one of a layer gone, one of a layer whose record has no mark (both dropped).
+        result.model.metadata[MetadataKey.conversionFromStoredSHA256] = Factorization.fromStoredDigestsValue(["gone": String(repeating: "a", count: 64)])
+        let stored = Tensor(shape: [4, 3], floats: (0..<12).map { Float($0) / 7 }, dtype: .float16)
+        var asked: [String] = []
+        StoredKernelOrigin.mark(&result, changed: ["dense": "fine-tuned", "other": "i8"]) { asked.append($0); return stored }
+        StoredKernelOrigin.mark(&result, changed: ["dense": "fine-tuned"]) { asked.append($0); return stored }
         guard case let .factorizedDense(_, _, _, _, f) = result.model.layers[0].operation else { Issue.record("not factorized"); return }
         #expect(f.method == "gesdd-f32+from-stored(fine-tuned)" && f.fromStoredKernel == "fine-tuned", "\(f.method)")
+        #expect(asked == ["dense", "dense"])
+        #expect(result.model.metadata[MetadataKey.conversionFromStoredSHA256] == .strings([KernelDigest.sha256(stored) + " dense"]))
+        #expect(Factorization.fromStoredDigests(in: result.model.metadata) == ["dense": KernelDigest.sha256(stored.floats())])
+
+        // A conversion that marks nothing new keeps the input's entries of layers still marked.
+        StoredKernelOrigin.mark(&result, changed: ["other": "i8"]) { _ in Issue.record("no kernel to read"); return nil }
+        #expect(Factorization.fromStoredDigests(in: result.model.metadata) == ["dense": KernelDigest.sha256(stored)])
     }
 }

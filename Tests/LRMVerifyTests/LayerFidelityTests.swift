@@ -98,37 +98,58 @@ struct LayerFidelityTests {
         #expect(!members.contains { $0.0 == "agrees_with_record" })
     }
 
-    @Test("a record marked +from-stored(WHAT) (factorized from a .lrm's changed whole kernel) is checked only against a reference whose kernel is stored as WHAT says; against another it is not checked, with the reason (was: checked, a false FAIL)")
+    /// The pair's candidate with its record marked `+from-stored(what)` and, when `digest` is given, that SHA-256 recorded
+    /// for its kernel in `conversion.from_stored_sha256`.
+    static func marked(_ candidate: Model, _ what: String, digest: String?) throws -> Model {
+        var model = candidate
+        guard case let .factorizedConv2D(first, second, bias, activation, form, geometry, f) = model.layers[0].operation else {
+            throw VerificationError(.layerMismatch, "setup")
+        }
+        var record = f
+        record.method += "+from-stored(\(what))"
+        model.layers[0].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
+                                                      geometry: geometry, factorization: record)
+        if let digest { model.metadata[MetadataKey.conversionFromStoredSHA256] = Factorization.fromStoredDigestsValue([model.layers[0].name: digest]) }
+        return model
+    }
+
+    @Test("a record marked +from-stored(WHAT) (factorized from a .lrm's changed whole kernel) is checked only against a reference whose kernel has the SHA-256 the file records for it; against another, be it stored alike, or without a recorded SHA-256 (an older file), it is not checked, with the reason (was: checked whenever the reference's storage matched WHAT, a false FAIL or a false agrees)")
     func recordFromAStoredKernel() throws {
         // The record says e = 0 against a kernel 0.3 away: wherever it is checked it disagrees.
-        let (candidate, reference, _) = Self.pair(form: .channel, perturbation: 0.3)
-        func marked(_ what: String) throws -> Model {
-            var model = candidate
-            guard case let .factorizedConv2D(first, second, bias, activation, form, geometry, f) = model.layers[0].operation else {
-                throw VerificationError(.layerMismatch, "setup")
-            }
-            var record = f
-            record.method += "+from-stored(\(what))"
-            model.layers[0].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
-                                                          geometry: geometry, factorization: record)
-            return model
-        }
+        let (candidate, reference, kernel) = Self.pair(form: .channel, perturbation: 0.3)
+        let own = KernelDigest.sha256(kernel), other = KernelDigest.sha256(kernel.map { -$0 })
         var fineTunedReference = reference
         fineTunedReference.metadata[MetadataKey.finetuneEpochs] = .int(3)
-        for (what, against, checked) in [("fine-tuned", reference, false), ("fine-tuned", fineTunedReference, true),
-                                         ("i8", reference, false), ("i8, fine-tuned", fineTunedReference, false)] {
-            let layer = try #require(try LayerFidelity.compare(candidate: try marked(what), reference: against).first)
+        // (what, digest, reference, checked): the reference's storage and metadata no longer decide, the kernel's SHA-256 does.
+        let cases: [(String, String?, Model, Bool)] = [
+            ("fine-tuned", own, reference, true), ("i8", own, reference, true), ("i8, fine-tuned", own, fineTunedReference, true),
+            ("fine-tuned", other, fineTunedReference, false), ("i8", other, reference, false), ("fine-tuned", nil, fineTunedReference, false),
+        ]
+        for (what, digest, against, checked) in cases {
+            let layer = try #require(try LayerFidelity.compare(candidate: try Self.marked(candidate, what, digest: digest), reference: against).first)
             if checked {
                 #expect(layer.recordCheck == "disagrees" && layer.recordNotChecked == nil, "\(what)")
             } else {
                 #expect(layer.recordCheck == "not_checked" && layer.agreesWithRecord == nil, "\(what)")
-                #expect(layer.recordNotChecked == LayerFidelity.storedKernelReason(what), "\(what): \(layer.recordNotChecked ?? "")")
+                #expect(layer.recordNotChecked == LayerFidelity.storedKernelReason(what, recorded: digest != nil), "\(what): \(layer.recordNotChecked ?? "")")
                 #expect(Verifier.layerChecks(minEnergy: nil, layers: [layer]).isEmpty)
                 #expect(layer.recordedRelativeError == 0 && layer.relativeError > 0.05, "still measured against the reference")
             }
         }
-        guard case let .factorizedConv2D(_, _, _, _, _, _, f) = try marked("i4, fine-tuned").layers[0].operation else { return }
+        #expect(LayerFidelity.storedKernelReason("i8", recorded: false).contains("does not record that kernel's SHA-256"))
+        guard case let .factorizedConv2D(_, _, _, _, _, _, f) = try Self.marked(candidate, "i4, fine-tuned", digest: nil).layers[0].operation else { return }
         #expect(f.fromStoredKernel == "i4, fine-tuned" && !f.movedAfterTruncation)
+    }
+
+    @Test("a kernel's SHA-256 is of its values as little-endian binary32, in order")
+    func kernelDigest() {
+        // python3 -c "import hashlib,struct; print(hashlib.sha256(struct.pack('<3f', 1, -2, 0.5)).hexdigest())"
+        // and of numpy.arange(40000, dtype=float32) / float32(3) as "<f4" bytes.
+        #expect(KernelDigest.sha256([1, -2, 0.5]) == "2ce4bdb6b34a50ac7092eb9fee94337a27498e9eb9bae44192f15b88831b2422")
+        #expect(KernelDigest.sha256(Tensor(shape: [3], floats: [1, -2, 0.5], dtype: .float16)) == KernelDigest.sha256([1, -2, 0.5]))
+        // Across the 16,384-value chunks the bytes are hashed in: the same as one pass would give.
+        let long = (0..<40_000).map { Float($0) / 3 }
+        #expect(KernelDigest.sha256(long) == "7c3b25cf4db82af2f7fbffb2ca0a8de78a277400a47a991f3877198096483653")
     }
 
     @Test("the error of a factorized convolution is ‖Ŵ − W‖/‖W‖ over the whole kernel, and a record that says otherwise disagrees",

@@ -89,6 +89,7 @@ STANDARD_KEYS = {
     "conversion.zero_points": "bool",      # format 1.3
     "conversion.metric": "string",
     "conversion.history": "string",
+    "conversion.from_stored_sha256": "string[]",
     "calibration.dataset": "string",
     "calibration.split": "string",
     "calibration.count": "int",
