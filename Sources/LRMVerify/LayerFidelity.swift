@@ -51,6 +51,10 @@ public struct LayerFidelity: Sendable {
     /// (`+from-stored(WHAT)`: integer codes, a 16-bit float, fine-tuned), and the reference's kernel is not that kernel
     /// (its SHA-256 is not the one the file records in `conversion.from_stored_sha256`, or the file records none).
     public var recordNotChecked: String?
+    /// For a `+from-stored(f16)` or `(bf16)` record checked against a reference whose kernel, rounded to that dtype, is
+    /// the kernel the record started from (its SHA-256 is the one the file records): that dtype. The record was then
+    /// checked against the rounded kernel; the measured columns stay against the reference's kernel as it is.
+    public var recordCheckedRounded: DType?
     /// Whether the reference's layer is itself factorized: the measured error and energy are then against its kernel,
     /// a truncation, not the original model's (the table marks them, JSON `reference_layer_factorized`).
     public var referenceLayerFactorized = false
@@ -80,33 +84,50 @@ public struct LayerFidelity: Sendable {
         + "this file's records are relative to the original model — give the original as --reference to check them"
 
     /// What a layer says when its record is relative to a changed kernel of the `.lrm` this file was converted from
-    /// (`+from-stored(WHAT)`) and the reference's kernel is not that kernel: its SHA-256 is not the one the file records,
-    /// or, `recorded` false, the file records none (written before `conversion.from_stored_sha256` was), so that no
-    /// reference can be known as it.
-    public static func storedKernelReason(_ what: String, recorded: Bool = true) -> String {
+    /// (`+from-stored(WHAT)`) and the reference's kernel is not that kernel: its SHA-256 is not the one the file records
+    /// (nor, when `rounded` is given, that of the reference's kernel rounded to that dtype), or, `recorded` false, the
+    /// file records none (written before `conversion.from_stored_sha256` was), so that no reference can be known as it.
+    public static func storedKernelReason(_ what: String, recorded: Bool = true, rounded: DType? = nil) -> String {
         let start = "not checked: this layer was factorized from the kernel the .lrm this file was converted from stored whole (\(what)), "
             + "so its record is relative to that kernel"
         guard recorded else {
             return start + ", and the file does not record that kernel's SHA-256 (conversion.from_stored_sha256; written before lrm recorded it), "
                 + "so no reference can be told to be it"
         }
-        return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records) — give that file as --reference to check it"
+        return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records"
+            + (rounded.map { ", nor is it once rounded to \($0.name)" } ?? "") + ") — give that file as --reference to check it"
+    }
+
+    /// What a layer says when its `+from-stored(f16)` (or bf16) record was checked against the reference's kernel
+    /// rounded to that dtype (``recordCheckedRounded``).
+    public static func roundedReferenceNote(_ dtype: DType) -> String {
+        "checked against the reference's kernel rounded to \(dtype.name), which is the kernel this layer was factorized from "
+            + "(its SHA-256 is the one the file records); the measured columns are against the reference's kernel as it is"
     }
 
     /// Which kernel a `+from-stored(WHAT)` record is checked against.
     enum StoredKernelMatch: Equatable {
         /// The reference's kernel as it is: its SHA-256 is the one the file records.
         case reference
+        /// The reference's kernel rounded to a 16-bit float (these values): that rounding's SHA-256 is the recorded one.
+        case rounded(DType, [Float])
         /// None: the record is not checked, for this reason.
         case none(String)
     }
 
-    /// Whether the reference's kernel `w` is the kernel a record marked `+from-stored(what)` was factorized from, told by
-    /// `recorded`, the SHA-256 the file records for it (``KernelDigest``). Without a recorded digest nothing can be told,
-    /// and the record is not checked.
-    static func storedKernelMatch(_ what: String, recorded: String?, reference w: [Float]) -> StoredKernelMatch {
+    /// Whether the reference's kernel `w` (of `shape`) is the kernel a record marked `+from-stored(what)` was factorized
+    /// from, told by `recorded`, the SHA-256 the file records for it (``KernelDigest``): `w` itself, or for `f16` and
+    /// `bf16` (not fine-tuned) `w` rounded to that dtype as a conversion stores it (the original model's kernel is so).
+    /// Without a recorded digest nothing can be told, and the record is not checked.
+    static func storedKernelMatch(_ what: String, recorded: String?, reference w: [Float], shape: [Int]) -> StoredKernelMatch {
         guard let recorded else { return .none(storedKernelReason(what, recorded: false)) }
-        return KernelDigest.sha256(w) == recorded ? .reference : .none(storedKernelReason(what))
+        if KernelDigest.sha256(w) == recorded { return .reference }
+        let dtype: DType? = what == DType.float16.name ? .float16 : what == DType.bfloat16.name ? .bfloat16 : nil
+        if let dtype {
+            let rounded = Tensor(shape: shape, floats: w, dtype: dtype).floats()
+            if KernelDigest.sha256(rounded) == recorded { return .rounded(dtype, rounded) }
+        }
+        return .none(storedKernelReason(what, rounded: dtype))
     }
 
     /// ‖a − w‖_F / ‖w‖_F and ‖w‖²_F, in double.
@@ -234,17 +255,23 @@ public struct LayerFidelity: Sendable {
                     fidelity.recordNotChecked = Self.compressedReferenceReason
                 } else {
                     // A record relative to the kernel the .lrm this file was converted from stored whole (rounded to codes, a 16-bit
-                    // float, or fine-tuned) is checked only against that kernel, known by the SHA-256 the file records for it. Any
-                    // other kernel, be it stored alike, is not the W it describes (measured against it, it would fail, or pass, by chance).
+                    // float, or fine-tuned) is checked only against that kernel, known by the SHA-256 the file records for it: the
+                    // reference's own, or for a 16-bit float the reference's rounded to it (the original model's is so). Any other
+                    // kernel, be it stored alike, is not the W it describes (measured against it, it would fail, or pass, by chance).
+                    var w = w, (recordError, recordNorm) = (error, norm)
                     if let stored = f.fromStoredKernel {
-                        switch storedKernelMatch(stored, recorded: storedDigests[layer.name], reference: w) {
+                        switch storedKernelMatch(stored, recorded: storedDigests[layer.name], reference: w, shape: original.kernel.shape) {
                         case .reference: break
+                        case let .rounded(dtype, rounded):
+                            w = rounded
+                            (recordError, recordNorm) = relativeError(approximation, rounded)
+                            fidelity.recordCheckedRounded = dtype
                         case let .none(reason):
                             fidelity.recordNotChecked = reason
                         }
                     }
                     if fidelity.recordNotChecked == nil {
-                        fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: error, kernelEnergy: norm,
+                        fidelity.recordDisagreement = try recordDisagreement(f, metric: metric, error: recordError, kernelEnergy: recordNorm,
                                                                              storedAsCodes: compressed.storedAsCodes || f.roundedBefore) {
                             try referenceSingularValues(try recordMatrix(w, shape: original.kernel.shape, form: compressed.form,
                                                                          rows: f.inFeatures, columns: f.outFeatures, layer: layer.name))

@@ -90,7 +90,8 @@ extension LayerFidelity {
     /// and what the file's factorization record says: `agrees_with_record` when it was checked, and `record_check`
     /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not; `reference_layer_factorized`
     /// true when the reference's layer is itself factorized, so that the measured error and energy are against its
-    /// truncated kernel, not the original's.
+    /// truncated kernel, not the original's; `record_check_rounding` (`f16`, `bf16`) when a `+from-stored` record was
+    /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``).
     public var json: JSONValue {
         var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind)),
                                              ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
@@ -108,7 +109,14 @@ extension LayerFidelity {
         if let agrees = agreesWithRecord { entry.append(("agrees_with_record", .bool(agrees))) }
         if recordedRelativeError != nil { entry.append(("record_check", .string(recordCheck))) }
         if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }
+        if let rounded = recordCheckedRounded { entry.append(("record_check_rounding", .string(rounded.name))) }
         return .object(entry)
+    }
+
+    /// What the tables say of the record below them ("LAYER: record …"): why it was not checked, or that it was checked
+    /// against the reference's kernel rounded to a 16-bit float; nil otherwise.
+    public var recordNote: String? {
+        recordNotChecked ?? recordCheckedRounded.map(Self.roundedReferenceNote)
     }
 
     /// What became of the layer's record: "agrees", "disagrees", "not_checked" (``recordNotChecked`` says why), or

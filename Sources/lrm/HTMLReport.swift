@@ -190,7 +190,7 @@ struct HTMLReport {
             }
             html += "</table>"
             if layers.contains(where: \.referenceLayerFactorized) { html += "<p>\(e(LayerFidelity.againstFactorizedReferenceNote)).</p>" }
-            for l in layers { if let reason = l.recordNotChecked { html += "<p>\(e(l.name)): record \(e(reason)).</p>" } }
+            for l in layers { if let note = l.recordNote { html += "<p>\(e(l.name)): record \(e(note)).</p>" } }
         }
         return html
     }

@@ -24,7 +24,8 @@ extension LRM {
                 result then rests on the thresholds. A layer factorized from a kernel the .lrm it was converted from kept \
                 whole but changed (method +from-stored(i8), +from-stored(fine-tuned), …) has its record relative to that \
                 kernel: checked against a reference whose kernel has the SHA-256 the file records for it (that file), \
-                "not checked" against any other. Task: \
+                or for an f16/bf16 kernel whose kernel rounded to that dtype has it (the original: then checked \
+                against that rounding), "not checked" against any other. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \
@@ -347,7 +348,7 @@ enum VerifyText {
             out.append("  ≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
                        + "the energy bound and the singular values are checked")
         }
-        for l in layers { if let reason = l.recordNotChecked { out.append("  \(escaped(l.name)): record \(reason)") } }
+        for l in layers { if let note = l.recordNote { out.append("  \(escaped(l.name)): record \(note)") } }
         return out
     }
 }

@@ -545,6 +545,37 @@ extension StoredKernelVerifyCLITests {
     }
 }
 
+extension StoredKernelVerifyCLITests {
+    @Test("a layer kept whole in f16 or bf16 (--all-kernels) and factorized by a re-conversion: against the original its +from-stored record is checked against the original's kernel rounded to that dtype, which is the kernel it started from (its SHA-256 is the recorded one), and agrees (was: not checked); the note says so in verify's text and the report, JSON record_check_rounding", arguments: ["f16", "bf16"])
+    func halfPrecisionKernelAgainstOriginal(_ dtype: String) throws {
+        let scratch = try Scratch()
+        let intermediate = scratch.file("half.lrm"), output = scratch.file("re.lrm"), page = scratch.file("r.html")
+        let first = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64",
+                                          "--factor-dtype", dtype, "--all-kernels", "-o", intermediate])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try ChildProcess.run(["convert", intermediate, "--policy", "rank:16", "-o", output])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try ContainerFile(path: output).header.model.layers.first { $0.name == "dense_2" }?.operation.factorizationRecord?.fromStoredKernel == dtype)
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned", "--max-accuracy-drop", "100"]
+        func dense2(_ reference: String) throws -> [String: Any] {
+            let run = try ChildProcess.run(["verify", output, "--reference", reference, "--json"] + data)
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            let layers = try #require(try jsonObject(run.stdout)["layers"] as? [[String: Any]], "\(run.stdout)\(run.stderr)")
+            return layers.first { $0["name"] as? String == "dense_2" } ?? [:]
+        }
+        let original = try dense2(samples + "churn_mlp.h5")
+        #expect(original["record_check"] as? String == "agrees" && original["record_check_rounding"] as? String == dtype, "\(original)")
+        let input = try dense2(intermediate)
+        #expect(input["record_check"] as? String == "agrees" && input["record_check_rounding"] == nil, "\(input)")
+        let note = "dense_2: record checked against the reference's kernel rounded to \(dtype), which is the kernel this layer was factorized from"
+        let text = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data)
+        #expect(text.status == 0 && text.stdout.contains(note), "\(text.stdout)")
+        let report = try ChildProcess.run(["report", output, "--reference", samples + "churn_mlp.h5", "-o", page] + data.dropLast(2))
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).contains(note), "report")
+    }
+}
+
 extension LayerOperation {
     /// The factorization record of a factorized layer, nil otherwise.
     var factorizationRecord: Factorization? {

@@ -141,6 +141,44 @@ struct LayerFidelityTests {
         #expect(f.fromStoredKernel == "i4, fine-tuned" && !f.movedAfterTruncation)
     }
 
+    @Test("a +from-stored(f16) or (bf16) record whose SHA-256 is that of the reference's kernel rounded to that dtype (the original model's, for a file converted from one that stored it so) is checked against that rounded kernel, the measured columns staying against the kernel as it is (was: not checked); not when fine-tuned or rounded to the other dtype", arguments: [DType.float16, .bfloat16])
+    func recordFromARoundedKernel(_ dtype: DType) throws {
+        // The candidate's halves make the reference's kernel w; its record is of w rounded to dtype, the kernel it "started from".
+        let (candidate, reference, w) = Self.pair(form: .channel, perturbation: 0)
+        let rounded = Tensor(shape: [3, 2, 4, 5], floats: w, dtype: dtype).floats()
+        var difference = 0.0, norm = 0.0
+        for (a, b) in zip(w, rounded) { difference += Double(a - b) * Double(a - b); norm += Double(b) * Double(b) }
+        let e = (difference / norm).squareRoot()
+        #expect(e > 2e-4, "the rounding must be larger than the check's tolerance for this test to tell the kernels apart: \(e)")
+        func model(_ what: String, digest: String) throws -> Model {
+            var model = try Self.marked(candidate, what, digest: digest)
+            guard case let .factorizedConv2D(first, second, bias, activation, form, geometry, f) = model.layers[0].operation else {
+                throw VerificationError(.layerMismatch, "setup")
+            }
+            var record = f
+            (record.relativeError, record.retainedEnergy) = (e, 1 - e * e)
+            model.layers[0].operation = .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form,
+                                                          geometry: geometry, factorization: record)
+            return model
+        }
+        let layer = try #require(try LayerFidelity.compare(candidate: try model(dtype.name, digest: KernelDigest.sha256(rounded)), reference: reference).first)
+        #expect(layer.recordCheck == "agrees" && layer.recordCheckedRounded == dtype, "\(layer.recordDisagreement ?? "") \(layer.recordNotChecked ?? "")")
+        #expect(layer.relativeError < 1e-5, "measured against the reference's kernel as it is: \(layer.relativeError)")
+        #expect(layer.recordNote == LayerFidelity.roundedReferenceNote(dtype))
+        #expect(layer.json["record_check_rounding"]?.string == dtype.name && layer.json["record_check"]?.string == "agrees")
+        // The same record against the kernel as it is (its SHA-256 recorded): checked there, and e is not the measured 0.
+        let unrounded = try #require(try LayerFidelity.compare(candidate: try model(dtype.name, digest: KernelDigest.sha256(w)), reference: reference).first)
+        #expect(unrounded.recordCheck == "disagrees" && unrounded.recordCheckedRounded == nil)
+        // Fine-tuned since, or marked with the other 16-bit float: no rounding of the reference is that kernel.
+        let other: DType = dtype == .float16 ? .bfloat16 : .float16
+        for what in ["\(dtype.name), fine-tuned", other.name] {
+            let layer = try #require(try LayerFidelity.compare(candidate: try model(what, digest: KernelDigest.sha256(rounded)), reference: reference).first)
+            #expect(layer.recordCheck == "not_checked" && layer.recordCheckedRounded == nil, "\(what)")
+            #expect(layer.recordNotChecked == LayerFidelity.storedKernelReason(what, rounded: what == other.name ? other : nil), "\(what): \(layer.recordNotChecked ?? "")")
+        }
+        #expect(LayerFidelity.storedKernelReason(other.name, rounded: other).contains("nor is it once rounded to \(other.name)"))
+    }
+
     @Test("a kernel's SHA-256 is of its values as little-endian binary32, in order")
     func kernelDigest() {
         // python3 -c "import hashlib,struct; print(hashlib.sha256(struct.pack('<3f', 1, -2, 0.5)).hexdigest())"
