@@ -176,21 +176,21 @@ struct HTMLReport {
         return html + weightsTable(r.layers)
     }
 
-    /// The per-layer comparison with the reference (empty without one): verify's Weights table.
+    /// The per-layer comparison with the reference (empty without one): verify's Weights table, with its columns (the
+    /// "file says" cell as verify writes it) and the notes below it.
     func weightsTable(_ layers: [LayerFidelity]) -> String {
         var html = ""
         if !layers.isEmpty {
             html += "<table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>weights</th><th class=\"l\">form (matrix)</th><th>rank</th>"
-                + "<th>rel. error</th><th>energy (measured)</th><th>bytes</th><th>agrees with file</th></tr>"
+                + "<th>rel. error</th><th>energy (measured)</th><th>bytes</th><th class=\"l\">file says</th><th>agrees with file</th></tr>"
             for l in layers {
                 html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(l.kind))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
                     + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(e(l.measuredErrorText))</td>"
                     + "<td>\(e(l.measuredEnergyText))</td><td>\(Format.count(l.storedBytes))</td>"
-                    + "<td>\(e(l.recordCheckText))</td></tr>"
+                    + "<td class=\"l\">\(e(VerifyText.recordText(l)))</td><td>\(e(l.recordCheckText))</td></tr>"
             }
             html += "</table>"
-            if layers.contains(where: \.referenceLayerFactorized) { html += "<p>\(e(LayerFidelity.againstFactorizedReferenceNote)).</p>" }
-            for l in layers { if let note = l.recordNote { html += "<p>\(e(l.name)): record \(e(note)).</p>" } }
+            for note in VerifyText.weightsNotes(layers) { html += "<p class=\"sub\">\(e(note)).</p>" }
         }
         return html
     }

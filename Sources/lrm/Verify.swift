@@ -328,28 +328,40 @@ enum VerifyText {
     static let truncationsEnergyNote = "(truncation's): the energy the file records is that of the truncation the stored factors started "
         + "from; they were refitted, fine-tuned or rounded to integer codes since, so their own 1 − e² is the measured energy column"
 
+    /// What a layer's factorization record says, the Weights table's "file says" cell (verify's text and the report's):
+    /// the recorded error (`≈` when it is an estimate) and energy, with its metric when not plain, the energy marked
+    /// "(truncation's)" when it is the truncation's the stored factors started from; empty without a record.
+    static func recordText(_ l: LayerFidelity) -> String {
+        guard let error = l.recordedRelativeError else { return "" }
+        return "e \(l.recordedErrorIsEstimate ? "≈" : "")\(Format.fixed(error, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
+            + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "")
+    }
+
+    /// The notes under the Weights table (verify's text and the report's), in order: what "*", "(truncation's)" and "≈"
+    /// mean where a row has them, then each layer's record note (why it was not checked, or against what it was).
+    static func weightsNotes(_ layers: [LayerFidelity]) -> [String] {
+        var notes: [String] = []
+        if layers.contains(where: \.referenceLayerFactorized) { notes.append(LayerFidelity.againstFactorizedReferenceNote) }
+        if layers.contains(where: \.recordedEnergyIsTruncations) { notes.append(truncationsEnergyNote) }
+        if layers.contains(where: \.recordedErrorIsEstimate) {
+            notes.append("≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
+                         + "the energy bound and the singular values are checked")
+        }
+        for l in layers { if let note = l.recordNote { notes.append("\(escaped(l.name)): record \(note)") } }
+        return notes
+    }
+
     /// The per-layer comparison with the reference (empty without one): a blank line, a title and the table.
     static func weights(_ layers: [LayerFidelity]) -> [String] {
         guard !layers.isEmpty else { return [] }
         var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
                               rightAligned: [4, 5, 6, 7])
         for l in layers {
-            // The recorded energy of refitted, fine-tuned or integer-coded factors is the truncation's they started from.
-            let record = l.recordedRelativeError.map { "e \(l.recordedErrorIsEstimate ? "≈" : "")\(Format.fixed($0, 4)), energy \(Format.fixed(l.recordedRetainedEnergy ?? 0, 4))"
-                + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "") } ?? ""
             table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
-                       l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), record,
+                       l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), recordText(l),
                        l.recordCheckText])
         }
-        var out = ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()]
-        if layers.contains(where: \.referenceLayerFactorized) { out.append("  " + LayerFidelity.againstFactorizedReferenceNote) }
-        if layers.contains(where: \.recordedEnergyIsTruncations) { out.append("  " + truncationsEnergyNote) }
-        if layers.contains(where: \.recordedErrorIsEstimate) {
-            out.append("  ≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
-                       + "the energy bound and the singular values are checked")
-        }
-        for l in layers { if let note = l.recordNote { out.append("  \(escaped(l.name)): record \(note)") } }
-        return out
+        return ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()] + weightsNotes(layers).map { "  " + $0 }
     }
 }
 

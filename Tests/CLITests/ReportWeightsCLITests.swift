@@ -1,0 +1,44 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// The weights table of `lrm report --reference`: verify's Weights table, in HTML.
+@Suite("The report's weights table")
+struct ReportWeightsCLITests {
+    let samples = TestPackage.root + "/samples/"
+
+    @Test("report's weights table has verify's 'file says' column, each cell as verify's text writes it ('e ≈…', '(truncation's)'), and verify's notes below it (was: no such column, and neither the '(truncation's)' nor the '≈' note)")
+    func fileSaysColumn() throws {
+        let scratch = try Scratch()
+        let codes = scratch.file("i4.lrm"), output = scratch.file("re.lrm"), page = scratch.file("r.html")
+        // i4 codes re-truncated in float: dense_1's error is an estimate (e ≈) and its energy the truncation's.
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--factor-dtype", "i4", "-o", codes]).status == 0)
+        let second = try ChildProcess.run(["convert", codes, "--policy", "rank:4", "-o", output])
+        #expect(second.status == 0, "\(second.stderr)")
+        let data = ["--reference", samples + "churn_mlp.h5", "--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let verify = try ChildProcess.run(["verify", output] + data + ["--max-accuracy-drop", "100"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let report = try ChildProcess.run(["report", output, "-o", page] + data)
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<th class=\"l\">file says</th><th>agrees with file</th>"), "\(html)")
+
+        // Each factorized layer's cell, as verify's table has it.
+        let cell = try NSRegularExpression(pattern: #"e ≈?[0-9]\.[0-9]{4}, energy [0-9]\.[0-9]{4}( \([a-z-]+\))?( \(truncation's\))?"#)
+        var cells: [String] = []
+        for line in verify.stdout.split(separator: "\n").map(String.init) where line.hasPrefix("  dense_") {
+            if let match = cell.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)), let range = Range(match.range, in: line) {
+                cells.append(String(line[range]))
+            }
+        }
+        #expect(cells.count == 2 && cells.contains { $0.hasPrefix("e ≈") && $0.hasSuffix("(truncation's)") }, "\(verify.stdout)")
+        for text in cells {
+            #expect(html.contains("<td class=\"l\">\(text)</td>"), "\(text) not in the report")
+        }
+        // The notes under verify's table, under the report's.
+        for note in ["(truncation's): the energy the file records is that of the truncation", "≈ the file's error is its re-truncation's estimate"] {
+            #expect(verify.stdout.contains(note), "\(note)")
+            #expect(html.contains("<p class=\"sub\">" + note), "\(note) not in the report")
+        }
+    }
+}
