@@ -117,7 +117,7 @@ extension LRM {
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default where there is one: a policy in a data-aware metric, and every search; integer codes are rounded in its pass; refused elsewhere).")
         var noRefit = false
 
-        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time). Needs --dataset or your own data (--inputs).", valueName: "epochs"))
+        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time); 1 to \(FineTuneOptions.maxEpochs). Needs --dataset or your own data (--inputs).", valueName: "epochs"))
         var finetune: Int?
 
         @Option(name: .customLong("finetune-lr"), help: ArgumentHelp("Adam's learning rate for --finetune. (default: \(ConvertDefaults.finetuneLr))", valueName: "rate"))
@@ -215,6 +215,9 @@ extension LRM {
             if !(1...Int(Int32.max)).contains(roundRank) { throw ValidationError("--round-rank must be 1 to \(Int32.max) (a rank the format can hold), found \(roundRank)") }
             if let finetune {
                 if finetune < 1 { throw ValidationError("--finetune must be at least 1 epoch, found \(finetune)") }
+                if finetune > FineTuneOptions.maxEpochs {
+                    throw ValidationError("--finetune must be at most \(FineTuneOptions.maxEpochs) epochs, found \(finetune)")
+                }
                 if !dataOptions.hasData { throw ValidationError("--finetune needs training data: give --dataset, or your own with --inputs") }
                 if !(finetuneLr > 0 && finetuneLr.isFinite) { throw ValidationError("--finetune-lr must be positive") }
                 if let finetunePatience, finetunePatience < 1 { throw ValidationError("--finetune-patience must be at least 1 epoch, found \(finetunePatience)") }

@@ -150,6 +150,16 @@ struct FineTuneTests {
         #expect(FineTuner.record(cosine, options: options, data: "d", samples: 1).schedule == "cosine")
     }
 
+    @Test("epochs up to Int.max: the schedule's span of steps is counted without overflow (it trapped), the patience ends the run")
+    func mostEpochsWithoutOverflow() throws {
+        let (teacher, student, training, validation) = try problem()
+        // 600 records in batches of 32: 19 steps an epoch, 19 × Int.max overflows. A step size too small to change any
+        // score: no epoch beats epoch 0, and a patience of 1 stops after the first.
+        let options = FineTuneOptions(epochs: Int.max, learningRate: 1e-30, batchSize: 32, patience: 1)
+        let result = try FineTuner.fineTune(student: student, teacher: teacher, training: training, validation: validation, options: options)
+        #expect(result.epochs.count == 2 && result.bestEpoch == 0, "\(result.epochs)")
+    }
+
     @Test("bad settings and diverging training are refused with FineTuneError")
     func refusals() throws {
         let (teacher, student, training, validation) = try problem()

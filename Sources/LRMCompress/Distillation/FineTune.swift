@@ -37,6 +37,9 @@ public struct FineTuneOptions: Sendable, Equatable {
         self.augmentation = augmentation
     }
 
+    /// The most epochs `lrm convert --finetune` takes (an epoch over MNIST's 49,000 records takes about 18 s).
+    public static let maxEpochs = 100_000
+
     /// The patience when none is given: a third of the most epochs, at least 2.
     public static func defaultPatience(epochs: Int) -> Int { max(2, epochs / 3) }
 
@@ -176,7 +179,11 @@ public enum FineTuner {
         var rng = SeededGenerator(seed: options.seed)
         var order = Array(0..<training.count)
         let width = training.featureCount
-        let batchesPerEpoch = (training.count + options.batchSize - 1) / options.batchSize
+        // Batches of at most the training records' count: the steps of every epoch counted without overflow (the
+        // schedule's span; a library caller may ask for up to Int.max epochs, ended by the patience).
+        let batchesPerEpoch = (training.count - 1) / options.batchSize + 1
+        let (allSteps, overflow) = batchesPerEpoch.multipliedReportingOverflow(by: options.epochs)
+        let scheduledSteps = overflow ? Int.max : allSteps
         var steps = 0
         for epoch in 1...options.epochs {
             // Fisher–Yates with the seeded generator: the same order for the same seed.
@@ -210,7 +217,7 @@ public enum FineTuner {
                 lossSum += loss
                 batches += 1
                 adam.step(&network.parameters, gradients: try viewed.backward(trace, logitGradient: gradient),
-                          factor: options.schedule.factor(step: steps, of: batchesPerEpoch * options.epochs))
+                          factor: options.schedule.factor(step: steps, of: scheduledSteps))
                 steps += 1
             }
             guard network.parameters.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {

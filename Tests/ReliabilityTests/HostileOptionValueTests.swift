@@ -1,0 +1,35 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// Option values at the ends of their types' ranges (Int.max, UInt64.max) that passed the command line's checks
+/// and then overflowed in arithmetic: a crash (exit 132) instead of a one-line refusal.
+@Suite("Hostile option values: Int.max and UInt64.max")
+struct HostileOptionValueTests {
+    /// 300 records of 784 values in 0…1 and labels 0…9, for the MNIST MLP sample.
+    static func ownData(in scratch: Scratch) throws -> [String] {
+        var rng = SeededGenerator(seed: 11)
+        let count = 300
+        let x = (0..<(count * 784)).map { _ in Float(rng.next() % 256) / 255 }
+        let y = (0..<count).map { _ in Int64(rng.next() % 10) }
+        try NPY.write(try NumPyArray(shape: [count, 784], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [count], storage: .int64(y)), to: scratch.file("y.npy"))
+        return ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
+    }
+
+    @Test("--finetune 9223372036854775807 is refused (exit 64, one line naming the option) instead of trapping on the step count; nothing written")
+    func finetuneEpochs() throws {
+        let scratch = try Scratch()
+        let data = try Self.ownData(in: scratch)
+        let out = scratch.file("o.lrm")
+        for epochs in ["9223372036854775807", "100001"] {
+            let result = try ChildProcess.run(["convert", TestPackage.root + "/samples/mnist_mlp.h5", "--policy", "rank:8",
+                                               "--finetune", epochs] + data + ["-o", out], timeout: 300)
+            #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1
+                    && result.stderr.contains("--finetune must be at most 100000 epochs"), "\(epochs): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+}
