@@ -136,7 +136,8 @@ public struct DataSelection: Sendable {
     public func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
         let train = try open(.train)
         let (calibrationSamples, validationSamples) = subsetSizes(trainingSamples: train.sampleCount)
-        guard train.sampleCount >= calibrationSamples + validationSamples else {
+        // Compared without adding them: either may be as large as Int.max (--calibration-samples 9223372036854775807).
+        guard calibrationSamples <= train.sampleCount, validationSamples <= train.sampleCount - calibrationSamples else {
             throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, fewer than "
                                 + "--calibration-samples + --validation-samples (\(calibrationSamples) + \(validationSamples))")
         }

@@ -33,3 +33,21 @@ struct HostileOptionValueTests {
         }
     }
 }
+
+extension HostileOptionValueTests {
+    @Test("--calibration-samples or --validation-samples 9223372036854775807 is the training split's too few samples (exit 64, one line), not an overflow trap")
+    func sampleCounts() throws {
+        let scratch = try Scratch()
+        let data = try Self.ownData(in: scratch)
+        let out = scratch.file("o.lrm")
+        let mlp = TestPackage.root + "/samples/mnist_mlp.h5"
+        for arguments in [["convert", mlp, "--policy", "whitened:0.9", "--calibration-samples", "9223372036854775807", "-o", out],
+                          ["convert", mlp, "--target-ratio", "0.5", "--validation-samples", "9223372036854775807", "-o", out],
+                          ["sweep", mlp, "--fine", "--calibration-samples", "9223372036854775807"]] {
+            let result = try ChildProcess.run(arguments + data, timeout: 300)
+            #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1
+                    && result.stderr.contains("fewer than --calibration-samples + --validation-samples"), "\(arguments): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+}
