@@ -36,7 +36,7 @@ public enum ExampleModel {
         ]
         return Model(name: "example", input: InputSpec(shape: [inputFeatures], scale: [1.0 / 255.0]),
                      classNames: (0..<classes).map { "class \($0)" }, layers: layers,
-                     metadata: [MetadataKey.sourceFormat: .string("random"), MetadataKey.conversionSeed: .int(Int64(seed))])
+                     metadata: [MetadataKey.sourceFormat: .string("random"), MetadataKey.conversionSeed: .int(Int64(bitPattern: seed))])
     }
 
     /// 0.9^i without Foundation.

@@ -51,3 +51,16 @@ extension HostileOptionValueTests {
         }
     }
 }
+
+extension HostileOptionValueTests {
+    @Test("example --seed 18446744073709551615 writes the model (it trapped converting the seed to the metadata's Int64), recorded as convert records a seed: its bit pattern")
+    func exampleSeed() throws {
+        let scratch = try Scratch()
+        let out = scratch.file("e.lrm")
+        let result = try ChildProcess.run(["example", "-o", out, "--seed", "18446744073709551615"], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let model = try ContainerFile(path: out).loadModel()
+        #expect(model.metadata[MetadataKey.conversionSeed] == .int(-1))
+        #expect(model.layers == ExampleModel.make(seed: .max).layers)
+    }
+}
