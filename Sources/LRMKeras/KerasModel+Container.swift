@@ -120,6 +120,7 @@ struct ContainerModelBuilder {
         }
         let kerasLayers = model.layers
         for (index, layer) in kerasLayers.enumerated() {
+            try refuseOversizedSamples()
             try add(layer, next: kerasLayers[(index + 1)...])
         }
         if let pending = pendingNormalization {
@@ -347,6 +348,23 @@ struct ContainerModelBuilder {
             product = next
         }
         return product
+    }
+
+    /// Refuses the model at the first layer mapped so far whose samples pass the container's 2³¹−1 elements, as the
+    /// container would (``containerModel(sourcePath:)``), before the next layer is checked against ``currentShape()``,
+    /// which stops before that layer: a Reshape or Cropping2D after a ZeroPadding2D of 65,535 rows said it could not
+    /// reshape or crop the 4×4 input the padding had been given.
+    func refuseOversizedSamples() throws(KerasImportError) {
+        var shape = input.shape
+        for layer in layers {
+            // A layer the container refuses for another reason is left to its validation, which says why.
+            guard let next = try? layer.outputShape(input: shape) else { return }
+            guard let count = Self.elementCount(next), count <= Int(Int32.max) else {
+                throw KerasImportError(.shapeMismatch, file: source, "the model cannot be stored as lrm: layer '\(escaped(layer.name))' "
+                                       + "produces samples of shape \(next), more than \(Int32.max) elements")
+            }
+            shape = next
+        }
     }
 
     /// The sample shape after the layers mapped so far (each layer was checked when it was added).
