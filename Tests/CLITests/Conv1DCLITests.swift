@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMNumPy
 import LRMTestSupport
 import Testing
@@ -8,17 +9,17 @@ struct Conv1DCLITests {
     static func fixture(_ name: String) -> String { TestPackage.root + "/Tests/LRMKerasTests/Fixtures/cnn/" + name }
     static let basic = fixture("k3_conv1d_basic.keras")
 
-    /// 40 seeded [20, 3] sequences and random labels of 3 classes, as own data.
-    static func data(_ scratch: Scratch) throws -> [String] {
+    /// `count` (default 40) seeded [20, 3] sequences and random labels of 3 classes, as own data.
+    static func data(_ scratch: Scratch, count: Int = 40) throws -> [String] {
         var state: UInt64 = 12_345
         func next() -> Float {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float(state >> 40) / Float(1 << 24)
         }
-        let x = (0..<(40 * 20 * 3)).map { _ in next() }
-        let y = (0..<40).map { _ in Float(Int(next() * 3) % 3) }
-        try NPY.write(try NumPyArray(shape: [40, 20, 3], float32: x), to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [40], float32: y), to: scratch.file("y.npy"))
+        let x = (0..<(count * 20 * 3)).map { _ in next() }
+        let y = (0..<count).map { _ in Float(Int(next() * 3) % 3) }
+        try NPY.write(try NumPyArray(shape: [count, 20, 3], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [count], float32: y), to: scratch.file("y.npy"))
         return ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")]
     }
 
@@ -146,5 +147,28 @@ struct Conv1DCLITests {
         // A model without 1-D layers gets no such note.
         let plain = try ChildProcess.run(["export", TestPackage.root + "/samples/churn_mlp.h5", "--to", "keras", "-o", scratch.file("c.h5")])
         #expect(plain.status == 0 && !plain.stdout.contains("note: the Keras 1-D layers"), "\(plain.stdout)\(plain.stderr)")
+    }
+
+    @Test("a rank search with --finetune and a sweep run on a Conv1D model with own data; the searched file's records agree with the Keras original")
+    func searchFineTuneAndSweep() throws {
+        let scratch = try Scratch()
+        let data = try Self.data(scratch, count: 300)
+        let model = scratch.file("s.lrm")
+        let search = try ChildProcess.run(["convert", Self.basic, "--target-accuracy-drop", "5", "--finetune", "1", "--json", "-o", model] + data)
+        #expect(search.status == 0, "\(search.stderr)")
+        let report = try jsonObject(search.stdout)
+        let searched = try #require(report["search"] as? [String: Any], "\(search.stdout)")
+        let tried = (searched["finetune"] as? [String: Any])?["tried"] as? [[String: Any]] ?? []
+        #expect(!tried.isEmpty, "fine-tuned candidates: \(search.stdout)")
+        let header = try ContainerFile(path: model).header
+        #expect(header.metadata["finetune.epochs"] != nil, "\(header.metadata.keys.sorted())")
+        let verify = try ChildProcess.run(["verify", model, "--reference", Self.basic] + data)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(!verify.stdout.contains("FAIL"), "\(verify.stdout)")
+        let sweep = try ChildProcess.run(["sweep", Self.basic, "--taus", "0.5,0.9", "--json"] + data)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let points = try #require(try jsonObject(sweep.stdout)["points"] as? [[String: Any]])
+        #expect(points.count >= 4, "\(points.count)")
+        #expect(points.allSatisfy { ($0["accuracy"] as? Double).map { (0...1).contains($0) } == true }, "\(sweep.stdout)")
     }
 }
