@@ -209,7 +209,16 @@ extension Converter {
         // The factors in the asked storage.
         let first: Tensor, second: Tensor
         var storage = options.factorDType
-        if !isConvolution, let quantization = options.quantization {
+        var packingNote: String?
+        if !isConvolution, var quantization = options.quantization {
+            if !truncate, quantization.dtype == .int4, (inFeatures * k) % 2 != 0 || (k * outFeatures) % 2 != 0 {
+                // i4 packs two codes a byte, and the rank the layer keeps (its stored one: a layer never gains rank) leaves its
+                // factors an odd number of values: i8 codes, said in a note (it was 'choose an even rank (--round-rank 2)',
+                // which cannot raise a stored rank).
+                quantization.dtype = .int8
+                packingNote = "i4 cannot pack its \(inFeatures)×\(k) and \(k)×\(outFeatures) factors (an odd number of values) at the rank "
+                    + "it keeps, its stored \(k) (a layer never gains rank): stored as i8"
+            }
             try checkPacking(quantization, inFeatures: inFeatures, rank: k, outFeatures: outFeatures, layer: layer.name)
             // Against the layer's inputs on the calibration data when there are some (as a dense layer's factors are).
             (first, second) = try quantizedFactors(us: usFloat.values, vt: vtFloat.values, inFeatures: inFeatures, rank: k,
@@ -276,6 +285,10 @@ extension Converter {
         }
         if isConvolution, options.quantization != nil {
             decision.noteFloatConvolutionFactors(options.factorDType)
+        }
+        if let packingNote {
+            decision.note = packingNote
+            decision.reason += "; " + packingNote
         }
         return (Layer(name: layer.name, operation: operation), decision)
     }

@@ -126,6 +126,35 @@ struct ReconversionTests {
         #expect(abs(f!.relativeError - g!.relativeError) < 1e-2)
     }
 
+    @Test("a layer kept at its stored rank 1 of an odd shape, re-stored as i4 (which packs an even number of values), is stored as i8 codes with a note: it threw 'choose an even rank (--round-rank 2)', which cannot raise a stored rank")
+    func oddStoredRankUnderInt4() throws {
+        var rng = SeededGenerator(seed: 29)
+        func kernel(_ rows: Int, _ columns: Int) -> Tensor {
+            Tensor(shape: [rows, columns], floats: (0..<(rows * columns)).map { _ in rng.nextSymmetricFloat() })
+        }
+        let original = Model(name: "odd", input: InputSpec(shape: [27]), layers: [
+            Layer(name: "h", operation: .dense(kernel: kernel(27, 7), bias: nil, activation: .tanh)),
+            Layer(name: "out", operation: .dense(kernel: kernel(7, 5), bias: nil, activation: .softmax)),
+        ])
+        let one = try convert(original, .rank(1)).model
+        // As lrm convert --policy rank:1 --factor-dtype i4 asks: ranks rounded up to even, the stored layers re-stored.
+        let again = try convert(one, .rank(1)) {
+            $0.rankMultiple = 2
+            $0.quantization = QuantizationOptions(dtype: .int4)
+            $0.restoreFactorizedLayers = true
+        }
+        for (index, name) in ["h", "out"].enumerated() {
+            guard case let .factorizedDense(us, vt, _, _, f) = again.model.layers[index].operation else {
+                Issue.record("\(name) is not factorized")
+                continue
+            }
+            #expect(f.rank == 1 && us.dtype == .int8 && vt.dtype == .int8 && f.method.hasSuffix("+restored(i8)"), "\(name): \(f.method)")
+            let note = try #require(again.decisions[index].note)
+            #expect(note.contains("i4 cannot pack") && note.contains("stored as i8"), "\(note)")
+        }
+        _ = try again.model.plan()
+    }
+
     @Test("factors refitted after their truncation are kept at their rank, and a policy that would truncate them is refused")
     func refittedFactorsRefused() throws {
         var model = try convert(try model(), .rank(8)).model

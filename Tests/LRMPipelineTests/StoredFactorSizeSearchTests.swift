@@ -107,4 +107,33 @@ struct StoredFactorSizeSearchTests {
         let smallest = try #require(try search.minimizeBytes(baseline: 1, maxDrop: 0.02))
         #expect(smallest.bytes < bytes && (smallest.score?.accuracy ?? 0) >= 0.98, "\(smallest.bytes) of \(bytes)")
     }
+
+    @Test("factors stored at rank 1 of an odd shape (a hidden layer that cannot leave rank 1, the output layer kept at its rank) are i8 codes where the search chooses i4, which cannot pack them: the search threw 'i4 factors need an even number of values' (lrm convert: exit 65)")
+    func oddFactorsUnderInt4() throws {
+        var rng = SeededGenerator(seed: 67)
+        func kernel(_ rows: Int, _ columns: Int) -> [Float] { decayingKernel(rows, columns, decay: 0.8, rng: &rng) }
+        let original = Model(name: "odd", input: InputSpec(shape: [63]), layers: [
+            Layer(name: "h", operation: .dense(kernel: Tensor(shape: [63, 47], floats: kernel(63, 47)), bias: nil, activation: .tanh)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [47, 5], floats: kernel(47, 5)), bias: nil, activation: .softmax)),
+        ])
+        let stored = try Converter.convert(original, options: ConversionOptions(policy: .rank(1), parallelLayers: 1)).model
+        #expect(record(stored, "h")?.rank == 1 && record(stored, "out")?.rank == 1)
+        var options = ConversionOptions(parallelLayers: 1)
+        options.metric = .plain
+        options.quantization = QuantizationOptions(dtype: .int4)
+        let provenance = ConversionProvenance(policy: "target-size", parameter: 0, factorDType: .float32, seed: nil, metric: .plain, calibration: nil)
+        var search = SizeSearch(model: stored, spectra: try ConversionPipeline.searchSpectra(stored, options: ConversionOptions()),
+                                options: options, provenance: provenance) { _ in ValidationScore(accuracy: 1, standardError: 0) }
+        let i4 = StorageChoice(hidden: .int4, output: .int4)
+        let built = try search.build(search.ranks(threshold: 0, storage: i4), storage: i4, calibrated: true).model
+        for name in ["h", "out"] {
+            guard case let .factorizedDense(us, vt, _, _, f) = try #require(built.layers.first { $0.name == name }).operation else {
+                Issue.record("\(name) is no longer factorized")
+                continue
+            }
+            #expect(f.rank == 1 && us.dtype == .int8 && vt.dtype == .int8, "\(name): \(us.dtype) \(vt.dtype) rank \(f.rank)")
+        }
+        _ = try built.plan()
+        #expect(try search.smallestPossible() > 0)
+    }
 }
