@@ -60,8 +60,11 @@ public final class CalibrationAccumulator {
         runner = try InferenceModel(model)
         var dense: [Int: String] = [:]
         var convolutions: [Int: (layer: LRMFormat.Layer<Tensor>, input: [Int])] = [:]
-        var shape = model.input.shape
+        // The runner above accepted the model, so every shape chains (through the slots of a model with branches, whose
+        // layers each take the previous one's output, a `load`'s included).
+        let outputShapes = try model.layerOutputShapes()
         for (index, layer) in model.layers.enumerated() {
+            let shape = index == 0 ? model.input.shape : outputShapes[index - 1]
             switch layer.operation {
             // A factorized dense layer (a `.lrm` input) has the inputs of the layer it stands for: its re-stored integer
             // codes are rounded against them (``Converter/applyFactorized(_:to:rank:policyName:policyParameter:policyDescription:options:)``).
@@ -69,8 +72,6 @@ public final class CalibrationAccumulator {
             case .conv2D: convolutions[index] = (layer, shape)
             default: break
             }
-            // The runner above accepted the model, so every shape chains.
-            shape = (try? layer.outputShape(input: shape)) ?? shape
         }
         denseLayers = dense
         self.convolutions = convolutions

@@ -6,7 +6,7 @@ public enum Container {
     /// The format version this library reads (every minor version up to `minorVersion`). Files are
     /// written with the lowest minor version that has every code they use (``ContainerHeader/minorVersion``).
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 3
+    public static let minorVersion: UInt16 = 4
     /// Size of the fixed preamble before the header.
     public static let preambleByteCount = 32
     /// Default tensor alignment in bytes (a power of two).
@@ -26,6 +26,10 @@ public enum Container {
         public static let maxTensors = 1 << 20
         public static let maxLayers = 1 << 20
         public static let maxDimensions = 8
+        /// (1.4) Slot numbers of `store`, `load` and `merge` are 0 to this.
+        public static let maxSlot = 65_535
+        /// (1.4) The most slots one `merge` combines with the current sample.
+        public static let maxMergeSlots = 1_024
         public static let maxClassNames = 1 << 20
     }
 }

@@ -92,6 +92,10 @@ extension ContainerHeader {
                 members.append(("margins", JSONValue([m.top, m.bottom, m.left, m.right])))
             case .permute(let axes):
                 members.append(("axes", JSONValue(axes)))
+            case .store(let slot), .load(let slot):
+                members.append(("slot", .int(Int64(slot))))
+            case let .merge(mode, slots, activation):
+                members += [("mode", .string(mode.name)), ("slots", JSONValue(slots)), ("activation", .string(activation.name))]
             }
             return .object(members)
         }

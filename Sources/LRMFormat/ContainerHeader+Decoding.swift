@@ -225,6 +225,22 @@ extension ContainerHeader {
                 throw r.error(.badModel, "\(label) permutes \(count) axes, expected 1 to \(Container.Limits.maxDimensions)", at: countAt)
             }
             operation = .permute(try (0..<count).map { _ in Int(try r.readUInt8("axis of \(label)")) })
+        case LayerKindCode.store, LayerKindCode.load:
+            let slot = try r.readSlot(label)
+            operation = kind == LayerKindCode.store ? .store(slot: slot) : .load(slot: slot)
+        case LayerKindCode.merge:
+            let modeAt = r.fileOffset
+            let code = try r.readUInt8("merge mode of \(label)")
+            guard let mode = MergeMode(rawValue: code) else {
+                throw r.error(.badModel, "\(label) has merge mode code \(code), expected 0 to \(MergeMode.allCases.count - 1)", at: modeAt)
+            }
+            let countAt = r.fileOffset
+            let count = Int(try r.readUInt32("slot count of \(label)"))
+            guard (1...Container.Limits.maxMergeSlots).contains(count) else {
+                throw r.error(.badModel, "\(label) merges \(count) slots, expected 1 to \(Container.Limits.maxMergeSlots)", at: countAt)
+            }
+            let slots = try (0..<count).map { _ in try r.readSlot(label) }
+            operation = .merge(mode, slots: slots, activation: try activation())
         case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
             quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)
@@ -277,6 +293,16 @@ extension ByteReader {
             throw error(.badModel, "\(label) has padding code \(code), expected 0 (valid) or 1 (same)", at: at)
         }
         return padding
+    }
+
+    /// A slot number (format 1.4): a u32 of 0 to `Container.Limits.maxSlot`.
+    mutating func readSlot(_ label: String) throws -> Int {
+        let at = fileOffset
+        let slot = Int(try readUInt32("slot of \(label)"))
+        guard slot <= Container.Limits.maxSlot else {
+            throw error(.badModel, "\(label) uses slot \(slot), expected 0 to \(Container.Limits.maxSlot)", at: at)
+        }
+        return slot
     }
 
     mutating func readPoolMode(_ label: String) throws -> PoolMode {

@@ -85,6 +85,17 @@ extension ContainerHeader {
                 try string(f.policy, "policy of \(label)", limit: Limits.maxNameByteCount)
                 try string(f.method, "method of \(label)", limit: Limits.maxNameByteCount)
                 try count(f.singularValues.count, "count of singular values of \(label)", limit: Limits.maxArrayCount)
+            case .store(let slot), .load(let slot):
+                guard (0...Limits.maxSlot).contains(slot) else {
+                    throw ContainerError(.badModel, "\(label) uses slot \(slot), expected 0 to \(Limits.maxSlot)")
+                }
+            case let .merge(_, slots, _):
+                guard (1...Limits.maxMergeSlots).contains(slots.count) else {
+                    throw ContainerError(.badModel, "\(label) merges \(slots.count) slots, expected 1 to \(Limits.maxMergeSlots)")
+                }
+                for slot in slots where !(0...Limits.maxSlot).contains(slot) {
+                    throw ContainerError(.badModel, "\(label) uses slot \(slot), expected 0 to \(Limits.maxSlot)")
+                }
             case .dense, .activation, .flatten, .scaleShift, .conv2D, .depthwiseConv2D, .pool2D, .globalPool2D,
                  .pad2D, .crop2D, .permute:
                 break

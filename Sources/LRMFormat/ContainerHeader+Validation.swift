@@ -59,6 +59,7 @@ extension ContainerHeader {
         var used = [Bool](repeating: false, count: tensors.count)
         var layerNames = Set<String>()
         var shape = input.shape
+        var slots = SlotShapes()
         for layer in model.layers {
             let label = "layer '\(escaped(layer.name))'"
             guard layerNames.insert(layer.name).inserted else { throw modelError("\(label) appears twice") }
@@ -70,7 +71,7 @@ extension ContainerHeader {
                 used[index] = true
                 shapes[role] = tensors[index].shape
             }
-            shape = try outputShape(of: layer.operation, label: label, input: shape, shapes: shapes)
+            shape = try outputShape(of: layer.operation, label: label, input: shape, shapes: shapes, slots: &slots)
             try validateQuantization(of: layer, label: label)
             guard let count = TensorInfo.elementCount(shape), count <= Int(Int32.max) else {
                 throw modelError("\(label) produces samples of shape \(shape), more than \(Int32.max) elements")
@@ -88,10 +89,12 @@ extension ContainerHeader {
     public func layerOutputShapes() throws -> [[Int]] {
         var shape = model.input.shape
         var result: [[Int]] = []
+        var slots = SlotShapes()
         for layer in model.layers {
             var shapes: [String: [Int]] = [:]
             for (role, index) in layer.operation.tensors where tensors.indices.contains(index) { shapes[role] = tensors[index].shape }
-            shape = try outputShape(of: layer.operation, label: "layer '\(escaped(layer.name))'", input: shape, shapes: shapes)
+            shape = try outputShape(of: layer.operation, label: "layer '\(escaped(layer.name))'", input: shape, shapes: shapes,
+                                    slots: &slots)
             result.append(shape)
         }
         return result
@@ -157,7 +160,7 @@ extension ContainerHeader {
     }
 
     func outputShape(of operation: LayerOperation<Int>, label: String, input shape: [Int],
-                             shapes: [String: [Int]]) throws -> [Int] {
+                     shapes: [String: [Int]], slots: inout SlotShapes) throws -> [Int] {
         let features = shape.last ?? 0
         func expectShape(_ role: String, _ expected: [Int]) throws {
             let found = shapes[role] ?? []
@@ -201,7 +204,49 @@ extension ContainerHeader {
             return shape
         case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
             return try spatialOutputShape(of: operation, label: label, input: shape, shapes: shapes)
+        case .store(let slot):
+            slots.shapes[slot] = shape
+            return shape
+        case .load(let slot):
+            guard let stored = slots.shapes[slot] else {
+                throw modelError("\(label) loads slot \(slot), which no earlier layer stored")
+            }
+            return stored
+        case let .merge(mode, slotList, _):
+            return try mergeOutputShape(mode, slots: slotList, label: label, input: shape, stored: slots)
         }
+    }
+
+    /// The rules of a `merge` (format 1.4): every slot stored by an earlier layer; `subtract` has exactly one slot;
+    /// `concatenate` joins samples with the same number of axes and the same sizes on all but the last, which add
+    /// up; the other modes combine samples of the current one's shape.
+    func mergeOutputShape(_ mode: MergeMode, slots slotList: [Int], label: String, input shape: [Int],
+                          stored: SlotShapes) throws -> [Int] {
+        if mode == .subtract, slotList.count != 1 {
+            throw modelError("\(label) subtracts \(slotList.count) slots, expected exactly 1")
+        }
+        var lastAxis = shape.last ?? 1
+        for slot in slotList {
+            guard let other = stored.shapes[slot] else {
+                throw modelError("\(label) merges slot \(slot), which no earlier layer stored")
+            }
+            if mode == .concatenate {
+                guard other.count == shape.count, other.dropLast() == shape.dropLast() else {
+                    throw modelError("\(label) concatenates slot \(slot) of shape \(other) with \(shape): "
+                                     + "all axes but the last must agree")
+                }
+                let (sum, overflow) = lastAxis.addingReportingOverflow(other.last ?? 1)
+                guard !overflow, sum <= Int(Int32.max) else {
+                    throw modelError("\(label) concatenates more than \(Int32.max) values on the last axis")
+                }
+                lastAxis = sum
+            } else {
+                guard other == shape else {
+                    throw modelError("\(label) (\(mode.name)) merges slot \(slot) of shape \(other) with \(shape), expected the same shape")
+                }
+            }
+        }
+        return mode == .concatenate ? shape.dropLast() + [lastAxis] : shape
     }
 
     /// The rules of a factorization record, in the spec's order: the rank, then the layer's own
@@ -227,14 +272,31 @@ extension ContainerHeader {
     }
 }
 
+/// The sample shapes held in the slots of a model (format 1.4) at one point of its layers, as they are walked in
+/// order: what `load` and `merge` layers need to know their output shape.
+public struct SlotShapes: Sendable, Equatable {
+    public var shapes: [Int: [Int]] = [:]
+    public init() {}
+}
+
 extension Layer where T == Tensor {
     /// The sample shape this layer produces from samples of shape `input`, checked by the rules a
     /// reader applies to a file (`spec/FORMAT.md` section 4). Throws `ContainerError` `.badModel`.
+    /// A `load` or `merge` (format 1.4) needs the slots' shapes: without them (this form) it is refused as
+    /// using a slot no earlier layer stored; walk a model with ``outputShape(input:slots:)``.
     public func outputShape(input: [Int]) throws -> [Int] {
+        var slots = SlotShapes()
+        return try outputShape(input: input, slots: &slots)
+    }
+
+    /// The sample shape this layer produces from samples of shape `input` when the model's slots hold `slots`
+    /// (updated by a `store`), checked by the rules of `spec/FORMAT.md` section 4.
+    public func outputShape(input: [Int], slots: inout SlotShapes) throws -> [Int] {
         var shapes: [String: [Int]] = [:]
         let described = operation.map { tensor, role -> Int in shapes[role] = tensor.shape; return 0 }
         let scratch = ContainerHeader(alignment: Container.defaultAlignment, metadata: [:], userMetadata: [:], tensors: [],
                                       model: ModelDescription(name: "", input: InputSpec(shape: input), layers: []))
-        return try scratch.outputShape(of: described, label: "layer '\(escaped(name))'", input: input, shapes: shapes)
+        return try scratch.outputShape(of: described, label: "layer '\(escaped(name))'", input: input, shapes: shapes,
+                                       slots: &slots)
     }
 }

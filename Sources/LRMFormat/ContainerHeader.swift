@@ -18,7 +18,7 @@ public struct ContainerHeader: Sendable, Equatable {
     }
 
     /// The lowest format minor version that has every code the header uses: what a writer records
-    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points).
+    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds).
     public var minorVersion: UInt16 {
         let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
         if model.layers.contains(where: \.hasZeroPoints) { return max(kinds, 3) }
@@ -125,6 +125,13 @@ public struct ContainerHeader: Sendable, Equatable {
             case .permute(let axes):
                 record.write(UInt8(truncatingIfNeeded: axes.count))
                 for axis in axes { record.write(UInt8(truncatingIfNeeded: axis)) }
+            case .store(let slot), .load(let slot):
+                record.write(UInt32(truncatingIfNeeded: slot))
+            case let .merge(mode, slots, activation):
+                record.write(mode.rawValue)
+                record.write(UInt32(truncatingIfNeeded: slots.count))
+                for slot in slots { record.write(UInt32(truncatingIfNeeded: slot)) }
+                record.write(activation.rawValue)
             }
             w.writeCount(record.bytes.count)
             w.append(record.bytes)

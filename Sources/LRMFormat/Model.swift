@@ -26,7 +26,34 @@ public struct Model: Sendable, Equatable {
     /// last layer's, the input's for a model without layers. Found from the shapes alone (no weight is read or
     /// converted). Throws `ContainerError` `.badModel` where the layers do not chain.
     public func outputShape() throws -> [Int] {
-        try layers.reduce(input.shape) { shape, layer in try layer.outputShape(input: shape) }
+        try layerOutputShapes().last ?? input.shape
+    }
+
+    /// The sample shape after each layer, in layer order, following the slots of a model with `store`, `load` and
+    /// `merge` layers (format 1.4). Throws `ContainerError` `.badModel` where the layers do not chain.
+    public func layerOutputShapes() throws -> [[Int]] {
+        var slots = SlotShapes()
+        var shape = input.shape
+        return try layers.map { layer in
+            shape = try layer.outputShape(input: shape, slots: &slots)
+            return shape
+        }
+    }
+
+    /// The first layer of kind `store`, `load` or `merge` (format 1.4), if any: a model whose layers are not a plain
+    /// chain, which commands that run the layers one after the other on their own refuse by naming this layer.
+    public var firstSlotLayer: Layer<Tensor>? { layers.first { $0.operation.usesSlots } }
+
+    /// Why `what` (a command or step, e.g. "fine-tuning") refuses this model, when it has branches (a `store`, `load`
+    /// or `merge` layer, format 1.4) and `what` runs layers only as a plain chain; nil for a plain chain.
+    public func branchRefusal(_ what: String) -> String? {
+        guard let layer = layers.first(where: { $0.operation.usesSlots }) else { return nil }
+        return Model.branchRefusal(what, layer: layer.name, kind: layer.operation.kindName)
+    }
+
+    /// The message of ``branchRefusal(_:)`` for the layer `layer` of kind `kind`.
+    public static func branchRefusal(_ what: String, layer: String, kind: String) -> String {
+        "the model has branches (layer '\(escaped(layer))' is a \(kind), format 1.4) and \(what) supports only plain chains of layers"
     }
 
     /// The tensor table and model description this model is written as, before offsets and

@@ -133,6 +133,13 @@ public enum LayerOperation<T: Sendable>: Sendable {
     case crop2D(Margins)
     /// Reorders the sample's axes: output axis i is input axis `axes[i]` (numpy's transpose) (format 1.1).
     case permute([Int])
+    /// Remembers the current sample in slot `slot`; the output is the input (format 1.4).
+    case store(slot: Int)
+    /// The sample held in slot `slot` becomes the current one (format 1.4).
+    case load(slot: Int)
+    /// Combines the current sample with the samples held in `slots` (in that order: the current one first), then
+    /// applies `activation` (format 1.4).
+    case merge(MergeMode, slots: [Int], activation: Activation)
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -151,11 +158,28 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .pad2D: 12
         case .crop2D: 13
         case .permute: 14
+        case .store: LayerKindCode.store
+        case .load: LayerKindCode.load
+        case .merge: LayerKindCode.merge
         }
     }
 
     /// The lowest format minor version that has this kind.
-    public var minimumMinorVersion: UInt16 { kindCode <= 6 ? 0 : 1 }
+    public var minimumMinorVersion: UInt16 {
+        switch self {
+        case .store, .load, .merge: 4
+        default: kindCode <= 6 ? 0 : 1
+        }
+    }
+
+    /// Whether this is one of the slot kinds of format 1.4 (`store`, `load`, `merge`): a model with any is a graph
+    /// whose layers do not simply each take the previous one's output.
+    public var usesSlots: Bool {
+        switch self {
+        case .store, .load, .merge: true
+        default: false
+        }
+    }
 
     /// The spec's name of this kind.
     public var kindName: String {
@@ -174,6 +198,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .pad2D: "pad2d"
         case .crop2D: "crop2d"
         case .permute: "permute"
+        case .store: "store"
+        case .load: "load"
+        case .merge: "merge"
         }
     }
 
@@ -207,6 +234,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .pad2D(let margins): return .pad2D(margins)
         case .crop2D(let margins): return .crop2D(margins)
         case .permute(let axes): return .permute(axes)
+        case .store(let slot): return .store(slot: slot)
+        case .load(let slot): return .load(slot: slot)
+        case let .merge(mode, slots, activation): return .merge(mode, slots: slots, activation: activation)
         }
     }
 
@@ -280,6 +310,41 @@ public struct Layer<T: Sendable>: Sendable {
     }
 }
 
+/// How a `merge` layer (format 1.4) combines the current sample with the samples of its slots.
+public enum MergeMode: UInt8, Sendable, CaseIterable {
+    /// Element-wise sum.
+    case add = 0
+    /// The current sample minus the one slot's (exactly one slot).
+    case subtract = 1
+    /// Element-wise product.
+    case multiply = 2
+    /// Element-wise mean.
+    case average = 3
+    /// Element-wise maximum.
+    case maximum = 4
+    /// Element-wise minimum.
+    case minimum = 5
+    /// Joined along the last axis, the current sample's values first, then each slot's in order.
+    case concatenate = 6
+
+    public var name: String {
+        switch self {
+        case .add: "add"
+        case .subtract: "subtract"
+        case .multiply: "multiply"
+        case .average: "average"
+        case .maximum: "maximum"
+        case .minimum: "minimum"
+        case .concatenate: "concatenate"
+        }
+    }
+
+    public init?(name: String) {
+        guard let match = MergeMode.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
 /// Layer kind codes of format 1.2.
 public enum LayerKindCode {
     public static let quantizedDense: UInt8 = 15
@@ -287,6 +352,10 @@ public enum LayerKindCode {
     /// Format 1.3: quantized layers whose weights have zero points.
     public static let zeroPointDense: UInt8 = 17
     public static let zeroPointFactorizedDense: UInt8 = 18
+    /// Format 1.4: the slot kinds (`store`, `load`, `merge`).
+    public static let store: UInt8 = 19
+    public static let load: UInt8 = 20
+    public static let merge: UInt8 = 21
 }
 
 extension Layer where T == Int {

@@ -18,6 +18,9 @@ public struct ModelSummary: Sendable {
         public var kernelShape: [Int]?
         /// The form of a factorized convolution.
         public var convolutionForm: ConvFactorizationForm?
+        /// (1.4) What a `store`, `load` or `merge` does with the model's slots, e.g. "→ slot 2", "← slot 2",
+        /// "add slots 1, 2"; nil for other layers.
+        public var slots: String?
         public var parametersBefore: Int
         public var parametersAfter: Int
         /// The sample shape this layer produces (empty when the header's shapes do not chain).
@@ -100,6 +103,13 @@ public struct ModelSummary: Sendable {
                 row.parametersAfter = row.parametersBefore
             case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
                 break
+            case .store(let slot):
+                row.slots = "→ slot \(slot)"
+            case .load(let slot):
+                row.slots = "← slot \(slot)"
+            case let .merge(mode, slots, activation):
+                row.activation = activation
+                row.slots = "\(mode.name) slot\(slots.count == 1 ? "" : "s") " + slots.map(String.init).joined(separator: ", ")
             case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _):
                 row.activation = activation
                 row.kernelShape = tensors[kernel].shape

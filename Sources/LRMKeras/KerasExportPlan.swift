@@ -102,6 +102,10 @@ struct KerasExportPlan {
             throw KerasExportError(.invalidModel, file: file, location: "input",
                                    "the input shape is \(model.input.shape), expected one or more positive dimensions")
         }
+        // (1.4) A model with branches would need a functional Keras model: not written yet.
+        if let refusal = model.branchRefusal("export to Keras") {
+            throw KerasExportError(.invalidModel, file: file, refusal)
+        }
         var elements = 0
         for layer in model.layers {
             for (_, tensor) in layer.operation.tensors {

@@ -49,14 +49,10 @@ public struct OwnDataSource: Sendable, Equatable {
     public func splits(for model: Model, path: String? = nil) throws -> OwnDataSplits {
         try splits(named: ModelNaming(name: model.name, path: path), input: model.input, classNames: model.classNames,
                    outputActivation: model.outputActivation) {
-            var shape = model.input.shape
-            var shapes: [(name: String, shape: [Int])] = []
-            for layer in model.layers {
-                shape = try layer.outputShape(input: shape)
-                shapes.append((layer.name, shape))
-            }
-            try InferenceModel.checkSampleSizes(model: model.name, input: model.input.shape, layers: shapes)
-            return shape.reduce(1, *)
+            let shapes = try model.layerOutputShapes()
+            try InferenceModel.checkSampleSizes(model: model.name, input: model.input.shape,
+                                                layers: zip(model.layers, shapes).map { ($0.name, $1) })
+            return (shapes.last ?? model.input.shape).reduce(1, *)
         }
     }
 

@@ -44,8 +44,9 @@ extension InferenceModel {
     static func checkSpatialWork(_ model: Model) throws(RuntimeError) {
         var shape = model.input.shape, total = 0
         var largest: (name: String, work: Int)?
+        var slots = SlotShapes()
         for layer in model.layers {
-            guard let output = try? layer.outputShape(input: shape) else { break }
+            guard let output = try? layer.outputShape(input: shape, slots: &slots) else { break }
             let work = spatialWork(layer.operation, input: shape, output: output)
             let (sum, overflow) = total.addingReportingOverflow(work)
             total = overflow ? Int.max : sum

@@ -43,7 +43,18 @@ public final class InferenceModel: Sendable {
         /// Zero padding (positive margins) or cropping (negative ones) of [h, w, c] samples.
         case shift(input: [Int], top: Int, left: Int, outH: Int, outW: Int)
         case permute(input: [Int], axes: [Int])
+        /// (1.4) The current batch is kept in a slot; it stays the current one.
+        case store(slot: Int)
+        /// (1.4) The batch kept in a slot becomes the current one.
+        case load(slot: Int)
+        /// (1.4) The current batch combined with the slots' (`widths`: the last-axis sizes of the current sample and
+        /// then of each slot's, for a concatenation), then the activation.
+        case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
     }
+
+    /// (1.4) After step i, the slots whose batches no later step reads: they are dropped there, so a residual model
+    /// holds only the batches it still needs.
+    let slotReleases: [[Int]]
 
     public let name: String
     /// Shape of one input sample.
@@ -166,6 +177,7 @@ public final class InferenceModel: Sendable {
         try InferenceModel.checkSpatialWork(model)
         var steps: [Step] = []
         var stepShapes: [[Int]] = []
+        var slots = SlotShapes()
         for (layerIndex, layer) in model.layers.enumerated() {
             let features = shape.last ?? 0
             func weights(_ tensor: Tensor, _ role: String) -> Weights {
@@ -200,6 +212,25 @@ public final class InferenceModel: Sendable {
             case .reshape(let target):
                 shape = target
                 steps.append(.reshape(shape))
+            case .store(let slot):
+                slots.shapes[slot] = shape
+                steps.append(.store(slot: slot))
+            case .load(let slot):
+                guard let stored = slots.shapes[slot] else {
+                    throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))' uses slot \(slot), which no earlier layer stored")
+                }
+                shape = stored
+                steps.append(.load(slot: slot))
+            case let .merge(mode, slotList, activation):
+                let output: [Int]
+                do {
+                    output = try layer.outputShape(input: shape, slots: &slots)
+                } catch {
+                    throw RuntimeError(.invalidModel, "\(error)")
+                }
+                let widths = [shape.last ?? 1] + slotList.map { slots.shapes[$0]?.last ?? 1 }
+                steps.append(.merge(mode, slots: slotList, widths: widths, activation: activation))
+                shape = output
             }
             try InferenceModel.checkSampleSize(shape, of: "layer '\(escaped(layer.name))'", model: model.name)
             stepShapes.append(shape)
@@ -213,7 +244,26 @@ public final class InferenceModel: Sendable {
             }
         }
         self.stepShapes = stepShapes
-        largestSampleElementCount = ([model.input.shape] + stepShapes).map { $0.reduce(1, *) }.max() ?? 1
+        let releases = InferenceModel.slotReleases(steps)
+        slotReleases = releases
+        // A batch holds the current samples and those kept in slots: size batches by the most held at once.
+        var held: [Int: Int] = [:]
+        var largest = model.input.shape.reduce(1, *)
+        for (index, step) in steps.enumerated() {
+            if case .store(let slot) = step { held[slot] = stepShapes[index].reduce(1, *) }
+            let (total, overflow) = held.values.reduce((stepShapes[index].reduce(1, *), false)) { sum, count in
+                let (next, over) = sum.0.addingReportingOverflow(count)
+                return (next, sum.1 || over)
+            }
+            guard !overflow, total <= InferenceModel.maxSampleElements else {
+                throw RuntimeError(.tooLarge, "model '\(escaped(model.name))': layer '\(escaped(model.layers[index].name))' holds "
+                                   + "\(overflow ? "more than 2⁶³" : String(total)) elements per sample with the slots it keeps; "
+                                   + "lrm runs at most \(InferenceModel.maxSampleElements) elements (1 GiB) per sample")
+            }
+            largest = max(largest, total)
+            for slot in releases[index] { held[slot] = nil }
+        }
+        largestSampleElementCount = largest
         outputShape = shape
         preprocessing = try InputPreprocessing(model.input)
     }
@@ -305,6 +355,7 @@ public final class InferenceModel: Sendable {
             current.withUnsafeMutableBufferPointer { preprocessing.apply(to: $0, samples: sampleCount, width: width) }
         }
         var shape = inputShape
+        var slots: [Int: [Float]] = [:]
         for (layerIndex, step) in steps.enumerated() {
             let features = shape.last ?? 1
             let rows = current.count / max(features, 1)
@@ -341,10 +392,80 @@ public final class InferenceModel: Sendable {
                 current = SpatialKernels.shift(current, samples: sampleCount, shape: input, top: top, left: left, outH: outH, outW: outW)
             case let .permute(input, axes):
                 current = SpatialKernels.permute(current, samples: sampleCount, shape: input, axes: axes)
+            case .store(let slot):
+                slots[slot] = current
+            case .load(let slot):
+                current = slots[slot] ?? []
+            case let .merge(mode, slotList, widths, activation):
+                current = InferenceModel.merge(mode, current, slotList.map { slots[$0] ?? [] }, widths: widths)
+                let width = stepShapes[layerIndex].last ?? 1
+                current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: $0.count / max(width, 1), width: width) }
             }
+            for slot in slotReleases[layerIndex] { slots[slot] = nil }
             shape = stepShapes[layerIndex]
         }
         return current
+    }
+
+    /// For each step, the slots no later step reads once it has run (a slot's batch is dropped after its last
+    /// `load` or `merge`, or right after its `store` when nothing reads it before it is stored again).
+    static func slotReleases(_ steps: [Step]) -> [[Int]] {
+        var releases = [[Int]](repeating: [], count: steps.count)
+        var lastUse: [Int: Int] = [:]
+        for (index, step) in steps.enumerated() {
+            switch step {
+            case .store(let slot):
+                if let previous = lastUse[slot] { releases[previous].append(slot) }
+                lastUse[slot] = index
+            case .load(let slot):
+                lastUse[slot] = index
+            case let .merge(_, slotList, _, _):
+                for slot in slotList { lastUse[slot] = index }
+            default:
+                break
+            }
+        }
+        for (slot, index) in lastUse.sorted(by: { $0.key < $1.key }) { releases[index].append(slot) }
+        return releases
+    }
+
+    /// (1.4) A `merge` of a batch: `current` and `others` (each of whole samples, their last axes `widths`, the
+    /// current one's first) combined element-wise, or joined along the last axis by a concatenation.
+    static func merge(_ mode: MergeMode, _ current: [Float], _ others: [[Float]], widths: [Int]) -> [Float] {
+        var result = current
+        switch mode {
+        case .concatenate:
+            let rows = current.count / max(widths[0], 1)
+            let total = widths.reduce(0, +)
+            result = [Float](repeating: 0, count: rows * total)
+            let pieces = [current] + others
+            result.withUnsafeMutableBufferPointer { out in
+                var column = 0
+                for (piece, width) in zip(pieces, widths) {
+                    piece.withUnsafeBufferPointer { source in
+                        for r in 0..<rows {
+                            for c in 0..<width { out[r * total + column + c] = source[r * width + c] }
+                        }
+                    }
+                    column += width
+                }
+            }
+        case .add, .average:
+            for other in others { for i in result.indices { result[i] += other[i] } }
+            if mode == .average {
+                let count = Float(others.count + 1)
+                for i in result.indices { result[i] /= count }
+            }
+        case .subtract:
+            for other in others { for i in result.indices { result[i] -= other[i] } }
+        case .multiply:
+            for other in others { for i in result.indices { result[i] *= other[i] } }
+        case .maximum:
+            for other in others { for i in result.indices { result[i] = max(result[i], other[i]) } }
+        case .minimum:
+            for other in others { for i in result.indices { result[i] = min(result[i], other[i]) } }
+        }
+        return result
     }
 
     /// Drops a mapped weight's pages from resident memory when the model is large (see ``releasesMappedPages``).

@@ -72,15 +72,22 @@ extension ModelDescription {
 extension TaskKind {
     /// The activation that produces the outputs of `layers` (``Model/outputActivation``).
     static func outputActivation<T>(of layers: [Layer<T>]) -> Activation? {
-        for layer in layers.reversed() {
-            switch layer.operation {
+        var index = layers.count - 1
+        while index >= 0 {
+            switch layers[index].operation {
             case .dense(_, _, let activation), .factorizedDense(_, _, _, let activation, _), .activation(let activation),
-                 .conv2D(_, _, let activation, _), .factorizedConv2D(_, _, _, let activation, _, _, _), .depthwiseConv2D(_, _, let activation, _):
+                 .conv2D(_, _, let activation, _), .factorizedConv2D(_, _, _, let activation, _, _, _), .depthwiseConv2D(_, _, let activation, _),
+                 .merge(_, _, let activation):
                 return activation
             case .scaleShift, .pool2D, .globalPool2D:
                 return .linear
-            case .flatten, .reshape, .pad2D, .crop2D, .permute:
-                continue
+            case .flatten, .reshape, .pad2D, .crop2D, .permute, .store:
+                index -= 1
+            case .load(let slot):
+                // (1.4) The loaded samples are those the last earlier store of the slot kept: look on from there.
+                let store = layers[..<index].lastIndex { if case .store(slot) = $0.operation { true } else { false } }
+                guard let store else { return nil }
+                index = store - 1
             }
         }
         return nil

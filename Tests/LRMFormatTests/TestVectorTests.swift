@@ -154,10 +154,10 @@ struct TestVectorTests {
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ConvModel.make())).minorVersion == 1)
         do {
             _ = try ContainerFile.decodeForTests(ConvDefect.futureLayerKind.apply())
-            Issue.record("a file with layer kind 19 opened")
+            Issue.record("a file with layer kind 22 opened")
         } catch let error as ContainerError {
-            #expect(error.message.contains("unknown kind code 19"))
-            #expect(error.message.contains("the file is format 1.4; this reader reads up to 1.3"))
+            #expect(error.message.contains("unknown kind code 22"))
+            #expect(error.message.contains("the file is format 1.5; this reader reads up to 1.4"))
         }
     }
 

@@ -45,8 +45,23 @@ enum Reference {
             guard let b else { return x }
             return zip(x, b.floats()).map { $0 + Double($1) }
         }
+        var slots: [Int: [Double]] = [:]
         for layer in model.layers {
             switch layer.operation {
+            case .store(let slot): slots[slot] = x
+            case .load(let slot): x = slots[slot] ?? []
+            case let .merge(mode, list, a):
+                let others = list.map { slots[$0] ?? [] }
+                switch mode {
+                case .concatenate: x = others.reduce(x, +)
+                case .add: x = others.reduce(x) { zip($0, $1).map(+) }
+                case .subtract: x = others.reduce(x) { zip($0, $1).map(-) }
+                case .multiply: x = others.reduce(x) { zip($0, $1).map(*) }
+                case .average: x = others.reduce(x) { zip($0, $1).map(+) }.map { $0 / Double(others.count + 1) }
+                case .maximum: x = others.reduce(x) { zip($0, $1).map(max) }
+                case .minimum: x = others.reduce(x) { zip($0, $1).map(min) }
+                }
+                x = activation(a, x)
             case let .dense(kernel, bias, a): x = activation(a, add(matmul(x, kernel), bias))
             case let .factorizedDense(us, vt, bias, a, _): x = activation(a, add(matmul(matmul(x, us), vt), bias))
             case .activation(let a): x = activation(a, x)

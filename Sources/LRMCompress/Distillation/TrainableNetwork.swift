@@ -62,6 +62,7 @@ struct TrainableNetwork {
                                              .hardSigmoid, .exponential]
 
     init(_ model: Model) throws {
+        if let refusal = model.branchRefusal("fine-tuning") { throw FineTuneError(.unsupportedLayer, refusal) }
         var stages: [Stage] = []
         var parameters: [[Float]] = []
         var indices: [Int] = []
@@ -138,6 +139,9 @@ struct TrainableNetwork {
                 stage = .scaleShift(scale: scale.floats(), shift: shift?.floats())
             case .flatten, .reshape:
                 stage = .reshape(shape: output)
+            case .store, .load, .merge:
+                // Refused above (branchRefusal): the trainer's stages are a plain chain.
+                throw FineTuneError(.unsupportedLayer, Model.branchRefusal("fine-tuning", layer: layer.name, kind: layer.operation.kindName))
             }
             stages.append(stage)
             indices.append(index)
