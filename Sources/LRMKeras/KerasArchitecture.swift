@@ -53,6 +53,9 @@ struct KerasArchitecture {
     /// The Keras version and backend, when the architecture source names them (`metadata.json`, HDF5 attributes).
     var kerasVersion: String?
     var backend: String?
+    /// How the top-level layers connect, when they are not a simple chain (a functional model with branches and
+    /// merges); nil for a chain. Its indices are those of ``nodes`` (every one a layer, no nested model).
+    var graph: KerasGraph?
 
     /// Every layer in order, nested models expanded, top-level `InputLayer` kept.
     var leaves: [Node] {
@@ -65,5 +68,20 @@ struct KerasArchitecture {
     /// The top-level entry called `name`.
     func node(named name: String) -> Node? {
         nodes.first { $0.name == name }
+    }
+}
+
+/// The connections of a functional model whose layers are not a simple chain: layer i takes the outputs of the
+/// layers `inputs[i]`, in call order (a merge's inputs in the order of its list); the `InputLayer`s take none.
+/// Indices are positions in the model's layer list, which Keras writes in a topological order (every input an
+/// earlier layer).
+public struct KerasGraph: Sendable, Equatable {
+    public var inputs: [[Int]]
+    /// The layer whose output is the model's output.
+    public var output: Int
+
+    public init(inputs: [[Int]], output: Int) {
+        self.inputs = inputs
+        self.output = output
     }
 }

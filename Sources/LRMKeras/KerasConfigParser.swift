@@ -6,7 +6,8 @@ import LRMFormat
 /// `model.to_json()`) into a ``KerasArchitecture``.
 ///
 /// Accepts `Sequential` models, and `Functional` models whose layers form a simple chain (each layer
-/// takes the previous one's single output); nested `Sequential`/`Functional` models are expanded.
+/// takes the previous one's single output) or a graph of branches joined by merges (``KerasGraph``); nested
+/// `Sequential`/`Functional` chains are expanded.
 /// Everything else is refused with a typed error naming the layer.
 enum KerasConfigParser {
     static let modelClassNames: Set<String> = ["Sequential", "Functional", "Model"]
@@ -78,12 +79,13 @@ enum KerasConfigParser {
         }
         return KerasArchitecture(name: model.name, className: className,
                                  dtypePolicy: try dtypePolicy(json["config"]?["dtype"], location: "model", source: source),
-                                 inputShape: inputShape, nodes: model.children)
+                                 inputShape: inputShape, nodes: model.children, graph: model.graph)
     }
 
     /// Parses a (possibly nested) model entry into its name and ordered children.
     private static func parseModel(_ json: JSONValue, className: String, parentPath: [String],
-                                   source: String) throws(KerasImportError) -> (name: String, children: [KerasArchitecture.Node]) {
+                                   source: String) throws(KerasImportError) -> (name: String, children: [KerasArchitecture.Node],
+                                                                               graph: KerasGraph?) {
         let config = json["config"] ?? .null
         // Keras 2.2-era Sequential configs are a bare list of layers.
         let layerList = config.array ?? config["layers"]?.array
@@ -96,10 +98,15 @@ enum KerasConfigParser {
         for entry in layerList {
             children.append(try parseNode(entry, parentPath: parentPath, source: source))
         }
+        var graph: KerasGraph?
         if className != "Sequential" {
-            try checkChain(json, layers: layerList, nodes: children, modelName: name, source: source)
+            graph = try connections(json, layers: layerList, nodes: children, modelName: name, nested: !parentPath.isEmpty,
+                                    source: source)
+        } else if let merge = children.first(where: { if case .layer(.merge) = $0.content { true } else { false } }) {
+            throw KerasImportError(.unsupportedTopology, file: source, location: merge.location,
+                                   "a merge layer in a Sequential model has only one input")
         }
-        return (name, children)
+        return (name, children, graph)
     }
 
     private static func parseNode(_ entry: JSONValue, parentPath: [String],
@@ -141,39 +148,78 @@ enum KerasConfigParser {
                                "config field 'dtype': expected a policy name or object, found \(value.brief)")
     }
 
-    /// Checks that a functional model is a simple chain: one input (the first layer), one output (the
-    /// last), and each other layer called once on the previous layer's output.
-    private static func checkChain(_ json: JSONValue, layers: [JSONValue], nodes: [KerasArchitecture.Node],
-                                   modelName: String, source: String) throws(KerasImportError) {
+    /// How a functional model's layers connect: nil when they are a simple chain (one input, the first layer; one output,
+    /// the last; each other layer called once on the previous layer's output), else the graph of its branches and
+    /// merges (``KerasGraph``): one input and one output; each layer called once, on outputs of earlier layers of the
+    /// same model; a merge on two or more, any other layer on one; every layer's output used. Nested models may be
+    /// chains only, and only chains may hold nested models.
+    private static func connections(_ json: JSONValue, layers: [JSONValue], nodes: [KerasArchitecture.Node], modelName: String,
+                                    nested: Bool, source: String) throws(KerasImportError) -> KerasGraph? {
         let modelLocation = "model '\(modelName)'"
+        let supported = "only chains of layers and branches joined by merges (Add, Concatenate, …) are imported"
         func refuse(_ location: String, _ message: String) -> KerasImportError {
-            KerasImportError(.unsupportedTopology, file: source, location: location, message + "; only simple chains of layers are imported")
+            KerasImportError(.unsupportedTopology, file: source, location: location, message + "; " + supported)
         }
         let inputs = endpointNames(json["config"]?["input_layers"])
         let outputs = endpointNames(json["config"]?["output_layers"])
         guard inputs.count == 1, outputs.count == 1 else {
             throw refuse(modelLocation, "the model has \(inputs.count) input(s) and \(outputs.count) output(s), expected 1 and 1")
         }
-        guard let first = nodes.first, let last = nodes.last, first.name == inputs[0], last.name == outputs[0] else {
-            throw refuse(modelLocation, "input '\(inputs[0])' and output '\(outputs[0])' are not the first and last layers")
-        }
+        var sources: [[Int]] = []
+        var chain = nodes.first?.name == inputs[0] && nodes.last?.name == outputs[0]
         for (index, entry) in layers.enumerated() {
             let node = nodes[index]
             let inbound = entry["inbound_nodes"]?.array ?? []
-            if index == 0 {
+            if index == 0 || inbound.isEmpty {
                 guard inbound.isEmpty else { throw refuse(node.location, "the first layer takes inputs") }
+                guard index == 0 || node.name == inputs[0] else {
+                    throw refuse(node.location, "the layer takes no input and is not the model's input '\(inputs[0])'")
+                }
+                sources.append([])
                 continue
             }
-            let expected = nodes[index - 1].name
             guard inbound.count == 1 else {
                 throw refuse(node.location, "the layer is called \(inbound.count) times, expected once")
             }
-            let sources = inboundLayerNames(inbound[0])
-            guard sources == [expected] else {
-                let found = sources.isEmpty ? "no input" : sources.map { "'\($0)'" }.joined(separator: ", ")
-                throw refuse(node.location, "the layer takes its input from \(found), expected the previous layer '\(expected)'")
+            let calls = inboundTensors(inbound[0])
+            var indices: [Int] = []
+            for call in calls {
+                // (A nested model's call index may be 1: it was first built on its own input.)
+                guard call.tensor == 0 else {
+                    throw refuse(node.location, "the layer takes output \(call.tensor) of '\(call.name)' (a layer with several outputs)")
+                }
+                guard let at = nodes[..<index].lastIndex(where: { $0.name == call.name }) else {
+                    throw refuse(node.location, "the layer takes its input from '\(call.name)', which is not an earlier layer of the model")
+                }
+                indices.append(at)
             }
+            let isMerge = if case .layer(.merge) = node.content { true } else { false }
+            if isMerge {
+                guard indices.count >= 2 else {
+                    throw refuse(node.location, "the merge takes \(indices.count) input(s), expected 2 or more")
+                }
+            } else if indices.count != 1 {
+                let found = calls.isEmpty ? "no input" : calls.map { "'\($0.name)'" }.joined(separator: ", ")
+                throw refuse(node.location, "the layer takes its input from \(found), expected one layer")
+            }
+            if isMerge || indices != [index - 1] { chain = false }
+            sources.append(indices)
         }
+        if chain { return nil }
+        // Branches and merges: one level only, of layers.
+        if nested { throw refuse(modelLocation, "a nested model has branches or merges") }
+        if let inner = nodes.first(where: { if case .model = $0.content { true } else { false } }) {
+            throw refuse(inner.location, "a nested model inside a model with branches or merges")
+        }
+        guard let output = nodes.lastIndex(where: { $0.name == outputs[0] }) else {
+            throw refuse(modelLocation, "the output '\(outputs[0])' is not a layer of the model")
+        }
+        var used = Set(sources.joined())
+        used.insert(output)
+        if let unused = nodes.indices.first(where: { !used.contains($0) }) {
+            throw refuse(nodes[unused].location, "the layer's output is used by no layer and is not the model's output")
+        }
+        return KerasGraph(inputs: sources, output: output)
     }
 
     /// Names in `input_layers`/`output_layers`: `["x", 0, 0]` (Keras 3, one endpoint) or `[["x", 0, 0], …]`.
@@ -183,15 +229,19 @@ enum KerasConfigParser {
         return items.compactMap { $0.array?.first?.string }
     }
 
-    /// The layer names feeding one inbound node, in either format:
+    /// The tensors feeding one inbound node, each as (layer name, call index, output index), in either format:
     /// Keras 3 `{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [name, n, t]}}], "kwargs": {…}}`
-    /// or tf-keras `[[name, n, t, kwargs], …]`.
-    private static func inboundLayerNames(_ node: JSONValue) -> [String] {
+    /// (a merge's list of tensors inside `args`) or tf-keras `[[name, n, t, kwargs], …]`.
+    private static func inboundTensors(_ node: JSONValue) -> [(name: String, node: Int, tensor: Int)] {
+        func tensor(_ history: [JSONValue]) -> (name: String, node: Int, tensor: Int)? {
+            guard let name = history.first?.string else { return nil }
+            return (name, history.count > 1 ? history[1].integer ?? -1 : 0, history.count > 2 ? history[2].integer ?? -1 : 0)
+        }
         if node["args"] != nil || node["kwargs"] != nil {
-            var names: [String] = []
+            var found: [(name: String, node: Int, tensor: Int)] = []
             func collect(_ value: JSONValue) {
-                if let history = value["config"]?["keras_history"]?.array, let name = history.first?.string {
-                    names.append(name)
+                if let history = value["config"]?["keras_history"]?.array {
+                    if let t = tensor(history) { found.append(t) }
                 } else if let items = value.array {
                     items.forEach(collect)
                 } else if case .object(let members) = value {
@@ -200,8 +250,9 @@ enum KerasConfigParser {
             }
             collect(node["args"] ?? .null)
             collect(node["kwargs"] ?? .null)
-            return names
+            return found
         }
-        return (node.array ?? []).compactMap { $0.array?.first?.string }
+        return (node.array ?? []).compactMap { $0.array.flatMap(tensor) }
     }
+
 }

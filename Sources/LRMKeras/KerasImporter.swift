@@ -175,7 +175,8 @@ public enum KerasImporter {
         let firstComputing = layers.first { if case .inputLayer = $0.config { false } else { $0.dtypePolicy != nil } }?.dtypePolicy
         let policy = architecture.dtypePolicy ?? weighted ?? firstComputing ?? .float32
         return KerasModel(name: architecture.name, kerasVersion: architecture.kerasVersion, backend: architecture.backend,
-                          layout: layout, dtypePolicy: policy, inputShape: architecture.inputShape, layers: layers)
+                          layout: layout, dtypePolicy: policy, inputShape: architecture.inputShape, layers: layers,
+                          graph: architecture.graph)
     }
 
     private static func signature(_ path: String) throws(KerasImportError) -> FileSignature {

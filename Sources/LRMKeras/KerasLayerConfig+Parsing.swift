@@ -5,11 +5,12 @@ import LRMFormat
 extension KerasLayerConfig {
     /// The layer classes this importer reads.
     static let supportedClassNames = [
-        "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "Cropping1D", "Cropping2D",
-        "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "Normalization",
-        "Permute", "ReLU", "Reshape", "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D",
-        "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D",
+        "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Concatenate", "Conv1D",
+        "Conv2D", "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Flatten",
+        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU",
+        "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU", "Reshape",
+        "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
+        "ZeroPadding1D", "ZeroPadding2D",
     ]
 
     /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
@@ -111,9 +112,14 @@ extension KerasLayerConfig {
         case "Lambda":
             throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
                                    "Lambda layers hold Python code, which is never executed; rebuild the model with built-in layers")
-        case "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot":
-            throw KerasImportError(.unsupportedTopology, file: source, location: reader.location,
-                                   "the layer merges several branches; only simple chains of layers are imported")
+        case "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate":
+            guard let merge = KerasMerge(rawValue: className) else { preconditionFailure("a merge class") }
+            let axes = merge == .concatenate ? try reader.axes("axis", default: [-1]) : [-1]
+            guard axes.count == 1 else { throw reader.invalid("axis", expected: "one axis", found: config["axis"]) }
+            return .merge(merge, axis: axes[0])
+        case "Dot":
+            throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
+                                   "Dot merges have no lrm equivalent; Add, Subtract, Multiply, Average, Maximum, Minimum and Concatenate are imported")
         default:
             throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
                                    "layer class '\(className)' is not supported, expected one of \(supportedClassNames.joined(separator: ", "))")

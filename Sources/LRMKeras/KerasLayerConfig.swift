@@ -54,6 +54,18 @@ public enum KerasLayerConfig: Sendable, Equatable {
     /// number of zero steps Keras's padding `causal` adds before the first one ((kernel − 1) · dilation), the
     /// convolution then being valid. Keras's kernels are `[k, cin, cout]`; lrm's are `[1, k, cin, cout]`.
     indirect case sequence(KerasLayerConfig, causalPadding: Int)
+    /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum` and `Concatenate` (its `axis`, counting the
+    /// batch axis; -1 the last): branches of a functional model joined (lrm's `merge`, format 1.4).
+    case merge(KerasMerge, axis: Int)
+}
+
+/// The merge layers of Keras that lrm imports.
+public enum KerasMerge: String, Sendable, Equatable, CaseIterable {
+    case add = "Add", subtract = "Subtract", multiply = "Multiply", average = "Average", maximum = "Maximum"
+    case minimum = "Minimum", concatenate = "Concatenate"
+
+    /// Whether the order of the inputs does not matter.
+    public var isCommutative: Bool { self != .subtract && self != .concatenate }
 }
 
 /// The settings of a Keras `Conv2D`, `DepthwiseConv2D` or `SeparableConv2D`.

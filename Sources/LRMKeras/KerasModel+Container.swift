@@ -119,9 +119,13 @@ struct ContainerModelBuilder {
                                    "the input shape \(input.shape) is not supported, expected dimensions from 1 to \(Int32.max) and at most \(Int32.max) elements")
         }
         let kerasLayers = model.layers
-        for (index, layer) in kerasLayers.enumerated() {
-            try refuseOversizedSamples()
-            try add(layer, next: kerasLayers[(index + 1)...])
+        if let graph = model.graph {
+            try addGraph(graph)
+        } else {
+            for (index, layer) in kerasLayers.enumerated() {
+                try refuseOversizedSamples()
+                try add(layer, next: kerasLayers[(index + 1)...])
+            }
         }
         if let pending = pendingNormalization {
             layers.append(scaleShift(name: pending.name, scale: pending.scale, shift: pending.shift))
@@ -162,6 +166,10 @@ struct ContainerModelBuilder {
         switch layer.config {
         case .inputLayer, .dropout:
             return
+        case .merge:
+            // Only a functional model's graph (`addGraph`) gives a merge its inputs.
+            throw KerasImportError(.unsupportedTopology, file: source, location: "layer '\(layer.name)' (\(layer.className))",
+                                   "a merge outside a functional model's branches")
         case .conv2D, .depthwiseConv2D, .separableConv2D, .pooling2D, .globalPooling2D, .margins2D, .flattenChannelsFirst, .sequence:
             return  // handled by addSpatial
         case .permute(let dims):
@@ -356,9 +364,10 @@ struct ContainerModelBuilder {
     /// reshape or crop the 4×4 input the padding had been given.
     func refuseOversizedSamples() throws(KerasImportError) {
         var shape = input.shape
+        var slots = SlotShapes()
         for layer in layers {
             // A layer the container refuses for another reason is left to its validation, which says why.
-            guard let next = try? layer.outputShape(input: shape) else { return }
+            guard let next = try? layer.outputShape(input: shape, slots: &slots) else { return }
             guard let count = Self.elementCount(next), count <= Int(Int32.max) else {
                 throw KerasImportError(.shapeMismatch, file: source, "the model cannot be stored as lrm: layer '\(escaped(layer.name))' "
                                        + "produces samples of shape \(next), more than \(Int32.max) elements")
@@ -370,9 +379,10 @@ struct ContainerModelBuilder {
     /// The sample shape after the layers mapped so far (each layer was checked when it was added).
     func currentShape() -> [Int] {
         var shape = input.shape
+        var slots = SlotShapes()
         for layer in layers {
             // Shapes past the container's 2³¹−1 elements stop here (the model is refused when it is stored).
-            guard let next = try? layer.outputShape(input: shape), let count = Self.elementCount(next),
+            guard let next = try? layer.outputShape(input: shape, slots: &slots), let count = Self.elementCount(next),
                   count <= Int(Int32.max) else { return shape }
             shape = next
         }

@@ -22,11 +22,14 @@ public struct KerasModel: Sendable, Equatable {
     /// The input shape without the batch dimension; `nil` entries are dimensions left open in the config.
     /// `nil` when the config does not say.
     public var inputShape: [Int?]?
-    /// The layers in execution order (a simple chain), nested models flattened.
+    /// The layers in the config's order: a simple chain (nested models flattened), or, with ``graph``, a topological
+    /// order of a functional model's branches.
     public var layers: [KerasLayer]
+    /// How the layers connect when they are not a simple chain (indices into ``layers``); nil for a chain.
+    public var graph: KerasGraph?
 
     public init(name: String, kerasVersion: String?, backend: String?, layout: KerasFileLayout,
-                dtypePolicy: KerasDTypePolicy, inputShape: [Int?]?, layers: [KerasLayer]) {
+                dtypePolicy: KerasDTypePolicy, inputShape: [Int?]?, layers: [KerasLayer], graph: KerasGraph? = nil) {
         self.name = name
         self.kerasVersion = kerasVersion
         self.backend = backend
@@ -34,6 +37,7 @@ public struct KerasModel: Sendable, Equatable {
         self.dtypePolicy = dtypePolicy
         self.inputShape = inputShape
         self.layers = layers
+        self.graph = graph
     }
 
     /// The first layer called `name`, if any.

@@ -38,9 +38,9 @@ struct KerasConfigParserTests {
         #expect(try parse(json).leaves.map(\.name) == ["x", "a", "d"])
     }
 
-    @Test("branching, merging, reuse and several inputs are refused as unsupported topology",
+    @Test("an unused branch, a layer on two inputs, reuse and several inputs are refused as unsupported topology",
           arguments: [
-              (functional([("InputLayer", "x", []), ("Dense", "a", [["x"]]), ("Dense", "d", [["x"]])]), "layer 'd' (Dense)"),
+              (functional([("InputLayer", "x", []), ("Dense", "a", [["x"]]), ("Dense", "d", [["x"]])]), "layer 'a' (Dense)"),
               (functional([("InputLayer", "x", []), ("Dense", "a", [["x"]]), ("Dense", "d", [["a", "x"]])]), "layer 'd' (Dense)"),
               (functional([("InputLayer", "x", []), ("Dense", "a", [["x"]]), ("Dense", "d", [["a"], ["a"]])]), "layer 'd' (Dense)"),
               (functional([("InputLayer", "x", []), ("Dense", "d", [["x"]])], inputs: #"[["x", 0, 0], ["y", 0, 0]]"#), "model 'f'"),
@@ -49,7 +49,7 @@ struct KerasConfigParserTests {
         let error = #expect(throws: KerasImportError.self) { try parse(json) }
         #expect(error?.kind == .unsupportedTopology)
         #expect(error?.location == location)
-        #expect(error?.message.contains("simple chains") == true)
+        #expect(error?.message.contains("only chains of layers and branches joined by merges") == true)
     }
 
     @Test("Lambda, custom and non-Keras classes, and unknown activations are refused naming the layer",
