@@ -45,9 +45,11 @@ public struct Model: Sendable, Equatable {
     public var firstSlotLayer: Layer<Tensor>? { layers.first { $0.operation.usesSlots } }
 
     /// Why `what` (a command or step, e.g. "fine-tuning") refuses this model, when it has branches (a `store`, `load`
-    /// or `merge` layer, format 1.4) and `what` runs layers only as a plain chain; nil for a plain chain.
+    /// or `merge` layer, format 1.4) and `what` runs layers only as a plain chain; nil for a plain chain. Names the
+    /// first merge (else the first slot layer).
     public func branchRefusal(_ what: String) -> String? {
-        guard let layer = layers.first(where: { $0.operation.usesSlots }) else { return nil }
+        let merge = layers.first { if case .merge = $0.operation { true } else { false } }
+        guard let layer = merge ?? layers.first(where: { $0.operation.usesSlots }) else { return nil }
         return Model.branchRefusal(what, layer: layer.name, kind: layer.operation.kindName)
     }
 

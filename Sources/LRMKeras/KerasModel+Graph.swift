@@ -49,6 +49,9 @@ extension ContainerModelBuilder {
             if layer.config.dataFormat == .channelsFirst {
                 throw fail(layer, "channels-first layers in a model with branches are not imported; save the model channels-last")
             }
+            if case .sequence = layer.config {
+                throw fail(layer, "1-D layers in a model with branches are not imported yet (only chains of them)")
+            }
             var sources = graph.inputs[index]
             if let merge = isMerge(index), merge.isCommutative, let current, let first = sources.firstIndex(of: current) {
                 sources.swapAt(0, first)

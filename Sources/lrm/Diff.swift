@@ -95,7 +95,8 @@ struct ContainerDiff {
 
         let (sa, sb) = (ModelSummary(header: ha), ModelSummary(header: hb))
         func describe(_ row: ModelSummary.LayerRow) -> String {
-            row.kind + (row.factorization.map { " rank \($0.rank)" } ?? "") + ", \(Format.count(row.parametersAfter)) parameters"
+            row.kind + (row.slots.map { " [\($0)]" } ?? "") + (row.factorization.map { " rank \($0.rank)" } ?? "")
+                + ", \(Format.count(row.parametersAfter)) parameters"
         }
         let namesA = sa.layers.map(\.name), namesB = sb.layers.map(\.name)
         for row in sa.layers where !namesB.contains(row.name) { layers.append("only in the first: \(escaped(row.name)) (\(describe(row)))") }

@@ -152,6 +152,7 @@ enum InspectReport {
             var kind = row.kind
             if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
             if let kerasClass = kerasClasses[row.name] { kind += " [\(escaped(kerasClass))]" }
+            if let slots = row.slots { kind += " [\(slots)]" }
             let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
             let f = row.factorization
             layers.add([String(index), escaped(row.name), kind, shape, row.outputShape.map(String.init).joined(separator: "×"),
@@ -209,6 +210,7 @@ enum InspectReport {
             var members: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind))]
             if let kerasClass = kerasClasses[row.name] { members.append(("keras_class", .string(kerasClass))) }
             if let activation = row.activation { members.append(("activation", .string(activation.name))) }
+            if let slots = row.slots { members.append(("slots", .string(slots))) }
             if let inFeatures = row.inFeatures { members.append(("in_features", .int(Int64(inFeatures)))) }
             if let outFeatures = row.outFeatures { members.append(("out_features", .int(Int64(outFeatures)))) }
             if let f = row.factorization {
