@@ -104,15 +104,20 @@ struct KerasGraphTests {
         #expect(error?.message.contains(phrase) == true, "\(error?.message ?? "")")
     }
 
-    @Test("a concatenation on another axis than the last, or of shapes that do not agree, is refused naming the layer")
+    @Test("a concatenation on another axis than the last, shapes that do not agree, and 1-D layers in a graph are refused naming the layer")
     func refusedMerges() throws {
-        let cases: [(String, String)] = [
+        let sequenceInput = #"{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_input_shape": [null, 8, 3]}, "inbound_nodes": []}"#
+        let conv1D = #"{"class_name": "Conv1D", "name": "c1", "config": {"name": "c1", "filters": 3, "kernel_size": 3, "padding": "same"}, "inbound_nodes": [[["x", 0, 0, {}]]]}"#
+        let cases: [(String, String, [Int?])] = [
             (Self.functional([Self.input, Self.dense("a", ["x"]), Self.merge("Concatenate", "c", ["a", "x"], axis: 0)], output: "c"),
-             "layer 'c' (Concatenate)"),
+             "layer 'c' (Concatenate)", [4]),
             (Self.functional([Self.input, Self.dense("a", ["x"], units: 3), Self.merge("Add", "s", ["a", "x"])], output: "s"),
-             "'s'"),
+             "'s'", [4]),
+            // 1-D layers keep a view of the sample across layers, which a load would break: refused in a graph.
+            (Self.functional([sequenceInput, conv1D, Self.merge("Add", "s", ["c1", "x"])], output: "s"),
+             "layer 'c1' (Conv1D): 1-D layers in a model with branches are not imported", [8, 3]),
         ]
-        for (json, location) in cases {
+        for (json, location, inputShape) in cases {
             let architecture = try KerasConfigParser.parse(Data(json.utf8), source: "config.json")
             var layers: [KerasLayer] = []
             for node in architecture.leaves {
@@ -125,7 +130,7 @@ struct KerasGraphTests {
                 layers.append(layer)
             }
             let keras = KerasModel(name: "g", kerasVersion: "3.15.1", backend: "jax", layout: .kerasArchive, dtypePolicy: .float32,
-                                   inputShape: [4], layers: layers, graph: architecture.graph)
+                                   inputShape: inputShape, layers: layers, graph: architecture.graph)
             let error = #expect(throws: KerasImportError.self) { try keras.containerModel(sourcePath: "g.keras") }
             #expect(error?.description.contains(location) == true, "\(error?.description ?? "")")
             #expect(error?.description.contains("\n") == false)
