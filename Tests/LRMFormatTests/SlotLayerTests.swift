@@ -121,21 +121,49 @@ struct SlotLayerTests {
 
     @Test("an unknown merge mode code is bad_model, found as it is read")
     func unknownMode() throws {
-        let bytes = try Self.hostile { _ in }
-        let file = try ContainerFile.decodeForTests(bytes)
-        // The merge record of layer 'add': kind 21, name, then the mode byte (0 = add).
-        var patched = bytes
-        let name = Array("add".utf8)
-        let start = 32
-        let end = start + file.headerByteCount
-        let at = try #require((start..<(end - 6)).first { i in
-            patched[i] == 21 && Array(patched[(i + 1)..<(i + 5)]) == [3, 0, 0, 0] && Array(patched[(i + 5)..<(i + 8)]) == name
-        })
-        patched[at + 8] = 9
-        var parts = try FileParts(patched)
-        parts.minor = 4
-        let error = try #require(throws: ContainerError.self) { try ContainerFile.decodeForTests(parts.assemble()) }
+        let error = try #require(throws: ContainerError.self) { try ContainerFile.decodeForTests(try SlotDefect.mergeUnknownMode.apply()) }
         #expect(error.kind == .badModel)
         #expect(error.description.contains("merge mode code 9"))
+    }
+}
+
+/// The invalid format 1.4 vectors: the residual model's file (``SlotModels/residual()``) with one slot defect.
+enum SlotDefect: String, CaseIterable, VectorDefect {
+    case slotNeverStored, mergeShapeMismatch, slotOutOfRange, mergeUnknownMode, mergeNoSlots
+
+    var expectedKind: ContainerError.Kind { .badModel }
+
+    var summary: String {
+        switch self {
+        case .slotNeverStored: "a load of slot 7, which no layer stores"
+        case .mergeShapeMismatch: "an add of slot 1 (shape [4]) to a sample of shape [2]"
+        case .slotOutOfRange: "a store to slot 65536 (slots are 0 to 65535)"
+        case .mergeUnknownMode: "a merge with mode code 9"
+        case .mergeNoSlots: "a merge of 0 slots"
+        }
+    }
+
+    func apply() throws -> [UInt8] {
+        switch self {
+        case .slotNeverStored:
+            return try SlotLayerTests.hostile { $0.model.layers.append(Layer(name: "x", operation: .load(slot: 7))) }
+        case .mergeShapeMismatch:
+            return try SlotLayerTests.hostile { $0.model.layers[6].operation = .merge(.add, slots: [1], activation: .linear) }
+        case .slotOutOfRange:
+            return try SlotLayerTests.hostile { $0.model.layers[1].operation = .store(slot: 65_536) }
+        case .mergeNoSlots:
+            return try SlotLayerTests.hostile { $0.model.layers[3].operation = .merge(.add, slots: [], activation: .linear) }
+        case .mergeUnknownMode:
+            // The merge record of layer 'add': kind 21, the name (u32 length 3, "add"), then the mode byte.
+            var parts = try FileParts(try SlotLayerTests.hostile { _ in })
+            let record: [UInt8] = [21, 3, 0, 0, 0] + Array("add".utf8)
+            let header = parts.header
+            guard let at = (0..<(header.count - record.count)).first(where: { Array(header[$0..<($0 + record.count)]) == record }) else {
+                throw ContainerError(.badModel, "the residual model has no merge record 'add'")
+            }
+            parts.header[at + 8] = 9
+            parts.minor = 4
+            return parts.assemble()
+        }
     }
 }

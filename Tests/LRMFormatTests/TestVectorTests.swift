@@ -10,6 +10,7 @@ enum ValidVector: String, CaseIterable {
     case cnn
     case quantized
     case quantizedZeroPoints = "quantized_zero_points"
+    case slots
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -89,6 +90,7 @@ enum ValidVector: String, CaseIterable {
         case .cnn: return try ContainerWriter.encode(ConvModel.make())
         case .quantized: return try ContainerWriter.encode(QuantModel.make())
         case .quantizedZeroPoints: return try ContainerWriter.encode(ZeroPointModel.make())
+        case .slots: return try ContainerWriter.encode(SlotModels.residual())
         }
     }
 }
@@ -104,6 +106,7 @@ private func invalidManifest() -> String {
         }
     }
     let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
+        + entries(SlotDefect.self)
     return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
@@ -175,6 +178,11 @@ struct TestVectorTests {
 
     @Test("invalid format 1.3 vectors are the zero-point defects, each with its error kind and stage", arguments: ZeroPointDefect.allCases)
     func invalidZeroPoints(_ defect: ZeroPointDefect) throws {
+        try checkStaged(defect)
+    }
+
+    @Test("invalid format 1.4 vectors are the slot defects, each with its error kind", arguments: SlotDefect.allCases)
+    func invalidSlots(_ defect: SlotDefect) throws {
         try checkStaged(defect)
     }
 

@@ -75,7 +75,8 @@ class Layer:
         self.weights = weights or {}
         self.factorization = factorization
         self.target = target
-        # format 1.1 fields of spec/vectors/README.md: strides, dilation, padding, form, mode, pool, margins, axes
+        # format 1.1 fields of spec/vectors/README.md: strides, dilation, padding, form, mode, pool, margins, axes;
+        # format 1.4: slot (store, load), mode and slots (merge)
         self.options = options or {}
 
     @property
@@ -207,6 +208,7 @@ class Model:
         if preprocess:
             x = self.preprocess(x)
         x = x.reshape([n] + self.input_shape)
+        slots = {}   # format 1.4: the batches held in slots (section 3.7)
         for layer in self.layers:
             w = layer.weights
             if layer.kind in ("dense", "quantized_dense", "quantized_dense_zp"):
@@ -231,11 +233,35 @@ class Model:
                 x = x.reshape([n] + list(layer.target))
             elif layer.kind in _SPATIAL:
                 x = _SPATIAL[layer.kind](layer, x)
+            elif layer.kind == "store":
+                slots[layer.options["slot"]] = x
+            elif layer.kind == "load":
+                x = slots[layer.options["slot"]]
+            elif layer.kind == "merge":
+                x = _activate(layer.activation, _merge(layer.options["mode"], [x] + [slots[s] for s in layer.options["slots"]]))
             else:
                 raise LrmError("unsupported_feature", "layer %r of kind %r cannot be run by this package"
                                % (layer.name, layer.kind), self.path)
             x = x.astype(np.float32, copy=False)
         return x
+
+
+def _merge(mode, xs):
+    """A `merge` (FORMAT.md section 3.7) of the current batch and the slots' batches, the current one first."""
+    if mode == "concatenate":
+        return np.concatenate(xs, axis=-1)
+    if mode == "subtract":
+        return xs[0] - xs[1]
+    if mode in ("add", "average"):
+        total = xs[0]
+        for other in xs[1:]:
+            total = total + other
+        return total / len(xs) if mode == "average" else total
+    combine = {"multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum}[mode]
+    result = xs[0]
+    for other in xs[1:]:
+        result = combine(result, other)
+    return result
 
 
 def _axis(length, window, stride, dilation, padding):
@@ -362,8 +388,8 @@ def load(path, verify=False):
                 weights[field] = f.dequantized(record, field)
                 weights.pop(field + "_scales", None)
                 weights.pop(field + "_zero_points", None)
-            options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes")
-                       if k in fields}
+            options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes",
+                                              "slot", "slots") if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
                                 fields.get("factorization"), fields.get("target"), options))
         inp = f.model["input"]

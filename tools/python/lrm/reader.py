@@ -45,7 +45,7 @@ __all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "json_safe
 MAGIC = b"\x89LRM\r\n\x1a\n"
 PREAMBLE_SIZE = 32
 SUPPORTED_MAJOR = 1
-SUPPORTED_MINOR = 3                     # the newest minor version whose codes this reader knows
+SUPPORTED_MINOR = 4                     # the newest minor version whose codes this reader knows
 
 MAX_HEADER = 64 * 1024 * 1024          # 67,108,864
 MIN_ALIGN, MAX_ALIGN = 8, 65536
@@ -137,7 +137,12 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                # format 1.2
                15: "quantized_dense", 16: "quantized_factorized_dense",
                # format 1.3: quantized with zero points
-               17: "quantized_dense_zp", 18: "quantized_factorized_dense_zp"}
+               17: "quantized_dense_zp", 18: "quantized_factorized_dense_zp",
+               # format 1.4: slots (branches and merges, spec section 3.7)
+               19: "store", 20: "load", 21: "merge"}
+MERGE_MODES = {0: "add", 1: "subtract", 2: "multiply", 3: "average", 4: "maximum", 5: "minimum", 6: "concatenate"}
+MAX_SLOT = 65535
+MAX_MERGE_SLOTS = 1024
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
@@ -388,6 +393,9 @@ LAYER_FIELDS = {
     "pad2d": ("margins",),
     "crop2d": ("margins",),
     "permute": ("axes",),
+    "store": ("slot",),
+    "load": ("slot",),
+    "merge": ("mode", "slots", "activation"),
     "quantized_dense": ("kernel", "kernel_scales", "kernel_group_size", "bias", "activation"),
     "quantized_factorized_dense": ("us", "us_scales", "us_group_size", "vt", "vt_scales", "vt_group_size",
                                    "bias", "activation", "factorization"),
@@ -404,7 +412,7 @@ class _Layer(_Record):
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
                  "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
-                 "_refs", "_pos", "_name_pos")
+                 "slot", "slots", "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -415,7 +423,7 @@ class _Layer(_Record):
             v = getattr(self, k)
             if k == "factorization":
                 v = {f: v[f] for f in FACTORIZATION_FIELDS}
-            elif k in ("target", "strides", "dilation", "pool", "margins", "axes"):
+            elif k in ("target", "strides", "dilation", "pool", "margins", "axes", "slots"):
                 v = list(v)
             d[k] = v
         return d
@@ -802,6 +810,15 @@ class LrmFile:
         return table[code]
 
     @staticmethod
+    def _slot(r, lname):
+        # format 1.4: a slot number, 0 to 65535, checked as it is read
+        p = r.pos
+        v = r.u32(("layer %r slot", lname))
+        if v > MAX_SLOT:
+            raise r.err("bad_model", "layer %r uses slot %d, expected 0 to %d" % (lname, v, MAX_SLOT), p)
+        return v
+
+    @staticmethod
     def _factorization(r, lname):
         f = {}
         for field in ("in_features", "out_features", "rank"):
@@ -909,6 +926,16 @@ class LrmFile:
             if not 1 <= n <= 8:
                 raise r.err("bad_model", "layer %r permutes %d axes, expected 1 to 8" % (lname, n), p)
             layer["axes"] = [r.u8(("layer %r axis", lname)) for _ in range(n)]
+        elif kind in ("store", "load"):
+            layer["slot"] = self._slot(r, lname)
+        elif kind == "merge":
+            layer["mode"] = self._code(r, lname, "merge mode", MERGE_MODES)
+            p = r.pos
+            n = r.u32(("layer %r slot count", lname))
+            if not 1 <= n <= MAX_MERGE_SLOTS:
+                raise r.err("bad_model", "layer %r merges %d slots, expected 1 to %d" % (lname, n, MAX_MERGE_SLOTS), p)
+            layer["slots"] = [self._slot(r, lname) for _ in range(n)]
+            layer["activation"] = self._activation(r, lname)
         used = r.pos - start
         if used != rlen:
             raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
@@ -962,6 +989,7 @@ class LrmFile:
                              layer["_pos"] if pos is None else pos)
 
         seen = set()
+        slots = {}   # format 1.4: the shape each stored slot holds
         for layer in model["layers"]:
             kind = layer["kind"]
             # its name differs from every earlier layer's
@@ -1030,6 +1058,32 @@ class LrmFile:
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
                           "pad2d", "crop2d", "permute"):
                 shape = _spatial_shape(layer, shape, tshape, fail)
+            elif kind == "store":
+                slots[layer["slot"]] = list(shape)
+            elif kind == "load":
+                if layer["slot"] not in slots:
+                    raise fail(layer, "loads slot %d, which no earlier layer stored" % layer["slot"])
+                shape = list(slots[layer["slot"]])
+            elif kind == "merge":
+                mode = layer["mode"]
+                if mode == "subtract" and len(layer["slots"]) != 1:
+                    raise fail(layer, "subtracts %d slots, expected exactly 1" % len(layer["slots"]))
+                last = shape[-1]
+                for slot in layer["slots"]:
+                    if slot not in slots:
+                        raise fail(layer, "merges slot %d, which no earlier layer stored" % slot)
+                    other = slots[slot]
+                    if mode == "concatenate":
+                        if len(other) != len(shape) or other[:-1] != shape[:-1]:
+                            raise fail(layer, "concatenates slot %d of shape %s with %s: all axes but the last must agree"
+                                       % (slot, other, shape))
+                        last += other[-1]
+                        if last > MAX_SAMPLE:
+                            raise fail(layer, "concatenates more than 2^31-1 values on the last axis")
+                    elif other != shape:
+                        raise fail(layer, "merges slot %d of shape %s with %s, expected the same shape" % (slot, other, shape))
+                if mode == "concatenate":
+                    shape = shape[:-1] + [last]
             # then the rules of quantized weights (section 3.6)
             self._check_quantization(layer, fail)
             # the sample it produces has at most 2^31-1 elements

@@ -88,6 +88,7 @@ def _reference_forward(doc, x):
     for sample in x.reshape(x.shape[0], count).astype(np.float64):
         v = [sample[i] * (scale[i] if scale else 1.0) + (offset[i] if offset else 0.0) for i in range(count)]
         a = np.array(v).reshape(shape)
+        slots = {}
 
         def act(name, y):
             if name == "softmax":
@@ -132,6 +133,22 @@ def _reference_forward(doc, x):
                 a = _reference_spatial(layer, tensors, a)
                 if "activation" in layer:
                     a = act(layer["activation"], a)
+            elif kind == "store":
+                slots[layer["slot"]] = a
+            elif kind == "load":
+                a = slots[layer["slot"]]
+            elif kind == "merge":
+                others = [slots[s] for s in layer["slots"]]
+                mode = layer["mode"]
+                if mode == "concatenate":
+                    a = np.concatenate([a] + others, axis=-1)
+                else:
+                    for o in others:
+                        a = {"add": a + o, "average": a + o, "subtract": a - o, "multiply": a * o,
+                             "maximum": np.maximum(a, o), "minimum": np.minimum(a, o)}[mode]
+                    if mode == "average":
+                        a = a / (len(others) + 1)
+                a = act(layer["activation"], a)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
