@@ -57,6 +57,10 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model), ("--config file", config)])
                 try OutputFiles.checkWritable(output, option: "--output")
                 let loaded = try load()
+                // (1.4) A model with branches would need a functional Keras model, which export does not write yet.
+                if let refusal = loaded.branchRefusal("export to Keras") {
+                    throw CommandFailure(status: .invalidInput, message: "\(model): \(refusal)")
+                }
                 let summary: KerasExportSummary
                 do {
                     summary = output.lowercased().hasSuffix(".keras") ? try KerasExporter.writeArchive(loaded, to: output)

@@ -80,7 +80,7 @@ struct BranchesCLITests {
         #expect(!FileManager.default.fileExists(atPath: tuned))
         let exported = scratch.file("e.keras")
         let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", exported])
-        expectOneLineError(export, status: 65, naming: "layer 'id_add' is a merge")
+        expectOneLineError(export, status: 65, naming: "r.lrm: the model has branches (layer 'id_add' is a merge")
         #expect(!FileManager.default.fileExists(atPath: exported))
     }
 }
