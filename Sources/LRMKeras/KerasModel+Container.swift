@@ -115,8 +115,13 @@ struct ContainerModelBuilder {
         // shape from the config can overflow.
         guard input.shape.allSatisfy({ (1...Int(Int32.max)).contains($0) }),
               let count = Self.elementCount(input.shape), count <= Int(Int32.max) else {
-            throw KerasImportError(.invalidConfig, file: source,
-                                   "the input shape \(input.shape) is not supported, expected dimensions from 1 to \(Int32.max) and at most \(Int32.max) elements")
+            let limits = "expected dimensions from 1 to \(Int32.max) and at most \(Int32.max) elements"
+            if let givenShape {
+                // The option's value, not the file's (it said "the input shape … is not supported", exit 65).
+                throw KerasImportError(.givenShapeMismatch, file: source,
+                                       "--input-shape \(givenShape.map(String.init).joined(separator: ",")) is not a shape lrm can run: \(limits)")
+            }
+            throw KerasImportError(.invalidConfig, file: source, "the input shape \(input.shape) is not supported, \(limits)")
         }
         let kerasLayers = model.layers
         if let graph = model.graph {

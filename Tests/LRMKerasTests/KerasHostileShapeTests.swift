@@ -41,4 +41,18 @@ struct KerasHostileShapeTests {
         #expect(text.contains("layer 'zp' produces samples of shape [131074, 131074, 2], more than 2147483647 elements"), "\(text)")
         #expect(!text.contains("4×4") && !text.contains("32 elements"), "\(text)")
     }
+
+    @Test("an --input-shape past the container's limits for a model whose input is open is the option's error (kind givenShapeMismatch: exit 64), not the file's (invalidConfig: exit 65, 'the input shape … is not supported')",
+          arguments: [[46_341, 46_341, 2], [Int(Int32.max) + 1, 1, 2], [Int.max, 2, 2]])
+    func givenShapePastTheLimits(_ shape: [Int]) throws {
+        let open = model(input: [nil, nil, 2], [
+            KerasLayer(name: "g", className: "GlobalAveragePooling2D", config: .globalPooling2D(mode: .average, dataFormat: .channelsLast, keepDims: false)),
+            KerasLayer(name: "out", className: "Dense", config: .dense(units: 3, activation: .softmax, useBias: false),
+                       weights: [weight("kernel", [2, 3])]),
+        ])
+        #expect(try open.containerModel(sourcePath: "open.h5", inputShape: [5, 7, 2]).input.shape == [5, 7, 2])
+        let error = #expect(throws: KerasImportError.self) { try open.containerModel(sourcePath: "open.h5", inputShape: shape) }
+        #expect(error?.kind == .givenShapeMismatch, "\(String(describing: error))")
+        #expect(error?.message.contains("--input-shape \(shape.map(String.init).joined(separator: ","))") == true, "\(String(describing: error))")
+    }
 }
