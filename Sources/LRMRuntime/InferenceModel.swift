@@ -431,7 +431,7 @@ public final class InferenceModel: Sendable {
 
     /// (1.4) A `merge` of a batch: `current` and `others` (each of whole samples, their last axes `widths`, the
     /// current one's first) combined element-wise, or joined along the last axis by a concatenation.
-    static func merge(_ mode: MergeMode, _ current: [Float], _ others: [[Float]], widths: [Int]) -> [Float] {
+    package static func merge(_ mode: MergeMode, _ current: [Float], _ others: [[Float]], widths: [Int]) -> [Float] {
         var result = current
         switch mode {
         case .concatenate:

@@ -5,8 +5,8 @@ import LRMTestSupport
 import Testing
 
 /// A Keras model with branches and merges (the residual CNN of `Tests/LRMKerasTests/Fixtures/dag`) through every command:
-/// import, inspect, predict, convert with a plain and a data-aware policy, verify against the Keras original, diff and
-/// report; fine-tuning and export to Keras refuse it in one line.
+/// import, inspect, predict, convert with a plain and a data-aware policy and with fine-tuning, verify against the Keras
+/// original, diff and report; export to Keras refuses it in one line.
 @Suite("Models with branches and merges on the command line")
 struct BranchesCLITests {
     let fixture = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/dag/k3_residual"
@@ -67,17 +67,30 @@ struct BranchesCLITests {
         #expect(try String(contentsOfFile: scratch.file("r.html"), encoding: .utf8).contains("merge"))
     }
 
-    @Test("fine-tuning and export to Keras refuse a model with branches in one line naming the file and the merge; nothing is written")
-    func refusals() throws {
+    /// Before: "the model has branches (layer 'id_add' is a merge, format 1.4) and fine-tuning supports only plain chains of layers", exit 65.
+    @Test("--finetune trains a model with branches: the file records it and verifies against the Keras original")
+    func fineTuning() throws {
         let scratch = try Scratch()
         let model = scratch.file("r.lrm")
         #expect(try ChildProcess.run(["import", fixture + ".keras", "-o", model]).status == 0)
         let data = try ownData(scratch, model: model)
         let tuned = scratch.file("tuned.lrm")
         let finetune = try ChildProcess.run(["convert", model, "--policy", "energy:0.9", "--finetune", "2", "-o", tuned] + data)
-        expectOneLineError(finetune, status: 65, naming: "r.lrm")
-        #expect(finetune.stderr.contains("layer 'id_add' is a merge"), "\(finetune.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: tuned))
+        #expect(finetune.status == 0, "\(finetune.stderr)")
+        let inspect = try ChildProcess.run(["inspect", tuned])
+        #expect(inspect.stdout.contains("finetune.epochs"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("merge [add slot 0]"), "\(inspect.stdout)")
+        let verify = try ChildProcess.run(["verify", tuned, "--reference", fixture + ".keras", "--max-accuracy-drop", "100", "--json"] + data)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [String: Any])
+        #expect(object["result"] as? String == "pass", "\(verify.stdout)")
+    }
+
+    @Test("export to Keras refuses a model with branches in one line naming the file and the merge; nothing is written")
+    func exportRefused() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r.lrm")
+        #expect(try ChildProcess.run(["import", fixture + ".keras", "-o", model]).status == 0)
         let exported = scratch.file("e.keras")
         let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", exported])
         expectOneLineError(export, status: 65, naming: "r.lrm: the model has branches (layer 'id_add' is a merge")

@@ -24,7 +24,9 @@ public enum FineTuneErrorKind: String, Sendable {
 /// over the last axis (fixed), flatten and reshape (only the shape changes), and the spatial layers: convolutions (kernel
 /// and bias; any stride, dilation and padding), factorized convolutions (both halves and the bias, in the channel and the
 /// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping and axis
-/// permutations, whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`). The last layer's
+/// permutations, whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`), and format 1.4's
+/// slots (`store`, `load`, `merge`: a model with branches; the backward pass gathers each slot's gradient from the loads
+/// and merges that read it and adds it at the store). The last layer's
 /// pre-activation is the logits: it must be a dense layer whose activation is softmax or linear (or a dense layer with a
 /// linear activation followed by a softmax layer), producing one vector per sample.
 struct TrainableNetwork {
@@ -43,6 +45,12 @@ struct TrainableNetwork {
         case scaleShift(scale: [Float], shift: [Float]?)
         /// Only the sample's shape changes (flatten, reshape).
         case reshape(shape: [Int])
+        /// (1.4) The current batch kept in a slot (the output is the input).
+        case store(slot: Int)
+        /// (1.4) The batch kept in a slot becomes the current one.
+        case load(slot: Int)
+        /// (1.4) The current batch combined with the slots' (`widths`: the last axes, the current one's first), then the activation.
+        case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
     }
 
     var stages: [Stage]
@@ -62,12 +70,12 @@ struct TrainableNetwork {
                                              .hardSigmoid, .exponential]
 
     init(_ model: Model) throws {
-        if let refusal = model.branchRefusal("fine-tuning") { throw FineTuneError(.unsupportedLayer, refusal) }
         var stages: [Stage] = []
         var parameters: [[Float]] = []
         var indices: [Int] = []
         var inputShapes: [[Int]] = []
         var shape = model.input.shape
+        var slotShapes = SlotShapes()
         func add(_ tensor: Tensor?) -> Int? {
             guard let tensor else { return nil }
             parameters.append(tensor.floats())
@@ -75,8 +83,9 @@ struct TrainableNetwork {
         }
         for (index, layer) in model.layers.enumerated() {
             let output: [Int]
+            let slotsBefore = slotShapes
             do {
-                output = try layer.outputShape(input: shape)
+                output = try layer.outputShape(input: shape, slots: &slotShapes)
             } catch {
                 throw FineTuneError(.invalidInput, "layer '\(escaped(layer.name))' does not fit its input \(shape): \(error)")
             }
@@ -139,9 +148,13 @@ struct TrainableNetwork {
                 stage = .scaleShift(scale: scale.floats(), shift: shift?.floats())
             case .flatten, .reshape:
                 stage = .reshape(shape: output)
-            case .store, .load, .merge:
-                // Refused above (branchRefusal): the trainer's stages are a plain chain.
-                throw FineTuneError(.unsupportedLayer, Model.branchRefusal("fine-tuning", layer: layer.name, kind: layer.operation.kindName))
+            case .store(let slot):
+                stage = .store(slot: slot)
+            case .load(let slot):
+                stage = .load(slot: slot)
+            case let .merge(mode, slots, activation):
+                stage = .merge(mode, slots: slots, widths: [shape.last ?? 1] + slots.map { slotsBefore.shapes[$0]?.last ?? 1 },
+                               activation: activation)
             }
             stages.append(stage)
             indices.append(index)
@@ -188,7 +201,7 @@ struct TrainableNetwork {
         for (position, stage) in stages.enumerated() {
             switch stage {
             case .dense(_, _, _, _, let a), .factorized(_, _, _, _, _, _, let a), .activation(let a), .convolution(_, _, let a),
-                 .depthwise(_, _, _, _, let a):
+                 .depthwise(_, _, _, _, let a), .merge(_, _, _, let a):
                 guard TrainableNetwork.supported.contains(a) else {
                     throw FineTuneError(.unsupportedLayer, "fine-tuning has no gradient for the \(a.name) activation of layer "
                                         + "'\(escaped(model.layers[indices[position]].name))'")
@@ -224,6 +237,8 @@ struct TrainableNetwork {
         var outputs: [[Float]] = []
         /// Pre-activations of stages whose derivative the output does not determine (SiLU is not monotonic).
         var preActivations: [[Float]?] = []
+        /// (1.4) The slots' batches each merge combined, by stage position.
+        var mergedSlots: [Int: [[Float]]] = [:]
         var logits: [Float] = []
     }
 
@@ -231,6 +246,7 @@ struct TrainableNetwork {
     func forward(_ x: [Float], count: Int, keep: Bool) throws -> Trace {
         var trace = Trace()
         var current = x
+        var slots: [Int: [Float]] = [:]
         for (position, stage) in stages.enumerated() {
             let shape = stageInputShapes[position]
             let width = shape.last ?? 1
@@ -277,6 +293,15 @@ struct TrainableNetwork {
                 for r in 0..<rows { for c in 0..<width { current[r * width + c] = current[r * width + c] * scale[c] + (shift?[c] ?? 0) } }
             case .reshape:
                 break
+            case .store(let slot):
+                slots[slot] = current
+            case .load(let slot):
+                current = slots[slot] ?? []
+            case let .merge(mode, slotList, widths, activation):
+                let others = slotList.map { slots[$0] ?? [] }
+                if keep { trace.mergedSlots[position] = others }
+                current = InferenceModel.merge(mode, current, others, widths: widths)
+                activate(activation, width: mode == .concatenate ? widths.reduce(0, +) : widths[0])
             }
             if keep { trace.middles.append(middle); trace.outputs.append(current); trace.preActivations.append(pre) }
         }
@@ -294,6 +319,13 @@ struct TrainableNetwork {
         var gradients = parameters.map { [Float](repeating: 0, count: $0.count) }
         var delta = logitGradient
         let count = (trace.inputs.first?.count ?? 0) / max(inputWidth, 1)
+        // (1.4) The gradient with respect to each slot's batch, gathered from the loads and merges that read it.
+        var slotGradients: [Int: [Float]] = [:]
+        func accumulate(_ slot: Int, _ values: [Float]) {
+            guard var sum = slotGradients[slot] else { slotGradients[slot] = values; return }
+            for i in sum.indices { sum[i] += values[i] }
+            slotGradients[slot] = sum
+        }
         for (position, stage) in stages.enumerated().reversed() {
             let input = trace.inputs[position], output = trace.outputs[position], pre = trace.preActivations[position]
             let shape = stageInputShapes[position]
@@ -356,9 +388,63 @@ struct TrainableNetwork {
                 for i in delta.indices { delta[i] *= scale[i % width] }
             case .reshape:
                 break
+            case .store(let slot):
+                // The output is the input, and the slot's readers' gradient joins it.
+                if let kept = slotGradients.removeValue(forKey: slot) { for i in delta.indices { delta[i] += kept[i] } }
+            case .load(let slot):
+                accumulate(slot, delta)
+                delta = [Float](repeating: 0, count: input.count)  // the batch before the load is not used after it
+            case let .merge(mode, slotList, widths, activation):
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                let others = trace.mergedSlots[position] ?? []
+                let (current, parts) = TrainableNetwork.mergeGradients(mode, input: input, others: others, widths: widths, outputGradient: delta)
+                for (slot, part) in zip(slotList, parts) { accumulate(slot, part) }
+                delta = current
             }
         }
         return (gradients, inputGradient ? delta : nil)
+    }
+
+    /// (1.4) The gradients of a merge's inputs (the current batch `input`, then `others`, the slots' in order) given
+    /// its output's (before the activation). Maximum and minimum send each element's gradient to the first input that
+    /// holds the extreme.
+    static func mergeGradients(_ mode: MergeMode, input: [Float], others: [[Float]], widths: [Int],
+                               outputGradient g: [Float]) -> (current: [Float], slots: [[Float]]) {
+        let all = [input] + others
+        switch mode {
+        case .concatenate:
+            let total = widths.reduce(0, +)
+            let rows = g.count / max(total, 1)
+            var column = 0
+            var parts: [[Float]] = []
+            for width in widths {
+                var part = [Float](repeating: 0, count: rows * width)
+                for r in 0..<rows { for c in 0..<width { part[r * width + c] = g[r * total + column + c] } }
+                parts.append(part)
+                column += width
+            }
+            return (parts[0], Array(parts.dropFirst()))
+        case .add:
+            return (g, others.map { _ in g })
+        case .subtract:
+            return (g, others.map { _ in g.map { -$0 } })
+        case .average:
+            let share = g.map { $0 / Float(all.count) }
+            return (share, others.map { _ in share })
+        case .multiply:
+            let parts = all.indices.map { k in
+                g.indices.map { i in all.indices.reduce(g[i]) { $1 == k ? $0 : $0 * all[$1][i] } }
+            }
+            return (parts[0], Array(parts.dropFirst()))
+        case .maximum, .minimum:
+            var parts = all.map { [Float](repeating: 0, count: $0.count) }
+            for i in g.indices {
+                var best = 0
+                for k in 1..<all.count where mode == .maximum ? all[k][i] > all[best][i] : all[k][i] < all[best][i] { best = k }
+                parts[best][i] = g[i]
+            }
+            return (parts[0], Array(parts.dropFirst()))
+        }
     }
 
     private func affine(_ x: [Float], rows: Int, _ inFeatures: Int, _ w: [Float], _ outFeatures: Int, _ bias: [Float]?) throws -> [Float] {
