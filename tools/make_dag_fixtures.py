@@ -103,12 +103,33 @@ def merges(rng):
     save(model, "merges", rng.normal(0, 1, (8, 6)).astype("float32"))
 
 
+def residual1d(rng):
+    """A residual 1-D CNN: Conv1D + BatchNormalization, a causal dilated Conv1D + BatchNormalization added to it,
+    then a strided Conv1D and a strided 1×1 Conv1D joined by a Concatenate, GlobalAveragePooling1D, Dense softmax."""
+    inputs = keras.Input((12, 3), name="sequence")
+    x = layers.Conv1D(4, 3, padding="same", name="c1")(inputs)
+    x = layers.BatchNormalization(name="c1_bn")(x)
+    x = layers.ReLU(name="c1_relu")(x)
+    y = layers.Conv1D(4, 3, padding="causal", dilation_rate=2, name="c2")(x)
+    y = layers.BatchNormalization(name="c2_bn")(y)
+    x = layers.Add(name="add")([x, y])
+    y = layers.Conv1D(5, 3, strides=2, padding="same", activation="relu", name="wide")(x)
+    s = layers.Conv1D(5, 1, strides=2, name="short")(x)
+    x = layers.Concatenate(name="join")([y, s])
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    outputs = layers.Dense(3, activation="softmax", name="out")(x)
+    model = keras.Model(inputs, outputs, name="residual_1d")
+    randomize(model, rng)
+    save(model, "residual1d", rng.normal(0, 1, (6, 12, 3)).astype("float32"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
     residual(rng)
     merges(rng)
+    residual1d(rng)
 
 
 if __name__ == "__main__":

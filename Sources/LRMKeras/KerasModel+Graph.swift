@@ -9,6 +9,8 @@ import LRMFormat
 /// Each layer is mapped as in a chain (`add(_:next:)`), so a BatchNormalization folds into the convolution or Dense
 /// just before it exactly when that layer's output goes to it alone (otherwise a `store` stands between them and it
 /// stays a scale-shift); it is never folded into a later layer (the next layer in Keras's list may be on another branch).
+/// Slots hold samples in Keras's own shapes: after 1-D layers (run as 2-D over a height of 1) the `[1, steps, channels]`
+/// view is reshaped back before a `store` or a `merge`, and dropped at a `load`.
 extension ContainerModelBuilder {
     mutating func addGraph(_ graph: KerasGraph) throws(KerasImportError) {
         let kerasLayers = model.layers
@@ -49,14 +51,13 @@ extension ContainerModelBuilder {
             if layer.config.dataFormat == .channelsFirst {
                 throw fail(layer, "channels-first layers in a model with branches are not imported; save the model channels-last")
             }
-            if case .sequence = layer.config {
-                throw fail(layer, "1-D layers in a model with branches are not imported yet (only chains of them)")
-            }
             var sources = graph.inputs[index]
             if let merge = isMerge(index), merge.isCommutative, let current, let first = sources.firstIndex(of: current) {
                 sources.swapAt(0, first)
             }
             if let first = sources.first, first != current {
+                // The current samples are dropped: a 1-D layers' [1, steps, channels] view of them needs no way back.
+                sequenceView = false
                 guard let slot = slotOf[first] else {
                     throw KerasImportError(.invalidConfig, file: source, location: "layer '\(layer.name)' (\(layer.className))",
                                            "its input '\(kerasLayers[first].name)' was not kept for it")
@@ -64,6 +65,8 @@ extension ContainerModelBuilder {
                 layers.append(Layer(name: uniqueName("\(layer.name)/load"), operation: .load(slot: slot)))
             }
             if case let .merge(merge, axis) = layer.config {
+                // Slots hold Keras's own shapes ([steps, channels] after 1-D layers): the current samples too.
+                if sequenceView { leaveSequence(before: layer.name) }
                 if merge == .concatenate {
                     let rank = currentShape().count
                     guard axis == -1 || axis == rank else {
@@ -86,6 +89,7 @@ extension ContainerModelBuilder {
                 if let slot = slotOf.removeValue(forKey: source) { free.append(slot) }
             }
             if needsSlot(index, at: at) {
+                if sequenceView { leaveSequence(before: uniqueName("\(layer.name)/store")) }
                 let slot = free.popLast() ?? nextSlot
                 if slot == nextSlot { nextSlot += 1 }
                 slotOf[index] = slot
