@@ -62,7 +62,8 @@ def _activate(name, x):
 class Layer:
     """One layer of the model.
 
-    `name`, `kind` (`dense`, `factorized_dense`, `activation`, `flatten`, `reshape`, `scale_shift`),
+    `name`, `kind` (`dense`, `factorized_dense`, `activation`, `flatten`, `reshape`, `scale_shift`, the 1.1
+    spatial kinds, the 1.2/1.3 quantized kinds, the 1.4 slot kinds `store`, `load`, `merge`),
     `activation` (name, or None for kinds without one), `weights` (tensor field -> float32 array: `kernel`,
     `bias`, `us`, `vt`, `scale`, `shift`; absent optional tensors are left out), `factorization` (dict of
     spec/vectors/README.md, factorized layers only) and `target` (reshape only).
@@ -208,10 +209,17 @@ class Model:
         if preprocess:
             x = self.preprocess(x)
         x = x.reshape([n] + self.input_shape)
-        slots = {}   # format 1.4: the batches held in slots (section 3.7)
+        slots = {}   # format 1.4 (FORMAT.md section 3.7): slot number -> the batch stored there
         for layer in self.layers:
             w = layer.weights
-            if layer.kind in ("dense", "quantized_dense", "quantized_dense_zp"):
+            if layer.kind == "store":
+                slots[layer.options["slot"]] = x
+            elif layer.kind == "load":
+                x = slots[layer.options["slot"]]
+            elif layer.kind == "merge":
+                x = _activate(layer.activation, _merge(layer.options["mode"], x,
+                                                       [slots[s] for s in layer.options["slots"]]))
+            elif layer.kind in ("dense", "quantized_dense", "quantized_dense_zp"):
                 x = x @ w["kernel"]
                 if "bias" in w:
                     x = x + w["bias"]
@@ -233,12 +241,6 @@ class Model:
                 x = x.reshape([n] + list(layer.target))
             elif layer.kind in _SPATIAL:
                 x = _SPATIAL[layer.kind](layer, x)
-            elif layer.kind == "store":
-                slots[layer.options["slot"]] = x
-            elif layer.kind == "load":
-                x = slots[layer.options["slot"]]
-            elif layer.kind == "merge":
-                x = _activate(layer.activation, _merge(layer.options["mode"], [x] + [slots[s] for s in layer.options["slots"]]))
             else:
                 raise LrmError("unsupported_feature", "layer %r of kind %r cannot be run by this package"
                                % (layer.name, layer.kind), self.path)
@@ -246,22 +248,28 @@ class Model:
         return x
 
 
-def _merge(mode, xs):
-    """A `merge` (FORMAT.md section 3.7) of the current batch and the slots' batches, the current one first."""
+def _merge(mode, x, others):
+    """`merge` (FORMAT.md section 3.7): the current batch `x` combined with the batches of the merge's slots,
+    in that order (the current one first), in float32."""
     if mode == "concatenate":
-        return np.concatenate(xs, axis=-1)
+        return np.concatenate([x] + others, axis=-1)
     if mode == "subtract":
-        return xs[0] - xs[1]
-    if mode in ("add", "average"):
-        total = xs[0]
-        for other in xs[1:]:
-            total = total + other
-        return total / len(xs) if mode == "average" else total
-    combine = {"multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum}[mode]
-    result = xs[0]
-    for other in xs[1:]:
-        result = combine(result, other)
-    return result
+        return x - others[0]
+    out = x.copy()
+    for y in others:
+        if mode in ("add", "average"):
+            out += y
+        elif mode == "multiply":
+            out *= y
+        elif mode == "maximum":
+            out = np.maximum(out, y)
+        elif mode == "minimum":
+            out = np.minimum(out, y)
+        else:
+            raise ValueError("unknown merge mode %r" % mode)
+    if mode == "average":
+        out /= np.float32(len(others) + 1)
+    return out
 
 
 def _axis(length, window, stride, dilation, padding):

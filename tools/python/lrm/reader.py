@@ -138,15 +138,16 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                15: "quantized_dense", 16: "quantized_factorized_dense",
                # format 1.3: quantized with zero points
                17: "quantized_dense_zp", 18: "quantized_factorized_dense_zp",
-               # format 1.4: slots (branches and merges, spec section 3.7)
+               # format 1.4: slots (branches and merges, section 3.7)
                19: "store", 20: "load", 21: "merge"}
-MERGE_MODES = {0: "add", 1: "subtract", 2: "multiply", 3: "average", 4: "maximum", 5: "minimum", 6: "concatenate"}
-MAX_SLOT = 65535
-MAX_MERGE_SLOTS = 1024
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
 MAX_WINDOW = 65535                     # strides, dilations, windows, margins (section 4)
+# format 1.4 (section 3.7): merge modes; slot numbers and the slots of one merge are bounded (section 7)
+MERGE_MODES = {0: "add", 1: "subtract", 2: "multiply", 3: "average", 4: "maximum", 5: "minimum", 6: "concatenate"}
+MAX_SLOT = 65535
+MAX_MERGE_SLOTS = 1024
 # quantized kind -> (the plain kind it computes, its quantized weights in record order)
 QUANTIZED_KINDS = {"quantized_dense": ("dense", ("kernel",)),
                    "quantized_factorized_dense": ("factorized_dense", ("us", "vt")),
@@ -393,15 +394,15 @@ LAYER_FIELDS = {
     "pad2d": ("margins",),
     "crop2d": ("margins",),
     "permute": ("axes",),
-    "store": ("slot",),
-    "load": ("slot",),
-    "merge": ("mode", "slots", "activation"),
     "quantized_dense": ("kernel", "kernel_scales", "kernel_group_size", "bias", "activation"),
     "quantized_factorized_dense": ("us", "us_scales", "us_group_size", "vt", "vt_scales", "vt_group_size",
                                    "bias", "activation", "factorization"),
     "quantized_dense_zp": ("kernel", "kernel_scales", "kernel_zero_points", "kernel_group_size", "bias", "activation"),
     "quantized_factorized_dense_zp": ("us", "us_scales", "us_zero_points", "us_group_size", "vt", "vt_scales",
                                       "vt_zero_points", "vt_group_size", "bias", "activation", "factorization"),
+    "store": ("slot",),
+    "load": ("slot",),
+    "merge": ("mode", "slots", "activation"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -537,6 +538,42 @@ def _spatial_shape(layer, shape, tshape, fail):
     if t + b_ >= h or l_ + r_ >= w:
         raise fail(layer, "cropping %s from a %dx%d input leaves nothing" % (layer["margins"], h, w))
     return [h - t - b_, w - l_ - r_, c]
+
+
+def _slot_shape(layer, shape, slots, fail):
+    """The output shape of a format 1.4 slot layer for input `shape` (section 4's rules, in order); a store
+    records its input shape in `slots`."""
+    kind = layer["kind"]
+    if kind == "store":
+        slots[layer["slot"]] = list(shape)
+        return shape
+    if kind == "load":
+        s = layer["slot"]
+        if s not in slots:
+            raise fail(layer, "loads slot %d, which no earlier layer stored" % s)
+        return list(slots[s])
+    mode, used = layer["mode"], layer["slots"]
+    for s in used:
+        if s not in slots:
+            raise fail(layer, "merges slot %d, which no earlier layer stored" % s)
+    if mode == "subtract" and len(used) != 1:
+        raise fail(layer, "subtract merges %d slots, it takes exactly one" % len(used))
+    if mode == "concatenate":
+        last = shape[-1]
+        for s in used:
+            other = slots[s]
+            if len(other) != len(shape) or other[:-1] != shape[:-1]:
+                raise fail(layer, "slot %d holds shape %s, which cannot be concatenated on the last axis to the "
+                                  "current %s" % (s, other, shape))
+            last += other[-1]
+        if last > MAX_DIM:
+            raise fail(layer, "the concatenated last dimension is %d, the limit is 2^31-1" % last)
+        return shape[:-1] + [last]
+    for s in used:
+        if slots[s] != shape:
+            raise fail(layer, "slot %d holds shape %s, the current shape is %s (%s needs equal shapes)"
+                       % (s, slots[s], shape, mode))
+    return shape
 
 
 # --------------------------------------------------------------------------- the opened file
@@ -811,12 +848,12 @@ class LrmFile:
 
     @staticmethod
     def _slot(r, lname):
-        # format 1.4: a slot number, 0 to 65535, checked as it is read
-        p = r.pos
-        v = r.u32(("layer %r slot", lname))
-        if v > MAX_SLOT:
-            raise r.err("bad_model", "layer %r uses slot %d, expected 0 to %d" % (lname, v, MAX_SLOT), p)
-        return v
+        """A format 1.4 slot number (u32), 0 to 65,535 [bad_model], checked as it is read."""
+        pos = r.pos
+        s = r.u32(("layer %r slot", lname))
+        if s > MAX_SLOT:
+            raise r.err("bad_model", "layer %r uses slot %d, slot numbers are 0 to %d" % (lname, s, MAX_SLOT), pos)
+        return s
 
     @staticmethod
     def _factorization(r, lname):
@@ -929,6 +966,8 @@ class LrmFile:
         elif kind in ("store", "load"):
             layer["slot"] = self._slot(r, lname)
         elif kind == "merge":
+            # section 3.7: the mode, the count (1 to 1024) and each slot number (0 to 65,535) are checked as
+            # they are read [bad_model]; the count before the slot list is read
             layer["mode"] = self._code(r, lname, "merge mode", MERGE_MODES)
             p = r.pos
             n = r.u32(("layer %r slot count", lname))
@@ -989,7 +1028,7 @@ class LrmFile:
                              layer["_pos"] if pos is None else pos)
 
         seen = set()
-        slots = {}   # format 1.4: the shape each stored slot holds
+        slots = {}   # format 1.4: slot number -> the shape an earlier store put there
         for layer in model["layers"]:
             kind = layer["kind"]
             # its name differs from every earlier layer's
@@ -1058,32 +1097,8 @@ class LrmFile:
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
                           "pad2d", "crop2d", "permute"):
                 shape = _spatial_shape(layer, shape, tshape, fail)
-            elif kind == "store":
-                slots[layer["slot"]] = list(shape)
-            elif kind == "load":
-                if layer["slot"] not in slots:
-                    raise fail(layer, "loads slot %d, which no earlier layer stored" % layer["slot"])
-                shape = list(slots[layer["slot"]])
-            elif kind == "merge":
-                mode = layer["mode"]
-                if mode == "subtract" and len(layer["slots"]) != 1:
-                    raise fail(layer, "subtracts %d slots, expected exactly 1" % len(layer["slots"]))
-                last = shape[-1]
-                for slot in layer["slots"]:
-                    if slot not in slots:
-                        raise fail(layer, "merges slot %d, which no earlier layer stored" % slot)
-                    other = slots[slot]
-                    if mode == "concatenate":
-                        if len(other) != len(shape) or other[:-1] != shape[:-1]:
-                            raise fail(layer, "concatenates slot %d of shape %s with %s: all axes but the last must agree"
-                                       % (slot, other, shape))
-                        last += other[-1]
-                        if last > MAX_SAMPLE:
-                            raise fail(layer, "concatenates more than 2^31-1 values on the last axis")
-                    elif other != shape:
-                        raise fail(layer, "merges slot %d of shape %s with %s, expected the same shape" % (slot, other, shape))
-                if mode == "concatenate":
-                    shape = shape[:-1] + [last]
+            elif kind in ("store", "load", "merge"):
+                shape = _slot_shape(layer, shape, slots, fail)
             # then the rules of quantized weights (section 3.6)
             self._check_quantization(layer, fail)
             # the sample it produces has at most 2^31-1 elements
@@ -1402,6 +1417,11 @@ def _summary(f, max_items=40):
                             fz["policy_parameter"], fz["retained_energy"], fz["relative_error"], fz["method"]))
         if "target" in layer:
             extra.append("to " + "x".join(map(str, layer.target)))
+        if "slot" in layer:
+            extra.append("slot %d" % layer.slot)
+        if "slots" in layer:
+            extra.append("%s with slot%s %s" % (layer.mode, "s" if len(layer.slots) > 1 else "",
+                                                ", ".join(map(str, layer.slots))))
         return "    %-24s %-16s %s" % (layer.name, layer.kind, ", ".join(extra))
 
     listing(m["layers"], layer_line)

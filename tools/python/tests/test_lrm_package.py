@@ -88,7 +88,7 @@ def _reference_forward(doc, x):
     for sample in x.reshape(x.shape[0], count).astype(np.float64):
         v = [sample[i] * (scale[i] if scale else 1.0) + (offset[i] if offset else 0.0) for i in range(count)]
         a = np.array(v).reshape(shape)
-        slots = {}
+        slots = {}   # format 1.4 (FORMAT.md section 3.7): slot number -> the sample stored there
 
         def act(name, y):
             if name == "softmax":
@@ -128,27 +128,30 @@ def _reference_forward(doc, x):
                 a = a.reshape(-1)
             elif kind == "reshape":
                 a = a.reshape(layer["target"])
-            elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d", "pad2d",
-                          "crop2d", "permute"):
-                a = _reference_spatial(layer, tensors, a)
-                if "activation" in layer:
-                    a = act(layer["activation"], a)
             elif kind == "store":
-                slots[layer["slot"]] = a
+                slots[layer["slot"]] = a.copy()
             elif kind == "load":
-                a = slots[layer["slot"]]
+                a = slots[layer["slot"]].copy()
             elif kind == "merge":
                 others = [slots[s] for s in layer["slots"]]
                 mode = layer["mode"]
                 if mode == "concatenate":
                     a = np.concatenate([a] + others, axis=-1)
-                else:
+                elif mode == "subtract":
+                    a = a - others[0]
+                elif mode in ("add", "average"):
+                    a = (a + sum(others)) / (len(others) + 1 if mode == "average" else 1)
+                elif mode == "multiply":
                     for o in others:
-                        a = {"add": a + o, "average": a + o, "subtract": a - o, "multiply": a * o,
-                             "maximum": np.maximum(a, o), "minimum": np.minimum(a, o)}[mode]
-                    if mode == "average":
-                        a = a / (len(others) + 1)
+                        a = a * o
+                else:
+                    a = (np.max if mode == "maximum" else np.min)(np.stack([a] + others), axis=0)
                 a = act(layer["activation"], a)
+            elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d", "pad2d",
+                          "crop2d", "permute"):
+                a = _reference_spatial(layer, tensors, a)
+                if "activation" in layer:
+                    a = act(layer["activation"], a)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
