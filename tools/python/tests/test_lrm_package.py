@@ -6,7 +6,10 @@
 - against lrm's own outputs: when an `lrm` binary is found (`$LRM_BIN`, else `.build/debug/lrm` of the
   repository), `lrm predict` and `Model.predict` agree on lrm's example model and on the MNIST sample
   converted with f16 factors, and the imported sample's predictions equal the Keras outputs stored in
-  samples/mnist_mlp.pred.npz. `LRM_REQUIRE_BIN=1` (set by tools/test.sh) makes a missing binary a failure.
+  samples/mnist_mlp.pred.npz; the Keras models with branches (Tests/LRMKerasTests/Fixtures/dag) imported by
+  lrm from each Keras layout run through their slots (format 1.4) to Keras's recorded outputs, and `lrm inspect
+  --json` lists the same layers as this reader. `LRM_REQUIRE_BIN=1` (set by tools/test.sh) makes a missing
+  binary a failure.
 
     PYTHONPATH=tools/python python3 -m unittest discover -s tools/python/tests -v
 """
@@ -396,6 +399,32 @@ class AgainstLrmTests(unittest.TestCase):
         self.assertLess(c.parameter_count(), m.parameter_count())
         np.testing.assert_allclose(c.predict(x), self.lrm_predict(converted, x), rtol=1e-4, atol=1e-5)
         self.assertEqual(c.metadata["conversion.policy"], "energy")
+
+    def test_keras_models_with_branches_imported_run_through_the_slots_as_keras_computes_them(self):
+        # format 1.4: the residual CNN (Add, Concatenate), the Dense model with every other merge and the 1-D residual model
+        # (Tests/LRMKerasTests/Fixtures/dag, tools/make_dag_fixtures.py), imported by lrm from each Keras layout
+        fixtures = os.path.join(REPO, "Tests", "LRMKerasTests", "Fixtures", "dag")
+        modes = set()
+        for name in ("k3_residual", "k3_merges", "k3_residual1d"):
+            recorded = np.load(os.path.join(fixtures, name + ".pred.npz"))
+            config = os.path.join(fixtures, name + ".keras")
+            for source, extra in ((name + ".h5", []), (name + ".keras", []), (name + ".weights.h5", ["--config", config]),
+                                  (name + "_weights.h5", ["--config", config])):
+                with self.subTest(source=source):
+                    path = os.path.join(self.tmp, source + ".lrm")
+                    self.lrm("import", os.path.join(fixtures, source), "-o", path, *extra)
+                    m = lrm.load(path, verify=True)
+                    self.assertEqual(m.version, (1, 4))
+                    merges = [l for l in m.layers if l.kind == "merge"]
+                    self.assertTrue(merges and any(l.kind == "store" for l in m.layers))
+                    modes.update(l.options["mode"] for l in merges)
+                    y = m.predict(recorded["x"])
+                    self.assertEqual(y.shape, recorded["y"].shape)
+                    np.testing.assert_allclose(y, recorded["y"], rtol=1e-5, atol=1e-6)
+                    # the two readers decode the same layers (lrm inspect --json prints the model as the vectors do)
+                    inspected = json.loads(self.lrm("inspect", path, "--json"))
+                    self.assertEqual(inspected["model"]["layers"], lrm.read(path)["model"]["layers"])
+        self.assertEqual(modes, {"add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate"})
 
 
 if __name__ == "__main__":
