@@ -8,7 +8,8 @@
   converted with f16 factors, and the imported sample's predictions equal the Keras outputs stored in
   samples/mnist_mlp.pred.npz; the Keras models with branches (Tests/LRMKerasTests/Fixtures/dag) imported by
   lrm from each Keras layout run through their slots (format 1.4) to Keras's recorded outputs, and `lrm inspect
-  --json` lists the same layers as this reader. `LRM_REQUIRE_BIN=1` (set by tools/test.sh) makes a missing
+  --json` lists the same layers as this reader; files of format 1.4 built here byte by byte give what
+  `lrm predict` gives, in every merge mode. `LRM_REQUIRE_BIN=1` (set by tools/test.sh) makes a missing
   binary a failure.
 
     PYTHONPATH=tools/python python3 -m unittest discover -s tools/python/tests -v
@@ -399,6 +400,27 @@ class AgainstLrmTests(unittest.TestCase):
         self.assertLess(c.parameter_count(), m.parameter_count())
         np.testing.assert_allclose(c.predict(x), self.lrm_predict(converted, x), rtol=1e-4, atol=1e-5)
         self.assertEqual(c.metadata["conversion.policy"], "energy")
+
+    def test_hand_built_1_4_files_with_every_merge_mode_give_what_lrm_predict_gives(self):
+        # files written byte by byte from the spec (test_slots.py's writer), run by both
+        sys.path.insert(0, HERE)
+        import test_slots
+        rng = np.random.default_rng(14)
+        for mode in test_slots.MODE:
+            with self.subTest(mode=mode):
+                k = [rng.normal(0, 0.7, s).astype(np.float32) for s in ((3, 3), (3,), (3, 3), (3, 3))]
+                slots = [1] if mode == "subtract" else [1, 4]
+                layers = [("store", "in", test_slots.slot(0)), ("dense", "a", test_slots.dense(0, 1, "tanh")),
+                          ("store", "keep_a", test_slots.slot(1)), ("load", "back1", test_slots.slot(0)),
+                          ("dense", "b", test_slots.dense(2)), ("store", "keep_b", test_slots.slot(4)),
+                          ("load", "back2", test_slots.slot(0)), ("dense", "c", test_slots.dense(3)),
+                          ("merge", "join", test_slots.merge(mode, slots, "relu"))]
+                path = os.path.join(self.tmp, mode + ".lrm")
+                with open(path, "wb") as fh:
+                    fh.write(test_slots.build(layers, [("a/kernel", k[0]), ("a/bias", k[1]), ("b/kernel", k[2]),
+                                                       ("c/kernel", k[3])]))
+                x = rng.uniform(-2, 2, size=(40, 2, 3)).astype(np.float32)
+                np.testing.assert_allclose(lrm.load(path).predict(x), self.lrm_predict(path, x), rtol=1e-5, atol=1e-6)
 
     def test_keras_models_with_branches_imported_run_through_the_slots_as_keras_computes_them(self):
         # format 1.4: the residual CNN (Add, Concatenate), the Dense model with every other merge and the 1-D residual model
