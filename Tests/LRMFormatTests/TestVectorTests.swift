@@ -11,6 +11,7 @@ enum ValidVector: String, CaseIterable {
     case quantized
     case quantizedZeroPoints = "quantized_zero_points"
     case slots
+    case branches
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -91,6 +92,36 @@ enum ValidVector: String, CaseIterable {
         case .quantized: return try ContainerWriter.encode(QuantModel.make())
         case .quantizedZeroPoints: return try ContainerWriter.encode(ZeroPointModel.make())
         case .slots: return try ContainerWriter.encode(SlotModels.residual())
+        case .branches:
+            // Format 1.4: a model with branches as one list of layers (spec section 3.7): the input kept in slot
+            // 65,535, two dense branches of it, every merge mode, slot 2 stored again, and a concatenation of
+            // [2, 3], [2, 4] and [2, 4] samples on the last axis.
+            var rng = SeededGenerator(seed: 14)
+            let values = { (n: Int) in (0..<n).map { _ in rng.nextSymmetricFloat() } }
+            let layers: [Layer<Tensor>] = [
+                Layer(name: "input/store", operation: .store(slot: 65535)),
+                Layer(name: "a", operation: .dense(kernel: Tensor(shape: [3, 4], floats: values(12)),
+                                                   bias: Tensor(shape: [4], floats: values(4)), activation: .relu)),
+                Layer(name: "a/store", operation: .store(slot: 1)),
+                Layer(name: "b/load", operation: .load(slot: 65535)),
+                Layer(name: "b", operation: .dense(kernel: Tensor(shape: [3, 4], floats: values(12)), bias: nil, activation: .tanh)),
+                Layer(name: "b/store", operation: .store(slot: 2)),
+                Layer(name: "difference", operation: .merge(.subtract, slots: [1], activation: .linear)),
+                Layer(name: "mean", operation: .merge(.average, slots: [1, 2], activation: .linear)),
+                Layer(name: "product", operation: .merge(.multiply, slots: [2], activation: .linear)),
+                Layer(name: "most", operation: .merge(.maximum, slots: [1, 1], activation: .linear)),
+                Layer(name: "least", operation: .merge(.minimum, slots: [2], activation: .linear)),
+                Layer(name: "sum", operation: .merge(.add, slots: [1, 2], activation: .relu)),
+                Layer(name: "sum/store", operation: .store(slot: 2)),
+                Layer(name: "input/load", operation: .load(slot: 65535)),
+                Layer(name: "join", operation: .merge(.concatenate, slots: [1, 2], activation: .linear)),
+                Layer(name: "flatten", operation: .flatten),
+                Layer(name: "out", operation: .dense(kernel: Tensor(shape: [22, 2], floats: values(44)),
+                                                     bias: Tensor(shape: [2], floats: values(2)), activation: .softmax)),
+            ]
+            let model = Model(name: "branches", input: InputSpec(shape: [2, 3], scale: [0.5]), classNames: ["no", "yes"],
+                              layers: layers, metadata: [MetadataKey.writer: .string("lrm 0.1.0")])
+            return try ContainerWriter.encode(model)
         }
     }
 }
