@@ -222,14 +222,18 @@ extension ContainerHeader {
     /// up; the other modes combine samples of the current one's shape.
     func mergeOutputShape(_ mode: MergeMode, slots slotList: [Int], label: String, input shape: [Int],
                           stored: SlotShapes) throws -> [Int] {
+        // In the spec's order (section 4): every slot stored, then subtract's count, then the shapes.
+        let others = try slotList.map { slot in
+            guard let other = stored.shapes[slot] else {
+                throw modelError("\(label) merges slot \(slot), which no earlier layer stored")
+            }
+            return (slot, other)
+        }
         if mode == .subtract, slotList.count != 1 {
             throw modelError("\(label) subtracts \(slotList.count) slots, expected exactly 1")
         }
         var lastAxis = shape.last ?? 1
-        for slot in slotList {
-            guard let other = stored.shapes[slot] else {
-                throw modelError("\(label) merges slot \(slot), which no earlier layer stored")
-            }
+        for (slot, other) in others {
             if mode == .concatenate {
                 guard other.count == shape.count, other.dropLast() == shape.dropLast() else {
                     throw modelError("\(label) concatenates slot \(slot) of shape \(other) with \(shape): "

@@ -101,6 +101,12 @@ struct SlotLayerTests {
            $0.model.layers[7].operation = .merge(.concatenate, slots: [0], activation: .linear) }),
         ("subtract of two slots", "subtracts 2 slots, expected exactly 1",
          { $0.model.layers[3].operation = .merge(.subtract, slots: [0, 0], activation: .linear) }),
+        // Section 4's order: every slot stored, then subtract's count, then the shapes (before: the count first, and
+        // each slot's shape beside its "stored", so these named the count and slot 1's shape).
+        ("subtract of two slots, one never stored", "merges slot 5, which no earlier layer stored",
+         { $0.model.layers[3].operation = .merge(.subtract, slots: [0, 5], activation: .linear) }),
+        ("add of a wrong shape and a slot never stored", "merges slot 5, which no earlier layer stored",
+         { $0.model.layers[6].operation = .merge(.add, slots: [1, 5], activation: .linear) }),
         ("huge slot number", "uses slot 4294967295, expected 0 to 65535",
          { $0.model.layers[1].operation = .store(slot: 0xFFFF_FFFF) }),
         ("merge of no slots", "merges 0 slots, expected 1 to 1024",
