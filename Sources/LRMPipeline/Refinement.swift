@@ -49,13 +49,13 @@ extension DataSelection {
         case .last:
             let split = train.sampleCount - validationSamples
             let stop = min(5000, max(1, split / 10))
-            guard split - stop >= 1 else { throw PipelineError(.badRequest, "too few training records outside the validation ones to fine-tune on") }
+            guard split - stop >= 1 else { throw tooFewToFineTune(train.sampleCount, validation: validationSamples, earlyStopping: stop) }
             return (try samples([try train.subset(.first(split - stop))]), try samples([try train.subset(.indices(Array((split - stop)..<split)))]), data)
         case .random:
             let (calibration, rest) = try train.partition(sampleCount: min(calibrationSamples, train.sampleCount - validationSamples), seed: seed)
             let (_, remainder) = try rest.partition(sampleCount: validationSamples, seed: seed &+ 1)
             let stop = min(5000, max(1, (calibration.sampleCount + remainder.sampleCount) / 10))
-            guard remainder.sampleCount > stop else { throw PipelineError(.badRequest, "too few training records outside the validation ones to fine-tune on") }
+            guard remainder.sampleCount > stop else { throw tooFewToFineTune(train.sampleCount, validation: validationSamples, earlyStopping: stop) }
             let (watched, trained) = try remainder.partition(sampleCount: stop, seed: seed &+ 2)
             return (try samples([calibration, trained]), try samples([watched]), data)
         }
@@ -63,6 +63,15 @@ extension DataSelection {
 }
 
 extension DataSelection {
+    /// The refusal of a fine-tuning whose training records leave none to train on, naming own data's file (it named
+    /// nothing: "too few training records outside the validation ones to fine-tune on").
+    func tooFewToFineTune(_ training: Int, validation: Int, earlyStopping: Int) -> PipelineError {
+        let source = ownData.map { "\($0.inputs): " } ?? ""
+        return PipelineError(.badRequest, "\(source)the training split's \(training) records leave none to fine-tune on once \(validation) "
+                             + "validate and \(earlyStopping) watch its early stopping: give more records"
+                             + (fitsSizesToOwnData && ownData != nil ? "" : " or fewer --validation-samples"))
+    }
+
     /// How `split`'s samples, as the model gets them, form images (nil: they do not). A bundled data set's
     /// samples are reordered from their stored CHW to `layout`; own data hold the model's input as given.
     func imageGeometry(of split: Dataset, layout: SampleLayout) -> ImageGeometry? {

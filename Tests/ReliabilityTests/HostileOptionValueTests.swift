@@ -64,3 +64,19 @@ extension HostileOptionValueTests {
         #expect(model.layers == ExampleModel.make(seed: .max).layers)
     }
 }
+
+@Suite("Fine-tuning on too few own records")
+struct FineTuneTooFewRecordsTests {
+    @Test("3 own records (2 for training, 1 to validate, 1 to watch early stopping): the refusal names the inputs file and the counts, exit 64, one line; it named nothing")
+    func namesTheFile() throws {
+        let scratch = try Scratch()
+        try NPY.write(try NumPyArray(shape: [3, 784], float32: [Float](repeating: 0.5, count: 3 * 784)), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [3], storage: .int64([1, 2, 3])), to: scratch.file("y.npy"))
+        let out = scratch.file("o.lrm")
+        let result = try ChildProcess.run(["convert", TestPackage.root + "/samples/mnist_mlp.h5", "--policy", "rank:8", "--finetune", "1",
+                                           "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"), "-o", out], timeout: 120)
+        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(result.stderr.contains("\(scratch.file("x.npy")): the training split's 2 records leave none to fine-tune on"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
