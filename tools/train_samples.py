@@ -7,8 +7,8 @@ Usage (from the package root):
     /tmp/lrm-train-venv/bin/python tools/train_samples.py --data ../shared/datasets --out samples
 
 The data folder is read in place (--data, else $LRM_DATA, else ../shared/datasets beside the package root);
-nothing is ever downloaded. For each model NAME (mnist_mlp, cifar10_mlp, cifar100_mlp, and the small CNNs mnist_cnn
-and cifar10_cnn) it writes into --out:
+nothing is ever downloaded. For each model NAME (mnist_mlp, cifar10_mlp, cifar100_mlp, the small CNNs mnist_cnn
+and cifar10_cnn, and the residual CNN mnist_resnet) it writes into --out:
     NAME.h5        legacy Keras full-model HDF5 (architecture + weights, no optimizer state)
     NAME.json      dataset, preprocessing (input_scale 1/255, input_layout), accuracies, macro-F1, recipe, versions
     NAME.pred.npz  x = the first 64 raw test images (float32 0-255, HWC) and y = model(x * (1/255)) (float32)
@@ -49,6 +49,12 @@ MODELS = {
                       epochs=3),
     "cifar10_cnn": dict(dataset="cifar10", conv=((16, True), (32, True)), hidden=(128,), dropout=0.25, lr=1e-3,
                         batch=64, epochs=10),
+    # A small residual CNN (a functional model with Add merges): a stem (3×3 Conv2D, BatchNormalization, relu,
+    # MaxPooling2D 2), then per (filters, stride) one residual block of two 3×3 convolutions with BatchNormalization,
+    # added to its shortcut: the block's input (identity) when filters and size are unchanged, else a 1×1 Conv2D with
+    # that stride and BatchNormalization (projection); then GlobalAveragePooling2D and a softmax Dense.
+    "mnist_resnet": dict(dataset="mnist", resnet=dict(stem=32, blocks=((32, 1), (64, 2))), hidden=(), dropout=0.0,
+                         lr=1e-3, batch=128, epochs=3),
     # Trained on every training record (what `mnist.load_data()` users do): no record is held out, so lrm's default
     # validation records were seen in training. For checking that lrm's accuracy budget still holds on such models.
     "mnist_mlp_all": dict(dataset="mnist", hidden=(512, 256), dropout=0.0, lr=5e-4, batch=128, epochs=15,
@@ -161,6 +167,36 @@ def build(name, input_shape, classes, hidden, dropout, conv=()):
     return model
 
 
+def build_resnet(name, input_shape, classes, stem, blocks):
+    """The residual recipe (see MODELS["mnist_resnet"]): Conv2D → BatchNormalization → relu, Add with the shortcut,
+    relu after the Add (the original ResNet's block)."""
+    if len(input_shape) == 2:
+        input_shape = tuple(input_shape) + (1,)
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = layers.Conv2D(stem, 3, padding="same", name="stem_conv")(inputs)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    channels = stem
+    for i, (filters, stride) in enumerate(blocks, start=1):
+        y = layers.Conv2D(filters, 3, strides=stride, padding="same", name=f"block{i}_conv1")(x)
+        y = layers.BatchNormalization(name=f"block{i}_bn1")(y)
+        y = layers.Activation("relu", name=f"block{i}_relu1")(y)
+        y = layers.Conv2D(filters, 3, padding="same", name=f"block{i}_conv2")(y)
+        y = layers.BatchNormalization(name=f"block{i}_bn2")(y)
+        if filters == channels and stride == 1:
+            shortcut = x
+        else:
+            shortcut = layers.Conv2D(filters, 1, strides=stride, name=f"block{i}_proj")(x)
+            shortcut = layers.BatchNormalization(name=f"block{i}_proj_bn")(shortcut)
+        x = layers.Add(name=f"block{i}_add")([shortcut, y])
+        x = layers.Activation("relu", name=f"block{i}_out")(x)
+        channels = filters
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def check_no_optimizer(path):
     with h5py.File(path, "r") as f:
         groups = list(f.keys())
@@ -176,7 +212,7 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
     if epochs_override is not None:
         cfg["epochs"] = epochs_override
     (xtr_raw, ytr), (xte_raw, yte), classes, layout = LOADERS[cfg["dataset"]](data_root)
-    if cfg.get("conv") and xtr_raw.ndim == 3:
+    if (cfg.get("conv") or cfg.get("resnet")) and xtr_raw.ndim == 3:
         xtr_raw, xte_raw, layout = xtr_raw[..., None], xte_raw[..., None], "hwc"  # (N, 28, 28) → (N, 28, 28, 1)
     n_val = int(round(len(xtr_raw) * cfg.get("val_fraction", VAL_FRACTION)))
     n_fit = len(xtr_raw) if cfg.get("all_records") else len(xtr_raw) - n_val
@@ -186,7 +222,10 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
     x_test, y_test = scale(xte_raw), yte.astype(np.int32)
 
     keras.utils.set_random_seed(SEED)
-    model = build(name, xtr_raw.shape[1:], classes, cfg["hidden"], cfg["dropout"], cfg.get("conv", ()))
+    if cfg.get("resnet"):
+        model = build_resnet(name, xtr_raw.shape[1:], classes, **cfg["resnet"])
+    else:
+        model = build(name, xtr_raw.shape[1:], classes, cfg["hidden"], cfg["dropout"], cfg.get("conv", ()))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg["lr"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
@@ -235,6 +274,8 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
         "input_layout": layout,
         "classes": classes,
         "architecture": [int(np.prod(xtr_raw.shape[1:]))] + [f"conv{f}" for f, _ in cfg.get("conv", ())]
+                        + ([f"stem{cfg['resnet']['stem']}"] + [f"res{f}/{s}" for f, s in cfg["resnet"]["blocks"]]
+                           if cfg.get("resnet") else [])
                         + list(cfg["hidden"]) + [classes],
         "parameters": int(model.count_params()),
         "test_accuracy": float(test_acc),
@@ -250,6 +291,8 @@ def train_one(name, spec, data_root, out, epochs_override=None, verbose=2):
         "optimizer": "adam",
         "learning_rate": cfg["lr"],
         "dropout": cfg["dropout"],
+        **({"resnet": {"stem": cfg["resnet"]["stem"], "blocks": [list(b) for b in cfg["resnet"]["blocks"]]}}
+           if cfg.get("resnet") else {}),
         "seed": SEED,
         "history": history,
         "train_seconds": round(train_seconds, 1),
