@@ -47,7 +47,8 @@ public enum KerasExportedPreprocessing: Sendable, Equatable {
     case notIncluded(reason: String)
 }
 
-/// A ``Model`` mapped to a Keras `Sequential` model: layer configs, weights in Keras's variable order,
+/// A ``Model`` mapped to a Keras `Sequential` model (a `Functional` one for a model with branches, format 1.4, its
+/// layers naming their inputs and listed in Keras's own order): layer configs, weights in Keras's variable order,
 /// and the names under which they are stored. Building it checks the whole model, so that nothing is
 /// written for a model that cannot be exported.
 struct KerasExportPlan {
@@ -67,7 +68,15 @@ struct KerasExportPlan {
         var settings: [(String, KerasConfigJSON)]
         /// In Keras's legacy order: trainable variables first, then non-trainable ones.
         var weights: [Weight]
+        /// (A functional model, ``isFunctional``) the layers whose outputs it takes, the model's input by ``inputName``.
+        var inputs: [String] = []
+        /// (A functional model) the shape of one output sample.
+        var outputShape: [Int] = []
     }
+
+    /// Whether the model has branches (format 1.4's slots): written as a Keras `Functional` model whose layers name
+    /// their inputs, instead of a `Sequential` one.
+    var isFunctional = false
 
     /// BatchNormalization's ε for a scale_shift layer.
     static let scaleShiftEpsilon = 1e-3
@@ -82,6 +91,9 @@ struct KerasExportPlan {
 
     var modelName: String
     var inputName: String
+    /// The layer whose output is the model's (the last one, or for a functional model the last one the current sample
+    /// came from).
+    var outputName = ""
     var inputShape: [Int]
     var layers: [PlannedLayer] = []
     var preprocessing: KerasExportedPreprocessing = .none
@@ -101,10 +113,6 @@ struct KerasExportPlan {
         guard !model.input.shape.isEmpty, model.input.shape.allSatisfy({ $0 > 0 }) else {
             throw KerasExportError(.invalidModel, file: file, location: "input",
                                    "the input shape is \(model.input.shape), expected one or more positive dimensions")
-        }
-        // (1.4) A model with branches would need a functional Keras model: not written yet.
-        if let refusal = model.branchRefusal("export to Keras") {
-            throw KerasExportError(.invalidModel, file: file, refusal)
         }
         var elements = 0
         for layer in model.layers {
@@ -127,12 +135,55 @@ struct KerasExportPlan {
         inputName = names.claim("input_layer")
         inputShape = model.input.shape
         try planPreprocessing(model.input, names: &names, file: file)
+        isFunctional = model.layers.contains { $0.operation.usesSlots }
+        // The Keras layer whose output is the current sample, and what each slot holds (format 1.4).
+        var current = inputName
+        var held: [Int: (name: String, shape: [Int])] = [:]
+        for index in layers.indices {
+            layers[index].inputs = [current]
+            layers[index].outputShape = model.input.shape
+            current = layers[index].name
+        }
         var shape = model.input.shape
         for (layer, name) in zip(model.layers, kerasNames) {
             let mapper = LayerMapper(layer: layer, name: name, file: file)
             let features = shape.last ?? 0
             let stepInput = shape
+            let planned = layers.count
             switch layer.operation {
+            case .store(let slot):
+                held[slot] = (current, shape)
+                continue
+            case .load(let slot):
+                guard let kept = held[slot] else { throw mapper.invalid("slot \(slot) was not stored before") }
+                (current, shape) = kept
+                continue
+            case let .merge(mode, slots, activation):
+                var inputs = [current]
+                var joined = shape
+                for slot in slots {
+                    guard let kept = held[slot] else { throw mapper.invalid("slot \(slot) was not stored before") }
+                    inputs.append(kept.name)
+                    if mode == .concatenate { joined[joined.count - 1] += kept.shape.last ?? 0 }
+                }
+                var merge = mapper
+                if activation != .linear { merge.name = names.claim(name + "_merge") }
+                let className = ["add": "Add", "subtract": "Subtract", "multiply": "Multiply", "average": "Average",
+                                 "maximum": "Maximum", "minimum": "Minimum", "concatenate": "Concatenate"][mode.name] ?? "Add"
+                var planned = merge.planned(className, mode == .concatenate ? [("axis", .int(-1))] : [])
+                planned.inputs = inputs
+                planned.outputShape = joined
+                layers.append(planned)
+                current = planned.name
+                shape = joined
+                if activation != .linear {
+                    var activated = mapper.planned("Activation", [("activation", .string(try mapper.kerasActivation(activation)))])
+                    activated.inputs = [current]
+                    activated.outputShape = shape
+                    layers.append(activated)
+                    current = activated.name
+                }
+                continue
             case let .dense(kernel, bias, activation):
                 let out = try mapper.matrix(kernel, "kernel", rows: features)
                 layers.append(try mapper.dense(units: out, activation: activation, kernel: kernel, bias: bias))
@@ -180,7 +231,62 @@ struct KerasExportPlan {
             } catch {
                 throw mapper.invalid("the layer does not fit its input \(stepInput): \(error)")
             }
+            // Each Keras layer of this step takes the one before it; the first half of a factorized layer gives k values
+            // (a convolution's: at the output's rows, and for the spatial form at the input's columns).
+            for index in planned..<layers.count {
+                layers[index].inputs = [current]
+                layers[index].outputShape = shape
+                current = layers[index].name
+            }
+            if layers.count - planned == 2 {
+                switch layer.operation {
+                case let .factorizedDense(_, _, _, _, f):
+                    layers[planned].outputShape = shape.dropLast() + [f.rank]
+                case let .factorizedConv2D(_, _, _, _, form, _, f) where shape.count == 3 && stepInput.count == 3:
+                    layers[planned].outputShape = [shape[0], form == .channel ? shape[1] : stepInput[1], f.rank]
+                default:
+                    break
+                }
+            }
         }
+        outputName = current
+        if isFunctional { layers = Self.kerasOrder(layers, input: inputName, output: outputName) }
+    }
+
+    /// The layers in the order Keras gives a Functional model's layers (and so its weights, which its loaders match by
+    /// that order): by decreasing depth, the longest path to the output, and at equal depth in the order a depth-first
+    /// walk from the output meets them, inputs in call order (Keras's `map_graph`). Layers that do not lead to the
+    /// output (none here) would keep their place at the end.
+    static func kerasOrder(_ layers: [PlannedLayer], input: String, output: String) -> [PlannedLayer] {
+        let byName = Dictionary(layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var visit: [String: Int] = [:]
+        var finished = Set<String>()
+        var postOrder: [String] = []
+        // An explicit stack in place of Keras's recursion: (name, whether its inputs were pushed).
+        var stack: [(String, Bool)] = [(output, false)]
+        while let (name, expanded) = stack.popLast() {
+            if expanded {
+                if finished.insert(name).inserted { postOrder.append(name) }
+                continue
+            }
+            guard !finished.contains(name) else { continue }
+            if visit[name] == nil { visit[name] = visit.count }
+            stack.append((name, true))
+            guard name != input, let index = byName[name] else { continue }
+            for source in layers[index].inputs.reversed() where !finished.contains(source) { stack.append((source, false)) }
+        }
+        var depth: [String: Int] = [:]
+        for name in postOrder.reversed() {
+            let own = depth[name, default: 0]
+            guard name != input, let index = byName[name] else { continue }
+            for source in layers[index].inputs { depth[source] = max(depth[source, default: 0], own + 1) }
+        }
+        let reachable = layers.filter { visit[$0.name] != nil }
+        let sorted = reachable.sorted { a, b in
+            let (da, db) = (depth[a.name, default: 0], depth[b.name, default: 0])
+            return da != db ? da > db : visit[a.name, default: 0] < visit[b.name, default: 0]
+        }
+        return sorted + layers.filter { visit[$0.name] == nil }
     }
 
     /// The first layer, computing the model's input preprocessing `x · scale + offset` (see
@@ -236,11 +342,24 @@ struct KerasExportPlan {
                 ("class_name", .string(layer.className)),
                 ("config", .object([("name", .string(layer.name)), ("trainable", .bool(true)),
                                     ("dtype", .string("float32"))] + layer.settings)),
+            ] + (isFunctional ? [
+                ("name", .string(layer.name)),
+                ("inbound_nodes", .array([.array(layer.inputs.map { .array([.string($0), .int(0), .int(0), .object([])]) })])),
+            ] : []))
+        }
+        guard isFunctional, case .object(let inputMembers) = input else {
+            return .object([
+                ("class_name", .string("Sequential")),
+                ("config", .object([("name", .string(modelName)), ("layers", .array([input] + entries))])),
             ])
         }
+        // tf-keras's functional form: each layer names the layers it is called on.
+        let functionalInput = KerasConfigJSON.object(inputMembers + [("name", .string(inputName)), ("inbound_nodes", .array([]))])
         return .object([
-            ("class_name", .string("Sequential")),
-            ("config", .object([("name", .string(modelName)), ("layers", .array([input] + entries))])),
+            ("class_name", .string("Functional")),
+            ("config", .object([("name", .string(modelName)), ("layers", .array([functionalInput] + entries)),
+                                ("input_layers", .array([.array([.string(inputName), .int(0), .int(0)])])),
+                                ("output_layers", .array([.array([.string(outputName), .int(0), .int(0)])]))])),
         ])
     }
 

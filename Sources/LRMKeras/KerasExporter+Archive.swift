@@ -120,12 +120,38 @@ extension KerasExportPlan {
             ])),
             ("registered_name", .null),
         ])
+        let shapes = Dictionary(layers.map { ($0.name, $0.outputShape) }, uniquingKeysWith: { a, _ in a })
+        func tensor(_ name: String) -> KerasConfigJSON {
+            let shape = name == inputName ? inputShape : shapes[name] ?? []
+            return .object([("class_name", .string("__keras_tensor__")),
+                            ("config", .object([("shape", .array([.null] + shape.map { .int(Int64($0)) })), ("dtype", .string("float32")),
+                                                ("keras_history", .array([.string(name), .int(0), .int(0)]))]))])
+        }
         let entries = layers.map { layer in
             KerasConfigJSON.object([
                 ("module", .string("keras.layers")), ("class_name", .string(layer.className)),
                 ("config", .object([("name", .string(layer.name)), ("trainable", .bool(true)),
                                     ("dtype", .string("float32"))] + layer.settings)),
                 ("registered_name", .null),
+            ] + (isFunctional ? [
+                ("name", .string(layer.name)),
+                // A merge is called on a list of tensors, any other layer on one.
+                ("inbound_nodes", .array([.object([
+                    ("args", .array(layer.inputs.count > 1 || ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+                                    .contains(layer.className) ? [.array(layer.inputs.map(tensor))] : layer.inputs.map(tensor))),
+                    ("kwargs", .object([])),
+                ])])),
+            ] : []))
+        }
+        if isFunctional, case .object(let inputMembers) = input {
+            let functionalInput = KerasConfigJSON.object(inputMembers + [("name", .string(inputName)), ("inbound_nodes", .array([]))])
+            return .object([
+                ("module", .string("keras.src.models.functional")), ("class_name", .string("Functional")),
+                ("config", .object([("name", .string(modelName)), ("trainable", .bool(true)),
+                                    ("layers", .array([functionalInput] + entries)),
+                                    ("input_layers", .array([.string(inputName), .int(0), .int(0)])),
+                                    ("output_layers", .array([.string(outputName), .int(0), .int(0)]))])),
+                ("registered_name", .string("Functional")),
             ])
         }
         return .object([

@@ -28,7 +28,7 @@ public import LRMFormat
 /// already scaled, as `InferenceModel.run(…, preprocess: false)`.
 ///
 /// File layout (Keras's `save_model_to_hdf5`, tf-keras naming):
-/// - root attributes `model_config` (the `Sequential` config as JSON), `keras_version`, `backend`;
+/// - root attributes `model_config` (the `Sequential` config as JSON, or `Functional` for a model with branches), `keras_version`, `backend`;
 /// - group `model_weights` with attributes `layer_names` (every layer after the InputLayer, in order),
 ///   `keras_version`, `backend`; per layer a group `<layer>` with attribute `weight_names` (paths
 ///   relative to the group, `<layer>/kernel:0`, in Keras's legacy order: trainable variables, then

@@ -57,10 +57,6 @@ extension LRM {
                 try OutputFiles.refuseOverwritingInputs(output, inputs: [("input", model), ("--config file", config)])
                 try OutputFiles.checkWritable(output, option: "--output")
                 let loaded = try load()
-                // (1.4) A model with branches would need a functional Keras model, which export does not write yet.
-                if let refusal = loaded.branchRefusal("export to Keras") {
-                    throw CommandFailure(status: .invalidInput, message: "\(model): \(refusal)")
-                }
                 let summary: KerasExportSummary
                 do {
                     summary = output.lowercased().hasSuffix(".keras") ? try KerasExporter.writeArchive(loaded, to: output)
@@ -76,7 +72,9 @@ extension LRM {
                     preprocessingNote = "; input preprocessing (scale \(Self.describe(loaded.input.scale)), offset "
                         + "\(Self.describe(loaded.input.offset))) as its first layer, \(className) '\(name)'"
                 }
-                print("wrote \(output): Keras Sequential '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
+                // (1.4) A model with branches is written as a Functional model.
+                let modelClass = loaded.layers.contains { $0.operation.usesSlots } ? "Functional" : "Sequential"
+                print("wrote \(output): Keras \(modelClass) '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
                 if let note = Self.sequenceNote(loaded) { print(note) }
                 if case let .notIncluded(reason) = summary.preprocessing {

@@ -6,7 +6,7 @@ import Testing
 
 /// A Keras model with branches and merges (the residual CNN of `Tests/LRMKerasTests/Fixtures/dag`) through every command:
 /// import, inspect, predict, convert with a plain and a data-aware policy and with fine-tuning, verify against the Keras
-/// original, diff and report; export to Keras refuses it in one line.
+/// original, diff and report, and export to Keras.
 @Suite("Models with branches and merges on the command line")
 struct BranchesCLITests {
     let fixture = TestPackage.root + "/Tests/LRMKerasTests/Fixtures/dag/k3_residual"
@@ -86,14 +86,27 @@ struct BranchesCLITests {
         #expect(object["result"] as? String == "pass", "\(verify.stdout)")
     }
 
-    @Test("export to Keras refuses a model with branches in one line naming the file and the merge; nothing is written")
-    func exportRefused() throws {
+    /// Before: "r.lrm: the model has branches (layer 'id_add' is a merge, format 1.4) and export to Keras supports only plain chains of layers", exit 65.
+    @Test("export to Keras writes a model with branches, converted, as a Functional model whose predictions are the .lrm's")
+    func export() throws {
         let scratch = try Scratch()
-        let model = scratch.file("r.lrm")
+        let model = scratch.file("r.lrm"), converted = scratch.file("c.lrm")
         #expect(try ChildProcess.run(["import", fixture + ".keras", "-o", model]).status == 0)
-        let exported = scratch.file("e.keras")
-        let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", exported])
-        expectOneLineError(export, status: 65, naming: "r.lrm: the model has branches (layer 'id_add' is a merge")
-        #expect(!FileManager.default.fileExists(atPath: exported))
+        #expect(try ChildProcess.run(["convert", model, "--policy", "energy:0.9", "-o", converted]).status == 0)
+        let pred = try NPZ.read(path: fixture + ".pred.npz")
+        try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
+        let expected = try ChildProcess.run(["predict", converted, "--input", scratch.file("x.npy"), "-o", scratch.file("want.npy")])
+        #expect(expected.status == 0, "\(expected.stderr)")
+        let want = try NPY.read(path: scratch.file("want.npy")).floatValues()
+        for name in ["e.h5", "e.keras"] {
+            let exported = scratch.file(name)
+            let export = try ChildProcess.run(["export", converted, "--to", "keras", "-o", exported])
+            #expect(export.status == 0, "\(export.stderr)")
+            #expect(export.stdout.contains("Keras Functional"), "\(export.stdout)")
+            let predicted = try ChildProcess.run(["predict", exported, "--input", scratch.file("x.npy"), "-o", scratch.file("got.npy")])
+            #expect(predicted.status == 0, "\(predicted.stderr)")
+            let got = try NPY.read(path: scratch.file("got.npy")).floatValues()
+            #expect(got.count == want.count && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(name)")
+        }
     }
 }
