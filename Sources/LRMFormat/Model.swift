@@ -40,24 +40,6 @@ public struct Model: Sendable, Equatable {
         }
     }
 
-    /// The first layer of kind `store`, `load` or `merge` (format 1.4), if any: a model whose layers are not a plain
-    /// chain, which commands that run the layers one after the other on their own refuse by naming this layer.
-    public var firstSlotLayer: Layer<Tensor>? { layers.first { $0.operation.usesSlots } }
-
-    /// Why `what` (a command or step, e.g. "fine-tuning") refuses this model, when it has branches (a `store`, `load`
-    /// or `merge` layer, format 1.4) and `what` runs layers only as a plain chain; nil for a plain chain. Names the
-    /// first merge (else the first slot layer).
-    public func branchRefusal(_ what: String) -> String? {
-        let merge = layers.first { if case .merge = $0.operation { true } else { false } }
-        guard let layer = merge ?? layers.first(where: { $0.operation.usesSlots }) else { return nil }
-        return Model.branchRefusal(what, layer: layer.name, kind: layer.operation.kindName)
-    }
-
-    /// The message of ``branchRefusal(_:)`` for the layer `layer` of kind `kind`.
-    public static func branchRefusal(_ what: String, layer: String, kind: String) -> String {
-        "the model has branches (layer '\(escaped(layer))' is a \(kind), format 1.4) and \(what) supports only plain chains of layers"
-    }
-
     /// The tensor table and model description this model is written as, before offsets and
     /// checksums are known. Tensors are named `<layer>/<role>` in layer order.
     public func plan(alignment: Int = Container.defaultAlignment) throws -> (tensors: [Tensor], header: ContainerHeader) {
