@@ -49,6 +49,11 @@ extension LRM {
             guard let first = object["points"]?.array?.first, let ranks = first["ranks"]?.array,
                   let parameters = first["parameters"]?.number, let ratio = first["compression_ratio"]?.number else { return }
             let sweptLayers = ranks.compactMap { $0["layer"]?.string }
+            // A count only from numbers a sweep writes (1e308 × 1e308 trapped converting ∞ to Int).
+            guard parameters >= 0, ratio > 0, (parameters * ratio).isFinite, parameters * ratio < 1e15 else {
+                throw CommandFailure(status: .invalidInput, message: "\(sweep): not the JSON of `lrm sweep --json`: its first point's parameters "
+                                     + "\(parameters) and compression_ratio \(ratio) are not a sweep's")
+            }
             let sweptParameters = Int((parameters * ratio).rounded())
             let summary = ModelSummary(header: header)
             let layers = header.model.layers.map(\.name)
@@ -144,9 +149,22 @@ extension LRM {
                     sweepRegression = object["task"]?.string == TaskKind.regression.rawValue
                     let key = sweepRegression ? "rmse" : "accuracy"
                     sweepBaseline = object["original"]?[key]?.number
-                    for p in points {
+                    // Only values a sweep writes reach the chart (its axes and labels convert them to Int: 1e308 trapped): a
+                    // positive compression ratio up to 10¹², an accuracy from 0 to 1 or a finite RMSE.
+                    func plottable(_ ratio: Double?, _ score: Double) -> Bool {
+                        (ratio.map { $0.isFinite && $0 > 0 && $0 <= 1e12 } ?? true) && score.isFinite && score >= 0
+                            && (sweepRegression ? score <= 1e12 : score <= 1)
+                    }
+                    if let baseline = sweepBaseline, !plottable(nil, baseline) {
+                        throw CommandFailure(status: .invalidInput, message: "\(sweep): not the JSON of `lrm sweep --json`: the original's \(key) \(baseline) is not a sweep's")
+                    }
+                    for (index, p) in points.enumerated() {
                         guard let method = p["method"]?.string, let ratio = p["compression_ratio"]?.number,
                               let accuracy = p[key]?.number else { continue }
+                        guard plottable(ratio, accuracy) else {
+                            throw CommandFailure(status: .invalidInput, message: "\(sweep): not the JSON of `lrm sweep --json`: point \(index + 1) has "
+                                                 + "compression_ratio \(ratio) and \(key) \(accuracy), not a sweep's")
+                        }
                         sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
                     }
                 }
