@@ -115,7 +115,11 @@ public enum TaskVerifier {
         var labels: [Int] = []
         var targets: [Float] = []
         try dataset.forEachBatch(size: batchSize, layout: .features) { batch in
-            for (index, runner) in runners.enumerated() { outputs[index] += try runner.run(batch.pixels, sampleCount: batch.count) }
+            for (index, runner) in runners.enumerated() {
+                let batchOutputs = try runner.run(batch.pixels, sampleCount: batch.count)
+                try Verifier.refuseNonFinite(batchOutputs, of: runner, reference: index == 1, samples: batch.range)
+                outputs[index] += batchOutputs
+            }
             labels += batch.labels
             targets += batch.targets
             progress?(batch.range.upperBound, dataset.sampleCount)

@@ -17,4 +17,6 @@ public enum VerificationErrorKind: String, Sendable {
     case ambiguousTask = "ambiguous_task"
     /// The task given does not fit the model's outputs or the labels.
     case taskMismatch = "task_mismatch"
+    /// A model's outputs are NaN or infinite though its inputs are finite: it overflows.
+    case nonFiniteOutputs = "non_finite_outputs"
 }

@@ -140,9 +140,11 @@ public enum Verifier {
         var comparison = try referenceRunner.map { _ in try MetricsComparison(classCount: dataset.classCount) }
         try dataset.forEachBatch(size: batchSize, layout: sampleLayout) { batch in
             let outputs = try runner.run(batch.pixels, sampleCount: batch.count)
+            try refuseNonFinite(outputs, of: runner, samples: batch.range)
             try candidateMetrics.add(outputs: outputs, labels: batch.labels)
             if let referenceRunner {
                 let expected = try referenceRunner.run(batch.pixels, sampleCount: batch.count)
+                try refuseNonFinite(expected, of: referenceRunner, reference: true, samples: batch.range)
                 try referenceMetrics?.add(outputs: expected, labels: batch.labels)
                 try comparison?.add(reference: expected, candidate: outputs)
             }
@@ -154,6 +156,16 @@ public enum Verifier {
         return VerificationReport(dataset: dataset.description, sampleCount: candidateResult.sampleCount, classNames: dataset.classNames,
                                   layers: layers, candidate: candidateResult, reference: referenceResult, comparison: comparison,
                                   checks: checks, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Refuses outputs that are NaN or infinite (the inputs are finite: the model overflows, e.g. under --input-scale 1e308):
+    /// no score or comparison of them means anything, and two models that both overflowed agreed on every sample (a PASS).
+    static func refuseNonFinite(_ outputs: [Float], of model: InferenceModel, reference: Bool = false, samples: Range<Int>) throws {
+        let scan = NonFiniteScan(outputs, width: max(1, outputs.count / max(1, samples.count)))
+        guard let first = scan.first else { return }
+        throw VerificationError(.nonFiniteOutputs, "\(reference ? "the reference model" : "the model") '\(escaped(model.name))' gives NaN or infinite outputs from finite inputs (it overflows): "
+                                + "\(scan.count) of the \(scan.total) outputs of samples \(samples.lowerBound)–\(samples.upperBound - 1), "
+                                + "the first of sample \(samples.lowerBound + first.sample), output \(first.position), is \(first.value)")
     }
 
     static func makeChecks(_ t: VerificationThresholds, candidate: ClassificationMetrics, reference: ClassificationMetrics?,

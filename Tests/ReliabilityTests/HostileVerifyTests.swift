@@ -1,0 +1,36 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMTestSupport
+import Testing
+
+/// verify's gate on models whose outputs overflow.
+@Suite("verify of models that overflow")
+struct HostileVerifyTests {
+    /// 4 inputs → 3 softmax outputs, every weight 1e30: inputs of 1e10 overflow float32.
+    static func overflowing() -> Model {
+        Model(name: "wide", input: InputSpec(shape: [4]), layers: [
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [4, 3], floats: [Float](repeating: 1e30, count: 12)), bias: nil, activation: .softmax)),
+        ])
+    }
+
+    @Test("outputs that overflow to NaN in both models: verify refuses in one line naming the file (exit 65, a JUnit error case) where it scored them, found 100% agreement and said PASS (exit 0)")
+    func overflowingOutputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), reference = scratch.file("r.lrm")
+        try ContainerWriter.write(Self.overflowing(), to: model)
+        try ContainerWriter.write(Self.overflowing(), to: reference)
+        try NPY.write(try NumPyArray(shape: [10, 4], float32: [Float](repeating: 1e10, count: 40)), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [10], storage: .int64((0..<10).map { Int64($0 % 3) })), to: scratch.file("y.npy"))
+        let junit = scratch.file("j.xml")
+        let result = try ChildProcess.run(["verify", model, "--reference", reference, "--min-agreement", "0.99",
+                                           "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"), "--test-fraction", "0.5",
+                                           "--junit", junit], timeout: 60)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("lrm: error:") }
+        #expect(result.status == 65 && errors.count == 1 && !result.stdout.contains("PASS"), "\(result)")
+        #expect(errors.first?.contains("\(model): the model 'wide' gives NaN or infinite outputs from finite inputs (it overflows)") == true,
+                "\(result.stderr)")
+        // CI sees it as an error case.
+        #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("errors=\"1\""))
+    }
+}
