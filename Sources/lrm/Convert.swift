@@ -4,6 +4,7 @@ import LRMCompress
 import LRMFormat
 import LRMLinearAlgebra
 import LRMPipeline
+import LRMVerify
 
 extension LRM {
     struct Convert: ParsableCommand {
@@ -435,6 +436,9 @@ extension LRM {
                     throw CommandFailure(status: .usage, message: "\(input): \(error.description)")
                 } catch let error as FineTuneError {
                     throw CommandFailure(status: error.kind == .invalidInput ? .usage : .invalidInput, message: "\(input): \(error.description)")
+                } catch let error as VerificationError {
+                    // A model that cannot be evaluated (outputs that overflow, say): named by the file, not its model's name alone.
+                    throw CommandFailure.evaluating(input, failedWith: error)
                 }
                 warnAboutUnusedSeed(result.decisions)
                 warnAboutUnusedPrecision(result.decisions)
@@ -442,7 +446,12 @@ extension LRM {
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on and no search has compared them.
-                let evaluation = try testEvaluation(result, original: { try model.loadModel() }, data: data, progress: printer?.handler)
+                let evaluation: TestEvaluation?
+                do {
+                    evaluation = try testEvaluation(result, original: { try model.loadModel() }, data: data, progress: printer?.handler)
+                } catch let error as VerificationError {
+                    throw CommandFailure.evaluating(input, failedWith: error)
+                }
                 printer?.finish()
                 var outputBytes: Int?
                 let inputBytes = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? nil

@@ -33,4 +33,18 @@ struct HostileVerifyTests {
         // CI sees it as an error case.
         #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("errors=\"1\""))
     }
+
+    @Test("convert of a model whose outputs overflow on the test split: one line naming the model file, exit 65, nothing written (the line named only the model's internal name)")
+    func convertNamesTheFile() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), out = scratch.file("o.lrm")
+        try ContainerWriter.write(Self.overflowing(), to: model)
+        try NPY.write(try NumPyArray(shape: [10, 4], float32: [Float](repeating: 1e10, count: 40)), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [10], storage: .int64((0..<10).map { Int64($0 % 3) })), to: scratch.file("y.npy"))
+        let result = try ChildProcess.run(["convert", model, "--policy", "rank:1", "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
+                                           "-o", out], timeout: 60)
+        #expect(result.isCleanError && result.status == 65, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: \(model): the model 'wide' gives NaN or infinite outputs"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
 }
