@@ -64,7 +64,19 @@ struct BranchesCLITests {
         #expect(diff.stdout.contains("stem: conv2d, 76 parameters → factorized_conv2d rank"), "\(diff.stdout)")
         let report = try ChildProcess.run(["report", scratch.file("plain.lrm"), "-o", scratch.file("r.html")])
         #expect(report.status == 0, "\(report.stderr)")
-        #expect(try String(contentsOfFile: scratch.file("r.html"), encoding: .utf8).contains("merge"))
+        let html = try String(contentsOfFile: scratch.file("r.html"), encoding: .utf8)
+        #expect(html.contains("merge"))
+        // The layer table says which slots each store, load and merge uses, as inspect does (before: the kind alone).
+        let plainInspect = try ChildProcess.run(["inspect", scratch.file("plain.lrm")])
+        let slotNotes = plainInspect.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.range(of: " ["), line.contains("slot"), let close = line.range(of: "]", range: open.upperBound..<line.endIndex)
+            else { return nil }
+            return String(line[open.upperBound..<close.lowerBound])
+        }
+        #expect(!slotNotes.isEmpty, "\(plainInspect.stdout)")
+        for note in slotNotes {
+            #expect(html.contains("[" + note + "]"), "report lacks [\(note)]")
+        }
     }
 
     /// Before: "the model has branches (layer 'id_add' is a merge, format 1.4) and fine-tuning supports only plain chains of layers", exit 65.
