@@ -19,7 +19,12 @@ final class MappedFile: @unchecked Sendable {
         isHeapCopy = false
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not a regular file).
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw MappedFile.ioError(path, .open, "cannot open", errno) }
+        guard fd >= 0 else {
+            // A missing file reads as every command's own check of its inputs does ("no such file").
+            let code = errno
+            if code == ENOENT { throw ContainerError(.io, "no such file", path: path, operation: .open, errorNumber: code) }
+            throw MappedFile.ioError(path, .open, "cannot open", code)
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw MappedFile.ioError(path, .stat, "cannot stat", errno) }

@@ -111,6 +111,19 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("w.lrm")))
     }
 
+    @Test("a missing .lrm reads the same in every command: '<file>: no such file', exit 66 (before: inspect, report and diff said 'cannot open: No such file or directory')")
+    func missingFileEveryCommand() throws {
+        let scratch = try Scratch()
+        let missing = scratch.file("nope.lrm"), present = scratch.file("e.lrm")
+        #expect(try ChildProcess.run(["import", TestPackage.root + "/samples/churn_mlp.h5", "-o", present]).status == 0)
+        for command in [["inspect", missing], ["report", missing, "-o", scratch.file("r.html")], ["diff", missing, present],
+                        ["diff", present, missing], ["predict", missing, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")],
+                        ["convert", missing, "--policy", "rank:2", "-o", scratch.file("o.lrm")]] {
+            expectOneLineError(try ChildProcess.run(command), status: 66, naming: "nope.lrm: no such file", "\(command[0])")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("r.html")) && !FileManager.default.fileExists(atPath: scratch.file("o.lrm")))
+    }
+
     @Test("inspect: missing file 66, directory 66, invalid file 65 with the file named, checksum mismatch 65")
     func inspectErrors() throws {
         let scratch = try Scratch()
