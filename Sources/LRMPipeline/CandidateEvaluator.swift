@@ -29,7 +29,28 @@ public struct PairedAccuracyEvaluator: CandidateEvaluator {
     public var sampleCount: Int { samples.sampleCount }
 
     public func score(_ candidate: Model) throws -> ValidationScore {
-        let (accuracy, error) = try samples.pairedAccuracy(of: candidate, reference: referenceCorrect)
-        return ValidationScore(accuracy: accuracy, standardError: error)
+        try ValidationScore.failingOverflow {
+            let (accuracy, error) = try samples.pairedAccuracy(of: candidate, reference: referenceCorrect)
+            return ValidationScore(accuracy: accuracy, standardError: error)
+        }
     }
+}
+
+extension ValidationScore {
+    /// The score of a candidate whose outputs are NaN or infinite (it overflows): below every baseline, so it misses
+    /// every budget (its NaN outputs were scored as numbers, and a candidate of a model whose outputs all overflowed
+    /// "agreed" with it). The original's own outputs are refused before any candidate is scored.
+    public static let overflowing = ValidationScore(accuracy: -.infinity, standardError: 0)
+
+    /// `score()`, or ``overflowing`` when it refuses the candidate's outputs as NaN or infinite.
+    static func failingOverflow(_ score: () throws -> ValidationScore) throws -> ValidationScore {
+        do {
+            return try score()
+        } catch let error as VerificationError where error.kind == .nonFiniteOutputs {
+            return .overflowing
+        }
+    }
+
+    /// Whether this is ``overflowing``.
+    public var overflowed: Bool { accuracy == -.infinity }
 }

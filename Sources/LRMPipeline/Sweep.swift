@@ -164,7 +164,13 @@ public struct SweepRunner {
     /// Evaluates the model with `ranks`.
     public func evaluate(_ ranks: [String: Int], spectra: [String: LayerSpectrum], method: String, parameter: Double) throws -> SweepPoint {
         let (built, size) = try build(ranks, spectra: spectra, method: method, parameter: parameter)
-        let outputs = try evaluation.outputs(of: built)
+        let outputs: [Float]
+        do {
+            outputs = try evaluation.outputs(of: built)
+        } catch let error as VerificationError where error.kind == .nonFiniteOutputs {
+            // A point has no scores to give: refused, naming the point (the original's own were refused before).
+            throw VerificationError(.nonFiniteOutputs, "the sweep's \(method) \(String(format: "%g", parameter)) point: \(error.message)")
+        }
         let metrics = try SweepMetrics(outputs: outputs, evaluation: evaluation, threshold: threshold)
         var agreement: Double?
         if let reference = referenceDecisions, let decisions = try SweepMetrics.decisions(outputs: outputs, evaluation: evaluation, threshold: threshold) {

@@ -20,8 +20,11 @@ struct HeldSamples: Sendable {
         }
     }
 
+    /// - Throws: `VerificationError` `.nonFiniteOutputs` when one is NaN or infinite (as ``EvaluationSet/outputs(of:)``).
     func outputs(of model: Model) throws -> [Float] {
-        try InferenceModel(model).run(features, sampleCount: count)
+        let outputs = try InferenceModel(model).run(features, sampleCount: count)
+        try Verifier.refuseNonFinite(outputs, modelNamed: model.name, samples: 0..<count)
+        return outputs
     }
 }
 
@@ -43,9 +46,11 @@ public struct BinaryAccuracyEvaluator: CandidateEvaluator {
     public var sampleCount: Int { samples.count }
 
     public func score(_ candidate: Model) throws -> ValidationScore {
-        let mine = BinaryAccuracyEvaluator.correctness(try samples.outputs(of: candidate), labels: samples.labels, threshold: threshold)
-        let (accuracy, error) = EvaluationSet.pairedAccuracy(mine, reference: referenceCorrect)
-        return ValidationScore(accuracy: accuracy, standardError: error)
+        try ValidationScore.failingOverflow {
+            let mine = BinaryAccuracyEvaluator.correctness(try samples.outputs(of: candidate), labels: samples.labels, threshold: threshold)
+            let (accuracy, error) = EvaluationSet.pairedAccuracy(mine, reference: referenceCorrect)
+            return ValidationScore(accuracy: accuracy, standardError: error)
+        }
     }
 
     static func correctness(_ outputs: [Float], labels: [Int], threshold: Double) -> [Bool] {
@@ -75,7 +80,11 @@ public struct RegressionErrorEvaluator: CandidateEvaluator {
     public var sampleCount: Int { samples.count }
 
     public func score(_ candidate: Model) throws -> ValidationScore {
-        let mine = RegressionErrorEvaluator.squaredErrors(try samples.outputs(of: candidate), targets: samples.targets, width: width)
+        try ValidationScore.failingOverflow { try score(outputs: try samples.outputs(of: candidate)) }
+    }
+
+    func score(outputs: [Float]) -> ValidationScore {
+        let mine = RegressionErrorEvaluator.squaredErrors(outputs, targets: samples.targets, width: width)
         let n = Double(max(1, mine.count))
         let mse = mine.reduce(0, +) / n
         guard referenceMSE > 0 else { return ValidationScore(accuracy: mse > 0 ? -.infinity : 1, standardError: 0) }

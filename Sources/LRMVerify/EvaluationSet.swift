@@ -51,12 +51,17 @@ public struct EvaluationSet: Sendable {
     }
 
     /// The model's outputs on every sample (row-major, `outputWidth` per sample).
+    ///
+    /// - Throws: `VerificationError` `.nonFiniteOutputs` when one is NaN or infinite (the model overflows): no score of
+    ///   them means anything (``Verifier/refuseNonFinite(_:modelNamed:reference:samples:)``).
     public func outputs(of model: Model) throws -> [Float] {
         let runner = try InferenceModel(model)
         try Verifier.checkFits(model: "the model '\(escaped(model.name))'", inputShape: runner.inputShape, outputShape: { runner.outputShape },
                                data: identifier, sampleShape: sampleShape,
                                outputs: .init(task: task, classCount: classCount, targetWidth: targetWidth))
-        return try runner.run(pixels, sampleCount: sampleCount)
+        let outputs = try runner.run(pixels, sampleCount: sampleCount)
+        try Verifier.refuseNonFinite(outputs, of: runner, samples: 0..<sampleCount)
+        return outputs
     }
 
     /// Accuracy, F1 and the rest, for `model` on every sample.

@@ -161,9 +161,14 @@ public enum Verifier {
     /// Refuses outputs that are NaN or infinite (the inputs are finite: the model overflows, e.g. under --input-scale 1e308):
     /// no score or comparison of them means anything, and two models that both overflowed agreed on every sample (a PASS).
     static func refuseNonFinite(_ outputs: [Float], of model: InferenceModel, reference: Bool = false, samples: Range<Int>) throws {
+        try refuseNonFinite(outputs, modelNamed: model.name, reference: reference, samples: samples)
+    }
+
+    /// ``refuseNonFinite(_:of:reference:samples:)`` for a model known by its name (the searches and sweeps score `Model`s).
+    public static func refuseNonFinite(_ outputs: [Float], modelNamed name: String, reference: Bool = false, samples: Range<Int>) throws {
         let scan = NonFiniteScan(outputs, width: max(1, outputs.count / max(1, samples.count)))
         guard let first = scan.first else { return }
-        throw VerificationError(.nonFiniteOutputs, "\(reference ? "the reference model" : "the model") '\(escaped(model.name))' gives NaN or infinite outputs from finite inputs (it overflows): "
+        throw VerificationError(.nonFiniteOutputs, "\(reference ? "the reference model" : "the model") '\(escaped(name))' gives NaN or infinite outputs from finite inputs (it overflows): "
                                 + "\(scan.count) of the \(scan.total) outputs of samples \(samples.lowerBound)–\(samples.upperBound - 1), "
                                 + "the first of sample \(samples.lowerBound + first.sample), output \(first.position), is \(first.value)")
     }

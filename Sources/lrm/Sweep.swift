@@ -116,6 +116,8 @@ extension LRM {
                     points = try fine ? runner.fineGrid(calibration: try data.calibration(for: original)) : runner.paperGrid(thresholds: thresholds)
                 } catch let error as ConversionError {
                     throw dataOptions.failure(error, model: model)
+                } catch let error as VerificationError {
+                    throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 sweepPrinter?.finish()
                 var report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,

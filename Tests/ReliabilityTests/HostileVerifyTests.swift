@@ -47,4 +47,32 @@ struct HostileVerifyTests {
         #expect(result.stderr.hasPrefix("lrm: error: \(model): the model 'wide' gives NaN or infinite outputs"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
+
+    @Test("sweep of a model whose outputs overflow: one line naming the model file, exit 65 (it scored the NaN outputs, every point 'agreed' 100% with the original, exit 0)")
+    func sweepRefuses() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm")
+        try ContainerWriter.write(Self.overflowing(), to: model)
+        try NPY.write(try NumPyArray(shape: [10, 4], float32: [Float](repeating: 1e10, count: 40)), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [10], storage: .int64((0..<10).map { Int64($0 % 3) })), to: scratch.file("y.npy"))
+        let result = try ChildProcess.run(["sweep", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy")], timeout: 60)
+        #expect(result.isCleanError && result.status == 65 && result.stdout.isEmpty, "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: \(model): the model 'wide' gives NaN or infinite outputs from finite inputs (it overflows)"),
+                "\(result.stderr)")
+    }
+
+    @Test("a rank search of the housing sample under --input-scale 1e308 (outputs that overflow): refused before any candidate is scored, naming the file, exit 65 (every candidate scored 1.0000 against the original's NaN outputs, and only the test step refused)")
+    func searchRefusesBeforeSearching() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/", out = scratch.file("h.lrm")
+        let model = samples + "housing_mlp.h5"
+        let result = try ChildProcess.run(["convert", model, "--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
+                                           "--input-scale", "1e308", "--target-metric-drop", "1", "--metric", "plain", "--no-refit",
+                                           "--progress", "json", "-o", out], timeout: 120)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(result.status == 65 && !FileManager.default.fileExists(atPath: out), "\(result)")
+        #expect(lines.last?.contains("{\"error\":{\"message\":\"\(model): the model 'housing_mlp' gives NaN or infinite outputs") == true, "\(result.stderr)")
+        // No candidate was scored (confirmed or searched): the original's outputs were refused first.
+        #expect(!lines.contains { $0.contains("\"phase\":\"confirm\"") || $0.contains("\"phase\":\"search\"") }, "\(result.stderr)")
+    }
 }

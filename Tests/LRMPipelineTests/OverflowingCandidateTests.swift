@@ -1,0 +1,56 @@
+import LRMCompress
+import LRMDatasets
+import LRMFormat
+import LRMVerify
+import Testing
+@testable import LRMPipeline
+
+/// A search's candidates whose outputs overflow to NaN or infinity, and originals that do.
+@Suite("candidates and originals whose outputs overflow")
+struct OverflowingCandidateTests {
+    /// 4 inputs → `outputs` outputs, every weight `weight` with alternating signs (1e30 on inputs of 1e10: ∞ − ∞, NaN).
+    static func model(outputs: Int, weight: Float, activation: Activation) -> Model {
+        let kernel = (0..<(4 * outputs)).map { $0 % 2 == 0 ? weight : -weight }
+        return Model(name: "m", input: InputSpec(shape: [4]), layers: [
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [4, outputs], floats: kernel), bias: nil, activation: activation)),
+        ])
+    }
+
+    static let inputs = [Float](repeating: 1e10, count: 6 * 4)
+
+    @Test("a candidate whose outputs are NaN misses every budget (accuracy and binary: it was scored as if NaN were a decision, and kept a 100% budget), and an original whose outputs are NaN is refused before any candidate")
+    func candidatesFail() throws {
+        let classes = try Dataset(arrays: Self.inputs, sampleShape: [4], labels: [0, 1, 2, 0, 1, 2], classNames: ["a", "b", "c"], split: .test,
+                                  description: "six samples")
+        let binary = try Dataset(arrays: Self.inputs, sampleShape: [4], labels: [0, 1, 0, 1, 0, 1], classNames: ["0", "1"], split: .test,
+                                 description: "six samples")
+        let targets = try Dataset(arrays: Self.inputs, sampleShape: [4], labels: [Int](repeating: -1, count: 6), classNames: [],
+                                  targets: [Float](repeating: 1, count: 6), targetWidth: 1, split: .test, description: "six samples")
+        let fine = (classes: Self.model(outputs: 3, weight: 1e-12, activation: .softmax), binary: Self.model(outputs: 1, weight: 1e-12, activation: .linear),
+                    regression: Self.model(outputs: 1, weight: 1e-12, activation: .linear))
+        let overflowing = (classes: Self.model(outputs: 3, weight: 1e30, activation: .softmax), binary: Self.model(outputs: 1, weight: 1e30, activation: .linear),
+                           regression: Self.model(outputs: 1, weight: 1e30, activation: .linear))
+        let evaluators: [(any CandidateEvaluator, Model)] = [
+            (try PairedAccuracyEvaluator(reference: fine.classes, samples: EvaluationSet(classes, layout: .features)), overflowing.classes),
+            (try BinaryAccuracyEvaluator(reference: fine.binary, dataset: binary, threshold: 0.5), overflowing.binary),
+            (try RegressionErrorEvaluator(reference: fine.regression, dataset: targets), overflowing.regression),
+        ]
+        for (evaluator, candidate) in evaluators {
+            let score = try evaluator.score(candidate)
+            #expect(score.overflowed, "\(type(of: evaluator)): \(score)")
+            #expect(!Confirmation.meets(score, baseline: evaluator.baselineAccuracy, maxDrop: 1, confidence: 0), "\(type(of: evaluator)): \(score)")
+        }
+        // A finite candidate (the original itself) is scored as before.
+        #expect(!(try PairedAccuracyEvaluator(reference: fine.classes, samples: EvaluationSet(classes, layout: .features)).score(fine.classes).overflowed))
+        // The original's own NaN outputs are refused, naming the model.
+        let refusals: [() throws -> Void] = [
+            { _ = try PairedAccuracyEvaluator(reference: overflowing.classes, samples: EvaluationSet(classes, layout: .features)) },
+            { _ = try BinaryAccuracyEvaluator(reference: overflowing.binary, dataset: binary, threshold: 0.5) },
+            { _ = try RegressionErrorEvaluator(reference: overflowing.regression, dataset: targets) },
+        ]
+        for refusal in refusals {
+            let error = #expect(throws: VerificationError.self) { try refusal() }
+            #expect(error?.kind == .nonFiniteOutputs && error?.message.hasPrefix("the model 'm' gives NaN or infinite outputs") == true, "\(String(describing: error))")
+        }
+    }
+}
