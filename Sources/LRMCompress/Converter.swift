@@ -576,7 +576,7 @@ public enum Converter {
                     lambda *= 10
                 }
             }
-            throw ConversionError(kind: .decomposition, layer: name, message: "XᵀX + λI is not positive definite even with λ = \(lambda)")
+            throw ConversionError.notPositiveDefinite(layer: name, what: "XᵀX + λI", lambda: lambda, ridge: ridge, inputs: inFeatures, rows: statistics.rows)
         case .activationScaled(let alpha):
             guard let statistics = options.calibration?.layers[name], statistics.features == inFeatures else {
                 throw ConversionError(kind: .decomposition, layer: name, message: "no calibration statistics for this layer's \(inFeatures) inputs")

@@ -431,6 +431,11 @@ extension LRM {
                     // warns (said once the data were read, after any refusal, which stays the one line).
                     if request.data.dataset != nil { PreprocessingNotes(input: model.input, source: input, rawPixels: true).printWarnings() }
                 } catch let error as ConversionError {
+                    // A ridge given below the default that leaves XᵀX + λI singular: the option is at fault.
+                    if error.kind == .notPositiveDefinite, let givenRidge, givenRidge < ConvertDefaults.ridge {
+                        throw CommandFailure(status: .usage, message: "\(input): --ridge \(String(format: "%g", givenRidge)) is too small (the default is "
+                                             + "\(String(format: "%g", ConvertDefaults.ridge))): \(error.description)")
+                    }
                     throw dataOptions.failure(error, model: input)
                 } catch let error as SizeSearchError {
                     throw CommandFailure(status: .usage, message: "\(input): \(error.description)")

@@ -489,7 +489,11 @@ public final class Refitter: @unchecked Sendable {
             }
         }
         guard let factor else {
-            throw ConversionError(kind: .decomposition, layer: name, message: "refit: XᵀX + λI is not positive definite even with λ = \(lambda)")
+            // The refit's own ridge, not --ridge: the same line, a decomposition failure (more data, or no refit).
+            var error = ConversionError.notPositiveDefinite(layer: name, what: "refit: XᵀX + λI", lambda: lambda, ridge: options.ridge, inputs: p,
+                                                            rows: s.rows, advice: "give more calibration samples (--calibration-samples), or skip the refit (--no-refit)")
+            error.kind = .decomposition
+            throw error
         }
         if cacheable {
             lock.lock()
