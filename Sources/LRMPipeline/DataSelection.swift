@@ -132,14 +132,26 @@ public struct DataSelection: Sendable {
         return (max(1, trainingSamples - validation), validation)
     }
 
+    /// Why a training split of `trainingSamples` cannot hold `calibration` + `validation` samples: own data name the
+    /// inputs file, and sizes the user did not give (``fitsSizesToOwnData``) are said as what they default to.
+    func subsetShortfall(trainingSamples: Int, calibration: Int, validation: Int) -> String {
+        let sizes = "--calibration-samples + --validation-samples (\(calibration) + \(validation))"
+        guard let ownData, ownSplits != nil else { return "the training split has \(trainingSamples) samples, fewer than \(sizes)" }
+        let records = "\(trainingSamples) record\(trainingSamples == 1 ? "" : "s")"
+        guard fitsSizesToOwnData else { return "\(ownData.inputs): the training split has \(records), fewer than \(sizes)" }
+        return "\(ownData.inputs): the training split has \(records), fewer than the 2 that calibration and validation need: without "
+            + "--calibration-samples and --validation-samples a fifth of the training records (at least 1) validate and the rest (at least 1) "
+            + "calibrate, here \(calibration) + \(validation); give more records\(ownData.testInputs == nil ? " or a smaller --test-fraction" : "")"
+    }
+
     /// Disjoint calibration and validation subsets of the training split.
     public func trainingSubsets() throws -> (calibration: Dataset, validation: Dataset) {
         let train = try open(.train)
         let (calibrationSamples, validationSamples) = subsetSizes(trainingSamples: train.sampleCount)
         // Compared without adding them: either may be as large as Int.max (--calibration-samples 9223372036854775807).
         guard calibrationSamples <= train.sampleCount, validationSamples <= train.sampleCount - calibrationSamples else {
-            throw PipelineError(.badRequest, "the training split has \(train.sampleCount) samples, fewer than "
-                                + "--calibration-samples + --validation-samples (\(calibrationSamples) + \(validationSamples))")
+            throw PipelineError(.badRequest, subsetShortfall(trainingSamples: train.sampleCount, calibration: calibrationSamples,
+                                                             validation: validationSamples))
         }
         switch placement {
         case .last:

@@ -8,6 +8,16 @@ import Testing
 struct CalibrationShortfallCLITests {
     static let samples = TestPackage.root + "/samples/"
 
+    /// The first `count` records of the housing sample, as x.npy and y.npy in `scratch`.
+    static func housing(_ count: Int, in scratch: Scratch) throws -> (inputs: String, labels: String) {
+        let x = try NPY.readFloat32(path: samples + "housing_x.npy"), y = try NPY.readFloat32(path: samples + "housing_y.npy")
+        let width = x.shape[1]
+        let inputs = scratch.file("x.npy"), labels = scratch.file("y.npy")
+        try NPY.write(try NumPyArray(shape: [count, width], float32: Array(x.values.prefix(count * width))), to: inputs)
+        try NPY.write(try NumPyArray(shape: [count], float32: Array(y.values.prefix(count))), to: labels)
+        return (inputs, labels)
+    }
+
     @Test("--ridge 1e-300 with fewer calibration records than inputs: exit 64 blaming the option, saying what to do (it was exit 65, 'XᵀX + λI is not positive definite', blamed on the model)")
     func ridgeTooSmall() throws {
         let scratch = try Scratch()
@@ -20,5 +30,19 @@ struct CalibrationShortfallCLITests {
         #expect(line.hasPrefix("lrm: error: \(Self.samples)churn_mlp.h5: --ridge 1e-300 is too small (the default is 1e-06): layer 'dense_1': "), "\(line)")
         #expect(line.contains("only 3 calibration rows reach the layer's 10 inputs") && line.contains("give a larger --ridge or more calibration samples"),
                 "\(line)")
+    }
+
+    @Test("own data whose training split has 1 record, the sizes not given: the line names the inputs file and what the sizes default to (it said 'fewer than --calibration-samples + --validation-samples (1 + 1)', options never given, no file)")
+    func oneTrainingRecord() throws {
+        let scratch = try Scratch()
+        let (inputs, labels) = try Self.housing(3, in: scratch)
+        let out = scratch.file("w.lrm")
+        let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels, "--test-fraction", "0.5",
+                                           "--target-metric-drop", "5", "-o", out], timeout: 120)
+        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: out), "\(result)")
+        #expect(result.stderr.hasPrefix("lrm: error: \(inputs): the training split has 1 record, fewer than the 2 that calibration and validation need: "
+                                        + "without --calibration-samples and --validation-samples a fifth of the training records (at least 1) validate"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("here 1 + 1; give more records or a smaller --test-fraction"), "\(result.stderr)")
     }
 }
