@@ -137,6 +137,8 @@ public struct SearchOutcome: Sendable {
     /// With ``storedFactorLayers``: whether the result keeps every layer's weights as the input stores them (nothing
     /// truncated, re-stored or factorized: the written file is the input model again, not compressed further).
     public var keptAsStored = false
+    /// Candidates whose outputs were NaN or infinite (they overflow): each missed the budget (``ValidationScore/overflowing``).
+    public var overflowingCandidates = 0
 }
 
 extension SearchOutcome {
@@ -596,6 +598,7 @@ public enum ConversionPipeline {
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         outcome.storedFactorRefit = search.refitter != nil
         outcome.keptAsStored = !outcome.storedFactorLayers.isEmpty && SearchOutcome.sameWeights(result.model, model)
+        outcome.overflowingCandidates = found.evaluations.filter { $0.validationAccuracy == ValidationScore.overflowing.accuracy }.count
         outcome.record(in: &result.model.metadata)
         request.progress?(ProgressEvent(phase: "evaluation", done: 0, message: "the result on the test split"))
         try outcome.measureTest(result.model, original: model, data: data, layout: layout, range: plan?.testRange, progress: request.progress)

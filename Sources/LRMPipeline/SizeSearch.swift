@@ -700,6 +700,7 @@ extension ConversionPipeline {
         outcome.fileBytes = best.bytes
         outcome.storage = best.storage.description
         outcome.sizeCandidates = search.log
+        outcome.overflowingCandidates = search.log.filter { $0.score?.overflowed == true }.count
         outcome.confirmation = confirmation
         outcome.storedFactorLayers = model.layers.map(\.name).filter { spectra[$0]?.storedRank != nil }
         outcome.storedFactorRefit = search.refitter != nil

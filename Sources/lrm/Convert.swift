@@ -464,6 +464,10 @@ extension LRM {
                     try OutputFiles.writeContainer(converted, to: output)
                     outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
                 }
+                if let search = result.search, search.overflowingCandidates > 0 {
+                    printWarning("\(search.overflowingCandidates) of the \(search.candidates) candidates the search scored gave NaN or infinite "
+                                 + "outputs (they overflow) and missed the budget")
+                }
                 if let search = result.search, search.keptAsStored { warnKeptAsStored(search, inputBytes: inputBytes, outputBytes: outputBytes) }
                 let report = ConversionReport(input: input, output: destination, decisions: result.decisions,
                                               inputBytes: inputBytes,

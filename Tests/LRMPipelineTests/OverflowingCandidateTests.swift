@@ -1,6 +1,8 @@
+import Foundation
 import LRMCompress
 import LRMDatasets
 import LRMFormat
+import LRMKeras
 import LRMVerify
 import Testing
 @testable import LRMPipeline
@@ -52,5 +54,32 @@ struct OverflowingCandidateTests {
             let error = #expect(throws: VerificationError.self) { try refusal() }
             #expect(error?.kind == .nonFiniteOutputs && error?.message.hasPrefix("the model 'm' gives NaN or infinite outputs") == true, "\(String(describing: error))")
         }
+    }
+
+    /// Scores every candidate as one whose outputs overflowed.
+    struct Overflowing: CandidateEvaluator {
+        var baselineAccuracy: Double { 1 }
+        var sampleCount: Int { 100 }
+        func score(_ candidate: Model) throws -> ValidationScore {
+            try ValidationScore.failingOverflow { throw VerificationError(.nonFiniteOutputs, "the model 'm' gives NaN or infinite outputs") }
+        }
+    }
+
+    @Test("a rank search whose every candidate overflows keeps the original and counts them, for convert's warning")
+    func searchCountsThem() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let model = try KerasImporter.loadModel(path: root.appendingPathComponent("samples/housing_mlp.h5").path)
+        var options = ConversionOptions()
+        options.metric = .plain
+        var request = ConversionRequest(options: options, target: .metricDrop(5), data: DataSelection(), writer: nil)
+        request.data.ownData = OwnDataSource(inputs: root.appendingPathComponent("samples/housing_x.npy").path,
+                                             labels: root.appendingPathComponent("samples/housing_y.npy").path)
+        request.data.fitsSizesToOwnData = true
+        request.refit = nil
+        request.data = try request.data.resolved(for: model)
+        let result = try ConversionPipeline.search(model, request: request, evaluator: Overflowing())
+        let search = try #require(result.search)
+        #expect(search.candidates > 0 && search.overflowingCandidates == search.candidates, "\(search.overflowingCandidates) of \(search.candidates)")
+        #expect(search.hiddenFraction == 1, "the original is kept: \(search.hiddenFraction)")
     }
 }
