@@ -99,6 +99,8 @@ public struct SearchOutcome: Sendable {
     public var testReference: Double
     public var testAccuracy: Double
     public var testImagesChange: Int
+    /// What a multi-class test line calls its records: "images" for the bundled data sets, "samples" for own data.
+    public var testSampleNoun = "images"
     public var testReferenceF1: Double
     public var testF1: Double
     /// The accuracy budget in percentage points (relative RMSE increase in percent for regression; nil for a size target).

@@ -489,7 +489,10 @@ extension LRM {
                     reportJSON = .object(members)
                 }
                 print(json ? reportJSON.serialized(indent: 2) : report.text())
-                if let search = result.search, !json { print(search.text) }
+                if var search = result.search, !json {
+                    if request.data.dataset == nil { search.testSampleNoun = "samples" }  // own data: not necessarily images
+                    print(search.text)
+                }
                 if let finetune = result.finetune, !json { print(finetune.text) }
                 if let evaluation, !json { print(evaluation.text) }
                 try enforceLimit(evaluation, searched: result.search != nil)

@@ -17,7 +17,7 @@ extension SearchOutcome {
                 ? String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d samples), F1 %.2f%% → %.2f%%%@",
                          testReference * 100, testAccuracy * 100, 0 - drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100,
                          binaryAUC)
-                : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d images), macro-F1 %.2f%% → %.2f%%",
+                : String(format: "  test accuracy %.2f%% → %.2f%% (%+.2f pp, %d of %d \(testSampleNoun)), macro-F1 %.2f%% → %.2f%%",
                          testReference * 100, testAccuracy * 100, 0 - drop, testImagesChange, testSamples, testReferenceF1 * 100, testF1 * 100),
         ]
         lines.insert(contentsOf: estimateLines + confirmationLines, at: 2)

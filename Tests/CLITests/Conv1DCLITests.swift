@@ -165,6 +165,11 @@ struct Conv1DCLITests {
         let verify = try ChildProcess.run(["verify", model, "--reference", Self.basic] + data)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(!verify.stdout.contains("FAIL"), "\(verify.stdout)")
+        // The text says "samples" for own data, not "images" (before: "of 60 images" for these sequences).
+        let text = try ChildProcess.run(["convert", Self.basic, "--target-accuracy-drop", "5", "--dry-run"] + data)
+        #expect(text.status == 0, "\(text.stderr)")
+        let testLine = text.stdout.split(separator: "\n").first { $0.contains("test accuracy") && $0.contains(" of ") }.map(String.init) ?? ""
+        #expect(testLine.contains(" samples)") && !testLine.contains("images"), "\(text.stdout)")
         let sweep = try ChildProcess.run(["sweep", Self.basic, "--taus", "0.5,0.9", "--json"] + data)
         #expect(sweep.status == 0, "\(sweep.stderr)")
         let points = try #require(try jsonObject(sweep.stdout)["points"] as? [[String: Any]])
