@@ -32,15 +32,7 @@ struct KerasCNNTests {
     @Test("every CNN fixture, in every layout Keras 3 and tf-keras write, reproduces Keras's y directly and through .lrm",
           arguments: CNNFixture.lines.flatMap { line in CNNFixture.models.map { line + $0 } })
     func predictions(_ stem: String) throws {
-        for (file, architecture) in CNNFixture.layouts(stem) {
-            for throughContainer in [false, true] {
-                let (got, want) = try LRMKerasTests.predictions(file, architecture: architecture, pred: CNNFixture.path("\(stem).pred.npz"),
-                                                                throughContainer: throughContainer)
-                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
-                #expect(got.count == want.count && worst <= Self.tolerance,
-                        "\((file as NSString).lastPathComponent) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
-            }
-        }
+        try expectLayoutsMatchKeras(CNNFixture.layouts(stem), pred: CNNFixture.path("\(stem).pred.npz"), tolerance: Self.tolerance)
     }
 
     @Test("BatchNormalization after a linear convolution is folded into it; after an activation it stays a per-channel scale-shift")

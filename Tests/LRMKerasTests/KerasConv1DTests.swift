@@ -16,15 +16,7 @@ struct KerasConv1DTests {
     @Test("every Conv1D fixture, in every layout Keras 3 writes, reproduces Keras's y directly and through .lrm",
           arguments: Conv1DFixture.models)
     func predictions(_ stem: String) throws {
-        for (file, architecture) in CNNFixture.layouts(stem) {
-            for throughContainer in [false, true] {
-                let (got, want) = try LRMKerasTests.predictions(file, architecture: architecture, pred: CNNFixture.path("\(stem).pred.npz"),
-                                                                throughContainer: throughContainer)
-                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
-                #expect(got.count == want.count && worst <= KerasCNNTests.tolerance,
-                        "\((file as NSString).lastPathComponent) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
-            }
-        }
+        try expectLayoutsMatchKeras(CNNFixture.layouts(stem), pred: CNNFixture.path("\(stem).pred.npz"), tolerance: KerasCNNTests.tolerance)
     }
 
     @Test("a model with an open number of steps (Input((None, 3))) is mapped for a given shape and reproduces Keras's y; without one, or with one that does not fit, it is refused in one line")

@@ -24,15 +24,7 @@ enum GraphFixture {
 struct KerasGraphTests {
     @Test("every fixture with merges, in all four layouts, reproduces Keras's y directly and through .lrm", arguments: GraphFixture.models)
     func predictions(_ stem: String) throws {
-        for (file, architecture) in GraphFixture.layouts(stem) {
-            for throughContainer in [false, true] {
-                let (got, want) = try LRMKerasTests.predictions(file, architecture: architecture, pred: GraphFixture.path("\(stem).pred.npz"),
-                                                                throughContainer: throughContainer)
-                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
-                #expect(got.count == want.count && worst <= 1e-5,
-                        "\((file as NSString).lastPathComponent) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
-            }
-        }
+        try expectLayoutsMatchKeras(GraphFixture.layouts(stem), pred: GraphFixture.path("\(stem).pred.npz"), tolerance: 1e-5)
     }
 
     @Test("the residual CNN becomes one list with slots: BatchNormalization folded on both branches, a store only where a later layer needs it")

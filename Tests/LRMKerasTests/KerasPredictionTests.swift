@@ -6,6 +6,19 @@ import Testing
 @testable import LRMKeras
 
 /// Runs an imported model on a `NAME.pred.npz` file's `x` and returns (outputs, Keras's `y`).
+/// Expects every layout of one fixture (each file with its architecture, if any) to reproduce Keras's y in `pred`,
+/// directly and through a `.lrm`, within `tolerance`.
+func expectLayoutsMatchKeras(_ layouts: [(file: String, architecture: String?)], pred: String, tolerance: Float) throws {
+    for (file, architecture) in layouts {
+        for throughContainer in [false, true] {
+            let (got, want) = try predictions(file, architecture: architecture, pred: pred, throughContainer: throughContainer)
+            let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(got.count == want.count && worst <= tolerance,
+                    "\((file as NSString).lastPathComponent) \(throughContainer ? "via .lrm" : "direct"): max |Δ| = \(worst)")
+        }
+    }
+}
+
 func predictions(_ path: String, architecture: String?, pred: String, throughContainer: Bool) throws -> (got: [Float], want: [Float]) {
     var model = try KerasImporter.loadModel(path: path, architecture: architecture)
     if throughContainer {
