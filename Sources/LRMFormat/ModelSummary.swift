@@ -21,6 +21,9 @@ public struct ModelSummary: Sendable {
         /// (1.4) What a `store`, `load` or `merge` does with the model's slots, e.g. "→ slot 2", "← slot 2",
         /// "add slots 1, 2"; nil for other layers.
         public var slots: String?
+        /// The Keras class the layer was imported from when its kind does not name it (a 1-D layer run as its 2-D kind,
+        /// metadata `source.keras_classes`), e.g. "Conv1D"; nil otherwise.
+        public var kerasClass: String?
         public var parametersBefore: Int
         public var parametersAfter: Int
         /// The sample shape this layer produces (empty when the header's shapes do not chain).
@@ -72,6 +75,7 @@ public struct ModelSummary: Sendable {
         let modelInput = header.model.input.shape
         inputShape = modelInput
         let outputShapes = (try? header.layerOutputShapes()) ?? []
+        let kerasClasses = MetadataKey.sourceKerasClasses(in: header.metadata)
         var used = Set<Int>()
         for layer in header.model.layers {
             for (_, tensor) in layer.operation.tensors where used.insert(tensor).inserted {
@@ -82,6 +86,7 @@ public struct ModelSummary: Sendable {
         layers = header.model.layers.enumerated().map { index, layer in
             var row = LayerRow(name: layer.name, kind: layer.kindName, parametersBefore: 0, parametersAfter: 0)
             row.storedBytes = layer.references.reduce(0) { $0 + tensors[$1.tensor].byteCount }
+            row.kerasClass = kerasClasses[layer.name]
             switch layer.operation {
             case let .dense(kernel, bias, activation):
                 row.activation = activation

@@ -15,6 +15,9 @@ public struct LayerFidelity: Sendable {
     /// "depthwise_conv2d", or for weights stored as integer codes "quantized_dense", "quantized_factorized_dense"
     /// (with zero points "quantized_dense_zp", "quantized_factorized_dense_zp"), as `lrm inspect` names it.
     public var kind: String
+    /// The Keras class the candidate's layer was imported from when its kind does not name it (a 1-D layer run as its
+    /// 2-D kind, metadata `source.keras_classes`), e.g. "Conv1D", as `lrm inspect` shows it; nil otherwise.
+    public var kerasClass: String?
     public var rank: Int?
     /// Rows and columns of the kernel as a matrix: in × out for a dense layer; for a factorized convolution
     /// the matrix its form split ((kh·kw·cin) × cout for channel, (cin·kh) × (kw·cout) for spatial); for a
@@ -206,6 +209,7 @@ public struct LayerFidelity: Sendable {
 
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
         let storedDigests = Factorization.fromStoredDigests(in: candidate.metadata)
+        let kerasClasses = MetadataKey.sourceKerasClasses(in: candidate.metadata)
         var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {
             if let weights = try? weights(of: layer) { referenceWeights[layer.name] = weights }
@@ -237,6 +241,7 @@ public struct LayerFidelity: Sendable {
                                          inFeatures: rows, outFeatures: columns,
                                          kernelShape: compressed.family == "dense" ? nil : kernel.shape, form: compressed.form,
                                          relativeError: error, retainedEnergy: max(0, 1 - error * error), biasMaxDifference: biasDifference)
+            fidelity.kerasClass = kerasClasses[layer.name]
             fidelity.storedBytes = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount }
             fidelity.referenceLayerFactorized = original.factorization != nil
             if let f = compressed.factorization {

@@ -85,7 +85,8 @@ extension VerificationReport {
 }
 
 extension LayerFidelity {
-    /// One layer of verify's JSON: name, kind, the kernel as a matrix (`in_features` × `out_features`), a
+    /// One layer of verify's JSON: name, kind, `keras_class` when the layer was imported from a Keras class its kind
+    /// does not name (as `lrm inspect --json` has it), the kernel as a matrix (`in_features` × `out_features`), a
     /// convolution's `kernel_shape` and factorized `form`, rank, the measured error and energy, stored bytes,
     /// and what the file's factorization record says: `agrees_with_record` when it was checked, and `record_check`
     /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not; `reference_layer_factorized`
@@ -93,8 +94,9 @@ extension LayerFidelity {
     /// truncated kernel, not the original's; `record_check_rounding` (`f16`, `bf16`) when a `+from-stored` record was
     /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``).
     public var json: JSONValue {
-        var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind)),
-                                             ("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
+        var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind))]
+        if let kerasClass { entry.append(("keras_class", .string(kerasClass))) }
+        entry += [("in_features", .int(Int64(inFeatures))), ("out_features", .int(Int64(outFeatures)))]
         if let kernelShape { entry.append(("kernel_shape", .array(kernelShape.map { .int(Int64($0)) }))) }
         if let form { entry.append(("form", .string(form.name))) }
         if let rank { entry.append(("rank", .int(Int64(rank)))) }
@@ -111,6 +113,12 @@ extension LayerFidelity {
         if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }
         if let rounded = recordCheckedRounded { entry.append(("record_check_rounding", .string(rounded.name))) }
         return .object(entry)
+    }
+
+    /// The layer in a check's detail (text, JSON and JUnit): "layer 'c1'", with its Keras class as `lrm inspect` shows it
+    /// when it has one ("layer 'c1' [Conv1D]").
+    public var label: String {
+        "layer '\(escaped(name))'" + (kerasClass.map { " [\(escaped($0))]" } ?? "")
     }
 
     /// What the tables say of the record below them ("LAYER: record …"): why it was not checked, or that it was checked

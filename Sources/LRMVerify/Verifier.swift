@@ -203,8 +203,8 @@ public enum Verifier {
         var checks: [VerificationCheck] = []
         if let limit = minEnergy {
             for layer in layers where layer.isFactorized {
-                var detail = String(format: "layer '%@' keeps %.4f of its weights' energy (measured against the reference), minimum %.4f",
-                                    escaped(layer.name), layer.retainedEnergy, limit)
+                var detail = layer.label + String(format: " keeps %.4f of its weights' energy (measured against the reference), minimum %.4f",
+                                                  layer.retainedEnergy, limit)
                 if let metric = layer.recordedMetric, metric != "plain", let recorded = layer.recordedRetainedEnergy {
                     detail += String(format: "; it was truncated in the %@ metric, where it keeps %.4f", metric, recorded)
                 }
@@ -219,7 +219,7 @@ public enum Verifier {
                 ? String(format: "measured retained energy %.6f (1 − e², plain truncation), the file records %.6f",
                          layer.retainedEnergy, layer.recordedRetainedEnergy ?? .nan)
                 : String(format: "measured relative error %.6f, the file records %.6f", layer.relativeError, layer.recordedRelativeError ?? .nan))
-            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false, detail: "layer '\(escaped(layer.name))': \(what)"))
+            checks.append(VerificationCheck(name: "metadata \(layer.name)", passed: false, detail: "\(layer.label): \(what)"))
         }
         return checks
     }

@@ -87,7 +87,7 @@ extension LRM {
         /// What became of a model's Keras 1-D layers (metadata `source.keras_classes`): the export writes lrm's kinds,
         /// so they come out as 2-D classes over a height of 1; said, never silently. Nil when the model has none.
         static func sequenceNote(_ model: Model) -> String? {
-            let classes = sourceKerasClasses(model.metadata)
+            let classes = MetadataKey.sourceKerasClasses(in: model.metadata)
             let named = model.layers.filter { classes[$0.name] != nil }
             guard !named.isEmpty else { return nil }
             var kinds: [String] = []

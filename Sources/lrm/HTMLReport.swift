@@ -80,7 +80,7 @@ struct HTMLReport {
         for row in summary.layers {
             let f = row.factorization
             let form = row.convolutionForm.map { "\($0.name) \(f.map { "\($0.inFeatures)×\($0.outFeatures)" } ?? "")" } ?? ""
-            html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")\(row.slots.map { " [\(e($0))]" } ?? "")</td>"
+            html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")\(row.kerasClass.map { " [\(e($0))]" } ?? "")\(row.slots.map { " [\(e($0))]" } ?? "")</td>"
                 + "<td>\(HTMLReport.shape(row))</td><td class=\"l\">\(form)</td><td>\(row.outputShape.map(String.init).joined(separator: "×"))</td>"
                 + "<td>\(f.map { String($0.rank) } ?? "")</td>"
                 + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) + (HTMLReport.energyIsTruncations(row) ? " (truncation's)" : "") } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"
@@ -98,6 +98,7 @@ struct HTMLReport {
         if summary.layers.contains(where: HTMLReport.energyIsTruncations) {
             html += "<p class=\"sub\">" + e(HTMLReport.truncationsEnergyNote) + "</p>"
         }
+        if summary.layers.contains(where: { $0.kerasClass != nil }) { html += "<p class=\"sub\">" + e(sourceKerasClassNote) + "</p>" }
         return html
     }
 
@@ -184,7 +185,7 @@ struct HTMLReport {
             html += "<table><tr><th class=\"l\">layer</th><th class=\"l\">kind</th><th>weights</th><th class=\"l\">form (matrix)</th><th>rank</th>"
                 + "<th>rel. error</th><th>energy (measured)</th><th>bytes</th><th class=\"l\">file says</th><th>agrees with file</th></tr>"
             for l in layers {
-                html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(l.kind))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
+                html += "<tr><td class=\"l\">\(e(l.name))</td><td class=\"l\">\(e(kindText(l.kind, kerasClass: l.kerasClass, escape: { $0 })))</td><td>\(e(l.shapeText))</td><td class=\"l\">\(e(l.formText))</td>"
                     + "<td>\(l.rank.map(String.init) ?? "")</td><td>\(e(l.measuredErrorText))</td>"
                     + "<td>\(e(l.measuredEnergyText))</td><td>\(Format.count(l.storedBytes))</td>"
                     + "<td class=\"l\">\(e(VerifyText.recordText(l)))</td><td>\(e(l.recordCheckText))</td></tr>"

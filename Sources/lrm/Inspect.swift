@@ -147,11 +147,10 @@ enum InspectReport {
         var layers = TextTable(["#", "name", "kind", "in→out", "output", "rank", "energy", "rel. error", "params before", "params after",
                                 "ratio", "bytes", "bits/param", "MACs before", "MACs after"],
                                rightAligned: [0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
-        let kerasClasses = sourceKerasClasses(header.metadata)
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
             if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
-            if let kerasClass = kerasClasses[row.name] { kind += " [\(escaped(kerasClass))]" }
+            kind = kindText(kind, kerasClass: row.kerasClass)
             if let slots = row.slots { kind += " [\(slots)]" }
             let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
             let f = row.factorization
@@ -171,7 +170,7 @@ enum InspectReport {
                     Format.count(summary.macsBefore), Format.count(summary.macsAfter)])
         out.append(layers.render())
         if summary.layers.contains(where: \.energyIsTruncations) { out.append("  " + HTMLReport.truncationsEnergyNote) }
-        if summary.layers.contains(where: { kerasClasses[$0.name] != nil }) { out.append("  " + sourceKerasClassNote) }
+        if summary.layers.contains(where: { $0.kerasClass != nil }) { out.append("  " + sourceKerasClassNote) }
 
         let factorized = summary.layers.compactMap { row in row.factorization.map { (row.name, $0) } }
         if !factorized.isEmpty {
@@ -205,10 +204,9 @@ enum InspectReport {
     /// what belongs to a .lrm file (format version, sizes, offsets, checksums).
     static func json(_ file: ContainerFile, summary: ModelSummary, verified: Bool, failure: ContainerError?, keras: Bool = false) -> JSONValue {
         let header = file.header
-        let kerasClasses = sourceKerasClasses(header.metadata)
         let layers: [JSONValue] = summary.layers.map { row in
             var members: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind))]
-            if let kerasClass = kerasClasses[row.name] { members.append(("keras_class", .string(kerasClass))) }
+            if let kerasClass = row.kerasClass { members.append(("keras_class", .string(kerasClass))) }
             if let activation = row.activation { members.append(("activation", .string(activation.name))) }
             if let slots = row.slots { members.append(("slots", .string(slots))) }
             if let inFeatures = row.inFeatures { members.append(("in_features", .int(Int64(inFeatures)))) }

@@ -1,16 +1,10 @@
 import LRMFormat
 
-/// The Keras classes metadata `source.keras_classes` records (`Class:layer`, the Keras 1-D layers an import ran as
-/// 2-D kinds over a height of 1), by lrm layer name.
-func sourceKerasClasses(_ metadata: [String: MetadataValue]) -> [String: String] {
-    guard case .strings(let entries)? = metadata[MetadataKey.sourceKerasClasses] else { return [:] }
-    var classes: [String: String] = [:]
-    for entry in entries {
-        // Class names hold no ':'; layer names may.
-        guard let colon = entry.firstIndex(of: ":") else { continue }
-        classes[String(entry[entry.index(after: colon)...])] = String(entry[..<colon])
-    }
-    return classes
+/// A layer's kind as the tables show it (`inspect`, `verify`, `report`): with ` [Class]` after it when the layer was
+/// imported from a Keras class its kind does not name (metadata `source.keras_classes`), e.g. "conv2d [Conv1D]";
+/// the class escaped for the terminal (`escape`; the HTML report escapes the whole cell its own way).
+func kindText(_ kind: String, kerasClass: String?, escape: (String) -> String = escaped) -> String {
+    kind + (kerasClass.map { " [\(escape($0))]" } ?? "")
 }
 
 /// The note under a table whose kinds carry `[Class]`.

@@ -12,7 +12,8 @@ extension LRM {
             abstract: "Check a compressed model against its original: layer fidelity and accuracy/F1 on a data set.",
             discussion: """
                 Weights: for each dense or convolution layer, its kind as the file stores it (as lrm inspect \
-                names it: quantized_factorized_dense for factors stored as integer codes), the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
+                names it: quantized_factorized_dense for factors stored as integer codes; a layer imported from a Keras 1-D \
+                layer adds its class, conv2d [Conv1D], JSON keras_class), the relative Frobenius error e = ‖Ŵ − W‖/‖W‖ of the \
                 compressed kernel against the reference's (a factorized convolution's two halves measured as the \
                 kh×kw×cin→cout kernel they make together), the retained energy 1 − e², the factorized form and rank, \
                 the bytes stored, and whether they agree with the file's record (the recorded error must be the measured \
@@ -233,8 +234,9 @@ extension LRM {
                         var sizes: [(String, JSONValue)] = [("file_bytes", .int(Int64(bytes))), ("stored_bytes", .int(Int64(summary.storedBytes)))]
                         if let bits = summary.bitsPerParameter { sizes.append(("bits_per_parameter", .number(bits))) }
                         sizes.append(("layers", .array(summary.layers.filter { $0.storedBytes > 0 }.map { row in
-                            var entry: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind)),
-                                                                ("stored_bytes", .int(Int64(row.storedBytes)))]
+                            var entry: [(String, JSONValue)] = [("name", .string(row.name)), ("kind", .string(row.kind))]
+                            if let kerasClass = row.kerasClass { entry.append(("keras_class", .string(kerasClass))) }
+                            entry.append(("stored_bytes", .int(Int64(row.storedBytes))))
                             if let bits = row.bitsPerParameter { entry.append(("bits_per_parameter", .number(bits))) }
                             return .object(entry)
                         })))
@@ -247,12 +249,13 @@ extension LRM {
                     if let (bytes, summary) = storage {
                         var table = TextTable(["layer", "kind", "bytes", "bits/param"], rightAligned: [2, 3])
                         for row in summary.layers where row.storedBytes > 0 {
-                            table.add([escaped(row.name), row.kind, Format.count(row.storedBytes),
+                            table.add([escaped(row.name), kindText(row.kind, kerasClass: row.kerasClass), Format.count(row.storedBytes),
                                        row.bitsPerParameter.map { String(format: "%.2f", $0) } ?? ""])
                         }
                         print("\nSize: \(Format.count(bytes)) bytes on disk; tensors \(Format.count(summary.storedBytes)) bytes"
                               + (summary.bitsPerParameter.map { String(format: ", %.2f bits per stored parameter", $0) } ?? ""))
                         print(table.render())
+                        if summary.layers.contains(where: { $0.storedBytes > 0 && $0.kerasClass != nil }) { print("  " + sourceKerasClassNote) }
                     }
                 }
                 if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
@@ -337,8 +340,8 @@ enum VerifyText {
             + (l.recordedMetric.map { $0 == "plain" ? "" : " (\($0))" } ?? "") + (l.recordedEnergyIsTruncations ? " (truncation's)" : "")
     }
 
-    /// The notes under the Weights table (verify's text and the report's), in order: what "*", "(truncation's)" and "≈"
-    /// mean where a row has them, then each layer's record note (why it was not checked, or against what it was).
+    /// The notes under the Weights table (verify's text and the report's), in order: what "*", "(truncation's)", "≈" and
+    /// "[Class]" mean where a row has them, then each layer's record note (why it was not checked, or against what it was).
     static func weightsNotes(_ layers: [LayerFidelity]) -> [String] {
         var notes: [String] = []
         if layers.contains(where: \.referenceLayerFactorized) { notes.append(LayerFidelity.againstFactorizedReferenceNote) }
@@ -347,6 +350,7 @@ enum VerifyText {
             notes.append("≈ the file's error is its re-truncation's estimate (the factors were integer codes before): not compared; "
                          + "the energy bound and the singular values are checked")
         }
+        if layers.contains(where: { $0.kerasClass != nil }) { notes.append(sourceKerasClassNote) }
         for l in layers { if let note = l.recordNote { notes.append("\(escaped(l.name)): record \(note)") } }
         return notes
     }
@@ -357,7 +361,7 @@ enum VerifyText {
         var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
                               rightAligned: [4, 5, 6, 7])
         for l in layers {
-            table.add([escaped(l.name), l.kind, l.shapeText, l.formText, l.rank.map(String.init) ?? "",
+            table.add([escaped(l.name), kindText(l.kind, kerasClass: l.kerasClass), l.shapeText, l.formText, l.rank.map(String.init) ?? "",
                        l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), recordText(l),
                        l.recordCheckText])
         }

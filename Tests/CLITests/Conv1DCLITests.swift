@@ -103,6 +103,48 @@ struct Conv1DCLITests {
         #expect(classes == ["c1": "Conv1D", "pool": "MaxPooling1D", "c2": "Conv1D"])
     }
 
+    @Test("verify's and report's weights tables name each layer's Keras class as inspect does: text, JSON keras_class, JUnit and HTML")
+    func verifyAndReportNameClasses() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("r2.lrm")
+        #expect(try ChildProcess.run(["convert", Self.basic, "--policy", "rank:2", "-o", model]).status == 0)
+        let data = try Self.data(scratch)
+        let junit = scratch.file("v.xml")
+        let text = try ChildProcess.run(["verify", model, "--reference", Self.basic, "--min-energy", "0.6", "--junit", junit] + data)
+        #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        // The Weights table's row and the Size table's, each followed by the note.
+        let rows = lines.filter { $0.hasPrefix("  c1 ") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.contains("factorized_conv2d [Conv1D]") }, "\(text.stdout)")
+        #expect(lines.filter { $0.hasPrefix("  out ") }.allSatisfy { !$0.contains("[") }, "\(text.stdout)")
+        #expect(lines.filter { $0.contains("[Class]: the Keras layer class it was imported from") }.count == 2, "\(text.stdout)")
+        #expect(text.stdout.contains("min-energy c1: layer 'c1' [Conv1D] keeps"), "\(text.stdout)")
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("name=\"min-energy c1\"><system-out>layer &apos;c1&apos; [Conv1D] keeps"), "\(xml)")
+        #expect(xml.contains("layer &apos;out&apos; keeps"), "\(xml)")
+
+        let json = try ChildProcess.run(["verify", model, "--reference", Self.basic, "--json"] + data)
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try jsonObject(json.stdout)
+        func classes(_ layers: [[String: Any]]?) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: (layers ?? []).compactMap { layer in
+                (layer["keras_class"] as? String).map { (layer["name"] as? String ?? "", $0) }
+            })
+        }
+        #expect(classes(report["layers"] as? [[String: Any]]) == ["c1": "Conv1D", "c2": "Conv1D"], "\(json.stdout)")
+        #expect(classes((report["size"] as? [String: Any])?["layers"] as? [[String: Any]]) == ["c1": "Conv1D", "c2": "Conv1D"], "\(json.stdout)")
+
+        let page = scratch.file("r.html")
+        let html = try ChildProcess.run(["report", model, "--reference", Self.basic, "-o", page] + data)
+        #expect(html.status == 0, "\(html.stderr)")
+        let content = try String(contentsOfFile: page, encoding: .utf8)
+        // The Layers table (as inspect: kind, activation, class) and the Weights table (as verify).
+        #expect(content.contains("<td class=\"l\">factorized_conv2d (relu) [Conv1D]</td>"), "\(content)")
+        #expect(content.contains("<td class=\"l\">pool2d [MaxPooling1D]</td>"), "\(content)")
+        #expect(content.components(separatedBy: "<td class=\"l\">factorized_conv2d [Conv1D]</td>").count == 4, "\(content)")
+        #expect(content.components(separatedBy: "[Class]: the Keras layer class it was imported from").count == 3, "\(content)")
+    }
+
     @Test("an open number of steps: predict, convert and verify (the reference mapped for the compressed model's shape) take --input-shape; without it, or with one that does not fit, one line")
     func openSteps() throws {
         let scratch = try Scratch()
