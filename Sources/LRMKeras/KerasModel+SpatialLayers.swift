@@ -174,7 +174,7 @@ extension ContainerModelBuilder {
         let what = declared.count == 2 ? "the number of steps" : "dimensions"
         let hint = declared.map { $0.map(String.init) ?? example }.joined(separator: ",")
         throw shapeError(layer, "the model's input shape \(Self.kerasShape(declared)) leaves \(what) open; lrm runs a fixed shape: give it with "
-                         + "--input-shape (e.g. --input-shape \(hint)) to import, convert, predict, verify or sweep")
+                         + "--input-shape (e.g. --input-shape \(hint)) to import, inspect, convert, predict, verify, sweep or export")
     }
 
     /// Gives back Keras's [steps, channels] view of lrm's [1, steps, channels] sample, before a layer named `name`

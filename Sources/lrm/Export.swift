@@ -20,7 +20,8 @@ extension LRM {
                 + "element of an image, per channel of a CHW input) is left out with a warning: that file expects inputs "
                 + "already scaled (what `lrm predict --no-preprocess` takes). Keras 1-D layers (Conv1D, …, recorded in the "
                 + "metadata source.keras_classes) are written as their 2-D layers over a height of 1 between Reshape layers, "
-                + "with a note saying so. Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "with a note saying so. A Keras model is read as lrm import reads it (one whose config leaves its input shape open, "
+                + "Input((None, 3)), for the shape --input-shape gives). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
         /// The formats `--to` accepts.
@@ -43,12 +44,15 @@ extension LRM {
 
         @OptionGroup var weights: WeightMatchOptions
 
+        @OptionGroup var shape: InputShapeOption
+
         @Flag(help: "Write the output under a name that does not end in .h5, .hdf5 or .keras (as legacy HDF5).")
         var forceExtension = false
 
         func validate() throws {
             try weights.check(architectureOptions: [("--config", config)])
             try OutputFiles.checkExtension(output, option: "--output", content: .kerasHDF5, force: forceExtension)
+            try shape.refuseUnlessKeras(model)
         }
 
         func run() throws {
@@ -104,7 +108,7 @@ extension LRM {
 
         /// The model in `model`: a `.lrm` container, or any Keras file lrm imports (read in a child process).
         private func load() throws -> Model {
-            try ModelSource.load(model, architecture: config, preprocessing: nil, nonFinite: .accept, match: weights.match)
+            try shape.load(model, architecture: config, match: weights.match)
         }
     }
 }

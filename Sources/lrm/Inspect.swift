@@ -9,7 +9,8 @@ extension LRM {
             discussion: """
                 Opening validates the whole structure; --verify also checks every tensor's CRC-32. A Keras \
                 file (.h5, .weights.h5 with --config, .keras) is described as `lrm import` would store it: \
-                its layers, shapes, parameters and tensors, with nothing written. A recorded energy that is the \
+                its layers, shapes, parameters and tensors, with nothing written (one whose config leaves its input \
+                shape open, Input((None, 3)), for the shape --input-shape gives). A recorded energy that is the \
                 truncation's the stored factors started from (refitted, fine-tuned or rounded to integer codes since) \
                 is marked (truncation's), JSON retained_energy_is_truncations.
                 """ + " " + ExitStatus.helpText)
@@ -21,6 +22,8 @@ extension LRM {
         var config: String?
 
         @OptionGroup var weights: WeightMatchOptions
+
+        @OptionGroup var shape: InputShapeOption
 
         @Flag(help: "Print JSON instead of text.")
         var json = false
@@ -37,6 +40,7 @@ extension LRM {
             if config != nil && !keras {
                 throw ValidationError("--config gives a Keras weights-only file its architecture; \(file) is not a Keras file")
             }
+            try shape.refuseUnlessKeras(file)
         }
 
         func run() throws {
@@ -44,7 +48,7 @@ extension LRM {
                 try InputFiles.requireRegular([file, config])
                 if ModelSource.looksLikeKeras(file) {
                     // What `lrm import` would store, encoded in memory and read back through the container reader.
-                    let model = try ModelSource.load(file, architecture: config, preprocessing: nil, nonFinite: .accept, match: weights.match)
+                    let model = try shape.load(file, architecture: config, match: weights.match)
                     let container = try ContainerWriter.encode(model).withUnsafeBytes { try ContainerFile(bytes: $0, path: file) }
                     let summary = ModelSummary(header: container.header)
                     if json {

@@ -89,10 +89,13 @@ enum ModelSource {
     /// read in a child process (``KerasSubprocess``). Preprocessing options are applied and then checked
     /// against the model (exit 64 when they do not fit); non-finite weights are refused unless `nonFinite`
     /// is `.accept`.
+    /// `openShape` is as ``map(_:architecture:architectureOption:preprocessing:nonFinite:match:openShape:)``'s: the input shape a
+    /// Keras model whose config leaves it open is mapped for when `preprocessing` gives none (inspect's and export's
+    /// `--input-shape`).
     static func load(_ path: String, architecture: String?, architectureOption: String = "--config", preprocessing: PreprocessingOptions?,
-                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil) throws -> Model {
+                     nonFinite: NonFinitePolicy = .factorizing, match: KerasWeightMatching? = nil, openShape: [Int]? = nil) throws -> Model {
         var model = try file(path, architecture: architecture, architectureOption: architectureOption, match: match, refusingNonFinite: nil,
-                             inputShape: try preprocessing?.givenShape).file.loadModel()
+                             inputShape: try preprocessing?.givenShape ?? openShape).file.loadModel()
         try prepare(&model, path: path, preprocessing: preprocessing, nonFinite: nonFinite)
         return model
     }
@@ -233,8 +236,13 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Meaning of the input axes.", valueName: "layout"))
     var inputLayout: InputLayoutName?
 
-    @Option(help: ArgumentHelp("Shape of one input sample, e.g. 32,32,3 (when the model file does not say).", valueName: "shape"))
-    var inputShape: String?
+    @OptionGroup var shape: InputShapeOption
+
+    /// `--input-shape` as given (``InputShapeOption``).
+    var inputShape: String? {
+        get { shape.inputShape }
+        set { shape.inputShape = newValue }
+    }
 
     func validate() throws {
         for (flag, value) in [("--input-scale", inputScale), ("--input-offset", inputOffset)] {
@@ -245,7 +253,7 @@ struct PreprocessingOptions: ParsableArguments {
             throw ValidationError("--input-scale '\(inputScale)': a scale of 0 makes every input the same (x · 0 + offset), whatever the data; "
                                   + "give the factor the raw values are multiplied by (1/255 for 8-bit pixels, say)")
         }
-        if let inputShape { _ = try Self.parseShape(inputShape) }
+        try shape.validate()
     }
 
     static func parseNumbers(_ text: String, flag: String) throws -> [Double] {
@@ -262,19 +270,13 @@ struct PreprocessingOptions: ParsableArguments {
         }
     }
 
-    static func parseShape(_ text: String) throws -> [Int] {
-        let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--input-shape must be positive whole numbers separated by commas, found '\(text)'")
-        }
-        return dims.compactMap { $0 }
-    }
+    static func parseShape(_ text: String) throws -> [Int] { try InputShapeOption.parse(text) }
 
     var isEmpty: Bool { inputScale == nil && inputOffset == nil && inputLayout == nil && inputShape == nil }
 
     /// `--input-shape` parsed, when given.
     var givenShape: [Int]? {
-        get throws { try inputShape.map(Self.parseShape) }
+        get throws { try shape.givenShape }
     }
 
     /// Overrides the model's recorded preprocessing with what was given.
@@ -299,6 +301,53 @@ struct PreprocessingOptions: ParsableArguments {
         if let inputLayout { result.append("--input-layout=\(inputLayout.rawValue)") }
         if let inputShape { result.append("--input-shape=\(inputShape)") }
         return result
+    }
+}
+
+/// `--input-shape`: the shape of one sample, for a Keras model whose config leaves its input shape open
+/// (`Input((None, 3))`) or says none. Part of ``PreprocessingOptions`` (convert, predict, verify, sweep, import) and on its
+/// own where nothing else of them is read (inspect, export). Its value must agree with every dimension the config gives
+/// and stay within lrm's limits: the Keras reader checks both (`KerasImportError` kind `givenShapeMismatch`, exit 64).
+struct InputShapeOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Shape of one input sample, e.g. 32,32,3 (when the model file does not say).", valueName: "shape"))
+    var inputShape: String?
+
+    func validate() throws {
+        if let inputShape { _ = try Self.parse(inputShape) }
+    }
+
+    static func parse(_ text: String) throws -> [Int] {
+        let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--input-shape must be positive whole numbers separated by commas, found '\(text)'")
+        }
+        return dims.compactMap { $0 }
+    }
+
+    /// `--input-shape` parsed, when given.
+    var givenShape: [Int]? {
+        get throws { try inputShape.map(Self.parse) }
+    }
+
+    /// The Keras model `path` loaded (nothing else applied) for inspect and export: mapped for the shape given when its
+    /// config leaves its input shape open, and that shape otherwise held to the model as convert holds it (it replaces the
+    /// recorded one and must fit every layer: exit 64 when it does not, ``ModelSource/checkPreprocessing(_:path:)``).
+    func load(_ path: String, architecture: String?, match: KerasWeightMatching?) throws -> Model {
+        let given = try givenShape
+        var model = try ModelSource.load(path, architecture: architecture, preprocessing: nil, nonFinite: .accept, match: match, openShape: given)
+        if let given, given != model.input.shape {
+            model.input.shape = given
+            try ModelSource.checkPreprocessing(model, path: path)
+        }
+        return model
+    }
+
+    /// Refuses (exit 64) `--input-shape` for `path` when it is no Keras file: a `.lrm` file records its input shape, so
+    /// there is nothing open to give (inspect and export read it as it is).
+    func refuseUnlessKeras(_ path: String) throws {
+        guard let inputShape, !ModelSource.looksLikeKeras(path) else { return }
+        throw ValidationError("--input-shape \(inputShape) gives a Keras model whose config leaves its input shape open the shape to map it for; "
+                              + "\(path) is not a Keras file (a .lrm file records its input shape)")
     }
 }
 

@@ -173,6 +173,64 @@ struct Conv1DCLITests {
         #expect(verify.status == 0 && verify.stdout.contains("result: PASS"), "\(verify.stdout)\(verify.stderr)")
     }
 
+    @Test("inspect and export take --input-shape for a Keras model with an open number of steps, with convert's errors: a shape that does not fit, past the limits, or for a .lrm, one line, exit 64")
+    func inspectAndExportOpenSteps() throws {
+        let scratch = try Scratch()
+        let keras = Self.fixture("k3_conv1d_open_steps.keras")
+        let inspect = try ChildProcess.run(["inspect", keras, "--input-shape", "15,3"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("Model \"conv1d_open_steps\": input 15×3 features"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("conv2d (relu) [Conv1D]"), "\(inspect.stdout)")
+        let json = try ChildProcess.run(["inspect", keras, "--input-shape", "15,3", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let input = ((try jsonObject(json.stdout)["model"] as? [String: Any])?["input"] as? [String: Any])?["shape"] as? [Int]
+        #expect(input == [15, 3], "\(json.stdout)")
+        // Without it: the refusal names the commands that take it, inspect and export among them.
+        let open = try ChildProcess.run(["inspect", keras])
+        #expect(open.status == 65 && open.stderr.split(separator: "\n").count == 1, "\(open.stderr)")
+        #expect(open.stderr.contains("give it with --input-shape (e.g. --input-shape 100,3) to import, inspect, convert, predict, verify, sweep or export"),
+                "\(open.stderr)")
+        // The errors convert gives for the same values.
+        let refusals: [([String], String)] = [
+            (["inspect", keras, "--input-shape", "15,4"], "--input-shape 15,4 does not fit the model's input shape (None, 3)"),
+            (["inspect", keras, "--input-shape", "3000000000,3"], "--input-shape 3000000000,3 is not a shape lrm can run"),
+            (["inspect", keras, "--input-shape", "15,x"], "--input-shape must be positive whole numbers separated by commas, found '15,x'"),
+            (["inspect", Self.basic, "--input-shape", "21,3"], "the --input-* options do not fit the model: layer 'c1/as_2d' reshapes [21, 3]"),
+            (["export", Self.fixture("k3_conv1d_open_steps.h5"), "--input-shape", "15,4", "--to", "keras", "-o", scratch.file("bad.keras")],
+             "--input-shape 15,4 does not fit the model's input shape (None, 3)"),
+        ]
+        for (arguments, message) in refusals {
+            let run = try ChildProcess.run(arguments)
+            #expect(run.status == 64 && run.stderr.split(separator: "\n").count == 1 && run.stderr.contains(message), "\(arguments): \(run.stderr)")
+            if arguments.first != "export" {
+                let convert = try ChildProcess.run(["convert"] + arguments.dropFirst() + ["--dry-run"])
+                #expect(convert.status == 64 && convert.stderr.contains(message), "convert \(arguments): \(convert.stderr)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("bad.keras")))
+
+        // Export writes the model for that shape: its Keras file gives Keras's outputs on 15 steps.
+        let exported = scratch.file("e.keras")
+        let export = try ChildProcess.run(["export", keras, "--input-shape", "15,3", "--to", "keras", "-o", exported])
+        #expect(export.status == 0 && export.stdout.contains("input 15×3"), "\(export.stdout)\(export.stderr)")
+        let pred = try NPZ.read(path: Self.fixture("k3_conv1d_open_steps.pred.npz"))
+        let x = try #require(pred["x"]), y = try #require(pred["y"])
+        try NPY.write(x, to: scratch.file("x.npy"))
+        let predict = try ChildProcess.run(["predict", exported, "--input", scratch.file("x.npy"), "-o", scratch.file("p.npy")])
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let got = try NPY.read(path: scratch.file("p.npy")).floatValues()
+        #expect(got.count == y.floatValues().count && zip(got, y.floatValues()).allSatisfy { abs($0 - $1) <= 1e-5 })
+
+        // A .lrm records its input shape: nothing is open.
+        let stored = scratch.file("open.lrm")
+        #expect(try ChildProcess.run(["import", keras, "--input-shape", "15,3", "-o", stored]).status == 0)
+        for arguments in [["inspect", stored], ["export", stored, "--to", "keras", "-o", scratch.file("s.keras")]] {
+            let run = try ChildProcess.run(arguments + ["--input-shape", "15,3"])
+            #expect(run.status == 64 && run.stderr.contains("is not a Keras file (a .lrm file records its input shape)"), "\(arguments): \(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("s.keras")))
+    }
+
     @Test("export of a converted Conv1D model writes it and says, in one line, that the 1-D layers are written as 2-D layers between reshapes")
     func exportSaysSo() throws {
         let scratch = try Scratch()
