@@ -523,7 +523,9 @@ public enum ConversionPipeline {
             let score = try scorer.score($0)
             candidates += 1
             progress?(ProgressEvent(phase: "search", done: candidates,
-                                    message: String(format: "candidate validation score %.4f (original %.4f)", score.accuracy, baseline)))
+                                    message: score.overflowed
+                                        ? String(format: "candidate outputs NaN or infinite values (it overflows): misses the budget (original %.4f)", baseline)
+                                        : String(format: "candidate validation score %.4f (original %.4f)", score.accuracy, baseline)))
             return score
         }
         search.confidence = confidence
@@ -678,8 +680,10 @@ public enum ConversionPipeline {
         let (index, score, tests) = try Confirmation.judge(count: path.count, confirmer: confirmer, maxDrop: maxDrop, confidence: confidence,
                                                            model: { try search.build(path[$0].ranks) }) { i, score, passes in
             progress?(ProgressEvent(phase: "confirm", done: i + 1,
-                                    message: String(format: "hidden fraction %.3f: confirmation score %.4f (original %.4f)%@", path[i].hiddenFraction,
-                                                    score.accuracy, confirmer.baselineAccuracy, passes ? "" : ", over budget")))
+                                    message: score.overflowed
+                                        ? String(format: "hidden fraction %.3f: outputs NaN or infinite values (it overflows), over budget", path[i].hiddenFraction)
+                                        : String(format: "hidden fraction %.3f: confirmation score %.4f (original %.4f)%@", path[i].hiddenFraction,
+                                                 score.accuracy, confirmer.baselineAccuracy, passes ? "" : ", over budget")))
         }
         var chosen = RankAssignment(ranks: [:], hiddenFraction: search.hiddenFraction([:]), validationAccuracy: confirmer.baselineAccuracy,
                                     standardError: 0)

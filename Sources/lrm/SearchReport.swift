@@ -190,6 +190,7 @@ extension SearchOutcome {
         if task != .multiclass {
             var members: [(String, JSONValue)] = [
                 ("task", .string(task.rawValue)), ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
+                ("overflowing_candidates", .int(Int64(overflowingCandidates))),
                 ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
                 ("validation_score_original", .number(validationBaseline)), ("validation_score", .number(validationAccuracy)),
                 ("validation_drop_standard_error", .number(standardError)), ("confidence", confidenceJSON),
@@ -210,6 +211,7 @@ extension SearchOutcome {
         var members: [(String, JSONValue)] = [
             ("estimate", .string(estimate.rawValue)), ("exposure", exposureJSON), ("test_first_sample", .int(Int64(testFirstSample))),
             ("metric", .string(metric)), ("candidates", .int(Int64(candidates))),
+            ("overflowing_candidates", .int(Int64(overflowingCandidates))),
             ("validation_samples", .int(Int64(validationSamples))), ("validation_placement", .string(validationPlacement.rawValue)),
             ("validation_accuracy_original", .number(validationBaseline)), ("validation_accuracy", .number(validationAccuracy)),
             ("validation_drop_standard_error", .number(standardError)), ("confidence", confidenceJSON),

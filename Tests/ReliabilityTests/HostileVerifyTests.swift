@@ -75,4 +75,48 @@ struct HostileVerifyTests {
         // No candidate was scored (confirmed or searched): the original's outputs were refused first.
         #expect(!lines.contains { $0.contains("\"phase\":\"confirm\"") || $0.contains("\"phase\":\"search\"") }, "\(result.stderr)")
     }
+    /// 4 inputs → 8 relu → 1, whose rank-1 truncation of the hidden layer overflows while the original does not: the hidden
+    /// kernel's rows (2, 2, 0, …) and (−1, 1, 0, …) are orthogonal (singular values 2√2 and √2), so rank 1 keeps the first row
+    /// alone. On inputs (t, 4t, 0, 0) the first hidden unit's pre-activation is 2t − 4t < 0 (relu: 0) in the original and 2t > 0
+    /// at rank 1, where the output's weight on it, 3e38, takes it past float32's largest value.
+    static func overflowingWhenTruncated() -> Model {
+        var hidden = [Float](repeating: 0, count: 4 * 8)
+        hidden[0] = 2; hidden[1] = 2; hidden[8] = -1; hidden[9] = 1
+        var output = [Float](repeating: 0, count: 8)
+        output[0] = 3e38; output[1] = 1
+        return Model(name: "cancels", input: InputSpec(shape: [4]), layers: [
+            Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [4, 8], floats: hidden), bias: nil, activation: .relu)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [8, 1], floats: output), bias: nil, activation: .linear)),
+        ])
+    }
+
+    @Test("a search whose candidates overflow while the original does not: convert warns how many, --json's search has overflowing_candidates (it had no such field) and the progress events say the candidate overflowed (they said 'score -inf')")
+    func searchCountsOverflowingCandidates() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), out = scratch.file("o.lrm")
+        try ContainerWriter.write(Self.overflowingWhenTruncated(), to: model)
+        let n = 60
+        let x = (0..<n).flatMap { i -> [Float] in let t = Float(i + 1); return [t, 4 * t, 0, 0] }
+        try NPY.write(try NumPyArray(shape: [n, 4], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [n], float32: (0..<n).map { Float(6 * ($0 + 1)) + ($0 % 2 == 0 ? 1 : -1) }), to: scratch.file("y.npy"))
+        let result = try ChildProcess.run(["convert", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
+                                           "--target-metric-drop", "5", "--metric", "plain", "--no-refit", "--json", "--progress", "json",
+                                           "-o", out], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let search = try #require(report["search"] as? [String: Any], "\(result.stdout)")
+        let overflowing = try #require(search["overflowing_candidates"] as? Int, "\(search)")
+        let candidates = try #require(search["candidates"] as? Int)
+        #expect(overflowing > 0 && overflowing < candidates, "\(overflowing) of \(candidates)")
+        let events = result.stderr.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let warnings = events.compactMap { ($0["warning"] as? [String: Any])?["message"] as? String }
+        #expect(warnings.contains("\(overflowing) of the \(candidates) candidates the search scored gave NaN or infinite outputs (they overflow) and missed the budget"),
+                "\(result.stderr)")
+        let scored = events.compactMap { $0["progress"] as? [String: Any] }.filter { $0["phase"] as? String == "search" }.compactMap { $0["message"] as? String }
+        #expect(scored.count == candidates && scored.filter { $0.hasPrefix("candidate outputs NaN or infinite values (it overflows)") }.count == overflowing,
+                "\(scored)")
+        #expect(!scored.contains { $0.contains("inf") && !$0.contains("infinite") }, "\(scored)")
+    }
 }
