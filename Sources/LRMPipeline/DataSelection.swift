@@ -34,6 +34,10 @@ public struct DataSelection: Sendable {
     /// With own data, ignore `calibrationSamples` and `validationSamples` (defaults the user did not
     /// choose): validate on a fifth of the training records (at least one) and calibrate on the rest.
     public var fitsSizesToOwnData = false
+    /// Whether ``calibrationSamples`` and ``validationSamples`` were chosen (`--calibration-samples`, `--validation-samples`) or
+    /// are defaults: a training split too small for them says which.
+    public var calibrationSamplesGiven = true
+    public var validationSamplesGiven = true
     /// The model's file as the user named it: errors about own data that do not fit the model name it so
     /// (`the model my.lrm`), else by the model's recorded name.
     public var modelPath: String?
@@ -133,12 +137,22 @@ public struct DataSelection: Sendable {
     }
 
     /// Why a training split of `trainingSamples` cannot hold `calibration` + `validation` samples: own data name the
-    /// inputs file, and sizes the user did not give (``fitsSizesToOwnData``) are said as what they default to.
+    /// inputs file, and sizes the user did not give (``fitsSizesToOwnData``, ``calibrationSamplesGiven``,
+    /// ``validationSamplesGiven``) are said as what they default to.
     func subsetShortfall(trainingSamples: Int, calibration: Int, validation: Int) -> String {
-        let sizes = "--calibration-samples + --validation-samples (\(calibration) + \(validation))"
-        guard let ownData, ownSplits != nil else { return "the training split has \(trainingSamples) samples, fewer than \(sizes)" }
+        let own = ownData != nil && ownSplits != nil
+        func size(_ option: String, _ value: Int, given: Bool, other: String) -> String {
+            // With own data the default is a fifth of the records only when neither option is given (below).
+            "\(option) \(value) (\(given ? "given" : own ? "the default when \(other) is given" : "the default"))"
+        }
+        let sizes = size("--calibration-samples", calibration, given: calibrationSamplesGiven, other: "--validation-samples") + " + "
+            + size("--validation-samples", validation, given: validationSamplesGiven, other: "--calibration-samples")
+        let advice = "give smaller sizes with --calibration-samples and --validation-samples"
+        guard let ownData, own else { return "the training split has \(trainingSamples) samples, fewer than \(sizes): \(advice)" }
         let records = "\(trainingSamples) record\(trainingSamples == 1 ? "" : "s")"
-        guard fitsSizesToOwnData else { return "\(ownData.inputs): the training split has \(records), fewer than \(sizes)" }
+        guard fitsSizesToOwnData else {
+            return "\(ownData.inputs): the training split has \(records), fewer than \(sizes): \(advice), or more records"
+        }
         return "\(ownData.inputs): the training split has \(records), fewer than the 2 that calibration and validation need: without "
             + "--calibration-samples and --validation-samples a fifth of the training records (at least 1) validate and the rest (at least 1) "
             + "calibrate, here \(calibration) + \(validation); give more records\(ownData.testInputs == nil ? " or a smaller --test-fraction" : "")"

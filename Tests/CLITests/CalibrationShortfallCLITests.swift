@@ -45,4 +45,27 @@ struct CalibrationShortfallCLITests {
                 "\(result.stderr)")
         #expect(result.stderr.contains("here 1 + 1; give more records or a smaller --test-fraction"), "\(result.stderr)")
     }
+    @Test("--dataset with --calibration-samples too large for the training split: the line says which size was given and which is the default (it said 'fewer than --calibration-samples + --validation-samples (58000 + 5000)')")
+    func datasetSizesGivenAndDefault() throws {
+        let scratch = try Scratch()
+        let out = scratch.file("w.lrm")
+        let result = try ChildProcess.run(["convert", Self.samples + "mnist_mlp.h5", "--input-scale", "1/255", "--dataset", "mnist", "--policy", "whitened:0.9",
+                                           "--calibration-samples", "58000", "-o", out], timeout: 300)
+        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: out), "\(result)")
+        #expect(result.stderr == "lrm: error: the training split has 60000 samples, fewer than --calibration-samples 58000 (given) + "
+                + "--validation-samples 5000 (the default): give smaller sizes with --calibration-samples and --validation-samples (see lrm convert --help)\n", "\(result.stderr)")
+    }
+
+    @Test("own data with --calibration-samples given and --validation-samples not: the line says the validation size is the 5000 default, not a fifth of the records (it said 'fewer than --calibration-samples + --validation-samples (2 + 5000)')")
+    func ownDataOneSizeGiven() throws {
+        let scratch = try Scratch()
+        let (inputs, labels) = try Self.housing(20, in: scratch)
+        let out = scratch.file("w.lrm")
+        let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                           "--target-metric-drop", "5", "--calibration-samples", "2", "-o", out], timeout: 120)
+        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: out), "\(result)")
+        #expect(result.stderr == "lrm: error: \(inputs): the training split has 16 records, fewer than --calibration-samples 2 (given) + "
+                + "--validation-samples 5000 (the default when --calibration-samples is given): give smaller sizes with --calibration-samples and "
+                + "--validation-samples, or more records (see lrm convert --help)\n", "\(result.stderr)")
+    }
 }

@@ -46,7 +46,7 @@ extension HostileOptionValueTests {
                           ["sweep", mlp, "--fine", "--calibration-samples", "9223372036854775807"]] {
             let result = try ChildProcess.run(arguments + data, timeout: 300)
             #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1
-                    && result.stderr.contains("fewer than --calibration-samples + --validation-samples"), "\(arguments): \(result)")
+                    && result.stderr.contains("fewer than --calibration-samples ") && result.stderr.contains(" + --validation-samples "), "\(arguments): \(result)")
             #expect(!FileManager.default.fileExists(atPath: out))
         }
     }
