@@ -116,3 +116,25 @@ struct HDF5ReaderTests {
         #expect(KerasV3WeightsReader.snakeCase(className) == expected)
     }
 }
+
+/// Datasets whose dataspace's maximum dimensions are H5S_UNLIMITED (2⁶⁴ − 1), as h5py writes `maxshape=(None, …)`:
+/// Keras never writes them. The reader asks libhdf5 for the current dimensions only (`H5Sget_simple_extent_dims` with no
+/// maximum), and nothing compares against the maximum: such a file reads as the fixed-size one does.
+@Suite("HDF5 datasets with unlimited maximum dimensions")
+struct HDF5UnlimitedDimensionTests {
+    @Test("the mlp fixture rewritten with every weight dataset resizable (maxshape None in every dimension, created at 1 and resized, chunked, the kernels gzipped) imports to the same model as mlp.h5: v1 B-tree chunk indexes (libver earliest) and an extensible array / v2 B-tree (libver v110)",
+          arguments: ["mlp_unlimited.h5", "mlp_unlimited_v110.h5"])
+    func unlimitedMaxShape(_ name: String) throws {
+        let root = try HDF5File(path: TestData.fixture(name)).rootGroup()
+        let kernel = try root.openDataset("model_weights/hidden/mlp/hidden/kernel")
+        #expect(kernel.shape == [6, 5] && kernel.count == 30)
+        let fixed = try HDF5File(path: TestData.fixture("mlp.h5")).rootGroup().openDataset("model_weights/hidden/mlp/hidden/kernel")
+        #expect(try kernel.readFloats() == (try fixed.readFloats()))
+        let bias = try root.openDataset("model_weights/hidden/mlp/hidden/bias")
+        #expect(bias.shape == [5])
+        // The same model but for the metadata naming the source file.
+        let model = try KerasImporter.loadModel(path: TestData.fixture(name)), fixedModel = try KerasImporter.loadModel(path: TestData.fixture("mlp.h5"))
+        #expect(model.layers == fixedModel.layers && model.input == fixedModel.input && model.classNames == fixedModel.classNames)
+        #expect(model.layers.count == fixedModel.layers.count && model.layers.count > 3)
+    }
+}
