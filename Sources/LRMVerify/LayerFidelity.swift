@@ -65,6 +65,10 @@ public struct LayerFidelity: Sendable {
     public var recordDisagreement: String?
     /// The largest |Δ| of the biases (0 when both have none).
     public var biasMaxDifference: Double
+    /// What the layer computes differently from the reference's layer besides its weights, or nil: its activation, a
+    /// convolution's strides, padding or dilation ("activation relu, the reference's linear; strides 2×2, the
+    /// reference's 1×1"). The weights compare alike whatever they are, so such a layer fails the run (a check of its own).
+    public var operationMismatch: String?
 
     /// Whether the layer is stored factorized (dense or convolution).
     public var isFactorized: Bool { kind.hasSuffix("factorized_dense") || kind.hasSuffix("factorized_dense_zp") || kind == "factorized_conv2d" }
@@ -133,6 +137,24 @@ public struct LayerFidelity: Sendable {
         return .none(storedKernelReason(what, rounded: dtype))
     }
 
+    /// What `layer` computes differently from the reference's `reference` besides the weights (``operationMismatch``), or nil.
+    static func operationMismatch(_ layer: Weights, reference: Weights) -> String? {
+        var differences: [String] = []
+        if layer.activation != reference.activation {
+            differences.append("activation \(layer.activation.name), the reference's \(reference.activation.name)")
+        }
+        if let g = layer.geometry, let r = reference.geometry {
+            if g.strideH != r.strideH || g.strideW != r.strideW {
+                differences.append("strides \(g.strideH)×\(g.strideW), the reference's \(r.strideH)×\(r.strideW)")
+            }
+            if g.padding != r.padding { differences.append("padding \(g.padding.name), the reference's \(r.padding.name)") }
+            if g.dilationH != r.dilationH || g.dilationW != r.dilationW {
+                differences.append("dilation \(g.dilationH)×\(g.dilationW), the reference's \(r.dilationH)×\(r.dilationW)")
+            }
+        }
+        return differences.isEmpty ? nil : differences.joined(separator: "; ")
+    }
+
     /// ‖a − w‖_F / ‖w‖_F and ‖w‖²_F, in double.
     static func relativeError(_ a: [Float], _ w: [Float]) -> (error: Double, energy: Double) {
         var difference = 0.0, norm = 0.0
@@ -159,23 +181,26 @@ public struct LayerFidelity: Sendable {
         var family: String
         /// Whether the factors are stored as integer codes with scales (a quantized factorized record).
         var storedAsCodes = false
+        var activation: Activation
+        /// A convolution's strides, padding and dilation; nil for dense layers.
+        var geometry: ConvGeometry?
     }
 
     /// The weights of `layer`, nil for layers without a kernel.
     static func weights(of layer: Layer<Tensor>) throws -> Weights? {
         switch layer.operation {
-        case let .dense(kernel, bias, _):
-            return Weights(kernel: kernel, bias: bias, family: "dense")
-        case let .factorizedDense(us, vt, bias, _, f):
+        case let .dense(kernel, bias, activation):
+            return Weights(kernel: kernel, bias: bias, family: "dense", activation: activation)
+        case let .factorizedDense(us, vt, bias, activation, f):
             return Weights(kernel: try product(us, vt, layer: layer.name), bias: bias, factorization: f, family: "dense",
-                           storedAsCodes: us.quantization != nil || vt.quantization != nil)
-        case let .conv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "conv2d")
-        case let .factorizedConv2D(first, second, bias, _, form, _, f):
+                           storedAsCodes: us.quantization != nil || vt.quantization != nil, activation: activation)
+        case let .conv2D(kernel, bias, activation, geometry):
+            return Weights(kernel: kernel, bias: bias, family: "conv2d", activation: activation, geometry: geometry)
+        case let .factorizedConv2D(first, second, bias, activation, form, geometry, f):
             return Weights(kernel: try convolutionKernel(first: first, second: second, form: form, layer: layer.name), bias: bias,
-                           factorization: f, form: form, family: "conv2d")
-        case let .depthwiseConv2D(kernel, bias, _, _):
-            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d")
+                           factorization: f, form: form, family: "conv2d", activation: activation, geometry: geometry)
+        case let .depthwiseConv2D(kernel, bias, activation, geometry):
+            return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d", activation: activation, geometry: geometry)
         default:
             return nil
         }
@@ -244,6 +269,7 @@ public struct LayerFidelity: Sendable {
             fidelity.kerasClass = kerasClasses[layer.name]
             fidelity.storedBytes = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount }
             fidelity.referenceLayerFactorized = original.factorization != nil
+            fidelity.operationMismatch = operationMismatch(compressed, reference: original)
             if let f = compressed.factorization {
                 let metric = f.method.hasPrefix("whitened") ? "whitened" : f.method.hasPrefix("activation-scaled") ? "activation-scaled" : "plain"
                 fidelity.recordedRelativeError = f.relativeError

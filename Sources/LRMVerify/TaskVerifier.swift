@@ -59,7 +59,9 @@ public struct TaskReport: Sendable {
     public var checks: [VerificationCheck]
     public var seconds: Double
 
-    public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
+    public var passed: Bool {
+        checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false && $0.operationMismatch == nil }
+    }
 
     /// Whether anything was checked (see `VerificationReport.checked`).
     public var checked: Bool { !checks.isEmpty }

@@ -92,7 +92,9 @@ extension LayerFidelity {
     /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not; `reference_layer_factorized`
     /// true when the reference's layer is itself factorized, so that the measured error and energy are against its
     /// truncated kernel, not the original's; `record_check_rounding` (`f16`, `bf16`) when a `+from-stored` record was
-    /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``).
+    /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``); `operation_mismatch` when
+    /// the layer's activation or a convolution's strides, padding or dilation are not the reference layer's
+    /// (``operationMismatch``: the run fails).
     public var json: JSONValue {
         var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind))]
         if let kerasClass { entry.append(("keras_class", .string(kerasClass))) }
@@ -112,6 +114,7 @@ extension LayerFidelity {
         if recordedRelativeError != nil { entry.append(("record_check", .string(recordCheck))) }
         if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }
         if let rounded = recordCheckedRounded { entry.append(("record_check_rounding", .string(rounded.name))) }
+        if let operationMismatch { entry.append(("operation_mismatch", .string(operationMismatch))) }
         return .object(entry)
     }
 

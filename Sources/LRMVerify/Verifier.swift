@@ -47,7 +47,9 @@ public struct VerificationReport: Sendable {
     /// How each model's input preprocessing was chosen, and any difference between the two (set by the caller).
     public var preprocessingNotes: [String] = []
 
-    public var passed: Bool { checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false } }
+    public var passed: Bool {
+        checks.allSatisfy(\.passed) && layers.allSatisfy { $0.agreesWithRecord != false && $0.operationMismatch == nil }
+    }
 
     /// Whether anything was checked that the report lists as a check: a threshold, or a layer whose weights
     /// disagree with the file's record (its `metadata` check). Records that agree are shown in the layers
@@ -197,7 +199,8 @@ public enum Verifier {
         return checks + layerChecks(minEnergy: t.minEnergy, layers: layers)
     }
 
-    /// The checks on the weights alone: `--min-energy` for every factorized layer, and every layer whose
+    /// The checks on the weights alone: `--min-energy` for every factorized layer, every layer whose activation or
+    /// convolution geometry is not the reference layer's (``LayerFidelity/operationMismatch``), and every layer whose
     /// measured error disagrees with the file's record (a record not checked, ``LayerFidelity/recordNotChecked``, is none).
     static func layerChecks(minEnergy: Double?, layers: [LayerFidelity]) -> [VerificationCheck] {
         var checks: [VerificationCheck] = []
@@ -212,6 +215,11 @@ public enum Verifier {
                 checks.append(VerificationCheck(name: "min-energy \(layer.name)", passed: layer.retainedEnergy >= limit - 1e-12,
                                                 detail: detail))
             }
+        }
+        for layer in layers {
+            guard let mismatch = layer.operationMismatch else { continue }
+            checks.append(VerificationCheck(name: "operation \(layer.name)", passed: false,
+                                            detail: "layer '\(escaped(layer.name))' does not compute what the reference's does: \(mismatch)"))
         }
         for layer in layers where layer.agreesWithRecord == false {
             let errorAgrees = layer.recordedRelativeError.map { LayerFidelity.agrees(layer.relativeError, $0) } ?? false

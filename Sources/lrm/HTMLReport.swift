@@ -151,7 +151,10 @@ struct HTMLReport {
         // reference): say PASS only where verify would.
         let outcome: String
         switch r.result {
-        case .fail: outcome = "<span class=\"fail\">FAIL</span>: a layer's weights disagree with the file's record"
+        case .fail:
+            let reasons = (r.layers.contains { $0.agreesWithRecord == false } ? ["a layer's weights disagree with the file's record"] : [])
+                + (r.layers.contains { $0.operationMismatch != nil } ? ["a layer's activation or convolution geometry is not the reference's"] : [])
+            outcome = "<span class=\"fail\">FAIL</span>: " + reasons.joined(separator: "; ")
         case .pass: outcome = "<span class=\"pass\">PASS</span>"
         case .noChecks:
             outcome = (r.layers.contains { $0.agreesWithRecord == true } ? "<span class=\"pass\">weights agree with the file's record</span>; " : "")

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMNumPy
 import LRMTestSupport
 import Testing
@@ -71,5 +72,82 @@ struct ConvolutionVerifyCLITests {
         // A report checks no threshold: it says the records agree, never PASS (as verify without one says NO CHECKS).
         #expect(html.contains("Result: <span class=\"pass\">weights agree with the file's record</span>; no thresholds checked"), "\(html)")
         #expect(!html.contains(">PASS<"))
+    }
+    /// `operation` with `activation` instead of its own (a convolution, factorized or not), nil for any other kind.
+    static func withActivation(_ operation: LayerOperation<Tensor>, _ activation: Activation) -> LayerOperation<Tensor>? {
+        switch operation {
+        case let .conv2D(kernel, bias, _, geometry): .conv2D(kernel: kernel, bias: bias, activation: activation, geometry: geometry)
+        case let .factorizedConv2D(first, second, bias, _, form, geometry, f):
+            .factorizedConv2D(first: first, second: second, bias: bias, activation: activation, form: form, geometry: geometry, factorization: f)
+        default: nil
+        }
+    }
+
+    @Test("a .lrm converted from the MNIST CNN whose first convolution was rewritten with a linear activation (the reference's is relu): verify fails the layer, exit 1, naming both activations in the check, its JSON row and the note under the Weights table (it said NO CHECKS, exit 0: its weights agree with the reference's and their record)")
+    func activationNotTheReferences() throws {
+        let scratch = try Scratch()
+        let cnn = TestPackage.root + "/samples/mnist_cnn.h5", converted = scratch.file("c.lrm"), changed = scratch.file("changed.lrm")
+        let convert = try ChildProcess.run(["convert", cnn, "--policy", "energy:0.9", "-o", converted])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        var model = try ContainerFile(path: converted).loadModel()
+        let index = try #require(model.layers.firstIndex { Self.withActivation($0.operation, .linear) != nil })
+        let name = model.layers[index].name
+        model.layers[index].operation = try #require(Self.withActivation(model.layers[index].operation, .linear))
+        try ContainerWriter.write(model, to: changed)
+        let data = try Self.data(scratch)
+        // The file as converted: nothing differs, nothing fails (no threshold: NO CHECKS).
+        let unchanged = try ChildProcess.run(["verify", converted, "--reference", cnn] + data)
+        #expect(unchanged.status == 0 && unchanged.stdout.contains("result: NO CHECKS") && !unchanged.stdout.contains("operation"), "\(unchanged)")
+        let text = try ChildProcess.run(["verify", changed, "--reference", cnn] + data)
+        #expect(text.status == 1 && text.stdout.contains("result: FAIL"), "\(text)")
+        #expect(text.stdout.contains("  FAIL  operation \(name): layer '\(name)' does not compute what the reference's does: activation linear, the reference's relu"),
+                "\(text.stdout)")
+        #expect(text.stdout.contains("  \(name): NOT the reference's operation: activation linear, the reference's relu"), "\(text.stdout)")
+        let json = try ChildProcess.run(["verify", changed, "--reference", cnn, "--json"] + data)
+        #expect(json.status == 1, "\(json)")
+        let report = try jsonObject(json.stdout)
+        #expect(report["result"] as? String == "fail")
+        let rows = try #require(report["layers"] as? [[String: Any]])
+        #expect(rows.first { $0["name"] as? String == name }?["operation_mismatch"] as? String == "activation linear, the reference's relu", "\(rows)")
+        #expect(rows.filter { $0["operation_mismatch"] != nil }.count == 1, "\(rows)")
+    }
+
+    /// 8×8×1 → 3×3 convolution to 2 channels ('same' padding, so any stride chains) → global average → 3 outputs.
+    static func stridedModel(stride: Int = 1, padding: WindowPadding = .same, dilation: Int = 1) -> Model {
+        let kernel = (0..<18).map { Float($0 % 5) / 5 - 0.3 }, dense = (0..<6).map { Float($0) / 6 - 0.4 }
+        return Model(name: "strided", input: InputSpec(shape: [8, 8, 1], layout: .hwc), layers: [
+            Layer(name: "conv", operation: .conv2D(kernel: Tensor(shape: [3, 3, 1, 2], floats: kernel), bias: nil, activation: .relu,
+                                                   geometry: ConvGeometry(strideH: stride, strideW: stride, dilationH: dilation, dilationW: dilation,
+                                                                          padding: padding))),
+            Layer(name: "gap", operation: .globalPool2D(.average)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [2, 3], floats: dense), bias: nil, activation: .softmax)),
+        ])
+    }
+
+    @Test("a convolution whose strides, padding or dilation are not the reference's, its weights the same: verify fails the layer, exit 1, saying what differs (it said NO CHECKS, exit 0)")
+    func geometryNotTheReferences() throws {
+        let scratch = try Scratch()
+        let reference = scratch.file("r.lrm")
+        try ContainerWriter.write(Self.stridedModel(), to: reference)
+        let x = (0..<(12 * 64)).map { Float(($0 * 7) % 11) / 11 }
+        try NPY.write(try NumPyArray(shape: [12, 8, 8, 1], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [12], float32: (0..<12).map { Float($0 % 3) }), to: scratch.file("y.npy"))
+        let data = ["--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"), "--test-fraction", "0.5"]
+        let cases: [(Model, String)] = [
+            (Self.stridedModel(stride: 2), "strides 2×2, the reference's 1×1"),
+            (Self.stridedModel(stride: 2, padding: .valid), "strides 2×2, the reference's 1×1; padding valid, the reference's same"),
+            (Self.stridedModel(dilation: 2), "dilation 2×2, the reference's 1×1"),
+        ]
+        for (index, (model, difference)) in cases.enumerated() {
+            let candidate = scratch.file("c\(index).lrm")
+            try ContainerWriter.write(model, to: candidate)
+            let result = try ChildProcess.run(["verify", candidate, "--reference", reference] + data)
+            #expect(result.status == 1 && result.stdout.contains("result: FAIL"), "\(difference): \(result)")
+            #expect(result.stdout.contains("  FAIL  operation conv: layer 'conv' does not compute what the reference's does: \(difference)\n"),
+                    "\(result.stdout)")
+        }
+        // The reference against itself: nothing differs.
+        let same = try ChildProcess.run(["verify", reference, "--reference", reference] + data)
+        #expect(same.status == 0 && same.stdout.contains("result: NO CHECKS"), "\(same)")
     }
 }
