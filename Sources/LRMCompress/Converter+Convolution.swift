@@ -1,3 +1,4 @@
+import Foundation
 public import LRMFormat
 import LRMLinearAlgebra
 
@@ -15,7 +16,13 @@ import LRMLinearAlgebra
 /// features of the layer's im2col patches, whose statistics calibration collects; the spatial form's rows
 /// (ci·kh + i) are not features of any input the layer sees, so it is truncated in the plain metric.
 extension Converter {
-    static func convertConvolution(_ layer: Layer<Tensor>, options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+    ///
+    /// With `cost` (the layer's on the input it gets), a form pays only where it stores fewer parameters **and** costs
+    /// fewer multiply-accumulates per sample (``ConvolutionCost``): `auto` chooses among the forms that do; an explicit
+    /// form that would cost more keeps the layer as a convolution, its decision saying why
+    /// (``LayerDecision/costlierMultiplyAccumulates``).
+    static func convertConvolution(_ layer: Layer<Tensor>, options: ConversionOptions,
+                                   cost: ConvolutionCost? = nil) throws -> (Layer<Tensor>, LayerDecision) {
         guard case let .conv2D(kernel, _, _, _) = layer.operation, kernel.shape.count == 4 else {
             preconditionFailure("conv2d layers only")
         }
@@ -37,13 +44,20 @@ extension Converter {
             let spectrum = try convolutionSpectrum(of: layer, form: form, policy: policy, options: options)
             let (result, applied) = try applyConvolution(spectrum, to: layer, form: form, rank: spectrum.rank(for: policy),
                                                          policyName: policy.name, policyParameter: policy.parameter,
-                                                         policyDescription: policy.description, options: options)
+                                                         policyDescription: policy.description, options: options, cost: cost)
             var decision = applied
             if quantized, decision.outcome == .factorized {
                 decision.noteFloatConvolutionFactors(options.factorDType)
             }
             // auto: the form that stores fewer parameters; a factorized form beats one kept as it is.
-            if let current = best, current.decision.parametersAfter <= decision.parametersAfter { continue }
+            if let current = best, current.decision.parametersAfter <= decision.parametersAfter {
+                // Both kept whole, this one because it would cost more multiply-accumulates: the decision says that too.
+                if current.decision.outcome != .factorized, decision.costlierMultiplyAccumulates != nil {
+                    best?.decision.reason += "; " + decision.reason
+                    best?.decision.costlierMultiplyAccumulates = decision.costlierMultiplyAccumulates
+                }
+                continue
+            }
             best = (result, decision)
         }
         guard let best else { preconditionFailure("at least one form is tried") }
@@ -74,10 +88,12 @@ extension Converter {
     }
 
     /// The convolution truncated to `rank` in `form` (its spectrum from ``convolutionSpectrum(of:form:policy:options:)``):
-    /// a `factorized_conv2d` layer, or the layer unchanged when the rank does not pay.
+    /// a `factorized_conv2d` layer, or the layer unchanged when the rank does not pay: when it would store as many
+    /// parameters or more, or, with `cost` (the layer's on the input it gets), cost as many multiply-accumulates per
+    /// sample or more (the decision then records both counts, ``LayerDecision/costlierMultiplyAccumulates``).
     public static func applyConvolution(_ spectrum: LayerSpectrum, to layer: Layer<Tensor>, form: ConvFactorizationForm, rank: Int,
                                         policyName: String, policyParameter: Double, policyDescription: String,
-                                        options: ConversionOptions) throws -> (Layer<Tensor>, LayerDecision) {
+                                        options: ConversionOptions, cost: ConvolutionCost? = nil) throws -> (Layer<Tensor>, LayerDecision) {
         guard case let .conv2D(kernel, bias, activation, geometry) = layer.operation, kernel.shape.count == 4 else {
             preconditionFailure("conv2d layers only")
         }
@@ -90,6 +106,20 @@ extension Converter {
         decision.kind = "conv2d"
         decision.reason = "\(form.name) form \(matrix.rows)×\(matrix.columns): "
             + decision.reason.replacingOccurrences(of: "kept dense", with: "kept as a convolution")
+        if case let .factorizedDense(_, _, _, _, factorization) = result.operation, let cost,
+           !cost.savesMultiplyAccumulates(form: form, rank: factorization.rank) {
+            let (whole, factorized) = (cost.wholeMultiplyAccumulates, cost.multiplyAccumulates(form: form, rank: factorization.rank))
+            let more = whole > 0 ? String(format: "%.0f", (Double(factorized) / Double(whole) - 1) * 100) : "?"
+            decision.reason = "\(form.name) form \(matrix.rows)×\(matrix.columns): k = \(factorization.rank) would store "
+                + "\(decision.parametersAfter) parameters instead of \(decision.parametersBefore) but cost \(factorized) "
+                + "multiply-accumulates per sample instead of \(whole) (\(more)% more"
+                + (form == .spatial ? "; its kh×1 half runs at the input's full width, \(cost.input.count == 3 ? cost.input[1] : 1)" : "")
+                + "): kept as a convolution"
+            decision.outcome = .notWorthIt
+            decision.parametersAfter = decision.parametersBefore
+            decision.costlierMultiplyAccumulates = (whole, factorized)
+            return (layer, decision)
+        }
         if case let .factorizedDense(us, vt, _, _, factorization) = result.operation {
             let (first, second) = convolutionFactors(us: us, vt: vt, kernelShape: kernel.shape, form: form)
             result = Layer(name: layer.name, operation: .factorizedConv2D(

@@ -42,6 +42,10 @@ public protocol LayerSource: Sendable {
     func layer(_ index: Int) throws -> Layer<Tensor>
     /// The converter is done with layer `index`'s input (its result holds what the output needs).
     func release(_ index: Int)
+    /// The model's input, and the sample shape after each layer (`ContainerError` where the layers do not chain); from the
+    /// shapes alone.
+    var input: InputSpec { get }
+    func layerOutputShapes() throws -> [[Int]]
 }
 
 extension LayerSource {
@@ -53,6 +57,19 @@ extension LayerSource {
     /// The names of the already factorized layers (dense and convolutions), in model order.
     public var factorizedLayerNames: [String] {
         (0..<layerCount).compactMap { factorization($0) == nil ? nil : layerName($0) }
+    }
+
+    /// What each whole `conv2d` layer costs on the input it gets (``ConvolutionCost``), by layer name, from the shapes
+    /// alone; empty when the layers' shapes do not chain (the converter then counts parameters only).
+    public var convolutionCosts: [String: ConvolutionCost] {
+        guard let outputs = try? layerOutputShapes(), outputs.count == layerCount else { return [:] }
+        var costs: [String: ConvolutionCost] = [:]
+        for index in 0..<layerCount {
+            guard let shape = factorizableKernelShape(index, convolutions: true), shape.count == 4 else { continue }
+            let before = index == 0 ? input.shape : outputs[index - 1]
+            costs[layerName(index)] = ConvolutionCost(kernelShape: shape, input: before, output: outputs[index])
+        }
+        return costs
     }
 }
 
@@ -75,6 +92,7 @@ extension MappedModel: LayerSource {
     }
     public func factorization(_ index: Int) -> Factorization? { layerInfo(index).operation.factorization }
     public func factorizedConvolutionForm(_ index: Int) -> ConvFactorizationForm? { layerInfo(index).operation.factorizedConvolutionForm }
+    public func layerOutputShapes() throws -> [[Int]] { try file.header.layerOutputShapes() }
 }
 
 /// What ``LayerSource`` asks of a layer, for a model in memory (`Tensor`) and a mapped one (`TensorInfo`) alike.
@@ -140,6 +158,7 @@ public enum Converter {
         var layers = [Layer<Tensor>?](repeating: nil, count: source.layerCount)
         var decisions = [LayerDecision?](repeating: nil, count: source.layerCount)
         var jobs: [(index: Int, shape: [Int])] = []
+        let costs = options.convolutions == .none ? [:] : source.convolutionCosts
         for index in 0..<source.layerCount {
             if let shape = source.factorizableKernelShape(index, convolutions: options.convolutions != .none) {
                 jobs.append((index, shape))
@@ -186,7 +205,7 @@ public enum Converter {
                     let prepared = job == 0 ? first : nil
                     let layer = try prepared?.layer ?? source.layer(index)
                     defer { source.release(index) }
-                    return try convertLayer(layer, options: options, formed: prepared?.formed)
+                    return try convertLayer(layer, options: options, formed: prepared?.formed, cost: costs[layer.name])
                 }
                 let done = results.set(job, result)
                 budget.release(bytes)
@@ -264,10 +283,11 @@ public enum Converter {
         layer.operation.tensors.reduce(0) { $0 + $1.tensor.elementCount }
     }
 
-    /// Converts one dense layer; `formed`, its Gram matrix already formed (``formGramFirst(_:index:options:)``).
+    /// Converts one dense layer; `formed`, its Gram matrix already formed (``formGramFirst(_:index:options:)``); `cost`, a
+    /// convolution's on the input it gets (nil: parameters alone decide).
     static func convertLayer(_ layer: Layer<Tensor>, options: ConversionOptions,
-                             formed: (gram: GramMatrix, seconds: Double)? = nil) throws -> (Layer<Tensor>, LayerDecision) {
-        if case .conv2D = layer.operation { return try convertConvolution(layer, options: options) }
+                             formed: (gram: GramMatrix, seconds: Double)? = nil, cost: ConvolutionCost? = nil) throws -> (Layer<Tensor>, LayerDecision) {
+        if case .conv2D = layer.operation { return try convertConvolution(layer, options: options, cost: cost) }
         switch layer.operation {
         case .factorizedDense, .factorizedConv2D: return try convertFactorized(layer, options: options)
         default: break

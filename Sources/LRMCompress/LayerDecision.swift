@@ -44,6 +44,9 @@ public struct LayerDecision: Sendable {
     /// A word about a factorized layer the report prints below its table (its `reason` carries it too), e.g. that a
     /// convolution's factors stay in float where integer codes were asked for.
     public var note: String? = nil
+    /// For a convolution kept whole because the factorization its policy chose (in its form) would store fewer parameters
+    /// but cost more multiply-accumulates per sample: the whole layer's and the factorized one's (``ConvolutionCost``).
+    public var costlierMultiplyAccumulates: (whole: Int, factorized: Int)? = nil
 
     /// Says that a factorized convolution keeps float factors in `dtype` where integer codes were asked for (the
     /// format has no integer convolution kind): sets ``note`` and appends it to ``reason``, once.

@@ -73,6 +73,9 @@ public struct RankSearch {
     public let convolutionForms: [String: ConvFactorizationForm]
     /// The convolutions of ``convolutionForms`` that have a spectrum, in model order.
     public let convolutionLayers: [String]
+    /// What each whole convolution of the model costs on the input it gets: a form and rank that would cost more
+    /// multiply-accumulates per sample than the layer is no candidate (``convolutionPays(_:rank:)``).
+    public let convolutionCosts: [String: ConvolutionCost]
     /// Hidden dense layers (every dense layer but the last) that `--exclude` keeps as they are, in model order, and with
     /// ``countsConvolutions`` the convolutions it keeps: not searched, and counted in the hidden-parameter fraction as
     /// kept (`kept`: their kernel parameters, or an already factorized layer's factor parameters) of `total` (in·out).
@@ -102,6 +105,7 @@ public struct RankSearch {
             default: return false
             }
         }.map(\.name)
+        convolutionCosts = convolutionForms.isEmpty ? [:] : model.convolutionCosts
         self.spectra = spectra
         self.options = options
         self.policyName = policyName
@@ -184,6 +188,27 @@ public struct RankSearch {
         return min(rounded ?? stored, stored)
     }
 
+    /// Whether a searched convolution stores `rank` factorized, as ``build(_:)`` stores it (rounded up to the rank
+    /// multiple): its form's factors hold fewer parameters than its kernel and, for a whole convolution, cost fewer
+    /// multiply-accumulates per sample on the input it gets (``ConvolutionCost``).
+    public func convolutionPays(_ name: String, rank: Int) -> Bool {
+        guard let s = spectra[name] else { return false }
+        let matrix = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+        let rounded = matrix.roundedRank(rank, multiple: options.rankMultiple)
+        guard s.storedRank == nil, let form = convolutionForms[name], let cost = convolutionCosts[name] else { return matrix.pays(rank: rounded) }
+        return matrix.pays(rank: rounded) && cost.savesMultiplyAccumulates(form: form, rank: rounded)
+    }
+
+    /// The largest rank a whole searched convolution pays at (``convolutionPays(_:rank:)``; a multiple of the rank multiple
+    /// when there is one), 0 when none does; nil for any other layer.
+    public func convolutionRankLimit(_ name: String) -> Int? {
+        guard let s = spectra[name], s.storedRank == nil, let form = convolutionForms[name] else { return nil }
+        let matrix = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
+        let limit = convolutionCosts[name]?.largestPayingRank(form) ?? matrix.breakEvenRank
+        let multiple = max(1, options.rankMultiple)
+        return multiple > 1 ? limit / multiple * multiple : limit
+    }
+
     /// Kept fraction of the hidden layers' kernel parameters for `ranks` as ``build(_:)`` stores them: the searched
     /// layers (each rank rounded up to the options' rank multiple, `--round-rank`; a layer whose rounded rank does not
     /// pay, or a convolution without a rank, counts as 1) and the hidden dense layers excluded from the search, which
@@ -194,7 +219,10 @@ public struct RankSearch {
             guard let s = spectra[name] else { continue }
             let cost = FactorizationCost(inFeatures: s.inFeatures, outFeatures: s.outFeatures)
             total += Double(cost.denseParameters)
-            kept += Double(cost.storedParameters(rank: keptRank(name, in: ranks, cost: cost)))
+            var rank = keptRank(name, in: ranks, cost: cost)
+            // A convolution whose rank would cost more multiply-accumulates is built whole.
+            if let k = rank, convolutionForms[name] != nil, s.storedRank == nil, !convolutionPays(name, rank: k) { rank = nil }
+            kept += Double(cost.storedParameters(rank: rank))
         }
         return total > 0 ? kept / total : 1
     }
@@ -283,7 +311,8 @@ public struct RankSearch {
             } else if let form = convolutionForms[layer.name] {
                 try Converter.applyConvolution(spectrum, to: layer, form: form, rank: rank, policyName: policyName,
                                                policyParameter: policyParameter,
-                                               policyDescription: "\(policyName) \(policyParameter)", options: options)
+                                               policyDescription: "\(policyName) \(policyParameter)", options: options,
+                                               cost: convolutionCosts[layer.name])
             } else {
                 try Converter.apply(spectrum, to: layer, rank: rank, policyName: policyName, policyParameter: policyParameter,
                                     policyDescription: "\(policyName) \(policyParameter)", options: options)
@@ -354,9 +383,14 @@ public struct RankSearch {
                 let isConvolution = convolutionForms[name] != nil
                 // A convolution starts as it is (full rank); a move that saves nothing is not worth an evaluation.
                 guard let k = current.ranks[name] ?? s.storedRank ?? (isConvolution ? cost.fullRank : nil), k > 1 else { continue }
-                // A rank that does not pay is dense; its first useful step is the break-even rank.
-                guard let next = nextRank(below: k, cost: cost) else { continue }
-                if isConvolution && !cost.pays(rank: next) { continue }
+                // A rank that does not pay is dense; its first useful step is the break-even rank (a whole convolution's:
+                // the largest rank that saves both parameters and multiply-accumulates).
+                guard var next = nextRank(below: k, cost: cost) else { continue }
+                if let limit = convolutionRankLimit(name) {
+                    guard limit >= 1 else { continue }
+                    next = min(next, limit)
+                }
+                if isConvolution && !convolutionPays(name, rank: next) { continue }
                 var ranks = current.ranks
                 ranks[name] = next
                 let candidate = try score(ranks, into: &log)

@@ -161,15 +161,9 @@ public struct ModelSummary: Sendable {
         case let .factorizedDense(_, _, _, _, f):
             return (mul(positions, f.inFeatures, f.outFeatures), mul(positions, f.rank, f.inFeatures + f.outFeatures))
         case let .factorizedConv2D(first, second, _, _, form, _, f):
-            let before = mul(positions, f.inFeatures, f.outFeatures)
-            switch form {
-            case .channel:
-                return (before, mul(positions, size(first) + size(second)))
-            case .spatial:
-                // The first half runs at every output row and every input column (its width is 1, stride 1).
-                let middle = mul(output.first ?? 1, input.count == 3 ? input[1] : 1)
-                return (before, mul(middle, size(first)) + mul(positions, size(second)))
-            }
+            return (mul(positions, f.inFeatures, f.outFeatures),
+                    ConvolutionCost.factorizedMultiplyAccumulates(form: form, firstSize: size(first), secondSize: size(second),
+                                                                  input: input, output: output))
         default:
             return (0, 0)
         }

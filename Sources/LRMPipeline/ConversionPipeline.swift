@@ -391,12 +391,15 @@ public enum ConversionPipeline {
 
     /// Spectra of every `conv2d` layer the options do not exclude (none with `--conv none`), for an accuracy-targeted
     /// search that weighs them with the dense layers, and the form each is searched in: `--conv channel` or
-    /// `spatial` as asked; `auto` per layer the form whose kernel matrix keeps more energy (plain, so that the two
-    /// forms compare) at half the layer's parameters (the channel form on a tie). The chosen form's spectrum is in
+    /// `spatial` as asked; `auto` per layer, among the forms some rank of which saves both parameters and
+    /// multiply-accumulates on the layer's input (``ConvolutionCost``), the form whose kernel matrix keeps more energy
+    /// (plain, so that the two forms compare) at half the layer's parameters, or at the largest rank that pays where that
+    /// is lower (the channel form on a tie). The chosen form's spectrum is in
     /// the search's metric where that applies (the channel form, whose rows are the calibrated patch features).
     public static func searchConvolutionSpectra(_ model: Model, options: ConversionOptions)
         throws -> (spectra: [String: LayerSpectrum], forms: [String: ConvFactorizationForm]) {
         var spectra: [String: LayerSpectrum] = [:], forms: [String: ConvFactorizationForm] = [:]
+        let costs = model.convolutionCosts
         // Each convolution with the forms it is tried in (``convolutionKernels(_:options:)``), in model order.
         var tried: [(index: Int, forms: [ConvFactorizationForm])] = []
         for kernel in convolutionKernels(model, options: options) {
@@ -413,12 +416,18 @@ public enum ConversionPipeline {
             var chosen: (form: ConvFactorizationForm, energy: Double)?
             var plain = options
             plain.metric = .plain
-            for form in candidates where candidates.count > 1 {
+            // Only the forms some rank of which saves both parameters and multiply-accumulates (on the layer's input)
+            // compete, each at half the layer's parameters or the largest rank that pays, whichever is lower.
+            let cost = costs[layer.name]
+            let paying = cost.map { cost in candidates.filter { cost.largestPayingRank($0) >= 1 } } ?? candidates
+            for form in paying where paying.count > 1 {
                 let spectrum = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: plain)
-                let cost = FactorizationCost(inFeatures: spectrum.inFeatures, outFeatures: spectrum.outFeatures)
-                let energy = spectrum.retainedEnergy(rank: cost.rank(keepingFraction: 0.5))
+                let matrix = FactorizationCost(inFeatures: spectrum.inFeatures, outFeatures: spectrum.outFeatures)
+                let rank = min(matrix.rank(keepingFraction: 0.5), cost?.largestPayingRank(form) ?? matrix.fullRank)
+                let energy = spectrum.retainedEnergy(rank: rank)
                 if chosen == nil || energy > chosen!.energy { chosen = (form, energy) }
             }
+            if chosen == nil, paying.count == 1 { chosen = (paying[0], 0) }
             let form = chosen?.form ?? candidates[0]
             spectra[layer.name] = try Converter.convolutionSpectrum(of: layer, form: form, policy: .effectiveRank, options: options)
             forms[layer.name] = form
@@ -661,7 +670,7 @@ public enum ConversionPipeline {
             let start = s.storedRank ?? cost.fullRank
             let from = Double(max(1, a[name] ?? start)), to = Double(max(1, b[name] ?? start))
             let rank = max(1, Int(exp(log(from) + (log(to) - log(from)) * fraction).rounded()))
-            if search.convolutionForms[name] != nil && !cost.pays(rank: rank) { continue }
+            if search.convolutionForms[name] != nil && !search.convolutionPays(name, rank: rank) { continue }
             ranks[name] = rank
         }
         return ranks

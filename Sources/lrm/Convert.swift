@@ -67,7 +67,7 @@ extension LRM {
         @Option(help: "SVD method: auto (gesdd below min(in, out) 1024, the Gram matrix's eigendecomposition in double from there, randomized from 2048 when the policy allows), exact (gesdd), gram, randomized (plain metric, policies but entropy and erank: a data-aware metric or those policies get gesdd, with a warning; refused with a search, which needs every singular value).")
         var svd: ConversionOptions.SVDMethod = .auto
 
-        @Option(name: .customLong("conv"), help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them). Refused where no convolution is factorized: a model without Conv2D layers, --target-ratio, --target-size and --minimize bytes. (default: \(ConvertDefaults.conv.rawValue))", valueName: "form"))
+        @Option(name: .customLong("conv"), help: ArgumentHelp("How Conv2D kernels are factorized: channel (kh×kw conv with k filters, then 1×1), spatial (kh×1 then 1×kw), auto (per layer the form that stores fewer parameters) or none (keep them). A form pays only where it stores fewer parameters and costs fewer multiply-accumulates per sample on the layer's input (the spatial form's kh×1 half runs at the input's full width, so on a layer with a stride it can cost more): auto and the searches choose among the forms and ranks that save both; channel or spatial keeps a layer whose form would cost more as a convolution, with a warning. Refused where no convolution is factorized: a model without Conv2D layers, --target-ratio, --target-size and --minimize bytes. (default: \(ConvertDefaults.conv.rawValue))", valueName: "form"))
         var givenConv: ConversionOptions.ConvolutionForm?
 
         @Option(name: .customLong("precision"), help: "LAPACK precision of the exact SVD, gesdd (--svd exact, or auto below min(in, out) 1024; refused with --svd gram, which never runs it; a conversion none of whose layers gets gesdd says in a warning that it was not used). (default: \(ConvertDefaults.precision.rawValue))")
@@ -448,6 +448,7 @@ extension LRM {
                 warnAboutUnusedSeed(result.decisions)
                 warnAboutUnusedPrecision(result.decisions)
                 warnAboutFewCalibrationRecords(result, metric: plainForStoredFactors ? .plain : metricName)
+                warnAboutCostlierConvolutions(result.decisions)
                 var converted = result.model
                 try userMetadata.apply(to: &converted)
                 // The original in memory only when there is a data set to compare it on and no search has compared them.

@@ -149,6 +149,19 @@ extension LRM.Convert {
     /// `--svd auto` sketches only large layers (LayerSpectrum.usesRandomizedSVD): a `--seed` given to a policy
     /// conversion whose layers all got an exact SVD changed nothing; say so. (A search and `--svd exact` or `gram`
     /// refuse it up front; `--svd randomized` says so before converting, in ``warnAboutUnusedSketch()``.)
+    /// A convolution `--conv channel` or `spatial` asked to factorize, kept whole because that form at its policy's rank
+    /// would cost more multiply-accumulates per sample than the layer (`auto` would have chosen among the forms that
+    /// save both, so it is not warned about): said once per layer, with the counts.
+    func warnAboutCostlierConvolutions(_ decisions: [LayerDecision]) {
+        guard conv == .channel || conv == .spatial else { return }
+        for d in decisions {
+            guard let macs = d.costlierMultiplyAccumulates else { continue }
+            printWarning("\(input): --conv \(conv.rawValue) kept \(escaped(d.name)) as a convolution: its factors would cost "
+                         + "\(Format.count(macs.factorized)) multiply-accumulates per sample, more than its \(Format.count(macs.whole)) "
+                         + "(--conv auto factorizes a convolution only in a form that saves both parameters and multiply-accumulates)")
+        }
+    }
+
     func warnAboutUnusedSeed(_ decisions: [LayerDecision]) {
         guard givenSeed != nil, svd == .auto, !decisions.contains(where: { $0.method?.hasSuffix("randomized") == true }) else { return }
         printWarning("--seed is not used: --svd auto sketched no layer of \(input) (it sketches only a layer of at least "
