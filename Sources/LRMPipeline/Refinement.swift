@@ -151,6 +151,12 @@ struct FineTuneStage {
     let data: String
     let progress: FineTuneProgress?
 
+    /// A stage on samples already in memory (tests).
+    init(teacher: Model, options: FineTuneOptions, training: LabelledSamples, validation: LabelledSamples, data: String,
+         progress: FineTuneProgress? = nil) {
+        (self.teacher, self.options, self.training, self.validation, self.data, self.progress) = (teacher, options, training, validation, data, progress)
+    }
+
     /// `check(teacher:options:data:)` has said yes (the pipeline asks it before any work).
     init(teacher: Model, options: FineTuneOptions, data selection: DataSelection, progress: FineTuneProgress?) throws {
         self.teacher = teacher
@@ -206,14 +212,20 @@ extension ConversionPipeline {
     /// fine-tuned and kept while the validation drop plus the confidence bound stays within the budget:
     /// first every searched rank scaled by one factor (bisection on it between 1 and 0.15, 3 candidates), then
     /// one layer at a time, the layers that store the most parameters per unit of rank first, each layer's rank
-    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers).
+    /// scaled alone the same way while the others stay (3 candidates per layer, at most 4 layers). Then the convolutions
+    /// the search kept whole are tried factorized (``factorizeConvolutions(_:from:keep:)``: at most 2 of them, 3
+    /// candidates each, so at most 6 more fine-tunings), since a factorized convolution that misses the budget as
+    /// truncated may keep it once fine-tuned.
     ///
     /// With a `confirmation` (its records and its budget), the kept candidates, largest first, are re-judged there in
     /// order until one misses (fixed-sequence testing), and the last that passed is the result. Where neighbours are
     /// more than 1.2× apart in hidden fraction, fine-tuned rungs between them that also keep the budget on the
     /// selection records join the sequence (``walkLadder(_:assignment:search:make:visit:)``), so that a miss costs a
     /// small step back; a gap's rungs are fine-tuned only when the confirmation reaches it, which gives the result
-    /// the whole ladder would, without fine-tuning rungs below the first miss. Without one, the smallest kept is the result.
+    /// the whole ladder would, without fine-tuning rungs below the first miss. The candidates with a convolution
+    /// factorized follow that ladder in the sequence, without rungs between them (each would be one more fine-tuning), so
+    /// the confirmation reaches them only when every candidate before kept the budget, and the result is never larger
+    /// than without them. Without a confirmation, the smallest kept is the result.
     ///
     /// Each fine-tuned candidate is told to `progress` (phase `refine`) with its validation score and whether it keeps
     /// the budget there, and each confirmation score (phase `confirm`).
@@ -261,18 +273,24 @@ extension ConversionPipeline {
                 return true
             }
         }
-        for candidate in kept { tried[candidate.trial].inSequence = true }
-        var refinement = FineTuneRefinement(chosen: kept.last, tried: [])
+        // Then the convolutions the search kept whole, each tried factorized from the last kept candidate.
+        var factorizedConvolutions: [FineTunedCandidate] = []
+        if maxDrop != nil, let last = kept.last, last.withinBudget {
+            try factorizeConvolutions(search, from: last.assignment.ranks) { ranks in
+                let candidate = try tune(ranks)
+                guard candidate.withinBudget else { return false }
+                factorizedConvolutions.append(candidate)
+                return true
+            }
+        }
+        for candidate in kept + factorizedConvolutions { tried[candidate.trial].inSequence = true }
+        var refinement = FineTuneRefinement(chosen: factorizedConvolutions.last ?? kept.last, tried: [])
         if let (confirmer, budget) = confirmation {
             // The fine-tuned candidates were kept on the selection records: re-judge them on the confirmation records.
             var judged = 0
             var chosen: FineTunedCandidate?
-            try walkLadder(kept, assignment: \.assignment, search: search, make: { ranks in
-                let candidate = try tune(ranks)
-                guard candidate.withinBudget else { return nil }
-                tried[candidate.trial].inSequence = true
-                return candidate
-            }) { candidate in
+            var missed = false
+            func judge(_ candidate: FineTunedCandidate) throws -> Bool {
                 let score = try confirmer.score(candidate.result.model)
                 let passes = Confirmation.meets(score, baseline: confirmer.baselineAccuracy, maxDrop: budget, confidence: confidence)
                 judged += 1
@@ -282,11 +300,24 @@ extension ConversionPipeline {
                                         message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
                                                         candidate.assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
                                                         passes ? "" : ", over budget")))
-                guard passes else { return false }
+                guard passes else {
+                    missed = true
+                    return false
+                }
                 chosen = candidate
                 chosen?.assignment.validationAccuracy = score.accuracy
                 chosen?.assignment.standardError = score.standardError
                 return true
+            }
+            try walkLadder(kept, assignment: \.assignment, search: search, make: { ranks in
+                let candidate = try tune(ranks)
+                guard candidate.withinBudget else { return nil }
+                tried[candidate.trial].inSequence = true
+                return candidate
+            }, visit: judge)
+            // The factorized convolutions continue the same fixed sequence, only past a ladder that kept the budget throughout.
+            for candidate in factorizedConvolutions where !missed {
+                guard try judge(candidate) else { break }
             }
             refinement.chosen = chosen
             refinement.tests = judged
@@ -294,6 +325,51 @@ extension ConversionPipeline {
         refinement.chosen?.candidates = candidates
         refinement.tried = tried
         return refinement
+    }
+
+    /// The convolutions the fine-tuned refinement tries factorized from `ranks` (``factorizeConvolutions(_:from:keep:)``),
+    /// with the largest rank each pays at: those the search kept whole (no rank in `ranks`, not already factorized) that it
+    /// searched (so neither `--exclude`d nor under `--conv none`), in the form it searched them in, that some rank of that
+    /// form saves both parameters and multiply-accumulates (``RankSearch/convolutionRankLimit(_:)``), and that at rank 1
+    /// would lower the hidden-parameter fraction by at least a twentieth of its value at `ranks` (a smaller saving is
+    /// not worth 3 fine-tunings); those saving most first, at most 2.
+    static func convolutionsToFactorize(_ search: RankSearch, from ranks: [String: Int]) -> [(name: String, limit: Int)] {
+        guard search.options.convolutions != .none else { return [] }
+        let current = search.hiddenFraction(ranks)
+        let candidates = search.convolutionLayers.compactMap { name -> (name: String, limit: Int, saving: Double)? in
+            guard ranks[name] == nil, search.storedRank(name) == nil, search.options.policy(forLayer: name) != nil,
+                  let limit = search.convolutionRankLimit(name), limit >= 1 else { return nil }
+            var lowest = ranks
+            lowest[name] = 1
+            let saving = current - search.hiddenFraction(lowest)
+            return saving >= current / 20 ? (name, limit, saving) : nil
+        }
+        return candidates.enumerated().sorted { ($0.element.saving, $1.offset) > ($1.element.saving, $0.offset) }
+            .prefix(2).map { ($0.element.name, $0.element.limit) }
+    }
+
+    /// Assignments with a convolution the search kept whole factorized, tried after `start`, each offered to `keep` (which
+    /// says whether it was kept): for each of ``convolutionsToFactorize(_:from:)`` in turn, from the last kept assignment,
+    /// its rank bisected on a log scale between the largest rank it pays at and 1 (3 candidates, the first about the
+    /// geometric mean of the two; a candidate kept lowers the upper end, one missed raises the lower). Every kept
+    /// assignment is smaller than the one kept before it. Returns the last kept assignment.
+    @discardableResult
+    static func factorizeConvolutions(_ search: RankSearch, from start: [String: Int],
+                                      keep: ([String: Int]) throws -> Bool) rethrows -> [String: Int] {
+        var last = start
+        for (name, limit) in convolutionsToFactorize(search, from: start) {
+            var good = Double(limit), bad = 1.0
+            var offered: Set<Int> = []
+            let from = last
+            for _ in 0..<3 {
+                let rank = min(limit, max(1, Int((good * bad).squareRoot().rounded())))
+                guard offered.insert(rank).inserted else { break }
+                var ranks = from
+                ranks[name] = rank
+                if try keep(ranks) { (good, last) = (Double(rank), ranks) } else { bad = Double(rank) }
+            }
+        }
+        return last
     }
 
     /// Smaller rank assignments tried after `start`, each offered to `keep` (which says whether it was kept):

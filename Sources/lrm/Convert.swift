@@ -118,7 +118,7 @@ extension LRM {
         @Flag(help: "Do not refit the factors by least squares after truncation (on by default where there is one: a policy in a data-aware metric, and every search; integer codes are rounded in its pass; refused elsewhere).")
         var noRefit = false
 
-        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time); 1 to \(FineTuneOptions.maxEpochs). Needs --dataset or your own data (--inputs).", valueName: "epochs"))
+        @Option(help: ArgumentHelp("Fine-tune the result by distillation from the original (KL on temperature-softened outputs plus the label loss, Adam) for at most this many epochs on the training records the validation does not use; a search also tries smaller models fine-tuned (every rank scaled by one factor, then the layers one at a time, then, for an accuracy budget, each convolution the search kept whole factorized, at most 2 of them and 3 ranks each, at most 6 more fine-tunings, re-judged after the others); 1 to \(FineTuneOptions.maxEpochs). Needs --dataset or your own data (--inputs).", valueName: "epochs"))
         var finetune: Int?
 
         @Option(name: .customLong("finetune-lr"), help: ArgumentHelp("Adam's learning rate for --finetune. (default: \(ConvertDefaults.finetuneLr))", valueName: "rate"))
