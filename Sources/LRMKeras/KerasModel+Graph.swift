@@ -104,9 +104,23 @@ extension ContainerModelBuilder {
     /// The order the layers run in: a topological order that, after each layer, takes next a layer whose current sample
     /// it is (its first input, or any input of an order-free merge) when one is ready, so that chains stay together
     /// (a convolution is followed by its BatchNormalization, which then folds into it) and fewer slots are needed;
-    /// otherwise the ready layer first in Keras's order.
+    /// otherwise the ready layer first in Keras's order. Where a layer's output goes to several such layers (a fork),
+    /// a branch that ends as the first input of an order-dependent merge (`Concatenate([a, b])`'s `a`, `Subtract`'s
+    /// first) runs after the others: the merge then follows it and takes it as its current sample, where running it
+    /// first would store it and load it back before the merge (an extra copy of the sample).
     func schedule(_ graph: KerasGraph, readers: [[Int]], isMerge: (Int) -> KerasMerge?) throws(KerasImportError) -> [Int] {
         let count = graph.inputs.count
+        /// Whether the chain from `start` (each layer the only reader of the one before) ends as the first input of an
+        /// order-dependent merge.
+        func endsAsFirstOfOrderedMerge(_ start: Int) -> Bool {
+            var node = start
+            for _ in 0..<count {
+                guard readers[node].count == 1, let reader = readers[node].first else { return false }
+                if let merge = isMerge(reader) { return !merge.isCommutative && graph.inputs[reader].first == node }
+                node = reader
+            }
+            return false
+        }
         var waiting = graph.inputs.map { Set($0).count }
         var ready = Set((0..<count).filter { waiting[$0] == 0 })
         var order: [Int] = []
@@ -115,11 +129,12 @@ extension ContainerModelBuilder {
             guard var pick = candidates.first else {
                 throw KerasImportError(.invalidConfig, file: source, "the model's layers take inputs in a cycle")
             }
-            if let last = order.last, let follower = candidates.first(where: { candidate in
-                let inputs = graph.inputs[candidate]
-                return inputs.first == last || (isMerge(candidate)?.isCommutative == true && inputs.contains(last))
-            }) {
-                pick = follower
+            if let last = order.last {
+                let followers = candidates.filter { candidate in
+                    let inputs = graph.inputs[candidate]
+                    return inputs.first == last || (isMerge(candidate)?.isCommutative == true && inputs.contains(last))
+                }
+                if let follower = followers.first(where: { !endsAsFirstOfOrderedMerge($0) }) ?? followers.first { pick = follower }
             }
             ready.remove(pick)
             order.append(pick)

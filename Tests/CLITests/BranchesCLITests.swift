@@ -35,7 +35,7 @@ struct BranchesCLITests {
         #expect(inspect.stdout.contains("lrm format 1.4"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("merge [add slot 0]"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("store [→ slot 0]"), "\(inspect.stdout)")
-        #expect(inspect.stdout.contains("merge [concatenate slot 1]"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("merge [concatenate slot 0]"), "\(inspect.stdout)")
         // predict gives Keras's own outputs.
         let pred = try NPZ.read(path: fixture + ".pred.npz")
         try NPY.write(try #require(pred["x"]), to: scratch.file("kx.npy"))
