@@ -136,35 +136,141 @@ struct KerasExportPlan {
         inputShape = model.input.shape
         try planPreprocessing(model.input, names: &names, file: file)
         isFunctional = model.layers.contains { $0.operation.usesSlots }
-        // The Keras layer whose output is the current sample, and what each slot holds (format 1.4).
+        // The Keras layer whose output is the current sample, and what each slot holds (format 1.4), with its view.
         var current = inputName
-        var held: [Int: (name: String, shape: [Int])] = [:]
+        var held: [Int: (name: String, shape: [Int], view: Bool)] = [:]
         for index in layers.indices {
             layers[index].inputs = [current]
             layers[index].outputShape = model.input.shape
             current = layers[index].name
         }
+        // Keras 1-D layers (KerasExportPlan+Sequence.swift): in the sequence view Keras holds lrm's [1, steps, channels]
+        // sample as [steps, channels].
+        let kerasClasses = MetadataKey.sourceKerasClasses(in: model.metadata)
+        let modelLayers = model.layers
+        func sequenceLayer(_ index: Int, input: [Int]) -> Bool {
+            index < modelLayers.count && kerasClasses[modelLayers[index].name] != nil
+                && Self.hasSequenceForm(modelLayers[index].operation, input: input)
+        }
+        func kerasShape(_ shape: [Int], _ view: Bool) -> [Int] { view ? Array(shape.dropFirst()) : shape }
+        var sequenceView = false
+        /// A `Reshape` to lrm's `shape` of the Keras tensor `input` (held in the sequence view), named after `layer`.
+        func bridge(_ input: String, to shape: [Int], before layer: Layer<Tensor>, name: String) -> PlannedLayer {
+            var reshape = LayerMapper(layer: layer, name: names.claim(name + "_as_2d"), file: file)
+                .planned("Reshape", [("target_shape", KerasConfigJSON(shape))])
+            reshape.inputs = [input]
+            reshape.outputShape = shape
+            return reshape
+        }
+        /// lrm layers written with the Keras layer before them (a separable pair's pointwise half, a global pooling's
+        /// keepdims reshape), and whether the causal padding before the current convolution was left out.
+        var merged: Set<Int> = []
+        var causal = false
         var shape = model.input.shape
-        for (layer, name) in zip(model.layers, kerasNames) {
+        for (index, (layer, name)) in zip(model.layers, kerasNames).enumerated() {
+            if merged.contains(index) { continue }
+            if case .reshape(let target) = layer.operation {
+                if sequenceView, shape.count == 3, target == Array(shape.dropFirst()) {
+                    // Back to [steps, channels]: what Keras holds already.
+                    sequenceView = false
+                    shape = target
+                    continue
+                }
+                if !sequenceView, shape.count == 2, target == [1] + shape, sequenceLayer(index + 1, input: target) {
+                    // Into [1, steps, channels] for a layer written as a Keras 1-D one: Keras keeps [steps, channels].
+                    sequenceView = true
+                    shape = target
+                    continue
+                }
+            }
+            let sequence = sequenceView && sequenceLayer(index, input: shape)
+            if sequenceView, !sequence, !layer.operation.usesSlots, !Self.ignoresSequenceView(layer.operation) {
+                // A layer without a 1-D form: lrm's shape again, and its 2-D layer.
+                let reshape = bridge(current, to: shape, before: layer, name: name)
+                layers.append(reshape)
+                current = reshape.name
+                sequenceView = false
+            }
             let mapper = LayerMapper(layer: layer, name: name, file: file)
             let features = shape.last ?? 0
             let stepInput = shape
             let planned = layers.count
+            var lastStep = index
+            var viewAfter = sequenceView && !{ if case .flatten = layer.operation { return true }; if case .reshape = layer.operation { return true }; return false }()
+            if sequence {
+                viewAfter = true
+                let next = index + 1 < modelLayers.count ? modelLayers[index + 1] : nil
+                switch layer.operation {
+                case let .conv2D(kernel, bias, activation, geometry):
+                    layers.append(try mapper.convolution1D(kernel: kernel, bias: bias, activation: activation, geometry: geometry, causal: causal))
+                case let .factorizedConv2D(first, second, bias, activation, form, geometry, _):
+                    let (firstGeometry, secondGeometry) = Self.halves(geometry, form: form)
+                    var firstMapper = mapper
+                    firstMapper.name = names.claim(name + Self.factorSuffix)
+                    layers.append(try firstMapper.convolution1D(kernel: first, bias: nil, activation: .linear, geometry: firstGeometry,
+                                                                causal: causal && form == .channel))
+                    layers.append(try mapper.convolution1D(kernel: second, bias: bias, activation: activation, geometry: secondGeometry,
+                                                           causal: causal && form == .spatial))
+                case let .depthwiseConv2D(kernel, _, _, geometry)
+                    where next.map { Self.separablePair(layer, $0) && kerasClasses[$0.name] == kerasClasses[layer.name] } == true:
+                    guard let next, case let .conv2D(pointwise, bias, activation, _) = next.operation else { break }
+                    let pairMapper = LayerMapper(layer: next, name: kerasNames[index + 1], file: file)
+                    layers.append(try pairMapper.separable1D(depthwise: kernel, geometry: geometry, pointwise: pointwise, bias: bias,
+                                                             activation: activation))
+                    merged.insert(index + 1)
+                    lastStep = index + 1
+                case .globalPool2D:
+                    var keepDims = false
+                    if let next, next.name == layer.name + "/keepdims", kerasClasses[next.name] == kerasClasses[layer.name],
+                       case .reshape(let target) = next.operation, target.count == 3, target[0] == 1, target[1] == 1, target[2] == shape[2] {
+                        keepDims = true
+                        merged.insert(index + 1)
+                        lastStep = index + 1
+                    }
+                    guard let pooled = try mapper.spatial1D(input: shape, keepDims: keepDims) else { throw mapper.invalid("no 1-D form") }
+                    layers.append(pooled)
+                    viewAfter = keepDims
+                case let .pad2D(m) where next.map { Self.isCausalPadding(m, of: $0, name: layer.name) } == true
+                    && (try? layer.outputShape(input: shape)).map { sequenceLayer(index + 1, input: $0) } == true:
+                    // The causal padding of the convolution after it, written as a Conv1D: that Conv1D's padding "causal".
+                    causal = true
+                    shape = try Self.outputShape(of: layer, input: shape, mapper: mapper)
+                    continue
+                default:
+                    guard let sequenceForm = try mapper.spatial1D(input: shape) else { throw mapper.invalid("no 1-D form") }
+                    layers.append(sequenceForm)
+                }
+                causal = false
+            } else {
             switch layer.operation {
             case .store(let slot):
-                held[slot] = (current, shape)
+                held[slot] = (current, shape, sequenceView)
                 continue
             case .load(let slot):
                 guard let kept = held[slot] else { throw mapper.invalid("slot \(slot) was not stored before") }
-                (current, shape) = kept
+                (current, shape, sequenceView) = kept
                 continue
             case let .merge(mode, slots, activation):
                 var inputs = [current]
+                var views = [sequenceView]
+                var shapes = [shape]
                 var joined = shape
                 for slot in slots {
                     guard let kept = held[slot] else { throw mapper.invalid("slot \(slot) was not stored before") }
                     inputs.append(kept.name)
+                    views.append(kept.view)
+                    shapes.append(kept.shape)
                     if mode == .concatenate { joined[joined.count - 1] += kept.shape.last ?? 0 }
+                }
+                // Inputs held in different views are all given lrm's shape first.
+                var view = views[0]
+                if Set(views).count > 1 {
+                    for position in inputs.indices where views[position] {
+                        let reshape = bridge(inputs[position], to: shapes[position], before: layer, name: inputs[position])
+                        layers.append(reshape)
+                        inputs[position] = reshape.name
+                    }
+                    view = false
                 }
                 var merge = mapper
                 if activation != .linear { merge.name = names.claim(name + "_merge") }
@@ -172,14 +278,15 @@ struct KerasExportPlan {
                                  "maximum": "Maximum", "minimum": "Minimum", "concatenate": "Concatenate"][mode.name] ?? "Add"
                 var planned = merge.planned(className, mode == .concatenate ? [("axis", .int(-1))] : [])
                 planned.inputs = inputs
-                planned.outputShape = joined
+                planned.outputShape = kerasShape(joined, view)
                 layers.append(planned)
                 current = planned.name
                 shape = joined
+                sequenceView = view
                 if activation != .linear {
                     var activated = mapper.planned("Activation", [("activation", .string(try mapper.kerasActivation(activation)))])
                     activated.inputs = [current]
-                    activated.outputShape = shape
+                    activated.outputShape = kerasShape(shape, view)
                     layers.append(activated)
                     current = activated.name
                 }
@@ -212,10 +319,7 @@ struct KerasExportPlan {
                 layers.append(try mapper.batchNormalization(scale: scale, shift: shift, features: features))
             case let .factorizedConv2D(first, second, bias, activation, form, geometry, _):
                 // Two Conv2D layers: the first (k filters, no bias, linear), then the second with bias and activation.
-                let (firstGeometry, secondGeometry) = form == .channel
-                    ? (geometry, ConvGeometry.unit)
-                    : (ConvGeometry(strideH: geometry.strideH, strideW: 1, dilationH: geometry.dilationH, dilationW: 1, padding: geometry.padding),
-                       ConvGeometry(strideH: 1, strideW: geometry.strideW, dilationH: 1, dilationW: geometry.dilationW, padding: geometry.padding))
+                let (firstGeometry, secondGeometry) = Self.halves(geometry, form: form)
                 var firstMapper = mapper
                 firstMapper.name = names.claim(name + Self.factorSuffix)
                 layers.append(try firstMapper.convolution(kernel: first, bias: nil, activation: .linear, geometry: firstGeometry))
@@ -226,31 +330,71 @@ struct KerasExportPlan {
                 }
                 layers.append(spatial)
             }
-            do {
-                shape = try layer.outputShape(input: stepInput)
-            } catch {
-                throw mapper.invalid("the layer does not fit its input \(stepInput): \(error)")
             }
+            for step in index...lastStep {
+                shape = try Self.outputShape(of: modelLayers[step], input: step == index ? stepInput : shape,
+                                             mapper: step == index ? mapper : LayerMapper(layer: modelLayers[step], name: kerasNames[step], file: file))
+            }
+            sequenceView = viewAfter
             // Each Keras layer of this step takes the one before it; the first half of a factorized layer gives k values
             // (a convolution's: at the output's rows, and for the spatial form at the input's columns).
             for index in planned..<layers.count {
                 layers[index].inputs = [current]
-                layers[index].outputShape = shape
+                layers[index].outputShape = kerasShape(shape, sequenceView)
                 current = layers[index].name
             }
             if layers.count - planned == 2 {
                 switch layer.operation {
                 case let .factorizedDense(_, _, _, _, f):
-                    layers[planned].outputShape = shape.dropLast() + [f.rank]
+                    layers[planned].outputShape = kerasShape(shape.dropLast() + [f.rank], sequenceView)
                 case let .factorizedConv2D(_, _, _, _, form, _, f) where shape.count == 3 && stepInput.count == 3:
-                    layers[planned].outputShape = [shape[0], form == .channel ? shape[1] : stepInput[1], f.rank]
+                    layers[planned].outputShape = kerasShape([shape[0], form == .channel ? shape[1] : stepInput[1], f.rank], sequenceView)
                 default:
                     break
                 }
             }
         }
+        if sequenceView, let last = modelLayers.last {
+            // The model ends in the sequence view: lrm's output shape again.
+            let reshape = bridge(current, to: shape, before: last, name: "output")
+            layers.append(reshape)
+            current = reshape.name
+        }
         outputName = current
         if isFunctional { layers = Self.kerasOrder(layers, input: inputName, output: outputName) }
+    }
+
+    /// The geometries of a factorized convolution's halves: the channel form's first half has the layer's, its second
+    /// is a 1×1 of stride 1; the spatial form's first half has the height's strides and dilation, its second the width's.
+    static func halves(_ geometry: ConvGeometry, form: ConvFactorizationForm) -> (ConvGeometry, ConvGeometry) {
+        form == .channel
+            ? (geometry, ConvGeometry.unit)
+            : (ConvGeometry(strideH: geometry.strideH, strideW: 1, dilationH: geometry.dilationH, dilationW: 1, padding: geometry.padding),
+               ConvGeometry(strideH: 1, strideW: geometry.strideW, dilationH: 1, dilationW: geometry.dilationW, padding: geometry.padding))
+    }
+
+    /// `layer`'s output shape for `input`, or the export's error naming it.
+    fileprivate static func outputShape(of layer: Layer<Tensor>, input: [Int], mapper: LayerMapper) throws(KerasExportError) -> [Int] {
+        do {
+            return try layer.outputShape(input: input)
+        } catch {
+            throw mapper.invalid("the layer does not fit its input \(input): \(error)")
+        }
+    }
+
+    /// Whether `margins` (a layer named `name`) are the causal padding an import put before the convolution `next`:
+    /// `<next>/causal_padding`, (k − 1)·d steps on the left alone, and `next` a valid convolution of kernel width k and
+    /// dilation d (of a factorized one, the half that has them).
+    static func isCausalPadding(_ margins: Margins, of next: Layer<Tensor>, name: String) -> Bool {
+        guard name == next.name + "/causal_padding", margins.top == 0, margins.bottom == 0, margins.right == 0, margins.left > 0 else { return false }
+        switch next.operation {
+        case let .conv2D(kernel, _, _, geometry) where geometry.padding == .valid && kernel.shape.count == 4:
+            return margins.left == (kernel.shape[1] - 1) * geometry.dilationW
+        case let .factorizedConv2D(first, second, _, _, form, geometry, _) where geometry.padding == .valid && first.shape.count == 4 && second.shape.count == 4:
+            return margins.left == ((form == .channel ? first.shape[1] : second.shape[1]) - 1) * geometry.dilationW
+        default:
+            return false
+        }
     }
 
     /// The layers in the order Keras gives a Functional model's layers (and so its weights, which its loaders match by
@@ -399,7 +543,7 @@ struct NameAllocator {
 }
 
 /// Maps one lrm layer, with errors naming it.
-private struct LayerMapper {
+struct LayerMapper {
     let source: Layer<Tensor>
     /// The Keras name of the layer being made.
     var name: String

@@ -19,8 +19,9 @@ extension LRM {
                 + "the Keras model takes the raw inputs `lrm predict` takes; preprocessing no Keras layer can hold (per "
                 + "element of an image, per channel of a CHW input) is left out with a warning: that file expects inputs "
                 + "already scaled (what `lrm predict --no-preprocess` takes). Keras 1-D layers (Conv1D, …, recorded in the "
-                + "metadata source.keras_classes) are written as their 2-D layers over a height of 1 between Reshape layers, "
-                + "with a note saying so. A Keras model is read as lrm import reads it (one whose config leaves its input shape open, "
+                + "metadata source.keras_classes) are written as those 1-D layers (a factorized Conv1D as two Conv1D, the second "
+                + "of kernel size 1 or the first, in the spatial form); where a layer's geometry has no 1-D form it is written as its 2-D "
+                + "layer over a height of 1 between Reshape layers, with a note saying so. A Keras model is read as lrm import reads it (one whose config leaves its input shape open, "
                 + "Input((None, 3)), for the shape --input-shape gives). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
@@ -80,7 +81,7 @@ extension LRM {
                 let modelClass = loaded.layers.contains { $0.operation.usesSlots } ? "Functional" : "Sequential"
                 print("wrote \(output): Keras \(modelClass) '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
-                if let note = Self.sequenceNote(loaded) { print(note) }
+                if let note = Self.sequenceNote(loaded, summary: summary) { print(note) }
                 if case let .notIncluded(reason) = summary.preprocessing {
                     printWarning("the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
                                  + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model (\(reason)); feed it scaled inputs")
@@ -88,17 +89,42 @@ extension LRM {
             }
         }
 
-        /// What became of a model's Keras 1-D layers (metadata `source.keras_classes`): the export writes lrm's kinds,
-        /// so they come out as 2-D classes over a height of 1; said, never silently. Nil when the model has none.
-        static func sequenceNote(_ model: Model) -> String? {
+        /// What became of a model's Keras 1-D layers (metadata `source.keras_classes`) where the export could not write
+        /// them as their 1-D classes (``KerasExportSummary/layers``: each Keras layer names the lrm layer it comes from):
+        /// those written as 2-D layers over a height of 1 (their geometry has no 1-D form), and those written as other 1-D
+        /// classes (a SeparableConv1D whose halves no longer make one); said, never silently. Nil when every one was
+        /// written as its class (a factorized Conv1D as two Conv1D, as a Dense is two Dense), or there are none.
+        static func sequenceNote(_ model: Model, summary: KerasExportSummary) -> String? {
             let classes = MetadataKey.sourceKerasClasses(in: model.metadata)
-            let named = model.layers.filter { classes[$0.name] != nil }
-            guard !named.isEmpty else { return nil }
-            var kinds: [String] = []
-            for layer in named where !kinds.contains(classes[layer.name]!) { kinds.append(classes[layer.name]!) }
-            let names = named.prefix(6).map { "'\(escaped($0.name))'" }.joined(separator: ", ") + (named.count > 6 ? ", …" : "")
-            return "note: the Keras 1-D layers (\(kinds.joined(separator: ", ")): \(names)) are written as 2-D layers over a height of 1, "
-                + "between Reshape layers ([steps, channels] ↔ [1, steps, channels]): same input shape and outputs, not the original classes"
+            let written = Dictionary(grouping: summary.layers, by: \.sourceLayer).mapValues { $0.map(\.className) }
+            var planar: [Layer<Tensor>] = [], other: [Layer<Tensor>] = []
+            for layer in model.layers {
+                guard let kerasClass = classes[layer.name] else { continue }
+                let kinds = written[layer.name] ?? []
+                if kinds.contains(where: { $0.hasSuffix("2D") || $0 == "Reshape" }) {
+                    planar.append(layer)
+                } else if kinds.contains(where: { $0 != kerasClass }) {
+                    other.append(layer)
+                }
+            }
+            func listed(_ layers: [Layer<Tensor>]) -> String {
+                var kinds: [String] = []
+                for layer in layers where !kinds.contains(classes[layer.name]!) { kinds.append(classes[layer.name]!) }
+                return kinds.joined(separator: ", ") + ": " + layers.prefix(6).map { "'\(escaped($0.name))'" }.joined(separator: ", ")
+                    + (layers.count > 6 ? ", …" : "")
+            }
+            var notes: [String] = []
+            if !planar.isEmpty {
+                notes.append("note: the Keras 1-D layers (\(listed(planar))) are written as 2-D layers over a height of 1, between Reshape layers "
+                             + "([steps, channels] ↔ [1, steps, channels]), their geometry having no 1-D form: same input shape and outputs, "
+                             + "not the original classes")
+            }
+            if !other.isEmpty {
+                let used = Set(other.flatMap { written[$0.name] ?? [] }).sorted()
+                notes.append("note: the Keras 1-D layers (\(listed(other))) are written as other 1-D layers (\(used.joined(separator: ", "))): "
+                             + "same outputs")
+            }
+            return notes.isEmpty ? nil : notes.joined(separator: "\n")
         }
 
         /// Up to four values, for the preprocessing note.
