@@ -219,7 +219,7 @@ public enum Verifier {
         for layer in layers {
             guard let mismatch = layer.operationMismatch else { continue }
             checks.append(VerificationCheck(name: "operation \(layer.name)", passed: false,
-                                            detail: "layer '\(escaped(layer.name))' does not compute what the reference's does: \(mismatch)"))
+                                            detail: "\(layer.label) does not compute what the reference's does: \(mismatch)"))
         }
         for layer in layers where layer.agreesWithRecord == false {
             let errorAgrees = layer.recordedRelativeError.map { LayerFidelity.agrees(layer.relativeError, $0) } ?? false

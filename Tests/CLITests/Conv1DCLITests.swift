@@ -136,6 +136,16 @@ struct Conv1DCLITests {
         #expect(classes(report["layers"] as? [[String: Any]]) == ["c1": "Conv1D", "c2": "Conv1D"], "\(json.stdout)")
         #expect(classes((report["size"] as? [String: Any])?["layers"] as? [[String: Any]]) == ["c1": "Conv1D", "c2": "Conv1D"], "\(json.stdout)")
 
+        // A check on the layer's operation names the class too (c1's relu taken away).
+        var changed = try ContainerFile(path: model).loadModel()
+        let index = try #require(changed.layers.firstIndex { $0.name == "c1" })
+        changed.layers[index].operation = try #require(ConvolutionVerifyCLITests.withActivation(changed.layers[index].operation, .linear))
+        let changedFile = scratch.file("changed.lrm")
+        try ContainerWriter.write(changed, to: changedFile)
+        let operation = try ChildProcess.run(["verify", changedFile, "--reference", Self.basic] + data)
+        #expect(operation.status == 1 && operation.stdout.contains("FAIL  operation c1: layer 'c1' [Conv1D] does not compute what the reference's does"),
+                "\(operation.stdout)")
+
         let page = scratch.file("r.html")
         let html = try ChildProcess.run(["report", model, "--reference", Self.basic, "-o", page] + data)
         #expect(html.status == 0, "\(html.stderr)")
