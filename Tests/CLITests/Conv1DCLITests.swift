@@ -105,7 +105,7 @@ struct Conv1DCLITests {
         #expect(classes == ["c1": "Conv1D", "pool": "MaxPooling1D", "c2": "Conv1D"])
     }
 
-    @Test("verify's and report's weights tables name each layer's Keras class as inspect does: text, JSON keras_class, JUnit and HTML")
+    @Test("verify's and report's weights tables name each layer's Keras class as inspect does: text, JSON keras_class, JUnit and HTML; diff's layer lines too")
     func verifyAndReportNameClasses() throws {
         let scratch = try Scratch()
         let model = scratch.file("r2.lrm")
@@ -145,6 +145,13 @@ struct Conv1DCLITests {
         let operation = try ChildProcess.run(["verify", changedFile, "--reference", Self.basic] + data)
         #expect(operation.status == 1 && operation.stdout.contains("FAIL  operation c1: layer 'c1' [Conv1D] does not compute what the reference's does"),
                 "\(operation.stdout)")
+
+        // diff's layer lines name it too.
+        let imported = scratch.file("imported.lrm")
+        #expect(try ChildProcess.run(["import", Self.basic, "-o", imported]).status == 0)
+        let diff = try ChildProcess.run(["diff", imported, model])
+        #expect(diff.status == 1 && diff.stdout.contains("  c1: conv2d [Conv1D], 40 parameters → factorized_conv2d [Conv1D] rank 2, 30 parameters"),
+                "\(diff.stdout)")
 
         let page = scratch.file("r.html")
         let html = try ChildProcess.run(["report", model, "--reference", Self.basic, "-o", page] + data)
