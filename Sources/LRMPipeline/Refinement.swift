@@ -331,7 +331,7 @@ extension ConversionPipeline {
     /// with the largest rank each pays at: those the search kept whole (no rank in `ranks`, not already factorized) that it
     /// searched (so neither `--exclude`d nor under `--conv none`), in the form it searched them in, that some rank of that
     /// form saves both parameters and multiply-accumulates (``RankSearch/convolutionRankLimit(_:)``), and that at rank 1
-    /// would lower the hidden-parameter fraction by at least a twentieth of its value at `ranks` (a smaller saving is
+    /// would lower the hidden-parameter fraction by at least a fiftieth of its value at `ranks` (a smaller saving is
     /// not worth 3 fine-tunings); those saving most first, at most 2.
     static func convolutionsToFactorize(_ search: RankSearch, from ranks: [String: Int]) -> [(name: String, limit: Int)] {
         guard search.options.convolutions != .none else { return [] }
@@ -342,7 +342,7 @@ extension ConversionPipeline {
             var lowest = ranks
             lowest[name] = 1
             let saving = current - search.hiddenFraction(lowest)
-            return saving >= current / 20 ? (name, limit, saving) : nil
+            return saving >= current / 50 ? (name, limit, saving) : nil
         }
         return candidates.enumerated().sorted { ($0.element.saving, $1.offset) > ($1.element.saving, $0.offset) }
             .prefix(2).map { ($0.element.name, $0.element.limit) }
