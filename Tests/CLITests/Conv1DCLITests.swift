@@ -278,6 +278,15 @@ struct Conv1DCLITests {
         }
         #expect(outputs[0].count == 48 && zip(outputs[0], outputs[1]).allSatisfy { abs($0 - $1) <= 1e-5 })
 
+        // A SeparableConv1D whose pointwise half was factorized is no longer one: its halves are other 1-D layers, said once.
+        let separable = scratch.file("s.lrm")
+        #expect(try ChildProcess.run(["convert", Self.fixture("k3_conv1d_separable.keras"), "--policy", "rank:2", "-o", separable]).status == 0)
+        let split = try ChildProcess.run(["export", separable, "--to", "keras", "-o", scratch.file("s.keras")])
+        #expect(split.status == 0, "\(split.stderr)")
+        #expect(split.stdout.split(separator: "\n").filter { $0.hasPrefix("note: ") }
+                    == ["note: the Keras 1-D layers (SeparableConv1D: 'sep/depthwise', 'sep') are written as other 1-D layers (Conv1D, DepthwiseConv1D): same outputs"],
+                "\(split.stdout)")
+
         // A layer recorded as a Conv1D whose kernel is 2 high (a hand-made file) has no 1-D form.
         let count = 2 * 3 * 2 * 3
         let tall = Model(name: "tall", input: InputSpec(shape: [8, 2]), layers: [
