@@ -35,7 +35,8 @@ public struct DataSelection: Sendable {
     /// choose): validate on a fifth of the training records (at least one) and calibrate on the rest.
     public var fitsSizesToOwnData = false
     /// Whether ``calibrationSamples`` and ``validationSamples`` were chosen (`--calibration-samples`, `--validation-samples`) or
-    /// are defaults: a training split too small for them says which.
+    /// are defaults: a training split too small for them says which. With own data a size not chosen is fitted to the
+    /// records as when neither is (``fitsSizesToOwnData``): validation a fifth of them, calibration the records not validating.
     public var calibrationSamplesGiven = true
     public var validationSamplesGiven = true
     /// The model's file as the user named it: errors about own data that do not fit the model name it so
@@ -128,12 +129,16 @@ public struct DataSelection: Sendable {
         }
     }
 
-    /// How many training samples calibrate and how many validate: the options', or with own data (and
-    /// `fitsSizesToOwnData`) a fifth of the `trainingSamples` for validation and the rest for calibration.
+    /// How many training samples calibrate and how many validate: the options', or with own data, for a size not chosen
+    /// (`fitsSizesToOwnData`, else `calibrationSamplesGiven` / `validationSamplesGiven` false), a fifth of the
+    /// `trainingSamples` (at least 1) for validation and the rest (at least 1) for calibration.
     func subsetSizes(trainingSamples: Int) -> (calibration: Int, validation: Int) {
-        guard ownSplits != nil && fitsSizesToOwnData else { return (calibrationSamples, validationSamples) }
-        let validation = max(1, Int((Double(trainingSamples) * 0.2).rounded()))
-        return (max(1, trainingSamples - validation), validation)
+        guard ownSplits != nil else { return (calibrationSamples, validationSamples) }
+        let validation = fitsSizesToOwnData || !validationSamplesGiven ? max(1, Int((Double(trainingSamples) * 0.2).rounded())) : validationSamples
+        // Compared, not subtracted, when given: a given size may be as large as Int.max.
+        let calibration = fitsSizesToOwnData || !calibrationSamplesGiven
+            ? (validation < trainingSamples ? trainingSamples - validation : 1) : calibrationSamples
+        return (max(1, calibration), validation)
     }
 
     /// Why a training split of `trainingSamples` cannot hold `calibration` + `validation` samples: own data name the
@@ -141,12 +146,13 @@ public struct DataSelection: Sendable {
     /// ``validationSamplesGiven``) are said as what they default to.
     func subsetShortfall(trainingSamples: Int, calibration: Int, validation: Int) -> String {
         let own = ownData != nil && ownSplits != nil
-        func size(_ option: String, _ value: Int, given: Bool, other: String) -> String {
-            // With own data the default is a fifth of the records only when neither option is given (below).
-            "\(option) \(value) (\(given ? "given" : own ? "the default when \(other) is given" : "the default"))"
+        func size(_ option: String, _ value: Int, given: Bool, ownDefault: String) -> String {
+            // With own data a size not given is fitted to the records (when neither is, the line below says so).
+            "\(option) \(value) (\(given ? "given" : own ? "\(ownDefault), the default with --inputs" : "the default"))"
         }
-        let sizes = size("--calibration-samples", calibration, given: calibrationSamplesGiven, other: "--validation-samples") + " + "
-            + size("--validation-samples", validation, given: validationSamplesGiven, other: "--calibration-samples")
+        let sizes = size("--calibration-samples", calibration, given: calibrationSamplesGiven,
+                         ownDefault: "the training records not validating, at least 1") + " + "
+            + size("--validation-samples", validation, given: validationSamplesGiven, ownDefault: "a fifth of the training records")
         let advice = "give smaller sizes with --calibration-samples and --validation-samples"
         guard let ownData, own else { return "the training split has \(trainingSamples) samples, fewer than \(sizes): \(advice)" }
         let records = "\(trainingSamples) record\(trainingSamples == 1 ? "" : "s")"

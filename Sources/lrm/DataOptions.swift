@@ -37,10 +37,10 @@ struct DataSetOptions: ParsableArguments {
 struct DataOptions: ParsableArguments {
     @OptionGroup var dataSet: DataSetOptions
 
-    @Option(help: ArgumentHelp("Training samples used for calibration statistics (default 5000; with --inputs and neither this nor --validation-samples given, every training record not used for validation).", valueName: "N"))
+    @Option(help: ArgumentHelp("Training samples used for calibration statistics (default 5000; with --inputs, every training record not used for validation).", valueName: "N"))
     var calibrationSamples: Int?
 
-    @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search (default 5000; with --inputs and neither this nor --calibration-samples given, a fifth of the training records).", valueName: "N"))
+    @Option(help: ArgumentHelp("Training samples (disjoint from calibration) used to check candidates in a rank search (default 5000; with --inputs, a fifth of the training records).", valueName: "N"))
     var validationSamples: Int?
 
     @Option(name: .customLong("validation"),

@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMNumPy
 import LRMTestSupport
 import Testing
@@ -56,16 +57,49 @@ struct CalibrationShortfallCLITests {
                 + "--validation-samples 5000 (the default): give smaller sizes with --calibration-samples and --validation-samples (see lrm convert --help)\n", "\(result.stderr)")
     }
 
-    @Test("own data with --calibration-samples given and --validation-samples not: the line says the validation size is the 5000 default, not a fifth of the records (it said 'fewer than --calibration-samples + --validation-samples (2 + 5000)')")
+    @Test("own data with only --calibration-samples: validation is a fifth of the training records, and sizes that do not fit name that default (validation was 5000, so 'fewer than --calibration-samples 2 (given) + --validation-samples 5000' on 16 records)")
     func ownDataOneSizeGiven() throws {
         let scratch = try Scratch()
-        let (inputs, labels) = try Self.housing(20, in: scratch)
+        let (inputs, labels) = try Self.housing(100, in: scratch)
         let out = scratch.file("w.lrm")
+        // 80 training records: 16 validate, 10 calibrate.
         let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
-                                           "--target-metric-drop", "5", "--calibration-samples", "2", "-o", out], timeout: 120)
-        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: out), "\(result)")
-        #expect(result.stderr == "lrm: error: \(inputs): the training split has 16 records, fewer than --calibration-samples 2 (given) + "
-                + "--validation-samples 5000 (the default when --calibration-samples is given): give smaller sizes with --calibration-samples and "
-                + "--validation-samples, or more records (see lrm convert --help)\n", "\(result.stderr)")
+                                           "--target-metric-drop", "5", "--calibration-samples", "10", "-o", out, "--json"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        // The validation records, split into those that select and those that confirm.
+        let confirmation = try #require(search["confirmation"] as? [String: Any])
+        #expect((confirmation["selection_samples"] as? Int ?? 0) + (confirmation["confirmation_samples"] as? Int ?? 0) == 16, "\(confirmation)")
+        #expect(try ContainerFile(path: out).header.metadata["calibration.count"] == .int(10))
+        // 70 + 16 do not fit in 80.
+        let tooMany = scratch.file("t.lrm")
+        let refused = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                            "--target-metric-drop", "5", "--calibration-samples", "70", "-o", tooMany], timeout: 120)
+        #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: tooMany), "\(refused)")
+        #expect(refused.stderr == "lrm: error: \(inputs): the training split has 80 records, fewer than --calibration-samples 70 (given) + "
+                + "--validation-samples 16 (a fifth of the training records, the default with --inputs): give smaller sizes with --calibration-samples and "
+                + "--validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
+    }
+
+    @Test("own data with only --validation-samples: calibration is every training record not validating, and a validation size that leaves none names that default (calibration was 5000)")
+    func ownDataValidationOnly() throws {
+        let scratch = try Scratch()
+        let (inputs, labels) = try Self.housing(100, in: scratch)
+        let out = scratch.file("w.lrm")
+        // 80 training records: 30 validate, the other 50 calibrate.
+        let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                           "--target-metric-drop", "5", "--validation-samples", "30", "-o", out, "--json"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        let confirmation = try #require(search["confirmation"] as? [String: Any])
+        #expect((confirmation["selection_samples"] as? Int ?? 0) + (confirmation["confirmation_samples"] as? Int ?? 0) == 30, "\(confirmation)")
+        #expect(try ContainerFile(path: out).header.metadata["calibration.count"] == .int(50))
+        let tooMany = scratch.file("t.lrm")
+        let refused = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                            "--target-metric-drop", "5", "--validation-samples", "80", "-o", tooMany], timeout: 120)
+        #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: tooMany), "\(refused)")
+        #expect(refused.stderr == "lrm: error: \(inputs): the training split has 80 records, fewer than --calibration-samples 1 (the training records "
+                + "not validating, at least 1, the default with --inputs) + --validation-samples 80 (given): give smaller sizes with --calibration-samples and "
+                + "--validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
     }
 }
