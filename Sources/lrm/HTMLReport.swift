@@ -145,22 +145,27 @@ struct HTMLReport {
         return chart.render()
     }
 
-    func verifySection(_ r: VerificationReport) -> String {
-        var html = "<h2>Verification on \(e(r.dataset))</h2>"
-        // A report checks no thresholds, only that each layer's weights agree with the file's record (with a
-        // reference): say PASS only where verify would.
+    /// The verification's result line, as verify's result for the same files (any task): a report checks no thresholds, only
+    /// that each layer's weights agree with the file's record and compute what the reference's do (with a reference), so it
+    /// says PASS only where verify would, and a FAIL's reasons.
+    func resultLine(_ result: VerificationResult, layers: [LayerFidelity]) -> String {
         let outcome: String
-        switch r.result {
+        switch result {
         case .fail:
-            let reasons = (r.layers.contains { $0.agreesWithRecord == false } ? ["a layer's weights disagree with the file's record"] : [])
-                + (r.layers.contains { $0.operationMismatch != nil } ? ["a layer's activation or convolution geometry is not the reference's"] : [])
+            let reasons = (layers.contains { $0.agreesWithRecord == false } ? ["a layer's weights disagree with the file's record"] : [])
+                + (layers.contains { $0.operationMismatch != nil } ? ["a layer's activation or convolution geometry is not the reference's"] : [])
             outcome = "<span class=\"fail\">FAIL</span>: " + reasons.joined(separator: "; ")
         case .pass: outcome = "<span class=\"pass\">PASS</span>"
         case .noChecks:
-            outcome = (r.layers.contains { $0.agreesWithRecord == true } ? "<span class=\"pass\">weights agree with the file's record</span>; " : "")
+            outcome = (layers.contains { $0.agreesWithRecord == true } ? "<span class=\"pass\">weights agree with the file's record</span>; " : "")
                 + "no thresholds checked (<code>lrm verify</code> checks them)"
         }
-        html += "<p>Result: \(outcome)" + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+        return "<p>Result: \(outcome)" + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+    }
+
+    func verifySection(_ r: VerificationReport) -> String {
+        var html = "<h2>Verification on \(e(r.dataset))</h2>"
+        html += resultLine(r.result, layers: r.layers)
         html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
         func row(_ name: String, _ pick: (ClassificationMetrics) -> Double?) {
             guard let value = pick(r.candidate) else { return }
@@ -202,8 +207,8 @@ struct HTMLReport {
     /// The verification of a binary classifier or a regressor: the task's metrics for each model.
     func taskVerifySection(_ r: TaskReport) -> String {
         var html = "<h2>Verification on \(e(r.dataset))</h2>"
-        html += "<p>Task: \(r.task == .binary ? "binary classification" : "regression"), \(Format.count(r.sampleCount)) samples"
-            + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
+        html += resultLine(r.result, layers: r.layers)
+        html += "<p>Task: \(r.task == .binary ? "binary classification" : "regression"), \(Format.count(r.sampleCount)) samples</p>"
         html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
         func row(_ name: String, _ candidate: Double?, _ reference: Double?, percent: Bool) {
             func show(_ value: Double?) -> String {

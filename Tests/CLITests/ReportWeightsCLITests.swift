@@ -1,4 +1,5 @@
 import Foundation
+import LRMFormat
 import LRMTestSupport
 import Testing
 
@@ -39,6 +40,44 @@ struct ReportWeightsCLITests {
         for note in ["(truncation's): the energy the file records is that of the truncation", "≈ the file's error is its re-truncation's estimate"] {
             #expect(verify.stdout.contains(note), "\(note)")
             #expect(html.contains("<p class=\"sub\">" + note), "\(note) not in the report")
+        }
+    }
+
+    @Test("report --reference with own data for a regressor and a binary classifier: the verification section has verify's result line, with the reason for a FAIL (the binary and regression sections had none; only multi-class data did)")
+    func taskResultLine() throws {
+        let scratch = try Scratch()
+        let cases = [("housing_mlp.h5", ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]),
+                     ("churn_mlp.h5", ["--inputs", samples + "churn.csv", "--label-column", "churned"])]
+        for (sample, data) in cases {
+            let converted = scratch.file("\(sample).lrm"), changed = scratch.file("\(sample)-linear.lrm")
+            let convert = try ChildProcess.run(["convert", samples + sample, "--policy", "energy:0.9", "-o", converted])
+            #expect(convert.status == 0, "\(convert.stderr)")
+            // The first hidden layer's relu made linear: verify fails it (operation mismatch), the weights as recorded.
+            var model = try ContainerFile(path: converted).loadModel()
+            let index = try #require(model.layers.firstIndex {
+                switch $0.operation {
+                case .dense(_, _, .relu), .factorizedDense(_, _, _, .relu, _): true
+                default: false
+                }
+            })
+            switch model.layers[index].operation {
+            case let .dense(kernel, bias, _): model.layers[index].operation = .dense(kernel: kernel, bias: bias, activation: .linear)
+            case let .factorizedDense(us, vt, bias, _, f): model.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: .linear, factorization: f)
+            default: Issue.record("not a dense layer")
+            }
+            try ContainerWriter.write(model, to: changed)
+            let verify = try ChildProcess.run(["verify", changed, "--reference", samples + sample] + data)
+            #expect(verify.status == 1 && verify.stdout.contains("result: FAIL"), "\(sample): \(verify)")
+
+            for (file, expected) in [(converted, "Result: <span class=\"pass\">weights agree with the file's record</span>; no thresholds checked (<code>lrm verify</code> checks them)"),
+                                     (changed, "Result: <span class=\"fail\">FAIL</span>: a layer's activation or convolution geometry is not the reference's")] {
+                let page = scratch.file("\(sample)-r.html")
+                let report = try ChildProcess.run(["report", file, "--reference", samples + sample, "-o", page] + data)
+                #expect(report.status == 0, "\(report.stderr)")
+                let html = try String(contentsOfFile: page, encoding: .utf8)
+                #expect(html.contains(expected + " — compared with \(samples + sample)</p>"), "\(sample): \(html)")
+                #expect(!html.contains(">PASS<"))
+            }
         }
     }
 }
