@@ -91,6 +91,8 @@ public struct SizeSearch {
     /// When set, scored candidates (``build(_:storage:calibrated:)`` with `calibrated`) are refitted, and their integer
     /// layers rounded in the refit's pass, as a data-aware policy conversion's are; sizes are unchanged by it.
     public var refitter: Refitter?
+    /// Told of each candidate as it is scored, with how many have been scored (itself included): for progress.
+    public var scoredCandidate: ((SizeCandidate, Int) -> Void)?
 
     public init(model: Model, spectra: [String: LayerSpectrum], options: ConversionOptions, provenance: ConversionProvenance,
                 evaluate: @escaping (Model) throws -> ValidationScore) {
@@ -288,6 +290,7 @@ public struct SizeSearch {
         let candidate = SizeCandidate(ranks: ranks, storage: storage, threshold: threshold, bytes: try Self.fileSize(built),
                                       score: try evaluate(built))
         log.append(candidate)
+        scoredCandidate?(candidate, log.count)
         return candidate
     }
 
@@ -630,6 +633,18 @@ extension ConversionPipeline {
         provenance.groupSize = nil
         var search = SizeSearch(model: model, spectra: spectra, options: options, provenance: provenance) { try scorer.score($0) }
         search.confidence = request.confidence
+        // Each candidate scored, as a rank search reports its own.
+        let progress = request.progress
+        let overflowOutcome = budget == nil ? "never preferred to a candidate that does not" : "misses the budget"
+        search.scoredCandidate = { candidate, count in
+            guard let progress, let score = candidate.score else { return }
+            let size = String(format: "%d bytes (%@)", candidate.bytes, candidate.storage.description)
+            progress(ProgressEvent(phase: "search", done: count,
+                                   message: score.overflowed
+                                       ? String(format: "candidate of %@ outputs NaN or infinite values (it overflows): %@ (original %.4f)", size,
+                                                overflowOutcome, baseline)
+                                       : String(format: "candidate of %@: validation score %.4f (original %.4f)", size, score.accuracy, baseline)))
+        }
         // Scored candidates are refitted and rounded in one pass, as a data-aware policy conversion is (`--no-refit`: not).
         // Not the layers already factorized (a `.lrm` input; ``SearchOutcome/storedFactorLayers``): only those truncated from a
         // kernel, so none when every hidden layer searched is factorized already.
@@ -662,7 +677,6 @@ extension ConversionPipeline {
             // The candidates the bisection that found the choice accepted, in its order (each file smaller; the choice last):
             // a sequence fixed before the confirmation records are seen, nested in τ or λ like a rank search's path.
             let passing = search.acceptedPath
-            let progress = request.progress
             let (index, confirmed, tests) = try Confirmation.judge(count: passing.count, confirmer: confirmer, maxDrop: budget,
                                                                    confidence: request.confidence, model: { [search] i in
                 try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model

@@ -29,11 +29,16 @@ struct ProgressCLITests {
         #expect(run.stdout.contains("search (whitened spectra, \(candidates) candidates"), "one progress line per candidate: \(run.stdout)")
     }
 
-    @Test("--progress json: --minimize bytes tells each candidate its confirmation re-judges (bytes, storage, score)")
+    @Test("--progress json: --minimize bytes tells each candidate it scores (it told none) and each its confirmation re-judges (bytes, storage, score)")
     func bytesSearchConfirmation() throws {
         let run = try ChildProcess.run(["convert", samples + "churn_mlp.h5"] + churn
                                        + ["--target-accuracy-drop", "1", "--minimize", "bytes", "--dry-run", "--progress", "json"], timeout: 120)
         #expect(run.status == 0, "\(run.stderr)")
+        let scored = try run.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+            .compactMap { try jsonObject(String($0))["progress"] as? [String: Any] }.filter { $0["phase"] as? String == "search" }
+        #expect(!scored.isEmpty && scored.map { $0["done"] as? Int ?? 0 } == Array(1...max(1, scored.count)), "\(run.stderr)")
+        #expect(scored.allSatisfy { ($0["message"] as? String ?? "").hasPrefix("candidate of ") && ($0["message"] as? String ?? "").contains(": validation score ") },
+                "\(scored)")
         let confirm = try run.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
             .compactMap { try jsonObject(String($0))["progress"] as? [String: Any] }.filter { $0["phase"] as? String == "confirm" }
         #expect(!confirm.isEmpty, "\(run.stderr)")

@@ -82,4 +82,59 @@ struct OverflowingCandidateTests {
         #expect(search.candidates > 0 && search.overflowingCandidates == search.candidates, "\(search.overflowingCandidates) of \(search.candidates)")
         #expect(search.hiddenFraction == 1, "the original is kept: \(search.hiddenFraction)")
     }
+
+    /// Progress events, collected from the thread doing the work.
+    final class Events: @unchecked Sendable {
+        private let lock = NSLock()
+        private var events: [ProgressEvent] = []
+        var handler: ProgressHandler { { [self] event in lock.withLock { events.append(event) } } }
+        func phase(_ name: String) -> [ProgressEvent] { lock.withLock { events.filter { $0.phase == name } } }
+    }
+
+    @Test("the size searches tell each candidate they score as a search event, an overflowing one as such (they told none: only the confirmation's)")
+    func sizeSearchEvents() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        func request(_ target: ConversionTarget, inputs: OwnDataSource, model: Model, progress: @escaping ProgressHandler) throws -> ConversionRequest {
+            var options = ConversionOptions()
+            options.metric = .plain
+            var request = ConversionRequest(options: options, target: target, data: DataSelection(), writer: nil)
+            request.data.ownData = inputs
+            request.data.fitsSizesToOwnData = true
+            request.refit = nil
+            request.data = try request.data.resolved(for: model)
+            request.progress = progress
+            return request
+        }
+        // A regressor to a size of 40,000 bytes (its f32 file is 77,636): scored normally, then with every candidate overflowing.
+        let housing = try KerasImporter.loadModel(path: root.appendingPathComponent("samples/housing_mlp.h5").path)
+        let housingData = OwnDataSource(inputs: root.appendingPathComponent("samples/housing_x.npy").path,
+                                        labels: root.appendingPathComponent("samples/housing_y.npy").path)
+        for overflowing in [false, true] {
+            let events = Events()
+            let result = try ConversionPipeline.sizeSearch(housing, request: try request(.size(40_000), inputs: housingData, model: housing,
+                                                                                         progress: events.handler),
+                                                           evaluator: overflowing ? Overflowing() : nil)
+            let search = try #require(result.search)
+            let scored = events.phase("search")
+            #expect(search.candidates > 0 && scored.count == search.candidates, "\(scored.count) events, \(search.candidates) candidates")
+            #expect(scored.map(\.done) == Array(1...max(1, scored.count)) && scored.allSatisfy { $0.total == nil })
+            for (event, candidate) in zip(scored, search.sizeCandidates) {
+                let size = "candidate of \(candidate.bytes) bytes (\(candidate.storage.description))"
+                #expect(event.message.hasPrefix(overflowing
+                    ? size + " outputs NaN or infinite values (it overflows): never preferred to a candidate that does not (original "
+                    : size + ": validation score "), "\(event.message)")
+            }
+        }
+        // A classifier with --minimize bytes, every candidate overflowing: each misses the budget, and the search finds none.
+        let churn = try KerasImporter.loadModel(path: root.appendingPathComponent("samples/churn_mlp.h5").path)
+        let churnData = OwnDataSource(inputs: root.appendingPathComponent("samples/churn.csv").path, labelColumn: "churned")
+        let events = Events()
+        #expect(throws: SizeSearchError.self) {
+            try ConversionPipeline.sizeSearch(churn, request: try request(.minimizeBytes(5), inputs: churnData, model: churn, progress: events.handler),
+                                              evaluator: Overflowing())
+        }
+        let scored = events.phase("search")
+        #expect(!scored.isEmpty && scored.map(\.done) == Array(1...max(1, scored.count)), "\(scored)")
+        #expect(scored.allSatisfy { $0.message.hasSuffix("outputs NaN or infinite values (it overflows): misses the budget (original 1.0000)") }, "\(scored)")
+    }
 }
