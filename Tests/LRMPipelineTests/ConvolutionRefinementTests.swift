@@ -77,6 +77,30 @@ struct ConvolutionRefinementTests {
         #expect(f.method.hasSuffix("+finetune"), "\(f.method)")
     }
 
+    @Test("a convolution is tried only when at rank 1 it would save at least a fiftieth of the candidate's hidden fraction")
+    func savingThreshold() throws {
+        // conv (576 kernel parameters, 516 saved at rank 1) beside a 1024 → 64 hidden layer (65,536).
+        var model = Self.model()
+        var rng = SeededGenerator(seed: 31)
+        model.layers[2] = Layer(name: "hidden", operation: .dense(kernel: Tensor(shape: [1024, 64], floats: (0..<65_536).map { _ in 0.05 * rng.nextSymmetricFloat() }),
+                                                                  bias: nil, activation: .relu))
+        model.layers[3] = Layer(name: "out", operation: .dense(kernel: Tensor(shape: [64, 3], floats: (0..<192).map { _ in rng.nextSymmetricFloat() }),
+                                                               bias: nil, activation: .softmax))
+        let options = ConversionOptions()
+        var spectra = ["hidden": try Converter.spectrum(of: model.layers[2], policy: .effectiveRank, options: options)]
+        let convolutions = try ConversionPipeline.searchConvolutionSpectra(model, options: options)
+        spectra.merge(convolutions.spectra) { dense, _ in dense }
+        let search = RankSearch(model: model, spectra: spectra, options: options, policyName: "target-accuracy-drop", policyParameter: 1,
+                                convolutionForms: convolutions.forms) { _ in ValidationScore(accuracy: 1, standardError: 0) }
+        // Hidden layer dense: about 520 of 66,112 (0.0078) is below 1/50 of 1; at rank 16 (fraction 0.272) it is above
+        // 1/50 of it (0.0054), though below the twentieth of 59a47c1 (0.0136); at rank 4 (0.0745) above both.
+        #expect(ConversionPipeline.convolutionsToFactorize(search, from: [:]).isEmpty)
+        #expect(ConversionPipeline.convolutionsToFactorize(search, from: ["hidden": 16]).map(\.name) == ["conv"])
+        #expect(ConversionPipeline.convolutionsToFactorize(search, from: ["hidden": 4]).map(\.name) == ["conv"])
+        // Already given a rank: not the refinement's to factorize.
+        #expect(ConversionPipeline.convolutionsToFactorize(search, from: ["hidden": 4, "conv": 3]).isEmpty)
+    }
+
     @Test("--conv none and --exclude keep the convolution whole: it is never tried factorized")
     func noneAndExcludeKeepIt() throws {
         var none = ConversionOptions()
