@@ -235,7 +235,16 @@ extension ConversionPipeline {
         throws -> FineTuneRefinement {
         var candidates = 0
         var tried: [FineTuneTrial] = []
+        // Each assignment is fine-tuned once: the bisections can offer one again (with a single searched layer, the
+        // per-layer pass repeats the uniform one's steps), and fine-tuning is deterministic, so it would score the same.
+        var done: [[String: Int]: FineTunedCandidate] = [:]
         func tune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
+            if let candidate = done[ranks] { return candidate }
+            let candidate = try fineTune(ranks)
+            done[ranks] = candidate
+            return candidate
+        }
+        func fineTune(_ ranks: [String: Int]) throws -> FineTunedCandidate {
             var result = try search.buildWithDecisions(ranks)
             let fraction = search.hiddenFraction(ranks)
             // The ranks as the candidate stores them: rounded up to the rank multiple (--round-rank), and none for a layer
@@ -269,7 +278,7 @@ extension ConversionPipeline {
             try lowerRanks(from: chosen.ranks, layers: order) { ranks in
                 let candidate = try tune(ranks)
                 guard candidate.withinBudget else { return false }
-                kept.append(candidate)
+                if !kept.contains(where: { $0.trial == candidate.trial }) { kept.append(candidate) }
                 return true
             }
         }
@@ -279,7 +288,7 @@ extension ConversionPipeline {
             try factorizeConvolutions(search, from: last.assignment.ranks) { ranks in
                 let candidate = try tune(ranks)
                 guard candidate.withinBudget else { return false }
-                factorizedConvolutions.append(candidate)
+                if !factorizedConvolutions.contains(where: { $0.trial == candidate.trial }) { factorizedConvolutions.append(candidate) }
                 return true
             }
         }

@@ -101,6 +101,23 @@ struct ConvolutionRefinementTests {
         #expect(ConversionPipeline.convolutionsToFactorize(search, from: ["hidden": 4, "conv": 3]).isEmpty)
     }
 
+    /// Before: with one searched layer the per-layer bisection repeated the uniform one's candidates, and each bisection
+    /// could offer one twice (4 → 2 at scale 0.387 and again at 0.622): ranks 4, 2, 2, 3, 1, 2, 2, seven fine-tunings.
+    @Test("no assignment is fine-tuned twice in a refinement")
+    func eachOnce() throws {
+        var none = ConversionOptions()
+        none.convolutions = .none
+        let rule = { (model: Model) -> Double in
+            if case let .factorizedDense(_, _, _, _, f) = model.layers[2].operation { return f.rank >= 3 ? 1 : 0.5 }
+            return 1
+        }
+        let (refinement, _) = try refine(none, scorer: Stub(rule: rule))
+        let ranks = refinement.tried.map { $0.ranks["hidden"] ?? 0 }
+        #expect(ranks == [4, 2, 3, 1], "\(ranks)")
+        #expect(refinement.chosen?.candidates == 4)
+        #expect(refinement.chosen?.assignment.ranks == ["hidden": 3])
+    }
+
     @Test("--conv none and --exclude keep the convolution whole: it is never tried factorized")
     func noneAndExcludeKeepIt() throws {
         var none = ConversionOptions()
