@@ -9,7 +9,7 @@ import LRMVerify
 extension LRM {
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Factorize a model's dense layers by SVD, choosing each layer's rank by a policy.",
+            abstract: "Factorize a model's dense layers and Conv2D kernels by SVD, each layer's rank chosen by a policy or a search.",
             discussion: """
                 Policies: energy:τ (ARSVD, the default energy:0.95: smallest k keeping a fraction τ of Σσ²), \
                 entropy:τ (ARSVD's later version: partial spectral entropy reaches τ·H), erank (k = ⌈exp H⌉), \

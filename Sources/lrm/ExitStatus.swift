@@ -30,7 +30,7 @@ enum ExitStatus: Int32 {
     static let helpText = """
         Exit codes: 0 success; 1 a check failed on inputs that read without error (verify: a threshold missed, or a \
         layer's weights disagree with the file's record or its activation or convolution geometry with the reference's; convert: a threshold missed; diff: the files differ); 64 bad command line; 65 an input file is invalid, corrupt (a tensor's \
-        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file is missing or unreadable; 71 out of memory (the message names the limit, e.g. ulimit -v) or a \
+        checksum, or a data file's SHA256SUMS entry, does not match) or unsupported; 66 an input file or data set is missing or unreadable; 71 out of memory (the message names the limit, e.g. ulimit -v) or a \
         process could not be started; 73 the output could not be written.
         """
 }

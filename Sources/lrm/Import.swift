@@ -5,7 +5,7 @@ import LRMFormat
 extension LRM {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Store a Keras model as a .lrm file, losslessly (dense layers as they are).",
+            abstract: "Store a Keras model as a .lrm file, losslessly (every layer as it is; BatchNormalization folded exactly).",
             discussion: "BatchNormalization is folded into the neighbouring Dense layer exactly; Dropout is dropped "
                 + "(identity at inference); a leading Rescaling becomes the input preprocessing. " + ExitStatus.helpText)
 

@@ -382,7 +382,7 @@ extension KerasSubprocess {
             model = try KerasImporter.loadModel(path: path, architecture: architecture, match: match ?? .auto, container: container,
                                                 inputShape: inputShape)
         } catch let error as KerasImportError where error.kind == .missingArchitecture && architecture == nil {
-            // A missing option, not a bad file: a usage error (64), as README's table of exit codes has it.
+            // A missing option, not a bad file: a usage error (64), as the table of exit codes in docs/CLI.md has it.
             throw CommandFailure(status: .usage, message: error.description + " (give it with \(architectureOption) FILE)")
         }
         try ArchitectureOption.refuseForFullModel(model, path: path, architecture: architecture, option: architectureOption)

@@ -353,7 +353,7 @@ struct InputShapeOption: ParsableArguments {
 
 /// `--match`: how a weights-only legacy HDF5 file's layers are paired with the architecture's.
 struct WeightMatchOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Weights-only legacy .h5 files (tf-keras save_weights), with --config: pair the file's layers with the architecture's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order). (default: auto)", valueName: "how"))
+    @Option(help: ArgumentHelp("Weights-only legacy .h5 files (tf-keras save_weights), with the architecture option (--config, or --reference-config for a reference): pair the file's layers with the architecture's by name, by order (as Keras's load_weights does), or auto (by name when every name is found, else by order). (default: auto)", valueName: "how"))
     var match: KerasWeightMatching?
 
     /// Refuses (exit 64) `--match` without an architecture option: only a weights-only file, which needs one, is paired

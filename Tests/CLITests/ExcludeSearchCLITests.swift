@@ -3,7 +3,7 @@ import LRMTestSupport
 import Testing
 
 /// A rank search with `--exclude` (review finding 6): the excluded layers were called "output layer", and the hidden-parameter
-/// fraction left them out, so `--target-ratio` was not the fraction of the hidden layers' kernel parameters README says.
+/// fraction left them out, so `--target-ratio` was not the fraction of the hidden layers' kernel parameters docs/CLI.md says.
 @Suite("Rank searches with --exclude")
 struct ExcludeSearchCLITests {
     let samples = TestPackage.root + "/samples/"

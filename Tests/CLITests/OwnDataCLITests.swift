@@ -4,7 +4,7 @@ import LRMNumPy
 import LRMTestSupport
 import Testing
 
-/// The own-data samples (samples/churn*, samples/housing*) through convert and verify, as the README shows them.
+/// The own-data samples (samples/churn*, samples/housing*) through convert and verify, as docs/CLI.md ("Your own data") shows them.
 @Suite("Own data on the command line")
 struct OwnDataCLITests {
     let samples = TestPackage.root + "/samples/"
