@@ -66,3 +66,55 @@ extension Factorization {
         .strings(digests.keys.sorted().map { digests[$0]! + " " + $0 })
     }
 }
+
+/// How a kernel stored whole as integer codes was laid out: rows per scale, the scales' dtype, and whether it has zero
+/// points (metadata `conversion.from_stored_rounding`, for a `+from-stored(i8)` or `(i4)` record).
+public struct StoredCodesLayout: Sendable, Equatable {
+    /// Rows (inputs) per scale; the kernel's row count for one scale per column.
+    public var groupSize: Int
+    public var scaleDType: DType
+    public var zeroPoints: Bool
+
+    public init(groupSize: Int, scaleDType: DType, zeroPoints: Bool) {
+        self.groupSize = groupSize
+        self.scaleDType = scaleDType
+        self.zeroPoints = zeroPoints
+    }
+
+    /// The layout of `values`.
+    public init(_ values: QuantizedValues) {
+        self.init(groupSize: values.groupSize, scaleDType: values.scales.dtype, zeroPoints: values.zeroPoints != nil)
+    }
+
+    /// "one f16 scale per column, symmetric", "one f32 scale per 16 rows of a column, with zero points" for a kernel of `rows` rows.
+    public func description(rows: Int) -> String {
+        (groupSize >= rows ? "one \(scaleDType.name) scale per column" : "one \(scaleDType.name) scale per \(groupSize) rows of a column")
+            + (zeroPoints ? ", with zero points" : ", symmetric")
+    }
+
+    /// The entry's `GROUP SCALE SCHEME` part.
+    var entry: String { "\(groupSize) \(scaleDType.name) \(zeroPoints ? "asymmetric" : "symmetric")" }
+}
+
+extension Factorization {
+    /// How the kernel each `+from-stored(i8)` or `(i4)` record was factorized from was stored as codes, by layer name, from
+    /// metadata `conversion.from_stored_rounding` (entries `GROUP SCALE SCHEME NAME`, section 3.1); entries not of that form
+    /// are skipped. Empty for a file without the key.
+    public static func fromStoredLayouts(in metadata: [String: MetadataValue]) -> [String: StoredCodesLayout] {
+        guard case .strings(let entries)? = metadata[MetadataKey.conversionFromStoredRounding] else { return [:] }
+        var layouts: [String: StoredCodesLayout] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            guard parts.count == 4, !parts[3].isEmpty, let group = Int(parts[0]), group >= 1, String(group) == parts[0],
+                  let scale = [DType.float16, .float32].first(where: { $0.name == parts[1] }),
+                  parts[2] == "symmetric" || parts[2] == "asymmetric" else { continue }
+            layouts[String(parts[3])] = StoredCodesLayout(groupSize: group, scaleDType: scale, zeroPoints: parts[2] == "asymmetric")
+        }
+        return layouts
+    }
+
+    /// `layouts` (layer name → layout) as the value of `conversion.from_stored_rounding`, ordered by name.
+    public static func fromStoredLayoutsValue(_ layouts: [String: StoredCodesLayout]) -> MetadataValue {
+        .strings(layouts.keys.sorted().map { layouts[$0]!.entry + " " + $0 })
+    }
+}

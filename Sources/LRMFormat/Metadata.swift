@@ -139,6 +139,10 @@ public enum MetadataKey {
     /// string[]: for each layer whose record is marked `+from-stored(WHAT)`, the SHA-256 of the kernel it was factorized
     /// from, as `HEX NAME` (64 lowercase hex digits, a space, the layer's name); ``Factorization/fromStoredDigests(in:)``.
     public static let conversionFromStoredSHA256 = "conversion.from_stored_sha256"
+    /// string[]: for each layer whose record is marked `+from-stored(i8)` or `(i4)`, how the kernel it was factorized from
+    /// was stored as codes, as `GROUP SCALE SCHEME NAME` (rows per scale, `f16` or `f32`, `symmetric` or `asymmetric`, the
+    /// layer's name); ``Factorization/fromStoredLayouts(in:)``.
+    public static let conversionFromStoredRounding = "conversion.from_stored_rounding"
 
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [

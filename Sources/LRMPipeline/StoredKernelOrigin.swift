@@ -61,6 +61,7 @@ public enum StoredKernelOrigin {
     public static func mark(_ result: inout PipelineResult, changed: [String: String], storedKernel: (String) throws -> Tensor?) rethrows {
         guard !changed.isEmpty else { return }
         var digests = Factorization.fromStoredDigests(in: result.model.metadata)
+        var layouts = Factorization.fromStoredLayouts(in: result.model.metadata)
         var marks: Set<String> = []
         for index in result.model.layers.indices {
             let name = result.model.layers[index].name
@@ -78,6 +79,8 @@ public enum StoredKernelOrigin {
             }
             if record(result.model.layers[index].operation)?.fromStoredKernel != nil, let kernel = try storedKernel(name) {
                 digests[name] = KernelDigest.sha256(kernel)
+                // Integer codes: how they were laid out, so that verify can round the original's kernel the same way.
+                layouts[name] = kernel.quantization.map(StoredCodesLayout.init)
                 marks.insert(name)
             }
             for d in result.decisions.indices where result.decisions[d].name == name {
@@ -86,10 +89,13 @@ public enum StoredKernelOrigin {
         }
         for layer in result.model.layers where !marks.contains(layer.name) && record(layer.operation)?.fromStoredKernel == nil {
             digests[layer.name] = nil
+            layouts[layer.name] = nil
         }
         let names = Set(result.model.layers.map(\.name))
         digests = digests.filter { names.contains($0.key) }
+        layouts = layouts.filter { digests[$0.key] != nil }
         result.model.metadata[MetadataKey.conversionFromStoredSHA256] = digests.isEmpty ? nil : Factorization.fromStoredDigestsValue(digests)
+        result.model.metadata[MetadataKey.conversionFromStoredRounding] = layouts.isEmpty ? nil : Factorization.fromStoredLayoutsValue(layouts)
     }
 
     /// A factorized layer's record, nil for any other.

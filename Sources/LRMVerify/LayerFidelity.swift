@@ -58,6 +58,9 @@ public struct LayerFidelity: Sendable {
     /// the kernel the record started from (its SHA-256 is the one the file records): that dtype. The record was then
     /// checked against the rounded kernel; the measured columns stay against the reference's kernel as it is.
     public var recordCheckedRounded: DType?
+    /// For a `+from-stored(i8)` or `(i4)` record checked so (``recordCheckedRounded``): how the reference's kernel was
+    /// rounded to the codes whose SHA-256 the file records ("one f16 scale per column, symmetric"); nil otherwise.
+    public var recordCheckedRoundingLayout: String?
     /// Whether the reference's layer is itself factorized: the measured error and energy are then against its kernel,
     /// a truncation, not the original model's (the table marks them, JSON `reference_layer_factorized`).
     public var referenceLayerFactorized = false
@@ -101,14 +104,20 @@ public struct LayerFidelity: Sendable {
             return start + ", and the file does not record that kernel's SHA-256 (conversion.from_stored_sha256; written before lrm recorded it), "
                 + "so no reference can be told to be it"
         }
-        return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records"
-            + (rounded.map { ", nor is it once rounded to \($0.name)" } ?? "") + ") — give that file as --reference to check it"
+        let tried = rounded.map {
+            $0.isFloatingPoint ? ", nor is it once rounded to \($0.name)"
+                : ", nor is it once rounded to \($0.name) codes as a conversion without data rounds them; codes rounded with calibration "
+                + "data, as a conversion with data rounds them, cannot be made again without that data"
+        } ?? ""
+        return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records" + tried
+            + ") — give that file as --reference to check it"
     }
 
     /// What a layer says when its `+from-stored(f16)` (or bf16) record was checked against the reference's kernel
-    /// rounded to that dtype (``recordCheckedRounded``).
-    public static func roundedReferenceNote(_ dtype: DType) -> String {
-        "checked against the reference's kernel rounded to \(dtype.name), which is the kernel this layer was factorized from "
+    /// rounded to that dtype (``recordCheckedRounded``); for `i8` or `i4` codes, `layout` says how they were rounded.
+    public static func roundedReferenceNote(_ dtype: DType, layout: String? = nil) -> String {
+        "checked against the reference's kernel rounded to \(dtype.name)"
+            + (layout.map { " codes (\($0)) as a conversion without data rounds it" } ?? "") + ", which is the kernel this layer was factorized from "
             + "(its SHA-256 is the one the file records); the measured columns are against the reference's kernel as it is"
     }
 
@@ -116,25 +125,50 @@ public struct LayerFidelity: Sendable {
     enum StoredKernelMatch: Equatable {
         /// The reference's kernel as it is: its SHA-256 is the one the file records.
         case reference
-        /// The reference's kernel rounded to a 16-bit float (these values): that rounding's SHA-256 is the recorded one.
-        case rounded(DType, [Float])
+        /// The reference's kernel rounded to a 16-bit float, or to integer codes (how: the layout), these values: that
+        /// rounding's SHA-256 is the recorded one.
+        case rounded(DType, [Float], layout: String?)
         /// None: the record is not checked, for this reason.
         case none(String)
     }
 
     /// Whether the reference's kernel `w` (of `shape`) is the kernel a record marked `+from-stored(what)` was factorized
     /// from, told by `recorded`, the SHA-256 the file records for it (``KernelDigest``): `w` itself, or for `f16` and
-    /// `bf16` (not fine-tuned) `w` rounded to that dtype as a conversion stores it (the original model's kernel is so).
-    /// Without a recorded digest nothing can be told, and the record is not checked.
-    static func storedKernelMatch(_ what: String, recorded: String?, reference w: [Float], shape: [Int]) -> StoredKernelMatch {
+    /// `bf16` (not fine-tuned) `w` rounded to that dtype as a conversion stores it (the original model's kernel is so), or
+    /// for `i8` and `i4` (not fine-tuned) `w` rounded to codes in `layout` as a conversion without data rounds it
+    /// (``plainRounding(_:shape:dtype:layout:digest:)``). Without a recorded digest nothing can be told, and the record is
+    /// not checked.
+    static func storedKernelMatch(_ what: String, recorded: String?, layout: StoredCodesLayout? = nil, reference w: [Float],
+                                  shape: [Int]) -> StoredKernelMatch {
         guard let recorded else { return .none(storedKernelReason(what, recorded: false)) }
         if KernelDigest.sha256(w) == recorded { return .reference }
-        let dtype: DType? = what == DType.float16.name ? .float16 : what == DType.bfloat16.name ? .bfloat16 : nil
-        if let dtype {
+        let dtype: DType? = [DType.float16, .bfloat16, .int8, .int4].first { $0.name == what }
+        if let dtype, dtype.isFloatingPoint {
             let rounded = Tensor(shape: shape, floats: w, dtype: dtype).floats()
-            if KernelDigest.sha256(rounded) == recorded { return .rounded(dtype, rounded) }
+            if KernelDigest.sha256(rounded) == recorded { return .rounded(dtype, rounded, layout: nil) }
+        } else if let dtype, let (rounded, layout) = plainRounding(w, shape: shape, dtype: dtype, layout: layout, digest: recorded) {
+            return .rounded(dtype, rounded, layout: layout)
         }
-        return .none(storedKernelReason(what, rounded: dtype))
+        // Only dense kernels are stored whole as codes: the reason names a rounding tried.
+        return .none(storedKernelReason(what, rounded: dtype.flatMap { $0.isFloatingPoint || shape.count == 2 ? $0 : nil }))
+    }
+
+    /// The rounding of a dense kernel `w` (`shape` [in, out]) to `dtype` codes laid out as `layout` (else as a conversion's
+    /// defaults lay them out: one f16 scale per column, symmetric), as a conversion without calibration data rounds a kernel
+    /// it keeps whole (`--all-kernels`: round to nearest, each group's scale the best of its clipping levels), dequantized,
+    /// when its SHA-256 is `digest`, with how it was rounded; nil when it is not. A conversion with data rounds with error
+    /// feedback on its calibration inputs, which verify does not have: such codes are not this rounding.
+    static func plainRounding(_ w: [Float], shape: [Int], dtype: DType, layout: StoredCodesLayout?,
+                              digest: String) -> (values: [Float], layout: String)? {
+        guard shape.count == 2, shape[0] > 0, shape[1] > 0, w.count == shape[0] * shape[1],
+              dtype.byteCount(elements: w.count) != nil else { return nil }
+        let rows = shape[0]
+        let layout = layout ?? StoredCodesLayout(groupSize: rows, scaleDType: .float16, zeroPoints: false)
+        guard layout.groupSize >= 1, rows % min(layout.groupSize, rows) == 0 else { return nil }
+        let codes = QuantizedValues.rounding(w, shape: shape, dtype: dtype, groupSize: min(layout.groupSize, rows),
+                                             scaleDType: layout.scaleDType, clipSearch: true, zeroPoints: layout.zeroPoints)
+        let values = Tensor(quantized: codes).floats()
+        return KernelDigest.sha256(values) == digest ? (values, layout.description(rows: rows)) : nil
     }
 
     /// What `layer` computes differently from the reference's `reference` besides the weights (``operationMismatch``), or nil.
@@ -234,6 +268,7 @@ public struct LayerFidelity: Sendable {
 
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
         let storedDigests = Factorization.fromStoredDigests(in: candidate.metadata)
+        let storedLayouts = Factorization.fromStoredLayouts(in: candidate.metadata)
         let kerasClasses = MetadataKey.sourceKerasClasses(in: candidate.metadata)
         var referenceWeights: [String: Weights] = [:]
         for layer in reference.layers {
@@ -291,12 +326,14 @@ public struct LayerFidelity: Sendable {
                     // kernel, be it stored alike, is not the W it describes (measured against it, it would fail, or pass, by chance).
                     var w = w, (recordError, recordNorm) = (error, norm)
                     if let stored = f.fromStoredKernel {
-                        switch storedKernelMatch(stored, recorded: storedDigests[layer.name], reference: w, shape: original.kernel.shape) {
+                        switch storedKernelMatch(stored, recorded: storedDigests[layer.name], layout: storedLayouts[layer.name], reference: w,
+                                                 shape: original.kernel.shape) {
                         case .reference: break
-                        case let .rounded(dtype, rounded):
+                        case let .rounded(dtype, rounded, layout):
                             w = rounded
                             (recordError, recordNorm) = relativeError(approximation, rounded)
                             fidelity.recordCheckedRounded = dtype
+                            fidelity.recordCheckedRoundingLayout = layout
                         case let .none(reason):
                             fidelity.recordNotChecked = reason
                         }

@@ -91,8 +91,9 @@ extension LayerFidelity {
     /// and what the file's factorization record says: `agrees_with_record` when it was checked, and `record_check`
     /// (`agrees`, `disagrees` or `not_checked`) with `record_check_reason` when it was not; `reference_layer_factorized`
     /// true when the reference's layer is itself factorized, so that the measured error and energy are against its
-    /// truncated kernel, not the original's; `record_check_rounding` (`f16`, `bf16`) when a `+from-stored` record was
-    /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``); `operation_mismatch` when
+    /// truncated kernel, not the original's; `record_check_rounding` (`f16`, `bf16`, `i8`, `i4`) when a `+from-stored` record was
+    /// checked against the reference's kernel rounded to that dtype (``recordCheckedRounded``), with `record_check_rounding_layout`
+    /// for codes (``recordCheckedRoundingLayout``); `operation_mismatch` when
     /// the layer's activation or a convolution's strides, padding or dilation are not the reference layer's
     /// (``operationMismatch``: the run fails).
     public var json: JSONValue {
@@ -114,6 +115,7 @@ extension LayerFidelity {
         if recordedRelativeError != nil { entry.append(("record_check", .string(recordCheck))) }
         if let reason = recordNotChecked { entry.append(("record_check_reason", .string(reason))) }
         if let rounded = recordCheckedRounded { entry.append(("record_check_rounding", .string(rounded.name))) }
+        if let layout = recordCheckedRoundingLayout { entry.append(("record_check_rounding_layout", .string(layout))) }
         if let operationMismatch { entry.append(("operation_mismatch", .string(operationMismatch))) }
         return .object(entry)
     }
@@ -127,7 +129,7 @@ extension LayerFidelity {
     /// What the tables say of the record below them ("LAYER: record …"): why it was not checked, or that it was checked
     /// against the reference's kernel rounded to a 16-bit float; nil otherwise.
     public var recordNote: String? {
-        recordNotChecked ?? recordCheckedRounded.map(Self.roundedReferenceNote)
+        recordNotChecked ?? recordCheckedRounded.map { Self.roundedReferenceNote($0, layout: recordCheckedRoundingLayout) }
     }
 
     /// What became of the layer's record: "agrees", "disagrees", "not_checked" (``recordNotChecked`` says why), or

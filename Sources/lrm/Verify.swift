@@ -25,8 +25,9 @@ extension LRM {
                 result then rests on the thresholds. A layer factorized from a kernel the .lrm it was converted from kept \
                 whole but changed (method +from-stored(i8), +from-stored(fine-tuned), …) has its record relative to that \
                 kernel: checked against a reference whose kernel has the SHA-256 the file records for it (that file), \
-                or for an f16/bf16 kernel whose kernel rounded to that dtype has it (the original: then checked \
-                against that rounding), "not checked" against any other. Task: \
+                or for an f16/bf16 kernel whose kernel rounded to that dtype has it, for i8/i4 codes whose kernel \
+                rounded to codes in the layout the file records, as a conversion without data rounds them, has it (the \
+                original: then checked against that rounding), "not checked" against any other. Task: \
                 accuracy, macro-F1 (unweighted mean over classes, what the ARSVD paper's "F1" most likely is) and \
                 weighted-F1 (by support), per-class precision and recall, top-5 accuracy for more than 10 classes, the \
                 confusion matrix (--json), prediction agreement and the largest and mean |Δ| of the outputs. \

@@ -415,14 +415,15 @@ extension RunResult {
 struct StoredKernelVerifyCLITests {
     let samples = TestPackage.root + "/samples/"
 
-    @Test("a layer kept whole as i4 codes in the input and factorized by its re-conversion: its record is marked +from-stored(i4); verify against the original says not checked (was: FAIL, exit 1, 'metadata dense_2'), against the input checks and agrees")
+    @Test("a layer kept whole as i4 codes (rounded with calibration data) in the input and factorized by its re-conversion: its record is marked +from-stored(i4); verify against the original says not checked (was: FAIL, exit 1, 'metadata dense_2'), against the input checks and agrees")
     func layerFactorizedFromCodes() throws {
         let scratch = try Scratch()
         let codes = scratch.file("i4.lrm"), output = scratch.file("re.lrm")
         let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
-        // dense_2 (128→64) at rank 64 does not pay: kept whole, and with --all-kernels stored as i4 codes.
+        // dense_2 (128→64) at rank 64 does not pay: kept whole, and with --all-kernels stored as i4 codes, rounded with error
+        // feedback on the calibration records (which verify does not have).
         let first = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64",
-                                          "--factor-dtype", "i4", "--all-kernels", "-o", codes])
+                                          "--factor-dtype", "i4", "--all-kernels", "-o", codes] + data)
         #expect(first.status == 0, "\(first.stderr)")
         guard case .dense(let kernel, _, _)? = try ContainerFile(path: codes).loadModel().layers.first(where: { $0.name == "dense_2" })?.operation else {
             Issue.record("dense_2 is not stored whole in the intermediate"); return
@@ -445,6 +446,8 @@ struct StoredKernelVerifyCLITests {
         let row = try layer("dense_2", original.stdout)
         #expect(row["record_check"] as? String == "not_checked" && row["agrees_with_record"] == nil, "\(row)")
         #expect((row["record_check_reason"] as? String)?.contains("stored whole (i4)") == true, "\(row)")
+        #expect((row["record_check_reason"] as? String)?.contains("nor is it once rounded to i4 codes as a conversion without data rounds them; "
+                                                                  + "codes rounded with calibration data") == true, "\(row)")
         #expect(try layer("dense_1", original.stdout)["record_check"] as? String == "agrees", "\(original.stdout)")
         let text = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100"])
         #expect(text.status == 0 && text.stdout.contains("dense_2: record not checked: this layer was factorized from the kernel"), "\(text.stdout)")
@@ -536,8 +539,8 @@ extension StoredKernelVerifyCLITests {
         for reference in [unrelated, regrouped] {
             let (status, row) = try dense2(output, reference)
             #expect(status == 0 && row["record_check"] as? String == "not_checked" && row["agrees_with_record"] == nil, "\(reference): \(row)")
-            #expect((row["record_check_reason"] as? String)?.contains("the reference's kernel is not it (its SHA-256 is not the one the file records)") == true,
-                    "\(reference): \(row)")
+            #expect((row["record_check_reason"] as? String)?.contains("the reference's kernel is not it (its SHA-256 is not the one the file records, "
+                                                                      + "nor is it once rounded to i8 codes") == true, "\(reference): \(row)")
         }
         let old = try dense2(older, intermediate)
         #expect(old.status == 0 && old.row["record_check"] as? String == "not_checked", "\(old.row)")
@@ -573,6 +576,51 @@ extension StoredKernelVerifyCLITests {
         let report = try ChildProcess.run(["report", output, "--reference", samples + "churn_mlp.h5", "-o", page] + data.dropLast(2))
         #expect(report.status == 0, "\(report.stderr)")
         #expect(try String(contentsOfFile: page, encoding: .utf8).contains(note), "report")
+    }
+}
+
+extension StoredKernelVerifyCLITests {
+    @Test("a layer kept whole as i8 or i4 codes by a conversion without data (--all-kernels) and factorized by a re-conversion: against the original its +from-stored record is checked against the original's kernel rounded to codes in the layout the file records (conversion.from_stored_rounding), which is the kernel it started from, and agrees (was: not checked); a record changed since disagrees, FAIL exit 1", arguments: [
+        ["--factor-dtype", "i8"], ["--factor-dtype", "i4", "--group-size", "16"], ["--factor-dtype", "i8", "--group-size", "32", "--scale-dtype", "f32", "--quant-scheme", "asymmetric"],
+    ])
+    func codesKernelAgainstOriginal(_ storage: [String]) throws {
+        let scratch = try Scratch()
+        let intermediate = scratch.file("codes.lrm"), output = scratch.file("re.lrm"), changed = scratch.file("changed.lrm")
+        let first = try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64", "--all-kernels",
+                                          "-o", intermediate] + storage)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try ChildProcess.run(["convert", intermediate, "--policy", "rank:16", "-o", output])
+        #expect(second.status == 0, "\(second.stderr)")
+        let dtype = storage[1], group = storage.count > 2 ? storage[3] : "128"
+        let scale = storage.contains("f32") ? "f32" : "f16", scheme = storage.contains("asymmetric") ? "asymmetric" : "symmetric"
+        let model = try ContainerFile(path: output).loadModel()
+        #expect(model.metadata[MetadataKey.conversionFromStoredRounding] == .strings(["\(group) \(scale) \(scheme) dense_2"]), "\(model.metadata)")
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned", "--max-accuracy-drop", "100"]
+        func dense2(_ file: String, _ reference: String) throws -> (status: Int32?, row: [String: Any]) {
+            let run = try ChildProcess.run(["verify", file, "--reference", reference, "--json"] + data)
+            let layers = try #require(try jsonObject(run.stdout)["layers"] as? [[String: Any]], "\(run.stdout)\(run.stderr)")
+            return (run.status, layers.first { $0["name"] as? String == "dense_2" } ?? [:])
+        }
+        let original = try dense2(output, samples + "churn_mlp.h5")
+        let layout = (group == "128" ? "one \(scale) scale per column" : "one \(scale) scale per \(group) rows of a column")
+            + (scheme == "asymmetric" ? ", with zero points" : ", symmetric")
+        #expect(original.status == 0 && original.row["record_check"] as? String == "agrees" && original.row["record_check_rounding"] as? String == dtype
+                && original.row["record_check_rounding_layout"] as? String == layout, "\(original.row)")
+        let text = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data)
+        #expect(text.status == 0 && text.stdout.contains("dense_2: record checked against the reference's kernel rounded to \(dtype) codes (\(layout)) "
+                                                          + "as a conversion without data rounds it, which is the kernel this layer was factorized from"),
+                "\(text.stdout)")
+        // The record's error changed: checked against the same rounded kernel, it disagrees.
+        var altered = model
+        let index = try #require(altered.layers.firstIndex { $0.name == "dense_2" })
+        guard case let .factorizedDense(us, vt, bias, activation, f) = altered.layers[index].operation else { Issue.record("dense_2 not factorized"); return }
+        var record = f
+        record.relativeError = f.relativeError * 0.9
+        altered.layers[index].operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: activation, factorization: record)
+        try ContainerWriter.write(altered, to: changed)
+        let failed = try dense2(changed, samples + "churn_mlp.h5")
+        #expect(failed.status == 1 && failed.row["record_check"] as? String == "disagrees" && failed.row["record_check_rounding"] as? String == dtype,
+                "\(failed.row)")
     }
 }
 

@@ -565,3 +565,18 @@ struct ReferenceSpectrumTests {
         }
     }
 }
+
+extension LayerFidelityTests {
+    @Test("conversion.from_stored_rounding: entries GROUP SCALE SCHEME NAME read back as written (a name with spaces kept whole); malformed entries skipped")
+    func storedCodesLayouts() throws {
+        let layouts = ["dense 2": StoredCodesLayout(groupSize: 16, scaleDType: .float32, zeroPoints: true),
+                       "d": StoredCodesLayout(groupSize: 128, scaleDType: .float16, zeroPoints: false)]
+        let value = Factorization.fromStoredLayoutsValue(layouts)
+        #expect(value == .strings(["128 f16 symmetric d", "16 f32 asymmetric dense 2"]))
+        #expect(Factorization.fromStoredLayouts(in: [MetadataKey.conversionFromStoredRounding: value]) == layouts)
+        let bad: MetadataValue = .strings(["0 f16 symmetric a", "16 bf16 symmetric b", "16 f16 zero c", "016 f16 symmetric d", "16 f16 symmetric", "x f16 symmetric e"])
+        #expect(Factorization.fromStoredLayouts(in: [MetadataKey.conversionFromStoredRounding: bad]).isEmpty)
+        #expect(layouts["dense 2"]?.description(rows: 64) == "one f32 scale per 16 rows of a column, with zero points")
+        #expect(layouts["d"]?.description(rows: 128) == "one f16 scale per column, symmetric")
+    }
+}

@@ -90,6 +90,7 @@ STANDARD_KEYS = {
     "conversion.metric": "string",
     "conversion.history": "string",
     "conversion.from_stored_sha256": "string[]",
+    "conversion.from_stored_rounding": "string[]",
     "calibration.dataset": "string",
     "calibration.split": "string",
     "calibration.count": "int",
