@@ -29,14 +29,14 @@ public struct ConvolutionCost: Sendable, Equatable {
     public func matrix(_ form: ConvFactorizationForm) -> FactorizationCost {
         let (kh, kw, cin, cout) = (kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3])
         return switch form {
-        case .channel: FactorizationCost(inFeatures: Self.product(kh, kw, cin), outFeatures: cout)
-        case .spatial: FactorizationCost(inFeatures: Self.product(cin, kh), outFeatures: Self.product(kw, cout))
+        case .channel: FactorizationCost(inFeatures: Saturating.product(kh, kw, cin), outFeatures: cout)
+        case .spatial: FactorizationCost(inFeatures: Saturating.product(cin, kh), outFeatures: Saturating.product(kw, cout))
         }
     }
 
     /// MACs per sample of the whole convolution: oh·ow·kh·kw·cin·cout.
     public var wholeMultiplyAccumulates: Int {
-        Self.product(positions, Self.product(kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3]))
+        Saturating.product(positions, Saturating.product(kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3]))
     }
 
     /// MACs per sample of the convolution factorized in `form` at rank `rank`.
@@ -44,10 +44,10 @@ public struct ConvolutionCost: Sendable, Equatable {
         let (kh, kw, cin, cout) = (kernelShape[0], kernelShape[1], kernelShape[2], kernelShape[3])
         let k = max(0, rank)
         return switch form {
-        case .channel: Self.factorizedMultiplyAccumulates(form: form, firstSize: Self.product(kh, kw, cin, k),
-                                                          secondSize: Self.product(k, cout), input: input, output: output)
-        case .spatial: Self.factorizedMultiplyAccumulates(form: form, firstSize: Self.product(kh, cin, k),
-                                                          secondSize: Self.product(kw, k, cout), input: input, output: output)
+        case .channel: Self.factorizedMultiplyAccumulates(form: form, firstSize: Saturating.product(kh, kw, cin, k),
+                                                          secondSize: Saturating.product(k, cout), input: input, output: output)
+        case .spatial: Self.factorizedMultiplyAccumulates(form: form, firstSize: Saturating.product(kh, cin, k),
+                                                          secondSize: Saturating.product(kw, k, cout), input: input, output: output)
         }
     }
 
@@ -71,7 +71,7 @@ public struct ConvolutionCost: Sendable, Equatable {
     }
 
     /// Output positions per sample, oh·ow.
-    var positions: Int { Self.product(output[0], output[1]) }
+    var positions: Int { Saturating.product(output[0], output[1]) }
 
     /// MACs per sample of a factorized convolution whose halves hold `firstSize` and `secondSize` weights, on an input of
     /// sample shape `input` giving `output`: the channel form runs both halves at every output position; the spatial
@@ -79,28 +79,13 @@ public struct ConvolutionCost: Sendable, Equatable {
     /// every output position.
     public static func factorizedMultiplyAccumulates(form: ConvFactorizationForm, firstSize: Int, secondSize: Int,
                                                      input: [Int], output: [Int]) -> Int {
-        let positions = output.dropLast().reduce(1) { product($0, $1) }
+        let positions = output.dropLast().reduce(1) { Saturating.product($0, $1) }
         switch form {
         case .channel:
-            return product(positions, sum(firstSize, secondSize))
+            return Saturating.product(positions, Saturating.sum(firstSize, secondSize))
         case .spatial:
-            let middle = product(output.first ?? 1, input.count == 3 ? input[1] : 1)
-            return sum(product(middle, firstSize), product(positions, secondSize))
+            let middle = Saturating.product(output.first ?? 1, input.count == 3 ? input[1] : 1)
+            return Saturating.sum(Saturating.product(middle, firstSize), Saturating.product(positions, secondSize))
         }
-    }
-
-    static func product(_ values: Int...) -> Int {
-        var result = 1
-        for value in values {
-            let (next, overflow) = result.multipliedReportingOverflow(by: value)
-            if overflow { return Int.max }
-            result = next
-        }
-        return result
-    }
-
-    static func sum(_ a: Int, _ b: Int) -> Int {
-        let (value, overflow) = a.addingReportingOverflow(b)
-        return overflow ? Int.max : value
     }
 }

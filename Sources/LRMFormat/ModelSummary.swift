@@ -144,15 +144,7 @@ public struct ModelSummary: Sendable {
     /// the products fit (every sample has fewer than 2³¹ elements and kernels are in the file).
     static func macs(_ operation: LayerOperation<Int>, input: [Int], output: [Int], tensors: [TensorInfo]) -> (Int, Int) {
         /// Products saturate at Int.max instead of trapping: the figures are reports, not sizes.
-        func mul(_ values: Int...) -> Int {
-            var result = 1
-            for value in values {
-                let (next, overflow) = result.multipliedReportingOverflow(by: value)
-                if overflow { return Int.max }
-                result = next
-            }
-            return result
-        }
+        let mul = Saturating.product
         func size(_ index: Int) -> Int { tensors[index].elementCount ?? Int.max }
         let positions = output.dropLast().reduce(1) { mul($0, $1) }
         switch operation {

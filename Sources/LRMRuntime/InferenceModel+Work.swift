@@ -10,15 +10,7 @@ extension InferenceModel {
     /// Multiply-adds per sample of the dense and factorized steps (`shapes[i]` is step i's output
     /// shape), saturating at `Int.max`.
     static func multiplyAddsPerSample(_ steps: [Step], outputShapes shapes: [[Int]]) -> Int {
-        func mul(_ values: Int...) -> Int {
-            var result = 1
-            for value in values {
-                let (next, overflow) = result.multipliedReportingOverflow(by: value)
-                if overflow { return Int.max }
-                result = next
-            }
-            return result
-        }
+        let mul = Saturating.product
         var total = 0
         for (step, shape) in zip(steps, shapes) {
             let positions = shape.dropLast().reduce(1) { mul($0, $1) }
