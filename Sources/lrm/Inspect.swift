@@ -5,7 +5,7 @@ import LRMFormat
 extension LRM {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Describe a .lrm file: summary, metadata, layers and tensors.",
+            abstract: "Describe a .lrm file or a Keras model (as lrm import would store it): summary, metadata, layers and tensors.",
             discussion: """
                 Opening validates the whole structure; --verify also checks every tensor's CRC-32. A Keras \
                 file (.h5, .weights.h5 with --config, .keras) is described as `lrm import` would store it: \

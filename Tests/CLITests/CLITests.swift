@@ -21,6 +21,14 @@ struct CLITests {
         #expect(result.status == 0)
         for command in ["convert", "import", "predict", "inspect", "example"] { #expect(result.stdout.contains(command)) }
         #expect(result.stdout.contains("Exit codes"))
+        // The one-line summaries say what docs/CLI.md says: convert factorizes convolutions too, import folds
+        // BatchNormalization, inspect describes Keras files too, and a missing data set is exit 66 as a missing
+        // file is.
+        let text = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("convert Factorize a model's dense layers and Conv2D kernels"))
+        #expect(text.contains("BatchNormalization folded exactly"))
+        #expect(text.contains("inspect Describe a .lrm file or a Keras model"))
+        #expect(text.contains("66 an input file or data set is missing or unreadable"))
     }
 
     @Test("command-line mistakes: unknown commands and options are named before any other complaint, exit 64")
