@@ -17,6 +17,11 @@ struct HTMLReport {
     var sweepRegression = false
     /// Which model and data set the sweep is of, and its file (shown above its chart).
     var sweepSource: String?
+    /// This file on the sweep's chart: its compression ratio and its accuracy in verify's evaluation, when that
+    /// evaluation is the sweep's (the same data set, split and records); nil otherwise.
+    var sweepFilePoint: (ratio: Double, accuracy: Double)?
+    /// Why this file is not on the sweep's chart (shown under it), when verify ran on other records than the sweep.
+    var sweepFileNote: String?
 
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -250,9 +255,14 @@ struct HTMLReport {
         for p in sweep where !methods.contains(p.method) { methods.append(p.method) }
         // Accuracy is plotted in percent; a regression sweep's RMSE as it is.
         let factor = sweepRegression ? 1.0 : 100
-        let series = methods.enumerated().map { index, method in
+        var series = methods.enumerated().map { index, method in
             SVGChart.Series(name: method, points: sweep.filter { $0.method == method }.map { (x: $0.ratio, y: $0.accuracy * factor) }
                 .sorted { $0.x < $1.x }, color: HTMLReport.palette[index % HTMLReport.palette.count], markers: true)
+        }
+        if let point = sweepFilePoint {
+            // One black point, no line: where this file sits among the sweep's methods.
+            series.append(SVGChart.Series(name: "this file (\(Format.ratio(point.ratio)), \(Format.fixed(point.accuracy * 100, 2))%)",
+                                          points: [(x: point.ratio, y: point.accuracy * factor)], color: "#000000", markers: true, line: false))
         }
         var chart = SVGChart(title: "\(sweepRegression ? "RMSE" : "Accuracy") against compression ratio (log scale)",
                              xLabel: "compression ratio (original ÷ stored parameters)",
@@ -265,5 +275,6 @@ struct HTMLReport {
             chart.horizontalMarkers = [(sweepBaseline * factor, label)]
         }
         return "<h2>Sweep</h2>" + (sweepSource.map { "<p class=\"sub\">\(e($0))</p>" } ?? "") + chart.render()
+            + (sweepFileNote.map { "<p class=\"sub\">\(e($0))</p>" } ?? "")
     }
 }

@@ -131,6 +131,7 @@ extension LRM {
                 var sweepBaseline: Double?
                 var sweepRegression = false
                 var sweepSource: String?
+                var sweepDataset: String?
                 if let sweep {
                     var isDirectory: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -143,6 +144,7 @@ extension LRM {
                                              message: "\(sweep): not the JSON of `lrm sweep --json`")
                     }
                     try Self.refuseSweepOfAnotherModel(object, sweep: sweep, model: model, header: file.header)
+                    sweepDataset = object["dataset"]?.string
                     sweepSource = "Sweep of \(object["model"]?.string ?? "an unnamed model") on \(object["dataset"]?.string ?? "an unnamed data set")"
                         + " (\(sweep))"
                     // A regression sweep (`"task": "regression"`) is plotted as RMSE, the others as accuracy.
@@ -173,6 +175,16 @@ extension LRM {
                 page.taskVerification = taskVerification
                 page.sweepRegression = sweepRegression
                 page.sweepSource = sweepSource
+                if let verification, !sweepPoints.isEmpty, !sweepRegression {
+                    // The file's own point, where verify evaluated it on the sweep's records (the same description: data
+                    // set, split and count); else a note saying why it is not drawn.
+                    if verification.dataset == sweepDataset {
+                        page.sweepFilePoint = (ModelSummary(header: file.header).compressionRatio, verification.candidate.accuracy)
+                    } else {
+                        page.sweepFileNote = "This file is not drawn: verify evaluated it on \(verification.dataset), the sweep its original on "
+                            + "\(sweepDataset ?? "records it does not name")."
+                    }
+                }
                 let html = page.render()
                 do {
                     try AtomicFileWriter.write(Array(html.utf8), to: output)

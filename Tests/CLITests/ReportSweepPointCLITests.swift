@@ -1,0 +1,51 @@
+import Foundation
+import LRMTestSupport
+import Testing
+
+/// `lrm report --sweep` with `--reference` and a data set: the file itself is a point on the sweep's chart when verify
+/// evaluated it on the sweep's records, and the page says why not otherwise. Before, the chart showed the sweep's
+/// methods only, so a searched file (7.60×) was nowhere on a chart whose axis stopped near the sweep's largest ratio.
+@Suite("report: the file on its sweep's chart")
+struct ReportSweepPointCLITests {
+    static let sample = TestPackage.root + "/samples/mnist_mlp.h5"
+
+    @Test("the file is drawn at its compression ratio and verify's accuracy; a sweep of other records gets a note instead",
+          .enabled(if: datasets != nil))
+    func fileOnTheChart() throws {
+        let scratch = try Scratch()
+        let sweep = try ChildProcess.run(["sweep", Self.sample, "--input-scale", "1/255", "--dataset", "mnist", "--taus", "0.9", "--json"],
+                                         timeout: 600)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let sweepFile = try scratch.write(Array(sweep.stdout.utf8), to: "sw.json")
+        let model = scratch.file("r8.lrm")
+        #expect(try ChildProcess.run(["convert", Self.sample, "--input-scale", "1/255", "--policy", "rank:8", "-o", model]).status == 0)
+        // What the point must say: the file's compression ratio (inspect's) and its accuracy (verify's, on the test split).
+        let inspected = try jsonObject(try ChildProcess.run(["inspect", model, "--json"]).stdout)
+        let ratio = try #require(inspected["compression_ratio"] as? Double)
+        let verified = try jsonObject(try ChildProcess.run(["verify", model, "--reference", Self.sample, "--dataset", "mnist", "--json"]).stdout)
+        let accuracy = try #require((verified["compressed"] as? [String: Any])?["accuracy"] as? Double)
+        let page = scratch.file("r.html")
+        let report = try ChildProcess.run(["report", model, "--reference", Self.sample, "--dataset", "mnist", "--sweep", sweepFile, "-o", page])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        let label = "this file (" + String(format: "%.2f×", ratio) + ", " + String(format: "%.2f%%", accuracy * 100) + ")"
+        #expect(html.contains(label), "\(label) not in \(html.suffix(3000))")
+        #expect(!html.contains("This file is not drawn"))
+
+        // A sweep of other records (its data set description changed): no point, and the page says why.
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(sweep.stdout.utf8)) as? [String: Any])
+        object["dataset"] = "mnist train: 60,000 samples"
+        let other = try scratch.write(Array(try JSONSerialization.data(withJSONObject: object)), to: "other.json")
+        let otherPage = scratch.file("o.html")
+        #expect(try ChildProcess.run(["report", model, "--reference", Self.sample, "--dataset", "mnist", "--sweep", other, "-o", otherPage]).status == 0)
+        let otherHTML = try String(contentsOfFile: otherPage, encoding: .utf8)
+        #expect(!otherHTML.contains("this file ("))
+        #expect(otherHTML.contains("This file is not drawn: verify evaluated it on mnist test"), "\(otherHTML.suffix(3000))")
+
+        // Without a data set nothing was evaluated: no point and no note.
+        let bare = scratch.file("b.html")
+        #expect(try ChildProcess.run(["report", model, "--sweep", sweepFile, "-o", bare]).status == 0)
+        let bareHTML = try String(contentsOfFile: bare, encoding: .utf8)
+        #expect(!bareHTML.contains("this file (") && !bareHTML.contains("This file is not drawn"))
+    }
+}
