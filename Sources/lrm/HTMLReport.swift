@@ -17,7 +17,7 @@ struct HTMLReport {
     var sweepRegression = false
     /// Which model and data set the sweep is of, and its file (shown above its chart).
     var sweepSource: String?
-    /// This file on the sweep's chart: its compression ratio and its accuracy in verify's evaluation, when that
+    /// This file on the sweep's chart: its compression ratio and its accuracy (a regression's RMSE) in verify's evaluation, when that
     /// evaluation is the sweep's (the same data set, split and records); nil otherwise.
     var sweepFilePoint: (ratio: Double, accuracy: Double)?
     /// Why this file is not on the sweep's chart (shown under it), when verify ran on other records than the sweep.
@@ -261,7 +261,8 @@ struct HTMLReport {
         }
         if let point = sweepFilePoint {
             // One black point, no line: where this file sits among the sweep's methods.
-            series.append(SVGChart.Series(name: "this file (\(Format.ratio(point.ratio)), \(Format.fixed(point.accuracy * 100, 2))%)",
+            let score = sweepRegression ? "RMSE " + String(format: "%.4g", point.accuracy) : "\(Format.fixed(point.accuracy * 100, 2))%"
+            series.append(SVGChart.Series(name: "this file (\(Format.ratio(point.ratio)), \(score))",
                                           points: [(x: point.ratio, y: point.accuracy * factor)], color: "#000000", markers: true, line: false))
         }
         var chart = SVGChart(title: "\(sweepRegression ? "RMSE" : "Accuracy") against compression ratio (log scale)",

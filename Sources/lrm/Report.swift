@@ -175,13 +175,25 @@ extension LRM {
                 page.taskVerification = taskVerification
                 page.sweepRegression = sweepRegression
                 page.sweepSource = sweepSource
-                if let verification, !sweepPoints.isEmpty, !sweepRegression {
-                    // The file's own point, where verify evaluated it on the sweep's records (the same description: data
-                    // set, split and count); else a note saying why it is not drawn.
-                    if verification.dataset == sweepDataset {
-                        page.sweepFilePoint = (ModelSummary(header: file.header).compressionRatio, verification.candidate.accuracy)
+                // The file's own point on the sweep's chart, where verify evaluated it on the sweep's records (the same
+                // description: data set, split and count), in the sweep's score (accuracy, or a regression's RMSE); else a
+                // note saying why it is not drawn.
+                let evaluated: (dataset: String, score: Double)? = if let verification {
+                    (verification.dataset, verification.candidate.accuracy)
+                } else if let taskVerification {
+                    switch taskVerification.candidate {
+                    case .binary(let m): (taskVerification.dataset, m.accuracy)
+                    case .regression(let m): (taskVerification.dataset, m.rootMeanSquaredError)
+                    }
+                } else {
+                    nil
+                }
+                if let evaluated, !sweepPoints.isEmpty {
+                    let sameScore = sweepRegression == (taskVerification?.task == .regression)
+                    if evaluated.dataset == sweepDataset && sameScore {
+                        page.sweepFilePoint = (ModelSummary(header: file.header).compressionRatio, evaluated.score)
                     } else {
-                        page.sweepFileNote = "This file is not drawn: verify evaluated it on \(verification.dataset), the sweep its original on "
+                        page.sweepFileNote = "This file is not drawn: verify evaluated it on \(evaluated.dataset), the sweep its original on "
                             + "\(sweepDataset ?? "records it does not name")."
                     }
                 }

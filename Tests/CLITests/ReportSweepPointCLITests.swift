@@ -48,4 +48,33 @@ struct ReportSweepPointCLITests {
         let bareHTML = try String(contentsOfFile: bare, encoding: .utf8)
         #expect(!bareHTML.contains("this file (") && !bareHTML.contains("This file is not drawn"))
     }
+
+    @Test("own data: a regressor is drawn at its RMSE, a binary classifier at its accuracy, each in verify's evaluation")
+    func ownDataOnTheChart() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        let cases: [(model: String, data: [String], regression: Bool)] = [
+            ("housing_mlp.h5", ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"], true),
+            ("churn_mlp.h5", ["--inputs", samples + "churn.csv", "--label-column", "churned"], false),
+        ]
+        for (name, data, regression) in cases {
+            let original = samples + name
+            let sweep = try ChildProcess.run(["sweep", original, "--taus", "0.9", "--json"] + data, timeout: 300)
+            #expect(sweep.status == 0, "\(sweep.stderr)")
+            let sweepFile = try scratch.write(Array(sweep.stdout.utf8), to: name + ".json")
+            let model = scratch.file(name + ".lrm")
+            #expect(try ChildProcess.run(["convert", original, "--policy", "rank:4", "-o", model]).status == 0)
+            let ratio = try #require(try jsonObject(try ChildProcess.run(["inspect", model, "--json"]).stdout)["compression_ratio"] as? Double)
+            let verified = try jsonObject(try ChildProcess.run(["verify", model, "--reference", original, "--json"] + data).stdout)
+            let scores = try #require(verified["compressed"] as? [String: Any], "\(verified)")
+            let label = regression
+                ? "this file (" + String(format: "%.2f×", ratio) + ", RMSE " + String(format: "%.4g", try #require(scores["rmse"] as? Double)) + ")"
+                : "this file (" + String(format: "%.2f×", ratio) + ", " + String(format: "%.2f%%", try #require(scores["accuracy"] as? Double) * 100) + ")"
+            let page = scratch.file(name + ".html")
+            let report = try ChildProcess.run(["report", model, "--reference", original, "--sweep", sweepFile, "-o", page] + data)
+            #expect(report.status == 0, "\(report.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(html.contains(label), "\(label) not in \(html.suffix(3000))")
+        }
+    }
 }
