@@ -149,7 +149,7 @@ public enum MetadataKey {
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
         sourceKerasVersion: "string", sourceKerasClasses: "string[]", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
-        conversionHistory: "string", conversionFromStoredSHA256: "string[]",
+        conversionHistory: "string", conversionFromStoredSHA256: "string[]", conversionFromStoredRounding: "string[]",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",
         calibrationRidge: "float", calibrationAlpha: "float", conversionRefit: "bool", refitRidge: "float", refitCount: "int",
         finetuneEpochs: "int", finetuneSeed: "int", finetuneData: "string", finetuneSamples: "int", finetuneLoss: "string",
