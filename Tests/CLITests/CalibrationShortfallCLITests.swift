@@ -19,6 +19,28 @@ struct CalibrationShortfallCLITests {
         return (inputs, labels)
     }
 
+    /// A rank search of the housing sample on `inputs`/`labels` with the size options `sizes`: it runs, its validation
+    /// records (those that select plus those that confirm) number `validation`, and the file records `calibration`.
+    static func expectSizes(_ sizes: [String], validation: Int, calibration: Int, inputs: String, labels: String, in scratch: Scratch) throws {
+        let out = scratch.file("w.lrm")
+        let result = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                           "--target-metric-drop", "5"] + sizes + ["-o", out, "--json"], timeout: 300)
+        #expect(result.status == 0, "\(result)")
+        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
+        let confirmation = try #require(search["confirmation"] as? [String: Any])
+        #expect((confirmation["selection_samples"] as? Int ?? 0) + (confirmation["confirmation_samples"] as? Int ?? 0) == validation, "\(confirmation)")
+        #expect(try ContainerFile(path: out).header.metadata["calibration.count"] == .int(Int64(calibration)))
+    }
+
+    /// The same search with `sizes` that do not fit: exit 64, one line, nothing written; the result, for its message.
+    static func expectRefused(_ sizes: [String], inputs: String, labels: String, in scratch: Scratch) throws -> RunResult {
+        let tooMany = scratch.file("t.lrm")
+        let refused = try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
+                                            "--target-metric-drop", "5"] + sizes + ["-o", tooMany], timeout: 120)
+        #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: tooMany), "\(refused)")
+        return refused
+    }
+
     @Test("--ridge 1e-300 with fewer calibration records than inputs: exit 64 blaming the option, saying what to do (it was exit 65, 'XᵀX + λI is not positive definite', blamed on the model)")
     func ridgeTooSmall() throws {
         let scratch = try Scratch()
@@ -61,21 +83,10 @@ struct CalibrationShortfallCLITests {
     func ownDataOneSizeGiven() throws {
         let scratch = try Scratch()
         let (inputs, labels) = try Self.housing(100, in: scratch)
-        let out = scratch.file("w.lrm")
         // 80 training records: 16 validate, 10 calibrate.
-        let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
-                                           "--target-metric-drop", "5", "--calibration-samples", "10", "-o", out, "--json"], timeout: 300)
-        #expect(result.status == 0, "\(result)")
-        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
-        // The validation records, split into those that select and those that confirm.
-        let confirmation = try #require(search["confirmation"] as? [String: Any])
-        #expect((confirmation["selection_samples"] as? Int ?? 0) + (confirmation["confirmation_samples"] as? Int ?? 0) == 16, "\(confirmation)")
-        #expect(try ContainerFile(path: out).header.metadata["calibration.count"] == .int(10))
+        try Self.expectSizes(["--calibration-samples", "10"], validation: 16, calibration: 10, inputs: inputs, labels: labels, in: scratch)
         // 70 + 16 do not fit in 80.
-        let tooMany = scratch.file("t.lrm")
-        let refused = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
-                                            "--target-metric-drop", "5", "--calibration-samples", "70", "-o", tooMany], timeout: 120)
-        #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: tooMany), "\(refused)")
+        let refused = try Self.expectRefused(["--calibration-samples", "70"], inputs: inputs, labels: labels, in: scratch)
         #expect(refused.stderr == "lrm: error: \(inputs): the training split has 80 records, fewer than --calibration-samples 70 (given) + "
                 + "--validation-samples 16 (a fifth of the training records, the default with --inputs): give smaller sizes with --calibration-samples and "
                 + "--validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
@@ -85,19 +96,9 @@ struct CalibrationShortfallCLITests {
     func ownDataValidationOnly() throws {
         let scratch = try Scratch()
         let (inputs, labels) = try Self.housing(100, in: scratch)
-        let out = scratch.file("w.lrm")
         // 80 training records: 30 validate, the other 50 calibrate.
-        let result = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
-                                           "--target-metric-drop", "5", "--validation-samples", "30", "-o", out, "--json"], timeout: 300)
-        #expect(result.status == 0, "\(result)")
-        let search = try #require(try jsonObject(result.stdout)["search"] as? [String: Any])
-        let confirmation = try #require(search["confirmation"] as? [String: Any])
-        #expect((confirmation["selection_samples"] as? Int ?? 0) + (confirmation["confirmation_samples"] as? Int ?? 0) == 30, "\(confirmation)")
-        #expect(try ContainerFile(path: out).header.metadata["calibration.count"] == .int(50))
-        let tooMany = scratch.file("t.lrm")
-        let refused = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", inputs, "--labels", labels,
-                                            "--target-metric-drop", "5", "--validation-samples", "80", "-o", tooMany], timeout: 120)
-        #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: tooMany), "\(refused)")
+        try Self.expectSizes(["--validation-samples", "30"], validation: 30, calibration: 50, inputs: inputs, labels: labels, in: scratch)
+        let refused = try Self.expectRefused(["--validation-samples", "80"], inputs: inputs, labels: labels, in: scratch)
         #expect(refused.stderr == "lrm: error: \(inputs): the training split has 80 records, fewer than --calibration-samples 1 (the training records "
                 + "not validating, at least 1, the default with --inputs) + --validation-samples 80 (given): give smaller sizes with --calibration-samples and "
                 + "--validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
