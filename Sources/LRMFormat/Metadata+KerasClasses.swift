@@ -12,3 +12,14 @@ extension MetadataKey {
         return classes
     }
 }
+
+extension MetadataKey {
+    /// The positions metadata `source.open_input_dims` records for an input of `rank` dimensions: those from 0 to
+    /// rank − 1, in ascending order, once each; empty when the key is absent, not an int list, or names another position
+    /// (a file whose record does not fit its input is read as recording nothing).
+    public static func sourceOpenInputDims(in metadata: [String: MetadataValue], rank: Int) -> [Int] {
+        guard case .ints(let positions)? = metadata[sourceOpenInputDims],
+              positions.allSatisfy({ (0..<Int64(rank)).contains($0) }) else { return [] }
+        return Set(positions.map { Int($0) }).sorted()
+    }
+}

@@ -64,6 +64,9 @@ public enum MetadataKey {
     /// string[]: `Class:layer` for each layer imported from a Keras class its kind does not name: the 1-D layers
     /// (`Conv1D:conv_a`, `MaxPooling1D:pool`), which run as 2-D kinds over a height of 1.
     public static let sourceKerasClasses = "source.keras_classes"
+    /// int[]: the positions (from 0, batch axis not counted) of the input dimensions the source left open (Keras
+    /// `Input((None, 3))`: `[0]`), which `--input-shape` gave for this file; the export writes them open again.
+    public static let sourceOpenInputDims = "source.open_input_dims"
     /// string: the rank policy used for the whole model, e.g. "energy".
     public static let conversionPolicy = "conversion.policy"
     /// float: its parameter (τ, ε, k or r).
@@ -147,7 +150,7 @@ public enum MetadataKey {
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
-        sourceKerasVersion: "string", sourceKerasClasses: "string[]", conversionPolicy: "string", conversionParameter: "float",
+        sourceKerasVersion: "string", sourceKerasClasses: "string[]", sourceOpenInputDims: "int[]", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
         conversionHistory: "string", conversionFromStoredSHA256: "string[]", conversionFromStoredRounding: "string[]",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",

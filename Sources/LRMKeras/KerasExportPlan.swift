@@ -25,6 +25,13 @@ public struct KerasExportSummary: Sendable, Equatable {
     public var modelName: String
     /// The `InputLayer`'s shape, without the batch axis: the lrm model's input shape.
     public var inputShape: [Int]
+    /// The positions of the dimensions of `inputShape` written open (`None`): those metadata `source.open_input_dims`
+    /// records (the source left them open).
+    public var openInputDims: [Int] = []
+    /// Positions that metadata records but that were written fixed, because a Keras layer (a Reshape or Flatten) fixes
+    /// the sample's size: `openInputDimsFixedBy` names it.
+    public var openInputDimsKeptFixed: [Int] = []
+    public var openInputDimsFixedBy: String?
     /// The layers after the `InputLayer`, in order; a factorized layer gives two Dense layers, and the input
     /// preprocessing, when there is one, is the first layer.
     public var layers: [KerasExportedLayer]
@@ -362,6 +369,26 @@ struct KerasExportPlan {
         }
         outputName = current
         if isFunctional { layers = Self.kerasOrder(layers, input: inputName, output: outputName) }
+        // The input dimensions the source left open (metadata source.open_input_dims) are written open again, unless a
+        // Reshape or Flatten would fix them: those are written for the shape the model was mapped for.
+        let open = MetadataKey.sourceOpenInputDims(in: model.metadata, rank: inputShape.count)
+        if let fixing = layers.first(where: { ["Reshape", "Flatten"].contains($0.className) }), !open.isEmpty {
+            openInputDimsKeptFixed = open
+            openInputDimsFixedBy = fixing.name
+        } else {
+            openInputDims = open
+        }
+    }
+
+    /// The positions of the input dimensions written open (`None`), from metadata `source.open_input_dims`.
+    var openInputDims: [Int] = []
+    /// Those the metadata records but the export writes fixed, and the Keras layer (a Reshape or Flatten) that fixes them.
+    var openInputDimsKeptFixed: [Int] = []
+    var openInputDimsFixedBy: String?
+
+    /// The `InputLayer`'s shape with the batch axis: `null`, then each dimension, `null` where it is written open.
+    var batchInputShape: KerasConfigJSON {
+        .array([.null] + inputShape.indices.map { openInputDims.contains($0) ? .null : .int(Int64(inputShape[$0])) })
     }
 
     /// The geometries of a factorized convolution's halves: the channel form's first half has the layer's, its second
@@ -476,7 +503,7 @@ struct KerasExportPlan {
         let input = KerasConfigJSON.object([
             ("class_name", .string("InputLayer")),
             ("config", .object([
-                ("batch_input_shape", .array([.null] + inputShape.map { .int(Int64($0)) })),
+                ("batch_input_shape", batchInputShape),
                 ("dtype", .string("float32")), ("sparse", .bool(false)), ("ragged", .bool(false)),
                 ("name", .string(inputName)),
             ])),
@@ -508,7 +535,8 @@ struct KerasExportPlan {
     }
 
     var summary: KerasExportSummary {
-        KerasExportSummary(modelName: modelName, inputShape: inputShape, layers: layers.map {
+        KerasExportSummary(modelName: modelName, inputShape: inputShape, openInputDims: openInputDims,
+                           openInputDimsKeptFixed: openInputDimsKeptFixed, openInputDimsFixedBy: openInputDimsFixedBy, layers: layers.map {
             KerasExportedLayer(name: $0.name, className: $0.className, sourceLayer: $0.sourceLayer,
                                parameterCount: $0.weights.reduce(0) { $0 + $1.values.count })
         }, preprocessing: preprocessing)

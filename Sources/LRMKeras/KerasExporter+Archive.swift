@@ -115,16 +115,16 @@ extension KerasExportPlan {
         let input = KerasConfigJSON.object([
             ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
             ("config", .object([
-                ("batch_shape", .array([.null] + inputShape.map { .int(Int64($0)) })),
+                ("batch_shape", batchInputShape),
                 ("dtype", .string("float32")), ("sparse", .bool(false)), ("name", .string(inputName)),
             ])),
             ("registered_name", .null),
         ])
         let shapes = Dictionary(layers.map { ($0.name, $0.outputShape) }, uniquingKeysWith: { a, _ in a })
         func tensor(_ name: String) -> KerasConfigJSON {
-            let shape = name == inputName ? inputShape : shapes[name] ?? []
+            let shape = name == inputName ? batchInputShape : .array([.null] + (shapes[name] ?? []).map { .int(Int64($0)) })
             return .object([("class_name", .string("__keras_tensor__")),
-                            ("config", .object([("shape", .array([.null] + shape.map { .int(Int64($0)) })), ("dtype", .string("float32")),
+                            ("config", .object([("shape", shape), ("dtype", .string("float32")),
                                                 ("keras_history", .array([.string(name), .int(0), .int(0)]))]))])
         }
         let entries = layers.map { layer in

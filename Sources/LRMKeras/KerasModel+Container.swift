@@ -142,6 +142,11 @@ struct ContainerModelBuilder {
         ]
         if let version = model.kerasVersion { metadata[MetadataKey.sourceKerasVersion] = .string(version) }
         if !kerasClasses.isEmpty { metadata[MetadataKey.sourceKerasClasses] = .strings(kerasClasses) }
+        if givenShape != nil, let declared = model.inputShape, declared.count == input.shape.count {
+            // The dimensions the config left open (None), which the given shape filled: the export leaves them open again.
+            let open = declared.indices.filter { declared[$0] == nil }
+            if !open.isEmpty { metadata[MetadataKey.sourceOpenInputDims] = .ints(open.map(Int64.init)) }
+        }
         return Model(name: model.name, input: input, layers: layers, metadata: metadata)
     }
 

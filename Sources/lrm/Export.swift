@@ -22,7 +22,8 @@ extension LRM {
                 + "metadata source.keras_classes) are written as those 1-D layers (a factorized Conv1D as two Conv1D, the second "
                 + "of kernel size 1 or the first, in the spatial form); where a layer's geometry has no 1-D form it is written as its 2-D "
                 + "layer over a height of 1 between Reshape layers, with a note saying so. A Keras model is read as lrm import reads it (one whose config leaves its input shape open, "
-                + "Input((None, 3)), for the shape --input-shape gives). Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "Input((None, 3)), for the shape --input-shape gives); the dimensions a source left open (metadata source.open_input_dims) "
+                + "are written open again (None), unless a Reshape or Flatten fixes the sample's size. Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
         /// The formats `--to` accepts.
@@ -79,9 +80,17 @@ extension LRM {
                 }
                 // (1.4) A model with branches is written as a Functional model.
                 let modelClass = loaded.layers.contains { $0.operation.usesSlots } ? "Functional" : "Sequential"
-                print("wrote \(output): Keras \(modelClass) '\(summary.modelName)', input \(summary.inputShape.map(String.init).joined(separator: "×")), "
+                let inputText = summary.inputShape.indices.map { summary.openInputDims.contains($0) ? "None" : String(summary.inputShape[$0]) }
+                    .joined(separator: "×")
+                print("wrote \(output): Keras \(modelClass) '\(summary.modelName)', input \(inputText), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
                 if let note = Self.sequenceNote(loaded, summary: summary) { print(note) }
+                if let layer = summary.openInputDimsFixedBy {
+                    let positions = summary.openInputDimsKeptFixed.map { "\($0 + 1)" }.joined(separator: ", ")
+                    print("note: the input dimension\(summary.openInputDimsKeptFixed.count == 1 ? "" : "s") \(positions) the source left open "
+                          + "(metadata source.open_input_dims) \(summary.openInputDimsKeptFixed.count == 1 ? "is" : "are") written fixed, "
+                          + "as the model was mapped: its layer '\(escaped(layer))' fixes the sample's size")
+                }
                 if case let .notIncluded(reason) = summary.preprocessing {
                     printWarning("the model's input preprocessing (x · scale + offset: scale \(Self.describe(loaded.input.scale)), "
                                  + "offset \(Self.describe(loaded.input.offset))) is not part of the Keras model (\(reason)); feed it scaled inputs")

@@ -122,6 +122,12 @@ enum InspectReport {
 
         let input = header.model.input
         var inputText = "\(input.shape.map(String.init).joined(separator: "×")) \(input.layout.name)"
+        let open = MetadataKey.sourceOpenInputDims(in: header.metadata, rank: input.shape.count)
+        if !open.isEmpty {
+            // The source left these open (Input((None, 3))); --input-shape gave them.
+            inputText += " (open in the source: " + input.shape.indices.map { open.contains($0) ? "None" : String(input.shape[$0]) }
+                .joined(separator: "×") + ")"
+        }
         if !input.scale.isEmpty { inputText += ", scale " + describe(input.scale) }
         if !input.offset.isEmpty { inputText += ", offset " + describe(input.offset) }
         out.append("")

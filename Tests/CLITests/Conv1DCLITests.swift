@@ -228,14 +228,14 @@ struct Conv1DCLITests {
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.file("bad.keras")))
 
-        // Export writes the model for that shape: its Keras file gives Keras's outputs on 15 steps.
+        // Export maps the model for that shape and writes the steps open again: its Keras file gives Keras's outputs on 15 steps.
         let exported = scratch.file("e.keras")
         let export = try ChildProcess.run(["export", keras, "--input-shape", "15,3", "--to", "keras", "-o", exported])
-        #expect(export.status == 0 && export.stdout.contains("input 15×3"), "\(export.stdout)\(export.stderr)")
+        #expect(export.status == 0 && export.stdout.contains("input None×3"), "\(export.stdout)\(export.stderr)")
         let pred = try NPZ.read(path: Self.fixture("k3_conv1d_open_steps.pred.npz"))
         let x = try #require(pred["x"]), y = try #require(pred["y"])
         try NPY.write(x, to: scratch.file("x.npy"))
-        let predict = try ChildProcess.run(["predict", exported, "--input", scratch.file("x.npy"), "-o", scratch.file("p.npy")])
+        let predict = try ChildProcess.run(["predict", exported, "--input-shape", "15,3", "--input", scratch.file("x.npy"), "-o", scratch.file("p.npy")])
         #expect(predict.status == 0, "\(predict.stderr)")
         let got = try NPY.read(path: scratch.file("p.npy")).floatValues()
         #expect(got.count == y.floatValues().count && zip(got, y.floatValues()).allSatisfy { abs($0 - $1) <= 1e-5 })
@@ -248,6 +248,39 @@ struct Conv1DCLITests {
             #expect(run.status == 64 && run.stderr.contains("is not a Keras file (a .lrm file records its input shape)"), "\(arguments): \(run.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.file("s.keras")))
+    }
+
+    @Test("a .lrm converted from a model with an open number of steps records it (metadata source.open_input_dims [0], inspect shows it) and its Keras export leaves the steps open again: read back for another length it gives the source's outputs (the export wrote 15 steps, fixed)")
+    func openStepsSurviveConversionAndExport() throws {
+        let scratch = try Scratch()
+        let keras = Self.fixture("k3_conv1d_open_steps.keras")
+        let model = scratch.file("r2.lrm")
+        let convert = try ChildProcess.run(["convert", keras, "--input-shape", "15,3", "--policy", "rank:2", "-o", model])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let header = try ContainerFile(path: model).header
+        #expect(header.metadata[MetadataKey.sourceOpenInputDims] == .ints([0]), "\(header.metadata)")
+        #expect(header.model.input.shape == [15, 3])
+        let inspect = try ChildProcess.run(["inspect", model])
+        #expect(inspect.stdout.contains("input 15×3 features (open in the source: None×3)"), "\(inspect.stdout)")
+
+        // 24 steps: the same conversion for that length gives the outputs the export, read for 24 steps, must give.
+        let x: [Float] = (0..<360).map { (index: Int) -> Float in Float((index * 37) % 101) / 50 - 1 }
+        try NPY.write(try NumPyArray(shape: [5, 24, 3], float32: x), to: scratch.file("x.npy"))
+        let converted = try ChildProcess.run(["convert", keras, "--input-shape", "24,3", "--policy", "rank:2", "-o", scratch.file("r24.lrm")])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let want = try ChildProcess.run(["predict", scratch.file("r24.lrm"), "--input", scratch.file("x.npy"), "-o", scratch.file("want.npy")])
+        #expect(want.status == 0, "\(want.stderr)")
+        for name in ["e.keras", "e.h5"] {
+            let exported = scratch.file(name)
+            let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", exported])
+            #expect(export.status == 0 && export.stdout.contains("input None×3,") && !export.stdout.contains("note:"), "\(export.stdout)\(export.stderr)")
+            let open = try ChildProcess.run(["inspect", exported])
+            #expect(open.status == 65 && open.stderr.contains("the model's input shape (None, 3) leaves the number of steps open"), "\(name): \(open.stderr)")
+            let run = try ChildProcess.run(["predict", exported, "--input-shape", "24,3", "--input", scratch.file("x.npy"), "-o", scratch.file("got.npy")])
+            #expect(run.status == 0, "\(name): \(run.stderr)")
+            let got = try NPY.read(path: scratch.file("got.npy")).floatValues(), wanted = try NPY.read(path: scratch.file("want.npy")).floatValues()
+            #expect(got.count == wanted.count && zip(got, wanted).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(name): \(got) \(wanted)")
+        }
     }
 
     @Test("export writes a converted Conv1D model's 1-D layers as Keras 1-D layers (a factorized Conv1D as two), with no note; the Keras file gives the .lrm's outputs. A layer whose geometry has no 1-D form is written 2-D, and one note says so")

@@ -438,6 +438,26 @@ struct KerasArchiveExportTests {
         for name in ["metadata.json", "config.json", "model.weights.h5"] { #expect(bytes.range(of: Data(name.utf8)) != nil, "\(name)") }
     }
 
+    @Test("the input dimensions metadata source.open_input_dims records are written open (None), unless a Flatten or Reshape fixes the sample's size; a record that does not fit the input is ignored")
+    func openInputDimensions() throws {
+        let kernel = Tensor(shape: [12, 2], floats: (0..<24).map { Float($0) / 24 })
+        let elementwise = Model(name: "m", input: InputSpec(shape: [4, 3]), layers: [Layer(name: "act", operation: .activation(.relu))],
+                                metadata: [MetadataKey.sourceOpenInputDims: .ints([0])])
+        let plan = try KerasExportPlan(elementwise, file: "out.h5")
+        #expect(plan.openInputDims == [0] && plan.openInputDimsFixedBy == nil)
+        #expect(plan.batchInputShape == .array([.null, .null, .int(3)]))
+        let flattened = Model(name: "m", input: InputSpec(shape: [4, 3]), layers: [
+            Layer(name: "flat", operation: .flatten),
+            Layer(name: "out", operation: .dense(kernel: kernel, bias: nil, activation: .linear)),
+        ], metadata: [MetadataKey.sourceOpenInputDims: .ints([0])])
+        let fixed = try KerasExportPlan(flattened, file: "out.h5")
+        #expect(fixed.openInputDims.isEmpty && fixed.openInputDimsKeptFixed == [0] && fixed.openInputDimsFixedBy == "flat")
+        #expect(fixed.batchInputShape == .array([.null, .int(4), .int(3)]))
+        var unfitting = elementwise
+        unfitting.metadata[MetadataKey.sourceOpenInputDims] = .ints([2])
+        #expect(try KerasExportPlan(unfitting, file: "out.h5").openInputDims.isEmpty)
+    }
+
     @Test("a model Keras cannot hold is refused before anything is written; an existing file stays")
     func refusedLeavesFile() throws {
         let directory = try TestData.temporaryDirectory()

@@ -81,6 +81,7 @@ STANDARD_KEYS = {
     "source.sha256": "string",
     "source.keras_version": "string",
     "source.keras_classes": "string[]",
+    "source.open_input_dims": "int[]",
     "conversion.policy": "string",
     "conversion.parameter": "float",
     "conversion.factor_dtype": "string",
