@@ -259,13 +259,21 @@ struct PreprocessingOptions: ParsableArguments {
     static func parseNumbers(_ text: String, flag: String) throws -> [Double] {
         try text.split(separator: ",").map { part -> Double in
             let piece = part.trimmingCharacters(in: .whitespaces)
+            let value: Double
             if let slash = piece.firstIndex(of: "/") {
                 guard let a = Double(piece[..<slash]), let b = Double(piece[piece.index(after: slash)...]), b != 0 else {
                     throw ValidationError("\(flag): '\(piece)' is not a number or fraction")
                 }
-                return a / b
+                value = a / b
+            } else {
+                guard let parsed = Double(piece), parsed.isFinite else { throw ValidationError("\(flag): '\(piece)' is not a number") }
+                value = parsed
             }
-            guard let value = Double(piece), value.isFinite else { throw ValidationError("\(flag): '\(piece)' is not a number") }
+            // Inputs are scaled in float32: past its range the value is infinite there, and every input NaN or infinite
+            // (a search under --input-scale 1e308 was refused later, at calibration, with "XᵀX reaches nan").
+            guard abs(value) <= Double(Float.greatestFiniteMagnitude) else {
+                throw ValidationError("\(flag): '\(piece)' is past the range of float32 (±3.4e38), in which lrm scales and offsets the inputs")
+            }
             return value
         }
     }

@@ -61,13 +61,13 @@ struct HostileVerifyTests {
                 "\(result.stderr)")
     }
 
-    @Test("a rank search of the housing sample under --input-scale 1e308 (outputs that overflow): refused before any candidate is scored, naming the file, exit 65 (every candidate scored 1.0000 against the original's NaN outputs, and only the test step refused)")
+    @Test("a rank search of the housing sample under --input-scale 1e38 (outputs that overflow): refused before any candidate is scored, naming the file, exit 65 (every candidate scored 1.0000 against the original's NaN outputs, and only the test step refused)")
     func searchRefusesBeforeSearching() throws {
         let scratch = try Scratch()
         let samples = TestPackage.root + "/samples/", out = scratch.file("h.lrm")
         let model = samples + "housing_mlp.h5"
         let result = try ChildProcess.run(["convert", model, "--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy",
-                                           "--input-scale", "1e308", "--target-metric-drop", "1", "--metric", "plain", "--no-refit",
+                                           "--input-scale", "1e38", "--target-metric-drop", "1", "--metric", "plain", "--no-refit",
                                            "--progress", "json", "-o", out], timeout: 120)
         let lines = result.stderr.split(separator: "\n")
         #expect(result.status == 65 && !FileManager.default.fileExists(atPath: out), "\(result)")
@@ -75,6 +75,34 @@ struct HostileVerifyTests {
         // No candidate was scored (confirmed or searched): the original's outputs were refused first.
         #expect(!lines.contains { $0.contains("\"phase\":\"confirm\"") || $0.contains("\"phase\":\"search\"") }, "\(result.stderr)")
     }
+    @Test("an input scale or offset past float32's range (1e308, a fraction that gets there) is a bad command line naming the option, exit 64, before anything runs: a size search under --input-scale 1e308 was refused at calibration with 'XᵀX reaches nan' (exit 65)")
+    func scalePastFloat32() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/", out = scratch.file("m.lrm")
+        let search = try ChildProcess.run(["convert", samples + "mnist_mlp.h5", "--dataset", "mnist", "--input-scale", "1e308", "--target-size", "100KB",
+                                           "--progress", "json", "-o", out], timeout: 120)
+        #expect(search.status == 64 && !FileManager.default.fileExists(atPath: out), "\(search)")
+        #expect(search.stderr.contains("--input-scale: '1e308' is past the range of float32 (±3.4e38)") && !search.stderr.contains("calibration"),
+                "\(search.stderr)")
+        let housing = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        for (command, option, value) in [("predict", "--input-scale", "1/1e-300"), ("sweep", "--input-offset", "-1e39"), ("verify", "--input-scale", "1e308"),
+                                         ("import", "--input-offset", "4e38")] {
+            var arguments = [command, samples + "housing_mlp.h5", option, value]
+            switch command {
+            case "predict": arguments += ["--input", samples + "housing_x.npy", "-o", scratch.file("p.npy")]
+            case "import": arguments += ["-o", out]
+            default: arguments += housing
+            }
+            let run = try ChildProcess.run(arguments, timeout: 120)
+            #expect(run.status == 64 && run.stderr.contains("\(option): '\(value)' is past the range of float32"), "\(command): \(run)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: scratch.file("p.npy")))
+        // The largest float32 is still a scale (what it does to the data is the data's affair).
+        let largest = try ChildProcess.run(["predict", samples + "housing_mlp.h5", "--input-scale", "3.4e38", "--input", samples + "housing_x.npy",
+                                            "-o", scratch.file("p.npy")], timeout: 120)
+        #expect(largest.status != 64, "\(largest)")
+    }
+
     /// 4 inputs → 8 relu → 1, whose rank-1 truncation of the hidden layer overflows while the original does not: the hidden
     /// kernel's rows (2, 2, 0, …) and (−1, 1, 0, …) are orthogonal (singular values 2√2 and √2), so rank 1 keeps the first row
     /// alone. On inputs (t, 4t, 0, 0) the first hidden unit's pre-activation is 2t − 4t < 0 (relu: 0) in the original and 2t > 0
