@@ -257,7 +257,9 @@ extension LRM {
                         print("\nSize: \(Format.count(bytes)) bytes on disk; tensors \(Format.count(summary.storedBytes)) bytes"
                               + (summary.bitsPerParameter.map { String(format: ", %.2f bits per stored parameter", $0) } ?? ""))
                         print(table.render())
-                        if summary.layers.contains(where: { $0.storedBytes > 0 && $0.kerasClass != nil }) { print("  " + sourceKerasClassNote) }
+                        // The legend once: here only when the Weights table above (with a reference) did not give it.
+                        if summary.layers.contains(where: { $0.storedBytes > 0 && $0.kerasClass != nil }),
+                           !report.layers.contains(where: { $0.kerasClass != nil }) { print("  " + sourceKerasClassNote) }
                     }
                 }
                 if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
