@@ -6,7 +6,7 @@ public enum Container {
     /// The format version this library reads (every minor version up to `minorVersion`). Files are
     /// written with the lowest minor version that has every code they use (``ContainerHeader/minorVersion``).
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 4
+    public static let minorVersion: UInt16 = 5
     /// Size of the fixed preamble before the header.
     public static let preambleByteCount = 32
     /// Default tensor alignment in bytes (a power of two).

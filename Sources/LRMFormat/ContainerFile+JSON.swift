@@ -96,6 +96,8 @@ extension ContainerHeader {
                 members.append(("slot", .int(Int64(slot))))
             case let .merge(mode, slots, activation):
                 members += [("mode", .string(mode.name)), ("slots", JSONValue(slots)), ("activation", .string(activation.name))]
+            case .upsample2D(let u):
+                members += [("factors", JSONValue([u.factorH, u.factorW])), ("interpolation", .string(u.interpolation.name))]
             }
             return .object(members)
         }

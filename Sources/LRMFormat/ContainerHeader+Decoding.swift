@@ -241,6 +241,14 @@ extension ContainerHeader {
             }
             let slots = try (0..<count).map { _ in try r.readSlot(label) }
             operation = .merge(mode, slots: slots, activation: try activation())
+        case LayerKindCode.upsample2D:
+            let factors = try (0..<2).map { _ in Int(try r.readUInt32("factors of \(label)")) }
+            let at = r.fileOffset
+            let code = try r.readUInt8("interpolation of \(label)")
+            guard let interpolation = UpsampleInterpolation(rawValue: code) else {
+                throw r.error(.badModel, "\(label) has interpolation code \(code), expected 0 (nearest) or 1 (bilinear)", at: at)
+            }
+            operation = .upsample2D(Upsampling(factorH: factors[0], factorW: factors[1], interpolation: interpolation))
         case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
             quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)

@@ -97,6 +97,17 @@ extension ContainerHeader {
                 throw modelError("\(label) crops \(m.top)+\(m.bottom) rows and \(m.left)+\(m.right) columns from a \(h)×\(w) input, leaving nothing")
             }
             return [h - m.top - m.bottom, w - m.left - m.right, c]
+        case .upsample2D(let u):
+            // Each product is at most (2³¹−1)·65,535 < 2⁴⁷: no overflow; the sample's element count is checked after the layer.
+            let range = 1...WindowAxis.maxParameter
+            guard range.contains(u.factorH), range.contains(u.factorW) else {
+                throw modelError("\(label) upsamples by \(u.factorH)×\(u.factorW), expected factors of 1 to \(WindowAxis.maxParameter)")
+            }
+            guard h * u.factorH <= Int(Int32.max), w * u.factorW <= Int(Int32.max) else {
+                throw modelError("\(label) upsamples its \(h)×\(w) input by \(u.factorH)×\(u.factorW) to \(h * u.factorH)×\(w * u.factorW), "
+                                 + "more than \(Int32.max) rows or columns")
+            }
+            return [h * u.factorH, w * u.factorW, c]
         default:
             throw modelError("\(label) (\(operation.kindName)) is not a spatial layer")
         }

@@ -18,7 +18,7 @@ public struct ContainerHeader: Sendable, Equatable {
     }
 
     /// The lowest format minor version that has every code the header uses: what a writer records
-    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds).
+    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds; 1.5 `upsample2d`).
     public var minorVersion: UInt16 {
         let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
         if model.layers.contains(where: \.hasZeroPoints) { return max(kinds, 3) }
@@ -132,6 +132,9 @@ public struct ContainerHeader: Sendable, Equatable {
                 record.write(UInt32(truncatingIfNeeded: slots.count))
                 for slot in slots { record.write(UInt32(truncatingIfNeeded: slot)) }
                 record.write(activation.rawValue)
+            case .upsample2D(let u):
+                record.write(UInt32(truncatingIfNeeded: u.factorH)); record.write(UInt32(truncatingIfNeeded: u.factorW))
+                record.write(u.interpolation.rawValue)
             }
             w.writeCount(record.bytes.count)
             w.append(record.bytes)

@@ -140,6 +140,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
     /// Combines the current sample with the samples held in `slots` (in that order: the current one first), then
     /// applies `activation` (format 1.4).
     case merge(MergeMode, slots: [Int], activation: Activation)
+    /// Each row and column of an [h, w, c] sample repeated (nearest) or interpolated (bilinear) by integer factors:
+    /// [h·factor_h, w·factor_w, c] (format 1.5).
+    case upsample2D(Upsampling)
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -161,12 +164,14 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .store: LayerKindCode.store
         case .load: LayerKindCode.load
         case .merge: LayerKindCode.merge
+        case .upsample2D: LayerKindCode.upsample2D
         }
     }
 
     /// The lowest format minor version that has this kind.
     public var minimumMinorVersion: UInt16 {
         switch self {
+        case .upsample2D: 5
         case .store, .load, .merge: 4
         default: kindCode <= 6 ? 0 : 1
         }
@@ -201,6 +206,7 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .store: "store"
         case .load: "load"
         case .merge: "merge"
+        case .upsample2D: "upsample2d"
         }
     }
 
@@ -237,6 +243,7 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .store(let slot): return .store(slot: slot)
         case .load(let slot): return .load(slot: slot)
         case let .merge(mode, slots, activation): return .merge(mode, slots: slots, activation: activation)
+        case .upsample2D(let upsampling): return .upsample2D(upsampling)
         }
     }
 
@@ -356,6 +363,8 @@ public enum LayerKindCode {
     public static let store: UInt8 = 19
     public static let load: UInt8 = 20
     public static let merge: UInt8 = 21
+    /// Format 1.5: `upsample2d`.
+    public static let upsample2D: UInt8 = 23
 }
 
 extension Layer where T == Int {

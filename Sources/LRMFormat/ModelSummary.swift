@@ -106,7 +106,7 @@ public struct ModelSummary: Sendable {
             case let .scaleShift(scale, shift):
                 row.parametersBefore = count(scale) + count(shift)
                 row.parametersAfter = row.parametersBefore
-            case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
+            case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
                 break
             case .store(let slot):
                 row.slots = "→ slot \(slot)"

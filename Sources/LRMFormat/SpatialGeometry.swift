@@ -126,3 +126,50 @@ public struct WindowAxis: Sendable, Equatable {
         }
     }
 }
+
+/// How an `upsample2d` layer (format 1.5) fills the positions between the input's (`spec/FORMAT.md`, section 3.5).
+public enum UpsampleInterpolation: UInt8, Sendable, CaseIterable {
+    /// Output (oy, ox) is input (⌊oy / factor_h⌋, ⌊ox / factor_w⌋): each row and column repeated.
+    case nearest = 0
+    /// Per axis, the half-pixel-centre linear interpolation of Keras 3's (and TensorFlow's) bilinear resize: source
+    /// coordinate (o + ½) / factor − ½, between its two neighbours, clamped to the input's edge.
+    case bilinear = 1
+
+    public var name: String { self == .nearest ? "nearest" : "bilinear" }
+
+    public init?(name: String) {
+        guard let match = UpsampleInterpolation.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+}
+
+/// Integer upsampling factors of an [h, w, c] sample and how the new positions are filled (format 1.5).
+public struct Upsampling: Sendable, Equatable {
+    /// Rows and columns of the output per input row and column, 1 to ``WindowAxis/maxParameter``.
+    public var factorH: Int
+    public var factorW: Int
+    public var interpolation: UpsampleInterpolation
+
+    public init(factorH: Int, factorW: Int, interpolation: UpsampleInterpolation = .nearest) {
+        self.factorH = factorH
+        self.factorW = factorW
+        self.interpolation = interpolation
+    }
+
+    /// The source rows (or columns) and weights of output index `o` along an axis of input length `length` and
+    /// factor `factor`: `value = (1 − t)·x[low] + t·x[high]`. Nearest: `low = high = ⌊o / factor⌋`, t = 0. Bilinear:
+    /// the source coordinate s = (o + ½)/factor − ½, `low` = clamp(⌊s⌋), `high` = clamp(⌊s⌋ + 1), t = s − ⌊s⌋, clamped
+    /// to 0…length − 1 (at the edges both neighbours are the edge's row, so the value is that row's).
+    public static func source(_ o: Int, length: Int, factor: Int, interpolation: UpsampleInterpolation) -> (low: Int, high: Int, t: Double) {
+        switch interpolation {
+        case .nearest:
+            let i = o / factor
+            return (i, i, 0)
+        case .bilinear:
+            let s = (Double(o) + 0.5) / Double(factor) - 0.5
+            let floor = s.rounded(.down)
+            let i = Int(floor)
+            return (min(max(i, 0), length - 1), min(max(i + 1, 0), length - 1), s - floor)
+        }
+    }
+}

@@ -24,6 +24,9 @@ extension KerasExportPlan {
             return true
         case .pad2D(let m), .crop2D(let m):
             return m.top == 0 && m.bottom == 0
+        case .upsample2D(let u):
+            // UpSampling1D repeats steps: nearest, along the steps alone.
+            return u.factorH == 1 && u.interpolation == .nearest
         default:
             return false
         }
@@ -105,7 +108,8 @@ extension LayerMapper {
 
     /// The Keras 1-D layer of a layer other than the (factorized) convolutions with a 1-D form
     /// (``KerasExportPlan/hasSequenceForm(_:input:)``): `DepthwiseConv1D`, `MaxPooling1D`, `AveragePooling1D`,
-    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D` (`keepDims`: Keras's [1, channels]), `ZeroPadding1D`, `Cropping1D`.
+    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D` (`keepDims`: Keras's [1, channels]), `ZeroPadding1D`, `Cropping1D`,
+    /// (1.5) `UpSampling1D`.
     func spatial1D(input: [Int], keepDims: Bool = false) throws(KerasExportError) -> KerasExportPlan.PlannedLayer? {
         let channelsLast = ("data_format", KerasConfigJSON.string("channels_last"))
         switch source.operation {
@@ -123,6 +127,8 @@ extension LayerMapper {
             return planned("ZeroPadding1D", [("padding", KerasConfigJSON([m.left, m.right]))])
         case .crop2D(let m):
             return planned("Cropping1D", [("cropping", KerasConfigJSON([m.left, m.right]))])
+        case .upsample2D(let u):
+            return planned("UpSampling1D", [("size", .int(Int64(u.factorW)))])
         default:
             return nil
         }

@@ -11,7 +11,7 @@ public struct KerasExportedLayer: Sendable, Equatable {
     public var name: String
     /// The Keras class: `Dense`, `Activation`, `Flatten`, `Reshape`, `BatchNormalization`, `Conv2D`,
     /// `DepthwiseConv2D`, `MaxPooling2D`, `AveragePooling2D`, `GlobalMaxPooling2D`, `GlobalAveragePooling2D`,
-    /// `ZeroPadding2D`, `Cropping2D` or `Permute`.
+    /// `ZeroPadding2D`, `Cropping2D`, `Permute`, (1.5) `UpSampling2D`, or the 1-D classes (`Conv1D`, `UpSampling1D`, …).
     public var className: String
     /// The name of the lrm layer it comes from.
     public var sourceLayer: String
@@ -679,6 +679,9 @@ struct LayerMapper {
         case .permute(let axes):
             // Keras's Permute numbers the sample's axes from 1.
             return planned("Permute", [("dims", KerasConfigJSON(axes.map { $0 + 1 }))])
+        case .upsample2D(let u):
+            return planned("UpSampling2D", [("size", KerasConfigJSON([u.factorH, u.factorW])), channelsLast,
+                                            ("interpolation", .string(u.interpolation.name))])
         default:
             return nil
         }

@@ -10,7 +10,7 @@ extension KerasLayerConfig {
         "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU",
         "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU", "Reshape",
         "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
-        "ZeroPadding1D", "ZeroPadding2D",
+        "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     ]
 
     /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
@@ -49,8 +49,12 @@ extension KerasLayerConfig {
             let crop = className == "Cropping2D"
             let m = try reader.margins(crop ? "cropping" : "padding")
             return .margins2D(top: m.top, bottom: m.bottom, left: m.left, right: m.right, crop: crop, dataFormat: try reader.dataFormat())
+        case "UpSampling2D":
+            let size = try reader.pair("size", default: (2, 2))
+            return .upsampling2D(factorH: size.0, factorW: size.1, interpolation: try reader.interpolation(),
+                                 dataFormat: try reader.dataFormat())
         case "Conv1D", "DepthwiseConv1D", "SeparableConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
-             "GlobalMaxPooling1D", "ZeroPadding1D", "Cropping1D":
+             "GlobalMaxPooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D":
             return try reader.sequenceLayer(className: classAliases[className] ?? className)
         case "Permute":
             let dims = config["dims"]?.array?.compactMap(\.integer) ?? []
@@ -239,6 +243,17 @@ private struct FieldReader {
         return padding
     }
 
+    /// UpSampling2D's `interpolation`: 'nearest' (Keras's default) or 'bilinear'; Keras's others (bicubic, lanczos3,
+    /// lanczos5, and tf-keras's area, gaussian, mitchellcubic) are refused.
+    func interpolation() throws(KerasImportError) -> UpsampleInterpolation {
+        guard let value = config["interpolation"], !value.isNull else { return .nearest }
+        guard let name = value.string?.lowercased(), let interpolation = UpsampleInterpolation(name: name) else {
+            throw KerasImportError(.unsupportedLayer, file: source, location: location,
+                                   "interpolation \(value.brief) is not supported, expected 'nearest' or 'bilinear'")
+        }
+        return interpolation
+    }
+
     /// `data_format`; `null` is Keras's default, channels-last.
     func dataFormat() throws(KerasImportError) -> KerasDataFormat {
         guard let value = config["data_format"], !value.isNull else { return .channelsLast }
@@ -329,6 +344,10 @@ private struct FieldReader {
         case "GlobalAveragePooling1D", "GlobalMaxPooling1D":
             return .sequence(.globalPooling2D(mode: canonical == "GlobalMaxPooling1D" ? .max : .average, dataFormat: .channelsLast,
                                               keepDims: try bool("keepdims", default: false)), causalPadding: 0)
+        case "UpSampling1D":
+            // Keras repeats each step `size` times (nearest; the class has no other interpolation).
+            return .sequence(.upsampling2D(factorH: 1, factorW: try single("size", default: 2), interpolation: .nearest,
+                                           dataFormat: .channelsLast), causalPadding: 0)
         default:  // ZeroPadding1D, Cropping1D
             let crop = canonical == "Cropping1D"
             let (before, after) = try margins1D(crop ? "cropping" : "padding")

@@ -1,4 +1,5 @@
 import LRMHDF5
+public import LRMFormat
 /// The configuration of a supported Keras layer class. Anything else is refused at import with
 /// ``KerasImportError/Kind-swift.enum/unsupportedLayer``.
 public enum KerasLayerConfig: Sendable, Equatable {
@@ -43,12 +44,14 @@ public enum KerasLayerConfig: Sendable, Equatable {
     case globalPooling2D(mode: KerasPoolMode, dataFormat: KerasDataFormat, keepDims: Bool)
     /// `ZeroPadding2D` (`crop` false) and `Cropping2D` (`crop` true): rows and columns added or removed.
     case margins2D(top: Int, bottom: Int, left: Int, right: Int, crop: Bool, dataFormat: KerasDataFormat)
+    /// `UpSampling2D`: each row and column repeated (`nearest`) or interpolated (`bilinear`) by integer factors (format 1.5).
+    case upsampling2D(factorH: Int, factorW: Int, interpolation: UpsampleInterpolation, dataFormat: KerasDataFormat)
     /// `Permute`: output axis i is input axis `dims[i]`, axes of the sample numbered from 1.
     case permute(dims: [Int])
     /// `Flatten` with `data_format` channels-first: Keras moves axis 1 (the channels) last, then flattens.
     case flattenChannelsFirst
     /// A 1-D layer (`Conv1D`, `SeparableConv1D`, `DepthwiseConv1D`, `MaxPooling1D`, `AveragePooling1D`,
-    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D`, `ZeroPadding1D`, `Cropping1D`; channels-last only) as its
+    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D`, `ZeroPadding1D`, `Cropping1D`, `UpSampling1D`; channels-last only) as its
     /// 2-D equivalent over a height of 1: lrm runs Keras's `[steps, channels]` sample as `[1, steps, channels]`.
     /// Window sizes, strides, dilations and margins are the width's (height 1, stride 1). `causalPadding` is the
     /// number of zero steps Keras's padding `causal` adds before the first one ((kernel − 1) · dilation), the

@@ -74,6 +74,18 @@ extension ContainerModelBuilder {
                 }
             }
             layers.append(Layer(name: layer.name, operation: crop ? .crop2D(margins) : .pad2D(margins)))
+        case let .upsampling2D(factorH, factorW, interpolation, format):
+            try enter(format, layer)
+            let shape = currentShape()
+            // Factors are at most 65,535 and dimensions 2³¹−1: the products fit.
+            let (height, width) = (shape[0] * factorH, shape[1] * factorW)
+            let elements = Saturating.product(height, width, shape[2])
+            guard elements <= Int(Int32.max) else {
+                let what = sequenceView ? "its \(shape[1]) steps by \(factorW) to \(width)" : "its \(shape[0])×\(shape[1]) input by \(factorH)×\(factorW) to \(height)×\(width)"
+                throw shapeError(layer, "upsampling \(what) (\(shape[2]) channel\(shape[2] == 1 ? "" : "s")) makes samples of more than \(Int32.max) elements, lrm's limit")
+            }
+            layers.append(Layer(name: layer.name, operation: .upsample2D(Upsampling(factorH: factorH, factorW: factorW,
+                                                                                       interpolation: interpolation))))
         case let .sequence(inner, causalPadding):
             try enterSequence(layer)
             try checkSteps(inner, causalPadding: causalPadding, layer)
@@ -291,6 +303,7 @@ extension KerasLayerConfig {
         case .conv2D(let c), .depthwiseConv2D(let c), .separableConv2D(let c): c.dataFormat
         case .pooling2D(let p): p.dataFormat
         case .globalPooling2D(_, let format, _), .margins2D(_, _, _, _, _, let format): format
+        case .upsampling2D(_, _, _, let format): format
         default: nil
         }
     }

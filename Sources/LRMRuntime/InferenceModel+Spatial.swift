@@ -62,6 +62,10 @@ extension InferenceModel {
         case .permute(let axes):
             guard axes.count == input.count, Set(axes) == Set(0..<input.count) else { throw invalid("permutation \(axes)") }
             return (.permute(input: input, axes: axes), axes.map { input[$0] })
+        case .upsample2D(let u):
+            let range = 1...WindowAxis.maxParameter
+            guard input.count == 3, range.contains(u.factorH), range.contains(u.factorW) else { throw invalid("upsampling \(u.factorH)×\(u.factorW)") }
+            return (.upsample(input: input, u), [input[0] * u.factorH, input[1] * u.factorW, input[2]])
         default:
             throw RuntimeError(.invalidModel, "\(label) is not a spatial layer")
         }

@@ -9,7 +9,7 @@ extension InferenceModel {
     public static let maxSpatialWorkPerSample = 1 << 36
 
     /// Work per sample of `operation` (multiply-adds of a convolution, window reads of a pooling layer) on
-    /// samples of shape `input` producing `output`, saturating at `Int.max`; 0 for other layers.
+    /// samples of shape `input` producing `output`, saturating at `Int.max`; (1.5) an upsampling's reads; 0 for other layers.
     static func spatialWork(_ operation: LayerOperation<Tensor>, input: [Int], output: [Int]) -> Int {
         func mul(_ values: Int...) -> Int {
             var result = 1
@@ -33,6 +33,9 @@ extension InferenceModel {
             return overflow ? Int.max : a
         case .pool2D(let pooling):
             return mul(positions, pooling.poolH, pooling.poolW, output.last ?? 0)
+        case .upsample2D(let u):
+            // One read per output element (nearest), four (bilinear).
+            return mul(positions, output.last ?? 0, u.interpolation == .bilinear ? 4 : 1)
         default:
             return 0
         }

@@ -43,6 +43,8 @@ public final class InferenceModel: Sendable {
         /// Zero padding (positive margins) or cropping (negative ones) of [h, w, c] samples.
         case shift(input: [Int], top: Int, left: Int, outH: Int, outW: Int)
         case permute(input: [Int], axes: [Int])
+        /// (1.5) Each [h, w, c] sample upsampled (nearest or bilinear).
+        case upsample(input: [Int], Upsampling)
         /// (1.4) The current batch is kept in a slot; it stays the current one.
         case store(slot: Int)
         /// (1.4) The batch kept in a slot becomes the current one.
@@ -184,7 +186,7 @@ public final class InferenceModel: Sendable {
                 mapped[layerIndex]?[role].map(Weights.mapped) ?? Weights(tensor)
             }
             switch layer.operation {
-            case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
+            case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
                 let (step, output) = try InferenceModel.spatialStep(layer, input: shape)
                 steps.append(step)
                 shape = output
@@ -239,7 +241,7 @@ public final class InferenceModel: Sendable {
         self.steps = steps
         hasSpatialSteps = steps.contains {
             switch $0 {
-            case .convolution, .depthwise, .pool, .globalPool, .shift, .permute: true
+            case .convolution, .depthwise, .pool, .globalPool, .shift, .permute, .upsample: true
             default: false
             }
         }
@@ -392,6 +394,8 @@ public final class InferenceModel: Sendable {
                 current = SpatialKernels.shift(current, samples: sampleCount, shape: input, top: top, left: left, outH: outH, outW: outW)
             case let .permute(input, axes):
                 current = SpatialKernels.permute(current, samples: sampleCount, shape: input, axes: axes)
+            case let .upsample(input, upsampling):
+                current = SpatialKernels.upsample(current, samples: sampleCount, shape: input, upsampling)
             case .store(let slot):
                 slots[slot] = current
             case .load(let slot):

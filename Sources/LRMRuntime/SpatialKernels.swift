@@ -151,4 +151,74 @@ package enum SpatialKernels {
         }
         return y
     }
+
+    /// One axis of an upsampling: for each output index, its two source indices and the weight of the second.
+    static func upsampleAxis(length: Int, factor: Int, _ interpolation: UpsampleInterpolation) -> [(low: Int, high: Int, t: Float)] {
+        (0..<(length * factor)).map { o in
+            let s = Upsampling.source(o, length: length, factor: factor, interpolation: interpolation)
+            return (s.low, s.high, Float(s.t))
+        }
+    }
+
+    /// (1.5) Each [h, w, c] sample upsampled to [h·fh, w·fw, c] (`spec/FORMAT.md` section 3.5): nearest repeats each
+    /// row and column; bilinear weighs the two nearest source rows, then the two nearest columns,
+    /// `(1 − ty)·((1 − tx)·x[ly, lx] + tx·x[ly, hx]) + ty·((1 − tx)·x[hy, lx] + tx·x[hy, hx])`.
+    package static func upsample(_ x: [Float], samples: Int, shape: [Int], _ u: Upsampling) -> [Float] {
+        let (h, w, c) = (shape[0], shape[1], shape[2])
+        let rows = upsampleAxis(length: h, factor: u.factorH, u.interpolation)
+        let columns = upsampleAxis(length: w, factor: u.factorW, u.interpolation)
+        let (outH, outW) = (rows.count, columns.count)
+        var y = [Float](repeating: 0, count: samples * outH * outW * c)
+        x.withUnsafeBufferPointer { src in
+            y.withUnsafeMutableBufferPointer { dst in
+                for n in 0..<samples {
+                    let base = n * h * w * c
+                    for (oy, row) in rows.enumerated() {
+                        for (ox, column) in columns.enumerated() {
+                            let to = ((n * outH + oy) * outW + ox) * c
+                            let a = base + (row.low * w + column.low) * c, b = base + (row.low * w + column.high) * c
+                            let d = base + (row.high * w + column.low) * c, e = base + (row.high * w + column.high) * c
+                            if u.interpolation == .nearest {
+                                for ch in 0..<c { dst[to + ch] = src[a + ch] }
+                                continue
+                            }
+                            let (ty, tx) = (row.t, column.t)
+                            for ch in 0..<c {
+                                let top = (1 - tx) * src[a + ch] + tx * src[b + ch]
+                                let bottom = (1 - tx) * src[d + ch] + tx * src[e + ch]
+                                dst[to + ch] = (1 - ty) * top + ty * bottom
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// The adjoint of ``upsample(_:samples:shape:_:)``: each output position's gradient `g` ([h·fh, w·fw, c] samples)
+    /// added back to the source positions it was made from, with the same weights: the gradient of an [h, w, c] input.
+    package static func upsampleGradient(_ g: [Float], samples: Int, shape: [Int], _ u: Upsampling) -> [Float] {
+        let (h, w, c) = (shape[0], shape[1], shape[2])
+        let rows = upsampleAxis(length: h, factor: u.factorH, u.interpolation)
+        let columns = upsampleAxis(length: w, factor: u.factorW, u.interpolation)
+        let (outH, outW) = (rows.count, columns.count)
+        var dx = [Float](repeating: 0, count: samples * h * w * c)
+        for n in 0..<samples {
+            let base = n * h * w * c
+            for (oy, row) in rows.enumerated() {
+                for (ox, column) in columns.enumerated() {
+                    let from = ((n * outH + oy) * outW + ox) * c
+                    let (ty, tx) = (row.t, column.t)
+                    let weights: [(Int, Int, Float)] = [(row.low, column.low, (1 - ty) * (1 - tx)), (row.low, column.high, (1 - ty) * tx),
+                                                        (row.high, column.low, ty * (1 - tx)), (row.high, column.high, ty * tx)]
+                    for (iy, ix, weight) in weights where weight != 0 {
+                        let to = base + (iy * w + ix) * c
+                        for ch in 0..<c { dx[to + ch] += weight * g[from + ch] }
+                    }
+                }
+            }
+        }
+        return dx
+    }
 }

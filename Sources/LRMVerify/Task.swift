@@ -81,7 +81,7 @@ extension TaskKind {
                 return activation
             case .scaleShift, .pool2D, .globalPool2D:
                 return .linear
-            case .flatten, .reshape, .pad2D, .crop2D, .permute, .store:
+            case .flatten, .reshape, .pad2D, .crop2D, .permute, .store, .upsample2D:
                 index -= 1
             case .load(let slot):
                 // (1.4) The loaded samples are those the last earlier store of the slot kept: look on from there.

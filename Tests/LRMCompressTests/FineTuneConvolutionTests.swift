@@ -78,6 +78,17 @@ struct FineTuneConvolutionTests {
                 Layer(name: "gmp", operation: .globalPool2D(.max)),
                 dense(3),
             ])
+        case "bilinear and nearest upsampling around a strided conv":
+            // (1.5) [3, 3, 2] → bilinear 2×3 → [6, 9, 2] → conv 3×3 stride (2, 3) valid → [2, 3, 3] → nearest 1×2 → [2, 6, 3]
+            // → flatten 36 → dense 4.
+            return Model(name: name, input: input([3, 3, 2]), layers: [
+                Layer(name: "up_bilinear", operation: .upsample2D(Upsampling(factorH: 2, factorW: 3, interpolation: .bilinear))),
+                Layer(name: "conv", operation: .conv2D(kernel: r.tensor([3, 3, 2, 3]), bias: r.tensor([3]), activation: .tanh,
+                                                       geometry: ConvGeometry(strideH: 2, strideW: 3, padding: .valid))),
+                Layer(name: "up_nearest", operation: .upsample2D(Upsampling(factorH: 1, factorW: 2, interpolation: .nearest))),
+                Layer(name: "flatten", operation: .flatten),
+                dense(36),
+            ])
         default:
             // "dense over a map's channels, reshape": [4, 4, 1] → conv 2×2 → [3, 3, 2] → dense 2→3 over the last axis → reshape [9, 3]
             // → flatten 27 → dense 4.
@@ -93,7 +104,8 @@ struct FineTuneConvolutionTests {
     }
 
     static let models = ["conv stride 2 same, max pool", "channel form, dilation 2, average pool same", "spatial form, stride 2 same, global average",
-                         "pad, depthwise, crop, scale-shift, permute, dilated conv, global max", "dense over a map's channels, reshape"]
+                         "pad, depthwise, crop, scale-shift, permute, dilated conv, global max", "dense over a map's channels, reshape",
+                         "bilinear and nearest upsampling around a strided conv"]
 
     func loss(_ network: TrainableNetwork, _ x: [Float], _ teacher: [Float], _ labels: [Int], _ options: FineTuneOptions) throws -> Double {
         let logits = try network.forward(x, count: labels.count, keep: false).logits

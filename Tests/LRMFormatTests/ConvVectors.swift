@@ -62,7 +62,7 @@ enum ConvDefect: String, CaseIterable, VectorDefect {
         case .factorizedUnknownForm: "a factorized_conv2d with form code 2"
         case .factorizedSecondWrongShape: "a channel factorization whose second kernel is [1, 2, 1, 4], not 1×1"
         case .permuteNotPermutation: "a permute with axes [0, 0, 1]"
-        case .futureLayerKind: "layer kind 22 in a file of format 1.5"
+        case .futureLayerKind: "layer kind 200 in a file of format 1.99"
         }
     }
 
@@ -119,8 +119,8 @@ enum ConvDefect: String, CaseIterable, VectorDefect {
         case .factorizedSecondWrongShape: return try tensor("fc_channel/second", shape: [1, 2, 1, 4])
         case .permuteNotPermutation: return try layer("to_chw") { $0 = .permute([0, 0, 1]) }
         case .futureLayerKind:
-            parts.minor = 5
-            parts.header[parts.after(string: "gpool") - 4 - 5 - 1] = 22
+            parts.minor = 99
+            parts.header[parts.after(string: "gpool") - 4 - 5 - 1] = 200
         }
         return parts.assemble()
     }

@@ -12,6 +12,7 @@ enum ValidVector: String, CaseIterable {
     case quantizedZeroPoints = "quantized_zero_points"
     case slots
     case branches
+    case upsample
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -92,6 +93,7 @@ enum ValidVector: String, CaseIterable {
         case .quantized: return try ContainerWriter.encode(QuantModel.make())
         case .quantizedZeroPoints: return try ContainerWriter.encode(ZeroPointModel.make())
         case .slots: return try ContainerWriter.encode(SlotModels.residual())
+        case .upsample: return try ContainerWriter.encode(UpsampleModels.make())
         case .branches:
             // Format 1.4: a model with branches as one list of layers (spec section 3.7): the input kept in slot
             // 65,535, two dense branches of it, every merge mode, slot 2 stored again, and a concatenation of
@@ -137,7 +139,7 @@ private func invalidManifest() -> String {
         }
     }
     let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
-        + entries(SlotDefect.self)
+        + entries(SlotDefect.self) + entries(UpsampleDefect.self)
     return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
@@ -188,10 +190,10 @@ struct TestVectorTests {
         #expect(try ContainerFile.decodeForTests(ContainerWriter.encode(ConvModel.make())).minorVersion == 1)
         do {
             _ = try ContainerFile.decodeForTests(ConvDefect.futureLayerKind.apply())
-            Issue.record("a file with layer kind 22 opened")
+            Issue.record("a file with layer kind 200 opened")
         } catch let error as ContainerError {
-            #expect(error.message.contains("unknown kind code 22"))
-            #expect(error.message.contains("the file is format 1.5; this reader reads up to 1.4"))
+            #expect(error.message.contains("unknown kind code 200"))
+            #expect(error.message.contains("the file is format 1.99; this reader reads up to 1.5"))
         }
     }
 
@@ -214,6 +216,11 @@ struct TestVectorTests {
 
     @Test("invalid format 1.4 vectors are the slot defects, each with its error kind", arguments: SlotDefect.allCases)
     func invalidSlots(_ defect: SlotDefect) throws {
+        try checkStaged(defect)
+    }
+
+    @Test("invalid format 1.5 vectors are the upsampling defects, each with its error kind", arguments: UpsampleDefect.allCases)
+    func invalidUpsampling(_ defect: UpsampleDefect) throws {
         try checkStaged(defect)
     }
 

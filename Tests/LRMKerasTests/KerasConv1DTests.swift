@@ -161,8 +161,8 @@ struct KerasConv1DConfigTests {
                        "layer 's' (SeparableConv1D)", .invalidConfig, "depth_multiplier"),
                       (#"{"class_name": "ZeroPadding1D", "config": {"name": "z", "padding": [1, 2, 3]}}"#,
                        "layer 'z' (ZeroPadding1D)", .invalidConfig, "padding"),
-                      (#"{"class_name": "UpSampling1D", "config": {"name": "u", "size": 2}}"#,
-                       "layer 'u' (UpSampling1D)", .unsupportedLayer, "not supported")])
+                      (#"{"class_name": "UpSampling1D", "config": {"name": "u", "size": 0}}"#,
+                       "layer 'u' (UpSampling1D)", .invalidConfig, "config field 'size': expected a positive integer or a list of one from 1 to 65535")])
     func refused(_ layer: String, _ location: String, _ kind: KerasImportError.Kind, _ phrase: String) {
         let error = #expect(throws: KerasImportError.self) { try parse([layer]) }
         #expect(error?.kind == kind)

@@ -23,8 +23,9 @@ public enum FineTuneErrorKind: String, Sendable {
 /// Stages follow the model's layers: dense (W, b), factorized dense (U·Σ, Vᵀ, b), element-wise activations, scale-shift
 /// over the last axis (fixed), flatten and reshape (only the shape changes), and the spatial layers: convolutions (kernel
 /// and bias; any stride, dilation and padding), factorized convolutions (both halves and the bias, in the channel and the
-/// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping and axis
-/// permutations, whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`), and format 1.4's
+/// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping, axis
+/// permutations and (1.5) nearest and bilinear upsampling (its adjoint: each gradient back to its source positions with
+/// the forward pass's weights), whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`), and format 1.4's
 /// slots (`store`, `load`, `merge`: a model with branches; the backward pass gathers each slot's gradient from the loads
 /// and merges that read it and adds it at the store). The last layer's
 /// pre-activation is the logits: it must be a dense layer whose activation is softmax or linear (or a dense layer with a
@@ -41,6 +42,8 @@ struct TrainableNetwork {
         /// Zero padding (positive offsets) or cropping (negative ones) of [h, w, c] samples.
         case shift(input: [Int], top: Int, left: Int, outH: Int, outW: Int)
         case permute(input: [Int], axes: [Int])
+        /// (1.5) Nearest or bilinear upsampling of [h, w, c] samples.
+        case upsample(input: [Int], Upsampling)
         case activation(Activation)
         case scaleShift(scale: [Float], shift: [Float]?)
         /// Only the sample's shape changes (flatten, reshape).
@@ -142,6 +145,8 @@ struct TrainableNetwork {
                 stage = .shift(input: shape, top: -m.top, left: -m.left, outH: output[0], outW: output[1])
             case .permute(let axes):
                 stage = .permute(input: shape, axes: axes)
+            case .upsample2D(let upsampling):
+                stage = .upsample(input: shape, upsampling)
             case .activation(let activation):
                 stage = .activation(activation)
             case let .scaleShift(scale, shift):
@@ -287,6 +292,8 @@ struct TrainableNetwork {
                 current = SpatialKernels.shift(current, samples: count, shape: input, top: top, left: left, outH: outH, outW: outW)
             case let .permute(input, axes):
                 current = SpatialKernels.permute(current, samples: count, shape: input, axes: axes)
+            case let .upsample(input, upsampling):
+                current = SpatialKernels.upsample(current, samples: count, shape: input, upsampling)
             case .activation(let activation):
                 activate(activation, width: width)
             case let .scaleShift(scale, shift):
@@ -381,6 +388,9 @@ struct TrainableNetwork {
                     // A permutation's adjoint is its inverse.
                     delta = SpatialKernels.permute(delta, samples: count, shape: axes.map { from[$0] }, axes: SpatialTraining.inverse(axes))
                 }
+            case let .upsample(input: from, upsampling):
+                // (1.5) Linear in its input: the gradient goes back to the source positions with the forward pass's weights.
+                if propagate { delta = SpatialKernels.upsampleGradient(delta, samples: count, shape: from, upsampling) }
             case .activation(let activation):
                 multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
             case let .scaleShift(scale, _):

@@ -369,8 +369,33 @@ def _permute(layer, x):
     return np.ascontiguousarray(x.transpose([0] + [a + 1 for a in layer.options["axes"]]))
 
 
+def _upsample_axis(length, factor, interpolation):
+    """(low, high, t) index arrays of one axis of an upsample2d (FORMAT.md section 3.5)."""
+    o = np.arange(length * factor)
+    if interpolation == "nearest":
+        i = o // factor
+        return i, i, np.zeros(len(o), dtype=np.float32)
+    s = (o + 0.5) / factor - 0.5
+    i = np.floor(s).astype(np.int64)
+    t = (s - i).astype(np.float32)
+    return np.clip(i, 0, length - 1), np.clip(i + 1, 0, length - 1), t
+
+
+def _upsample2d(layer, x):
+    """upsample2d (format 1.5): rows, then columns, each the weighted pair of its two source rows (columns)."""
+    fh, fw = layer.options["factors"]
+    interpolation = layer.options["interpolation"]
+    ly, hy, ty = _upsample_axis(x.shape[1], fh, interpolation)
+    lx, hx, tx = _upsample_axis(x.shape[2], fw, interpolation)
+    ty, tx = ty[None, :, None, None], tx[None, None, :, None]
+    top = (1 - tx) * x[:, ly][:, :, lx] + tx * x[:, ly][:, :, hx]
+    bottom = (1 - tx) * x[:, hy][:, :, lx] + tx * x[:, hy][:, :, hx]
+    return ((1 - ty) * top + ty * bottom).astype(np.float32)
+
+
 _SPATIAL = {"conv2d": _conv2d, "factorized_conv2d": _factorized_conv2d, "depthwise_conv2d": _depthwise_conv2d,
-            "pool2d": _pool2d, "global_pool2d": _global_pool2d, "pad2d": _pad2d, "crop2d": _crop2d, "permute": _permute}
+            "pool2d": _pool2d, "global_pool2d": _global_pool2d, "pad2d": _pad2d, "crop2d": _crop2d, "permute": _permute,
+            "upsample2d": _upsample2d}
 
 
 def load(path, verify=False):
@@ -397,7 +422,7 @@ def load(path, verify=False):
                 weights.pop(field + "_scales", None)
                 weights.pop(field + "_zero_points", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes",
-                                              "slot", "slots") if k in fields}
+                                              "slot", "slots", "factors", "interpolation") if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
                                 fields.get("factorization"), fields.get("target"), options))
         inp = f.model["input"]

@@ -45,7 +45,7 @@ __all__ = ["LrmError", "LrmFile", "open_lrm", "read", "tensor_array", "json_safe
 MAGIC = b"\x89LRM\r\n\x1a\n"
 PREAMBLE_SIZE = 32
 SUPPORTED_MAJOR = 1
-SUPPORTED_MINOR = 4                     # the newest minor version whose codes this reader knows
+SUPPORTED_MINOR = 5                     # the newest minor version whose codes this reader knows
 
 MAX_HEADER = 64 * 1024 * 1024          # 67,108,864
 MIN_ALIGN, MAX_ALIGN = 8, 65536
@@ -141,7 +141,9 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                # format 1.3: quantized with zero points
                17: "quantized_dense_zp", 18: "quantized_factorized_dense_zp",
                # format 1.4: slots (branches and merges, section 3.7)
-               19: "store", 20: "load", 21: "merge"}
+               19: "store", 20: "load", 21: "merge",
+               # format 1.5: upsampling (section 3.5)
+               23: "upsample2d"}
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
@@ -149,6 +151,8 @@ MAX_WINDOW = 65535                     # strides, dilations, windows, margins (s
 # format 1.4 (section 3.7): merge modes; slot numbers and the slots of one merge are bounded (section 7)
 MERGE_MODES = {0: "add", 1: "subtract", 2: "multiply", 3: "average", 4: "maximum", 5: "minimum", 6: "concatenate"}
 MAX_SLOT = 65535
+# format 1.5 (section 3.5): how an upsample2d fills the new positions
+INTERPOLATIONS = {0: "nearest", 1: "bilinear"}
 MAX_MERGE_SLOTS = 1024
 # quantized kind -> (the plain kind it computes, its quantized weights in record order)
 QUANTIZED_KINDS = {"quantized_dense": ("dense", ("kernel",)),
@@ -405,6 +409,7 @@ LAYER_FIELDS = {
     "store": ("slot",),
     "load": ("slot",),
     "merge": ("mode", "slots", "activation"),
+    "upsample2d": ("factors", "interpolation"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -415,7 +420,7 @@ class _Layer(_Record):
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
                  "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
-                 "slot", "slots", "_refs", "_pos", "_name_pos")
+                 "slot", "slots", "factors", "interpolation", "_refs", "_pos", "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -426,7 +431,7 @@ class _Layer(_Record):
             v = getattr(self, k)
             if k == "factorization":
                 v = {f: v[f] for f in FACTORIZATION_FIELDS}
-            elif k in ("target", "strides", "dilation", "pool", "margins", "axes", "slots"):
+            elif k in ("target", "strides", "dilation", "pool", "margins", "axes", "slots", "factors"):
                 v = list(v)
             d[k] = v
         return d
@@ -532,6 +537,14 @@ def _spatial_shape(layer, shape, tshape, fail):
         return [oh, ow, c]
     if kind == "global_pool2d":
         return [c]
+    if kind == "upsample2d":
+        fh, fw = layer["factors"]
+        if not (1 <= fh <= MAX_WINDOW and 1 <= fw <= MAX_WINDOW):
+            raise fail(layer, "upsamples by %dx%d, expected factors of 1 to %d" % (fh, fw, MAX_WINDOW))
+        if h * fh > MAX_SAMPLE or w * fw > MAX_SAMPLE:
+            raise fail(layer, "upsamples its %dx%d input by %dx%d to %dx%d, more than %d rows or columns"
+                       % (h, w, fh, fw, h * fh, w * fw, MAX_SAMPLE))
+        return [h * fh, w * fw, c]
     t, b_, l_, r_ = layer["margins"]
     if any(m > MAX_WINDOW for m in (t, b_, l_, r_)):
         raise fail(layer, "margins %s, each must be 0 to %d" % (layer["margins"], MAX_WINDOW))
@@ -977,6 +990,10 @@ class LrmFile:
                 raise r.err("bad_model", "layer %r merges %d slots, expected 1 to %d" % (lname, n, MAX_MERGE_SLOTS), p)
             layer["slots"] = [self._slot(r, lname) for _ in range(n)]
             layer["activation"] = self._activation(r, lname)
+        elif kind == "upsample2d":
+            # section 3.5 (format 1.5): the factors (checked with the shapes, section 4), then the interpolation code
+            layer["factors"] = [r.u32(("layer %r factors", lname)), r.u32(("layer %r factors", lname))]
+            layer["interpolation"] = self._code(r, lname, "interpolation", INTERPOLATIONS)
         used = r.pos - start
         if used != rlen:
             raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
@@ -1097,7 +1114,7 @@ class LrmFile:
                     raise fail(layer, "shift %r has shape %s, expected [%d]"
                                % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
-                          "pad2d", "crop2d", "permute"):
+                          "pad2d", "crop2d", "permute", "upsample2d"):
                 shape = _spatial_shape(layer, shape, tshape, fail)
             elif kind in ("store", "load", "merge"):
                 shape = _slot_shape(layer, shape, slots, fail)

@@ -156,10 +156,34 @@ def _reference_forward(doc, x):
                 a = _reference_spatial(layer, tensors, a)
                 if "activation" in layer:
                     a = act(layer["activation"], a)
+            elif kind == "upsample2d":
+                a = _reference_upsample(layer, a)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
     return np.array(outputs)
+
+
+def _reference_upsample(layer, a):
+    """upsample2d (FORMAT.md section 3.5, format 1.5), element by element as the spec words it."""
+    fh, fw = layer["factors"]
+    h, w, c = a.shape
+
+    def source(o, length, f):
+        if layer["interpolation"] == "nearest":
+            return o // f, o // f, 0.0
+        s = (o + 0.5) / f - 0.5
+        i = math.floor(s)
+        return min(max(i, 0), length - 1), min(max(i + 1, 0), length - 1), s - i
+
+    out = np.zeros((h * fh, w * fw, c))
+    for oy in range(h * fh):
+        ly, hy, ty = source(oy, h, fh)
+        for ox in range(w * fw):
+            lx, hx, tx = source(ox, w, fw)
+            out[oy, ox] = ((1 - ty) * ((1 - tx) * a[ly, lx] + tx * a[ly, hx])
+                           + ty * ((1 - tx) * a[hy, lx] + tx * a[hy, hx]))
+    return out
 
 
 def _reference_window(length, k, s, d, padding):

@@ -1,0 +1,109 @@
+import Foundation
+import LRMFormat
+import LRMNumPy
+import LRMRuntime
+import Testing
+@testable import LRMKeras
+
+/// The fixtures of `Fixtures/upsample` (written by `tools/make_upsample_fixtures.py` with Keras 3.15 on JAX), each with
+/// Keras's own outputs in `NAME.pred.npz`.
+enum UpsampleFixture {
+    static let models = ["k3_up2d", "k3_up2d_channels_first", "k3_up1d", "k3_unet"]
+
+    static func path(_ name: String) -> String { TestData.fixture("upsample/\(name)") }
+
+    /// The two full-model files, and the two weights-only files with the `.keras` archive's architecture.
+    static func layouts(_ stem: String) -> [(file: String, architecture: String?)] {
+        [(path("\(stem).keras"), nil), (path("\(stem).h5"), nil),
+         (path("\(stem).weights.h5"), path("\(stem).keras")), (path("\(stem)_weights.h5"), path("\(stem).keras"))]
+    }
+}
+
+@Suite("Keras UpSampling1D and UpSampling2D (format 1.5 upsample2d): import, predictions against Keras's own outputs, export")
+struct KerasUpsampleTests {
+    @Test("every upsampling fixture (nearest and bilinear, channels-last and -first, 1-D, a U-Net with a skip connection), in all four layouts, reproduces Keras's y within 1e-5 directly and through .lrm",
+          arguments: UpsampleFixture.models)
+    func predictions(_ stem: String) throws {
+        try expectLayoutsMatchKeras(UpsampleFixture.layouts(stem), pred: UpsampleFixture.path("\(stem).pred.npz"), tolerance: 1e-5)
+    }
+
+    @Test("UpSampling2D becomes one upsample2d with its factors and interpolation; UpSampling1D one over a height of 1, its class in source.keras_classes; the file is format 1.5")
+    func layers() throws {
+        let model = try KerasImporter.loadModel(path: UpsampleFixture.path("k3_up2d.keras"))
+        let kinds = model.layers.map(\.operation.kindName)
+        #expect(kinds == ["conv2d", "upsample2d", "conv2d", "upsample2d", "conv2d", "global_pool2d", "dense"])
+        #expect(model.layers[1].operation == .upsample2D(Upsampling(factorH: 2, factorW: 2, interpolation: .nearest)))
+        #expect(model.layers[3].operation == .upsample2D(Upsampling(factorH: 2, factorW: 3, interpolation: .bilinear)))
+        let (_, header) = try model.plan()
+        #expect(header.minorVersion == 5)
+
+        let sequence = try KerasImporter.loadModel(path: UpsampleFixture.path("k3_up1d.keras"))
+        let up = try #require(sequence.layers.first { $0.name == "up_a" })
+        #expect(up.operation == .upsample2D(Upsampling(factorH: 1, factorW: 3, interpolation: .nearest)))
+        #expect(sequence.metadata[MetadataKey.sourceKerasClasses]
+                == .strings(["Conv1D:c1", "UpSampling1D:up_a", "Conv1D:c2", "UpSampling1D:up_b"]))
+        #expect(try sequence.outputShape() == [3])
+    }
+
+    @Test("each fixture exports as Keras's own upsampling classes (UpSampling1D for the 1-D ones, the interpolation kept) and lrm reads the export back with the same outputs",
+          arguments: UpsampleFixture.models)
+    func export(_ stem: String) throws {
+        let model = try KerasImporter.loadModel(path: UpsampleFixture.path("\(stem).keras"))
+        let plan = try KerasExportPlan(model, file: "x.keras")
+        let classes = plan.layers.map(\.className)
+        switch stem {
+        case "k3_up1d":
+            #expect(classes.filter { $0 == "UpSampling1D" }.count == 2 && !classes.contains("Reshape"), "\(classes)")
+            #expect(KerasConv1DExportTests.setting(plan, "up_a", "size") == .int(3))
+        case "k3_unet":
+            #expect(KerasConv1DExportTests.setting(plan, "up", "interpolation") == .string("bilinear"))
+        default:
+            #expect(classes.contains("UpSampling2D"), "\(classes)")
+        }
+        let arrays = try NPZ.read(path: UpsampleFixture.path("\(stem).pred.npz"))
+        let x = try #require(arrays["x"])
+        try KerasConv1DExportTests.expectRoundTrip(model, x: x.floatValues(), samples: x.shape[0], stem)
+    }
+}
+
+@Suite("Keras upsampling configs: parsing and refusals (JSON only)")
+struct KerasUpsampleConfigTests {
+    func probe(_ layer: String, input: String) throws(KerasImportError) -> Model {
+        try KerasImporter.probeConfig(Array(KerasConv1DConfigTests.json([layer], input: input).utf8))
+    }
+
+    @Test("settings: an integer or a pair, Keras's defaults (2, nearest), the interpolation in any case")
+    func settings() throws {
+        let a = try probe(#"{"class_name": "UpSampling2D", "config": {"name": "u"}}"#, input: "[null, 3, 4, 2]")
+        #expect(a.layers.map(\.operation) == [.upsample2D(Upsampling(factorH: 2, factorW: 2))])
+        let b = try probe(#"{"class_name": "UpSampling2D", "config": {"name": "u", "size": [3, 1], "interpolation": "BILINEAR"}}"#,
+                          input: "[null, 3, 4, 2]")
+        #expect(b.layers.map(\.operation) == [.upsample2D(Upsampling(factorH: 3, factorW: 1, interpolation: .bilinear))])
+        #expect(try b.outputShape() == [9, 4, 2])
+        let c = try probe(#"{"class_name": "UpSampling1D", "config": {"name": "u", "size": [4]}}"#, input: "[null, 5, 2]")
+        #expect(try c.outputShape() == [20, 2])
+    }
+
+    @Test("unknown interpolations, factors of 0 or above 65,535 and samples past lrm's limit are refused in one line naming the layer",
+          arguments: [
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u", "interpolation": "bicubic"}}"#, "[null, 3, 4, 2]",
+               KerasImportError.Kind.unsupportedLayer, "interpolation \"bicubic\" is not supported, expected 'nearest' or 'bilinear'"),
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u", "interpolation": "lanczos3"}}"#, "[null, 3, 4, 2]",
+               .unsupportedLayer, "lanczos3"),
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u", "size": [0, 2]}}"#, "[null, 3, 4, 2]",
+               .invalidConfig, "config field 'size': expected a positive integer or a list of two from 1 to 65535"),
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u", "size": 70000}}"#, "[null, 3, 4, 2]", .invalidConfig, "size"),
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u", "size": [65535, 65535]}}"#, "[null, 3, 4, 2]",
+               .shapeMismatch, "makes samples of more than 2147483647 elements"),
+              (#"{"class_name": "UpSampling1D", "config": {"name": "u", "size": 65535}}"#, "[null, 40000, 2]",
+               .shapeMismatch, "upsampling its 40000 steps by 65535"),
+              (#"{"class_name": "UpSampling2D", "config": {"name": "u"}}"#, "[null, 16, 3]", .shapeMismatch, "takes images"),
+          ])
+    func refused(_ layer: String, _ input: String, _ kind: KerasImportError.Kind, _ phrase: String) {
+        let error = #expect(throws: KerasImportError.self) { try probe(layer, input: input) }
+        #expect(error?.kind == kind)
+        #expect(error?.location.hasPrefix("layer 'u' (UpSampling") == true, "\(error?.location ?? "")")
+        #expect(error?.message.contains(phrase) == true, "\(error?.message ?? "")")
+        #expect(error.map { !"\($0)".contains("\n") } == true)
+    }
+}
