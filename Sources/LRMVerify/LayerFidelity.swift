@@ -172,7 +172,9 @@ public struct LayerFidelity: Sendable {
     }
 
     /// What `layer` computes differently from the reference's `reference` besides the weights (``operationMismatch``), or nil.
-    static func operationMismatch(_ layer: Weights, reference: Weights) -> String? {
+    /// `causal` says of each whether its valid convolution is causal (``causallyPadded(_:at:_:)``): its padding is then
+    /// "causal", which a valid or same one is not.
+    static func operationMismatch(_ layer: Weights, reference: Weights, causal: (layer: Bool, reference: Bool) = (false, false)) -> String? {
         var differences: [String] = []
         if layer.activation != reference.activation {
             differences.append("activation \(layer.activation.name), the reference's \(reference.activation.name)")
@@ -181,12 +183,23 @@ public struct LayerFidelity: Sendable {
             if g.strideH != r.strideH || g.strideW != r.strideW {
                 differences.append("strides \(g.strideH)×\(g.strideW), the reference's \(r.strideH)×\(r.strideW)")
             }
-            if g.padding != r.padding { differences.append("padding \(g.padding.name), the reference's \(r.padding.name)") }
+            let padding = causal.layer ? "causal" : g.padding.name, referencePadding = causal.reference ? "causal" : r.padding.name
+            if padding != referencePadding { differences.append("padding \(padding), the reference's \(referencePadding)") }
             if g.dilationH != r.dilationH || g.dilationW != r.dilationW {
                 differences.append("dilation \(g.dilationH)×\(g.dilationW), the reference's \(r.dilationH)×\(r.dilationW)")
             }
         }
         return differences.isEmpty ? nil : differences.joined(separator: "; ")
+    }
+
+    /// Whether the convolution at `index` of `layers` (its weights `w`) is causal, as a Keras Conv1D of padding "causal"
+    /// is: a kernel one step high, valid padding, and right before it a padding of (k − 1)·d steps on the left alone (what
+    /// an import puts before such a Conv1D; its name does not matter). Its weights and geometry alone compare alike with
+    /// a valid convolution's.
+    static func causallyPadded(_ layers: [Layer<Tensor>], at index: Int, _ w: Weights) -> Bool {
+        guard index > 0, index < layers.count, let g = w.geometry, g.padding == .valid, w.kernel.shape.count == 4, w.kernel.shape[0] == 1,
+              case .pad2D(let m) = layers[index - 1].operation else { return false }
+        return m.top == 0 && m.bottom == 0 && m.right == 0 && m.left > 0 && m.left == (w.kernel.shape[1] - 1) * g.dilationW
     }
 
     /// ‖a − w‖_F / ‖w‖_F and ‖w‖²_F, in double.
@@ -254,12 +267,18 @@ public struct LayerFidelity: Sendable {
             let layer = try candidate.layer(index)
             defer { candidate.release(index) }
             guard try weights(of: layer) != nil else { continue }
+            // Each with the padding layer before it, if any: it tells a causal convolution (``causallyPadded(_:at:_:)``).
+            func padding(_ model: MappedModel, before index: Int) throws -> [Layer<Tensor>] {
+                guard index > 0, case .pad2D = model.layerInfo(index - 1).operation else { return [] }
+                return [try model.layer(index - 1)]
+            }
             var original: [Layer<Tensor>] = []
             if let match = byName[layer.name] {
-                original = [try reference.layer(match)]
+                original = try padding(reference, before: match) + [try reference.layer(match)]
                 reference.release(match)
             }
-            results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: [layer], metadata: candidate.metadata),
+            results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: try padding(candidate, before: index) + [layer],
+                                                    metadata: candidate.metadata),
                                    reference: Model(name: reference.name, input: reference.input, layers: original,
                                                     metadata: reference.metadata))
         }
@@ -270,15 +289,15 @@ public struct LayerFidelity: Sendable {
         let storedDigests = Factorization.fromStoredDigests(in: candidate.metadata)
         let storedLayouts = Factorization.fromStoredLayouts(in: candidate.metadata)
         let kerasClasses = MetadataKey.sourceKerasClasses(in: candidate.metadata)
-        var referenceWeights: [String: Weights] = [:]
-        for layer in reference.layers {
-            if let weights = try? weights(of: layer) { referenceWeights[layer.name] = weights }
+        var referenceWeights: [String: (weights: Weights, causal: Bool)] = [:]
+        for (index, layer) in reference.layers.enumerated() {
+            if let weights = try? weights(of: layer) { referenceWeights[layer.name] = (weights, causallyPadded(reference.layers, at: index, weights)) }
         }
         var results: [LayerFidelity] = []
-        for layer in candidate.layers {
+        for (index, layer) in candidate.layers.enumerated() {
             guard let compressed = try weights(of: layer) else { continue }
             let kernel = compressed.kernel
-            guard let original = referenceWeights[layer.name] else {
+            guard let (original, referenceCausal) = referenceWeights[layer.name] else {
                 throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' has no layer of that name in the reference model")
             }
             guard original.family == compressed.family else {
@@ -304,7 +323,8 @@ public struct LayerFidelity: Sendable {
             fidelity.kerasClass = kerasClasses[layer.name]
             fidelity.storedBytes = layer.operation.tensors.reduce(0) { $0 + $1.tensor.storedByteCount }
             fidelity.referenceLayerFactorized = original.factorization != nil
-            fidelity.operationMismatch = operationMismatch(compressed, reference: original)
+            fidelity.operationMismatch = operationMismatch(compressed, reference: original,
+                                                           causal: (causallyPadded(candidate.layers, at: index, compressed), referenceCausal))
             if let f = compressed.factorization {
                 let metric = f.method.hasPrefix("whitened") ? "whitened" : f.method.hasPrefix("activation-scaled") ? "activation-scaled" : "plain"
                 fidelity.recordedRelativeError = f.relativeError

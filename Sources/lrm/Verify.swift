@@ -35,8 +35,8 @@ extension LRM {
                 --input-offset apply only to a model that records none (a Keras file), which otherwise takes the other \
                 model's; every such choice, and any difference between the two, is shown in the report. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
                 Result: PASS when every threshold given is met, NO CHECKS when none was given (also with --reference), FAIL \
-                when one is missed, a layer disagrees with its record, or a layer's activation or convolution strides, padding or \
-                dilation are not the reference layer's (its weights alone would compare alike). \
+                when one is missed, a layer disagrees with its record, or a layer's activation or convolution strides, padding (a Conv1D's \
+                causal padding included) or dilation are not the reference layer's (its weights alone would compare alike). \
                 Exit codes: 0 every threshold met (or none given); 1 a threshold missed (or a layer disagrees with its record, or computes another operation than the reference's); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
                 (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 71 out of memory, or the Keras reader could not be started; 73 the report \

@@ -169,6 +169,38 @@ struct Conv1DCLITests {
         #expect(content.components(separatedBy: "[Class]: the Keras layer class it was imported from").count == 3, "\(content)")
     }
 
+    @Test("verify fails a Conv1D whose padding is causal where the reference's is not, or the other way round (the import's left padding of (k − 1)·d steps before a valid convolution; its weights and strides compare alike): 'padding valid, the reference's causal' (was: not told, NO CHECKS or PASS, exit 0); the same left padding under another name is causal too")
+    func causalNotTheReferences() throws {
+        let scratch = try Scratch()
+        let geometry = Self.fixture("k3_conv1d_geometry.keras"), reference = scratch.file("ref.lrm")
+        #expect(try ChildProcess.run(["import", geometry, "-o", reference]).status == 0)
+        let model = try ContainerFile(path: reference).loadModel()
+        let padIndex = try #require(model.layers.firstIndex { $0.name == "causal/causal_padding" })
+        guard case .pad2D(let margins) = model.layers[padIndex].operation, margins.left == 4 else { Issue.record("\(model.layers[padIndex])"); return }
+        var symmetric = model, renamed = model
+        // The same shapes, the convolution now padded 2 and 2 (valid after a plain padding); or the causal padding renamed.
+        symmetric.layers[padIndex].operation = .pad2D(Margins(top: 0, bottom: 0, left: 2, right: 2))
+        renamed.layers[padIndex].name = "left_padding"
+        try ContainerWriter.write(symmetric, to: scratch.file("symmetric.lrm"))
+        try ContainerWriter.write(renamed, to: scratch.file("renamed.lrm"))
+        var x: [Float] = [], y: [Float] = []
+        for index in 0..<(24 * 17 * 2) { x.append(Float((index * 7) % 13) / 13 - 0.5) }
+        for index in 0..<24 { y.append(Float(index % 3)) }
+        try NPY.write(try NumPyArray(shape: [24, 17, 2], float32: x), to: scratch.file("gx.npy"))
+        try NPY.write(try NumPyArray(shape: [24], float32: y), to: scratch.file("gy.npy"))
+        let data = ["--inputs", scratch.file("gx.npy"), "--labels", scratch.file("gy.npy"), "--min-energy", "0.5"]
+        for (candidate, against, difference) in [("symmetric.lrm", reference, "padding valid, the reference's causal"),
+                                                 (reference, scratch.file("symmetric.lrm"), "padding causal, the reference's valid")] {
+            let run = try ChildProcess.run(["verify", candidate.hasPrefix("/") ? candidate : scratch.file(candidate), "--reference", against] + data)
+            #expect(run.status == 1 && run.stdout.contains("result: FAIL"), "\(run)")
+            #expect(run.stdout.contains("  FAIL  operation causal: layer 'causal' [Conv1D] does not compute what the reference's does: \(difference)\n"),
+                    "\(run.stdout)")
+        }
+        // A left padding of (k − 1)·d steps right before a valid convolution is causal whatever its name: nothing differs.
+        let same = try ChildProcess.run(["verify", scratch.file("renamed.lrm"), "--reference", geometry] + data)
+        #expect(same.status == 0 && same.stdout.contains("result: NO CHECKS") && !same.stdout.contains("operation"), "\(same)")
+    }
+
     @Test("an open number of steps: predict, convert and verify (the reference mapped for the compressed model's shape) take --input-shape; without it, or with one that does not fit, one line")
     func openSteps() throws {
         let scratch = try Scratch()
