@@ -53,4 +53,12 @@ extension ValidationScore {
 
     /// Whether this is ``overflowing``.
     public var overflowed: Bool { accuracy == -.infinity }
+
+    /// The score as a progress event gives it: `<label> 0.9123 (original 0.9200)` (with `± <standard error>` when
+    /// `withError`), or for an ``overflowing`` candidate what happened, `outputs NaN or infinite values (it overflows)`,
+    /// where its accuracy printed as "-inf".
+    public func progressText(_ label: String, baseline: Double, withError: Bool = false) -> String {
+        guard !overflowed else { return "outputs NaN or infinite values (it overflows)" }
+        return String(format: "%@ %.4f%@ (original %.4f)", label, accuracy, withError ? String(format: " ± %.4f", standardError) : "", baseline)
+    }
 }

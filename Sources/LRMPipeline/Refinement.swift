@@ -258,8 +258,8 @@ extension ConversionPipeline {
             candidates += 1
             let within = maxDrop.map { Confirmation.meets(score, baseline: baseline, maxDrop: $0, confidence: confidence) }
             progress?(ProgressEvent(phase: "refine", done: candidates,
-                                    message: String(format: "fine-tuned, hidden fraction %.3f: validation score %.4f ± %.4f (original %.4f)%@",
-                                                    fraction, score.accuracy, score.standardError, baseline, within == false ? ", over budget" : "")))
+                                    message: String(format: "fine-tuned, hidden fraction %.3f: ", fraction)
+                                        + score.progressText("validation score", baseline: baseline, withError: true) + (within == false ? ", over budget" : "")))
             let best = tuned.epochs.indices.contains(tuned.bestEpoch) ? tuned.epochs[tuned.bestEpoch] : tuned.epochs.last
             tried.append(FineTuneTrial(hiddenFraction: fraction, ranks: stored, epochsRun: tuned.epochs.count - 1, bestEpoch: tuned.bestEpoch,
                                        earlyStoppingAccuracy: best?.validationAccuracy ?? 0, selectionAccuracy: score.accuracy,
@@ -306,9 +306,8 @@ extension ConversionPipeline {
                 tried[candidate.trial].confirmationAccuracy = score.accuracy
                 tried[candidate.trial].confirmationWithinBudget = passes
                 progress?(ProgressEvent(phase: "confirm", done: judged,
-                                        message: String(format: "fine-tuned, hidden fraction %.3f: confirmation score %.4f (original %.4f)%@",
-                                                        candidate.assignment.hiddenFraction, score.accuracy, confirmer.baselineAccuracy,
-                                                        passes ? "" : ", over budget")))
+                                        message: String(format: "fine-tuned, hidden fraction %.3f: ", candidate.assignment.hiddenFraction)
+                                            + score.progressText("confirmation score", baseline: confirmer.baselineAccuracy) + (passes ? "" : ", over budget")))
                 guard passes else {
                     missed = true
                     return false

@@ -592,6 +592,15 @@ public struct SizeSearchError: Error, Sendable, CustomStringConvertible {
 }
 
 extension ConversionPipeline {
+    /// A size search's confirmation event for `candidate`: its size and storage, then its score (``ValidationScore/progressText(_:baseline:withError:)``:
+    /// an overflowing candidate says so, where it printed "confirmation score -inf") and ", over budget" when it misses.
+    static func confirmationMessage(_ candidate: SizeCandidate, score: ValidationScore, baseline: Double, passes: Bool) -> String {
+        "\(candidate.bytes) bytes (\(candidate.storage.description)): " + score.progressText("confirmation score", baseline: baseline)
+            + (passes ? "" : ", over budget")
+    }
+}
+
+extension ConversionPipeline {
     /// A ``SizeSearch`` for a size or accuracy budget: calibration and validation from the training
     /// split, the result verified on the test split (never seen by the search).
     public static func sizeSearch(_ model: Model, request: ConversionRequest,
@@ -682,9 +691,7 @@ extension ConversionPipeline {
                 try search.build(passing[i].ranks, storage: passing[i].storage, calibrated: true).model
             }) { i, score, passes in
                 progress?(ProgressEvent(phase: "confirm", done: i + 1, total: passing.count,
-                                        message: String(format: "%d bytes (%@): confirmation score %.4f (original %.4f)%@", passing[i].bytes,
-                                                        passing[i].storage.description, score.accuracy, confirmer.baselineAccuracy,
-                                                        passes ? "" : ", over budget")))
+                                        message: Self.confirmationMessage(passing[i], score: score, baseline: confirmer.baselineAccuracy, passes: passes)))
             }
             guard let confirmed else {
                 throw SizeSearchError(message: "no candidate that kept the accuracy within \(parameter) points on the \(scorer.sampleCount) validation records "

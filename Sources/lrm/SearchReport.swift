@@ -231,15 +231,17 @@ extension SearchOutcome {
     }
 
     /// A size search's candidates, in order: storage, bytes, ranks and validation score (accuracy, or a binary or regression
-    /// task's score, as `validation_score` above).
+    /// task's score, as `validation_score` above); a candidate whose outputs overflowed has a null score and `overflowed`
+    /// true (the null alone did not say why).
     private var sizeCandidatesJSON: JSONValue {
         .array(sizeCandidates.map { candidate in
-            JSONValue.object([
+            let overflowed = candidate.score?.overflowed == true
+            return JSONValue.object([
                 ("storage", .string(candidate.storage.description)), ("bytes", .int(Int64(candidate.bytes))),
                 ("ranks", .object(candidate.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
-                ("validation_accuracy", candidate.score.map { JSONValue.number($0.accuracy) } ?? .null),
-                ("validation_drop_standard_error", candidate.score.map { JSONValue.number($0.standardError) } ?? .null),
-            ])
+                ("validation_accuracy", candidate.score.flatMap { overflowed ? nil : JSONValue.number($0.accuracy) } ?? .null),
+                ("validation_drop_standard_error", candidate.score.flatMap { overflowed ? nil : JSONValue.number($0.standardError) } ?? .null),
+            ] + (overflowed ? [("overflowed", .bool(true))] : []))
         })
     }
 }

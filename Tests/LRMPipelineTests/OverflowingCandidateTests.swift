@@ -83,6 +83,20 @@ struct OverflowingCandidateTests {
         #expect(search.hiddenFraction == 1, "the original is kept: \(search.hiddenFraction)")
     }
 
+    @Test("an overflowing candidate's confirmation and fine-tuning events say it overflowed (a size search's confirmation said 'confirmation score -inf'); a finite score reads as before")
+    func overflowingScoreText() {
+        let candidate = SizeCandidate(ranks: ["h": 1], storage: StorageChoice(hidden: .int8, output: .float16), threshold: 0.5, bytes: 1234, score: nil)
+        let overflowing = ConversionPipeline.confirmationMessage(candidate, score: .overflowing, baseline: 0.9, passes: false)
+        #expect(overflowing.hasPrefix("1234 bytes (") && overflowing.hasSuffix("): outputs NaN or infinite values (it overflows), over budget"), "\(overflowing)")
+        #expect(!overflowing.contains("inf "), "\(overflowing)")
+        let finite = ConversionPipeline.confirmationMessage(candidate, score: ValidationScore(accuracy: 0.875, standardError: 0.01), baseline: 0.9, passes: true)
+        #expect(finite.hasSuffix("): confirmation score 0.8750 (original 0.9000)"), "\(finite)")
+        // The fine-tuning's events (the refinement's scores and its confirmation's) read through the same text.
+        #expect(ValidationScore.overflowing.progressText("validation score", baseline: 0.9, withError: true) == "outputs NaN or infinite values (it overflows)")
+        #expect(ValidationScore(accuracy: 0.875, standardError: 0.0125).progressText("validation score", baseline: 0.9, withError: true)
+                == "validation score 0.8750 ± 0.0125 (original 0.9000)")
+    }
+
     /// Progress events, collected from the thread doing the work.
     final class Events: @unchecked Sendable {
         private let lock = NSLock()

@@ -147,4 +147,26 @@ struct HostileVerifyTests {
                 "\(scored)")
         #expect(!scored.contains { $0.contains("inf") && !$0.contains("infinite") }, "\(scored)")
     }
+
+    @Test("a size search whose candidates overflow: --json's size_candidates mark each such candidate overflowed (its score null, which alone did not say why), and only those")
+    func sizeSearchMarksOverflowingCandidates() throws {
+        let scratch = try Scratch()
+        let model = scratch.file("m.lrm"), out = scratch.file("o.lrm")
+        try ContainerWriter.write(Self.overflowingWhenTruncated(), to: model)
+        let n = 60
+        let x = (0..<n).flatMap { i -> [Float] in let t = Float(i + 1); return [t, 4 * t, 0, 0] }
+        try NPY.write(try NumPyArray(shape: [n, 4], float32: x), to: scratch.file("x.npy"))
+        try NPY.write(try NumPyArray(shape: [n], float32: (0..<n).map { Float(6 * ($0 + 1)) + ($0 % 2 == 0 ? 1 : -1) }), to: scratch.file("y.npy"))
+        let result = try ChildProcess.run(["convert", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
+                                           "--target-size", "700", "--metric", "plain", "--no-refit", "--json", "-o", out], timeout: 120)
+        #expect(result.status == 0, "\(result)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let search = try #require(report["search"] as? [String: Any], "\(result.stdout)")
+        let overflowing = try #require(search["overflowing_candidates"] as? Int, "\(search)")
+        let candidates = try #require(search["size_candidates"] as? [[String: Any]], "\(search)")
+        let marked = candidates.filter { $0["overflowed"] as? Bool == true }
+        #expect(overflowing > 0 && marked.count == overflowing, "\(overflowing): \(candidates)")
+        #expect(marked.allSatisfy { $0["validation_accuracy"] is NSNull }, "\(marked)")
+        #expect(candidates.filter { $0["overflowed"] == nil }.allSatisfy { $0["validation_accuracy"] is NSNumber }, "\(candidates)")
+    }
 }
