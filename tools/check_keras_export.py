@@ -6,7 +6,8 @@
 
 Loads OUT.h5 with `keras.models.load_model` (Keras 3; the backend is $KERAS_BACKEND, else jax) or
 `tf_keras.models.load_model` (--framework tf-keras), runs it on seeded random inputs of the model's input
-shape (standard normal, times --scale: raw inputs, e.g. --scale 255 for pixel models), runs
+shape (standard normal, times --scale: raw inputs, e.g. --scale 255 for pixel models; a dimension the export
+left open, None, at the size MODEL.lrm records), runs
 `lrm predict MODEL.lrm` on the same inputs (the export holds the model's preprocessing as its first layer,
 so both take raw inputs; --no-preprocess for a file whose preprocessing the export left out), and compares
 sample by sample:
@@ -16,6 +17,7 @@ Prints the Keras layers, the maximum absolute difference and `N passed, M failed
 samples pass, 1 when some fail, 2 when the file does not load or lrm fails.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +65,16 @@ def main():
         print(f"  {layer.name:<32} {type(layer).__name__:<20} {weights}")
 
     sample_shape = tuple(model.input_shape[1:])
+    if None in sample_shape:
+        # Dimensions the export left open (metadata source.open_input_dims): the sizes the .lrm was mapped for.
+        inspect = subprocess.run([arguments.lrm, "inspect", arguments.model, "--json"], capture_output=True, text=True)
+        if inspect.returncode != 0:
+            print(f"FAIL: lrm inspect exited with {inspect.returncode}: {inspect.stderr.strip()}")
+            print("0 passed, 1 failed")
+            return 2
+        mapped = json.loads(inspect.stdout)["model"]["input"]["shape"]
+        sample_shape = tuple(mapped[i] if d is None else d for i, d in enumerate(sample_shape))
+        print(f"open input dimensions filled from {arguments.model}: {sample_shape}")
     rng = np.random.default_rng(arguments.seed)
     x = (rng.standard_normal((arguments.samples,) + sample_shape) * arguments.scale).astype(np.float32)
     keras_y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
