@@ -248,9 +248,11 @@ struct PreprocessingOptions: ParsableArguments {
         for (flag, value) in [("--input-scale", inputScale), ("--input-offset", inputOffset)] {
             if let value { _ = try Self.parseNumbers(value, flag: flag) }
         }
-        if let inputScale, try Self.parseNumbers(inputScale, flag: "--input-scale").contains(0) {
-            // x · 0 + offset: every input (of that channel) would be the same, whatever the data.
-            throw ValidationError("--input-scale '\(inputScale)': a scale of 0 makes every input the same (x · 0 + offset), whatever the data; "
+        // x · 0 + offset: every input (of that channel) would be the same, whatever the data; so with a scale float32, in
+        // which inputs are scaled, rounds to 0 (1e-50 was taken, and every input became the offset).
+        if let inputScale, let zero = try Self.parseNumbers(inputScale, flag: "--input-scale").first(where: { Float($0) == 0 }) {
+            throw ValidationError("--input-scale '\(inputScale)': a scale of 0\(zero == 0 ? "" : " (\(zero) is 0 in float32, in which inputs are scaled)") "
+                                  + "makes every input the same (x · 0 + offset), whatever the data; "
                                   + "give the factor the raw values are multiplied by (1/255 for 8-bit pixels, say)")
         }
         try shape.validate()

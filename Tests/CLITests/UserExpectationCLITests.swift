@@ -73,7 +73,7 @@ struct UserExpectationCLITests {
         #expect(verify.stderr.contains("runs with it: --input-scale is not used for it"), "\(verify.stderr)")
     }
 
-    @Test("--input-scale 0 is refused (64): every input would be the same")
+    @Test("--input-scale 0 is refused (64): every input would be the same; so is a scale float32 rounds to 0 (1e-50 was taken, every input the offset)")
     func zeroInputScale() throws {
         let scratch = try Scratch()
         for arguments in [["import", Self.samples + "mnist_mlp.h5", "-o", scratch.file("b.lrm")],
@@ -81,6 +81,7 @@ struct UserExpectationCLITests {
             for scale in ["0", "1/255,0,1/255"] {
                 expectOneLineError(try ChildProcess.run(arguments + ["--input-scale", scale]), status: 64, naming: "a scale of 0")
             }
+            expectOneLineError(try ChildProcess.run(arguments + ["--input-scale", "1e-50"]), status: 64, naming: "a scale of 0 (1e-50 is 0 in float32")
         }
         #expect(scratch.contents().isEmpty)
     }
