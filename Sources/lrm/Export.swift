@@ -82,7 +82,7 @@ extension LRM {
                 let modelClass = loaded.layers.contains { $0.operation.usesSlots } ? "Functional" : "Sequential"
                 let inputText = summary.inputShape.indices.map { summary.openInputDims.contains($0) ? "None" : String(summary.inputShape[$0]) }
                     .joined(separator: "×")
-                print("wrote \(output): Keras \(modelClass) '\(summary.modelName)', input \(inputText), "
+                print("wrote \(output): Keras \(modelClass) '\(escaped(summary.modelName))', input \(inputText), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
                 if let note = Self.sequenceNote(loaded, summary: summary) { print(note) }
                 if let layer = summary.openInputDimsFixedBy {
@@ -119,7 +119,7 @@ extension LRM {
             func listed(_ layers: [Layer<Tensor>]) -> String {
                 var kinds: [String] = []
                 for layer in layers where !kinds.contains(classes[layer.name]!) { kinds.append(classes[layer.name]!) }
-                return kinds.joined(separator: ", ") + ": " + layers.prefix(6).map { "'\(escaped($0.name))'" }.joined(separator: ", ")
+                return kinds.map(escaped).joined(separator: ", ") + ": " + layers.prefix(6).map { "'\(escaped($0.name))'" }.joined(separator: ", ")
                     + (layers.count > 6 ? ", …" : "")
             }
             var notes: [String] = []

@@ -378,6 +378,24 @@ struct Conv1DCLITests {
         #expect(plain.status == 0 && !plain.stdout.contains("note: the Keras 1-D layers"), "\(plain.stdout)\(plain.stderr)")
     }
 
+    @Test("export's lines write control characters from the file (its model's name, a class in source.keras_classes) as \\u{…}, as inspect and the error lines do (they reached the terminal as they were)")
+    func exportEscapesNamesAndClasses() throws {
+        let scratch = try Scratch()
+        let count = 2 * 3 * 2 * 3
+        let tall = Model(name: "tall\u{1b}[2J", input: InputSpec(shape: [8, 2]), layers: [
+            Layer(name: "tall/as_2d", operation: .reshape([1, 8, 2])),
+            Layer(name: "tall", operation: .conv2D(kernel: Tensor(shape: [2, 3, 2, 3], floats: (0..<count).map { (index: Int) -> Float in Float(index) / 36 }),
+                                                   bias: nil, activation: .linear, geometry: ConvGeometry(padding: .same))),
+            Layer(name: "output/as_1d", operation: .reshape([8, 3])),
+        ], metadata: [MetadataKey.sourceKerasClasses: .strings(["Conv1D\u{1b}[31m:tall"])])
+        let file = scratch.file("tall.lrm")
+        try ContainerWriter.write(tall, to: file)
+        let run = try ChildProcess.run(["export", file, "--to", "keras", "-o", scratch.file("t.h5")])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stdout.contains("\u{1b}"), "\(run.stdout)")
+        #expect(run.stdout.contains("Keras Sequential 'tall\\u{1b}[2J'") && run.stdout.contains("(Conv1D\\u{1b}[31m: 'tall')"), "\(run.stdout)")
+    }
+
     @Test("a rank search with --finetune and a sweep run on a Conv1D model with own data; the searched file's records agree with the Keras original")
     func searchFineTuneAndSweep() throws {
         let scratch = try Scratch()
