@@ -162,8 +162,18 @@ struct HTMLReport {
             outcome = "<span class=\"fail\">FAIL</span>: " + reasons.joined(separator: "; ")
         case .pass: outcome = "<span class=\"pass\">PASS</span>"
         case .noChecks:
-            outcome = (layers.contains { $0.agreesWithRecord == true } ? "<span class=\"pass\">weights agree with the file's record</span>; " : "")
-                + "no thresholds checked (<code>lrm verify</code> checks them)"
+            // Where some records were not checked, the agreement is said of the layers checked only, and the others counted.
+            let agreeing = layers.filter { $0.agreesWithRecord == true }.count, unchecked = layers.filter { $0.recordNotChecked != nil }.count
+            var records = ""
+            if agreeing > 0 {
+                records = unchecked == 0 ? "<span class=\"pass\">weights agree with the file's record</span>"
+                    : "<span class=\"pass\">\(agreeing == 1 ? "1 layer's weights agree" : "\(agreeing) layers' weights agree") with the file's record</span>"
+            }
+            if unchecked > 0 {
+                records += (records.isEmpty ? "" : ", ") + (unchecked == 1 ? "1 layer's record is" : "\(unchecked) layers' records are")
+                    + " not checked (the Weights table says why)"
+            }
+            outcome = (records.isEmpty ? "" : records + "; ") + "no thresholds checked (<code>lrm verify</code> checks them)"
         }
         return "<p>Result: \(outcome)" + (reference.map { " — compared with \(e($0))" } ?? "") + "</p>"
     }

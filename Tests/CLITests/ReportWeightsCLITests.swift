@@ -80,4 +80,29 @@ struct ReportWeightsCLITests {
             }
         }
     }
+
+    @Test("report's result line says the weights agree with the file's record only of the layers whose record was checked, and counts those not checked (it said 'weights agree with the file's record' when one layer's was not checked)")
+    func resultLineCountsUncheckedRecords() throws {
+        let scratch = try Scratch()
+        let codes = scratch.file("codes.lrm"), converted = scratch.file("re.lrm"), unrecorded = scratch.file("unrecorded.lrm")
+        // dense_2 kept whole as i8 codes, then factorized by a re-conversion: its record is checked against the original
+        // through the recorded SHA-256 of the kernel it started from; without that digest it is not checked.
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64", "--all-kernels",
+                                      "--factor-dtype", "i8", "-o", codes]).status == 0)
+        #expect(try ChildProcess.run(["convert", codes, "--policy", "rank:16", "-o", converted]).status == 0)
+        var model = try ContainerFile(path: converted).loadModel()
+        #expect(model.metadata.removeValue(forKey: MetadataKey.conversionFromStoredSHA256) != nil)
+        model.metadata.removeValue(forKey: MetadataKey.conversionFromStoredRounding)
+        try ContainerWriter.write(model, to: unrecorded)
+        let data = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        for (file, expected) in [(converted, "Result: <span class=\"pass\">weights agree with the file's record</span>; no thresholds checked"),
+                                 (unrecorded, "Result: <span class=\"pass\">1 layer's weights agree with the file's record</span>, 1 layer's record is not "
+                                  + "checked (the Weights table says why); no thresholds checked")] {
+            let page = scratch.file("r.html")
+            let report = try ChildProcess.run(["report", file, "--reference", samples + "churn_mlp.h5", "-o", page] + data)
+            #expect(report.status == 0, "\(report.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(html.contains(expected), "\(file): \(html)")
+        }
+    }
 }
