@@ -27,6 +27,16 @@ public enum Activation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case hardSigmoid = 13
     /// exp(x).
     case exponential = 14
+    /// x·tanh(softplus(x)) (format 1.5).
+    case mish = 15
+    /// x·relu6(x + 3) / 6 (Keras: hard_silu, hard_swish) (format 1.5).
+    case hardSilu = 16
+    /// −softplus(−x) = ln(sigmoid(x)) (format 1.5).
+    case logSigmoid = 17
+    /// min(max(x, −1), 1) (format 1.5).
+    case hardTanh = 18
+    /// x − ln Σⱼ eˣʲ over the last axis (format 1.5).
+    case logSoftmax = 19
 
     public var name: String {
         switch self {
@@ -45,6 +55,11 @@ public enum Activation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .relu6: "relu6"
         case .hardSigmoid: "hard_sigmoid"
         case .exponential: "exponential"
+        case .mish: "mish"
+        case .hardSilu: "hard_silu"
+        case .logSigmoid: "log_sigmoid"
+        case .hardTanh: "hard_tanh"
+        case .logSoftmax: "log_softmax"
         }
     }
 
@@ -54,4 +69,11 @@ public enum Activation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// The lowest format minor version that has this code: 0 for codes 0–14, 5 for 15 and up.
+    public var minimumMinorVersion: UInt16 { rawValue <= 14 ? 0 : 5 }
+
+    /// Whether the function acts on each row (the last axis) as a whole rather than on each element: softmax and
+    /// log_softmax.
+    public var isRowWise: Bool { self == .softmax || self == .logSoftmax }
 }

@@ -98,6 +98,11 @@ extension ContainerHeader {
                 members += [("mode", .string(mode.name)), ("slots", JSONValue(slots)), ("activation", .string(activation.name))]
             case .upsample2D(let u):
                 members += [("factors", JSONValue([u.factorH, u.factorW])), ("interpolation", .string(u.interpolation.name))]
+            case let .parametricActivation(function, alphas):
+                // +inf (relu's max_value "none") is not a JSON number: null.
+                members += [("function", .string(function.name)),
+                            ("parameters", .array(function.parameters.map { $0.isFinite ? .number($0) : .null })),
+                            ("alphas", ref(alphas))]
             }
             return .object(members)
         }

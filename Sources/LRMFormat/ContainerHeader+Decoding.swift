@@ -164,7 +164,7 @@ extension ContainerHeader {
             let at = r.fileOffset
             let code = try r.readUInt8("activation of \(label)")
             guard let value = Activation(rawValue: code) else {
-                throw r.error(.unsupportedFeature, "\(label) has unknown activation code \(code)", at: at)
+                throw r.error(.unsupportedFeature, "\(label) has unknown activation code \(code)\(r.newerFileNote)", at: at)
             }
             return value
         }
@@ -249,6 +249,21 @@ extension ContainerHeader {
                 throw r.error(.badModel, "\(label) has interpolation code \(code), expected 0 (nearest) or 1 (bilinear)", at: at)
             }
             operation = .upsample2D(Upsampling(factorH: factors[0], factorW: factors[1], interpolation: interpolation))
+        case LayerKindCode.parametricActivation:
+            let functionAt = r.fileOffset
+            let code = try r.readUInt8("function of \(label)")
+            let parametersAt = r.fileOffset
+            let parameters = try r.readFloat64Array("parameters of \(label)")
+            guard let decoded = ParametricActivation.decoded(code: code, parameters: parameters) else {
+                throw r.error(.unsupportedFeature, "\(label) has unknown parametric activation function code \(code)\(r.newerFileNote)",
+                              at: functionAt)
+            }
+            switch decoded {
+            case .success(let function):
+                operation = .parametricActivation(function, alphas: try optionalRef("alphas"))
+            case .failure(let problem):
+                throw r.error(.badModel, "\(label): \(problem.message)", at: parametersAt)
+            }
         case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
             quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)
@@ -262,15 +277,19 @@ extension ContainerHeader {
             let bias = try optionalRef("bias"), act = try activation()
             operation = .factorizedDense(us: us, vt: vt, bias: bias, activation: act, factorization: try r.readFactorization(label))
         default:
-            let newer = r.fileMinorVersion > Container.minorVersion
-                ? " (the file is format 1.\(r.fileMinorVersion); this reader reads up to 1.\(Container.minorVersion))" : ""
-            throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)\(newer)", at: kindAt)
+            throw r.error(.unsupportedFeature, "layer \(index) has unknown kind code \(kind)\(r.newerFileNote)", at: kindAt)
         }
         return Layer(name: name, operation: operation, quantization: quantization)
     }
 }
 
 extension ByteReader {
+    /// For an unknown code's message: the file's version when it is newer than this reader's.
+    var newerFileNote: String {
+        fileMinorVersion > Container.minorVersion
+            ? " (the file is format 1.\(fileMinorVersion); this reader reads up to 1.\(Container.minorVersion))" : ""
+    }
+
     /// The `factorization` record of `label`.
     mutating func readFactorization(_ label: String) throws -> Factorization {
         let inFeatures = try readSize("input features of \(label)", limit: Int(Int32.max))

@@ -214,6 +214,19 @@ extension ContainerHeader {
             return stored
         case let .merge(mode, slotList, _):
             return try mergeOutputShape(mode, slots: slotList, label: label, input: shape, stored: slots)
+        case let .parametricActivation(function, _):
+            if let problem = function.problem { throw modelError("\(label): \(problem.message)") }
+            let alphas = shapes["alphas"]
+            if function.usesAlphas {
+                guard let alphas else { throw modelError("\(label) (prelu) has no alphas tensor") }
+                guard ParametricActivation.alphasBroadcast(alphas, to: shape) else {
+                    throw modelError("\(label) has alphas of shape \(alphas), which does not broadcast to its input \(shape) "
+                                     + "(at most as many axes, aligned at the last, each 1 or the input's size)")
+                }
+            } else if alphas != nil {
+                throw modelError("\(label) (\(function.name)) has an alphas tensor, which only prelu takes")
+            }
+            return shape
         }
     }
 

@@ -18,7 +18,8 @@ public struct ContainerHeader: Sendable, Equatable {
     }
 
     /// The lowest format minor version that has every code the header uses: what a writer records
-    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds; 1.5 `upsample2d`).
+    /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds;
+    /// 1.5 `upsample2d`, activation codes 15 and up and `parametric_activation`).
     public var minorVersion: UInt16 {
         let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
         if model.layers.contains(where: \.hasZeroPoints) { return max(kinds, 3) }
@@ -135,6 +136,10 @@ public struct ContainerHeader: Sendable, Equatable {
             case .upsample2D(let u):
                 record.write(UInt32(truncatingIfNeeded: u.factorH)); record.write(UInt32(truncatingIfNeeded: u.factorW))
                 record.write(u.interpolation.rawValue)
+            case let .parametricActivation(function, alphas):
+                record.write(function.code)
+                record.write(function.parameters)
+                record.write(ref(alphas))
             }
             w.writeCount(record.bytes.count)
             w.append(record.bytes)

@@ -143,6 +143,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
     /// Each row and column of an [h, w, c] sample repeated (nearest) or interpolated (bilinear) by integer factors:
     /// [h·factor_h, w·factor_w, c] (format 1.5).
     case upsample2D(Upsampling)
+    /// An element-wise activation with parameters (format 1.5); `alphas` (PReLU's, broadcast over the sample's trailing
+    /// axes) is present exactly when `function` is ``ParametricActivation/prelu``.
+    case parametricActivation(ParametricActivation, alphas: T?)
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -165,15 +168,27 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .load: LayerKindCode.load
         case .merge: LayerKindCode.merge
         case .upsample2D: LayerKindCode.upsample2D
+        case .parametricActivation: LayerKindCode.parametricActivation
         }
     }
 
     /// The lowest format minor version that has this kind.
     public var minimumMinorVersion: UInt16 {
         switch self {
-        case .upsample2D: 5
-        case .store, .load, .merge: 4
-        default: kindCode <= 6 ? 0 : 1
+        case .upsample2D, .parametricActivation: 5
+        case .store, .load, .merge: max(4, activationFunction?.minimumMinorVersion ?? 0)
+        default: max(kindCode <= 6 ? 0 : 1, activationFunction?.minimumMinorVersion ?? 0)
+        }
+    }
+
+    /// The activation code of the record, for the kinds that have one.
+    public var activationFunction: Activation? {
+        switch self {
+        case .dense(_, _, let a), .factorizedDense(_, _, _, let a, _), .activation(let a), .conv2D(_, _, let a, _),
+             .factorizedConv2D(_, _, _, let a, _, _, _), .depthwiseConv2D(_, _, let a, _), .merge(_, _, let a):
+            a
+        default:
+            nil
         }
     }
 
@@ -207,6 +222,7 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .load: "load"
         case .merge: "merge"
         case .upsample2D: "upsample2d"
+        case .parametricActivation: "parametric_activation"
         }
     }
 
@@ -244,6 +260,8 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .load(let slot): return .load(slot: slot)
         case let .merge(mode, slots, activation): return .merge(mode, slots: slots, activation: activation)
         case .upsample2D(let upsampling): return .upsample2D(upsampling)
+        case let .parametricActivation(function, alphas):
+            return .parametricActivation(function, alphas: try alphas.map { try transform($0, "alphas") })
         }
     }
 
@@ -365,6 +383,8 @@ public enum LayerKindCode {
     public static let merge: UInt8 = 21
     /// Format 1.5: `upsample2d`.
     public static let upsample2D: UInt8 = 23
+    /// Format 1.5: an element-wise activation with parameters (`parametric_activation`).
+    public static let parametricActivation: UInt8 = 22
 }
 
 extension Layer where T == Int {

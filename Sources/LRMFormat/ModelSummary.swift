@@ -9,6 +9,8 @@ public struct ModelSummary: Sendable {
         public var name: String
         public var kind: String
         public var activation: Activation?
+        /// (1.5) The function of a `parametric_activation` layer; nil for other layers.
+        public var parametricActivation: ParametricActivation?
         /// Input and output width of dense and factorized layers.
         public var inFeatures: Int?
         public var outFeatures: Int?
@@ -108,6 +110,10 @@ public struct ModelSummary: Sendable {
                 row.parametersAfter = row.parametersBefore
             case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
                 break
+            case let .parametricActivation(function, alphas):
+                row.parametricActivation = function
+                row.parametersBefore = count(alphas)
+                row.parametersAfter = row.parametersBefore
             case .store(let slot):
                 row.slots = "→ slot \(slot)"
             case .load(let slot):

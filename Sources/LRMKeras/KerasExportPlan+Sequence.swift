@@ -37,6 +37,7 @@ extension KerasExportPlan {
     static func ignoresSequenceView(_ operation: LayerOperation<Tensor>) -> Bool {
         switch operation {
         case .dense, .factorizedDense, .activation, .scaleShift, .flatten, .reshape: return true
+        case .parametricActivation(let function, _): return !function.usesAlphas  // element-wise, whatever the axes
         default: return false
         }
     }

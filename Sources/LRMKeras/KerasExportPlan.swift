@@ -312,6 +312,8 @@ struct KerasExportPlan {
                 shape = shape.dropLast() + [out]
             case .activation(let activation):
                 layers.append(mapper.planned("Activation", [("activation", .string(try mapper.kerasActivation(activation)))]))
+            case let .parametricActivation(function, alphas):
+                layers.append(try mapper.parametricActivation(function, alphas: alphas, input: shape))
             case .flatten:
                 layers.append(mapper.planned("Flatten", [("data_format", .string("channels_last"))]))
                 shape = [shape.reduce(1, *)]
@@ -717,8 +719,41 @@ struct LayerMapper {
             throw KerasExportError(.unsupportedActivation, file: file, location: location,
                                    "activation 'gelu_tanh' (GELU's tanh approximation) has no built-in Keras equivalent; Keras's 'gelu' is the exact erf form")
         case .linear, .relu, .sigmoid, .tanh, .softmax, .gelu, .silu, .elu, .selu, .softplus, .softsign, .relu6,
-             .hardSigmoid, .exponential:
+             .hardSigmoid, .exponential, .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax:
             return activation.name
+        }
+    }
+
+    /// The Keras layer of a parametric activation (format 1.5): `LeakyReLU` for a ReLU with only a slope, `ReLU` with its
+    /// settings otherwise, `ELU`, `PReLU` with its alphas (of the sample's shape, 1 on each shared axis).
+    func parametricActivation(_ function: ParametricActivation, alphas: Tensor?, input: [Int]) throws(KerasExportError)
+        -> KerasExportPlan.PlannedLayer {
+        switch function {
+        case let .relu(slope, threshold, maxValue):
+            // Keras 3 refuses a negative slope, threshold or maximum in both layers.
+            guard slope >= 0 else {
+                throw KerasExportError(.unsupportedActivation, file: file, location: location,
+                                       "a ReLU with negative slope \(slope) has no Keras 3 layer (LeakyReLU and ReLU refuse a negative slope)")
+            }
+            if threshold == 0 && maxValue == .infinity {
+                return planned("LeakyReLU", [("negative_slope", .number(slope))])
+            }
+            return planned("ReLU", [("max_value", maxValue.isFinite ? .number(maxValue) : .null),
+                                    ("negative_slope", .number(slope)), ("threshold", .number(threshold))])
+        case .elu(let alpha):
+            return planned("ELU", [("alpha", .number(alpha))])
+        case .prelu:
+            guard let alphas, ParametricActivation.alphasBroadcast(alphas.shape, to: input) else {
+                throw invalid("prelu has alphas \(alphas?.shape ?? []) that do not broadcast to its input \(input)")
+            }
+            try checkCount(alphas, "alphas")
+            // Keras's alpha has the sample's rank: leading axes of 1, each broadcast axis shared.
+            let shape = [Int](repeating: 1, count: input.count - alphas.shape.count) + alphas.shape
+            let shared = input.indices.filter { shape[$0] == 1 && input[$0] != 1 }.map { $0 + 1 }
+            return planned("PReLU", [
+                ("alpha_initializer", .string("zeros")), ("alpha_regularizer", .null), ("alpha_constraint", .null),
+                ("shared_axes", shared.isEmpty ? .null : KerasConfigJSON(shared)),
+            ], weights: [.init(variable: "alpha", shape: shape, values: alphas.floats())])
         }
     }
 }

@@ -6,9 +6,9 @@ extension KerasLayerConfig {
     /// The layer classes this importer reads.
     static let supportedClassNames = [
         "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Concatenate", "Conv1D",
-        "Conv2D", "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Flatten",
+        "Conv2D", "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "Flatten",
         "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU",
-        "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU", "Reshape",
+        "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "PReLU", "Permute", "ReLU", "Reshape",
         "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
         "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     ]
@@ -80,6 +80,11 @@ extension KerasLayerConfig {
             let slope = try reader.optionalNumber("negative_slope")
             let alpha = try reader.optionalNumber("alpha")  // tf-keras spelling
             return .relu(maxValue: nil, negativeSlope: slope ?? alpha ?? 0.3, threshold: 0)
+        case "ELU":
+            return .elu(alpha: try reader.optionalNumber("alpha") ?? 1)
+        case "PReLU":
+            // Keras: None, one axis or a list of axes of the sample (numbered from 1).
+            return .prelu(sharedAxes: config["shared_axes"].map(\.isNull) == false ? try reader.axes("shared_axes", default: []) : [])
         case "Softmax":
             let axis = try reader.axes("axis", default: [-1])
             guard axis.count == 1 else {
@@ -141,6 +146,7 @@ extension KerasLayerConfig {
         case .depthwiseConv2D(let c): c.useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"]
         case .separableConv2D(let c): ["depthwise_kernel", "pointwise_kernel"] + (c.useBias ? ["bias"] : [])
         case .sequence(let inner, _): inner.expectedWeightNames
+        case .prelu: ["alpha"]
         default: []
         }
     }

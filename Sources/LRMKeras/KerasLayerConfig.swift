@@ -12,6 +12,11 @@ public enum KerasLayerConfig: Sendable, Equatable {
     /// `ReLU` (and `LeakyReLU` as `maxValue: nil, threshold: 0`):
     /// `x ≥ threshold ? min(x, maxValue) : negativeSlope · (x − threshold)`.
     case relu(maxValue: Double?, negativeSlope: Double, threshold: Double)
+    /// `ELU`: `x > 0 ? x : alpha · (eˣ − 1)`.
+    case elu(alpha: Double)
+    /// `PReLU`: `x > 0 ? x : alpha · x`, its weight `alpha` of the sample's shape with 1 on each of `sharedAxes`
+    /// (axes of the sample numbered from 1).
+    case prelu(sharedAxes: [Int])
     /// `Softmax` along `axis` (Keras default −1).
     case softmax(axis: Int)
     /// `Dropout`: the identity at inference.
@@ -147,11 +152,13 @@ public enum KerasPoolMode: String, Sendable, Equatable {
 /// Keras's built-in activation functions, by their Keras names.
 public enum KerasActivation: String, Sendable, Equatable, CaseIterable {
     case linear, relu, relu6, sigmoid, tanh, softmax, softplus, softsign, elu, selu, gelu, silu
-    case exponential, mish
+    case exponential, mish, celu
     case leakyRelu = "leaky_relu"
     case logSoftmax = "log_softmax"
+    case logSigmoid = "log_sigmoid"
     case hardSigmoid = "hard_sigmoid"
     case hardSilu = "hard_silu"
+    case hardTanh = "hard_tanh"
 
     /// Parses a Keras activation name, accepting the aliases Keras accepts (`swish` = `silu`,
     /// `hard_swish` = `hard_silu`, `None`/empty = `linear`).

@@ -162,6 +162,20 @@ struct ContainerModelBuilder {
     var hasWeightedLayer: Bool { !layers.isEmpty && layers.contains { !$0.operation.tensors.isEmpty } }
 
     mutating func add(_ layer: KerasLayer, next: ArraySlice<KerasLayer>) throws(KerasImportError) {
+        try addMapped(layer, next: next)
+        // A Dense or convolution with an activation lrm stores as a layer of its own (format 1.5: `leaky_relu`).
+        if let activation = layer.config.ownActivation, activation != .linear, let function = Self.parametric(activation) {
+            layers.append(Layer(name: uniqueName("\(layer.name)/activation"), operation: .parametricActivation(function, alphas: nil)))
+        }
+    }
+
+    /// The parametric activation (format 1.5) a Keras activation name stands for: `leaky_relu` is Keras 3's
+    /// `leaky_relu(x, negative_slope=0.2)`; nil for the names that are an activation code.
+    static func parametric(_ activation: KerasActivation) -> ParametricActivation? {
+        activation == .leakyRelu ? .relu(negativeSlope: 0.2, threshold: 0, maxValue: .infinity) : nil
+    }
+
+    private mutating func addMapped(_ layer: KerasLayer, next: ArraySlice<KerasLayer>) throws(KerasImportError) {
         if sequenceView {
             switch layer.config {
             case .sequence: break
@@ -224,12 +238,47 @@ struct ContainerModelBuilder {
                 bias: hasBias ? tensor([units], b, like: kernel) : nil,
                 activation: try lrmActivation(activation, layer))))
         case .activation(let activation):
+            if let function = Self.parametric(activation) {
+                layers.append(Layer(name: layer.name, operation: .parametricActivation(function, alphas: nil)))
+                return
+            }
             layers.append(Layer(name: layer.name, operation: .activation(try lrmActivation(activation, layer))))
         case let .relu(maxValue, negativeSlope, threshold):
-            guard negativeSlope == 0, threshold == 0, maxValue == nil || maxValue == 6 else {
-                throw fail(layer, "ReLU with max_value \(maxValue.map { String($0) } ?? "None"), negative_slope \(negativeSlope), threshold \(threshold) has no exact lrm equivalent")
+            if negativeSlope == 0, threshold == 0, maxValue == nil || maxValue == 6 {
+                layers.append(Layer(name: layer.name, operation: .activation(maxValue == 6 ? .relu6 : .relu)))
+                return
             }
-            layers.append(Layer(name: layer.name, operation: .activation(maxValue == 6 ? .relu6 : .relu)))
+            // Format 1.5: x > threshold ? min(x, max_value) : negative_slope · (x − threshold).
+            let function = ParametricActivation.relu(negativeSlope: negativeSlope, threshold: threshold, maxValue: maxValue ?? .infinity)
+            if let problem = function.problem { throw fail(layer, problem.message) }
+            layers.append(Layer(name: layer.name, operation: .parametricActivation(function, alphas: nil)))
+        case .elu(let alpha):
+            if alpha == 1 {
+                layers.append(Layer(name: layer.name, operation: .activation(.elu)))
+                return
+            }
+            let function = ParametricActivation.elu(alpha: alpha)
+            if let problem = function.problem { throw fail(layer, problem.message) }
+            layers.append(Layer(name: layer.name, operation: .parametricActivation(function, alphas: nil)))
+        case .prelu(let sharedAxes):
+            let shape = currentShape()
+            guard let alpha = layer.weight(named: "alpha") else {
+                throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (PReLU)", "no alpha")
+            }
+            // Keras's alpha has the sample's shape with 1 on each shared axis.
+            var expected = shape
+            for axis in sharedAxes {
+                guard (1...shape.count).contains(axis) else {
+                    throw fail(layer, "shares axis \(axis), the sample \(shape) has axes 1 to \(shape.count)")
+                }
+                expected[axis - 1] = 1
+            }
+            guard alpha.shape == expected else {
+                throw KerasImportError(.shapeMismatch, file: source, location: "layer '\(layer.name)' (PReLU)",
+                                       "alpha has shape \(alpha.shape), expected \(expected) (its input \(shape) with shared axes \(sharedAxes) as 1)")
+            }
+            let alphas = alpha.doubleValues.map { tensor(alpha.shape, $0, like: alpha) } ?? tensor(alpha.shape, alpha.values, like: alpha)
+            layers.append(Layer(name: layer.name, operation: .parametricActivation(.prelu, alphas: alphas)))
         case .softmax(let axis):
             guard axis == -1 || axis == currentShape().count else { throw fail(layer, "softmax over axis \(axis) is not supported, only the last axis") }
             layers.append(Layer(name: layer.name, operation: .activation(.softmax)))
@@ -415,14 +464,19 @@ struct ContainerModelBuilder {
         case .gelu: return .gelu
         case .silu: return .silu
         case .exponential: return .exponential
+        case .mish: return .mish
+        case .hardSilu: return .hardSilu
+        case .logSigmoid: return .logSigmoid
+        case .hardTanh: return .hardTanh
+        case .logSoftmax: return .logSoftmax
+        case .celu: return .elu  // Keras's celu(x, alpha=1) is elu
+        case .leakyRelu: return .linear  // applied by a parametric_activation layer after this one (`add`)
         case .hardSigmoid:
             // Keras 3: relu6(x + 3) / 6; Keras 2 used clip(0.2·x + 0.5, 0, 1).
             if model.kerasVersion?.hasPrefix("2.") == true {
                 throw fail(layer, "Keras 2's hard_sigmoid (clip(0.2x + 0.5)) has no exact lrm equivalent")
             }
             return .hardSigmoid
-        case .mish, .leakyRelu, .logSoftmax, .hardSilu:
-            throw fail(layer, "activation '\(activation.rawValue)' is not supported by lrm")
         }
     }
 }

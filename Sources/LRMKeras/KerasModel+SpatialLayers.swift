@@ -313,10 +313,23 @@ extension KerasLayerConfig {
     /// (which ``ContainerModelBuilder/checkNormalizedAxis(_:_:)`` places) do not.
     var needsKerasOrder: Bool {
         switch self {
-        case .inputLayer, .dropout, .relu, .batchNormalization: false
+        case .inputLayer, .dropout, .relu, .elu, .batchNormalization: false
         case .activation(let activation): activation == .softmax || activation == .logSoftmax
+        case .prelu: true  // its alphas have the shape of Keras's sample
         case .rescaling: false
         default: true
+        }
+    }
+}
+
+extension KerasLayerConfig {
+    /// The activation a weighted layer applies to its output (Dense, the convolutions, their 1-D forms); nil for others.
+    var ownActivation: KerasActivation? {
+        switch self {
+        case .dense(_, let activation, _): activation
+        case .conv2D(let c), .depthwiseConv2D(let c), .separableConv2D(let c): c.activation
+        case .sequence(let inner, _): inner.ownActivation
+        default: nil
         }
     }
 }

@@ -59,8 +59,30 @@ extension Activation {
             for i in 0..<count { values[i] = min(max(values[i] + 3, 0), 6) / 6 }
         case .exponential:
             for i in 0..<count { values[i] = exp(values[i]) }
+        case .mish:
+            for i in 0..<count { let x = values[i]; values[i] = x * Foundation.tanh(Activation.softplus(x)) }
+        case .hardSilu:
+            for i in 0..<count { let x = values[i]; values[i] = x * (min(max(x + 3, 0), 6) / 6) }
+        case .logSigmoid:
+            // −softplus(−x) = min(x, 0) − ln(1 + e^−|x|).
+            for i in 0..<count { let x = values[i]; values[i] = min(x, 0) - log1p(exp(-abs(x))) }
+        case .hardTanh:
+            for i in 0..<count { values[i] = min(max(values[i], -1), 1) }
+        case .logSoftmax:
+            for row in 0..<rows {
+                let start = row * width
+                var largest = -Float.infinity
+                for i in start..<(start + width) { largest = max(largest, values[i]) }
+                var total: Float = 0
+                for i in start..<(start + width) { total += exp(values[i] - largest) }
+                let shift = largest + log(total)
+                for i in start..<(start + width) { values[i] -= shift }
+            }
         }
     }
+
+    /// ln(1 + eˣ) without overflow: max(x, 0) + ln(1 + e^−|x|).
+    @inline(__always) static func softplus(_ x: Float) -> Float { max(x, 0) + log1p(exp(-abs(x))) }
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float {
         x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))

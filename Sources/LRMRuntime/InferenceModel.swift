@@ -52,6 +52,8 @@ public final class InferenceModel: Sendable {
         /// (1.4) The current batch combined with the slots' (`widths`: the last-axis sizes of the current sample and
         /// then of each slot's, for a concatenation), then the activation.
         case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
+        /// (1.5) An element-wise activation with parameters; PReLU's alphas expanded to one per element of a sample.
+        case parametricActivation(ParametricActivation, alphas: [Float]?)
     }
 
     /// (1.4) After step i, the slots whose batches no later step reads: they are dropped there, so a residual model
@@ -233,6 +235,18 @@ public final class InferenceModel: Sendable {
                 let widths = [shape.last ?? 1] + slotList.map { slots.shapes[$0]?.last ?? 1 }
                 steps.append(.merge(mode, slots: slotList, widths: widths, activation: activation))
                 shape = output
+            case let .parametricActivation(function, alphas):
+                if let problem = function.problem { throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': \(problem.message)") }
+                var expanded: [Float]?
+                if let alphas {
+                    guard ParametricActivation.alphasBroadcast(alphas.shape, to: shape) else {
+                        throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': alphas \(alphas.shape) do not broadcast to \(shape)")
+                    }
+                    expanded = ParametricActivation.expandedAlphas(alphas.floats(), shape: alphas.shape, sample: shape)
+                } else if function.usesAlphas {
+                    throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))' (prelu) has no alphas")
+                }
+                steps.append(.parametricActivation(function, alphas: expanded))
             }
             try InferenceModel.checkSampleSize(shape, of: "layer '\(escaped(layer.name))'", model: model.name)
             stepShapes.append(shape)
@@ -404,6 +418,8 @@ public final class InferenceModel: Sendable {
                 current = InferenceModel.merge(mode, current, slotList.map { slots[$0] ?? [] }, widths: widths)
                 let width = stepShapes[layerIndex].last ?? 1
                 current.withUnsafeMutableBufferPointer { activation.apply(to: $0, rows: $0.count / max(width, 1), width: width) }
+            case let .parametricActivation(function, alphas):
+                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: alphas) }
             }
             for slot in slotReleases[layerIndex] { slots[slot] = nil }
             shape = stepShapes[layerIndex]

@@ -81,6 +81,9 @@ extension TaskKind {
                 return activation
             case .scaleShift, .pool2D, .globalPool2D:
                 return .linear
+            case .parametricActivation:
+                // (1.5) A ReLU, ELU or PReLU with parameters: unbounded outputs, not probabilities.
+                return .linear
             case .flatten, .reshape, .pad2D, .crop2D, .permute, .store, .upsample2D:
                 index -= 1
             case .load(let slot):

@@ -160,6 +160,7 @@ enum InspectReport {
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
             if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
+            if let function = row.parametricActivation { kind += " (\(function.summary))" }
             kind = kindText(kind, kerasClass: row.kerasClass)
             if let slots = row.slots { kind += " [\(slots)]" }
             let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""

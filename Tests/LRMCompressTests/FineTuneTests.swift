@@ -25,7 +25,8 @@ struct FineTuneTests {
         return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
     }
 
-    @Test("every gradient matches central finite differences", arguments: [Activation.relu, .tanh, .sigmoid, .elu, .selu, .softplus, .softsign, .silu, .linear])
+    @Test("every gradient matches central finite differences", arguments: [Activation.relu, .tanh, .sigmoid, .elu, .selu, .softplus, .softsign, .silu, .linear,
+                                                                           .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax])
     func gradients(hidden: Activation) throws {
         var rng = SeededGenerator(seed: 5)
         let samples = 7
@@ -51,6 +52,64 @@ struct FineTuneTests {
             }
         }
         #expect(checked == 6 * 5 + 5 + 5 * 2 + 2 * 4 + 4 + 4 * 3 + 3)
+    }
+
+    /// 6 → dense 5 (linear) → `first` → factorized rank 2 → `second` → dense 3 (`output`): format 1.5's parametric activations.
+    func parametricModel(_ first: ParametricActivation, _ second: ParametricActivation, output: Activation = .softmax) -> Model {
+        var rng = SeededGenerator(seed: 9)
+        func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in rng.nextSymmetricFloat() * 0.8 }) }
+        let f = Factorization(inFeatures: 5, outFeatures: 4, rank: 2, retainedEnergy: 1, relativeError: 0, policy: "rank", policyParameter: 2,
+                              method: "test", singularValues: [1, 1])
+        return Model(name: "tiny", input: InputSpec(shape: [6]), layers: [
+            Layer(name: "a", operation: .dense(kernel: t([6, 5]), bias: t([5]), activation: .linear)),
+            Layer(name: "a_act", operation: .parametricActivation(first, alphas: first == .prelu ? t([5]) : nil)),
+            Layer(name: "b", operation: .factorizedDense(us: t([5, 2]), vt: t([2, 4]), bias: t([4]), activation: .linear, factorization: f)),
+            Layer(name: "b_act", operation: .parametricActivation(second, alphas: second == .prelu ? t([1]) : nil)),
+            Layer(name: "out", operation: .dense(kernel: t([4, 3]), bias: t([3]), activation: output)),
+        ])
+    }
+
+    @Test("every gradient matches central finite differences through parametric activations (format 1.5) and a log_softmax output",
+          arguments: [(ParametricActivation.relu(negativeSlope: 0.2, threshold: 0, maxValue: .infinity), ParametricActivation.elu(alpha: 0.6)),
+                      (.relu(negativeSlope: 0.1, threshold: 0.3, maxValue: 1.5), .prelu), (.prelu, .relu(negativeSlope: -0.3, threshold: 0, maxValue: 1)),
+                      (.elu(alpha: 2), .relu(negativeSlope: 0, threshold: 0.25, maxValue: .infinity))])
+    func parametricGradients(first: ParametricActivation, second: ParametricActivation) throws {
+        for output in [Activation.softmax, .logSoftmax] {
+            var rng = SeededGenerator(seed: 6)
+            let samples = 7
+            var network = try TrainableNetwork(parametricModel(first, second, output: output))
+            let x = try network.preprocess((0..<(samples * 6)).map { _ in rng.nextSymmetricFloat() * 3 }[...], count: samples)
+            let teacher = (0..<(samples * 3)).map { _ in rng.nextSymmetricFloat() * 4 }
+            let labels = (0..<samples).map { $0 % 3 }
+            let options = FineTuneOptions(epochs: 1, temperature: 2, labelWeight: 0.5)
+            let trace = try network.forward(x, count: samples, keep: true)
+            let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
+            let (analytic, input) = try network.gradients(trace, logitGradient: logitGradient, inputGradient: true)
+            // PReLU's alphas are not trained: the parameters are the dense and factorized layers' (6·5 + 5 + 5·2 + 2·4 + 4 + 4·3 + 3).
+            #expect(analytic.map(\.count).reduce(0, +) == 72)
+            // A step of 1e-3: with 1e-2 some pre-activations lie within a step of a threshold or maximum, where the
+            // difference quotient straddles the kink.
+            let h: Float = 1e-3
+            for p in network.parameters.indices {
+                for i in network.parameters[p].indices {
+                    let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
+                        try loss(network, x, teacher, labels, options)
+                    }
+                    let value = Double(analytic[p][i])
+                    #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(first), \(second), \(output): parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
+                }
+            }
+            // The input's gradient goes through both activations too.
+            var inputs = x
+            for i in inputs.indices.prefix(12) {
+                let numeric = try centralDifference(at: inputs[i], step: h, set: { inputs[i] = $0 }) {
+                    let logits = try network.forward(inputs, count: samples, keep: false).logits
+                    return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
+                }
+                let value = Double(input?[i] ?? .nan)
+                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(first), \(second), \(output): input \(i): analytic \(value), numeric \(numeric)")
+            }
+        }
     }
 
     @Test("the loss gradient with respect to the logits matches finite differences")

@@ -13,6 +13,7 @@ enum ValidVector: String, CaseIterable {
     case slots
     case branches
     case upsample
+    case activations
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -94,6 +95,7 @@ enum ValidVector: String, CaseIterable {
         case .quantizedZeroPoints: return try ContainerWriter.encode(ZeroPointModel.make())
         case .slots: return try ContainerWriter.encode(SlotModels.residual())
         case .upsample: return try ContainerWriter.encode(UpsampleModels.make())
+        case .activations: return try ContainerWriter.encode(ActivationModel.make())
         case .branches:
             // Format 1.4: a model with branches as one list of layers (spec section 3.7): the input kept in slot
             // 65,535, two dense branches of it, every merge mode, slot 2 stored again, and a concatenation of
@@ -139,7 +141,7 @@ private func invalidManifest() -> String {
         }
     }
     let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
-        + entries(SlotDefect.self) + entries(UpsampleDefect.self)
+        + entries(SlotDefect.self) + entries(UpsampleDefect.self) + entries(ActivationDefect.self)
     return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
@@ -221,6 +223,11 @@ struct TestVectorTests {
 
     @Test("invalid format 1.5 vectors are the upsampling defects, each with its error kind", arguments: UpsampleDefect.allCases)
     func invalidUpsampling(_ defect: UpsampleDefect) throws {
+        try checkStaged(defect)
+    }
+
+    @Test("invalid format 1.5 vectors are the activation defects, each with its error kind", arguments: ActivationDefect.allCases)
+    func invalidActivations(_ defect: ActivationDefect) throws {
         try checkStaged(defect)
     }
 

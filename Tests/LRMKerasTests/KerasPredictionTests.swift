@@ -82,10 +82,11 @@ struct KerasFixturePredictionTests {
         }
     }
 
-    @Test("a leaky ReLU6 (no exact lrm activation) is refused with the layer named")
-    func leakyRelu6Refused() throws {
-        let error = try #require(throws: KerasImportError.self) { try KerasImporter.loadModel(path: TestData.fixture("shapes.keras")) }
-        #expect(error.kind == .unsupportedLayer && error.description.contains("relu6ish"))
+    @Test("a leaky ReLU6 (refused before format 1.5) is a parametric relu")
+    func leakyRelu6() throws {
+        let model = try KerasImporter.loadModel(path: TestData.fixture("shapes.keras"))
+        let layer = try #require(model.layers.first { $0.name == "relu6ish" })
+        #expect(layer.operation == .parametricActivation(.relu(negativeSlope: 0.1, threshold: 0, maxValue: 6), alphas: nil))
     }
 }
 

@@ -25,6 +25,22 @@ enum Reference {
         case .relu6: return row.map { min(max($0, 0), 6) }
         case .hardSigmoid: return row.map { min(max($0 + 3, 0), 6) / 6 }
         case .exponential: return row.map { exp($0) }
+        case .mish: return row.map { $0 * Foundation.tanh(log(1 + exp($0))) }
+        case .hardSilu: return row.map { $0 * min(max($0 + 3, 0), 6) / 6 }
+        case .logSigmoid: return row.map { log(1 / (1 + exp(-$0))) }
+        case .hardTanh: return row.map { min(max($0, -1), 1) }
+        case .logSoftmax:
+            let total = row.map { exp($0) }.reduce(0, +)
+            return row.map { $0 - log(total) }
+        }
+    }
+
+    /// A parametric activation (format 1.5) on a flat sample; PReLU's alphas one per element.
+    static func parametric(_ f: ParametricActivation, _ x: [Double], alphas: [Double]) -> [Double] {
+        switch f {
+        case let .relu(slope, threshold, maxValue): return x.map { $0 > threshold ? min($0, maxValue) : slope * ($0 - threshold) }
+        case .elu(let alpha): return x.map { $0 > 0 ? $0 : alpha * (exp($0) - 1) }
+        case .prelu: return x.indices.map { x[$0] > 0 ? x[$0] : alphas[$0 % alphas.count] * x[$0] }
         }
     }
 
@@ -69,6 +85,7 @@ enum Reference {
                 let sv = s.floats(), tv = t?.floats()
                 x = x.indices.map { x[$0] * Double(sv[$0]) + Double(tv?[$0] ?? 0) }
             case .flatten, .reshape: break
+            case let .parametricActivation(f, alphas): x = parametric(f, x, alphas: alphas?.floats().map(Double.init) ?? [])
             default: Issue.record("the dense reference does not run \(layer.operation.kindName)")
             }
         }

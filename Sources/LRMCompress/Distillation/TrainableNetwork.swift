@@ -54,6 +54,9 @@ struct TrainableNetwork {
         case load(slot: Int)
         /// (1.4) The current batch combined with the slots' (`widths`: the last axes, the current one's first), then the activation.
         case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
+        /// (1.5) An element-wise activation with parameters; PReLU's alphas (fixed: not trained) expanded to one per
+        /// element of a sample.
+        case parametric(ParametricActivation, alphas: [Float]?)
     }
 
     var stages: [Stage]
@@ -70,7 +73,17 @@ struct TrainableNetwork {
     private let preprocessor: InferenceModel
 
     static let supported: Set<Activation> = [.linear, .relu, .relu6, .sigmoid, .tanh, .elu, .selu, .softplus, .softsign, .silu,
-                                             .hardSigmoid, .exponential]
+                                             .hardSigmoid, .exponential, .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax]
+
+    /// Activations whose derivative their output does not determine (not monotonic): the forward pass keeps the
+    /// pre-activation for them.
+    static let needsPreActivation: Set<Activation> = [.silu, .mish, .hardSilu]
+
+    /// Whether an output activation leaves logits the loss can use: softmax and log_softmax (softmax(log_softmax z) =
+    /// softmax z) are dropped and applied by the loss; linear outputs are the logits.
+    static func isLogitOutput(_ activation: Activation) -> Bool {
+        activation == .softmax || activation == .linear || activation == .logSoftmax
+    }
 
     init(_ model: Model) throws {
         var stages: [Stage] = []
@@ -160,6 +173,10 @@ struct TrainableNetwork {
             case let .merge(mode, slots, activation):
                 stage = .merge(mode, slots: slots, widths: [shape.last ?? 1] + slots.map { slotsBefore.shapes[$0]?.last ?? 1 },
                                activation: activation)
+            case let .parametricActivation(function, alphas):
+                stage = .parametric(function, alphas: alphas.map {
+                    ParametricActivation.expandedAlphas($0.floats(), shape: $0.shape, sample: shape)
+                })
             }
             stages.append(stage)
             indices.append(index)
@@ -170,7 +187,7 @@ struct TrainableNetwork {
         // activation layer after it) is dropped from the trained network and applied by the loss.
         while case .reshape = stages.last { stages.removeLast(); indices.removeLast(); inputShapes.removeLast() }
         if case .activation(let last) = stages.last {
-            guard last == .softmax || last == .linear else {
+            guard TrainableNetwork.isLogitOutput(last) else {
                 throw FineTuneError(.noLogits, "the model ends in a \(last.name) activation: distillation needs a softmax or linear (logit) output")
             }
             stages.removeLast()
@@ -178,9 +195,9 @@ struct TrainableNetwork {
             inputShapes.removeLast()
         }
         switch stages.last {
-        case let .dense(kernel, bias, inFeatures, outFeatures, activation)? where activation == .softmax || activation == .linear:
+        case let .dense(kernel, bias, inFeatures, outFeatures, activation)? where TrainableNetwork.isLogitOutput(activation):
             stages[stages.count - 1] = .dense(kernel: kernel, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, activation: .linear)
-        case let .factorized(us, vt, bias, inFeatures, rank, outFeatures, activation)? where activation == .softmax || activation == .linear:
+        case let .factorized(us, vt, bias, inFeatures, rank, outFeatures, activation)? where TrainableNetwork.isLogitOutput(activation):
             stages[stages.count - 1] = .factorized(us: us, vt: vt, bias: bias, inFeatures: inFeatures, rank: rank, outFeatures: outFeatures,
                                                    activation: .linear)
         default:
@@ -260,7 +277,7 @@ struct TrainableNetwork {
             var middle: [Float]?
             var pre: [Float]?
             func activate(_ activation: Activation, width: Int) {
-                if keep && activation == .silu { pre = current }
+                if keep && TrainableNetwork.needsPreActivation.contains(activation) { pre = current }
                 apply(activation, &current, rows: current.count / max(width, 1), width: width)
             }
             switch stage {
@@ -309,6 +326,8 @@ struct TrainableNetwork {
                 if keep { trace.mergedSlots[position] = others }
                 current = InferenceModel.merge(mode, current, others, widths: widths)
                 activate(activation, width: mode == .concatenate ? widths.reduce(0, +) : widths[0])
+            case let .parametric(function, alphas):
+                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: alphas) }
             }
             if keep { trace.middles.append(middle); trace.outputs.append(current); trace.preActivations.append(pre) }
         }
@@ -341,21 +360,21 @@ struct TrainableNetwork {
             switch stage {
             case let .dense(kernel, bias, inFeatures, outFeatures, activation):
                 let rows = input.count / inFeatures
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: outFeatures)
                 gradients[kernel] = try DenseAlgebra.product(input, rows, inFeatures, transposeA: true, delta, rows, outFeatures)
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: rows, columns: outFeatures).map(Float.init) }
                 if propagate { delta = try DenseAlgebra.product(delta, rows, outFeatures, parameters[kernel], inFeatures, outFeatures, transposeB: true) }
             case let .factorized(us, vt, bias, inFeatures, rank, outFeatures, activation):
                 let rows = input.count / inFeatures
                 let h = trace.middles[position] ?? []
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: outFeatures)
                 gradients[vt] = try DenseAlgebra.product(h, rows, rank, transposeA: true, delta, rows, outFeatures)
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: rows, columns: outFeatures).map(Float.init) }
                 let dh = try DenseAlgebra.product(delta, rows, outFeatures, parameters[vt], rank, outFeatures, transposeB: true)
                 gradients[us] = try DenseAlgebra.product(input, rows, inFeatures, transposeA: true, dh, rows, rank)
                 if propagate { delta = try DenseAlgebra.product(dh, rows, rank, parameters[us], inFeatures, rank, transposeB: true) }
             case let .convolution(parts, bias, activation):
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: parts.last?.outChannels ?? 1)
                 let channels = parts.last?.outChannels ?? 1
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: delta.count / channels, columns: channels).map(Float.init) }
                 for (index, part) in parts.enumerated().reversed() {
@@ -367,7 +386,7 @@ struct TrainableNetwork {
                     delta = back ?? []
                 }
             case let .depthwise(kernel, bias, window, multiplier, activation):
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: window.channels * multiplier)
                 let channels = window.channels * multiplier
                 if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: delta.count / channels, columns: channels).map(Float.init) }
                 let (dk, back) = SpatialTraining.depthwiseGradients(input, samples: count, window: window, kernel: parameters[kernel],
@@ -392,7 +411,7 @@ struct TrainableNetwork {
                 // (1.5) Linear in its input: the gradient goes back to the source positions with the forward pass's weights.
                 if propagate { delta = SpatialKernels.upsampleGradient(delta, samples: count, shape: from, upsampling) }
             case .activation(let activation):
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: shape.last ?? 1)
             case let .scaleShift(scale, _):
                 let width = shape.last ?? scale.count
                 for i in delta.indices { delta[i] *= scale[i % width] }
@@ -405,11 +424,15 @@ struct TrainableNetwork {
                 accumulate(slot, delta)
                 delta = [Float](repeating: 0, count: input.count)  // the batch before the load is not used after it
             case let .merge(mode, slotList, widths, activation):
-                multiplyByDerivative(activation, &delta, output: output, preActivation: pre)
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre,
+                                     width: mode == .concatenate ? widths.reduce(0, +) : widths[0])
                 let others = trace.mergedSlots[position] ?? []
                 let (current, parts) = TrainableNetwork.mergeGradients(mode, input: input, others: others, widths: widths, outputGradient: delta)
                 for (slot, part) in zip(slotList, parts) { accumulate(slot, part) }
                 delta = current
+            case let .parametric(function, alphas):
+                // The stage's input is the pre-activation x.
+                TrainableNetwork.multiplyByDerivative(function, &delta, input: input, alphas: alphas)
             }
         }
         return (gradients, inputGradient ? delta : nil)
@@ -470,7 +493,8 @@ struct TrainableNetwork {
 
     /// delta ⊙ act′, the derivative written in terms of the activation's output y (for SiLU, which y does
     /// not determine, in terms of the pre-activation z the forward pass kept).
-    private func multiplyByDerivative(_ activation: Activation, _ delta: inout [Float], output y: [Float], preActivation z: [Float]?) {
+    private func multiplyByDerivative(_ activation: Activation, _ delta: inout [Float], output y: [Float], preActivation z: [Float]?,
+                                      width: Int) {
         switch activation {
         case .linear: return
         case .relu: for i in delta.indices where y[i] <= 0 { delta[i] = 0 }
@@ -485,6 +509,28 @@ struct TrainableNetwork {
         case .softsign: for i in delta.indices { let s = 1 - abs(y[i]); delta[i] *= s * s }  // 1/(1+|z|)² = (1 − |y|)²
         case .hardSigmoid: for i in delta.indices { delta[i] *= y[i] > 0 && y[i] < 1 ? 1 / 6 : 0 }
         case .exponential: for i in delta.indices { delta[i] *= y[i] }
+        case .logSigmoid: for i in delta.indices { delta[i] *= 1 - exp(y[i]) }  // σ(−z) = 1 − σ(z) = 1 − e^y
+        case .hardTanh: for i in delta.indices where !(y[i] > -1 && y[i] < 1) { delta[i] = 0 }
+        case .logSoftmax:
+            // ∂L/∂zᵢ = gᵢ − softmax(z)ᵢ · Σⱼ gⱼ, softmax(z) = e^y, per row.
+            let width = max(width, 1)
+            for start in stride(from: 0, to: delta.count, by: width) {
+                var total: Float = 0
+                for i in start..<(start + width) { total += delta[i] }
+                for i in start..<(start + width) { delta[i] -= exp(y[i]) * total }
+            }
+        case .mish:
+            guard let z else { return }
+            for i in delta.indices {
+                // d/dz z·tanh(sp(z)) = tanh(sp) + z·(1 − tanh²(sp))·σ(z).
+                let x = z[i]
+                let t = Foundation.tanh(max(x, 0) + log1p(exp(-abs(x))))
+                let s = 1 / (1 + exp(-x))
+                delta[i] *= t + x * (1 - t * t) * s
+            }
+        case .hardSilu:
+            guard let z else { return }
+            for i in delta.indices { delta[i] *= z[i] < -3 ? 0 : z[i] > 3 ? 1 : (2 * z[i] + 3) / 6 }
         case .silu:
             // y = z·σ(z) is not monotonic (two z below −1.278 give the same y): the forward pass kept z.
             guard let z else { return }
@@ -493,6 +539,21 @@ struct TrainableNetwork {
                 delta[i] *= s + z[i] * s * (1 - s)
             }
         default: return
+        }
+    }
+
+    /// delta ⊙ f′(x) for a parametric activation (format 1.5), from its input x; PReLU's alphas expanded per element.
+    static func multiplyByDerivative(_ function: ParametricActivation, _ delta: inout [Float], input x: [Float], alphas: [Float]?) {
+        switch function {
+        case let .relu(slope, threshold, maxValue):
+            let a = Float(slope), t = Float(threshold), m = Float(maxValue)
+            for i in delta.indices { delta[i] *= x[i] > t ? (x[i] < m ? 1 : 0) : a }
+        case .elu(let alpha):
+            let a = Float(alpha)
+            for i in delta.indices where !(x[i] > 0) { delta[i] *= a * exp(x[i]) }
+        case .prelu:
+            guard let alphas, !alphas.isEmpty else { return }
+            for i in delta.indices where x[i] < 0 { delta[i] *= alphas[i % alphas.count] }
         }
     }
 

@@ -51,7 +51,28 @@ ACTIVATION_FUNCTIONS = {
     "relu6": lambda x: np.clip(x, 0, 6),
     "hard_sigmoid": lambda x: np.clip(x + 3.0, 0, 6) / 6.0,
     "exponential": np.exp,
+    # format 1.5
+    "mish": lambda x: x * np.tanh(np.logaddexp(0.0, x)),
+    "hard_silu": lambda x: x * np.clip(x + 3.0, 0, 6) / 6.0,
+    "log_sigmoid": lambda x: -np.logaddexp(0.0, -x),
+    "hard_tanh": lambda x: np.clip(x, -1.0, 1.0),
+    "log_softmax": lambda x: x - np.max(x, axis=-1, keepdims=True)
+    - np.log(np.sum(np.exp(x - np.max(x, axis=-1, keepdims=True)), axis=-1, keepdims=True)),
 }
+
+
+def _parametric(function, parameters, alphas, x):
+    """A parametric activation (format 1.5, FORMAT.md section 3.8) in float64, returned as float32; `alphas`
+    (prelu's) broadcast over the trailing axes of the batch."""
+    x = x.astype(np.float64)
+    if function == "relu":
+        slope, threshold, top = parameters
+        y = np.where(x > threshold, np.minimum(x, top), slope * (x - threshold))
+    elif function == "elu":
+        y = np.where(x > 0, x, parameters[0] * np.expm1(np.minimum(x, 0)))
+    else:
+        y = np.where(x > 0, x, alphas.astype(np.float64) * x)
+    return y.astype(np.float32)
 
 
 def _activate(name, x):
@@ -231,6 +252,8 @@ class Model:
                 x = _activate(layer.activation, x)
             elif layer.kind == "activation":
                 x = _activate(layer.activation, x)
+            elif layer.kind == "parametric_activation":
+                x = _parametric(layer.options["function"], layer.options["parameters"], w.get("alphas"), x)
             elif layer.kind == "scale_shift":
                 x = x * w["scale"]
                 if "shift" in w:
@@ -422,7 +445,8 @@ def load(path, verify=False):
                 weights.pop(field + "_scales", None)
                 weights.pop(field + "_zero_points", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes",
-                                              "slot", "slots", "factors", "interpolation") if k in fields}
+                                              "slot", "slots", "factors", "interpolation", "function", "parameters")
+                   if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
                                 fields.get("factorization"), fields.get("target"), options))
         inp = f.model["input"]

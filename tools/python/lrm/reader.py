@@ -29,6 +29,7 @@ name, trefs, shape rules, sample size; orphans; class count); then the data
 section rules of section 5 in their listed order.
 """
 
+import math
 import json
 import mmap
 import os
@@ -143,7 +144,9 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                # format 1.4: slots (branches and merges, section 3.7)
                19: "store", 20: "load", 21: "merge",
                # format 1.5: upsampling (section 3.5)
-               23: "upsample2d"}
+               23: "upsample2d",
+               # format 1.5: an element-wise activation with parameters (section 3.8)
+               22: "parametric_activation"}
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
@@ -165,7 +168,12 @@ ACTIVATIONS = {
     0: "linear", 1: "relu", 2: "sigmoid", 3: "tanh", 4: "softmax", 5: "gelu",
     6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
     12: "relu6", 13: "hard_sigmoid", 14: "exponential",
+    # format 1.5
+    15: "mish", 16: "hard_silu", 17: "log_sigmoid", 18: "hard_tanh", 19: "log_softmax",
 }
+# format 1.5 (section 3.8): the functions of a parametric_activation, with their parameter names
+PARAMETRIC_FUNCTIONS = {0: ("relu", ("negative_slope", "threshold", "max_value")), 1: ("elu", ("alpha",)),
+                        2: ("prelu", ())}
 
 # Minimum bytes of one counted element: the table of FORMAT.md section 3. A count
 # whose elements cannot fit in the bytes left after it is malformed_header,
@@ -410,6 +418,7 @@ LAYER_FIELDS = {
     "load": ("slot",),
     "merge": ("mode", "slots", "activation"),
     "upsample2d": ("factors", "interpolation"),
+    "parametric_activation": ("function", "parameters", "alphas"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -420,7 +429,8 @@ class _Layer(_Record):
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
                  "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
-                 "slot", "slots", "factors", "interpolation", "_refs", "_pos", "_name_pos")
+                 "slot", "slots", "factors", "interpolation", "function", "parameters", "alphas", "_refs", "_pos",
+                 "_name_pos")
 
     def __contains__(self, key):
         return key in ("name", "kind") or key in LAYER_FIELDS[self.kind]
@@ -845,12 +855,44 @@ class LrmFile:
             "_class_count_pos": PREAMBLE_SIZE + cpos,
         }
 
+    def _newer(self):
+        return (" (the file is format 1.%d; this reader reads up to 1.%d)" % (self.version[1], SUPPORTED_MINOR)
+                if self.version[1] > SUPPORTED_MINOR else "")
+
     def _activation(self, r, lname):
         pos = r.pos
         code = r.u8(("layer %r activation", lname))
         if code not in ACTIVATIONS:
-            raise r.err("unsupported_feature", "layer %r has unknown activation code %d" % (lname, code), pos)
+            raise r.err("unsupported_feature", "layer %r has unknown activation code %d%s" % (lname, code, self._newer()), pos)
         return ACTIVATIONS[code]
+
+    def _parametric(self, r, lname):
+        """Format 1.5 (section 3.8): the function code [unsupported_feature], then the parameters, whose count
+        and ranges are checked as soon as they are read [bad_model]."""
+        pos = r.pos
+        code = r.u8(("layer %r function", lname))
+        if code not in PARAMETRIC_FUNCTIONS:
+            raise r.err("unsupported_feature", "layer %r has unknown parametric activation function code %d%s"
+                        % (lname, code, self._newer()), pos)
+        name, names = PARAMETRIC_FUNCTIONS[code]
+        pos = r.pos
+        params = r.f64s(("layer %r parameters", lname))
+        if len(params) != len(names):
+            raise r.err("bad_model", "layer %r: %s takes %d parameters, found %d" % (lname, name, len(names), len(params)), pos)
+        problem = None
+        if name == "relu":
+            slope, threshold, top = params
+            if not math.isfinite(slope):
+                problem = "negative_slope %r, expected a finite value" % slope
+            elif not (math.isfinite(threshold) and threshold >= 0):
+                problem = "threshold %r, expected a finite value >= 0" % threshold
+            elif not top >= 0:
+                problem = "max_value %r, expected a value >= 0 (+inf: none)" % top
+        elif name == "elu" and not math.isfinite(params[0]):
+            problem = "alpha %r, expected a finite value" % params[0]
+        if problem:
+            raise r.err("bad_model", "layer %r: %s has %s" % (lname, name, problem), pos)
+        return name, params
 
     @staticmethod
     def _code(r, lname, what, table):
@@ -994,6 +1036,9 @@ class LrmFile:
             # section 3.5 (format 1.5): the factors (checked with the shapes, section 4), then the interpolation code
             layer["factors"] = [r.u32(("layer %r factors", lname)), r.u32(("layer %r factors", lname))]
             layer["interpolation"] = self._code(r, lname, "interpolation", INTERPOLATIONS)
+        elif kind == "parametric_activation":
+            layer["function"], layer["parameters"] = self._parametric(r, lname)
+            tref("alphas", True)
         used = r.pos - start
         if used != rlen:
             raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
@@ -1118,6 +1163,19 @@ class LrmFile:
                 shape = _spatial_shape(layer, shape, tshape, fail)
             elif kind in ("store", "load", "merge"):
                 shape = _slot_shape(layer, shape, slots, fail)
+            elif kind == "parametric_activation":
+                # section 3.8: prelu has alphas that broadcast to the sample (numpy's rule, aligned at the last
+                # axis); the other functions have none
+                alphas = layer["alphas"]
+                if layer["function"] == "prelu":
+                    if alphas is None:
+                        raise fail(layer, "prelu has no alphas tensor")
+                    a = tshape(alphas)
+                    if len(a) > len(shape) or any(x != 1 and x != y for x, y in zip(reversed(a), reversed(shape))):
+                        raise fail(layer, "alphas %r has shape %s, which does not broadcast to the input %s"
+                                   % (tensors[alphas]["name"], a, shape))
+                elif alphas is not None:
+                    raise fail(layer, "%s has an alphas tensor, which only prelu takes" % layer["function"])
             # then the rules of quantized weights (section 3.6)
             self._check_quantization(layer, fail)
             # the sample it produces has at most 2^31-1 elements

@@ -50,7 +50,25 @@ SPEC_ACTIVATIONS = {
     "relu6": lambda x: min(max(x, 0.0), 6.0),
     "hard_sigmoid": lambda x: min(max(x + 3.0, 0.0), 6.0) / 6.0,
     "exponential": math.exp,
+    # format 1.5
+    "mish": lambda x: x * math.tanh(math.log(1.0 + math.exp(x))),
+    "hard_silu": lambda x: x * min(max(x + 3.0, 0.0), 6.0) / 6.0,
+    "log_sigmoid": lambda x: -math.log(1.0 + math.exp(-x)),
+    "hard_tanh": lambda x: min(max(x, -1.0), 1.0),
 }
+
+
+def _reference_parametric(layer, tensors, a):
+    """parametric_activation (FORMAT.md section 3.8, format 1.5), element by element as the spec words it; prelu's
+    alphas broadcast by numpy's rule."""
+    p = layer["parameters"]
+    if layer["function"] == "relu":
+        slope, threshold, top = p[0], p[1], float("inf") if p[2] is None else p[2]
+        return np.vectorize(lambda x: min(x, top) if x > threshold else slope * (x - threshold))(a)
+    if layer["function"] == "elu":
+        return np.vectorize(lambda x: x if x > 0 else p[0] * (math.exp(x) - 1.0))(a)
+    alphas = np.broadcast_to(tensors[layer["alphas"]], a.shape)
+    return np.array([x if x > 0 else al * x for x, al in zip(a.reshape(-1), alphas.reshape(-1))]).reshape(a.shape)
 
 
 def _vector_names():
@@ -98,6 +116,8 @@ def _reference_forward(doc, x):
             if name == "softmax":
                 e = np.exp(y - y.max(axis=-1, keepdims=True))
                 return e / e.sum(axis=-1, keepdims=True)
+            if name == "log_softmax":
+                return y - np.log(np.exp(y).sum(axis=-1, keepdims=True))
             return np.vectorize(SPEC_ACTIVATIONS[name])(y)
 
         for layer in model["layers"]:
@@ -158,6 +178,8 @@ def _reference_forward(doc, x):
                     a = act(layer["activation"], a)
             elif kind == "upsample2d":
                 a = _reference_upsample(layer, a)
+            elif kind == "parametric_activation":
+                a = _reference_parametric(layer, tensors, a)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
@@ -358,7 +380,7 @@ class PredictTests(unittest.TestCase):
 
     def test_every_activation_of_the_spec_matches_its_definition(self):
         x = np.linspace(-6, 6, 49)
-        self.assertEqual(set(lrm.ACTIVATION_FUNCTIONS) - {"softmax"}, set(SPEC_ACTIVATIONS))
+        self.assertEqual(set(lrm.ACTIVATION_FUNCTIONS) - {"softmax", "log_softmax"}, set(SPEC_ACTIVATIONS))
         for name, f in SPEC_ACTIVATIONS.items():
             with self.subTest(activation=name):
                 got = lrm.model._activate(name, x.astype(np.float32))

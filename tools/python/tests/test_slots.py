@@ -388,7 +388,7 @@ class SlotTests(unittest.TestCase):
 
     def test_an_unknown_merge_activation_is_unsupported_feature(self):
         self.assert_error(build([("store", "s", slot(0)),
-                                 ("merge", "m", merge("add", [0])[:-1] + b"\x0f")]), "unsupported_feature", "15")
+                                 ("merge", "m", merge("add", [0])[:-1] + b"\xc8")]), "unsupported_feature", "200")
 
     def test_a_wrong_record_length_of_a_slot_kind_is_malformed_header(self):
         for layers in ([("store", "s", slot(0))], [("store", "s", slot(0)), ("merge", "m", merge("add", [0]))]):
