@@ -97,7 +97,8 @@ public struct LayerFidelity: Sendable {
     /// (`+from-stored(WHAT)`) and the reference's kernel is not that kernel: its SHA-256 is not the one the file records
     /// (nor, when `rounded` is given, that of the reference's kernel rounded to that dtype), or, `recorded` false, the
     /// file records none (written before `conversion.from_stored_sha256` was), so that no reference can be known as it.
-    public static func storedKernelReason(_ what: String, recorded: Bool = true, rounded: DType? = nil) -> String {
+    /// For codes, `layout` says which layout was tried and why (``codesLayoutTried(_:rows:)``).
+    public static func storedKernelReason(_ what: String, recorded: Bool = true, rounded: DType? = nil, layout: String? = nil) -> String {
         let start = "not checked: this layer was factorized from the kernel the .lrm this file was converted from stored whole (\(what)), "
             + "so its record is relative to that kernel"
         guard recorded else {
@@ -106,7 +107,7 @@ public struct LayerFidelity: Sendable {
         }
         let tried = rounded.map {
             $0.isFloatingPoint ? ", nor is it once rounded to \($0.name)"
-                : ", nor is it once rounded to \($0.name) codes as a conversion without data rounds them; codes rounded with calibration "
+                : ", nor is it once rounded to \($0.name) codes\(layout.map { " (\($0))" } ?? "") as a conversion without data rounds them; codes rounded with calibration "
                 + "data, as a conversion with data rounds them, cannot be made again without that data"
         } ?? ""
         return start + ", and the reference's kernel is not it (its SHA-256 is not the one the file records" + tried
@@ -149,8 +150,24 @@ public struct LayerFidelity: Sendable {
         } else if let dtype, let (rounded, layout) = plainRounding(w, shape: shape, dtype: dtype, layout: layout, digest: recorded) {
             return .rounded(dtype, rounded, layout: layout)
         }
-        // Only dense kernels are stored whole as codes: the reason names a rounding tried.
-        return .none(storedKernelReason(what, rounded: dtype.flatMap { $0.isFloatingPoint || shape.count == 2 ? $0 : nil }))
+        // Only dense kernels are stored whole as codes: the reason names a rounding tried, for codes in which layout.
+        let tried = dtype.flatMap { $0.isFloatingPoint || shape.count == 2 ? $0 : nil }
+        return .none(storedKernelReason(what, rounded: tried,
+                                        layout: tried.map { !$0.isFloatingPoint && shape[0] > 0 } == true ? codesLayoutTried(layout, rows: shape[0]) : nil))
+    }
+
+    /// Which layout of codes verify tried for a dense kernel of `rows` rows, and why: the one the file records (`layout`),
+    /// or, the file recording none it can read for the layer, a conversion's defaults; or that the recorded one cannot be
+    /// a layout of that kernel (its group size does not divide the rows).
+    static func codesLayoutTried(_ layout: StoredCodesLayout?, rows: Int) -> String {
+        guard let layout else {
+            return StoredCodesLayout(groupSize: rows, scaleDType: .float16, zeroPoints: false).description(rows: rows)
+                + ", the defaults: the file records no layout for this layer that lrm reads, in conversion.from_stored_rounding"
+        }
+        guard layout.groupSize >= 1, rows % min(layout.groupSize, rows) == 0 else {
+            return "the layout the file records, \(layout.groupSize) rows per scale, does not divide the kernel's \(rows) rows"
+        }
+        return layout.description(rows: rows) + ", the layout the file records"
     }
 
     /// The rounding of a dense kernel `w` (`shape` [in, out]) to `dtype` codes laid out as `layout` (else as a conversion's

@@ -446,7 +446,8 @@ struct StoredKernelVerifyCLITests {
         let row = try layer("dense_2", original.stdout)
         #expect(row["record_check"] as? String == "not_checked" && row["agrees_with_record"] == nil, "\(row)")
         #expect((row["record_check_reason"] as? String)?.contains("stored whole (i4)") == true, "\(row)")
-        #expect((row["record_check_reason"] as? String)?.contains("nor is it once rounded to i4 codes as a conversion without data rounds them; "
+        #expect((row["record_check_reason"] as? String)?.contains("nor is it once rounded to i4 codes (one f16 scale per column, symmetric, the layout "
+                                                                  + "the file records) as a conversion without data rounds them; "
                                                                   + "codes rounded with calibration data") == true, "\(row)")
         #expect(try layer("dense_1", original.stdout)["record_check"] as? String == "agrees", "\(original.stdout)")
         let text = try ChildProcess.run(["verify", output, "--reference", samples + "churn_mlp.h5"] + data + ["--max-accuracy-drop", "100"])
@@ -621,6 +622,37 @@ extension StoredKernelVerifyCLITests {
         let failed = try dense2(changed, samples + "churn_mlp.h5")
         #expect(failed.status == 1 && failed.row["record_check"] as? String == "disagrees" && failed.row["record_check_rounding"] as? String == dtype,
                 "\(failed.row)")
+    }
+}
+
+extension StoredKernelVerifyCLITests {
+    @Test("a +from-stored(i4) record not checked against the original says which layout of codes verify tried: the defaults when the file records none it reads (its conversion.from_stored_rounding removed, or an entry of group 0), or that the recorded group size does not divide the kernel's rows (it said only 'nor is it once rounded to i4 codes')")
+    func codesLayoutTriedSaid() throws {
+        let scratch = try Scratch()
+        let codes = scratch.file("codes.lrm"), output = scratch.file("re.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:8", "--layer", "dense_2=rank:64", "--all-kernels",
+                                      "--factor-dtype", "i4", "--group-size", "16", "-o", codes]).status == 0)
+        #expect(try ChildProcess.run(["convert", codes, "--policy", "rank:16", "-o", output]).status == 0)
+        let model = try ContainerFile(path: output).loadModel()
+        let defaults = "i4 codes (one f16 scale per column, symmetric, the defaults: the file records no layout for this layer that lrm reads, "
+            + "in conversion.from_stored_rounding) as a conversion without data rounds them"
+        let cases: [(MetadataValue?, String)] = [
+            (nil, defaults),
+            (.strings(["0 f16 symmetric dense_2"]), defaults),
+            (.strings(["3 f16 symmetric dense_2"]), "i4 codes (the layout the file records, 3 rows per scale, does not divide the kernel's 128 rows) as a conversion"),
+        ]
+        for (index, (value, expected)) in cases.enumerated() {
+            var changed = model
+            changed.metadata[MetadataKey.conversionFromStoredRounding] = value
+            let file = scratch.file("c\(index).lrm")
+            try ContainerWriter.write(changed, to: file)
+            let run = try ChildProcess.run(["verify", file, "--reference", samples + "churn_mlp.h5", "--json", "--inputs", samples + "churn.csv",
+                                            "--label-column", "churned"])
+            let layers = try #require(try jsonObject(run.stdout)["layers"] as? [[String: Any]], "\(run.stdout)\(run.stderr)")
+            let row = layers.first { $0["name"] as? String == "dense_2" } ?? [:]
+            #expect(run.status == 0 && row["record_check"] as? String == "not_checked", "\(row)")
+            #expect((row["record_check_reason"] as? String)?.contains("nor is it once rounded to " + expected) == true, "\(index): \(row)")
+        }
     }
 }
 
