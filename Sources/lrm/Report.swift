@@ -169,6 +169,12 @@ extension LRM {
                         }
                         sweepPoints.append((method.components(separatedBy: " (").first ?? method, ratio, accuracy))
                     }
+                    // Points none of which can be drawn would leave the page without the chart --sweep asked for, unsaid.
+                    if !points.isEmpty && sweepPoints.isEmpty {
+                        throw CommandFailure(status: .invalidInput, message: "\(sweep): not the JSON of `lrm sweep --json`: none of its \(points.count) "
+                                             + "point\(points.count == 1 ? "" : "s") has a method, a compression_ratio and \(sweepRegression ? "an rmse" : "an accuracy")"
+                                             + " (\(sweepRegression ? "a regression sweep, its \"task\"" : "the sweep of a classifier, its \"task\" not regression"))")
+                    }
                 }
                 var page = HTMLReport(file: file, name: file.header.model.name, verification: verification, sweep: sweepPoints,
                                       sweepBaseline: sweepBaseline, reference: reference)
@@ -192,6 +198,10 @@ extension LRM {
                     let sameScore = sweepRegression == (taskVerification?.task == .regression)
                     if evaluated.dataset == sweepDataset && sameScore {
                         page.sweepFilePoint = (ModelSummary(header: file.header).compressionRatio, evaluated.score)
+                    } else if evaluated.dataset == sweepDataset {
+                        // The same records, scored otherwise (the sweep's task is not the one verify evaluated).
+                        page.sweepFileNote = "This file is not drawn: the sweep scores its original by \(sweepRegression ? "RMSE" : "accuracy"), "
+                            + "verify evaluated it by \(sweepRegression ? "accuracy" : "RMSE") (a \(sweepRegression ? "classifier" : "regression")'s task)."
                     } else {
                         page.sweepFileNote = "This file is not drawn: verify evaluated it on \(evaluated.dataset), the sweep its original on "
                             + "\(sweepDataset ?? "records it does not name")."

@@ -77,4 +77,42 @@ struct ReportSweepPointCLITests {
             #expect(html.contains(label), "\(label) not in \(html.suffix(3000))")
         }
     }
+
+    @Test("a sweep none of whose points can be drawn (a regression sweep's JSON without its task: no point has an accuracy) is refused, exit 65, one line, nothing written (the page had no chart, unsaid); a sweep of the same records scored otherwise says so under the chart (it said the same records twice as the reason)")
+    func undrawableSweeps() throws {
+        let scratch = try Scratch()
+        let samples = TestPackage.root + "/samples/"
+        let housing = ["--inputs", samples + "housing_x.npy", "--labels", samples + "housing_y.npy"]
+        let sweep = try ChildProcess.run(["sweep", samples + "housing_mlp.h5", "--taus", "0.9", "--json"] + housing, timeout: 300)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(sweep.stdout.utf8)) as? [String: Any])
+        object["task"] = nil
+        let untasked = try scratch.write(Array(try JSONSerialization.data(withJSONObject: object)), to: "untasked.json")
+        let model = scratch.file("h.lrm")
+        #expect(try ChildProcess.run(["convert", samples + "housing_mlp.h5", "--policy", "rank:4", "-o", model]).status == 0)
+        let page = scratch.file("h.html")
+        let refused = try ChildProcess.run(["report", model, "--sweep", untasked, "-o", page])
+        #expect(refused.status == 65 && refused.stderr.split(separator: "\n").count == 1
+                && refused.stderr.contains("untasked.json: not the JSON of `lrm sweep --json`: none of its"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: page))
+
+        // The churn sweep (accuracy) relabelled a regression, each point given an RMSE: the same records, scored otherwise.
+        let churn = ["--inputs", samples + "churn.csv", "--label-column", "churned"]
+        let churnSweep = try ChildProcess.run(["sweep", samples + "churn_mlp.h5", "--taus", "0.9", "--json"] + churn, timeout: 300)
+        #expect(churnSweep.status == 0, "\(churnSweep.stderr)")
+        var relabelled = try #require(try JSONSerialization.jsonObject(with: Data(churnSweep.stdout.utf8)) as? [String: Any])
+        relabelled["task"] = "regression"
+        relabelled["original"] = ["rmse": 0.5]
+        relabelled["points"] = (relabelled["points"] as? [[String: Any]] ?? []).map { point in point.merging(["rmse": 0.5]) { $1 } }
+        let other = try scratch.write(Array(try JSONSerialization.data(withJSONObject: relabelled)), to: "relabelled.json")
+        let churnModel = scratch.file("c.lrm"), churnPage = scratch.file("c.html")
+        #expect(try ChildProcess.run(["convert", samples + "churn_mlp.h5", "--policy", "rank:4", "-o", churnModel]).status == 0)
+        let report = try ChildProcess.run(["report", churnModel, "--reference", samples + "churn_mlp.h5", "--sweep", other, "-o", churnPage] + churn)
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: churnPage, encoding: .utf8)
+        #expect(!html.contains("this file ("))
+        #expect(html.contains("This file is not drawn: the sweep scores its original by RMSE, verify evaluated it by accuracy (a classifier&#39;s task)."
+                              ) || html.contains("This file is not drawn: the sweep scores its original by RMSE, verify evaluated it by accuracy (a classifier's task)."),
+                "\(html.suffix(2000))")
+    }
 }
