@@ -174,6 +174,7 @@ public enum Converter {
             let reason = switch layer.operation {
             case .conv2D: "convolutions kept (--conv none)"
             case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
+            case .conv2DTranspose: "transposed convolutions are kept whole (not factorized)"
             default: "no weights to factorize"
             }
             decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,

@@ -96,6 +96,10 @@ extension ContainerHeader {
                 members.append(("slot", .int(Int64(slot))))
             case let .merge(mode, slots, activation):
                 members += [("mode", .string(mode.name)), ("slots", JSONValue(slots)), ("activation", .string(activation.name))]
+            case let .conv2DTranspose(kernel, bias, activation, g):
+                members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name)),
+                            ("strides", JSONValue([g.strideH, g.strideW])), ("dilation", JSONValue([g.dilationH, g.dilationW])),
+                            ("crop", JSONValue([g.cropTop, g.cropLeft])), ("output", JSONValue([g.outputH, g.outputW]))]
             case .upsample2D(let u):
                 members += [("factors", JSONValue([u.factorH, u.factorW])), ("interpolation", .string(u.interpolation.name))]
             case let .parametricActivation(function, alphas):

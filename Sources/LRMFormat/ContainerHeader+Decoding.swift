@@ -264,6 +264,11 @@ extension ContainerHeader {
             case .failure(let problem):
                 throw r.error(.badModel, "\(label): \(problem.message)", at: parametersAt)
             }
+        case LayerKindCode.conv2DTranspose:
+            let kernel = try ref("kernel"), bias = try optionalRef("bias"), act = try activation()
+            let v = try (0..<8).map { _ in Int(try r.readUInt32("geometry of \(label)")) }
+            operation = .conv2DTranspose(kernel: kernel, bias: bias, activation: act, geometry: TransposedGeometry(
+                strideH: v[0], strideW: v[1], dilationH: v[2], dilationW: v[3], cropTop: v[4], cropLeft: v[5], outputH: v[6], outputW: v[7]))
         case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
             quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)

@@ -97,6 +97,22 @@ extension ContainerHeader {
                 throw modelError("\(label) crops \(m.top)+\(m.bottom) rows and \(m.left)+\(m.right) columns from a \(h)×\(w) input, leaving nothing")
             }
             return [h - m.top - m.bottom, w - m.left - m.right, c]
+        case let .conv2DTranspose(_, bias, _, g):
+            let k = try tensorShape("kernel", rank: 4)
+            guard k[3] == c else {
+                throw modelError("\(label) has a transposed kernel \(k) ([kh, kw, cout, cin]) for \(k[3]) input channels but receives \(c)")
+            }
+            if bias != nil { try expect("bias", [k[2]]) }
+            let range = 1...WindowAxis.maxParameter
+            guard [g.strideH, g.strideW, g.dilationH, g.dilationW].allSatisfy(range.contains),
+                  [g.cropTop, g.cropLeft].allSatisfy((0...WindowAxis.maxParameter).contains) else {
+                throw modelError("\(label) has strides \(g.strideH)×\(g.strideW), dilation \(g.dilationH)×\(g.dilationW) and crop "
+                                 + "\(g.cropTop), \(g.cropLeft): strides and dilations are 1 to \(WindowAxis.maxParameter), crops 0 to \(WindowAxis.maxParameter)")
+            }
+            guard (1...Int(Int32.max)).contains(g.outputH), (1...Int(Int32.max)).contains(g.outputW) else {
+                throw modelError("\(label) makes a \(g.outputH)×\(g.outputW) output, expected 1 to \(Int32.max) rows and columns")
+            }
+            return [g.outputH, g.outputW, k[2]]
         case .upsample2D(let u):
             // Each product is at most (2³¹−1)·65,535 < 2⁴⁷: no overflow; the sample's element count is checked after the layer.
             let range = 1...WindowAxis.maxParameter

@@ -202,7 +202,7 @@ extension ContainerHeader {
             try expectShape("scale", [features])
             if shapes["shift"] != nil { try expectShape("shift", [features]) }
             return shape
-        case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
+        case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D, .conv2DTranspose:
             return try spatialOutputShape(of: operation, label: label, input: shape, shapes: shapes)
         case .store(let slot):
             slots.shapes[slot] = shape

@@ -19,7 +19,7 @@ public struct ContainerHeader: Sendable, Equatable {
 
     /// The lowest format minor version that has every code the header uses: what a writer records
     /// (1.1 layer kinds; 1.2 `i8`/`i4` tensors and quantized layers; 1.3 zero points; 1.4 the slot kinds;
-    /// 1.5 `upsample2d`, activation codes 15 and up and `parametric_activation`).
+    /// 1.5 `upsample2d`, `conv2d_transpose`, activation codes 15 and up and `parametric_activation`).
     public var minorVersion: UInt16 {
         let kinds = model.layers.map(\.operation.minimumMinorVersion).max() ?? 0
         if model.layers.contains(where: \.hasZeroPoints) { return max(kinds, 3) }
@@ -133,6 +133,11 @@ public struct ContainerHeader: Sendable, Equatable {
                 record.write(UInt32(truncatingIfNeeded: slots.count))
                 for slot in slots { record.write(UInt32(truncatingIfNeeded: slot)) }
                 record.write(activation.rawValue)
+            case let .conv2DTranspose(kernel, bias, activation, g):
+                record.write(ref(kernel)); record.write(ref(bias)); record.write(activation.rawValue)
+                for value in [g.strideH, g.strideW, g.dilationH, g.dilationW, g.cropTop, g.cropLeft, g.outputH, g.outputW] {
+                    record.write(UInt32(truncatingIfNeeded: value))
+                }
             case .upsample2D(let u):
                 record.write(UInt32(truncatingIfNeeded: u.factorH)); record.write(UInt32(truncatingIfNeeded: u.factorW))
                 record.write(u.interpolation.rawValue)

@@ -146,6 +146,10 @@ public enum LayerOperation<T: Sendable>: Sendable {
     /// An element-wise activation with parameters (format 1.5); `alphas` (PReLU's, broadcast over the sample's trailing
     /// axes) is present exactly when `function` is ``ParametricActivation/prelu``.
     case parametricActivation(ParametricActivation, alphas: T?)
+    /// Transposed 2-D convolution of an [h, w, cin] sample (format 1.5): kernel [kh, kw, cout, cin] (Keras's
+    /// `Conv2DTranspose` layout), bias [cout]; each input position adds `x · kernel[a, b]ᵀ` at output position
+    /// (i·s_h + a·d_h − crop_top, j·s_w + b·d_w − crop_left), in an [output_h, output_w, cout] map.
+    case conv2DTranspose(kernel: T, bias: T?, activation: Activation, geometry: TransposedGeometry)
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -169,13 +173,14 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .merge: LayerKindCode.merge
         case .upsample2D: LayerKindCode.upsample2D
         case .parametricActivation: LayerKindCode.parametricActivation
+        case .conv2DTranspose: LayerKindCode.conv2DTranspose
         }
     }
 
     /// The lowest format minor version that has this kind.
     public var minimumMinorVersion: UInt16 {
         switch self {
-        case .upsample2D, .parametricActivation: 5
+        case .upsample2D, .parametricActivation, .conv2DTranspose: 5
         case .store, .load, .merge: max(4, activationFunction?.minimumMinorVersion ?? 0)
         default: max(kindCode <= 6 ? 0 : 1, activationFunction?.minimumMinorVersion ?? 0)
         }
@@ -185,7 +190,8 @@ public enum LayerOperation<T: Sendable>: Sendable {
     public var activationFunction: Activation? {
         switch self {
         case .dense(_, _, let a), .factorizedDense(_, _, _, let a, _), .activation(let a), .conv2D(_, _, let a, _),
-             .factorizedConv2D(_, _, _, let a, _, _, _), .depthwiseConv2D(_, _, let a, _), .merge(_, _, let a):
+             .factorizedConv2D(_, _, _, let a, _, _, _), .depthwiseConv2D(_, _, let a, _), .merge(_, _, let a),
+             .conv2DTranspose(_, _, let a, _):
             a
         default:
             nil
@@ -223,6 +229,7 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .merge: "merge"
         case .upsample2D: "upsample2d"
         case .parametricActivation: "parametric_activation"
+        case .conv2DTranspose: "conv2d_transpose"
         }
     }
 
@@ -262,6 +269,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .upsample2D(let upsampling): return .upsample2D(upsampling)
         case let .parametricActivation(function, alphas):
             return .parametricActivation(function, alphas: try alphas.map { try transform($0, "alphas") })
+        case let .conv2DTranspose(kernel, bias, activation, geometry):
+            return .conv2DTranspose(kernel: try transform(kernel, "kernel"), bias: try bias.map { try transform($0, "bias") },
+                                    activation: activation, geometry: geometry)
         }
     }
 
@@ -385,6 +395,8 @@ public enum LayerKindCode {
     public static let upsample2D: UInt8 = 23
     /// Format 1.5: an element-wise activation with parameters (`parametric_activation`).
     public static let parametricActivation: UInt8 = 22
+    /// Format 1.5: `conv2d_transpose`.
+    public static let conv2DTranspose: UInt8 = 24
 }
 
 extension Layer where T == Int {

@@ -121,7 +121,8 @@ public struct ModelSummary: Sendable {
             case let .merge(mode, slots, activation):
                 row.activation = activation
                 row.slots = "\(mode.name) slot\(slots.count == 1 ? "" : "s") " + slots.map(String.init).joined(separator: ", ")
-            case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _):
+            case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _),
+                 let .conv2DTranspose(kernel, bias, activation, _):
                 row.activation = activation
                 row.kernelShape = tensors[kernel].shape
                 row.parametersBefore = count(kernel) + count(bias)
@@ -158,6 +159,10 @@ public struct ModelSummary: Sendable {
             return (mul(positions, size(kernel)), mul(positions, size(kernel)))
         case let .factorizedDense(_, _, _, _, f):
             return (mul(positions, f.inFeatures, f.outFeatures), mul(positions, f.rank, f.inFeatures + f.outFeatures))
+        case .conv2DTranspose(let kernel, _, _, _):
+            // (1.5) Every input position multiplies the whole kernel.
+            let inputPositions = input.dropLast().reduce(1) { mul($0, $1) }
+            return (mul(inputPositions, size(kernel)), mul(inputPositions, size(kernel)))
         case let .factorizedConv2D(first, second, _, _, form, _, f):
             return (mul(positions, f.inFeatures, f.outFeatures),
                     ConvolutionCost.factorizedMultiplyAccumulates(form: form, firstSize: size(first), secondSize: size(second),

@@ -173,3 +173,53 @@ public struct Upsampling: Sendable, Equatable {
         }
     }
 }
+
+/// Strides, dilations, cropping and output size of a transposed convolution (format 1.5, `spec/FORMAT.md` section
+/// 3.5); the kernel size comes from its tensor. Input position i of an axis reaches output positions
+/// i·stride + a·dilation − crop for the kernel's taps a; the output has `outputH` × `outputW` positions (Keras's
+/// `padding` and `output_padding` resolved to these by the importer).
+public struct TransposedGeometry: Sendable, Equatable {
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    /// Rows (columns) of the full transposed map left out before the output's first.
+    public var cropTop: Int
+    public var cropLeft: Int
+    public var outputH: Int
+    public var outputW: Int
+
+    public init(strideH: Int = 1, strideW: Int = 1, dilationH: Int = 1, dilationW: Int = 1, cropTop: Int = 0, cropLeft: Int = 0,
+                outputH: Int, outputW: Int) {
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.cropTop = cropTop
+        self.cropLeft = cropLeft
+        self.outputH = outputH
+        self.outputW = outputW
+    }
+
+    /// One axis as Keras 3 resolves `padding` and `output_padding` (its JAX backend's padding rule, which TensorFlow's
+    /// output shapes agree with): (crop, output length) for input length `length`, kernel size `kernel`, or nil when
+    /// the output would be empty. `valid`: crop 0, length (n − 1)·s + max(e, s) without output padding, (n − 1)·s + e + p
+    /// with it; `same`: length n·s without, (n − 1)·s + e mod 2 + p with it … as crop e − 1 − left pad, with Keras's
+    /// left pad min(⌈pad / 2⌉, e − 1).
+    public static func kerasAxis(length: Int, kernel: Int, stride: Int, dilation: Int, same: Bool,
+                                 outputPadding: Int?) -> (crop: Int, length: Int)? {
+        let e = (kernel - 1) * dilation + 1
+        let left: Int, right: Int
+        if !same {
+            let padding = outputPadding ?? (max(e, stride) - e)
+            (left, right) = (e - 1, e - 1 + padding)
+        } else {
+            let total = outputPadding.map { e + e % 2 - 2 + $0 } ?? (stride + e - 2)
+            left = min(total / 2 + total % 2, e - 1)
+            right = total - left
+        }
+        let out = (length - 1) * stride + 1 + left + right - e + 1
+        guard out >= 1 else { return nil }
+        return (e - 1 - left, out)
+    }
+}

@@ -24,6 +24,8 @@ extension KerasExportPlan {
             return true
         case .pad2D(let m), .crop2D(let m):
             return m.top == 0 && m.bottom == 0
+        case let .conv2DTranspose(kernel, _, _, g):
+            return kernel.shape.count == 4 && kernel.shape[0] == 1 && g.strideH == 1 && g.dilationH == 1 && g.cropTop == 0 && g.outputH == 1
         case .upsample2D(let u):
             // UpSampling1D repeats steps: nearest, along the steps alone.
             return u.factorH == 1 && u.interpolation == .nearest
@@ -128,6 +130,20 @@ extension LayerMapper {
             return planned("ZeroPadding1D", [("padding", KerasConfigJSON([m.left, m.right]))])
         case .crop2D(let m):
             return planned("Cropping1D", [("cropping", KerasConfigJSON([m.left, m.right]))])
+        case .conv2DTranspose:
+            // Conv1DTranspose: the 2-D layer's settings along the steps, its kernel [k, filters, cin].
+            guard var layer = try spatial(input: input) else { return nil }
+            layer.className = "Conv1DTranspose"
+            layer.settings = layer.settings.map { key, value in
+                switch (key, value) {
+                case (_, .array(let pair)) where ["kernel_size", "strides", "dilation_rate", "output_padding"].contains(key) && pair.count == 2:
+                    return (key, .array([pair[1]]))
+                default:
+                    return (key, value)
+                }
+            }
+            if !layer.weights.isEmpty { layer.weights[0].shape.removeFirst() }
+            return layer
         case .upsample2D(let u):
             return planned("UpSampling1D", [("size", .int(Int64(u.factorW)))])
         default:

@@ -681,12 +681,56 @@ struct LayerMapper {
         case .permute(let axes):
             // Keras's Permute numbers the sample's axes from 1.
             return planned("Permute", [("dims", KerasConfigJSON(axes.map { $0 + 1 }))])
+        case let .conv2DTranspose(kernel, bias, activation, g):
+            return try transposedConvolution(kernel: kernel, bias: bias, activation: activation, geometry: g, input: input)
         case .upsample2D(let u):
             return planned("UpSampling2D", [("size", KerasConfigJSON([u.factorH, u.factorW])), channelsLast,
                                             ("interpolation", .string(u.interpolation.name))])
         default:
             return nil
         }
+    }
+
+    /// (1.5) `Conv2DTranspose` (channels-last): kernel `[kh, kw, filters, cin]` as lrm stores it, then the bias; Keras's
+    /// `padding` and `output_padding` found from the cropping and output size (``kerasPadding(_:input:)``).
+    func transposedConvolution(kernel: Tensor, bias: Tensor?, activation: Activation, geometry g: TransposedGeometry,
+                               input: [Int]) throws(KerasExportError) -> KerasExportPlan.PlannedLayer {
+        guard kernel.shape.count == 4, input.count == 3 else { throw invalid("kernel has shape \(kernel.shape), expected [kh, kw, cout, cin]") }
+        try checkCount(kernel, "kernel")
+        let filters = kernel.shape[2]
+        var weights = [KerasExportPlan.Weight(variable: "kernel", shape: kernel.shape, values: kernel.floats())]
+        if let bias {
+            guard bias.shape == [filters] else { throw invalid("bias has shape \(bias.shape), expected [\(filters)]") }
+            try checkCount(bias, "bias")
+            weights.append(.init(variable: "bias", shape: [filters], values: bias.floats()))
+        }
+        guard let (padding, outputPadding) = Self.kerasPadding(g, kernelShape: kernel.shape, input: input) else {
+            throw invalid("its cropping (\(g.cropTop), \(g.cropLeft)) and \(g.outputH)×\(g.outputW) output have no Keras padding and output_padding")
+        }
+        return planned("Conv2DTranspose", [
+            ("filters", .int(Int64(filters))), ("kernel_size", KerasConfigJSON([kernel.shape[0], kernel.shape[1]])),
+            ("strides", KerasConfigJSON([g.strideH, g.strideW])), ("padding", .string(padding)),
+            ("output_padding", outputPadding.map { KerasConfigJSON($0) } ?? .null), ("data_format", .string("channels_last")),
+            ("dilation_rate", KerasConfigJSON([g.dilationH, g.dilationW])), ("activation", .string(try kerasActivation(activation))),
+            ("use_bias", .bool(bias != nil)),
+        ], weights: weights)
+    }
+
+    /// The Keras `padding` and `output_padding` (nil: None) that give a transposed convolution's cropping and output
+    /// size on `input` (``TransposedGeometry/kerasAxis(length:kernel:stride:dilation:same:outputPadding:)``): `valid`
+    /// before `same`, None before explicit values; nil when none does.
+    static func kerasPadding(_ g: TransposedGeometry, kernelShape k: [Int], input: [Int]) -> (String, [Int]?)? {
+        let axes = [(input[0], k[0], g.strideH, g.dilationH, g.cropTop, g.outputH), (input[1], k[1], g.strideW, g.dilationW, g.cropLeft, g.outputW)]
+        for same in [false, true] {
+            func fits(_ axis: (Int, Int, Int, Int, Int, Int), _ padding: Int?) -> Bool {
+                TransposedGeometry.kerasAxis(length: axis.0, kernel: axis.1, stride: axis.2, dilation: axis.3, same: same,
+                                             outputPadding: padding).map { $0 == (axis.4, axis.5) } ?? false
+            }
+            if axes.allSatisfy({ fits($0, nil) }) { return (same ? "same" : "valid", nil) }
+            let explicit = axes.map { axis in (0...(axis.2 + (axis.1 - 1) * axis.3)).first { fits(axis, $0) } }
+            if let h = explicit[0], let w = explicit[1] { return (same ? "same" : "valid", [h, w]) }
+        }
+        return nil
     }
 
     /// A BatchNormalization computing `x · scale + shift` over the last axis: gamma = scale, beta = shift

@@ -39,6 +39,12 @@ extension KerasImporter {
                 convolutionShapes = ["depthwise_kernel": [c.kernelH, c.kernelW, channels, c.depthMultiplier],
                                      "pointwise_kernel": [1, 1, channels * c.depthMultiplier, c.filters], "bias": [c.filters]]
                 channels = c.filters
+            case .convTranspose2D(let c):
+                convolutionShapes = ["kernel": [c.kernelH, c.kernelW, c.filters, channels], "bias": [c.filters]]
+                channels = c.filters
+            case .sequence(.convTranspose2D(let c), _):
+                convolutionShapes = ["kernel": [c.kernelW, c.filters, channels], "bias": [c.filters]]
+                channels = c.filters
             case .sequence(.conv2D(let c), _):
                 convolutionShapes = ["kernel": [c.kernelW, channels, c.filters], "bias": [c.filters]]
                 channels = c.filters

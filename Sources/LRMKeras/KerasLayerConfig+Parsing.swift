@@ -10,7 +10,7 @@ extension KerasLayerConfig {
         "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU",
         "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "PReLU", "Permute", "ReLU", "Reshape",
         "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
-        "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
+        "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Conv1DTranspose", "Conv2DTranspose",
     ]
 
     /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
@@ -18,7 +18,7 @@ extension KerasLayerConfig {
         "Convolution2D": "Conv2D", "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D",
         "AvgPool2D": "AveragePooling2D", "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
         "Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",
-        "AvgPool1D": "AveragePooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
+        "Convolution2DTranspose": "Conv2DTranspose", "Convolution1DTranspose": "Conv1DTranspose", "AvgPool1D": "AveragePooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
     ]
 
     /// Parses the `config` object of a layer of class `className`.
@@ -49,12 +49,23 @@ extension KerasLayerConfig {
             let crop = className == "Cropping2D"
             let m = try reader.margins(crop ? "cropping" : "padding")
             return .margins2D(top: m.top, bottom: m.bottom, left: m.left, right: m.right, crop: crop, dataFormat: try reader.dataFormat())
+        case "Conv2DTranspose":
+            let kernel = try reader.pair("kernel_size")
+            let strides = try reader.pair("strides", default: (1, 1))
+            let dilation = try reader.pair("dilation_rate", default: (1, 1))
+            let outputPadding = try reader.outputPadding(count: 2)
+            return .convTranspose2D(KerasConvTranspose(filters: try reader.integer("filters"), kernelH: kernel.0, kernelW: kernel.1,
+                                                       strideH: strides.0, strideW: strides.1, dilationH: dilation.0, dilationW: dilation.1,
+                                                       padding: try reader.padding(), outputPaddingH: outputPadding?[0],
+                                                       outputPaddingW: outputPadding?[1], dataFormat: try reader.dataFormat(),
+                                                       activation: try reader.activation("activation"),
+                                                       useBias: try reader.bool("use_bias", default: true)))
         case "UpSampling2D":
             let size = try reader.pair("size", default: (2, 2))
             return .upsampling2D(factorH: size.0, factorW: size.1, interpolation: try reader.interpolation(),
                                  dataFormat: try reader.dataFormat())
         case "Conv1D", "DepthwiseConv1D", "SeparableConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
-             "GlobalMaxPooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D":
+             "GlobalMaxPooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Conv1DTranspose":
             return try reader.sequenceLayer(className: classAliases[className] ?? className)
         case "Permute":
             let dims = config["dims"]?.array?.compactMap(\.integer) ?? []
@@ -143,6 +154,7 @@ extension KerasLayerConfig {
             (scale ? ["gamma"] : []) + (center ? ["beta"] : []) + ["moving_mean", "moving_variance"]
         case .normalization(_, let mean, _, _): mean == nil ? ["mean", "variance", "count"] : []
         case .conv2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]
+        case .convTranspose2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]
         case .depthwiseConv2D(let c): c.useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"]
         case .separableConv2D(let c): ["depthwise_kernel", "pointwise_kernel"] + (c.useBias ? ["bias"] : [])
         case .sequence(let inner, _): inner.expectedWeightNames
@@ -249,6 +261,19 @@ private struct FieldReader {
         return padding
     }
 
+    /// A transposed convolution's `output_padding`: null (Keras's default), or `count` integers (an integer for all axes),
+    /// each 0 to 65,535.
+    func outputPadding(count: Int) throws(KerasImportError) -> [Int]? {
+        guard let value = config["output_padding"], !value.isNull else { return nil }
+        let items = value.array ?? [value]
+        let numbers = items.compactMap(\.integer)
+        guard numbers.count == items.count, numbers.allSatisfy((0...65_535).contains), value.array == nil || numbers.count == count else {
+            throw invalid("output_padding", expected: "null, or an integer or \(count == 1 ? "a list of one" : "a list of \(count)") from 0 to 65535",
+                          found: value)
+        }
+        return numbers.count == count ? numbers : Array(repeating: numbers[0], count: count)
+    }
+
     /// UpSampling2D's `interpolation`: 'nearest' (Keras's default) or 'bilinear'; Keras's others (bicubic, lanczos3,
     /// lanczos5, and tf-keras's area, gaussian, mitchellcubic) are refused.
     func interpolation() throws(KerasImportError) -> UpsampleInterpolation {
@@ -350,6 +375,12 @@ private struct FieldReader {
         case "GlobalAveragePooling1D", "GlobalMaxPooling1D":
             return .sequence(.globalPooling2D(mode: canonical == "GlobalMaxPooling1D" ? .max : .average, dataFormat: .channelsLast,
                                               keepDims: try bool("keepdims", default: false)), causalPadding: 0)
+        case "Conv1DTranspose":
+            let outputPadding = try outputPadding(count: 1)
+            return .sequence(.convTranspose2D(KerasConvTranspose(
+                filters: try integer("filters"), kernelH: 1, kernelW: try single("kernel_size"), strideW: try single("strides", default: 1),
+                dilationW: try single("dilation_rate", default: 1), padding: try padding(), outputPaddingW: outputPadding?[0],
+                activation: try activation("activation"), useBias: try bool("use_bias", default: true))), causalPadding: 0)
         case "UpSampling1D":
             // Keras repeats each step `size` times (nearest; the class has no other interpolation).
             return .sequence(.upsampling2D(factorH: 1, factorW: try single("size", default: 2), interpolation: .nearest,

@@ -51,12 +51,15 @@ public enum KerasLayerConfig: Sendable, Equatable {
     case margins2D(top: Int, bottom: Int, left: Int, right: Int, crop: Bool, dataFormat: KerasDataFormat)
     /// `UpSampling2D`: each row and column repeated (`nearest`) or interpolated (`bilinear`) by integer factors (format 1.5).
     case upsampling2D(factorH: Int, factorW: Int, interpolation: UpsampleInterpolation, dataFormat: KerasDataFormat)
+    /// `Conv2DTranspose`: kernel `[kh, kw, filters, cin]` (whatever the data format), bias `[filters]` (format 1.5).
+    case convTranspose2D(KerasConvTranspose)
     /// `Permute`: output axis i is input axis `dims[i]`, axes of the sample numbered from 1.
     case permute(dims: [Int])
     /// `Flatten` with `data_format` channels-first: Keras moves axis 1 (the channels) last, then flattens.
     case flattenChannelsFirst
     /// A 1-D layer (`Conv1D`, `SeparableConv1D`, `DepthwiseConv1D`, `MaxPooling1D`, `AveragePooling1D`,
-    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D`, `ZeroPadding1D`, `Cropping1D`, `UpSampling1D`; channels-last only) as its
+    /// `GlobalMaxPooling1D`, `GlobalAveragePooling1D`, `ZeroPadding1D`, `Cropping1D`, `UpSampling1D`, `Conv1DTranspose`;
+    /// channels-last only) as its
     /// 2-D equivalent over a height of 1: lrm runs Keras's `[steps, channels]` sample as `[1, steps, channels]`.
     /// Window sizes, strides, dilations and margins are the width's (height 1, stride 1). `causalPadding` is the
     /// number of zero steps Keras's padding `causal` adds before the first one ((kernel − 1) · dilation), the
@@ -108,6 +111,42 @@ public struct KerasConvolution: Sendable, Equatable {
         self.activation = activation
         self.useBias = useBias
         self.depthMultiplier = depthMultiplier
+    }
+}
+
+/// The settings of a Keras `Conv2DTranspose` (or, over a height of 1, `Conv1DTranspose`).
+public struct KerasConvTranspose: Sendable, Equatable {
+    public var filters: Int
+    public var kernelH: Int
+    public var kernelW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var padding: KerasPadding
+    /// `output_padding` per axis; nil: Keras's default for the padding (None).
+    public var outputPaddingH: Int?
+    public var outputPaddingW: Int?
+    public var dataFormat: KerasDataFormat
+    public var activation: KerasActivation
+    public var useBias: Bool
+
+    public init(filters: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1, dilationH: Int = 1, dilationW: Int = 1,
+                padding: KerasPadding = .valid, outputPaddingH: Int? = nil, outputPaddingW: Int? = nil,
+                dataFormat: KerasDataFormat = .channelsLast, activation: KerasActivation = .linear, useBias: Bool = true) {
+        self.filters = filters
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.padding = padding
+        self.outputPaddingH = outputPaddingH
+        self.outputPaddingW = outputPaddingW
+        self.dataFormat = dataFormat
+        self.activation = activation
+        self.useBias = useBias
     }
 }
 

@@ -195,7 +195,7 @@ struct ContainerModelBuilder {
             throw KerasImportError(.unsupportedTopology, file: source, location: "layer '\(layer.name)' (\(layer.className))",
                                    "a merge outside a functional model's branches")
         case .conv2D, .depthwiseConv2D, .separableConv2D, .pooling2D, .globalPooling2D, .margins2D, .flattenChannelsFirst, .sequence,
-             .upsampling2D:
+             .upsampling2D, .convTranspose2D:
             return  // handled by addSpatial
         case .permute(let dims):
             let rank = currentShape().count

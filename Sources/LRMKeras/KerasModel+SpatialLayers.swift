@@ -74,6 +74,34 @@ extension ContainerModelBuilder {
                 }
             }
             layers.append(Layer(name: layer.name, operation: crop ? .crop2D(margins) : .pad2D(margins)))
+        case .convTranspose2D(let c):
+            try enter(c.dataFormat, layer)
+            let kernel = try weight("kernel", of: layer)
+            try checkChannels(kernel.shape[3], layer)
+            guard kernel.shape[0] == c.kernelH, kernel.shape[1] == c.kernelW, kernel.shape[2] == c.filters else {
+                throw shapeError(layer, "the kernel has shape \(kernel.shape), the config says \(c.kernelH)×\(c.kernelW) with \(c.filters) filters "
+                                 + "([kh, kw, filters, cin])")
+            }
+            let shape = currentShape()
+            guard let rows = TransposedGeometry.kerasAxis(length: shape[0], kernel: c.kernelH, stride: c.strideH, dilation: c.dilationH,
+                                                          same: c.padding == .same, outputPadding: c.outputPaddingH),
+                  let columns = TransposedGeometry.kerasAxis(length: shape[1], kernel: c.kernelW, stride: c.strideW, dilation: c.dilationW,
+                                                             same: c.padding == .same, outputPadding: c.outputPaddingW) else {
+                throw shapeError(layer, "its output_padding leaves no output for its \(shape[0])×\(shape[1]) input")
+            }
+            guard rows.crop <= WindowAxis.maxParameter, columns.crop <= WindowAxis.maxParameter,
+                  Saturating.product(rows.length, columns.length, c.filters) <= Int(Int32.max) else {
+                throw shapeError(layer, "its \(rows.length)×\(columns.length)×\(c.filters) output is more than \(Int32.max) elements, lrm's limit")
+            }
+            if c.activation == .softmax && c.dataFormat == .channelsFirst {
+                throw fail(layer, "softmax over the last (width) axis of a channels-first convolution has no lrm equivalent")
+            }
+            let geometry = TransposedGeometry(strideH: c.strideH, strideW: c.strideW, dilationH: c.dilationH, dilationW: c.dilationW,
+                                              cropTop: rows.crop, cropLeft: columns.crop, outputH: rows.length, outputW: columns.length)
+            layers.append(Layer(name: layer.name, operation: .conv2DTranspose(
+                kernel: tensor(kernel.shape, exact(kernel), like: kernel),
+                bias: layer.weight(named: "bias").map { tensor($0.shape, exact($0), like: $0) },
+                activation: try lrmActivation(c.activation, layer), geometry: geometry)))
         case let .upsampling2D(factorH, factorW, interpolation, format):
             try enter(format, layer)
             let shape = currentShape()
@@ -304,6 +332,7 @@ extension KerasLayerConfig {
         case .pooling2D(let p): p.dataFormat
         case .globalPooling2D(_, let format, _), .margins2D(_, _, _, _, _, let format): format
         case .upsampling2D(_, _, _, let format): format
+        case .convTranspose2D(let c): c.dataFormat
         default: nil
         }
     }

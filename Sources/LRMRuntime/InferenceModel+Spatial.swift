@@ -62,6 +62,12 @@ extension InferenceModel {
         case .permute(let axes):
             guard axes.count == input.count, Set(axes) == Set(0..<input.count) else { throw invalid("permutation \(axes)") }
             return (.permute(input: input, axes: axes), axes.map { input[$0] })
+        case let .conv2DTranspose(kernel, bias, activation, g):
+            guard let p = TransposedConvolution(input: input, kernelShape: kernel.shape, kernel: kernel.floats(), bias: bias?.floats(),
+                                                activation: activation, geometry: g) else {
+                throw invalid("transposed kernel \(kernel.shape)")
+            }
+            return (.transposedConvolution(p), p.outputShape)
         case .upsample2D(let u):
             let range = 1...WindowAxis.maxParameter
             guard input.count == 3, range.contains(u.factorH), range.contains(u.factorW) else { throw invalid("upsampling \(u.factorH)×\(u.factorW)") }

@@ -33,6 +33,11 @@ extension InferenceModel {
             return overflow ? Int.max : a
         case .pool2D(let pooling):
             return mul(positions, pooling.poolH, pooling.poolW, output.last ?? 0)
+        case .conv2DTranspose(let kernel, _, _, _):
+            // (1.5) Every input position multiplies the whole kernel (and the output is written once).
+            let inputPositions = input.count == 3 ? mul(input[0], input[1]) : 1
+            let (sum, overflow) = mul(inputPositions, kernel.elementCount).addingReportingOverflow(mul(positions, output.last ?? 0))
+            return overflow ? Int.max : sum
         case .upsample2D(let u):
             // One read per output element (nearest), four (bilinear).
             return mul(positions, output.last ?? 0, u.interpolation == .bilinear ? 4 : 1)

@@ -45,6 +45,8 @@ public final class InferenceModel: Sendable {
         case permute(input: [Int], axes: [Int])
         /// (1.5) Each [h, w, c] sample upsampled (nearest or bilinear).
         case upsample(input: [Int], Upsampling)
+        /// (1.5) A transposed convolution.
+        case transposedConvolution(TransposedConvolution)
         /// (1.4) The current batch is kept in a slot; it stays the current one.
         case store(slot: Int)
         /// (1.4) The batch kept in a slot becomes the current one.
@@ -188,7 +190,8 @@ public final class InferenceModel: Sendable {
                 mapped[layerIndex]?[role].map(Weights.mapped) ?? Weights(tensor)
             }
             switch layer.operation {
-            case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
+            case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D,
+                 .conv2DTranspose:
                 let (step, output) = try InferenceModel.spatialStep(layer, input: shape)
                 steps.append(step)
                 shape = output
@@ -255,7 +258,7 @@ public final class InferenceModel: Sendable {
         self.steps = steps
         hasSpatialSteps = steps.contains {
             switch $0 {
-            case .convolution, .depthwise, .pool, .globalPool, .shift, .permute, .upsample: true
+            case .convolution, .depthwise, .pool, .globalPool, .shift, .permute, .upsample, .transposedConvolution: true
             default: false
             }
         }
@@ -410,6 +413,8 @@ public final class InferenceModel: Sendable {
                 current = SpatialKernels.permute(current, samples: sampleCount, shape: input, axes: axes)
             case let .upsample(input, upsampling):
                 current = SpatialKernels.upsample(current, samples: sampleCount, shape: input, upsampling)
+            case .transposedConvolution(let plan):
+                current = try plan.apply(current, samples: sampleCount)
             case .store(let slot):
                 slots[slot] = current
             case .load(let slot):

@@ -265,6 +265,9 @@ public struct LayerFidelity: Sendable {
                            factorization: f, form: form, family: "conv2d", activation: activation, geometry: geometry)
         case let .depthwiseConv2D(kernel, bias, activation, geometry):
             return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d", activation: activation, geometry: geometry)
+        case let .conv2DTranspose(kernel, bias, activation, _):
+            // (1.5) Compared by its kernel, bias and activation; its strides, cropping and output size are not (no ConvGeometry).
+            return Weights(kernel: kernel, bias: bias, family: "conv2d_transpose", activation: activation)
         default:
             return nil
         }

@@ -77,7 +77,7 @@ extension TaskKind {
             switch layers[index].operation {
             case .dense(_, _, let activation), .factorizedDense(_, _, _, let activation, _), .activation(let activation),
                  .conv2D(_, _, let activation, _), .factorizedConv2D(_, _, _, let activation, _, _, _), .depthwiseConv2D(_, _, let activation, _),
-                 .merge(_, _, let activation):
+                 .merge(_, _, let activation), .conv2DTranspose(_, _, let activation, _):
                 return activation
             case .scaleShift, .pool2D, .globalPool2D:
                 return .linear

@@ -61,7 +61,7 @@ struct ConversionReport {
         case .factorized: "factorized"
         case .notWorthIt: "\(kept) (does not pay)"
         case .excluded: "\(kept) (excluded)"
-        case .notApplicable: "-"
+        case .notApplicable: kind == "conv2d_transpose" ? "conv2d_transpose (kept whole)" : "-"
         case .keptFactorized: "factorized (kept)"
         }
     }
@@ -82,7 +82,7 @@ struct ConversionReport {
         var lines = [table.render(indent: "")]
         lines.append("")
         for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded || d.outcome == .keptFactorized
-            || (d.outcome == .factorized && d.truncatedFromRank != nil) {
+            || (d.outcome == .factorized && d.truncatedFromRank != nil) || (d.outcome == .notApplicable && d.kind == "conv2d_transpose") {
             lines.append("\(escaped(d.name)): \(d.reason)")
         }
         for d in decisions where d.outcome == .factorized {

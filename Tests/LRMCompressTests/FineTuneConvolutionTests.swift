@@ -89,6 +89,20 @@ struct FineTuneConvolutionTests {
                 Layer(name: "flatten", operation: .flatten),
                 dense(36),
             ])
+        case "transposed convolutions: stride 2 cropped, dilated with extra rows":
+            // (1.5) [3, 2, 2] → conv2d_transpose 3×3 [3, 3, 3, 2] stride 2, crop (1, 0), output [5, 5] (Keras's same with
+            // output_padding) → [5, 5, 3] → conv2d_transpose 2×2 [2, 2, 2, 3] dilation 2, stride (1, 2), output [7, 10] (rows
+            // and columns past the last one reached: bias only) → global average [2] → dense 4.
+            return Model(name: name, input: input([3, 2, 2]), layers: [
+                Layer(name: "t1", operation: .conv2DTranspose(kernel: r.tensor([3, 3, 3, 2]), bias: r.tensor([3]), activation: .tanh,
+                                                              geometry: TransposedGeometry(strideH: 2, strideW: 2, cropTop: 1, cropLeft: 0,
+                                                                                           outputH: 5, outputW: 5))),
+                Layer(name: "t2", operation: .conv2DTranspose(kernel: r.tensor([2, 2, 2, 3]), bias: r.tensor([2]), activation: .elu,
+                                                              geometry: TransposedGeometry(strideH: 1, strideW: 2, dilationH: 2, dilationW: 2,
+                                                                                           outputH: 7, outputW: 12))),
+                Layer(name: "gap", operation: .globalPool2D(.average)),
+                dense(2),
+            ])
         default:
             // "dense over a map's channels, reshape": [4, 4, 1] → conv 2×2 → [3, 3, 2] → dense 2→3 over the last axis → reshape [9, 3]
             // → flatten 27 → dense 4.
@@ -105,7 +119,8 @@ struct FineTuneConvolutionTests {
 
     static let models = ["conv stride 2 same, max pool", "channel form, dilation 2, average pool same", "spatial form, stride 2 same, global average",
                          "pad, depthwise, crop, scale-shift, permute, dilated conv, global max", "dense over a map's channels, reshape",
-                         "bilinear and nearest upsampling around a strided conv"]
+                         "bilinear and nearest upsampling around a strided conv",
+                         "transposed convolutions: stride 2 cropped, dilated with extra rows"]
 
     func loss(_ network: TrainableNetwork, _ x: [Float], _ teacher: [Float], _ labels: [Int], _ options: FineTuneOptions) throws -> Double {
         let logits = try network.forward(x, count: labels.count, keep: false).logits

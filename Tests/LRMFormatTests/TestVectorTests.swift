@@ -14,6 +14,7 @@ enum ValidVector: String, CaseIterable {
     case branches
     case upsample
     case activations
+    case conv2dTranspose = "conv2d_transpose"
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -96,6 +97,7 @@ enum ValidVector: String, CaseIterable {
         case .slots: return try ContainerWriter.encode(SlotModels.residual())
         case .upsample: return try ContainerWriter.encode(UpsampleModels.make())
         case .activations: return try ContainerWriter.encode(ActivationModel.make())
+        case .conv2dTranspose: return try ContainerWriter.encode(TransposedModels.make())
         case .branches:
             // Format 1.4: a model with branches as one list of layers (spec section 3.7): the input kept in slot
             // 65,535, two dense branches of it, every merge mode, slot 2 stored again, and a concatenation of
@@ -142,6 +144,7 @@ private func invalidManifest() -> String {
     }
     let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
         + entries(SlotDefect.self) + entries(UpsampleDefect.self) + entries(ActivationDefect.self)
+        + entries(TransposedDefect.self)
     return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
@@ -228,6 +231,11 @@ struct TestVectorTests {
 
     @Test("invalid format 1.5 vectors are the activation defects, each with its error kind", arguments: ActivationDefect.allCases)
     func invalidActivations(_ defect: ActivationDefect) throws {
+        try checkStaged(defect)
+    }
+
+    @Test("invalid format 1.5 vectors are the transposed convolution defects, each with its error kind", arguments: TransposedDefect.allCases)
+    func invalidTransposed(_ defect: TransposedDefect) throws {
         try checkStaged(defect)
     }
 

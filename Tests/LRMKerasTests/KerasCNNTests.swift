@@ -94,7 +94,7 @@ struct KerasCNNConfigTests {
     }
 
     @Test("layers without an exact lrm counterpart are refused naming the layer and its class",
-          arguments: [("Conv2DTranspose", "up"), ("Conv3D", "c3"), ("LSTM", "rnn"), ("UpSampling3D", "up3"),
+          arguments: [("Conv3DTranspose", "up"), ("Conv3D", "c3"), ("LSTM", "rnn"), ("UpSampling3D", "up3"),
                       ("LocallyConnected2D", "lc")])
     func refusedClasses(_ className: String, _ name: String) {
         let error = #expect(throws: KerasImportError.self) {

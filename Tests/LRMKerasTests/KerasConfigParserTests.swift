@@ -59,7 +59,7 @@ struct KerasConfigParserTests {
               (#"{"class_name": "Dense", "module": "evil.layers", "config": {"name": "d", "units": 2}}"#, "layer 'd' (Dense)", "evil.layers"),
               (#"{"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "wobble"}}"#, "layer 'd' (Dense)", "wobble"),
               (#"{"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": {"class_name": "F"}}}"#, "layer 'd' (Dense)", "custom"),
-              (#"{"class_name": "Conv2DTranspose", "config": {"name": "c"}}"#, "layer 'c' (Conv2DTranspose)", "Conv2DTranspose"),
+              (#"{"class_name": "Conv3DTranspose", "config": {"name": "c"}}"#, "layer 'c' (Conv3DTranspose)", "Conv3DTranspose"),
           ])
     func refusedLayers(_ layer: String, _ location: String, _ phrase: String) {
         let error = #expect(throws: KerasImportError.self) {

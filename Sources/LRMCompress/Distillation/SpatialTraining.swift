@@ -24,6 +24,17 @@ struct TrainingWindow: Equatable {
         (padTop, padLeft, outH, outW) = (rows.padBefore, columns.padBefore, rows.outputLength, columns.outputLength)
     }
 
+    /// The window of the `conv2d` whose adjoint a transposed convolution (format 1.5) is: over the transposed layer's
+    /// output map `[outputH, outputW, cout]` (this window's input), kh×kw taps with its strides and dilation, padding
+    /// `cropTop` and `cropLeft` before, one position per input position of the transposed layer (`[h, w]`).
+    init?(transposedInput input: [Int], kernelH: Int, kernelW: Int, outChannels: Int, geometry g: TransposedGeometry) {
+        guard input.count == 3 else { return nil }
+        (inH, inW, channels) = (g.outputH, g.outputW, outChannels)
+        (self.kernelH, self.kernelW) = (kernelH, kernelW)
+        (strideH, strideW, dilationH, dilationW) = (g.strideH, g.strideW, g.dilationH, g.dilationW)
+        (padTop, padLeft, outH, outW) = (g.cropTop, g.cropLeft, input[0], input[1])
+    }
+
     /// Input values one output position's kernel multiplies: kh·kw·cin.
     var patchLength: Int { kernelH * kernelW * channels }
     var inputSize: Int { inH * inW * channels }

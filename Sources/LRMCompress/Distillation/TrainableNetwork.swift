@@ -25,7 +25,8 @@ public enum FineTuneErrorKind: String, Sendable {
 /// and bias; any stride, dilation and padding), factorized convolutions (both halves and the bias, in the channel and the
 /// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping, axis
 /// permutations and (1.5) nearest and bilinear upsampling (its adjoint: each gradient back to its source positions with
-/// the forward pass's weights), whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`), and format 1.4's
+/// the forward pass's weights) and transposed convolutions (the adjoint of a convolution, so their backward pass is that
+/// convolution's forward and kernel-gradient passes), whose passes are in ``SpatialTraining`` (convolutions through im2col and `sgemm`), and format 1.4's
 /// slots (`store`, `load`, `merge`: a model with branches; the backward pass gathers each slot's gradient from the loads
 /// and merges that read it and adds it at the store). The last layer's
 /// pre-activation is the logits: it must be a dense layer whose activation is softmax or linear (or a dense layer with a
@@ -44,6 +45,9 @@ struct TrainableNetwork {
         case permute(input: [Int], axes: [Int])
         /// (1.5) Nearest or bilinear upsampling of [h, w, c] samples.
         case upsample(input: [Int], Upsampling)
+        /// (1.5) A transposed convolution: `kernel` [kh, kw, cout, cin] (the (kh·kw·cout) × cin matrix of `window`'s
+        /// convolution, whose adjoint it is), `plan` its forward pass.
+        case transposed(kernel: Int, bias: Int?, plan: TransposedConvolution, window: TrainingWindow, activation: Activation)
         case activation(Activation)
         case scaleShift(scale: [Float], shift: [Float]?)
         /// Only the sample's shape changes (flatten, reshape).
@@ -160,6 +164,14 @@ struct TrainableNetwork {
                 stage = .permute(input: shape, axes: axes)
             case .upsample2D(let upsampling):
                 stage = .upsample(input: shape, upsampling)
+            case let .conv2DTranspose(kernel, bias, activation, g):
+                guard let plan = TransposedConvolution(input: shape, kernelShape: kernel.shape, kernel: [], bias: nil, activation: .linear,
+                                                       geometry: g),
+                      let w = TrainingWindow(transposedInput: shape, kernelH: kernel.shape[0], kernelW: kernel.shape[1],
+                                             outChannels: kernel.shape[2], geometry: g) else {
+                    throw FineTuneError(.invalidInput, "layer '\(escaped(layer.name))': its transposed kernel does not fit its input \(shape)")
+                }
+                stage = .transposed(kernel: add(kernel) ?? 0, bias: add(bias), plan: plan, window: w, activation: activation)
             case .activation(let activation):
                 stage = .activation(activation)
             case let .scaleShift(scale, shift):
@@ -223,7 +235,7 @@ struct TrainableNetwork {
         for (position, stage) in stages.enumerated() {
             switch stage {
             case .dense(_, _, _, _, let a), .factorized(_, _, _, _, _, _, let a), .activation(let a), .convolution(_, _, let a),
-                 .depthwise(_, _, _, _, let a), .merge(_, _, _, let a):
+                 .depthwise(_, _, _, _, let a), .merge(_, _, _, let a), .transposed(_, _, _, _, let a):
                 guard TrainableNetwork.supported.contains(a) else {
                     throw FineTuneError(.unsupportedLayer, "fine-tuning has no gradient for the \(a.name) activation of layer "
                                         + "'\(escaped(model.layers[indices[position]].name))'")
@@ -311,6 +323,15 @@ struct TrainableNetwork {
                 current = SpatialKernels.permute(current, samples: count, shape: input, axes: axes)
             case let .upsample(input, upsampling):
                 current = SpatialKernels.upsample(current, samples: count, shape: input, upsampling)
+            case let .transposed(kernel, bias, plan, _, activation):
+                var p = plan
+                p.kernel = parameters[kernel]
+                current = try p.apply(current, samples: count, finish: false)
+                if let bias {
+                    let b = parameters[bias]
+                    for i in current.indices { current[i] += b[i % plan.outChannels] }
+                }
+                activate(activation, width: plan.outChannels)
             case .activation(let activation):
                 activate(activation, width: width)
             case let .scaleShift(scale, shift):
@@ -406,6 +427,19 @@ struct TrainableNetwork {
                 if propagate {
                     // A permutation's adjoint is its inverse.
                     delta = SpatialKernels.permute(delta, samples: count, shape: axes.map { from[$0] }, axes: SpatialTraining.inverse(axes))
+                }
+            case let .transposed(kernel, bias, plan, window, activation):
+                // (1.5) The adjoint of the convolution over `window`: its input gradient is that convolution of the output's
+                // gradient, its kernel gradient that convolution's kernel gradient with the roles of input and output swapped.
+                multiplyByDerivative(activation, &delta, output: output, preActivation: pre, width: plan.outChannels)
+                let channels = plan.outChannels
+                if let bias { gradients[bias] = DenseAlgebra.columnSums(delta, rows: delta.count / channels, columns: channels).map(Float.init) }
+                let (dk, _) = try SpatialTraining.convolutionGradients(delta, samples: count, window: window, kernel: parameters[kernel],
+                                                                       outChannels: plan.inChannels, outputGradient: input, inputGradient: false)
+                gradients[kernel] = dk
+                if propagate {
+                    delta = try SpatialTraining.convolve(delta, samples: count, window: window, kernel: parameters[kernel],
+                                                         outChannels: plan.inChannels, bias: nil)
                 }
             case let .upsample(input: from, upsampling):
                 // (1.5) Linear in its input: the gradient goes back to the source positions with the forward pass's weights.
@@ -593,6 +627,11 @@ struct TrainableNetwork {
                     activation: activation, form: form, geometry: geometry, factorization: record))
             case let (.depthwise(kernel, bias, _, _, _), .depthwiseConv2D(oldKernel, oldBias, activation, geometry)):
                 updated.layers[index] = Layer(name: layer.name, operation: .depthwiseConv2D(
+                    kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),
+                    bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
+                    activation: activation, geometry: geometry))
+            case let (.transposed(kernel, bias, _, _, _), .conv2DTranspose(oldKernel, oldBias, activation, geometry)):
+                updated.layers[index] = Layer(name: layer.name, operation: .conv2DTranspose(
                     kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),
                     bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
                     activation: activation, geometry: geometry))

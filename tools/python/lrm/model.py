@@ -416,9 +416,31 @@ def _upsample2d(layer, x):
     return ((1 - ty) * top + ty * bottom).astype(np.float32)
 
 
+def _conv2d_transpose(layer, x):
+    """conv2d_transpose (format 1.5): input position (i, j) adds x[i, j] · kernel[a, b]ᵀ at output position
+    (i·s_h + a·d_h − crop_top, j·s_w + b·d_w − crop_left) where that lies inside the output."""
+    o, w = layer.options, layer.weights
+    k = w["kernel"]
+    kh, kw, cout, _ = k.shape
+    (sh, sw), (dh, dw), (ct, cl), (oh, ow) = o["strides"], o["dilation"], o["crop"], o["output"]
+    n, h, wd, _ = x.shape
+    # The full map (no crop), wide enough for the requested output, then the window of it the output is.
+    full_h = max((h - 1) * sh + (kh - 1) * dh + 1, ct + oh)
+    full_w = max((wd - 1) * sw + (kw - 1) * dw + 1, cl + ow)
+    y = np.zeros((n, full_h, full_w, cout), dtype=np.float32)
+    for a in range(kh):
+        for b in range(kw):
+            contribution = x @ k[a, b].T    # (n, h, w, cout)
+            y[:, a * dh:a * dh + (h - 1) * sh + 1:sh, b * dw:b * dw + (wd - 1) * sw + 1:sw, :] += contribution
+    y = y[:, ct:ct + oh, cl:cl + ow, :]
+    if "bias" in w:
+        y = y + w["bias"]
+    return _activate(layer.activation, y)
+
+
 _SPATIAL = {"conv2d": _conv2d, "factorized_conv2d": _factorized_conv2d, "depthwise_conv2d": _depthwise_conv2d,
             "pool2d": _pool2d, "global_pool2d": _global_pool2d, "pad2d": _pad2d, "crop2d": _crop2d, "permute": _permute,
-            "upsample2d": _upsample2d}
+            "upsample2d": _upsample2d, "conv2d_transpose": _conv2d_transpose}
 
 
 def load(path, verify=False):
@@ -445,7 +467,8 @@ def load(path, verify=False):
                 weights.pop(field + "_scales", None)
                 weights.pop(field + "_zero_points", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes",
-                                              "slot", "slots", "factors", "interpolation", "function", "parameters")
+                                              "slot", "slots", "factors", "interpolation", "function", "parameters",
+                                              "crop", "output")
                    if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
                                 fields.get("factorization"), fields.get("target"), options))

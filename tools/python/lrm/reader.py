@@ -144,7 +144,7 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                # format 1.4: slots (branches and merges, section 3.7)
                19: "store", 20: "load", 21: "merge",
                # format 1.5: upsampling (section 3.5)
-               23: "upsample2d",
+               23: "upsample2d", 24: "conv2d_transpose",
                # format 1.5: an element-wise activation with parameters (section 3.8)
                22: "parametric_activation"}
 PADDINGS = {0: "valid", 1: "same"}
@@ -419,6 +419,7 @@ LAYER_FIELDS = {
     "merge": ("mode", "slots", "activation"),
     "upsample2d": ("factors", "interpolation"),
     "parametric_activation": ("function", "parameters", "alphas"),
+    "conv2d_transpose": ("kernel", "bias", "activation", "strides", "dilation", "crop", "output"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -429,7 +430,8 @@ class _Layer(_Record):
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
                  "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
-                 "slot", "slots", "factors", "interpolation", "function", "parameters", "alphas", "_refs", "_pos",
+                 "slot", "slots", "factors", "interpolation", "function", "parameters", "alphas", "crop", "output", "_refs",
+                 "_pos",
                  "_name_pos")
 
     def __contains__(self, key):
@@ -441,7 +443,7 @@ class _Layer(_Record):
             v = getattr(self, k)
             if k == "factorization":
                 v = {f: v[f] for f in FACTORIZATION_FIELDS}
-            elif k in ("target", "strides", "dilation", "pool", "margins", "axes", "slots", "factors"):
+            elif k in ("target", "strides", "dilation", "pool", "margins", "axes", "slots", "factors", "crop", "output"):
                 v = list(v)
             d[k] = v
         return d
@@ -547,6 +549,22 @@ def _spatial_shape(layer, shape, tshape, fail):
         return [oh, ow, c]
     if kind == "global_pool2d":
         return [c]
+    if kind == "conv2d_transpose":
+        k = tshape(layer["kernel"])
+        if len(k) != 4:
+            raise fail(layer, "kernel has shape %s, expected 4 dimensions" % (k,))
+        if k[3] != c:
+            raise fail(layer, "transposed kernel %s ([kh, kw, cout, cin]) is for %d input channels, the input has %d"
+                       % (k, k[3], c))
+        expect("bias", [k[2]])
+        if not all(1 <= v <= MAX_WINDOW for v in layer["strides"] + layer["dilation"]) \
+                or not all(0 <= v <= MAX_WINDOW for v in layer["crop"]):
+            raise fail(layer, "strides %s, dilation %s, crop %s: strides and dilations must be 1 to %d, crops 0 to %d"
+                       % (layer["strides"], layer["dilation"], layer["crop"], MAX_WINDOW, MAX_WINDOW))
+        oh, ow = layer["output"]
+        if not (1 <= oh <= MAX_SAMPLE and 1 <= ow <= MAX_SAMPLE):
+            raise fail(layer, "makes a %dx%d output, expected 1 to %d rows and columns" % (oh, ow, MAX_SAMPLE))
+        return [oh, ow, k[2]]
     if kind == "upsample2d":
         fh, fw = layer["factors"]
         if not (1 <= fh <= MAX_WINDOW and 1 <= fw <= MAX_WINDOW):
@@ -1032,6 +1050,13 @@ class LrmFile:
                 raise r.err("bad_model", "layer %r merges %d slots, expected 1 to %d" % (lname, n, MAX_MERGE_SLOTS), p)
             layer["slots"] = [self._slot(r, lname) for _ in range(n)]
             layer["activation"] = self._activation(r, lname)
+        elif kind == "conv2d_transpose":
+            # section 3.5 (format 1.5): kernel, bias, activation, then eight u32 (checked with the shapes, section 4)
+            tref("kernel", False)
+            tref("bias", True)
+            layer["activation"] = self._activation(r, lname)
+            v = [r.u32(("layer %r geometry", lname)) for _ in range(8)]
+            layer["strides"], layer["dilation"], layer["crop"], layer["output"] = v[0:2], v[2:4], v[4:6], v[6:8]
         elif kind == "upsample2d":
             # section 3.5 (format 1.5): the factors (checked with the shapes, section 4), then the interpolation code
             layer["factors"] = [r.u32(("layer %r factors", lname)), r.u32(("layer %r factors", lname))]
@@ -1159,7 +1184,7 @@ class LrmFile:
                     raise fail(layer, "shift %r has shape %s, expected [%d]"
                                % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
-                          "pad2d", "crop2d", "permute", "upsample2d"):
+                          "pad2d", "crop2d", "permute", "upsample2d", "conv2d_transpose"):
                 shape = _spatial_shape(layer, shape, tshape, fail)
             elif kind in ("store", "load", "merge"):
                 shape = _slot_shape(layer, shape, slots, fail)

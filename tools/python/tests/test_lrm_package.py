@@ -180,6 +180,8 @@ def _reference_forward(doc, x):
                 a = _reference_upsample(layer, a)
             elif kind == "parametric_activation":
                 a = _reference_parametric(layer, tensors, a)
+            elif kind == "conv2d_transpose":
+                a = act(layer["activation"], _reference_transposed(layer, tensors, a))
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
@@ -205,6 +207,27 @@ def _reference_upsample(layer, a):
             lx, hx, tx = source(ox, w, fw)
             out[oy, ox] = ((1 - ty) * ((1 - tx) * a[ly, lx] + tx * a[ly, hx])
                            + ty * ((1 - tx) * a[hy, lx] + tx * a[hy, hx]))
+    return out
+
+
+def _reference_transposed(layer, tensors, a):
+    """conv2d_transpose (FORMAT.md section 3.5, format 1.5), element by element: every input position and tap adds
+    x · kernel[a, b, o, c] at its output position when that lies inside the output."""
+    k = tensors[layer["kernel"]]
+    kh, kw, cout, cin = k.shape
+    (sh, sw), (dh, dw), (ct, cl), (oh, ow) = layer["strides"], layer["dilation"], layer["crop"], layer["output"]
+    h, w, _ = a.shape
+    out = np.zeros((oh, ow, cout))
+    if layer["bias"] is not None:
+        out += tensors[layer["bias"]]
+    for i in range(h):
+        for j in range(w):
+            for p in range(kh):
+                for q in range(kw):
+                    y, x = i * sh + p * dh - ct, j * sw + q * dw - cl
+                    if 0 <= y < oh and 0 <= x < ow:
+                        for o in range(cout):
+                            out[y, x, o] += sum(a[i, j, c] * k[p, q, o, c] for c in range(cin))
     return out
 
 
