@@ -357,6 +357,7 @@ extension KerasLayerConfig {
         switch self {
         case .dense(_, let activation, _): activation
         case .conv2D(let c), .depthwiseConv2D(let c), .separableConv2D(let c): c.activation
+        case .convTranspose2D(let c): c.activation
         case .sequence(let inner, _): inner.ownActivation
         default: nil
         }

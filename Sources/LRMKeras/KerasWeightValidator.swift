@@ -42,6 +42,10 @@ enum KerasWeightValidator {
             let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
             try check(["depthwise_kernel": [c.kernelH, c.kernelW, cin, c.depthMultiplier], "bias": [cin * c.depthMultiplier]],
                       requirePositive: cin)
+        case .convTranspose2D(let c):
+            // (1.5) Keras's transposed kernel is [kh, kw, filters, cin].
+            let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[3] : 0
+            try check(["kernel": [c.kernelH, c.kernelW, c.filters, cin], "bias": [c.filters]], requirePositive: cin)
         case .separableConv2D(let c):
             let cin = layer.weights.first?.shape.count == 4 ? layer.weights[0].shape[2] : 0
             try check(["depthwise_kernel": [c.kernelH, c.kernelW, cin, c.depthMultiplier],
@@ -50,6 +54,10 @@ enum KerasWeightValidator {
             // Keras's 1-D kernels: [k, cin, cout], [k, cin, multiplier], pointwise [1, cin · multiplier, filters].
             let cin = layer.weights.first?.shape.count == 3 ? layer.weights[0].shape[1] : 0
             switch inner {
+            case .convTranspose2D(let c):
+                // Conv1DTranspose: [k, filters, cin].
+                let inputs = layer.weights.first?.shape.count == 3 ? layer.weights[0].shape[2] : 0
+                try check(["kernel": [c.kernelW, c.filters, inputs], "bias": [c.filters]], requirePositive: inputs)
             case .conv2D(let c):
                 try check(["kernel": [c.kernelW, cin, c.filters], "bias": [c.filters]], requirePositive: cin)
             case .depthwiseConv2D(let c):

@@ -171,3 +171,36 @@ struct KerasUpsampleConfigTests {
         #expect(error.map { !"\($0)".contains("\n") } == true)
     }
 }
+
+@Suite("Keras transposed convolutions with inconsistent weights")
+struct KerasTransposedWeightTests {
+    static func layer(_ config: KerasLayerConfig, className: String, kernel: [Int], bias: [Int]?) -> KerasLayer {
+        func weight(_ name: String, _ shape: [Int]) -> KerasWeight {
+            KerasWeight(name: name, shape: shape, values: [Float](repeating: 0.5, count: shape.reduce(1, *)), sourceDType: .float32,
+                        sourcePath: "/t/\(name)")
+        }
+        return KerasLayer(name: "t", className: className, config: config,
+                          weights: [weight("kernel", kernel)] + (bias.map { [weight("bias", $0)] } ?? []))
+    }
+
+    @Test("a kernel that is not [kh, kw, filters, cin] ([k, filters, cin] for Conv1DTranspose), or a bias not [filters], is refused in one line naming the layer and the weight",
+          arguments: [([3, 3, 4, 2], [3]), ([3, 2, 2, 2], [2]), ([3, 3, 2, 2, 1], [2])])
+    func inconsistent(_ kernel: [Int], _ bias: [Int]) {
+        let config = KerasLayerConfig.convTranspose2D(KerasConvTranspose(filters: 2, kernelH: 3, kernelW: 3))
+        let error = #expect(throws: KerasImportError.self) {
+            try KerasWeightValidator.validate(Self.layer(config, className: "Conv2DTranspose", kernel: kernel, bias: bias), source: "m.keras")
+        }
+        #expect(error?.kind == .shapeMismatch)
+        #expect(error?.location == "layer 't' (Conv2DTranspose)")
+        #expect(error.map { !"\($0)".contains("\n") } == true)
+        let sequence = KerasLayerConfig.sequence(.convTranspose2D(KerasConvTranspose(filters: 2, kernelH: 1, kernelW: 3)), causalPadding: 0)
+        #expect(throws: KerasImportError.self) {
+            try KerasWeightValidator.validate(Self.layer(sequence, className: "Conv1DTranspose", kernel: [3, 4, 2], bias: [2]), source: "m.keras")
+        }
+        // The consistent ones pass.
+        #expect(throws: Never.self) {
+            try KerasWeightValidator.validate(Self.layer(config, className: "Conv2DTranspose", kernel: [3, 3, 2, 5], bias: [2]), source: "m.keras")
+            try KerasWeightValidator.validate(Self.layer(sequence, className: "Conv1DTranspose", kernel: [3, 2, 5], bias: [2]), source: "m.keras")
+        }
+    }
+}
