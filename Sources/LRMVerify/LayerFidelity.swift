@@ -206,6 +206,12 @@ public struct LayerFidelity: Sendable {
                 differences.append("dilation \(g.dilationH)×\(g.dilationW), the reference's \(r.dilationH)×\(r.dilationW)")
             }
         }
+        if let g = layer.transposed, let r = reference.transposed {
+            func text(_ t: TransposedGeometry) -> String {
+                "strides \(t.strideH)×\(t.strideW), dilation \(t.dilationH)×\(t.dilationW), crop \(t.cropTop), \(t.cropLeft), output \(t.outputH)×\(t.outputW)"
+            }
+            if g != r { differences.append("\(text(g)), the reference's \(text(r))") }
+        }
         return differences.isEmpty ? nil : differences.joined(separator: "; ")
     }
 
@@ -248,6 +254,8 @@ public struct LayerFidelity: Sendable {
         var activation: Activation
         /// A convolution's strides, padding and dilation; nil for dense layers.
         var geometry: ConvGeometry?
+        /// (1.5) A transposed convolution's strides, dilation, crop and output size.
+        var transposed: TransposedGeometry?
     }
 
     /// The weights of `layer`, nil for layers without a kernel.
@@ -265,9 +273,8 @@ public struct LayerFidelity: Sendable {
                            factorization: f, form: form, family: "conv2d", activation: activation, geometry: geometry)
         case let .depthwiseConv2D(kernel, bias, activation, geometry):
             return Weights(kernel: kernel, bias: bias, family: "depthwise_conv2d", activation: activation, geometry: geometry)
-        case let .conv2DTranspose(kernel, bias, activation, _):
-            // (1.5) Compared by its kernel, bias and activation; its strides, cropping and output size are not (no ConvGeometry).
-            return Weights(kernel: kernel, bias: bias, family: "conv2d_transpose", activation: activation)
+        case let .conv2DTranspose(kernel, bias, activation, g):
+            return Weights(kernel: kernel, bias: bias, family: "conv2d_transpose", activation: activation, transposed: g)
         default:
             return nil
         }

@@ -580,3 +580,28 @@ extension LayerFidelityTests {
         #expect(layouts["d"]?.description(rows: 128) == "one f16 scale per column, symmetric")
     }
 }
+
+@Suite("Layer fidelity of transposed convolutions (format 1.5)")
+struct TransposedFidelityTests {
+    static func model(_ geometry: TransposedGeometry, activation: Activation = .relu) -> Model {
+        var rng = SeededGenerator(seed: 3)
+        let kernel = LayerFidelityTests.random([3, 3, 2, 2], &rng)
+        return Model(name: "t", input: InputSpec(shape: [2, 3, 2], layout: .hwc), layers: [
+            Layer(name: "up", operation: .conv2DTranspose(kernel: kernel, bias: nil, activation: activation, geometry: geometry)),
+        ])
+    }
+
+    @Test("a conv2d_transpose is compared with the reference's by its kernel, and its strides, dilation, crop and output size are checked: another geometry is an operation mismatch naming both")
+    func geometry() throws {
+        let keras = TransposedGeometry(strideH: 2, strideW: 2, cropTop: 0, cropLeft: 0, outputH: 5, outputW: 7)
+        let same = try LayerFidelity.compare(candidate: Self.model(keras), reference: Self.model(keras))
+        #expect(same.count == 1 && same[0].operationMismatch == nil)
+        var cropped = keras
+        (cropped.cropTop, cropped.outputH) = (1, 4)
+        let other = try LayerFidelity.compare(candidate: Self.model(cropped), reference: Self.model(keras))
+        #expect(other.first?.operationMismatch == "strides 2×2, dilation 1×1, crop 1, 0, output 4×7, the reference's strides 2×2, "
+                + "dilation 1×1, crop 0, 0, output 5×7")
+        let activated = try LayerFidelity.compare(candidate: Self.model(keras, activation: .tanh), reference: Self.model(keras))
+        #expect(activated.first?.operationMismatch == "activation tanh, the reference's relu")
+    }
+}
