@@ -37,6 +37,8 @@ public enum Activation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case hardTanh = 18
     /// x − ln Σⱼ eˣʲ over the last axis (format 1.5).
     case logSoftmax = 19
+    /// min(max(0.2·x + 0.5, 0), 1): Keras 2's and tf-keras's `hard_sigmoid` (format 1.5).
+    case hardSigmoidKeras2 = 20
 
     public var name: String {
         switch self {
@@ -60,6 +62,7 @@ public enum Activation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .logSigmoid: "log_sigmoid"
         case .hardTanh: "hard_tanh"
         case .logSoftmax: "log_softmax"
+        case .hardSigmoidKeras2: "hard_sigmoid_keras2"
         }
     }
 

@@ -759,6 +759,9 @@ struct LayerMapper {
     /// The Keras name of an lrm activation (the same function in Keras 3; see ``KerasExporter`` for tf-keras).
     func kerasActivation(_ activation: Activation) throws(KerasExportError) -> String {
         switch activation {
+        case .hardSigmoidKeras2:
+            throw KerasExportError(.unsupportedActivation, file: file, location: location,
+                                   "activation 'hard_sigmoid_keras2' (tf-keras's hard_sigmoid, clip(0.2·x + 0.5, 0, 1)) has no built-in Keras 3 equivalent; Keras 3's 'hard_sigmoid' is relu6(x + 3) / 6")
         case .geluTanh:
             throw KerasExportError(.unsupportedActivation, file: file, location: location,
                                    "activation 'gelu_tanh' (GELU's tanh approximation) has no built-in Keras equivalent; Keras's 'gelu' is the exact erf form")

@@ -39,7 +39,8 @@ public import LRMFormat
 ///   float16 or float64 model exports the values it runs with).
 ///
 /// Names: `/` (which Keras 3 refuses in layer names) and NUL become `_`; clashes get `_2`, `_3`, ….
-/// Activations are Keras 3's functions of the same name; `gelu_tanh` has none and is refused.
+/// Activations are Keras 3's functions of the same name; `gelu_tanh` and `hard_sigmoid_keras2` have none and are
+/// refused. Format 1.5's parametric activations become `LeakyReLU`, `ReLU`, `ELU` and `PReLU` layers.
 /// tf-keras (Keras 2) defines `hard_sigmoid` differently (`clip(0.2·x + 0.5, 0, 1)`), so a model using
 /// it predicts differently there.
 ///

@@ -472,11 +472,18 @@ struct ContainerModelBuilder {
         case .celu: return .elu  // Keras's celu(x, alpha=1) is elu
         case .leakyRelu: return .linear  // applied by a parametric_activation layer after this one (`add`)
         case .hardSigmoid:
-            // Keras 3: relu6(x + 3) / 6; Keras 2 used clip(0.2·x + 0.5, 0, 1).
-            if model.kerasVersion?.hasPrefix("2.") == true {
-                throw fail(layer, "Keras 2's hard_sigmoid (clip(0.2x + 0.5)) has no exact lrm equivalent")
-            }
-            return .hardSigmoid
+            // Keras 3: relu6(x + 3) / 6; Keras 1 and 2 (tf-keras) used clip(0.2·x + 0.5, 0, 1) (format 1.5's code 20). A file
+            // that does not say its version is taken as Keras 3's.
+            return model.isBeforeKeras3 ? .hardSigmoidKeras2 : .hardSigmoid
         }
+    }
+}
+
+extension KerasModel {
+    /// Whether the file says it was written by Keras 1 or 2 (tf-keras): its `keras_version`'s major number is below 3.
+    /// Those define `hard_sigmoid` as clip(0.2·x + 0.5, 0, 1), Keras 3 as relu6(x + 3) / 6.
+    var isBeforeKeras3: Bool {
+        guard let version = kerasVersion, let major = Int(version.prefix { $0.isNumber }) else { return false }
+        return major < 3
     }
 }

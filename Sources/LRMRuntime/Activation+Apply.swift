@@ -66,6 +66,9 @@ extension Activation {
         case .logSigmoid:
             // −softplus(−x) = min(x, 0) − ln(1 + e^−|x|).
             for i in 0..<count { let x = values[i]; values[i] = min(x, 0) - log1p(exp(-abs(x))) }
+        case .hardSigmoidKeras2:
+            // tf-keras computes (x · 0.2 + 0.5) in float32, then clips.
+            for i in 0..<count { values[i] = min(max(values[i] * 0.2 + 0.5, 0), 1) }
         case .hardTanh:
             for i in 0..<count { values[i] = min(max(values[i], -1), 1) }
         case .logSoftmax:

@@ -26,7 +26,7 @@ struct FineTuneTests {
     }
 
     @Test("every gradient matches central finite differences", arguments: [Activation.relu, .tanh, .sigmoid, .elu, .selu, .softplus, .softsign, .silu, .linear,
-                                                                           .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax])
+                                                                           .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax, .hardSigmoidKeras2])
     func gradients(hidden: Activation) throws {
         var rng = SeededGenerator(seed: 5)
         let samples = 7

@@ -19,6 +19,7 @@ enum ActivationModel {
             Layer(name: "hard_silu", operation: .activation(.hardSilu)),
             Layer(name: "log_sigmoid", operation: .activation(.logSigmoid)),
             Layer(name: "hard_tanh", operation: .activation(.hardTanh)),
+            Layer(name: "hard_sigmoid_keras2", operation: .activation(.hardSigmoidKeras2)),
             Layer(name: "out", operation: .dense(kernel: Tensor(shape: [3, 2], floats: values(6)), bias: nil, activation: .logSoftmax)),
         ]
         return Model(name: "activations", input: InputSpec(shape: [2, 3]), layers: layers)

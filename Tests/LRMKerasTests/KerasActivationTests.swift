@@ -125,6 +125,26 @@ struct KerasActivationTests {
         try KerasConv1DExportTests.expectRoundTrip(model, x: x.floatValues(), samples: x.shape[0], stem)
     }
 
+    @Test("hard_sigmoid is Keras 3's relu6(x + 3) / 6, but clip(0.2·x + 0.5, 0, 1) in a file of Keras 1 or 2 (tf-keras), which was refused (2.x) or run as Keras 3's (1.x); export refuses the latter in one line")
+    func hardSigmoidByVersion() throws {
+        var model = try KerasImporter.load(path: ActivationFixture.path("k3_act_mlp.keras"))
+        let index = try #require(model.layers.firstIndex { $0.name == "d1" })
+        model.layers[index].config = .dense(units: 8, activation: .hardSigmoid, useBias: true)
+        for (version, expected) in [("3.15.1", Activation.hardSigmoid), ("2.15.0", .hardSigmoidKeras2), ("1.2.2", .hardSigmoidKeras2),
+                                    (nil, .hardSigmoid)] as [(String?, Activation)] {
+            model.kerasVersion = version
+            let mapped = try model.containerModel(sourcePath: "m.h5")
+            if case .dense(_, _, let activation)? = ActivationFixture.operation(mapped, "d1") {
+                #expect(activation == expected, "keras_version \(version ?? "absent")")
+            } else { Issue.record("d1 is not a dense layer") }
+            if expected == .hardSigmoidKeras2 {
+                let error = #expect(throws: KerasExportError.self) { try KerasExportPlan(mapped, file: "x.keras") }
+                #expect(error?.kind == .unsupportedActivation)
+                #expect(error?.description.contains("hard_sigmoid_keras2") == true)
+            }
+        }
+    }
+
     @Test("a ReLU with a negative slope has no Keras 3 layer: export refuses it in one line")
     func negativeSlopeExport() throws {
         var model = try KerasImporter.loadModel(path: ActivationFixture.path("k3_act_mlp.keras"))

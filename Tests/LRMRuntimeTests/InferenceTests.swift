@@ -29,6 +29,7 @@ enum Reference {
         case .hardSilu: return row.map { $0 * min(max($0 + 3, 0), 6) / 6 }
         case .logSigmoid: return row.map { log(1 / (1 + exp(-$0))) }
         case .hardTanh: return row.map { min(max($0, -1), 1) }
+        case .hardSigmoidKeras2: return row.map { min(max(0.2 * $0 + 0.5, 0), 1) }
         case .logSoftmax:
             let total = row.map { exp($0) }.reduce(0, +)
             return row.map { $0 - log(total) }

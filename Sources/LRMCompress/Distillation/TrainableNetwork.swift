@@ -77,7 +77,8 @@ struct TrainableNetwork {
     private let preprocessor: InferenceModel
 
     static let supported: Set<Activation> = [.linear, .relu, .relu6, .sigmoid, .tanh, .elu, .selu, .softplus, .softsign, .silu,
-                                             .hardSigmoid, .exponential, .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax]
+                                             .hardSigmoid, .exponential, .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax,
+                                             .hardSigmoidKeras2]
 
     /// Activations whose derivative their output does not determine (not monotonic): the forward pass keeps the
     /// pre-activation for them.
@@ -544,6 +545,7 @@ struct TrainableNetwork {
         case .hardSigmoid: for i in delta.indices { delta[i] *= y[i] > 0 && y[i] < 1 ? 1 / 6 : 0 }
         case .exponential: for i in delta.indices { delta[i] *= y[i] }
         case .logSigmoid: for i in delta.indices { delta[i] *= 1 - exp(y[i]) }  // σ(−z) = 1 − σ(z) = 1 − e^y
+        case .hardSigmoidKeras2: for i in delta.indices { delta[i] *= y[i] > 0 && y[i] < 1 ? 0.2 : 0 }
         case .hardTanh: for i in delta.indices where !(y[i] > -1 && y[i] < 1) { delta[i] = 0 }
         case .logSoftmax:
             // ∂L/∂zᵢ = gᵢ − softmax(z)ᵢ · Σⱼ gⱼ, softmax(z) = e^y, per row.

@@ -56,6 +56,7 @@ ACTIVATION_FUNCTIONS = {
     "hard_silu": lambda x: x * np.clip(x + 3.0, 0, 6) / 6.0,
     "log_sigmoid": lambda x: -np.logaddexp(0.0, -x),
     "hard_tanh": lambda x: np.clip(x, -1.0, 1.0),
+    "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
     "log_softmax": lambda x: x - np.max(x, axis=-1, keepdims=True)
     - np.log(np.sum(np.exp(x - np.max(x, axis=-1, keepdims=True)), axis=-1, keepdims=True)),
 }

@@ -169,7 +169,7 @@ ACTIVATIONS = {
     6: "gelu_tanh", 7: "silu", 8: "elu", 9: "selu", 10: "softplus", 11: "softsign",
     12: "relu6", 13: "hard_sigmoid", 14: "exponential",
     # format 1.5
-    15: "mish", 16: "hard_silu", 17: "log_sigmoid", 18: "hard_tanh", 19: "log_softmax",
+    15: "mish", 16: "hard_silu", 17: "log_sigmoid", 18: "hard_tanh", 19: "log_softmax", 20: "hard_sigmoid_keras2",
 }
 # format 1.5 (section 3.8): the functions of a parametric_activation, with their parameter names
 PARAMETRIC_FUNCTIONS = {0: ("relu", ("negative_slope", "threshold", "max_value")), 1: ("elu", ("alpha",)),

@@ -55,6 +55,7 @@ SPEC_ACTIVATIONS = {
     "hard_silu": lambda x: x * min(max(x + 3.0, 0.0), 6.0) / 6.0,
     "log_sigmoid": lambda x: -math.log(1.0 + math.exp(-x)),
     "hard_tanh": lambda x: min(max(x, -1.0), 1.0),
+    "hard_sigmoid_keras2": lambda x: min(max(0.2 * x + 0.5, 0.0), 1.0),
 }
 
 
