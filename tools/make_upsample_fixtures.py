@@ -6,10 +6,13 @@ Usage (from the package root), with Keras 3 on the JAX backend, all models or on
 
 Each model is tiny and seeded. For model NAME (prefixed k3_) it writes every layout Keras 3 saves, as
 make_dag_fixtures.py does (its randomize() and save()): NAME.h5, NAME_weights.h5 (legacy full and weights-only),
-NAME.weights.h5, NAME.keras, and NAME.pred.npz (x, and y = model(x, training=False) as computed by Keras itself).
+NAME.weights.h5, NAME.keras, and NAME.pred.npz (x, and y = model(x, training=False) as computed by Keras itself);
+k3_up2d.keras.config.json is that archive's config.json.
 """
+import json
 import os
 import sys
+import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +38,11 @@ def up2d(rng):
     ], name="up2d")
     dag.randomize(model, rng)
     dag.save(model, "up2d", rng.normal(0, 1, (5, 5, 4, 2)).astype("float32"))
+    # Its architecture alone (the archive's config.json, one line), which CLI tests edit into bad configs.
+    with zipfile.ZipFile(dag.path("k3_up2d.keras")) as archive:
+        config = json.loads(archive.read("config.json"))
+    with open(dag.path("k3_up2d.keras.config.json"), "w") as f:
+        f.write(json.dumps(config) + "\n")
 
 
 def channels_first(rng):
