@@ -95,7 +95,8 @@ struct ContainerDiff {
 
         let (sa, sb) = (ModelSummary(header: ha), ModelSummary(header: hb))
         func describe(_ row: ModelSummary.LayerRow) -> String {
-            kindText(row.kind, kerasClass: row.kerasClass) + (row.slots.map { " [\($0)]" } ?? "") + (row.factorization.map { " rank \($0.rank)" } ?? "")
+            kindText(row.kind, kerasClass: row.kerasClass) + (row.parametricActivation.map { " (\($0.summary))" } ?? "")
+                + (row.slots.map { " [\($0)]" } ?? "") + (row.factorization.map { " rank \($0.rank)" } ?? "")
                 + ", \(Format.count(row.parametersAfter)) parameters"
         }
         let namesA = sa.layers.map(\.name), namesB = sb.layers.map(\.name)

@@ -46,4 +46,23 @@ struct ActivationCLITests {
             #expect(!FileManager.default.fileExists(atPath: scratch.file("out.lrm")))
         }
     }
+
+    @Test("diff tells two files whose parametric activations differ only in a parameter (a LeakyReLU's slope), which it called the same")
+    func diffParameters() throws {
+        let scratch = try Scratch()
+        func write(_ slope: Double, _ name: String) throws -> String {
+            let model = Model(name: "m", input: InputSpec(shape: [2]), layers: [
+                Layer(name: "fc", operation: .dense(kernel: Tensor(shape: [2, 2], floats: [1, 2, 3, 4]), bias: nil, activation: .linear)),
+                Layer(name: "leaky", operation: .parametricActivation(.relu(negativeSlope: slope, threshold: 0, maxValue: .infinity), alphas: nil)),
+            ])
+            try ContainerWriter.write(model, to: scratch.file(name))
+            return scratch.file(name)
+        }
+        let run = try ChildProcess.run(["diff", try write(0.1, "a.lrm"), try write(0.2, "b.lrm")])
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("leaky: parametric_activation (relu(slope 0.1)), 0 parameters → parametric_activation (relu(slope 0.2))"),
+                "\(run.stdout)")
+        let same = try ChildProcess.run(["diff", scratch.file("a.lrm"), scratch.file("a.lrm")])
+        #expect(same.status == 0, "\(same.stdout)")
+    }
 }
