@@ -31,6 +31,12 @@ extension ParametricActivation {
     /// `alphas` of shape `alphaShape`, broadcast (numpy's rule, aligned at the last axis) to one value per element of a
     /// sample of shape `sample`, row-major. The shapes must broadcast (``alphasBroadcast(_:to:)``).
     public static func expandedAlphas(_ alphas: [Float], shape alphaShape: [Int], sample: [Int]) -> [Float] {
+        alphaIndices(shape: alphaShape, sample: sample).map { alphas[$0] }
+    }
+
+    /// For each element of a sample of shape `sample` (row-major), the index of the alpha of shape `alphaShape` that
+    /// broadcasts to it. The shapes must broadcast (``alphasBroadcast(_:to:)``).
+    public static func alphaIndices(shape alphaShape: [Int], sample: [Int]) -> [Int] {
         let count = sample.reduce(1, *)
         let padded = [Int](repeating: 1, count: max(sample.count - alphaShape.count, 0)) + alphaShape
         // Row-major strides of the alphas over the sample's axes: 0 where an axis is broadcast.
@@ -40,11 +46,11 @@ extension ParametricActivation {
             strides[axis] = padded[axis] == 1 ? 0 : step
             step *= padded[axis]
         }
-        var result = [Float](repeating: 0, count: count)
+        var result = [Int](repeating: 0, count: count)
         var index = [Int](repeating: 0, count: sample.count)
         var source = 0
         for element in 0..<count {
-            result[element] = alphas[source]
+            result[element] = source
             // Advance the multi-index (last axis fastest) and the source offset with it.
             var axis = sample.count - 1
             while axis >= 0 {

@@ -85,8 +85,9 @@ struct FineTuneTests {
             let trace = try network.forward(x, count: samples, keep: true)
             let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
             let (analytic, input) = try network.gradients(trace, logitGradient: logitGradient, inputGradient: true)
-            // PReLU's alphas are not trained: the parameters are the dense and factorized layers' (6·5 + 5 + 5·2 + 2·4 + 4 + 4·3 + 3).
-            #expect(analytic.map(\.count).reduce(0, +) == 72)
+            // The dense and factorized layers' parameters (6·5 + 5 + 5·2 + 2·4 + 4 + 4·3 + 3), and PReLU's alphas ([5] or [1]).
+            let alphaCount = (first == .prelu ? 5 : 0) + (second == .prelu ? 1 : 0)
+            #expect(analytic.map(\.count).reduce(0, +) == 72 + alphaCount)
             // A step of 1e-3: with 1e-2 some pre-activations lie within a step of a threshold or maximum, where the
             // difference quotient straddles the kink.
             let h: Float = 1e-3
@@ -110,6 +111,24 @@ struct FineTuneTests {
                 #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(first), \(second), \(output): input \(i): analytic \(value), numeric \(numeric)")
             }
         }
+    }
+
+    @Test("PReLU's alphas are trained parameters, written back into the model with their shape and dtype")
+    func preluAlphasWrittenBack() throws {
+        let model = parametricModel(.prelu, .prelu)
+        var network = try TrainableNetwork(model)
+        // In stage order: a's kernel and bias, a_act's alphas [5], b's us, vt and bias, b_act's alphas [1], out's kernel and bias.
+        #expect(network.parameters.map(\.count) == [30, 5, 5, 10, 8, 4, 1, 12, 3])
+        network.parameters[2] = [9, 8, 7, 6, 5]
+        network.parameters[6] = [-4]
+        let written = network.write(into: model, methodSuffix: "+finetune")
+        guard case let .parametricActivation(.prelu, first?) = written.layers[1].operation,
+              case let .parametricActivation(.prelu, second?) = written.layers[3].operation else {
+            Issue.record("the prelu layers lost their alphas")
+            return
+        }
+        #expect(first.shape == [5] && first.floats() == [9, 8, 7, 6, 5])
+        #expect(second.shape == [1] && second.floats() == [-4])
     }
 
     @Test("the loss gradient with respect to the logits matches finite differences")

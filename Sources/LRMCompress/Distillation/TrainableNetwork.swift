@@ -58,9 +58,9 @@ struct TrainableNetwork {
         case load(slot: Int)
         /// (1.4) The current batch combined with the slots' (`widths`: the last axes, the current one's first), then the activation.
         case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
-        /// (1.5) An element-wise activation with parameters; PReLU's alphas (fixed: not trained) expanded to one per
-        /// element of a sample.
-        case parametric(ParametricActivation, alphas: [Float]?)
+        /// (1.5) An element-wise activation with parameters; PReLU's alphas are trained (`alphas`, a parameter), each
+        /// element of a sample using the one at `alphaIndices`.
+        case parametric(ParametricActivation, alphas: Int?, alphaIndices: [Int])
     }
 
     var stages: [Stage]
@@ -187,9 +187,8 @@ struct TrainableNetwork {
                 stage = .merge(mode, slots: slots, widths: [shape.last ?? 1] + slots.map { slotsBefore.shapes[$0]?.last ?? 1 },
                                activation: activation)
             case let .parametricActivation(function, alphas):
-                stage = .parametric(function, alphas: alphas.map {
-                    ParametricActivation.expandedAlphas($0.floats(), shape: $0.shape, sample: shape)
-                })
+                stage = .parametric(function, alphas: add(alphas),
+                                    alphaIndices: alphas.map { ParametricActivation.alphaIndices(shape: $0.shape, sample: shape) } ?? [])
             }
             stages.append(stage)
             indices.append(index)
@@ -348,8 +347,9 @@ struct TrainableNetwork {
                 if keep { trace.mergedSlots[position] = others }
                 current = InferenceModel.merge(mode, current, others, widths: widths)
                 activate(activation, width: mode == .concatenate ? widths.reduce(0, +) : widths[0])
-            case let .parametric(function, alphas):
-                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: alphas) }
+            case let .parametric(function, alphas, indices):
+                let expanded = alphas.map { a in indices.map { parameters[a][$0] } }
+                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: expanded) }
             }
             if keep { trace.middles.append(middle); trace.outputs.append(current); trace.preActivations.append(pre) }
         }
@@ -465,9 +465,16 @@ struct TrainableNetwork {
                 let (current, parts) = TrainableNetwork.mergeGradients(mode, input: input, others: others, widths: widths, outputGradient: delta)
                 for (slot, part) in zip(slotList, parts) { accumulate(slot, part) }
                 delta = current
-            case let .parametric(function, alphas):
-                // The stage's input is the pre-activation x.
-                TrainableNetwork.multiplyByDerivative(function, &delta, input: input, alphas: alphas)
+            case let .parametric(function, alphas, indices):
+                // The stage's input is the pre-activation x. PReLU's y = a·x where x < 0: ∂L/∂a sums g·x over those
+                // elements of every sample that use a.
+                if let alphas {
+                    var g = [Float](repeating: 0, count: parameters[alphas].count)
+                    for i in delta.indices where input[i] < 0 { g[indices[i % indices.count]] += delta[i] * input[i] }
+                    gradients[alphas] = g
+                }
+                let expanded = alphas.map { a in indices.map { parameters[a][$0] } }
+                TrainableNetwork.multiplyByDerivative(function, &delta, input: input, alphas: expanded)
             }
         }
         return (gradients, inputGradient ? delta : nil)
@@ -632,6 +639,9 @@ struct TrainableNetwork {
                     kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),
                     bias: bias.map { Tensor(shape: oldBias?.shape ?? [parameters[$0].count], floats: parameters[$0], dtype: oldBias?.dtype ?? .float32) },
                     activation: activation, geometry: geometry))
+            case let (.parametric(_, alphas?, _), .parametricActivation(function, oldAlphas?)):
+                updated.layers[index] = Layer(name: layer.name, operation: .parametricActivation(
+                    function, alphas: Tensor(shape: oldAlphas.shape, floats: parameters[alphas], dtype: oldAlphas.dtype)))
             case let (.transposed(kernel, bias, _, _, _), .conv2DTranspose(oldKernel, oldBias, activation, geometry)):
                 updated.layers[index] = Layer(name: layer.name, operation: .conv2DTranspose(
                     kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),
