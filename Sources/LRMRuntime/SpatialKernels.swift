@@ -204,17 +204,25 @@ package enum SpatialKernels {
         let columns = upsampleAxis(length: w, factor: u.factorW, u.interpolation)
         let (outH, outW) = (rows.count, columns.count)
         var dx = [Float](repeating: 0, count: samples * h * w * c)
-        for n in 0..<samples {
-            let base = n * h * w * c
-            for (oy, row) in rows.enumerated() {
-                for (ox, column) in columns.enumerated() {
-                    let from = ((n * outH + oy) * outW + ox) * c
-                    let (ty, tx) = (row.t, column.t)
-                    let weights: [(Int, Int, Float)] = [(row.low, column.low, (1 - ty) * (1 - tx)), (row.low, column.high, (1 - ty) * tx),
-                                                        (row.high, column.low, ty * (1 - tx)), (row.high, column.high, ty * tx)]
-                    for (iy, ix, weight) in weights where weight != 0 {
-                        let to = base + (iy * w + ix) * c
-                        for ch in 0..<c { dx[to + ch] += weight * g[from + ch] }
+        g.withUnsafeBufferPointer { src in
+            dx.withUnsafeMutableBufferPointer { dst in
+                /// Adds `weight` times the output position's gradient at `from` to input position (iy, ix) of the sample at `base`.
+                @inline(__always) func add(_ base: Int, _ iy: Int, _ ix: Int, _ weight: Float, _ from: Int) {
+                    guard weight != 0 else { return }
+                    let to = base + (iy * w + ix) * c
+                    for ch in 0..<c { dst[to + ch] += weight * src[from + ch] }
+                }
+                for n in 0..<samples {
+                    let base = n * h * w * c
+                    for (oy, row) in rows.enumerated() {
+                        for (ox, column) in columns.enumerated() {
+                            let from = ((n * outH + oy) * outW + ox) * c
+                            let (ty, tx) = (row.t, column.t)
+                            add(base, row.low, column.low, (1 - ty) * (1 - tx), from)
+                            add(base, row.low, column.high, (1 - ty) * tx, from)
+                            add(base, row.high, column.low, ty * (1 - tx), from)
+                            add(base, row.high, column.high, ty * tx, from)
+                        }
                     }
                 }
             }
