@@ -54,8 +54,8 @@ public final class InferenceModel: Sendable {
         /// (1.4) The current batch combined with the slots' (`widths`: the last-axis sizes of the current sample and
         /// then of each slot's, for a concatenation), then the activation.
         case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
-        /// (1.5) An element-wise activation with parameters; PReLU's alphas expanded to one per element of a sample.
-        case parametricActivation(ParametricActivation, alphas: [Float]?)
+        /// (1.5) An element-wise activation with parameters, and PReLU's alphas.
+        case parametricActivation(ParametricActivation, alphas: BroadcastAlphas?)
     }
 
     /// (1.4) After step i, the slots whose batches no later step reads: they are dropped there, so a residual model
@@ -240,12 +240,12 @@ public final class InferenceModel: Sendable {
                 shape = output
             case let .parametricActivation(function, alphas):
                 if let problem = function.problem { throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': \(problem.message)") }
-                var expanded: [Float]?
+                var expanded: BroadcastAlphas?
                 if let alphas {
-                    guard ParametricActivation.alphasBroadcast(alphas.shape, to: shape) else {
+                    guard let broadcast = BroadcastAlphas(alphas.floats(), shape: alphas.shape, sample: shape) else {
                         throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': alphas \(alphas.shape) do not broadcast to \(shape)")
                     }
-                    expanded = ParametricActivation.expandedAlphas(alphas.floats(), shape: alphas.shape, sample: shape)
+                    expanded = broadcast
                 } else if function.usesAlphas {
                     throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))' (prelu) has no alphas")
                 }

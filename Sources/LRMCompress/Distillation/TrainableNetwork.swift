@@ -58,9 +58,9 @@ struct TrainableNetwork {
         case load(slot: Int)
         /// (1.4) The current batch combined with the slots' (`widths`: the last axes, the current one's first), then the activation.
         case merge(MergeMode, slots: [Int], widths: [Int], activation: Activation)
-        /// (1.5) An element-wise activation with parameters; PReLU's alphas are trained (`alphas`, a parameter), each
-        /// element of a sample using the one at `alphaIndices`.
-        case parametric(ParametricActivation, alphas: Int?, alphaIndices: [Int])
+        /// (1.5) An element-wise activation with parameters; PReLU's alphas are trained (`alphas`, a parameter), broadcast
+        /// over a sample as `broadcast` says (its values are the alphas the network started with).
+        case parametric(ParametricActivation, alphas: Int?, broadcast: BroadcastAlphas?)
     }
 
     var stages: [Stage]
@@ -187,8 +187,14 @@ struct TrainableNetwork {
                 stage = .merge(mode, slots: slots, widths: [shape.last ?? 1] + slots.map { slotsBefore.shapes[$0]?.last ?? 1 },
                                activation: activation)
             case let .parametricActivation(function, alphas):
-                stage = .parametric(function, alphas: add(alphas),
-                                    alphaIndices: alphas.map { ParametricActivation.alphaIndices(shape: $0.shape, sample: shape) } ?? [])
+                var broadcast: BroadcastAlphas?
+                if let alphas {
+                    guard let b = BroadcastAlphas(alphas.floats(), shape: alphas.shape, sample: shape) else {
+                        throw FineTuneError(.invalidInput, "layer '\(escaped(layer.name))': its alphas \(alphas.shape) do not broadcast to its input \(shape)")
+                    }
+                    broadcast = b
+                }
+                stage = .parametric(function, alphas: add(alphas), broadcast: broadcast)
             }
             stages.append(stage)
             indices.append(index)
@@ -347,9 +353,10 @@ struct TrainableNetwork {
                 if keep { trace.mergedSlots[position] = others }
                 current = InferenceModel.merge(mode, current, others, widths: widths)
                 activate(activation, width: mode == .concatenate ? widths.reduce(0, +) : widths[0])
-            case let .parametric(function, alphas, indices):
-                let expanded = alphas.map { a in indices.map { parameters[a][$0] } }
-                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: expanded) }
+            case let .parametric(function, alphas, broadcast):
+                var trained = broadcast
+                if let alphas { trained?.values = parameters[alphas] }
+                current.withUnsafeMutableBufferPointer { function.apply(to: $0, alphas: trained) }
             }
             if keep { trace.middles.append(middle); trace.outputs.append(current); trace.preActivations.append(pre) }
         }
@@ -465,16 +472,26 @@ struct TrainableNetwork {
                 let (current, parts) = TrainableNetwork.mergeGradients(mode, input: input, others: others, widths: widths, outputGradient: delta)
                 for (slot, part) in zip(slotList, parts) { accumulate(slot, part) }
                 delta = current
-            case let .parametric(function, alphas, indices):
-                // The stage's input is the pre-activation x. PReLU's y = a·x where x < 0: ∂L/∂a sums g·x over those
-                // elements of every sample that use a.
-                if let alphas {
-                    var g = [Float](repeating: 0, count: parameters[alphas].count)
-                    for i in delta.indices where input[i] < 0 { g[indices[i % indices.count]] += delta[i] * input[i] }
+            case let .parametric(function, alphas, broadcast):
+                // The stage's input is the pre-activation x.
+                if let alphas, let broadcast, broadcast.sampleCount > 0 {
+                    // PReLU: y = a·x where x < 0, so ∂L/∂a sums g·x over those elements of every sample that use a, and
+                    // ∂L/∂x = a·g there.
+                    let a = parameters[alphas]
+                    var g = [Float](repeating: 0, count: a.count)
+                    for start in stride(from: 0, to: delta.count - broadcast.sampleCount + 1, by: broadcast.sampleCount) {
+                        broadcast.forEachElement { element, alpha in
+                            let i = start + element
+                            if input[i] < 0 {
+                                g[alpha] += delta[i] * input[i]
+                                delta[i] *= a[alpha]
+                            }
+                        }
+                    }
                     gradients[alphas] = g
+                } else {
+                    TrainableNetwork.multiplyByDerivative(function, &delta, input: input)
                 }
-                let expanded = alphas.map { a in indices.map { parameters[a][$0] } }
-                TrainableNetwork.multiplyByDerivative(function, &delta, input: input, alphas: expanded)
             }
         }
         return (gradients, inputGradient ? delta : nil)
@@ -585,8 +602,8 @@ struct TrainableNetwork {
         }
     }
 
-    /// delta ⊙ f′(x) for a parametric activation (format 1.5), from its input x; PReLU's alphas expanded per element.
-    static func multiplyByDerivative(_ function: ParametricActivation, _ delta: inout [Float], input x: [Float], alphas: [Float]?) {
+    /// delta ⊙ f′(x) for a relu or elu with parameters (format 1.5), from its input x (PReLU's is in the backward pass).
+    static func multiplyByDerivative(_ function: ParametricActivation, _ delta: inout [Float], input x: [Float]) {
         switch function {
         case let .relu(slope, threshold, maxValue):
             let a = Float(slope), t = Float(threshold), m = Float(maxValue)
@@ -595,8 +612,7 @@ struct TrainableNetwork {
             let a = Float(alpha)
             for i in delta.indices where !(x[i] > 0) { delta[i] *= a * exp(x[i]) }
         case .prelu:
-            guard let alphas, !alphas.isEmpty else { return }
-            for i in delta.indices where x[i] < 0 { delta[i] *= alphas[i % alphas.count] }
+            return  // with its alphas, in the backward pass
         }
     }
 
