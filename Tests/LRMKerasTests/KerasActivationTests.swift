@@ -86,6 +86,11 @@ struct KerasActivationTests {
         #expect(shape?.kind == .shapeMismatch)
         #expect(shape?.location == "layer 'prelu' (PReLU)")
         #expect(shape?.message == "alpha has shape [3, 2], expected [6] (its input [6] with shared axes [] as 1)")
+        var wrongAxis = base
+        wrongAxis.layers[prelu].config = .prelu(sharedAxes: [2])
+        let axis = #expect(throws: KerasImportError.self) { try wrongAxis.containerModel(sourcePath: "m.keras") }
+        #expect(axis?.kind == .unsupportedLayer)
+        #expect(axis?.message == "shares axis 2, the sample [6] has axes 1 to 1")
         for (name, config, message) in [
             ("relu_full", KerasLayerConfig.relu(maxValue: 2, negativeSlope: 0.1, threshold: -1), "relu has threshold -1.0, expected a finite value ≥ 0"),
             ("elu", .elu(alpha: .infinity), "elu has alpha inf, expected a finite value"),
