@@ -11,6 +11,30 @@ extension KerasLayerConfig {
         "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "PReLU", "Permute", "ReLU", "Reshape",
         "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
         "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Conv1DTranspose", "Conv2DTranspose",
+    ] + identityAtInferenceClassNames
+
+    /// The classes that are the identity at inference whatever their config (checked against Keras 3.15.1's source
+    /// and by running it: `layer(x, training=False)` returns `x` unchanged, same shape): the random augmentation layers
+    /// apply their transformation only when training; the noise and dropout layers only when training;
+    /// ActivityRegularization only adds a loss. Their `seed` and factors do not matter at inference.
+    static let identityAtInferenceClassNames = [
+        "ActivityRegularization", "AlphaDropout", "AugMix", "CutMix", "GaussianDropout", "GaussianNoise", "MixUp",
+        "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",
+        "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
+        "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation", "RandomSaturation",
+        "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "Solarization",
+    ]
+
+    /// Image preprocessing classes that are not the identity at inference, with why they are refused.
+    static let refusedPreprocessingReasons = [
+        "RandomCrop": "RandomCrop declares a cropped output but Keras 3 passes the image through uncropped at inference, so its model is not consistent; crop the images before the model",
+        "Resizing": "Resizing changes the image size at inference, which lrm has no layer for; resize the images before the model",
+        "CenterCrop": "CenterCrop crops (and resizes) the image at inference, which lrm has no layer for; crop the images before the model",
+        "RandomHeight": "RandomHeight changes the image height, which lrm has no layer for; remove it from the model before saving",
+        "RandomWidth": "RandomWidth changes the image width, which lrm has no layer for; remove it from the model before saving",
+        "AutoContrast": "AutoContrast rescales each image's values at inference (it is not a random augmentation), which lrm has no layer for",
+        "Equalization": "Equalization equalizes each image's histogram at inference, which lrm has no layer for",
+        "CLAHE": "CLAHE equalizes each image's histogram at inference, which lrm has no layer for",
     ]
 
     /// Classes Keras also calls by their older names (`Convolution2D`, `MaxPool2D`, …).
@@ -104,6 +128,10 @@ extension KerasLayerConfig {
             return .softmax(axis: axis[0])
         case "Dropout":
             return .dropout(rate: try reader.optionalNumber("rate") ?? 0)
+        case let name where identityAtInferenceClassNames.contains(name):
+            return .identityAtInference
+        case let name where refusedPreprocessingReasons[name] != nil:
+            throw KerasImportError(.unsupportedLayer, file: source, location: reader.location, refusedPreprocessingReasons[name] ?? "")
         case "Flatten":
             return try reader.dataFormat() == .channelsFirst ? .flattenChannelsFirst : .flatten
         case "Reshape":

@@ -21,6 +21,11 @@ public enum KerasLayerConfig: Sendable, Equatable {
     case softmax(axis: Int)
     /// `Dropout`: the identity at inference.
     case dropout(rate: Double)
+    /// A layer that is the identity at inference (`model(x, training=False)`), whatever its config: Keras 3's random
+    /// image augmentation layers (`RandomFlip`, `RandomRotation`, …), `GaussianNoise`, `GaussianDropout`,
+    /// `AlphaDropout` and `ActivityRegularization` (``KerasLayerConfig/identityAtInferenceClassNames``). Dropped at
+    /// import, as Dropout is; any state Keras keeps for it (a random seed) is ignored.
+    case identityAtInference
     /// `Flatten`: reshapes to `[batch, product of the other dimensions]`, row-major.
     case flatten
     /// `Reshape`: to `targetShape` (without the batch dimension; one entry may be −1).

@@ -87,7 +87,7 @@ enum KerasLegacyWeightsReader {
             let group = try weightsRoot.openGroup(layerName)
             let names = try group.kerasStringList("weight_names") ?? []
             var weights: [(String, KerasWeight)] = []
-            for name in names {
+            for name in names where !isRandomState(variableName(name)) {
                 let dataset = try group.openDataset(name)
                 weights.append((name, try dataset.kerasWeight(named: variableName(name))))
             }
@@ -127,6 +127,13 @@ enum KerasLegacyWeightsReader {
             throw KerasImportError(.unexpectedWeights, file: source, location: node.location,
                                    "the file has \(remaining.count) more weight(s) than the layer config accounts for, starting with '\(extra.fileName)'")
         }
+    }
+
+    /// Whether a variable is a random generator's state, which Dropout and the random augmentation layers (identity at
+    /// inference) may keep beside their weights: Keras 3's `SeedGenerator` (`seed_generator_state`) and tf-keras's
+    /// `tf.random.Generator` (`StateVar`). No layer lrm imports has a weight of these names; they are skipped.
+    static func isRandomState(_ name: String) -> Bool {
+        name == "seed_generator_state" || name == "StateVar"
     }
 
     /// The variable name in a weight path: the last component without a `:0` suffix

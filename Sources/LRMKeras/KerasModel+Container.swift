@@ -15,12 +15,13 @@ extension KerasModel {
     /// The model as lrm stores and runs it.
     ///
     /// - Dense layers keep their kernels (in × out) and biases; Keras activations map to lrm's.
-    /// - Dropout and InputLayer vanish (identity at inference).
+    /// - Dropout, InputLayer and the layers that are the identity at inference (``KerasLayerConfig/identityAtInference``)
+    ///   vanish.
     /// - A leading Rescaling (before any weighted layer) becomes the input preprocessing; later
     ///   ones, and Normalization, become scale-shift layers.
     /// - BatchNormalization is folded exactly (s = γ/√(var + ε), t = β − mean·s): into the Dense
     ///   before it when that Dense has no activation and nothing stands between them
-    ///   (W' = W·diag(s), b' = b·s + t); otherwise into the Dense after it when only Dropout stands
+    ///   (W' = W·diag(s), b' = b·s + t); otherwise into the Dense after it when only Dropout (or identity layers) stands
     ///   between (W' = diag(s)·W, b' = t·W + b); otherwise it is kept as a scale-shift layer.
     /// - Anything without an exact lrm equivalent is refused with the layer named.
     /// - Throws: ``KerasImportError`` naming the layer for anything without an exact lrm equivalent, and
@@ -188,7 +189,7 @@ struct ContainerModelBuilder {
             restoreKerasOrder(before: layer)
         }
         switch layer.config {
-        case .inputLayer, .dropout:
+        case .inputLayer, .dropout, .identityAtInference:
             return
         case .merge:
             // Only a functional model's graph (`addGraph`) gives a merge its inputs.
@@ -346,7 +347,7 @@ struct ContainerModelBuilder {
                 }
                 layers[layers.count - 1] = Layer(name: last.name, operation: .dense(
                     kernel: stored(kernel.shape, w), bias: stored([cols], folded), activation: .linear))
-            } else if next.first(where: { if case .dropout = $0.config { return false }; return true }).map({ if case .dense = $0.config { return true }; return false }) == true {
+            } else if next.first(where: { !$0.config.isIdentityAtInference }).map({ if case .dense = $0.config { return true }; return false }) == true {
                 pendingNormalization = (layer.name, s, t)
             } else {
                 layers.append(scaleShift(name: layer.name, scale: s, shift: t))

@@ -325,6 +325,14 @@ extension ContainerModelBuilder {
 }
 
 extension KerasLayerConfig {
+    /// Whether the layer computes nothing at inference (Dropout, and the identity layers such as RandomFlip).
+    var isIdentityAtInference: Bool {
+        switch self {
+        case .dropout, .identityAtInference: true
+        default: false
+        }
+    }
+
     /// The data format of a spatial layer; nil for layers that have none.
     var dataFormat: KerasDataFormat? {
         switch self {
@@ -342,7 +350,7 @@ extension KerasLayerConfig {
     /// (which ``ContainerModelBuilder/checkNormalizedAxis(_:_:)`` places) do not.
     var needsKerasOrder: Bool {
         switch self {
-        case .inputLayer, .dropout, .relu, .elu, .batchNormalization: false
+        case .inputLayer, .dropout, .identityAtInference, .relu, .elu, .batchNormalization: false
         case .activation(let activation): activation == .softmax || activation == .logSoftmax
         case .prelu: true  // its alphas have the shape of Keras's sample
         case .rescaling: false

@@ -84,6 +84,11 @@ enum KerasV3WeightsReader {
             return []
         }
         let vars = try root.openGroup(varsPath)
+        if case .layer(let config) = node.content, config.isIdentityAtInference {
+            // Dropout and the random augmentation layers compute nothing at inference; a Keras version that saves
+            // their seed generator's state (`vars/0`) saves nothing lrm reads.
+            return []
+        }
         if let recorded = try vars.kerasString("name"), recorded != node.name {
             throw KerasImportError(.unexpectedWeights, file: source, location: node.location,
                                    "group '/\(varsPath)' holds the weights of layer '\(recorded)', expected '\(node.name)'; is it the right architecture?")
