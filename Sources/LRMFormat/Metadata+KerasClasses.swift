@@ -14,6 +14,28 @@ extension MetadataKey {
 }
 
 extension MetadataKey {
+    /// The layers metadata `source.dropped_layers` records (`Class:layer`, dropped at import as the identity at
+    /// inference) as "Class 'layer'" texts, control characters escaped; empty when the key is absent or not a string
+    /// list. An entry without a ':' is shown as it is.
+    public static func sourceDroppedLayers(in metadata: [String: MetadataValue]) -> [String] {
+        guard case .strings(let entries)? = metadata[sourceDroppedLayers] else { return [] }
+        return entries.map { entry in
+            guard let colon = entry.firstIndex(of: ":") else { return escaped(entry) }
+            return "\(escaped(String(entry[..<colon]))) '\(escaped(String(entry[entry.index(after: colon)...])))'"
+        }
+    }
+
+    /// One line saying which layers were dropped at import (metadata `source.dropped_layers`), the first 8 named;
+    /// nil when none were.
+    public static func droppedLayersText(in metadata: [String: MetadataValue]) -> String? {
+        let dropped = sourceDroppedLayers(in: metadata)
+        guard !dropped.isEmpty else { return nil }
+        let shown = dropped.prefix(8).joined(separator: ", ") + (dropped.count > 8 ? ", and \(dropped.count - 8) more" : "")
+        return "\(dropped.count) layer\(dropped.count == 1 ? "" : "s") of the source, the identity at inference, dropped at import: \(shown)"
+    }
+}
+
+extension MetadataKey {
     /// The positions metadata `source.open_input_dims` records for an input of `rank` dimensions: those from 0 to
     /// rank − 1, in ascending order, once each; empty when the key is absent, not an int list, or names another position
     /// (a file whose record does not fit its input is read as recording nothing).

@@ -67,6 +67,9 @@ public enum MetadataKey {
     /// int[]: the positions (from 0, batch axis not counted) of the input dimensions the source left open (Keras
     /// `Input((None, 3))`: `[0]`), which `--input-shape` gave for this file; the export writes them open again.
     public static let sourceOpenInputDims = "source.open_input_dims"
+    /// string[]: `Class:layer` for each layer of the source that was dropped at import as the identity at inference
+    /// (Keras's random augmentation layers, GaussianNoise, …; `RandomFlip:flip`), so that inspect and export can say so.
+    public static let sourceDroppedLayers = "source.dropped_layers"
     /// string: the rank policy used for the whole model, e.g. "energy".
     public static let conversionPolicy = "conversion.policy"
     /// float: its parameter (τ, ε, k or r).
@@ -150,7 +153,7 @@ public enum MetadataKey {
     /// Type each standard key must have.
     public static let standardTypes: [String: String] = [
         writer: "string", sourceFile: "string", sourceFormat: "string", sourceSHA256: "string",
-        sourceKerasVersion: "string", sourceKerasClasses: "string[]", sourceOpenInputDims: "int[]", conversionPolicy: "string", conversionParameter: "float",
+        sourceKerasVersion: "string", sourceKerasClasses: "string[]", sourceOpenInputDims: "int[]", sourceDroppedLayers: "string[]", conversionPolicy: "string", conversionParameter: "float",
         conversionFactorDType: "string", conversionGroupSize: "int", conversionZeroPoints: "bool", conversionSeed: "int", conversionMetric: "string",
         conversionHistory: "string", conversionFromStoredSHA256: "string[]", conversionFromStoredRounding: "string[]",
         calibrationDataset: "string", calibrationSplit: "string", calibrationCount: "int", calibrationSeed: "int",

@@ -73,6 +73,8 @@ struct ContainerModelBuilder {
     var sequenceView = false
     /// `Class:layer` for every lrm layer made from a Keras 1-D layer (metadata `source.keras_classes`).
     var kerasClasses: [String] = []
+    /// `Class:layer` for every layer dropped as the identity at inference (metadata `source.dropped_layers`).
+    var droppedLayers: [String] = []
 
     /// The shape given for a model whose config leaves its input shape open or unsaid, when it was used.
     var givenShape: [Int]?
@@ -143,6 +145,7 @@ struct ContainerModelBuilder {
         ]
         if let version = model.kerasVersion { metadata[MetadataKey.sourceKerasVersion] = .string(version) }
         if !kerasClasses.isEmpty { metadata[MetadataKey.sourceKerasClasses] = .strings(kerasClasses) }
+        if !droppedLayers.isEmpty { metadata[MetadataKey.sourceDroppedLayers] = .strings(droppedLayers) }
         if givenShape != nil, let declared = model.inputShape, declared.count == input.shape.count {
             // The dimensions the config left open (None), which the given shape filled: the export leaves them open again.
             let open = declared.indices.filter { declared[$0] == nil }
@@ -189,8 +192,10 @@ struct ContainerModelBuilder {
             restoreKerasOrder(before: layer)
         }
         switch layer.config {
-        case .inputLayer, .dropout, .identityAtInference:
+        case .inputLayer, .dropout:
             return
+        case .identityAtInference:
+            droppedLayers.append("\(layer.className):\(layer.name)")
         case .merge:
             // Only a functional model's graph (`addGraph`) gives a merge its inputs.
             throw KerasImportError(.unsupportedTopology, file: source, location: "layer '\(layer.name)' (\(layer.className))",

@@ -490,6 +490,10 @@ extension LRM {
                     reportJSON = .object(members)
                 }
                 print(json ? reportJSON.serialized(indent: 2) : report.text())
+                if !json, (try? ModelSource.kind(of: input)) != .container,
+                   let dropped = MetadataKey.droppedLayersText(in: model.header.metadata) {
+                    print("note: " + dropped)  // once, where the Keras model is read (not again for an .lrm input)
+                }
                 if var search = result.search, !json {
                     if request.data.dataset == nil { search.testSampleNoun = "samples" }  // own data: not necessarily images
                     print(search.text)

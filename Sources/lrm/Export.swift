@@ -23,7 +23,7 @@ extension LRM {
                 + "of kernel size 1 or the first, in the spatial form); where a layer's geometry has no 1-D form it is written as its 2-D "
                 + "layer over a height of 1 between Reshape layers, with a note saying so. A Keras model is read as lrm import reads it (one whose config leaves its input shape open, "
                 + "Input((None, 3)), for the shape --input-shape gives); the dimensions a source left open (metadata source.open_input_dims) "
-                + "are written open again (None), unless a Reshape or Flatten fixes the sample's size. Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
+                + "are written open again (None), unless a Reshape or Flatten fixes the sample's size. Layers dropped at import as the identity at inference (RandomFlip, GaussianNoise, …; metadata source.dropped_layers) are not written back, with a note saying so. Activations follow Keras 3 (tf-keras's hard_sigmoid differs); gelu_tanh has no Keras equivalent "
                 + "and is refused. " + ExitStatus.helpText)
 
         /// The formats `--to` accepts.
@@ -85,6 +85,10 @@ extension LRM {
                 print("wrote \(output): Keras \(modelClass) '\(escaped(summary.modelName))', input \(inputText), "
                       + "\(summary.layers.count) layers\(splitNote), \(Format.count(summary.parameterCount)) parameters\(preprocessingNote)")
                 if let note = Self.sequenceNote(loaded, summary: summary) { print(note) }
+                if let dropped = MetadataKey.droppedLayersText(in: loaded.metadata) {
+                    // They compute nothing at inference; the export does not invent their configs back.
+                    print("note: " + dropped + "; they are not written back (they compute nothing at inference)")
+                }
                 if let layer = summary.openInputDimsFixedBy {
                     let positions = summary.openInputDimsKeptFixed.map { "\($0 + 1)" }.joined(separator: ", ")
                     print("note: the input dimension\(summary.openInputDimsKeptFixed.count == 1 ? "" : "s") \(positions) the source left open "

@@ -6,8 +6,8 @@ extension LRM {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Store a Keras model as a .lrm file, losslessly (every layer as it is; BatchNormalization folded exactly).",
-            discussion: "BatchNormalization is folded into the neighbouring Dense layer exactly; Dropout is dropped "
-                + "(identity at inference); a leading Rescaling becomes the input preprocessing. " + ExitStatus.helpText)
+            discussion: "BatchNormalization is folded into the neighbouring Dense layer exactly; Dropout, the random "
+                + "augmentation layers (RandomFlip, …), GaussianNoise and the like are dropped (identity at inference); a leading Rescaling becomes the input preprocessing. " + ExitStatus.helpText)
 
         @Argument(help: "A Keras model: legacy .h5, .weights.h5 or .keras.")
         var input: String
@@ -61,6 +61,7 @@ extension LRM {
                 let header = try ContainerFile(path: output).header
                 let summary = ModelSummary(header: header)
                 print("wrote \(output): \(header.model.layers.count) layers, \(Format.count(summary.parametersAfter)) parameters")
+                if let dropped = MetadataKey.droppedLayersText(in: header.metadata) { print("note: " + dropped) }
             }
         }
     }

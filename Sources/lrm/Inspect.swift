@@ -137,6 +137,7 @@ enum InspectReport {
             let shown = header.model.classNames.prefix(10).map { escaped($0) }.joined(separator: ", ")
             out.append("  classes: \(shown)\(header.model.classNames.count > 10 ? ", …" : "")")
         }
+        if let dropped = MetadataKey.droppedLayersText(in: header.metadata) { out.append("  note: " + dropped) }
 
         if !header.metadata.isEmpty || !header.userMetadata.isEmpty {
             out.append("")

@@ -83,6 +83,7 @@ STANDARD_KEYS = {
     "source.keras_version": "string",
     "source.keras_classes": "string[]",
     "source.open_input_dims": "int[]",
+    "source.dropped_layers": "string[]",
     "conversion.policy": "string",
     "conversion.parameter": "float",
     "conversion.factor_dtype": "string",
