@@ -3,7 +3,7 @@
 Tests/LRMKerasTests/Fixtures/augment.
 
 Usage (from the package root), with Keras 3 on the JAX backend:
-    KERAS_BACKEND=jax /tmp/lead/venv/bin/python tools/make_augment_fixtures.py
+    KERAS_BACKEND=jax /tmp/lead/venv/bin/python tools/make_augment_fixtures.py [cnn|mlp|branches|seeded] [residual]
 
 Each model is tiny and seeded. For model NAME (prefixed k3_) it writes every layout Keras 3 saves, as
 make_dag_fixtures.py does (its randomize() and save()): NAME.h5, NAME_weights.h5 (legacy full and weights-only),
@@ -91,6 +91,23 @@ def branches(rng):
     dag.save(model, "augment_branches", rng.normal(0, 1, (6, 6, 6, 2)).astype("float32"))
 
 
+def residual(rng):
+    """A functional model with branches whose augmentation is a nested Sequential (RandomFlip, RandomRotation), as the
+    tutorials build it: data_augmentation(inputs), a convolution, an Add of it and a convolution of it, pooling, Dense."""
+    augmentation = keras.Sequential([layers.RandomFlip(name="flip"), layers.RandomRotation(0.2, name="rotate")],
+                                    name="data_augmentation")
+    inputs = keras.Input((6, 6, 2), name="image")
+    x = augmentation(inputs)
+    x = layers.Conv2D(3, 3, padding="same", activation="relu", name="stem")(x)
+    y = layers.Conv2D(3, 3, padding="same", name="branch")(x)
+    x = layers.Add(name="add")([x, y])
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(2, name="out")(x)
+    model = keras.Model(inputs, outputs, name="augment_residual")
+    dag.randomize(model, rng)
+    dag.save(model, "augment_residual", rng.normal(0, 1, (6, 6, 6, 2)).astype("float32"))
+
+
 STATE = np.array([8642, 0], dtype="uint32")
 
 
@@ -137,13 +154,19 @@ def seeded():
 
 
 def main():
+    """All models, or the ones named on the command line. The first four share one generator, in this order (naming
+    any of them writes all four again); residual, added later, has its own."""
+    chosen = sys.argv[1:]
     os.makedirs(dag.OUT, exist_ok=True)
     keras.utils.set_random_seed(SEED)
-    rng = np.random.default_rng(SEED)
-    cnn(rng)
-    mlp(rng)
-    branches(rng)
-    seeded()
+    if not chosen or set(chosen) & {"cnn", "mlp", "branches", "seeded"}:
+        rng = np.random.default_rng(SEED)
+        cnn(rng)
+        mlp(rng)
+        branches(rng)
+        seeded()
+    if not chosen or "residual" in chosen:
+        residual(np.random.default_rng([SEED, 1]))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,18 @@ struct KerasArchitecture {
 
         var location: String { KerasImportError.layerLocation(name, className) }
 
+        /// Whether the node computes nothing at inference: a Dropout or identity layer, or a nested model of only such
+        /// layers (and InputLayers).
+        var isIdentityAtInference: Bool {
+            switch content {
+            case .layer(let config): config.isIdentityAtInference
+            case .model(let children): children.allSatisfy { child in
+                if case .layer(.inputLayer) = child.content { return true }
+                return child.isIdentityAtInference
+            }
+            }
+        }
+
         /// Identifies the node within the model: enclosing model names, then its own name.
         var key: [String] { parentPath + [name] }
 

@@ -102,6 +102,16 @@ enum KerasConfigParser {
         if className != "Sequential" {
             graph = try connections(json, layers: layerList, nodes: children, modelName: name, nested: !parentPath.isEmpty,
                                     source: source)
+            if graph != nil {
+                // A nested model of identity layers only (the tutorials' data_augmentation Sequential) on a model with
+                // branches: one identity layer, so that each of the graph's nodes is a layer.
+                children = children.map { node in
+                    guard case .model = node.content, node.isIdentityAtInference else { return node }
+                    var collapsed = node
+                    collapsed.content = .layer(.identityAtInference)
+                    return collapsed
+                }
+            }
         } else if let merge = children.first(where: { if case .layer(.merge) = $0.content { true } else { false } }) {
             throw KerasImportError(.unsupportedTopology, file: source, location: merge.location,
                                    "a merge layer in a Sequential model has only one input")
@@ -208,8 +218,8 @@ enum KerasConfigParser {
         if chain { return nil }
         // Branches and merges: one level only, of layers.
         if nested { throw refuse(modelLocation, "a nested model has branches or merges") }
-        if let inner = nodes.first(where: { if case .model = $0.content { true } else { false } }) {
-            throw refuse(inner.location, "a nested model inside a model with branches or merges")
+        if let inner = nodes.first(where: { if case .model = $0.content { !$0.isIdentityAtInference } else { false } }) {
+            throw refuse(inner.location, "a nested model inside a model with branches or merges (one of only layers that are the identity at inference, such as RandomFlip, is taken)")
         }
         guard let output = nodes.lastIndex(where: { $0.name == outputs[0] }) else {
             throw refuse(modelLocation, "the output '\(outputs[0])' is not a layer of the model")

@@ -9,7 +9,7 @@ import Testing
 /// The fixtures of `Fixtures/augment` (written by `tools/make_augment_fixtures.py` with Keras 3.15 on JAX), each with
 /// Keras's own outputs `model(x, training=False)` in `NAME.pred.npz`.
 enum AugmentFixture {
-    static let models = ["k3_augment_cnn", "k3_augment_mlp", "k3_augment_branches", "k3_augment_seeded"]
+    static let models = ["k3_augment_cnn", "k3_augment_mlp", "k3_augment_branches", "k3_augment_seeded", "k3_augment_residual"]
 
     static func path(_ name: String) -> String { TestData.fixture("augment/\(name)") }
 
@@ -37,6 +37,30 @@ struct KerasAugmentTests {
         let branches = try KerasImporter.loadModel(path: AugmentFixture.path("k3_augment_branches.keras"))
         let names = branches.layers.map(\.name)
         for dropped in ["flip", "noise", "gdrop", "contrast"] { #expect(!names.contains(dropped), "\(names)") }
+    }
+
+    /// Before: "model 'data_augmentation' (Sequential): a nested model inside a model with branches or merges; …".
+    @Test("in a model with branches, a nested Sequential of augmentation layers only (the tutorials' data_augmentation(inputs)) is dropped as one layer, in all four layouts; one holding another layer is still refused")
+    func nestedOnBranches() throws {
+        for (file, architecture) in AugmentFixture.layouts("k3_augment_residual") {
+            let model = try KerasImporter.loadModel(path: file, architecture: architecture)
+            #expect(!model.layers.map(\.name).contains("data_augmentation"), "\(model.layers.map(\.name))")
+            #expect(model.metadata[MetadataKey.sourceDroppedLayers] == .strings(["Sequential:data_augmentation"]))
+        }
+        let inner = #"{"class_name": "Sequential", "name": "aug", "config": {"name": "aug", "layers": [{"class_name": "RandomFlip", "config": {"name": "f"}}, {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}, "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}], "kwargs": {}}]}"#
+        let add = #"{"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [{"args": [[{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}, {"class_name": "__keras_tensor__", "config": {"keras_history": ["aug", 0, 0]}}]], "kwargs": {}}]}"#
+        let input = #"{"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 2]}, "inbound_nodes": []}"#
+        let json = #"{"class_name": "Functional", "config": {"name": "m", "layers": [\#(input), \#(inner), \#(add)], "input_layers": [["x", 0, 0]], "output_layers": [["add", 0, 0]]}}"#
+        do {
+            _ = try KerasImporter.probeConfig(Array(json.utf8))
+            Issue.record("a nested model with a Dense on a branch was accepted")
+        } catch {
+            #expect(error.kind == .unsupportedTopology && error.description.contains("a nested model inside a model with branches"), "\(error)")
+        }
+        let identityOnly = json.replacingOccurrences(of: #"{"class_name": "Dense", "config": {"name": "d", "units": 2}}"#,
+                                                     with: #"{"class_name": "GaussianNoise", "config": {"name": "n", "stddev": 0.1}}"#)
+        let model = try KerasImporter.probeConfig(Array(identityOnly.utf8))
+        #expect(model.layers.contains { $0.operation.kindName == "merge" })
     }
 
     @Test("a random generator's state stored for a random layer (Keras 3 vars/0, a legacy seed_generator_state or tf-keras StateVar in weight_names) is skipped in every layout")
