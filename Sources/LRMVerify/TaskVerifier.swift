@@ -82,9 +82,12 @@ public enum TaskVerifier {
             throw VerificationError(.missingReference, "the thresholds compare with the original model: give it with --reference")
         }
         let layers = try reference.map { try LayerFidelity.compare(candidate: candidate, reference: $0) } ?? []
-        return try evaluate(candidate: try InferenceModel(candidate), reference: try reference.map { try InferenceModel($0) }, layers: layers,
-                            dataset: dataset, task: task, threshold: threshold, thresholds: thresholds, batchSize: batchSize,
-                            progress: progress, started: started)
+        var report = try evaluate(candidate: try InferenceModel(candidate), reference: try reference.map { try InferenceModel($0) }, layers: layers,
+                                  dataset: dataset, task: task, threshold: threshold, thresholds: thresholds, batchSize: batchSize,
+                                  progress: progress, started: started)
+        // The layers without weights are compared by what they compute (LayerFidelity+Operations.swift).
+        report.checks += LayerFidelity.operationChecks(candidate: candidate, reference: reference)
+        return report
     }
 
     /// The same with the models prepared to run (for instance in place from a mapped file,

@@ -153,12 +153,14 @@ struct HTMLReport {
     /// The verification's result line, as verify's result for the same files (any task): a report checks no thresholds, only
     /// that each layer's weights agree with the file's record and compute what the reference's do (with a reference), so it
     /// says PASS only where verify would, and a FAIL's reasons.
-    func resultLine(_ result: VerificationResult, layers: [LayerFidelity]) -> String {
+    func resultLine(_ result: VerificationResult, layers: [LayerFidelity], checks: [VerificationCheck]) -> String {
         let outcome: String
         switch result {
         case .fail:
             let reasons = (layers.contains { $0.agreesWithRecord == false } ? ["a layer's weights disagree with the file's record"] : [])
                 + (layers.contains { $0.operationMismatch != nil } ? ["a layer's activation or convolution geometry is not the reference's"] : [])
+                + (checks.contains { check in !check.passed && check.name.hasPrefix("operation ") && !layers.contains { "operation " + $0.name == check.name } }
+                   ? ["a layer without weights (an activation, pooling, padding, merge, …) does not compute what the reference's does"] : [])
             outcome = "<span class=\"fail\">FAIL</span>: " + reasons.joined(separator: "; ")
         case .pass: outcome = "<span class=\"pass\">PASS</span>"
         case .noChecks:
@@ -180,7 +182,7 @@ struct HTMLReport {
 
     func verifySection(_ r: VerificationReport) -> String {
         var html = "<h2>Verification on \(e(r.dataset))</h2>"
-        html += resultLine(r.result, layers: r.layers)
+        html += resultLine(r.result, layers: r.layers, checks: r.checks)
         html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
         func row(_ name: String, _ pick: (ClassificationMetrics) -> Double?) {
             guard let value = pick(r.candidate) else { return }
@@ -222,7 +224,7 @@ struct HTMLReport {
     /// The verification of a binary classifier or a regressor: the task's metrics for each model.
     func taskVerifySection(_ r: TaskReport) -> String {
         var html = "<h2>Verification on \(e(r.dataset))</h2>"
-        html += resultLine(r.result, layers: r.layers)
+        html += resultLine(r.result, layers: r.layers, checks: r.checks)
         html += "<p>Task: \(r.task == .binary ? "binary classification" : "regression"), \(Format.count(r.sampleCount)) samples</p>"
         html += "<table><tr><th class=\"l\">metric</th>\(r.reference == nil ? "" : "<th>reference</th>")<th>compressed</th></tr>"
         func row(_ name: String, _ candidate: Double?, _ reference: Double?, percent: Bool) {

@@ -118,10 +118,12 @@ extension LRM {
                             verification = try Verifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                thresholds: VerificationThresholds(), layout: dataSet.dataLayout)
                             verification?.preprocessingNotes = choice.notes
+                            verification?.checks += LayerFidelity.operationChecks(candidate: candidate, reference: referenceModel)
                         } else {
                             taskVerification = try TaskVerifier.verify(candidate: runner, reference: referenceRunner, layers: layers, dataset: test,
                                                                        task: selection.task, threshold: dataSet.own.threshold,
                                                                        thresholds: TaskThresholds())
+                            taskVerification?.checks += LayerFidelity.operationChecks(candidate: candidate, reference: referenceModel)
                         }
                     } catch {
                         throw CommandFailure.evaluating(model, failedWith: error)

@@ -36,7 +36,8 @@ extension LRM {
                 model's; every such choice, and any difference between the two, is shown in the report. Data: --data, else $LRM_DATA, else ../shared/datasets, else ./data. \
                 Result: PASS when every threshold given is met, NO CHECKS when none was given (also with --reference), FAIL \
                 when one is missed, a layer disagrees with its record, or a layer's activation or convolution strides, padding (a Conv1D's \
-                causal padding included) or dilation are not the reference layer's (its weights alone would compare alike). \
+                causal padding included) or dilation are not the reference layer's (its weights alone would compare alike), or a \
+                layer without weights (an activation, pooling, padding, merge, …) computes otherwise than the reference's of that name. \
                 Exit codes: 0 every threshold met (or none given); 1 a threshold missed (or a layer disagrees with its record, or computes another operation than the reference's); \
                 64 bad command line (including thresholds that need --reference without one); 65 invalid input \
                 (corrupt file, a tensor checksum that does not match included; model and data set that do not fit); 66 a file or data set is missing; 71 out of memory, or the Keras reader could not be started; 73 the report \
@@ -220,6 +221,8 @@ extension LRM {
                     throw CommandFailure.evaluating(model, failedWith: error)
                 }
                 report.preprocessingNotes = preprocessingNotes
+                // The layers without weights, compared by what they compute (from the headers).
+                report.checks += LayerFidelity.operationChecks(candidate: candidate, reference: referenceModel)
                 if let junit {
                     do { try AtomicFileWriter.write(Array(report.junit().utf8), to: junit) } catch {
                         throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(OutputFiles.reason(error))")

@@ -34,7 +34,7 @@ extension LRM.Verify {
             throw CommandFailure(status: .usage, message: "--max-metric-drop is for regression; a binary classifier has --max-accuracy-drop and --max-f1-drop")
         }
         let referenceRunner = try mappedReference.map { try ModelSource.runner($0, path: reference ?? model) }
-        let report: TaskReport
+        var report: TaskReport
         let printer = progressOptions.printer
         defer { printer?.finish() }
         do {
@@ -51,6 +51,8 @@ extension LRM.Verify {
         } catch {
             throw CommandFailure.evaluating(model, failedWith: error)
         }
+        // The layers without weights, compared by what they compute (from the headers).
+        report.checks += LayerFidelity.operationChecks(candidate: mapped, reference: mappedReference)
         if let junit {
             do { try Data(report.junit().utf8).write(to: URL(fileURLWithPath: junit), options: .atomic) } catch {
                 throw CommandFailure(status: .cannotWrite, message: "\(junit): cannot write the JUnit report: \(error.localizedDescription)")

@@ -112,6 +112,42 @@ struct ConvolutionVerifyCLITests {
         #expect(rows.filter { $0["operation_mismatch"] != nil }.count == 1, "\(rows)")
     }
 
+    @Test("a .lrm of the residual MNIST sample whose activation layer (stem_relu) was made linear and whose pooling (stem_pool) average where the reference's are relu and max: verify fails each, exit 1, saying what differs (text, JSON checks), and report's result line gives the reason; with --min-energy it said PASS, the model at chance")
+    func layersWithoutWeightsNotTheReferences() throws {
+        let scratch = try Scratch()
+        let resnet = TestPackage.root + "/samples/mnist_resnet.h5", converted = scratch.file("c.lrm"), changed = scratch.file("changed.lrm")
+        let convert = try ChildProcess.run(["convert", resnet, "--input-scale", "1/255", "--policy", "energy:0.95", "-o", converted])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        var model = try ContainerFile(path: converted).loadModel()
+        let relu = try #require(model.layers.firstIndex { $0.name == "stem_relu" }), pool = try #require(model.layers.firstIndex { $0.name == "stem_pool" })
+        guard case .activation(.relu) = model.layers[relu].operation, case .pool2D(var pooling) = model.layers[pool].operation, pooling.mode == .max else {
+            Issue.record("stem_relu or stem_pool is not what the sample has"); return
+        }
+        model.layers[relu].operation = .activation(.linear)
+        pooling.mode = .average
+        model.layers[pool].operation = .pool2D(pooling)
+        try ContainerWriter.write(model, to: changed)
+        let data = try Self.data(scratch) + ["--min-energy", "0.5"]
+        let unchanged = try ChildProcess.run(["verify", converted, "--reference", resnet] + data)
+        #expect(unchanged.status == 0 && unchanged.stdout.contains("result: PASS") && !unchanged.stdout.contains("operation"), "\(unchanged)")
+        let text = try ChildProcess.run(["verify", changed, "--reference", resnet] + data)
+        #expect(text.status == 1 && text.stdout.contains("result: FAIL"), "\(text)")
+        #expect(text.stdout.contains("  FAIL  operation stem_relu: layer 'stem_relu' does not compute what the reference's does: activation linear, "
+                                     + "the reference's activation relu\n"), "\(text.stdout)")
+        #expect(text.stdout.contains("  FAIL  operation stem_pool: layer 'stem_pool' does not compute what the reference's does: average pooling 2×2, "
+                                     + "strides 2×2, padding valid, the reference's max pooling 2×2, strides 2×2, padding valid\n"), "\(text.stdout)")
+        let json = try ChildProcess.run(["verify", changed, "--reference", resnet, "--json"] + data)
+        let report = try jsonObject(json.stdout)
+        let failed = (report["checks"] as? [[String: Any]] ?? []).filter { $0["passed"] as? Bool == false }.compactMap { $0["name"] as? String }
+        #expect(json.status == 1 && report["result"] as? String == "fail" && failed == ["operation stem_relu", "operation stem_pool"], "\(json.stdout)")
+        let page = scratch.file("r.html")
+        #expect(try ChildProcess.run(["report", changed, "--reference", resnet, "-o", page] + Self.data(scratch)).status == 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<span class=\"fail\">FAIL</span>: a layer without weights (an activation, pooling, padding, merge, …) does not compute "
+                              + "what the reference&#39;s does") || html.contains("<span class=\"fail\">FAIL</span>: a layer without weights (an activation, "
+                              + "pooling, padding, merge, …) does not compute what the reference's does"), "\(html)")
+    }
+
     /// 8×8×1 → 3×3 convolution to 2 channels ('same' padding, so any stride chains) → global average → 3 outputs.
     static func stridedModel(stride: Int = 1, padding: WindowPadding = .same, dilation: Int = 1) -> Model {
         let kernel = (0..<18).map { Float($0 % 5) / 5 - 0.3 }, dense = (0..<6).map { Float($0) / 6 - 0.4 }
