@@ -152,7 +152,7 @@ public struct DataSelection: Sendable {
         }
         let sizes = size("--calibration-samples", calibration, given: calibrationSamplesGiven,
                          ownDefault: "the training records not validating, at least 1") + " + "
-            + size("--validation-samples", validation, given: validationSamplesGiven, ownDefault: "a fifth of the training records")
+            + size("--validation-samples", validation, given: validationSamplesGiven, ownDefault: "a fifth of the training records, at least 1")
         let advice = "give smaller sizes with --calibration-samples and --validation-samples"
         guard let ownData, own else { return "the training split has \(trainingSamples) samples, fewer than \(sizes): \(advice)" }
         let records = "\(trainingSamples) record\(trainingSamples == 1 ? "" : "s")"

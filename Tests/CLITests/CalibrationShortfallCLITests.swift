@@ -88,8 +88,15 @@ struct CalibrationShortfallCLITests {
         // 70 + 16 do not fit in 80.
         let refused = try Self.expectRefused(["--calibration-samples", "70"], inputs: inputs, labels: labels, in: scratch)
         #expect(refused.stderr == "lrm: error: \(inputs): the training split has 80 records, fewer than --calibration-samples 70 (given) + "
-                + "--validation-samples 16 (a fifth of the training records, the default with --inputs): give smaller sizes with --calibration-samples and "
-                + "--validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
+                + "--validation-samples 16 (a fifth of the training records, at least 1, the default with --inputs): give smaller sizes with "
+                + "--calibration-samples and --validation-samples, or more records (see lrm convert --help)\n", "\(refused.stderr)")
+        // One training record: a fifth of it is 0, so 1 validates; the line says why (it said 'a fifth of the training records', of 1 record).
+        let (one, oneLabels) = try Self.housing(2, in: scratch)
+        let single = try ChildProcess.run(["convert", Self.samples + "housing_mlp.h5", "--inputs", one, "--labels", oneLabels, "--test-fraction", "0.5",
+                                           "--calibration-samples", "1", "--target-metric-drop", "5", "-o", scratch.file("one.lrm")], timeout: 120)
+        #expect(single.status == 64 && single.stderr.contains("the training split has 1 record, fewer than --calibration-samples 1 (given) + "
+                                                              + "--validation-samples 1 (a fifth of the training records, at least 1, the default with --inputs)"),
+                "\(single.stderr)")
     }
 
     @Test("own data with only --validation-samples: calibration is every training record not validating, and a validation size that leaves none names that default (calibration was 5000)")
