@@ -55,13 +55,18 @@ struct ConversionReport {
         return (inputParameters, parametersAfter == 0 ? 1 : Double(inputParameters) / Double(parametersAfter))
     }
 
+    /// The kinds with weights that a conversion never factorizes here and keeps as they are: their result is
+    /// "KIND (kept whole)" with a reason line (a depthwise convolution's, a transposed one's, a convolution's under
+    /// `--conv none`), where other layers without weights to factorize show "-".
+    static let keptWholeKinds: Set<String> = ["conv2d", "depthwise_conv2d", "conv2d_transpose"]
+
     func outcomeName(_ outcome: LayerDecision.Outcome, kind: String = "dense") -> String {
         let kept = kind == "conv2d" ? "conv2d" : "dense"
         return switch outcome {
         case .factorized: "factorized"
         case .notWorthIt: "\(kept) (does not pay)"
         case .excluded: "\(kept) (excluded)"
-        case .notApplicable: kind == "conv2d_transpose" ? "conv2d_transpose (kept whole)" : "-"
+        case .notApplicable: Self.keptWholeKinds.contains(kind) ? "\(kind) (kept whole)" : "-"
         case .keptFactorized: "factorized (kept)"
         }
     }
@@ -82,7 +87,7 @@ struct ConversionReport {
         var lines = [table.render(indent: "")]
         lines.append("")
         for d in decisions where d.outcome == .notWorthIt || d.outcome == .excluded || d.outcome == .keptFactorized
-            || (d.outcome == .factorized && d.truncatedFromRank != nil) || (d.outcome == .notApplicable && d.kind == "conv2d_transpose") {
+            || (d.outcome == .factorized && d.truncatedFromRank != nil) || (d.outcome == .notApplicable && Self.keptWholeKinds.contains(d.kind)) {
             lines.append("\(escaped(d.name)): \(d.reason)")
         }
         for d in decisions where d.outcome == .factorized {
