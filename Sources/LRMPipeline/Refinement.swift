@@ -139,6 +139,11 @@ public struct FineTuneTrial: Sendable, Equatable {
     /// Its confirmation score and verdict, when the confirmation reached it.
     public var confirmationAccuracy: Double?
     public var confirmationWithinBudget: Bool?
+
+    /// Whether its outputs overflowed (NaN or infinite, ``ValidationScore/overflowing``) on the selection records, or
+    /// on the confirmation records: that score is then not a number.
+    public var selectionOverflowed: Bool { selectionAccuracy == ValidationScore.overflowing.accuracy }
+    public var confirmationOverflowed: Bool { confirmationAccuracy == ValidationScore.overflowing.accuracy }
 }
 
 /// Fine-tuning inside the pipeline: one compressed candidate distilled from the original on the training

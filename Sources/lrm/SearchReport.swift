@@ -269,21 +269,33 @@ extension FineTuneSummary {
             })),
         ]
         if !tried.isEmpty {
-            func flag(_ value: Bool?) -> JSONValue { value.map { JSONValue.bool($0) } ?? .null }
-            members.append(("tried", .array(tried.map { trial in
-                .object([
-                    ("hidden_fraction", .number(trial.hiddenFraction)),
-                    ("ranks", .object(trial.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
-                    ("epochs_run", .int(Int64(trial.epochsRun))), ("best_epoch", .int(Int64(trial.bestEpoch))),
-                    ("early_stopping_accuracy", .number(trial.earlyStoppingAccuracy)),
-                    ("selection_accuracy", .number(trial.selectionAccuracy)),
-                    ("selection_drop_standard_error", .number(trial.selectionStandardError)),
-                    ("selection_within_budget", flag(trial.selectionWithinBudget)), ("in_sequence", .bool(trial.inSequence)),
-                    ("confirmation_accuracy", trial.confirmationAccuracy.map { JSONValue.number($0) } ?? .null),
-                    ("confirmation_within_budget", flag(trial.confirmationWithinBudget)),
-                ])
-            })))
+            members.append(("tried", .array(tried.map(\.json))))
         }
         return .object(members)
+    }
+}
+
+extension FineTuneTrial {
+    /// A `search.finetune.tried` entry. A score whose outputs overflowed is null with `selection_overflowed`
+    /// (`confirmation_overflowed`) true beside it, as a size candidate's is with `overflowed`: the null alone did not say
+    /// why (a null confirmation score is also one the confirmation did not reach).
+    var json: JSONValue {
+        func flag(_ value: Bool?) -> JSONValue { value.map { JSONValue.bool($0) } ?? .null }
+        let trial = self, (selection, confirmation) = (trial.selectionOverflowed, trial.confirmationOverflowed)
+        let confirmationScore: JSONValue = confirmation ? .null : trial.confirmationAccuracy.map { JSONValue.number($0) } ?? .null
+        var entry: [(String, JSONValue)] = [
+            ("hidden_fraction", .number(trial.hiddenFraction)),
+            ("ranks", .object(trial.ranks.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int(Int64($0.value))) })),
+            ("epochs_run", .int(Int64(trial.epochsRun))), ("best_epoch", .int(Int64(trial.bestEpoch))),
+            ("early_stopping_accuracy", .number(trial.earlyStoppingAccuracy)),
+            ("selection_accuracy", selection ? .null : .number(trial.selectionAccuracy)),
+            ("selection_drop_standard_error", selection ? .null : .number(trial.selectionStandardError)),
+        ]
+        if selection { entry.append(("selection_overflowed", .bool(true))) }
+        entry += [("selection_within_budget", flag(trial.selectionWithinBudget)), ("in_sequence", .bool(trial.inSequence)),
+                  ("confirmation_accuracy", confirmationScore)]
+        if confirmation { entry.append(("confirmation_overflowed", .bool(true))) }
+        entry.append(("confirmation_within_budget", flag(trial.confirmationWithinBudget)))
+        return JSONValue.object(entry)
     }
 }
