@@ -11,6 +11,9 @@ public struct ModelSummary: Sendable {
         public var activation: Activation?
         /// (1.5) The function of a `parametric_activation` layer; nil for other layers.
         public var parametricActivation: ParametricActivation?
+        /// (1.5) What an `upsample2d` layer does, and a `conv2d_transpose` layer's geometry; nil for other layers.
+        public var upsampling: Upsampling?
+        public var transposedGeometry: TransposedGeometry?
         /// Input and output width of dense and factorized layers.
         public var inFeatures: Int?
         public var outFeatures: Int?
@@ -108,8 +111,10 @@ public struct ModelSummary: Sendable {
             case let .scaleShift(scale, shift):
                 row.parametersBefore = count(scale) + count(shift)
                 row.parametersAfter = row.parametersBefore
-            case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D:
+            case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
                 break
+            case .upsample2D(let u):
+                row.upsampling = u
             case let .parametricActivation(function, alphas):
                 row.parametricActivation = function
                 row.parametersBefore = count(alphas)
@@ -123,6 +128,7 @@ public struct ModelSummary: Sendable {
                 row.slots = "\(mode.name) slot\(slots.count == 1 ? "" : "s") " + slots.map(String.init).joined(separator: ", ")
             case let .conv2D(kernel, bias, activation, _), let .depthwiseConv2D(kernel, bias, activation, _),
                  let .conv2DTranspose(kernel, bias, activation, _):
+                if case .conv2DTranspose(_, _, _, let g) = layer.operation { row.transposedGeometry = g }
                 row.activation = activation
                 row.kernelShape = tensors[kernel].shape
                 row.parametersBefore = count(kernel) + count(bias)

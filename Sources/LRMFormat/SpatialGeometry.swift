@@ -223,3 +223,17 @@ public struct TransposedGeometry: Sendable, Equatable {
         return (e - 1 - left, out)
     }
 }
+
+extension Upsampling {
+    /// A short description for tables: the factors (height × width) and the interpolation, `2×2 bilinear`.
+    public var summary: String { "\(factorH)×\(factorW) \(interpolation.name)" }
+}
+
+extension TransposedGeometry {
+    /// A short description for tables: the strides, then the dilation and the crop where they are not 1×1 and 0
+    /// (`strides 2×2, dilation 2×2, crop 1, 0`); the output size is the layer's output shape.
+    public var summary: String {
+        "strides \(strideH)×\(strideW)" + (dilationH == 1 && dilationW == 1 ? "" : ", dilation \(dilationH)×\(dilationW)")
+            + (cropTop == 0 && cropLeft == 0 ? "" : ", crop \(cropTop), \(cropLeft)")
+    }
+}

@@ -160,8 +160,11 @@ enum InspectReport {
                                rightAligned: [0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
-            if let activation = row.activation, row.kind != "activation" || true { kind += activation == .linear ? "" : " (\(activation.name))" }
-            if let function = row.parametricActivation { kind += " (\(function.summary))" }
+            // In parentheses: the activation (unless linear), a parametric activation's function, an upsampling's factors
+            // and interpolation, a transposed convolution's strides (dilation and crop where not 1 and 0).
+            let details = [row.activation.flatMap { $0 == .linear ? nil : $0.name }, row.parametricActivation?.summary,
+                           row.upsampling?.summary, row.transposedGeometry?.summary].compactMap { $0 }
+            if !details.isEmpty { kind += " (\(details.joined(separator: "; ")))" }
             kind = kindText(kind, kerasClass: row.kerasClass)
             if let slots = row.slots { kind += " [\(slots)]" }
             let shape = row.inFeatures.map { "\($0)→\(row.outFeatures ?? 0)" } ?? ""
