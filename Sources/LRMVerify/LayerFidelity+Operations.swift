@@ -7,10 +7,13 @@ extension LayerFidelity {
     /// What a layer without weights computes, in words that differ exactly where two such layers compute differently:
     /// nil for weighted layers (compared with their weights), slots (which depend on the layer order), and a
     /// scale-shift (its values are weights).
-    static func operationText<T>(_ operation: LayerOperation<T>) -> String? {
+    /// `shape` gives a tensor's shape: a PReLU's alphas' shape says which axes share an alpha (their values are weights,
+    /// which fine-tuning trains).
+    static func operationText<T>(_ operation: LayerOperation<T>, shape: (T) -> [Int]? = { _ in nil }) -> String? {
         switch operation {
         case .activation(let activation): "activation \(activation.name)"
-        case .parametricActivation(let function, _): "activation \(function.summary)"
+        case let .parametricActivation(function, alphas):
+            "activation \(function.summary)" + (alphas.flatMap(shape).map { " (alphas \($0.map(String.init).joined(separator: "×")))" } ?? "")
         case .flatten: "flatten"
         case .reshape(let shape): "reshape to \(shape.map(String.init).joined(separator: "×"))"
         case .permute(let axes): "permute axes \(axes.map(String.init).joined(separator: ", "))"
@@ -32,13 +35,15 @@ extension LayerFidelity {
     /// reference does not have, or has as another kind, is not compared: the models' structures differ there, and the
     /// weighted layers' comparison or the data tell. `kerasClasses` (the candidate's `source.keras_classes`) name a layer's
     /// Keras class, as the weighted layers' checks do.
-    static func operationChecks<T, U>(candidate: [Layer<T>], reference: [Layer<U>], kerasClasses: [String: String]) -> [VerificationCheck] {
+    static func operationChecks<T, U>(candidate: [Layer<T>], reference: [Layer<U>], kerasClasses: [String: String],
+                                      candidateShape: (T) -> [Int]?, referenceShape: (U) -> [Int]?) -> [VerificationCheck] {
         var byName: [String: LayerOperation<U>] = [:]
         for layer in reference where byName[layer.name] == nil { byName[layer.name] = layer.operation }
         var checks: [VerificationCheck] = []
         for layer in candidate {
-            guard let text = operationText(layer.operation), let other = byName[layer.name], other.kindCode == layer.operation.kindCode,
-                  let referenceText = operationText(other), referenceText != text else { continue }
+            guard let text = operationText(layer.operation, shape: candidateShape), let other = byName[layer.name],
+                  other.kindCode == layer.operation.kindCode, let referenceText = operationText(other, shape: referenceShape),
+                  referenceText != text else { continue }
             let label = "layer '\(escaped(layer.name))'" + (kerasClasses[layer.name].map { " [\(escaped($0))]" } ?? "")
             checks.append(VerificationCheck(name: "operation \(layer.name)", passed: false,
                                             detail: "\(label) does not compute what the reference's does: \(text), the reference's \(referenceText)"))
@@ -50,13 +55,17 @@ extension LayerFidelity {
     /// none without a reference.
     public static func operationChecks(candidate: MappedModel, reference: MappedModel?) -> [VerificationCheck] {
         guard let reference else { return [] }
+        let (tensors, referenceTensors) = (candidate.file.header.tensors, reference.file.header.tensors)
         return operationChecks(candidate: candidate.file.header.model.layers, reference: reference.file.header.model.layers,
-                               kerasClasses: MetadataKey.sourceKerasClasses(in: candidate.metadata))
+                               kerasClasses: MetadataKey.sourceKerasClasses(in: candidate.metadata),
+                               candidateShape: { tensors.indices.contains($0) ? tensors[$0].shape : nil },
+                               referenceShape: { referenceTensors.indices.contains($0) ? referenceTensors[$0].shape : nil })
     }
 
     /// The same for two models in memory.
     public static func operationChecks(candidate: Model, reference: Model?) -> [VerificationCheck] {
         guard let reference else { return [] }
-        return operationChecks(candidate: candidate.layers, reference: reference.layers, kerasClasses: MetadataKey.sourceKerasClasses(in: candidate.metadata))
+        return operationChecks(candidate: candidate.layers, reference: reference.layers, kerasClasses: MetadataKey.sourceKerasClasses(in: candidate.metadata),
+                               candidateShape: { $0.shape }, referenceShape: { $0.shape })
     }
 }
