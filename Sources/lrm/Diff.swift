@@ -95,7 +95,9 @@ struct ContainerDiff {
 
         let (sa, sb) = (ModelSummary(header: ha), ModelSummary(header: hb))
         func describe(_ row: ModelSummary.LayerRow) -> String {
+            // What the kind alone does not say, as inspect's table says it (no tensor tells these apart).
             kindText(row.kind, kerasClass: row.kerasClass) + (row.parametricActivation.map { " (\($0.summary))" } ?? "")
+                + (row.upsampling.map { " (\($0.summary))" } ?? "") + (row.transposedGeometry.map { " (\($0.summary))" } ?? "")
                 + (row.slots.map { " [\($0)]" } ?? "") + (row.factorization.map { " rank \($0.rank)" } ?? "")
                 + ", \(Format.count(row.parametersAfter)) parameters"
         }
