@@ -175,6 +175,7 @@ public enum Converter {
             case .conv2D: "convolutions kept (--conv none)"
             case .depthwiseConv2D: "depthwise convolutions are not factorized (one small kernel per channel)"
             case .conv2DTranspose: "transposed convolutions are kept whole (not factorized)"
+            case .layerNorm: "layer normalization is kept (per-sample statistics, no matrix to factorize)"
             default: "no weights to factorize"
             }
             decisions[index] = LayerDecision(name: layer.name, kind: layer.operation.kindName, outcome: .notApplicable,

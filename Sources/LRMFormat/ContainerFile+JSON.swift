@@ -75,6 +75,8 @@ extension ContainerHeader {
                 members.append(("target", JSONValue(target)))
             case let .scaleShift(scale, shift):
                 members += [("scale", ref(scale)), ("shift", ref(shift))]
+            case let .layerNorm(gamma, beta, epsilon):
+                members += [("gamma", ref(gamma)), ("beta", ref(beta)), ("epsilon", .number(epsilon))]
             case let .conv2D(kernel, bias, activation, geometry), let .depthwiseConv2D(kernel, bias, activation, geometry):
                 members += [("kernel", ref(kernel)), ("bias", ref(bias)), ("activation", .string(activation.name))]
                 members += geometry.jsonMembers

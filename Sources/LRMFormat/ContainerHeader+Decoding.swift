@@ -269,6 +269,9 @@ extension ContainerHeader {
             let v = try (0..<8).map { _ in Int(try r.readUInt32("geometry of \(label)")) }
             operation = .conv2DTranspose(kernel: kernel, bias: bias, activation: act, geometry: TransposedGeometry(
                 strideH: v[0], strideW: v[1], dilationH: v[2], dilationW: v[3], cropTop: v[4], cropLeft: v[5], outputH: v[6], outputW: v[7]))
+        case LayerKindCode.layerNorm:
+            let gamma = try optionalRef("gamma"), beta = try optionalRef("beta")
+            operation = .layerNorm(gamma: gamma, beta: beta, epsilon: try r.readFloat64("epsilon of \(label)"))
         case LayerKindCode.quantizedDense, LayerKindCode.zeroPointDense:
             let kernel = try ref("kernel")
             quantization["kernel"] = try weightQuantization("kernel", zeroPoints: kind == LayerKindCode.zeroPointDense)

@@ -97,7 +97,7 @@ extension ContainerHeader {
                     throw ContainerError(.badModel, "\(label) uses slot \(slot), expected 0 to \(Limits.maxSlot)")
                 }
             case .dense, .activation, .flatten, .scaleShift, .conv2D, .depthwiseConv2D, .pool2D, .globalPool2D,
-                 .pad2D, .crop2D, .permute, .upsample2D, .parametricActivation, .conv2DTranspose:
+                 .pad2D, .crop2D, .permute, .upsample2D, .parametricActivation, .conv2DTranspose, .layerNorm:
                 break
             }
         }

@@ -202,6 +202,14 @@ extension ContainerHeader {
             try expectShape("scale", [features])
             if shapes["shift"] != nil { try expectShape("shift", [features]) }
             return shape
+        case .layerNorm(_, _, let epsilon):
+            // (1.5) Over the last axis, whatever the sample's rank; γ and β have one value per feature.
+            if shapes["gamma"] != nil { try expectShape("gamma", [features]) }
+            if shapes["beta"] != nil { try expectShape("beta", [features]) }
+            guard epsilon.isFinite, epsilon >= 0 else {
+                throw modelError("\(label) has epsilon \(epsilon), expected a finite number of 0 or more")
+            }
+            return shape
         case .conv2D, .factorizedConv2D, .depthwiseConv2D, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute, .upsample2D, .conv2DTranspose:
             return try spatialOutputShape(of: operation, label: label, input: shape, shapes: shapes)
         case .store(let slot):

@@ -107,6 +107,8 @@ public struct ContainerHeader: Sendable, Equatable {
                 record.writeDimensions(shape)
             case let .scaleShift(scale, shift):
                 record.write(ref(scale)); record.write(ref(shift))
+            case let .layerNorm(gamma, beta, epsilon):
+                record.write(ref(gamma)); record.write(ref(beta)); record.write(epsilon)
             case let .conv2D(kernel, bias, activation, geometry), let .depthwiseConv2D(kernel, bias, activation, geometry):
                 record.write(ref(kernel)); record.write(ref(bias)); record.write(activation.rawValue)
                 record.write(geometry)

@@ -150,6 +150,10 @@ public enum LayerOperation<T: Sendable>: Sendable {
     /// `Conv2DTranspose` layout), bias [cout]; each input position adds `x · kernel[a, b]ᵀ` at output position
     /// (i·s_h + a·d_h − crop_top, j·s_w + b·d_w − crop_left), in an [output_h, output_w, cout] map.
     case conv2DTranspose(kernel: T, bias: T?, activation: Activation, geometry: TransposedGeometry)
+    /// Layer normalization over the last axis of each sample (format 1.5): with mean μ and biased variance σ² of the
+    /// sample's last-axis vector, y = (x − μ) · γ / √(σ² + ε) + β; `gamma` and `beta` ([features]) are each optional
+    /// (1 and 0 when absent).
+    case layerNorm(gamma: T?, beta: T?, epsilon: Double)
 
     /// The code of this kind in the file.
     public var kindCode: UInt8 {
@@ -174,13 +178,14 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .upsample2D: LayerKindCode.upsample2D
         case .parametricActivation: LayerKindCode.parametricActivation
         case .conv2DTranspose: LayerKindCode.conv2DTranspose
+        case .layerNorm: LayerKindCode.layerNorm
         }
     }
 
     /// The lowest format minor version that has this kind.
     public var minimumMinorVersion: UInt16 {
         switch self {
-        case .upsample2D, .parametricActivation, .conv2DTranspose: 5
+        case .upsample2D, .parametricActivation, .conv2DTranspose, .layerNorm: 5
         case .store, .load, .merge: max(4, activationFunction?.minimumMinorVersion ?? 0)
         default: max(kindCode <= 6 ? 0 : 1, activationFunction?.minimumMinorVersion ?? 0)
         }
@@ -230,6 +235,7 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case .upsample2D: "upsample2d"
         case .parametricActivation: "parametric_activation"
         case .conv2DTranspose: "conv2d_transpose"
+        case .layerNorm: "layer_norm"
         }
     }
 
@@ -272,6 +278,9 @@ public enum LayerOperation<T: Sendable>: Sendable {
         case let .conv2DTranspose(kernel, bias, activation, geometry):
             return .conv2DTranspose(kernel: try transform(kernel, "kernel"), bias: try bias.map { try transform($0, "bias") },
                                     activation: activation, geometry: geometry)
+        case let .layerNorm(gamma, beta, epsilon):
+            return .layerNorm(gamma: try gamma.map { try transform($0, "gamma") }, beta: try beta.map { try transform($0, "beta") },
+                              epsilon: epsilon)
         }
     }
 
@@ -397,6 +406,8 @@ public enum LayerKindCode {
     public static let parametricActivation: UInt8 = 22
     /// Format 1.5: `conv2d_transpose`.
     public static let conv2DTranspose: UInt8 = 24
+    /// (1.5) Layer normalization over the last axis.
+    public static let layerNorm: UInt8 = 26
 }
 
 extension Layer where T == Int {

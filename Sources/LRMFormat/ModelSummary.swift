@@ -14,6 +14,8 @@ public struct ModelSummary: Sendable {
         /// (1.5) What an `upsample2d` layer does, and a `conv2d_transpose` layer's geometry; nil for other layers.
         public var upsampling: Upsampling?
         public var transposedGeometry: TransposedGeometry?
+        /// (1.5) A `layer_norm`'s epsilon: what it computes besides its gamma and beta.
+        public var epsilon: Double?
         /// Input and output width of dense and factorized layers.
         public var inFeatures: Int?
         public var outFeatures: Int?
@@ -110,6 +112,10 @@ public struct ModelSummary: Sendable {
                 row.activation = activation
             case let .scaleShift(scale, shift):
                 row.parametersBefore = count(scale) + count(shift)
+                row.parametersAfter = row.parametersBefore
+            case let .layerNorm(gamma, beta, epsilon):
+                row.epsilon = epsilon
+                row.parametersBefore = count(gamma) + count(beta)
                 row.parametersAfter = row.parametersBefore
             case .flatten, .reshape, .pool2D, .globalPool2D, .pad2D, .crop2D, .permute:
                 break

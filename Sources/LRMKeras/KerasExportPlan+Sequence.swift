@@ -38,7 +38,7 @@ extension KerasExportPlan {
     /// [steps, channels]: it works on the last axis alone, or keeps the elements' row-major order (flatten, reshape).
     static func ignoresSequenceView(_ operation: LayerOperation<Tensor>) -> Bool {
         switch operation {
-        case .dense, .factorizedDense, .activation, .scaleShift, .flatten, .reshape: return true
+        case .dense, .factorizedDense, .activation, .scaleShift, .layerNorm, .flatten, .reshape: return true
         case .parametricActivation(let function, _): return !function.usesAlphas  // element-wise, whatever the axes
         default: return false
         }

@@ -326,6 +326,8 @@ struct KerasExportPlan {
                 shape = target
             case let .scaleShift(scale, shift):
                 layers.append(try mapper.batchNormalization(scale: scale, shift: shift, features: features))
+            case let .layerNorm(gamma, beta, epsilon):
+                layers.append(try mapper.layerNormalization(gamma: gamma, beta: beta, epsilon: epsilon, features: features))
             case let .factorizedConv2D(first, second, bias, activation, form, geometry, _):
                 // Two Conv2D layers: the first (k filters, no bias, linear), then the second with bias and activation.
                 let (firstGeometry, secondGeometry) = Self.halves(geometry, form: form)
@@ -753,6 +755,23 @@ struct LayerMapper {
         return planned("BatchNormalization", [
             ("axis", .int(-1)), ("momentum", .number(0.99)), ("epsilon", .number(KerasExportPlan.scaleShiftEpsilon)),
             ("center", .bool(shift != nil)), ("scale", .bool(true)),
+        ], weights: weights)
+    }
+
+    /// (1.5) A LayerNormalization over the last axis: gamma (`scale` false without one), then beta (`center` false
+    /// without one), the record's epsilon.
+    func layerNormalization(gamma: Tensor?, beta: Tensor?, epsilon: Double, features: Int) throws(KerasExportError) -> KerasExportPlan.PlannedLayer {
+        var weights: [KerasExportPlan.Weight] = []
+        for (tensor, variable) in [(gamma, "gamma"), (beta, "beta")] {
+            guard let tensor else { continue }
+            guard features > 0, tensor.shape == [features] else {
+                throw invalid("\(variable) has shape \(tensor.shape), expected [\(features)] (one value per feature of the last axis)")
+            }
+            try checkCount(tensor, variable)
+            weights.append(.init(variable: variable, shape: [features], values: tensor.floats()))
+        }
+        return planned("LayerNormalization", [
+            ("axis", .int(-1)), ("epsilon", .number(epsilon)), ("center", .bool(beta != nil)), ("scale", .bool(gamma != nil)),
         ], weights: weights)
     }
 

@@ -17,6 +17,7 @@ public import LRMFormat
 /// | `pool2d`, `global_pool2d` | `MaxPooling2D` / `AveragePooling2D`, `GlobalMaxPooling2D` / `GlobalAveragePooling2D` |
 /// | `pad2d`, `crop2d`, `permute` | `ZeroPadding2D`, `Cropping2D`, `Permute(dims)` (1-based) |
 /// | `scale_shift` | `BatchNormalization(axis=-1, epsilon=1e-3)` with gamma = scale, beta = shift (`center` off without one), moving mean 0, moving variance float32(1 − ε), so that it computes `x · scale + shift` |
+/// | `layer_norm` (1.5) | `LayerNormalization(axis=-1, epsilon, center, scale)` with gamma, beta as stored (`scale`/`center` off without one) |
 ///
 /// The model's input shape becomes the `InputLayer`'s. The input **preprocessing** (`x · scale + offset`)
 /// is the first layer, so that the Keras model takes the raw inputs `lrm predict` takes (a drop-in

@@ -7,7 +7,7 @@ extension KerasLayerConfig {
     static let supportedClassNames = [
         "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Concatenate", "Conv1D",
         "Conv2D", "Cropping1D", "Cropping2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "ELU", "Flatten",
-        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LeakyReLU",
+        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LayerNormalization", "LeakyReLU",
         "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "PReLU", "Permute", "ReLU", "Reshape",
         "Rescaling", "SeparableConv1D", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
         "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Conv1DTranspose", "Conv2DTranspose",
@@ -157,6 +157,17 @@ extension KerasLayerConfig {
                                        epsilon: try reader.optionalNumber("epsilon") ?? 1e-3,
                                        center: try reader.bool("center", default: true),
                                        scale: try reader.bool("scale", default: true))
+        case "LayerNormalization":
+            // Keras 3's deprecated rms_scaling multiplies x (not x − mean) by 1/sqrt(variance + epsilon) and has no beta:
+            // another function, which lrm has no kind for.
+            if try reader.bool("rms_scaling", default: false) {
+                throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
+                                       "LayerNormalization with rms_scaling=True (x scaled by the variance, not centred) is not supported")
+            }
+            let epsilon = try reader.optionalNumber("epsilon") ?? 1e-3
+            guard epsilon.isFinite, epsilon >= 0 else { throw reader.invalid("epsilon", expected: "a number of 0 or more", found: config["epsilon"]) }
+            return .layerNormalization(axis: try reader.axes("axis", default: [-1]), epsilon: epsilon,
+                                       center: try reader.bool("center", default: true), scale: try reader.bool("scale", default: true))
         case "Lambda":
             throw KerasImportError(.unsupportedLayer, file: source, location: reader.location,
                                    "Lambda layers hold Python code, which is never executed; rebuild the model with built-in layers")
@@ -180,6 +191,7 @@ extension KerasLayerConfig {
         case .dense(_, _, let useBias): useBias ? ["kernel", "bias"] : ["kernel"]
         case .batchNormalization(_, _, let center, let scale):
             (scale ? ["gamma"] : []) + (center ? ["beta"] : []) + ["moving_mean", "moving_variance"]
+        case .layerNormalization(_, _, let center, let scale): (scale ? ["gamma"] : []) + (center ? ["beta"] : [])
         case .normalization(_, let mean, _, _): mean == nil ? ["mean", "variance", "count"] : []
         case .conv2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]
         case .convTranspose2D(let c): c.useBias ? ["kernel", "bias"] : ["kernel"]

@@ -40,6 +40,10 @@ public enum KerasLayerConfig: Sendable, Equatable {
     /// `y = gamma · (x − moving_mean) / sqrt(moving_variance + epsilon) + beta`;
     /// `gamma` is absent (1) when `scale` is false, `beta` absent (0) when `center` is false.
     case batchNormalization(axis: [Int], epsilon: Double, center: Bool, scale: Bool)
+    /// `LayerNormalization` (format 1.5's `layer_norm`): each sample normalized over `axis` with its own mean and
+    /// biased variance, `y = (x − mean) · gamma / sqrt(variance + epsilon) + beta`; `gamma` absent (1) when `scale` is
+    /// false, `beta` absent (0) when `center` is false. lrm imports it over the last axis only.
+    case layerNormalization(axis: [Int], epsilon: Double, center: Bool, scale: Bool)
     /// `Conv2D`: kernel `[kh, kw, cin, filters]` (whatever the data format), bias `[filters]` when `useBias`.
     case conv2D(KerasConvolution)
     /// `DepthwiseConv2D`: kernel `[kh, kw, cin, depth_multiplier]`, bias `[cin · depth_multiplier]`.

@@ -331,6 +331,23 @@ struct ContainerModelBuilder {
             let scale = invert ? sd : sd.map { 1 / $0 }
             let shift = invert ? mm : zip(mm, sd).map { -$0 / $1 }
             layers.append(scaleShift(name: layer.name, scale: scale, shift: shift))
+        case let .layerNormalization(axis, epsilon, center, scaleEnabled):
+            // (1.5) Per sample, over Keras's last axis (Keras's order is restored before it): never folded into a Dense.
+            let shape = currentShape()
+            let rank = shape.count + 1  // Keras's, with the batch axis
+            guard axis.count == 1, axis[0] == -1 || axis[0] == rank - 1, let features = shape.last else {
+                throw fail(layer, "normalizes axis \(axis) of a rank-\(rank) tensor; lrm imports LayerNormalization over the last axis only (-1)")
+            }
+            func vector(_ name: String, _ enabled: Bool) throws(KerasImportError) -> Tensor? {
+                guard enabled else { return nil }
+                guard let weight = layer.weight(named: name), weight.shape == [features] else {
+                    throw KerasImportError(.missingWeights, file: source, location: "layer '\(layer.name)' (LayerNormalization)",
+                                           "no \(name) of shape [\(features)]")
+                }
+                return Tensor(shape: [features], floats: weight.values)
+            }
+            layers.append(Layer(name: layer.name, operation: .layerNorm(gamma: try vector("gamma", scaleEnabled), beta: try vector("beta", center),
+                                                                        epsilon: epsilon)))
         case let .batchNormalization(axis, epsilon, center, scaleEnabled):
             let (s, t) = try batchNormalization(layer, epsilon: epsilon, center: center, scale: scaleEnabled)
             try checkNormalizedAxis(axis, layer)

@@ -73,6 +73,12 @@ enum KerasWeightValidator {
             for weight in layer.weights where weight.shape != first.shape || weight.shape.count != 1 {
                 throw mismatch(weight, expected: "a vector shaped like '\(first.name)' \(format(first.shape))")
             }
+        case .layerNormalization:
+            // gamma and beta: one value per normalized feature, the same count.
+            guard let first = layer.weights.first else { return }
+            for weight in layer.weights where weight.shape != first.shape || weight.shape.count != 1 {
+                throw mismatch(weight, expected: "a vector shaped like '\(first.name)' \(format(first.shape))")
+            }
         case .normalization:
             let vectors = layer.weights.filter { $0.name != "count" }
             if let first = vectors.first {

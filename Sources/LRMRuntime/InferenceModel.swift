@@ -33,6 +33,8 @@ public final class InferenceModel: Sendable {
         case activation(Activation)
         /// y = x · scale + shift over the last axis.
         case scaleShift(scale: [Float], shift: [Float]?)
+        /// (1.5) Layer normalization over the last axis.
+        case layerNorm(gamma: [Float]?, beta: [Float]?, epsilon: Double)
         /// Only the sample's shape changes (flatten, reshape).
         case reshape([Int])
         /// Convolutions run one after the other (one, or the two halves of a factorized one).
@@ -213,6 +215,11 @@ public final class InferenceModel: Sendable {
                 steps.append(.activation(activation))
             case let .scaleShift(scaleTensor, shiftTensor):
                 steps.append(.scaleShift(scale: scaleTensor.floats(), shift: shiftTensor?.floats()))
+            case let .layerNorm(gamma, beta, epsilon):
+                guard [gamma, beta].allSatisfy({ $0 == nil || $0?.shape == [features] }), epsilon.isFinite, epsilon >= 0 else {
+                    throw RuntimeError(.invalidModel, "layer '\(escaped(layer.name))': gamma/beta do not have \(features) values or epsilon \(epsilon) is not 0 or more")
+                }
+                steps.append(.layerNorm(gamma: gamma?.floats(), beta: beta?.floats(), epsilon: epsilon))
             case .flatten:
                 shape = [shape.reduce(1, *)]
                 steps.append(.reshape(shape))
@@ -397,6 +404,8 @@ public final class InferenceModel: Sendable {
                 for r in 0..<rows {
                     for c in 0..<features { current[r * features + c] = current[r * features + c] * scale[c] + (shift?[c] ?? 0) }
                 }
+            case let .layerNorm(gamma, beta, epsilon):
+                LayerNormalization.apply(&current, features: features, gamma: gamma, beta: beta, epsilon: epsilon)
             case .reshape:
                 break
             case .convolution(let plans):

@@ -24,6 +24,9 @@ extension LayerFidelity {
         case .crop2D(let m): "cropping top \(m.top), bottom \(m.bottom), left \(m.left), right \(m.right)"
         case let .merge(mode, _, activation): "\(mode.name) merge" + (activation == .linear ? "" : ", then \(activation.name)")
         case .upsample2D(let u): "upsampling \(u.factorH)×\(u.factorW), \(u.interpolation.name)"
+        // (1.5) Its epsilon and which of gamma and beta it has (their values, like a scale-shift's, are not compared).
+        case let .layerNorm(gamma, beta, epsilon):
+            "layer normalization, epsilon \(epsilon)" + (gamma == nil ? ", no gamma" : "") + (beta == nil ? ", no beta" : "")
         case .dense, .factorizedDense, .conv2D, .factorizedConv2D, .depthwiseConv2D, .conv2DTranspose, .scaleShift, .store, .load: nil
         // A kind added later is not compared until it is listed here.
         @unknown default: nil

@@ -79,7 +79,7 @@ extension TaskKind {
                  .conv2D(_, _, let activation, _), .factorizedConv2D(_, _, _, let activation, _, _, _), .depthwiseConv2D(_, _, let activation, _),
                  .merge(_, _, let activation), .conv2DTranspose(_, _, let activation, _):
                 return activation
-            case .scaleShift, .pool2D, .globalPool2D:
+            case .scaleShift, .pool2D, .globalPool2D, .layerNorm:
                 return .linear
             case .parametricActivation:
                 // (1.5) A ReLU, ELU or PReLU with parameters: unbounded outputs, not probabilities.

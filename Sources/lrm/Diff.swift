@@ -98,6 +98,7 @@ struct ContainerDiff {
             // What the kind alone does not say, as inspect's table says it (no tensor tells these apart).
             kindText(row.kind, kerasClass: row.kerasClass) + (row.parametricActivation.map { " (\($0.summary))" } ?? "")
                 + (row.upsampling.map { " (\($0.summary))" } ?? "") + (row.transposedGeometry.map { " (\($0.summary))" } ?? "")
+                + (row.epsilon.map { " (epsilon \($0))" } ?? "")
                 + (row.slots.map { " [\($0)]" } ?? "") + (row.factorization.map { " rank \($0.rank)" } ?? "")
                 + ", \(Format.count(row.parametersAfter)) parameters"
         }

@@ -85,7 +85,7 @@ struct HTMLReport {
         for row in summary.layers {
             let f = row.factorization
             let form = row.convolutionForm.map { "\($0.name) \(f.map { "\($0.inFeatures)×\($0.outFeatures)" } ?? "")" } ?? ""
-            html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")\(row.parametricActivation.map { " (\(e($0.summary)))" } ?? "")\(row.kerasClass.map { " [\(e($0))]" } ?? "")\(row.slots.map { " [\(e($0))]" } ?? "")</td>"
+            html += "<tr><td class=\"l\">\(e(row.name))</td><td class=\"l\">\(e(row.kind))\(row.activation.map { $0 == .linear ? "" : " (\($0.name))" } ?? "")\(row.parametricActivation.map { " (\(e($0.summary)))" } ?? "")\(row.epsilon.map { " (epsilon \($0))" } ?? "")\(row.kerasClass.map { " [\(e($0))]" } ?? "")\(row.slots.map { " [\(e($0))]" } ?? "")</td>"
                 + "<td>\(HTMLReport.shape(row))</td><td class=\"l\">\(form)</td><td>\(row.outputShape.map(String.init).joined(separator: "×"))</td>"
                 + "<td>\(f.map { String($0.rank) } ?? "")</td>"
                 + "<td>\(f.map { Format.fixed($0.retainedEnergy, 4) + (HTMLReport.energyIsTruncations(row) ? " (truncation's)" : "") } ?? "")</td><td>\(f.map { Format.fixed($0.relativeError, 4) } ?? "")</td>"

@@ -161,9 +161,10 @@ enum InspectReport {
         for (index, row) in summary.layers.enumerated() {
             var kind = row.kind
             // In parentheses: the activation (unless linear), a parametric activation's function, an upsampling's factors
-            // and interpolation, a transposed convolution's strides (dilation and crop where not 1 and 0).
+            // and interpolation, a transposed convolution's strides (dilation and crop where not 1 and 0), (1.5) a layer
+            // normalization's epsilon.
             let details = [row.activation.flatMap { $0 == .linear ? nil : $0.name }, row.parametricActivation?.summary,
-                           row.upsampling?.summary, row.transposedGeometry?.summary].compactMap { $0 }
+                           row.upsampling?.summary, row.transposedGeometry?.summary, row.epsilon.map { "epsilon \($0)" }].compactMap { $0 }
             if !details.isEmpty { kind += " (\(details.joined(separator: "; ")))" }
             kind = kindText(kind, kerasClass: row.kerasClass)
             if let slots = row.slots { kind += " [\(slots)]" }

@@ -15,6 +15,7 @@ enum ValidVector: String, CaseIterable {
     case upsample
     case activations
     case conv2dTranspose = "conv2d_transpose"
+    case layerNorm = "layer_norm"
 
     func bytes() throws -> [UInt8] {
         switch self {
@@ -98,6 +99,7 @@ enum ValidVector: String, CaseIterable {
         case .upsample: return try ContainerWriter.encode(UpsampleModels.make())
         case .activations: return try ContainerWriter.encode(ActivationModel.make())
         case .conv2dTranspose: return try ContainerWriter.encode(TransposedModels.make())
+        case .layerNorm: return try ContainerWriter.encode(LayerNormModels.make())
         case .branches:
             // Format 1.4: a model with branches as one list of layers (spec section 3.7): the input kept in slot
             // 65,535, two dense branches of it, every merge mode, slot 2 stored again, and a concatenation of
@@ -144,7 +146,7 @@ private func invalidManifest() -> String {
     }
     let all = entries(Defect.self) + entries(ConvDefect.self) + entries(QuantDefect.self) + entries(ZeroPointDefect.self)
         + entries(SlotDefect.self) + entries(UpsampleDefect.self) + entries(ActivationDefect.self)
-        + entries(TransposedDefect.self)
+        + entries(TransposedDefect.self) + entries(LayerNormDefect.self)
     return JSONValue.array(all).serialized(indent: 2) + "\n"
 }
 
@@ -236,6 +238,11 @@ struct TestVectorTests {
 
     @Test("invalid format 1.5 vectors are the transposed convolution defects, each with its error kind", arguments: TransposedDefect.allCases)
     func invalidTransposed(_ defect: TransposedDefect) throws {
+        try checkStaged(defect)
+    }
+
+    @Test("invalid format 1.5 vectors are the layer normalization defects, each with its error kind", arguments: LayerNormDefect.allCases)
+    func invalidLayerNorm(_ defect: LayerNormDefect) throws {
         try checkStaged(defect)
     }
 

@@ -21,7 +21,7 @@ public enum FineTuneErrorKind: String, Sendable {
 /// in its shape, images as [h, w, c]).
 ///
 /// Stages follow the model's layers: dense (W, b), factorized dense (U·Σ, Vᵀ, b), element-wise activations, scale-shift
-/// over the last axis (fixed), flatten and reshape (only the shape changes), and the spatial layers: convolutions (kernel
+/// over the last axis (fixed), (1.5) layer normalization over the last axis (γ and β trained), flatten and reshape (only the shape changes), and the spatial layers: convolutions (kernel
 /// and bias; any stride, dilation and padding), factorized convolutions (both halves and the bias, in the channel and the
 /// spatial form), depthwise convolutions, max and average pooling, global pooling, zero padding, cropping, axis
 /// permutations and (1.5) nearest and bilinear upsampling (its adjoint: each gradient back to its source positions with
@@ -50,6 +50,8 @@ struct TrainableNetwork {
         case transposed(kernel: Int, bias: Int?, plan: TransposedConvolution, window: TrainingWindow, activation: Activation)
         case activation(Activation)
         case scaleShift(scale: [Float], shift: [Float]?)
+        /// (1.5) Layer normalization over the last axis; γ and β (when present) are trained, as biases are.
+        case layerNorm(gamma: Int?, beta: Int?, epsilon: Double)
         /// Only the sample's shape changes (flatten, reshape).
         case reshape(shape: [Int])
         /// (1.4) The current batch kept in a slot (the output is the input).
@@ -177,6 +179,8 @@ struct TrainableNetwork {
                 stage = .activation(activation)
             case let .scaleShift(scale, shift):
                 stage = .scaleShift(scale: scale.floats(), shift: shift?.floats())
+            case let .layerNorm(gamma, beta, epsilon):
+                stage = .layerNorm(gamma: add(gamma), beta: add(beta), epsilon: epsilon)
             case .flatten, .reshape:
                 stage = .reshape(shape: output)
             case .store(let slot):
@@ -342,6 +346,9 @@ struct TrainableNetwork {
                 activate(activation, width: width)
             case let .scaleShift(scale, shift):
                 for r in 0..<rows { for c in 0..<width { current[r * width + c] = current[r * width + c] * scale[c] + (shift?[c] ?? 0) } }
+            case let .layerNorm(gamma, beta, epsilon):
+                LayerNormalization.apply(&current, features: width, gamma: gamma.map { parameters[$0] }, beta: beta.map { parameters[$0] },
+                                         epsilon: epsilon)
             case .reshape:
                 break
             case .store(let slot):
@@ -457,6 +464,13 @@ struct TrainableNetwork {
             case let .scaleShift(scale, _):
                 let width = shape.last ?? scale.count
                 for i in delta.indices { delta[i] *= scale[i % width] }
+            case let .layerNorm(gamma, beta, epsilon):
+                let width = shape.last ?? 1
+                let (dx, dGamma, dBeta) = TrainableNetwork.layerNormGradients(input, width: width, gamma: gamma.map { parameters[$0] },
+                                                                               epsilon: epsilon, outputGradient: delta)
+                if let gamma { gradients[gamma] = dGamma }
+                if let beta { gradients[beta] = dBeta }
+                if propagate { delta = dx }
             case .reshape:
                 break
             case .store(let slot):
@@ -495,6 +509,34 @@ struct TrainableNetwork {
             }
         }
         return (gradients, inputGradient ? delta : nil)
+    }
+
+    /// (1.5) The gradients of a layer normalization over rows of `width` (x̂ = (x − μ)·r, r = 1/√(σ² + ε), y = γ·x̂ + β):
+    /// ∂L/∂β = Σ g, ∂L/∂γ = Σ g·x̂ over the rows, and per row ∂L/∂x = r·(d − mean(d) − x̂·mean(d·x̂)) with d = g·γ.
+    static func layerNormGradients(_ x: [Float], width: Int, gamma: [Float]?, epsilon: Double,
+                                   outputGradient g: [Float]) -> (input: [Float], gamma: [Float], beta: [Float]) {
+        var dx = [Float](repeating: 0, count: x.count)
+        var dGamma = [Double](repeating: 0, count: width), dBeta = [Double](repeating: 0, count: width)
+        guard width > 0 else { return (dx, [], []) }
+        var xhat = [Double](repeating: 0, count: width), d = [Double](repeating: 0, count: width)
+        x.withUnsafeBufferPointer { all in
+            for start in stride(from: 0, to: x.count - width + 1, by: width) {
+                let (mean, r) = LayerNormalization.moments(UnsafeBufferPointer(rebasing: all[start..<(start + width)]), epsilon: epsilon)
+                var sumD = 0.0, sumDX = 0.0
+                for c in 0..<width {
+                    xhat[c] = (Double(all[start + c]) - mean) * r
+                    let gc = Double(g[start + c])
+                    dBeta[c] += gc
+                    dGamma[c] += gc * xhat[c]
+                    d[c] = gc * Double(gamma?[c] ?? 1)
+                    sumD += d[c]
+                    sumDX += d[c] * xhat[c]
+                }
+                let n = Double(width)
+                for c in 0..<width { dx[start + c] = Float(r * (d[c] - sumD / n - xhat[c] * sumDX / n)) }
+            }
+        }
+        return (dx, dGamma.map(Float.init), dBeta.map(Float.init))
     }
 
     /// (1.4) The gradients of a merge's inputs (the current batch `input`, then `others`, the slots' in order) given
@@ -658,6 +700,11 @@ struct TrainableNetwork {
             case let (.parametric(_, alphas?, _), .parametricActivation(function, oldAlphas?)):
                 updated.layers[index] = Layer(name: layer.name, operation: .parametricActivation(
                     function, alphas: Tensor(shape: oldAlphas.shape, floats: parameters[alphas], dtype: oldAlphas.dtype)))
+            case let (.layerNorm(gamma, beta, _), .layerNorm(oldGamma, oldBeta, epsilon)):
+                updated.layers[index] = Layer(name: layer.name, operation: .layerNorm(
+                    gamma: gamma.flatMap { g in oldGamma.map { Tensor(shape: $0.shape, floats: parameters[g], dtype: $0.dtype) } },
+                    beta: beta.flatMap { b in oldBeta.map { Tensor(shape: $0.shape, floats: parameters[b], dtype: $0.dtype) } },
+                    epsilon: epsilon))
             case let (.transposed(kernel, bias, _, _, _), .conv2DTranspose(oldKernel, oldBias, activation, geometry)):
                 updated.layers[index] = Layer(name: layer.name, operation: .conv2DTranspose(
                     kernel: Tensor(shape: oldKernel.shape, floats: parameters[kernel], dtype: oldKernel.dtype),

@@ -330,7 +330,8 @@ public final class Refitter: @unchecked Sendable {
                 if current.layers[index] != original.layers[index] { inputsChanged = true }
             case (.dense, .dense), (.activation, _), (.flatten, _), (.reshape, _), (.scaleShift, _),
                  (.conv2D, .conv2D), (.depthwiseConv2D, .depthwiseConv2D), (.pool2D, _), (.globalPool2D, _), (.pad2D, _),
-                 (.crop2D, _), (.permute, _), (.store, _), (.load, _), (.merge, _), (.upsample2D, _), (.conv2DTranspose, .conv2DTranspose):
+                 (.crop2D, _), (.permute, _), (.store, _), (.load, _), (.merge, _), (.upsample2D, _), (.conv2DTranspose, .conv2DTranspose),
+                 (.layerNorm, _):
                 // (1.4) Slot layers hold no weights; the runner's passes follow the slots, so the inputs of every later layer
                 // are those the candidate gives it.
                 if !inputsChanged && layer != original.layers[index] { inputsChanged = true }

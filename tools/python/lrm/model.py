@@ -85,7 +85,8 @@ class Layer:
     """One layer of the model.
 
     `name`, `kind` (`dense`, `factorized_dense`, `activation`, `flatten`, `reshape`, `scale_shift`, the 1.1
-    spatial kinds, the 1.2/1.3 quantized kinds, the 1.4 slot kinds `store`, `load`, `merge`),
+    spatial kinds, the 1.2/1.3 quantized kinds, the 1.4 slot kinds `store`, `load`, `merge`, the 1.5 kinds,
+    among them `layer_norm`, whose `gamma` and `beta` are weights and `epsilon` an option),
     `activation` (name, or None for kinds without one), `weights` (tensor field -> float32 array: `kernel`,
     `bias`, `us`, `vt`, `scale`, `shift`; absent optional tensors are left out), `factorization` (dict of
     spec/vectors/README.md, factorized layers only) and `target` (reshape only).
@@ -259,6 +260,16 @@ class Model:
                 x = x * w["scale"]
                 if "shift" in w:
                     x = x + w["shift"]
+            elif layer.kind == "layer_norm":
+                # format 1.5: over the last axis, biased variance, in float64 here (FORMAT.md section 3.9)
+                x64 = x.astype(np.float64)
+                mean = x64.mean(axis=-1, keepdims=True)
+                var = ((x64 - mean) ** 2).mean(axis=-1, keepdims=True)
+                x = (x64 - mean) / np.sqrt(var + layer.options["epsilon"])
+                if "gamma" in w:
+                    x = x * w["gamma"]
+                if "beta" in w:
+                    x = x + w["beta"]
             elif layer.kind == "flatten":
                 x = x.reshape(n, -1)
             elif layer.kind == "reshape":
@@ -469,7 +480,7 @@ def load(path, verify=False):
                 weights.pop(field + "_zero_points", None)
             options = {k: fields[k] for k in ("strides", "dilation", "padding", "form", "mode", "pool", "margins", "axes",
                                               "slot", "slots", "factors", "interpolation", "function", "parameters",
-                                              "crop", "output")
+                                              "crop", "output", "epsilon")
                    if k in fields}
             layers.append(Layer(fields["name"], fields["kind"], fields.get("activation"), weights,
                                 fields.get("factorization"), fields.get("target"), options))

@@ -147,7 +147,9 @@ LAYER_KINDS = {1: "dense", 2: "factorized_dense", 3: "activation", 4: "flatten",
                # format 1.5: upsampling (section 3.5)
                23: "upsample2d", 24: "conv2d_transpose",
                # format 1.5: an element-wise activation with parameters (section 3.8)
-               22: "parametric_activation"}
+               22: "parametric_activation",
+               # format 1.5: layer normalization over the last axis (section 3.9)
+               26: "layer_norm"}
 PADDINGS = {0: "valid", 1: "same"}
 POOL_MODES = {0: "max", 1: "average"}
 FORMS = {0: "channel", 1: "spatial"}
@@ -421,6 +423,7 @@ LAYER_FIELDS = {
     "upsample2d": ("factors", "interpolation"),
     "parametric_activation": ("function", "parameters", "alphas"),
     "conv2d_transpose": ("kernel", "bias", "activation", "strides", "dilation", "crop", "output"),
+    "layer_norm": ("gamma", "beta", "epsilon"),
 }
 FACTORIZATION_FIELDS = ("in_features", "out_features", "rank", "retained_energy", "relative_error",
                         "policy", "policy_parameter", "method", "singular_values")
@@ -431,7 +434,7 @@ class _Layer(_Record):
                  "factorization", "first", "second", "form", "strides", "dilation", "padding", "mode", "pool",
                  "margins", "axes", "kernel_scales", "kernel_group_size", "us_scales", "us_group_size",
                  "vt_scales", "vt_group_size", "kernel_zero_points", "us_zero_points", "vt_zero_points",
-                 "slot", "slots", "factors", "interpolation", "function", "parameters", "alphas", "crop", "output", "_refs",
+                 "slot", "slots", "factors", "interpolation", "function", "parameters", "alphas", "crop", "output", "gamma", "beta", "epsilon", "_refs",
                  "_pos",
                  "_name_pos")
 
@@ -1065,6 +1068,11 @@ class LrmFile:
         elif kind == "parametric_activation":
             layer["function"], layer["parameters"] = self._parametric(r, lname)
             tref("alphas", True)
+        elif kind == "layer_norm":
+            # section 3.9 (format 1.5): gamma and beta (each optional), then epsilon (checked with the shapes, section 4)
+            tref("gamma", True)
+            tref("beta", True)
+            layer["epsilon"] = r.f64(("layer %r epsilon", lname))
         used = r.pos - start
         if used != rlen:
             raise r.err("malformed_header", "layer %r record length is %d, its fields take %d bytes"
@@ -1184,6 +1192,15 @@ class LrmFile:
                 if layer["shift"] is not None and tshape(layer["shift"]) != [f]:
                     raise fail(layer, "shift %r has shape %s, expected [%d]"
                                % (tensors[layer["shift"]]["name"], tshape(layer["shift"]), f))
+            elif kind == "layer_norm":
+                # section 4 (format 1.5): over the last axis; gamma and beta [f] when present; epsilon finite, >= 0
+                for field in ("gamma", "beta"):
+                    if layer[field] is not None and tshape(layer[field]) != [f]:
+                        raise fail(layer, "%s %r has shape %s, expected [%d]"
+                                   % (field, tensors[layer[field]]["name"], tshape(layer[field]), f))
+                eps = layer["epsilon"]
+                if not (math.isfinite(eps) and eps >= 0):
+                    raise fail(layer, "has epsilon %r, expected a finite number of 0 or more" % (eps,))
             elif kind in ("conv2d", "factorized_conv2d", "depthwise_conv2d", "pool2d", "global_pool2d",
                           "pad2d", "crop2d", "permute", "upsample2d", "conv2d_transpose"):
                 shape = _spatial_shape(layer, shape, tshape, fail)

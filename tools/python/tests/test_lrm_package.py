@@ -183,6 +183,19 @@ def _reference_forward(doc, x):
                 a = _reference_parametric(layer, tensors, a)
             elif kind == "conv2d_transpose":
                 a = act(layer["activation"], _reference_transposed(layer, tensors, a))
+            elif kind == "layer_norm":
+                # FORMAT.md section 3.9, vector by vector along the last axis with math.fsum
+                f = a.shape[-1]
+                rows = a.reshape(-1, f)
+                gamma = tensors[layer["gamma"]] if layer["gamma"] is not None else np.ones(f)
+                beta = tensors[layer["beta"]] if layer["beta"] is not None else np.zeros(f)
+                out = np.empty_like(rows, dtype=np.float64)
+                for r, v in enumerate(rows):
+                    mean = math.fsum(v) / f
+                    var = math.fsum((e - mean) ** 2 for e in v) / f
+                    for i in range(f):
+                        out[r, i] = (v[i] - mean) * gamma[i] / math.sqrt(var + layer["epsilon"]) + beta[i]
+                a = out.reshape(a.shape)
             else:
                 raise AssertionError("vector layer kind %r has no reference here" % kind)
         outputs.append(a)
