@@ -115,12 +115,12 @@ extension LRM.Convert {
         }
     }
 
-    /// `--conv` chooses how Conv2D kernels are factorized: on a model with none (a depthwise convolution is never
-    /// factorized) it would change nothing. Said once the model is read, before anything is factorized.
+    /// `--conv` chooses how Conv2D (and Conv1D) kernels are factorized: on a model with none (a depthwise or transposed
+    /// convolution is never factorized) it would change nothing. Said once the model is read, before anything is factorized.
     func refuseConvWithoutConvolutions(_ model: MappedModel) throws {
         guard let givenConv, !hasConvolutions(model) else { return }
-        throw CommandFailure(status: .usage, message: "\(input): --conv \(givenConv.rawValue) chooses how Conv2D kernels are factorized; "
-                             + "the model has no convolutions")
+        throw CommandFailure(status: .usage, message: "\(input): --conv \(givenConv.rawValue) chooses how Conv2D and Conv1D kernels are factorized; "
+                             + "the model has none (depthwise and transposed convolutions are never factorized)")
     }
 
     /// `--svd randomized` sketches only kernels truncated in the plain metric by a policy that needs not every σ

@@ -327,7 +327,8 @@ struct InputShapeOption: ParsableArguments {
     }
 
     static func parse(_ text: String) throws -> [Int] {
-        let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // Empty parts kept: "15,3," or "15,,3" is a typo, refused, not read as 15,3.
+        let dims = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
             throw ValidationError("--input-shape must be positive whole numbers separated by commas, found '\(text)'")
         }

@@ -251,6 +251,9 @@ struct Conv1DCLITests {
             (["inspect", keras, "--input-shape", "15,4"], "--input-shape 15,4 does not fit the model's input shape (None, 3)"),
             (["inspect", keras, "--input-shape", "3000000000,3"], "--input-shape 3000000000,3 is not a shape lrm can run"),
             (["inspect", keras, "--input-shape", "15,x"], "--input-shape must be positive whole numbers separated by commas, found '15,x'"),
+            // A trailing or doubled comma is a typo, not 15,3 (it was taken as 15,3).
+            (["inspect", keras, "--input-shape", "15,3,"], "--input-shape must be positive whole numbers separated by commas, found '15,3,'"),
+            (["inspect", keras, "--input-shape", "15,,3"], "--input-shape must be positive whole numbers separated by commas, found '15,,3'"),
             (["inspect", Self.basic, "--input-shape", "21,3"], "the --input-* options do not fit the model: layer 'c1/as_2d' reshapes [21, 3]"),
             (["export", Self.fixture("k3_conv1d_open_steps.h5"), "--input-shape", "15,4", "--to", "keras", "-o", scratch.file("bad.keras")],
              "--input-shape 15,4 does not fit the model's input shape (None, 3)"),

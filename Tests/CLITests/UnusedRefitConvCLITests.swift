@@ -82,12 +82,20 @@ struct UnusedRefitConvCLITests {
             // A model without convolutions (a .lrm, and a Keras file): named, before anything is factorized or any data read.
             for (dense, arguments) in [(model, ["--dry-run"]), (model, ["-o", output]), (samples + "mnist_mlp.h5", ["-o", output, "--target-accuracy-drop", "1"] + mnist)] {
                 let result = try ChildProcess.run(["convert", dense, "--conv", form] + arguments)
-                expectOneLineError(result, status: 64, naming: "\(dense): --conv \(form) chooses how Conv2D kernels are factorized; the model has no convolutions",
+                expectOneLineError(result, status: 64, naming: "\(dense): --conv \(form) chooses how Conv2D and Conv1D kernels are factorized; the model has none",
                                    "\(dense) \(form) \(arguments)")
                 #expect(result.stdout.isEmpty && result.stderr.contains("(see lrm convert --help)"), "\(result.stdout)")
             }
             #expect(!FileManager.default.fileExists(atPath: output))
         }
+        // A model whose only convolution is depthwise: it has convolutions, none that --conv acts on, and the line says why
+        // (it said "the model has no convolutions").
+        let depthwise = scratch.file("depthwise.lrm")
+        try ContainerWriter.write(Self.depthwiseModel(), to: depthwise)
+        let onlyDepthwise = try ChildProcess.run(["convert", depthwise, "--conv", "channel", "--policy", "rank:1", "-o", output])
+        expectOneLineError(onlyDepthwise, status: 64, naming: "\(depthwise): --conv channel chooses how Conv2D and Conv1D kernels are factorized; "
+                           + "the model has none (depthwise and transposed convolutions are never factorized)")
+        #expect(!FileManager.default.fileExists(atPath: output))
         // Where convolutions are factorized: a policy conversion of the CNN, and an accuracy or metric budget search.
         let policy = try ChildProcess.run(["convert", cnn, "--conv", "spatial", "--policy", "rank:4", "--dry-run", "--json"])
         #expect(policy.status == 0 && policy.stdout.contains("spatial form 48×96: rank 4 chose k = 4"), "\(policy.stderr)")
@@ -95,5 +103,16 @@ struct UnusedRefitConvCLITests {
             let result = try ChildProcess.run(["convert", cnn, "--conv", "channel", "-o", output] + mnist + arguments)
             #expect(result.status == 66 && result.stderr.contains("not found"), "\(arguments): \(result.stderr)")
         }
+    }
+
+    /// An 8×8×2 image through a depthwise convolution, global pooling and a dense softmax: convolutions, none factorizable.
+    static func depthwiseModel() -> Model {
+        let kernel = (0..<18).map { Float($0 % 5) / 5 - 0.3 }, dense = (0..<6).map { Float($0) / 6 - 0.4 }
+        return Model(name: "depthwise", input: InputSpec(shape: [8, 8, 2], layout: .hwc), layers: [
+            Layer(name: "dw", operation: .depthwiseConv2D(kernel: Tensor(shape: [3, 3, 2, 1], floats: kernel), bias: nil, activation: .relu,
+                                                          geometry: ConvGeometry(strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padding: .same))),
+            Layer(name: "gap", operation: .globalPool2D(.average)),
+            Layer(name: "out", operation: .dense(kernel: Tensor(shape: [2, 3], floats: dense), bias: nil, activation: .softmax)),
+        ])
     }
 }
