@@ -47,30 +47,13 @@ struct FineTuneBranchesTests {
         let teacher = (0..<(samples * 3)).map { _ in rng.nextSymmetricFloat() * 4 }
         let labels = (0..<samples).map { $0 % 3 }
         let options = FineTuneOptions(epochs: 1, temperature: 2, labelWeight: 0.5)
-        func loss(_ network: TrainableNetwork, _ input: [Float]) throws -> Double {
-            let logits = try network.forward(input, count: samples, keep: false).logits
-            return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
-        }
         let trace = try network.forward(x, count: samples, keep: true)
         let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
         let analytic = try network.gradients(trace, logitGradient: logitGradient, inputGradient: true)
         #expect(analytic.parameters.map(\.count) == network.parameters.map(\.count))
         // Maximum and minimum have kinks where two inputs tie: a smaller step keeps the differences on one side of them.
-        let h: Float = mode == .maximum || mode == .minimum ? 1e-3 : 1e-2
-        for p in network.parameters.indices {
-            for i in network.parameters[p].indices {
-                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
-                    try loss(network, x)
-                }
-                let value = Double(analytic.parameters[p][i])
-                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(mode.name) parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
-            }
-        }
-        var input = x
-        let inputGradient = try #require(analytic.input)
-        for i in input.indices {
-            let numeric = try centralDifference(at: input[i], step: h, set: { input[i] = $0 }) { try loss(network, input) }
-            #expect(abs(Double(inputGradient[i]) - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(mode.name) input \(i)")
-        }
+        try expectGradientsMatchDifferences(&network, x: x, teacher: teacher, labels: labels, options: options, analytic: analytic.parameters,
+                                            inputGradient: try #require(analytic.input), step: mode == .maximum || mode == .minimum ? 1e-3 : 1e-2,
+                                            mode.name)
     }
 }

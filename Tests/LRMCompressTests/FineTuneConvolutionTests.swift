@@ -122,11 +122,6 @@ struct FineTuneConvolutionTests {
                          "bilinear and nearest upsampling around a strided conv",
                          "transposed convolutions: stride 2 cropped, dilated with extra rows"]
 
-    func loss(_ network: TrainableNetwork, _ x: [Float], _ teacher: [Float], _ labels: [Int], _ options: FineTuneOptions) throws -> Double {
-        let logits = try network.forward(x, count: labels.count, keep: false).logits
-        return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: network.classCount, options: options).0
-    }
-
     @Test("every gradient of the spatial stages matches central finite differences: kernels, factors, biases and the input", arguments: models)
     func gradients(name: String) throws {
         var r = Random(11)
@@ -134,7 +129,7 @@ struct FineTuneConvolutionTests {
         let model = Self.model(name)
         var network = try TrainableNetwork(model)
         #expect(network.classCount == 4)
-        var x = try network.preprocess(r.values(samples * model.input.elementCount, scale: 2)[...], count: samples)
+        let x = try network.preprocess(r.values(samples * model.input.elementCount, scale: 2)[...], count: samples)
         let teacher = r.values(samples * 4, scale: 3)
         let labels = (0..<samples).map { $0 % 4 }
         let options = FineTuneOptions(epochs: 1, temperature: 2, labelWeight: 0.5)
@@ -144,18 +139,9 @@ struct FineTuneConvolutionTests {
         #expect(analytic.map(\.count) == network.parameters.map(\.count))
         // The parameter gradients are those backward gives (what fine-tuning steps with).
         #expect(try network.backward(trace, logitGradient: logitGradient) == analytic)
-        let h: Float = 2e-3
-        func close(_ value: Double, _ numeric: Double) -> Bool { abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric) }
-        var checked = 0
-        for p in network.parameters.indices {
-            for i in network.parameters[p].indices {
-                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
-                    try loss(network, x, teacher, labels, options)
-                }
-                #expect(close(Double(analytic[p][i]), numeric), "\(name): parameter \(p)[\(i)]: analytic \(analytic[p][i]), numeric \(numeric)")
-                checked += 1
-            }
-        }
+        let input = try #require(inputGradient)
+        let checked = try expectGradientsMatchDifferences(&network, x: x, teacher: teacher, labels: labels, options: options,
+                                                          analytic: analytic, inputGradient: input, step: 2e-3, name)
         let trainable = model.layers.reduce(0) { total, layer in
             switch layer.operation {
             case .scaleShift: total
@@ -163,12 +149,6 @@ struct FineTuneConvolutionTests {
             }
         }
         #expect(checked == trainable)
-        let input = try #require(inputGradient)
-        #expect(input.count == x.count)
-        for i in x.indices {
-            let numeric = try centralDifference(at: x[i], step: h, set: { x[i] = $0 }) { try loss(network, x, teacher, labels, options) }
-            #expect(close(Double(input[i]), numeric), "\(name): input [\(i)]: analytic \(input[i]), numeric \(numeric)")
-        }
         // Not every gradient is zero (a check that compared zeros with zeros would pass).
         #expect(analytic.allSatisfy { $0.contains { $0 != 0 } } && input.contains { $0 != 0 })
     }

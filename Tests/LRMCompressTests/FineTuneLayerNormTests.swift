@@ -50,26 +50,9 @@ extension FineTuneTests {
         let trace = try network.forward(x, count: samples, keep: true)
         let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
         let (analytic, input) = try network.gradients(trace, logitGradient: logitGradient, inputGradient: true)
-        let h: Float = 1e-3
-        for p in network.parameters.indices {
-            #expect(analytic[p].contains { $0 != 0 }, "parameter \(p) has no gradient")
-            for i in network.parameters[p].indices {
-                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
-                    try loss(network, x, teacher, labels, options)
-                }
-                let value = Double(analytic[p][i])
-                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
-            }
-        }
-        var inputs = x
-        for i in inputs.indices.prefix(18) {
-            let numeric = try centralDifference(at: inputs[i], step: h, set: { inputs[i] = $0 }) {
-                let logits = try network.forward(inputs, count: samples, keep: false).logits
-                return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
-            }
-            let value = Double(input?[i] ?? .nan)
-            #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "input \(i): analytic \(value), numeric \(numeric)")
-        }
+        for p in network.parameters.indices { #expect(analytic[p].contains { $0 != 0 }, "parameter \(p) has no gradient") }
+        try expectGradientsMatchDifferences(&network, x: x, teacher: teacher, labels: labels, options: options, analytic: analytic,
+                                            inputGradient: try #require(input), inputCount: 18, step: 1e-3, "layer norm")
     }
 
     @Test("layer normalization's gamma and beta are trained and written back with their shapes; a missing one stays missing")

@@ -20,11 +20,6 @@ struct FineTuneTests {
         ])
     }
 
-    func loss(_ network: TrainableNetwork, _ x: [Float], _ teacher: [Float], _ labels: [Int], _ options: FineTuneOptions) throws -> Double {
-        let logits = try network.forward(x, count: labels.count, keep: false).logits
-        return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
-    }
-
     @Test("every gradient matches central finite differences", arguments: [Activation.relu, .tanh, .sigmoid, .elu, .selu, .softplus, .softsign, .silu, .linear,
                                                                            .mish, .hardSilu, .logSigmoid, .hardTanh, .logSoftmax, .hardSigmoidKeras2])
     func gradients(hidden: Activation) throws {
@@ -39,18 +34,8 @@ struct FineTuneTests {
         let (_, logitGradient) = FineTuner.distillationLoss(student: trace.logits, teacher: teacher, labels: labels, classes: 3, options: options)
         let analytic = try network.backward(trace, logitGradient: logitGradient)
         #expect(analytic.map(\.count) == network.parameters.map(\.count))
-        let h: Float = 1e-2
-        var checked = 0
-        for p in network.parameters.indices {
-            for i in network.parameters[p].indices {
-                let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
-                    try loss(network, x, teacher, labels, options)
-                }
-                let value = Double(analytic[p][i])
-                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(hidden) parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
-                checked += 1
-            }
-        }
+        let checked = try expectGradientsMatchDifferences(&network, x: x, teacher: teacher, labels: labels, options: options,
+                                                          analytic: analytic, step: 1e-2, "\(hidden)")
         #expect(checked == 6 * 5 + 5 + 5 * 2 + 2 * 4 + 4 + 4 * 3 + 3)
     }
 
@@ -90,26 +75,9 @@ struct FineTuneTests {
             #expect(analytic.map(\.count).reduce(0, +) == 72 + alphaCount)
             // A step of 1e-3: with 1e-2 some pre-activations lie within a step of a threshold or maximum, where the
             // difference quotient straddles the kink.
-            let h: Float = 1e-3
-            for p in network.parameters.indices {
-                for i in network.parameters[p].indices {
-                    let numeric = try centralDifference(at: network.parameters[p][i], step: h, set: { network.parameters[p][i] = $0 }) {
-                        try loss(network, x, teacher, labels, options)
-                    }
-                    let value = Double(analytic[p][i])
-                    #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(first), \(second), \(output): parameter \(p)[\(i)]: analytic \(value), numeric \(numeric)")
-                }
-            }
-            // The input's gradient goes through both activations too.
-            var inputs = x
-            for i in inputs.indices.prefix(12) {
-                let numeric = try centralDifference(at: inputs[i], step: h, set: { inputs[i] = $0 }) {
-                    let logits = try network.forward(inputs, count: samples, keep: false).logits
-                    return FineTuner.distillationLoss(student: logits, teacher: teacher, labels: labels, classes: 3, options: options).0
-                }
-                let value = Double(input?[i] ?? .nan)
-                #expect(abs(value - numeric) <= 2e-3 + 3e-2 * abs(numeric), "\(first), \(second), \(output): input \(i): analytic \(value), numeric \(numeric)")
-            }
+            // The input's gradient (its first 12 values) goes through both activations too.
+            try expectGradientsMatchDifferences(&network, x: x, teacher: teacher, labels: labels, options: options, analytic: analytic,
+                                                inputGradient: try #require(input), inputCount: 12, step: 1e-3, "\(first), \(second), \(output)")
         }
     }
 

@@ -53,16 +53,7 @@ enum ActivationDefect: String, CaseIterable, VectorDefect {
 
     /// The `activations` file with `edit` applied to its header (checksums kept), written as format 1.5.
     static func hostile(_ edit: (inout ContainerHeader) -> Void) throws -> [UInt8] {
-        let model = ActivationModel.make()
-        let base = try ContainerWriter.encode(model)
-        var parts = try FileParts(base)
-        var header = try model.plan().header
-        let decoded = try ContainerFile.decodeForTests(base).header
-        for index in header.tensors.indices { header.tensors[index].crc32 = decoded.tensors[index].crc32 }
-        edit(&header)
-        parts.header = header.encode()
-        parts.minor = 5
-        return parts.assemble()
+        try FileParts.hostile(ActivationModel.make(), minor: 5, edit)
     }
 
     /// The index of layer `name` in the `activations` model.

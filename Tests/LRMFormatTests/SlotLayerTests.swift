@@ -75,16 +75,7 @@ struct SlotLayerTests {
 
     /// The residual model's file with its header edited (re-encoded without validation).
     static func hostile(_ edit: (inout ContainerHeader) -> Void) throws -> [UInt8] {
-        let model = SlotModels.residual()
-        let base = try ContainerWriter.encode(model)
-        var parts = try FileParts(base)
-        var header = try model.plan().header
-        let decoded = try ContainerFile.decodeForTests(base).header
-        for index in header.tensors.indices { header.tensors[index].crc32 = decoded.tensors[index].crc32 }
-        edit(&header)
-        parts.header = header.encode()
-        parts.minor = 4
-        return parts.assemble()
+        try FileParts.hostile(SlotModels.residual(), minor: 4, edit)
     }
 
     nonisolated(unsafe) static let hostileCases: [(String, String, (inout ContainerHeader) -> Void)] = [
@@ -119,10 +110,7 @@ struct SlotLayerTests {
     func hostileFiles(_ index: Int) throws {
         let (what, message, edit) = Self.hostileCases[index]
         let bytes = try Self.hostile(edit)
-        let error = try #require(throws: ContainerError.self, "\(what)") { try ContainerFile.decodeForTests(bytes) }
-        #expect(error.kind == .badModel, "\(what)")
-        #expect(error.description.contains(message), "\(what): \(error.description)")
-        #expect(!error.description.contains("\n"))
+        try expectOneLineBadModel(bytes, containing: message, what)
     }
 
     @Test("an unknown merge mode code is bad_model, found as it is read")

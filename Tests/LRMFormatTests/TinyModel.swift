@@ -1,4 +1,5 @@
 @testable import LRMFormat
+import Testing
 
 /// The tiny model of `spec/TINY.md` and the base of the corruption catalogue: a 2 → 3 dense
 /// layer with bias and ReLU, then a 3 → 2 layer factorized at rank 1 of 2, with softmax.
@@ -48,6 +49,20 @@ struct FileParts {
         data = Array(bytes[file.2...])
     }
 
+    /// `model`'s file with its header edited by `edit` and re-encoded without validation (the tensors' checksums kept),
+    /// written as format 1.`minor`: the bytes a hostile writer would give a reader.
+    static func hostile(_ model: Model, minor: UInt16, _ edit: (inout ContainerHeader) -> Void) throws -> [UInt8] {
+        let base = try ContainerWriter.encode(model)
+        var parts = try FileParts(base)
+        var header = try model.plan().header
+        let decoded = try ContainerFile.decodeForTests(base).header
+        for index in header.tensors.indices { header.tensors[index].crc32 = decoded.tensors[index].crc32 }
+        edit(&header)
+        parts.header = header.encode()
+        parts.minor = minor
+        return parts.assemble()
+    }
+
     func assemble() -> [UInt8] {
         var w = ByteWriter()
         w.append(magic)
@@ -95,4 +110,15 @@ struct FileParts {
     func uint64(at index: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(header[index + $1]) << (8 * $1) }
     }
+}
+
+/// Expects `bytes` to be refused as `bad_model` in one line that contains `message` (`what` names the case).
+func expectOneLineBadModel(_ bytes: [UInt8], containing message: String, _ what: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let error = try #require(throws: ContainerError.self, "\(what)", sourceLocation: sourceLocation) {
+        try ContainerFile.decodeForTests(bytes)
+    }
+    #expect(error.kind == .badModel, "\(what)", sourceLocation: sourceLocation)
+    #expect(error.description.contains(message), "\(what): \(error.description)", sourceLocation: sourceLocation)
+    #expect(!error.description.contains("\n"), "\(what)", sourceLocation: sourceLocation)
 }
