@@ -48,8 +48,11 @@ extension LayerFidelity {
                   other.kindCode == layer.operation.kindCode, let referenceText = operationText(other, shape: referenceShape),
                   referenceText != text else { continue }
             let label = "layer '\(escaped(layer.name))'" + (kerasClasses[layer.name].map { " [\(escaped($0))]" } ?? "")
+            let mismatch = "\(text), the reference's \(referenceText)"
             checks.append(VerificationCheck(name: "operation \(layer.name)", passed: false,
-                                            detail: "\(label) does not compute what the reference's does: \(text), the reference's \(referenceText)"))
+                                            detail: "\(label) does not compute what the reference's does: \(mismatch)",
+                                            operationLayer: OperationMismatch(name: layer.name, kind: layer.kindName,
+                                                                              kerasClass: kerasClasses[layer.name], mismatch: mismatch)))
         }
         return checks
     }

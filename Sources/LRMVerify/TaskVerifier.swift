@@ -205,7 +205,7 @@ extension TaskReport {
             ("result", .string(result.rawValue)), ("task", .string(task.rawValue)), ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
-            ("layers", .array(layers.map(\.json))),
+            ("layers", .array(layers.map(\.json) + checks.operationMismatches.map(\.json))),
             ("compressed", candidate.json),
         ]
         if let reference {

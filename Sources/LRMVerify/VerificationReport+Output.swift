@@ -11,7 +11,7 @@ extension VerificationReport {
             ("dataset", .string(dataset)),
             ("samples", .int(Int64(sampleCount))),
             ("checks", .array(checks.map { .object([("name", .string($0.name)), ("passed", .bool($0.passed)), ("detail", .string($0.detail))]) })),
-            ("layers", .array(layers.map(\.json))),
+            ("layers", .array(layers.map(\.json) + checks.operationMismatches.map(\.json))),
             ("compressed", candidate.json(classNames: classNames)),
         ]
         if let reference { members.append(("reference", reference.json(classNames: classNames))) }

@@ -31,6 +31,38 @@ public struct VerificationCheck: Sendable {
     public var passed: Bool
     /// e.g. "accuracy dropped 0.36 pp (36 of 10,000 images), limit 1.0 pp".
     public var detail: String
+    /// For the operation check of a layer without weights (``LayerFidelity/operationChecks(candidate:reference:)``): the
+    /// layer, so that the outputs show it where they show a weighted layer's ``LayerFidelity/operationMismatch`` (JSON
+    /// `layers`, the notes under the Weights table); nil for every other check.
+    public var operationLayer: OperationMismatch? = nil
+
+    public init(name: String, passed: Bool, detail: String, operationLayer: OperationMismatch? = nil) {
+        (self.name, self.passed, self.detail, self.operationLayer) = (name, passed, detail, operationLayer)
+    }
+}
+
+/// A layer without weights that does not compute what the reference's layer of its name does.
+public struct OperationMismatch: Sendable, Equatable {
+    public var name: String
+    /// The spec's name of its kind ("activation", "pool2d", …).
+    public var kind: String
+    public var kerasClass: String?
+    /// "activation linear, the reference's activation relu".
+    public var mismatch: String
+
+    /// Its entry in verify's JSON `layers`: name, kind, `keras_class` when it has one, `weights` false and
+    /// `operation_mismatch` (the weighted layers' entries have the same field).
+    public var json: JSONValue {
+        var entry: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind))]
+        if let kerasClass { entry.append(("keras_class", .string(kerasClass))) }
+        entry += [("weights", .bool(false)), ("operation_mismatch", .string(mismatch))]
+        return .object(entry)
+    }
+}
+
+extension [VerificationCheck] {
+    /// The layers without weights whose operation check failed, in order.
+    public var operationMismatches: [OperationMismatch] { compactMap(\.operationLayer) }
 }
 
 /// Everything `lrm verify` found.

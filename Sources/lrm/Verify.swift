@@ -278,7 +278,7 @@ enum VerifyText {
     static func render(_ r: VerificationReport, model: String, reference: String?, perClass: Bool) -> String {
         var out: [String] = []
         out.append("lrm verify: \(model)" + (reference.map { " against \($0)" } ?? "") + " on \(r.dataset)")
-        out += weights(r.layers)
+        out += weights(r.layers, operations: r.checks.operationMismatches)
         out.append("")
         out.append("Task metrics (\(Format.count(r.sampleCount)) samples)")
         var metrics = TextTable(r.reference == nil ? ["metric", "model"] : ["metric", "reference", "compressed", "change"],
@@ -348,8 +348,10 @@ enum VerifyText {
     }
 
     /// The notes under the Weights table (verify's text and the report's), in order: what "*", "(truncation's)", "≈" and
-    /// "[Class]" mean where a row has them, then each layer's record note (why it was not checked, or against what it was).
-    static func weightsNotes(_ layers: [LayerFidelity]) -> [String] {
+    /// "[Class]" mean where a row has them, then each layer's record note (why it was not checked, or against what it was),
+    /// then each layer whose operation is not the reference's: the weighted ones, then `operations`, the layers without
+    /// weights (``VerificationCheck/operationLayer``), which have no row.
+    static func weightsNotes(_ layers: [LayerFidelity], operations: [OperationMismatch] = []) -> [String] {
         var notes: [String] = []
         if layers.contains(where: \.referenceLayerFactorized) { notes.append(LayerFidelity.againstFactorizedReferenceNote) }
         if layers.contains(where: \.recordedEnergyIsTruncations) { notes.append(truncationsEnergyNote) }
@@ -362,11 +364,12 @@ enum VerifyText {
         for l in layers {
             if let mismatch = l.operationMismatch { notes.append("\(escaped(l.name)): NOT the reference's operation: \(mismatch)") }
         }
+        for o in operations { notes.append("\(escaped(o.name)) (no weights): NOT the reference's operation: \(o.mismatch)") }
         return notes
     }
 
     /// The per-layer comparison with the reference (empty without one): a blank line, a title and the table.
-    static func weights(_ layers: [LayerFidelity]) -> [String] {
+    static func weights(_ layers: [LayerFidelity], operations: [OperationMismatch] = []) -> [String] {
         guard !layers.isEmpty else { return [] }
         var table = TextTable(["layer", "kind", "kernel", "form (matrix)", "rank", "rel. error", "energy", "bytes", "file says", "agrees"],
                               rightAligned: [4, 5, 6, 7])
@@ -375,7 +378,7 @@ enum VerifyText {
                        l.measuredErrorText, l.measuredEnergyText, Format.count(l.storedBytes), recordText(l),
                        l.recordCheckText])
         }
-        return ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()] + weightsNotes(layers).map { "  " + $0 }
+        return ["", "Weights (e = ‖Ŵ − W‖/‖W‖, energy = 1 − e²)", table.render()] + weightsNotes(layers, operations: operations).map { "  " + $0 }
     }
 }
 

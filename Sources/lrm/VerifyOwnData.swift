@@ -69,7 +69,7 @@ enum TaskVerifyText {
     static func render(_ r: TaskReport, model: String, reference: String?) -> String {
         var out: [String] = []
         out.append("lrm verify: \(model)" + (reference.map { " against \($0)" } ?? "") + " on \(r.dataset)")
-        out += VerifyText.weights(r.layers)
+        out += VerifyText.weights(r.layers, operations: r.checks.operationMismatches)
         out.append("")
         let task = r.task == .binary ? "binary classification" : "regression"
         out.append("Task metrics (\(task), \(Format.count(r.sampleCount)) samples)")

@@ -140,6 +140,22 @@ struct ConvolutionVerifyCLITests {
         let report = try jsonObject(json.stdout)
         let failed = (report["checks"] as? [[String: Any]] ?? []).filter { $0["passed"] as? Bool == false }.compactMap { $0["name"] as? String }
         #expect(json.status == 1 && report["result"] as? String == "fail" && failed == ["operation stem_relu", "operation stem_pool"], "\(json.stdout)")
+        // As a weighted layer's (activationNotTheReferences): JSON layers[].operation_mismatch, a note under the Weights
+        // table, and the failed check in JUnit.
+        let rows = report["layers"] as? [[String: Any]] ?? []
+        let mismatched = rows.filter { $0["operation_mismatch"] != nil }
+        #expect(mismatched.map { $0["name"] as? String ?? "" } == ["stem_relu", "stem_pool"], "\(rows)")
+        #expect(mismatched.map { $0["kind"] as? String ?? "" } == ["activation", "pool2d"] && mismatched.allSatisfy { $0["weights"] as? Bool == false }, "\(mismatched)")
+        #expect(mismatched.first?["operation_mismatch"] as? String == "activation linear, the reference's activation relu", "\(mismatched)")
+        #expect(rows.filter { $0["weights"] == nil }.allSatisfy { $0["relative_error"] != nil }, "\(rows)")
+        #expect(text.stdout.contains("  stem_relu (no weights): NOT the reference's operation: activation linear, the reference's activation relu\n"), "\(text.stdout)")
+        #expect(text.stdout.contains("  stem_pool (no weights): NOT the reference's operation: average pooling 2×2, strides 2×2, padding valid, "
+                                     + "the reference's max pooling 2×2, strides 2×2, padding valid\n"), "\(text.stdout)")
+        let junit = scratch.file("v.xml")
+        #expect(try ChildProcess.run(["verify", changed, "--reference", resnet, "--junit", junit] + data).status == 1)
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("name=\"operation stem_relu\"><failure message=\"layer &apos;stem_relu&apos; does not compute what the reference&apos;s does: "
+                             + "activation linear, the reference&apos;s activation relu\""), "\(xml)")
         let page = scratch.file("r.html")
         #expect(try ChildProcess.run(["report", changed, "--reference", resnet, "-o", page] + Self.data(scratch)).status == 0)
         let html = try String(contentsOfFile: page, encoding: .utf8)
