@@ -304,12 +304,30 @@ public struct LayerFidelity: Sendable {
                 original = try padding(reference, before: match) + [try reference.layer(match)]
                 reference.release(match)
             }
+            // The first of an lrm export's pair, so that a mismatch can say the reference looks like one (exportedPairHint).
+            if let first = byName[layer.name + exportedFactorSuffix] {
+                original.insert(try reference.layer(first), at: 0)
+                reference.release(first)
+            }
             results += try compare(candidate: Model(name: candidate.name, input: candidate.input, layers: try padding(candidate, before: index) + [layer],
                                                     metadata: candidate.metadata),
                                    reference: Model(name: reference.name, input: reference.input, layers: original,
                                                     metadata: reference.metadata))
         }
         return results
+    }
+
+    /// The suffix `lrm export --to keras` gives the first of the two layers it writes for a factorized layer (U·Σ, then
+    /// V under the layer's own name): LRMKeras's `KerasExportPlan.factorSuffix`.
+    static let exportedFactorSuffix = "_factor_u"
+
+    /// What a layer mismatch adds where the reference has the layer as an lrm export's pair ('c1_factor_u' then 'c1'):
+    /// the reference's 'c1' is then only the second factor, so the shapes differ; empty otherwise.
+    static func exportedPairHint(_ name: String, reference: Model) -> String {
+        let first = name + exportedFactorSuffix
+        guard reference.layers.contains(where: { $0.name == first }) else { return "" }
+        return " — the reference looks like an lrm export, which writes a factorized layer as two ('\(escaped(first))' "
+            + "then '\(escaped(name))'); verify against the original model"
     }
 
     public static func compare(candidate: Model, reference: Model) throws -> [LayerFidelity] {
@@ -328,10 +346,12 @@ public struct LayerFidelity: Sendable {
                 throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' has no layer of that name in the reference model")
             }
             guard original.family == compressed.family else {
-                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is a \(compressed.family) layer but the reference's is a \(original.family) layer")
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is a \(compressed.family) layer but the reference's is a \(original.family) layer"
+                                        + exportedPairHint(layer.name, reference: reference))
             }
             guard original.kernel.shape == kernel.shape else {
-                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is \(kernel.shape) but the reference's is \(original.kernel.shape)")
+                throw VerificationError(.layerMismatch, "layer '\(escaped(layer.name))' is \(kernel.shape) but the reference's is \(original.kernel.shape)"
+                                        + exportedPairHint(layer.name, reference: reference))
             }
             let w = original.kernel.floats(), approximation = kernel.floats()
             let (error, norm) = relativeError(approximation, w)

@@ -164,6 +164,33 @@ struct ConvolutionVerifyCLITests {
                               + "pooling, padding, merge, …) does not compute what the reference's does"), "\(html)")
     }
 
+    /// A .lrm verified against its own Keras export (which writes a factorized layer as two, 'c_factor_u' then 'c')
+    /// says the reference looks like an lrm export, where it said only that the shapes differ.
+    @Test
+    func againstItsOwnExport() throws {
+        let scratch = try Scratch()
+        let sample = TestPackage.root + "/samples/mnist_cnn.h5", converted = scratch.file("c.lrm"), exported = scratch.file("c.h5")
+        let convert = try ChildProcess.run(["convert", sample, "--input-scale", "1/255", "--policy", "energy:0.9", "-o", converted])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let factorized = try ContainerFile(path: converted).loadModel().layers.first { layer in
+            if case .factorizedConv2D = layer.operation { return true }
+            if case .factorizedDense = layer.operation { return true }
+            return false
+        }
+        let name = try #require(factorized?.name)
+        let export = try ChildProcess.run(["export", converted, "--to", "keras", "-o", exported])
+        #expect(export.status == 0, "\(export.stderr)")
+        let verify = try ChildProcess.run(["verify", converted, "--reference", exported] + Self.data(scratch) + ["--min-energy", "0.5"])
+        #expect(verify.status == 65 && verify.stdout.isEmpty, "\(verify)")
+        let lines = verify.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("layer '\(name)' is [") && lines[0].contains("but the reference's is [")
+                && lines[0].hasSuffix(" — the reference looks like an lrm export, which writes a factorized layer as two ('\(name)_factor_u' "
+                                      + "then '\(name)'); verify against the original model"), "\(verify.stderr)")
+        // Against the original, as before.
+        let original = try ChildProcess.run(["verify", converted, "--reference", sample] + Self.data(scratch) + ["--min-energy", "0.5"])
+        #expect(original.status == 0, "\(original)")
+    }
+
     /// 8×8×1 → 3×3 convolution to 2 channels ('same' padding, so any stride chains) → global average → 3 outputs.
     static func stridedModel(stride: Int = 1, padding: WindowPadding = .same, dilation: Int = 1) -> Model {
         let kernel = (0..<18).map { Float($0 % 5) / 5 - 0.3 }, dense = (0..<6).map { Float($0) / 6 - 0.4 }
