@@ -20,7 +20,8 @@ struct HTMLReport {
     /// This file on the sweep's chart: its compression ratio and its accuracy (a regression's RMSE) in verify's evaluation, when that
     /// evaluation is the sweep's (the same data set, split and records); nil otherwise.
     var sweepFilePoint: (ratio: Double, accuracy: Double)?
-    /// Why this file is not on the sweep's chart (shown under it), when verify ran on other records than the sweep.
+    /// Why this file is not on the sweep's chart (shown under it), when verify ran on other records than the sweep, scored or
+    /// fed them otherwise; or, with the point, that the sweep does not record its preprocessing.
     var sweepFileNote: String?
 
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]

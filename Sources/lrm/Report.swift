@@ -66,6 +66,41 @@ extension LRM {
                                  + "(lrm sweep ORIGINAL --json), or leave --sweep out")
         }
 
+        /// The sweep's `"preprocessing"` (scale and offset number arrays, a layout name) as an input description; refused
+        /// (exit 65) when it is not what a sweep writes.
+        static func sweepPreprocessing(_ value: JSONValue, sweep: String) throws -> InputSpec {
+            func numbers(_ key: String) -> [Double]? {
+                guard let array = value[key]?.array else { return nil }
+                let numbers = array.compactMap(\.number)
+                return numbers.count == array.count && numbers.allSatisfy(\.isFinite) ? numbers : nil
+            }
+            guard let scale = numbers("scale"), let offset = numbers("offset"), let name = value["layout"]?.string,
+                  let layout = InputLayout(name: name) else {
+                throw CommandFailure(status: .invalidInput, message: "\(sweep): not the JSON of `lrm sweep --json`: its \"preprocessing\" is not "
+                                     + "a scale and an offset (arrays of numbers) and a layout name")
+            }
+            return InputSpec(shape: [], layout: layout, scale: scale, offset: offset)
+        }
+
+        /// Whether two inputs are fed alike: the same layout, and scale and offset the same per channel (an empty list or
+        /// one value for every channel; within float32's rounding, in which a .lrm may record them).
+        static func samePreprocessing(_ a: InputSpec, _ b: InputSpec) -> Bool {
+            func same(_ x: [Double], _ y: [Double], identity: Double) -> Bool {
+                func normal(_ v: [Double]) -> [Double] {
+                    let v = v.isEmpty ? [identity] : v
+                    return v.allSatisfy { $0 == v[0] } ? [v[0]] : v
+                }
+                let x = normal(x), y = normal(y)
+                return x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-6 * max(abs($0), abs($1)) }
+            }
+            return a.layout.name == b.layout.name && same(a.scale, b.scale, identity: 1) && same(a.offset, b.offset, identity: 0)
+        }
+
+        static func preprocessingText(_ input: InputSpec) -> String {
+            "inputs × \(PreprocessingNotes.numbers(input.scale, identity: 1)) + \(PreprocessingNotes.numbers(input.offset, identity: 0)) "
+                + "(layout \(input.layout.name))"
+        }
+
         func run() throws {
             try reportingErrors {
                 try InputFiles.requireRegular([model, reference, referenceConfig, sweep])
@@ -134,6 +169,8 @@ extension LRM {
                 var sweepRegression = false
                 var sweepSource: String?
                 var sweepDataset: String?
+                // What the sweep fed its original (`"preprocessing"`, recorded since sweeps record it); nil for an older sweep.
+                var sweepPreprocessing: InputSpec?
                 if let sweep {
                     var isDirectory: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -147,6 +184,9 @@ extension LRM {
                     }
                     try Self.refuseSweepOfAnotherModel(object, sweep: sweep, model: model, header: file.header)
                     sweepDataset = object["dataset"]?.string
+                    if let recorded = object["preprocessing"] {
+                        sweepPreprocessing = try Self.sweepPreprocessing(recorded, sweep: sweep)
+                    }
                     sweepSource = "Sweep of \(object["model"]?.string ?? "an unnamed model") on \(object["dataset"]?.string ?? "an unnamed data set")"
                         + " (\(sweep))"
                     // A regression sweep (`"task": "regression"`) is plotted as RMSE, the others as accuracy.
@@ -184,8 +224,8 @@ extension LRM {
                 page.sweepRegression = sweepRegression
                 page.sweepSource = sweepSource
                 // The file's own point on the sweep's chart, where verify evaluated it on the sweep's records (the same
-                // description: data set, split and count), in the sweep's score (accuracy, or a regression's RMSE); else a
-                // note saying why it is not drawn.
+                // description: data set, split and count) fed as the sweep fed them (scale, offset, layout), in the sweep's
+                // score (accuracy, or a regression's RMSE); else a note saying why it is not drawn.
                 let evaluated: (dataset: String, score: Double)? = if let verification {
                     (verification.dataset, verification.candidate.accuracy)
                 } else if let taskVerification {
@@ -198,8 +238,17 @@ extension LRM {
                 }
                 if let evaluated, !sweepPoints.isEmpty {
                     let sameScore = sweepRegression == (taskVerification?.task == .regression)
-                    if evaluated.dataset == sweepDataset && sameScore {
+                    let fed = candidate.input
+                    let samePreprocessing = sweepPreprocessing.map { Self.samePreprocessing($0, fed) } ?? true
+                    if evaluated.dataset == sweepDataset && sameScore && samePreprocessing {
                         page.sweepFilePoint = (ModelSummary(header: file.header).compressionRatio, evaluated.score)
+                        if sweepPreprocessing == nil {
+                            page.sweepFileNote = "The sweep does not record the preprocessing it ran with (a sweep JSON from before lrm "
+                                + "recorded it): the file is drawn as evaluated with \(Self.preprocessingText(fed)); sweep again to have it checked."
+                        }
+                    } else if evaluated.dataset == sweepDataset && sameScore, let sweepPreprocessing {
+                        page.sweepFileNote = "This file is not drawn: verify fed it \(Self.preprocessingText(fed)), the sweep its original "
+                            + "\(Self.preprocessingText(sweepPreprocessing)): they ran with other --input-scale, --input-offset or --input-layout."
                     } else if evaluated.dataset == sweepDataset {
                         // The same records, scored otherwise (the sweep's task is not the one verify evaluated).
                         page.sweepFileNote = "This file is not drawn: the sweep scores its original by \(sweepRegression ? "RMSE" : "accuracy"), "

@@ -122,6 +122,7 @@ extension LRM {
                 sweepPrinter?.finish()
                 var report = SweepReport(model: model, dataset: evaluation.description, original: runner.original, points: points,
                                          seconds: Date().timeIntervalSince(started))
+                report.preprocessing = (original.input.scale, original.input.offset, original.input.layout.name)
                 report.storedFactorLayers = (0..<original.layerCount).compactMap { original.factorizedDenseRecord($0) == nil ? nil : original.layerName($0) }
                 if let csv {
                     do { try AtomicFileWriter.write(Array(report.csv().utf8), to: csv) } catch {
@@ -146,6 +147,9 @@ struct SweepReport {
     /// The model's dense layers that were already factorized (a `.lrm` input): swept from their stored factors, and the
     /// "original" every point is compared with is the model given.
     var storedFactorLayers: [String] = []
+    /// What the model was fed (its inputs × scale + offset, in its layout), options applied: `report --sweep` draws a file
+    /// on this sweep's chart only when verify fed it the same.
+    var preprocessing: (scale: [Double], offset: [Double], layout: String)?
 
     static func rankText(_ point: SweepPoint) -> String {
         point.ranks.map { $0.rank.map(String.init) ?? "dense" }.joined(separator: "/")
@@ -267,6 +271,11 @@ struct SweepReport {
     func json() -> LRMFormat.JSONValue {
         var top: [(String, JSONValue)] = [("model", .string(model)), ("dataset", .string(dataset))]
         if task != .multiclass { top.append(("task", .string(task.rawValue))) }
+        if let preprocessing {
+            top.append(("preprocessing", .object([("scale", .array(preprocessing.scale.map { .number($0) })),
+                                                   ("offset", .array(preprocessing.offset.map { .number($0) })),
+                                                   ("layout", .string(preprocessing.layout))])))
+        }
         top.append(("original", .object(SweepReport.metricMembers(original, original: nil, samples: true))))
         top.append(("stored_factor_layers", .array(storedFactorLayers.map { .string($0) })))
         top.append(("points", .array(points.map { p in

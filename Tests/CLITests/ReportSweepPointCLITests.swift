@@ -115,4 +115,44 @@ struct ReportSweepPointCLITests {
                               ) || html.contains("This file is not drawn: the sweep scores its original by RMSE, verify evaluated it by accuracy (a classifier's task)."),
                 "\(html.suffix(2000))")
     }
+
+    @Test("the file is drawn only when verify fed it as the sweep fed its original: a sweep without --input-scale 1/255 gets a note, not the point (it drew a 1/255 file on a raw-pixel chart); a sweep JSON without \"preprocessing\" draws it with a note; a malformed one is refused",
+          .enabled(if: datasets != nil))
+    func preprocessingMustAgree() throws {
+        let scratch = try Scratch()
+        let sweep = try ChildProcess.run(["sweep", Self.sample, "--dataset", "mnist", "--taus", "0.9", "--json", "--quiet"], timeout: 600)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(sweep.stdout.utf8)) as? [String: Any])
+        let recorded = object["preprocessing"] as? [String: Any]
+        #expect((recorded?["scale"] as? [Double]) == [] && (recorded?["offset"] as? [Double]) == [] && recorded?["layout"] as? String == "features",
+                "\(object.keys)")
+        let rawSweep = try scratch.write(Array(sweep.stdout.utf8), to: "raw.json")
+        let model = scratch.file("r8.lrm")
+        #expect(try ChildProcess.run(["convert", Self.sample, "--input-scale", "1/255", "--policy", "rank:8", "-o", model]).status == 0)
+        let page = scratch.file("p.html")
+        let report = try ChildProcess.run(["report", model, "--reference", Self.sample, "--dataset", "mnist", "--sweep", rawSweep, "-o", page])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(!html.contains("this file ("), "\(html.suffix(2000))")
+        #expect(html.contains("This file is not drawn: verify fed it inputs × 1/255 + 0 (layout features), the sweep its original inputs × 1 + 0 "
+                              + "(layout features): they ran with other --input-scale, --input-offset or --input-layout."), "\(html.suffix(2000))")
+
+        // The same sweep as written before sweeps recorded their preprocessing: drawn, with a note that it could not be checked.
+        object["preprocessing"] = nil
+        let old = try scratch.write(Array(try JSONSerialization.data(withJSONObject: object)), to: "old.json")
+        let oldPage = scratch.file("o.html")
+        #expect(try ChildProcess.run(["report", model, "--reference", Self.sample, "--dataset", "mnist", "--sweep", old, "-o", oldPage]).status == 0)
+        let oldHTML = try String(contentsOfFile: oldPage, encoding: .utf8)
+        #expect(oldHTML.contains("this file ("))
+        #expect(oldHTML.contains("The sweep does not record the preprocessing it ran with"), "\(oldHTML.suffix(2000))")
+
+        // A "preprocessing" that is not a sweep's: refused, exit 65, one line, nothing written.
+        object["preprocessing"] = ["scale": "1/255", "offset": [], "layout": "features"]
+        let bad = try scratch.write(Array(try JSONSerialization.data(withJSONObject: object)), to: "bad.json")
+        let badPage = scratch.file("b.html")
+        let refused = try ChildProcess.run(["report", model, "--sweep", bad, "-o", badPage])
+        #expect(refused.status == 65 && refused.stderr.split(separator: "\n").count == 1
+                && refused.stderr.contains("bad.json: not the JSON of `lrm sweep --json`: its \"preprocessing\""), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: badPage))
+    }
 }
