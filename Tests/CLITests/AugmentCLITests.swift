@@ -24,12 +24,7 @@ struct AugmentCLITests {
                 "\(imported.stdout)")
         let inspect = try ChildProcess.run(["inspect", model])
         #expect(inspect.stdout.contains("  note: " + Self.cnnDropped), "\(inspect.stdout)")
-        let pred = try NPZ.read(path: fixtures + "k3_augment_cnn.pred.npz")
-        try NPY.write(try #require(pred["x"]), to: scratch.file("x.npy"))
-        let predicted = try ChildProcess.run(["predict", model, "--input", scratch.file("x.npy"), "-o", scratch.file("y.npy")])
-        #expect(predicted.status == 0, "\(predicted.stderr)")
-        let got = try NPY.read(path: scratch.file("y.npy")).floatValues(), want = try #require(pred["y"]).floatValues()
-        #expect(got.count == want.count && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 })
+        try expectPredictGivesKerasOutputs(model, pred: fixtures + "k3_augment_cnn.pred.npz", in: scratch, "k3_augment_cnn")
         for name in ["back.keras", "back.h5"] {
             let export = try ChildProcess.run(["export", model, "--to", "keras", "-o", scratch.file(name)])
             #expect(export.status == 0, "\(export.stderr)")

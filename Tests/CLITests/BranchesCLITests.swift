@@ -37,12 +37,7 @@ struct BranchesCLITests {
         #expect(inspect.stdout.contains("store [→ slot 0]"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("merge [concatenate slot 0]"), "\(inspect.stdout)")
         // predict gives Keras's own outputs.
-        let pred = try NPZ.read(path: fixture + ".pred.npz")
-        try NPY.write(try #require(pred["x"]), to: scratch.file("kx.npy"))
-        let predicted = try ChildProcess.run(["predict", model, "--input", scratch.file("kx.npy"), "-o", scratch.file("ky.npy")])
-        #expect(predicted.status == 0, "\(predicted.stderr)")
-        let got = try NPY.read(path: scratch.file("ky.npy")).floatValues(), want = try #require(pred["y"]).floatValues()
-        #expect(got.count == want.count && zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 })
+        try expectPredictGivesKerasOutputs(model, pred: fixture + ".pred.npz", in: scratch, fixture)
         let data = try ownData(scratch, model: model)
         for (name, extra) in [("plain.lrm", [String]()), ("whitened.lrm", ["--metric", "whitened"] + data)] {
             let output = scratch.file(name)

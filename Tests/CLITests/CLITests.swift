@@ -13,6 +13,22 @@ func expectOneLineError(_ result: RunResult, status: Int32, naming subject: Stri
     #expect(result.stderr.contains(subject), "stderr should name \(subject): \(result.stderr)")
 }
 
+/// `lrm predict MODEL` on the inputs `x` of the Keras outputs file `pred` (`NAME.pred.npz`: `x`, and Keras's `y`) gives
+/// `y`'s shape and values within 1e-5; `label` names the case in the messages.
+func expectPredictGivesKerasOutputs(_ model: String, pred: String, in scratch: Scratch, _ label: String,
+                                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let recorded = try NPZ.read(path: pred)
+    let x = try #require(recorded["x"], sourceLocation: sourceLocation), y = try #require(recorded["y"], sourceLocation: sourceLocation)
+    try NPY.write(x, to: scratch.file("keras_x.npy"))
+    let run = try ChildProcess.run(["predict", model, "--input", scratch.file("keras_x.npy"), "-o", scratch.file("keras_p.npy")])
+    #expect(run.status == 0, "\(label): \(run.stderr)", sourceLocation: sourceLocation)
+    guard run.status == 0 else { return }
+    let got = try NPY.read(path: scratch.file("keras_p.npy"))
+    let worst = zip(got.floatValues(), y.floatValues()).map { abs($0 - $1) }.max() ?? .infinity
+    #expect(got.shape == y.shape && worst <= 1e-5, "\(label): shape \(got.shape), Keras's \(y.shape), max |Δ| \(worst)",
+            sourceLocation: sourceLocation)
+}
+
 @Suite("The lrm command line")
 struct CLITests {
     @Test("help lists the commands and documents exit codes")

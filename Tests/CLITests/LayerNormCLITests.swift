@@ -13,14 +13,7 @@ struct LayerNormCLITests {
     func predictImportInspectDiff() throws {
         let scratch = try Scratch()
         for stem in ["k3_ln_mlp", "k3_ln_conv1d"] {
-            let pred = try NPZ.read(path: Self.fixture("\(stem).pred.npz"))
-            let x = try #require(pred["x"]), y = try #require(pred["y"])
-            try NPY.write(x, to: scratch.file("x.npy"))
-            let run = try ChildProcess.run(["predict", Self.fixture("\(stem).keras"), "--input", scratch.file("x.npy"), "-o", scratch.file("p.npy")])
-            #expect(run.status == 0, "\(run.stderr)")
-            let got = try NPY.read(path: scratch.file("p.npy"))
-            let worst = zip(got.floatValues(), y.floatValues()).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(got.shape == y.shape && worst <= 1e-5, "\(stem): max |Δ| \(worst)")
+            try expectPredictGivesKerasOutputs(Self.fixture("\(stem).keras"), pred: Self.fixture("\(stem).pred.npz"), in: scratch, stem)
         }
         let imported = try ChildProcess.run(["import", Self.fixture("k3_ln_mlp.h5"), "-o", scratch.file("a.lrm")])
         #expect(imported.status == 0, "\(imported.stderr)")

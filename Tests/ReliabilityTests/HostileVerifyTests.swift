@@ -118,15 +118,22 @@ struct HostileVerifyTests {
         ])
     }
 
-    @Test("a search whose candidates overflow while the original does not: convert warns how many, --json's search has overflowing_candidates (it had no such field) and the progress events say the candidate overflowed (they said 'score -inf')")
-    func searchCountsOverflowingCandidates() throws {
-        let scratch = try Scratch()
-        let model = scratch.file("m.lrm"), out = scratch.file("o.lrm")
-        try ContainerWriter.write(Self.overflowingWhenTruncated(), to: model)
+    /// ``overflowingWhenTruncated()`` as `m.lrm` in `scratch`, with 60 own records (`x.npy`, `y.npy`) that a search of it
+    /// overflows on; returns the model's path and the output path `o.lrm`.
+    static func overflowingSearchFiles(_ scratch: Scratch) throws -> (model: String, out: String) {
+        let model = scratch.file("m.lrm")
+        try ContainerWriter.write(overflowingWhenTruncated(), to: model)
         let n = 60
         let x = (0..<n).flatMap { i -> [Float] in let t = Float(i + 1); return [t, 4 * t, 0, 0] }
         try NPY.write(try NumPyArray(shape: [n, 4], float32: x), to: scratch.file("x.npy"))
         try NPY.write(try NumPyArray(shape: [n], float32: (0..<n).map { Float(6 * ($0 + 1)) + ($0 % 2 == 0 ? 1 : -1) }), to: scratch.file("y.npy"))
+        return (model, scratch.file("o.lrm"))
+    }
+
+    @Test("a search whose candidates overflow while the original does not: convert warns how many, --json's search has overflowing_candidates (it had no such field) and the progress events say the candidate overflowed (they said 'score -inf')")
+    func searchCountsOverflowingCandidates() throws {
+        let scratch = try Scratch()
+        let (model, out) = try Self.overflowingSearchFiles(scratch)
         let result = try ChildProcess.run(["convert", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
                                            "--target-metric-drop", "5", "--metric", "plain", "--no-refit", "--json", "--progress", "json",
                                            "-o", out], timeout: 120)
@@ -151,12 +158,7 @@ struct HostileVerifyTests {
     @Test("a size search whose candidates overflow: --json's size_candidates mark each such candidate overflowed (its score null, which alone did not say why), and only those")
     func sizeSearchMarksOverflowingCandidates() throws {
         let scratch = try Scratch()
-        let model = scratch.file("m.lrm"), out = scratch.file("o.lrm")
-        try ContainerWriter.write(Self.overflowingWhenTruncated(), to: model)
-        let n = 60
-        let x = (0..<n).flatMap { i -> [Float] in let t = Float(i + 1); return [t, 4 * t, 0, 0] }
-        try NPY.write(try NumPyArray(shape: [n, 4], float32: x), to: scratch.file("x.npy"))
-        try NPY.write(try NumPyArray(shape: [n], float32: (0..<n).map { Float(6 * ($0 + 1)) + ($0 % 2 == 0 ? 1 : -1) }), to: scratch.file("y.npy"))
+        let (model, out) = try Self.overflowingSearchFiles(scratch)
         let result = try ChildProcess.run(["convert", model, "--inputs", scratch.file("x.npy"), "--labels", scratch.file("y.npy"),
                                            "--target-size", "700", "--metric", "plain", "--no-refit", "--json", "-o", out], timeout: 120)
         #expect(result.status == 0, "\(result)")
